@@ -1,7 +1,49 @@
-//! inventory_sync (skeleton)
+//! # inventory_sync
+//!
+//! Keeps an order manager's quantity on hand (QOH) in step with every web cart a store sells
+//! through. One store data file (SQLite) holds items and their variants, carts, parameters,
+//! the ledger of QOH changes and the *web stack*: the durable outbox of changes waiting for
+//! each cart. Every QOH change goes through [`Store::adjust_qoh`], which writes, in the same
+//! transaction, one stack record per cart that syncs in real time; the stack controller
+//! ([`Store::run_stack`], or [`Store::start_controller`] in the background) drains it with
+//! idempotency keys, retries, back-off and bypass. *Send QOH* and *Get QOH*
+//! ([`Store::send_qoh`], [`Store::get_qoh`]) push or pull absolute counts by hand.
+//!
+//! ```no_run
+//! use inventory_sync::{Adjustment, Delta, Reason, Store};
+//! # fn main() -> inventory_sync::Result<()> {
+//! let store = Store::open("store.db")?;
+//! let web = store.upsert_cart_json(r#"{"name":"Web","adapter":"http_json",
+//!     "url":"http://127.0.0.1:8123/","token":"env:WEB_TOKEN",
+//!     "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#)?;
+//! store.upsert_item_json(r#"{"sku":"TEE-M","qoh":10}"#)?;
+//! store.set_param("SynchQOH", "true")?;
+//! store.set_cart_sync(web, true)?;
+//! store.adjust_qoh(&Adjustment::new("TEE-M", Delta::new(-2)?, Reason::PosSale))?;
+//! let report = store.run_stack(None)?;
+//! println!("sent {} records, {} remain", report.sent, report.remaining);
+//! # Ok(()) }
+//! ```
+
 pub mod adapter;
+pub mod carts;
+pub mod controller;
 #[cfg(feature = "emulator")]
 pub mod emulator;
-pub mod error;
+mod error;
+pub mod items;
+pub mod manual;
+pub mod params;
 pub mod secret;
+pub mod stack;
+mod store;
+
+pub use adapter::{CartAdapter, CartError, UpdateMode};
+pub use carts::{Capabilities, Cart, CartId, SyncLevel, WebFields};
+pub use controller::{CartReport, ControllerStatus, RunReport, StackController};
 pub use error::{Error, ErrorKind, Result};
+pub use items::{AdjustOutcome, Adjustment, Delta, Item, ItemId, Reason};
+pub use manual::{GetOptions, GetReport, SendOptions, SendReport, Warning};
+pub use params::{Settings, StackMode};
+pub use stack::{StackState, WebStack};
+pub use store::{Durability, OpenOptions, Store};

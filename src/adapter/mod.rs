@@ -72,6 +72,7 @@
 //! ```
 
 pub mod http_json;
+pub mod registry;
 
 use std::time::Duration;
 

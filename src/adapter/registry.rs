@@ -1,0 +1,94 @@
+//! Which adapter serves a cart: the built-in ones and those an integrator registers.
+
+use super::http_json::HttpJsonAdapter;
+use super::CartAdapter;
+use crate::carts::Cart;
+use crate::error::{Error, Result};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds the adapter of one cart from its stored definition.
+pub type AdapterFactory = dyn Fn(&Cart) -> Result<Arc<dyn CartAdapter>> + Send + Sync;
+
+/// Adapter factories by adapter name.
+pub struct AdapterRegistry {
+    factories: RwLock<HashMap<String, Arc<AdapterFactory>>>,
+}
+
+const BUILTIN: &[&str] = &["http_json"];
+
+/// The per-request time-out of a cart unless its config says `timeout_ms`.
+pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
+    Duration::from_millis(
+        cart.setting_i64("timeout_ms")
+            .unwrap_or(30_000)
+            .clamp(100, 600_000) as u64,
+    )
+}
+
+impl AdapterRegistry {
+    /// A registry holding the built-in adapters.
+    pub fn with_builtins() -> Self {
+        let r = AdapterRegistry {
+            factories: RwLock::new(HashMap::new()),
+        };
+        r.register("http_json", |cart: &Cart| {
+            let url = cart
+                .setting("url")
+                .ok_or_else(|| Error::invalid(format!("cart {:?}: url is required", cart.name)))?;
+            let a = HttpJsonAdapter::new(url, cart.secret("token")?, cart_timeout(cart))?;
+            Ok(Arc::new(a) as Arc<dyn CartAdapter>)
+        });
+        r
+    }
+
+    /// Registers (or replaces) the factory for carts whose `adapter` is `name`.
+    pub fn register(
+        &self,
+        name: &str,
+        factory: impl Fn(&Cart) -> Result<Arc<dyn CartAdapter>> + Send + Sync + 'static,
+    ) {
+        self.factories
+            .write()
+            .insert(name.to_owned(), Arc::new(factory));
+    }
+
+    /// Whether `name` is an integrator's adapter (its cart keys are its own).
+    pub(crate) fn is_custom(&self, name: &str) -> bool {
+        !BUILTIN.contains(&name) && self.factories.read().contains_key(name)
+    }
+
+    /// Builds the adapter for `cart`.
+    pub fn build(&self, cart: &Cart) -> Result<Arc<dyn CartAdapter>> {
+        let f = self
+            .factories
+            .read()
+            .get(&cart.adapter)
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "cart {:?}: adapter {:?} is not available in this build",
+                    cart.name, cart.adapter
+                ))
+            })?;
+        f(cart)
+    }
+}
+
+impl crate::Store {
+    /// Registers an integrator's adapter under `name`: carts whose JSON names it are served
+    /// by what `factory` builds (it is called again whenever the cart's definition changes).
+    pub fn register_adapter(
+        &self,
+        name: &str,
+        factory: impl Fn(&Cart) -> Result<Arc<dyn CartAdapter>> + Send + Sync + 'static,
+    ) {
+        self.inner.adapters.register(name, factory);
+    }
+
+    pub(crate) fn build_adapter(&self, cart: &Cart) -> Result<Arc<dyn CartAdapter>> {
+        self.inner.adapters.build(cart)
+    }
+}

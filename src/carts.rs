@@ -1,0 +1,537 @@
+//! Carts, their capabilities, and the web fields that decide what each cart is sent
+//! (DESIGN §2, §3 rules 4–6).
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::store::{sql, Store};
+use serde_json::{Map, Value};
+
+/// A cart's id in the store.
+pub type CartId = i64;
+
+/// How finely a cart tracks stock for real-time sync (the seeds' "S" in the cart matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncLevel {
+    /// Per SKU only: a product with variants is sent as the product, with their total.
+    Sku,
+    /// Per attribute/option: each variant and each plain item is sent on its own.
+    Attribute,
+}
+
+impl SyncLevel {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SyncLevel::Sku => "sku",
+            SyncLevel::Attribute => "attribute",
+        }
+    }
+    pub(crate) fn parse_opt(s: &str) -> Option<Option<SyncLevel>> {
+        match s {
+            "none" => Some(None),
+            "sku" => Some(Some(SyncLevel::Sku)),
+            "attribute" => Some(Some(SyncLevel::Attribute)),
+            _ => None,
+        }
+    }
+}
+
+/// What a cart can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Send QOH to website (push absolute counts).
+    pub send: bool,
+    /// Get QOH from website (pull counts).
+    pub get: bool,
+    /// Real-time sync and at which level; `None` when the cart has none.
+    pub realtime: Option<SyncLevel>,
+}
+
+/// A cart as the store keeps it. Its config (with secrets) stays inside; [`CartInfo`] is
+/// what may be shown.
+#[derive(Clone)]
+pub struct Cart {
+    /// The cart's id.
+    pub id: CartId,
+    /// The operator's name for it, unique in the store.
+    pub name: String,
+    /// The adapter that talks to it.
+    pub adapter: String,
+    /// The cart's capabilities.
+    pub capabilities: Capabilities,
+    /// The batch limit of manual send and of the controller.
+    pub max_items_to_send: u32,
+    /// Whether the cart holds stock in shoppers' baskets (Miva-style).
+    pub retains_basket: bool,
+    /// The *Synchronize Inventory* box.
+    pub sync_on: bool,
+    /// Bumped on every upsert, so cached adapters are rebuilt.
+    pub(crate) config_version: i64,
+    pub(crate) config: Map<String, Value>,
+}
+
+impl std::fmt::Debug for Cart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cart")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("adapter", &self.adapter)
+            .field("capabilities", &self.capabilities)
+            .field("sync_on", &self.sync_on)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Config keys holding credentials: never shown, never logged.
+pub(crate) const SECRET_KEYS: &[&str] = &["token", "consumer_secret", "api_key", "password"];
+
+impl Cart {
+    /// A text setting of the cart's config.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        if SECRET_KEYS.contains(&key) {
+            return None;
+        }
+        self.config.get(key).and_then(Value::as_str)
+    }
+
+    /// A numeric setting of the cart's config.
+    pub fn setting_i64(&self, key: &str) -> Option<i64> {
+        self.config.get(key).and_then(Value::as_i64)
+    }
+
+    /// A credential of the cart's config, resolved (`env:NAME` read from the environment).
+    pub fn secret(&self, key: &str) -> Result<Option<Secret>> {
+        match self.config.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Secret::from_config(key, s).map(Some),
+            Some(_) => Err(Error::invalid(format!(
+                "cart {:?}: {key} must be a string",
+                self.name
+            ))),
+        }
+    }
+
+    /// Whether the real-time switches are on for this cart (its box and real-time support).
+    pub(crate) fn realtime_on(&self) -> bool {
+        self.sync_on && self.capabilities.realtime.is_some()
+    }
+
+    /// The cart without its secrets, for listings.
+    pub fn info(&self) -> Value {
+        let mut settings = Map::new();
+        for (k, v) in &self.config {
+            if matches!(
+                k.as_str(),
+                "name" | "adapter" | "capabilities" | "max_items_to_send" | "retains_basket"
+            ) {
+                continue;
+            }
+            if SECRET_KEYS.contains(&k.as_str()) {
+                settings.insert(format!("{k}_set"), Value::Bool(!v.is_null()));
+            } else {
+                settings.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "adapter": self.adapter,
+            "capabilities": {
+                "send": self.capabilities.send,
+                "get": self.capabilities.get,
+                "realtime": self.capabilities.realtime.map_or("none", SyncLevel::as_str),
+            },
+            "max_items_to_send": self.max_items_to_send,
+            "retains_basket": self.retains_basket,
+            "sync": self.sync_on,
+            "settings": settings,
+        })
+    }
+}
+
+/// The keys each adapter takes beside the common ones (DESIGN §9).
+fn adapter_keys(adapter: &str) -> Option<&'static [&'static str]> {
+    Some(match adapter {
+        "http_json" => &["url", "token", "capabilities", "timeout_ms"],
+        "shopify" => &["url", "token", "location_id", "api_version", "timeout_ms"],
+        "woocommerce" => &["url", "consumer_key", "consumer_secret", "timeout_ms"],
+        "bigcommerce" => &["url", "token", "location_id", "timeout_ms"],
+        "medusa" => &[
+            "url",
+            "api_key",
+            "email",
+            "password",
+            "location_id",
+            "timeout_ms",
+        ],
+        _ => return None,
+    })
+}
+
+/// A parsed, checked cart definition (the JSON of DESIGN §9).
+pub(crate) struct CartSpec {
+    pub name: String,
+    pub adapter: String,
+    pub capabilities: Capabilities,
+    pub max_items_to_send: u32,
+    pub retains_basket: bool,
+    pub config: Map<String, Value>,
+}
+
+/// Checks a URL setting: http or https, with a host, and no credentials in it (they would
+/// leak into every log line that names the URL).
+pub(crate) fn check_url(cart: &str, url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "cart {cart:?}: url must start with http:// or https://"
+            ))
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() {
+        return Err(Error::invalid(format!("cart {cart:?}: url has no host")));
+    }
+    if authority.contains('@') {
+        return Err(Error::invalid(format!(
+            "cart {cart:?}: url must not carry credentials; put them in the token setting"
+        )));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(format!(
+            "cart {cart:?}: url contains white space"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSpec> {
+    let v: Value = serde_json::from_str(json)
+        .map_err(|e| Error::invalid(format!("cart JSON is malformed: {e}")))?;
+    let Value::Object(map) = v else {
+        return Err(Error::invalid("cart JSON must be an object"));
+    };
+    let name = match map.get("name") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.trim().to_owned(),
+        _ => {
+            return Err(Error::invalid(
+                "cart JSON: name must be a non-empty string of at most 200 bytes",
+            ))
+        }
+    };
+    let adapter = match map.get("adapter") {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return Err(Error::invalid(format!(
+                "cart {name:?}: adapter must be a string"
+            )))
+        }
+    };
+    let keys = adapter_keys(&adapter);
+    if keys.is_none() && !custom_adapter {
+        return Err(Error::invalid(format!(
+            "cart {name:?}: unknown adapter {adapter:?} (built in: http_json; others must be registered)"
+        )));
+    }
+    for k in map.keys() {
+        let common = matches!(
+            k.as_str(),
+            "name" | "adapter" | "max_items_to_send" | "retains_basket" | "capabilities"
+        );
+        if !common && keys.is_some_and(|ks| !ks.contains(&k.as_str())) {
+            return Err(Error::invalid(format!(
+                "cart {name:?}: unknown key {k:?} for adapter {adapter}"
+            )));
+        }
+    }
+    let max_items_to_send = match map.get("max_items_to_send") {
+        None | Some(Value::Null) => 50,
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=10_000).contains(&n) => n as u32,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "cart {name:?}: max_items_to_send must be a whole number from 1 to 10000"
+                )))
+            }
+        },
+    };
+    let retains_basket = match map.get("retains_basket") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        _ => {
+            return Err(Error::invalid(format!(
+                "cart {name:?}: retains_basket must be true or false"
+            )))
+        }
+    };
+    if let Some(url) = map.get("url") {
+        let url = url
+            .as_str()
+            .ok_or_else(|| Error::invalid(format!("cart {name:?}: url must be a string")))?;
+        check_url(&name, url)?;
+    } else if adapter_keys(&adapter).is_some() {
+        return Err(Error::invalid(format!("cart {name:?}: url is required")));
+    }
+    for k in SECRET_KEYS {
+        if let Some(v) = map.get(*k) {
+            if !v.is_string() && !v.is_null() {
+                return Err(Error::invalid(format!(
+                    "cart {name:?}: {k} must be a string"
+                )));
+            }
+        }
+    }
+    let capabilities = match map.get("capabilities") {
+        Some(Value::Object(c)) => {
+            let flag = |k: &str| -> Result<bool> {
+                match c.get(k) {
+                    None => Ok(false),
+                    Some(Value::Bool(b)) => Ok(*b),
+                    _ => Err(Error::invalid(format!(
+                        "cart {name:?}: capabilities.{k} must be true or false"
+                    ))),
+                }
+            };
+            for k in c.keys() {
+                if !matches!(k.as_str(), "send" | "get" | "realtime") {
+                    return Err(Error::invalid(format!(
+                        "cart {name:?}: unknown capability {k:?}"
+                    )));
+                }
+            }
+            let realtime = match c.get("realtime") {
+                None => None,
+                Some(Value::String(s)) => SyncLevel::parse_opt(s).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "cart {name:?}: capabilities.realtime must be \"attribute\", \"sku\" or \"none\""
+                    ))
+                })?,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "cart {name:?}: capabilities.realtime must be \"attribute\", \"sku\" or \"none\""
+                    )))
+                }
+            };
+            Capabilities {
+                send: flag("send")?,
+                get: flag("get")?,
+                realtime,
+            }
+        }
+        None if adapter != "http_json" && !custom_adapter => Capabilities {
+            send: true,
+            get: true,
+            realtime: Some(SyncLevel::Attribute),
+        },
+        _ => {
+            return Err(Error::invalid(format!(
+                "cart {name:?}: capabilities must be an object {{send, get, realtime}}"
+            )))
+        }
+    };
+    if let Some(t) = map.get("timeout_ms") {
+        if !t.as_i64().is_some_and(|t| (100..=600_000).contains(&t)) {
+            return Err(Error::invalid(format!(
+                "cart {name:?}: timeout_ms must be 100..=600000"
+            )));
+        }
+    }
+    Ok(CartSpec {
+        name,
+        adapter,
+        capabilities,
+        max_items_to_send,
+        retains_basket,
+        config: map,
+    })
+}
+
+/// Per item and cart: how the item is published there (the seeds' Web Fields tab).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebFields {
+    /// The cart's own reference for the item.
+    pub remote_ref: Option<String>,
+    /// Whether the item is synchronised with this cart at all.
+    pub sync: bool,
+    /// Units held back from the cart.
+    pub buffer: i64,
+    /// The most the cart is ever shown.
+    pub max_publish: Option<i64>,
+}
+
+impl Default for WebFields {
+    fn default() -> Self {
+        WebFields {
+            remote_ref: None,
+            sync: true,
+            buffer: 0,
+            max_publish: None,
+        }
+    }
+}
+
+impl WebFields {
+    /// Rule 6: `min(cap, max(0, qoh − buffer))`.
+    pub fn published(&self, qoh: i64) -> i64 {
+        let p = (qoh - self.buffer).max(0);
+        self.max_publish.map_or(p, |cap| p.min(cap))
+    }
+
+    /// Applies a web-fields JSON update (`{"remote_ref"?,"sync"?,"buffer"?,"max_publish"?}`).
+    pub(crate) fn apply_json(&mut self, json: &str) -> Result<()> {
+        let v: Value = serde_json::from_str(json)
+            .map_err(|e| Error::invalid(format!("web fields JSON is malformed: {e}")))?;
+        let Value::Object(map) = v else {
+            return Err(Error::invalid("web fields JSON must be an object"));
+        };
+        let count = |k: &str, v: &Value| -> Result<i64> {
+            v.as_i64()
+                .filter(|n| (0..=i32::MAX as i64).contains(n))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "web fields: {k} must be a whole number from 0 to 2147483647"
+                    ))
+                })
+        };
+        for (k, v) in &map {
+            match k.as_str() {
+                "remote_ref" => {
+                    self.remote_ref = match v {
+                        Value::Null => None,
+                        Value::String(s) if s.len() <= 500 => Some(s.clone()),
+                        _ => {
+                            return Err(Error::invalid(
+                                "web fields: remote_ref must be a string or null",
+                            ))
+                        }
+                    }
+                }
+                "sync" => {
+                    self.sync = v
+                        .as_bool()
+                        .ok_or_else(|| Error::invalid("web fields: sync must be true or false"))?
+                }
+                "buffer" => self.buffer = count(k, v)?,
+                "max_publish" => {
+                    self.max_publish = if v.is_null() {
+                        None
+                    } else {
+                        Some(count(k, v)?)
+                    }
+                }
+                _ => return Err(Error::invalid(format!("web fields: unknown key {k:?}"))),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Defines a cart, or updates the one with the same `name`, from the JSON of DESIGN §9.
+    /// A new cart starts with *Synchronize Inventory* off, as the seeds' set-up has it; an
+    /// update keeps the box as it was, and clears a pause caused by bad credentials.
+    pub fn upsert_cart_json(&self, json: &str) -> Result<CartId> {
+        let adapter_name = serde_json::from_str::<Value>(json)
+            .ok()
+            .and_then(|v| v.get("adapter").and_then(Value::as_str).map(str::to_owned));
+        let custom = adapter_name
+            .as_deref()
+            .is_some_and(|a| self.inner.adapters.is_custom(a));
+        let spec = parse_cart_json(json, custom)?;
+        self.write(|c| sql::cart_upsert(c, &spec))
+    }
+
+    /// Ticks or clears a cart's *Synchronize Inventory* box. Queuing for it starts at once.
+    pub fn set_cart_sync(&self, cart: CartId, on: bool) -> Result<()> {
+        self.write(|c| {
+            let cart = sql::cart_by_id(c, cart)?;
+            if on && cart.capabilities.realtime.is_none() {
+                return Err(Error::refused(format!(
+                    "cart {:?} does not support real-time sync",
+                    cart.name
+                )));
+            }
+            sql::cart_set_sync(c, cart.id, on)
+        })
+    }
+
+    /// One cart.
+    pub fn cart(&self, cart: CartId) -> Result<Cart> {
+        self.read(|c| sql::cart_by_id(c, cart))
+    }
+
+    /// Every cart, by id.
+    pub fn carts(&self) -> Result<Vec<Cart>> {
+        self.read(sql::carts_all)
+    }
+
+    /// The carts as JSON for listings: no secrets, only whether each is set.
+    pub fn carts_json(&self) -> Result<String> {
+        let carts = self.carts()?;
+        Ok(Value::Array(carts.iter().map(Cart::info).collect()).to_string())
+    }
+
+    /// Deletes a cart; refused while it has records on the stack (discard them first).
+    pub fn delete_cart(&self, cart: CartId) -> Result<()> {
+        self.write(|c| {
+            let cart = sql::cart_by_id(c, cart)?;
+            let n = sql::stack_count_for_cart(c, cart.id)?;
+            if n > 0 {
+                return Err(Error::refused(format!(
+                    "cart {:?} has {n} records on the web stack; discard them first",
+                    cart.name
+                )));
+            }
+            sql::cart_delete(c, cart.id)
+        })
+    }
+
+    /// Sets web fields of one item on one cart from JSON
+    /// `{"remote_ref"?,"sync"?,"buffer"?,"max_publish"?}`; keys left out keep their value.
+    ///
+    /// A change of buffer, cap or sync changes what the cart should show without any QOH
+    /// change, so when the cart syncs in real time the change of its published count is
+    /// queued at once, like any other.
+    pub fn set_web_fields(&self, cart: CartId, sku: &str, json: &str) -> Result<()> {
+        let sku = crate::items::check_sku(sku)?;
+        let workstation = self.workstation();
+        self.write(|c| {
+            let cart = sql::cart_by_id(c, cart)?;
+            let item = sql::item_by_sku(c, sku)?;
+            let mut wf = sql::web_fields_get(c, cart.id, item.id)?;
+            let old = wf.clone();
+            wf.apply_json(json)?;
+            let before = crate::items::snapshot_published(c, &cart, &item)?;
+            sql::web_fields_put(c, cart.id, item.id, &wf)?;
+            let after = crate::items::snapshot_published(c, &cart, &item)?;
+            let settings = crate::params::load(c)?;
+            if settings.synch_qoh && cart.realtime_on() && old != wf {
+                if let (Some((target, b)), Some((_, a))) = (before, after) {
+                    if a != b {
+                        sql::stack_insert(
+                            c,
+                            &crate::stack::NewRecord {
+                                cart_id: cart.id,
+                                item_id: target,
+                                delta: a - b,
+                                reason: crate::items::Reason::Other,
+                                origin_cart_id: None,
+                                workstation: &workstation,
+                            },
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The web fields of one item on one cart (defaults when never set).
+    pub fn web_fields(&self, cart: CartId, sku: &str) -> Result<WebFields> {
+        self.read(|c| {
+            let cart = sql::cart_by_id(c, cart)?;
+            let item = sql::item_by_sku(c, sku)?;
+            sql::web_fields_get(c, cart.id, item.id)
+        })
+    }
+}

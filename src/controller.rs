@@ -1,0 +1,529 @@
+//! The stack controller: drains the web stack into the carts (DESIGN §7, rule 10).
+//!
+//! One pass ([`StackController::run_once`]) serves every cart at once, each on its own
+//! thread, so a slow or failing cart never holds back the others. Per cart it leases a batch
+//! of at most `max_items_to_send` send groups, sends them through the cart's adapter while a
+//! helper thread renews the lease, and settles each group under the lease token through
+//! [`crate::stack::transition`]. Cart-wide failures are handled per cart:
+//! - 429 / `Retry-After`: the whole cart waits as told; no attempt is counted.
+//! - 401/403: the cart is paused with a cart-level error; no attempt is counted.
+//! - an outage (refused connections, time-outs, 5xx): the batch's records count an attempt and
+//!   the cart backs off; on each back-off step only its oldest batch is tried again, while the
+//!   rest of the backlog waits untouched.
+
+use crate::adapter::registry::AdapterRegistry;
+use crate::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome, UpdateMode};
+use crate::carts::{Cart, CartId};
+use crate::error::{Error, Result};
+use crate::params::{Settings, StackMode};
+use crate::stack::{
+    backoff_ms, transition, CartRunState, LeaseScope, SqliteStack, Transition, Verdict, WebStack,
+};
+use crate::store::{now_ms, Store};
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one pass did for one cart.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct CartReport {
+    /// The cart's id.
+    pub cart_id: CartId,
+    /// The cart's name.
+    pub name: String,
+    /// Records the cart applied.
+    pub sent: usize,
+    /// Records that failed and wait for another try.
+    pub retried: usize,
+    /// Records bypassed in this pass.
+    pub bypassed: usize,
+    /// Records marked uncertain in this pass.
+    pub uncertain: usize,
+    /// Records waiting for the cart's rate limit, no attempt counted.
+    pub deferred: usize,
+    /// Records still waiting for this cart after the pass.
+    pub remaining: i64,
+    /// Requests made.
+    pub requests: usize,
+    /// The cart-level error, when the cart is paused or backing off.
+    pub error: Option<String>,
+}
+
+/// What one pass did: totals and one entry per cart.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RunReport {
+    /// Records applied.
+    pub sent: usize,
+    /// Records that wait for another try.
+    pub retried: usize,
+    /// Records bypassed.
+    pub bypassed: usize,
+    /// Records marked uncertain.
+    pub uncertain: usize,
+    /// Records still waiting, all carts.
+    pub remaining: i64,
+    /// Whether this controller stood by because another shared controller is active.
+    pub standby: bool,
+    /// Per cart.
+    pub carts: Vec<CartReport>,
+}
+
+impl RunReport {
+    /// The report as JSON (the C ABI's `invsync_stack_run` report).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+type AdapterCache = HashMap<CartId, (i64, Arc<dyn CartAdapter>)>;
+
+/// Drains a [`WebStack`] through cart adapters built by an [`AdapterRegistry`].
+pub struct StackController<S: WebStack> {
+    stack: S,
+    adapters: Arc<AdapterRegistry>,
+    workstation: Mutex<String>,
+    cache: Mutex<AdapterCache>,
+}
+
+impl<S: WebStack> StackController<S> {
+    /// A controller for `stack`, sending as `workstation`.
+    pub fn new(stack: S, adapters: Arc<AdapterRegistry>, workstation: String) -> Self {
+        StackController {
+            stack,
+            adapters,
+            workstation: Mutex::new(workstation),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The stack it drains.
+    pub fn stack(&self) -> &S {
+        &self.stack
+    }
+
+    pub(crate) fn set_workstation(&self, w: String) {
+        *self.workstation.lock() = w;
+    }
+
+    fn adapter(&self, cart: &Cart) -> Result<Arc<dyn CartAdapter>> {
+        let mut cache = self.cache.lock();
+        if let Some((v, a)) = cache.get(&cart.id) {
+            if *v == cart.config_version {
+                return Ok(a.clone());
+            }
+        }
+        let a = self.adapters.build(cart)?;
+        cache.insert(cart.id, (cart.config_version, a.clone()));
+        Ok(a)
+    }
+
+    /// One pass over due records of every cart, at most `max_records` in all (`None`: no
+    /// limit). Carts are served concurrently.
+    pub fn run_once(&self, max_records: Option<usize>) -> Result<RunReport> {
+        let now = now_ms();
+        let settings = self.stack.settings()?;
+        let workstation = self.workstation.lock().clone();
+        self.stack.heartbeat(&workstation, now)?;
+        let mut report = RunReport::default();
+        let shared = settings.stack_mode == StackMode::Shared;
+        if shared
+            && !self
+                .stack
+                .shared_lock(&workstation, now, now + 3 * settings.lease_ms)?
+        {
+            report.standby = true;
+            return Ok(report);
+        }
+        let scope = LeaseScope {
+            workstation,
+            shared,
+            stale_before: now - 3 * settings.lease_ms,
+        };
+        let budget = AtomicUsize::new(max_records.unwrap_or(usize::MAX));
+        let mut work = Vec::new();
+        for cart in self.stack.carts()? {
+            if self.stack.waiting(cart.id)? == 0 {
+                continue;
+            }
+            match self.adapter(&cart) {
+                Ok(a) => work.push((cart, a)),
+                Err(e) => report.carts.push(CartReport {
+                    cart_id: cart.id,
+                    name: cart.name.clone(),
+                    error: Some(e.message().to_owned()),
+                    ..Default::default()
+                }),
+            }
+        }
+        let results: Vec<Result<CartReport>> = std::thread::scope(|s| {
+            let handles: Vec<_> = work
+                .iter()
+                .map(|(cart, adapter)| {
+                    let (scope, budget, settings) = (&scope, &budget, &settings);
+                    s.spawn(move || {
+                        self.drain_cart(cart, adapter.as_ref(), settings, scope, budget)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::new(
+                            crate::ErrorKind::Database,
+                            "a cart's send thread panicked",
+                        ))
+                    })
+                })
+                .collect()
+        });
+        for r in results {
+            report.carts.push(r?);
+        }
+        report.carts.sort_by_key(|c| c.cart_id);
+        for c in &mut report.carts {
+            c.remaining = self.stack.waiting(c.cart_id)?;
+            report.sent += c.sent;
+            report.retried += c.retried;
+            report.bypassed += c.bypassed;
+            report.uncertain += c.uncertain;
+            report.remaining += c.remaining;
+        }
+        Ok(report)
+    }
+
+    /// Runs `send` while a helper thread keeps the lease alive.
+    fn with_renewal<T>(&self, token: &str, lease_ms: i64, send: impl FnOnce() -> T) -> T {
+        let (stop, ticks) = mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let every = Duration::from_millis((lease_ms / 3).max(10) as u64);
+                while let Err(mpsc::RecvTimeoutError::Timeout) = ticks.recv_timeout(every) {
+                    // A failed renewal only means the lease may lapse: settlement then
+                    // finds the token gone and leaves the records to the next controller.
+                    let _ = self.stack.renew(token, now_ms() + lease_ms);
+                }
+            });
+            let out = send();
+            drop(stop);
+            out
+        })
+    }
+
+    fn drain_cart(
+        &self,
+        cart: &Cart,
+        adapter: &dyn CartAdapter,
+        settings: &Settings,
+        scope: &LeaseScope,
+        budget: &AtomicUsize,
+    ) -> Result<CartReport> {
+        let mut rep = CartReport {
+            cart_id: cart.id,
+            name: cart.name.clone(),
+            ..Default::default()
+        };
+        loop {
+            let now = now_ms();
+            let state = self.stack.cart_state(cart.id)?;
+            if state.backoff_until > now {
+                rep.error = state.cart_error.clone();
+                break;
+            }
+            let take = (cart.max_items_to_send as usize).min(budget.load(Ordering::Relaxed));
+            if take == 0 {
+                break;
+            }
+            let lease = self
+                .stack
+                .lease(cart.id, take, scope, now, settings.lease_ms)?;
+            if lease.sends.is_empty() {
+                break;
+            }
+            let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_sub(lease.sends.len()))
+            });
+            let deltas: Vec<DeltaSend> = lease
+                .sends
+                .iter()
+                .map(|s| DeltaSend {
+                    key: s.key.clone(),
+                    sku: s.sku.clone(),
+                    remote_ref: s.remote_ref.clone(),
+                    delta: s.delta,
+                })
+                .collect();
+            rep.requests += 1;
+            let result = self.with_renewal(&lease.token, settings.lease_ms, || {
+                adapter.apply_deltas(&deltas)
+            });
+            let now = now_ms();
+            let mut stop = false;
+            let verdicts: Vec<Verdict> = match result {
+                Ok(outcomes) => {
+                    if state.outage_step > 0 || state.cart_error.is_some() {
+                        self.stack
+                            .set_cart_state(cart.id, &CartRunState::default())?;
+                    }
+                    (0..lease.sends.len())
+                        .map(|i| match outcomes.get(i) {
+                            Some(o) => outcome_verdict(o, now),
+                            None => {
+                                Verdict::Retryable("the cart gave no result for this item".into())
+                            }
+                        })
+                        .collect()
+                }
+                Err(e) => {
+                    stop = true;
+                    let msg = e.message();
+                    let (verdict, new_state) = match &e {
+                        CartError::RateLimited { retry_after, .. } => {
+                            let wait = retry_after
+                                .map(|d| d.as_millis() as i64)
+                                .unwrap_or_else(|| backoff_ms(settings, state.outage_step + 1).max(1000));
+                            let until = now + wait;
+                            (
+                                Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
+                                CartRunState { backoff_until: until, outage_step: state.outage_step, cart_error: Some(msg.clone()) },
+                            )
+                        }
+                        CartError::Unauthorized(_) => (
+                            Verdict::WaitUntil { until: now, attempt: false, response: msg.clone() },
+                            CartRunState {
+                                backoff_until: now + settings.retry_max_ms.max(1000),
+                                outage_step: state.outage_step,
+                                cart_error: Some(format!("{msg}; cart paused: fix its credentials (a cart update resumes it)")),
+                            },
+                        ),
+                        CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
+                        CartError::Ambiguous(_)
+                            if matches!(adapter.update_mode(), UpdateMode::RelativeUnkeyed | UpdateMode::Absolute) =>
+                        {
+                            (Verdict::Uncertain(msg.clone()), state.clone())
+                        }
+                        CartError::Unreachable(_) | CartError::Unavailable(_) | CartError::Ambiguous(_) => {
+                            let step = state.outage_step + 1;
+                            let until = now + backoff_ms(settings, step);
+                            (
+                                Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
+                                CartRunState { backoff_until: until, outage_step: step, cart_error: Some(msg.clone()) },
+                            )
+                        }
+                    };
+                    if new_state != state {
+                        self.stack.set_cart_state(cart.id, &new_state)?;
+                    }
+                    rep.error = new_state.cart_error.clone();
+                    if matches!(
+                        e,
+                        CartError::RateLimited { .. } | CartError::Unauthorized(_)
+                    ) {
+                        rep.deferred += lease.sends.len();
+                    }
+                    vec![verdict; lease.sends.len()]
+                }
+            };
+            let transitions: Vec<(i64, Transition)> = lease
+                .sends
+                .iter()
+                .zip(verdicts)
+                .map(|(s, v)| (s.group_id, transition(settings, s.attempts, v, now)))
+                .collect();
+            self.stack.settle(&lease.token, &transitions, now)?;
+            for (send, (_, t)) in lease.sends.iter().zip(&transitions) {
+                match t {
+                    Transition::Leave { .. } => rep.sent += 1,
+                    Transition::Pending { attempts, .. } => {
+                        if send.attempts < *attempts {
+                            rep.retried += 1;
+                        }
+                    }
+                    Transition::Bypassed { .. } => rep.bypassed += 1,
+                    Transition::Uncertain { .. } => rep.uncertain += 1,
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+        Ok(rep)
+    }
+}
+
+/// Classifies one per-item outcome of a successful request.
+fn outcome_verdict(o: &SendOutcome, now: i64) -> Verdict {
+    match o {
+        SendOutcome::Applied { qoh } => Verdict::Applied(match qoh {
+            Some(q) => format!("applied; cart count now {q}"),
+            None => "applied".into(),
+        }),
+        SendOutcome::Retry {
+            message,
+            after: Some(d),
+        } => Verdict::WaitUntil {
+            until: now + d.as_millis() as i64,
+            attempt: true,
+            response: message.clone(),
+        },
+        SendOutcome::Retry {
+            message,
+            after: None,
+        } => Verdict::Retryable(message.clone()),
+        SendOutcome::Failed { message } => Verdict::Permanent(message.clone()),
+        SendOutcome::Conflict { current } => Verdict::Permanent(format!(
+            "the cart answered a conflict (count {current}) to a relative change"
+        )),
+        SendOutcome::Uncertain { message } => Verdict::Uncertain(message.clone()),
+    }
+}
+
+/// What the background controller is doing, for `invsync_controller_status`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ControllerStatus {
+    /// Whether its thread runs.
+    pub running: bool,
+    /// Passes made.
+    pub passes: u64,
+    /// When the last pass ended (Unix ms).
+    pub last_pass_at: Option<i64>,
+    /// The last pass's error, if it failed.
+    pub last_error: Option<String>,
+    /// When the thread last showed life (Unix ms).
+    pub heartbeat: Option<i64>,
+    /// The last pass's report.
+    pub last_report: Option<RunReport>,
+}
+
+/// A running background controller.
+pub(crate) struct ControllerHandle {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+    status: Arc<Mutex<ControllerStatus>>,
+}
+
+impl ControllerHandle {
+    pub(crate) fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+        self.status.lock().running = false;
+    }
+}
+
+impl Store {
+    fn controller(&self) -> Result<Arc<StackController<SqliteStack>>> {
+        let mut slot = self.inner.controller.lock();
+        let ctl = match &*slot {
+            Some(c) => c.clone(),
+            None => {
+                let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
+                let c = Arc::new(StackController::new(
+                    stack,
+                    self.inner.adapters.clone(),
+                    self.workstation(),
+                ));
+                *slot = Some(c.clone());
+                c
+            }
+        };
+        ctl.set_workstation(self.workstation());
+        Ok(ctl)
+    }
+
+    /// One pass of the stack controller over due records, at most `max_records` (`None`: all
+    /// that are due). Runs on the controller's own connection; refused inside a host
+    /// transaction.
+    pub fn run_stack(&self, max_records: Option<usize>) -> Result<RunReport> {
+        self.refuse_in_host_transaction("running the stack")?;
+        let report = self.controller()?.run_once(max_records)?;
+        self.remember_report(report.to_json());
+        Ok(report)
+    }
+
+    /// Starts the stack controller on a background thread, a pass every `interval`. Refused
+    /// when one runs already on this handle.
+    pub fn start_controller(&self, interval: Duration) -> Result<()> {
+        let mut bg = self.inner.background.lock();
+        if bg.as_ref().is_some_and(|h| !h.thread.is_finished()) {
+            return Err(Error::refused(
+                "the stack controller already runs on this handle",
+            ));
+        }
+        if interval.is_zero() || interval > Duration::from_secs(3600) {
+            return Err(Error::invalid("controller interval must be 1 ms to 1 hour"));
+        }
+        let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
+        let ctl = StackController::new(stack, self.inner.adapters.clone(), self.workstation());
+        let status = Arc::new(Mutex::new(ControllerStatus {
+            running: true,
+            ..Default::default()
+        }));
+        let (stop, rx) = mpsc::channel::<()>();
+        let st = status.clone();
+        let thread = std::thread::Builder::new()
+            .name("invsync-controller".into())
+            .spawn(move || loop {
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctl.run_once(None)));
+                {
+                    let mut s = st.lock();
+                    let now = now_ms();
+                    s.passes += 1;
+                    s.last_pass_at = Some(now);
+                    s.heartbeat = Some(now);
+                    match result {
+                        Ok(Ok(r)) => {
+                            s.last_error = None;
+                            s.last_report = Some(r);
+                        }
+                        Ok(Err(e)) => s.last_error = Some(e.message().to_owned()),
+                        Err(_) => s.last_error = Some("a controller pass panicked".into()),
+                    }
+                }
+                if !matches!(
+                    rx.recv_timeout(interval),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                ) {
+                    break;
+                }
+            })
+            .map_err(|e| {
+                Error::new(
+                    crate::ErrorKind::Database,
+                    format!("cannot start the controller thread: {e}"),
+                )
+            })?;
+        if let Some(old) = bg.take() {
+            old.stop();
+        }
+        *bg = Some(ControllerHandle {
+            stop,
+            thread,
+            status,
+        });
+        Ok(())
+    }
+
+    /// Stops the background controller after its current pass; a no-op when none runs.
+    pub fn stop_controller(&self) {
+        if let Some(h) = self.inner.background.lock().take() {
+            h.stop();
+        }
+    }
+
+    /// The background controller's status.
+    pub fn controller_status(&self) -> ControllerStatus {
+        match &*self.inner.background.lock() {
+            Some(h) => {
+                let mut s = h.status.lock().clone();
+                s.running = !h.thread.is_finished();
+                s
+            }
+            None => ControllerStatus::default(),
+        }
+    }
+}

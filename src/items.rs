@@ -1,0 +1,582 @@
+//! Items (products, variants, plain items), the ledger, and the one path every QOH change
+//! takes: [`Store::adjust_qoh`] (DESIGN §3 rules 1–6 and 13).
+
+use crate::carts::{Cart, CartId, SyncLevel};
+use crate::error::{Error, Result};
+use crate::stack::NewRecord;
+use crate::store::{sql, Store};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+/// An item's id in the store.
+pub type ItemId = i64;
+
+/// Why QOH changed; the numbers are the C ABI's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A manual adjustment.
+    Adjustment = 1,
+    /// A point-of-sale sale.
+    PosSale = 2,
+    /// An order imported from a cart.
+    OrderImport = 3,
+    /// Stock received (purchase order).
+    Receiving = 4,
+    /// Anything else, including a pull from a cart (Get QOH).
+    Other = 5,
+    /// A return or cancellation.
+    Return = 6,
+}
+
+impl Reason {
+    /// The reason with C ABI number `n`.
+    pub fn from_code(n: i64) -> Result<Reason> {
+        Ok(match n {
+            1 => Reason::Adjustment,
+            2 => Reason::PosSale,
+            3 => Reason::OrderImport,
+            4 => Reason::Receiving,
+            5 => Reason::Other,
+            6 => Reason::Return,
+            _ => return Err(Error::invalid(format!("unknown reason {n} (1 to 6)"))),
+        })
+    }
+    /// The C ABI number.
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+    /// A short name for listings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Adjustment => "adjustment",
+            Reason::PosSale => "pos_sale",
+            Reason::OrderImport => "order_import",
+            Reason::Receiving => "receiving",
+            Reason::Other => "other",
+            Reason::Return => "return",
+        }
+    }
+}
+
+/// A checked change of QOH: never 0, and within the 32-bit range a host can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delta(i64);
+
+impl Delta {
+    /// Checks `n`: 0 and anything outside `i32` are refused.
+    pub fn new(n: i64) -> Result<Delta> {
+        if n == 0 {
+            return Err(Error::invalid("delta is 0: nothing to change"));
+        }
+        if n < i32::MIN as i64 || n > i32::MAX as i64 {
+            return Err(Error::invalid(format!(
+                "delta {n} is outside the 32-bit range"
+            )));
+        }
+        Ok(Delta(n))
+    }
+    /// The signed amount.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// One QOH change, built with [`Adjustment::new`] and its setters.
+#[derive(Debug, Clone)]
+pub struct Adjustment {
+    sku: String,
+    delta: Delta,
+    reason: Reason,
+    origin_cart: Option<CartId>,
+    send_to_web: bool,
+    host_ref: Option<String>,
+}
+
+impl Adjustment {
+    /// A change of `delta` to `sku` for `reason`, sent to every eligible cart.
+    pub fn new(sku: impl Into<String>, delta: Delta, reason: Reason) -> Self {
+        Adjustment {
+            sku: sku.into(),
+            delta,
+            reason,
+            origin_cart: None,
+            send_to_web: true,
+            host_ref: None,
+        }
+    }
+    /// The cart the change came from (an imported order, a return from it): that cart
+    /// already has it and is never sent it (rule 2).
+    pub fn origin_cart(mut self, cart: CartId) -> Self {
+        self.origin_cart = Some(cart);
+        self
+    }
+    /// The seeds' *Send QOH changes to web sites* box: `false` changes QOH and queues
+    /// nothing (rule 3).
+    pub fn send_to_web(mut self, send: bool) -> Self {
+        self.send_to_web = send;
+        self
+    }
+    /// The host's own reference (order and line, adjustment id): the same reference again is
+    /// an OK no-op, so a host retrying after its own crash never doubles a change.
+    pub fn host_ref(mut self, host_ref: impl Into<String>) -> Self {
+        self.host_ref = Some(host_ref.into());
+        self
+    }
+}
+
+/// What [`Store::adjust_qoh`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdjustOutcome {
+    /// QOH changed; `queued` web stack records were written with it.
+    Applied {
+        /// The new QOH.
+        qoh: i64,
+        /// Records queued, one per eligible cart whose published count changed.
+        queued: usize,
+    },
+    /// The host reference was seen before: nothing changed.
+    Duplicate,
+}
+
+/// An item as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The item's id.
+    pub id: ItemId,
+    /// Its SKU.
+    pub sku: String,
+    /// Its product, when it is a variant.
+    pub parent_id: Option<ItemId>,
+    /// Attribute/option values (Size=M) as a JSON object.
+    pub attributes: String,
+    /// A description.
+    pub description: String,
+    /// The order manager's QOH.
+    pub qoh: i64,
+    /// Whether other items name it as their product.
+    pub has_variants: bool,
+}
+
+pub(crate) fn check_sku(sku: &str) -> Result<&str> {
+    let s = sku.trim();
+    if s.is_empty() {
+        return Err(Error::invalid("SKU is empty"));
+    }
+    if s.len() > 255 {
+        return Err(Error::invalid("SKU is longer than 255 bytes"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "SKU {s:?} contains a control character"
+        )));
+    }
+    Ok(s)
+}
+
+/// A parsed item JSON (`{"sku","qoh"?,"parent_sku"?,"attributes"?,"description"?}`).
+pub(crate) struct ItemSpec {
+    pub sku: String,
+    pub qoh: Option<i64>,
+    pub parent_sku: Option<String>,
+    pub attributes: Option<String>,
+    pub description: Option<String>,
+}
+
+fn parse_item_json(json: &str) -> Result<ItemSpec> {
+    let v: Value = serde_json::from_str(json)
+        .map_err(|e| Error::invalid(format!("item JSON is malformed: {e}")))?;
+    let Value::Object(map) = v else {
+        return Err(Error::invalid("item JSON must be an object"));
+    };
+    let sku = match map.get("sku") {
+        Some(Value::String(s)) => check_sku(s)?.to_owned(),
+        _ => return Err(Error::invalid("item JSON: sku must be a string")),
+    };
+    let text = |k: &str| -> Result<Option<String>> {
+        match map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            _ => Err(Error::invalid(format!(
+                "item {sku:?}: {k} must be a string"
+            ))),
+        }
+    };
+    for k in map.keys() {
+        if !matches!(
+            k.as_str(),
+            "sku" | "qoh" | "parent_sku" | "attributes" | "description"
+        ) {
+            return Err(Error::invalid(format!("item {sku:?}: unknown key {k:?}")));
+        }
+    }
+    let qoh = match map.get("qoh") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_i64()
+                .filter(|n| (i32::MIN as i64..=i32::MAX as i64).contains(n))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "item {sku:?}: qoh must be a whole number in the 32-bit range"
+                    ))
+                })?,
+        ),
+    };
+    let attributes = match map.get("attributes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => {
+            if a.values().any(|v| !v.is_string()) {
+                return Err(Error::invalid(format!(
+                    "item {sku:?}: attribute values must be strings"
+                )));
+            }
+            Some(Value::Object(a.clone()).to_string())
+        }
+        _ => {
+            return Err(Error::invalid(format!(
+                "item {sku:?}: attributes must be an object"
+            )))
+        }
+    };
+    let parent_sku = text("parent_sku")?
+        .map(|p| check_sku(&p).map(str::to_owned))
+        .transpose()?;
+    Ok(ItemSpec {
+        qoh,
+        parent_sku,
+        attributes,
+        description: text("description")?,
+        sku,
+    })
+}
+
+/// Which item cart `cart` is shown for a change of `item`, and its published count there
+/// before and after the item's QOH goes from `old_qoh` to `new_qoh`. `None` when the cart is
+/// never sent that item (rule 5, or web fields `sync` off).
+pub(crate) fn published_pair(
+    c: &Connection,
+    cart: &Cart,
+    item: &Item,
+    old_qoh: i64,
+    new_qoh: i64,
+) -> Result<Option<(ItemId, i64, i64)>> {
+    let level = cart.capabilities.realtime.unwrap_or(SyncLevel::Attribute);
+    match level {
+        SyncLevel::Attribute => {
+            if item.has_variants {
+                return Ok(None);
+            }
+            let wf = sql::web_fields_get(c, cart.id, item.id)?;
+            if !wf.sync {
+                return Ok(None);
+            }
+            Ok(Some((
+                item.id,
+                wf.published(old_qoh),
+                wf.published(new_qoh),
+            )))
+        }
+        SyncLevel::Sku => {
+            let product = match item.parent_id {
+                Some(p) => p,
+                None if item.has_variants => item.id,
+                None => {
+                    let wf = sql::web_fields_get(c, cart.id, item.id)?;
+                    if !wf.sync {
+                        return Ok(None);
+                    }
+                    return Ok(Some((
+                        item.id,
+                        wf.published(old_qoh),
+                        wf.published(new_qoh),
+                    )));
+                }
+            };
+            let pwf = sql::web_fields_get(c, cart.id, product)?;
+            if !pwf.sync {
+                return Ok(None);
+            }
+            // The product's count is the sum of its variants' published counts; only the
+            // changed variant's term differs between before and after.
+            let mut others = 0i64;
+            let mut own = None;
+            for (vid, vqoh, vwf) in sql::variants_with_fields(c, cart.id, product)? {
+                if vid == item.id {
+                    own = Some(vwf);
+                } else {
+                    others += vwf.published(vqoh);
+                }
+            }
+            let (b, a) = match own {
+                Some(vwf) => (
+                    others + vwf.published(old_qoh),
+                    others + vwf.published(new_qoh),
+                ),
+                None => (others, others),
+            };
+            Ok(Some((product, pwf.published(b), pwf.published(a))))
+        }
+    }
+}
+
+/// The item cart `cart` is shown for `item` and its published count now.
+pub(crate) fn snapshot_published(
+    c: &Connection,
+    cart: &Cart,
+    item: &Item,
+) -> Result<Option<(ItemId, i64)>> {
+    let item = sql::item_by_id(c, item.id)?;
+    Ok(published_pair(c, cart, &item, item.qoh, item.qoh)?.map(|(t, b, _)| (t, b)))
+}
+
+/// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
+/// ledger row, and one web stack record for every eligible cart whose published count moves.
+pub(crate) fn apply_change(
+    c: &Connection,
+    item: &Item,
+    delta: i64,
+    reason: Reason,
+    origin_cart: Option<CartId>,
+    send_to_web: bool,
+    host_ref: Option<&str>,
+    workstation: &str,
+) -> Result<AdjustOutcome> {
+    if item.has_variants {
+        return Err(Error::refused(format!(
+            "item {:?} is a product with variants and holds no stock of its own; adjust a variant",
+            item.sku
+        )));
+    }
+    let new_qoh = item.qoh + delta;
+    if new_qoh < i32::MIN as i64 || new_qoh > i32::MAX as i64 {
+        return Err(Error::invalid(format!(
+            "item {:?}: QOH {} {:+} leaves the 32-bit range",
+            item.sku, item.qoh, delta
+        )));
+    }
+    let mut queued = 0;
+    if send_to_web && crate::params::load(c)?.synch_qoh {
+        for cart in sql::carts_realtime_on(c)? {
+            if Some(cart.id) == origin_cart {
+                continue;
+            }
+            if let Some((target, before, after)) =
+                published_pair(c, &cart, item, item.qoh, new_qoh)?
+            {
+                if after != before {
+                    sql::stack_insert(
+                        c,
+                        &NewRecord {
+                            cart_id: cart.id,
+                            item_id: target,
+                            delta: after - before,
+                            reason,
+                            origin_cart_id: origin_cart,
+                            workstation,
+                        },
+                    )?;
+                    queued += 1;
+                }
+            }
+        }
+    }
+    sql::item_set_qoh(c, item.id, new_qoh)?;
+    sql::ledger_insert(
+        c,
+        item,
+        delta,
+        new_qoh,
+        reason,
+        origin_cart,
+        host_ref,
+        workstation,
+    )?;
+    Ok(AdjustOutcome::Applied {
+        qoh: new_qoh,
+        queued,
+    })
+}
+
+impl Store {
+    /// Creates an item, or updates the description/attributes of an existing one, from JSON
+    /// `{"sku","qoh"?,"parent_sku"?,"attributes"?:{"Size":"M"},"description"?}`.
+    ///
+    /// A new item takes its initial `qoh` (default 0) without queuing anything (rule 13: this
+    /// is initialisation). An existing item's QOH changes only through
+    /// [`Store::adjust_qoh`], so a `qoh` for it is refused. A variant's product must exist, be
+    /// no variant itself, and hold QOH 0 (a product with variants holds no stock).
+    pub fn upsert_item_json(&self, json: &str) -> Result<ItemId> {
+        let spec = parse_item_json(json)?;
+        self.write(|c| {
+            let parent = match &spec.parent_sku {
+                None => None,
+                Some(p) => {
+                    let parent = sql::item_by_sku(c, p).map_err(|_| {
+                        Error::not_found(format!("item {:?}: parent product {p:?} does not exist", spec.sku))
+                    })?;
+                    if parent.parent_id.is_some() {
+                        return Err(Error::refused(format!(
+                            "item {:?}: {p:?} is itself a variant and cannot have variants",
+                            spec.sku
+                        )));
+                    }
+                    if parent.sku == spec.sku {
+                        return Err(Error::invalid(format!("item {:?} cannot be its own product", spec.sku)));
+                    }
+                    if !parent.has_variants && parent.qoh != 0 {
+                        return Err(Error::refused(format!(
+                            "product {p:?} holds QOH {}; bring it to 0 before it gets variants, which hold the stock",
+                            parent.qoh
+                        )));
+                    }
+                    Some(parent)
+                }
+            };
+            match sql::item_find(c, &spec.sku)? {
+                Some(existing) => {
+                    if spec.qoh.is_some() {
+                        return Err(Error::refused(format!(
+                            "item {:?} exists: its QOH changes only by an adjustment, not by qoh",
+                            spec.sku
+                        )));
+                    }
+                    if spec.parent_sku.is_some() && parent.as_ref().map(|p| p.id) != existing.parent_id {
+                        return Err(Error::refused(format!(
+                            "item {:?}: its product cannot be changed",
+                            spec.sku
+                        )));
+                    }
+                    sql::item_update(c, existing.id, spec.attributes.as_deref(), spec.description.as_deref())?;
+                    Ok(existing.id)
+                }
+                None => sql::item_insert(
+                    c,
+                    &spec.sku,
+                    parent.map(|p| p.id),
+                    spec.attributes.as_deref().unwrap_or("{}"),
+                    spec.description.as_deref().unwrap_or(""),
+                    spec.qoh.unwrap_or(0),
+                ),
+            }
+        })
+    }
+
+    /// One item.
+    pub fn item(&self, sku: &str) -> Result<Item> {
+        let sku = check_sku(sku)?;
+        self.read(|c| sql::item_by_sku(c, sku))
+    }
+
+    /// The order manager's QOH of `sku`.
+    pub fn item_qoh(&self, sku: &str) -> Result<i64> {
+        Ok(self.item(sku)?.qoh)
+    }
+
+    /// Items as a JSON array; filter `{"sku_prefix"?, "parent_sku"?, "limit"?}`.
+    pub fn items_json(&self, filter_json: Option<&str>) -> Result<String> {
+        let f = parse_filter(filter_json, &["sku_prefix", "parent_sku", "limit"])?;
+        let prefix = f.get("sku_prefix").and_then(Value::as_str).unwrap_or("");
+        let limit = filter_limit(&f)?;
+        self.read(|c| {
+            let parent = match f.get("parent_sku").and_then(Value::as_str) {
+                Some(p) => Some(sql::item_by_sku(c, p)?.id),
+                None => None,
+            };
+            let rows = sql::items_list(c, prefix, parent, limit)?;
+            Ok(Value::Array(rows).to_string())
+        })
+    }
+
+    /// Deletes an item; refused while it has records on the web stack, or variants.
+    pub fn delete_item(&self, sku: &str) -> Result<()> {
+        let sku = check_sku(sku)?;
+        self.write(|c| {
+            let item = sql::item_by_sku(c, sku)?;
+            if item.has_variants {
+                return Err(Error::refused(format!(
+                    "item {sku:?} has variants; delete them first"
+                )));
+            }
+            let n = sql::stack_count_for_item(c, item.id)?;
+            if n > 0 {
+                return Err(Error::refused(format!(
+                    "item {sku:?} has {n} records on the web stack; let them drain or discard them"
+                )));
+            }
+            sql::item_delete(c, item.id)
+        })
+    }
+
+    /// Changes QOH and, in the same transaction, queues one web stack record per eligible cart
+    /// (rules 1–6). Refused for a product with variants; a repeated host reference is an OK
+    /// no-op ([`AdjustOutcome::Duplicate`]).
+    pub fn adjust_qoh(&self, adjustment: &Adjustment) -> Result<AdjustOutcome> {
+        let sku = check_sku(&adjustment.sku)?;
+        if let Some(r) = &adjustment.host_ref {
+            if r.is_empty() || r.len() > 255 {
+                return Err(Error::invalid("host_ref must be 1 to 255 bytes"));
+            }
+        }
+        let workstation = self.workstation();
+        self.write(|c| {
+            if let Some(r) = &adjustment.host_ref {
+                if sql::ledger_has_host_ref(c, r)? {
+                    return Ok(AdjustOutcome::Duplicate);
+                }
+            }
+            if let Some(origin) = adjustment.origin_cart {
+                sql::cart_by_id(c, origin)?;
+            }
+            let item = sql::item_by_sku(c, sku)?;
+            apply_change(
+                c,
+                &item,
+                adjustment.delta.get(),
+                adjustment.reason,
+                adjustment.origin_cart,
+                adjustment.send_to_web,
+                adjustment.host_ref.as_deref(),
+                &workstation,
+            )
+        })
+    }
+
+    /// QOH changes as a JSON array (sku, delta, qoh_after, reason, origin_cart_id, host_ref,
+    /// workstation, created_at); filter `{"sku"?, "limit"?}`, newest first.
+    pub fn ledger_json(&self, filter_json: Option<&str>) -> Result<String> {
+        let f = parse_filter(filter_json, &["sku", "limit"])?;
+        let limit = filter_limit(&f)?;
+        let sku = f.get("sku").and_then(Value::as_str).map(str::to_owned);
+        self.read(|c| Ok(Value::Array(sql::ledger_list(c, sku.as_deref(), limit)?).to_string()))
+    }
+}
+
+/// Parses an optional filter object, refusing keys not in `allowed`.
+pub(crate) fn parse_filter(json: Option<&str>, allowed: &[&str]) -> Result<Map<String, Value>> {
+    let Some(json) = json else {
+        return Ok(Map::new());
+    };
+    if json.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    let v: Value = serde_json::from_str(json)
+        .map_err(|e| Error::invalid(format!("filter JSON is malformed: {e}")))?;
+    let Value::Object(m) = v else {
+        return Err(Error::invalid("filter JSON must be an object"));
+    };
+    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Error::invalid(format!("filter: unknown key {k:?}")));
+    }
+    Ok(m)
+}
+
+pub(crate) fn filter_limit(f: &Map<String, Value>) -> Result<i64> {
+    match f.get("limit") {
+        None | Some(Value::Null) => Ok(1000),
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| {
+                Error::invalid("filter: limit must be a whole number from 1 to 1000000")
+            }),
+    }
+}

@@ -1,0 +1,536 @@
+//! Manual sync: *Send QOH to website*, *Get QOH from website*, and the preflight check before
+//! real-time sync is switched on (DESIGN §3 rules 7–9 and 11).
+
+use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
+use crate::carts::{Cart, CartId, SyncLevel};
+use crate::error::{Error, ErrorKind, Result};
+use crate::items::{apply_change, check_sku, published_pair, Reason};
+use crate::store::{now_ms, random_key, sql, Store};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Options of [`Store::send_qoh`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendOptions {
+    /// Send even while the cart's real-time sync is on (rule 9).
+    pub force: bool,
+}
+
+/// Options of [`Store::get_qoh`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GetOptions {
+    /// Pull even while the cart's real-time sync is on (rule 9).
+    pub force: bool,
+    /// The seeds' *Create records for new products*: unknown SKUs become items.
+    pub create_new: bool,
+}
+
+/// One item that could not be sent.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ItemFailure {
+    /// The item.
+    pub sku: String,
+    /// Why (the cart's answer; never a secret).
+    pub message: String,
+}
+
+/// What *Send QOH* did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SendReport {
+    /// Items the cart took.
+    pub sent: usize,
+    /// Items that failed (listed in `failures`).
+    pub failed: usize,
+    /// Stack records settled as superseded by the absolute counts.
+    pub superseded: usize,
+    /// Requests made.
+    pub requests: usize,
+    /// Per-item failures.
+    pub failures: Vec<ItemFailure>,
+    /// Whether the progress callback stopped it (the counts cover what was done).
+    pub cancelled: bool,
+}
+
+/// One SKU whose count was not applied.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NotApplied {
+    /// The SKU.
+    pub sku: String,
+    /// Why.
+    pub why: String,
+}
+
+/// What *Get QOH* did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct GetReport {
+    /// Items whose QOH changed.
+    pub updated: usize,
+    /// Items created for new products.
+    pub created: usize,
+    /// Items already in step.
+    pub unchanged: usize,
+    /// SKUs the order manager does not know (and did not create).
+    pub unknown: Vec<String>,
+    /// Counts that could not be applied.
+    pub not_applied: Vec<NotApplied>,
+    /// Whether the progress callback stopped it.
+    pub cancelled: bool,
+}
+
+/// One preflight warning (rule 11).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Warning {
+    /// `pending`, `drift`, `basket` or `unmapped`.
+    pub kind: &'static str,
+    /// The item, when the warning is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// The cart's count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cart_qoh: Option<i64>,
+    /// The count the cart should show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
+}
+
+/// A progress callback: `(done, total)`; returning `false` cancels between batches. `total` is
+/// -1 while unknown (Get QOH pages through a catalogue of unknown size).
+pub type Progress<'a> = &'a mut dyn FnMut(i64, i64) -> bool;
+
+/// How often, and how long at most, manual sync waits out a cart's rate limit.
+const RATE_LIMIT_TRIES: usize = 5;
+const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Calls `f`, waiting out 429s as the cart asks (a manual run has an operator watching; it
+/// does not give up on the first throttle).
+fn with_rate_limit<T>(
+    mut f: impl FnMut() -> std::result::Result<T, CartError>,
+) -> std::result::Result<T, CartError> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(CartError::RateLimited { retry_after, .. }) if tries < RATE_LIMIT_TRIES => {
+                tries += 1;
+                std::thread::sleep(
+                    retry_after
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(RATE_LIMIT_MAX_WAIT),
+                );
+            }
+            r => return r,
+        }
+    }
+}
+
+fn cart_error(cart: &Cart, e: &CartError) -> Error {
+    let kind = match e {
+        CartError::Unreachable(_) => ErrorKind::Network,
+        _ => ErrorKind::Refused,
+    };
+    Error::new(kind, format!("cart {:?}: {}", cart.name, e.message()))
+}
+
+/// Clears a cart's manual-send mark however the send ends.
+struct ManualMark<'a> {
+    store: &'a Store,
+    cart: CartId,
+}
+
+impl Drop for ManualMark<'_> {
+    fn drop(&mut self) {
+        let _ = self.store.write(|c| sql::cart_set_manual(c, self.cart, 0));
+    }
+}
+
+impl Store {
+    /// Checks rule 9 and the cart's capability; returns the cart and its adapter.
+    fn manual_prepare(
+        &self,
+        cart: CartId,
+        force: bool,
+        what: &str,
+    ) -> Result<(Cart, std::sync::Arc<dyn CartAdapter>)> {
+        self.refuse_in_host_transaction(what)?;
+        let (cart, settings) =
+            self.read(|c| Ok((sql::cart_by_id(c, cart)?, crate::params::load(c)?)))?;
+        let capable = match what {
+            "Send QOH" => cart.capabilities.send,
+            "Get QOH" => cart.capabilities.get,
+            _ => true,
+        };
+        if !capable {
+            return Err(Error::refused(format!(
+                "cart {:?} cannot {what}",
+                cart.name
+            )));
+        }
+        if !force && settings.synch_qoh && cart.realtime_on() {
+            return Err(Error::refused(format!(
+                "cart {:?} has real-time sync on: {what} is refused (clear Synchronize Inventory first, or force)",
+                cart.name
+            )));
+        }
+        let adapter = self.build_adapter(&cart)?;
+        Ok((cart, adapter))
+    }
+
+    /// *Send QOH to website* (rule 7): pushes the absolute published count of every item the
+    /// cart gets, in batches of at most its `max_items_to_send`. The counts of each batch are
+    /// read in the transaction that settles the records already waiting for those items as
+    /// superseded, and the cart's controller sends nothing to it meanwhile. `progress` is
+    /// called between batches; returning `false` stops (the report says `cancelled`).
+    ///
+    /// An item whose set fails is listed in `failures`: its waiting records were superseded
+    /// when its count was read, so send again once the cause is fixed.
+    pub fn send_qoh(
+        &self,
+        cart: CartId,
+        options: SendOptions,
+        mut progress: Option<Progress>,
+    ) -> Result<SendReport> {
+        let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
+        let lease_ms = self.settings()?.lease_ms;
+        // Keep the controller off this cart, then wait for a send it already has in flight.
+        self.write(|c| sql::cart_set_manual(c, cart.id, i64::MAX))?;
+        let _mark = ManualMark {
+            store: self,
+            cart: cart.id,
+        };
+        let deadline = now_ms() + lease_ms;
+        while self.read(|c| sql::live_leases(c, cart.id, now_ms()))? > 0 {
+            if now_ms() > deadline {
+                return Err(Error::new(
+                    ErrorKind::Busy,
+                    format!(
+                        "cart {:?}: a stack controller is still sending to it; try again",
+                        cart.name
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let items = self.read(|c| sql::items_for_cart(c, &cart))?;
+        let total = items.len() as i64;
+        let mut report = SendReport::default();
+        let mut done = 0i64;
+        for batch in items.chunks(cart.max_items_to_send as usize) {
+            let now = now_ms();
+            let (sets, superseded) = self.write(|c| {
+                let mut sets = Vec::with_capacity(batch.len());
+                let mut superseded = 0;
+                for item in batch {
+                    let item = sql::item_by_id(c, item.id)?;
+                    let Some((target, published, _)) =
+                        published_pair(c, &cart, &item, item.qoh, item.qoh)?
+                    else {
+                        continue;
+                    };
+                    superseded += sql::supersede(c, cart.id, target, now)?;
+                    sets.push(QuantitySet {
+                        key: random_key(),
+                        sku: item.sku.clone(),
+                        remote_ref: sql::web_fields_get(c, cart.id, target)?.remote_ref,
+                        qoh: published,
+                        expected: None,
+                    });
+                }
+                Ok((sets, superseded))
+            })?;
+            report.superseded += superseded;
+            if !sets.is_empty() {
+                report.requests += 1;
+                match with_rate_limit(|| adapter.set_quantities(&sets)) {
+                    Ok(outcomes) => {
+                        for (i, set) in sets.iter().enumerate() {
+                            match outcomes.get(i) {
+                                Some(SendOutcome::Applied { .. }) => report.sent += 1,
+                                other => report.failures.push(ItemFailure {
+                                    sku: set.sku.clone(),
+                                    message: describe(other),
+                                }),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if matches!(e, CartError::Unreachable(_) | CartError::Unauthorized(_))
+                            && report.sent == 0
+                        {
+                            return Err(cart_error(&cart, &e));
+                        }
+                        for set in &sets {
+                            report.failures.push(ItemFailure {
+                                sku: set.sku.clone(),
+                                message: e.message(),
+                            });
+                        }
+                    }
+                }
+            }
+            done += batch.len() as i64;
+            report.failed = report.failures.len();
+            if let Some(p) = progress.as_mut() {
+                if done < total && !p(done, total) {
+                    report.cancelled = true;
+                    break;
+                }
+            }
+        }
+        if let Some(p) = progress.as_mut() {
+            if !report.cancelled {
+                p(done, total);
+            }
+        }
+        report.failed = report.failures.len();
+        self.remember_report(serde_json::to_string(&report).unwrap_or_default());
+        Ok(report)
+    }
+
+    /// *Get QOH from website* (rule 8): sets each item's QOH so that the cart's count plus the
+    /// cart's waiting records for it is what the cart publishes, as a QOH change from that cart
+    /// (queued to every other real-time cart, never back to it). With `create_new`, unknown
+    /// SKUs become items with the cart's count; otherwise they are listed in `unknown`. A `Sku`
+    /// cart's count for a product with variants cannot be split among them: it is listed in
+    /// `not_applied`.
+    pub fn get_qoh(
+        &self,
+        cart: CartId,
+        options: GetOptions,
+        mut progress: Option<Progress>,
+    ) -> Result<GetReport> {
+        let (cart, adapter) = self.manual_prepare(cart, options.force, "Get QOH")?;
+        let workstation = self.workstation();
+        let mut report = GetReport::default();
+        let mut cursor: Option<String> = None;
+        let mut done = 0i64;
+        loop {
+            let page: QuantityPage =
+                with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
+                    .map_err(|e| cart_error(&cart, &e))?;
+            self.write(|c| {
+                for (sku, count) in &page.items {
+                    apply_pulled(
+                        c,
+                        &cart,
+                        sku,
+                        *count,
+                        options.create_new,
+                        &workstation,
+                        &mut report,
+                    )?;
+                }
+                Ok(())
+            })?;
+            done += page.items.len() as i64;
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+            if let Some(p) = progress.as_mut() {
+                if !p(done, -1) {
+                    report.cancelled = true;
+                    break;
+                }
+            }
+        }
+        if let Some(p) = progress.as_mut() {
+            if !report.cancelled {
+                p(done, done);
+            }
+        }
+        self.remember_report(serde_json::to_string(&report).unwrap_or_default());
+        Ok(report)
+    }
+
+    /// What would go wrong if real-time sync were switched on for `cart` now (rule 11): items
+    /// with waiting records, items whose cart count differs from the expected count (when the
+    /// cart can be read), a cart that holds stock in baskets, items the cart does not have.
+    /// Items in step are not listed.
+    pub fn preflight(&self, cart: CartId) -> Result<Vec<Warning>> {
+        let (cart, adapter) = self.manual_prepare(cart, true, "preflight")?;
+        let mut warnings = Vec::new();
+        if cart.retains_basket {
+            warnings.push(Warning {
+                kind: "basket",
+                sku: None,
+                message: format!(
+                    "cart {:?} holds stock in shoppers' baskets: empty every basket before switching real-time sync on",
+                    cart.name
+                ),
+                cart_qoh: None,
+                expected: None,
+            });
+        }
+        // Expected published count and waiting records for every item the cart gets.
+        let expected: Vec<(String, i64, i64)> = self.read(|c| {
+            let mut out = Vec::new();
+            for item in sql::items_for_cart(c, &cart)? {
+                if let Some((target, published, _)) =
+                    published_pair(c, &cart, &item, item.qoh, item.qoh)?
+                {
+                    out.push((
+                        item.sku.clone(),
+                        published,
+                        sql::stack_sum(c, cart.id, target)?,
+                    ));
+                }
+            }
+            Ok(out)
+        })?;
+        for (sku, _, pending) in &expected {
+            if *pending != 0 {
+                warnings.push(Warning {
+                    kind: "pending",
+                    sku: Some(sku.clone()),
+                    message: format!(
+                        "records totalling {pending:+} are still waiting for this cart"
+                    ),
+                    cart_qoh: None,
+                    expected: None,
+                });
+            }
+        }
+        if cart.capabilities.get {
+            let mut counts: HashMap<String, i64> = HashMap::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
+                    .map_err(|e| cart_error(&cart, &e))?;
+                counts.extend(page.items);
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            let known: HashSet<&str> = expected.iter().map(|(s, _, _)| s.as_str()).collect();
+            for (sku, published, pending) in &expected {
+                match counts.get(sku) {
+                    None => warnings.push(Warning {
+                        kind: "unmapped",
+                        sku: Some(sku.clone()),
+                        message: "the cart has no product with this SKU".into(),
+                        cart_qoh: None,
+                        expected: Some(*published),
+                    }),
+                    Some(&q) if q + pending != *published => warnings.push(Warning {
+                        kind: "drift",
+                        sku: Some(sku.clone()),
+                        message: format!(
+                            "the cart shows {q}; it should show {}",
+                            published - pending
+                        ),
+                        cart_qoh: Some(q),
+                        expected: Some(published - pending),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            let mut extra: Vec<&String> = counts
+                .keys()
+                .filter(|s| !known.contains(s.as_str()))
+                .collect();
+            extra.sort();
+            for sku in extra {
+                warnings.push(Warning {
+                    kind: "unmapped",
+                    sku: Some(sku.clone()),
+                    message: "the cart has this SKU but the order manager does not sync it here"
+                        .into(),
+                    cart_qoh: counts.get(sku).copied(),
+                    expected: None,
+                });
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+/// Applies one pulled count inside the page's transaction.
+fn apply_pulled(
+    c: &rusqlite::Connection,
+    cart: &Cart,
+    sku: &str,
+    count: i64,
+    create_new: bool,
+    workstation: &str,
+    report: &mut GetReport,
+) -> Result<()> {
+    let Some(item) = sql::item_find(c, sku)? else {
+        let valid = check_sku(sku).is_ok() && (i32::MIN as i64..=i32::MAX as i64).contains(&count);
+        if create_new && valid {
+            sql::item_insert(c, sku.trim(), None, "{}", "", count.max(0))?;
+            report.created += 1;
+        } else if create_new {
+            report.not_applied.push(NotApplied {
+                sku: sku.to_owned(),
+                why: "not a valid SKU or count".into(),
+            });
+        } else {
+            report.unknown.push(sku.to_owned());
+        }
+        return Ok(());
+    };
+    if item.has_variants {
+        let why = match cart.capabilities.realtime {
+            Some(SyncLevel::Sku) => "a product's count cannot be split among its variants",
+            _ => "a product with variants holds no stock of its own",
+        };
+        report.not_applied.push(NotApplied {
+            sku: sku.to_owned(),
+            why: why.into(),
+        });
+        return Ok(());
+    }
+    if item.parent_id.is_some() && cart.capabilities.realtime == Some(SyncLevel::Sku) {
+        report.not_applied.push(NotApplied {
+            sku: sku.to_owned(),
+            why: "a SKU-level cart's count of a variant is not tracked".into(),
+        });
+        return Ok(());
+    }
+    let wf = sql::web_fields_get(c, cart.id, item.id)?;
+    let pending = sql::stack_sum(c, cart.id, item.id)?;
+    let cart_view = count + pending;
+    if wf.published(item.qoh) == cart_view {
+        report.unchanged += 1;
+        return Ok(());
+    }
+    // Undo the buffer: the cart shows QOH − buffer.
+    let new_qoh = cart_view + wf.buffer;
+    let delta = new_qoh - item.qoh;
+    if delta == 0 {
+        report.unchanged += 1;
+        return Ok(());
+    }
+    match apply_change(
+        c,
+        &item,
+        delta,
+        Reason::Other,
+        Some(cart.id),
+        true,
+        None,
+        workstation,
+    ) {
+        Ok(_) => report.updated += 1,
+        Err(e) if e.kind() == ErrorKind::InvalidArgument => report.not_applied.push(NotApplied {
+            sku: sku.to_owned(),
+            why: e.message().to_owned(),
+        }),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+fn describe(o: Option<&SendOutcome>) -> String {
+    match o {
+        None => "the cart gave no result for this item".into(),
+        Some(SendOutcome::Applied { .. }) => "applied".into(),
+        Some(SendOutcome::Retry { message, .. }) => format!("not applied, try again: {message}"),
+        Some(SendOutcome::Failed { message }) => message.clone(),
+        Some(SendOutcome::Conflict { current }) => format!("conflict: the cart shows {current}"),
+        Some(SendOutcome::Uncertain { message }) => format!("uncertain: {message}"),
+    }
+}

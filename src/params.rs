@@ -1,0 +1,157 @@
+//! System parameters (DESIGN §9): the names, their defaults, and the check of every value.
+
+use crate::error::{Error, Result};
+use crate::store::{sql, Store};
+
+/// Whether stack controllers send only their own workstation's records or everyone's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackMode {
+    /// Each workstation's controller sends its own records (and those of workstations whose
+    /// controller has stopped beating).
+    Local,
+    /// One designated controller sends every workstation's records.
+    Shared,
+}
+
+/// The parameters a controller and the fan-out read, with their defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// SynchQOH: when false nothing is queued for any cart.
+    pub synch_qoh: bool,
+    /// Failed attempts after which a record is bypassed.
+    pub bypass_after_attempts: i64,
+    /// The first retry's delay; doubled per attempt, with jitter.
+    pub retry_base_ms: i64,
+    /// The longest back-off (a cart's own `Retry-After` may be longer).
+    pub retry_max_ms: i64,
+    /// How long a lease holds before another controller may take the records.
+    pub lease_ms: i64,
+    /// Local or shared controllers.
+    pub stack_mode: StackMode,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            synch_qoh: false,
+            bypass_after_attempts: 10,
+            retry_base_ms: 1000,
+            retry_max_ms: 300_000,
+            lease_ms: 60_000,
+            stack_mode: StackMode::Local,
+        }
+    }
+}
+
+/// The stored parameters and their defaults, as text.
+const STORED: &[(&str, &str)] = &[
+    ("SynchQOH", "false"),
+    ("BypassAfterAttempts", "10"),
+    ("RetryBaseMs", "1000"),
+    ("RetryMaxMs", "300000"),
+    ("LeaseMs", "60000"),
+    ("StackMode", "local"),
+];
+
+/// Checks `value` for parameter `name` and returns its canonical text.
+fn canonical(name: &str, value: &str) -> Result<String> {
+    let int_in = |lo: i64, hi: i64| -> Result<String> {
+        let v: i64 = value.trim().parse().map_err(|_| {
+            Error::invalid(format!("parameter {name}: {value:?} is not a whole number"))
+        })?;
+        if v < lo || v > hi {
+            return Err(Error::invalid(format!(
+                "parameter {name}: {v} is out of range {lo}..={hi}"
+            )));
+        }
+        Ok(v.to_string())
+    };
+    match name {
+        "SynchQOH" => match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok("true".into()),
+            "false" | "0" | "no" => Ok("false".into()),
+            _ => Err(Error::invalid(format!(
+                "parameter SynchQOH: {value:?} is not true or false"
+            ))),
+        },
+        "BypassAfterAttempts" => int_in(1, 1000),
+        "RetryBaseMs" => int_in(0, 3_600_000),
+        "RetryMaxMs" => int_in(0, 86_400_000),
+        "LeaseMs" => int_in(100, 3_600_000),
+        "StackMode" => match value.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok("local".into()),
+            "shared" => Ok("shared".into()),
+            _ => Err(Error::invalid(format!(
+                "parameter StackMode: {value:?} is not local or shared"
+            ))),
+        },
+        _ => Err(Error::invalid(format!("unknown parameter {name:?}"))),
+    }
+}
+
+pub(crate) fn check_workstation(value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 128 {
+        return Err(Error::invalid(
+            "parameter Workstation: must be 1 to 128 characters",
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// Reads every stored parameter with defaults filled in.
+pub(crate) fn load(conn: &rusqlite::Connection) -> Result<Settings> {
+    let mut s = Settings::default();
+    for (name, value) in sql::params_all(conn)? {
+        match name.as_str() {
+            "SynchQOH" => s.synch_qoh = value == "true",
+            "BypassAfterAttempts" => s.bypass_after_attempts = value.parse().unwrap_or(10),
+            "RetryBaseMs" => s.retry_base_ms = value.parse().unwrap_or(1000),
+            "RetryMaxMs" => s.retry_max_ms = value.parse().unwrap_or(300_000),
+            "LeaseMs" => s.lease_ms = value.parse().unwrap_or(60_000),
+            "StackMode" => {
+                s.stack_mode = if value == "shared" {
+                    StackMode::Shared
+                } else {
+                    StackMode::Local
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+impl Store {
+    /// Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts`, `RetryBaseMs`,
+    /// `RetryMaxMs`, `LeaseMs`, `StackMode` (`local`/`shared`), or `Workstation` (this handle
+    /// only). An unknown name or a bad value is refused and changes nothing.
+    pub fn set_param(&self, name: &str, value: &str) -> Result<()> {
+        if name == "Workstation" {
+            *self.inner.workstation.lock() = check_workstation(value)?;
+            return Ok(());
+        }
+        let v = canonical(name, value)?;
+        self.write(|c| sql::param_set(c, name, &v))
+    }
+
+    /// Reads a parameter as text (the default when never set).
+    pub fn param(&self, name: &str) -> Result<String> {
+        if name == "Workstation" {
+            return Ok(self.workstation());
+        }
+        let default = STORED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| *d)
+            .ok_or_else(|| Error::invalid(format!("unknown parameter {name:?}")))?;
+        Ok(self
+            .read(|c| sql::param_get(c, name))?
+            .unwrap_or_else(|| default.to_owned()))
+    }
+
+    /// Every parameter with defaults filled in.
+    pub fn settings(&self) -> Result<Settings> {
+        self.read(load)
+    }
+}

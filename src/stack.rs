@@ -1,0 +1,422 @@
+//! The web stack: the durable outbox of deltas waiting for each cart (DESIGN §7), and the
+//! state machine every record follows.
+//!
+//! # Record states
+//!
+//! ```text
+//!              lease                      cart applied / key was a duplicate
+//!   pending ─────────▶ leased ──────────────────────────────────────────▶ applied (leaves)
+//!      ▲                 │  retryable failure, attempts < limit
+//!      └─────────────────┤  (or a 429 / Retry-After wait: no attempt counted)
+//!                        │  attempts reach BypassAfterAttempts, or a permanent failure
+//!                        ├──────────────────────────────────────────────▶ bypassed
+//!                        │  sent without a key and no answer: cannot be re-sent blindly
+//!                        └──────────────────────────────────────────────▶ uncertain
+//!   pending ── Send QOH reads the item's absolute count ───────────────▶ superseded (leaves)
+//!   bypassed / uncertain ── operator retry ─▶ pending;  ── discard ─▶ leaves
+//! ```
+//!
+//! Records are sent in *send groups*: on first lease, the pending records of one (cart, item,
+//! workstation) become one group with a random idempotency key and their net change, saved
+//! before the first attempt; every retry re-sends exactly that payload under that key, and
+//! records that arrive later form a new group. A group's outcome settles all its members.
+//! "Leased" is a group holding a live lease token; a result is settled only under the token
+//! that leased it, so a controller whose lease expired (crashed, or merely slow) cannot
+//! overwrite what the next controller did. [`transition`] is the one place that decides a
+//! group's next state.
+
+use crate::carts::{Cart, CartId};
+use crate::error::{Error, Result};
+use crate::items::{filter_limit, parse_filter, ItemId, Reason};
+use crate::params::Settings;
+use crate::store::{self, sql, Store};
+use parking_lot::Mutex;
+use rusqlite::Connection;
+use serde_json::Value;
+use std::path::Path;
+
+/// A record to queue (internal: records are only made by the one QOH-change path).
+pub(crate) struct NewRecord<'a> {
+    pub cart_id: CartId,
+    pub item_id: ItemId,
+    pub delta: i64,
+    pub reason: Reason,
+    pub origin_cart_id: Option<CartId>,
+    pub workstation: &'a str,
+}
+
+/// The states a host can count and filter by (the C ABI's numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackState {
+    /// Pending, leased, or waiting to retry.
+    Waiting = 1,
+    /// Failed too often, or permanently: kept, visible, not retried until an operator says so.
+    Bypassed = 2,
+    /// May or may not have reached the cart; needs an operator or the drift report.
+    Uncertain = 3,
+}
+
+impl StackState {
+    /// The state with C ABI number `n`.
+    pub fn from_code(n: i64) -> Result<StackState> {
+        match n {
+            1 => Ok(StackState::Waiting),
+            2 => Ok(StackState::Bypassed),
+            3 => Ok(StackState::Uncertain),
+            _ => Err(Error::invalid(format!(
+                "unknown stack state {n} (1 waiting, 2 bypassed, 3 uncertain)"
+            ))),
+        }
+    }
+    pub(crate) fn group_state(self) -> &'static str {
+        match self {
+            StackState::Waiting => "pending",
+            StackState::Bypassed => "bypassed",
+            StackState::Uncertain => "uncertain",
+        }
+    }
+}
+
+/// Which records a controller may lease (DESIGN §7, local vs shared).
+#[derive(Debug, Clone)]
+pub struct LeaseScope {
+    /// The controller's workstation.
+    pub workstation: String,
+    /// Shared controllers send everyone's records.
+    pub shared: bool,
+    /// In local mode, another workstation's records are sent when its heartbeat is older.
+    pub stale_before: i64,
+}
+
+/// One send of a lease: a send group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedSend {
+    /// The group's id.
+    pub group_id: i64,
+    /// The group's stored random idempotency key.
+    pub key: String,
+    /// The item's id.
+    pub item_id: ItemId,
+    /// The item's SKU.
+    pub sku: String,
+    /// The cart's reference for the item.
+    pub remote_ref: Option<String>,
+    /// The group's net change.
+    pub delta: i64,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// Records leased under one token.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// The random lease token; results settle only under it.
+    pub token: String,
+    /// The groups to send, oldest first.
+    pub sends: Vec<LeasedSend>,
+}
+
+/// What a send's result means for its group (computed by [`transition`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// The cart has it: the members leave the stack, logged with this outcome.
+    Leave {
+        /// `applied`, `superseded`, `discarded`, `netted`.
+        outcome: &'static str,
+        /// The cart's answer.
+        response: String,
+    },
+    /// Back to pending, due at `next_attempt_at`.
+    Pending {
+        /// Attempts after this one.
+        attempts: i64,
+        /// When it is due.
+        next_attempt_at: i64,
+        /// What the cart said.
+        response: String,
+    },
+    /// Kept, not retried until an operator says so.
+    Bypassed {
+        /// Attempts after this one.
+        attempts: i64,
+        /// What the cart said.
+        response: String,
+    },
+    /// May or may not have been applied.
+    Uncertain {
+        /// Attempts after this one.
+        attempts: i64,
+        /// What is known.
+        response: String,
+    },
+}
+
+/// What happened to one send, as the controller classifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Applied (or a duplicate key).
+    Applied(String),
+    /// A failure worth retrying: counts as an attempt.
+    Retryable(String),
+    /// Retrying cannot help: bypass at once.
+    Permanent(String),
+    /// Wait until the time given (a 429 or `Retry-After`): no attempt, or an attempt
+    /// scheduled by the cart's own wait when `attempt` is set.
+    WaitUntil {
+        /// When it is due again.
+        until: i64,
+        /// Whether this counts as an attempt.
+        attempt: bool,
+        /// What the cart said.
+        response: String,
+    },
+    /// Sent, no answer, and the cart cannot de-duplicate: never re-sent blindly.
+    Uncertain(String),
+}
+
+/// The back-off delay before attempt `attempts + 1`: `RetryBaseMs · 2^(attempts−1)`, capped
+/// at `RetryMaxMs`, with jitter in [50 %, 100 %] so carts and controllers do not retry in step.
+pub(crate) fn backoff_ms(settings: &Settings, attempts: i64) -> i64 {
+    let exp = (attempts - 1).clamp(0, 30) as u32;
+    let raw = settings
+        .retry_base_ms
+        .saturating_mul(1i64 << exp)
+        .min(settings.retry_max_ms);
+    if raw <= 1 {
+        return raw.max(0);
+    }
+    raw / 2 + rand::random::<u64>() as i64 % (raw / 2 + 1)
+}
+
+/// The record state machine: the one place that decides where a group goes next.
+pub fn transition(settings: &Settings, attempts: i64, verdict: Verdict, now: i64) -> Transition {
+    match verdict {
+        Verdict::Applied(response) => Transition::Leave {
+            outcome: "applied",
+            response,
+        },
+        Verdict::Permanent(response) => Transition::Bypassed {
+            attempts: attempts + 1,
+            response,
+        },
+        Verdict::Uncertain(response) => Transition::Uncertain {
+            attempts: attempts + 1,
+            response,
+        },
+        Verdict::Retryable(response) => {
+            let attempts = attempts + 1;
+            if attempts >= settings.bypass_after_attempts {
+                Transition::Bypassed { attempts, response }
+            } else {
+                Transition::Pending {
+                    attempts,
+                    next_attempt_at: now + backoff_ms(settings, attempts),
+                    response,
+                }
+            }
+        }
+        Verdict::WaitUntil {
+            until,
+            attempt,
+            response,
+        } => {
+            let attempts = attempts + i64::from(attempt);
+            if attempt && attempts >= settings.bypass_after_attempts {
+                Transition::Bypassed { attempts, response }
+            } else {
+                Transition::Pending {
+                    attempts,
+                    next_attempt_at: until,
+                    response,
+                }
+            }
+        }
+    }
+}
+
+/// A cart's own controller state: back-off after an outage or a 429, and pauses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CartRunState {
+    /// Nothing is sent to the cart before this time.
+    pub backoff_until: i64,
+    /// Consecutive outage steps (0 = the cart is answering).
+    pub outage_step: i64,
+    /// A cart-level error (401/403, outage), shown in reports.
+    pub cart_error: Option<String>,
+}
+
+/// The web stack as the controller sees it. The SQLite store implements it; a PostgreSQL
+/// one for multi-workstation stores will follow, so nothing here assumes SQLite.
+pub trait WebStack: Send + Sync {
+    /// The parameters in force.
+    fn settings(&self) -> Result<Settings>;
+    /// Every cart.
+    fn carts(&self) -> Result<Vec<Cart>>;
+    /// Takes up to `max` due groups of `cart` (forming new groups from ungrouped records as
+    /// needed) under a fresh token until `now + lease_ms`. Empty when the cart is being sent
+    /// to by a manual Send QOH.
+    fn lease(
+        &self,
+        cart: CartId,
+        max: usize,
+        scope: &LeaseScope,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Lease>;
+    /// Extends a lease; false when the token no longer holds anything.
+    fn renew(&self, token: &str, until: i64) -> Result<bool>;
+    /// Applies transitions to groups still held by `token`; returns how many held.
+    fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize>;
+    /// A cart's controller state.
+    fn cart_state(&self, cart: CartId) -> Result<CartRunState>;
+    /// Stores a cart's controller state.
+    fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()>;
+    /// Records waiting to be sent to `cart` (pending, leased, or waiting to retry).
+    fn waiting(&self, cart: CartId) -> Result<i64>;
+    /// Marks `workstation`'s controller alive at `now`.
+    fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
+    /// Takes or renews the store's single shared-controller lock; false while another holds it.
+    fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
+}
+
+/// The SQLite web stack, on its own connection (never the host's).
+pub struct SqliteStack {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStack {
+    /// Opens its own connection to the store file at `path`.
+    pub fn open(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
+        Ok(SqliteStack {
+            conn: Mutex::new(store::connect(path, options)?),
+        })
+    }
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn.lock();
+        store::write_on(&conn, f)
+    }
+}
+
+impl WebStack for SqliteStack {
+    fn settings(&self) -> Result<Settings> {
+        crate::params::load(&self.conn.lock())
+    }
+    fn carts(&self) -> Result<Vec<Cart>> {
+        sql::carts_all(&self.conn.lock())
+    }
+    fn lease(
+        &self,
+        cart: CartId,
+        max: usize,
+        scope: &LeaseScope,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Lease> {
+        let token = store::random_key();
+        let sends =
+            self.write(|c| sql::lease(c, cart, max as i64, scope, now, now + lease_ms, &token))?;
+        Ok(Lease { token, sends })
+    }
+    fn renew(&self, token: &str, until: i64) -> Result<bool> {
+        self.write(|c| sql::lease_renew(c, token, until))
+    }
+    fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize> {
+        self.write(|c| {
+            let mut held = 0;
+            for (group, t) in transitions {
+                if sql::group_settle(c, *group, Some(token), t, now)? {
+                    held += 1;
+                }
+            }
+            Ok(held)
+        })
+    }
+    fn cart_state(&self, cart: CartId) -> Result<CartRunState> {
+        sql::cart_run_state(&self.conn.lock(), cart)
+    }
+    fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()> {
+        self.write(|c| sql::cart_set_run_state(c, cart, state))
+    }
+    fn waiting(&self, cart: CartId) -> Result<i64> {
+        sql::stack_count(&self.conn.lock(), cart, StackState::Waiting)
+    }
+    fn heartbeat(&self, workstation: &str, now: i64) -> Result<()> {
+        self.write(|c| sql::heartbeat(c, workstation, now))
+    }
+    fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool> {
+        self.write(|c| sql::shared_lock(c, holder, now, until))
+    }
+}
+
+impl Store {
+    /// How many records of `cart` (0 = all carts) are in `state`.
+    pub fn stack_count(&self, cart: CartId, state: StackState) -> Result<i64> {
+        self.read(|c| {
+            if cart != 0 {
+                sql::cart_by_id(c, cart)?;
+            }
+            sql::stack_count(c, cart, state)
+        })
+    }
+
+    /// The troubleshooting view (the seeds' CTRL+Shift+S) as a JSON array: per record `id,
+    /// cart_id, sku, delta, reason, created_at, attempts, next_attempt_at, last_response,
+    /// state` (times in Unix milliseconds), oldest first. Filter `{"cart_id"?, "state"?,
+    /// "limit"?}` with `state` 1 waiting, 2 bypassed, 3 uncertain.
+    pub fn stack_list_json(&self, filter_json: Option<&str>) -> Result<String> {
+        let f = parse_filter(filter_json, &["cart_id", "state", "limit"])?;
+        let limit = filter_limit(&f)?;
+        let cart = match f.get("cart_id") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or_else(|| Error::invalid("filter: cart_id must be a number"))?,
+            ),
+        };
+        let state = match f.get("state") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                Some(StackState::from_code(v.as_i64().ok_or_else(|| {
+                    Error::invalid("filter: state must be a number")
+                })?)?)
+            }
+        };
+        self.read(|c| Ok(Value::Array(sql::stack_list(c, cart, state, limit)?).to_string()))
+    }
+
+    /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)
+    /// again, from attempt 0, with the same idempotency key.
+    pub fn stack_retry(&self, record: i64) -> Result<()> {
+        let now = store::now_ms();
+        self.write(|c| {
+            let (group, state) = sql::record_group(c, record)?;
+            match (group, state.as_deref()) {
+                (Some(g), Some("bypassed" | "uncertain")) => sql::group_reset(c, g, now),
+                _ => Err(Error::refused(format!(
+                    "stack record {record} is not bypassed or uncertain; only those can be retried"
+                ))),
+            }
+        })
+    }
+
+    /// Operator action: removes a bypassed or uncertain record and the rest of its send
+    /// group from the stack (logged as discarded). The cart is not told.
+    pub fn stack_discard(&self, record: i64) -> Result<()> {
+        let now = store::now_ms();
+        self.write(|c| {
+            let (group, state) = sql::record_group(c, record)?;
+            match (group, state.as_deref()) {
+                (Some(g), Some("bypassed" | "uncertain")) => {
+                    let t = Transition::Leave {
+                        outcome: "discarded",
+                        response: "discarded by an operator".into(),
+                    };
+                    sql::group_settle(c, g, None, &t, now).map(|_| ())
+                }
+                _ => Err(Error::refused(format!(
+                    "stack record {record} is not bypassed or uncertain; only those can be discarded"
+                ))),
+            }
+        })
+    }
+}

@@ -1,0 +1,320 @@
+//! Opening a store file, its connection and transactions. SQL lives in this module only
+//! ([`sql`] and [`schema`]); the domain modules call the functions of [`sql`].
+
+pub(crate) mod schema;
+pub(crate) mod sql;
+
+use crate::adapter::registry::AdapterRegistry;
+use crate::controller::{ControllerHandle, StackController};
+use crate::error::{Error, Result};
+use crate::stack::SqliteStack;
+use parking_lot::Mutex;
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::ThreadId;
+use std::time::Duration;
+
+/// How hard a commit waits for the disk (DESIGN §6).
+///
+/// With WAL, `Normal` loses nothing on a process crash; a power cut may lose the last few
+/// commits (they were acknowledged but not yet synced). `Full` syncs every commit, at the cost
+/// of one disk flush per transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: the default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: survives a power cut.
+    Full,
+}
+
+/// Options for [`Store::open_with`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The commit durability.
+    pub durability: Durability,
+    /// How long a writer waits for another writer before [`crate::ErrorKind::Busy`].
+    pub busy_timeout: Duration,
+    /// The workstation name this handle writes on its records; default the host name.
+    pub workstation: Option<String>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            durability: Durability::Normal,
+            busy_timeout: Duration::from_secs(10),
+            workstation: None,
+        }
+    }
+}
+
+/// One open store data file: items, carts, parameters, the web stack and the ledger.
+///
+/// A `Store` may be shared between threads (`&Store` is `Sync`); calls on one handle are
+/// serialised on its connection. Several handles, and several processes, may open the same
+/// file at once: writers wait for each other up to the busy timeout. The stack controller
+/// always uses its own connection, so it sees only committed records.
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) path: PathBuf,
+    pub(crate) options: OpenOptions,
+    pub(crate) conn: Mutex<Connection>,
+    pub(crate) workstation: Mutex<String>,
+    pub(crate) adapters: Arc<AdapterRegistry>,
+    pub(crate) controller: Mutex<Option<Arc<StackController<SqliteStack>>>>,
+    pub(crate) background: Mutex<Option<ControllerHandle>>,
+    pub(crate) last_reports: Mutex<HashMap<ThreadId, String>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("workstation", &*self.inner.workstation.lock())
+            .finish()
+    }
+}
+
+/// Opens a connection with the pragmas every connection to a store uses.
+pub(crate) fn connect(path: &Path, options: &OpenOptions) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| {
+        Error::new(
+            crate::ErrorKind::Database,
+            format!("cannot open store file {}: {e}", path.display()),
+        )
+    })?;
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match options.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// The host name, used as the default workstation name.
+fn host_name() -> String {
+    let from_env = std::env::var("COMPUTERNAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok();
+    from_env
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "workstation".to_owned())
+}
+
+impl Store {
+    /// Opens or creates the store file at `path` with default options, migrating its schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Self::open_with(path, OpenOptions::default())
+    }
+
+    /// Opens or creates the store file at `path`, migrating its schema.
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = connect(&path, &options)?;
+        schema::migrate(&mut conn)?;
+        let workstation = match &options.workstation {
+            Some(w) => crate::params::check_workstation(w)?,
+            None => host_name(),
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                options,
+                conn: Mutex::new(conn),
+                workstation: Mutex::new(workstation),
+                adapters: Arc::new(AdapterRegistry::with_builtins()),
+                controller: Mutex::new(None),
+                background: Mutex::new(None),
+                last_reports: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The file this handle has open.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The workstation name this handle writes on its records.
+    pub fn workstation(&self) -> String {
+        self.inner.workstation.lock().clone()
+    }
+
+    /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` (so the write lock is taken up front
+    /// and a busy store waits instead of failing mid-way), or a savepoint when the host has a
+    /// transaction open. Any error rolls back everything `f` did.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.inner.conn.lock();
+        write_on(&conn, f)
+    }
+
+    /// Runs `f` on this handle's connection without a transaction of its own.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.inner.conn.lock();
+        f(&conn)
+    }
+
+    /// Whether the host has a transaction open on this handle.
+    pub fn in_host_transaction(&self) -> bool {
+        !self.inner.conn.lock().is_autocommit()
+    }
+
+    /// Opens a host transaction: later calls on this handle run in a savepoint each (a failed
+    /// call leaves the rest intact), network calls are refused, and dropping the handle rolls
+    /// it back. The stack controller sees none of it until [`Store::commit`].
+    pub fn begin(&self) -> Result<()> {
+        let conn = self.inner.conn.lock();
+        if !conn.is_autocommit() {
+            return Err(Error::refused(
+                "a host transaction is already open on this handle",
+            ));
+        }
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    /// Commits the host transaction.
+    pub fn commit(&self) -> Result<()> {
+        let conn = self.inner.conn.lock();
+        if conn.is_autocommit() {
+            return Err(Error::refused("no host transaction is open on this handle"));
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// Rolls the host transaction back.
+    pub fn rollback(&self) -> Result<()> {
+        let conn = self.inner.conn.lock();
+        if conn.is_autocommit() {
+            return Err(Error::refused("no host transaction is open on this handle"));
+        }
+        conn.execute_batch("ROLLBACK")?;
+        Ok(())
+    }
+
+    /// Refuses a network call while the host has a transaction open: the call would hold the
+    /// store's write lock for the length of an HTTP exchange.
+    pub(crate) fn refuse_in_host_transaction(&self, what: &str) -> Result<()> {
+        if self.in_host_transaction() {
+            return Err(Error::refused(format!(
+                "{what} talks to a cart and cannot run inside a host transaction; commit first"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The report of this thread's last run, send or get on this handle (JSON).
+    pub fn last_report(&self) -> Option<String> {
+        self.inner
+            .last_reports
+            .lock()
+            .get(&std::thread::current().id())
+            .cloned()
+    }
+
+    pub(crate) fn remember_report(&self, json: String) {
+        self.inner
+            .last_reports
+            .lock()
+            .insert(std::thread::current().id(), json);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(bg) = self.background.get_mut().take() {
+            bg.stop();
+        }
+        let conn = self.conn.get_mut();
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// See [`Store::write`]; shared with the controller's and manual sync's connections.
+pub(crate) fn write_on<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let nested = !conn.is_autocommit();
+    let (open, commit, undo) = if nested {
+        (
+            "SAVEPOINT invsync_call",
+            "RELEASE invsync_call",
+            "ROLLBACK TO invsync_call; RELEASE invsync_call",
+        )
+    } else {
+        ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+    };
+    conn.execute_batch(open)?;
+    // Rolls back if `f` panics, so a caught panic never leaves a transaction open that would
+    // look like a host transaction to the next call.
+    struct Guard<'a> {
+        conn: &'a Connection,
+        undo: &'static str,
+        armed: bool,
+    }
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            if self.armed {
+                let _ = self.conn.execute_batch(self.undo);
+            }
+        }
+    }
+    let mut guard = Guard {
+        conn,
+        undo,
+        armed: true,
+    };
+    let result = f(conn);
+    if result.is_ok() {
+        conn.execute_batch(commit)?;
+    }
+    // On success the commit is done; on error the guard's undo runs.
+    guard.armed = result.is_err();
+    drop(guard);
+    result
+}
+
+/// Milliseconds since the Unix epoch: the time stamp of every row.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A random 128-bit idempotency key (UUID v4 text form): never derived from a row id.
+pub(crate) fn random_key() -> String {
+    let b: [u8; 16] = rand::random();
+    let mut b = b;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}

@@ -1,0 +1,153 @@
+//! The schema of a store file and its migrations, versioned with `PRAGMA user_version`.
+//!
+//! Each entry of [`MIGRATIONS`] takes the file from version `i` to `i + 1`; they run in one
+//! transaction on open, so a file is never left half-migrated. Never edit a released entry:
+//! append a new one.
+
+use rusqlite::Connection;
+
+/// Migration `i` brings a store from `user_version = i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE params (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE items (
+        id          INTEGER PRIMARY KEY,
+        sku         TEXT NOT NULL UNIQUE,
+        parent_id   INTEGER REFERENCES items(id),
+        attributes  TEXT NOT NULL DEFAULT '{}',
+        description TEXT NOT NULL DEFAULT '',
+        qoh         INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX items_parent ON items(parent_id) WHERE parent_id IS NOT NULL;
+
+    CREATE TABLE carts (
+        id                INTEGER PRIMARY KEY,
+        name              TEXT NOT NULL UNIQUE,
+        adapter           TEXT NOT NULL,
+        config            TEXT NOT NULL,
+        cap_send          INTEGER NOT NULL,
+        cap_get           INTEGER NOT NULL,
+        realtime          TEXT NOT NULL CHECK (realtime IN ('none', 'sku', 'attribute')),
+        max_items_to_send INTEGER NOT NULL,
+        retains_basket    INTEGER NOT NULL,
+        sync_on           INTEGER NOT NULL DEFAULT 0,
+        config_version    INTEGER NOT NULL DEFAULT 1,
+        backoff_until     INTEGER NOT NULL DEFAULT 0,
+        outage_step       INTEGER NOT NULL DEFAULT 0,
+        cart_error        TEXT,
+        manual_until      INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE web_fields (
+        cart_id     INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+        item_id     INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        remote_ref  TEXT,
+        sync        INTEGER NOT NULL DEFAULT 1,
+        buffer      INTEGER NOT NULL DEFAULT 0,
+        max_publish INTEGER,
+        PRIMARY KEY (cart_id, item_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE ledger (
+        id             INTEGER PRIMARY KEY,
+        item_id        INTEGER NOT NULL,
+        sku            TEXT NOT NULL,
+        delta          INTEGER NOT NULL,
+        qoh_after      INTEGER NOT NULL,
+        reason         INTEGER NOT NULL,
+        origin_cart_id INTEGER,
+        host_ref       TEXT UNIQUE,
+        workstation    TEXT NOT NULL,
+        created_at     INTEGER NOT NULL
+    );
+    CREATE INDEX ledger_item ON ledger(item_id, id);
+
+    -- A send group: what one request carries for one (cart, item), saved before its first
+    -- attempt so every retry re-sends the same payload under the same key.
+    CREATE TABLE send_groups (
+        id              INTEGER PRIMARY KEY,
+        cart_id         INTEGER NOT NULL,
+        item_id         INTEGER NOT NULL,
+        key             TEXT NOT NULL UNIQUE,
+        net_delta       INTEGER NOT NULL,
+        workstation     TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'bypassed', 'uncertain')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_response   TEXT,
+        lease_token     TEXT,
+        lease_until     INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL
+    );
+    -- Serves the lease query in its own order: due groups of one cart, oldest first.
+    CREATE INDEX send_groups_due ON send_groups(cart_id, state, next_attempt_at, id);
+    CREATE INDEX send_groups_token ON send_groups(lease_token) WHERE lease_token IS NOT NULL;
+
+    -- The web stack: one record per (QOH change, cart).
+    CREATE TABLE stack (
+        id             INTEGER PRIMARY KEY,
+        cart_id        INTEGER NOT NULL,
+        item_id        INTEGER NOT NULL,
+        delta          INTEGER NOT NULL,
+        reason         INTEGER NOT NULL,
+        origin_cart_id INTEGER,
+        workstation    TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        group_id       INTEGER
+    );
+    CREATE INDEX stack_ungrouped ON stack(cart_id, id) WHERE group_id IS NULL;
+    CREATE INDEX stack_group ON stack(group_id) WHERE group_id IS NOT NULL;
+    CREATE INDEX stack_cart_item ON stack(cart_id, item_id);
+
+    -- What left the stack and how (applied, superseded, discarded, netted out).
+    CREATE TABLE stack_log (
+        id          INTEGER PRIMARY KEY,
+        record_id   INTEGER NOT NULL,
+        cart_id     INTEGER NOT NULL,
+        item_id     INTEGER NOT NULL,
+        delta       INTEGER NOT NULL,
+        outcome     TEXT NOT NULL,
+        group_key   TEXT,
+        response    TEXT,
+        at          INTEGER NOT NULL
+    );
+
+    CREATE TABLE heartbeats (
+        workstation TEXT PRIMARY KEY,
+        last_seen   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- The single active shared controller (DESIGN §7).
+    CREATE TABLE controller_lock (
+        name   TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the file to [`SCHEMA_VERSION`]; refuses a file written by a newer build.
+pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(crate::Error::refused(format!(
+            "the store file has schema version {version}, newer than this library's {SCHEMA_VERSION}"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

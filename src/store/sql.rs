@@ -1,0 +1,790 @@
+//! Every SQL statement of the library, as prepared statements with bound parameters.
+//! Functions take the connection (or transaction) they run on; transactions are the callers'.
+
+use crate::carts::{Capabilities, Cart, CartId, CartSpec, SyncLevel, WebFields};
+use crate::error::{Error, Result};
+use crate::items::{Item, ItemId, Reason};
+use crate::stack::{CartRunState, LeaseScope, LeasedSend, NewRecord, StackState, Transition};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Value};
+
+// ---- parameters -------------------------------------------------------------------------
+
+pub(crate) fn params_all(c: &Connection) -> Result<Vec<(String, String)>> {
+    let mut st = c.prepare_cached("SELECT name, value FROM params")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn param_get(c: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT value FROM params WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub(crate) fn param_set(c: &Connection, name: &str, value: &str) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO params(name, value) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([name, value])?;
+    Ok(())
+}
+
+// ---- carts ------------------------------------------------------------------------------
+
+const CART_COLS: &str = "id, name, adapter, config, cap_send, cap_get, realtime, \
+                         max_items_to_send, retains_basket, sync_on, config_version";
+
+fn cart_row(r: &Row) -> rusqlite::Result<Cart> {
+    let config: String = r.get(3)?;
+    let realtime: String = r.get(6)?;
+    let config = match serde_json::from_str::<Value>(&config) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(Cart {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        adapter: r.get(2)?,
+        config,
+        capabilities: Capabilities {
+            send: r.get(4)?,
+            get: r.get(5)?,
+            realtime: SyncLevel::parse_opt(&realtime).flatten(),
+        },
+        max_items_to_send: r.get(7)?,
+        retains_basket: r.get(8)?,
+        sync_on: r.get(9)?,
+        config_version: r.get(10)?,
+    })
+}
+
+pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec) -> Result<CartId> {
+    let config = Value::Object(s.config.clone()).to_string();
+    let realtime = s.capabilities.realtime.map_or("none", SyncLevel::as_str);
+    Ok(c.prepare_cached(
+        "INSERT INTO carts(name, adapter, config, cap_send, cap_get, realtime, max_items_to_send,
+                           retains_basket)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(name) DO UPDATE SET adapter = excluded.adapter, config = excluded.config,
+             cap_send = excluded.cap_send, cap_get = excluded.cap_get,
+             realtime = excluded.realtime, max_items_to_send = excluded.max_items_to_send,
+             retains_basket = excluded.retains_basket, config_version = config_version + 1,
+             sync_on = CASE WHEN excluded.realtime = 'none' THEN 0 ELSE sync_on END,
+             backoff_until = 0, outage_step = 0, cart_error = NULL
+         RETURNING id",
+    )?
+    .query_row(
+        params![
+            s.name,
+            s.adapter,
+            config,
+            s.capabilities.send,
+            s.capabilities.get,
+            realtime,
+            s.max_items_to_send,
+            s.retains_basket
+        ],
+        |r| r.get(0),
+    )?)
+}
+
+pub(crate) fn cart_by_id(c: &Connection, id: CartId) -> Result<Cart> {
+    c.prepare_cached(&format!("SELECT {CART_COLS} FROM carts WHERE id = ?1"))?
+        .query_row([id], cart_row)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
+}
+
+pub(crate) fn carts_all(c: &Connection) -> Result<Vec<Cart>> {
+    let mut st = c.prepare_cached(&format!("SELECT {CART_COLS} FROM carts ORDER BY id"))?;
+    let rows = st.query_map([], cart_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn carts_realtime_on(c: &Connection) -> Result<Vec<Cart>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {CART_COLS} FROM carts WHERE sync_on = 1 AND realtime <> 'none' ORDER BY id"
+    ))?;
+    let rows = st.query_map([], cart_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn cart_set_sync(c: &Connection, id: CartId, on: bool) -> Result<()> {
+    c.prepare_cached("UPDATE carts SET sync_on = ?2 WHERE id = ?1")?
+        .execute(params![id, on])?;
+    Ok(())
+}
+
+pub(crate) fn cart_delete(c: &Connection, id: CartId) -> Result<()> {
+    c.prepare_cached("DELETE FROM web_fields WHERE cart_id = ?1")?
+        .execute([id])?;
+    c.prepare_cached("DELETE FROM carts WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+pub(crate) fn cart_run_state(c: &Connection, id: CartId) -> Result<CartRunState> {
+    c.prepare_cached("SELECT backoff_until, outage_step, cart_error FROM carts WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(CartRunState {
+                backoff_until: r.get(0)?,
+                outage_step: r.get(1)?,
+                cart_error: r.get(2)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
+}
+
+pub(crate) fn cart_set_run_state(c: &Connection, id: CartId, s: &CartRunState) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE carts SET backoff_until = ?2, outage_step = ?3, cart_error = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, s.backoff_until, s.outage_step, s.cart_error])?;
+    Ok(())
+}
+
+/// Marks a cart as being sent to by a manual Send QOH until `until` (0 clears it): the
+/// controller leases nothing of it meanwhile.
+pub(crate) fn cart_set_manual(c: &Connection, id: CartId, until: i64) -> Result<()> {
+    c.prepare_cached("UPDATE carts SET manual_until = ?2 WHERE id = ?1")?
+        .execute(params![id, until])?;
+    Ok(())
+}
+
+// ---- web fields -------------------------------------------------------------------------
+
+fn web_fields_row(r: &Row, at: usize) -> rusqlite::Result<WebFields> {
+    Ok(WebFields {
+        remote_ref: r.get(at)?,
+        sync: r.get::<_, Option<bool>>(at + 1)?.unwrap_or(true),
+        buffer: r.get::<_, Option<i64>>(at + 2)?.unwrap_or(0),
+        max_publish: r.get(at + 3)?,
+    })
+}
+
+pub(crate) fn web_fields_get(c: &Connection, cart: CartId, item: ItemId) -> Result<WebFields> {
+    Ok(c.prepare_cached(
+        "SELECT remote_ref, sync, buffer, max_publish FROM web_fields
+             WHERE cart_id = ?1 AND item_id = ?2",
+    )?
+    .query_row([cart, item], |r| web_fields_row(r, 0))
+    .optional()?
+    .unwrap_or_default())
+}
+
+pub(crate) fn web_fields_put(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    w: &WebFields,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO web_fields(cart_id, item_id, remote_ref, sync, buffer, max_publish)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(cart_id, item_id) DO UPDATE SET remote_ref = excluded.remote_ref,
+             sync = excluded.sync, buffer = excluded.buffer, max_publish = excluded.max_publish",
+    )?
+    .execute(params![
+        cart,
+        item,
+        w.remote_ref,
+        w.sync,
+        w.buffer,
+        w.max_publish
+    ])?;
+    Ok(())
+}
+
+/// The variants of `product` with their QOH and web fields on `cart`.
+pub(crate) fn variants_with_fields(
+    c: &Connection,
+    cart: CartId,
+    product: ItemId,
+) -> Result<Vec<(ItemId, i64, WebFields)>> {
+    let mut st = c.prepare_cached(
+        "SELECT i.id, i.qoh, w.remote_ref, w.sync, w.buffer, w.max_publish
+         FROM items i LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?1
+         WHERE i.parent_id = ?2",
+    )?;
+    let rows = st.query_map([cart, product], |r| {
+        Ok((r.get(0)?, r.get(1)?, web_fields_row(r, 2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---- items ------------------------------------------------------------------------------
+
+const ITEM_COLS: &str = "i.id, i.sku, i.parent_id, i.attributes, i.description, i.qoh, \
+     EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)";
+
+fn item_row(r: &Row) -> rusqlite::Result<Item> {
+    Ok(Item {
+        id: r.get(0)?,
+        sku: r.get(1)?,
+        parent_id: r.get(2)?,
+        attributes: r.get(3)?,
+        description: r.get(4)?,
+        qoh: r.get(5)?,
+        has_variants: r.get(6)?,
+    })
+}
+
+pub(crate) fn item_find(c: &Connection, sku: &str) -> Result<Option<Item>> {
+    Ok(
+        c.prepare_cached(&format!("SELECT {ITEM_COLS} FROM items i WHERE i.sku = ?1"))?
+            .query_row([sku], item_row)
+            .optional()?,
+    )
+}
+
+pub(crate) fn item_by_sku(c: &Connection, sku: &str) -> Result<Item> {
+    item_find(c, sku)?.ok_or_else(|| Error::not_found(format!("unknown SKU {sku:?}")))
+}
+
+pub(crate) fn item_by_id(c: &Connection, id: ItemId) -> Result<Item> {
+    c.prepare_cached(&format!("SELECT {ITEM_COLS} FROM items i WHERE i.id = ?1"))?
+        .query_row([id], item_row)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("item {id} does not exist")))
+}
+
+pub(crate) fn item_insert(
+    c: &Connection,
+    sku: &str,
+    parent: Option<ItemId>,
+    attributes: &str,
+    description: &str,
+    qoh: i64,
+) -> Result<ItemId> {
+    c.prepare_cached(
+        "INSERT INTO items(sku, parent_id, attributes, description, qoh, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        sku,
+        parent,
+        attributes,
+        description,
+        qoh,
+        super::now_ms()
+    ])?;
+    Ok(c.last_insert_rowid())
+}
+
+pub(crate) fn item_update(
+    c: &Connection,
+    id: ItemId,
+    attributes: Option<&str>,
+    description: Option<&str>,
+) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE items SET attributes = COALESCE(?2, attributes),
+                          description = COALESCE(?3, description) WHERE id = ?1",
+    )?
+    .execute(params![id, attributes, description])?;
+    Ok(())
+}
+
+pub(crate) fn item_set_qoh(c: &Connection, id: ItemId, qoh: i64) -> Result<()> {
+    c.prepare_cached("UPDATE items SET qoh = ?2 WHERE id = ?1")?
+        .execute(params![id, qoh])?;
+    Ok(())
+}
+
+pub(crate) fn item_delete(c: &Connection, id: ItemId) -> Result<()> {
+    c.prepare_cached("DELETE FROM web_fields WHERE item_id = ?1")?
+        .execute([id])?;
+    c.prepare_cached("DELETE FROM items WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+pub(crate) fn items_list(
+    c: &Connection,
+    prefix: &str,
+    parent: Option<ItemId>,
+    limit: i64,
+) -> Result<Vec<Value>> {
+    let mut st = c.prepare_cached(
+        "SELECT i.sku, i.qoh, p.sku, i.attributes, i.description,
+                EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)
+         FROM items i LEFT JOIN items p ON p.id = i.parent_id
+         WHERE substr(i.sku, 1, length(?1)) = ?1 AND (?2 IS NULL OR i.parent_id = ?2)
+         ORDER BY i.sku LIMIT ?3",
+    )?;
+    let rows = st.query_map(params![prefix, parent, limit], |r| {
+        let attrs: String = r.get(3)?;
+        Ok(json!({
+            "sku": r.get::<_, String>(0)?,
+            "qoh": r.get::<_, i64>(1)?,
+            "parent_sku": r.get::<_, Option<String>>(2)?,
+            "attributes": serde_json::from_str::<Value>(&attrs).unwrap_or(json!({})),
+            "description": r.get::<_, String>(4)?,
+            "has_variants": r.get::<_, bool>(5)?,
+        }))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The items a cart is sent by Send QOH: an `Attribute` cart gets variants and plain items,
+/// a `Sku` cart products and plain items (rule 5); web fields `sync` off leaves an item out.
+pub(crate) fn items_for_cart(c: &Connection, cart: &Cart) -> Result<Vec<Item>> {
+    let filter = match cart.capabilities.realtime {
+        Some(SyncLevel::Sku) => "i.parent_id IS NULL",
+        _ => "NOT EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)",
+    };
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {ITEM_COLS} FROM items i
+         LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?1
+         WHERE {filter} AND COALESCE(w.sync, 1) = 1 ORDER BY i.sku"
+    ))?;
+    let rows = st.query_map([cart.id], item_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---- ledger -----------------------------------------------------------------------------
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ledger_insert(
+    c: &Connection,
+    item: &Item,
+    delta: i64,
+    qoh_after: i64,
+    reason: Reason,
+    origin: Option<CartId>,
+    host_ref: Option<&str>,
+    workstation: &str,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
+                            workstation, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        item.id,
+        item.sku,
+        delta,
+        qoh_after,
+        reason.code(),
+        origin,
+        host_ref,
+        workstation,
+        super::now_ms()
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn ledger_has_host_ref(c: &Connection, host_ref: &str) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM ledger WHERE host_ref = ?1")?
+            .query_row([host_ref], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
+pub(crate) fn ledger_list(c: &Connection, sku: Option<&str>, limit: i64) -> Result<Vec<Value>> {
+    let mut st = c.prepare_cached(
+        "SELECT sku, delta, qoh_after, reason, origin_cart_id, host_ref, workstation, created_at
+         FROM ledger WHERE (?1 IS NULL OR sku = ?1) ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![sku, limit], |r| {
+        let reason: i64 = r.get(3)?;
+        Ok(json!({
+            "sku": r.get::<_, String>(0)?,
+            "delta": r.get::<_, i64>(1)?,
+            "qoh_after": r.get::<_, i64>(2)?,
+            "reason": reason,
+            "reason_name": Reason::from_code(reason).map(Reason::name).unwrap_or("unknown"),
+            "origin_cart_id": r.get::<_, Option<i64>>(4)?,
+            "host_ref": r.get::<_, Option<String>>(5)?,
+            "workstation": r.get::<_, String>(6)?,
+            "created_at": r.get::<_, i64>(7)?,
+        }))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---- web stack --------------------------------------------------------------------------
+
+pub(crate) fn stack_insert(c: &Connection, r: &NewRecord) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        r.cart_id,
+        r.item_id,
+        r.delta,
+        r.reason.code(),
+        r.origin_cart_id,
+        r.workstation,
+        super::now_ms()
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn stack_count_for_cart(c: &Connection, cart: CartId) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT COUNT(*) FROM stack WHERE cart_id = ?1")?
+            .query_row([cart], |r| r.get(0))?,
+    )
+}
+
+pub(crate) fn stack_count_for_item(c: &Connection, item: ItemId) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT COUNT(*) FROM stack WHERE item_id = ?1")?
+            .query_row([item], |r| r.get(0))?,
+    )
+}
+
+/// Records of `cart` (0 = all) in `state`.
+pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Result<i64> {
+    Ok(c.prepare_cached(
+        "SELECT COUNT(*) FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
+             WHERE (?1 = 0 OR s.cart_id = ?1) AND COALESCE(g.state, 'pending') = ?2",
+    )?
+    .query_row(params![cart, state.group_state()], |r| r.get(0))?)
+}
+
+pub(crate) fn stack_list(
+    c: &Connection,
+    cart: Option<CartId>,
+    state: Option<StackState>,
+    limit: i64,
+) -> Result<Vec<Value>> {
+    let now = super::now_ms();
+    let mut st = c.prepare_cached(
+        "SELECT s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
+                COALESCE(g.attempts, 0), COALESCE(g.next_attempt_at, s.created_at),
+                g.last_response, COALESCE(g.state, 'pending'), COALESCE(g.lease_until, 0),
+                s.origin_cart_id, s.workstation
+         FROM stack s JOIN items i ON i.id = s.item_id
+              LEFT JOIN send_groups g ON g.id = s.group_id
+         WHERE (?1 IS NULL OR s.cart_id = ?1) AND (?2 IS NULL OR COALESCE(g.state, 'pending') = ?2)
+         ORDER BY s.id LIMIT ?3",
+    )?;
+    let rows = st.query_map(
+        params![cart, state.map(StackState::group_state), limit],
+        |r| {
+            let reason: i64 = r.get(4)?;
+            let mut state: String = r.get(9)?;
+            if state == "pending" && r.get::<_, i64>(10)? > now {
+                state = "leased".into();
+            }
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "cart_id": r.get::<_, i64>(1)?,
+                "sku": r.get::<_, String>(2)?,
+                "delta": r.get::<_, i64>(3)?,
+                "reason": reason,
+                "reason_name": Reason::from_code(reason).map(Reason::name).unwrap_or("unknown"),
+                "created_at": r.get::<_, i64>(5)?,
+                "attempts": r.get::<_, i64>(6)?,
+                "next_attempt_at": r.get::<_, i64>(7)?,
+                "last_response": r.get::<_, Option<String>>(8)?,
+                "state": state,
+                "origin_cart_id": r.get::<_, Option<i64>>(11)?,
+                "workstation": r.get::<_, String>(12)?,
+            }))
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The send group of a record and its state (`None` for a record not yet grouped).
+pub(crate) fn record_group(c: &Connection, record: i64) -> Result<(Option<i64>, Option<String>)> {
+    c.prepare_cached(
+        "SELECT s.group_id, g.state FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
+         WHERE s.id = ?1",
+    )?
+    .query_row([record], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()?
+    .ok_or_else(|| Error::not_found(format!("stack record {record} does not exist")))
+}
+
+pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE send_groups SET state = 'pending', attempts = 0, next_attempt_at = ?2,
+                lease_token = NULL, lease_until = 0 WHERE id = ?1",
+    )?
+    .execute(params![group, now])?;
+    Ok(())
+}
+
+/// Applies a transition to a group, only while `token` (when given) still holds it.
+/// Returns whether it did.
+pub(crate) fn group_settle(
+    c: &Connection,
+    group: i64,
+    token: Option<&str>,
+    t: &Transition,
+    now: i64,
+) -> Result<bool> {
+    let held: Option<String> = c
+        .prepare_cached(
+            "SELECT key FROM send_groups WHERE id = ?1 AND (?2 IS NULL OR lease_token = ?2)",
+        )?
+        .query_row(params![group, token], |r| r.get(0))
+        .optional()?;
+    let Some(key) = held else {
+        return Ok(false);
+    };
+    let (state, attempts, next, response) = match t {
+        Transition::Leave { outcome, response } => {
+            c.prepare_cached(
+                "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                       response, at)
+                 SELECT id, cart_id, item_id, delta, ?2, ?3, ?4, ?5 FROM stack WHERE group_id = ?1",
+            )?
+            .execute(params![group, outcome, key, response, now])?;
+            c.prepare_cached("DELETE FROM stack WHERE group_id = ?1")?
+                .execute([group])?;
+            c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
+                .execute([group])?;
+            return Ok(true);
+        }
+        Transition::Pending {
+            attempts,
+            next_attempt_at,
+            response,
+        } => ("pending", *attempts, *next_attempt_at, response),
+        Transition::Bypassed { attempts, response } => ("bypassed", *attempts, now, response),
+        Transition::Uncertain { attempts, response } => ("uncertain", *attempts, now, response),
+    };
+    c.prepare_cached(
+        "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
+                last_response = ?5, lease_token = NULL, lease_until = 0 WHERE id = ?1",
+    )?
+    .execute(params![
+        group,
+        state,
+        attempts,
+        next,
+        truncate(response, 2000)
+    ])?;
+    Ok(true)
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Leases up to `max` due send groups of `cart` under `token`: existing groups due for a
+/// retry first (oldest first), then new groups formed from the oldest ungrouped records.
+pub(crate) fn lease(
+    c: &Connection,
+    cart: CartId,
+    max: i64,
+    scope: &LeaseScope,
+    now: i64,
+    until: i64,
+    token: &str,
+) -> Result<Vec<LeasedSend>> {
+    let manual_until: i64 = c
+        .prepare_cached("SELECT manual_until FROM carts WHERE id = ?1")?
+        .query_row([cart], |r| r.get(0))
+        .optional()?
+        .unwrap_or(i64::MAX);
+    if manual_until > now {
+        return Ok(Vec::new());
+    }
+    let scope_sql = |a: &str| {
+        format!(
+            "(?3 OR {a}.workstation = ?4 OR NOT EXISTS (SELECT 1 FROM heartbeats h
+              WHERE h.workstation = {a}.workstation AND h.last_seen >= ?5))"
+        )
+    };
+    let due: Vec<i64> = {
+        let mut st = c.prepare_cached(&format!(
+            "SELECT g.id FROM send_groups g
+             WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
+               AND g.lease_until <= ?2 AND {}
+             ORDER BY g.next_attempt_at, g.id LIMIT ?6",
+            scope_sql("g")
+        ))?;
+        let rows = st.query_map(
+            params![
+                cart,
+                now,
+                scope.shared,
+                scope.workstation,
+                scope.stale_before,
+                max
+            ],
+            |r| r.get(0),
+        )?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut groups = due;
+    let room = max - groups.len() as i64;
+    if room > 0 {
+        let candidates: Vec<(ItemId, String)> = {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT s.item_id, s.workstation FROM stack s
+                 WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                 ORDER BY s.id LIMIT ?6",
+                scope_sql("s")
+            ))?;
+            let rows = st.query_map(
+                params![
+                    cart,
+                    now,
+                    scope.shared,
+                    scope.workstation,
+                    scope.stale_before,
+                    room * 8
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (item, ws) in candidates {
+            if groups.len() as i64 >= max {
+                break;
+            }
+            if !seen.insert((item, ws.clone())) {
+                continue;
+            }
+            let net: i64 = c
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(delta), 0) FROM stack
+                     WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
+                )?
+                .query_row(params![cart, item, ws], |r| r.get(0))?;
+            let key = super::random_key();
+            c.prepare_cached(
+                "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                         next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+            )?
+            .execute(params![cart, item, key, net, ws, now])?;
+            let group = c.last_insert_rowid();
+            c.prepare_cached(
+                "UPDATE stack SET group_id = ?4
+                 WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
+            )?
+            .execute(params![cart, item, ws, group])?;
+            if net == 0 {
+                let t = Transition::Leave {
+                    outcome: "netted",
+                    response: "changes cancel out: nothing to send".into(),
+                };
+                group_settle(c, group, None, &t, now)?;
+            } else {
+                groups.push(group);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    let mut stamp = c.prepare_cached(
+        "UPDATE send_groups SET lease_token = ?2, lease_until = ?3 WHERE id = ?1
+         RETURNING key, item_id, net_delta, attempts",
+    )?;
+    let mut item_q = c.prepare_cached(
+        "SELECT i.sku, w.remote_ref FROM items i
+         LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?2 WHERE i.id = ?1",
+    )?;
+    for g in groups {
+        let (key, item_id, delta, attempts): (String, i64, i64, i64) = stamp
+            .query_row(params![g, token, until], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+        let (sku, remote_ref) =
+            item_q.query_row(params![item_id, cart], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        out.push(LeasedSend {
+            group_id: g,
+            key,
+            item_id,
+            sku,
+            remote_ref,
+            delta,
+            attempts,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<bool> {
+    Ok(
+        c.prepare_cached("UPDATE send_groups SET lease_until = ?2 WHERE lease_token = ?1")?
+            .execute(params![token, until])?
+            > 0,
+    )
+}
+
+/// Groups of `cart` under a live lease (a controller is sending them now).
+pub(crate) fn live_leases(c: &Connection, cart: CartId, now: i64) -> Result<i64> {
+    Ok(c.prepare_cached(
+        "SELECT COUNT(*) FROM send_groups WHERE cart_id = ?1 AND lease_token IS NOT NULL
+             AND lease_until > ?2",
+    )?
+    .query_row(params![cart, now], |r| r.get(0))?)
+}
+
+/// The net change of every record of (cart, item) still on the stack, in any state.
+pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<i64> {
+    Ok(c.prepare_cached(
+        "SELECT COALESCE(SUM(delta), 0) FROM stack WHERE cart_id = ?1 AND item_id = ?2",
+    )?
+    .query_row([cart, item], |r| r.get(0))?)
+}
+
+/// Settles every record of (cart, item) as superseded by an absolute count; returns how many.
+pub(crate) fn supersede(c: &Connection, cart: CartId, item: ItemId, now: i64) -> Result<usize> {
+    c.prepare_cached(
+        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', g.key,
+                'superseded by Send QOH', ?3
+         FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
+         WHERE s.cart_id = ?1 AND s.item_id = ?2",
+    )?
+    .execute(params![cart, item, now])?;
+    let n = c
+        .prepare_cached("DELETE FROM stack WHERE cart_id = ?1 AND item_id = ?2")?
+        .execute([cart, item])?;
+    c.prepare_cached("DELETE FROM send_groups WHERE cart_id = ?1 AND item_id = ?2")?
+        .execute([cart, item])?;
+    Ok(n)
+}
+
+pub(crate) fn stack_log_count(c: &Connection, outcome: &str) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT COUNT(*) FROM stack_log WHERE outcome = ?1")?
+            .query_row([outcome], |r| r.get(0))?,
+    )
+}
+
+// ---- controllers ------------------------------------------------------------------------
+
+pub(crate) fn heartbeat(c: &Connection, workstation: &str, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO heartbeats(workstation, last_seen) VALUES (?1, ?2)
+         ON CONFLICT(workstation) DO UPDATE SET last_seen = excluded.last_seen",
+    )?
+    .execute(params![workstation, now])?;
+    Ok(())
+}
+
+pub(crate) fn shared_lock(c: &Connection, holder: &str, now: i64, until: i64) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "INSERT INTO controller_lock(name, holder, until) VALUES ('shared', ?1, ?3)
+             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE controller_lock.holder = excluded.holder OR controller_lock.until < ?2",
+    )?
+    .execute(params![holder, now, until])?
+        > 0)
+}
