@@ -26,7 +26,7 @@
 //! - With a token set ([`Emulator::set_token`]), a request without
 //!   `Authorization: Bearer <token>` answers 401.
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -133,6 +133,8 @@ struct Shared {
     shutting_down: AtomicBool,
     /// Open connections: a handle to shut each down and its thread, keyed by a serial id.
     connections: Mutex<HashMap<u64, (TcpStream, Option<JoinHandle<()>>)>>,
+    /// Signalled whenever a connection closes.
+    connection_closed: Condvar,
     next_connection: AtomicU64,
 }
 
@@ -163,6 +165,7 @@ impl Emulator {
             counters: Counters::default(),
             shutting_down: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
+            connection_closed: Condvar::new(),
             next_connection: AtomicU64::new(0),
         });
         let acceptor = {
@@ -307,6 +310,30 @@ impl Emulator {
         self.shared.connections.lock().len()
     }
 
+    /// Connections accepted since the start (a keep-alive client reuses a few for many
+    /// requests). Not reset by [`Emulator::reset_counters`].
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.next_connection.load(Ordering::SeqCst) as usize
+    }
+
+    /// Waits until no connection is open (every serving thread has ended), at most `timeout`;
+    /// `true` when none is open. For leak checks after the clients have closed.
+    pub fn wait_for_no_connections(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut connections = self.shared.connections.lock();
+        while !connections.is_empty() {
+            if self
+                .shared
+                .connection_closed
+                .wait_until(&mut connections, deadline)
+                .timed_out()
+            {
+                return connections.is_empty();
+            }
+        }
+        true
+    }
+
     /// Stops accepting, closes every open connection and waits for all serving threads to
     /// end. Idempotent; also done on drop.
     pub fn shutdown(&self) {
@@ -358,6 +385,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 serve_connection(stream, &conn_shared);
                 // Detach: dropping our own handle lets the thread end without a join.
                 conn_shared.connections.lock().remove(&id);
+                conn_shared.connection_closed.notify_all();
             });
         match spawned {
             Ok(handle) => {
