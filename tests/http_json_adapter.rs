@@ -75,7 +75,10 @@ fn unknown_sku_fails_and_is_not_remembered() {
         .unwrap();
     match &out[0] {
         SendOutcome::Failed { message } => {
-            assert!(message.contains("NOPE") && message.contains("unknown_sku"), "{message}")
+            assert!(
+                message.contains("NOPE") && message.contains("unknown_sku"),
+                "{message}"
+            )
         }
         other => panic!("expected Failed, got {other:?}"),
     }
@@ -106,12 +109,18 @@ fn rejected_and_absurd_values_fail_with_the_carts_message() {
     for (o, sku) in out.iter().zip(["A", "B", "C"]) {
         match o {
             SendOutcome::Failed { message } => {
-                assert!(message.contains(sku) && message.contains("rejected"), "{message}")
+                assert!(
+                    message.contains(sku) && message.contains("rejected"),
+                    "{message}"
+                )
             }
             other => panic!("expected Failed for {sku}, got {other:?}"),
         }
     }
-    assert_eq!(emu.catalogue(), vec![("A".into(), 1), ("B".into(), i64::MAX - 1), ("C".into(), 1)]);
+    assert_eq!(
+        emu.catalogue(),
+        vec![("A".into(), 1), ("B".into(), i64::MAX - 1), ("C".into(), 1)]
+    );
     assert_eq!(emu.applied_keys(), 0);
 }
 
@@ -261,13 +270,19 @@ fn wrong_token_is_unauthorized_and_never_shown() {
     emu.set_qoh("TEE-M", 5);
     emu.set_token(Some(RIGHT));
 
-    let bad = HttpJsonAdapter::new(&emu.url(), Some(Secret::new(WRONG)), Duration::from_secs(10))
-        .unwrap();
+    let bad = HttpJsonAdapter::new(
+        &emu.url(),
+        Some(Secret::new(WRONG)),
+        Duration::from_secs(10),
+    )
+    .unwrap();
     let none = adapter(&emu);
     let mut shown = vec![format!("{bad:?}")];
     for a in [&bad, &none] {
         let e1 = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap_err();
-        let e2 = a.set_quantities(&[set("s1", "TEE-M", 1, None)]).unwrap_err();
+        let e2 = a
+            .set_quantities(&[set("s1", "TEE-M", 1, None)])
+            .unwrap_err();
         let e3 = a.fetch_quantities(Some("cur"), 10).unwrap_err();
         for e in [e1, e2, e3] {
             assert!(matches!(e, CartError::Unauthorized(_)), "{e:?}");
@@ -276,13 +291,20 @@ fn wrong_token_is_unauthorized_and_never_shown() {
         }
     }
     for text in &shown {
-        assert!(!text.contains(WRONG) && !text.contains(RIGHT), "token shown in {text}");
+        assert!(
+            !text.contains(WRONG) && !text.contains(RIGHT),
+            "token shown in {text}"
+        );
         assert!(!text.contains("Bearer"), "header shown in {text}");
     }
     assert_eq!(emu.qoh("TEE-M"), Some(5));
 
-    let good = HttpJsonAdapter::new(&emu.url(), Some(Secret::new(RIGHT)), Duration::from_secs(10))
-        .unwrap();
+    let good = HttpJsonAdapter::new(
+        &emu.url(),
+        Some(Secret::new(RIGHT)),
+        Duration::from_secs(10),
+    )
+    .unwrap();
     assert!(!format!("{good:?}").contains(RIGHT));
     assert_eq!(
         good.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap(),
@@ -359,7 +381,13 @@ fn connection_refused_is_unreachable() {
 
 #[test]
 fn urls_must_be_http() {
-    for url in ["ftp://127.0.0.1/", "file:///tmp/x", "127.0.0.1:80", "", "mailto:a@b"] {
+    for url in [
+        "ftp://127.0.0.1/",
+        "file:///tmp/x",
+        "127.0.0.1:80",
+        "",
+        "mailto:a@b",
+    ] {
         let e = HttpJsonAdapter::new(url, Some(Secret::new("tok-xyz")), Duration::from_secs(1))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{url}");
@@ -449,7 +477,10 @@ fn connection_close_is_honoured() {
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.contains("Connection: close"));
-    assert!(answer.ends_with(r#"{"items":[{"qoh":3,"sku":"X"}],"next_cursor":null}"#), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"items":[{"qoh":3,"sku":"X"}],"next_cursor":null}"#),
+        "{answer}"
+    );
     assert!(emu.wait_for_no_connections(Duration::from_secs(10)));
 }
 
@@ -494,7 +525,8 @@ fn stress_100k_requests() {
             let a = a.clone();
             std::thread::spawn(move || {
                 for i in 0..12_500 {
-                    a.apply_deltas(&[delta(&format!("t{t}-{i}"), "X", 1)]).unwrap();
+                    a.apply_deltas(&[delta(&format!("t{t}-{i}"), "X", 1)])
+                        .unwrap();
                 }
             })
         })

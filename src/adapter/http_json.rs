@@ -39,7 +39,9 @@
 //! Messages hold the HTTP status and at most ~200 characters of the cart's body; never the
 //! token or the `Authorization` header.
 
-use super::{CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode};
+use super::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use reqwest::blocking::{Client, Response};
@@ -116,8 +118,8 @@ impl HttpJsonAdapter {
 
         let mut headers = HeaderMap::new();
         if let Some(token) = &token {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                .map_err(|_| {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                     Error::invalid("http_json token holds characters not allowed in an HTTP header")
                 })?;
             value.set_sensitive(true);
@@ -155,14 +157,19 @@ impl HttpJsonAdapter {
     }
 
     /// Sends a request and returns a 2xx answer's body, or the whole-request failure.
-    fn exchange(&self, request: reqwest::blocking::RequestBuilder) -> std::result::Result<Vec<u8>, CartError> {
+    fn exchange(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> std::result::Result<Vec<u8>, CartError> {
         let response = request.send().map_err(transport_error)?;
         let status = response.status();
         if status.is_success() {
-            return response
-                .bytes()
-                .map(|b| b.to_vec())
-                .map_err(|e| CartError::Ambiguous(format!("HTTP {status}: reading the answer failed: {}", describe(e))));
+            return response.bytes().map(|b| b.to_vec()).map_err(|e| {
+                CartError::Ambiguous(format!(
+                    "HTTP {status}: reading the answer failed: {}",
+                    describe(e)
+                ))
+            });
         }
         Err(status_error(status, response))
     }
@@ -186,7 +193,10 @@ impl HttpJsonAdapter {
 
 /// Matches results to inputs by key; several inputs with the same key take that key's results
 /// in order.
-fn match_by_key<'a>(keys: impl Iterator<Item = &'a str>, results: Vec<ResultItem>) -> Vec<Option<ResultItem>> {
+fn match_by_key<'a>(
+    keys: impl Iterator<Item = &'a str>,
+    results: Vec<ResultItem>,
+) -> Vec<Option<ResultItem>> {
     let mut by_key: HashMap<String, VecDeque<ResultItem>> = HashMap::new();
     for r in results {
         by_key.entry(r.key.clone()).or_default().push_back(r);
@@ -207,7 +217,10 @@ impl CartAdapter for HttpJsonAdapter {
         UpdateMode::RelativeKeyed
     }
 
-    fn apply_deltas(&self, deltas: &[DeltaSend]) -> std::result::Result<Vec<SendOutcome>, CartError> {
+    fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
         if deltas.is_empty() {
             return Ok(Vec::new());
         }
@@ -222,14 +235,19 @@ impl CartAdapter for HttpJsonAdapter {
                 .collect(),
         };
         // A malformed 2xx answer: the cart took the request and may have applied it.
-        let results = self.post_results("qoh/adjust", &body)?.map_err(CartError::Ambiguous)?;
+        let results = self
+            .post_results("qoh/adjust", &body)?
+            .map_err(CartError::Ambiguous)?;
         let matched = match_by_key(deltas.iter().map(|d| d.key.as_str()), results);
         Ok(deltas
             .iter()
             .zip(matched)
             .map(|(d, r)| match r {
                 None => SendOutcome::Retry {
-                    message: format!("sku {}: the cart's answer has no result for key {}", d.sku, d.key),
+                    message: format!(
+                        "sku {}: the cart's answer has no result for key {}",
+                        d.sku, d.key
+                    ),
                     after: None,
                 },
                 Some(r) => match r.status.as_str() {
@@ -251,7 +269,10 @@ impl CartAdapter for HttpJsonAdapter {
             .collect())
     }
 
-    fn set_quantities(&self, sets: &[QuantitySet]) -> std::result::Result<Vec<SendOutcome>, CartError> {
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
         if sets.is_empty() {
             return Ok(Vec::new());
         }
@@ -266,18 +287,25 @@ impl CartAdapter for HttpJsonAdapter {
                 })
                 .collect(),
         };
-        let results = self.post_results("qoh/set", &body)?.map_err(CartError::Rejected)?;
+        let results = self
+            .post_results("qoh/set", &body)?
+            .map_err(CartError::Rejected)?;
         let matched = match_by_key(sets.iter().map(|s| s.key.as_str()), results);
         Ok(sets
             .iter()
             .zip(matched)
             .map(|(s, r)| match r {
                 None => SendOutcome::Retry {
-                    message: format!("sku {}: the cart's answer has no result for key {}", s.sku, s.key),
+                    message: format!(
+                        "sku {}: the cart's answer has no result for key {}",
+                        s.sku, s.key
+                    ),
                     after: None,
                 },
                 Some(r) => match (r.status.as_str(), r.qoh) {
-                    ("applied", qoh) => SendOutcome::Applied { qoh: qoh.or(Some(s.qoh)) },
+                    ("applied", qoh) => SendOutcome::Applied {
+                        qoh: qoh.or(Some(s.qoh)),
+                    },
                     ("conflict", Some(current)) => SendOutcome::Conflict { current },
                     ("conflict", None) => SendOutcome::Retry {
                         message: format!("sku {}: conflict without the current qoh", s.sku),
@@ -297,7 +325,11 @@ impl CartAdapter for HttpJsonAdapter {
             .collect())
     }
 
-    fn fetch_quantities(&self, cursor: Option<&str>, limit: u32) -> std::result::Result<QuantityPage, CartError> {
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
         let mut url = self.endpoint("qoh");
         {
             let mut q = url.query_pairs_mut();
@@ -433,7 +465,7 @@ fn status_error(status: StatusCode, response: Response) -> CartError {
 /// `Retry-After` in seconds, integer or fractional (an HTTP date is not understood: `None`).
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
-    if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+    if (0.0..1e9).contains(&secs) {
         Some(Duration::from_secs_f64(secs))
     } else {
         None
@@ -464,9 +496,13 @@ mod tests {
 
     #[test]
     fn url_is_normalised_and_checked() {
-        let a = HttpJsonAdapter::new("http://127.0.0.1:9/cart", None, Duration::from_secs(1)).unwrap();
+        let a =
+            HttpJsonAdapter::new("http://127.0.0.1:9/cart", None, Duration::from_secs(1)).unwrap();
         assert_eq!(a.url(), "http://127.0.0.1:9/cart/");
-        assert_eq!(a.endpoint("qoh/adjust").as_str(), "http://127.0.0.1:9/cart/qoh/adjust");
+        assert_eq!(
+            a.endpoint("qoh/adjust").as_str(),
+            "http://127.0.0.1:9/cart/qoh/adjust"
+        );
         let e = HttpJsonAdapter::new("ftp://x/", None, Duration::from_secs(1)).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
         assert!(HttpJsonAdapter::new("not a url", None, Duration::from_secs(1)).is_err());
@@ -476,7 +512,10 @@ mod tests {
     #[test]
     fn retry_after_parses_seconds() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after(" 1.5 "),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
     }

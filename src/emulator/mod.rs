@@ -126,13 +126,16 @@ struct Counters {
     max_batch: AtomicUsize,
 }
 
+/// An open connection: a handle to shut it down, and its serving thread once started.
+type Connection = (TcpStream, Option<JoinHandle<()>>);
+
 struct Shared {
     cart: Mutex<Cart>,
     faults: Mutex<VecDeque<Fault>>,
     counters: Counters,
     shutting_down: AtomicBool,
     /// Open connections: a handle to shut each down and its thread, keyed by a serial id.
-    connections: Mutex<HashMap<u64, (TcpStream, Option<JoinHandle<()>>)>>,
+    connections: Mutex<HashMap<u64, Connection>>,
     /// Signalled whenever a connection closes.
     connection_closed: Condvar,
     next_connection: AtomicU64,
@@ -149,7 +152,9 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -509,7 +514,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Request, ReadError>
                 }
             }
             "transfer-encoding" => {
-                return Err(ReadError::Bad(501, "chunked bodies are not served; send Content-Length"))
+                return Err(ReadError::Bad(
+                    501,
+                    "chunked bodies are not served; send Content-Length",
+                ))
             }
             "connection" => {
                 for token in value.split(',') {
@@ -592,7 +600,9 @@ fn next_fault(shared: &Shared) -> Option<Fault> {
 fn serve_connection(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     loop {
         if shared.shutting_down.load(Ordering::SeqCst) {
@@ -878,9 +888,18 @@ mod tests {
             retry_after: None,
         });
         e.inject(Fault::MalformedJson { count: 1 });
-        assert!(matches!(next_fault(&e.shared), Some(Fault::Status { status: 500, .. })));
-        assert!(matches!(next_fault(&e.shared), Some(Fault::Status { status: 500, .. })));
-        assert!(matches!(next_fault(&e.shared), Some(Fault::MalformedJson { .. })));
+        assert!(matches!(
+            next_fault(&e.shared),
+            Some(Fault::Status { status: 500, .. })
+        ));
+        assert!(matches!(
+            next_fault(&e.shared),
+            Some(Fault::Status { status: 500, .. })
+        ));
+        assert!(matches!(
+            next_fault(&e.shared),
+            Some(Fault::MalformedJson { .. })
+        ));
         assert!(next_fault(&e.shared).is_none());
     }
 }
