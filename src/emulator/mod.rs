@@ -373,7 +373,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             break;
         }
         let Ok(stream) = stream else {
-            // Out of file descriptors or similar: keep serving the connections we have.
+            // Out of file descriptors or similar: keep serving the connections we have, without
+            // spinning on the failing accept.
+            std::thread::sleep(Duration::from_millis(10));
             continue;
         };
         let Ok(registered) = stream.try_clone() else {
