@@ -1,24 +1,541 @@
-//! placeholder until the real adapter lands (being written on a branch)
-use super::*;
+//! The built-in `http_json` adapter: the library's own small JSON protocol (DESIGN §9a, v1).
+//!
+//! For carts with no public API, or a plugin an integrator writes for a cart. All bodies are
+//! JSON; every request carries `Authorization: Bearer <token>` when the cart has a token.
+//!
+//! - `GET {url}qoh?limit=N[&cursor=C]` →
+//!   `{"items":[{"sku":"TEE-M","qoh":5}],"next_cursor":null|"…"}`
+//! - `POST {url}qoh/adjust` `{"adjustments":[{"key":"…","sku":"TEE-M","delta":-2}]}` →
+//!   `{"results":[{"key":"…","status":"applied"|"duplicate"|"unknown_sku"|"rejected","qoh":3,"message":"…"}]}`
+//! - `POST {url}qoh/set` `{"quantities":[{"key":"…","sku":"TEE-M","qoh":7,"expected":5|null}]}` →
+//!   results with `applied`, `conflict` (with the current `qoh`), `unknown_sku`, `rejected`.
+//! - 429 with `Retry-After` (seconds) and 5xx mean "try later"; 401/403 pause the cart; any
+//!   other 4xx is permanent for the batch.
+//!
+//! # Why `duplicate` counts as applied
+//!
+//! Every adjustment carries the random idempotency key of its send group, the same on every
+//! retry. The cart remembers the keys it has *applied* and answers `duplicate` — changing
+//! nothing — when one comes again. A `duplicate` therefore means "this change is already in the
+//! cart's count": typically an earlier attempt was applied but its answer was lost (a time-out
+//! or a dropped connection). Reporting it as [`SendOutcome::Applied`] is what makes a re-send
+//! after an ambiguous failure safe and lets the controller settle the record; treating it as a
+//! failure would either drop a change the cart has or apply it twice. Keys whose adjustment was
+//! *not* applied (`unknown_sku`, `rejected`) are not remembered by the cart, so a retry after
+//! the operator fixes the cause applies them.
+//!
+//! # Failure mapping
+//!
+//! | what happened | result |
+//! |---|---|
+//! | connection refused, DNS, TLS, connect time-out (nothing sent) | [`CartError::Unreachable`] |
+//! | time-out or reset after the request was sent | [`CartError::Ambiguous`] |
+//! | 429 | [`CartError::RateLimited`] with the `Retry-After` seconds |
+//! | 5xx | [`CartError::Unavailable`] |
+//! | 401, 403 | [`CartError::Unauthorized`] |
+//! | other 3xx/4xx (redirects are not followed) | [`CartError::Rejected`] |
+//! | 2xx with an answer that is not protocol JSON | [`CartError::Rejected`] for set and fetch; [`CartError::Ambiguous`] for adjust (the deltas may have applied; the keys make a re-send safe) |
+//!
+//! Messages hold the HTTP status and at most ~200 characters of the cart's body; never the
+//! token or the `Authorization` header.
+
+use super::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use crate::error::{Error, Result};
 use crate::secret::Secret;
-#[derive(Debug)]
-pub struct HttpJsonAdapter;
-impl HttpJsonAdapter {
-    pub fn new(_url: &str, _token: Option<Secret>, _timeout: Duration) -> crate::Result<Self> {
-        Ok(HttpJsonAdapter)
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+/// The most characters of a cart's body quoted in an error message.
+const BODY_EXCERPT_CHARS: usize = 200;
+
+/// An adapter for a cart speaking the `http_json` protocol v1 (see the module documentation).
+///
+/// Holds one HTTP client, so connections are kept alive and reused between calls. Cheap to
+/// share behind an `Arc`; safe to call from several threads at once.
+pub struct HttpJsonAdapter {
+    base: Url,
+    has_token: bool,
+    timeout: Duration,
+    client: Client,
+}
+
+impl fmt::Debug for HttpJsonAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpJsonAdapter")
+            .field("url", &self.base.as_str())
+            .field("token", &if self.has_token { "***" } else { "none" })
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
+
+impl HttpJsonAdapter {
+    /// An adapter for the cart at `url` (http or https; a trailing `/` is added when missing),
+    /// sending `Authorization: Bearer <token>` when `token` is set. `timeout` bounds each whole
+    /// request (connect, send and answer).
+    ///
+    /// Fails with [`crate::ErrorKind::InvalidArgument`] for a URL that is not absolute http(s),
+    /// that carries a password, query or fragment, or for a token that cannot go in an HTTP
+    /// header. The message names the URL problem, never the token.
+    pub fn new(url: &str, token: Option<Secret>, timeout: Duration) -> Result<Self> {
+        let mut base = Url::parse(url.trim())
+            .map_err(|e| Error::invalid(format!("http_json url is not a valid URL: {e}")))?;
+        match base.scheme() {
+            "http" | "https" => {}
+            other => {
+                return Err(Error::invalid(format!(
+                    "http_json url must use http or https, not `{other}`"
+                )))
+            }
+        }
+        if base.host_str().map_or(true, str::is_empty) {
+            return Err(Error::invalid("http_json url has no host"));
+        }
+        if base.password().is_some() || !base.username().is_empty() {
+            return Err(Error::invalid(
+                "http_json url must not carry credentials; give the token separately",
+            ));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(Error::invalid(
+                "http_json url must not have a query (`?…`) or fragment (`#…`)",
+            ));
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        if timeout.is_zero() {
+            return Err(Error::invalid("http_json timeout must be more than 0"));
+        }
+
+        let mut headers = HeaderMap::new();
+        if let Some(token) = &token {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    Error::invalid("http_json token holds characters not allowed in an HTTP header")
+                })?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let client = Client::builder()
+            .default_headers(headers)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "http_json: could not build the HTTP client: {}",
+                    describe(e)
+                ))
+            })?;
+        Ok(HttpJsonAdapter {
+            base,
+            has_token: token.is_some(),
+            timeout,
+            client,
+        })
+    }
+
+    /// The cart's base URL, normalised to end with `/`.
+    pub fn url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    fn endpoint(&self, path: &str) -> Url {
+        // The base ends with '/' and `path` is a fixed relative path: joining cannot fail.
+        self.base.join(path).expect("relative endpoint path")
+    }
+
+    /// Sends a request and returns a 2xx answer's body, or the whole-request failure.
+    fn exchange(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> std::result::Result<Vec<u8>, CartError> {
+        let response = request.send().map_err(transport_error)?;
+        let status = response.status();
+        if status.is_success() {
+            return response.bytes().map(|b| b.to_vec()).map_err(|e| {
+                CartError::Ambiguous(format!(
+                    "HTTP {status}: reading the answer failed: {}",
+                    describe(e)
+                ))
+            });
+        }
+        Err(status_error(status, response))
+    }
+
+    fn post_results<T: Serialize>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> std::result::Result<std::result::Result<Vec<ResultItem>, String>, CartError> {
+        let bytes = self.exchange(
+            self.client
+                .post(self.endpoint(path))
+                .header(CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(body).expect("serialising plain structs")),
+        )?;
+        Ok(serde_json::from_slice::<ResultsAnswer>(&bytes)
+            .map(|a| a.results)
+            .map_err(|e| format!("malformed answer: {e}; body: {}", excerpt(&bytes))))
+    }
+}
+
+/// Matches results to inputs by key; several inputs with the same key take that key's results
+/// in order.
+fn match_by_key<'a>(
+    keys: impl Iterator<Item = &'a str>,
+    results: Vec<ResultItem>,
+) -> Vec<Option<ResultItem>> {
+    let mut by_key: HashMap<String, VecDeque<ResultItem>> = HashMap::new();
+    for r in results {
+        by_key.entry(r.key.clone()).or_default().push_back(r);
+    }
+    keys.map(|k| by_key.get_mut(k).and_then(VecDeque::pop_front))
+        .collect()
+}
+
+fn with_cart_message(base: String, r: &ResultItem) -> String {
+    match r.message.as_deref().map(str::trim) {
+        Some(m) if !m.is_empty() => format!("{base}: {}", truncate(m)),
+        _ => base,
+    }
+}
+
 impl CartAdapter for HttpJsonAdapter {
     fn update_mode(&self) -> UpdateMode {
         UpdateMode::RelativeKeyed
     }
-    fn apply_deltas(&self, _d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        todo!()
+
+    fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        if deltas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = AdjustRequest {
+            adjustments: deltas
+                .iter()
+                .map(|d| Adjustment {
+                    key: &d.key,
+                    sku: &d.sku,
+                    delta: d.delta,
+                })
+                .collect(),
+        };
+        // A malformed 2xx answer: the cart took the request and may have applied it.
+        let results = self
+            .post_results("qoh/adjust", &body)?
+            .map_err(CartError::Ambiguous)?;
+        let matched = match_by_key(deltas.iter().map(|d| d.key.as_str()), results);
+        Ok(deltas
+            .iter()
+            .zip(matched)
+            .map(|(d, r)| match r {
+                None => SendOutcome::Retry {
+                    message: format!(
+                        "sku {}: the cart's answer has no result for key {}",
+                        d.sku, d.key
+                    ),
+                    after: None,
+                },
+                Some(r) => match r.status.as_str() {
+                    "applied" | "duplicate" => SendOutcome::Applied { qoh: r.qoh },
+                    "unknown_sku" | "rejected" => SendOutcome::Failed {
+                        message: with_cart_message(format!("sku {}: {}", d.sku, r.status), &r),
+                    },
+                    // Not in the protocol: it may or may not have applied; the key makes a
+                    // re-send safe.
+                    other => SendOutcome::Retry {
+                        message: with_cart_message(
+                            format!("sku {}: unexpected status `{}`", d.sku, truncate(other)),
+                            &r,
+                        ),
+                        after: None,
+                    },
+                },
+            })
+            .collect())
     }
-    fn set_quantities(&self, _s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        todo!()
+
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        if sets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = SetRequest {
+            quantities: sets
+                .iter()
+                .map(|s| SetQuantity {
+                    key: &s.key,
+                    sku: &s.sku,
+                    qoh: s.qoh,
+                    expected: s.expected,
+                })
+                .collect(),
+        };
+        let results = self
+            .post_results("qoh/set", &body)?
+            .map_err(CartError::Rejected)?;
+        let matched = match_by_key(sets.iter().map(|s| s.key.as_str()), results);
+        Ok(sets
+            .iter()
+            .zip(matched)
+            .map(|(s, r)| match r {
+                None => SendOutcome::Retry {
+                    message: format!(
+                        "sku {}: the cart's answer has no result for key {}",
+                        s.sku, s.key
+                    ),
+                    after: None,
+                },
+                Some(r) => match (r.status.as_str(), r.qoh) {
+                    ("applied", qoh) => SendOutcome::Applied {
+                        qoh: qoh.or(Some(s.qoh)),
+                    },
+                    ("conflict", Some(current)) => SendOutcome::Conflict { current },
+                    ("conflict", None) => SendOutcome::Retry {
+                        message: format!("sku {}: conflict without the current qoh", s.sku),
+                        after: None,
+                    },
+                    ("unknown_sku" | "rejected", _) => SendOutcome::Failed {
+                        message: with_cart_message(format!("sku {}: {}", s.sku, r.status), &r),
+                    },
+                    (other, _) => SendOutcome::Failed {
+                        message: with_cart_message(
+                            format!("sku {}: unexpected status `{}`", s.sku, truncate(other)),
+                            &r,
+                        ),
+                    },
+                },
+            })
+            .collect())
     }
-    fn fetch_quantities(&self, _c: Option<&str>, _l: u32) -> Result<QuantityPage, CartError> {
-        todo!()
+
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        let mut url = self.endpoint("qoh");
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", &limit.to_string());
+            if let Some(c) = cursor {
+                q.append_pair("cursor", c);
+            }
+        }
+        let bytes = self.exchange(self.client.get(url))?;
+        let page: PageAnswer = serde_json::from_slice(&bytes).map_err(|e| {
+            CartError::Rejected(format!("malformed answer: {e}; body: {}", excerpt(&bytes)))
+        })?;
+        Ok(QuantityPage {
+            items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),
+            next_cursor: page.next_cursor.filter(|c| !c.is_empty()),
+        })
+    }
+}
+
+// ---- wire types ----
+
+#[derive(Serialize)]
+struct AdjustRequest<'a> {
+    adjustments: Vec<Adjustment<'a>>,
+}
+
+#[derive(Serialize)]
+struct Adjustment<'a> {
+    key: &'a str,
+    sku: &'a str,
+    delta: i64,
+}
+
+#[derive(Serialize)]
+struct SetRequest<'a> {
+    quantities: Vec<SetQuantity<'a>>,
+}
+
+#[derive(Serialize)]
+struct SetQuantity<'a> {
+    key: &'a str,
+    sku: &'a str,
+    qoh: i64,
+    expected: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ResultsAnswer {
+    results: Vec<ResultItem>,
+}
+
+#[derive(Deserialize)]
+struct ResultItem {
+    key: String,
+    status: String,
+    #[serde(default)]
+    qoh: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PageAnswer {
+    items: Vec<PageItem>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PageItem {
+    sku: String,
+    qoh: i64,
+}
+
+// ---- failures ----
+
+/// A reqwest error without its URL, with its chain of causes (none of which holds a header).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    truncate(&text)
+}
+
+/// A failure before any answer arrived.
+fn transport_error(e: reqwest::Error) -> CartError {
+    if e.is_connect() {
+        // Refused, DNS, TLS handshake or connect time-out: nothing was sent.
+        CartError::Unreachable(describe(e))
+    } else if e.is_builder() {
+        CartError::Rejected(describe(e))
+    } else {
+        // Time-out, reset or broken body after the request went out: it may have applied.
+        CartError::Ambiguous(describe(e))
+    }
+}
+
+/// A non-2xx answer.
+fn status_error(status: StatusCode, response: Response) -> CartError {
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = response.bytes().map(|b| excerpt(&b)).unwrap_or_default();
+    let message = if body.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {body}")
+    };
+    match status.as_u16() {
+        429 => CartError::RateLimited {
+            retry_after,
+            message,
+        },
+        401 | 403 => CartError::Unauthorized(message),
+        500..=599 => CartError::Unavailable(message),
+        300..=399 => CartError::Rejected(format!(
+            "{message} (redirects are not followed: configure the final url)"
+        )),
+        _ => CartError::Rejected(message),
+    }
+}
+
+/// `Retry-After` in seconds, integer or fractional (an HTTP date is not understood: `None`).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    if (0.0..1e9).contains(&secs) {
+        Some(Duration::from_secs_f64(secs))
+    } else {
+        None
+    }
+}
+
+/// At most [`BODY_EXCERPT_CHARS`] characters of a body, lossily decoded, on one line.
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    truncate(text.trim())
+}
+
+fn truncate(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(BODY_EXCERPT_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(BODY_EXCERPT_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_is_normalised_and_checked() {
+        let a =
+            HttpJsonAdapter::new("http://127.0.0.1:9/cart", None, Duration::from_secs(1)).unwrap();
+        assert_eq!(a.url(), "http://127.0.0.1:9/cart/");
+        assert_eq!(
+            a.endpoint("qoh/adjust").as_str(),
+            "http://127.0.0.1:9/cart/qoh/adjust"
+        );
+        let e = HttpJsonAdapter::new("ftp://x/", None, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(HttpJsonAdapter::new("not a url", None, Duration::from_secs(1)).is_err());
+        assert!(HttpJsonAdapter::new("http://u:p@host/", None, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn retry_after_parses_seconds() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_retry_after(" 1.5 "),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let a = HttpJsonAdapter::new(
+            "https://cart.example/",
+            Some(Secret::new("s3cr3t-token")),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let d = format!("{a:?}");
+        assert!(!d.contains("s3cr3t"), "{d}");
+        assert!(d.contains("***"));
+    }
+
+    #[test]
+    fn excerpt_is_bounded() {
+        let long = "x".repeat(1000);
+        assert!(excerpt(long.as_bytes()).chars().count() <= BODY_EXCERPT_CHARS + 1);
     }
 }

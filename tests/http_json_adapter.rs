@@ -1,0 +1,555 @@
+//! The `http_json` adapter against the loopback emulator, over real HTTP on 127.0.0.1.
+#![cfg(feature = "emulator")]
+
+use inventory_sync::adapter::http_json::HttpJsonAdapter;
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantitySet, SendOutcome, UpdateMode,
+};
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::secret::Secret;
+use inventory_sync::ErrorKind;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn adapter(emu: &Emulator) -> HttpJsonAdapter {
+    HttpJsonAdapter::new(&emu.url(), None, Duration::from_secs(10)).unwrap()
+}
+
+fn delta(key: &str, sku: &str, delta: i64) -> DeltaSend {
+    DeltaSend {
+        key: key.into(),
+        sku: sku.into(),
+        remote_ref: None,
+        delta,
+    }
+}
+
+fn set(key: &str, sku: &str, qoh: i64, expected: Option<i64>) -> QuantitySet {
+    QuantitySet {
+        key: key.into(),
+        sku: sku.into(),
+        remote_ref: None,
+        qoh,
+        expected,
+    }
+}
+
+#[test]
+fn apply_and_duplicate_key_applies_once() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    emu.set_qoh("TEE-L", 1);
+    let a = adapter(&emu);
+    assert_eq!(a.update_mode(), UpdateMode::RelativeKeyed);
+
+    let batch = [delta("k1", "TEE-M", -2), delta("k2", "TEE-L", 4)];
+    let out = a.apply_deltas(&batch).unwrap();
+    assert_eq!(
+        out,
+        vec![
+            SendOutcome::Applied { qoh: Some(3) },
+            SendOutcome::Applied { qoh: Some(5) }
+        ]
+    );
+    // The same keys again: duplicates count as applied and change nothing.
+    let again = a.apply_deltas(&batch).unwrap();
+    assert_eq!(again, out);
+    assert_eq!(emu.qoh("TEE-M"), Some(3));
+    assert_eq!(emu.qoh("TEE-L"), Some(5));
+    assert_eq!(emu.applied_keys(), 2);
+    assert_eq!(emu.duplicate_hits(), 2);
+    assert_eq!(emu.adjust_requests(), 2);
+    assert_eq!(emu.max_batch_seen(), 2);
+    assert_eq!(a.apply_deltas(&[]).unwrap(), vec![]);
+    assert_eq!(emu.requests(), 2, "an empty batch sends nothing");
+}
+
+#[test]
+fn unknown_sku_fails_and_is_not_remembered() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    let a = adapter(&emu);
+    let out = a
+        .apply_deltas(&[delta("k1", "NOPE", 1), delta("k2", "TEE-M", 1)])
+        .unwrap();
+    match &out[0] {
+        SendOutcome::Failed { message } => {
+            assert!(
+                message.contains("NOPE") && message.contains("unknown_sku"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    assert_eq!(out[1], SendOutcome::Applied { qoh: Some(6) });
+    // Once the item exists, the same key applies (it was not remembered).
+    emu.set_qoh("NOPE", 0);
+    assert_eq!(
+        a.apply_deltas(&[delta("k1", "NOPE", 1)]).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(1) }]
+    );
+}
+
+#[test]
+fn rejected_and_absurd_values_fail_with_the_carts_message() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("A", 1);
+    emu.set_qoh("B", i64::MAX - 1);
+    emu.fail_sku("C", "rejected");
+    emu.set_qoh("C", 1);
+    let a = adapter(&emu);
+    let out = a
+        .apply_deltas(&[
+            delta("k1", "A", 2_000_000_000),
+            delta("k2", "B", 5),
+            delta("k3", "C", 1),
+        ])
+        .unwrap();
+    for (o, sku) in out.iter().zip(["A", "B", "C"]) {
+        match o {
+            SendOutcome::Failed { message } => {
+                assert!(
+                    message.contains(sku) && message.contains("rejected"),
+                    "{message}"
+                )
+            }
+            other => panic!("expected Failed for {sku}, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        emu.catalogue(),
+        vec![("A".into(), 1), ("B".into(), i64::MAX - 1), ("C".into(), 1)]
+    );
+    assert_eq!(emu.applied_keys(), 0);
+}
+
+#[test]
+fn set_with_expected_conflicts() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    emu.set_qoh("TEE-S", 2);
+    let a = adapter(&emu);
+    let out = a
+        .set_quantities(&[
+            set("s1", "TEE-M", 7, Some(4)),
+            set("s2", "TEE-S", 9, Some(2)),
+            set("s3", "GONE", 1, None),
+        ])
+        .unwrap();
+    assert_eq!(out[0], SendOutcome::Conflict { current: 5 });
+    assert_eq!(out[1], SendOutcome::Applied { qoh: Some(9) });
+    assert!(matches!(&out[2], SendOutcome::Failed { message } if message.contains("GONE")));
+    assert_eq!(emu.qoh("TEE-M"), Some(5));
+    assert_eq!(emu.qoh("TEE-S"), Some(9));
+    // Without `expected` the set simply applies.
+    assert_eq!(
+        a.set_quantities(&[set("s4", "TEE-M", 7, None)]).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(7) }]
+    );
+    assert_eq!(emu.set_requests(), 2);
+}
+
+#[test]
+fn paging_returns_every_item_once() {
+    let emu = Emulator::start().unwrap();
+    for i in 0..250 {
+        emu.set_qoh(&format!("SKU-{i:04}"), i);
+    }
+    let a = adapter(&emu);
+    let mut cursor: Option<String> = None;
+    let mut all = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = a.fetch_quantities(cursor.as_deref(), 100).unwrap();
+        pages += 1;
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(all, emu.catalogue());
+    assert_eq!(all.len(), 250);
+    assert_eq!(emu.get_requests(), 3);
+}
+
+#[test]
+fn cursors_with_odd_characters_survive_the_round_trip() {
+    let emu = Emulator::start().unwrap();
+    let skus = ["A&B", "A+B", "A/B?c=d", "A B", "Ä#1", "Z%20"];
+    for (i, s) in skus.iter().enumerate() {
+        emu.set_qoh(s, i as i64);
+    }
+    let a = adapter(&emu);
+    let mut cursor: Option<String> = None;
+    let mut all = Vec::new();
+    loop {
+        let page = a.fetch_quantities(cursor.as_deref(), 1).unwrap();
+        assert!(page.items.len() <= 1);
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(all, emu.catalogue());
+}
+
+#[test]
+fn rate_limit_carries_retry_after() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    emu.inject(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(2),
+    });
+    let a = adapter(&emu);
+    match a.apply_deltas(&[delta("k1", "TEE-M", 1)]) {
+        Err(CartError::RateLimited {
+            retry_after,
+            message,
+        }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(2)));
+            assert!(message.contains("429"), "{message}");
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert_eq!(emu.qoh("TEE-M"), Some(5));
+    // The fault is spent: the next request applies.
+    assert_eq!(
+        a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(6) }]
+    );
+}
+
+#[test]
+fn server_errors_are_unavailable_and_other_4xx_rejected() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    let a = adapter(&emu);
+    emu.inject(Fault::Status {
+        status: 503,
+        count: 1,
+        retry_after: None,
+    });
+    emu.inject(Fault::Status {
+        status: 400,
+        count: 1,
+        retry_after: None,
+    });
+    emu.inject(Fault::Status {
+        status: 500,
+        count: 1,
+        retry_after: None,
+    });
+    match a.apply_deltas(&[delta("k1", "TEE-M", 1)]) {
+        Err(CartError::Unavailable(m)) => assert!(m.contains("HTTP 503"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    match a.set_quantities(&[set("s", "TEE-M", 1, None)]) {
+        Err(CartError::Rejected(m)) => assert!(m.contains("HTTP 400"), "{m}"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    match a.fetch_quantities(None, 10) {
+        Err(CartError::Unavailable(m)) => assert!(m.contains("HTTP 500"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert_eq!(emu.qoh("TEE-M"), Some(5));
+    assert_eq!(emu.requests(), 3);
+}
+
+#[test]
+fn wrong_token_is_unauthorized_and_never_shown() {
+    const RIGHT: &str = "right-token-9f8e7d";
+    const WRONG: &str = "wrong-token-1a2b3c";
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    emu.set_token(Some(RIGHT));
+
+    let bad = HttpJsonAdapter::new(
+        &emu.url(),
+        Some(Secret::new(WRONG)),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let none = adapter(&emu);
+    let mut shown = vec![format!("{bad:?}")];
+    for a in [&bad, &none] {
+        let e1 = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap_err();
+        let e2 = a
+            .set_quantities(&[set("s1", "TEE-M", 1, None)])
+            .unwrap_err();
+        let e3 = a.fetch_quantities(Some("cur"), 10).unwrap_err();
+        for e in [e1, e2, e3] {
+            assert!(matches!(e, CartError::Unauthorized(_)), "{e:?}");
+            shown.push(format!("{e:?}"));
+            shown.push(e.message());
+        }
+    }
+    for text in &shown {
+        assert!(
+            !text.contains(WRONG) && !text.contains(RIGHT),
+            "token shown in {text}"
+        );
+        assert!(!text.contains("Bearer"), "header shown in {text}");
+    }
+    assert_eq!(emu.qoh("TEE-M"), Some(5));
+
+    let good = HttpJsonAdapter::new(
+        &emu.url(),
+        Some(Secret::new(RIGHT)),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(!format!("{good:?}").contains(RIGHT));
+    assert_eq!(
+        good.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(6) }]
+    );
+}
+
+#[test]
+fn dropped_after_apply_is_ambiguous_and_a_resend_is_safe() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    let a = adapter(&emu);
+    // Warm the connection pool so the drop hits a reused keep-alive connection too.
+    a.fetch_quantities(None, 10).unwrap();
+    emu.inject(Fault::ApplyThenDrop { count: 1 });
+    let batch = [delta("k1", "TEE-M", -3)];
+    match a.apply_deltas(&batch) {
+        Err(CartError::Ambiguous(_)) => {}
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    assert_eq!(emu.qoh("TEE-M"), Some(2), "the cart applied it");
+    assert_eq!(
+        a.apply_deltas(&batch).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(2) }]
+    );
+    assert_eq!(emu.qoh("TEE-M"), Some(2), "changed once");
+    assert_eq!(emu.applied_keys(), 1);
+    assert_eq!(emu.duplicate_hits(), 1);
+}
+
+#[test]
+fn malformed_answers() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    let a = adapter(&emu);
+    emu.inject(Fault::MalformedJson { count: 3 });
+    match a.apply_deltas(&[delta("k1", "TEE-M", 1)]) {
+        Err(CartError::Ambiguous(m)) => assert!(m.contains("malformed answer"), "{m}"),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    match a.set_quantities(&[set("s1", "TEE-M", 9, None)]) {
+        Err(CartError::Rejected(m)) => assert!(m.contains("malformed answer"), "{m}"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    match a.fetch_quantities(None, 10) {
+        Err(CartError::Rejected(m)) => assert!(m.contains("malformed answer"), "{m}"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    // The adjust and the set were applied before the bad answers.
+    assert_eq!(emu.qoh("TEE-M"), Some(9));
+    assert_eq!(
+        a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(9) }],
+        "the re-sent key is a duplicate"
+    );
+}
+
+#[test]
+fn connection_refused_is_unreachable() {
+    let emu = Emulator::start().unwrap();
+    let url = emu.url();
+    emu.shutdown();
+    drop(emu);
+    let a = HttpJsonAdapter::new(&url, None, Duration::from_secs(5)).unwrap();
+    match a.apply_deltas(&[delta("k1", "TEE-M", 1)]) {
+        Err(CartError::Unreachable(_)) => {}
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    assert!(matches!(
+        a.fetch_quantities(None, 1),
+        Err(CartError::Unreachable(_))
+    ));
+}
+
+#[test]
+fn urls_must_be_http() {
+    for url in [
+        "ftp://127.0.0.1/",
+        "file:///tmp/x",
+        "127.0.0.1:80",
+        "",
+        "mailto:a@b",
+    ] {
+        let e = HttpJsonAdapter::new(url, Some(Secret::new("tok-xyz")), Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{url}");
+        assert!(!e.message().contains("tok-xyz"));
+    }
+    let a = HttpJsonAdapter::new("https://cart.example/api", None, Duration::from_secs(1)).unwrap();
+    assert_eq!(a.url(), "https://cart.example/api/");
+}
+
+#[test]
+fn client_timeout_on_a_hang_is_ambiguous() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    let a = HttpJsonAdapter::new(&emu.url(), None, Duration::from_millis(300)).unwrap();
+    emu.inject(Fault::Hang { count: 1 });
+    match a.apply_deltas(&[delta("k1", "TEE-M", 1)]) {
+        Err(CartError::Ambiguous(_)) => {}
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    assert_eq!(emu.qoh("TEE-M"), Some(5), "a hang applies nothing");
+    assert_eq!(
+        a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(6) }]
+    );
+    // Shutdown does not wait 30 s for the hanging connection.
+    emu.shutdown();
+    assert_eq!(emu.open_connections(), 0);
+}
+
+#[test]
+fn delay_applies_and_then_answers() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 5);
+    let a = adapter(&emu);
+    emu.inject(Fault::Delay { ms: 50, count: 1 });
+    assert_eq!(
+        a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap(),
+        vec![SendOutcome::Applied { qoh: Some(6) }]
+    );
+    assert!(emu.pending_faults().is_empty());
+}
+
+#[test]
+fn keep_alive_is_reused_and_threads_end_with_their_connections() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("TEE-M", 0);
+    let a = Arc::new(adapter(&emu));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                for i in 0..250 {
+                    let out = a
+                        .apply_deltas(&[delta(&format!("t{t}-{i}"), "TEE-M", 1)])
+                        .unwrap();
+                    assert!(matches!(out[0], SendOutcome::Applied { .. }));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(emu.qoh("TEE-M"), Some(1000));
+    assert_eq!(emu.requests(), 1000);
+    assert!(
+        emu.connections_accepted() <= 16,
+        "keep-alive not reused: {} connections",
+        emu.connections_accepted()
+    );
+    drop(a);
+    assert!(
+        emu.wait_for_no_connections(Duration::from_secs(10)),
+        "serving threads outlived their connections"
+    );
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("X", 3);
+    let mut s = std::net::TcpStream::connect(emu.addr()).unwrap();
+    s.write_all(b"GET /qoh?limit=5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    // Reading to the end terminates only because the server closes the connection.
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("Connection: close"));
+    assert!(
+        answer.ends_with(r#"{"items":[{"qoh":3,"sku":"X"}],"next_cursor":null}"#),
+        "{answer}"
+    );
+    assert!(emu.wait_for_no_connections(Duration::from_secs(10)));
+}
+
+#[test]
+fn many_connections_at_once() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("X", 0);
+    // 64 open keep-alive connections, each serving two requests before closing.
+    let mut conns: Vec<_> = (0..64)
+        .map(|_| std::net::TcpStream::connect(emu.addr()).unwrap())
+        .collect();
+    for (i, s) in conns.iter_mut().enumerate() {
+        let body = format!(r#"{{"adjustments":[{{"key":"c{i}","sku":"X","delta":1}}]}}"#);
+        let req = format!(
+            "POST /qoh/adjust HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+    }
+    for s in conns.iter_mut() {
+        s.write_all(b"GET /qoh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
+    }
+    assert_eq!(emu.qoh("X"), Some(64));
+    assert_eq!(emu.requests(), 128);
+    assert_eq!(emu.connections_accepted(), 64);
+    assert!(emu.wait_for_no_connections(Duration::from_secs(10)));
+}
+
+/// 100,000 requests through one shared adapter from 8 threads (a few seconds in debug).
+#[test]
+fn stress_100k_requests() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("X", 0);
+    let a = Arc::new(adapter(&emu));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                for i in 0..12_500 {
+                    a.apply_deltas(&[delta(&format!("t{t}-{i}"), "X", 1)])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(emu.qoh("X"), Some(100_000));
+    assert!(emu.connections_accepted() <= 32);
+    drop(a);
+    assert!(emu.wait_for_no_connections(Duration::from_secs(10)));
+}
+
+#[test]
+fn connection_churn_leaves_no_threads() {
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("X", 1);
+    for _ in 0..2000 {
+        let mut s = std::net::TcpStream::connect(emu.addr()).unwrap();
+        s.write_all(b"GET /qoh HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK"));
+    }
+    assert_eq!(emu.connections_accepted(), 2000);
+    assert!(emu.wait_for_no_connections(Duration::from_secs(10)));
+}
