@@ -31,7 +31,8 @@
 //! | connection refused, DNS, TLS, connect time-out (nothing sent) | [`CartError::Unreachable`] |
 //! | time-out or reset after the request was sent | [`CartError::Ambiguous`] |
 //! | 429 | [`CartError::RateLimited`] with the `Retry-After` seconds |
-//! | 5xx | [`CartError::Unavailable`] |
+//! | 5xx with `Retry-After` | [`CartError::RateLimited`] (a wait, not an attempt) |
+//! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | other 3xx/4xx (redirects are not followed) | [`CartError::Rejected`] |
 //! | 2xx with an answer that is not protocol JSON | [`CartError::Rejected`] for set and fetch; [`CartError::Ambiguous`] for adjust (the deltas may have applied; the keys make a re-send safe) |
@@ -454,6 +455,12 @@ fn status_error(status: StatusCode, response: Response) -> CartError {
             message,
         },
         401 | 403 => CartError::Unauthorized(message),
+        // A 5xx that names its own wait is a rate limit in all but name (rule 10: a
+        // `Retry-After` wait is not an attempt).
+        500..=599 if retry_after.is_some() => CartError::RateLimited {
+            retry_after,
+            message,
+        },
         500..=599 => CartError::Unavailable(message),
         300..=399 => CartError::Rejected(format!(
             "{message} (redirects are not followed: configure the final url)"

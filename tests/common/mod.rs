@@ -1,0 +1,103 @@
+//! Shared set-up for the integration tests: a store in a temp dir and emulated carts.
+#![allow(dead_code)]
+
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{Adjustment, CartId, Delta, Reason, Store};
+use serde_json::Value;
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+}
+
+/// A fresh store with SynchQOH on and back-off at 0 ms, so a failed record is due again on
+/// the next pass (tests drive passes by hand; nothing sleeps).
+pub fn store() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    Fixture { dir, store }
+}
+
+impl Fixture {
+    /// Another handle on the same file (another workstation, or another process's view).
+    pub fn reopen(&self) -> Store {
+        Store::open(self.dir.path().join("store.db")).unwrap()
+    }
+}
+
+/// A cart on `emu` with real-time sync at `level` ("attribute", "sku", "none"), switched on
+/// unless the level is none.
+pub fn cart(store: &Store, emu: &Emulator, name: &str, level: &str) -> CartId {
+    cart_with(store, emu, name, level, 50)
+}
+
+pub fn cart_with(store: &Store, emu: &Emulator, name: &str, level: &str, max: u32) -> CartId {
+    let json = serde_json::json!({
+        "name": name, "adapter": "http_json", "url": emu.url(),
+        "capabilities": {"send": true, "get": true, "realtime": level},
+        "max_items_to_send": max,
+    });
+    let id = store.upsert_cart_json(&json.to_string()).unwrap();
+    if level != "none" {
+        store.set_cart_sync(id, true).unwrap();
+    }
+    id
+}
+
+pub fn item(store: &Store, sku: &str, qoh: i64) {
+    store
+        .upsert_item_json(&serde_json::json!({"sku": sku, "qoh": qoh}).to_string())
+        .unwrap();
+}
+
+pub fn variant(store: &Store, sku: &str, parent: &str, qoh: i64) {
+    store
+        .upsert_item_json(
+            &serde_json::json!({"sku": sku, "qoh": qoh, "parent_sku": parent,
+                                "attributes": {"Size": sku}})
+            .to_string(),
+        )
+        .unwrap();
+}
+
+pub fn adjust(store: &Store, sku: &str, delta: i64, reason: Reason) {
+    store
+        .adjust_qoh(&Adjustment::new(sku, Delta::new(delta).unwrap(), reason))
+        .unwrap();
+}
+
+pub fn stack(store: &Store, filter: Option<&str>) -> Vec<Value> {
+    serde_json::from_str::<Value>(&store.stack_list_json(filter).unwrap())
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// (sku, delta) of every record for `cart`, oldest first.
+pub fn records(store: &Store, cart: CartId) -> Vec<(String, i64)> {
+    stack(store, Some(&format!(r#"{{"cart_id":{cart}}}"#)))
+        .iter()
+        .map(|r| {
+            (
+                r["sku"].as_str().unwrap().to_owned(),
+                r["delta"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Runs passes until nothing is due (bounded).
+pub fn drain(store: &Store) -> inventory_sync::RunReport {
+    let mut last = store.run_stack(None).unwrap();
+    for _ in 0..50 {
+        if last.remaining == 0 {
+            break;
+        }
+        last = store.run_stack(None).unwrap();
+    }
+    last
+}

@@ -1,0 +1,802 @@
+//! One test (at least) per rule of DESIGN §3, through the public API, against the emulator
+//! over real HTTP on loopback.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::stack::WebStack;
+use inventory_sync::{
+    AdjustOutcome, Adjustment, Delta, ErrorKind, GetOptions, Reason, SendOptions, StackState,
+};
+
+#[test]
+fn rule1_every_change_queues_one_record_per_eligible_cart_in_the_same_transaction() {
+    let f = store();
+    let (a, b, off, none) = (
+        Emulator::start().unwrap(),
+        Emulator::start().unwrap(),
+        Emulator::start().unwrap(),
+        Emulator::start().unwrap(),
+    );
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cb = cart(&f.store, &b, "B", "attribute");
+    let coff = cart(&f.store, &off, "Off", "attribute");
+    f.store.set_cart_sync(coff, false).unwrap();
+    let cnone = cart(&f.store, &none, "None", "none");
+    item(&f.store, "TEE", 10);
+    item(&f.store, "HAT", 5);
+    f.store
+        .set_web_fields(cb, "HAT", r#"{"sync":false}"#)
+        .unwrap();
+
+    for (delta, reason) in [
+        (-1, Reason::PosSale),
+        (4, Reason::Receiving),
+        (-2, Reason::OrderImport),
+        (1, Reason::Return),
+        (3, Reason::Adjustment),
+    ] {
+        adjust(&f.store, "TEE", delta, reason);
+    }
+    adjust(&f.store, "HAT", -1, Reason::PosSale);
+
+    assert_eq!(records(&f.store, ca).len(), 6);
+    assert_eq!(
+        records(&f.store, cb),
+        vec![
+            ("TEE".into(), -1),
+            ("TEE".into(), 4),
+            ("TEE".into(), -2),
+            ("TEE".into(), 1),
+            ("TEE".into(), 3)
+        ]
+    );
+    assert!(
+        records(&f.store, coff).is_empty(),
+        "Synchronize Inventory off"
+    );
+    assert!(records(&f.store, cnone).is_empty(), "no real-time support");
+    assert_eq!(f.store.item_qoh("TEE").unwrap(), 15);
+    let ledger: serde_json::Value =
+        serde_json::from_str(&f.store.ledger_json(Some(r#"{"sku":"TEE"}"#)).unwrap()).unwrap();
+    assert_eq!(ledger.as_array().unwrap().len(), 5);
+    assert_eq!(ledger[0]["qoh_after"], 15);
+
+    // The change and its records commit or roll back together.
+    f.store.begin().unwrap();
+    adjust(&f.store, "TEE", -5, Reason::PosSale);
+    f.store.rollback().unwrap();
+    assert_eq!(f.store.item_qoh("TEE").unwrap(), 15);
+    assert_eq!(records(&f.store, ca).len(), 6);
+}
+
+#[test]
+fn rule2_an_order_imported_from_cart_a_reaches_every_cart_but_a() {
+    let f = store();
+    let emus: Vec<Emulator> = (0..3).map(|_| Emulator::start().unwrap()).collect();
+    let ids: Vec<_> = emus
+        .iter()
+        .enumerate()
+        .map(|(i, e)| cart(&f.store, e, &format!("C{i}"), "attribute"))
+        .collect();
+    item(&f.store, "MUG", 10);
+    for e in &emus {
+        e.set_qoh("MUG", 10);
+    }
+    for reason in [Reason::OrderImport, Reason::Return, Reason::Adjustment] {
+        let delta = if reason == Reason::Return { 1 } else { -3 };
+        f.store
+            .adjust_qoh(
+                &Adjustment::new("MUG", Delta::new(delta).unwrap(), reason).origin_cart(ids[0]),
+            )
+            .unwrap();
+    }
+    assert!(
+        records(&f.store, ids[0]).is_empty(),
+        "origin cart excluded whatever the reason"
+    );
+    assert_eq!(records(&f.store, ids[1]).len(), 3);
+    drain(&f.store);
+    assert_eq!(
+        emus[0].qoh("MUG"),
+        Some(10),
+        "cart A already had its own order"
+    );
+    assert_eq!(emus[0].adjust_requests(), 0);
+    assert_eq!(emus[1].qoh("MUG"), Some(5));
+    assert_eq!(emus[2].qoh("MUG"), Some(5));
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 5);
+}
+
+#[test]
+fn rule3_an_adjustment_may_opt_out_of_sending() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "PEN", 3);
+    let out = f
+        .store
+        .adjust_qoh(
+            &Adjustment::new("PEN", Delta::new(7).unwrap(), Reason::Adjustment).send_to_web(false),
+        )
+        .unwrap();
+    assert_eq!(out, AdjustOutcome::Applied { qoh: 10, queued: 0 });
+    assert!(records(&f.store, c).is_empty());
+}
+
+#[test]
+fn rule4_synchqoh_stops_every_cart_and_the_cart_box_only_its_cart() {
+    let f = store();
+    let (a, b) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cb = cart(&f.store, &b, "B", "sku");
+    item(&f.store, "CAP", 9);
+    f.store.set_param("SynchQOH", "false").unwrap();
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
+    f.store.set_param("SynchQOH", "true").unwrap();
+    f.store.set_cart_sync(ca, false).unwrap();
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    assert!(records(&f.store, ca).is_empty());
+    assert_eq!(records(&f.store, cb), vec![("CAP".into(), -1)]);
+    // Queuing starts at once when the box is ticked again.
+    f.store.set_cart_sync(ca, true).unwrap();
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    assert_eq!(records(&f.store, ca), vec![("CAP".into(), -1)]);
+    // A new cart starts with the box clear.
+    let new = f.store.upsert_cart_json(&format!(r#"{{"name":"New","adapter":"http_json","url":"{}","capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#, a.url())).unwrap();
+    assert!(!f.store.cart(new).unwrap().sync_on);
+}
+
+#[test]
+fn rule5_products_and_variants_by_sync_level() {
+    let f = store();
+    let (attr, sku) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let ca = cart(&f.store, &attr, "Attr", "attribute");
+    let cs = cart(&f.store, &sku, "Sku", "sku");
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-S", "TEE", 2);
+    variant(&f.store, "TEE-M", "TEE", 5);
+    item(&f.store, "BAG", 4);
+
+    let err = f
+        .store
+        .adjust_qoh(&Adjustment::new(
+            "TEE",
+            Delta::new(1).unwrap(),
+            Reason::Adjustment,
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.message().contains("TEE"), "{err}");
+
+    adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+    adjust(&f.store, "BAG", 2, Reason::Receiving);
+    assert_eq!(
+        records(&f.store, ca),
+        vec![("TEE-M".into(), -1), ("BAG".into(), 2)]
+    );
+    assert_eq!(
+        records(&f.store, cs),
+        vec![("TEE".into(), -1), ("BAG".into(), 2)]
+    );
+
+    // Initial counts by Send QOH, then real-time changes: the Sku cart holds the total.
+    for (emu, skus) in [
+        (&sku, &["TEE", "BAG"][..]),
+        (&attr, &["TEE-S", "TEE-M", "BAG"][..]),
+    ] {
+        for s in skus {
+            emu.set_qoh(s, 0);
+        }
+    }
+    f.store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    f.store
+        .send_qoh(cs, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        sku.qoh("TEE"),
+        Some(6),
+        "a Sku cart gets the product's total"
+    );
+    assert_eq!(sku.qoh("TEE-M"), None, "and never a variant");
+    assert_eq!(
+        attr.qoh("TEE"),
+        None,
+        "an Attribute cart never gets the product"
+    );
+    assert_eq!(attr.qoh("TEE-M"), Some(4));
+    adjust(&f.store, "TEE-S", -2, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(sku.qoh("TEE"), Some(4));
+    assert_eq!(attr.qoh("TEE-S"), Some(0));
+    assert_eq!(sku.qoh("BAG"), Some(6));
+}
+
+#[test]
+fn rule6_records_carry_the_change_of_the_published_count() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "GUM", 1);
+    adjust(&f.store, "GUM", -3, Reason::PosSale); // 1 -> -2: published 1 -> 0
+    adjust(&f.store, "GUM", 5, Reason::Receiving); // -2 -> 3: published 0 -> 3
+    assert_eq!(
+        records(&f.store, c),
+        vec![("GUM".into(), -1), ("GUM".into(), 3)]
+    );
+
+    item(&f.store, "LOG", 20);
+    f.store
+        .set_web_fields(c, "LOG", r#"{"buffer":5,"max_publish":10}"#)
+        .unwrap();
+    // The cap changed the published count from 20 to 10 at once.
+    assert_eq!(
+        records(&f.store, c).last().unwrap(),
+        &("LOG".to_string(), -10)
+    );
+    adjust(&f.store, "LOG", -4, Reason::PosSale); // 16 -> published min(10, 11) = 10: unchanged
+    assert_eq!(
+        records(&f.store, c).len(),
+        3,
+        "no change of the published count, nothing queued"
+    );
+    adjust(&f.store, "LOG", -6, Reason::PosSale); // 10 -> published 5
+    assert_eq!(
+        records(&f.store, c).last().unwrap(),
+        &("LOG".to_string(), -5)
+    );
+    assert_eq!(f.store.web_fields(c, "LOG").unwrap().published(10), 5);
+}
+
+#[test]
+fn rule7_send_qoh_batches_exactly_and_supersedes_waiting_records() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "A", "attribute", 50);
+    for i in 0..100 {
+        item(&f.store, &format!("SKU-{i:03}"), i);
+        e.set_qoh(&format!("SKU-{i:03}"), 0);
+    }
+    // Two waiting records for one item: the absolute count includes them.
+    adjust(&f.store, "SKU-007", -2, Reason::PosSale);
+    adjust(&f.store, "SKU-007", 1, Reason::Return);
+    assert_eq!(records(&f.store, c).len(), 2);
+    let mut calls = Vec::new();
+    let mut progress = |done: i64, total: i64| {
+        calls.push((done, total));
+        true
+    };
+    let rep = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, Some(&mut progress))
+        .unwrap();
+    assert_eq!(
+        e.set_requests(),
+        2,
+        "100 updates at 50 per send = exactly 2 requests"
+    );
+    assert_eq!(e.max_batch_seen(), 50);
+    assert_eq!(
+        (rep.sent, rep.failed, rep.superseded, rep.requests),
+        (100, 0, 2, 2)
+    );
+    assert_eq!(calls, vec![(50, 100), (100, 100)]);
+    assert_eq!(e.qoh("SKU-007"), Some(6));
+    assert_eq!(e.qoh("SKU-099"), Some(99));
+    assert!(records(&f.store, c).is_empty());
+    // Nothing left to send twice.
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.sent, 0);
+    assert_eq!(e.qoh("SKU-007"), Some(6));
+}
+
+#[test]
+fn rule7_progress_callback_cancels_between_batches() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "A", "none", 10);
+    for i in 0..35 {
+        item(&f.store, &format!("I{i:02}"), 1);
+        e.set_qoh(&format!("I{i:02}"), 0);
+    }
+    let mut stop_after_first = |_done: i64, _total: i64| false;
+    let rep = f
+        .store
+        .send_qoh(c, SendOptions::default(), Some(&mut stop_after_first))
+        .unwrap();
+    assert!(rep.cancelled);
+    assert_eq!((rep.sent, e.set_requests()), (10, 1));
+}
+
+#[test]
+fn rule8_get_qoh_adds_waiting_records_and_comes_from_that_cart() {
+    let f = store();
+    let (src, other) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let cs = cart(&f.store, &src, "Src", "attribute");
+    let co = cart(&f.store, &other, "Other", "attribute");
+    item(&f.store, "A1", 10);
+    item(&f.store, "A2", 3);
+    item(&f.store, "P", 0);
+    variant(&f.store, "P-1", "P", 1);
+    // A sale not yet sent to Src: the pull must not erase it.
+    adjust(&f.store, "A1", -2, Reason::PosSale); // A1 = 8, Src has a -2 waiting
+    src.set_qoh("A1", 7); // the cart sold one more itself: 7 - 2 = 5 expected... after sending
+    src.set_qoh("A2", 3);
+    src.set_qoh("NEW-1", 4);
+    src.set_qoh("P", 9);
+    f.store.set_cart_sync(cs, false).unwrap();
+    let before_other = records(&f.store, co).len();
+    let rep = f
+        .store
+        .get_qoh(
+            cs,
+            GetOptions {
+                force: false,
+                create_new: false,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        f.store.item_qoh("A1").unwrap(),
+        5,
+        "cart count 7 plus the waiting -2"
+    );
+    assert_eq!(rep.updated, 1);
+    assert_eq!(rep.unchanged, 1);
+    assert_eq!(rep.unknown, vec!["NEW-1".to_string()]);
+    assert_eq!(rep.not_applied.len(), 1);
+    assert_eq!(rep.not_applied[0].sku, "P");
+    // The change came from Src: queued for Other, never for Src.
+    let other_recs = records(&f.store, co);
+    assert_eq!(other_recs.len(), before_other + 1);
+    assert_eq!(other_recs.last().unwrap(), &("A1".to_string(), -3));
+    assert_eq!(records(&f.store, cs), vec![("A1".into(), -2)]);
+    let ledger: serde_json::Value = serde_json::from_str(
+        &f.store
+            .ledger_json(Some(r#"{"sku":"A1","limit":1}"#))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ledger[0]["origin_cart_id"], cs);
+
+    let rep = f
+        .store
+        .get_qoh(
+            cs,
+            GetOptions {
+                force: false,
+                create_new: true,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(rep.created, 1);
+    assert_eq!(f.store.item_qoh("NEW-1").unwrap(), 4);
+}
+
+#[test]
+fn rule8_sku_cart_product_count_is_reported_not_split() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "S", "sku");
+    f.store.set_cart_sync(c, false).unwrap();
+    item(&f.store, "P", 0);
+    variant(&f.store, "P-1", "P", 1);
+    variant(&f.store, "P-2", "P", 1);
+    e.set_qoh("P", 10);
+    let rep = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
+    assert_eq!(rep.not_applied.len(), 1);
+    assert!(rep.not_applied[0].why.contains("split"));
+    assert_eq!(f.store.item_qoh("P-1").unwrap(), 1);
+}
+
+#[test]
+fn rule9_manual_sync_is_refused_while_real_time_is_on_unless_forced() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "X", 1);
+    e.set_qoh("X", 0);
+    for r in [
+        f.store
+            .send_qoh(c, SendOptions::default(), None)
+            .map(|_| ()),
+        f.store.get_qoh(c, GetOptions::default(), None).map(|_| ()),
+    ] {
+        let err = r.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Refused);
+        assert!(err.message().contains("real-time"), "{err}");
+    }
+    assert_eq!(e.requests(), 0);
+    f.store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(e.qoh("X"), Some(1));
+}
+
+#[test]
+fn rule10_a_cart_failing_ten_times_is_bypassed_while_the_others_drain() {
+    let f = store();
+    let (bad, good) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let cb = cart(&f.store, &bad, "Bad", "attribute");
+    let cg = cart(&f.store, &good, "Good", "attribute");
+    item(&f.store, "K", 10);
+    bad.set_qoh("K", 10);
+    good.set_qoh("K", 10);
+    bad.inject(Fault::Status {
+        status: 500,
+        count: 100,
+        retry_after: None,
+    });
+    adjust(&f.store, "K", -1, Reason::PosSale);
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        good.qoh("K"),
+        Some(9),
+        "the good cart drained in the first pass"
+    );
+    assert_eq!(first.sent, 1);
+    for _ in 0..20 {
+        f.store.run_stack(None).unwrap();
+    }
+    assert_eq!(bad.adjust_requests(), 10, "ten attempts, then no more");
+    let recs = stack(&f.store, Some(&format!(r#"{{"cart_id":{cb}}}"#)));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["state"], "bypassed");
+    assert_eq!(recs[0]["attempts"], 10);
+    assert!(
+        recs[0]["last_response"].as_str().unwrap().contains("500"),
+        "{}",
+        recs[0]
+    );
+    assert_eq!(f.store.stack_count(cb, StackState::Bypassed).unwrap(), 1);
+    assert_eq!(f.store.stack_count(cg, StackState::Waiting).unwrap(), 0);
+    // The operator fixes the cart and retries: sent once, with the same key.
+    bad.clear_faults();
+    f.store
+        .stack_retry(recs[0]["id"].as_i64().unwrap())
+        .unwrap();
+    drain(&f.store);
+    assert_eq!(bad.qoh("K"), Some(9));
+}
+
+#[test]
+fn rule10_retry_after_is_honoured_and_is_no_attempt() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "R", 5);
+    e.set_qoh("R", 5);
+    adjust(&f.store, "R", -1, Reason::PosSale);
+    e.inject(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(2),
+    });
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let rep = f.store.run_stack(None).unwrap();
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(rec["attempts"], 0, "a 429 is no attempt");
+    let next = rec["next_attempt_at"].as_i64().unwrap();
+    assert!(
+        next >= before + 2000 && next <= before + 2000 + 5000,
+        "scheduled at +2 s: {next} vs {before}"
+    );
+    assert_eq!(
+        rep.carts[0]
+            .error
+            .as_deref()
+            .map(|m| m.contains("rate limited")),
+        Some(true)
+    );
+    // Retry-After is obeyed beyond RetryMaxMs (0 here): nothing is sent before it.
+    let again = f.store.run_stack(None).unwrap();
+    assert_eq!(again.sent, 0);
+    assert_eq!(e.adjust_requests(), 1);
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 1);
+}
+
+#[test]
+fn rule10_permanent_failure_bypasses_at_once_and_401_pauses_without_attempts() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "GONE", 5);
+    item(&f.store, "OK", 5);
+    e.set_qoh("OK", 5);
+    adjust(&f.store, "GONE", -1, Reason::PosSale);
+    adjust(&f.store, "OK", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    let recs = stack(&f.store, None);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["sku"], "GONE");
+    assert_eq!(recs[0]["state"], "bypassed");
+    assert_eq!(recs[0]["attempts"], 1);
+    assert!(
+        recs[0]["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("unknown_sku"),
+        "{}",
+        recs[0]
+    );
+    assert_eq!(e.qoh("OK"), Some(4));
+
+    e.set_token(Some("right"));
+    adjust(&f.store, "OK", -1, Reason::PosSale);
+    let rep = f.store.run_stack(None).unwrap();
+    assert!(
+        rep.carts[0].error.as_deref().unwrap().contains("paused"),
+        "{rep:?}"
+    );
+    let waiting = stack(&f.store, Some(r#"{"state":1}"#));
+    assert_eq!(waiting[0]["attempts"], 0, "401 counts no attempt");
+    let requests = e.requests();
+    f.store.run_stack(None).unwrap();
+    assert_eq!(e.requests(), requests, "a paused cart is left alone");
+    let _ = c;
+}
+
+#[test]
+fn rule10_an_outage_probes_only_the_oldest_batch() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "A", "attribute", 2);
+    for i in 0..6 {
+        item(&f.store, &format!("O{i}"), 5);
+        e.set_qoh(&format!("O{i}"), 5);
+        adjust(&f.store, &format!("O{i}"), -1, Reason::PosSale);
+    }
+    e.inject(Fault::Status {
+        status: 503,
+        count: 3,
+        retry_after: None,
+    });
+    for _ in 0..3 {
+        f.store.run_stack(None).unwrap();
+    }
+    assert_eq!(e.adjust_requests(), 3, "one probe per back-off step");
+    let recs = stack(&f.store, None);
+    let attempts: Vec<i64> = recs
+        .iter()
+        .map(|r| r["attempts"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![3, 3, 0, 0, 0, 0],
+        "only the oldest batch was tried"
+    );
+    drain(&f.store);
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 0);
+    for i in 0..6 {
+        assert_eq!(e.qoh(&format!("O{i}")), Some(4));
+    }
+}
+
+#[test]
+fn rule11_preflight_lists_only_what_is_out_of_step() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Miva","adapter":"http_json","url":"{}","retains_basket":true,
+                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+            e.url()
+        ))
+        .unwrap();
+    item(&f.store, "SAME", 4);
+    item(&f.store, "DRIFT", 4);
+    item(&f.store, "MISSING", 1);
+    e.set_qoh("SAME", 4);
+    e.set_qoh("DRIFT", 9);
+    e.set_qoh("STRANGER", 1);
+    let w = f.store.preflight(c).unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = w.iter().map(|w| (w.kind, w.sku.as_deref())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("basket", None),
+            ("drift", Some("DRIFT")),
+            ("unmapped", Some("MISSING")),
+            ("unmapped", Some("STRANGER"))
+        ]
+    );
+    let drift = &w[1];
+    assert_eq!((drift.cart_qoh, drift.expected), (Some(9), Some(4)));
+    // Pending records are listed too.
+    f.store.set_cart_sync(c, true).unwrap();
+    adjust(&f.store, "SAME", -1, Reason::PosSale);
+    let w = f.store.preflight(c).unwrap();
+    assert!(w
+        .iter()
+        .any(|w| w.kind == "pending" && w.sku.as_deref() == Some("SAME")));
+    assert!(
+        !w.iter()
+            .any(|w| w.kind == "drift" && w.sku.as_deref() == Some("SAME")),
+        "3 + -1 pending is in step"
+    );
+}
+
+#[test]
+fn rule12_the_stack_listing_shows_the_troubleshooting_columns() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "L", 2);
+    adjust(&f.store, "L", 3, Reason::Receiving);
+    let r = &stack(&f.store, None)[0];
+    for key in [
+        "id",
+        "cart_id",
+        "sku",
+        "delta",
+        "reason",
+        "created_at",
+        "attempts",
+        "next_attempt_at",
+        "last_response",
+        "state",
+    ] {
+        assert!(r.get(key).is_some(), "missing {key} in {r}");
+    }
+    assert_eq!(
+        (
+            r["cart_id"].as_i64(),
+            r["delta"].as_i64(),
+            r["reason"].as_i64()
+        ),
+        (Some(c), Some(3), Some(4))
+    );
+    assert_eq!(r["state"], "pending");
+    assert!(f.store.stack_list_json(Some(r#"{"state":9}"#)).is_err());
+}
+
+#[test]
+fn rule13_items_start_with_qoh_that_queues_nothing_and_later_qoh_is_refused() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "INIT", 12);
+    assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
+    let err = f
+        .store
+        .upsert_item_json(r#"{"sku":"INIT","qoh":3}"#)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.message().contains("INIT"));
+    assert_eq!(f.store.item_qoh("INIT").unwrap(), 12);
+    f.store
+        .upsert_item_json(r#"{"sku":"INIT","description":"renamed"}"#)
+        .unwrap();
+    assert_eq!(f.store.item("INIT").unwrap().description, "renamed");
+}
+
+#[test]
+fn a_repeated_host_ref_is_an_ok_no_op() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "H", 10);
+    let adj = Adjustment::new("H", Delta::new(-2).unwrap(), Reason::OrderImport)
+        .host_ref("order 1001 line 1");
+    assert!(matches!(
+        f.store.adjust_qoh(&adj).unwrap(),
+        AdjustOutcome::Applied { qoh: 8, queued: 1 }
+    ));
+    assert_eq!(f.store.adjust_qoh(&adj).unwrap(), AdjustOutcome::Duplicate);
+    assert_eq!(f.store.item_qoh("H").unwrap(), 8);
+    assert_eq!(records(&f.store, c).len(), 1);
+}
+
+#[test]
+fn a_killed_controllers_lease_is_taken_over_with_the_same_key() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "Z", 10);
+    e.set_qoh("Z", 10);
+    adjust(&f.store, "Z", -4, Reason::PosSale);
+    // A controller leases the record, sends it (the cart applies it), and dies before settling.
+    let dead = inventory_sync::stack::SqliteStack::open(
+        &f.dir.path().join("store.db"),
+        &Default::default(),
+    )
+    .unwrap();
+    let scope = inventory_sync::stack::LeaseScope {
+        workstation: "dead".into(),
+        shared: true,
+        stale_before: 0,
+    };
+    let long_ago = 1_000_000;
+    let lease = dead.lease(c, 50, &scope, long_ago, 60_000).unwrap();
+    assert_eq!(lease.sends.len(), 1);
+    let adapter = inventory_sync::adapter::http_json::HttpJsonAdapter::new(
+        &e.url(),
+        None,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    use inventory_sync::CartAdapter;
+    let deltas = vec![inventory_sync::adapter::DeltaSend {
+        key: lease.sends[0].key.clone(),
+        sku: "Z".into(),
+        remote_ref: None,
+        delta: -4,
+    }];
+    adapter.apply_deltas(&deltas).unwrap();
+    drop(dead);
+    // Its lease (taken "long ago") has expired: the next controller takes the record with the
+    // same key; the cart answers duplicate; applied once.
+    let rep = f.store.run_stack(None).unwrap();
+    assert_eq!(rep.sent, 1);
+    assert_eq!(e.duplicate_hits(), 1);
+    assert_eq!(e.qoh("Z"), Some(6));
+    // The dead controller's late settlement is ignored: its token holds nothing.
+    let again = inventory_sync::stack::SqliteStack::open(
+        &f.dir.path().join("store.db"),
+        &Default::default(),
+    )
+    .unwrap();
+    let t = inventory_sync::stack::Transition::Pending {
+        attempts: 1,
+        next_attempt_at: 0,
+        response: "late".into(),
+    };
+    assert_eq!(
+        again
+            .settle(&lease.token, &[(lease.sends[0].group_id, t)], 0)
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn two_controllers_never_send_the_same_record() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "A", "attribute", 5);
+    for i in 0..40 {
+        let sku = format!("T{i:02}");
+        item(&f.store, &sku, 100);
+        e.set_qoh(&sku, 100);
+    }
+    for round in 0..5 {
+        for i in 0..40 {
+            adjust(
+                &f.store,
+                &format!("T{i:02}"),
+                -1 - (round % 2),
+                Reason::PosSale,
+            );
+        }
+    }
+    e.inject(Fault::Delay { ms: 5, count: 1000 });
+    let (s1, s2) = (f.reopen(), f.reopen());
+    std::thread::scope(|s| {
+        for st in [&s1, &s2] {
+            s.spawn(move || {
+                for _ in 0..200 {
+                    if st.run_stack(None).unwrap().remaining == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 0);
+    assert_eq!(e.duplicate_hits(), 0, "no key was sent twice");
+    for i in 0..40 {
+        let sku = format!("T{i:02}");
+        assert_eq!(e.qoh(&sku), Some(f.store.item_qoh(&sku).unwrap()), "{sku}");
+    }
+}
