@@ -185,7 +185,7 @@ pub(crate) fn backoff_ms(settings: &Settings, attempts: i64) -> i64 {
     if raw <= 1 {
         return raw.max(0);
     }
-    raw / 2 + rand::random::<u64>() as i64 % (raw / 2 + 1)
+    raw / 2 + (rand::random::<u64>() % (raw as u64 / 2 + 1)) as i64
 }
 
 /// The record state machine: the one place that decides where a group goes next.
@@ -418,5 +418,94 @@ impl Store {
                 ))),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            retry_base_ms: 1000,
+            retry_max_ms: 8000,
+            bypass_after_attempts: 3,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn back_off_doubles_with_jitter_and_stays_under_the_cap() {
+        let s = settings();
+        for attempts in 1..=10 {
+            let full = (1000i64 << (attempts - 1).min(20)).min(8000);
+            for _ in 0..50 {
+                let d = backoff_ms(&s, attempts);
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempts}: {d} not in [{}, {full}]",
+                    full / 2
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_state_machine_counts_attempts_and_bypasses_at_the_limit() {
+        let s = settings();
+        let t = transition(&s, 0, Verdict::Retryable("500".into()), 100);
+        assert!(
+            matches!(t, Transition::Pending { attempts: 1, next_attempt_at, .. } if next_attempt_at >= 600)
+        );
+        let t = transition(&s, 2, Verdict::Retryable("500".into()), 100);
+        assert_eq!(
+            t,
+            Transition::Bypassed {
+                attempts: 3,
+                response: "500".into()
+            }
+        );
+        let t = transition(&s, 0, Verdict::Permanent("unknown".into()), 100);
+        assert_eq!(
+            t,
+            Transition::Bypassed {
+                attempts: 1,
+                response: "unknown".into()
+            }
+        );
+        // A rate-limit wait is no attempt, and is obeyed beyond RetryMaxMs.
+        let t = transition(
+            &s,
+            2,
+            Verdict::WaitUntil {
+                until: 100_000,
+                attempt: false,
+                response: "429".into(),
+            },
+            100,
+        );
+        assert_eq!(
+            t,
+            Transition::Pending {
+                attempts: 2,
+                next_attempt_at: 100_000,
+                response: "429".into()
+            }
+        );
+        let t = transition(&s, 0, Verdict::Uncertain("timeout".into()), 100);
+        assert_eq!(
+            t,
+            Transition::Uncertain {
+                attempts: 1,
+                response: "timeout".into()
+            }
+        );
+        assert!(matches!(
+            transition(&s, 5, Verdict::Applied("ok".into()), 1),
+            Transition::Leave {
+                outcome: "applied",
+                ..
+            }
+        ));
     }
 }

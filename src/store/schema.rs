@@ -137,6 +137,12 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the file to [`SCHEMA_VERSION`]; refuses a file written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
+    // A current file needs no write lock: opening must not wait for another handle's (or a
+    // host's) open transaction.
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {

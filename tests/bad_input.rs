@@ -1,0 +1,200 @@
+//! Bad input is refused with an error naming what is wrong, and changes nothing.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{Adjustment, Delta, ErrorKind, Reason, StackState, Store};
+
+/// Everything a refused call could have changed.
+fn snapshot(s: &Store) -> (String, String, i64, String) {
+    (
+        s.items_json(None).unwrap(),
+        s.ledger_json(None).unwrap(),
+        s.stack_count(0, StackState::Waiting).unwrap(),
+        s.carts_json().unwrap(),
+    )
+}
+
+fn refused<T: std::fmt::Debug>(
+    s: &Store,
+    kind: ErrorKind,
+    needle: &str,
+    call: impl FnOnce() -> inventory_sync::Result<T>,
+) {
+    let before = snapshot(s);
+    let err = call().unwrap_err();
+    assert_eq!(err.kind(), kind, "{err}");
+    assert!(
+        err.message().contains(needle),
+        "message {:?} should name {needle:?}",
+        err.message()
+    );
+    assert_eq!(
+        snapshot(s),
+        before,
+        "a refused call changed the store: {err}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_by_name_and_changes_nothing() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-M", "TEE", 4);
+    item(&f.store, "MUG", 3);
+    let s = &f.store;
+    let adj =
+        |sku: &str, d: i64| s.adjust_qoh(&Adjustment::new(sku, Delta::new(d)?, Reason::Adjustment));
+
+    refused(s, ErrorKind::NotFound, "NOPE", || adj("NOPE", 1));
+    refused(s, ErrorKind::InvalidArgument, "empty", || adj("  ", 1));
+    refused(s, ErrorKind::InvalidArgument, "delta is 0", || {
+        adj("MUG", 0)
+    });
+    refused(s, ErrorKind::InvalidArgument, "32-bit", || {
+        adj("MUG", i64::from(i32::MAX) + 1)
+    });
+    refused(s, ErrorKind::InvalidArgument, "32-bit", || {
+        adj("MUG", i64::from(i32::MAX))
+    });
+    refused(s, ErrorKind::Refused, "TEE", || adj("TEE", 1));
+    refused(s, ErrorKind::NotFound, "cart 999", || {
+        s.adjust_qoh(&Adjustment::new("MUG", Delta::new(1)?, Reason::OrderImport).origin_cart(999))
+    });
+    refused(s, ErrorKind::InvalidArgument, "reason 9", || {
+        Reason::from_code(9)
+    });
+    refused(s, ErrorKind::Refused, "MUG", || {
+        s.upsert_item_json(r#"{"sku":"MUG","qoh":5}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "qoh", || {
+        s.upsert_item_json(r#"{"sku":"BIG","qoh":3000000000}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "colour", || {
+        s.upsert_item_json(r#"{"sku":"X","colour":"red"}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "malformed", || {
+        s.upsert_item_json(r#"{"sku":"#)
+    });
+    refused(s, ErrorKind::NotFound, "GHOST", || {
+        s.upsert_item_json(r#"{"sku":"V","parent_sku":"GHOST"}"#)
+    });
+    refused(s, ErrorKind::Refused, "MUG", || {
+        s.upsert_item_json(r#"{"sku":"MUG-S","parent_sku":"MUG"}"#)
+    });
+    refused(s, ErrorKind::NotFound, "cart 42", || {
+        s.set_cart_sync(42, true)
+    });
+    refused(s, ErrorKind::NotFound, "cart 42", || {
+        s.send_qoh(42, Default::default(), None)
+    });
+    refused(s, ErrorKind::InvalidArgument, "malformed", || {
+        s.upsert_cart_json("{name:")
+    });
+    refused(s, ErrorKind::InvalidArgument, "http", || {
+        s.upsert_cart_json(
+            r#"{"name":"F","adapter":"http_json","url":"ftp://x/","capabilities":{"send":true}}"#,
+        )
+    });
+    refused(s, ErrorKind::InvalidArgument, "credentials", || {
+        s.upsert_cart_json(r#"{"name":"F","adapter":"http_json","url":"https://u:p@x/","capabilities":{"send":true}}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "adapter", || {
+        s.upsert_cart_json(r#"{"name":"F","adapter":"oscommerce","url":"http://x/"}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "max_items_to_send", || {
+        s.upsert_cart_json(r#"{"name":"F","adapter":"http_json","url":"http://x/","max_items_to_send":0,"capabilities":{}}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "realtime", || {
+        s.upsert_cart_json(r#"{"name":"F","adapter":"http_json","url":"http://x/","capabilities":{"realtime":"sometimes"}}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "colour", || {
+        s.upsert_cart_json(
+            r#"{"name":"F","adapter":"http_json","url":"http://x/","colour":1,"capabilities":{}}"#,
+        )
+    });
+    refused(s, ErrorKind::InvalidArgument, "Bogus", || {
+        s.set_param("Bogus", "1")
+    });
+    refused(s, ErrorKind::InvalidArgument, "SynchQOH", || {
+        s.set_param("SynchQOH", "maybe")
+    });
+    refused(s, ErrorKind::InvalidArgument, "LeaseMs", || {
+        s.set_param("LeaseMs", "-5")
+    });
+    refused(s, ErrorKind::InvalidArgument, "StackMode", || {
+        s.set_param("StackMode", "everywhere")
+    });
+    refused(s, ErrorKind::InvalidArgument, "buffer", || {
+        s.set_web_fields(c, "MUG", r#"{"buffer":-1}"#)
+    });
+    refused(s, ErrorKind::InvalidArgument, "limit", || {
+        s.stack_list_json(Some(r#"{"limit":0}"#))
+    });
+    adj("MUG", 1).unwrap();
+    let id = stack(s, None)[0]["id"].as_i64().unwrap();
+    refused(s, ErrorKind::Refused, "not bypassed", || {
+        s.stack_discard(id)
+    });
+    refused(s, ErrorKind::NotFound, "record 9999", || {
+        s.stack_retry(9999)
+    });
+}
+
+#[test]
+fn deleting_what_the_stack_still_needs_is_refused() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "MUG", 3);
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    let err = f.store.delete_cart(c).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.message().contains("Web"));
+    let err = f.store.delete_item("MUG").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    e.set_qoh("MUG", 3);
+    drain(&f.store);
+    f.store.delete_item("MUG").unwrap();
+    f.store.delete_cart(c).unwrap();
+}
+
+#[test]
+fn a_host_transaction_refuses_network_calls_and_savepoints_each_call() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "MUG", 3);
+    f.store.begin().unwrap();
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    // A failed call inside the transaction leaves the rest intact.
+    assert!(f
+        .store
+        .adjust_qoh(&Adjustment::new(
+            "NOPE",
+            Delta::new(1).unwrap(),
+            Reason::Adjustment
+        ))
+        .is_err());
+    assert_eq!(
+        f.store.run_stack(None).unwrap_err().kind(),
+        ErrorKind::Refused
+    );
+    assert_eq!(
+        f.store
+            .send_qoh(c, Default::default(), None)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Refused
+    );
+    // The controller's own connection cannot see the uncommitted record.
+    let other = f.reopen();
+    assert_eq!(other.stack_count(0, StackState::Waiting).unwrap(), 0);
+    f.store.commit().unwrap();
+    assert_eq!(other.stack_count(0, StackState::Waiting).unwrap(), 1);
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
+}
