@@ -1,1 +1,143 @@
-fn main() {}
+//! The quickstart: a store, three carts on the built-in loopback emulator, the seeds' set-up
+//! procedure (Send QOH, then SynchQOH and Synchronize Inventory), everyday QOH changes, a
+//! stack drain, and a table showing every count in step.
+//!
+//! Run: `cargo run --example quickstart --features emulator`
+
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{Adjustment, Delta, Reason, SendOptions, StackState, Store};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("invsync-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = Store::open(dir.join("store.db"))?;
+    println!("store: {}", store.path().display());
+
+    // Items: a T-shirt product with three sizes, and two plain items.
+    store.upsert_item_json(r#"{"sku":"TEE","description":"T-shirt"}"#)?;
+    for (size, qoh) in [("S", 5), ("M", 8), ("L", 3)] {
+        store.upsert_item_json(&format!(
+            r#"{{"sku":"TEE-{size}","parent_sku":"TEE","attributes":{{"Size":"{size}"}},"qoh":{qoh}}}"#
+        ))?;
+    }
+    store.upsert_item_json(r#"{"sku":"MUG","description":"Mug","qoh":12}"#)?;
+    store.upsert_item_json(r#"{"sku":"CAP","description":"Cap","qoh":4}"#)?;
+
+    // Three carts: one tracks stock per SKU only, two per attribute/option.
+    let carts = [
+        ("Shop SKU", "sku"),
+        ("Shop A", "attribute"),
+        ("Shop B", "attribute"),
+    ];
+    let mut emulators = Vec::new();
+    let mut ids = Vec::new();
+    for (name, level) in carts {
+        let emu = Emulator::start()?;
+        // The cart's catalogue lists its products, with counts not yet in step.
+        let skus: &[&str] = if level == "sku" {
+            &["TEE", "MUG", "CAP"]
+        } else {
+            &["TEE-S", "TEE-M", "TEE-L", "MUG", "CAP"]
+        };
+        for sku in skus {
+            emu.set_qoh(sku, 0);
+        }
+        let id = store.upsert_cart_json(&format!(
+            r#"{{"name":"{name}","adapter":"http_json","url":"{}",
+                "capabilities":{{"send":true,"get":true,"realtime":"{level}"}},"max_items_to_send":50}}"#,
+            emu.url()
+        ))?;
+        emulators.push(emu);
+        ids.push(id);
+    }
+
+    // The seeds' set-up: Send QOH to every cart, then SynchQOH, then each cart's box.
+    for &id in &ids {
+        let r = store.send_qoh(id, SendOptions::default(), None)?;
+        println!(
+            "Send QOH to cart {id}: {} items in {} requests",
+            r.sent, r.requests
+        );
+    }
+    store.set_param("SynchQOH", "true")?;
+    for &id in &ids {
+        store.set_cart_sync(id, true)?;
+    }
+
+    // A day's changes.
+    let change = |sku: &str, delta: i64, reason: Reason| -> inventory_sync::Result<()> {
+        store.adjust_qoh(&Adjustment::new(sku, Delta::new(delta)?, reason))?;
+        Ok(())
+    };
+    change("MUG", -2, Reason::Adjustment)?; // two found broken
+    change("TEE-M", -1, Reason::PosSale)?; // sold at the counter
+    change("CAP", 10, Reason::Receiving)?; // a purchase order arrived
+                                           // An order imported from Shop A: Shop A already took the stock off, so it is not sent there.
+    emulators[1].set_qoh("TEE-L", emulators[1].qoh("TEE-L").unwrap_or(0) - 2);
+    store.adjust_qoh(
+        &Adjustment::new("TEE-L", Delta::new(-2)?, Reason::OrderImport)
+            .origin_cart(ids[1])
+            .host_ref("A-1001/1"),
+    )?;
+    // The host retries the import after a crash: the same reference is a no-op.
+    store.adjust_qoh(
+        &Adjustment::new("TEE-L", Delta::new(-2)?, Reason::OrderImport)
+            .origin_cart(ids[1])
+            .host_ref("A-1001/1"),
+    )?;
+
+    println!(
+        "\nweb stack before the drain: {} records waiting",
+        store.stack_count(0, StackState::Waiting)?
+    );
+    let report = store.run_stack(None)?;
+    print!("stack controller: {report}");
+
+    // The table: the order manager's QOH and what each cart shows.
+    println!(
+        "\n{:<8} {:>6} {:>10} {:>8} {:>8}",
+        "item", "OM QOH", carts[0].0, carts[1].0, carts[2].0
+    );
+    let mut all_agree = true;
+    let items: serde_json::Value = serde_json::from_str(&store.items_json(None)?)?;
+    for it in items.as_array().unwrap() {
+        let sku = it["sku"].as_str().unwrap();
+        let has_variants = it["has_variants"].as_bool().unwrap();
+        let om = if has_variants {
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| v["parent_sku"] == sku)
+                .map(|v| v["qoh"].as_i64().unwrap())
+                .sum()
+        } else {
+            it["qoh"].as_i64().unwrap()
+        };
+        let mut row = format!("{sku:<8} {om:>6}");
+        for (i, (_, level)) in carts.iter().enumerate() {
+            let shown = emulators[i].qoh(sku);
+            let expected = match (*level, has_variants, it["parent_sku"].is_string()) {
+                ("sku", _, true) | ("attribute", true, _) => None,
+                _ => Some(om),
+            };
+            all_agree &= shown == expected;
+            let cell = shown.map_or("-".to_string(), |q| q.to_string());
+            row.push_str(&format!(
+                " {cell:>width$}",
+                width = if i == 0 { 10 } else { 8 }
+            ));
+        }
+        println!("{row}");
+    }
+    println!("\nremaining on the stack: {}", report.remaining);
+    println!(
+        "every cart agrees with the order manager: {}",
+        if all_agree { "yes" } else { "NO" }
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    if !all_agree {
+        std::process::exit(1);
+    }
+    Ok(())
+}

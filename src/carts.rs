@@ -46,7 +46,7 @@ pub struct Capabilities {
     pub realtime: Option<SyncLevel>,
 }
 
-/// A cart as the store keeps it. Its config (with secrets) stays inside; [`CartInfo`] is
+/// A cart as the store keeps it. Its config (with secrets) stays inside; [`Cart::info`] is
 /// what may be shown.
 #[derive(Clone)]
 pub struct Cart {

@@ -72,6 +72,39 @@ pub struct RunReport {
     pub carts: Vec<CartReport>,
 }
 
+impl std::fmt::Display for RunReport {
+    /// A few lines an operator can read.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.standby {
+            return writeln!(f, "standing by: another shared stack controller is active");
+        }
+        writeln!(
+            f,
+            "{} records sent, {} to retry, {} bypassed, {} uncertain, {} still waiting",
+            self.sent, self.retried, self.bypassed, self.uncertain, self.remaining
+        )?;
+        for c in &self.carts {
+            write!(
+                f,
+                "  {}: {} sent in {} requests",
+                c.name, c.sent, c.requests
+            )?;
+            if c.retried + c.bypassed + c.uncertain + c.deferred > 0 {
+                write!(
+                    f,
+                    ", {} to retry, {} bypassed, {} uncertain, {} deferred",
+                    c.retried, c.bypassed, c.uncertain, c.deferred
+                )?;
+            }
+            if let Some(e) = &c.error {
+                write!(f, " ({e})")?;
+            }
+            writeln!(f, ", {} waiting", c.remaining)?;
+        }
+        Ok(())
+    }
+}
+
 impl RunReport {
     /// The report as JSON (the C ABI's `invsync_stack_run` report).
     pub fn to_json(&self) -> String {
@@ -336,15 +369,16 @@ impl<S: WebStack> StackController<S> {
                 .collect();
             self.stack.settle(&lease.token, &transitions, now)?;
             for (send, (_, t)) in lease.sends.iter().zip(&transitions) {
+                let n = send.records;
                 match t {
-                    Transition::Leave { .. } => rep.sent += 1,
+                    Transition::Leave { .. } => rep.sent += n,
                     Transition::Pending { attempts, .. } => {
                         if send.attempts < *attempts {
-                            rep.retried += 1;
+                            rep.retried += n;
                         }
                     }
-                    Transition::Bypassed { .. } => rep.bypassed += 1,
-                    Transition::Uncertain { .. } => rep.uncertain += 1,
+                    Transition::Bypassed { .. } => rep.bypassed += n,
+                    Transition::Uncertain { .. } => rep.uncertain += n,
                 }
             }
             if stop {

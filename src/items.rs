@@ -333,13 +333,10 @@ pub(crate) fn snapshot_published(
 pub(crate) fn apply_change(
     c: &Connection,
     item: &Item,
-    delta: i64,
-    reason: Reason,
-    origin_cart: Option<CartId>,
-    send_to_web: bool,
-    host_ref: Option<&str>,
+    change: &Adjustment,
     workstation: &str,
 ) -> Result<AdjustOutcome> {
+    let (delta, reason, origin_cart) = (change.delta.get(), change.reason, change.origin_cart);
     if item.has_variants {
         return Err(Error::refused(format!(
             "item {:?} is a product with variants and holds no stock of its own; adjust a variant",
@@ -354,7 +351,7 @@ pub(crate) fn apply_change(
         )));
     }
     let mut queued = 0;
-    if send_to_web && crate::params::load(c)?.synch_qoh {
+    if change.send_to_web && crate::params::load(c)?.synch_qoh {
         for cart in sql::carts_realtime_on(c)? {
             if Some(cart.id) == origin_cart {
                 continue;
@@ -387,7 +384,7 @@ pub(crate) fn apply_change(
         new_qoh,
         reason,
         origin_cart,
-        host_ref,
+        change.host_ref.as_deref(),
         workstation,
     )?;
     Ok(AdjustOutcome::Applied {
@@ -527,16 +524,7 @@ impl Store {
                 sql::cart_by_id(c, origin)?;
             }
             let item = sql::item_by_sku(c, sku)?;
-            apply_change(
-                c,
-                &item,
-                adjustment.delta.get(),
-                adjustment.reason,
-                adjustment.origin_cart,
-                adjustment.send_to_web,
-                adjustment.host_ref.as_deref(),
-                &workstation,
-            )
+            apply_change(c, &item, adjustment, &workstation)
         })
     }
 

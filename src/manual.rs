@@ -4,7 +4,7 @@
 use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
 use crate::carts::{Cart, CartId, SyncLevel};
 use crate::error::{Error, ErrorKind, Result};
-use crate::items::{apply_change, check_sku, published_pair, Reason};
+use crate::items::{apply_change, check_sku, published_pair, Adjustment, Delta, Reason};
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -504,16 +504,9 @@ fn apply_pulled(
         report.unchanged += 1;
         return Ok(());
     }
-    match apply_change(
-        c,
-        &item,
-        delta,
-        Reason::Other,
-        Some(cart.id),
-        true,
-        None,
-        workstation,
-    ) {
+    let change =
+        Delta::new(delta).map(|d| Adjustment::new(sku, d, Reason::Other).origin_cart(cart.id));
+    match change.and_then(|change| apply_change(c, &item, &change, workstation)) {
         Ok(_) => report.updated += 1,
         Err(e) if e.kind() == ErrorKind::InvalidArgument => report.not_applied.push(NotApplied {
             sku: sku.to_owned(),

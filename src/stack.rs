@@ -105,6 +105,8 @@ pub struct LeasedSend {
     pub delta: i64,
     /// Attempts so far.
     pub attempts: i64,
+    /// How many stack records the group settles.
+    pub records: usize,
 }
 
 /// Records leased under one token.
@@ -382,6 +384,12 @@ impl Store {
             }
         };
         self.read(|c| Ok(Value::Array(sql::stack_list(c, cart, state, limit)?).to_string()))
+    }
+
+    /// How many records have left the stack with `outcome` (`applied`, `superseded`,
+    /// `discarded`, `netted`): the stack's history, kept in its log.
+    pub fn stack_history_count(&self, outcome: &str) -> Result<i64> {
+        self.read(|c| sql::stack_log_count(c, outcome))
     }
 
     /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)

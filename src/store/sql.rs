@@ -694,6 +694,7 @@ pub(crate) fn lease(
         "UPDATE send_groups SET lease_token = ?2, lease_until = ?3 WHERE id = ?1
          RETURNING key, item_id, net_delta, attempts",
     )?;
+    let mut members = c.prepare_cached("SELECT COUNT(*) FROM stack WHERE group_id = ?1")?;
     let mut item_q = c.prepare_cached(
         "SELECT i.sku, w.remote_ref FROM items i
          LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?2 WHERE i.id = ?1",
@@ -713,6 +714,7 @@ pub(crate) fn lease(
             remote_ref,
             delta,
             attempts,
+            records: members.query_row([g], |r| r.get::<_, i64>(0))? as usize,
         });
     }
     Ok(out)
