@@ -1,0 +1,283 @@
+//! The stack controller beyond the rules: send groups, workstations, the background thread,
+//! concurrency between carts, and manual sync keeping the controller away.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::{Reason, SendOptions, StackState};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_send_group_that_timed_out_after_applying_is_applied_once_though_new_records_arrived() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "G", 20);
+    e.set_qoh("G", 20);
+    adjust(&f.store, "G", -1, Reason::PosSale);
+    adjust(&f.store, "G", -2, Reason::PosSale);
+    e.inject(Fault::ApplyThenDrop { count: 1 });
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        first.retried, 2,
+        "both records wait for a retry of their group"
+    );
+    assert_eq!(
+        e.qoh("G"),
+        Some(17),
+        "the cart applied the group's net -3 before the drop"
+    );
+    // New records arrive before the retry: they form a new group, the old one keeps its payload.
+    adjust(&f.store, "G", -4, Reason::PosSale);
+    let recs = stack(&f.store, None);
+    assert_eq!(recs.len(), 3);
+    let second = drain(&f.store);
+    assert_eq!(second.remaining, 0);
+    assert_eq!(e.duplicate_hits(), 1, "the retry re-sent the same key");
+    assert_eq!(e.qoh("G"), Some(13));
+    assert_eq!(f.store.item_qoh("G").unwrap(), 13);
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 3);
+    let _ = c;
+}
+
+#[test]
+fn changes_that_cancel_out_send_nothing() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "N", 5);
+    adjust(&f.store, "N", -2, Reason::PosSale);
+    adjust(&f.store, "N", 2, Reason::Return);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.remaining, e.requests()), (0, 0, 0));
+    assert_eq!(f.store.stack_history_count("netted").unwrap(), 2);
+}
+
+#[test]
+fn batches_hold_at_most_max_items_to_send() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart_with(&f.store, &e, "A", "attribute", 7);
+    for i in 0..30 {
+        let sku = format!("B{i:02}");
+        item(&f.store, &sku, 3);
+        e.set_qoh(&sku, 3);
+        adjust(&f.store, &sku, -1, Reason::PosSale);
+    }
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.sent, 30);
+    assert_eq!(e.adjust_requests(), 5, "30 records at 7 per request");
+    assert_eq!(e.max_batch_seen(), 7);
+    // max_records bounds one pass.
+    for i in 0..10 {
+        adjust(&f.store, &format!("B{i:02}"), -1, Reason::PosSale);
+    }
+    let r = f.store.run_stack(Some(4)).unwrap();
+    assert_eq!((r.sent, r.remaining), (4, 6));
+}
+
+#[test]
+fn a_local_controller_sends_its_own_records_and_those_of_silent_workstations() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "W", 10);
+    e.set_qoh("W", 10);
+    let till1 = f.reopen();
+    till1.set_param("Workstation", "TILL-1").unwrap();
+    let till2 = f.reopen();
+    till2.set_param("Workstation", "TILL-2").unwrap();
+    // TILL-2's controller is alive (it has just run a pass).
+    till2.run_stack(None).unwrap();
+    adjust(&till1, "W", -1, Reason::PosSale);
+    adjust(&till2, "W", -2, Reason::PosSale);
+    let r = till1.run_stack(None).unwrap();
+    assert_eq!(r.sent, 1, "TILL-1 sends only its own while TILL-2 beats");
+    assert_eq!(e.qoh("W"), Some(9));
+    let recs = stack(&f.store, None);
+    assert_eq!(recs[0]["workstation"], "TILL-2");
+    // A workstation that has never run a controller is silent: its records are sent for it.
+    let till3 = f.reopen();
+    till3.set_param("Workstation", "TILL-3").unwrap();
+    adjust(&till3, "W", -3, Reason::PosSale);
+    let r = till1.run_stack(None).unwrap();
+    assert_eq!(r.sent, 1);
+    assert_eq!(e.qoh("W"), Some(6));
+    // TILL-2 sends its own.
+    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
+    assert_eq!(e.qoh("W"), Some(4));
+}
+
+#[test]
+fn only_one_shared_controller_is_active() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    e.set_qoh("S", 10);
+    f.store.set_param("StackMode", "shared").unwrap();
+    let server = f.reopen();
+    server.set_param("Workstation", "BACK-OFFICE").unwrap();
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL-1").unwrap();
+    adjust(&till, "S", -1, Reason::PosSale);
+    let r = server.run_stack(None).unwrap();
+    assert!(!r.standby);
+    assert_eq!(
+        r.sent, 1,
+        "the shared controller sends every workstation's records"
+    );
+    adjust(&till, "S", -1, Reason::PosSale);
+    let other = till.run_stack(None).unwrap();
+    assert!(other.standby, "a second shared controller stands by");
+    assert_eq!(other.sent, 0);
+    assert_eq!(server.run_stack(None).unwrap().sent, 1);
+    assert_eq!(e.qoh("S"), Some(8));
+}
+
+#[test]
+fn the_background_controller_drains_and_stops_cleanly() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "BG", 10);
+    e.set_qoh("BG", 10);
+    adjust(&f.store, "BG", -3, Reason::PosSale);
+    assert!(!f.store.controller_status().running);
+    f.store.start_controller(Duration::from_millis(20)).unwrap();
+    assert_eq!(
+        f.store
+            .start_controller(Duration::from_millis(20))
+            .unwrap_err()
+            .kind(),
+        inventory_sync::ErrorKind::Refused
+    );
+    // Wait for the condition (bounded), not for a fixed time.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let drained = || {
+        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
+            && f.store.controller_status().passes >= 1
+    };
+    while !drained() && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(e.qoh("BG"), Some(7));
+    let status = f.store.controller_status();
+    assert!(status.running);
+    assert!(status.passes >= 1 && status.heartbeat.is_some() && status.last_error.is_none());
+    f.store.stop_controller();
+    assert!(!f.store.controller_status().running);
+    f.store.stop_controller(); // a no-op
+}
+
+/// An adapter that holds its request until another cart has been served (or 10 s pass).
+struct WaitsForOtherCart {
+    other: Arc<Emulator>,
+    saw_other_served: Arc<AtomicBool>,
+}
+
+impl CartAdapter for WaitsForOtherCart {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.other.qoh("F") == Some(4) {
+                self.saw_other_served.store(true, Ordering::SeqCst);
+                return Ok(d
+                    .iter()
+                    .map(|_| SendOutcome::Applied { qoh: None })
+                    .collect());
+            }
+            std::thread::yield_now();
+        }
+        Err(CartError::Unavailable("timed out".into()))
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not used".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
+#[test]
+fn a_slow_cart_never_holds_back_the_others() {
+    let f = store();
+    let fast = Arc::new(Emulator::start().unwrap());
+    let saw = Arc::new(AtomicBool::new(false));
+    let (other, flag) = (fast.clone(), saw.clone());
+    f.store.register_adapter("slow", move |_| {
+        Ok(Arc::new(WaitsForOtherCart {
+            other: other.clone(),
+            saw_other_served: flag.clone(),
+        }) as Arc<dyn CartAdapter>)
+    });
+    let slow = f
+        .store
+        .upsert_cart_json(r#"{"name":"Slow","adapter":"slow","capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#)
+        .unwrap();
+    f.store.set_cart_sync(slow, true).unwrap();
+    cart(&f.store, &fast, "Fast", "attribute");
+    item(&f.store, "F", 5);
+    fast.set_qoh("F", 5);
+    adjust(&f.store, "F", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert!(
+        saw.load(Ordering::SeqCst),
+        "the fast cart was served while the slow one was still sending"
+    );
+    assert_eq!(r.sent, 2);
+}
+
+#[test]
+fn the_controller_leaves_a_cart_alone_during_its_send_qoh() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "A", "attribute", 10);
+    for i in 0..25 {
+        let sku = format!("M{i:02}");
+        item(&f.store, &sku, 5);
+        e.set_qoh(&sku, 0);
+    }
+    let other = f.reopen();
+    let mut sent_meanwhile = Vec::new();
+    let mut progress = |done: i64, total: i64| {
+        // Between batches: a QOH change for an item of a later batch, and a controller pass.
+        if done < total {
+            other
+                .adjust_qoh(&inventory_sync::Adjustment::new(
+                    "M24",
+                    inventory_sync::Delta::new(-1).unwrap(),
+                    Reason::PosSale,
+                ))
+                .unwrap();
+        }
+        sent_meanwhile.push(other.run_stack(None).unwrap().sent);
+        true
+    };
+    let r = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, Some(&mut progress))
+        .unwrap();
+    assert_eq!(
+        sent_meanwhile,
+        vec![0, 0, 0],
+        "nothing sent to the cart during its Send QOH"
+    );
+    assert_eq!(
+        r.superseded, 2,
+        "the waiting records were included in M24's absolute count"
+    );
+    assert_eq!(e.qoh("M24"), Some(3));
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 0);
+    assert_eq!(e.qoh("M24"), Some(3));
+}
