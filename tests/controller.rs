@@ -281,3 +281,66 @@ fn the_controller_leaves_a_cart_alone_during_its_send_qoh() {
     assert_eq!(f.store.run_stack(None).unwrap().sent, 0);
     assert_eq!(e.qoh("M24"), Some(3));
 }
+
+/// A cart that cannot de-duplicate: the first request gets no answer.
+struct Unkeyed {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CartAdapter for Unkeyed {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeUnkeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(CartError::Ambiguous(
+                "connection reset after the request was sent".into(),
+            ));
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not used".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
+#[test]
+fn an_ambiguous_failure_without_a_key_is_never_resent_blindly() {
+    let f = store();
+    let adapter = Arc::new(Unkeyed {
+        calls: Default::default(),
+    });
+    let a = adapter.clone();
+    f.store
+        .register_adapter("unkeyed", move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
+    let c = f
+        .store
+        .upsert_cart_json(r#"{"name":"Legacy","adapter":"unkeyed","capabilities":{"send":false,"get":false,"realtime":"sku"}}"#)
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "U", 4);
+    adjust(&f.store, "U", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.uncertain, 1);
+    for _ in 0..3 {
+        f.store.run_stack(None).unwrap();
+    }
+    assert_eq!(
+        adapter.calls.load(Ordering::SeqCst),
+        1,
+        "not re-sent on its own"
+    );
+    assert_eq!(f.store.stack_count(c, StackState::Uncertain).unwrap(), 1);
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(rec["state"], "uncertain");
+    assert!(rec["last_response"].as_str().unwrap().contains("reset"));
+    // The operator checked the cart and decides to send it.
+    f.store.stack_retry(rec["id"].as_i64().unwrap()).unwrap();
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    assert_eq!(adapter.calls.load(Ordering::SeqCst), 2);
+}

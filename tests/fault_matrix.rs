@@ -1,0 +1,199 @@
+//! The fault matrix (issue 5) for the http_json adapter: each fault ends with every record
+//! applied exactly once, or visibly bypassed with a useful `last_response`.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::{Reason, StackState, Store};
+use std::time::{Duration, Instant};
+
+const SKUS: [&str; 5] = ["F1", "F2", "F3", "F4", "F5"];
+
+/// A store with one cart (time-out 300 ms) and one waiting record per SKU (-1 each).
+fn setup(f: &Fixture, e: &Emulator) -> i64 {
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Web","adapter":"http_json","url":"{}","timeout_ms":300,
+                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+            e.url()
+        ))
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    for sku in SKUS {
+        item(&f.store, sku, 10);
+        e.set_qoh(sku, 10);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    c
+}
+
+/// Passes until nothing waits (bounded by `limit`; a cart's own `Retry-After` is real time).
+fn settle(store: &Store, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while store.stack_count(0, StackState::Waiting).unwrap() > 0 && Instant::now() < deadline {
+        store.run_stack(None).unwrap();
+    }
+    assert_eq!(
+        store.stack_count(0, StackState::Waiting).unwrap(),
+        0,
+        "records still waiting"
+    );
+}
+
+fn all_applied_once(e: &Emulator) {
+    for sku in SKUS {
+        assert_eq!(e.qoh(sku), Some(9), "{sku} applied exactly once");
+    }
+}
+
+fn scenario(fault: Fault) -> (Fixture, Emulator) {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    setup(&f, &e);
+    e.inject(fault);
+    (f, e)
+}
+
+#[test]
+fn http_500_is_retried_then_applied() {
+    let (f, e) = scenario(Fault::Status {
+        status: 500,
+        count: 2,
+        retry_after: None,
+    });
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(first.retried, 5);
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(rec["attempts"], 1);
+    assert!(
+        rec["last_response"].as_str().unwrap().contains("HTTP 500"),
+        "{rec}"
+    );
+    settle(&f.store, Duration::from_secs(10));
+    all_applied_once(&e);
+}
+
+#[test]
+fn http_503_with_retry_after_waits_without_counting_an_attempt() {
+    let (f, e) = scenario(Fault::Status {
+        status: 503,
+        count: 1,
+        retry_after: Some(1),
+    });
+    let t0 = inventory_now();
+    f.store.run_stack(None).unwrap();
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(rec["attempts"], 0);
+    let next = rec["next_attempt_at"].as_i64().unwrap();
+    assert!(
+        next >= t0 + 1000,
+        "scheduled by Retry-After: {next} vs {t0}"
+    );
+    settle(&f.store, Duration::from_secs(10));
+    all_applied_once(&e);
+}
+
+#[test]
+fn http_429_waits_without_counting_an_attempt() {
+    let (f, e) = scenario(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(0),
+    });
+    f.store.run_stack(None).unwrap();
+    assert_eq!(stack(&f.store, None)[0]["attempts"], 0);
+    settle(&f.store, Duration::from_secs(10));
+    all_applied_once(&e);
+}
+
+#[test]
+fn a_time_out_before_the_cart_applied_is_resent_under_the_same_key() {
+    let (f, e) = scenario(Fault::Hang { count: 1 });
+    f.store.run_stack(None).unwrap();
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(rec["attempts"], 1);
+    assert!(
+        rec["last_response"].as_str().unwrap().contains("no answer"),
+        "{rec}"
+    );
+    settle(&f.store, Duration::from_secs(10));
+    all_applied_once(&e);
+    assert_eq!(e.duplicate_hits(), 0);
+}
+
+#[test]
+fn a_dropped_connection_after_applying_is_not_applied_twice() {
+    let (f, e) = scenario(Fault::ApplyThenDrop { count: 1 });
+    settle(&f.store, Duration::from_secs(10));
+    all_applied_once(&e);
+    assert_eq!(
+        e.duplicate_hits(),
+        5,
+        "the re-send was recognised by its keys"
+    );
+}
+
+#[test]
+fn malformed_json_after_applying_is_not_applied_twice() {
+    let (f, e) = scenario(Fault::MalformedJson { count: 1 });
+    settle(&f.store, Duration::from_secs(10));
+    all_applied_once(&e);
+    assert_eq!(e.duplicate_hits(), 5);
+}
+
+#[test]
+fn a_partial_batch_failure_settles_each_record_on_its_own() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    setup(&f, &e);
+    e.remove("F2");
+    e.fail_sku("F4", "rejected");
+    settle(&f.store, Duration::from_secs(10));
+    for sku in ["F1", "F3", "F5"] {
+        assert_eq!(e.qoh(sku), Some(9));
+    }
+    let bypassed = stack(&f.store, Some(r#"{"state":2}"#));
+    let by_sku: Vec<(&str, &str)> = bypassed
+        .iter()
+        .map(|r| {
+            (
+                r["sku"].as_str().unwrap(),
+                r["last_response"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(by_sku.len(), 2);
+    assert_eq!(by_sku[0].0, "F2");
+    assert!(by_sku[0].1.contains("unknown_sku"), "{by_sku:?}");
+    assert_eq!(by_sku[1].0, "F4");
+    assert!(by_sku[1].1.contains("rejected"), "{by_sku:?}");
+    assert_eq!(e.qoh("F4"), Some(10));
+}
+
+#[test]
+fn a_slow_cart_beside_a_fast_one() {
+    let f = store();
+    let (slow, fast) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    setup(&f, &slow);
+    cart(&f.store, &fast, "Fast", "attribute");
+    for sku in SKUS {
+        fast.set_qoh(sku, 9);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    slow.inject(Fault::Delay { ms: 200, count: 10 });
+    settle(&f.store, Duration::from_secs(20));
+    for sku in SKUS {
+        assert_eq!(slow.qoh(sku), Some(8));
+        assert_eq!(fast.qoh(sku), Some(8));
+    }
+}
+
+fn inventory_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
