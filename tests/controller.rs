@@ -344,3 +344,65 @@ fn an_ambiguous_failure_without_a_key_is_never_resent_blindly() {
     assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
     assert_eq!(adapter.calls.load(Ordering::SeqCst), 2);
 }
+
+/// A cart that takes `hold` to answer: longer than the lease.
+struct SlowCart {
+    calls: std::sync::atomic::AtomicUsize,
+    hold: Duration,
+}
+
+impl CartAdapter for SlowCart {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(self.hold); // the cart's own latency
+        Ok(d.iter().map(|_| SendOutcome::Applied { qoh: None }).collect())
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not used".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
+#[test]
+fn a_lease_is_renewed_while_its_request_is_in_flight() {
+    let f = store();
+    f.store.set_param("LeaseMs", "100").unwrap();
+    f.store.set_param("StackMode", "local").unwrap();
+    let cart = Arc::new(SlowCart { calls: Default::default(), hold: Duration::from_millis(600) });
+    let (a, b) = (f.reopen(), f.reopen());
+    for s in [&a, &b, &f.store] {
+        let c = cart.clone();
+        s.register_adapter("slow", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
+    }
+    let id = f
+        .store
+        .upsert_cart_json(r#"{"name":"Slow","adapter":"slow","capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#)
+        .unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    item(&f.store, "L", 3);
+    adjust(&f.store, "L", -1, Reason::PosSale);
+    let done = AtomicBool::new(false);
+    let mut other_passes = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(a.run_stack(None).unwrap().sent, 1);
+            done.store(true, Ordering::SeqCst);
+        });
+        // Another controller keeps trying while the first one's request is in flight, well
+        // past the 100 ms lease: it must find nothing to take.
+        while !done.load(Ordering::SeqCst) {
+            if cart.calls.load(Ordering::SeqCst) == 1 {
+                assert_eq!(b.run_stack(None).unwrap().sent, 0);
+                other_passes += 1;
+            }
+            std::thread::yield_now();
+        }
+    });
+    assert!(other_passes > 0);
+    assert_eq!(cart.calls.load(Ordering::SeqCst), 1, "sent once: the lease held");
+}
