@@ -43,7 +43,7 @@ pub use carts::{Capabilities, Cart, CartId, SyncLevel, WebFields};
 pub use controller::{CartReport, ControllerStatus, RunReport, StackController};
 pub use error::{Error, ErrorKind, Result};
 pub use items::{AdjustOutcome, Adjustment, Delta, Item, ItemId, Reason};
-pub use manual::{GetOptions, GetReport, SendOptions, SendReport, Warning};
+pub use manual::{DriftItem, DriftReport, GetOptions, GetReport, SendOptions, SendReport, Warning};
 pub use params::{Settings, StackMode};
 pub use stack::{StackState, WebStack};
 pub use store::{Durability, OpenOptions, Store};

@@ -363,22 +363,7 @@ impl Store {
                 expected: None,
             });
         }
-        // Expected published count and waiting records for every item the cart gets.
-        let expected: Vec<(String, i64, i64)> = self.read(|c| {
-            let mut out = Vec::new();
-            for item in sql::items_for_cart(c, &cart)? {
-                if let Some((target, published, _)) =
-                    published_pair(c, &cart, &item, item.qoh, item.qoh)?
-                {
-                    out.push((
-                        item.sku.clone(),
-                        published,
-                        sql::stack_sum(c, cart.id, target)?,
-                    ));
-                }
-            }
-            Ok(out)
-        })?;
+        let expected = self.expected_counts(&cart)?;
         for (sku, _, pending) in &expected {
             if *pending != 0 {
                 warnings.push(Warning {
@@ -393,17 +378,7 @@ impl Store {
             }
         }
         if cart.capabilities.get {
-            let mut counts: HashMap<String, i64> = HashMap::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
-                    .map_err(|e| cart_error(&cart, &e))?;
-                counts.extend(page.items);
-                cursor = page.next_cursor;
-                if cursor.is_none() {
-                    break;
-                }
-            }
+            let counts = fetch_all(&cart, adapter.as_ref())?;
             let known: HashSet<&str> = expected.iter().map(|(s, _, _)| s.as_str()).collect();
             for (sku, published, pending) in &expected {
                 match counts.get(sku) {
@@ -444,6 +419,138 @@ impl Store {
             }
         }
         Ok(warnings)
+    }
+}
+
+impl Store {
+    /// (SKU, expected published count, net of the cart's waiting records) of every item the
+    /// cart gets.
+    fn expected_counts(&self, cart: &Cart) -> Result<Vec<(String, i64, i64)>> {
+        self.read(|c| {
+            let mut out = Vec::new();
+            for item in sql::items_for_cart(c, cart)? {
+                if let Some((target, published, _)) =
+                    published_pair(c, cart, &item, item.qoh, item.qoh)?
+                {
+                    out.push((
+                        item.sku.clone(),
+                        published,
+                        sql::stack_sum(c, cart.id, target)?,
+                    ));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The drift report (DESIGN §4): every item whose count on the cart differs from the
+    /// count it should show, net of the records still waiting for it. With `repair`, each is
+    /// set with compare-and-set — only if the cart still shows the count just read, so a sale
+    /// the cart made meanwhile is never overwritten; such items are listed as conflicts.
+    pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
+        let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
+        if !cart.capabilities.get {
+            return Err(Error::refused(format!(
+                "cart {:?} cannot be read",
+                cart.name
+            )));
+        }
+        if repair && !cart.capabilities.send {
+            return Err(Error::refused(format!(
+                "cart {:?} cannot be sent counts",
+                cart.name
+            )));
+        }
+        let counts = fetch_all(&cart, adapter.as_ref())?;
+        let mut report = DriftReport::default();
+        for (sku, published, pending) in self.expected_counts(&cart)? {
+            match counts.get(&sku) {
+                Some(&q) if q != published - pending => report.items.push(DriftItem {
+                    sku,
+                    cart_qoh: q,
+                    expected: published - pending,
+                    outcome: None,
+                }),
+                Some(_) => report.in_step += 1,
+                None => {}
+            }
+        }
+        if repair {
+            for chunk in report.items.chunks_mut(cart.max_items_to_send as usize) {
+                let sets: Vec<QuantitySet> = chunk
+                    .iter()
+                    .map(|d| QuantitySet {
+                        key: random_key(),
+                        sku: d.sku.clone(),
+                        remote_ref: None,
+                        qoh: d.expected,
+                        expected: Some(d.cart_qoh),
+                    })
+                    .collect();
+                match with_rate_limit(|| adapter.set_quantities(&sets)) {
+                    Ok(outcomes) => {
+                        for (i, d) in chunk.iter_mut().enumerate() {
+                            d.outcome = Some(match outcomes.get(i) {
+                                Some(SendOutcome::Applied { .. }) => {
+                                    report.repaired += 1;
+                                    "repaired".into()
+                                }
+                                Some(SendOutcome::Conflict { current }) => {
+                                    format!("the cart changed meanwhile (now {current}); run the report again")
+                                }
+                                other => describe(other),
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        for d in chunk.iter_mut() {
+                            d.outcome = Some(e.message());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// One item whose cart count is off.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DriftItem {
+    /// The item.
+    pub sku: String,
+    /// What the cart shows.
+    pub cart_qoh: i64,
+    /// What it should show, net of waiting records.
+    pub expected: i64,
+    /// With repair: what became of the fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// What [`Store::drift`] found (and fixed).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DriftReport {
+    /// Items in step.
+    pub in_step: usize,
+    /// Items off.
+    pub items: Vec<DriftItem>,
+    /// Items repaired.
+    pub repaired: usize,
+}
+
+/// Every count of the cart's catalogue, paging through it.
+fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i64>> {
+    let mut counts = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
+            .map_err(|e| cart_error(cart, &e))?;
+        counts.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(counts);
+        }
     }
 }
 

@@ -358,7 +358,9 @@ impl CartAdapter for SlowCart {
     fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(self.hold); // the cart's own latency
-        Ok(d.iter().map(|_| SendOutcome::Applied { qoh: None }).collect())
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
     }
     fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
         Err(CartError::Rejected("not used".into()))
@@ -373,7 +375,10 @@ fn a_lease_is_renewed_while_its_request_is_in_flight() {
     let f = store();
     f.store.set_param("LeaseMs", "100").unwrap();
     f.store.set_param("StackMode", "local").unwrap();
-    let cart = Arc::new(SlowCart { calls: Default::default(), hold: Duration::from_millis(600) });
+    let cart = Arc::new(SlowCart {
+        calls: Default::default(),
+        hold: Duration::from_millis(600),
+    });
     let (a, b) = (f.reopen(), f.reopen());
     for s in [&a, &b, &f.store] {
         let c = cart.clone();
@@ -404,5 +409,9 @@ fn a_lease_is_renewed_while_its_request_is_in_flight() {
         }
     });
     assert!(other_passes > 0);
-    assert_eq!(cart.calls.load(Ordering::SeqCst), 1, "sent once: the lease held");
+    assert_eq!(
+        cart.calls.load(Ordering::SeqCst),
+        1,
+        "sent once: the lease held"
+    );
 }

@@ -800,3 +800,34 @@ fn two_controllers_never_send_the_same_record() {
         assert_eq!(e.qoh(&sku), Some(f.store.item_qoh(&sku).unwrap()), "{sku}");
     }
 }
+
+#[test]
+fn the_drift_report_repairs_with_compare_and_set() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "D1", 10);
+    item(&f.store, "D2", 10);
+    item(&f.store, "D3", 10);
+    e.set_qoh("D1", 10);
+    e.set_qoh("D2", 7); // someone edited the cart by hand
+    e.set_qoh("D3", 10);
+    adjust(&f.store, "D3", -4, Reason::PosSale); // waiting: the cart will get it from the stack
+    let r = f.store.drift(c, false).unwrap();
+    assert_eq!(r.in_step, 2);
+    assert_eq!(r.items.len(), 1);
+    assert_eq!(
+        (
+            r.items[0].sku.as_str(),
+            r.items[0].cart_qoh,
+            r.items[0].expected
+        ),
+        ("D2", 7, 10)
+    );
+    let r = f.store.drift(c, true).unwrap();
+    assert_eq!(r.repaired, 1);
+    assert_eq!(e.qoh("D2"), Some(10));
+    drain(&f.store);
+    assert_eq!(e.qoh("D3"), Some(6));
+    assert!(f.store.drift(c, false).unwrap().items.is_empty());
+}
