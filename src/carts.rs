@@ -110,6 +110,12 @@ impl Cart {
         }
     }
 
+    /// The level the cart is sent items at; a cart without real-time sync is treated as
+    /// `Attribute` for Send QOH (each variant and plain item).
+    pub fn level(&self) -> SyncLevel {
+        self.capabilities.realtime.unwrap_or(SyncLevel::Attribute)
+    }
+
     /// Whether the real-time switches are on for this cart (its box and real-time support).
     pub(crate) fn realtime_on(&self) -> bool {
         self.sync_on && self.capabilities.realtime.is_some()

@@ -259,13 +259,25 @@ pub(crate) fn published_pair(
     old_qoh: i64,
     new_qoh: i64,
 ) -> Result<Option<(ItemId, i64, i64)>> {
-    let level = cart.capabilities.realtime.unwrap_or(SyncLevel::Attribute);
+    published_change(c, cart.id, cart.level(), item, old_qoh, new_qoh)
+}
+
+/// [`published_pair`] for a cart known by id and level (the enqueue hot path reads no more of
+/// the cart than that).
+fn published_change(
+    c: &Connection,
+    cart_id: CartId,
+    level: SyncLevel,
+    item: &Item,
+    old_qoh: i64,
+    new_qoh: i64,
+) -> Result<Option<(ItemId, i64, i64)>> {
     match level {
         SyncLevel::Attribute => {
             if item.has_variants {
                 return Ok(None);
             }
-            let wf = sql::web_fields_get(c, cart.id, item.id)?;
+            let wf = sql::web_fields_get(c, cart_id, item.id)?;
             if !wf.sync {
                 return Ok(None);
             }
@@ -280,7 +292,7 @@ pub(crate) fn published_pair(
                 Some(p) => p,
                 None if item.has_variants => item.id,
                 None => {
-                    let wf = sql::web_fields_get(c, cart.id, item.id)?;
+                    let wf = sql::web_fields_get(c, cart_id, item.id)?;
                     if !wf.sync {
                         return Ok(None);
                     }
@@ -291,7 +303,7 @@ pub(crate) fn published_pair(
                     )));
                 }
             };
-            let pwf = sql::web_fields_get(c, cart.id, product)?;
+            let pwf = sql::web_fields_get(c, cart_id, product)?;
             if !pwf.sync {
                 return Ok(None);
             }
@@ -299,7 +311,7 @@ pub(crate) fn published_pair(
             // changed variant's term differs between before and after.
             let mut others = 0i64;
             let mut own = None;
-            for (vid, vqoh, vwf) in sql::variants_with_fields(c, cart.id, product)? {
+            for (vid, vqoh, vwf) in sql::variants_with_fields(c, cart_id, product)? {
                 if vid == item.id {
                     own = Some(vwf);
                 } else {
@@ -352,18 +364,18 @@ pub(crate) fn apply_change(
     }
     let mut queued = 0;
     if change.send_to_web && crate::params::load(c)?.synch_qoh {
-        for cart in sql::carts_realtime_on(c)? {
-            if Some(cart.id) == origin_cart {
+        for (cart_id, level) in sql::realtime_targets(c)? {
+            if Some(cart_id) == origin_cart {
                 continue;
             }
             if let Some((target, before, after)) =
-                published_pair(c, &cart, item, item.qoh, new_qoh)?
+                published_change(c, cart_id, level, item, item.qoh, new_qoh)?
             {
                 if after != before {
                     sql::stack_insert(
                         c,
                         &NewRecord {
-                            cart_id: cart.id,
+                            cart_id,
                             item_id: target,
                             delta: after - before,
                             reason,

@@ -105,11 +105,20 @@ pub(crate) fn carts_all(c: &Connection) -> Result<Vec<Cart>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub(crate) fn carts_realtime_on(c: &Connection) -> Result<Vec<Cart>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {CART_COLS} FROM carts WHERE sync_on = 1 AND realtime <> 'none' ORDER BY id"
-    ))?;
-    let rows = st.query_map([], cart_row)?;
+/// The carts that take real-time records now (box on, real-time supported), with their level.
+pub(crate) fn realtime_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, realtime FROM carts WHERE sync_on = 1 AND realtime <> 'none' ORDER BY id",
+    )?;
+    let rows = st.query_map([], |r| {
+        let level: String = r.get(1)?;
+        Ok((
+            r.get(0)?,
+            SyncLevel::parse_opt(&level)
+                .flatten()
+                .unwrap_or(SyncLevel::Attribute),
+        ))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
