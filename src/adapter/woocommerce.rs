@@ -401,12 +401,14 @@ impl CartAdapter for WooCommerceAdapter {
             };
             match current.get(r) {
                 None => out[i] = Some(unknown(&d.sku)),
-                Some(None) => out[i] = Some(SendOutcome::Failed {
-                    message: format!(
+                Some(None) => {
+                    out[i] = Some(SendOutcome::Failed {
+                        message: format!(
                         "sku {}: WooCommerce does not manage stock for it (manage_stock is off)",
                         d.sku
                     ),
-                }),
+                    })
+                }
                 Some(Some(now)) => match now.checked_add(d.delta) {
                     Some(target) => plan.push((i, (*r, target, d.sku.as_str()))),
                     None => {
