@@ -452,8 +452,7 @@ impl ShopifyAdapter {
     fn set_request(
         &self,
         batch: &[(&QuantitySet, String)],
-    ) -> std::result::Result<std::result::Result<(), Vec<(Option<usize>, String, String)>>, CartError>
-    {
+    ) -> std::result::Result<std::result::Result<(), Vec<SetUserError>>, CartError> {
         let quantities: Vec<Value> = batch
             .iter()
             .map(|(s, gid)| {
@@ -498,6 +497,10 @@ impl ShopifyAdapter {
             .collect()))
     }
 }
+
+/// A user error of `inventorySetQuantities`: the index of the quantity it names (if any),
+/// its code and its message.
+type SetUserError = (Option<usize>, String, String);
 
 fn available(node: &Value) -> Option<i64> {
     node["inventoryItem"]["inventoryLevel"]["quantities"]

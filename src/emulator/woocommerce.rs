@@ -89,10 +89,10 @@ fn basic_ok(cart: &Cart, request: &Request) -> bool {
     request.authorization.as_deref() == Some(expected.as_str())
 }
 
-fn page_of(
-    request: &Request,
-    list: Vec<(u64, String)>,
-) -> Result<(Vec<(u64, String)>, usize, usize), Answer> {
+/// One page of a list, its total and its page count.
+type Paged = (Vec<(u64, String)>, usize, usize);
+
+fn page_of(request: &Request, list: Vec<(u64, String)>) -> Result<Paged, Answer> {
     let pairs = request
         .query_pairs()
         .ok_or_else(|| wc_error(400, "rest_invalid_param", "bad query string"))?;
