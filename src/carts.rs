@@ -236,7 +236,7 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
     let keys = adapter_keys(&adapter);
     if keys.is_none() && !custom_adapter {
         return Err(Error::invalid(format!(
-            "cart {name:?}: unknown adapter {adapter:?} (built in: http_json; others must be registered)"
+            "cart {name:?}: unknown adapter {adapter:?} (built in: http_json, shopify, woocommerce, bigcommerce, medusa; others must be registered)"
         )));
     }
     for k in map.keys() {

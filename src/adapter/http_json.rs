@@ -408,7 +408,7 @@ struct PageItem {
 // ---- failures ----
 
 /// A reqwest error without its URL, with its chain of causes (none of which holds a header).
-fn describe(e: reqwest::Error) -> String {
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -424,7 +424,7 @@ fn describe(e: reqwest::Error) -> String {
 }
 
 /// A failure before any answer arrived.
-fn transport_error(e: reqwest::Error) -> CartError {
+pub(crate) fn transport_error(e: reqwest::Error) -> CartError {
     if e.is_connect() {
         // Refused, DNS, TLS handshake or connect time-out: nothing was sent.
         CartError::Unreachable(describe(e))
@@ -437,7 +437,7 @@ fn transport_error(e: reqwest::Error) -> CartError {
 }
 
 /// A non-2xx answer.
-fn status_error(status: StatusCode, response: Response) -> CartError {
+pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError {
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)
@@ -470,7 +470,7 @@ fn status_error(status: StatusCode, response: Response) -> CartError {
 }
 
 /// `Retry-After` in seconds, integer or fractional (an HTTP date is not understood: `None`).
-fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
     if (0.0..1e9).contains(&secs) {
         Some(Duration::from_secs_f64(secs))
@@ -480,12 +480,12 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// At most [`BODY_EXCERPT_CHARS`] characters of a body, lossily decoded, on one line.
-fn excerpt(bytes: &[u8]) -> String {
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     truncate(text.trim())
 }
 
-fn truncate(text: &str) -> String {
+pub(crate) fn truncate(text: &str) -> String {
     let mut out: String = text
         .chars()
         .take(BODY_EXCERPT_CHARS)

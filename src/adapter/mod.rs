@@ -71,8 +71,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bigcommerce;
+pub(crate) mod common;
 pub mod http_json;
 pub mod registry;
+pub mod shopify;
+pub mod woocommerce;
 
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! Which adapter serves a cart: the built-in ones and those an integrator registers.
 
+use super::bigcommerce::BigCommerceAdapter;
 use super::http_json::HttpJsonAdapter;
+use super::shopify::ShopifyAdapter;
+use super::woocommerce::WooCommerceAdapter;
 use super::CartAdapter;
 use crate::carts::Cart;
 use crate::error::{Error, Result};
@@ -17,7 +20,7 @@ pub struct AdapterRegistry {
     factories: RwLock<HashMap<String, Arc<AdapterFactory>>>,
 }
 
-const BUILTIN: &[&str] = &["http_json"];
+const BUILTIN: &[&str] = &["http_json", "shopify", "woocommerce", "bigcommerce"];
 
 /// The per-request time-out of a cart unless its config says `timeout_ms`.
 pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
@@ -26,6 +29,25 @@ pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
             .unwrap_or(30_000)
             .clamp(100, 600_000) as u64,
     )
+}
+
+fn missing(cart: &Cart, key: &str) -> Error {
+    Error::invalid(format!("cart {:?}: {key} is required", cart.name))
+}
+
+fn required<'a>(cart: &'a Cart, key: &str) -> Result<&'a str> {
+    cart.setting(key).ok_or_else(|| missing(cart, key))
+}
+
+fn required_secret(cart: &Cart, key: &str) -> Result<crate::secret::Secret> {
+    cart.secret(key)?.ok_or_else(|| missing(cart, key))
+}
+
+/// A setting given as text or as a number.
+fn setting_text(cart: &Cart, key: &str) -> Option<String> {
+    cart.setting(key)
+        .map(str::to_owned)
+        .or_else(|| cart.setting_i64(key).map(|n| n.to_string()))
 }
 
 impl AdapterRegistry {
@@ -39,6 +61,43 @@ impl AdapterRegistry {
                 .setting("url")
                 .ok_or_else(|| Error::invalid(format!("cart {:?}: url is required", cart.name)))?;
             let a = HttpJsonAdapter::new(url, cart.secret("token")?, cart_timeout(cart))?;
+            Ok(Arc::new(a) as Arc<dyn CartAdapter>)
+        });
+        r.register("shopify", |cart: &Cart| {
+            let a = ShopifyAdapter::new(
+                required(cart, "url")?,
+                required_secret(cart, "token")?,
+                &setting_text(cart, "location_id").ok_or_else(|| missing(cart, "location_id"))?,
+                cart.setting("api_version"),
+                cart_timeout(cart),
+            )?;
+            Ok(Arc::new(a) as Arc<dyn CartAdapter>)
+        });
+        r.register("woocommerce", |cart: &Cart| {
+            let a = WooCommerceAdapter::new(
+                required(cart, "url")?,
+                required(cart, "consumer_key")?,
+                required_secret(cart, "consumer_secret")?,
+                cart_timeout(cart),
+            )?;
+            Ok(Arc::new(a) as Arc<dyn CartAdapter>)
+        });
+        r.register("bigcommerce", |cart: &Cart| {
+            let location = match setting_text(cart, "location_id") {
+                None => 1,
+                Some(l) => l.trim().parse().map_err(|_| {
+                    Error::invalid(format!(
+                        "cart {:?}: location_id must be a whole number",
+                        cart.name
+                    ))
+                })?,
+            };
+            let a = BigCommerceAdapter::new(
+                required(cart, "url")?,
+                required_secret(cart, "token")?,
+                location,
+                cart_timeout(cart),
+            )?;
             Ok(Arc::new(a) as Arc<dyn CartAdapter>)
         });
         r

@@ -26,6 +26,10 @@
 //! - With a token set ([`Emulator::set_token`]), a request without
 //!   `Authorization: Bearer <token>` answers 401.
 
+mod bigcommerce;
+mod shopify;
+mod woocommerce;
+
 use parking_lot::{Condvar, Mutex};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -106,6 +110,20 @@ impl Fault {
     }
 }
 
+/// Which cart's protocol an [`Emulator`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The library's own `http_json` protocol v1 (DESIGN §9a).
+    #[default]
+    HttpJson,
+    /// Shopify Admin GraphQL: `POST /admin/api/{version}/graphql.json` (see `shopify.rs`).
+    Shopify,
+    /// WooCommerce REST v3 under `/wp-json/wc/v3/` (see `woocommerce.rs`).
+    WooCommerce,
+    /// BigCommerce v3 inventory under `/v3/inventory/` (see `bigcommerce.rs`).
+    BigCommerce,
+}
+
 /// The catalogue and protocol state.
 #[derive(Default)]
 struct Cart {
@@ -113,6 +131,33 @@ struct Cart {
     items: BTreeMap<String, i64>,
     applied_keys: HashSet<String>,
     failing_skus: HashMap<String, String>,
+    /// Platform ids by SKU, handed out in order of creation (platform modes).
+    ids: HashMap<String, u64>,
+    next_id: u64,
+    /// Variant SKU → its parent product's SKU (platform modes). A parent holds no stock.
+    parents: BTreeMap<String, String>,
+    shopify: shopify::State,
+    bigcommerce: bigcommerce::State,
+}
+
+impl Cart {
+    /// The platform id of `sku`, handed out on first use.
+    fn id_of(&mut self, sku: &str) -> u64 {
+        if let Some(id) = self.ids.get(sku) {
+            return *id;
+        }
+        self.next_id += 1;
+        self.ids.insert(sku.to_owned(), self.next_id);
+        self.next_id
+    }
+
+    /// The SKU whose platform id is `id`.
+    fn sku_of(&self, id: u64) -> Option<&str> {
+        self.ids
+            .iter()
+            .find(|(_, v)| **v == id)
+            .map(|(k, _)| k.as_str())
+    }
 }
 
 #[derive(Default)]
@@ -124,12 +169,14 @@ struct Counters {
     applied_keys: AtomicUsize,
     duplicate_hits: AtomicUsize,
     max_batch: AtomicUsize,
+    throttled: AtomicUsize,
 }
 
 /// An open connection: a handle to shut it down, and its serving thread once started.
 type Connection = (TcpStream, Option<JoinHandle<()>>);
 
 struct Shared {
+    mode: Mode,
     cart: Mutex<Cart>,
     faults: Mutex<VecDeque<Fault>>,
     counters: Counters,
@@ -162,9 +209,18 @@ impl Emulator {
     /// Binds `127.0.0.1` on a free port and starts serving, with an empty catalogue, no token
     /// and no faults.
     pub fn start() -> io::Result<Emulator> {
+        Emulator::start_mode(Mode::HttpJson)
+    }
+
+    /// Like [`Emulator::start`], speaking the protocol of `mode`. Every mode shares the
+    /// catalogue methods ([`Emulator::set_qoh`], [`Emulator::qoh`], …), the faults and the
+    /// counters: `adjust_requests` counts relative writes, `set_requests` absolute writes,
+    /// `get_requests` reads, and `max_batch_seen` the most items written by one request.
+    pub fn start_mode(mode: Mode) -> io::Result<Emulator> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            mode,
             cart: Mutex::new(Cart::default()),
             faults: Mutex::new(VecDeque::new()),
             counters: Counters::default(),
@@ -202,9 +258,67 @@ impl Emulator {
         self.shared.cart.lock().token = token.map(str::to_owned);
     }
 
+    /// The protocol this emulator speaks.
+    pub fn mode(&self) -> Mode {
+        self.shared.mode
+    }
+
     /// Creates the item `sku` with count `qoh`, or overwrites its count.
     pub fn set_qoh(&self, sku: &str, qoh: i64) {
-        self.shared.cart.lock().items.insert(sku.to_owned(), qoh);
+        let mut cart = self.shared.cart.lock();
+        cart.id_of(sku);
+        cart.items.insert(sku.to_owned(), qoh);
+    }
+
+    /// Creates (or updates) `sku` as a variant of the product `parent_sku` with count `qoh`
+    /// (platform modes: a WooCommerce variation, a Shopify or BigCommerce variant). The parent
+    /// is created without stock of its own.
+    pub fn set_variant_qoh(&self, parent_sku: &str, sku: &str, qoh: i64) {
+        let mut cart = self.shared.cart.lock();
+        cart.id_of(parent_sku);
+        cart.id_of(sku);
+        cart.items.remove(parent_sku);
+        cart.parents.insert(sku.to_owned(), parent_sku.to_owned());
+        cart.items.insert(sku.to_owned(), qoh);
+    }
+
+    /// The platform id the emulator gave `sku` (platform modes), if the SKU exists.
+    pub fn platform_id(&self, sku: &str) -> Option<u64> {
+        self.shared.cart.lock().ids.get(sku).copied()
+    }
+
+    /// Shopify mode: the calculated-cost bucket (`maximumAvailable` points, refilled at
+    /// `restore_rate` points per second). A request whose cost exceeds what is available
+    /// answers `THROTTLED`. The default is Shopify's standard plan: 2000 points, 100/s.
+    pub fn set_shopify_budget(&self, maximum: f64, restore_rate: f64) {
+        self.shared
+            .cart
+            .lock()
+            .shopify
+            .set_budget(maximum, restore_rate);
+    }
+
+    /// BigCommerce mode: at most `quota` requests per window of `window_ms` milliseconds;
+    /// beyond it the answer is 429 with the `X-Rate-Limit-*` headers. The default is
+    /// 150 requests per 30 s (the Standard and Plus plans).
+    pub fn set_bigcommerce_quota(&self, quota: u32, window_ms: u64) {
+        self.shared
+            .cart
+            .lock()
+            .bigcommerce
+            .set_quota(quota, window_ms);
+    }
+
+    /// Shopify mode: empties the cost bucket now, as another client of the same app and shop
+    /// would (the next request that costs anything answers `THROTTLED`).
+    pub fn drain_shopify_budget(&self) {
+        self.shared.cart.lock().shopify.drain();
+    }
+
+    /// Requests answered with the platform's own throttle (Shopify `THROTTLED`, BigCommerce
+    /// 429); injected faults are not counted.
+    pub fn throttled_requests(&self) -> usize {
+        self.shared.counters.throttled.load(Ordering::SeqCst)
     }
 
     /// The item's count, `None` when the catalogue has no such SKU.
@@ -305,6 +419,7 @@ impl Emulator {
             &c.applied_keys,
             &c.duplicate_hits,
             &c.max_batch,
+            &c.throttled,
         ] {
             a.store(0, Ordering::SeqCst);
         }
@@ -416,7 +531,35 @@ struct Request {
     close: bool,
     keep_alive: bool,
     authorization: Option<String>,
+    /// Every header, names in lower case.
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
+}
+
+impl Request {
+    /// The first header named `name` (lower case).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The query string's pairs, percent-decoded; `None` when malformed.
+    fn query_pairs(&self) -> Option<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for pair in self
+            .query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            out.push((percent_decode(name)?, percent_decode(value)?));
+        }
+        Some(out)
+    }
 }
 
 /// One answer to write.
@@ -424,6 +567,8 @@ struct Answer {
     status: u16,
     body: Vec<u8>,
     retry_after: Option<u32>,
+    /// Extra headers (pagination, rate limits).
+    headers: Vec<(String, String)>,
 }
 
 impl Answer {
@@ -432,7 +577,13 @@ impl Answer {
             status,
             body: serde_json::to_vec(&value).expect("serialising a json value"),
             retry_after: None,
+            headers: Vec::new(),
         }
+    }
+
+    fn with_header(mut self, name: &str, value: impl ToString) -> Answer {
+        self.headers.push((name.to_owned(), value.to_string()));
+        self
     }
     fn error(status: u16, message: impl Into<String>) -> Answer {
         Answer::json(status, json!({ "error": message.into() }))
@@ -485,6 +636,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Request, ReadError>
         close: false,
         keep_alive: false,
         authorization: None,
+        headers: Vec::new(),
         body: Vec::new(),
     };
     let mut content_length = 0usize;
@@ -506,6 +658,9 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Request, ReadError>
             return Err(ReadError::Bad(400, "malformed header line"));
         };
         let value = value.trim();
+        request
+            .headers
+            .push((name.trim().to_ascii_lowercase(), value.to_owned()));
         match name.trim().to_ascii_lowercase().as_str() {
             "content-length" => {
                 content_length = value
@@ -575,6 +730,9 @@ fn write_answer(stream: &mut TcpStream, answer: &Answer, close: bool) -> io::Res
     if let Some(secs) = answer.retry_after {
         out.push_str(&format!("Retry-After: {secs}\r\n"));
     }
+    for (name, value) in &answer.headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
     out.push_str(if close {
         "Connection: close\r\n\r\n"
     } else {
@@ -623,11 +781,22 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         let close = request.close || (request.http10 && !request.keep_alive);
         let c = &shared.counters;
         c.requests.fetch_add(1, Ordering::SeqCst);
-        match (request.method.as_str(), request.path.as_str()) {
-            ("POST", "/qoh/adjust") => c.adjust.fetch_add(1, Ordering::SeqCst),
-            ("POST", "/qoh/set") => c.set.fetch_add(1, Ordering::SeqCst),
-            ("GET", "/qoh") => c.get.fetch_add(1, Ordering::SeqCst),
-            _ => 0,
+        let kind = match shared.mode {
+            Mode::HttpJson => match (request.method.as_str(), request.path.as_str()) {
+                ("POST", "/qoh/adjust") => Some(RequestKind::Adjust),
+                ("POST", "/qoh/set") => Some(RequestKind::Set),
+                ("GET", "/qoh") => Some(RequestKind::Get),
+                _ => None,
+            },
+            Mode::Shopify => shopify::kind(&request),
+            Mode::WooCommerce => woocommerce::kind(&request),
+            Mode::BigCommerce => bigcommerce::kind(&request),
+        };
+        match kind {
+            Some(RequestKind::Adjust) => c.adjust.fetch_add(1, Ordering::SeqCst),
+            Some(RequestKind::Set) => c.set.fetch_add(1, Ordering::SeqCst),
+            Some(RequestKind::Get) => c.get.fetch_add(1, Ordering::SeqCst),
+            None => 0,
         };
 
         let answer = match next_fault(shared) {
@@ -654,6 +823,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                     status: 200,
                     body: b"{\"results\": [ this is not json".to_vec(),
                     retry_after: None,
+                    headers: Vec::new(),
                 }
             }
             Some(Fault::Delay { ms, .. }) => {
@@ -711,8 +881,21 @@ struct SetItem {
     expected: Option<i64>,
 }
 
+/// What a request does, for the counters.
+enum RequestKind {
+    Adjust,
+    Set,
+    Get,
+}
+
 fn handle(shared: &Shared, request: &Request) -> Answer {
     let mut cart = shared.cart.lock();
+    match shared.mode {
+        Mode::HttpJson => {}
+        Mode::Shopify => return shopify::handle(shared, &mut cart, request),
+        Mode::WooCommerce => return woocommerce::handle(shared, &mut cart, request),
+        Mode::BigCommerce => return bigcommerce::handle(shared, &mut cart, request),
+    }
     if let Some(token) = &cart.token {
         let authorised = request
             .authorization

@@ -1,0 +1,453 @@
+//! The `bigcommerce` adapter: BigCommerce v3 Inventory API.
+//!
+//! Follows these public pages (read for this adapter; nothing copied):
+//! - inventory adjustments, `POST /v3/inventory/adjustments/relative` and
+//!   `PUT /v3/inventory/adjustments/absolute`, items by `sku`/`variant_id`/`product_id` at a
+//!   `location_id`, at most 2000 items per payload:
+//!   <https://developer.bigcommerce.com/docs/rest-management/inventory/adjustments>,
+//!   <https://developer.bigcommerce.com/docs/store-operations/catalog/inventory-adjustments>
+//! - reading levels, `GET /v3/inventory/locations/{location_id}/items` (`page`, `limit`,
+//!   `sku:in`; `available_to_sell`, `total_inventory_onhand`, `meta.pagination`):
+//!   <https://developer.bigcommerce.com/docs/rest-management/inventory/items>
+//! - rate limits: `X-Rate-Limit-Requests-Left`, `X-Rate-Limit-Time-Reset-Ms`,
+//!   `X-Rate-Limit-Time-Window-Ms`, `X-Rate-Limit-Requests-Quota`, and 429:
+//!   <https://docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits>
+//!
+//! `url` is the store's API base with its hash, e.g.
+//! `https://api.bigcommerce.com/stores/abc123/`; the token goes in `X-Auth-Token` (a sensitive
+//! header), never in a message. `location_id` defaults to 1 (the default location).
+//!
+//! # What it publishes and how
+//!
+//! The location's on-hand count (`total_inventory_onhand`): what absolute adjustments set and
+//! relative adjustments change; Get QOH reads the same number back. Deltas go as relative
+//! adjustments ([`UpdateMode::RelativeUnkeyed`]: BigCommerce takes no idempotency key, so an
+//! ambiguous failure is never re-sent blindly — the controller marks the record `uncertain`).
+//! Send QOH uses absolute adjustments; a set with an `expected` count first reads the level
+//! and answers [`SendOutcome::Conflict`] on a mismatch (the API has no compare-and-set: the
+//! window between that read and the write is one request).
+//!
+//! Items go by SKU. Unknown SKUs are found before writing, with one `sku:in` read per 50 SKUs
+//! not yet seen by this adapter, so one unknown SKU fails alone instead of a 422 for the whole
+//! batch; should a 422 still come, the items it names fail and the rest are sent once more.
+//!
+//! Rate limits: a 429 is [`CartError::RateLimited`] with `X-Rate-Limit-Time-Reset-Ms` (or
+//! `Retry-After`) as the wait; when a success says `X-Rate-Limit-Requests-Left: 0` the next
+//! request waits out the window first (at most [`MAX_PACING`]).
+
+use super::common::{self, outcome_for_failed_request};
+use super::http_json::{excerpt, parse_retry_after};
+use super::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use crate::error::Result;
+use crate::secret::Secret;
+use parking_lot::Mutex;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::Url;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Items per adjustment request (the platform's payload limit).
+pub const MAX_ITEMS: usize = 2000;
+/// Items per page when reading.
+pub const MAX_LIMIT: u32 = 1000;
+/// The largest count at one location.
+pub const MAX_QUANTITY: i64 = 2_147_483_647;
+/// The longest the adapter waits for a used-up quota window before a request.
+pub const MAX_PACING: Duration = Duration::from_secs(30);
+const SKUS_PER_CHECK: usize = 50;
+
+/// The BigCommerce adapter of one cart.
+pub struct BigCommerceAdapter {
+    base: Url,
+    location: u64,
+    client: Client,
+    known: Mutex<HashSet<String>>,
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for BigCommerceAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BigCommerceAdapter")
+            .field("url", &self.base.as_str())
+            .field("location_id", &self.location)
+            .field("token", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+fn header_ms(headers: &HeaderMap, name: &str) -> Option<Duration> {
+    headers
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_millis)
+}
+
+impl BigCommerceAdapter {
+    /// An adapter for the store API base `url` (with the store hash), the API account's
+    /// `token`, writing at `location_id`.
+    pub fn new(url: &str, token: Secret, location_id: u64, timeout: Duration) -> Result<Self> {
+        let base = common::base_url(url, "bigcommerce")?;
+        let mut headers = HeaderMap::new();
+        common::secret_header(
+            &mut headers,
+            "x-auth-token",
+            token.expose(),
+            "bigcommerce token",
+        )?;
+        headers.insert(
+            reqwest::header::ACCEPT,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        Ok(BigCommerceAdapter {
+            base,
+            location: location_id,
+            client: common::client(headers, timeout, "bigcommerce")?,
+            known: Mutex::new(HashSet::new()),
+            not_before: Mutex::new(None),
+        })
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base
+            .join("v3/inventory/")
+            .and_then(|u| u.join(path))
+            .expect("fixed relative path")
+    }
+
+    /// Sends with quota pacing and BigCommerce's 429 mapping.
+    fn send(&self, request: RequestBuilder) -> std::result::Result<Vec<u8>, CartError> {
+        let wait = self.not_before.lock().take();
+        if let Some(until) = wait {
+            let now = Instant::now();
+            if until > now {
+                std::thread::sleep((until - now).min(MAX_PACING));
+            }
+        }
+        let on_error = |r: &Response| -> Option<CartError> {
+            (r.status().as_u16() == 429).then(|| CartError::RateLimited {
+                retry_after: header_ms(r.headers(), "x-rate-limit-time-reset-ms").or_else(|| {
+                    r.headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after)
+                }),
+                message: "HTTP 429: the store's API quota is used up for this window".into(),
+            })
+        };
+        let (headers, body) = common::exchange(request, on_error)?;
+        let left = headers
+            .get("x-rate-limit-requests-left")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if left == Some(0) {
+            if let Some(reset) = header_ms(&headers, "x-rate-limit-time-reset-ms") {
+                *self.not_before.lock() = Some(Instant::now() + reset);
+            }
+        }
+        Ok(body)
+    }
+
+    /// One page of levels at the location.
+    fn items_page(
+        &self,
+        page: u32,
+        limit: u32,
+        skus: Option<&[&str]>,
+    ) -> std::result::Result<(Vec<(String, i64)>, u32), CartError> {
+        let mut url = self.url(&format!("locations/{}/items", self.location));
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("page", &page.to_string());
+            q.append_pair("limit", &limit.to_string());
+            if let Some(s) = skus {
+                q.append_pair("sku:in", &s.join(","));
+            }
+        }
+        let bytes = self.send(self.client.get(url))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| CartError::Rejected(common::malformed("bigcommerce", e, &bytes)))?;
+        let items = v["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| {
+                Some((
+                    d["identity"]["sku"]
+                        .as_str()
+                        .filter(|s| !s.is_empty())?
+                        .to_owned(),
+                    d["total_inventory_onhand"].as_i64()?,
+                ))
+            })
+            .collect();
+        let pages = v["meta"]["pagination"]["total_pages"].as_u64().unwrap_or(1) as u32;
+        Ok((items, pages))
+    }
+
+    /// The current on-hand count of the SKUs that exist (all pages), marking them known.
+    fn levels(&self, skus: &[&str]) -> std::result::Result<HashMap<String, i64>, CartError> {
+        let mut out = HashMap::new();
+        for chunk in skus.chunks(SKUS_PER_CHECK) {
+            let mut page = 1;
+            loop {
+                let (items, pages) = self.items_page(page, MAX_LIMIT, Some(chunk))?;
+                out.extend(
+                    items
+                        .into_iter()
+                        .filter(|(s, _)| chunk.contains(&s.as_str())),
+                );
+                if page >= pages {
+                    break;
+                }
+                page += 1;
+            }
+        }
+        self.known.lock().extend(out.keys().cloned());
+        Ok(out)
+    }
+
+    /// SKUs this adapter has not seen yet that the store does not have. SKUs holding a comma
+    /// cannot go in `sku:in`: they are sent unchecked.
+    fn unknown_skus(&self, skus: &[&str]) -> std::result::Result<HashSet<String>, CartError> {
+        let unchecked: Vec<&str> = {
+            let known = self.known.lock();
+            let mut v: Vec<&str> = skus
+                .iter()
+                .copied()
+                .filter(|s| !known.contains(*s) && !s.contains(','))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        if unchecked.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let found = self.levels(&unchecked)?;
+        Ok(unchecked
+            .into_iter()
+            .filter(|s| !found.contains_key(*s))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// One adjustment request. `Ok(Err(indexes))`: a 422 naming those items (nothing applied).
+    fn adjust(
+        &self,
+        relative: bool,
+        items: &[(&str, i64)],
+    ) -> std::result::Result<std::result::Result<(), (HashSet<usize>, String)>, CartError> {
+        let body = json!({
+            "reason": "inventory_sync",
+            "items": items.iter().map(|(sku, q)| json!({
+                "location_id": self.location, "sku": sku, "quantity": q})).collect::<Vec<_>>(),
+        });
+        let url = self.url(if relative {
+            "adjustments/relative"
+        } else {
+            "adjustments/absolute"
+        });
+        let request = if relative {
+            self.client.post(url)
+        } else {
+            self.client.put(url)
+        };
+        let request = request
+            .header(CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(&body).expect("json"));
+        match self.send(request) {
+            Ok(_) => Ok(Ok(())),
+            Err(CartError::Rejected(m)) if m.starts_with("HTTP 422") => {
+                // The body excerpt is in the message; the item indexes are its `items.N` keys.
+                let named = m
+                    .split("items.")
+                    .skip(1)
+                    .filter_map(|rest| {
+                        rest.chars()
+                            .take_while(char::is_ascii_digit)
+                            .collect::<String>()
+                            .parse::<usize>()
+                            .ok()
+                    })
+                    .collect();
+                Ok(Err((named, m)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes with the 422 split: items a 422 names fail, the rest go once more.
+    fn write(
+        &self,
+        relative: bool,
+        items: &[(usize, &str, i64)],
+        out: &mut [Option<SendOutcome>],
+    ) -> std::result::Result<(), CartError> {
+        let mut first = true;
+        for chunk in items.chunks(MAX_ITEMS) {
+            let mut pending: Vec<(usize, &str, i64)> = chunk.to_vec();
+            for attempt in 0..2 {
+                let body: Vec<(&str, i64)> = pending.iter().map(|(_, s, q)| (*s, *q)).collect();
+                match self.adjust(relative, &body) {
+                    Err(e) if first && attempt == 0 => return Err(e),
+                    Err(e) => {
+                        for (i, sku, _) in &pending {
+                            out[*i] = Some(outcome_for_failed_request(&e, sku, false));
+                        }
+                        break;
+                    }
+                    Ok(Ok(())) => {
+                        for (i, _, q) in &pending {
+                            out[*i] = Some(SendOutcome::Applied {
+                                qoh: (!relative).then_some(*q),
+                            });
+                        }
+                        break;
+                    }
+                    Ok(Err((named, message))) => {
+                        let (bad, rest): (Vec<_>, Vec<_>) = pending
+                            .iter()
+                            .enumerate()
+                            .partition(|(n, _)| named.contains(n));
+                        for (_, (i, sku, _)) in &bad {
+                            out[*i] = Some(SendOutcome::Failed {
+                                message: format!("sku {sku}: bigcommerce refused it: {message}"),
+                            });
+                        }
+                        let rest: Vec<(usize, &str, i64)> =
+                            rest.into_iter().map(|(_, p)| *p).collect();
+                        if bad.is_empty() || attempt == 1 {
+                            for (i, sku, _) in &rest {
+                                out[*i] = Some(SendOutcome::Failed {
+                                    message: format!(
+                                        "sku {sku}: bigcommerce refused the request: {message}"
+                                    ),
+                                });
+                            }
+                            break;
+                        }
+                        if rest.is_empty() {
+                            break;
+                        }
+                        pending = rest;
+                    }
+                }
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+fn unknown(sku: &str) -> SendOutcome {
+    SendOutcome::Failed {
+        message: format!("sku {sku}: no BigCommerce product or variant has this SKU (unknown SKU)"),
+    }
+}
+
+impl CartAdapter for BigCommerceAdapter {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeUnkeyed
+    }
+
+    fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let skus: Vec<&str> = deltas.iter().map(|d| d.sku.as_str()).collect();
+        let unknown_skus = self.unknown_skus(&skus)?;
+        let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
+        let mut items = Vec::new();
+        for (i, d) in deltas.iter().enumerate() {
+            if unknown_skus.contains(&d.sku) {
+                out[i] = Some(unknown(&d.sku));
+            } else if d.delta.unsigned_abs() > MAX_QUANTITY as u64 {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!(
+                        "sku {}: a change of {} is beyond BigCommerce's limit",
+                        d.sku, d.delta
+                    ),
+                });
+            } else {
+                items.push((i, d.sku.as_str(), d.delta));
+            }
+        }
+        self.write(true, &items, &mut out)?;
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every delta has an outcome"))
+            .collect())
+    }
+
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let skus: Vec<&str> = sets.iter().map(|s| s.sku.as_str()).collect();
+        let unknown_skus = self.unknown_skus(&skus)?;
+        let checked: Vec<&str> = sets
+            .iter()
+            .filter(|s| s.expected.is_some() && !unknown_skus.contains(&s.sku))
+            .map(|s| s.sku.as_str())
+            .collect();
+        let current = if checked.is_empty() {
+            HashMap::new()
+        } else {
+            self.levels(&checked)?
+        };
+        let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
+        let mut items = Vec::new();
+        for (i, s) in sets.iter().enumerate() {
+            if unknown_skus.contains(&s.sku) {
+                out[i] = Some(unknown(&s.sku));
+            } else if !(0..=MAX_QUANTITY).contains(&s.qoh) {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!("sku {}: {} is outside 0..={MAX_QUANTITY}", s.sku, s.qoh),
+                });
+            } else if let (Some(expected), Some(now)) = (s.expected, current.get(&s.sku)) {
+                if *now != expected {
+                    out[i] = Some(SendOutcome::Conflict { current: *now });
+                } else {
+                    items.push((i, s.sku.as_str(), s.qoh));
+                }
+            } else {
+                items.push((i, s.sku.as_str(), s.qoh));
+            }
+        }
+        self.write(false, &items, &mut out)?;
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every set has an outcome"))
+            .collect())
+    }
+
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        let page: u32 = match cursor {
+            None => 1,
+            Some(c) => c.parse().map_err(|_| {
+                CartError::Rejected(format!("bad bigcommerce cursor {}", excerpt(c.as_bytes())))
+            })?,
+        };
+        let (items, pages) = self.items_page(page, limit.clamp(1, MAX_LIMIT), None)?;
+        self.known
+            .lock()
+            .extend(items.iter().map(|(s, _)| s.clone()));
+        Ok(QuantityPage {
+            items,
+            next_cursor: (page < pages).then(|| (page + 1).to_string()),
+        })
+    }
+}

@@ -1,0 +1,764 @@
+//! The `shopify` adapter: Shopify Admin GraphQL API.
+//!
+//! Follows these public pages (read for this adapter; nothing copied):
+//! - `inventoryAdjustQuantities` and its `@idempotent(key:)` directive — optional from
+//!   2026-01, mandatory from 2026-04:
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryAdjustQuantities>,
+//!   <https://shopify.dev/changelog/adding-idempotency-for-inventory-adjustments-and-refund-mutations>,
+//!   <https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations>,
+//!   <https://shopify.dev/docs/api/usage/idempotent-requests>
+//! - `inventorySetQuantities` with compare-and-swap: `changeFromQuantity` on each quantity
+//!   (2026-01 on; required from 2026-04, `null` opts out; a mismatch is
+//!   `CHANGE_FROM_QUANTITY_STALE`), replacing `compareQuantity`/`ignoreCompareQuantity`:
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities>,
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/input-objects/InventoryQuantityInput>,
+//!   <https://shopify.dev/changelog/compare-and-swap-redesign-for-inventory-set-quantities>
+//! - calculated query cost, `extensions.cost.throttleStatus` and the `THROTTLED` error:
+//!   <https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits>,
+//!   <https://shopify.dev/docs/api/usage/rate-limits>
+//! - `productVariants` (search `sku:`) → `inventoryItem { id inventoryLevel(locationId:) }`.
+//!
+//! # What it publishes
+//!
+//! Shopify's `available` quantity at the cart's `location_id` (DESIGN §8): setting `on_hand`
+//! while orders are committed would subtract them twice.
+//!
+//! # How it updates
+//!
+//! - Deltas ([`UpdateMode::RelativeKeyed`]): one aliased `inventoryAdjustQuantities` per send
+//!   group in one document, each with `@idempotent(key: <the group's key>)`, so a re-send after
+//!   a lost answer is answered from Shopify's memory and applies nothing twice. At most
+//!   [`MAX_MUTATIONS_PER_REQUEST`] per request (10 points each, under the 1000-point
+//!   single-query limit).
+//! - Sets: one `inventorySetQuantities` per at most [`MAX_SETS_PER_REQUEST`] quantities (our
+//!   own bound: the reference names none), `changeFromQuantity` = the expected count or
+//!   `null`. Shopify applies all or nothing: items it names in `userErrors` get their outcome
+//!   (a stale compare is a [`SendOutcome::Conflict`] with the count read back) and the others
+//!   are sent once more without them.
+//! - SKU → inventory item: a `productVariants` search, cached for the adapter's life; a
+//!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search. A SKU on no
+//!   variant, or on several, fails that item with a clear message.
+//! - Quantities: a set outside `0..=1,000,000,000` or a delta beyond ±1,000,000,000 fails
+//!   locally; Shopify's `INVALID_QUANTITY_TOO_HIGH`/`_TOO_LOW` are reported as failures.
+//! - Throttling: a `THROTTLED` answer is [`CartError::RateLimited`] with the wait
+//!   `(requested − currentlyAvailable) / restoreRate`; before a request the adapter also waits
+//!   (at most [`MAX_PACING`]) when the last `throttleStatus` says the bucket cannot pay for it.
+//!
+//! The token goes in `X-Shopify-Access-Token` (a sensitive header), never in a message.
+
+use super::common::{self, outcome_for_failed_request};
+use super::http_json::truncate;
+use super::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use parking_lot::Mutex;
+use reqwest::blocking::Client;
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::Url;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The API version used unless the cart says `api_version`.
+pub const DEFAULT_API_VERSION: &str = "2026-04";
+/// Aliased adjust mutations per HTTP request.
+pub const MAX_MUTATIONS_PER_REQUEST: usize = 100;
+/// Quantities per `inventorySetQuantities`.
+pub const MAX_SETS_PER_REQUEST: usize = 250;
+/// The largest count the adapter publishes.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+/// The longest the adapter waits for the cost bucket before a request.
+pub const MAX_PACING: Duration = Duration::from_secs(10);
+const SKUS_PER_LOOKUP: usize = 50;
+const MUTATION_COST: f64 = 10.0;
+
+/// The Shopify adapter of one cart.
+pub struct ShopifyAdapter {
+    endpoint: Url,
+    location: String,
+    api_version: String,
+    client: Client,
+    /// SKU → inventory item gid.
+    ids: Mutex<HashMap<String, String>>,
+    /// SKUs found on more than one variant.
+    duplicates: Mutex<HashSet<String>>,
+    /// The last throttle status: (available, maximum, restore rate, when).
+    budget: Mutex<Option<(f64, f64, f64, Instant)>>,
+}
+
+impl fmt::Debug for ShopifyAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShopifyAdapter")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("location", &self.location)
+            .field("token", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Shopify location id as a gid (`123` → `gid://shopify/Location/123`).
+fn location_gid(id: &str) -> String {
+    if id.starts_with("gid://") {
+        id.to_owned()
+    } else {
+        format!("gid://shopify/Location/{id}")
+    }
+}
+
+fn item_gid(remote_ref: &str) -> Option<String> {
+    if remote_ref.starts_with("gid://shopify/InventoryItem/") {
+        Some(remote_ref.to_owned())
+    } else if !remote_ref.is_empty() && remote_ref.bytes().all(|b| b.is_ascii_digit()) {
+        Some(format!("gid://shopify/InventoryItem/{remote_ref}"))
+    } else {
+        None
+    }
+}
+
+/// A GraphQL string literal.
+fn gql_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
+
+/// A Shopify search term for one SKU: `sku:"…"` with `"` and `\` escaped.
+fn sku_term(sku: &str) -> String {
+    let mut out = String::from("sku:\"");
+    for c in sku.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+const READ_QUERY: &str =
+    "query InvSyncRead($first: Int!, $after: String, $query: String, $location: ID!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes { sku inventoryItem { id inventoryLevel(locationId: $location) {
+      quantities(names: [\"available\"]) { name quantity } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+impl ShopifyAdapter {
+    /// An adapter for the shop whose admin base is `url` (e.g. `https://example.myshopify.com/`;
+    /// requests go to `{url}admin/api/{api_version}/graphql.json`), the location `location_id`
+    /// (`123` or `gid://shopify/Location/123`), with the Admin API access token `token`.
+    pub fn new(
+        url: &str,
+        token: Secret,
+        location_id: &str,
+        api_version: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let base = common::base_url(url, "shopify")?;
+        let api_version = api_version.unwrap_or(DEFAULT_API_VERSION).trim().to_owned();
+        if api_version.is_empty()
+            || !api_version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(Error::invalid(
+                "shopify api_version must look like 2026-04 (or unstable)",
+            ));
+        }
+        if location_id.trim().is_empty() {
+            return Err(Error::invalid("shopify location_id is required"));
+        }
+        let endpoint = base
+            .join(&format!("admin/api/{api_version}/graphql.json"))
+            .map_err(|e| Error::invalid(format!("shopify url: {e}")))?;
+        let mut headers = HeaderMap::new();
+        common::secret_header(
+            &mut headers,
+            "x-shopify-access-token",
+            token.expose(),
+            "shopify token",
+        )?;
+        Ok(ShopifyAdapter {
+            endpoint,
+            location: location_gid(location_id.trim()),
+            api_version,
+            client: common::client(headers, timeout, "shopify")?,
+            ids: Mutex::new(HashMap::new()),
+            duplicates: Mutex::new(HashSet::new()),
+            budget: Mutex::new(None),
+        })
+    }
+
+    /// The GraphQL endpoint requests go to.
+    pub fn endpoint(&self) -> &str {
+        self.endpoint.as_str()
+    }
+
+    /// Waits (at most [`MAX_PACING`]) until the last known bucket can pay `cost`.
+    fn pace(&self, cost: f64) {
+        let wait = {
+            let b = self.budget.lock();
+            match *b {
+                Some((available, maximum, rate, at)) if rate > 0.0 => {
+                    let now = (available + at.elapsed().as_secs_f64() * rate).min(maximum);
+                    let need = cost.min(maximum);
+                    (need > now).then(|| Duration::from_secs_f64((need - now) / rate))
+                }
+                _ => None,
+            }
+        };
+        if let Some(w) = wait {
+            std::thread::sleep(w.min(MAX_PACING));
+        }
+    }
+
+    /// Runs one GraphQL document; returns its `data`. `mutation` decides how an answer that
+    /// cannot be read is classed (a mutation may have applied).
+    fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        cost: f64,
+        mutation: bool,
+    ) -> std::result::Result<Value, CartError> {
+        self.pace(cost);
+        let (_, bytes) = common::exchange(
+            self.client
+                .post(self.endpoint.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(
+                    serde_json::to_vec(&json!({"query": query, "variables": variables}))
+                        .expect("json serialises"),
+                ),
+            |_| None,
+        )?;
+        let answer: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let m = common::malformed("shopify", e, &bytes);
+            if mutation {
+                CartError::Ambiguous(m)
+            } else {
+                CartError::Rejected(m)
+            }
+        })?;
+        let cost_info = &answer["extensions"]["cost"];
+        let status = &cost_info["throttleStatus"];
+        if let (Some(a), Some(m), Some(r)) = (
+            status["currentlyAvailable"].as_f64(),
+            status["maximumAvailable"].as_f64(),
+            status["restoreRate"].as_f64(),
+        ) {
+            *self.budget.lock() = Some((a, m, r, Instant::now()));
+        }
+        if let Some(errors) = answer["errors"].as_array() {
+            let codes: Vec<&str> = errors
+                .iter()
+                .filter_map(|e| e["extensions"]["code"].as_str())
+                .collect();
+            let messages: Vec<String> = errors
+                .iter()
+                .filter_map(|e| e["message"].as_str())
+                .map(truncate)
+                .collect();
+            let message = format!("{} ({})", messages.join("; "), codes.join(", "));
+            if codes.contains(&"THROTTLED") {
+                let requested = cost_info["requestedQueryCost"].as_f64().unwrap_or(cost);
+                let available = status["currentlyAvailable"].as_f64().unwrap_or(0.0);
+                let rate = status["restoreRate"].as_f64().unwrap_or(0.0);
+                let retry_after = (rate > 0.0).then(|| {
+                    Duration::from_secs_f64(((requested - available).max(0.0) / rate).max(0.001))
+                });
+                return Err(CartError::RateLimited {
+                    retry_after,
+                    message: format!("shopify THROTTLED: {message}"),
+                });
+            }
+            if codes.contains(&"ACCESS_DENIED") {
+                return Err(CartError::Unauthorized(format!("shopify: {message}")));
+            }
+            if codes.contains(&"INTERNAL_SERVER_ERROR") {
+                return Err(CartError::Unavailable(format!("shopify: {message}")));
+            }
+            return Err(CartError::Rejected(format!("shopify: {message}")));
+        }
+        if let Some(errors) = answer["errors"].as_str() {
+            return Err(CartError::Rejected(format!(
+                "shopify: {}",
+                truncate(errors)
+            )));
+        }
+        Ok(answer["data"].clone())
+    }
+
+    /// Looks up SKUs: inventory item and available count at the location, caching the ids.
+    fn lookup(
+        &self,
+        skus: &[&str],
+    ) -> std::result::Result<HashMap<String, (String, Option<i64>)>, CartError> {
+        let mut found: HashMap<String, (String, Option<i64>)> = HashMap::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for chunk in skus.chunks(SKUS_PER_LOOKUP) {
+            let search = chunk
+                .iter()
+                .map(|s| sku_term(s))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let mut after: Option<String> = None;
+            loop {
+                let data = self.graphql(
+                    READ_QUERY,
+                    json!({"first": 250, "after": after, "query": search, "location": self.location}),
+                    252.0,
+                    false,
+                )?;
+                let page = &data["productVariants"];
+                for node in page["nodes"].as_array().into_iter().flatten() {
+                    let Some(sku) = node["sku"].as_str() else {
+                        continue;
+                    };
+                    if !chunk.contains(&sku) {
+                        continue; // the search matched more loosely than the exact SKU
+                    }
+                    let Some(id) = node["inventoryItem"]["id"].as_str() else {
+                        continue;
+                    };
+                    *seen.entry(sku.to_owned()).or_default() += 1;
+                    found.insert(sku.to_owned(), (id.to_owned(), available(node)));
+                }
+                if page["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
+                    after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+                    if after.is_some() {
+                        continue;
+                    }
+                }
+                break;
+            }
+        }
+        let mut ids = self.ids.lock();
+        let mut dups = self.duplicates.lock();
+        for (sku, n) in seen {
+            if n > 1 {
+                dups.insert(sku.clone());
+                found.remove(&sku);
+            } else if let Some((id, _)) = found.get(&sku) {
+                dups.remove(&sku);
+                ids.insert(sku, id.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The inventory item of each SKU (from `remote_ref`, the cache, or a lookup); `Err` with
+    /// the reason for a SKU that has none.
+    fn resolve<'a>(
+        &self,
+        items: impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone,
+    ) -> std::result::Result<HashMap<String, std::result::Result<String, String>>, CartError> {
+        let mut out = HashMap::new();
+        let mut missing: Vec<&str> = Vec::new();
+        {
+            let ids = self.ids.lock();
+            for (sku, remote) in items.clone() {
+                if let Some(gid) = remote.and_then(item_gid) {
+                    out.insert(sku.to_owned(), Ok(gid));
+                } else if let Some(gid) = ids.get(sku) {
+                    out.insert(sku.to_owned(), Ok(gid.clone()));
+                } else if !missing.contains(&sku) {
+                    missing.push(sku);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let found = self.lookup(&missing)?;
+            let dups = self.duplicates.lock();
+            for sku in missing {
+                let r = match found.get(sku) {
+                    Some((gid, _)) => Ok(gid.clone()),
+                    None if dups.contains(sku) => Err(format!(
+                        "sku {sku}: more than one Shopify variant has this SKU; make it unique or set the item's remote_ref to its inventory item id"
+                    )),
+                    None => Err(format!(
+                        "sku {sku}: no Shopify product variant has this SKU (unknown SKU)"
+                    )),
+                };
+                out.insert(sku.to_owned(), r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One request of aliased adjust mutations.
+    fn adjust_request(
+        &self,
+        batch: &[(&DeltaSend, String)],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let mut decl = Vec::new();
+        let mut fields = String::new();
+        let mut variables = serde_json::Map::new();
+        for (i, (d, gid)) in batch.iter().enumerate() {
+            decl.push(format!("$c{i}: InventoryAdjustQuantitiesInput!"));
+            fields.push_str(&format!(
+                "  c{i}: inventoryAdjustQuantities(input: $c{i}) @idempotent(key: {}) {{ inventoryAdjustmentGroup {{ changes {{ name delta quantityAfterChange }} }} userErrors {{ field message code }} }}\n",
+                gql_string(&d.key)
+            ));
+            variables.insert(
+                format!("c{i}"),
+                json!({
+                    "reason": "correction",
+                    "name": "available",
+                    "referenceDocumentUri": format!("inventory-sync://send-group/{}", d.key),
+                    "changes": [{"delta": d.delta, "inventoryItemId": gid, "locationId": self.location}],
+                }),
+            );
+        }
+        let query = format!("mutation InvSyncAdjust({}) {{\n{fields}}}", decl.join(", "));
+        let data = self.graphql(
+            &query,
+            Value::Object(variables),
+            MUTATION_COST * batch.len() as f64,
+            true,
+        )?;
+        Ok(batch
+            .iter()
+            .enumerate()
+            .map(|(i, (d, _))| {
+                let payload = &data[format!("c{i}")];
+                if payload.is_null() {
+                    // Keyed: a re-send is answered from Shopify's memory.
+                    return SendOutcome::Retry {
+                        message: format!("sku {}: the answer has no result for this change", d.sku),
+                        after: None,
+                    };
+                }
+                match user_errors(payload) {
+                    Some(e) => SendOutcome::Failed {
+                        message: format!("sku {}: shopify refused the change: {e}", d.sku),
+                    },
+                    None => SendOutcome::Applied {
+                        qoh: payload["inventoryAdjustmentGroup"]["changes"]
+                            .as_array()
+                            .and_then(|c| c.first())
+                            .and_then(|c| c["quantityAfterChange"].as_i64()),
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// One `inventorySetQuantities`; per item `None` = applied, or the user error (code,
+    /// message) Shopify named for it. `Ok(Err(()))`-like: an error not tied to an item fails
+    /// them all.
+    fn set_request(
+        &self,
+        batch: &[(&QuantitySet, String)],
+    ) -> std::result::Result<std::result::Result<(), Vec<SetUserError>>, CartError> {
+        let quantities: Vec<Value> = batch
+            .iter()
+            .map(|(s, gid)| {
+                json!({"inventoryItemId": gid, "locationId": self.location,
+                       "quantity": s.qoh, "changeFromQuantity": s.expected})
+            })
+            .collect();
+        let data = self.graphql(
+            "mutation InvSyncSet($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) { inventoryAdjustmentGroup { id } userErrors { field message code } }
+}",
+            json!({"input": {"name": "available", "reason": "correction",
+                              "referenceDocumentUri": "inventory-sync://send-qoh",
+                              "quantities": quantities}}),
+            MUTATION_COST,
+            true,
+        )?;
+        let errors = data["inventorySetQuantities"]["userErrors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if errors.is_empty() {
+            return Ok(Ok(()));
+        }
+        Ok(Err(errors
+            .iter()
+            .map(|e| {
+                let index = e["field"]
+                    .as_array()
+                    .filter(|f| f.len() >= 3 && f[1] == "quantities")
+                    .and_then(|f| {
+                        f[2].as_str()
+                            .and_then(|i| i.parse().ok())
+                            .or(f[2].as_u64().map(|i| i as usize))
+                    });
+                (
+                    index,
+                    e["code"].as_str().unwrap_or("").to_owned(),
+                    truncate(e["message"].as_str().unwrap_or("")),
+                )
+            })
+            .collect()))
+    }
+}
+
+/// A user error of `inventorySetQuantities`: the index of the quantity it names (if any),
+/// its code and its message.
+type SetUserError = (Option<usize>, String, String);
+
+fn available(node: &Value) -> Option<i64> {
+    node["inventoryItem"]["inventoryLevel"]["quantities"]
+        .as_array()?
+        .iter()
+        .find(|q| q["name"] == "available")?["quantity"]
+        .as_i64()
+}
+
+fn user_errors(payload: &Value) -> Option<String> {
+    let errors = payload["userErrors"].as_array()?;
+    if errors.is_empty() {
+        return None;
+    }
+    Some(
+        errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} ({})",
+                    truncate(e["message"].as_str().unwrap_or("")),
+                    e["code"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+impl CartAdapter for ShopifyAdapter {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+
+    fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
+        let ids = self.resolve(
+            deltas
+                .iter()
+                .map(|d| (d.sku.as_str(), d.remote_ref.as_deref())),
+        )?;
+        let mut ready: Vec<(usize, (&DeltaSend, String))> = Vec::new();
+        for (i, d) in deltas.iter().enumerate() {
+            if d.delta.unsigned_abs() > MAX_QUANTITY as u64 {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!(
+                        "sku {}: a change of {} is beyond Shopify's ±{MAX_QUANTITY}",
+                        d.sku, d.delta
+                    ),
+                });
+                continue;
+            }
+            match &ids[&d.sku] {
+                Ok(gid) => ready.push((i, (d, gid.clone()))),
+                Err(m) => out[i] = Some(SendOutcome::Failed { message: m.clone() }),
+            }
+        }
+        let mut first = true;
+        for chunk in ready.chunks(MAX_MUTATIONS_PER_REQUEST) {
+            let batch: Vec<(&DeltaSend, String)> = chunk.iter().map(|(_, b)| b.clone()).collect();
+            match self.adjust_request(&batch) {
+                Ok(outcomes) => {
+                    for ((i, _), o) in chunk.iter().zip(outcomes) {
+                        out[*i] = Some(o);
+                    }
+                }
+                Err(e) if first => return Err(e),
+                Err(e) => {
+                    for (i, (d, _)) in chunk {
+                        out[*i] = Some(outcome_for_failed_request(&e, &d.sku, true));
+                    }
+                }
+            }
+            first = false;
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every delta has an outcome"))
+            .collect())
+    }
+
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
+        let ids = self.resolve(
+            sets.iter()
+                .map(|s| (s.sku.as_str(), s.remote_ref.as_deref())),
+        )?;
+        let mut ready: Vec<(usize, (&QuantitySet, String))> = Vec::new();
+        for (i, s) in sets.iter().enumerate() {
+            if !(0..=MAX_QUANTITY).contains(&s.qoh) {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!(
+                        "sku {}: {} is outside the 0..={MAX_QUANTITY} Shopify takes",
+                        s.sku, s.qoh
+                    ),
+                });
+                continue;
+            }
+            match &ids[&s.sku] {
+                Ok(gid) => ready.push((i, (s, gid.clone()))),
+                Err(m) => out[i] = Some(SendOutcome::Failed { message: m.clone() }),
+            }
+        }
+        let mut first = true;
+        for chunk in ready.chunks(MAX_SETS_PER_REQUEST) {
+            let mut pending: Vec<(usize, (&QuantitySet, String))> = chunk.to_vec();
+            // At most two tries: the second without the items the first named in userErrors.
+            for attempt in 0..2 {
+                let batch: Vec<(&QuantitySet, String)> =
+                    pending.iter().map(|(_, b)| b.clone()).collect();
+                match self.set_request(&batch) {
+                    Err(e) => {
+                        if first && attempt == 0 {
+                            return Err(e);
+                        }
+                        for (i, (s, _)) in &pending {
+                            out[*i] = Some(outcome_for_failed_request(&e, &s.sku, true));
+                        }
+                        break;
+                    }
+                    Ok(Ok(())) => {
+                        for (i, (s, _)) in &pending {
+                            out[*i] = Some(SendOutcome::Applied { qoh: Some(s.qoh) });
+                        }
+                        break;
+                    }
+                    Ok(Err(errors)) => {
+                        let named: HashSet<usize> =
+                            errors.iter().filter_map(|(i, _, _)| *i).collect();
+                        let stale: Vec<&str> = errors
+                            .iter()
+                            .filter(|(i, c, _)| {
+                                i.is_some()
+                                    && matches!(
+                                        c.as_str(),
+                                        "CHANGE_FROM_QUANTITY_STALE" | "COMPARE_QUANTITY_STALE"
+                                    )
+                            })
+                            .filter_map(|(i, _, _)| {
+                                pending.get(i.unwrap()).map(|p| p.1 .0.sku.as_str())
+                            })
+                            .collect();
+                        let current = if stale.is_empty() {
+                            HashMap::new()
+                        } else {
+                            self.lookup(&stale).unwrap_or_default()
+                        };
+                        for (idx, code, message) in &errors {
+                            let Some((i, (s, _))) = idx.and_then(|x| pending.get(x)) else {
+                                continue;
+                            };
+                            out[*i] = Some(match current.get(&s.sku).and_then(|c| c.1) {
+                                Some(now) if stale.contains(&s.sku.as_str()) => {
+                                    SendOutcome::Conflict { current: now }
+                                }
+                                _ => SendOutcome::Failed {
+                                    message: format!(
+                                        "sku {}: shopify refused the count {}: {message} ({code})",
+                                        s.sku, s.qoh
+                                    ),
+                                },
+                            });
+                        }
+                        let unnamed: Vec<&String> = errors
+                            .iter()
+                            .filter(|(i, _, _)| i.is_none())
+                            .map(|(_, _, m)| m)
+                            .collect();
+                        let rest: Vec<(usize, (&QuantitySet, String))> = pending
+                            .iter()
+                            .enumerate()
+                            .filter(|(x, _)| !named.contains(x))
+                            .map(|(_, p)| p.clone())
+                            .collect();
+                        if !unnamed.is_empty() || attempt == 1 {
+                            for (i, (s, _)) in &rest {
+                                out[*i] = Some(SendOutcome::Retry {
+                                    message: format!(
+                                        "sku {}: not applied: shopify refused the request{}",
+                                        s.sku,
+                                        if unnamed.is_empty() {
+                                            String::from(" for other items")
+                                        } else {
+                                            format!(
+                                                ": {}",
+                                                unnamed
+                                                    .iter()
+                                                    .map(|m| m.as_str())
+                                                    .collect::<Vec<_>>()
+                                                    .join("; ")
+                                            )
+                                        }
+                                    ),
+                                    after: None,
+                                });
+                            }
+                            break;
+                        }
+                        if rest.is_empty() {
+                            break;
+                        }
+                        pending = rest;
+                    }
+                }
+            }
+            first = false;
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every set has an outcome"))
+            .collect())
+    }
+
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        let first = limit.clamp(1, 250);
+        let data = self.graphql(
+            READ_QUERY,
+            json!({"first": first, "after": cursor, "query": null, "location": self.location}),
+            2.0 + first as f64,
+            false,
+        )?;
+        let page = &data["productVariants"];
+        let mut items = Vec::new();
+        let mut ids = self.ids.lock();
+        for node in page["nodes"].as_array().into_iter().flatten() {
+            let Some(sku) = node["sku"].as_str().filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if let Some(id) = node["inventoryItem"]["id"].as_str() {
+                ids.insert(sku.to_owned(), id.to_owned());
+            }
+            // Not stocked at this location: nothing to publish there.
+            if let Some(q) = available(node) {
+                items.push((sku.to_owned(), q));
+            }
+        }
+        let next_cursor = if page["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
+            page["pageInfo"]["endCursor"].as_str().map(str::to_owned)
+        } else {
+            None
+        };
+        Ok(QuantityPage { items, next_cursor })
+    }
+}
+
+impl ShopifyAdapter {
+    /// The API version in use.
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+}

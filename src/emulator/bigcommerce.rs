@@ -1,0 +1,278 @@
+//! Emulator mode [`super::Mode::BigCommerce`]: the BigCommerce v3 Inventory API as the
+//! `bigcommerce` adapter uses it, under `/stores/{store_hash}/v3/inventory/` (any hash).
+//!
+//! - `X-Auth-Token` (401 without it when a token is set).
+//! - `POST adjustments/relative` and `PUT adjustments/absolute`:
+//!   `{"reason":…,"items":[{"location_id":1,"sku":…,"quantity":n}]}` (also `variant_id` or
+//!   `product_id`), at most 2000 items; answer `{"transaction_id":…}`. A request with an unknown
+//!   item or location, or a quantity outside 0..=2,147,483,647 after the change, answers 422
+//!   and changes nothing. Relative adjustments carry no idempotency key.
+//! - `GET locations/{location_id}/items?page=&limit=&sku:in=` → `data` of `identity`,
+//!   `available_to_sell`, `total_inventory_onhand`, `settings`, and `meta.pagination`; limit
+//!   1–1000 (default 50).
+//! - Every answer carries `X-Rate-Limit-Requests-Quota`, `X-Rate-Limit-Requests-Left`,
+//!   `X-Rate-Limit-Time-Window-Ms` and `X-Rate-Limit-Time-Reset-Ms`; past the quota the answer
+//!   is 429 and nothing is done.
+//!
+//! The store has one location, id 1.
+
+use super::{note_batch, Answer, Cart, Request, RequestKind, Shared};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const MAX_ITEMS: usize = 2000;
+const MAX_LIMIT: usize = 1000;
+const MAX_QUANTITY: i64 = 2_147_483_647;
+
+pub(super) struct State {
+    quota: u32,
+    window: Duration,
+    window_start: Instant,
+    used: u32,
+    transactions: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            quota: 150,
+            window: Duration::from_secs(30),
+            window_start: Instant::now(),
+            used: 0,
+            transactions: 0,
+        }
+    }
+}
+
+impl State {
+    pub(super) fn set_quota(&mut self, quota: u32, window_ms: u64) {
+        self.quota = quota.max(1);
+        self.window = Duration::from_millis(window_ms.max(1));
+        self.window_start = Instant::now();
+        self.used = 0;
+    }
+
+    /// Takes one unit of quota; `false` when none is left. Returns the headers to send.
+    fn take(&mut self) -> (bool, Vec<(String, String)>) {
+        let now = Instant::now();
+        if now.duration_since(self.window_start) >= self.window {
+            self.window_start = now;
+            self.used = 0;
+        }
+        let ok = self.used < self.quota;
+        if ok {
+            self.used += 1;
+        }
+        let reset = self
+            .window
+            .saturating_sub(now.duration_since(self.window_start))
+            .as_millis()
+            .max(1);
+        let headers = vec![
+            ("X-Rate-Limit-Requests-Quota".into(), self.quota.to_string()),
+            (
+                "X-Rate-Limit-Requests-Left".into(),
+                (self.quota - self.used).to_string(),
+            ),
+            (
+                "X-Rate-Limit-Time-Window-Ms".into(),
+                self.window.as_millis().to_string(),
+            ),
+            ("X-Rate-Limit-Time-Reset-Ms".into(), reset.to_string()),
+        ];
+        (ok, headers)
+    }
+}
+
+fn inventory_path(path: &str) -> Option<&str> {
+    let at = path.find("/v3/inventory/")?;
+    Some(&path[at + "/v3/inventory/".len()..])
+}
+
+pub(super) fn kind(request: &Request) -> Option<RequestKind> {
+    match (request.method.as_str(), inventory_path(&request.path)?) {
+        ("POST", "adjustments/relative") => Some(RequestKind::Adjust),
+        ("PUT", "adjustments/absolute") => Some(RequestKind::Set),
+        ("GET", _) => Some(RequestKind::Get),
+        _ => None,
+    }
+}
+
+fn bc_error(status: u16, title: impl Into<String>) -> Answer {
+    Answer::json(
+        status,
+        json!({"status": status, "title": title.into(), "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"}),
+    )
+}
+
+pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
+    let (ok, headers) = cart.bigcommerce.take();
+    let mut answer = if !ok {
+        shared.counters.throttled.fetch_add(1, Ordering::SeqCst);
+        bc_error(
+            429,
+            "Too many requests: the API quota is used up for this window",
+        )
+    } else {
+        serve(shared, cart, request)
+    };
+    answer.headers.extend(headers);
+    answer
+}
+
+fn serve(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
+    if let Some(token) = &cart.token {
+        if request.header("x-auth-token") != Some(token.as_str()) {
+            return bc_error(401, "Unauthorized: missing or wrong X-Auth-Token");
+        }
+    }
+    let Some(rest) = inventory_path(&request.path) else {
+        return bc_error(404, format!("no such endpoint: {}", request.path));
+    };
+    match (request.method.as_str(), rest) {
+        ("POST", "adjustments/relative") => adjust(shared, cart, request, true),
+        ("PUT", "adjustments/absolute") => adjust(shared, cart, request, false),
+        ("GET", r) if r.starts_with("locations/") && r.ends_with("/items") => {
+            let loc = &r["locations/".len()..r.len() - "/items".len()];
+            if loc != "1" {
+                return bc_error(404, format!("location {loc} not found"));
+            }
+            items(cart, request)
+        }
+        _ => bc_error(404, format!("no such endpoint: {}", request.path)),
+    }
+}
+
+/// The SKU an adjustment item names, if the catalogue has it.
+fn resolve(cart: &Cart, item: &Value) -> Option<String> {
+    if let Some(sku) = item["sku"].as_str() {
+        return cart.items.contains_key(sku).then(|| sku.to_owned());
+    }
+    let id = item["variant_id"]
+        .as_u64()
+        .or_else(|| item["product_id"].as_u64())?;
+    let sku = cart.sku_of(id)?;
+    cart.items.contains_key(sku).then(|| sku.to_owned())
+}
+
+fn adjust(shared: &Shared, cart: &mut Cart, request: &Request, relative: bool) -> Answer {
+    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+        return bc_error(400, "The request body is not valid JSON");
+    };
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() || items.len() > MAX_ITEMS {
+        return bc_error(422, format!("items must hold 1 to {MAX_ITEMS} entries"));
+    }
+    note_batch(shared, items.len());
+    let mut errors = serde_json::Map::new();
+    let mut planned = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if item["location_id"].as_u64() != Some(1) {
+            errors.insert(
+                format!("items.{i}.location_id"),
+                json!("location not found"),
+            );
+            continue;
+        }
+        let Some(sku) = resolve(cart, item) else {
+            errors.insert(format!("items.{i}"), json!("inventory item not found"));
+            continue;
+        };
+        let Some(q) = item["quantity"].as_i64() else {
+            errors.insert(
+                format!("items.{i}.quantity"),
+                json!("quantity must be an integer"),
+            );
+            continue;
+        };
+        let after = if relative {
+            cart.items[&sku].saturating_add(q)
+        } else {
+            q
+        };
+        if !(0..=MAX_QUANTITY).contains(&after) {
+            errors.insert(
+                format!("items.{i}.quantity"),
+                json!(format!(
+                    "the quantity would be {after}, outside 0..={MAX_QUANTITY}"
+                )),
+            );
+            continue;
+        }
+        planned.push((sku, after));
+    }
+    if !errors.is_empty() {
+        return Answer::json(
+            422,
+            json!({"status": 422, "title": "The request payload is not valid", "errors": errors}),
+        );
+    }
+    for (sku, after) in planned {
+        cart.items.insert(sku, after);
+    }
+    cart.bigcommerce.transactions += 1;
+    Answer::json(
+        200,
+        json!({"transaction_id": format!("emu-{}", cart.bigcommerce.transactions)}),
+    )
+}
+
+fn items(cart: &mut Cart, request: &Request) -> Answer {
+    let Some(pairs) = request.query_pairs() else {
+        return bc_error(400, "bad query string");
+    };
+    let mut page = 1usize;
+    let mut limit = 50usize;
+    let mut skus: Option<Vec<String>> = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "page" => match v.parse() {
+                Ok(p) if p >= 1 => page = p,
+                _ => return bc_error(422, "page must be a whole number from 1"),
+            },
+            "limit" => match v.parse() {
+                Ok(l) if (1..=MAX_LIMIT).contains(&l) => limit = l,
+                _ => return bc_error(422, format!("limit must be 1 to {MAX_LIMIT}")),
+            },
+            "sku:in" => skus = Some(v.split(',').map(str::to_owned).collect()),
+            _ => {}
+        }
+    }
+    let list: Vec<String> = cart
+        .items
+        .keys()
+        .filter(|s| skus.as_ref().map_or(true, |f| f.contains(s)))
+        .cloned()
+        .collect();
+    let total = list.len();
+    let total_pages = total.div_ceil(limit);
+    let data: Vec<Value> = list
+        .iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .map(|sku| {
+            let id = cart.ids.get(sku).copied().unwrap_or(0);
+            let product_id = cart
+                .parents
+                .get(sku)
+                .and_then(|p| cart.ids.get(p).copied())
+                .unwrap_or(id);
+            let q = cart.items[sku];
+            json!({
+                "identity": {"sku": sku, "variant_id": id, "product_id": product_id, "sku_id": id},
+                "available_to_sell": q,
+                "total_inventory_onhand": q,
+                "settings": {"safety_stock": 0, "is_in_stock": q > 0, "warning_level": 0,
+                             "bin_picking_number": ""},
+            })
+        })
+        .collect();
+    let count = data.len();
+    Answer::json(
+        200,
+        json!({"data": data, "meta": {"pagination": {
+            "total": total, "count": count, "per_page": limit,
+            "current_page": page, "total_pages": total_pages}}}),
+    )
+}

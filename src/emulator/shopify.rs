@@ -1,0 +1,495 @@
+//! Emulator mode [`super::Mode::Shopify`]: the part of the Shopify Admin GraphQL API the
+//! `shopify` adapter uses, answered from the emulator's catalogue.
+//!
+//! Endpoint `POST /admin/api/{version}/graphql.json` with `X-Shopify-Access-Token` (401
+//! without it when a token is set). It is not a GraphQL server: it recognises the three
+//! operations the adapter sends, by their root fields, and reads their `variables`:
+//!
+//! - `productVariants(first:, after:, query:)` with `sku:"…" OR sku:"…"` searches; nodes with
+//!   `sku` and `inventoryItem { id inventoryLevel(locationId:) { quantities(names:
+//!   ["available"]) { name quantity } } }`, `pageInfo { hasNextPage endCursor }`; `first` at
+//!   most 250.
+//! - any number of aliased `inventoryAdjustQuantities(input: $var) @idempotent(key: "…")`
+//!   mutations in one document: a key seen before answers the original result and changes
+//!   nothing. Without the directive the mutation fails from version `2026-04` on (Shopify made
+//!   it mandatory there).
+//! - `inventorySetQuantities(input: $var)`: all-or-nothing; `changeFromQuantity` (required
+//!   from `2026-04`, `null` opts out) different from the current count answers the userError
+//!   `CHANGE_FROM_QUANTITY_STALE` and nothing is set.
+//!
+//! Cost: a mutation field costs 10, a `productVariants` page `2 + first`. A request above 1000
+//! answers `MAX_COST_EXCEEDED`; one above the bucket's `currentlyAvailable` answers the
+//! `THROTTLED` error with `extensions.cost.throttleStatus`, as the rate-limit page shows. The
+//! bucket refills at `restoreRate` points per second of wall time. Quantities beyond
+//! ±1,000,000,000 answer `INVALID_QUANTITY_TOO_HIGH` / `_TOO_LOW`.
+//!
+//! The shop has one location, [`LOCATION_GID`].
+
+use super::{note_batch, Answer, Cart, Request, RequestKind, Shared};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// The one location of the emulated shop.
+pub const LOCATION_GID: &str = "gid://shopify/Location/1";
+const MAX_QUANTITY: i64 = 1_000_000_000;
+const MAX_QUERY_COST: f64 = 1000.0;
+const MUTATION_COST: f64 = 10.0;
+
+pub(super) struct State {
+    maximum: f64,
+    restore_rate: f64,
+    available: f64,
+    refilled_at: Instant,
+    /// Idempotency key → the payload first answered for it.
+    keys: HashMap<String, Value>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            maximum: 2000.0,
+            restore_rate: 100.0,
+            available: 2000.0,
+            refilled_at: Instant::now(),
+            keys: HashMap::new(),
+        }
+    }
+}
+
+impl State {
+    pub(super) fn set_budget(&mut self, maximum: f64, restore_rate: f64) {
+        self.maximum = maximum.max(1.0);
+        self.restore_rate = restore_rate.max(0.001);
+        self.available = self.maximum;
+        self.refilled_at = Instant::now();
+    }
+
+    pub(super) fn drain(&mut self) {
+        self.refill();
+        self.available = 0.0;
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let secs = now.duration_since(self.refilled_at).as_secs_f64();
+        self.available = (self.available + secs * self.restore_rate).min(self.maximum);
+        self.refilled_at = now;
+    }
+
+    fn cost(&self, requested: f64, actual: Option<f64>) -> Value {
+        json!({
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": self.maximum,
+                "currentlyAvailable": self.available,
+                "restoreRate": self.restore_rate,
+            }
+        })
+    }
+}
+
+fn api_version(path: &str) -> Option<&str> {
+    path.strip_prefix("/admin/api/")?
+        .strip_suffix("/graphql.json")
+}
+
+pub(super) fn kind(request: &Request) -> Option<RequestKind> {
+    api_version(&request.path)?;
+    let text = String::from_utf8_lossy(&request.body);
+    if text.contains("inventoryAdjustQuantities") {
+        Some(RequestKind::Adjust)
+    } else if text.contains("inventorySetQuantities") {
+        Some(RequestKind::Set)
+    } else {
+        Some(RequestKind::Get)
+    }
+}
+
+fn top_error(message: impl Into<String>, code: &str) -> Answer {
+    Answer::json(
+        200,
+        json!({"errors": [{"message": message.into(), "extensions": {"code": code}}]}),
+    )
+}
+
+fn item_gid(id: u64) -> String {
+    format!("gid://shopify/InventoryItem/{id}")
+}
+
+/// The SKU of an inventory item gid, when the catalogue has it (variants and plain items).
+fn item_sku(cart: &Cart, gid: &str) -> Option<String> {
+    let id: u64 = gid
+        .strip_prefix("gid://shopify/InventoryItem/")?
+        .parse()
+        .ok()?;
+    let sku = cart.sku_of(id)?;
+    cart.items.contains_key(sku).then(|| sku.to_owned())
+}
+
+pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
+    let Some(version) = api_version(&request.path) else {
+        return Answer::error(404, format!("no such endpoint: {}", request.path));
+    };
+    let version = version.to_owned();
+    if request.method != "POST" {
+        return Answer::error(405, "method not allowed");
+    }
+    if let Some(token) = &cart.token {
+        if request.header("x-shopify-access-token") != Some(token.as_str()) {
+            return Answer::json(
+                401,
+                json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}),
+            );
+        }
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+        return Answer::error(400, "body is not JSON");
+    };
+    let query = body["query"].as_str().unwrap_or("").to_owned();
+    let variables = body["variables"].as_object().cloned().unwrap_or_default();
+
+    let adjusts = find_adjusts(&query);
+    let is_set = query.contains("inventorySetQuantities(");
+    let is_read = query.contains("productVariants(");
+    let first = variables.get("first").and_then(Value::as_i64).unwrap_or(50);
+    let requested = if !adjusts.is_empty() {
+        MUTATION_COST * adjusts.len() as f64
+    } else if is_set {
+        MUTATION_COST
+    } else if is_read {
+        2.0 + first.max(0) as f64
+    } else {
+        return top_error("the emulator serves productVariants, inventoryAdjustQuantities and inventorySetQuantities only", "BAD_REQUEST");
+    };
+    if requested > MAX_QUERY_COST {
+        return top_error(
+            format!("Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."),
+            "MAX_COST_EXCEEDED",
+        );
+    }
+    cart.shopify.refill();
+    if requested > cart.shopify.available {
+        shared.counters.throttled.fetch_add(1, Ordering::SeqCst);
+        let cost = cart.shopify.cost(requested, None);
+        return Answer::json(
+            200,
+            json!({
+                "errors": [{"message": "Throttled", "extensions": {
+                    "code": "THROTTLED",
+                    "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                "extensions": {"cost": cost},
+            }),
+        );
+    }
+    cart.shopify.available -= requested;
+    let data = if !adjusts.is_empty() {
+        let mandatory = version.as_str() >= "2026-04";
+        let mut data = Map::new();
+        let mut total = 0;
+        for a in &adjusts {
+            let payload = match (&a.key, mandatory) {
+                (None, true) => {
+                    return top_error(
+                        "inventoryAdjustQuantities requires the @idempotent directive from 2026-04",
+                        "BAD_REQUEST",
+                    )
+                }
+                (Some(k), _) if cart.shopify.keys.contains_key(k) => cart.shopify.keys[k].clone(),
+                (key, _) => {
+                    let input = variables.get(&a.variable).cloned().unwrap_or(Value::Null);
+                    total += input["changes"].as_array().map_or(0, Vec::len);
+                    let p = adjust(cart, &input);
+                    if let Some(k) = key {
+                        cart.shopify.keys.insert(k.clone(), p.clone());
+                    }
+                    p
+                }
+            };
+            data.insert(a.alias.clone(), payload);
+        }
+        note_batch(shared, total);
+        Value::Object(data)
+    } else if is_set {
+        let input = find_input_variable(&query, "inventorySetQuantities(")
+            .and_then(|v| variables.get(&v).cloned())
+            .unwrap_or(Value::Null);
+        note_batch(shared, input["quantities"].as_array().map_or(0, Vec::len));
+        json!({"inventorySetQuantities": set(cart, &input, version.as_str() >= "2026-04")})
+    } else {
+        match read(cart, &variables, first) {
+            Ok(v) => json!({ "productVariants": v }),
+            Err(message) => return top_error(message, "BAD_REQUEST"),
+        }
+    };
+    let cost = cart.shopify.cost(requested, Some(requested));
+    Answer::json(200, json!({"data": data, "extensions": {"cost": cost}}))
+}
+
+struct AdjustField {
+    alias: String,
+    variable: String,
+    key: Option<String>,
+}
+
+/// Finds every `alias: inventoryAdjustQuantities(input: $var) @idempotent(key: "…")`.
+fn find_adjusts(query: &str) -> Vec<AdjustField> {
+    let mut out = Vec::new();
+    let needle = "inventoryAdjustQuantities(";
+    let mut from = 0;
+    while let Some(pos) = query[from..].find(needle) {
+        let start = from + pos;
+        let before = query[..start].trim_end();
+        let alias = before
+            .strip_suffix(':')
+            .map(|b| {
+                b.trim_end()
+                    .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "inventoryAdjustQuantities".to_owned());
+        let args_start = start + needle.len();
+        let Some(close) = query[args_start..].find(')') else {
+            break;
+        };
+        let args = &query[args_start..args_start + close];
+        let variable = args
+            .split('$')
+            .nth(1)
+            .map(|v| {
+                v.chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rest = query[args_start + close + 1..].trim_start();
+        let key = rest
+            .strip_prefix("@idempotent(")
+            .and_then(|r| r.trim_start().strip_prefix("key:"))
+            .and_then(|r| r.trim_start().strip_prefix('"'))
+            .and_then(|r| r.split('"').next())
+            .map(str::to_owned);
+        out.push(AdjustField {
+            alias,
+            variable,
+            key,
+        });
+        from = args_start + close;
+    }
+    out
+}
+
+fn find_input_variable(query: &str, field: &str) -> Option<String> {
+    let pos = query.find(field)? + field.len();
+    let args = &query[pos..pos + query[pos..].find(')')?];
+    Some(
+        args.split('$')
+            .nth(1)?
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect(),
+    )
+}
+
+fn user_error(field: Vec<String>, message: String, code: &str) -> Value {
+    json!({"field": field, "message": message, "code": code})
+}
+
+fn adjust(cart: &mut Cart, input: &Value) -> Value {
+    let mut errors = Vec::new();
+    if input["name"].as_str() != Some("available") {
+        errors.push(user_error(
+            vec!["input".into(), "name".into()],
+            "The quantity name must be available".into(),
+            "INVALID_QUANTITY_NAME",
+        ));
+    }
+    let changes = input["changes"].as_array().cloned().unwrap_or_default();
+    let mut planned = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        let field = |f: &str| vec!["input".into(), "changes".into(), i.to_string(), f.into()];
+        let Some(sku) = c["inventoryItemId"]
+            .as_str()
+            .and_then(|g| item_sku(cart, g))
+        else {
+            errors.push(user_error(
+                field("inventoryItemId"),
+                "The specified inventory item could not be found.".into(),
+                "INVALID_INVENTORY_ITEM",
+            ));
+            continue;
+        };
+        if c["locationId"].as_str() != Some(LOCATION_GID) {
+            errors.push(user_error(
+                field("locationId"),
+                "The specified location could not be found.".into(),
+                "INVALID_LOCATION",
+            ));
+            continue;
+        }
+        let delta = c["delta"].as_i64().unwrap_or(0);
+        let after = cart.items[&sku].saturating_add(delta);
+        if after > MAX_QUANTITY {
+            errors.push(user_error(
+                field("delta"),
+                format!("The quantity can't be higher than {MAX_QUANTITY}."),
+                "INVALID_QUANTITY_TOO_HIGH",
+            ));
+        } else if after < -MAX_QUANTITY {
+            errors.push(user_error(
+                field("delta"),
+                format!("The quantity can't be lower than -{MAX_QUANTITY}."),
+                "INVALID_QUANTITY_TOO_LOW",
+            ));
+        } else {
+            planned.push((sku, delta, after));
+        }
+    }
+    if !errors.is_empty() {
+        return json!({"inventoryAdjustmentGroup": null, "userErrors": errors});
+    }
+    let mut out = Vec::new();
+    for (sku, delta, after) in planned {
+        cart.items.insert(sku, after);
+        out.push(json!({"name": "available", "delta": delta, "quantityAfterChange": after}));
+    }
+    json!({"inventoryAdjustmentGroup": {"changes": out}, "userErrors": []})
+}
+
+fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
+    let mut errors = Vec::new();
+    if input["name"].as_str() != Some("available") {
+        errors.push(user_error(
+            vec!["input".into(), "name".into()],
+            "The quantity name must be available".into(),
+            "INVALID_NAME",
+        ));
+    }
+    let quantities = input["quantities"].as_array().cloned().unwrap_or_default();
+    let mut planned = Vec::new();
+    for (i, q) in quantities.iter().enumerate() {
+        let field = |f: &str| vec!["input".into(), "quantities".into(), i.to_string(), f.into()];
+        let Some(sku) = q["inventoryItemId"]
+            .as_str()
+            .and_then(|g| item_sku(cart, g))
+        else {
+            errors.push(user_error(
+                field("inventoryItemId"),
+                "The specified inventory item could not be found.".into(),
+                "INVALID_INVENTORY_ITEM",
+            ));
+            continue;
+        };
+        if q["locationId"].as_str() != Some(LOCATION_GID) {
+            errors.push(user_error(
+                field("locationId"),
+                "The specified location could not be found.".into(),
+                "INVALID_LOCATION",
+            ));
+            continue;
+        }
+        let quantity = q["quantity"].as_i64().unwrap_or(i64::MIN);
+        if quantity > MAX_QUANTITY {
+            errors.push(user_error(
+                field("quantity"),
+                format!("The quantity can't be higher than {MAX_QUANTITY}."),
+                "INVALID_QUANTITY_TOO_HIGH",
+            ));
+            continue;
+        }
+        if quantity < -MAX_QUANTITY {
+            errors.push(user_error(
+                field("quantity"),
+                format!("The quantity can't be lower than -{MAX_QUANTITY}."),
+                "INVALID_QUANTITY_TOO_LOW",
+            ));
+            continue;
+        }
+        let current = cart.items[&sku];
+        match q.get("changeFromQuantity") {
+            None if cfq_required => errors.push(user_error(
+                field("changeFromQuantity"),
+                "changeFromQuantity is required; pass null to opt out of the check.".into(),
+                "INVALID_CHANGE_FROM_QUANTITY",
+            )),
+            Some(Value::Number(n)) if n.as_i64() != Some(current) => errors.push(user_error(
+                field("changeFromQuantity"),
+                "The specified compare quantity does not match the current quantity.".into(),
+                "CHANGE_FROM_QUANTITY_STALE",
+            )),
+            _ => planned.push((sku, quantity, current)),
+        }
+    }
+    if !errors.is_empty() {
+        return json!({"inventoryAdjustmentGroup": null, "userErrors": errors});
+    }
+    let mut out = Vec::new();
+    for (sku, quantity, current) in planned {
+        cart.items.insert(sku, quantity);
+        out.push(json!({"name": "available", "delta": quantity - current, "quantityAfterChange": quantity}));
+    }
+    json!({"inventoryAdjustmentGroup": {"changes": out}, "userErrors": []})
+}
+
+/// The SKUs of a `sku:"A" OR sku:"B"` search; `None` for anything else.
+fn parse_sku_search(q: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for term in q.split(" OR ") {
+        let v = term.trim().strip_prefix("sku:")?;
+        let inner = v.strip_prefix('"')?.strip_suffix('"')?;
+        let mut s = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                s.push(chars.next()?);
+            } else {
+                s.push(c);
+            }
+        }
+        out.push(s);
+    }
+    Some(out)
+}
+
+fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<Value, String> {
+    if !(1..=250).contains(&first) {
+        return Err("first must be between 1 and 250".into());
+    }
+    let location = variables.get("location").and_then(Value::as_str);
+    let filter = match variables.get("query").and_then(Value::as_str) {
+        None => None,
+        Some(q) => Some(parse_sku_search(q).ok_or("unsupported search query")?),
+    };
+    let after = variables
+        .get("after")
+        .and_then(Value::as_str)
+        .map(|c| c.strip_prefix("sku:").unwrap_or("").to_owned());
+    let mut skus: Vec<String> = cart
+        .items
+        .keys()
+        .filter(|s| after.as_ref().map_or(true, |a| s.as_str() > a.as_str()))
+        .filter(|s| filter.as_ref().map_or(true, |f| f.contains(s)))
+        .cloned()
+        .collect();
+    let more = skus.len() > first as usize;
+    skus.truncate(first as usize);
+    let nodes: Vec<Value> = skus
+        .iter()
+        .map(|sku| {
+            let id = cart.id_of(sku);
+            let level = (location == Some(LOCATION_GID)).then(
+                || json!({"quantities": [{"name": "available", "quantity": cart.items[sku]}]}),
+            );
+            json!({"sku": sku, "inventoryItem": {"id": item_gid(id), "inventoryLevel": level}})
+        })
+        .collect();
+    Ok(json!({
+        "nodes": nodes,
+        "pageInfo": {"hasNextPage": more, "endCursor": skus.last().map(|s| format!("sku:{s}"))},
+    }))
+}

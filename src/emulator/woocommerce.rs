@@ -1,0 +1,265 @@
+//! Emulator mode [`super::Mode::WooCommerce`]: WooCommerce REST API v3 products and
+//! variations under `/wp-json/wc/v3/`, as the `woocommerce` adapter uses them.
+//!
+//! - Authentication: HTTP Basic with the consumer key as user and the consumer secret as
+//!   password ([`super::Emulator::set_token`] takes `"ck:cs"`); otherwise 401
+//!   `woocommerce_rest_cannot_view`.
+//! - `GET products` and `GET products/{id}/variations` with `page`, `per_page` (1–100, default
+//!   10, else 400 `rest_invalid_param`) and `include` (comma-separated ids); the answers carry
+//!   `X-WP-Total` and `X-WP-TotalPages`. Products are listed by id: plain items are `simple`
+//!   products, parents of [`super::Emulator::set_variant_qoh`] are `variable` products with
+//!   their `variations` ids and no stock of their own.
+//! - `POST products/batch` and `POST products/{id}/variations/batch` with `update` (at most
+//!   100 objects, else 413 `woocommerce_rest_request_entity_too_large`): `stock_quantity` is
+//!   absolute; an unknown id answers an `error` object for that entry, the others apply.
+//! - There is no relative stock endpoint, as in WooCommerce.
+
+use super::{note_batch, Answer, Cart, Request, RequestKind, Shared};
+use serde_json::{json, Value};
+
+const MAX_BATCH: usize = 100;
+const MAX_PER_PAGE: usize = 100;
+
+pub(super) fn kind(request: &Request) -> Option<RequestKind> {
+    let rest = request.path.strip_prefix("/wp-json/wc/v3/")?;
+    match request.method.as_str() {
+        "GET" => Some(RequestKind::Get),
+        "POST" | "PUT" if rest.ends_with("batch") => Some(RequestKind::Set),
+        _ => None,
+    }
+}
+
+fn wc_error(status: u16, code: &str, message: impl Into<String>) -> Answer {
+    Answer::json(
+        status,
+        json!({"code": code, "message": message.into(), "data": {"status": status}}),
+    )
+}
+
+/// Plain items and parents: the products, by id.
+fn products(cart: &Cart) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = cart
+        .ids
+        .iter()
+        .filter(|(sku, _)| !cart.parents.contains_key(*sku))
+        .filter(|(sku, _)| {
+            cart.items.contains_key(*sku) || cart.parents.values().any(|p| p == *sku)
+        })
+        .map(|(sku, id)| (*id, sku.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn variations(cart: &Cart, parent: &str) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = cart
+        .parents
+        .iter()
+        .filter(|(v, p)| p.as_str() == parent && cart.items.contains_key(*v))
+        .map(|(v, _)| (cart.ids[v], v.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn product_json(cart: &Cart, id: u64, sku: &str) -> Value {
+    let vars = variations(cart, sku);
+    if vars.is_empty() {
+        json!({"id": id, "sku": sku, "type": "simple", "manage_stock": true,
+               "stock_quantity": cart.items.get(sku), "variations": []})
+    } else {
+        json!({"id": id, "sku": sku, "type": "variable", "manage_stock": false,
+               "stock_quantity": null,
+               "variations": vars.iter().map(|(i, _)| *i).collect::<Vec<_>>()})
+    }
+}
+
+fn variation_json(cart: &Cart, id: u64, sku: &str) -> Value {
+    json!({"id": id, "sku": sku, "manage_stock": true, "stock_quantity": cart.items.get(sku)})
+}
+
+fn basic_ok(cart: &Cart, request: &Request) -> bool {
+    let Some(token) = &cart.token else {
+        return true;
+    };
+    let expected = format!(
+        "Basic {}",
+        crate::adapter::woocommerce::base64(token.as_bytes())
+    );
+    request.authorization.as_deref() == Some(expected.as_str())
+}
+
+/// One page of a list, its total and its page count.
+type Paged = (Vec<(u64, String)>, usize, usize);
+
+fn page_of(request: &Request, list: Vec<(u64, String)>) -> Result<Paged, Answer> {
+    let pairs = request
+        .query_pairs()
+        .ok_or_else(|| wc_error(400, "rest_invalid_param", "bad query string"))?;
+    let mut page = 1usize;
+    let mut per_page = 10usize;
+    let mut include: Option<Vec<u64>> = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "page" => {
+                page = v.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                    wc_error(400, "rest_invalid_param", "Invalid parameter(s): page")
+                })?
+            }
+            "per_page" => {
+                per_page = v
+                    .parse()
+                    .ok()
+                    .filter(|p| (1..=MAX_PER_PAGE).contains(p))
+                    .ok_or_else(|| {
+                        wc_error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+                    })?
+            }
+            "include" => {
+                include = Some(v.split(',').filter_map(|i| i.trim().parse().ok()).collect())
+            }
+            _ => {}
+        }
+    }
+    let list: Vec<(u64, String)> = match include {
+        Some(ids) => list.into_iter().filter(|(i, _)| ids.contains(i)).collect(),
+        None => list,
+    };
+    let total = list.len();
+    let pages = total.div_ceil(per_page);
+    let items = list
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    Ok((items, total, pages))
+}
+
+pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
+    let Some(rest) = request.path.strip_prefix("/wp-json/wc/v3/") else {
+        return wc_error(
+            404,
+            "rest_no_route",
+            "No route was found matching the URL and request method.",
+        );
+    };
+    if !basic_ok(cart, request) {
+        return wc_error(
+            401,
+            "woocommerce_rest_cannot_view",
+            "Sorry, you cannot list resources.",
+        );
+    }
+    let parts: Vec<&str> = rest.split('/').collect();
+    match (request.method.as_str(), parts.as_slice()) {
+        ("GET", ["products"]) => {
+            let list = products(cart);
+            match page_of(request, list) {
+                Ok((items, total, pages)) => Answer::json(
+                    200,
+                    Value::Array(
+                        items
+                            .iter()
+                            .map(|(i, s)| product_json(cart, *i, s))
+                            .collect(),
+                    ),
+                )
+                .with_header("X-WP-Total", total)
+                .with_header("X-WP-TotalPages", pages),
+                Err(a) => a,
+            }
+        }
+        ("GET", ["products", pid, "variations"]) => {
+            let Some(parent) = pid
+                .parse()
+                .ok()
+                .and_then(|i| cart.sku_of(i))
+                .map(str::to_owned)
+            else {
+                return wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.");
+            };
+            match page_of(request, variations(cart, &parent)) {
+                Ok((items, total, pages)) => Answer::json(
+                    200,
+                    Value::Array(
+                        items
+                            .iter()
+                            .map(|(i, s)| variation_json(cart, *i, s))
+                            .collect(),
+                    ),
+                )
+                .with_header("X-WP-Total", total)
+                .with_header("X-WP-TotalPages", pages),
+                Err(a) => a,
+            }
+        }
+        ("POST" | "PUT", ["products", "batch"]) => batch(shared, cart, request, None),
+        ("POST" | "PUT", ["products", pid, "variations", "batch"]) => {
+            let Some(parent) = pid
+                .parse()
+                .ok()
+                .and_then(|i| cart.sku_of(i))
+                .map(str::to_owned)
+            else {
+                return wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.");
+            };
+            batch(shared, cart, request, Some(parent))
+        }
+        _ => wc_error(
+            404,
+            "rest_no_route",
+            "No route was found matching the URL and request method.",
+        ),
+    }
+}
+
+fn batch(shared: &Shared, cart: &mut Cart, request: &Request, parent: Option<String>) -> Answer {
+    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+        return wc_error(400, "rest_invalid_json", "Invalid JSON body passed.");
+    };
+    let updates = body["update"].as_array().cloned().unwrap_or_default();
+    let n = updates.len()
+        + body["create"].as_array().map_or(0, Vec::len)
+        + body["delete"].as_array().map_or(0, Vec::len);
+    if n > MAX_BATCH {
+        return wc_error(
+            413,
+            "woocommerce_rest_request_entity_too_large",
+            format!("Unable to accept more than {MAX_BATCH} items for this request."),
+        );
+    }
+    note_batch(shared, updates.len());
+    let mut out = Vec::new();
+    for u in updates {
+        let id = u["id"].as_u64().unwrap_or(0);
+        let sku = cart.sku_of(id).map(str::to_owned);
+        let valid = sku
+            .as_ref()
+            .filter(|s| cart.items.contains_key(*s) && cart.parents.get(*s).cloned() == parent);
+        let Some(sku) = valid.cloned() else {
+            out.push(
+                json!({"id": id, "error": {"code": "woocommerce_rest_product_invalid_id",
+                "message": "Invalid ID.", "data": {"status": 400}}}),
+            );
+            continue;
+        };
+        if let Some(q) = u.get("stock_quantity") {
+            match q.as_i64() {
+                Some(q) => {
+                    cart.items.insert(sku.clone(), q);
+                }
+                None => {
+                    out.push(json!({"id": id, "error": {"code": "rest_invalid_param",
+                        "message": "Invalid parameter(s): stock_quantity", "data": {"status": 400}}}));
+                    continue;
+                }
+            }
+        }
+        out.push(if parent.is_some() {
+            variation_json(cart, id, &sku)
+        } else {
+            product_json(cart, id, &sku)
+        });
+    }
+    Answer::json(200, json!({"update": out}))
+}

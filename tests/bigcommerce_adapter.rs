@@ -1,0 +1,154 @@
+//! The `bigcommerce` adapter against the emulator's BigCommerce mode, over real HTTP on
+//! 127.0.0.1.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
+use inventory_sync::adapter::{CartAdapter, CartError, QuantitySet, SendOutcome, UpdateMode};
+use inventory_sync::emulator::{Emulator, Fault, Mode};
+use inventory_sync::secret::Secret;
+use inventory_sync::StackState;
+use platform::*;
+use std::time::Duration;
+
+fn adapter(emu: &Emulator) -> BigCommerceAdapter {
+    BigCommerceAdapter::new(
+        &format!("{}stores/abc123/", emu.url()),
+        Secret::new(SECRET),
+        1,
+        Duration::from_secs(10),
+    )
+    .unwrap()
+}
+
+#[test]
+fn send_250_in_batches_of_the_carts_max() {
+    let f = send_250(Mode::BigCommerce, 100);
+    assert_eq!(f.emu.set_requests(), 3);
+    assert_eq!(f.emu.max_batch_seen(), 100);
+}
+
+#[test]
+fn get_qoh_over_several_pages() {
+    let f = get_pages(Mode::BigCommerce, 1100);
+    assert_eq!(f.emu.get_requests(), 3, "500 + 500 + 100");
+}
+
+#[test]
+fn lost_answer_after_a_relative_adjustment_ends_uncertain() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "MUG", -1); // also lets the adapter learn the SKU
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(9));
+    adjust(&f.store, "MUG", -3);
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    f.drain();
+    assert_eq!(
+        f.emu.qoh("MUG"),
+        Some(6),
+        "applied once, never re-sent blindly"
+    );
+    assert_eq!(f.emu.adjust_requests(), 2);
+    assert_eq!(f.count(cart, StackState::Uncertain), 1);
+}
+
+#[test]
+fn quota_slows_down_and_loses_nothing() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_bigcommerce_quota(3, 100);
+    for i in 1..=250 {
+        let sku = format!("SKU-{i:03}");
+        f.emu.set_qoh(&sku, 0);
+        f.item(&sku, i);
+    }
+    let cart = f.cart(50);
+    let start = std::time::Instant::now();
+    let r = f.send(cart);
+    assert_eq!(r.sent, 250, "{r:?}");
+    // 5 batches, each a SKU check and a write: 10 requests at 3 per 100 ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        start.elapsed()
+    );
+    for i in 1..=250 {
+        assert_eq!(f.emu.qoh(&format!("SKU-{i:03}")), Some(i));
+    }
+}
+
+#[test]
+fn a_429_names_the_reset_wait_and_a_delta_keeps_its_attempts() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    f.emu.set_bigcommerce_quota(1, 60_000);
+    // Another client (a second adapter instance) uses the window's only request.
+    adapter(&f.emu).fetch_quantities(None, 10).unwrap();
+    match adapter(&f.emu).fetch_quantities(None, 10) {
+        Err(CartError::RateLimited {
+            retry_after: Some(d),
+            ..
+        }) => {
+            assert!(d > Duration::from_secs(50), "{d:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "MUG", 2);
+    let run = f.store.run_stack(None).unwrap();
+    assert_eq!(run.sent, 0);
+    let recs = f.records(cart);
+    assert_eq!(recs.len(), 1, "the record is kept");
+    assert_eq!(recs[0]["attempts"], 0, "a 429 is no attempt: {recs:?}");
+    assert!(f.emu.throttled_requests() >= 2);
+    assert_eq!(f.emu.qoh("MUG"), Some(10));
+}
+
+#[test]
+fn compare_before_absolute_set() {
+    let emu = Emulator::start_mode(Mode::BigCommerce).unwrap();
+    emu.set_token(Some(SECRET));
+    emu.set_qoh("A", 5);
+    let a = adapter(&emu);
+    assert_eq!(a.update_mode(), UpdateMode::RelativeUnkeyed);
+    let out = a
+        .set_quantities(&[
+            QuantitySet {
+                key: "1".into(),
+                sku: "A".into(),
+                remote_ref: None,
+                qoh: 9,
+                expected: Some(4),
+            },
+            QuantitySet {
+                key: "2".into(),
+                sku: "NOPE".into(),
+                remote_ref: None,
+                qoh: 9,
+                expected: None,
+            },
+        ])
+        .unwrap();
+    assert_eq!(out[0], SendOutcome::Conflict { current: 5 });
+    assert!(matches!(&out[1], SendOutcome::Failed { message } if message.contains("unknown SKU")));
+    assert_eq!(emu.qoh("A"), Some(5));
+}
+
+#[test]
+fn unknown_sku_is_a_clear_failure() {
+    unknown_sku(Mode::BigCommerce);
+}
+
+#[test]
+fn secrets_never_leak() {
+    secrets_stay_secret(Mode::BigCommerce);
+    let emu = Emulator::start_mode(Mode::BigCommerce).unwrap();
+    let d = format!("{:?}", adapter(&emu));
+    assert!(!d.contains(SECRET) && d.contains("***"), "{d}");
+}

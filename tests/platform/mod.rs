@@ -1,0 +1,227 @@
+//! Shared set-up for the platform adapter tests (Shopify, WooCommerce, BigCommerce) against
+//! the emulator's platform modes, over real HTTP on 127.0.0.1.
+#![allow(dead_code)]
+
+use inventory_sync::emulator::{Emulator, Mode};
+use inventory_sync::{CartId, GetOptions, SendOptions, SendReport, StackState, Store};
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "s3cr3t-Pl4tform-T0ken";
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub emu: Emulator,
+}
+
+/// A store with SynchQOH on and no back-off, and an emulator in `mode` that requires the
+/// platform's credential.
+pub fn fixture(mode: Mode) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    let emu = Emulator::start_mode(mode).unwrap();
+    emu.set_token(Some(&expected_credential(mode)));
+    Fixture { dir, store, emu }
+}
+
+fn expected_credential(mode: Mode) -> String {
+    match mode {
+        Mode::WooCommerce => format!("ck_test:{SECRET}"),
+        _ => SECRET.to_owned(),
+    }
+}
+
+/// The cart JSON for the emulator's platform with `secret` as its credential.
+pub fn cart_json(emu: &Emulator, max: u32, secret: &str) -> Value {
+    match emu.mode() {
+        Mode::Shopify => json!({"name": "Shop", "adapter": "shopify", "url": emu.url(),
+            "token": secret, "location_id": "1", "max_items_to_send": max}),
+        Mode::WooCommerce => json!({"name": "Woo", "adapter": "woocommerce", "url": emu.url(),
+            "consumer_key": "ck_test", "consumer_secret": secret, "max_items_to_send": max}),
+        Mode::BigCommerce => json!({"name": "BC", "adapter": "bigcommerce",
+            "url": format!("{}stores/abc123/", emu.url()), "token": secret,
+            "max_items_to_send": max}),
+        Mode::HttpJson => unreachable!(),
+    }
+}
+
+impl Fixture {
+    pub fn cart(&self, max: u32) -> CartId {
+        self.store
+            .upsert_cart_json(&cart_json(&self.emu, max, SECRET).to_string())
+            .unwrap()
+    }
+
+    pub fn item(&self, sku: &str, qoh: i64) {
+        self.store
+            .upsert_item_json(&json!({"sku": sku, "qoh": qoh}).to_string())
+            .unwrap();
+    }
+
+    pub fn send(&self, cart: CartId) -> SendReport {
+        self.store
+            .send_qoh(cart, SendOptions { force: true }, None)
+            .unwrap()
+    }
+
+    pub fn records(&self, cart: CartId) -> Vec<Value> {
+        serde_json::from_str::<Value>(
+            &self
+                .store
+                .stack_list_json(Some(&format!(r#"{{"cart_id":{cart}}}"#)))
+                .unwrap(),
+        )
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+    }
+
+    pub fn count(&self, cart: CartId, state: StackState) -> i64 {
+        self.store.stack_count(cart, state).unwrap()
+    }
+
+    /// Runs passes until nothing waits (bounded by count, never by sleeping).
+    pub fn drain(&self) {
+        for _ in 0..50 {
+            if self.store.run_stack(None).unwrap().remaining == 0 {
+                return;
+            }
+        }
+    }
+}
+
+/// 250 items in the store (QOH 1..=250) and in the cart (count 0); sends them with the cart's
+/// `max`, and checks every count arrived.
+pub fn send_250(mode: Mode, max: u32) -> Fixture {
+    let f = fixture(mode);
+    for i in 1..=250 {
+        let sku = format!("SKU-{i:03}");
+        f.emu.set_qoh(&sku, 0);
+        f.item(&sku, i);
+    }
+    let cart = f.cart(max);
+    let report = f.send(cart);
+    assert_eq!(report.sent, 250, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    for i in 1..=250 {
+        assert_eq!(f.emu.qoh(&format!("SKU-{i:03}")), Some(i));
+    }
+    f
+}
+
+/// `n` items only in the cart; Get QOH creates them all with the cart's counts.
+pub fn get_pages(mode: Mode, n: i64) -> Fixture {
+    let f = fixture(mode);
+    for i in 1..=n {
+        f.emu.set_qoh(&format!("G-{i:04}"), i * 2);
+    }
+    let cart = f.cart(50);
+    let report = f
+        .store
+        .get_qoh(
+            cart,
+            GetOptions {
+                force: true,
+                create_new: true,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(report.created as i64, n, "{report:?}");
+    for i in 1..=n {
+        assert_eq!(f.store.item_qoh(&format!("G-{i:04}")).unwrap(), i * 2);
+    }
+    f
+}
+
+/// A delta for a SKU the cart does not have ends bypassed with a clear last_response.
+pub fn unknown_sku(mode: Mode) {
+    let f = fixture(mode);
+    f.emu.set_qoh("REAL", 5);
+    f.item("REAL", 5);
+    f.item("GHOST", 5);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "GHOST", -1);
+    adjust(&f.store, "REAL", -1);
+    f.drain();
+    assert_eq!(f.emu.qoh("REAL"), Some(4));
+    let recs = f.records(cart);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["sku"], "GHOST");
+    assert_eq!(recs[0]["state"], "bypassed");
+    let last = recs[0]["last_response"].as_str().unwrap();
+    assert!(
+        last.contains("GHOST") && last.contains("unknown SKU"),
+        "{last}"
+    );
+}
+
+pub fn adjust(store: &Store, sku: &str, delta: i64) {
+    store
+        .adjust_qoh(&inventory_sync::Adjustment::new(
+            sku,
+            inventory_sync::Delta::new(delta).unwrap(),
+            inventory_sync::Reason::Adjustment,
+        ))
+        .unwrap();
+}
+
+/// With a wrong credential every operation fails as unauthorised; the credential (right or
+/// wrong) appears in no error, report, listing or Debug output.
+pub fn secrets_stay_secret(mode: Mode) {
+    let f = fixture(mode);
+    f.emu.set_qoh("A", 3);
+    f.item("A", 3);
+    let wrong = "wr0ng-S3cret-Value";
+    let cart = f
+        .store
+        .upsert_cart_json(&cart_json(&f.emu, 50, wrong).to_string())
+        .unwrap();
+    let mut texts = Vec::new();
+    let err = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .err()
+        .map(|e| format!("{e} {e:?}"))
+        .unwrap_or_else(|| "no error".into());
+    texts.push(err);
+    let get = f.store.get_qoh(
+        cart,
+        GetOptions {
+            force: true,
+            create_new: false,
+        },
+        None,
+    );
+    texts.push(format!("{get:?}"));
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "A", -1);
+    let run = f.store.run_stack(None).unwrap();
+    texts.push(run.to_json());
+    texts.push(format!("{run:?}"));
+    texts.push(f.store.stack_list_json(None).unwrap());
+    texts.push(f.store.carts_json().unwrap());
+    let c = f.store.cart(cart).unwrap();
+    texts.push(format!("{c:?} {}", c.info()));
+    texts.push(format!("{:?}", f.store.controller_status()));
+    let all = texts.join("\n");
+    assert!(
+        all.contains("not authorised") || all.contains("401"),
+        "{all}"
+    );
+    for s in [wrong, SECRET, "d3Jvbmc"] {
+        assert!(!all.contains(s), "secret leaked: {all}");
+    }
+    // The right credential then works.
+    f.store
+        .upsert_cart_json(&cart_json(&f.emu, 50, SECRET).to_string())
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    f.drain();
+    assert_eq!(f.emu.qoh("A"), Some(2));
+}

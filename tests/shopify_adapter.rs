@@ -1,0 +1,160 @@
+//! The `shopify` adapter against the emulator's Shopify mode, over real HTTP on 127.0.0.1.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::adapter::shopify::ShopifyAdapter;
+use inventory_sync::adapter::{CartAdapter, QuantitySet, SendOutcome, UpdateMode};
+use inventory_sync::emulator::{Emulator, Fault, Mode};
+use inventory_sync::secret::Secret;
+use inventory_sync::StackState;
+use platform::*;
+use std::time::Duration;
+
+fn adapter(emu: &Emulator) -> ShopifyAdapter {
+    ShopifyAdapter::new(
+        &emu.url(),
+        Secret::new(SECRET),
+        "1",
+        None,
+        Duration::from_secs(10),
+    )
+    .unwrap()
+}
+
+#[test]
+fn send_250_in_batches_of_the_carts_max() {
+    let f = send_250(Mode::Shopify, 100);
+    // One inventorySetQuantities per batch: 100, 100, 50.
+    assert_eq!(f.emu.set_requests(), 3);
+    assert_eq!(f.emu.max_batch_seen(), 100);
+}
+
+#[test]
+fn send_250_in_one_batch_when_the_cart_allows() {
+    let f = send_250(Mode::Shopify, 500);
+    assert_eq!(f.emu.set_requests(), 1);
+    assert_eq!(f.emu.max_batch_seen(), 250);
+}
+
+#[test]
+fn get_qoh_pages_through_variants() {
+    let f = get_pages(Mode::Shopify, 260);
+    assert_eq!(f.emu.get_requests(), 2, "250 + 10");
+}
+
+#[test]
+fn delta_applied_once_when_the_answer_is_lost() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE", 10);
+    f.item("TEE", 10);
+    let cart = f.cart(50);
+    let gid = format!(
+        "gid://shopify/InventoryItem/{}",
+        f.emu.platform_id("TEE").unwrap()
+    );
+    f.store
+        .set_web_fields(cart, "TEE", &format!(r#"{{"remote_ref":"{gid}"}}"#))
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "TEE", -3);
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(first.sent, 0);
+    assert_eq!(f.emu.qoh("TEE"), Some(7), "applied, answer lost");
+    f.drain();
+    assert_eq!(
+        f.emu.qoh("TEE"),
+        Some(7),
+        "the re-send with the same key applied nothing"
+    );
+    assert_eq!(f.emu.adjust_requests(), 2);
+    assert!(f.records(cart).is_empty());
+}
+
+#[test]
+fn throttled_send_waits_and_loses_nothing() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_shopify_budget(2000.0, 20_000.0);
+    for i in 1..=250 {
+        let sku = format!("SKU-{i:03}");
+        f.emu.set_qoh(&sku, 0);
+        f.item(&sku, i);
+    }
+    let cart = f.cart(50);
+    f.emu.drain_shopify_budget();
+    let report = f.send(cart);
+    assert_eq!(report.sent, 250, "{report:?}");
+    assert!(f.emu.throttled_requests() >= 1);
+    for i in 1..=250 {
+        assert_eq!(f.emu.qoh(&format!("SKU-{i:03}")), Some(i));
+    }
+}
+
+#[test]
+fn throttled_deltas_wait_without_an_attempt() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE", 10);
+    f.item("TEE", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "TEE", 2);
+    f.emu.drain_shopify_budget();
+    let run = f.store.run_stack(None).unwrap();
+    assert_eq!(run.sent, 0);
+    let recs = f.records(cart);
+    assert_eq!(recs[0]["attempts"], 0, "a throttle is no attempt: {recs:?}");
+    assert!(recs[0]["last_response"]
+        .as_str()
+        .unwrap()
+        .contains("THROTTLED"));
+    assert_eq!(f.count(cart, StackState::Waiting), 1);
+}
+
+#[test]
+fn unknown_sku_is_a_clear_failure() {
+    unknown_sku(Mode::Shopify);
+}
+
+#[test]
+fn secrets_never_leak() {
+    secrets_stay_secret(Mode::Shopify);
+    let emu = Emulator::start_mode(Mode::Shopify).unwrap();
+    let d = format!("{:?}", adapter(&emu));
+    assert!(!d.contains(SECRET) && d.contains("***"), "{d}");
+}
+
+#[test]
+fn compare_quantity_conflict_reports_the_current_count() {
+    let emu = Emulator::start_mode(Mode::Shopify).unwrap();
+    emu.set_token(Some(SECRET));
+    emu.set_qoh("A", 5);
+    emu.set_qoh("B", 1);
+    let a = adapter(&emu);
+    assert_eq!(a.update_mode(), UpdateMode::RelativeKeyed);
+    let set = |sku: &str, qoh, expected| QuantitySet {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: None,
+        qoh,
+        expected,
+    };
+    let out = a
+        .set_quantities(&[
+            set("A", 9, Some(4)),
+            set("B", 3, Some(1)),
+            set("NOPE", 1, None),
+        ])
+        .unwrap();
+    assert_eq!(out[0], SendOutcome::Conflict { current: 5 });
+    assert_eq!(out[1], SendOutcome::Applied { qoh: Some(3) });
+    assert!(matches!(&out[2], SendOutcome::Failed { message } if message.contains("NOPE")));
+    assert_eq!(emu.qoh("A"), Some(5));
+    assert_eq!(emu.qoh("B"), Some(3));
+    // Negative or absurd counts never leave the adapter.
+    let out = a
+        .set_quantities(&[set("B", -1, None), set("B", 2_000_000_000, None)])
+        .unwrap();
+    assert!(out.iter().all(|o| matches!(o, SendOutcome::Failed { .. })));
+    assert_eq!(emu.qoh("B"), Some(3));
+}

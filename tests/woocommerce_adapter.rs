@@ -1,0 +1,154 @@
+//! The `woocommerce` adapter against the emulator's WooCommerce mode, over real HTTP on
+//! 127.0.0.1.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+use inventory_sync::adapter::{CartAdapter, DeltaSend, SendOutcome, UpdateMode};
+use inventory_sync::emulator::{Emulator, Fault, Mode};
+use inventory_sync::secret::Secret;
+use inventory_sync::{GetOptions, StackState};
+use platform::*;
+use std::time::Duration;
+
+#[test]
+fn send_250_obeys_the_100_item_batch_limit() {
+    // The cart allows 250 per batch; WooCommerce takes 100 per batch request.
+    let f = send_250(Mode::WooCommerce, 250);
+    assert_eq!(f.emu.set_requests(), 3);
+    assert_eq!(f.emu.max_batch_seen(), 100);
+}
+
+#[test]
+fn send_250_obeys_the_carts_max() {
+    let f = send_250(Mode::WooCommerce, 40);
+    assert_eq!(f.emu.set_requests(), 7);
+    assert_eq!(f.emu.max_batch_seen(), 40);
+}
+
+#[test]
+fn get_qoh_pages_through_products_and_variations() {
+    let f = fixture(Mode::WooCommerce);
+    for i in 1..=250 {
+        f.emu.set_qoh(&format!("P-{i:03}"), i);
+    }
+    f.emu.set_variant_qoh("TEE", "TEE-S", 4);
+    f.emu.set_variant_qoh("TEE", "TEE-M", 6);
+    let cart = f.cart(50);
+    let r = f
+        .store
+        .get_qoh(
+            cart,
+            GetOptions {
+                force: true,
+                create_new: true,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.created, 252, "{r:?}");
+    assert_eq!(f.store.item_qoh("P-250").unwrap(), 250);
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 6);
+    assert!(
+        f.store.item_qoh("TEE").is_err(),
+        "a variable product holds no stock"
+    );
+    assert!(f.emu.get_requests() >= 3, "three product pages of 100");
+}
+
+#[test]
+fn delta_is_read_add_write_with_verify() {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_variant_qoh("TEE", "TEE-S", 4);
+    f.emu.set_qoh("MUG", 10);
+    f.item("TEE-S", 4);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "TEE-S", 3);
+    adjust(&f.store, "MUG", -4);
+    f.drain();
+    assert_eq!(f.emu.qoh("TEE-S"), Some(7));
+    assert_eq!(f.emu.qoh("MUG"), Some(6));
+    assert!(f.records(cart).is_empty());
+    let a = WooCommerceAdapter::new(
+        &f.emu.url(),
+        "ck_test",
+        Secret::new(SECRET),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(a.update_mode(), UpdateMode::Absolute);
+    let out = a
+        .apply_deltas(&[DeltaSend {
+            key: "k".into(),
+            sku: "MUG".into(),
+            remote_ref: None,
+            delta: 1,
+        }])
+        .unwrap();
+    assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(7) }]);
+}
+
+#[test]
+fn lost_answer_after_the_write_ends_uncertain_never_doubled() {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    // Warm the id cache, so the next delta is exactly: read, write, verify.
+    adjust(&f.store, "MUG", -1);
+    f.drain();
+    adjust(&f.store, "MUG", -3);
+    f.emu.inject(Fault::Delay { ms: 0, count: 1 }); // the read passes
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 }); // the write applies, its answer is lost
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(6), "applied once");
+    assert_eq!(f.count(cart, StackState::Uncertain), 1);
+    let recs = f.records(cart);
+    assert_eq!(recs[0]["state"], "uncertain");
+}
+
+#[test]
+fn a_429_waits_and_loses_nothing() {
+    let f = fixture(Mode::WooCommerce);
+    for i in 1..=250 {
+        let sku = format!("SKU-{i:03}");
+        f.emu.set_qoh(&sku, 0);
+        f.item(&sku, i);
+    }
+    let cart = f.cart(100);
+    f.emu.inject(Fault::Delay { ms: 0, count: 3 }); // the catalogue index
+    f.emu.inject(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(0),
+    });
+    let r = f.send(cart);
+    assert_eq!(r.sent, 250, "{r:?}");
+    for i in 1..=250 {
+        assert_eq!(f.emu.qoh(&format!("SKU-{i:03}")), Some(i));
+    }
+}
+
+#[test]
+fn unknown_sku_is_a_clear_failure() {
+    unknown_sku(Mode::WooCommerce);
+}
+
+#[test]
+fn secrets_never_leak() {
+    secrets_stay_secret(Mode::WooCommerce);
+    let emu = Emulator::start_mode(Mode::WooCommerce).unwrap();
+    let a = WooCommerceAdapter::new(
+        &emu.url(),
+        "ck_test",
+        Secret::new(SECRET),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let d = format!("{a:?}");
+    assert!(!d.contains(SECRET) && d.contains("***"), "{d}");
+}
