@@ -3,11 +3,22 @@
 //! stack drain, and a table showing every count in step.
 //!
 //! Run: `cargo run --example quickstart --features emulator`
+//!
+//! Pointed at real carts: `cargo run --example quickstart --features emulator -- --config
+//! FILE`, where FILE is `{"store": "path/to/store.db", "carts": [cart JSON, ...]}` with
+//! credentials written as `"env:NAME"`. It then only reads: it defines the carts, prints each
+//! cart's preflight (drift, unmapped items) and one stack pass over whatever the store has
+//! waiting. It changes no count on its own.
 
 use inventory_sync::emulator::Emulator;
 use inventory_sync::{Adjustment, Delta, Reason, SendOptions, StackState, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--config") {
+        let file = args.get(i + 1).ok_or("--config needs a file")?;
+        return against_real_carts(file);
+    }
     let dir = std::env::temp_dir().join(format!("invsync-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Store::open(dir.join("store.db"))?;
@@ -139,5 +150,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !all_agree {
         std::process::exit(1);
     }
+    Ok(())
+}
+
+/// The read-only tour of real carts described in the module docs.
+fn against_real_carts(file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
+    let path = config["store"]
+        .as_str()
+        .ok_or("config: \"store\" must name the store file")?;
+    let store = Store::open(path)?;
+    println!("store: {}", store.path().display());
+    let carts = config["carts"]
+        .as_array()
+        .ok_or("config: \"carts\" must be an array")?;
+    for cart in carts {
+        let id = store.upsert_cart_json(&cart.to_string())?;
+        let name = cart["name"].as_str().unwrap_or("?");
+        match store.preflight(id) {
+            Ok(w) if w.is_empty() => println!("{name}: every item in step"),
+            Ok(w) => {
+                println!("{name}: {} warnings", w.len());
+                for w in w.iter().take(20) {
+                    println!(
+                        "  {:<9} {:<16} {}",
+                        w.kind,
+                        w.sku.as_deref().unwrap_or(""),
+                        w.message
+                    );
+                }
+            }
+            Err(e) => println!("{name}: cannot be checked: {e}"),
+        }
+    }
+    print!("stack controller: {}", store.run_stack(None)?);
     Ok(())
 }
