@@ -1,0 +1,934 @@
+//! `cargo bench --bench ratios`: the performance report of issue 6.
+//!
+//! Every figure is measured in this run beside a baseline measured in the same run on the same
+//! machine, and printed as one line:
+//! `<figure>: <ratio>x vs <baseline> (goal >= <g>) ok|below goal  [absolute rates]`.
+//! Absolute rates on a shared 2-core machine are noise; the ratios are what to read.
+//!
+//! `INVSYNC_BENCH_QUICK=1` runs every figure at a tenth of its size (a smoke run).
+//! `INVSYNC_BENCH_SKIP=peer,memory` leaves figures out (names: enqueue, durability, drain,
+//! drain3, coalescing, send, get, peer, scaling, memory).
+
+mod common;
+
+use common::*;
+use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
+use inventory_sync::{Durability, GetOptions, OpenOptions, SendOptions, Store};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The figures' sizes: the issue's, except where noted.
+struct Sizes {
+    enqueue_calls: usize,
+    enqueue_tx: usize,
+    full_calls: usize,
+    drain: usize,
+    coalesce_deltas: usize,
+    coalesce_items: usize,
+    manual: usize,
+    peer_jobs: usize,
+    peer_shipped_jobs: usize,
+    scaling_small: usize,
+    scaling_big: usize,
+    memory: usize,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Sizes {
+        let d = if quick { 10 } else { 1 };
+        Sizes {
+            enqueue_calls: 5_000 / d,
+            enqueue_tx: 10_000 / d,
+            full_calls: 1_000 / d,
+            drain: 100_000 / d,
+            coalesce_deltas: 100_000 / d,
+            coalesce_items: 1_000 / d,
+            manual: 100_000 / d,
+            peer_jobs: 10_000 / d,
+            // As shipped, effectum syncs a rollback journal per job: ~0.1-1k jobs/s here.
+            peer_shipped_jobs: 500 / d,
+            // Forty-odd leases of 50 are timed at each size: the small stack stays 10k.
+            scaling_small: 10_000,
+            scaling_big: 1_000_000 / d,
+            memory: 1_000_000 / d,
+        }
+    }
+}
+
+struct Line {
+    figure: String,
+    ratio: f64,
+    baseline: String,
+    goal: Goal,
+    detail: String,
+}
+
+enum Goal {
+    AtLeast(f64),
+    AtMost(f64),
+    None,
+}
+
+impl Line {
+    fn print(&self) {
+        let (goal, ok) = match self.goal {
+            Goal::AtLeast(g) => (format!("goal >= {g}"), Some(self.ratio >= g)),
+            Goal::AtMost(g) => (format!("goal <= {g}"), Some(self.ratio <= g)),
+            Goal::None => ("no goal: informational".to_string(), None),
+        };
+        let verdict = match ok {
+            Some(true) => " ok",
+            Some(false) => " below goal",
+            None => "",
+        };
+        println!(
+            "{}: {:.2}x vs {} ({goal}){verdict}  [{}]",
+            self.figure, self.ratio, self.baseline, self.detail
+        );
+    }
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn fmt_rate(n: usize, d: Duration, unit: &str) -> String {
+    let r = rate(n, d);
+    let s = if r >= 10_000.0 {
+        format!("{:.0}k", r / 1000.0)
+    } else if r >= 1000.0 {
+        format!("{:.1}k", r / 1000.0)
+    } else {
+        format!("{r:.0}")
+    };
+    format!("{s} {unit}/s")
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let out = f();
+    (out, t.elapsed())
+}
+
+struct Bench {
+    dir: tempfile::TempDir,
+    sizes: Sizes,
+    lines: Vec<Line>,
+    skip: Vec<String>,
+    seq: usize,
+}
+
+impl Bench {
+    fn path(&mut self, name: &str) -> PathBuf {
+        self.seq += 1;
+        self.dir.path().join(format!("{:02}-{name}.db", self.seq))
+    }
+
+    fn wants(&self, figure: &str) -> bool {
+        !self.skip.iter().any(|s| s == figure)
+    }
+
+    fn push(&mut self, line: Line) {
+        line.print();
+        self.lines.push(line);
+    }
+
+    /// A store with `items` items and three real-time carts that are never drained (their
+    /// URL is a closed loopback port), and the bare outbox on a twin file.
+    fn enqueue_pair(&mut self, items_n: usize, durability: Durability) -> (Store, BareOutbox) {
+        let full = durability == Durability::Full;
+        let ours = self.path("enqueue");
+        let store = Store::open_with(
+            &ours,
+            OpenOptions {
+                durability,
+                workstation: Some("bench".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        store.set_param("SynchQOH", "true").unwrap();
+        let twin = self.path("enqueue-bare");
+        let bare_store = open_store(&twin);
+        let mut carts = Vec::new();
+        for name in ["A", "B", "C"] {
+            http_cart(&store, name, "http://127.0.0.1:9/", true, 50);
+            carts.push(http_cart(
+                &bare_store,
+                name,
+                "http://127.0.0.1:9/",
+                true,
+                50,
+            ));
+        }
+        items(&store, items_n, 1_000_000);
+        items(&bare_store, items_n, 1_000_000);
+        drop(bare_store);
+        (store, BareOutbox::open(&twin, carts, full))
+    }
+
+    fn enqueue(&mut self) {
+        let n = self.sizes.enqueue_calls;
+        let items_n = 1000;
+        // Best of three alternating rounds each side: the figure is a commit-bound loop and
+        // a shared machine's hiccups should not decide it.
+        let (store, bare) = self.enqueue_pair(items_n, Durability::Normal);
+        let (mut ours, mut base) = (Duration::MAX, Duration::MAX);
+        for round in 0..3 {
+            let off = round * n;
+            let (_, d) = timed(|| {
+                for i in off..off + n {
+                    store.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
+                }
+            });
+            ours = ours.min(d);
+            let (_, d) = timed(|| {
+                for i in off..off + n {
+                    bare.write_tx(&sku(i % items_n), delta(i), now_ms());
+                }
+            });
+            base = base.min(d);
+        }
+        let queued = store
+            .stack_count(0, inventory_sync::StackState::Waiting)
+            .unwrap();
+        assert_eq!(queued as usize, 3 * 3 * n, "three records per adjustment");
+        self.push(Line {
+            figure: "enqueue, one tx per adjust_qoh, 3 carts".into(),
+            ratio: rate(n, ours) / rate(n, base),
+            baseline: "bare rusqlite loop, same rows/schema/pragmas".into(),
+            goal: Goal::AtLeast(0.7),
+            detail: format!(
+                "ours {}, bare {}; {n} calls, best of 3",
+                fmt_rate(n, ours, "calls"),
+                fmt_rate(n, base, "calls")
+            ),
+        });
+
+        let n = self.sizes.enqueue_tx;
+        let (mut ours, mut base) = (Duration::MAX, Duration::MAX);
+        for round in 0..3 {
+            let off = 100_000 + round * n;
+            let (_, d) = timed(|| {
+                store.begin().unwrap();
+                for i in off..off + n {
+                    store.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
+                }
+                store.commit().unwrap();
+            });
+            ours = ours.min(d);
+            let (_, d) = timed(|| {
+                bare.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                for i in off..off + n {
+                    bare.write(&sku(i % items_n), delta(i), now_ms());
+                }
+                bare.conn.execute_batch("COMMIT").unwrap();
+            });
+            base = base.min(d);
+        }
+        self.push(Line {
+            figure: format!("enqueue, one tx of {n} adjust_qoh, 3 carts"),
+            ratio: rate(n, ours) / rate(n, base),
+            baseline: "bare rusqlite loop in one tx".into(),
+            goal: Goal::AtLeast(0.7),
+            detail: format!(
+                "ours {}, bare {}; best of 3",
+                fmt_rate(n, ours, "adjustments"),
+                fmt_rate(n, base, "adjustments")
+            ),
+        });
+    }
+
+    fn durability(&mut self) {
+        let n = self.sizes.full_calls;
+        let items_n = 1000;
+        let (normal, _) = self.enqueue_pair(items_n, Durability::Normal);
+        let (full, _) = self.enqueue_pair(items_n, Durability::Full);
+        let run = |s: &Store| {
+            timed(|| {
+                for i in 0..n {
+                    s.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
+                }
+            })
+            .1
+        };
+        let (n_t, f_t) = (run(&normal), run(&full));
+        self.push(Line {
+            figure: "enqueue with Durability::Full, one tx per call".into(),
+            ratio: rate(n, f_t) / rate(n, n_t),
+            baseline: "Durability::Normal (the default)".into(),
+            goal: Goal::None,
+            detail: format!(
+                "FULL {}, NORMAL {}; {n} calls: FULL pays one fsync per commit",
+                fmt_rate(n, f_t, "calls"),
+                fmt_rate(n, n_t, "calls")
+            ),
+        });
+    }
+
+    /// A store with `n` items and one `http_json` cart per emulator, `n` pending records per
+    /// cart (one per item), enqueued through `adjust_qoh` in one host transaction.
+    fn drain_store(&mut self, n: usize, emus: &[&inventory_sync::emulator::Emulator]) -> Store {
+        let path = self.path("drain");
+        let store = open_store(&path);
+        for (i, emu) in emus.iter().enumerate() {
+            http_cart(&store, &format!("cart{i}"), &emu.url(), true, 50);
+        }
+        items(&store, n, 1_000_000);
+        adjust_in_one_tx(&store, n, n);
+        store
+    }
+
+    fn drain(&mut self) {
+        let n = self.sizes.drain;
+        let emu = emulator(n, 1_000_000);
+        let store = self.drain_store(n, &[&emu]);
+        let (report, ours) = timed(|| store.run_stack(None).unwrap());
+        assert_eq!(report.sent, n, "{report}");
+        assert_eq!(report.remaining, 0);
+        assert_eq!(emu.applied_keys(), n);
+        assert_eq!(emu.max_batch_seen(), 50);
+        let requests = emu.adjust_requests();
+
+        let base_emu = emulator(n, 1_000_000);
+        let base = bare_drain(&base_emu.url(), n);
+        assert_eq!(base_emu.applied_keys(), n);
+        self.push(Line {
+            figure: format!("drain {n} records / {n} items, 1 loopback cart, batches of 50"),
+            ratio: rate(n, ours) / rate(n, base),
+            baseline: "bare reqwest loop posting the same batches".into(),
+            goal: Goal::AtLeast(0.5),
+            detail: format!(
+                "ours {} in {requests} requests, bare {}",
+                fmt_rate(n, ours, "records"),
+                fmt_rate(n, base, "records")
+            ),
+        });
+    }
+
+    fn drain3(&mut self) {
+        let n = self.sizes.drain;
+        let emus: Vec<_> = (0..3).map(|_| emulator(n, 1_000_000)).collect();
+        let refs: Vec<_> = emus.iter().collect();
+        let store = self.drain_store(n, &refs);
+        let (report, ours) = timed(|| store.run_stack(None).unwrap());
+        assert_eq!(report.sent, 3 * n, "{report}");
+        for e in &emus {
+            assert_eq!(e.applied_keys(), n);
+        }
+        // One cart alone on the same store size, for the concurrency factor.
+        let base_emus: Vec<_> = (0..3).map(|_| emulator(n, 1_000_000)).collect();
+        let (_, base) = timed(|| {
+            std::thread::scope(|s| {
+                for e in &base_emus {
+                    let url = e.url();
+                    s.spawn(move || bare_drain(&url, n));
+                }
+            })
+        });
+        self.push(Line {
+            figure: format!("drain {n} records to each of 3 loopback carts at once"),
+            ratio: rate(3 * n, ours) / rate(3 * n, base),
+            baseline: "3 bare reqwest loops on 3 threads".into(),
+            goal: Goal::AtLeast(0.5),
+            detail: format!(
+                "ours {}, bare {}",
+                fmt_rate(3 * n, ours, "records"),
+                fmt_rate(3 * n, base, "records")
+            ),
+        });
+    }
+
+    fn coalescing(&mut self) {
+        let (n, k) = (self.sizes.coalesce_deltas, self.sizes.coalesce_items);
+        let emus: Vec<_> = (0..3).map(|_| emulator(k, 1_000_000)).collect();
+        let path = self.path("coalesce");
+        let store = open_store(&path);
+        for (i, e) in emus.iter().enumerate() {
+            http_cart(&store, &format!("cart{i}"), &e.url(), true, 50);
+        }
+        items(&store, k, 1_000_000);
+        // Deltas of -1 and -2 so no item nets out to zero.
+        store.begin().unwrap();
+        for i in 0..n {
+            let d = if i % 3 == 0 { -2 } else { -1 };
+            store
+                .adjust_qoh(&inventory_sync::Adjustment::new(
+                    sku(i % k),
+                    inventory_sync::Delta::new(d).unwrap(),
+                    inventory_sync::Reason::PosSale,
+                ))
+                .unwrap();
+        }
+        store.commit().unwrap();
+        let (report, t) = timed(|| store.run_stack(None).unwrap());
+        assert_eq!(report.sent, 3 * n, "{report}");
+        let mut worst = 0;
+        for e in &emus {
+            worst = worst.max(e.applied_keys());
+            for i in (0..k).step_by((k / 10).max(1)) {
+                assert_eq!(
+                    e.qoh(&sku(i)),
+                    Some(store.item_qoh(&sku(i)).unwrap()),
+                    "the cart's count equals the store's after coalescing"
+                );
+            }
+        }
+        self.push(Line {
+            figure: format!("coalescing {n} deltas over {k} items, 3 carts"),
+            ratio: n as f64 / worst as f64,
+            baseline: "one update per delta".into(),
+            goal: Goal::AtLeast((n / k) as f64),
+            detail: format!(
+                "at most {worst} item updates per cart (goal <= {k}); {} requests per cart; \
+                 drained in {:.2}s",
+                emus[0].adjust_requests(),
+                t.as_secs_f64()
+            ),
+        });
+    }
+
+    fn send(&mut self) {
+        let n = self.sizes.manual;
+        let emu = emulator(n, 0);
+        let path = self.path("send");
+        let store = open_store(&path);
+        let cart = http_cart(&store, "web", &emu.url(), false, 50);
+        items(&store, n, 7);
+        let (report, ours) = timed(|| store.send_qoh(cart, SendOptions::default(), None).unwrap());
+        assert_eq!(report.sent, n, "{report:?}");
+        assert_eq!(emu.qoh(&sku(n - 1)), Some(7));
+        let requests = report.requests;
+
+        let base_emu = emulator(n, 0);
+        let base = bare_send(&base_emu.url(), n);
+        assert_eq!(base_emu.qoh(&sku(n - 1)), Some(7));
+        self.push(Line {
+            figure: format!("Send QOH of {n} items, 50 per request"),
+            ratio: rate(n, ours) / rate(n, base),
+            baseline: "bare reqwest loop posting the same sets".into(),
+            goal: Goal::AtLeast(0.5),
+            detail: format!(
+                "ours {} in {requests} requests, bare {}",
+                fmt_rate(n, ours, "items"),
+                fmt_rate(n, base, "items")
+            ),
+        });
+    }
+
+    fn get(&mut self) {
+        let n = self.sizes.manual;
+        let emu = emulator(n, 9);
+        let path = self.path("get");
+        let store = open_store(&path);
+        let cart = http_cart(&store, "web", &emu.url(), false, 50);
+        items(&store, n, 7);
+        let (report, ours) = timed(|| store.get_qoh(cart, GetOptions::default(), None).unwrap());
+        assert_eq!(report.updated, n, "{report:?}");
+        assert_eq!(store.item_qoh(&sku(n - 1)).unwrap(), 9);
+
+        let base = bare_get(&emu.url(), n);
+        self.push(Line {
+            figure: format!("Get QOH of {n} items over pages"),
+            ratio: rate(n, ours) / rate(n, base),
+            baseline: "bare reqwest loop reading the same pages".into(),
+            goal: Goal::AtLeast(0.5),
+            detail: format!(
+                "ours {} (pages of 500, each change written with its ledger row), bare {}",
+                fmt_rate(n, ours, "items"),
+                fmt_rate(n, base, "items")
+            ),
+        });
+    }
+
+    fn peer(&mut self) {
+        let n = self.sizes.peer_jobs;
+        // Ours: n adjust_qoh calls (one tx each) to one cart on the no-op adapter, then one
+        // controller pass that drains them: the queue's own work, no network.
+        let path = self.path("peer");
+        let store = open_store(&path);
+        noop_cart(&store, "noop", 50);
+        items(&store, n, 1_000_000);
+        let (report, ours) = timed(|| {
+            for i in 0..n {
+                store.adjust_qoh(&adjustment(i, i)).unwrap();
+            }
+            store.run_stack(None).unwrap()
+        });
+        assert_eq!(report.sent, n);
+
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer/Cargo.toml");
+        let target = peer_target_dir();
+        let t = Instant::now();
+        let built = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .arg(&manifest)
+            .env("CARGO_TARGET_DIR", &target)
+            .status();
+        let build_s = t.elapsed().as_secs_f64();
+        if !matches!(built, Ok(s) if s.success()) {
+            println!(
+                "peer (effectum): could not build benches/peer ({built:?}); see \
+                 `cargo build --release --manifest-path benches/peer/Cargo.toml`"
+            );
+            return;
+        }
+        let exe = target.join("release/invsync-peer-bench");
+        let run = |jobs: usize, mode: &str| -> Option<(f64, String)> {
+            let out = Command::new(&exe)
+                .arg(jobs.to_string())
+                .arg(self.dir.path().join("peer"))
+                .arg(mode)
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let line = text.lines().find(|l| l.starts_with("peer="))?.to_owned();
+            let rate = line
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("jobs_per_s="))?
+                .parse()
+                .ok()?;
+            Some((rate, line))
+        };
+        let Some((wal_rate, wal_line)) = run(n, "wal") else {
+            println!("peer (effectum): its bench ran but printed no result");
+            return;
+        };
+        let shipped = run(self.sizes.peer_shipped_jobs, "shipped");
+        let ours_rate = rate(n, ours);
+        self.push(Line {
+            figure: format!("peer: enqueue + complete {n} jobs, no-op cart"),
+            ratio: ours_rate / wal_rate,
+            baseline: "effectum 0.7 in WAL mode".into(),
+            goal: Goal::AtLeast(3.0),
+            detail: format!(
+                "ours {:.0} jobs/s, effectum WAL {wal_rate:.0} jobs/s{}; peer built in {build_s:.0}s",
+                ours_rate,
+                match &shipped {
+                    Some((r, _)) => format!(
+                        ", effectum as shipped (rollback journal) {r:.0} jobs/s on {} jobs",
+                        self.sizes.peer_shipped_jobs
+                    ),
+                    None => String::new(),
+                }
+            ),
+        });
+        println!("    effectum: {wal_line}");
+        if let Some((_, l)) = shipped {
+            println!("    effectum: {l}");
+        }
+    }
+
+    /// Lease time at a small and a large stack: the lease must not grow with stack size.
+    fn scaling(&mut self) -> Option<PathBuf> {
+        let small = self.lease_times(self.sizes.scaling_small, false).0;
+        let (big, path) = self.lease_times(self.sizes.scaling_big, true);
+        self.push(Line {
+            figure: format!(
+                "lease 50 at {} pending vs {} pending",
+                self.sizes.scaling_big, self.sizes.scaling_small
+            ),
+            ratio: small.as_secs_f64() / big.as_secs_f64(),
+            baseline: format!("the same lease at {} pending", self.sizes.scaling_small),
+            goal: Goal::AtLeast(0.8),
+            detail: format!(
+                "median lease {:.0} µs at {}, {:.0} µs at {} (ratio of rates; 1 = flat)",
+                big.as_secs_f64() * 1e6,
+                self.sizes.scaling_big,
+                small.as_secs_f64() * 1e6,
+                self.sizes.scaling_small
+            ),
+        });
+        path
+    }
+
+    /// Median time of one 50-group lease on a stack of `n` pending records over `n` items.
+    fn lease_times(&mut self, n: usize, keep: bool) -> (Duration, Option<PathBuf>) {
+        let path = self.path(&format!("lease-{n}"));
+        let store = open_store(&path);
+        let cart = noop_cart(&store, "noop", 50);
+        drop(store);
+        fill_stack_bare(&path, cart, n, 0);
+        let stack = SqliteStack::open(&path, &OpenOptions::default()).unwrap();
+        let scope = LeaseScope {
+            workstation: "bench".into(),
+            shared: true,
+            stale_before: 0,
+        };
+        let mut times = Vec::new();
+        for round in 0..42 {
+            let now = now_ms();
+            let (lease, d) = timed(|| stack.lease(cart, 50, &scope, now, 60_000).unwrap());
+            assert_eq!(lease.sends.len(), 50);
+            if round >= 2 {
+                times.push(d);
+            }
+            let settle: Vec<_> = lease
+                .sends
+                .iter()
+                .map(|s| {
+                    (
+                        s.group_id,
+                        Transition::Leave {
+                            outcome: "applied",
+                            response: "applied".into(),
+                        },
+                    )
+                })
+                .collect();
+            stack.settle(&lease.token, &settle, now).unwrap();
+        }
+        times.sort();
+        (times[times.len() / 2], keep.then_some(path))
+    }
+
+    /// Peak RSS of a separate process draining `n` records to a loopback cart served by this
+    /// process, measured by `/usr/bin/time -v` (the kernel's own accounting).
+    fn memory(&mut self, reuse: Option<PathBuf>) {
+        let n = self.sizes.memory;
+        let emu = emulator(0, 0);
+        let path = match reuse {
+            Some(p) if self.sizes.scaling_big == n => p,
+            _ => {
+                let p = self.path("memory");
+                let store = open_store(&p);
+                let cart = noop_cart(&store, "noop", 50);
+                drop(store);
+                fill_stack_bare(&p, cart, n, 0);
+                p
+            }
+        };
+        // Point the file's cart at the emulator: an http_json cart, batches of 50. The lease
+        // test above settled some records; count what is left.
+        let store = open_store(&path);
+        let id = http_cart(&store, "noop", &emu.url(), true, 50);
+        let pending = store
+            .stack_count(id, inventory_sync::StackState::Waiting)
+            .unwrap() as usize;
+        drop(store);
+        // The emulator accepts any SKU the file has.
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let mut st = conn.prepare("SELECT sku FROM items").unwrap();
+            let skus = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+            for s in skus {
+                emu.set_qoh(&s.unwrap(), 1_000_000);
+            }
+        }
+        let exe = std::env::current_exe().unwrap();
+        let time = Path::new("/usr/bin/time");
+        let mut cmd = if time.exists() {
+            let mut c = Command::new(time);
+            c.arg("-v").arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let (out, t) = timed(|| {
+            cmd.arg("--memory-child")
+                .arg(&path)
+                .output()
+                .expect("run the memory child")
+        });
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let sent: usize = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("sent="))
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        let kib: Option<u64> = stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+            .and_then(|s| s.trim().parse().ok())
+            .or_else(|| {
+                stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix("vmhwm_kib="))
+                    .and_then(|s| s.trim().parse().ok())
+            });
+        assert_eq!(
+            sent, pending,
+            "the child drained everything: {stdout} {stderr}"
+        );
+        let Some(kib) = kib else {
+            println!("memory: no RSS figure from the child: {stderr}");
+            return;
+        };
+        let mib = kib as f64 / 1024.0;
+        self.push(Line {
+            figure: format!("memory: peak RSS draining {pending} records to a loopback cart"),
+            ratio: mib / 64.0,
+            baseline: "64 MiB".into(),
+            goal: Goal::AtMost(1.0),
+            detail: format!(
+                "{mib:.1} MiB peak RSS ({}), {} in {:.0}s",
+                if time.exists() {
+                    "/usr/bin/time -v"
+                } else {
+                    "VmHWM"
+                },
+                fmt_rate(pending, t, "records"),
+                t.as_secs_f64()
+            ),
+        });
+    }
+}
+
+fn peer_target_dir() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    base.join("peer")
+}
+
+#[derive(Serialize)]
+struct AdjustBody<'a> {
+    adjustments: Vec<AdjustItem<'a>>,
+}
+#[derive(Serialize)]
+struct AdjustItem<'a> {
+    key: String,
+    sku: &'a str,
+    delta: i64,
+}
+#[derive(Serialize)]
+struct SetBody<'a> {
+    quantities: Vec<SetItem<'a>>,
+}
+#[derive(Serialize)]
+struct SetItem<'a> {
+    key: String,
+    sku: &'a str,
+    qoh: i64,
+    expected: Option<i64>,
+}
+#[derive(Deserialize)]
+struct Results {
+    results: Vec<ResultItem>,
+}
+#[derive(Deserialize)]
+struct ResultItem {
+    #[allow(dead_code)]
+    key: String,
+    status: String,
+}
+#[derive(Deserialize)]
+struct Page {
+    items: Vec<PageItem>,
+    next_cursor: Option<String>,
+}
+#[derive(Deserialize)]
+struct PageItem {
+    #[allow(dead_code)]
+    sku: String,
+    #[allow(dead_code)]
+    qoh: i64,
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn post_all(url: &str, body: Vec<u8>, expect: usize) {
+    let c = client_cached();
+    let r = c
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let res: Results = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+    assert_eq!(res.results.len(), expect);
+    assert!(res.results.iter().all(|r| r.status == "applied"));
+}
+
+thread_local! {
+    static CLIENT: reqwest::blocking::Client = client();
+}
+
+fn client_cached() -> reqwest::blocking::Client {
+    CLIENT.with(|c| c.clone())
+}
+
+/// The drain baseline: batches of 50 adjustments (fresh random keys) posted one after
+/// another on one keep-alive connection.
+fn bare_drain(base: &str, n: usize) -> Duration {
+    let url = format!("{base}qoh/adjust");
+    let skus: Vec<String> = (0..n).map(sku).collect();
+    timed(|| {
+        for chunk in skus.chunks(50) {
+            let body = AdjustBody {
+                adjustments: chunk
+                    .iter()
+                    .map(|s| AdjustItem {
+                        key: random_key(),
+                        sku: s,
+                        delta: -1,
+                    })
+                    .collect(),
+            };
+            post_all(&url, serde_json::to_vec(&body).unwrap(), chunk.len());
+        }
+    })
+    .1
+}
+
+fn bare_send(base: &str, n: usize) -> Duration {
+    let url = format!("{base}qoh/set");
+    let skus: Vec<String> = (0..n).map(sku).collect();
+    timed(|| {
+        for chunk in skus.chunks(50) {
+            let body = SetBody {
+                quantities: chunk
+                    .iter()
+                    .map(|s| SetItem {
+                        key: random_key(),
+                        sku: s,
+                        qoh: 7,
+                        expected: None,
+                    })
+                    .collect(),
+            };
+            post_all(&url, serde_json::to_vec(&body).unwrap(), chunk.len());
+        }
+    })
+    .1
+}
+
+fn bare_get(base: &str, n: usize) -> Duration {
+    let c = client_cached();
+    timed(|| {
+        let mut cursor: Option<String> = None;
+        let mut seen = 0;
+        loop {
+            let mut req = c.get(format!("{base}qoh")).query(&[("limit", "500")]);
+            if let Some(cur) = &cursor {
+                req = req.query(&[("cursor", cur)]);
+            }
+            let page: Page = serde_json::from_slice(&req.send().unwrap().bytes().unwrap()).unwrap();
+            seen += page.items.len();
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, n);
+    })
+    .1
+}
+
+/// The memory child: open the store file and drain it; print what it sent and its own peak
+/// RSS (VmHWM) as a fallback to `/usr/bin/time`.
+fn memory_child(path: &Path) {
+    let store = Store::open_with(
+        path,
+        OpenOptions {
+            workstation: Some("bench".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut sent = 0;
+    loop {
+        let r = store.run_stack(None).unwrap();
+        sent += r.sent;
+        if r.remaining == 0 || r.sent == 0 {
+            break;
+        }
+    }
+    println!("sent={sent}");
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(l) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+            let kib = l.split_whitespace().nth(1).unwrap_or("0");
+            println!("vmhwm_kib={kib}");
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--memory-child") {
+        memory_child(Path::new(&args[i + 1]));
+        return;
+    }
+    // `cargo bench -- <filter>` and `cargo bench --no-run` pass flags meant for a harness.
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    let quick = std::env::var("INVSYNC_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let skip = std::env::var("INVSYNC_BENCH_SKIP")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut b = Bench {
+        dir: tempfile::tempdir().unwrap(),
+        sizes: Sizes::new(quick),
+        lines: Vec::new(),
+        skip,
+        seq: 0,
+    };
+    let started = Instant::now();
+    println!(
+        "inventory_sync performance report{} on {} cores (ratios are what count; absolute \
+         rates are this machine's)",
+        if quick {
+            " (QUICK: a tenth of every size)"
+        } else {
+            ""
+        },
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    type Step = fn(&mut Bench);
+    let steps: [(&str, Step); 8] = [
+        ("enqueue", Bench::enqueue),
+        ("durability", Bench::durability),
+        ("drain", Bench::drain),
+        ("drain3", Bench::drain3),
+        ("coalescing", Bench::coalescing),
+        ("send", Bench::send),
+        ("get", Bench::get),
+        ("peer", Bench::peer),
+    ];
+    for (name, step) in steps {
+        if b.wants(name) {
+            let t = Instant::now();
+            step(&mut b);
+            eprintln!("    ({name} took {:.1}s)", t.elapsed().as_secs_f64());
+        }
+    }
+    let big = if b.wants("scaling") {
+        b.scaling()
+    } else {
+        None
+    };
+    if b.wants("memory") {
+        let t = Instant::now();
+        b.memory(big);
+        eprintln!("    (memory took {:.1}s)", t.elapsed().as_secs_f64());
+    }
+    println!("C ABI figure: not measured here (the FFI is built on another branch)");
+    let below = b
+        .lines
+        .iter()
+        .filter(|l| match l.goal {
+            Goal::AtLeast(g) => l.ratio < g,
+            Goal::AtMost(g) => l.ratio > g,
+            Goal::None => false,
+        })
+        .count();
+    println!(
+        "{} figures, {below} below goal, in {:.0}s",
+        b.lines.len(),
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,225 @@
+//! The cost of leasing the next batch does not grow with the size of the web stack
+//! (issue 6, DESIGN §7): the lease's queries are served by an index in their own order, with
+//! no sort of the due rows ("USE TEMP B-TREE") and no full scan, and the work SQLite does for
+//! them (its virtual-machine steps) is the same on a small and on a large stack.
+//!
+//! The statements are copies of those in `lease()` and `group_settle()` of
+//! `src/store/sql.rs`; [`copies_match_the_source`] fails when the source changes, so a changed
+//! query is re-checked here rather than silently passing on stale text.
+
+use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
+use inventory_sync::{Adjustment, Delta, OpenOptions, Reason, Store};
+use rusqlite::{Connection, StatementStatus};
+
+const SOURCE: &str = include_str!("../src/store/sql.rs");
+
+/// `scope_sql(a)` in `lease()`.
+const SCOPE: &str = "(?3 OR {a}.workstation = ?4 OR NOT EXISTS (SELECT 1 FROM heartbeats h
+              WHERE h.workstation = {a}.workstation AND h.last_seen >= ?5))";
+
+/// Groups due for a retry, oldest first (`{}` is the scope).
+const DUE: &str = "SELECT g.id FROM send_groups g
+             WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
+               AND g.lease_until <= ?2 AND {}
+             ORDER BY g.next_attempt_at, g.id LIMIT ?6";
+
+/// The oldest ungrouped records (`{}` is the scope).
+const CANDIDATES: &str = "SELECT s.item_id, s.workstation FROM stack s
+                 WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                 ORDER BY s.id LIMIT ?6";
+
+/// Statements run once per group by `lease()` and `group_settle()`.
+const PER_GROUP: &[&str] = &[
+    "SELECT COALESCE(SUM(delta), 0) FROM stack
+                     WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
+    "UPDATE stack SET group_id = ?4
+                 WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
+    "UPDATE send_groups SET lease_token = ?2, lease_until = ?3 WHERE id = ?1
+         RETURNING key, item_id, net_delta, attempts",
+    "SELECT COUNT(*) FROM stack WHERE group_id = ?1",
+    "SELECT i.sku, w.remote_ref FROM items i
+         LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?2 WHERE i.id = ?1",
+    "SELECT key FROM send_groups WHERE id = ?1 AND (?2 IS NULL OR lease_token = ?2)",
+    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                       response, at)
+                 SELECT id, cart_id, item_id, delta, ?2, ?3, ?4, ?5 FROM stack WHERE group_id = ?1",
+    "DELETE FROM stack WHERE group_id = ?1",
+    "DELETE FROM send_groups WHERE id = ?1",
+];
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn with_scope(template: &str, alias: &str) -> String {
+    template.replace("{}", &SCOPE.replace("{a}", alias))
+}
+
+#[test]
+fn copies_match_the_source() {
+    let source = squash(SOURCE);
+    for s in [SCOPE, DUE, CANDIDATES].iter().chain(PER_GROUP) {
+        assert!(
+            source.contains(&squash(s)),
+            "src/store/sql.rs no longer holds this statement; update tests/scaling.rs:\n{s}"
+        );
+    }
+}
+
+/// A store with one real-time cart (never reached) and `n` pending records over `n` items.
+fn store_with_pending(dir: &std::path::Path, n: usize) -> (Store, i64) {
+    let store = Store::open_with(
+        dir.join("store.db"),
+        OpenOptions {
+            workstation: Some("ws".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    let cart = store
+        .upsert_cart_json(
+            r#"{"name":"Web","adapter":"http_json","url":"http://127.0.0.1:9/",
+                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    store.begin().unwrap();
+    for i in 0..n {
+        store
+            .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
+            .unwrap();
+        store
+            .adjust_qoh(&Adjustment::new(
+                format!("S{i}"),
+                Delta::new(-1).unwrap(),
+                Reason::PosSale,
+            ))
+            .unwrap();
+    }
+    store.commit().unwrap();
+    (store, cart)
+}
+
+/// Turns the oldest `groups` records into send groups due for a retry (as after a failed
+/// attempt whose back-off has passed).
+fn make_due_groups(path: &std::path::Path, cart: i64, groups: usize) {
+    let stack = SqliteStack::open(path, &OpenOptions::default()).unwrap();
+    let scope = LeaseScope {
+        workstation: "ws".into(),
+        shared: true,
+        stale_before: 0,
+    };
+    let mut made = 0;
+    while made < groups {
+        let now = 1_000;
+        let lease = stack.lease(cart, 50, &scope, now, 60_000).unwrap();
+        assert!(!lease.sends.is_empty());
+        let t: Vec<_> = lease
+            .sends
+            .iter()
+            .map(|s| {
+                (
+                    s.group_id,
+                    Transition::Pending {
+                        attempts: 1,
+                        next_attempt_at: 2_000,
+                        response: "503".into(),
+                    },
+                )
+            })
+            .collect();
+        made += stack.settle(&lease.token, &t, now).unwrap();
+    }
+}
+
+fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    // The plan does not depend on the values: leave the parameters unbound (NULL).
+    let mut rows = st.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().unwrap() {
+        out.push(r.get::<_, String>(3).unwrap());
+    }
+    out
+}
+
+/// Steps of SQLite's virtual machine, full-scan steps and sorts for one run of `sql`.
+fn work(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> (i32, i32, i32, usize) {
+    let mut st = conn.prepare(sql).unwrap();
+    let rows = st.query_map(params, |_| Ok(())).unwrap().count();
+    (
+        st.get_status(StatementStatus::VmStep),
+        st.get_status(StatementStatus::FullscanStep),
+        st.get_status(StatementStatus::Sort),
+        rows,
+    )
+}
+
+#[test]
+fn the_lease_queries_use_their_index_in_its_own_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, cart) = store_with_pending(dir.path(), 300);
+    make_due_groups(store.path(), cart, 100);
+    let conn = Connection::open(store.path()).unwrap();
+    for (sql, index) in [
+        (with_scope(DUE, "g"), "send_groups_due"),
+        (with_scope(CANDIDATES, "s"), "stack_ungrouped"),
+    ] {
+        let p = plan(&conn, &sql);
+        let text = p.join("\n");
+        assert!(
+            !text.contains("TEMP B-TREE"),
+            "the lease sorts its rows:\n{text}"
+        );
+        assert!(
+            p[0].starts_with("SEARCH") && p[0].contains(index),
+            "the lease is not served by {index}:\n{text}"
+        );
+    }
+    for sql in PER_GROUP {
+        let text = plan(&conn, sql).join("\n");
+        for table in ["stack", "send_groups", "items"] {
+            assert!(
+                !text.contains(&format!("SCAN {table}")),
+                "a per-group statement scans {table}:\n{sql}\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_lease_does_the_same_work_on_a_small_and_a_large_stack() {
+    let mut seen = Vec::new();
+    for (records, groups) in [(1_000, 100), (8_000, 1_000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, cart) = store_with_pending(dir.path(), records);
+        make_due_groups(store.path(), cart, groups);
+        let conn = Connection::open(store.path()).unwrap();
+        // Scope: local controller of workstation "ws" (the heartbeat sub-query runs per row).
+        let due = work(
+            &conn,
+            &with_scope(DUE, "g"),
+            rusqlite::params![cart, 5_000, false, "ws", 0, 50],
+        );
+        let fresh = work(
+            &conn,
+            &with_scope(CANDIDATES, "s"),
+            rusqlite::params![cart, 5_000, false, "ws", 0, 400],
+        );
+        assert_eq!(
+            (due.3, fresh.3),
+            (50, 400),
+            "both queries return a full batch"
+        );
+        for (what, w) in [("due groups", due), ("new records", fresh)] {
+            assert_eq!(w.1, 0, "{what}: full-scan steps on a stack of {records}");
+            assert_eq!(w.2, 0, "{what}: a sort on a stack of {records}");
+        }
+        seen.push((due.0, fresh.0));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of (due, new) at 10x the stack: the lease grew with the stack"
+    );
+}
