@@ -363,7 +363,7 @@ pub(crate) fn apply_change(
         )));
     }
     let mut queued = 0;
-    if change.send_to_web && crate::params::load(c)?.synch_qoh {
+    if change.send_to_web && crate::params::synch_qoh(c)? {
         for (cart_id, level) in sql::realtime_targets(c)? {
             if Some(cart_id) == origin_cart {
                 continue;

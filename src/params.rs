@@ -99,6 +99,11 @@ pub(crate) fn check_workstation(value: &str) -> Result<String> {
     Ok(v.to_owned())
 }
 
+/// SynchQOH alone: the one parameter every QOH change reads.
+pub(crate) fn synch_qoh(conn: &rusqlite::Connection) -> Result<bool> {
+    Ok(sql::param_get(conn, "SynchQOH")?.as_deref() == Some("true"))
+}
+
 /// Reads every stored parameter with defaults filled in.
 pub(crate) fn load(conn: &rusqlite::Connection) -> Result<Settings> {
     let mut s = Settings::default();

@@ -324,11 +324,22 @@ impl WebStack for SqliteStack {
     }
     fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize> {
         self.write(|c| {
+            let mut leaving = Vec::new();
             let mut held = 0;
             for (group, t) in transitions {
-                if sql::group_settle(c, *group, Some(token), t, now)? {
-                    held += 1;
+                match t {
+                    Transition::Leave { outcome, response } => {
+                        leaving.push(serde_json::json!([group, outcome, response]));
+                    }
+                    _ => {
+                        if sql::group_settle(c, *group, Some(token), t, now)? {
+                            held += 1;
+                        }
+                    }
                 }
+            }
+            if !leaving.is_empty() {
+                held += sql::groups_leave(c, token, &Value::Array(leaving).to_string(), now)?;
             }
             Ok(held)
         })

@@ -3,7 +3,7 @@
 //! no sort of the due rows ("USE TEMP B-TREE") and no full scan, and the work SQLite does for
 //! them (its virtual-machine steps) is the same on a small and on a large stack.
 //!
-//! The statements are copies of those in `lease()` and `group_settle()` of
+//! The statements are copies of those in `lease()` and `groups_leave()` of
 //! `src/store/sql.rs`; [`copies_match_the_source`] fails when the source changes, so a changed
 //! query is re-checked here rather than silently passing on stale text.
 
@@ -24,27 +24,37 @@ const DUE: &str = "SELECT g.id FROM send_groups g
              ORDER BY g.next_attempt_at, g.id LIMIT ?6";
 
 /// The oldest ungrouped records (`{}` is the scope).
-const CANDIDATES: &str = "SELECT s.item_id, s.workstation FROM stack s
-                 WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                 ORDER BY s.id LIMIT ?6";
+const CANDIDATES: &str = "SELECT s.item_id, s.workstation, s.id FROM stack s
+                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                         ORDER BY s.id LIMIT ?9";
 
-/// Statements run once per group by `lease()` and `group_settle()`.
-const PER_GROUP: &[&str] = &[
-    "SELECT COALESCE(SUM(delta), 0) FROM stack
-                     WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
-    "UPDATE stack SET group_id = ?4
-                 WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
-    "UPDATE send_groups SET lease_token = ?2, lease_until = ?3 WHERE id = ?1
-         RETURNING key, item_id, net_delta, attempts",
-    "SELECT COUNT(*) FROM stack WHERE group_id = ?1",
-    "SELECT i.sku, w.remote_ref FROM items i
-         LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?2 WHERE i.id = ?1",
-    "SELECT key FROM send_groups WHERE id = ?1 AND (?2 IS NULL OR lease_token = ?2)",
-    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                       response, at)
-                 SELECT id, cart_id, item_id, delta, ?2, ?3, ?4, ?5 FROM stack WHERE group_id = ?1",
-    "DELETE FROM stack WHERE group_id = ?1",
-    "DELETE FROM send_groups WHERE id = ?1",
+/// Statements `lease()` and `groups_leave()` run once per batch, whatever its size.
+const PER_BATCH: &[&str] = &[
+    "UPDATE stack SET group_id = g.id FROM send_groups g
+             WHERE g.lease_token = ?2 AND stack.cart_id = ?1 AND stack.item_id = g.item_id
+               AND stack.workstation = g.workstation AND stack.group_id IS NULL",
+    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+             SELECT s.id, s.cart_id, s.item_id, s.delta, 'netted', g.key,
+                    'changes cancel out: nothing to send', ?2
+             FROM send_groups g JOIN stack s ON s.group_id = g.id
+             WHERE g.lease_token = ?1 AND g.net_delta = 0",
+    "DELETE FROM stack WHERE group_id IN
+             (SELECT id FROM send_groups WHERE lease_token = ?1 AND net_delta = 0)",
+    "UPDATE send_groups SET lease_token = ?2 WHERE lease_token = ?1",
+    "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
+                (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id)
+         FROM send_groups g JOIN items i ON i.id = g.item_id
+              LEFT JOIN web_fields w ON w.cart_id = g.cart_id AND w.item_id = g.item_id
+         WHERE g.lease_token = ?1 ORDER BY g.next_attempt_at, g.id",
+    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, j.value ->> 1, g.key, j.value ->> 2, ?3
+         FROM json_each(?2) j JOIN send_groups g ON g.id = j.value ->> 0 AND g.lease_token = ?1
+              JOIN stack s ON s.group_id = g.id",
+    "DELETE FROM stack WHERE group_id IN
+         (SELECT g.id FROM json_each(?2) j JOIN send_groups g
+          ON g.id = j.value ->> 0 AND g.lease_token = ?1)",
+    "DELETE FROM send_groups WHERE lease_token = ?1
+             AND id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
 ];
 
 fn squash(s: &str) -> String {
@@ -58,7 +68,7 @@ fn with_scope(template: &str, alias: &str) -> String {
 #[test]
 fn copies_match_the_source() {
     let source = squash(SOURCE);
-    for s in [SCOPE, DUE, CANDIDATES].iter().chain(PER_GROUP) {
+    for s in [SCOPE, DUE, CANDIDATES].iter().chain(PER_BATCH) {
         assert!(
             source.contains(&squash(s)),
             "src/store/sql.rs no longer holds this statement; update tests/scaling.rs:\n{s}"
@@ -177,12 +187,12 @@ fn the_lease_queries_use_their_index_in_its_own_order() {
             "the lease is not served by {index}:\n{text}"
         );
     }
-    for sql in PER_GROUP {
+    for sql in PER_BATCH {
         let text = plan(&conn, sql).join("\n");
         for table in ["stack", "send_groups", "items"] {
             assert!(
                 !text.contains(&format!("SCAN {table}")),
-                "a per-group statement scans {table}:\n{sql}\n{text}"
+                "a per-batch statement scans {table}:\n{sql}\n{text}"
             );
         }
     }
@@ -205,7 +215,7 @@ fn the_lease_does_the_same_work_on_a_small_and_a_large_stack() {
         let fresh = work(
             &conn,
             &with_scope(CANDIDATES, "s"),
-            rusqlite::params![cart, 5_000, false, "ws", 0, 400],
+            rusqlite::params![cart, 5_000, false, "ws", 0, 0, 0, 0, 400],
         );
         assert_eq!(
             (due.3, fresh.3),

@@ -255,38 +255,44 @@ pub(crate) fn write_on<T>(
     f: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
     let nested = !conn.is_autocommit();
-    let (open, commit, undo) = if nested {
-        (
-            "SAVEPOINT invsync_call",
-            "RELEASE invsync_call",
-            "ROLLBACK TO invsync_call; RELEASE invsync_call",
-        )
+    let (open, commit) = if nested {
+        ("SAVEPOINT invsync_call", "RELEASE invsync_call")
     } else {
-        ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        ("BEGIN IMMEDIATE", "COMMIT")
     };
-    conn.execute_batch(open)?;
-    // Rolls back if `f` panics, so a caught panic never leaves a transaction open that would
-    // look like a host transaction to the next call.
+    // Cached statements: a host transaction of thousands of calls parses these once.
+    let run = |sql: &str| -> Result<()> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    run(open)?;
+    // Rolls back if `f` fails or panics, so a caught panic never leaves a transaction open
+    // that would look like a host transaction to the next call.
     struct Guard<'a> {
         conn: &'a Connection,
-        undo: &'static str,
+        nested: bool,
         armed: bool,
     }
     impl Drop for Guard<'_> {
         fn drop(&mut self) {
             if self.armed {
-                let _ = self.conn.execute_batch(self.undo);
+                let undo = if self.nested {
+                    "ROLLBACK TO invsync_call; RELEASE invsync_call"
+                } else {
+                    "ROLLBACK"
+                };
+                let _ = self.conn.execute_batch(undo);
             }
         }
     }
     let mut guard = Guard {
         conn,
-        undo,
+        nested,
         armed: true,
     };
     let result = f(conn);
     if result.is_ok() {
-        conn.execute_batch(commit)?;
+        run(commit)?;
     }
     // On success the commit is done; on error the guard's undo runs.
     guard.armed = result.is_err();
@@ -304,17 +310,34 @@ pub(crate) fn now_ms() -> i64 {
 
 /// A random 128-bit idempotency key (UUID v4 text form): never derived from a row id.
 pub(crate) fn random_key() -> String {
-    let b: [u8; 16] = rand::random();
-    let mut b = b;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let mut key = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            key.push('-');
+        }
+        key.push(HEX[(x >> 4) as usize] as char);
+        key.push(HEX[(x & 15) as usize] as char);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn random_keys_are_uuid_v4_and_differ() {
+        let (a, b) = (super::random_key(), super::random_key());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+        assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"));
+    }
 }

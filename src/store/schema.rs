@@ -130,6 +130,10 @@ const MIGRATIONS: &[&str] = &[
         until  INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 2: Send QOH supersedes by (cart, item); without this it read every group of the cart.
+    r#"
+    CREATE INDEX send_groups_cart_item ON send_groups(cart_id, item_id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -452,11 +452,23 @@ pub(crate) fn stack_count_for_item(c: &Connection, item: ItemId) -> Result<i64> 
     )
 }
 
-/// Records of `cart` (0 = all) in `state`.
+/// Records of `cart` (0 = all) in `state`. For one cart each term is served by an index, so
+/// the controller can ask per pass without reading the whole stack.
 pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Result<i64> {
+    if cart == 0 {
+        return Ok(c
+            .prepare_cached(
+                "SELECT COUNT(*) FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
+                 WHERE COALESCE(g.state, 'pending') = ?1",
+            )?
+            .query_row([state.group_state()], |r| r.get(0))?);
+    }
     Ok(c.prepare_cached(
-        "SELECT COUNT(*) FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
-             WHERE (?1 = 0 OR s.cart_id = ?1) AND COALESCE(g.state, 'pending') = ?2",
+        "SELECT (CASE WHEN ?2 = 'pending' THEN
+                       (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL)
+                     ELSE 0 END)
+                  + (SELECT COUNT(*) FROM send_groups g JOIN stack s ON s.group_id = g.id
+                     WHERE g.cart_id = ?1 AND g.state = ?2)",
     )?
     .query_row(params![cart, state.group_state()], |r| r.get(0))?)
 }
@@ -591,8 +603,15 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// A random UUID v4 made by SQLite's own generator (seeded from the OS): the key of a group
+/// formed inside a set-based `INSERT`, so the lease need not insert groups one by one.
+const RANDOM_KEY_SQL: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' \
+     || substr(hex(randomblob(2)), 2) || '-' || substr('89AB', 1 + abs(random() % 4), 1) \
+     || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+
 /// Leases up to `max` due send groups of `cart` under `token`: existing groups due for a
-/// retry first (oldest first), then new groups formed from the oldest ungrouped records.
+/// retry first (oldest first), then new groups formed from the oldest ungrouped records. Each
+/// step is one set-based statement, so the cost per batch does not grow with the batch.
 pub(crate) fn lease(
     c: &Connection,
     cart: CartId,
@@ -616,117 +635,123 @@ pub(crate) fn lease(
               WHERE h.workstation = {a}.workstation AND h.last_seen >= ?5))"
         )
     };
-    let due: Vec<i64> = {
-        let mut st = c.prepare_cached(&format!(
-            "SELECT g.id FROM send_groups g
+    let due = c
+        .prepare_cached(&format!(
+            "UPDATE send_groups SET lease_token = ?7, lease_until = ?8 WHERE id IN (
+             SELECT g.id FROM send_groups g
              WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
                AND g.lease_until <= ?2 AND {}
-             ORDER BY g.next_attempt_at, g.id LIMIT ?6",
+             ORDER BY g.next_attempt_at, g.id LIMIT ?6)",
             scope_sql("g")
-        ))?;
-        let rows = st.query_map(
-            params![
-                cart,
-                now,
-                scope.shared,
-                scope.workstation,
-                scope.stale_before,
-                max
-            ],
-            |r| r.get(0),
-        )?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let mut groups = due;
-    let room = max - groups.len() as i64;
+        ))?
+        .execute(params![
+            cart,
+            now,
+            scope.shared,
+            scope.workstation,
+            scope.stale_before,
+            max,
+            token,
+            until
+        ])?;
+    let room = max - due as i64;
     if room > 0 {
-        let candidates: Vec<(ItemId, String)> = {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT s.item_id, s.workstation FROM stack s
-                 WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                 ORDER BY s.id LIMIT ?6",
-                scope_sql("s")
-            ))?;
-            let rows = st.query_map(
-                params![
-                    cart,
-                    now,
-                    scope.shared,
-                    scope.workstation,
-                    scope.stale_before,
-                    room * 8
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let mut seen = std::collections::HashSet::new();
-        for (item, ws) in candidates {
-            if groups.len() as i64 >= max {
-                break;
-            }
-            if !seen.insert((item, ws.clone())) {
-                continue;
-            }
-            let net: i64 = c
-                .prepare_cached(
-                    "SELECT COALESCE(SUM(delta), 0) FROM stack
-                     WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
-                )?
-                .query_row(params![cart, item, ws], |r| r.get(0))?;
-            let key = super::random_key();
-            c.prepare_cached(
-                "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                         next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-            )?
-            .execute(params![cart, item, key, net, ws, now])?;
-            let group = c.last_insert_rowid();
-            c.prepare_cached(
-                "UPDATE stack SET group_id = ?4
-                 WHERE cart_id = ?1 AND item_id = ?2 AND workstation = ?3 AND group_id IS NULL",
-            )?
-            .execute(params![cart, item, ws, group])?;
-            if net == 0 {
-                let t = Transition::Leave {
-                    outcome: "netted",
-                    response: "changes cancel out: nothing to send".into(),
-                };
-                group_settle(c, group, None, &t, now)?;
-            } else {
-                groups.push(group);
-            }
-        }
+        // New groups are marked with their own token until their records are attached, so
+        // later records of an item whose older group is due never join that group.
+        let fresh = format!("{token}#new");
+        c.prepare_cached(&format!(
+            "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                     next_attempt_at, created_at, lease_token, lease_until)
+             SELECT ?1, p.item_id, {RANDOM_KEY_SQL},
+                    (SELECT SUM(x.delta) FROM stack x WHERE x.cart_id = ?1 AND x.item_id = p.item_id
+                       AND x.workstation = p.workstation AND x.group_id IS NULL),
+                    p.workstation, 'pending', ?2, ?2, ?7, ?8
+             FROM (SELECT s.item_id, s.workstation, MIN(s.id) AS first
+                   FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
+                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                         ORDER BY s.id LIMIT ?9) s
+                   GROUP BY s.item_id, s.workstation ORDER BY first LIMIT ?6) p",
+            scope_sql("s")
+        ))?
+        .execute(params![
+            cart,
+            now,
+            scope.shared,
+            scope.workstation,
+            scope.stale_before,
+            room,
+            fresh,
+            until,
+            room * 8
+        ])?;
+        c.prepare_cached(
+            "UPDATE stack SET group_id = g.id FROM send_groups g
+             WHERE g.lease_token = ?2 AND stack.cart_id = ?1 AND stack.item_id = g.item_id
+               AND stack.workstation = g.workstation AND stack.group_id IS NULL",
+        )?
+        .execute(params![cart, fresh])?;
+        // Changes that cancel out leave at once: nothing to send.
+        c.prepare_cached(
+            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+             SELECT s.id, s.cart_id, s.item_id, s.delta, 'netted', g.key,
+                    'changes cancel out: nothing to send', ?2
+             FROM send_groups g JOIN stack s ON s.group_id = g.id
+             WHERE g.lease_token = ?1 AND g.net_delta = 0",
+        )?
+        .execute(params![fresh, now])?;
+        c.prepare_cached(
+            "DELETE FROM stack WHERE group_id IN
+             (SELECT id FROM send_groups WHERE lease_token = ?1 AND net_delta = 0)",
+        )?
+        .execute([&fresh])?;
+        c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1 AND net_delta = 0")?
+            .execute([&fresh])?;
+        c.prepare_cached("UPDATE send_groups SET lease_token = ?2 WHERE lease_token = ?1")?
+            .execute([&fresh, token])?;
     }
-    let mut out = Vec::with_capacity(groups.len());
-    let mut stamp = c.prepare_cached(
-        "UPDATE send_groups SET lease_token = ?2, lease_until = ?3 WHERE id = ?1
-         RETURNING key, item_id, net_delta, attempts",
+    let mut st = c.prepare_cached(
+        "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
+                (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id)
+         FROM send_groups g JOIN items i ON i.id = g.item_id
+              LEFT JOIN web_fields w ON w.cart_id = g.cart_id AND w.item_id = g.item_id
+         WHERE g.lease_token = ?1 ORDER BY g.next_attempt_at, g.id",
     )?;
-    let mut members = c.prepare_cached("SELECT COUNT(*) FROM stack WHERE group_id = ?1")?;
-    let mut item_q = c.prepare_cached(
-        "SELECT i.sku, w.remote_ref FROM items i
-         LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?2 WHERE i.id = ?1",
-    )?;
-    for g in groups {
-        let (key, item_id, delta, attempts): (String, i64, i64, i64) = stamp
-            .query_row(params![g, token, until], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
-        let (sku, remote_ref) =
-            item_q.query_row(params![item_id, cart], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        out.push(LeasedSend {
-            group_id: g,
-            key,
-            item_id,
-            sku,
-            remote_ref,
-            delta,
-            attempts,
-            records: members.query_row([g], |r| r.get::<_, i64>(0))? as usize,
-        });
-    }
-    Ok(out)
+    let rows = st.query_map([token], |r| {
+        Ok(LeasedSend {
+            group_id: r.get(0)?,
+            key: r.get(1)?,
+            item_id: r.get(2)?,
+            sku: r.get(3)?,
+            remote_ref: r.get(4)?,
+            delta: r.get(5)?,
+            attempts: r.get(6)?,
+            records: r.get::<_, i64>(7)? as usize,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Settles the groups that left the stack (`applied`, …) under `token` in three statements:
+/// `done` is `[[group id, outcome, response], …]` as JSON. Returns how many groups were held.
+pub(crate) fn groups_leave(c: &Connection, token: &str, done: &str, now: i64) -> Result<usize> {
+    c.prepare_cached(
+        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, j.value ->> 1, g.key, j.value ->> 2, ?3
+         FROM json_each(?2) j JOIN send_groups g ON g.id = j.value ->> 0 AND g.lease_token = ?1
+              JOIN stack s ON s.group_id = g.id",
+    )?
+    .execute(params![token, done, now])?;
+    c.prepare_cached(
+        "DELETE FROM stack WHERE group_id IN
+         (SELECT g.id FROM json_each(?2) j JOIN send_groups g
+          ON g.id = j.value ->> 0 AND g.lease_token = ?1)",
+    )?
+    .execute(params![token, done])?;
+    Ok(c.prepare_cached(
+        "DELETE FROM send_groups WHERE lease_token = ?1
+             AND id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
+    )?
+    .execute(params![token, done])?)
 }
 
 pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<bool> {
@@ -756,6 +781,12 @@ pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<i6
 
 /// Settles every record of (cart, item) as superseded by an absolute count; returns how many.
 pub(crate) fn supersede(c: &Connection, cart: CartId, item: ItemId, now: i64) -> Result<usize> {
+    let any: bool = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM stack WHERE cart_id = ?1 AND item_id = ?2)")?
+        .query_row([cart, item], |r| r.get(0))?;
+    if !any {
+        return Ok(0);
+    }
     c.prepare_cached(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
          SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', g.key,
