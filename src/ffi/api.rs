@@ -10,7 +10,7 @@ use crate::{Adjustment, Delta, GetOptions, Reason, SendOptions, StackState};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-/// Returns the ABI version this library implements ([`INVSYNC_ABI_VERSION`], 1). A host
+/// Returns the ABI version this library implements (`INVSYNC_ABI_VERSION`, 1). A host
 /// compares it with the header's `INVSYNC_ABI_VERSION` before any other call.
 /// Thread safety: any thread, any time.
 #[no_mangle]

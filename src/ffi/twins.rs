@@ -22,6 +22,7 @@ macro_rules! std_twins {
         /// # Safety
         /// As for the function it twins.
         #[export_name = concat!(stringify!($name), "_std")]
+        #[allow(unused_unsafe)]
         pub unsafe extern "system" fn $name($($arg: $ty),*) $(-> $ret)? {
             // SAFETY: the same contract as the function it twins, upheld by the caller.
             unsafe { api::$name($($arg),*) }
@@ -70,13 +71,8 @@ macro_rules! std_manual_twins {
     )*};
 }
 
-/// The stdcall twin of [`invsync_abi_version`](super::invsync_abi_version).
-#[export_name = "invsync_abi_version_std"]
-pub extern "system" fn invsync_abi_version() -> i32 {
-    api::invsync_abi_version()
-}
-
 std_twins! {
+    invsync_abi_version() -> i32;
     invsync_last_error(buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
     invsync_store_open(path: *const c_char, out: *mut *mut InvsyncStore) -> i32;
     invsync_store_close(store: *mut InvsyncStore);
