@@ -86,7 +86,11 @@ fn header_functions() -> BTreeMap<String, Sig> {
             continue;
         }
         let ret = head[0];
-        assert!(ret == "int32_t" || ret == "void", "return type of {}", head[1]);
+        assert!(
+            ret == "int32_t" || ret == "void",
+            "return type of {}",
+            head[1]
+        );
         let args = s[open + 1..s.rfind(')').unwrap()].trim();
         let params = if args == "void" || args.is_empty() {
             vec![]
@@ -175,7 +179,10 @@ fn vba_declares(which: &str) -> BTreeMap<String, (Option<String>, Sig)> {
                 },
             ),
         );
-        assert!(previous.is_none(), "{name} declared twice in the {which} branch");
+        assert!(
+            previous.is_none(),
+            "{name} declared twice in the {which} branch"
+        );
     }
     out
 }
@@ -191,9 +198,18 @@ fn version_macros_match_cargo_toml() {
             .trim()
             .to_owned()
     };
-    assert_eq!(get("INVSYNC_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MAJOR"));
-    assert_eq!(get("INVSYNC_VERSION_MINOR"), env!("CARGO_PKG_VERSION_MINOR"));
-    assert_eq!(get("INVSYNC_VERSION_PATCH"), env!("CARGO_PKG_VERSION_PATCH"));
+    assert_eq!(
+        get("INVSYNC_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MAJOR")
+    );
+    assert_eq!(
+        get("INVSYNC_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    assert_eq!(
+        get("INVSYNC_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION_PATCH")
+    );
     assert_eq!(get("INVSYNC_ABI_VERSION"), "1");
     assert_eq!(inventory_sync::ffi::invsync_abi_version(), 1);
 }
@@ -279,7 +295,9 @@ fn header_declares_every_function_of_the_contract_with_a_comment() {
         fns.len(),
         contract.len(),
         "the header declares functions outside the contract (besides the emulator's): {:?}",
-        fns.keys().filter(|k| !contract.contains(&k.as_str())).collect::<Vec<_>>()
+        fns.keys()
+            .filter(|k| !contract.contains(&k.as_str()))
+            .collect::<Vec<_>>()
     );
 }
 
