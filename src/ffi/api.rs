@@ -356,6 +356,7 @@ pub unsafe extern "C" fn invsync_web_fields_set(
 ///
 /// # Safety
 /// As `invsync_adjust_qoh_ref`.
+#[allow(clippy::too_many_arguments)] // the C signature's parameters, one for one
 unsafe fn adjust(
     name: &'static str,
     store: *mut InvsyncStore,
@@ -781,6 +782,7 @@ pub(crate) enum Manual {
 ///
 /// # Safety
 /// `store`, `buf` and `needed` as the entry points say.
+#[allow(clippy::too_many_arguments)] // the C signature's parameters, one for one
 pub(crate) unsafe fn manual(
     name: &'static str,
     which: Manual,
