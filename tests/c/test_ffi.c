@@ -460,6 +460,7 @@ static void bad_input(invsync_store *s) {
     char buf[256], small[4];
     int32_t n = -77, out = -77, cart = -77;
     char *big;
+    invsync_store *never = NULL;
 
     CHECK_STATUS(invsync_item_qoh(s, bad1, &out), INVSYNC_INVALID_UTF8);
     CHECK(error_contains("sku is not valid UTF-8"));
@@ -467,7 +468,7 @@ static void bad_input(invsync_store *s) {
     CHECK_STATUS(invsync_item_upsert(s, bad3), INVSYNC_INVALID_UTF8);
     CHECK_STATUS(invsync_param_set(s, bad1, "true"), INVSYNC_INVALID_UTF8);
     CHECK_STATUS(invsync_param_set(s, "Workstation", bad2), INVSYNC_INVALID_UTF8);
-    CHECK_STATUS(invsync_store_open(bad1, (invsync_store **)&big), INVSYNC_INVALID_UTF8);
+    CHECK_STATUS(invsync_store_open(bad1, &never), INVSYNC_INVALID_UTF8);
     CHECK_STATUS(invsync_adjust_qoh_ref(s, "TEE", 1, 1, 0, 0, bad3), INVSYNC_INVALID_UTF8);
     CHECK_STATUS(invsync_stack_list(s, bad3, buf, 256, &n), INVSYNC_INVALID_UTF8);
     CHECK(out == -77);
@@ -536,7 +537,8 @@ static void bad_input(invsync_store *s) {
     CHECK_STATUS(invsync_send_qoh(s, 1, 8, NULL, NULL, NULL, 0, NULL), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_get_qoh(s, 1, 4, NULL, NULL, NULL, 0, NULL), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_param_get(s, "SynchQOH", buf, -1, &n), INVSYNC_INVALID_ARGUMENT);
-    CHECK_STATUS(invsync_store_open("", (invsync_store **)&big), INVSYNC_INVALID_ARGUMENT);
+    CHECK_STATUS(invsync_store_open("", &never), INVSYNC_INVALID_ARGUMENT);
+    CHECK(never == NULL);
 
     /* Buffers: a size query, too small (nothing written), then the right size. */
     n = -1;
