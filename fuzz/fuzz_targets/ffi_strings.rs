@@ -52,7 +52,10 @@ fn last_error() -> String {
     unsafe {
         invsync_last_error(ptr::null_mut(), 0, &mut needed);
         let mut buf = vec![0u8; needed as usize];
-        assert_eq!(invsync_last_error(buf.as_mut_ptr().cast(), needed, &mut needed), INVSYNC_OK);
+        assert_eq!(
+            invsync_last_error(buf.as_mut_ptr().cast(), needed, &mut needed),
+            INVSYNC_OK
+        );
         buf.pop();
         String::from_utf8(buf).expect("messages are UTF-8")
     }
@@ -72,7 +75,10 @@ fuzz_target!(|data: &[u8]| {
     let n = i32::from_le_bytes([data[1], data[2], data[3], data[4]]);
     let m = i32::from_le_bytes([data[5], data[6], data[7], data[8]]);
     let rest = &data[9..];
-    let split = rest.iter().position(|&b| b == 0).map_or(rest.len(), |i| i + 1);
+    let split = rest
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(rest.len(), |i| i + 1);
     let a = c_string(&rest[..split]);
     let b = c_string(&rest[split..]);
     let len = (m & 0xff).min(200);
@@ -102,7 +108,10 @@ fuzz_target!(|data: &[u8]| {
         "status {status}: {}",
         last_error()
     );
-    assert!(buf[len as usize..].iter().all(|&x| x == 0xA5), "wrote past the buffer");
+    assert!(
+        buf[len as usize..].iter().all(|&x| x == 0xA5),
+        "wrote past the buffer"
+    );
     if status != INVSYNC_OK {
         let msg = last_error();
         assert!(!msg.contains(SECRET), "secret in {msg}");
