@@ -294,14 +294,20 @@ fn random_and_edge_case_strings_never_crash_and_always_get_a_fixed_status() {
                     // store_open with text that is not a usable path: never a file outside
                     // the temp dir (valid UTF-8 names are opened inside it).
                     let mut h: *mut InvsyncStore = ptr::null_mut();
+                    // Every valid UTF-8 text becomes a name inside the temp dir: an arbitrary
+                    // relative path would create files wherever the test runs. Only bytes that
+                    // are not UTF-8 go through as they are (refused before any file is made).
                     let p = match std::str::from_utf8(a.as_bytes()) {
-                        Ok(s) if !s.is_empty() && s.len() < 64 => {
-                            let safe: String =
-                                s.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                        Ok(s) => {
+                            let safe: String = s
+                                .chars()
+                                .filter(|c| c.is_ascii_alphanumeric())
+                                .take(32)
+                                .collect();
                             CString::new(dir.path().join(format!("o-{safe}.db")).to_str().unwrap())
                                 .unwrap()
                         }
-                        _ => a.clone(),
+                        Err(_) => a.clone(),
                     };
                     let s = invsync_store_open(p.as_ptr(), &mut h);
                     if s == INVSYNC_OK {
