@@ -31,6 +31,7 @@ pub mod controller;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod error;
+pub mod ffi;
 pub mod items;
 pub mod manual;
 pub mod params;

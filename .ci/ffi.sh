@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Everything CI needs for the C ABI (issue 3), from a clean clone:
+#   1. apt packages (gcc, valgrind, mono) when missing
+#   2. the cdylib with the test-only emulator and the stdcall twins
+#   3. the header check against a pinned cbindgen
+#   4. the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   5. the .NET wrapper's suite under mono
+#   6. optionally (FFI_FUZZ_SECONDS > 0, nightly and cargo-fuzz installed) a short
+#      `cargo fuzz` run of fuzz_targets/ffi_strings; `cargo test` always runs the stable
+#      20k-case property test over the same entry points (tests/ffi_fuzz.rs)
+# Exits non-zero on any failure; the last line says which steps passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+jobs="${CARGO_BUILD_JOBS:-2}"
+out="$CARGO_TARGET_DIR/ffi-tests"
+mkdir -p "$out"
+failures=()
+step() { echo; echo "== ffi: $*"; }
+fail() { echo "ffi: FAILED: $*"; failures+=("$1"); }
+
+step "packages"
+need=()
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v g++ >/dev/null || need+=(g++)
+command -v nm >/dev/null || need+=(binutils)
+command -v mcs >/dev/null || need+=(mono-mcs)
+command -v mono >/dev/null || need+=(mono-runtime)
+if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; } || fail "apt-get install ${need[*]}"
+fi
+
+step "build the cdylib (feature emulator, --cfg invsync_std_twins)"
+# The cfg goes to this crate only (cargo rustc), so dependencies are not rebuilt for it.
+if ! cargo rustc -j "$jobs" --lib --features emulator --quiet -- --cfg invsync_std_twins; then
+    fail "build"
+    echo "ffi: FAILED: build; nothing else can run"
+    exit 1
+fi
+lib="$CARGO_TARGET_DIR/debug"
+nm -D --defined-only "$lib/libinventory_sync.so" | grep -q ' invsync_send_qoh_std$' \
+    || fail "the stdcall twins are missing from the library"
+
+step "header"
+bash .ci/header.sh || fail "header"
+
+step "C suite (ASan + UBSan)"
+if gcc -std=c11 -Wall -Wextra -Werror -Wpedantic -g -fno-omit-frame-pointer \
+        -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+        -Iinclude tests/c/test_ffi.c -L"$lib" -linventory_sync -Wl,-rpath,"$lib" \
+        -o "$out/test_ffi"; then
+    # The header must also compile as C++ (cpp_compat).
+    echo '#include "inventory_sync.h"' | g++ -x c++ -std=c++11 -Wall -Wextra -Werror -Wpedantic -Iinclude -fsyntax-only - \
+        || fail "header does not compile as C++"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$out/test_ffi" || fail "C suite"
+else
+    fail "C suite does not compile"
+fi
+
+step ".NET suite (mono)"
+if mcs -langversion:7.2 -warnaserror+ -out:"$out/InventorySyncTests.exe" \
+        bindings/dotnet/InventorySync.cs bindings/dotnet/tests/InventorySyncTests.cs; then
+    LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" mono "$out/InventorySyncTests.exe" \
+        || fail ".NET suite"
+else
+    fail ".NET suite does not compile"
+fi
+
+fuzz_seconds="${FFI_FUZZ_SECONDS:-0}"
+if [ "$fuzz_seconds" -gt 0 ]; then
+    step "cargo fuzz ffi_strings for ${fuzz_seconds}s"
+    if rustup run nightly rustc --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2>&1; then
+        (cargo +nightly fuzz run ffi_strings -- \
+            -max_total_time="$fuzz_seconds" -rss_limit_mb=4096 2>&1 | tail -n 5) || fail "cargo fuzz"
+    else
+        echo "ffi: cargo fuzz skipped: needs the nightly toolchain and cargo-fuzz"
+    fi
+fi
+
+echo
+if [ ${#failures[@]} -eq 0 ]; then
+    echo "ffi: all steps passed (build, header, C suite under ASan+UBSan, .NET suite under mono)"
+    exit 0
+fi
+echo "ffi: ${#failures[@]} step(s) failed: ${failures[*]}"
+exit 1

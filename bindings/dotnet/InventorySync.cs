@@ -1,0 +1,451 @@
+// InventorySync.cs: the .NET wrapper of the inventory_sync C ABI (contract v1).
+//
+// One file, no dependencies, C# 7.3: builds for .NET Framework 4.8 (csc or mcs) and for
+// modern .NET (add it to any project). The native library is `inventory_sync.dll` on Windows
+// (64-bit .NET and Office use it as it is; a 32-bit process needs the 32-bit build),
+// `libinventory_sync.so` on Linux, `libinventory_sync.dylib` on macOS; put it beside the
+// application or on the library search path.
+//
+// Every call follows include/inventory_sync.h: strings go in as NUL-terminated UTF-8, text
+// comes out through buffers that are grown when the library answers BUFFER_TOO_SMALL, and a
+// failure throws InventorySyncException carrying the status code and the library's message.
+
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace InventorySync
+{
+    /// <summary>The fixed status codes of the C ABI (DESIGN §9).</summary>
+    public enum Status
+    {
+        Ok = 0,
+        NullPointer = 1,
+        InvalidUtf8 = 2,
+        InvalidArgument = 3,
+        NotFound = 4,
+        Refused = 5,
+        BufferTooSmall = 6,
+        Cancelled = 7,
+        Busy = 8,
+        Database = 9,
+        Network = 10,
+        Panic = 99,
+    }
+
+    /// <summary>Why QOH changed (the C ABI's reason numbers).</summary>
+    public enum Reason
+    {
+        Adjustment = 1,
+        PosSale = 2,
+        OrderImport = 3,
+        Receiving = 4,
+        Other = 5,
+        Return = 6,
+    }
+
+    /// <summary>Stack record states for <see cref="Store.StackCount"/>.</summary>
+    public enum StackState
+    {
+        Waiting = 1,
+        Bypassed = 2,
+        Uncertain = 3,
+    }
+
+    /// <summary>A failed call: its status and the library's message (never a secret).</summary>
+    public class InventorySyncException : Exception
+    {
+        public Status Status { get; private set; }
+        public int Code { get { return (int)Status; } }
+
+        public InventorySyncException(int status, string message)
+            : base(message + " (status " + status + ")")
+        {
+            Status = (Status)status;
+        }
+    }
+
+    /// <summary>
+    /// The raw P/Invoke declarations, one per header function, Cdecl stated explicitly. Strings
+    /// are passed as NUL-terminated UTF-8 byte arrays, so no marshaller setting (ANSI code
+    /// page, LPUTF8Str support) changes what the library receives.
+    /// </summary>
+    public static class Native
+    {
+        public const string Lib = "inventory_sync";
+        public const int AbiVersion = 1;
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int ProgressFn(IntPtr user, int done, int total);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_abi_version();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_last_error(byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_store_open(byte[] path, out StoreHandle store);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void invsync_store_close(IntPtr store);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_param_set(StoreHandle store, byte[] name, byte[] value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_param_get(StoreHandle store, byte[] name, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_cart_upsert(StoreHandle store, byte[] cartJson, out int cartId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_cart_set_sync(StoreHandle store, int cartId, int on);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_cart_list(StoreHandle store, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_cart_delete(StoreHandle store, int cartId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_item_upsert(StoreHandle store, byte[] itemJson);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_item_list(StoreHandle store, byte[] filterJson, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_item_delete(StoreHandle store, byte[] sku);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_web_fields_set(StoreHandle store, int cartId, byte[] sku, byte[] json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_adjust_qoh(StoreHandle store, byte[] sku, int delta, int reason, int originCartId, int flags);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_adjust_qoh_ref(StoreHandle store, byte[] sku, int delta, int reason, int originCartId, int flags, byte[] hostRef);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_item_qoh(StoreHandle store, byte[] sku, out int qoh);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_ledger_list(StoreHandle store, byte[] filterJson, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_begin(StoreHandle store);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_commit(StoreHandle store);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_rollback(StoreHandle store);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_stack_count(StoreHandle store, int cartId, int state, out int count);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_stack_list(StoreHandle store, byte[] filterJson, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_stack_retry(StoreHandle store, int recordId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_stack_discard(StoreHandle store, int recordId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_stack_run(StoreHandle store, int maxRecords, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_controller_start(StoreHandle store, int intervalMs);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_controller_stop(StoreHandle store);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_controller_status(StoreHandle store, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_send_qoh(StoreHandle store, int cartId, int flags, ProgressFn progress, IntPtr user, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_get_qoh(StoreHandle store, int cartId, int flags, ProgressFn progress, IntPtr user, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_preflight(StoreHandle store, int cartId, byte[] buf, int len, out int needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_last_report(StoreHandle store, byte[] buf, int len, out int needed);
+
+        /// <summary>NUL-terminated UTF-8 bytes of <paramref name="s"/>; null stays null.</summary>
+        public static byte[] Utf8(string s)
+        {
+            if (s == null) return null;
+            int n = Encoding.UTF8.GetByteCount(s);
+            byte[] b = new byte[n + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);
+            return b;
+        }
+
+        /// <summary>The string in <paramref name="buf"/> up to its NUL.</summary>
+        public static string FromUtf8(byte[] buf)
+        {
+            int n = Array.IndexOf(buf, (byte)0);
+            if (n < 0) n = buf.Length;
+            return Encoding.UTF8.GetString(buf, 0, n);
+        }
+
+        /// <summary>The calling thread's last error message.</summary>
+        public static string LastError()
+        {
+            int needed;
+            byte[] buf = new byte[256];
+            int status = invsync_last_error(buf, buf.Length, out needed);
+            if (status == (int)Status.BufferTooSmall)
+            {
+                buf = new byte[needed];
+                status = invsync_last_error(buf, buf.Length, out needed);
+            }
+            return status == 0 ? FromUtf8(buf) : "(no message)";
+        }
+
+        /// <summary>Throws for any status but OK.</summary>
+        public static void Check(int status)
+        {
+            if (status != 0) throw new InventorySyncException(status, LastError());
+        }
+    }
+
+    /// <summary>An open store handle; closed by Dispose or, failing that, by the finalizer.</summary>
+    public sealed class StoreHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public StoreHandle() : base(true) { }
+
+        protected override bool ReleaseHandle()
+        {
+            Native.invsync_store_close(handle);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// One open store data file. Thread safety: the handle may be used from several threads
+    /// (calls are serialised); a host transaction belongs to the handle; do not Dispose while
+    /// another thread is inside a call.
+    /// </summary>
+    public sealed class Store : IDisposable
+    {
+        public const int AdjustNoWeb = 1;
+        public const int ManualForce = 1;
+        public const int GetCreateNew = 2;
+
+        private readonly StoreHandle handle;
+
+        private delegate int TextCall(byte[] buf, int len, out int needed);
+
+        private Store(StoreHandle handle)
+        {
+            this.handle = handle;
+        }
+
+        /// <summary>Opens or creates a store file; checks the library's ABI version first.</summary>
+        public static Store Open(string path)
+        {
+            int abi = Native.invsync_abi_version();
+            if (abi != Native.AbiVersion)
+                throw new InventorySyncException((int)Status.InvalidArgument,
+                    "inventory_sync ABI version " + abi + " but this wrapper needs " + Native.AbiVersion);
+            StoreHandle h;
+            int status = Native.invsync_store_open(Native.Utf8(path), out h);
+            if (status != 0)
+            {
+                if (h != null) h.SetHandleAsInvalid();
+                Native.Check(status);
+            }
+            return new Store(h);
+        }
+
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+
+        /// <summary>The raw handle, for calls this class does not wrap.</summary>
+        public StoreHandle Handle { get { return handle; } }
+
+        // Reads a text-out call: tries a buffer, grows it once to the size the library asks.
+        private static string Text(TextCall call)
+        {
+            byte[] buf = new byte[4096];
+            int needed;
+            int status = call(buf, buf.Length, out needed);
+            if (status == (int)Status.BufferTooSmall)
+            {
+                buf = new byte[needed];
+                status = call(buf, buf.Length, out needed);
+            }
+            Native.Check(status);
+            return Native.FromUtf8(buf);
+        }
+
+        public void SetParam(string name, string value)
+        {
+            Native.Check(Native.invsync_param_set(handle, Native.Utf8(name), Native.Utf8(value)));
+        }
+
+        public string GetParam(string name)
+        {
+            byte[] n = Native.Utf8(name);
+            return Text((byte[] b, int l, out int k) => Native.invsync_param_get(handle, n, b, l, out k));
+        }
+
+        public int UpsertCart(string cartJson)
+        {
+            int id;
+            Native.Check(Native.invsync_cart_upsert(handle, Native.Utf8(cartJson), out id));
+            return id;
+        }
+
+        public void SetCartSync(int cartId, bool on)
+        {
+            Native.Check(Native.invsync_cart_set_sync(handle, cartId, on ? 1 : 0));
+        }
+
+        public string CartList()
+        {
+            return Text((byte[] b, int l, out int k) => Native.invsync_cart_list(handle, b, l, out k));
+        }
+
+        public void DeleteCart(int cartId)
+        {
+            Native.Check(Native.invsync_cart_delete(handle, cartId));
+        }
+
+        public void UpsertItem(string itemJson)
+        {
+            Native.Check(Native.invsync_item_upsert(handle, Native.Utf8(itemJson)));
+        }
+
+        public string ItemList(string filterJson = null)
+        {
+            byte[] f = Native.Utf8(filterJson);
+            return Text((byte[] b, int l, out int k) => Native.invsync_item_list(handle, f, b, l, out k));
+        }
+
+        public void DeleteItem(string sku)
+        {
+            Native.Check(Native.invsync_item_delete(handle, Native.Utf8(sku)));
+        }
+
+        public void SetWebFields(int cartId, string sku, string json)
+        {
+            Native.Check(Native.invsync_web_fields_set(handle, cartId, Native.Utf8(sku), Native.Utf8(json)));
+        }
+
+        /// <summary>A QOH change and its web stack records, in one transaction.</summary>
+        public void AdjustQoh(string sku, int delta, Reason reason, int originCartId = 0, int flags = 0)
+        {
+            Native.Check(Native.invsync_adjust_qoh(handle, Native.Utf8(sku), delta, (int)reason, originCartId, flags));
+        }
+
+        /// <summary>As AdjustQoh, idempotent on <paramref name="hostRef"/>.</summary>
+        public void AdjustQohRef(string sku, int delta, Reason reason, string hostRef, int originCartId = 0, int flags = 0)
+        {
+            Native.Check(Native.invsync_adjust_qoh_ref(handle, Native.Utf8(sku), delta, (int)reason, originCartId, flags, Native.Utf8(hostRef)));
+        }
+
+        public int ItemQoh(string sku)
+        {
+            int q;
+            Native.Check(Native.invsync_item_qoh(handle, Native.Utf8(sku), out q));
+            return q;
+        }
+
+        public string LedgerList(string filterJson = null)
+        {
+            byte[] f = Native.Utf8(filterJson);
+            return Text((byte[] b, int l, out int k) => Native.invsync_ledger_list(handle, f, b, l, out k));
+        }
+
+        public void Begin() { Native.Check(Native.invsync_begin(handle)); }
+        public void Commit() { Native.Check(Native.invsync_commit(handle)); }
+        public void Rollback() { Native.Check(Native.invsync_rollback(handle)); }
+
+        public int StackCount(int cartId, StackState state)
+        {
+            int n;
+            Native.Check(Native.invsync_stack_count(handle, cartId, (int)state, out n));
+            return n;
+        }
+
+        public string StackList(string filterJson = null)
+        {
+            byte[] f = Native.Utf8(filterJson);
+            return Text((byte[] b, int l, out int k) => Native.invsync_stack_list(handle, f, b, l, out k));
+        }
+
+        public void StackRetry(int recordId) { Native.Check(Native.invsync_stack_retry(handle, recordId)); }
+        public void StackDiscard(int recordId) { Native.Check(Native.invsync_stack_discard(handle, recordId)); }
+
+        // A call that does work is never repeated to grow the buffer: its report is read
+        // again with invsync_last_report.
+        private string WorkReport(int status, byte[] buf, bool cancelledIsOk)
+        {
+            if (status == (int)Status.BufferTooSmall || (status == (int)Status.Cancelled && cancelledIsOk && buf == null))
+                return LastReport();
+            if (status == (int)Status.Cancelled && cancelledIsOk)
+                return Native.FromUtf8(buf);
+            Native.Check(status);
+            return Native.FromUtf8(buf);
+        }
+
+        /// <summary>One pass of the stack controller (0 = all due records); its JSON report.</summary>
+        public string RunStack(int maxRecords = 0)
+        {
+            byte[] buf = new byte[4096];
+            int needed;
+            int status = Native.invsync_stack_run(handle, maxRecords, buf, buf.Length, out needed);
+            return WorkReport(status, buf, false);
+        }
+
+        public void StartController(int intervalMs) { Native.Check(Native.invsync_controller_start(handle, intervalMs)); }
+        public void StopController() { Native.Check(Native.invsync_controller_stop(handle)); }
+
+        public string ControllerStatus()
+        {
+            return Text((byte[] b, int l, out int k) => Native.invsync_controller_status(handle, b, l, out k));
+        }
+
+        // Runs Send or Get QOH with a managed progress callback. The delegate is held in a
+        // local and kept alive past the call, so the GC cannot collect it while native code
+        // may call it; an exception in the callback cancels the run and is rethrown after.
+        private string Manual(bool send, int cartId, int flags, Func<int, int, bool> progress)
+        {
+            Exception thrown = null;
+            Native.ProgressFn fn = null;
+            if (progress != null)
+            {
+                fn = (user, done, total) =>
+                {
+                    try { return progress(done, total) ? 0 : 1; }
+                    catch (Exception e) { thrown = e; return 1; }
+                };
+            }
+            byte[] buf = new byte[4096];
+            int needed;
+            int status = send
+                ? Native.invsync_send_qoh(handle, cartId, flags, fn, IntPtr.Zero, buf, buf.Length, out needed)
+                : Native.invsync_get_qoh(handle, cartId, flags, fn, IntPtr.Zero, buf, buf.Length, out needed);
+            GC.KeepAlive(fn);
+            if (thrown != null) throw thrown;
+            if (status == (int)Status.Cancelled)
+                return needed <= buf.Length ? Native.FromUtf8(buf) : LastReport();
+            return WorkReport(status, buf, false);
+        }
+
+        /// <summary>
+        /// Send QOH to website. <paramref name="progress"/>(done, total) is called between
+        /// batches on this thread; return false to cancel (the report then says
+        /// "cancelled":true). Returns the JSON report.
+        /// </summary>
+        public string SendQoh(int cartId, int flags = 0, Func<int, int, bool> progress = null)
+        {
+            return Manual(true, cartId, flags, progress);
+        }
+
+        /// <summary>Get QOH from website; as SendQoh (total is -1 while unknown).</summary>
+        public string GetQoh(int cartId, int flags = 0, Func<int, int, bool> progress = null)
+        {
+            return Manual(false, cartId, flags, progress);
+        }
+
+        /// <summary>Send QOH reporting to an IProgress; cancels when the token says so.</summary>
+        public string SendQoh(int cartId, int flags, IProgress<int> progress, System.Threading.CancellationToken cancel)
+        {
+            return Manual(true, cartId, flags, (done, total) =>
+            {
+                if (progress != null) progress.Report(done);
+                return !cancel.IsCancellationRequested;
+            });
+        }
+
+        public string Preflight(int cartId)
+        {
+            return Text((byte[] b, int l, out int k) => Native.invsync_preflight(handle, cartId, b, l, out k));
+        }
+
+        public string LastReport()
+        {
+            return Text((byte[] b, int l, out int k) => Native.invsync_last_report(handle, b, l, out k));
+        }
+    }
+}

@@ -1,0 +1,288 @@
+// The .NET wrapper against the real library (built with the cargo feature "emulator"): the
+// scenario of tests/c/test_ffi.c through the wrapper, and its error paths. Compiled with mcs
+// and run under mono by .ci/ffi.sh; prints "N passed, N failed" last, exits non-zero on
+// failure.
+
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+using InventorySync;
+
+// TEST ONLY: the loopback cart the library exports when built with the emulator feature.
+sealed class Emulator : IDisposable
+{
+    [DllImport(Native.Lib, CallingConvention = CallingConvention.Cdecl)]
+    static extern int invsync_emulator_start(out IntPtr h);
+    [DllImport(Native.Lib, CallingConvention = CallingConvention.Cdecl)]
+    static extern int invsync_emulator_url(IntPtr h, byte[] buf, int len, out int needed);
+    [DllImport(Native.Lib, CallingConvention = CallingConvention.Cdecl)]
+    static extern int invsync_emulator_set_qoh(IntPtr h, byte[] sku, int qoh);
+    [DllImport(Native.Lib, CallingConvention = CallingConvention.Cdecl)]
+    static extern int invsync_emulator_qoh(IntPtr h, byte[] sku, out int qoh);
+    [DllImport(Native.Lib, CallingConvention = CallingConvention.Cdecl)]
+    static extern void invsync_emulator_stop(IntPtr h);
+
+    IntPtr h;
+
+    public Emulator()
+    {
+        Native.Check(invsync_emulator_start(out h));
+    }
+
+    public string Url
+    {
+        get
+        {
+            byte[] buf = new byte[256];
+            int n;
+            Native.Check(invsync_emulator_url(h, buf, buf.Length, out n));
+            return Native.FromUtf8(buf);
+        }
+    }
+
+    public void SetQoh(string sku, int qoh) { Native.Check(invsync_emulator_set_qoh(h, Native.Utf8(sku), qoh)); }
+
+    public int Qoh(string sku)
+    {
+        int q;
+        Native.Check(invsync_emulator_qoh(h, Native.Utf8(sku), out q));
+        return q;
+    }
+
+    public void Dispose()
+    {
+        invsync_emulator_stop(h);
+        h = IntPtr.Zero;
+    }
+}
+
+static class Tests
+{
+    static int passed, failed;
+    static string dir;
+
+    static void Check(bool cond, string what)
+    {
+        if (cond) { passed++; return; }
+        failed++;
+        Console.Error.WriteLine("FAIL: " + what);
+    }
+
+    static void Throws(Status want, Action call, string what)
+    {
+        try
+        {
+            call();
+            failed++;
+            Console.Error.WriteLine("FAIL: " + what + ": no exception, expected " + want);
+        }
+        catch (InventorySyncException e)
+        {
+            if (e.Status == want) passed++;
+            else
+            {
+                failed++;
+                Console.Error.WriteLine("FAIL: " + what + ": " + e.Status + " (" + e.Message + "), expected " + want);
+            }
+        }
+    }
+
+    static string CartJson(string name, string url, string realtime, int max, string token)
+    {
+        return "{\"name\":\"" + name + "\",\"adapter\":\"http_json\",\"url\":\"" + url + "\"" +
+               (token != null ? ",\"token\":\"" + token + "\"" : "") +
+               ",\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"" + realtime + "\"}," +
+               "\"max_items_to_send\":" + max + "}";
+    }
+
+    static void Scenario()
+    {
+        using (var webA = new Emulator())
+        using (var webB = new Emulator())
+        using (var webC = new Emulator())
+        using (var store = Store.Open(Path.Combine(dir, "scenario.db")))
+        {
+            store.SetParam("SynchQOH", "true");
+            store.SetParam("RetryBaseMs", "0");
+            Check(store.GetParam("SynchQOH") == "true", "SynchQOH reads back");
+
+            int a = store.UpsertCart(CartJson("Web A", webA.Url, "attribute", 50, "s3cr3t-A"));
+            int b = store.UpsertCart(CartJson("Web B", webB.Url, "sku", 50, null));
+            int c = store.UpsertCart(CartJson("Web C", webC.Url, "none", 2, null));
+            Check(a > 0 && b > a && c > b, "cart ids");
+            store.SetCartSync(a, true);
+            store.SetCartSync(b, true);
+            Throws(Status.Refused, () => store.SetCartSync(c, true), "a cart without real-time");
+            string carts = store.CartList();
+            Check(carts.Contains("Web A") && !carts.Contains("s3cr3t-A"), "cart list hides the token");
+
+            // Items with non-ASCII text round-trip as UTF-8.
+            store.UpsertItem("{\"sku\":\"TEE-M\",\"qoh\":10,\"description\":\"T-shirt \u00e9t\u00e9 \u2013 M\"}");
+            store.UpsertItem("{\"sku\":\"TEE-L\",\"qoh\":5}");
+            store.UpsertItem("{\"sku\":\"CAP\",\"qoh\":3}");
+            store.UpsertItem("{\"sku\":\"\u00c9CHARPE\",\"qoh\":1}");
+            Check(store.ItemQoh("\u00c9CHARPE") == 1, "a non-ASCII SKU");
+            Check(store.ItemList("{\"sku_prefix\":\"TEE\"}").Contains("\u00e9t\u00e9 \u2013 M"), "UTF-8 description");
+            foreach (var w in new[] { webA, webB })
+            {
+                w.SetQoh("TEE-M", 10);
+                w.SetQoh("TEE-L", 5);
+                w.SetQoh("CAP", 3);
+                w.SetQoh("\u00c9CHARPE", 1);
+            }
+
+            // An adjustment fans out to both real-time carts.
+            store.AdjustQoh("TEE-M", -2, Reason.PosSale);
+            Check(store.ItemQoh("TEE-M") == 8, "QOH after the sale");
+            Check(store.StackCount(0, StackState.Waiting) == 2, "one record per cart");
+            store.AdjustQoh("TEE-L", -1, Reason.OrderImport, a);
+            Check(store.StackCount(a, StackState.Waiting) == 1 && store.StackCount(b, StackState.Waiting) == 2, "origin cart excluded");
+            store.AdjustQoh("CAP", 4, Reason.Receiving, 0, Store.AdjustNoWeb);
+            Check(store.StackCount(0, StackState.Waiting) == 3, "no-web queues nothing");
+            store.AdjustQohRef("TEE-L", 3, Reason.Receiving, "PO-17/1");
+            store.AdjustQohRef("TEE-L", 3, Reason.Receiving, "PO-17/1");
+            Check(store.ItemQoh("TEE-L") == 7, "a host reference is applied once");
+            Check(store.LedgerList("{\"sku\":\"TEE-L\"}").Contains("PO-17/1"), "ledger shows the reference");
+            string stack = store.StackList();
+            Check(stack.Contains("\"sku\":\"TEE-M\"") && stack.Contains("\"attempts\":0"), "stack listing");
+
+            // Host transaction.
+            store.Begin();
+            store.AdjustQoh("TEE-M", -1, Reason.Adjustment);
+            Throws(Status.Refused, () => store.RunStack(), "run inside a host transaction");
+            store.Rollback();
+            Check(store.ItemQoh("TEE-M") == 8, "rolled back");
+
+            string report = store.RunStack();
+            Check(report.Contains("\"sent\":4") && report.Contains("\"remaining\":0"), "stack run report: " + report);
+            Check(webA.Qoh("TEE-M") == 8 && webB.Qoh("TEE-M") == 8 && webB.Qoh("TEE-L") == 7, "carts got the changes");
+            Check(store.LastReport() == report, "last report is the run's");
+
+            // Send QOH with a progress callback that cancels at once.
+            webC.SetQoh("TEE-M", 0);
+            webC.SetQoh("TEE-L", 0);
+            webC.SetQoh("CAP", 0);
+            webC.SetQoh("\u00c9CHARPE", 0);
+            int calls = 0;
+            report = store.SendQoh(c, 0, (done, total) => { calls++; return false; });
+            Check(calls == 1 && report.Contains("\"cancelled\":true") && report.Contains("\"sent\":2"), "cancelled send: " + report);
+            calls = 0;
+            int lastDone = 0;
+            report = store.SendQoh(c, 0, (done, total) => { calls++; lastDone = done; return true; });
+            Check(report.Contains("\"sent\":4") && report.Contains("\"requests\":2") && lastDone == 4, "whole send: " + report);
+            Check(webC.Qoh("CAP") == 7 && webC.Qoh("TEE-M") == 8, "cart C has the counts");
+            // A throwing callback cancels and the exception comes back out.
+            bool rethrown = false;
+            try { store.SendQoh(c, 0, (done, total) => { throw new InvalidOperationException("from callback"); }); }
+            catch (InvalidOperationException) { rethrown = true; }
+            Check(rethrown, "callback exception rethrown");
+            Throws(Status.Refused, () => store.SendQoh(a), "manual send while real-time is on");
+            store.SendQoh(a, Store.ManualForce);
+
+            // Get QOH.
+            webC.SetQoh("CAP", 5);
+            webC.SetQoh("MUG", 9);
+            report = store.GetQoh(c);
+            Check(report.Contains("\"updated\":1") && report.Contains("MUG"), "get report: " + report);
+            Check(store.ItemQoh("CAP") == 5, "pulled count");
+            report = store.GetQoh(c, Store.GetCreateNew);
+            Check(report.Contains("\"created\":1") && store.ItemQoh("MUG") == 9, "create new products");
+
+            // Preflight.
+            store.RunStack();
+            webB.SetQoh("TEE-M", 1);
+            string pf = store.Preflight(b);
+            Check(pf.StartsWith("[") && pf.Contains("\"drift\"") && pf.Contains("\"unmapped\""), "preflight: " + pf);
+
+            // A large listing needs a grown buffer (more than the first 4096 bytes).
+            for (int i = 0; i < 150; i++)
+                store.UpsertItem("{\"sku\":\"BULK-" + i.ToString("D3") + "\",\"qoh\":1,\"description\":\"bulk item number " + i + "\"}");
+            string items = store.ItemList();
+            Check(items.Length > 4096 && items.EndsWith("]") && items.Contains("BULK-149"), "grown buffer");
+
+            // Controller.
+            store.StartController(50);
+            Check(store.ControllerStatus().Contains("\"running\":true"), "controller runs");
+            store.StopController();
+            Check(store.ControllerStatus().Contains("\"running\":false"), "controller stopped");
+            store.DeleteCart(c);
+            Throws(Status.NotFound, () => store.DeleteCart(c), "deleted cart");
+        }
+    }
+
+    static void Errors()
+    {
+        using (var store = Store.Open(Path.Combine(dir, "errors.db")))
+        {
+            Throws(Status.NotFound, () => store.ItemQoh("NO-SUCH"), "unknown SKU");
+            try { store.ItemQoh("NO-SUCH"); }
+            catch (InventorySyncException e)
+            {
+                Check(e.Message.Contains("NO-SUCH") && e.Message.Contains("invsync_item_qoh") && e.Code == 4, "message: " + e.Message);
+            }
+            Throws(Status.InvalidArgument, () => store.UpsertItem("{\"sku\":"), "bad JSON");
+            Throws(Status.InvalidArgument, () => store.SetParam("Nope", "1"), "unknown parameter");
+            Throws(Status.InvalidArgument, () => store.SetParam("SynchQOH", "maybe"), "bad value");
+            Throws(Status.NullPointer, () => store.SetParam("SynchQOH", null), "null string");
+            Throws(Status.NullPointer, () => store.UpsertItem(null), "null JSON");
+            store.UpsertItem("{\"sku\":\"A\",\"qoh\":1}");
+            Throws(Status.InvalidArgument, () => store.AdjustQoh("A", 0, Reason.Adjustment), "delta 0");
+            Throws(Status.InvalidArgument, () => store.AdjustQoh("A", 1, (Reason)9), "bad reason");
+            Throws(Status.InvalidArgument, () => store.AdjustQoh("A", 1, Reason.Adjustment, 0, 8), "bad flags");
+            Throws(Status.NotFound, () => store.SetCartSync(77, true), "unknown cart");
+            Throws(Status.InvalidArgument, () => store.SetCartSync(-1, true), "negative cart id");
+            Throws(Status.InvalidArgument, () => store.StackCount(0, (StackState)0), "bad state");
+            Throws(Status.NotFound, () => store.LastReport(), "no report yet");
+            Throws(Status.Refused, () => store.Commit(), "commit without begin");
+            int down = store.UpsertCart("{\"name\":\"Down\",\"adapter\":\"http_json\",\"url\":\"http://127.0.0.1:1/\",\"token\":\"tok-SECRET\"," +
+                                        "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"none\"}}");
+            try { store.GetQoh(down); failed++; Console.Error.WriteLine("FAIL: unreachable cart"); }
+            catch (InventorySyncException e)
+            {
+                Check(e.Status == Status.Network && !e.Message.Contains("tok-SECRET"), "network error without secret: " + e.Message);
+            }
+            // Raw calls: a too-small buffer then the right one.
+            int needed;
+            byte[] small = new byte[3];
+            int st = Native.invsync_param_get(store.Handle, Native.Utf8("RetryMaxMs"), small, small.Length, out needed);
+            Check(st == (int)Status.BufferTooSmall && needed == 7 && small[0] == 0, "too small, nothing written");
+            byte[] right = new byte[needed];
+            st = Native.invsync_param_get(store.Handle, Native.Utf8("RetryMaxMs"), right, right.Length, out needed);
+            Check(st == 0 && Native.FromUtf8(right) == "300000", "right size");
+            // Invalid UTF-8 straight through the raw API.
+            st = Native.invsync_item_delete(store.Handle, new byte[] { 0x41, 0xFF, 0x42, 0 });
+            Check(st == (int)Status.InvalidUtf8, "invalid UTF-8");
+        }
+        Throws(Status.InvalidArgument, () => Store.Open(""), "empty path");
+        // A disposed store's handle is closed once; a second Dispose is harmless.
+        var s2 = Store.Open(Path.Combine(dir, "errors.db"));
+        s2.Dispose();
+        s2.Dispose();
+        Check(s2.Handle.IsClosed, "handle closed");
+    }
+
+    static int Main()
+    {
+        dir = Path.Combine(Path.GetTempPath(), "invsync-dotnet-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var tests = new List<KeyValuePair<string, Action>>
+        {
+            new KeyValuePair<string, Action>("scenario", Scenario),
+            new KeyValuePair<string, Action>("errors", Errors),
+        };
+        foreach (var t in tests)
+        {
+            try { t.Value(); }
+            catch (Exception e)
+            {
+                failed++;
+                Console.Error.WriteLine("FAIL: " + t.Key + " threw " + e);
+            }
+        }
+        try { Directory.Delete(dir, true); } catch (IOException) { }
+        Check(Native.invsync_abi_version() == Native.AbiVersion, "ABI version");
+        Console.WriteLine("dotnet: " + passed + " passed, " + failed + " failed");
+        return failed == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,1004 @@
+//! The entry points of contract v1, in the order of DESIGN §9's table.
+//!
+//! Every function here is `unsafe`: the caller upholds what its `# Safety` section says
+//! (pointers NULL or valid for what they claim); every other input, including NULL where it is
+//! not allowed, non-UTF-8 text and out-of-range numbers, returns a status with a message.
+
+use super::util::*;
+use super::*;
+use crate::{Adjustment, Delta, GetOptions, Reason, SendOptions, StackState};
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+/// Returns the ABI version this library implements (`INVSYNC_ABI_VERSION`, 1). A host
+/// compares it with the header's `INVSYNC_ABI_VERSION` before any other call.
+/// Thread safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn invsync_abi_version() -> i32 {
+    INVSYNC_ABI_VERSION
+}
+
+/// Copies the calling thread's last failure message (empty when no call failed yet) into
+/// `buf`. It names the function and what was at fault and never contains a secret.
+///
+/// Buffers: `needed` (bytes with the NUL) is written when not NULL; `buf = NULL, len = 0` asks
+/// the size; a too-small buffer gets nothing and the call returns
+/// `INVSYNC_BUFFER_TOO_SMALL`. This call never replaces the message it reads.
+///
+/// # Safety
+/// `buf` is NULL or writable for `len` bytes; `needed` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_last_error(buf: *mut c_char, len: i32, needed: *mut i32) -> i32 {
+    let msg = last_error();
+    let result = std::panic::catch_unwind(|| {
+        TextOut::new(buf, len, needed).and_then(|out| {
+            // SAFETY: the caller's contract on buf, len and needed.
+            unsafe { out.write(&msg) }
+        })
+    });
+    match result {
+        Ok(Ok(())) => INVSYNC_OK,
+        Ok(Err(f)) => f.status,
+        Err(_) => INVSYNC_PANIC,
+    }
+}
+
+/// Opens or creates the store file at `path` (UTF-8) and migrates its schema. On success
+/// `*out` receives a new handle, owned by the caller and freed with `invsync_store_close`;
+/// on failure `*out` is left untouched.
+///
+/// NULL: `path` and `out` are required. Thread safety: any thread; the new handle may be used
+/// from several threads (see the conventions at the top of this header).
+///
+/// # Safety
+/// `path` is NULL or NUL-terminated; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_store_open(
+    path: *const c_char,
+    out: *mut *mut InvsyncStore,
+) -> i32 {
+    entry("invsync_store_open", || {
+        // SAFETY: the caller's contract on path.
+        let path = unsafe { str_in(path, "path", INVSYNC_MAX_NAME_IN) }?;
+        let out = out_ptr(out, "out")?;
+        if path.trim().is_empty() {
+            return Err(Failure::invalid("path is empty"));
+        }
+        let store = Store::open(path)?;
+        let handle = Box::into_raw(Box::new(InvsyncStore { store }));
+        // SAFETY: out was checked non-NULL and is writable by the caller's contract.
+        unsafe { put(out, handle) };
+        Ok(())
+    })
+}
+
+/// Closes a handle: stops its background controller (after its current pass), rolls back an
+/// open host transaction, and frees it. NULL is a no-op.
+///
+/// Thread safety: no other thread may be inside a call on this handle, and the handle must
+/// not be used afterwards.
+///
+/// # Safety
+/// `store` is NULL or a live handle from `invsync_store_open`, closed only once.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_store_close(store: *mut InvsyncStore) {
+    if store.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: a live handle made by Box::into_raw in invsync_store_open, closed once.
+        drop(unsafe { Box::from_raw(store) });
+    }));
+}
+
+/// Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts` (10), `RetryBaseMs`
+/// (1000), `RetryMaxMs` (300000), `LeaseMs` (60000), `StackMode` (`local`/`shared`), and
+/// `Workstation` (this handle only; default the host name). An unknown name or a bad value is
+/// `INVSYNC_INVALID_ARGUMENT` and changes nothing.
+///
+/// NULL: all required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `name` and `value` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_param_set(
+    store: *mut InvsyncStore,
+    name: *const c_char,
+    value: *const c_char,
+) -> i32 {
+    entry("invsync_param_set", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, name, value) = unsafe {
+            (
+                store_ref(store)?,
+                str_in(name, "name", INVSYNC_MAX_NAME_IN)?,
+                str_in(value, "value", INVSYNC_MAX_NAME_IN)?,
+            )
+        };
+        Ok(store.set_param(name, value)?)
+    })
+}
+
+/// Copies a parameter's value as text (its default when never set) into `buf`. An unknown
+/// name is `INVSYNC_INVALID_ARGUMENT`.
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` and `name` required. Thread safety: any
+/// thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `name` is NULL or NUL-terminated; `buf` is NULL or
+/// writable for `len` bytes; `needed` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_param_get(
+    store: *mut InvsyncStore,
+    name: *const c_char,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_param_get", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, name) = unsafe {
+            (
+                store_ref(store)?,
+                str_in(name, "name", INVSYNC_MAX_NAME_IN)?,
+            )
+        };
+        let out = TextOut::new(buf, len, needed)?;
+        let value = store.param(name)?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&value) }
+    })
+}
+
+/// Defines a cart, or updates the one with the same `name`, from JSON
+/// `{"name","adapter","url","token"?,"capabilities":{"send","get","realtime"},
+/// "max_items_to_send"?,"retains_basket"?}` (secrets may be `"env:NAME"`). A new cart starts
+/// with *Synchronize Inventory* off. On success `*out_cart_id` receives its id.
+///
+/// NULL: all required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `cart_json` is NULL or NUL-terminated; `out_cart_id` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_cart_upsert(
+    store: *mut InvsyncStore,
+    cart_json: *const c_char,
+    out_cart_id: *mut i32,
+) -> i32 {
+    entry("invsync_cart_upsert", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, json) = unsafe {
+            (
+                store_ref(store)?,
+                str_in(cart_json, "cart_json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        let out = out_ptr(out_cart_id, "out_cart_id")?;
+        let id = to_i32(store.upsert_cart_json(json)?, "cart id")?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { put(out, id) };
+        Ok(())
+    })
+}
+
+/// Ticks (`on` = 1) or clears (`on` = 0) a cart's *Synchronize Inventory* box; any other
+/// value is `INVSYNC_INVALID_ARGUMENT`. Queuing for the cart starts at once.
+///
+/// NULL: `store` required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_cart_set_sync(
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    on: i32,
+) -> i32 {
+    entry("invsync_cart_set_sync", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let cart = super::util::cart_id(cart_id)?;
+        let on = match on {
+            0 => false,
+            1 => true,
+            _ => return Err(Failure::invalid(format!("on must be 0 or 1, not {on}"))),
+        };
+        Ok(store.set_cart_sync(cart, on)?)
+    })
+}
+
+/// Copies the carts as a JSON array into `buf`, without secrets (only whether each is set).
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_cart_list(
+    store: *mut InvsyncStore,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_cart_list", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = TextOut::new(buf, len, needed)?;
+        let json = store.carts_json()?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&json) }
+    })
+}
+
+/// Deletes a cart. `INVSYNC_REFUSED` while it has records on the web stack (discard them
+/// first); `INVSYNC_NOT_FOUND` for an unknown id.
+///
+/// NULL: `store` required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_cart_delete(store: *mut InvsyncStore, cart_id: i32) -> i32 {
+    entry("invsync_cart_delete", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        Ok(store.delete_cart(super::util::cart_id(cart_id)?)?)
+    })
+}
+
+/// Creates an item or updates one from JSON
+/// `{"sku","qoh"?,"parent_sku"?,"attributes"?:{"Size":"M"},"description"?}`. `qoh` is allowed
+/// only when the item is created (its initial count, which queues nothing);
+/// for an existing item it is `INVSYNC_REFUSED`: QOH then changes only by an adjustment.
+///
+/// NULL: all required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `item_json` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_item_upsert(
+    store: *mut InvsyncStore,
+    item_json: *const c_char,
+) -> i32 {
+    entry("invsync_item_upsert", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, json) = unsafe {
+            (
+                store_ref(store)?,
+                str_in(item_json, "item_json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        store.upsert_item_json(json)?;
+        Ok(())
+    })
+}
+
+/// Copies items as a JSON array into `buf`. `filter_json` is optional (NULL: the first 1000
+/// items): `{"sku_prefix"?, "parent_sku"?, "limit"?}`.
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` required; `filter_json` optional. Thread
+/// safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `filter_json` is NULL or NUL-terminated; `buf` is NULL
+/// or writable for `len` bytes; `needed` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_item_list(
+    store: *mut InvsyncStore,
+    filter_json: *const c_char,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_item_list", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, filter) = unsafe {
+            (
+                store_ref(store)?,
+                opt_str_in(filter_json, "filter_json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        let out = TextOut::new(buf, len, needed)?;
+        let json = store.items_json(filter)?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&json) }
+    })
+}
+
+/// Deletes an item. `INVSYNC_REFUSED` while it has records on the web stack or variants;
+/// `INVSYNC_NOT_FOUND` for an unknown SKU.
+///
+/// NULL: all required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `sku` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_item_delete(store: *mut InvsyncStore, sku: *const c_char) -> i32 {
+    entry("invsync_item_delete", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, sku) = unsafe { (store_ref(store)?, str_in(sku, "sku", INVSYNC_MAX_NAME_IN)?) };
+        Ok(store.delete_item(sku)?)
+    })
+}
+
+/// Sets web fields of one item on one cart from JSON
+/// `{"remote_ref"?,"sync"?:true,"buffer"?:0,"max_publish"?:null}`; keys left out keep their
+/// value. When the cart syncs in real time, a change of its published count is queued.
+///
+/// NULL: all required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `sku` and `json` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_web_fields_set(
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    sku: *const c_char,
+    json: *const c_char,
+) -> i32 {
+    entry("invsync_web_fields_set", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, sku, json) = unsafe {
+            (
+                store_ref(store)?,
+                str_in(sku, "sku", INVSYNC_MAX_NAME_IN)?,
+                str_in(json, "json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        Ok(store.set_web_fields(super::util::cart_id(cart_id)?, sku, json)?)
+    })
+}
+
+/// The shared body of the two adjust calls.
+///
+/// # Safety
+/// As `invsync_adjust_qoh_ref`.
+#[allow(clippy::too_many_arguments)] // the C signature's parameters, one for one
+unsafe fn adjust(
+    name: &'static str,
+    store: *mut InvsyncStore,
+    sku: *const c_char,
+    delta: i32,
+    reason: i32,
+    origin_cart_id: i32,
+    flags: i32,
+    host_ref: Option<*const c_char>,
+) -> i32 {
+    entry(name, || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, sku) = unsafe { (store_ref(store)?, str_in(sku, "sku", INVSYNC_MAX_NAME_IN)?) };
+        let host_ref = match host_ref {
+            // SAFETY: the caller's contract on host_ref.
+            Some(p) => Some(unsafe { str_in(p, "host_ref", INVSYNC_MAX_NAME_IN)? }),
+            None => None,
+        };
+        check_flags(flags, INVSYNC_ADJUST_NO_WEB, "flags")?;
+        if origin_cart_id < 0 {
+            return Err(Failure::invalid(format!(
+                "origin_cart_id {origin_cart_id} is negative (0 = none)"
+            )));
+        }
+        let mut adj = Adjustment::new(
+            sku,
+            Delta::new(delta as i64)?,
+            Reason::from_code(reason as i64)?,
+        )
+        .send_to_web(flags & INVSYNC_ADJUST_NO_WEB == 0);
+        if origin_cart_id > 0 {
+            adj = adj.origin_cart(origin_cart_id as i64);
+        }
+        if let Some(r) = host_ref {
+            adj = adj.host_ref(r);
+        }
+        store.adjust_qoh(&adj)?;
+        Ok(())
+    })
+}
+
+/// Changes an item's QOH by `delta` (not 0) and, in the same transaction, queues one web
+/// stack record per eligible cart. `reason`: 1 adjustment, 2 POS sale, 3 order import,
+/// 4 receiving, 5 other, 6 return or cancellation. `origin_cart_id`: the cart the change came
+/// from (it is not sent to that cart), 0 = none. `flags`: `INVSYNC_ADJUST_NO_WEB` (1) = don't
+/// send QOH changes to web sites. A product that has variants is `INVSYNC_REFUSED`.
+///
+/// NULL: all pointers required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `sku` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_adjust_qoh(
+    store: *mut InvsyncStore,
+    sku: *const c_char,
+    delta: i32,
+    reason: i32,
+    origin_cart_id: i32,
+    flags: i32,
+) -> i32 {
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        adjust(
+            "invsync_adjust_qoh",
+            store,
+            sku,
+            delta,
+            reason,
+            origin_cart_id,
+            flags,
+            None,
+        )
+    }
+}
+
+/// As `invsync_adjust_qoh`, idempotent on `host_ref` (1 to 255 bytes: an order number and
+/// line, an adjustment id): a reference seen before is an `INVSYNC_OK` no-op, so a host that
+/// retries after its own crash never doubles a change.
+///
+/// NULL: all pointers required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `sku` and `host_ref` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_adjust_qoh_ref(
+    store: *mut InvsyncStore,
+    sku: *const c_char,
+    delta: i32,
+    reason: i32,
+    origin_cart_id: i32,
+    flags: i32,
+    host_ref: *const c_char,
+) -> i32 {
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        adjust(
+            "invsync_adjust_qoh_ref",
+            store,
+            sku,
+            delta,
+            reason,
+            origin_cart_id,
+            flags,
+            Some(host_ref),
+        )
+    }
+}
+
+/// On success `*out_qoh` receives the order manager's QOH of `sku`; an unknown SKU is
+/// `INVSYNC_NOT_FOUND`.
+///
+/// NULL: all required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `sku` is NULL or NUL-terminated; `out_qoh` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_item_qoh(
+    store: *mut InvsyncStore,
+    sku: *const c_char,
+    out_qoh: *mut i32,
+) -> i32 {
+    entry("invsync_item_qoh", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, sku) = unsafe { (store_ref(store)?, str_in(sku, "sku", INVSYNC_MAX_NAME_IN)?) };
+        let out = out_ptr(out_qoh, "out_qoh")?;
+        let qoh = to_i32(store.item_qoh(sku)?, "QOH")?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { put(out, qoh) };
+        Ok(())
+    })
+}
+
+/// Copies QOH changes (newest first) as a JSON array into `buf`: sku, delta, qoh_after,
+/// reason, origin_cart_id, host_ref, workstation, created_at (Unix ms). `filter_json` is
+/// optional: `{"sku"?, "limit"?}`.
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` required; `filter_json` optional. Thread
+/// safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `filter_json` is NULL or NUL-terminated; `buf` is NULL
+/// or writable for `len` bytes; `needed` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_ledger_list(
+    store: *mut InvsyncStore,
+    filter_json: *const c_char,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_ledger_list", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, filter) = unsafe {
+            (
+                store_ref(store)?,
+                opt_str_in(filter_json, "filter_json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        let out = TextOut::new(buf, len, needed)?;
+        let json = store.ledger_json(filter)?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&json) }
+    })
+}
+
+/// Opens a host transaction on the handle: later calls on it (from any thread) run in a
+/// savepoint each, so a failed call leaves the rest intact; calls that talk to a cart are
+/// `INVSYNC_REFUSED`; closing the handle rolls it back. `INVSYNC_REFUSED` when one is open.
+///
+/// NULL: `store` required.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_begin(store: *mut InvsyncStore) -> i32 {
+    entry("invsync_begin", || {
+        // SAFETY: the caller's contract on store.
+        Ok(unsafe { store_ref(store)? }.begin()?)
+    })
+}
+
+/// Commits the host transaction; `INVSYNC_REFUSED` when none is open.
+///
+/// NULL: `store` required.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_commit(store: *mut InvsyncStore) -> i32 {
+    entry("invsync_commit", || {
+        // SAFETY: the caller's contract on store.
+        Ok(unsafe { store_ref(store)? }.commit()?)
+    })
+}
+
+/// Rolls the host transaction back; `INVSYNC_REFUSED` when none is open.
+///
+/// NULL: `store` required.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_rollback(store: *mut InvsyncStore) -> i32 {
+    entry("invsync_rollback", || {
+        // SAFETY: the caller's contract on store.
+        Ok(unsafe { store_ref(store)? }.rollback()?)
+    })
+}
+
+/// On success `*out` receives how many records of cart `cart_id` (0 = all carts) are in
+/// `state`: 1 waiting to be sent (pending, leased, or waiting to retry), 2 bypassed,
+/// 3 uncertain. A count beyond `INT32_MAX` is reported as `INT32_MAX`.
+///
+/// NULL: all required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_stack_count(
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    state: i32,
+    out: *mut i32,
+) -> i32 {
+    entry("invsync_stack_count", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = out_ptr(out, "out")?;
+        if cart_id < 0 {
+            return Err(Failure::invalid(format!(
+                "cart_id {cart_id} is negative (0 = all carts)"
+            )));
+        }
+        let state = StackState::from_code(state as i64)?;
+        let n = store.stack_count(cart_id as i64, state)?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { put(out, n.clamp(0, i32::MAX as i64) as i32) };
+        Ok(())
+    })
+}
+
+/// Copies the troubleshooting view as a JSON array into `buf`, oldest first: per record `id,
+/// cart_id, sku, delta, reason, created_at, attempts, next_attempt_at, last_response, state`
+/// (times as Unix milliseconds). `filter_json` is optional: `{"cart_id"?, "state"?, "limit"?}`.
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` required; `filter_json` optional. Thread
+/// safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `filter_json` is NULL or NUL-terminated; `buf` is NULL
+/// or writable for `len` bytes; `needed` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_stack_list(
+    store: *mut InvsyncStore,
+    filter_json: *const c_char,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_stack_list", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, filter) = unsafe {
+            (
+                store_ref(store)?,
+                opt_str_in(filter_json, "filter_json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        let out = TextOut::new(buf, len, needed)?;
+        let json = store.stack_list_json(filter)?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&json) }
+    })
+}
+
+/// Operator action: sends a bypassed or uncertain record (with the rest of its send group)
+/// again, from attempt 0, with the same idempotency key. Any other record is
+/// `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`.
+///
+/// NULL: `store` required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_stack_retry(store: *mut InvsyncStore, record_id: i32) -> i32 {
+    entry("invsync_stack_retry", || {
+        // SAFETY: the caller's contract on store.
+        Ok(unsafe { store_ref(store)? }.stack_retry(record_id as i64)?)
+    })
+}
+
+/// Operator action: removes a bypassed or uncertain record and the rest of its send group
+/// from the stack (logged as discarded); the cart is not told. Any other record is
+/// `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`.
+///
+/// NULL: `store` required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_stack_discard(store: *mut InvsyncStore, record_id: i32) -> i32 {
+    entry("invsync_stack_discard", || {
+        // SAFETY: the caller's contract on store.
+        Ok(unsafe { store_ref(store)? }.stack_discard(record_id as i64)?)
+    })
+}
+
+/// Runs one pass of the stack controller over due records, at most `max_records` of them
+/// (0 = all that are due), on the controller's own connection, and copies its report
+/// `{sent, retried, bypassed, uncertain, remaining, carts:[...]}` into `buf`. The pass is made
+/// whatever the buffer; the report can be read again with `invsync_last_report`.
+/// `INVSYNC_REFUSED` inside a host transaction.
+///
+/// Buffers: as `invsync_last_error` (`buf = NULL, len = 0, needed = NULL` runs without a
+/// report). NULL: `store` required. Thread safety: any thread; the call blocks while it talks
+/// to the carts.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_stack_run(
+    store: *mut InvsyncStore,
+    max_records: i32,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_stack_run", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = TextOut::new(buf, len, needed)?;
+        let max = match max_records {
+            0 => None,
+            n if n > 0 => Some(n as usize),
+            n => {
+                return Err(Failure::invalid(format!(
+                    "max_records {n} is negative (0 = all due)"
+                )))
+            }
+        };
+        let report = store.run_stack(max)?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&report.to_json()) }
+    })
+}
+
+/// Starts the stack controller on a background thread of this handle, a pass every
+/// `interval_ms` (1 to 3600000). `INVSYNC_REFUSED` when one runs already.
+///
+/// NULL: `store` required. Thread safety: any thread; the controller uses its own connection
+/// and never calls back into the host.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_controller_start(
+    store: *mut InvsyncStore,
+    interval_ms: i32,
+) -> i32 {
+    entry("invsync_controller_start", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        if interval_ms <= 0 {
+            return Err(Failure::invalid(format!(
+                "interval_ms {interval_ms} must be 1 to 3600000"
+            )));
+        }
+        Ok(store.start_controller(Duration::from_millis(interval_ms as u64))?)
+    })
+}
+
+/// Stops the background controller after its current pass; `INVSYNC_OK` when none runs.
+///
+/// NULL: `store` required. Thread safety: any thread; blocks until the pass ends.
+///
+/// # Safety
+/// `store` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_controller_stop(store: *mut InvsyncStore) -> i32 {
+    entry("invsync_controller_stop", || {
+        // SAFETY: the caller's contract on store.
+        unsafe { store_ref(store)? }.stop_controller();
+        Ok(())
+    })
+}
+
+/// Copies the background controller's status as JSON into `buf`: `{running, passes,
+/// last_pass_at, last_error, heartbeat, last_report}` (times as Unix ms).
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_controller_status(
+    store: *mut InvsyncStore,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_controller_status", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = TextOut::new(buf, len, needed)?;
+        let json = serde_json::to_string(&store.controller_status())
+            .map_err(|e| Failure::new(INVSYNC_PANIC, format!("status not serialisable: {e}")))?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&json) }
+    })
+}
+
+/// Which manual call a [`manual`] runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Manual {
+    Send,
+    Get,
+}
+
+/// The shared body of Send QOH and Get QOH (and of their stdcall twins): `progress(done,
+/// total)` returns true to go on.
+///
+/// # Safety
+/// `store`, `buf` and `needed` as the entry points say.
+#[allow(clippy::too_many_arguments)] // the C signature's parameters, one for one
+pub(crate) unsafe fn manual(
+    name: &'static str,
+    which: Manual,
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    flags: i32,
+    progress: Option<&mut dyn FnMut(i32, i32) -> bool>,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry(name, || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = TextOut::new(buf, len, needed)?;
+        let cart = super::util::cart_id(cart_id)?;
+        let mut progress = progress;
+        let mut narrow = |done: i64, total: i64| -> bool {
+            let clamp = |v: i64| v.clamp(-1, i32::MAX as i64) as i32;
+            match progress.as_mut() {
+                Some(p) => p(clamp(done), clamp(total)),
+                None => true,
+            }
+        };
+        let (json, cancelled, what) = match which {
+            Manual::Send => {
+                check_flags(flags, INVSYNC_MANUAL_FORCE, "flags")?;
+                let options = SendOptions {
+                    force: flags & INVSYNC_MANUAL_FORCE != 0,
+                };
+                let r = store.send_qoh(cart, options, Some(&mut narrow))?;
+                let json = serde_json::to_string(&r).unwrap_or_else(|_| "{}".into());
+                (json, r.cancelled, format!("after {} items sent", r.sent))
+            }
+            Manual::Get => {
+                check_flags(
+                    flags,
+                    INVSYNC_MANUAL_FORCE | INVSYNC_GET_CREATE_NEW,
+                    "flags",
+                )?;
+                let options = GetOptions {
+                    force: flags & INVSYNC_MANUAL_FORCE != 0,
+                    create_new: flags & INVSYNC_GET_CREATE_NEW != 0,
+                };
+                let r = store.get_qoh(cart, options, Some(&mut narrow))?;
+                let json = serde_json::to_string(&r).unwrap_or_else(|_| "{}".into());
+                (
+                    json,
+                    r.cancelled,
+                    format!("after {} items updated", r.updated),
+                )
+            }
+        };
+        // SAFETY: the caller's contract on buf, len and needed.
+        let written = unsafe { out.write(&json) };
+        if cancelled {
+            return Err(Failure::new(
+                INVSYNC_CANCELLED,
+                format!("cart {cart}: cancelled by the progress callback {what}; the partial report is in invsync_last_report"),
+            ));
+        }
+        written
+    })
+}
+
+/// *Send QOH to website* (rule 7): pushes the absolute published count of every item the cart
+/// gets, in batches of the cart's `max_items_to_send`, and copies the report `{sent, failed,
+/// superseded, requests, failures:[{sku, message}], cancelled}` into `buf`. `flags`:
+/// `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on (otherwise
+/// `INVSYNC_REFUSED`). `progress` (optional) is called between batches with `user`; a non-zero
+/// return stops the send and the call returns `INVSYNC_CANCELLED` with the partial report.
+/// Per-item failures are in the report with `INVSYNC_OK`; `INVSYNC_NETWORK` when no request
+/// reached the cart. `INVSYNC_REFUSED` inside a host transaction.
+///
+/// Buffers: as `invsync_last_error`; the send is made whatever the buffer (read the report
+/// again with `invsync_last_report`). NULL: `store` required; `progress` and `user` optional.
+/// Thread safety: any thread; `progress` runs on the calling thread only, with no lock held.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `progress` is NULL or a function safe to call with
+/// `user`; `buf` is NULL or writable for `len` bytes; `needed` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_send_qoh(
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    flags: i32,
+    progress: InvsyncProgressFn,
+    user: *mut c_void,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    let mut call = |done: i32, total: i32| match progress {
+        // SAFETY: the caller guarantees progress may be called with user.
+        Some(f) => (unsafe { f(user, done, total) }) == 0,
+        None => true,
+    };
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        manual(
+            "invsync_send_qoh",
+            Manual::Send,
+            store,
+            cart_id,
+            flags,
+            Some(&mut call),
+            buf,
+            len,
+            needed,
+        )
+    }
+}
+
+/// *Get QOH from website* (rule 8): sets each item's QOH to the cart's count plus the cart's
+/// waiting records for it, as a QOH change from that cart, and copies the report `{updated,
+/// created, unchanged, unknown:[skus], not_applied:[{sku, why}], cancelled}` into `buf`.
+/// `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
+/// `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs. `progress` (optional) is
+/// called between pages (`total` -1 while unknown); a non-zero return stops and the call
+/// returns `INVSYNC_CANCELLED` with the partial report. `INVSYNC_NETWORK` when the cart
+/// cannot be reached; `INVSYNC_REFUSED` inside a host transaction.
+///
+/// Buffers: as `invsync_send_qoh`. NULL: `store` required; `progress` and `user` optional.
+/// Thread safety: as `invsync_send_qoh`.
+///
+/// # Safety
+/// As `invsync_send_qoh`.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_get_qoh(
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    flags: i32,
+    progress: InvsyncProgressFn,
+    user: *mut c_void,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    let mut call = |done: i32, total: i32| match progress {
+        // SAFETY: the caller guarantees progress may be called with user.
+        Some(f) => (unsafe { f(user, done, total) }) == 0,
+        None => true,
+    };
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        manual(
+            "invsync_get_qoh",
+            Manual::Get,
+            store,
+            cart_id,
+            flags,
+            Some(&mut call),
+            buf,
+            len,
+            needed,
+        )
+    }
+}
+
+/// Before real-time sync is switched on for a cart (rule 11): copies a JSON array of warnings
+/// `{kind, sku?, message, cart_qoh?, expected?}` into `buf`, kinds `pending`, `drift`,
+/// `basket`, `unmapped`; `[]` when all is in step. Reads the cart: `INVSYNC_NETWORK` when it
+/// cannot be reached, `INVSYNC_REFUSED` inside a host transaction.
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_preflight(
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_preflight", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = TextOut::new(buf, len, needed)?;
+        let warnings = store.preflight(super::util::cart_id(cart_id)?)?;
+        let json = serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into());
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&json) }
+    })
+}
+
+/// Copies the report of this thread's last `invsync_stack_run`, `invsync_send_qoh` or
+/// `invsync_get_qoh` on this handle into `buf` (also after `INVSYNC_CANCELLED` or
+/// `INVSYNC_BUFFER_TOO_SMALL`). `INVSYNC_NOT_FOUND` when this thread made none yet.
+///
+/// Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread; each
+/// thread sees its own last report.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_last_report(
+    store: *mut InvsyncStore,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+) -> i32 {
+    entry("invsync_last_report", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = TextOut::new(buf, len, needed)?;
+        let report = store.last_report().ok_or_else(|| {
+            Failure::new(
+                INVSYNC_NOT_FOUND,
+                "no run, send or get was made on this handle by this thread yet",
+            )
+        })?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&report) }
+    })
+}

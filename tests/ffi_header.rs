@@ -1,0 +1,349 @@
+//! The committed header against the crate and the contract: version macros equal to
+//! `Cargo.toml`, every function of DESIGN §9's table declared, the fixed status values, and
+//! the VBA module's declarations in step with the header.
+
+use std::collections::BTreeMap;
+
+const HEADER: &str = include_str!("../include/inventory_sync.h");
+const BAS: &str = include_str!("../bindings/vba/InventorySync.bas");
+
+/// One C parameter or VBA parameter, reduced to what must agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Param {
+    /// `int32_t`, passed by value (VBA `ByVal Long`).
+    Int,
+    /// `int32_t *`, an out parameter (VBA `ByRef Long`).
+    IntOut,
+    /// `T **`, a handle out parameter (VBA `ByRef LongPtr`).
+    PtrOut,
+    /// Any other pointer, handle or callback (VBA `ByVal LongPtr`).
+    Ptr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sig {
+    returns_status: bool,
+    params: Vec<Param>,
+}
+
+/// The header without comments and without the test-only emulator block.
+fn header_code() -> String {
+    let mut out = String::new();
+    let mut rest = HEADER;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find("*/").expect("unclosed comment") + i + 2;
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    let out: String = out
+        .lines()
+        .map(|l| l.split("//").next().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Drop `#if defined(INVSYNC_EMULATOR)` … `#endif` blocks.
+    let mut kept = String::new();
+    let mut skipping = false;
+    for line in out.lines() {
+        if line.trim() == "#if defined(INVSYNC_EMULATOR)" {
+            skipping = true;
+        } else if skipping && line.trim().starts_with("#endif") {
+            skipping = false;
+        } else if !skipping
+            && !line.trim_start().starts_with('#')
+            && !line.contains("extern \"C\"")
+            && line.trim() != "}"
+        {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+fn c_param(p: &str) -> Param {
+    let p = p.split_whitespace().collect::<Vec<_>>().join(" ");
+    let ty = p.rsplit_once(' ').map(|(t, _)| t).unwrap_or(&p).trim();
+    let stars = p.matches('*').count();
+    match (ty.trim_end_matches(['*', ' ']), stars) {
+        ("int32_t", 0) => Param::Int,
+        ("int32_t", 1) => Param::IntOut,
+        (_, 2) => Param::PtrOut,
+        (_, 1) => Param::Ptr,
+        ("invsync_progress_fn", 0) => Param::Ptr,
+        other => panic!("unexpected C parameter {p:?} ({other:?})"),
+    }
+}
+
+fn header_functions() -> BTreeMap<String, Sig> {
+    let code = header_code();
+    let mut fns = BTreeMap::new();
+    for stmt in code.split(';') {
+        let s = stmt.trim();
+        let Some(open) = s.find('(') else { continue };
+        let head = s[..open].split_whitespace().collect::<Vec<_>>();
+        if head.len() != 2 || !head[1].starts_with("invsync_") {
+            continue;
+        }
+        let ret = head[0];
+        assert!(
+            ret == "int32_t" || ret == "void",
+            "return type of {}",
+            head[1]
+        );
+        let args = s[open + 1..s.rfind(')').unwrap()].trim();
+        let params = if args == "void" || args.is_empty() {
+            vec![]
+        } else {
+            args.split(',').map(c_param).collect()
+        };
+        fns.insert(
+            head[1].to_owned(),
+            Sig {
+                returns_status: ret == "int32_t",
+                params,
+            },
+        );
+    }
+    fns
+}
+
+fn vba_param(p: &str) -> Param {
+    let words: Vec<&str> = p.split_whitespace().collect();
+    let (by, ty) = match words.as_slice() {
+        [by, _name, "As", ty] => (*by, *ty),
+        _ => panic!("VBA parameter {p:?} must be `ByVal|ByRef name As Type`"),
+    };
+    match (by, ty) {
+        ("ByVal", "Long") => Param::Int,
+        ("ByRef", "Long") => Param::IntOut,
+        ("ByRef", "LongPtr") => Param::PtrOut,
+        ("ByVal", "LongPtr") => Param::Ptr,
+        _ => panic!("VBA parameter {p:?} has no C counterpart"),
+    }
+}
+
+/// The `Declare` lines of the .bas for `invsync_` functions in the branch `which` ("Win64"
+/// or "Win32"): name → (alias, signature).
+fn vba_declares(which: &str) -> BTreeMap<String, (Option<String>, Sig)> {
+    let mut out = BTreeMap::new();
+    let mut branch = "";
+    for line in BAS.lines() {
+        let t = line.trim();
+        match t {
+            "#If Win64 Then" => branch = "Win64",
+            "#Else" if branch == "Win64" => branch = "Win32",
+            "#End If" => branch = "",
+            _ => {}
+        }
+        if branch != which || !t.starts_with("Public Declare PtrSafe ") {
+            continue;
+        }
+        let rest = &t["Public Declare PtrSafe ".len()..];
+        let (kind, rest) = rest.split_once(' ').unwrap();
+        let (name, rest) = rest.split_once(' ').unwrap();
+        if !name.starts_with("invsync_") {
+            continue;
+        }
+        let rest = rest
+            .strip_prefix("Lib \"inventory_sync.dll\" ")
+            .unwrap_or_else(|| panic!("{name}: Lib must be \"inventory_sync.dll\""));
+        let (alias, rest) = match rest.strip_prefix("Alias \"") {
+            Some(r) => {
+                let (a, r) = r.split_once("\" ").unwrap();
+                (Some(a.to_owned()), r)
+            }
+            None => (None, rest),
+        };
+        let open = rest.find('(').unwrap();
+        let close = rest.rfind(')').unwrap();
+        let args = rest[open + 1..close].trim();
+        let tail = rest[close + 1..].trim();
+        let returns_status = match (kind, tail) {
+            ("Function", "As Long") => true,
+            ("Sub", "") => false,
+            other => panic!("{name}: {other:?} is neither `Function … As Long` nor `Sub`"),
+        };
+        let params = if args.is_empty() {
+            vec![]
+        } else {
+            args.split(',').map(vba_param).collect()
+        };
+        let previous = out.insert(
+            name.to_owned(),
+            (
+                alias,
+                Sig {
+                    returns_status,
+                    params,
+                },
+            ),
+        );
+        assert!(
+            previous.is_none(),
+            "{name} declared twice in the {which} branch"
+        );
+    }
+    out
+}
+
+#[test]
+fn version_macros_match_cargo_toml() {
+    let get = |name: &str| -> String {
+        let prefix = format!("#define {name} ");
+        HEADER
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{name} missing from the header"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(
+        get("INVSYNC_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MAJOR")
+    );
+    assert_eq!(
+        get("INVSYNC_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    assert_eq!(
+        get("INVSYNC_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION_PATCH")
+    );
+    assert_eq!(get("INVSYNC_ABI_VERSION"), "1");
+    assert_eq!(inventory_sync::ffi::invsync_abi_version(), 1);
+}
+
+#[test]
+fn header_has_the_fixed_status_values_and_a_banner() {
+    let statuses = [
+        ("INVSYNC_OK", 0),
+        ("INVSYNC_NULL_POINTER", 1),
+        ("INVSYNC_INVALID_UTF8", 2),
+        ("INVSYNC_INVALID_ARGUMENT", 3),
+        ("INVSYNC_NOT_FOUND", 4),
+        ("INVSYNC_REFUSED", 5),
+        ("INVSYNC_BUFFER_TOO_SMALL", 6),
+        ("INVSYNC_CANCELLED", 7),
+        ("INVSYNC_BUSY", 8),
+        ("INVSYNC_DATABASE", 9),
+        ("INVSYNC_NETWORK", 10),
+        ("INVSYNC_PANIC", 99),
+    ];
+    for (name, value) in statuses {
+        assert!(
+            HEADER.contains(&format!("#define {name} {value}\n")),
+            "{name} must be {value}"
+        );
+    }
+    assert!(HEADER.contains("DO NOT EDIT"));
+    assert!(HEADER.contains("#ifndef INVENTORY_SYNC_H"));
+    assert!(HEADER.contains("extern \"C\" {"));
+}
+
+#[test]
+fn header_declares_every_function_of_the_contract_with_a_comment() {
+    let contract = [
+        "invsync_abi_version",
+        "invsync_last_error",
+        "invsync_store_open",
+        "invsync_store_close",
+        "invsync_param_set",
+        "invsync_param_get",
+        "invsync_cart_upsert",
+        "invsync_cart_set_sync",
+        "invsync_cart_list",
+        "invsync_cart_delete",
+        "invsync_item_upsert",
+        "invsync_item_list",
+        "invsync_item_delete",
+        "invsync_web_fields_set",
+        "invsync_adjust_qoh",
+        "invsync_adjust_qoh_ref",
+        "invsync_item_qoh",
+        "invsync_ledger_list",
+        "invsync_begin",
+        "invsync_commit",
+        "invsync_rollback",
+        "invsync_stack_count",
+        "invsync_stack_list",
+        "invsync_stack_retry",
+        "invsync_stack_discard",
+        "invsync_stack_run",
+        "invsync_controller_start",
+        "invsync_controller_stop",
+        "invsync_controller_status",
+        "invsync_send_qoh",
+        "invsync_get_qoh",
+        "invsync_preflight",
+        "invsync_last_report",
+    ];
+    let fns = header_functions();
+    for name in contract {
+        assert!(fns.contains_key(name), "{name} is not in the header");
+        // The declaration is preceded by its doc comment.
+        let at = HEADER
+            .find(&format!("\nint32_t {name}("))
+            .or_else(|| HEADER.find(&format!("\nvoid {name}(")))
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(
+            HEADER[..at].trim_end().ends_with("*/"),
+            "{name} has no comment"
+        );
+    }
+    assert_eq!(
+        fns.len(),
+        contract.len(),
+        "the header declares functions outside the contract (besides the emulator's): {:?}",
+        fns.keys()
+            .filter(|k| !contract.contains(&k.as_str()))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn vba_declarations_match_the_header() {
+    let header = header_functions();
+    for branch in ["Win64", "Win32"] {
+        let decls = vba_declares(branch);
+        for (name, sig) in &header {
+            let (alias, vsig) = decls
+                .get(name)
+                .unwrap_or_else(|| panic!("{branch}: {name} is not declared in InventorySync.bas"));
+            assert_eq!(
+                vsig.params.len(),
+                sig.params.len(),
+                "{branch}: {name} has {} parameters in VBA, {} in C",
+                vsig.params.len(),
+                sig.params.len()
+            );
+            assert_eq!(vsig, sig, "{branch}: {name} parameter types disagree");
+            match branch {
+                "Win64" => assert_eq!(alias, &None, "{name}: 64-bit calls the C names"),
+                _ => assert_eq!(
+                    alias.as_deref(),
+                    Some(format!("{name}_std").as_str()),
+                    "{name}: 32-bit must alias the stdcall twin"
+                ),
+            }
+        }
+        let extra: Vec<_> = decls.keys().filter(|k| !header.contains_key(*k)).collect();
+        assert!(extra.is_empty(), "{branch}: not in the header: {extra:?}");
+    }
+}
+
+#[test]
+fn the_parsers_catch_a_disagreement() {
+    // A parameter count or type that differs must fail the comparison above.
+    let c = header_functions()["invsync_item_qoh"].clone();
+    let mut wrong = c.clone();
+    wrong.params[2] = Param::Int;
+    assert_ne!(c, wrong);
+    assert_eq!(
+        vba_param("ByRef out_qoh As Long"),
+        c.params[2],
+        "an int32_t * is ByRef Long"
+    );
+    assert_eq!(c_param("invsync_store **out"), Param::PtrOut);
+    assert_eq!(c_param("const char *sku"), Param::Ptr);
+}
