@@ -1,19 +1,24 @@
 //! The `medusa` adapter: Medusa v2's admin API, inventory levels per stock location.
 //!
-//! Follows these public pages (read for this adapter; nothing copied):
-//! - admin API reference, authentication (JWT bearer from `POST /auth/user/emailpass`; a
-//!   secret API key sent as the user name of HTTP Basic credentials):
-//!   <https://docs.medusajs.com/api/admin#authentication>,
+//! Follows these public pages (read for this adapter; nothing copied), checked against the
+//! request validators and auth middleware of `@medusajs/medusa` 2.21.2, which the
+//! integration tests run (`tests/medusa_it.rs`):
+//! - authentication: a JWT from `POST /auth/user/emailpass` sent as a bearer token, or a
+//!   secret API key (`sk_…`) sent as the user name of HTTP Basic credentials:
+//!   <https://www.mintlify.com/medusajs/medusa/api/authentication>,
 //!   <https://docs.medusajs.com/user-guide/settings/developer/secret-api-keys>,
 //!   <https://docs.medusajs.com/resources/commerce-modules/api-key/concepts>
 //! - inventory items and their location levels (`GET /admin/inventory-items` with `sku`, `id`,
-//!   `fields`, `limit`, `offset`; `stocked_quantity`, `reserved_quantity`,
-//!   `available_quantity`): <https://docs.medusajs.com/api/admin#inventory-items>,
-//!   <https://docs.medusajs.com/api/admin/inventory-items.md>
-//! - setting one level (`POST /admin/inventory-items/{id}/location-levels/{location_id}`) and
-//!   many at once (`POST /admin/inventory-items/location-levels/batch` with `create`,
-//!   `update`, `delete`): <https://docs.medusajs.com/api/admin#inventory-items_postinventoryitemslocationlevelsbatch>
-//! - inventory concepts (reservations, available = stocked − reserved):
+//!   `fields`, `limit`, `offset`, `order`; `count`; `stocked_quantity`, `reserved_quantity`,
+//!   `available_quantity` per level): <https://docs.medusajs.com/api/admin/inventory-items.md>,
+//!   <https://docs.medusajs.com/api/admin/inventory-items/list-inventory-items>
+//! - the batch endpoint, `POST /admin/inventory-items/location-levels/batch` with `create`,
+//!   `update` (`inventory_item_id`, `location_id`, `stocked_quantity` ≥ 0) and `delete`,
+//!   answering `created`, `updated`, `deleted`; and one level,
+//!   `POST /admin/inventory-items/{id}/location-levels/{location_id}` (renderings of Medusa's
+//!   OpenAPI spec): <https://docs.mercurjs.com/api-reference/admin-inventory-items/manage-inventory-levels>,
+//!   <https://docs.mercurjs.com/api-reference/admin-inventory-items/update-an-inventory-level-of-an-inventory-item>
+//! - inventory concepts (levels per stock location, reservations):
 //!   <https://docs.medusajs.com/resources/commerce-modules/inventory/concepts>
 //!
 //! # What it publishes (DESIGN §8)
