@@ -74,6 +74,7 @@
 pub mod bigcommerce;
 pub(crate) mod common;
 pub mod http_json;
+pub mod medusa;
 pub mod registry;
 pub mod shopify;
 pub mod woocommerce;

@@ -2,6 +2,7 @@
 
 use super::bigcommerce::BigCommerceAdapter;
 use super::http_json::HttpJsonAdapter;
+use super::medusa::{MedusaAdapter, MedusaAuth};
 use super::shopify::ShopifyAdapter;
 use super::woocommerce::WooCommerceAdapter;
 use super::CartAdapter;
@@ -20,7 +21,13 @@ pub struct AdapterRegistry {
     factories: RwLock<HashMap<String, Arc<AdapterFactory>>>,
 }
 
-const BUILTIN: &[&str] = &["http_json", "shopify", "woocommerce", "bigcommerce"];
+const BUILTIN: &[&str] = &[
+    "http_json",
+    "shopify",
+    "woocommerce",
+    "bigcommerce",
+    "medusa",
+];
 
 /// The per-request time-out of a cart unless its config says `timeout_ms`.
 pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
@@ -96,6 +103,37 @@ impl AdapterRegistry {
                 required(cart, "url")?,
                 required_secret(cart, "token")?,
                 location,
+                cart_timeout(cart),
+            )?;
+            Ok(Arc::new(a) as Arc<dyn CartAdapter>)
+        });
+        r.register("medusa", |cart: &Cart| {
+            let api_key = cart.secret("api_key")?;
+            let email = cart.setting("email");
+            let password = cart.secret("password")?;
+            let auth = match (api_key, email, password) {
+                (Some(k), None, None) => MedusaAuth::ApiKey(k),
+                (None, Some(e), Some(p)) => MedusaAuth::EmailPass {
+                    email: e.to_owned(),
+                    password: p,
+                },
+                (None, _, _) => {
+                    return Err(Error::invalid(format!(
+                        "cart {:?}: medusa needs api_key (a secret API key) or email and password",
+                        cart.name
+                    )))
+                }
+                (Some(_), _, _) => {
+                    return Err(Error::invalid(format!(
+                        "cart {:?}: medusa takes api_key or email and password, not both",
+                        cart.name
+                    )))
+                }
+            };
+            let a = MedusaAdapter::new(
+                required(cart, "url")?,
+                auth,
+                required(cart, "location_id")?,
                 cart_timeout(cart),
             )?;
             Ok(Arc::new(a) as Arc<dyn CartAdapter>)

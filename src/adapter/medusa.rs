@@ -1,0 +1,1092 @@
+//! The `medusa` adapter: Medusa v2's admin API, inventory levels per stock location.
+//!
+//! Follows these public pages (read for this adapter; nothing copied), checked against the
+//! request validators and auth middleware of `@medusajs/medusa` 2.21.2, which the
+//! integration tests run (`tests/medusa_it.rs`):
+//! - authentication: a JWT from `POST /auth/user/emailpass` sent as a bearer token, or a
+//!   secret API key (`sk_…`) sent as the user name of HTTP Basic credentials:
+//!   <https://www.mintlify.com/medusajs/medusa/api/authentication>,
+//!   <https://docs.medusajs.com/user-guide/settings/developer/secret-api-keys>,
+//!   <https://docs.medusajs.com/resources/commerce-modules/api-key/concepts>
+//! - inventory items and their location levels (`GET /admin/inventory-items` with `sku`, `id`,
+//!   `fields`, `limit`, `offset`, `order`; `count`; `stocked_quantity`, `reserved_quantity`,
+//!   `available_quantity` per level): <https://docs.medusajs.com/api/admin/inventory-items.md>,
+//!   <https://docs.medusajs.com/api/admin/inventory-items/list-inventory-items>
+//! - the batch endpoint, `POST /admin/inventory-items/location-levels/batch` with `create`,
+//!   `update` (`inventory_item_id`, `location_id`, `stocked_quantity` ≥ 0) and `delete`,
+//!   answering `created`, `updated`, `deleted`; and one level,
+//!   `POST /admin/inventory-items/{id}/location-levels/{location_id}` (renderings of Medusa's
+//!   OpenAPI spec): <https://docs.mercurjs.com/api-reference/admin-inventory-items/manage-inventory-levels>,
+//!   <https://docs.mercurjs.com/api-reference/admin-inventory-items/update-an-inventory-level-of-an-inventory-item>
+//! - inventory concepts (levels per stock location, reservations):
+//!   <https://docs.medusajs.com/resources/commerce-modules/inventory/concepts>
+//!
+//! # What it publishes (DESIGN §8)
+//!
+//! Medusa's *available* count at the configured stock location: `stocked_quantity` minus
+//! `reserved_quantity` (Medusa's holds for placed orders). Get QOH reads
+//! `available_quantity`; Send QOH writes `stocked_quantity = target + reserved_quantity`, so
+//! what shoppers can buy is the order manager's count and the holds stay on top of it. An
+//! inventory item with no level at the location is not published there: Get QOH skips it,
+//! Send QOH creates its level, a real-time delta fails with a message saying so.
+//!
+//! # The read-add-write window (DESIGN §4)
+//!
+//! Medusa's admin API has no relative stock change and no compare-and-set, so the adapter
+//! reports [`UpdateMode::Absolute`] and a real-time delta is: read the levels (one `GET` per
+//! [`MAX_BATCH`] items), add the delta to `stocked_quantity`, write them with the batch
+//! endpoint, then read back (verify). A change Medusa records between our read and our write
+//! (an admin editing the stock; order placement changes only `reserved_quantity`, which we
+//! do not write) is overwritten: that window is the time of one request, well under a second
+//! on loopback. The read-back finds a change that landed between write and verify: such an
+//! item is [`SendOutcome::Uncertain`], left for the drift report, never re-sent blindly. An
+//! answer lost after the write is [`CartError::Ambiguous`], which the controller marks
+//! `uncertain` for this mode. A set with an `expected` count is checked the same way (read,
+//! compare the available count, write) and answers [`SendOutcome::Conflict`] on a mismatch.
+//!
+//! # Ids and credentials
+//!
+//! SKU → inventory item id: a `remote_ref` (`iitem_…`) is used as is; otherwise the id comes
+//! from `GET /admin/inventory-items?sku=…` and is cached for the adapter's life. With
+//! `email` + `password` the adapter logs in once, keeps the JWT in memory, and logs in again
+//! once when Medusa answers 401 (an expired token); a secret `api_key` is sent on every
+//! request instead (Medusa checks it with scrypt each time: slower). The password, the key
+//! and the JWT never appear in `Debug`, errors or `last_response`.
+
+use super::common::{self, outcome_for_failed_request};
+use super::http_json::truncate;
+use super::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use parking_lot::Mutex;
+use reqwest::blocking::Client;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::{json, Value};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Items per lookup and per batch write (Medusa names no limit; this keeps URLs and
+/// transactions small).
+pub const MAX_BATCH: usize = 100;
+/// The largest page Get QOH asks for.
+pub const MAX_PAGE: u32 = 200;
+/// The fields asked for with every inventory item.
+const FIELDS: &str = "id,sku,*location_levels";
+
+/// How the adapter proves who it is.
+pub enum MedusaAuth {
+    /// A secret API key (`sk_…`), sent as the user name of HTTP Basic credentials.
+    ApiKey(Secret),
+    /// An admin user's email and password, exchanged for a JWT.
+    EmailPass {
+        /// The admin user's email (not a secret).
+        email: String,
+        /// The admin user's password.
+        password: Secret,
+    },
+}
+
+impl fmt::Debug for MedusaAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MedusaAuth::ApiKey(_) => f.write_str("ApiKey(***)"),
+            MedusaAuth::EmailPass { email, .. } => f
+                .debug_struct("EmailPass")
+                .field("email", email)
+                .field("password", &"***")
+                .finish(),
+        }
+    }
+}
+
+/// One inventory level at the configured location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Level {
+    stocked: i64,
+    reserved: i64,
+    available: i64,
+}
+
+/// What a lookup found for one inventory item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Found {
+    id: String,
+    sku: Option<String>,
+    /// `None`: the item has no level at the configured location.
+    level: Option<Level>,
+}
+
+/// Reads the level at `location` out of an inventory item as the admin API returns it.
+fn parse_item(item: &Value, location: &str) -> Option<Found> {
+    let id = item["id"].as_str()?.to_owned();
+    let sku = item["sku"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let level = item["location_levels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["location_id"].as_str() == Some(location))
+        .map(|l| {
+            let stocked = number(&l["stocked_quantity"]);
+            let reserved = number(&l["reserved_quantity"]);
+            let available = l["available_quantity"]
+                .as_f64()
+                .map(|n| n as i64)
+                .unwrap_or(stocked - reserved);
+            Level {
+                stocked,
+                reserved,
+                available,
+            }
+        });
+    Some(Found { id, sku, level })
+}
+
+/// Medusa sends quantities as JSON numbers (big-number fields come out as plain numbers).
+fn number(v: &Value) -> i64 {
+    v.as_i64()
+        .or_else(|| v.as_f64().map(|f| f as i64))
+        .unwrap_or(0)
+}
+
+/// The `stocked_quantity` that publishes `available` while `reserved` units are held.
+fn stocked_for(available: i64, reserved: i64) -> Option<i64> {
+    available.checked_add(reserved.max(0))
+}
+
+/// The body of one batch write: levels to update and levels to create.
+fn batch_body(location: &str, writes: &[(&str, i64, bool)]) -> Value {
+    let mut create = Vec::new();
+    let mut update = Vec::new();
+    for (id, stocked, exists) in writes {
+        let entry =
+            json!({"inventory_item_id": id, "location_id": location, "stocked_quantity": stocked});
+        if *exists {
+            update.push(entry);
+        } else {
+            create.push(entry);
+        }
+    }
+    json!({"create": create, "update": update, "delete": []})
+}
+
+/// Replaces any occurrence of a credential in `text` (defence in depth: Medusa's error bodies
+/// are quoted in messages, and none should ever echo a credential).
+fn scrub(text: String, secrets: &[&str]) -> String {
+    let mut text = text;
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        if text.contains(s) {
+            text = text.replace(s, "***");
+        }
+    }
+    text
+}
+
+/// The Medusa adapter of one cart.
+pub struct MedusaAdapter {
+    base: Url,
+    client: Client,
+    auth: MedusaAuth,
+    location: String,
+    /// The JWT of the current login (email + password only).
+    jwt: Mutex<Option<Secret>>,
+    /// SKU → inventory item id.
+    ids: Mutex<HashMap<String, String>>,
+}
+
+impl fmt::Debug for MedusaAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MedusaAdapter")
+            .field("url", &self.base.as_str())
+            .field("location_id", &self.location)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MedusaAdapter {
+    /// An adapter for the Medusa backend at `url`, publishing the counts of stock location
+    /// `location_id` (`sloc_…`).
+    pub fn new(url: &str, auth: MedusaAuth, location_id: &str, timeout: Duration) -> Result<Self> {
+        let base = common::base_url(url, "medusa")?;
+        let location = location_id.trim();
+        if location.is_empty() || location.contains(['/', '?', '#', ' ']) {
+            return Err(Error::invalid(
+                "medusa location_id must be a stock location id such as sloc_…",
+            ));
+        }
+        match &auth {
+            MedusaAuth::ApiKey(k) if k.expose().is_empty() => {
+                return Err(Error::invalid("medusa api_key is empty"))
+            }
+            MedusaAuth::EmailPass { email, password }
+                if email.trim().is_empty() || password.expose().is_empty() =>
+            {
+                return Err(Error::invalid(
+                    "medusa email and password must not be empty",
+                ))
+            }
+            _ => {}
+        }
+        // Checked now, so a bad key fails at configuration rather than at the first send.
+        if let MedusaAuth::ApiKey(k) = &auth {
+            Self::basic(k)?;
+        }
+        Ok(MedusaAdapter {
+            base,
+            client: common::client(HeaderMap::new(), timeout, "medusa")?,
+            auth,
+            location: location.to_owned(),
+            jwt: Mutex::new(None),
+            ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn basic(key: &Secret) -> Result<HeaderValue> {
+        let mut v = HeaderValue::from_str(&format!(
+            "Basic {}",
+            super::woocommerce::base64(format!("{}:", key.expose()).as_bytes())
+        ))
+        .map_err(|_| Error::invalid("medusa api_key holds characters not allowed in a header"))?;
+        v.set_sensitive(true);
+        Ok(v)
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match &self.auth {
+            MedusaAuth::ApiKey(k) => out.push(k.expose().to_owned()),
+            MedusaAuth::EmailPass { password, .. } => out.push(password.expose().to_owned()),
+        }
+        if let Some(t) = self.jwt.lock().as_ref() {
+            out.push(t.expose().to_owned());
+        }
+        out
+    }
+
+    /// Removes every credential from an error's text.
+    fn clean(&self, e: CartError) -> CartError {
+        let secrets = self.secrets();
+        let s: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let f = |m: String| scrub(m, &s);
+        match e {
+            CartError::Unreachable(m) => CartError::Unreachable(f(m)),
+            CartError::Unavailable(m) => CartError::Unavailable(f(m)),
+            CartError::Ambiguous(m) => CartError::Ambiguous(f(m)),
+            CartError::RateLimited {
+                retry_after,
+                message,
+            } => CartError::RateLimited {
+                retry_after,
+                message: f(message),
+            },
+            CartError::Unauthorized(m) => CartError::Unauthorized(f(m)),
+            CartError::Rejected(m) => CartError::Rejected(f(m)),
+        }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("fixed relative path")
+    }
+
+    /// Logs in with email and password; the JWT is kept for later requests. Nothing of the
+    /// cart's data changes here, so a lost answer is "try later", never ambiguous.
+    fn login(&self, email: &str, password: &Secret) -> std::result::Result<Secret, CartError> {
+        let body = serde_json::to_vec(&json!({"email": email, "password": password.expose()}))
+            .expect("json");
+        let result = common::exchange(
+            self.client
+                .post(self.url("auth/user/emailpass"))
+                .header(CONTENT_TYPE, "application/json")
+                .body(body),
+            |_| None,
+        );
+        let (_, bytes) = result.map_err(|e| match e {
+            CartError::Ambiguous(m) => CartError::Unavailable(format!("medusa login: {m}")),
+            CartError::Unauthorized(m) => CartError::Unauthorized(format!(
+                "medusa login as {email} refused (check email and password): {m}"
+            )),
+            other => other,
+        })?;
+        // The answer holds the token: never quote it.
+        let token = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["token"].as_str().map(str::to_owned))
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                CartError::Rejected(
+                    "medusa login: the answer has no token (is this a Medusa v2 backend?)"
+                        .to_owned(),
+                )
+            })?;
+        Ok(Secret::new(token))
+    }
+
+    /// The `Authorization` header; `fresh` forces a new login.
+    fn authorization(&self, fresh: bool) -> std::result::Result<HeaderValue, CartError> {
+        match &self.auth {
+            MedusaAuth::ApiKey(k) => Self::basic(k).map_err(|e| CartError::Rejected(e.to_string())),
+            MedusaAuth::EmailPass { email, password } => {
+                let mut jwt = self.jwt.lock();
+                if fresh || jwt.is_none() {
+                    *jwt = Some(self.login(email, password)?);
+                }
+                let token = jwt.as_ref().expect("logged in");
+                let mut v =
+                    HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                        CartError::Rejected("medusa login: the token is not header-safe".into())
+                    })?;
+                v.set_sensitive(true);
+                Ok(v)
+            }
+        }
+    }
+
+    /// One admin request with its JSON answer. A 401 with email + password logs in again and
+    /// repeats the request once (a 401 means Medusa did nothing).
+    fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> std::result::Result<Value, CartError> {
+        let relogin = matches!(self.auth, MedusaAuth::EmailPass { .. });
+        for attempt in 0..2 {
+            let auth = self.authorization(attempt > 0).map_err(|e| self.clean(e))?;
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, auth);
+            if let Some(b) = body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(serde_json::to_vec(b).expect("json"));
+            }
+            let unauthorized = Cell::new(false);
+            let result = common::exchange(request, |r| {
+                unauthorized.set(r.status() == StatusCode::UNAUTHORIZED);
+                None
+            });
+            match result {
+                Ok((_, bytes)) => {
+                    return serde_json::from_slice(&bytes).map_err(|e| {
+                        let m = common::malformed("medusa", e, &bytes);
+                        // A write whose answer cannot be read may have applied.
+                        if method == Method::GET {
+                            self.clean(CartError::Rejected(m))
+                        } else {
+                            self.clean(CartError::Ambiguous(m))
+                        }
+                    });
+                }
+                Err(_) if unauthorized.get() && relogin && attempt == 0 => continue,
+                Err(e) => return Err(self.clean(e)),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Inventory items by `field` (`id` or `sku`), in lookups of at most [`MAX_BATCH`]. The ids
+    /// found are cached by SKU.
+    fn lookup(&self, field: &str, values: &[&str]) -> std::result::Result<Vec<Found>, CartError> {
+        let mut out = Vec::new();
+        for chunk in values.chunks(MAX_BATCH) {
+            let mut url = self.url("admin/inventory-items");
+            {
+                let mut q = url.query_pairs_mut();
+                for v in chunk {
+                    q.append_pair(&format!("{field}[]"), v);
+                }
+                q.append_pair("fields", FIELDS);
+                q.append_pair("limit", &chunk.len().to_string());
+            }
+            let answer = self.call(Method::GET, url, None)?;
+            let items = answer["inventory_items"].as_array().ok_or_else(|| {
+                CartError::Rejected(format!(
+                    "medusa: the inventory item list has no inventory_items: {}",
+                    truncate(&answer.to_string())
+                ))
+            })?;
+            out.extend(items.iter().filter_map(|i| parse_item(i, &self.location)));
+        }
+        let mut ids = self.ids.lock();
+        for f in &out {
+            if let Some(sku) = &f.sku {
+                ids.insert(sku.clone(), f.id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current item and level of each (sku, remote_ref); `None` for an unknown SKU.
+    fn read(
+        &self,
+        items: &[(&str, Option<&str>)],
+    ) -> std::result::Result<Vec<Option<Found>>, CartError> {
+        let known: Vec<Option<String>> = {
+            let ids = self.ids.lock();
+            items
+                .iter()
+                .map(|(sku, r)| {
+                    r.filter(|r| !r.trim().is_empty())
+                        .map(str::to_owned)
+                        .or_else(|| ids.get(*sku).cloned())
+                })
+                .collect()
+        };
+        let by_id: Vec<&str> = known.iter().flatten().map(String::as_str).collect();
+        let mut found_by_id: HashMap<String, Found> = HashMap::new();
+        if !by_id.is_empty() {
+            for f in self.lookup("id", &by_id)? {
+                found_by_id.insert(f.id.clone(), f);
+            }
+        }
+        let by_sku: Vec<&str> = items
+            .iter()
+            .zip(&known)
+            .filter(|(_, k)| k.as_ref().map_or(true, |id| !found_by_id.contains_key(id)))
+            .map(|((sku, _), _)| *sku)
+            .collect();
+        let mut found_by_sku: HashMap<String, Found> = HashMap::new();
+        if !by_sku.is_empty() {
+            for f in self.lookup("sku", &by_sku)? {
+                if let Some(s) = f.sku.clone() {
+                    found_by_sku.insert(s, f);
+                }
+            }
+        }
+        Ok(items
+            .iter()
+            .zip(&known)
+            .map(|((sku, _), k)| {
+                k.as_ref()
+                    .and_then(|id| found_by_id.get(id))
+                    .or_else(|| found_by_sku.get(*sku))
+                    .cloned()
+            })
+            .collect())
+    }
+
+    /// Writes `stocked_quantity`s with the batch endpoint (≤ [`MAX_BATCH`] a request). Items:
+    /// (inventory item id, stocked, whether its level exists, sku). Per item: `Ok(level now)`
+    /// or the outcome of a failed later request.
+    fn write(
+        &self,
+        items: &[(&str, i64, bool, &str)],
+    ) -> std::result::Result<Vec<std::result::Result<Option<Level>, SendOutcome>>, CartError> {
+        let mut out = Vec::with_capacity(items.len());
+        for (n, chunk) in items.chunks(MAX_BATCH).enumerate() {
+            let writes: Vec<(&str, i64, bool)> =
+                chunk.iter().map(|(i, s, e, _)| (*i, *s, *e)).collect();
+            let body = batch_body(&self.location, &writes);
+            let answer = match self.call(
+                Method::POST,
+                self.url("admin/inventory-items/location-levels/batch"),
+                Some(&body),
+            ) {
+                Ok(a) => a,
+                Err(e) if n == 0 => return Err(e),
+                Err(e) => {
+                    out.extend(
+                        chunk
+                            .iter()
+                            .map(|(_, _, _, sku)| Err(outcome_for_failed_request(&e, sku, false))),
+                    );
+                    continue;
+                }
+            };
+            let mut levels: HashMap<String, Level> = HashMap::new();
+            for key in ["created", "updated"] {
+                for l in answer[key].as_array().into_iter().flatten() {
+                    if l["location_id"].as_str() != Some(self.location.as_str()) {
+                        continue;
+                    }
+                    if let Some(id) = l["inventory_item_id"].as_str() {
+                        let stocked = number(&l["stocked_quantity"]);
+                        let reserved = number(&l["reserved_quantity"]);
+                        levels.insert(
+                            id.to_owned(),
+                            Level {
+                                stocked,
+                                reserved,
+                                available: l["available_quantity"]
+                                    .as_f64()
+                                    .map_or(stocked - reserved, |n| n as i64),
+                            },
+                        );
+                    }
+                }
+            }
+            out.extend(
+                chunk
+                    .iter()
+                    .map(|(id, _, _, _)| Ok(levels.get(*id).copied())),
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn unknown(sku: &str) -> SendOutcome {
+    SendOutcome::Failed {
+        message: format!("sku {sku}: no Medusa inventory item has this SKU (unknown SKU)"),
+    }
+}
+
+impl MedusaAdapter {
+    fn no_level(&self, sku: &str) -> SendOutcome {
+        SendOutcome::Failed {
+            message: format!(
+                "sku {sku}: the Medusa inventory item has no level at stock location {} (Send QOH creates it)",
+                self.location
+            ),
+        }
+    }
+}
+
+impl CartAdapter for MedusaAdapter {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::Absolute
+    }
+
+    fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let keys: Vec<(&str, Option<&str>)> = deltas
+            .iter()
+            .map(|d| (d.sku.as_str(), d.remote_ref.as_deref()))
+            .collect();
+        // Read, add, write: the window of DESIGN §4 is between this read and the write.
+        let current = self.read(&keys)?;
+        let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
+        // (index, item id, stocked to write, sku)
+        let mut plan: Vec<(usize, String, i64, &str)> = Vec::new();
+        for (i, (d, f)) in deltas.iter().zip(&current).enumerate() {
+            let Some(f) = f else {
+                out[i] = Some(unknown(&d.sku));
+                continue;
+            };
+            let Some(level) = f.level else {
+                out[i] = Some(self.no_level(&d.sku));
+                continue;
+            };
+            match level.stocked.checked_add(d.delta) {
+                Some(target) if target >= 0 => plan.push((i, f.id.clone(), target, &d.sku)),
+                Some(target) => {
+                    out[i] = Some(SendOutcome::Failed {
+                        message: format!(
+                            "sku {}: stocked quantity would be {target} (Medusa has {} stocked, {} reserved); Medusa takes no negative stock",
+                            d.sku, level.stocked, level.reserved
+                        ),
+                    })
+                }
+                None => {
+                    out[i] = Some(SendOutcome::Failed {
+                        message: format!("sku {}: the count would overflow", d.sku),
+                    })
+                }
+            }
+        }
+        if !plan.is_empty() {
+            let items: Vec<(&str, i64, bool, &str)> = plan
+                .iter()
+                .map(|(_, id, s, sku)| (id.as_str(), *s, true, *sku))
+                .collect();
+            let written = self.write(&items)?;
+            let verify_keys: Vec<(&str, Option<&str>)> = plan
+                .iter()
+                .zip(&written)
+                .filter(|(_, w)| w.is_ok())
+                .map(|((_, id, _, sku), _)| (*sku, Some(id.as_str())))
+                .collect();
+            let verified: std::result::Result<HashMap<String, Option<Level>>, String> =
+                if verify_keys.is_empty() {
+                    Ok(HashMap::new())
+                } else {
+                    self.read(&verify_keys)
+                        .map(|found| {
+                            found
+                                .into_iter()
+                                .flatten()
+                                .map(|f| (f.id, f.level))
+                                .collect()
+                        })
+                        .map_err(|e| e.message())
+                };
+            for ((i, id, target, sku), w) in plan.iter().zip(written) {
+                out[*i] = Some(match w {
+                    Err(outcome) => outcome,
+                    Ok(_) => match &verified {
+                        Ok(v) => match v.get(id).copied().flatten() {
+                            Some(l) if l.stocked == *target => SendOutcome::Applied {
+                                qoh: Some(l.available),
+                            },
+                            other => SendOutcome::Uncertain {
+                                message: format!(
+                                    "sku {sku}: wrote stocked {target} but read back {} (another change raced ours); left for the drift report",
+                                    other.map_or("nothing".to_owned(), |l| l.stocked.to_string())
+                                ),
+                            },
+                        },
+                        Err(m) => SendOutcome::Uncertain {
+                            message: format!(
+                                "sku {sku}: wrote stocked {target}; the verify read failed: {m}"
+                            ),
+                        },
+                    },
+                });
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every delta has an outcome"))
+            .collect())
+    }
+
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let keys: Vec<(&str, Option<&str>)> = sets
+            .iter()
+            .map(|s| (s.sku.as_str(), s.remote_ref.as_deref()))
+            .collect();
+        // The reserved count is needed for every set (stocked = target + reserved).
+        let current = self.read(&keys)?;
+        let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
+        let mut plan: Vec<(usize, String, i64, bool, &str, i64)> = Vec::new();
+        for (i, (s, f)) in sets.iter().zip(&current).enumerate() {
+            let Some(f) = f else {
+                out[i] = Some(unknown(&s.sku));
+                continue;
+            };
+            if s.qoh < 0 {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!("sku {}: Medusa takes no negative count ({})", s.sku, s.qoh),
+                });
+                continue;
+            }
+            if let Some(expected) = s.expected {
+                let now = f.level.map_or(0, |l| l.available);
+                if now != expected {
+                    out[i] = Some(SendOutcome::Conflict { current: now });
+                    continue;
+                }
+            }
+            let reserved = f.level.map_or(0, |l| l.reserved);
+            let Some(stocked) = stocked_for(s.qoh, reserved) else {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!("sku {}: the count would overflow", s.sku),
+                });
+                continue;
+            };
+            plan.push((i, f.id.clone(), stocked, f.level.is_some(), &s.sku, s.qoh));
+        }
+        if !plan.is_empty() {
+            let items: Vec<(&str, i64, bool, &str)> = plan
+                .iter()
+                .map(|(_, id, st, exists, sku, _)| (id.as_str(), *st, *exists, *sku))
+                .collect();
+            let written = self.write(&items)?;
+            for ((i, _, _, _, _, target), w) in plan.iter().zip(written) {
+                out[*i] = Some(match w {
+                    Ok(level) => SendOutcome::Applied {
+                        qoh: Some(level.map_or(*target, |l| l.available)),
+                    },
+                    Err(o) => o,
+                });
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every set has an outcome"))
+            .collect())
+    }
+
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        let offset: u64 = match cursor {
+            None => 0,
+            Some(c) => c
+                .parse()
+                .map_err(|_| CartError::Rejected(format!("bad medusa cursor {c:?}")))?,
+        };
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut url = self.url("admin/inventory-items");
+        url.query_pairs_mut()
+            .append_pair("fields", FIELDS)
+            .append_pair("limit", &limit.to_string())
+            .append_pair("offset", &offset.to_string())
+            .append_pair("order", "id");
+        let answer = self.call(Method::GET, url, None)?;
+        let list = answer["inventory_items"].as_array().ok_or_else(|| {
+            CartError::Rejected(format!(
+                "medusa: the inventory item list has no inventory_items: {}",
+                truncate(&answer.to_string())
+            ))
+        })?;
+        let count = answer["count"].as_u64();
+        let mut items = Vec::new();
+        let mut ids = HashMap::new();
+        for f in list.iter().filter_map(|i| parse_item(i, &self.location)) {
+            let Some(sku) = f.sku else { continue };
+            ids.insert(sku.clone(), f.id);
+            if let Some(l) = f.level {
+                items.push((sku, l.available));
+            }
+        }
+        self.ids.lock().extend(ids);
+        let next = offset + list.len() as u64;
+        let more = match count {
+            Some(c) => next < c && !list.is_empty(),
+            None => list.len() as u32 == limit,
+        };
+        Ok(QuantityPage {
+            items,
+            next_cursor: more.then(|| next.to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOC: &str = "sloc_main";
+
+    fn item(levels: Value) -> Value {
+        json!({"id": "iitem_1", "sku": "TEE-M", "location_levels": levels})
+    }
+
+    #[test]
+    fn the_level_at_the_configured_location_is_read() {
+        let v = item(json!([
+            {"location_id": "sloc_other", "stocked_quantity": 99, "reserved_quantity": 0, "available_quantity": 99},
+            {"location_id": LOC, "stocked_quantity": 10, "reserved_quantity": 3, "available_quantity": 7},
+        ]));
+        let f = parse_item(&v, LOC).unwrap();
+        assert_eq!(f.id, "iitem_1");
+        assert_eq!(f.sku.as_deref(), Some("TEE-M"));
+        assert_eq!(
+            f.level,
+            Some(Level {
+                stocked: 10,
+                reserved: 3,
+                available: 7
+            })
+        );
+    }
+
+    #[test]
+    fn available_is_stocked_minus_reserved_when_not_sent() {
+        let v =
+            item(json!([{"location_id": LOC, "stocked_quantity": 8.0, "reserved_quantity": 2}]));
+        assert_eq!(parse_item(&v, LOC).unwrap().level.unwrap().available, 6);
+    }
+
+    #[test]
+    fn no_level_at_the_location_and_no_sku_are_told_apart() {
+        let v = item(json!([{"location_id": "sloc_other", "stocked_quantity": 1}]));
+        assert_eq!(parse_item(&v, LOC).unwrap().level, None);
+        let v = json!({"id": "iitem_2", "sku": "", "location_levels": []});
+        assert_eq!(parse_item(&v, LOC).unwrap().sku, None);
+        assert_eq!(parse_item(&json!({"sku": "X"}), LOC), None, "no id");
+    }
+
+    #[test]
+    fn a_set_keeps_the_reservations_on_top() {
+        // DESIGN §8: publish available; stocked = target + reserved.
+        assert_eq!(stocked_for(5, 3), Some(8));
+        assert_eq!(stocked_for(0, 0), Some(0));
+        assert_eq!(stocked_for(5, -2), Some(5), "a negative hold is ignored");
+        assert_eq!(stocked_for(i64::MAX, 1), None);
+    }
+
+    #[test]
+    fn batch_body_updates_existing_levels_and_creates_missing_ones() {
+        let b = batch_body(LOC, &[("iitem_1", 8, true), ("iitem_2", 4, false)]);
+        assert_eq!(
+            b,
+            json!({
+                "create": [{"inventory_item_id": "iitem_2", "location_id": LOC, "stocked_quantity": 4}],
+                "update": [{"inventory_item_id": "iitem_1", "location_id": LOC, "stocked_quantity": 8}],
+                "delete": [],
+            })
+        );
+    }
+
+    #[test]
+    fn scrub_removes_credentials() {
+        let t = scrub(
+            "HTTP 400: password hunter22 and token eyJabc".to_owned(),
+            &["hunter22", "eyJabc", ""],
+        );
+        assert_eq!(t, "HTTP 400: password *** and token ***");
+    }
+
+    #[test]
+    fn config_is_checked_and_debug_hides_credentials() {
+        let t = Duration::from_secs(1);
+        let a = MedusaAdapter::new(
+            "http://127.0.0.1:1",
+            MedusaAuth::EmailPass {
+                email: "a@b.c".into(),
+                password: Secret::new("hunter22-pw"),
+            },
+            LOC,
+            t,
+        )
+        .unwrap();
+        let d = format!("{a:?}");
+        assert!(
+            d.contains("a@b.c") && d.contains("***") && !d.contains("hunter22"),
+            "{d}"
+        );
+        let a = MedusaAdapter::new(
+            "http://127.0.0.1:1",
+            MedusaAuth::ApiKey(Secret::new("sk_0123456789")),
+            LOC,
+            t,
+        )
+        .unwrap();
+        assert!(!format!("{a:?}").contains("sk_0123456789"));
+        assert!(MedusaAdapter::new(
+            "http://127.0.0.1:1",
+            MedusaAuth::ApiKey(Secret::new("sk_1")),
+            "",
+            t
+        )
+        .is_err());
+        assert!(MedusaAdapter::new(
+            "http://127.0.0.1:1",
+            MedusaAuth::ApiKey(Secret::new("")),
+            LOC,
+            t
+        )
+        .is_err());
+        assert!(
+            MedusaAdapter::new("ftp://x", MedusaAuth::ApiKey(Secret::new("sk_1")), LOC, t).is_err()
+        );
+    }
+
+    /// A loopback server answering scripted (status, body) pairs in order, one connection
+    /// each; it records every request's first line, `Authorization` header and body.
+    struct Scripted {
+        url: String,
+        seen: std::sync::Arc<Mutex<Vec<(String, String, String)>>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Scripted {
+        fn start(script: Vec<(u16, &'static str)>) -> Scripted {
+            use std::io::{BufRead, BufReader, Read, Write};
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}/", listener.local_addr().unwrap());
+            let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+            let log = seen.clone();
+            let thread = std::thread::spawn(move || {
+                for (status, body) in script {
+                    let (stream, _) = listener.accept().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    let mut first = String::new();
+                    reader.read_line(&mut first).unwrap();
+                    let (mut auth, mut len) = (String::new(), 0usize);
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        let (k, v) = line.split_once(':').unwrap();
+                        match k.to_ascii_lowercase().as_str() {
+                            "authorization" => auth = v.trim().to_owned(),
+                            "content-length" => len = v.trim().parse().unwrap(),
+                            _ => {}
+                        }
+                    }
+                    let mut body_in = vec![0; len];
+                    reader.read_exact(&mut body_in).unwrap();
+                    log.lock().push((
+                        first.trim_end().to_owned(),
+                        auth,
+                        String::from_utf8_lossy(&body_in).into_owned(),
+                    ));
+                    let mut stream = reader.into_inner();
+                    write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .unwrap();
+                }
+            });
+            Scripted {
+                url,
+                seen,
+                thread: Some(thread),
+            }
+        }
+
+        fn finish(mut self) -> Vec<(String, String, String)> {
+            self.thread.take().unwrap().join().unwrap();
+            self.seen.lock().clone()
+        }
+    }
+
+    const PASSWORD: &str = "hunter22-pw";
+    const ITEMS: &str = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":10,"reserved_quantity":3,"available_quantity":7}]}],"count":1,"offset":0,"limit":50}"#;
+
+    fn emailpass(url: &str) -> MedusaAdapter {
+        MedusaAdapter::new(
+            url,
+            MedusaAuth::EmailPass {
+                email: "admin@x.test".into(),
+                password: Secret::new(PASSWORD),
+            },
+            LOC,
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_expired_jwt_logs_in_again_once() {
+        let server = Scripted::start(vec![
+            (200, r#"{"token":"jwt-one"}"#),
+            (401, r#"{"type":"unauthorized","message":"Unauthorized"}"#),
+            (200, r#"{"token":"jwt-two"}"#),
+            (200, ITEMS),
+        ]);
+        let a = emailpass(&server.url);
+        let page = a.fetch_quantities(None, 50).unwrap();
+        assert_eq!(page.items, vec![("TEE-M".to_owned(), 7)]);
+        assert_eq!(page.next_cursor, None);
+        let seen = server.finish();
+        let lines: Vec<&str> = seen.iter().map(|(l, _, _)| l.as_str()).collect();
+        assert!(
+            lines[0].starts_with("POST /auth/user/emailpass "),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("GET /admin/inventory-items?"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("POST /auth/user/emailpass "),
+            "{lines:?}"
+        );
+        assert_eq!(seen[1].1, "Bearer jwt-one");
+        assert_eq!(seen[3].1, "Bearer jwt-two");
+    }
+
+    #[test]
+    fn a_second_401_is_unauthorised_without_credentials_in_it() {
+        let server = Scripted::start(vec![
+            (200, r#"{"token":"jwt-one"}"#),
+            (401, r#"{"message":"Unauthorized"}"#),
+            (200, r#"{"token":"jwt-two"}"#),
+            (401, r#"{"message":"still no, jwt-two hunter22-pw"}"#),
+        ]);
+        let a = emailpass(&server.url);
+        let e = a.fetch_quantities(None, 50).unwrap_err();
+        server.finish();
+        assert!(matches!(e, CartError::Unauthorized(_)), "{e:?}");
+        let m = e.message();
+        assert!(m.contains("401"), "{m}");
+        assert!(!m.contains("jwt-two") && !m.contains(PASSWORD), "{m}");
+    }
+
+    #[test]
+    fn a_refused_login_says_so_and_never_repeats_the_password() {
+        let server = Scripted::start(vec![(
+            401,
+            r#"{"type":"unauthorized","message":"Invalid email or password"}"#,
+        )]);
+        let a = emailpass(&server.url);
+        let e = a.fetch_quantities(None, 50).unwrap_err();
+        assert_eq!(server.finish().len(), 1, "a refused login is not retried");
+        let m = e.message();
+        assert!(m.contains("login as admin@x.test refused"), "{m}");
+        assert!(!m.contains(PASSWORD), "{m}");
+    }
+
+    #[test]
+    fn an_api_key_is_sent_as_basic_user_name() {
+        let server = Scripted::start(vec![(200, ITEMS)]);
+        let a = MedusaAdapter::new(
+            &server.url,
+            MedusaAuth::ApiKey(Secret::new("sk_abc")),
+            LOC,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        a.fetch_quantities(None, 50).unwrap();
+        let seen = server.finish();
+        // base64("sk_abc:")
+        assert_eq!(seen[0].1, "Basic c2tfYWJjOg==");
+    }
+
+    #[test]
+    fn a_set_writes_target_plus_reserved_and_pages_use_offsets() {
+        let server = Scripted::start(vec![
+            (200, r#"{"token":"jwt-one"}"#),
+            (200, ITEMS),
+            (
+                200,
+                r#"{"created":[],"updated":[{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":8,"reserved_quantity":3,"available_quantity":5}],"deleted":[]}"#,
+            ),
+            (
+                200,
+                r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[]}],"count":5,"offset":2,"limit":2}"#,
+            ),
+        ]);
+        let a = emailpass(&server.url);
+        let out = a
+            .set_quantities(&[QuantitySet {
+                key: "k".into(),
+                sku: "TEE-M".into(),
+                remote_ref: None,
+                qoh: 5,
+                expected: None,
+            }])
+            .unwrap();
+        assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(5) }]);
+        let page = a.fetch_quantities(Some("2"), 2).unwrap();
+        assert!(
+            page.items.is_empty(),
+            "no level at the location: not published"
+        );
+        assert_eq!(page.next_cursor.as_deref(), Some("3"));
+        let seen = server.finish();
+        assert!(seen[1].0.contains("sku%5B%5D=TEE-M"), "{:?}", seen[1]);
+        assert!(
+            seen[2]
+                .0
+                .starts_with("POST /admin/inventory-items/location-levels/batch "),
+            "{:?}",
+            seen[2]
+        );
+        let body: Value = serde_json::from_str(&seen[2].2).unwrap();
+        assert_eq!(
+            body["update"][0]["stocked_quantity"], 8,
+            "target 5 + reserved 3: {body}"
+        );
+        assert!(
+            seen[3].0.contains("offset=2") && seen[3].0.contains("limit=2"),
+            "{:?}",
+            seen[3]
+        );
+    }
+}
