@@ -155,7 +155,7 @@ static class Tests
             Check(store.ItemQoh("TEE-M") == 8, "rolled back");
 
             string report = store.RunStack();
-            Check(report.Contains("\"sent\":4") && report.Contains("\"remaining\":0"), "stack run report: " + report);
+            Check(report.Contains("\"sent\":5") && report.Contains("\"remaining\":0"), "stack run report: " + report);
             Check(webA.Qoh("TEE-M") == 8 && webB.Qoh("TEE-M") == 8 && webB.Qoh("TEE-L") == 7, "carts got the changes");
             Check(store.LastReport() == report, "last report is the run's");
 
