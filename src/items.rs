@@ -1,7 +1,7 @@
 //! Items (products, variants, plain items), the ledger, and the one path every QOH change
 //! takes: [`Store::adjust_qoh`] (DESIGN §3 rules 1–6 and 13).
 
-use crate::carts::{Cart, CartId, SyncLevel};
+use crate::carts::{Cart, CartId, SyncLevel, WebFields};
 use crate::error::{Error, Result};
 use crate::stack::NewRecord;
 use crate::store::{sql, Store};
@@ -259,7 +259,7 @@ pub(crate) fn published_pair(
     old_qoh: i64,
     new_qoh: i64,
 ) -> Result<Option<(ItemId, i64, i64)>> {
-    published_change(c, cart.id, cart.level(), item, old_qoh, new_qoh)
+    published_change(c, cart.id, cart.level(), item, old_qoh, new_qoh, None)
 }
 
 /// [`published_pair`] for a cart known by id and level (the enqueue hot path reads no more of
@@ -271,13 +271,22 @@ fn published_change(
     item: &Item,
     old_qoh: i64,
     new_qoh: i64,
+    own_fields: Option<&WebFields>,
 ) -> Result<Option<(ItemId, i64, i64)>> {
+    // The item's own web fields on this cart: given by the caller when it read them for every
+    // cart at once (the enqueue hot path), else read here.
+    let own_wf = || -> Result<WebFields> {
+        match own_fields {
+            Some(wf) => Ok(wf.clone()),
+            None => sql::web_fields_get(c, cart_id, item.id),
+        }
+    };
     match level {
         SyncLevel::Attribute => {
             if item.has_variants {
                 return Ok(None);
             }
-            let wf = sql::web_fields_get(c, cart_id, item.id)?;
+            let wf = own_wf()?;
             if !wf.sync {
                 return Ok(None);
             }
@@ -292,7 +301,7 @@ fn published_change(
                 Some(p) => p,
                 None if item.has_variants => item.id,
                 None => {
-                    let wf = sql::web_fields_get(c, cart_id, item.id)?;
+                    let wf = own_wf()?;
                     if !wf.sync {
                         return Ok(None);
                     }
@@ -364,28 +373,37 @@ pub(crate) fn apply_change(
     }
     let mut queued = 0;
     if change.send_to_web && crate::params::synch_qoh(c)? {
-        for (cart_id, level) in sql::realtime_targets(c)? {
-            if Some(cart_id) == origin_cart {
-                continue;
-            }
-            if let Some((target, before, after)) =
-                published_change(c, cart_id, level, item, item.qoh, new_qoh)?
-            {
-                if after != before {
-                    sql::stack_insert(
-                        c,
-                        &NewRecord {
+        let targets = sql::realtime_targets(c)?;
+        if !targets.is_empty() {
+            // The item's web fields on every cart in one read (most items have none).
+            let fields = sql::web_fields_of_item(c, item.id)?;
+            let default = WebFields::default();
+            let mut records = Vec::with_capacity(targets.len());
+            for (cart_id, level) in targets {
+                if Some(cart_id) == origin_cart {
+                    continue;
+                }
+                let own = fields
+                    .iter()
+                    .find(|(id, _)| *id == cart_id)
+                    .map_or(&default, |(_, wf)| wf);
+                if let Some((target, before, after)) =
+                    published_change(c, cart_id, level, item, item.qoh, new_qoh, Some(own))?
+                {
+                    if after != before {
+                        records.push(NewRecord {
                             cart_id,
                             item_id: target,
                             delta: after - before,
                             reason,
                             origin_cart_id: origin_cart,
                             workstation,
-                        },
-                    )?;
-                    queued += 1;
+                        });
+                    }
                 }
             }
+            sql::stack_insert_many(c, &records)?;
+            queued = records.len();
         }
     }
     sql::item_set_qoh(c, item.id, new_qoh)?;

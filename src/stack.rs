@@ -324,12 +324,15 @@ impl WebStack for SqliteStack {
     }
     fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize> {
         self.write(|c| {
-            let mut leaving = Vec::new();
+            let mut leaving: Vec<(&str, Vec<(i64, &str)>)> = Vec::new();
             let mut held = 0;
             for (group, t) in transitions {
                 match t {
                     Transition::Leave { outcome, response } => {
-                        leaving.push(serde_json::json!([group, outcome, response]));
+                        match leaving.iter_mut().find(|(o, _)| o == outcome) {
+                            Some((_, groups)) => groups.push((*group, response)),
+                            None => leaving.push((outcome, vec![(*group, response)])),
+                        }
                     }
                     _ => {
                         if sql::group_settle(c, *group, Some(token), t, now)? {
@@ -338,8 +341,8 @@ impl WebStack for SqliteStack {
                     }
                 }
             }
-            if !leaving.is_empty() {
-                held += sql::groups_leave(c, token, &Value::Array(leaving).to_string(), now)?;
+            for (outcome, groups) in &leaving {
+                held += sql::groups_leave(c, token, outcome, groups, now)?;
             }
             Ok(held)
         })

@@ -133,6 +133,8 @@ const MIGRATIONS: &[&str] = &[
     // 2: Send QOH supersedes by (cart, item); without this it read every group of the cart.
     r#"
     CREATE INDEX send_groups_cart_item ON send_groups(cart_id, item_id);
+    -- Every QOH change reads the item's web fields on all carts at once.
+    CREATE INDEX web_fields_item ON web_fields(item_id);
     "#,
 ];
 

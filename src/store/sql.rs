@@ -209,6 +209,15 @@ pub(crate) fn web_fields_put(
     Ok(())
 }
 
+/// The web fields of `item` on every cart that has any.
+pub(crate) fn web_fields_of_item(c: &Connection, item: ItemId) -> Result<Vec<(CartId, WebFields)>> {
+    let mut st = c.prepare_cached(
+        "SELECT cart_id, remote_ref, sync, buffer, max_publish FROM web_fields WHERE item_id = ?1",
+    )?;
+    let rows = st.query_map([item], |r| Ok((r.get(0)?, web_fields_row(r, 1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// The variants of `product` with their QOH and web fields on `cart`.
 pub(crate) fn variants_with_fields(
     c: &Connection,
@@ -435,6 +444,46 @@ pub(crate) fn stack_insert(c: &Connection, r: &NewRecord) -> Result<()> {
         r.workstation,
         super::now_ms()
     ])?;
+    Ok(())
+}
+
+/// Queues several records in one statement (one row per cart of a fan-out).
+pub(crate) fn stack_insert_many(c: &Connection, records: &[NewRecord]) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation, created_at) VALUES ",
+    );
+    for i in 0..records.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let b = i * 7;
+        sql.push_str(&format!(
+            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7
+        ));
+    }
+    let now = super::now_ms();
+    let mut st = c.prepare_cached(&sql)?;
+    for (i, r) in records.iter().enumerate() {
+        let b = i * 7;
+        st.raw_bind_parameter(b + 1, r.cart_id)?;
+        st.raw_bind_parameter(b + 2, r.item_id)?;
+        st.raw_bind_parameter(b + 3, r.delta)?;
+        st.raw_bind_parameter(b + 4, r.reason.code())?;
+        st.raw_bind_parameter(b + 5, r.origin_cart_id)?;
+        st.raw_bind_parameter(b + 6, r.workstation)?;
+        st.raw_bind_parameter(b + 7, now)?;
+    }
+    st.raw_execute()?;
     Ok(())
 }
 
@@ -684,10 +733,14 @@ pub(crate) fn lease(
             until,
             room * 8
         ])?;
+        // Driven from the new groups (CROSS JOIN keeps that order): the records are found
+        // by (cart, item), never by a walk over the cart's whole backlog.
         c.prepare_cached(
-            "UPDATE stack SET group_id = g.id FROM send_groups g
-             WHERE g.lease_token = ?2 AND stack.cart_id = ?1 AND stack.item_id = g.item_id
-               AND stack.workstation = g.workstation AND stack.group_id IS NULL",
+            "UPDATE stack SET group_id = (SELECT g.id FROM send_groups g WHERE g.lease_token = ?2
+                   AND g.item_id = stack.item_id AND g.workstation = stack.workstation)
+             WHERE id IN (SELECT s.id FROM send_groups g CROSS JOIN stack s
+              WHERE g.lease_token = ?2 AND s.cart_id = ?1 AND s.item_id = g.item_id
+                AND s.workstation = g.workstation AND s.group_id IS NULL)",
         )?
         .execute(params![cart, fresh])?;
         // Changes that cancel out leave at once: nothing to send.
@@ -731,27 +784,41 @@ pub(crate) fn lease(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Settles the groups that left the stack (`applied`, …) under `token` in three statements:
-/// `done` is `[[group id, outcome, response], …]` as JSON. Returns how many groups were held.
-pub(crate) fn groups_leave(c: &Connection, token: &str, done: &str, now: i64) -> Result<usize> {
+/// Settles groups that left the stack with `outcome` under `token`: each is marked with its
+/// response (one primary-key update), then their records are logged and removed, and the
+/// groups deleted, in three set-based statements. Returns how many groups were held.
+pub(crate) fn groups_leave(
+    c: &Connection,
+    token: &str,
+    outcome: &str,
+    done: &[(i64, &str)],
+    now: i64,
+) -> Result<usize> {
+    let marked = format!("{token}#done");
+    let mut mark = c.prepare_cached(
+        "UPDATE send_groups SET lease_token = ?3, last_response = ?4
+         WHERE id = ?1 AND lease_token = ?2",
+    )?;
+    let mut held = 0;
+    for (group, response) in done {
+        held += mark.execute(params![group, token, marked, response])?;
+    }
+    if held == 0 {
+        return Ok(0);
+    }
     c.prepare_cached(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, j.value ->> 1, g.key, j.value ->> 2, ?3
-         FROM json_each(?2) j JOIN send_groups g ON g.id = j.value ->> 0 AND g.lease_token = ?1
-              JOIN stack s ON s.group_id = g.id",
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?2, g.key, g.last_response, ?3
+         FROM send_groups g JOIN stack s ON s.group_id = g.id WHERE g.lease_token = ?1",
     )?
-    .execute(params![token, done, now])?;
+    .execute(params![marked, outcome, now])?;
     c.prepare_cached(
-        "DELETE FROM stack WHERE group_id IN
-         (SELECT g.id FROM json_each(?2) j JOIN send_groups g
-          ON g.id = j.value ->> 0 AND g.lease_token = ?1)",
+        "DELETE FROM stack WHERE group_id IN (SELECT id FROM send_groups WHERE lease_token = ?1)",
     )?
-    .execute(params![token, done])?;
-    Ok(c.prepare_cached(
-        "DELETE FROM send_groups WHERE lease_token = ?1
-             AND id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
-    )?
-    .execute(params![token, done])?)
+    .execute([&marked])?;
+    c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1")?
+        .execute([&marked])?;
+    Ok(held)
 }
 
 pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<bool> {
