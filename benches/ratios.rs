@@ -169,6 +169,65 @@ impl Bench {
         (store, BareOutbox::open(&twin, carts, full))
     }
 
+    /// The same single-call enqueue through the C ABI (the `extern "C"` entry points a host
+    /// calls, with its C strings) against the Rust call, on one file, alternating rounds.
+    fn cabi(&mut self) {
+        use inventory_sync::ffi::{
+            invsync_adjust_qoh, invsync_store_close, invsync_store_open, InvsyncStore,
+        };
+        use std::ffi::CString;
+        let n = self.sizes.enqueue_calls;
+        let items_n = 1000;
+        let (store, _bare) = self.enqueue_pair(items_n, Durability::Normal);
+        let path = CString::new(store.path().to_str().unwrap()).unwrap();
+        let mut handle: *mut InvsyncStore = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated path and a valid out pointer.
+        assert_eq!(unsafe { invsync_store_open(path.as_ptr(), &mut handle) }, 0);
+        let skus: Vec<CString> = (0..items_n)
+            .map(|i| CString::new(sku(i)).unwrap())
+            .collect();
+        let (mut ours, mut c) = (Duration::MAX, Duration::MAX);
+        for round in 0..3 {
+            let off = 200_000 + round * n;
+            let (_, d) = timed(|| {
+                for i in off..off + n {
+                    store.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
+                }
+            });
+            ours = ours.min(d);
+            let (_, d) = timed(|| {
+                for i in off..off + n {
+                    // SAFETY: the live handle and a NUL-terminated SKU.
+                    let status = unsafe {
+                        invsync_adjust_qoh(
+                            handle,
+                            skus[i % items_n].as_ptr(),
+                            delta(i) as i32,
+                            2,
+                            0,
+                            0,
+                        )
+                    };
+                    assert_eq!(status, 0);
+                }
+            });
+            c = c.min(d);
+        }
+        // SAFETY: the handle from invsync_store_open, closed once.
+        unsafe { invsync_store_close(handle) };
+        self.push(Line {
+            figure: "enqueue through the C ABI, one tx per call, 3 carts".into(),
+            ratio: rate(n, c) / rate(n, ours),
+            baseline: "the same call from Rust".into(),
+            goal: Goal::AtLeast(0.9),
+            detail: format!(
+                "C ABI {}, Rust {}; {n} calls, best of 3",
+                fmt_rate(n, c, "calls"),
+                fmt_rate(n, ours, "calls")
+            ),
+        });
+    }
+
     fn enqueue(&mut self) {
         let n = self.sizes.enqueue_calls;
         let items_n = 1000;
@@ -889,8 +948,9 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     type Step = fn(&mut Bench);
-    let steps: [(&str, Step); 8] = [
+    let steps: [(&str, Step); 9] = [
         ("enqueue", Bench::enqueue),
+        ("cabi", Bench::cabi),
         ("durability", Bench::durability),
         ("drain", Bench::drain),
         ("drain3", Bench::drain3),
@@ -916,7 +976,6 @@ fn main() {
         b.memory(big);
         eprintln!("    (memory took {:.1}s)", t.elapsed().as_secs_f64());
     }
-    println!("C ABI figure: not measured here (the FFI is built on another branch)");
     let below = b
         .lines
         .iter()

@@ -174,7 +174,7 @@ impl BigCommerceAdapter {
         }
         let bytes = self.send(self.client.get(url))?;
         let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| CartError::Rejected(common::malformed("bigcommerce", e, &bytes)))?;
+            .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
         let items = v["data"]
             .as_array()
             .into_iter()

@@ -341,7 +341,7 @@ impl CartAdapter for HttpJsonAdapter {
         }
         let bytes = self.exchange(self.client.get(url))?;
         let page: PageAnswer = serde_json::from_slice(&bytes).map_err(|e| {
-            CartError::Rejected(format!("malformed answer: {e}; body: {}", excerpt(&bytes)))
+            CartError::Unavailable(format!("malformed answer: {e}; body: {}", excerpt(&bytes)))
         })?;
         Ok(QuantityPage {
             items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),

@@ -380,7 +380,7 @@ impl MedusaAdapter {
                         let m = common::malformed("medusa", e, &bytes);
                         // A write whose answer cannot be read may have applied.
                         if method == Method::GET {
-                            self.clean(CartError::Rejected(m))
+                            self.clean(CartError::Unavailable(m))
                         } else {
                             self.clean(CartError::Ambiguous(m))
                         }

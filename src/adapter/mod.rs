@@ -164,7 +164,8 @@ pub enum SendOutcome {
 pub enum CartError {
     /// No request reached the cart (refused connection, DNS, TLS, time-out before sending).
     Unreachable(String),
-    /// The cart answered 5xx or otherwise said "later"; the request did not apply.
+    /// The cart answered 5xx or otherwise said "later", or a read came back unreadable; the
+    /// request did not apply.
     Unavailable(String),
     /// The request was sent but no answer came (time-out, dropped connection): it may have
     /// been applied.
@@ -178,7 +179,7 @@ pub enum CartError {
     },
     /// 401/403: credentials are wrong; the cart is paused.
     Unauthorized(String),
-    /// Another 4xx, or an answer that cannot be understood: permanent for the batch.
+    /// Another 4xx: permanent for the batch.
     Rejected(String),
 }
 

@@ -236,10 +236,12 @@ impl ShopifyAdapter {
         )?;
         let answer: Value = serde_json::from_slice(&bytes).map_err(|e| {
             let m = common::malformed("shopify", e, &bytes);
+            // A mutation whose answer cannot be read may have applied; a read that comes back
+            // garbled (a proxy's error page) is worth another try, like a 5xx.
             if mutation {
                 CartError::Ambiguous(m)
             } else {
-                CartError::Rejected(m)
+                CartError::Unavailable(m)
             }
         })?;
         let cost_info = &answer["extensions"]["cost"];

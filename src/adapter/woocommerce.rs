@@ -165,7 +165,7 @@ impl WooCommerceAdapter {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(1);
         let list: Vec<Value> = serde_json::from_slice(&bytes)
-            .map_err(|e| CartError::Rejected(common::malformed("woocommerce", e, &bytes)))?;
+            .map_err(|e| CartError::Unavailable(common::malformed("woocommerce", e, &bytes)))?;
         Ok((list, pages))
     }
 
