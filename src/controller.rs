@@ -356,7 +356,7 @@ impl<S: WebStack> StackController<S> {
                         e,
                         CartError::RateLimited { .. } | CartError::Unauthorized(_)
                     ) {
-                        rep.deferred += lease.sends.len();
+                        rep.deferred += lease.sends.iter().map(|s| s.records).sum::<usize>();
                     }
                     vec![verdict; lease.sends.len()]
                 }
