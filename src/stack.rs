@@ -406,6 +406,14 @@ impl Store {
         self.read(|c| sql::stack_log_count(c, outcome))
     }
 
+    /// Forgets the stack's history (what was applied, superseded, discarded) older than
+    /// `before` (Unix milliseconds); returns how many entries went. The log gains one row per
+    /// record sent, so a busy store should prune it now and then; the ledger of QOH changes
+    /// is not touched.
+    pub fn prune_stack_history(&self, before: i64) -> Result<usize> {
+        self.write(|c| sql::stack_log_prune(c, before))
+    }
+
     /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)
     /// again, from attempt 0, with the same idempotency key.
     pub fn stack_retry(&self, record: i64) -> Result<()> {

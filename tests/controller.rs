@@ -58,6 +58,11 @@ fn changes_that_cancel_out_send_nothing() {
     let r = f.store.run_stack(None).unwrap();
     assert_eq!((r.sent, r.remaining, e.requests()), (0, 0, 0));
     assert_eq!(f.store.stack_history_count("netted").unwrap(), 2);
+    // History can be pruned; the ledger stays.
+    assert_eq!(f.store.prune_stack_history(0).unwrap(), 0);
+    assert_eq!(f.store.prune_stack_history(i64::MAX).unwrap(), 2);
+    assert_eq!(f.store.stack_history_count("netted").unwrap(), 0);
+    assert!(f.store.ledger_json(None).unwrap().contains("\"sku\":\"N\""));
 }
 
 #[test]

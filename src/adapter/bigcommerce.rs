@@ -382,10 +382,7 @@ impl CartAdapter for BigCommerceAdapter {
             }
         }
         self.write(true, &items, &mut out)?;
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every delta has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn set_quantities(
@@ -424,10 +421,7 @@ impl CartAdapter for BigCommerceAdapter {
             }
         }
         self.write(false, &items, &mut out)?;
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every set has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn fetch_quantities(

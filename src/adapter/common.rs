@@ -2,7 +2,7 @@
 //! failures to [`CartError`] without ever quoting a credential.
 
 use super::http_json::{describe, excerpt, status_error, transport_error};
-use super::CartError;
+use super::{CartError, SendOutcome};
 use crate::error::{Error, Result};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -134,4 +134,17 @@ pub(crate) fn outcome_for_failed_request(
             after: None,
         },
     }
+}
+
+/// The outcomes of a call that fills them in item by item: an item left without one (which
+/// would be a bug in the adapter) is retried rather than allowed to panic the controller.
+pub(crate) fn outcomes(out: Vec<Option<SendOutcome>>) -> Vec<SendOutcome> {
+    out.into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| SendOutcome::Retry {
+                message: "the adapter gave no outcome for this item".into(),
+                after: None,
+            })
+        })
+        .collect()
 }

@@ -645,10 +645,7 @@ impl CartAdapter for MedusaAdapter {
                 });
             }
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every delta has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn set_quantities(
@@ -705,10 +702,7 @@ impl CartAdapter for MedusaAdapter {
                 });
             }
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every set has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn fetch_quantities(

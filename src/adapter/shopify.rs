@@ -581,10 +581,7 @@ impl CartAdapter for ShopifyAdapter {
             }
             first = false;
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every delta has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn set_quantities(
@@ -716,10 +713,7 @@ impl CartAdapter for ShopifyAdapter {
             }
             first = false;
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every set has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn fetch_quantities(

@@ -361,7 +361,14 @@ impl WooCommerceAdapter {
         }
         Ok(out
             .into_iter()
-            .map(|o| o.expect("every item written"))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(SendOutcome::Retry {
+                        message: "the adapter gave no outcome for this item".into(),
+                        after: None,
+                    })
+                })
+            })
             .collect())
     }
 }
@@ -452,10 +459,7 @@ impl CartAdapter for WooCommerceAdapter {
                 });
             }
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every delta has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn set_quantities(
@@ -513,10 +517,7 @@ impl CartAdapter for WooCommerceAdapter {
                 });
             }
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.expect("every set has an outcome"))
-            .collect())
+        Ok(common::outcomes(out))
     }
 
     fn fetch_quantities(

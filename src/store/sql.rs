@@ -870,6 +870,11 @@ pub(crate) fn supersede(c: &Connection, cart: CartId, item: ItemId, now: i64) ->
     Ok(n)
 }
 
+pub(crate) fn stack_log_prune(c: &Connection, before: i64) -> Result<usize> {
+    Ok(c.prepare_cached("DELETE FROM stack_log WHERE at < ?1")?
+        .execute([before])?)
+}
+
 pub(crate) fn stack_log_count(c: &Connection, outcome: &str) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT COUNT(*) FROM stack_log WHERE outcome = ?1")?
