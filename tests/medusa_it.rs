@@ -504,4 +504,56 @@ mod real {
         }
         assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 0);
     }
+
+    #[test]
+    fn send_qoh_of_250_items_in_batches() {
+        let f = fixture();
+        // 250 new inventory items at the test location, named for this run.
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let skus: Vec<String> = (0..250).map(|i| format!("BULK-{run}-{i:03}")).collect();
+        let mut create = Vec::new();
+        for sku in &skus {
+            let v = f.admin.call(
+                reqwest::Method::POST,
+                "admin/inventory-items",
+                Some(json!({"sku": sku})),
+            );
+            let id = v["inventory_item"]["id"].as_str().unwrap().to_owned();
+            create.push(json!({"inventory_item_id": id, "location_id": f.admin.location, "stocked_quantity": 0}));
+        }
+        f.admin.call(
+            reqwest::Method::POST,
+            "admin/inventory-items/location-levels/batch",
+            Some(json!({"create": create})),
+        );
+        for (i, sku) in skus.iter().enumerate() {
+            f.item(sku, i as i64 + 1);
+        }
+        // The cart's own limit first (250 in one batch: the adapter splits it at Medusa's
+        // batch size), then a smaller one (50 a batch: 5 requests).
+        let mut json = cart_json("env:MEDUSA_PASSWORD");
+        for (max, requests) in [(250, 1), (50, 5)] {
+            json["max_items_to_send"] = max.into();
+            let cart = f.store.upsert_cart_json(&json.to_string()).unwrap();
+            let mut calls = 0;
+            let mut progress = |_: i64, _: i64| {
+                calls += 1;
+                true
+            };
+            let report = f
+                .store
+                .send_qoh(cart, SendOptions { force: true }, Some(&mut progress))
+                .unwrap();
+            assert_eq!(report.failed, 0, "{report:?}");
+            assert_eq!(report.sent, 250, "{report:?}");
+            assert_eq!(report.requests, requests, "{report:?}");
+            for (i, sku) in skus.iter().enumerate().step_by(23) {
+                assert_eq!(f.admin.level(sku).0, i as i64 + 1, "{sku} at max {max}");
+            }
+            assert_eq!(f.admin.level(&skus[249]).2, 250);
+        }
+    }
 }
