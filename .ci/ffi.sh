@@ -5,9 +5,8 @@
 #   3. the header check against a pinned cbindgen
 #   4. the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   5. the .NET wrapper's suite under mono
-#   6. optionally (FFI_FUZZ_SECONDS > 0, nightly and cargo-fuzz installed) a short
-#      `cargo fuzz` run of fuzz_targets/ffi_strings; `cargo test` always runs the stable
-#      20k-case property test over the same entry points (tests/ffi_fuzz.rs)
+# (.ci/fuzz.sh runs the cargo fuzz targets, ffi_strings among them; `cargo test` always runs
+# the stable 20k-case property test over the same entry points, tests/ffi_fuzz.rs.)
 # Exits non-zero on any failure; the last line says which steps passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -68,17 +67,6 @@ if mcs -langversion:7.2 -warnaserror+ -out:"$out/InventorySyncTests.exe" \
         || fail ".NET suite"
 else
     fail ".NET suite does not compile"
-fi
-
-fuzz_seconds="${FFI_FUZZ_SECONDS:-0}"
-if [ "$fuzz_seconds" -gt 0 ]; then
-    step "cargo fuzz ffi_strings for ${fuzz_seconds}s"
-    if rustup run nightly rustc --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2>&1; then
-        (cargo +nightly fuzz run ffi_strings -- \
-            -max_total_time="$fuzz_seconds" -rss_limit_mb=4096 2>&1 | tail -n 5) || fail "cargo fuzz"
-    else
-        echo "ffi: cargo fuzz skipped: needs the nightly toolchain and cargo-fuzz"
-    fi
 fi
 
 echo
