@@ -17,7 +17,8 @@ use crate::carts::{Cart, CartId};
 use crate::error::{Error, Result};
 use crate::params::{Settings, StackMode};
 use crate::stack::{
-    backoff_ms, transition, CartRunState, LeaseScope, SqliteStack, Transition, Verdict, WebStack,
+    backoff_ms, transition, CartRunState, LeaseScope, LeasedSend, SqliteStack, Transition, Verdict,
+    WebStack,
 };
 use crate::store::{now_ms, Store};
 use parking_lot::Mutex;
@@ -179,7 +180,7 @@ impl<S: WebStack> StackController<S> {
         let budget = AtomicUsize::new(max_records.unwrap_or(usize::MAX));
         let mut work = Vec::new();
         for cart in self.stack.carts()? {
-            if self.stack.waiting(cart.id)? == 0 {
+            if !self.stack.has_waiting(cart.id)? {
                 continue;
             }
             match self.adapter(&cart) {
@@ -214,8 +215,14 @@ impl<S: WebStack> StackController<S> {
                 })
                 .collect()
         });
-        for r in results {
-            report.carts.push(r?);
+        // One cart's store error does not hide what the other carts did.
+        for ((cart, _), r) in work.iter().zip(results) {
+            report.carts.push(r.unwrap_or_else(|e| CartReport {
+                cart_id: cart.id,
+                name: cart.name.clone(),
+                error: Some(e.message().to_owned()),
+                ..Default::default()
+            }));
         }
         report.carts.sort_by_key(|c| c.cart_id);
         for c in &mut report.carts {
@@ -260,6 +267,11 @@ impl<S: WebStack> StackController<S> {
             name: cart.name.clone(),
             ..Default::default()
         };
+        if self.stack.held_until(cart.id)? > now_ms() {
+            rep.error =
+                Some("held by a manual Send or Get QOH: nothing is sent until it ends".into());
+            return Ok(rep);
+        }
         loop {
             let now = now_ms();
             let state = self.stack.cart_state(cart.id)?;
@@ -280,8 +292,15 @@ impl<S: WebStack> StackController<S> {
             let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
                 Some(b.saturating_sub(lease.sends.len()))
             });
-            let deltas: Vec<DeltaSend> = lease
-                .sends
+            // A group a dead controller may already have sent: a cart that cannot
+            // de-duplicate must not get it blindly again (DESIGN §4).
+            let blind = matches!(
+                adapter.update_mode(),
+                UpdateMode::RelativeUnkeyed | UpdateMode::Absolute
+            );
+            let (held_back, sending): (Vec<&LeasedSend>, Vec<&LeasedSend>) =
+                lease.sends.iter().partition(|s| blind && s.lapsed);
+            let deltas: Vec<DeltaSend> = sending
                 .iter()
                 .map(|s| DeltaSend {
                     key: s.key.clone(),
@@ -290,10 +309,14 @@ impl<S: WebStack> StackController<S> {
                     delta: s.delta,
                 })
                 .collect();
-            rep.requests += 1;
-            let result = self.with_renewal(&lease.token, settings.lease_ms, || {
-                adapter.apply_deltas(&deltas)
-            });
+            let result = if deltas.is_empty() {
+                Ok(Vec::new())
+            } else {
+                rep.requests += 1;
+                self.with_renewal(&lease.token, settings.lease_ms, || {
+                    adapter.apply_deltas(&deltas)
+                })
+            };
             let now = now_ms();
             let mut stop = false;
             let verdicts: Vec<Verdict> = match result {
@@ -302,7 +325,7 @@ impl<S: WebStack> StackController<S> {
                         self.stack
                             .set_cart_state(cart.id, &CartRunState::default())?;
                     }
-                    (0..lease.sends.len())
+                    (0..sending.len())
                         .map(|i| match outcomes.get(i) {
                             Some(o) => outcome_verdict(o, now),
                             None => {
@@ -356,19 +379,24 @@ impl<S: WebStack> StackController<S> {
                         e,
                         CartError::RateLimited { .. } | CartError::Unauthorized(_)
                     ) {
-                        rep.deferred += lease.sends.iter().map(|s| s.records).sum::<usize>();
+                        rep.deferred += sending.iter().map(|s| s.records).sum::<usize>();
                     }
-                    vec![verdict; lease.sends.len()]
+                    vec![verdict; sending.len()]
                 }
             };
-            let transitions: Vec<(i64, Transition)> = lease
-                .sends
+            let lapsed = Verdict::Uncertain(
+                "a controller stopped while sending this; the cart may or may not have it: \
+                 check the cart, then retry or discard"
+                    .into(),
+            );
+            let order: Vec<&LeasedSend> = sending.iter().chain(&held_back).copied().collect();
+            let transitions: Vec<(i64, Transition)> = order
                 .iter()
-                .zip(verdicts)
+                .zip(verdicts.into_iter().chain(std::iter::repeat(lapsed)))
                 .map(|(s, v)| (s.group_id, transition(settings, s.attempts, v, now)))
                 .collect();
             self.stack.settle(&lease.token, &transitions, now)?;
-            for (send, (_, t)) in lease.sends.iter().zip(&transitions) {
+            for (send, (_, t)) in order.iter().zip(&transitions) {
                 let n = send.records;
                 match t {
                     Transition::Leave { .. } => rep.sent += n,

@@ -529,7 +529,55 @@ impl Store {
                     "item {sku:?} has {n} records on the web stack; let them drain or discard them"
                 )));
             }
-            sql::item_delete(c, item.id)
+            // A Sku cart shows a product as the total of its variants: taking a variant away
+            // changes that total, and the cart must be told like any other change.
+            let product = match item.parent_id {
+                Some(p) if crate::params::synch_qoh(c)? => Some(p),
+                _ => None,
+            };
+            let sku_carts: Vec<CartId> = match product {
+                Some(_) => sql::realtime_targets(c)?
+                    .into_iter()
+                    .filter(|(_, level)| *level == SyncLevel::Sku)
+                    .map(|(id, _)| id)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let shown = |c: &Connection| -> Result<Vec<Option<(ItemId, i64)>>> {
+                let Some(p) = product else {
+                    return Ok(Vec::new());
+                };
+                let p = sql::item_by_id(c, p)?;
+                sku_carts
+                    .iter()
+                    .map(|&cart| {
+                        Ok(
+                            published_change(c, cart, SyncLevel::Sku, &p, p.qoh, p.qoh, None)?
+                                .map(|(t, b, _)| (t, b)),
+                        )
+                    })
+                    .collect()
+            };
+            let before = shown(c)?;
+            sql::item_delete(c, item.id)?;
+            let after = shown(c)?;
+            let workstation = self.workstation();
+            let mut records = Vec::new();
+            for ((cart, b), a) in sku_carts.iter().zip(before).zip(after) {
+                if let (Some((target, b)), Some((_, a))) = (b, a) {
+                    if a != b {
+                        records.push(NewRecord {
+                            cart_id: *cart,
+                            item_id: target,
+                            delta: a - b,
+                            reason: Reason::Other,
+                            origin_cart_id: None,
+                            workstation: &workstation,
+                        });
+                    }
+                }
+            }
+            sql::stack_insert_many(c, &records)
         })
     }
 

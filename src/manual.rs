@@ -4,7 +4,7 @@
 use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
 use crate::carts::{Cart, CartId, SyncLevel};
 use crate::error::{Error, ErrorKind, Result};
-use crate::items::{apply_change, check_sku, published_pair, Adjustment, Delta, Reason};
+use crate::items::{apply_change, check_sku, published_pair, Adjustment, Delta, ItemId, Reason};
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -133,15 +133,33 @@ fn cart_error(cart: &Cart, e: &CartError) -> Error {
     Error::new(kind, format!("cart {:?}: {}", cart.name, e.message()))
 }
 
-/// Clears a cart's manual-send mark however the send ends.
-struct ManualMark<'a> {
+/// How long a manual Send/Get QOH holds its cart before another may take it: renewed before
+/// every request, so it lapses only when the process holding it died.
+const HOLD_MS: i64 = 15 * 60 * 1000;
+
+/// A manual Send/Get QOH's hold on its cart (the controller sends nothing to the cart
+/// meanwhile); released on drop, and lapsing by itself if the process dies.
+struct CartHold<'a> {
     store: &'a Store,
     cart: CartId,
+    owner: String,
 }
 
-impl Drop for ManualMark<'_> {
+impl CartHold<'_> {
+    fn renew(&self) -> Result<()> {
+        let now = now_ms();
+        self.store
+            .write(|c| sql::cart_hold(c, self.cart, &self.owner, now, now + HOLD_MS))
+            .map(|_| ())
+    }
+}
+
+impl Drop for CartHold<'_> {
     fn drop(&mut self) {
-        let _ = self.store.write(|c| sql::cart_set_manual(c, self.cart, 0));
+        // If this fails the hold lapses by its deadline.
+        let _ = self
+            .store
+            .write(|c| sql::cart_release(c, self.cart, &self.owner));
     }
 }
 
@@ -177,29 +195,27 @@ impl Store {
         Ok((cart, adapter))
     }
 
-    /// *Send QOH to website* (rule 7): pushes the absolute published count of every item the
-    /// cart gets, in batches of at most its `max_items_to_send`. The counts of each batch are
-    /// read in the transaction that settles the records already waiting for those items as
-    /// superseded, and the cart's controller sends nothing to it meanwhile. `progress` is
-    /// called between batches; returning `false` stops (the report says `cancelled`).
-    ///
-    /// An item whose set fails is listed in `failures`: its waiting records were superseded
-    /// when its count was read, so send again once the cause is fixed.
-    pub fn send_qoh(
-        &self,
-        cart: CartId,
-        options: SendOptions,
-        mut progress: Option<Progress>,
-    ) -> Result<SendReport> {
-        let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
-        let lease_ms = self.settings()?.lease_ms;
-        // Keep the controller off this cart, then wait for a send it already has in flight.
-        self.write(|c| sql::cart_set_manual(c, cart.id, i64::MAX))?;
-        let _mark = ManualMark {
+    /// Holds `cart` for a manual run: takes the hold (another run's live hold is `Busy`),
+    /// then waits for a send the controller already has in flight to settle, so nothing the
+    /// run reads can change under it.
+    fn hold_cart(&self, cart: &Cart) -> Result<CartHold<'_>> {
+        let owner = random_key();
+        let now = now_ms();
+        if !self.write(|c| sql::cart_hold(c, cart.id, &owner, now, now + HOLD_MS))? {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "cart {:?}: another Send or Get QOH is running for it",
+                    cart.name
+                ),
+            ));
+        }
+        let hold = CartHold {
             store: self,
             cart: cart.id,
+            owner,
         };
-        let deadline = now_ms() + lease_ms;
+        let deadline = now_ms() + self.settings()?.lease_ms;
         while self.read(|c| sql::live_leases(c, cart.id, now_ms()))? > 0 {
             if now_ms() > deadline {
                 return Err(Error::new(
@@ -212,15 +228,36 @@ impl Store {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(hold)
+    }
+
+    /// *Send QOH to website* (rule 7): pushes the absolute published count of every item the
+    /// cart gets, in batches of at most its `max_items_to_send`. The counts of each batch are
+    /// read together with the newest record waiting for each item; the records a count included
+    /// are settled as superseded once the cart has taken it. The cart is held meanwhile: its
+    /// controller sends nothing to it. `progress` is
+    /// called between batches; returning `false` stops (the report says `cancelled`).
+    ///
+    /// An item whose set fails is listed in `failures`; its waiting records stay on the stack
+    /// and are sent as deltas once the cart is released.
+    pub fn send_qoh(
+        &self,
+        cart: CartId,
+        options: SendOptions,
+        mut progress: Option<Progress>,
+    ) -> Result<SendReport> {
+        let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
+        let hold = self.hold_cart(&cart)?;
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
         let total = items.len() as i64;
         let mut report = SendReport::default();
         let mut done = 0i64;
         for batch in items.chunks(cart.max_items_to_send as usize) {
-            let now = now_ms();
-            let (sets, superseded) = self.write(|c| {
+            hold.renew()?;
+            // The counts, and the newest waiting record each one includes.
+            let mut read: Vec<(ItemId, i64)> = Vec::with_capacity(batch.len());
+            let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
-                let mut superseded = 0;
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;
                     let Some((target, published, _)) =
@@ -228,7 +265,7 @@ impl Store {
                     else {
                         continue;
                     };
-                    superseded += sql::supersede(c, cart.id, target, now)?;
+                    read.push((target, sql::stack_newest(c, cart.id, target)?.unwrap_or(0)));
                     sets.push(QuantitySet {
                         key: random_key(),
                         sku: item.sku.clone(),
@@ -237,16 +274,19 @@ impl Store {
                         expected: None,
                     });
                 }
-                Ok((sets, superseded))
+                Ok(sets)
             })?;
-            report.superseded += superseded;
             if !sets.is_empty() {
                 report.requests += 1;
+                let mut applied = Vec::new();
                 match with_rate_limit(|| adapter.set_quantities(&sets)) {
                     Ok(outcomes) => {
                         for (i, set) in sets.iter().enumerate() {
                             match outcomes.get(i) {
-                                Some(SendOutcome::Applied { .. }) => report.sent += 1,
+                                Some(SendOutcome::Applied { .. }) => {
+                                    report.sent += 1;
+                                    applied.push(read[i]);
+                                }
                                 other => report.failures.push(ItemFailure {
                                     sku: set.sku.clone(),
                                     message: describe(other),
@@ -268,6 +308,16 @@ impl Store {
                         }
                     }
                 }
+                // Only a count the cart took makes the records it included obsolete; the
+                // records of a failed item stay and are sent as deltas.
+                let now = now_ms();
+                report.superseded += self.write(|c| {
+                    let mut n = 0;
+                    for (target, upto) in &applied {
+                        n += sql::supersede(c, cart.id, *target, *upto, now)?;
+                    }
+                    Ok(n)
+                })?;
             }
             done += batch.len() as i64;
             report.failed = report.failures.len();
@@ -301,11 +351,15 @@ impl Store {
         mut progress: Option<Progress>,
     ) -> Result<GetReport> {
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Get QOH")?;
+        // Held, so no record is sent (and settled) between reading the cart's counts and
+        // adding the records still waiting for it: each is counted exactly once.
+        let hold = self.hold_cart(&cart)?;
         let workstation = self.workstation();
         let mut report = GetReport::default();
         let mut cursor: Option<String> = None;
         let mut done = 0i64;
         loop {
+            hold.renew()?;
             let page: QuantityPage =
                 with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
                     .map_err(|e| cart_error(&cart, &e))?;
@@ -461,6 +515,13 @@ impl Store {
                 cart.name
             )));
         }
+        // A repair compares and sets against counts net of waiting records: hold the cart so
+        // the controller cannot settle one of them in between.
+        let _hold = if repair {
+            Some(self.hold_cart(&cart)?)
+        } else {
+            None
+        };
         let counts = fetch_all(&cart, adapter.as_ref())?;
         let mut report = DriftReport::default();
         for (sku, published, pending) in self.expected_counts(&cart)? {
@@ -477,16 +538,24 @@ impl Store {
         }
         if repair {
             for chunk in report.items.chunks_mut(cart.max_items_to_send as usize) {
-                let sets: Vec<QuantitySet> = chunk
-                    .iter()
-                    .map(|d| QuantitySet {
-                        key: random_key(),
-                        sku: d.sku.clone(),
-                        remote_ref: None,
-                        qoh: d.expected,
-                        expected: Some(d.cart_qoh),
-                    })
-                    .collect();
+                let sets = self.read(|c| {
+                    chunk
+                        .iter()
+                        .map(|d| {
+                            // The cart's own reference, as real-time sync and Send QOH use it.
+                            let item = sql::item_by_sku(c, &d.sku)?;
+                            let target = published_pair(c, &cart, &item, item.qoh, item.qoh)?
+                                .map_or(item.id, |(t, _, _)| t);
+                            Ok(QuantitySet {
+                                key: random_key(),
+                                sku: d.sku.clone(),
+                                remote_ref: sql::web_fields_get(c, cart.id, target)?.remote_ref,
+                                qoh: d.expected,
+                                expected: Some(d.cart_qoh),
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })?;
                 match with_rate_limit(|| adapter.set_quantities(&sets)) {
                     Ok(outcomes) => {
                         for (i, d) in chunk.iter_mut().enumerate() {
@@ -604,9 +673,10 @@ fn apply_pulled(
         report.unchanged += 1;
         return Ok(());
     }
-    // Undo the buffer: the cart shows QOH − buffer.
-    let new_qoh = cart_view + wf.buffer;
-    let delta = new_qoh - item.qoh;
+    // The cart's view differs from what it was shown by what happened there: apply that
+    // difference. (Inverting the published count would lose QOH held back by a cap or a
+    // buffer: QOH 100 capped at 20, one web sale, must give 99, not 19.)
+    let delta = cart_view - wf.published(item.qoh);
     if delta == 0 {
         report.unchanged += 1;
         return Ok(());

@@ -107,6 +107,9 @@ pub struct LeasedSend {
     pub attempts: i64,
     /// How many stack records the group settles.
     pub records: usize,
+    /// A controller leased this group before and stopped without settling it: the cart may
+    /// already have it.
+    pub lapsed: bool,
 }
 
 /// Records leased under one token.
@@ -275,6 +278,12 @@ pub trait WebStack: Send + Sync {
     fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()>;
     /// Records waiting to be sent to `cart` (pending, leased, or waiting to retry).
     fn waiting(&self, cart: CartId) -> Result<i64>;
+    /// Whether anything waits for `cart` (cheaper than counting a long backlog).
+    fn has_waiting(&self, cart: CartId) -> Result<bool> {
+        Ok(self.waiting(cart)? > 0)
+    }
+    /// Until when a manual Send/Get QOH holds `cart` (nothing is leased before; 0 = free).
+    fn held_until(&self, cart: CartId) -> Result<i64>;
     /// Marks `workstation`'s controller alive at `now`.
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
@@ -355,6 +364,12 @@ impl WebStack for SqliteStack {
     }
     fn waiting(&self, cart: CartId) -> Result<i64> {
         sql::stack_count(&self.conn.lock(), cart, StackState::Waiting)
+    }
+    fn has_waiting(&self, cart: CartId) -> Result<bool> {
+        sql::stack_has_waiting(&self.conn.lock(), cart)
+    }
+    fn held_until(&self, cart: CartId) -> Result<i64> {
+        sql::cart_held_until(&self.conn.lock(), cart)
     }
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()> {
         self.write(|c| sql::heartbeat(c, workstation, now))

@@ -21,6 +21,9 @@ const SCOPE: &str = "(?3 OR {a}.workstation = ?4 OR NOT EXISTS (SELECT 1 FROM he
 const DUE: &str = "SELECT g.id FROM send_groups g
              WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
                AND g.lease_until <= ?2 AND {}
+               AND NOT EXISTS (SELECT 1 FROM send_groups o
+                   WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.id <> g.id
+                     AND (o.lease_until > ?2 OR (o.state = 'pending' AND o.id < g.id)))
              ORDER BY g.next_attempt_at, g.id LIMIT ?6";
 
 /// The oldest ungrouped records (`{}` is the scope).
@@ -42,9 +45,9 @@ const PER_BATCH: &[&str] = &[
              WHERE g.lease_token = ?1 AND g.net_delta = 0",
     "DELETE FROM stack WHERE group_id IN
              (SELECT id FROM send_groups WHERE lease_token = ?1 AND net_delta = 0)",
-    "UPDATE send_groups SET lease_token = ?2 WHERE lease_token = ?1",
+    "UPDATE send_groups SET lease_token = ?2, unsettled = 1 WHERE lease_token = ?1",
     "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
-                (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id)
+                (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
          FROM send_groups g JOIN items i ON i.id = g.item_id
               LEFT JOIN web_fields w ON w.cart_id = g.cart_id AND w.item_id = g.item_id
          WHERE g.lease_token = ?1 ORDER BY g.next_attempt_at, g.id",

@@ -135,6 +135,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX send_groups_cart_item ON send_groups(cart_id, item_id);
     -- Every QOH change reads the item's web fields on all carts at once.
     CREATE INDEX web_fields_item ON web_fields(item_id);
+    -- Leases taken since the group's last settlement: above 1, a controller stopped while
+    -- sending it, and a cart that cannot de-duplicate must not be sent it blindly again.
+    ALTER TABLE send_groups ADD COLUMN unsettled INTEGER NOT NULL DEFAULT 0;
+    -- Who holds a cart for a manual Send/Get QOH (with `manual_until` as its deadline).
+    ALTER TABLE carts ADD COLUMN manual_owner TEXT;
     "#,
 ];
 

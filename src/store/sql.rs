@@ -157,12 +157,40 @@ pub(crate) fn cart_set_run_state(c: &Connection, id: CartId, s: &CartRunState) -
     Ok(())
 }
 
-/// Marks a cart as being sent to by a manual Send QOH until `until` (0 clears it): the
-/// controller leases nothing of it meanwhile.
-pub(crate) fn cart_set_manual(c: &Connection, id: CartId, until: i64) -> Result<()> {
-    c.prepare_cached("UPDATE carts SET manual_until = ?2 WHERE id = ?1")?
-        .execute(params![id, until])?;
+/// Holds a cart for a manual Send/Get QOH by `owner` until `until` (or renews the hold): the
+/// controller leases nothing of it meanwhile. False while another owner's hold is live.
+pub(crate) fn cart_hold(
+    c: &Connection,
+    id: CartId,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "UPDATE carts SET manual_until = ?4, manual_owner = ?2
+             WHERE id = ?1 AND (manual_until <= ?3 OR manual_owner = ?2)",
+    )?
+    .execute(params![id, owner, now, until])?
+        > 0)
+}
+
+/// Ends `owner`'s hold on a cart (another owner's hold is left alone).
+pub(crate) fn cart_release(c: &Connection, id: CartId, owner: &str) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE carts SET manual_until = 0, manual_owner = NULL WHERE id = ?1 AND manual_owner = ?2",
+    )?
+    .execute(params![id, owner])?;
     Ok(())
+}
+
+/// When a manual Send/Get QOH holds the cart until (0 when none does).
+pub(crate) fn cart_held_until(c: &Connection, id: CartId) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT manual_until FROM carts WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+    )
 }
 
 // ---- web fields -------------------------------------------------------------------------
@@ -522,6 +550,15 @@ pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Re
     .query_row(params![cart, state.group_state()], |r| r.get(0))?)
 }
 
+/// Whether any record waits for `cart` (ungrouped, or in a pending group).
+pub(crate) fn stack_has_waiting(c: &Connection, cart: CartId) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM stack WHERE cart_id = ?1 AND group_id IS NULL)
+                 OR EXISTS (SELECT 1 FROM send_groups WHERE cart_id = ?1 AND state = 'pending')",
+    )?
+    .query_row([cart], |r| r.get(0))?)
+}
+
 pub(crate) fn stack_list(
     c: &Connection,
     cart: Option<CartId>,
@@ -581,7 +618,7 @@ pub(crate) fn record_group(c: &Connection, record: i64) -> Result<(Option<i64>, 
 pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE send_groups SET state = 'pending', attempts = 0, next_attempt_at = ?2,
-                lease_token = NULL, lease_until = 0 WHERE id = ?1",
+                lease_token = NULL, lease_until = 0, unsettled = 0 WHERE id = ?1",
     )?
     .execute(params![group, now])?;
     Ok(())
@@ -629,7 +666,8 @@ pub(crate) fn group_settle(
     };
     c.prepare_cached(
         "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
-                last_response = ?5, lease_token = NULL, lease_until = 0 WHERE id = ?1",
+                last_response = ?5, lease_token = NULL, lease_until = 0, unsettled = 0
+         WHERE id = ?1",
     )?
     .execute(params![
         group,
@@ -686,10 +724,14 @@ pub(crate) fn lease(
     };
     let due = c
         .prepare_cached(&format!(
-            "UPDATE send_groups SET lease_token = ?7, lease_until = ?8 WHERE id IN (
+            "UPDATE send_groups SET lease_token = ?7, lease_until = ?8, unsettled = unsettled + 1
+             WHERE id IN (
              SELECT g.id FROM send_groups g
              WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
                AND g.lease_until <= ?2 AND {}
+               AND NOT EXISTS (SELECT 1 FROM send_groups o
+                   WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.id <> g.id
+                     AND (o.lease_until > ?2 OR (o.state = 'pending' AND o.id < g.id)))
              ORDER BY g.next_attempt_at, g.id LIMIT ?6)",
             scope_sql("g")
         ))?
@@ -715,11 +757,13 @@ pub(crate) fn lease(
                     (SELECT SUM(x.delta) FROM stack x WHERE x.cart_id = ?1 AND x.item_id = p.item_id
                        AND x.workstation = p.workstation AND x.group_id IS NULL),
                     p.workstation, 'pending', ?2, ?2, ?7, ?8
-             FROM (SELECT s.item_id, s.workstation, MIN(s.id) AS first
+             FROM (SELECT s.item_id, MIN(s.workstation) AS workstation, MIN(s.id) AS first
                    FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
                          WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
                          ORDER BY s.id LIMIT ?9) s
-                   GROUP BY s.item_id, s.workstation ORDER BY first LIMIT ?6) p",
+                   GROUP BY s.item_id ORDER BY first LIMIT ?6) p
+             WHERE NOT EXISTS (SELECT 1 FROM send_groups o
+                   WHERE o.cart_id = ?1 AND o.item_id = p.item_id AND o.lease_until > ?2)",
             scope_sql("s")
         ))?
         .execute(params![
@@ -759,12 +803,14 @@ pub(crate) fn lease(
         .execute([&fresh])?;
         c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1 AND net_delta = 0")?
             .execute([&fresh])?;
-        c.prepare_cached("UPDATE send_groups SET lease_token = ?2 WHERE lease_token = ?1")?
-            .execute([&fresh, token])?;
+        c.prepare_cached(
+            "UPDATE send_groups SET lease_token = ?2, unsettled = 1 WHERE lease_token = ?1",
+        )?
+        .execute([&fresh, token])?;
     }
     let mut st = c.prepare_cached(
         "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
-                (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id)
+                (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
          FROM send_groups g JOIN items i ON i.id = g.item_id
               LEFT JOIN web_fields w ON w.cart_id = g.cart_id AND w.item_id = g.item_id
          WHERE g.lease_token = ?1 ORDER BY g.next_attempt_at, g.id",
@@ -779,6 +825,7 @@ pub(crate) fn lease(
             delta: r.get(5)?,
             attempts: r.get(6)?,
             records: r.get::<_, i64>(7)? as usize,
+            lapsed: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -846,27 +893,40 @@ pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<i6
     .query_row([cart, item], |r| r.get(0))?)
 }
 
-/// Settles every record of (cart, item) as superseded by an absolute count; returns how many.
-pub(crate) fn supersede(c: &Connection, cart: CartId, item: ItemId, now: i64) -> Result<usize> {
-    let any: bool = c
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM stack WHERE cart_id = ?1 AND item_id = ?2)")?
-        .query_row([cart, item], |r| r.get(0))?;
-    if !any {
-        return Ok(0);
-    }
+/// The newest record of (cart, item) on the stack, if any: what an absolute count read now
+/// includes.
+pub(crate) fn stack_newest(c: &Connection, cart: CartId, item: ItemId) -> Result<Option<i64>> {
+    Ok(
+        c.prepare_cached("SELECT MAX(id) FROM stack WHERE cart_id = ?1 AND item_id = ?2")?
+            .query_row([cart, item], |r| r.get(0))?,
+    )
+}
+
+/// Settles the records of (cart, item) up to `upto` as superseded by an absolute count the
+/// cart took; returns how many. Later records stay: the count did not include them.
+pub(crate) fn supersede(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    upto: i64,
+    now: i64,
+) -> Result<usize> {
     c.prepare_cached(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
          SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', g.key,
-                'superseded by Send QOH', ?3
+                'superseded by Send QOH', ?4
          FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
-         WHERE s.cart_id = ?1 AND s.item_id = ?2",
+         WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3",
     )?
-    .execute(params![cart, item, now])?;
+    .execute(params![cart, item, upto, now])?;
     let n = c
-        .prepare_cached("DELETE FROM stack WHERE cart_id = ?1 AND item_id = ?2")?
-        .execute([cart, item])?;
-    c.prepare_cached("DELETE FROM send_groups WHERE cart_id = ?1 AND item_id = ?2")?
-        .execute([cart, item])?;
+        .prepare_cached("DELETE FROM stack WHERE cart_id = ?1 AND item_id = ?2 AND id <= ?3")?
+        .execute(params![cart, item, upto])?;
+    c.prepare_cached(
+        "DELETE FROM send_groups WHERE cart_id = ?1 AND item_id = ?2
+         AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
+    )?
+    .execute([cart, item])?;
     Ok(n)
 }
 

@@ -1,0 +1,344 @@
+//! Races and edge cases between manual sync, the controller and the catalogue, found in
+//! review: each test failed before its fix.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::adapter::{CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome};
+use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
+use inventory_sync::{
+    CartAdapter, CartId, ErrorKind, GetOptions, Reason, SendOptions, StackState, Store, UpdateMode,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// A cart in memory. `rmw` makes it behave like the read-add-write platforms (WooCommerce,
+/// Medusa): every count of a batch is read first, then written.
+#[derive(Default)]
+struct Mem {
+    qoh: Mutex<HashMap<String, i64>>,
+    keys: Mutex<HashSet<String>>,
+    batches: Mutex<Vec<Vec<(String, i64)>>>,
+    mode: Option<UpdateMode>,
+    retry_next: Mutex<usize>,
+    refuse_set: Mutex<HashSet<String>>,
+    on_fetch: Mutex<Option<Hook>>,
+}
+
+impl Mem {
+    fn set(&self, sku: &str, q: i64) {
+        self.qoh.lock().unwrap().insert(sku.into(), q);
+    }
+    fn get(&self, sku: &str) -> i64 {
+        *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
+    }
+    fn calls(&self) -> usize {
+        self.batches.lock().unwrap().len()
+    }
+}
+
+impl CartAdapter for Mem {
+    fn update_mode(&self) -> UpdateMode {
+        self.mode.unwrap_or(UpdateMode::RelativeKeyed)
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.batches
+            .lock()
+            .unwrap()
+            .push(d.iter().map(|x| (x.sku.clone(), x.delta)).collect());
+        {
+            let mut r = self.retry_next.lock().unwrap();
+            if *r > 0 {
+                *r -= 1;
+                return Ok(d
+                    .iter()
+                    .map(|_| SendOutcome::Retry {
+                        message: "later".into(),
+                        after: None,
+                    })
+                    .collect());
+            }
+        }
+        let mut q = self.qoh.lock().unwrap();
+        if self.mode == Some(UpdateMode::Absolute) {
+            let read: Vec<i64> = d.iter().map(|x| *q.get(&x.sku).unwrap_or(&0)).collect();
+            for (x, r) in d.iter().zip(&read) {
+                q.insert(x.sku.clone(), r + x.delta);
+            }
+            return Ok(d
+                .iter()
+                .zip(&read)
+                .map(|(x, r)| {
+                    if q[&x.sku] == r + x.delta {
+                        SendOutcome::Applied {
+                            qoh: Some(r + x.delta),
+                        }
+                    } else {
+                        SendOutcome::Uncertain {
+                            message: "changed under the write".into(),
+                        }
+                    }
+                })
+                .collect());
+        }
+        let mut keys = self.keys.lock().unwrap();
+        Ok(d.iter()
+            .map(|x| {
+                if keys.insert(x.key.clone()) {
+                    *q.entry(x.sku.clone()).or_insert(0) += x.delta;
+                }
+                SendOutcome::Applied {
+                    qoh: q.get(&x.sku).copied(),
+                }
+            })
+            .collect())
+    }
+    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        let refuse = self.refuse_set.lock().unwrap();
+        let mut q = self.qoh.lock().unwrap();
+        Ok(s.iter()
+            .map(|x| {
+                if refuse.contains(&x.sku) {
+                    return SendOutcome::Failed {
+                        message: format!("{} rejected", x.sku),
+                    };
+                }
+                q.insert(x.sku.clone(), x.qoh);
+                SendOutcome::Applied { qoh: Some(x.qoh) }
+            })
+            .collect())
+    }
+    fn fetch_quantities(&self, _c: Option<&str>, _l: u32) -> Result<QuantityPage, CartError> {
+        let mut items: Vec<(String, i64)> = self
+            .qoh
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        items.sort();
+        if let Some(h) = self.on_fetch.lock().unwrap().take() {
+            h();
+        }
+        Ok(QuantityPage {
+            items,
+            next_cursor: None,
+        })
+    }
+}
+
+fn register(s: &Store, m: Arc<Mem>) {
+    s.register_adapter("mem", move |_| Ok(m.clone() as Arc<dyn CartAdapter>));
+}
+
+fn mem_cart(s: &Store, level: &str, max: u32, sync: bool) -> CartId {
+    let id = s
+        .upsert_cart_json(
+            &serde_json::json!({"name": "M", "adapter": "mem", "max_items_to_send": max,
+                "capabilities": {"send": true, "get": true, "realtime": level}})
+            .to_string(),
+        )
+        .unwrap();
+    if sync {
+        s.set_cart_sync(id, true).unwrap();
+    }
+    id
+}
+
+#[test]
+fn get_qoh_counts_a_waiting_record_once_while_a_controller_runs() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem::default());
+    register(s, mem.clone());
+    let cart = mem_cart(s, "attribute", 50, true);
+    item(s, "X", 12);
+    mem.set("X", 12);
+    adjust(s, "X", -2, Reason::PosSale); // QOH 10, a -2 waits
+    s.set_cart_sync(cart, false).unwrap();
+    let other = f.reopen();
+    register(&other, mem.clone());
+    let sent_meanwhile = Arc::new(Mutex::new(None));
+    let seen = sent_meanwhile.clone();
+    *mem.on_fetch.lock().unwrap() = Some(Box::new(move || {
+        // A background controller's pass while Get QOH reads the cart.
+        *seen.lock().unwrap() = Some(other.run_stack(None).unwrap().sent);
+    }));
+    s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        *sent_meanwhile.lock().unwrap(),
+        Some(0),
+        "the cart is held during Get QOH"
+    );
+    assert_eq!(s.item_qoh("X").unwrap(), 10, "cart 12 plus the waiting -2");
+    drain(s);
+    assert_eq!(mem.get("X"), 10);
+}
+
+#[test]
+fn get_qoh_under_a_cap_applies_what_the_cart_sold() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem::default());
+    register(s, mem.clone());
+    let cart = mem_cart(s, "attribute", 50, false);
+    item(s, "X", 100);
+    s.set_web_fields(cart, "X", r#"{"max_publish":20,"buffer":3}"#)
+        .unwrap();
+    mem.set("X", 19); // shown 20, one sold on the web
+    s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(s.item_qoh("X").unwrap(), 99);
+}
+
+#[test]
+fn one_item_never_goes_twice_in_one_batch() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem {
+        mode: Some(UpdateMode::Absolute),
+        ..Default::default()
+    });
+    register(s, mem.clone());
+    mem_cart(s, "attribute", 50, true);
+    item(s, "X", 10);
+    mem.set("X", 10);
+    adjust(s, "X", -1, Reason::PosSale);
+    *mem.retry_next.lock().unwrap() = 1;
+    s.run_stack(None).unwrap(); // the -1 waits for a retry (due at once: no back-off here)
+    adjust(s, "X", -2, Reason::PosSale);
+    drain(s);
+    for batch in mem.batches.lock().unwrap().iter() {
+        let skus: HashSet<&String> = batch.iter().map(|(sku, _)| sku).collect();
+        assert_eq!(
+            skus.len(),
+            batch.len(),
+            "an item twice in one request: {batch:?}"
+        );
+    }
+    assert_eq!(mem.get("X"), 7);
+}
+
+#[test]
+fn deleting_a_variant_tells_a_sku_cart_the_new_total() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem::default());
+    register(s, mem.clone());
+    let cart = mem_cart(s, "sku", 50, true);
+    item(s, "P", 0);
+    variant(s, "V1", "P", 5);
+    variant(s, "V2", "P", 3);
+    s.send_qoh(cart, SendOptions { force: true }, None).unwrap();
+    assert_eq!(mem.get("P"), 8);
+    s.delete_item("V1").unwrap();
+    drain(s);
+    assert_eq!(mem.get("P"), 3);
+}
+
+#[test]
+fn a_manual_hold_is_shown_refuses_a_second_run_and_lapses_if_its_process_died() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem::default());
+    register(s, mem.clone());
+    let cart = mem_cart(s, "attribute", 50, true);
+    item(s, "A", 5);
+    mem.set("A", 5);
+    adjust(s, "A", -1, Reason::PosSale);
+    let db = rusqlite::Connection::open(f.dir.path().join("store.db")).unwrap();
+    // Another process holds the cart for a Send QOH.
+    db.execute(
+        "UPDATE carts SET manual_until = 9e15, manual_owner = 'elsewhere'",
+        [],
+    )
+    .unwrap();
+    let r = s.run_stack(None).unwrap();
+    assert_eq!(r.sent, 0);
+    assert!(
+        r.carts[0].error.as_deref().unwrap().contains("manual"),
+        "{r:?}"
+    );
+    let err = s
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Busy);
+    // That process died: its hold lapses at its deadline and the cart is sent to again.
+    db.execute("UPDATE carts SET manual_until = 1", []).unwrap();
+    assert_eq!(s.run_stack(None).unwrap().sent, 1);
+    assert_eq!(mem.get("A"), 4);
+    // A finished run leaves no hold behind.
+    s.send_qoh(cart, SendOptions { force: true }, None).unwrap();
+    let held: i64 = db
+        .query_row("SELECT manual_until FROM carts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(held, 0);
+}
+
+#[test]
+fn a_send_qoh_the_cart_refused_keeps_the_waiting_records() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem::default());
+    register(s, mem.clone());
+    let cart = mem_cart(s, "attribute", 50, true);
+    item(s, "OK", 5);
+    item(s, "NO", 5);
+    mem.set("OK", 5);
+    mem.set("NO", 5);
+    adjust(s, "OK", -1, Reason::PosSale);
+    adjust(s, "NO", -1, Reason::PosSale);
+    mem.refuse_set.lock().unwrap().insert("NO".into());
+    let r = s.send_qoh(cart, SendOptions { force: true }, None).unwrap();
+    assert_eq!((r.sent, r.failed, r.superseded), (1, 1, 1));
+    assert_eq!(
+        records(s, cart),
+        vec![("NO".to_string(), -1)],
+        "NO's record was not superseded"
+    );
+    drain(s);
+    assert_eq!((mem.get("OK"), mem.get("NO")), (4, 4));
+}
+
+#[test]
+fn a_lapsed_send_to_a_cart_without_keys_ends_uncertain_not_resent() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem {
+        mode: Some(UpdateMode::RelativeUnkeyed),
+        ..Default::default()
+    });
+    register(s, mem.clone());
+    let cart = mem_cart(s, "attribute", 50, true);
+    item(s, "U", 5);
+    mem.set("U", 5);
+    adjust(s, "U", -3, Reason::PosSale);
+    // A controller leased it long ago and died (the cart may have applied it).
+    let dead = SqliteStack::open(&f.dir.path().join("store.db"), &Default::default()).unwrap();
+    let scope = LeaseScope {
+        workstation: "dead".into(),
+        shared: true,
+        stale_before: 0,
+    };
+    assert_eq!(
+        dead.lease(cart, 50, &scope, 1_000, 60_000)
+            .unwrap()
+            .sends
+            .len(),
+        1
+    );
+    let r = s.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.uncertain), (0, 1));
+    assert_eq!(mem.calls(), 0, "not sent blindly again");
+    assert_eq!(s.stack_count(cart, StackState::Uncertain).unwrap(), 1);
+    let rec = &stack(s, None)[0];
+    assert!(
+        rec["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("controller stopped"),
+        "{rec}"
+    );
+}
