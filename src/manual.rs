@@ -143,14 +143,21 @@ struct CartHold<'a> {
     store: &'a Store,
     cart: CartId,
     owner: String,
+    taken: std::cell::Cell<i64>,
 }
 
 impl CartHold<'_> {
+    /// Pushes the deadline out again once a third of it has gone (a write per batch would
+    /// cost a commit per batch).
     fn renew(&self) -> Result<()> {
         let now = now_ms();
+        if now - self.taken.get() < HOLD_MS / 3 {
+            return Ok(());
+        }
         self.store
-            .write(|c| sql::cart_hold(c, self.cart, &self.owner, now, now + HOLD_MS))
-            .map(|_| ())
+            .write(|c| sql::cart_hold(c, self.cart, &self.owner, now, now + HOLD_MS))?;
+        self.taken.set(now);
+        Ok(())
     }
 }
 
@@ -214,6 +221,7 @@ impl Store {
             store: self,
             cart: cart.id,
             owner,
+            taken: std::cell::Cell::new(now),
         };
         let deadline = now_ms() + self.settings()?.lease_ms;
         while self.read(|c| sql::live_leases(c, cart.id, now_ms()))? > 0 {
@@ -255,8 +263,10 @@ impl Store {
         for batch in items.chunks(cart.max_items_to_send as usize) {
             hold.renew()?;
             // The counts, and the newest waiting record each one includes.
-            let mut read: Vec<(ItemId, i64)> = Vec::with_capacity(batch.len());
-            let sets = self.read(|c| {
+            let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
+            // One transaction for the batch: a consistent read, and one lock instead of one
+            // per statement.
+            let sets = self.write(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;
@@ -265,7 +275,7 @@ impl Store {
                     else {
                         continue;
                     };
-                    read.push((target, sql::stack_newest(c, cart.id, target)?.unwrap_or(0)));
+                    read.push((target, sql::stack_newest(c, cart.id, target)?));
                     sets.push(QuantitySet {
                         key: random_key(),
                         sku: item.sku.clone(),
@@ -285,7 +295,9 @@ impl Store {
                             match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {
                                     report.sent += 1;
-                                    applied.push(read[i]);
+                                    if let (target, Some(upto)) = read[i] {
+                                        applied.push((target, upto));
+                                    }
                                 }
                                 other => report.failures.push(ItemFailure {
                                     sku: set.sku.clone(),
@@ -311,13 +323,15 @@ impl Store {
                 // Only a count the cart took makes the records it included obsolete; the
                 // records of a failed item stay and are sent as deltas.
                 let now = now_ms();
-                report.superseded += self.write(|c| {
-                    let mut n = 0;
-                    for (target, upto) in &applied {
-                        n += sql::supersede(c, cart.id, *target, *upto, now)?;
-                    }
-                    Ok(n)
-                })?;
+                if !applied.is_empty() {
+                    report.superseded += self.write(|c| {
+                        let mut n = 0;
+                        for (target, upto) in &applied {
+                            n += sql::supersede(c, cart.id, *target, *upto, now)?;
+                        }
+                        Ok(n)
+                    })?;
+                }
             }
             done += batch.len() as i64;
             report.failed = report.failures.len();
@@ -538,7 +552,9 @@ impl Store {
         }
         if repair {
             for chunk in report.items.chunks_mut(cart.max_items_to_send as usize) {
-                let sets = self.read(|c| {
+                // One transaction for the batch: a consistent read, and one lock instead of one
+                // per statement.
+                let sets = self.write(|c| {
                     chunk
                         .iter()
                         .map(|d| {
