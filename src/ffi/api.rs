@@ -855,7 +855,8 @@ pub(crate) unsafe fn manual(
 /// `INVSYNC_REFUSED`). `progress` (optional) is called between batches with `user`; a non-zero
 /// return stops the send and the call returns `INVSYNC_CANCELLED` with the partial report.
 /// Per-item failures are in the report with `INVSYNC_OK`; `INVSYNC_NETWORK` when no request
-/// reached the cart. `INVSYNC_REFUSED` inside a host transaction.
+/// reached the cart. `INVSYNC_REFUSED` inside a host transaction; `INVSYNC_BUSY` while another
+/// Send or Get QOH holds the cart (the controller sends nothing to a held cart).
 ///
 /// Buffers: as `invsync_last_error`; the send is made whatever the buffer (read the report
 /// again with `invsync_last_report`). NULL: `store` required; `progress` and `user` optional.
@@ -896,8 +897,10 @@ pub unsafe extern "C" fn invsync_send_qoh(
     }
 }
 
-/// *Get QOH from website* (rule 8): sets each item's QOH to the cart's count plus the cart's
-/// waiting records for it, as a QOH change from that cart, and copies the report `{updated,
+/// *Get QOH from website* (rule 8): changes each item's QOH by the difference between the
+/// cart's count plus the cart's waiting records for it and the count the cart was shown, as a
+/// QOH change from that cart (so a sale made on the cart is applied, and a buffer or cap
+/// kept), holding the cart meanwhile, and copies the report `{updated,
 /// created, unchanged, unknown:[skus], not_applied:[{sku, why}], cancelled}` into `buf`.
 /// `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
 /// `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs. `progress` (optional) is
