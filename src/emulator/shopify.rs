@@ -300,6 +300,38 @@ fn user_error(field: Vec<String>, message: String, code: &str) -> Value {
     json!({"field": field, "message": message, "code": code})
 }
 
+/// The SKU of entry `i` of an input list, after the checks Shopify makes of every entry (a
+/// known inventory item, the configured location); a failed check adds its user error.
+fn entry_sku(
+    cart: &Cart,
+    entry: &Value,
+    list: &str,
+    i: usize,
+    errors: &mut Vec<Value>,
+) -> Option<String> {
+    let field = |f: &str| vec!["input".into(), list.to_owned(), i.to_string(), f.into()];
+    let Some(sku) = entry["inventoryItemId"]
+        .as_str()
+        .and_then(|g| item_sku(cart, g))
+    else {
+        errors.push(user_error(
+            field("inventoryItemId"),
+            "The specified inventory item could not be found.".into(),
+            "INVALID_INVENTORY_ITEM",
+        ));
+        return None;
+    };
+    if entry["locationId"].as_str() != Some(LOCATION_GID) {
+        errors.push(user_error(
+            field("locationId"),
+            "The specified location could not be found.".into(),
+            "INVALID_LOCATION",
+        ));
+        return None;
+    }
+    Some(sku)
+}
+
 fn adjust(cart: &mut Cart, input: &Value) -> Value {
     let mut errors = Vec::new();
     if input["name"].as_str() != Some("available") {
@@ -313,25 +345,9 @@ fn adjust(cart: &mut Cart, input: &Value) -> Value {
     let mut planned = Vec::new();
     for (i, c) in changes.iter().enumerate() {
         let field = |f: &str| vec!["input".into(), "changes".into(), i.to_string(), f.into()];
-        let Some(sku) = c["inventoryItemId"]
-            .as_str()
-            .and_then(|g| item_sku(cart, g))
-        else {
-            errors.push(user_error(
-                field("inventoryItemId"),
-                "The specified inventory item could not be found.".into(),
-                "INVALID_INVENTORY_ITEM",
-            ));
+        let Some(sku) = entry_sku(cart, c, "changes", i, &mut errors) else {
             continue;
         };
-        if c["locationId"].as_str() != Some(LOCATION_GID) {
-            errors.push(user_error(
-                field("locationId"),
-                "The specified location could not be found.".into(),
-                "INVALID_LOCATION",
-            ));
-            continue;
-        }
         let delta = c["delta"].as_i64().unwrap_or(0);
         let after = cart.items[&sku].saturating_add(delta);
         if after > MAX_QUANTITY {
@@ -374,25 +390,9 @@ fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
     let mut planned = Vec::new();
     for (i, q) in quantities.iter().enumerate() {
         let field = |f: &str| vec!["input".into(), "quantities".into(), i.to_string(), f.into()];
-        let Some(sku) = q["inventoryItemId"]
-            .as_str()
-            .and_then(|g| item_sku(cart, g))
-        else {
-            errors.push(user_error(
-                field("inventoryItemId"),
-                "The specified inventory item could not be found.".into(),
-                "INVALID_INVENTORY_ITEM",
-            ));
+        let Some(sku) = entry_sku(cart, q, "quantities", i, &mut errors) else {
             continue;
         };
-        if q["locationId"].as_str() != Some(LOCATION_GID) {
-            errors.push(user_error(
-                field("locationId"),
-                "The specified location could not be found.".into(),
-                "INVALID_LOCATION",
-            ));
-            continue;
-        }
         let quantity = q["quantity"].as_i64().unwrap_or(i64::MIN);
         if quantity > MAX_QUANTITY {
             errors.push(user_error(
