@@ -264,9 +264,7 @@ impl Store {
             hold.renew()?;
             // The counts, and the newest waiting record each one includes.
             let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
-            // One transaction for the batch: a consistent read, and one lock instead of one
-            // per statement.
-            let sets = self.write(|c| {
+            let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;

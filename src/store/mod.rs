@@ -167,10 +167,11 @@ impl Store {
         write_on(&conn, f)
     }
 
-    /// Runs `f` on this handle's connection without a transaction of its own.
+    /// Runs `f` in a read transaction (inside a host transaction: in that one), so its
+    /// statements see one snapshot and take the file's lock once, not once each.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.inner.conn.lock();
-        f(&conn)
+        read_on(&conn, f)
     }
 
     /// Whether the host has a transaction open on this handle.
@@ -257,40 +258,59 @@ pub(crate) fn write_on<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
-    let nested = !conn.is_autocommit();
-    let (open, commit) = if nested {
-        ("SAVEPOINT invsync_call", "RELEASE invsync_call")
+    if conn.is_autocommit() {
+        in_transaction(conn, "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", f)
     } else {
-        ("BEGIN IMMEDIATE", "COMMIT")
-    };
+        in_transaction(
+            conn,
+            "SAVEPOINT invsync_call",
+            "RELEASE invsync_call",
+            "ROLLBACK TO invsync_call; RELEASE invsync_call",
+            f,
+        )
+    }
+}
+
+/// See [`Store::read`]: several statements read one snapshot, under one lock.
+pub(crate) fn read_on<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if conn.is_autocommit() {
+        in_transaction(conn, "BEGIN", "COMMIT", "ROLLBACK", f)
+    } else {
+        f(conn)
+    }
+}
+
+/// Runs `f` between `open` and `commit`; `undo` runs if `f` fails or panics, so a caught
+/// panic never leaves a transaction open that would look like a host transaction to the next
+/// call.
+fn in_transaction<T>(
+    conn: &Connection,
+    open: &str,
+    commit: &str,
+    undo: &'static str,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
     // Cached statements: a host transaction of thousands of calls parses these once.
     let run = |sql: &str| -> Result<()> {
         conn.prepare_cached(sql)?.execute([])?;
         Ok(())
     };
     run(open)?;
-    // Rolls back if `f` fails or panics, so a caught panic never leaves a transaction open
-    // that would look like a host transaction to the next call.
     struct Guard<'a> {
         conn: &'a Connection,
-        nested: bool,
+        undo: &'static str,
         armed: bool,
     }
     impl Drop for Guard<'_> {
         fn drop(&mut self) {
             if self.armed {
-                let undo = if self.nested {
-                    "ROLLBACK TO invsync_call; RELEASE invsync_call"
-                } else {
-                    "ROLLBACK"
-                };
-                let _ = self.conn.execute_batch(undo);
+                let _ = self.conn.execute_batch(self.undo);
             }
         }
     }
     let mut guard = Guard {
         conn,
-        nested,
+        undo,
         armed: true,
     };
     let result = f(conn);
