@@ -112,6 +112,18 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, t.elapsed())
 }
 
+/// The best of three alternating rounds of `a` and `b` (each given its round number): the
+/// enqueue figures are commit-bound loops, and a shared machine's hiccups should not decide
+/// them.
+fn best_of_3(mut a: impl FnMut(usize), mut b: impl FnMut(usize)) -> (Duration, Duration) {
+    let (mut da, mut db) = (Duration::MAX, Duration::MAX);
+    for round in 0..3 {
+        da = da.min(timed(|| a(round)).1);
+        db = db.min(timed(|| b(round)).1);
+    }
+    (da, db)
+}
+
 struct Bench {
     dir: tempfile::TempDir,
     sizes: Sizes,
@@ -186,16 +198,15 @@ impl Bench {
         let skus: Vec<CString> = (0..items_n)
             .map(|i| CString::new(sku(i)).unwrap())
             .collect();
-        let (mut ours, mut c) = (Duration::MAX, Duration::MAX);
-        for round in 0..3 {
-            let off = 200_000 + round * n;
-            let (_, d) = timed(|| {
+        let (ours, c) = best_of_3(
+            |round| {
+                let off = 200_000 + round * n;
                 for i in off..off + n {
                     store.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
                 }
-            });
-            ours = ours.min(d);
-            let (_, d) = timed(|| {
+            },
+            |round| {
+                let off = 200_000 + round * n;
                 for i in off..off + n {
                     // SAFETY: the live handle and a NUL-terminated SKU.
                     let status = unsafe {
@@ -210,9 +221,8 @@ impl Bench {
                     };
                     assert_eq!(status, 0);
                 }
-            });
-            c = c.min(d);
-        }
+            },
+        );
         // SAFETY: the handle from invsync_store_open, closed once.
         unsafe { invsync_store_close(handle) };
         self.push(Line {
@@ -231,25 +241,19 @@ impl Bench {
     fn enqueue(&mut self) {
         let n = self.sizes.enqueue_calls;
         let items_n = 1000;
-        // Best of three alternating rounds each side: the figure is a commit-bound loop and
-        // a shared machine's hiccups should not decide it.
         let (store, bare) = self.enqueue_pair(items_n, Durability::Normal);
-        let (mut ours, mut base) = (Duration::MAX, Duration::MAX);
-        for round in 0..3 {
-            let off = round * n;
-            let (_, d) = timed(|| {
-                for i in off..off + n {
+        let (ours, base) = best_of_3(
+            |round| {
+                for i in round * n..(round + 1) * n {
                     store.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
                 }
-            });
-            ours = ours.min(d);
-            let (_, d) = timed(|| {
-                for i in off..off + n {
+            },
+            |round| {
+                for i in round * n..(round + 1) * n {
                     bare.write_tx(&sku(i % items_n), delta(i), now_ms());
                 }
-            });
-            base = base.min(d);
-        }
+            },
+        );
         let queued = store
             .stack_count(0, inventory_sync::StackState::Waiting)
             .unwrap();
@@ -267,26 +271,24 @@ impl Bench {
         });
 
         let n = self.sizes.enqueue_tx;
-        let (mut ours, mut base) = (Duration::MAX, Duration::MAX);
-        for round in 0..3 {
-            let off = 100_000 + round * n;
-            let (_, d) = timed(|| {
+        let (ours, base) = best_of_3(
+            |round| {
+                let off = 100_000 + round * n;
                 store.begin().unwrap();
                 for i in off..off + n {
                     store.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
                 }
                 store.commit().unwrap();
-            });
-            ours = ours.min(d);
-            let (_, d) = timed(|| {
+            },
+            |round| {
+                let off = 100_000 + round * n;
                 bare.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
                 for i in off..off + n {
                     bare.write(&sku(i % items_n), delta(i), now_ms());
                 }
                 bare.conn.execute_batch("COMMIT").unwrap();
-            });
-            base = base.min(d);
-        }
+            },
+        );
         self.push(Line {
             figure: format!("enqueue, one tx of {n} adjust_qoh, 3 carts"),
             ratio: rate(n, ours) / rate(n, base),
