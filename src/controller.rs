@@ -17,8 +17,8 @@ use crate::carts::{Cart, CartId};
 use crate::error::{Error, Result};
 use crate::params::{Settings, StackMode};
 use crate::stack::{
-    backoff_ms, transition, CartRunState, LeaseScope, LeasedSend, SqliteStack, Transition, Verdict,
-    WebStack,
+    backoff_ms, transition, CartRunState, Lease, LeaseScope, LeasedSend, NextLease, SqliteStack,
+    Transition, Verdict, WebStack,
 };
 use crate::store::{now_ms, Store};
 use parking_lot::Mutex;
@@ -236,24 +236,86 @@ impl<S: WebStack> StackController<S> {
         Ok(report)
     }
 
-    /// Runs `send` while a helper thread keeps the lease alive.
-    fn with_renewal<T>(&self, token: &str, lease_ms: i64, send: impl FnOnce() -> T) -> T {
-        let (stop, ticks) = mpsc::channel::<()>();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                let every = Duration::from_millis((lease_ms / 3).max(10) as u64);
-                while let Err(mpsc::RecvTimeoutError::Timeout) = ticks.recv_timeout(every) {
-                    // A failed renewal only means the lease may lapse: settlement then
-                    // finds the token gone and leaves the records to the next controller.
-                    let _ = self.stack.renew(token, now_ms() + lease_ms);
+    /// Waits for the answer to the request in flight, renewing `tokens` meanwhile (the
+    /// batch being sent, and the one leased behind it).
+    fn await_answer(
+        &self,
+        answers: &mpsc::Receiver<Answer>,
+        tokens: &[&str],
+        lease_ms: i64,
+    ) -> Result<Answer> {
+        let every = Duration::from_millis((lease_ms / 3).max(10) as u64);
+        loop {
+            match answers.recv_timeout(every) {
+                Ok(a) => return Ok(a),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    for t in tokens {
+                        // A failed renewal only means the lease may lapse: settlement then
+                        // finds the token gone and leaves the groups to the next controller.
+                        let _ = self.stack.renew(t, now_ms() + lease_ms);
+                    }
                 }
-            });
-            let out = send();
-            drop(stop);
-            out
-        })
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::new(
+                        crate::ErrorKind::Database,
+                        "a cart's send thread stopped in the middle of a request",
+                    ))
+                }
+            }
+        }
     }
 
+    /// Settles `answered` (if any) and, when `more`, leases the cart's next batch, as one
+    /// store step. `None` when nothing was leased: nothing due, the cart backs off, or the
+    /// pass's budget is spent.
+    fn step(
+        &self,
+        d: &CartDrain<'_>,
+        answered: Option<(Batch, Vec<(i64, Transition)>)>,
+        more: bool,
+        rep: &mut CartReport,
+    ) -> Result<Option<Lease>> {
+        let take = (d.cart.max_items_to_send as usize).min(d.budget.load(Ordering::Relaxed));
+        let next =
+            (more && take > 0 && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms())
+                .then_some(NextLease {
+                    cart: d.cart.id,
+                    max: take,
+                    scope: d.scope,
+                    lease_ms: d.settings.lease_ms,
+                });
+        let lease = match answered {
+            Some((batch, transitions)) => {
+                let (_, lease) =
+                    self.stack
+                        .settle_and_lease(&batch.token, &transitions, now_ms(), next)?;
+                batch.count(&transitions, rep);
+                lease
+            }
+            None => match next {
+                Some(n) => Some(
+                    self.stack
+                        .lease(n.cart, n.max, n.scope, now_ms(), n.lease_ms)?,
+                ),
+                None => None,
+            },
+        };
+        let lease = lease.filter(|l| !l.sends.is_empty());
+        if let Some(l) = &lease {
+            let _ = d
+                .budget
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    Some(b.saturating_sub(l.sends.len()))
+                });
+        }
+        Ok(lease)
+    }
+
+    /// Drains one cart. Batches are pipelined: while one request is in flight, the batch
+    /// answered before it is settled and the next one leased (one store transaction), so the
+    /// store's work and the round trip overlap. The next batch is leased ahead only while the
+    /// cart answers and can de-duplicate a re-send; a batch leased ahead and then not sent
+    /// (the cart failed) is released untouched.
     fn drain_cart(
         &self,
         cart: &Cart,
@@ -272,148 +334,232 @@ impl<S: WebStack> StackController<S> {
                 Some("held by a manual Send or Get QOH: nothing is sent until it ends".into());
             return Ok(rep);
         }
-        loop {
-            let now = now_ms();
-            let state = self.stack.cart_state(cart.id)?;
-            if state.backoff_until > now {
-                rep.error = state.cart_error.clone();
-                break;
-            }
-            let take = (cart.max_items_to_send as usize).min(budget.load(Ordering::Relaxed));
-            if take == 0 {
-                break;
-            }
-            let lease = self
-                .stack
-                .lease(cart.id, take, scope, now, settings.lease_ms)?;
-            if lease.sends.is_empty() {
-                break;
-            }
-            let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                Some(b.saturating_sub(lease.sends.len()))
+        let state = self.stack.cart_state(cart.id)?;
+        if state.backoff_until > now_ms() {
+            rep.error = state.cart_error.clone();
+            return Ok(rep);
+        }
+        // A group a dead controller may already have sent: a cart that cannot de-duplicate
+        // must not get it blindly again (DESIGN §4); nor is anything leased ahead for it, as a
+        // lease that lapses unsent would look like such a group.
+        let blind = matches!(
+            adapter.update_mode(),
+            UpdateMode::RelativeUnkeyed | UpdateMode::Absolute
+        );
+        let d = CartDrain {
+            cart,
+            settings,
+            scope,
+            budget,
+        };
+        std::thread::scope(|s| {
+            let (requests, inbox) = mpsc::channel::<Vec<DeltaSend>>();
+            let (outbox, answers) = mpsc::channel::<Answer>();
+            s.spawn(move || {
+                for deltas in inbox {
+                    if outbox.send(adapter.apply_deltas(&deltas)).is_err() {
+                        break;
+                    }
+                }
             });
-            // A group a dead controller may already have sent: a cart that cannot
-            // de-duplicate must not get it blindly again (DESIGN §4).
-            let blind = matches!(
-                adapter.update_mode(),
-                UpdateMode::RelativeUnkeyed | UpdateMode::Absolute
-            );
-            let (held_back, sending): (Vec<&LeasedSend>, Vec<&LeasedSend>) =
-                lease.sends.iter().partition(|s| blind && s.lapsed);
-            let deltas: Vec<DeltaSend> = sending
-                .iter()
-                .map(|s| DeltaSend {
-                    key: s.key.clone(),
-                    sku: s.sku.clone(),
-                    remote_ref: s.remote_ref.clone(),
-                    delta: s.delta,
-                })
-                .collect();
-            let result = if deltas.is_empty() {
-                Ok(Vec::new())
-            } else {
-                rep.requests += 1;
-                self.with_renewal(&lease.token, settings.lease_ms, || {
-                    adapter.apply_deltas(&deltas)
-                })
-            };
-            let now = now_ms();
-            let mut stop = false;
-            let verdicts: Vec<Verdict> = match result {
-                Ok(outcomes) => {
-                    if state.outage_step > 0 || state.cart_error.is_some() {
-                        self.stack
-                            .set_cart_state(cart.id, &CartRunState::default())?;
-                    }
-                    (0..sending.len())
-                        .map(|i| match outcomes.get(i) {
-                            Some(o) => outcome_verdict(o, now),
-                            None => {
-                                Verdict::Retryable("the cart gave no result for this item".into())
-                            }
-                        })
-                        .collect()
+            let mut queued = self.step(&d, None, true, &mut rep)?;
+            let mut answered = None;
+            // The cart answered its last request (or is not known to be failing).
+            let mut healthy = state.outage_step == 0 && state.cart_error.is_none();
+            loop {
+                let flying = queued.take().map(|lease| Batch::new(cart.id, lease, blind));
+                let sent = flying.as_ref().is_some_and(|b| !b.deltas.is_empty());
+                if let Some(b) = flying.as_ref().filter(|_| sent) {
+                    rep.requests += 1;
+                    // The receiver lives until this scope ends.
+                    let _ = requests.send(b.deltas.clone());
                 }
-                Err(e) => {
-                    stop = true;
-                    let msg = e.message();
-                    let (verdict, new_state) = match &e {
-                        CartError::RateLimited { retry_after, .. } => {
-                            let wait = retry_after
-                                .map(|d| d.as_millis() as i64)
-                                .unwrap_or_else(|| backoff_ms(settings, state.outage_step + 1).max(1000));
-                            let until = now + wait;
-                            (
-                                Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
-                                CartRunState { backoff_until: until, outage_step: state.outage_step, cart_error: Some(msg.clone()) },
-                            )
-                        }
-                        CartError::Unauthorized(_) => (
-                            Verdict::WaitUntil { until: now, attempt: false, response: msg.clone() },
-                            CartRunState {
-                                backoff_until: now + settings.retry_max_ms.max(1000),
-                                outage_step: state.outage_step,
-                                cart_error: Some(format!("{msg}; cart paused: fix its credentials (a cart update resumes it)")),
-                            },
-                        ),
-                        CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
-                        CartError::Ambiguous(_)
-                            if matches!(adapter.update_mode(), UpdateMode::RelativeUnkeyed | UpdateMode::Absolute) =>
-                        {
-                            (Verdict::Uncertain(msg.clone()), state.clone())
-                        }
-                        CartError::Unreachable(_) | CartError::Unavailable(_) | CartError::Ambiguous(_) => {
-                            let step = state.outage_step + 1;
-                            let until = now + backoff_ms(settings, step);
-                            (
-                                Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
-                                CartRunState { backoff_until: until, outage_step: step, cart_error: Some(msg.clone()) },
-                            )
-                        }
-                    };
-                    if new_state != state {
-                        self.stack.set_cart_state(cart.id, &new_state)?;
-                    }
-                    rep.error = new_state.cart_error.clone();
-                    if matches!(
-                        e,
-                        CartError::RateLimited { .. } | CartError::Unauthorized(_)
-                    ) {
-                        rep.deferred += sending.iter().map(|s| s.records).sum::<usize>();
-                    }
-                    vec![verdict; sending.len()]
+                let ahead = sent && healthy && !blind;
+                if answered.is_some() || ahead {
+                    queued = self.step(&d, answered.take(), ahead, &mut rep)?;
                 }
-            };
-            let lapsed = Verdict::Uncertain(
-                "a controller stopped while sending this; the cart may or may not have it: \
-                 check the cart, then retry or discard"
-                    .into(),
-            );
-            let order: Vec<&LeasedSend> = sending.iter().chain(&held_back).copied().collect();
-            let transitions: Vec<(i64, Transition)> = order
-                .iter()
-                .zip(verdicts.into_iter().chain(std::iter::repeat(lapsed)))
-                .map(|(s, v)| (s.group_id, transition(settings, s.attempts, v, now)))
-                .collect();
-            self.stack.settle(&lease.token, &transitions, now)?;
-            for (send, (_, t)) in order.iter().zip(&transitions) {
-                let n = send.records;
-                match t {
-                    Transition::Leave { .. } => rep.sent += n,
-                    Transition::Pending { attempts, .. } => {
-                        if send.attempts < *attempts {
-                            rep.retried += n;
-                        }
+                let Some(batch) = flying else { break };
+                let answer = if sent {
+                    let mut tokens = vec![batch.token.as_str()];
+                    tokens.extend(queued.as_ref().map(|l| l.token.as_str()));
+                    self.await_answer(&answers, &tokens, settings.lease_ms)?
+                } else {
+                    Ok(Vec::new())
+                };
+                let state = self.stack.cart_state(cart.id)?;
+                let (transitions, stop) =
+                    self.judge(&batch, answer, adapter, settings, &state, &mut rep)?;
+                healthy = !stop;
+                if stop {
+                    if let Some(l) = queued.take() {
+                        self.stack.release(&l.token)?;
+                        let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                            Some(b.saturating_add(l.sends.len()))
+                        });
                     }
-                    Transition::Bypassed { .. } => rep.bypassed += n,
-                    Transition::Uncertain { .. } => rep.uncertain += n,
+                    self.step(&d, Some((batch, transitions)), false, &mut rep)?;
+                    break;
+                }
+                answered = Some((batch, transitions));
+                if queued.is_none() {
+                    queued = self.step(&d, None, true, &mut rep)?;
                 }
             }
-            if stop {
-                break;
+            drop(requests);
+            Ok(rep)
+        })
+    }
+
+    /// What an answer means for each group of `batch`; updates the cart's state. Returns the
+    /// transitions and whether to stop sending to the cart in this pass.
+    fn judge(
+        &self,
+        batch: &Batch,
+        answer: Answer,
+        adapter: &dyn CartAdapter,
+        settings: &Settings,
+        state: &CartRunState,
+        rep: &mut CartReport,
+    ) -> Result<(Vec<(i64, Transition)>, bool)> {
+        let now = now_ms();
+        let sending = batch.sending.len();
+        let mut stop = false;
+        let verdicts: Vec<Verdict> = match answer {
+            Ok(outcomes) => {
+                if sending > 0 && (state.outage_step > 0 || state.cart_error.is_some()) {
+                    self.stack
+                        .set_cart_state(batch.cart, &CartRunState::default())?;
+                }
+                (0..sending)
+                    .map(|i| match outcomes.get(i) {
+                        Some(o) => outcome_verdict(o, now),
+                        None => Verdict::Retryable("the cart gave no result for this item".into()),
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                stop = true;
+                let msg = e.message();
+                let (verdict, new_state) = match &e {
+                    CartError::RateLimited { retry_after, .. } => {
+                        let wait = retry_after
+                            .map(|d| d.as_millis() as i64)
+                            .unwrap_or_else(|| backoff_ms(settings, state.outage_step + 1).max(1000));
+                        let until = now + wait;
+                        (
+                            Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
+                            CartRunState { backoff_until: until, outage_step: state.outage_step, cart_error: Some(msg.clone()) },
+                        )
+                    }
+                    CartError::Unauthorized(_) => (
+                        Verdict::WaitUntil { until: now, attempt: false, response: msg.clone() },
+                        CartRunState {
+                            backoff_until: now + settings.retry_max_ms.max(1000),
+                            outage_step: state.outage_step,
+                            cart_error: Some(format!("{msg}; cart paused: fix its credentials (a cart update resumes it)")),
+                        },
+                    ),
+                    CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
+                    CartError::Ambiguous(_)
+                        if matches!(adapter.update_mode(), UpdateMode::RelativeUnkeyed | UpdateMode::Absolute) =>
+                    {
+                        (Verdict::Uncertain(msg.clone()), state.clone())
+                    }
+                    CartError::Unreachable(_) | CartError::Unavailable(_) | CartError::Ambiguous(_) => {
+                        let step = state.outage_step + 1;
+                        let until = now + backoff_ms(settings, step);
+                        (
+                            Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
+                            CartRunState { backoff_until: until, outage_step: step, cart_error: Some(msg.clone()) },
+                        )
+                    }
+                };
+                if new_state != *state {
+                    self.stack.set_cart_state(batch.cart, &new_state)?;
+                }
+                rep.error = new_state.cart_error.clone();
+                if matches!(
+                    e,
+                    CartError::RateLimited { .. } | CartError::Unauthorized(_)
+                ) {
+                    rep.deferred += batch.sending.iter().map(|s| s.records).sum::<usize>();
+                }
+                vec![verdict; sending]
+            }
+        };
+        let lapsed = Verdict::Uncertain(
+            "a controller stopped while sending this; the cart may or may not have it: \
+             check the cart, then retry or discard"
+                .into(),
+        );
+        let transitions = batch
+            .sending
+            .iter()
+            .chain(&batch.held_back)
+            .zip(verdicts.into_iter().chain(std::iter::repeat(lapsed)))
+            .map(|(s, v)| (s.group_id, transition(settings, s.attempts, v, now)))
+            .collect();
+        Ok((transitions, stop))
+    }
+}
+
+/// What one cart's drain works with.
+struct CartDrain<'a> {
+    cart: &'a Cart,
+    settings: &'a Settings,
+    scope: &'a LeaseScope,
+    budget: &'a AtomicUsize,
+}
+
+/// A cart's answer to one request.
+type Answer = std::result::Result<Vec<SendOutcome>, CartError>;
+
+/// A leased batch: the groups sent, and those held back (a blind cart's lapsed groups).
+struct Batch {
+    cart: CartId,
+    token: String,
+    sending: Vec<LeasedSend>,
+    held_back: Vec<LeasedSend>,
+    deltas: Vec<DeltaSend>,
+}
+
+impl Batch {
+    fn new(cart: CartId, lease: Lease, blind: bool) -> Batch {
+        let (held_back, sending): (Vec<LeasedSend>, Vec<LeasedSend>) =
+            lease.sends.into_iter().partition(|s| blind && s.lapsed);
+        let deltas = sending
+            .iter()
+            .map(|s| DeltaSend {
+                key: s.key.clone(),
+                sku: s.sku.clone(),
+                remote_ref: s.remote_ref.clone(),
+                delta: s.delta,
+            })
+            .collect();
+        Batch {
+            cart,
+            token: lease.token,
+            sending,
+            held_back,
+            deltas,
+        }
+    }
+
+    /// Adds the settled transitions to the cart's report.
+    fn count(&self, transitions: &[(i64, Transition)], rep: &mut CartReport) {
+        for (send, (_, t)) in self.sending.iter().chain(&self.held_back).zip(transitions) {
+            let n = send.records;
+            match t {
+                Transition::Leave { .. } => rep.sent += n,
+                Transition::Pending { attempts, .. } => {
+                    if send.attempts < *attempts {
+                        rep.retried += n;
+                    }
+                }
+                Transition::Bypassed { .. } => rep.bypassed += n,
+                Transition::Uncertain { .. } => rep.uncertain += n,
             }
         }
-        Ok(rep)
     }
 }
 

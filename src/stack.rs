@@ -270,8 +270,28 @@ pub trait WebStack: Send + Sync {
     ) -> Result<Lease>;
     /// Extends a lease; false when the token no longer holds anything.
     fn renew(&self, token: &str, until: i64) -> Result<bool>;
+    /// Gives back a lease that was never sent (leased ahead, then not needed): its groups are
+    /// due again at once, and do not count as possibly sent.
+    fn release(&self, token: &str) -> Result<usize>;
     /// Applies transitions to groups still held by `token`; returns how many held.
     fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize>;
+    /// [`settle`](Self::settle) one lease, then take the `next` one, as one step: the
+    /// controller does both while its next request is in flight. The SQLite stack makes them
+    /// one transaction.
+    fn settle_and_lease(
+        &self,
+        token: &str,
+        transitions: &[(i64, Transition)],
+        now: i64,
+        next: Option<NextLease<'_>>,
+    ) -> Result<(usize, Option<Lease>)> {
+        let held = self.settle(token, transitions, now)?;
+        let lease = match next {
+            Some(n) => Some(self.lease(n.cart, n.max, n.scope, now, n.lease_ms)?),
+            None => None,
+        };
+        Ok((held, lease))
+    }
     /// A cart's controller state.
     fn cart_state(&self, cart: CartId) -> Result<CartRunState>;
     /// Stores a cart's controller state.
@@ -288,6 +308,19 @@ pub trait WebStack: Send + Sync {
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
+}
+
+/// What [`WebStack::settle_and_lease`] should lease after settling.
+#[derive(Debug, Clone, Copy)]
+pub struct NextLease<'a> {
+    /// The cart.
+    pub cart: CartId,
+    /// At most this many groups.
+    pub max: usize,
+    /// Whose records.
+    pub scope: &'a LeaseScope,
+    /// For how long, from `now`.
+    pub lease_ms: i64,
 }
 
 /// The SQLite web stack, on its own connection (never the host's).
@@ -308,6 +341,50 @@ impl SqliteStack {
     }
 }
 
+fn lease_on(
+    c: &Connection,
+    cart: CartId,
+    max: usize,
+    scope: &LeaseScope,
+    now: i64,
+    lease_ms: i64,
+) -> Result<Lease> {
+    let token = store::random_key();
+    let sends = sql::lease(c, cart, max as i64, scope, now, now + lease_ms, &token)?;
+    Ok(Lease { token, sends })
+}
+
+/// Groups leaving the stack settle together, one set of statements per outcome; the others
+/// one by one (they are rare: retries, bypasses).
+fn settle_on(
+    c: &Connection,
+    token: &str,
+    transitions: &[(i64, Transition)],
+    now: i64,
+) -> Result<usize> {
+    let mut leaving: Vec<(&str, Vec<(i64, &str)>)> = Vec::new();
+    let mut held = 0;
+    for (group, t) in transitions {
+        match t {
+            Transition::Leave { outcome, response } => {
+                match leaving.iter_mut().find(|(o, _)| o == outcome) {
+                    Some((_, groups)) => groups.push((*group, response)),
+                    None => leaving.push((outcome, vec![(*group, response)])),
+                }
+            }
+            _ => {
+                if sql::group_settle(c, *group, Some(token), t, now)? {
+                    held += 1;
+                }
+            }
+        }
+    }
+    for (outcome, groups) in &leaving {
+        held += sql::groups_leave(c, token, outcome, groups, now)?;
+    }
+    Ok(held)
+}
+
 impl WebStack for SqliteStack {
     fn settings(&self) -> Result<Settings> {
         crate::params::load(&self.conn.lock())
@@ -323,37 +400,31 @@ impl WebStack for SqliteStack {
         now: i64,
         lease_ms: i64,
     ) -> Result<Lease> {
-        let token = store::random_key();
-        let sends =
-            self.write(|c| sql::lease(c, cart, max as i64, scope, now, now + lease_ms, &token))?;
-        Ok(Lease { token, sends })
+        self.write(|c| lease_on(c, cart, max, scope, now, lease_ms))
     }
     fn renew(&self, token: &str, until: i64) -> Result<bool> {
         self.write(|c| sql::lease_renew(c, token, until))
     }
+    fn release(&self, token: &str) -> Result<usize> {
+        self.write(|c| sql::lease_release(c, token))
+    }
     fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize> {
+        self.write(|c| settle_on(c, token, transitions, now))
+    }
+    fn settle_and_lease(
+        &self,
+        token: &str,
+        transitions: &[(i64, Transition)],
+        now: i64,
+        next: Option<NextLease<'_>>,
+    ) -> Result<(usize, Option<Lease>)> {
         self.write(|c| {
-            let mut leaving: Vec<(&str, Vec<(i64, &str)>)> = Vec::new();
-            let mut held = 0;
-            for (group, t) in transitions {
-                match t {
-                    Transition::Leave { outcome, response } => {
-                        match leaving.iter_mut().find(|(o, _)| o == outcome) {
-                            Some((_, groups)) => groups.push((*group, response)),
-                            None => leaving.push((outcome, vec![(*group, response)])),
-                        }
-                    }
-                    _ => {
-                        if sql::group_settle(c, *group, Some(token), t, now)? {
-                            held += 1;
-                        }
-                    }
-                }
-            }
-            for (outcome, groups) in &leaving {
-                held += sql::groups_leave(c, token, outcome, groups, now)?;
-            }
-            Ok(held)
+            let held = settle_on(c, token, transitions, now)?;
+            let lease = match next {
+                Some(n) => Some(lease_on(c, n.cart, n.max, n.scope, now, n.lease_ms)?),
+                None => None,
+            };
+            Ok((held, lease))
         })
     }
     fn cart_state(&self, cart: CartId) -> Result<CartRunState> {

@@ -420,3 +420,113 @@ fn a_lease_is_renewed_while_its_request_is_in_flight() {
         "sent once: the lease held"
     );
 }
+
+/// A keyed cart whose first request waits until the controller has leased the next batch
+/// (or 10 s pass), then fails as an outage; later requests are applied.
+struct FailsOnceAfterLookahead {
+    calls: std::sync::atomic::AtomicUsize,
+    observer: std::sync::Mutex<inventory_sync::Store>,
+    saw_next_leased: AtomicBool,
+    applied: std::sync::Mutex<Vec<String>>,
+}
+
+impl CartAdapter for FailsOnceAfterLookahead {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) > 0 {
+            self.applied
+                .lock()
+                .unwrap()
+                .extend(d.iter().map(|x| x.sku.clone()));
+            return Ok(d
+                .iter()
+                .map(|_| SendOutcome::Applied { qoh: None })
+                .collect());
+        }
+        let observer = self.observer.lock().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let leased = stack(&observer, Some(r#"{"state":1}"#))
+                .iter()
+                .filter(|r| r["state"] == "leased")
+                .count();
+            if leased == 2 * d.len() {
+                self.saw_next_leased.store(true, Ordering::SeqCst);
+                break;
+            }
+            std::thread::yield_now();
+        }
+        Err(CartError::Unavailable("HTTP 503".into()))
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not used".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
+#[test]
+fn the_next_batch_is_leased_while_a_request_is_in_flight_and_given_back_unsent() {
+    let f = store();
+    f.store.set_param("RetryBaseMs", "1").unwrap();
+    let cart = Arc::new(FailsOnceAfterLookahead {
+        calls: Default::default(),
+        observer: std::sync::Mutex::new(f.reopen()),
+        saw_next_leased: AtomicBool::new(false),
+        applied: Default::default(),
+    });
+    let c = cart.clone();
+    f.store
+        .register_adapter("gate", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
+    let id = f
+        .store
+        .upsert_cart_json(r#"{"name":"Gate","adapter":"gate","max_items_to_send":2,"capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#)
+        .unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    for i in 0..6 {
+        item(&f.store, &format!("P{i}"), 5);
+        adjust(&f.store, &format!("P{i}"), -1, Reason::PosSale);
+    }
+    let r = f.store.run_stack(None).unwrap();
+    assert!(
+        cart.saw_next_leased.load(Ordering::SeqCst),
+        "the second batch was leased while the first request was in flight"
+    );
+    assert_eq!((r.sent, r.retried, r.remaining), (0, 2, 6), "{r}");
+    let recs = stack(&f.store, None);
+    let seen: Vec<(i64, &str)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["attempts"].as_i64().unwrap(),
+                r["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (1, "pending"),
+            (1, "pending"),
+            (0, "pending"),
+            (0, "pending"),
+            (0, "pending"),
+            (0, "pending")
+        ],
+        "the batch leased ahead was given back unsent: no attempt, not leased"
+    );
+    // The 1 ms back-off passes within a few passes.
+    for _ in 0..10_000 {
+        if f.store.run_stack(None).unwrap().remaining == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        *cart.applied.lock().unwrap(),
+        ["P0", "P1", "P2", "P3", "P4", "P5"],
+        "each applied once, the failed batch first"
+    );
+}

@@ -690,11 +690,10 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// A random UUID v4 made by SQLite's own generator (seeded from the OS): the key of a group
-/// formed inside a set-based `INSERT`, so the lease need not insert groups one by one.
-const RANDOM_KEY_SQL: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' \
-     || substr(hex(randomblob(2)), 2) || '-' || substr('89AB', 1 + abs(random() % 4), 1) \
-     || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+/// A group's idempotency key, a UUID v4: the first 74 random bits are the lease token's (made
+/// from the OS's generator, one per lease), the last 48 come from SQLite's generator per group,
+/// so a set-based `INSERT` forms a batch's groups without a random call per UUID field.
+const GROUP_KEY_SQL: &str = "substr(?7, 1, 24) || lower(hex(randomblob(6)))";
 
 /// Leases up to `max` due send groups of `cart` under `token`: existing groups due for a
 /// retry first (oldest first), then new groups formed from the oldest ungrouped records. Each
@@ -747,16 +746,21 @@ pub(crate) fn lease(
         ])?;
     let room = max - due as i64;
     if room > 0 {
-        // New groups are marked with their own token until their records are attached, so
-        // later records of an item whose older group is due never join that group.
-        let fresh = format!("{token}#new");
+        // The batch's new groups are those above the newest group before it, so records of
+        // an item whose older group was just leased for a retry never join that group.
+        let before: i64 = c
+            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM send_groups")?
+            .query_row([], |r| r.get(0))?;
+        // The window of oldest ungrouped records is twice the room: enough for a batch of
+        // distinct items, and a hot item's many records only make a batch smaller.
         c.prepare_cached(&format!(
             "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                     next_attempt_at, created_at, lease_token, lease_until)
-             SELECT ?1, p.item_id, {RANDOM_KEY_SQL},
+                                     next_attempt_at, created_at, lease_token, lease_until,
+                                     unsettled)
+             SELECT ?1, p.item_id, {GROUP_KEY_SQL},
                     (SELECT SUM(x.delta) FROM stack x WHERE x.cart_id = ?1 AND x.item_id = p.item_id
                        AND x.workstation = p.workstation AND x.group_id IS NULL),
-                    p.workstation, 'pending', ?2, ?2, ?7, ?8
+                    p.workstation, 'pending', ?2, ?2, ?7, ?8, 1
              FROM (SELECT s.item_id, MIN(s.workstation) AS workstation, MIN(s.id) AS first
                    FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
                          WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
@@ -773,40 +777,41 @@ pub(crate) fn lease(
             scope.workstation,
             scope.stale_before,
             room,
-            fresh,
+            token,
             until,
-            room * 8
+            room * 2
         ])?;
-        // Driven from the new groups (CROSS JOIN keeps that order): the records are found
-        // by (cart, item), never by a walk over the cart's whole backlog.
+        // Driven from the new groups: the records are found by (cart, item), never by a walk
+        // over the cart's whole backlog.
         c.prepare_cached(
-            "UPDATE stack SET group_id = (SELECT g.id FROM send_groups g WHERE g.lease_token = ?2
-                   AND g.item_id = stack.item_id AND g.workstation = stack.workstation)
-             WHERE id IN (SELECT s.id FROM send_groups g CROSS JOIN stack s
-              WHERE g.lease_token = ?2 AND s.cart_id = ?1 AND s.item_id = g.item_id
-                AND s.workstation = g.workstation AND s.group_id IS NULL)",
+            "UPDATE stack SET group_id = g.id FROM send_groups g
+             WHERE g.lease_token = ?2 AND g.id > ?3 AND stack.cart_id = ?1
+               AND stack.item_id = g.item_id AND stack.workstation = g.workstation
+               AND stack.group_id IS NULL",
         )?
-        .execute(params![cart, fresh])?;
+        .execute(params![cart, token, before])?;
         // Changes that cancel out leave at once: nothing to send.
-        c.prepare_cached(
-            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-             SELECT s.id, s.cart_id, s.item_id, s.delta, 'netted', g.key,
-                    'changes cancel out: nothing to send', ?2
-             FROM send_groups g JOIN stack s ON s.group_id = g.id
-             WHERE g.lease_token = ?1 AND g.net_delta = 0",
-        )?
-        .execute(params![fresh, now])?;
-        c.prepare_cached(
-            "DELETE FROM stack WHERE group_id IN
-             (SELECT id FROM send_groups WHERE lease_token = ?1 AND net_delta = 0)",
-        )?
-        .execute([&fresh])?;
-        c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1 AND net_delta = 0")?
-            .execute([&fresh])?;
-        c.prepare_cached(
-            "UPDATE send_groups SET lease_token = ?2, unsettled = 1 WHERE lease_token = ?1",
-        )?
-        .execute([&fresh, token])?;
+        let netted = c
+            .prepare_cached(
+                "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                       response, at)
+                 SELECT s.id, s.cart_id, s.item_id, s.delta, 'netted', g.key,
+                        'changes cancel out: nothing to send', ?2
+                 FROM send_groups g JOIN stack s ON s.group_id = g.id
+                 WHERE g.lease_token = ?1 AND g.id > ?3 AND g.net_delta = 0",
+            )?
+            .execute(params![token, now, before])?;
+        if netted > 0 {
+            c.prepare_cached(
+                "DELETE FROM stack WHERE group_id IN (SELECT id FROM send_groups
+                  WHERE lease_token = ?1 AND id > ?2 AND net_delta = 0)",
+            )?
+            .execute(params![token, before])?;
+            c.prepare_cached(
+                "DELETE FROM send_groups WHERE lease_token = ?1 AND id > ?2 AND net_delta = 0",
+            )?
+            .execute(params![token, before])?;
+        }
     }
     let mut st = c.prepare_cached(
         "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
@@ -831,9 +836,9 @@ pub(crate) fn lease(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Settles groups that left the stack with `outcome` under `token`: each is marked with its
-/// response (one primary-key update), then their records are logged and removed, and the
-/// groups deleted, in three set-based statements. Returns how many groups were held.
+/// Settles groups that left the stack with `outcome` under `token`: their records are logged
+/// with each group's response and removed, and the groups deleted, in three set-based
+/// statements over the list passed as JSON. Returns how many groups were still held.
 pub(crate) fn groups_leave(
     c: &Connection,
     token: &str,
@@ -841,31 +846,54 @@ pub(crate) fn groups_leave(
     done: &[(i64, &str)],
     now: i64,
 ) -> Result<usize> {
-    let marked = format!("{token}#done");
-    let mut mark = c.prepare_cached(
-        "UPDATE send_groups SET lease_token = ?3, last_response = ?4
-         WHERE id = ?1 AND lease_token = ?2",
-    )?;
-    let mut held = 0;
-    for (group, response) in done {
-        held += mark.execute(params![group, token, marked, response])?;
-    }
-    if held == 0 {
-        return Ok(0);
-    }
+    let list = serde_json::to_string(done).map_err(|e| {
+        Error::new(
+            crate::ErrorKind::Database,
+            format!("cannot list settled groups: {e}"),
+        )
+    })?;
     c.prepare_cached(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, ?2, g.key, g.last_response, ?3
-         FROM send_groups g JOIN stack s ON s.group_id = g.id WHERE g.lease_token = ?1",
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, g.key, j.value ->> 1, ?4
+         FROM json_each(?1) j CROSS JOIN send_groups g CROSS JOIN stack s
+         WHERE g.id = j.value ->> 0 AND g.lease_token = ?2 AND s.group_id = g.id",
     )?
-    .execute(params![marked, outcome, now])?;
+    .execute(params![list, token, outcome, now])?;
     c.prepare_cached(
-        "DELETE FROM stack WHERE group_id IN (SELECT id FROM send_groups WHERE lease_token = ?1)",
+        "DELETE FROM stack WHERE group_id IN (SELECT g.id FROM json_each(?1) j
+          CROSS JOIN send_groups g WHERE g.id = j.value ->> 0 AND g.lease_token = ?2)",
     )?
-    .execute([&marked])?;
-    c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1")?
-        .execute([&marked])?;
-    Ok(held)
+    .execute(params![list, token])?;
+    Ok(c.prepare_cached(
+        "DELETE FROM send_groups WHERE lease_token = ?2
+              AND id IN (SELECT j.value ->> 0 FROM json_each(?1) j)",
+    )?
+    .execute(params![list, token])?)
+}
+
+/// Gives back a lease that was never sent (leased ahead of need). Groups it formed, never
+/// sent under any lease (no attempt, no answer, no other unsettled lease), are dissolved: their
+/// records are ungrouped again, so they keep their place behind older retries. Groups leased
+/// again for a retry only lose the token.
+pub(crate) fn lease_release(c: &Connection, token: &str) -> Result<usize> {
+    const UNSENT: &str = "lease_token = ?1 AND unsettled = 1 AND attempts = 0
+                          AND last_response IS NULL";
+    c.prepare_cached(&format!(
+        "UPDATE stack SET group_id = NULL WHERE group_id IN
+         (SELECT id FROM send_groups WHERE {UNSENT})"
+    ))?
+    .execute([token])?;
+    let dissolved = c
+        .prepare_cached(&format!("DELETE FROM send_groups WHERE {UNSENT}"))?
+        .execute([token])?;
+    let kept = c
+        .prepare_cached(
+            "UPDATE send_groups SET lease_token = NULL, lease_until = 0,
+                    unsettled = MAX(unsettled - 1, 0)
+             WHERE lease_token = ?1",
+        )?
+        .execute([token])?;
+    Ok(dissolved + kept)
 }
 
 pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<bool> {
