@@ -50,14 +50,14 @@ const PER_BATCH: &[&str] = &[
          FROM send_groups g JOIN items i ON i.id = g.item_id
               LEFT JOIN web_fields w ON w.cart_id = g.cart_id AND w.item_id = g.item_id
          WHERE g.lease_token = ?1 ORDER BY g.next_attempt_at, g.id",
+    "UPDATE send_groups SET lease_until = -1, last_response = ?3
+         WHERE id = ?1 AND lease_token = ?2",
     "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, g.key, j.value ->> 1, ?4
-         FROM json_each(?1) j CROSS JOIN send_groups g CROSS JOIN stack s
-         WHERE g.id = j.value ->> 0 AND g.lease_token = ?2 AND s.group_id = g.id",
-    "DELETE FROM stack WHERE group_id IN (SELECT g.id FROM json_each(?1) j
-          CROSS JOIN send_groups g WHERE g.id = j.value ->> 0 AND g.lease_token = ?2)",
-    "DELETE FROM send_groups WHERE lease_token = ?2
-              AND id IN (SELECT j.value ->> 0 FROM json_each(?1) j)",
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?2, g.key, g.last_response, ?3
+         FROM send_groups g JOIN stack s ON s.group_id = g.id
+         WHERE g.lease_token = ?1 AND g.lease_until = -1",
+    "DELETE FROM stack WHERE group_id IN
+         (SELECT id FROM send_groups WHERE lease_token = ?1 AND lease_until = -1)",
 ];
 
 fn squash(s: &str) -> String {

@@ -836,9 +836,10 @@ pub(crate) fn lease(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Settles groups that left the stack with `outcome` under `token`: their records are logged
-/// with each group's response and removed, and the groups deleted, in three set-based
-/// statements over the list passed as JSON. Returns how many groups were still held.
+/// Settles groups that left the stack with `outcome` under `token`: each is marked with its
+/// response (a primary-key update of unindexed columns; `lease_until = -1` marks it leaving),
+/// then their records are logged and removed, and the groups deleted, in three set-based
+/// statements. Returns how many groups were still held.
 pub(crate) fn groups_leave(
     c: &Connection,
     token: &str,
@@ -846,29 +847,32 @@ pub(crate) fn groups_leave(
     done: &[(i64, &str)],
     now: i64,
 ) -> Result<usize> {
-    let list = serde_json::to_string(done).map_err(|e| {
-        Error::new(
-            crate::ErrorKind::Database,
-            format!("cannot list settled groups: {e}"),
-        )
-    })?;
+    let mut mark = c.prepare_cached(
+        "UPDATE send_groups SET lease_until = -1, last_response = ?3
+         WHERE id = ?1 AND lease_token = ?2",
+    )?;
+    let mut held = 0;
+    for (group, response) in done {
+        held += mark.execute(params![group, token, response])?;
+    }
+    if held == 0 {
+        return Ok(0);
+    }
     c.prepare_cached(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, g.key, j.value ->> 1, ?4
-         FROM json_each(?1) j CROSS JOIN send_groups g CROSS JOIN stack s
-         WHERE g.id = j.value ->> 0 AND g.lease_token = ?2 AND s.group_id = g.id",
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?2, g.key, g.last_response, ?3
+         FROM send_groups g JOIN stack s ON s.group_id = g.id
+         WHERE g.lease_token = ?1 AND g.lease_until = -1",
     )?
-    .execute(params![list, token, outcome, now])?;
+    .execute(params![token, outcome, now])?;
     c.prepare_cached(
-        "DELETE FROM stack WHERE group_id IN (SELECT g.id FROM json_each(?1) j
-          CROSS JOIN send_groups g WHERE g.id = j.value ->> 0 AND g.lease_token = ?2)",
+        "DELETE FROM stack WHERE group_id IN
+         (SELECT id FROM send_groups WHERE lease_token = ?1 AND lease_until = -1)",
     )?
-    .execute(params![list, token])?;
-    Ok(c.prepare_cached(
-        "DELETE FROM send_groups WHERE lease_token = ?2
-              AND id IN (SELECT j.value ->> 0 FROM json_each(?1) j)",
-    )?
-    .execute(params![list, token])?)
+    .execute([token])?;
+    c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1 AND lease_until = -1")?
+        .execute([token])?;
+    Ok(held)
 }
 
 /// Gives back a lease that was never sent (leased ahead of need). Groups it formed, never
