@@ -6,8 +6,8 @@
 //! Absolute rates on a shared 2-core machine are noise; the ratios are what to read.
 //!
 //! `INVSYNC_BENCH_QUICK=1` runs every figure at a tenth of its size (a smoke run).
-//! `INVSYNC_BENCH_SKIP=peer,memory` leaves figures out (names: enqueue, durability, drain,
-//! drain3, coalescing, send, get, peer, scaling, memory).
+//! `INVSYNC_BENCH_SKIP=peer,memory` leaves figures out (names: enqueue, cabi, durability,
+//! drain, drain3, drain3_latency, coalescing, send, get, peer, scaling, memory).
 
 mod common;
 
@@ -25,6 +25,7 @@ struct Sizes {
     enqueue_tx: usize,
     full_calls: usize,
     drain: usize,
+    drain_latency: usize,
     coalesce_deltas: usize,
     coalesce_items: usize,
     manual: usize,
@@ -43,6 +44,7 @@ impl Sizes {
             enqueue_tx: 10_000 / d,
             full_calls: 1_000 / d,
             drain: 100_000 / d,
+            drain_latency: 5_000 / d,
             coalesce_deltas: 100_000 / d,
             coalesce_items: 1_000 / d,
             manual: 100_000 / d,
@@ -398,6 +400,47 @@ impl Bench {
                 "ours {}, bare {}",
                 fmt_rate(3 * n, ours, "records"),
                 fmt_rate(3 * n, base, "records")
+            ),
+        });
+    }
+
+    /// Carts drain concurrently, not one after another: with round trips a real cart
+    /// takes (the emulators answer each request after `ms`), three carts at once take about
+    /// the time of one, as three bare loops on three threads do.
+    fn drain3_latency(&mut self) {
+        let (n, ms) = (self.sizes.drain_latency, 5);
+        let slow = || {
+            let e = emulator(n, 1_000_000);
+            e.inject(inventory_sync::emulator::Fault::Delay {
+                ms,
+                count: usize::MAX,
+            });
+            e
+        };
+        let emus: Vec<_> = (0..3).map(|_| slow()).collect();
+        let refs: Vec<_> = emus.iter().collect();
+        let store = self.drain_store(n, &refs);
+        let (report, ours) = timed(|| store.run_stack(None).unwrap());
+        assert_eq!(report.sent, 3 * n, "{report}");
+        let base_emus: Vec<_> = (0..3).map(|_| slow()).collect();
+        let (_, base) = timed(|| {
+            std::thread::scope(|s| {
+                for e in &base_emus {
+                    let url = e.url();
+                    s.spawn(move || bare_drain(&url, n));
+                }
+            })
+        });
+        self.push(Line {
+            figure: format!("drain {n} records to each of 3 carts answering in {ms} ms, at once"),
+            ratio: rate(3 * n, ours) / rate(3 * n, base),
+            baseline: "3 bare reqwest loops on 3 threads against the same carts".into(),
+            goal: Goal::AtLeast(0.5),
+            detail: format!(
+                "ours {:.2}s, bare {:.2}s; one cart after another would take >= {:.2}s",
+                ours.as_secs_f64(),
+                base.as_secs_f64(),
+                3.0 * (n / 50) as f64 * ms as f64 / 1000.0
             ),
         });
     }
@@ -971,12 +1014,13 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     type Step = fn(&mut Bench);
-    let steps: [(&str, Step); 9] = [
+    let steps: [(&str, Step); 10] = [
         ("enqueue", Bench::enqueue),
         ("cabi", Bench::cabi),
         ("durability", Bench::durability),
         ("drain", Bench::drain),
         ("drain3", Bench::drain3),
+        ("drain3_latency", Bench::drain3_latency),
         ("coalescing", Bench::coalescing),
         ("send", Bench::send),
         ("get", Bench::get),
