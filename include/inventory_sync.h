@@ -224,8 +224,9 @@ void invsync_store_close(invsync_store *store);
 
 /**
  * Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts` (10), `RetryBaseMs`
- * (1000), `RetryMaxMs` (300000), `LeaseMs` (60000), `StackMode` (`local`/`shared`), and
- * `Workstation` (this handle only; default the host name). An unknown name or a bad value is
+ * (1000), `RetryMaxMs` (300000), `LeaseMs` (60000), `StackMode` (`local`/`shared`),
+ * `StackHistoryDays` (90; 0 keeps the stack's history for ever), and `Workstation` (this
+ * handle only; default the host name). An unknown name or a bad value is
  * `INVSYNC_INVALID_ARGUMENT` and changes nothing.
  *
  * NULL: all required. Thread safety: any thread.

@@ -24,7 +24,7 @@ use crate::store::{now_ms, Store};
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,6 +121,8 @@ pub struct StackController<S: WebStack> {
     adapters: Arc<AdapterRegistry>,
     workstation: Mutex<String>,
     cache: Mutex<AdapterCache>,
+    /// When this controller last forgot old history (Unix ms; 0: not yet).
+    pruned_at: AtomicI64,
 }
 
 impl<S: WebStack> StackController<S> {
@@ -131,6 +133,7 @@ impl<S: WebStack> StackController<S> {
             adapters,
             workstation: Mutex::new(workstation),
             cache: Mutex::new(HashMap::new()),
+            pruned_at: AtomicI64::new(0),
         }
     }
 
@@ -225,6 +228,7 @@ impl<S: WebStack> StackController<S> {
             }));
         }
         report.carts.sort_by_key(|c| c.cart_id);
+        self.forget_old_history(&settings, now);
         for c in &mut report.carts {
             c.remaining = self.stack.waiting(c.cart_id)?;
             report.sent += c.sent;
@@ -234,6 +238,24 @@ impl<S: WebStack> StackController<S> {
             report.remaining += c.remaining;
         }
         Ok(report)
+    }
+
+    /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
+    /// record sent and would otherwise grow for ever.
+    /// A failure (a busy store) is tried again next pass; the pass's report stands.
+    fn forget_old_history(&self, settings: &Settings, now: i64) {
+        const EVERY_MS: i64 = 3_600_000;
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        if settings.history_days == 0 || (last != 0 && now - last < EVERY_MS) {
+            return;
+        }
+        if self
+            .stack
+            .prune_history(now - settings.history_days * 86_400_000)
+            .is_ok()
+        {
+            self.pruned_at.store(now, Ordering::Relaxed);
+        }
     }
 
     /// Waits for the answer to the request in flight, renewing `tokens` meanwhile (the

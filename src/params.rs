@@ -28,6 +28,9 @@ pub struct Settings {
     pub lease_ms: i64,
     /// Local or shared controllers.
     pub stack_mode: StackMode,
+    /// Days the stack's history (what was applied, superseded, discarded) is kept; the
+    /// controller forgets older entries. 0 keeps it for ever.
+    pub history_days: i64,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             retry_max_ms: 300_000,
             lease_ms: 60_000,
             stack_mode: StackMode::Local,
+            history_days: 90,
         }
     }
 }
@@ -51,6 +55,7 @@ const STORED: &[(&str, &str)] = &[
     ("RetryMaxMs", "300000"),
     ("LeaseMs", "60000"),
     ("StackMode", "local"),
+    ("StackHistoryDays", "90"),
 ];
 
 /// Checks `value` for parameter `name` and returns its canonical text.
@@ -78,6 +83,7 @@ fn canonical(name: &str, value: &str) -> Result<String> {
         "RetryBaseMs" => int_in(0, 3_600_000),
         "RetryMaxMs" => int_in(0, 86_400_000),
         "LeaseMs" => int_in(100, 3_600_000),
+        "StackHistoryDays" => int_in(0, 36_500),
         "StackMode" => match value.trim().to_ascii_lowercase().as_str() {
             "local" => Ok("local".into()),
             "shared" => Ok("shared".into()),
@@ -114,6 +120,7 @@ pub(crate) fn load(conn: &rusqlite::Connection) -> Result<Settings> {
             "RetryBaseMs" => s.retry_base_ms = value.parse().unwrap_or(1000),
             "RetryMaxMs" => s.retry_max_ms = value.parse().unwrap_or(300_000),
             "LeaseMs" => s.lease_ms = value.parse().unwrap_or(60_000),
+            "StackHistoryDays" => s.history_days = value.parse().unwrap_or(90),
             "StackMode" => {
                 s.stack_mode = if value == "shared" {
                     StackMode::Shared
@@ -129,8 +136,9 @@ pub(crate) fn load(conn: &rusqlite::Connection) -> Result<Settings> {
 
 impl Store {
     /// Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts`, `RetryBaseMs`,
-    /// `RetryMaxMs`, `LeaseMs`, `StackMode` (`local`/`shared`), or `Workstation` (this handle
-    /// only). An unknown name or a bad value is refused and changes nothing.
+    /// `RetryMaxMs`, `LeaseMs`, `StackMode` (`local`/`shared`), `StackHistoryDays` (0 keeps
+    /// history for ever), or `Workstation` (this handle only). An unknown name or a bad value
+    /// is refused and changes nothing.
     pub fn set_param(&self, name: &str, value: &str) -> Result<()> {
         if name == "Workstation" {
             *self.inner.workstation.lock() = check_workstation(value)?;

@@ -308,6 +308,8 @@ pub trait WebStack: Send + Sync {
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
+    /// Forgets history entries older than `before` (Unix ms); returns how many went.
+    fn prune_history(&self, before: i64) -> Result<usize>;
 }
 
 /// What [`WebStack::settle_and_lease`] should lease after settling.
@@ -448,6 +450,25 @@ impl WebStack for SqliteStack {
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool> {
         self.write(|c| sql::shared_lock(c, holder, now, until))
     }
+    fn prune_history(&self, before: i64) -> Result<usize> {
+        prune_in_steps(|| {
+            let conn = self.conn.lock();
+            store::write_on(&conn, |c| sql::stack_log_prune(c, before))
+        })
+    }
+}
+
+/// Runs prune steps, each its own transaction so hosts are never held up for long, until one
+/// finds less than a full step.
+fn prune_in_steps(mut step: impl FnMut() -> Result<usize>) -> Result<usize> {
+    let mut gone = 0;
+    loop {
+        let n = step()?;
+        gone += n;
+        if (n as i64) < sql::PRUNE_STEP {
+            return Ok(gone);
+        }
+    }
 }
 
 impl Store {
@@ -494,10 +515,10 @@ impl Store {
 
     /// Forgets the stack's history (what was applied, superseded, discarded) older than
     /// `before` (Unix milliseconds); returns how many entries went. The log gains one row per
-    /// record sent, so a busy store should prune it now and then; the ledger of QOH changes
-    /// is not touched.
+    /// record sent; the stack controller forgets entries older than `StackHistoryDays` (90) by
+    /// itself, once an hour. The ledger of QOH changes is not touched.
     pub fn prune_stack_history(&self, before: i64) -> Result<usize> {
-        self.write(|c| sql::stack_log_prune(c, before))
+        prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))
     }
 
     /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)

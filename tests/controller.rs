@@ -530,3 +530,66 @@ fn the_next_batch_is_leased_while_a_request_is_in_flight_and_given_back_unsent()
         "each applied once, the failed batch first"
     );
 }
+
+/// Back-dates every history entry by `days`, as if it had been written that long ago.
+fn age_history(store: &inventory_sync::Store, days: i64) {
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.execute("UPDATE stack_log SET at = at - ?1", [days * 86_400_000])
+        .unwrap();
+}
+
+#[test]
+fn the_controller_forgets_history_older_than_stack_history_days() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    for sku in ["H1", "H2"] {
+        item(&f.store, sku, 5);
+        e.set_qoh(sku, 5);
+    }
+    adjust(&f.store, "H1", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    age_history(&f.store, 40);
+    // A second controller (a fresh handle) passes: 40 days is within the default 90.
+    adjust(&f.store, "H2", -1, Reason::PosSale);
+    assert_eq!(f.reopen().run_stack(None).unwrap().sent, 1);
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 2);
+    // At 30 days the 40-day-old entry goes, the new one stays; the ledger keeps both changes.
+    f.store.set_param("StackHistoryDays", "30").unwrap();
+    f.reopen().run_stack(None).unwrap();
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
+    assert_eq!(f.store.item_qoh("H1").unwrap(), 4);
+    // 0 keeps history for ever.
+    age_history(&f.store, 10_000);
+    f.store.set_param("StackHistoryDays", "0").unwrap();
+    f.reopen().run_stack(None).unwrap();
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
+    assert!(f.store.set_param("StackHistoryDays", "-1").is_err());
+}
+
+#[test]
+fn pruning_a_long_history_goes_in_steps_and_takes_all_of_it() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "L", 1_000_000);
+    e.set_qoh("L", 1_000_000);
+    adjust(&f.store, "L", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    {
+        // 12,000 entries: more than two prune steps of 5,000.
+        let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+        conn.execute(
+            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                   response, at)
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 11999)
+             SELECT record_id + i, cart_id, item_id, delta, outcome, group_key, response, at
+             FROM stack_log, n",
+            [],
+        )
+        .unwrap();
+    }
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 12_000);
+    assert_eq!(f.store.prune_stack_history(i64::MAX).unwrap(), 12_000);
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 0);
+}

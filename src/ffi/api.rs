@@ -92,8 +92,9 @@ pub unsafe extern "C" fn invsync_store_close(store: *mut InvsyncStore) {
 }
 
 /// Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts` (10), `RetryBaseMs`
-/// (1000), `RetryMaxMs` (300000), `LeaseMs` (60000), `StackMode` (`local`/`shared`), and
-/// `Workstation` (this handle only; default the host name). An unknown name or a bad value is
+/// (1000), `RetryMaxMs` (300000), `LeaseMs` (60000), `StackMode` (`local`/`shared`),
+/// `StackHistoryDays` (90; 0 keeps the stack's history for ever), and `Workstation` (this
+/// handle only; default the host name). An unknown name or a bad value is
 /// `INVSYNC_INVALID_ARGUMENT` and changes nothing.
 ///
 /// NULL: all required. Thread safety: any thread.

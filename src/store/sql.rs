@@ -962,9 +962,18 @@ pub(crate) fn supersede(
     Ok(n)
 }
 
+/// Rows of the stack's history one prune step examines: the oldest by id, which are the
+/// oldest in time, so a step never walks the whole log.
+pub(crate) const PRUNE_STEP: i64 = 5_000;
+
+/// One step of forgetting history older than `before`: of the [`PRUNE_STEP`] oldest entries,
+/// those older than `before` go. Returns how many went; a full step means more may be left.
 pub(crate) fn stack_log_prune(c: &Connection, before: i64) -> Result<usize> {
-    Ok(c.prepare_cached("DELETE FROM stack_log WHERE at < ?1")?
-        .execute([before])?)
+    Ok(c.prepare_cached(
+        "DELETE FROM stack_log WHERE id IN (SELECT id FROM stack_log ORDER BY id LIMIT ?2)
+           AND at < ?1",
+    )?
+    .execute(params![before, PRUNE_STEP])?)
 }
 
 pub(crate) fn stack_log_count(c: &Connection, outcome: &str) -> Result<i64> {
