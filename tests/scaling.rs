@@ -60,6 +60,10 @@ const PER_BATCH: &[&str] = &[
          (SELECT id FROM send_groups WHERE lease_token = ?1 AND lease_until = -1)",
 ];
 
+/// `stack_count_for_item()`: run when an item is deleted.
+const ITEM_RECORDS: &str = "SELECT COUNT(*) FROM carts k CROSS JOIN stack s
+         WHERE s.cart_id = k.id AND s.item_id = ?1";
+
 fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -71,7 +75,10 @@ fn with_scope(template: &str, alias: &str) -> String {
 #[test]
 fn copies_match_the_source() {
     let source = squash(SOURCE);
-    for s in [SCOPE, DUE, CANDIDATES].iter().chain(PER_BATCH) {
+    for s in [SCOPE, DUE, CANDIDATES, ITEM_RECORDS]
+        .iter()
+        .chain(PER_BATCH)
+    {
         assert!(
             source.contains(&squash(s)),
             "src/store/sql.rs no longer holds this statement; update tests/scaling.rs:\n{s}"
@@ -241,4 +248,17 @@ fn the_lease_does_the_same_work_on_a_small_and_a_large_stack() {
         seen[0], seen[1],
         "VM steps of (due, new) at 10x the stack: the lease grew with the stack"
     );
+}
+
+#[test]
+fn deleting_an_item_counts_its_records_without_walking_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = store_with_pending(dir.path(), 100);
+    let conn = Connection::open(store.path()).unwrap();
+    let text = plan(&conn, ITEM_RECORDS).join("\n");
+    assert!(
+        text.contains("SEARCH s USING COVERING INDEX stack_cart_item (cart_id=? AND item_id=?)"),
+        "{text}"
+    );
+    assert!(!text.contains("SCAN s"), "{text}");
 }
