@@ -381,16 +381,10 @@ impl Bench {
         for e in &emus {
             assert_eq!(e.applied_keys(), n);
         }
-        // One cart alone on the same store size, for the concurrency factor.
-        let base_emus: Vec<_> = (0..3).map(|_| emulator(n, 1_000_000)).collect();
-        let (_, base) = timed(|| {
-            std::thread::scope(|s| {
-                for e in &base_emus {
-                    let url = e.url();
-                    s.spawn(move || bare_drain(&url, n));
-                }
-            })
-        });
+        let base = bare_drain_each(
+            &(0..3).map(|_| emulator(n, 1_000_000)).collect::<Vec<_>>(),
+            n,
+        );
         self.push(Line {
             figure: format!("drain {n} records to each of 3 loopback carts at once"),
             ratio: rate(3 * n, ours) / rate(3 * n, base),
@@ -422,15 +416,7 @@ impl Bench {
         let store = self.drain_store(n, &refs);
         let (report, ours) = timed(|| store.run_stack(None).unwrap());
         assert_eq!(report.sent, 3 * n, "{report}");
-        let base_emus: Vec<_> = (0..3).map(|_| slow()).collect();
-        let (_, base) = timed(|| {
-            std::thread::scope(|s| {
-                for e in &base_emus {
-                    let url = e.url();
-                    s.spawn(move || bare_drain(&url, n));
-                }
-            })
-        });
+        let base = bare_drain_each(&(0..3).map(|_| slow()).collect::<Vec<_>>(), n);
         self.push(Line {
             figure: format!("drain {n} records to each of 3 carts answering in {ms} ms, at once"),
             ratio: rate(3 * n, ours) / rate(3 * n, base),
@@ -902,6 +888,19 @@ fn bare_drain(base: &str, n: usize) -> Duration {
             };
             post_all(&url, serde_json::to_vec(&body).unwrap(), chunk.len());
         }
+    })
+    .1
+}
+
+/// Bare drains of `n` records to each of `emus` at once, one thread each.
+fn bare_drain_each(emus: &[inventory_sync::emulator::Emulator], n: usize) -> Duration {
+    timed(|| {
+        std::thread::scope(|s| {
+            for e in emus {
+                let url = e.url();
+                s.spawn(move || bare_drain(&url, n));
+            }
+        })
     })
     .1
 }

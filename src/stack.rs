@@ -275,23 +275,15 @@ pub trait WebStack: Send + Sync {
     fn release(&self, token: &str) -> Result<usize>;
     /// Applies transitions to groups still held by `token`; returns how many held.
     fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize>;
-    /// [`settle`](Self::settle) one lease, then take the `next` one, as one step: the
-    /// controller does both while its next request is in flight. The SQLite stack makes them
-    /// one transaction.
+    /// [`settle`](Self::settle) one lease, then take the `next` one, as one step (one
+    /// transaction): the controller does both while its next request is in flight.
     fn settle_and_lease(
         &self,
         token: &str,
         transitions: &[(i64, Transition)],
         now: i64,
         next: Option<NextLease<'_>>,
-    ) -> Result<(usize, Option<Lease>)> {
-        let held = self.settle(token, transitions, now)?;
-        let lease = match next {
-            Some(n) => Some(self.lease(n.cart, n.max, n.scope, now, n.lease_ms)?),
-            None => None,
-        };
-        Ok((held, lease))
-    }
+    ) -> Result<(usize, Option<Lease>)>;
     /// A cart's controller state.
     fn cart_state(&self, cart: CartId) -> Result<CartRunState>;
     /// Stores a cart's controller state.
