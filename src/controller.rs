@@ -333,6 +333,19 @@ impl<S: WebStack> StackController<S> {
         Ok(lease)
     }
 
+    /// Releases a batch leased ahead and never sent, and gives its groups back to the budget.
+    fn give_back(&self, d: &CartDrain<'_>, lease: Option<Lease>) -> Result<()> {
+        if let Some(l) = lease {
+            self.stack.release(&l.token)?;
+            let _ = d
+                .budget
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    Some(b.saturating_add(l.sends.len()))
+                });
+        }
+        Ok(())
+    }
+
     /// Drains one cart. Batches are pipelined: while one request is in flight, the batch
     /// answered before it is settled and the next one leased (one store transaction), so the
     /// store's work and the round trip overlap. The next batch is leased ahead only while the
@@ -352,8 +365,7 @@ impl<S: WebStack> StackController<S> {
             ..Default::default()
         };
         if self.stack.held_until(cart.id)? > now_ms() {
-            rep.error =
-                Some("held by a manual Send or Get QOH: nothing is sent until it ends".into());
+            rep.error = Some(HELD.into());
             return Ok(rep);
         }
         let state = self.stack.cart_state(cart.id)?;
@@ -389,6 +401,15 @@ impl<S: WebStack> StackController<S> {
             // The cart answered its last request (or is not known to be failing).
             let mut healthy = state.outage_step == 0 && state.cart_error.is_none();
             loop {
+                // A batch leased ahead is not sent once a manual Send/Get QOH holds the cart:
+                // the manual run waits only for the request already in flight.
+                if queued.is_some()
+                    && answered.is_some()
+                    && self.stack.held_until(cart.id)? > now_ms()
+                {
+                    self.give_back(&d, queued.take())?;
+                    rep.error = Some(HELD.into());
+                }
                 let flying = queued.take().map(|lease| Batch::new(cart.id, lease, blind));
                 let sent = flying.as_ref().is_some_and(|b| !b.deltas.is_empty());
                 if let Some(b) = flying.as_ref().filter(|_| sent) {
@@ -413,18 +434,17 @@ impl<S: WebStack> StackController<S> {
                     self.judge(&batch, answer, adapter, settings, &state, &mut rep)?;
                 healthy = !stop;
                 if stop {
-                    if let Some(l) = queued.take() {
-                        self.stack.release(&l.token)?;
-                        let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                            Some(b.saturating_add(l.sends.len()))
-                        });
-                    }
+                    self.give_back(&d, queued.take())?;
                     self.step(&d, Some((batch, transitions)), false, &mut rep)?;
                     break;
                 }
-                answered = Some((batch, transitions));
-                if queued.is_none() {
-                    queued = self.step(&d, None, true, &mut rep)?;
+                if queued.is_some() {
+                    answered = Some((batch, transitions));
+                } else {
+                    // Nothing was leased ahead (or nothing could be: every waiting record
+                    // belonged to an item of this batch, leased until it settles): settle it,
+                    // then lease, in one step.
+                    queued = self.step(&d, Some((batch, transitions)), true, &mut rep)?;
                 }
             }
             drop(requests);
@@ -524,6 +544,8 @@ impl<S: WebStack> StackController<S> {
         Ok((transitions, stop))
     }
 }
+
+const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it ends";
 
 /// What one cart's drain works with.
 struct CartDrain<'a> {

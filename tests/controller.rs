@@ -593,3 +593,128 @@ fn pruning_a_long_history_goes_in_steps_and_takes_all_of_it() {
     assert_eq!(f.store.prune_stack_history(i64::MAX).unwrap(), 12_000);
     assert_eq!(f.store.stack_history_count("applied").unwrap(), 0);
 }
+
+#[test]
+fn one_pass_sends_every_tills_records_of_the_same_items() {
+    // Shared mode: each item has a record from two tills, so two groups an item; the second
+    // till's group waits for the first to settle, and must still go in the same pass.
+    let f = store();
+    let e = Emulator::start().unwrap();
+    f.store.set_param("StackMode", "shared").unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    for i in 0..3 {
+        item(&f.store, &format!("S{i}"), 10);
+        e.set_qoh(&format!("S{i}"), 10);
+    }
+    for till in ["TILL-1", "TILL-2"] {
+        let h = f.reopen();
+        h.set_param("Workstation", till).unwrap();
+        for i in 0..3 {
+            adjust(&h, &format!("S{i}"), -1, Reason::PosSale);
+        }
+    }
+    let r = f.reopen().run_stack(None).unwrap();
+    assert_eq!((r.sent, r.remaining), (6, 0), "{r}");
+    assert_eq!(e.qoh("S2"), Some(8));
+}
+
+/// A cart during whose first request the host sells one more of the batch's first item
+/// (`sale`), or takes a manual hold of the cart (`hold`).
+struct ActsDuringFirstRequest {
+    calls: std::sync::atomic::AtomicUsize,
+    host: std::sync::Mutex<inventory_sync::Store>,
+    mode: UpdateMode,
+    hold: bool,
+}
+
+impl CartAdapter for ActsDuringFirstRequest {
+    fn update_mode(&self) -> UpdateMode {
+        self.mode
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            let host = self.host.lock().unwrap();
+            if self.hold {
+                // What a manual Send QOH's hold writes.
+                rusqlite::Connection::open(host.path())
+                    .unwrap()
+                    .execute(
+                        "UPDATE carts SET manual_until = ?1, manual_owner = 'test'",
+                        [i64::MAX / 2],
+                    )
+                    .unwrap();
+            } else {
+                adjust(&host, &d[0].sku, -1, Reason::PosSale);
+            }
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not used".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
+fn pass_with(
+    mode: UpdateMode,
+    hold: bool,
+    max: u32,
+) -> (Fixture, inventory_sync::RunReport, usize) {
+    let f = store();
+    let a = Arc::new(ActsDuringFirstRequest {
+        calls: Default::default(),
+        host: std::sync::Mutex::new(f.reopen()),
+        mode,
+        hold,
+    });
+    let c = a.clone();
+    f.store
+        .register_adapter("acts", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
+    let id = f
+        .store
+        .upsert_cart_json(&format!(r#"{{"name":"Acts","adapter":"acts","max_items_to_send":{max},"capabilities":{{"send":false,"get":false,"realtime":"attribute"}}}}"#))
+        .unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    for i in 0..3 {
+        item(&f.store, &format!("P{i}"), 5);
+        adjust(&f.store, &format!("P{i}"), -1, Reason::PosSale);
+    }
+    let r = f.store.run_stack(None).unwrap();
+    let calls = a.calls.load(Ordering::SeqCst);
+    (f, r, calls)
+}
+
+#[test]
+fn a_sale_made_while_its_item_is_in_flight_goes_in_the_same_pass() {
+    for mode in [UpdateMode::RelativeKeyed, UpdateMode::RelativeUnkeyed] {
+        let (_f, r, calls) = pass_with(mode, false, 50);
+        assert_eq!((r.sent, r.remaining, calls), (4, 0, 2), "{mode:?}: {r}");
+    }
+}
+
+#[test]
+fn a_batch_leased_ahead_is_not_sent_once_a_manual_run_holds_the_cart() {
+    let (f, r, calls) = pass_with(UpdateMode::RelativeKeyed, true, 1);
+    assert_eq!((r.sent, calls), (1, 1), "only the request in flight: {r}");
+    assert!(
+        r.carts[0].error.as_deref().unwrap().contains("manual"),
+        "{r}"
+    );
+    let left: Vec<(i64, String)> = stack(&f.store, None)
+        .iter()
+        .map(|r| {
+            (
+                r["attempts"].as_i64().unwrap(),
+                r["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        left,
+        vec![(0, "pending".to_owned()), (0, "pending".to_owned())]
+    );
+}
