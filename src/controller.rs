@@ -159,7 +159,8 @@ impl<S: WebStack> StackController<S> {
     }
 
     /// One pass over due records of every cart, at most `max_records` in all (`None`: no
-    /// limit). Carts are served concurrently.
+    /// limit; a send group goes whole, so records coalesced into a pass's last groups may
+    /// exceed it). Carts are served concurrently.
     pub fn run_once(&self, max_records: Option<usize>) -> Result<RunReport> {
         let now = now_ms();
         let settings = self.stack.settings()?;
@@ -297,15 +298,20 @@ impl<S: WebStack> StackController<S> {
         more: bool,
         rep: &mut CartReport,
     ) -> Result<Option<Lease>> {
-        let take = (d.cart.max_items_to_send as usize).min(d.budget.load(Ordering::Relaxed));
-        let next =
-            (more && take > 0 && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms())
-                .then_some(NextLease {
-                    cart: d.cart.id,
-                    max: take,
-                    scope: d.scope,
-                    lease_ms: d.settings.lease_ms,
-                });
+        let wanted = more && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
+        // The records a lease may take are reserved from the pass's budget before it, so carts
+        // draining at once cannot overdraw it; what the lease did not use goes back after.
+        let take = if wanted {
+            reserve(d.budget, d.cart.max_items_to_send as usize)
+        } else {
+            0
+        };
+        let next = (take > 0).then_some(NextLease {
+            cart: d.cart.id,
+            max: take,
+            scope: d.scope,
+            lease_ms: d.settings.lease_ms,
+        });
         let lease = match answered {
             Some((batch, transitions)) => {
                 let (_, lease) =
@@ -322,26 +328,16 @@ impl<S: WebStack> StackController<S> {
                 None => None,
             },
         };
-        let lease = lease.filter(|l| !l.sends.is_empty());
-        if let Some(l) = &lease {
-            let _ = d
-                .budget
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                    Some(b.saturating_sub(l.sends.len()))
-                });
-        }
-        Ok(lease)
+        let used = lease.as_ref().map_or(0, Lease::records);
+        settle_budget(d.budget, take, used);
+        Ok(lease.filter(|l| !l.sends.is_empty()))
     }
 
     /// Releases a batch leased ahead and never sent, and gives its groups back to the budget.
     fn give_back(&self, d: &CartDrain<'_>, lease: Option<Lease>) -> Result<()> {
         if let Some(l) = lease {
             self.stack.release(&l.token)?;
-            let _ = d
-                .budget
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                    Some(b.saturating_add(l.sends.len()))
-                });
+            settle_budget(d.budget, l.records(), 0);
         }
         Ok(())
     }
@@ -543,6 +539,27 @@ impl<S: WebStack> StackController<S> {
             .collect();
         Ok((transitions, stop))
     }
+}
+
+/// Takes up to `want` from `budget`; returns what it took.
+fn reserve(budget: &AtomicUsize, want: usize) -> usize {
+    match budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+        Some(b - b.min(want))
+    }) {
+        Ok(before) | Err(before) => before.min(want),
+    }
+}
+
+/// Squares a reservation of `reserved` records with the `used` ones: the rest goes back; a
+/// send group goes whole, so coalesced records beyond the reservation are taken on top.
+fn settle_budget(budget: &AtomicUsize, reserved: usize, used: usize) {
+    let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+        Some(if used <= reserved {
+            b.saturating_add(reserved - used)
+        } else {
+            b.saturating_sub(used - reserved)
+        })
+    });
 }
 
 const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it ends";

@@ -121,6 +121,13 @@ pub struct Lease {
     pub sends: Vec<LeasedSend>,
 }
 
+impl Lease {
+    /// The stack records its groups settle.
+    pub fn records(&self) -> usize {
+        self.sends.iter().map(|s| s.records).sum()
+    }
+}
+
 /// What a send's result means for its group (computed by [`transition`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transition {

@@ -718,3 +718,24 @@ fn a_batch_leased_ahead_is_not_sent_once_a_manual_run_holds_the_cart() {
         vec![(0, "pending".to_owned()), (0, "pending".to_owned())]
     );
 }
+
+#[test]
+fn a_pass_limit_holds_across_carts_draining_at_once() {
+    let f = store();
+    let emus: Vec<Emulator> = (0..3).map(|_| Emulator::start().unwrap()).collect();
+    for (i, e) in emus.iter().enumerate() {
+        cart(&f.store, e, &format!("C{i}"), "attribute");
+    }
+    for i in 0..10 {
+        let sku = format!("B{i}");
+        item(&f.store, &sku, 50);
+        for e in &emus {
+            e.set_qoh(&sku, 50);
+        }
+        adjust(&f.store, &sku, -1, Reason::PosSale);
+    }
+    let r = f.store.run_stack(Some(5)).unwrap();
+    assert_eq!((r.sent, r.remaining), (5, 25), "{r}");
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.remaining), (25, 0), "{r}");
+}
