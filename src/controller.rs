@@ -314,10 +314,10 @@ impl<S: WebStack> StackController<S> {
         });
         let lease = match answered {
             Some((batch, transitions)) => {
-                let (_, lease) =
+                let (held, lease) =
                     self.stack
                         .settle_and_lease(&batch.token, &transitions, now_ms(), next)?;
-                batch.count(&transitions, rep);
+                batch.count(&transitions, &held, rep);
                 lease
             }
             None => match next {
@@ -606,9 +606,13 @@ impl Batch {
         }
     }
 
-    /// Adds the settled transitions to the cart's report.
-    fn count(&self, transitions: &[(i64, Transition)], rep: &mut CartReport) {
+    /// Adds the transitions settled under the batch's lease to the cart's report; a group
+    /// whose lease lapsed and that another controller took is that controller's to report.
+    fn count(&self, transitions: &[(i64, Transition)], held: &[i64], rep: &mut CartReport) {
         for (send, (_, t)) in self.sending.iter().chain(&self.held_back).zip(transitions) {
+            if !held.contains(&send.group_id) {
+                continue;
+            }
             let n = send.records;
             match t {
                 Transition::Leave { .. } => rep.sent += n,

@@ -283,14 +283,15 @@ pub trait WebStack: Send + Sync {
     /// Applies transitions to groups still held by `token`; returns how many held.
     fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize>;
     /// [`settle`](Self::settle) one lease, then take the `next` one, as one step (one
-    /// transaction): the controller does both while its next request is in flight.
+    /// transaction): the controller does both while its next request is in flight. Returns
+    /// the groups `token` still held (those settled), and the new lease.
     fn settle_and_lease(
         &self,
         token: &str,
         transitions: &[(i64, Transition)],
         now: i64,
         next: Option<NextLease<'_>>,
-    ) -> Result<(usize, Option<Lease>)>;
+    ) -> Result<(Vec<i64>, Option<Lease>)>;
     /// A cart's controller state.
     fn cart_state(&self, cart: CartId) -> Result<CartRunState>;
     /// Stores a cart's controller state.
@@ -362,9 +363,9 @@ fn settle_on(
     token: &str,
     transitions: &[(i64, Transition)],
     now: i64,
-) -> Result<usize> {
+) -> Result<Vec<i64>> {
     let mut leaving: Vec<(&str, Vec<(i64, &str)>)> = Vec::new();
-    let mut held = 0;
+    let mut held = Vec::with_capacity(transitions.len());
     for (group, t) in transitions {
         match t {
             Transition::Leave { outcome, response } => {
@@ -375,13 +376,13 @@ fn settle_on(
             }
             _ => {
                 if sql::group_settle(c, *group, Some(token), t, now)? {
-                    held += 1;
+                    held.push(*group);
                 }
             }
         }
     }
     for (outcome, groups) in &leaving {
-        held += sql::groups_leave(c, token, outcome, groups, now)?;
+        sql::groups_leave(c, token, outcome, groups, now, &mut held)?;
     }
     Ok(held)
 }
@@ -410,7 +411,7 @@ impl WebStack for SqliteStack {
         self.write(|c| sql::lease_release(c, token))
     }
     fn settle(&self, token: &str, transitions: &[(i64, Transition)], now: i64) -> Result<usize> {
-        self.write(|c| settle_on(c, token, transitions, now))
+        self.write(|c| Ok(settle_on(c, token, transitions, now)?.len()))
     }
     fn settle_and_lease(
         &self,
@@ -418,7 +419,7 @@ impl WebStack for SqliteStack {
         transitions: &[(i64, Transition)],
         now: i64,
         next: Option<NextLease<'_>>,
-    ) -> Result<(usize, Option<Lease>)> {
+    ) -> Result<(Vec<i64>, Option<Lease>)> {
         self.write(|c| {
             let held = settle_on(c, token, transitions, now)?;
             let lease = match next {

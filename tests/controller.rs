@@ -618,13 +618,23 @@ fn one_pass_sends_every_tills_records_of_the_same_items() {
     assert_eq!(e.qoh("S2"), Some(8));
 }
 
-/// A cart during whose first request the host sells one more of the batch's first item
-/// (`sale`), or takes a manual hold of the cart (`hold`).
+/// What happens while a cart's first request is in flight.
+#[derive(Clone, Copy)]
+enum Meanwhile {
+    /// The host sells one more of the batch's first item.
+    Sale,
+    /// A manual Send QOH takes a hold of the cart.
+    Hold,
+    /// The lease lapses and another controller takes the groups.
+    Taken,
+}
+
+/// A cart during whose first request something else happens.
 struct ActsDuringFirstRequest {
     calls: std::sync::atomic::AtomicUsize,
     host: std::sync::Mutex<inventory_sync::Store>,
     mode: UpdateMode,
-    hold: bool,
+    meanwhile: Meanwhile,
 }
 
 impl CartAdapter for ActsDuringFirstRequest {
@@ -634,17 +644,27 @@ impl CartAdapter for ActsDuringFirstRequest {
     fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
             let host = self.host.lock().unwrap();
-            if self.hold {
+            let raw = || rusqlite::Connection::open(host.path()).unwrap();
+            match self.meanwhile {
+                Meanwhile::Sale => adjust(&host, &d[0].sku, -1, Reason::PosSale),
                 // What a manual Send QOH's hold writes.
-                rusqlite::Connection::open(host.path())
-                    .unwrap()
-                    .execute(
-                        "UPDATE carts SET manual_until = ?1, manual_owner = 'test'",
-                        [i64::MAX / 2],
-                    )
-                    .unwrap();
-            } else {
-                adjust(&host, &d[0].sku, -1, Reason::PosSale);
+                Meanwhile::Hold => {
+                    raw()
+                        .execute(
+                            "UPDATE carts SET manual_until = ?1, manual_owner = 'test'",
+                            [i64::MAX / 2],
+                        )
+                        .unwrap();
+                }
+                // What another controller's lease of lapsed groups writes.
+                Meanwhile::Taken => {
+                    raw()
+                        .execute(
+                            "UPDATE send_groups SET lease_token = 'other', lease_until = ?1",
+                            [i64::MAX / 2],
+                        )
+                        .unwrap();
+                }
             }
         }
         Ok(d.iter()
@@ -661,7 +681,7 @@ impl CartAdapter for ActsDuringFirstRequest {
 
 fn pass_with(
     mode: UpdateMode,
-    hold: bool,
+    meanwhile: Meanwhile,
     max: u32,
 ) -> (Fixture, inventory_sync::RunReport, usize) {
     let f = store();
@@ -669,7 +689,7 @@ fn pass_with(
         calls: Default::default(),
         host: std::sync::Mutex::new(f.reopen()),
         mode,
-        hold,
+        meanwhile,
     });
     let c = a.clone();
     f.store
@@ -691,14 +711,14 @@ fn pass_with(
 #[test]
 fn a_sale_made_while_its_item_is_in_flight_goes_in_the_same_pass() {
     for mode in [UpdateMode::RelativeKeyed, UpdateMode::RelativeUnkeyed] {
-        let (_f, r, calls) = pass_with(mode, false, 50);
+        let (_f, r, calls) = pass_with(mode, Meanwhile::Sale, 50);
         assert_eq!((r.sent, r.remaining, calls), (4, 0, 2), "{mode:?}: {r}");
     }
 }
 
 #[test]
 fn a_batch_leased_ahead_is_not_sent_once_a_manual_run_holds_the_cart() {
-    let (f, r, calls) = pass_with(UpdateMode::RelativeKeyed, true, 1);
+    let (f, r, calls) = pass_with(UpdateMode::RelativeKeyed, Meanwhile::Hold, 1);
     assert_eq!((r.sent, calls), (1, 1), "only the request in flight: {r}");
     assert!(
         r.carts[0].error.as_deref().unwrap().contains("manual"),
@@ -738,4 +758,20 @@ fn a_pass_limit_holds_across_carts_draining_at_once() {
     assert_eq!((r.sent, r.remaining), (5, 25), "{r}");
     let r = f.store.run_stack(None).unwrap();
     assert_eq!((r.sent, r.remaining), (25, 0), "{r}");
+}
+
+#[test]
+fn groups_another_controller_took_are_not_reported_as_sent_by_this_one() {
+    let (f, r, calls) = pass_with(UpdateMode::RelativeKeyed, Meanwhile::Taken, 50);
+    assert_eq!(calls, 1);
+    assert_eq!(
+        (r.sent, r.retried),
+        (0, 0),
+        "the groups were no longer ours: {r}"
+    );
+    assert_eq!(
+        stack(&f.store, None).len(),
+        3,
+        "left to the controller that holds them"
+    );
 }

@@ -842,24 +842,27 @@ pub(crate) fn lease(
 /// Settles groups that left the stack with `outcome` under `token`: each is marked with its
 /// response (a primary-key update of unindexed columns; `lease_until = -1` marks it leaving),
 /// then their records are logged and removed, and the groups deleted, in three set-based
-/// statements. Returns how many groups were still held.
+/// statements. Adds the groups still held to `held`.
 pub(crate) fn groups_leave(
     c: &Connection,
     token: &str,
     outcome: &str,
     done: &[(i64, &str)],
     now: i64,
-) -> Result<usize> {
+    held: &mut Vec<i64>,
+) -> Result<()> {
     let mut mark = c.prepare_cached(
         "UPDATE send_groups SET lease_until = -1, last_response = ?3
          WHERE id = ?1 AND lease_token = ?2",
     )?;
-    let mut held = 0;
+    let before = held.len();
     for (group, response) in done {
-        held += mark.execute(params![group, token, response])?;
+        if mark.execute(params![group, token, response])? > 0 {
+            held.push(*group);
+        }
     }
-    if held == 0 {
-        return Ok(0);
+    if held.len() == before {
+        return Ok(());
     }
     c.prepare_cached(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
@@ -875,7 +878,7 @@ pub(crate) fn groups_leave(
     .execute([token])?;
     c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1 AND lease_until = -1")?
         .execute([token])?;
-    Ok(held)
+    Ok(())
 }
 
 /// Gives back a lease that was never sent (leased ahead of need). Groups it formed, never
