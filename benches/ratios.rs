@@ -344,27 +344,33 @@ impl Bench {
         store
     }
 
+    /// Best of three alternating rounds, each on a fresh store and fresh emulators: a single
+    /// round of the bare loop varied from 180k to 260k records/s on this machine.
     fn drain(&mut self) {
         let n = self.sizes.drain;
-        let emu = emulator(n, 1_000_000);
-        let store = self.drain_store(n, &[&emu]);
-        let (report, ours) = timed(|| store.run_stack(None).unwrap());
-        assert_eq!(report.sent, n, "{report}");
-        assert_eq!(report.remaining, 0);
-        assert_eq!(emu.applied_keys(), n);
-        assert_eq!(emu.max_batch_seen(), 50);
-        let requests = emu.adjust_requests();
+        let (mut ours, mut base, mut requests) = (Duration::MAX, Duration::MAX, 0);
+        for _ in 0..3 {
+            let emu = emulator(n, 1_000_000);
+            let store = self.drain_store(n, &[&emu]);
+            let (report, t) = timed(|| store.run_stack(None).unwrap());
+            assert_eq!(report.sent, n, "{report}");
+            assert_eq!(report.remaining, 0);
+            assert_eq!(emu.applied_keys(), n);
+            assert_eq!(emu.max_batch_seen(), 50);
+            ours = ours.min(t);
+            requests = emu.adjust_requests();
 
-        let base_emu = emulator(n, 1_000_000);
-        let base = bare_drain(&base_emu.url(), n);
-        assert_eq!(base_emu.applied_keys(), n);
+            let base_emu = emulator(n, 1_000_000);
+            base = base.min(bare_drain(&base_emu.url(), n));
+            assert_eq!(base_emu.applied_keys(), n);
+        }
         self.push(Line {
             figure: format!("drain {n} records / {n} items, 1 loopback cart, batches of 50"),
             ratio: rate(n, ours) / rate(n, base),
             baseline: "bare reqwest loop posting the same batches".into(),
             goal: Goal::AtLeast(0.5),
             detail: format!(
-                "ours {} in {requests} requests, bare {}",
+                "ours {} in {requests} requests, bare {}; best of 3",
                 fmt_rate(n, ours, "records"),
                 fmt_rate(n, base, "records")
             ),
