@@ -14,6 +14,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The manual-sync methods of a test cart that only takes deltas.
+macro_rules! sends_deltas_only {
+    () => {
+        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not used".into()))
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Ok(QuantityPage::default())
+        }
+    };
+}
+
 #[test]
 fn a_send_group_that_timed_out_after_applying_is_applied_once_though_new_records_arrived() {
     let f = store();
@@ -206,12 +218,7 @@ impl CartAdapter for WaitsForOtherCart {
         }
         Err(CartError::Unavailable("timed out".into()))
     }
-    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not used".into()))
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        Ok(QuantityPage::default())
-    }
+    sends_deltas_only!();
 }
 
 #[test]
@@ -306,12 +313,7 @@ impl CartAdapter for Unkeyed {
             .map(|_| SendOutcome::Applied { qoh: None })
             .collect())
     }
-    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not used".into()))
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        Ok(QuantityPage::default())
-    }
+    sends_deltas_only!();
 }
 
 #[test]
@@ -367,12 +369,7 @@ impl CartAdapter for SlowCart {
             .map(|_| SendOutcome::Applied { qoh: None })
             .collect())
     }
-    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not used".into()))
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        Ok(QuantityPage::default())
-    }
+    sends_deltas_only!();
 }
 
 #[test]
@@ -460,12 +457,7 @@ impl CartAdapter for FailsOnceAfterLookahead {
         }
         Err(CartError::Unavailable("HTTP 503".into()))
     }
-    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not used".into()))
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        Ok(QuantityPage::default())
-    }
+    sends_deltas_only!();
 }
 
 #[test]
@@ -671,12 +663,7 @@ impl CartAdapter for ActsDuringFirstRequest {
             .map(|_| SendOutcome::Applied { qoh: None })
             .collect())
     }
-    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not used".into()))
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        Ok(QuantityPage::default())
-    }
+    sends_deltas_only!();
 }
 
 fn pass_with(
