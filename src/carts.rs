@@ -507,23 +507,26 @@ impl Store {
             let mut wf = sql::web_fields_get(c, cart.id, item.id)?;
             let old = wf.clone();
             wf.apply_json(json)?;
-            let before = crate::items::snapshot_published(c, &cart, &item)?;
+            let queue = old != wf && cart.realtime_on() && crate::params::synch_qoh(c)?;
+            let before = if queue {
+                crate::items::published_now(c, &cart, &item)?
+            } else {
+                None
+            };
             sql::web_fields_put(c, cart.id, item.id, &wf)?;
-            let after = crate::items::snapshot_published(c, &cart, &item)?;
-            let settings = crate::params::load(c)?;
-            if settings.synch_qoh && cart.realtime_on() && old != wf {
-                if let (Some((target, b)), Some((_, a))) = (before, after) {
+            if let Some((target, b)) = before {
+                if let Some((_, a)) = crate::items::published_now(c, &cart, &item)? {
                     if a != b {
-                        sql::stack_insert(
+                        sql::stack_insert_many(
                             c,
-                            &crate::stack::NewRecord {
+                            &[crate::stack::NewRecord {
                                 cart_id: cart.id,
                                 item_id: target,
                                 delta: a - b,
                                 reason: crate::items::Reason::Other,
                                 origin_cart_id: None,
                                 workstation: &workstation,
-                            },
+                            }],
                         )?;
                     }
                 }

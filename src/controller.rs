@@ -407,11 +407,11 @@ impl<S: WebStack> StackController<S> {
                     rep.error = Some(HELD.into());
                 }
                 let flying = queued.take().map(|lease| Batch::new(cart.id, lease, blind));
-                let sent = flying.as_ref().is_some_and(|b| !b.deltas.is_empty());
+                let sent = flying.as_ref().is_some_and(|b| !b.sending.is_empty());
                 if let Some(b) = flying.as_ref().filter(|_| sent) {
                     rep.requests += 1;
                     // The receiver lives until this scope ends.
-                    let _ = requests.send(b.deltas.clone());
+                    let _ = requests.send(b.deltas());
                 }
                 let ahead = sent && healthy && !blind;
                 if answered.is_some() || ahead {
@@ -581,14 +581,23 @@ struct Batch {
     token: String,
     sending: Vec<LeasedSend>,
     held_back: Vec<LeasedSend>,
-    deltas: Vec<DeltaSend>,
 }
 
 impl Batch {
     fn new(cart: CartId, lease: Lease, blind: bool) -> Batch {
         let (held_back, sending): (Vec<LeasedSend>, Vec<LeasedSend>) =
             lease.sends.into_iter().partition(|s| blind && s.lapsed);
-        let deltas = sending
+        Batch {
+            cart,
+            token: lease.token,
+            sending,
+            held_back,
+        }
+    }
+
+    /// What the request carries: the groups sent.
+    fn deltas(&self) -> Vec<DeltaSend> {
+        self.sending
             .iter()
             .map(|s| DeltaSend {
                 key: s.key.clone(),
@@ -596,14 +605,7 @@ impl Batch {
                 remote_ref: s.remote_ref.clone(),
                 delta: s.delta,
             })
-            .collect();
-        Batch {
-            cart,
-            token: lease.token,
-            sending,
-            held_back,
-            deltas,
-        }
+            .collect()
     }
 
     /// Adds the transitions settled under the batch's lease to the cart's report; a group

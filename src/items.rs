@@ -249,21 +249,22 @@ fn parse_item_json(json: &str) -> Result<ItemSpec> {
     })
 }
 
-/// Which item cart `cart` is shown for a change of `item`, and its published count there
-/// before and after the item's QOH goes from `old_qoh` to `new_qoh`. `None` when the cart is
-/// never sent that item (rule 5, or web fields `sync` off).
-pub(crate) fn published_pair(
+/// Which item cart `cart` is shown for `item`, and its published count there now. `None` when
+/// the cart is never sent that item (rule 5, or web fields `sync` off).
+pub(crate) fn published_now(
     c: &Connection,
     cart: &Cart,
     item: &Item,
-    old_qoh: i64,
-    new_qoh: i64,
-) -> Result<Option<(ItemId, i64, i64)>> {
-    published_change(c, cart.id, cart.level(), item, old_qoh, new_qoh, None)
+) -> Result<Option<(ItemId, i64)>> {
+    Ok(
+        published_change(c, cart.id, cart.level(), item, item.qoh, item.qoh, None)?
+            .map(|(target, now, _)| (target, now)),
+    )
 }
 
-/// [`published_pair`] for a cart known by id and level (the enqueue hot path reads no more of
-/// the cart than that).
+/// Which item cart `cart_id` is shown for a change of `item`, and its published count there
+/// before and after the item's QOH goes from `old_qoh` to `new_qoh`; `None` when the cart is
+/// never sent that item.
 fn published_change(
     c: &Connection,
     cart_id: CartId,
@@ -339,23 +340,25 @@ fn published_change(
     }
 }
 
-/// The item cart `cart` is shown for `item` and its published count now.
-pub(crate) fn snapshot_published(
-    c: &Connection,
-    cart: &Cart,
-    item: &Item,
-) -> Result<Option<(ItemId, i64)>> {
-    let item = sql::item_by_id(c, item.id)?;
-    Ok(published_pair(c, cart, &item, item.qoh, item.qoh)?.map(|(t, b, _)| (t, b)))
+/// The carts a QOH change is queued for (real-time sync on, with its level): none while
+/// SynchQOH is off. Read once per transaction of changes, not per change.
+pub(crate) fn fanout_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
+    if crate::params::synch_qoh(c)? {
+        sql::realtime_targets(c)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
-/// ledger row, and one web stack record for every eligible cart whose published count moves.
+/// ledger row, and one web stack record for every cart of `targets` (from [`fanout_targets`],
+/// read in the same transaction) whose published count moves.
 pub(crate) fn apply_change(
     c: &Connection,
     item: &Item,
     change: &Adjustment,
     workstation: &str,
+    targets: &[(CartId, SyncLevel)],
 ) -> Result<AdjustOutcome> {
     let (delta, reason, origin_cart) = (change.delta.get(), change.reason, change.origin_cart);
     if item.has_variants {
@@ -372,39 +375,36 @@ pub(crate) fn apply_change(
         )));
     }
     let mut queued = 0;
-    if change.send_to_web && crate::params::synch_qoh(c)? {
-        let targets = sql::realtime_targets(c)?;
-        if !targets.is_empty() {
-            // The item's web fields on every cart in one read (most items have none).
-            let fields = sql::web_fields_of_item(c, item.id)?;
-            let default = WebFields::default();
-            let mut records = Vec::with_capacity(targets.len());
-            for (cart_id, level) in targets {
-                if Some(cart_id) == origin_cart {
-                    continue;
-                }
-                let own = fields
-                    .iter()
-                    .find(|(id, _)| *id == cart_id)
-                    .map_or(&default, |(_, wf)| wf);
-                if let Some((target, before, after)) =
-                    published_change(c, cart_id, level, item, item.qoh, new_qoh, Some(own))?
-                {
-                    if after != before {
-                        records.push(NewRecord {
-                            cart_id,
-                            item_id: target,
-                            delta: after - before,
-                            reason,
-                            origin_cart_id: origin_cart,
-                            workstation,
-                        });
-                    }
+    if change.send_to_web && !targets.is_empty() {
+        // The item's web fields on every cart in one read (most items have none).
+        let fields = sql::web_fields_of_item(c, item.id)?;
+        let default = WebFields::default();
+        let mut records = Vec::with_capacity(targets.len());
+        for &(cart_id, level) in targets {
+            if Some(cart_id) == origin_cart {
+                continue;
+            }
+            let own = fields
+                .iter()
+                .find(|(id, _)| *id == cart_id)
+                .map_or(&default, |(_, wf)| wf);
+            if let Some((target, before, after)) =
+                published_change(c, cart_id, level, item, item.qoh, new_qoh, Some(own))?
+            {
+                if after != before {
+                    records.push(NewRecord {
+                        cart_id,
+                        item_id: target,
+                        delta: after - before,
+                        reason,
+                        origin_cart_id: origin_cart,
+                        workstation,
+                    });
                 }
             }
-            sql::stack_insert_many(c, &records)?;
-            queued = records.len();
         }
+        sql::stack_insert_many(c, &records)?;
+        queued = records.len();
     }
     sql::item_set_qoh(c, item.id, new_qoh)?;
     sql::ledger_insert(
@@ -599,10 +599,15 @@ impl Store {
                 }
             }
             if let Some(origin) = adjustment.origin_cart {
-                sql::cart_by_id(c, origin)?;
+                sql::cart_exists(c, origin)?;
             }
             let item = sql::item_by_sku(c, sku)?;
-            apply_change(c, &item, adjustment, &workstation)
+            let targets = if adjustment.send_to_web {
+                fanout_targets(c)?
+            } else {
+                Vec::new()
+            };
+            apply_change(c, &item, adjustment, &workstation, &targets)
         })
     }
 

@@ -4,7 +4,9 @@
 use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
 use crate::carts::{Cart, CartId, SyncLevel};
 use crate::error::{Error, ErrorKind, Result};
-use crate::items::{apply_change, check_sku, published_pair, Adjustment, Delta, ItemId, Reason};
+use crate::items::{
+    apply_change, check_sku, fanout_targets, published_now, Adjustment, Delta, ItemId, Reason,
+};
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -268,9 +270,7 @@ impl Store {
                 let mut sets = Vec::with_capacity(batch.len());
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;
-                    let Some((target, published, _)) =
-                        published_pair(c, &cart, &item, item.qoh, item.qoh)?
-                    else {
+                    let Some((target, published)) = published_now(c, &cart, &item)? else {
                         continue;
                     };
                     read.push((target, sql::stack_newest(c, cart.id, target)?));
@@ -332,7 +332,6 @@ impl Store {
                 }
             }
             done += batch.len() as i64;
-            report.failed = report.failures.len();
             if let Some(p) = progress.as_mut() {
                 if done < total && !p(done, total) {
                     report.cancelled = true;
@@ -376,16 +375,15 @@ impl Store {
                 with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
                     .map_err(|e| cart_error(&cart, &e))?;
             self.write(|c| {
+                // The carts a change goes to: the same for the whole page.
+                let pull = Pull {
+                    cart: &cart,
+                    create_new: options.create_new,
+                    workstation: &workstation,
+                    targets: fanout_targets(c)?,
+                };
                 for (sku, count) in &page.items {
-                    apply_pulled(
-                        c,
-                        &cart,
-                        sku,
-                        *count,
-                        options.create_new,
-                        &workstation,
-                        &mut report,
-                    )?;
+                    apply_pulled(c, &pull, sku, *count, &mut report)?;
                 }
                 Ok(())
             })?;
@@ -495,9 +493,7 @@ impl Store {
         self.read(|c| {
             let mut out = Vec::new();
             for item in sql::items_for_cart(c, cart)? {
-                if let Some((target, published, _)) =
-                    published_pair(c, cart, &item, item.qoh, item.qoh)?
-                {
+                if let Some((target, published)) = published_now(c, cart, &item)? {
                     out.push((
                         item.sku.clone(),
                         published,
@@ -550,16 +546,15 @@ impl Store {
         }
         if repair {
             for chunk in report.items.chunks_mut(cart.max_items_to_send as usize) {
-                // One transaction for the batch: a consistent read, and one lock instead of one
-                // per statement.
-                let sets = self.write(|c| {
+                // One read transaction for the batch: a consistent snapshot.
+                let sets = self.read(|c| {
                     chunk
                         .iter()
                         .map(|d| {
                             // The cart's own reference, as real-time sync and Send QOH use it.
                             let item = sql::item_by_sku(c, &d.sku)?;
-                            let target = published_pair(c, &cart, &item, item.qoh, item.qoh)?
-                                .map_or(item.id, |(t, _, _)| t);
+                            let target =
+                                published_now(c, &cart, &item)?.map_or(item.id, |(t, _)| t);
                             Ok(QuantitySet {
                                 key: random_key(),
                                 sku: d.sku.clone(),
@@ -637,16 +632,28 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i
     }
 }
 
+/// What a page of Get QOH applies its counts with.
+struct Pull<'a> {
+    cart: &'a Cart,
+    create_new: bool,
+    workstation: &'a str,
+    targets: Vec<(crate::carts::CartId, SyncLevel)>,
+}
+
 /// Applies one pulled count inside the page's transaction.
 fn apply_pulled(
     c: &rusqlite::Connection,
-    cart: &Cart,
+    pull: &Pull<'_>,
     sku: &str,
     count: i64,
-    create_new: bool,
-    workstation: &str,
     report: &mut GetReport,
 ) -> Result<()> {
+    let Pull {
+        cart,
+        create_new,
+        workstation,
+        ..
+    } = *pull;
     let Some(item) = sql::item_find(c, sku)? else {
         let valid = check_sku(sku).is_ok() && (i32::MIN as i64..=i32::MAX as i64).contains(&count);
         if create_new && valid {
@@ -682,22 +689,17 @@ fn apply_pulled(
     }
     let wf = sql::web_fields_get(c, cart.id, item.id)?;
     let pending = sql::stack_sum(c, cart.id, item.id)?;
-    let cart_view = count + pending;
-    if wf.published(item.qoh) == cart_view {
-        report.unchanged += 1;
-        return Ok(());
-    }
     // The cart's view differs from what it was shown by what happened there: apply that
     // difference. (Inverting the published count would lose QOH held back by a cap or a
     // buffer: QOH 100 capped at 20, one web sale, must give 99, not 19.)
-    let delta = cart_view - wf.published(item.qoh);
+    let delta = count + pending - wf.published(item.qoh);
     if delta == 0 {
         report.unchanged += 1;
         return Ok(());
     }
     let change =
         Delta::new(delta).map(|d| Adjustment::new(sku, d, Reason::Other).origin_cart(cart.id));
-    match change.and_then(|change| apply_change(c, &item, &change, workstation)) {
+    match change.and_then(|change| apply_change(c, &item, &change, workstation, &pull.targets)) {
         Ok(_) => report.updated += 1,
         Err(e) if e.kind() == ErrorKind::InvalidArgument => report.not_applied.push(NotApplied {
             sku: sku.to_owned(),

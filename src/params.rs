@@ -110,17 +110,19 @@ pub(crate) fn synch_qoh(conn: &rusqlite::Connection) -> Result<bool> {
     Ok(sql::param_get(conn, "SynchQOH")?.as_deref() == Some("true"))
 }
 
-/// Reads every stored parameter with defaults filled in.
+/// Reads every stored parameter with defaults filled in (a value that does not parse keeps
+/// its default).
 pub(crate) fn load(conn: &rusqlite::Connection) -> Result<Settings> {
     let mut s = Settings::default();
     for (name, value) in sql::params_all(conn)? {
+        let int = |default: i64| value.parse().unwrap_or(default);
         match name.as_str() {
             "SynchQOH" => s.synch_qoh = value == "true",
-            "BypassAfterAttempts" => s.bypass_after_attempts = value.parse().unwrap_or(10),
-            "RetryBaseMs" => s.retry_base_ms = value.parse().unwrap_or(1000),
-            "RetryMaxMs" => s.retry_max_ms = value.parse().unwrap_or(300_000),
-            "LeaseMs" => s.lease_ms = value.parse().unwrap_or(60_000),
-            "StackHistoryDays" => s.history_days = value.parse().unwrap_or(90),
+            "BypassAfterAttempts" => s.bypass_after_attempts = int(s.bypass_after_attempts),
+            "RetryBaseMs" => s.retry_base_ms = int(s.retry_base_ms),
+            "RetryMaxMs" => s.retry_max_ms = int(s.retry_max_ms),
+            "LeaseMs" => s.lease_ms = int(s.lease_ms),
+            "StackHistoryDays" => s.history_days = int(s.history_days),
             "StackMode" => {
                 s.stack_mode = if value == "shared" {
                     StackMode::Shared

@@ -375,7 +375,7 @@ fn settle_on(
                 }
             }
             _ => {
-                if sql::group_settle(c, *group, Some(token), t, now)? {
+                if sql::group_settle(c, *group, token, t, now)? {
                     held.push(*group);
                 }
             }
@@ -451,10 +451,7 @@ impl WebStack for SqliteStack {
         self.write(|c| sql::shared_lock(c, holder, now, until))
     }
     fn prune_history(&self, before: i64) -> Result<usize> {
-        prune_in_steps(|| {
-            let conn = self.conn.lock();
-            store::write_on(&conn, |c| sql::stack_log_prune(c, before))
-        })
+        prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))
     }
 }
 
@@ -544,11 +541,7 @@ impl Store {
             let (group, state) = sql::record_group(c, record)?;
             match (group, state.as_deref()) {
                 (Some(g), Some("bypassed" | "uncertain")) => {
-                    let t = Transition::Leave {
-                        outcome: "discarded",
-                        response: "discarded by an operator".into(),
-                    };
-                    sql::group_settle(c, g, None, &t, now).map(|_| ())
+                    sql::group_leave_now(c, g, "discarded", "discarded by an operator", now)
                 }
                 _ => Err(Error::refused(format!(
                     "stack record {record} is not bypassed or uncertain; only those can be discarded"

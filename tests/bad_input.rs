@@ -198,3 +198,23 @@ fn a_host_transaction_refuses_network_calls_and_savepoints_each_call() {
     assert_eq!(other.stack_count(0, StackState::Waiting).unwrap(), 1);
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
 }
+
+#[test]
+fn a_deleted_item_leaves_no_web_fields_for_the_next_item_of_its_id() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "GONE", 3);
+    f.store
+        .set_web_fields(c, "GONE", r#"{"buffer":2,"remote_ref":"r-1"}"#)
+        .unwrap();
+    e.set_qoh("GONE", 3);
+    drain(&f.store);
+    f.store.delete_item("GONE").unwrap();
+    // SQLite gives the next row the freed id: it must not inherit the old web fields.
+    item(&f.store, "NEW", 3);
+    assert_eq!(
+        f.store.web_fields(c, "NEW").unwrap(),
+        inventory_sync::WebFields::default()
+    );
+}

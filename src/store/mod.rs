@@ -195,21 +195,20 @@ impl Store {
 
     /// Commits the host transaction.
     pub fn commit(&self) -> Result<()> {
-        let conn = self.inner.conn.lock();
-        if conn.is_autocommit() {
-            return Err(Error::refused("no host transaction is open on this handle"));
-        }
-        conn.execute_batch("COMMIT")?;
-        Ok(())
+        self.end_host_transaction("COMMIT")
     }
 
     /// Rolls the host transaction back.
     pub fn rollback(&self) -> Result<()> {
+        self.end_host_transaction("ROLLBACK")
+    }
+
+    fn end_host_transaction(&self, sql: &str) -> Result<()> {
         let conn = self.inner.conn.lock();
         if conn.is_autocommit() {
             return Err(Error::refused("no host transaction is open on this handle"));
         }
-        conn.execute_batch("ROLLBACK")?;
+        conn.execute_batch(sql)?;
         Ok(())
     }
 

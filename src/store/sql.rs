@@ -128,12 +128,20 @@ pub(crate) fn cart_set_sync(c: &Connection, id: CartId, on: bool) -> Result<()> 
     Ok(())
 }
 
+/// Deletes a cart; its web fields go with it (`ON DELETE CASCADE`, foreign keys are on for
+/// every connection).
 pub(crate) fn cart_delete(c: &Connection, id: CartId) -> Result<()> {
-    c.prepare_cached("DELETE FROM web_fields WHERE cart_id = ?1")?
-        .execute([id])?;
     c.prepare_cached("DELETE FROM carts WHERE id = ?1")?
         .execute([id])?;
     Ok(())
+}
+
+/// Refuses a cart id that does not exist, reading nothing else of it.
+pub(crate) fn cart_exists(c: &Connection, id: CartId) -> Result<()> {
+    c.prepare_cached("SELECT 1 FROM carts WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
 pub(crate) fn cart_run_state(c: &Connection, id: CartId) -> Result<CartRunState> {
@@ -342,9 +350,8 @@ pub(crate) fn item_set_qoh(c: &Connection, id: ItemId, qoh: i64) -> Result<()> {
     Ok(())
 }
 
+/// Deletes an item; its web fields go with it (`ON DELETE CASCADE`).
 pub(crate) fn item_delete(c: &Connection, id: ItemId) -> Result<()> {
-    c.prepare_cached("DELETE FROM web_fields WHERE item_id = ?1")?
-        .execute([id])?;
     c.prepare_cached("DELETE FROM items WHERE id = ?1")?
         .execute([id])?;
     Ok(())
@@ -458,24 +465,6 @@ pub(crate) fn ledger_list(c: &Connection, sku: Option<&str>, limit: i64) -> Resu
 
 // ---- web stack --------------------------------------------------------------------------
 
-pub(crate) fn stack_insert(c: &Connection, r: &NewRecord) -> Result<()> {
-    c.prepare_cached(
-        "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        r.cart_id,
-        r.item_id,
-        r.delta,
-        r.reason.code(),
-        r.origin_cart_id,
-        r.workstation,
-        super::now_ms()
-    ])?;
-    Ok(())
-}
-
-/// Queues several records in one statement (one row per cart of a fan-out).
 pub(crate) fn stack_insert_many(c: &Connection, records: &[NewRecord]) -> Result<()> {
     if records.is_empty() {
         return Ok(());
@@ -627,37 +616,22 @@ pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Applies a transition to a group, only while `token` (when given) still holds it.
-/// Returns whether it did.
+/// Puts a group that stays on the stack (a retry, a bypass, an uncertain send) in its new
+/// state, only while `token` still holds it. Returns whether it did. Groups that leave the
+/// stack settle through [`groups_leave`].
 pub(crate) fn group_settle(
     c: &Connection,
     group: i64,
-    token: Option<&str>,
+    token: &str,
     t: &Transition,
     now: i64,
 ) -> Result<bool> {
-    let held: Option<String> = c
-        .prepare_cached(
-            "SELECT key FROM send_groups WHERE id = ?1 AND (?2 IS NULL OR lease_token = ?2)",
-        )?
-        .query_row(params![group, token], |r| r.get(0))
-        .optional()?;
-    let Some(key) = held else {
-        return Ok(false);
-    };
     let (state, attempts, next, response) = match t {
-        Transition::Leave { outcome, response } => {
-            c.prepare_cached(
-                "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                       response, at)
-                 SELECT id, cart_id, item_id, delta, ?2, ?3, ?4, ?5 FROM stack WHERE group_id = ?1",
-            )?
-            .execute(params![group, outcome, key, response, now])?;
-            c.prepare_cached("DELETE FROM stack WHERE group_id = ?1")?
-                .execute([group])?;
-            c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
-                .execute([group])?;
-            return Ok(true);
+        Transition::Leave { .. } => {
+            return Err(Error::new(
+                crate::ErrorKind::Database,
+                "a group leaving the stack settles with the others leaving",
+            ))
         }
         Transition::Pending {
             attempts,
@@ -667,19 +641,42 @@ pub(crate) fn group_settle(
         Transition::Bypassed { attempts, response } => ("bypassed", *attempts, now, response),
         Transition::Uncertain { attempts, response } => ("uncertain", *attempts, now, response),
     };
-    c.prepare_cached(
+    Ok(c.prepare_cached(
         "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
                 last_response = ?5, lease_token = NULL, lease_until = 0, unsettled = 0
-         WHERE id = ?1",
+         WHERE id = ?1 AND lease_token = ?6",
     )?
     .execute(params![
         group,
         state,
         attempts,
         next,
-        truncate(response, 2000)
-    ])?;
-    Ok(true)
+        truncate(response, 2000),
+        token
+    ])? > 0)
+}
+
+/// Removes a group and its records from the stack, logged with `outcome` and `response`
+/// (an operator's discard).
+pub(crate) fn group_leave_now(
+    c: &Connection,
+    group: i64,
+    outcome: &str,
+    response: &str,
+    now: i64,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                               response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?2, g.key, ?3, ?4
+         FROM send_groups g JOIN stack s ON s.group_id = g.id WHERE g.id = ?1",
+    )?
+    .execute(params![group, outcome, response, now])?;
+    c.prepare_cached("DELETE FROM stack WHERE group_id = ?1")?
+        .execute([group])?;
+    c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
+        .execute([group])?;
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> &str {
