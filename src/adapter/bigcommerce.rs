@@ -36,7 +36,7 @@
 //! request waits out the window first (at most [`MAX_PACING`]).
 
 use super::common::{self, outcome_for_failed_request};
-use super::http_json::{excerpt, parse_retry_after};
+use super::http_json::parse_retry_after;
 use super::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
@@ -429,12 +429,7 @@ impl CartAdapter for BigCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let page: u32 = match cursor {
-            None => 1,
-            Some(c) => c.parse().map_err(|_| {
-                CartError::Rejected(format!("bad bigcommerce cursor {}", excerpt(c.as_bytes())))
-            })?,
-        };
+        let page: u32 = common::number_cursor(cursor, 1, "bigcommerce")?;
         let (items, pages) = self.items_page(page, limit.clamp(1, MAX_LIMIT), None)?;
         self.known
             .lock()

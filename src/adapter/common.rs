@@ -15,19 +15,22 @@ pub(crate) fn base_url(url: &str, what: &str) -> Result<Url> {
     let mut base = Url::parse(url.trim())
         .map_err(|e| Error::invalid(format!("{what} url is not a valid URL: {e}")))?;
     if !matches!(base.scheme(), "http" | "https") {
-        return Err(Error::invalid(format!("{what} url must use http or https")));
+        return Err(Error::invalid(format!(
+            "{what} url must use http or https, not `{}`",
+            base.scheme()
+        )));
     }
     if base.host_str().map_or(true, str::is_empty) {
         return Err(Error::invalid(format!("{what} url has no host")));
     }
     if base.password().is_some() || !base.username().is_empty() {
         return Err(Error::invalid(format!(
-            "{what} url must not carry credentials"
+            "{what} url must not carry credentials; give them in the cart's own settings"
         )));
     }
     if base.query().is_some() || base.fragment().is_some() {
         return Err(Error::invalid(format!(
-            "{what} url must not have a query or fragment"
+            "{what} url must not have a query (`?…`) or fragment (`#…`)"
         )));
     }
     if !base.path().ends_with('/') {
@@ -44,14 +47,58 @@ pub(crate) fn secret_header(
     value: &str,
     what: &str,
 ) -> Result<()> {
+    headers.insert(HeaderName::from_static(name), secret_value(value, what)?);
+    Ok(())
+}
+
+/// A credential as a header value, marked sensitive.
+pub(crate) fn secret_value(value: &str, what: &str) -> Result<HeaderValue> {
     let mut v = HeaderValue::from_str(value).map_err(|_| {
         Error::invalid(format!(
             "{what}: the credential holds characters not allowed in an HTTP header"
         ))
     })?;
     v.set_sensitive(true);
-    headers.insert(HeaderName::from_static(name), v);
-    Ok(())
+    Ok(v)
+}
+
+/// A numeric page cursor (`None`: the first page, `first`); one that does not parse is a
+/// rejected request, quoted at most in part.
+pub(crate) fn number_cursor<T: std::str::FromStr>(
+    cursor: Option<&str>,
+    first: T,
+    what: &str,
+) -> std::result::Result<T, CartError> {
+    match cursor {
+        None => Ok(first),
+        Some(c) => c.parse().map_err(|_| {
+            CartError::Rejected(format!("bad {what} cursor {}", excerpt(c.as_bytes())))
+        }),
+    }
+}
+
+/// The `Authorization` value of HTTP Basic for `credentials` (`user:password`).
+pub(crate) fn basic_auth(credentials: &str) -> String {
+    format!("Basic {}", base64(credentials.as_bytes()))
+}
+
+/// Standard base64 with padding (for the HTTP Basic header).
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// One blocking client with the credential headers, no redirects, and `timeout` per request.
@@ -147,4 +194,18 @@ pub(crate) fn outcomes(out: Vec<Option<SendOutcome>>) -> Vec<SendOutcome> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
 }

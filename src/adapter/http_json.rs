@@ -35,18 +35,19 @@
 //! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | other 3xx/4xx (redirects are not followed) | [`CartError::Rejected`] |
-//! | 2xx with an answer that is not protocol JSON | [`CartError::Rejected`] for set and fetch; [`CartError::Ambiguous`] for adjust (the deltas may have applied; the keys make a re-send safe) |
+//! | 2xx with an answer that is not protocol JSON | [`CartError::Rejected`] for set; [`CartError::Unavailable`] for fetch (a read: retried like a 5xx); [`CartError::Ambiguous`] for adjust (the deltas may have applied; the keys make a re-send safe) |
 //!
 //! Messages hold the HTTP status and at most ~200 characters of the cart's body; never the
 //! token or the `Authorization` header.
 
+use super::common;
 use super::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::Secret;
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -86,59 +87,17 @@ impl HttpJsonAdapter {
     /// that carries a password, query or fragment, or for a token that cannot go in an HTTP
     /// header. The message names the URL problem, never the token.
     pub fn new(url: &str, token: Option<Secret>, timeout: Duration) -> Result<Self> {
-        let mut base = Url::parse(url.trim())
-            .map_err(|e| Error::invalid(format!("http_json url is not a valid URL: {e}")))?;
-        match base.scheme() {
-            "http" | "https" => {}
-            other => {
-                return Err(Error::invalid(format!(
-                    "http_json url must use http or https, not `{other}`"
-                )))
-            }
-        }
-        if base.host_str().map_or(true, str::is_empty) {
-            return Err(Error::invalid("http_json url has no host"));
-        }
-        if base.password().is_some() || !base.username().is_empty() {
-            return Err(Error::invalid(
-                "http_json url must not carry credentials; give the token separately",
-            ));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(Error::invalid(
-                "http_json url must not have a query (`?…`) or fragment (`#…`)",
-            ));
-        }
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        if timeout.is_zero() {
-            return Err(Error::invalid("http_json timeout must be more than 0"));
-        }
-
+        let base = common::base_url(url, "http_json")?;
         let mut headers = HeaderMap::new();
         if let Some(token) = &token {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                    Error::invalid("http_json token holds characters not allowed in an HTTP header")
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            common::secret_header(
+                &mut headers,
+                "authorization",
+                &format!("Bearer {}", token.expose()),
+                "http_json",
+            )?;
         }
-        let client = Client::builder()
-            .default_headers(headers)
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| {
-                Error::invalid(format!(
-                    "http_json: could not build the HTTP client: {}",
-                    describe(e)
-                ))
-            })?;
+        let client = common::client(headers, timeout, "http_json")?;
         Ok(HttpJsonAdapter {
             base,
             has_token: token.is_some(),
@@ -162,17 +121,7 @@ impl HttpJsonAdapter {
         &self,
         request: reqwest::blocking::RequestBuilder,
     ) -> std::result::Result<Vec<u8>, CartError> {
-        let response = request.send().map_err(transport_error)?;
-        let status = response.status();
-        if status.is_success() {
-            return response.bytes().map(|b| b.to_vec()).map_err(|e| {
-                CartError::Ambiguous(format!(
-                    "HTTP {status}: reading the answer failed: {}",
-                    describe(e)
-                ))
-            });
-        }
-        Err(status_error(status, response))
+        common::exchange(request, |_| None).map(|(_, body)| body)
     }
 
     fn post_results<T: Serialize>(

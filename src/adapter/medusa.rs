@@ -133,20 +133,21 @@ fn parse_item(item: &Value, location: &str) -> Option<Found> {
         .into_iter()
         .flatten()
         .find(|l| l["location_id"].as_str() == Some(location))
-        .map(|l| {
-            let stocked = number(&l["stocked_quantity"]);
-            let reserved = number(&l["reserved_quantity"]);
-            let available = l["available_quantity"]
-                .as_f64()
-                .map(|n| n as i64)
-                .unwrap_or(stocked - reserved);
-            Level {
-                stocked,
-                reserved,
-                available,
-            }
-        });
+        .map(level);
     Some(Found { id, sku, level })
+}
+
+/// A location level's counts; `available` is stocked less reserved when Medusa leaves it out.
+fn level(l: &Value) -> Level {
+    let stocked = number(&l["stocked_quantity"]);
+    let reserved = number(&l["reserved_quantity"]);
+    Level {
+        stocked,
+        reserved,
+        available: l["available_quantity"]
+            .as_f64()
+            .map_or(stocked - reserved, |n| n as i64),
+    }
 }
 
 /// Medusa sends quantities as JSON numbers (big-number fields come out as plain numbers).
@@ -197,6 +198,8 @@ pub struct MedusaAdapter {
     location: String,
     /// The JWT of the current login (email + password only).
     jwt: Mutex<Option<Secret>>,
+    /// The `Authorization` value of an API key, made once.
+    api_key: Option<HeaderValue>,
     /// SKU → inventory item id.
     ids: Mutex<HashMap<String, String>>,
 }
@@ -235,28 +238,23 @@ impl MedusaAdapter {
             }
             _ => {}
         }
-        // Checked now, so a bad key fails at configuration rather than at the first send.
-        if let MedusaAuth::ApiKey(k) = &auth {
-            Self::basic(k)?;
-        }
+        // Made now, so a bad key fails at configuration rather than at the first send.
+        let api_key = match &auth {
+            MedusaAuth::ApiKey(k) => Some(common::secret_value(
+                &common::basic_auth(&format!("{}:", k.expose())),
+                "medusa api_key",
+            )?),
+            MedusaAuth::EmailPass { .. } => None,
+        };
         Ok(MedusaAdapter {
             base,
             client: common::client(HeaderMap::new(), timeout, "medusa")?,
             auth,
             location: location.to_owned(),
             jwt: Mutex::new(None),
+            api_key,
             ids: Mutex::new(HashMap::new()),
         })
-    }
-
-    fn basic(key: &Secret) -> Result<HeaderValue> {
-        let mut v = HeaderValue::from_str(&format!(
-            "Basic {}",
-            super::woocommerce::base64(format!("{}:", key.expose()).as_bytes())
-        ))
-        .map_err(|_| Error::invalid("medusa api_key holds characters not allowed in a header"))?;
-        v.set_sensitive(true);
-        Ok(v)
     }
 
     fn secrets(&self) -> Vec<String> {
@@ -331,9 +329,9 @@ impl MedusaAdapter {
 
     /// The `Authorization` header; `fresh` forces a new login.
     fn authorization(&self, fresh: bool) -> std::result::Result<HeaderValue, CartError> {
-        match &self.auth {
-            MedusaAuth::ApiKey(k) => Self::basic(k).map_err(|e| CartError::Rejected(e.to_string())),
-            MedusaAuth::EmailPass { email, password } => {
+        match (&self.api_key, &self.auth) {
+            (Some(key), _) => Ok(key.clone()),
+            (None, MedusaAuth::EmailPass { email, password }) => {
                 let mut jwt = self.jwt.lock();
                 if fresh || jwt.is_none() {
                     *jwt = Some(self.login(email, password)?);
@@ -346,6 +344,9 @@ impl MedusaAdapter {
                 v.set_sensitive(true);
                 Ok(v)
             }
+            (None, MedusaAuth::ApiKey(_)) => Err(CartError::Rejected(
+                "medusa: the api_key header was not made".into(),
+            )),
         }
     }
 
@@ -509,18 +510,7 @@ impl MedusaAdapter {
                         continue;
                     }
                     if let Some(id) = l["inventory_item_id"].as_str() {
-                        let stocked = number(&l["stocked_quantity"]);
-                        let reserved = number(&l["reserved_quantity"]);
-                        levels.insert(
-                            id.to_owned(),
-                            Level {
-                                stocked,
-                                reserved,
-                                available: l["available_quantity"]
-                                    .as_f64()
-                                    .map_or(stocked - reserved, |n| n as i64),
-                            },
-                        );
+                        levels.insert(id.to_owned(), level(l));
                     }
                 }
             }
@@ -710,12 +700,7 @@ impl CartAdapter for MedusaAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let offset: u64 = match cursor {
-            None => 0,
-            Some(c) => c
-                .parse()
-                .map_err(|_| CartError::Rejected(format!("bad medusa cursor {c:?}")))?,
-        };
+        let offset: u64 = common::number_cursor(cursor, 0, "medusa")?;
         let limit = limit.clamp(1, MAX_PAGE);
         let mut url = self.url("admin/inventory-items");
         url.query_pairs_mut()

@@ -64,10 +64,11 @@ impl AdapterRegistry {
             factories: RwLock::new(HashMap::new()),
         };
         r.register("http_json", |cart: &Cart| {
-            let url = cart
-                .setting("url")
-                .ok_or_else(|| Error::invalid(format!("cart {:?}: url is required", cart.name)))?;
-            let a = HttpJsonAdapter::new(url, cart.secret("token")?, cart_timeout(cart))?;
+            let a = HttpJsonAdapter::new(
+                required(cart, "url")?,
+                cart.secret("token")?,
+                cart_timeout(cart),
+            )?;
             Ok(Arc::new(a) as Arc<dyn CartAdapter>)
         });
         r.register("shopify", |cart: &Cart| {

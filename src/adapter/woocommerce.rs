@@ -60,25 +60,6 @@ pub const MAX_BATCH: usize = 100;
 /// The largest `per_page`.
 pub const MAX_PER_PAGE: u32 = 100;
 
-/// Standard base64 with padding (for the HTTP Basic header).
-pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Where a SKU's stock lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct WooRef {
@@ -131,10 +112,7 @@ impl WooCommerceAdapter {
             ));
         }
         let mut headers = HeaderMap::new();
-        let basic = format!(
-            "Basic {}",
-            base64(format!("{consumer_key}:{}", consumer_secret.expose()).as_bytes())
-        );
+        let basic = common::basic_auth(&format!("{consumer_key}:{}", consumer_secret.expose()));
         common::secret_header(&mut headers, "authorization", &basic, "woocommerce")?;
         Ok(WooCommerceAdapter {
             base,
@@ -525,12 +503,7 @@ impl CartAdapter for WooCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let page: u32 = match cursor {
-            None => 1,
-            Some(c) => c
-                .parse()
-                .map_err(|_| CartError::Rejected(format!("bad woocommerce cursor {c:?}")))?,
-        };
+        let page: u32 = common::number_cursor(cursor, 1, "woocommerce")?;
         let per_page = limit.clamp(1, MAX_PER_PAGE);
         let (products, pages) = self.get(
             "products",
@@ -590,15 +563,6 @@ impl CartAdapter for WooCommerceAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
 
     #[test]
     fn refs_parse() {

@@ -82,15 +82,38 @@ fn basic_ok(cart: &Cart, request: &Request) -> bool {
     let Some(token) = &cart.token else {
         return true;
     };
-    let expected = format!(
-        "Basic {}",
-        crate::adapter::woocommerce::base64(token.as_bytes())
-    );
+    let expected = crate::adapter::common::basic_auth(token);
     request.authorization.as_deref() == Some(expected.as_str())
 }
 
 /// One page of a list, its total and its page count.
 type Paged = (Vec<(u64, String)>, usize, usize);
+
+/// A list endpoint's answer: the requested page, each entry as `to_json` makes it, with
+/// WooCommerce's total headers.
+fn list_answer(
+    request: &Request,
+    list: Vec<(u64, String)>,
+    to_json: impl Fn(u64, &str) -> Value,
+) -> Answer {
+    match page_of(request, list) {
+        Ok((items, total, pages)) => Answer::json(
+            200,
+            Value::Array(items.iter().map(|(i, s)| to_json(*i, s)).collect()),
+        )
+        .with_header("X-WP-Total", total)
+        .with_header("X-WP-TotalPages", pages),
+        Err(a) => a,
+    }
+}
+
+/// The SKU of the product a path's product id names.
+fn parent_sku(cart: &Cart, pid: &str) -> Option<String> {
+    pid.parse()
+        .ok()
+        .and_then(|i| cart.sku_of(i))
+        .map(str::to_owned)
+}
 
 fn page_of(request: &Request, list: Vec<(u64, String)>) -> Result<Paged, Answer> {
     let pairs = request
@@ -153,58 +176,19 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     let parts: Vec<&str> = rest.split('/').collect();
     match (request.method.as_str(), parts.as_slice()) {
         ("GET", ["products"]) => {
-            let list = products(cart);
-            match page_of(request, list) {
-                Ok((items, total, pages)) => Answer::json(
-                    200,
-                    Value::Array(
-                        items
-                            .iter()
-                            .map(|(i, s)| product_json(cart, *i, s))
-                            .collect(),
-                    ),
-                )
-                .with_header("X-WP-Total", total)
-                .with_header("X-WP-TotalPages", pages),
-                Err(a) => a,
-            }
+            list_answer(request, products(cart), |i, s| product_json(cart, i, s))
         }
-        ("GET", ["products", pid, "variations"]) => {
-            let Some(parent) = pid
-                .parse()
-                .ok()
-                .and_then(|i| cart.sku_of(i))
-                .map(str::to_owned)
-            else {
-                return wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.");
-            };
-            match page_of(request, variations(cart, &parent)) {
-                Ok((items, total, pages)) => Answer::json(
-                    200,
-                    Value::Array(
-                        items
-                            .iter()
-                            .map(|(i, s)| variation_json(cart, *i, s))
-                            .collect(),
-                    ),
-                )
-                .with_header("X-WP-Total", total)
-                .with_header("X-WP-TotalPages", pages),
-                Err(a) => a,
-            }
-        }
+        ("GET", ["products", pid, "variations"]) => match parent_sku(cart, pid) {
+            Some(parent) => list_answer(request, variations(cart, &parent), |i, s| {
+                variation_json(cart, i, s)
+            }),
+            None => wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID."),
+        },
         ("POST" | "PUT", ["products", "batch"]) => batch(shared, cart, request, None),
-        ("POST" | "PUT", ["products", pid, "variations", "batch"]) => {
-            let Some(parent) = pid
-                .parse()
-                .ok()
-                .and_then(|i| cart.sku_of(i))
-                .map(str::to_owned)
-            else {
-                return wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.");
-            };
-            batch(shared, cart, request, Some(parent))
-        }
+        ("POST" | "PUT", ["products", pid, "variations", "batch"]) => match parent_sku(cart, pid) {
+            Some(parent) => batch(shared, cart, request, Some(parent)),
+            None => wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID."),
+        },
         _ => wc_error(
             404,
             "rest_no_route",
