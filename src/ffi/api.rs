@@ -294,19 +294,18 @@ pub unsafe extern "C" fn invsync_item_list(
     len: i32,
     needed: *mut i32,
 ) -> i32 {
-    entry("invsync_item_list", || {
-        // SAFETY: the caller's contract on each pointer.
-        let (store, filter) = unsafe {
-            (
-                store_ref(store)?,
-                opt_str_in(filter_json, "filter_json", INVSYNC_MAX_TEXT_IN)?,
-            )
-        };
-        let out = TextOut::new(buf, len, needed)?;
-        let json = store.items_json(filter)?;
-        // SAFETY: the caller's contract on buf, len and needed.
-        unsafe { out.write(&json) }
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        filtered_list(
+            "invsync_item_list",
+            store,
+            filter_json,
+            buf,
+            len,
+            needed,
+            Store::items_json,
+        )
+    }
 }
 
 /// Deletes an item. `INVSYNC_REFUSED` while it has records on the web stack or variants;
@@ -377,19 +376,15 @@ unsafe fn adjust(
             None => None,
         };
         check_flags(flags, INVSYNC_ADJUST_NO_WEB, "flags")?;
-        if origin_cart_id < 0 {
-            return Err(Failure::invalid(format!(
-                "origin_cart_id {origin_cart_id} is negative (0 = none)"
-            )));
-        }
+        let origin = zero_means(origin_cart_id, "origin_cart_id", "none")?;
         let mut adj = Adjustment::new(
             sku,
             Delta::new(delta as i64)?,
             Reason::from_code(reason as i64)?,
         )
         .send_to_web(flags & INVSYNC_ADJUST_NO_WEB == 0);
-        if origin_cart_id > 0 {
-            adj = adj.origin_cart(origin_cart_id as i64);
+        if let Some(origin) = origin {
+            adj = adj.origin_cart(origin);
         }
         if let Some(r) = host_ref {
             adj = adj.host_ref(r);
@@ -509,19 +504,18 @@ pub unsafe extern "C" fn invsync_ledger_list(
     len: i32,
     needed: *mut i32,
 ) -> i32 {
-    entry("invsync_ledger_list", || {
-        // SAFETY: the caller's contract on each pointer.
-        let (store, filter) = unsafe {
-            (
-                store_ref(store)?,
-                opt_str_in(filter_json, "filter_json", INVSYNC_MAX_TEXT_IN)?,
-            )
-        };
-        let out = TextOut::new(buf, len, needed)?;
-        let json = store.ledger_json(filter)?;
-        // SAFETY: the caller's contract on buf, len and needed.
-        unsafe { out.write(&json) }
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        filtered_list(
+            "invsync_ledger_list",
+            store,
+            filter_json,
+            buf,
+            len,
+            needed,
+            Store::ledger_json,
+        )
+    }
 }
 
 /// Opens a host transaction on the handle: later calls on it (from any thread) run in a
@@ -587,13 +581,9 @@ pub unsafe extern "C" fn invsync_stack_count(
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
         let out = out_ptr(out, "out")?;
-        if cart_id < 0 {
-            return Err(Failure::invalid(format!(
-                "cart_id {cart_id} is negative (0 = all carts)"
-            )));
-        }
+        let cart = zero_means(cart_id, "cart_id", "all carts")?;
         let state = StackState::from_code(state as i64)?;
-        let n = store.stack_count(cart_id as i64, state)?;
+        let n = store.stack_count(cart.unwrap_or(0), state)?;
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { put(out, n.clamp(0, i32::MAX as i64) as i32) };
         Ok(())
@@ -618,19 +608,18 @@ pub unsafe extern "C" fn invsync_stack_list(
     len: i32,
     needed: *mut i32,
 ) -> i32 {
-    entry("invsync_stack_list", || {
-        // SAFETY: the caller's contract on each pointer.
-        let (store, filter) = unsafe {
-            (
-                store_ref(store)?,
-                opt_str_in(filter_json, "filter_json", INVSYNC_MAX_TEXT_IN)?,
-            )
-        };
-        let out = TextOut::new(buf, len, needed)?;
-        let json = store.stack_list_json(filter)?;
-        // SAFETY: the caller's contract on buf, len and needed.
-        unsafe { out.write(&json) }
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe {
+        filtered_list(
+            "invsync_stack_list",
+            store,
+            filter_json,
+            buf,
+            len,
+            needed,
+            Store::stack_list_json,
+        )
+    }
 }
 
 /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)
@@ -690,15 +679,7 @@ pub unsafe extern "C" fn invsync_stack_run(
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
         let out = TextOut::new(buf, len, needed)?;
-        let max = match max_records {
-            0 => None,
-            n if n > 0 => Some(n as usize),
-            n => {
-                return Err(Failure::invalid(format!(
-                    "max_records {n} is negative (0 = all due)"
-                )))
-            }
-        };
+        let max = zero_means(max_records, "max_records", "all due")?.map(|n| n as usize);
         let report = store.run_stack(max)?;
         // SAFETY: the caller's contract on buf, len and needed.
         unsafe { out.write(&report.to_json()) }
@@ -790,7 +771,7 @@ pub(crate) unsafe fn manual(
     store: *mut InvsyncStore,
     cart_id: i32,
     flags: i32,
-    progress: Option<&mut dyn FnMut(i32, i32) -> bool>,
+    progress: &mut dyn FnMut(i32, i32) -> bool,
     buf: *mut c_char,
     len: i32,
     needed: *mut i32,
@@ -800,13 +781,9 @@ pub(crate) unsafe fn manual(
         let store = unsafe { store_ref(store)? };
         let out = TextOut::new(buf, len, needed)?;
         let cart = super::util::cart_id(cart_id)?;
-        let mut progress = progress;
         let mut narrow = |done: i64, total: i64| -> bool {
             let clamp = |v: i64| v.clamp(-1, i32::MAX as i64) as i32;
-            match progress.as_mut() {
-                Some(p) => p(clamp(done), clamp(total)),
-                None => true,
-            }
+            progress(clamp(done), clamp(total))
         };
         let (json, cancelled, what) = match which {
             Manual::Send => {
@@ -877,11 +854,7 @@ pub unsafe extern "C" fn invsync_send_qoh(
     len: i32,
     needed: *mut i32,
 ) -> i32 {
-    let mut call = |done: i32, total: i32| match progress {
-        // SAFETY: the caller guarantees progress may be called with user.
-        Some(f) => (unsafe { f(user, done, total) }) == 0,
-        None => true,
-    };
+    let mut call = progress_call!(progress, user);
     // SAFETY: the caller's contract, forwarded.
     unsafe {
         manual(
@@ -890,7 +863,7 @@ pub unsafe extern "C" fn invsync_send_qoh(
             store,
             cart_id,
             flags,
-            Some(&mut call),
+            &mut call,
             buf,
             len,
             needed,
@@ -925,11 +898,7 @@ pub unsafe extern "C" fn invsync_get_qoh(
     len: i32,
     needed: *mut i32,
 ) -> i32 {
-    let mut call = |done: i32, total: i32| match progress {
-        // SAFETY: the caller guarantees progress may be called with user.
-        Some(f) => (unsafe { f(user, done, total) }) == 0,
-        None => true,
-    };
+    let mut call = progress_call!(progress, user);
     // SAFETY: the caller's contract, forwarded.
     unsafe {
         manual(
@@ -938,7 +907,7 @@ pub unsafe extern "C" fn invsync_get_qoh(
             store,
             cart_id,
             flags,
-            Some(&mut call),
+            &mut call,
             buf,
             len,
             needed,
@@ -1004,5 +973,34 @@ pub unsafe extern "C" fn invsync_last_report(
         })?;
         // SAFETY: the caller's contract on buf, len and needed.
         unsafe { out.write(&report) }
+    })
+}
+
+/// The body of the entry points that list as JSON under an optional filter.
+///
+/// # Safety
+/// As for those entry points: `store` is NULL or a live handle; `filter_json` is NULL or
+/// NUL-terminated; `buf` is NULL or writable for `len` bytes; `needed` is NULL or writable.
+unsafe fn filtered_list(
+    name: &'static str,
+    store: *mut InvsyncStore,
+    filter_json: *const c_char,
+    buf: *mut c_char,
+    len: i32,
+    needed: *mut i32,
+    list: fn(&Store, Option<&str>) -> crate::Result<String>,
+) -> i32 {
+    entry(name, || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, filter) = unsafe {
+            (
+                store_ref(store)?,
+                opt_str_in(filter_json, "filter_json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        let out = TextOut::new(buf, len, needed)?;
+        let json = list(store, filter)?;
+        // SAFETY: the caller's contract on buf, len and needed.
+        unsafe { out.write(&json) }
     })
 }

@@ -44,6 +44,20 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// A host's progress callback (`Option` of a C or stdcall function pointer) and its `user`
+/// pointer as the closure Send/Get QOH report to: true goes on, a non-zero return stops.
+macro_rules! progress_call {
+    ($progress:expr, $user:expr) => {{
+        let (progress, user) = ($progress, $user);
+        move |done: i32, total: i32| match progress {
+            // SAFETY: the caller of the entry point guarantees progress may be called with
+            // user.
+            Some(f) => (unsafe { f(user, done, total) }) == 0,
+            None => true,
+        }
+    }};
+}
+
 mod api;
 #[cfg(feature = "emulator")]
 mod emulator;

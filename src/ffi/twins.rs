@@ -48,11 +48,7 @@ macro_rules! std_manual_twins {
             len: i32,
             needed: *mut i32,
         ) -> i32 {
-            let mut call = |done: i32, total: i32| match progress {
-                // SAFETY: the caller guarantees progress may be called with user.
-                Some(f) => (unsafe { f(user, done, total) }) == 0,
-                None => true,
-            };
+            let mut call = progress_call!(progress, user);
             // SAFETY: the caller's contract, forwarded.
             unsafe {
                 api::manual(
@@ -61,7 +57,7 @@ macro_rules! std_manual_twins {
                     store,
                     cart_id,
                     flags,
-                    Some(&mut call),
+                    &mut call,
                     buf,
                     len,
                     needed,

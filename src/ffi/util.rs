@@ -263,6 +263,18 @@ pub(crate) fn cart_id(id: i32) -> FfiResult<i64> {
     Ok(id as i64)
 }
 
+/// A number where 0 means `zero` (none, all) and a positive value itself; a negative one is
+/// refused naming `what`.
+pub(crate) fn zero_means(v: i32, what: &str, zero: &str) -> FfiResult<Option<i64>> {
+    match v {
+        0 => Ok(None),
+        n if n > 0 => Ok(Some(n as i64)),
+        n => Err(Failure::invalid(format!(
+            "{what} {n} is negative (0 = {zero})"
+        ))),
+    }
+}
+
 /// Narrows a count to `int32_t`, or fails naming `what`.
 pub(crate) fn to_i32(v: i64, what: &str) -> FfiResult<i32> {
     i32::try_from(v).map_err(|_| Failure::invalid(format!("{what} {v} does not fit in an int32_t")))
