@@ -276,19 +276,15 @@ impl Bench {
         let (ours, base) = best_of_3(
             |round| {
                 let off = 100_000 + round * n;
-                store.begin().unwrap();
-                for i in off..off + n {
-                    store.adjust_qoh(&adjustment(i % items_n, i)).unwrap();
-                }
-                store.commit().unwrap();
+                adjust_in_one_tx(&store, off..off + n, items_n);
             },
             |round| {
                 let off = 100_000 + round * n;
-                bare.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-                for i in off..off + n {
-                    bare.write(&sku(i % items_n), delta(i), now_ms());
-                }
-                bare.conn.execute_batch("COMMIT").unwrap();
+                bare.in_tx(|| {
+                    for i in off..off + n {
+                        bare.write(&sku(i % items_n), delta(i), now_ms());
+                    }
+                });
             },
         );
         self.push(Line {
@@ -340,7 +336,7 @@ impl Bench {
             http_cart(&store, &format!("cart{i}"), &emu.url(), true, 50);
         }
         items(&store, n, 1_000_000);
-        adjust_in_one_tx(&store, n, n);
+        adjust_in_one_tx(&store, 0..n, n);
         store
     }
 
@@ -532,12 +528,12 @@ impl Bench {
         items(&base_store, n, 7);
         let bare = BareOutbox::open(&base_path, Vec::new(), false);
         let base = bare_get(&emu.url(), n, |page| {
-            bare.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-            let now = now_ms();
-            for (s, q) in page {
-                bare.write(s, q - 7, now);
-            }
-            bare.conn.execute_batch("COMMIT").unwrap();
+            bare.in_tx(|| {
+                let now = now_ms();
+                for (s, q) in page {
+                    bare.write(s, q - 7, now);
+                }
+            })
         });
         assert_eq!(base_store.item_qoh(&sku(n - 1)).unwrap(), 9);
         let read_only = bare_get(&emu.url(), n, |_| {});
@@ -830,8 +826,6 @@ struct Results {
 }
 #[derive(Deserialize)]
 struct ResultItem {
-    #[allow(dead_code)]
-    key: String,
     status: String,
 }
 #[derive(Deserialize)]

@@ -109,11 +109,11 @@ pub fn adjustment(item: usize, i: usize) -> Adjustment {
     Adjustment::new(sku(item), Delta::new(delta(i)).unwrap(), Reason::PosSale)
 }
 
-/// `n` adjustments over `items` items (adjustment `i` to item `i % items`), one host
+/// Adjustments `range` over `items` items (adjustment `i` to item `i % items`), one host
 /// transaction.
-pub fn adjust_in_one_tx(store: &Store, n: usize, items: usize) {
+pub fn adjust_in_one_tx(store: &Store, range: std::ops::Range<usize>, items: usize) {
     store.begin().unwrap();
-    for i in 0..n {
+    for i in range {
         store.adjust_qoh(&adjustment(i % items, i)).unwrap();
     }
     store.commit().unwrap();
@@ -184,10 +184,15 @@ impl BareOutbox {
         }
     }
 
-    /// One adjustment in a transaction of its own (`BEGIN IMMEDIATE`, as the library).
+    /// One adjustment in a transaction of its own.
     pub fn write_tx(&self, sku: &str, delta: i64, now: i64) {
+        self.in_tx(|| self.write(sku, delta, now));
+    }
+
+    /// Runs `f` in one transaction (`BEGIN IMMEDIATE`, as the library).
+    pub fn in_tx(&self, f: impl FnOnce()) {
         self.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        self.write(sku, delta, now);
+        f();
         self.conn.execute_batch("COMMIT").unwrap();
     }
 }

@@ -70,11 +70,7 @@ pub fn adjust(store: &Store, sku: &str, delta: i64, reason: Reason) {
 }
 
 pub fn stack(store: &Store, filter: Option<&str>) -> Vec<Value> {
-    serde_json::from_str::<Value>(&store.stack_list_json(filter).unwrap())
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    serde_json::from_str(&store.stack_list_json(filter).unwrap()).unwrap()
 }
 
 /// (sku, delta) of every record for `cart`, oldest first.
