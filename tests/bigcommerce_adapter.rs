@@ -152,3 +152,28 @@ fn secrets_never_leak() {
     let d = format!("{:?}", adapter(&emu));
     assert!(!d.contains(SECRET) && d.contains("***"), "{d}");
 }
+
+#[test]
+fn a_compare_and_set_whose_count_cannot_be_read_is_not_written_blindly() {
+    // `sku:in` is comma-separated: a SKU holding a comma cannot be read back, so its
+    // compare cannot be made, and the set must not go through without it.
+    let emu = Emulator::start_mode(Mode::BigCommerce).unwrap();
+    emu.set_qoh("A,B", 4);
+    emu.set_qoh("PLAIN", 4);
+    let a = adapter(&emu);
+    let set = |sku: &str| QuantitySet {
+        key: "k".into(),
+        sku: sku.into(),
+        remote_ref: None,
+        qoh: 9,
+        expected: Some(3),
+    };
+    let out = a.set_quantities(&[set("A,B"), set("PLAIN")]).unwrap();
+    assert!(
+        matches!(&out[0], SendOutcome::Failed { message } if message.contains("A,B")),
+        "{out:?}"
+    );
+    assert_eq!(out[1], SendOutcome::Conflict { current: 4 });
+    assert_eq!(emu.qoh("A,B"), Some(4), "not overwritten");
+    assert_eq!(emu.qoh("PLAIN"), Some(4));
+}

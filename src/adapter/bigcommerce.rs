@@ -410,11 +410,22 @@ impl CartAdapter for BigCommerceAdapter {
                 out[i] = Some(SendOutcome::Failed {
                     message: format!("sku {}: {} is outside 0..={MAX_QUANTITY}", s.sku, s.qoh),
                 });
-            } else if let (Some(expected), Some(now)) = (s.expected, current.get(&s.sku)) {
-                if *now != expected {
-                    out[i] = Some(SendOutcome::Conflict { current: *now });
-                } else {
-                    items.push((i, s.sku.as_str(), s.qoh));
+            } else if let Some(expected) = s.expected {
+                match current.get(&s.sku) {
+                    Some(now) if *now != expected => {
+                        out[i] = Some(SendOutcome::Conflict { current: *now })
+                    }
+                    Some(_) => items.push((i, s.sku.as_str(), s.qoh)),
+                    // Without the current count there is no compare: never set blindly.
+                    None => {
+                        out[i] = Some(SendOutcome::Failed {
+                            message: format!(
+                                "sku {}: BigCommerce did not return its current count (a SKU \
+                                 holding a comma cannot be looked up), so the count was not set",
+                                s.sku
+                            ),
+                        })
+                    }
                 }
             } else {
                 items.push((i, s.sku.as_str(), s.qoh));
