@@ -741,6 +741,7 @@ impl CartAdapter for MedusaAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::scripted::Scripted;
 
     const LOC: &str = "sloc_main";
 
@@ -857,71 +858,6 @@ mod tests {
         assert!(
             MedusaAdapter::new("ftp://x", MedusaAuth::ApiKey(Secret::new("sk_1")), LOC, t).is_err()
         );
-    }
-
-    /// A loopback server answering scripted (status, body) pairs in order, one connection
-    /// each; it records every request's first line, `Authorization` header and body.
-    struct Scripted {
-        url: String,
-        seen: std::sync::Arc<Mutex<Vec<(String, String, String)>>>,
-        thread: Option<std::thread::JoinHandle<()>>,
-    }
-
-    impl Scripted {
-        fn start(script: Vec<(u16, &'static str)>) -> Scripted {
-            use std::io::{BufRead, BufReader, Read, Write};
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let url = format!("http://{}/", listener.local_addr().unwrap());
-            let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
-            let log = seen.clone();
-            let thread = std::thread::spawn(move || {
-                for (status, body) in script {
-                    let (stream, _) = listener.accept().unwrap();
-                    let mut reader = BufReader::new(stream);
-                    let mut first = String::new();
-                    reader.read_line(&mut first).unwrap();
-                    let (mut auth, mut len) = (String::new(), 0usize);
-                    loop {
-                        let mut line = String::new();
-                        reader.read_line(&mut line).unwrap();
-                        let line = line.trim_end();
-                        if line.is_empty() {
-                            break;
-                        }
-                        let (k, v) = line.split_once(':').unwrap();
-                        match k.to_ascii_lowercase().as_str() {
-                            "authorization" => auth = v.trim().to_owned(),
-                            "content-length" => len = v.trim().parse().unwrap(),
-                            _ => {}
-                        }
-                    }
-                    let mut body_in = vec![0; len];
-                    reader.read_exact(&mut body_in).unwrap();
-                    log.lock().push((
-                        first.trim_end().to_owned(),
-                        auth,
-                        String::from_utf8_lossy(&body_in).into_owned(),
-                    ));
-                    let mut stream = reader.into_inner();
-                    write!(
-                        stream,
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .unwrap();
-                }
-            });
-            Scripted {
-                url,
-                seen,
-                thread: Some(thread),
-            }
-        }
-
-        fn finish(mut self) -> Vec<(String, String, String)> {
-            self.thread.take().unwrap().join().unwrap();
-            self.seen.lock().clone()
-        }
     }
 
     const PASSWORD: &str = "hunter22-pw";

@@ -76,6 +76,8 @@ pub(crate) mod common;
 pub mod http_json;
 pub mod medusa;
 pub mod registry;
+#[cfg(test)]
+pub(crate) mod scripted;
 pub mod shopify;
 pub mod woocommerce;
 

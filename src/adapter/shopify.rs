@@ -730,14 +730,13 @@ impl CartAdapter for ShopifyAdapter {
         )?;
         let page = &data["productVariants"];
         let mut items = Vec::new();
-        let mut ids = self.ids.lock();
+        // No inventory item ids are cached from a read: a SKU on two variants (perhaps on
+        // different pages) would be cached as one of them. The lookup before a write finds
+        // them and refuses an ambiguous SKU.
         for node in page["nodes"].as_array().into_iter().flatten() {
             let Some(sku) = node["sku"].as_str().filter(|s| !s.is_empty()) else {
                 continue;
             };
-            if let Some(id) = node["inventoryItem"]["id"].as_str() {
-                ids.insert(sku.to_owned(), id.to_owned());
-            }
             // Not stocked at this location: nothing to publish there.
             if let Some(q) = available(node) {
                 items.push((sku.to_owned(), q));
@@ -756,5 +755,48 @@ impl ShopifyAdapter {
     /// The API version in use.
     pub fn api_version(&self) -> &str {
         &self.api_version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::scripted::Scripted;
+
+    /// Two variants share the SKU `DUP`, as a shop may have by mistake.
+    const TWO_VARIANTS: &str = r#"{"data":{"productVariants":{"nodes":[
+        {"sku":"DUP","inventoryItem":{"id":"gid://shopify/InventoryItem/1",
+          "inventoryLevel":{"quantities":[{"name":"available","quantity":3}]}}},
+        {"sku":"DUP","inventoryItem":{"id":"gid://shopify/InventoryItem/2",
+          "inventoryLevel":{"quantities":[{"name":"available","quantity":3}]}}}],
+        "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+
+    #[test]
+    fn a_sku_on_two_variants_is_never_written_to_one_of_them() {
+        // Get QOH reads both variants; a later change of DUP must still find the SKU
+        // ambiguous rather than go to whichever variant was read last.
+        let server = Scripted::start(vec![(200, TWO_VARIANTS), (200, TWO_VARIANTS)]);
+        let a = ShopifyAdapter::new(
+            &server.url,
+            Secret::new("shpat_test"),
+            "1",
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        a.fetch_quantities(None, 250).unwrap();
+        let out = a
+            .apply_deltas(&[DeltaSend {
+                key: "k1".into(),
+                sku: "DUP".into(),
+                remote_ref: None,
+                delta: -1,
+            }])
+            .unwrap();
+        assert!(
+            matches!(&out[0], SendOutcome::Failed { message } if message.contains("more than one")),
+            "{out:?}"
+        );
+        assert_eq!(server.finish().len(), 2, "a read, a lookup: no write");
     }
 }
