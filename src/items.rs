@@ -343,11 +343,7 @@ fn published_change(
 /// The carts a QOH change is queued for (real-time sync on, with its level): none while
 /// SynchQOH is off. Read once per transaction of changes, not per change.
 pub(crate) fn fanout_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
-    if crate::params::synch_qoh(c)? {
-        sql::realtime_targets(c)
-    } else {
-        Ok(Vec::new())
-    }
+    sql::realtime_targets(c)
 }
 
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the

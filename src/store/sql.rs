@@ -35,8 +35,14 @@ pub(crate) fn param_set(c: &Connection, name: &str, value: &str) -> Result<()> {
 
 // ---- carts ------------------------------------------------------------------------------
 
-const CART_COLS: &str = "id, name, adapter, config, cap_send, cap_get, realtime, \
-                         max_items_to_send, retains_basket, sync_on, config_version";
+/// A cart's columns, as a macro so the statements using them are constants: a statement
+/// text built per call is formatted and hashed again by the statement cache every time.
+macro_rules! cart_cols {
+    () => {
+        "id, name, adapter, config, cap_send, cap_get, realtime, max_items_to_send, \
+         retains_basket, sync_on, config_version"
+    };
+}
 
 fn cart_row(r: &Row) -> rusqlite::Result<Cart> {
     let config: String = r.get(3)?;
@@ -93,31 +99,34 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec) -> Result<CartId> {
 }
 
 pub(crate) fn cart_by_id(c: &Connection, id: CartId) -> Result<Cart> {
-    c.prepare_cached(&format!("SELECT {CART_COLS} FROM carts WHERE id = ?1"))?
-        .query_row([id], cart_row)
-        .optional()?
-        .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
+    c.prepare_cached(concat!(
+        "SELECT ",
+        cart_cols!(),
+        " FROM carts WHERE id = ?1"
+    ))?
+    .query_row([id], cart_row)
+    .optional()?
+    .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
 pub(crate) fn carts_all(c: &Connection) -> Result<Vec<Cart>> {
-    let mut st = c.prepare_cached(&format!("SELECT {CART_COLS} FROM carts ORDER BY id"))?;
+    let mut st = c.prepare_cached(concat!("SELECT ", cart_cols!(), " FROM carts ORDER BY id"))?;
     let rows = st.query_map([], cart_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The carts that take real-time records now (box on, real-time supported), with their level.
+/// The carts a QOH change goes to now: Synchronize Inventory on and real-time capable, while
+/// the global SynchQOH parameter is on (else none). One statement: every QOH change reads it.
 pub(crate) fn realtime_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
     let mut st = c.prepare_cached(
-        "SELECT id, realtime FROM carts WHERE sync_on = 1 AND realtime <> 'none' ORDER BY id",
+        "SELECT id, realtime FROM carts WHERE sync_on = 1 AND realtime <> 'none'
+           AND EXISTS (SELECT 1 FROM params WHERE name = 'SynchQOH' AND value = 'true')
+         ORDER BY id",
     )?;
     let rows = st.query_map([], |r| {
-        let level: String = r.get(1)?;
-        Ok((
-            r.get(0)?,
-            SyncLevel::parse_opt(&level)
-                .flatten()
-                .unwrap_or(SyncLevel::Attribute),
-        ))
+        let level = SyncLevel::parse_opt(r.get_ref(1)?.as_str()?).flatten();
+        Ok((r.get(0)?, level.unwrap_or(SyncLevel::Attribute)))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -273,8 +282,13 @@ pub(crate) fn variants_with_fields(
 
 // ---- items ------------------------------------------------------------------------------
 
-const ITEM_COLS: &str = "i.id, i.sku, i.parent_id, i.attributes, i.description, i.qoh, \
-     EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)";
+/// An item's columns (alias `i`), with whether it has variants; a macro like `cart_cols!`.
+macro_rules! item_cols {
+    () => {
+        "i.id, i.sku, i.parent_id, i.attributes, i.description, i.qoh, \
+         EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)"
+    };
+}
 
 fn item_row(r: &Row) -> rusqlite::Result<Item> {
     Ok(Item {
@@ -289,11 +303,13 @@ fn item_row(r: &Row) -> rusqlite::Result<Item> {
 }
 
 pub(crate) fn item_find(c: &Connection, sku: &str) -> Result<Option<Item>> {
-    Ok(
-        c.prepare_cached(&format!("SELECT {ITEM_COLS} FROM items i WHERE i.sku = ?1"))?
-            .query_row([sku], item_row)
-            .optional()?,
-    )
+    Ok(c.prepare_cached(concat!(
+        "SELECT ",
+        item_cols!(),
+        " FROM items i WHERE i.sku = ?1"
+    ))?
+    .query_row([sku], item_row)
+    .optional()?)
 }
 
 pub(crate) fn item_by_sku(c: &Connection, sku: &str) -> Result<Item> {
@@ -301,10 +317,14 @@ pub(crate) fn item_by_sku(c: &Connection, sku: &str) -> Result<Item> {
 }
 
 pub(crate) fn item_by_id(c: &Connection, id: ItemId) -> Result<Item> {
-    c.prepare_cached(&format!("SELECT {ITEM_COLS} FROM items i WHERE i.id = ?1"))?
-        .query_row([id], item_row)
-        .optional()?
-        .ok_or_else(|| Error::not_found(format!("item {id} does not exist")))
+    c.prepare_cached(concat!(
+        "SELECT ",
+        item_cols!(),
+        " FROM items i WHERE i.id = ?1"
+    ))?
+    .query_row([id], item_row)
+    .optional()?
+    .ok_or_else(|| Error::not_found(format!("item {id} does not exist")))
 }
 
 pub(crate) fn item_insert(
@@ -391,8 +411,9 @@ pub(crate) fn items_for_cart(c: &Connection, cart: &Cart) -> Result<Vec<Item>> {
         Some(SyncLevel::Sku) => "i.parent_id IS NULL",
         _ => "NOT EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)",
     };
+    let cols = item_cols!();
     let mut st = c.prepare_cached(&format!(
-        "SELECT {ITEM_COLS} FROM items i
+        "SELECT {cols} FROM items i
          LEFT JOIN web_fields w ON w.item_id = i.id AND w.cart_id = ?1
          WHERE {filter} AND COALESCE(w.sync, 1) = 1 ORDER BY i.sku"
     ))?;
@@ -465,42 +486,29 @@ pub(crate) fn ledger_list(c: &Connection, sku: Option<&str>, limit: i64) -> Resu
 
 // ---- web stack --------------------------------------------------------------------------
 
+/// Writes one stack record per entry of `records`. One cached single-row statement per record:
+/// a multi-row `INSERT` built per call cost more in formatting its text and in the statement
+/// journal SQLite keeps for a statement that writes several rows than it saved in calls.
 pub(crate) fn stack_insert_many(c: &Connection, records: &[NewRecord]) -> Result<()> {
     if records.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from(
-        "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation, created_at) VALUES ",
-    );
-    for i in 0..records.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let b = i * 7;
-        sql.push_str(&format!(
-            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7
-        ));
-    }
     let now = super::now_ms();
-    let mut st = c.prepare_cached(&sql)?;
-    for (i, r) in records.iter().enumerate() {
-        let b = i * 7;
-        st.raw_bind_parameter(b + 1, r.cart_id)?;
-        st.raw_bind_parameter(b + 2, r.item_id)?;
-        st.raw_bind_parameter(b + 3, r.delta)?;
-        st.raw_bind_parameter(b + 4, r.reason.code())?;
-        st.raw_bind_parameter(b + 5, r.origin_cart_id)?;
-        st.raw_bind_parameter(b + 6, r.workstation)?;
-        st.raw_bind_parameter(b + 7, now)?;
+    let mut st = c.prepare_cached(
+        "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for r in records {
+        st.execute(params![
+            r.cart_id,
+            r.item_id,
+            r.delta,
+            r.reason.code(),
+            r.origin_cart_id,
+            r.workstation,
+            now
+        ])?;
     }
-    st.raw_execute()?;
     Ok(())
 }
 
