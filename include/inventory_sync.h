@@ -424,9 +424,11 @@ int32_t invsync_ledger_list(invsync_store *store,
                             int32_t *needed);
 
 /**
- * Opens a host transaction on the handle: later calls on it (from any thread) run in a
- * savepoint each, so a failed call leaves the rest intact; calls that talk to a cart are
- * `INVSYNC_REFUSED`; closing the handle rolls it back. `INVSYNC_REFUSED` when one is open.
+ * Opens a host transaction on the handle: later calls on it (from any thread) that are
+ * refused (bad input, unknown SKU, ...) leave the rest of it intact; a call that fails after
+ * it began writing (a store failure: full disk, I/O error) rolls the whole transaction back
+ * and its message says so. Calls that talk to a cart are `INVSYNC_REFUSED`; closing the
+ * handle rolls it back. `INVSYNC_REFUSED` when one is open.
  *
  * NULL: `store` required.
  *

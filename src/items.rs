@@ -348,7 +348,8 @@ pub(crate) fn fanout_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>>
 
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
 /// ledger row, and one web stack record for every cart of `targets` (from [`fanout_targets`],
-/// read in the same transaction) whose published count moves.
+/// read in the same transaction) whose published count moves. Every refusal comes before the
+/// first write: [`Store::adjust_qoh`] runs it without a savepoint inside a host transaction.
 pub(crate) fn apply_change(
     c: &Connection,
     item: &Item,
@@ -588,7 +589,9 @@ impl Store {
             }
         }
         let workstation = self.workstation();
-        self.write(|c| {
+        // Every refusal (duplicate reference, unknown cart or SKU, a product with variants, a
+        // QOH out of range) comes before `apply_change`'s first write.
+        self.write_checked(|c| {
             if let Some(r) = &adjustment.host_ref {
                 if sql::ledger_has_host_ref(c, r)? {
                     return Ok(AdjustOutcome::Duplicate);

@@ -164,7 +164,7 @@ fn deleting_what_the_stack_still_needs_is_refused() {
 }
 
 #[test]
-fn a_host_transaction_refuses_network_calls_and_savepoints_each_call() {
+fn a_host_transaction_refuses_network_calls_and_survives_a_refused_call() {
     let f = store();
     let e = Emulator::start().unwrap();
     let c = cart(&f.store, &e, "Web", "attribute");
@@ -197,6 +197,122 @@ fn a_host_transaction_refuses_network_calls_and_savepoints_each_call() {
     f.store.commit().unwrap();
     assert_eq!(other.stack_count(0, StackState::Waiting).unwrap(), 1);
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
+}
+
+#[test]
+fn every_refused_adjustment_inside_a_host_transaction_leaves_the_rest_of_it_intact() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "MUG", 3);
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-M", "TEE", 5);
+    item(&f.store, "HUGE", i32::MAX as i64);
+    f.store.begin().unwrap();
+    f.store
+        .adjust_qoh(
+            &Adjustment::new("MUG", Delta::new(-1).unwrap(), Reason::PosSale).host_ref("R-1"),
+        )
+        .unwrap();
+    let delta = |n| Delta::new(n).unwrap();
+    let inside = snapshot(&f.store);
+    for (adjustment, kind, needle) in [
+        (
+            Adjustment::new("NOPE", delta(1), Reason::Adjustment),
+            ErrorKind::NotFound,
+            "NOPE",
+        ),
+        (
+            Adjustment::new("TEE", delta(1), Reason::Adjustment),
+            ErrorKind::Refused,
+            "variants",
+        ),
+        (
+            Adjustment::new("HUGE", delta(1), Reason::Adjustment),
+            ErrorKind::InvalidArgument,
+            "32-bit",
+        ),
+        (
+            Adjustment::new("MUG", delta(-1), Reason::OrderImport).origin_cart(999),
+            ErrorKind::NotFound,
+            "999",
+        ),
+    ] {
+        refused(&f.store, kind, needle, || f.store.adjust_qoh(&adjustment));
+        assert!(
+            f.store.in_host_transaction(),
+            "{needle}: the host transaction stays open"
+        );
+    }
+    // A repeated reference is a no-op, not a failure.
+    f.store
+        .adjust_qoh(&Adjustment::new("MUG", delta(-1), Reason::PosSale).host_ref("R-1"))
+        .unwrap();
+    assert_eq!(snapshot(&f.store), inside);
+    f.store.commit().unwrap();
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
+    assert_eq!(records(&f.store, c), vec![("MUG".to_owned(), -1)]);
+}
+
+/// An adjustment inside a host transaction runs without a savepoint of its own (issue 6): if
+/// the store fails after the call has written part of its change, the whole host transaction
+/// is rolled back and the error says so; half a change is never committed.
+#[test]
+fn a_store_failure_after_an_adjustment_wrote_rolls_its_host_transaction_back() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "MUG", 3);
+    item(&f.store, "BOOM", 3);
+    // A store failure at the ledger row, after the stack record and the QOH were written,
+    // stands in for a full disk.
+    let db = rusqlite::Connection::open(f.dir.path().join("store.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER boom BEFORE INSERT ON ledger WHEN NEW.sku = 'BOOM'
+         BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;",
+    )
+    .unwrap();
+    drop(db);
+    let before = snapshot(&f.store);
+
+    f.store.begin().unwrap();
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    let err = f
+        .store
+        .adjust_qoh(&Adjustment::new(
+            "BOOM",
+            Delta::new(-1).unwrap(),
+            Reason::PosSale,
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Database, "{err}");
+    assert!(err.message().contains("simulated disk failure"), "{err}");
+    assert!(
+        err.message().contains("host transaction was rolled back"),
+        "{err}"
+    );
+    assert!(!f.store.in_host_transaction());
+    assert_eq!(f.store.commit().unwrap_err().kind(), ErrorKind::Refused);
+    assert_eq!(
+        snapshot(&f.store),
+        before,
+        "nothing of the host transaction was kept"
+    );
+
+    // Outside a host transaction the failed call alone is undone, as always.
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    let err = f
+        .store
+        .adjust_qoh(&Adjustment::new(
+            "BOOM",
+            Delta::new(-1).unwrap(),
+            Reason::PosSale,
+        ))
+        .unwrap_err();
+    assert!(!err.message().contains("host transaction"), "{err}");
+    assert_eq!(f.store.item_qoh("BOOM").unwrap(), 3);
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
+    assert_eq!(records(&f.store, c), vec![("MUG".to_owned(), -1)]);
 }
 
 #[test]

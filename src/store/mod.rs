@@ -167,6 +167,14 @@ impl Store {
         write_on(&conn, f)
     }
 
+    /// Runs `f`, a call whose every refusal comes before its first write, in a write
+    /// transaction. Outside a host transaction this is [`Store::write`]; inside one, see
+    /// [`write_checked_on`].
+    pub(crate) fn write_checked<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.inner.conn.lock();
+        write_checked_on(&conn, f)
+    }
+
     /// Runs `f` in a read transaction (inside a host transaction: in that one), so its
     /// statements see one snapshot and take the file's lock once, not once each.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -179,9 +187,12 @@ impl Store {
         !self.inner.conn.lock().is_autocommit()
     }
 
-    /// Opens a host transaction: later calls on this handle run in a savepoint each (a failed
-    /// call leaves the rest intact), network calls are refused, and dropping the handle rolls
-    /// it back. The stack controller sees none of it until [`Store::commit`].
+    /// Opens a host transaction: later calls on this handle that are refused leave the rest of
+    /// it intact (they run in a savepoint each, or, like [`Store::adjust_qoh`], refuse before
+    /// their first write); a call that fails after it began writing (the store failed: a full
+    /// disk, an I/O error) rolls the whole transaction back and says so. Network calls are
+    /// refused, and dropping the handle rolls it back. The stack controller sees none of it
+    /// until [`Store::commit`].
     pub fn begin(&self) -> Result<()> {
         let conn = self.inner.conn.lock();
         if !conn.is_autocommit() {
@@ -268,6 +279,67 @@ pub(crate) fn write_on<T>(
             f,
         )
     }
+}
+
+/// [`write_on`] for a call `f` that checks everything it can refuse before its first write,
+/// and after it can fail only as the store fails (a full disk, an I/O error).
+///
+/// Inside a host transaction it opens no savepoint: SQLite copies every page a savepoint
+/// touches into its sub-journal, and for `adjust_qoh` that was a third of a bulk import's CPU
+/// (issue 6). A refusal before the first write leaves the host transaction as it was, exactly
+/// as the savepoint did. A failure (or a panic) after a write rolls the whole host transaction
+/// back, and the error says so: half a QOH change (a stack record without its QOH, or the
+/// reverse) must never be committed, and for those errors SQLite may roll the transaction
+/// back on its own anyway.
+pub(crate) fn write_checked_on<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    if conn.is_autocommit() {
+        return write_on(conn, f);
+    }
+    struct Guard<'a> {
+        conn: &'a Connection,
+        changes: u64,
+        armed: bool,
+    }
+    impl Guard<'_> {
+        /// Rolls the host transaction back if the failed call wrote; returns whether the host
+        /// transaction is gone.
+        fn undo(&self) -> bool {
+            if self.conn.total_changes() != self.changes && !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            self.conn.is_autocommit()
+        }
+    }
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            if self.armed {
+                self.undo();
+            }
+        }
+    }
+    let mut guard = Guard {
+        conn,
+        changes: conn.total_changes(),
+        armed: true,
+    };
+    let result = f(conn);
+    guard.armed = false;
+    result.map_err(|e| {
+        if guard.undo() {
+            Error::new(
+                e.kind(),
+                format!(
+                    "{}; the host transaction was rolled back: nothing of it was kept",
+                    e.message()
+                ),
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// See [`Store::read`]: several statements read one snapshot, under one lock.
