@@ -274,17 +274,19 @@ fn a_store_failure_after_an_adjustment_wrote_rolls_its_host_transaction_back() {
     .unwrap();
     drop(db);
     let before = snapshot(&f.store);
+    let boom = || {
+        f.store
+            .adjust_qoh(&Adjustment::new(
+                "BOOM",
+                Delta::new(-1).unwrap(),
+                Reason::PosSale,
+            ))
+            .unwrap_err()
+    };
 
     f.store.begin().unwrap();
     adjust(&f.store, "MUG", -1, Reason::PosSale);
-    let err = f
-        .store
-        .adjust_qoh(&Adjustment::new(
-            "BOOM",
-            Delta::new(-1).unwrap(),
-            Reason::PosSale,
-        ))
-        .unwrap_err();
+    let err = boom();
     assert_eq!(err.kind(), ErrorKind::Database, "{err}");
     assert!(err.message().contains("simulated disk failure"), "{err}");
     assert!(
@@ -301,14 +303,7 @@ fn a_store_failure_after_an_adjustment_wrote_rolls_its_host_transaction_back() {
 
     // Outside a host transaction the failed call alone is undone, as always.
     adjust(&f.store, "MUG", -1, Reason::PosSale);
-    let err = f
-        .store
-        .adjust_qoh(&Adjustment::new(
-            "BOOM",
-            Delta::new(-1).unwrap(),
-            Reason::PosSale,
-        ))
-        .unwrap_err();
+    let err = boom();
     assert!(!err.message().contains("host transaction"), "{err}");
     assert_eq!(f.store.item_qoh("BOOM").unwrap(), 3);
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
