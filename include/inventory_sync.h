@@ -362,6 +362,10 @@ int32_t invsync_web_fields_set(invsync_store *store,
  * 4 receiving, 5 other, 6 return or cancellation. `origin_cart_id`: the cart the change came
  * from (it is not sent to that cart), 0 = none. `flags`: `INVSYNC_ADJUST_NO_WEB` (1) = don't
  * send QOH changes to web sites. A product that has variants is `INVSYNC_REFUSED`.
+ * Inside a host transaction a refused call leaves the transaction intact; but if the store
+ * fails after the call began writing (full disk, I/O error: `INVSYNC_DATABASE`, its message
+ * says so) the whole host transaction has been rolled back, so that half a change is never
+ * committed.
  *
  * NULL: all pointers required. Thread safety: any thread.
  *
@@ -424,11 +428,10 @@ int32_t invsync_ledger_list(invsync_store *store,
                             int32_t *needed);
 
 /**
- * Opens a host transaction on the handle: later calls on it (from any thread) that are
- * refused (bad input, unknown SKU, ...) leave the rest of it intact; a call that fails after
- * it began writing (a store failure: full disk, I/O error) rolls the whole transaction back
- * and its message says so. Calls that talk to a cart are `INVSYNC_REFUSED`; closing the
- * handle rolls it back. `INVSYNC_REFUSED` when one is open.
+ * Opens a host transaction on the handle: a later call on it (from any thread) that fails
+ * leaves the rest of it intact, except `invsync_adjust_qoh` after a store failure (see
+ * there). Calls that talk to a cart are `INVSYNC_REFUSED`; closing the handle rolls it back.
+ * `INVSYNC_REFUSED` when one is open.
  *
  * NULL: `store` required.
  *

@@ -341,7 +341,7 @@ fn published_change(
 }
 
 /// The carts a QOH change is queued for (real-time sync on, with its level): none while
-/// SynchQOH is off. Read once per transaction of changes, not per change.
+/// SynchQOH is off. Get QOH reads it once a page; `adjust_qoh` once a call.
 pub(crate) fn fanout_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
     sql::realtime_targets(c)
 }
@@ -581,6 +581,11 @@ impl Store {
     /// Changes QOH and, in the same transaction, queues one web stack record per eligible cart
     /// (rules 1–6). Refused for a product with variants; a repeated host reference is an OK
     /// no-op ([`AdjustOutcome::Duplicate`]).
+    ///
+    /// Inside a host transaction a refusal leaves the transaction intact; a store failure after
+    /// the call began writing (an [`ErrorKind::Database`](crate::ErrorKind::Database) error
+    /// that says so) has rolled the whole host transaction back: check
+    /// [`Store::in_host_transaction`] after such an error.
     pub fn adjust_qoh(&self, adjustment: &Adjustment) -> Result<AdjustOutcome> {
         let sku = check_sku(&adjustment.sku)?;
         if let Some(r) = &adjustment.host_ref {

@@ -187,12 +187,12 @@ impl Store {
         !self.inner.conn.lock().is_autocommit()
     }
 
-    /// Opens a host transaction: later calls on this handle that are refused leave the rest of
-    /// it intact (they run in a savepoint each, or, like [`Store::adjust_qoh`], refuse before
-    /// their first write); a call that fails after it began writing (the store failed: a full
-    /// disk, an I/O error) rolls the whole transaction back and says so. Network calls are
-    /// refused, and dropping the handle rolls it back. The stack controller sees none of it
-    /// until [`Store::commit`].
+    /// Opens a host transaction: a later call on this handle that fails leaves the rest of it
+    /// intact (each call runs in a savepoint), except [`Store::adjust_qoh`], which refuses
+    /// before its first write and needs none: if the store fails after it began writing (a
+    /// full disk, an I/O error) the whole transaction is rolled back and the error says so.
+    /// Network calls are refused, and dropping the handle rolls it back. The stack controller
+    /// sees none of it until [`Store::commit`].
     pub fn begin(&self) -> Result<()> {
         let conn = self.inner.conn.lock();
         if !conn.is_autocommit() {
@@ -287,10 +287,10 @@ pub(crate) fn write_on<T>(
 /// Inside a host transaction it opens no savepoint: SQLite copies every page a savepoint
 /// touches into its sub-journal, and for `adjust_qoh` that was a third of a bulk import's CPU
 /// (issue 6). A refusal before the first write leaves the host transaction as it was, exactly
-/// as the savepoint did. A failure (or a panic) after a write rolls the whole host transaction
-/// back, and the error says so: half a QOH change (a stack record without its QOH, or the
-/// reverse) must never be committed, and for those errors SQLite may roll the transaction
-/// back on its own anyway.
+/// as the savepoint did. A failure or a panic after a write rolls the whole host transaction
+/// back (the error says so; a panic reaches the host as a panic): half a QOH change (a stack
+/// record without its QOH, or the reverse) must never be committed, and for those errors
+/// SQLite may roll the transaction back on its own anyway.
 pub(crate) fn write_checked_on<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T>,
@@ -298,19 +298,30 @@ pub(crate) fn write_checked_on<T>(
     if conn.is_autocommit() {
         return write_on(conn, f);
     }
+    /// What a failed call left of the host transaction.
+    enum Left {
+        Intact,
+        RolledBack,
+        /// The call wrote and the rollback failed too: half a change is in the transaction.
+        Stuck,
+    }
     struct Guard<'a> {
         conn: &'a Connection,
         changes: u64,
         armed: bool,
     }
     impl Guard<'_> {
-        /// Rolls the host transaction back if the failed call wrote; returns whether the host
-        /// transaction is gone.
-        fn undo(&self) -> bool {
+        fn undo(&self) -> Left {
             if self.conn.total_changes() != self.changes && !self.conn.is_autocommit() {
                 let _ = self.conn.execute_batch("ROLLBACK");
             }
-            self.conn.is_autocommit()
+            if self.conn.is_autocommit() {
+                Left::RolledBack
+            } else if self.conn.total_changes() != self.changes {
+                Left::Stuck
+            } else {
+                Left::Intact
+            }
         }
     }
     impl Drop for Guard<'_> {
@@ -328,17 +339,15 @@ pub(crate) fn write_checked_on<T>(
     let result = f(conn);
     guard.armed = false;
     result.map_err(|e| {
-        if guard.undo() {
-            Error::new(
-                e.kind(),
-                format!(
-                    "{}; the host transaction was rolled back: nothing of it was kept",
-                    e.message()
-                ),
-            )
-        } else {
-            e
-        }
+        let left = match guard.undo() {
+            Left::Intact => return e,
+            Left::RolledBack => "the host transaction was rolled back: nothing of it was kept",
+            Left::Stuck => {
+                "the call had written part of its change and rolling the host transaction \
+                 back failed: roll it back before anything else, never commit it"
+            }
+        };
+        Error::new(e.kind(), format!("{}; {left}", e.message()))
     })
 }
 

@@ -115,7 +115,6 @@ pub(crate) fn carts_all(c: &Connection) -> Result<Vec<Cart>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The carts that take real-time records now (box on, real-time supported), with their level.
 /// The carts a QOH change goes to now: Synchronize Inventory on and real-time capable, while
 /// the global SynchQOH parameter is on (else none). One statement: every QOH change reads it.
 pub(crate) fn realtime_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
