@@ -340,15 +340,9 @@ fn published_change(
     }
 }
 
-/// The carts a QOH change is queued for (real-time sync on, with its level): none while
-/// SynchQOH is off. Get QOH reads it once a page; `adjust_qoh` once a call.
-pub(crate) fn fanout_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
-    sql::realtime_targets(c)
-}
-
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
-/// ledger row, and one web stack record for every cart of `targets` (from [`fanout_targets`],
-/// read in the same transaction) whose published count moves. Every refusal comes before the
+/// ledger row, and one web stack record for every cart of `targets` (from
+/// [`sql::realtime_targets`], read in the same transaction) whose published count moves. Every refusal comes before the
 /// first write: [`Store::adjust_qoh`] runs it without a savepoint inside a host transaction.
 pub(crate) fn apply_change(
     c: &Connection,
@@ -528,11 +522,8 @@ impl Store {
             }
             // A Sku cart shows a product as the total of its variants: taking a variant away
             // changes that total, and the cart must be told like any other change.
-            let product = match item.parent_id {
-                Some(p) if crate::params::synch_qoh(c)? => Some(p),
-                _ => None,
-            };
-            let sku_carts: Vec<CartId> = match product {
+            // No cart while SynchQOH is off: the targets' query reads it.
+            let sku_carts: Vec<CartId> = match item.parent_id {
                 Some(_) => sql::realtime_targets(c)?
                     .into_iter()
                     .filter(|(_, level)| *level == SyncLevel::Sku)
@@ -540,6 +531,7 @@ impl Store {
                     .collect(),
                 None => Vec::new(),
             };
+            let product = item.parent_id.filter(|_| !sku_carts.is_empty());
             let shown = |c: &Connection| -> Result<Vec<Option<(ItemId, i64)>>> {
                 let Some(p) = product else {
                     return Ok(Vec::new());
@@ -607,7 +599,7 @@ impl Store {
             }
             let item = sql::item_by_sku(c, sku)?;
             let targets = if adjustment.send_to_web {
-                fanout_targets(c)?
+                sql::realtime_targets(c)?
             } else {
                 Vec::new()
             };

@@ -4,9 +4,7 @@
 use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
 use crate::carts::{Cart, CartId, SyncLevel};
 use crate::error::{Error, ErrorKind, Result};
-use crate::items::{
-    apply_change, check_sku, fanout_targets, published_now, Adjustment, Delta, ItemId, Reason,
-};
+use crate::items::{apply_change, check_sku, published_now, Adjustment, Delta, ItemId, Reason};
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -380,7 +378,7 @@ impl Store {
                     cart: &cart,
                     create_new: options.create_new,
                     workstation: &workstation,
-                    targets: fanout_targets(c)?,
+                    targets: sql::realtime_targets(c)?,
                 };
                 for (sku, count) in &page.items {
                     apply_pulled(c, &pull, sku, *count, &mut report)?;

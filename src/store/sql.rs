@@ -115,8 +115,9 @@ pub(crate) fn carts_all(c: &Connection) -> Result<Vec<Cart>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The carts a QOH change goes to now: Synchronize Inventory on and real-time capable, while
-/// the global SynchQOH parameter is on (else none). One statement: every QOH change reads it.
+/// The carts a QOH change is queued for now, with their level: Synchronize Inventory on and
+/// real-time capable, while the global SynchQOH parameter is on (else none). One statement:
+/// every `adjust_qoh` reads it; Get QOH once a page.
 pub(crate) fn realtime_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
     let mut st = c.prepare_cached(
         "SELECT id, realtime FROM carts WHERE sync_on = 1 AND realtime <> 'none'
