@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --no-run
-# The same target directory the ratios report builds the peer into.
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/peer" \
+# The same target directory and SQLite flags (libsqlite3-sys's own) the ratios report builds
+# the peer with.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/peer" LIBSQLITE3_FLAGS="" \
   cargo build --release --locked --manifest-path benches/peer/Cargo.toml

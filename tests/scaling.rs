@@ -262,3 +262,28 @@ fn deleting_an_item_counts_its_records_without_walking_the_stack() {
     );
     assert!(!text.contains("SCAN s"), "{text}");
 }
+
+/// Every connection keeps a page cache of its own: with SQLite's memory management compiled
+/// in (libsqlite3-sys's default), all connections of a process share one, and a connection
+/// idle with a full cache (the controller's between passes) starved a host transaction of
+/// 10,000 adjustments into re-reading 13 pages a call. `.cargo/config.toml` builds SQLite
+/// without it; this fails if that setting is lost.
+#[test]
+fn each_connection_keeps_a_page_cache_of_its_own() {
+    let conn = Connection::open_in_memory().unwrap();
+    let mut st = conn.prepare("PRAGMA compile_options").unwrap();
+    let options: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        options.iter().any(|o| o.starts_with("THREADSAFE")),
+        "compile options were read: {options:?}"
+    );
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "SQLite was built with ENABLE_MEMORY_MANAGEMENT (one page cache for all connections); \
+         LIBSQLITE3_FLAGS from .cargo/config.toml did not reach libsqlite3-sys"
+    );
+}
