@@ -194,23 +194,14 @@ impl Bench {
         )
         .unwrap();
         store.set_param("SynchQOH", "true").unwrap();
-        let twin = self.path("enqueue-bare");
-        let bare_store = open_store(&twin);
-        let mut carts = Vec::new();
-        for name in ["A", "B", "C"] {
-            http_cart(&store, name, "http://127.0.0.1:9/", true, 50);
-            carts.push(http_cart(
-                &bare_store,
-                name,
-                "http://127.0.0.1:9/",
-                true,
-                50,
-            ));
-        }
+        let carts = |s: &Store| {
+            ["A", "B", "C"].map(|name| http_cart(s, name, "http://127.0.0.1:9/", true, 50))
+        };
+        carts(&store);
         items(&store, items_n, 1_000_000);
-        items(&bare_store, items_n, 1_000_000);
-        drop(bare_store);
-        (store, BareOutbox::open(&twin, carts, full))
+        let twin = self.path("enqueue-bare");
+        let bare = BareOutbox::twin(&twin, items_n, full, |s| carts(s).to_vec());
+        (store, bare)
     }
 
     /// The same single-call enqueue through the C ABI (the `extern "C"` entry points a host
@@ -620,12 +611,9 @@ impl Bench {
         let ours = enqueue + complete;
         // The floor under our enqueue: the same rows written by hand, one transaction a job,
         // so the reader sees what a commit per QOH change leaves for the goal.
-        let floor_path = self.path("peer-bare");
-        let floor_store = open_store(&floor_path);
-        let floor_cart = noop_cart(&floor_store, "noop", 50);
-        items(&floor_store, n, 1_000_000);
-        drop(floor_store);
-        let bare = BareOutbox::open(&floor_path, vec![floor_cart], false);
+        let bare = BareOutbox::twin(&self.path("peer-bare"), n, false, |s| {
+            vec![noop_cart(s, "noop", 50)]
+        });
         let (_, floor) = timed(|| {
             for i in 0..n {
                 bare.write_tx(&sku(i), delta(i), now_ms());
@@ -937,6 +925,22 @@ fn client_cached() -> reqwest::blocking::Client {
     CLIENT.with(|c| c.clone())
 }
 
+/// Posts one batch of adjustments `(sku, delta)` with fresh keys, as the baselines do, and
+/// checks every one was applied.
+fn post_adjustments<'a>(url: &str, batch: impl Iterator<Item = (&'a str, i64)>) {
+    let body = AdjustBody {
+        adjustments: batch
+            .map(|(sku, delta)| AdjustItem {
+                key: random_key(),
+                sku,
+                delta,
+            })
+            .collect(),
+    };
+    let n = body.adjustments.len();
+    post_all(url, serde_json::to_vec(&body).unwrap(), n);
+}
+
 /// The drain baseline: batches of 50 adjustments (fresh random keys) posted one after
 /// another on one keep-alive connection.
 fn bare_drain(base: &str, n: usize) -> Duration {
@@ -944,17 +948,7 @@ fn bare_drain(base: &str, n: usize) -> Duration {
     let skus: Vec<String> = (0..n).map(sku).collect();
     timed(|| {
         for chunk in skus.chunks(50) {
-            let body = AdjustBody {
-                adjustments: chunk
-                    .iter()
-                    .map(|s| AdjustItem {
-                        key: random_key(),
-                        sku: s,
-                        delta: -1,
-                    })
-                    .collect(),
-            };
-            post_all(&url, serde_json::to_vec(&body).unwrap(), chunk.len());
+            post_adjustments(&url, chunk.iter().map(|s| (s.as_str(), -1)));
         }
     })
     .1
@@ -965,9 +959,7 @@ fn bare_drain(base: &str, n: usize) -> Duration {
 /// transaction. No grouping, no retry state, no history, no overlap of store and wire.
 fn bare_durable_drain(path: &Path, base: &str, n: usize) -> Duration {
     let url = format!("{base}qoh/adjust");
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    let conn = BareOutbox::open(path, Vec::new(), false).conn;
     let mut batch: Vec<(i64, String, i64)> = Vec::with_capacity(50);
     let mut sent = 0;
     let t = timed(|| loop {
@@ -985,17 +977,10 @@ fn bare_durable_drain(path: &Path, base: &str, n: usize) -> Duration {
         let Some(&(last, _, _)) = batch.last() else {
             break;
         };
-        let body = AdjustBody {
-            adjustments: batch
-                .iter()
-                .map(|(_, sku, delta)| AdjustItem {
-                    key: random_key(),
-                    sku,
-                    delta: *delta,
-                })
-                .collect(),
-        };
-        post_all(&url, serde_json::to_vec(&body).unwrap(), batch.len());
+        post_adjustments(
+            &url,
+            batch.iter().map(|(_, sku, delta)| (sku.as_str(), *delta)),
+        );
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         conn.prepare_cached("DELETE FROM stack WHERE id <= ?1")
             .unwrap()

@@ -342,8 +342,9 @@ fn published_change(
 
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
 /// ledger row, and one web stack record for every cart of `targets` (from
-/// [`sql::realtime_targets`], read in the same transaction) whose published count moves. Every refusal comes before the
-/// first write: [`Store::adjust_qoh`] runs it without a savepoint inside a host transaction.
+/// [`sql::realtime_targets`], read in the same transaction) whose published count moves.
+/// Every refusal comes before the first write: [`Store::adjust_qoh`] runs it without a
+/// savepoint inside a host transaction.
 pub(crate) fn apply_change(
     c: &Connection,
     item: &Item,

@@ -151,6 +151,21 @@ impl BareOutbox {
         BareOutbox { conn, carts }
     }
 
+    /// A store file the library creates at `path` with the carts `carts` makes and `items`
+    /// items, then opened bare: the twin a baseline writes into.
+    pub fn twin(
+        path: &Path,
+        items_n: usize,
+        full: bool,
+        carts: impl FnOnce(&Store) -> Vec<CartId>,
+    ) -> BareOutbox {
+        let store = open_store(path);
+        let carts = carts(&store);
+        items(&store, items_n, 1_000_000);
+        drop(store);
+        BareOutbox::open(path, carts, full)
+    }
+
     /// One adjustment's rows, on whatever transaction is open.
     pub fn write(&self, sku: &str, delta: i64, now: i64) {
         let c = &self.conn;
