@@ -444,6 +444,11 @@ impl<S: WebStack> StackController<S> {
                 }
             }
             drop(requests);
+            // A hold taken while a request was in flight makes the next lease come back
+            // empty, as if nothing were due: the report says why the cart stopped.
+            if rep.error.is_none() && self.stack.held_until(cart.id)? > now_ms() {
+                rep.error = Some(HELD.into());
+            }
             Ok(rep)
         })
     }
