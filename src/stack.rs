@@ -343,7 +343,7 @@ impl SqliteStack {
         })
     }
     /// Runs `f` on the connection (tests look at what it holds).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "emulator"))]
     pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
         f(&self.conn.lock())
     }
