@@ -454,8 +454,12 @@ impl<S: WebStack> StackController<S> {
             }
             drop(requests);
             // A hold taken while a request was in flight makes the next lease come back
-            // empty, as if nothing were due: the report says why the cart stopped.
-            if rep.error.is_none() && self.stack.held_until(cart.id)? > now_ms() {
+            // empty, as if nothing were due: the report says why the cart stopped with records
+            // still waiting.
+            if rep.error.is_none()
+                && self.stack.held_until(cart.id)? > now_ms()
+                && self.stack.has_waiting(cart.id)?
+            {
                 rep.error = Some(HELD.into());
             }
             Ok(rep)

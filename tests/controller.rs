@@ -738,6 +738,11 @@ fn a_batch_leased_ahead_is_not_sent_once_a_manual_run_holds_the_cart() {
             vec![(0, "pending".to_owned()), (0, "pending".to_owned())],
             "{mode:?}"
         );
+        // The same hold, when the request in flight carried everything: nothing was stopped.
+        let (f, r, calls) = pass_with(mode, Meanwhile::Hold, 50);
+        assert_eq!((r.sent, r.remaining, calls), (3, 0, 1), "{mode:?}: {r}");
+        assert_eq!(r.carts[0].error, None, "{mode:?}: {r}");
+        assert!(stack(&f.store, None).is_empty());
     }
 }
 
