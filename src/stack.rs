@@ -33,7 +33,7 @@ use crate::store::{self, sql, Store};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A record to queue (internal: records are only made by the one QOH-change path).
 pub(crate) struct NewRecord<'a> {
@@ -310,8 +310,8 @@ pub trait WebStack: Send + Sync {
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
     /// Forgets history entries older than `before` (Unix ms); returns how many went.
     fn prune_history(&self, before: i64) -> Result<usize>;
-    /// Gives back what the stack keeps cached for a pass, once the pass is over: an idle
-    /// controller should hold nothing that the host's own work might need.
+    /// Gives back what the stack holds for its work (connections, caches) after a pass that
+    /// had some: an idle controller should hold nothing the host's own work might need.
     fn release_memory(&self) -> Result<()> {
         Ok(())
     }
@@ -332,25 +332,66 @@ pub struct NextLease<'a> {
 
 /// The SQLite web stack, on its own connection (never the host's).
 pub struct SqliteStack {
-    conn: Mutex<Connection>,
+    /// `None` once given back after a pass ([`WebStack::release_memory`]); opened again at
+    /// next use.
+    conn: Mutex<Option<Connection>>,
+    path: PathBuf,
+    options: store::OpenOptions,
+    /// Whether [`WebStack::release_memory`] closes the connection: where SQLite shares one
+    /// page cache among every connection of the process.
+    close_after_work: bool,
 }
 
 impl SqliteStack {
     /// Opens its own connection to the store file at `path`.
     pub fn open(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
+        let conn = store::connect(path, options)?;
+        let close_after_work = shares_page_cache(&conn)?;
         Ok(SqliteStack {
-            conn: Mutex::new(store::connect(path, options)?),
+            conn: Mutex::new(Some(conn)),
+            path: path.to_owned(),
+            options: options.clone(),
+            close_after_work,
         })
     }
-    /// Runs `f` on the connection (tests look at what it holds).
+    /// [`open`](Self::open), closing the connection after passes whatever the build (tests of
+    /// the shared page cache's remedy in a build without one).
     #[cfg(all(test, feature = "emulator"))]
-    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
-        f(&self.conn.lock())
+    pub(crate) fn open_closing(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
+        Ok(SqliteStack {
+            close_after_work: true,
+            ..SqliteStack::open(path, options)?
+        })
+    }
+    /// Whether the connection is open now.
+    #[cfg(all(test, feature = "emulator"))]
+    pub(crate) fn is_open(&self) -> bool {
+        self.conn.lock().is_some()
+    }
+    /// Runs `f` on the connection, opening it again if it was given back.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut slot = self.conn.lock();
+        let conn = match slot.take() {
+            Some(c) => c,
+            None => store::connect(&self.path, &self.options)?,
+        };
+        f(slot.insert(conn))
     }
     fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.conn.lock();
-        store::write_on(&conn, f)
+        self.read(|c| store::write_on(c, f))
     }
+}
+
+/// Whether this build of SQLite keeps one page cache for every connection of the process (its
+/// memory management compiled in, as libsqlite3-sys does unless `LIBSQLITE3_FLAGS` says
+/// otherwise).
+fn shares_page_cache(c: &Connection) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_compile_options
+                        WHERE compile_options = 'ENABLE_MEMORY_MANAGEMENT')",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 fn lease_on(
@@ -399,10 +440,10 @@ fn settle_on(
 
 impl WebStack for SqliteStack {
     fn settings(&self) -> Result<Settings> {
-        crate::params::load(&self.conn.lock())
+        self.read(crate::params::load)
     }
     fn carts(&self) -> Result<Vec<Cart>> {
-        sql::carts_all(&self.conn.lock())
+        self.read(sql::carts_all)
     }
     fn lease(
         &self,
@@ -440,19 +481,19 @@ impl WebStack for SqliteStack {
         })
     }
     fn cart_state(&self, cart: CartId) -> Result<CartRunState> {
-        sql::cart_run_state(&self.conn.lock(), cart)
+        self.read(|c| sql::cart_run_state(c, cart))
     }
     fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()> {
         self.write(|c| sql::cart_set_run_state(c, cart, state))
     }
     fn waiting(&self, cart: CartId) -> Result<i64> {
-        sql::stack_count(&self.conn.lock(), cart, StackState::Waiting)
+        self.read(|c| sql::stack_count(c, cart, StackState::Waiting))
     }
     fn has_waiting(&self, cart: CartId) -> Result<bool> {
-        sql::stack_has_waiting(&self.conn.lock(), cart)
+        self.read(|c| sql::stack_has_waiting(c, cart))
     }
     fn held_until(&self, cart: CartId) -> Result<i64> {
-        sql::cart_held_until(&self.conn.lock(), cart)
+        self.read(|c| sql::cart_held_until(c, cart))
     }
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()> {
         self.write(|c| sql::heartbeat(c, workstation, now))
@@ -463,14 +504,18 @@ impl WebStack for SqliteStack {
     fn prune_history(&self, before: i64) -> Result<usize> {
         prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))
     }
-    /// Empties this connection's page cache. Where SQLite is built with its memory management
-    /// (libsqlite3-sys's default, so any Rust application that does not set
-    /// `LIBSQLITE3_FLAGS` as the README says), every connection of the process shares one page
-    /// cache, and a controller idle with a full one starved a host transaction of 10,000
-    /// adjustments into re-reading 10 pages a call from the file. The next pass reads its
-    /// pages again: a few hundred reads from the OS's cache, against the pass's own work.
+    /// Closes the connection where SQLite shares one page cache among every connection of the
+    /// process (built with its memory management: libsqlite3-sys's default, so any Rust
+    /// application that does not set `LIBSQLITE3_FLAGS` as the README says). There, a
+    /// controller idle with a full cache made the host's next transaction read the file again
+    /// and again; closing frees this connection's pages and no one else's (`PRAGMA
+    /// shrink_memory` would empty every connection's). The next use opens it again. Elsewhere
+    /// each connection's cache is its own, and this does nothing.
     fn release_memory(&self) -> Result<()> {
-        Ok(self.conn.lock().execute_batch("PRAGMA shrink_memory")?)
+        if self.close_after_work {
+            drop(self.conn.lock().take());
+        }
+        Ok(())
     }
 }
 
