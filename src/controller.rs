@@ -162,24 +162,26 @@ impl<S: WebStack> StackController<S> {
     /// limit; a send group goes whole, so records coalesced into a pass's last groups may
     /// exceed it). Carts are served concurrently.
     ///
-    /// After a pass that found work, the stack gives back what it held for it
+    /// After a pass that sent to a cart, the stack gives back what it held for it
     /// ([`WebStack::release_memory`]), so an idle controller does not keep pages the host's
-    /// work needs. It keeps them after a pass that found nothing (it read little), and after
-    /// one that spent its `max_records` with records left (its caller drains in steps: opening
-    /// again cost 2-6 ms a pass in that build).
+    /// work needs; after one that failed, too (a broken connection is opened afresh). It keeps
+    /// them after a pass that sent nothing (it read little), and after one that spent its
+    /// `max_records` with records left: its caller drains in steps, and opening again cost
+    /// 1-6 ms a pass where it happens.
     pub fn run_once(&self, max_records: Option<usize>) -> Result<RunReport> {
         let report = self.pass(max_records);
-        let keep = report
-            .as_ref()
-            .is_ok_and(|r| r.carts.is_empty() || (max_records.is_some() && r.remaining > 0));
+        let keep = report.as_ref().is_ok_and(|(r, spent)| {
+            r.carts.iter().all(|c| c.requests == 0) || (*spent && r.remaining > 0)
+        });
         if !keep {
             // Failing to give memory back costs speed, not records: the pass's report stands.
             let _ = self.stack.release_memory();
         }
-        report
+        report.map(|(r, _)| r)
     }
 
-    fn pass(&self, max_records: Option<usize>) -> Result<RunReport> {
+    /// One pass; also whether it spent all of `max_records`.
+    fn pass(&self, max_records: Option<usize>) -> Result<(RunReport, bool)> {
         let now = now_ms();
         let settings = self.stack.settings()?;
         let workstation = self.workstation.lock().clone();
@@ -192,7 +194,7 @@ impl<S: WebStack> StackController<S> {
                 .shared_lock(&workstation, now, now + 3 * settings.lease_ms)?
         {
             report.standby = true;
-            return Ok(report);
+            return Ok((report, false));
         }
         let scope = LeaseScope {
             workstation,
@@ -256,7 +258,7 @@ impl<S: WebStack> StackController<S> {
             report.uncertain += c.uncertain;
             report.remaining += c.remaining;
         }
-        Ok(report)
+        Ok((report, budget.load(Ordering::Relaxed) == 0))
     }
 
     /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
@@ -904,5 +906,22 @@ mod tests {
         assert_eq!((report.sent, report.remaining), (1, 0), "{report}");
         assert!(!ctl.stack().is_open());
         assert_eq!(emu.qoh("SKU-00007"), Some(8));
+
+        // A budget not spent, with records left only on a cart that does not answer: the pass
+        // is over all the same.
+        let down = store
+            .upsert_cart_json(
+                r#"{"name":"Down","adapter":"http_json","url":"http://127.0.0.1:9/",
+                    "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+            )
+            .unwrap();
+        store.set_cart_sync(down, true).unwrap();
+        adjust(&store, "SKU-00008");
+        let report = ctl.run_once(Some(100)).unwrap();
+        assert_eq!((report.sent, report.remaining), (1, 1), "{report}");
+        assert!(
+            !ctl.stack().is_open(),
+            "closed: the budget was not what stopped it"
+        );
     }
 }

@@ -343,9 +343,9 @@ pub struct SqliteStack {
 }
 
 impl SqliteStack {
-    /// Opens its own connection to the store file at `path`.
+    /// Opens its own connection to the store file at `path`, which must exist.
     pub fn open(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
-        let conn = store::connect(path, options)?;
+        let conn = store::connect_existing(path, options)?;
         let close_after_work = shares_page_cache(&conn)?;
         Ok(SqliteStack {
             conn: Mutex::new(Some(conn)),
@@ -373,7 +373,7 @@ impl SqliteStack {
         let mut slot = self.conn.lock();
         let conn = match slot.take() {
             Some(c) => c,
-            None => store::connect(&self.path, &self.options)?,
+            None => store::connect_existing(&self.path, &self.options)?,
         };
         f(slot.insert(conn))
     }
@@ -701,5 +701,18 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The controller's connection opens again after it was given back; a store file moved
+    /// meanwhile is an error naming it, never an empty file in its place.
+    #[test]
+    fn a_stack_leaves_no_empty_store_where_none_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("moved.db");
+        let err = SqliteStack::open(&path, &store::OpenOptions::default())
+            .err()
+            .unwrap();
+        assert!(err.message().contains("cannot open store file"), "{err}");
+        assert!(!path.exists());
     }
 }

@@ -83,7 +83,25 @@ impl std::fmt::Debug for Store {
 
 /// Opens a connection with the pragmas every connection to a store uses.
 pub(crate) fn connect(path: &Path, options: &OpenOptions) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| {
+    configure(Connection::open(path), path, options)
+}
+
+/// [`connect`] to a store file that must exist already: a connection opened again later
+/// (the controller's) must not leave an empty file where a moved store was.
+pub(crate) fn connect_existing(path: &Path, options: &OpenOptions) -> Result<Connection> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    configure(Connection::open_with_flags(path, flags), path, options)
+}
+
+fn configure(
+    conn: rusqlite::Result<Connection>,
+    path: &Path,
+    options: &OpenOptions,
+) -> Result<Connection> {
+    let conn = conn.map_err(|e| {
         Error::new(
             crate::ErrorKind::Database,
             format!("cannot open store file {}: {e}", path.display()),
