@@ -24,7 +24,7 @@ use crate::store::{now_ms, Store};
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,7 +201,7 @@ impl<S: WebStack> StackController<S> {
             shared,
             stale_before: now - 3 * settings.lease_ms,
         };
-        let budget = AtomicUsize::new(max_records.unwrap_or(usize::MAX));
+        let budget = Budget(Mutex::new(max_records.unwrap_or(usize::MAX)));
         let mut work = Vec::new();
         for cart in self.stack.carts()? {
             if !self.stack.has_waiting(cart.id)? {
@@ -258,7 +258,8 @@ impl<S: WebStack> StackController<S> {
             report.uncertain += c.uncertain;
             report.remaining += c.remaining;
         }
-        Ok((report, budget.load(Ordering::Relaxed) == 0))
+        let spent = *budget.0.lock() == 0;
+        Ok((report, spent))
     }
 
     /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
@@ -319,10 +320,12 @@ impl<S: WebStack> StackController<S> {
         rep: &mut CartReport,
     ) -> Result<Option<Lease>> {
         let wanted = more && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
-        // The records a lease may take are reserved from the pass's budget before it, so carts
-        // draining at once cannot overdraw it; what the lease did not use goes back after.
+        // The budget stays locked from before the lease until what it used is taken, so carts
+        // draining at once cannot overdraw it, and none finds it empty while another's lease
+        // has reserved records it will not use. (Store steps are one at a time anyway.)
+        let mut left = d.budget.0.lock();
         let take = if wanted {
-            reserve(d.budget, d.cart.max_items_to_send as usize)
+            (*left).min(d.cart.max_items_to_send as usize)
         } else {
             0
         };
@@ -348,8 +351,9 @@ impl<S: WebStack> StackController<S> {
                 None => None,
             },
         };
-        let used = lease.as_ref().map_or(0, Lease::records);
-        settle_budget(d.budget, take, used);
+        // A send group goes whole: records coalesced beyond `take` are taken on top.
+        *left = left.saturating_sub(lease.as_ref().map_or(0, Lease::records));
+        drop(left);
         Ok(lease.filter(|l| !l.sends.is_empty()))
     }
 
@@ -357,7 +361,8 @@ impl<S: WebStack> StackController<S> {
     fn give_back(&self, d: &CartDrain<'_>, lease: Option<Lease>) -> Result<()> {
         if let Some(l) = lease {
             self.stack.release(&l.token)?;
-            settle_budget(d.budget, l.records(), 0);
+            let mut left = d.budget.0.lock();
+            *left = left.saturating_add(l.records());
         }
         Ok(())
     }
@@ -373,7 +378,7 @@ impl<S: WebStack> StackController<S> {
         adapter: &dyn CartAdapter,
         settings: &Settings,
         scope: &LeaseScope,
-        budget: &AtomicUsize,
+        budget: &Budget,
     ) -> Result<CartReport> {
         let mut rep = CartReport {
             cart_id: cart.id,
@@ -570,26 +575,8 @@ impl<S: WebStack> StackController<S> {
     }
 }
 
-/// Takes up to `want` from `budget`; returns what it took.
-fn reserve(budget: &AtomicUsize, want: usize) -> usize {
-    match budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-        Some(b - b.min(want))
-    }) {
-        Ok(before) | Err(before) => before.min(want),
-    }
-}
-
-/// Squares a reservation of `reserved` records with the `used` ones: the rest goes back; a
-/// send group goes whole, so coalesced records beyond the reservation are taken on top.
-fn settle_budget(budget: &AtomicUsize, reserved: usize, used: usize) {
-    let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-        Some(if used <= reserved {
-            b.saturating_add(reserved - used)
-        } else {
-            b.saturating_sub(used - reserved)
-        })
-    });
-}
+/// The records a pass may still take, shared by the carts draining at once.
+struct Budget(Mutex<usize>);
 
 const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it ends";
 
@@ -598,7 +585,7 @@ struct CartDrain<'a> {
     cart: &'a Cart,
     settings: &'a Settings,
     scope: &'a LeaseScope,
-    budget: &'a AtomicUsize,
+    budget: &'a Budget,
 }
 
 /// A cart's answer to one request.
