@@ -75,7 +75,10 @@ fn delta_applied_once_when_the_answer_is_lost() {
 #[test]
 fn throttled_send_waits_and_loses_nothing() {
     let f = fixture(Mode::Shopify);
-    f.emu.set_shopify_budget(2000.0, 20_000.0);
+    // A drained bucket holds the send's first request (a page of 50 variants, 52 points)
+    // again only after ~100 ms, so that request meets it empty: at 20,000 points/s it refilled
+    // in 3 ms, and on a busy machine nothing was throttled. The waits cost ~2.5 s in all.
+    f.emu.set_shopify_budget(2000.0, 500.0);
     for i in 1..=250 {
         let sku = format!("SKU-{i:03}");
         f.emu.set_qoh(&sku, 0);
