@@ -258,8 +258,7 @@ impl<S: WebStack> StackController<S> {
             report.uncertain += c.uncertain;
             report.remaining += c.remaining;
         }
-        let spent = *budget.0.lock() == 0;
-        Ok((report, spent))
+        Ok((report, budget.spent()))
     }
 
     /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
@@ -361,8 +360,7 @@ impl<S: WebStack> StackController<S> {
     fn give_back(&self, d: &CartDrain<'_>, lease: Option<Lease>) -> Result<()> {
         if let Some(l) = lease {
             self.stack.release(&l.token)?;
-            let mut left = d.budget.0.lock();
-            *left = left.saturating_add(l.records());
+            d.budget.give_back(l.records());
         }
         Ok(())
     }
@@ -575,8 +573,19 @@ impl<S: WebStack> StackController<S> {
     }
 }
 
-/// The records a pass may still take, shared by the carts draining at once.
+/// The records a pass may still take, shared by the carts draining at once. A lease holds
+/// its lock from before it until what it used is taken (`StackController::step`).
 struct Budget(Mutex<usize>);
+
+impl Budget {
+    fn give_back(&self, records: usize) {
+        let mut left = self.0.lock();
+        *left = left.saturating_add(records);
+    }
+    fn spent(&self) -> bool {
+        *self.0.lock() == 0
+    }
+}
 
 const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it ends";
 

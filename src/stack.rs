@@ -371,11 +371,10 @@ impl SqliteStack {
     /// Runs `f` on the connection, opening it again if it was given back.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut slot = self.conn.lock();
-        let conn = match slot.take() {
-            Some(c) => c,
-            None => store::connect_existing(&self.path, &self.options)?,
-        };
-        f(slot.insert(conn))
+        if slot.is_none() {
+            *slot = Some(store::connect_existing(&self.path, &self.options)?);
+        }
+        f(slot.as_ref().expect("opened above"))
     }
     fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.read(|c| store::write_on(c, f))

@@ -746,6 +746,15 @@ fn a_batch_leased_ahead_is_not_sent_once_a_manual_run_holds_the_cart() {
     }
 }
 
+/// Three emulators, each behind a real-time cart `C0`..`C2` of `f`'s store.
+fn three_carts(f: &Fixture) -> Vec<Emulator> {
+    let emus: Vec<Emulator> = (0..3).map(|_| Emulator::start().unwrap()).collect();
+    for (i, e) in emus.iter().enumerate() {
+        cart(&f.store, e, &format!("C{i}"), "attribute");
+    }
+    emus
+}
+
 /// A budget larger than what waits reaches every cart: a cart must not find it empty while
 /// another cart's lease holds a reservation it will mostly give back. The carts race for it,
 /// so the pass runs many times: with the budget an atomic counter reserved from before each
@@ -754,10 +763,7 @@ fn a_batch_leased_ahead_is_not_sent_once_a_manual_run_holds_the_cart() {
 #[test]
 fn a_budget_larger_than_the_backlog_reaches_every_cart() {
     let f = store();
-    let emus: Vec<Emulator> = (0..3).map(|_| Emulator::start().unwrap()).collect();
-    for (i, e) in emus.iter().enumerate() {
-        cart(&f.store, e, &format!("C{i}"), "attribute");
-    }
+    let emus = three_carts(&f);
     item(&f.store, "R", 1_000);
     for e in &emus {
         e.set_qoh("R", 1_000);
@@ -772,10 +778,7 @@ fn a_budget_larger_than_the_backlog_reaches_every_cart() {
 #[test]
 fn a_pass_limit_holds_across_carts_draining_at_once() {
     let f = store();
-    let emus: Vec<Emulator> = (0..3).map(|_| Emulator::start().unwrap()).collect();
-    for (i, e) in emus.iter().enumerate() {
-        cart(&f.store, e, &format!("C{i}"), "attribute");
-    }
+    let emus = three_carts(&f);
     for i in 0..10 {
         let sku = format!("B{i}");
         item(&f.store, &sku, 50);
