@@ -9,7 +9,7 @@ use inventory_sync::adapter::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
 use inventory_sync::emulator::{Emulator, Fault};
-use inventory_sync::{Reason, SendOptions, StackState};
+use inventory_sync::{CartId, Reason, SendOptions, StackState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -807,4 +807,87 @@ fn groups_another_controller_took_are_not_reported_as_sent_by_this_one() {
         3,
         "left to the controller that holds them"
     );
+}
+
+/// The records listed as waiting for each of `carts`, against what the store counts for them
+/// (the `remaining` of a pass's report): the count keeps what it has counted between passes
+/// instead of counting the backlog again, so it must follow every way a record leaves the
+/// backlog or comes back to it.
+fn assert_waiting_exact(store: &inventory_sync::Store, carts: &[CartId], when: &str) {
+    for &c in carts {
+        let listed = stack(store, Some(&format!(r#"{{"cart_id":{c},"state":1}}"#))).len();
+        let counted = store.stack_count(c, StackState::Waiting).unwrap();
+        assert_eq!(counted, listed as i64, "cart {c} {when}");
+    }
+}
+
+#[test]
+fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
+    let f = store();
+    let (ea, eb) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let a = cart_with(&f.store, &ea, "A", "attribute", 5);
+    let b = cart_with(&f.store, &eb, "B", "attribute", 5);
+    let carts = [a, b];
+    for i in 0..20 {
+        item(&f.store, &format!("S{i}"), 100);
+        ea.set_qoh(&format!("S{i}"), 100);
+        eb.set_qoh(&format!("S{i}"), 100);
+    }
+    let burst = || {
+        for i in 0..30 {
+            adjust(&f.store, &format!("S{}", i % 20), -1, Reason::PosSale);
+        }
+    };
+    burst();
+    assert_waiting_exact(&f.store, &carts, "after the first burst");
+
+    let r = f.store.run_stack(Some(7)).unwrap();
+    assert!(r.sent > 0 && r.remaining > 0, "{r}");
+    assert_waiting_exact(&f.store, &carts, "after a budgeted pass");
+    for c in &r.carts {
+        assert_eq!(
+            c.remaining,
+            f.store.stack_count(c.cart_id, StackState::Waiting).unwrap()
+        );
+    }
+
+    // B fails while its next batch is leased ahead: that batch is given back ungrouped.
+    eb.inject(Fault::Status {
+        status: 500,
+        count: 1,
+        retry_after: None,
+    });
+    f.store.run_stack(None).unwrap();
+    assert_waiting_exact(&f.store, &carts, "after a batch was given back");
+
+    // A rejects a batch for good: its records are bypassed and wait no more.
+    burst();
+    ea.inject(Fault::Status {
+        status: 400,
+        count: 1,
+        retry_after: None,
+    });
+    f.store.run_stack(Some(5)).unwrap();
+    assert!(!stack(&f.store, Some(r#"{"state":2}"#)).is_empty());
+    assert_waiting_exact(&f.store, &carts, "after a bypass");
+
+    // Send QOH settles what waits for A, grouped or not.
+    f.store
+        .send_qoh(a, SendOptions { force: true }, None)
+        .unwrap();
+    assert_waiting_exact(&f.store, &carts, "after Send QOH");
+
+    for r in stack(&f.store, Some(r#"{"state":2}"#)) {
+        f.store.stack_discard(r["id"].as_i64().unwrap()).unwrap();
+    }
+    let r = drain(&f.store);
+    assert_eq!(r.remaining, 0, "{r}");
+    assert!(stack(&f.store, None).is_empty());
+    // An empty stack gives out its record ids again from 1: ids it counted once already.
+    burst();
+    assert_waiting_exact(&f.store, &carts, "after ids were given out again");
+    assert_eq!(f.store.stack_count(a, StackState::Waiting).unwrap(), 30);
+    let r = f.store.run_stack(Some(5)).unwrap();
+    assert_eq!(r.remaining, 60 - r.sent as i64, "{r}");
+    assert_waiting_exact(&f.store, &carts, "after a pass over reused ids");
 }

@@ -141,6 +141,16 @@ const MIGRATIONS: &[&str] = &[
     -- Who holds a cart for a manual Send/Get QOH (with `manual_until` as its deadline).
     ALTER TABLE carts ADD COLUMN manual_owner TEXT;
     "#,
+    // 3: A cart's ungrouped backlog, counted once: `n` of its records with an id up to
+    // `counted_to` wait ungrouped, so a pass reports what is left by counting only the records
+    // enqueued since (see `sql::backlog_catch_up`). A cart without a row counts from 0.
+    r#"
+    CREATE TABLE stack_backlog (
+        cart_id    INTEGER PRIMARY KEY,
+        counted_to INTEGER NOT NULL,
+        n          INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -142,6 +142,8 @@ pub(crate) fn cart_set_sync(c: &Connection, id: CartId, on: bool) -> Result<()> 
 pub(crate) fn cart_delete(c: &Connection, id: CartId) -> Result<()> {
     c.prepare_cached("DELETE FROM carts WHERE id = ?1")?
         .execute([id])?;
+    c.prepare_cached("DELETE FROM stack_backlog WHERE cart_id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -542,7 +544,10 @@ pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Re
     }
     Ok(c.prepare_cached(
         "SELECT (CASE WHEN ?2 = 'pending' THEN
-                       (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL)
+                       COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0)
+                       + (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
+                          AND id > COALESCE((SELECT counted_to FROM stack_backlog
+                                             WHERE cart_id = ?1), 0))
                      ELSE 0 END)
                   + (SELECT COUNT(*) FROM send_groups g JOIN stack s ON s.group_id = g.id
                      WHERE g.cart_id = ?1 AND g.state = ?2)",
@@ -684,7 +689,7 @@ pub(crate) fn group_leave_now(
         .execute([group])?;
     c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
         .execute([group])?;
-    Ok(())
+    backlog_clamp(c)
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -759,6 +764,7 @@ pub(crate) fn lease(
         let before: i64 = c
             .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM send_groups")?
             .query_row([], |r| r.get(0))?;
+        backlog_catch_up(c, cart)?;
         // The window of oldest ungrouped records is twice the room: enough for a batch of
         // distinct items, and a hot item's many records only make a batch smaller.
         c.prepare_cached(&format!(
@@ -791,13 +797,16 @@ pub(crate) fn lease(
         ])?;
         // Driven from the new groups: the records are found by (cart, item), never by a walk
         // over the cart's whole backlog.
-        c.prepare_cached(
-            "UPDATE stack SET group_id = g.id FROM send_groups g
+        let grouped = c
+            .prepare_cached(
+                "UPDATE stack SET group_id = g.id FROM send_groups g
              WHERE g.lease_token = ?2 AND g.id > ?3 AND stack.cart_id = ?1
                AND stack.item_id = g.item_id AND stack.workstation = g.workstation
                AND stack.group_id IS NULL",
-        )?
-        .execute(params![cart, token, before])?;
+            )?
+            .execute(params![cart, token, before])?;
+        // Counted just above, so every record grouped here was in the count.
+        backlog_add(c, cart, -(grouped as i64))?;
         // Changes that cancel out leave at once: nothing to send.
         let netted = c
             .prepare_cached(
@@ -819,6 +828,7 @@ pub(crate) fn lease(
                 "DELETE FROM send_groups WHERE lease_token = ?1 AND id > ?2 AND net_delta = 0",
             )?
             .execute(params![token, before])?;
+            backlog_clamp(c)?;
         }
     }
     let mut st = c.prepare_cached(
@@ -883,7 +893,7 @@ pub(crate) fn groups_leave(
     .execute([token])?;
     c.prepare_cached("DELETE FROM send_groups WHERE lease_token = ?1 AND lease_until = -1")?
         .execute([token])?;
-    Ok(())
+    backlog_clamp(c)
 }
 
 /// Gives back a lease that was never sent (leased ahead of need). Groups it formed, never
@@ -893,6 +903,17 @@ pub(crate) fn groups_leave(
 pub(crate) fn lease_release(c: &Connection, token: &str) -> Result<usize> {
     const UNSENT: &str = "lease_token = ?1 AND unsettled = 1 AND attempts = 0
                           AND last_response IS NULL";
+    // Records counted before they were grouped count again once ungrouped.
+    c.prepare_cached(&format!(
+        "UPDATE stack_backlog SET n = n + back.records
+         FROM (SELECT g.cart_id, COUNT(*) AS records
+               FROM send_groups g JOIN stack s ON s.group_id = g.id
+               WHERE g.id IN (SELECT id FROM send_groups WHERE {UNSENT})
+                 AND s.id <= (SELECT b.counted_to FROM stack_backlog b WHERE b.cart_id = g.cart_id)
+               GROUP BY g.cart_id) back
+         WHERE stack_backlog.cart_id = back.cart_id"
+    ))?
+    .execute([token])?;
     c.prepare_cached(&format!(
         "UPDATE stack SET group_id = NULL WHERE group_id IN
          (SELECT id FROM send_groups WHERE {UNSENT})"
@@ -962,6 +983,13 @@ pub(crate) fn supersede(
          WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3",
     )?
     .execute(params![cart, item, upto, now])?;
+    c.prepare_cached(
+        "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
+             WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= MIN(?3, stack_backlog.counted_to)
+               AND s.group_id IS NULL)
+         WHERE cart_id = ?1",
+    )?
+    .execute(params![cart, item, upto])?;
     let n = c
         .prepare_cached("DELETE FROM stack WHERE cart_id = ?1 AND item_id = ?2 AND id <= ?3")?
         .execute(params![cart, item, upto])?;
@@ -970,7 +998,49 @@ pub(crate) fn supersede(
          AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
     )?
     .execute([cart, item])?;
+    backlog_clamp(c)?;
     Ok(n)
+}
+
+/// Brings `cart`'s row of `stack_backlog` up to the newest record: counts its ungrouped
+/// records enqueued since the last count, so each record is counted once, not once a pass.
+/// Runs in the lease's write transaction, so no record arrives between the count and the
+/// grouping that follows it.
+fn backlog_catch_up(c: &Connection, cart: CartId) -> Result<()> {
+    let top: i64 = c
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM stack")?
+        .query_row([], |r| r.get(0))?;
+    c.prepare_cached(
+        "INSERT INTO stack_backlog(cart_id, counted_to, n)
+         VALUES (?1, ?2, (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
+                   AND id > COALESCE((SELECT counted_to FROM stack_backlog WHERE cart_id = ?1), 0)
+                   AND id <= ?2))
+         ON CONFLICT(cart_id) DO UPDATE SET n = n + excluded.n, counted_to = excluded.counted_to",
+    )?
+    .execute([cart, top])?;
+    Ok(())
+}
+
+/// Adds `by` to `cart`'s counted ungrouped records (negative: records grouped).
+fn backlog_add(c: &Connection, cart: CartId, by: i64) -> Result<()> {
+    c.prepare_cached("UPDATE stack_backlog SET n = n + ?2 WHERE cart_id = ?1")?
+        .execute([cart, by])?;
+    Ok(())
+}
+
+/// After records left the stack: SQLite gives a new record the highest id plus one, so once
+/// the newest records are gone, ids at or below a cart's `counted_to` are given out again.
+/// Lowering `counted_to` to the highest id left keeps such a record out of the count already
+/// taken (no record above the new mark exists, so `n` is unchanged). Every statement that
+/// deletes from the stack is followed by this, in its transaction.
+fn backlog_clamp(c: &Connection) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE stack_backlog SET counted_to = top.id
+         FROM (SELECT COALESCE(MAX(id), 0) AS id FROM stack) top
+         WHERE stack_backlog.counted_to > top.id",
+    )?
+    .execute([])?;
+    Ok(())
 }
 
 /// Rows of the stack's history one prune step examines: the oldest by id, which are the
