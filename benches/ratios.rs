@@ -694,29 +694,40 @@ impl Bench {
 
     /// Lease time at a small and a large stack: the lease must not grow with stack size.
     fn scaling(&mut self) -> Option<PathBuf> {
-        let small = self.lease_times(self.sizes.scaling_small, false).0;
-        let (big, path) = self.lease_times(self.sizes.scaling_big, true);
+        let (small, small_count, _) = self.lease_times(self.sizes.scaling_small, false);
+        let (big, big_count, path) = self.lease_times(self.sizes.scaling_big, true);
+        let (n_big, n_small) = (self.sizes.scaling_big, self.sizes.scaling_small);
         self.push(Line {
-            figure: format!(
-                "lease 50 at {} pending vs {} pending",
-                self.sizes.scaling_big, self.sizes.scaling_small
-            ),
+            figure: format!("lease 50 at {n_big} pending vs {n_small} pending"),
             ratio: small.as_secs_f64() / big.as_secs_f64(),
-            baseline: format!("the same lease at {} pending", self.sizes.scaling_small),
+            baseline: format!("the same lease at {n_small} pending"),
             goal: Goal::AtLeast(0.8),
             detail: format!(
-                "median lease {:.0} µs at {}, {:.0} µs at {} (ratio of rates; 1 = flat)",
+                "median lease {:.0} µs at {n_big}, {:.0} µs at {n_small} (ratio of rates; 1 = flat)",
                 big.as_secs_f64() * 1e6,
-                self.sizes.scaling_big,
                 small.as_secs_f64() * 1e6,
-                self.sizes.scaling_small
+            ),
+        });
+        self.push(Line {
+            figure: format!(
+                "records left, as a pass reports them, at {n_big} vs {n_small} pending"
+            ),
+            ratio: small_count.as_secs_f64() / big_count.as_secs_f64(),
+            baseline: format!("the same count at {n_small} pending"),
+            goal: Goal::AtLeast(0.8),
+            detail: format!(
+                "median {:.1} µs at {n_big}, {:.1} µs at {n_small}; every pass ends with it, so a \
+                 walk of the backlog would make small passes cost O(backlog)",
+                big_count.as_secs_f64() * 1e6,
+                small_count.as_secs_f64() * 1e6,
             ),
         });
         path
     }
 
-    /// Median time of one 50-group lease on a stack of `n` pending records over `n` items.
-    fn lease_times(&mut self, n: usize, keep: bool) -> (Duration, Option<PathBuf>) {
+    /// Median times of one 50-group lease, and of counting what still waits after it, on a
+    /// stack of `n` pending records over `n` items.
+    fn lease_times(&mut self, n: usize, keep: bool) -> (Duration, Duration, Option<PathBuf>) {
         let path = self.path(&format!("lease-{n}"));
         let store = open_store(&path);
         let cart = noop_cart(&store, "noop", 50);
@@ -728,7 +739,7 @@ impl Bench {
             shared: true,
             stale_before: 0,
         };
-        let mut times = Vec::new();
+        let (mut times, mut counts) = (Vec::new(), Vec::new());
         for round in 0..42 {
             let now = now_ms();
             let (lease, d) = timed(|| stack.lease(cart, 50, &scope, now, 60_000).unwrap());
@@ -750,9 +761,19 @@ impl Bench {
                 })
                 .collect();
             stack.settle(&lease.token, &settle, now).unwrap();
+            let (left, d) = timed(|| stack.waiting(cart).unwrap());
+            assert_eq!(left as usize, n - 50 * (round + 1));
+            if round >= 2 {
+                counts.push(d);
+            }
         }
         times.sort();
-        (times[times.len() / 2], keep.then_some(path))
+        counts.sort();
+        (
+            times[times.len() / 2],
+            counts[counts.len() / 2],
+            keep.then_some(path),
+        )
     }
 
     /// Peak RSS of a separate process draining `n` records to a loopback cart served by this
