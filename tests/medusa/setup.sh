@@ -6,7 +6,8 @@
 #
 # `up`: PostgreSQL from Debian on 127.0.0.1 only (installed with apt-get when missing; run as
 # the postgres user through pg_ctlcluster/runuser, never as root), a database and role of its
-# own, @medusajs/medusa 2.21.x from the npm registry in a minimal project written here
+# own, @medusajs/medusa 2.21.x from the npm registry (the tree locked in package-lock.json
+# beside this script) in a minimal project
 # (create-medusa-app clones from the internet: not used), the schema migrated, an admin user,
 # `medusa start` on 127.0.0.1:$MEDUSA_PORT in its own process group, and a seeded product with
 # three variants stocked at a new stock location. Telemetry is off; nothing listens beyond
@@ -21,6 +22,7 @@ if [[ $action != up && $action != down ]] || [[ -z $DIR || ! -d $DIR ]]; then
   exit 2
 fi
 DIR=$(cd "$DIR" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 t0=$(date +%s)
 step() { echo "[medusa-setup] $(($(date +%s) - t0))s: $*" >&2; }
 
@@ -118,13 +120,14 @@ as_pg psql -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB OWNER $ROLE" >&2
 step "postgresql $PGVER up on 127.0.0.1:$PGPORT, database $DB"
 
 # ---- the Medusa project ----
+# package.json and its lock file live beside this script: `npm ci` installs exactly the locked
+# tree, so CI does not depend on what the registry resolves that day. (On 2026-12-01 the
+# registry listed @babel/* 7.29.16 releases whose own 7.29.16 dependencies it did not serve,
+# and every unlocked install failed; package.json's overrides hold those packages at their
+# last complete 7.29 releases.) To move to a newer Medusa, edit package.json and run
+# `npm install --package-lock-only` in this directory.
+cp "$HERE/package.json" "$HERE/package-lock.json" "$DIR/"
 cd "$DIR"
-cat >package.json <<'JSON'
-{ "name": "invsync-medusa-it", "private": true, "version": "0.0.0",
-  "dependencies": {
-    "@medusajs/medusa": "~2.21.0", "@medusajs/framework": "~2.21.0", "@medusajs/cli": "~2.21.0",
-    "pg": "^8", "typescript": "^5", "ts-node": "^10", "@swc/core": "^1" } }
-JSON
 cat >medusa-config.ts <<'TS'
 import { defineConfig } from "@medusajs/framework/utils"
 module.exports = defineConfig({
@@ -146,12 +149,12 @@ COOKIE_SECRET=$(rand 40)
 export JWT_SECRET COOKIE_SECRET
 s=$(date +%s)
 if [[ -d node_modules/@medusajs/medusa ]]; then
-  step "npm install skipped: $DIR/node_modules is there"
+  step "npm ci skipped: $DIR/node_modules is there"
 else
-  step "npm install"
-  npm install --no-audit --no-fund --loglevel=error >&2
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >&2
 fi
-step "npm install took $(($(date +%s) - s))s"
+step "npm ci took $(($(date +%s) - s))s"
 MEDUSA=$DIR/node_modules/.bin/medusa
 s=$(date +%s)
 "$MEDUSA" db:migrate >"$DIR/migrate.log" 2>&1 || { tail -40 "$DIR/migrate.log" >&2; exit 1; }
