@@ -819,6 +819,9 @@ fn assert_waiting_exact(store: &inventory_sync::Store, carts: &[CartId], when: &
         let counted = store.stack_count(c, StackState::Waiting).unwrap();
         assert_eq!(counted, listed as i64, "cart {c} {when}");
     }
+    let listed = stack(store, Some(r#"{"state":1}"#)).len();
+    let counted = store.stack_count(0, StackState::Waiting).unwrap();
+    assert_eq!(counted, listed as i64, "all carts {when}");
 }
 
 #[test]

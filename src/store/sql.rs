@@ -531,16 +531,18 @@ pub(crate) fn stack_count_for_item(c: &Connection, item: ItemId) -> Result<i64> 
     .query_row([item], |r| r.get(0))?)
 }
 
-/// Records of `cart` (0 = all) in `state`. For one cart each term is served by an index, so
-/// the controller can ask per pass without reading the whole stack.
+/// Records of `cart` (0 = all) in `state`. For one cart each term is served by an index (and
+/// the waiting records by `stack_backlog`), so the controller can ask per pass and a host can
+/// poll without reading the whole stack.
 pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Result<i64> {
     if cart == 0 {
-        return Ok(c
-            .prepare_cached(
-                "SELECT COUNT(*) FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
-                 WHERE COALESCE(g.state, 'pending') = ?1",
-            )?
-            .query_row([state.group_state()], |r| r.get(0))?);
+        // Every record belongs to a cart that exists (a cart with records cannot be deleted),
+        // so the sum over the carts is the whole stack's count.
+        let carts = c
+            .prepare_cached("SELECT id FROM carts")?
+            .query_map([], |r| r.get::<_, CartId>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        return carts.into_iter().map(|k| stack_count(c, k, state)).sum();
     }
     Ok(c.prepare_cached(
         "SELECT (CASE WHEN ?2 = 'pending' THEN
