@@ -809,32 +809,50 @@ fn groups_another_controller_took_are_not_reported_as_sent_by_this_one() {
     );
 }
 
-/// The records listed as waiting for each of `carts`, against what the store counts for them
-/// (the `remaining` of a pass's report): the count keeps what it has counted between passes
-/// instead of counting the backlog again, so it must follow every way a record leaves the
-/// backlog or comes back to it.
-fn assert_waiting_exact(store: &inventory_sync::Store, carts: &[CartId], when: &str) {
+/// The records listed as waiting for each of `carts` and for all, against what the store
+/// counts for them and what `report` (a pass's) says is left: the count keeps what it has
+/// counted between passes instead of counting the backlog again, so it must follow every way
+/// a record leaves the backlog or comes back to it.
+fn assert_waiting_exact(
+    store: &inventory_sync::Store,
+    carts: &[CartId],
+    report: Option<&inventory_sync::RunReport>,
+    when: &str,
+) {
+    let listed = |cart: CartId| {
+        stack(store, Some(&format!(r#"{{"cart_id":{cart},"state":1}}"#))).len() as i64
+    };
     for &c in carts {
-        let listed = stack(store, Some(&format!(r#"{{"cart_id":{c},"state":1}}"#))).len();
         let counted = store.stack_count(c, StackState::Waiting).unwrap();
-        assert_eq!(counted, listed as i64, "cart {c} {when}");
+        assert_eq!(counted, listed(c), "cart {c} {when}");
     }
-    let listed = stack(store, Some(r#"{"state":1}"#)).len();
+    let all = stack(store, Some(r#"{"state":1}"#)).len() as i64;
     let counted = store.stack_count(0, StackState::Waiting).unwrap();
-    assert_eq!(counted, listed as i64, "all carts {when}");
+    assert_eq!(counted, all, "all carts {when}");
+    if let Some(r) = report {
+        for c in &r.carts {
+            assert_eq!(
+                c.remaining,
+                listed(c.cart_id),
+                "cart {} reported {when}",
+                c.cart_id
+            );
+        }
+    }
 }
 
 #[test]
 fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
     let f = store();
-    let (ea, eb) = (Emulator::start().unwrap(), Emulator::start().unwrap());
-    let a = cart_with(&f.store, &ea, "A", "attribute", 5);
-    let b = cart_with(&f.store, &eb, "B", "attribute", 5);
-    let carts = [a, b];
+    let emus: Vec<_> = (0..3).map(|_| Emulator::start().unwrap()).collect();
+    let (ea, eb) = (&emus[0], &emus[1]);
+    let a = cart_with(&f.store, ea, "A", "attribute", 5);
+    let b = cart_with(&f.store, eb, "B", "attribute", 5);
     for i in 0..20 {
         item(&f.store, &format!("S{i}"), 100);
-        ea.set_qoh(&format!("S{i}"), 100);
-        eb.set_qoh(&format!("S{i}"), 100);
+        for e in &emus {
+            e.set_qoh(&format!("S{i}"), 100);
+        }
     }
     let burst = || {
         for i in 0..30 {
@@ -842,17 +860,11 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
         }
     };
     burst();
-    assert_waiting_exact(&f.store, &carts, "after the first burst");
+    assert_waiting_exact(&f.store, &[a, b], None, "after the first burst");
 
     let r = f.store.run_stack(Some(7)).unwrap();
     assert!(r.sent > 0 && r.remaining > 0, "{r}");
-    assert_waiting_exact(&f.store, &carts, "after a budgeted pass");
-    for c in &r.carts {
-        assert_eq!(
-            c.remaining,
-            f.store.stack_count(c.cart_id, StackState::Waiting).unwrap()
-        );
-    }
+    assert_waiting_exact(&f.store, &[a, b], Some(&r), "after a budgeted pass");
 
     // B fails while its next batch is leased ahead: that batch is given back ungrouped.
     eb.inject(Fault::Status {
@@ -860,8 +872,8 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
         count: 1,
         retry_after: None,
     });
-    f.store.run_stack(None).unwrap();
-    assert_waiting_exact(&f.store, &carts, "after a batch was given back");
+    let r = f.store.run_stack(None).unwrap();
+    assert_waiting_exact(&f.store, &[a, b], Some(&r), "after a batch was given back");
 
     // A rejects a batch for good: its records are bypassed and wait no more.
     burst();
@@ -870,27 +882,55 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
         count: 1,
         retry_after: None,
     });
-    f.store.run_stack(Some(5)).unwrap();
-    assert!(!stack(&f.store, Some(r#"{"state":2}"#)).is_empty());
-    assert_waiting_exact(&f.store, &carts, "after a bypass");
+    let r = f.store.run_stack(None).unwrap();
+    assert!(!stack(&f.store, Some(r#"{"state":2}"#)).is_empty(), "{r}");
+    assert_waiting_exact(&f.store, &[a, b], Some(&r), "after a bypass");
 
-    // Send QOH settles what waits for A, grouped or not.
+    // Send QOH settles what waits for A, grouped or not: A failed after its first lease, so
+    // most of its records were counted and wait ungrouped.
+    burst();
+    ea.inject(Fault::Status {
+        status: 500,
+        count: 1,
+        retry_after: None,
+    });
+    let r = f.store.run_stack(None).unwrap();
+    assert!(
+        r.carts.iter().any(|c| c.cart_id == a && c.remaining > 20),
+        "{r}"
+    );
+    assert_waiting_exact(&f.store, &[a, b], Some(&r), "after A failed");
     f.store
         .send_qoh(a, SendOptions { force: true }, None)
         .unwrap();
-    assert_waiting_exact(&f.store, &carts, "after Send QOH");
+    assert_waiting_exact(&f.store, &[a, b], None, "after Send QOH");
+
+    // Changes that cancel out leave at the lease, unsent.
+    item(&f.store, "N", 5);
+    adjust(&f.store, "N", 1, Reason::Return);
+    adjust(&f.store, "N", -1, Reason::PosSale);
+    assert_waiting_exact(
+        &f.store,
+        &[a, b],
+        None,
+        "after Send QOH and two new changes",
+    );
+    let r = drain(&f.store);
+    assert!(f.store.stack_history_count("netted").unwrap() >= 2);
+    assert_waiting_exact(&f.store, &[a, b], Some(&r), "after netting");
 
     for r in stack(&f.store, Some(r#"{"state":2}"#)) {
         f.store.stack_discard(r["id"].as_i64().unwrap()).unwrap();
     }
-    let r = drain(&f.store);
-    assert_eq!(r.remaining, 0, "{r}");
     assert!(stack(&f.store, None).is_empty());
-    // An empty stack gives out its record ids again from 1: ids it counted once already.
+    // An empty stack gives out its record ids again from 1, ids it counted once already; a
+    // deleted cart's id is given out again too.
+    f.store.delete_cart(b).unwrap();
+    let c = cart_with(&f.store, &emus[2], "C", "attribute", 5);
     burst();
-    assert_waiting_exact(&f.store, &carts, "after ids were given out again");
+    assert_waiting_exact(&f.store, &[a, c], None, "after ids were given out again");
     assert_eq!(f.store.stack_count(a, StackState::Waiting).unwrap(), 30);
     let r = f.store.run_stack(Some(5)).unwrap();
     assert_eq!(r.remaining, 60 - r.sent as i64, "{r}");
-    assert_waiting_exact(&f.store, &carts, "after a pass over reused ids");
+    assert_waiting_exact(&f.store, &[a, c], Some(&r), "after a pass over reused ids");
 }

@@ -88,11 +88,12 @@ const UNSENT: &str = "lease_token = ?1 AND unsettled = 1 AND attempts = 0
                           AND last_response IS NULL";
 
 /// `stack_count()` for one cart: a pass reports each cart's waiting records with it.
-const WAITING: &str = "SELECT (CASE WHEN ?2 = 'pending' THEN
-                       COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0)
-                       + (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
-                          AND id > COALESCE((SELECT counted_to FROM stack_backlog
-                                             WHERE cart_id = ?1), 0))
+const WAITING: &str = "SELECT (CASE WHEN ?2 = 'pending' AND EXISTS (SELECT 1 FROM stack
+                                     WHERE cart_id = ?1 AND group_id IS NULL) THEN
+                       MAX(1, COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0)
+                         + (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
+                            AND id > COALESCE((SELECT counted_to FROM stack_backlog
+                                               WHERE cart_id = ?1), 0)))
                      ELSE 0 END)
                   + (SELECT COUNT(*) FROM send_groups g JOIN stack s ON s.group_id = g.id
                      WHERE g.cart_id = ?1 AND g.state = ?2)";
@@ -243,14 +244,14 @@ fn the_lease_queries_use_their_index_in_its_own_order() {
             !text.contains("(cart_id=?)"),
             "a per-batch statement walks a cart's backlog:\n{sql}\n{text}"
         );
-        // (`SCAN stack_backlog` is fine: a row per cart.)
-        for table in ["stack", "send_groups", "items"] {
-            let scan = format!("SCAN {table}");
+        // A scan is allowed only of `stack_backlog` (a row a cart) and of the sub-queries
+        // `top` and `back` (a row, and a row a cart); plans name tables by their alias, so
+        // this lists what may be scanned rather than what may not.
+        for line in text.lines().filter(|l| l.starts_with("SCAN ")) {
+            let object = line.split_whitespace().nth(1).unwrap_or_default();
             assert!(
-                !text
-                    .lines()
-                    .any(|l| l == scan || l.starts_with(&format!("{scan} "))),
-                "a per-batch statement scans {table}:\n{sql}\n{text}"
+                ["stack_backlog", "top", "back"].contains(&object),
+                "a per-batch statement scans {object}:\n{sql}\n{text}"
             );
         }
     }

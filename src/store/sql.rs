@@ -544,12 +544,16 @@ pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Re
             .collect::<rusqlite::Result<Vec<_>>>()?;
         return carts.into_iter().map(|k| stack_count(c, k, state)).sum();
     }
+    // Whether anything waits ungrouped is asked of the stack itself, so the count says 0
+    // exactly when nothing waits even if `stack_backlog` were off (a process of an older build
+    // still writing to the file does not keep it).
     Ok(c.prepare_cached(
-        "SELECT (CASE WHEN ?2 = 'pending' THEN
-                       COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0)
-                       + (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
-                          AND id > COALESCE((SELECT counted_to FROM stack_backlog
-                                             WHERE cart_id = ?1), 0))
+        "SELECT (CASE WHEN ?2 = 'pending' AND EXISTS (SELECT 1 FROM stack
+                                     WHERE cart_id = ?1 AND group_id IS NULL) THEN
+                       MAX(1, COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0)
+                         + (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
+                            AND id > COALESCE((SELECT counted_to FROM stack_backlog
+                                               WHERE cart_id = ?1), 0)))
                      ELSE 0 END)
                   + (SELECT COUNT(*) FROM send_groups g JOIN stack s ON s.group_id = g.id
                      WHERE g.cart_id = ?1 AND g.state = ?2)",
@@ -808,7 +812,7 @@ pub(crate) fn lease(
             )?
             .execute(params![cart, token, before])?;
         // Counted just above, so every record grouped here was in the count.
-        backlog_add(c, cart, -(grouped as i64))?;
+        backlog_grouped(c, cart, grouped as i64)?;
         // Changes that cancel out leave at once: nothing to send.
         let netted = c
             .prepare_cached(
@@ -1023,10 +1027,17 @@ fn backlog_catch_up(c: &Connection, cart: CartId) -> Result<()> {
     Ok(())
 }
 
-/// Adds `by` to `cart`'s counted ungrouped records (negative: records grouped).
-fn backlog_add(c: &Connection, cart: CartId, by: i64) -> Result<()> {
-    c.prepare_cached("UPDATE stack_backlog SET n = n + ?2 WHERE cart_id = ?1")?
-        .execute([cart, by])?;
+/// Takes `grouped` records off `cart`'s counted ungrouped records. Once none is left
+/// ungrouped the count starts again from 0, which also heals one an older build's process
+/// (writing to the same file without keeping `stack_backlog`) put off.
+fn backlog_grouped(c: &Connection, cart: CartId, grouped: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE stack_backlog SET n = CASE WHEN EXISTS (SELECT 1 FROM stack
+                                                        WHERE cart_id = ?1 AND group_id IS NULL)
+                                      THEN n - ?2 ELSE 0 END
+         WHERE cart_id = ?1",
+    )?
+    .execute([cart, grouped])?;
     Ok(())
 }
 
