@@ -320,13 +320,8 @@ impl Store {
                 // records of a failed item stay and are sent as deltas.
                 let now = now_ms();
                 if !applied.is_empty() {
-                    report.superseded += self.write(|c| {
-                        let mut n = 0;
-                        for (target, upto) in &applied {
-                            n += sql::supersede(c, cart.id, *target, *upto, now)?;
-                        }
-                        Ok(n)
-                    })?;
+                    report.superseded +=
+                        self.write(|c| sql::supersede(c, cart.id, &applied, now))?;
                 }
             }
             done += batch.len() as i64;

@@ -841,6 +841,15 @@ fn assert_waiting_exact(
     }
 }
 
+/// `emu` answers its next request with HTTP `status`, changing nothing.
+fn fail_next(emu: &Emulator, status: u16) {
+    emu.inject(Fault::Status {
+        status,
+        count: 1,
+        retry_after: None,
+    });
+}
+
 #[test]
 fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
     let f = store();
@@ -867,21 +876,13 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
     assert_waiting_exact(&f.store, &[a, b], Some(&r), "after a budgeted pass");
 
     // B fails while its next batch is leased ahead: that batch is given back ungrouped.
-    eb.inject(Fault::Status {
-        status: 500,
-        count: 1,
-        retry_after: None,
-    });
+    fail_next(eb, 500);
     let r = f.store.run_stack(None).unwrap();
     assert_waiting_exact(&f.store, &[a, b], Some(&r), "after a batch was given back");
 
     // A rejects a batch for good: its records are bypassed and wait no more.
     burst();
-    ea.inject(Fault::Status {
-        status: 400,
-        count: 1,
-        retry_after: None,
-    });
+    fail_next(ea, 400);
     let r = f.store.run_stack(None).unwrap();
     assert!(!stack(&f.store, Some(r#"{"state":2}"#)).is_empty(), "{r}");
     assert_waiting_exact(&f.store, &[a, b], Some(&r), "after a bypass");
@@ -889,11 +890,7 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
     // Send QOH settles what waits for A, grouped or not: A failed after its first lease, so
     // most of its records were counted and wait ungrouped.
     burst();
-    ea.inject(Fault::Status {
-        status: 500,
-        count: 1,
-        retry_after: None,
-    });
+    fail_next(ea, 500);
     let r = f.store.run_stack(None).unwrap();
     assert!(
         r.carts.iter().any(|c| c.cart_id == a && c.remaining > 20),

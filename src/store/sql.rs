@@ -972,9 +972,23 @@ pub(crate) fn stack_newest(c: &Connection, cart: CartId, item: ItemId) -> Result
     )
 }
 
-/// Settles the records of (cart, item) up to `upto` as superseded by an absolute count the
-/// cart took; returns how many. Later records stay: the count did not include them.
+/// Settles the records of each (cart, item) up to its `upto` as superseded by an absolute
+/// count the cart took; returns how many. Later records stay: the count did not include them.
 pub(crate) fn supersede(
+    c: &Connection,
+    cart: CartId,
+    applied: &[(ItemId, i64)],
+    now: i64,
+) -> Result<usize> {
+    let mut n = 0;
+    for &(item, upto) in applied {
+        n += supersede_item(c, cart, item, upto, now)?;
+    }
+    backlog_clamp(c)?;
+    Ok(n)
+}
+
+fn supersede_item(
     c: &Connection,
     cart: CartId,
     item: ItemId,
@@ -1004,7 +1018,6 @@ pub(crate) fn supersede(
          AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
     )?
     .execute([cart, item])?;
-    backlog_clamp(c)?;
     Ok(n)
 }
 
@@ -1044,8 +1057,8 @@ fn backlog_grouped(c: &Connection, cart: CartId, grouped: i64) -> Result<()> {
 /// After records left the stack: SQLite gives a new record the highest id plus one, so once
 /// the newest records are gone, ids at or below a cart's `counted_to` are given out again.
 /// Lowering `counted_to` to the highest id left keeps such a record out of the count already
-/// taken (no record above the new mark exists, so `n` is unchanged). Every statement that
-/// deletes from the stack is followed by this, in its transaction.
+/// taken (no record above the new mark exists, so `n` is unchanged). Every function that
+/// deletes from the stack ends with this, in its transaction and before any record is added.
 fn backlog_clamp(c: &Connection) -> Result<()> {
     c.prepare_cached(
         "UPDATE stack_backlog SET counted_to = top.id
