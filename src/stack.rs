@@ -91,9 +91,10 @@ pub struct LeaseScope {
 /// One send of a lease: a send group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeasedSend {
-    /// The group's id.
+    /// The group's id; for an item's first attempt (sent in the lease's batch, with no group
+    /// of its own until it fails), minus the item's id.
     pub group_id: i64,
-    /// The group's stored random idempotency key.
+    /// The group's random idempotency key, the same on every attempt.
     pub key: String,
     /// The item's id.
     pub item_id: ItemId,
@@ -415,8 +416,13 @@ fn settle_on(
     now: i64,
 ) -> Result<Vec<i64>> {
     let mut leaving: Vec<(&str, Vec<(i64, &str)>)> = Vec::new();
+    let mut batch = Vec::new();
     let mut held = Vec::with_capacity(transitions.len());
     for (group, t) in transitions {
+        if *group < 0 {
+            batch.push((-*group, t));
+            continue;
+        }
         match t {
             Transition::Leave { outcome, response } => {
                 match leaving.iter_mut().find(|(o, _)| o == outcome) {
@@ -433,6 +439,9 @@ fn settle_on(
     }
     for (outcome, groups) in &leaving {
         sql::groups_leave(c, token, outcome, groups, now, &mut held)?;
+    }
+    if !batch.is_empty() {
+        sql::batch_settle(c, token, &batch, now, &mut held)?;
     }
     Ok(held)
 }

@@ -59,6 +59,44 @@ fn a_send_group_that_timed_out_after_applying_is_applied_once_though_new_records
     let _ = c;
 }
 
+/// Items sent together in a first attempt each keep the key they were sent with when the
+/// answer is lost: the retry re-sends each under it, and the cart applies each once.
+#[test]
+fn a_first_batch_whose_answer_was_lost_is_resent_item_by_item_under_its_keys() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    let skus = ["B1", "B2", "B3", "B4"];
+    for sku in skus {
+        item(&f.store, sku, 20);
+        e.set_qoh(sku, 20);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    adjust(&f.store, "B2", -2, Reason::PosSale);
+    e.inject(Fault::ApplyThenDrop { count: 1 });
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!((first.retried, first.sent), (5, 0));
+    let waiting = stack(&f.store, None);
+    assert!(
+        waiting
+            .iter()
+            .all(|r| r["attempts"] == 1 && r["last_response"].is_string()),
+        "every record counts the attempt and keeps the answer: {waiting:?}"
+    );
+    let second = drain(&f.store);
+    assert_eq!(second.remaining, 0);
+    assert_eq!(
+        e.duplicate_hits(),
+        4,
+        "each item re-sent under its own first key"
+    );
+    for sku in skus {
+        let expected = if sku == "B2" { 17 } else { 19 };
+        assert_eq!(e.qoh(sku), Some(expected), "{sku} applied once");
+    }
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 5);
+}
+
 #[test]
 fn changes_that_cancel_out_send_nothing() {
     let f = store();

@@ -760,6 +760,69 @@ fn a_killed_controllers_lease_is_taken_over_with_the_same_key() {
     );
 }
 
+/// A Send QOH takes over a batch whose controller stopped while sending it: what it sends
+/// supersedes the batch's records, the rest wait under the keys they were sent with, and the
+/// controller, should it still answer, settles nothing.
+#[test]
+fn a_send_qoh_takes_over_a_lapsed_batch_and_its_late_answer_settles_nothing() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    for sku in ["Y1", "Y2", "Y3"] {
+        item(&f.store, sku, 10);
+        e.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "Y1", -1, Reason::PosSale);
+    adjust(&f.store, "Y2", -2, Reason::PosSale);
+    adjust(&f.store, "Y2", -3, Reason::PosSale);
+    let slow = inventory_sync::stack::SqliteStack::open(
+        &f.dir.path().join("store.db"),
+        &Default::default(),
+    )
+    .unwrap();
+    let scope = inventory_sync::stack::LeaseScope {
+        workstation: "slow".into(),
+        shared: true,
+        stale_before: 0,
+    };
+    let lease = slow.lease(c, 50, &scope, 1_000_000, 60_000).unwrap();
+    let sent: Vec<(&str, i64, usize)> = lease
+        .sends
+        .iter()
+        .map(|s| (s.sku.as_str(), s.delta, s.records))
+        .collect();
+    assert_eq!(sent, vec![("Y1", -1, 1), ("Y2", -5, 2)]);
+    assert_ne!(lease.sends[0].key, lease.sends[1].key, "one key per item");
+    // The lease ran out long ago. The Send QOH sets Y1 and Y3; the cart refuses Y2.
+    e.fail_sku("Y2", "rejected");
+    let force = inventory_sync::SendOptions { force: true };
+    f.store.send_qoh(c, force, None).unwrap();
+    assert_eq!(f.store.stack_history_count("superseded").unwrap(), 1);
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 2);
+    // The late answer finds the batch gone.
+    let done: Vec<(i64, inventory_sync::stack::Transition)> = lease
+        .sends
+        .iter()
+        .map(|s| {
+            let t = inventory_sync::stack::Transition::Leave {
+                outcome: "applied",
+                response: "late".into(),
+            };
+            (s.group_id, t)
+        })
+        .collect();
+    assert_eq!(slow.settle(&lease.token, &done, 2_000_000).unwrap(), 0);
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 0);
+    // Y2 goes under the key the batch had for it (this cart never saw it: applied once).
+    e.unfail_sku("Y2");
+    assert_eq!(drain(&f.store).remaining, 0);
+    assert_eq!(
+        (e.qoh("Y1"), e.qoh("Y2"), e.qoh("Y3")),
+        (Some(9), Some(5), Some(10))
+    );
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 2);
+}
+
 #[test]
 fn two_controllers_never_send_the_same_record() {
     let f = store();

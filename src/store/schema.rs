@@ -151,6 +151,12 @@ const MIGRATIONS: &[&str] = &[
         n          INTEGER NOT NULL
     );
     "#,
+    // 4: A lease's first attempts are one `send_groups` row with `item_id = 0` (a batch) that
+    // its records point to; an item gets a group of its own only when its send fails
+    // (`sql::lease`). A build before this one would take such a row for an item's group.
+    r#"
+    CREATE INDEX send_groups_batches ON send_groups(cart_id, lease_until) WHERE item_id = 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -645,21 +645,7 @@ pub(crate) fn group_settle(
     t: &Transition,
     now: i64,
 ) -> Result<bool> {
-    let (state, attempts, next, response) = match t {
-        Transition::Leave { .. } => {
-            return Err(Error::new(
-                crate::ErrorKind::Database,
-                "a group leaving the stack settles with the others leaving",
-            ))
-        }
-        Transition::Pending {
-            attempts,
-            next_attempt_at,
-            response,
-        } => ("pending", *attempts, *next_attempt_at, response),
-        Transition::Bypassed { attempts, response } => ("bypassed", *attempts, now, response),
-        Transition::Uncertain { attempts, response } => ("uncertain", *attempts, now, response),
-    };
+    let (state, attempts, next, response) = settled_state(t, now)?;
     Ok(c.prepare_cached(
         "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
                 last_response = ?5, lease_token = NULL, lease_until = 0, unsettled = 0
@@ -709,14 +695,35 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// A group's idempotency key, a UUID v4: the first 74 random bits are the lease token's (made
-/// from the OS's generator, one per lease), the last 48 come from SQLite's generator per group,
-/// so a set-based `INSERT` forms a batch's groups without a random call per UUID field.
-const GROUP_KEY_SQL: &str = "substr(?7, 1, 24) || lower(hex(randomblob(6)))";
+/// The key the records of item `s.item_id` in first-attempt batch `b` are sent under: the
+/// batch's random key (a UUID v4) with its last 12 hex digits replaced by the item's id. It is
+/// a UUID v4 like any group's key, differs for each item of the batch, and is derived, so a
+/// batch needs no row per item unless a send fails.
+const ITEM_KEY_SQL: &str = "substr(b.key, 1, 24) || printf('%012x', s.item_id)";
 
-/// Leases up to `max` due send groups of `cart` under `token`: existing groups due for a
-/// retry first (oldest first), then new groups formed from the oldest ungrouped records. Each
-/// step is one set-based statement, so the cost per batch does not grow with the batch.
+/// The key record `s` was (or is) sent under, its group joined as `g` (`NULL` ungrouped).
+const RECORD_KEY_SQL: &str = "CASE WHEN g.item_id = 0
+         THEN substr(g.key, 1, 24) || printf('%012x', s.item_id) ELSE g.key END";
+
+/// Whose records a lease takes (`a` is the table's alias; parameters ?3, ?4, ?5 are the
+/// [`LeaseScope`]'s): in local mode, the controller's own workstation's and those of
+/// workstations whose heartbeat stopped; in shared mode, everyone's.
+fn scope_sql(a: &str) -> String {
+    format!(
+        "(?3 OR {a}.workstation = ?4 OR NOT EXISTS (SELECT 1 FROM heartbeats h
+              WHERE h.workstation = {a}.workstation AND h.last_seen >= ?5))"
+    )
+}
+
+/// Leases up to `max` sends of `cart` under `token`: send groups due for a retry first (oldest
+/// first), then a first-attempt batch of the oldest ungrouped records, one send per item.
+///
+/// A first-attempt batch is one `send_groups` row with `item_id = 0` that its records point
+/// to; each item's send in it has a key derived from the batch's ([`ITEM_KEY_SQL`]) and is
+/// given to the controller with `group_id` = minus the item's id. An item whose send fails
+/// becomes a group of its own when it settles ([`batch_settle`]); an item the cart applied
+/// leaves without ever having one. That saves a group row written and deleted per record.
+/// Each step is one set-based statement, so the cost per batch does not grow with the batch.
 pub(crate) fn lease(
     c: &Connection,
     cart: CartId,
@@ -734,22 +741,20 @@ pub(crate) fn lease(
     if manual_until > now {
         return Ok(Vec::new());
     }
-    let scope_sql = |a: &str| {
-        format!(
-            "(?3 OR {a}.workstation = ?4 OR NOT EXISTS (SELECT 1 FROM heartbeats h
-              WHERE h.workstation = {a}.workstation AND h.last_seen >= ?5))"
-        )
-    };
+    batches_lapsed(c, cart, scope, now)?;
     let due = c
         .prepare_cached(&format!(
             "UPDATE send_groups SET lease_token = ?7, lease_until = ?8, unsettled = unsettled + 1
              WHERE id IN (
              SELECT g.id FROM send_groups g
              WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
-               AND g.lease_until <= ?2 AND {}
+               AND g.lease_until <= ?2 AND g.item_id <> 0 AND {}
                AND NOT EXISTS (SELECT 1 FROM send_groups o
                    WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.id <> g.id
                      AND (o.lease_until > ?2 OR (o.state = 'pending' AND o.id < g.id)))
+               AND NOT EXISTS (SELECT 1 FROM stack x JOIN send_groups b ON b.id = x.group_id
+                   WHERE x.cart_id = g.cart_id AND x.item_id = g.item_id AND b.item_id = 0
+                     AND b.lease_until > ?2)
              ORDER BY g.next_attempt_at, g.id LIMIT ?6)",
             scope_sql("g")
         ))?
@@ -764,92 +769,70 @@ pub(crate) fn lease(
             until
         ])?;
     let room = max - due as i64;
+    let mut batch = None;
     if room > 0 {
-        // The batch's new groups are those above the newest group before it, so records of
-        // an item whose older group was just leased for a retry never join that group.
-        let before: i64 = c
-            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM send_groups")?
-            .query_row([], |r| r.get(0))?;
         backlog_catch_up(c, cart)?;
-        // The window of oldest ungrouped records is twice the room: enough for a batch of
-        // distinct items, and a hot item's many records only make a batch smaller. Each item's
-        // first record in the window forms its group, found by an index probe rather than a
-        // GROUP BY, which sorted the window twice (the statement took 160 µs a batch of 50
-        // distinct items then, 137 µs now).
-        c.prepare_cached(&format!(
+        c.prepare_cached(
             "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
                                      next_attempt_at, created_at, lease_token, lease_until,
                                      unsettled)
-             SELECT ?1, p.item_id, {GROUP_KEY_SQL},
-                    (SELECT SUM(x.delta) FROM stack x WHERE x.cart_id = ?1 AND x.item_id = p.item_id
-                       AND x.workstation = p.workstation AND x.group_id IS NULL),
-                    p.workstation, 'pending', ?2, ?2, ?7, ?8, 1
-             FROM (SELECT s.item_id, s.workstation
-                   FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
-                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                         ORDER BY s.id LIMIT ?9) s
-                   WHERE NOT EXISTS (SELECT 1 FROM stack e
-                         WHERE e.cart_id = ?1 AND e.item_id = s.item_id AND e.id < s.id
-                           AND e.group_id IS NULL AND {})
-                   LIMIT ?6) p
-             WHERE NOT EXISTS (SELECT 1 FROM send_groups o
-                   WHERE o.cart_id = ?1 AND o.item_id = p.item_id AND o.lease_until > ?2)",
-            scope_sql("s"),
-            scope_sql("e")
-        ))?
+             VALUES (?1, 0, ?2, 0, ?3, 'pending', ?4, ?4, ?5, ?6, 1)",
+        )?
         .execute(params![
             cart,
-            now,
-            scope.shared,
+            super::random_key(),
             scope.workstation,
-            scope.stale_before,
-            room,
+            now,
             token,
-            until,
-            room * 2
+            until
         ])?;
-        // Driven from the new groups: the records are found by (cart, item), never by a walk
-        // over the cart's whole backlog.
+        let b = c.last_insert_rowid();
+        // The window of oldest ungrouped records is twice the room: enough for a batch of
+        // distinct items, and a hot item's many records only make a batch smaller. Each item's
+        // first record in the window stands for the item (an index probe: a GROUP BY sorted
+        // the window twice), unless a send of the item is in flight. All the item's ungrouped
+        // records of that record's workstation join the batch.
         let grouped = c
-            .prepare_cached(
-                "UPDATE stack SET group_id = g.id FROM send_groups g
-             WHERE g.lease_token = ?2 AND g.id > ?3 AND stack.cart_id = ?1
-               AND stack.item_id = g.item_id AND stack.workstation = g.workstation
-               AND stack.group_id IS NULL",
-            )?
-            .execute(params![cart, token, before])?;
+            .prepare_cached(&format!(
+                "UPDATE stack SET group_id = ?7 WHERE id IN (
+                 SELECT x.id FROM (SELECT s.item_id, s.workstation
+                       FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
+                             WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                             ORDER BY s.id LIMIT ?8) s
+                       WHERE NOT EXISTS (SELECT 1 FROM stack e
+                             WHERE e.cart_id = ?1 AND e.item_id = s.item_id AND e.id < s.id
+                               AND e.group_id IS NULL AND {})
+                         AND NOT EXISTS (SELECT 1 FROM stack f JOIN send_groups o
+                             ON o.id = f.group_id
+                             WHERE f.cart_id = ?1 AND f.item_id = s.item_id
+                               AND o.lease_until > ?2)
+                       LIMIT ?6) p
+                 CROSS JOIN stack x
+                 WHERE x.cart_id = ?1 AND x.item_id = p.item_id
+                   AND x.workstation = p.workstation AND x.group_id IS NULL)",
+                scope_sql("s"),
+                scope_sql("e")
+            ))?
+            .execute(params![
+                cart,
+                now,
+                scope.shared,
+                scope.workstation,
+                scope.stale_before,
+                room,
+                b,
+                room * 2
+            ])?;
         // Counted just above, so every record grouped here was in the count.
         backlog_grouped(c, cart, grouped as i64)?;
-        // Changes that cancel out leave at once: nothing to send.
-        let netted = c
-            .prepare_cached(
-                "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                       response, at)
-                 SELECT s.id, s.cart_id, s.item_id, s.delta, 'netted', g.key,
-                        'changes cancel out: nothing to send', ?2
-                 FROM send_groups g JOIN stack s ON s.group_id = g.id
-                 WHERE g.lease_token = ?1 AND g.id > ?3 AND g.net_delta = 0",
-            )?
-            .execute(params![token, now, before])?;
-        if netted > 0 {
-            c.prepare_cached(
-                "DELETE FROM stack WHERE group_id IN (SELECT id FROM send_groups
-                  WHERE lease_token = ?1 AND id > ?2 AND net_delta = 0)",
-            )?
-            .execute(params![token, before])?;
-            c.prepare_cached(
-                "DELETE FROM send_groups WHERE lease_token = ?1 AND id > ?2 AND net_delta = 0",
-            )?
-            .execute(params![token, before])?;
-            backlog_clamp(c)?;
-        }
+        batch = Some(b);
     }
     let mut st = c.prepare_cached(
         "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
                 (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
          FROM send_groups g JOIN items i ON i.id = g.item_id
               LEFT JOIN web_fields w ON w.cart_id = g.cart_id AND w.item_id = g.item_id
-         WHERE g.lease_token = ?1 ORDER BY g.next_attempt_at, g.id",
+         WHERE g.lease_token = ?1 AND g.item_id <> 0 ORDER BY g.next_attempt_at, g.id",
     )?;
     let rows = st.query_map([token], |r| {
         Ok(LeasedSend {
@@ -864,7 +847,242 @@ pub(crate) fn lease(
             lapsed: r.get(8)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut sends = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    if let Some(b) = batch {
+        batch_sends(c, b, now, &mut sends)?;
+    }
+    Ok(sends)
+}
+
+/// Adds the sends of first-attempt batch `b` to `sends`, oldest item first. Items whose
+/// changes cancel out leave at once (nothing to send); an empty batch is deleted.
+fn batch_sends(c: &Connection, b: i64, now: i64, sends: &mut Vec<LeasedSend>) -> Result<()> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
+         FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
+              LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
+         WHERE b.id = ?1 GROUP BY s.item_id ORDER BY MIN(s.id)"
+    ))?;
+    let rows = st.query_map([b], |r| {
+        Ok(LeasedSend {
+            group_id: -r.get::<_, i64>(0)?,
+            key: r.get(1)?,
+            item_id: r.get(0)?,
+            sku: r.get(2)?,
+            remote_ref: r.get(3)?,
+            delta: r.get(4)?,
+            attempts: 0,
+            records: r.get::<_, i64>(5)? as usize,
+            lapsed: false,
+        })
+    })?;
+    let before = sends.len();
+    let mut netted = Vec::new();
+    for send in rows {
+        let send = send?;
+        if send.delta == 0 {
+            netted.push(send.item_id);
+        } else {
+            sends.push(send);
+        }
+    }
+    for item in &netted {
+        batch_item_leave(
+            c,
+            b,
+            *item,
+            "netted",
+            "changes cancel out: nothing to send",
+            now,
+        )?;
+    }
+    if sends.len() == before {
+        c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
+            .execute([b])?;
+    }
+    if !netted.is_empty() {
+        backlog_clamp(c)?;
+    }
+    Ok(())
+}
+
+/// Logs and removes the records of `item` in first-attempt batch `b`; returns how many.
+fn batch_item_leave(
+    c: &Connection,
+    b: i64,
+    item: ItemId,
+    outcome: &str,
+    response: &str,
+    now: i64,
+) -> Result<usize> {
+    c.prepare_cached(&format!(
+        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, ?4, ?5
+         FROM send_groups b JOIN stack s
+              ON s.cart_id = b.cart_id AND s.item_id = ?2 AND s.group_id = b.id
+         WHERE b.id = ?1"
+    ))?
+    .execute(params![b, item, outcome, response, now])?;
+    Ok(c.prepare_cached(
+        "DELETE FROM stack WHERE cart_id = (SELECT cart_id FROM send_groups WHERE id = ?1)
+               AND item_id = ?2 AND group_id = ?1",
+    )?
+    .execute(params![b, item])?)
+}
+
+/// Turns `cart`'s first-attempt batches whose lease lapsed (a controller stopped while
+/// sending them) into one group per item, under the keys they were sent with and counted as
+/// leased once, so each is retried, or held back from a blind cart, like any group that lapsed.
+fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) -> Result<()> {
+    let lapsed: Vec<i64> = c
+        .prepare_cached(&format!(
+            "SELECT b.id FROM send_groups b
+             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
+            scope_sql("b")
+        ))?
+        .query_map(
+            params![
+                cart,
+                now,
+                scope.shared,
+                scope.workstation,
+                scope.stale_before
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    for b in lapsed {
+        c.prepare_cached(&format!(
+            "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                     attempts, next_attempt_at, created_at, unsettled)
+             SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
+                    'pending', b.attempts, b.next_attempt_at, b.created_at, b.unsettled
+             FROM send_groups b JOIN stack s ON s.group_id = b.id
+             WHERE b.id = ?1 GROUP BY s.item_id"
+        ))?
+        .execute([b])?;
+        c.prepare_cached(&format!(
+            "UPDATE stack SET group_id = g.id
+             FROM send_groups b, send_groups g
+             WHERE b.id = ?1 AND stack.group_id = ?1 AND g.key = {}",
+            ITEM_KEY_SQL.replace("s.item_id", "stack.item_id")
+        ))?
+        .execute([b])?;
+        c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
+            .execute([b])?;
+    }
+    Ok(())
+}
+
+/// Settles the items of the first-attempt batch leased under `token` (sent as `group_id` =
+/// minus the item's id): an item the cart has leaves the stack; any other becomes a group of
+/// its own, under the key it was sent with, in the state `t` gives. Adds the sends settled to
+/// `held`. Nothing is settled once the batch is no longer the token's: its lease lapsed and
+/// its records became groups (a lease or a Send QOH took it over). While it is the token's,
+/// its records are all there: nothing else removes them.
+pub(crate) fn batch_settle(
+    c: &Connection,
+    token: &str,
+    items: &[(ItemId, &Transition)],
+    now: i64,
+    held: &mut Vec<i64>,
+) -> Result<()> {
+    let Some(b): Option<i64> = c
+        .prepare_cached("SELECT id FROM send_groups WHERE lease_token = ?1 AND item_id = 0")?
+        .query_row([token], |r| r.get(0))
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let mut leaving: Vec<(&str, Vec<(ItemId, &str)>)> = Vec::new();
+    for &(item, t) in items {
+        if let Transition::Leave { outcome, response } = t {
+            match leaving.iter_mut().find(|(o, _)| o == outcome) {
+                Some((_, l)) => l.push((item, response)),
+                None => leaving.push((outcome, vec![(item, response)])),
+            }
+            continue;
+        }
+        let (state, attempts, next, response) = settled_state(t, now)?;
+        let made = c
+            .prepare_cached(&format!(
+                "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                         attempts, next_attempt_at, last_response, created_at)
+                 SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
+                        ?3, ?4, ?5, ?6, b.created_at
+                 FROM send_groups b JOIN stack s
+                      ON s.cart_id = b.cart_id AND s.item_id = ?2 AND s.group_id = b.id
+                 WHERE b.id = ?1 GROUP BY s.item_id"
+            ))?
+            .execute(params![
+                b,
+                item,
+                state,
+                attempts,
+                next,
+                truncate(response, 2000)
+            ])?;
+        if made > 0 {
+            let g = c.last_insert_rowid();
+            c.prepare_cached(
+                "UPDATE stack SET group_id = ?3
+                 WHERE cart_id = (SELECT cart_id FROM send_groups WHERE id = ?1)
+                   AND item_id = ?2 AND group_id = ?1",
+            )?
+            .execute(params![b, item, g])?;
+            held.push(-item);
+        }
+    }
+    // The items leaving with one outcome go in two statements, their responses passed as
+    // one JSON array of [item, response] (a statement per item took twice as long).
+    for (outcome, left) in &leaving {
+        let pairs = serde_json::to_string(left).map_err(|e| {
+            Error::new(
+                crate::ErrorKind::Database,
+                format!("cannot list the sends: {e}"),
+            )
+        })?;
+        c.prepare_cached(&format!(
+            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                   response, at)
+             SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
+             FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
+             WHERE b.id = ?1 AND s.cart_id = b.cart_id AND s.item_id = j.value ->> 0
+               AND s.group_id = b.id"
+        ))?
+        .execute(params![b, pairs, outcome, now])?;
+        c.prepare_cached(
+            "DELETE FROM stack WHERE group_id = ?1
+               AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
+        )?
+        .execute(params![b, pairs])?;
+        held.extend(left.iter().map(|(item, _)| -item));
+    }
+    c.prepare_cached(
+        "DELETE FROM send_groups WHERE id = ?1
+           AND NOT EXISTS (SELECT 1 FROM stack WHERE group_id = ?1)",
+    )?
+    .execute([b])?;
+    backlog_clamp(c)
+}
+
+/// A group's state, attempts, next attempt and last response after `t` (not a leave).
+fn settled_state(t: &Transition, now: i64) -> Result<(&'static str, i64, i64, &str)> {
+    Ok(match t {
+        Transition::Leave { .. } => {
+            return Err(Error::new(
+                crate::ErrorKind::Database,
+                "a group leaving the stack settles with the others leaving",
+            ))
+        }
+        Transition::Pending {
+            attempts,
+            next_attempt_at,
+            response,
+        } => ("pending", *attempts, *next_attempt_at, response),
+        Transition::Bypassed { attempts, response } => ("bypassed", *attempts, now, response),
+        Transition::Uncertain { attempts, response } => ("uncertain", *attempts, now, response),
+    })
 }
 
 /// Settles groups that left the stack with `outcome` under `token`: each is marked with its
@@ -987,10 +1205,24 @@ pub(crate) fn supersede(
     applied: &[(ItemId, i64)],
     now: i64,
 ) -> Result<usize> {
+    // A lapsed batch's records become groups first, so that the controller that leased it,
+    // should it still answer, finds the batch gone rather than settling records that went.
+    let anyone = LeaseScope {
+        workstation: String::new(),
+        shared: true,
+        stale_before: 0,
+    };
+    batches_lapsed(c, cart, &anyone, now)?;
     let mut n = 0;
     for &(item, upto) in applied {
         n += supersede_item(c, cart, item, upto, now)?;
     }
+    // A first-attempt batch whose records all went.
+    c.prepare_cached(
+        "DELETE FROM send_groups WHERE cart_id = ?1 AND item_id = 0
+           AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
+    )?
+    .execute([cart])?;
     backlog_clamp(c)?;
     Ok(n)
 }
@@ -1002,13 +1234,13 @@ fn supersede_item(
     upto: i64,
     now: i64,
 ) -> Result<usize> {
-    c.prepare_cached(
+    c.prepare_cached(&format!(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', g.key,
+         SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', {RECORD_KEY_SQL},
                 'superseded by Send QOH', ?4
          FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
-         WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3",
-    )?
+         WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3"
+    ))?
     .execute(params![cart, item, upto, now])?;
     c.prepare_cached(
         "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
