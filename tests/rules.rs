@@ -698,6 +698,27 @@ fn a_repeated_host_ref_is_an_ok_no_op() {
     assert_eq!(records(&f.store, c).len(), 1);
 }
 
+/// The web stack of `f`'s file as a second, shared controller named `name` sees it.
+fn another_controller(
+    f: &Fixture,
+    name: &str,
+) -> (
+    inventory_sync::stack::SqliteStack,
+    inventory_sync::stack::LeaseScope,
+) {
+    let stack = inventory_sync::stack::SqliteStack::open(
+        &f.dir.path().join("store.db"),
+        &Default::default(),
+    )
+    .unwrap();
+    let scope = inventory_sync::stack::LeaseScope {
+        workstation: name.into(),
+        shared: true,
+        stale_before: 0,
+    };
+    (stack, scope)
+}
+
 #[test]
 fn a_killed_controllers_lease_is_taken_over_with_the_same_key() {
     let f = store();
@@ -707,16 +728,7 @@ fn a_killed_controllers_lease_is_taken_over_with_the_same_key() {
     e.set_qoh("Z", 10);
     adjust(&f.store, "Z", -4, Reason::PosSale);
     // A controller leases the record, sends it (the cart applies it), and dies before settling.
-    let dead = inventory_sync::stack::SqliteStack::open(
-        &f.dir.path().join("store.db"),
-        &Default::default(),
-    )
-    .unwrap();
-    let scope = inventory_sync::stack::LeaseScope {
-        workstation: "dead".into(),
-        shared: true,
-        stale_before: 0,
-    };
+    let (dead, scope) = another_controller(&f, "dead");
     let long_ago = 1_000_000;
     let lease = dead.lease(c, 50, &scope, long_ago, 60_000).unwrap();
     assert_eq!(lease.sends.len(), 1);
@@ -775,16 +787,7 @@ fn a_send_qoh_takes_over_a_lapsed_batch_and_its_late_answer_settles_nothing() {
     adjust(&f.store, "Y1", -1, Reason::PosSale);
     adjust(&f.store, "Y2", -2, Reason::PosSale);
     adjust(&f.store, "Y2", -3, Reason::PosSale);
-    let slow = inventory_sync::stack::SqliteStack::open(
-        &f.dir.path().join("store.db"),
-        &Default::default(),
-    )
-    .unwrap();
-    let scope = inventory_sync::stack::LeaseScope {
-        workstation: "slow".into(),
-        shared: true,
-        stale_before: 0,
-    };
+    let (slow, scope) = another_controller(&f, "slow");
     let lease = slow.lease(c, 50, &scope, 1_000_000, 60_000).unwrap();
     let sent: Vec<(&str, i64, usize)> = lease
         .sends
