@@ -24,9 +24,9 @@ const DUE: &str = "SELECT g.id FROM send_groups g
                AND NOT EXISTS (SELECT 1 FROM send_groups o
                    WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.id <> g.id
                      AND (o.lease_until > ?2 OR (o.state = 'pending' AND o.id < g.id)))
-               AND NOT EXISTS (SELECT 1 FROM stack x JOIN send_groups b ON b.id = x.group_id
-                   WHERE x.cart_id = g.cart_id AND x.item_id = g.item_id AND b.item_id = 0
-                     AND b.lease_until > ?2)
+               AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack x
+                   WHERE b.cart_id = g.cart_id AND b.item_id = 0 AND b.lease_until > ?2
+                     AND x.group_id = b.id AND x.item_id = g.item_id)
              ORDER BY g.next_attempt_at, g.id LIMIT ?6";
 
 /// The oldest ungrouped records (`{}` is the scope).
@@ -43,10 +43,12 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation
                        WHERE NOT EXISTS (SELECT 1 FROM stack e
                              WHERE e.cart_id = ?1 AND e.item_id = s.item_id AND e.id < s.id
                                AND e.group_id IS NULL AND {})
-                         AND NOT EXISTS (SELECT 1 FROM stack f JOIN send_groups o
-                             ON o.id = f.group_id
-                             WHERE f.cart_id = ?1 AND f.item_id = s.item_id
+                         AND NOT EXISTS (SELECT 1 FROM send_groups o
+                             WHERE o.cart_id = ?1 AND o.item_id = s.item_id
                                AND o.lease_until > ?2)
+                         AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
+                             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
+                               AND f.group_id = b.id AND f.item_id = s.item_id)
                        LIMIT ?6";
 
 /// The batch takes those items' ungrouped records (`{FIRSTS}` as above).
@@ -57,17 +59,43 @@ const GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
                    AND x.workstation = p.workstation AND x.group_id IS NULL)";
 
 /// `ITEM_KEY_SQL` in the source.
-const ITEM_KEY: &str = "substr(b.key, 1, 24) || printf('%012x', s.item_id)";
+const ITEM_KEY: &str = "substr(b.key, 1, 24)
+         || printf('%012x', (s.item_id | b.key_salt) - (s.item_id & b.key_salt))";
+
+/// Statements that reach a batch's records of one item: through the batch, never by walking
+/// the item's records on the cart, which may be many (`{ITEM_KEY_SQL}` as in the source).
+const BATCH_ITEM: &[&str] = &[
+    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                   response, at)
+             SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
+             FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
+             WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = j.value ->> 0",
+    "DELETE FROM stack WHERE group_id = ?1
+               AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
+    "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                         attempts, next_attempt_at, last_response, created_at)
+                 SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
+                        ?3, ?4, ?5, ?6, b.created_at
+                 FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
+                 WHERE b.id = ?1 GROUP BY s.item_id",
+    "UPDATE stack SET group_id = ?3 WHERE group_id = ?1 AND item_id = ?2",
+    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, ?4, ?5
+         FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
+         WHERE b.id = ?1",
+    "DELETE FROM stack WHERE group_id = ?1 AND item_id = ?2",
+];
 
 /// Statements `lease()`, `groups_leave()` and `batch_settle()` run once per batch, whatever
 /// its size (`{ITEM_KEY_SQL}` and `{UNSENT}` as in the source).
 const PER_BATCH: &[&str] = &[
     "SELECT b.id FROM send_groups b
-             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
-    "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                     next_attempt_at, created_at, lease_token, lease_until,
-                                     unsettled)
-             VALUES (?1, 0, ?2, 0, ?3, 'pending', ?4, ?4, ?5, ?6, 1)",
+             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2
+               AND EXISTS (SELECT 1 FROM stack r WHERE r.group_id = b.id AND {})",
+    "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
+                                     state, next_attempt_at, created_at, lease_token,
+                                     lease_until, unsettled)
+             VALUES (?1, 0, ?2, ?3, 0, ?4, 'pending', ?5, ?5, ?6, ?7, 1)",
     "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
                 (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
          FROM send_groups g JOIN items i ON i.id = g.item_id
@@ -76,16 +104,8 @@ const PER_BATCH: &[&str] = &[
     "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
          FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
-         WHERE b.id = ?1 GROUP BY s.item_id ORDER BY MIN(s.id)",
+         WHERE b.id = ?1 GROUP BY s.item_id",
     "SELECT id FROM send_groups WHERE lease_token = ?1 AND item_id = 0",
-    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                   response, at)
-             SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
-             FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
-             WHERE b.id = ?1 AND s.cart_id = b.cart_id AND s.item_id = j.value ->> 0
-               AND s.group_id = b.id",
-    "DELETE FROM stack WHERE group_id = ?1
-               AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
     "DELETE FROM send_groups WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM stack WHERE group_id = ?1)",
     "UPDATE send_groups SET lease_until = -1, last_response = ?3
@@ -160,7 +180,7 @@ fn expand(sql: &str) -> String {
         &sql.replace("{UNSENT}", UNSENT)
             .replace("{ITEM_KEY_SQL}", ITEM_KEY)
             .replace("{FIRSTS}", &firsts()),
-        "b",
+        "r",
     )
 }
 
@@ -183,6 +203,7 @@ fn copies_match_the_source() {
     ]
     .iter()
     .chain(PER_BATCH)
+    .chain(BATCH_ITEM)
     {
         assert!(
             source.contains(&squash(s)),
@@ -322,7 +343,15 @@ fn the_lease_queries_use_their_index_in_its_own_order() {
             );
         }
     }
-    for sql in PER_BATCH {
+    for sql in BATCH_ITEM {
+        let text = plan(&conn, &expand(sql)).join("\n");
+        assert!(
+            text.contains("stack_group (group_id=? AND item_id=?)")
+                && !text.contains("stack_cart_item"),
+            "a batch's records of an item are not found through the batch:\n{sql}\n{text}"
+        );
+    }
+    for sql in PER_BATCH.iter().chain(BATCH_ITEM) {
         let sql = &expand(sql);
         let text = plan(&conn, sql).join("\n");
         // A batch statement may reach the stack only through a record's item, group or id:

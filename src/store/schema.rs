@@ -156,6 +156,11 @@ const MIGRATIONS: &[&str] = &[
     // (`sql::lease`). A build before this one would take such a row for an item's group.
     r#"
     CREATE INDEX send_groups_batches ON send_groups(cart_id, lease_until) WHERE item_id = 0;
+    -- A batch's items' keys mix the item's id with these random bits (`sql::ITEM_KEY_SQL`).
+    ALTER TABLE send_groups ADD COLUMN key_salt INTEGER NOT NULL DEFAULT 0;
+    -- A batch's records of one item, found without walking the item's other records.
+    DROP INDEX stack_group;
+    CREATE INDEX stack_group ON stack(group_id, item_id) WHERE group_id IS NOT NULL;
     "#,
 ];
 

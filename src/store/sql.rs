@@ -696,14 +696,17 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// The key the records of item `s.item_id` in first-attempt batch `b` are sent under: the
-/// batch's random key (a UUID v4) with its last 12 hex digits replaced by the item's id. It is
-/// a UUID v4 like any group's key, differs for each item of the batch, and is derived, so a
-/// batch needs no row per item unless a send fails.
-const ITEM_KEY_SQL: &str = "substr(b.key, 1, 24) || printf('%012x', s.item_id)";
+/// batch's random key (a UUID v4) with its last 12 hex digits replaced by the item's id XOR
+/// the batch's random 48-bit `key_salt`. It is a UUID v4 like any group's key, with as many
+/// random bits; no two items of a batch share one (XOR with one salt is one-to-one); and it
+/// is derived, so a batch needs no row per item unless a send fails. (SQLite has no XOR:
+/// `(a | b) - (a & b)` is one.)
+const ITEM_KEY_SQL: &str = "substr(b.key, 1, 24)
+         || printf('%012x', (s.item_id | b.key_salt) - (s.item_id & b.key_salt))";
 
 /// The key record `s` was (or is) sent under, its group joined as `g` (`NULL` ungrouped).
-const RECORD_KEY_SQL: &str = "CASE WHEN g.item_id = 0
-         THEN substr(g.key, 1, 24) || printf('%012x', s.item_id) ELSE g.key END";
+const RECORD_KEY_SQL: &str = "CASE WHEN g.item_id = 0 THEN substr(g.key, 1, 24)
+         || printf('%012x', (s.item_id | g.key_salt) - (s.item_id & g.key_salt)) ELSE g.key END";
 
 /// Whose records a lease takes (`a` is the table's alias; parameters ?3, ?4, ?5 are the
 /// [`LeaseScope`]'s): in local mode, the controller's own workstation's and those of
@@ -752,9 +755,9 @@ pub(crate) fn lease(
                AND NOT EXISTS (SELECT 1 FROM send_groups o
                    WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.id <> g.id
                      AND (o.lease_until > ?2 OR (o.state = 'pending' AND o.id < g.id)))
-               AND NOT EXISTS (SELECT 1 FROM stack x JOIN send_groups b ON b.id = x.group_id
-                   WHERE x.cart_id = g.cart_id AND x.item_id = g.item_id AND b.item_id = 0
-                     AND b.lease_until > ?2)
+               AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack x
+                   WHERE b.cart_id = g.cart_id AND b.item_id = 0 AND b.lease_until > ?2
+                     AND x.group_id = b.id AND x.item_id = g.item_id)
              ORDER BY g.next_attempt_at, g.id LIMIT ?6)",
             scope_sql("g")
         ))?
@@ -773,14 +776,15 @@ pub(crate) fn lease(
     if room > 0 {
         backlog_catch_up(c, cart)?;
         c.prepare_cached(
-            "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                     next_attempt_at, created_at, lease_token, lease_until,
-                                     unsettled)
-             VALUES (?1, 0, ?2, 0, ?3, 'pending', ?4, ?4, ?5, ?6, 1)",
+            "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
+                                     state, next_attempt_at, created_at, lease_token,
+                                     lease_until, unsettled)
+             VALUES (?1, 0, ?2, ?3, 0, ?4, 'pending', ?5, ?5, ?6, ?7, 1)",
         )?
         .execute(params![
             cart,
             super::random_key(),
+            (rand::random::<u64>() >> 16) as i64,
             scope.workstation,
             now,
             token,
@@ -790,8 +794,9 @@ pub(crate) fn lease(
         // The window of oldest ungrouped records is twice the room: enough for a batch of
         // distinct items, and a hot item's many records only make a batch smaller. Each item's
         // first record in the window stands for the item (an index probe: a GROUP BY sorted
-        // the window twice), unless a send of the item is in flight. All the item's ungrouped
-        // records of that record's workstation join the batch.
+        // the window twice), unless a send of the item is in flight, in a group or in a batch
+        // (probed through the batch: the item's own records may be many). All the item's
+        // ungrouped records of that record's workstation join the batch.
         let grouped = c
             .prepare_cached(&format!(
                 "UPDATE stack SET group_id = ?7 WHERE id IN (
@@ -802,10 +807,12 @@ pub(crate) fn lease(
                        WHERE NOT EXISTS (SELECT 1 FROM stack e
                              WHERE e.cart_id = ?1 AND e.item_id = s.item_id AND e.id < s.id
                                AND e.group_id IS NULL AND {})
-                         AND NOT EXISTS (SELECT 1 FROM stack f JOIN send_groups o
-                             ON o.id = f.group_id
-                             WHERE f.cart_id = ?1 AND f.item_id = s.item_id
+                         AND NOT EXISTS (SELECT 1 FROM send_groups o
+                             WHERE o.cart_id = ?1 AND o.item_id = s.item_id
                                AND o.lease_until > ?2)
+                         AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
+                             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
+                               AND f.group_id = b.id AND f.item_id = s.item_id)
                        LIMIT ?6) p
                  CROSS JOIN stack x
                  WHERE x.cart_id = ?1 AND x.item_id = p.item_id
@@ -854,14 +861,14 @@ pub(crate) fn lease(
     Ok(sends)
 }
 
-/// Adds the sends of first-attempt batch `b` to `sends`, oldest item first. Items whose
+/// Adds the sends of first-attempt batch `b` to `sends`, in item order. Items whose
 /// changes cancel out leave at once (nothing to send); an empty batch is deleted.
 fn batch_sends(c: &Connection, b: i64, now: i64, sends: &mut Vec<LeasedSend>) -> Result<()> {
     let mut st = c.prepare_cached(&format!(
         "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
          FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
-         WHERE b.id = ?1 GROUP BY s.item_id ORDER BY MIN(s.id)"
+         WHERE b.id = ?1 GROUP BY s.item_id"
     ))?;
     let rows = st.query_map([b], |r| {
         Ok(LeasedSend {
@@ -918,27 +925,28 @@ fn batch_item_leave(
     c.prepare_cached(&format!(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
          SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, ?4, ?5
-         FROM send_groups b JOIN stack s
-              ON s.cart_id = b.cart_id AND s.item_id = ?2 AND s.group_id = b.id
+         FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
          WHERE b.id = ?1"
     ))?
     .execute(params![b, item, outcome, response, now])?;
-    Ok(c.prepare_cached(
-        "DELETE FROM stack WHERE cart_id = (SELECT cart_id FROM send_groups WHERE id = ?1)
-               AND item_id = ?2 AND group_id = ?1",
-    )?
-    .execute(params![b, item])?)
+    Ok(
+        c.prepare_cached("DELETE FROM stack WHERE group_id = ?1 AND item_id = ?2")?
+            .execute(params![b, item])?,
+    )
 }
 
 /// Turns `cart`'s first-attempt batches whose lease lapsed (a controller stopped while
 /// sending them) into one group per item, under the keys they were sent with and counted as
 /// leased once, so each is retried, or held back from a blind cart, like any group that lapsed.
+/// A controller takes over a batch holding any record in its scope: each group formed keeps
+/// its records' workstation, so records out of its scope still wait for their own controller.
 fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) -> Result<()> {
     let lapsed: Vec<i64> = c
         .prepare_cached(&format!(
             "SELECT b.id FROM send_groups b
-             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
-            scope_sql("b")
+             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2
+               AND EXISTS (SELECT 1 FROM stack r WHERE r.group_id = b.id AND {})",
+            scope_sql("r")
         ))?
         .query_map(
             params![
@@ -1010,8 +1018,7 @@ pub(crate) fn batch_settle(
                                          attempts, next_attempt_at, last_response, created_at)
                  SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
                         ?3, ?4, ?5, ?6, b.created_at
-                 FROM send_groups b JOIN stack s
-                      ON s.cart_id = b.cart_id AND s.item_id = ?2 AND s.group_id = b.id
+                 FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
                  WHERE b.id = ?1 GROUP BY s.item_id"
             ))?
             .execute(params![
@@ -1025,9 +1032,7 @@ pub(crate) fn batch_settle(
         if made > 0 {
             let g = c.last_insert_rowid();
             c.prepare_cached(
-                "UPDATE stack SET group_id = ?3
-                 WHERE cart_id = (SELECT cart_id FROM send_groups WHERE id = ?1)
-                   AND item_id = ?2 AND group_id = ?1",
+                "UPDATE stack SET group_id = ?3 WHERE group_id = ?1 AND item_id = ?2",
             )?
             .execute(params![b, item, g])?;
             held.push(-item);
@@ -1047,8 +1052,7 @@ pub(crate) fn batch_settle(
                                    response, at)
              SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
              FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
-             WHERE b.id = ?1 AND s.cart_id = b.cart_id AND s.item_id = j.value ->> 0
-               AND s.group_id = b.id"
+             WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = j.value ->> 0"
         ))?
         .execute(params![b, pairs, outcome, now])?;
         c.prepare_cached(
@@ -1163,12 +1167,15 @@ pub(crate) fn lease_release(c: &Connection, token: &str) -> Result<usize> {
     Ok(dissolved + kept)
 }
 
-pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<bool> {
-    Ok(
-        c.prepare_cached("UPDATE send_groups SET lease_until = ?2 WHERE lease_token = ?1")?
-            .execute(params![token, until])?
-            > 0,
-    )
+/// Extends a live lease to `until`. A lease that has lapsed stays lapsed: another controller,
+/// a Send QOH or an operator may already have taken over what it held (a Send QOH checks only
+/// that no lease is live), and a late renewal must not take it back.
+pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64, now: i64) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "UPDATE send_groups SET lease_until = ?2 WHERE lease_token = ?1 AND lease_until > ?3",
+    )?
+    .execute(params![token, until, now])?
+        > 0)
 }
 
 /// Groups of `cart` under a live lease (a controller is sending them now).
