@@ -203,8 +203,8 @@ impl Store {
     }
 
     /// Holds `cart` for a manual run: takes the hold (another run's live hold is `Busy`),
-    /// then waits for a send the controller already has in flight to settle, so nothing the
-    /// run reads can change under it.
+    /// then waits for a send the controller already has in flight to settle, and takes over
+    /// leases that lapsed, so nothing the run reads can change under it.
     fn hold_cart(&self, cart: &Cart) -> Result<CartHold<'_>> {
         let owner = random_key();
         let now = now_ms();
@@ -224,7 +224,7 @@ impl Store {
             taken: std::cell::Cell::new(now),
         };
         let deadline = now_ms() + self.settings()?.lease_ms;
-        while self.read(|c| sql::live_leases(c, cart.id, now_ms()))? > 0 {
+        while !self.write(|c| sql::cart_take_over(c, cart.id, now_ms()))? {
             if now_ms() > deadline {
                 return Err(Error::new(
                     ErrorKind::Busy,

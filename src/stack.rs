@@ -276,8 +276,7 @@ pub trait WebStack: Send + Sync {
         now: i64,
         lease_ms: i64,
     ) -> Result<Lease>;
-    /// Extends a live lease; false when the token no longer holds anything, or its lease has
-    /// lapsed (what it held may have been taken over).
+    /// Extends a lease; false when the token no longer holds anything.
     fn renew(&self, token: &str, until: i64) -> Result<bool>;
     /// Gives back a lease that was never sent (leased ahead, then not needed): its groups are
     /// due again at once, and do not count as possibly sent.
@@ -465,7 +464,7 @@ impl WebStack for SqliteStack {
         self.write(|c| lease_on(c, cart, max, scope, now, lease_ms))
     }
     fn renew(&self, token: &str, until: i64) -> Result<bool> {
-        self.write(|c| sql::lease_renew(c, token, until, store::now_ms()))
+        self.write(|c| sql::lease_renew(c, token, until))
     }
     fn release(&self, token: &str) -> Result<usize> {
         self.write(|c| sql::lease_release(c, token))

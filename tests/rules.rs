@@ -772,6 +772,40 @@ fn a_killed_controllers_lease_is_taken_over_with_the_same_key() {
     );
 }
 
+/// A controller that stalled past its lease (a long wait for the write lock, a paused VM)
+/// renews it on its next beat, so long as nothing took it over: until then nobody else sends
+/// its records, and its answer settles them.
+#[test]
+fn a_stalled_controller_renews_its_lapsed_lease_and_settles_it() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S1", 10);
+    e.set_qoh("S1", 10);
+    adjust(&f.store, "S1", -1, Reason::PosSale);
+    let (slow, scope) = another_controller(&f, "slow");
+    let lease = slow.lease(c, 50, &scope, 1_000_000, 60_000).unwrap();
+    assert_eq!(lease.sends.len(), 1);
+    assert!(slow.renew(&lease.token, i64::MAX).unwrap());
+    let rep = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (rep.sent, e.requests()),
+        (0, 0),
+        "a live lease is left alone"
+    );
+    let t = inventory_sync::stack::Transition::Leave {
+        outcome: "applied",
+        response: "applied".into(),
+    };
+    assert_eq!(
+        slow.settle(&lease.token, &[(lease.sends[0].group_id, t)], 2_000_000)
+            .unwrap(),
+        1
+    );
+    assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
+}
+
 /// A Send QOH takes over a batch whose controller stopped while sending it: what it sends
 /// supersedes the batch's records, the rest wait under the keys they were sent with, and the
 /// controller, should it still answer, settles nothing.
@@ -796,13 +830,13 @@ fn a_send_qoh_takes_over_a_lapsed_batch_and_its_late_answer_settles_nothing() {
         .collect();
     assert_eq!(sent, vec![("Y1", -1, 1), ("Y2", -5, 2)]);
     assert_ne!(lease.sends[0].key, lease.sends[1].key, "one key per item");
-    // The lease ran out long ago, and a late renewal does not bring it back (the Send QOH
-    // below saw no live lease, so it may take the records over).
-    assert!(!slow.renew(&lease.token, i64::MAX).unwrap());
-    // The Send QOH sets Y1 and Y3; the cart refuses Y2.
+    // The lease ran out long ago. The Send QOH takes it over, sets Y1 and Y3; the cart
+    // refuses Y2.
     e.fail_sku("Y2", "rejected");
     let force = inventory_sync::SendOptions { force: true };
     f.store.send_qoh(c, force, None).unwrap();
+    // Taken over, the lease cannot be renewed back to life.
+    assert!(!slow.renew(&lease.token, i64::MAX).unwrap());
     assert_eq!(f.store.stack_history_count("superseded").unwrap(), 1);
     assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 2);
     // The late answer finds the batch gone.

@@ -90,8 +90,7 @@ const BATCH_ITEM: &[&str] = &[
 /// its size (`{ITEM_KEY_SQL}` and `{UNSENT}` as in the source).
 const PER_BATCH: &[&str] = &[
     "SELECT b.id FROM send_groups b
-             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2
-               AND EXISTS (SELECT 1 FROM stack r WHERE r.group_id = b.id AND {})",
+             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
     "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
                                      state, next_attempt_at, created_at, lease_token,
                                      lease_until, unsettled)
@@ -104,7 +103,7 @@ const PER_BATCH: &[&str] = &[
     "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
          FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
-         WHERE b.id = ?1 GROUP BY s.item_id",
+         WHERE b.id = ?1 GROUP BY s.item_id ORDER BY s.item_id",
     "SELECT id FROM send_groups WHERE lease_token = ?1 AND item_id = 0",
     "DELETE FROM send_groups WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM stack WHERE group_id = ?1)",
@@ -180,7 +179,7 @@ fn expand(sql: &str) -> String {
         &sql.replace("{UNSENT}", UNSENT)
             .replace("{ITEM_KEY_SQL}", ITEM_KEY)
             .replace("{FIRSTS}", &firsts()),
-        "r",
+        "b",
     )
 }
 

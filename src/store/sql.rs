@@ -868,7 +868,7 @@ fn batch_sends(c: &Connection, b: i64, now: i64, sends: &mut Vec<LeasedSend>) ->
         "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
          FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
-         WHERE b.id = ?1 GROUP BY s.item_id"
+         WHERE b.id = ?1 GROUP BY s.item_id ORDER BY s.item_id"
     ))?;
     let rows = st.query_map([b], |r| {
         Ok(LeasedSend {
@@ -938,15 +938,15 @@ fn batch_item_leave(
 /// Turns `cart`'s first-attempt batches whose lease lapsed (a controller stopped while
 /// sending them) into one group per item, under the keys they were sent with and counted as
 /// leased once, so each is retried, or held back from a blind cart, like any group that lapsed.
-/// A controller takes over a batch holding any record in its scope: each group formed keeps
-/// its records' workstation, so records out of its scope still wait for their own controller.
+/// A controller takes over its own batches and those of controllers out of action (the
+/// batch's `workstation` is the leasing controller's); each group formed keeps its records'
+/// workstation.
 fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) -> Result<()> {
     let lapsed: Vec<i64> = c
         .prepare_cached(&format!(
             "SELECT b.id FROM send_groups b
-             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2
-               AND EXISTS (SELECT 1 FROM stack r WHERE r.group_id = b.id AND {})",
-            scope_sql("r")
+             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
+            scope_sql("b")
         ))?
         .query_map(
             params![
@@ -1167,15 +1167,38 @@ pub(crate) fn lease_release(c: &Connection, token: &str) -> Result<usize> {
     Ok(dissolved + kept)
 }
 
-/// Extends a live lease to `until`. A lease that has lapsed stays lapsed: another controller,
-/// a Send QOH or an operator may already have taken over what it held (a Send QOH checks only
-/// that no lease is live), and a late renewal must not take it back.
-pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64, now: i64) -> Result<bool> {
-    Ok(c.prepare_cached(
-        "UPDATE send_groups SET lease_until = ?2 WHERE lease_token = ?1 AND lease_until > ?3",
+/// Extends a lease to `until`, also one that lapsed while its controller stalled, so long as
+/// nothing took it over: a takeover removes the token ([`cart_take_over`], a lease).
+pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<bool> {
+    Ok(
+        c.prepare_cached("UPDATE send_groups SET lease_until = ?2 WHERE lease_token = ?1")?
+            .execute(params![token, until])?
+            > 0,
+    )
+}
+
+/// For a manual run holding `cart`: false while a lease of the cart is live. Otherwise takes
+/// over every lapsed lease of the cart, in the same transaction, so that a controller that
+/// stalled cannot renew its lease back to life while the run reads and supersedes: lapsed
+/// batches become groups, and lapsed groups lose their token (they stay counted as leased,
+/// so a blind cart does not get them blindly again). Such a controller's late answer then
+/// settles nothing.
+pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<bool> {
+    if live_leases(c, cart, now)? > 0 {
+        return Ok(false);
+    }
+    let anyone = LeaseScope {
+        workstation: String::new(),
+        shared: true,
+        stale_before: 0,
+    };
+    batches_lapsed(c, cart, &anyone, now)?;
+    c.prepare_cached(
+        "UPDATE send_groups SET lease_token = NULL, lease_until = 0
+         WHERE cart_id = ?1 AND lease_token IS NOT NULL",
     )?
-    .execute(params![token, until, now])?
-        > 0)
+    .execute([cart])?;
+    Ok(true)
 }
 
 /// Groups of `cart` under a live lease (a controller is sending them now).
@@ -1212,14 +1235,6 @@ pub(crate) fn supersede(
     applied: &[(ItemId, i64)],
     now: i64,
 ) -> Result<usize> {
-    // A lapsed batch's records become groups first, so that the controller that leased it,
-    // should it still answer, finds the batch gone rather than settling records that went.
-    let anyone = LeaseScope {
-        workstation: String::new(),
-        shared: true,
-        stale_before: 0,
-    };
-    batches_lapsed(c, cart, &anyone, now)?;
     let mut n = 0;
     for &(item, upto) in applied {
         n += supersede_item(c, cart, item, upto, now)?;
