@@ -103,7 +103,7 @@ const PER_BATCH: &[&str] = &[
     "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
          FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
-         WHERE b.id = ?1 GROUP BY s.item_id ORDER BY s.item_id",
+         WHERE b.id = ?1 GROUP BY s.item_id",
     "SELECT id FROM send_groups WHERE lease_token = ?1 AND item_id = 0",
     "DELETE FROM send_groups WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM stack WHERE group_id = ?1)",
