@@ -415,33 +415,39 @@ fn settle_on(
     transitions: &[(i64, Transition)],
     now: i64,
 ) -> Result<Vec<i64>> {
+    // Sends leaving, by outcome: groups (positive ids) and items of the lease's first-attempt
+    // batch (minus the item's id) alike.
     let mut leaving: Vec<(&str, Vec<(i64, &str)>)> = Vec::new();
-    let mut batch = Vec::new();
+    let mut items_failed = Vec::new();
     let mut held = Vec::with_capacity(transitions.len());
-    for (group, t) in transitions {
-        if *group < 0 {
-            batch.push((-*group, t));
-            continue;
-        }
+    for (send, t) in transitions {
         match t {
             Transition::Leave { outcome, response } => {
                 match leaving.iter_mut().find(|(o, _)| o == outcome) {
-                    Some((_, groups)) => groups.push((*group, response)),
-                    None => leaving.push((outcome, vec![(*group, response)])),
+                    Some((_, sends)) => sends.push((*send, response)),
+                    None => leaving.push((outcome, vec![(*send, response)])),
                 }
             }
+            _ if *send < 0 => items_failed.push((-*send, t)),
             _ => {
-                if sql::group_settle(c, *group, token, t, now)? {
-                    held.push(*group);
+                if sql::group_settle(c, *send, token, t, now)? {
+                    held.push(*send);
                 }
             }
         }
     }
-    for (outcome, groups) in &leaving {
-        sql::groups_leave(c, token, outcome, groups, now, &mut held)?;
+    let mut items_leaving = Vec::new();
+    for (outcome, sends) in leaving {
+        let (items, groups): (Vec<_>, Vec<_>) = sends.into_iter().partition(|(s, _)| *s < 0);
+        if !groups.is_empty() {
+            sql::groups_leave(c, token, outcome, &groups, now, &mut held)?;
+        }
+        if !items.is_empty() {
+            items_leaving.push((outcome, items.into_iter().map(|(i, r)| (-i, r)).collect()));
+        }
     }
-    if !batch.is_empty() {
-        sql::batch_settle(c, token, &batch, now, &mut held)?;
+    if !items_failed.is_empty() || !items_leaving.is_empty() {
+        sql::batch_settle(c, token, &items_failed, &items_leaving, now, &mut held)?;
     }
     Ok(held)
 }

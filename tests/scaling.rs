@@ -73,24 +73,21 @@ const BATCH_ITEM: &[&str] = &[
     "DELETE FROM stack WHERE group_id = ?1
                AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
     "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                         attempts, next_attempt_at, last_response, created_at)
-                 SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
-                        ?3, ?4, ?5, ?6, b.created_at
-                 FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
-                 WHERE b.id = ?1 GROUP BY s.item_id",
+                                     attempts, next_attempt_at, last_response, created_at,
+                                     unsettled)
+             SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
+                    ?3, ?4, ?5, ?6, b.created_at, ?7
+             FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
+             WHERE b.id = ?1 GROUP BY s.item_id",
     "UPDATE stack SET group_id = ?3 WHERE group_id = ?1 AND item_id = ?2",
-    "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, ?4, ?5
-         FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
-         WHERE b.id = ?1",
-    "DELETE FROM stack WHERE group_id = ?1 AND item_id = ?2",
 ];
 
 /// Statements `lease()`, `groups_leave()` and `batch_settle()` run once per batch, whatever
 /// its size (`{ITEM_KEY_SQL}` and `{UNSENT}` as in the source).
 const PER_BATCH: &[&str] = &[
-    "SELECT b.id FROM send_groups b
+    "SELECT b.id, b.attempts, b.next_attempt_at, b.unsettled FROM send_groups b
              WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
+    "SELECT DISTINCT item_id FROM stack WHERE group_id = ?1",
     "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
                                      state, next_attempt_at, created_at, lease_token,
                                      lease_until, unsettled)

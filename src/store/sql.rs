@@ -862,8 +862,8 @@ pub(crate) fn lease(
 }
 
 /// Adds the sends of first-attempt batch `b` to `sends` (in no promised order: an `ORDER BY`
-/// cost the drain 6 %, and nothing depends on the order). Items whose
-/// changes cancel out leave at once (nothing to send); an empty batch is deleted.
+/// cost the drain 6 %, and nothing depends on the order). Items whose changes cancel out
+/// leave at once (nothing to send); an empty batch is deleted.
 fn batch_sends(c: &Connection, b: i64, now: i64, sends: &mut Vec<LeasedSend>) -> Result<()> {
     let mut st = c.prepare_cached(&format!(
         "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
@@ -889,51 +889,89 @@ fn batch_sends(c: &Connection, b: i64, now: i64, sends: &mut Vec<LeasedSend>) ->
     for send in rows {
         let send = send?;
         if send.delta == 0 {
-            netted.push(send.item_id);
+            netted.push((send.item_id, "changes cancel out: nothing to send"));
         } else {
             sends.push(send);
         }
     }
-    for item in &netted {
-        batch_item_leave(
-            c,
-            b,
-            *item,
-            "netted",
-            "changes cancel out: nothing to send",
-            now,
-        )?;
+    if !netted.is_empty() {
+        batch_items_leave(c, b, "netted", &netted, now)?;
+        backlog_clamp(c)?;
     }
     if sends.len() == before {
         c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
             .execute([b])?;
     }
-    if !netted.is_empty() {
-        backlog_clamp(c)?;
-    }
     Ok(())
 }
 
-/// Logs and removes the records of `item` in first-attempt batch `b`; returns how many.
-fn batch_item_leave(
+/// Logs and removes the records of `items` in first-attempt batch `b`, each item's with its
+/// response, in two statements: the responses go as one JSON array of [item, response] (a
+/// statement per item took twice as long).
+fn batch_items_leave(
+    c: &Connection,
+    b: i64,
+    outcome: &str,
+    items: &[(ItemId, &str)],
+    now: i64,
+) -> Result<()> {
+    let pairs = serde_json::to_string(items).map_err(|e| {
+        Error::new(
+            crate::ErrorKind::Database,
+            format!("cannot list the sends: {e}"),
+        )
+    })?;
+    c.prepare_cached(&format!(
+        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                               response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
+         FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
+         WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = j.value ->> 0"
+    ))?
+    .execute(params![b, pairs, outcome, now])?;
+    c.prepare_cached(
+        "DELETE FROM stack WHERE group_id = ?1
+           AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
+    )?
+    .execute(params![b, pairs])?;
+    Ok(())
+}
+
+/// Makes the records of `item` in first-attempt batch `b` a send group of their own, under
+/// the key they were sent with, in `state` (state, attempts, next attempt, last response);
+/// returns whether there were any.
+fn batch_item_to_group(
     c: &Connection,
     b: i64,
     item: ItemId,
-    outcome: &str,
-    response: &str,
-    now: i64,
-) -> Result<usize> {
-    c.prepare_cached(&format!(
-        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, ?4, ?5
-         FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
-         WHERE b.id = ?1"
-    ))?
-    .execute(params![b, item, outcome, response, now])?;
-    Ok(
-        c.prepare_cached("DELETE FROM stack WHERE group_id = ?1 AND item_id = ?2")?
-            .execute(params![b, item])?,
-    )
+    (state, attempts, next_attempt_at, response): (&str, i64, i64, Option<&str>),
+    unsettled: i64,
+) -> Result<bool> {
+    let made = c
+        .prepare_cached(&format!(
+            "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                     attempts, next_attempt_at, last_response, created_at,
+                                     unsettled)
+             SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
+                    ?3, ?4, ?5, ?6, b.created_at, ?7
+             FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
+             WHERE b.id = ?1 GROUP BY s.item_id"
+        ))?
+        .execute(params![
+            b,
+            item,
+            state,
+            attempts,
+            next_attempt_at,
+            response.map(|r| truncate(r, 2000)),
+            unsettled
+        ])?;
+    if made > 0 {
+        let g = c.last_insert_rowid();
+        c.prepare_cached("UPDATE stack SET group_id = ?3 WHERE group_id = ?1 AND item_id = ?2")?
+            .execute(params![b, item, g])?;
+    }
+    Ok(made > 0)
 }
 
 /// Turns `cart`'s first-attempt batches whose lease lapsed (a controller stopped while
@@ -943,9 +981,9 @@ fn batch_item_leave(
 /// batch's `workstation` is the leasing controller's); each group formed keeps its records'
 /// workstation.
 fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) -> Result<()> {
-    let lapsed: Vec<i64> = c
+    let lapsed: Vec<(i64, i64, i64, i64)> = c
         .prepare_cached(&format!(
-            "SELECT b.id FROM send_groups b
+            "SELECT b.id, b.attempts, b.next_attempt_at, b.unsettled FROM send_groups b
              WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
             scope_sql("b")
         ))?
@@ -957,26 +995,17 @@ fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) ->
                 scope.workstation,
                 scope.stale_before
             ],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?
         .collect::<rusqlite::Result<_>>()?;
-    for b in lapsed {
-        c.prepare_cached(&format!(
-            "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                     attempts, next_attempt_at, created_at, unsettled)
-             SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
-                    'pending', b.attempts, b.next_attempt_at, b.created_at, b.unsettled
-             FROM send_groups b JOIN stack s ON s.group_id = b.id
-             WHERE b.id = ?1 GROUP BY s.item_id"
-        ))?
-        .execute([b])?;
-        c.prepare_cached(&format!(
-            "UPDATE stack SET group_id = g.id
-             FROM send_groups b, send_groups g
-             WHERE b.id = ?1 AND stack.group_id = ?1 AND g.key = {}",
-            ITEM_KEY_SQL.replace("s.item_id", "stack.item_id")
-        ))?
-        .execute([b])?;
+    for (b, attempts, next, unsettled) in lapsed {
+        let items: Vec<ItemId> = c
+            .prepare_cached("SELECT DISTINCT item_id FROM stack WHERE group_id = ?1")?
+            .query_map([b], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for item in items {
+            batch_item_to_group(c, b, item, ("pending", attempts, next, None), unsettled)?;
+        }
         c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
             .execute([b])?;
     }
@@ -984,15 +1013,17 @@ fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) ->
 }
 
 /// Settles the items of the first-attempt batch leased under `token` (sent as `group_id` =
-/// minus the item's id): an item the cart has leaves the stack; any other becomes a group of
-/// its own, under the key it was sent with, in the state `t` gives. Adds the sends settled to
-/// `held`. Nothing is settled once the batch is no longer the token's: its lease lapsed and
-/// its records became groups (a lease or a Send QOH took it over). While it is the token's,
-/// its records are all there: nothing else removes them.
+/// minus the item's id): the items `leaving` (by outcome, with each item's response) leave
+/// the stack; each `failed` one becomes a group of its own, under the key it was sent with,
+/// in the state its transition gives. Adds the sends settled to `held`. Nothing is settled
+/// once the batch is no longer the token's: its lease lapsed and its records became groups
+/// (a lease or a Send QOH took it over). While it is the token's, its records are all there:
+/// nothing else removes them.
 pub(crate) fn batch_settle(
     c: &Connection,
     token: &str,
-    items: &[(ItemId, &Transition)],
+    failed: &[(ItemId, &Transition)],
+    leaving: &[(&str, Vec<(ItemId, &str)>)],
     now: i64,
     held: &mut Vec<i64>,
 ) -> Result<()> {
@@ -1003,64 +1034,15 @@ pub(crate) fn batch_settle(
     else {
         return Ok(());
     };
-    let mut leaving: Vec<(&str, Vec<(ItemId, &str)>)> = Vec::new();
-    for &(item, t) in items {
-        if let Transition::Leave { outcome, response } = t {
-            match leaving.iter_mut().find(|(o, _)| o == outcome) {
-                Some((_, l)) => l.push((item, response)),
-                None => leaving.push((outcome, vec![(item, response)])),
-            }
-            continue;
-        }
+    for &(item, t) in failed {
         let (state, attempts, next, response) = settled_state(t, now)?;
-        let made = c
-            .prepare_cached(&format!(
-                "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                         attempts, next_attempt_at, last_response, created_at)
-                 SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
-                        ?3, ?4, ?5, ?6, b.created_at
-                 FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
-                 WHERE b.id = ?1 GROUP BY s.item_id"
-            ))?
-            .execute(params![
-                b,
-                item,
-                state,
-                attempts,
-                next,
-                truncate(response, 2000)
-            ])?;
-        if made > 0 {
-            let g = c.last_insert_rowid();
-            c.prepare_cached(
-                "UPDATE stack SET group_id = ?3 WHERE group_id = ?1 AND item_id = ?2",
-            )?
-            .execute(params![b, item, g])?;
+        let settled = (state, attempts, next, Some(response));
+        if batch_item_to_group(c, b, item, settled, 0)? {
             held.push(-item);
         }
     }
-    // The items leaving with one outcome go in two statements, their responses passed as
-    // one JSON array of [item, response] (a statement per item took twice as long).
-    for (outcome, left) in &leaving {
-        let pairs = serde_json::to_string(left).map_err(|e| {
-            Error::new(
-                crate::ErrorKind::Database,
-                format!("cannot list the sends: {e}"),
-            )
-        })?;
-        c.prepare_cached(&format!(
-            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                   response, at)
-             SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
-             FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
-             WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = j.value ->> 0"
-        ))?
-        .execute(params![b, pairs, outcome, now])?;
-        c.prepare_cached(
-            "DELETE FROM stack WHERE group_id = ?1
-               AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
-        )?
-        .execute(params![b, pairs])?;
+    for (outcome, left) in leaving {
+        batch_items_leave(c, b, outcome, left, now)?;
         held.extend(left.iter().map(|(item, _)| -item));
     }
     c.prepare_cached(
@@ -1240,12 +1222,6 @@ pub(crate) fn supersede(
     for &(item, upto) in applied {
         n += supersede_item(c, cart, item, upto, now)?;
     }
-    // A first-attempt batch whose records all went.
-    c.prepare_cached(
-        "DELETE FROM send_groups WHERE cart_id = ?1 AND item_id = 0
-           AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
-    )?
-    .execute([cart])?;
     backlog_clamp(c)?;
     Ok(n)
 }
