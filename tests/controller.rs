@@ -115,6 +115,27 @@ fn changes_that_cancel_out_send_nothing() {
     assert!(f.store.ledger_json(None).unwrap().contains("\"sku\":\"N\""));
 }
 
+/// An item whose changes cancel out leaves its batch at the lease; the batch's other items
+/// are still sent, and each leaves once, with its own outcome in the history.
+#[test]
+fn changes_that_cancel_out_leave_the_rest_of_their_batch_to_be_sent() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "N", 5);
+    item(&f.store, "K", 9);
+    e.set_qoh("K", 9);
+    adjust(&f.store, "N", -2, Reason::PosSale);
+    adjust(&f.store, "K", -3, Reason::PosSale);
+    adjust(&f.store, "N", 2, Reason::Return);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.remaining, e.requests()), (1, 0, 1), "{r}");
+    assert_eq!(e.qoh("K"), Some(6));
+    assert_eq!(f.store.stack_history_count("netted").unwrap(), 2);
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
+    assert!(stack(&f.store, None).is_empty());
+}
+
 #[test]
 fn batches_hold_at_most_max_items_to_send() {
     let f = store();

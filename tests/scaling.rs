@@ -88,6 +88,8 @@ const PER_BATCH: &[&str] = &[
     "SELECT b.id, b.attempts, b.next_attempt_at, b.unsettled FROM send_groups b
              WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
     "SELECT DISTINCT item_id FROM stack WHERE group_id = ?1",
+    "SELECT COUNT(*) FROM stack WHERE group_id = ?1",
+    "DELETE FROM stack WHERE group_id = ?1",
     "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
                                      state, next_attempt_at, created_at, lease_token,
                                      lease_until, unsettled)

@@ -907,7 +907,9 @@ fn batch_sends(c: &Connection, b: i64, now: i64, sends: &mut Vec<LeasedSend>) ->
 
 /// Logs and removes the records of `items` in first-attempt batch `b`, each item's with its
 /// response, in two statements: the responses go as one JSON array of [item, response] (a
-/// statement per item took twice as long).
+/// statement per item took twice as long). When they are all the batch still holds (a
+/// settle where every item was applied), the delete takes the batch's range of its index
+/// instead of looking up each item of the list: 5 % of a drain.
 fn batch_items_leave(
     c: &Connection,
     b: i64,
@@ -921,19 +923,28 @@ fn batch_items_leave(
             format!("cannot list the sends: {e}"),
         )
     })?;
-    c.prepare_cached(&format!(
-        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+    let logged = c
+        .prepare_cached(&format!(
+            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
                                response, at)
          SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
          FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
          WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = j.value ->> 0"
-    ))?
-    .execute(params![b, pairs, outcome, now])?;
-    c.prepare_cached(
-        "DELETE FROM stack WHERE group_id = ?1
-           AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
-    )?
-    .execute(params![b, pairs])?;
+        ))?
+        .execute(params![b, pairs, outcome, now])?;
+    let held: usize = c
+        .prepare_cached("SELECT COUNT(*) FROM stack WHERE group_id = ?1")?
+        .query_row([b], |r| r.get(0))?;
+    if logged == held {
+        c.prepare_cached("DELETE FROM stack WHERE group_id = ?1")?
+            .execute([b])?;
+    } else {
+        c.prepare_cached(
+            "DELETE FROM stack WHERE group_id = ?1
+               AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
+        )?
+        .execute(params![b, pairs])?;
+    }
     Ok(())
 }
 
