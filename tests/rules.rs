@@ -806,6 +806,31 @@ fn a_stalled_controller_renews_its_lapsed_lease_and_settles_it() {
     assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
 }
 
+/// A settlement that names an item twice settles that item once, and no other item of its
+/// batch: the others stay waiting, under their lease.
+#[test]
+fn a_settlement_naming_an_item_twice_settles_it_once_and_nothing_else() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    for sku in ["D1", "D2"] {
+        item(&f.store, sku, 10);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    let (ctl, scope) = another_controller(&f, "ctl");
+    let lease = ctl.lease(c, 50, &scope, 1_000_000, 60_000).unwrap();
+    assert_eq!(lease.sends.len(), 2);
+    let d1 = lease.sends.iter().find(|s| s.sku == "D1").unwrap().group_id;
+    let applied = || inventory_sync::stack::Transition::Leave {
+        outcome: "applied",
+        response: "applied".into(),
+    };
+    ctl.settle(&lease.token, &[(d1, applied()), (d1, applied())], 1_000_001)
+        .unwrap();
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 1);
+}
+
 /// A Send QOH takes over a batch whose controller stopped while sending it: what it sends
 /// supersedes the batch's records, the rest wait under the keys they were sent with, and the
 /// controller, should it still answer, settles nothing.

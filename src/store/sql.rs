@@ -917,7 +917,11 @@ fn batch_items_leave(
     items: &[(ItemId, &str)],
     now: i64,
 ) -> Result<()> {
-    let pairs = serde_json::to_string(items).map_err(|e| {
+    // An item named twice would log its records twice, and pass the count below for records
+    // of items never named.
+    let mut named = std::collections::HashSet::with_capacity(items.len());
+    let items: Vec<_> = items.iter().filter(|(i, _)| named.insert(*i)).collect();
+    let pairs = serde_json::to_string(&items).map_err(|e| {
         Error::new(
             crate::ErrorKind::Database,
             format!("cannot list the sends: {e}"),
