@@ -825,10 +825,17 @@ fn a_settlement_naming_an_item_twice_settles_it_once_and_nothing_else() {
         outcome: "applied",
         response: "applied".into(),
     };
-    ctl.settle(&lease.token, &[(d1, applied()), (d1, applied())], 1_000_001)
+    let held = ctl
+        .settle(&lease.token, &[(d1, applied()), (d1, applied())], 1_000_001)
         .unwrap();
+    assert_eq!(held, 1, "one item settled");
     assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
     assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 1);
+    let d2 = lease.sends.iter().find(|s| s.sku == "D2").unwrap().group_id;
+    let held = ctl.settle(&lease.token, &[(d2, applied())], 1_000_002);
+    assert_eq!(held.unwrap(), 1, "the other is still under the lease");
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 2);
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 0);
 }
 
 /// A Send QOH takes over a batch whose controller stopped while sending it: what it sends
