@@ -41,7 +41,8 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation
                              WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
                              ORDER BY s.id LIMIT ?8) s
                        WHERE NOT EXISTS (SELECT 1 FROM stack e
-                             WHERE e.cart_id = ?1 AND e.item_id = s.item_id AND e.id < s.id
+                             WHERE e.cart_id = ?1 AND e.item_id = s.item_id
+                               AND e.id >= {head} AND e.id < s.id
                                AND e.group_id IS NULL AND {})
                          AND NOT EXISTS (SELECT 1 FROM send_groups o
                              WHERE o.cart_id = ?1 AND o.item_id = s.item_id
@@ -55,8 +56,27 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation
 const GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
                  SELECT x.id FROM ({FIRSTS}) p
                  CROSS JOIN stack x
-                 WHERE x.cart_id = ?1 AND x.item_id = p.item_id
+                 WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= {head}
                    AND x.workstation = p.workstation AND x.group_id IS NULL)";
+
+/// Whether anything of a cart waits ungrouped, as `stack_has_waiting()` (every pass) and
+/// `backlog_grouped()` (every lease) ask it, and `WAITING` too: of the ungrouped records'
+/// index only, whatever else the cart holds.
+const UNGROUPED_EXISTS: &[&str] = &[
+    "SELECT EXISTS (SELECT 1 FROM stack INDEXED BY stack_ungrouped
+                        WHERE cart_id = ?1 AND group_id IS NULL)
+                 OR EXISTS (SELECT 1 FROM send_groups WHERE cart_id = ?1 AND state = 'pending')",
+    "UPDATE stack_backlog SET n = CASE WHEN EXISTS (SELECT 1 FROM stack
+                                                        INDEXED BY stack_ungrouped
+                                                        WHERE cart_id = ?1 AND group_id IS NULL)
+                                      THEN n - ?2 ELSE 0 END
+         WHERE cart_id = ?1",
+];
+
+/// The cart's oldest waiting record, where the grouping's walks of an item's records start
+/// (`{head}` in the source; `{}` is the scope of `m`).
+const HEAD: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL AND {}
+              ORDER BY m.id LIMIT 1)";
 
 /// `ITEM_KEY_SQL` in the source.
 const ITEM_KEY: &str = "substr(b.key, 1, 24)
@@ -145,6 +165,7 @@ const UNSENT: &str = "lease_token = ?1 AND unsettled = 1 AND attempts = 0
 
 /// `stack_count()` for one cart: a pass reports each cart's waiting records with it.
 const WAITING: &str = "SELECT (CASE WHEN ?2 = 'pending' AND EXISTS (SELECT 1 FROM stack
+                                     INDEXED BY stack_ungrouped
                                      WHERE cart_id = ?1 AND group_id IS NULL) THEN
                        MAX(1, COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0)
                          + (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
@@ -170,6 +191,11 @@ fn firsts() -> String {
     FIRSTS
         .replacen("{}", &SCOPE.replace("{a}", "s"), 1)
         .replacen("{}", &SCOPE.replace("{a}", "e"), 1)
+        .replace("{head}", &head())
+}
+
+fn head() -> String {
+    with_scope(HEAD, "m")
 }
 
 /// A copied statement as it runs: its placeholders filled as the source fills them.
@@ -177,7 +203,8 @@ fn expand(sql: &str) -> String {
     with_scope(
         &sql.replace("{UNSENT}", UNSENT)
             .replace("{ITEM_KEY_SQL}", ITEM_KEY)
-            .replace("{FIRSTS}", &firsts()),
+            .replace("{FIRSTS}", &firsts())
+            .replace("{head}", &head()),
         "b",
     )
 }
@@ -195,6 +222,7 @@ fn copies_match_the_source() {
         grouping_head,
         grouping_tail,
         ITEM_KEY,
+        HEAD,
         ITEM_RECORDS,
         WAITING,
         UNSENT,
@@ -202,6 +230,7 @@ fn copies_match_the_source() {
     .iter()
     .chain(PER_BATCH)
     .chain(BATCH_ITEM)
+    .chain(UNGROUPED_EXISTS)
     {
         assert!(
             source.contains(&squash(s)),
@@ -405,6 +434,94 @@ fn the_lease_does_the_same_work_on_a_small_and_a_large_stack() {
     assert_eq!(
         seen[0], seen[1],
         "VM steps of (due, new) at 10x the stack: the lease grew with the stack"
+    );
+}
+
+/// A hot item whose records already have a group (coalesced through an outage, then bypassed)
+/// costs a later lease that takes a new record of it no walk of those records: the lease probes
+/// an item's records only from the cart's oldest waiting record on. Before, a lease walked
+/// every older record of the item, twice: a shop selling one mis-mapped SKU all day paid a
+/// walk of all its bypassed records on almost every batch.
+#[test]
+fn a_lease_does_not_walk_a_hot_items_grouped_records() {
+    let mut seen = Vec::new();
+    for old in [200, 2_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, cart) = store_with_pending(dir.path(), 0);
+        let adjust = |sku: &str| {
+            store
+                .adjust_qoh(&Adjustment::new(
+                    sku,
+                    Delta::new(-1).unwrap(),
+                    Reason::PosSale,
+                ))
+                .unwrap()
+        };
+        store
+            .upsert_item_json(r#"{"sku":"H","qoh":1000000}"#)
+            .unwrap();
+        store.begin().unwrap();
+        for _ in 0..old {
+            adjust("H");
+        }
+        store.commit().unwrap();
+        // One lease takes all of them as one send; the cart refuses it for good.
+        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+        let scope = LeaseScope {
+            workstation: "ws".into(),
+            shared: true,
+            stale_before: 0,
+        };
+        let lease = stack.lease(cart, 50, &scope, 1_000, 60_000).unwrap();
+        assert_eq!(lease.sends.len(), 1);
+        assert_eq!(lease.sends[0].records, old);
+        let bypassed = Transition::Bypassed {
+            attempts: 1,
+            response: "404 no such product".into(),
+        };
+        let held = stack.settle(&lease.token, &[(lease.sends[0].group_id, bypassed)], 1_000);
+        assert_eq!(held.unwrap(), 1);
+        // New sales: the hot item again, and 60 others.
+        store.begin().unwrap();
+        adjust("H");
+        for i in 0..60 {
+            store
+                .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
+                .unwrap();
+            adjust(&format!("S{i}"));
+        }
+        store.commit().unwrap();
+        let conn = Connection::open(store.path()).unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        let (steps, full_scan, sorts, _) = work(
+            &conn,
+            &expand(GROUPING),
+            rusqlite::params![cart, 5_000, true, "ws", 0, 50, 1_000_000, 100],
+        );
+        let taken: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM stack WHERE group_id = 1000000",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        conn.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(
+            taken, 50,
+            "the batch takes the hot item's new record and 49 others"
+        );
+        assert_eq!((full_scan, sorts), (0, 0));
+        let asked = [
+            work(&conn, UNGROUPED_EXISTS[0], rusqlite::params![cart]).0,
+            work(&conn, UNGROUPED_EXISTS[1], rusqlite::params![cart, 0]).0,
+            work(&conn, WAITING, rusqlite::params![cart, "pending"]).0,
+        ];
+        seen.push((steps, asked));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of the grouping, and of whether anything waits ungrouped (each pass, each \
+         lease, the count), with 200 and 2,000 grouped records of the hot item"
     );
 }
 

@@ -546,9 +546,12 @@ pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Re
     }
     // Whether anything waits ungrouped is asked of the stack itself, so the count says 0
     // exactly when nothing waits even if `stack_backlog` were off (a process of an older build
-    // still writing to the file does not keep it).
+    // still writing to the file does not keep it). `INDEXED BY`: without statistics SQLite
+    // served that question from `stack_cart_item` and walked every record of the cart that
+    // has a group (a cart's thousands of bypassed records) to find an ungrouped one.
     Ok(c.prepare_cached(
         "SELECT (CASE WHEN ?2 = 'pending' AND EXISTS (SELECT 1 FROM stack
+                                     INDEXED BY stack_ungrouped
                                      WHERE cart_id = ?1 AND group_id IS NULL) THEN
                        MAX(1, COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0)
                          + (SELECT COUNT(*) FROM stack WHERE cart_id = ?1 AND group_id IS NULL
@@ -561,10 +564,12 @@ pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Re
     .query_row(params![cart, state.group_state()], |r| r.get(0))?)
 }
 
-/// Whether any record waits for `cart` (ungrouped, or in a pending group).
+/// Whether any record waits for `cart` (ungrouped, or in a pending group); asked every pass,
+/// of the index of ungrouped records only (see [`stack_count`]).
 pub(crate) fn stack_has_waiting(c: &Connection, cart: CartId) -> Result<bool> {
     Ok(c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM stack WHERE cart_id = ?1 AND group_id IS NULL)
+        "SELECT EXISTS (SELECT 1 FROM stack INDEXED BY stack_ungrouped
+                        WHERE cart_id = ?1 AND group_id IS NULL)
                  OR EXISTS (SELECT 1 FROM send_groups WHERE cart_id = ?1 AND state = 'pending')",
     )?
     .query_row([cart], |r| r.get(0))?)
@@ -796,7 +801,15 @@ pub(crate) fn lease(
         // first record in the window stands for the item (an index probe: a GROUP BY sorted
         // the window twice), unless a send of the item is in flight, in a group or in a batch
         // (probed through the batch: the item's own records may be many). All the item's
-        // ungrouped records of that record's workstation join the batch.
+        // ungrouped records of that record's workstation join the batch. Both walks of an
+        // item's records start at the cart's oldest waiting record (`head`): every record
+        // they look for is at or after it, and an item's records before it (a hot item's
+        // thousands of bypassed ones) would be walked on every lease.
+        let head = format!(
+            "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL AND {}
+              ORDER BY m.id LIMIT 1)",
+            scope_sql("m")
+        );
         let grouped = c
             .prepare_cached(&format!(
                 "UPDATE stack SET group_id = ?7 WHERE id IN (
@@ -805,7 +818,8 @@ pub(crate) fn lease(
                              WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
                              ORDER BY s.id LIMIT ?8) s
                        WHERE NOT EXISTS (SELECT 1 FROM stack e
-                             WHERE e.cart_id = ?1 AND e.item_id = s.item_id AND e.id < s.id
+                             WHERE e.cart_id = ?1 AND e.item_id = s.item_id
+                               AND e.id >= {head} AND e.id < s.id
                                AND e.group_id IS NULL AND {})
                          AND NOT EXISTS (SELECT 1 FROM send_groups o
                              WHERE o.cart_id = ?1 AND o.item_id = s.item_id
@@ -815,7 +829,7 @@ pub(crate) fn lease(
                                AND f.group_id = b.id AND f.item_id = s.item_id)
                        LIMIT ?6) p
                  CROSS JOIN stack x
-                 WHERE x.cart_id = ?1 AND x.item_id = p.item_id
+                 WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= {head}
                    AND x.workstation = p.workstation AND x.group_id IS NULL)",
                 scope_sql("s"),
                 scope_sql("e")
@@ -1297,10 +1311,12 @@ fn backlog_catch_up(c: &Connection, cart: CartId) -> Result<()> {
 
 /// Takes `grouped` records off `cart`'s counted ungrouped records. Once none is left
 /// ungrouped the count starts again from 0, which also heals one an older build's process
-/// (writing to the same file without keeping `stack_backlog`) put off.
+/// (writing to the same file without keeping `stack_backlog`) put off. Asked of the index of
+/// ungrouped records only (see [`stack_count`]): this runs at every lease.
 fn backlog_grouped(c: &Connection, cart: CartId, grouped: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE stack_backlog SET n = CASE WHEN EXISTS (SELECT 1 FROM stack
+                                                        INDEXED BY stack_ungrouped
                                                         WHERE cart_id = ?1 AND group_id IS NULL)
                                       THEN n - ?2 ELSE 0 END
          WHERE cart_id = ?1",
