@@ -73,6 +73,15 @@ const UNGROUPED_EXISTS: &[&str] = &[
          WHERE cart_id = ?1",
 ];
 
+/// A manual run's wait for live leases (every 20 ms) and its take-over of lapsed ones:
+/// through the index of leased groups, never the cart's every group.
+const LEASED: &[&str] = &[
+    "SELECT COUNT(*) FROM send_groups INDEXED BY send_groups_token
+             WHERE cart_id = ?1 AND lease_token IS NOT NULL AND lease_until > ?2",
+    "UPDATE send_groups INDEXED BY send_groups_token SET lease_token = NULL, lease_until = 0
+         WHERE cart_id = ?1 AND lease_token IS NOT NULL",
+];
+
 /// The cart's oldest waiting record, where the grouping's walks of an item's records start
 /// (`{head}` in the source; `{}` is the scope of `m`).
 const HEAD: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL AND {}
@@ -231,6 +240,7 @@ fn copies_match_the_source() {
     .chain(PER_BATCH)
     .chain(BATCH_ITEM)
     .chain(UNGROUPED_EXISTS)
+    .chain(LEASED)
     {
         assert!(
             source.contains(&squash(s)),
@@ -548,6 +558,21 @@ fn a_pass_reports_the_backlog_without_counting_it_again() {
         seen[0], seen[1],
         "VM steps of the waiting count at 8x the stack: it walked the backlog"
     );
+}
+
+#[test]
+fn a_manual_run_asks_only_of_leased_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, cart) = store_with_pending(dir.path(), 300);
+    make_due_groups(store.path(), cart, 100);
+    let conn = Connection::open(store.path()).unwrap();
+    for sql in LEASED {
+        let text = plan(&conn, sql).join("\n");
+        assert!(
+            text.contains("send_groups_token") && !text.contains("send_groups_cart_item"),
+            "{sql}\n{text}"
+        );
+    }
 }
 
 #[test]

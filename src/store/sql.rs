@@ -1208,18 +1208,21 @@ pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<b
     };
     batches_lapsed(c, cart, &anyone, now)?;
     c.prepare_cached(
-        "UPDATE send_groups SET lease_token = NULL, lease_until = 0
+        "UPDATE send_groups INDEXED BY send_groups_token SET lease_token = NULL, lease_until = 0
          WHERE cart_id = ?1 AND lease_token IS NOT NULL",
     )?
     .execute([cart])?;
     Ok(true)
 }
 
-/// Groups of `cart` under a live lease (a controller is sending them now).
+/// Groups of `cart` under a live lease (a controller is sending them now). Asked every
+/// 20 ms while a manual run waits: `INDEXED BY` the index of leased groups, which SQLite
+/// passed over for the cart's index and walked every group of the cart (all its bypassed
+/// ones too) instead.
 pub(crate) fn live_leases(c: &Connection, cart: CartId, now: i64) -> Result<i64> {
     Ok(c.prepare_cached(
-        "SELECT COUNT(*) FROM send_groups WHERE cart_id = ?1 AND lease_token IS NOT NULL
-             AND lease_until > ?2",
+        "SELECT COUNT(*) FROM send_groups INDEXED BY send_groups_token
+             WHERE cart_id = ?1 AND lease_token IS NOT NULL AND lease_until > ?2",
     )?
     .query_row(params![cart, now], |r| r.get(0))?)
 }
