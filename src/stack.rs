@@ -500,7 +500,13 @@ impl WebStack for SqliteStack {
     fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()> {
         self.write(|c| sql::cart_set_run_state(c, cart, state))
     }
+    /// Brings the cart's count of ungrouped records up to date first when records arrived
+    /// since (only a lease did, before): a cart backing off through an outage, or held by a
+    /// manual run, is not leased, and each pass counted its whole backlog again.
     fn waiting(&self, cart: CartId) -> Result<i64> {
+        if self.read(|c| sql::backlog_behind(c, cart))? {
+            self.write(|c| sql::backlog_catch_up(c, cart))?;
+        }
         self.read(|c| sql::stack_count(c, cart, StackState::Waiting))
     }
     fn has_waiting(&self, cart: CartId) -> Result<bool> {

@@ -575,6 +575,54 @@ fn a_manual_run_asks_only_of_leased_groups() {
     }
 }
 
+/// A cart that is not leased (backing off through an outage, held by a manual run) has its
+/// backlog counted once all the same: the count a pass reports is brought up to date, so the
+/// next pass counts only what arrived since. Before, each pass counted the whole backlog again.
+#[test]
+fn a_cart_not_leased_has_its_backlog_counted_once() {
+    let mut seen = Vec::new();
+    for records in [300, 3_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, cart) = store_with_pending(dir.path(), records);
+        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+        let conn = Connection::open(store.path()).unwrap();
+        let counted = || -> (i64, i64, i64) {
+            conn.query_row(
+                "SELECT counted_to, n, (SELECT MAX(id) FROM stack) FROM stack_backlog
+                 WHERE cart_id = ?1",
+                [cart],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(stack.waiting(cart).unwrap(), records as i64);
+        let (to, n, top) = counted();
+        assert_eq!(
+            (to, n),
+            (top, records as i64),
+            "counted up to the newest record"
+        );
+        for _ in 0..5 {
+            store
+                .adjust_qoh(&Adjustment::new(
+                    "S0",
+                    Delta::new(-1).unwrap(),
+                    Reason::PosSale,
+                ))
+                .unwrap();
+        }
+        assert_eq!(stack.waiting(cart).unwrap(), records as i64 + 5);
+        let (to, n, top) = counted();
+        assert_eq!((to, n), (top, records as i64 + 5), "and again after 5 more");
+        let (steps, ..) = work(&conn, WAITING, rusqlite::params![cart, "pending"]);
+        seen.push(steps);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of the next count at 300 and 3,000 waiting: it counted the backlog again"
+    );
+}
+
 #[test]
 fn deleting_an_item_counts_its_records_without_walking_the_stack() {
     let dir = tempfile::tempdir().unwrap();

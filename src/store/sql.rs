@@ -1293,11 +1293,20 @@ fn supersede_item(
     Ok(n)
 }
 
+/// Whether records arrived since `cart`'s row of `stack_backlog` was brought up to date.
+pub(crate) fn backlog_behind(c: &Connection, cart: CartId) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT COALESCE((SELECT counted_to FROM stack_backlog WHERE cart_id = ?1), 0)
+                < (SELECT COALESCE(MAX(id), 0) FROM stack)",
+    )?
+    .query_row([cart], |r| r.get(0))?)
+}
+
 /// Brings `cart`'s row of `stack_backlog` up to the newest record: counts its ungrouped
 /// records enqueued since the last count, so each record is counted once, not once a pass.
-/// Runs in the lease's write transaction, so no record arrives between the count and the
-/// grouping that follows it.
-fn backlog_catch_up(c: &Connection, cart: CartId) -> Result<()> {
+/// Runs in a write transaction: the lease's, so no record arrives between the count and the
+/// grouping that follows it, or the report's (see `WebStack::waiting` of `SqliteStack`).
+pub(crate) fn backlog_catch_up(c: &Connection, cart: CartId) -> Result<()> {
     let top: i64 = c
         .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM stack")?
         .query_row([], |r| r.get(0))?;
