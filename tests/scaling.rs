@@ -22,8 +22,8 @@ const DUE: &str = "SELECT g.id FROM send_groups g
              WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
                AND g.lease_until <= ?2 AND g.item_id <> 0 AND {}
                AND NOT EXISTS (SELECT 1 FROM send_groups o
-                   WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.id <> g.id
-                     AND (o.lease_until > ?2 OR (o.state = 'pending' AND o.id < g.id)))
+                   WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.state = 'pending'
+                     AND o.id <> g.id AND (o.lease_until > ?2 OR o.id < g.id))
                AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack x
                    WHERE b.cart_id = g.cart_id AND b.item_id = 0 AND b.lease_until > ?2
                      AND x.group_id = b.id AND x.item_id = g.item_id)
@@ -46,7 +46,7 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation
                                AND e.group_id IS NULL AND {})
                          AND NOT EXISTS (SELECT 1 FROM send_groups o
                              WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                               AND o.lease_until > ?2)
+                               AND o.state = 'pending' AND o.lease_until > ?2)
                          AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
                              WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
                                AND f.group_id = b.id AND f.item_id = s.item_id)
@@ -532,6 +532,85 @@ fn a_lease_does_not_walk_a_hot_items_grouped_records() {
         seen[0], seen[1],
         "VM steps of the grouping, and of whether anything waits ungrouped (each pass, each \
          lease, the count), with 200 and 2,000 grouped records of the hot item"
+    );
+}
+
+/// A SKU the cart refuses for good gains a bypassed group with every sale. A lease asking
+/// whether such an item has a send in flight or waiting to retry asks only of its pending
+/// groups: the due groups' probe and the grouping's do the same work beside 100 and 1,000 of
+/// them (before schema 5 both walked every group of the item).
+#[test]
+fn a_lease_does_not_walk_a_refused_items_bypassed_groups() {
+    let mut seen = Vec::new();
+    for refused in [100, 1_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, cart) = store_with_pending(dir.path(), 0);
+        let adjust = |sku: &str| {
+            store
+                .adjust_qoh(&Adjustment::new(
+                    sku,
+                    Delta::new(-1).unwrap(),
+                    Reason::PosSale,
+                ))
+                .unwrap()
+        };
+        store
+            .upsert_item_json(r#"{"sku":"H","qoh":1000000}"#)
+            .unwrap();
+        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+        let scope = LeaseScope {
+            workstation: "ws".into(),
+            shared: true,
+            stale_before: 0,
+        };
+        let settle_one = |t: Transition| {
+            let lease = stack.lease(cart, 50, &scope, 1_000, 60_000).unwrap();
+            assert_eq!(lease.sends.len(), 1);
+            let held = stack.settle(&lease.token, &[(lease.sends[0].group_id, t)], 1_000);
+            assert_eq!(held.unwrap(), 1);
+        };
+        for _ in 0..refused {
+            adjust("H");
+            settle_one(Transition::Bypassed {
+                attempts: 1,
+                response: "404 no such product".into(),
+            });
+        }
+        // One more sale failed once and is due for a retry; then new sales.
+        adjust("H");
+        settle_one(Transition::Pending {
+            attempts: 1,
+            next_attempt_at: 2_000,
+            response: "503".into(),
+        });
+        store.begin().unwrap();
+        adjust("H");
+        for i in 0..60 {
+            store
+                .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
+                .unwrap();
+            adjust(&format!("S{i}"));
+        }
+        store.commit().unwrap();
+        let conn = Connection::open(store.path()).unwrap();
+        let due = work(
+            &conn,
+            &with_scope(DUE, "g"),
+            rusqlite::params![cart, 5_000, true, "ws", 0, 50],
+        );
+        assert_eq!(due.3, 1, "the retry is due");
+        conn.execute_batch("BEGIN").unwrap();
+        let grouping = work(
+            &conn,
+            &expand(GROUPING),
+            rusqlite::params![cart, 5_000, true, "ws", 0, 49, 1_000_000, 98],
+        );
+        conn.execute_batch("ROLLBACK").unwrap();
+        seen.push((due.0, grouping.0));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of (due groups, grouping) beside 100 and 1,000 bypassed groups of the item"
     );
 }
 

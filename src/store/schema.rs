@@ -162,6 +162,13 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX stack_group;
     CREATE INDEX stack_group ON stack(group_id, item_id) WHERE group_id IS NOT NULL;
     "#,
+    // 5: an item's groups by state, so a lease asking whether an item has a send in flight
+    // or waiting to retry (only pending groups are ever leased) passes over its bypassed and
+    // uncertain ones: a SKU a cart refuses that keeps selling gains one a sale.
+    r#"
+    DROP INDEX send_groups_cart_item;
+    CREATE INDEX send_groups_cart_item ON send_groups(cart_id, item_id, state);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -188,4 +195,55 @@ pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of the previous version keeps its rows and gains what the last migration adds;
+    /// a file of a newer build is refused, untouched.
+    #[test]
+    fn a_file_of_the_previous_version_migrates_and_a_newer_one_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..MIGRATIONS.len() - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION - 1)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                     next_attempt_at, created_at)
+             VALUES (1, 7, 'k1', -1, 'ws', 'bypassed', 0, 0)",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_info('send_groups_cart_item')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(columns, ["cart_id", "item_id", "state"]);
+        let kept: String = conn
+            .query_row("SELECT key FROM send_groups WHERE item_id = 7", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(kept, "k1");
+
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let e = migrate(&mut conn).unwrap_err();
+        assert!(e.message().contains("newer than this library's"), "{e}");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION + 1);
+    }
 }

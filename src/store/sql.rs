@@ -750,6 +750,10 @@ pub(crate) fn lease(
         return Ok(Vec::new());
     }
     batches_lapsed(c, cart, scope, now)?;
+    // Only pending groups are leased, and a group's state changes only as its lease ends
+    // (`group_settle`, `group_reset`), so the probes for an item's groups in flight ask only
+    // of its pending ones: through `send_groups_cart_item (cart, item, state)`, never walking
+    // the bypassed and uncertain groups a refused SKU gains with every sale.
     let due = c
         .prepare_cached(&format!(
             "UPDATE send_groups SET lease_token = ?7, lease_until = ?8, unsettled = unsettled + 1
@@ -758,8 +762,8 @@ pub(crate) fn lease(
              WHERE g.cart_id = ?1 AND g.state = 'pending' AND g.next_attempt_at <= ?2
                AND g.lease_until <= ?2 AND g.item_id <> 0 AND {}
                AND NOT EXISTS (SELECT 1 FROM send_groups o
-                   WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.id <> g.id
-                     AND (o.lease_until > ?2 OR (o.state = 'pending' AND o.id < g.id)))
+                   WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.state = 'pending'
+                     AND o.id <> g.id AND (o.lease_until > ?2 OR o.id < g.id))
                AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack x
                    WHERE b.cart_id = g.cart_id AND b.item_id = 0 AND b.lease_until > ?2
                      AND x.group_id = b.id AND x.item_id = g.item_id)
@@ -823,7 +827,7 @@ pub(crate) fn lease(
                                AND e.group_id IS NULL AND {})
                          AND NOT EXISTS (SELECT 1 FROM send_groups o
                              WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                               AND o.lease_until > ?2)
+                               AND o.state = 'pending' AND o.lease_until > ?2)
                          AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
                              WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
                                AND f.group_id = b.id AND f.item_id = s.item_id)
