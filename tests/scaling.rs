@@ -447,6 +447,77 @@ fn the_lease_does_the_same_work_on_a_small_and_a_large_stack() {
     );
 }
 
+/// One sale of `sku`.
+fn sell(store: &Store, sku: &str) {
+    let sale = Adjustment::new(sku, Delta::new(-1).unwrap(), Reason::PosSale);
+    store.adjust_qoh(&sale).unwrap();
+}
+
+/// A store with one cart (as `store_with_pending`) and a hot item "H", and the web stack as
+/// a shared controller sees it.
+struct HotItem {
+    store: Store,
+    cart: i64,
+    stack: SqliteStack,
+    scope: LeaseScope,
+}
+
+impl HotItem {
+    fn new(dir: &std::path::Path) -> HotItem {
+        let (store, cart) = store_with_pending(dir, 0);
+        store
+            .upsert_item_json(r#"{"sku":"H","qoh":1000000}"#)
+            .unwrap();
+        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+        let scope = LeaseScope {
+            workstation: "ws".into(),
+            shared: true,
+            stale_before: 0,
+        };
+        HotItem {
+            store,
+            cart,
+            stack,
+            scope,
+        }
+    }
+
+    /// The cart's answer to a SKU it does not have.
+    fn refused() -> Transition {
+        Transition::Bypassed {
+            attempts: 1,
+            response: "404 no such product".into(),
+        }
+    }
+
+    /// Leases what waits (one send: H's) and settles it with `t`; returns its records.
+    fn send_once(&self, t: Transition) -> usize {
+        let lease = self
+            .stack
+            .lease(self.cart, 50, &self.scope, 1_000, 60_000)
+            .unwrap();
+        assert_eq!(lease.sends.len(), 1);
+        let held = self
+            .stack
+            .settle(&lease.token, &[(lease.sends[0].group_id, t)], 1_000);
+        assert_eq!(held.unwrap(), 1);
+        lease.sends[0].records
+    }
+
+    /// New sales: H again, and 60 other items.
+    fn new_sales(&self) {
+        self.store.begin().unwrap();
+        sell(&self.store, "H");
+        for i in 0..60 {
+            self.store
+                .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
+                .unwrap();
+            sell(&self.store, &format!("S{i}"));
+        }
+        self.store.commit().unwrap();
+    }
+}
+
 /// A hot item whose records already have a group (coalesced through an outage, then bypassed)
 /// costs a later lease that takes a new record of it no walk of those records: the lease probes
 /// an item's records only from the cart's oldest waiting record on. Before, a lease walked
@@ -457,50 +528,16 @@ fn a_lease_does_not_walk_a_hot_items_grouped_records() {
     let mut seen = Vec::new();
     for old in [200, 2_000] {
         let dir = tempfile::tempdir().unwrap();
-        let (store, cart) = store_with_pending(dir.path(), 0);
-        let adjust = |sku: &str| {
-            store
-                .adjust_qoh(&Adjustment::new(
-                    sku,
-                    Delta::new(-1).unwrap(),
-                    Reason::PosSale,
-                ))
-                .unwrap()
-        };
-        store
-            .upsert_item_json(r#"{"sku":"H","qoh":1000000}"#)
-            .unwrap();
+        let hot = HotItem::new(dir.path());
+        let (store, cart) = (&hot.store, hot.cart);
         store.begin().unwrap();
         for _ in 0..old {
-            adjust("H");
+            sell(store, "H");
         }
         store.commit().unwrap();
         // One lease takes all of them as one send; the cart refuses it for good.
-        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
-        let scope = LeaseScope {
-            workstation: "ws".into(),
-            shared: true,
-            stale_before: 0,
-        };
-        let lease = stack.lease(cart, 50, &scope, 1_000, 60_000).unwrap();
-        assert_eq!(lease.sends.len(), 1);
-        assert_eq!(lease.sends[0].records, old);
-        let bypassed = Transition::Bypassed {
-            attempts: 1,
-            response: "404 no such product".into(),
-        };
-        let held = stack.settle(&lease.token, &[(lease.sends[0].group_id, bypassed)], 1_000);
-        assert_eq!(held.unwrap(), 1);
-        // New sales: the hot item again, and 60 others.
-        store.begin().unwrap();
-        adjust("H");
-        for i in 0..60 {
-            store
-                .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
-                .unwrap();
-            adjust(&format!("S{i}"));
-        }
-        store.commit().unwrap();
+        assert_eq!(hot.send_once(HotItem::refused()), old);
+        hot.new_sales();
         let conn = Connection::open(store.path()).unwrap();
         conn.execute_batch("BEGIN").unwrap();
         let (steps, full_scan, sorts, _) = work(
@@ -544,54 +581,20 @@ fn a_lease_does_not_walk_a_refused_items_bypassed_groups() {
     let mut seen = Vec::new();
     for refused in [100, 1_000] {
         let dir = tempfile::tempdir().unwrap();
-        let (store, cart) = store_with_pending(dir.path(), 0);
-        let adjust = |sku: &str| {
-            store
-                .adjust_qoh(&Adjustment::new(
-                    sku,
-                    Delta::new(-1).unwrap(),
-                    Reason::PosSale,
-                ))
-                .unwrap()
-        };
-        store
-            .upsert_item_json(r#"{"sku":"H","qoh":1000000}"#)
-            .unwrap();
-        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
-        let scope = LeaseScope {
-            workstation: "ws".into(),
-            shared: true,
-            stale_before: 0,
-        };
-        let settle_one = |t: Transition| {
-            let lease = stack.lease(cart, 50, &scope, 1_000, 60_000).unwrap();
-            assert_eq!(lease.sends.len(), 1);
-            let held = stack.settle(&lease.token, &[(lease.sends[0].group_id, t)], 1_000);
-            assert_eq!(held.unwrap(), 1);
-        };
+        let hot = HotItem::new(dir.path());
+        let (store, cart) = (&hot.store, hot.cart);
         for _ in 0..refused {
-            adjust("H");
-            settle_one(Transition::Bypassed {
-                attempts: 1,
-                response: "404 no such product".into(),
-            });
+            sell(store, "H");
+            hot.send_once(HotItem::refused());
         }
         // One more sale failed once and is due for a retry; then new sales.
-        adjust("H");
-        settle_one(Transition::Pending {
+        sell(store, "H");
+        hot.send_once(Transition::Pending {
             attempts: 1,
             next_attempt_at: 2_000,
             response: "503".into(),
         });
-        store.begin().unwrap();
-        adjust("H");
-        for i in 0..60 {
-            store
-                .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
-                .unwrap();
-            adjust(&format!("S{i}"));
-        }
-        store.commit().unwrap();
+        hot.new_sales();
         let conn = Connection::open(store.path()).unwrap();
         let due = work(
             &conn,
@@ -682,13 +685,7 @@ fn a_cart_not_leased_has_its_backlog_counted_once() {
             "counted up to the newest record"
         );
         for _ in 0..5 {
-            store
-                .adjust_qoh(&Adjustment::new(
-                    "S0",
-                    Delta::new(-1).unwrap(),
-                    Reason::PosSale,
-                ))
-                .unwrap();
+            sell(&store, "S0");
         }
         assert_eq!(stack.waiting(cart).unwrap(), records as i64 + 5);
         let (to, n, top) = counted();
