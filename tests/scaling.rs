@@ -699,6 +699,22 @@ fn a_cart_not_leased_has_its_backlog_counted_once() {
     );
 }
 
+/// That catch-up is a write; a host holding the store's write lock makes the count walk the
+/// backlog instead, not fail the pass whose report it ends.
+#[test]
+fn a_count_needs_no_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, cart) = store_with_pending(dir.path(), 300);
+    let options = OpenOptions {
+        busy_timeout: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let stack = SqliteStack::open(store.path(), &options).unwrap();
+    store.begin().unwrap();
+    assert_eq!(stack.waiting(cart).unwrap(), 300);
+    store.rollback().unwrap();
+}
+
 #[test]
 fn deleting_an_item_counts_its_records_without_walking_the_stack() {
     let dir = tempfile::tempdir().unwrap();

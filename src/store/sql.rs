@@ -750,10 +750,11 @@ pub(crate) fn lease(
         return Ok(Vec::new());
     }
     batches_lapsed(c, cart, scope, now)?;
-    // Only pending groups are leased, and a group's state changes only as its lease ends
-    // (`group_settle`, `group_reset`), so the probes for an item's groups in flight ask only
-    // of its pending ones: through `send_groups_cart_item (cart, item, state)`, never walking
-    // the bypassed and uncertain groups a refused SKU gains with every sale.
+    // Only a pending group ever holds a lease: only pending groups are leased, and every
+    // statement that changes a group's state (`group_settle`, `group_reset`) also ends its
+    // lease. So the probes for an item's groups in flight ask only of its pending ones,
+    // through `send_groups_cart_item (cart, item, state)`, never walking the bypassed and
+    // uncertain groups a refused SKU gains with every sale.
     let due = c
         .prepare_cached(&format!(
             "UPDATE send_groups SET lease_token = ?7, lease_until = ?8, unsettled = unsettled + 1
