@@ -224,7 +224,11 @@ impl Store {
             taken: std::cell::Cell::new(now),
         };
         let deadline = now_ms() + self.settings()?.lease_ms;
-        while !self.write(|c| sql::cart_take_over(c, cart.id, now_ms()))? {
+        // Waits reading; takes the write lock (which the controller it waits for needs to
+        // settle) only to take over once no lease is live.
+        while self.read(|c| sql::live_leases(c, cart.id, now_ms()))? > 0
+            || !self.write(|c| sql::cart_take_over(c, cart.id, now_ms()))?
+        {
             if now_ms() > deadline {
                 return Err(Error::new(
                     ErrorKind::Busy,

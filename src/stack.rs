@@ -415,17 +415,23 @@ fn settle_on(
     transitions: &[(i64, Transition)],
     now: i64,
 ) -> Result<Vec<i64>> {
-    // Sends leaving, by outcome: groups (positive ids) and items of the lease's first-attempt
-    // batch (minus the item's id) alike.
-    let mut leaving: Vec<(&str, Vec<(i64, &str)>)> = Vec::new();
+    // Sends leaving, by outcome: groups (positive ids), and items of the lease's first-attempt
+    // batch (sent as minus the item's id; listed by item id).
+    type ByOutcome<'a> = Vec<(&'a str, Vec<(i64, &'a str)>)>;
+    let (mut groups_leaving, mut items_leaving): (ByOutcome, ByOutcome) = Default::default();
     let mut items_failed = Vec::new();
     let mut held = Vec::with_capacity(transitions.len());
     for (send, t) in transitions {
         match t {
             Transition::Leave { outcome, response } => {
-                match leaving.iter_mut().find(|(o, _)| o == outcome) {
-                    Some((_, sends)) => sends.push((*send, response)),
-                    None => leaving.push((outcome, vec![(*send, response)])),
+                let (list, id) = if *send < 0 {
+                    (&mut items_leaving, -*send)
+                } else {
+                    (&mut groups_leaving, *send)
+                };
+                match list.iter_mut().find(|(o, _)| o == outcome) {
+                    Some((_, sends)) => sends.push((id, response)),
+                    None => list.push((outcome, vec![(id, response)])),
                 }
             }
             _ if *send < 0 => items_failed.push((-*send, t)),
@@ -436,15 +442,8 @@ fn settle_on(
             }
         }
     }
-    let mut items_leaving = Vec::new();
-    for (outcome, sends) in leaving {
-        let (items, groups): (Vec<_>, Vec<_>) = sends.into_iter().partition(|(s, _)| *s < 0);
-        if !groups.is_empty() {
-            sql::groups_leave(c, token, outcome, &groups, now, &mut held)?;
-        }
-        if !items.is_empty() {
-            items_leaving.push((outcome, items.into_iter().map(|(i, r)| (-i, r)).collect()));
-        }
+    for (outcome, groups) in &groups_leaving {
+        sql::groups_leave(c, token, outcome, groups, now, &mut held)?;
     }
     if !items_failed.is_empty() || !items_leaving.is_empty() {
         sql::batch_settle(c, token, &items_failed, &items_leaving, now, &mut held)?;

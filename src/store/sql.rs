@@ -709,9 +709,14 @@ fn truncate(s: &str, max: usize) -> &str {
 const ITEM_KEY_SQL: &str = "substr(b.key, 1, 24)
          || printf('%012x', (s.item_id | b.key_salt) - (s.item_id & b.key_salt))";
 
-/// The key record `s` was (or is) sent under, its group joined as `g` (`NULL` ungrouped).
-const RECORD_KEY_SQL: &str = "CASE WHEN g.item_id = 0 THEN substr(g.key, 1, 24)
-         || printf('%012x', (s.item_id | g.key_salt) - (s.item_id & g.key_salt)) ELSE g.key END";
+/// The key record `s` was (or is) sent under, its group joined as `g` (`NULL` ungrouped): a
+/// batch's item key is derived as [`ITEM_KEY_SQL`] derives it, a group's is stored.
+fn record_key_sql() -> String {
+    format!(
+        "CASE WHEN g.item_id = 0 THEN {} ELSE g.key END",
+        ITEM_KEY_SQL.replace("b.", "g.")
+    )
+}
 
 /// Whose records a lease takes (`a` is the table's alias; parameters ?3, ?4, ?5 are the
 /// [`LeaseScope`]'s): in local mode, the controller's own workstation's and those of
@@ -1274,10 +1279,11 @@ fn supersede_item(
 ) -> Result<usize> {
     c.prepare_cached(&format!(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', {RECORD_KEY_SQL},
+         SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', {},
                 'superseded by Send QOH', ?4
          FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
-         WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3"
+         WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3",
+        record_key_sql()
     ))?
     .execute(params![cart, item, upto, now])?;
     c.prepare_cached(
