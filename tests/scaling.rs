@@ -1,10 +1,10 @@
 //! The cost of leasing the next batch does not grow with the size of the web stack
 //! (issue 6, DESIGN §7): the lease's queries are served by an index in their own order, with
 //! no sort of the due rows ("USE TEMP B-TREE") and no full scan, and the work SQLite does for
-//! them (its virtual-machine steps) is the same on a small and on a large stack.
+//! them (its virtual-machine steps) is the same on a small and on a large stack. So is the
+//! cost of what a pass reports, of a manual run's wait, and of the troubleshooting view.
 //!
-//! The statements are copies of those in `lease()` and `groups_leave()` of
-//! `src/store/sql.rs`; [`copies_match_the_source`] fails when the source changes, so a changed
+//! The statements are copies of those in `src/store/sql.rs`; [`copies_match_the_source`] fails when the source changes, so a changed
 //! query is re-checked here rather than silently passing on stale text.
 
 use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
@@ -235,6 +235,9 @@ fn copies_match_the_source() {
         ITEM_RECORDS,
         WAITING,
         UNSENT,
+        LISTED,
+        LIST_UNGROUPED,
+        LIST_GROUPED,
     ]
     .iter()
     .chain(PER_BATCH)
@@ -751,4 +754,199 @@ fn each_connection_keeps_a_page_cache_of_its_own() {
         "SQLite was built with ENABLE_MEMORY_MANAGEMENT (one page cache for all connections); \
          LIBSQLITE3_FLAGS from .cargo/config.toml did not reach libsqlite3-sys"
     );
+}
+
+/// The troubleshooting view's two statements in `stack_list()` (the columns as `LISTED`).
+const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
+        COALESCE(g.attempts, 0), COALESCE(g.next_attempt_at, s.created_at), g.last_response,
+        COALESCE(g.state, 'pending'), COALESCE(g.lease_until, 0), s.origin_cart_id,
+        s.workstation";
+const LIST_UNGROUPED: &str = "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
+                      JOIN items i ON i.id = s.item_id
+                      LEFT JOIN send_groups g ON g.id = s.group_id
+                 WHERE s.cart_id = ?1 AND s.group_id IS NULL ORDER BY s.id LIMIT ?2";
+const LIST_GROUPED: &str = "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
+                  JOIN items i ON i.id = s.item_id
+             WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) ORDER BY s.id LIMIT ?5";
+
+/// The one statement the view was before: a scan of the stack in id order, filtering.
+const LIST_BY_SCAN: &str = "SELECT s.id, COALESCE(g.state, 'pending')
+         FROM stack s JOIN items i ON i.id = s.item_id
+              LEFT JOIN send_groups g ON g.id = s.group_id
+         WHERE (?1 IS NULL OR s.cart_id = ?1) AND (?2 IS NULL OR COALESCE(g.state, 'pending') = ?2)
+         ORDER BY s.id LIMIT ?3";
+
+/// Adds a second real-time cart "B" to a store of `store_with_pending`.
+fn add_cart_b(store: &Store) -> i64 {
+    let b = store
+        .upsert_cart_json(
+            r#"{"name":"B","adapter":"http_json","url":"http://127.0.0.1:9/",
+                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    store.set_cart_sync(b, true).unwrap();
+    b
+}
+
+/// New items `first..first + n`, each sold once (to every cart on sync).
+fn sell_new(store: &Store, first: usize, n: usize) {
+    store.begin().unwrap();
+    for i in first..first + n {
+        store
+            .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
+            .unwrap();
+        sell(store, &format!("S{i}"));
+    }
+    store.commit().unwrap();
+}
+
+/// Leases `cart`'s oldest `n` waiting sends (one record each) and settles them all with `t`.
+fn settle_oldest(stack: &SqliteStack, cart: i64, n: usize, t: Transition) {
+    let scope = LeaseScope {
+        workstation: "ws".into(),
+        shared: true,
+        stale_before: 0,
+    };
+    let lease = stack.lease(cart, n, &scope, 1_000, 60_000).unwrap();
+    assert_eq!(lease.sends.len(), n);
+    let settled: Vec<_> = lease
+        .sends
+        .iter()
+        .map(|s| (s.group_id, t.clone()))
+        .collect();
+    assert_eq!(stack.settle(&lease.token, &settled, 1_000).unwrap(), n);
+}
+
+fn bypassed() -> Transition {
+    Transition::Bypassed {
+        attempts: 10,
+        response: "404 no such product".into(),
+    }
+}
+
+/// The troubleshooting view lists a cart's records, or the records in one state, without a
+/// walk of the rest of the stack: an operator looking at cart B's 40 bypassed records while
+/// cart A has thousands waiting (an outage) waited for a scan of them all, on every refresh.
+#[test]
+fn the_stack_listing_walks_only_what_it_may_list() {
+    let listed = |sql: &str| sql.replace("{LISTED}", LISTED);
+    let mut seen = Vec::new();
+    for waiting in [300, 3_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, a) = store_with_pending(dir.path(), waiting);
+        let b = add_cart_b(&store);
+        sell_new(&store, waiting, 40);
+        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+        settle_oldest(&stack, b, 40, bypassed());
+        let conn = Connection::open(store.path()).unwrap();
+        let states = ("bypassed", "bypassed", "bypassed");
+        let b_bypassed = work(
+            &conn,
+            &listed(LIST_GROUPED),
+            rusqlite::params![b, states.0, states.1, states.2, 1_000],
+        );
+        let b_waiting = work(&conn, &listed(LIST_UNGROUPED), rusqlite::params![b, 1_000]);
+        let a_first = work(&conn, &listed(LIST_UNGROUPED), rusqlite::params![a, 100]);
+        assert_eq!(
+            (b_bypassed.3, b_waiting.3, a_first.3),
+            (40, 0, 100),
+            "rows listed"
+        );
+        for (what, w) in [
+            ("B bypassed", b_bypassed),
+            ("B waiting", b_waiting),
+            ("A first", a_first),
+        ] {
+            assert_eq!(w.1, 0, "{what}: full-scan steps beside {waiting} waiting");
+        }
+        assert_eq!(
+            a_first.2, 0,
+            "A's first 100 sorted: not in the index's order"
+        );
+        seen.push((b_bypassed.0, b_waiting.0, a_first.0));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of (B bypassed, B waiting, A's first 100) beside 300 and 3,000 records of A"
+    );
+}
+
+/// Whatever the filter and limit, the view lists what the scan it replaced listed, in the
+/// same order: records of two carts in every state, their ids interleaved.
+#[test]
+fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a) = store_with_pending(dir.path(), 30);
+    let b = add_cart_b(&store);
+    sell_new(&store, 30, 30);
+    let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+    let retry = Transition::Pending {
+        attempts: 1,
+        next_attempt_at: 2_000,
+        response: "503".into(),
+    };
+    settle_oldest(&stack, a, 10, retry);
+    settle_oldest(&stack, b, 10, bypassed());
+    let unsure = Transition::Uncertain {
+        attempts: 1,
+        response: "timed out".into(),
+    };
+    settle_oldest(&stack, b, 5, unsure);
+    let scope = LeaseScope {
+        workstation: "ws".into(),
+        shared: true,
+        stale_before: 0,
+    };
+    assert_eq!(
+        stack
+            .lease(b, 5, &scope, 1_000, 60_000)
+            .unwrap()
+            .sends
+            .len(),
+        5
+    );
+    sell_new(&store, 60, 10);
+    let conn = Connection::open(store.path()).unwrap();
+    let mut compared = 0;
+    for cart in [None, Some(a), Some(b)] {
+        for state in [
+            None,
+            Some((1, "pending")),
+            Some((2, "bypassed")),
+            Some((3, "uncertain")),
+        ] {
+            for limit in [1, 7, 1_000] {
+                let filter = serde_json::json!({
+                    "cart_id": cart,
+                    "state": state.map(|s| s.0),
+                    "limit": limit,
+                });
+                let listed: serde_json::Value = serde_json::from_str(
+                    &store.stack_list_json(Some(&filter.to_string())).unwrap(),
+                )
+                .unwrap();
+                let listed: Vec<(i64, String)> = listed
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let state = r["state"].as_str().unwrap().replace("leased", "pending");
+                        (r["id"].as_i64().unwrap(), state)
+                    })
+                    .collect();
+                let scanned: Vec<(i64, String)> = conn
+                    .prepare(LIST_BY_SCAN)
+                    .unwrap()
+                    .query_map(rusqlite::params![cart, state.map(|s| s.1), limit], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                assert_eq!(listed, scanned, "filter {filter}");
+                compared += scanned.len();
+            }
+        }
+    }
+    assert!(compared > 300, "the filters listed {compared} rows in all");
 }

@@ -575,33 +575,49 @@ pub(crate) fn stack_has_waiting(c: &Connection, cart: CartId) -> Result<bool> {
     .query_row([cart], |r| r.get(0))?)
 }
 
+/// The columns of the troubleshooting view, for a statement with the record as `s`, its item
+/// as `i` and its group (if any) as `g`.
+const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
+        COALESCE(g.attempts, 0), COALESCE(g.next_attempt_at, s.created_at), g.last_response,
+        COALESCE(g.state, 'pending'), COALESCE(g.lease_until, 0), s.origin_cart_id,
+        s.workstation";
+
+/// The troubleshooting view: up to `limit` records of `cart` (all carts if `None`) in
+/// `state` (any if `None`), oldest first. Asked cart by cart and two ways, each served by an
+/// index: the cart's ungrouped records through `stack_ungrouped` in id order (it stops at
+/// `limit`), and the records of its send groups in the states asked for (only those, sorted);
+/// the rows then merge by id. One scan of the stack in id order, filtering as it went, walked
+/// every record of the other carts or states to list a few: an operator asking for a cart's
+/// bypassed records during another cart's outage waited for its whole backlog.
 pub(crate) fn stack_list(
     c: &Connection,
     cart: Option<CartId>,
     state: Option<StackState>,
     limit: i64,
 ) -> Result<Vec<Value>> {
+    let carts = match cart {
+        Some(k) => vec![k],
+        None => c
+            .prepare_cached("SELECT id FROM carts")?
+            .query_map([], |r| r.get::<_, CartId>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    let states = match state {
+        None => ["pending", "bypassed", "uncertain"],
+        Some(s) => [s.group_state(); 3],
+    };
     let now = super::now_ms();
-    let mut st = c.prepare_cached(
-        "SELECT s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
-                COALESCE(g.attempts, 0), COALESCE(g.next_attempt_at, s.created_at),
-                g.last_response, COALESCE(g.state, 'pending'), COALESCE(g.lease_until, 0),
-                s.origin_cart_id, s.workstation
-         FROM stack s JOIN items i ON i.id = s.item_id
-              LEFT JOIN send_groups g ON g.id = s.group_id
-         WHERE (?1 IS NULL OR s.cart_id = ?1) AND (?2 IS NULL OR COALESCE(g.state, 'pending') = ?2)
-         ORDER BY s.id LIMIT ?3",
-    )?;
-    let rows = st.query_map(
-        params![cart, state.map(StackState::group_state), limit],
-        |r| {
-            let reason: i64 = r.get(4)?;
-            let mut state: String = r.get(9)?;
-            if state == "pending" && r.get::<_, i64>(10)? > now {
-                state = "leased".into();
-            }
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
+    let listed = |r: &Row| -> rusqlite::Result<(i64, Value)> {
+        let reason: i64 = r.get(4)?;
+        let mut state: String = r.get(9)?;
+        if state == "pending" && r.get::<_, i64>(10)? > now {
+            state = "leased".into();
+        }
+        let id: i64 = r.get(0)?;
+        Ok((
+            id,
+            json!({
+                "id": id,
                 "cart_id": r.get::<_, i64>(1)?,
                 "sku": r.get::<_, String>(2)?,
                 "delta": r.get::<_, i64>(3)?,
@@ -614,10 +630,34 @@ pub(crate) fn stack_list(
                 "state": state,
                 "origin_cart_id": r.get::<_, Option<i64>>(11)?,
                 "workstation": r.get::<_, String>(12)?,
-            }))
-        },
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+            }),
+        ))
+    };
+    let mut rows = Vec::new();
+    for k in carts {
+        if states.contains(&"pending") {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
+                      JOIN items i ON i.id = s.item_id
+                      LEFT JOIN send_groups g ON g.id = s.group_id
+                 WHERE s.cart_id = ?1 AND s.group_id IS NULL ORDER BY s.id LIMIT ?2"
+            ))?;
+            for row in st.query_map(params![k, limit], listed)? {
+                rows.push(row?);
+            }
+        }
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
+                  JOIN items i ON i.id = s.item_id
+             WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) ORDER BY s.id LIMIT ?5"
+        ))?;
+        for row in st.query_map(params![k, states[0], states[1], states[2], limit], listed)? {
+            rows.push(row?);
+        }
+    }
+    rows.sort_unstable_by_key(|(id, _)| *id);
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(rows.into_iter().map(|(_, v)| v).collect())
 }
 
 /// The send group of a record and its state (`None` for a record not yet grouped).
