@@ -613,8 +613,14 @@ impl Store {
     pub fn ledger_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["sku", "limit"])?;
         let limit = filter_limit(&f)?;
-        let sku = f.get("sku").and_then(Value::as_str).map(str::to_owned);
-        self.read(|c| Ok(Value::Array(sql::ledger_list(c, sku.as_deref(), limit)?).to_string()))
+        let sku = match f.get("sku") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| Error::invalid("filter: sku must be a string"))?,
+            ),
+        };
+        self.read(|c| Ok(Value::Array(sql::ledger_list(c, sku, limit)?).to_string()))
     }
 }
 

@@ -135,6 +135,13 @@ fn bad_input_is_refused_by_name_and_changes_nothing() {
     refused(s, ErrorKind::InvalidArgument, "limit", || {
         s.stack_list_json(Some(r#"{"limit":0}"#))
     });
+    // A number for a SKU listed every SKU's changes as if none was asked for.
+    refused(
+        s,
+        ErrorKind::InvalidArgument,
+        "sku must be a string",
+        || s.ledger_json(Some(r#"{"sku":5}"#)),
+    );
     adj("MUG", 1).unwrap();
     let id = stack(s, None)[0]["id"].as_i64().unwrap();
     refused(s, ErrorKind::Refused, "not bypassed", || {
