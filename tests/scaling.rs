@@ -238,6 +238,8 @@ fn copies_match_the_source() {
         LISTED,
         LIST_UNGROUPED,
         LIST_GROUPED,
+        SKU_ITEMS,
+        LEDGER_OF_ITEM,
     ]
     .iter()
     .chain(PER_BATCH)
@@ -949,4 +951,51 @@ fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
         }
     }
     assert!(compared > 300, "the filters listed {compared} rows in all");
+}
+
+/// `ledger_list()` for one SKU: its items, then each item's changes (columns elided).
+const SKU_ITEMS: &str =
+    "SELECT id FROM items WHERE sku = ?1 UNION SELECT item_id FROM retired_items WHERE sku = ?1";
+const LEDGER_OF_ITEM: &str =
+    "FROM ledger WHERE item_id = ?1 AND sku = ?2 ORDER BY id DESC LIMIT ?3";
+
+/// An item's history costs the same however long the ledger is (a row per QOH change, kept
+/// for good): it was a scan of every change of every item. It lists by SKU, so a SKU deleted
+/// and created again shows the changes of both, newest first.
+#[test]
+fn an_items_history_does_not_scan_the_ledger() {
+    let mut seen = Vec::new();
+    for changes in [300, 3_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store_with_pending(dir.path(), 0);
+        store.upsert_item_json(r#"{"sku":"S7","qoh":5}"#).unwrap();
+        let count = Adjustment::new("S7", Delta::new(-2).unwrap(), Reason::Adjustment);
+        store.adjust_qoh(&count.send_to_web(false)).unwrap();
+        store.delete_item("S7").unwrap();
+        sell_new(&store, 0, changes);
+        let history: serde_json::Value =
+            serde_json::from_str(&store.ledger_json(Some(r#"{"sku":"S7"}"#)).unwrap()).unwrap();
+        let deltas: Vec<_> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["delta"].as_i64().unwrap())
+            .collect();
+        assert_eq!(deltas, [-1, -2], "S7's changes, the deleted item's last");
+        let conn = Connection::open(store.path()).unwrap();
+        let items = work(&conn, SKU_ITEMS, ["S7"]);
+        assert_eq!(items.3, 2, "S7 and the deleted item that was S7");
+        let sql = format!("SELECT id {LEDGER_OF_ITEM}");
+        let (steps, full_scan, sorts, rows) = work(&conn, &sql, rusqlite::params![1, "S7", 10]);
+        assert_eq!(
+            (full_scan, sorts, rows),
+            (0, 0, 1),
+            "beside {changes} changes"
+        );
+        seen.push((items.0, steps));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of one SKU's history beside 300 and 3,000 changes"
+    );
 }

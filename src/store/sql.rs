@@ -372,8 +372,13 @@ pub(crate) fn item_set_qoh(c: &Connection, id: ItemId, qoh: i64) -> Result<()> {
     Ok(())
 }
 
-/// Deletes an item; its web fields go with it (`ON DELETE CASCADE`).
+/// Deletes an item; its web fields go with it (`ON DELETE CASCADE`). Its SKU keeps naming it
+/// in `retired_items`, so the SKU's history still lists its changes ([`ledger_list`]).
 pub(crate) fn item_delete(c: &Connection, id: ItemId) -> Result<()> {
+    c.prepare_cached(
+        "INSERT OR IGNORE INTO retired_items(sku, item_id) SELECT sku, id FROM items WHERE id = ?1",
+    )?
+    .execute([id])?;
     c.prepare_cached("DELETE FROM items WHERE id = ?1")?
         .execute([id])?;
     Ok(())
@@ -464,26 +469,57 @@ pub(crate) fn ledger_has_host_ref(c: &Connection, host_ref: &str) -> Result<bool
     )
 }
 
+/// The newest `limit` QOH changes, of `sku` only if given. A SKU's changes are asked item by
+/// item through `ledger_item` (the item that has the SKU and any deleted ones that had it;
+/// their rows merge by id), each walking back from its newest: a filter on SKU scanned the
+/// whole ledger, a row per QOH change kept for good. (`sku = ?` too: a deleted item's id may
+/// be given to a new item.)
 pub(crate) fn ledger_list(c: &Connection, sku: Option<&str>, limit: i64) -> Result<Vec<Value>> {
-    let mut st = c.prepare_cached(
-        "SELECT sku, delta, qoh_after, reason, origin_cart_id, host_ref, workstation, created_at
-         FROM ledger WHERE (?1 IS NULL OR sku = ?1) ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = st.query_map(params![sku, limit], |r| {
-        let reason: i64 = r.get(3)?;
-        Ok(json!({
-            "sku": r.get::<_, String>(0)?,
-            "delta": r.get::<_, i64>(1)?,
-            "qoh_after": r.get::<_, i64>(2)?,
+    const COLUMNS: &str = "SELECT id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
+                                  workstation, created_at";
+    let Some(sku) = sku else {
+        return Ok(c
+            .prepare_cached(&format!("{COLUMNS} FROM ledger ORDER BY id DESC LIMIT ?1"))?
+            .query_map([limit], ledger_row)?
+            .map(|r| r.map(|(_, v)| v))
+            .collect::<rusqlite::Result<_>>()?);
+    };
+    let items = c
+        .prepare_cached(
+            "SELECT id FROM items WHERE sku = ?1 UNION SELECT item_id FROM retired_items WHERE sku = ?1",
+        )?
+        .query_map([sku], |r| r.get::<_, ItemId>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut rows = Vec::new();
+    for item in items {
+        let mut st = c.prepare_cached(&format!(
+            "{COLUMNS} FROM ledger WHERE item_id = ?1 AND sku = ?2 ORDER BY id DESC LIMIT ?3"
+        ))?;
+        for row in st.query_map(params![item, sku, limit], ledger_row)? {
+            rows.push(row?);
+        }
+    }
+    rows.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(rows.into_iter().map(|(_, v)| v).collect())
+}
+
+fn ledger_row(r: &Row) -> rusqlite::Result<(i64, Value)> {
+    let reason: i64 = r.get(4)?;
+    Ok((
+        r.get(0)?,
+        json!({
+            "sku": r.get::<_, String>(1)?,
+            "delta": r.get::<_, i64>(2)?,
+            "qoh_after": r.get::<_, i64>(3)?,
             "reason": reason,
             "reason_name": Reason::from_code(reason).map(Reason::name).unwrap_or("unknown"),
-            "origin_cart_id": r.get::<_, Option<i64>>(4)?,
-            "host_ref": r.get::<_, Option<String>>(5)?,
-            "workstation": r.get::<_, String>(6)?,
-            "created_at": r.get::<_, i64>(7)?,
-        }))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+            "origin_cart_id": r.get::<_, Option<i64>>(5)?,
+            "host_ref": r.get::<_, Option<String>>(6)?,
+            "workstation": r.get::<_, String>(7)?,
+            "created_at": r.get::<_, i64>(8)?,
+        }),
+    ))
 }
 
 // ---- web stack --------------------------------------------------------------------------
