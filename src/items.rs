@@ -493,10 +493,11 @@ impl Store {
     /// Items as a JSON array; filter `{"sku_prefix"?, "parent_sku"?, "limit"?}`.
     pub fn items_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["sku_prefix", "parent_sku", "limit"])?;
-        let prefix = f.get("sku_prefix").and_then(Value::as_str).unwrap_or("");
+        let prefix = filter_str(&f, "sku_prefix")?.unwrap_or("");
+        let parent = filter_str(&f, "parent_sku")?;
         let limit = filter_limit(&f)?;
         self.read(|c| {
-            let parent = match f.get("parent_sku").and_then(Value::as_str) {
+            let parent = match parent {
                 Some(p) => Some(sql::item_by_sku(c, p)?.id),
                 None => None,
             };
@@ -613,13 +614,7 @@ impl Store {
     pub fn ledger_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["sku", "limit"])?;
         let limit = filter_limit(&f)?;
-        let sku = match f.get("sku") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(
-                v.as_str()
-                    .ok_or_else(|| Error::invalid("filter: sku must be a string"))?,
-            ),
-        };
+        let sku = filter_str(&f, "sku")?;
         self.read(|c| Ok(Value::Array(sql::ledger_list(c, sku, limit)?).to_string()))
     }
 }
@@ -641,6 +636,29 @@ pub(crate) fn parse_filter(json: Option<&str>, allowed: &[&str]) -> Result<Map<S
         return Err(Error::invalid(format!("filter: unknown key {k:?}")));
     }
     Ok(m)
+}
+
+/// Filter key `key` as a string, if given: a value of another type is refused, not taken
+/// for "no filter".
+pub(crate) fn filter_str<'a>(f: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
+    match f.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| Error::invalid(format!("filter: {key} must be a string"))),
+    }
+}
+
+/// Filter key `key` as a whole number, if given (see [`filter_str`]).
+pub(crate) fn filter_number(f: &Map<String, Value>, key: &str) -> Result<Option<i64>> {
+    match f.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| Error::invalid(format!("filter: {key} must be a number"))),
+    }
 }
 
 pub(crate) fn filter_limit(f: &Map<String, Value>) -> Result<i64> {

@@ -27,7 +27,7 @@
 
 use crate::carts::{Cart, CartId};
 use crate::error::{Error, Result};
-use crate::items::{filter_limit, parse_filter, ItemId, Reason};
+use crate::items::{filter_limit, filter_number, parse_filter, ItemId, Reason};
 use crate::params::Settings;
 use crate::store::{self, sql, Store};
 use parking_lot::Mutex;
@@ -571,21 +571,10 @@ impl Store {
     pub fn stack_list_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["cart_id", "state", "limit"])?;
         let limit = filter_limit(&f)?;
-        let cart = match f.get("cart_id") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(
-                v.as_i64()
-                    .ok_or_else(|| Error::invalid("filter: cart_id must be a number"))?,
-            ),
-        };
-        let state = match f.get("state") {
-            None | Some(Value::Null) => None,
-            Some(v) => {
-                Some(StackState::from_code(v.as_i64().ok_or_else(|| {
-                    Error::invalid("filter: state must be a number")
-                })?)?)
-            }
-        };
+        let cart = filter_number(&f, "cart_id")?;
+        let state = filter_number(&f, "state")?
+            .map(StackState::from_code)
+            .transpose()?;
         self.read(|c| Ok(Value::Array(sql::stack_list(c, cart, state, limit)?).to_string()))
     }
 

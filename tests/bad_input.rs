@@ -135,12 +135,30 @@ fn bad_input_is_refused_by_name_and_changes_nothing() {
     refused(s, ErrorKind::InvalidArgument, "limit", || {
         s.stack_list_json(Some(r#"{"limit":0}"#))
     });
-    // A number for a SKU listed every SKU's changes as if none was asked for.
+    // A filter of the wrong type listed everything as if none was asked for.
     refused(
         s,
         ErrorKind::InvalidArgument,
         "sku must be a string",
         || s.ledger_json(Some(r#"{"sku":5}"#)),
+    );
+    refused(
+        s,
+        ErrorKind::InvalidArgument,
+        "sku_prefix must be a string",
+        || s.items_json(Some(r#"{"sku_prefix":["M"]}"#)),
+    );
+    refused(
+        s,
+        ErrorKind::InvalidArgument,
+        "parent_sku must be a string",
+        || s.items_json(Some(r#"{"parent_sku":7}"#)),
+    );
+    refused(
+        s,
+        ErrorKind::InvalidArgument,
+        "cart_id must be a number",
+        || s.stack_list_json(Some(r#"{"cart_id":"1"}"#)),
     );
     adj("MUG", 1).unwrap();
     let id = stack(s, None)[0]["id"].as_i64().unwrap();
