@@ -240,6 +240,9 @@ fn copies_match_the_source() {
         LIST_GROUPED,
         SKU_ITEMS,
         LEDGER_OF_ITEM,
+        ITEMS_PREFIXED,
+        ITEMS_OF_PARENT,
+        PREFIXED,
     ]
     .iter()
     .chain(PER_BATCH)
@@ -998,4 +1001,147 @@ fn an_items_history_does_not_scan_the_ledger() {
         seen[0], seen[1],
         "VM steps of one SKU's history beside 300 and 3,000 changes"
     );
+}
+
+/// `items_list()`: SKUs from a prefix on, and one product's variants (columns elided).
+const ITEMS_PREFIXED: &str = "WHERE i.sku >= ?1 AND i.sku < CAST(?1 || x'ff' AS TEXT)";
+const ITEMS_OF_PARENT: &str = "WHERE i.parent_id = ?2 AND {PREFIXED} ORDER BY i.sku LIMIT ?3";
+const PREFIXED: &str = "substr(i.sku, 1, length(?1)) = ?1";
+
+/// A catalogue of `n` plain items "S0".."S{n-1}" and a product "ZZ-TEE" with 3 variants.
+fn catalogue(dir: &std::path::Path, n: usize) -> Store {
+    let (store, _) = store_with_pending(dir, 0);
+    store.begin().unwrap();
+    for i in 0..n {
+        store
+            .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":1}}"#))
+            .unwrap();
+    }
+    store
+        .upsert_item_json(r#"{"sku":"ZZ-TEE","qoh":0}"#)
+        .unwrap();
+    for size in ["S", "M", "L"] {
+        store
+            .upsert_item_json(&format!(
+                r#"{{"sku":"ZZ-TEE-{size}","parent_sku":"ZZ-TEE","qoh":1}}"#
+            ))
+            .unwrap();
+    }
+    store.commit().unwrap();
+    store
+}
+
+/// Finding items by the start of their SKU (the host's item search, as the user types) or a
+/// product's variants walks only what it may list: both walked the catalogue from its first
+/// SKU, so the SKUs late in the alphabet cost a scan of it all.
+#[test]
+fn an_item_search_walks_only_the_skus_it_may_list() {
+    let mut seen = Vec::new();
+    for items in [300, 3_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = catalogue(dir.path(), items);
+        let skus = |filter: &str| -> Vec<String> {
+            let v: serde_json::Value =
+                serde_json::from_str(&store.items_json(Some(filter)).unwrap()).unwrap();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["sku"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            skus(r#"{"sku_prefix":"ZZ-TEE-"}"#),
+            ["ZZ-TEE-L", "ZZ-TEE-M", "ZZ-TEE-S"]
+        );
+        assert_eq!(
+            skus(r#"{"parent_sku":"ZZ-TEE"}"#),
+            ["ZZ-TEE-L", "ZZ-TEE-M", "ZZ-TEE-S"]
+        );
+        assert_eq!(
+            skus(r#"{"parent_sku":"ZZ-TEE","sku_prefix":"ZZ-TEE-M"}"#),
+            ["ZZ-TEE-M"]
+        );
+        let conn = Connection::open(store.path()).unwrap();
+        let prefixed = format!("SELECT i.sku FROM items i {ITEMS_PREFIXED} AND {PREFIXED}");
+        let search = work(&conn, &prefixed, ["ZZ-TEE-"]);
+        let parent: i64 = conn
+            .query_row("SELECT id FROM items WHERE sku = 'ZZ-TEE'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let variants = format!(
+            "SELECT i.sku FROM items i {}",
+            ITEMS_OF_PARENT.replace("{PREFIXED}", PREFIXED)
+        );
+        let of_parent = work(&conn, &variants, rusqlite::params!["", parent, 10]);
+        assert_eq!((search.3, of_parent.3), (3, 3), "rows beside {items} items");
+        assert_eq!(
+            (search.1, of_parent.1),
+            (0, 0),
+            "full-scan steps beside {items}"
+        );
+        seen.push((search.0, of_parent.0));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of (search, variants) beside 300 and 3,000 items"
+    );
+}
+
+/// The prefix's range lists exactly the SKUs that start with it, whatever their characters.
+#[test]
+fn an_item_search_lists_every_sku_that_starts_with_the_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = store_with_pending(dir.path(), 0);
+    let skus = [
+        "A",
+        "AB",
+        "Ab",
+        "A~",
+        "A\u{e9}",
+        "A\u{10fff}",
+        "A\u{10ffff}",
+        "B",
+        "\u{e9}t\u{e9}",
+        "\u{e9}",
+        "\u{1f600}",
+        "\u{1f600}\u{1f600}",
+        "%",
+        "%A",
+        "_A",
+        "a",
+    ];
+    for sku in skus {
+        let item = serde_json::json!({"sku": sku, "qoh": 1});
+        store.upsert_item_json(&item.to_string()).unwrap();
+    }
+    for prefix in [
+        "",
+        "A",
+        "Ab",
+        "A\u{10ffff}",
+        "\u{e9}",
+        "\u{1f600}",
+        "%",
+        "_",
+        "a",
+        "Z",
+    ] {
+        let filter = serde_json::json!({"sku_prefix": prefix});
+        let v: serde_json::Value =
+            serde_json::from_str(&store.items_json(Some(&filter.to_string())).unwrap()).unwrap();
+        let listed: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["sku"].as_str().unwrap())
+            .collect();
+        let mut expected: Vec<&str> = skus
+            .iter()
+            .copied()
+            .filter(|s| s.starts_with(prefix))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected, "prefix {prefix:?}");
+    }
 }

@@ -384,19 +384,31 @@ pub(crate) fn item_delete(c: &Connection, id: ItemId) -> Result<()> {
     Ok(())
 }
 
+/// Up to `limit` items whose SKU starts with `prefix`, in SKU order; of one product's
+/// variants only, if `parent` is given. Each form walks only what it may list: SKUs from the
+/// prefix on, through the SKU index (no valid UTF-8 text that starts with the prefix sorts
+/// at or after the prefix followed by byte 0xFF), or the product's variants through
+/// `items_parent`. One statement for both forms, filtering as it went, walked the catalogue
+/// from its first SKU.
 pub(crate) fn items_list(
     c: &Connection,
     prefix: &str,
     parent: Option<ItemId>,
     limit: i64,
 ) -> Result<Vec<Value>> {
-    let mut st = c.prepare_cached(
-        "SELECT i.sku, i.qoh, p.sku, i.attributes, i.description,
-                EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)
-         FROM items i LEFT JOIN items p ON p.id = i.parent_id
-         WHERE substr(i.sku, 1, length(?1)) = ?1 AND (?2 IS NULL OR i.parent_id = ?2)
-         ORDER BY i.sku LIMIT ?3",
-    )?;
+    const COLUMNS: &str = "SELECT i.sku, i.qoh, p.sku, i.attributes, i.description,
+                                  EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id)
+                           FROM items i LEFT JOIN items p ON p.id = i.parent_id";
+    const PREFIXED: &str = "substr(i.sku, 1, length(?1)) = ?1";
+    let mut st = match parent {
+        None => c.prepare_cached(&format!(
+            "{COLUMNS} WHERE i.sku >= ?1 AND i.sku < CAST(?1 || x'ff' AS TEXT) AND {PREFIXED}
+             ORDER BY i.sku LIMIT ?3"
+        ))?,
+        Some(_) => c.prepare_cached(&format!(
+            "{COLUMNS} WHERE i.parent_id = ?2 AND {PREFIXED} ORDER BY i.sku LIMIT ?3"
+        ))?,
+    };
     let rows = st.query_map(params![prefix, parent, limit], |r| {
         let attrs: String = r.get(3)?;
         Ok(json!({
