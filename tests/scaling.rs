@@ -236,6 +236,7 @@ fn copies_match_the_source() {
         WAITING,
         UNSENT,
         LISTED,
+        LIST_ALL,
         LIST_UNGROUPED,
         LIST_GROUPED,
         SKU_ITEMS,
@@ -766,16 +767,22 @@ const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
         COALESCE(g.attempts, 0), COALESCE(g.next_attempt_at, s.created_at), g.last_response,
         COALESCE(g.state, 'pending'), COALESCE(g.lease_until, 0), s.origin_cart_id,
         s.workstation";
-const LIST_UNGROUPED: &str = "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
-                      JOIN items i ON i.id = s.item_id
+const LIST_ALL: &str = "SELECT {LISTED} FROM stack s JOIN items i ON i.id = s.item_id
                       LEFT JOIN send_groups g ON g.id = s.group_id
-                 WHERE s.cart_id = ?1 AND s.group_id IS NULL ORDER BY s.id LIMIT ?2";
+                 ORDER BY s.id LIMIT ?1";
+const LIST_UNGROUPED: &str = "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
+                          JOIN items i ON i.id = s.item_id
+                          LEFT JOIN send_groups g ON g.id = s.group_id
+                     WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2
+                     ORDER BY s.id LIMIT ?3";
 const LIST_GROUPED: &str = "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
-                  JOIN items i ON i.id = s.item_id
-             WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) ORDER BY s.id LIMIT ?5";
+                      JOIN items i ON i.id = s.item_id
+                 WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) AND s.id < ?5
+                 ORDER BY s.id LIMIT ?6";
 
 /// The one statement the view was before: a scan of the stack in id order, filtering.
-const LIST_BY_SCAN: &str = "SELECT s.id, COALESCE(g.state, 'pending')
+const LIST_BY_SCAN: &str = "SELECT s.id, COALESCE(g.state, 'pending'), s.cart_id, i.sku, s.delta,
+                COALESCE(g.attempts, 0), g.last_response
          FROM stack s JOIN items i ON i.id = s.item_id
               LEFT JOIN send_groups g ON g.id = s.group_id
          WHERE (?1 IS NULL OR s.cart_id = ?1) AND (?2 IS NULL OR COALESCE(g.state, 'pending') = ?2)
@@ -848,10 +855,18 @@ fn the_stack_listing_walks_only_what_it_may_list() {
         let b_bypassed = work(
             &conn,
             &listed(LIST_GROUPED),
-            rusqlite::params![b, states.0, states.1, states.2, 1_000],
+            rusqlite::params![b, states.0, states.1, states.2, i64::MAX, 1_000],
         );
-        let b_waiting = work(&conn, &listed(LIST_UNGROUPED), rusqlite::params![b, 1_000]);
-        let a_first = work(&conn, &listed(LIST_UNGROUPED), rusqlite::params![a, 100]);
+        let b_waiting = work(
+            &conn,
+            &listed(LIST_UNGROUPED),
+            rusqlite::params![b, i64::MAX, 1_000],
+        );
+        let a_first = work(
+            &conn,
+            &listed(LIST_UNGROUPED),
+            rusqlite::params![a, i64::MAX, 100],
+        );
         assert_eq!(
             (b_bypassed.3, b_waiting.3, a_first.3),
             (40, 0, 100),
@@ -876,6 +891,31 @@ fn the_stack_listing_walks_only_what_it_may_list() {
     );
 }
 
+/// Unfiltered, every record qualifies, so the view reads the stack in id order and stops at
+/// its limit, however many records the carts hold grouped (a cart refusing thousands of SKUs).
+#[test]
+fn the_unfiltered_stack_listing_reads_only_its_limit() {
+    let mut seen = Vec::new();
+    for held in [300, 3_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, a) = store_with_pending(dir.path(), held);
+        let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+        settle_oldest(&stack, a, held, bypassed());
+        let first: serde_json::Value =
+            serde_json::from_str(&store.stack_list_json(Some(r#"{"limit":10}"#)).unwrap()).unwrap();
+        assert_eq!(first.as_array().unwrap().len(), 10);
+        assert_eq!(first[0]["state"], "bypassed");
+        let conn = Connection::open(store.path()).unwrap();
+        let w = work(&conn, &LIST_ALL.replace("{LISTED}", LISTED), [10]);
+        assert_eq!((w.2, w.3), (0, 10), "sorts and rows beside {held} bypassed");
+        seen.push(w.0);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of the first 10 beside 300 and 3,000 bypassed"
+    );
+}
+
 /// Whatever the filter and limit, the view lists what the scan it replaced listed, in the
 /// same order: records of two carts in every state, their ids interleaved.
 #[test]
@@ -884,6 +924,10 @@ fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
     let (store, a) = store_with_pending(dir.path(), 30);
     let b = add_cart_b(&store);
     sell_new(&store, 30, 30);
+    // Items with several records, so a group holds several: S0 on A, S30 on both.
+    for sku in ["S0", "S30", "S0", "S30"] {
+        sell(&store, sku);
+    }
     let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
     let retry = Transition::Pending {
         attempts: 1,
@@ -913,7 +957,7 @@ fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
     sell_new(&store, 60, 10);
     let conn = Connection::open(store.path()).unwrap();
     let mut compared = 0;
-    for cart in [None, Some(a), Some(b)] {
+    for cart in [None, Some(a), Some(b), Some(999)] {
         for state in [
             None,
             Some((1, "pending")),
@@ -930,20 +974,36 @@ fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
                     &store.stack_list_json(Some(&filter.to_string())).unwrap(),
                 )
                 .unwrap();
-                let listed: Vec<(i64, String)> = listed
+                let listed: Vec<serde_json::Value> = listed
                     .as_array()
                     .unwrap()
                     .iter()
                     .map(|r| {
                         let state = r["state"].as_str().unwrap().replace("leased", "pending");
-                        (r["id"].as_i64().unwrap(), state)
+                        serde_json::json!([
+                            r["id"],
+                            state,
+                            r["cart_id"],
+                            r["sku"],
+                            r["delta"],
+                            r["attempts"],
+                            r["last_response"]
+                        ])
                     })
                     .collect();
-                let scanned: Vec<(i64, String)> = conn
+                let scanned: Vec<serde_json::Value> = conn
                     .prepare(LIST_BY_SCAN)
                     .unwrap()
                     .query_map(rusqlite::params![cart, state.map(|s| s.1), limit], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
+                        Ok(serde_json::json!([
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, i64>(5)?,
+                            r.get::<_, Option<String>>(6)?
+                        ]))
                     })
                     .unwrap()
                     .collect::<Result<_, _>>()
@@ -1144,4 +1204,44 @@ fn an_item_search_lists_every_sku_that_starts_with_the_prefix() {
         expected.sort_unstable();
         assert_eq!(listed, expected, "prefix {prefix:?}");
     }
+}
+
+/// A deleted item's id is not given to the next item created: SQLite gives the newest row's
+/// id again once it is deleted, and a SKU created by mistake and deleted at once would have
+/// had its history walk every change of the item created next.
+#[test]
+fn a_deleted_items_history_does_not_walk_the_next_items_changes() {
+    let mut seen = Vec::new();
+    for sales in [30, 300] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store_with_pending(dir.path(), 0);
+        store.upsert_item_json(r#"{"sku":"TYPO","qoh":5}"#).unwrap();
+        let typo = store.item("TYPO").unwrap().id;
+        let count = Adjustment::new("TYPO", Delta::new(-1).unwrap(), Reason::Adjustment);
+        store.adjust_qoh(&count.send_to_web(false)).unwrap();
+        store.delete_item("TYPO").unwrap();
+        store
+            .upsert_item_json(r#"{"sku":"NEXT","qoh":5000}"#)
+            .unwrap();
+        assert!(
+            store.item("NEXT").unwrap().id > typo,
+            "the deleted item's id again"
+        );
+        store.begin().unwrap();
+        for _ in 0..sales {
+            sell(&store, "NEXT");
+        }
+        store.commit().unwrap();
+        let history: serde_json::Value =
+            serde_json::from_str(&store.ledger_json(Some(r#"{"sku":"TYPO"}"#)).unwrap()).unwrap();
+        assert_eq!(history.as_array().unwrap().len(), 1);
+        let conn = Connection::open(store.path()).unwrap();
+        let sql = format!("SELECT id {LEDGER_OF_ITEM}");
+        let (steps, ..) = work(&conn, &sql, rusqlite::params![typo, "TYPO", 10]);
+        seen.push(steps);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of TYPO's history beside 30 and 300 sales of NEXT"
+    );
 }

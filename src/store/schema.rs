@@ -172,15 +172,17 @@ const MIGRATIONS: &[&str] = &[
     // 6: the items a SKU named before they were deleted, so a SKU's history (its deleted
     // items' changes too) reads the ledger through `ledger_item` rather than scanning it. An
     // index of the ledger by SKU would do the same, at 10-17 % of every QOH change's cost.
-    // Filled here from the ledger: the (SKU, item) pairs no current item has.
+    // Filled here from the ledger: the (item, SKU) pairs no current item has. From now on an
+    // item's id is never given again (`sql::item_insert`), so an id names one SKU for good.
     r#"
     CREATE TABLE retired_items (
-        sku     TEXT NOT NULL,
         item_id INTEGER NOT NULL,
-        PRIMARY KEY (sku, item_id)
+        sku     TEXT NOT NULL,
+        PRIMARY KEY (item_id, sku)
     ) WITHOUT ROWID;
-    INSERT OR IGNORE INTO retired_items(sku, item_id)
-        SELECT l.sku, l.item_id FROM ledger l
+    CREATE INDEX retired_items_sku ON retired_items(sku);
+    INSERT OR IGNORE INTO retired_items(item_id, sku)
+        SELECT l.item_id, l.sku FROM ledger l
         WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.id = l.item_id AND i.sku = l.sku);
     "#,
 ];

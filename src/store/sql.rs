@@ -337,9 +337,13 @@ pub(crate) fn item_insert(
     description: &str,
     qoh: i64,
 ) -> Result<ItemId> {
+    // The id after every id given before, deleted items' too: SQLite would give a deleted
+    // newest item's id again, and its SKU's history would then walk the new item's changes.
     c.prepare_cached(
-        "INSERT INTO items(sku, parent_id, attributes, description, qoh, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO items(id, sku, parent_id, attributes, description, qoh, created_at)
+         VALUES (1 + MAX(COALESCE((SELECT MAX(id) FROM items), 0),
+                         COALESCE((SELECT MAX(item_id) FROM retired_items), 0)),
+                 ?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         sku,
@@ -376,7 +380,7 @@ pub(crate) fn item_set_qoh(c: &Connection, id: ItemId, qoh: i64) -> Result<()> {
 /// in `retired_items`, so the SKU's history still lists its changes ([`ledger_list`]).
 pub(crate) fn item_delete(c: &Connection, id: ItemId) -> Result<()> {
     c.prepare_cached(
-        "INSERT OR IGNORE INTO retired_items(sku, item_id) SELECT sku, id FROM items WHERE id = ?1",
+        "INSERT OR IGNORE INTO retired_items(item_id, sku) SELECT id, sku FROM items WHERE id = ?1",
     )?
     .execute([id])?;
     c.prepare_cached("DELETE FROM items WHERE id = ?1")?
@@ -631,29 +635,21 @@ const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
         s.workstation";
 
 /// The troubleshooting view: up to `limit` records of `cart` (all carts if `None`) in
-/// `state` (any if `None`), oldest first. Asked cart by cart and two ways, each served by an
-/// index: the cart's ungrouped records through `stack_ungrouped` in id order (it stops at
-/// `limit`), and the records of its send groups in the states asked for (only those, sorted);
-/// the rows then merge by id. One scan of the stack in id order, filtering as it went, walked
-/// every record of the other carts or states to list a few: an operator asking for a cart's
-/// bypassed records during another cart's outage waited for its whole backlog.
+/// `state` (any if `None`), oldest first. Unfiltered, every record qualifies: the stack in id
+/// order, stopping at `limit`. Filtered, a scan in id order walked every record of the other
+/// carts or states to list a few (an operator asking for a cart's bypassed records during
+/// another cart's outage waited for its whole backlog), so it is asked cart by cart, two ways,
+/// each served by an index: the cart's ungrouped records through `stack_ungrouped` in id
+/// order (stopping at `limit`), and the records of its send groups in the states asked for
+/// (all of them, sorted: the one walk left, of what the cart holds grouped). The rows merge
+/// by id after each; once `limit` are held, later ones ask only for older records, so no more
+/// than twice `limit` are ever held.
 pub(crate) fn stack_list(
     c: &Connection,
     cart: Option<CartId>,
     state: Option<StackState>,
     limit: i64,
 ) -> Result<Vec<Value>> {
-    let carts = match cart {
-        Some(k) => vec![k],
-        None => c
-            .prepare_cached("SELECT id FROM carts")?
-            .query_map([], |r| r.get::<_, CartId>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    let states = match state {
-        None => ["pending", "bypassed", "uncertain"],
-        Some(s) => [s.group_state(); 3],
-    };
     let now = super::now_ms();
     let listed = |r: &Row| -> rusqlite::Result<(i64, Value)> {
         let reason: i64 = r.get(4)?;
@@ -681,30 +677,69 @@ pub(crate) fn stack_list(
             }),
         ))
     };
-    let mut rows = Vec::new();
+    if cart.is_none() && state.is_none() {
+        return Ok(c
+            .prepare_cached(&format!(
+                "SELECT {LISTED} FROM stack s JOIN items i ON i.id = s.item_id
+                      LEFT JOIN send_groups g ON g.id = s.group_id
+                 ORDER BY s.id LIMIT ?1"
+            ))?
+            .query_map([limit], listed)?
+            .map(|r| r.map(|(_, v)| v))
+            .collect::<rusqlite::Result<_>>()?);
+    }
+    let carts = match cart {
+        Some(k) => vec![k],
+        None => c
+            .prepare_cached("SELECT id FROM carts")?
+            .query_map([], |r| r.get::<_, CartId>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    let states = match state {
+        None => ["pending", "bypassed", "uncertain"],
+        Some(s) => [s.group_state(); 3],
+    };
+    let held = usize::try_from(limit).unwrap_or(0);
+    let mut rows: Vec<(i64, Value)> = Vec::new();
+    // Keeps the oldest `limit`; returns the id the next rows must be below to count.
+    let merge = |rows: &mut Vec<(i64, Value)>, more: Vec<(i64, Value)>| -> i64 {
+        rows.extend(more);
+        rows.sort_unstable_by_key(|(id, _)| *id);
+        rows.truncate(held);
+        match rows.last() {
+            Some((id, _)) if rows.len() == held => *id,
+            _ => i64::MAX,
+        }
+    };
+    let mut below = i64::MAX;
     for k in carts {
         if states.contains(&"pending") {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
+            let more = c
+                .prepare_cached(&format!(
+                    "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
+                          JOIN items i ON i.id = s.item_id
+                          LEFT JOIN send_groups g ON g.id = s.group_id
+                     WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2
+                     ORDER BY s.id LIMIT ?3"
+                ))?
+                .query_map(params![k, below, limit], listed)?
+                .collect::<rusqlite::Result<_>>()?;
+            below = merge(&mut rows, more);
+        }
+        let more = c
+            .prepare_cached(&format!(
+                "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
                       JOIN items i ON i.id = s.item_id
-                      LEFT JOIN send_groups g ON g.id = s.group_id
-                 WHERE s.cart_id = ?1 AND s.group_id IS NULL ORDER BY s.id LIMIT ?2"
-            ))?;
-            for row in st.query_map(params![k, limit], listed)? {
-                rows.push(row?);
-            }
-        }
-        let mut st = c.prepare_cached(&format!(
-            "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
-                  JOIN items i ON i.id = s.item_id
-             WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) ORDER BY s.id LIMIT ?5"
-        ))?;
-        for row in st.query_map(params![k, states[0], states[1], states[2], limit], listed)? {
-            rows.push(row?);
-        }
+                 WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) AND s.id < ?5
+                 ORDER BY s.id LIMIT ?6"
+            ))?
+            .query_map(
+                params![k, states[0], states[1], states[2], below, limit],
+                listed,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        below = merge(&mut rows, more);
     }
-    rows.sort_unstable_by_key(|(id, _)| *id);
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(rows.into_iter().map(|(_, v)| v).collect())
 }
 
