@@ -505,7 +505,7 @@ impl WebStack for SqliteStack {
     /// saves work and changes no answer, so a store too busy for it (a host's long write
     /// transaction) costs this count a walk, not the pass its report.
     fn waiting(&self, cart: CartId) -> Result<i64> {
-        if self.read(|c| sql::backlog_behind(c, cart))? {
+        if !self.read(|c| sql::carts_behind(c, cart, 0))?.is_empty() {
             let _ = self.write(|c| sql::backlog_catch_up(c, cart));
         }
         self.read(|c| sql::stack_count(c, cart, StackState::Waiting))
@@ -553,15 +553,47 @@ fn prune_in_steps(mut step: impl FnMut() -> Result<usize>) -> Result<usize> {
     }
 }
 
+/// How many records may be queued since a cart's waiting records were last counted before
+/// [`Store::stack_count`] counts them in (a write), rather than walking them on every poll.
+const CATCH_UP_AFTER: i64 = 1_000;
+
 impl Store {
     /// How many records of `cart` (0 = all carts) are in `state`.
+    ///
+    /// A host may poll this while no controller runs, and the waiting records' count adds
+    /// those queued since a pass last counted them: once more than 1,000 were, it is brought
+    /// up to date first, so a poll counts at most that many. That catch-up
+    /// never waits for the write lock (a busy store costs this poll a walk, not a wait), and
+    /// inside a host transaction it is left out.
     pub fn stack_count(&self, cart: CartId, state: StackState) -> Result<i64> {
+        if state == StackState::Waiting {
+            self.catch_up_backlog(cart);
+        }
         self.read(|c| {
             if cart != 0 {
                 sql::cart_by_id(c, cart)?;
             }
             sql::stack_count(c, cart, state)
         })
+    }
+
+    /// See [`Store::stack_count`]: best-effort, so it reports nothing.
+    fn catch_up_backlog(&self, cart: CartId) {
+        let conn = self.inner.conn.lock();
+        if !conn.is_autocommit() {
+            return;
+        }
+        let Ok(behind) = store::read_on(&conn, |c| sql::carts_behind(c, cart, CATCH_UP_AFTER))
+        else {
+            return;
+        };
+        if behind.is_empty() || conn.busy_timeout(std::time::Duration::ZERO).is_err() {
+            return;
+        }
+        let _ = store::write_on(&conn, |c| {
+            behind.iter().try_for_each(|&k| sql::backlog_catch_up(c, k))
+        });
+        let _ = conn.busy_timeout(self.inner.options.busy_timeout);
     }
 
     /// The troubleshooting view (the seeds' CTRL+Shift+S) as a JSON array: per record `id,

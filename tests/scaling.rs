@@ -8,7 +8,7 @@
 //! query is re-checked here rather than silently passing on stale text.
 
 use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
-use inventory_sync::{Adjustment, Delta, OpenOptions, Reason, Store};
+use inventory_sync::{Adjustment, Delta, OpenOptions, Reason, StackState, Store};
 use rusqlite::{Connection, StatementStatus};
 
 const SOURCE: &str = include_str!("../src/store/sql.rs");
@@ -1243,5 +1243,81 @@ fn a_deleted_items_history_does_not_walk_the_next_items_changes() {
     assert_eq!(
         seen[0], seen[1],
         "VM steps of TYPO's history beside 30 and 300 sales of NEXT"
+    );
+}
+
+/// `stack_backlog`'s row of `cart`: (counted_to, n, the newest record's id).
+fn counted(conn: &Connection, cart: i64) -> (i64, i64, i64) {
+    conn.query_row(
+        "SELECT COALESCE((SELECT counted_to FROM stack_backlog WHERE cart_id = ?1), 0),
+                COALESCE((SELECT n FROM stack_backlog WHERE cart_id = ?1), 0),
+                (SELECT MAX(id) FROM stack)",
+        [cart],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .unwrap()
+}
+
+/// A host polling the count of waiting records while no controller runs (stopped, or on a
+/// back-office machine that is down) counted every record queued since the last pass, on
+/// every poll. Once more than 1,000 have been queued, a poll counts them in for the next.
+#[test]
+fn a_host_polling_the_waiting_count_does_not_count_the_backlog_each_time() {
+    let mut seen = Vec::new();
+    for queued in [2_000, 20_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, cart) = store_with_pending(dir.path(), queued);
+        let conn = Connection::open(store.path()).unwrap();
+        assert_eq!(counted(&conn, cart).0, 0, "nothing counted yet");
+        let waiting = store.stack_count(cart, StackState::Waiting).unwrap();
+        assert_eq!(waiting, queued as i64);
+        let (to, n, top) = counted(&conn, cart);
+        assert_eq!((to, n), (top, queued as i64), "counted in by the poll");
+        for _ in 0..5 {
+            sell(&store, "S0");
+        }
+        assert_eq!(
+            store.stack_count(0, StackState::Waiting).unwrap(),
+            queued as i64 + 5
+        );
+        assert_eq!(counted(&conn, cart).0, to, "5 more: the poll only read");
+        let (steps, ..) = work(&conn, WAITING, rusqlite::params![cart, "pending"]);
+        seen.push(steps);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of the next poll beside 2,000 and 20,000 queued"
+    );
+}
+
+/// That catch-up never holds up the poll, nor writes into the host's own transaction: the
+/// count is right either way.
+#[test]
+fn a_polled_count_is_right_while_the_store_is_busy_or_in_a_host_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, cart) = store_with_pending(dir.path(), 1_500);
+    let other = Connection::open(store.path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 1_500);
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        counted(&other, cart).0,
+        0,
+        "no catch-up while another held the lock"
+    );
+    store.begin().unwrap();
+    sell(&store, "S1");
+    assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 1_501);
+    store.rollback().unwrap();
+    assert_eq!(
+        counted(&other, cart).0,
+        0,
+        "nothing written in the host's transaction"
+    );
+    assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 1_500);
+    assert_eq!(
+        counted(&other, cart).1,
+        1_500,
+        "counted in once the store was free"
     );
 }

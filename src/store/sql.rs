@@ -1427,13 +1427,17 @@ fn supersede_item(
     Ok(n)
 }
 
-/// Whether records arrived since `cart`'s row of `stack_backlog` was brought up to date.
-pub(crate) fn backlog_behind(c: &Connection, cart: CartId) -> Result<bool> {
+/// The carts (`cart`, or all if 0) whose row of `stack_backlog` was brought up to date more
+/// than `by` records ago (counted in ids of any cart: an upper bound on the cart's own).
+pub(crate) fn carts_behind(c: &Connection, cart: CartId, by: i64) -> Result<Vec<CartId>> {
     Ok(c.prepare_cached(
-        "SELECT COALESCE((SELECT counted_to FROM stack_backlog WHERE cart_id = ?1), 0)
-                < (SELECT COALESCE(MAX(id), 0) FROM stack)",
+        "SELECT k.id FROM carts k
+         WHERE (?1 = 0 OR k.id = ?1)
+           AND (SELECT COALESCE(MAX(id), 0) FROM stack)
+               - COALESCE((SELECT counted_to FROM stack_backlog b WHERE b.cart_id = k.id), 0) > ?2",
     )?
-    .query_row([cart], |r| r.get(0))?)
+    .query_map([cart, by], |r| r.get(0))?
+    .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Brings `cart`'s row of `stack_backlog` up to the newest record: counts its ungrouped
