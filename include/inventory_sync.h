@@ -463,7 +463,10 @@ int32_t invsync_rollback(invsync_store *store);
 /**
  * On success `*out` receives how many records of cart `cart_id` (0 = all carts) are in
  * `state`: 1 waiting to be sent (pending, leased, or waiting to retry), 2 bypassed,
- * 3 uncertain. A count beyond `INT32_MAX` is reported as `INT32_MAX`.
+ * 3 uncertain. A count beyond `INT32_MAX` is reported as `INT32_MAX`. Counting waiting
+ * records may commit a small write (once more than 1,000 records were queued since they were
+ * last counted, so later polls need not walk them); it never waits for the write lock and
+ * writes nothing inside a host transaction.
  *
  * NULL: all required. Thread safety: any thread.
  *

@@ -590,10 +590,18 @@ impl Store {
         if behind.is_empty() || conn.busy_timeout(std::time::Duration::ZERO).is_err() {
             return;
         }
+        /// Gives the handle its busy timeout back however the catch-up ends: left at 0, every
+        /// later write on it would fail at once beside another writer.
+        struct Restore<'a>(&'a rusqlite::Connection, std::time::Duration);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                let _ = self.0.busy_timeout(self.1);
+            }
+        }
+        let _restore = Restore(&conn, self.inner.options.busy_timeout);
         let _ = store::write_on(&conn, |c| {
             behind.iter().try_for_each(|&k| sql::backlog_catch_up(c, k))
         });
-        let _ = conn.busy_timeout(self.inner.options.busy_timeout);
     }
 
     /// The troubleshooting view (the seeds' CTRL+Shift+S) as a JSON array: per record `id,

@@ -354,3 +354,24 @@ fn a_deleted_item_leaves_no_web_fields_for_the_next_item_of_its_id() {
         inventory_sync::WebFields::default()
     );
 }
+
+/// A store file another program created with text stored as UTF-16 is refused at open, by
+/// name, and left as it was: the library's statements compare text as UTF-8 bytes (an item
+/// search listed nothing in such a file).
+#[test]
+fn a_store_file_storing_text_as_utf16_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("utf16.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA encoding = 'UTF-16le'; CREATE TABLE host_notes(t TEXT);")
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+    assert!(err.message().contains("UTF-16le"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1, "the file was changed");
+}

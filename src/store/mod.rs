@@ -108,6 +108,17 @@ fn configure(
         )
     })?;
     conn.busy_timeout(options.busy_timeout)?;
+    // The statements assume text stored as UTF-8 (an item search bounds SKUs by byte 0xFF,
+    // which UTF-8 never holds). A file this library creates is; one another program created
+    // as UTF-16 is refused rather than misread.
+    let encoding: String = conn.query_row("PRAGMA encoding", [], |r| r.get(0))?;
+    if encoding != "UTF-8" {
+        return Err(Error::refused(format!(
+            "store file {} stores text as {encoding}; inventory_sync stores it as UTF-8 \
+             (let Store::open create the file)",
+            path.display()
+        )));
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(
         None,
