@@ -641,23 +641,25 @@ pub(crate) fn parse_filter(json: Option<&str>, allowed: &[&str]) -> Result<Map<S
 /// Filter key `key` as a string, if given: a value of another type is refused, not taken
 /// for "no filter".
 pub(crate) fn filter_str<'a>(f: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
-    match f.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_str()
-            .map(Some)
-            .ok_or_else(|| Error::invalid(format!("filter: {key} must be a string"))),
-    }
+    filter_as(f, key, "a string", Value::as_str)
 }
 
 /// Filter key `key` as a whole number, if given (see [`filter_str`]).
 pub(crate) fn filter_number(f: &Map<String, Value>, key: &str) -> Result<Option<i64>> {
+    filter_as(f, key, "a number", Value::as_i64)
+}
+
+fn filter_as<'a, T>(
+    f: &'a Map<String, Value>,
+    key: &str,
+    kind: &str,
+    read: impl FnOnce(&'a Value) -> Option<T>,
+) -> Result<Option<T>> {
     match f.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
+        Some(v) => read(v)
             .map(Some)
-            .ok_or_else(|| Error::invalid(format!("filter: {key} must be a number"))),
+            .ok_or_else(|| Error::invalid(format!("filter: {key} must be {kind}"))),
     }
 }
 

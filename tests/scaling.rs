@@ -677,17 +677,8 @@ fn a_cart_not_leased_has_its_backlog_counted_once() {
         let (store, cart) = store_with_pending(dir.path(), records);
         let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
         let conn = Connection::open(store.path()).unwrap();
-        let counted = || -> (i64, i64, i64) {
-            conn.query_row(
-                "SELECT counted_to, n, (SELECT MAX(id) FROM stack) FROM stack_backlog
-                 WHERE cart_id = ?1",
-                [cart],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap()
-        };
         assert_eq!(stack.waiting(cart).unwrap(), records as i64);
-        let (to, n, top) = counted();
+        let (to, n, top) = counted(&conn, cart);
         assert_eq!(
             (to, n),
             (top, records as i64),
@@ -697,7 +688,7 @@ fn a_cart_not_leased_has_its_backlog_counted_once() {
             sell(&store, "S0");
         }
         assert_eq!(stack.waiting(cart).unwrap(), records as i64 + 5);
-        let (to, n, top) = counted();
+        let (to, n, top) = counted(&conn, cart);
         assert_eq!((to, n), (top, records as i64 + 5), "and again after 5 more");
         let (steps, ..) = work(&conn, WAITING, rusqlite::params![cart, "pending"]);
         seen.push(steps);
