@@ -103,9 +103,9 @@ const BATCH_ITEM: &[&str] = &[
                AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
     "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
                                      attempts, next_attempt_at, last_response, created_at,
-                                     unsettled)
+                                     unsettled, first_record)
              SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
-                    ?3, ?4, ?5, ?6, b.created_at, ?7
+                    ?3, ?4, ?5, ?6, b.created_at, ?7, MIN(s.id)
              FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
              WHERE b.id = ?1 GROUP BY s.item_id",
     "UPDATE stack SET group_id = ?3 WHERE group_id = ?1 AND item_id = ?2",
@@ -237,8 +237,11 @@ fn copies_match_the_source() {
         UNSENT,
         LISTED,
         LIST_ALL,
-        LIST_UNGROUPED,
-        LIST_GROUPED,
+        LIST_WAITING,
+        UNGROUPED,
+        IN_BATCHES,
+        GROUPS_LISTED,
+        GROUP_RECORDS,
         SKU_ITEMS,
         LEDGER_OF_ITEM,
         ITEMS_PREFIXED,
@@ -753,7 +756,7 @@ fn each_connection_keeps_a_page_cache_of_its_own() {
     );
 }
 
-/// The troubleshooting view's two statements in `stack_list()` (the columns as `LISTED`).
+/// The troubleshooting view's statements in `stack_list()` (the columns as `LISTED`).
 const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
         COALESCE(g.attempts, 0), COALESCE(g.next_attempt_at, s.created_at), g.last_response,
         COALESCE(g.state, 'pending'), COALESCE(g.lease_until, 0), s.origin_cart_id,
@@ -761,15 +764,64 @@ const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
 const LIST_ALL: &str = "SELECT {LISTED} FROM stack s JOIN items i ON i.id = s.item_id
                       LEFT JOIN send_groups g ON g.id = s.group_id
                  ORDER BY s.id LIMIT ?1";
-const LIST_UNGROUPED: &str = "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
-                          JOIN items i ON i.id = s.item_id
-                          LEFT JOIN send_groups g ON g.id = s.group_id
-                     WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2
-                     ORDER BY s.id LIMIT ?3";
-const LIST_GROUPED: &str = "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
-                      JOIN items i ON i.id = s.item_id
-                 WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) AND s.id < ?5
-                 ORDER BY s.id LIMIT ?6";
+const LIST_WAITING: &str = "SELECT {LISTED} {sql} ORDER BY s.id LIMIT ?3";
+const UNGROUPED: &str = "FROM stack s INDEXED BY stack_ungrouped JOIN items i ON i.id = s.item_id
+                      LEFT JOIN send_groups g ON g.id = s.group_id
+                 WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2";
+const IN_BATCHES: &str = "FROM send_groups g INDEXED BY send_groups_batches
+                      JOIN stack s ON s.group_id = g.id JOIN items i ON i.id = s.item_id
+                 WHERE g.cart_id = ?1 AND g.item_id = 0 AND s.id < ?2";
+const GROUPS_LISTED: &str = "SELECT id, first_record FROM send_groups INDEXED BY send_groups_listed
+             WHERE cart_id = ?1 AND state = ?2 AND item_id <> 0 ORDER BY first_record";
+const GROUP_RECORDS: &str = "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
+                  JOIN items i ON i.id = s.item_id
+             WHERE g.id = ?1 AND s.id < ?2 ORDER BY s.id LIMIT ?3";
+
+/// The steps `stack_list()` takes for a cart's item groups in `state`, walking them as it
+/// does (the statements are the copies above): groups oldest first record first, each
+/// group's records, until `limit` records older than the next group's first are held.
+/// Returns (VM steps, sorts of the walk of groups, records listed).
+fn group_walk(conn: &Connection, cart: i64, state: &str, limit: usize) -> (i32, i32, usize) {
+    let mut groups = conn.prepare(GROUPS_LISTED).unwrap();
+    let mut records = conn
+        .prepare(&GROUP_RECORDS.replace("{LISTED}", LISTED))
+        .unwrap();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut steps = 0;
+    {
+        let mut walk = groups.query(rusqlite::params![cart, state]).unwrap();
+        while let Some(g) = walk.next().unwrap() {
+            ids.sort_unstable();
+            ids.truncate(limit);
+            let below = if ids.len() == limit {
+                ids[limit - 1]
+            } else {
+                i64::MAX
+            };
+            if g.get::<_, i64>(1).unwrap() >= below {
+                break;
+            }
+            let group: i64 = g.get(0).unwrap();
+            let params = rusqlite::params![group, below, limit as i64];
+            ids.extend(
+                records
+                    .query_map(params, |r| r.get::<_, i64>(0))
+                    .unwrap()
+                    .map(Result::unwrap),
+            );
+            steps += records.get_status(StatementStatus::VmStep);
+            records.reset_status(StatementStatus::VmStep);
+        }
+    }
+    ids.sort_unstable();
+    ids.truncate(limit);
+    let sorts = groups.get_status(StatementStatus::Sort);
+    (
+        steps + groups.get_status(StatementStatus::VmStep),
+        sorts,
+        ids.len(),
+    )
+}
 
 /// The one statement the view was before: a scan of the stack in id order, filtering.
 const LIST_BY_SCAN: &str = "SELECT s.id, COALESCE(g.state, 'pending'), s.cart_id, i.sku, s.delta,
@@ -832,40 +884,56 @@ fn bypassed() -> Transition {
 /// cart A has thousands waiting (an outage) waited for a scan of them all, on every refresh.
 #[test]
 fn the_stack_listing_walks_only_what_it_may_list() {
-    let listed = |sql: &str| sql.replace("{LISTED}", LISTED);
+    let waiting_sql = |from: &str| {
+        LIST_WAITING
+            .replace("{sql}", from)
+            .replace("{LISTED}", LISTED)
+    };
     let mut seen = Vec::new();
-    for waiting in [300, 3_000] {
+    for (waiting, refused) in [(300, 40), (3_000, 400)] {
         let dir = tempfile::tempdir().unwrap();
         let (store, a) = store_with_pending(dir.path(), waiting);
         let b = add_cart_b(&store);
-        sell_new(&store, waiting, 40);
+        sell_new(&store, waiting, refused);
         let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
-        settle_oldest(&stack, b, 40, bypassed());
+        settle_oldest(&stack, b, refused, bypassed());
+        let listed: serde_json::Value = serde_json::from_str(
+            &store
+                .stack_list_json(Some(&format!(r#"{{"cart_id":{b},"state":2,"limit":10}}"#)))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), 10);
         let conn = Connection::open(store.path()).unwrap();
-        let states = ("bypassed", "bypassed", "bypassed");
-        let b_bypassed = work(
-            &conn,
-            &listed(LIST_GROUPED),
-            rusqlite::params![b, states.0, states.1, states.2, i64::MAX, 1_000],
+        let b_bypassed = group_walk(&conn, b, "bypassed", 10);
+        assert_eq!(
+            (b_bypassed.1, b_bypassed.2),
+            (0, 10),
+            "sorts and rows of B's bypassed"
         );
         let b_waiting = work(
             &conn,
-            &listed(LIST_UNGROUPED),
+            &waiting_sql(UNGROUPED),
+            rusqlite::params![b, i64::MAX, 1_000],
+        );
+        let b_batches = work(
+            &conn,
+            &waiting_sql(IN_BATCHES),
             rusqlite::params![b, i64::MAX, 1_000],
         );
         let a_first = work(
             &conn,
-            &listed(LIST_UNGROUPED),
+            &waiting_sql(UNGROUPED),
             rusqlite::params![a, i64::MAX, 100],
         );
         assert_eq!(
-            (b_bypassed.3, b_waiting.3, a_first.3),
-            (40, 0, 100),
+            (b_waiting.3, b_batches.3, a_first.3),
+            (0, 0, 100),
             "rows listed"
         );
         for (what, w) in [
-            ("B bypassed", b_bypassed),
             ("B waiting", b_waiting),
+            ("B batches", b_batches),
             ("A first", a_first),
         ] {
             assert_eq!(w.1, 0, "{what}: full-scan steps beside {waiting} waiting");
@@ -874,11 +942,12 @@ fn the_stack_listing_walks_only_what_it_may_list() {
             a_first.2, 0,
             "A's first 100 sorted: not in the index's order"
         );
-        seen.push((b_bypassed.0, b_waiting.0, a_first.0));
+        seen.push((b_bypassed.0, b_waiting.0, b_batches.0, a_first.0));
     }
     assert_eq!(
         seen[0], seen[1],
-        "VM steps of (B bypassed, B waiting, A's first 100) beside 300 and 3,000 records of A"
+        "VM steps of (B's first 10 bypassed, B waiting, B's batches, A's first 100) beside \
+         (300 waiting for A, 40 bypassed on B) and (3,000, 400)"
     );
 }
 

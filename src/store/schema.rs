@@ -174,6 +174,7 @@ const MIGRATIONS: &[&str] = &[
     // index of the ledger by SKU would do the same, at 10-17 % of every QOH change's cost.
     // Filled here from the ledger: the (item, SKU) pairs no current item has. From now on an
     // item's id is never given again (`sql::item_insert`), so an id names one SKU for good.
+    // And each item group's first record (below), for the troubleshooting view.
     r#"
     CREATE TABLE retired_items (
         item_id INTEGER NOT NULL,
@@ -184,6 +185,16 @@ const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO retired_items(item_id, sku)
         SELECT l.item_id, l.sku FROM ledger l
         WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.id = l.item_id AND i.sku = l.sku);
+    -- An item group's oldest record when it was formed: a group never gains records, so no
+    -- record of it is older. The troubleshooting view walks a cart's groups in this order and
+    -- stops at the first whose oldest record could not be listed. Batches (item_id = 0) are
+    -- left out: applied sends never write this index.
+    ALTER TABLE send_groups ADD COLUMN first_record INTEGER NOT NULL DEFAULT 0;
+    UPDATE send_groups SET first_record =
+        COALESCE((SELECT MIN(s.id) FROM stack s WHERE s.group_id = send_groups.id), 0)
+        WHERE item_id <> 0;
+    CREATE INDEX send_groups_listed ON send_groups(cart_id, state, first_record)
+        WHERE item_id <> 0;
     "#,
 ];
 
@@ -218,7 +229,8 @@ mod tests {
     use super::*;
 
     /// A file of the previous version keeps its rows and gains what the last migration adds
-    /// (the deleted items its ledger names); a file of a newer build is refused, untouched.
+    /// (the deleted items its ledger names, each group's oldest record); a file of a newer
+    /// build is refused, untouched.
     #[test]
     fn a_file_of_the_previous_version_migrates_and_a_newer_one_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -228,7 +240,13 @@ mod tests {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION - 1)
             .unwrap();
         conn.execute_batch(
-            "INSERT INTO items(id, sku, qoh, created_at) VALUES (8, 'MUG', 3, 0);
+            "INSERT INTO send_groups(id, cart_id, item_id, key, net_delta, workstation, state,
+                                     next_attempt_at, created_at)
+             VALUES (1, 1, 8, 'k1', -2, 'ws', 'bypassed', 0, 0);
+             INSERT INTO stack(id, cart_id, item_id, delta, reason, workstation, created_at,
+                               group_id)
+             VALUES (9, 1, 8, -1, 2, 'ws', 0, 1), (5, 1, 8, -1, 2, 'ws', 0, 1);
+             INSERT INTO items(id, sku, qoh, created_at) VALUES (8, 'MUG', 3, 0);
              INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, workstation, created_at)
              VALUES (7, 'TEE-L', -1, 4, 2, 'ws', 0), (7, 'TEE-L', -1, 3, 2, 'ws', 0),
                     (8, 'MUG', 1, 3, 2, 'ws', 0)",
@@ -251,6 +269,14 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM ledger", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 3);
+        let first: i64 = conn
+            .query_row(
+                "SELECT first_record FROM send_groups WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(first, 5, "a group's oldest record");
 
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();

@@ -638,12 +638,11 @@ const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
 /// `state` (any if `None`), oldest first. Unfiltered, every record qualifies: the stack in id
 /// order, stopping at `limit`. Filtered, a scan in id order walked every record of the other
 /// carts or states to list a few (an operator asking for a cart's bypassed records during
-/// another cart's outage waited for its whole backlog), so it is asked cart by cart, two ways,
-/// each served by an index: the cart's ungrouped records through `stack_ungrouped` in id
-/// order (stopping at `limit`), and the records of its send groups in the states asked for
-/// (all of them, sorted: the one walk left, of what the cart holds grouped). The rows merge
-/// by id after each; once `limit` are held, later ones ask only for older records, so no more
-/// than twice `limit` are ever held.
+/// another cart's outage waited for its whole backlog), so it is asked cart by cart, each
+/// way served by an index: the cart's ungrouped records through `stack_ungrouped` in id order
+/// and its first-attempt batches' records (waiting), then its item groups in the states asked
+/// for, oldest `first_record` first, until one could hold nothing old enough to list. At
+/// most twice `limit` rows are held ([`Oldest`]).
 pub(crate) fn stack_list(
     c: &Connection,
     cart: Option<CartId>,
@@ -695,52 +694,97 @@ pub(crate) fn stack_list(
             .query_map([], |r| r.get::<_, CartId>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?,
     };
-    let states = match state {
-        None => ["pending", "bypassed", "uncertain"],
-        Some(s) => [s.group_state(); 3],
+    let states: &[&str] = match state {
+        None => &["pending", "bypassed", "uncertain"],
+        Some(s) => &[s.group_state()],
     };
-    let held = usize::try_from(limit).unwrap_or(0);
-    let mut rows: Vec<(i64, Value)> = Vec::new();
-    // Keeps the oldest `limit`; returns the id the next rows must be below to count.
-    let merge = |rows: &mut Vec<(i64, Value)>, more: Vec<(i64, Value)>| -> i64 {
-        rows.extend(more);
-        rows.sort_unstable_by_key(|(id, _)| *id);
-        rows.truncate(held);
-        match rows.last() {
-            Some((id, _)) if rows.len() == held => *id,
-            _ => i64::MAX,
-        }
-    };
-    let mut below = i64::MAX;
+    let mut oldest = Oldest::new(limit);
     for k in carts {
         if states.contains(&"pending") {
-            let more = c
-                .prepare_cached(&format!(
-                    "SELECT {LISTED} FROM stack s INDEXED BY stack_ungrouped
-                          JOIN items i ON i.id = s.item_id
-                          LEFT JOIN send_groups g ON g.id = s.group_id
-                     WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2
-                     ORDER BY s.id LIMIT ?3"
-                ))?
-                .query_map(params![k, below, limit], listed)?
-                .collect::<rusqlite::Result<_>>()?;
-            below = merge(&mut rows, more);
+            // Ungrouped records, and those of first-attempt batches (a lease's worth each).
+            for sql in [
+                "FROM stack s INDEXED BY stack_ungrouped JOIN items i ON i.id = s.item_id
+                      LEFT JOIN send_groups g ON g.id = s.group_id
+                 WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2",
+                "FROM send_groups g INDEXED BY send_groups_batches
+                      JOIN stack s ON s.group_id = g.id JOIN items i ON i.id = s.item_id
+                 WHERE g.cart_id = ?1 AND g.item_id = 0 AND s.id < ?2",
+            ] {
+                let mut st =
+                    c.prepare_cached(&format!("SELECT {LISTED} {sql} ORDER BY s.id LIMIT ?3"))?;
+                oldest.add(st.query_map(params![k, oldest.below, limit], listed)?)?;
+            }
         }
-        let more = c
-            .prepare_cached(&format!(
-                "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
-                      JOIN items i ON i.id = s.item_id
-                 WHERE g.cart_id = ?1 AND g.state IN (?2, ?3, ?4) AND s.id < ?5
-                 ORDER BY s.id LIMIT ?6"
-            ))?
-            .query_map(
-                params![k, states[0], states[1], states[2], below, limit],
-                listed,
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        below = merge(&mut rows, more);
+        // Item groups, oldest first record first: once `limit` records older than a group's
+        // first record are held, neither it nor any group after it has one to list.
+        let mut groups = c.prepare_cached(
+            "SELECT id, first_record FROM send_groups INDEXED BY send_groups_listed
+             WHERE cart_id = ?1 AND state = ?2 AND item_id <> 0 ORDER BY first_record",
+        )?;
+        let mut records = c.prepare_cached(&format!(
+            "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
+                  JOIN items i ON i.id = s.item_id
+             WHERE g.id = ?1 AND s.id < ?2 ORDER BY s.id LIMIT ?3"
+        ))?;
+        for &st in states {
+            let mut walk = groups.query(params![k, st])?;
+            while let Some(g) = walk.next()? {
+                if g.get::<_, i64>(1)? >= oldest.below {
+                    break;
+                }
+                let group: i64 = g.get(0)?;
+                oldest.add(records.query_map(params![group, oldest.below, limit], listed)?)?;
+            }
+        }
     }
-    Ok(rows.into_iter().map(|(_, v)| v).collect())
+    Ok(oldest.into_rows())
+}
+
+/// The oldest `limit` rows (by id) of those added, for [`stack_list`]. Rows are sorted and cut
+/// to `limit` once twice that many are held, so adding costs a sort only now and then;
+/// `below` is the newest row kept at the last cut (no row at or above it can be listed).
+struct Oldest {
+    rows: Vec<(i64, Value)>,
+    limit: usize,
+    below: i64,
+}
+
+impl Oldest {
+    fn new(limit: i64) -> Oldest {
+        Oldest {
+            rows: Vec::new(),
+            limit: usize::try_from(limit).unwrap_or(0),
+            below: i64::MAX,
+        }
+    }
+
+    fn add(
+        &mut self,
+        rows: impl Iterator<Item = rusqlite::Result<(i64, Value)>>,
+    ) -> rusqlite::Result<()> {
+        for row in rows {
+            self.rows.push(row?);
+            if self.rows.len() >= 2 * self.limit.max(1) {
+                self.cut();
+            }
+        }
+        Ok(())
+    }
+
+    fn cut(&mut self) {
+        self.rows.sort_unstable_by_key(|(id, _)| *id);
+        self.rows.truncate(self.limit);
+        if self.rows.len() == self.limit {
+            if let Some((id, _)) = self.rows.last() {
+                self.below = *id;
+            }
+        }
+    }
+
+    fn into_rows(mut self) -> Vec<Value> {
+        self.cut();
+        self.rows.into_iter().map(|(_, v)| v).collect()
+    }
 }
 
 /// The send group of a record and its state (`None` for a record not yet grouped).
@@ -1115,9 +1159,9 @@ fn batch_item_to_group(
         .prepare_cached(&format!(
             "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
                                      attempts, next_attempt_at, last_response, created_at,
-                                     unsettled)
+                                     unsettled, first_record)
              SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
-                    ?3, ?4, ?5, ?6, b.created_at, ?7
+                    ?3, ?4, ?5, ?6, b.created_at, ?7, MIN(s.id)
              FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
              WHERE b.id = ?1 GROUP BY s.item_id"
         ))?
