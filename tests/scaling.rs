@@ -770,17 +770,18 @@ const UNGROUPED: &str = "FROM stack s INDEXED BY stack_ungrouped JOIN items i ON
                  WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2";
 const IN_BATCHES: &str = "FROM send_groups g INDEXED BY send_groups_batches
                       JOIN stack s ON s.group_id = g.id JOIN items i ON i.id = s.item_id
-                 WHERE g.cart_id = ?1 AND g.item_id = 0 AND s.id < ?2";
+                 WHERE g.cart_id = ?1 AND g.item_id = 0 AND g.state = 'pending' AND s.id < ?2";
 const GROUPS_LISTED: &str = "SELECT id, first_record FROM send_groups INDEXED BY send_groups_listed
              WHERE cart_id = ?1 AND state = ?2 AND item_id <> 0 ORDER BY first_record";
-const GROUP_RECORDS: &str = "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
+const GROUP_RECORDS: &str = "SELECT {LISTED} FROM send_groups g
+                  JOIN stack s ON s.group_id = g.id AND s.item_id = g.item_id
                   JOIN items i ON i.id = s.item_id
              WHERE g.id = ?1 AND s.id < ?2 ORDER BY s.id LIMIT ?3";
 
 /// The steps `stack_list()` takes for a cart's item groups in `state`, walking them as it
 /// does (the statements are the copies above): groups oldest first record first, each
 /// group's records, until `limit` records older than the next group's first are held.
-/// Returns (VM steps, sorts of the walk of groups, records listed).
+/// Returns (VM steps, sorts, records listed).
 fn group_walk(conn: &Connection, cart: i64, state: &str, limit: usize) -> (i32, i32, usize) {
     let mut groups = conn.prepare(GROUPS_LISTED).unwrap();
     let mut records = conn
@@ -815,7 +816,8 @@ fn group_walk(conn: &Connection, cart: i64, state: &str, limit: usize) -> (i32, 
     }
     ids.sort_unstable();
     ids.truncate(limit);
-    let sorts = groups.get_status(StatementStatus::Sort);
+    let sorts =
+        groups.get_status(StatementStatus::Sort) + records.get_status(StatementStatus::Sort);
     (
         steps + groups.get_status(StatementStatus::VmStep),
         sorts,
@@ -894,9 +896,19 @@ fn the_stack_listing_walks_only_what_it_may_list() {
         let dir = tempfile::tempdir().unwrap();
         let (store, a) = store_with_pending(dir.path(), waiting);
         let b = add_cart_b(&store);
+        // A hot item first (its group holds as many records as there are refused items),
+        // then the refused items, each a group of one.
+        store
+            .upsert_item_json(r#"{"sku":"H","qoh":100000}"#)
+            .unwrap();
+        store.begin().unwrap();
+        for _ in 0..refused {
+            sell(&store, "H");
+        }
+        store.commit().unwrap();
         sell_new(&store, waiting, refused);
         let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
-        settle_oldest(&stack, b, refused, bypassed());
+        settle_oldest(&stack, b, refused + 1, bypassed());
         let listed: serde_json::Value = serde_json::from_str(
             &store
                 .stack_list_json(Some(&format!(r#"{{"cart_id":{b},"state":2,"limit":10}}"#)))
@@ -947,7 +959,7 @@ fn the_stack_listing_walks_only_what_it_may_list() {
     assert_eq!(
         seen[0], seen[1],
         "VM steps of (B's first 10 bypassed, B waiting, B's batches, A's first 100) beside \
-         (300 waiting for A, 40 bypassed on B) and (3,000, 400)"
+         (300 waiting for A, 40 bypassed groups on B and a hot one of 40) and (3,000, 400, 400)"
     );
 }
 

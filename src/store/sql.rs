@@ -708,7 +708,7 @@ pub(crate) fn stack_list(
                  WHERE s.cart_id = ?1 AND s.group_id IS NULL AND s.id < ?2",
                 "FROM send_groups g INDEXED BY send_groups_batches
                       JOIN stack s ON s.group_id = g.id JOIN items i ON i.id = s.item_id
-                 WHERE g.cart_id = ?1 AND g.item_id = 0 AND s.id < ?2",
+                 WHERE g.cart_id = ?1 AND g.item_id = 0 AND g.state = 'pending' AND s.id < ?2",
             ] {
                 let mut st =
                     c.prepare_cached(&format!("SELECT {LISTED} {sql} ORDER BY s.id LIMIT ?3"))?;
@@ -716,13 +716,16 @@ pub(crate) fn stack_list(
             }
         }
         // Item groups, oldest first record first: once `limit` records older than a group's
-        // first record are held, neither it nor any group after it has one to list.
+        // first record are held, neither it nor any group after it has one to list. A
+        // group's records (only its item's) come through `stack_group (group_id, item_id)` in
+        // id order: a hot item's thousands are not sorted to list a few.
         let mut groups = c.prepare_cached(
             "SELECT id, first_record FROM send_groups INDEXED BY send_groups_listed
              WHERE cart_id = ?1 AND state = ?2 AND item_id <> 0 ORDER BY first_record",
         )?;
         let mut records = c.prepare_cached(&format!(
-            "SELECT {LISTED} FROM send_groups g JOIN stack s ON s.group_id = g.id
+            "SELECT {LISTED} FROM send_groups g
+                  JOIN stack s ON s.group_id = g.id AND s.item_id = g.item_id
                   JOIN items i ON i.id = s.item_id
              WHERE g.id = ?1 AND s.id < ?2 ORDER BY s.id LIMIT ?3"
         ))?;
