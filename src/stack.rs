@@ -34,6 +34,7 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A record to queue (internal: records are only made by the one QOH-change path).
 pub(crate) struct NewRecord<'a> {
@@ -502,13 +503,13 @@ impl WebStack for SqliteStack {
     /// Brings the cart's count of ungrouped records up to date first when records arrived
     /// since (only a lease did, before): a cart backing off through an outage, or held by a
     /// manual run, is not leased, and each pass counted its whole backlog again. The catch-up
-    /// saves work and changes no answer, so a store too busy for it (a host's long write
-    /// transaction) costs this count a walk, not the pass its report.
+    /// never waits for the write lock: a host's long write transaction costs this count a
+    /// walk, not the pass its report or a wait.
     fn waiting(&self, cart: CartId) -> Result<i64> {
-        if !self.read(|c| sql::carts_behind(c, cart, 0))?.is_empty() {
-            let _ = self.write(|c| sql::backlog_catch_up(c, cart));
-        }
-        self.read(|c| sql::stack_count(c, cart, StackState::Waiting))
+        self.read(|c| {
+            catch_up_backlogs(c, cart, 0, self.options.busy_timeout);
+            sql::stack_count(c, cart, StackState::Waiting)
+        })
     }
     fn has_waiting(&self, cart: CartId) -> Result<bool> {
         self.read(|c| sql::stack_has_waiting(c, cart))
@@ -557,6 +558,35 @@ fn prune_in_steps(mut step: impl FnMut() -> Result<usize>) -> Result<usize> {
 /// [`Store::stack_count`] counts them in (a write), rather than walking them on every poll.
 const CATCH_UP_AFTER: i64 = 1_000;
 
+/// Brings the count of waiting records of `cart` (0 = every cart) up to date when more than
+/// `by` records were queued since it last was, if the store allows it at once. The catch-up
+/// saves later counts a walk and changes no answer, so it is best-effort: it never waits for
+/// the write lock (a busy store costs the count a walk, not a wait), writes nothing inside a
+/// host transaction, and reports nothing. `busy_timeout` is the connection's own, given back
+/// however the catch-up ends (left at 0, every later write on it would fail at once beside
+/// another writer).
+fn catch_up_backlogs(conn: &Connection, cart: CartId, by: i64, busy_timeout: Duration) {
+    if !conn.is_autocommit() {
+        return;
+    }
+    let Ok(behind) = store::read_on(conn, |c| sql::carts_behind(c, cart, by)) else {
+        return;
+    };
+    if behind.is_empty() || conn.busy_timeout(Duration::ZERO).is_err() {
+        return;
+    }
+    struct Restore<'a>(&'a Connection, Duration);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.busy_timeout(self.1);
+        }
+    }
+    let _restore = Restore(conn, busy_timeout);
+    let _ = store::write_on(conn, |c| {
+        behind.iter().try_for_each(|&k| sql::backlog_catch_up(c, k))
+    });
+}
+
 impl Store {
     /// How many records of `cart` (0 = all carts) are in `state`.
     ///
@@ -567,7 +597,8 @@ impl Store {
     /// inside a host transaction it is left out.
     pub fn stack_count(&self, cart: CartId, state: StackState) -> Result<i64> {
         if state == StackState::Waiting {
-            self.catch_up_backlog(cart);
+            let conn = self.inner.conn.lock();
+            catch_up_backlogs(&conn, cart, CATCH_UP_AFTER, self.inner.options.busy_timeout);
         }
         self.read(|c| {
             if cart != 0 {
@@ -575,33 +606,6 @@ impl Store {
             }
             sql::stack_count(c, cart, state)
         })
-    }
-
-    /// See [`Store::stack_count`]: best-effort, so it reports nothing.
-    fn catch_up_backlog(&self, cart: CartId) {
-        let conn = self.inner.conn.lock();
-        if !conn.is_autocommit() {
-            return;
-        }
-        let Ok(behind) = store::read_on(&conn, |c| sql::carts_behind(c, cart, CATCH_UP_AFTER))
-        else {
-            return;
-        };
-        if behind.is_empty() || conn.busy_timeout(std::time::Duration::ZERO).is_err() {
-            return;
-        }
-        /// Gives the handle its busy timeout back however the catch-up ends: left at 0, every
-        /// later write on it would fail at once beside another writer.
-        struct Restore<'a>(&'a rusqlite::Connection, std::time::Duration);
-        impl Drop for Restore<'_> {
-            fn drop(&mut self) {
-                let _ = self.0.busy_timeout(self.1);
-            }
-        }
-        let _restore = Restore(&conn, self.inner.options.busy_timeout);
-        let _ = store::write_on(&conn, |c| {
-            behind.iter().try_for_each(|&k| sql::backlog_catch_up(c, k))
-        });
     }
 
     /// The troubleshooting view (the seeds' CTRL+Shift+S) as a JSON array: per record `id,

@@ -272,39 +272,40 @@ fn store_with_pending(dir: &std::path::Path, n: usize) -> (Store, i64) {
     )
     .unwrap();
     store.set_param("SynchQOH", "true").unwrap();
+    let cart = add_cart(&store, "Web");
+    sell_new(&store, 0, n);
+    (store, cart)
+}
+
+/// Adds a real-time cart named `name` that is never reached, Synchronize Inventory on.
+fn add_cart(store: &Store, name: &str) -> i64 {
     let cart = store
         .upsert_cart_json(
-            r#"{"name":"Web","adapter":"http_json","url":"http://127.0.0.1:9/",
-                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+            &serde_json::json!({
+                "name": name, "adapter": "http_json", "url": "http://127.0.0.1:9/",
+                "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+            })
+            .to_string(),
         )
         .unwrap();
     store.set_cart_sync(cart, true).unwrap();
-    store.begin().unwrap();
-    for i in 0..n {
-        store
-            .upsert_item_json(&format!(r#"{{"sku":"S{i}","qoh":100}}"#))
-            .unwrap();
-        store
-            .adjust_qoh(&Adjustment::new(
-                format!("S{i}"),
-                Delta::new(-1).unwrap(),
-                Reason::PosSale,
-            ))
-            .unwrap();
+    cart
+}
+
+/// What a shared controller leases: everyone's records.
+fn shared_scope() -> LeaseScope {
+    LeaseScope {
+        workstation: "ws".into(),
+        shared: true,
+        stale_before: 0,
     }
-    store.commit().unwrap();
-    (store, cart)
 }
 
 /// Turns the oldest `groups` records into send groups due for a retry (as after a failed
 /// attempt whose back-off has passed).
 fn make_due_groups(path: &std::path::Path, cart: i64, groups: usize) {
     let stack = SqliteStack::open(path, &OpenOptions::default()).unwrap();
-    let scope = LeaseScope {
-        workstation: "ws".into(),
-        shared: true,
-        stale_before: 0,
-    };
+    let scope = shared_scope();
     let mut made = 0;
     while made < groups {
         let now = 1_000;
@@ -481,11 +482,7 @@ impl HotItem {
             .upsert_item_json(r#"{"sku":"H","qoh":1000000}"#)
             .unwrap();
         let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
-        let scope = LeaseScope {
-            workstation: "ws".into(),
-            shared: true,
-            stale_before: 0,
-        };
+        let scope = shared_scope();
         HotItem {
             store,
             cart,
@@ -833,18 +830,6 @@ const LIST_BY_SCAN: &str = "SELECT s.id, COALESCE(g.state, 'pending'), s.cart_id
          WHERE (?1 IS NULL OR s.cart_id = ?1) AND (?2 IS NULL OR COALESCE(g.state, 'pending') = ?2)
          ORDER BY s.id LIMIT ?3";
 
-/// Adds a second real-time cart "B" to a store of `store_with_pending`.
-fn add_cart_b(store: &Store) -> i64 {
-    let b = store
-        .upsert_cart_json(
-            r#"{"name":"B","adapter":"http_json","url":"http://127.0.0.1:9/",
-                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
-        )
-        .unwrap();
-    store.set_cart_sync(b, true).unwrap();
-    b
-}
-
 /// New items `first..first + n`, each sold once (to every cart on sync).
 fn sell_new(store: &Store, first: usize, n: usize) {
     store.begin().unwrap();
@@ -859,11 +844,7 @@ fn sell_new(store: &Store, first: usize, n: usize) {
 
 /// Leases `cart`'s oldest `n` waiting sends (one record each) and settles them all with `t`.
 fn settle_oldest(stack: &SqliteStack, cart: i64, n: usize, t: Transition) {
-    let scope = LeaseScope {
-        workstation: "ws".into(),
-        shared: true,
-        stale_before: 0,
-    };
+    let scope = shared_scope();
     let lease = stack.lease(cart, n, &scope, 1_000, 60_000).unwrap();
     assert_eq!(lease.sends.len(), n);
     let settled: Vec<_> = lease
@@ -895,7 +876,7 @@ fn the_stack_listing_walks_only_what_it_may_list() {
     for (waiting, refused) in [(300, 40), (3_000, 400)] {
         let dir = tempfile::tempdir().unwrap();
         let (store, a) = store_with_pending(dir.path(), waiting);
-        let b = add_cart_b(&store);
+        let b = add_cart(&store, "B");
         // A hot item first (its group holds as many records as there are refused items),
         // then the refused items, each a group of one.
         store
@@ -994,7 +975,7 @@ fn the_unfiltered_stack_listing_reads_only_its_limit() {
 fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
     let dir = tempfile::tempdir().unwrap();
     let (store, a) = store_with_pending(dir.path(), 30);
-    let b = add_cart_b(&store);
+    let b = add_cart(&store, "B");
     sell_new(&store, 30, 30);
     // Items with several records, so a group holds several: S0 on A, S30 on both.
     for sku in ["S0", "S30", "S0", "S30"] {
@@ -1013,11 +994,7 @@ fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
         response: "timed out".into(),
     };
     settle_oldest(&stack, b, 5, unsure);
-    let scope = LeaseScope {
-        workstation: "ws".into(),
-        shared: true,
-        stale_before: 0,
-    };
+    let scope = shared_scope();
     assert_eq!(
         stack
             .lease(b, 5, &scope, 1_000, 60_000)

@@ -109,6 +109,14 @@ pub(crate) fn cart_by_id(c: &Connection, id: CartId) -> Result<Cart> {
     .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
+/// Every cart's id (a stack record's cart always exists: a cart with records cannot be
+/// deleted, so what is asked of every cart is asked of the whole stack).
+pub(crate) fn cart_ids(c: &Connection) -> Result<Vec<CartId>> {
+    Ok(c.prepare_cached("SELECT id FROM carts")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 pub(crate) fn carts_all(c: &Connection) -> Result<Vec<Cart>> {
     let mut st = c.prepare_cached(concat!("SELECT ", cart_cols!(), " FROM carts ORDER BY id"))?;
     let rows = st.query_map([], cart_row)?;
@@ -590,11 +598,10 @@ pub(crate) fn stack_count(c: &Connection, cart: CartId, state: StackState) -> Re
     if cart == 0 {
         // Every record belongs to a cart that exists (a cart with records cannot be deleted),
         // so the sum over the carts is the whole stack's count.
-        let carts = c
-            .prepare_cached("SELECT id FROM carts")?
-            .query_map([], |r| r.get::<_, CartId>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        return carts.into_iter().map(|k| stack_count(c, k, state)).sum();
+        return cart_ids(c)?
+            .into_iter()
+            .map(|k| stack_count(c, k, state))
+            .sum();
     }
     // Whether anything waits ungrouped is asked of the stack itself, so the count says 0
     // exactly when nothing waits even if `stack_backlog` were off (a process of an older build
@@ -689,15 +696,26 @@ pub(crate) fn stack_list(
     }
     let carts = match cart {
         Some(k) => vec![k],
-        None => c
-            .prepare_cached("SELECT id FROM carts")?
-            .query_map([], |r| r.get::<_, CartId>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
+        None => cart_ids(c)?,
     };
     let states: &[&str] = match state {
         None => &["pending", "bypassed", "uncertain"],
         Some(s) => &[s.group_state()],
     };
+    // Item groups, oldest first record first: once `limit` records older than a group's
+    // first record are held, neither it nor any group after it has one to list. A group's
+    // records (only its item's) come through `stack_group (group_id, item_id)` in id order:
+    // a hot item's thousands are not sorted to list a few.
+    let mut groups = c.prepare_cached(
+        "SELECT id, first_record FROM send_groups INDEXED BY send_groups_listed
+         WHERE cart_id = ?1 AND state = ?2 AND item_id <> 0 ORDER BY first_record",
+    )?;
+    let mut records = c.prepare_cached(&format!(
+        "SELECT {LISTED} FROM send_groups g
+              JOIN stack s ON s.group_id = g.id AND s.item_id = g.item_id
+              JOIN items i ON i.id = s.item_id
+         WHERE g.id = ?1 AND s.id < ?2 ORDER BY s.id LIMIT ?3"
+    ))?;
     let mut oldest = Oldest::new(limit);
     for k in carts {
         if states.contains(&"pending") {
@@ -715,20 +733,6 @@ pub(crate) fn stack_list(
                 oldest.add(st.query_map(params![k, oldest.below, limit], listed)?)?;
             }
         }
-        // Item groups, oldest first record first: once `limit` records older than a group's
-        // first record are held, neither it nor any group after it has one to list. A
-        // group's records (only its item's) come through `stack_group (group_id, item_id)` in
-        // id order: a hot item's thousands are not sorted to list a few.
-        let mut groups = c.prepare_cached(
-            "SELECT id, first_record FROM send_groups INDEXED BY send_groups_listed
-             WHERE cart_id = ?1 AND state = ?2 AND item_id <> 0 ORDER BY first_record",
-        )?;
-        let mut records = c.prepare_cached(&format!(
-            "SELECT {LISTED} FROM send_groups g
-                  JOIN stack s ON s.group_id = g.id AND s.item_id = g.item_id
-                  JOIN items i ON i.id = s.item_id
-             WHERE g.id = ?1 AND s.id < ?2 ORDER BY s.id LIMIT ?3"
-        ))?;
         for &st in states {
             let mut walk = groups.query(params![k, st])?;
             while let Some(g) = walk.next()? {
@@ -777,10 +781,8 @@ impl Oldest {
     fn cut(&mut self) {
         self.rows.sort_unstable_by_key(|(id, _)| *id);
         self.rows.truncate(self.limit);
-        if self.rows.len() == self.limit {
-            if let Some((id, _)) = self.rows.last() {
-                self.below = *id;
-            }
+        if let Some(&(id, _)) = self.limit.checked_sub(1).and_then(|i| self.rows.get(i)) {
+            self.below = id;
         }
     }
 
