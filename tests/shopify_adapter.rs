@@ -161,3 +161,55 @@ fn compare_quantity_conflict_reports_the_current_count() {
     assert!(out.iter().all(|o| matches!(o, SendOutcome::Failed { .. })));
     assert_eq!(emu.qoh("B"), Some(3));
 }
+
+/// From 2026-04 Shopify refuses an `inventoryAdjustQuantities` change without
+/// `changeFromQuantity` (shopify.dev changelog "Making changeFromQuantity field required"): the
+/// emulator does too, so every delta test above fails if the adapter stops sending it.
+#[test]
+fn adjust_without_change_from_quantity_is_refused_from_2026_04() {
+    let emu = Emulator::start_mode(Mode::Shopify).unwrap();
+    emu.set_token(Some(SECRET));
+    emu.set_qoh("A", 5);
+    let gid = format!(
+        "gid://shopify/InventoryItem/{}",
+        emu.platform_id("A").unwrap()
+    );
+    let post = |key: &str, change: serde_json::Value| -> serde_json::Value {
+        let query = format!(
+            "mutation M($c0: InventoryAdjustQuantitiesInput!) {{ c0: inventoryAdjustQuantities(input: $c0) @idempotent(key: \"{key}\") {{ inventoryAdjustmentGroup {{ changes {{ name delta quantityAfterChange }} }} userErrors {{ field message code }} }} }}"
+        );
+        let body = serde_json::json!({"query": query, "variables": {"c0": {
+            "reason": "correction", "name": "available", "changes": [change]}}});
+        reqwest::blocking::Client::new()
+            .post(format!("{}admin/api/2026-04/graphql.json", emu.url()))
+            .header("X-Shopify-Access-Token", SECRET)
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let change = |extra: Option<serde_json::Value>| {
+        let mut c = serde_json::json!({"delta": -1, "inventoryItemId": gid,
+                                       "locationId": "gid://shopify/Location/1"});
+        if let Some(v) = extra {
+            c["changeFromQuantity"] = v;
+        }
+        c
+    };
+    let code = |answer: &serde_json::Value| answer["data"]["c0"]["userErrors"][0]["code"].clone();
+    assert_eq!(
+        code(&post("k1", change(None))),
+        "INVALID_CHANGE_FROM_QUANTITY"
+    );
+    assert_eq!(
+        code(&post("k2", change(Some(serde_json::json!(4))))),
+        "CHANGE_FROM_QUANTITY_STALE"
+    );
+    assert_eq!(emu.qoh("A"), Some(5), "refused changes change nothing");
+    let applied = post("k3", change(Some(serde_json::Value::Null)));
+    assert_eq!(applied["data"]["c0"]["userErrors"], serde_json::json!([]));
+    assert_eq!(emu.qoh("A"), Some(4));
+    post("k4", change(Some(serde_json::json!(4))));
+    assert_eq!(emu.qoh("A"), Some(3), "a matching compare applies");
+}

@@ -410,7 +410,11 @@ impl ShopifyAdapter {
                     "reason": "correction",
                     "name": "available",
                     "referenceDocumentUri": format!("inventory-sync://send-group/{}", d.key),
-                    "changes": [{"delta": d.delta, "inventoryItemId": gid, "locationId": self.location}],
+                    // Required from 2026-04; null opts out of the compare: a delta is
+                    // relative, and the idempotency key, not a compare, keeps it from
+                    // applying twice.
+                    "changes": [{"delta": d.delta, "changeFromQuantity": null,
+                                 "inventoryItemId": gid, "locationId": self.location}],
                 }),
             );
         }

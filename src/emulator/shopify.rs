@@ -12,7 +12,8 @@
 //! - any number of aliased `inventoryAdjustQuantities(input: $var) @idempotent(key: "…")`
 //!   mutations in one document: a key seen before answers the original result and changes
 //!   nothing. Without the directive the mutation fails from version `2026-04` on (Shopify made
-//!   it mandatory there).
+//!   it mandatory there), as does a change without `changeFromQuantity` (`null` opts out of
+//!   the check; a number other than the current count answers `CHANGE_FROM_QUANTITY_STALE`).
 //! - `inventorySetQuantities(input: $var)`: all-or-nothing; `changeFromQuantity` (required
 //!   from `2026-04`, `null` opts out) different from the current count answers the userError
 //!   `CHANGE_FROM_QUANTITY_STALE` and nothing is set.
@@ -201,7 +202,7 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
                 (key, _) => {
                     let input = variables.get(&a.variable).cloned().unwrap_or(Value::Null);
                     total += input["changes"].as_array().map_or(0, Vec::len);
-                    let p = adjust(cart, &input);
+                    let p = adjust(cart, &input, mandatory);
                     if let Some(k) = key {
                         cart.shopify.keys.insert(k.clone(), p.clone());
                     }
@@ -332,7 +333,7 @@ fn entry_sku(
     Some(sku)
 }
 
-fn adjust(cart: &mut Cart, input: &Value) -> Value {
+fn adjust(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
     let mut errors = Vec::new();
     if input["name"].as_str() != Some("available") {
         errors.push(user_error(
@@ -349,8 +350,11 @@ fn adjust(cart: &mut Cart, input: &Value) -> Value {
             continue;
         };
         let delta = c["delta"].as_i64().unwrap_or(0);
-        let after = cart.items[&sku].saturating_add(delta);
-        if after > MAX_QUANTITY {
+        let current = cart.items[&sku];
+        let after = current.saturating_add(delta);
+        if let Some(e) = compare_error(c, current, cfq_required, field("changeFromQuantity")) {
+            errors.push(e);
+        } else if after > MAX_QUANTITY {
             errors.push(user_error(
                 field("delta"),
                 format!("The quantity can't be higher than {MAX_QUANTITY}."),
@@ -375,6 +379,30 @@ fn adjust(cart: &mut Cart, input: &Value) -> Value {
         out.push(json!({"name": "available", "delta": delta, "quantityAfterChange": after}));
     }
     json!({"inventoryAdjustmentGroup": {"changes": out}, "userErrors": []})
+}
+
+/// The compare-and-swap check of one change: `changeFromQuantity` is required from `2026-04`
+/// on adjusts and sets alike (`null` opts out), and a number other than the current count
+/// refuses the change.
+fn compare_error(
+    change: &Value,
+    current: i64,
+    required: bool,
+    field: Vec<String>,
+) -> Option<Value> {
+    match change.get("changeFromQuantity") {
+        None if required => Some(user_error(
+            field,
+            "changeFromQuantity is required; pass null to opt out of the check.".into(),
+            "INVALID_CHANGE_FROM_QUANTITY",
+        )),
+        Some(Value::Number(n)) if n.as_i64() != Some(current) => Some(user_error(
+            field,
+            "The specified compare quantity does not match the current quantity.".into(),
+            "CHANGE_FROM_QUANTITY_STALE",
+        )),
+        _ => None,
+    }
 }
 
 fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
@@ -411,18 +439,9 @@ fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
             continue;
         }
         let current = cart.items[&sku];
-        match q.get("changeFromQuantity") {
-            None if cfq_required => errors.push(user_error(
-                field("changeFromQuantity"),
-                "changeFromQuantity is required; pass null to opt out of the check.".into(),
-                "INVALID_CHANGE_FROM_QUANTITY",
-            )),
-            Some(Value::Number(n)) if n.as_i64() != Some(current) => errors.push(user_error(
-                field("changeFromQuantity"),
-                "The specified compare quantity does not match the current quantity.".into(),
-                "CHANGE_FROM_QUANTITY_STALE",
-            )),
-            _ => planned.push((sku, quantity, current)),
+        match compare_error(q, current, cfq_required, field("changeFromQuantity")) {
+            Some(e) => errors.push(e),
+            None => planned.push((sku, quantity, current)),
         }
     }
     if !errors.is_empty() {
