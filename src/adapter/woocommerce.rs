@@ -21,6 +21,12 @@
 //! variations do, so `Attribute`-level carts are the natural fit; a `Sku`-level cart publishes
 //! plain products only.
 //!
+//! A variation can share its product's stock instead: it answers `manage_stock: "parent"` and
+//! the product's `stock_quantity` (`WC_Product_Variation::get_manage_stock`; the reference
+//! calls the field a boolean). Such a variation has no count of its own, so a real-time delta
+//! to it fails by name and writes nothing, and Get QOH skips it; Send QOH, an absolute count
+//! for the variation's SKU, gives it a count of its own, as for any SKU it publishes.
+//!
 //! # The read-add-write window (DESIGN §4, §8)
 //!
 //! WooCommerce has no relative stock change and no compare-and-set, so the adapter reports
@@ -65,6 +71,36 @@ pub const MAX_PER_PAGE: u32 = 100;
 struct WooRef {
     product: u64,
     variation: Option<u64>,
+}
+
+/// What WooCommerce says of a product's or variation's stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stock {
+    /// It keeps a count of its own.
+    Own(i64),
+    /// `manage_stock` is off: it keeps no count.
+    NotManaged,
+    /// A variation answering `manage_stock: "parent"`: its `stock_quantity` is its parent
+    /// product's, shared by every such variation of the product.
+    Parent,
+}
+
+impl Stock {
+    fn of(entry: &Value) -> Stock {
+        match &entry["manage_stock"] {
+            Value::String(s) if s == "parent" => Stock::Parent,
+            Value::Bool(false) => Stock::NotManaged,
+            _ => entry["stock_quantity"]
+                .as_i64()
+                .map_or(Stock::NotManaged, Stock::Own),
+        }
+    }
+    fn own(self) -> Option<i64> {
+        match self {
+            Stock::Own(n) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 fn parse_ref(s: &str) -> Option<WooRef> {
@@ -222,10 +258,7 @@ impl WooCommerceAdapter {
     }
 
     /// Current `stock_quantity` of each ref (`None` inside: stock not managed).
-    fn read(
-        &self,
-        refs: &[WooRef],
-    ) -> std::result::Result<HashMap<WooRef, Option<i64>>, CartError> {
+    fn read(&self, refs: &[WooRef]) -> std::result::Result<HashMap<WooRef, Stock>, CartError> {
         let mut groups: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
         for r in refs {
             match r.variation {
@@ -257,8 +290,7 @@ impl WooCommerceAdapter {
                             variation: Some(id),
                         },
                     };
-                    let managed = v["manage_stock"].as_bool() != Some(false);
-                    out.insert(r, v["stock_quantity"].as_i64().filter(|_| managed));
+                    out.insert(r, Stock::of(&v));
                 }
             }
         }
@@ -386,7 +418,7 @@ impl CartAdapter for WooCommerceAdapter {
             };
             match current.get(r) {
                 None => out[i] = Some(unknown(&d.sku)),
-                Some(None) => {
+                Some(Stock::NotManaged) => {
                     out[i] = Some(SendOutcome::Failed {
                         message: format!(
                         "sku {}: WooCommerce does not manage stock for it (manage_stock is off)",
@@ -394,7 +426,18 @@ impl CartAdapter for WooCommerceAdapter {
                     ),
                     })
                 }
-                Some(Some(now)) => match now.checked_add(d.delta) {
+                // Adding to the parent's shared count and writing it to the variation would
+                // give the variation a count of its own (the whole pool) while the pool keeps
+                // selling for the others.
+                Some(Stock::Parent) => {
+                    out[i] = Some(SendOutcome::Failed {
+                        message: format!(
+                            "sku {}: this WooCommerce variation has no stock of its own (manage_stock is \"parent\": its product's stock is shared by its variations); turn on Manage stock for the variation, or send a count with Send QOH",
+                            d.sku
+                        ),
+                    })
+                }
+                Some(Stock::Own(now)) => match now.checked_add(d.delta) {
                     Some(target) => plan.push((i, (*r, target, d.sku.as_str()))),
                     None => {
                         out[i] = Some(SendOutcome::Failed {
@@ -421,7 +464,7 @@ impl CartAdapter for WooCommerceAdapter {
                 out[*i] = Some(match w {
                     Err(outcome) => outcome,
                     Ok(_) => match &verified {
-                        Ok(v) => match v.get(r).copied().flatten() {
+                        Ok(v) => match v.get(r).and_then(|s| s.own()) {
                             Some(now) if now == *target => SendOutcome::Applied { qoh: Some(now) },
                             other => SendOutcome::Uncertain {
                                 message: format!(
@@ -469,7 +512,7 @@ impl CartAdapter for WooCommerceAdapter {
                 continue;
             };
             if let Some(expected) = s.expected {
-                match current.get(r).copied().flatten() {
+                match current.get(r).and_then(|s| s.own()) {
                     Some(now) if now != expected => {
                         out[i] = Some(SendOutcome::Conflict { current: now });
                         continue;
@@ -531,10 +574,10 @@ impl CartAdapter for WooCommerceAdapter {
                             variation: Some(vid),
                         },
                     );
-                    if v["manage_stock"].as_bool() != Some(false) {
-                        if let Some(q) = v["stock_quantity"].as_i64() {
-                            items.push((sku.to_owned(), q));
-                        }
+                    // A variation sharing its parent's stock answers the parent's count:
+                    // taken as its own, every such variation would hold the whole pool.
+                    if let Stock::Own(q) = Stock::of(&v) {
+                        items.push((sku.to_owned(), q));
                     }
                 }
             } else if let Some(sku) = p["sku"].as_str().filter(|s| !s.is_empty()) {
@@ -563,6 +606,53 @@ impl CartAdapter for WooCommerceAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::scripted::Scripted;
+
+    fn adapter(server: &Scripted) -> WooCommerceAdapter {
+        WooCommerceAdapter::new(
+            &server.url,
+            "ck_x",
+            Secret::new("cs_x"),
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    /// A variation sharing its product's stock answers like this (the product's count).
+    const SHARED_AND_OWN: &str = r#"[
+        {"id":101,"sku":"TEE-M","manage_stock":"parent","stock_quantity":10},
+        {"id":102,"sku":"TEE-L","manage_stock":true,"stock_quantity":3}]"#;
+
+    #[test]
+    fn a_delta_never_splits_a_variation_off_its_products_shared_stock() {
+        let server = Scripted::start(vec![(200, SHARED_AND_OWN)]);
+        let out = adapter(&server)
+            .apply_deltas(&[DeltaSend {
+                key: "k1".into(),
+                sku: "TEE-M".into(),
+                remote_ref: Some("100/101".into()),
+                delta: -1,
+            }])
+            .unwrap();
+        assert!(
+            matches!(&out[0], SendOutcome::Failed { message }
+                if message.contains("TEE-M") && message.contains("\"parent\"")),
+            "{out:?}"
+        );
+        let seen = server.finish();
+        assert_eq!(seen.len(), 1, "read only, nothing written: {seen:?}");
+        assert!(seen[0].0.starts_with("GET "), "{seen:?}");
+    }
+
+    #[test]
+    fn get_qoh_skips_a_variation_sharing_its_products_stock() {
+        let products = r#"[{"id":100,"sku":"TEE","type":"variable","manage_stock":true,
+                            "stock_quantity":10,"variations":[101,102]}]"#;
+        let server = Scripted::start(vec![(200, products), (200, SHARED_AND_OWN)]);
+        let page = adapter(&server).fetch_quantities(None, 100).unwrap();
+        assert_eq!(page.items, vec![("TEE-L".to_owned(), 3)]);
+        server.finish();
+    }
 
     #[test]
     fn refs_parse() {
