@@ -5,7 +5,9 @@
 mod platform;
 
 use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
-use inventory_sync::adapter::{CartAdapter, CartError, QuantitySet, SendOutcome, UpdateMode};
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantitySet, SendOutcome, UpdateMode,
+};
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::StackState;
@@ -176,4 +178,43 @@ fn a_compare_and_set_whose_count_cannot_be_read_is_not_written_blindly() {
     assert_eq!(out[1], SendOutcome::Conflict { current: 4 });
     assert_eq!(emu.qoh("A,B"), Some(4), "not overwritten");
     assert_eq!(emu.qoh("PLAIN"), Some(4));
+}
+
+/// BigCommerce refuses a whole relative request (422, nothing applied) when one item would go
+/// below 0, naming it only by identity in the title: the one item fails alone and the batch's
+/// other changes are applied, each once.
+#[test]
+fn one_refused_item_fails_alone_and_the_rest_of_the_batch_applies() {
+    let emu = Emulator::start_mode(Mode::BigCommerce).unwrap();
+    emu.set_token(Some(SECRET));
+    let skus: Vec<String> = (0..10).map(|i| format!("S{i}")).collect();
+    for s in &skus {
+        emu.set_qoh(s, 5);
+    }
+    emu.set_qoh("S6", 1);
+    let a = adapter(&emu);
+    let deltas: Vec<DeltaSend> = skus
+        .iter()
+        .map(|s| DeltaSend {
+            key: format!("k-{s}"),
+            sku: s.clone(),
+            remote_ref: None,
+            delta: -2,
+        })
+        .collect();
+    let out = a.apply_deltas(&deltas).unwrap();
+    for (s, o) in skus.iter().zip(&out) {
+        if s == "S6" {
+            assert!(
+                matches!(o, SendOutcome::Failed { message } if message.contains("S6")),
+                "{o:?}"
+            );
+            assert_eq!(emu.qoh(s), Some(1), "refused, untouched");
+        } else {
+            assert_eq!(o, &SendOutcome::Applied { qoh: None }, "{s}");
+            assert_eq!(emu.qoh(s), Some(3), "{s} applied once");
+        }
+    }
+    // Halving 10 down to the one refused item: 1 + 2 + 2 + 2 requests at most.
+    assert!(emu.adjust_requests() <= 8, "{}", emu.adjust_requests());
 }

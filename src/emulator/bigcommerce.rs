@@ -6,7 +6,8 @@
 //!   `{"reason":…,"items":[{"location_id":1,"sku":…,"quantity":n}]}` (also `variant_id` or
 //!   `product_id`), at most 2000 items; answer `{"transaction_id":…}`. A request with an unknown
 //!   item or location, or a quantity outside 0..=2,147,483,647 after the change, answers 422
-//!   and changes nothing. Relative adjustments carry no idempotency key.
+//!   and changes nothing; the 422 names the refused items by identity in its `title`
+//!   (`Items with identity: [sku A, sku B] …`) with an empty `errors`, as the reference shows. Relative adjustments carry no idempotency key.
 //! - `GET locations/{location_id}/items?page=&limit=&sku:in=` → `data` of `identity`,
 //!   `available_to_sell`, `total_inventory_onhand`, `settings`, and `meta.pagination`; limit
 //!   1–1000 (default 50).
@@ -165,25 +166,34 @@ fn adjust(shared: &Shared, cart: &mut Cart, request: &Request, relative: bool) -
         return bc_error(422, format!("items must hold 1 to {MAX_ITEMS} entries"));
     }
     note_batch(shared, items.len());
-    let mut errors = serde_json::Map::new();
+    // A 422 names the refused items by identity in its title, with an empty `errors`, as the
+    // reference's examples do ("Items with identity: [product_id 113] requires absolute
+    // adjustment before relative"); it never says which entry of the payload they were.
+    let mut refused: Vec<String> = Vec::new();
+    let mut reason = "";
     let mut planned = Vec::new();
-    for (i, item) in items.iter().enumerate() {
+    for item in &items {
+        let identity = match (item["sku"].as_str(), item["variant_id"].as_u64()) {
+            (Some(sku), _) => format!("sku {sku}"),
+            (None, Some(v)) => format!("variant_id {v}"),
+            (None, None) => format!("product_id {}", item["product_id"]),
+        };
+        let mut refuse = |why: &'static str| {
+            refused.push(identity.clone());
+            if reason.is_empty() {
+                reason = why;
+            }
+        };
         if item["location_id"].as_u64() != Some(1) {
-            errors.insert(
-                format!("items.{i}.location_id"),
-                json!("location not found"),
-            );
+            refuse("location not found");
             continue;
         }
         let Some(sku) = resolve(cart, item) else {
-            errors.insert(format!("items.{i}"), json!("inventory item not found"));
+            refuse("inventory item not found");
             continue;
         };
         let Some(q) = item["quantity"].as_i64() else {
-            errors.insert(
-                format!("items.{i}.quantity"),
-                json!("quantity must be an integer"),
-            );
+            refuse("quantity must be an integer");
             continue;
         };
         let after = if relative {
@@ -192,20 +202,18 @@ fn adjust(shared: &Shared, cart: &mut Cart, request: &Request, relative: bool) -
             q
         };
         if !(0..=MAX_QUANTITY).contains(&after) {
-            errors.insert(
-                format!("items.{i}.quantity"),
-                json!(format!(
-                    "the quantity would be {after}, outside 0..={MAX_QUANTITY}"
-                )),
-            );
+            refuse("the quantity would leave 0..=2147483647");
             continue;
         }
         planned.push((sku, after));
     }
-    if !errors.is_empty() {
+    if !refused.is_empty() {
         return Answer::json(
             422,
-            json!({"status": 422, "title": "The request payload is not valid", "errors": errors}),
+            json!({"status": 422,
+                   "title": format!("Items with identity: [{}] {reason}", refused.join(", ")),
+                   "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes",
+                   "errors": {}}),
         );
     }
     for (sku, after) in planned {
