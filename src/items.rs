@@ -467,14 +467,19 @@ impl Store {
                     sql::item_update(c, existing.id, spec.attributes.as_deref(), spec.description.as_deref())?;
                     Ok(existing.id)
                 }
-                None => sql::item_insert(
-                    c,
-                    &spec.sku,
-                    parent.map(|p| p.id),
-                    spec.attributes.as_deref().unwrap_or("{}"),
-                    spec.description.as_deref().unwrap_or(""),
-                    spec.qoh.unwrap_or(0),
-                ),
+                None => {
+                    let product = parent.map(|p| p.id);
+                    self.queue_product_total(c, product, |c| {
+                        sql::item_insert(
+                            c,
+                            &spec.sku,
+                            product,
+                            spec.attributes.as_deref().unwrap_or("{}"),
+                            spec.description.as_deref().unwrap_or(""),
+                            spec.qoh.unwrap_or(0),
+                        )
+                    })
+                }
             }
         })
     }
@@ -522,54 +527,67 @@ impl Store {
                     "item {sku:?} has {n} records on the web stack; let them drain or discard them"
                 )));
             }
-            // A Sku cart shows a product as the total of its variants: taking a variant away
-            // changes that total, and the cart must be told like any other change.
-            // No cart while SynchQOH is off: the targets' query reads it.
-            let sku_carts: Vec<CartId> = match item.parent_id {
-                Some(_) => sql::realtime_targets(c)?
-                    .into_iter()
-                    .filter(|(_, level)| *level == SyncLevel::Sku)
-                    .map(|(id, _)| id)
-                    .collect(),
-                None => Vec::new(),
+            self.queue_product_total(c, item.parent_id, |c| sql::item_delete(c, item.id))
+        })
+    }
+
+    /// Runs `change`, which adds a variant to `product` or takes one away, and queues for
+    /// every `Sku` cart the change it makes to the product's published count: such a cart
+    /// shows a product as the total of its variants (rule 5), and must be told of a variant
+    /// coming with stock as of one going, like of any other change. Rule 13's "creation
+    /// queues nothing" is about the new item itself, which no cart has yet. No cart while
+    /// SynchQOH is off: the targets' query reads it.
+    fn queue_product_total<T>(
+        &self,
+        c: &Connection,
+        product: Option<ItemId>,
+        change: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let sku_carts: Vec<CartId> = match product {
+            Some(_) => sql::realtime_targets(c)?
+                .into_iter()
+                .filter(|(_, level)| *level == SyncLevel::Sku)
+                .map(|(id, _)| id)
+                .collect(),
+            None => Vec::new(),
+        };
+        let product = product.filter(|_| !sku_carts.is_empty());
+        let shown = |c: &Connection| -> Result<Vec<Option<(ItemId, i64)>>> {
+            let Some(p) = product else {
+                return Ok(Vec::new());
             };
-            let product = item.parent_id.filter(|_| !sku_carts.is_empty());
-            let shown = |c: &Connection| -> Result<Vec<Option<(ItemId, i64)>>> {
-                let Some(p) = product else {
-                    return Ok(Vec::new());
-                };
-                let p = sql::item_by_id(c, p)?;
-                sku_carts
-                    .iter()
-                    .map(|&cart| {
-                        Ok(
-                            published_change(c, cart, SyncLevel::Sku, &p, p.qoh, p.qoh, None)?
-                                .map(|(t, b, _)| (t, b)),
-                        )
-                    })
-                    .collect()
-            };
-            let before = shown(c)?;
-            sql::item_delete(c, item.id)?;
-            let after = shown(c)?;
-            let workstation = self.workstation();
-            let mut records = Vec::new();
-            for ((cart, b), a) in sku_carts.iter().zip(before).zip(after) {
-                if let (Some((target, b)), Some((_, a))) = (b, a) {
-                    if a != b {
-                        records.push(NewRecord {
-                            cart_id: *cart,
-                            item_id: target,
-                            delta: a - b,
-                            reason: Reason::Other,
-                            origin_cart_id: None,
-                            workstation: &workstation,
-                        });
-                    }
+            let p = sql::item_by_id(c, p)?;
+            sku_carts
+                .iter()
+                .map(|&cart| {
+                    Ok(
+                        published_change(c, cart, SyncLevel::Sku, &p, p.qoh, p.qoh, None)?
+                            .map(|(t, b, _)| (t, b)),
+                    )
+                })
+                .collect()
+        };
+        let before = shown(c)?;
+        let out = change(c)?;
+        let after = shown(c)?;
+        let workstation = self.workstation();
+        let mut records = Vec::new();
+        for ((cart, b), a) in sku_carts.iter().zip(before).zip(after) {
+            if let (Some((target, b)), Some((_, a))) = (b, a) {
+                if a != b {
+                    records.push(NewRecord {
+                        cart_id: *cart,
+                        item_id: target,
+                        delta: a - b,
+                        reason: Reason::Other,
+                        origin_cart_id: None,
+                        workstation: &workstation,
+                    });
                 }
             }
-            sql::stack_insert_many(c, &records)
-        })
+        }
+        sql::stack_insert_many(c, &records)?;
+        Ok(out)
     }
 
     /// Changes QOH and, in the same transaction, queues one web stack record per eligible cart

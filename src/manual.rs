@@ -651,10 +651,17 @@ fn apply_pulled(
         workstation,
         ..
     } = *pull;
-    let Some(item) = sql::item_find(c, sku)? else {
+    // The cart's SKU is read as the host's are (trimmed), so a padded one finds its item
+    // instead of failing the page's insert on the item it did not find.
+    let found = match check_sku(sku) {
+        Ok(s) => sql::item_find(c, s)?,
+        Err(_) => None,
+    };
+    let Some(item) = found else {
         let valid = check_sku(sku).is_ok() && (i32::MIN as i64..=i32::MAX as i64).contains(&count);
         if create_new && valid {
-            sql::item_insert(c, sku.trim(), None, "{}", "", count.max(0))?;
+            // The cart's count as it is, owed units included, as an existing item gets it.
+            sql::item_insert(c, sku.trim(), None, "{}", "", count)?;
             report.created += 1;
         } else if create_new {
             report.not_applied.push(NotApplied {
@@ -685,6 +692,14 @@ fn apply_pulled(
         return Ok(());
     }
     let wf = sql::web_fields_get(c, cart.id, item.id)?;
+    if !wf.sync {
+        // Send QOH never shows the cart this item, so its count there is not the store's.
+        report.not_applied.push(NotApplied {
+            sku: sku.to_owned(),
+            why: "not synchronised with this cart (its web fields say sync: false)".into(),
+        });
+        return Ok(());
+    }
     let pending = sql::stack_sum(c, cart.id, item.id)?;
     // The cart's view differs from what it was shown by what happened there: apply that
     // difference. (Inverting the published count would lose QOH held back by a cap or a

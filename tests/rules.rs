@@ -178,9 +178,16 @@ fn rule5_products_and_variants_by_sync_level() {
         records(&f.store, ca),
         vec![("TEE-M".into(), -1), ("BAG".into(), 2)]
     );
+    // New items queue nothing for themselves (rule 13), but a variant coming with stock
+    // changes the total a Sku cart shows for its product.
     assert_eq!(
         records(&f.store, cs),
-        vec![("TEE".into(), -1), ("BAG".into(), 2)]
+        vec![
+            ("TEE".into(), 2),
+            ("TEE".into(), 5),
+            ("TEE".into(), -1),
+            ("BAG".into(), 2)
+        ]
     );
 
     // Initial counts by Send QOH, then real-time changes: the Sku cart holds the total.
@@ -966,4 +973,90 @@ fn the_drift_report_repairs_with_compare_and_set() {
     drain(&f.store);
     assert_eq!(e.qoh("D3"), Some(6));
     assert!(f.store.drift(c, false).unwrap().items.is_empty());
+}
+
+/// Rule 5 both ways: a `Sku` cart shows a product as its variants' total, so a variant coming
+/// with stock is queued for it as one going is (rule 13's "queues nothing" is for the new item
+/// itself, which no cart has yet).
+#[test]
+fn rule5_a_new_variant_with_stock_reaches_a_sku_cart_as_its_removal_does() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "S", "sku");
+    item(&f.store, "P", 0);
+    variant(&f.store, "P-1", "P", 5);
+    e.set_qoh("P", 0);
+    f.store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(e.qoh("P"), Some(5));
+    variant(&f.store, "P-2", "P", 3);
+    assert_eq!(records(&f.store, c), vec![("P".to_owned(), 3)]);
+    drain(&f.store);
+    assert_eq!(
+        e.qoh("P"),
+        Some(8),
+        "the product's total with its new variant"
+    );
+    f.store.delete_item("P-2").unwrap();
+    drain(&f.store);
+    assert_eq!(e.qoh("P"), Some(5));
+    // A variant created without stock changes no total: nothing to send.
+    variant(&f.store, "P-3", "P", 0);
+    assert!(records(&f.store, c).is_empty());
+}
+
+/// Rule 8 reads the cart's counts of the items it publishes there: an item whose web fields
+/// say it is not synchronised with the cart (Send QOH leaves it out) is reported, not applied,
+/// and nothing reaches the other carts.
+#[test]
+fn rule8_get_qoh_leaves_alone_an_item_not_synchronised_with_that_cart() {
+    let f = store();
+    let (a, b) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cb = cart(&f.store, &b, "B", "attribute");
+    f.store.set_cart_sync(ca, false).unwrap();
+    item(&f.store, "GIFT", 4);
+    f.store
+        .set_web_fields(ca, "GIFT", r#"{"sync":false}"#)
+        .unwrap();
+    a.set_qoh("GIFT", 999);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("GIFT").unwrap(), 4);
+    assert!(records(&f.store, cb).is_empty());
+    assert_eq!(report.not_applied.len(), 1, "{report:?}");
+    assert_eq!(report.not_applied[0].sku, "GIFT");
+}
+
+/// Rule 8 with SKUs as carts hold them: a padded SKU finds its item as the host's calls do
+/// (trimmed), instead of failing the whole page; a new item takes the cart's count as it is,
+/// owed units included, as an existing item does.
+#[test]
+fn rule8_get_qoh_takes_padded_skus_and_negative_counts_as_they_are() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "TEE", 1);
+    item(&f.store, "MUG", 1);
+    item(&f.store, "OLD", 0);
+    a.set_qoh("TEE ", 5);
+    a.set_qoh("MUG", 7);
+    a.set_qoh("OLD", -3);
+    a.set_qoh("NEW", -3);
+    let report = f
+        .store
+        .get_qoh(
+            ca,
+            GetOptions {
+                force: false,
+                create_new: true,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(f.store.item_qoh("TEE").unwrap(), 5);
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 7);
+    assert_eq!(f.store.item_qoh("OLD").unwrap(), -3);
+    assert_eq!(f.store.item_qoh("NEW").unwrap(), -3);
+    assert_eq!((report.updated, report.created), (3, 1), "{report:?}");
 }
