@@ -251,7 +251,11 @@ impl Store {
     /// called between batches; returning `false` stops (the report says `cancelled`).
     ///
     /// An item whose set fails is listed in `failures`; its waiting records stay on the stack
-    /// and are sent as deltas once the cart is released.
+    /// and are sent as deltas once the cart is released. A batch whose answer is lost is sent
+    /// again (twice at most: a count is absolute). A count the cart may still have taken is
+    /// listed in `failures` too, but its waiting records are settled with it, since sending
+    /// them after a count that included them would count them twice on the cart (an oversell);
+    /// Send QOH again puts such an item right.
     pub fn send_qoh(
         &self,
         cart: CartId,
@@ -289,7 +293,17 @@ impl Store {
             if !sets.is_empty() {
                 report.requests += 1;
                 let mut applied = Vec::new();
-                match with_rate_limit(|| adapter.set_quantities(&sets)) {
+                let mut result = with_rate_limit(|| adapter.set_quantities(&sets));
+                // A batch sent without an answer may have been taken: its counts go again as
+                // they are (absolute; the same keys), which settles most lost answers.
+                for _ in 0..AMBIGUOUS_RESENDS {
+                    if !matches!(result, Err(CartError::Ambiguous(_))) {
+                        break;
+                    }
+                    report.requests += 1;
+                    result = with_rate_limit(|| adapter.set_quantities(&sets));
+                }
+                match result {
                     Ok(outcomes) => {
                         for (i, set) in sets.iter().enumerate() {
                             match outcomes.get(i) {
@@ -299,11 +313,34 @@ impl Store {
                                         applied.push((target, upto));
                                     }
                                 }
+                                Some(SendOutcome::Uncertain { message }) => {
+                                    if let (target, Some(upto)) = read[i] {
+                                        applied.push((target, upto));
+                                    }
+                                    report.failures.push(ItemFailure {
+                                        sku: set.sku.clone(),
+                                        message: format!("{IN_DOUBT}: {message}"),
+                                    })
+                                }
                                 other => report.failures.push(ItemFailure {
                                     sku: set.sku.clone(),
                                     message: describe(other),
                                 }),
                             }
+                        }
+                    }
+                    Err(CartError::Ambiguous(m)) => {
+                        for (set, read) in sets.iter().zip(&read) {
+                            if let (target, Some(upto)) = *read {
+                                applied.push((target, upto));
+                            }
+                            report.failures.push(ItemFailure {
+                                sku: set.sku.clone(),
+                                message: format!(
+                                    "{IN_DOUBT}: no answer after sending, {} times: {m}",
+                                    1 + AMBIGUOUS_RESENDS
+                                ),
+                            });
                         }
                     }
                     Err(e) => {
@@ -320,8 +357,9 @@ impl Store {
                         }
                     }
                 }
-                // Only a count the cart took makes the records it included obsolete; the
-                // records of a failed item stay and are sent as deltas.
+                // A count the cart took makes the records it included obsolete; so does one it
+                // may have taken (it would apply them twice). The records of an item the cart
+                // surely did not take stay and are sent as deltas.
                 let now = now_ms();
                 if !applied.is_empty() {
                     report.superseded +=
@@ -628,6 +666,13 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i
         }
     }
 }
+
+/// How many times Send QOH sends a batch again whose answer was lost.
+const AMBIGUOUS_RESENDS: usize = 2;
+
+/// How Send QOH's report begins the failure of a count the cart may have taken.
+const IN_DOUBT: &str =
+    "the cart may have taken this count (its waiting changes were settled with it); run Send QOH again for it";
 
 /// What a page of Get QOH applies its counts with.
 struct Pull<'a> {

@@ -1060,3 +1060,44 @@ fn rule8_get_qoh_takes_padded_skus_and_negative_counts_as_they_are() {
     assert_eq!(f.store.item_qoh("NEW").unwrap(), -3);
     assert_eq!((report.updated, report.created), (3, 1), "{report:?}");
 }
+
+/// Rule 7 when the cart's answer is lost: the batch goes again (absolute, same keys), and the
+/// record the count included is settled, never sent on top of it.
+#[test]
+fn rule7_a_send_qoh_whose_answer_is_lost_goes_again_and_never_counts_a_record_twice() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "X", 10);
+    e.set_qoh("X", 10);
+    adjust(&f.store, "X", 5, Reason::Receiving);
+    e.inject(Fault::ApplyThenDrop { count: 1 });
+    let report = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((report.sent, report.requests), (1, 2), "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.superseded, 1);
+    drain(&f.store);
+    assert_eq!(e.qoh("X"), Some(15), "the +5 the count included went once");
+
+    // No answer however often it goes: listed as in doubt, and its record settled all the
+    // same, since the cart may hold the count that includes it.
+    adjust(&f.store, "X", -4, Reason::PosSale);
+    e.inject(Fault::ApplyThenDrop { count: 3 });
+    let report = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((report.sent, report.requests), (0, 3), "{report:?}");
+    assert_eq!(report.failures.len(), 1);
+    assert!(
+        report.failures[0].message.contains("may have taken"),
+        "{report:?}"
+    );
+    assert_eq!(report.superseded, 1);
+    assert!(records(&f.store, c).is_empty());
+    drain(&f.store);
+    assert_eq!(e.qoh("X"), Some(11), "the -4 is not taken off twice");
+}
