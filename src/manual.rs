@@ -389,7 +389,8 @@ impl Store {
     /// (queued to every other real-time cart, never back to it). With `create_new`, unknown
     /// SKUs become items with the cart's count; otherwise they are listed in `unknown`. A `Sku`
     /// cart's count for a product with variants cannot be split among them: it is listed in
-    /// `not_applied`.
+    /// `not_applied`, as is an item with records sent to the cart without a clear answer (the
+    /// count may or may not include them).
     pub fn get_qoh(
         &self,
         cart: CartId,
@@ -463,8 +464,9 @@ impl Store {
             });
         }
         let expected = self.expected_counts(&cart)?;
-        for (sku, _, pending) in &expected {
-            if *pending != 0 {
+        for (sku, _, waiting) in &expected {
+            let pending = waiting.sum;
+            if pending != 0 {
                 warnings.push(Warning {
                     kind: "pending",
                     sku: Some(sku.clone()),
@@ -479,7 +481,8 @@ impl Store {
         if cart.capabilities.get {
             let counts = fetch_all(&cart, adapter.as_ref())?;
             let known: HashSet<&str> = expected.iter().map(|(s, _, _)| s.as_str()).collect();
-            for (sku, published, pending) in &expected {
+            for (sku, published, waiting) in &expected {
+                let pending = &waiting.sum;
                 match counts.get(sku) {
                     None => warnings.push(Warning {
                         kind: "unmapped",
@@ -522,9 +525,8 @@ impl Store {
 }
 
 impl Store {
-    /// (SKU, expected published count, net of the cart's waiting records) of every item the
-    /// cart gets.
-    fn expected_counts(&self, cart: &Cart) -> Result<Vec<(String, i64, i64)>> {
+    /// (SKU, published count, what waits for the cart) of every item the cart gets.
+    fn expected_counts(&self, cart: &Cart) -> Result<Vec<(String, i64, sql::Waiting)>> {
         self.read(|c| {
             let mut out = Vec::new();
             for item in sql::items_for_cart(c, cart)? {
@@ -543,7 +545,9 @@ impl Store {
     /// The drift report (DESIGN §4): every item whose count on the cart differs from the
     /// count it should show, net of the records still waiting for it. With `repair`, each is
     /// set with compare-and-set — only if the cart still shows the count just read, so a sale
-    /// the cart made meanwhile is never overwritten; such items are listed as conflicts.
+    /// the cart made meanwhile is never overwritten; such items are listed as conflicts. An
+    /// item with records sent without a clear answer is in step if the cart shows its count
+    /// with them or without them; otherwise it is listed with why, and never repaired.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -567,16 +571,28 @@ impl Store {
         };
         let counts = fetch_all(&cart, adapter.as_ref())?;
         let mut report = DriftReport::default();
-        for (sku, published, pending) in self.expected_counts(&cart)? {
-            match counts.get(&sku) {
-                Some(&q) if q != published - pending => report.items.push(DriftItem {
+        let mut in_doubt = Vec::new();
+        for (sku, published, waiting) in self.expected_counts(&cart)? {
+            let Some(&q) = counts.get(&sku) else { continue };
+            let expected = published - waiting.sum;
+            // With records in doubt the cart is in step if it shows either count: without
+            // them, or with them applied.
+            if q == expected || (waiting.in_doubt > 0 && q == expected + waiting.in_doubt_sum) {
+                report.in_step += 1;
+            } else if waiting.in_doubt > 0 {
+                in_doubt.push(DriftItem {
                     sku,
                     cart_qoh: q,
-                    expected: published - pending,
+                    expected,
+                    outcome: Some(format!("not repaired: {}", in_doubt_why(waiting))),
+                });
+            } else {
+                report.items.push(DriftItem {
+                    sku,
+                    cart_qoh: q,
+                    expected,
                     outcome: None,
-                }),
-                Some(_) => report.in_step += 1,
-                None => {}
+                });
             }
         }
         if repair {
@@ -623,6 +639,7 @@ impl Store {
                 }
             }
         }
+        report.items.extend(in_doubt);
         Ok(report)
     }
 }
@@ -665,6 +682,14 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i
             return Ok(counts);
         }
     }
+}
+
+/// Why manual sync leaves alone an item with records in doubt.
+fn in_doubt_why(w: sql::Waiting) -> String {
+    format!(
+        "{} change(s) totalling {:+} went to the cart without a clear answer, so its count may or may not include them; let the stack deliver them (or retry or discard them), then run this again",
+        w.in_doubt, w.in_doubt_sum
+    )
 }
 
 /// How many times Send QOH sends a batch again whose answer was lost.
@@ -745,7 +770,17 @@ fn apply_pulled(
         });
         return Ok(());
     }
-    let pending = sql::stack_sum(c, cart.id, item.id)?;
+    let waiting = sql::stack_sum(c, cart.id, item.id)?;
+    if waiting.in_doubt > 0 {
+        // The cart's count may or may not include them: adding them could take a sale off
+        // twice, leaving them out could lose one.
+        report.not_applied.push(NotApplied {
+            sku: sku.to_owned(),
+            why: in_doubt_why(waiting),
+        });
+        return Ok(());
+    }
+    let pending = waiting.sum;
     // The cart's view differs from what it was shown by what happened there: apply that
     // difference. (Inverting the published count would lose QOH held back by a cap or a
     // buffer: QOH 100 capped at 20, one web sale, must give 99, not 19.)

@@ -1410,11 +1410,37 @@ pub(crate) fn live_leases(c: &Connection, cart: CartId, now: i64) -> Result<i64>
 }
 
 /// The net change of every record of (cart, item) still on the stack, in any state.
-pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<i64> {
+/// What waits on the stack for (cart, item): the sum of its records' deltas, and of those
+/// among them in doubt.
+pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<Waiting> {
     Ok(c.prepare_cached(
-        "SELECT COALESCE(SUM(delta), 0) FROM stack WHERE cart_id = ?1 AND item_id = ?2",
+        "SELECT COALESCE(SUM(delta), 0),
+                COALESCE(SUM(CASE WHEN group_id IS NULL THEN 0 ELSE delta END), 0),
+                COUNT(group_id)
+         FROM stack WHERE cart_id = ?1 AND item_id = ?2",
     )?
-    .query_row([cart, item], |r| r.get(0))?)
+    .query_row([cart, item], |r| {
+        Ok(Waiting {
+            sum: r.get(0)?,
+            in_doubt_sum: r.get(1)?,
+            in_doubt: r.get(2)?,
+        })
+    })?)
+}
+
+/// The records waiting for one cart and item, as manual sync weighs them against the cart's
+/// count. A record never sent (it is in no send group) is surely not on the cart. One in a
+/// send group has been sent, or is being sent, at least once without settling: the cart may
+/// hold it already (an answer lost after the cart applied it), so it is in doubt until the
+/// stack delivers it (a keyed re-send is answered as a duplicate) or an operator resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Waiting {
+    /// Every waiting record's delta, summed.
+    pub sum: i64,
+    /// The deltas of the records in doubt, summed.
+    pub in_doubt_sum: i64,
+    /// How many records are in doubt.
+    pub in_doubt: i64,
 }
 
 /// The newest record of (cart, item) on the stack, if any: what an absolute count read now
