@@ -137,6 +137,17 @@ fn a_dropped_connection_after_applying_is_not_applied_twice() {
 }
 
 #[test]
+fn a_gateways_504_after_applying_is_resent_under_the_same_keys_and_not_applied_twice() {
+    let (f, e) = scenario(Fault::ApplyThenStatus {
+        status: 504,
+        count: 1,
+    });
+    settle(&f.store, Duration::from_secs(10));
+    all_applied_once(&e);
+    assert_eq!(e.duplicate_hits(), 5);
+}
+
+#[test]
 fn malformed_json_after_applying_is_not_applied_twice() {
     let (f, e) = scenario(Fault::MalformedJson { count: 1 });
     settle(&f.store, Duration::from_secs(10));

@@ -45,6 +45,13 @@ fn faults() -> Vec<(&'static str, Option<Fault>)> {
             "apply, then drop the connection",
             Some(Fault::ApplyThenDrop { count: 1 }),
         ),
+        (
+            "apply, then a gateway's 504",
+            Some(Fault::ApplyThenStatus {
+                status: 504,
+                count: 1,
+            }),
+        ),
         ("malformed JSON", Some(Fault::MalformedJson { count: 1 })),
         ("slow cart", Some(Fault::Delay { ms: 100, count: 3 })),
         ("partial batch: one SKU unknown", None),

@@ -126,7 +126,13 @@ impl BigCommerceAdapter {
     }
 
     /// Sends with quota pacing and BigCommerce's 429 mapping.
-    fn send(&self, request: RequestBuilder) -> std::result::Result<Vec<u8>, CartError> {
+    /// Sends `request`; `unkeyed_write` for a relative adjustment, which BigCommerce would
+    /// apply twice if sent twice ([`common::gateway_lost_answer`]).
+    fn send(
+        &self,
+        request: RequestBuilder,
+        unkeyed_write: bool,
+    ) -> std::result::Result<Vec<u8>, CartError> {
         let wait = self.not_before.lock().take();
         if let Some(until) = wait {
             let now = Instant::now();
@@ -135,6 +141,11 @@ impl BigCommerceAdapter {
             }
         }
         let on_error = |r: &Response| -> Option<CartError> {
+            if unkeyed_write {
+                if let Some(e) = common::gateway_lost_answer(r) {
+                    return Some(e);
+                }
+            }
             (r.status().as_u16() == 429).then(|| CartError::RateLimited {
                 retry_after: header_ms(r.headers(), "x-rate-limit-time-reset-ms").or_else(|| {
                     r.headers()
@@ -174,7 +185,7 @@ impl BigCommerceAdapter {
                 q.append_pair("sku:in", &s.join(","));
             }
         }
-        let bytes = self.send(self.client.get(url))?;
+        let bytes = self.send(self.client.get(url), false)?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
         let items = v["data"]
@@ -266,7 +277,7 @@ impl BigCommerceAdapter {
         let request = request
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body).expect("json"));
-        match self.send(request) {
+        match self.send(request, relative) {
             Ok(_) => Ok(Ok(())),
             Err(CartError::Rejected(m)) if m.starts_with("HTTP 422") => Ok(Err(m)),
             Err(e) => Err(e),

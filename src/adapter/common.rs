@@ -150,6 +150,20 @@ pub(crate) fn exchange(
     Err(status_error(status, response))
 }
 
+/// The `on_error` of a write that is not safe to send twice (a relative change without a key,
+/// or the write of a read-add-write): a gateway that gave up waiting for the cart (502, 504,
+/// Cloudflare's 524) cannot say whether the cart applied it, so the answer is lost
+/// ([`CartError::Ambiguous`]: the controller marks the record `uncertain` instead of sending
+/// it again), not a refusal to try later.
+pub(crate) fn gateway_lost_answer(r: &Response) -> Option<CartError> {
+    matches!(r.status().as_u16(), 502 | 504 | 524).then(|| {
+        CartError::Ambiguous(format!(
+            "HTTP {}: a gateway gave up waiting for the cart, which may have applied the change",
+            r.status()
+        ))
+    })
+}
+
 /// The body excerpt of a JSON answer that could not be understood.
 pub(crate) fn malformed(what: &str, e: impl std::fmt::Display, body: &[u8]) -> String {
     format!("{what}: malformed answer: {e}; body: {}", excerpt(body))

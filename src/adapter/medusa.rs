@@ -373,7 +373,10 @@ impl MedusaAdapter {
             let unauthorized = Cell::new(false);
             let result = common::exchange(request, |r| {
                 unauthorized.set(r.status() == StatusCode::UNAUTHORIZED);
-                None
+                // A delta is read, add, write: the write sent twice adds it twice.
+                (method != Method::GET)
+                    .then(|| common::gateway_lost_answer(r))
+                    .flatten()
             });
             match result {
                 Ok((_, bytes)) => {
@@ -904,6 +907,26 @@ mod tests {
         );
         assert_eq!(seen[1].1, "Bearer jwt-one");
         assert_eq!(seen[3].1, "Bearer jwt-two");
+    }
+
+    #[test]
+    fn a_gateways_504_on_a_write_is_a_lost_answer_and_on_a_read_a_try_again() {
+        let server = Scripted::start(vec![
+            (200, r#"{"token":"jwt-one"}"#),
+            (504, r#"{"message":"Gateway Timeout"}"#),
+            (504, r#"{"message":"Gateway Timeout"}"#),
+        ]);
+        let a = emailpass(&server.url);
+        let url = a.url("admin/inventory-items/iitem_1/location-levels/sloc_1");
+        let write = a.call(
+            Method::POST,
+            url.clone(),
+            Some(&json!({"stocked_quantity": 3})),
+        );
+        assert!(matches!(write, Err(CartError::Ambiguous(_))), "{write:?}");
+        let read = a.call(Method::GET, url, None);
+        assert!(matches!(read, Err(CartError::Unavailable(_))), "{read:?}");
+        server.finish();
     }
 
     #[test]

@@ -332,7 +332,8 @@ impl WooCommerceAdapter {
                         .post(self.url(&path))
                         .header(CONTENT_TYPE, "application/json")
                         .body(serde_json::to_vec(&json!({ "update": update })).expect("json")),
-                    |_| None,
+                    // Read, add, write: the write sent twice adds the delta twice.
+                    common::gateway_lost_answer,
                 )
                 .and_then(|(_, bytes)| {
                     serde_json::from_slice::<Value>(&bytes).map_err(|e| {

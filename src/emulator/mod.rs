@@ -85,6 +85,15 @@ pub enum Fault {
         /// How many requests.
         count: usize,
     },
+    /// Apply the next `count` requests that change counts (reads pass untouched), then answer
+    /// HTTP `status` as a gateway does that gave up waiting for a slow write (502, 504,
+    /// Cloudflare's 524): the change was made all the same.
+    ApplyThenStatus {
+        /// The HTTP status to answer.
+        status: u16,
+        /// How many requests.
+        count: usize,
+    },
     /// Apply the next `count` requests, then answer 200 with a body that is not JSON.
     MalformedJson {
         /// How many requests.
@@ -104,6 +113,7 @@ impl Fault {
             Fault::Status { count, .. }
             | Fault::Delay { count, .. }
             | Fault::ApplyThenDrop { count }
+            | Fault::ApplyThenStatus { count, .. }
             | Fault::MalformedJson { count }
             | Fault::Hang { count } => count,
         }
@@ -745,9 +755,15 @@ fn write_answer(stream: &mut TcpStream, answer: &Answer, close: bool) -> io::Res
 }
 
 /// Takes the fault for the next request, if any.
-fn next_fault(shared: &Shared) -> Option<Fault> {
+/// The fault the next request meets. A write-only fault at the front lets a read through
+/// untouched.
+fn next_fault(shared: &Shared, kind: Option<RequestKind>) -> Option<Fault> {
     let mut faults = shared.faults.lock();
     let front = faults.front_mut()?;
+    let write = matches!(kind, Some(RequestKind::Adjust | RequestKind::Set));
+    if matches!(front, Fault::ApplyThenStatus { .. }) && !write {
+        return None;
+    }
     let count = front.count_mut();
     *count -= 1;
     let fault = front.clone();
@@ -799,7 +815,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             None => 0,
         };
 
-        let answer = match next_fault(shared) {
+        let answer = match next_fault(shared, kind) {
             Some(Fault::Status {
                 status,
                 retry_after,
@@ -816,6 +832,13 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                 let _ = handle(shared, &request);
                 let _ = writer.shutdown(Shutdown::Both);
                 return;
+            }
+            Some(Fault::ApplyThenStatus { status, .. }) => {
+                let _ = handle(shared, &request);
+                Answer::error(
+                    status,
+                    format!("injected fault: applied, then HTTP {status}"),
+                )
             }
             Some(Fault::MalformedJson { .. }) => {
                 let _ = handle(shared, &request);
@@ -882,6 +905,7 @@ struct SetItem {
 }
 
 /// What a request does, for the counters.
+#[derive(Clone, Copy)]
 enum RequestKind {
     Adjust,
     Set,
@@ -1074,17 +1098,29 @@ mod tests {
         });
         e.inject(Fault::MalformedJson { count: 1 });
         assert!(matches!(
-            next_fault(&e.shared),
+            next_fault(&e.shared, None),
             Some(Fault::Status { status: 500, .. })
         ));
         assert!(matches!(
-            next_fault(&e.shared),
+            next_fault(&e.shared, None),
             Some(Fault::Status { status: 500, .. })
         ));
         assert!(matches!(
-            next_fault(&e.shared),
+            next_fault(&e.shared, None),
             Some(Fault::MalformedJson { .. })
         ));
-        assert!(next_fault(&e.shared).is_none());
+        assert!(next_fault(&e.shared, None).is_none());
+        // A write-only fault lets reads through and waits for a write.
+        e.inject(Fault::ApplyThenStatus {
+            status: 504,
+            count: 1,
+        });
+        assert!(next_fault(&e.shared, Some(RequestKind::Get)).is_none());
+        assert!(next_fault(&e.shared, None).is_none());
+        assert!(matches!(
+            next_fault(&e.shared, Some(RequestKind::Set)),
+            Some(Fault::ApplyThenStatus { status: 504, .. })
+        ));
+        assert!(next_fault(&e.shared, Some(RequestKind::Adjust)).is_none());
     }
 }
