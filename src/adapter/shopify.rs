@@ -279,6 +279,16 @@ impl ShopifyAdapter {
             if codes.contains(&"ACCESS_DENIED") {
                 return Err(CartError::Unauthorized(format!("shopify: {message}")));
             }
+            // Aliased mutations (a batch of adjustments) answer each for itself: an error
+            // beside results in `data` belongs to the aliases left null, which are sent again
+            // under their keys. Failing the whole request would bypass changes the shop made.
+            if mutation
+                && answer["data"]
+                    .as_object()
+                    .is_some_and(|d| d.values().any(|v| !v.is_null()))
+            {
+                return Ok(answer["data"].clone());
+            }
             if codes.contains(&"INTERNAL_SERVER_ERROR") {
                 return Err(CartError::Unavailable(format!("shopify: {message}")));
             }
@@ -774,6 +784,36 @@ mod tests {
         {"sku":"DUP","inventoryItem":{"id":"gid://shopify/InventoryItem/2",
           "inventoryLevel":{"quantities":[{"name":"available","quantity":3}]}}}],
         "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+
+    #[test]
+    fn an_error_beside_other_aliases_results_fails_only_its_own_change() {
+        let answer = r#"{"data":{
+            "c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]},
+            "c1":null},
+            "errors":[{"message":"Internal error. Looks like something went wrong on our end.","path":["c1"],
+                       "extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
+        let server = Scripted::start(vec![(200, answer)]);
+        let a = ShopifyAdapter::new(
+            &server.url,
+            Secret::new("shpat_test"),
+            "1",
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let delta = |key: &str, sku: &str, item: &str| DeltaSend {
+            key: key.into(),
+            sku: sku.into(),
+            remote_ref: Some(item.into()),
+            delta: -1,
+        };
+        let out = a
+            .apply_deltas(&[delta("k0", "A", "77"), delta("k1", "B", "78")])
+            .unwrap();
+        server.finish();
+        assert_eq!(out[0], SendOutcome::Applied { qoh: Some(4) });
+        assert!(matches!(out[1], SendOutcome::Retry { .. }), "{out:?}");
+    }
 
     #[test]
     fn a_sku_on_two_variants_is_never_written_to_one_of_them() {
