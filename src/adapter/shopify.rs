@@ -785,6 +785,17 @@ mod tests {
           "inventoryLevel":{"quantities":[{"name":"available","quantity":3}]}}}],
         "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
 
+    fn scripted_adapter(server: &Scripted) -> ShopifyAdapter {
+        ShopifyAdapter::new(
+            &server.url,
+            Secret::new("shpat_test"),
+            "1",
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn an_error_beside_other_aliases_results_fails_only_its_own_change() {
         let answer = r#"{"data":{
@@ -793,14 +804,7 @@ mod tests {
             "errors":[{"message":"Internal error. Looks like something went wrong on our end.","path":["c1"],
                        "extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
         let server = Scripted::start(vec![(200, answer)]);
-        let a = ShopifyAdapter::new(
-            &server.url,
-            Secret::new("shpat_test"),
-            "1",
-            None,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let a = scripted_adapter(&server);
         let delta = |key: &str, sku: &str, item: &str| DeltaSend {
             key: key.into(),
             sku: sku.into(),
@@ -820,14 +824,7 @@ mod tests {
         // Get QOH reads both variants; a later change of DUP must still find the SKU
         // ambiguous rather than go to whichever variant was read last.
         let server = Scripted::start(vec![(200, TWO_VARIANTS), (200, TWO_VARIANTS)]);
-        let a = ShopifyAdapter::new(
-            &server.url,
-            Secret::new("shpat_test"),
-            "1",
-            None,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let a = scripted_adapter(&server);
         a.fetch_quantities(None, 250).unwrap();
         let out = a
             .apply_deltas(&[DeltaSend {
