@@ -662,12 +662,14 @@ fn outcome_verdict(o: &SendOutcome, now: i64) -> Verdict {
             Some(q) => format!("applied; cart count now {q}"),
             None => "applied".into(),
         }),
+        // The cart's own wait (a rate limit on a later request of the call): rule 10 counts
+        // no attempt for it, as for a rate limit on the whole call.
         SendOutcome::Retry {
             message,
             after: Some(d),
         } => Verdict::WaitUntil {
             until: now + d.as_millis() as i64,
-            attempt: true,
+            attempt: false,
             response: message.clone(),
         },
         SendOutcome::Retry {

@@ -213,3 +213,45 @@ fn adjust_without_change_from_quantity_is_refused_from_2026_04() {
     post("k4", change(Some(serde_json::json!(4))));
     assert_eq!(emu.qoh("A"), Some(3), "a matching compare applies");
 }
+
+/// Rule 10 on a later request of a send: the first request of a batch is applied, the
+/// second is rate limited; its changes wait as told without an attempt counted (counting
+/// them bypassed records under steady throttling).
+#[test]
+fn a_rate_limited_later_request_of_a_send_counts_no_attempt() {
+    let f = fixture(Mode::Shopify);
+    let cart = f.cart(500);
+    let skus: Vec<String> = (0..101).map(|i| format!("T{i:03}")).collect();
+    for s in &skus {
+        f.item(s, 10);
+        f.emu.set_qoh(s, 10);
+    }
+    f.store.set_cart_sync(cart, true).unwrap();
+    for s in &skus {
+        adjust(&f.store, s, -1);
+    }
+    f.emu.set_shopify_budget(100_000.0, 10_000.0);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 101, "ids learnt");
+    for s in &skus {
+        adjust(&f.store, s, -1);
+    }
+    // 101 changes go as 100 + 1 in two requests: the first passes, the second is refused.
+    f.emu.inject(Fault::Delay { ms: 0, count: 1 });
+    f.emu.inject(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(60),
+    });
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(report.sent, 100, "{report}");
+    let waiting = f.records(cart);
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0]["attempts"], 0, "{waiting:?}");
+    assert!(
+        waiting[0]["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("rate limited"),
+        "{waiting:?}"
+    );
+}

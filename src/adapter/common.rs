@@ -177,12 +177,13 @@ pub(crate) fn outcome_for_failed_request(
     keyed: bool,
 ) -> super::SendOutcome {
     match e {
+        // A rate limit is no attempt (rule 10); one that names no wait waits a second.
         CartError::RateLimited {
             retry_after,
             message,
         } => super::SendOutcome::Retry {
             message: format!("sku {sku}: rate limited: {message}"),
-            after: *retry_after,
+            after: Some(retry_after.unwrap_or(Duration::from_secs(1))),
         },
         CartError::Ambiguous(m) if !keyed => super::SendOutcome::Uncertain {
             message: format!("sku {sku}: no answer after sending: {m}"),

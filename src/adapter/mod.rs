@@ -137,7 +137,9 @@ pub enum SendOutcome {
         /// The cart's count afterwards, when it said.
         qoh: Option<i64>,
     },
-    /// Try again later; `after` is the cart's own wait when it named one.
+    /// Try again later. With `after`, the cart asked to wait (a rate limit): the record waits
+    /// that long and, as for a 429 (rule 10), no attempt is counted; without, the try counts
+    /// as an attempt and the record backs off.
     Retry {
         /// Why, as the cart said it (no secrets).
         message: String,
