@@ -203,7 +203,12 @@ impl<S: WebStack> StackController<S> {
         };
         let budget = Budget(Mutex::new(max_records.unwrap_or(usize::MAX)));
         let mut work = Vec::new();
-        for cart in self.stack.carts()? {
+        let carts = self.stack.carts()?;
+        // A deleted cart's adapter (its connections) goes with it.
+        self.cache
+            .lock()
+            .retain(|id, _| carts.iter().any(|c| c.id == *id));
+        for cart in carts {
             if !self.stack.has_waiting(cart.id)? {
                 continue;
             }

@@ -1163,3 +1163,34 @@ fn rule8_get_qoh_and_drift_leave_alone_an_item_with_a_record_in_doubt() {
     assert!(report.not_applied.is_empty(), "{report:?}");
     assert_eq!(f.store.item_qoh("X").unwrap(), 8);
 }
+
+/// A cart deleted and another defined: the new cart never gets the old one's id, so a
+/// controller that built the old cart's adapter (its shop's URL and credentials) never sends
+/// the new cart's changes to the old shop.
+#[test]
+fn a_new_cart_never_takes_a_deleted_carts_id_nor_its_shop() {
+    let f = store();
+    let (old, new) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    item(&f.store, "W", 10);
+    old.set_qoh("W", 10);
+    new.set_qoh("W", 10);
+    let a = cart(&f.store, &old, "Old shop", "attribute");
+    adjust(&f.store, "W", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    assert_eq!(old.qoh("W"), Some(9));
+    f.store.delete_cart(a).unwrap();
+    let b = cart(&f.store, &new, "New shop", "attribute");
+    assert!(b > a, "ids are never given twice: {a} then {b}");
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    assert_eq!(old.qoh("W"), Some(9), "the old shop is told nothing more");
+    assert_eq!(new.qoh("W"), Some(8));
+    // Nor after the store is opened again, nor once the deleted id is no longer the newest.
+    let c = cart(&f.store, &old, "Third shop", "attribute");
+    f.store.delete_cart(c).unwrap();
+    let store = f.reopen();
+    drop(f.store);
+    let d = cart(&store, &new, "Fourth shop", "attribute");
+    assert!(d > c, "{c} then {d}");
+    assert!(store.set_param("CartIdsGiven", "1").is_err());
+}

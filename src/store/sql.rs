@@ -68,13 +68,24 @@ fn cart_row(r: &Row) -> rusqlite::Result<Cart> {
     })
 }
 
+/// The parameter row that keeps the highest cart id ever given ([`cart_delete`] writes it):
+/// not a setting, so [`crate::Store::set_param`] neither takes nor shows it.
+const CART_IDS_GIVEN: &str = "CartIdsGiven";
+
+/// Defines a cart by name, or updates it. A new cart gets the id after every id given
+/// before, deleted carts' too: SQLite would give a deleted newest cart's id again, and
+/// whatever names a cart by id (a controller's adapter, built from the old cart's URL and
+/// credentials and cached by id and config version; the ledger's origin carts) would take
+/// the new cart for the old one.
 pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec) -> Result<CartId> {
     let config = Value::Object(s.config.clone()).to_string();
     let realtime = s.capabilities.realtime.map_or("none", SyncLevel::as_str);
     Ok(c.prepare_cached(
-        "INSERT INTO carts(name, adapter, config, cap_send, cap_get, realtime, max_items_to_send,
-                           retains_basket)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO carts(id, name, adapter, config, cap_send, cap_get, realtime,
+                           max_items_to_send, retains_basket)
+         VALUES (1 + MAX(COALESCE((SELECT MAX(id) FROM carts), 0),
+                         COALESCE((SELECT CAST(value AS INTEGER) FROM params WHERE name = ?9), 0)),
+                 ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(name) DO UPDATE SET adapter = excluded.adapter, config = excluded.config,
              cap_send = excluded.cap_send, cap_get = excluded.cap_get,
              realtime = excluded.realtime, max_items_to_send = excluded.max_items_to_send,
@@ -92,7 +103,8 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec) -> Result<CartId> {
             s.capabilities.get,
             realtime,
             s.max_items_to_send,
-            s.retains_basket
+            s.retains_basket,
+            CART_IDS_GIVEN
         ],
         |r| r.get(0),
     )?)
@@ -150,6 +162,12 @@ pub(crate) fn cart_set_sync(c: &Connection, id: CartId, on: bool) -> Result<()> 
 pub(crate) fn cart_delete(c: &Connection, id: CartId) -> Result<()> {
     c.prepare_cached("DELETE FROM carts WHERE id = ?1")?
         .execute([id])?;
+    c.prepare_cached(
+        "INSERT INTO params(name, value) VALUES (?1, CAST(?2 AS TEXT))
+         ON CONFLICT(name) DO UPDATE
+             SET value = CAST(MAX(CAST(value AS INTEGER), ?2) AS TEXT)",
+    )?
+    .execute(params![CART_IDS_GIVEN, id])?;
     c.prepare_cached("DELETE FROM stack_backlog WHERE cart_id = ?1")?
         .execute([id])?;
     Ok(())
