@@ -50,6 +50,10 @@ pub struct SendReport {
     pub failures: Vec<ItemFailure>,
     /// Whether the progress callback stopped it (the counts cover what was done).
     pub cancelled: bool,
+    /// Why it stopped before the end, when the cart failed after it had taken some counts
+    /// (the call still returns the report; before any, the call fails instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One SKU whose count was not applied.
@@ -76,6 +80,10 @@ pub struct GetReport {
     pub not_applied: Vec<NotApplied>,
     /// Whether the progress callback stopped it.
     pub cancelled: bool,
+    /// Why it stopped before the end, when the cart failed after some pages were applied
+    /// (the call still returns the report; before any, the call fails instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One preflight warning (rule 11).
@@ -268,6 +276,9 @@ impl Store {
         let total = items.len() as i64;
         let mut report = SendReport::default();
         let mut done = 0i64;
+        // Whether any request reached the cart: until then a cart that cannot be reached is
+        // an error of the call; after, what was done stands and the report says why it stopped.
+        let mut reached = false;
         for batch in items.chunks(cart.max_items_to_send as usize) {
             hold.renew()?;
             // The counts, and the newest waiting record each one includes.
@@ -303,6 +314,12 @@ impl Store {
                     report.requests += 1;
                     result = with_rate_limit(|| adapter.set_quantities(&sets));
                 }
+                // Answered, even by a refusal or a lost answer (not by a 401 or a refused
+                // connection, which the first arm below stops on).
+                reached |= !matches!(
+                    result,
+                    Err(CartError::Unreachable(_) | CartError::Unauthorized(_))
+                );
                 match result {
                     Ok(outcomes) => {
                         for (i, set) in sets.iter().enumerate() {
@@ -343,12 +360,16 @@ impl Store {
                             });
                         }
                     }
-                    Err(e) => {
-                        if matches!(e, CartError::Unreachable(_) | CartError::Unauthorized(_))
-                            && report.sent == 0
-                        {
+                    Err(e @ (CartError::Unreachable(_) | CartError::Unauthorized(_))) => {
+                        // The cart stopped answering, or never did: every later batch would
+                        // fail the same way.
+                        if !reached {
                             return Err(cart_error(&cart, &e));
                         }
+                        report.error = Some(stopped(&cart, &e, done, total));
+                        break;
+                    }
+                    Err(e) => {
                         for set in &sets {
                             report.failures.push(ItemFailure {
                                 sku: set.sku.clone(),
@@ -408,8 +429,17 @@ impl Store {
         loop {
             hold.renew()?;
             let page: QuantityPage =
-                with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
-                    .map_err(|e| cart_error(&cart, &e))?;
+                match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500)) {
+                    Ok(page) => page,
+                    // Before any page, nothing was done: an error of the call. After, the
+                    // pages applied stand (each in its own transaction) and the report says
+                    // why it stopped; running Get QOH again finishes it.
+                    Err(e) if cursor.is_none() => return Err(cart_error(&cart, &e)),
+                    Err(e) => {
+                        report.error = Some(stopped(&cart, &e, done, -1));
+                        break;
+                    }
+                };
             self.write(|c| {
                 // The carts a change goes to: the same for the whole page.
                 let pull = Pull {
@@ -682,6 +712,19 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i
             return Ok(counts);
         }
     }
+}
+
+/// Why a manual run stopped after it had done part of its work (`total` -1: not known).
+fn stopped(cart: &Cart, e: &CartError, done: i64, total: i64) -> String {
+    let of = if total >= 0 {
+        format!(" of {total}")
+    } else {
+        String::new()
+    };
+    format!(
+        "stopped after {done}{of} items: {}; what was done stands, run it again to finish",
+        cart_error(cart, e).message()
+    )
 }
 
 /// Why manual sync leaves alone an item with records in doubt.

@@ -1194,3 +1194,80 @@ fn a_new_cart_never_takes_a_deleted_carts_id_nor_its_shop() {
     assert!(d > c, "{c} then {d}");
     assert!(store.set_param("CartIdsGiven", "1").is_err());
 }
+
+/// Rules 7 and 8 when the cart fails part-way: what was done stands, and the call returns the
+/// report with why it stopped (not an error saying no request reached the cart); the next run
+/// finishes the work.
+#[test]
+fn a_manual_run_the_cart_fails_part_way_returns_what_it_did() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "A", "none", 10);
+    for i in 0..35 {
+        item(&f.store, &format!("I{i:02}"), 1);
+        e.set_qoh(&format!("I{i:02}"), 0);
+    }
+    let refuse_from_now = |_: i64, _: i64| {
+        e.inject(Fault::Status {
+            status: 401,
+            count: usize::MAX,
+            retry_after: None,
+        });
+        true
+    };
+    let mut refuse_from_now = refuse_from_now;
+    let rep = f
+        .store
+        .send_qoh(c, SendOptions::default(), Some(&mut refuse_from_now))
+        .unwrap();
+    assert_eq!(rep.sent, 10, "{rep:?}");
+    assert!(
+        rep.error
+            .as_deref()
+            .unwrap()
+            .contains("stopped after 10 of 35"),
+        "{rep:?}"
+    );
+    assert_eq!(e.set_requests(), 2, "no batch after the refusal");
+    e.clear_faults();
+    let rep = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!((rep.sent, rep.error.as_deref()), (35, None));
+
+    // Get QOH over 2 pages (500 + 100): the second page fails.
+    for i in 0..600 {
+        e.set_qoh(&format!("G{i:03}"), 7);
+    }
+    let mut fail_from_now = |_: i64, _: i64| {
+        e.inject(Fault::Status {
+            status: 500,
+            count: usize::MAX,
+            retry_after: None,
+        });
+        true
+    };
+    let options = GetOptions {
+        force: false,
+        create_new: true,
+    };
+    let rep = f
+        .store
+        .get_qoh(c, options, Some(&mut fail_from_now))
+        .unwrap();
+    assert!(
+        rep.error.as_deref().unwrap().contains("stopped after 500"),
+        "{rep:?}"
+    );
+    let created = rep.created;
+    assert!(created > 0 && created <= 500, "{rep:?}");
+    e.clear_faults();
+    let rep = f.store.get_qoh(c, options, None).unwrap();
+    assert_eq!(created + rep.created, 600, "{rep:?}");
+    assert_eq!(rep.error, None);
+    // A cart that cannot be reached at all is still an error of the call.
+    e.inject(Fault::Status {
+        status: 401,
+        count: usize::MAX,
+        retry_after: None,
+    });
+    assert!(f.store.get_qoh(c, options, None).is_err());
+}
