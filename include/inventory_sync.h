@@ -575,12 +575,13 @@ int32_t invsync_controller_status(invsync_store *store, char *buf, int32_t len, 
 /**
  * *Send QOH to website* (rule 7): pushes the absolute published count of every item the cart
  * gets, in batches of the cart's `max_items_to_send`, and copies the report `{sent, failed,
- * superseded, requests, failures:[{sku, message}], cancelled}` into `buf`. `flags`:
+ * superseded, requests, failures:[{sku, message}], cancelled, error?}` into `buf`. `flags`:
  * `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on (otherwise
  * `INVSYNC_REFUSED`). `progress` (optional) is called between batches with `user`; a non-zero
  * return stops the send and the call returns `INVSYNC_CANCELLED` with the partial report.
- * Per-item failures are in the report with `INVSYNC_OK`; `INVSYNC_NETWORK` when no request
- * reached the cart. `INVSYNC_REFUSED` inside a host transaction; `INVSYNC_BUSY` while another
+ * Per-item failures are in the report with `INVSYNC_OK`, and so is a cart that stopped
+ * answering part-way (`error` says why; what was sent stands; run it again to finish);
+ * `INVSYNC_NETWORK` when no request reached the cart. `INVSYNC_REFUSED` inside a host transaction; `INVSYNC_BUSY` while another
  * Send or Get QOH holds the cart (the controller sends nothing to a held cart).
  *
  * Buffers: as `invsync_last_error`; the send is made whatever the buffer (read the report
@@ -605,12 +606,14 @@ int32_t invsync_send_qoh(invsync_store *store,
  * cart's count plus the cart's waiting records for it and the count the cart was shown, as a
  * QOH change from that cart (so a sale made on the cart is applied, and a buffer or cap
  * kept), holding the cart meanwhile, and copies the report `{updated,
- * created, unchanged, unknown:[skus], not_applied:[{sku, why}], cancelled}` into `buf`.
+ * created, unchanged, unknown:[skus], not_applied:[{sku, why}], cancelled, error?}` into `buf`.
  * `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
  * `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs. `progress` (optional) is
  * called between pages (`total` -1 while unknown); a non-zero return stops and the call
- * returns `INVSYNC_CANCELLED` with the partial report. `INVSYNC_NETWORK` when the cart
- * cannot be reached; `INVSYNC_REFUSED` inside a host transaction.
+ * returns `INVSYNC_CANCELLED` with the partial report. A cart that fails after some pages
+ * were applied ends the run with `INVSYNC_OK` and `error` in the report (what was applied
+ * stands; run it again to finish). `INVSYNC_NETWORK` when the cart cannot be reached;
+ * `INVSYNC_REFUSED` inside a host transaction.
  *
  * Buffers: as `invsync_send_qoh`. NULL: `store` required; `progress` and `user` optional.
  * Thread safety: as `invsync_send_qoh`.
