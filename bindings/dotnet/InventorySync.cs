@@ -210,7 +210,7 @@ namespace InventorySync
 
         private readonly StoreHandle handle;
 
-        private delegate int TextCall(byte[] buf, int len, out int needed);
+        internal delegate int TextCall(byte[] buf, int len, out int needed);
 
         private Store(StoreHandle handle)
         {
@@ -242,15 +242,17 @@ namespace InventorySync
         /// <summary>The raw handle, for calls this class does not wrap.</summary>
         public StoreHandle Handle { get { return handle; } }
 
-        // Reads a text-out call: tries a buffer, grows it once to the size the library asks.
-        private static string Text(TextCall call)
+        // Reads a text-out call of one that does no work (a list, a parameter): tries a
+        // buffer and grows it to the size the library asks, with room to spare, as often as
+        // the answer grew in between (a busy store's lists do), a few times at most.
+        internal static string Text(TextCall call)
         {
             byte[] buf = new byte[4096];
             int needed;
             int status = call(buf, buf.Length, out needed);
-            if (status == (int)Status.BufferTooSmall)
+            for (int tries = 0; status == (int)Status.BufferTooSmall && tries < 5; tries++)
             {
-                buf = new byte[needed];
+                buf = new byte[needed + needed / 4 + 256];
                 status = call(buf, buf.Length, out needed);
             }
             Native.Check(status);

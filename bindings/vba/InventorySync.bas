@@ -204,7 +204,9 @@ Private Function TextCall(ByVal which As Long, ByVal store As Long, ByVal arg As
     End Select
 End Function
 
-' Runs a text-out call with a 4 KiB buffer, grown once to the size the library asks.
+' Runs a text-out call of one that does no work (a list, a parameter) with a 4 KiB buffer,
+' grown to the size the library asks, with room to spare, as often as the answer grew in
+' between (a busy store's lists do), a few times at most.
 ' argText is the optional string argument (a filter or a name); "" passes NULL.
 #If VBA7 Then
 Public Function InvsyncText(ByVal which As Long, ByVal store As LongPtr, Optional ByVal argText As String = "", Optional ByVal num As Long = 0) As String
@@ -213,17 +215,19 @@ Public Function InvsyncText(ByVal which As Long, ByVal store As LongPtr, Optiona
 Public Function InvsyncText(ByVal which As Long, ByVal store As Long, Optional ByVal argText As String = "", Optional ByVal num As Long = 0) As String
     Dim arg As Long
 #End If
-    Dim a() As Byte, b() As Byte, needed As Long, status As Long
+    Dim a() As Byte, b() As Byte, needed As Long, status As Long, tries As Long, size As Long
     If Len(argText) > 0 Then
         a = Utf8z(argText)
         arg = VarPtr(a(0))
     End If
     ReDim b(4095)
     status = TextCall(which, store, arg, num, VarPtr(b(0)), 4096, needed)
-    If status = INVSYNC_BUFFER_TOO_SMALL Then
-        ReDim b(needed - 1)
-        status = TextCall(which, store, arg, num, VarPtr(b(0)), needed, needed)
-    End If
+    Do While status = INVSYNC_BUFFER_TOO_SMALL And tries < 5
+        tries = tries + 1
+        size = needed + needed \ 4 + 256
+        ReDim b(size - 1)
+        status = TextCall(which, store, arg, num, VarPtr(b(0)), size, needed)
+    Loop
     InvsyncCheck status
     InvsyncText = FromUtf8(b, needed)
 End Function

@@ -262,6 +262,30 @@ static class Tests
         Check(s2.Handle.IsClosed, "handle closed");
     }
 
+    // A list that grows between the call that sizes it and the call that reads it (a busy
+    // store) is read all the same; one that never fits is an error, not a truncated answer.
+    static void TextGrows()
+    {
+        var answer = System.Text.Encoding.UTF8.GetBytes("[\"whole list\"]\0");
+        int calls = 0;
+        Store.TextCall growing = (byte[] buf, int len, out int needed) =>
+        {
+            calls++;
+            needed = calls < 3 ? len + 1 : answer.Length;
+            if (needed > len) return (int)Status.BufferTooSmall;
+            Array.Copy(answer, buf, answer.Length);
+            return (int)Status.Ok;
+        };
+        Check(Store.Text(growing) == "[\"whole list\"]", "grown twice");
+        Check(calls == 3, "three calls");
+        Store.TextCall never = (byte[] buf, int len, out int needed) =>
+        {
+            needed = len + 1;
+            return (int)Status.BufferTooSmall;
+        };
+        Throws(Status.BufferTooSmall, () => Store.Text(never), "never fits");
+    }
+
     static int Main()
     {
         dir = Path.Combine(Path.GetTempPath(), "invsync-dotnet-" + Guid.NewGuid().ToString("N"));
@@ -270,6 +294,7 @@ static class Tests
         {
             new KeyValuePair<string, Action>("scenario", Scenario),
             new KeyValuePair<string, Action>("errors", Errors),
+            new KeyValuePair<string, Action>("text grows", TextGrows),
         };
         foreach (var t in tests)
         {
