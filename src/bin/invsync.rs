@@ -4,15 +4,21 @@
 //!   until killed: the seeds' shared stack controller on an always-on back-office machine.
 //! - `invsync run STORE` makes one pass and prints its report.
 //! - `invsync import STORE FILE [--workstation W]` applies QOH changes from a CSV file, one per
-//!   line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]`. With host references it can be run
-//!   again after a crash: what was applied before is skipped.
+//!   line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]` (fields may be quoted; a UTF-8
+//!   byte-order mark, CRLF, blank lines and `#` comments are allowed; origin 0 is none). Every
+//!   line is checked (its numbers, its SKU, its cart) before the first is applied, so a file
+//!   with a bad line changes nothing. Each change then commits on its own: with host
+//!   references the file can be run again after a crash, and what was applied is skipped.
 //! - `invsync stack STORE` prints the troubleshooting view.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH.
+//!
+//! STORE must be an existing store file: a mistyped path is an error, never a new empty store.
+//! The controller keeps running through a failed pass (a store locked past its busy timeout by
+//! a long host transaction, a cart down): it prints the error and tries again next interval.
 //!
 //! Exit status: 0 on success, 1 on a library error (its message on stderr), 2 on bad usage.
 
 use inventory_sync::{Adjustment, Delta, Reason, Store};
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -48,6 +54,27 @@ impl From<inventory_sync::Error> for Failure {
     }
 }
 
+/// The options that take a value.
+const OPTIONS: [&str; 2] = ["--interval-ms", "--workstation"];
+
+/// The arguments that are not options or their values: the command, STORE, FILE or SKU.
+fn positional(args: &[String]) -> Result<Vec<&str>, Failure> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if OPTIONS.contains(&a) {
+            i += 2;
+        } else if a.starts_with("--") {
+            return Err(Failure::Usage(format!("unknown option {a}")));
+        } else {
+            out.push(a);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// The value of `--name` in `args`, if given.
 fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, Failure> {
     match args.iter().position(|a| a == name) {
@@ -60,9 +87,12 @@ fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, Failure
 }
 
 fn open(args: &[String]) -> Result<Store, Failure> {
-    let path = args
+    let path = *positional(args)?
         .get(1)
         .ok_or_else(|| Failure::Usage("STORE is missing".into()))?;
+    if !std::path::Path::new(path).is_file() {
+        return Err(Failure::Usage(format!("no store file at {path:?}")));
+    }
     let store = Store::open(path)?;
     if let Some(w) = option(args, "--workstation")? {
         store.set_param("Workstation", w)?;
@@ -71,7 +101,7 @@ fn open(args: &[String]) -> Result<Store, Failure> {
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
-    match args.first().map(String::as_str) {
+    match positional(args)?.first().copied() {
         Some("controller") => {
             let store = open(args)?;
             let interval = match option(args, "--interval-ms")? {
@@ -85,11 +115,20 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     })?,
             };
             loop {
-                let report = store.run_stack(None)?;
-                if report.sent + report.retried + report.bypassed + report.uncertain > 0 {
-                    print!("{report}");
-                }
-                if report.remaining == 0 || report.carts.iter().all(|c| c.sent == 0) {
+                let idle = match store.run_stack(None) {
+                    Ok(report) => {
+                        if report.sent + report.retried + report.bypassed + report.uncertain > 0 {
+                            print!("{report}");
+                        }
+                        report.remaining == 0 || report.carts.iter().all(|c| c.sent == 0)
+                    }
+                    // The shared controller stays up: the next pass tries again.
+                    Err(e) => {
+                        eprintln!("invsync: pass failed, trying again: {e}");
+                        true
+                    }
+                };
+                if idle {
                     std::thread::sleep(Duration::from_millis(interval));
                 }
             }
@@ -101,26 +140,43 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         Some("import") => {
             let store = open(args)?;
-            let file = args
+            let file = *positional(args)?
                 .get(2)
                 .ok_or_else(|| Failure::Usage("FILE is missing".into()))?;
-            let f = std::fs::File::open(file)
+            let text = std::fs::read_to_string(file)
                 .map_err(|e| Failure::Usage(format!("cannot read {file}: {e}")))?;
-            let (mut applied, mut skipped) = (0usize, 0usize);
-            for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
-                let line = line.map_err(|e| Failure::Usage(format!("{file}: {e}")))?;
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            let at = |n: usize, e: inventory_sync::Error| {
+                Failure::Lib(inventory_sync::Error::new(
+                    e.kind(),
+                    format!("{file} line {n}: {}; nothing was applied", e.message()),
+                ))
+            };
+            let mut lines = Vec::new();
+            for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
                 if line.trim().is_empty() || line.starts_with('#') {
                     continue;
                 }
-                let adj = parse_line(&line).map_err(|e| {
-                    Failure::Lib(inventory_sync::Error::new(
-                        e.kind(),
-                        format!("{file} line {}: {}", n + 1, e.message()),
-                    ))
-                })?;
-                match store.adjust_qoh(&adj)? {
-                    inventory_sync::AdjustOutcome::Duplicate => skipped += 1,
-                    _ => applied += 1,
+                let l = parse_line(line).map_err(|e| at(n, e))?;
+                check_line(&store, &l).map_err(|e| at(n, e))?;
+                lines.push((n, l.adjustment));
+            }
+            let (mut applied, mut skipped) = (0usize, 0usize);
+            for (n, adj) in &lines {
+                match store.adjust_qoh(adj) {
+                    Ok(inventory_sync::AdjustOutcome::Duplicate) => skipped += 1,
+                    Ok(_) => applied += 1,
+                    Err(e) => {
+                        return Err(Failure::Lib(inventory_sync::Error::new(
+                            e.kind(),
+                            format!(
+                                "{file} line {n}: {}; the {applied} changes before it were \
+                                 applied: running the file again skips those with a host \
+                                 reference and applies the others again",
+                                e.message()
+                            ),
+                        )))
+                    }
                 }
             }
             println!("{applied} changes applied, {skipped} seen before");
@@ -133,7 +189,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         Some("qoh") => {
             let store = open(args)?;
-            let sku = args
+            let sku = *positional(args)?
                 .get(2)
                 .ok_or_else(|| Failure::Usage("SKU is missing".into()))?;
             println!("{}", store.item_qoh(sku)?);
@@ -144,20 +200,60 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
 }
 
+/// One line of an import file.
+struct Line {
+    sku: String,
+    origin: Option<i64>,
+    adjustment: Adjustment,
+}
+
+fn invalid(message: impl Into<String>) -> inventory_sync::Error {
+    inventory_sync::Error::new(inventory_sync::ErrorKind::InvalidArgument, message)
+}
+
+/// A CSV line's fields, trimmed; a field in double quotes may hold commas, and `""` inside it
+/// stands for one quote.
+fn fields(line: &str) -> inventory_sync::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+        let mut field = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            loop {
+                match chars.next() {
+                    Some('"') if chars.next_if_eq(&'"').is_some() => field.push('"'),
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err(invalid("a quoted field is not closed")),
+                }
+            }
+            while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+            if !matches!(chars.peek(), None | Some(',')) {
+                return Err(invalid("text after a quoted field"));
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                field.push(c);
+            }
+            field = field.trim().to_owned();
+        }
+        out.push(field);
+        if chars.next().is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 /// `sku,delta[,reason[,host_ref[,origin_cart_id]]]`
-fn parse_line(line: &str) -> inventory_sync::Result<Adjustment> {
-    let f: Vec<&str> = line.split(',').map(str::trim).collect();
+fn parse_line(line: &str) -> inventory_sync::Result<Line> {
+    let f = fields(line)?;
     let num = |i: usize, what: &str| -> inventory_sync::Result<i64> {
-        f[i].parse().map_err(|_| {
-            inventory_sync::Error::new(
-                inventory_sync::ErrorKind::InvalidArgument,
-                format!("{what} {:?} is not a number", f[i]),
-            )
-        })
+        f[i].parse()
+            .map_err(|_| invalid(format!("{what} {:?} is not a number", f[i])))
     };
     if f.len() < 2 || f.len() > 5 {
-        return Err(inventory_sync::Error::new(
-            inventory_sync::ErrorKind::InvalidArgument,
+        return Err(invalid(
             "expected sku,delta[,reason[,host_ref[,origin_cart_id]]]",
         ));
     }
@@ -166,12 +262,39 @@ fn parse_line(line: &str) -> inventory_sync::Result<Adjustment> {
     } else {
         Reason::Adjustment
     };
-    let mut adj = Adjustment::new(f[0], Delta::new(num(1, "delta")?)?, reason);
+    let mut adjustment = Adjustment::new(f[0].as_str(), Delta::new(num(1, "delta")?)?, reason);
     if f.len() > 3 && !f[3].is_empty() {
-        adj = adj.host_ref(f[3]);
+        adjustment = adjustment.host_ref(f[3].as_str());
     }
-    if f.len() > 4 && !f[4].is_empty() {
-        adj = adj.origin_cart(num(4, "origin cart")?);
+    // 0 is "none", as in the C ABI.
+    let origin = match f.get(4).filter(|o| !o.is_empty()) {
+        Some(_) => Some(num(4, "origin cart")?).filter(|o| *o != 0),
+        None => None,
+    };
+    if let Some(o) = origin {
+        adjustment = adjustment.origin_cart(o);
     }
-    Ok(adj)
+    Ok(Line {
+        sku: f[0].clone(),
+        origin,
+        adjustment,
+    })
+}
+
+/// What the store would refuse of a line, found before anything is applied.
+fn check_line(store: &Store, line: &Line) -> inventory_sync::Result<()> {
+    let item = store.item(&line.sku)?;
+    if item.has_variants {
+        return Err(inventory_sync::Error::new(
+            inventory_sync::ErrorKind::Refused,
+            format!(
+                "item {:?} has variants, which hold its stock: change a variant",
+                line.sku
+            ),
+        ));
+    }
+    if let Some(o) = line.origin {
+        store.cart(o)?;
+    }
+    Ok(())
 }
