@@ -113,3 +113,84 @@ fn a_token_can_name_an_environment_variable() {
     assert_eq!(e.qoh("S1"), Some(4));
     assert!(!f.store.carts_json().unwrap().contains("from-the-env"));
 }
+
+/// A cart that quotes the credentials it refused in its error body (some do): the library
+/// quotes error bodies to say what went wrong, but never the credential, in any form the
+/// cart could send it back (as given, or as HTTP Basic credentials). The cart here quotes the
+/// `Authorization` header it got.
+#[test]
+fn a_cart_echoing_the_credential_in_its_errors_never_brings_it_out() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let f = store();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    // WooCommerce's Basic credentials of ck_live:<TOKEN>.
+    let basic = "Y2tfbGl2ZTp0b2stU0VDUkVULTdmM2E5Yw==";
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream);
+            let (mut len, mut auth) = (0, String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("authorization:") {
+                    auth = line["authorization:".len()..].trim().to_owned();
+                }
+                if line == "\r\n" {
+                    let mut b = vec![0; len];
+                    let _ = reader.read_exact(&mut b);
+                    let body = format!(r#"{{"error":"invalid credentials: {auth}"}}"#);
+                    let _ = write!(
+                        reader.get_mut(),
+                        "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    break;
+                }
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    for (adapter, extra) in [
+        ("http_json", format!(r#""token":"{TOKEN}""#)),
+        (
+            "woocommerce",
+            format!(r#""consumer_key":"ck_live","consumer_secret":"{TOKEN}""#),
+        ),
+    ] {
+        let c = f
+            .store
+            .upsert_cart_json(&format!(
+                r#"{{"name":"{adapter}","adapter":"{adapter}","url":"{url}",{extra},
+                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#
+            ))
+            .unwrap();
+        f.store.set_cart_sync(c, true).unwrap();
+        item(&f.store, &format!("S-{adapter}"), 5);
+        adjust(&f.store, &format!("S-{adapter}"), -1, Reason::PosSale);
+        seen.push(format!("{:?}", f.store.run_stack(None).unwrap()));
+        seen.push(f.store.stack_list_json(None).unwrap());
+        f.store.set_cart_sync(c, false).unwrap();
+        seen.push(format!(
+            "{:?}",
+            f.store.get_qoh(c, GetOptions::default(), None)
+        ));
+        seen.push(format!(
+            "{:?}",
+            f.store.send_qoh(c, SendOptions::default(), None)
+        ));
+    }
+    let all = seen.join("\n");
+    assert!(
+        all.contains("invalid credentials: Bearer ***") && all.contains("Basic ***"),
+        "the errors were seen: {all}"
+    );
+    assert!(!all.contains(TOKEN) && !all.contains(basic), "{all}");
+}

@@ -5,8 +5,10 @@ use super::http_json::HttpJsonAdapter;
 use super::medusa::{MedusaAdapter, MedusaAuth};
 use super::shopify::ShopifyAdapter;
 use super::woocommerce::WooCommerceAdapter;
-use super::CartAdapter;
-use crate::carts::Cart;
+use super::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use crate::carts::{Cart, SECRET_KEYS};
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -171,7 +173,119 @@ impl AdapterRegistry {
                     cart.name, cart.adapter
                 ))
             })?;
-        f(cart)
+        Ok(Arc::new(Scrubbed {
+            secrets: cart_secrets(cart),
+            inner: f(cart)?,
+        }))
+    }
+}
+
+/// The forms in which a cart's credentials could come back in an answer: each as given, and
+/// as the HTTP Basic credentials built of them (`user:secret`, `secret:`). Short values are
+/// left out: replacing them would garble messages and hide nothing.
+fn cart_secrets(cart: &Cart) -> Vec<String> {
+    let secrets: Vec<String> = SECRET_KEYS
+        .iter()
+        .filter_map(|k| cart.secret(k).ok().flatten())
+        .map(|s| s.expose().to_owned())
+        .filter(|s| s.len() >= 4)
+        .collect();
+    let users: Vec<&str> = ["consumer_key", "email"]
+        .iter()
+        .filter_map(|k| cart.setting(k))
+        .collect();
+    let mut out = secrets.clone();
+    for s in &secrets {
+        out.push(super::common::base64(format!("{s}:").as_bytes()));
+        for u in &users {
+            out.push(super::common::base64(format!("{u}:{s}").as_bytes()));
+        }
+    }
+    out
+}
+
+/// Every adapter the registry builds answers through this. A cart may quote the credential it
+/// refused in its error body (`invalid token Bearer …`); an adapter quotes error bodies to
+/// say what went wrong; so without this a credential would reach errors, reports and the
+/// stack's `last_response`.
+struct Scrubbed {
+    inner: Arc<dyn CartAdapter>,
+    secrets: Vec<String>,
+}
+
+impl Scrubbed {
+    fn text(&self, mut m: String) -> String {
+        for s in &self.secrets {
+            if m.contains(s.as_str()) {
+                m = m.replace(s.as_str(), "***");
+            }
+        }
+        m
+    }
+    fn error(&self, e: CartError) -> CartError {
+        match e {
+            CartError::Unreachable(m) => CartError::Unreachable(self.text(m)),
+            CartError::Unavailable(m) => CartError::Unavailable(self.text(m)),
+            CartError::Ambiguous(m) => CartError::Ambiguous(self.text(m)),
+            CartError::RateLimited {
+                retry_after,
+                message,
+            } => CartError::RateLimited {
+                retry_after,
+                message: self.text(message),
+            },
+            CartError::Unauthorized(m) => CartError::Unauthorized(self.text(m)),
+            CartError::Rejected(m) => CartError::Rejected(self.text(m)),
+        }
+    }
+    fn outcomes(
+        &self,
+        r: std::result::Result<Vec<SendOutcome>, CartError>,
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let outcomes = r.map_err(|e| self.error(e))?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| match o {
+                SendOutcome::Retry { message, after } => SendOutcome::Retry {
+                    message: self.text(message),
+                    after,
+                },
+                SendOutcome::Failed { message } => SendOutcome::Failed {
+                    message: self.text(message),
+                },
+                SendOutcome::Uncertain { message } => SendOutcome::Uncertain {
+                    message: self.text(message),
+                },
+                other => other,
+            })
+            .collect())
+    }
+}
+
+impl CartAdapter for Scrubbed {
+    fn update_mode(&self) -> UpdateMode {
+        self.inner.update_mode()
+    }
+    fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.outcomes(self.inner.apply_deltas(deltas))
+    }
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.outcomes(self.inner.set_quantities(sets))
+    }
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        self.inner
+            .fetch_quantities(cursor, limit)
+            .map_err(|e| self.error(e))
     }
 }
 
