@@ -1271,3 +1271,33 @@ fn a_manual_run_the_cart_fails_part_way_returns_what_it_did() {
     });
     assert!(f.store.get_qoh(c, options, None).is_err());
 }
+
+/// Rule 7 when the cart took a Send QOH batch but its answer says nothing readable (a body
+/// that is not JSON, a gateway's 504): the count may have landed, so the record it included
+/// is never sent on top of it.
+#[test]
+fn rule7_a_send_qoh_answered_unreadably_never_counts_a_record_twice() {
+    for fault in [
+        Fault::MalformedJson { count: 1 },
+        Fault::ApplyThenStatus {
+            status: 504,
+            count: 1,
+        },
+    ] {
+        let f = store();
+        let e = Emulator::start().unwrap();
+        let c = cart(&f.store, &e, "Web", "attribute");
+        item(&f.store, "A", 10);
+        e.set_qoh("A", 10);
+        adjust(&f.store, "A", -2, Reason::PosSale);
+        e.inject(fault.clone());
+        let report = f
+            .store
+            .send_qoh(c, SendOptions { force: true }, None)
+            .unwrap();
+        assert_eq!(e.qoh("A"), Some(8), "{fault:?}: the cart took the count");
+        assert_eq!(report.superseded, 1, "{fault:?}: {report:?}");
+        drain(&f.store);
+        assert_eq!(e.qoh("A"), Some(8), "{fault:?}: the -2 went once");
+    }
+}

@@ -129,11 +129,14 @@ impl HttpJsonAdapter {
         path: &str,
         body: &T,
     ) -> std::result::Result<std::result::Result<Vec<ResultItem>, String>, CartError> {
-        let bytes = self.exchange(
+        // A write that a gateway gave up on may have been applied (the cart answers a re-send
+        // under the same keys as duplicates).
+        let (_, bytes) = common::exchange(
             self.client
                 .post(self.endpoint(path))
                 .header(CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(body).expect("serialising plain structs")),
+            common::gateway_lost_answer,
         )?;
         Ok(serde_json::from_slice::<ResultsAnswer>(&bytes)
             .map(|a| a.results)
@@ -237,20 +240,21 @@ impl CartAdapter for HttpJsonAdapter {
                 })
                 .collect(),
         };
+        // A malformed 2xx answer, or one without a result for a key: the cart took the
+        // request and may have set the counts (Send QOH then settles what they included).
         let results = self
             .post_results("qoh/set", &body)?
-            .map_err(CartError::Rejected)?;
+            .map_err(CartError::Ambiguous)?;
         let matched = match_by_key(sets.iter().map(|s| s.key.as_str()), results);
         Ok(sets
             .iter()
             .zip(matched)
             .map(|(s, r)| match r {
-                None => SendOutcome::Retry {
+                None => SendOutcome::Uncertain {
                     message: format!(
                         "sku {}: the cart's answer has no result for key {}",
                         s.sku, s.key
                     ),
-                    after: None,
                 },
                 Some(r) => match (r.status.as_str(), r.qoh) {
                     ("applied", qoh) => SendOutcome::Applied {
