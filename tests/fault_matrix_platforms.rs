@@ -150,3 +150,27 @@ fn woocommerce_fault_matrix() {
 fn bigcommerce_fault_matrix() {
     matrix(Mode::BigCommerce, false);
 }
+
+/// Rule 7 on every platform when a gateway answers 504 after the cart took a Send QOH batch:
+/// the count may have landed, so the waiting record it included is settled with it, never
+/// sent on top (the cart would show 6 where the store has 8).
+#[test]
+fn a_send_qoh_a_gateway_lost_never_counts_a_record_twice() {
+    for mode in [Mode::Shopify, Mode::WooCommerce, Mode::BigCommerce] {
+        let f = fixture(mode);
+        let cart = f.cart(50);
+        f.item("A", 10);
+        f.emu.set_qoh("A", 10);
+        f.store.set_cart_sync(cart, true).unwrap();
+        platform::adjust(&f.store, "A", -2);
+        f.emu.inject(Fault::ApplyThenStatus {
+            status: 504,
+            count: 1,
+        });
+        let report = f.send(cart);
+        assert_eq!(f.emu.qoh("A"), Some(8), "{mode:?}: {report:?}");
+        assert_eq!(report.superseded, 1, "{mode:?}: {report:?}");
+        f.drain();
+        assert_eq!(f.emu.qoh("A"), Some(8), "{mode:?}: the -2 went once");
+    }
+}

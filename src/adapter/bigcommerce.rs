@@ -126,12 +126,13 @@ impl BigCommerceAdapter {
     }
 
     /// Sends with quota pacing and BigCommerce's 429 mapping.
-    /// Sends `request`; `unkeyed_write` for a relative adjustment, which BigCommerce would
-    /// apply twice if sent twice ([`common::gateway_lost_answer`]).
+    /// Sends `request`; `write` for an adjustment, which a gateway's 502/504 may have let
+    /// through ([`common::gateway_lost_answer`]): a relative one sent twice applies twice, and
+    /// an absolute one may carry counts that include waiting records.
     fn send(
         &self,
         request: RequestBuilder,
-        unkeyed_write: bool,
+        write: bool,
     ) -> std::result::Result<Vec<u8>, CartError> {
         let wait = self.not_before.lock().take();
         if let Some(until) = wait {
@@ -141,7 +142,7 @@ impl BigCommerceAdapter {
             }
         }
         let on_error = |r: &Response| -> Option<CartError> {
-            if unkeyed_write {
+            if write {
                 if let Some(e) = common::gateway_lost_answer(r) {
                     return Some(e);
                 }
@@ -277,7 +278,7 @@ impl BigCommerceAdapter {
         let request = request
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body).expect("json"));
-        match self.send(request, relative) {
+        match self.send(request, true) {
             Ok(_) => Ok(Ok(())),
             Err(CartError::Rejected(m)) if m.starts_with("HTTP 422") => Ok(Err(m)),
             Err(e) => Err(e),

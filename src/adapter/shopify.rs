@@ -232,7 +232,8 @@ impl ShopifyAdapter {
                     serde_json::to_vec(&json!({"query": query, "variables": variables}))
                         .expect("json serialises"),
                 ),
-            |_| None,
+            // A mutation a gateway gave up on may have been applied.
+            |r| mutation.then(|| common::gateway_lost_answer(r)).flatten(),
         )?;
         let answer: Value = serde_json::from_slice(&bytes).map_err(|e| {
             let m = common::malformed("shopify", e, &bytes);
