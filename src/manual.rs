@@ -424,12 +424,15 @@ impl Store {
         let hold = self.hold_cart(&cart)?;
         let workstation = self.workstation();
         let mut report = GetReport::default();
+        let mut paging = Paging::default();
         let mut cursor: Option<String> = None;
         let mut done = 0i64;
         loop {
             hold.renew()?;
             let page: QuantityPage =
-                match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500)) {
+                match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
+                    .and_then(|page| paging.check(page))
+                {
                     Ok(page) => page,
                     // Before any page, nothing was done: an error of the call. After, the
                     // pages applied stand (each in its own transaction) and the report says
@@ -702,15 +705,54 @@ pub struct DriftReport {
 /// Every count of the cart's catalogue, paging through it.
 fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i64>> {
     let mut counts = HashMap::new();
+    let mut paging = Paging::default();
     let mut cursor: Option<String> = None;
     loop {
         let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
+            .and_then(|page| paging.check(page))
             .map_err(|e| cart_error(cart, &e))?;
         counts.extend(page.items);
         cursor = page.next_cursor;
         if cursor.is_none() {
             return Ok(counts);
         }
+    }
+}
+
+/// Guards a walk through a cart's pages. A cart whose cursor comes back, or whose pages stay
+/// empty while naming a next one, would keep a manual run going for ever, and with it the
+/// run's hold on the cart, which stops real-time sending to it.
+#[derive(Default)]
+struct Paging {
+    seen: HashSet<String>,
+    empty: usize,
+}
+
+impl Paging {
+    /// Empty pages in a row, each naming a next one, before the walk gives up.
+    const EMPTY_PAGES: usize = 20;
+
+    fn check(&mut self, page: QuantityPage) -> std::result::Result<QuantityPage, CartError> {
+        self.empty = if page.items.is_empty() {
+            self.empty + 1
+        } else {
+            0
+        };
+        if let Some(c) = &page.next_cursor {
+            if !self.seen.insert(c.clone()) {
+                return Err(CartError::Rejected(format!(
+                    "the cart's pages do not end: its cursor {:?} came back",
+                    crate::adapter::http_json::truncate(c)
+                )));
+            }
+            if self.empty >= Self::EMPTY_PAGES {
+                return Err(CartError::Rejected(format!(
+                    "the cart's pages do not end: {} empty pages in a row, each naming another",
+                    self.empty
+                )));
+            }
+        }
+        Ok(page)
     }
 }
 

@@ -1301,3 +1301,68 @@ fn rule7_a_send_qoh_answered_unreadably_never_counts_a_record_twice() {
         assert_eq!(e.qoh("A"), Some(8), "{fault:?}: the -2 went once");
     }
 }
+
+/// A cart whose pages never end (its cursor comes back, or it names page after empty page)
+/// stops Get QOH and the drift report with why, instead of running, and holding the cart,
+/// for ever.
+#[test]
+fn a_cart_whose_pages_never_end_stops_get_qoh_and_drift() {
+    use inventory_sync::adapter::{
+        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    };
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    struct Endless {
+        same_cursor: bool,
+        pages: AtomicUsize,
+    }
+    impl CartAdapter for Endless {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            let n = self.pages.fetch_add(1, Ordering::SeqCst);
+            Ok(if self.same_cursor {
+                QuantityPage {
+                    items: vec![("A".into(), 3)],
+                    next_cursor: Some("p2".into()),
+                }
+            } else {
+                QuantityPage {
+                    items: Vec::new(),
+                    next_cursor: Some(format!("p{n}")),
+                }
+            })
+        }
+    }
+    for same_cursor in [true, false] {
+        let f = store();
+        item(&f.store, "A", 10);
+        let pages = Arc::new(Endless {
+            same_cursor,
+            pages: AtomicUsize::new(0),
+        });
+        let adapter = pages.clone();
+        f.store.register_adapter("endless", move |_| {
+            Ok(adapter.clone() as Arc<dyn CartAdapter>)
+        });
+        let c = f
+            .store
+            .upsert_cart_json(
+                r#"{"name":"Endless","adapter":"endless","capabilities":{"send":true,"get":true}}"#,
+            )
+            .unwrap();
+        let report = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
+        let why = report.error.unwrap();
+        assert!(why.contains("do not end"), "{why}");
+        assert!(pages.pages.load(Ordering::SeqCst) <= 21);
+        let drift = f.store.drift(c, false).unwrap_err();
+        assert!(drift.message().contains("do not end"), "{drift}");
+    }
+}
