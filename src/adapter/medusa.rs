@@ -36,10 +36,15 @@
 //! reports [`UpdateMode::Absolute`] and a real-time delta is: read the levels (one `GET` per
 //! [`MAX_BATCH`] items), add the delta to `stocked_quantity`, write them with the batch
 //! endpoint, then read back (verify). A change Medusa records between our read and our write
-//! (an admin editing the stock; order placement changes only `reserved_quantity`, which we
-//! do not write) is overwritten: that window is the time of one request, well under a second
-//! on loopback. The read-back finds a change that landed between write and verify: such an
-//! item is [`SendOutcome::Uncertain`], left for the drift report, never re-sent blindly. An
+//! is overwritten: that window is the time of one request, well under a second on loopback.
+//! Placing an order changes only `reserved_quantity`, which we do not write; but a
+//! fulfilment takes the shipped units off `stocked_quantity` and drops their reservation
+//! (core-flows' create-fulfillment runs `adjustInventoryLevelsStep`), and a received return
+//! adds to it, so one landing in the window would be undone by our write. The read-back
+//! catches what it can: a stocked count other than the one written (a change between write
+//! and verify), or holds that fell since our read (a fulfilment in the window, whose stock
+//! change our write may have undone). Such an item is [`SendOutcome::Uncertain`], left for
+//! the drift report, never re-sent blindly. An
 //! answer lost after the write is [`CartError::Ambiguous`], which the controller marks
 //! `uncertain` for this mode. A set with an `expected` count is checked the same way (read,
 //! compare the available count, write) and answers [`SendOutcome::Conflict`] on a mismatch.
@@ -373,6 +378,14 @@ impl MedusaAdapter {
             let unauthorized = Cell::new(false);
             let result = common::exchange(request, |r| {
                 unauthorized.set(r.status() == StatusCode::UNAUTHORIZED);
+                // Medusa answers 409 to a request that conflicted with another one and says
+                // to retry it (its error handler's CONFLICT): nothing was applied, and a
+                // retry reads again before it writes.
+                if r.status() == StatusCode::CONFLICT {
+                    return Some(CartError::Unavailable(
+                        "HTTP 409: Medusa says the request conflicted with another; retry".into(),
+                    ));
+                }
                 // A delta is read, add, write: the write sent twice adds it twice.
                 (method != Method::GET)
                     .then(|| common::gateway_lost_answer(r))
@@ -560,8 +573,8 @@ impl CartAdapter for MedusaAdapter {
         // Read, add, write: the window of DESIGN §4 is between this read and the write.
         let current = self.read(&keys)?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
-        // (index, item id, stocked to write, sku)
-        let mut plan: Vec<(usize, String, i64, &str)> = Vec::new();
+        // (index, item id, stocked to write, sku, reserved when read)
+        let mut plan: Vec<(usize, String, i64, &str, i64)> = Vec::new();
         for (i, (d, f)) in deltas.iter().zip(&current).enumerate() {
             let Some(f) = f else {
                 out[i] = Some(unknown(&d.sku));
@@ -572,7 +585,9 @@ impl CartAdapter for MedusaAdapter {
                 continue;
             };
             match level.stocked.checked_add(d.delta) {
-                Some(target) if target >= 0 => plan.push((i, f.id.clone(), target, &d.sku)),
+                Some(target) if target >= 0 => {
+                    plan.push((i, f.id.clone(), target, &d.sku, level.reserved))
+                }
                 Some(target) => {
                     out[i] = Some(SendOutcome::Failed {
                         message: format!(
@@ -591,14 +606,14 @@ impl CartAdapter for MedusaAdapter {
         if !plan.is_empty() {
             let items: Vec<(&str, i64, bool, &str)> = plan
                 .iter()
-                .map(|(_, id, s, sku)| (id.as_str(), *s, true, *sku))
+                .map(|(_, id, s, sku, _)| (id.as_str(), *s, true, *sku))
                 .collect();
             let written = self.write(&items)?;
             let verify_keys: Vec<(&str, Option<&str>)> = plan
                 .iter()
                 .zip(&written)
                 .filter(|(_, w)| w.is_ok())
-                .map(|((_, id, _, sku), _)| (*sku, Some(id.as_str())))
+                .map(|((_, id, _, sku, _), _)| (*sku, Some(id.as_str())))
                 .collect();
             let verified: std::result::Result<HashMap<String, Option<Level>>, String> =
                 if verify_keys.is_empty() {
@@ -614,13 +629,21 @@ impl CartAdapter for MedusaAdapter {
                         })
                         .map_err(|e| e.message())
                 };
-            for ((i, id, target, sku), w) in plan.iter().zip(written) {
+            for ((i, id, target, sku, reserved), w) in plan.iter().zip(written) {
                 out[*i] = Some(match w {
                     Err(outcome) => outcome,
                     Ok(_) => match &verified {
                         Ok(v) => match v.get(id).copied().flatten() {
-                            Some(l) if l.stocked == *target => SendOutcome::Applied {
-                                qoh: Some(l.available),
+                            Some(l) if l.stocked == *target && l.reserved >= *reserved => {
+                                SendOutcome::Applied {
+                                    qoh: Some(l.available),
+                                }
+                            }
+                            Some(l) if l.stocked == *target => SendOutcome::Uncertain {
+                                message: format!(
+                                    "sku {sku}: wrote stocked {target}, but Medusa's holds fell from {reserved} to {} meanwhile: a fulfilment in between takes its units off the stocked count, which our write may have put back; left for the drift report",
+                                    l.reserved
+                                ),
                             },
                             other => SendOutcome::Uncertain {
                                 message: format!(
@@ -958,6 +981,66 @@ mod tests {
         let m = e.message();
         assert!(m.contains("login as admin@x.test refused"), "{m}");
         assert!(!m.contains(PASSWORD), "{m}");
+    }
+
+    /// A delta read at stocked 10 with 3 held, written as 9, read back with the holds at
+    /// `held_after`: holds that fell mean a fulfilment in the window (its stock change may be
+    /// undone by our write); holds that grew are an order placed, which our write keeps.
+    fn delta_with_holds_after(held_after: i64) -> SendOutcome {
+        let written = r#"{"created":[],"updated":[{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":3,"available_quantity":6}],"deleted":[]}"#;
+        let verify = format!(
+            r#"{{"inventory_items":[{{"id":"iitem_1","sku":"TEE-M","location_levels":[{{"location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":{held_after},"available_quantity":{}}}]}}],"count":1,"offset":0,"limit":50}}"#,
+            9 - held_after
+        );
+        let verify: &'static str = Box::leak(verify.into_boxed_str());
+        let server = Scripted::start(vec![(200, ITEMS), (200, written), (200, verify)]);
+        let a = MedusaAdapter::new(
+            &server.url,
+            MedusaAuth::ApiKey(Secret::new("sk_abc")),
+            LOC,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let out = a
+            .apply_deltas(&[DeltaSend {
+                key: "k1".into(),
+                sku: "TEE-M".into(),
+                remote_ref: Some("iitem_1".into()),
+                delta: -1,
+            }])
+            .unwrap();
+        server.finish();
+        out.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_409_is_a_try_again_not_a_refusal() {
+        let server = Scripted::start(vec![(
+            409,
+            r#"{"type":"conflict","message":"The request conflicted with another request. You may retry the request with the provided Idempotency-Key."}"#,
+        )]);
+        let a = MedusaAdapter::new(
+            &server.url,
+            MedusaAuth::ApiKey(Secret::new("sk_abc")),
+            LOC,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let url = a.url("admin/inventory-items/location-levels/batch");
+        let e = a.call(Method::POST, url, Some(&json!({}))).unwrap_err();
+        server.finish();
+        assert!(matches!(e, CartError::Unavailable(_)), "{e:?}");
+    }
+
+    #[test]
+    fn a_delta_whose_holds_fell_meanwhile_is_uncertain() {
+        assert!(
+            matches!(delta_with_holds_after(1), SendOutcome::Uncertain { message } if message.contains("fulfilment")),
+        );
+        assert_eq!(
+            delta_with_holds_after(4),
+            SendOutcome::Applied { qoh: Some(5) }
+        );
     }
 
     #[test]
