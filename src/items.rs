@@ -373,9 +373,6 @@ pub(crate) fn apply_change(
         let default = WebFields::default();
         let mut records = Vec::with_capacity(targets.len());
         for &(cart_id, level) in targets {
-            if Some(cart_id) == origin_cart {
-                continue;
-            }
             let own = fields
                 .iter()
                 .find(|(id, _)| *id == cart_id)
@@ -383,11 +380,20 @@ pub(crate) fn apply_change(
             if let Some((target, before, after)) =
                 published_change(c, cart_id, level, item, item.qoh, new_qoh, Some(own))?
             {
-                if after != before {
+                // The cart the change came from already moved its own count by `delta`
+                // (rule 2). Where a cap or a buffer makes its published count move otherwise
+                // (QOH 100 capped at 10: a sale there leaves it at 10, not 9), it gets the
+                // difference; without one, that is 0 and nothing is queued for it.
+                let change = if Some(cart_id) == origin_cart {
+                    (after - before) - delta
+                } else {
+                    after - before
+                };
+                if change != 0 {
                     records.push(NewRecord {
                         cart_id,
                         item_id: target,
-                        delta: after - before,
+                        delta: change,
                         reason,
                         origin_cart_id: origin_cart,
                         workstation,

@@ -1366,3 +1366,52 @@ fn a_cart_whose_pages_never_end_stops_get_qoh_and_drift() {
         assert!(drift.message().contains("do not end"), "{drift}");
     }
 }
+
+/// Rules 2 and 6 together: the cart an order came from already took the sale off its count,
+/// but under a cap its published count does not move with QOH (QOH 100 capped at 10 shows
+/// 10; QOH 97 still shows 10). It gets the difference, so it never runs dry on its own sales.
+#[test]
+fn rule2_an_order_from_a_capped_cart_leaves_it_showing_its_cap() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let a = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(a, "CAP", r#"{"max_publish":10}"#)
+        .unwrap();
+    e.set_qoh("CAP", 0);
+    f.store
+        .send_qoh(a, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(e.qoh("CAP"), Some(10));
+    for _ in 0..3 {
+        // A sale on A, then its order imported.
+        e.set_qoh("CAP", e.qoh("CAP").unwrap() - 1);
+        f.store
+            .adjust_qoh(
+                &Adjustment::new("CAP", Delta::new(-1).unwrap(), Reason::OrderImport)
+                    .origin_cart(a),
+            )
+            .unwrap();
+    }
+    drain(&f.store);
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 97);
+    assert_eq!(e.qoh("CAP"), Some(10), "min(cap 10, QOH 97)");
+    // Near the end of stock the cap no longer holds: the sales there are the cart's own.
+    f.store
+        .adjust_qoh(&Adjustment::new(
+            "CAP",
+            Delta::new(-92).unwrap(),
+            Reason::Adjustment,
+        ))
+        .unwrap();
+    drain(&f.store);
+    assert_eq!(e.qoh("CAP"), Some(5));
+    e.set_qoh("CAP", 3);
+    f.store
+        .adjust_qoh(
+            &Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport).origin_cart(a),
+        )
+        .unwrap();
+    assert!(records(&f.store, a).is_empty(), "nothing to correct");
+}
