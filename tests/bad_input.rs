@@ -319,6 +319,20 @@ fn a_store_failure_after_an_adjustment_wrote_rolls_its_host_transaction_back() {
         "{err}"
     );
     assert!(!f.store.in_host_transaction());
+    // The host's batch goes on before it hears of it: no call runs alone meanwhile (it would
+    // commit at once, and the host, whose commit fails, would replay it on top).
+    let next = f
+        .store
+        .adjust_qoh(&Adjustment::new(
+            "MUG",
+            Delta::new(-2).unwrap(),
+            Reason::PosSale,
+        ))
+        .unwrap_err();
+    assert_eq!(next.kind(), ErrorKind::Refused, "{next}");
+    assert!(next.message().contains("call rollback"), "{next}");
+    assert!(f.store.set_web_fields(c, "MUG", r#"{"buffer":1}"#).is_err());
+    assert!(f.store.begin().is_err());
     assert_eq!(f.store.commit().unwrap_err().kind(), ErrorKind::Refused);
     assert_eq!(
         snapshot(&f.store),
@@ -333,6 +347,13 @@ fn a_store_failure_after_an_adjustment_wrote_rolls_its_host_transaction_back() {
     assert_eq!(f.store.item_qoh("BOOM").unwrap(), 3);
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
     assert_eq!(records(&f.store, c), vec![("MUG".to_owned(), -1)]);
+
+    // A host that rolls back after the failure starts clean.
+    f.store.begin().unwrap();
+    boom();
+    f.store.rollback().unwrap();
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 1);
 }
 
 #[test]

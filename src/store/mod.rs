@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -70,6 +71,10 @@ pub(crate) struct Inner {
     pub(crate) controller: Mutex<Option<Arc<StackController<SqliteStack>>>>,
     pub(crate) background: Mutex<Option<ControllerHandle>>,
     pub(crate) last_reports: Mutex<HashMap<ThreadId, String>>,
+    /// Whether the host opened a transaction it has not ended: when SQLite or a failed call
+    /// rolled it back meanwhile, the connection is back in autocommit while the host still
+    /// believes its calls are held for its commit.
+    pub(crate) host_tx: AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -174,6 +179,7 @@ impl Store {
                 controller: Mutex::new(None),
                 background: Mutex::new(None),
                 last_reports: Mutex::new(HashMap::new()),
+                host_tx: AtomicBool::new(false),
             }),
         })
     }
@@ -193,7 +199,18 @@ impl Store {
     /// transaction open. Any error rolls back everything `f` did.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.inner.conn.lock();
+        self.host_tx_kept(&conn)?;
         write_on(&conn, f)
+    }
+
+    /// Refuses a write while the host's transaction is gone (rolled back after a failed call)
+    /// but not yet ended by the host: run alone, the write would commit at once, and the host,
+    /// whose commit is then refused, would replay it on top.
+    fn host_tx_kept(&self, conn: &Connection) -> Result<()> {
+        if conn.is_autocommit() && self.inner.host_tx.load(Ordering::Relaxed) {
+            return Err(Error::refused(LOST_HOST_TX));
+        }
+        Ok(())
     }
 
     /// Runs `f`, a call whose every refusal comes before its first write, in a write
@@ -201,6 +218,7 @@ impl Store {
     /// [`write_checked_on`].
     pub(crate) fn write_checked<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.inner.conn.lock();
+        self.host_tx_kept(&conn)?;
         write_checked_on(&conn, f)
     }
 
@@ -222,14 +240,21 @@ impl Store {
     /// full disk, an I/O error) the whole transaction is rolled back and the error says so.
     /// Network calls are refused, and dropping the handle rolls it back. The stack controller
     /// sees none of it until [`Store::commit`].
+    ///
+    /// Once the transaction is rolled back that way, every write on the handle is refused
+    /// until the host ends it: [`Store::commit`] then fails (nothing was kept) and
+    /// [`Store::rollback`] succeeds. A write run alone meanwhile would commit at once, outside
+    /// what the host will replay.
     pub fn begin(&self) -> Result<()> {
         let conn = self.inner.conn.lock();
+        self.host_tx_kept(&conn)?;
         if !conn.is_autocommit() {
             return Err(Error::refused(
                 "a host transaction is already open on this handle",
             ));
         }
         conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.inner.host_tx.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -246,9 +271,19 @@ impl Store {
     fn end_host_transaction(&self, sql: &str) -> Result<()> {
         let conn = self.inner.conn.lock();
         if conn.is_autocommit() {
+            if self.inner.host_tx.swap(false, Ordering::Relaxed) {
+                return match sql {
+                    "ROLLBACK" => Ok(()),
+                    _ => Err(Error::refused(LOST_HOST_TX)),
+                };
+            }
             return Err(Error::refused("no host transaction is open on this handle"));
         }
-        conn.execute_batch(sql)?;
+        let r = conn.execute_batch(sql);
+        if conn.is_autocommit() {
+            self.inner.host_tx.store(false, Ordering::Relaxed);
+        }
+        r?;
         Ok(())
     }
 
@@ -279,6 +314,10 @@ impl Store {
             .insert(std::thread::current().id(), json);
     }
 }
+
+/// What a host hears once its transaction was rolled back after a failed call.
+const LOST_HOST_TX: &str = "the host transaction was rolled back after an earlier error and \
+                            nothing of it was kept; call rollback, then start again";
 
 impl Drop for Inner {
     fn drop(&mut self) {
