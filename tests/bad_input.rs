@@ -396,3 +396,31 @@ fn a_store_file_storing_text_as_utf16_is_refused() {
         .unwrap();
     assert_eq!(tables, 1, "the file was changed");
 }
+
+/// Another program's database opened by mistake (tables, no schema version of ours) is
+/// refused by name and left as it was: no tables added, and still in its own journal mode.
+#[test]
+fn another_programs_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE ledger_entries(t TEXT);")
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+    assert!(err.message().contains("another program"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1, "no table added");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete", "not switched to WAL");
+    // An empty file is a new store, as before.
+    let fresh = dir.path().join("new.db");
+    std::fs::write(&fresh, b"").unwrap();
+    Store::open(&fresh).unwrap();
+}

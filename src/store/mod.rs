@@ -124,6 +124,21 @@ fn configure(
             path.display()
         )));
     }
+    // Another program's database (tables, but no schema version of ours) is refused before
+    // anything here writes to it: switching it to WAL alone would outlive the refusal.
+    let foreign: bool = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version) = 0
+                AND EXISTS (SELECT 1 FROM sqlite_master)",
+        [],
+        |r| r.get(0),
+    )?;
+    if foreign {
+        return Err(Error::refused(format!(
+            "{} is a database of another program (it has tables but no inventory_sync \
+             schema version); it was left untouched",
+            path.display()
+        )));
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(
         None,
