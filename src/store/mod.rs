@@ -322,13 +322,24 @@ impl Store {
             .cloned()
     }
 
+    /// Keeps `json` as this thread's last report. A host that runs each call on a new thread
+    /// would otherwise grow the map by a report per thread for the handle's life: past
+    /// [`LAST_REPORTS`] threads, another thread's report goes (a thread asks for its report
+    /// right after its call, or never).
     pub(crate) fn remember_report(&self, json: String) {
-        self.inner
-            .last_reports
-            .lock()
-            .insert(std::thread::current().id(), json);
+        let mut reports = self.inner.last_reports.lock();
+        let me = std::thread::current().id();
+        if reports.len() >= LAST_REPORTS && !reports.contains_key(&me) {
+            if let Some(other) = reports.keys().next().copied() {
+                reports.remove(&other);
+            }
+        }
+        reports.insert(me, json);
     }
 }
+
+/// How many threads' last reports a handle keeps.
+const LAST_REPORTS: usize = 64;
 
 /// What a host hears once its transaction was rolled back after a failed call.
 const LOST_HOST_TX: &str = "the host transaction was rolled back after an earlier error and \
@@ -513,6 +524,21 @@ pub(crate) fn random_key() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn last_reports_of_a_thread_per_call_host_stay_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::Store::open(dir.path().join("s.db")).unwrap();
+        for i in 0..200 {
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    store.remember_report(format!("{{\"n\":{i}}}"));
+                    assert_eq!(store.last_report().unwrap(), format!("{{\"n\":{i}}}"));
+                });
+            });
+        }
+        assert_eq!(store.inner.last_reports.lock().len(), super::LAST_REPORTS);
+    }
+
     #[test]
     fn random_keys_are_uuid_v4_and_differ() {
         let (a, b) = (super::random_key(), super::random_key());
