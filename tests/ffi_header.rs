@@ -347,3 +347,15 @@ fn the_parsers_catch_a_disagreement() {
     assert_eq!(c_param("invsync_store **out"), Param::PtrOut);
     assert_eq!(c_param("const char *sku"), Param::Ptr);
 }
+
+/// The VBA editor imports modules and classes with CRLF line endings only.
+#[test]
+fn the_vba_files_keep_crlf_line_endings() {
+    for file in ["InventorySync.bas", "InventorySyncClient.cls"] {
+        let path = format!("{}/bindings/vba/{file}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap();
+        let lf = bytes.iter().filter(|b| **b == b'\n').count();
+        let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
+        assert!(lf > 0 && lf == crlf, "{file}: {lf} line feeds, {crlf} after a CR");
+    }
+}
