@@ -306,76 +306,92 @@ impl Store {
                 let mut applied = Vec::new();
                 let mut result = with_rate_limit(|| adapter.set_quantities(&sets));
                 // A batch sent without an answer may have been taken: its counts go again as
-                // they are (absolute; the same keys), which settles most lost answers.
-                for _ in 0..AMBIGUOUS_RESENDS {
-                    if !matches!(result, Err(CartError::Ambiguous(_))) {
+                // they are (absolute; the same keys), which settles most lost answers. Once a
+                // try was lost, the batch may have landed whatever a later try answers.
+                let (mut lost, mut tries): (Option<String>, usize) = (None, 1);
+                while let Err(CartError::Ambiguous(m)) = &result {
+                    lost = Some(m.clone());
+                    if tries > AMBIGUOUS_RESENDS {
                         break;
                     }
+                    tries += 1;
                     report.requests += 1;
                     result = with_rate_limit(|| adapter.set_quantities(&sets));
                 }
-                // Answered, even by a refusal or a lost answer (not by a 401 or a refused
-                // connection, which the first arm below stops on).
-                reached |= !matches!(
-                    result,
-                    Err(CartError::Unreachable(_) | CartError::Unauthorized(_))
-                );
-                match result {
-                    Ok(outcomes) => {
-                        for (i, set) in sets.iter().enumerate() {
-                            match outcomes.get(i) {
-                                Some(SendOutcome::Applied { .. }) => {
-                                    report.sent += 1;
-                                    if let (target, Some(upto)) = read[i] {
-                                        applied.push((target, upto));
-                                    }
-                                }
-                                Some(SendOutcome::Uncertain { message }) => {
-                                    if let (target, Some(upto)) = read[i] {
-                                        applied.push((target, upto));
-                                    }
-                                    report.failures.push(ItemFailure {
-                                        sku: set.sku.clone(),
-                                        message: format!("{IN_DOUBT}: {message}"),
-                                    })
-                                }
-                                other => report.failures.push(ItemFailure {
-                                    sku: set.sku.clone(),
-                                    message: describe(other),
-                                }),
+                // Answered, even by a refusal or a lost answer (not only by a 401 or a refused
+                // connection, which stop the run).
+                reached |= lost.is_some()
+                    || !matches!(
+                        result,
+                        Err(CartError::Unreachable(_) | CartError::Unauthorized(_))
+                    );
+                // Per set: the cart took it, may have, or surely did not (and why).
+                let mut stop = None;
+                let took: Vec<Took> = match result {
+                    Ok(outcomes) => (0..sets.len())
+                        .map(|i| match (outcomes.get(i), &lost) {
+                            (Some(SendOutcome::Applied { .. }), _) => Took::Yes,
+                            (Some(SendOutcome::Uncertain { message }), _) => {
+                                Took::Maybe(message.clone())
                             }
-                        }
-                    }
-                    Err(CartError::Ambiguous(m)) => {
-                        for (set, read) in sets.iter().zip(&read) {
-                            if let (target, Some(upto)) = *read {
-                                applied.push((target, upto));
-                            }
-                            report.failures.push(ItemFailure {
-                                sku: set.sku.clone(),
-                                message: format!(
-                                    "{IN_DOUBT}: no answer after sending, {} times: {m}",
-                                    1 + AMBIGUOUS_RESENDS
-                                ),
-                            });
-                        }
-                    }
-                    Err(e @ (CartError::Unreachable(_) | CartError::Unauthorized(_))) => {
+                            (other, Some(m)) => Took::Maybe(format!(
+                                "no answer after sending ({m}), then: {}",
+                                describe(other)
+                            )),
+                            (other, None) => Took::No(describe(other)),
+                        })
+                        .collect(),
+                    Err(e) => {
                         // The cart stopped answering, or never did: every later batch would
                         // fail the same way.
-                        if !reached {
+                        let stops =
+                            matches!(e, CartError::Unreachable(_) | CartError::Unauthorized(_));
+                        if stops && !reached {
                             return Err(cart_error(&cart, &e));
                         }
-                        report.error = Some(stopped(&cart, &e, done, total));
-                        break;
+                        if stops {
+                            stop = Some(stopped(&cart, &e, done, total));
+                        }
+                        let took = match (&lost, &e) {
+                            (Some(m), CartError::Ambiguous(_)) => {
+                                Took::Maybe(format!("no answer after sending, {tries} times: {m}"))
+                            }
+                            (Some(m), e) => Took::Maybe(format!(
+                                "no answer after sending ({m}), then: {}",
+                                e.message()
+                            )),
+                            // Not tried: the run stops here.
+                            (None, _) if stops => Took::NotTried,
+                            (None, e) => Took::No(e.message()),
+                        };
+                        vec![took; sets.len()]
                     }
-                    Err(e) => {
-                        for set in &sets {
+                };
+                for ((set, read), took) in sets.iter().zip(&read).zip(took) {
+                    let (target, upto) = *read;
+                    let message = match took {
+                        Took::NotTried => continue,
+                        Took::Yes => {
+                            report.sent += 1;
+                            None
+                        }
+                        Took::Maybe(why) => Some(format!("{IN_DOUBT}: {why}")),
+                        Took::No(why) => {
                             report.failures.push(ItemFailure {
                                 sku: set.sku.clone(),
-                                message: e.message(),
+                                message: why,
                             });
+                            continue;
                         }
+                    };
+                    if let Some(upto) = upto {
+                        applied.push((target, upto));
+                    }
+                    if let Some(message) = message {
+                        report.failures.push(ItemFailure {
+                            sku: set.sku.clone(),
+                            message,
+                        });
                     }
                 }
                 // A count the cart took makes the records it included obsolete; so does one it
@@ -385,6 +401,10 @@ impl Store {
                 if !applied.is_empty() {
                     report.superseded +=
                         self.write(|c| sql::supersede(c, cart.id, &applied, now))?;
+                }
+                if let Some(why) = stop {
+                    report.error = Some(why);
+                    break;
                 }
             }
             done += batch.len() as i64;
@@ -775,6 +795,18 @@ fn in_doubt_why(w: sql::Waiting) -> String {
         "{} change(s) totalling {:+} went to the cart without a clear answer, so its count may or may not include them; let the stack deliver them (or retry or discard them), then run this again",
         w.in_doubt, w.in_doubt_sum
     )
+}
+
+/// What a Send QOH batch's answer says of one of its counts.
+#[derive(Clone)]
+enum Took {
+    Yes,
+    /// The cart may have taken it: its records are settled with it, and it is listed.
+    Maybe(String),
+    /// Surely not: listed, and its records stay to be sent as deltas.
+    No(String),
+    /// Not sent: the run stopped before it.
+    NotTried,
 }
 
 /// How many times Send QOH sends a batch again whose answer was lost.

@@ -356,6 +356,9 @@ fn the_vba_files_keep_crlf_line_endings() {
         let bytes = std::fs::read(&path).unwrap();
         let lf = bytes.iter().filter(|b| **b == b'\n').count();
         let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
-        assert!(lf > 0 && lf == crlf, "{file}: {lf} line feeds, {crlf} after a CR");
+        assert!(
+            lf > 0 && lf == crlf,
+            "{file}: {lf} line feeds, {crlf} after a CR"
+        );
     }
 }

@@ -1415,3 +1415,37 @@ fn rule2_an_order_from_a_capped_cart_leaves_it_showing_its_cap() {
         .unwrap();
     assert!(records(&f.store, a).is_empty(), "nothing to correct");
 }
+
+/// Rule 7 when a lost answer is followed by a refusal on the re-send (a 503, a 401): the first
+/// try may have landed, so the record its count included is settled all the same, and a 401
+/// then ends the run with a report, not as if nothing had reached the cart.
+#[test]
+fn rule7_a_lost_answer_then_a_refused_resend_never_counts_a_record_twice() {
+    for status in [503, 401] {
+        let f = store();
+        let e = Emulator::start().unwrap();
+        let c = cart(&f.store, &e, "A", "attribute");
+        item(&f.store, "X", 10);
+        e.set_qoh("X", 10);
+        adjust(&f.store, "X", 5, Reason::Receiving);
+        e.inject(Fault::ApplyThenDrop { count: 1 });
+        e.inject(Fault::Status {
+            status,
+            count: 1,
+            retry_after: None,
+        });
+        let report = f
+            .store
+            .send_qoh(c, SendOptions { force: true }, None)
+            .unwrap();
+        assert_eq!(e.qoh("X"), Some(15), "{status}: the first try landed");
+        assert_eq!(report.superseded, 1, "{status}: {report:?}");
+        assert!(
+            report.failures[0].message.contains("may have taken"),
+            "{status}: {report:?}"
+        );
+        e.clear_faults();
+        drain(&f.store);
+        assert_eq!(e.qoh("X"), Some(15), "{status}: the +5 went once");
+    }
+}
