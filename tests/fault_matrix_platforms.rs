@@ -174,3 +174,27 @@ fn a_send_qoh_a_gateway_lost_never_counts_a_record_twice() {
         assert_eq!(f.emu.qoh("A"), Some(8), "{mode:?}: the -2 went once");
     }
 }
+
+/// A call that goes as several requests to a cart without keys (WooCommerce writes each
+/// product's variations apart): a lost answer on the first request leaves its items
+/// uncertain, but the items of requests never sent are sent later, not stranded as uncertain.
+#[test]
+fn a_lost_answer_on_the_first_request_strands_nothing_unsent() {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_variant_qoh("TEE", "TEE-S", 4);
+    f.emu.set_qoh("MUG", 10);
+    f.item("TEE-S", 4);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    platform::adjust(&f.store, "TEE-S", 3);
+    platform::adjust(&f.store, "MUG", -4);
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 504,
+        count: 1,
+    });
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(6), "the first request landed, once");
+    assert_eq!(f.emu.qoh("TEE-S"), Some(7), "{:?}", f.records(cart));
+    assert_eq!(f.count(cart, StackState::Uncertain), 1);
+}

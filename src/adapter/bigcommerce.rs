@@ -302,10 +302,21 @@ impl BigCommerceAdapter {
             while let Some(part) = parts.pop() {
                 let body: Vec<(&str, i64)> = part.iter().map(|(_, s, q)| (*s, *q)).collect();
                 match self.adjust(relative, &body) {
-                    Err(e) if !answered => return Err(e),
+                    Err(e)
+                        if !answered
+                            && (!common::ends_unkeyed_write(&e) || part.len() == items.len()) =>
+                    {
+                        return Err(e)
+                    }
                     Err(e) => {
                         for (i, sku, _) in part {
                             out[*i] = Some(outcome_for_failed_request(&e, sku, false));
+                        }
+                        if common::ends_unkeyed_write(&e) {
+                            for (i, sku, _) in items {
+                                out[*i].get_or_insert_with(|| common::not_sent(sku));
+                            }
+                            return Ok(());
                         }
                     }
                     Ok(Ok(())) => {

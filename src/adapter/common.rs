@@ -198,6 +198,24 @@ pub(crate) fn outcome_for_failed_request(
     }
 }
 
+/// Whether a failed request of a multi-request write ends the call: a request that got no
+/// answer from a cart whose writes are not safe to repeat. Its items may have been applied
+/// and are uncertain; the requests after it are not sent, their items surely not applied
+/// ([`not_sent`]), rather than sent one after another to a cart that may be gone, or given
+/// the whole call's error, which would make them uncertain too though none left. (A call of
+/// one request still gives its error for the whole call.)
+pub(crate) fn ends_unkeyed_write(e: &CartError) -> bool {
+    matches!(e, CartError::Ambiguous(_))
+}
+
+/// The outcome of an item whose request was not sent (see [`ends_unkeyed_write`]).
+pub(crate) fn not_sent(sku: &str) -> SendOutcome {
+    SendOutcome::Retry {
+        message: format!("sku {sku}: not sent: a request before it in the same call got no answer"),
+        after: None,
+    }
+}
+
 /// The outcomes of a call that fills them in item by item: an item left without one (which
 /// would be a bug in the adapter) is retried rather than allowed to panic the controller.
 pub(crate) fn outcomes(out: Vec<Option<SendOutcome>>) -> Vec<SendOutcome> {

@@ -509,13 +509,23 @@ impl MedusaAdapter {
                 Some(&body),
             ) {
                 Ok(a) => a,
-                Err(e) if n == 0 => return Err(e),
+                Err(e)
+                    if n == 0
+                        && (!common::ends_unkeyed_write(&e) || chunk.len() == items.len()) =>
+                {
+                    return Err(e)
+                }
                 Err(e) => {
                     out.extend(
                         chunk
                             .iter()
                             .map(|(_, _, _, sku)| Err(outcome_for_failed_request(&e, sku, false))),
                     );
+                    if common::ends_unkeyed_write(&e) {
+                        let rest = &items[((n + 1) * MAX_BATCH).min(items.len())..];
+                        out.extend(rest.iter().map(|(_, _, _, sku)| Err(common::not_sent(sku))));
+                        break;
+                    }
                     continue;
                 }
             };

@@ -314,7 +314,7 @@ impl WooCommerceAdapter {
                 .push(i);
         }
         let mut first = true;
-        for (parent, idx) in groups {
+        'requests: for (parent, idx) in groups {
             let path = match parent {
                 None => "products/batch".to_owned(),
                 Some(p) => format!("products/{p}/variations/batch"),
@@ -342,10 +342,20 @@ impl WooCommerceAdapter {
                 });
                 let answer = match result {
                     Ok(a) => a,
-                    Err(e) if first => return Err(e),
+                    // The whole call's error when nothing else is at stake (the first request,
+                    // or the only one): for a lost answer the caller may send it all again.
+                    Err(e)
+                        if first
+                            && (!common::ends_unkeyed_write(&e) || chunk.len() == items.len()) =>
+                    {
+                        return Err(e)
+                    }
                     Err(e) => {
                         for i in chunk {
                             out[*i] = Some(Err(outcome_for_failed_request(&e, items[*i].2, false)));
+                        }
+                        if common::ends_unkeyed_write(&e) {
+                            break 'requests;
                         }
                         continue;
                     }
@@ -372,14 +382,8 @@ impl WooCommerceAdapter {
         }
         Ok(out
             .into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| {
-                    Err(SendOutcome::Retry {
-                        message: "the adapter gave no outcome for this item".into(),
-                        after: None,
-                    })
-                })
-            })
+            .zip(items)
+            .map(|(o, (_, _, sku))| o.unwrap_or_else(|| Err(common::not_sent(sku))))
             .collect())
     }
 }
