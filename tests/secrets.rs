@@ -120,6 +120,13 @@ fn a_token_can_name_an_environment_variable() {
 /// `Authorization` header it got.
 #[test]
 fn a_cart_echoing_the_credential_in_its_errors_never_brings_it_out() {
+    // Quoted whole, and where the excerpt of the answer cuts it (at 200 characters).
+    for pad in [0, 150] {
+        echoed_credentials_stay_hidden(pad);
+    }
+}
+
+fn echoed_credentials_stay_hidden(pad: usize) {
     use std::io::{BufRead, BufReader, Read, Write};
     let f = store();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -146,7 +153,10 @@ fn a_cart_echoing_the_credential_in_its_errors_never_brings_it_out() {
                 if line == "\r\n" {
                     let mut b = vec![0; len];
                     let _ = reader.read_exact(&mut b);
-                    let body = format!(r#"{{"error":"invalid credentials: {auth}"}}"#);
+                    let body = format!(
+                        r#"{{"error":"{} invalid credentials: {auth}"}}"#,
+                        "x".repeat(pad)
+                    );
                     let _ = write!(
                         reader.get_mut(),
                         "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -189,8 +199,11 @@ fn a_cart_echoing_the_credential_in_its_errors_never_brings_it_out() {
     }
     let all = seen.join("\n");
     assert!(
-        all.contains("invalid credentials: Bearer ***") && all.contains("Basic ***"),
+        all.contains("invalid credentials: "),
         "the errors were seen: {all}"
     );
-    assert!(!all.contains(TOKEN) && !all.contains(basic), "{all}");
+    assert!(
+        !all.contains(&TOKEN[..6]) && !all.contains(&basic[..6]),
+        "{pad}: {all}"
+    );
 }
