@@ -430,7 +430,7 @@ impl Store {
     /// (queued to every other real-time cart, never back to it). With `create_new`, unknown
     /// SKUs become items with the cart's count; otherwise they are listed in `unknown`. A `Sku`
     /// cart's count for a product with variants cannot be split among them: it is listed in
-    /// `not_applied`, as is an item with records sent to the cart without a clear answer (the
+    /// `not_applied`, as is an item with records sent to the cart that have not settled (the
     /// count may or may not include them).
     pub fn get_qoh(
         &self,
@@ -599,8 +599,9 @@ impl Store {
     /// count it should show, net of the records still waiting for it. With `repair`, each is
     /// set with compare-and-set — only if the cart still shows the count just read, so a sale
     /// the cart made meanwhile is never overwritten; such items are listed as conflicts. An
-    /// item with records sent without a clear answer is in step if the cart shows its count
-    /// with them or without them; otherwise it is listed with why, and never repaired.
+    /// item with records sent to the cart that have not settled is in step if the cart shows
+    /// its count with them or without them; otherwise it is listed with why, and never
+    /// repaired.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -749,8 +750,11 @@ struct Paging {
 }
 
 impl Paging {
-    /// Empty pages in a row, each naming a next one, before the walk gives up.
-    const EMPTY_PAGES: usize = 20;
+    /// Empty pages in a row, each naming a next one, before the walk gives up. A real
+    /// catalogue has long runs of them (WooCommerce products that keep no stock, Medusa items
+    /// stocked only elsewhere: a page of each is empty once they are left out), so this only
+    /// bounds a cart that would name new cursors for ever.
+    const EMPTY_PAGES: usize = 10_000;
 
     fn check(&mut self, page: QuantityPage) -> std::result::Result<QuantityPage, CartError> {
         self.empty = if page.items.is_empty() {
@@ -792,7 +796,7 @@ fn stopped(cart: &Cart, e: &CartError, done: i64, total: i64) -> String {
 /// Why manual sync leaves alone an item with records in doubt.
 fn in_doubt_why(w: sql::Waiting) -> String {
     format!(
-        "{} change(s) totalling {:+} went to the cart without a clear answer, so its count may or may not include them; let the stack deliver them (or retry or discard them), then run this again",
+        "{} change(s) totalling {:+} were sent to the cart and have not settled (waiting to be sent again, bypassed or uncertain), so its count may or may not include them; let the stack deliver them (or retry or discard them), then run this again",
         w.in_doubt, w.in_doubt_sum
     )
 }
