@@ -29,13 +29,20 @@ fn an_import_with_a_bad_line_changes_nothing_and_names_the_line() {
         ("CAP,x,2", "not a number"),
         ("CAP,-1,2,ref,99", "cart 99"),
         ("\"CAP,-1", "not closed"),
+        // Only the lines together take CAP out of the range the store keeps.
+        ("CAP,2147483000,4\nCAP,1000,4", "32-bit range"),
     ] {
         std::fs::write(&csv, format!("TEE-M,-1,2\nCAP,-1,2\n{bad}\n")).unwrap();
         let out = invsync(&["import", db.to_str().unwrap(), csv.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{bad}: {stderr}");
+        let line = if why == "32-bit range" {
+            "line 4"
+        } else {
+            "line 3"
+        };
         assert!(
-            stderr.contains("line 3") && stderr.contains(why),
+            stderr.contains(line) && stderr.contains(why),
             "{bad}: {stderr}"
         );
         assert!(stderr.contains("nothing was applied"), "{stderr}");

@@ -19,6 +19,7 @@
 //! Exit status: 0 on success, 1 on a library error (its message on stderr), 2 on bad usage.
 
 use inventory_sync::{Adjustment, Delta, Reason, Store};
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -153,12 +154,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 ))
             };
             let mut lines = Vec::new();
+            // Each SKU's QOH as the lines before would leave it.
+            let mut qoh: HashMap<String, i64> = HashMap::new();
             for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
                 if line.trim().is_empty() || line.starts_with('#') {
                     continue;
                 }
                 let l = parse_line(line).map_err(|e| at(n, e))?;
-                check_line(&store, &l).map_err(|e| at(n, e))?;
+                check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
                 lines.push((n, l.adjustment));
             }
             let (mut applied, mut skipped) = (0usize, 0usize);
@@ -203,6 +206,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
 /// One line of an import file.
 struct Line {
     sku: String,
+    delta: i64,
     origin: Option<i64>,
     adjustment: Adjustment,
 }
@@ -262,7 +266,8 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
     } else {
         Reason::Adjustment
     };
-    let mut adjustment = Adjustment::new(f[0].as_str(), Delta::new(num(1, "delta")?)?, reason);
+    let delta = num(1, "delta")?;
+    let mut adjustment = Adjustment::new(f[0].as_str(), Delta::new(delta)?, reason);
     if f.len() > 3 && !f[3].is_empty() {
         adjustment = adjustment.host_ref(f[3].as_str());
     }
@@ -276,13 +281,20 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
     }
     Ok(Line {
         sku: f[0].clone(),
+        delta,
         origin,
         adjustment,
     })
 }
 
 /// What the store would refuse of a line, found before anything is applied.
-fn check_line(store: &Store, line: &Line) -> inventory_sync::Result<()> {
+/// `qoh` holds each SKU's QOH as the lines before leave it: a line taking it out of the
+/// 32-bit range the store keeps is refused here, before anything is applied.
+fn check_line(
+    store: &Store,
+    line: &Line,
+    qoh: &mut HashMap<String, i64>,
+) -> inventory_sync::Result<()> {
     let item = store.item(&line.sku)?;
     if item.has_variants {
         return Err(inventory_sync::Error::new(
@@ -296,5 +308,14 @@ fn check_line(store: &Store, line: &Line) -> inventory_sync::Result<()> {
     if let Some(o) = line.origin {
         store.cart(o)?;
     }
+    let now = qoh.entry(item.sku.clone()).or_insert(item.qoh);
+    let after = *now + line.delta;
+    if !(i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&after) {
+        return Err(invalid(format!(
+            "item {:?}: QOH {now} {:+} leaves the 32-bit range",
+            item.sku, line.delta
+        )));
+    }
+    *now = after;
     Ok(())
 }
