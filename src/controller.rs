@@ -24,7 +24,7 @@ use crate::store::{now_ms, Store};
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,6 +123,8 @@ pub struct StackController<S: WebStack> {
     cache: Mutex<AdapterCache>,
     /// When this controller last forgot old history (Unix ms; 0: not yet).
     pruned_at: AtomicI64,
+    /// Set to end the pass under way soon: each cart ends after the request it has in flight.
+    stopping: AtomicBool,
 }
 
 impl<S: WebStack> StackController<S> {
@@ -134,7 +136,14 @@ impl<S: WebStack> StackController<S> {
             workstation: Mutex::new(workstation),
             cache: Mutex::new(HashMap::new()),
             pruned_at: AtomicI64::new(0),
+            stopping: AtomicBool::new(false),
         }
+    }
+
+    /// Ends the pass under way soon (each cart after the request it has in flight), and every
+    /// later one at once: for a controller that is being stopped.
+    pub(crate) fn stop_soon(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// The stack it drains.
@@ -169,7 +178,20 @@ impl<S: WebStack> StackController<S> {
     /// `max_records` with records left: its caller drains in steps, and opening again cost
     /// 1-6 ms a pass where it happens.
     pub fn run_once(&self, max_records: Option<usize>) -> Result<RunReport> {
-        let report = self.pass(max_records);
+        self.run(max_records, None)
+    }
+
+    /// [`run_once`](Self::run_once) that leases no more batches once `within` has passed:
+    /// each cart then ends after the request it has in flight. A controller that runs for
+    /// good passes this, so that one slow cart's long backlog does not hold a pass, and with
+    /// it every other cart's new records, until that backlog is gone: the next pass starts
+    /// at once and serves every cart again.
+    pub fn run_within(&self, max_records: Option<usize>, within: Duration) -> Result<RunReport> {
+        self.run(max_records, Some(now_ms() + within.as_millis() as i64))
+    }
+
+    fn run(&self, max_records: Option<usize>, until: Option<i64>) -> Result<RunReport> {
+        let report = self.pass(max_records, until);
         let keep = report.as_ref().is_ok_and(|(r, spent)| {
             r.carts.iter().all(|c| c.requests == 0) || (*spent && r.remaining > 0)
         });
@@ -180,8 +202,9 @@ impl<S: WebStack> StackController<S> {
         report.map(|(r, _)| r)
     }
 
-    /// One pass; also whether it spent all of `max_records`.
-    fn pass(&self, max_records: Option<usize>) -> Result<(RunReport, bool)> {
+    /// One pass; also whether it ended early: its `max_records` spent, its time up, or the
+    /// controller stopping.
+    fn pass(&self, max_records: Option<usize>, until: Option<i64>) -> Result<(RunReport, bool)> {
         let now = now_ms();
         let settings = self.stack.settings()?;
         let workstation = self.workstation.lock().clone();
@@ -228,7 +251,7 @@ impl<S: WebStack> StackController<S> {
                 .map(|(cart, adapter)| {
                     let (scope, budget, settings) = (&scope, &budget, &settings);
                     s.spawn(move || {
-                        self.drain_cart(cart, adapter.as_ref(), settings, scope, budget)
+                        self.drain_cart(cart, adapter.as_ref(), settings, scope, budget, until)
                     })
                 })
                 .collect();
@@ -263,7 +286,10 @@ impl<S: WebStack> StackController<S> {
             report.uncertain += c.uncertain;
             report.remaining += c.remaining;
         }
-        Ok((report, budget.spent()))
+        let ended_early = budget.spent()
+            || self.stopping.load(Ordering::Relaxed)
+            || until.is_some_and(|t| now_ms() >= t);
+        Ok((report, ended_early))
     }
 
     /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
@@ -323,7 +349,10 @@ impl<S: WebStack> StackController<S> {
         more: bool,
         rep: &mut CartReport,
     ) -> Result<Option<Lease>> {
-        let wanted = more && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
+        let wanted = more
+            && !self.stopping.load(Ordering::Relaxed)
+            && !d.until.is_some_and(|t| now_ms() >= t)
+            && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
         // The budget stays locked from before the lease until what it used is taken, so carts
         // draining at once cannot overdraw it, and none finds it empty while another's lease
         // has reserved records it will not use. (Store steps are one at a time anyway.)
@@ -382,6 +411,7 @@ impl<S: WebStack> StackController<S> {
         settings: &Settings,
         scope: &LeaseScope,
         budget: &Budget,
+        until: Option<i64>,
     ) -> Result<CartReport> {
         let mut rep = CartReport {
             cart_id: cart.id,
@@ -409,6 +439,7 @@ impl<S: WebStack> StackController<S> {
             settings,
             scope,
             budget,
+            until,
         };
         std::thread::scope(|s| {
             let (requests, inbox) = mpsc::channel::<Vec<DeltaSend>>();
@@ -600,6 +631,8 @@ struct CartDrain<'a> {
     settings: &'a Settings,
     scope: &'a LeaseScope,
     budget: &'a Budget,
+    /// No batch is leased after this (Unix ms).
+    until: Option<i64>,
 }
 
 /// A cart's answer to one request.
@@ -711,15 +744,24 @@ pub(crate) struct ControllerHandle {
     stop: mpsc::Sender<()>,
     thread: std::thread::JoinHandle<()>,
     status: Arc<Mutex<ControllerStatus>>,
+    controller: Arc<StackController<SqliteStack>>,
 }
 
 impl ControllerHandle {
+    /// Ends the pass under way after the requests in flight (not after the whole backlog),
+    /// and waits for the thread.
     pub(crate) fn stop(self) {
+        self.controller.stop_soon();
         drop(self.stop);
         let _ = self.thread.join();
         self.status.lock().running = false;
     }
 }
+
+/// How long a background pass leases batches: a slow cart's backlog yields to the other
+/// carts' new records at least this often, and a stop waits for no more than the requests in
+/// flight.
+const PASS_SLICE: Duration = Duration::from_secs(1);
 
 impl Store {
     fn controller(&self) -> Result<Arc<StackController<SqliteStack>>> {
@@ -751,8 +793,25 @@ impl Store {
         Ok(report)
     }
 
-    /// Starts the stack controller on a background thread, a pass every `interval`. Refused
-    /// when one runs already on this handle.
+    /// [`Store::run_stack`] whose pass leases no more batches once `within` has passed (each
+    /// cart then ends after the request it has in flight): for a caller that runs passes for
+    /// good, so that one slow cart's long backlog never holds up the other carts' new records
+    /// for longer than that.
+    pub fn run_stack_within(
+        &self,
+        max_records: Option<usize>,
+        within: Duration,
+    ) -> Result<RunReport> {
+        self.refuse_in_host_transaction("running the stack")?;
+        let report = self.controller()?.run_within(max_records, within)?;
+        self.remember_report(report.to_json());
+        Ok(report)
+    }
+
+    /// Starts the stack controller on a background thread, a pass every `interval` (at once
+    /// while a pass ends with records due: passes lease batches for at most a second each, so
+    /// a slow cart's backlog yields to the other carts' new records). Refused when one runs
+    /// already on this handle.
     pub fn start_controller(&self, interval: Duration) -> Result<()> {
         let mut bg = self.inner.background.lock();
         if bg.as_ref().is_some_and(|h| !h.thread.is_finished()) {
@@ -764,7 +823,12 @@ impl Store {
             return Err(Error::invalid("controller interval must be 1 ms to 1 hour"));
         }
         let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
-        let ctl = StackController::new(stack, self.inner.adapters.clone(), self.workstation());
+        let ctl = Arc::new(StackController::new(
+            stack,
+            self.inner.adapters.clone(),
+            self.workstation(),
+        ));
+        let controller = ctl.clone();
         let status = Arc::new(Mutex::new(ControllerStatus {
             running: true,
             ..Default::default()
@@ -774,8 +838,13 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("invsync-controller".into())
             .spawn(move || loop {
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctl.run_once(None)));
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    ctl.run_within(None, PASS_SLICE)
+                }));
+                // A pass that sent and left records due goes on at once (its slice ended);
+                // one that sent nothing waits the interval.
+                let busy = matches!(&result, Ok(Ok(r))
+                    if r.remaining > 0 && r.carts.iter().any(|c| c.sent > 0));
                 {
                     let mut s = st.lock();
                     let now = now_ms();
@@ -791,10 +860,8 @@ impl Store {
                         Err(_) => s.last_error = Some("a controller pass panicked".into()),
                     }
                 }
-                if !matches!(
-                    rx.recv_timeout(interval),
-                    Err(mpsc::RecvTimeoutError::Timeout)
-                ) {
+                let wait = if busy { Duration::ZERO } else { interval };
+                if !matches!(rx.recv_timeout(wait), Err(mpsc::RecvTimeoutError::Timeout)) {
                     break;
                 }
             })
@@ -811,13 +878,16 @@ impl Store {
             stop,
             thread,
             status,
+            controller,
         });
         Ok(())
     }
 
-    /// Stops the background controller after its current pass; a no-op when none runs.
+    /// Stops the background controller once the requests it has in flight are answered and
+    /// settled; a no-op when none runs. Its status stays readable meanwhile.
     pub fn stop_controller(&self) {
-        if let Some(h) = self.inner.background.lock().take() {
+        let handle = self.inner.background.lock().take();
+        if let Some(h) = handle {
             h.stop();
         }
     }

@@ -990,3 +990,79 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
     assert_eq!(r.remaining, 60 - r.sent as i64, "{r}");
     assert_waiting_exact(&f.store, &[a, c], Some(&r), "after a pass over reused ids");
 }
+
+/// Waits (bounded) for `cond`, yielding; false if it never held.
+fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
+/// A slow cart's long backlog never holds up another cart's new records in the background
+/// controller (DESIGN §4): a pass leases for at most a second, and the next starts at once.
+#[test]
+fn a_slow_carts_backlog_does_not_hold_up_another_carts_new_records() {
+    let f = store();
+    let (slow, fast) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let a = cart_with(&f.store, &slow, "Slow", "attribute", 1);
+    let b = cart(&f.store, &fast, "Fast", "attribute");
+    for i in 0..120 {
+        let sku = format!("S{i:03}");
+        item(&f.store, &sku, 100);
+        slow.set_qoh(&sku, 100);
+        fast.set_qoh(&sku, 100);
+        adjust(&f.store, &sku, -1, Reason::PosSale);
+    }
+    // 120 requests of 50 ms: six seconds of backlog on the slow cart.
+    slow.inject(Fault::Delay {
+        ms: 50,
+        count: usize::MAX,
+    });
+    f.store.start_controller(Duration::from_millis(10)).unwrap();
+    assert!(eventually(20, || f
+        .store
+        .stack_count(b, StackState::Waiting)
+        .unwrap()
+        == 0));
+    adjust(&f.store, "S000", -1, Reason::PosSale);
+    assert!(eventually(20, || fast.qoh("S000") == Some(98)));
+    let slow_left = f.store.stack_count(a, StackState::Waiting).unwrap();
+    f.store.stop_controller();
+    assert!(
+        slow_left > 0,
+        "the fast cart's sale went only once the slow cart's backlog was gone"
+    );
+}
+
+/// Stopping the background controller waits for the requests in flight, not for the whole
+/// backlog; what it did not send waits, untouched, for the next controller.
+#[test]
+fn stopping_the_controller_does_not_wait_for_the_whole_backlog() {
+    let f = store();
+    let slow = Emulator::start().unwrap();
+    let a = cart_with(&f.store, &slow, "Slow", "attribute", 1);
+    for i in 0..60 {
+        let sku = format!("T{i:02}");
+        item(&f.store, &sku, 100);
+        slow.set_qoh(&sku, 100);
+        adjust(&f.store, &sku, -1, Reason::PosSale);
+    }
+    slow.inject(Fault::Delay {
+        ms: 50,
+        count: usize::MAX,
+    });
+    f.store.start_controller(Duration::from_millis(10)).unwrap();
+    assert!(eventually(20, || slow.adjust_requests() >= 2));
+    f.store.stop_controller();
+    let left = f.store.stack_count(a, StackState::Waiting).unwrap();
+    assert!(left > 0, "the stop sent the whole backlog first");
+    assert_eq!(f.store.stack_count(a, StackState::Uncertain).unwrap(), 0);
+    slow.clear_faults();
+    assert_eq!(f.store.run_stack(None).unwrap().sent, left as usize);
+    assert_eq!(slow.applied_keys(), 60, "every change once");
+}

@@ -116,7 +116,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     })?,
             };
             loop {
-                let idle = match store.run_stack(None) {
+                // A pass leases for at most a second, so a slow cart's backlog never holds
+                // up the other carts' new records for longer.
+                let idle = match store.run_stack_within(None, Duration::from_secs(1)) {
                     Ok(report) => {
                         if report.sent + report.retried + report.bypassed + report.uncertain > 0 {
                             print!("{report}");
