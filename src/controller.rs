@@ -69,6 +69,11 @@ pub struct RunReport {
     pub remaining: i64,
     /// Whether this controller stood by because another shared controller is active.
     pub standby: bool,
+    /// Whether the pass stopped leasing before all that was due had gone: its
+    /// `max_records` or its time was up, or its controller is stopping. Records due may be
+    /// left for the next pass.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cut_short: bool,
     /// Per cart.
     pub carts: Vec<CartReport>,
 }
@@ -146,6 +151,11 @@ impl<S: WebStack> StackController<S> {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
+    /// Whether a pass should lease no more: the controller is stopping or `until` passed.
+    fn time_up(&self, until: Option<i64>) -> bool {
+        self.stopping.load(Ordering::Relaxed) || until.is_some_and(|t| now_ms() >= t)
+    }
+
     /// The stack it drains.
     pub fn stack(&self) -> &S {
         &self.stack
@@ -192,19 +202,18 @@ impl<S: WebStack> StackController<S> {
 
     fn run(&self, max_records: Option<usize>, until: Option<i64>) -> Result<RunReport> {
         let report = self.pass(max_records, until);
-        let keep = report.as_ref().is_ok_and(|(r, spent)| {
-            r.carts.iter().all(|c| c.requests == 0) || (*spent && r.remaining > 0)
+        let keep = report.as_ref().is_ok_and(|r| {
+            r.carts.iter().all(|c| c.requests == 0) || (r.cut_short && r.remaining > 0)
         });
         if !keep {
             // Failing to give memory back costs speed, not records: the pass's report stands.
             let _ = self.stack.release_memory();
         }
-        report.map(|(r, _)| r)
+        report
     }
 
-    /// One pass; also whether it ended early: its `max_records` spent, its time up, or the
-    /// controller stopping.
-    fn pass(&self, max_records: Option<usize>, until: Option<i64>) -> Result<(RunReport, bool)> {
+    /// One pass.
+    fn pass(&self, max_records: Option<usize>, until: Option<i64>) -> Result<RunReport> {
         let now = now_ms();
         let settings = self.stack.settings()?;
         let workstation = self.workstation.lock().clone();
@@ -217,7 +226,7 @@ impl<S: WebStack> StackController<S> {
                 .shared_lock(&workstation, now, now + 3 * settings.lease_ms)?
         {
             report.standby = true;
-            return Ok((report, false));
+            return Ok(report);
         }
         let scope = LeaseScope {
             workstation,
@@ -286,10 +295,8 @@ impl<S: WebStack> StackController<S> {
             report.uncertain += c.uncertain;
             report.remaining += c.remaining;
         }
-        let ended_early = budget.spent()
-            || self.stopping.load(Ordering::Relaxed)
-            || until.is_some_and(|t| now_ms() >= t);
-        Ok((report, ended_early))
+        report.cut_short = budget.spent() || self.time_up(until);
+        Ok(report)
     }
 
     /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
@@ -350,8 +357,7 @@ impl<S: WebStack> StackController<S> {
         rep: &mut CartReport,
     ) -> Result<Option<Lease>> {
         let wanted = more
-            && !self.stopping.load(Ordering::Relaxed)
-            && !d.until.is_some_and(|t| now_ms() >= t)
+            && !self.time_up(d.until)
             && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
         // The budget stays locked from before the lease until what it used is taken, so carts
         // draining at once cannot overdraw it, and none finds it empty while another's lease
@@ -464,6 +470,10 @@ impl<S: WebStack> StackController<S> {
                 {
                     self.give_back(&d, queued.take())?;
                     rep.error = Some(HELD.into());
+                }
+                // Nor once the pass's time is up: a stop waits for the request in flight only.
+                if queued.is_some() && self.time_up(d.until) {
+                    self.give_back(&d, queued.take())?;
                 }
                 let flying = queued.take().map(|lease| Batch::new(cart.id, lease, blind));
                 let sent = flying.as_ref().is_some_and(|b| !b.sending.is_empty());
@@ -835,16 +845,24 @@ impl Store {
         }));
         let (stop, rx) = mpsc::channel::<()>();
         let st = status.clone();
+        /// Marks the status stopped however the thread ends.
+        struct Ended(Arc<Mutex<ControllerStatus>>);
+        impl Drop for Ended {
+            fn drop(&mut self) {
+                self.0.lock().running = false;
+            }
+        }
+        let ended = Ended(status.clone());
         let thread = std::thread::Builder::new()
             .name("invsync-controller".into())
             .spawn(move || loop {
+                let _ended = &ended;
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     ctl.run_within(None, PASS_SLICE)
                 }));
-                // A pass that sent and left records due goes on at once (its slice ended);
-                // one that sent nothing waits the interval.
-                let busy = matches!(&result, Ok(Ok(r))
-                    if r.remaining > 0 && r.carts.iter().any(|c| c.sent > 0));
+                // A pass whose slice ended with records waiting goes on at once (it worked
+                // for its whole slice, so this never spins); any other waits the interval.
+                let busy = matches!(&result, Ok(Ok(r)) if r.cut_short && r.remaining > 0);
                 {
                     let mut s = st.lock();
                     let now = now_ms();
@@ -874,6 +892,7 @@ impl Store {
         if let Some(old) = bg.take() {
             old.stop();
         }
+        *self.inner.controller_status.lock() = Some(status.clone());
         *bg = Some(ControllerHandle {
             stop,
             thread,
@@ -884,24 +903,19 @@ impl Store {
     }
 
     /// Stops the background controller once the requests it has in flight are answered and
-    /// settled; a no-op when none runs. Its status stays readable meanwhile.
+    /// settled; a no-op when none runs. Its status stays readable meanwhile, and a start
+    /// waits for the stop.
     pub fn stop_controller(&self) {
-        let handle = self.inner.background.lock().take();
-        if let Some(h) = handle {
+        let mut bg = self.inner.background.lock();
+        if let Some(h) = bg.take() {
             h.stop();
         }
     }
 
-    /// The background controller's status.
+    /// The background controller's status (the last one's, once stopped).
     pub fn controller_status(&self) -> ControllerStatus {
-        match &*self.inner.background.lock() {
-            Some(h) => {
-                let mut s = h.status.lock().clone();
-                s.running = !h.thread.is_finished();
-                s
-            }
-            None => ControllerStatus::default(),
-        }
+        let status = self.inner.controller_status.lock().clone();
+        status.map(|s| s.lock().clone()).unwrap_or_default()
     }
 }
 
@@ -917,6 +931,100 @@ mod tests {
         store
             .adjust_qoh(&Adjustment::new(sku, delta, Reason::PosSale))
             .unwrap();
+    }
+
+    /// A cart whose every request waits for the test's word; it counts its requests.
+    struct Gate {
+        entered: std::sync::mpsc::SyncSender<()>,
+        release: Mutex<std::sync::mpsc::Receiver<()>>,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CartAdapter for Gate {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(
+            &self,
+            d: &[DeltaSend],
+        ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let _ = self.entered.try_send(());
+            // Bounded, so that a regression fails the test instead of hanging it.
+            let _ = self.release.lock().recv_timeout(Duration::from_secs(10));
+            Ok(d.iter()
+                .map(|_| SendOutcome::Applied { qoh: None })
+                .collect())
+        }
+        fn set_quantities(
+            &self,
+            _: &[crate::adapter::QuantitySet],
+        ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn fetch_quantities(
+            &self,
+            _: Option<&str>,
+            _: u32,
+        ) -> std::result::Result<crate::adapter::QuantityPage, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+    }
+
+    /// A stop waits for the request in flight, never sends the batch leased behind it, and
+    /// gives that batch back: the next controller sends it.
+    #[test]
+    fn a_stopping_pass_sends_nothing_after_the_request_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(&path).unwrap();
+        store.set_param("SynchQOH", "true").unwrap();
+        let (entered, on_entered) = std::sync::mpsc::sync_channel(16);
+        let (release, on_release) = std::sync::mpsc::channel();
+        let gate = Arc::new(Gate {
+            entered,
+            release: Mutex::new(on_release),
+            calls: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let g = gate.clone();
+        store.register_adapter("gate", move |_| Ok(g.clone() as Arc<dyn CartAdapter>));
+        let registry = store.inner.adapters.clone();
+        let cart = store
+            .upsert_cart_json(
+                r#"{"name":"Gate","adapter":"gate","max_items_to_send":1,
+                    "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+            )
+            .unwrap();
+        store.set_cart_sync(cart, true).unwrap();
+        for i in 0..5 {
+            let sku = format!("G{i}");
+            store
+                .upsert_item_json(&format!(r#"{{"sku":"{sku}","qoh":10}}"#))
+                .unwrap();
+            adjust(&store, &sku);
+        }
+        let stack = SqliteStack::open(&path, &crate::store::OpenOptions::default()).unwrap();
+        let ctl = StackController::new(stack, registry, "W".into());
+        std::thread::scope(|s| {
+            let pass = s.spawn(|| ctl.run_once(None).unwrap());
+            on_entered.recv().unwrap();
+            ctl.stop_soon();
+            release.send(()).unwrap();
+            let report = pass.join().unwrap();
+            assert_eq!(report.sent, 1, "{report}");
+            assert!(report.cut_short);
+        });
+        assert_eq!(
+            gate.calls.load(Ordering::SeqCst),
+            1,
+            "nothing after the stop"
+        );
+        // The batch leased behind it was given back: a new controller sends the rest now.
+        for _ in 0..4 {
+            release.send(()).unwrap();
+        }
+        let report = store.run_stack(None).unwrap();
+        assert_eq!((report.sent, report.remaining), (4, 0), "{report}");
     }
 
     /// Where SQLite shares one page cache among all connections of a process

@@ -1066,3 +1066,28 @@ fn stopping_the_controller_does_not_wait_for_the_whole_backlog() {
     assert_eq!(f.store.run_stack(None).unwrap().sent, left as usize);
     assert_eq!(slow.applied_keys(), 60, "every change once");
 }
+
+/// A pass whose second ran out on bad records (bypassed, sent nothing) still goes on at once:
+/// the good record behind them does not wait the controller's interval.
+#[test]
+fn a_slice_spent_on_bad_records_does_not_wait_the_interval() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart_with(&f.store, &e, "A", "attribute", 1);
+    for i in 0..20 {
+        let sku = format!("BAD{i:02}");
+        item(&f.store, &sku, 10);
+        adjust(&f.store, &sku, -1, Reason::PosSale);
+    }
+    item(&f.store, "GOOD", 10);
+    e.set_qoh("GOOD", 10);
+    adjust(&f.store, "GOOD", -1, Reason::PosSale);
+    e.inject(Fault::Delay {
+        ms: 100,
+        count: usize::MAX,
+    });
+    f.store.start_controller(Duration::from_secs(3600)).unwrap();
+    let landed = eventually(20, || e.qoh("GOOD") == Some(9));
+    f.store.stop_controller();
+    assert!(landed, "the good record waited behind the interval");
+}

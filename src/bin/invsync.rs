@@ -123,7 +123,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         if report.sent + report.retried + report.bypassed + report.uncertain > 0 {
                             print!("{report}");
                         }
-                        report.remaining == 0 || report.carts.iter().all(|c| c.sent == 0)
+                        // A pass whose second ran out with records waiting goes on at once.
+                        !(report.cut_short && report.remaining > 0)
                     }
                     // The shared controller stays up: the next pass tries again.
                     Err(e) => {

@@ -70,6 +70,9 @@ pub(crate) struct Inner {
     pub(crate) adapters: Arc<AdapterRegistry>,
     pub(crate) controller: Mutex<Option<Arc<StackController<SqliteStack>>>>,
     pub(crate) background: Mutex<Option<ControllerHandle>>,
+    /// The background controller's status, read without the `background` lock, which a stop
+    /// holds while it waits for the requests in flight.
+    pub(crate) controller_status: Mutex<Option<Arc<Mutex<crate::controller::ControllerStatus>>>>,
     pub(crate) last_reports: Mutex<HashMap<ThreadId, String>>,
     /// Whether the host opened a transaction it has not ended: when SQLite or a failed call
     /// rolled it back meanwhile, the connection is back in autocommit while the host still
@@ -193,6 +196,7 @@ impl Store {
                 adapters: Arc::new(AdapterRegistry::with_builtins()),
                 controller: Mutex::new(None),
                 background: Mutex::new(None),
+                controller_status: Mutex::new(None),
                 last_reports: Mutex::new(HashMap::new()),
                 host_tx: AtomicBool::new(false),
             }),
