@@ -304,69 +304,96 @@ impl Store {
             if !sets.is_empty() {
                 report.requests += 1;
                 let mut applied = Vec::new();
-                let mut result = with_rate_limit(|| adapter.set_quantities(&sets));
-                // A batch sent without an answer may have been taken: its counts go again as
-                // they are (absolute; the same keys), which settles most lost answers. Once a
-                // try was lost, the batch may have landed whatever a later try answers.
-                let (mut lost, mut tries): (Option<String>, usize) = (None, 1);
-                while let Err(CartError::Ambiguous(m)) = &result {
-                    lost = Some(m.clone());
-                    if tries > AMBIGUOUS_RESENDS {
+                // Each set's fate, `None` while it is to be sent (again). A set whose answer
+                // was lost goes again as it is (absolute; the same key), which settles most
+                // lost answers, and with it any set of the call left unsent; once a try of a
+                // set was lost, it may have landed whatever a later try answers.
+                let n = sets.len();
+                let mut fate: Vec<Option<Took>> = vec![None; n];
+                let mut lost: Vec<Option<String>> = vec![None; n];
+                let mut last: Vec<String> = vec![String::new(); n];
+                let mut stop = None;
+                let mut tries = 0;
+                loop {
+                    let todo: Vec<usize> = (0..n).filter(|i| fate[*i].is_none()).collect();
+                    if todo.is_empty() || tries > AMBIGUOUS_RESENDS {
                         break;
                     }
+                    if tries > 0 {
+                        report.requests += 1;
+                    }
                     tries += 1;
-                    report.requests += 1;
-                    result = with_rate_limit(|| adapter.set_quantities(&sets));
-                }
-                // Answered, even by a refusal or a lost answer (not only by a 401 or a refused
-                // connection, which stop the run).
-                reached |= lost.is_some()
-                    || !matches!(
-                        result,
-                        Err(CartError::Unreachable(_) | CartError::Unauthorized(_))
-                    );
-                // Per set: the cart took it, may have, or surely did not (and why).
-                let mut stop = None;
-                let took: Vec<Took> = match result {
-                    Ok(outcomes) => (0..sets.len())
-                        .map(|i| match (outcomes.get(i), &lost) {
-                            (Some(SendOutcome::Applied { .. }), _) => Took::Yes,
-                            (Some(SendOutcome::Uncertain { message }), _) => {
-                                Took::Maybe(message.clone())
+                    let subset: Vec<QuantitySet> = todo.iter().map(|i| sets[*i].clone()).collect();
+                    match with_rate_limit(|| adapter.set_quantities(&subset)) {
+                        Ok(outcomes) => {
+                            reached = true;
+                            for (k, &i) in todo.iter().enumerate() {
+                                match outcomes.get(k) {
+                                    Some(SendOutcome::Applied { .. }) => fate[i] = Some(Took::Yes),
+                                    Some(SendOutcome::Uncertain { message }) => {
+                                        lost[i] = Some(message.clone())
+                                    }
+                                    Some(o @ SendOutcome::Retry { .. }) => {
+                                        last[i] = describe(Some(o))
+                                    }
+                                    other => {
+                                        fate[i] = Some(match &lost[i] {
+                                            Some(m) => Took::Maybe(format!(
+                                                "no answer after sending ({m}), then: {}",
+                                                describe(other)
+                                            )),
+                                            None => Took::No(describe(other)),
+                                        })
+                                    }
+                                }
                             }
-                            (other, Some(m)) => Took::Maybe(format!(
-                                "no answer after sending ({m}), then: {}",
-                                describe(other)
-                            )),
-                            (other, None) => Took::No(describe(other)),
-                        })
-                        .collect(),
-                    Err(e) => {
-                        // The cart stopped answering, or never did: every later batch would
-                        // fail the same way.
-                        let stops =
-                            matches!(e, CartError::Unreachable(_) | CartError::Unauthorized(_));
-                        if stops && !reached {
-                            return Err(cart_error(&cart, &e));
                         }
-                        if stops {
-                            stop = Some(stopped(&cart, &e, done, total));
+                        Err(CartError::Ambiguous(m)) => {
+                            reached = true;
+                            for &i in &todo {
+                                lost[i] = Some(m.clone());
+                            }
                         }
-                        let took = match (&lost, &e) {
-                            (Some(m), CartError::Ambiguous(_)) => {
+                        Err(e) => {
+                            // The cart stopped answering, or never did: every later batch
+                            // would fail the same way.
+                            let stops =
+                                matches!(e, CartError::Unreachable(_) | CartError::Unauthorized(_));
+                            if stops && !reached {
+                                return Err(cart_error(&cart, &e));
+                            }
+                            reached |= !stops;
+                            for &i in &todo {
+                                fate[i] = Some(match &lost[i] {
+                                    Some(m) => Took::Maybe(format!(
+                                        "no answer after sending ({m}), then: {}",
+                                        e.message()
+                                    )),
+                                    // Not tried: the run stops here.
+                                    None if stops => Took::NotTried,
+                                    None => Took::No(e.message()),
+                                });
+                            }
+                            if stops {
+                                stop = Some(stopped(&cart, &e, done, total));
+                            }
+                        }
+                    }
+                    // Nothing lost: what is left was surely not applied; no re-send.
+                    if lost.iter().all(Option::is_none) {
+                        break;
+                    }
+                }
+                let took: Vec<Took> = (0..n)
+                    .map(|i| {
+                        fate[i].take().unwrap_or_else(|| match &lost[i] {
+                            Some(m) => {
                                 Took::Maybe(format!("no answer after sending, {tries} times: {m}"))
                             }
-                            (Some(m), e) => Took::Maybe(format!(
-                                "no answer after sending ({m}), then: {}",
-                                e.message()
-                            )),
-                            // Not tried: the run stops here.
-                            (None, _) if stops => Took::NotTried,
-                            (None, e) => Took::No(e.message()),
-                        };
-                        vec![took; sets.len()]
-                    }
-                };
+                            None => Took::No(std::mem::take(&mut last[i])),
+                        })
+                    })
+                    .collect();
                 for ((set, read), took) in sets.iter().zip(&read).zip(took) {
                     let (target, upto) = *read;
                     let message = match took {

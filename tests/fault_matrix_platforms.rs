@@ -198,3 +198,25 @@ fn a_lost_answer_on_the_first_request_strands_nothing_unsent() {
     assert_eq!(f.emu.qoh("TEE-S"), Some(7), "{:?}", f.records(cart));
     assert_eq!(f.count(cart, StackState::Uncertain), 1);
 }
+
+/// Rule 7 on a cart that writes a Send QOH batch as several requests (WooCommerce: one per
+/// product's variations): a lost answer on the first goes again, with the request never sent
+/// behind it, so every count lands and nothing is left in doubt.
+#[test]
+fn a_send_qoh_split_in_requests_goes_again_after_a_lost_answer() {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_variant_qoh("TEE", "TEE-S", 4);
+    f.emu.set_qoh("MUG", 10);
+    f.item("TEE-S", 7);
+    f.item("MUG", 6);
+    let cart = f.cart(50);
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 504,
+        count: 1,
+    });
+    let report = f.send(cart);
+    assert_eq!(f.emu.qoh("MUG"), Some(6), "{report:?}");
+    assert_eq!(f.emu.qoh("TEE-S"), Some(7), "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.sent, 2);
+}
