@@ -175,24 +175,32 @@ fn a_send_qoh_a_gateway_lost_never_counts_a_record_twice() {
     }
 }
 
+/// A WooCommerce cart whose writes go as two requests (a variation TEE-S of TEE, a plain MUG;
+/// 4 and 10 on the cart, `tee` and `mug` in the store), the first of which will be applied
+/// and then answered by a gateway's 504.
+fn two_requests_first_lost(tee: i64, mug: i64) -> (platform::Fixture, inventory_sync::CartId) {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_variant_qoh("TEE", "TEE-S", 4);
+    f.emu.set_qoh("MUG", 10);
+    f.item("TEE-S", tee);
+    f.item("MUG", mug);
+    let cart = f.cart(50);
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 504,
+        count: 1,
+    });
+    (f, cart)
+}
+
 /// A call that goes as several requests to a cart without keys (WooCommerce writes each
 /// product's variations apart): a lost answer on the first request leaves its items
 /// uncertain, but the items of requests never sent are sent later, not stranded as uncertain.
 #[test]
 fn a_lost_answer_on_the_first_request_strands_nothing_unsent() {
-    let f = fixture(Mode::WooCommerce);
-    f.emu.set_variant_qoh("TEE", "TEE-S", 4);
-    f.emu.set_qoh("MUG", 10);
-    f.item("TEE-S", 4);
-    f.item("MUG", 10);
-    let cart = f.cart(50);
+    let (f, cart) = two_requests_first_lost(4, 10);
     f.store.set_cart_sync(cart, true).unwrap();
     platform::adjust(&f.store, "TEE-S", 3);
     platform::adjust(&f.store, "MUG", -4);
-    f.emu.inject(Fault::ApplyThenStatus {
-        status: 504,
-        count: 1,
-    });
     f.drain();
     assert_eq!(f.emu.qoh("MUG"), Some(6), "the first request landed, once");
     assert_eq!(f.emu.qoh("TEE-S"), Some(7), "{:?}", f.records(cart));
@@ -204,16 +212,7 @@ fn a_lost_answer_on_the_first_request_strands_nothing_unsent() {
 /// behind it, so every count lands and nothing is left in doubt.
 #[test]
 fn a_send_qoh_split_in_requests_goes_again_after_a_lost_answer() {
-    let f = fixture(Mode::WooCommerce);
-    f.emu.set_variant_qoh("TEE", "TEE-S", 4);
-    f.emu.set_qoh("MUG", 10);
-    f.item("TEE-S", 7);
-    f.item("MUG", 6);
-    let cart = f.cart(50);
-    f.emu.inject(Fault::ApplyThenStatus {
-        status: 504,
-        count: 1,
-    });
+    let (f, cart) = two_requests_first_lost(7, 6);
     let report = f.send(cart);
     assert_eq!(f.emu.qoh("MUG"), Some(6), "{report:?}");
     assert_eq!(f.emu.qoh("TEE-S"), Some(7), "{report:?}");

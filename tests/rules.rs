@@ -11,6 +11,27 @@ use inventory_sync::{
     AdjustOutcome, Adjustment, Delta, ErrorKind, GetOptions, Reason, SendOptions, StackState,
 };
 
+/// The writing methods of a test cart that is only read (Get QOH, the drift report).
+macro_rules! reads_only {
+    () => {
+        fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
+            inventory_sync::adapter::UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(
+            &self,
+            _: &[inventory_sync::adapter::DeltaSend],
+        ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn set_quantities(
+            &self,
+            _: &[inventory_sync::adapter::QuantitySet],
+        ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+    };
+}
+
 #[test]
 fn rule1_every_change_queues_one_record_per_eligible_cart_in_the_same_transaction() {
     let f = store();
@@ -1304,9 +1325,7 @@ fn rule7_a_send_qoh_answered_unreadably_never_counts_a_record_twice() {
 /// for ever.
 #[test]
 fn a_cart_whose_pages_never_end_stops_get_qoh_and_drift() {
-    use inventory_sync::adapter::{
-        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-    };
+    use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     struct Endless {
@@ -1314,15 +1333,7 @@ fn a_cart_whose_pages_never_end_stops_get_qoh_and_drift() {
         pages: AtomicUsize,
     }
     impl CartAdapter for Endless {
-        fn update_mode(&self) -> UpdateMode {
-            UpdateMode::RelativeKeyed
-        }
-        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
+        reads_only!();
         fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
             let n = self.pages.fetch_add(1, Ordering::SeqCst);
             Ok(if self.same_cursor {
@@ -1451,21 +1462,11 @@ fn rule7_a_lost_answer_then_a_refused_resend_never_counts_a_record_twice() {
 /// left out of a page): Get QOH reads past them to the counts behind.
 #[test]
 fn get_qoh_reads_past_a_long_run_of_empty_pages() {
-    use inventory_sync::adapter::{
-        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-    };
+    use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage};
     use std::sync::Arc;
     struct Sparse;
     impl CartAdapter for Sparse {
-        fn update_mode(&self) -> UpdateMode {
-            UpdateMode::RelativeKeyed
-        }
-        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
+        reads_only!();
         fn fetch_quantities(&self, c: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
             let n: usize = c.map_or(0, |c| c.parse().unwrap());
             Ok(match n {

@@ -899,6 +899,16 @@ mod tests {
     const PASSWORD: &str = "hunter22-pw";
     const ITEMS: &str = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":10,"reserved_quantity":3,"available_quantity":7}]}],"count":1,"offset":0,"limit":50}"#;
 
+    fn api_key(url: &str) -> MedusaAdapter {
+        MedusaAdapter::new(
+            url,
+            MedusaAuth::ApiKey(Secret::new("sk_abc")),
+            LOC,
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
     fn emailpass(url: &str) -> MedusaAdapter {
         MedusaAdapter::new(
             url,
@@ -1004,13 +1014,7 @@ mod tests {
         );
         let verify: &'static str = Box::leak(verify.into_boxed_str());
         let server = Scripted::start(vec![(200, ITEMS), (200, written), (200, verify)]);
-        let a = MedusaAdapter::new(
-            &server.url,
-            MedusaAuth::ApiKey(Secret::new("sk_abc")),
-            LOC,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let a = api_key(&server.url);
         let out = a
             .apply_deltas(&[DeltaSend {
                 key: "k1".into(),
@@ -1029,13 +1033,7 @@ mod tests {
             409,
             r#"{"type":"conflict","message":"The request conflicted with another request. You may retry the request with the provided Idempotency-Key."}"#,
         )]);
-        let a = MedusaAdapter::new(
-            &server.url,
-            MedusaAuth::ApiKey(Secret::new("sk_abc")),
-            LOC,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let a = api_key(&server.url);
         let url = a.url("admin/inventory-items/location-levels/batch");
         let e = a.call(Method::POST, url, Some(&json!({}))).unwrap_err();
         server.finish();
@@ -1056,13 +1054,7 @@ mod tests {
     #[test]
     fn an_api_key_is_sent_as_basic_user_name() {
         let server = Scripted::start(vec![(200, ITEMS)]);
-        let a = MedusaAdapter::new(
-            &server.url,
-            MedusaAuth::ApiKey(Secret::new("sk_abc")),
-            LOC,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let a = api_key(&server.url);
         a.fetch_quantities(None, 50).unwrap();
         let seen = server.finish();
         // base64("sk_abc:")
