@@ -234,6 +234,12 @@ impl<S: WebStack> StackController<S> {
             stale_before: now - 3 * settings.lease_ms,
         };
         let budget = Budget(Mutex::new(max_records.unwrap_or(usize::MAX)));
+        let cut_short = AtomicBool::new(false);
+        let limits = PassLimits {
+            budget: &budget,
+            until,
+            cut_short: &cut_short,
+        };
         let mut work = Vec::new();
         let carts = self.stack.carts()?;
         // A deleted cart's adapter (its connections) goes with it.
@@ -258,9 +264,9 @@ impl<S: WebStack> StackController<S> {
             let handles: Vec<_> = work
                 .iter()
                 .map(|(cart, adapter)| {
-                    let (scope, budget, settings) = (&scope, &budget, &settings);
+                    let (scope, settings, limits) = (&scope, &settings, &limits);
                     s.spawn(move || {
-                        self.drain_cart(cart, adapter.as_ref(), settings, scope, budget, until)
+                        self.drain_cart(cart, adapter.as_ref(), settings, scope, limits)
                     })
                 })
                 .collect();
@@ -295,7 +301,7 @@ impl<S: WebStack> StackController<S> {
             report.uncertain += c.uncertain;
             report.remaining += c.remaining;
         }
-        report.cut_short = budget.spent() || self.time_up(until);
+        report.cut_short = cut_short.load(Ordering::Relaxed);
         Ok(report)
     }
 
@@ -356,14 +362,18 @@ impl<S: WebStack> StackController<S> {
         more: bool,
         rep: &mut CartReport,
     ) -> Result<Option<Lease>> {
-        let wanted = more
-            && !self.time_up(d.until)
-            && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
+        let due = more && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
         // The budget stays locked from before the lease until what it used is taken, so carts
         // draining at once cannot overdraw it, and none finds it empty while another's lease
         // has reserved records it will not use. (Store steps are one at a time anyway.)
         let mut left = d.budget.0.lock();
-        let take = if wanted {
+        // A lease held back by the pass's time or budget (not by an empty or backing-off
+        // cart): the pass ends with work it did not do.
+        let held_back = due && (self.time_up(d.until) || *left == 0);
+        if held_back {
+            d.cut_short.store(true, Ordering::Relaxed);
+        }
+        let take = if due && !held_back {
             (*left).min(d.cart.max_items_to_send as usize)
         } else {
             0
@@ -416,8 +426,7 @@ impl<S: WebStack> StackController<S> {
         adapter: &dyn CartAdapter,
         settings: &Settings,
         scope: &LeaseScope,
-        budget: &Budget,
-        until: Option<i64>,
+        limits: &PassLimits<'_>,
     ) -> Result<CartReport> {
         let mut rep = CartReport {
             cart_id: cart.id,
@@ -444,8 +453,9 @@ impl<S: WebStack> StackController<S> {
             cart,
             settings,
             scope,
-            budget,
-            until,
+            budget: limits.budget,
+            until: limits.until,
+            cut_short: limits.cut_short,
         };
         std::thread::scope(|s| {
             let (requests, inbox) = mpsc::channel::<Vec<DeltaSend>>();
@@ -474,6 +484,7 @@ impl<S: WebStack> StackController<S> {
                 // Nor once the pass's time is up: a stop waits for the request in flight only.
                 if queued.is_some() && self.time_up(d.until) {
                     self.give_back(&d, queued.take())?;
+                    d.cut_short.store(true, Ordering::Relaxed);
                 }
                 let flying = queued.take().map(|lease| Batch::new(cart.id, lease, blind));
                 let sent = flying.as_ref().is_some_and(|b| !b.sending.is_empty());
@@ -628,14 +639,20 @@ impl Budget {
         let mut left = self.0.lock();
         *left = left.saturating_add(records);
     }
-    fn spent(&self) -> bool {
-        *self.0.lock() == 0
-    }
 }
 
 const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it ends";
 
 /// What one cart's drain works with.
+/// What bounds a pass, shared by its carts.
+struct PassLimits<'a> {
+    budget: &'a Budget,
+    /// No batch is leased after this (Unix ms).
+    until: Option<i64>,
+    /// Set when a lease was held back for the pass's time or budget.
+    cut_short: &'a AtomicBool,
+}
+
 struct CartDrain<'a> {
     cart: &'a Cart,
     settings: &'a Settings,
@@ -643,6 +660,8 @@ struct CartDrain<'a> {
     budget: &'a Budget,
     /// No batch is leased after this (Unix ms).
     until: Option<i64>,
+    /// Set when a lease was held back for the pass's time or budget.
+    cut_short: &'a AtomicBool,
 }
 
 /// A cart's answer to one request.

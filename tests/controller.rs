@@ -1091,3 +1091,41 @@ fn a_slice_spent_on_bad_records_does_not_wait_the_interval() {
     f.store.stop_controller();
     assert!(landed, "the good record waited behind the interval");
 }
+
+/// `cut_short` (what a pass loop reads to go on at once) says a pass held back work: records
+/// due that its budget or its time left, not a pass that merely took long or found nothing
+/// it could send.
+#[test]
+fn a_pass_is_cut_short_only_when_it_held_back_work() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let a = cart_with(&f.store, &e, "A", "attribute", 1);
+    for sku in ["C1", "C2", "C3"] {
+        item(&f.store, sku, 10);
+        e.set_qoh(sku, 10);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    let r = f.store.run_stack(Some(1)).unwrap();
+    assert!(r.cut_short && r.sent == 1, "{r}");
+    let r = f.store.run_stack(None).unwrap();
+    assert!(!r.cut_short && r.sent == 2, "{r}");
+    // A cart whose adapter cannot be built is not work held back, however late the pass.
+    f.store.register_adapter("broken", |_| {
+        Err(inventory_sync::Error::new(
+            inventory_sync::ErrorKind::Network,
+            "cannot log in",
+        ))
+    });
+    let b = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"B","adapter":"broken","capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    f.store.set_cart_sync(b, true).unwrap();
+    f.store.set_cart_sync(a, false).unwrap();
+    adjust(&f.store, "C1", -1, Reason::PosSale);
+    let r = f.store.run_stack_within(None, Duration::ZERO).unwrap();
+    assert!(!r.cut_short, "{r}");
+    assert!(r.remaining > 0);
+}
