@@ -305,15 +305,19 @@ impl Store {
                 report.requests += 1;
                 let mut applied = Vec::new();
                 // Each set's fate, `None` while it is to be sent (again). A set whose answer
-                // was lost goes again as it is (absolute; the same key), which settles most
-                // lost answers, and with it any set of the call left unsent; once a try of a
-                // set was lost, it may have landed whatever a later try answers.
+                // was lost, or that the cart asked to send again (not sent, rate limited),
+                // goes again as it is (absolute; the same key), twice at most; once a try of
+                // a set was lost, it may have landed whatever a later try answers. A set
+                // still asked to go again at the end was surely not applied (a `Retry`).
                 let n = sets.len();
                 let mut fate: Vec<Option<Took>> = vec![None; n];
                 let mut lost: Vec<Option<String>> = vec![None; n];
                 let mut last: Vec<String> = vec![String::new(); n];
                 let mut stop = None;
                 let mut tries = 0;
+                // The longest wait a set's `Retry` asked for (a rate limit on a later
+                // request of the call): waited out before the sets go again.
+                let mut wait = Duration::ZERO;
                 loop {
                     let todo: Vec<usize> = (0..n).filter(|i| fate[*i].is_none()).collect();
                     if todo.is_empty() || tries > AMBIGUOUS_RESENDS {
@@ -321,6 +325,7 @@ impl Store {
                     }
                     if tries > 0 {
                         report.requests += 1;
+                        std::thread::sleep(std::mem::take(&mut wait).min(RATE_LIMIT_MAX_WAIT));
                     }
                     tries += 1;
                     let subset: Vec<QuantitySet> = todo.iter().map(|i| sets[*i].clone()).collect();
@@ -333,8 +338,9 @@ impl Store {
                                     Some(SendOutcome::Uncertain { message }) => {
                                         lost[i] = Some(message.clone())
                                     }
-                                    Some(o @ SendOutcome::Retry { .. }) => {
-                                        last[i] = describe(Some(o))
+                                    Some(o @ SendOutcome::Retry { after, .. }) => {
+                                        wait = wait.max(after.unwrap_or_default());
+                                        last[i] = describe(Some(o));
                                     }
                                     other => {
                                         fate[i] = Some(match &lost[i] {
@@ -378,10 +384,6 @@ impl Store {
                                 stop = Some(stopped(&cart, &e, done, total));
                             }
                         }
-                    }
-                    // Nothing lost: what is left was surely not applied; no re-send.
-                    if lost.iter().all(Option::is_none) {
-                        break;
                     }
                 }
                 let took: Vec<Took> = (0..n)

@@ -1495,3 +1495,63 @@ fn get_qoh_reads_past_a_long_run_of_empty_pages() {
     assert_eq!((report.updated, report.error), (1, None));
     assert_eq!(f.store.item_qoh("A").unwrap(), 7);
 }
+
+/// Rule 7 with a cart that asks for some counts again (`Retry`: not sent, rate limited): they
+/// go again in the same run, and nothing is left waiting or counted twice.
+#[test]
+fn rule7_counts_the_cart_asks_for_again_go_again() {
+    use inventory_sync::adapter::{
+        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    };
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    struct SecondLater(AtomicUsize);
+    impl CartAdapter for SecondLater {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            let call = self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(sets
+                .iter()
+                .enumerate()
+                .map(|(i, _)| match (call, i) {
+                    (0, 1) => SendOutcome::Retry {
+                        message: "not sent: try again".into(),
+                        after: None,
+                    },
+                    _ => SendOutcome::Applied { qoh: None },
+                })
+                .collect())
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+    }
+    let f = store();
+    let cart = Arc::new(SecondLater(AtomicUsize::new(0)));
+    let c2 = cart.clone();
+    f.store
+        .register_adapter("later", move |_| Ok(c2.clone() as Arc<dyn CartAdapter>));
+    let c = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Later","adapter":"later","capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "A", 5);
+    item(&f.store, "B", 5);
+    adjust(&f.store, "B", -1, Reason::PosSale);
+    let report = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((report.sent, report.requests), (2, 2), "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.superseded, 1);
+    assert!(records(&f.store, c).is_empty());
+}

@@ -255,3 +255,37 @@ fn a_rate_limited_later_request_of_a_send_counts_no_attempt() {
         "{waiting:?}"
     );
 }
+
+/// Rule 7 on Shopify's split sets (at most 250 a request): the second request's answer is
+/// lost; it goes again, and the records its counts included are never sent on top.
+#[test]
+fn a_send_qoh_whose_second_request_is_lost_never_counts_a_record_twice() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_shopify_budget(1e9, 1e9);
+    let cart = f.cart(300);
+    let skus: Vec<String> = (0..251).map(|i| format!("S{i:03}")).collect();
+    for s in &skus {
+        f.item(s, 5);
+        f.emu.set_qoh(s, 5);
+    }
+    f.emu.reset_counters();
+    f.send(cart);
+    assert_eq!(f.emu.set_requests(), 2, "two write requests");
+    let reads = f.emu.requests() - f.emu.set_requests();
+    f.store.set_cart_sync(cart, true).unwrap();
+    for s in &skus {
+        adjust(&f.store, s, -2);
+    }
+    // Past the reads and the first write, the second write is applied and its answer lost.
+    f.emu.inject(Fault::Delay {
+        ms: 0,
+        count: reads + 1,
+    });
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    let report = f.send(cart);
+    assert!(report.failures.is_empty(), "{report:?}");
+    f.drain();
+    for s in &skus {
+        assert_eq!(f.emu.qoh(s), Some(3), "{s}: {report:?}");
+    }
+}

@@ -139,7 +139,9 @@ pub enum SendOutcome {
     },
     /// Try again later. With `after`, the cart asked to wait (a rate limit): the record waits
     /// that long and, as for a 429 (rule 10), no attempt is counted; without, the try counts
-    /// as an attempt and the record backs off.
+    /// as an attempt and the record backs off. For a set (Send QOH) it means the count was
+    /// not applied: one that may have been is [`SendOutcome::Uncertain`], or Send QOH would
+    /// leave the waiting records its count included to be sent on top of it.
     Retry {
         /// Why, as the cart said it (no secrets).
         message: String,

@@ -637,7 +637,7 @@ impl CartAdapter for ShopifyAdapter {
                             return Err(e);
                         }
                         for (i, (s, _)) in &pending {
-                            out[*i] = Some(outcome_for_failed_request(&e, &s.sku, true));
+                            out[*i] = Some(outcome_for_failed_request(&e, &s.sku, false));
                         }
                         break;
                     }
