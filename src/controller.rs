@@ -366,12 +366,12 @@ impl<S: WebStack> StackController<S> {
         // The budget stays locked from before the lease until what it used is taken, so carts
         // draining at once cannot overdraw it, and none finds it empty while another's lease
         // has reserved records it will not use. (Store steps are one at a time anyway.)
-        let mut left = d.budget.0.lock();
+        let mut left = d.limits.budget.0.lock();
         // A lease held back by the pass's time or budget (not by an empty or backing-off
         // cart): the pass ends with work it did not do.
-        let held_back = due && (self.time_up(d.until) || *left == 0);
+        let held_back = due && (self.time_up(d.limits.until) || *left == 0);
         if held_back {
-            d.cut_short.store(true, Ordering::Relaxed);
+            d.limits.cut_short.store(true, Ordering::Relaxed);
         }
         let take = if due && !held_back {
             (*left).min(d.cart.max_items_to_send as usize)
@@ -410,7 +410,7 @@ impl<S: WebStack> StackController<S> {
     fn give_back(&self, d: &CartDrain<'_>, lease: Option<Lease>) -> Result<()> {
         if let Some(l) = lease {
             self.stack.release(&l.token)?;
-            d.budget.give_back(l.records());
+            d.limits.budget.give_back(l.records());
         }
         Ok(())
     }
@@ -453,9 +453,7 @@ impl<S: WebStack> StackController<S> {
             cart,
             settings,
             scope,
-            budget: limits.budget,
-            until: limits.until,
-            cut_short: limits.cut_short,
+            limits,
         };
         std::thread::scope(|s| {
             let (requests, inbox) = mpsc::channel::<Vec<DeltaSend>>();
@@ -482,9 +480,9 @@ impl<S: WebStack> StackController<S> {
                     rep.error = Some(HELD.into());
                 }
                 // Nor once the pass's time is up: a stop waits for the request in flight only.
-                if queued.is_some() && self.time_up(d.until) {
+                if queued.is_some() && self.time_up(d.limits.until) {
                     self.give_back(&d, queued.take())?;
-                    d.cut_short.store(true, Ordering::Relaxed);
+                    d.limits.cut_short.store(true, Ordering::Relaxed);
                 }
                 let flying = queued.take().map(|lease| Batch::new(cart.id, lease, blind));
                 let sent = flying.as_ref().is_some_and(|b| !b.sending.is_empty());
@@ -657,11 +655,7 @@ struct CartDrain<'a> {
     cart: &'a Cart,
     settings: &'a Settings,
     scope: &'a LeaseScope,
-    budget: &'a Budget,
-    /// No batch is leased after this (Unix ms).
-    until: Option<i64>,
-    /// Set when a lease was held back for the pass's time or budget.
-    cut_short: &'a AtomicBool,
+    limits: &'a PassLimits<'a>,
 }
 
 /// A cart's answer to one request.

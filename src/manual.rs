@@ -873,23 +873,24 @@ fn apply_pulled(
     } = *pull;
     // The cart's SKU is read as the host's are (trimmed), so a padded one finds its item
     // instead of failing the page's insert on the item it did not find.
-    let found = match check_sku(sku) {
-        Ok(s) => sql::item_find(c, s)?,
-        Err(_) => None,
+    let trimmed = check_sku(sku).ok();
+    let found = match trimmed {
+        Some(s) => sql::item_find(c, s)?,
+        None => None,
     };
     let Some(item) = found else {
-        let valid = check_sku(sku).is_ok() && (i32::MIN as i64..=i32::MAX as i64).contains(&count);
-        if create_new && valid {
+        let in_range = (i32::MIN as i64..=i32::MAX as i64).contains(&count);
+        match trimmed.filter(|_| in_range) {
             // The cart's count as it is, owed units included, as an existing item gets it.
-            sql::item_insert(c, sku.trim(), None, "{}", "", count)?;
-            report.created += 1;
-        } else if create_new {
-            report.not_applied.push(NotApplied {
+            Some(s) if create_new => {
+                sql::item_insert(c, s, None, "{}", "", count)?;
+                report.created += 1;
+            }
+            _ if create_new => report.not_applied.push(NotApplied {
                 sku: sku.to_owned(),
                 why: "not a valid SKU or count".into(),
-            });
-        } else {
-            report.unknown.push(sku.to_owned());
+            }),
+            _ => report.unknown.push(sku.to_owned()),
         }
         return Ok(());
     };

@@ -303,8 +303,7 @@ impl BigCommerceAdapter {
                 let body: Vec<(&str, i64)> = part.iter().map(|(_, s, q)| (*s, *q)).collect();
                 match self.adjust(relative, &body) {
                     Err(e)
-                        if !answered
-                            && (!common::ends_unkeyed_write(&e) || part.len() == items.len()) =>
+                        if common::fails_whole_call(&e, !answered, part.len() == items.len()) =>
                     {
                         return Err(e)
                     }

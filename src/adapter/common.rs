@@ -208,12 +208,53 @@ pub(crate) fn ends_unkeyed_write(e: &CartError) -> bool {
     matches!(e, CartError::Ambiguous(_))
 }
 
+/// Whether a failed request of a multi-request write is the whole call's error: when it is
+/// the first to fail before any answer and nothing else is at stake (it is not a lost answer
+/// that [`ends_unkeyed_write`], or it carried every item of the call, which the caller may
+/// then send again whole).
+pub(crate) fn fails_whole_call(e: &CartError, first: bool, carried_all: bool) -> bool {
+    first && (!ends_unkeyed_write(e) || carried_all)
+}
+
 /// The outcome of an item whose request was not sent (see [`ends_unkeyed_write`]).
 pub(crate) fn not_sent(sku: &str) -> SendOutcome {
     SendOutcome::Retry {
         message: format!("sku {sku}: not sent: a request before it in the same call got no answer"),
         after: None,
     }
+}
+
+/// `text` without any of `secrets` (those of 4 characters or more; shorter ones would garble
+/// messages and hide nothing): each replaced by `***`, whole or where an excerpt cut it.
+pub(crate) fn scrub(mut text: String, secrets: &[impl AsRef<str>]) -> String {
+    for s in secrets.iter().map(AsRef::as_ref).filter(|s| s.len() >= 4) {
+        if text.contains(s) {
+            text = text.replace(s, "***");
+        }
+        text = scrub_cut(text, s);
+    }
+    text
+}
+
+/// Replaces what is left of `secret` where an excerpt of a cart's answer cut it (`…`, as
+/// [`super::http_json::truncate`] ends one): its first 4 or more characters before the mark.
+pub(crate) fn scrub_cut(mut m: String, secret: &str) -> String {
+    let mut from = 0;
+    while let Some(at) = m[from..].find('…').map(|i| from + i) {
+        let cut = secret
+            .char_indices()
+            .map(|(k, _)| k)
+            .filter(|k| *k >= 4)
+            .rev()
+            .find(|k| m[..at].ends_with(&secret[..*k]));
+        if let Some(k) = cut {
+            m.replace_range(at - k..at, "***");
+            from = at - k + "***".len() + '…'.len_utf8();
+        } else {
+            from = at + '…'.len_utf8();
+        }
+    }
+    m
 }
 
 /// The outcomes of a call that fills them in item by item: an item left without one (which

@@ -183,18 +183,6 @@ fn batch_body(location: &str, writes: &[(&str, i64, bool)]) -> Value {
     json!({"create": create, "update": update, "delete": []})
 }
 
-/// Replaces any occurrence of a credential in `text` (defence in depth: Medusa's error bodies
-/// are quoted in messages, and none should ever echo a credential).
-fn scrub(text: String, secrets: &[&str]) -> String {
-    let mut text = text;
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        if text.contains(s) {
-            text = text.replace(s, "***");
-        }
-    }
-    text
-}
-
 /// The Medusa adapter of one cart.
 pub struct MedusaAdapter {
     base: Url,
@@ -277,22 +265,7 @@ impl MedusaAdapter {
     /// Removes every credential from an error's text.
     fn clean(&self, e: CartError) -> CartError {
         let secrets = self.secrets();
-        let s: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let f = |m: String| scrub(m, &s);
-        match e {
-            CartError::Unreachable(m) => CartError::Unreachable(f(m)),
-            CartError::Unavailable(m) => CartError::Unavailable(f(m)),
-            CartError::Ambiguous(m) => CartError::Ambiguous(f(m)),
-            CartError::RateLimited {
-                retry_after,
-                message,
-            } => CartError::RateLimited {
-                retry_after,
-                message: f(message),
-            },
-            CartError::Unauthorized(m) => CartError::Unauthorized(f(m)),
-            CartError::Rejected(m) => CartError::Rejected(f(m)),
-        }
+        e.map_message(|m| common::scrub(m, &secrets))
     }
 
     fn url(&self, path: &str) -> Url {
@@ -509,10 +482,7 @@ impl MedusaAdapter {
                 Some(&body),
             ) {
                 Ok(a) => a,
-                Err(e)
-                    if n == 0
-                        && (!common::ends_unkeyed_write(&e) || chunk.len() == items.len()) =>
-                {
+                Err(e) if common::fails_whole_call(&e, n == 0, chunk.len() == items.len()) => {
                     return Err(e)
                 }
                 Err(e) => {
@@ -844,7 +814,7 @@ mod tests {
 
     #[test]
     fn scrub_removes_credentials() {
-        let t = scrub(
+        let t = common::scrub(
             "HTTP 400: password hunter22 and token eyJabc".to_owned(),
             &["hunter22", "eyJabc", ""],
         );

@@ -190,6 +190,24 @@ pub enum CartError {
 }
 
 impl CartError {
+    /// The same error with its message passed through `f` (to scrub credentials from it).
+    pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> CartError {
+        match self {
+            CartError::Unreachable(m) => CartError::Unreachable(f(m)),
+            CartError::Unavailable(m) => CartError::Unavailable(f(m)),
+            CartError::Ambiguous(m) => CartError::Ambiguous(f(m)),
+            CartError::RateLimited {
+                retry_after,
+                message,
+            } => CartError::RateLimited {
+                retry_after,
+                message: f(message),
+            },
+            CartError::Unauthorized(m) => CartError::Unauthorized(f(m)),
+            CartError::Rejected(m) => CartError::Rejected(f(m)),
+        }
+    }
+
     /// The operator-facing text (never a secret: adapters build these from status lines and
     /// the cart's own messages only).
     pub fn message(&self) -> String {

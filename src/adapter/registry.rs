@@ -204,27 +204,6 @@ fn cart_secrets(cart: &Cart) -> Vec<String> {
     out
 }
 
-/// Replaces what is left of `secret` where an excerpt of a cart's answer cut it (`…`, as
-/// [`super::http_json::truncate`] ends one): its first 4 or more characters before the mark.
-fn scrub_cut(mut m: String, secret: &str) -> String {
-    let mut from = 0;
-    while let Some(at) = m[from..].find('…').map(|i| from + i) {
-        let cut = secret
-            .char_indices()
-            .map(|(k, _)| k)
-            .filter(|k| *k >= 4)
-            .rev()
-            .find(|k| m[..at].ends_with(&secret[..*k]));
-        if let Some(k) = cut {
-            m.replace_range(at - k..at, "***");
-            from = at - k + "***".len() + '…'.len_utf8();
-        } else {
-            from = at + '…'.len_utf8();
-        }
-    }
-    m
-}
-
 /// Every adapter the registry builds answers through this. A cart may quote the credential it
 /// refused in its error body (`invalid token Bearer …`); an adapter quotes error bodies to
 /// say what went wrong; so without this a credential would reach errors, reports and the
@@ -235,30 +214,11 @@ struct Scrubbed {
 }
 
 impl Scrubbed {
-    fn text(&self, mut m: String) -> String {
-        for s in &self.secrets {
-            if m.contains(s.as_str()) {
-                m = m.replace(s.as_str(), "***");
-            }
-            m = scrub_cut(m, s);
-        }
-        m
+    fn text(&self, m: String) -> String {
+        super::common::scrub(m, &self.secrets)
     }
     fn error(&self, e: CartError) -> CartError {
-        match e {
-            CartError::Unreachable(m) => CartError::Unreachable(self.text(m)),
-            CartError::Unavailable(m) => CartError::Unavailable(self.text(m)),
-            CartError::Ambiguous(m) => CartError::Ambiguous(self.text(m)),
-            CartError::RateLimited {
-                retry_after,
-                message,
-            } => CartError::RateLimited {
-                retry_after,
-                message: self.text(message),
-            },
-            CartError::Unauthorized(m) => CartError::Unauthorized(self.text(m)),
-            CartError::Rejected(m) => CartError::Rejected(self.text(m)),
-        }
+        e.map_message(|m| self.text(m))
     }
     fn outcomes(
         &self,
@@ -333,11 +293,11 @@ mod tests {
     fn a_secret_cut_by_an_excerpt_is_scrubbed_too() {
         let secret = "tok-SECRET-7f3a9c";
         assert_eq!(
-            super::scrub_cut("Bearer tok-SECR… and tok-… and to…".into(), secret),
+            crate::adapter::common::scrub_cut("Bearer tok-SECR… and tok-… and to…".into(), secret),
             "Bearer ***… and ***… and to…"
         );
         assert_eq!(
-            super::scrub_cut("no mark tok-SECR".into(), secret),
+            crate::adapter::common::scrub_cut("no mark tok-SECR".into(), secret),
             "no mark tok-SECR"
         );
     }

@@ -342,12 +342,7 @@ impl WooCommerceAdapter {
                 });
                 let answer = match result {
                     Ok(a) => a,
-                    // The whole call's error when nothing else is at stake (the first request,
-                    // or the only one): for a lost answer the caller may send it all again.
-                    Err(e)
-                        if first
-                            && (!common::ends_unkeyed_write(&e) || chunk.len() == items.len()) =>
-                    {
+                    Err(e) if common::fails_whole_call(&e, first, chunk.len() == items.len()) => {
                         return Err(e)
                     }
                     Err(e) => {

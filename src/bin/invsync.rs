@@ -87,10 +87,15 @@ fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, Failure
     }
 }
 
-fn open(args: &[String]) -> Result<Store, Failure> {
-    let path = *positional(args)?
-        .get(1)
-        .ok_or_else(|| Failure::Usage("STORE is missing".into()))?;
+/// The `i`-th positional argument, named `what` when it is missing.
+fn nth<'a>(pos: &[&'a str], i: usize, what: &str) -> Result<&'a str, Failure> {
+    pos.get(i)
+        .copied()
+        .ok_or_else(|| Failure::Usage(format!("{what} is missing")))
+}
+
+fn open(args: &[String], pos: &[&str]) -> Result<Store, Failure> {
+    let path = nth(pos, 1, "STORE")?;
     if !std::path::Path::new(path).is_file() {
         return Err(Failure::Usage(format!("no store file at {path:?}")));
     }
@@ -102,9 +107,10 @@ fn open(args: &[String]) -> Result<Store, Failure> {
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
-    match positional(args)?.first().copied() {
+    let pos = positional(args)?;
+    match pos.first().copied() {
         Some("controller") => {
-            let store = open(args)?;
+            let store = open(args, &pos)?;
             let interval = match option(args, "--interval-ms")? {
                 None => 1000,
                 Some(v) => v
@@ -138,15 +144,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
         }
         Some("run") => {
-            let store = open(args)?;
+            let store = open(args, &pos)?;
             print!("{}", store.run_stack(None)?);
             Ok(())
         }
         Some("import") => {
-            let store = open(args)?;
-            let file = *positional(args)?
-                .get(2)
-                .ok_or_else(|| Failure::Usage("FILE is missing".into()))?;
+            let store = open(args, &pos)?;
+            let file = nth(&pos, 2, "FILE")?;
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Failure::Usage(format!("cannot read {file}: {e}")))?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -189,15 +193,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         Some("stack") => {
-            let store = open(args)?;
+            let store = open(args, &pos)?;
             println!("{}", store.stack_list_json(None)?);
             Ok(())
         }
         Some("qoh") => {
-            let store = open(args)?;
-            let sku = *positional(args)?
-                .get(2)
-                .ok_or_else(|| Failure::Usage("SKU is missing".into()))?;
+            let store = open(args, &pos)?;
+            let sku = nth(&pos, 2, "SKU")?;
             println!("{}", store.item_qoh(sku)?);
             Ok(())
         }
