@@ -1129,3 +1129,147 @@ fn a_pass_is_cut_short_only_when_it_held_back_work() {
     assert!(!r.cut_short, "{r}");
     assert!(r.remaining > 0);
 }
+
+/// An integrator's adapter with a bug: it panics on any batch holding SKU `BAD`, after
+/// applying the items before it.
+struct PanicsOnBad {
+    mode: UpdateMode,
+    applied: parking_lot::Mutex<Vec<String>>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CartAdapter for PanicsOnBad {
+    fn update_mode(&self) -> UpdateMode {
+        self.mode
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        for x in d {
+            assert!(
+                x.sku != "BAD",
+                "unexpected field in the answer for {}",
+                x.sku
+            );
+            self.applied.lock().push(x.sku.clone());
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+fn panicking_cart(mode: UpdateMode) -> (Fixture, Arc<PanicsOnBad>, CartId) {
+    let f = store();
+    let adapter = Arc::new(PanicsOnBad {
+        mode,
+        applied: Default::default(),
+        calls: Default::default(),
+    });
+    let a = adapter.clone();
+    f.store
+        .register_adapter("buggy", move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
+    let c = f
+        .store
+        .upsert_cart_json(r#"{"name":"Buggy","adapter":"buggy","capabilities":{"send":false,"get":false,"realtime":"sku"}}"#)
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    for sku in ["A", "BAD", "B"] {
+        item(&f.store, sku, 5);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    (f, adapter, c)
+}
+
+#[test]
+fn an_adapter_that_panics_costs_a_counted_try_of_its_item_only() {
+    let (f, adapter, c) = panicking_cart(UpdateMode::RelativeKeyed);
+    // Back-off is 0 here, so the pass tries BAD until rule 8 bypasses it.
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.retried, r.bypassed), (2, 9, 1), "{r}");
+    assert_eq!(r.carts[0].error, None, "the cart itself is not failing");
+    // Items before BAD in the call that panicked went, and again alone, under their keys.
+    let applied = adapter.applied.lock().clone();
+    assert!(
+        applied.contains(&"A".into()) && applied.contains(&"B".into()),
+        "{applied:?}"
+    );
+    let recs = stack(&f.store, Some(&format!(r#"{{"cart_id":{c}}}"#)));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        (recs[0]["sku"].as_str(), recs[0]["attempts"].as_i64()),
+        (Some("BAD"), Some(10))
+    );
+    let said = recs[0]["last_response"].as_str().unwrap();
+    assert!(
+        said.contains("panicked") && said.contains("unexpected field"),
+        "{said}"
+    );
+    assert_eq!(f.store.stack_count(c, StackState::Bypassed).unwrap(), 1);
+}
+
+#[test]
+fn an_adapter_that_panics_without_keys_is_never_sent_the_batch_again() {
+    let (f, adapter, c) = panicking_cart(UpdateMode::RelativeUnkeyed);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.uncertain, 3, "{r}");
+    for _ in 0..3 {
+        f.store.run_stack(None).unwrap();
+    }
+    assert_eq!(adapter.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(f.store.stack_count(c, StackState::Uncertain).unwrap(), 3);
+    for rec in stack(&f.store, None) {
+        let said = rec["last_response"].as_str().unwrap();
+        assert!(
+            said.contains("panicked") && said.contains("may or may not"),
+            "{said}"
+        );
+    }
+}
+
+/// An integrator's adapter whose Send QOH and Get QOH code panics.
+struct PanicsOnManual;
+
+impl CartAdapter for PanicsOnManual {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        unreachable!("real-time sync is off for this cart")
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        panic!("index out of bounds in the set's answer")
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        panic!("index out of bounds in the page")
+    }
+}
+
+#[test]
+fn manual_sync_through_an_adapter_that_panics_reports_the_panic() {
+    let f = store();
+    f.store.register_adapter("buggy", |_| {
+        Ok(Arc::new(PanicsOnManual) as Arc<dyn CartAdapter>)
+    });
+    let c = f
+        .store
+        .upsert_cart_json(r#"{"name":"Buggy","adapter":"buggy","capabilities":{"send":true,"get":true,"realtime":"none"}}"#)
+        .unwrap();
+    item(&f.store, "A", 5);
+    let r = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(r.sent, 0, "{r:?}");
+    let said = &r.failures[0].message;
+    assert!(
+        said.contains("panicked") && said.contains("may or may not"),
+        "{said}"
+    );
+    let e = f
+        .store
+        .get_qoh(c, Default::default(), None)
+        .expect_err("no page was read");
+    assert!(e.message().contains("panicked"), "{}", e.message());
+    assert_eq!(f.store.item_qoh("A").unwrap(), 5);
+}

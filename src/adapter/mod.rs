@@ -236,6 +236,12 @@ pub struct QuantityPage {
 /// Implementations must be `Send + Sync`: the controller calls different carts from different
 /// threads at once (one cart is only ever called from one thread at a time by one controller,
 /// but two controllers may call the same adapter instance).
+///
+/// A panic in an adapter registered with [`crate::Store::register_adapter`] is caught and
+/// read as a lost answer: a batch of deltas that panics goes again item by item when the
+/// mode makes that safe (`RelativeKeyed`, `CompareAndSet`; each item that panics again is a
+/// counted try, bypassed after the tenth), and is uncertain otherwise; sets that panic are
+/// in doubt; a read that panics fails Get QOH. Return a [`CartError`] instead where you can.
 pub trait CartAdapter: Send + Sync {
     /// The safest update this cart offers for deltas; decides the handling of ambiguous
     /// failures.

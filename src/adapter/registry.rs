@@ -173,11 +173,32 @@ impl AdapterRegistry {
                     cart.name, cart.adapter
                 ))
             })?;
+        let inner = unwound(|| f(cart)).map_err(|p| {
+            Error::refused(format!(
+                "cart {:?}: adapter {:?} panicked while being built: {p}",
+                cart.name, cart.adapter
+            ))
+        })??;
         Ok(Arc::new(Scrubbed {
             secrets: cart_secrets(cart),
-            inner: f(cart)?,
+            inner,
         }))
     }
+}
+
+/// Runs an adapter's code, turning a panic into its message: an integrator's adapter that
+/// panics on one item's answer must neither take the controller's cart thread down with the
+/// batch left leased (re-sent every `LeaseMs`, never counted, never bypassed) nor cross the
+/// C ABI as a bare error.
+fn unwound<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        format!("the cart's adapter panicked ({what})")
+    })
 }
 
 /// The forms in which a cart's credentials could come back in an answer: each as given, and
@@ -248,26 +269,65 @@ impl CartAdapter for Scrubbed {
     fn update_mode(&self) -> UpdateMode {
         self.inner.update_mode()
     }
+    /// A panic may have come before the request or after the cart applied it. A cart that
+    /// de-duplicates (or compares before it sets) is then sent the batch's items one by one,
+    /// so the items its bug does not touch still go, and each one that panics again is a
+    /// counted try (rule 8: bypassed after the tenth). To a cart that cannot, nothing is sent
+    /// again: every item is uncertain.
     fn apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.outcomes(self.inner.apply_deltas(deltas))
+        let panicked = match unwound(|| self.inner.apply_deltas(deltas)) {
+            Ok(r) => return self.outcomes(r),
+            Err(p) => self.text(p),
+        };
+        let resendable = matches!(
+            self.inner.update_mode(),
+            UpdateMode::RelativeKeyed | UpdateMode::CompareAndSet
+        );
+        if !resendable {
+            let message = format!("{panicked}: the cart may or may not have applied it");
+            return Ok(vec![SendOutcome::Uncertain { message }; deltas.len()]);
+        }
+        if deltas.len() == 1 {
+            return Ok(vec![SendOutcome::Retry {
+                message: panicked,
+                after: None,
+            }]);
+        }
+        let mut outcomes = Vec::with_capacity(deltas.len());
+        for d in deltas {
+            outcomes.push(self.apply_deltas(std::slice::from_ref(d))?.remove(0));
+        }
+        Ok(outcomes)
     }
+    /// A panic may have come after some counts landed: every count is uncertain, which Send
+    /// QOH settles as a count that may have landed.
     fn set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.outcomes(self.inner.set_quantities(sets))
+        match unwound(|| self.inner.set_quantities(sets)) {
+            Ok(r) => self.outcomes(r),
+            Err(p) => {
+                let message = format!(
+                    "{}: the cart may or may not have these counts",
+                    self.text(p)
+                );
+                Ok(vec![SendOutcome::Uncertain { message }; sets.len()])
+            }
+        }
     }
     fn fetch_quantities(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        self.inner
-            .fetch_quantities(cursor, limit)
-            .map_err(|e| self.error(e))
+        match unwound(|| self.inner.fetch_quantities(cursor, limit)) {
+            Ok(r) => r.map_err(|e| self.error(e)),
+            Err(p) => Err(CartError::Unavailable(self.text(p))),
+        }
     }
 }
 
