@@ -375,20 +375,25 @@ impl CartAdapter for Unkeyed {
     sends_deltas_only!();
 }
 
+/// A cart served by `adapter`, registered as `name`: real-time sync per SKU, switched on.
+fn sku_cart_on(store: &inventory_sync::Store, name: &str, adapter: Arc<dyn CartAdapter>) -> CartId {
+    store.register_adapter(name, move |_| Ok(adapter.clone()));
+    let c = store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"{name}","adapter":"{name}","capabilities":{{"send":false,"get":false,"realtime":"sku"}}}}"#
+        ))
+        .unwrap();
+    store.set_cart_sync(c, true).unwrap();
+    c
+}
+
 #[test]
 fn an_ambiguous_failure_without_a_key_is_never_resent_blindly() {
     let f = store();
     let adapter = Arc::new(Unkeyed {
         calls: Default::default(),
     });
-    let a = adapter.clone();
-    f.store
-        .register_adapter("unkeyed", move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
-    let c = f
-        .store
-        .upsert_cart_json(r#"{"name":"Legacy","adapter":"unkeyed","capabilities":{"send":false,"get":false,"realtime":"sku"}}"#)
-        .unwrap();
-    f.store.set_cart_sync(c, true).unwrap();
+    let c = sku_cart_on(&f.store, "unkeyed", adapter.clone());
     item(&f.store, "U", 4);
     adjust(&f.store, "U", -1, Reason::PosSale);
     let r = f.store.run_stack(None).unwrap();
@@ -1166,14 +1171,7 @@ fn panicking_cart(mode: UpdateMode) -> (Fixture, Arc<PanicsOnBad>, CartId) {
         applied: Default::default(),
         calls: Default::default(),
     });
-    let a = adapter.clone();
-    f.store
-        .register_adapter("buggy", move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
-    let c = f
-        .store
-        .upsert_cart_json(r#"{"name":"Buggy","adapter":"buggy","capabilities":{"send":false,"get":false,"realtime":"sku"}}"#)
-        .unwrap();
-    f.store.set_cart_sync(c, true).unwrap();
+    let c = sku_cart_on(&f.store, "buggy", adapter.clone());
     for sku in ["A", "BAD", "B"] {
         item(&f.store, sku, 5);
         adjust(&f.store, sku, -1, Reason::PosSale);
