@@ -984,13 +984,20 @@ mod tests {
         }
     }
 
-    /// A stop waits for the request in flight, never sends the batch leased behind it, and
-    /// gives that batch back: the next controller sends it.
-    #[test]
-    fn a_stopping_pass_sends_nothing_after_the_request_in_flight() {
+    /// A store whose one cart, on a [`Gate`], sends one item a request, with a record waiting
+    /// for each of `items` items; the gate, how to see a request enter it, and how to let it
+    /// answer.
+    fn gated_store(
+        items: usize,
+    ) -> (
+        tempfile::TempDir,
+        Store,
+        Arc<Gate>,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
         store.set_param("SynchQOH", "true").unwrap();
         let (entered, on_entered) = std::sync::mpsc::sync_channel(16);
         let (release, on_release) = std::sync::mpsc::channel();
@@ -1001,7 +1008,6 @@ mod tests {
         });
         let g = gate.clone();
         store.register_adapter("gate", move |_| Ok(g.clone() as Arc<dyn CartAdapter>));
-        let registry = store.inner.adapters.clone();
         let cart = store
             .upsert_cart_json(
                 r#"{"name":"Gate","adapter":"gate","max_items_to_send":1,
@@ -1009,14 +1015,23 @@ mod tests {
             )
             .unwrap();
         store.set_cart_sync(cart, true).unwrap();
-        for i in 0..5 {
+        for i in 0..items {
             let sku = format!("G{i}");
             store
                 .upsert_item_json(&format!(r#"{{"sku":"{sku}","qoh":10}}"#))
                 .unwrap();
             adjust(&store, &sku);
         }
-        let stack = SqliteStack::open(&path, &crate::store::OpenOptions::default()).unwrap();
+        (dir, store, gate, on_entered, release)
+    }
+
+    /// A stop waits for the request in flight, never sends the batch leased behind it, and
+    /// gives that batch back: the next controller sends it.
+    #[test]
+    fn a_stopping_pass_sends_nothing_after_the_request_in_flight() {
+        let (_dir, store, gate, on_entered, release) = gated_store(5);
+        let registry = store.inner.adapters.clone();
+        let stack = SqliteStack::open(store.path(), &crate::store::OpenOptions::default()).unwrap();
         let ctl = StackController::new(stack, registry, "W".into());
         std::thread::scope(|s| {
             let pass = s.spawn(|| ctl.run_once(None).unwrap());
@@ -1038,6 +1053,31 @@ mod tests {
         }
         let report = store.run_stack(None).unwrap();
         assert_eq!((report.sent, report.remaining), (4, 0), "{report}");
+    }
+
+    /// A host's status screen keeps answering while a stop waits for the request in flight.
+    #[test]
+    fn the_status_is_readable_while_a_stop_waits_for_a_request() {
+        let (_dir, store, _gate, on_entered, release) = gated_store(1);
+        store.start_controller(Duration::from_millis(10)).unwrap();
+        on_entered.recv().unwrap();
+        std::thread::scope(|s| {
+            let stopper = s.spawn(|| store.stop_controller());
+            // The stop has begun once it holds the handle's controller slot; it holds it
+            // until the gate lets the request answer.
+            while !store.inner.background.is_locked() {
+                std::thread::yield_now();
+            }
+            assert!(
+                store.controller_status().running,
+                "read while the stop waits, not after it"
+            );
+            release.send(()).unwrap();
+            stopper.join().unwrap();
+        });
+        let status = store.controller_status();
+        assert!(!status.running);
+        assert_eq!(status.last_report.map(|r| r.sent), Some(1));
     }
 
     /// Where SQLite shares one page cache among all connections of a process
