@@ -104,6 +104,9 @@ impl WebStack for Keeping {
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()> {
         self.0.heartbeat(workstation, now)
     }
+    fn hand_over(&self, cart: CartId, scope: &LeaseScope, now: i64) -> Result<usize> {
+        self.0.hand_over(cart, scope, now)
+    }
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool> {
         self.0.shared_lock(holder, now, until)
     }

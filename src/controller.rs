@@ -252,12 +252,29 @@ impl<S: WebStack> StackController<S> {
             }
             match self.adapter(&cart) {
                 Ok(a) => work.push((cart, a)),
-                Err(e) => report.carts.push(CartReport {
-                    cart_id: cart.id,
-                    name: cart.name.clone(),
-                    error: Some(e.message().to_owned()),
-                    ..Default::default()
-                }),
+                Err(e) => {
+                    // Heartbeating for records it cannot send would strand them: a local
+                    // controller leaves them to the others (a shared one serves every
+                    // workstation, so there is no one to leave them to).
+                    let left = if shared {
+                        0
+                    } else {
+                        self.stack.hand_over(cart.id, &scope, now).unwrap_or(0)
+                    };
+                    let mut error = e.message().to_owned();
+                    if left > 0 {
+                        error += &format!(
+                            "; {left} records of this workstation left to the other \
+                             workstations' controllers"
+                        );
+                    }
+                    report.carts.push(CartReport {
+                        cart_id: cart.id,
+                        name: cart.name.clone(),
+                        error: Some(error),
+                        ..Default::default()
+                    })
+                }
             }
         }
         let results: Vec<Result<CartReport>> = std::thread::scope(|s| {

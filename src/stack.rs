@@ -308,6 +308,11 @@ pub trait WebStack: Send + Sync {
     fn held_until(&self, cart: CartId) -> Result<i64>;
     /// Marks `workstation`'s controller alive at `now`.
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
+    /// In local mode, when this controller cannot build `cart`'s adapter: leaves its
+    /// workstation's waiting records for the cart to the other workstations' controllers
+    /// (which may have it: an integrator's adapter, or a newer build), as if this one were
+    /// silent. Returns how many records it left; none while no other controller is alive.
+    fn hand_over(&self, cart: CartId, scope: &LeaseScope, now: i64) -> Result<usize>;
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
     /// Forgets history entries older than `before` (Unix ms); returns how many went.
@@ -519,6 +524,9 @@ impl WebStack for SqliteStack {
     }
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()> {
         self.write(|c| sql::heartbeat(c, workstation, now))
+    }
+    fn hand_over(&self, cart: CartId, scope: &LeaseScope, now: i64) -> Result<usize> {
+        self.write(|c| sql::hand_over(c, cart, scope, now))
     }
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool> {
         self.write(|c| sql::shared_lock(c, holder, now, until))

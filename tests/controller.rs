@@ -1271,3 +1271,39 @@ fn manual_sync_through_an_adapter_that_panics_reports_the_panic() {
     assert!(e.message().contains("panicked"), "{}", e.message());
     assert_eq!(f.store.item_qoh("A").unwrap(), 5);
 }
+
+#[test]
+fn a_local_controller_without_a_carts_adapter_leaves_its_records_to_one_that_has_it() {
+    let f = store();
+    // The office's build has the integrator's adapter; the till's (an older DLL) has not.
+    let office = f.reopen();
+    office.set_param("Workstation", "OFFICE").unwrap();
+    let adapter = Arc::new(SlowCart {
+        calls: Default::default(),
+        hold: Duration::ZERO,
+    });
+    sku_cart_on(&office, "custom", adapter.clone());
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL-1").unwrap();
+    item(&f.store, "T", 5);
+    adjust(&till, "T", -1, Reason::PosSale);
+    // Alone, the till keeps its records: no one else could send them.
+    let r = till.run_stack(None).unwrap();
+    assert!(!r.carts[0].error.as_ref().unwrap().contains("left"), "{r}");
+    assert_eq!(stack(&f.store, None)[0]["workstation"], "TILL-1");
+    // The till beats, so the office leaves the till's records to it.
+    assert_eq!(office.run_stack(None).unwrap().sent, 0);
+    // With the office's controller alive, the till leaves them to it.
+    let r = till.run_stack(None).unwrap();
+    let said = r.carts[0].error.as_ref().unwrap();
+    assert!(
+        said.contains("not available") && said.contains("1 records"),
+        "{said}"
+    );
+    assert_eq!(
+        stack(&f.store, None)[0]["workstation"],
+        "TILL-1 (handed over)"
+    );
+    assert_eq!(office.run_stack(None).unwrap().sent, 1);
+    assert_eq!(adapter.calls.load(Ordering::SeqCst), 1);
+}

@@ -1615,6 +1615,42 @@ pub(crate) fn heartbeat(c: &Connection, workstation: &str, now: i64) -> Result<(
     Ok(())
 }
 
+/// Leaves the controller's workstation's waiting records and retries for `cart` to the other
+/// workstations' controllers: renamed to `"<workstation> (handed over)"`, a name no
+/// controller beats for (names are checked for leading and trailing blanks, not for this
+/// suffix, but one that took it would only send them itself), so any live local controller
+/// takes them as it takes a silent workstation's. Only while another workstation's
+/// controller is alive: alone, the rename would help no one and blur the listing. Leased
+/// groups stay with their lease. Returns how many records moved.
+pub(crate) fn hand_over(
+    c: &Connection,
+    cart: CartId,
+    scope: &LeaseScope,
+    now: i64,
+) -> Result<usize> {
+    let others: bool = c
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM heartbeats
+                            WHERE workstation <> ?1 AND last_seen >= ?2)",
+        )?
+        .query_row(params![scope.workstation, scope.stale_before], |r| r.get(0))?;
+    if !others {
+        return Ok(0);
+    }
+    let to = format!("{} (handed over)", scope.workstation);
+    c.prepare_cached(
+        "UPDATE send_groups SET workstation = ?3
+         WHERE cart_id = ?1 AND item_id <> 0 AND workstation = ?2 AND state = 'pending'
+           AND lease_until <= ?4",
+    )?
+    .execute(params![cart, scope.workstation, to, now])?;
+    Ok(c.prepare_cached(
+        "UPDATE stack SET workstation = ?3
+         WHERE cart_id = ?1 AND workstation = ?2 AND group_id IS NULL",
+    )?
+    .execute(params![cart, scope.workstation, to])?)
+}
+
 pub(crate) fn shared_lock(c: &Connection, holder: &str, now: i64, until: i64) -> Result<bool> {
     Ok(c.prepare_cached(
         "INSERT INTO controller_lock(name, holder, until) VALUES ('shared', ?1, ?3)
