@@ -12,7 +12,7 @@
 //!   rest of the backlog waits untouched.
 
 use crate::adapter::registry::AdapterRegistry;
-use crate::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome, UpdateMode};
+use crate::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome};
 use crate::carts::{Cart, CartId};
 use crate::error::{Error, Result};
 use crate::params::{Settings, StackMode};
@@ -256,17 +256,21 @@ impl<S: WebStack> StackController<S> {
                     // Heartbeating for records it cannot send would strand them: a local
                     // controller leaves them to the others (a shared one serves every
                     // workstation, so there is no one to leave them to).
-                    let left = if shared {
-                        0
-                    } else {
-                        self.stack.hand_over(cart.id, &scope, now).unwrap_or(0)
-                    };
                     let mut error = e.message().to_owned();
-                    if left > 0 {
-                        error += &format!(
-                            "; {left} records of this workstation left to the other \
-                             workstations' controllers"
-                        );
+                    let handed = if shared {
+                        Ok(0)
+                    } else {
+                        self.stack.hand_over(cart.id, &scope, now)
+                    };
+                    match handed {
+                        Ok(0) => {}
+                        Ok(left) => {
+                            error += &format!(
+                                "; {left} records of this workstation left to the other \
+                                 workstations' controllers"
+                            )
+                        }
+                        Err(h) => error += &format!("; its records could not be handed over: {h}"),
                     }
                     report.carts.push(CartReport {
                         cart_id: cart.id,
@@ -462,10 +466,7 @@ impl<S: WebStack> StackController<S> {
         // A group a dead controller may already have sent: a cart that cannot de-duplicate
         // must not get it blindly again (DESIGN §4); nor is anything leased ahead for it, as a
         // lease that lapses unsent would look like such a group.
-        let blind = matches!(
-            adapter.update_mode(),
-            UpdateMode::RelativeUnkeyed | UpdateMode::Absolute
-        );
+        let blind = !adapter.update_mode().resends_safely();
         let d = CartDrain {
             cart,
             settings,
@@ -602,9 +603,7 @@ impl<S: WebStack> StackController<S> {
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
-                    CartError::Ambiguous(_)
-                        if matches!(adapter.update_mode(), UpdateMode::RelativeUnkeyed | UpdateMode::Absolute) =>
-                    {
+                    CartError::Ambiguous(_) if !adapter.update_mode().resends_safely() => {
                         (Verdict::Uncertain(msg.clone()), state.clone())
                     }
                     CartError::Unreachable(_) | CartError::Unavailable(_) | CartError::Ambiguous(_) => {
@@ -755,8 +754,9 @@ fn outcome_verdict(o: &SendOutcome, now: i64) -> Verdict {
             after: None,
         } => Verdict::Retryable(message.clone()),
         SendOutcome::Failed { message } => Verdict::Permanent(message.clone()),
-        SendOutcome::Conflict { current } => Verdict::Permanent(format!(
-            "the cart answered a conflict (count {current}) to a relative change"
+        // A compare-and-set that found another count wrote nothing: read again next time.
+        SendOutcome::Conflict { current } => Verdict::Retryable(format!(
+            "the cart's count changed meanwhile (now {current}); nothing was written"
         )),
         SendOutcome::Uncertain { message } => Verdict::Uncertain(message.clone()),
     }
@@ -952,6 +952,7 @@ impl Store {
 #[cfg(all(test, feature = "emulator"))]
 mod tests {
     use super::*;
+    use crate::adapter::UpdateMode;
     use crate::emulator::Emulator;
     use crate::items::{Adjustment, Delta, Reason};
     use crate::stack::SqliteStack;

@@ -573,16 +573,19 @@ impl Store {
                         cart_qoh: None,
                         expected: Some(*published),
                     }),
-                    Some(&q) if q + pending != *published => warnings.push(Warning {
-                        kind: "drift",
-                        sku: Some(sku.clone()),
-                        message: format!(
-                            "the cart shows {q}; it should show {}",
-                            published - pending
-                        ),
-                        cart_qoh: Some(q),
-                        expected: Some(published - pending),
-                    }),
+                    // Wide: a cart's count can be any i64, the sum must not overflow.
+                    Some(&q) if i128::from(q) + i128::from(*pending) != i128::from(*published) => {
+                        warnings.push(Warning {
+                            kind: "drift",
+                            sku: Some(sku.clone()),
+                            message: format!(
+                                "the cart shows {q}; it should show {}",
+                                published - pending
+                            ),
+                            cart_qoh: Some(q),
+                            expected: Some(published - pending),
+                        })
+                    }
                     Some(_) => {}
                 }
             }
@@ -935,7 +938,16 @@ fn apply_pulled(
     // The cart's view differs from what it was shown by what happened there: apply that
     // difference. (Inverting the published count would lose QOH held back by a cap or a
     // buffer: QOH 100 capped at 20, one web sale, must give 99, not 19.)
-    let delta = count + pending - wf.published(item.qoh);
+    let Some(delta) = count
+        .checked_add(pending)
+        .and_then(|d| d.checked_sub(wf.published(item.qoh)))
+    else {
+        report.not_applied.push(NotApplied {
+            sku: sku.to_owned(),
+            why: format!("the cart's count {count} is out of range"),
+        });
+        return Ok(());
+    };
     if delta == 0 {
         report.unchanged += 1;
         return Ok(());

@@ -312,7 +312,10 @@ pub trait WebStack: Send + Sync {
     /// workstation's waiting records for the cart to the other workstations' controllers
     /// (which may have it: an integrator's adapter, or a newer build), as if this one were
     /// silent. Returns how many records it left; none while no other controller is alive.
-    fn hand_over(&self, cart: CartId, scope: &LeaseScope, now: i64) -> Result<usize>;
+    /// A stack that cannot hand over (this default) leaves them waiting for this workstation.
+    fn hand_over(&self, _cart: CartId, _scope: &LeaseScope, _now: i64) -> Result<usize> {
+        Ok(0)
+    }
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
     /// Forgets history entries older than `before` (Unix ms); returns how many went.

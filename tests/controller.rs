@@ -9,6 +9,7 @@ use inventory_sync::adapter::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
 use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::stack::{SqliteStack, WebStack};
 use inventory_sync::{CartId, Reason, SendOptions, StackState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -1140,143 +1141,6 @@ fn a_pass_is_cut_short_only_when_it_held_back_work() {
     assert!(r.remaining > 0);
 }
 
-/// An integrator's adapter with a bug: it panics on any batch holding SKU `BAD`, after
-/// applying the items before it.
-struct PanicsOnBad {
-    mode: UpdateMode,
-    applied: parking_lot::Mutex<Vec<String>>,
-    calls: std::sync::atomic::AtomicUsize,
-}
-
-impl CartAdapter for PanicsOnBad {
-    fn update_mode(&self) -> UpdateMode {
-        self.mode
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        for x in d {
-            assert!(
-                x.sku != "BAD",
-                "unexpected field in the answer for {}",
-                x.sku
-            );
-            self.applied.lock().push(x.sku.clone());
-        }
-        Ok(d.iter()
-            .map(|_| SendOutcome::Applied { qoh: None })
-            .collect())
-    }
-    sends_deltas_only!();
-}
-
-fn panicking_cart(mode: UpdateMode) -> (Fixture, Arc<PanicsOnBad>, CartId) {
-    let f = store();
-    let adapter = Arc::new(PanicsOnBad {
-        mode,
-        applied: Default::default(),
-        calls: Default::default(),
-    });
-    let c = sku_cart_on(&f.store, "buggy", adapter.clone());
-    for sku in ["A", "BAD", "B"] {
-        item(&f.store, sku, 5);
-        adjust(&f.store, sku, -1, Reason::PosSale);
-    }
-    (f, adapter, c)
-}
-
-#[test]
-fn an_adapter_that_panics_costs_a_counted_try_of_its_item_only() {
-    let (f, adapter, c) = panicking_cart(UpdateMode::RelativeKeyed);
-    // Back-off is 0 here, so the pass tries BAD until rule 8 bypasses it.
-    let r = f.store.run_stack(None).unwrap();
-    assert_eq!((r.sent, r.retried, r.bypassed), (2, 9, 1), "{r}");
-    assert_eq!(r.carts[0].error, None, "the cart itself is not failing");
-    // Items before BAD in the call that panicked went, and again alone, under their keys.
-    let applied = adapter.applied.lock().clone();
-    assert!(
-        applied.contains(&"A".into()) && applied.contains(&"B".into()),
-        "{applied:?}"
-    );
-    let recs = stack(&f.store, Some(&format!(r#"{{"cart_id":{c}}}"#)));
-    assert_eq!(recs.len(), 1);
-    assert_eq!(
-        (recs[0]["sku"].as_str(), recs[0]["attempts"].as_i64()),
-        (Some("BAD"), Some(10))
-    );
-    let said = recs[0]["last_response"].as_str().unwrap();
-    assert!(
-        said.contains("panicked") && said.contains("unexpected field"),
-        "{said}"
-    );
-    assert_eq!(f.store.stack_count(c, StackState::Bypassed).unwrap(), 1);
-}
-
-#[test]
-fn an_adapter_that_panics_without_keys_is_never_sent_the_batch_again() {
-    let (f, adapter, c) = panicking_cart(UpdateMode::RelativeUnkeyed);
-    let r = f.store.run_stack(None).unwrap();
-    assert_eq!(r.uncertain, 3, "{r}");
-    for _ in 0..3 {
-        f.store.run_stack(None).unwrap();
-    }
-    assert_eq!(adapter.calls.load(Ordering::SeqCst), 1);
-    assert_eq!(f.store.stack_count(c, StackState::Uncertain).unwrap(), 3);
-    for rec in stack(&f.store, None) {
-        let said = rec["last_response"].as_str().unwrap();
-        assert!(
-            said.contains("panicked") && said.contains("may or may not"),
-            "{said}"
-        );
-    }
-}
-
-/// An integrator's adapter whose Send QOH and Get QOH code panics.
-struct PanicsOnManual;
-
-impl CartAdapter for PanicsOnManual {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        unreachable!("real-time sync is off for this cart")
-    }
-    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        panic!("index out of bounds in the set's answer")
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        panic!("index out of bounds in the page")
-    }
-}
-
-#[test]
-fn manual_sync_through_an_adapter_that_panics_reports_the_panic() {
-    let f = store();
-    f.store.register_adapter("buggy", |_| {
-        Ok(Arc::new(PanicsOnManual) as Arc<dyn CartAdapter>)
-    });
-    let c = f
-        .store
-        .upsert_cart_json(r#"{"name":"Buggy","adapter":"buggy","capabilities":{"send":true,"get":true,"realtime":"none"}}"#)
-        .unwrap();
-    item(&f.store, "A", 5);
-    let r = f
-        .store
-        .send_qoh(c, SendOptions { force: true }, None)
-        .unwrap();
-    assert_eq!(r.sent, 0, "{r:?}");
-    let said = &r.failures[0].message;
-    assert!(
-        said.contains("panicked") && said.contains("may or may not"),
-        "{said}"
-    );
-    let e = f
-        .store
-        .get_qoh(c, Default::default(), None)
-        .expect_err("no page was read");
-    assert!(e.message().contains("panicked"), "{}", e.message());
-    assert_eq!(f.store.item_qoh("A").unwrap(), 5);
-}
-
 #[test]
 fn a_local_controller_without_a_carts_adapter_leaves_its_records_to_one_that_has_it() {
     let f = store();
@@ -1311,4 +1175,113 @@ fn a_local_controller_without_a_carts_adapter_leaves_its_records_to_one_that_has
     );
     assert_eq!(office.run_stack(None).unwrap().sent, 1);
     assert_eq!(adapter.calls.load(Ordering::SeqCst), 1);
+}
+
+/// A keyed cart in memory whose first answer is lost after it applied the batch.
+#[derive(Default)]
+struct LosesFirstAnswer {
+    qoh: parking_lot::Mutex<std::collections::HashMap<String, i64>>,
+    keys: parking_lot::Mutex<std::collections::HashSet<String>>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CartAdapter for LosesFirstAnswer {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        for x in d {
+            if self.keys.lock().insert(x.key.clone()) {
+                *self.qoh.lock().entry(x.sku.clone()).or_insert(0) += x.delta;
+            }
+        }
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(CartError::Ambiguous("time-out after sending".into()));
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// The till's earlier process (with the adapter) leased a first-attempt batch and died
+/// mid-send; it comes back on a build without the adapter. The lapsed batch is handed over
+/// with the rest, not stranded under the till's name.
+#[test]
+fn a_lapsed_batch_of_a_till_without_the_adapter_is_handed_over_too() {
+    let f = store();
+    let office = f.reopen();
+    office.set_param("Workstation", "OFFICE").unwrap();
+    let cart = Arc::new(LosesFirstAnswer::default());
+    cart.calls.store(1, Ordering::SeqCst); // no lost answer here
+    let c = sku_cart_on(&office, "custom", cart.clone());
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL").unwrap();
+    item(&f.store, "T", 5);
+    adjust(&till, "T", -1, Reason::PosSale);
+    let dead = SqliteStack::open(&f.dir.path().join("store.db"), &Default::default()).unwrap();
+    let scope = inventory_sync::stack::LeaseScope {
+        workstation: "TILL".into(),
+        shared: false,
+        stale_before: 0,
+    };
+    // Leased long ago, for a second: lapsed now.
+    assert_eq!(
+        dead.lease(c, 50, &scope, 1_000, 1_000).unwrap().sends.len(),
+        1
+    );
+    // The till beats (it cannot send), so the office leaves the till's batch to it ...
+    till.run_stack(None).unwrap();
+    assert_eq!(office.run_stack(None).unwrap().sent, 0);
+    // ... until the till, seeing the office alive, hands it over.
+    let r = till.run_stack(None).unwrap();
+    assert!(
+        r.carts[0].error.as_ref().unwrap().contains("1 records"),
+        "{r}"
+    );
+    assert_eq!(office.run_stack(None).unwrap().sent, 1);
+    assert_eq!(cart.qoh.lock()["T"], -1);
+}
+
+/// A retry group of the till is handed over whole (its records listed under the new name
+/// too), and once the till can build the adapter again it sends what it handed over itself:
+/// each change once.
+#[test]
+fn handed_over_retries_go_once_and_the_till_takes_them_back() {
+    let f = store();
+    let office = f.reopen();
+    office.set_param("Workstation", "OFFICE").unwrap();
+    let cart = Arc::new(LosesFirstAnswer::default());
+    let c = sku_cart_on(&office, "custom", cart.clone());
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL").unwrap();
+    till.register_adapter("custom", {
+        let a = cart.clone();
+        move |_| Ok(a.clone() as Arc<dyn CartAdapter>)
+    });
+    item(&f.store, "T", 5);
+    item(&f.store, "U", 5);
+    adjust(&till, "T", -1, Reason::PosSale);
+    // The till sends with the adapter; the answer is lost: a retry group of TILL.
+    assert_eq!(till.run_stack(None).unwrap().retried, 1);
+    // The same workstation on a build without it.
+    let bare = f.reopen();
+    bare.set_param("Workstation", "TILL").unwrap();
+    adjust(&bare, "U", -1, Reason::PosSale);
+    office.run_stack(None).unwrap();
+    let r = bare.run_stack(None).unwrap();
+    assert!(
+        r.carts[0].error.as_ref().unwrap().contains("2 records"),
+        "{r}"
+    );
+    for rec in stack(&f.store, None) {
+        assert_eq!(rec["workstation"], "TILL (handed over)");
+    }
+    // The till, with the adapter again, takes them back: no one beats for that name.
+    let r = drain(&till);
+    assert_eq!((r.sent, r.remaining), (2, 0), "{r}");
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 0);
+    let qoh = cart.qoh.lock().clone();
+    assert_eq!((qoh["T"], qoh["U"]), (-1, -1));
 }

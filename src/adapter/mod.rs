@@ -2,8 +2,40 @@
 //!
 //! An adapter owns the HTTP (or other) details of one cart and nothing else: it never retries
 //! on its own and never touches the store. The stack controller owns retries, back-off, leases
-//! and bookkeeping; manual sync owns batching. Every call answers with one [`SendOutcome`] per
-//! input, in the same order, or with a [`CartError`] when the whole request failed.
+//! and bookkeeping; manual sync owns batching.
+//!
+//! # The contract of a call
+//!
+//! - **One [`SendOutcome`] per input, in the same order**, even for an item the cart skipped
+//!   or left out of its answer (say [`SendOutcome::Retry`] or [`SendOutcome::Failed`] for
+//!   it). Outcomes are matched to inputs by position only, so an answer of another length is
+//!   read as a lost answer for the whole call (see [`UpdateMode`]).
+//! - **A [`CartError`] means the whole call failed, and says what became of all of it**:
+//!   every variant but [`CartError::Ambiguous`] promises that *nothing* in the call was
+//!   applied. An adapter that makes several requests in one call must, once one of them was
+//!   applied, answer `Ok` with per-item outcomes (the later items `Retry`, or `Uncertain`
+//!   where a request's answer was lost) rather than return the later request's error: Send
+//!   QOH would otherwise leave the applied counts' waiting records to be sent on top of them.
+//! - **A write whose answer did not come back is [`CartError::Ambiguous`]** (or
+//!   [`SendOutcome::Uncertain`] per item): a time-out after sending, a dropped connection, a
+//!   2xx body that cannot be read, and a gateway's 502, 504 or 524 (the gateway gave up
+//!   waiting for a cart that may have applied the change). Map them to `Unavailable` and a
+//!   cart without keys is sent the change twice.
+//! - **A panic is caught** (by the wrapper every registered adapter is called through) and
+//!   read as a lost answer for the call: deltas are then handled as [`UpdateMode`] says,
+//!   counts (`set_quantities`) go again one by one (an absolute count is safe to repeat) and
+//!   only a count that panics alone is in doubt, and a read (`fetch_quantities`) fails Get QOH.
+//!   A panic tells the operator less than a [`CartError`]; return one where you can.
+//!
+//! | the cart answered | return |
+//! |---|---|
+//! | 2xx, per-item results | `Ok`, one outcome per item |
+//! | 400, 404, 422 for the whole request | [`CartError::Rejected`] (every record of the call is bypassed at once: prefer a per-item `Failed` where the cart names the item) |
+//! | 401, 403 | [`CartError::Unauthorized`] |
+//! | 429, a throttle, a 5xx with `Retry-After` | [`CartError::RateLimited`] with the cart's wait |
+//! | 500, 503 from the cart itself | [`CartError::Unavailable`] |
+//! | 502, 504, 524, a time-out or dropped connection after sending a write | [`CartError::Ambiguous`] |
+//! | connection refused, DNS, TLS, a time-out before sending | [`CartError::Unreachable`] |
 //!
 //! # Writing your own adapter
 //!
@@ -31,11 +63,14 @@
 //!         Ok(deltas
 //!             .iter()
 //!             .map(|d| {
-//!                 if !seen.insert(d.key.clone()) {
-//!                     return SendOutcome::Applied { qoh: qoh.get(&d.sku).copied() };
+//!                 let Some(q) = qoh.get_mut(&d.sku) else {
+//!                     // One outcome per input, even for an item the cart does not have.
+//!                     return SendOutcome::Failed { message: format!("unknown SKU {}", d.sku) };
+//!                 };
+//!                 // A key seen before is a re-send of a change the cart has: applied.
+//!                 if seen.insert(d.key.clone()) {
+//!                     *q += d.delta;
 //!                 }
-//!                 let q = qoh.entry(d.sku.clone()).or_insert(0);
-//!                 *q += d.delta;
 //!                 SendOutcome::Applied { qoh: Some(*q) }
 //!             })
 //!             .collect())
@@ -44,9 +79,17 @@
 //!         let mut qoh = self.qoh.lock().unwrap();
 //!         Ok(sets
 //!             .iter()
-//!             .map(|s| {
-//!                 qoh.insert(s.sku.clone(), s.qoh);
-//!                 SendOutcome::Applied { qoh: Some(s.qoh) }
+//!             .map(|s| match qoh.get_mut(&s.sku) {
+//!                 None => SendOutcome::Failed { message: format!("unknown SKU {}", s.sku) },
+//!                 // `expected` (a drift repair): a sale the cart made meanwhile is not
+//!                 // overwritten; nothing is written.
+//!                 Some(q) if s.expected.is_some_and(|e| e != *q) => {
+//!                     SendOutcome::Conflict { current: *q }
+//!                 }
+//!                 Some(q) => {
+//!                     *q = s.qoh;
+//!                     SendOutcome::Applied { qoh: Some(s.qoh) }
+//!                 }
 //!             })
 //!             .collect())
 //!     }
@@ -68,6 +111,19 @@
 //! store.register_adapter("memory", move |_cart| Ok(shared.clone() as std::sync::Arc<dyn CartAdapter>));
 //! store.upsert_cart_json(r#"{"name":"Mem","adapter":"memory",
 //!     "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#)?;
+//! # cart.qoh.lock().unwrap().insert("CAP".into(), 5);
+//! # let set = |sku: &str, expected| QuantitySet {
+//! #     key: "k1".into(), sku: sku.into(), remote_ref: None, qoh: 3, expected,
+//! # };
+//! # assert!(matches!(cart.set_quantities(&[set("CAP", Some(4))]).unwrap()[..],
+//! #     [SendOutcome::Conflict { current: 5 }]));
+//! # assert!(matches!(cart.set_quantities(&[set("NOPE", None)]).unwrap()[..],
+//! #     [SendOutcome::Failed { .. }]));
+//! # let delta = DeltaSend { key: "d1".into(), sku: "CAP".into(), remote_ref: None, delta: -1 };
+//! # cart.apply_deltas(&[delta.clone()]).unwrap();
+//! # cart.apply_deltas(&[delta]).unwrap();
+//! # assert_eq!(cart.qoh.lock().unwrap()["CAP"], 4, "a re-sent key applies once");
+//! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok(()) }
 //! ```
 
@@ -85,15 +141,24 @@ use std::time::Duration;
 
 /// The safest kind of update a cart offers for real-time deltas (DESIGN §4), best first.
 ///
-/// The controller decides what to do after an ambiguous failure (a time-out or a dropped
-/// connection after the request was sent) from this: a keyed cart is simply asked again with
-/// the same key; an unkeyed relative cart is never blindly re-sent (the record becomes
-/// `uncertain`).
+/// The controller decides from this what may be sent again when it cannot know whether a
+/// send landed: after a lost answer ([`CartError::Ambiguous`], [`SendOutcome::Uncertain`]),
+/// an answer whose outcomes do not match its items one for one, a panic in the adapter, or a
+/// lease that lapsed while a controller was sending (it stopped or crashed). Only a
+/// `RelativeKeyed` cart is asked again (under the same keys, which it de-duplicates; it is
+/// also the only mode whose next batch is leased while a request is in flight). In every
+/// other mode the re-send would read a count that may already hold the change and apply it
+/// again, so the records become `uncertain` instead: an operator, or the drift report,
+/// decides. Send QOH's absolute counts are safe to send again in every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateMode {
     /// Relative change with an idempotency key the cart de-duplicates.
     RelativeKeyed,
-    /// Absolute compare-and-set: the adapter reads, then sets only if unchanged.
+    /// The adapter reads the count, then sets count + delta only if the cart still holds
+    /// what it read (the cart compares). A cart that had changed answers
+    /// [`SendOutcome::Conflict`]: nothing was written, and the change is tried again. A
+    /// [`DeltaSend`] carries no expected count, so a re-send after a lost answer cannot tell
+    /// the adapter's own earlier write from anyone else's: handled as unkeyed.
     CompareAndSet,
     /// Relative change the cart cannot de-duplicate.
     RelativeUnkeyed,
@@ -101,10 +166,20 @@ pub enum UpdateMode {
     Absolute,
 }
 
+impl UpdateMode {
+    /// Whether a send that may have landed can go again as it is (see the type's doc).
+    pub(crate) fn resends_safely(self) -> bool {
+        self == UpdateMode::RelativeKeyed
+    }
+}
+
 /// One real-time change to send: the net change of the published count of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaSend {
-    /// The random idempotency key of the send group; the same on every retry.
+    /// The random idempotency key of this item's change: unique among a call's items, and
+    /// the same on every re-send of it, by any controller, however late (a lease taken over
+    /// after a crash, an operator's retry days later). A keyed cart must remember the keys it
+    /// applied at least that long, and must not remember a key it refused.
     pub key: String,
     /// The item's SKU in the order manager.
     pub sku: String,
@@ -139,9 +214,10 @@ pub enum SendOutcome {
     },
     /// Try again later. With `after`, the cart asked to wait (a rate limit): the record waits
     /// that long and, as for a 429 (rule 10), no attempt is counted; without, the try counts
-    /// as an attempt and the record backs off. For a set (Send QOH) it means the count was
-    /// not applied: one that may have been is [`SendOutcome::Uncertain`], or Send QOH would
-    /// leave the waiting records its count included to be sent on top of it.
+    /// as an attempt and the record backs off. It means the change was not applied: one that
+    /// may have been is [`SendOutcome::Uncertain`]. A delta to a cart without keys would
+    /// otherwise be applied twice; for a set (Send QOH), the waiting records its count
+    /// included would be sent on top of it.
     Retry {
         /// Why, as the cart said it (no secrets).
         message: String,
@@ -153,7 +229,9 @@ pub enum SendOutcome {
         /// Why, as the cart said it (no secrets).
         message: String,
     },
-    /// A compare-and-set found another count: nothing was written.
+    /// A compare-and-set found another count: nothing was written. From `apply_deltas` (a
+    /// [`UpdateMode::CompareAndSet`] cart) the change is tried again, reading afresh; from a
+    /// drift repair's set (`expected`), the item is reported and left as the cart has it.
     Conflict {
         /// The cart's current count.
         current: i64,
@@ -170,8 +248,9 @@ pub enum SendOutcome {
 pub enum CartError {
     /// No request reached the cart (refused connection, DNS, TLS, time-out before sending).
     Unreachable(String),
-    /// The cart answered 5xx or otherwise said "later", or a read came back unreadable; the
-    /// request did not apply.
+    /// The cart itself answered 5xx or otherwise said "later", or a read came back
+    /// unreadable: nothing in the call was applied. Not for a gateway's 502/504/524 after a
+    /// write, nor for an unreadable answer to one: those are [`CartError::Ambiguous`].
     Unavailable(String),
     /// The request was sent but no answer came (time-out, dropped connection): it may have
     /// been applied.
@@ -183,9 +262,10 @@ pub enum CartError {
         /// What the cart said.
         message: String,
     },
-    /// 401/403: credentials are wrong; the cart is paused.
+    /// 401/403: credentials are wrong. The cart is paused for `RetryMaxMs` (at least a
+    /// second) and then tried again, or at once when the cart is updated; no attempt counts.
     Unauthorized(String),
-    /// Another 4xx: permanent for the batch.
+    /// Another 4xx: permanent for the call; every record in it is bypassed at once.
     Rejected(String),
 }
 
@@ -233,24 +313,33 @@ pub struct QuantityPage {
 
 /// The integrator's trait: one implementation per kind of cart.
 ///
-/// Implementations must be `Send + Sync`: the controller calls different carts from different
-/// threads at once (one cart is only ever called from one thread at a time by one controller,
-/// but two controllers may call the same adapter instance).
+/// Implementations must be `Send + Sync`: calls come from many threads, and may overlap.
+/// Each controller pass calls a cart from a thread of its own, one request at a time; but
+/// two controllers (two workstations, or a background one beside `run_stack`) may call the
+/// same instance at once, and a preflight or drift report reads it while a controller sends.
+/// The factory given to [`crate::Store::register_adapter`] is called for every manual run,
+/// preflight and drift report, and by each controller whenever the cart's definition
+/// changed; keep it cheap, and keep state that must outlive a call (a cache of the cart's
+/// ids) outside the adapter, or shared through an `Arc` the factory hands out.
 ///
-/// A panic in an adapter registered with [`crate::Store::register_adapter`] is caught and
-/// read as a lost answer: a batch of deltas that panics goes again item by item when the
-/// mode makes that safe (`RelativeKeyed`, `CompareAndSet`; each item that panics again is a
-/// counted try, bypassed after the tenth), and is uncertain otherwise; sets that panic are
-/// in doubt; a read that panics fails Get QOH. Return a [`CartError`] instead where you can.
+/// See [the module docs](self) for what a call must answer, and how panics are read.
 pub trait CartAdapter: Send + Sync {
     /// The safest update this cart offers for deltas; decides the handling of ambiguous
-    /// failures.
+    /// failures. It must always answer the same.
     fn update_mode(&self) -> UpdateMode;
     /// Apply relative changes; one outcome per delta, in order.
     fn apply_deltas(&self, deltas: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError>;
     /// Set absolute counts; one outcome per set, in order.
     fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError>;
     /// Read one page of the cart's counts, starting at `cursor` (`None` = the first page).
+    ///
+    /// `limit` (500 today) is a hint: a page may hold more or fewer. The cursor is yours and
+    /// opaque to the library; a cursor that comes back again, or 10,000 empty pages in a row,
+    /// ends the run with an error (the pages before it stay applied). SKUs are the order
+    /// manager's, matched exactly (case counts) after trimming blanks; a SKU twice counts
+    /// twice, the last count winning. Counts outside 32 bits are listed as not applied. A
+    /// negative count is taken as it is (the item's QOH goes below 0, and the count the cart
+    /// should show, 0, is queued to it).
     fn fetch_quantities(&self, cursor: Option<&str>, limit: u32)
         -> Result<QuantityPage, CartError>;
 }

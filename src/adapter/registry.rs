@@ -241,11 +241,23 @@ impl Scrubbed {
     fn error(&self, e: CartError) -> CartError {
         e.map_message(|m| self.text(m))
     }
+    /// Scrubs the outcomes of a call with `n` inputs. Outcomes are matched to inputs by
+    /// position only, so a list of another length (an item the adapter skipped, a line the
+    /// cart left out) cannot say which item any outcome belongs to: the whole answer is lost,
+    /// and each mode handles that as it handles a lost answer.
     fn outcomes(
         &self,
         r: std::result::Result<Vec<SendOutcome>, CartError>,
+        n: usize,
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
         let outcomes = r.map_err(|e| self.error(e))?;
+        if outcomes.len() != n {
+            return Err(CartError::Ambiguous(format!(
+                "the adapter answered {} outcomes for {n} items: which items the cart took is \
+                 unknown",
+                outcomes.len()
+            )));
+        }
         Ok(outcomes
             .into_iter()
             .map(|o| match o {
@@ -269,54 +281,53 @@ impl CartAdapter for Scrubbed {
     fn update_mode(&self) -> UpdateMode {
         self.inner.update_mode()
     }
-    /// A panic may have come before the request or after the cart applied it. A cart that
-    /// de-duplicates (or compares before it sets) is then sent the batch's items one by one,
-    /// so the items its bug does not touch still go, and each one that panics again is a
-    /// counted try (rule 8: bypassed after the tenth). To a cart that cannot, nothing is sent
-    /// again: every item is uncertain.
+    /// A panic may have come before the request or after the cart applied it: the answer is
+    /// lost ([`CartError::Ambiguous`]), for the whole batch, as a time-out would be. A keyed
+    /// cart is tried again (each try counts; the cart backs off as one that is failing, and
+    /// rule 10 bypasses the batch after the tenth); to any other nothing is sent again.
     fn apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        let panicked = match unwound(|| self.inner.apply_deltas(deltas)) {
-            Ok(r) => return self.outcomes(r),
-            Err(p) => self.text(p),
-        };
-        let resendable = matches!(
-            self.inner.update_mode(),
-            UpdateMode::RelativeKeyed | UpdateMode::CompareAndSet
-        );
-        if !resendable {
-            let message = format!("{panicked}: the cart may or may not have applied it");
-            return Ok(vec![SendOutcome::Uncertain { message }; deltas.len()]);
+        match unwound(|| self.inner.apply_deltas(deltas)) {
+            Ok(r) => self.outcomes(r, deltas.len()),
+            Err(p) => Err(CartError::Ambiguous(format!(
+                "{}: the cart may or may not have applied the batch",
+                self.text(p)
+            ))),
         }
-        if deltas.len() == 1 {
-            return Ok(vec![SendOutcome::Retry {
-                message: panicked,
-                after: None,
-            }]);
-        }
-        let mut outcomes = Vec::with_capacity(deltas.len());
-        for d in deltas {
-            outcomes.push(self.apply_deltas(std::slice::from_ref(d))?.remove(0));
-        }
-        Ok(outcomes)
     }
-    /// A panic may have come after some counts landed: every count is uncertain, which Send
-    /// QOH settles as a count that may have landed.
+    /// A panic may have come after some counts landed. Absolute counts are safe to set
+    /// again, so the batch's counts go one by one: those the adapter's bug does not touch
+    /// land, and only a count that panics alone is in doubt (Send QOH settles its records
+    /// and lists it).
     fn set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
         match unwound(|| self.inner.set_quantities(sets)) {
-            Ok(r) => self.outcomes(r),
-            Err(p) => {
-                let message = format!(
-                    "{}: the cart may or may not have these counts",
-                    self.text(p)
-                );
-                Ok(vec![SendOutcome::Uncertain { message }; sets.len()])
-            }
+            Ok(r) => self.outcomes(r, sets.len()),
+            Err(p) if sets.len() == 1 => Ok(vec![SendOutcome::Uncertain {
+                message: format!("{}: the cart may or may not have this count", self.text(p)),
+            }]),
+            Err(_) => Ok(sets
+                .iter()
+                .map(|s| match self.set_quantities(std::slice::from_ref(s)) {
+                    Ok(mut one) => one.pop().expect("`outcomes` checked there is one"),
+                    Err(CartError::Ambiguous(message)) => SendOutcome::Uncertain { message },
+                    Err(CartError::RateLimited {
+                        retry_after,
+                        message,
+                    }) => SendOutcome::Retry {
+                        message,
+                        after: retry_after,
+                    },
+                    Err(e) => SendOutcome::Retry {
+                        message: e.message(),
+                        after: None,
+                    },
+                })
+                .collect()),
         }
     }
     fn fetch_quantities(

@@ -1615,13 +1615,13 @@ pub(crate) fn heartbeat(c: &Connection, workstation: &str, now: i64) -> Result<(
     Ok(())
 }
 
-/// Leaves the controller's workstation's waiting records and retries for `cart` to the other
-/// workstations' controllers: renamed to `"<workstation> (handed over)"`, a name no
-/// controller beats for (names are checked for leading and trailing blanks, not for this
-/// suffix, but one that took it would only send them itself), so any live local controller
-/// takes them as it takes a silent workstation's. Only while another workstation's
-/// controller is alive: alone, the rename would help no one and blur the listing. Leased
-/// groups stay with their lease. Returns how many records moved.
+/// Leaves the controller's workstation's waiting records for `cart` (ungrouped, in retry
+/// groups, and in first-attempt batches whose lease lapsed, as when its controller crashed
+/// mid-send) to the other workstations' controllers: renamed to `"<workstation> (handed
+/// over)"`, a name no controller beats for (a workstation that took it would only send them
+/// itself), so any live local controller takes them as it takes a silent workstation's. Only
+/// while another workstation's controller is alive: alone, the rename would help no one and
+/// blur the listing. Groups on a live lease stay with it. Returns how many records moved.
 pub(crate) fn hand_over(
     c: &Connection,
     cart: CartId,
@@ -1637,18 +1637,26 @@ pub(crate) fn hand_over(
     if !others {
         return Ok(0);
     }
+    // A lapsed batch becomes retry groups, handed over below with the rest.
+    batches_lapsed(c, cart, scope, now)?;
     let to = format!("{} (handed over)", scope.workstation);
+    let moved = c
+        .prepare_cached(
+            "UPDATE stack SET workstation = ?3
+             WHERE cart_id = ?1 AND workstation = ?2
+               AND (group_id IS NULL OR group_id IN (
+                   SELECT g.id FROM send_groups g
+                   WHERE g.cart_id = ?1 AND g.item_id <> 0 AND g.workstation = ?2
+                     AND g.state = 'pending' AND g.lease_until <= ?4))",
+        )?
+        .execute(params![cart, scope.workstation, to, now])?;
     c.prepare_cached(
         "UPDATE send_groups SET workstation = ?3
          WHERE cart_id = ?1 AND item_id <> 0 AND workstation = ?2 AND state = 'pending'
            AND lease_until <= ?4",
     )?
     .execute(params![cart, scope.workstation, to, now])?;
-    Ok(c.prepare_cached(
-        "UPDATE stack SET workstation = ?3
-         WHERE cart_id = ?1 AND workstation = ?2 AND group_id IS NULL",
-    )?
-    .execute(params![cart, scope.workstation, to])?)
+    Ok(moved)
 }
 
 pub(crate) fn shared_lock(c: &Connection, holder: &str, now: i64, until: i64) -> Result<bool> {
