@@ -209,7 +209,9 @@ pub struct QuantitySet {
 pub enum SendOutcome {
     /// The cart has the change (or had it already: a duplicate key counts as applied).
     Applied {
-        /// The cart's count afterwards, when it said.
+        /// The cart's count afterwards, when it said: shown in the record's Last Response,
+        /// never compared with the store's nor written anywhere (a check of it is the
+        /// adapter's own, as the built-in `Absolute` ones verify their writes).
         qoh: Option<i64>,
     },
     /// Try again later. With `after`, the cart asked to wait (a rate limit): the record waits
