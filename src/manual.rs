@@ -764,7 +764,12 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i
         let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
             .and_then(|page| paging.check(page))
             .map_err(|e| cart_error(cart, &e))?;
-        counts.extend(page.items);
+        // Trimmed, as Get QOH and the host's own SKUs are: " P " is item P.
+        counts.extend(
+            page.items
+                .into_iter()
+                .map(|(sku, q)| (sku.trim().to_owned(), q)),
+        );
         cursor = page.next_cursor;
         if cursor.is_none() {
             return Ok(counts);
@@ -965,7 +970,7 @@ fn apply_pulled(
     Ok(())
 }
 
-fn describe(o: Option<&SendOutcome>) -> String {
+pub(crate) fn describe(o: Option<&SendOutcome>) -> String {
     match o {
         None => "the cart gave no result for this item".into(),
         Some(SendOutcome::Applied { .. }) => "applied".into(),

@@ -430,6 +430,96 @@ fn one_panicking_set_does_not_cost_the_rest_of_its_batch() {
     assert_eq!((a.counts.get("A"), a.counts.get("B")), (4, 4));
 }
 
+/// A batch of counts panics after the cart took them, and each count sent alone then fails:
+/// the first call may have set them, so they are in doubt (their records settled), never
+/// "not applied" (their records sent on top of a count that holds them).
+#[test]
+fn counts_that_fail_alone_after_their_batch_panicked_are_in_doubt() {
+    let f = store();
+    let a = Arc::new(Scripted::new(UpdateMode::RelativeKeyed).sets(|_, c, s| {
+        if s.len() > 1 {
+            set_all(c, s);
+            panic!("index out of bounds reading the answer");
+        }
+        if s[0].sku == "X" {
+            return Err(CartError::Unavailable("HTTP 503".into()));
+        }
+        Ok(vec![SendOutcome::Retry {
+            message: "busy".into(),
+            after: None,
+        }])
+    }));
+    let cart = cart_on(&f.store, "setpanic", a.clone());
+    items_changed(&f.store, &a, &["X", "Y"], 10, 2);
+    let r = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(r.failures.len(), 2, "{r:?}");
+    for failure in &r.failures {
+        assert!(failure.message.contains("in a batch; sent alone"), "{r:?}");
+    }
+    drain(&f.store);
+    assert_eq!(
+        (a.counts.get("X"), a.counts.get("Y"), qoh(&f.store, "X")),
+        (12, 12, 12),
+        "nothing on top of the counts: {r:?}"
+    );
+}
+
+/// An adapter whose `update_mode` panics cannot be built: the cart's report says why, and
+/// its records wait, untried.
+#[test]
+fn an_adapter_whose_mode_panics_is_an_error_building_it() {
+    struct ModePanics;
+    impl CartAdapter for ModePanics {
+        fn update_mode(&self) -> UpdateMode {
+            panic!("mode table not loaded")
+        }
+        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            unreachable!("never built")
+        }
+        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            unreachable!("never built")
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            unreachable!("never built")
+        }
+    }
+    let f = store();
+    cart_on(&f.store, "modepanic", Arc::new(ModePanics));
+    item(&f.store, "M", 5);
+    adjust(&f.store, "M", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    let said = r.carts[0].error.clone().unwrap();
+    assert!(
+        said.contains("panicked while being built") && said.contains("mode table"),
+        "{said}"
+    );
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(
+        (rec["state"].as_str(), rec["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+}
+
+/// The preflight and the drift report match a cart's padded SKU to the item, as Get QOH does.
+#[test]
+fn the_preflight_matches_a_padded_sku_as_get_qoh_does() {
+    let f = store();
+    let a = Arc::new(Scripted::new(UpdateMode::RelativeKeyed).fetch(|_| {
+        Ok(QuantityPage {
+            items: vec![(" P ".into(), 5)],
+            next_cursor: None,
+        })
+    }));
+    let cart = cart_on(&f.store, "pad", a.clone());
+    f.store.set_cart_sync(cart, false).unwrap();
+    item(&f.store, "P", 5);
+    let w = f.store.preflight(cart).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+}
+
 /// Get QOH through an adapter whose read panics: an error naming it, nothing changed.
 #[test]
 fn get_qoh_through_an_adapter_whose_read_panics_changes_nothing() {

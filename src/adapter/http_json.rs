@@ -35,7 +35,7 @@
 //! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | other 3xx/4xx (redirects are not followed) | [`CartError::Rejected`] |
-//! | 2xx with an answer that is not protocol JSON | [`CartError::Rejected`] for set; [`CartError::Unavailable`] for fetch (a read: retried like a 5xx); [`CartError::Ambiguous`] for adjust (the deltas may have applied; the keys make a re-send safe) |
+//! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; keys make a re-send safe); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
 //!
 //! Messages hold the HTTP status and at most ~200 characters of the cart's body; never the
 //! token or the `Authorization` header.

@@ -22,10 +22,12 @@
 //!   waiting for a cart that may have applied the change). Map them to `Unavailable` and a
 //!   cart without keys is sent the change twice.
 //! - **A panic is caught** (by the wrapper every registered adapter is called through) and
-//!   read as a lost answer for the call: deltas are then handled as [`UpdateMode`] says,
-//!   counts (`set_quantities`) go again one by one (an absolute count is safe to repeat) and
-//!   only a count that panics alone is in doubt, and a read (`fetch_quantities`) fails Get QOH.
-//!   A panic tells the operator less than a [`CartError`]; return one where you can.
+//!   read as a lost answer for the call: deltas are then handled as [`UpdateMode`] says;
+//!   counts (`set_quantities`) go again one by one (an absolute count is safe to repeat), and
+//!   each that is not then applied is in doubt (the call that panicked may have set it); a
+//!   read (`fetch_quantities`) fails Get QOH. `update_mode` is asked once, when the adapter
+//!   is built; a panic there, or in the factory, is an error building it. A panic tells the
+//!   operator less than a [`CartError`]; return one where you can.
 //!
 //! | the cart answered | return |
 //! |---|---|
@@ -142,14 +144,16 @@ use std::time::Duration;
 /// The safest kind of update a cart offers for real-time deltas (DESIGN §4), best first.
 ///
 /// The controller decides from this what may be sent again when it cannot know whether a
-/// send landed: after a lost answer ([`CartError::Ambiguous`], [`SendOutcome::Uncertain`]),
-/// an answer whose outcomes do not match its items one for one, a panic in the adapter, or a
-/// lease that lapsed while a controller was sending (it stopped or crashed). Only a
-/// `RelativeKeyed` cart is asked again (under the same keys, which it de-duplicates; it is
-/// also the only mode whose next batch is leased while a request is in flight). In every
-/// other mode the re-send would read a count that may already hold the change and apply it
-/// again, so the records become `uncertain` instead: an operator, or the drift report,
-/// decides. Send QOH's absolute counts are safe to send again in every mode.
+/// call landed: after its answer was lost ([`CartError::Ambiguous`]), an answer whose
+/// outcomes do not match its items one for one, a panic in the adapter, or a lease that
+/// lapsed while a controller was sending (it stopped or crashed). Only a `RelativeKeyed`
+/// cart is asked again (under the same keys, which it de-duplicates; it is also the only
+/// mode whose next batch is leased while a request is in flight). In every other mode the
+/// re-send would read a count that may already hold the change and apply it again, so the
+/// records become `uncertain` instead: an operator, or the drift report, decides. (An item
+/// the adapter itself calls [`SendOutcome::Uncertain`] is uncertain in every mode: say
+/// `Retry` for a keyed item that may go again.) Send QOH's absolute counts are safe to send
+/// again in every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateMode {
     /// Relative change with an idempotency key the cart de-duplicates.
@@ -209,9 +213,10 @@ pub struct QuantitySet {
 pub enum SendOutcome {
     /// The cart has the change (or had it already: a duplicate key counts as applied).
     Applied {
-        /// The cart's count afterwards, when it said: shown in the record's Last Response,
-        /// never compared with the store's nor written anywhere (a check of it is the
-        /// adapter's own, as the built-in `Absolute` ones verify their writes).
+        /// The cart's count afterwards, when it said: text only, in the record's Last
+        /// Response and its history, never compared with the store's count nor applied to
+        /// it (a check of it is the adapter's own, as the built-in `Absolute` adapters
+        /// verify their deltas).
         qoh: Option<i64>,
     },
     /// Try again later. With `after`, the cart asked to wait (a rate limit): the record waits
@@ -339,9 +344,10 @@ pub trait CartAdapter: Send + Sync {
     /// opaque to the library; a cursor that comes back again, or 10,000 empty pages in a row,
     /// ends the run with an error (the pages before it stay applied). SKUs are the order
     /// manager's, matched exactly (case counts) after trimming blanks; a SKU twice counts
-    /// twice, the last count winning. Counts outside 32 bits are listed as not applied. A
-    /// negative count is taken as it is (the item's QOH goes below 0, and the count the cart
-    /// should show, 0, is queued to it).
+    /// twice in Get QOH, the last count winning. A count that would take the item's QOH
+    /// outside 32 bits is listed as not applied. A negative count is taken as it is: the
+    /// item's QOH goes below 0, and while the cart's real-time sync is on, the difference to
+    /// the count it should show (0) is queued to it.
     fn fetch_quantities(&self, cursor: Option<&str>, limit: u32)
         -> Result<QuantityPage, CartError>;
 }

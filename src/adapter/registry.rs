@@ -173,15 +173,19 @@ impl AdapterRegistry {
                     cart.name, cart.adapter
                 ))
             })?;
-        let inner = unwound(|| f(cart)).map_err(|p| {
+        let panicked = |p| {
             Error::refused(format!(
                 "cart {:?}: adapter {:?} panicked while being built: {p}",
                 cart.name, cart.adapter
             ))
-        })??;
+        };
+        let inner = unwound(|| f(cart)).map_err(panicked)??;
+        // Asked once: the controller reads it again and again, outside any call.
+        let mode = unwound(|| inner.update_mode()).map_err(panicked)?;
         Ok(Arc::new(Scrubbed {
             secrets: cart_secrets(cart),
             inner,
+            mode,
         }))
     }
 }
@@ -232,6 +236,7 @@ fn cart_secrets(cart: &Cart) -> Vec<String> {
 struct Scrubbed {
     inner: Arc<dyn CartAdapter>,
     secrets: Vec<String>,
+    mode: UpdateMode,
 }
 
 impl Scrubbed {
@@ -279,7 +284,7 @@ impl Scrubbed {
 
 impl CartAdapter for Scrubbed {
     fn update_mode(&self) -> UpdateMode {
-        self.inner.update_mode()
+        self.mode
     }
     /// A panic may have come before the request or after the cart applied it: the answer is
     /// lost ([`CartError::Ambiguous`]), for the whole batch, as a time-out would be. A keyed
@@ -299,7 +304,7 @@ impl CartAdapter for Scrubbed {
     }
     /// A panic may have come after some counts landed. Absolute counts are safe to set
     /// again, so the batch's counts go one by one: those the adapter's bug does not touch
-    /// land, and only a count that panics alone is in doubt (Send QOH settles its records
+    /// land, and every other is in doubt (Send QOH sends it again, then settles its records
     /// and lists it).
     fn set_quantities(
         &self,
@@ -310,24 +315,27 @@ impl CartAdapter for Scrubbed {
             Err(p) if sets.len() == 1 => Ok(vec![SendOutcome::Uncertain {
                 message: format!("{}: the cart may or may not have this count", self.text(p)),
             }]),
-            Err(_) => Ok(sets
-                .iter()
-                .map(|s| match self.set_quantities(std::slice::from_ref(s)) {
-                    Ok(mut one) => one.pop().expect("`outcomes` checked there is one"),
-                    Err(CartError::Ambiguous(message)) => SendOutcome::Uncertain { message },
-                    Err(CartError::RateLimited {
-                        retry_after,
-                        message,
-                    }) => SendOutcome::Retry {
-                        message,
-                        after: retry_after,
-                    },
-                    Err(e) => SendOutcome::Retry {
-                        message: e.message(),
-                        after: None,
-                    },
-                })
-                .collect()),
+            // The call that panicked may have set any of them: alone, a count either lands
+            // or stays in doubt (never "not applied", which would leave its records to be
+            // sent on top of a count the cart may hold).
+            Err(p) => {
+                let panicked = self.text(p);
+                Ok(sets
+                    .iter()
+                    .map(|s| {
+                        let alone = match self.set_quantities(std::slice::from_ref(s)) {
+                            Ok(mut one) => match one.pop() {
+                                Some(applied @ SendOutcome::Applied { .. }) => return applied,
+                                other => crate::manual::describe(other.as_ref()),
+                            },
+                            Err(e) => e.message(),
+                        };
+                        SendOutcome::Uncertain {
+                            message: format!("{panicked} in a batch; sent alone: {alone}"),
+                        }
+                    })
+                    .collect())
+            }
         }
     }
     fn fetch_quantities(
