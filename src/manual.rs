@@ -8,6 +8,7 @@ use crate::items::{apply_change, check_sku, published_now, Adjustment, Delta, It
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// Options of [`Store::send_qoh`].
@@ -44,7 +45,8 @@ pub struct SendReport {
     pub failed: usize,
     /// Stack records settled as superseded by the absolute counts.
     pub superseded: usize,
-    /// Requests made.
+    /// Calls made to the cart's adapter: a batch and each try of it again (an adapter may
+    /// make more than one HTTP request in a call, and sends counts one by one after a panic).
     pub requests: usize,
     /// Per-item failures.
     pub failures: Vec<ItemFailure>,
@@ -114,7 +116,7 @@ const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Calls `f`, waiting out 429s as the cart asks (a manual run has an operator watching; it
 /// does not give up on the first throttle).
-fn with_rate_limit<T>(
+pub(crate) fn with_rate_limit<T>(
     mut f: impl FnMut() -> std::result::Result<T, CartError>,
 ) -> std::result::Result<T, CartError> {
     let mut tries = 0;
@@ -141,8 +143,10 @@ fn cart_error(cart: &Cart, e: &CartError) -> Error {
     Error::new(kind, format!("cart {:?}: {}", cart.name, e.message()))
 }
 
-/// How long a manual Send/Get QOH holds its cart before another may take it: renewed before
-/// every request, so it lapses only when the process holding it died.
+/// How long a manual Send/Get QOH holds its cart before another may take it, unless renewed:
+/// a thread of the run renews it every third of this, so it lapses only when the process
+/// holding it died, however long one call to the cart takes (a batch that answers slowly,
+/// rate-limit waits, counts sent one by one after a panic).
 const HOLD_MS: i64 = 15 * 60 * 1000;
 
 /// A manual Send/Get QOH's hold on its cart (the controller sends nothing to the cart
@@ -151,26 +155,38 @@ struct CartHold<'a> {
     store: &'a Store,
     cart: CartId,
     owner: String,
-    taken: std::cell::Cell<i64>,
+    keeper: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl CartHold<'_> {
-    /// Pushes the deadline out again once a third of it has gone (a write per batch would
-    /// cost a commit per batch).
-    fn renew(&self) -> Result<()> {
-        let now = now_ms();
-        if now - self.taken.get() < HOLD_MS / 3 {
-            return Ok(());
-        }
-        self.store
-            .write(|c| sql::cart_hold(c, self.cart, &self.owner, now, now + HOLD_MS))?;
-        self.taken.set(now);
-        Ok(())
+    /// Starts the thread that pushes the deadline (`hold_ms` on) out every third of it until
+    /// the hold is dropped. A renewal that fails (a busy store) is tried at the next third.
+    fn keep(&mut self, hold_ms: i64) {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let store = Store {
+            inner: self.store.inner.clone(),
+        };
+        let (cart, owner) = (self.cart, self.owner.clone());
+        let every = Duration::from_millis((hold_ms / 3).max(1) as u64);
+        let thread = std::thread::Builder::new()
+            .name("invsync-cart-hold".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    let now = now_ms();
+                    let _ = store.write(|c| sql::cart_hold(c, cart, &owner, now, now + hold_ms));
+                }
+            });
+        // Without the thread the hold still holds for `hold_ms`, as it did before it had one.
+        self.keeper = thread.ok().map(|t| (stop, t));
     }
 }
 
 impl Drop for CartHold<'_> {
     fn drop(&mut self) {
+        if let Some((stop, thread)) = self.keeper.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
         // If this fails the hold lapses by its deadline.
         let _ = self
             .store
@@ -214,9 +230,14 @@ impl Store {
     /// then waits for a send the controller already has in flight to settle, and takes over
     /// leases that lapsed, so nothing the run reads can change under it.
     fn hold_cart(&self, cart: &Cart) -> Result<CartHold<'_>> {
+        self.hold_cart_for(cart, HOLD_MS)
+    }
+
+    /// [`Store::hold_cart`], renewed every third of `hold_ms`.
+    fn hold_cart_for(&self, cart: &Cart, hold_ms: i64) -> Result<CartHold<'_>> {
         let owner = random_key();
         let now = now_ms();
-        if !self.write(|c| sql::cart_hold(c, cart.id, &owner, now, now + HOLD_MS))? {
+        if !self.write(|c| sql::cart_hold(c, cart.id, &owner, now, now + hold_ms))? {
             return Err(Error::new(
                 ErrorKind::Busy,
                 format!(
@@ -225,12 +246,13 @@ impl Store {
                 ),
             ));
         }
-        let hold = CartHold {
+        let mut hold = CartHold {
             store: self,
             cart: cart.id,
             owner,
-            taken: std::cell::Cell::new(now),
+            keeper: None,
         };
+        hold.keep(hold_ms);
         let deadline = now_ms() + self.settings()?.lease_ms;
         // Waits reading; takes the write lock (which the controller it waits for needs to
         // settle) only to take over once no lease is live.
@@ -271,7 +293,7 @@ impl Store {
         mut progress: Option<Progress>,
     ) -> Result<SendReport> {
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
-        let hold = self.hold_cart(&cart)?;
+        let _hold = self.hold_cart(&cart)?;
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
         let total = items.len() as i64;
         let mut report = SendReport::default();
@@ -280,7 +302,6 @@ impl Store {
         // an error of the call; after, what was done stands and the report says why it stopped.
         let mut reached = false;
         for batch in items.chunks(cart.max_items_to_send as usize) {
-            hold.renew()?;
             // The counts, and the newest waiting record each one includes.
             let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
             let sets = self.read(|c| {
@@ -470,14 +491,13 @@ impl Store {
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Get QOH")?;
         // Held, so no record is sent (and settled) between reading the cart's counts and
         // adding the records still waiting for it: each is counted exactly once.
-        let hold = self.hold_cart(&cart)?;
+        let _hold = self.hold_cart(&cart)?;
         let workstation = self.workstation();
         let mut report = GetReport::default();
         let mut paging = Paging::default();
         let mut cursor: Option<String> = None;
         let mut done = 0i64;
         loop {
-            hold.renew()?;
             let page: QuantityPage =
                 match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
                     .and_then(|page| paging.check(page))
@@ -764,17 +784,29 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i
         let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
             .and_then(|page| paging.check(page))
             .map_err(|e| cart_error(cart, &e))?;
-        // Trimmed, as Get QOH and the host's own SKUs are: " P " is item P.
-        counts.extend(
-            page.items
-                .into_iter()
-                .map(|(sku, q)| (sku.trim().to_owned(), q)),
-        );
+        counts.extend(page.items);
         cursor = page.next_cursor;
         if cursor.is_none() {
-            return Ok(counts);
+            return Ok(trimmed(counts));
         }
     }
+}
+
+/// A cart's counts by SKU trimmed, as Get QOH and the host's own SKUs are: " P " is item P.
+/// Unless the cart also lists "P" itself: then " P " stays as it is, to be reported as the
+/// cart's product that the order manager does not know, rather than hide one of the two.
+fn trimmed(counts: HashMap<String, i64>) -> HashMap<String, i64> {
+    let padded: Vec<String> = counts
+        .keys()
+        .filter(|s| s.trim() != s.as_str() && !counts.contains_key(s.trim()))
+        .cloned()
+        .collect();
+    let mut counts = counts;
+    for sku in padded {
+        let q = counts.remove(&sku).expect("listed from the map");
+        counts.insert(sku.trim().to_owned(), q);
+    }
+    counts
 }
 
 /// Guards a walk through a cart's pages. A cart whose cursor comes back, or whose pages stay
@@ -978,5 +1010,38 @@ pub(crate) fn describe(o: Option<&SendOutcome>) -> String {
         Some(SendOutcome::Failed { message }) => message.clone(),
         Some(SendOutcome::Conflict { current }) => format!("conflict: the cart shows {current}"),
         Some(SendOutcome::Uncertain { message }) => format!("uncertain: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hold outlives its first deadline while the run goes on (a call to the cart may take
+    /// longer than the hold), and is given back when the run ends.
+    #[test]
+    fn a_cart_hold_is_kept_while_the_run_lasts_and_released_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
+        let id = store
+            .upsert_cart_json(
+                r#"{"name":"A","adapter":"http_json","url":"http://127.0.0.1:9/",
+                    "capabilities":{"send":true,"get":true,"realtime":"none"}}"#,
+            )
+            .unwrap();
+        let cart = store.cart(id).unwrap();
+        let held_until = || store.read(|c| sql::cart_held_until(c, id)).unwrap();
+        let hold = store.hold_cart_for(&cart, 300).unwrap();
+        let first = held_until();
+        // The run's one long call: the clock passes the hold's first deadline.
+        while now_ms() < first + 300 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            held_until() > now_ms(),
+            "the hold lapsed while the run went on"
+        );
+        drop(hold);
+        assert!(held_until() <= now_ms(), "released when the run ended");
     }
 }

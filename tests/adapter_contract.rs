@@ -467,6 +467,62 @@ fn counts_that_fail_alone_after_their_batch_panicked_are_in_doubt() {
     );
 }
 
+/// After a batch of counts panicked, a count the cart rate-limits when sent alone is sent
+/// again after the cart's wait, and lands (it is not left in doubt).
+#[test]
+fn a_count_rate_limited_alone_after_a_panic_is_waited_out() {
+    let f = store();
+    // The cart takes a request every 20 ms, and says so.
+    let window = std::time::Duration::from_millis(20);
+    let last = Mutex::new(None::<std::time::Instant>);
+    let a = Arc::new(
+        Scripted::new(UpdateMode::RelativeKeyed).sets(move |_, c, s| {
+            if s.len() > 1 {
+                panic!("index out of bounds reading the answer");
+            }
+            let mut last = last.lock().unwrap();
+            if last.is_some_and(|t| t.elapsed() < window) {
+                return Err(CartError::RateLimited {
+                    retry_after: Some(window),
+                    message: "HTTP 429".into(),
+                });
+            }
+            *last = Some(std::time::Instant::now());
+            Ok(set_all(c, s))
+        }),
+    );
+    let cart = cart_on(&f.store, "ratelimit", a.clone());
+    items_changed(&f.store, &a, &["R1", "R2", "R3"], 10, -2);
+    let r = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((r.sent, r.failures.len()), (3, 0), "{r:?}");
+    for sku in ["R1", "R2", "R3"] {
+        assert_eq!(a.counts.get(sku), 8);
+    }
+    assert!(records(&f.store, cart).is_empty());
+}
+
+/// A cart listing both " P" (stale, 9) and "P" (5): trimming must not hide either; the
+/// padded one is reported as a product the order manager does not know.
+#[test]
+fn a_padded_sku_beside_the_same_sku_is_not_hidden() {
+    let f = store();
+    let a = Arc::new(Scripted::new(UpdateMode::RelativeKeyed).fetch(|_| {
+        Ok(QuantityPage {
+            items: vec![(" P".into(), 9), ("P".into(), 5)],
+            next_cursor: None,
+        })
+    }));
+    let cart = cart_on(&f.store, "dup", a.clone());
+    f.store.set_cart_sync(cart, false).unwrap();
+    item(&f.store, "P", 5);
+    let w = f.store.preflight(cart).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].sku.as_deref(), Some(" P"));
+}
+
 /// An adapter whose `update_mode` panics cannot be built: the cart's report says why, and
 /// its records wait, untried.
 #[test]

@@ -31,11 +31,12 @@
 //! | connection refused, DNS, TLS, connect time-out (nothing sent) | [`CartError::Unreachable`] |
 //! | time-out or reset after the request was sent | [`CartError::Ambiguous`] |
 //! | 429 | [`CartError::RateLimited`] with the `Retry-After` seconds |
-//! | 5xx with `Retry-After` | [`CartError::RateLimited`] (a wait, not an attempt) |
+//! | 502, 504, 524 to a set or an adjustment (a gateway gave up waiting for the cart) | [`CartError::Ambiguous`], `Retry-After` or not |
+//! | other 5xx with `Retry-After` | [`CartError::RateLimited`] (a wait, not an attempt) |
 //! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | other 3xx/4xx (redirects are not followed) | [`CartError::Rejected`] |
-//! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; keys make a re-send safe); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
+//! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; a count is absolute and a delta keyed, so either is safe to send again); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
 //!
 //! Messages hold the HTTP status and at most ~200 characters of the cart's body; never the
 //! token or the `Authorization` header.

@@ -323,7 +323,8 @@ impl CartAdapter for Scrubbed {
                 Ok(sets
                     .iter()
                     .map(|s| {
-                        let alone = match self.set_quantities(std::slice::from_ref(s)) {
+                        let once = || self.set_quantities(std::slice::from_ref(s));
+                        let alone = match crate::manual::with_rate_limit(once) {
                             Ok(mut one) => match one.pop() {
                                 Some(applied @ SendOutcome::Applied { .. }) => return applied,
                                 other => crate::manual::describe(other.as_ref()),
