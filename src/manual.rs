@@ -111,12 +111,12 @@ pub struct Warning {
 pub type Progress<'a> = &'a mut dyn FnMut(i64, i64) -> bool;
 
 /// How often, and how long at most, manual sync waits out a cart's rate limit.
-const RATE_LIMIT_TRIES: usize = 5;
-const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const RATE_LIMIT_TRIES: usize = 5;
+pub(crate) const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Calls `f`, waiting out 429s as the cart asks (a manual run has an operator watching; it
 /// does not give up on the first throttle).
-pub(crate) fn with_rate_limit<T>(
+fn with_rate_limit<T>(
     mut f: impl FnMut() -> std::result::Result<T, CartError>,
 ) -> std::result::Result<T, CartError> {
     let mut tries = 0;
@@ -161,19 +161,36 @@ struct CartHold<'a> {
 impl CartHold<'_> {
     /// Starts the thread that pushes the deadline (`hold_ms` on) out every third of it until
     /// the hold is dropped. A renewal that fails (a busy store) is tried at the next third.
+    /// It writes on a connection of its own, opened at its first renewal: on the handle's, a
+    /// transaction the host opened meanwhile (from another thread) would take the renewals
+    /// in, and a rollback would undo them.
     fn keep(&mut self, hold_ms: i64) {
         let (stop, stopped) = mpsc::channel::<()>();
-        let store = Store {
-            inner: self.store.inner.clone(),
-        };
+        let (path, options) = (
+            self.store.inner.path.clone(),
+            self.store.inner.options.clone(),
+        );
         let (cart, owner) = (self.cart, self.owner.clone());
         let every = Duration::from_millis((hold_ms / 3).max(1) as u64);
         let thread = std::thread::Builder::new()
             .name("invsync-cart-hold".into())
             .spawn(move || {
+                let mut conn = None;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    let now = now_ms();
-                    let _ = store.write(|c| sql::cart_hold(c, cart, &owner, now, now + hold_ms));
+                    if conn.is_none() {
+                        conn = crate::store::connect_existing(&path, &options).ok();
+                    }
+                    if let Some(c) = &conn {
+                        // From when the write lock was had: a host transaction may have
+                        // held it a while.
+                        let renewed = crate::store::write_on(c, |c| {
+                            let now = now_ms();
+                            sql::cart_hold(c, cart, &owner, now, now + hold_ms)
+                        });
+                        if renewed.is_err() {
+                            conn = None; // opened afresh next time
+                        }
+                    }
                 }
             });
         // Without the thread the hold still holds for `hold_ms`, as it did before it had one.
@@ -793,16 +810,20 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i
 }
 
 /// A cart's counts by SKU trimmed, as Get QOH and the host's own SKUs are: " P " is item P.
-/// Unless the cart also lists "P" itself: then " P " stays as it is, to be reported as the
-/// cart's product that the order manager does not know, rather than hide one of the two.
-fn trimmed(counts: HashMap<String, i64>) -> HashMap<String, i64> {
-    let padded: Vec<String> = counts
-        .keys()
-        .filter(|s| s.trim() != s.as_str() && !counts.contains_key(s.trim()))
-        .cloned()
+/// Unless the cart lists another form of it too ("P", or "P "): then each stays as it is, to
+/// be reported as a product the order manager does not know, rather than hide one of them.
+fn trimmed(mut counts: HashMap<String, i64>) -> HashMap<String, i64> {
+    // The cart's SKUs of each trimmed form, where one of them is padded.
+    let mut forms: HashMap<&str, Vec<&String>> = HashMap::new();
+    for sku in counts.keys() {
+        forms.entry(sku.trim()).or_default().push(sku);
+    }
+    let alone: Vec<String> = forms
+        .into_values()
+        .filter(|skus| skus.len() == 1 && skus[0].trim() != skus[0].as_str())
+        .map(|skus| skus[0].clone())
         .collect();
-    let mut counts = counts;
-    for sku in padded {
+    for sku in alone {
         let q = counts.remove(&sku).expect("listed from the map");
         counts.insert(sku.trim().to_owned(), q);
     }
@@ -1043,5 +1064,24 @@ mod tests {
         );
         drop(hold);
         assert!(held_until() <= now_ms(), "released when the run ended");
+    }
+
+    /// Padded SKUs are trimmed unless another form of the same SKU is listed: then none is
+    /// hidden behind another.
+    #[test]
+    fn a_carts_padded_skus_are_trimmed_unless_that_hides_one() {
+        let m = |v: &[(&str, i64)]| -> HashMap<String, i64> {
+            v.iter().map(|(k, q)| (k.to_string(), *q)).collect()
+        };
+        assert_eq!(trimmed(m(&[(" P ", 5)])), m(&[("P", 5)]));
+        assert_eq!(
+            trimmed(m(&[(" P", 9), ("P", 5)])),
+            m(&[(" P", 9), ("P", 5)])
+        );
+        assert_eq!(
+            trimmed(m(&[(" P", 9), ("P ", 5)])),
+            m(&[(" P", 9), ("P ", 5)])
+        );
+        assert_eq!(trimmed(m(&[(" P", 9), ("Q", 5)])), m(&[("P", 9), ("Q", 5)]));
     }
 }

@@ -282,6 +282,52 @@ impl Scrubbed {
     }
 }
 
+impl Scrubbed {
+    /// Sends `sets` one by one after their batch `panicked`: each lands, or is in doubt (the
+    /// batch may have set it). Rate limits are waited out, each set at most as often as a
+    /// manual run waits one out, and all of them for `wait_left` in all: a cart that keeps
+    /// limiting 50 counts sent one by one must not hold the run, and the cart, for hours
+    /// (Send QOH sends counts in doubt again, twice).
+    fn sets_one_by_one(
+        &self,
+        sets: &[QuantitySet],
+        panicked: &str,
+        mut wait_left: Duration,
+    ) -> Vec<SendOutcome> {
+        let mut outcomes = Vec::with_capacity(sets.len());
+        for s in sets {
+            let mut waits = 0;
+            let alone = loop {
+                match self.set_quantities(std::slice::from_ref(s)) {
+                    Err(CartError::RateLimited { retry_after, .. })
+                        if !wait_left.is_zero() && waits < crate::manual::RATE_LIMIT_TRIES =>
+                    {
+                        let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(wait_left);
+                        wait_left -= wait;
+                        waits += 1;
+                        std::thread::sleep(wait);
+                    }
+                    other => break other,
+                }
+            };
+            let alone = match alone {
+                Ok(mut one) => match one.pop() {
+                    Some(applied @ SendOutcome::Applied { .. }) => {
+                        outcomes.push(applied);
+                        continue;
+                    }
+                    other => crate::manual::describe(other.as_ref()),
+                },
+                Err(e) => e.message(),
+            };
+            outcomes.push(SendOutcome::Uncertain {
+                message: format!("{panicked} in a batch; sent alone: {alone}"),
+            });
+        }
+        outcomes
+    }
+}
+
 impl CartAdapter for Scrubbed {
     fn update_mode(&self) -> UpdateMode {
         self.mode
@@ -319,23 +365,7 @@ impl CartAdapter for Scrubbed {
             // or stays in doubt (never "not applied", which would leave its records to be
             // sent on top of a count the cart may hold).
             Err(p) => {
-                let panicked = self.text(p);
-                Ok(sets
-                    .iter()
-                    .map(|s| {
-                        let once = || self.set_quantities(std::slice::from_ref(s));
-                        let alone = match crate::manual::with_rate_limit(once) {
-                            Ok(mut one) => match one.pop() {
-                                Some(applied @ SendOutcome::Applied { .. }) => return applied,
-                                other => crate::manual::describe(other.as_ref()),
-                            },
-                            Err(e) => e.message(),
-                        };
-                        SendOutcome::Uncertain {
-                            message: format!("{panicked} in a batch; sent alone: {alone}"),
-                        }
-                    })
-                    .collect())
+                Ok(self.sets_one_by_one(sets, &self.text(p), crate::manual::RATE_LIMIT_MAX_WAIT))
             }
         }
     }
@@ -369,6 +399,68 @@ impl crate::Store {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts that always panic as a batch and are always rate-limited alone.
+    struct Throttled(AtomicUsize);
+
+    impl CartAdapter for Throttled {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(
+            &self,
+            _: &[DeltaSend],
+        ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+            unreachable!("counts only")
+        }
+        fn set_quantities(
+            &self,
+            sets: &[QuantitySet],
+        ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+            assert!(sets.len() == 1, "index out of bounds reading the answer");
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(CartError::RateLimited {
+                retry_after: Some(Duration::from_millis(20)),
+                message: "HTTP 429".into(),
+            })
+        }
+        fn fetch_quantities(
+            &self,
+            _: Option<&str>,
+            _: u32,
+        ) -> std::result::Result<QuantityPage, CartError> {
+            unreachable!("counts only")
+        }
+    }
+
+    /// After a panic, the counts sent one by one share one budget of rate-limit waits: here
+    /// 50 ms, spent on the first count's 20 + 20 + 10 ms; the others get one try each.
+    #[test]
+    fn counts_sent_one_by_one_share_one_budget_of_waits() {
+        let inner = Arc::new(Throttled(AtomicUsize::new(0)));
+        let scrubbed = Scrubbed {
+            inner: inner.clone(),
+            secrets: Vec::new(),
+            mode: UpdateMode::RelativeKeyed,
+        };
+        let sets: Vec<QuantitySet> = (0..4)
+            .map(|i| QuantitySet {
+                key: format!("k{i}"),
+                sku: format!("S{i}"),
+                remote_ref: None,
+                qoh: 1,
+                expected: None,
+            })
+            .collect();
+        let out = scrubbed.sets_one_by_one(&sets, "panicked", Duration::from_millis(50));
+        assert_eq!(inner.0.load(Ordering::SeqCst), 4 + 3, "{out:?}");
+        assert!(out
+            .iter()
+            .all(|o| matches!(o, SendOutcome::Uncertain { message } if message.contains("429"))));
+    }
+
     #[test]
     fn a_secret_cut_by_an_excerpt_is_scrubbed_too() {
         let secret = "tok-SECRET-7f3a9c";
