@@ -54,6 +54,18 @@ pub struct CartReport {
     pub error: Option<String>,
 }
 
+impl CartReport {
+    /// The report of a cart the pass could not serve at all, saying why.
+    fn failed(cart: &Cart, error: &str) -> CartReport {
+        CartReport {
+            cart_id: cart.id,
+            name: cart.name.clone(),
+            error: Some(error.to_owned()),
+            ..Default::default()
+        }
+    }
+}
+
 /// What one pass did: totals and one entry per cart.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct RunReport {
@@ -252,32 +264,21 @@ impl<S: WebStack> StackController<S> {
             }
             match self.adapter(&cart) {
                 Ok(a) => work.push((cart, a)),
+                // Heartbeating for records it cannot send would strand them: a local
+                // controller leaves them to the others (a shared one serves every
+                // workstation, so there is no one to leave them to).
+                Err(e) if shared => report.carts.push(CartReport::failed(&cart, e.message())),
                 Err(e) => {
-                    // Heartbeating for records it cannot send would strand them: a local
-                    // controller leaves them to the others (a shared one serves every
-                    // workstation, so there is no one to leave them to).
-                    let mut error = e.message().to_owned();
-                    let handed = if shared {
-                        Ok(0)
-                    } else {
-                        self.stack.hand_over(cart.id, &scope, now)
+                    let left = match self.stack.hand_over(cart.id, &scope, now) {
+                        Ok(0) => String::new(),
+                        Ok(n) => format!(
+                            "; {n} records of this workstation left to the other workstations' \
+                             controllers"
+                        ),
+                        Err(h) => format!("; its records could not be handed over: {h}"),
                     };
-                    match handed {
-                        Ok(0) => {}
-                        Ok(left) => {
-                            error += &format!(
-                                "; {left} records of this workstation left to the other \
-                                 workstations' controllers"
-                            )
-                        }
-                        Err(h) => error += &format!("; its records could not be handed over: {h}"),
-                    }
-                    report.carts.push(CartReport {
-                        cart_id: cart.id,
-                        name: cart.name.clone(),
-                        error: Some(error),
-                        ..Default::default()
-                    })
+                    let error = format!("{}{left}", e.message());
+                    report.carts.push(CartReport::failed(&cart, &error));
                 }
             }
         }
@@ -305,12 +306,9 @@ impl<S: WebStack> StackController<S> {
         });
         // One cart's store error does not hide what the other carts did.
         for ((cart, _), r) in work.iter().zip(results) {
-            report.carts.push(r.unwrap_or_else(|e| CartReport {
-                cart_id: cart.id,
-                name: cart.name.clone(),
-                error: Some(e.message().to_owned()),
-                ..Default::default()
-            }));
+            report
+                .carts
+                .push(r.unwrap_or_else(|e| CartReport::failed(cart, e.message())));
         }
         report.carts.sort_by_key(|c| c.cart_id);
         self.forget_old_history(&settings, now);

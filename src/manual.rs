@@ -111,24 +111,37 @@ pub struct Warning {
 pub type Progress<'a> = &'a mut dyn FnMut(i64, i64) -> bool;
 
 /// How often, and how long at most, manual sync waits out a cart's rate limit.
-pub(crate) const RATE_LIMIT_TRIES: usize = 5;
+const RATE_LIMIT_TRIES: usize = 5;
 pub(crate) const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Calls `f`, waiting out 429s as the cart asks (a manual run has an operator watching; it
 /// does not give up on the first throttle).
 fn with_rate_limit<T>(
+    f: impl FnMut() -> std::result::Result<T, CartError>,
+) -> std::result::Result<T, CartError> {
+    let mut unbounded = Duration::MAX;
+    with_rate_limit_within(f, &mut unbounded)
+}
+
+/// [`with_rate_limit`], waiting no longer than `budget` in all, and taking the waits from it:
+/// callers that make many calls share one budget.
+pub(crate) fn with_rate_limit_within<T>(
     mut f: impl FnMut() -> std::result::Result<T, CartError>,
+    budget: &mut Duration,
 ) -> std::result::Result<T, CartError> {
     let mut tries = 0;
     loop {
         match f() {
-            Err(CartError::RateLimited { retry_after, .. }) if tries < RATE_LIMIT_TRIES => {
+            Err(CartError::RateLimited { retry_after, .. })
+                if tries < RATE_LIMIT_TRIES && !budget.is_zero() =>
+            {
                 tries += 1;
-                std::thread::sleep(
-                    retry_after
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(RATE_LIMIT_MAX_WAIT),
-                );
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(RATE_LIMIT_MAX_WAIT)
+                    .min(*budget);
+                *budget -= wait;
+                std::thread::sleep(wait);
             }
             r => return r,
         }

@@ -172,6 +172,13 @@ fn qoh(store: &Store, sku: &str) -> i64 {
     store.item_qoh(sku).unwrap()
 }
 
+/// Send QOH to `cart`, real-time sync on or not.
+fn send_qoh(store: &Store, cart: CartId) -> inventory_sync::SendReport {
+    store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap()
+}
+
 // ---- the number of outcomes -------------------------------------------------------------
 
 /// An unkeyed cart applies both deltas but its answer lists one result: which one is missing
@@ -215,10 +222,7 @@ fn a_send_qoh_short_answer_leaves_no_record_to_be_sent_on_top_of_its_count() {
     }));
     let cart = cart_on(&f.store, "short", a.clone());
     items_changed(&f.store, &a, &["X"], 10, 2);
-    let r = f
-        .store
-        .send_qoh(cart, SendOptions { force: true }, None)
-        .unwrap();
+    let r = send_qoh(&f.store, cart);
     assert_eq!((r.sent, r.requests), (1, 2), "{r:?}");
     drain(&f.store);
     assert_eq!(a.counts.get("X"), 12);
@@ -418,10 +422,7 @@ fn one_panicking_set_does_not_cost_the_rest_of_its_batch() {
     }));
     let cart = cart_on(&f.store, "setbug", a.clone());
     items_changed(&f.store, &a, &["A", "BAD", "B"], 5, -1);
-    let r = f
-        .store
-        .send_qoh(cart, SendOptions { force: true }, None)
-        .unwrap();
+    let r = send_qoh(&f.store, cart);
     assert_eq!(r.sent, 2, "{r:?}");
     assert_eq!(r.failures.len(), 1, "{r:?}");
     assert_eq!(r.failures[0].sku, "BAD");
@@ -451,10 +452,7 @@ fn counts_that_fail_alone_after_their_batch_panicked_are_in_doubt() {
     }));
     let cart = cart_on(&f.store, "setpanic", a.clone());
     items_changed(&f.store, &a, &["X", "Y"], 10, 2);
-    let r = f
-        .store
-        .send_qoh(cart, SendOptions { force: true }, None)
-        .unwrap();
+    let r = send_qoh(&f.store, cart);
     assert_eq!(r.failures.len(), 2, "{r:?}");
     for failure in &r.failures {
         assert!(failure.message.contains("in a batch; sent alone"), "{r:?}");
@@ -493,10 +491,7 @@ fn a_count_rate_limited_alone_after_a_panic_is_waited_out() {
     );
     let cart = cart_on(&f.store, "ratelimit", a.clone());
     items_changed(&f.store, &a, &["R1", "R2", "R3"], 10, -2);
-    let r = f
-        .store
-        .send_qoh(cart, SendOptions { force: true }, None)
-        .unwrap();
+    let r = send_qoh(&f.store, cart);
     assert_eq!((r.sent, r.failures.len()), (3, 0), "{r:?}");
     for sku in ["R1", "R2", "R3"] {
         assert_eq!(a.counts.get(sku), 8);

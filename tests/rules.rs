@@ -323,8 +323,9 @@ fn rule7_send_qoh_batches_exactly_and_supersedes_waiting_records() {
     assert_eq!(e.qoh("SKU-007"), Some(6));
 }
 
-#[test]
-fn rule7_progress_callback_cancels_between_batches() {
+/// A store with 35 items of QOH 1 that its cart (batches of 10, no real-time sync) shows
+/// at 0: a Send QOH of four batches.
+fn thirty_five_items_behind_on_a_cart() -> (Fixture, Emulator, inventory_sync::CartId) {
     let f = store();
     let e = Emulator::start().unwrap();
     let c = cart_with(&f.store, &e, "A", "none", 10);
@@ -332,6 +333,12 @@ fn rule7_progress_callback_cancels_between_batches() {
         item(&f.store, &format!("I{i:02}"), 1);
         e.set_qoh(&format!("I{i:02}"), 0);
     }
+    (f, e, c)
+}
+
+#[test]
+fn rule7_progress_callback_cancels_between_batches() {
+    let (f, e, c) = thirty_five_items_behind_on_a_cart();
     let mut stop_after_first = |_done: i64, _total: i64| false;
     let rep = f
         .store
@@ -1082,10 +1089,9 @@ fn rule8_get_qoh_takes_padded_skus_and_negative_counts_as_they_are() {
     assert_eq!((report.updated, report.created), (3, 1), "{report:?}");
 }
 
-/// Rule 7 when the cart's answer is lost: the batch goes again (absolute, same keys), and the
-/// record the count included is settled, never sent on top of it.
-#[test]
-fn rule7_a_send_qoh_whose_answer_is_lost_goes_again_and_never_counts_a_record_twice() {
+/// X at 10 in the store and on a cart, then 5 received (a record waits for the cart), and
+/// the cart's next answer lost after it applied the request.
+fn x_received_and_the_next_answer_lost() -> (Fixture, Emulator, inventory_sync::CartId) {
     let f = store();
     let e = Emulator::start().unwrap();
     let c = cart(&f.store, &e, "A", "attribute");
@@ -1093,6 +1099,14 @@ fn rule7_a_send_qoh_whose_answer_is_lost_goes_again_and_never_counts_a_record_tw
     e.set_qoh("X", 10);
     adjust(&f.store, "X", 5, Reason::Receiving);
     e.inject(Fault::ApplyThenDrop { count: 1 });
+    (f, e, c)
+}
+
+/// Rule 7 when the cart's answer is lost: the batch goes again (absolute, same keys), and the
+/// record the count included is settled, never sent on top of it.
+#[test]
+fn rule7_a_send_qoh_whose_answer_is_lost_goes_again_and_never_counts_a_record_twice() {
+    let (f, e, c) = x_received_and_the_next_answer_lost();
     let report = f
         .store
         .send_qoh(c, SendOptions { force: true }, None)
@@ -1218,13 +1232,7 @@ fn a_new_cart_never_takes_a_deleted_carts_id_nor_its_shop() {
 /// finishes the work.
 #[test]
 fn a_manual_run_the_cart_fails_part_way_returns_what_it_did() {
-    let f = store();
-    let e = Emulator::start().unwrap();
-    let c = cart_with(&f.store, &e, "A", "none", 10);
-    for i in 0..35 {
-        item(&f.store, &format!("I{i:02}"), 1);
-        e.set_qoh(&format!("I{i:02}"), 0);
-    }
+    let (f, e, c) = thirty_five_items_behind_on_a_cart();
     let refuse_from_now = |_: i64, _: i64| {
         e.inject(Fault::Status {
             status: 401,
@@ -1356,16 +1364,7 @@ fn a_cart_whose_pages_never_end_stops_get_qoh_and_drift() {
             same_cursor,
             pages: AtomicUsize::new(0),
         });
-        let adapter = pages.clone();
-        f.store.register_adapter("endless", move |_| {
-            Ok(adapter.clone() as Arc<dyn CartAdapter>)
-        });
-        let c = f
-            .store
-            .upsert_cart_json(
-                r#"{"name":"Endless","adapter":"endless","capabilities":{"send":true,"get":true}}"#,
-            )
-            .unwrap();
+        let c = manual_cart(&f.store, "endless", pages.clone(), None);
         let report = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
         let why = report.error.unwrap();
         assert!(why.contains("do not end"), "{why}");
@@ -1430,13 +1429,7 @@ fn rule2_an_order_from_a_capped_cart_leaves_it_showing_its_cap() {
 #[test]
 fn rule7_a_lost_answer_then_a_refused_resend_never_counts_a_record_twice() {
     for status in [503, 401] {
-        let f = store();
-        let e = Emulator::start().unwrap();
-        let c = cart(&f.store, &e, "A", "attribute");
-        item(&f.store, "X", 10);
-        e.set_qoh("X", 10);
-        adjust(&f.store, "X", 5, Reason::Receiving);
-        e.inject(Fault::ApplyThenDrop { count: 1 });
+        let (f, e, c) = x_received_and_the_next_answer_lost();
         e.inject(Fault::Status {
             status,
             count: 1,
@@ -1483,14 +1476,7 @@ fn get_qoh_reads_past_a_long_run_of_empty_pages() {
     }
     let f = store();
     item(&f.store, "A", 10);
-    f.store
-        .register_adapter("sparse", |_| Ok(Arc::new(Sparse) as Arc<dyn CartAdapter>));
-    let c = f
-        .store
-        .upsert_cart_json(
-            r#"{"name":"Sparse","adapter":"sparse","capabilities":{"send":true,"get":true}}"#,
-        )
-        .unwrap();
+    let c = manual_cart(&f.store, "sparse", Arc::new(Sparse), None);
     let report = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
     assert_eq!((report.updated, report.error), (1, None));
     assert_eq!(f.store.item_qoh("A").unwrap(), 7);
@@ -1533,15 +1519,7 @@ fn rule7_counts_the_cart_asks_for_again_go_again() {
     }
     let f = store();
     let cart = Arc::new(SecondLater(AtomicUsize::new(0)));
-    let c2 = cart.clone();
-    f.store
-        .register_adapter("later", move |_| Ok(c2.clone() as Arc<dyn CartAdapter>));
-    let c = f
-        .store
-        .upsert_cart_json(
-            r#"{"name":"Later","adapter":"later","capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
-        )
-        .unwrap();
+    let c = manual_cart(&f.store, "later", cart.clone(), Some("attribute"));
     f.store.set_cart_sync(c, true).unwrap();
     item(&f.store, "A", 5);
     item(&f.store, "B", 5);
@@ -1554,4 +1532,21 @@ fn rule7_counts_the_cart_asks_for_again_go_again() {
     assert!(report.failures.is_empty(), "{report:?}");
     assert_eq!(report.superseded, 1);
     assert!(records(&f.store, c).is_empty());
+}
+
+/// A cart that can send and get, served by `adapter` registered as `name`, with real-time
+/// sync at `realtime` (left off).
+fn manual_cart(
+    store: &inventory_sync::Store,
+    name: &str,
+    adapter: std::sync::Arc<dyn inventory_sync::adapter::CartAdapter>,
+    realtime: Option<&str>,
+) -> inventory_sync::CartId {
+    store.register_adapter(name, move |_| Ok(adapter.clone()));
+    let realtime = realtime.map_or(String::new(), |r| format!(r#","realtime":"{r}""#));
+    store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"{name}","adapter":"{name}","capabilities":{{"send":true,"get":true{realtime}}}}}"#
+        ))
+        .unwrap()
 }

@@ -294,37 +294,21 @@ impl Scrubbed {
         panicked: &str,
         mut wait_left: Duration,
     ) -> Vec<SendOutcome> {
-        let mut outcomes = Vec::with_capacity(sets.len());
-        for s in sets {
-            let mut waits = 0;
-            let alone = loop {
-                match self.set_quantities(std::slice::from_ref(s)) {
-                    Err(CartError::RateLimited { retry_after, .. })
-                        if !wait_left.is_zero() && waits < crate::manual::RATE_LIMIT_TRIES =>
-                    {
-                        let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(wait_left);
-                        wait_left -= wait;
-                        waits += 1;
-                        std::thread::sleep(wait);
-                    }
-                    other => break other,
+        sets.iter()
+            .map(|s| {
+                let once = || self.set_quantities(std::slice::from_ref(s));
+                let alone = match crate::manual::with_rate_limit_within(once, &mut wait_left) {
+                    Ok(mut one) => match one.pop() {
+                        Some(applied @ SendOutcome::Applied { .. }) => return applied,
+                        other => crate::manual::describe(other.as_ref()),
+                    },
+                    Err(e) => e.message(),
+                };
+                SendOutcome::Uncertain {
+                    message: format!("{panicked} in a batch; sent alone: {alone}"),
                 }
-            };
-            let alone = match alone {
-                Ok(mut one) => match one.pop() {
-                    Some(applied @ SendOutcome::Applied { .. }) => {
-                        outcomes.push(applied);
-                        continue;
-                    }
-                    other => crate::manual::describe(other.as_ref()),
-                },
-                Err(e) => e.message(),
-            };
-            outcomes.push(SendOutcome::Uncertain {
-                message: format!("{panicked} in a batch; sent alone: {alone}"),
-            });
-        }
-        outcomes
+            })
+            .collect()
     }
 }
 

@@ -1640,23 +1640,20 @@ pub(crate) fn hand_over(
     // A lapsed batch becomes retry groups, handed over below with the rest.
     batches_lapsed(c, cart, scope, now)?;
     let to = format!("{} (handed over)", scope.workstation);
-    let moved = c
-        .prepare_cached(
-            "UPDATE stack SET workstation = ?3
-             WHERE cart_id = ?1 AND workstation = ?2
-               AND (group_id IS NULL OR group_id IN (
-                   SELECT g.id FROM send_groups g
-                   WHERE g.cart_id = ?1 AND g.item_id <> 0 AND g.workstation = ?2
-                     AND g.state = 'pending' AND g.lease_until <= ?4))",
-        )?
-        .execute(params![cart, scope.workstation, to, now])?;
     c.prepare_cached(
         "UPDATE send_groups SET workstation = ?3
          WHERE cart_id = ?1 AND item_id <> 0 AND workstation = ?2 AND state = 'pending'
            AND lease_until <= ?4",
     )?
     .execute(params![cart, scope.workstation, to, now])?;
-    Ok(moved)
+    // The records that wait alone, and those of the groups just handed over (or earlier).
+    Ok(c.prepare_cached(
+        "UPDATE stack SET workstation = ?3
+         WHERE cart_id = ?1 AND workstation = ?2
+           AND (group_id IS NULL OR group_id IN (
+               SELECT g.id FROM send_groups g WHERE g.cart_id = ?1 AND g.workstation = ?3))",
+    )?
+    .execute(params![cart, scope.workstation, to])?)
 }
 
 pub(crate) fn shared_lock(c: &Connection, holder: &str, now: i64, until: i64) -> Result<bool> {
