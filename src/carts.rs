@@ -436,6 +436,12 @@ impl Store {
     /// Defines a cart, or updates the one with the same `name`, from the JSON of DESIGN §9.
     /// A new cart starts with *Synchronize Inventory* off, as the seeds' set-up has it; an
     /// update keeps the box as it was, and clears a pause caused by bad credentials.
+    ///
+    /// A change of the real-time level (`sku`, `attribute`, `none`) is refused while the cart
+    /// has records on the stack: each was made for the level it had (a variant's change for an
+    /// `Attribute` cart, its product's total for a `Sku` cart), and the other level's cart
+    /// does not list that SKU, so it would refuse it, and the sale would never reach it. Let
+    /// the controller send them (or discard them, then Send QOH) first.
     pub fn upsert_cart_json(&self, json: &str) -> Result<CartId> {
         let adapter_name = serde_json::from_str::<Value>(json)
             .ok()
@@ -444,7 +450,24 @@ impl Store {
             .as_deref()
             .is_some_and(|a| self.inner.adapters.is_custom(a));
         let spec = parse_cart_json(json, custom)?;
-        self.write(|c| sql::cart_upsert(c, &spec))
+        self.write(|c| {
+            if let Some(old) = sql::cart_by_name(c, &spec.name)? {
+                let level = |l: Option<SyncLevel>| l.map_or("none", SyncLevel::as_str);
+                let (was, asked) = (
+                    level(old.capabilities.realtime),
+                    level(spec.capabilities.realtime),
+                );
+                let n = sql::stack_count_for_cart(c, old.id)?;
+                if was != asked && n > 0 {
+                    return Err(Error::refused(format!(
+                        "cart {:?} has {n} records on the web stack made for its real-time level \
+                         {was:?}; send or discard them before changing it to {asked:?}",
+                        old.name
+                    )));
+                }
+            }
+            sql::cart_upsert(c, &spec)
+        })
     }
 
     /// Ticks or clears a cart's *Synchronize Inventory* box. Queuing for it starts at once.
@@ -537,6 +560,7 @@ impl Store {
 
     /// The web fields of one item on one cart (defaults when never set).
     pub fn web_fields(&self, cart: CartId, sku: &str) -> Result<WebFields> {
+        let sku = crate::items::check_sku(sku)?;
         self.read(|c| {
             let cart = sql::cart_by_id(c, cart)?;
             let item = sql::item_by_sku(c, sku)?;

@@ -90,6 +90,10 @@ pub struct Adjustment {
     origin_cart: Option<CartId>,
     send_to_web: bool,
     host_ref: Option<String>,
+    /// How far the origin cart's own count moved, when not by `delta` (Get QOH below the
+    /// floor of 0: the cart went from the 0 it was shown to its count, while QOH moved from
+    /// below 0).
+    origin_moved: Option<i64>,
 }
 
 impl Adjustment {
@@ -102,12 +106,18 @@ impl Adjustment {
             origin_cart: None,
             send_to_web: true,
             host_ref: None,
+            origin_moved: None,
         }
     }
     /// The cart the change came from (an imported order, a return from it): that cart
     /// already has it and is never sent it (rule 2).
     pub fn origin_cart(mut self, cart: CartId) -> Self {
         self.origin_cart = Some(cart);
+        self
+    }
+    /// The origin cart's count moved by `moved`, not by the change's delta.
+    pub(crate) fn origin_moved(mut self, moved: i64) -> Self {
+        self.origin_moved = Some(moved);
         self
     }
     /// The seeds' *Send QOH changes to web sites* box: `false` changes QOH and queues
@@ -318,22 +328,24 @@ fn published_change(
                 return Ok(None);
             }
             // The product's count is the sum of its variants' published counts; only the
-            // changed variant's term differs between before and after.
+            // changed variant's term differs between before and after. A variant whose web
+            // fields on this cart say `sync: false` adds nothing: the owner keeps its stock
+            // off this cart (sold in the shop only, say), as an `Attribute` cart would.
             let mut others = 0i64;
             let mut own = None;
             for (vid, vqoh, vwf) in sql::variants_with_fields(c, cart_id, product)? {
                 if vid == item.id {
                     own = Some(vwf);
-                } else {
+                } else if vwf.sync {
                     others += vwf.published(vqoh);
                 }
             }
             let (b, a) = match own {
-                Some(vwf) => (
+                Some(vwf) if vwf.sync => (
                     others + vwf.published(old_qoh),
                     others + vwf.published(new_qoh),
                 ),
-                None => (others, others),
+                _ => (others, others),
             };
             Ok(Some((product, pwf.published(b), pwf.published(a))))
         }
@@ -353,6 +365,7 @@ pub(crate) fn apply_change(
     targets: &[(CartId, SyncLevel)],
 ) -> Result<AdjustOutcome> {
     let (delta, reason, origin_cart) = (change.delta.get(), change.reason, change.origin_cart);
+    let origin_moved = change.origin_moved.unwrap_or(delta);
     if item.has_variants {
         return Err(Error::refused(format!(
             "item {:?} is a product with variants and holds no stock of its own; adjust a variant",
@@ -385,7 +398,7 @@ pub(crate) fn apply_change(
                 // (QOH 100 capped at 10: a sale there leaves it at 10, not 9), it gets the
                 // difference; without one, that is 0 and nothing is queued for it.
                 let change = if Some(cart_id) == origin_cart {
-                    (after - before) - delta
+                    (after - before) - origin_moved
                 } else {
                     after - before
                 };

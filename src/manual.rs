@@ -169,6 +169,9 @@ struct CartHold<'a> {
     cart: CartId,
     owner: String,
     keeper: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    /// Dropped after the release: the host may begin a transaction only once the run wrote
+    /// its last.
+    _run: crate::store::ManualRun<'a>,
 }
 
 impl CartHold<'_> {
@@ -265,6 +268,7 @@ impl Store {
 
     /// [`Store::hold_cart`], renewed every third of `hold_ms`.
     fn hold_cart_for(&self, cart: &Cart, hold_ms: i64) -> Result<CartHold<'_>> {
+        let run = self.manual_run("Send or Get QOH")?;
         let owner = random_key();
         let now = now_ms();
         if !self.write(|c| sql::cart_hold(c, cart.id, &owner, now, now + hold_ms))? {
@@ -281,6 +285,7 @@ impl Store {
             cart: cart.id,
             owner,
             keeper: None,
+            _run: run,
         };
         hold.keep(hold_ms);
         let deadline = now_ms() + self.settings()?.lease_ms;
@@ -597,13 +602,13 @@ impl Store {
         }
         let expected = self.expected_counts(&cart)?;
         for (sku, _, waiting) in &expected {
-            let pending = waiting.sum;
-            if pending != 0 {
+            if waiting.records > 0 {
                 warnings.push(Warning {
                     kind: "pending",
                     sku: Some(sku.clone()),
                     message: format!(
-                        "records totalling {pending:+} are still waiting for this cart"
+                        "{} records totalling {:+} are still waiting for this cart",
+                        waiting.records, waiting.sum
                     ),
                     cart_qoh: None,
                     expected: None,
@@ -1007,12 +1012,19 @@ fn apply_pulled(
     }
     let pending = waiting.sum;
     // The cart's view differs from what it was shown by what happened there: apply that
-    // difference. (Inverting the published count would lose QOH held back by a cap or a
-    // buffer: QOH 100 capped at 20, one web sale, must give 99, not 19.)
-    let Some(delta) = count
-        .checked_add(pending)
-        .and_then(|d| d.checked_sub(wf.published(item.qoh)))
-    else {
+    // difference. (Inverting the published count would lose QOH held back by a cap: QOH 100
+    // capped at 20, one web sale, must give 99, not 19.) Below the floor of 0 the cart was
+    // shown 0 whatever the QOH, so a count other than 0 is measured from QOH less the buffer:
+    // an item oversold to -5 that the cart counts 3 becomes 3, not -2; QOH 2 behind a buffer
+    // of 5 that the cart counts 10 becomes 15, which publishes the cart's 10.
+    let shown = wf.published(item.qoh);
+    let Some((delta, moved)) = count.checked_add(pending).and_then(|target| {
+        let from = match target == shown {
+            true => shown,
+            false => shown.min(item.qoh.saturating_sub(wf.buffer)),
+        };
+        Some((target.checked_sub(from)?, target.checked_sub(shown)?))
+    }) else {
         report.not_applied.push(NotApplied {
             sku: sku.to_owned(),
             why: format!("the cart's count {count} is out of range"),
@@ -1023,8 +1035,11 @@ fn apply_pulled(
         report.unchanged += 1;
         return Ok(());
     }
-    let change =
-        Delta::new(delta).map(|d| Adjustment::new(sku, d, Reason::Other).origin_cart(cart.id));
+    let change = Delta::new(delta).map(|d| {
+        Adjustment::new(sku, d, Reason::Other)
+            .origin_cart(cart.id)
+            .origin_moved(moved)
+    });
     match change.and_then(|change| apply_change(c, &item, &change, workstation, &pull.targets)) {
         Ok(_) => report.updated += 1,
         Err(e) if e.kind() == ErrorKind::InvalidArgument => report.not_applied.push(NotApplied {

@@ -630,7 +630,13 @@ impl Store {
         let state = filter_number(&f, "state")?
             .map(StackState::from_code)
             .transpose()?;
-        self.read(|c| Ok(Value::Array(sql::stack_list(c, cart, state, limit)?).to_string()))
+        self.read(|c| {
+            // A mistyped cart must not read as one with nothing waiting.
+            if let Some(cart) = cart {
+                sql::cart_by_id(c, cart)?;
+            }
+            Ok(Value::Array(sql::stack_list(c, cart, state, limit)?).to_string())
+        })
     }
 
     /// How many records have left the stack with `outcome` (`applied`, `superseded`,

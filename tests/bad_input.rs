@@ -224,6 +224,123 @@ fn a_host_transaction_refuses_network_calls_and_survives_a_refused_call() {
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 2);
 }
 
+/// A Send or Get QOH writes on the handle's connection between its calls to the cart: a
+/// host transaction begun meanwhile (from its progress callback, as a VBA host's `DoEvents`
+/// lets a button do, or from another thread) would take those writes in, and its rollback
+/// would undo counts the cart was already sent: a record the cart's count included sent again
+/// on top of it, Get QOH's reported updates lost, the cart held for 15 minutes.
+#[test]
+fn a_host_transaction_cannot_begin_while_a_send_or_get_qoh_runs_on_the_handle() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "Web", "attribute", 1);
+    item(&f.store, "A", 5);
+    item(&f.store, "B", 5);
+    e.set_qoh("A", 5);
+    e.set_qoh("B", 5);
+    adjust(&f.store, "B", -1, Reason::PosSale);
+    let mut begun = Vec::new();
+    let mut try_begin = |_: i64, _: i64| {
+        begun.push(
+            f.store
+                .begin()
+                .map_err(|e| (e.kind(), e.message().to_owned())),
+        );
+        true
+    };
+    let forced = inventory_sync::SendOptions { force: true };
+    let report = f.store.send_qoh(c, forced, Some(&mut try_begin)).unwrap();
+    assert_eq!((report.sent, report.superseded), (2, 1), "{report:?}");
+    assert!(!begun.is_empty());
+    for b in &begun {
+        let (kind, message) = b.as_ref().unwrap_err();
+        assert_eq!(*kind, ErrorKind::Refused);
+        assert!(message.contains("Send QOH, Get QOH"), "{message}");
+    }
+    assert!(!f.store.in_host_transaction());
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 0);
+    assert_eq!(e.qoh("B"), Some(4));
+
+    e.set_qoh("A", 3);
+    let mut begun = 0;
+    let mut try_begin = |_: i64, _: i64| {
+        assert_eq!(f.store.begin().unwrap_err().kind(), ErrorKind::Refused);
+        begun += 1;
+        true
+    };
+    let got = inventory_sync::GetOptions {
+        force: true,
+        create_new: false,
+    };
+    f.store.get_qoh(c, got, Some(&mut try_begin)).unwrap();
+    assert!(begun > 0);
+    assert_eq!(f.store.item_qoh("A").unwrap(), 3);
+    // Once the run has ended the host may begin, and the cart is free.
+    f.store.begin().unwrap();
+    f.store.rollback().unwrap();
+    assert_eq!(f.store.item_qoh("A").unwrap(), 3);
+    f.store.send_qoh(c, forced, None).unwrap();
+}
+
+/// A cart's records were made for its real-time level: a variant's change for an `Attribute`
+/// cart, its product's total for a `Sku` cart. Redefined at the other level with a sale
+/// waiting, the cart does not list the record's SKU, refuses it, and the sale never reaches it.
+#[test]
+fn a_carts_real_time_level_cannot_change_while_its_records_wait() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-S", "TEE", 2);
+    variant(&f.store, "TEE-M", "TEE", 4);
+    adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+    let at = |level: &str| {
+        serde_json::json!({
+            "name": "Web", "adapter": "http_json", "url": e.url(),
+            "capabilities": {"send": true, "get": true, "realtime": level},
+        })
+        .to_string()
+    };
+    for level in ["sku", "none"] {
+        refused(
+            &f.store,
+            ErrorKind::Refused,
+            "1 records on the web stack made for its real-time level \"attribute\"",
+            || f.store.upsert_cart_json(&at(level)),
+        );
+    }
+    // The same level (any other setting may change) is an update as before.
+    assert_eq!(f.store.upsert_cart_json(&at("attribute")).unwrap(), c);
+    e.set_qoh("TEE-M", 4);
+    drain(&f.store);
+    assert_eq!(e.qoh("TEE-M"), Some(3));
+    assert_eq!(f.store.upsert_cart_json(&at("sku")).unwrap(), c);
+}
+
+#[test]
+fn the_stack_listing_of_a_cart_that_does_not_exist_says_so() {
+    let f = store();
+    let err = f
+        .store
+        .stack_list_json(Some(r#"{"cart_id":999}"#))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.message().contains("cart 999"), "{err}");
+}
+
+/// Every call taking a SKU trims it alike: web fields set for " MUG" are read back for it.
+#[test]
+fn web_fields_are_read_for_a_padded_sku_as_they_are_set() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "MUG", 3);
+    f.store
+        .set_web_fields(c, " MUG", r#"{"buffer":1}"#)
+        .unwrap();
+    assert_eq!(f.store.web_fields(c, " MUG").unwrap().buffer, 1);
+}
+
 #[test]
 fn every_refused_adjustment_inside_a_host_transaction_leaves_the_rest_of_it_intact() {
     let f = store();

@@ -1550,3 +1550,115 @@ fn manual_cart(
         ))
         .unwrap()
 }
+
+/// Rule 8 below the floor of 0: the cart was shown 0 whatever the QOH (oversold, or held back
+/// by a buffer), so a count it shows beyond that is the cart's, taken as it is, and the store
+/// then publishes the cart's own count. A cart still showing the 0 it was shown tells nothing,
+/// and the store's count stays.
+#[test]
+fn rule8_get_qoh_takes_the_carts_count_of_an_item_oversold_or_behind_a_buffer() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    for (sku, qoh, shown) in [
+        ("UP", -5, 3),
+        ("DOWN", -5, -3),
+        ("SAME", -5, 0),
+        ("BUF", 2, 10),
+    ] {
+        item(&f.store, sku, qoh);
+        a.set_qoh(sku, shown);
+    }
+    f.store
+        .set_web_fields(ca, "BUF", r#"{"buffer":5}"#)
+        .unwrap();
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    let qoh = |s: &str| f.store.item_qoh(s).unwrap();
+    assert_eq!(
+        [qoh("UP"), qoh("DOWN"), qoh("SAME"), qoh("BUF")],
+        [3, -3, -5, 15],
+        "{report:?}"
+    );
+    let published = f.store.web_fields(ca, "BUF").unwrap().published(qoh("BUF"));
+    assert_eq!(published, 10, "the store publishes what the cart counted");
+    assert_eq!((report.updated, report.unchanged), (3, 1), "{report:?}");
+}
+
+/// The same, forced on a cart that syncs in real time: the pull is a change from that cart,
+/// and nothing is queued back to it to erase the units it counted.
+#[test]
+fn rule8_a_forced_get_qoh_of_an_oversold_item_leaves_the_carts_count_alone() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "attribute");
+    item(&f.store, "NEG", -5);
+    a.set_qoh("NEG", 3);
+    let forced = GetOptions {
+        force: true,
+        create_new: false,
+    };
+    f.store.get_qoh(ca, forced, None).unwrap();
+    assert_eq!(records(&f.store, ca), vec![]);
+    drain(&f.store);
+    assert_eq!(
+        (f.store.item_qoh("NEG").unwrap(), a.qoh("NEG")),
+        (3, Some(3))
+    );
+}
+
+/// Rule 5 with web fields: a variant the owner keeps off a `Sku` cart (`sync: false`, sold
+/// in the shop only) adds nothing to its product's total there, as an `Attribute` cart is
+/// never sent it; its sales queue nothing for that cart, and taking it off or putting it back
+/// moves the total at once.
+#[test]
+fn rule5_a_variant_kept_off_a_sku_cart_adds_nothing_to_its_products_count() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-S", "TEE", 2);
+    variant(&f.store, "TEE-M", "TEE", 4);
+    let c = cart(&f.store, &e, "Sku", "sku");
+    e.set_qoh("TEE", 6);
+    f.store
+        .set_web_fields(c, "TEE-S", r#"{"sync":false}"#)
+        .unwrap();
+    assert_eq!(records(&f.store, c), vec![("TEE".to_string(), -2)]);
+    adjust(&f.store, "TEE-S", -1, Reason::PosSale);
+    assert_eq!(
+        records(&f.store, c).len(),
+        1,
+        "TEE-S's sale is not this cart's"
+    );
+    drain(&f.store);
+    assert_eq!(e.qoh("TEE"), Some(4));
+    f.store.set_cart_sync(c, false).unwrap();
+    e.set_qoh("TEE", 0);
+    f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!(e.qoh("TEE"), Some(4), "Send QOH sends TEE-M's 4 alone");
+    f.store.set_cart_sync(c, true).unwrap();
+    f.store
+        .set_web_fields(c, "TEE-S", r#"{"sync":true}"#)
+        .unwrap();
+    drain(&f.store);
+    assert_eq!(e.qoh("TEE"), Some(5), "TEE-S's 1 is back on the cart");
+}
+
+/// Rule 11: a sale and a return of the same item net to 0, yet both records wait and will be
+/// sent: the preflight lists them.
+#[test]
+fn rule11_preflight_lists_waiting_records_that_net_to_zero() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "ZIG", 5);
+    e.set_qoh("ZIG", 5);
+    adjust(&f.store, "ZIG", -1, Reason::PosSale);
+    adjust(&f.store, "ZIG", 1, Reason::Return);
+    let w = f.store.preflight(c).unwrap();
+    let pending: Vec<_> = w.iter().filter(|w| w.kind == "pending").collect();
+    assert_eq!(pending.len(), 1, "{w:?}");
+    assert!(
+        pending[0].message.contains("2 records totalling +0"),
+        "{w:?}"
+    );
+}

@@ -1006,7 +1006,12 @@ fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
     sell_new(&store, 60, 10);
     let conn = Connection::open(store.path()).unwrap();
     let mut compared = 0;
-    for cart in [None, Some(a), Some(b), Some(999)] {
+    let unknown = store.stack_list_json(Some(r#"{"cart_id":999}"#));
+    assert_eq!(
+        unknown.unwrap_err().kind(),
+        inventory_sync::ErrorKind::NotFound
+    );
+    for cart in [None, Some(a), Some(b)] {
         for state in [
             None,
             Some((1, "pending")),

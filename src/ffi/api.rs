@@ -525,7 +525,9 @@ pub unsafe extern "C" fn invsync_ledger_list(
 /// Opens a host transaction on the handle: a later call on it (from any thread) that fails
 /// leaves the rest of it intact, except `invsync_adjust_qoh` after a store failure (see
 /// there). Calls that talk to a cart are `INVSYNC_REFUSED`; closing the handle rolls it back.
-/// `INVSYNC_REFUSED` when one is open.
+/// `INVSYNC_REFUSED` when one is open, and while a Send/Get QOH or drift repair runs on the
+/// handle (from another thread, or from its progress callback): the transaction would take in
+/// the run's own writes, and a rollback would undo what the cart was already sent.
 ///
 /// NULL: `store` required.
 ///

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -78,6 +78,11 @@ pub(crate) struct Inner {
     /// rolled it back meanwhile, the connection is back in autocommit while the host still
     /// believes its calls are held for its commit.
     pub(crate) host_tx: AtomicBool,
+    /// Manual runs (Send/Get QOH, a drift repair) holding a cart through this handle: they
+    /// write on its connection between their calls to the cart, so a host transaction begun
+    /// meanwhile would take those writes in, and its rollback would undo them. Raised and
+    /// read only with `conn` locked.
+    pub(crate) manual_runs: AtomicUsize,
 }
 
 impl std::fmt::Debug for Store {
@@ -199,6 +204,7 @@ impl Store {
                 controller_status: Mutex::new(None),
                 last_reports: Mutex::new(HashMap::new()),
                 host_tx: AtomicBool::new(false),
+                manual_runs: AtomicUsize::new(0),
             }),
         })
     }
@@ -258,7 +264,10 @@ impl Store {
     /// before its first write and needs none: if the store fails after it began writing (a
     /// full disk, an I/O error) the whole transaction is rolled back and the error says so.
     /// Network calls are refused, and dropping the handle rolls it back. The stack controller
-    /// sees none of it until [`Store::commit`].
+    /// sees none of it until [`Store::commit`]. Refused while a Send QOH, Get QOH or drift
+    /// repair runs on this handle (from another thread, or from its progress callback): the
+    /// transaction would take in the run's own writes, and its rollback would undo counts the
+    /// cart was already sent.
     ///
     /// Once the transaction is rolled back that way, every write on the handle is refused
     /// until the host ends it: [`Store::commit`] then fails (nothing was kept) and
@@ -270,6 +279,11 @@ impl Store {
         if !conn.is_autocommit() {
             return Err(Error::refused(
                 "a host transaction is already open on this handle",
+            ));
+        }
+        if self.inner.manual_runs.load(Ordering::Relaxed) > 0 {
+            return Err(Error::refused(
+                "a Send QOH, Get QOH or drift repair is running on this handle; begin once it has ended",
             ));
         }
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -310,11 +324,20 @@ impl Store {
     /// store's write lock for the length of an HTTP exchange.
     pub(crate) fn refuse_in_host_transaction(&self, what: &str) -> Result<()> {
         if self.in_host_transaction() {
-            return Err(Error::refused(format!(
-                "{what} talks to a cart and cannot run inside a host transaction; commit first"
-            )));
+            return Err(in_host_transaction(what));
         }
         Ok(())
+    }
+
+    /// Counts a manual run on this handle until the guard drops, so that [`Store::begin`]
+    /// refuses meanwhile; refused inside a host transaction, checked under the same lock.
+    pub(crate) fn manual_run(&self, what: &str) -> Result<ManualRun<'_>> {
+        let conn = self.inner.conn.lock();
+        if !conn.is_autocommit() {
+            return Err(in_host_transaction(what));
+        }
+        self.inner.manual_runs.fetch_add(1, Ordering::Relaxed);
+        Ok(ManualRun(self))
     }
 
     /// The report of this thread's last run, send or get on this handle (JSON).
@@ -524,6 +547,23 @@ pub(crate) fn random_key() -> String {
         key.push(HEX[(x & 15) as usize] as char);
     }
     key
+}
+
+fn in_host_transaction(what: &str) -> Error {
+    Error::refused(format!(
+        "{what} talks to a cart and cannot run inside a host transaction; commit first"
+    ))
+}
+
+/// A manual run counted on its handle (see [`Store::manual_run`]).
+pub(crate) struct ManualRun<'a>(&'a Store);
+
+impl Drop for ManualRun<'_> {
+    fn drop(&mut self) {
+        // Without the lock (a drop may come where it is held): a begin racing the end of a
+        // run may still be refused, never the other way round.
+        self.0.inner.manual_runs.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

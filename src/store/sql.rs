@@ -121,6 +121,16 @@ pub(crate) fn cart_by_id(c: &Connection, id: CartId) -> Result<Cart> {
     .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
+pub(crate) fn cart_by_name(c: &Connection, name: &str) -> Result<Option<Cart>> {
+    Ok(c.prepare_cached(concat!(
+        "SELECT ",
+        cart_cols!(),
+        " FROM carts WHERE name = ?1"
+    ))?
+    .query_row([name], cart_row)
+    .optional()?)
+}
+
 /// Every cart's id (a stack record's cart always exists: a cart with records cannot be
 /// deleted, so what is asked of every cart is asked of the whole stack).
 pub(crate) fn cart_ids(c: &Connection) -> Result<Vec<CartId>> {
@@ -1434,7 +1444,7 @@ pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<Wa
     Ok(c.prepare_cached(
         "SELECT COALESCE(SUM(delta), 0),
                 COALESCE(SUM(CASE WHEN group_id IS NULL THEN 0 ELSE delta END), 0),
-                COUNT(group_id)
+                COUNT(group_id), COUNT(*)
          FROM stack WHERE cart_id = ?1 AND item_id = ?2",
     )?
     .query_row([cart, item], |r| {
@@ -1442,6 +1452,7 @@ pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<Wa
             sum: r.get(0)?,
             in_doubt_sum: r.get(1)?,
             in_doubt: r.get(2)?,
+            records: r.get(3)?,
         })
     })?)
 }
@@ -1459,6 +1470,8 @@ pub(crate) struct Waiting {
     pub in_doubt_sum: i64,
     /// How many records are in doubt.
     pub in_doubt: i64,
+    /// How many records wait, in any state (a sale and a return net to 0, and are both sent).
+    pub records: i64,
 }
 
 /// The newest record of (cart, item) on the stack, if any: what an absolute count read now
