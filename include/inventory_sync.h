@@ -200,7 +200,8 @@ int32_t invsync_last_error(char *buf, int32_t len, int32_t *needed);
 /**
  * Opens or creates the store file at `path` (UTF-8) and migrates its schema. On success
  * `*out` receives a new handle, owned by the caller and freed with `invsync_store_close`;
- * on failure `*out` is left untouched.
+ * on failure `*out` is left untouched. A store must be a file: an empty path, `:memory:` or
+ * a `file:` URI with `mode=memory` is `INVSYNC_INVALID_ARGUMENT`.
  *
  * NULL: `path` and `out` are required. Thread safety: any thread; the new handle may be used
  * from several threads (see the conventions at the top of this header).
@@ -257,7 +258,9 @@ int32_t invsync_param_get(invsync_store *store,
  * Defines a cart, or updates the one with the same `name`, from JSON
  * `{"name","adapter","url","token"?,"capabilities":{"send","get","realtime"},
  * "max_items_to_send"?,"retains_basket"?}` (secrets may be `"env:NAME"`). A new cart starts
- * with *Synchronize Inventory* off. On success `*out_cart_id` receives its id.
+ * with *Synchronize Inventory* off. On success `*out_cart_id` receives its id. A `url` with a
+ * query or fragment, or a secret holding characters an HTTP header cannot carry, is
+ * `INVSYNC_INVALID_ARGUMENT` and changes nothing.
  *
  * NULL: all required. Thread safety: any thread.
  *
@@ -498,7 +501,8 @@ int32_t invsync_stack_list(invsync_store *store,
 /**
  * Operator action: sends a bypassed or uncertain record (with the rest of its send group)
  * again, from attempt 0, with the same idempotency key. Any other record is
- * `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`.
+ * `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`, an id of 0 or less (never a
+ * record's) `INVSYNC_INVALID_ARGUMENT`.
  *
  * NULL: `store` required. Thread safety: any thread.
  *
@@ -510,7 +514,8 @@ int32_t invsync_stack_retry(invsync_store *store, int32_t record_id);
 /**
  * Operator action: removes a bypassed or uncertain record and the rest of its send group
  * from the stack (logged as discarded); the cart is not told. Any other record is
- * `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`.
+ * `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`, an id of 0 or less (never a
+ * record's) `INVSYNC_INVALID_ARGUMENT`.
  *
  * NULL: `store` required. Thread safety: any thread.
  *

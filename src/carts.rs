@@ -184,7 +184,10 @@ pub(crate) struct CartSpec {
 }
 
 /// Checks a URL setting: http or https, with a host, and no credentials in it (they would
-/// leak into every log line that names the URL).
+/// leak into every log line that names the URL); then by the rule the adapter applies when it
+/// is built ([`crate::adapter::common::base_url`]: no query or fragment either, which could
+/// hold a credential and would come back out of the cart list), so a cart every later call
+/// would refuse is refused when it is defined.
 pub(crate) fn check_url(cart: &str, url: &str) -> Result<()> {
     let rest = url
         .strip_prefix("http://")
@@ -208,7 +211,7 @@ pub(crate) fn check_url(cart: &str, url: &str) -> Result<()> {
             "cart {cart:?}: url contains white space"
         )));
     }
-    Ok(())
+    crate::adapter::common::base_url(url, &format!("cart {cart:?}:")).map(drop)
 }
 
 pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSpec> {
@@ -284,6 +287,10 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
                 return Err(Error::invalid(format!(
                     "cart {name:?}: {k} must be a string"
                 )));
+            }
+            // The check the adapter makes when it is built (an `env:NAME` is read only then).
+            if let Some(s) = v.as_str().filter(|s| !s.starts_with("env:")) {
+                crate::adapter::common::secret_value(s, &format!("cart {name:?}: {k}"))?;
             }
         }
     }

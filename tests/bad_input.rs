@@ -541,3 +541,129 @@ fn another_programs_database_is_refused_and_left_untouched() {
     std::fs::write(&fresh, b"").unwrap();
     Store::open(&fresh).unwrap();
 }
+
+/// Cart settings every later call on the cart would refuse (the adapter checks them when it is
+/// built) are refused by the upsert, naming the field, never quoting a secret, changing
+/// nothing: a URL with a query or fragment (which could hold a credential, and which the cart
+/// list shows as it is), and a credential an HTTP header cannot carry.
+#[test]
+fn cart_settings_every_later_call_would_refuse_are_refused_at_upsert() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "Web", "none");
+    let s = &f.store;
+    let http = |name: &str, url: &str, token: &str| {
+        serde_json::json!({"name": name, "adapter": "http_json", "url": url, "token": token,
+                           "capabilities": {"send": true, "get": true, "realtime": "none"}})
+        .to_string()
+    };
+    let good = e.url();
+    let cases = [
+        // (JSON, what the message names)
+        (
+            http("Q", "http://127.0.0.1:9/api?key=SECRETKEY", "t"),
+            "query",
+        ),
+        (
+            http("Q", "http://127.0.0.1:9/api#SECRETKEY", "t"),
+            "fragment",
+        ),
+        (http("Q", "https://x.example/?", "t"), "query"),
+        // An update of an existing cart is refused the same way and leaves it as it was.
+        (
+            http("Web", "http://127.0.0.1:9/?key=SECRETKEY", "t"),
+            "query",
+        ),
+        (http("T", &good, "abc\r\nSECRETKEY"), "token"),
+        (http("T", &good, "SECRETKEY\n"), "token"),
+        (http("T", &good, "SECRET\u{7f}KEY"), "token"),
+        (http("Web", &good, "SECRETKEY\u{0}"), "token"),
+        (
+            serde_json::json!({"name": "S", "adapter": "shopify", "url": "https://s.example/",
+                               "token": "SECRETKEY\r\n", "location_id": "1"})
+            .to_string(),
+            "token",
+        ),
+        (
+            serde_json::json!({"name": "B", "adapter": "bigcommerce", "url": "https://b.example/",
+                               "token": "SECRETKEY\n"})
+            .to_string(),
+            "token",
+        ),
+        (
+            serde_json::json!({"name": "W", "adapter": "woocommerce", "url": "https://w.example/",
+                               "consumer_key": "ck", "consumer_secret": "SECRETKEY\n"})
+            .to_string(),
+            "consumer_secret",
+        ),
+        (
+            serde_json::json!({"name": "M", "adapter": "medusa", "url": "https://m.example/",
+                               "api_key": "SECRETKEY\r", "location_id": "sloc_1"})
+            .to_string(),
+            "api_key",
+        ),
+        (
+            serde_json::json!({"name": "M", "adapter": "medusa", "url": "https://m.example/",
+                               "email": "a@b.example", "password": "SECRETKEY\n",
+                               "location_id": "sloc_1"})
+            .to_string(),
+            "password",
+        ),
+    ];
+    for (json, field) in &cases {
+        refused(s, ErrorKind::InvalidArgument, field, || {
+            s.upsert_cart_json(json)
+        });
+        let err = s.upsert_cart_json(json).unwrap_err();
+        assert!(
+            !err.message().contains("SECRET"),
+            "the message quotes the secret: {err}"
+        );
+    }
+    assert!(!s.carts_json().unwrap().contains("SECRETKEY"));
+    // A secret naming an environment variable is read only when the adapter is built: not
+    // refused here, whatever the variable holds.
+    s.upsert_cart_json(&http("E", &good, "env:INVSYNC_TEST_UNSET_TOKEN"))
+        .unwrap();
+    s.upsert_cart_json(
+        &serde_json::json!({"name": "W", "adapter": "woocommerce", "url": "https://w.example/",
+                            "consumer_key": "ck", "consumer_secret": "env:WOO_SECRET"})
+        .to_string(),
+    )
+    .unwrap();
+    // A URL with a path and no query is fine, as it was.
+    s.upsert_cart_json(&http("P", "https://x.example/api/v1", "tok en"))
+        .unwrap();
+}
+
+/// A store must be a file: the stack controller and manual runs open their own connections to
+/// it, and an in-memory database is not shared between connections, so records queued in one
+/// could never be sent.
+#[test]
+fn a_store_that_is_not_a_file_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_dir = |p: &str| format!("file:{}?mode=memory", dir.path().join(p).display());
+    for path in [
+        ":memory:".to_owned(),
+        String::new(),
+        "  ".to_owned(),
+        "file::memory:".to_owned(),
+        "file:store.db?mode=memory".to_owned(),
+        "file:store.db?mode=memory&cache=shared".to_owned(),
+        in_dir("mem.db"),
+    ] {
+        let err = Store::open(&path).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{path:?}: {err}");
+        assert!(
+            err.message().contains("a store must be a file"),
+            "{path:?}: {err}"
+        );
+        let err = Store::open_with(&path, Default::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{path:?}: {err}");
+    }
+    assert!(!dir.path().join("mem.db").exists());
+    // A file: URI naming a file is a store as before.
+    let uri = format!("file:{}", dir.path().join("uri.db").display());
+    Store::open(&uri).unwrap();
+    assert!(dir.path().join("uri.db").exists());
+}

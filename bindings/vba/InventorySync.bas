@@ -12,7 +12,7 @@ Attribute VB_Name = "InventorySync"
 '
 ' Types: int32_t is Long; every pointer and handle is LongPtr; an int32_t out parameter is
 ' ByRef Long. Strings go in as NUL-terminated UTF-8 byte arrays (Utf8z), passed as
-' VarPtr(bytes(0)). tests/ffi_vba.rs checks these declarations against the header.
+' VarPtr(bytes(0)). tests/ffi_header.rs checks these declarations against the header.
 Option Explicit
 
 Public Const INVSYNC_ABI_VERSION As Long = 1

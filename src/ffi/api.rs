@@ -45,7 +45,8 @@ pub unsafe extern "C" fn invsync_last_error(buf: *mut c_char, len: i32, needed: 
 
 /// Opens or creates the store file at `path` (UTF-8) and migrates its schema. On success
 /// `*out` receives a new handle, owned by the caller and freed with `invsync_store_close`;
-/// on failure `*out` is left untouched.
+/// on failure `*out` is left untouched. A store must be a file: an empty path, `:memory:` or
+/// a `file:` URI with `mode=memory` is `INVSYNC_INVALID_ARGUMENT`.
 ///
 /// NULL: `path` and `out` are required. Thread safety: any thread; the new handle may be used
 /// from several threads (see the conventions at the top of this header).
@@ -61,9 +62,6 @@ pub unsafe extern "C" fn invsync_store_open(
         // SAFETY: the caller's contract on path.
         let path = unsafe { str_in(path, "path", INVSYNC_MAX_NAME_IN) }?;
         let out = out_ptr(out, "out")?;
-        if path.trim().is_empty() {
-            return Err(Failure::invalid("path is empty"));
-        }
         let store = Store::open(path)?;
         let handle = Box::into_raw(Box::new(InvsyncStore { store }));
         // SAFETY: out was checked non-NULL and is writable by the caller's contract.
@@ -155,7 +153,9 @@ pub unsafe extern "C" fn invsync_param_get(
 /// Defines a cart, or updates the one with the same `name`, from JSON
 /// `{"name","adapter","url","token"?,"capabilities":{"send","get","realtime"},
 /// "max_items_to_send"?,"retains_basket"?}` (secrets may be `"env:NAME"`). A new cart starts
-/// with *Synchronize Inventory* off. On success `*out_cart_id` receives its id.
+/// with *Synchronize Inventory* off. On success `*out_cart_id` receives its id. A `url` with a
+/// query or fragment, or a secret holding characters an HTTP header cannot carry, is
+/// `INVSYNC_INVALID_ARGUMENT` and changes nothing.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///
@@ -634,7 +634,8 @@ pub unsafe extern "C" fn invsync_stack_list(
 
 /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)
 /// again, from attempt 0, with the same idempotency key. Any other record is
-/// `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`.
+/// `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`, an id of 0 or less (never a
+/// record's) `INVSYNC_INVALID_ARGUMENT`.
 ///
 /// NULL: `store` required. Thread safety: any thread.
 ///
@@ -644,13 +645,15 @@ pub unsafe extern "C" fn invsync_stack_list(
 pub unsafe extern "C" fn invsync_stack_retry(store: *mut InvsyncStore, record_id: i32) -> i32 {
     entry("invsync_stack_retry", || {
         // SAFETY: the caller's contract on store.
-        Ok(unsafe { store_ref(store)? }.stack_retry(record_id as i64)?)
+        let store = unsafe { store_ref(store)? };
+        Ok(store.stack_retry(record_id_arg(record_id)?)?)
     })
 }
 
 /// Operator action: removes a bypassed or uncertain record and the rest of its send group
 /// from the stack (logged as discarded); the cart is not told. Any other record is
-/// `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`.
+/// `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`, an id of 0 or less (never a
+/// record's) `INVSYNC_INVALID_ARGUMENT`.
 ///
 /// NULL: `store` required. Thread safety: any thread.
 ///
@@ -660,8 +663,19 @@ pub unsafe extern "C" fn invsync_stack_retry(store: *mut InvsyncStore, record_id
 pub unsafe extern "C" fn invsync_stack_discard(store: *mut InvsyncStore, record_id: i32) -> i32 {
     entry("invsync_stack_discard", || {
         // SAFETY: the caller's contract on store.
-        Ok(unsafe { store_ref(store)? }.stack_discard(record_id as i64)?)
+        let store = unsafe { store_ref(store)? };
+        Ok(store.stack_discard(record_id_arg(record_id)?)?)
     })
+}
+
+/// Checks a record id argument: positive, as record ids are.
+fn record_id_arg(id: i32) -> FfiResult<i64> {
+    if id <= 0 {
+        return Err(Failure::invalid(format!(
+            "record_id {id} is not a record id (ids are positive)"
+        )));
+    }
+    Ok(id as i64)
 }
 
 /// Runs one pass of the stack controller over due records, at most `max_records` of them

@@ -184,9 +184,31 @@ impl Store {
     }
 
     /// Opens or creates the store file at `path`, migrating its schema.
+    ///
+    /// A store must be a file: an empty path, `:memory:` or a `file:` URI with `mode=memory`
+    /// is [`crate::ErrorKind::InvalidArgument`]. The controller and manual runs open their own
+    /// connections to the file, and an in-memory database is not shared between connections.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Store> {
+        const MUST_BE_A_FILE: &str = "a store must be a file: the stack controller and manual \
+             runs open their own connections to it, and an in-memory or temporary database is \
+             not shared between connections";
         let path = path.as_ref().to_path_buf();
+        if path.to_str().is_some_and(|p| p.trim().is_empty()) {
+            return Err(Error::invalid(format!("path is empty; {MUST_BE_A_FILE}")));
+        }
         let mut conn = connect(&path, &options)?;
+        // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary database.
+        let no_file: bool = conn.query_row(
+            "SELECT COALESCE(file, '') = '' FROM pragma_database_list WHERE name = 'main'",
+            [],
+            |r| r.get(0),
+        )?;
+        if no_file {
+            return Err(Error::invalid(format!(
+                "{} is not a file; {MUST_BE_A_FILE}",
+                path.display()
+            )));
+        }
         schema::migrate(&mut conn)?;
         let workstation = match &options.workstation {
             Some(w) => crate::params::check_workstation(w)?,

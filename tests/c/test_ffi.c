@@ -459,7 +459,7 @@ static void bad_input(invsync_store *s) {
                                 (char)0x80, '"', '}', 0};
     char buf[256], small[4];
     int32_t n = -77, out = -77, cart = -77;
-    char *big;
+    char *big, *carts_before, *carts_after;
     invsync_store *never = NULL;
 
     CHECK_STATUS(invsync_item_qoh(s, bad1, &out), INVSYNC_INVALID_UTF8);
@@ -503,6 +503,53 @@ static void bad_input(invsync_store *s) {
                                      &cart),
                  INVSYNC_INVALID_ARGUMENT);
     CHECK(cart == -77);
+    /* Settings every later call on the cart would refuse are refused when it is defined, by
+     * name and without quoting a secret, and change nothing: a url with a query (which could
+     * hold a credential and would come back out of the cart list) or fragment, a credential
+     * an HTTP header cannot carry. */
+    carts_before = read_text(invsync_cart_list, s);
+    CHECK_STATUS(invsync_cart_upsert(s,
+                                     "{\"name\":\"Q\",\"adapter\":\"http_json\","
+                                     "\"url\":\"http://127.0.0.1:9/api?key=SECRETKEY\","
+                                     "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"none\"}}",
+                                     &cart),
+                 INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("url") && error_contains("query") && !error_contains("SECRETKEY"));
+    CHECK_STATUS(invsync_cart_upsert(s,
+                                     "{\"name\":\"Q\",\"adapter\":\"http_json\","
+                                     "\"url\":\"http://127.0.0.1:9/#SECRETKEY\","
+                                     "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"none\"}}",
+                                     &cart),
+                 INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("fragment") && !error_contains("SECRETKEY"));
+    CHECK_STATUS(invsync_cart_upsert(s,
+                                     "{\"name\":\"T\",\"adapter\":\"http_json\","
+                                     "\"url\":\"http://127.0.0.1:9/\",\"token\":\"SECRET\\r\\nKEY\","
+                                     "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"none\"}}",
+                                     &cart),
+                 INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("token") && !error_contains("SECRET"));
+    CHECK_STATUS(invsync_cart_upsert(s,
+                                     "{\"name\":\"W\",\"adapter\":\"woocommerce\","
+                                     "\"url\":\"https://w.example/\",\"consumer_key\":\"ck\","
+                                     "\"consumer_secret\":\"SECRETKEY\\n\"}",
+                                     &cart),
+                 INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("consumer_secret") && !error_contains("SECRETKEY"));
+    CHECK(cart == -77);
+    carts_after = read_text(invsync_cart_list, s);
+    CHECK(carts_before && carts_after && strcmp(carts_before, carts_after) == 0);
+    free(carts_before);
+    free(carts_after);
+    /* A secret naming an environment variable is read only when the adapter is built. */
+    CHECK_STATUS(invsync_cart_upsert(s,
+                                     "{\"name\":\"EnvTok\",\"adapter\":\"http_json\","
+                                     "\"url\":\"http://127.0.0.1:9/\",\"token\":\"env:INVSYNC_C_NO_SUCH_VAR\","
+                                     "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"none\"}}",
+                                     &cart),
+                 INVSYNC_OK);
+    CHECK_STATUS(invsync_cart_delete(s, cart), INVSYNC_OK);
+    cart = -77;
     CHECK_STATUS(invsync_item_list(s, "{\"bogus\":1}", buf, 256, &n), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_ledger_list(s, "{\"limit\":0}", buf, 256, &n), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_stack_list(s, "{\"state\":9}", buf, 256, &n), INVSYNC_INVALID_ARGUMENT);
@@ -528,6 +575,13 @@ static void bad_input(invsync_store *s) {
     CHECK_STATUS(invsync_cart_set_sync(s, -5, 1), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_stack_count(s, 0, 0, &out), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_stack_count(s, 0, 4, &out), INVSYNC_INVALID_ARGUMENT);
+    /* A record id that can never be one, as a cart id <= 0 is. */
+    CHECK_STATUS(invsync_stack_retry(s, 0), INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("record_id 0"));
+    CHECK_STATUS(invsync_stack_retry(s, -1), INVSYNC_INVALID_ARGUMENT);
+    CHECK_STATUS(invsync_stack_discard(s, 0), INVSYNC_INVALID_ARGUMENT);
+    CHECK_STATUS(invsync_stack_discard(s, INT32_MIN), INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("record_id"));
     CHECK_STATUS(invsync_stack_count(s, -1, 1, &out), INVSYNC_INVALID_ARGUMENT);
     CHECK(out == -77);
     CHECK_STATUS(invsync_stack_run(s, -1, NULL, 0, NULL), INVSYNC_INVALID_ARGUMENT);
@@ -537,7 +591,15 @@ static void bad_input(invsync_store *s) {
     CHECK_STATUS(invsync_send_qoh(s, 1, 8, NULL, NULL, NULL, 0, NULL), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_get_qoh(s, 1, 4, NULL, NULL, NULL, 0, NULL), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_param_get(s, "SynchQOH", buf, -1, &n), INVSYNC_INVALID_ARGUMENT);
+    /* A store must be a file: the controller and manual runs open their own connections to
+     * it, and an in-memory database is not shared between connections. */
     CHECK_STATUS(invsync_store_open("", &never), INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("a store must be a file"));
+    CHECK_STATUS(invsync_store_open(":memory:", &never), INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("a store must be a file"));
+    CHECK_STATUS(invsync_store_open("file::memory:", &never), INVSYNC_INVALID_ARGUMENT);
+    CHECK_STATUS(invsync_store_open("file:mem.db?mode=memory", &never), INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("a store must be a file"));
     CHECK(never == NULL);
 
     /* Buffers: a size query, too small (nothing written), then the right size. */
