@@ -11,6 +11,7 @@ use inventory_sync::adapter::{
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::StackState;
+use platform::scripted::Scripted;
 use platform::*;
 use std::time::Duration;
 
@@ -180,9 +181,10 @@ fn a_compare_and_set_whose_count_cannot_be_read_is_not_written_blindly() {
     assert_eq!(emu.qoh("PLAIN"), Some(4));
 }
 
-/// BigCommerce refuses a whole relative request (422, nothing applied) when one item would go
-/// below 0, naming it only by identity in the title: the one item fails alone and the batch's
-/// other changes are applied, each once.
+/// BigCommerce refuses a whole relative request (422, nothing applied) when one item's count
+/// would leave the range it takes (the emulator says so, not "insufficient stock", which is
+/// retried: see below), naming it only by identity in the title: the one item fails alone and
+/// the batch's other changes are applied, each once.
 #[test]
 fn one_refused_item_fails_alone_and_the_rest_of_the_batch_applies() {
     let emu = Emulator::start_mode(Mode::BigCommerce).unwrap();
@@ -217,4 +219,112 @@ fn one_refused_item_fails_alone_and_the_rest_of_the_batch_applies() {
     }
     // Halving 10 down to the one refused item: 1 + 2 + 2 + 2 requests at most.
     assert!(emu.adjust_requests() <= 8, "{}", emu.adjust_requests());
+}
+
+const LEVEL: &str = r#"{"data":[{"identity":{"sku":"MUG","variant_id":7,"product_id":3},"available_to_sell":1,"total_inventory_onhand":1,"settings":{"safety_stock":0}}],"meta":{"pagination":{"total":1,"count":1,"per_page":1000,"current_page":1,"total_pages":1}}}"#;
+const REFUSED_FOR_STOCK: &str = r#"{"status":422,"title":"Insufficient stock for items with identity: [sku MUG]","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+
+fn scripted_adapter(server: &Scripted) -> BigCommerceAdapter {
+    BigCommerceAdapter::new(
+        &format!("{}stores/abc/", server.url),
+        Secret::new("tok_x"),
+        1,
+        Duration::from_secs(5),
+    )
+    .unwrap()
+}
+
+fn sale(sku: &str) -> DeltaSend {
+    DeltaSend {
+        key: "k".into(),
+        sku: sku.into(),
+        remote_ref: None,
+        delta: -1,
+    }
+}
+
+/// BigCommerce queues concurrent relative adjustments and may refuse one for "insufficient
+/// stock" that suffices once the queue settles (the reference's concurrent adjustment
+/// handling). Such a sale is tried again (`Retry`), not refused for good (`Failed` bypasses
+/// it at once, and the shop keeps selling units the order manager no longer has); another
+/// 422 still fails the item.
+#[test]
+fn a_sale_refused_for_insufficient_stock_is_tried_again_not_bypassed() {
+    let server = Scripted::start(vec![(200, LEVEL), (422, REFUSED_FOR_STOCK)]);
+    let out = scripted_adapter(&server)
+        .apply_deltas(&[sale("MUG")])
+        .unwrap();
+    let seen = server.finish();
+    assert!(
+        seen[1]
+            .0
+            .starts_with("POST /stores/abc/v3/inventory/adjustments/relative"),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(&out[0], SendOutcome::Retry { message, after: None }
+            if message.contains("MUG") && message.contains("Insufficient stock")),
+        "a sale refused for stock is not a permanent refusal: {out:?}"
+    );
+
+    let other = r#"{"status":422,"title":"Items with identity: [sku MUG] requires absolute adjustment before relative","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+    let server = Scripted::start(vec![(200, LEVEL), (422, other)]);
+    let out = scripted_adapter(&server)
+        .apply_deltas(&[sale("MUG")])
+        .unwrap();
+    server.finish();
+    assert!(
+        matches!(&out[0], SendOutcome::Failed { message } if message.contains("absolute adjustment")),
+        "{out:?}"
+    );
+}
+
+/// End to end: a sale refused for insufficient stock every time is retried with back-off (0
+/// here) and bypassed only after the controller's 10 attempts, with BigCommerce's refusal as
+/// its last response.
+#[test]
+fn a_sale_always_refused_for_stock_is_bypassed_after_the_attempts_with_its_last_response() {
+    let mut script = vec![(200, LEVEL)];
+    script.extend(std::iter::repeat((422, REFUSED_FOR_STOCK)).take(10));
+    let server = Scripted::start(script);
+    let dir = tempfile::tempdir().unwrap();
+    let store = inventory_sync::Store::open(dir.path().join("s.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    store.upsert_item_json(r#"{"sku":"MUG","qoh":1}"#).unwrap();
+    let cart = store
+        .upsert_cart_json(
+            &serde_json::json!({"name":"BC","adapter":"bigcommerce",
+                "url": format!("{}stores/abc/", server.url), "token":"tok_x",
+                "max_items_to_send":50})
+            .to_string(),
+        )
+        .unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    adjust(&store, "MUG", -1);
+    for _ in 0..20 {
+        if store.stack_count(cart, StackState::Waiting).unwrap() == 0 {
+            break;
+        }
+        store.run_stack(None).unwrap();
+    }
+    let list: serde_json::Value = serde_json::from_str(
+        &store
+            .stack_list_json(Some(&format!(r#"{{"cart_id":{cart}}}"#)))
+            .unwrap(),
+    )
+    .unwrap();
+    let record = &list[0];
+    assert_eq!(record["state"], "bypassed", "{list}");
+    assert_eq!(record["attempts"], 10, "{list}");
+    assert!(
+        record["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("Insufficient stock"),
+        "{list}"
+    );
+    let seen = server.finish();
+    assert_eq!(seen.len(), 11, "one read, then 10 attempts: {seen:?}");
 }

@@ -126,13 +126,12 @@ fn a_cart_echoing_the_credential_in_its_errors_never_brings_it_out() {
     }
 }
 
-fn echoed_credentials_stay_hidden(pad: usize) {
+/// A loopback cart answering every request with `answer(its Authorization header)`: (status,
+/// body). Returns its URL; it serves until the test ends.
+fn serve(answer: impl Fn(&str) -> (u16, String) + Send + 'static) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
-    let f = store();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    // WooCommerce's Basic credentials of ck_live:<TOKEN>.
-    let basic = "Y2tfbGl2ZTp0b2stU0VDUkVULTdmM2E5Yw==";
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
@@ -153,19 +152,32 @@ fn echoed_credentials_stay_hidden(pad: usize) {
                 if line == "\r\n" {
                     let mut b = vec![0; len];
                     let _ = reader.read_exact(&mut b);
-                    let body = format!(
-                        r#"{{"error":"{} invalid credentials: {auth}"}}"#,
-                        "x".repeat(pad)
-                    );
+                    let (status, body) = answer(&auth);
                     let _ = write!(
                         reader.get_mut(),
-                        "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()
                     );
                     break;
                 }
             }
         }
+    });
+    url
+}
+
+fn echoed_credentials_stay_hidden(pad: usize) {
+    let f = store();
+    // WooCommerce's Basic credentials of ck_live:<TOKEN>.
+    let basic = "Y2tfbGl2ZTp0b2stU0VDUkVULTdmM2E5Yw==";
+    let url = serve(move |auth| {
+        (
+            400,
+            format!(
+                r#"{{"error":"{} invalid credentials: {auth}"}}"#,
+                "x".repeat(pad)
+            ),
+        )
     });
     let mut seen = Vec::new();
     for (adapter, extra) in [
@@ -206,4 +218,42 @@ fn echoed_credentials_stay_hidden(pad: usize) {
         !all.contains(&TOKEN[..6]) && !all.contains(&basic[..6]),
         "{pad}: {all}"
     );
+}
+
+/// A PHP plugin's `json_encode` escapes `/` as `\/`: a token `tok/SECRET/4711` quoted back in
+/// an error body comes as `tok\/SECRET\/4711`. That form is scrubbed too, from the error,
+/// the run report and the record's last response.
+#[test]
+fn a_token_quoted_back_json_escaped_never_comes_back_out() {
+    let f = store();
+    let url = serve(|_| {
+        (
+            401,
+            r#"{"error":"invalid token tok\/SECRET\/4711"}"#.to_owned(),
+        )
+    });
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Web","adapter":"http_json","url":"{url}","token":"tok/SECRET/4711",
+                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#
+        ))
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "S1", 5);
+    adjust(&f.store, "S1", -1, Reason::PosSale);
+    let run = f.store.run_stack(None).unwrap();
+    let error = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .err()
+        .map(|e| format!("{e} {e:?}"))
+        .unwrap_or_else(|| "no error".into());
+    let list = f.store.stack_list_json(None).unwrap();
+    let seen = [error, run.to_json(), format!("{run:?}"), list].join("\n");
+    assert!(
+        seen.contains(r"invalid token ***"),
+        "the 401 was quoted, scrubbed: {seen}"
+    );
+    assert!(!seen.contains("SECRET"), "the token leaked: {seen}");
 }

@@ -4,10 +4,11 @@
 mod platform;
 
 use inventory_sync::adapter::shopify::ShopifyAdapter;
-use inventory_sync::adapter::{CartAdapter, QuantitySet, SendOutcome, UpdateMode};
+use inventory_sync::adapter::{CartAdapter, DeltaSend, QuantitySet, SendOutcome, UpdateMode};
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::StackState;
+use platform::scripted::Scripted;
 use platform::*;
 use std::time::Duration;
 
@@ -288,4 +289,143 @@ fn a_send_qoh_whose_second_request_is_lost_never_counts_a_record_twice() {
     for s in &skus {
         assert_eq!(f.emu.qoh(s), Some(3), "{s}: {report:?}");
     }
+}
+
+fn scripted_adapter(server: &Scripted) -> ShopifyAdapter {
+    ShopifyAdapter::new(
+        &server.url,
+        Secret::new("shpat_x"),
+        "1",
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap()
+}
+
+fn keyed_delta(key: &str, sku: &str, item: &str) -> DeltaSend {
+    DeltaSend {
+        key: key.into(),
+        sku: sku.into(),
+        remote_ref: Some(item.into()),
+        delta: -1,
+    }
+}
+
+/// Shopify's `InventoryAdjustQuantitiesUserErrorCode` documents three codes that mean "not
+/// done, try again": `ADJUST_QUANTITIES_FAILED`, `SERVICE_UNAVAILABLE` and
+/// `IDEMPOTENCY_CONCURRENT_REQUEST`. A keyed change answered so is retried under its key,
+/// never failed (a failure bypasses it: the sale would never reach the shop); any other code
+/// is still a refusal.
+#[test]
+fn a_change_shopify_says_to_try_again_is_retried_never_refused() {
+    let answer = r#"{"data":{
+      "c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]},
+      "c1":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"Service unavailable","code":"SERVICE_UNAVAILABLE"}]},
+      "c2":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"This request is currently in progress, please try again.","code":"IDEMPOTENCY_CONCURRENT_REQUEST"}]},
+      "c3":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input","changes","0","inventoryItemId"],"message":"The specified inventory item could not be found.","code":"INVALID_INVENTORY_ITEM"}]}}}"#;
+    let server = Scripted::start(vec![(200, answer)]);
+    let out = scripted_adapter(&server)
+        .apply_deltas(&[
+            keyed_delta("k0", "A", "70"),
+            keyed_delta("k1", "B", "71"),
+            keyed_delta("k2", "C", "72"),
+            keyed_delta("k3", "D", "73"),
+        ])
+        .unwrap();
+    server.finish();
+    for (o, code) in out.iter().zip([
+        "ADJUST_QUANTITIES_FAILED",
+        "SERVICE_UNAVAILABLE",
+        "IDEMPOTENCY_CONCURRENT_REQUEST",
+    ]) {
+        assert!(
+            matches!(o, SendOutcome::Retry { message, after: None } if message.contains(code)),
+            "{code} must be retried, naming the code: {out:?}"
+        );
+    }
+    assert!(
+        matches!(&out[3], SendOutcome::Failed { message } if message.contains("INVALID_INVENTORY_ITEM")),
+        "another code stays a refusal: {out:?}"
+    );
+}
+
+/// `InventorySetQuantitiesUserErrorCode`'s one try-again code, `IDEMPOTENCY_CONCURRENT_REQUEST`:
+/// the count is tried again (a set is safe to repeat), while another code still fails its
+/// item.
+#[test]
+fn a_count_shopify_says_to_try_again_is_retried_never_refused() {
+    let answer = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":null,"userErrors":[
+      {"field":["input","quantities","0"],"message":"This request is currently in progress, please try again.","code":"IDEMPOTENCY_CONCURRENT_REQUEST"},
+      {"field":["input","quantities","1"],"message":"The specified inventory item could not be found.","code":"INVALID_INVENTORY_ITEM"}]}}}"#;
+    let server = Scripted::start(vec![(200, answer)]);
+    let set = |sku: &str, item: &str| QuantitySet {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: Some(item.into()),
+        qoh: 4,
+        expected: None,
+    };
+    let out = scripted_adapter(&server)
+        .set_quantities(&[set("A", "70"), set("B", "71")])
+        .unwrap();
+    assert_eq!(
+        server.finish().len(),
+        1,
+        "both named: nothing left to send again"
+    );
+    assert!(
+        matches!(&out[0], SendOutcome::Retry { message, after: None }
+            if message.contains("IDEMPOTENCY_CONCURRENT_REQUEST")),
+        "{out:?}"
+    );
+    assert!(
+        matches!(&out[1], SendOutcome::Failed { message } if message.contains("INVALID_INVENTORY_ITEM")),
+        "{out:?}"
+    );
+}
+
+/// End to end: a sale answered `ADJUST_QUANTITIES_FAILED` ("Try again") is not bypassed: it
+/// is sent again (back-off 0 here, so in the same pass) under the same idempotency key, and
+/// lands.
+#[test]
+fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
+    let try_again = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
+    let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+    let server = Scripted::start(vec![(200, try_again), (200, applied)]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = inventory_sync::Store::open(dir.path().join("s.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    store.upsert_item_json(r#"{"sku":"TEE","qoh":5}"#).unwrap();
+    let cart = store
+        .upsert_cart_json(
+            &serde_json::json!({"name":"Shop","adapter":"shopify","url":server.url,
+                "token":"shpat_x","location_id":"1","max_items_to_send":50})
+            .to_string(),
+        )
+        .unwrap();
+    store
+        .set_web_fields(
+            cart,
+            "TEE",
+            r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
+        )
+        .unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    adjust(&store, "TEE", -1);
+
+    let run = store.run_stack(None).unwrap();
+    assert_eq!((run.sent, run.retried, run.bypassed), (1, 1, 0), "{run:?}");
+    let seen = server.finish();
+    let key = |body: &str| {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let q = v["query"].as_str().unwrap().to_owned();
+        let at = q.find("@idempotent(key: ").expect("keyed");
+        q[at..at + q[at..].find(')').unwrap()].to_owned()
+    };
+    assert_eq!(seen.len(), 2);
+    assert_eq!(key(&seen[0].2), key(&seen[1].2), "the same key both times");
+    assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
+    assert_eq!(store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
 }

@@ -5,10 +5,13 @@
 mod platform;
 
 use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
-use inventory_sync::adapter::{CartAdapter, DeltaSend, SendOutcome, UpdateMode};
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantitySet, SendOutcome, UpdateMode,
+};
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::{GetOptions, StackState};
+use platform::scripted::Scripted;
 use platform::*;
 use std::time::Duration;
 
@@ -151,4 +154,118 @@ fn secrets_never_leak() {
     .unwrap();
     let d = format!("{a:?}");
     assert!(!d.contains(SECRET) && d.contains("***"), "{d}");
+}
+
+/// WooCommerce's batch handler saves the items one after another with no transaction, and
+/// WordPress answers 500 when PHP dies part-way (a time or memory limit, a plugin's fatal
+/// error on save). A 500 to the write of a read-add-write may follow the applied write: the
+/// sale lands once and its record is left uncertain, never read, added and written again.
+#[test]
+fn a_sale_whose_write_is_answered_500_lands_once_and_is_left_uncertain() {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "MUG", -1); // warm the id cache
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(9));
+    adjust(&f.store, "MUG", -3);
+    // The write is applied, then the site answers 500 (reads pass untouched).
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 500,
+        count: 1,
+    });
+    f.drain();
+    assert_eq!(
+        f.emu.qoh("MUG"),
+        Some(6),
+        "the -3 landed once: {:?}",
+        f.records(cart)
+    );
+    assert_eq!(f.count(cart, StackState::Uncertain), 1);
+    let recs = f.records(cart);
+    assert_eq!(recs[0]["state"], "uncertain", "{recs:?}");
+    assert!(
+        recs[0]["last_response"].as_str().unwrap().contains("500"),
+        "{recs:?}"
+    );
+}
+
+/// Send QOH answered 500 after WooCommerce saved the count: the count may have landed, so the
+/// waiting record it included is settled with it, never sent on top (the cart would show 6
+/// where the store has 8).
+#[test]
+fn a_send_qoh_answered_500_never_counts_a_waiting_record_twice() {
+    let f = fixture(Mode::WooCommerce);
+    let cart = f.cart(50);
+    f.item("A", 10);
+    f.emu.set_qoh("A", 10);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "A", -2);
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 500,
+        count: 1,
+    });
+    let report = f.send(cart);
+    assert_eq!(f.emu.qoh("A"), Some(8), "{report:?}");
+    assert_eq!(report.superseded, 1, "{report:?}");
+    f.drain();
+    assert_eq!(f.emu.qoh("A"), Some(8), "the -2 went once");
+}
+
+const FATAL: &str = r#"{"code":"internal_server_error","message":"<p>There has been a critical error on this website.</p>","data":{"status":500},"additional_errors":[]}"#;
+
+fn scripted_adapter(server: &Scripted) -> WooCommerceAdapter {
+    WooCommerceAdapter::new(
+        &server.url,
+        "ck_x",
+        Secret::new("cs_x"),
+        Duration::from_secs(5),
+    )
+    .unwrap()
+}
+
+/// At adapter level: a batch write (a delta's or a count's) answered 500 is a possibly
+/// applied write (`Ambiguous`), not "nothing applied"; a 503 (maintenance mode, an overloaded
+/// server: WordPress never ran the handler) still is `Unavailable`.
+#[test]
+fn a_batch_write_answered_500_may_have_saved_items_but_a_503_saved_none() {
+    let read = r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#;
+    let server = Scripted::start(vec![(200, read), (500, FATAL)]);
+    let r = scripted_adapter(&server).apply_deltas(&[DeltaSend {
+        key: "k".into(),
+        sku: "MUG".into(),
+        remote_ref: Some("5".into()),
+        delta: -3,
+    }]);
+    let seen = server.finish();
+    assert!(
+        seen[1].0.starts_with("POST /wp-json/wc/v3/products/batch"),
+        "{seen:?}"
+    );
+    assert!(matches!(r, Err(CartError::Ambiguous(_))), "{r:?}");
+
+    let set = [QuantitySet {
+        key: "k".into(),
+        sku: "MUG".into(),
+        remote_ref: Some("5".into()),
+        qoh: 7,
+        expected: None,
+    }];
+    let server = Scripted::start(vec![(500, FATAL)]);
+    let r = scripted_adapter(&server).set_quantities(&set);
+    let seen = server.finish();
+    assert!(
+        seen[0].0.starts_with("POST /wp-json/wc/v3/products/batch"),
+        "{seen:?}"
+    );
+    assert!(matches!(r, Err(CartError::Ambiguous(_))), "{r:?}");
+
+    let maintenance =
+        r#"{"code":"maintenance","message":"Briefly unavailable for scheduled maintenance."}"#;
+    let server = Scripted::start(vec![(503, maintenance)]);
+    let r = scripted_adapter(&server).set_quantities(&set);
+    server.finish();
+    assert!(matches!(r, Err(CartError::Unavailable(_))), "{r:?}");
 }

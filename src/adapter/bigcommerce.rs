@@ -30,8 +30,14 @@
 //! Items go by SKU. Unknown SKUs are found before writing, with one `sku:in` read per 50 SKUs
 //! not yet seen by this adapter, so one unknown SKU fails alone instead of a 422 for the whole
 //! batch. Should a 422 still come (an item that needs an absolute count before a relative one,
-//! a change that would take stock below 0), the refused part is halved and sent again until
-//! the refused items fail alone; the others are applied.
+//! a quantity out of range), the refused part is halved and sent again until the refused
+//! items stand alone; the others are applied. An item refused alone fails
+//! ([`SendOutcome::Failed`]), except a relative adjustment refused for insufficient stock
+//! (the 422's text says "insufficient stock" or "insufficient inventory"): BigCommerce
+//! queues concurrent adjustments, and may refuse one for stock that suffices once the queue
+//! settles (the reference's "concurrent adjustment handling"), so it is
+//! [`SendOutcome::Retry`]: tried again with back-off, and bypassed only after the
+//! controller's attempts, with the refusal as its last response.
 //!
 //! Rate limits: a 429 is [`CartError::RateLimited`] with `X-Rate-Limit-Time-Reset-Ms` (or
 //! `Retry-After`) as the wait; when a success says `X-Rate-Limit-Requests-Left: 0` the next
@@ -288,7 +294,8 @@ impl BigCommerceAdapter {
     /// Writes in requests of at most [`MAX_ITEMS`]. A 422 applies nothing, and names the items
     /// it refused only by identity in its title (`Items with identity: [product_id 113] …`),
     /// which need not be how the request named them; so a refused part is halved and each
-    /// half sent again, until each refused item stands alone and fails by itself. One bad item
+    /// half sent again, until each refused item stands alone and fails by itself (or, a
+    /// relative one refused for insufficient stock, is tried again later). One bad item
     /// among 50 costs about a dozen requests, and the other 49 are applied.
     fn write(
         &self,
@@ -326,6 +333,17 @@ impl BigCommerceAdapter {
                         }
                     }
                     Ok(Err(message)) => match part {
+                        // A relative adjustment refused for stock may pass once BigCommerce's
+                        // queue of concurrent adjustments settles: tried again (with back-off,
+                        // bypassed only after the controller's attempts), not failed at once.
+                        [(i, sku, _)] if relative && insufficient_stock(&message) => {
+                            out[*i] = Some(SendOutcome::Retry {
+                                message: format!(
+                                    "sku {sku}: not applied, bigcommerce refused it for stock (may pass once concurrent adjustments settle): {message}"
+                                ),
+                                after: None,
+                            })
+                        }
                         [(i, sku, _)] => {
                             out[*i] = Some(SendOutcome::Failed {
                                 message: format!("sku {sku}: bigcommerce refused it: {message}"),
@@ -343,6 +361,12 @@ impl BigCommerceAdapter {
         }
         Ok(())
     }
+}
+
+/// Whether a 422's text says the stock did not suffice (BigCommerce's title, or its body).
+fn insufficient_stock(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("insufficient stock") || m.contains("insufficient inventory")
 }
 
 fn unknown(sku: &str) -> SendOutcome {

@@ -225,15 +225,42 @@ pub(crate) fn not_sent(sku: &str) -> SendOutcome {
 }
 
 /// `text` without any of `secrets` (those of 4 characters or more; shorter ones would garble
-/// messages and hide nothing): each replaced by `***`, whole or where an excerpt cut it.
+/// messages and hide nothing): each replaced by `***`, whole or where an excerpt cut it, as
+/// given or as a JSON answer quotes it ([`json_forms`]).
 pub(crate) fn scrub(mut text: String, secrets: &[impl AsRef<str>]) -> String {
-    for s in secrets.iter().map(AsRef::as_ref).filter(|s| s.len() >= 4) {
-        if text.contains(s) {
-            text = text.replace(s, "***");
+    for secret in secrets.iter().map(AsRef::as_ref).filter(|s| s.len() >= 4) {
+        // Longest first: a form that holds another is replaced whole.
+        let mut forms = json_forms(secret);
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        for s in &forms {
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), "***");
+            }
+            text = scrub_cut(text, s);
         }
-        text = scrub_cut(text, s);
     }
     text
+}
+
+/// `secret` as given, and as a cart's JSON error body may quote it: string-escaped as
+/// `serde_json` escapes it (`"`, `\`, control characters), and with `/` escaped as well: as
+/// `\/`, which PHP's `json_encode` does by default (a WordPress plugin echoing `tok/SECRET`
+/// sends `tok\/SECRET`), or as `\u002f`/`\u002F`. Without duplicates.
+fn json_forms(secret: &str) -> Vec<String> {
+    let escaped = serde_json::to_string(secret).expect("a string serialises");
+    let escaped = escaped[1..escaped.len() - 1].to_owned();
+    let mut forms = vec![secret.to_owned()];
+    for form in [
+        escaped.clone(),
+        escaped.replace('/', "\\/"),
+        escaped.replace('/', "\\u002f"),
+        escaped.replace('/', "\\u002F"),
+    ] {
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    forms
 }
 
 /// Replaces what is left of `secret` where an excerpt of a cart's answer cut it (`…`, as
@@ -281,5 +308,27 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn a_secret_quoted_back_json_escaped_is_scrubbed() {
+        let secrets = ["tok/SECRET/4711", "pa\\ss\"word"];
+        for quoted in [
+            r#"{"error":"invalid token tok\/SECRET\/4711"}"#,
+            r#"{"error":"invalid token tok\u002FSECRET\u002F4711"}"#,
+            r#"{"error":"invalid token tok\u002fSECRET\u002f4711"}"#,
+            r#"{"error":"invalid token tok/SECRET/4711"}"#,
+            r#"{"error":"bad pa\\ss\"word"}"#,
+        ] {
+            let out = scrub(quoted.to_owned(), &secrets);
+            assert!(
+                !out.contains("SECRET") && !out.contains("ss"),
+                "{quoted} -> {out}"
+            );
+            assert!(out.contains("***"), "{out}");
+        }
+        // Cut by an excerpt while escaped.
+        let out = scrub("invalid token tok\\/SECR…".to_owned(), &secrets);
+        assert_eq!(out, "invalid token ***…");
     }
 }

@@ -207,7 +207,8 @@ fn unwound<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
 
 /// The forms in which a cart's credentials could come back in an answer: each as given, and
 /// as the HTTP Basic credentials built of them (`user:secret`, `secret:`). Short values are
-/// left out: replacing them would garble messages and hide nothing.
+/// left out: replacing them would garble messages and hide nothing. (Each is also scrubbed
+/// as a JSON body quotes it, `/` escaped as `\/` included: see `common::scrub`.)
 fn cart_secrets(cart: &Cart) -> Vec<String> {
     let secrets: Vec<String> = SECRET_KEYS
         .iter()

@@ -40,6 +40,13 @@
 //!   variant, or on several, fails that item with a clear message.
 //! - Quantities: a set outside `0..=1,000,000,000` or a delta beyond ±1,000,000,000 fails
 //!   locally; Shopify's `INVALID_QUANTITY_TOO_HIGH`/`_TOO_LOW` are reported as failures.
+//! - User errors that mean "try again" are [`SendOutcome::Retry`], never a failure (which
+//!   would bypass the change): for an adjustment `ADJUST_QUANTITIES_FAILED`,
+//!   `SERVICE_UNAVAILABLE` and `IDEMPOTENCY_CONCURRENT_REQUEST` (sent again under the same
+//!   key), for a set `IDEMPOTENCY_CONCURRENT_REQUEST`:
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventoryAdjustQuantitiesUserErrorCode>,
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventorySetQuantitiesUserErrorCode>.
+//!   Any other code fails the item.
 //! - Throttling: a `THROTTLED` answer is [`CartError::RateLimited`] with the wait
 //!   `(requested − currentlyAvailable) / restoreRate`; before a request the adapter also waits
 //!   (at most [`MAX_PACING`]) when the last `throttleStatus` says the bucket cannot pay for it.
@@ -449,7 +456,12 @@ impl ShopifyAdapter {
                     };
                 }
                 match user_errors(payload) {
-                    Some(e) => SendOutcome::Failed {
+                    // Not done, and the key makes a re-send safe: tried again under it.
+                    Some((e, true)) => SendOutcome::Retry {
+                        message: format!("sku {}: not applied, shopify says try again: {e}", d.sku),
+                        after: None,
+                    },
+                    Some((e, false)) => SendOutcome::Failed {
                         message: format!("sku {}: shopify refused the change: {e}", d.sku),
                     },
                     None => SendOutcome::Applied {
@@ -527,24 +539,43 @@ fn available(node: &Value) -> Option<i64> {
         .as_i64()
 }
 
-fn user_errors(payload: &Value) -> Option<String> {
+/// The `inventoryAdjustQuantities` user-error codes that mean "not done, try again"
+/// (`InventoryAdjustQuantitiesUserErrorCode`): the adjustment failed, the service is
+/// unavailable, or the same idempotency key is still being processed. Nothing was applied by
+/// the request so answered, and the key makes the re-send safe.
+const ADJUST_TRY_AGAIN: [&str; 3] = [
+    "ADJUST_QUANTITIES_FAILED",
+    "SERVICE_UNAVAILABLE",
+    "IDEMPOTENCY_CONCURRENT_REQUEST",
+];
+
+/// The `inventorySetQuantities` user-error codes that mean "try again"
+/// (`InventorySetQuantitiesUserErrorCode` has only this one; a set is absolute, safe to send
+/// again).
+const SET_TRY_AGAIN: [&str; 1] = ["IDEMPOTENCY_CONCURRENT_REQUEST"];
+
+/// The user errors of one adjust payload, as text, and whether every one of them is a
+/// try-again code ([`ADJUST_TRY_AGAIN`]); `None` when there are none.
+fn user_errors(payload: &Value) -> Option<(String, bool)> {
     let errors = payload["userErrors"].as_array()?;
     if errors.is_empty() {
         return None;
     }
-    Some(
-        errors
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} ({})",
-                    truncate(e["message"].as_str().unwrap_or("")),
-                    e["code"].as_str().unwrap_or("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
+    let try_again = errors
+        .iter()
+        .all(|e| ADJUST_TRY_AGAIN.contains(&e["code"].as_str().unwrap_or("")));
+    let text = errors
+        .iter()
+        .map(|e| {
+            format!(
+                "{} ({})",
+                truncate(e["message"].as_str().unwrap_or("")),
+                e["code"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some((text, try_again))
 }
 
 impl CartAdapter for ShopifyAdapter {
@@ -675,6 +706,15 @@ impl CartAdapter for ShopifyAdapter {
                             out[*i] = Some(match current.get(&s.sku).and_then(|c| c.1) {
                                 Some(now) if stale.contains(&s.sku.as_str()) => {
                                     SendOutcome::Conflict { current: now }
+                                }
+                                _ if SET_TRY_AGAIN.contains(&code.as_str()) => {
+                                    SendOutcome::Retry {
+                                        message: format!(
+                                            "sku {}: the count {} was not set, shopify says try again: {message} ({code})",
+                                            s.sku, s.qoh
+                                        ),
+                                        after: None,
+                                    }
                                 }
                                 _ => SendOutcome::Failed {
                                     message: format!(

@@ -37,8 +37,11 @@
 //! change that landed between write and verify: such an item is
 //! [`SendOutcome::Uncertain`], left for the drift report, never re-sent blindly; an answer
 //! lost after the write is [`CartError::Ambiguous`], which the controller also marks
-//! `uncertain` for this mode. Where that window is unacceptable, an `http_json` plugin inside
-//! WordPress (keyed, relative) is the safe path. A set with an `expected` count is checked
+//! `uncertain` for this mode. So is a 500 to a batch write (deltas and sets alike):
+//! WooCommerce saves a batch item by item with no transaction, so a PHP fatal part-way may
+//! follow saved items; a 503 (maintenance, overload) is [`CartError::Unavailable`]. Where
+//! that window is unacceptable, an `http_json` plugin inside WordPress (keyed, relative) is
+//! the safe path. A set with an `expected` count is checked
 //! the same way (read, compare, write) and answers [`SendOutcome::Conflict`] on a mismatch.
 //!
 //! SKU → ids: a `remote_ref` of `"123"` (product) or `"123/456"` (product/variation) is used
@@ -333,7 +336,7 @@ impl WooCommerceAdapter {
                         .header(CONTENT_TYPE, "application/json")
                         .body(serde_json::to_vec(&json!({ "update": update })).expect("json")),
                     // Read, add, write: the write sent twice adds the delta twice.
-                    common::gateway_lost_answer,
+                    batch_write_error,
                 )
                 .and_then(|(_, bytes)| {
                     serde_json::from_slice::<Value>(&bytes).map_err(|e| {
@@ -381,6 +384,24 @@ impl WooCommerceAdapter {
             .map(|(o, (_, _, sku))| o.unwrap_or_else(|| Err(common::not_sent(sku))))
             .collect())
     }
+}
+
+/// The `on_error` of a batch write. WooCommerce saves a batch's items one after another with
+/// no transaction (`WC_REST_Controller::batch_items`), and WordPress answers 500 when PHP
+/// dies part-way (a time or memory limit, a plugin's fatal error on save): items before the
+/// failure may be saved, so a 500 is a lost answer ([`CartError::Ambiguous`]), not "nothing
+/// applied" (a delta read as not applied is read, added and written again; a set's waiting
+/// records would be sent on top of it). A gateway's 502/504/524 likewise
+/// ([`common::gateway_lost_answer`]). A 503 stays [`CartError::Unavailable`]: maintenance
+/// mode or an overloaded server answers it before WordPress runs the handler.
+fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
+    if r.status().as_u16() == 500 {
+        return Some(CartError::Ambiguous(format!(
+            "HTTP {}: WooCommerce saves a batch item by item, so items before the failure may have been saved",
+            r.status()
+        )));
+    }
+    common::gateway_lost_answer(r)
 }
 
 fn unknown(sku: &str) -> SendOutcome {

@@ -2,6 +2,11 @@
 //! the emulator's platform modes, over real HTTP on 127.0.0.1.
 #![allow(dead_code)]
 
+/// The scripted loopback server of the adapters' unit tests, shared with these: one
+/// (status, body) answer per connection, in order; it records each request.
+#[path = "../../src/adapter/scripted.rs"]
+pub mod scripted;
+
 use inventory_sync::emulator::{Emulator, Mode};
 use inventory_sync::{CartId, GetOptions, SendOptions, SendReport, StackState, Store};
 use serde_json::{json, Value};
