@@ -169,7 +169,8 @@ typedef struct invsync_store invsync_store;
  * A progress callback: `user` as given to the call, `done` items so far, `total` items in
  * all (-1 while unknown). Return 0 to go on, non-zero to cancel. Called only on the calling
  * thread, between batches, with no lock held; it must not unwind (no C++ exception, no
- * `longjmp`) and must not close the store it reports on.
+ * `longjmp`). Closing the store it reports on from it (a VBA `DoEvents` lets a Close button
+ * run there) frees the handle only once the call has returned.
  */
 typedef int32_t (*invsync_progress_fn)(void *user, int32_t done, int32_t total);
 
@@ -213,10 +214,13 @@ int32_t invsync_store_open(const char *path, invsync_store **out);
 
 /**
  * Closes a handle: stops its background controller (after its current pass), rolls back an
- * open host transaction, and frees it. NULL is a no-op.
+ * open host transaction, and frees it. NULL is a no-op. A call still inside the library on
+ * this handle (the caller of a progress callback that closes it, as a VBA `DoEvents` lets a
+ * Close button do; another thread's call) finishes first: the handle is freed when the last
+ * of them returns.
  *
- * Thread safety: no other thread may be inside a call on this handle, and the handle must
- * not be used afterwards.
+ * Thread safety: the handle must not be used afterwards, by any thread: no call may start
+ * on it once the close has begun.
  *
  * # Safety
  * `store` is NULL or a live handle from `invsync_store_open`, closed only once.

@@ -132,6 +132,22 @@ impl Adjustment {
         self.host_ref = Some(host_ref.into());
         self
     }
+    /// What [`Store::adjust_qoh`] refuses of the change itself, before it reads the store: a
+    /// SKU that is empty or too long, a host reference not of 1 to 255 bytes. A caller
+    /// applying many changes one by one (an import) checks them all first, so that a bad one
+    /// is found before the first is applied.
+    pub fn check(&self) -> Result<()> {
+        self.checked_sku().map(drop)
+    }
+    fn checked_sku(&self) -> Result<&str> {
+        let sku = check_sku(&self.sku)?;
+        if let Some(r) = &self.host_ref {
+            if r.is_empty() || r.len() > 255 {
+                return Err(Error::invalid("host_ref must be 1 to 255 bytes"));
+            }
+        }
+        Ok(sku)
+    }
 }
 
 /// What [`Store::adjust_qoh`] did.
@@ -618,12 +634,7 @@ impl Store {
     /// that says so) has rolled the whole host transaction back: check
     /// [`Store::in_host_transaction`] after such an error.
     pub fn adjust_qoh(&self, adjustment: &Adjustment) -> Result<AdjustOutcome> {
-        let sku = check_sku(&adjustment.sku)?;
-        if let Some(r) = &adjustment.host_ref {
-            if r.is_empty() || r.len() > 255 {
-                return Err(Error::invalid("host_ref must be 1 to 255 bytes"));
-            }
-        }
+        let sku = adjustment.checked_sku()?;
         let workstation = self.workstation();
         // Every refusal (duplicate reference, unknown cart or SKU, a product with variants, a
         // QOH out of range) comes before `apply_change`'s first write.

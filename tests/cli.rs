@@ -23,24 +23,34 @@ fn an_import_with_a_bad_line_changes_nothing_and_names_the_line() {
     variant(&f.store, "SHIRT-L", "SHIRT", 3);
     let db = f.dir.path().join("store.db");
     let csv = f.dir.path().join("sales.csv");
-    for (bad, why) in [
-        ("MUG,-1,2", "unknown SKU"),
-        ("SHIRT,-1,2", "variants"),
-        ("CAP,x,2", "not a number"),
-        ("CAP,-1,2,ref,99", "cart 99"),
-        ("\"CAP,-1", "not closed"),
+    let long_ref = format!("CAP,-1,2,{}", "R".repeat(256));
+    for (bad, line, why) in [
+        ("MUG,-1,2", "line 3", "unknown SKU"),
+        ("SHIRT,-1,2", "line 3", "variants"),
+        ("CAP,x,2", "line 3", "not a number"),
+        ("CAP,-1,2,ref,99", "line 3", "cart 99"),
+        ("\"CAP,-1", "line 3", "not closed"),
         // Only the lines together take CAP out of the range the store keeps.
-        ("CAP,2147483000,4\nCAP,1000,4", "32-bit range"),
+        ("CAP,2147483000,4\nCAP,1000,4", "line 4", "32-bit range"),
+        // Refused by the store only when applied, after the lines before it.
+        (
+            long_ref.as_str(),
+            "line 3",
+            "host_ref must be 1 to 255 bytes",
+        ),
+        // An order number on every line of its order: the second would read as seen before.
+        (
+            "TEE-M,-1,3,SO-1001\nCAP,-2,3,SO-1001",
+            "line 4",
+            "also on line 3",
+        ),
+        // A SKU starting with #, not a comment: skipped, its stock would stay wrong.
+        ("#10-SCREW,-4,2", "line 3", "quote its SKU"),
     ] {
         std::fs::write(&csv, format!("TEE-M,-1,2\nCAP,-1,2\n{bad}\n")).unwrap();
         let out = invsync(&["import", db.to_str().unwrap(), csv.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{bad}: {stderr}");
-        let line = if why == "32-bit range" {
-            "line 4"
-        } else {
-            "line 3"
-        };
         assert!(
             stderr.contains(line) && stderr.contains(why),
             "{bad}: {stderr}"
@@ -60,10 +70,13 @@ fn an_import_reads_what_spreadsheets_save() {
     item(&f.store, "CAP, RED", 5);
     let db = f.dir.path().join("store.db");
     let csv = f.dir.path().join("sales.csv");
-    // A byte-order mark, CRLF, quotes (one holding a comma, one a quote), origin 0 = none.
+    item(&f.store, "#10-SCREW", 100);
+    // A byte-order mark, CRLF, quotes (one holding a comma, one a quote, one a SKU starting
+    // with #), origin 0 = none, an empty row as a spreadsheet saves it, a comment.
     std::fs::write(
         &csv,
-        "\u{feff}TEE-M,-1,2,POS-1\r\n\"CAP, RED\",-2,3,\"SO-1001, line \"\"2\"\"\",0\r\n",
+        "\u{feff}TEE-M,-1,2,POS-1\r\n\"CAP, RED\",-2,3,\"SO-1001, line \"\"2\"\"\",0\r\n\
+         ,,,,\r\n# sku,delta,reason\r\n\"#10-SCREW\",-4,2\r\n",
     )
     .unwrap();
     let out = invsync(&["import", db.to_str().unwrap(), csv.to_str().unwrap()]);
@@ -74,10 +87,64 @@ fn an_import_reads_what_spreadsheets_save() {
     );
     assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 9);
     assert_eq!(f.store.item_qoh("CAP, RED").unwrap(), 3);
+    assert_eq!(f.store.item_qoh("#10-SCREW").unwrap(), 96);
     let ledger = f.store.ledger_json(Some(r#"{"sku":"CAP, RED"}"#)).unwrap();
     assert!(ledger.contains(r#"SO-1001, line \"2\""#), "{ledger}");
     // Origin 0 is no origin: the change goes to every cart.
-    assert_eq!(records(&f.store, web).len(), 2);
+    assert_eq!(records(&f.store, web).len(), 3);
+    // Excel's plain "CSV" is Windows-1252: refused by line, nothing applied.
+    std::fs::write(&csv, b"TEE-M,-1,2\r\nGR\xd6SSE,-1,2\r\n").unwrap();
+    let out = invsync(&["import", db.to_str().unwrap(), csv.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("line 2: not UTF-8") && stderr.contains("CSV UTF-8"),
+        "{stderr}"
+    );
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 9);
+}
+
+/// The always-on controller writes its reports to a pipe (a service wrapper, a log shipper)
+/// that may go away: it goes on sending, where `print!` would have panicked and stopped every
+/// cart's updates.
+#[test]
+fn the_controller_outlives_its_output_going_away() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let f = store();
+    let e = inventory_sync::emulator::Emulator::start().unwrap();
+    let web = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "TEE-M", 10);
+    e.set_qoh("TEE-M", 10);
+    let db = f.dir.path().join("store.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut sent = |qoh: i64| {
+        adjust(&f.store, "TEE-M", -1, inventory_sync::Reason::PosSale);
+        // A bounded wait on the condition itself: the controller polls every 20 ms.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(e.qoh("TEE-M") == Some(qoh) && records(&f.store, web).is_empty()) {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the controller ended ({status}) once its output had gone");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never sent: {:?}",
+                e.qoh("TEE-M")
+            );
+            std::thread::yield_now();
+        }
+    };
+    // The first report goes to the closed pipe; the second change must still be sent.
+    sent(9);
+    sent(8);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]

@@ -146,10 +146,16 @@ namespace InventorySync
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_last_report(StoreHandle store, byte[] buf, int len, out int needed);
 
-        /// <summary>NUL-terminated UTF-8 bytes of <paramref name="s"/>; null stays null.</summary>
+        /// <summary>NUL-terminated UTF-8 bytes of <paramref name="s"/>; null stays null. A string
+        /// holding a NUL is refused: the library would read it only up to the NUL, so
+        /// "SO-1\0line-2" would pass as "SO-1" (a second line skipped as seen before) and
+        /// "A\0-XL" would adjust "A".</summary>
+        /// <exception cref="ArgumentException">The string holds a NUL character.</exception>
         public static byte[] Utf8(string s)
         {
             if (s == null) return null;
+            if (s.IndexOf('\0') >= 0)
+                throw new ArgumentException("text passed to inventory_sync holds a NUL character (\\0), which would cut it short");
             int n = Encoding.UTF8.GetByteCount(s);
             byte[] b = new byte[n + 1];
             Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);

@@ -141,6 +141,11 @@ End Function
 Public Function Utf8z(ByVal s As String) As Byte()
     Dim b() As Byte
     Dim n As Long
+    ' The library reads up to the first NUL: "SO-1" & vbNullChar & "line-2" would pass as
+    ' "SO-1" (a second line skipped as seen before), so such text is refused here.
+    If InStr(s, vbNullChar) > 0 Then
+        Err.Raise 5, "InventorySync", "text passed to inventory_sync holds a NUL character, which would cut it short"
+    End If
     If Len(s) = 0 Then
         ReDim b(0)
         Utf8z = b

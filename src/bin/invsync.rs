@@ -5,10 +5,13 @@
 //! - `invsync run STORE` makes one pass and prints its report.
 //! - `invsync import STORE FILE [--workstation W]` applies QOH changes from a CSV file, one per
 //!   line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]` (fields may be quoted; a UTF-8
-//!   byte-order mark, CRLF, blank lines and `#` comments are allowed; origin 0 is none). Every
-//!   line is checked (its numbers, its SKU, its cart) before the first is applied, so a file
-//!   with a bad line changes nothing. Each change then commits on its own: with host
-//!   references the file can be run again after a crash, and what was applied is skipped.
+//!   byte-order mark, CRLF, blank lines, rows of commas only and `#` comments are allowed; a
+//!   `#` line that reads as a change is refused, so quote a SKU that starts with `#`; origin 0
+//!   is none). The file must be UTF-8. Every line is checked (its numbers, its SKU, its cart,
+//!   its host reference, which no other line of the file may repeat) before the first is
+//!   applied, so a file with a bad line changes nothing. Each change then commits on its
+//!   own: with host references the file can be run again after a crash, and what was applied
+//!   is skipped.
 //! - `invsync stack STORE` prints the troubleshooting view.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH.
 //!
@@ -20,6 +23,7 @@
 
 use inventory_sync::{Adjustment, Delta, Reason, Store};
 use std::collections::HashMap;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -124,17 +128,21 @@ fn run(args: &[String]) -> Result<(), Failure> {
             loop {
                 // A pass leases for at most a second, so a slow cart's backlog never holds
                 // up the other carts' new records for longer.
+                // Written, not printed: `print!` panics when its reader has gone (a log
+                // shipper restarted, a full disk), and the controller must outlive its log.
                 let idle = match store.run_stack_within(None, Duration::from_secs(1)) {
                     Ok(report) => {
                         if report.sent + report.retried + report.bypassed + report.uncertain > 0 {
-                            print!("{report}");
+                            let _ = write!(std::io::stdout(), "{report}");
+                            let _ = std::io::stdout().flush();
                         }
                         // A pass whose second ran out with records waiting goes on at once.
                         !(report.cut_short && report.remaining > 0)
                     }
                     // The shared controller stays up: the next pass tries again.
                     Err(e) => {
-                        eprintln!("invsync: pass failed, trying again: {e}");
+                        let _ =
+                            writeln!(std::io::stderr(), "invsync: pass failed, trying again: {e}");
                         true
                     }
                 };
@@ -151,8 +159,19 @@ fn run(args: &[String]) -> Result<(), Failure> {
         Some("import") => {
             let store = open(args, &pos)?;
             let file = nth(&pos, 2, "FILE")?;
-            let text = std::fs::read_to_string(file)
+            let bytes = std::fs::read(file)
                 .map_err(|e| Failure::Usage(format!("cannot read {file}: {e}")))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let bytes = e.as_bytes();
+                let line = 1 + bytes[..e.utf8_error().valid_up_to()]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count();
+                Failure::Lib(invalid(format!(
+                    "{file} line {line}: not UTF-8 text (from Excel, save as \"CSV UTF-8\"); \
+                     nothing was applied"
+                )))
+            })?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             let at = |n: usize, e: inventory_sync::Error| {
                 Failure::Lib(inventory_sync::Error::new(
@@ -163,12 +182,42 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let mut lines = Vec::new();
             // Each SKU's QOH as the lines before would leave it.
             let mut qoh: HashMap<String, i64> = HashMap::new();
+            // Each host reference's line: the same one twice in a file would apply only the
+            // first change (the second reads as seen before), so it is refused.
+            let mut refs: HashMap<String, usize> = HashMap::new();
             for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
-                if line.trim().is_empty() || line.starts_with('#') {
+                // A spreadsheet's empty row comes out as commas.
+                if line.chars().all(|c| c == ',' || c.is_whitespace()) {
+                    continue;
+                }
+                if line.starts_with('#') {
+                    // A comment, unless it reads as a change: a SKU such as `#10-SCREW`
+                    // skipped as a comment would leave its stock wrong without a word.
+                    if parse_line(line).is_ok() {
+                        return Err(at(
+                            n,
+                            invalid(
+                                "a line starting with # reads as a change: quote its SKU \
+                                 (\"#10-SCREW\",-4) to apply it, or write the comment as text",
+                            ),
+                        ));
+                    }
                     continue;
                 }
                 let l = parse_line(line).map_err(|e| at(n, e))?;
                 check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
+                if let Some(r) = &l.host_ref {
+                    if let Some(first) = refs.insert(r.clone(), n) {
+                        return Err(at(
+                            n,
+                            invalid(format!(
+                                "host_ref {r:?} is also on line {first}: each line needs its own \
+                                 reference (the order and its line, say), or the second change \
+                                 would be skipped as seen before"
+                            )),
+                        ));
+                    }
+                }
                 lines.push((n, l.adjustment));
             }
             let (mut applied, mut skipped) = (0usize, 0usize);
@@ -213,6 +262,7 @@ struct Line {
     sku: String,
     delta: i64,
     origin: Option<i64>,
+    host_ref: Option<String>,
     adjustment: Adjustment,
 }
 
@@ -273,8 +323,9 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
     };
     let delta = num(1, "delta")?;
     let mut adjustment = Adjustment::new(f[0].as_str(), Delta::new(delta)?, reason);
-    if f.len() > 3 && !f[3].is_empty() {
-        adjustment = adjustment.host_ref(f[3].as_str());
+    let host_ref = f.get(3).filter(|r| !r.is_empty()).cloned();
+    if let Some(r) = &host_ref {
+        adjustment = adjustment.host_ref(r.as_str());
     }
     // 0 is "none", as in the C ABI.
     let origin = match f.get(4).filter(|o| !o.is_empty()) {
@@ -284,10 +335,12 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
     if let Some(o) = origin {
         adjustment = adjustment.origin_cart(o);
     }
+    adjustment.check()?;
     Ok(Line {
         sku: f[0].clone(),
         delta,
         origin,
+        host_ref,
         adjustment,
     })
 }

@@ -63,7 +63,12 @@ pub unsafe extern "C" fn invsync_store_open(
         let path = unsafe { str_in(path, "path", INVSYNC_MAX_NAME_IN) }?;
         let out = out_ptr(out, "out")?;
         let store = Store::open(path)?;
-        let handle = Box::into_raw(Box::new(InvsyncStore { store }));
+        let handle = Box::into_raw(Box::new(InvsyncStore {
+            store,
+            calls: Default::default(),
+            closing: Default::default(),
+            freed: Default::default(),
+        }));
         // SAFETY: out was checked non-NULL and is writable by the caller's contract.
         unsafe { put(out, handle) };
         Ok(())
@@ -71,10 +76,13 @@ pub unsafe extern "C" fn invsync_store_open(
 }
 
 /// Closes a handle: stops its background controller (after its current pass), rolls back an
-/// open host transaction, and frees it. NULL is a no-op.
+/// open host transaction, and frees it. NULL is a no-op. A call still inside the library on
+/// this handle (the caller of a progress callback that closes it, as a VBA `DoEvents` lets a
+/// Close button do; another thread's call) finishes first: the handle is freed when the last
+/// of them returns.
 ///
-/// Thread safety: no other thread may be inside a call on this handle, and the handle must
-/// not be used afterwards.
+/// Thread safety: the handle must not be used afterwards, by any thread: no call may start
+/// on it once the close has begun.
 ///
 /// # Safety
 /// `store` is NULL or a live handle from `invsync_store_open`, closed only once.
@@ -85,7 +93,7 @@ pub unsafe extern "C" fn invsync_store_close(store: *mut InvsyncStore) {
     }
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: a live handle made by Box::into_raw in invsync_store_open, closed once.
-        drop(unsafe { Box::from_raw(store) });
+        unsafe { close(store) };
     }));
 }
 
@@ -1026,7 +1034,7 @@ unsafe fn filtered_list(
             )
         };
         let out = TextOut::new(buf, len, needed)?;
-        let json = list(store, filter)?;
+        let json = list(&store, filter)?;
         // SAFETY: the caller's contract on buf, len and needed.
         unsafe { out.write(&json) }
     })

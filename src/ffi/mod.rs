@@ -125,11 +125,18 @@ pub const INVSYNC_GET_CREATE_NEW: i32 = 2;
 /// `invsync_store_close`.
 pub struct InvsyncStore {
     store: Store,
+    /// Calls inside the library on this handle now.
+    calls: std::sync::atomic::AtomicUsize,
+    /// `invsync_store_close` was called: the last call to return frees the handle.
+    closing: std::sync::atomic::AtomicBool,
+    /// Taken by whoever frees the handle, so that only one does.
+    freed: std::sync::atomic::AtomicBool,
 }
 
 /// A progress callback: `user` as given to the call, `done` items so far, `total` items in
 /// all (-1 while unknown). Return 0 to go on, non-zero to cancel. Called only on the calling
 /// thread, between batches, with no lock held; it must not unwind (no C++ exception, no
-/// `longjmp`) and must not close the store it reports on.
+/// `longjmp`). Closing the store it reports on from it (a VBA `DoEvents` lets a Close button
+/// run there) frees the handle only once the call has returned.
 pub type InvsyncProgressFn =
     Option<unsafe extern "C" fn(user: *mut std::ffi::c_void, done: i32, total: i32) -> i32>;

@@ -6,6 +6,7 @@ use crate::{Error, ErrorKind};
 use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 
 thread_local! {
     /// The calling thread's last failure message, NUL-free.
@@ -88,17 +89,79 @@ pub(crate) fn entry(name: &'static str, body: impl FnOnce() -> FfiResult<()>) ->
     }
 }
 
-/// The handle behind `store`.
+/// The handle behind `store`, counted as in use until the returned guard drops.
 ///
 /// # Safety
-/// `store` is NULL or a live handle from `invsync_store_open`, not closed while the returned
-/// reference is used.
-pub(crate) unsafe fn store_ref<'a>(store: *const InvsyncStore) -> FfiResult<&'a Store> {
+/// `store` is NULL or a live handle from `invsync_store_open` on which `invsync_store_close`
+/// has not been called.
+pub(crate) unsafe fn store_ref<'a>(store: *const InvsyncStore) -> FfiResult<StoreCall<'a>> {
     if store.is_null() {
         return Err(Failure::new(INVSYNC_NULL_POINTER, "store is NULL"));
     }
     // SAFETY: non-NULL, and the caller guarantees it is a live handle.
-    Ok(unsafe { &(*store).store })
+    unsafe { &*store }.calls.fetch_add(1, Ordering::SeqCst);
+    Ok(StoreCall {
+        handle: store.cast_mut(),
+        life: std::marker::PhantomData,
+    })
+}
+
+/// A call in progress on a handle: a close requested meanwhile (from the call's own progress
+/// callback, or from another thread) frees the handle when the last such call returns, never
+/// under it.
+pub(crate) struct StoreCall<'a> {
+    handle: *mut InvsyncStore,
+    life: std::marker::PhantomData<&'a Store>,
+}
+
+impl std::ops::Deref for StoreCall<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        // SAFETY: the handle is freed only after this guard drops (see `release`).
+        unsafe { &(*self.handle).store }
+    }
+}
+
+impl Drop for StoreCall<'_> {
+    fn drop(&mut self) {
+        // SAFETY: counted in by `store_ref`, so not yet freed.
+        let h = unsafe { &*self.handle };
+        if h.calls.fetch_sub(1, Ordering::SeqCst) == 1 && h.closing.load(Ordering::SeqCst) {
+            // SAFETY: a handle from `invsync_store_open`; `free_once` frees it once.
+            unsafe { free_once(self.handle) };
+        }
+    }
+}
+
+/// Closes `store` now, or, while calls on it are still inside the library, when the last of
+/// them returns.
+///
+/// # Safety
+/// `store` is a live handle from `invsync_store_open`, closed only once.
+pub(crate) unsafe fn close(store: *mut InvsyncStore) {
+    // SAFETY: the caller's contract.
+    let h = unsafe { &*store };
+    // Sequentially consistent with the drop above: of a close and a last call ending at the
+    // same time, at least one sees the other, and `free_once` lets only one free.
+    h.closing.store(true, Ordering::SeqCst);
+    if h.calls.load(Ordering::SeqCst) == 0 {
+        // SAFETY: the caller's contract.
+        unsafe { free_once(store) };
+    }
+}
+
+/// # Safety
+/// `store` is a handle from `invsync_store_open` not yet freed by this function.
+unsafe fn free_once(store: *mut InvsyncStore) {
+    // SAFETY: the caller's contract.
+    let h = unsafe { &*store };
+    if h.freed
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        // SAFETY: made by Box::into_raw in invsync_store_open; the flag lets one caller in.
+        drop(unsafe { Box::from_raw(store) });
+    }
 }
 
 /// Reads a required NUL-terminated UTF-8 string `what` of at most `max` bytes.

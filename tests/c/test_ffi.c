@@ -702,6 +702,58 @@ static void stdcall_twins(void) {
     invsync_emulator_stop(web);
 }
 
+/* A host closing the handle from the progress callback of a call on it (VBA's DoEvents lets
+ * a Close button run there): the call finishes on the handle, which is freed when it returns
+ * (a use after free before; LeakSanitizer checks that it is freed). */
+static invsync_store *closing_store;
+static int32_t close_from_progress(void *user, int32_t done, int32_t total) {
+    (void)done;
+    (void)total;
+    ++*(int *)user;
+    if (closing_store != NULL) {
+        invsync_store_close(closing_store);
+        closing_store = NULL;
+    }
+    return 0;
+}
+
+static void close_inside_a_call(void) {
+    invsync_store *s = NULL;
+    invsync_emulator *web = NULL;
+    char path[512], buf[2048];
+    int32_t n = 0, cart, q = -1;
+    int calls = 0;
+
+    snprintf(path, sizeof path, "%s/close-inside.db", tmpdir);
+    CHECK_STATUS(invsync_store_open(path, &s), INVSYNC_OK);
+    CHECK_STATUS(invsync_emulator_start(&web), INVSYNC_OK);
+    if (s == NULL || web == NULL) return;
+    cart = make_cart(s, web, "Closing", "none", 1, NULL);
+    CHECK_STATUS(invsync_item_upsert(s, "{\"sku\":\"A\",\"qoh\":1}"), INVSYNC_OK);
+    CHECK_STATUS(invsync_item_upsert(s, "{\"sku\":\"B\",\"qoh\":2}"), INVSYNC_OK);
+    CHECK_STATUS(invsync_item_upsert(s, "{\"sku\":\"C\",\"qoh\":3}"), INVSYNC_OK);
+    invsync_emulator_set_qoh(web, "A", 0);
+    invsync_emulator_set_qoh(web, "B", 0);
+    invsync_emulator_set_qoh(web, "C", 0);
+    closing_store = s;
+    CHECK_STATUS(invsync_send_qoh(s, cart, 0, close_from_progress, &calls, buf,
+                                  (int32_t)sizeof buf, &n),
+                 INVSYNC_OK);
+    CHECK(calls >= 1 && closing_store == NULL);
+    CHECK(strstr(buf, "\"sent\":3") != NULL);
+    CHECK(cart_qoh(web, "A") == 1 && cart_qoh(web, "B") == 2 && cart_qoh(web, "C") == 3);
+    /* The file was let go: a new handle opens it and finds the cart held by no one. */
+    s = NULL;
+    CHECK_STATUS(invsync_store_open(path, &s), INVSYNC_OK);
+    if (s != NULL) {
+        CHECK_STATUS(invsync_item_qoh(s, "C", &q), INVSYNC_OK);
+        CHECK(q == 3);
+        CHECK_STATUS(invsync_send_qoh(s, cart, 0, NULL, NULL, NULL, 0, &n), INVSYNC_OK);
+        invsync_store_close(s);
+    }
+    invsync_emulator_stop(web);
+}
+
 int main(void) {
     invsync_store *s = NULL;
     char path[512];
@@ -731,6 +783,7 @@ int main(void) {
         invsync_store_close(s);
     }
     stdcall_twins();
+    close_inside_a_call();
 
     {
         char cmd[600];

@@ -144,6 +144,11 @@ static class Tests
             store.AdjustQohRef("TEE-L", 3, Reason.Receiving, "PO-17/1");
             Check(store.ItemQoh("TEE-L") == 7, "a host reference is applied once");
             Check(store.LedgerList("{\"sku\":\"TEE-L\"}").Contains("PO-17/1"), "ledger shows the reference");
+            // A NUL would cut the reference short: "PO-17/1\0b" would read as seen before.
+            bool cut = false;
+            try { store.AdjustQohRef("TEE-L", 3, Reason.Receiving, "PO-17/1\0b"); }
+            catch (ArgumentException) { cut = true; }
+            Check(cut && store.ItemQoh("TEE-L") == 7, "a string holding a NUL is refused, not cut short");
             string stack = store.StackList();
             Check(stack.Contains("\"sku\":\"TEE-M\"") && stack.Contains("\"attempts\":0"), "stack listing");
 
