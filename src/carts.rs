@@ -184,11 +184,12 @@ pub(crate) struct CartSpec {
 }
 
 /// Checks a URL setting: http or https, with a host, and no credentials in it (they would
-/// leak into every log line that names the URL); then by the rule the adapter applies when it
-/// is built ([`crate::adapter::common::base_url`]: no query or fragment either, which could
-/// hold a credential and would come back out of the cart list), so a cart every later call
-/// would refuse is refused when it is defined.
-pub(crate) fn check_url(cart: &str, url: &str) -> Result<()> {
+/// leak into every log line that names the URL); then, for a built-in adapter, by the rule it
+/// applies when it is built ([`crate::adapter::common::base_url`]: no query or fragment
+/// either, which could hold a credential and would come back out of the cart list), so a cart
+/// every later call would refuse is refused when it is defined. An integrator's adapter reads
+/// its URL as it likes (`api.php?shop=2`).
+pub(crate) fn check_url(cart: &str, url: &str, built_in: bool) -> Result<()> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -210,6 +211,9 @@ pub(crate) fn check_url(cart: &str, url: &str) -> Result<()> {
         return Err(Error::invalid(format!(
             "cart {cart:?}: url contains white space"
         )));
+    }
+    if !built_in {
+        return Ok(());
     }
     crate::adapter::common::base_url(url, &format!("cart {cart:?}:")).map(drop)
 }
@@ -277,7 +281,7 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
         let url = url
             .as_str()
             .ok_or_else(|| Error::invalid(format!("cart {name:?}: url must be a string")))?;
-        check_url(&name, url)?;
+        check_url(&name, url, !custom_adapter)?;
     } else if adapter_keys(&adapter).is_some() {
         return Err(Error::invalid(format!("cart {name:?}: url is required")));
     }
@@ -288,8 +292,12 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
                     "cart {name:?}: {k} must be a string"
                 )));
             }
-            // The check the adapter makes when it is built (an `env:NAME` is read only then).
-            if let Some(s) = v.as_str().filter(|s| !s.starts_with("env:")) {
+            // The check a built-in adapter makes when it is built (an `env:NAME` is read
+            // only then).
+            if let Some(s) = v
+                .as_str()
+                .filter(|s| !custom_adapter && !s.starts_with("env:"))
+            {
                 crate::adapter::common::secret_value(s, &format!("cart {name:?}: {k}"))?;
             }
         }

@@ -1014,14 +1014,15 @@ fn apply_pulled(
     // The cart's view differs from what it was shown by what happened there: apply that
     // difference. (Inverting the published count would lose QOH held back by a cap: QOH 100
     // capped at 20, one web sale, must give 99, not 19.) Below the floor of 0 the cart was
-    // shown 0 whatever the QOH, so a count other than 0 is measured from QOH less the buffer:
-    // an item oversold to -5 that the cart counts 3 becomes 3, not -2; QOH 2 behind a buffer
-    // of 5 that the cart counts 10 becomes 15, which publishes the cart's 10.
+    // shown 0 whatever the QOH: a count above that was set there (a stock count), measured
+    // from QOH less the buffer (an item oversold to -5 that the cart counts 3 becomes 3, not
+    // -2; QOH 2 behind a buffer of 5 that the cart counts 10 becomes 15, which publishes the
+    // cart's 10), while a count below it is sales there (backorders), taken off as they are.
     let shown = wf.published(item.qoh);
     let Some((delta, moved)) = count.checked_add(pending).and_then(|target| {
-        let from = match target == shown {
-            true => shown,
-            false => shown.min(item.qoh.saturating_sub(wf.buffer)),
+        let from = match target > shown {
+            true => shown.min(item.qoh.saturating_sub(wf.buffer)),
+            false => shown,
         };
         Some((target.checked_sub(from)?, target.checked_sub(shown)?))
     }) else {

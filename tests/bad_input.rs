@@ -634,6 +634,16 @@ fn cart_settings_every_later_call_would_refuse_are_refused_at_upsert() {
     // A URL with a path and no query is fine, as it was.
     s.upsert_cart_json(&http("P", "https://x.example/api/v1", "tok en"))
         .unwrap();
+    // An integrator's adapter reads its settings as it likes: a query in its URL, a token
+    // it never puts in a header, and the factory is not called by the upsert.
+    s.register_adapter("erp", |_| panic!("not built by an upsert"));
+    s.upsert_cart_json(
+        &serde_json::json!({"name": "ERP", "adapter": "erp",
+                            "url": "https://erp.example/api.php?shop=2", "token": "a\nb",
+                            "capabilities": {"send": true, "get": true, "realtime": "none"}})
+        .to_string(),
+    )
+    .unwrap();
 }
 
 /// A store must be a file: the stack controller and manual runs open their own connections to

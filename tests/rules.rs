@@ -1552,36 +1552,72 @@ fn manual_cart(
 }
 
 /// Rule 8 below the floor of 0: the cart was shown 0 whatever the QOH (oversold, or held back
-/// by a buffer), so a count it shows beyond that is the cart's, taken as it is, and the store
-/// then publishes the cart's own count. A cart still showing the 0 it was shown tells nothing,
-/// and the store's count stays.
+/// by a buffer). A count above that was set on the cart (a stock count): taken as it is, and
+/// the store then publishes the cart's own count, so a second Get changes nothing. A count
+/// below it is sales on the cart (backorders): taken off the store's count, never raising it
+/// (behind a buffer, QOH 2 and one backorder on the cart is QOH 1, not the 4 that reading
+/// the cart's -1 as a count would give, and other carts are told 1). A cart still showing the
+/// 0 it was shown tells nothing, and the store's count stays.
 #[test]
 fn rule8_get_qoh_takes_the_carts_count_of_an_item_oversold_or_behind_a_buffer() {
     let f = store();
     let a = Emulator::start().unwrap();
+    let b = Emulator::start().unwrap();
     let ca = cart(&f.store, &a, "A", "none");
     for (sku, qoh, shown) in [
         ("UP", -5, 3),
         ("DOWN", -5, -3),
         ("SAME", -5, 0),
         ("BUF", 2, 10),
+        ("BACK", 2, -1),
     ] {
         item(&f.store, sku, qoh);
         a.set_qoh(sku, shown);
+        b.set_qoh(sku, qoh.max(0));
     }
-    f.store
-        .set_web_fields(ca, "BUF", r#"{"buffer":5}"#)
-        .unwrap();
+    cart(&f.store, &b, "B", "attribute");
+    for sku in ["BUF", "BACK"] {
+        f.store.set_web_fields(ca, sku, r#"{"buffer":5}"#).unwrap();
+    }
     let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
     let qoh = |s: &str| f.store.item_qoh(s).unwrap();
     assert_eq!(
-        [qoh("UP"), qoh("DOWN"), qoh("SAME"), qoh("BUF")],
-        [3, -3, -5, 15],
+        [qoh("UP"), qoh("DOWN"), qoh("SAME"), qoh("BUF"), qoh("BACK")],
+        [3, -8, -5, 15, 1],
         "{report:?}"
     );
     let published = f.store.web_fields(ca, "BUF").unwrap().published(qoh("BUF"));
     assert_eq!(published, 10, "the store publishes what the cart counted");
-    assert_eq!((report.updated, report.unchanged), (3, 1), "{report:?}");
+    assert_eq!((report.updated, report.unchanged), (4, 1), "{report:?}");
+    drain(&f.store);
+    assert_eq!(
+        (b.qoh("UP"), b.qoh("BUF"), b.qoh("BACK")),
+        (Some(3), Some(15), Some(1)),
+        "cart B is told the store's counts"
+    );
+    let again = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!([qoh("UP"), qoh("BUF")], [3, 15], "{again:?}");
+}
+
+/// A forced Get QOH of a real-time cart that sold one while a shop sale below the floor was
+/// still waiting for it: the cart's sale comes off the store's count (-3), where reading the
+/// cart's count as a stock count would give back two units the shop had oversold (-1).
+#[test]
+fn rule8_a_cart_sale_while_a_record_below_the_floor_waits_comes_off_the_store() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "attribute");
+    item(&f.store, "OV", 3);
+    a.set_qoh("OV", 3);
+    adjust(&f.store, "OV", -5, Reason::PosSale);
+    assert_eq!(records(&f.store, ca), vec![("OV".to_string(), -3)]);
+    a.set_qoh("OV", 2);
+    let forced = GetOptions {
+        force: true,
+        create_new: false,
+    };
+    let report = f.store.get_qoh(ca, forced, None).unwrap();
+    assert_eq!(f.store.item_qoh("OV").unwrap(), -3, "{report:?}");
 }
 
 /// The same, forced on a cart that syncs in real time: the pull is a change from that cart,

@@ -196,6 +196,17 @@ impl Store {
         if path.to_str().is_some_and(|p| p.trim().is_empty()) {
             return Err(Error::invalid(format!("path is empty; {MUST_BE_A_FILE}")));
         }
+        // Made absolute now: the controller and manual runs open the file again later, after
+        // the host may have changed its working directory (VBA's ChDir, a file dialog), and
+        // would open another file, or none. A `file:` URI and `:memory:` are SQLite's to read.
+        let path = match path
+            .to_str()
+            .is_some_and(|p| p.starts_with("file:") || p == ":memory:")
+        {
+            true => path,
+            false => std::path::absolute(&path)
+                .map_err(|e| Error::invalid(format!("store path {}: {e}", path.display())))?,
+        };
         let mut conn = connect(&path, &options)?;
         // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary database.
         let no_file: bool = conn.query_row(
