@@ -203,9 +203,11 @@ impl Store {
             .to_str()
             .is_some_and(|p| p.starts_with("file:") || p == ":memory:")
         {
+            _ if path.is_absolute() => path,
             true => path,
-            false => std::path::absolute(&path)
-                .map_err(|e| Error::invalid(format!("store path {}: {e}", path.display())))?,
+            false => std::env::current_dir()
+                .map_err(|e| Error::invalid(format!("store path {}: {e}", path.display())))?
+                .join(path),
         };
         let mut conn = connect(&path, &options)?;
         // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary database.
