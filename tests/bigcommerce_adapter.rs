@@ -287,20 +287,13 @@ fn a_sale_always_refused_for_stock_is_bypassed_after_the_attempts_with_its_last_
     let mut script = vec![(200, LEVEL)];
     script.extend(std::iter::repeat((422, REFUSED_FOR_STOCK)).take(10));
     let server = Scripted::start(script);
-    let dir = tempfile::tempdir().unwrap();
-    let store = inventory_sync::Store::open(dir.path().join("s.db")).unwrap();
-    store.set_param("SynchQOH", "true").unwrap();
-    store.set_param("RetryBaseMs", "0").unwrap();
-    store.set_param("RetryMaxMs", "0").unwrap();
-    store.upsert_item_json(r#"{"sku":"MUG","qoh":1}"#).unwrap();
-    let cart = store
-        .upsert_cart_json(
-            &serde_json::json!({"name":"BC","adapter":"bigcommerce",
-                "url": format!("{}stores/abc/", server.url), "token":"tok_x",
-                "max_items_to_send":50})
-            .to_string(),
-        )
-        .unwrap();
+    let (_dir, store, cart) = scripted_store(
+        serde_json::json!({"name":"BC","adapter":"bigcommerce",
+            "url": format!("{}stores/abc/", server.url), "token":"tok_x",
+            "max_items_to_send":50}),
+        "MUG",
+        1,
+    );
     store.set_cart_sync(cart, true).unwrap();
     adjust(&store, "MUG", -1);
     for _ in 0..20 {

@@ -392,19 +392,12 @@ fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
     let try_again = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
     let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
     let server = Scripted::start(vec![(200, try_again), (200, applied)]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = inventory_sync::Store::open(dir.path().join("s.db")).unwrap();
-    store.set_param("SynchQOH", "true").unwrap();
-    store.set_param("RetryBaseMs", "0").unwrap();
-    store.set_param("RetryMaxMs", "0").unwrap();
-    store.upsert_item_json(r#"{"sku":"TEE","qoh":5}"#).unwrap();
-    let cart = store
-        .upsert_cart_json(
-            &serde_json::json!({"name":"Shop","adapter":"shopify","url":server.url,
-                "token":"shpat_x","location_id":"1","max_items_to_send":50})
-            .to_string(),
-        )
-        .unwrap();
+    let (_dir, store, cart) = scripted_store(
+        serde_json::json!({"name":"Shop","adapter":"shopify","url":server.url,
+            "token":"shpat_x","location_id":"1","max_items_to_send":50}),
+        "TEE",
+        5,
+    );
     store
         .set_web_fields(
             cart,

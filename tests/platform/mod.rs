@@ -166,6 +166,21 @@ pub fn unknown_sku(mode: Mode) {
     );
 }
 
+/// A store syncing in real time with one cart defined by `cart` (its JSON), holding `sku` at
+/// `qoh`, retrying at once: for a scripted server's answers.
+pub fn scripted_store(cart: Value, sku: &str, qoh: i64) -> (tempfile::TempDir, Store, CartId) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    store
+        .upsert_item_json(&json!({"sku": sku, "qoh": qoh}).to_string())
+        .unwrap();
+    let id = store.upsert_cart_json(&cart.to_string()).unwrap();
+    (dir, store, id)
+}
+
 pub fn adjust(store: &Store, sku: &str, delta: i64) {
     store
         .adjust_qoh(&inventory_sync::Adjustment::new(
