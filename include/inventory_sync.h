@@ -20,8 +20,10 @@
  *   a non-zero return cancels and the call returns INVSYNC_CANCELLED with the partial report.
  * - Thread safety: an invsync_store handle may be used from several threads at once (calls on
  *   one handle are serialised). A host transaction (invsync_begin) belongs to the handle, not
- *   to a thread. Never close a handle while another thread is inside a call on it. The last
- *   error message and the last report are per thread.
+ *   to a thread. A handle closed while calls on it are still inside the library (another
+ *   thread's, or the caller of the progress callback that closes it) is freed when the last
+ *   of them returns; no call may start on it once its close has begun. The last error
+ *   message and the last report are per thread.
  * - ABI version policy: INVSYNC_ABI_VERSION changes only when a name, parameter, status value
  *   or meaning changes incompatibly; new functions may be added within a version. Check
  *   invsync_abi_version() == INVSYNC_ABI_VERSION at start-up.

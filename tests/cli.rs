@@ -44,8 +44,10 @@ fn an_import_with_a_bad_line_changes_nothing_and_names_the_line() {
             "line 4",
             "also on line 3",
         ),
-        // A SKU starting with #, not a comment: skipped, its stock would stay wrong.
-        ("#10-SCREW,-4,2", "line 3", "quote its SKU"),
+        // A line starting with # but not "# " is a change: a typo in a SKU starting with #,
+        // or a row commented out without the space, refuses the file, never slips through.
+        ("#10-SCREW,-4,9", "line 3", "reason"),
+        ("#CAP,5", "line 3", "unknown SKU"),
     ] {
         std::fs::write(&csv, format!("TEE-M,-1,2\nCAP,-1,2\n{bad}\n")).unwrap();
         let out = invsync(&["import", db.to_str().unwrap(), csv.to_str().unwrap()]);
@@ -71,12 +73,12 @@ fn an_import_reads_what_spreadsheets_save() {
     let db = f.dir.path().join("store.db");
     let csv = f.dir.path().join("sales.csv");
     item(&f.store, "#10-SCREW", 100);
-    // A byte-order mark, CRLF, quotes (one holding a comma, one a quote, one a SKU starting
-    // with #), origin 0 = none, an empty row as a spreadsheet saves it, a comment.
+    // A byte-order mark, CRLF, quotes (one holding a comma, one a quote), origin 0 = none, an
+    // empty row as a spreadsheet saves it, comments, SKUs starting with # (bare and quoted).
     std::fs::write(
         &csv,
         "\u{feff}TEE-M,-1,2,POS-1\r\n\"CAP, RED\",-2,3,\"SO-1001, line \"\"2\"\"\",0\r\n\
-         ,,,,\r\n# sku,delta,reason\r\n\"#10-SCREW\",-4,2\r\n",
+         ,,,,\r\n# sku,delta,reason\r\n# 5,3\r\n#\r\n#10-SCREW,-4,2\r\n\"#10-SCREW\",-1,2\r\n",
     )
     .unwrap();
     let out = invsync(&["import", db.to_str().unwrap(), csv.to_str().unwrap()]);
@@ -87,11 +89,11 @@ fn an_import_reads_what_spreadsheets_save() {
     );
     assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 9);
     assert_eq!(f.store.item_qoh("CAP, RED").unwrap(), 3);
-    assert_eq!(f.store.item_qoh("#10-SCREW").unwrap(), 96);
+    assert_eq!(f.store.item_qoh("#10-SCREW").unwrap(), 95);
     let ledger = f.store.ledger_json(Some(r#"{"sku":"CAP, RED"}"#)).unwrap();
     assert!(ledger.contains(r#"SO-1001, line \"2\""#), "{ledger}");
     // Origin 0 is no origin: the change goes to every cart.
-    assert_eq!(records(&f.store, web).len(), 3);
+    assert_eq!(records(&f.store, web).len(), 4);
     // Excel's plain "CSV" is Windows-1252: refused by line, nothing applied.
     std::fs::write(&csv, b"TEE-M,-1,2\r\nGR\xd6SSE,-1,2\r\n").unwrap();
     let out = invsync(&["import", db.to_str().unwrap(), csv.to_str().unwrap()]);

@@ -5,9 +5,10 @@
 //! - `invsync run STORE` makes one pass and prints its report.
 //! - `invsync import STORE FILE [--workstation W]` applies QOH changes from a CSV file, one per
 //!   line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]` (fields may be quoted; a UTF-8
-//!   byte-order mark, CRLF, blank lines, rows of commas only and `#` comments are allowed; a
-//!   `#` line that reads as a change is refused, so quote a SKU that starts with `#`; origin 0
-//!   is none). The file must be UTF-8. Every line is checked (its numbers, its SKU, its cart,
+//!   byte-order mark, CRLF, blank lines, rows of commas only and comments are allowed; a
+//!   comment starts with `# `, a hash and a space, so a SKU such as `#10-SCREW` is a change
+//!   and a line commented out as `#SKU,5` is refused, never skipped; origin 0 is none). The
+//!   file must be UTF-8. Every line is checked (its numbers, its SKU, its cart,
 //!   its host reference, which no other line of the file may repeat) before the first is
 //!   applied, so a file with a bad line changes nothing. Each change then commits on its
 //!   own: with host references the file can be run again after a crash, and what was applied
@@ -190,18 +191,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 if line.chars().all(|c| c == ',' || c.is_whitespace()) {
                     continue;
                 }
-                if line.starts_with('#') {
-                    // A comment, unless it reads as a change: a SKU such as `#10-SCREW`
-                    // skipped as a comment would leave its stock wrong without a word.
-                    if parse_line(line).is_ok() {
-                        return Err(at(
-                            n,
-                            invalid(
-                                "a line starting with # reads as a change: quote its SKU \
-                                 (\"#10-SCREW\",-4) to apply it, or write the comment as text",
-                            ),
-                        ));
-                    }
+                // A comment starts with `# ` (or is `#` alone). Any other line is a change,
+                // a SKU such as `#10-SCREW` too: a line skipped as a comment leaves its stock
+                // wrong without a word, a bad line refuses the file.
+                if line == "#" || line.starts_with("# ") || line.starts_with("#\t") {
                     continue;
                 }
                 let l = parse_line(line).map_err(|e| at(n, e))?;

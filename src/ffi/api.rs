@@ -65,9 +65,7 @@ pub unsafe extern "C" fn invsync_store_open(
         let store = Store::open(path)?;
         let handle = Box::into_raw(Box::new(InvsyncStore {
             store,
-            calls: Default::default(),
-            closing: Default::default(),
-            freed: Default::default(),
+            state: Default::default(),
         }));
         // SAFETY: out was checked non-NULL and is writable by the caller's contract.
         unsafe { put(out, handle) };

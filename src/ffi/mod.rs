@@ -30,9 +30,11 @@
 //! An `invsync_store` handle may be used from several threads at once: calls on one handle
 //! are serialised on its database connection. A host transaction (`invsync_begin`) belongs to
 //! the handle, not to a thread: while it is open, every thread's calls on that handle run
-//! inside it. Use one handle per thread for independent work. `invsync_store_close` must not
-//! run while another thread is still inside a call on the same handle (the handle would
-//! dangle). The last error message and the last report are per thread.
+//! inside it. Use one handle per thread for independent work. `invsync_store_close` may run
+//! while calls on the handle are still inside the library (on other threads, or the caller of
+//! the progress callback that closes it): the handle is freed when the last of them returns.
+//! No call may start on a handle once its close has begun. The last error message and the
+//! last report are per thread.
 //!
 //! # The stdcall twins
 //!
@@ -125,13 +127,15 @@ pub const INVSYNC_GET_CREATE_NEW: i32 = 2;
 /// `invsync_store_close`.
 pub struct InvsyncStore {
     store: Store,
-    /// Calls inside the library on this handle now.
-    calls: std::sync::atomic::AtomicUsize,
-    /// `invsync_store_close` was called: the last call to return frees the handle.
-    closing: std::sync::atomic::AtomicBool,
-    /// Taken by whoever frees the handle, so that only one does.
-    freed: std::sync::atomic::AtomicBool,
+    /// Twice the calls inside the library on this handle now, plus [`CLOSING`] once
+    /// `invsync_store_close` was called: one word, so that whoever brings it to `CLOSING`
+    /// alone (the close, or the last call to end after it) frees the handle, and no one reads
+    /// the handle after the operation that may let another free it.
+    state: std::sync::atomic::AtomicUsize,
 }
+
+/// The bit of [`InvsyncStore::state`] a close sets.
+const CLOSING: usize = 1;
 
 /// A progress callback: `user` as given to the call, `done` items so far, `total` items in
 /// all (-1 while unknown). Return 0 to go on, non-zero to cancel. Called only on the calling

@@ -99,7 +99,7 @@ pub(crate) unsafe fn store_ref<'a>(store: *const InvsyncStore) -> FfiResult<Stor
         return Err(Failure::new(INVSYNC_NULL_POINTER, "store is NULL"));
     }
     // SAFETY: non-NULL, and the caller guarantees it is a live handle.
-    unsafe { &*store }.calls.fetch_add(1, Ordering::SeqCst);
+    unsafe { &*store }.state.fetch_add(2, Ordering::SeqCst);
     Ok(StoreCall {
         handle: store.cast_mut(),
         life: std::marker::PhantomData,
@@ -117,18 +117,21 @@ pub(crate) struct StoreCall<'a> {
 impl std::ops::Deref for StoreCall<'_> {
     type Target = Store;
     fn deref(&self) -> &Store {
-        // SAFETY: the handle is freed only after this guard drops (see `release`).
+        // SAFETY: the handle is freed only once this guard has dropped (see its `Drop`).
         unsafe { &(*self.handle).store }
     }
 }
 
 impl Drop for StoreCall<'_> {
     fn drop(&mut self) {
-        // SAFETY: counted in by `store_ref`, so not yet freed.
-        let h = unsafe { &*self.handle };
-        if h.calls.fetch_sub(1, Ordering::SeqCst) == 1 && h.closing.load(Ordering::SeqCst) {
-            // SAFETY: a handle from `invsync_store_open`; `free_once` frees it once.
-            unsafe { free_once(self.handle) };
+        // SAFETY: counted in by `store_ref`, so not yet freed. Nothing reads the handle after
+        // this operation: from then on a close on another thread may free it.
+        let before = unsafe { &*self.handle }
+            .state
+            .fetch_sub(2, Ordering::SeqCst);
+        if before == 2 + CLOSING {
+            // SAFETY: the last call to end after a close: no one else frees it.
+            drop(unsafe { Box::from_raw(self.handle) });
         }
     }
 }
@@ -137,29 +140,13 @@ impl Drop for StoreCall<'_> {
 /// them returns.
 ///
 /// # Safety
-/// `store` is a live handle from `invsync_store_open`, closed only once.
+/// `store` is a live handle from `invsync_store_open`, closed only once, and no call on it
+/// starts once this has begun.
 pub(crate) unsafe fn close(store: *mut InvsyncStore) {
-    // SAFETY: the caller's contract.
-    let h = unsafe { &*store };
-    // Sequentially consistent with the drop above: of a close and a last call ending at the
-    // same time, at least one sees the other, and `free_once` lets only one free.
-    h.closing.store(true, Ordering::SeqCst);
-    if h.calls.load(Ordering::SeqCst) == 0 {
-        // SAFETY: the caller's contract.
-        unsafe { free_once(store) };
-    }
-}
-
-/// # Safety
-/// `store` is a handle from `invsync_store_open` not yet freed by this function.
-unsafe fn free_once(store: *mut InvsyncStore) {
-    // SAFETY: the caller's contract.
-    let h = unsafe { &*store };
-    if h.freed
-        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
-    {
-        // SAFETY: made by Box::into_raw in invsync_store_open; the flag lets one caller in.
+    // SAFETY: the caller's contract. Nothing reads the handle after this operation.
+    let before = unsafe { &*store }.state.fetch_or(CLOSING, Ordering::SeqCst);
+    if before == 0 {
+        // SAFETY: no call inside and none may start: this is the only one to free it.
         drop(unsafe { Box::from_raw(store) });
     }
 }

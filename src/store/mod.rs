@@ -198,16 +198,16 @@ impl Store {
         }
         // Made absolute now: the controller and manual runs open the file again later, after
         // the host may have changed its working directory (VBA's ChDir, a file dialog), and
-        // would open another file, or none. A `file:` URI and `:memory:` are SQLite's to read.
-        let path = match path
-            .to_str()
-            .is_some_and(|p| p.starts_with("file:") || p == ":memory:")
-        {
+        // would open another file, or none.
+        let cwd = || {
+            std::env::current_dir()
+                .map_err(|e| Error::invalid(format!("store path {}: {e}", path.display())))
+        };
+        let path = match path.to_str() {
             _ if path.is_absolute() => path,
-            true => path,
-            false => std::env::current_dir()
-                .map_err(|e| Error::invalid(format!("store path {}: {e}", path.display())))?
-                .join(path),
+            Some(":memory:") => path,
+            Some(uri) if uri.starts_with("file:") => PathBuf::from(absolute_uri(uri, cwd()?)),
+            _ => cwd()?.join(path),
         };
         let mut conn = connect(&path, &options)?;
         // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary database.
@@ -582,6 +582,27 @@ pub(crate) fn random_key() -> String {
         key.push(HEX[(x & 15) as usize] as char);
     }
     key
+}
+
+/// A `file:` URI whose path is relative, made absolute against `cwd` (SQLite reads a
+/// relative one against the directory current when each connection opens).
+fn absolute_uri(uri: &str, cwd: PathBuf) -> String {
+    let rest = &uri["file:".len()..];
+    let Some(dir) = cwd.to_str() else {
+        return uri.to_owned();
+    };
+    if rest.starts_with('/') || rest.starts_with(":memory:") {
+        return uri.to_owned();
+    }
+    let mut dir = dir.replace('\\', "/");
+    if !dir.starts_with('/') {
+        dir.insert(0, '/'); // C:/shop → /C:/shop
+    }
+    let dir = dir
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23");
+    format!("file://{}/{rest}", dir.trim_end_matches('/'))
 }
 
 fn in_host_transaction(what: &str) -> Error {
