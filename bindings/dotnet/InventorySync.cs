@@ -395,7 +395,10 @@ namespace InventorySync
 
         // Runs Send or Get QOH with a managed progress callback. The delegate is held in a
         // local and kept alive past the call, so the GC cannot collect it while native code
-        // may call it; an exception in the callback cancels the run and is rethrown after.
+        // may call it; an exception in the callback cancels the run and is rethrown after,
+        // carrying the run's report in Data["InventorySync.Report"]: thrown at the call after
+        // the last batch, the run had finished ("cancelled":false), and the host must not
+        // tell its user it failed.
         private string Manual(bool send, int cartId, int flags, Func<int, int, bool> progress)
         {
             Exception thrown = null;
@@ -414,7 +417,12 @@ namespace InventorySync
                 ? Native.invsync_send_qoh(handle, cartId, flags, fn, IntPtr.Zero, buf, buf.Length, out needed)
                 : Native.invsync_get_qoh(handle, cartId, flags, fn, IntPtr.Zero, buf, buf.Length, out needed);
             GC.KeepAlive(fn);
-            if (thrown != null) throw thrown;
+            if (thrown != null)
+            {
+                if (status == 0 || status == (int)Status.Cancelled)
+                    thrown.Data["InventorySync.Report"] = needed <= buf.Length ? Native.FromUtf8(buf) : LastReport();
+                throw thrown;
+            }
             if (status == (int)Status.Cancelled)
                 return needed <= buf.Length ? Native.FromUtf8(buf) : LastReport();
             return WorkReport(status, buf, false);

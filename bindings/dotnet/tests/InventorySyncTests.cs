@@ -182,6 +182,18 @@ static class Tests
             try { store.SendQoh(c, 0, (done, total) => { throw new InvalidOperationException("from callback"); }); }
             catch (InvalidOperationException) { rethrown = true; }
             Check(rethrown, "callback exception rethrown");
+            // Thrown at the call after the last batch: the run had finished, and says so.
+            string after = null;
+            try
+            {
+                store.SendQoh(c, 0, (done, total) =>
+                {
+                    if (done == total) throw new InvalidOperationException("after the last batch");
+                    return true;
+                });
+            }
+            catch (InvalidOperationException e) { after = e.Data["InventorySync.Report"] as string; }
+            Check(after != null && after.Contains("\"cancelled\":false") && after.Contains("\"sent\":4"), "a finished run's report comes with the exception: " + after);
             Throws(Status.Refused, () => store.SendQoh(a), "manual send while real-time is on");
             store.SendQoh(a, Store.ManualForce);
 
