@@ -48,6 +48,12 @@
 //! answer lost after the write is [`CartError::Ambiguous`], which the controller marks
 //! `uncertain` for this mode. A set with an `expected` count is checked the same way (read,
 //! compare the available count, write) and answers [`SendOutcome::Conflict`] on a mismatch.
+//! A set whose batch answer shows holds that fell since the read, or another stocked count
+//! than the one written, is `Uncertain` too: the shop may offer more than the count sent.
+//!
+//! Medusa runs a batch as one workflow, rolled back whole when one item fails. A 4xx that
+//! names items of the batch ("Item iitem_… is not stocked at location …") fails those items
+//! alone; the others were not applied and are tried again ([`SendOutcome::Retry`]).
 //!
 //! # Ids and credentials
 //!
@@ -482,6 +488,27 @@ impl MedusaAdapter {
                 Some(&body),
             ) {
                 Ok(a) => a,
+                // Medusa runs a batch as one workflow, rolled back whole when one item fails
+                // ("Item iitem_2 is not stocked at location …"): the items it names fail, the
+                // others were not applied and go again, instead of all being refused for good.
+                Err(CartError::Rejected(m))
+                    if chunk.iter().any(|(id, _, _, _)| names_item(&m, id)) =>
+                {
+                    out.extend(chunk.iter().map(|(id, _, _, sku)| {
+                        Err(match names_item(&m, id) {
+                            true => SendOutcome::Failed {
+                                message: format!("sku {sku}: rejected: {m}"),
+                            },
+                            false => SendOutcome::Retry {
+                                message: format!(
+                                    "sku {sku}: not applied: Medusa refused its batch for another item ({m})"
+                                ),
+                                after: None,
+                            },
+                        })
+                    }));
+                    continue;
+                }
                 Err(e) if common::fails_whole_call(&e, n == 0, chunk.len() == items.len()) => {
                     return Err(e)
                 }
@@ -518,6 +545,18 @@ impl MedusaAdapter {
         }
         Ok(out)
     }
+}
+
+/// Whether Medusa's refusal `message` names inventory item `id` (as a whole word: `iitem_1`
+/// is not named by `iitem_12`).
+fn names_item(message: &str, id: &str) -> bool {
+    if id.is_empty() {
+        return false;
+    }
+    message.match_indices(id).any(|(at, _)| {
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        !message[..at].ends_with(word) && !message[at + id.len()..].starts_with(word)
+    })
 }
 
 fn unknown(sku: &str) -> SendOutcome {
@@ -655,7 +694,7 @@ impl CartAdapter for MedusaAdapter {
         // The reserved count is needed for every set (stocked = target + reserved).
         let current = self.read(&keys)?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
-        let mut plan: Vec<(usize, String, i64, bool, &str, i64)> = Vec::new();
+        let mut plan: Vec<(usize, String, i64, bool, &str, i64, i64)> = Vec::new();
         for (i, (s, f)) in sets.iter().zip(&current).enumerate() {
             let Some(f) = f else {
                 out[i] = Some(unknown(&s.sku));
@@ -681,16 +720,41 @@ impl CartAdapter for MedusaAdapter {
                 });
                 continue;
             };
-            plan.push((i, f.id.clone(), stocked, f.level.is_some(), &s.sku, s.qoh));
+            plan.push((
+                i,
+                f.id.clone(),
+                stocked,
+                f.level.is_some(),
+                &s.sku,
+                s.qoh,
+                reserved,
+            ));
         }
         if !plan.is_empty() {
             let items: Vec<(&str, i64, bool, &str)> = plan
                 .iter()
-                .map(|(_, id, st, exists, sku, _)| (id.as_str(), *st, *exists, *sku))
+                .map(|(_, id, st, exists, sku, _, _)| (id.as_str(), *st, *exists, *sku))
                 .collect();
             let written = self.write(&items)?;
-            for ((i, _, _, _, _, target), w) in plan.iter().zip(written) {
+            for ((i, _, stocked, _, sku, target, reserved), w) in plan.iter().zip(written) {
                 out[*i] = Some(match w {
+                    // As for a delta: holds that fell between the read and the write were a
+                    // fulfilment taking its units off the stocked count, which the write put
+                    // back; the shop now offers more than the count sent.
+                    Ok(Some(l)) if l.stocked == *stocked && l.reserved < *reserved => {
+                        SendOutcome::Uncertain {
+                            message: format!(
+                                "sku {sku}: wrote stocked {stocked} for {target} available, but Medusa's holds fell from {reserved} to {} meanwhile (a fulfilment in between): it offers {}; left for the drift report",
+                                l.reserved, l.available
+                            ),
+                        }
+                    }
+                    Ok(Some(l)) if l.stocked != *stocked => SendOutcome::Uncertain {
+                        message: format!(
+                            "sku {sku}: wrote stocked {stocked} but Medusa answered {} (another change raced ours); left for the drift report",
+                            l.stocked
+                        ),
+                    },
                     Ok(level) => SendOutcome::Applied {
                         qoh: Some(level.map_or(*target, |l| l.available)),
                     },
@@ -753,6 +817,64 @@ mod tests {
 
     fn item(levels: Value) -> Value {
         json!({"id": "iitem_1", "sku": "TEE-M", "location_levels": levels})
+    }
+
+    /// Send QOH of 7 for TEE-M, read at stocked 10 with 3 held; a fulfilment of those 3
+    /// lands before the write (stocked 7, held 0), so writing 7 + 3 puts them back and Medusa
+    /// offers 10. A rise in holds (a new order) is the shop's own sale and still applied.
+    #[test]
+    fn a_set_whose_holds_fell_meanwhile_is_uncertain_and_one_whose_holds_rose_applied() {
+        let read = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":10,"reserved_quantity":3,"available_quantity":7}]}],"count":1,"offset":0,"limit":1}"#;
+        let set = |written: &'static str| {
+            let server = Scripted::start(vec![(200, read), (200, written)]);
+            let out = api_key(&server.url)
+                .set_quantities(&[QuantitySet {
+                    key: "k".into(),
+                    sku: "TEE-M".into(),
+                    remote_ref: Some("iitem_1".into()),
+                    qoh: 7,
+                    expected: None,
+                }])
+                .unwrap();
+            server.finish();
+            out.into_iter().next().unwrap()
+        };
+        let fell = set(
+            r#"{"created":[],"updated":[{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":10,"reserved_quantity":0,"available_quantity":10}],"deleted":[]}"#,
+        );
+        assert!(
+            matches!(&fell, SendOutcome::Uncertain { message } if message.contains("offers 10")),
+            "{fell:?}"
+        );
+        let rose = set(
+            r#"{"created":[],"updated":[{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":10,"reserved_quantity":4,"available_quantity":6}],"deleted":[]}"#,
+        );
+        assert_eq!(rose, SendOutcome::Applied { qoh: Some(6) });
+    }
+
+    /// Medusa runs a batch as one workflow and rolls it back whole when one item fails,
+    /// naming it: that item fails, the others were not applied and go again, never all
+    /// refused for good.
+    #[test]
+    fn a_batch_refused_for_one_named_item_fails_only_that_item() {
+        let read = r#"{"inventory_items":[
+            {"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":10,"reserved_quantity":0,"available_quantity":10}]},
+            {"id":"iitem_12","sku":"TEE-L","location_levels":[{"location_id":"sloc_main","stocked_quantity":5,"reserved_quantity":0,"available_quantity":5}]}],
+            "count":2,"offset":0,"limit":2}"#;
+        let refused = r#"{"type":"not_found","message":"Item iitem_12 is not stocked at location sloc_main"}"#;
+        let server = Scripted::start(vec![(200, read), (404, refused)]);
+        let d = |k: &str, sku: &str, id: &str| DeltaSend {
+            key: k.into(),
+            sku: sku.into(),
+            remote_ref: Some(id.into()),
+            delta: -1,
+        };
+        let out = api_key(&server.url)
+            .apply_deltas(&[d("k1", "TEE-M", "iitem_1"), d("k2", "TEE-L", "iitem_12")])
+            .unwrap();
+        server.finish();
+        assert!(matches!(out[0], SendOutcome::Retry { .. }), "{out:?}");
+        assert!(matches!(out[1], SendOutcome::Failed { .. }), "{out:?}");
     }
 
     #[test]
