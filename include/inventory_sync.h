@@ -266,7 +266,10 @@ int32_t invsync_param_get(invsync_store *store,
  * "max_items_to_send"?,"retains_basket"?}` (secrets may be `"env:NAME"`). A new cart starts
  * with *Synchronize Inventory* off. On success `*out_cart_id` receives its id. A `url` with a
  * query or fragment, or a secret holding characters an HTTP header cannot carry, is
- * `INVSYNC_INVALID_ARGUMENT` and changes nothing.
+ * `INVSYNC_INVALID_ARGUMENT` and changes nothing. An update that changes the adapter or its
+ * settings (credentials, URL) lifts the cart's pause and back-off; one that changes only its
+ * capabilities or batch size leaves a running `Retry-After` alone. A change of its real-time
+ * level while records wait for it is `INVSYNC_REFUSED`.
  *
  * NULL: all required. Thread safety: any thread.
  *

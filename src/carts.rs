@@ -124,13 +124,7 @@ impl Cart {
     /// The cart without its secrets, for listings.
     pub fn info(&self) -> Value {
         let mut settings = Map::new();
-        for (k, v) in &self.config {
-            if matches!(
-                k.as_str(),
-                "name" | "adapter" | "capabilities" | "max_items_to_send" | "retains_basket"
-            ) {
-                continue;
-            }
+        for (k, v) in adapter_settings(&self.config) {
             if SECRET_KEYS.contains(&k.as_str()) {
                 settings.insert(format!("{k}_set"), Value::Bool(!v.is_null()));
             } else {
@@ -174,6 +168,17 @@ fn adapter_keys(adapter: &str) -> Option<&'static [&'static str]> {
 }
 
 /// A parsed, checked cart definition (the JSON of DESIGN §9).
+/// The keys of a cart's JSON that are its adapter's settings (URL, credentials, location…),
+/// not what every cart has.
+fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    config.iter().filter(|(k, _)| {
+        !matches!(
+            k.as_str(),
+            "name" | "adapter" | "capabilities" | "max_items_to_send" | "retains_basket"
+        )
+    })
+}
+
 pub(crate) struct CartSpec {
     pub name: String,
     pub adapter: String,
@@ -450,7 +455,10 @@ impl WebFields {
 impl Store {
     /// Defines a cart, or updates the one with the same `name`, from the JSON of DESIGN §9.
     /// A new cart starts with *Synchronize Inventory* off, as the seeds' set-up has it; an
-    /// update keeps the box as it was, and clears a pause caused by bad credentials.
+    /// update keeps the box as it was. An update that changes the adapter or its settings (new
+    /// credentials, a new URL) clears the cart's pause and back-off (bad credentials, an
+    /// outage, a rate limit); one that changes only its capabilities or batch size leaves a
+    /// cart's Retry-After running.
     ///
     /// A change of the real-time level (`sku`, `attribute`, `none`) is refused while the cart
     /// has records on the stack: each was made for the level it had (a variant's change for an
@@ -466,7 +474,8 @@ impl Store {
             .is_some_and(|a| self.inner.adapters.is_custom(a));
         let spec = parse_cart_json(json, custom)?;
         self.write(|c| {
-            if let Some(old) = sql::cart_by_name(c, &spec.name)? {
+            let old = sql::cart_by_name(c, &spec.name)?;
+            if let Some(old) = &old {
                 let level = |l: Option<SyncLevel>| l.map_or("none", SyncLevel::as_str);
                 let (was, asked) = (
                     level(old.capabilities.realtime),
@@ -481,7 +490,11 @@ impl Store {
                     )));
                 }
             }
-            sql::cart_upsert(c, &spec)
+            let resumes = old.as_ref().map_or(true, |old| {
+                old.adapter != spec.adapter
+                    || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
+            });
+            sql::cart_upsert(c, &spec, resumes)
         })
     }
 

@@ -567,16 +567,38 @@ impl<S: WebStack> StackController<S> {
         let mut stop = false;
         let verdicts: Vec<Verdict> = match answer {
             Ok(outcomes) => {
-                if sending > 0 && (state.outage_step > 0 || state.cart_error.is_some()) {
+                // A wait the cart asked for that still runs (a rate limit another controller
+                // recorded while this request was in flight, outside an outage) is kept and
+                // honoured: an answer to another request does not lift it. An outage is over
+                // once the cart answers.
+                let waiting_out = state.outage_step == 0 && state.backoff_until > now;
+                if waiting_out {
+                    stop = true;
+                } else if sending > 0 && (state.outage_step > 0 || state.cart_error.is_some()) {
                     self.stack
                         .set_cart_state(batch.cart, &CartRunState::default())?;
                 }
-                (0..sending)
+                let verdicts: Vec<Verdict> = (0..sending)
                     .map(|i| match outcomes.get(i) {
                         Some(o) => outcome_verdict(o, now),
                         None => Verdict::Retryable("the cart gave no result for this item".into()),
                     })
-                    .collect()
+                    .collect();
+                // Items the cart rate-limited (a later request of the call got a 429): the
+                // cart's pass ends here, as for a rate limit on the whole call, and the report
+                // counts them as deferred.
+                let deferred: usize = batch
+                    .sending
+                    .iter()
+                    .zip(&verdicts)
+                    .filter(|(_, v)| matches!(v, Verdict::WaitUntil { .. }))
+                    .map(|(s, _)| s.records)
+                    .sum();
+                if deferred > 0 {
+                    stop = true;
+                    rep.deferred += deferred;
+                }
+                verdicts
             }
             Err(e) => {
                 stop = true;
@@ -597,7 +619,7 @@ impl<S: WebStack> StackController<S> {
                         CartRunState {
                             backoff_until: now + settings.retry_max_ms.max(1000),
                             outage_step: state.outage_step,
-                            cart_error: Some(format!("{msg}; cart paused: fix its credentials (a cart update resumes it)")),
+                            cart_error: Some(format!("{msg}; cart paused: fix its credentials (updating them resumes it)")),
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
@@ -743,7 +765,9 @@ fn outcome_verdict(o: &SendOutcome, now: i64) -> Verdict {
             message,
             after: Some(d),
         } => Verdict::WaitUntil {
-            until: now + d.as_millis() as i64,
+            // At least a second: a wait of 0 (`Retry-After: 0` at a window's edge) would be
+            // due again at once, and a pass would send it again and again.
+            until: now + (d.as_millis() as i64).max(1000),
             attempt: false,
             response: message.clone(),
         },

@@ -1285,3 +1285,173 @@ fn handed_over_retries_go_once_and_the_till_takes_them_back() {
     let qoh = cart.qoh.lock().clone();
     assert_eq!((qoh["T"], qoh["U"]), (-1, -1));
 }
+
+/// A keyed cart whose calls make several requests and hit the cart's rate limit on a later
+/// one: its items come back `Retry { after }` for the first `limited` calls, then applied.
+struct PerItemLimit {
+    calls: std::sync::atomic::AtomicUsize,
+    limited: usize,
+    after: Duration,
+}
+
+impl CartAdapter for PerItemLimit {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(d.iter()
+            .map(|x| match n < self.limited {
+                true => SendOutcome::Retry {
+                    message: format!("sku {}: rate limited: HTTP 429", x.sku),
+                    after: Some(self.after),
+                },
+                false => SendOutcome::Applied { qoh: None },
+            })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+fn limited_cart(f: &Fixture, limited: usize, after: Duration) -> Arc<PerItemLimit> {
+    let a = Arc::new(PerItemLimit {
+        calls: Default::default(),
+        limited,
+        after,
+    });
+    let c = a.clone();
+    f.store
+        .register_adapter("lim", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
+    let id = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Lim","adapter":"lim","max_items_to_send":50,
+                "capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    a
+}
+
+/// Items a cart rate-limits inside a successful call end the cart's pass, as a rate limit on
+/// the whole call does, however short the wait it names: with `Retry-After: 0` one pass used
+/// to send them again and again (201 requests here, for ever if the cart kept saying 0), and
+/// the other carts' changes waited for that pass. The report counts them as deferred.
+#[test]
+fn items_a_cart_rate_limits_end_its_pass_and_are_reported_deferred() {
+    let f = store();
+    let a = limited_cart(&f, 200, Duration::ZERO);
+    item(&f.store, "X", 10);
+    item(&f.store, "Y", 10);
+    adjust(&f.store, "X", -1, Reason::PosSale);
+    adjust(&f.store, "Y", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(a.calls.load(Ordering::SeqCst), 1, "{r}");
+    let c = &r.carts[0];
+    assert_eq!((c.deferred, c.remaining, c.sent), (2, 2, 0), "{r}");
+}
+
+/// A cart that, while answering its first request, sees another workstation's controller
+/// record a 429 with an hour's Retry-After for the same cart; it applies everything.
+struct OtherControllerLimited {
+    path: std::path::PathBuf,
+    cart: std::sync::Mutex<CartId>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CartAdapter for OtherControllerLimited {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            let other = SqliteStack::open(&self.path, &Default::default()).unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+            let limited = inventory_sync::stack::CartRunState {
+                backoff_until: now + 3_600_000,
+                outage_step: 0,
+                cart_error: Some("HTTP 429 (rate limited)".into()),
+            };
+            other
+                .set_cart_state(*self.cart.lock().unwrap(), &limited)
+                .unwrap();
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// Rule 10 across workstations: a Retry-After another controller recorded while this one's
+/// request was in flight is kept, not wiped by this one's success, and honoured.
+#[test]
+fn a_success_keeps_a_retry_after_another_controller_recorded_meanwhile() {
+    let f = store();
+    let a = Arc::new(OtherControllerLimited {
+        path: f.dir.path().join("store.db"),
+        cart: std::sync::Mutex::new(0),
+        calls: Default::default(),
+    });
+    let c = a.clone();
+    f.store
+        .register_adapter("ocl", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
+    let id = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"O","adapter":"ocl","max_items_to_send":50,
+                "capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    *a.cart.lock().unwrap() = id;
+    f.store.set_cart_sync(id, true).unwrap();
+    item(&f.store, "X", 10);
+    item(&f.store, "Y", 10);
+    adjust(&f.store, "X", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    adjust(&f.store, "Y", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(a.calls.load(Ordering::SeqCst), 1, "{r}");
+    assert_eq!(f.store.stack_count(id, StackState::Waiting).unwrap(), 1);
+}
+
+/// An operator's edit of a cart's batch size leaves its Retry-After running (the next pass
+/// used to send an hour early); an edit of its settings (a new token, say) clears it.
+#[test]
+fn a_cart_update_clears_its_retry_after_only_when_its_settings_change() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let edit = |max: u32, token: &str| {
+        let json = serde_json::json!({
+            "name": "A", "adapter": "http_json", "url": e.url(), "token": token,
+            "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+            "max_items_to_send": max,
+        });
+        f.store.upsert_cart_json(&json.to_string()).unwrap()
+    };
+    let id = edit(50, "t1");
+    f.store.set_cart_sync(id, true).unwrap();
+    for sku in ["R", "S"] {
+        item(&f.store, sku, 5);
+        e.set_qoh(sku, 5);
+    }
+    adjust(&f.store, "R", -1, Reason::PosSale);
+    e.inject(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(3600),
+    });
+    f.store.run_stack(None).unwrap();
+    assert_eq!(e.adjust_requests(), 1);
+    edit(20, "t1");
+    adjust(&f.store, "S", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    assert_eq!(e.adjust_requests(), 1, "sent inside the cart's Retry-After");
+    // New credentials lift the cart's wait (the 429'd record keeps its own Retry-After).
+    edit(20, "t2");
+    f.store.run_stack(None).unwrap();
+    assert_eq!((e.adjust_requests(), e.qoh("S")), (2, Some(4)));
+}

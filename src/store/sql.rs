@@ -77,7 +77,9 @@ const CART_IDS_GIVEN: &str = "CartIdsGiven";
 /// whatever names a cart by id (a controller's adapter, built from the old cart's URL and
 /// credentials and cached by id and config version; the ledger's origin carts) would take
 /// the new cart for the old one.
-pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec) -> Result<CartId> {
+/// Defines or updates a cart; an update with `resumes` (its adapter or settings changed)
+/// clears its pause and back-off.
+pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec, resumes: bool) -> Result<CartId> {
     let config = Value::Object(s.config.clone()).to_string();
     let realtime = s.capabilities.realtime.map_or("none", SyncLevel::as_str);
     Ok(c.prepare_cached(
@@ -91,7 +93,9 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec) -> Result<CartId> {
              realtime = excluded.realtime, max_items_to_send = excluded.max_items_to_send,
              retains_basket = excluded.retains_basket, config_version = config_version + 1,
              sync_on = CASE WHEN excluded.realtime = 'none' THEN 0 ELSE sync_on END,
-             backoff_until = 0, outage_step = 0, cart_error = NULL
+             backoff_until = CASE WHEN ?10 THEN 0 ELSE backoff_until END,
+             outage_step = CASE WHEN ?10 THEN 0 ELSE outage_step END,
+             cart_error = CASE WHEN ?10 THEN NULL ELSE cart_error END
          RETURNING id",
     )?
     .query_row(
@@ -104,7 +108,8 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec) -> Result<CartId> {
             realtime,
             s.max_items_to_send,
             s.retains_basket,
-            CART_IDS_GIVEN
+            CART_IDS_GIVEN,
+            resumes
         ],
         |r| r.get(0),
     )?)
