@@ -1319,17 +1319,7 @@ fn limited_cart(f: &Fixture, limited: usize, after: Duration) -> Arc<PerItemLimi
         limited,
         after,
     });
-    let c = a.clone();
-    f.store
-        .register_adapter("lim", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
-    let id = f
-        .store
-        .upsert_cart_json(
-            r#"{"name":"Lim","adapter":"lim","max_items_to_send":50,
-                "capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#,
-        )
-        .unwrap();
-    f.store.set_cart_sync(id, true).unwrap();
+    sku_cart_on(&f.store, "Lim", a.clone());
     a
 }
 
@@ -1396,18 +1386,8 @@ fn a_success_keeps_a_retry_after_another_controller_recorded_meanwhile() {
         cart: std::sync::Mutex::new(0),
         calls: Default::default(),
     });
-    let c = a.clone();
-    f.store
-        .register_adapter("ocl", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
-    let id = f
-        .store
-        .upsert_cart_json(
-            r#"{"name":"O","adapter":"ocl","max_items_to_send":50,
-                "capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#,
-        )
-        .unwrap();
+    let id = sku_cart_on(&f.store, "O", a.clone());
     *a.cart.lock().unwrap() = id;
-    f.store.set_cart_sync(id, true).unwrap();
     item(&f.store, "X", 10);
     item(&f.store, "Y", 10);
     adjust(&f.store, "X", -1, Reason::PosSale);
