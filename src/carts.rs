@@ -167,7 +167,6 @@ fn adapter_keys(adapter: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// A parsed, checked cart definition (the JSON of DESIGN §9).
 /// The keys of a cart's JSON that are its adapter's settings (URL, credentials, location…),
 /// not what every cart has.
 fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
@@ -179,6 +178,7 @@ fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&Strin
     })
 }
 
+/// A parsed, checked cart definition (the JSON of DESIGN §9).
 pub(crate) struct CartSpec {
     pub name: String,
     pub adapter: String,
@@ -475,18 +475,19 @@ impl Store {
         let spec = parse_cart_json(json, custom)?;
         self.write(|c| {
             let old = sql::cart_by_name(c, &spec.name)?;
-            if let Some(old) = &old {
-                let level = |l: Option<SyncLevel>| l.map_or("none", SyncLevel::as_str);
-                let (was, asked) = (
-                    level(old.capabilities.realtime),
-                    level(spec.capabilities.realtime),
-                );
+            if let Some(old) = old
+                .as_ref()
+                .filter(|old| old.capabilities.realtime != spec.capabilities.realtime)
+            {
                 let n = sql::stack_count_for_cart(c, old.id)?;
-                if was != asked && n > 0 {
+                if n > 0 {
+                    let level = |l: Option<SyncLevel>| l.map_or("none", SyncLevel::as_str);
                     return Err(Error::refused(format!(
                         "cart {:?} has {n} records on the web stack made for its real-time level \
-                         {was:?}; send or discard them before changing it to {asked:?}",
-                        old.name
+                         {:?}; send or discard them before changing it to {:?}",
+                        old.name,
+                        level(old.capabilities.realtime),
+                        level(spec.capabilities.realtime)
                     )));
                 }
             }

@@ -578,27 +578,12 @@ impl<S: WebStack> StackController<S> {
                     self.stack
                         .set_cart_state(batch.cart, &CartRunState::default())?;
                 }
-                let verdicts: Vec<Verdict> = (0..sending)
+                (0..sending)
                     .map(|i| match outcomes.get(i) {
                         Some(o) => outcome_verdict(o, now),
                         None => Verdict::Retryable("the cart gave no result for this item".into()),
                     })
-                    .collect();
-                // Items the cart rate-limited (a later request of the call got a 429): the
-                // cart's pass ends here, as for a rate limit on the whole call, and the report
-                // counts them as deferred.
-                let deferred: usize = batch
-                    .sending
-                    .iter()
-                    .zip(&verdicts)
-                    .filter(|(_, v)| matches!(v, Verdict::WaitUntil { .. }))
-                    .map(|(s, _)| s.records)
-                    .sum();
-                if deferred > 0 {
-                    stop = true;
-                    rep.deferred += deferred;
-                }
-                verdicts
+                    .collect()
             }
             Err(e) => {
                 stop = true;
@@ -639,15 +624,22 @@ impl<S: WebStack> StackController<S> {
                     self.stack.set_cart_state(batch.cart, &new_state)?;
                 }
                 rep.error = new_state.cart_error.clone();
-                if matches!(
-                    e,
-                    CartError::RateLimited { .. } | CartError::Unauthorized(_)
-                ) {
-                    rep.deferred += batch.sending.iter().map(|s| s.records).sum::<usize>();
-                }
                 vec![verdict; sending]
             }
         };
+        // What the cart asked to wait for, counting no attempt (a rate limit on the call or on
+        // some of its items, a pause for credentials), is deferred, and ends the cart's pass.
+        let deferred: usize = batch
+            .sending
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| matches!(v, Verdict::WaitUntil { attempt: false, .. }))
+            .map(|(s, _)| s.records)
+            .sum();
+        if deferred > 0 {
+            stop = true;
+            rep.deferred += deferred;
+        }
         let lapsed = Verdict::Uncertain(
             "a controller stopped while sending this; the cart may or may not have it: \
              check the cart, then retry or discard"

@@ -547,6 +547,33 @@ impl MedusaAdapter {
     }
 }
 
+/// What a write of `stocked` to a level read with `reserved` held came to, by the level seen
+/// after it: applied; or in doubt when another stocked count stands (a change raced ours), or
+/// when the holds fell meanwhile (a fulfilment in between takes its units off the stocked
+/// count, which the write put back, so the shop offers more than the count meant). Holds
+/// that rose are an order placed meanwhile: the write stands.
+fn after_write(sku: &str, stocked: i64, reserved: i64, after: Level) -> SendOutcome {
+    if after.stocked != stocked {
+        return SendOutcome::Uncertain {
+            message: format!(
+                "sku {sku}: wrote stocked {stocked} but read back {} (another change raced ours); left for the drift report",
+                after.stocked
+            ),
+        };
+    }
+    if after.reserved < reserved {
+        return SendOutcome::Uncertain {
+            message: format!(
+                "sku {sku}: wrote stocked {stocked}, but Medusa's holds fell from {reserved} to {} meanwhile: a fulfilment in between takes its units off the stocked count, which our write may have put back; it offers {}; left for the drift report",
+                after.reserved, after.available
+            ),
+        };
+    }
+    SendOutcome::Applied {
+        qoh: Some(after.available),
+    }
+}
+
 /// Whether Medusa's refusal `message` names inventory item `id` (as a whole word: `iitem_1`
 /// is not named by `iitem_12`).
 fn names_item(message: &str, id: &str) -> bool {
@@ -653,21 +680,10 @@ impl CartAdapter for MedusaAdapter {
                     Err(outcome) => outcome,
                     Ok(_) => match &verified {
                         Ok(v) => match v.get(id).copied().flatten() {
-                            Some(l) if l.stocked == *target && l.reserved >= *reserved => {
-                                SendOutcome::Applied {
-                                    qoh: Some(l.available),
-                                }
-                            }
-                            Some(l) if l.stocked == *target => SendOutcome::Uncertain {
+                            Some(l) => after_write(sku, *target, *reserved, l),
+                            None => SendOutcome::Uncertain {
                                 message: format!(
-                                    "sku {sku}: wrote stocked {target}, but Medusa's holds fell from {reserved} to {} meanwhile: a fulfilment in between takes its units off the stocked count, which our write may have put back; left for the drift report",
-                                    l.reserved
-                                ),
-                            },
-                            other => SendOutcome::Uncertain {
-                                message: format!(
-                                    "sku {sku}: wrote stocked {target} but read back {} (another change raced ours); left for the drift report",
-                                    other.map_or("nothing".to_owned(), |l| l.stocked.to_string())
+                                    "sku {sku}: wrote stocked {target} but read back nothing (another change raced ours); left for the drift report"
                                 ),
                             },
                         },
@@ -738,26 +754,9 @@ impl CartAdapter for MedusaAdapter {
             let written = self.write(&items)?;
             for ((i, _, stocked, _, sku, target, reserved), w) in plan.iter().zip(written) {
                 out[*i] = Some(match w {
-                    // As for a delta: holds that fell between the read and the write were a
-                    // fulfilment taking its units off the stocked count, which the write put
-                    // back; the shop now offers more than the count sent.
-                    Ok(Some(l)) if l.stocked == *stocked && l.reserved < *reserved => {
-                        SendOutcome::Uncertain {
-                            message: format!(
-                                "sku {sku}: wrote stocked {stocked} for {target} available, but Medusa's holds fell from {reserved} to {} meanwhile (a fulfilment in between): it offers {}; left for the drift report",
-                                l.reserved, l.available
-                            ),
-                        }
-                    }
-                    Ok(Some(l)) if l.stocked != *stocked => SendOutcome::Uncertain {
-                        message: format!(
-                            "sku {sku}: wrote stocked {stocked} but Medusa answered {} (another change raced ours); left for the drift report",
-                            l.stocked
-                        ),
-                    },
-                    Ok(level) => SendOutcome::Applied {
-                        qoh: Some(level.map_or(*target, |l| l.available)),
-                    },
+                    // The level the batch answered, judged as a delta's read-back is.
+                    Ok(Some(l)) => after_write(sku, *stocked, *reserved, l),
+                    Ok(None) => SendOutcome::Applied { qoh: Some(*target) },
                     Err(o) => o,
                 });
             }

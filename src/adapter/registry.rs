@@ -281,9 +281,7 @@ impl Scrubbed {
             })
             .collect())
     }
-}
 
-impl Scrubbed {
     /// Sends `sets` one by one after their batch `panicked`: each lands, or is in doubt (the
     /// batch may have set it). Rate limits are waited out, each set at most as often as a
     /// manual run waits one out, and all of them for `wait_left` in all: a cart that keeps

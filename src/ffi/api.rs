@@ -655,7 +655,7 @@ pub unsafe extern "C" fn invsync_stack_retry(store: *mut InvsyncStore, record_id
     entry("invsync_stack_retry", || {
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
-        Ok(store.stack_retry(record_id_arg(record_id)?)?)
+        Ok(store.stack_retry(id_arg(record_id, "record")?)?)
     })
 }
 
@@ -673,18 +673,8 @@ pub unsafe extern "C" fn invsync_stack_discard(store: *mut InvsyncStore, record_
     entry("invsync_stack_discard", || {
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
-        Ok(store.stack_discard(record_id_arg(record_id)?)?)
+        Ok(store.stack_discard(id_arg(record_id, "record")?)?)
     })
-}
-
-/// Checks a record id argument: positive, as record ids are.
-fn record_id_arg(id: i32) -> FfiResult<i64> {
-    if id <= 0 {
-        return Err(Failure::invalid(format!(
-            "record_id {id} is not a record id (ids are positive)"
-        )));
-    }
-    Ok(id as i64)
 }
 
 /// Runs one pass of the stack controller over due records, at most `max_records` of them

@@ -305,9 +305,14 @@ pub(crate) fn check_flags(flags: i32, allowed: i32, what: &str) -> FfiResult<()>
 
 /// Checks a cart id argument: positive.
 pub(crate) fn cart_id(id: i32) -> FfiResult<i64> {
+    id_arg(id, "cart")
+}
+
+/// Checks the id argument `<what>_id`: positive, as the store's ids are.
+pub(crate) fn id_arg(id: i32, what: &str) -> FfiResult<i64> {
     if id <= 0 {
         return Err(Failure::invalid(format!(
-            "cart_id {id} is not a cart id (ids are positive)"
+            "{what}_id {id} is not a {what} id (ids are positive)"
         )));
     }
     Ok(id as i64)

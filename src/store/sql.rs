@@ -76,9 +76,8 @@ const CART_IDS_GIVEN: &str = "CartIdsGiven";
 /// before, deleted carts' too: SQLite would give a deleted newest cart's id again, and
 /// whatever names a cart by id (a controller's adapter, built from the old cart's URL and
 /// credentials and cached by id and config version; the ledger's origin carts) would take
-/// the new cart for the old one.
-/// Defines or updates a cart; an update with `resumes` (its adapter or settings changed)
-/// clears its pause and back-off.
+/// the new cart for the old one. An update with `resumes` (its adapter or settings changed)
+/// clears the cart's pause and back-off.
 pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec, resumes: bool) -> Result<CartId> {
     let config = Value::Object(s.config.clone()).to_string();
     let realtime = s.capabilities.realtime.map_or("none", SyncLevel::as_str);
