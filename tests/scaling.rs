@@ -244,6 +244,7 @@ fn copies_match_the_source() {
         GROUP_RECORDS,
         SKU_ITEMS,
         LEDGER_OF_ITEM,
+        HOST_REF_SEEN,
         ITEMS_PREFIXED,
         ITEMS_OF_PARENT,
         PREFIXED,
@@ -1075,6 +1076,23 @@ const SKU_ITEMS: &str =
     "SELECT id FROM items WHERE sku = ?1 UNION SELECT item_id FROM retired_items WHERE sku = ?1";
 const LEDGER_OF_ITEM: &str =
     "FROM ledger WHERE item_id = ?1 AND sku = ?2 ORDER BY id DESC LIMIT ?3";
+/// `ledger_has_host_ref`: whether an order's or a file line's change was applied before.
+const HOST_REF_SEEN: &str = "SELECT 1 FROM ledger WHERE host_ref = ?1";
+
+/// Whether a host reference was applied before is one search of the partial index of host
+/// references (schema 7 indexes only changes that have one), not a scan of the ledger: an
+/// import re-run after a crash asks it for every line.
+#[test]
+fn a_host_reference_is_looked_up_in_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = store_with_pending(dir.path(), 20);
+    let conn = Connection::open(store.path()).unwrap();
+    let text = plan(&conn, HOST_REF_SEEN).join("\n");
+    assert!(
+        text.contains("SEARCH ledger USING COVERING INDEX ledger_host_ref (host_ref=?)"),
+        "{text}"
+    );
+}
 
 /// An item's history costs the same however long the ledger is (a row per QOH change, kept
 /// for good): it was a scan of every change of every item. It lists by SKU, so a SKU deleted
@@ -1374,4 +1392,79 @@ fn a_polled_count_is_right_while_the_store_is_busy_or_in_a_host_transaction() {
         1_500,
         "counted in once the store was free"
     );
+}
+
+/// The WAL frames `store`'s file holds, and its page size.
+fn wal_frames(store: &Store) -> (i64, u64) {
+    let conn = Connection::open(store.path()).unwrap();
+    let page: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    let wal = std::fs::metadata(format!("{}-wal", store.path().display()))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    // A WAL file is a 32-byte header, then a 24-byte header and a page a frame.
+    (page, wal.saturating_sub(32) / (24 + page as u64))
+}
+
+/// A QOH change commits alone (a POS sale, an adjustment) and its commit's cost is the pages
+/// it writes to the WAL: the item, the ledger row and its indexes, the stack record and its
+/// indexes; 6.75 pages a change here, with page 1 when the file grows). A store file is
+/// created with 1 KiB pages, so such a commit writes about 7 KiB rather than 28 KiB (it ran
+/// 1.4-1.5x as fast in `cargo bench --bench ratios`), and a change without a host reference
+/// writes no entry in the host references' index (it wrote a NULL there, 7.9 pages a change
+/// until schema 7). This fails when the page size is lost, or when a change starts writing
+/// another page (a new index).
+#[test]
+fn a_qoh_change_commits_few_small_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = store_with_pending(dir.path(), 200);
+    let conn = Connection::open(store.path()).unwrap();
+    let busy: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(busy, 0, "the WAL was emptied");
+    drop(conn);
+    assert_eq!(wal_frames(&store).1, 0);
+
+    let changes = 100;
+    for i in 0..changes {
+        sell(&store, &format!("S{}", i * 2));
+    }
+    let (page, frames) = wal_frames(&store);
+    assert_eq!(page, 1024, "a new store file has 1 KiB pages");
+    let per_change = frames as f64 / changes as f64;
+    assert!(
+        (6.0..=7.5).contains(&per_change),
+        "{per_change} pages written a QOH change ({frames} in {changes} commits)"
+    );
+}
+
+/// A store file created before stores had 1 KiB pages keeps its page size (a WAL file cannot
+/// change it) and works as before.
+#[test]
+fn a_store_with_4k_pages_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, cart) = store_with_pending(dir.path(), 50);
+    let path = store.path().to_path_buf();
+    drop(store);
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    conn.pragma_update(None, "page_size", 4096).unwrap();
+    conn.execute_batch("VACUUM").unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    drop(conn);
+
+    let store = Store::open(&path).unwrap();
+    sell(&store, "S7");
+    let (page, _) = wal_frames(&store);
+    assert_eq!(page, 4096, "an existing store keeps its page size");
+    let stack = SqliteStack::open(store.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(
+        stack.waiting(cart).unwrap(),
+        51,
+        "the 50 records and the new sale wait"
+    );
+    assert_eq!(store.item("S7").unwrap().qoh, 98);
 }

@@ -196,6 +196,33 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX send_groups_listed ON send_groups(cart_id, state, first_record)
         WHERE item_id <> 0;
     "#,
+    // 7: a host reference is unique where there is one, and a change without one (most
+    // adjustments, every POS sale) no longer writes a NULL into an index: one page of the 7
+    // a QOH change commits. A column's UNIQUE cannot be dropped, so the ledger is rebuilt
+    // with its rows and ids; `ledger_has_host_ref` is served by the partial index
+    // (`host_ref = ?` implies `host_ref IS NOT NULL`).
+    r#"
+    CREATE TABLE ledger_v7 (
+        id             INTEGER PRIMARY KEY,
+        item_id        INTEGER NOT NULL,
+        sku            TEXT NOT NULL,
+        delta          INTEGER NOT NULL,
+        qoh_after      INTEGER NOT NULL,
+        reason         INTEGER NOT NULL,
+        origin_cart_id INTEGER,
+        host_ref       TEXT,
+        workstation    TEXT NOT NULL,
+        created_at     INTEGER NOT NULL
+    );
+    INSERT INTO ledger_v7(id, item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
+                          workstation, created_at)
+        SELECT id, item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
+               workstation, created_at FROM ledger ORDER BY id;
+    DROP TABLE ledger;
+    ALTER TABLE ledger_v7 RENAME TO ledger;
+    CREATE INDEX ledger_item ON ledger(item_id, id);
+    CREATE UNIQUE INDEX ledger_host_ref ON ledger(host_ref) WHERE host_ref IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -228,17 +255,17 @@ pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
 mod tests {
     use super::*;
 
-    /// A file of the previous version keeps its rows and gains what the last migration adds
-    /// (the deleted items its ledger names, each group's oldest record); a file of a newer
-    /// build is refused, untouched.
+    /// A file of version 5 keeps its rows and gains what the later migrations add (the
+    /// deleted items its ledger names, each group's oldest record; a host reference unique
+    /// where there is one, and no index entry where there is none); a file of a newer build
+    /// is refused, untouched.
     #[test]
-    fn a_file_of_the_previous_version_migrates_and_a_newer_one_is_refused() {
+    fn an_older_file_migrates_and_a_newer_one_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..MIGRATIONS.len() - 1] {
+        for sql in &MIGRATIONS[..5] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION - 1)
-            .unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
         conn.execute_batch(
             "INSERT INTO send_groups(id, cart_id, item_id, key, net_delta, workstation, state,
                                      next_attempt_at, created_at)
@@ -247,9 +274,11 @@ mod tests {
                                group_id)
              VALUES (9, 1, 8, -1, 2, 'ws', 0, 1), (5, 1, 8, -1, 2, 'ws', 0, 1);
              INSERT INTO items(id, sku, qoh, created_at) VALUES (8, 'MUG', 3, 0);
-             INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, workstation, created_at)
-             VALUES (7, 'TEE-L', -1, 4, 2, 'ws', 0), (7, 'TEE-L', -1, 3, 2, 'ws', 0),
-                    (8, 'MUG', 1, 3, 2, 'ws', 0)",
+             INSERT INTO ledger(id, item_id, sku, delta, qoh_after, reason, host_ref,
+                                workstation, created_at)
+             VALUES (4, 7, 'TEE-L', -1, 4, 2, 'ORD-1', 'ws', 0),
+                    (6, 7, 'TEE-L', -1, 3, 2, NULL, 'ws', 0),
+                    (11, 8, 'MUG', 1, 3, 2, NULL, 'ws', 0)",
         )
         .unwrap();
         migrate(&mut conn).unwrap();
@@ -265,10 +294,18 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(retired, [("TEE-L".to_string(), 7)], "the deleted item only");
-        let kept: i64 = conn
-            .query_row("SELECT COUNT(*) FROM ledger", [], |r| r.get(0))
+        let kept: Vec<(i64, Option<String>)> = conn
+            .prepare("SELECT id, host_ref FROM ledger ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(kept, 3);
+        assert_eq!(
+            kept,
+            [(4, Some("ORD-1".to_string())), (6, None), (11, None)],
+            "the ledger keeps its rows, ids and host references"
+        );
         let first: i64 = conn
             .query_row(
                 "SELECT first_record FROM send_groups WHERE id = 1",
@@ -277,6 +314,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!(first, 5, "a group's oldest record");
+        let insert = |host_ref: Option<&str>| {
+            conn.execute(
+                "INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, host_ref,
+                                    workstation, created_at)
+                 VALUES (8, 'MUG', -1, 2, 2, ?1, 'ws', 0)",
+                [host_ref],
+            )
+        };
+        let e = insert(Some("ORD-1")).unwrap_err();
+        assert!(e.to_string().contains("UNIQUE"), "{e}");
+        insert(None).unwrap();
+        let next: i64 = conn
+            .query_row("SELECT MAX(id) FROM ledger", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(next, 12, "ids go on from the ledger's last");
+        let in_index: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM ledger INDEXED BY ledger_host_ref
+                 WHERE host_ref IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            in_index, 1,
+            "only the change with a host reference is indexed"
+        );
 
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();

@@ -1,10 +1,11 @@
 //! Enqueues N no-op jobs into an effectum queue, one `add_job` (one transaction) each, then
 //! lets one worker complete them all; prints one `key=value` line the ratios report parses.
 //!
-//! `invsync-peer-bench <jobs> <dir> [wal|shipped]`: `wal` (the default) sets the file to WAL
-//! before effectum opens it; `shipped` leaves it as effectum leaves it (it asks for WAL under
-//! the pragma name `journal`, which SQLite ignores, so the file stays in rollback-journal
-//! mode).
+//! `invsync-peer-bench <jobs> <dir> [wal|wal1k|shipped]`: `wal` (the default) sets the file to
+//! WAL before effectum opens it; `wal1k` also gives it 1 KiB pages first (the page size of an
+//! inventory_sync store; SQLite's default, which effectum keeps, is 4 KiB); `shipped` leaves
+//! it as effectum leaves it (it asks for WAL under the pragma name `journal`, which SQLite
+//! ignores, so the file stays in rollback-journal mode).
 
 use effectum::{Job, JobRunner, Queue, RunningJob, Worker};
 use std::path::PathBuf;
@@ -54,9 +55,13 @@ async fn main() {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    if mode == "wal" {
+    if mode == "wal" || mode == "wal1k" {
         // WAL is persistent in the file: every connection effectum opens later uses it.
         let c = rusqlite::Connection::open(&path).unwrap();
+        if mode == "wal1k" {
+            // Only an empty file takes a page size, and a WAL file keeps the one it has.
+            c.pragma_update(None, "page_size", 1024).unwrap();
+        }
         let m: String = c
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .unwrap();
@@ -68,6 +73,7 @@ async fn main() {
     // synchronous is per connection: effectum sets NORMAL on its writer connection only).
     let probe = rusqlite::Connection::open(&path).unwrap();
     let journal = pragma(&probe, "journal_mode");
+    let page_size = pragma(&probe, "page_size");
     drop(probe);
 
     let payload = br#"{"sku":"SKU-000001","delta":-1}"#.to_vec();
@@ -117,7 +123,7 @@ async fn main() {
 
     println!(
         "peer=effectum mode={mode} jobs={jobs} succeeded={succeeded} journal_mode={journal} \
-         writer_synchronous=NORMAL \
+         page_size={page_size} writer_synchronous=NORMAL \
          enqueue_s={:.4} complete_s={:.4} total_s={:.4} jobs_per_s={:.1}",
         enqueued.as_secs_f64(),
         drained.as_secs_f64(),
