@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault};
-use inventory_sync::{GetOptions, Reason, SendOptions};
+use inventory_sync::{CartAdapter, CartError, GetOptions, Reason, SendOptions};
+use std::sync::Arc;
 
 const TOKEN: &str = "tok-SECRET-7f3a9c";
 
@@ -126,9 +127,17 @@ fn a_cart_echoing_the_credential_in_its_errors_never_brings_it_out() {
     }
 }
 
-/// A loopback cart answering every request with `answer(its Authorization header)`: (status,
-/// body). Returns its URL; it serves until the test ends.
-fn serve(answer: impl Fn(&str) -> (u16, String) + Send + 'static) -> String {
+/// One request as the loopback cart of [`serve`] saw it.
+struct Req {
+    /// `GET /path?query HTTP/1.1`
+    line: String,
+    /// Its `Authorization` header, as sent.
+    auth: String,
+}
+
+/// A loopback cart answering every request with `answer(request)`: (status, body). Returns
+/// its URL; it serves until the test ends.
+fn serve(answer: impl Fn(&Req) -> (u16, String) + Send + 'static) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -136,7 +145,14 @@ fn serve(answer: impl Fn(&str) -> (u16, String) + Send + 'static) -> String {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let mut reader = BufReader::new(stream);
-            let (mut len, mut auth) = (0, String::new());
+            let mut req = Req {
+                line: String::new(),
+                auth: String::new(),
+            };
+            if reader.read_line(&mut req.line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut len = 0;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -147,12 +163,12 @@ fn serve(answer: impl Fn(&str) -> (u16, String) + Send + 'static) -> String {
                     len = v.trim().parse().unwrap_or(0);
                 }
                 if lower.starts_with("authorization:") {
-                    auth = line["authorization:".len()..].trim().to_owned();
+                    req.auth = line["authorization:".len()..].trim().to_owned();
                 }
                 if line == "\r\n" {
                     let mut b = vec![0; len];
                     let _ = reader.read_exact(&mut b);
-                    let (status, body) = answer(&auth);
+                    let (status, body) = answer(&req);
                     let _ = write!(
                         reader.get_mut(),
                         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -170,12 +186,13 @@ fn echoed_credentials_stay_hidden(pad: usize) {
     let f = store();
     // WooCommerce's Basic credentials of ck_live:<TOKEN>.
     let basic = "Y2tfbGl2ZTp0b2stU0VDUkVULTdmM2E5Yw==";
-    let url = serve(move |auth| {
+    let url = serve(move |r| {
         (
             400,
             format!(
-                r#"{{"error":"{} invalid credentials: {auth}"}}"#,
-                "x".repeat(pad)
+                r#"{{"error":"{} invalid credentials: {}"}}"#,
+                "x".repeat(pad),
+                r.auth
             ),
         )
     });
@@ -256,4 +273,264 @@ fn a_token_quoted_back_json_escaped_never_comes_back_out() {
         "the 401 was quoted, scrubbed: {seen}"
     );
     assert!(!seen.contains("SECRET"), "the token leaked: {seen}");
+}
+
+const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJhY3Rvcl9pZCI6InVzZXJfMDEifQ.SiGnAtUrE-JWT-0123456789";
+
+/// Medusa's session JWT (email + password) is known only to its adapter: an answer that
+/// quotes it (a proxy or an echo endpoint answering 2xx with the request's headers) is
+/// scrubbed of it in errors, reports and the record's last response, as of the password.
+#[test]
+fn a_medusa_session_jwt_quoted_back_never_comes_back_out() {
+    let f = store();
+    // A backend (or a proxy / debug endpoint in front of it) that answers the admin list with
+    // 200 and an echo of the request headers instead of `inventory_items`.
+    let url = serve(|r| {
+        if r.line.starts_with("POST /auth/user/emailpass") {
+            (200, format!(r#"{{"token":"{JWT}"}}"#))
+        } else {
+            (
+                200,
+                format!(
+                    r#"{{"message":"ok","headers":{{"authorization":"{}"}}}}"#,
+                    r.auth
+                ),
+            )
+        }
+    });
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Medusa","adapter":"medusa","url":"{url}","email":"ops@example.com",
+                "password":"pw-SECRET-4711","location_id":"sloc_01"}}"#
+        ))
+        .unwrap();
+    item(&f.store, "S1", 5);
+    let mut seen = Vec::new();
+    let got = f.store.get_qoh(c, GetOptions::default(), None);
+    seen.push(format!("{:?}", got.as_ref().err()));
+    let sent = f.store.send_qoh(c, SendOptions { force: true }, None);
+    seen.push(format!("{sent:?}"));
+    seen.push(format!("{:?}", f.store.preflight(c)));
+    // And the controller: the record's Last Response on the stack.
+    f.store.set_cart_sync(c, true).unwrap();
+    adjust(&f.store, "S1", -1, Reason::PosSale);
+    seen.push(format!("{:?}", f.store.run_stack(None)));
+    let list = f.store.stack_list_json(None).unwrap();
+    assert!(
+        list.contains("inventory_items"),
+        "the record failed: {list}"
+    );
+    seen.push(list);
+    let all = seen.join("\n");
+    assert!(all.contains("inventory_items"), "the error was seen: {all}");
+    assert!(!all.contains("pw-SECRET-4711"), "password leaked: {all}");
+    assert!(
+        !all.contains("SiGnAtUrE"),
+        "the Medusa session JWT leaked:\n{all}"
+    );
+}
+
+/// An integrator's adapter config, with a derived `Debug` (as most are).
+#[derive(Debug)]
+#[allow(dead_code)]
+struct LeakyConfig {
+    url: String,
+    api_key: String,
+}
+
+/// An integrator's factory that panics (or fails) quoting the cart's settings: the error
+/// says so without the secret, as for a panic in a call.
+#[test]
+fn an_adapter_factory_panic_does_not_quote_the_secret() {
+    let f = store();
+    f.store.register_adapter("my_cart", |cart| {
+        let cfg = LeakyConfig {
+            url: cart.setting("url").unwrap_or_default().to_owned(),
+            api_key: cart.secret("api_key")?.unwrap().expose().to_owned(),
+        };
+        // An assertion on the config, as integrators write them.
+        assert!(cfg.url.ends_with("/v2/"), "unsupported config {cfg:?}");
+        unreachable!()
+    });
+    let c = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Mine","adapter":"my_cart","url":"http://127.0.0.1:9/v1/",
+                "api_key":"sk_live_SECRET_0042",
+                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    item(&f.store, "S1", 5);
+    // Silence the panic hook's line for this test (the next test is about that line).
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let e = f.store.send_qoh(c, SendOptions { force: true }, None);
+    let g = f.store.get_qoh(c, GetOptions::default(), None);
+    std::panic::set_hook(hook);
+    let all = format!("{e:?}\n{g:?}");
+    assert!(all.contains("panicked while being built"), "{all}");
+    assert!(
+        !all.contains("sk_live_SECRET_0042"),
+        "the api_key leaked into the error:\n{all}"
+    );
+}
+
+/// An integrator's adapter that unwraps a `reqwest` error, whose Debug holds the request's
+/// URL with the key in its query (an integrator's URL may hold a query).
+struct QueryKeyAdapter {
+    url: String,
+    key: String,
+}
+
+impl CartAdapter for QueryKeyAdapter {
+    fn update_mode(&self) -> inventory_sync::UpdateMode {
+        inventory_sync::UpdateMode::Absolute
+    }
+    fn apply_deltas(
+        &self,
+        _: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        unreachable!()
+    }
+    fn set_quantities(
+        &self,
+        _: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        unreachable!()
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
+        // The cart is down: connection refused. The integrator unwraps.
+        let body = reqwest::blocking::get(format!("{}&key={}", self.url, self.key))
+            .unwrap()
+            .text()
+            .unwrap();
+        Ok(serde_json::from_str::<Vec<(String, i64)>>(&body)
+            .map(|items| inventory_sync::adapter::QuantityPage {
+                items,
+                next_cursor: None,
+            })
+            .unwrap_or_default())
+    }
+}
+
+const CHILD: &str = "INVSYNC_SECRETS_PANIC_CHILD";
+
+/// A panic in an adapter's call reaches the caller scrubbed, in the error; the process's
+/// panic hook would print it first, unscrubbed, to stderr (the CLI controller's log). The
+/// test runs itself again as a child process to read that stderr.
+#[test]
+fn an_adapter_panic_does_not_write_the_secret_to_stderr() {
+    if std::env::var_os(CHILD).is_some() {
+        let f = store();
+        f.store.register_adapter("qk", |cart| {
+            Ok(Arc::new(QueryKeyAdapter {
+                url: cart.setting("url").unwrap().to_owned(),
+                key: cart.secret("api_key")?.unwrap().expose().to_owned(),
+            }) as Arc<dyn CartAdapter>)
+        });
+        let c = f
+            .store
+            .upsert_cart_json(
+                r#"{"name":"QK","adapter":"qk","url":"http://127.0.0.1:1/api.php?shop=2",
+                    "api_key":"qk_SECRET_99887766",
+                    "capabilities":{"send":true,"get":true,"realtime":"none"}}"#,
+            )
+            .unwrap();
+        let e = f.store.get_qoh(c, GetOptions::default(), None).unwrap_err();
+        // What the library returns is scrubbed ...
+        assert!(e.message().contains("panicked"), "{e}");
+        assert!(!e.message().contains("qk_SECRET_99887766"), "{e}");
+        println!("CHILD-DONE");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "an_adapter_panic_does_not_write_the_secret_to_stderr",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("CHILD-DONE"),
+        "child ran: {stdout}\n{stderr}"
+    );
+    // ... but the process's log is not.
+    assert!(
+        !stderr.contains("qk_SECRET_99887766"),
+        "the api_key reached stderr:\n{stderr}"
+    );
+}
+
+/// A secret under 4 bytes is not scrubbed as given (it would garble messages), but its HTTP
+/// Basic form is: `base64("ck_live:c$9")` is the whole credential.
+#[test]
+fn a_short_secrets_basic_credentials_never_come_back_out() {
+    let f = store();
+    let url = serve(|r| {
+        (
+            401,
+            format!(r#"{{"error":"invalid credentials: {}"}}"#, r.auth),
+        )
+    });
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Woo","adapter":"woocommerce","url":"{url}",
+                "consumer_key":"ck_live","consumer_secret":"c$9"}}"#
+        ))
+        .unwrap();
+    item(&f.store, "S1", 5);
+    let e = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .map(|r| format!("{r:?}"))
+        .unwrap_or_else(|e| format!("{e}"));
+    // base64("ck_live:c$9")
+    let basic = "Y2tfbGl2ZTpjJDk=";
+    assert!(e.contains("invalid credentials"), "{e}");
+    assert!(
+        !e.contains(basic) && !e.contains("c$9"),
+        "the Basic credentials of a short consumer_secret leaked: {e}"
+    );
+}
+
+/// A cart's page cursor is its own text, which no scrubbing sees: a cursor that comes back
+/// (the walk's guard) is not quoted, so one that holds the credential stays hidden.
+#[test]
+fn a_repeated_cursor_holding_the_token_is_not_quoted() {
+    let f = store();
+    let url = serve(|r| {
+        (
+            200,
+            format!(
+                r#"{{"items":[{{"sku":"S1","qoh":1}}],"next_cursor":"page2:{}"}}"#,
+                r.auth
+            ),
+        )
+    });
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Web","adapter":"http_json","url":"{url}","token":"tok-SECRET-7f3a9c",
+                "capabilities":{{"send":true,"get":true,"realtime":"none"}}}}"#
+        ))
+        .unwrap();
+    item(&f.store, "S1", 5);
+    let e = f
+        .store
+        .get_qoh(c, GetOptions::default(), None)
+        .map(|r| format!("{r:?}"))
+        .unwrap_or_else(|e| format!("{e}"));
+    assert!(e.contains("came back"), "{e}");
+    assert!(!e.contains("tok-SECRET-7f3a9c"), "the token leaked: {e}");
 }

@@ -189,14 +189,19 @@ fn batch_body(location: &str, writes: &[(&str, i64, bool)]) -> Value {
     json!({"create": create, "update": update, "delete": []})
 }
 
+/// How many session JWTs an adapter keeps to scrub (see `MedusaAdapter::jwt`).
+const JWTS_KEPT: usize = 4;
+
 /// The Medusa adapter of one cart.
 pub struct MedusaAdapter {
     base: Url,
     client: Client,
     auth: MedusaAuth,
     location: String,
-    /// The JWT of the current login (email + password only).
-    jwt: Mutex<Option<Secret>>,
+    /// The JWTs of this adapter's logins (email + password only), the current one last. An
+    /// answer to a request made before the latest login may quote an older one, still valid
+    /// at Medusa: the last few are kept to scrub them.
+    jwt: Mutex<Vec<Secret>>,
     /// The `Authorization` value of an API key, made once.
     api_key: Option<HeaderValue>,
     /// SKU → inventory item id.
@@ -250,7 +255,7 @@ impl MedusaAdapter {
             client: common::client(HeaderMap::new(), timeout, "medusa")?,
             auth,
             location: location.to_owned(),
-            jwt: Mutex::new(None),
+            jwt: Mutex::new(Vec::new()),
             api_key,
             ids: Mutex::new(HashMap::new()),
         })
@@ -262,9 +267,7 @@ impl MedusaAdapter {
             MedusaAuth::ApiKey(k) => out.push(k.expose().to_owned()),
             MedusaAuth::EmailPass { password, .. } => out.push(password.expose().to_owned()),
         }
-        if let Some(t) = self.jwt.lock().as_ref() {
-            out.push(t.expose().to_owned());
-        }
+        out.extend(self.jwt.lock().iter().map(|t| t.expose().to_owned()));
         out
     }
 
@@ -317,10 +320,14 @@ impl MedusaAdapter {
             (Some(key), _) => Ok(key.clone()),
             (None, MedusaAuth::EmailPass { email, password }) => {
                 let mut jwt = self.jwt.lock();
-                if fresh || jwt.is_none() {
-                    *jwt = Some(self.login(email, password)?);
+                if fresh || jwt.is_empty() {
+                    let token = self.login(email, password)?;
+                    if jwt.len() == JWTS_KEPT {
+                        jwt.remove(0);
+                    }
+                    jwt.push(token);
                 }
-                let token = jwt.as_ref().expect("logged in");
+                let token = jwt.last().expect("logged in");
                 let mut v =
                     HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                         CartError::Rejected("medusa login: the token is not header-safe".into())
@@ -603,15 +610,48 @@ impl MedusaAdapter {
     }
 }
 
+/// Every answer leaves through [`MedusaAdapter::clean`]: besides the configured secrets
+/// (which the registry scrubs too), the session JWTs are known only here, and any message
+/// built from a cart's answer may quote one (a proxy or an echo endpoint answering 2xx with
+/// the request's headers).
 impl CartAdapter for MedusaAdapter {
     fn update_mode(&self) -> UpdateMode {
         UpdateMode::Absolute
     }
-
     fn apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.cleaned(self.deltas(deltas))
+    }
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.cleaned(self.sets(sets))
+    }
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        self.page(cursor, limit).map_err(|e| self.clean(e))
+    }
+}
+
+impl MedusaAdapter {
+    fn cleaned(
+        &self,
+        r: std::result::Result<Vec<SendOutcome>, CartError>,
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        let secrets = self.secrets();
+        Ok(r.map_err(|e| self.clean(e))?
+            .into_iter()
+            .map(|o| o.map_message(|m| common::scrub(m, &secrets)))
+            .collect())
+    }
+
+    fn deltas(&self, deltas: &[DeltaSend]) -> std::result::Result<Vec<SendOutcome>, CartError> {
         let keys: Vec<(&str, Option<&str>)> = deltas
             .iter()
             .map(|d| (d.sku.as_str(), d.remote_ref.as_deref()))
@@ -699,10 +739,7 @@ impl CartAdapter for MedusaAdapter {
         Ok(common::outcomes(out))
     }
 
-    fn set_quantities(
-        &self,
-        sets: &[QuantitySet],
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+    fn sets(&self, sets: &[QuantitySet]) -> std::result::Result<Vec<SendOutcome>, CartError> {
         let keys: Vec<(&str, Option<&str>)> = sets
             .iter()
             .map(|s| (s.sku.as_str(), s.remote_ref.as_deref()))
@@ -764,7 +801,7 @@ impl CartAdapter for MedusaAdapter {
         Ok(common::outcomes(out))
     }
 
-    fn fetch_quantities(
+    fn page(
         &self,
         cursor: Option<&str>,
         limit: u32,
@@ -1078,6 +1115,27 @@ mod tests {
         let m = e.message();
         assert!(m.contains("401"), "{m}");
         assert!(!m.contains("jwt-two") && !m.contains(PASSWORD), "{m}");
+    }
+
+    /// A request made before the latest login (another thread's) may come back quoting the
+    /// older JWT, which Medusa still takes: it is scrubbed as the current one is.
+    #[test]
+    fn an_older_sessions_jwt_is_scrubbed_too() {
+        let server = Scripted::start(vec![
+            (200, r#"{"token":"jwt-one-abc"}"#),
+            (401, r#"{"message":"Unauthorized"}"#),
+            (200, r#"{"token":"jwt-two-def"}"#),
+            (
+                500,
+                r#"{"message":"upstream saw Bearer jwt-one-abc and Bearer jwt-two-def"}"#,
+            ),
+        ]);
+        let a = emailpass(&server.url);
+        let e = a.fetch_quantities(None, 50).unwrap_err();
+        server.finish();
+        let m = e.message();
+        assert!(m.contains("upstream saw Bearer ***"), "{m}");
+        assert!(!m.contains("jwt-one") && !m.contains("jwt-two"), "{m}");
     }
 
     #[test]

@@ -276,6 +276,26 @@ pub enum CartError {
     Rejected(String),
 }
 
+impl SendOutcome {
+    /// The same outcome with its message, if it has one, passed through `f` (to scrub
+    /// credentials from it).
+    pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> SendOutcome {
+        match self {
+            SendOutcome::Retry { message, after } => SendOutcome::Retry {
+                message: f(message),
+                after,
+            },
+            SendOutcome::Failed { message } => SendOutcome::Failed {
+                message: f(message),
+            },
+            SendOutcome::Uncertain { message } => SendOutcome::Uncertain {
+                message: f(message),
+            },
+            other => other,
+        }
+    }
+}
+
 impl CartError {
     /// The same error with its message passed through `f` (to scrub credentials from it).
     pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> CartError {

@@ -173,17 +173,25 @@ impl AdapterRegistry {
                     cart.name, cart.adapter
                 ))
             })?;
+        // An integrator's factory may quote the cart's settings, secrets included, in the
+        // error it returns or the panic it raises (`{config:?}`).
+        let secrets = cart_secrets(cart);
         let panicked = |p| {
-            Error::refused(format!(
-                "cart {:?}: adapter {:?} panicked while being built: {p}",
-                cart.name, cart.adapter
+            Error::refused(super::common::scrub(
+                format!(
+                    "cart {:?}: adapter {:?} panicked while being built: {p}",
+                    cart.name, cart.adapter
+                ),
+                &secrets,
             ))
         };
-        let inner = unwound(|| f(cart)).map_err(panicked)??;
+        let inner = unwound(|| f(cart)).map_err(panicked)?.map_err(|e| {
+            Error::new(e.kind(), super::common::scrub(e.message().into(), &secrets))
+        })?;
         // Asked once: the controller reads it again and again, outside any call.
         let mode = unwound(|| inner.update_mode()).map_err(panicked)?;
         Ok(Arc::new(Scrubbed {
-            secrets: cart_secrets(cart),
+            secrets,
             inner,
             mode,
         }))
@@ -194,7 +202,15 @@ impl AdapterRegistry {
 /// panics on one item's answer must neither take the controller's cart thread down with the
 /// batch left leased (re-sent every `LeaseMs`, never counted, never bypassed) nor cross the
 /// C ABI as a bare error.
+///
+/// The panic's message may quote the cart's credentials (an integrator's `.unwrap()` of a
+/// `reqwest` error quotes its URL, query string and all). The message reaches the caller
+/// scrubbed, in the error; the process's panic hook would print it first, unscrubbed, to
+/// stderr (the CLI controller's log). So while adapter code runs, a panic hook this
+/// installs once (chained to the one before it) prints only where the adapter panicked.
 fn unwound<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    quiet_panics::install();
+    let _inside = quiet_panics::Inside::enter();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         let what = payload
             .downcast_ref::<&str>()
@@ -205,16 +221,65 @@ fn unwound<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     })
 }
 
+/// The panic hook of [`unwound`]: on a thread running adapter code, a panic is told by
+/// where it happened only; anywhere else, the hook installed before this one tells it.
+mod quiet_panics {
+    use std::cell::Cell;
+    use std::sync::Once;
+
+    thread_local! {
+        static INSIDE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let before = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if INSIDE.with(Cell::get) {
+                    let at = info
+                        .location()
+                        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                        .unwrap_or_default();
+                    eprintln!(
+                        "inventory_sync: a cart adapter panicked{at}; its message, without \
+                         the cart's credentials, is in the error the call returned"
+                    );
+                } else {
+                    before(info);
+                }
+            }));
+        });
+    }
+
+    /// Marks this thread as running adapter code until dropped (nested calls restore the
+    /// outer mark).
+    pub(super) struct Inside(bool);
+
+    impl Inside {
+        pub(super) fn enter() -> Inside {
+            Inside(INSIDE.with(|c| c.replace(true)))
+        }
+    }
+
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            INSIDE.with(|c| c.set(self.0));
+        }
+    }
+}
+
 /// The forms in which a cart's credentials could come back in an answer: each as given, and
-/// as the HTTP Basic credentials built of them (`user:secret`, `secret:`). Short values are
-/// left out: replacing them would garble messages and hide nothing. (Each is also scrubbed
-/// as a JSON body quotes it, `/` escaped as `\/` included: see `common::scrub`.)
+/// as the HTTP Basic credentials built of them (`user:secret`, `secret:`). A value under 4
+/// bytes is not scrubbed as given (replacing it would garble messages and hide little), but
+/// its Basic forms are: `base64("ck_live:c$9")` is the whole credential. (Each is also
+/// scrubbed as a JSON body quotes it, `/` escaped as `\/` included: see `common::scrub`.)
 fn cart_secrets(cart: &Cart) -> Vec<String> {
     let secrets: Vec<String> = SECRET_KEYS
         .iter()
         .filter_map(|k| cart.secret(k).ok().flatten())
         .map(|s| s.expose().to_owned())
-        .filter(|s| s.len() >= 4)
+        .filter(|s| !s.is_empty())
         .collect();
     let users: Vec<&str> = ["consumer_key", "email"]
         .iter()
@@ -266,19 +331,7 @@ impl Scrubbed {
         }
         Ok(outcomes
             .into_iter()
-            .map(|o| match o {
-                SendOutcome::Retry { message, after } => SendOutcome::Retry {
-                    message: self.text(message),
-                    after,
-                },
-                SendOutcome::Failed { message } => SendOutcome::Failed {
-                    message: self.text(message),
-                },
-                SendOutcome::Uncertain { message } => SendOutcome::Uncertain {
-                    message: self.text(message),
-                },
-                other => other,
-            })
+            .map(|o| o.map_message(|m| self.text(m)))
             .collect())
     }
 
@@ -367,6 +420,11 @@ impl CartAdapter for Scrubbed {
 impl crate::Store {
     /// Registers an integrator's adapter under `name`: carts whose JSON names it are served
     /// by what `factory` builds (it is called again whenever the cart's definition changes).
+    ///
+    /// A panic in the factory or the adapter becomes an error, its message scrubbed of the
+    /// cart's secrets. While adapter code runs, the process's panic hook does not print the
+    /// message either: on the first adapter call the library installs a hook, chained in front
+    /// of the one set before, that prints only where the adapter panicked.
     pub fn register_adapter(
         &self,
         name: &str,
