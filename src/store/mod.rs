@@ -109,6 +109,17 @@ pub(crate) fn connect_existing(path: &Path, options: &OpenOptions) -> Result<Con
     configure(Connection::open_with_flags(path, flags), path, options)
 }
 
+/// `timeout` as SQLite takes it: whole milliseconds up to `i32::MAX` (24.8 days).
+fn check_busy_timeout(timeout: Duration) -> Result<Duration> {
+    if timeout.as_millis() > i32::MAX as u128 {
+        return Err(Error::invalid(format!(
+            "busy timeout {timeout:?} is too long: SQLite waits at most {} ms (24.8 days)",
+            i32::MAX
+        )));
+    }
+    Ok(timeout)
+}
+
 /// The page size of a store file this library creates. Every QOH change commits alone (a
 /// POS sale, an adjustment) and writes about 7 pages to the WAL (the item, the ledger row and
 /// its 2 indexes, the stack record and its 2 indexes); at 1 KiB a page such a commit runs
@@ -128,7 +139,16 @@ fn configure(
             format!("cannot open store file {}: {e}", path.display()),
         )
     })?;
-    conn.busy_timeout(options.busy_timeout)?;
+    conn.busy_timeout(check_busy_timeout(options.busy_timeout)?)?;
+    // SQLite opens a file it may not write read-only without a word, and every sale would
+    // then fail with "attempt to write a readonly database", naming no file.
+    if conn.is_readonly(rusqlite::DatabaseName::Main)? {
+        return Err(Error::refused(format!(
+            "store file {} can only be read (its permissions, or a read-only disk or share); \
+             inventory_sync writes every QOH change to it",
+            path.display()
+        )));
+    }
     // The statements assume text stored as UTF-8 (an item search bounds SKUs by byte 0xFF,
     // which UTF-8 never holds). A file this library creates is; one another program created
     // as UTF-16 is refused rather than misread.
@@ -140,22 +160,30 @@ fn configure(
             path.display()
         )));
     }
-    // Another program's database (tables, but no schema version of ours) is refused before
-    // anything here writes to it: switching it to WAL alone would outlive the refusal.
-    let (foreign, empty): (bool, bool) = conn.query_row(
-        "SELECT (SELECT user_version FROM pragma_user_version) = 0
-                AND EXISTS (SELECT 1 FROM sqlite_master),
-                NOT EXISTS (SELECT 1 FROM sqlite_master)",
+    // Another program's database, or a newer build's store, is refused before anything here
+    // writes to it: switching it to WAL alone would outlive the refusal. A store has a schema
+    // version and the tables every version has; a file with neither is new.
+    let (version, empty, ours): (i64, bool, bool) = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version),
+                NOT EXISTS (SELECT 1 FROM sqlite_master),
+                (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'
+                    AND name IN ('params', 'items', 'carts', 'ledger', 'stack')) = 5",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    if foreign {
+    if !(empty && version == 0 || version > 0 && ours) {
         return Err(Error::refused(format!(
-            "{} is a database of another program (it has tables but no inventory_sync \
-             schema version); it was left untouched",
-            path.display()
+            "{} is a database of another program (it has {}, not the tables of an \
+             inventory_sync store); it was left untouched",
+            path.display(),
+            match (empty, version) {
+                (true, _) => format!("schema version {version} but no tables"),
+                (false, 0) => "tables but no inventory_sync schema version".into(),
+                (false, _) => format!("schema version {version}"),
+            }
         )));
     }
+    schema::check_not_newer(version)?;
     if empty {
         // Set before the first table, for good: a WAL file cannot change its page size.
         conn.pragma_update(None, "page_size", PAGE_SIZE)?;
@@ -209,6 +237,13 @@ impl Store {
         if path.to_str().is_some_and(|p| p.trim().is_empty()) {
             return Err(Error::invalid(format!("path is empty; {MUST_BE_A_FILE}")));
         }
+        // Refused before the file is touched: a refused call must not leave a new file at a
+        // mistyped path, nor migrate one that older builds still share.
+        let workstation = match &options.workstation {
+            Some(w) => crate::params::check_workstation(w)?,
+            None => host_name(),
+        };
+        check_busy_timeout(options.busy_timeout)?;
         // Made absolute now: the controller and manual runs open the file again later, after
         // the host may have changed its working directory (VBA's ChDir, a file dialog), and
         // would open another file, or none.
@@ -222,24 +257,35 @@ impl Store {
             Some(uri) if uri.starts_with("file:") => PathBuf::from(absolute_uri(uri, cwd()?)),
             _ => cwd()?.join(path),
         };
-        let mut conn = connect(&path, &options)?;
-        // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary database.
-        let no_file: bool = conn.query_row(
-            "SELECT COALESCE(file, '') = '' FROM pragma_database_list WHERE name = 'main'",
-            [],
-            |r| r.get(0),
-        )?;
-        if no_file {
-            return Err(Error::invalid(format!(
-                "{} is not a file; {MUST_BE_A_FILE}",
-                path.display()
-            )));
-        }
-        schema::migrate(&mut conn)?;
-        let workstation = match &options.workstation {
-            Some(w) => crate::params::check_workstation(w)?,
-            None => host_name(),
+        let opened = || -> Result<Connection> {
+            let mut conn = connect(&path, &options)?;
+            // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary
+            // database.
+            let no_file: bool = conn.query_row(
+                "SELECT COALESCE(file, '') = '' FROM pragma_database_list WHERE name = 'main'",
+                [],
+                |r| r.get(0),
+            )?;
+            if no_file {
+                return Err(Error::invalid(format!(
+                    "{} is not a file; {MUST_BE_A_FILE}",
+                    path.display()
+                )));
+            }
+            schema::migrate(&mut conn)?;
+            Ok(conn)
         };
+        // SQLite's own errors name no file ("file is not a database"): a host that opens
+        // several, or an `invsync import` given its arguments the wrong way round, is told
+        // which.
+        let conn = opened().map_err(|e| {
+            let named = path.display().to_string();
+            if e.message().contains(&named) {
+                e
+            } else {
+                Error::new(e.kind(), format!("store file {named}: {}", e.message()))
+            }
+        })?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
@@ -604,7 +650,11 @@ fn absolute_uri(uri: &str, cwd: PathBuf) -> String {
     let Some(dir) = cwd.to_str() else {
         return uri.to_owned();
     };
-    if rest.starts_with('/') || rest.starts_with(":memory:") {
+    // `file:C:/shop/store.db` (a drive letter) is absolute on Windows, as SQLite reads it.
+    let drive = rest.as_bytes().get(..3).is_some_and(|b| {
+        b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'/' || b[2] == b'\\')
+    });
+    if rest.starts_with('/') || rest.starts_with(":memory:") || drive {
         return uri.to_owned();
     }
     let mut dir = dir.replace('\\', "/");
@@ -650,6 +700,45 @@ mod tests {
             });
         }
         assert_eq!(store.inner.last_reports.lock().len(), super::LAST_REPORTS);
+    }
+
+    /// `file:C:/shop/store.db` is absolute on Windows (SQLite opens C:\\shop\\store.db): it
+    /// was joined to the working directory as if relative, a path that cannot exist.
+    #[test]
+    fn a_drive_letter_uri_is_left_absolute() {
+        for uri in [
+            "file:C:/shop/store.db?cache=private",
+            "file:d:\\shop\\store.db",
+        ] {
+            assert_eq!(
+                super::absolute_uri(uri, std::path::PathBuf::from("D:\\work")),
+                uri
+            );
+        }
+        assert_eq!(
+            super::absolute_uri("file:shop/store.db", std::path::PathBuf::from("D:\\work")),
+            "file:///D:/work/shop/store.db"
+        );
+    }
+
+    /// SQLite opens a file it may not write read-only without a word (every sale then failed
+    /// with "attempt to write a readonly database", naming no file); a store is refused at
+    /// open instead, naming the file. (Root writes any file, so the test opens it read-only.)
+    #[test]
+    fn a_store_that_can_only_be_read_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        drop(super::Store::open(&path).unwrap());
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        );
+        let e = super::configure(conn, &path, &super::OpenOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Refused, "{e}");
+        assert!(
+            e.message().contains("store.db") && e.message().contains("only be read"),
+            "{e}"
+        );
     }
 
     #[test]

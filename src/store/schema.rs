@@ -228,26 +228,64 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The tables a migration rebuilds (a new table, the rows copied, the old one dropped and the
+/// new one renamed), by the index of the migration in [`MIGRATIONS`].
+const REBUILDS: &[(usize, &str)] = &[(6, "ledger")];
+
+/// Refuses a file written by a newer build (`version` is its `user_version`).
+pub(crate) fn check_not_newer(version: i64) -> crate::Result<()> {
+    if version > SCHEMA_VERSION {
+        return Err(crate::Error::refused(format!(
+            "the store file has schema version {version}, newer than this library's \
+             {SCHEMA_VERSION}: upgrade inventory_sync on this workstation"
+        )));
+    }
+    Ok(())
+}
+
 /// Brings the file to [`SCHEMA_VERSION`]; refuses a file written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
-    // A current file needs no write lock: opening must not wait for another handle's (or a
-    // host's) open transaction.
+    // A current or newer file needs no write lock: opening must not wait for another
+    // handle's (or a host's) open transaction, nor report a newer file as busy.
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    check_not_newer(current)?;
     if current == SCHEMA_VERSION {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(crate::Error::refused(format!(
-            "the store file has schema version {version}, newer than this library's {SCHEMA_VERSION}"
-        )));
-    }
+    check_not_newer(version)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.execute_batch(sql)?;
+        match REBUILDS.iter().find(|(m, _)| *m == i) {
+            Some((_, table)) => rebuild(&tx, table, sql)?,
+            None => tx.execute_batch(sql)?,
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Runs a migration that rebuilds `table` so that what the store's owner added to the file
+/// survives it: the triggers on the table (which its DROP drops) are made again, and views
+/// and other triggers naming it are left to find the new table by its name (SQLite would
+/// otherwise check them at the RENAME, while the name is missing, and refuse the migration,
+/// and with it every open of the file).
+fn rebuild(tx: &Connection, table: &str, sql: &str) -> crate::Result<()> {
+    let triggers: Vec<String> = tx
+        .prepare(
+            "SELECT sql FROM sqlite_master
+             WHERE type = 'trigger' AND tbl_name = ?1 AND sql IS NOT NULL",
+        )?
+        .query_map([table], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    tx.pragma_update(None, "legacy_alter_table", true)?;
+    let ran = tx.execute_batch(sql);
+    tx.pragma_update(None, "legacy_alter_table", false)?;
+    ran?;
+    for t in triggers {
+        tx.execute_batch(&t)?;
+    }
     Ok(())
 }
 

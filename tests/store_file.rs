@@ -1,0 +1,251 @@
+//! The store file: what opening one refuses (and leaves untouched), and what an upgrade
+//! keeps of what the store's owner added to it.
+
+use inventory_sync::{Adjustment, Delta, ErrorKind, OpenOptions, Reason, Store};
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+/// The SQL of each migration, read from the source (`MIGRATIONS` is private), so a file of
+/// any older version can be made as the build of that version made it.
+fn migrations() -> Vec<String> {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/schema.rs"))
+        .unwrap();
+    let start = src.find("const MIGRATIONS").unwrap();
+    let end = start + src[start..].find("\n];").unwrap();
+    let mut rest = &src[start..end];
+    let mut out = Vec::new();
+    while let Some(i) = rest.find("r#\"") {
+        let j = rest[i + 3..].find("\"#").unwrap();
+        out.push(rest[i + 3..i + 3 + j].to_string());
+        rest = &rest[i + 3 + j + 2..];
+    }
+    out
+}
+
+/// A store file at schema `version` (WAL, SQLite's 4 KiB pages, as builds before schema 7
+/// made it) with items and ledger rows with and without a host reference.
+fn old_store(path: &Path, version: usize) {
+    let m = migrations();
+    assert!(m.len() >= 7, "schema.rs has {} migrations", m.len());
+    let conn = Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    for sql in &m[..version] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    conn.execute_batch(
+        "INSERT INTO items(id, sku, qoh, created_at) VALUES (1, 'MUG', 10, 0), (2, 'TEE', 5, 0);
+         INSERT INTO ledger(id, item_id, sku, delta, qoh_after, reason, host_ref, workstation,
+                            created_at)
+         VALUES (1, 1, 'MUG', 1, 10, 2, 'ORD-1', 'ws', 0),
+                (2, 1, 'MUG', -1, 9, 2, NULL, 'ws', 0),
+                (3, 2, 'TEE', 1, 5, 2, NULL, 'ws', 0);",
+    )
+    .unwrap();
+}
+
+fn adj(sku: &str, d: i64) -> Adjustment {
+    Adjustment::new(sku, Delta::new(d).unwrap(), Reason::Other)
+}
+
+fn user_version(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A view over the ledger (a sales report the owner added to the file, an Access query)
+/// survives the upgrade that rebuilds the ledger (schema 7). Before, SQLite's RENAME checked
+/// the view while the ledger's name was missing and refused, the migration rolled back, and
+/// the new build could not open the store at all.
+#[test]
+fn an_upgrade_keeps_a_view_over_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 6);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE VIEW pos_sales AS SELECT sku, delta FROM ledger WHERE reason = 2")
+        .unwrap();
+
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("the upgrade refused the store: {e}"));
+    store.adjust_qoh(&adj("MUG", -1)).unwrap();
+    let n: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM pos_sales", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+}
+
+/// A trigger on the ledger (an owner's audit copy) survives the upgrade that rebuilds the
+/// ledger: the DROP of the old table dropped it, without a word.
+#[test]
+fn an_upgrade_keeps_a_trigger_on_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 6);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE audit(ledger_id INTEGER);
+             CREATE TRIGGER ledger_audit AFTER INSERT ON ledger
+             BEGIN INSERT INTO audit VALUES (new.id); END;",
+        )
+        .unwrap();
+
+    let store = Store::open(&path).unwrap();
+    store.adjust_qoh(&adj("MUG", -1)).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let triggers: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'ledger_audit'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let audited: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        (triggers, audited),
+        (1, 1),
+        "the owner's trigger on the ledger and the row it audits"
+    );
+}
+
+/// Another program's database that keeps its own `user_version` (most do) is refused as
+/// another program's, as one at 0 is, and left untouched (not even switched to WAL). Before,
+/// at 42 it was "newer than this library", at 3 the migrations ran on it, at 7 it opened.
+#[test]
+fn another_programs_database_with_a_user_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wrong = Vec::new();
+    for uv in [42, 3, 7] {
+        let path = dir.path().join(format!("accounts{uv}.db"));
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);
+                 INSERT INTO customers(name) VALUES ('Ann');
+                 PRAGMA user_version = {uv};"
+            ))
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let r = Store::open(&path);
+        let after = std::fs::read(&path).unwrap();
+        let journal: String = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let outcome = match &r {
+            Ok(_) => "opened as a store".to_string(),
+            Err(e) => format!("{:?}: {}", e.kind(), e.message()),
+        };
+        let refused_as_foreign = matches!(&r, Err(e) if e.kind() == ErrorKind::Refused
+            && e.message().contains("another program"));
+        if !refused_as_foreign || before != after {
+            wrong.push(format!(
+                "user_version {uv}: {outcome}; file changed: {}; journal_mode now {journal}",
+                before != after
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A refused option changes nothing: no new file at a mistyped path, and no older file
+/// migrated for good (which every older build still sharing it would then refuse as newer).
+#[test]
+fn a_refused_workstation_name_changes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = || OpenOptions {
+        workstation: Some(String::new()),
+        ..Default::default()
+    };
+    let old = dir.path().join("old.db");
+    old_store(&old, 6);
+    let e = Store::open_with(&old, bad()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    let fresh = dir.path().join("typo.db");
+    Store::open_with(&fresh, bad()).unwrap_err();
+    assert_eq!(
+        (user_version(&old), fresh.exists()),
+        (6, false),
+        "the old file keeps schema 6 and no new file is left"
+    );
+}
+
+/// A long busy timeout (30 days: "wait for the other writer, however long") is a valid
+/// `Duration` SQLite cannot take (over `i32::MAX` ms): refused, not a panic.
+#[test]
+fn a_busy_timeout_too_long_for_sqlite_is_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let r = std::panic::catch_unwind(|| {
+        Store::open_with(
+            &path,
+            OpenOptions {
+                busy_timeout: Duration::from_secs(30 * 24 * 3600),
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+    });
+    let e = r
+        .expect("Store::open_with does not panic")
+        .expect_err("SQLite cannot wait 30 days");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.message().contains("busy timeout"), "{e}");
+    assert!(!path.exists(), "no file is left behind");
+}
+
+/// A file of a newer build is refused as newer whatever another process is doing: an older
+/// build that took the write lock first reported a busy store, after its whole busy timeout,
+/// and never said to upgrade.
+#[test]
+fn a_newer_file_is_refused_as_newer_while_another_process_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(Store::open(&path).unwrap());
+    let newer = Connection::open(&path).unwrap();
+    newer
+        .execute_batch(
+            "PRAGMA user_version = 99;
+             BEGIN IMMEDIATE; UPDATE items SET qoh = qoh;",
+        )
+        .unwrap();
+    let e = Store::open_with(
+        &path,
+        OpenOptions {
+            busy_timeout: Duration::from_millis(200),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    newer.execute_batch("COMMIT").unwrap();
+    assert!(
+        e.kind() == ErrorKind::Refused && e.message().contains("newer"),
+        "{:?}: {}",
+        e.kind(),
+        e.message()
+    );
+}
+
+/// An error opening a store names the file: one that is no database at all (`invsync import
+/// lines.csv store.db`, the arguments swapped) was "file is not a database", naming none.
+#[test]
+fn opening_a_file_that_is_no_database_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lines.csv");
+    std::fs::write(&path, "sku,delta\nMUG,-1\n").unwrap();
+    let e = Store::open(&path).unwrap_err();
+    assert!(
+        e.message().contains("lines.csv"),
+        "{:?}: {}",
+        e.kind(),
+        e.message()
+    );
+}
