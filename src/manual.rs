@@ -125,6 +125,10 @@ fn with_rate_limit<T>(
 
 /// [`with_rate_limit`], waiting no longer than `budget` in all, and taking the waits from it:
 /// callers that make many calls share one budget.
+///
+/// The cart is never asked again before the time it named (DESIGN §9a): a wait longer than
+/// [`RATE_LIMIT_MAX_WAIT`], or than what is left of `budget`, is not waited out; the rate
+/// limit is the answer, and the run stops on it, saying so.
 pub(crate) fn with_rate_limit_within<T>(
     mut f: impl FnMut() -> std::result::Result<T, CartError>,
     budget: &mut Duration,
@@ -133,13 +137,12 @@ pub(crate) fn with_rate_limit_within<T>(
     loop {
         match f() {
             Err(CartError::RateLimited { retry_after, .. })
-                if tries < RATE_LIMIT_TRIES && !budget.is_zero() =>
+                if tries < RATE_LIMIT_TRIES
+                    && retry_after.unwrap_or(Duration::from_secs(1))
+                        <= RATE_LIMIT_MAX_WAIT.min(*budget) =>
             {
                 tries += 1;
-                let wait = retry_after
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(RATE_LIMIT_MAX_WAIT)
-                    .min(*budget);
+                let wait = retry_after.unwrap_or(Duration::from_secs(1));
                 *budget -= wait;
                 std::thread::sleep(wait);
             }
@@ -380,8 +383,13 @@ impl Store {
                         break;
                     }
                     if tries > 0 {
+                        // Not before the time the cart named: sets it asks to hold longer
+                        // than a run waits stay unsent (a `Retry`, listed).
+                        if wait > RATE_LIMIT_MAX_WAIT {
+                            break;
+                        }
                         report.requests += 1;
-                        std::thread::sleep(std::mem::take(&mut wait).min(RATE_LIMIT_MAX_WAIT));
+                        std::thread::sleep(std::mem::take(&mut wait));
                     }
                     tries += 1;
                     let subset: Vec<QuantitySet> = todo.iter().map(|i| sets[*i].clone()).collect();
