@@ -142,6 +142,25 @@ pub struct StackController<S: WebStack> {
     pruned_at: AtomicI64,
     /// Set to end the pass under way soon: each cart ends after the request it has in flight.
     stopping: AtomicBool,
+    /// Who this controller is to the shared-controller lock: its workstation and a random id
+    /// (the store handle's), so two controllers of one workstation (an Access front end and
+    /// `invsync controller` on one PC, both named for the host) are two holders, not one.
+    identity: String,
+    /// The holder name it took the shared lock as, while it holds it: given back when the
+    /// controller goes, so the next one need not wait for the lock to lapse.
+    holding: Mutex<Option<String>>,
+    /// How much longer than `3 × LeaseMs` it holds the shared lock a pass: a background
+    /// controller's interval, so that the lock does not lapse between its passes.
+    hold_extra_ms: AtomicI64,
+}
+
+impl<S: WebStack> Drop for StackController<S> {
+    fn drop(&mut self) {
+        if let Some(holder) = self.holding.lock().take() {
+            // Best effort: a lock not given back lapses by itself.
+            let _ = self.stack.shared_lock(&holder, now_ms(), 0);
+        }
+    }
 }
 
 impl<S: WebStack> StackController<S> {
@@ -154,7 +173,17 @@ impl<S: WebStack> StackController<S> {
             cache: Mutex::new(HashMap::new()),
             pruned_at: AtomicI64::new(0),
             stopping: AtomicBool::new(false),
+            identity: crate::store::random_key(),
+            holding: Mutex::new(None),
+            hold_extra_ms: AtomicI64::new(0),
         }
+    }
+
+    /// The same controller, known to the shared lock as `identity` (a store handle gives its
+    /// foreground and background controllers its own, so they are one holder).
+    pub(crate) fn with_identity(mut self, identity: &str) -> Self {
+        self.identity = identity.to_owned();
+        self
     }
 
     /// Ends the pass under way soon (each cart after the request it has in flight), and every
@@ -232,13 +261,14 @@ impl<S: WebStack> StackController<S> {
         self.stack.heartbeat(&workstation, now)?;
         let mut report = RunReport::default();
         let shared = settings.stack_mode == StackMode::Shared;
-        if shared
-            && !self
-                .stack
-                .shared_lock(&workstation, now, now + 3 * settings.lease_ms)?
-        {
-            report.standby = true;
-            return Ok(report);
+        if shared {
+            let holder = format!("{workstation} #{}", self.identity);
+            let until = now + 3 * settings.lease_ms + self.hold_extra_ms.load(Ordering::Relaxed);
+            if !self.stack.shared_lock(&holder, now, until)? {
+                report.standby = true;
+                return Ok(report);
+            }
+            *self.holding.lock() = Some(holder);
         }
         let scope = LeaseScope {
             workstation,
@@ -824,11 +854,10 @@ impl Store {
             Some(c) => c.clone(),
             None => {
                 let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
-                let c = Arc::new(StackController::new(
-                    stack,
-                    self.inner.adapters.clone(),
-                    self.workstation(),
-                ));
+                let c = Arc::new(
+                    StackController::new(stack, self.inner.adapters.clone(), self.workstation())
+                        .with_identity(&self.inner.identity),
+                );
                 *slot = Some(c.clone());
                 c
             }
@@ -877,11 +906,11 @@ impl Store {
             return Err(Error::invalid("controller interval must be 1 ms to 1 hour"));
         }
         let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
-        let ctl = Arc::new(StackController::new(
-            stack,
-            self.inner.adapters.clone(),
-            self.workstation(),
-        ));
+        let ctl = StackController::new(stack, self.inner.adapters.clone(), self.workstation())
+            .with_identity(&self.inner.identity);
+        ctl.hold_extra_ms
+            .store(interval.as_millis() as i64, Ordering::Relaxed);
+        let ctl = Arc::new(ctl);
         let controller = ctl.clone();
         let status = Arc::new(Mutex::new(ControllerStatus {
             running: true,

@@ -219,6 +219,81 @@ fn only_one_shared_controller_is_active() {
     assert_eq!(e.qoh("S"), Some(8));
 }
 
+/// DESIGN §7: one shared controller is active per store. Two on one PC (an Access front end
+/// and `invsync controller`) both take the host name as their workstation: the lock tells
+/// them apart by handle, so the second stands by (before, both were active). A handle's own
+/// background and foreground controllers are one; and a handle that closes gives the lock
+/// back, so the next one need not wait for it to lapse.
+#[test]
+fn two_shared_controllers_of_one_workstation_are_one_active_and_one_standing_by() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    f.store.set_param("StackMode", "shared").unwrap();
+    let first = f.reopen();
+    let second = f.reopen();
+    assert_eq!(first.workstation(), second.workstation());
+    assert!(!first.run_stack(None).unwrap().standby);
+    assert!(second.run_stack(None).unwrap().standby);
+    first.start_controller(Duration::from_secs(3600)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while first.controller_status().passes < 1 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let background = first.controller_status().last_report.unwrap();
+    assert!(
+        !background.standby,
+        "the handle's background controller is the same holder"
+    );
+    assert!(!first.run_stack(None).unwrap().standby);
+    assert!(second.run_stack(None).unwrap().standby);
+    drop(first);
+    assert!(
+        !second.run_stack(None).unwrap().standby,
+        "the closed handle gave the lock back"
+    );
+}
+
+/// A running shared controller keeps the lock between its passes: it holds it for its
+/// interval beyond `3 × LeaseMs`, so another workstation's controller stands by however long
+/// the interval (before, the lock lapsed 3 × LeaseMs after each pass).
+#[test]
+fn a_background_shared_controller_holds_the_lock_until_its_next_pass() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    f.store.set_param("StackMode", "shared").unwrap();
+    f.store.set_param("LeaseMs", "100").unwrap();
+    let server = f.reopen();
+    server.set_param("Workstation", "BACK-OFFICE").unwrap();
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL-1").unwrap();
+    server.start_controller(Duration::from_secs(60)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.controller_status().passes < 1 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let pass_at = server.controller_status().last_pass_at.unwrap();
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let (holder, until): (String, i64) = conn
+        .query_row("SELECT holder, until FROM controller_lock", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(holder.starts_with("BACK-OFFICE #"), "{holder}");
+    assert!(
+        until >= pass_at + 60_000,
+        "held until {until}, the next pass comes at {}",
+        pass_at + 60_000
+    );
+    assert!(till.run_stack(None).unwrap().standby);
+    server.stop_controller();
+    assert!(
+        !till.run_stack(None).unwrap().standby,
+        "a stopped controller gave it back"
+    );
+}
+
 #[test]
 fn the_background_controller_drains_and_stops_cleanly() {
     let f = store();

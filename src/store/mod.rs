@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) workstation: Mutex<String>,
     pub(crate) adapters: Arc<AdapterRegistry>,
     pub(crate) controller: Mutex<Option<Arc<StackController<SqliteStack>>>>,
+    /// This handle's controllers' name to the shared-controller lock (with the workstation).
+    pub(crate) identity: String,
     pub(crate) background: Mutex<Option<ControllerHandle>>,
     /// The background controller's status, read without the `background` lock, which a stop
     /// holds while it waits for the requests in flight.
@@ -294,6 +296,7 @@ impl Store {
                 workstation: Mutex::new(workstation),
                 adapters: Arc::new(AdapterRegistry::with_builtins()),
                 controller: Mutex::new(None),
+                identity: random_key(),
                 background: Mutex::new(None),
                 controller_status: Mutex::new(None),
                 last_reports: Mutex::new(HashMap::new()),
