@@ -559,6 +559,17 @@ impl Store {
             let mut wf = sql::web_fields_get(c, cart.id, item.id)?;
             let old = wf.clone();
             wf.apply_json(json)?;
+            if wf.remote_ref.is_some()
+                && wf.remote_ref != old.remote_ref
+                && crate::adapter::registry::SKU_ONLY.contains(&cart.adapter.as_str())
+            {
+                return Err(Error::invalid(format!(
+                    "web fields of {sku} on cart {:?}: remote_ref is not used by the {} \
+                     adapter, which names items by SKU only; leave it unset and give the item \
+                     the cart's SKU",
+                    cart.name, cart.adapter
+                )));
+            }
             let queue = old != wf && cart.realtime_on() && crate::params::synch_qoh(c)?;
             let before = if queue {
                 crate::items::published_now(c, &cart, &item)?

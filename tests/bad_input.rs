@@ -480,7 +480,7 @@ fn a_deleted_item_leaves_no_web_fields_for_the_next_item_of_its_id() {
     let c = cart(&f.store, &e, "Web", "attribute");
     item(&f.store, "GONE", 3);
     f.store
-        .set_web_fields(c, "GONE", r#"{"buffer":2,"remote_ref":"r-1"}"#)
+        .set_web_fields(c, "GONE", r#"{"buffer":2,"max_publish":9}"#)
         .unwrap();
     e.set_qoh("GONE", 3);
     drain(&f.store);
@@ -676,4 +676,52 @@ fn a_store_that_is_not_a_file_is_refused_at_open() {
     let uri = format!("file:{}", dir.path().join("uri.db").display());
     Store::open(&uri).unwrap();
     assert!(dir.path().join("uri.db").exists());
+}
+
+/// A web field's `remote_ref` (the cart's own reference for the item) on a cart whose
+/// adapter names items by SKU only (`http_json`, WooCommerce, BigCommerce) would be ignored,
+/// and the item's first sale bypassed there as an unknown SKU: it is refused, naming what
+/// was wrong, and nothing changes. Shopify and Medusa use it; an integrator's adapter may.
+#[test]
+fn a_remote_ref_no_adapter_would_read_is_refused() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let web = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "TEE", 5);
+    let e1 = f
+        .store
+        .set_web_fields(web, "TEE", r#"{"remote_ref":"WEB-TEE","buffer":1}"#)
+        .unwrap_err();
+    assert_eq!(e1.kind(), ErrorKind::InvalidArgument, "{e1}");
+    assert!(
+        e1.message().contains("remote_ref") && e1.message().contains("http_json"),
+        "{e1}"
+    );
+    assert_eq!(
+        f.store.web_fields(web, "TEE").unwrap(),
+        inventory_sync::WebFields::default(),
+        "nothing changed"
+    );
+    let shop = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Shop","adapter":"shopify","url":"https://example.myshopify.com/",
+                "token":"shpat_x","location_id":"1"}"#,
+        )
+        .unwrap();
+    f.store
+        .set_web_fields(
+            shop,
+            "TEE",
+            r#"{"remote_ref":"gid://shopify/InventoryItem/7"}"#,
+        )
+        .unwrap();
+    assert_eq!(
+        f.store
+            .web_fields(shop, "TEE")
+            .unwrap()
+            .remote_ref
+            .as_deref(),
+        Some("gid://shopify/InventoryItem/7")
+    );
 }

@@ -31,6 +31,12 @@ const BUILTIN: &[&str] = &[
     "medusa",
 ];
 
+/// The built-in adapters that name items by SKU alone and never read a web field's
+/// `remote_ref` (the `http_json` protocol carries a `sku` only; WooCommerce and BigCommerce
+/// are searched by SKU): a reference set for one of their carts would be ignored, and a sale
+/// of an item whose SKU differs on the cart bypassed as an unknown SKU.
+pub(crate) const SKU_ONLY: &[&str] = &["http_json", "woocommerce", "bigcommerce"];
+
 /// The per-request time-out of a cart unless its config says `timeout_ms`.
 pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
     Duration::from_millis(
