@@ -236,11 +236,7 @@ fn two_shared_controllers_of_one_workstation_are_one_active_and_one_standing_by(
     assert!(!first.run_stack(None).unwrap().standby);
     assert!(second.run_stack(None).unwrap().standby);
     first.start_controller(Duration::from_secs(3600)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while first.controller_status().passes < 1 && Instant::now() < deadline {
-        std::thread::yield_now();
-    }
-    let background = first.controller_status().last_report.unwrap();
+    let background = first_background_pass(&first).last_report.unwrap();
     assert!(
         !background.standby,
         "the handle's background controller is the same holder"
@@ -252,6 +248,18 @@ fn two_shared_controllers_of_one_workstation_are_one_active_and_one_standing_by(
         !second.run_stack(None).unwrap().standby,
         "the closed handle gave the lock back"
     );
+}
+
+/// The status of `store`'s background controller once its first pass has ended (waited for
+/// with a deadline, not a fixed time).
+fn first_background_pass(store: &inventory_sync::Store) -> inventory_sync::ControllerStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.controller_status().passes < 1 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let status = store.controller_status();
+    assert!(status.passes >= 1, "a first pass within 20 s: {status:?}");
+    status
 }
 
 /// A running shared controller keeps the lock between its passes: it holds it for its
@@ -269,11 +277,7 @@ fn a_background_shared_controller_holds_the_lock_until_its_next_pass() {
     let till = f.reopen();
     till.set_param("Workstation", "TILL-1").unwrap();
     server.start_controller(Duration::from_secs(60)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.controller_status().passes < 1 && Instant::now() < deadline {
-        std::thread::yield_now();
-    }
-    let pass_at = server.controller_status().last_pass_at.unwrap();
+    let pass_at = first_background_pass(&server).last_pass_at.unwrap();
     let conn = rusqlite::Connection::open(f.store.path()).unwrap();
     let (holder, until): (String, i64) = conn
         .query_row("SELECT holder, until FROM controller_lock", [], |r| {
