@@ -1514,3 +1514,115 @@ fn a_cart_update_clears_its_retry_after_only_when_its_settings_change() {
     f.store.run_stack(None).unwrap();
     assert_eq!((e.adjust_requests(), e.qoh("S")), (2, Some(4)));
 }
+
+/// Now, in Unix milliseconds (the store's clock).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// DESIGN §7, local mode: a workstation's records are sent by its own controller while it
+/// beats, and by any live workstation's once it has been silent for longer than the stale
+/// window (3 × `LeaseMs`). A till switched off mid-shift must not hold its sales back from
+/// the carts until it is switched on again; a till still running keeps its own (it sends
+/// them itself). Time moves here by writing the heartbeat rows and `LeaseMs`, not by waiting.
+#[test]
+fn a_local_controller_takes_over_the_records_of_a_workstation_gone_silent() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "W", 10);
+    e.set_qoh("W", 10);
+    let named = |name: &str| {
+        let s = f.reopen();
+        s.set_param("Workstation", name).unwrap();
+        s
+    };
+    let (office, till1, till2) = (named("OFFICE"), named("TILL-1"), named("TILL-2"));
+    // Both tills' controllers beat; each till queues a sale.
+    till1.run_stack(None).unwrap();
+    till2.run_stack(None).unwrap();
+    adjust(&till1, "W", -1, Reason::PosSale);
+    adjust(&till2, "W", -2, Reason::PosSale);
+    assert_eq!(
+        office.run_stack(None).unwrap().sent,
+        0,
+        "both tills beat: their records are their own"
+    );
+    // LeaseMs is 60 s, the stale window 3 minutes. TILL-1 last beat 4 minutes ago, TILL-2
+    // 2 minutes ago.
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let last_beat = |workstation: &str, ago_ms: i64| {
+        let n = conn
+            .execute(
+                "UPDATE heartbeats SET last_seen = ?2 WHERE workstation = ?1",
+                rusqlite::params![workstation, unix_ms() - ago_ms],
+            )
+            .unwrap();
+        assert_eq!(n, 1, "{workstation} has beaten");
+    };
+    assert_eq!(f.store.settings().unwrap().lease_ms, 60_000);
+    last_beat("TILL-1", 240_000);
+    last_beat("TILL-2", 120_000);
+    let r = office.run_stack(None).unwrap();
+    assert_eq!(r.sent, 1, "{r}");
+    assert_eq!(e.qoh("W"), Some(9), "TILL-1's sale, sent for it");
+    let waiting = stack(&f.store, None);
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(
+        waiting[0]["workstation"], "TILL-2",
+        "a till that beats keeps its own"
+    );
+    // At LeaseMs 30 s the window is 90 s: TILL-2, silent for 2 minutes, has gone too.
+    f.store.set_param("LeaseMs", "30000").unwrap();
+    let r = office.run_stack(None).unwrap();
+    assert_eq!(r.sent, 1, "{r}");
+    assert_eq!(e.qoh("W"), Some(7));
+    assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
+}
+
+/// DESIGN §7, shared mode: only the holder of the shared-controller lock sends, and it holds
+/// the lock beyond each pass. When the holder dies without giving the lock back (the back
+/// office's PC loses power: no close runs), the lock lapses, and another workstation's
+/// controller takes it and sends everyone's records, the dead holder's own included: the
+/// store is never left without a shared controller for good. Should the old holder come
+/// back, it stands by. The lock's lapse is written into the file, not waited for.
+#[test]
+fn when_the_shared_controller_dies_another_takes_the_lock_and_sends() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    e.set_qoh("S", 10);
+    f.store.set_param("StackMode", "shared").unwrap();
+    let server = f.reopen();
+    server.set_param("Workstation", "BACK-OFFICE").unwrap();
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL-1").unwrap();
+    assert!(!server.run_stack(None).unwrap().standby);
+    adjust(&server, "S", -1, Reason::PosSale);
+    adjust(&till, "S", -2, Reason::PosSale);
+    assert!(
+        till.run_stack(None).unwrap().standby,
+        "the holder is alive: the till stands by"
+    );
+    assert_eq!(e.requests(), 0);
+    // The server stops for good while holding the lock (its handle is never closed, so the
+    // lock is never given back), and the lock runs out.
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let n = conn
+        .execute("UPDATE controller_lock SET until = ?1", [unix_ms() - 1_000])
+        .unwrap();
+    assert_eq!(n, 1, "the server held the lock");
+    let r = till.run_stack(None).unwrap();
+    assert!(!r.standby, "the till's controller takes over: {r}");
+    assert_eq!(r.sent, 2, "everyone's records, the dead holder's too: {r}");
+    assert_eq!(e.qoh("S"), Some(7));
+    // The server comes back: the till holds the lock now.
+    adjust(&till, "S", -1, Reason::PosSale);
+    assert!(server.run_stack(None).unwrap().standby);
+    assert_eq!(till.run_stack(None).unwrap().sent, 1);
+    assert_eq!(e.qoh("S"), Some(6));
+}

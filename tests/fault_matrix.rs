@@ -202,6 +202,64 @@ fn a_slow_cart_beside_a_fast_one() {
     }
 }
 
+/// DESIGN §9a: "401/403 pause the cart". A revoked API key or a cart's firewall answers 403
+/// as often as 401, and the store owner relies on both meaning "fix the credentials": the
+/// cart is paused with a cart-level error that says so, its records wait with no attempt
+/// counted (so none is bypassed for a problem that is not theirs), the paused cart is not
+/// asked again, and the cart's new settings resume it at once. A 403 taken for any other 4xx
+/// would bypass every waiting record in one pass, and those sales would never reach the cart.
+#[test]
+fn http_403_pauses_the_cart_as_401_does_until_its_settings_change() {
+    for status in [401, 403] {
+        let (f, e) = scenario(Fault::Status {
+            status,
+            count: 1000,
+            retry_after: None,
+        });
+        // A pause of ten minutes: within this test only new settings can end it.
+        f.store.set_param("RetryMaxMs", "600000").unwrap();
+        let r = f.store.run_stack(None).unwrap();
+        let error = r.carts[0].error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("paused") && error.contains(&status.to_string()),
+            "{status}: {r}"
+        );
+        assert_eq!((r.sent, r.retried, r.bypassed), (0, 0, 0), "{status}: {r}");
+        let recs = stack(&f.store, None);
+        assert_eq!(recs.len(), SKUS.len());
+        for rec in &recs {
+            assert_eq!(rec["state"], "pending", "{status}: {rec}");
+            assert_eq!(rec["attempts"], 0, "{status}: no attempt counted: {rec}");
+            assert!(
+                rec["last_response"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&status.to_string()),
+                "{status}: {rec}"
+            );
+        }
+        let asked = e.requests();
+        for _ in 0..3 {
+            f.store.run_stack(None).unwrap();
+        }
+        assert_eq!(e.requests(), asked, "{status}: a paused cart is left alone");
+        assert_eq!(f.store.stack_count(0, StackState::Bypassed).unwrap(), 0);
+        // The owner fixes the credentials: the cart's new settings resume it.
+        e.clear_faults();
+        f.store
+            .upsert_cart_json(&format!(
+                r#"{{"name":"Web","adapter":"http_json","url":"{}","timeout_ms":300,
+                    "token":"a new key",
+                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+                e.url()
+            ))
+            .unwrap();
+        let r = f.store.run_stack(None).unwrap();
+        assert_eq!(r.sent, SKUS.len(), "{status}: resumed at once: {r}");
+        all_applied_once(&e);
+    }
+}
+
 fn inventory_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,11 +1,13 @@
 //! The committed header against the crate and the contract: version macros equal to
 //! `Cargo.toml`, every function of DESIGN §9's table declared, the fixed status values, and
-//! the VBA module's declarations in step with the header.
+//! the VBA module's declarations and constants, and the .NET binding's constants, in step
+//! with the header.
 
 use std::collections::BTreeMap;
 
 const HEADER: &str = include_str!("../include/inventory_sync.h");
 const BAS: &str = include_str!("../bindings/vba/InventorySync.bas");
+const CS: &str = include_str!("../bindings/dotnet/InventorySync.cs");
 
 /// One C parameter or VBA parameter, reduced to what must agree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,6 +361,202 @@ fn the_vba_files_keep_crlf_line_endings() {
         assert!(
             lf > 0 && lf == crlf,
             "{file}: {lf} line feeds, {crlf} after a CR"
+        );
+    }
+}
+
+/// The header's `#define NAME <integer>` macros (status codes, flags, the ABI version): name
+/// → value. Macros whose value is an expression (the input limits) are left out.
+fn header_constants() -> BTreeMap<String, i64> {
+    HEADER
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .filter_map(|d| {
+            let (name, value) = d.split_once(' ')?;
+            Some((name.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The .bas's `Public Const NAME As Long = <integer>` lines: name → value. A constant of the
+/// VBA module's own (`INVSYNC_ERR_BASE = vbObjectError + 4096`) has no integer value and is
+/// left out; anything else that does not parse fails.
+fn vba_constants() -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for line in BAS.lines() {
+        let Some(rest) = line.trim().strip_prefix("Public Const ") else {
+            continue;
+        };
+        let (name, value) = rest
+            .split_once(" As Long = ")
+            .unwrap_or_else(|| panic!("VBA constant {rest:?} must be `NAME As Long = value`"));
+        if value.contains("vbObjectError") {
+            continue;
+        }
+        let value = value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("VBA constant {name} = {value:?} is not a number"));
+        assert!(
+            out.insert(name.to_owned(), value).is_none(),
+            "{name} defined twice in InventorySync.bas"
+        );
+    }
+    out
+}
+
+/// `BufferTooSmall` → `BUFFER_TOO_SMALL`, `InvalidUtf8` → `INVALID_UTF8`.
+fn upper_snake(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in camel.chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_uppercase());
+    }
+    out
+}
+
+/// The members of `public enum <name> { A = 1, ... }` in the .NET binding: member → value.
+fn cs_enum(name: &str) -> BTreeMap<String, i64> {
+    let start = CS
+        .find(&format!("public enum {name}\n"))
+        .unwrap_or_else(|| panic!("enum {name} missing from InventorySync.cs"));
+    let body = &CS[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find('}').unwrap()];
+    body.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            let (k, v) = m
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{name}.{m}: every member needs its value"));
+            (k.trim().to_owned(), v.trim().parse().unwrap())
+        })
+        .collect()
+}
+
+/// The .NET binding's `public const int Name = <integer>;` lines: name → value.
+fn cs_int_constants() -> BTreeMap<String, i64> {
+    CS.lines()
+        .filter_map(|l| l.trim().strip_prefix("public const int "))
+        .map(|rest| {
+            let (name, value) = rest.split_once(" = ").unwrap();
+            let value = value.trim_end_matches(';').trim();
+            (
+                name.to_owned(),
+                value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name} = {value:?} is not a number")),
+            )
+        })
+        .collect()
+}
+
+/// A VBA host tests a call's status against the module's constants (`If rc =
+/// INVSYNC_BUFFER_TOO_SMALL`) and passes its flags by name (`INVSYNC_MANUAL_FORCE`): a value
+/// that drifts from the header's makes it misread every answer or ask for what it did not mean,
+/// and nothing else would notice (the declarations test compares functions only). Every
+/// integer macro of the header is in the module, with the same value, and the module has no
+/// `INVSYNC_` constant the header lacks.
+#[test]
+fn vba_constants_equal_the_headers() {
+    let header = header_constants();
+    let vba = vba_constants();
+    let versions = [
+        "INVSYNC_VERSION_MAJOR",
+        "INVSYNC_VERSION_MINOR",
+        "INVSYNC_VERSION_PATCH",
+    ];
+    assert!(header.len() > 15, "header constants not found: {header:?}");
+    for (name, value) in header
+        .iter()
+        .filter(|(n, _)| !versions.contains(&n.as_str()))
+    {
+        assert_eq!(
+            vba.get(name),
+            Some(value),
+            "{name}: InventorySync.bas must say {value}"
+        );
+    }
+    let extra: Vec<_> = vba
+        .keys()
+        .filter(|k| k.starts_with("INVSYNC_") && !header.contains_key(*k))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "in the VBA module, not the header: {extra:?}"
+    );
+}
+
+/// The same for the .NET binding: its `Status` enum is what `InventorySyncException.Status`
+/// reports (a host catches `Status.Busy` to retry), its flag constants are what it passes,
+/// and its `Reason` and `StackState` enums are the numbers the calls take (the header has no
+/// macros for those: they must be the crate's, DESIGN §9). Each is compared by name.
+#[test]
+fn dotnet_constants_equal_the_headers() {
+    let header = header_constants();
+    let status = cs_enum("Status");
+    let statuses: Vec<_> = header
+        .keys()
+        .filter(|n| {
+            !n.starts_with("INVSYNC_VERSION_")
+                && ![
+                    "INVSYNC_ABI_VERSION",
+                    "INVSYNC_ADJUST_NO_WEB",
+                    "INVSYNC_MANUAL_FORCE",
+                    "INVSYNC_GET_CREATE_NEW",
+                ]
+                .contains(&n.as_str())
+        })
+        .collect();
+    assert_eq!(
+        status.len(),
+        statuses.len(),
+        "Status has {status:?}, the header's statuses are {statuses:?}"
+    );
+    for (member, value) in &status {
+        let name = format!("INVSYNC_{}", upper_snake(member));
+        assert_eq!(header.get(&name), Some(value), "Status.{member} vs {name}");
+    }
+    let consts = cs_int_constants();
+    for (member, macro_name) in [
+        ("AbiVersion", "INVSYNC_ABI_VERSION"),
+        ("AdjustNoWeb", "INVSYNC_ADJUST_NO_WEB"),
+        ("ManualForce", "INVSYNC_MANUAL_FORCE"),
+        ("GetCreateNew", "INVSYNC_GET_CREATE_NEW"),
+    ] {
+        assert_eq!(
+            consts.get(member),
+            header.get(macro_name),
+            "{member} vs {macro_name}"
+        );
+    }
+    assert_eq!(
+        consts.len(),
+        4,
+        "a constant of the binding not compared: {consts:?}"
+    );
+    let reasons = cs_enum("Reason");
+    assert_eq!(reasons.len(), 6, "{reasons:?}");
+    for (member, value) in &reasons {
+        let reason = inventory_sync::Reason::from_code(*value)
+            .unwrap_or_else(|e| panic!("Reason.{member} = {value}: {e}"));
+        assert_eq!(
+            upper_snake(member),
+            reason.name().to_uppercase(),
+            "Reason.{member} = {value}"
+        );
+    }
+    let states = cs_enum("StackState");
+    assert_eq!(states.len(), 3, "{states:?}");
+    for (member, value) in &states {
+        let state = inventory_sync::StackState::from_code(*value)
+            .unwrap_or_else(|e| panic!("StackState.{member} = {value}: {e}"));
+        assert_eq!(
+            &format!("{state:?}"),
+            member,
+            "StackState.{member} = {value}"
         );
     }
 }

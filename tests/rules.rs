@@ -1783,3 +1783,184 @@ fn rule11_preflight_lists_waiting_records_that_net_to_zero() {
         "{w:?}"
     );
 }
+
+/// The seeds: "some carts only allow the information to be pulled from the shopping cart"
+/// (or pushed to it), and only the buttons the cart supports are active. A cart whose
+/// capabilities lack `send` is refused Send QOH, and one that lacks `get` is refused Get QOH,
+/// forced or not, before anything reaches the cart or the store: a cart that cannot take a
+/// push must never be overwritten by one, and a pull from a cart that cannot give counts must
+/// never set the store's QOH or create items from what it answers. Each cart can still do
+/// what it supports.
+#[test]
+fn manual_sync_is_refused_on_a_cart_that_cannot_send_or_get() {
+    let f = store();
+    let (pull, push) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let one_way = |name: &str, emu: &Emulator, send: bool, get: bool| {
+        let json = serde_json::json!({
+            "name": name, "adapter": "http_json", "url": emu.url(),
+            "capabilities": {"send": send, "get": get, "realtime": "none"},
+        });
+        f.store.upsert_cart_json(&json.to_string()).unwrap()
+    };
+    let pull_only = one_way("Pull only", &pull, false, true);
+    let push_only = one_way("Push only", &push, true, false);
+    item(&f.store, "X", 4);
+    for emu in [&pull, &push] {
+        emu.set_qoh("X", 9);
+        emu.set_qoh("NEW", 2);
+    }
+
+    for force in [false, true] {
+        let err = f
+            .store
+            .send_qoh(pull_only, SendOptions { force }, None)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Refused, "force {force}: {err}");
+        assert!(
+            err.message().contains("Pull only") && err.message().contains("Send QOH"),
+            "{err}"
+        );
+        let err = f
+            .store
+            .get_qoh(
+                push_only,
+                GetOptions {
+                    force,
+                    create_new: true,
+                },
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Refused, "force {force}: {err}");
+        assert!(
+            err.message().contains("Push only") && err.message().contains("Get QOH"),
+            "{err}"
+        );
+    }
+    assert_eq!((pull.requests(), push.requests()), (0, 0), "nothing sent");
+    assert_eq!(pull.qoh("X"), Some(9), "the cart's count untouched");
+    assert_eq!(
+        f.store.item_qoh("X").unwrap(),
+        4,
+        "the store's QOH untouched"
+    );
+    assert_eq!(
+        f.store.item("NEW").unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "no item created from the cart's answer"
+    );
+    let ledger: serde_json::Value =
+        serde_json::from_str(&f.store.ledger_json(None).unwrap()).unwrap();
+    assert_eq!(ledger.as_array().unwrap().len(), 0, "no QOH change");
+    assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
+
+    // What each cart supports still works.
+    f.store
+        .send_qoh(push_only, SendOptions::default(), None)
+        .unwrap();
+    assert_eq!(push.qoh("X"), Some(4));
+    f.store
+        .get_qoh(pull_only, GetOptions::default(), None)
+        .unwrap();
+    assert_eq!(f.store.item_qoh("X").unwrap(), 9);
+}
+
+/// Rule 5 with the product's own web fields: a `Sku` cart shows a product as its variants'
+/// total, and the cap and buffer the owner set for the product on that cart apply to that
+/// total (`min(cap, max(0, total - buffer))`, rule 6). A variant's sale while the total stays
+/// above the cap changes nothing the cart shows: nothing is sent. One that takes the total
+/// below it sends only the change of what the cart shows. Were the product's fields left out
+/// (or a variant's sale sent as it is), the cart would show more than the owner allows, or
+/// drift below it with every sale.
+#[test]
+fn rule5_a_products_cap_and_buffer_apply_to_its_variants_total_on_a_sku_cart() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    item(&f.store, "JAR", 0);
+    variant(&f.store, "JAR-S", "JAR", 10);
+    variant(&f.store, "JAR-L", "JAR", 20);
+    let c = cart(&f.store, &e, "Sku", "sku");
+    e.set_qoh("JAR", 30);
+
+    f.store
+        .set_web_fields(c, "JAR", r#"{"max_publish":20}"#)
+        .unwrap();
+    assert_eq!(records(&f.store, c), vec![("JAR".to_owned(), -10)]);
+    drain(&f.store);
+    assert_eq!(e.qoh("JAR"), Some(20), "the cap on the total of 30");
+
+    adjust(&f.store, "JAR-S", -1, Reason::PosSale); // total 29: still shows 20
+    assert!(
+        records(&f.store, c).is_empty(),
+        "the total stays above the cap: nothing to send"
+    );
+    adjust(&f.store, "JAR-L", -12, Reason::PosSale); // total 17: shows 17
+    assert_eq!(records(&f.store, c), vec![("JAR".to_owned(), -3)]);
+    drain(&f.store);
+    assert_eq!(e.qoh("JAR"), Some(17));
+
+    f.store.set_web_fields(c, "JAR", r#"{"buffer":5}"#).unwrap(); // min(20, 17 - 5) = 12
+    adjust(&f.store, "JAR-S", 1, Reason::Return); // total 18: shows 13
+    assert_eq!(
+        records(&f.store, c),
+        vec![("JAR".to_owned(), -5), ("JAR".to_owned(), 1)]
+    );
+    drain(&f.store);
+    assert_eq!(e.qoh("JAR"), Some(13));
+    assert_eq!(f.store.web_fields(c, "JAR").unwrap().published(18), 13);
+
+    // Send QOH agrees: the cart was kept in step.
+    f.store.set_cart_sync(c, false).unwrap();
+    e.set_qoh("JAR", 0);
+    f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!(e.qoh("JAR"), Some(13));
+}
+
+/// Rule 4 for every change of what a cart should show, not only QOH changes: while SynchQOH
+/// is off, a new buffer or cap and a new variant with stock (its product's total on a `Sku`
+/// cart) queue nothing for any real-time cart; the web fields are kept all the same. Once
+/// SynchQOH is on, the same kinds of change are queued at once. An owner who switches
+/// SynchQOH off (to set a store up, say) relies on the web stack staying empty until it is on
+/// again, and then on the carts being told.
+#[test]
+fn rule4_synchqoh_off_queues_no_web_field_change_nor_new_variant() {
+    let f = store();
+    let (a, s) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    item(&f.store, "LOG", 20);
+    item(&f.store, "P", 0);
+    variant(&f.store, "P-1", "P", 5);
+    item(&f.store, "Q", 0);
+    variant(&f.store, "Q-1", "Q", 2);
+    let ca = cart(&f.store, &a, "Attr", "attribute");
+    let cs = cart(&f.store, &s, "Sku", "sku");
+
+    f.store.set_param("SynchQOH", "false").unwrap();
+    f.store
+        .set_web_fields(ca, "LOG", r#"{"buffer":5}"#)
+        .unwrap(); // would show 15, not 20
+    f.store
+        .set_web_fields(cs, "P", r#"{"max_publish":3}"#)
+        .unwrap(); // would show 3, not 5
+    variant(&f.store, "Q-2", "Q", 3); // Q's total would be 5, not 2
+    assert_eq!(
+        f.store.stack_count(0, StackState::Waiting).unwrap(),
+        0,
+        "nothing queued while SynchQOH is off"
+    );
+    assert_eq!(f.store.web_fields(ca, "LOG").unwrap().buffer, 5);
+    assert_eq!(f.store.web_fields(cs, "P").unwrap().max_publish, Some(3));
+
+    f.store.set_param("SynchQOH", "true").unwrap();
+    f.store
+        .set_web_fields(ca, "LOG", r#"{"buffer":6}"#)
+        .unwrap(); // 15 -> 14
+    f.store
+        .set_web_fields(cs, "P", r#"{"max_publish":2}"#)
+        .unwrap(); // 3 -> 2
+    variant(&f.store, "Q-3", "Q", 1); // 5 -> 6
+    assert_eq!(records(&f.store, ca), vec![("LOG".to_owned(), -1)]);
+    assert_eq!(
+        records(&f.store, cs),
+        vec![("P".to_owned(), -1), ("Q".to_owned(), 1)]
+    );
+}
