@@ -157,8 +157,8 @@ pub struct StackController<S: WebStack> {
 impl<S: WebStack> Drop for StackController<S> {
     fn drop(&mut self) {
         if let Some(holder) = self.holding.lock().take() {
-            // Best effort: a lock not given back lapses by itself.
-            let _ = self.stack.shared_lock(&holder, now_ms(), 0);
+            // Best effort, without waiting: a lock not given back lapses by itself.
+            let _ = self.stack.release_shared_lock(&holder);
         }
     }
 }
@@ -177,6 +177,14 @@ impl<S: WebStack> StackController<S> {
             holding: Mutex::new(None),
             hold_extra_ms: AtomicI64::new(0),
         }
+    }
+
+    /// Holds the shared-controller lock `interval` longer than `3 × LeaseMs` a pass: for a
+    /// controller whose passes come every `interval`, so that the lock does not lapse between
+    /// them.
+    pub(crate) fn hold_lock_between_passes(&self, interval: Duration) {
+        let ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4);
+        self.hold_extra_ms.store(ms, Ordering::Relaxed);
     }
 
     /// The same controller, known to the shared lock as `identity` (a store handle gives its
@@ -891,6 +899,16 @@ impl Store {
         Ok(report)
     }
 
+    /// Says that this handle runs passes itself (`run_stack_within` in a loop) every
+    /// `interval` at most, as `invsync controller` does: in `shared` mode its controller then
+    /// holds the store's lock for `interval` beyond `3 × LeaseMs` a pass, so that another
+    /// workstation's controller does not take over between its passes. (A background
+    /// controller, [`Store::start_controller`], does this by itself.)
+    pub fn hold_shared_lock_between_passes(&self, interval: Duration) -> Result<()> {
+        self.controller()?.hold_lock_between_passes(interval);
+        Ok(())
+    }
+
     /// Starts the stack controller on a background thread, a pass every `interval` (at once
     /// while a pass ends with records due: passes lease batches for at most a second each, so
     /// a slow cart's backlog yields to the other carts' new records). Refused when one runs
@@ -908,8 +926,7 @@ impl Store {
         let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
         let ctl = StackController::new(stack, self.inner.adapters.clone(), self.workstation())
             .with_identity(&self.inner.identity);
-        ctl.hold_extra_ms
-            .store(interval.as_millis() as i64, Ordering::Relaxed);
+        ctl.hold_lock_between_passes(interval);
         let ctl = Arc::new(ctl);
         let controller = ctl.clone();
         let status = Arc::new(Mutex::new(ControllerStatus {

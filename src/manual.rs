@@ -384,8 +384,18 @@ impl Store {
                     }
                     if tries > 0 {
                         // Not before the time the cart named: sets it asks to hold longer
-                        // than a run waits stay unsent (a `Retry`, listed).
+                        // than a run waits stay unsent (a `Retry`, listed), and the run stops
+                        // after this batch.
                         if wait > RATE_LIMIT_MAX_WAIT {
+                            let e = CartError::RateLimited {
+                                retry_after: Some(wait),
+                                message: last
+                                    .iter()
+                                    .find(|m| !m.is_empty())
+                                    .cloned()
+                                    .unwrap_or_default(),
+                            };
+                            stop = Some(stopped(&cart, &e, done, total));
                             break;
                         }
                         report.requests += 1;
@@ -425,10 +435,15 @@ impl Store {
                             }
                         }
                         Err(e) => {
-                            // The cart stopped answering, or never did: every later batch
-                            // would fail the same way.
-                            let stops =
-                                matches!(e, CartError::Unreachable(_) | CartError::Unauthorized(_));
+                            // The cart stopped answering, or never did, or asks for a pause
+                            // longer than a run waits: every later batch would fail the same
+                            // way (or ask it again before the time it named).
+                            let stops = matches!(
+                                e,
+                                CartError::Unreachable(_)
+                                    | CartError::Unauthorized(_)
+                                    | CartError::RateLimited { .. }
+                            );
                             if stops && !reached {
                                 return Err(cart_error(&cart, &e));
                             }
@@ -745,7 +760,16 @@ impl Store {
             }
         }
         if repair {
+            // Set once the cart asks for a pause longer than a run waits: later batches would
+            // be asked before the time it named, so they are not sent.
+            let mut paused: Option<String> = None;
             for chunk in report.items.chunks_mut(cart.max_items_to_send as usize) {
+                if let Some(why) = &paused {
+                    for d in chunk.iter_mut() {
+                        d.outcome = Some(format!("not sent: {why}"));
+                    }
+                    continue;
+                }
                 // One read transaction for the batch: a consistent snapshot.
                 let sets = self.read(|c| {
                     chunk
@@ -783,6 +807,9 @@ impl Store {
                     Err(e) => {
                         for d in chunk.iter_mut() {
                             d.outcome = Some(e.message());
+                        }
+                        if matches!(e, CartError::RateLimited { .. }) {
+                            paused = Some(e.message());
                         }
                     }
                 }

@@ -318,6 +318,12 @@ pub trait WebStack: Send + Sync {
     }
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
+    /// Gives the lock back if `holder` has it, without waiting for the store (a controller
+    /// going away while a host writes must not wait out the busy timeout): a lock not given
+    /// back lapses by itself, as it does with this default.
+    fn release_shared_lock(&self, _holder: &str) -> Result<()> {
+        Ok(())
+    }
     /// Forgets history entries older than `before` (Unix ms); returns how many went.
     fn prune_history(&self, before: i64) -> Result<usize>;
     /// Gives back what the stack holds for its work (connections, caches) after a pass that
@@ -533,6 +539,14 @@ impl WebStack for SqliteStack {
     }
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool> {
         self.write(|c| sql::shared_lock(c, holder, now, until))
+    }
+    fn release_shared_lock(&self, holder: &str) -> Result<()> {
+        self.read(|c| {
+            c.busy_timeout(Duration::ZERO)?;
+            let released = store::write_on(c, |c| sql::shared_lock_release(c, holder));
+            c.busy_timeout(self.options.busy_timeout)?;
+            released
+        })
     }
     fn prune_history(&self, before: i64) -> Result<usize> {
         prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))

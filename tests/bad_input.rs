@@ -679,9 +679,9 @@ fn a_store_that_is_not_a_file_is_refused_at_open() {
 }
 
 /// A web field's `remote_ref` (the cart's own reference for the item) on a cart whose
-/// adapter names items by SKU only (`http_json`, WooCommerce, BigCommerce) would be ignored,
-/// and the item's first sale bypassed there as an unknown SKU: it is refused, naming what
-/// was wrong, and nothing changes. Shopify and Medusa use it; an integrator's adapter may.
+/// adapter names items by SKU only (`http_json`, BigCommerce) would be ignored, and the
+/// item's first sale bypassed there as an unknown SKU: it is refused, naming what was wrong,
+/// and nothing changes. Shopify, WooCommerce and Medusa use it; an integrator's adapter may.
 #[test]
 fn a_remote_ref_no_adapter_would_read_is_refused() {
     let f = store();
@@ -723,5 +723,24 @@ fn a_remote_ref_no_adapter_would_read_is_refused() {
             .remote_ref
             .as_deref(),
         Some("gid://shopify/InventoryItem/7")
+    );
+    let woo = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Woo","adapter":"woocommerce","url":"https://shop.example/",
+                "consumer_key":"ck_x","consumer_secret":"cs_secret"}"#,
+        )
+        .unwrap();
+    f.store
+        .set_web_fields(woo, "TEE", r#"{"remote_ref":"123/456"}"#)
+        .unwrap();
+    assert_eq!(
+        f.store
+            .web_fields(woo, "TEE")
+            .unwrap()
+            .remote_ref
+            .as_deref(),
+        Some("123/456"),
+        "WooCommerce reads a product/variation reference"
     );
 }

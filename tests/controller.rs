@@ -298,6 +298,81 @@ fn a_background_shared_controller_holds_the_lock_until_its_next_pass() {
     );
 }
 
+/// A store in shared mode whose writers wait up to 20 s for each other.
+fn shared_store(path: &std::path::Path) -> inventory_sync::Store {
+    let s = inventory_sync::Store::open_with(
+        path,
+        inventory_sync::OpenOptions {
+            busy_timeout: Duration::from_secs(20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    s.set_param("StackMode", "shared").unwrap();
+    s
+}
+
+/// A controller that goes away gives the shared lock back without waiting for the store:
+/// stopping it, or closing its handle, while a host transaction is open on that handle or
+/// another of the process (an Access form closed on an error) does not stall the host for
+/// the busy timeout (20 s here; it took all of it). The lock then lapses by itself.
+#[test]
+fn a_controller_going_away_during_a_host_transaction_does_not_wait_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let quick = Duration::from_secs(10);
+    // Stopped, with a host transaction on its handle.
+    let s = shared_store(&path);
+    s.start_controller(Duration::from_secs(3600)).unwrap();
+    first_background_pass(&s);
+    s.begin().unwrap();
+    let t = Instant::now();
+    s.stop_controller();
+    let took = t.elapsed();
+    s.rollback().unwrap();
+    assert!(took < quick, "stop_controller took {took:?}");
+    // Its handle closed, with a host transaction on it.
+    s.start_controller(Duration::from_secs(3600)).unwrap();
+    first_background_pass(&s);
+    s.begin().unwrap();
+    let t = Instant::now();
+    drop(s);
+    assert!(
+        t.elapsed() < quick,
+        "closing the handle took {:?}",
+        t.elapsed()
+    );
+    // Closed while another handle of the process has a host transaction.
+    let a = shared_store(&path);
+    let b = shared_store(&path);
+    a.run_stack(None).unwrap();
+    b.begin().unwrap();
+    let t = Instant::now();
+    drop(a);
+    let took = t.elapsed();
+    b.rollback().unwrap();
+    assert!(took < quick, "closing handle A took {took:?}");
+}
+
+/// A handle's foreground pass (a host's "send now") does not cut short the time its
+/// background controller holds the shared lock for.
+#[test]
+fn a_foreground_pass_keeps_the_background_controllers_hold_on_the_lock() {
+    let f = store();
+    f.store.set_param("StackMode", "shared").unwrap();
+    f.store.set_param("LeaseMs", "100").unwrap();
+    let server = f.reopen();
+    server.start_controller(Duration::from_secs(60)).unwrap();
+    let pass_at = first_background_pass(&server).last_pass_at.unwrap();
+    assert!(!server.run_stack(None).unwrap().standby);
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let until: i64 = conn
+        .query_row("SELECT until FROM controller_lock", [], |r| r.get(0))
+        .unwrap();
+    assert!(until >= pass_at + 60_000, "held until {until}");
+    server.stop_controller();
+}
+
 #[test]
 fn the_background_controller_drains_and_stops_cleanly() {
     let f = store();

@@ -1587,8 +1587,9 @@ impl inventory_sync::adapter::CartAdapter for AsksAnHour {
 
 /// DESIGN §9a: a 429's `Retry-After` means "not before then". A manual run waits out a short
 /// one (an operator is watching), but a cart that names an hour is not asked again in the
-/// same run: the run stops on the rate limit and says so, whether the whole call or each
-/// count of it was limited. (Before, it sent the batch again after 60 s, five times.)
+/// same run, not even for the next batch: the run stops on the rate limit and says so,
+/// whether the whole call or each count of it was limited. (Before, it sent the batch again
+/// after 60 s, five times, then went on to the next batch.)
 #[test]
 fn rule7_a_cart_asking_to_wait_an_hour_is_not_asked_again_in_the_run() {
     use std::sync::atomic::Ordering;
@@ -1599,10 +1600,21 @@ fn rule7_a_cart_asking_to_wait_an_hour_is_not_asked_again_in_the_run() {
             calls: Default::default(),
         });
         let c = manual_cart(&f.store, "hour", cart.clone(), None);
-        item(&f.store, "A", 5);
+        // Three batches of one.
+        f.store
+            .upsert_cart_json(
+                r#"{"name":"hour","adapter":"hour","max_items_to_send":1,
+                    "capabilities":{"send":true,"get":true}}"#,
+            )
+            .unwrap();
+        for sku in ["A", "B", "C"] {
+            item(&f.store, sku, 5);
+        }
         let said = match f.store.send_qoh(c, SendOptions::default(), None) {
             Ok(report) => {
                 assert_eq!(report.sent, 0, "{report:?}");
+                let why = report.error.clone().expect("the run says why it stopped");
+                assert!(why.contains("stopped after 0 of 3"), "{why}");
                 format!("{report:?}")
             }
             Err(e) => e.to_string(),

@@ -534,3 +534,75 @@ fn a_repeated_cursor_holding_the_token_is_not_quoted() {
     assert!(e.contains("came back"), "{e}");
     assert!(!e.contains("tok-SECRET-7f3a9c"), "the token leaked: {e}");
 }
+
+/// An adapter that panics in every call.
+struct Panics;
+
+impl CartAdapter for Panics {
+    fn update_mode(&self) -> inventory_sync::UpdateMode {
+        inventory_sync::UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(
+        &self,
+        _: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        panic!("adapter bug")
+    }
+    fn set_quantities(
+        &self,
+        _: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        panic!("adapter bug")
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
+        panic!("adapter bug")
+    }
+}
+
+/// The panic hook that keeps an adapter's panic message off stderr must not itself panic
+/// when stderr is gone (a closed pipe: a log shipper restarted): a panic inside a panic hook
+/// aborts the process, where the adapter's panic is caught and reported. The test runs
+/// itself again as a child whose stderr reader has gone.
+#[test]
+fn an_adapter_panic_with_stderr_gone_does_not_end_the_process() {
+    const CHILD: &str = "INVSYNC_SECRETS_STDERR_GONE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let f = store();
+        f.store
+            .register_adapter("boom", |_| Ok(Arc::new(Panics) as Arc<dyn CartAdapter>));
+        let c = f
+            .store
+            .upsert_cart_json(
+                r#"{"name":"boom","adapter":"boom","capabilities":{"send":true,"get":true}}"#,
+            )
+            .unwrap();
+        item(&f.store, "A", 5);
+        let report = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+        assert_eq!(report.failed, 1, "{report:?}");
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "an_adapter_panic_with_stderr_gone_does_not_end_the_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the child died: {:?}\nstdout: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -249,3 +249,95 @@ fn opening_a_file_that_is_no_database_names_it() {
         e.message()
     );
 }
+
+/// An index the owner put on the ledger (a report by date in Access) survives the upgrade
+/// that rebuilds it: it went with the DROP TABLE, without a word.
+#[test]
+fn an_upgrade_keeps_an_owners_index_on_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 6);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE INDEX owner_ledger_by_date ON ledger(created_at)")
+        .unwrap();
+    drop(Store::open(&path).unwrap());
+    let n: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'
+             AND name = 'owner_ledger_by_date'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        n, 1,
+        "the owner's index on the ledger is gone after schema 7"
+    );
+}
+
+/// A newer build's store is refused as newer, even if that build renamed one of the tables
+/// every store so far has (it was refused as "another program's database").
+#[test]
+fn a_newer_store_without_one_of_the_five_tables_is_refused_as_newer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(Store::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("ALTER TABLE params RENAME TO settings; PRAGMA user_version = 99;")
+        .unwrap();
+    let e = Store::open(&path).unwrap_err();
+    assert!(
+        e.kind() == ErrorKind::Refused && e.message().contains("newer"),
+        "{:?}: {}",
+        e.kind(),
+        e.message()
+    );
+}
+
+/// An owner's table of notes on ledger rows, `ON DELETE CASCADE`, keeps its rows through the
+/// upgrade that rebuilds the ledger (the DROP TABLE's implicit DELETE deleted them).
+#[test]
+fn an_upgrade_keeps_an_owners_rows_that_reference_the_ledger_on_delete_cascade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 6);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE ledger_notes(
+                 ledger_id INTEGER NOT NULL REFERENCES ledger(id) ON DELETE CASCADE,
+                 note TEXT);
+             INSERT INTO ledger_notes VALUES (1, 'stock count by Ann');",
+        )
+        .unwrap();
+    drop(Store::open(&path).unwrap());
+    let n: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM ledger_notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        n, 1,
+        "the owner's notes on ledger rows were deleted by schema 7"
+    );
+}
+
+/// The same table without an ON DELETE action: the store still opens (the DROP TABLE failed
+/// on the foreign key, the migration rolled back, and the new build could not open it).
+#[test]
+fn an_upgrade_opens_a_store_with_an_owners_table_referencing_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 6);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE ledger_notes(ledger_id INTEGER REFERENCES ledger(id), note TEXT);
+             INSERT INTO ledger_notes VALUES (1, 'stock count by Ann');",
+        )
+        .unwrap();
+    let r = Store::open(&path);
+    assert!(r.is_ok(), "the upgrade refused the store: {:?}", r.err());
+}

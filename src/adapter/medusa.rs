@@ -610,7 +610,7 @@ impl MedusaAdapter {
     }
 }
 
-/// Every answer leaves through [`MedusaAdapter::clean`]: besides the configured secrets
+/// Every answer leaves through `MedusaAdapter::clean`: besides the configured secrets
 /// (which the registry scrubs too), the session JWTs are known only here, and any message
 /// built from a cart's answer may quote one (a proxy or an echo endpoint answering 2xx with
 /// the request's headers).

@@ -32,10 +32,11 @@ const BUILTIN: &[&str] = &[
 ];
 
 /// The built-in adapters that name items by SKU alone and never read a web field's
-/// `remote_ref` (the `http_json` protocol carries a `sku` only; WooCommerce and BigCommerce
-/// are searched by SKU): a reference set for one of their carts would be ignored, and a sale
-/// of an item whose SKU differs on the cart bypassed as an unknown SKU.
-pub(crate) const SKU_ONLY: &[&str] = &["http_json", "woocommerce", "bigcommerce"];
+/// `remote_ref` (the `http_json` protocol carries a `sku` only; BigCommerce is searched by
+/// SKU): a reference set for one of their carts would be ignored, and a sale of an item whose
+/// SKU differs on the cart bypassed as an unknown SKU. (Shopify, WooCommerce and Medusa read
+/// it.)
+pub(crate) const SKU_ONLY: &[&str] = &["http_json", "bigcommerce"];
 
 /// The per-request time-out of a cart unless its config says `timeout_ms`.
 pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
@@ -231,6 +232,7 @@ fn unwound<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
 /// where it happened only; anywhere else, the hook installed before this one tells it.
 mod quiet_panics {
     use std::cell::Cell;
+    use std::io::Write;
     use std::sync::Once;
 
     thread_local! {
@@ -247,7 +249,10 @@ mod quiet_panics {
                         .location()
                         .map(|l| format!(" at {}:{}", l.file(), l.line()))
                         .unwrap_or_default();
-                    eprintln!(
+                    // Written, not `eprintln!`: that panics when stderr is gone (a closed
+                    // pipe), and a panic inside a panic hook aborts the process.
+                    let _ = writeln!(
+                        std::io::stderr(),
                         "inventory_sync: a cart adapter panicked{at}; its message, without \
                          the cart's credentials, is in the error the call returned"
                     );
@@ -352,15 +357,25 @@ impl Scrubbed {
         panicked: &str,
         mut wait_left: Duration,
     ) -> Vec<SendOutcome> {
+        // Once the cart asks for a pause longer than is left to wait, the counts after it are
+        // not sent before the time it named: they stay in doubt, as the batch left them.
+        let mut paused: Option<String> = None;
         sets.iter()
             .map(|s| {
                 let once = || self.set_quantities(std::slice::from_ref(s));
-                let alone = match crate::manual::with_rate_limit_within(once, &mut wait_left) {
-                    Ok(mut one) => match one.pop() {
-                        Some(applied @ SendOutcome::Applied { .. }) => return applied,
-                        other => crate::manual::describe(other.as_ref()),
+                let alone = match &paused {
+                    Some(why) => format!("not sent: {why}"),
+                    None => match crate::manual::with_rate_limit_within(once, &mut wait_left) {
+                        Ok(mut one) => match one.pop() {
+                            Some(applied @ SendOutcome::Applied { .. }) => return applied,
+                            other => crate::manual::describe(other.as_ref()),
+                        },
+                        Err(e @ CartError::RateLimited { .. }) => {
+                            paused = Some(e.message());
+                            e.message()
+                        }
+                        Err(e) => e.message(),
                     },
-                    Err(e) => e.message(),
                 };
                 SendOutcome::Uncertain {
                     message: format!("{panicked} in a batch; sent alone: {alone}"),
@@ -484,7 +499,8 @@ mod tests {
 
     /// After a panic, the counts sent one by one share one budget of rate-limit waits: here
     /// 50 ms, spent on the first count's 20 + 20 ms (a third 20 would outlast what is left,
-    /// and the cart is never asked before the time it named); the others get one try each.
+    /// and the cart is never asked before the time it named); the others are not sent before
+    /// then either, and stay in doubt.
     #[test]
     fn counts_sent_one_by_one_share_one_budget_of_waits() {
         let inner = Arc::new(Throttled(AtomicUsize::new(0)));
@@ -503,7 +519,7 @@ mod tests {
             })
             .collect();
         let out = scrubbed.sets_one_by_one(&sets, "panicked", Duration::from_millis(50));
-        assert_eq!(inner.0.load(Ordering::SeqCst), 3 + 3, "{out:?}");
+        assert_eq!(inner.0.load(Ordering::SeqCst), 3, "{out:?}");
         assert!(out
             .iter()
             .all(|o| matches!(o, SendOutcome::Uncertain { message } if message.contains("429"))));

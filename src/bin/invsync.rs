@@ -126,6 +126,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         Failure::Usage(format!("--interval-ms {v:?} is not 1 to 3600000"))
                     })?,
             };
+            store.hold_shared_lock_between_passes(Duration::from_millis(interval))?;
             loop {
                 // A pass leases for at most a second, so a slow cart's backlog never holds
                 // up the other carts' new records for longer.

@@ -165,15 +165,19 @@ fn configure(
     // Another program's database, or a newer build's store, is refused before anything here
     // writes to it: switching it to WAL alone would outlive the refusal. A store has a schema
     // version and the tables every version has; a file with neither is new.
-    let (version, empty, ours): (i64, bool, bool) = conn.query_row(
+    let (version, empty, ours): (i64, bool, i64) = conn.query_row(
         "SELECT (SELECT user_version FROM pragma_user_version),
                 NOT EXISTS (SELECT 1 FROM sqlite_master),
                 (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'
-                    AND name IN ('params', 'items', 'carts', 'ledger', 'stack')) = 5",
+                    AND name IN ('params', 'items', 'carts', 'ledger', 'stack'))",
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    if !(empty && version == 0 || version > 0 && ours) {
+    // A newer build may rename some of them; a file with none is no store at all.
+    if version > schema::SCHEMA_VERSION && ours > 0 {
+        schema::check_not_newer(version)?;
+    }
+    if !(empty && version == 0 || version > 0 && ours == 5) {
         return Err(Error::refused(format!(
             "{} is a database of another program (it has {}, not the tables of an \
              inventory_sync store); it was left untouched",
@@ -185,7 +189,6 @@ fn configure(
             }
         )));
     }
-    schema::check_not_newer(version)?;
     if empty {
         // Set before the first table, for good: a WAL file cannot change its page size.
         conn.pragma_update(None, "page_size", PAGE_SIZE)?;

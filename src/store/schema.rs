@@ -252,6 +252,22 @@ pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
     if current == SCHEMA_VERSION {
         return Ok(());
     }
+    // A rebuild drops a table: with foreign keys on, that deletes what the owner's tables
+    // point at in it (ON DELETE CASCADE) or fails the migration. They are off while it runs
+    // (the pragma does nothing inside a transaction); the new table keeps every row and id,
+    // so what pointed at a row still does.
+    let rebuilds = REBUILDS.iter().any(|(m, _)| *m as i64 >= current);
+    if rebuilds {
+        conn.pragma_update(None, "foreign_keys", false)?;
+    }
+    let migrated = run_migrations(conn);
+    if rebuilds {
+        conn.pragma_update(None, "foreign_keys", true)?;
+    }
+    migrated
+}
+
+fn run_migrations(conn: &mut Connection) -> crate::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     check_not_newer(version)?;
@@ -267,24 +283,34 @@ pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
 }
 
 /// Runs a migration that rebuilds `table` so that what the store's owner added to the file
-/// survives it: the triggers on the table (which its DROP drops) are made again, and views
+/// survives it: the triggers and indexes on the table (which its DROP drops) are made again
+/// (rows of the owner's tables that point at it are kept: see [`migrate`]), and views
 /// and other triggers naming it are left to find the new table by its name (SQLite would
 /// otherwise check them at the RENAME, while the name is missing, and refuse the migration,
 /// and with it every open of the file).
 fn rebuild(tx: &Connection, table: &str, sql: &str) -> crate::Result<()> {
-    let triggers: Vec<String> = tx
+    // The table's triggers and indexes (the migration makes its own indexes again; the
+    // owner's, under other names, are made again here).
+    let kept: Vec<(String, String)> = tx
         .prepare(
-            "SELECT sql FROM sqlite_master
-             WHERE type = 'trigger' AND tbl_name = ?1 AND sql IS NOT NULL",
+            "SELECT name, sql FROM sqlite_master
+             WHERE type IN ('trigger', 'index') AND tbl_name = ?1 AND sql IS NOT NULL",
         )?
-        .query_map([table], |r| r.get(0))?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     tx.pragma_update(None, "legacy_alter_table", true)?;
     let ran = tx.execute_batch(sql);
     tx.pragma_update(None, "legacy_alter_table", false)?;
     ran?;
-    for t in triggers {
-        tx.execute_batch(&t)?;
+    for (name, sql) in kept {
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)",
+            [&name],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            tx.execute_batch(&sql)?;
+        }
     }
     Ok(())
 }
