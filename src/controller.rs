@@ -149,9 +149,35 @@ pub struct StackController<S: WebStack> {
     /// The holder name it took the shared lock as, while it holds it: given back when the
     /// controller goes, so the next one need not wait for the lock to lapse.
     holding: Mutex<Option<String>>,
-    /// How much longer than `3 × LeaseMs` it holds the shared lock a pass: a background
-    /// controller's interval, so that the lock does not lapse between its passes.
-    hold_extra_ms: AtomicI64,
+    /// How much longer than `3 × LeaseMs` it holds the shared lock a pass (shared by a
+    /// handle's controllers, so that its foreground passes renew the lock as long as its
+    /// background controller holds it).
+    hold: Arc<LockHold>,
+}
+
+/// How long past `3 × LeaseMs` a store handle's controllers hold the shared lock a pass: the
+/// longer of the interval its host said it runs passes at
+/// ([`Store::hold_shared_lock_between_passes`]) and its background controller's, so that the
+/// lock does not lapse between passes.
+#[derive(Default)]
+pub(crate) struct LockHold {
+    declared_ms: AtomicI64,
+    background_ms: AtomicI64,
+}
+
+impl LockHold {
+    fn ms(&self) -> i64 {
+        let declared = self.declared_ms.load(Ordering::Relaxed);
+        declared.max(self.background_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// The interval of a controller's passes, refused outside what one runs at.
+fn check_interval(interval: Duration) -> Result<i64> {
+    if interval.is_zero() || interval > Duration::from_secs(3600) {
+        return Err(Error::invalid("controller interval must be 1 ms to 1 hour"));
+    }
+    Ok(interval.as_millis() as i64)
 }
 
 impl<S: WebStack> Drop for StackController<S> {
@@ -175,22 +201,16 @@ impl<S: WebStack> StackController<S> {
             stopping: AtomicBool::new(false),
             identity: crate::store::random_key(),
             holding: Mutex::new(None),
-            hold_extra_ms: AtomicI64::new(0),
+            hold: Arc::default(),
         }
     }
 
-    /// Holds the shared-controller lock `interval` longer than `3 × LeaseMs` a pass: for a
-    /// controller whose passes come every `interval`, so that the lock does not lapse between
-    /// them.
-    pub(crate) fn hold_lock_between_passes(&self, interval: Duration) {
-        let ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4);
-        self.hold_extra_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// The same controller, known to the shared lock as `identity` (a store handle gives its
-    /// foreground and background controllers its own, so they are one holder).
-    pub(crate) fn with_identity(mut self, identity: &str) -> Self {
+    /// The same controller, known to the shared lock as `identity` and holding it as long
+    /// as `hold` says (a store handle gives its foreground and background controllers its
+    /// own, so they are one holder).
+    pub(crate) fn with_identity(mut self, identity: &str, hold: Arc<LockHold>) -> Self {
         self.identity = identity.to_owned();
+        self.hold = hold;
         self
     }
 
@@ -271,7 +291,9 @@ impl<S: WebStack> StackController<S> {
         let shared = settings.stack_mode == StackMode::Shared;
         if shared {
             let holder = format!("{workstation} #{}", self.identity);
-            let until = now + 3 * settings.lease_ms + self.hold_extra_ms.load(Ordering::Relaxed);
+            let until = now
+                .saturating_add(3 * settings.lease_ms)
+                .saturating_add(self.hold.ms());
             if !self.stack.shared_lock(&holder, now, until)? {
                 report.standby = true;
                 return Ok(report);
@@ -864,7 +886,7 @@ impl Store {
                 let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
                 let c = Arc::new(
                     StackController::new(stack, self.inner.adapters.clone(), self.workstation())
-                        .with_identity(&self.inner.identity),
+                        .with_identity(&self.inner.identity, self.inner.lock_hold.clone()),
                 );
                 *slot = Some(c.clone());
                 c
@@ -904,8 +926,14 @@ impl Store {
     /// holds the store's lock for `interval` beyond `3 × LeaseMs` a pass, so that another
     /// workstation's controller does not take over between its passes. (A background
     /// controller, [`Store::start_controller`], does this by itself.)
+    ///
+    /// `interval` is 1 ms to 1 hour, as for a background controller.
     pub fn hold_shared_lock_between_passes(&self, interval: Duration) -> Result<()> {
-        self.controller()?.hold_lock_between_passes(interval);
+        let ms = check_interval(interval)?;
+        self.inner
+            .lock_hold
+            .declared_ms
+            .store(ms, Ordering::Relaxed);
         Ok(())
     }
 
@@ -920,13 +948,14 @@ impl Store {
                 "the stack controller already runs on this handle",
             ));
         }
-        if interval.is_zero() || interval > Duration::from_secs(3600) {
-            return Err(Error::invalid("controller interval must be 1 ms to 1 hour"));
-        }
+        let interval_ms = check_interval(interval)?;
         let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
         let ctl = StackController::new(stack, self.inner.adapters.clone(), self.workstation())
-            .with_identity(&self.inner.identity);
-        ctl.hold_lock_between_passes(interval);
+            .with_identity(&self.inner.identity, self.inner.lock_hold.clone());
+        self.inner
+            .lock_hold
+            .background_ms
+            .store(interval_ms, Ordering::Relaxed);
         let ctl = Arc::new(ctl);
         let controller = ctl.clone();
         let status = Arc::new(Mutex::new(ControllerStatus {
@@ -999,6 +1028,10 @@ impl Store {
         let mut bg = self.inner.background.lock();
         if let Some(h) = bg.take() {
             h.stop();
+            self.inner
+                .lock_hold
+                .background_ms
+                .store(0, Ordering::Relaxed);
         }
     }
 

@@ -379,13 +379,13 @@ impl Store {
                 let mut wait = Duration::ZERO;
                 loop {
                     let todo: Vec<usize> = (0..n).filter(|i| fate[*i].is_none()).collect();
-                    if todo.is_empty() || tries > AMBIGUOUS_RESENDS {
+                    if todo.is_empty() {
                         break;
                     }
                     if tries > 0 {
                         // Not before the time the cart named: sets it asks to hold longer
                         // than a run waits stay unsent (a `Retry`, listed), and the run stops
-                        // after this batch.
+                        // after this batch (the last try's answer included).
                         if wait > RATE_LIMIT_MAX_WAIT {
                             let e = CartError::RateLimited {
                                 retry_after: Some(wait),
@@ -396,6 +396,9 @@ impl Store {
                                     .unwrap_or_default(),
                             };
                             stop = Some(stopped(&cart, &e, done, total));
+                            break;
+                        }
+                        if tries > AMBIGUOUS_RESENDS {
                             break;
                         }
                         report.requests += 1;
@@ -791,6 +794,15 @@ impl Store {
                 })?;
                 match with_rate_limit(|| adapter.set_quantities(&sets)) {
                     Ok(outcomes) => {
+                        // A count the cart asks to send again later than a run waits: the
+                        // later batches would be asked before then.
+                        paused = outcomes.iter().find_map(|o| match o {
+                            SendOutcome::Retry {
+                                message,
+                                after: Some(after),
+                            } if *after > RATE_LIMIT_MAX_WAIT => Some(message.clone()),
+                            _ => None,
+                        });
                         for (i, d) in chunk.iter_mut().enumerate() {
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {

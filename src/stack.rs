@@ -318,9 +318,9 @@ pub trait WebStack: Send + Sync {
     }
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
-    /// Gives the lock back if `holder` has it, without waiting for the store (a controller
-    /// going away while a host writes must not wait out the busy timeout): a lock not given
-    /// back lapses by itself, as it does with this default.
+    /// Gives the lock back if `holder` has it, waiting for the store a moment only (a
+    /// controller going away while a host transaction is open must not wait out the busy
+    /// timeout): a lock not given back lapses by itself, as it does with this default.
     fn release_shared_lock(&self, _holder: &str) -> Result<()> {
         Ok(())
     }
@@ -542,7 +542,9 @@ impl WebStack for SqliteStack {
     }
     fn release_shared_lock(&self, holder: &str) -> Result<()> {
         self.read(|c| {
-            c.busy_timeout(Duration::ZERO)?;
+            // Long enough for another's write (a sale, a heartbeat) to end; short enough for
+            // a host that closes a handle with a transaction open.
+            c.busy_timeout(Duration::from_millis(250))?;
             let released = store::write_on(c, |c| sql::shared_lock_release(c, holder));
             c.busy_timeout(self.options.busy_timeout)?;
             released

@@ -373,6 +373,45 @@ fn a_foreground_pass_keeps_the_background_controllers_hold_on_the_lock() {
     server.stop_controller();
 }
 
+/// A holder's renewal sets the lock's end from the clock as it reads now: a controller that
+/// took the lock while its clock was a day ahead and then crashed is taken over 3 × LeaseMs
+/// after its last renewal, not a day later.
+#[test]
+fn a_renewal_sets_the_shared_locks_end_from_the_clock_as_it_reads_now() {
+    use inventory_sync::stack::{SqliteStack, WebStack};
+    let f = store();
+    let stack = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
+    let now = 1_800_000_000_000i64;
+    let (day, hold) = (24 * 3600 * 1000i64, 3 * 60_000i64);
+    assert!(stack
+        .shared_lock("ws-a #1", now + day, now + day + hold)
+        .unwrap());
+    assert!(stack.shared_lock("ws-a #1", now, now + hold).unwrap());
+    assert!(!stack
+        .shared_lock("ws-b #2", now + 60_000, now + 60_000 + hold)
+        .unwrap());
+    assert!(
+        stack
+            .shared_lock("ws-b #2", now + 10 * 60_000, now + 10 * 60_000 + hold)
+            .unwrap(),
+        "the lock of a controller silent for 10 minutes is taken over"
+    );
+}
+
+/// A host that runs passes itself says how often, within what a background controller
+/// runs at (1 ms to 1 hour): a longer one would hold the lock past any use (or overflow).
+#[test]
+fn the_interval_a_host_runs_passes_at_is_checked() {
+    let f = store();
+    for bad in [Duration::ZERO, Duration::from_secs(3601), Duration::MAX] {
+        let e = f.store.hold_shared_lock_between_passes(bad).unwrap_err();
+        assert_eq!(e.kind(), inventory_sync::ErrorKind::InvalidArgument, "{e}");
+    }
+    f.store
+        .hold_shared_lock_between_passes(Duration::from_secs(3600))
+        .unwrap();
+}
+
 #[test]
 fn the_background_controller_drains_and_stops_cleanly() {
     let f = store();

@@ -341,3 +341,52 @@ fn an_upgrade_opens_a_store_with_an_owners_table_referencing_the_ledger() {
     let r = Store::open(&path);
     assert!(r.is_ok(), "the upgrade refused the store: {:?}", r.err());
 }
+
+/// A column the owner added to the ledger (a note per change, from an Access form), an index
+/// on it and a trigger reading it survive the upgrade that rebuilds the ledger, and sales go
+/// on: the rebuild copied only the library's columns, so the index's remaking failed and
+/// the store could not open, and the trigger failed every QOH change.
+#[test]
+fn an_upgrade_keeps_a_column_the_owner_added_to_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 6);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE ledger ADD COLUMN note TEXT;
+             UPDATE ledger SET note = 'counted by Ann' WHERE id = 2;
+             CREATE INDEX owner_ledger_note ON ledger(note);
+             CREATE TABLE owner_log(ledger_id INTEGER, note TEXT);
+             CREATE TRIGGER owner_ledger_log AFTER INSERT ON ledger
+             BEGIN INSERT INTO owner_log VALUES (NEW.id, NEW.note); END;",
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("the upgrade refused the store: {e}"));
+    store.adjust_qoh(&adj("MUG", -1)).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let note: String = conn
+        .query_row("SELECT note FROM ledger WHERE id = 2", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(note, "counted by Ann");
+    let logged: i64 = conn
+        .query_row("SELECT COUNT(*) FROM owner_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(logged, 1, "the owner's trigger saw the sale");
+}
+
+/// Another program's database (the order manager's own, with an `items` table and its own
+/// `user_version` 12) is named another program's, not a newer inventory_sync store.
+#[test]
+fn another_programs_database_with_an_items_table_is_not_called_a_newer_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("om.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT); PRAGMA user_version = 12;",
+        )
+        .unwrap();
+    let e = Store::open(&path).unwrap_err();
+    assert!(e.message().contains("another program"), "{}", e.message());
+}

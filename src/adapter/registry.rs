@@ -201,6 +201,7 @@ impl AdapterRegistry {
             secrets,
             inner,
             mode,
+            paused_until: Default::default(),
         }))
     }
 }
@@ -314,6 +315,10 @@ struct Scrubbed {
     inner: Arc<dyn CartAdapter>,
     secrets: Vec<String>,
     mode: UpdateMode,
+    /// Until when the cart asked not to be sent anything (a rate limit met while counts of
+    /// a batch that panicked were sent one by one): the calls after it are refused as rate
+    /// limited without reaching the cart, so the caller stops rather than ask it again.
+    paused_until: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 impl Scrubbed {
@@ -370,9 +375,14 @@ impl Scrubbed {
                             Some(applied @ SendOutcome::Applied { .. }) => return applied,
                             other => crate::manual::describe(other.as_ref()),
                         },
-                        Err(e @ CartError::RateLimited { .. }) => {
-                            paused = Some(e.message());
-                            e.message()
+                        Err(CartError::RateLimited {
+                            retry_after,
+                            message,
+                        }) => {
+                            let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                            *self.paused_until.lock() = Some(std::time::Instant::now() + wait);
+                            paused = Some(message.clone());
+                            message
                         }
                         Err(e) => e.message(),
                     },
@@ -382,6 +392,23 @@ impl Scrubbed {
                 }
             })
             .collect()
+    }
+}
+
+impl Scrubbed {
+    /// A rate limit without a call, while the cart's pause lasts.
+    fn paused(&self) -> std::result::Result<(), CartError> {
+        let until = *self.paused_until.lock();
+        match until.map(|t| t.saturating_duration_since(std::time::Instant::now())) {
+            Some(left) if !left.is_zero() => Err(CartError::RateLimited {
+                retry_after: Some(left),
+                message: format!(
+                    "the cart asked not to be sent anything for {} s more",
+                    left.as_secs().max(1)
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -397,6 +424,7 @@ impl CartAdapter for Scrubbed {
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.paused()?;
         match unwound(|| self.inner.apply_deltas(deltas)) {
             Ok(r) => self.outcomes(r, deltas.len()),
             Err(p) => Err(CartError::Ambiguous(format!(
@@ -413,6 +441,7 @@ impl CartAdapter for Scrubbed {
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.paused()?;
         match unwound(|| self.inner.set_quantities(sets)) {
             Ok(r) => self.outcomes(r, sets.len()),
             Err(p) if sets.len() == 1 => Ok(vec![SendOutcome::Uncertain {
@@ -431,6 +460,7 @@ impl CartAdapter for Scrubbed {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
+        self.paused()?;
         match unwound(|| self.inner.fetch_quantities(cursor, limit)) {
             Ok(r) => r.map_err(|e| self.error(e)),
             Err(p) => Err(CartError::Unavailable(self.text(p))),
@@ -508,6 +538,7 @@ mod tests {
             inner: inner.clone(),
             secrets: Vec::new(),
             mode: UpdateMode::RelativeKeyed,
+            paused_until: Default::default(),
         };
         let sets: Vec<QuantitySet> = (0..4)
             .map(|i| QuantitySet {

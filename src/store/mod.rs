@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     pub(crate) controller: Mutex<Option<Arc<StackController<SqliteStack>>>>,
     /// This handle's controllers' name to the shared-controller lock (with the workstation).
     pub(crate) identity: String,
+    /// How long past `3 × LeaseMs` this handle's controllers hold that lock a pass.
+    pub(crate) lock_hold: Arc<crate::controller::LockHold>,
     pub(crate) background: Mutex<Option<ControllerHandle>>,
     /// The background controller's status, read without the `background` lock, which a stop
     /// holds while it waits for the requests in flight.
@@ -173,8 +175,8 @@ fn configure(
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    // A newer build may rename some of them; a file with none is no store at all.
-    if version > schema::SCHEMA_VERSION && ours > 0 {
+    // A newer build may rename one or two of them; a file with fewer is no store at all.
+    if version > schema::SCHEMA_VERSION && ours >= 3 {
         schema::check_not_newer(version)?;
     }
     if !(empty && version == 0 || version > 0 && ours == 5) {
@@ -300,6 +302,7 @@ impl Store {
                 adapters: Arc::new(AdapterRegistry::with_builtins()),
                 controller: Mutex::new(None),
                 identity: random_key(),
+                lock_hold: Arc::default(),
                 background: Mutex::new(None),
                 controller_status: Mutex::new(None),
                 last_reports: Mutex::new(HashMap::new()),

@@ -198,29 +198,11 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 7: a host reference is unique where there is one, and a change without one (most
     // adjustments, every POS sale) no longer writes a NULL into an index: one page of the 7
-    // a QOH change commits. A column's UNIQUE cannot be dropped, so the ledger is rebuilt
-    // with its rows and ids; `ledger_has_host_ref` is served by the partial index
-    // (`host_ref = ?` implies `host_ref IS NOT NULL`).
+    // a QOH change commits. A column's UNIQUE cannot be dropped, so before this the ledger
+    // is rebuilt without it, every column, row and id kept (`drop_column_unique`);
+    // `ledger_has_host_ref` is served by the partial index (`host_ref = ?` implies
+    // `host_ref IS NOT NULL`).
     r#"
-    CREATE TABLE ledger_v7 (
-        id             INTEGER PRIMARY KEY,
-        item_id        INTEGER NOT NULL,
-        sku            TEXT NOT NULL,
-        delta          INTEGER NOT NULL,
-        qoh_after      INTEGER NOT NULL,
-        reason         INTEGER NOT NULL,
-        origin_cart_id INTEGER,
-        host_ref       TEXT,
-        workstation    TEXT NOT NULL,
-        created_at     INTEGER NOT NULL
-    );
-    INSERT INTO ledger_v7(id, item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
-                          workstation, created_at)
-        SELECT id, item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
-               workstation, created_at FROM ledger ORDER BY id;
-    DROP TABLE ledger;
-    ALTER TABLE ledger_v7 RENAME TO ledger;
-    CREATE INDEX ledger_item ON ledger(item_id, id);
     CREATE UNIQUE INDEX ledger_host_ref ON ledger(host_ref) WHERE host_ref IS NOT NULL;
     "#,
 ];
@@ -228,9 +210,10 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// The tables a migration rebuilds (a new table, the rows copied, the old one dropped and the
-/// new one renamed), by the index of the migration in [`MIGRATIONS`].
-const REBUILDS: &[(usize, &str)] = &[(6, "ledger")];
+/// The (table, column) whose column `UNIQUE` a migration drops first (by rebuilding the
+/// table: a new table, the rows copied, the old one dropped and the new one renamed), by the
+/// index of the migration in [`MIGRATIONS`].
+const REBUILDS: &[(usize, &str, &str)] = &[(6, "ledger", "host_ref")];
 
 /// Refuses a file written by a newer build (`version` is its `user_version`).
 pub(crate) fn check_not_newer(version: i64) -> crate::Result<()> {
@@ -256,7 +239,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
     // point at in it (ON DELETE CASCADE) or fails the migration. They are off while it runs
     // (the pragma does nothing inside a transaction); the new table keeps every row and id,
     // so what pointed at a row still does.
-    let rebuilds = REBUILDS.iter().any(|(m, _)| *m as i64 >= current);
+    let rebuilds = REBUILDS.iter().any(|(m, ..)| *m as i64 >= current);
     if rebuilds {
         conn.pragma_update(None, "foreign_keys", false)?;
     }
@@ -272,25 +255,33 @@ fn run_migrations(conn: &mut Connection) -> crate::Result<()> {
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     check_not_newer(version)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        match REBUILDS.iter().find(|(m, _)| *m == i) {
-            Some((_, table)) => rebuild(&tx, table, sql)?,
-            None => tx.execute_batch(sql)?,
+        if let Some((_, table, column)) = REBUILDS.iter().find(|(m, ..)| *m == i) {
+            drop_column_unique(&tx, table, column)?;
         }
+        tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;
     Ok(())
 }
 
-/// Runs a migration that rebuilds `table` so that what the store's owner added to the file
-/// survives it: the triggers and indexes on the table (which its DROP drops) are made again
-/// (rows of the owner's tables that point at it are kept: see [`migrate`]), and views
-/// and other triggers naming it are left to find the new table by its name (SQLite would
-/// otherwise check them at the RENAME, while the name is missing, and refuse the migration,
-/// and with it every open of the file).
-fn rebuild(tx: &Connection, table: &str, sql: &str) -> crate::Result<()> {
-    // The table's triggers and indexes (the migration makes its own indexes again; the
-    // owner's, under other names, are made again here).
+/// Rebuilds `table` without the `UNIQUE` of its `column`, so that what the store's owner
+/// added to the file survives it: columns they added (the new table is made from the old
+/// one's own `CREATE TABLE` text, which `ADD COLUMN` extends), the triggers and indexes on
+/// the table (which its DROP drops) are made again, rows of the owner's tables that point at
+/// it are kept (ids are; see [`migrate`]), and views and other triggers naming it are left
+/// to find the new table by its name (SQLite would otherwise check them at the RENAME, while
+/// the name is missing, and refuse the migration, and with it every open of the file). A
+/// table whose text does not read as this library wrote it is left as it is.
+fn drop_column_unique(tx: &Connection, table: &str, column: &str) -> crate::Result<()> {
+    let create: String = tx.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |r| r.get(0),
+    )?;
+    let Some(rebuilt) = without_unique(&create, table, column) else {
+        return Ok(());
+    };
     let kept: Vec<(String, String)> = tx
         .prepare(
             "SELECT name, sql FROM sqlite_master
@@ -298,26 +289,56 @@ fn rebuild(tx: &Connection, table: &str, sql: &str) -> crate::Result<()> {
         )?
         .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    tx.execute_batch(&rebuilt)?;
+    // Names from this library's own schema, not input: no identifier is bound here.
+    tx.execute_batch(&format!(
+        "INSERT INTO {table}_rebuilt SELECT * FROM {table}; DROP TABLE {table};"
+    ))?;
     tx.pragma_update(None, "legacy_alter_table", true)?;
-    let ran = tx.execute_batch(sql);
+    let renamed = tx.execute_batch(&format!("ALTER TABLE {table}_rebuilt RENAME TO {table}"));
     tx.pragma_update(None, "legacy_alter_table", false)?;
-    ran?;
-    for (name, sql) in kept {
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)",
-            [&name],
-            |r| r.get(0),
-        )?;
-        if !exists {
-            tx.execute_batch(&sql)?;
-        }
+    renamed?;
+    for (_, sql) in kept {
+        tx.execute_batch(&sql)?;
     }
     Ok(())
+}
+
+/// `create` (a `CREATE TABLE table (...)` text) as `CREATE TABLE table_rebuilt (...)` with no
+/// `UNIQUE` in `column`'s definition; `None` if it has none, or does not read as expected.
+fn without_unique(create: &str, table: &str, column: &str) -> Option<String> {
+    let head = format!("CREATE TABLE {table} ");
+    let rest = create.strip_prefix(&head)?;
+    let at = rest.find(&format!("\n        {column} "))?;
+    let end = at + rest[at..].find(',')?;
+    let definition = &rest[at..end];
+    let unique = definition.find(" UNIQUE")?;
+    let mut body = rest.to_owned();
+    body.replace_range(at + unique..at + unique + " UNIQUE".len(), "");
+    Some(format!("CREATE TABLE {table}_rebuilt {body}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table whose text does not read as this library wrote it is left as it is, rather
+    /// than rebuilt from a guess.
+    #[test]
+    fn a_column_unique_is_dropped_only_from_the_text_this_library_wrote() {
+        let ours = "CREATE TABLE ledger (\n        id INTEGER PRIMARY KEY,\n        host_ref       TEXT UNIQUE,\n        n INTEGER\n    , note TEXT)";
+        assert_eq!(
+            without_unique(ours, "ledger", "host_ref").as_deref(),
+            Some("CREATE TABLE ledger_rebuilt (\n        id INTEGER PRIMARY KEY,\n        host_ref       TEXT,\n        n INTEGER\n    , note TEXT)")
+        );
+        for other in [
+            "CREATE TABLE \"ledger\" (\n        host_ref       TEXT UNIQUE,\n        n INTEGER)",
+            "CREATE TABLE ledger (\n        host_ref       TEXT,\n        n INTEGER)",
+            "CREATE TABLE ledger (\n        n INTEGER,\n        host_ref TEXT UNIQUE)",
+        ] {
+            assert_eq!(without_unique(other, "ledger", "host_ref"), None, "{other}");
+        }
+    }
 
     /// A file of version 5 keeps its rows and gains what the later migrations add (the
     /// deleted items its ledger names, each group's oldest record; a host reference unique
@@ -404,6 +425,18 @@ mod tests {
         assert_eq!(
             in_index, 1,
             "only the change with a host reference is indexed"
+        );
+        let unique: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'ledger'
+                 AND name LIKE 'sqlite_autoindex%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            unique, 0,
+            "the column UNIQUE (an index entry for every NULL) is gone"
         );
 
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)

@@ -1673,17 +1673,12 @@ pub(crate) fn hand_over(
     .execute(params![cart, scope.workstation, to])?)
 }
 
-/// Takes the shared-controller lock for `holder` until `until`, or renews it (never
-/// shortening what the holder already has: a handle's foreground pass must not cut short the
-/// time its background controller holds it for); false while another holds it.
+/// Takes the shared-controller lock for `holder` until `until`, or renews it; false while
+/// another holds it.
 pub(crate) fn shared_lock(c: &Connection, holder: &str, now: i64, until: i64) -> Result<bool> {
     Ok(c.prepare_cached(
         "INSERT INTO controller_lock(name, holder, until) VALUES ('shared', ?1, ?3)
-             ON CONFLICT(name) DO UPDATE SET
-                 until = CASE WHEN controller_lock.holder = excluded.holder
-                              THEN MAX(controller_lock.until, excluded.until)
-                              ELSE excluded.until END,
-                 holder = excluded.holder
+             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = excluded.until
              WHERE controller_lock.holder = excluded.holder OR controller_lock.until < ?2",
     )?
     .execute(params![holder, now, until])?

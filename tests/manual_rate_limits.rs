@@ -1,0 +1,195 @@
+//! A manual run (Send QOH, the drift repair) and a cart that names a long `Retry-After`
+//! (DESIGN §9a: not before then): the cart is not asked again in that run, whichever way
+//! the rate limit reaches the run.
+
+mod common;
+
+use common::*;
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use inventory_sync::SendOptions;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A 429 naming an hour.
+fn limited() -> CartError {
+    CartError::RateLimited {
+        retry_after: Some(HOUR),
+        message: "HTTP 429: Retry-After 3600".into(),
+    }
+}
+
+/// A cart served by `a`, registered as `name`, sending `max` items a request.
+fn register(
+    store: &inventory_sync::Store,
+    name: &str,
+    a: Arc<dyn CartAdapter>,
+    max: u32,
+) -> inventory_sync::CartId {
+    store.register_adapter(name, move |_| Ok(a.clone()));
+    store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"{name}","adapter":"{name}","max_items_to_send":{max},
+                "capabilities":{{"send":true,"get":true}}}}"#
+        ))
+        .unwrap()
+}
+
+/// Panics on a batch of more than one count (an integrator's bug); a count alone gets a 429
+/// naming an hour. Counts the requests that reach the cart (the single sets).
+struct PanicsThenThrottles {
+    singles: AtomicUsize,
+}
+
+impl CartAdapter for PanicsThenThrottles {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+    fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        if sets.len() > 1 {
+            panic!("adapter bug on a batch");
+        }
+        self.singles.fetch_add(1, Ordering::SeqCst);
+        Err(limited())
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+}
+
+/// A batch that panicked is sent one count at a time; a count met with an hour's rate limit
+/// ends that, and the run stops: not the batch again (its counts are in doubt, as the
+/// panic left them), nor the next batch. (It was asked 6 times in the run, 12 before.)
+#[test]
+fn send_qoh_does_not_ask_again_after_a_long_rate_limit_met_sending_counts_one_by_one() {
+    let f = store();
+    let cart = Arc::new(PanicsThenThrottles {
+        singles: AtomicUsize::new(0),
+    });
+    let c = register(&f.store, "pt", cart.clone(), 2);
+    for sku in ["A", "B", "C", "D"] {
+        item(&f.store, sku, 5);
+    }
+    let r = f.store.send_qoh(c, SendOptions::default(), None);
+    let said = format!("{r:?}");
+    assert_eq!(
+        cart.singles.load(Ordering::SeqCst),
+        1,
+        "the cart named an hour, and was asked again in the same run: {said}"
+    );
+    if let Ok(report) = r {
+        assert!(
+            report.error.is_some(),
+            "the run does not say it stopped: {report:?}"
+        );
+    }
+}
+
+/// Two lost answers, then per-item 429s naming an hour (a multi-request call whose later
+/// request was limited); logs every call.
+struct LostThenLimited {
+    calls: AtomicUsize,
+}
+
+impl CartAdapter for LostThenLimited {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+    fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        match self.calls.fetch_add(1, Ordering::SeqCst) {
+            0 | 1 => Err(CartError::Ambiguous("time-out after sending".into())),
+            _ => Ok(sets
+                .iter()
+                .map(|_| SendOutcome::Retry {
+                    message: "HTTP 429: Retry-After 3600".into(),
+                    after: Some(HOUR),
+                })
+                .collect()),
+        }
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+}
+
+/// A per-count `Retry-After` of an hour on the last try of a batch (after two lost answers)
+/// stops the run too: the next batch was sent at once.
+#[test]
+fn send_qoh_stops_on_a_long_per_item_retry_after_on_the_last_try_of_a_batch() {
+    let f = store();
+    let cart = Arc::new(LostThenLimited {
+        calls: AtomicUsize::new(0),
+    });
+    let c = register(&f.store, "ll", cart.clone(), 1);
+    for sku in ["A", "B"] {
+        item(&f.store, sku, 5);
+    }
+    let report = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!(
+        cart.calls.load(Ordering::SeqCst),
+        3,
+        "the cart named an hour on the third call and was asked again: {report:?}"
+    );
+    assert!(report.error.is_some(), "{report:?}");
+}
+
+/// Shows every SKU at 0; every count it is sent is per-item rate-limited for an hour.
+struct DriftLimited {
+    sets: AtomicUsize,
+}
+
+impl CartAdapter for DriftLimited {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+    fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        self.sets.fetch_add(1, Ordering::SeqCst);
+        Ok(sets
+            .iter()
+            .map(|_| SendOutcome::Retry {
+                message: "HTTP 429: Retry-After 3600".into(),
+                after: Some(HOUR),
+            })
+            .collect())
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage {
+            items: ["A", "B", "C"].iter().map(|s| (s.to_string(), 0)).collect(),
+            next_cursor: None,
+        })
+    }
+}
+
+/// The drift repair stops on a per-count `Retry-After` of an hour (what an adapter making
+/// several requests a call answers when a later one is limited), as on a whole-call one:
+/// every later batch was sent at once.
+#[test]
+fn drift_repair_stops_on_a_long_per_item_retry_after() {
+    let f = store();
+    let cart = Arc::new(DriftLimited {
+        sets: AtomicUsize::new(0),
+    });
+    let c = register(&f.store, "dl", cart.clone(), 1);
+    for sku in ["A", "B", "C"] {
+        item(&f.store, sku, 5);
+    }
+    let report = f.store.drift(c, true).unwrap();
+    assert_eq!(
+        cart.sets.load(Ordering::SeqCst),
+        1,
+        "the cart named an hour and was asked again in the same repair: {report:?}"
+    );
+}
