@@ -174,7 +174,7 @@ impl LockHold {
 
 /// The interval of a controller's passes, refused outside what one runs at.
 fn check_interval(interval: Duration) -> Result<i64> {
-    if interval.is_zero() || interval > Duration::from_secs(3600) {
+    if interval < Duration::from_millis(1) || interval > Duration::from_secs(3600) {
         return Err(Error::invalid("controller interval must be 1 ms to 1 hour"));
     }
     Ok(interval.as_millis() as i64)
@@ -183,7 +183,7 @@ fn check_interval(interval: Duration) -> Result<i64> {
 impl<S: WebStack> Drop for StackController<S> {
     fn drop(&mut self) {
         if let Some(holder) = self.holding.lock().take() {
-            // Best effort, without waiting: a lock not given back lapses by itself.
+            // Best effort, waiting a moment at most: a lock not given back lapses by itself.
             let _ = self.stack.release_shared_lock(&holder);
         }
     }

@@ -399,6 +399,9 @@ impl Store {
                             break;
                         }
                         if tries > AMBIGUOUS_RESENDS {
+                            // No try left for this batch; the next is not sent before the
+                            // time the cart named either.
+                            std::thread::sleep(std::mem::take(&mut wait));
                             break;
                         }
                         report.requests += 1;
@@ -796,13 +799,21 @@ impl Store {
                     Ok(outcomes) => {
                         // A count the cart asks to send again later than a run waits: the
                         // later batches would be asked before then.
-                        paused = outcomes.iter().find_map(|o| match o {
+                        // A short one is waited out before the next batch.
+                        let asked = outcomes.iter().filter_map(|o| match o {
                             SendOutcome::Retry {
                                 message,
                                 after: Some(after),
-                            } if *after > RATE_LIMIT_MAX_WAIT => Some(message.clone()),
+                            } => Some((*after, message)),
                             _ => None,
                         });
+                        match asked.max_by_key(|(after, _)| *after) {
+                            Some((after, message)) if after > RATE_LIMIT_MAX_WAIT => {
+                                paused = Some(message.clone())
+                            }
+                            Some((after, _)) => std::thread::sleep(after),
+                            None => {}
+                        }
                         for (i, d) in chunk.iter_mut().enumerate() {
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {

@@ -403,7 +403,12 @@ fn a_renewal_sets_the_shared_locks_end_from_the_clock_as_it_reads_now() {
 #[test]
 fn the_interval_a_host_runs_passes_at_is_checked() {
     let f = store();
-    for bad in [Duration::ZERO, Duration::from_secs(3601), Duration::MAX] {
+    for bad in [
+        Duration::ZERO,
+        Duration::from_micros(500),
+        Duration::from_secs(3601),
+        Duration::MAX,
+    ] {
         let e = f.store.hold_shared_lock_between_passes(bad).unwrap_err();
         assert_eq!(e.kind(), inventory_sync::ErrorKind::InvalidArgument, "{e}");
     }

@@ -10,8 +10,8 @@ use inventory_sync::adapter::{
 };
 use inventory_sync::SendOptions;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -192,4 +192,80 @@ fn drift_repair_stops_on_a_long_per_item_retry_after() {
         1,
         "the cart named an hour and was asked again in the same repair: {report:?}"
     );
+}
+
+/// Answers `lost_first` calls with a lost answer, the next with a per-count `Retry-After` of
+/// a second, and every later one as applied; shows every SKU at 0; notes when each call came.
+struct SecondLater {
+    lost_first: usize,
+    calls: Mutex<Vec<Instant>>,
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+impl CartAdapter for SecondLater {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+    fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(Instant::now());
+        let n = calls.len() - 1;
+        if n < self.lost_first {
+            return Err(CartError::Ambiguous("time-out after sending".into()));
+        }
+        Ok(sets
+            .iter()
+            .map(|s| match n == self.lost_first {
+                true => SendOutcome::Retry {
+                    message: "HTTP 429: Retry-After 1".into(),
+                    after: Some(SECOND),
+                },
+                false => SendOutcome::Applied { qoh: Some(s.qoh) },
+            })
+            .collect())
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage {
+            items: ["A", "B"].iter().map(|s| (s.to_string(), 0)).collect(),
+            next_cursor: None,
+        })
+    }
+}
+
+/// The time between each call to the cart and the next.
+fn gaps(calls: &Mutex<Vec<Instant>>) -> Vec<Duration> {
+    let calls = calls.lock().unwrap();
+    calls.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// A short per-count `Retry-After` (a second) is waited out before the cart's next request,
+/// also when it comes on a batch's last try (Send QOH, after two lost answers) and in the
+/// drift repair: the next batch went at once.
+#[test]
+fn a_short_per_count_retry_after_is_waited_out_before_the_next_batch() {
+    for (lost_first, drift) in [(2, false), (0, true)] {
+        let f = store();
+        let cart = Arc::new(SecondLater {
+            lost_first,
+            calls: Mutex::new(Vec::new()),
+        });
+        let name = if drift { "dr" } else { "sr" };
+        let c = register(&f.store, name, cart.clone(), 1);
+        for sku in ["A", "B"] {
+            item(&f.store, sku, 5);
+        }
+        let said = match drift {
+            true => format!("{:?}", f.store.drift(c, true).unwrap()),
+            false => format!("{:?}", f.store.send_qoh(c, SendOptions::default(), None)),
+        };
+        let g = gaps(&cart.calls);
+        assert!(
+            g.len() > lost_first && g[lost_first] >= SECOND,
+            "drift {drift}: the cart named a second; the next call came after {g:?}: {said}"
+        );
+    }
 }

@@ -390,3 +390,27 @@ fn another_programs_database_with_an_items_table_is_not_called_a_newer_store() {
     let e = Store::open(&path).unwrap_err();
     assert!(e.message().contains("another program"), "{}", e.message());
 }
+
+/// A trigger the owner wrote `ON Ledger` (SQLite keeps the table's name as typed) survives the
+/// upgrade too: it was not listed to be made again, and the DROP took it.
+#[test]
+fn an_upgrade_keeps_a_trigger_written_on_ledger_in_another_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 6);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE audit(ledger_id INTEGER);
+             CREATE TRIGGER ledger_audit AFTER INSERT ON Ledger
+             BEGIN INSERT INTO audit VALUES (new.id); END;",
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    store.adjust_qoh(&adj("MUG", -1)).unwrap();
+    let audited: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audited, 1, "the owner's trigger on the ledger saw the sale");
+}

@@ -282,10 +282,12 @@ fn drop_column_unique(tx: &Connection, table: &str, column: &str) -> crate::Resu
     let Some(rebuilt) = without_unique(&create, table, column) else {
         return Ok(());
     };
+    // A trigger keeps its table's name as its author typed it (`ON Ledger`).
     let kept: Vec<(String, String)> = tx
         .prepare(
             "SELECT name, sql FROM sqlite_master
-             WHERE type IN ('trigger', 'index') AND tbl_name = ?1 AND sql IS NOT NULL",
+             WHERE type IN ('trigger', 'index') AND tbl_name = ?1 COLLATE NOCASE
+               AND sql IS NOT NULL",
         )?
         .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
