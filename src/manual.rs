@@ -339,7 +339,11 @@ impl Store {
         // Whether any request reached the cart: until then a cart that cannot be reached is
         // an error of the call; after, what was done stands and the report says why it stopped.
         let mut reached = false;
+        // A short `Retry-After` the cart gave on a batch's last try: waited out before the
+        // next batch's request, and not at all if none follows.
+        let mut owed = Duration::ZERO;
         for batch in items.chunks(cart.max_items_to_send as usize) {
+            std::thread::sleep(std::mem::take(&mut owed));
             // The counts, and the newest waiting record each one includes.
             let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
             let sets = self.read(|c| {
@@ -401,7 +405,7 @@ impl Store {
                         if tries > AMBIGUOUS_RESENDS {
                             // No try left for this batch; the next is not sent before the
                             // time the cart named either.
-                            std::thread::sleep(std::mem::take(&mut wait));
+                            owed = std::mem::take(&mut wait);
                             break;
                         }
                         report.requests += 1;
@@ -769,6 +773,8 @@ impl Store {
             // Set once the cart asks for a pause longer than a run waits: later batches would
             // be asked before the time it named, so they are not sent.
             let mut paused: Option<String> = None;
+            // A short one the last chunk was given: waited out before the next chunk only.
+            let mut owed = Duration::ZERO;
             for chunk in report.items.chunks_mut(cart.max_items_to_send as usize) {
                 if let Some(why) = &paused {
                     for d in chunk.iter_mut() {
@@ -776,6 +782,7 @@ impl Store {
                     }
                     continue;
                 }
+                std::thread::sleep(std::mem::take(&mut owed));
                 // One read transaction for the batch: a consistent snapshot.
                 let sets = self.read(|c| {
                     chunk
@@ -811,7 +818,7 @@ impl Store {
                             Some((after, message)) if after > RATE_LIMIT_MAX_WAIT => {
                                 paused = Some(message.clone())
                             }
-                            Some((after, _)) => std::thread::sleep(after),
+                            Some((after, _)) => owed = after,
                             None => {}
                         }
                         for (i, d) in chunk.iter_mut().enumerate() {

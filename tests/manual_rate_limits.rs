@@ -269,3 +269,42 @@ fn a_short_per_count_retry_after_is_waited_out_before_the_next_batch() {
         );
     }
 }
+
+/// Such a wait is owed to the cart's next request only: a run whose last batch was given
+/// one (Send QOH on its last try, the drift repair) ends at once, and an operator who
+/// cancels at the progress callback after that batch is not kept waiting either. (It slept
+/// first, holding the cart from the controller and the handle from a host transaction.)
+#[test]
+fn nothing_is_waited_for_after_the_last_request() {
+    let quick = Duration::from_millis(500);
+    for (lost_first, drift, items, cancel) in [
+        (2, false, 1, false),
+        (0, true, 1, false),
+        (2, false, 2, true),
+    ] {
+        let f = store();
+        let cart = Arc::new(SecondLater {
+            lost_first,
+            calls: Mutex::new(Vec::new()),
+        });
+        let c = register(&f.store, "tail", cart.clone(), 1);
+        for sku in ["A", "B"].iter().take(items) {
+            item(&f.store, sku, 5);
+        }
+        let mut progress = |_: i64, _: i64| !cancel;
+        let said = match drift {
+            true => format!("{:?}", f.store.drift(c, true).unwrap()),
+            false => format!(
+                "{:?}",
+                f.store
+                    .send_qoh(c, SendOptions::default(), Some(&mut progress))
+                    .unwrap()
+            ),
+        };
+        let tail = cart.calls.lock().unwrap().last().unwrap().elapsed();
+        assert!(
+            tail < quick,
+            "drift {drift}, cancel {cancel}: {tail:?} after the last request: {said}"
+        );
+    }
+}
