@@ -192,6 +192,16 @@ fn a_local_controller_sends_its_own_records_and_those_of_silent_workstations() {
     assert_eq!(e.qoh("W"), Some(4));
 }
 
+/// Shared mode, and two more handles on the store: the back office's and a till's.
+fn server_and_till(f: &Fixture) -> (inventory_sync::Store, inventory_sync::Store) {
+    f.store.set_param("StackMode", "shared").unwrap();
+    let server = f.reopen();
+    server.set_param("Workstation", "BACK-OFFICE").unwrap();
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL-1").unwrap();
+    (server, till)
+}
+
 #[test]
 fn only_one_shared_controller_is_active() {
     let f = store();
@@ -199,11 +209,7 @@ fn only_one_shared_controller_is_active() {
     cart(&f.store, &e, "A", "attribute");
     item(&f.store, "S", 10);
     e.set_qoh("S", 10);
-    f.store.set_param("StackMode", "shared").unwrap();
-    let server = f.reopen();
-    server.set_param("Workstation", "BACK-OFFICE").unwrap();
-    let till = f.reopen();
-    till.set_param("Workstation", "TILL-1").unwrap();
+    let (server, till) = server_and_till(&f);
     adjust(&till, "S", -1, Reason::PosSale);
     let r = server.run_stack(None).unwrap();
     assert!(!r.standby);
@@ -270,12 +276,8 @@ fn a_background_shared_controller_holds_the_lock_until_its_next_pass() {
     let f = store();
     let e = Emulator::start().unwrap();
     cart(&f.store, &e, "A", "attribute");
-    f.store.set_param("StackMode", "shared").unwrap();
     f.store.set_param("LeaseMs", "100").unwrap();
-    let server = f.reopen();
-    server.set_param("Workstation", "BACK-OFFICE").unwrap();
-    let till = f.reopen();
-    till.set_param("Workstation", "TILL-1").unwrap();
+    let (server, till) = server_and_till(&f);
     server.start_controller(Duration::from_secs(60)).unwrap();
     let pass_at = first_background_pass(&server).last_pass_at.unwrap();
     let conn = rusqlite::Connection::open(f.store.path()).unwrap();
@@ -1715,11 +1717,7 @@ fn when_the_shared_controller_dies_another_takes_the_lock_and_sends() {
     cart(&f.store, &e, "A", "attribute");
     item(&f.store, "S", 10);
     e.set_qoh("S", 10);
-    f.store.set_param("StackMode", "shared").unwrap();
-    let server = f.reopen();
-    server.set_param("Workstation", "BACK-OFFICE").unwrap();
-    let till = f.reopen();
-    till.set_param("Workstation", "TILL-1").unwrap();
+    let (server, till) = server_and_till(&f);
     assert!(!server.run_stack(None).unwrap().standby);
     adjust(&server, "S", -1, Reason::PosSale);
     adjust(&till, "S", -2, Reason::PosSale);
