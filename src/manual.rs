@@ -478,6 +478,11 @@ impl Store {
                 let took: Vec<Took> = (0..n)
                     .map(|i| {
                         fate[i].take().unwrap_or_else(|| match &lost[i] {
+                            // A try was lost, and the cart asked to wait on another.
+                            Some(m) if !last[i].is_empty() => Took::Maybe(format!(
+                                "no answer after sending ({m}); the cart answered another try: {}",
+                                std::mem::take(&mut last[i])
+                            )),
                             Some(m) => {
                                 Took::Maybe(format!("no answer after sending, {tries} times: {m}"))
                             }
