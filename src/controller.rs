@@ -142,27 +142,35 @@ pub struct StackController<S: WebStack> {
     pruned_at: AtomicI64,
     /// Set to end the pass under way soon: each cart ends after the request it has in flight.
     stopping: AtomicBool,
-    /// Who this controller is to the shared-controller lock: its workstation and a random id
-    /// (the store handle's), so two controllers of one workstation (an Access front end and
-    /// `invsync controller` on one PC, both named for the host) are two holders, not one.
-    identity: String,
     /// The holder name it took the shared lock as, while it holds it: given back when the
     /// controller goes, so the next one need not wait for the lock to lapse.
     holding: Mutex<Option<String>>,
-    /// How much longer than `3 × LeaseMs` it holds the shared lock a pass (shared by a
-    /// handle's controllers, so that its foreground passes renew the lock as long as its
-    /// background controller holds it).
+    /// Who it is to the shared lock, and how long it holds it (a store handle's, shared by
+    /// its foreground and background controllers).
     hold: Arc<LockHold>,
 }
 
-/// How long past `3 × LeaseMs` a store handle's controllers hold the shared lock a pass: the
-/// longer of the interval its host said it runs passes at
-/// ([`Store::hold_shared_lock_between_passes`]) and its background controller's, so that the
-/// lock does not lapse between passes.
-#[derive(Default)]
+/// A store handle's controllers to the shared-controller lock: one holder, named by its
+/// workstation and `id`, so two controllers of one workstation (an Access front end and
+/// `invsync controller` on one PC, both named for the host) are two holders, not one. They
+/// hold it past `3 × LeaseMs` a pass for the longer of the interval the host said it runs
+/// passes at ([`Store::hold_shared_lock_between_passes`]) and its background controller's,
+/// so that the lock does not lapse between passes (and a foreground pass does not shorten
+/// the background controller's hold).
 pub(crate) struct LockHold {
+    id: String,
     declared_ms: AtomicI64,
     background_ms: AtomicI64,
+}
+
+impl Default for LockHold {
+    fn default() -> Self {
+        LockHold {
+            id: crate::store::random_key(),
+            declared_ms: AtomicI64::new(0),
+            background_ms: AtomicI64::new(0),
+        }
+    }
 }
 
 impl LockHold {
@@ -199,17 +207,14 @@ impl<S: WebStack> StackController<S> {
             cache: Mutex::new(HashMap::new()),
             pruned_at: AtomicI64::new(0),
             stopping: AtomicBool::new(false),
-            identity: crate::store::random_key(),
             holding: Mutex::new(None),
             hold: Arc::default(),
         }
     }
 
-    /// The same controller, known to the shared lock as `identity` and holding it as long
-    /// as `hold` says (a store handle gives its foreground and background controllers its
-    /// own, so they are one holder).
-    pub(crate) fn with_identity(mut self, identity: &str, hold: Arc<LockHold>) -> Self {
-        self.identity = identity.to_owned();
+    /// The same controller, holding the shared lock as `hold` (a store handle gives its
+    /// foreground and background controllers its own, so they are one holder).
+    pub(crate) fn with_lock_hold(mut self, hold: Arc<LockHold>) -> Self {
         self.hold = hold;
         self
     }
@@ -290,7 +295,7 @@ impl<S: WebStack> StackController<S> {
         let mut report = RunReport::default();
         let shared = settings.stack_mode == StackMode::Shared;
         if shared {
-            let holder = format!("{workstation} #{}", self.identity);
+            let holder = format!("{workstation} #{}", self.hold.id);
             let until = now
                 .saturating_add(3 * settings.lease_ms)
                 .saturating_add(self.hold.ms());
@@ -878,16 +883,21 @@ impl ControllerHandle {
 const PASS_SLICE: Duration = Duration::from_secs(1);
 
 impl Store {
+    /// A controller of this handle, on a connection of its own.
+    fn new_controller(&self) -> Result<StackController<SqliteStack>> {
+        let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
+        Ok(
+            StackController::new(stack, self.inner.adapters.clone(), self.workstation())
+                .with_lock_hold(self.inner.lock_hold.clone()),
+        )
+    }
+
     fn controller(&self) -> Result<Arc<StackController<SqliteStack>>> {
         let mut slot = self.inner.controller.lock();
         let ctl = match &*slot {
             Some(c) => c.clone(),
             None => {
-                let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
-                let c = Arc::new(
-                    StackController::new(stack, self.inner.adapters.clone(), self.workstation())
-                        .with_identity(&self.inner.identity, self.inner.lock_hold.clone()),
-                );
+                let c = Arc::new(self.new_controller()?);
                 *slot = Some(c.clone());
                 c
             }
@@ -949,9 +959,7 @@ impl Store {
             ));
         }
         let interval_ms = check_interval(interval)?;
-        let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
-        let ctl = StackController::new(stack, self.inner.adapters.clone(), self.workstation())
-            .with_identity(&self.inner.identity, self.inner.lock_hold.clone());
+        let ctl = self.new_controller()?;
         self.inner
             .lock_hold
             .background_ms

@@ -343,7 +343,9 @@ impl Store {
         // next batch's request, and not at all if none follows.
         let mut owed = Duration::ZERO;
         for batch in items.chunks(cart.max_items_to_send as usize) {
-            std::thread::sleep(std::mem::take(&mut owed));
+            if !owed.is_zero() {
+                std::thread::sleep(std::mem::take(&mut owed));
+            }
             // The counts, and the newest waiting record each one includes.
             let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
             let sets = self.read(|c| {
@@ -787,7 +789,9 @@ impl Store {
                     }
                     continue;
                 }
-                std::thread::sleep(std::mem::take(&mut owed));
+                if !owed.is_zero() {
+                    std::thread::sleep(std::mem::take(&mut owed));
+                }
                 // One read transaction for the batch: a consistent snapshot.
                 let sets = self.read(|c| {
                     chunk

@@ -23,22 +23,6 @@ fn limited() -> CartError {
     }
 }
 
-/// A cart served by `a`, registered as `name`, sending `max` items a request.
-fn register(
-    store: &inventory_sync::Store,
-    name: &str,
-    a: Arc<dyn CartAdapter>,
-    max: u32,
-) -> inventory_sync::CartId {
-    store.register_adapter(name, move |_| Ok(a.clone()));
-    store
-        .upsert_cart_json(&format!(
-            r#"{{"name":"{name}","adapter":"{name}","max_items_to_send":{max},
-                "capabilities":{{"send":true,"get":true}}}}"#
-        ))
-        .unwrap()
-}
-
 /// Panics on a batch of more than one count (an integrator's bug); a count alone gets a 429
 /// naming an hour. Counts the requests that reach the cart (the single sets).
 struct PanicsThenThrottles {
@@ -73,7 +57,7 @@ fn send_qoh_does_not_ask_again_after_a_long_rate_limit_met_sending_counts_one_by
     let cart = Arc::new(PanicsThenThrottles {
         singles: AtomicUsize::new(0),
     });
-    let c = register(&f.store, "pt", cart.clone(), 2);
+    let c = custom_cart(&f.store, "pt", cart.clone(), None, Some(2));
     for sku in ["A", "B", "C", "D"] {
         item(&f.store, sku, 5);
     }
@@ -130,7 +114,7 @@ fn send_qoh_stops_on_a_long_per_item_retry_after_on_the_last_try_of_a_batch() {
     let cart = Arc::new(LostThenLimited {
         calls: AtomicUsize::new(0),
     });
-    let c = register(&f.store, "ll", cart.clone(), 1);
+    let c = custom_cart(&f.store, "ll", cart.clone(), None, Some(1));
     for sku in ["A", "B"] {
         item(&f.store, sku, 5);
     }
@@ -182,7 +166,7 @@ fn drift_repair_stops_on_a_long_per_item_retry_after() {
     let cart = Arc::new(DriftLimited {
         sets: AtomicUsize::new(0),
     });
-    let c = register(&f.store, "dl", cart.clone(), 1);
+    let c = custom_cart(&f.store, "dl", cart.clone(), None, Some(1));
     for sku in ["A", "B", "C"] {
         item(&f.store, sku, 5);
     }
@@ -254,7 +238,7 @@ fn a_short_per_count_retry_after_is_waited_out_before_the_next_batch() {
             calls: Mutex::new(Vec::new()),
         });
         let name = if drift { "dr" } else { "sr" };
-        let c = register(&f.store, name, cart.clone(), 1);
+        let c = custom_cart(&f.store, name, cart.clone(), None, Some(1));
         for sku in ["A", "B"] {
             item(&f.store, sku, 5);
         }
@@ -287,7 +271,7 @@ fn nothing_is_waited_for_after_the_last_request() {
             lost_first,
             calls: Mutex::new(Vec::new()),
         });
-        let c = register(&f.store, "tail", cart.clone(), 1);
+        let c = custom_cart(&f.store, "tail", cart.clone(), None, Some(1));
         for sku in ["A", "B"].iter().take(items) {
             item(&f.store, sku, 5);
         }

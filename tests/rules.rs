@@ -1364,7 +1364,7 @@ fn a_cart_whose_pages_never_end_stops_get_qoh_and_drift() {
             same_cursor,
             pages: AtomicUsize::new(0),
         });
-        let c = manual_cart(&f.store, "endless", pages.clone(), None);
+        let c = custom_cart(&f.store, "endless", pages.clone(), None, None);
         let report = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
         let why = report.error.unwrap();
         assert!(why.contains("do not end"), "{why}");
@@ -1476,7 +1476,7 @@ fn get_qoh_reads_past_a_long_run_of_empty_pages() {
     }
     let f = store();
     item(&f.store, "A", 10);
-    let c = manual_cart(&f.store, "sparse", Arc::new(Sparse), None);
+    let c = custom_cart(&f.store, "sparse", Arc::new(Sparse), None, None);
     let report = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
     assert_eq!((report.updated, report.error), (1, None));
     assert_eq!(f.store.item_qoh("A").unwrap(), 7);
@@ -1519,7 +1519,7 @@ fn rule7_counts_the_cart_asks_for_again_go_again() {
     }
     let f = store();
     let cart = Arc::new(SecondLater(AtomicUsize::new(0)));
-    let c = manual_cart(&f.store, "later", cart.clone(), Some("attribute"));
+    let c = custom_cart(&f.store, "later", cart.clone(), Some("attribute"), None);
     f.store.set_cart_sync(c, true).unwrap();
     item(&f.store, "A", 5);
     item(&f.store, "B", 5);
@@ -1599,14 +1599,8 @@ fn rule7_a_cart_asking_to_wait_an_hour_is_not_asked_again_in_the_run() {
             per_item,
             calls: Default::default(),
         });
-        let c = manual_cart(&f.store, "hour", cart.clone(), None);
         // Three batches of one.
-        f.store
-            .upsert_cart_json(
-                r#"{"name":"hour","adapter":"hour","max_items_to_send":1,
-                    "capabilities":{"send":true,"get":true}}"#,
-            )
-            .unwrap();
+        let c = custom_cart(&f.store, "hour", cart.clone(), None, Some(1));
         for sku in ["A", "B", "C"] {
             item(&f.store, sku, 5);
         }
@@ -1629,23 +1623,6 @@ fn rule7_a_cart_asking_to_wait_an_hour_is_not_asked_again_in_the_run() {
             "per item {per_item}: {said}"
         );
     }
-}
-
-/// A cart that can send and get, served by `adapter` registered as `name`, with real-time
-/// sync at `realtime` (left off).
-fn manual_cart(
-    store: &inventory_sync::Store,
-    name: &str,
-    adapter: std::sync::Arc<dyn inventory_sync::adapter::CartAdapter>,
-    realtime: Option<&str>,
-) -> inventory_sync::CartId {
-    store.register_adapter(name, move |_| Ok(adapter.clone()));
-    let realtime = realtime.map_or(String::new(), |r| format!(r#","realtime":"{r}""#));
-    store
-        .upsert_cart_json(&format!(
-            r#"{{"name":"{name}","adapter":"{name}","capabilities":{{"send":true,"get":true{realtime}}}}}"#
-        ))
-        .unwrap()
 }
 
 /// Rule 8 below the floor of 0: the cart was shown 0 whatever the QOH (oversold, or held back

@@ -46,15 +46,21 @@ fn old_store(path: &Path, version: usize) {
     .unwrap();
 }
 
-fn adj(sku: &str, d: i64) -> Adjustment {
-    Adjustment::new(sku, Delta::new(d).unwrap(), Reason::Other)
+/// Runs `sql` on the file as the store's owner (or another program) would.
+fn run_sql(path: &Path, sql: &str) {
+    Connection::open(path).unwrap().execute_batch(sql).unwrap();
 }
 
-fn user_version(path: &Path) -> i64 {
+/// The one value `sql` reads from the file.
+fn value<T: rusqlite::types::FromSql>(path: &Path, sql: &str) -> T {
     Connection::open(path)
         .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .query_row(sql, [], |r| r.get(0))
         .unwrap()
+}
+
+fn adj(sku: &str, d: i64) -> Adjustment {
+    Adjustment::new(sku, Delta::new(d).unwrap(), Reason::Other)
 }
 
 /// A view over the ledger (a sales report the owner added to the file, an Access query)
@@ -66,17 +72,14 @@ fn an_upgrade_keeps_a_view_over_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     old_store(&path, 6);
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("CREATE VIEW pos_sales AS SELECT sku, delta FROM ledger WHERE reason = 2")
-        .unwrap();
+    run_sql(
+        &path,
+        "CREATE VIEW pos_sales AS SELECT sku, delta FROM ledger WHERE reason = 2",
+    );
 
     let store = Store::open(&path).unwrap_or_else(|e| panic!("the upgrade refused the store: {e}"));
     store.adjust_qoh(&adj("MUG", -1)).unwrap();
-    let n: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM pos_sales", [], |r| r.get(0))
-        .unwrap();
+    let n: i64 = value(&path, "SELECT COUNT(*) FROM pos_sales");
     assert_eq!(n, 3);
 }
 
@@ -89,14 +92,14 @@ fn an_upgrade_keeps_a_trigger_on_the_ledger() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
         old_store(&path, 6);
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(&format!(
+        run_sql(
+            &path,
+            &format!(
                 "CREATE TABLE audit(ledger_id INTEGER);
                  CREATE TRIGGER ledger_audit AFTER INSERT ON {table}
                  BEGIN INSERT INTO audit VALUES (new.id); END;"
-            ))
-            .unwrap();
+            ),
+        );
         let store = Store::open(&path).unwrap();
         store.adjust_qoh(&adj("MUG", -1)).unwrap();
         let conn = Connection::open(&path).unwrap();
@@ -127,21 +130,18 @@ fn another_programs_database_with_a_user_version_is_refused_untouched() {
     let mut wrong = Vec::new();
     for uv in [42, 3, 7] {
         let path = dir.path().join(format!("accounts{uv}.db"));
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(&format!(
+        run_sql(
+            &path,
+            &format!(
                 "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);
                  INSERT INTO customers(name) VALUES ('Ann');
                  PRAGMA user_version = {uv};"
-            ))
-            .unwrap();
+            ),
+        );
         let before = std::fs::read(&path).unwrap();
         let r = Store::open(&path);
         let after = std::fs::read(&path).unwrap();
-        let journal: String = Connection::open(&path)
-            .unwrap()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
+        let journal: String = value(&path, "PRAGMA journal_mode");
         let outcome = match &r {
             Ok(_) => "opened as a store".to_string(),
             Err(e) => format!("{:?}: {}", e.kind(), e.message()),
@@ -174,7 +174,7 @@ fn a_refused_workstation_name_changes_no_file() {
     let fresh = dir.path().join("typo.db");
     Store::open_with(&fresh, bad()).unwrap_err();
     assert_eq!(
-        (user_version(&old), fresh.exists()),
+        (value::<i64>(&old, "PRAGMA user_version"), fresh.exists()),
         (6, false),
         "the old file keeps schema 6 and no new file is left"
     );
@@ -259,20 +259,16 @@ fn an_upgrade_keeps_an_owners_index_on_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     old_store(&path, 6);
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("CREATE INDEX owner_ledger_by_date ON ledger(created_at)")
-        .unwrap();
+    run_sql(
+        &path,
+        "CREATE INDEX owner_ledger_by_date ON ledger(created_at)",
+    );
     drop(Store::open(&path).unwrap());
-    let n: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'
+    let n: i64 = value(
+        &path,
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'
              AND name = 'owner_ledger_by_date'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(
         n, 1,
         "the owner's index on the ledger is gone after schema 7"
@@ -286,10 +282,10 @@ fn a_newer_store_without_one_of_the_five_tables_is_refused_as_newer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     drop(Store::open(&path).unwrap());
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("ALTER TABLE params RENAME TO settings; PRAGMA user_version = 99;")
-        .unwrap();
+    run_sql(
+        &path,
+        "ALTER TABLE params RENAME TO settings; PRAGMA user_version = 99;",
+    );
     let e = Store::open(&path).unwrap_err();
     assert!(
         e.kind() == ErrorKind::Refused && e.message().contains("newer"),
@@ -306,20 +302,15 @@ fn an_upgrade_keeps_an_owners_rows_that_reference_the_ledger_on_delete_cascade()
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     old_store(&path, 6);
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "CREATE TABLE ledger_notes(
+    run_sql(
+        &path,
+        "CREATE TABLE ledger_notes(
                  ledger_id INTEGER NOT NULL REFERENCES ledger(id) ON DELETE CASCADE,
                  note TEXT);
              INSERT INTO ledger_notes VALUES (1, 'stock count by Ann');",
-        )
-        .unwrap();
+    );
     drop(Store::open(&path).unwrap());
-    let n: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM ledger_notes", [], |r| r.get(0))
-        .unwrap();
+    let n: i64 = value(&path, "SELECT COUNT(*) FROM ledger_notes");
     assert_eq!(
         n, 1,
         "the owner's notes on ledger rows were deleted by schema 7"
@@ -333,13 +324,11 @@ fn an_upgrade_opens_a_store_with_an_owners_table_referencing_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     old_store(&path, 6);
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "CREATE TABLE ledger_notes(ledger_id INTEGER REFERENCES ledger(id), note TEXT);
+    run_sql(
+        &path,
+        "CREATE TABLE ledger_notes(ledger_id INTEGER REFERENCES ledger(id), note TEXT);
              INSERT INTO ledger_notes VALUES (1, 'stock count by Ann');",
-        )
-        .unwrap();
+    );
     let r = Store::open(&path);
     assert!(r.is_ok(), "the upgrade refused the store: {:?}", r.err());
 }
@@ -353,17 +342,15 @@ fn an_upgrade_keeps_a_column_the_owner_added_to_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     old_store(&path, 6);
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "ALTER TABLE ledger ADD COLUMN note TEXT;
+    run_sql(
+        &path,
+        "ALTER TABLE ledger ADD COLUMN note TEXT;
              UPDATE ledger SET note = 'counted by Ann' WHERE id = 2;
              CREATE INDEX owner_ledger_note ON ledger(note);
              CREATE TABLE owner_log(ledger_id INTEGER, note TEXT);
              CREATE TRIGGER owner_ledger_log AFTER INSERT ON ledger
              BEGIN INSERT INTO owner_log VALUES (NEW.id, NEW.note); END;",
-        )
-        .unwrap();
+    );
     let store = Store::open(&path).unwrap_or_else(|e| panic!("the upgrade refused the store: {e}"));
     store.adjust_qoh(&adj("MUG", -1)).unwrap();
     let conn = Connection::open(&path).unwrap();
@@ -383,12 +370,10 @@ fn an_upgrade_keeps_a_column_the_owner_added_to_the_ledger() {
 fn another_programs_database_with_an_items_table_is_not_called_a_newer_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("om.db");
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT); PRAGMA user_version = 12;",
-        )
-        .unwrap();
+    run_sql(
+        &path,
+        "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT); PRAGMA user_version = 12;",
+    );
     let e = Store::open(&path).unwrap_err();
     assert!(e.message().contains("another program"), "{}", e.message());
 }

@@ -183,18 +183,17 @@ impl AdapterRegistry {
         // An integrator's factory may quote the cart's settings, secrets included, in the
         // error it returns or the panic it raises (`{config:?}`).
         let secrets = cart_secrets(cart);
+        let scrubbed = |kind, m: String| Error::new(kind, super::common::scrub(m, &secrets));
         let panicked = |p| {
-            Error::refused(super::common::scrub(
-                format!(
-                    "cart {:?}: adapter {:?} panicked while being built: {p}",
-                    cart.name, cart.adapter
-                ),
-                &secrets,
-            ))
+            let m = format!(
+                "cart {:?}: adapter {:?} panicked while being built: {p}",
+                cart.name, cart.adapter
+            );
+            scrubbed(crate::ErrorKind::Refused, m)
         };
-        let inner = unwound(|| f(cart)).map_err(panicked)?.map_err(|e| {
-            Error::new(e.kind(), super::common::scrub(e.message().into(), &secrets))
-        })?;
+        let inner = unwound(|| f(cart))
+            .map_err(panicked)?
+            .map_err(|e| scrubbed(e.kind(), e.message().into()))?;
         // Asked once: the controller reads it again and again, outside any call.
         let mode = unwound(|| inner.update_mode()).map_err(panicked)?;
         Ok(Arc::new(Scrubbed {

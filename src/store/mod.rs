@@ -69,9 +69,7 @@ pub(crate) struct Inner {
     pub(crate) workstation: Mutex<String>,
     pub(crate) adapters: Arc<AdapterRegistry>,
     pub(crate) controller: Mutex<Option<Arc<StackController<SqliteStack>>>>,
-    /// This handle's controllers' name to the shared-controller lock (with the workstation).
-    pub(crate) identity: String,
-    /// How long past `3 × LeaseMs` this handle's controllers hold that lock a pass.
+    /// This handle's controllers to the shared-controller lock: who, and for how long.
     pub(crate) lock_hold: Arc<crate::controller::LockHold>,
     pub(crate) background: Mutex<Option<ControllerHandle>>,
     /// The background controller's status, read without the `background` lock, which a stop
@@ -130,7 +128,7 @@ fn check_busy_timeout(timeout: Duration) -> Result<Duration> {
 /// 1.4-1.5x as fast as at SQLite's default 4 KiB, while one host transaction of 10,000 changes
 /// runs 0.8-0.9x as fast and drains, Send and Get QOH alike (`cargo bench --bench ratios`,
 /// 2026-12-02). A file created earlier keeps its page size.
-pub(crate) const PAGE_SIZE: i64 = 1024;
+const PAGE_SIZE: i64 = 1024;
 
 fn configure(
     conn: rusqlite::Result<Connection>,
@@ -176,7 +174,7 @@ fn configure(
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     // A newer build may rename one or two of them; a file with fewer is no store at all.
-    if version > schema::SCHEMA_VERSION && ours >= 3 {
+    if ours >= 3 {
         schema::check_not_newer(version)?;
     }
     if !(empty && version == 0 || version > 0 && ours == 5) {
@@ -301,7 +299,6 @@ impl Store {
                 workstation: Mutex::new(workstation),
                 adapters: Arc::new(AdapterRegistry::with_builtins()),
                 controller: Mutex::new(None),
-                identity: random_key(),
                 lock_hold: Arc::default(),
                 background: Mutex::new(None),
                 controller_status: Mutex::new(None),

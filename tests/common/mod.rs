@@ -97,3 +97,25 @@ pub fn drain(store: &Store) -> inventory_sync::RunReport {
     }
     last
 }
+
+/// A cart that can send and get, served by `adapter` registered as `name`: real-time at
+/// `realtime` (left off) and `max` items a request, where given.
+pub fn custom_cart(
+    store: &Store,
+    name: &str,
+    adapter: std::sync::Arc<dyn inventory_sync::adapter::CartAdapter>,
+    realtime: Option<&str>,
+    max: Option<u32>,
+) -> CartId {
+    store.register_adapter(name, move |_| Ok(adapter.clone()));
+    let mut spec = serde_json::json!({
+        "name": name, "adapter": name, "capabilities": {"send": true, "get": true},
+    });
+    if let Some(r) = realtime {
+        spec["capabilities"]["realtime"] = r.into();
+    }
+    if let Some(m) = max {
+        spec["max_items_to_send"] = m.into();
+    }
+    store.upsert_cart_json(&spec.to_string()).unwrap()
+}
