@@ -473,6 +473,7 @@ impl Store {
             .as_deref()
             .is_some_and(|a| self.inner.adapters.is_custom(a));
         let spec = parse_cart_json(json, custom)?;
+        let workstation = self.workstation();
         self.write(|c| {
             let old = sql::cart_by_name(c, &spec.name)?;
             if let Some(old) = old
@@ -495,12 +496,15 @@ impl Store {
                 old.adapter != spec.adapter
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
             });
-            sql::cart_upsert(c, &spec, resumes)
+            let id = sql::cart_upsert(c, &spec, resumes)?;
+            crate::manual::pulled_to_realtime(c, &workstation)?;
+            Ok(id)
         })
     }
 
     /// Ticks or clears a cart's *Synchronize Inventory* box. Queuing for it starts at once.
     pub fn set_cart_sync(&self, cart: CartId, on: bool) -> Result<()> {
+        let workstation = self.workstation();
         self.write(|c| {
             let cart = sql::cart_by_id(c, cart)?;
             if on && cart.capabilities.realtime.is_none() {
@@ -509,7 +513,8 @@ impl Store {
                     cart.name
                 )));
             }
-            sql::cart_set_sync(c, cart.id, on)
+            sql::cart_set_sync(c, cart.id, on)?;
+            crate::manual::pulled_to_realtime(c, &workstation)
         })
     }
 

@@ -433,6 +433,14 @@ pub(crate) fn apply_change(
         sql::stack_insert_many(c, &records)?;
         queued = records.len();
     }
+    if let Some(origin) = origin_cart {
+        // A cart real-time changes do not go to keeps what it counted at its last Get QOH
+        // where that differs from what it publishes (`manual::apply_pulled`): a change made
+        // there (an order imported from it) moved its count, so it moves what is kept too.
+        if !targets.iter().any(|(id, _)| *id == origin) {
+            sql::pulled_move(c, origin, item.id, origin_moved)?;
+        }
+    }
     sql::item_set_qoh(c, item.id, new_qoh)?;
     sql::ledger_insert(
         c,

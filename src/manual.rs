@@ -5,6 +5,7 @@ use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutc
 use crate::carts::{Cart, CartId, SyncLevel};
 use crate::error::{Error, ErrorKind, Result};
 use crate::items::{apply_change, check_sku, published_now, Adjustment, Delta, ItemId, Reason};
+use crate::stack::NewRecord;
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -342,6 +343,8 @@ impl Store {
         // A short `Retry-After` the cart gave on a batch's last try: waited out before the
         // next batch's request, and not at all if none follows.
         let mut owed = Duration::ZERO;
+        // Counts kept from an earlier Get QOH: those of items the cart is sent are forgotten.
+        let kept = self.read(|c| sql::pulled_any(c, cart.id))?;
         for batch in items.chunks(cart.max_items_to_send as usize) {
             if !owed.is_zero() {
                 std::thread::sleep(std::mem::take(&mut owed));
@@ -369,6 +372,8 @@ impl Store {
             if !sets.is_empty() {
                 report.requests += 1;
                 let mut applied = Vec::new();
+                // The items the cart took or may have taken, where counts are kept.
+                let mut sent = Vec::new();
                 // Each set's fate, `None` while it is to be sent (again). A set whose answer
                 // was lost, or that the cart asked to send again (not sent, rate limited),
                 // goes again as it is (absolute; the same key), twice at most; once a try of
@@ -512,6 +517,9 @@ impl Store {
                     if let Some(upto) = upto {
                         applied.push((target, upto));
                     }
+                    if kept {
+                        sent.push(target);
+                    }
                     if let Some(message) = message {
                         report.failures.push(ItemFailure {
                             sku: set.sku.clone(),
@@ -523,9 +531,13 @@ impl Store {
                 // may have taken (it would apply them twice). The records of an item the cart
                 // surely did not take stay and are sent as deltas.
                 let now = now_ms();
-                if !applied.is_empty() {
-                    report.superseded +=
-                        self.write(|c| sql::supersede(c, cart.id, &applied, now))?;
+                if !applied.is_empty() || !sent.is_empty() {
+                    report.superseded += self.write(|c| {
+                        for &item in &sent {
+                            sql::pulled_forget(c, cart.id, item)?;
+                        }
+                        sql::supersede(c, cart.id, &applied, now)
+                    })?;
                 }
                 if let Some(why) = stop {
                     report.error = Some(why);
@@ -793,7 +805,7 @@ impl Store {
                     std::thread::sleep(std::mem::take(&mut owed));
                 }
                 // One read transaction for the batch: a consistent snapshot.
-                let sets = self.read(|c| {
+                let (targets, sets): (Vec<ItemId>, Vec<QuantitySet>) = self.read(|c| {
                     chunk
                         .iter()
                         .map(|d| {
@@ -801,15 +813,17 @@ impl Store {
                             let item = sql::item_by_sku(c, &d.sku)?;
                             let target =
                                 published_now(c, &cart, &item)?.map_or(item.id, |(t, _)| t);
-                            Ok(QuantitySet {
+                            let set = QuantitySet {
                                 key: random_key(),
                                 sku: d.sku.clone(),
                                 remote_ref: sql::web_fields_get(c, cart.id, target)?.remote_ref,
                                 qoh: d.expected,
                                 expected: Some(d.cart_qoh),
-                            })
+                            };
+                            Ok((target, set))
                         })
                         .collect::<Result<Vec<_>>>()
+                        .map(|v| v.into_iter().unzip())
                 })?;
                 match with_rate_limit(|| adapter.set_quantities(&sets)) {
                     Ok(outcomes) => {
@@ -830,10 +844,12 @@ impl Store {
                             Some((after, _)) => owed = after,
                             None => {}
                         }
+                        let mut repaired = Vec::new();
                         for (i, d) in chunk.iter_mut().enumerate() {
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {
                                     report.repaired += 1;
+                                    repaired.push(targets[i]);
                                     "repaired".into()
                                 }
                                 Some(SendOutcome::Conflict { current }) => {
@@ -841,6 +857,15 @@ impl Store {
                                 }
                                 other => describe(other),
                             });
+                        }
+                        // The cart now shows what it publishes: a count kept from a Get QOH
+                        // is no longer what it shows.
+                        if !repaired.is_empty() {
+                            self.write(|c| {
+                                repaired
+                                    .iter()
+                                    .try_for_each(|&item| sql::pulled_forget(c, cart.id, item))
+                            })?;
                         }
                     }
                     Err(e) => {
@@ -1012,6 +1037,35 @@ struct Pull<'a> {
     targets: Vec<(crate::carts::CartId, SyncLevel)>,
 }
 
+/// A cart that real-time changes now go to (its Synchronize Inventory, its settings or
+/// SynchQOH changed) is sent, for each count kept from its last Get QOH, the difference to
+/// what it publishes: from here on each change moves its count by the change of what it
+/// publishes, which only works from a count that is what it publishes. In the caller's
+/// transaction, with the change that made it one.
+pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) -> Result<()> {
+    for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
+        let cart = sql::cart_by_id(c, cart_id)?;
+        let item = sql::item_by_id(c, item_id)?;
+        if let Some((target, published)) = published_now(c, &cart, &item)? {
+            if published != kept {
+                sql::stack_insert_many(
+                    c,
+                    &[NewRecord {
+                        cart_id,
+                        item_id: target,
+                        delta: published - kept,
+                        reason: Reason::Other,
+                        origin_cart_id: None,
+                        workstation,
+                    }],
+                )?;
+            }
+        }
+        sql::pulled_forget(c, cart_id, item_id)?;
+    }
+    Ok(())
+}
+
 /// Applies one pulled count inside the page's transaction.
 fn apply_pulled(
     c: &rusqlite::Connection,
@@ -1026,6 +1080,10 @@ fn apply_pulled(
         workstation,
         ..
     } = *pull;
+    // A cart real-time changes go to is sent a correction with a change (below); one they
+    // do not go to keeps its count until sent one, so where that count is not the one it
+    // publishes, what it counted at this Get QOH is kept for the next.
+    let corrected = pull.targets.iter().any(|(id, _)| *id == cart.id);
     // The cart's SKU is read as the host's are (trimmed), so a padded one finds its item
     // instead of failing the page's insert on the item it did not find.
     let trimmed = check_sku(sku).ok();
@@ -1038,7 +1096,11 @@ fn apply_pulled(
         match trimmed.filter(|_| in_range) {
             // The cart's count as it is, owed units included, as an existing item gets it.
             Some(s) if create_new => {
-                sql::item_insert(c, s, None, "{}", "", count)?;
+                let id = sql::item_insert(c, s, None, "{}", "", count)?;
+                // Backorders: the new item publishes 0.
+                if count < 0 && !corrected {
+                    sql::pulled_set(c, cart.id, id, count)?;
+                }
                 report.created += 1;
             }
             _ if create_new => report.not_applied.push(NotApplied {
@@ -1087,20 +1149,31 @@ fn apply_pulled(
         return Ok(());
     }
     let pending = waiting.sum;
-    // The cart's view differs from what it was shown by what happened there: apply that
-    // difference. (Inverting the published count would lose QOH held back by a cap: QOH 100
-    // capped at 20, one web sale, must give 99, not 19.) Below the floor of 0 the cart was
-    // shown 0 whatever the QOH: a count above that was set there (a stock count), measured
-    // from QOH less the buffer (an item oversold to -5 that the cart counts 3 becomes 3, not
-    // -2; QOH 2 behind a buffer of 5 that the cart counts 10 becomes 15, which publishes the
-    // cart's 10), while a count below it is sales there (backorders), taken off as they are.
+    let kept = match corrected {
+        true => None,
+        false => sql::pulled_get(c, cart.id, item.id)?,
+    };
+    // The cart's view differs from what it was shown (or last counted) by what happened
+    // there: apply that difference. (Inverting the published count would lose QOH held back
+    // by a cap: QOH 100 capped at 20, one web sale, must give 99, not 19; taking the
+    // difference from the published count again at the next Get QOH would give 98.) Below
+    // the floor of 0 the cart was shown 0 whatever the QOH: a count above that was set there
+    // (a stock count), measured from QOH less the buffer (an item oversold to -5 that the
+    // cart counts 3 becomes 3, not -2; QOH 2 behind a buffer of 5 that the cart counts 10
+    // becomes 15, which publishes the cart's 10), while a count below it is sales there
+    // (backorders), taken off as they are.
     let shown = wf.published(item.qoh);
-    let Some((delta, moved)) = count.checked_add(pending).and_then(|target| {
-        let from = match target > shown {
-            true => shown.min(item.qoh.saturating_sub(wf.buffer)),
-            false => shown,
+    let last = kept.unwrap_or(shown);
+    let Some((target, delta, moved)) = count.checked_add(pending).and_then(|target| {
+        let from = match target > last {
+            true => last.min(item.qoh.saturating_sub(wf.buffer)),
+            false => last,
         };
-        Some((target.checked_sub(from)?, target.checked_sub(shown)?))
+        Some((
+            target,
+            target.checked_sub(from)?,
+            target.checked_sub(shown)?,
+        ))
     }) else {
         report.not_applied.push(NotApplied {
             sku: sku.to_owned(),
@@ -1119,11 +1192,23 @@ fn apply_pulled(
     });
     match change.and_then(|change| apply_change(c, &item, &change, workstation, &pull.targets)) {
         Ok(_) => report.updated += 1,
-        Err(e) if e.kind() == ErrorKind::InvalidArgument => report.not_applied.push(NotApplied {
-            sku: sku.to_owned(),
-            why: e.message().to_owned(),
-        }),
+        Err(e) if e.kind() == ErrorKind::InvalidArgument => {
+            report.not_applied.push(NotApplied {
+                sku: sku.to_owned(),
+                why: e.message().to_owned(),
+            });
+            return Ok(());
+        }
         Err(e) => return Err(e),
+    }
+    // What the cart counts now, kept where it is not what the cart publishes. (A cart
+    // real-time changes go to was queued the correction that makes them the same.)
+    if !corrected {
+        if target != wf.published(item.qoh + delta) {
+            sql::pulled_set(c, cart.id, item.id, target)?;
+        } else if kept.is_some() {
+            sql::pulled_forget(c, cart.id, item.id)?;
+        }
     }
     Ok(())
 }

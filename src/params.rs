@@ -147,7 +147,11 @@ impl Store {
             return Ok(());
         }
         let v = canonical(name, value)?;
-        self.write(|c| sql::param_set(c, name, &v))
+        let workstation = self.workstation();
+        self.write(|c| {
+            sql::param_set(c, name, &v)?;
+            crate::manual::pulled_to_realtime(c, &workstation)
+        })
     }
 
     /// Reads a parameter as text (the default when never set).

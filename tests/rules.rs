@@ -1087,6 +1087,16 @@ fn rule8_get_qoh_takes_padded_skus_and_negative_counts_as_they_are() {
     assert_eq!(f.store.item_qoh("OLD").unwrap(), -3);
     assert_eq!(f.store.item_qoh("NEW").unwrap(), -3);
     assert_eq!((report.updated, report.created), (3, 1), "{report:?}");
+    let again = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        [
+            f.store.item_qoh("OLD").unwrap(),
+            f.store.item_qoh("NEW").unwrap()
+        ],
+        [-3, -3],
+        "the cart's backorders are not taken again: {again:?}"
+    );
+    assert_eq!((again.updated, again.unchanged), (0, 4), "{again:?}");
 }
 
 /// X at 10 in the store and on a cart, then 5 received (a record waits for the cart), and
@@ -1670,7 +1680,79 @@ fn rule8_get_qoh_takes_the_carts_count_of_an_item_oversold_or_behind_a_buffer() 
         "cart B is told the store's counts"
     );
     let again = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-    assert_eq!([qoh("UP"), qoh("BUF")], [3, 15], "{again:?}");
+    assert_eq!(
+        [qoh("UP"), qoh("DOWN"), qoh("SAME"), qoh("BUF"), qoh("BACK")],
+        [3, -8, -5, 15, 1],
+        "a second Get QOH takes no backorder off again: {again:?}"
+    );
+    assert_eq!((again.updated, again.unchanged), (0, 5), "{again:?}");
+}
+
+/// Rule 8 on a cart that is not sent real-time changes (rule 9's usual case), behind a cap:
+/// the cart keeps the count it showed until it is sent one, so each Get QOH takes only what
+/// the cart sold (or took back) since the last, never the same sale again. Send QOH and a
+/// drift repair show the cart what it publishes, and the next Get QOH measures from that.
+#[test]
+fn rule8_a_second_get_qoh_takes_only_what_the_cart_sold_since_the_first() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    let get = |cart_count: i64| {
+        a.set_qoh("CAP", cart_count);
+        let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+        (f.store.item_qoh("CAP").unwrap(), report.updated)
+    };
+    a.set_qoh("CAP", 20);
+    assert_eq!(get(19), (99, 1), "one sold on the cart");
+    assert_eq!(get(19), (99, 0), "nothing sold since");
+    assert_eq!(get(17), (97, 1), "two more sold");
+    assert_eq!(get(18), (98, 1), "one taken back");
+    // An order placed on the cart, imported into the store: the cart counted it already.
+    let order = Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport);
+    f.store.adjust_qoh(&order.origin_cart(ca)).unwrap();
+    assert_eq!(get(16), (96, 0), "the imported order is not taken again");
+    assert_eq!(get(18), (98, 1), "two taken back on the cart");
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(20)), "{sent:?}");
+    assert_eq!(get(19), (97, 1), "one sold after the cart was sent 20");
+    assert_eq!(get(18), (96, 1));
+    let drift = f.store.drift(ca, true).unwrap();
+    assert_eq!((drift.repaired, a.qoh("CAP")), (1, Some(20)), "{drift:?}");
+    assert_eq!(get(19), (95, 1), "one sold after the repair set 20");
+    assert_eq!(get(19), (95, 0));
+}
+
+/// Once real-time changes go to a cart (its Synchronize Inventory ticked), each moves its
+/// count by the change of what it publishes; a cart left one short of its cap by a Get QOH is
+/// first sent the unit it lacks, so a sale later is neither lost nor taken twice.
+#[test]
+fn rule8_a_cart_short_of_its_cap_is_sent_the_difference_when_real_time_starts() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "attribute");
+    f.store.set_cart_sync(ca, false).unwrap();
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("CAP", 19);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    f.store.set_cart_sync(ca, true).unwrap();
+    assert_eq!(records(&f.store, ca), vec![("CAP".to_string(), 1)]);
+    drain(&f.store);
+    assert_eq!(a.qoh("CAP"), Some(20));
+    adjust(&f.store, "CAP", -84, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("CAP"), Some(15), "QOH 15 under the cap of 20");
+    f.store.set_cart_sync(ca, false).unwrap();
+    a.set_qoh("CAP", 14);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 14, "{report:?}");
 }
 
 /// A forced Get QOH of a real-time cart that sold one while a shop sale below the floor was

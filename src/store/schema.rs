@@ -205,6 +205,21 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE UNIQUE INDEX ledger_host_ref ON ledger(host_ref) WHERE host_ref IS NOT NULL;
     "#,
+    // 8: what a cart that is not sent real-time changes counted (with the records still
+    // waiting for it) at its last Get QOH, where that differs from what it publishes (a cap,
+    // a buffer, the floor of 0): the next Get QOH takes only what changed there since, not
+    // the same difference again. Forgotten once the cart is sent the item's count, or made
+    // a record of the difference when real-time changes start going to the cart
+    // (`manual::pulled_to_realtime`).
+    r#"
+    CREATE TABLE pulled_counts (
+        cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        count   INTEGER NOT NULL,
+        PRIMARY KEY (cart_id, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX pulled_counts_item ON pulled_counts(item_id);
+    "#,
 ];
 
 /// The schema version this build writes.

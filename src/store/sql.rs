@@ -149,15 +149,23 @@ pub(crate) fn carts_all(c: &Connection) -> Result<Vec<Cart>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Which carts a QOH change is queued for (a condition on `carts`).
+macro_rules! targets_where {
+    () => {
+        "sync_on = 1 AND realtime <> 'none'
+           AND EXISTS (SELECT 1 FROM params WHERE name = 'SynchQOH' AND value = 'true')"
+    };
+}
+
 /// The carts a QOH change is queued for now, with their level: Synchronize Inventory on and
 /// real-time capable, while the global SynchQOH parameter is on (else none). One statement:
 /// every `adjust_qoh` reads it; Get QOH once a page.
 pub(crate) fn realtime_targets(c: &Connection) -> Result<Vec<(CartId, SyncLevel)>> {
-    let mut st = c.prepare_cached(
-        "SELECT id, realtime FROM carts WHERE sync_on = 1 AND realtime <> 'none'
-           AND EXISTS (SELECT 1 FROM params WHERE name = 'SynchQOH' AND value = 'true')
-         ORDER BY id",
-    )?;
+    let mut st = c.prepare_cached(concat!(
+        "SELECT id, realtime FROM carts WHERE ",
+        targets_where!(),
+        " ORDER BY id"
+    ))?;
     let rows = st.query_map([], |r| {
         let level = SyncLevel::parse_opt(r.get_ref(1)?.as_str()?).flatten();
         Ok((r.get(0)?, level.unwrap_or(SyncLevel::Attribute)))
@@ -302,6 +310,65 @@ pub(crate) fn web_fields_of_item(c: &Connection, item: ItemId) -> Result<Vec<(Ca
         "SELECT cart_id, remote_ref, sync, buffer, max_publish FROM web_fields WHERE item_id = ?1",
     )?;
     let rows = st.query_map([item], |r| Ok((r.get(0)?, web_fields_row(r, 1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---- counts pulled (schema 8) -------------------------------------------------------------
+
+/// What `cart` counted for `item` (with its waiting records) at its last Get QOH, kept only
+/// where that was not the count it publishes.
+pub(crate) fn pulled_get(c: &Connection, cart: CartId, item: ItemId) -> Result<Option<i64>> {
+    Ok(
+        c.prepare_cached("SELECT count FROM pulled_counts WHERE cart_id = ?1 AND item_id = ?2")?
+            .query_row([cart, item], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub(crate) fn pulled_set(c: &Connection, cart: CartId, item: ItemId, count: i64) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO pulled_counts(cart_id, item_id, count) VALUES (?1, ?2, ?3)
+         ON CONFLICT(cart_id, item_id) DO UPDATE SET count = excluded.count",
+    )?
+    .execute(params![cart, item, count])?;
+    Ok(())
+}
+
+/// Moves what `cart` counted for `item`, if kept, by a change made there (an order imported
+/// from it).
+pub(crate) fn pulled_move(c: &Connection, cart: CartId, item: ItemId, by: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE pulled_counts SET count = count + ?3 WHERE cart_id = ?1 AND item_id = ?2",
+    )?
+    .execute(params![cart, item, by])?;
+    Ok(())
+}
+
+/// Forgets what `cart` counted for `item`: it was sent the item's count since.
+pub(crate) fn pulled_forget(c: &Connection, cart: CartId, item: ItemId) -> Result<()> {
+    c.prepare_cached("DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id = ?2")?
+        .execute([cart, item])?;
+    Ok(())
+}
+
+/// Whether any count pulled from `cart` is kept (most carts have none: a run skips the
+/// forgetting then).
+pub(crate) fn pulled_any(c: &Connection, cart: CartId) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT EXISTS (SELECT 1 FROM pulled_counts WHERE cart_id = ?1)")?
+            .query_row([cart], |r| r.get(0))?,
+    )
+}
+
+/// The counts kept for carts real-time changes now go to: (cart, item, count).
+pub(crate) fn pulled_of_targets(c: &Connection) -> Result<Vec<(CartId, ItemId, i64)>> {
+    let mut st = c.prepare_cached(concat!(
+        "SELECT cart_id, item_id, count FROM pulled_counts
+         WHERE cart_id IN (SELECT id FROM carts WHERE ",
+        targets_where!(),
+        ")"
+    ))?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
