@@ -497,6 +497,14 @@ impl Store {
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
             });
             let id = sql::cart_upsert(c, &spec, resumes)?;
+            // What Get QOH kept of the cart's counts is per item it read at its level (a
+            // variant's own count, on a cart now shown its product's total), and of its shop.
+            if old.as_ref().is_some_and(|old| {
+                old.level() != spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute)
+                    || old.adapter != spec.adapter
+            }) {
+                sql::pulled_forget_cart(c, id)?;
+            }
             crate::manual::pulled_to_realtime(c, &workstation)?;
             Ok(id)
         })

@@ -433,12 +433,25 @@ pub(crate) fn apply_change(
         sql::stack_insert_many(c, &records)?;
         queued = records.len();
     }
-    if let Some(origin) = origin_cart {
-        // A cart real-time changes do not go to keeps what it counted at its last Get QOH
-        // where that differs from what it publishes (`manual::apply_pulled`): a change made
-        // there (an order imported from it) moved its count, so it moves what is kept too.
-        if !targets.iter().any(|(id, _)| *id == origin) {
-            sql::pulled_move(c, origin, item.id, origin_moved)?;
+    if let Some(origin) = origin_cart.filter(|o| !targets.iter().any(|(id, _)| id == o)) {
+        // A cart real-time changes do not go to gets no correction: where a change made there
+        // (an order imported from it) leaves it counting other than what it publishes (QOH
+        // 100 capped at 20, an order of 2 there: it counts 18 and publishes 20), what it
+        // counts is kept for Get QOH (`manual::apply_pulled`), which would otherwise take
+        // the order again.
+        let cart = sql::cart_by_id(c, origin)?;
+        if let Some((target, before, after)) =
+            published_change(c, origin, cart.level(), item, item.qoh, new_qoh, None)?
+        {
+            if target == item.id {
+                let kept = sql::pulled_get(c, origin, item.id)?;
+                let counts = kept.unwrap_or(before) + origin_moved;
+                if counts != after {
+                    sql::pulled_set(c, origin, item.id, counts)?;
+                } else if kept.is_some() {
+                    sql::pulled_forget(c, origin, item.id)?;
+                }
+            }
         }
     }
     sql::item_set_qoh(c, item.id, new_qoh)?;

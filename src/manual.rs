@@ -562,9 +562,12 @@ impl Store {
         Ok(report)
     }
 
-    /// *Get QOH from website* (rule 8): sets each item's QOH so that the cart's count plus the
-    /// cart's waiting records for it is what the cart publishes, as a QOH change from that cart
-    /// (queued to every other real-time cart, never back to it). With `create_new`, unknown
+    /// *Get QOH from website* (rule 8): moves each item's QOH by what the cart's count plus the
+    /// cart's waiting records for it moved from what the cart was shown (or, on a cart that
+    /// real-time changes do not go to, what it counted at the last Get QOH where that was not
+    /// what it publishes), as a QOH change from that cart (queued to every other real-time
+    /// cart, and to that cart only where a cap or buffer makes its published count move
+    /// otherwise). A cart last at or below 0 that now counts above 0 sets the count. With `create_new`, unknown
     /// SKUs become items with the cart's count; otherwise they are listed in `unknown`. A `Sku`
     /// cart's count for a product with variants cannot be split among them: it is listed in
     /// `not_applied`, as is an item with records sent to the cart that have not settled (the
@@ -717,6 +720,19 @@ impl Store {
 }
 
 impl Store {
+    /// Forgets the counts kept from a Get QOH of `items`: the cart was sent (or may have
+    /// taken) what it publishes.
+    fn pulled_forget(&self, cart: CartId, items: &[ItemId]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.write(|c| {
+            items
+                .iter()
+                .try_for_each(|&item| sql::pulled_forget(c, cart, item))
+        })
+    }
+
     /// (SKU, published count, what waits for the cart) of every item the cart gets.
     fn expected_counts(&self, cart: &Cart) -> Result<Vec<(String, i64, sql::Waiting)>> {
         self.read(|c| {
@@ -844,12 +860,20 @@ impl Store {
                             Some((after, _)) => owed = after,
                             None => {}
                         }
-                        let mut repaired = Vec::new();
+                        // What the cart took, or may have taken (as Send QOH, the count
+                        // kept from a Get QOH goes: a sale counted twice is safer than one
+                        // given back).
+                        let mut taken = Vec::new();
                         for (i, d) in chunk.iter_mut().enumerate() {
+                            if matches!(
+                                outcomes.get(i),
+                                Some(SendOutcome::Applied { .. } | SendOutcome::Uncertain { .. })
+                            ) {
+                                taken.push(targets[i]);
+                            }
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {
                                     report.repaired += 1;
-                                    repaired.push(targets[i]);
                                     "repaired".into()
                                 }
                                 Some(SendOutcome::Conflict { current }) => {
@@ -858,19 +882,14 @@ impl Store {
                                 other => describe(other),
                             });
                         }
-                        // The cart now shows what it publishes: a count kept from a Get QOH
-                        // is no longer what it shows.
-                        if !repaired.is_empty() {
-                            self.write(|c| {
-                                repaired
-                                    .iter()
-                                    .try_for_each(|&item| sql::pulled_forget(c, cart.id, item))
-                            })?;
-                        }
+                        self.pulled_forget(cart.id, &taken)?;
                     }
                     Err(e) => {
                         for d in chunk.iter_mut() {
                             d.outcome = Some(e.message());
+                        }
+                        if matches!(e, CartError::Ambiguous(_)) {
+                            self.pulled_forget(cart.id, &targets)?;
                         }
                         if matches!(e, CartError::RateLimited { .. }) {
                             paused = Some(e.message());
@@ -1041,13 +1060,25 @@ struct Pull<'a> {
 /// SynchQOH changed) is sent, for each count kept from its last Get QOH, the difference to
 /// what it publishes: from here on each change moves its count by the change of what it
 /// publishes, which only works from a count that is what it publishes. In the caller's
-/// transaction, with the change that made it one.
+/// transaction, with the change that made it one. Refused while a manual run holds such a
+/// cart: the difference would be sent after the absolute count that run may be sending.
 pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) -> Result<()> {
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
         let cart = sql::cart_by_id(c, cart_id)?;
+        if sql::cart_held_until(c, cart_id)? > now_ms() {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "cart {:?}: a Send QOH, Get QOH or drift repair is running for it; real-time \
+                     sync can start for it once that ends",
+                    cart.name
+                ),
+            ));
+        }
         let item = sql::item_by_id(c, item_id)?;
         if let Some((target, published)) = published_now(c, &cart, &item)? {
-            if published != kept {
+            // (A count is kept per item the cart is shown: `target` is that item.)
+            if target == item_id && published != kept {
                 sql::stack_insert_many(
                     c,
                     &[NewRecord {
@@ -1156,16 +1187,17 @@ fn apply_pulled(
     // The cart's view differs from what it was shown (or last counted) by what happened
     // there: apply that difference. (Inverting the published count would lose QOH held back
     // by a cap: QOH 100 capped at 20, one web sale, must give 99, not 19; taking the
-    // difference from the published count again at the next Get QOH would give 98.) Below
-    // the floor of 0 the cart was shown 0 whatever the QOH: a count above that was set there
-    // (a stock count), measured from QOH less the buffer (an item oversold to -5 that the
-    // cart counts 3 becomes 3, not -2; QOH 2 behind a buffer of 5 that the cart counts 10
-    // becomes 15, which publishes the cart's 10), while a count below it is sales there
-    // (backorders), taken off as they are.
+    // difference from the published count again at the next Get QOH would give 98.) A cart
+    // last at or below 0 (shown the floor of 0 whatever the QOH, or counting backorders)
+    // that now counts above 0 was set there (a stock count), measured from QOH less the
+    // buffer where that is lower (an item oversold to -5 that the cart counts 3 becomes 3,
+    // not -2; QOH 2 behind a buffer of 5 that the cart counts 10 becomes 15, which publishes
+    // the cart's 10). Any other move is sales or returns there, taken as they are
+    // (backorders taken off, and given back when cancelled, never the shop's own oversell).
     let shown = wf.published(item.qoh);
     let last = kept.unwrap_or(shown);
     let Some((target, delta, moved)) = count.checked_add(pending).and_then(|target| {
-        let from = match target > last {
+        let from = match target > 0 && last <= 0 {
             true => last.min(item.qoh.saturating_sub(wf.buffer)),
             false => last,
         };

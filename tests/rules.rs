@@ -2035,3 +2035,229 @@ fn rule4_synchqoh_off_queues_no_web_field_change_nor_new_variant() {
         vec![("P".to_owned(), -1), ("Q".to_owned(), 1)]
     );
 }
+
+/// Rule 8 below the floor, a Get QOH kept the cart's -3 (three backorders). Two of them are
+/// then cancelled on the cart (-1): the store gets those two back, no more; a rise to -1 is
+/// no stock count, and the shop's own oversell (-5), or the buffer, is not given back.
+#[test]
+fn rule8_backorders_cancelled_on_the_cart_give_back_only_themselves() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "OVER", -5);
+    item(&f.store, "BUF", 2);
+    f.store
+        .set_web_fields(ca, "BUF", r#"{"buffer":5}"#)
+        .unwrap();
+    a.set_qoh("OVER", -3);
+    a.set_qoh("BUF", -3);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    let qoh = |s: &str| f.store.item_qoh(s).unwrap();
+    assert_eq!(
+        [qoh("OVER"), qoh("BUF")],
+        [-8, -1],
+        "three backorders taken"
+    );
+    // Two of the three backorders cancelled on the cart.
+    a.set_qoh("OVER", -1);
+    a.set_qoh("BUF", -1);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        [qoh("OVER"), qoh("BUF")],
+        [-6, 1],
+        "two backorders given back, not the shop's oversell or the buffer: {report:?}"
+    );
+}
+
+/// Rule 8 under a cap, a Get QOH kept the cart's 19; the shop then sold 89 (QOH 10, the cart
+/// is not told). One unit returned on the cart (20) is one unit: QOH 11, not the shop's 9
+/// sales given back too.
+#[test]
+fn rule8_a_return_on_the_cart_after_shop_sales_gives_back_one_unit() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("CAP", 19);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    adjust(&f.store, "CAP", -89, Reason::PosSale);
+    let same = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("CAP").unwrap(),
+        10,
+        "nothing moved on the cart: {same:?}"
+    );
+    a.set_qoh("CAP", 20);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("CAP").unwrap(),
+        11,
+        "one returned: {report:?}"
+    );
+}
+
+/// A cart without real-time sync (level none: it lists variants) keeps TEE-M's 19 under a cap
+/// of 20. The shop is then made a `Sku` cart (one count per product), sent its counts (TEE
+/// 25 = 20 + 5), and switched on. The variant's kept count is not the product's: nothing is
+/// owed (sending 25 - 19 would leave the cart at 31).
+#[test]
+fn rule8_a_variants_kept_count_is_not_sent_to_its_product_on_a_sku_cart() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-M", "TEE", 100);
+    variant(&f.store, "TEE-L", "TEE", 5);
+    f.store
+        .set_web_fields(ca, "TEE-M", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("TEE-M", 19);
+    a.set_qoh("TEE-L", 5);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 99);
+    // The shop now lists the product alone; the cart becomes a Sku-level one.
+    a.remove("TEE-M");
+    a.remove("TEE-L");
+    a.set_qoh("TEE", 0);
+    let json = serde_json::json!({
+        "name": "A", "adapter": "http_json", "url": a.url(),
+        "capabilities": {"send": true, "get": true, "realtime": "sku"},
+    });
+    assert_eq!(f.store.upsert_cart_json(&json.to_string()).unwrap(), ca);
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!(a.qoh("TEE"), Some(25), "{sent:?}");
+    f.store.set_cart_sync(ca, true).unwrap();
+    let queued = records(&f.store, ca);
+    drain(&f.store);
+    assert_eq!(
+        (queued, a.qoh("TEE")),
+        (vec![], Some(25)),
+        "the product was just sent its count"
+    );
+}
+
+/// A drift repair whose answer is lost after the cart applied it (it shows 20 now): the
+/// kept 19 is no longer what the cart counts. As Send QOH does with a count in doubt, the
+/// repair forgets it, so the next Get QOH does not give the cart's earlier sale back (100).
+#[test]
+fn rule8_a_drift_repair_the_cart_took_without_answering_does_not_undo_a_sale() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("CAP", 19);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99, "one sold on the cart");
+    // The report's read passes; the repair is applied and its connection dropped.
+    a.inject(Fault::Delay { ms: 0, count: 1 });
+    a.inject(Fault::ApplyThenDrop { count: 1 });
+    let drift = f.store.drift(ca, true).unwrap();
+    assert_eq!(
+        a.qoh("CAP"),
+        Some(20),
+        "the cart took the repair: {drift:?}"
+    );
+    a.clear_faults();
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("CAP").unwrap(),
+        99,
+        "nothing sold or returned since: {report:?}"
+    );
+}
+
+/// Synchronize Inventory ticked (on another workstation) while Send QOH is between reading
+/// CAP's count (20) and the cart taking it: the +1 owed for the kept 19 would be queued after
+/// the read, so not superseded, and land on top of the absolute 20 (21). It is refused as
+/// busy while the run holds the cart; ticked after it, it queues nothing (the run sent 20).
+#[test]
+fn rule8_real_time_switched_on_during_send_qoh_adds_no_unit_on_top_of_the_count() {
+    use inventory_sync::adapter::http_json::HttpJsonAdapter;
+    use inventory_sync::adapter::{
+        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    };
+    use std::sync::{Arc, Mutex};
+    type Hook = Box<dyn FnOnce() + Send>;
+    struct SwitchOnDuringSet {
+        inner: HttpJsonAdapter,
+        hook: Mutex<Option<Hook>>,
+    }
+    impl CartAdapter for SwitchOnDuringSet {
+        fn update_mode(&self) -> UpdateMode {
+            self.inner.update_mode()
+        }
+        fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            self.inner.apply_deltas(d)
+        }
+        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            let hook = self.hook.lock().unwrap().take();
+            if let Some(hook) = hook {
+                hook();
+            }
+            self.inner.set_quantities(s)
+        }
+        fn fetch_quantities(&self, c: Option<&str>, n: u32) -> Result<QuantityPage, CartError> {
+            self.inner.fetch_quantities(c, n)
+        }
+    }
+    let f = store();
+    let a = Emulator::start().unwrap();
+    item(&f.store, "CAP", 100);
+    let adapter = Arc::new(SwitchOnDuringSet {
+        inner: HttpJsonAdapter::new(&a.url(), None, std::time::Duration::from_secs(10)).unwrap(),
+        hook: Mutex::new(None),
+    });
+    let ca = custom_cart(&f.store, "web", adapter.clone(), Some("attribute"), None);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("CAP", 19);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    let other = f.reopen();
+    let during = Arc::new(Mutex::new(None));
+    let said = during.clone();
+    *adapter.hook.lock().unwrap() = Some(Box::new(move || {
+        *said.lock().unwrap() = Some(other.set_cart_sync(ca, true));
+    }));
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(20)), "{sent:?}");
+    let e = during.lock().unwrap().take().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.message().contains("\"web\""), "names the cart: {e}");
+    f.store.set_cart_sync(ca, true).unwrap();
+    let left = records(&f.store, ca);
+    drain(&f.store);
+    assert_eq!(
+        (left, a.qoh("CAP")),
+        (vec![], Some(20)),
+        "nothing owed after the send"
+    );
+}
+
+/// Rule 8 after rule 2: an order imported from a capped cart real-time changes do not go to
+/// (it showed its published 20, and counts 18 after the order) is not taken again by the
+/// next Get QOH (96, not 98): what the cart counts is kept.
+#[test]
+fn rule8_an_order_imported_from_a_capped_cart_is_not_taken_again_by_get_qoh() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("CAP", 18); // shown 20; an order of 2 placed there
+    let order = Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport);
+    f.store.adjust_qoh(&order.origin_cart(ca)).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 98);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 98, "{report:?}");
+}

@@ -334,20 +334,17 @@ pub(crate) fn pulled_set(c: &Connection, cart: CartId, item: ItemId, count: i64)
     Ok(())
 }
 
-/// Moves what `cart` counted for `item`, if kept, by a change made there (an order imported
-/// from it).
-pub(crate) fn pulled_move(c: &Connection, cart: CartId, item: ItemId, by: i64) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE pulled_counts SET count = count + ?3 WHERE cart_id = ?1 AND item_id = ?2",
-    )?
-    .execute(params![cart, item, by])?;
-    Ok(())
-}
-
 /// Forgets what `cart` counted for `item`: it was sent the item's count since.
 pub(crate) fn pulled_forget(c: &Connection, cart: CartId, item: ItemId) -> Result<()> {
     c.prepare_cached("DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id = ?2")?
         .execute([cart, item])?;
+    Ok(())
+}
+
+/// Forgets every count kept for `cart`.
+pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
+    c.prepare_cached("DELETE FROM pulled_counts WHERE cart_id = ?1")?
+        .execute([cart])?;
     Ok(())
 }
 
