@@ -109,7 +109,8 @@
 #define INVSYNC_CANCELLED 7
 
 /**
- * The store file stayed locked by another writer past the busy timeout.
+ * The store file stayed locked by another writer past the busy timeout, or a manual run
+ * (Send or Get QOH, a drift repair) holds the cart the call needs.
  */
 #define INVSYNC_BUSY 8
 
@@ -235,6 +236,9 @@ void invsync_store_close(invsync_store *store);
  * `StackHistoryDays` (90; 0 keeps the stack's history for ever), and `Workstation` (this
  * handle only; default the host name). An unknown name or a bad value is
  * `INVSYNC_INVALID_ARGUMENT` and changes nothing.
+ * Where the call makes real-time changes start going to a cart a manual run holds, and that
+ * is owed a correction (what a Get QOH or an imported order left it counting), it is
+ * `INVSYNC_BUSY` and changes nothing.
  *
  * NULL: all required. Thread safety: any thread.
  *
@@ -270,6 +274,9 @@ int32_t invsync_param_get(invsync_store *store,
  * settings (credentials, URL) lifts the cart's pause and back-off; one that changes only its
  * capabilities or batch size leaves a running `Retry-After` alone. A change of its real-time
  * level while records wait for it is `INVSYNC_REFUSED`.
+ * Where the call makes real-time changes start going to a cart a manual run holds, and that
+ * is owed a correction (what a Get QOH or an imported order left it counting), it is
+ * `INVSYNC_BUSY` and changes nothing.
  *
  * NULL: all required. Thread safety: any thread.
  *
@@ -282,6 +289,9 @@ int32_t invsync_cart_upsert(invsync_store *store, const char *cart_json, int32_t
 /**
  * Ticks (`on` = 1) or clears (`on` = 0) a cart's *Synchronize Inventory* box; any other
  * value is `INVSYNC_INVALID_ARGUMENT`. Queuing for the cart starts at once.
+ * Where the call makes real-time changes start going to a cart a manual run holds, and that
+ * is owed a correction (what a Get QOH or an imported order left it counting), it is
+ * `INVSYNC_BUSY` and changes nothing.
  *
  * NULL: `store` required. Thread safety: any thread.
  *

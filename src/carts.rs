@@ -464,7 +464,9 @@ impl Store {
     /// has records on the stack: each was made for the level it had (a variant's change for an
     /// `Attribute` cart, its product's total for a `Sku` cart), and the other level's cart
     /// does not list that SKU, so it would refuse it, and the sale would never reach it. Let
-    /// the controller send them (or discard them, then Send QOH) first.
+    /// the controller send them (or discard them, then Send QOH) first. A change of the level,
+    /// the adapter or its settings forgets what Get QOH kept of the cart's counts; one that
+    /// makes real-time changes start going to the cart is `Busy` as [`Store::set_cart_sync`].
     pub fn upsert_cart_json(&self, json: &str) -> Result<CartId> {
         let adapter_name = serde_json::from_str::<Value>(json)
             .ok()
@@ -499,9 +501,9 @@ impl Store {
             let id = sql::cart_upsert(c, &spec, resumes)?;
             // What Get QOH kept of the cart's counts is per item it read at its level (a
             // variant's own count, on a cart now shown its product's total), and of its shop.
+            // (`resumes`: the adapter or its settings changed, a new URL among them.)
             if old.as_ref().is_some_and(|old| {
-                old.level() != spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute)
-                    || old.adapter != spec.adapter
+                old.level() != spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute) || resumes
             }) {
                 sql::pulled_forget_cart(c, id)?;
             }
@@ -510,7 +512,9 @@ impl Store {
         })
     }
 
-    /// Ticks or clears a cart's *Synchronize Inventory* box. Queuing for it starts at once.
+    /// Ticks or clears a cart's *Synchronize Inventory* box. Queuing for it starts at once,
+    /// with the corrections a Get QOH or an imported order left it owed (README, Get QOH);
+    /// `Busy` while a manual run holds a cart owed one.
     pub fn set_cart_sync(&self, cart: CartId, on: bool) -> Result<()> {
         let workstation = self.workstation();
         self.write(|c| {

@@ -19,7 +19,8 @@ pub enum ErrorKind {
     Refused,
     /// A progress callback asked to stop; the partial report is kept.
     Cancelled,
-    /// The store file stayed locked by another writer past the busy timeout.
+    /// The store file stayed locked by another writer past the busy timeout, or a manual run
+    /// (Send or Get QOH, a drift repair) holds the cart the call needs.
     Busy,
     /// The store file could not be read or written.
     Database,

@@ -443,14 +443,12 @@ pub(crate) fn apply_change(
         if let Some((target, before, after)) =
             published_change(c, origin, cart.level(), item, item.qoh, new_qoh, None)?
         {
-            if target == item.id {
-                let kept = sql::pulled_get(c, origin, item.id)?;
-                let counts = kept.unwrap_or(before) + origin_moved;
-                if counts != after {
-                    sql::pulled_set(c, origin, item.id, counts)?;
-                } else if kept.is_some() {
-                    sql::pulled_forget(c, origin, item.id)?;
-                }
+            let kept = sql::pulled_get(c, origin, target)?;
+            let counts = kept.unwrap_or(before) + origin_moved;
+            if counts != after {
+                sql::pulled_set(c, origin, target, counts)?;
+            } else if kept.is_some() {
+                sql::pulled_forget(c, origin, target)?;
             }
         }
     }
@@ -669,7 +667,9 @@ impl Store {
                 sql::cart_exists(c, origin)?;
             }
             let item = sql::item_by_sku(c, sku)?;
-            let targets = if adjustment.send_to_web {
+            // With an origin cart the targets are read even when nothing is sent: whether
+            // the origin is one decides whether its count is kept (never for a target).
+            let targets = if adjustment.send_to_web || adjustment.origin_cart.is_some() {
                 sql::realtime_targets(c)?
             } else {
                 Vec::new()

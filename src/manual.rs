@@ -343,15 +343,17 @@ impl Store {
         // A short `Retry-After` the cart gave on a batch's last try: waited out before the
         // next batch's request, and not at all if none follows.
         let mut owed = Duration::ZERO;
-        // Counts kept from an earlier Get QOH: those of items the cart is sent are forgotten.
-        let kept = self.read(|c| sql::pulled_any(c, cart.id))?;
         for batch in items.chunks(cart.max_items_to_send as usize) {
             if !owed.is_zero() {
                 std::thread::sleep(std::mem::take(&mut owed));
             }
             // The counts, and the newest waiting record each one includes.
             let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
+            // Counts kept from a Get QOH or an imported order, read with the batch's counts:
+            // those of items the cart is sent are forgotten.
+            let mut kept = false;
             let sets = self.read(|c| {
+                kept = sql::pulled_any(c, cart.id)?;
                 let mut sets = Vec::with_capacity(batch.len());
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;
@@ -1131,6 +1133,18 @@ fn apply_pulled(
                 // Backorders: the new item publishes 0.
                 if count < 0 && !corrected {
                     sql::pulled_set(c, cart.id, id, count)?;
+                } else if count < 0 {
+                    sql::stack_insert_many(
+                        c,
+                        &[NewRecord {
+                            cart_id: cart.id,
+                            item_id: id,
+                            delta: -count,
+                            reason: Reason::Other,
+                            origin_cart_id: None,
+                            workstation,
+                        }],
+                    )?;
                 }
                 report.created += 1;
             }

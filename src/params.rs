@@ -140,7 +140,8 @@ impl Store {
     /// Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts`, `RetryBaseMs`,
     /// `RetryMaxMs`, `LeaseMs`, `StackMode` (`local`/`shared`), `StackHistoryDays` (0 keeps
     /// history for ever), or `Workstation` (this handle only). An unknown name or a bad value
-    /// is refused and changes nothing.
+    /// is refused and changes nothing; turning `SynchQOH` on is `Busy` as
+    /// [`Store::set_cart_sync`].
     pub fn set_param(&self, name: &str, value: &str) -> Result<()> {
         if name == "Workstation" {
             *self.inner.workstation.lock() = check_workstation(value)?;

@@ -2261,3 +2261,158 @@ fn rule8_an_order_imported_from_a_capped_cart_is_not_taken_again_by_get_qoh() {
     let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
     assert_eq!(f.store.item_qoh("CAP").unwrap(), 98, "{report:?}");
 }
+
+/// An order imported from the cart between two batches of a Send QOH keeps CAP's 18 (cap
+/// 20); the second batch sends CAP's 20, so the kept 18 is forgotten with it, and the next
+/// Get QOH does not read the cart's 20 as two units returned there (100, not 98).
+#[test]
+fn rule8_an_order_imported_during_send_qoh_is_not_given_back_by_the_next_get_qoh() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart_with(&f.store, &a, "A", "none", 1);
+    item(&f.store, "A1", 5); // the first batch
+    item(&f.store, "CAP", 100); // the second
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("A1", 5);
+    a.set_qoh("CAP", 20);
+    let mut once = true;
+    let mut between = |_: i64, _: i64| {
+        if std::mem::take(&mut once) {
+            // An order of 2 placed on the cart, imported between the batches.
+            a.set_qoh("CAP", 18);
+            let order = Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport);
+            f.store.adjust_qoh(&order.origin_cart(ca)).unwrap();
+        }
+        true
+    };
+    let sent = f
+        .store
+        .send_qoh(ca, SendOptions::default(), Some(&mut between))
+        .unwrap();
+    assert_eq!((sent.sent, a.qoh("CAP")), (2, Some(20)), "{sent:?}");
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 98);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("CAP").unwrap(),
+        98,
+        "nothing sold or returned on the cart since it was sent 20: {report:?}"
+    );
+}
+
+/// Rule 3 with an origin cart that real-time changes go to: an order imported from it with
+/// "don't send QOH changes to web sites" queues nothing, now or later. (Keeping its -3 as if
+/// the cart were not sent real-time changes, an unrelated parameter change later turned it
+/// into a record of +10, and the cart showed 14 while the store published 7.)
+#[test]
+fn rule3_an_opted_out_order_from_a_real_time_cart_queues_nothing_later() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "attribute");
+    item(&f.store, "OV", 2);
+    a.set_qoh("OV", -3); // five sold there: three backorders
+    let order = Adjustment::new("OV", Delta::new(-5).unwrap(), Reason::OrderImport)
+        .origin_cart(ca)
+        .send_to_web(false);
+    f.store.adjust_qoh(&order).unwrap();
+    assert_eq!(records(&f.store, ca), vec![], "rule 3: nothing queued");
+    adjust(&f.store, "OV", 10, Reason::Receiving); // QOH 7: publishes 0 -> 7
+    assert_eq!(records(&f.store, ca), vec![("OV".to_string(), 7)]);
+    f.store.set_param("LeaseMs", "60000").unwrap(); // unrelated
+    assert_eq!(
+        records(&f.store, ca),
+        vec![("OV".to_string(), 7)],
+        "a parameter change queues nothing"
+    );
+    drain(&f.store);
+    assert!(
+        a.qoh("OV").unwrap() <= 7,
+        "the cart shows {:?} while the store publishes 7",
+        a.qoh("OV")
+    );
+}
+
+/// Rule 2 on a `Sku` cart that real-time changes do not go to: TEE-M (QOH -2, so TEE shows
+/// the floor of 0) is returned there and restocked (the cart counts 1); the return is
+/// imported (QOH -1, TEE still publishes 0). A real-time cart would be sent -1 with it; a
+/// plain item here would keep its 1 and be sent -1 when real-time starts. The variant's
+/// product's count there is kept, so switching real-time on sends it -1, rather than leave
+/// the cart selling a unit the store does not have.
+#[test]
+fn rule8_a_variant_returned_on_a_sku_cart_is_put_right_when_real_time_starts() {
+    let f = store();
+    let s = Emulator::start().unwrap();
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-M", "TEE", -2);
+    let cs = cart(&f.store, &s, "Sku", "sku");
+    f.store.set_cart_sync(cs, false).unwrap();
+    s.set_qoh("TEE", 1); // shown 0; one TEE-M returned and restocked there
+    let ret = Adjustment::new("TEE-M", Delta::new(1).unwrap(), Reason::Return).origin_cart(cs);
+    f.store.adjust_qoh(&ret).unwrap();
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), -1);
+    f.store.set_cart_sync(cs, true).unwrap();
+    drain(&f.store);
+    assert_eq!(
+        s.qoh("TEE"),
+        Some(0),
+        "the cart shows what the store publishes (TEE-M at -1: 0)"
+    );
+}
+
+/// Get QOH with *create records for new products*, forced on a real-time cart, of a SKU the
+/// cart counts -3 (three backorders): the new item holds QOH -3 and publishes 0. Sent
+/// nothing, the cart would stay at -3 and every later change move it from there (a receipt of
+/// 5, QOH 2, would leave it at -1). As an existing item at 0 pulled the same way, it is sent
+/// +3 (a cart not sent real-time changes keeps -3, and is sent +3 when real-time starts).
+#[test]
+fn rule8_a_new_item_pulled_below_0_from_a_real_time_cart_leaves_it_in_step() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "attribute");
+    a.set_qoh("NEW", -3);
+    let forced_new = GetOptions {
+        force: true,
+        create_new: true,
+    };
+    let report = f.store.get_qoh(ca, forced_new, None).unwrap();
+    assert_eq!((report.created, f.store.item_qoh("NEW").unwrap()), (1, -3));
+    adjust(&f.store, "NEW", 5, Reason::Receiving);
+    drain(&f.store);
+    assert_eq!(
+        a.qoh("NEW"),
+        Some(2),
+        "the cart shows what the store publishes: {:?}",
+        records(&f.store, ca)
+    );
+}
+
+/// The cart is pointed at another shop (staging to production: the same adapter, a new
+/// URL). The 19 kept from a Get QOH of the old shop is not the new shop's count: the new one
+/// shows the published 20, and nothing was sold there, yet the next Get QOH reads 19 -> 20
+/// as a unit returned (100, not 99): a change of the cart's adapter settings forgets it.
+#[test]
+fn rule8_a_cart_pointed_at_another_shop_forgets_what_was_kept_of_the_old_one() {
+    let f = store();
+    let (staging, live) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let ca = cart(&f.store, &staging, "A", "none");
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    staging.set_qoh("CAP", 19); // one sold there
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    let json = serde_json::json!({
+        "name": "A", "adapter": "http_json", "url": live.url(),
+        "capabilities": {"send": true, "get": true, "realtime": "none"},
+    });
+    assert_eq!(f.store.upsert_cart_json(&json.to_string()).unwrap(), ca);
+    live.set_qoh("CAP", 20); // what the store publishes
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("CAP").unwrap(),
+        99,
+        "nothing sold or returned on the new shop: {report:?}"
+    );
+}

@@ -100,6 +100,9 @@ pub unsafe extern "C" fn invsync_store_close(store: *mut InvsyncStore) {
 /// `StackHistoryDays` (90; 0 keeps the stack's history for ever), and `Workstation` (this
 /// handle only; default the host name). An unknown name or a bad value is
 /// `INVSYNC_INVALID_ARGUMENT` and changes nothing.
+/// Where the call makes real-time changes start going to a cart a manual run holds, and that
+/// is owed a correction (what a Get QOH or an imported order left it counting), it is
+/// `INVSYNC_BUSY` and changes nothing.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///
@@ -165,6 +168,9 @@ pub unsafe extern "C" fn invsync_param_get(
 /// settings (credentials, URL) lifts the cart's pause and back-off; one that changes only its
 /// capabilities or batch size leaves a running `Retry-After` alone. A change of its real-time
 /// level while records wait for it is `INVSYNC_REFUSED`.
+/// Where the call makes real-time changes start going to a cart a manual run holds, and that
+/// is owed a correction (what a Get QOH or an imported order left it counting), it is
+/// `INVSYNC_BUSY` and changes nothing.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///
@@ -195,6 +201,9 @@ pub unsafe extern "C" fn invsync_cart_upsert(
 
 /// Ticks (`on` = 1) or clears (`on` = 0) a cart's *Synchronize Inventory* box; any other
 /// value is `INVSYNC_INVALID_ARGUMENT`. Queuing for the cart starts at once.
+/// Where the call makes real-time changes start going to a cart a manual run holds, and that
+/// is owed a correction (what a Get QOH or an imported order left it counting), it is
+/// `INVSYNC_BUSY` and changes nothing.
 ///
 /// NULL: `store` required. Thread safety: any thread.
 ///

@@ -102,7 +102,8 @@ pub const INVSYNC_REFUSED: i32 = 5;
 pub const INVSYNC_BUFFER_TOO_SMALL: i32 = 6;
 /// The progress callback asked to stop; the partial report is available.
 pub const INVSYNC_CANCELLED: i32 = 7;
-/// The store file stayed locked by another writer past the busy timeout.
+/// The store file stayed locked by another writer past the busy timeout, or a manual run
+/// (Send or Get QOH, a drift repair) holds the cart the call needs.
 pub const INVSYNC_BUSY: i32 = 8;
 /// The store file could not be read or written.
 pub const INVSYNC_DATABASE: i32 = 9;
