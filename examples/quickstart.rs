@@ -5,10 +5,11 @@
 //! Run: `cargo run --example quickstart --features emulator`
 //!
 //! Pointed at real carts: `cargo run --example quickstart --features emulator -- --config
-//! FILE`, where FILE is `{"store": "path/to/store.db", "carts": [cart JSON, ...]}` with
-//! credentials written as `"env:NAME"`. It then only reads: it defines the carts, prints each
-//! cart's preflight (drift, unmapped items) and one stack pass over whatever the store has
-//! waiting. It changes no count on its own.
+//! FILE [--send]`, where FILE is `{"store": "path/to/store.db", "carts": [cart JSON, ...]}`
+//! with credentials written as `"env:NAME"`. The store file must exist. A cart the store
+//! lacks is added (Synchronize Inventory off); one it has keeps its stored settings. It prints
+//! each cart's preflight (drift, unmapped items) and what waits for it on the web stack;
+//! with `--send` it also makes one stack pass, sending what waits. It changes no count.
 
 use inventory_sync::emulator::Emulator;
 use inventory_sync::{Adjustment, Delta, Reason, SendOptions, StackState, Store};
@@ -16,8 +17,13 @@ use inventory_sync::{Adjustment, Delta, Reason, SendOptions, StackState, Store};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--config") {
-        let file = args.get(i + 1).ok_or("--config needs a file")?;
-        return against_real_carts(file);
+        let file = args.get(i + 1).ok_or("quickstart: --config needs a file")?;
+        let send = args.iter().any(|a| a == "--send");
+        if let Err(e) = against_real_carts(file, send) {
+            eprintln!("quickstart: {file}: {e}");
+            std::process::exit(1);
+        }
+        return Ok(());
     }
     let dir = std::env::temp_dir().join(format!("invsync-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -153,24 +159,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The read-only tour of real carts described in the module docs.
-fn against_real_carts(file: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
+/// The tour of real carts described in the module docs.
+fn against_real_carts(file: &str, send: bool) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read it: {e}"))?;
+    let config: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
     let path = config["store"]
         .as_str()
-        .ok_or("config: \"store\" must name the store file")?;
-    let store = Store::open(path)?;
+        .ok_or("\"store\" must name the store file")?;
+    // A mistyped path must not become a new, empty store that every cart then "agrees" with.
+    if !std::path::Path::new(path).is_file() {
+        return Err(format!("no store file at {path:?}"));
+    }
+    let store = Store::open(path).map_err(|e| e.to_string())?;
     println!("store: {}", store.path().display());
     let carts = config["carts"]
         .as_array()
-        .ok_or("config: \"carts\" must be an array")?;
+        .ok_or("\"carts\" must be an array")?;
+    let stored = store.carts().map_err(|e| e.to_string())?;
     for cart in carts {
-        let id = store.upsert_cart_json(&cart.to_string())?;
-        let name = cart["name"].as_str().unwrap_or("?");
+        let name = cart["name"].as_str().ok_or("each cart needs a \"name\"")?;
+        let id = match stored.iter().find(|c| c.name == name) {
+            Some(c) => {
+                println!("{name}: in the store already; its stored settings are used");
+                c.id
+            }
+            None => {
+                let id = store
+                    .upsert_cart_json(&cart.to_string())
+                    .map_err(|e| format!("cart {name:?}: {e}"))?;
+                println!("{name}: added (Synchronize Inventory off)");
+                id
+            }
+        };
         match store.preflight(id) {
-            Ok(w) if w.is_empty() => println!("{name}: every item in step"),
+            Ok(w) if w.is_empty() => println!("  every item in step"),
             Ok(w) => {
-                println!("{name}: {} warnings", w.len());
+                println!("  {} warnings", w.len());
                 for w in w.iter().take(20) {
                     println!(
                         "  {:<9} {:<16} {}",
@@ -180,9 +205,21 @@ fn against_real_carts(file: &str) -> Result<(), Box<dyn std::error::Error>> {
                     );
                 }
             }
-            Err(e) => println!("{name}: cannot be checked: {e}"),
+            Err(e) => println!("  cannot be checked: {e}"),
         }
+        let count = |state| store.stack_count(id, state).map_err(|e| e.to_string());
+        println!(
+            "  on the web stack: {} waiting, {} bypassed, {} uncertain",
+            count(StackState::Waiting)?,
+            count(StackState::Bypassed)?,
+            count(StackState::Uncertain)?
+        );
     }
-    print!("stack controller: {}", store.run_stack(None)?);
+    if send {
+        let report = store.run_stack(None).map_err(|e| e.to_string())?;
+        print!("stack controller: {report}");
+    } else {
+        println!("(add --send to send what waits)");
+    }
     Ok(())
 }

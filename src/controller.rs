@@ -102,9 +102,10 @@ impl std::fmt::Display for RunReport {
             self.sent, self.retried, self.bypassed, self.uncertain, self.remaining
         )?;
         for c in &self.carts {
+            let s = if c.requests == 1 { "" } else { "s" };
             write!(
                 f,
-                "  {}: {} sent in {} requests",
+                "  {}: {} sent in {} request{s}",
                 c.name, c.sent, c.requests
             )?;
             if c.retried + c.bypassed + c.uncertain + c.deferred > 0 {

@@ -48,3 +48,9 @@ pub use manual::{DriftItem, DriftReport, GetOptions, GetReport, SendOptions, Sen
 pub use params::{Settings, StackMode};
 pub use stack::{StackState, WebStack};
 pub use store::{Durability, OpenOptions, Store};
+
+/// The README's Rust example, compiled by `cargo test` (its other blocks are not Rust), so
+/// the first code a user copies keeps building.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -177,3 +177,192 @@ fn a_mistyped_store_path_creates_nothing() {
     );
     assert!(!f.dir.path().join("--workstation").exists());
 }
+
+/// The quickstart pointed at a store owner's own file (README, `--config`): a mistyped store
+/// path creates nothing; a cart the store has keeps its stored settings (a file that leaves
+/// out `realtime` does not switch its real-time sync off); what waits on the stack is counted,
+/// not sent, unless `--send` says so.
+#[test]
+fn the_quickstart_on_a_real_store_changes_no_cart_and_sends_only_when_asked() {
+    // `cargo test` builds the examples beside the test binaries (target/debug/examples); a
+    // run of this file alone (`--test cli`) does not, and would try an old build.
+    let exe = std::env::current_exe().unwrap();
+    let quickstart = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|debug| debug.join("examples").join("quickstart"))
+        .unwrap();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.rs");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    assert!(
+        modified(&quickstart) >= modified(std::path::Path::new(source)),
+        "no quickstart built from its current source: run `cargo test --features emulator`, \
+         which builds the examples"
+    );
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    let c = cart(&f.store, &emu, "Web", "attribute");
+    item(&f.store, "MUG", 10);
+    emu.set_qoh("MUG", 10);
+    adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
+    let config = f.dir.path().join("carts.json");
+    let run = |store: &std::path::Path, extra: &[&str]| {
+        let json = serde_json::json!({
+            "store": store,
+            "carts": [{"name": "Web", "adapter": "http_json", "url": emu.url(),
+                       "capabilities": {"send": true, "get": true}}],
+        });
+        std::fs::write(&config, json.to_string()).unwrap();
+        Command::new(&quickstart)
+            .arg("--config")
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let typo = f.dir.path().join("stroe.db");
+    let out = run(&typo, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no store file"), "{stderr}");
+    assert!(!typo.exists(), "a mistyped path became a store");
+
+    let db = f.dir.path().join("store.db");
+    let out = run(&db, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 waiting"), "{stdout}");
+    let kept = f.store.cart(c).unwrap();
+    assert!(kept.sync_on, "the stored cart keeps its real-time sync on");
+    assert_eq!(emu.qoh("MUG"), Some(10), "nothing sent without --send");
+
+    let out = run(&db, &["--send"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(emu.qoh("MUG"), Some(9), "--send sends what waits");
+}
+
+/// What an operator types first: help and the version answer (exit 0); `init` makes a new
+/// store and never touches a file that exists; an argument or option a command does not take
+/// is refused (exit 2), never ignored; an import given the store twice says so.
+#[test]
+fn the_command_line_helps_makes_a_store_and_refuses_what_it_does_not_take() {
+    for help in ["help", "-h", "--help"] {
+        let out = invsync(&[help]);
+        assert_eq!(out.status.code(), Some(0), "{help}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("invsync init STORE"));
+    }
+    let out = invsync(&["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("invsync {}", env!("CARGO_PKG_VERSION"))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.db");
+    let db = db.to_str().unwrap();
+    let out = invsync(&["init", db]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = invsync(&["qoh", db, "MUG"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown SKU"),
+        "a store, empty: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = std::fs::read(db).unwrap();
+    let out = invsync(&["init", db]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    assert_eq!(
+        std::fs::read(db).unwrap(),
+        before,
+        "init left the file alone"
+    );
+    for (args, says) in [
+        (vec!["run", db, "extra"], "not also \"extra\""),
+        (vec!["qoh", db, "MUG", "TEE"], "not also \"TEE\""),
+        (
+            vec!["run", db, "--interval-ms", "5"],
+            "run takes no --interval-ms",
+        ),
+        (
+            vec!["stack", db, "--workstation", "W"],
+            "stack takes no --workstation",
+        ),
+        (vec!["run", "-x", db], "unknown option -x"),
+        (vec!["import", db, db], "is a database, not a CSV file"),
+    ] {
+        let out = invsync(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("invsync: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+/// The always-on controller says it started, and says when a cart cannot be sent to, though
+/// nothing was sent or tried (its token's environment variable is not set on this machine):
+/// an operator reading its log must not find silence while sales pile up.
+#[test]
+fn the_controller_reports_a_cart_it_cannot_send_to() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let f = store();
+    let json = serde_json::json!({
+        "name": "Down", "adapter": "http_json", "url": "http://127.0.0.1:9",
+        "token": "env:INVSYNC_CLI_TEST_NEVER_SET",
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+    });
+    let down = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(down, true).unwrap();
+    item(&f.store, "MUG", 10);
+    adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let reported = loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("Down") && line.contains("INVSYNC_CLI_TEST_NEVER_SET") => {
+                break true
+            }
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.first()
+            .is_some_and(|l| l.contains("controller started")),
+        "{seen:?}"
+    );
+    assert!(
+        reported,
+        "no report of the cart it cannot send to: {seen:?}"
+    );
+}

@@ -81,7 +81,7 @@ fn two_hosts_and_a_controller_share_one_store_file() {
         );
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            format!("{per_host} changes applied, 0 seen before")
+            format!("{per_host} changes applied, 0 changes seen before")
         );
     }
     // The controller process keeps draining; wait for it to finish the backlog (bounded).
@@ -114,6 +114,6 @@ fn two_hosts_and_a_controller_share_one_store_file() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&again.stdout).trim(),
-        format!("0 changes applied, {per_host} seen before")
+        format!("0 changes applied, {per_host} changes seen before")
     );
 }

@@ -15,8 +15,12 @@
 //!   is skipped.
 //! - `invsync stack STORE` prints the troubleshooting view.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH.
+//! - `invsync init STORE` makes a new, empty store file (refused where a file exists).
+//! - `invsync help` (or `-h`, `--help`) prints the usage; `invsync --version` the version.
 //!
 //! STORE must be an existing store file: a mistyped path is an error, never a new empty store.
+//! A command given an argument or option it does not take refuses it, rather than ignore what
+//! the operator meant.
 //! The controller keeps running through a failed pass (a store locked past its busy timeout by
 //! a long host transaction, a cart down): it prints the error and tries again next interval.
 //!
@@ -29,17 +33,44 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workstation W]
-       invsync run STORE
+       invsync run STORE [--workstation W]
        invsync import STORE FILE [--workstation W]
        invsync stack STORE
-       invsync qoh STORE SKU";
+       invsync qoh STORE SKU
+       invsync init STORE
+       invsync help | --version";
+
+/// Each command: the arguments after it, and the options it takes.
+const COMMANDS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "controller",
+        &["STORE"],
+        &["--interval-ms", "--workstation"],
+    ),
+    ("run", &["STORE"], &["--workstation"]),
+    ("import", &["STORE", "FILE"], &["--workstation"]),
+    ("stack", &["STORE"], &[]),
+    ("qoh", &["STORE", "SKU"], &[]),
+    ("init", &["STORE"], &[]),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("--version" | "-V" | "version") => {
+            println!("invsync {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(m)) => {
-            eprintln!("{m}\n{USAGE}");
+            eprintln!("invsync: {m}\n{USAGE}");
             ExitCode::from(2)
         }
         Err(Failure::Lib(e)) => {
@@ -63,20 +94,38 @@ impl From<inventory_sync::Error> for Failure {
 /// The options that take a value.
 const OPTIONS: [&str; 2] = ["--interval-ms", "--workstation"];
 
-/// The arguments that are not options or their values: the command, STORE, FILE or SKU.
+/// The arguments that are not options or their values: the command, STORE, FILE or SKU;
+/// refuses what the command does not take.
 fn positional(args: &[String]) -> Result<Vec<&str>, Failure> {
     let mut out = Vec::new();
+    let mut options = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
         if OPTIONS.contains(&a) {
+            options.push(a);
             i += 2;
-        } else if a.starts_with("--") {
+        } else if a.starts_with('-') && a.len() > 1 {
             return Err(Failure::Usage(format!("unknown option {a}")));
         } else {
             out.push(a);
             i += 1;
         }
+    }
+    let Some(&command) = out.first() else {
+        return Err(Failure::Usage("no command".into()));
+    };
+    let Some((_, wants, takes)) = COMMANDS.iter().find(|(name, ..)| *name == command) else {
+        return Err(Failure::Usage(format!("unknown command {command:?}")));
+    };
+    if let Some(extra) = out.get(1 + wants.len()) {
+        return Err(Failure::Usage(format!(
+            "{command} takes {} only, not also {extra:?}",
+            wants.join(" ")
+        )));
+    }
+    if let Some(o) = options.iter().find(|o| !takes.contains(o)) {
+        return Err(Failure::Usage(format!("{command} takes no {o}")));
     }
     Ok(out)
 }
@@ -127,24 +176,42 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     })?,
             };
             store.hold_shared_lock_between_passes(Duration::from_millis(interval))?;
+            say(
+                &mut std::io::stdout(),
+                &format!(
+                    "controller started: {}, workstation {}, StackMode {}, a pass every {interval} ms\n",
+                    store.path().display(),
+                    store.workstation(),
+                    store.param("StackMode")?
+                ),
+            );
+            // Each cart's error at the last pass: a report is printed when one comes, changes
+            // or goes, not only when something was sent, so a cart down stays no secret.
+            let mut errors: HashMap<inventory_sync::CartId, Option<String>> = HashMap::new();
             loop {
                 // A pass leases for at most a second, so a slow cart's backlog never holds
                 // up the other carts' new records for longer.
-                // Written, not printed: `print!` panics when its reader has gone (a log
-                // shipper restarted, a full disk), and the controller must outlive its log.
                 let idle = match store.run_stack_within(None, Duration::from_secs(1)) {
                     Ok(report) => {
-                        if report.sent + report.retried + report.bypassed + report.uncertain > 0 {
-                            let _ = write!(std::io::stdout(), "{report}");
-                            let _ = std::io::stdout().flush();
+                        let mut changed = false;
+                        for c in &report.carts {
+                            changed |=
+                                errors.insert(c.cart_id, c.error.clone()).flatten() != c.error;
+                        }
+                        if changed
+                            || report.sent + report.retried + report.bypassed + report.uncertain > 0
+                        {
+                            say(&mut std::io::stdout(), &report.to_string());
                         }
                         // A pass whose second ran out with records waiting goes on at once.
                         !(report.cut_short && report.remaining > 0)
                     }
                     // The shared controller stays up: the next pass tries again.
                     Err(e) => {
-                        let _ =
-                            writeln!(std::io::stderr(), "invsync: pass failed, trying again: {e}");
+                        say(
+                            &mut std::io::stderr(),
+                            &format!("invsync: pass failed, trying again: {e}\n"),
+                        );
                         true
                     }
                 };
@@ -163,6 +230,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let file = nth(&pos, 2, "FILE")?;
             let bytes = std::fs::read(file)
                 .map_err(|e| Failure::Usage(format!("cannot read {file}: {e}")))?;
+            if bytes.starts_with(b"SQLite format 3\0") {
+                return Err(Failure::Usage(format!(
+                    "{file} is a database, not a CSV file of changes: the store comes first"
+                )));
+            }
             let text = String::from_utf8(bytes).map_err(|e| {
                 let bytes = e.as_bytes();
                 let line = 1 + bytes[..e.utf8_error().valid_up_to()]
@@ -232,7 +304,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     }
                 }
             }
-            println!("{applied} changes applied, {skipped} seen before");
+            let changes = |n: usize| format!("{n} change{}", if n == 1 { "" } else { "s" });
+            println!(
+                "{} applied, {} seen before",
+                changes(applied),
+                changes(skipped)
+            );
             Ok(())
         }
         Some("stack") => {
@@ -246,12 +323,55 @@ fn run(args: &[String]) -> Result<(), Failure> {
             println!("{}", store.item_qoh(sku)?);
             Ok(())
         }
+        Some("init") => {
+            let path = nth(&pos, 1, "STORE")?;
+            if std::path::Path::new(path).exists() {
+                return Err(Failure::Usage(format!(
+                    "{path:?} exists already: init makes a new store only"
+                )));
+            }
+            let store = Store::open(path)?;
+            println!("new store: {}", store.path().display());
+            Ok(())
+        }
         Some(other) => Err(Failure::Usage(format!("unknown command {other:?}"))),
         None => Err(Failure::Usage("no command".into())),
     }
 }
 
 /// One line of an import file.
+/// Writes `text` with the time (UTC) before it: written, not printed, as `print!` panics when
+/// its reader has gone (a log shipper restarted, a full disk), and the controller must outlive
+/// its log.
+fn say(out: &mut dyn Write, text: &str) {
+    let _ = write!(out, "[{}] {text}", utc_now());
+    let _ = out.flush();
+}
+
+/// The time now as `YYYY-MM-DD HH:MM:SSZ`.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
 struct Line {
     sku: String,
     delta: i64,
