@@ -433,7 +433,11 @@ pub(crate) fn apply_change(
         sql::stack_insert_many(c, &records)?;
         queued = records.len();
     }
-    if let Some(origin) = origin_cart.filter(|o| !targets.iter().any(|(id, _)| id == o)) {
+    // (Get QOH, the one caller that says how far its origin cart moved, keeps that cart's
+    // count itself: `manual::apply_pulled`.)
+    let follows = change.origin_moved.is_none();
+    if let Some(origin) = origin_cart.filter(|o| follows && !targets.iter().any(|(id, _)| id == o))
+    {
         // A cart real-time changes do not go to gets no correction: where a change made there
         // (an order imported from it) leaves it counting other than what it publishes (QOH
         // 100 capped at 20, an order of 2 there: it counts 18 and publishes 20), what it

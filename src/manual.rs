@@ -611,6 +611,7 @@ impl Store {
                     create_new: options.create_new,
                     workstation: &workstation,
                     targets: sql::realtime_targets(c)?,
+                    kept_any: std::cell::Cell::new(sql::pulled_any(c, cart.id)?),
                 };
                 for (sku, count) in &page.items {
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
@@ -1056,6 +1057,9 @@ struct Pull<'a> {
     create_new: bool,
     workstation: &'a str,
     targets: Vec<(crate::carts::CartId, SyncLevel)>,
+    /// Whether any count of the cart is kept (read with the page, and set once the page keeps
+    /// one): most carts have none, and each count then skips the lookup.
+    kept_any: std::cell::Cell<bool>,
 }
 
 /// A cart that real-time changes now go to (its Synchronize Inventory, its settings or
@@ -1133,6 +1137,7 @@ fn apply_pulled(
                 // Backorders: the new item publishes 0.
                 if count < 0 && !corrected {
                     sql::pulled_set(c, cart.id, id, count)?;
+                    pull.kept_any.set(true);
                 } else if count < 0 {
                     sql::stack_insert_many(
                         c,
@@ -1194,7 +1199,7 @@ fn apply_pulled(
         return Ok(());
     }
     let pending = waiting.sum;
-    let kept = match corrected {
+    let kept = match corrected || !pull.kept_any.get() {
         true => None,
         false => sql::pulled_get(c, cart.id, item.id)?,
     };
@@ -1252,6 +1257,7 @@ fn apply_pulled(
     if !corrected {
         if target != wf.published(item.qoh + delta) {
             sql::pulled_set(c, cart.id, item.id, target)?;
+            pull.kept_any.set(true);
         } else if kept.is_some() {
             sql::pulled_forget(c, cart.id, item.id)?;
         }
