@@ -16,14 +16,21 @@ use inventory_sync::{Adjustment, Delta, Reason, SendOptions, StackState, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    let send = args.iter().any(|a| a == "--send");
     if let Some(i) = args.iter().position(|a| a == "--config") {
-        let file = args.get(i + 1).ok_or("quickstart: --config needs a file")?;
-        let send = args.iter().any(|a| a == "--send");
+        let Some(file) = args.get(i + 1).filter(|f| !f.starts_with("--")) else {
+            eprintln!("quickstart: --config needs a file");
+            std::process::exit(2);
+        };
         if let Err(e) = against_real_carts(file, send) {
             eprintln!("quickstart: {file}: {e}");
             std::process::exit(1);
         }
         return Ok(());
+    }
+    if send {
+        eprintln!("quickstart: --send goes with --config FILE (the demo always sends)");
+        std::process::exit(2);
     }
     let dir = std::env::temp_dir().join(format!("invsync-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -176,22 +183,55 @@ fn against_real_carts(file: &str, send: bool) -> Result<(), String> {
     let carts = config["carts"]
         .as_array()
         .ok_or("\"carts\" must be an array")?;
+    // Every cart of the file is matched to the store's first, and those the store lacks are
+    // added in one transaction, so a file with a bad cart adds none. Names are compared as
+    // the store keeps them (trimmed); one the store has spelled otherwise is refused, never
+    // added as a second cart for the same shop.
     let stored = store.carts().map_err(|e| e.to_string())?;
+    let mut plan = Vec::new();
     for cart in carts {
-        let name = cart["name"].as_str().ok_or("each cart needs a \"name\"")?;
-        let id = match stored.iter().find(|c| c.name == name) {
-            Some(c) => {
-                println!("{name}: in the store already; its stored settings are used");
-                c.id
-            }
-            None => {
-                let id = store
-                    .upsert_cart_json(&cart.to_string())
-                    .map_err(|e| format!("cart {name:?}: {e}"))?;
-                println!("{name}: added (Synchronize Inventory off)");
-                id
-            }
+        let name = cart["name"]
+            .as_str()
+            .map(str::trim)
+            .ok_or("each cart needs a \"name\"")?;
+        if plan.iter().any(|(n, _)| n == name) {
+            return Err(format!("cart {name:?} is named twice; nothing was added"));
+        }
+        let found = match stored.iter().find(|c| c.name == name) {
+            Some(c) => Some(c.id),
+            None => match stored.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+                Some(c) => {
+                    return Err(format!(
+                        "cart {name:?}: the store names it {:?}; nothing was added",
+                        c.name
+                    ))
+                }
+                None => None,
+            },
         };
+        plan.push((name.to_owned(), found.ok_or(cart)));
+    }
+    store.begin().map_err(|e| e.to_string())?;
+    let mut ids = Vec::new();
+    for (name, found) in &plan {
+        let id = match found {
+            Ok(id) => *id,
+            Err(cart) => match store.upsert_cart_json(&cart.to_string()) {
+                Ok(id) => id,
+                Err(e) => {
+                    let _ = store.rollback();
+                    return Err(format!("cart {name:?}: {e}; nothing was added"));
+                }
+            },
+        };
+        ids.push((name.as_str(), id, found.is_ok()));
+    }
+    store.commit().map_err(|e| e.to_string())?;
+    for (name, id, was_stored) in ids {
+        match was_stored {
+            true => println!("{name}: in the store already; its stored settings are used"),
+            false => println!("{name}: added (Synchronize Inventory off)"),
+        }
         match store.preflight(id) {
             Ok(w) if w.is_empty() => println!("  every item in step"),
             Ok(w) => {

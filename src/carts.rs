@@ -178,6 +178,15 @@ fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&Strin
     })
 }
 
+/// The settings that say which shop (and stock location) a cart is: its adapter settings but
+/// the credentials, which change when rotated and name the same shop.
+fn shop_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    adapter_settings(config).filter(|(k, _)| {
+        !SECRET_KEYS.contains(&k.as_str())
+            && !matches!(k.as_str(), "consumer_key" | "email" | "timeout_ms")
+    })
+}
+
 /// A parsed, checked cart definition (the JSON of DESIGN §9).
 pub(crate) struct CartSpec {
     pub name: String,
@@ -499,13 +508,19 @@ impl Store {
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
             });
             let id = sql::cart_upsert(c, &spec, resumes)?;
-            // What Get QOH kept of the cart's counts is per item it read at its level (a
-            // variant's own count, on a cart now shown its product's total), and of its shop.
-            // (`resumes`: the adapter or its settings changed, a new URL among them.)
-            if old.as_ref().is_some_and(|old| {
-                old.level() != spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute) || resumes
-            }) {
-                sql::pulled_forget_cart(c, id)?;
+            // What Get QOH kept of the cart's counts is of its shop (a new adapter, URL or
+            // location is another; new credentials are not), and per item it read at its
+            // level (a variant's own count means nothing on a cart now shown its product's
+            // total; a plain item is itself at either level).
+            if let Some(old) = &old {
+                if old.adapter != spec.adapter
+                    || !shop_settings(&old.config).eq(shop_settings(&spec.config))
+                {
+                    sql::pulled_forget_cart(c, id)?;
+                } else if old.level() != spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute)
+                {
+                    sql::pulled_forget_variants(c, id)?;
+                }
             }
             crate::manual::pulled_to_realtime(c, &workstation)?;
             Ok(id)

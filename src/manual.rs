@@ -349,11 +349,7 @@ impl Store {
             }
             // The counts, and the newest waiting record each one includes.
             let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
-            // Counts kept from a Get QOH or an imported order, read with the batch's counts:
-            // those of items the cart is sent are forgotten.
-            let mut kept = false;
             let sets = self.read(|c| {
-                kept = sql::pulled_any(c, cart.id)?;
                 let mut sets = Vec::with_capacity(batch.len());
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;
@@ -374,7 +370,7 @@ impl Store {
             if !sets.is_empty() {
                 report.requests += 1;
                 let mut applied = Vec::new();
-                // The items the cart took or may have taken, where counts are kept.
+                // The items the cart took or may have taken.
                 let mut sent = Vec::new();
                 // Each set's fate, `None` while it is to be sent (again). A set whose answer
                 // was lost, or that the cart asked to send again (not sent, rate limited),
@@ -519,9 +515,7 @@ impl Store {
                     if let Some(upto) = upto {
                         applied.push((target, upto));
                     }
-                    if kept {
-                        sent.push(target);
-                    }
+                    sent.push(target);
                     if let Some(message) = message {
                         report.failures.push(ItemFailure {
                             sku: set.sku.clone(),
@@ -532,11 +526,18 @@ impl Store {
                 // A count the cart took makes the records it included obsolete; so does one it
                 // may have taken (it would apply them twice). The records of an item the cart
                 // surely did not take stay and are sent as deltas.
+                // Counts kept from a Get QOH or an imported order of the items the cart took
+                // (or may have taken) are forgotten: looked for after the answer, so one kept
+                // while the request was on its way goes too (a sale then counted twice is
+                // safer than one given back).
                 let now = now_ms();
-                if !applied.is_empty() || !sent.is_empty() {
+                let kept = !sent.is_empty() && self.read(|c| sql::pulled_any(c, cart.id))?;
+                if !applied.is_empty() || kept {
                     report.superseded += self.write(|c| {
-                        for &item in &sent {
-                            sql::pulled_forget(c, cart.id, item)?;
+                        if kept {
+                            for &item in &sent {
+                                sql::pulled_forget(c, cart.id, item)?;
+                            }
                         }
                         sql::supersede(c, cart.id, &applied, now)
                     })?;

@@ -14,6 +14,38 @@ fn invsync(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The quickstart example as `cargo test` built it.
+fn quickstart() -> std::path::PathBuf {
+    // `cargo test` builds the examples beside the test binaries (target/debug/examples); a
+    // run of this file alone (`--test cli`) does not, and would try an old build.
+    let exe = std::env::current_exe().unwrap();
+    let quickstart = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|debug| debug.join("examples").join("quickstart"))
+        .unwrap();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.rs");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    assert!(
+        modified(&quickstart) >= modified(std::path::Path::new(source)),
+        "no quickstart built from its current source: run `cargo test --features emulator`, \
+         which builds the examples"
+    );
+    quickstart
+}
+
+/// The quickstart's `--config` mode on `config`, written to a file in `dir`.
+fn run_quickstart(dir: &std::path::Path, config: serde_json::Value, extra: &[&str]) -> Output {
+    let file = dir.join("carts.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    Command::new(quickstart())
+        .arg("--config")
+        .arg(&file)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn an_import_with_a_bad_line_changes_nothing_and_names_the_line() {
     let f = store();
@@ -184,21 +216,7 @@ fn a_mistyped_store_path_creates_nothing() {
 /// not sent, unless `--send` says so.
 #[test]
 fn the_quickstart_on_a_real_store_changes_no_cart_and_sends_only_when_asked() {
-    // `cargo test` builds the examples beside the test binaries (target/debug/examples); a
-    // run of this file alone (`--test cli`) does not, and would try an old build.
-    let exe = std::env::current_exe().unwrap();
-    let quickstart = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|debug| debug.join("examples").join("quickstart"))
-        .unwrap();
-    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.rs");
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    assert!(
-        modified(&quickstart) >= modified(std::path::Path::new(source)),
-        "no quickstart built from its current source: run `cargo test --features emulator`, \
-         which builds the examples"
-    );
+    let quickstart = quickstart();
     let f = store();
     let emu = inventory_sync::emulator::Emulator::start().unwrap();
     let c = cart(&f.store, &emu, "Web", "attribute");
@@ -299,7 +317,7 @@ fn the_command_line_helps_makes_a_store_and_refuses_what_it_does_not_take() {
             vec!["stack", db, "--workstation", "W"],
             "stack takes no --workstation",
         ),
-        (vec!["run", "-x", db], "unknown option -x"),
+        (vec!["run", "--x", db], "unknown option --x"),
         (vec!["import", db, db], "is a database, not a CSV file"),
     ] {
         let out = invsync(&args);
@@ -365,4 +383,237 @@ fn the_controller_reports_a_cart_it_cannot_send_to() {
         reported,
         "no report of the cart it cannot send to: {seen:?}"
     );
+}
+
+/// The store keeps a cart's name trimmed: "Web " in the file is the stored "Web", whose
+/// settings stay (rewritten from the file, realtime left out, its sync would be switched off).
+#[test]
+fn the_quickstart_keeps_a_stored_cart_named_with_a_trailing_space() {
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    let c = cart(&f.store, &emu, "Web", "attribute");
+    assert!(f.store.cart(c).unwrap().sync_on);
+    let out = run_quickstart(
+        f.dir.path(),
+        serde_json::json!({
+            "store": f.dir.path().join("store.db"),
+            "carts": [{"name": "Web ", "adapter": "http_json", "url": emu.url(),
+                       "capabilities": {"send": true, "get": true}}],
+        }),
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        f.store.cart(c).unwrap().sync_on,
+        "the stored cart's real-time sync was switched off: {stdout}"
+    );
+}
+
+/// A name differing only by case is refused, not added as a second cart for the same shop.
+#[test]
+fn the_quickstart_adds_no_second_cart_for_a_name_differing_by_case() {
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    cart(&f.store, &emu, "Web", "attribute");
+    let out = run_quickstart(
+        f.dir.path(),
+        serde_json::json!({
+            "store": f.dir.path().join("store.db"),
+            "carts": [{"name": "web", "adapter": "http_json", "url": emu.url(),
+                       "capabilities": {"send": true, "get": true}}],
+        }),
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(f.store.carts().unwrap().len(), 1, "{stdout}");
+}
+
+/// A file with a bad cart adds none of its carts to the owner's real store.
+#[test]
+fn the_quickstart_adds_no_cart_from_a_file_with_a_bad_one() {
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    let out = run_quickstart(
+        f.dir.path(),
+        serde_json::json!({
+            "store": f.dir.path().join("store.db"),
+            "carts": [
+                {"name": "Good", "adapter": "http_json", "url": emu.url(),
+                 "capabilities": {"send": true, "get": true}},
+                {"name": "Bad", "adapter": "http_json", "url": emu.url(),
+                 "capabilities": {"send": true, "get": true}, "max_items_to_send": 0},
+            ],
+        }),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        f.store.carts().unwrap().len(),
+        0,
+        "a failed run left carts behind: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A SKU starting with '-' (valid in the library, importable from CSV) can be asked for, as
+/// is or after `--`.
+#[test]
+fn the_qoh_of_a_sku_starting_with_a_dash_can_be_asked() {
+    let f = store();
+    item(&f.store, "-10-SCREW", 7);
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let plain = invsync(&["qoh", db, "-10-SCREW"]);
+    let sep = invsync(&["qoh", db, "--", "-10-SCREW"]);
+    assert!(
+        String::from_utf8_lossy(&plain.stdout).trim() == "7"
+            && String::from_utf8_lossy(&sep.stdout).trim() == "7",
+        "{} / {}",
+        String::from_utf8_lossy(&plain.stderr),
+        String::from_utf8_lossy(&sep.stderr)
+    );
+}
+
+/// An option given twice is refused: the first would silently win over an appended override.
+#[test]
+fn an_option_given_twice_is_refused() {
+    let f = store();
+    let db = f.dir.path().join("store.db");
+    let out = invsync(&[
+        "run",
+        db.to_str().unwrap(),
+        "--workstation",
+        "A",
+        "--workstation",
+        "B",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// `init file:X` with X an existing store: refused, never opened as new (and migrated).
+#[test]
+fn init_never_opens_an_existing_store_through_a_uri() {
+    let f = store();
+    let dir = f.dir.path();
+    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["init", "file:store.db"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A cart answering 429 with a short Retry-After and a body that names its request: the
+/// controller reports the error once, not on every attempt (a flood of its log).
+#[test]
+fn the_controller_does_not_report_every_attempt_on_a_rate_limited_cart() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (served, answers) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let mut conn = conn.unwrap();
+            let mut buf = [0u8; 65536];
+            let _ = conn.read(&mut buf);
+            let body = format!("{{\"error\":\"slow down\",\"request_id\":\"r-{n}\"}}");
+            let _ = write!(
+                conn,
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0.05\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.flush();
+            if served.send(n).is_err() {
+                break;
+            }
+        }
+    });
+    let f = store();
+    let json = serde_json::json!({
+        "name": "Web", "adapter": "http_json", "url": url,
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+    });
+    let c = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "MUG", 10);
+    adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Ten attempts answered, then stop the controller and read all it wrote.
+    for _ in 0..10 {
+        answers.recv_timeout(Duration::from_secs(30)).unwrap();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    let reports = lines.iter().filter(|l| l.contains("request_id")).count();
+    assert!(
+        reports <= 2,
+        "{reports} reports for 10 rate-limited attempts:\n{}",
+        lines.join("\n")
+    );
+}
+
+/// A second shared controller says it stands by for the active one, rather than log its start
+/// and then nothing for months.
+#[test]
+fn a_controller_standing_by_for_another_says_so() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let f = store();
+    f.store.set_param("StackMode", "shared").unwrap();
+    f.store
+        .hold_shared_lock_between_passes(Duration::from_secs(3600))
+        .unwrap();
+    let active = f.store.run_stack(None).unwrap();
+    assert!(!active.standby, "{active}");
+    let db = f.dir.path().join("store.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let said = loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("standing by") => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(said, "{seen:?}");
 }

@@ -102,10 +102,17 @@ fn positional(args: &[String]) -> Result<Vec<&str>, Failure> {
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
-        if OPTIONS.contains(&a) {
+        if a == "--" {
+            // What follows is an argument even if it starts with a dash (a SKU `-10-SCREW`).
+            out.extend(args[i + 1..].iter().map(String::as_str));
+            break;
+        } else if OPTIONS.contains(&a) {
+            if options.contains(&a) {
+                return Err(Failure::Usage(format!("{a} is given twice")));
+            }
             options.push(a);
             i += 2;
-        } else if a.starts_with('-') && a.len() > 1 {
+        } else if a.starts_with("--") {
             return Err(Failure::Usage(format!("unknown option {a}")));
         } else {
             out.push(a);
@@ -182,25 +189,18 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     "controller started: {}, workstation {}, StackMode {}, a pass every {interval} ms\n",
                     store.path().display(),
                     store.workstation(),
-                    store.param("StackMode")?
+                    store
+                        .param("StackMode")
+                        .unwrap_or_else(|e| format!("unknown ({e})"))
                 ),
             );
-            // Each cart's error at the last pass: a report is printed when one comes, changes
-            // or goes, not only when something was sent, so a cart down stays no secret.
-            let mut errors: HashMap<inventory_sync::CartId, Option<String>> = HashMap::new();
+            let mut log = ControllerLog::default();
             loop {
                 // A pass leases for at most a second, so a slow cart's backlog never holds
                 // up the other carts' new records for longer.
                 let idle = match store.run_stack_within(None, Duration::from_secs(1)) {
                     Ok(report) => {
-                        let mut changed = false;
-                        for c in &report.carts {
-                            changed |=
-                                errors.insert(c.cart_id, c.error.clone()).flatten() != c.error;
-                        }
-                        if changed
-                            || report.sent + report.retried + report.bypassed + report.uncertain > 0
-                        {
+                        if log.wants(&report, std::time::Instant::now()) {
                             say(&mut std::io::stdout(), &report.to_string());
                         }
                         // A pass whose second ran out with records waiting goes on at once.
@@ -325,21 +325,91 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         Some("init") => {
             let path = nth(&pos, 1, "STORE")?;
-            if std::path::Path::new(path).exists() {
+            // A URI would name a file other than the one checked here.
+            if path.starts_with("file:") {
                 return Err(Failure::Usage(format!(
-                    "{path:?} exists already: init makes a new store only"
+                    "{path:?}: init takes a file path, not a URI"
                 )));
             }
-            let store = Store::open(path)?;
-            println!("new store: {}", store.path().display());
-            Ok(())
+            // Made here, atomically, so a file that exists (or appears meanwhile) is never
+            // opened, let alone migrated: SQLite makes a store of the empty file.
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Failure::Usage(format!(
+                        "{path:?} exists already: init makes a new store only"
+                    )))
+                }
+                Err(e) => return Err(Failure::Usage(format!("cannot create {path:?}: {e}"))),
+            }
+            match Store::open(path) {
+                Ok(store) => {
+                    println!("new store: {}", store.path().display());
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(path);
+                    Err(e.into())
+                }
+            }
         }
         Some(other) => Err(Failure::Usage(format!("unknown command {other:?}"))),
         None => Err(Failure::Usage("no command".into())),
     }
 }
 
-/// One line of an import file.
+/// How often a cart's error is reported again while only its wording changes (a rate limit's
+/// answer naming its request, say).
+const ERROR_REPEAT: Duration = Duration::from_secs(15 * 60);
+
+/// What the controller's log was last told, so that a report is written when something was
+/// sent, retried, bypassed or given up on, when a cart's error comes or goes, when the
+/// controller starts or stops standing by for another, and when an error's wording changes
+/// (at most every [`ERROR_REPEAT`]): a cart down is no silence, and a cart answering every
+/// attempt a little differently is no flood.
+#[derive(Default)]
+struct ControllerLog {
+    /// Each cart's error at the last pass, and when a report last showed it.
+    errors: HashMap<inventory_sync::CartId, (Option<String>, std::time::Instant)>,
+    standby: Option<bool>,
+}
+
+impl ControllerLog {
+    fn wants(&mut self, report: &inventory_sync::RunReport, now: std::time::Instant) -> bool {
+        let mut wants = report.sent + report.retried + report.bypassed + report.uncertain > 0;
+        // Standing by from the first pass, or starting or stopping to later.
+        let before = self.standby.replace(report.standby);
+        if before != Some(report.standby) && (report.standby || before.is_some()) {
+            wants = true;
+        }
+        for c in &report.carts {
+            match self.errors.get_mut(&c.cart_id) {
+                None => {
+                    wants |= c.error.is_some();
+                    self.errors.insert(c.cart_id, (c.error.clone(), now));
+                }
+                Some((error, told)) if error.is_some() != c.error.is_some() => {
+                    wants = true;
+                    (*error, *told) = (c.error.clone(), now);
+                }
+                Some((error, told)) if *error != c.error => {
+                    if now.duration_since(*told) >= ERROR_REPEAT {
+                        wants = true;
+                        *told = now;
+                    }
+                    error.clone_from(&c.error);
+                }
+                Some(_) => {}
+            }
+        }
+        wants
+    }
+}
+
 /// Writes `text` with the time (UTC) before it: written, not printed, as `print!` panics when
 /// its reader has gone (a log shipper restarted, a full disk), and the controller must outlive
 /// its log.
@@ -372,6 +442,7 @@ fn utc_now() -> String {
     )
 }
 
+/// One line of an import file.
 struct Line {
     sku: String,
     delta: i64,

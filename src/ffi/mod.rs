@@ -13,7 +13,8 @@
 //!   [`INVSYNC_MAX_NAME_IN`] bytes (names, SKUs, paths, references). `NULL` only where a
 //!   function says *optional*.
 //! - Text out is `(char *buf, int32_t len, int32_t *needed)`: `needed` (bytes including the
-//!   NUL) is written whenever it is not `NULL`; `buf = NULL, len = 0` only asks the size and
+//!   NUL) is written, when not `NULL`, whenever the call has its text, also when the buffer is
+//!   too small (a call that fails before it has any, or given a bad buffer, leaves it); `buf = NULL, len = 0` only asks the size and
 //!   returns [`INVSYNC_OK`]; a buffer too small returns [`INVSYNC_BUFFER_TOO_SMALL`] and
 //!   nothing is written to it (never a truncated string). A call that does work (run, send,
 //!   get) does it whatever the buffer; its report can be read again with

@@ -348,6 +348,18 @@ pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
     Ok(())
 }
 
+/// Forgets the counts kept for `cart` of variants and of products with variants: read at one
+/// real-time level, they mean nothing at the other.
+pub(crate) fn pulled_forget_variants(c: &Connection, cart: CartId) -> Result<()> {
+    c.prepare_cached(
+        "DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id IN
+           (SELECT i.id FROM items i WHERE i.parent_id IS NOT NULL
+              OR EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id))",
+    )?
+    .execute([cart])?;
+    Ok(())
+}
+
 /// Whether any count pulled from `cart` is kept (most carts have none: a run skips the
 /// forgetting then).
 pub(crate) fn pulled_any(c: &Connection, cart: CartId) -> Result<bool> {
