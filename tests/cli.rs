@@ -14,6 +14,39 @@ fn invsync(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `invsync controller` on `db` until a line of its output passes `wanted` (at most 30 s
+/// of silence), then stops it: whether one did, and the lines before it.
+fn controller_says(db: &std::path::Path, wanted: impl Fn(&str) -> bool) -> (bool, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let said = loop {
+        match lines.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) if wanted(&line) => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    (said, seen)
+}
+
 /// The quickstart example as `cargo test` built it.
 fn quickstart() -> std::path::PathBuf {
     // `cargo test` builds the examples beside the test binaries (target/debug/examples); a
@@ -333,9 +366,6 @@ fn the_command_line_helps_makes_a_store_and_refuses_what_it_does_not_take() {
 /// an operator reading its log must not find silence while sales pile up.
 #[test]
 fn the_controller_reports_a_cart_it_cannot_send_to() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::time::Duration;
     let f = store();
     let json = serde_json::json!({
         "name": "Down", "adapter": "http_json", "url": "http://127.0.0.1:9",
@@ -347,33 +377,9 @@ fn the_controller_reports_a_cart_it_cannot_send_to() {
     item(&f.store, "MUG", 10);
     adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
     let db = f.dir.path().join("store.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
+    let (reported, seen) = controller_says(&db, |line| {
+        line.contains("Down") && line.contains("INVSYNC_CLI_TEST_NEVER_SET")
     });
-    let mut seen = Vec::new();
-    let reported = loop {
-        match lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if line.contains("Down") && line.contains("INVSYNC_CLI_TEST_NEVER_SET") => {
-                break true
-            }
-            Ok(line) => seen.push(line),
-            Err(_) => break false,
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(
         seen.first()
             .is_some_and(|l| l.contains("controller started")),
@@ -579,8 +585,6 @@ fn the_controller_does_not_report_every_attempt_on_a_rate_limited_cart() {
 /// and then nothing for months.
 #[test]
 fn a_controller_standing_by_for_another_says_so() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     use std::time::Duration;
     let f = store();
     f.store.set_param("StackMode", "shared").unwrap();
@@ -590,30 +594,6 @@ fn a_controller_standing_by_for_another_says_so() {
     let active = f.store.run_stack(None).unwrap();
     assert!(!active.standby, "{active}");
     let db = f.dir.path().join("store.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let said = loop {
-        match lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if line.contains("standing by") => break true,
-            Ok(line) => seen.push(line),
-            Err(_) => break false,
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let (said, seen) = controller_says(&db, |line| line.contains("standing by"));
     assert!(said, "{seen:?}");
 }

@@ -5,11 +5,13 @@
 mod common;
 
 use common::*;
+use inventory_sync::adapter::{CartAdapter, CartError};
 use inventory_sync::emulator::{Emulator, Fault};
 use inventory_sync::stack::WebStack;
 use inventory_sync::{
     AdjustOutcome, Adjustment, Delta, ErrorKind, GetOptions, Reason, SendOptions, StackState,
 };
+use std::sync::{Arc, Mutex};
 
 /// The writing methods of a test cart that is only read (Get QOH, the drift report).
 macro_rules! reads_only {
@@ -1735,13 +1737,7 @@ fn rule8_a_cart_short_of_its_cap_is_sent_the_difference_when_real_time_starts() 
     let a = Emulator::start().unwrap();
     let ca = cart(&f.store, &a, "A", "attribute");
     f.store.set_cart_sync(ca, false).unwrap();
-    item(&f.store, "CAP", 100);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    a.set_qoh("CAP", 19);
-    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    one_sold_behind_a_cap_and_pulled(&f.store, &a, ca);
     f.store.set_cart_sync(ca, true).unwrap();
     assert_eq!(records(&f.store, ca), vec![("CAP".to_string(), 1)]);
     drain(&f.store);
@@ -2077,13 +2073,7 @@ fn rule8_a_return_on_the_cart_after_shop_sales_gives_back_one_unit() {
     let f = store();
     let a = Emulator::start().unwrap();
     let ca = cart(&f.store, &a, "A", "none");
-    item(&f.store, "CAP", 100);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    a.set_qoh("CAP", 19);
-    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    one_sold_behind_a_cap_and_pulled(&f.store, &a, ca);
     adjust(&f.store, "CAP", -89, Reason::PosSale);
     let same = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
     assert_eq!(
@@ -2148,13 +2138,7 @@ fn rule8_a_drift_repair_the_cart_took_without_answering_does_not_undo_a_sale() {
     let f = store();
     let a = Emulator::start().unwrap();
     let ca = cart(&f.store, &a, "A", "none");
-    item(&f.store, "CAP", 100);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    a.set_qoh("CAP", 19);
-    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99, "one sold on the cart");
+    one_sold_behind_a_cap_and_pulled(&f.store, &a, ca);
     // The report's read passes; the repair is applied and its connection dropped.
     a.inject(Fault::Delay { ms: 0, count: 1 });
     a.inject(Fault::ApplyThenDrop { count: 1 });
@@ -2179,41 +2163,10 @@ fn rule8_a_drift_repair_the_cart_took_without_answering_does_not_undo_a_sale() {
 /// busy while the run holds the cart; ticked after it, it queues nothing (the run sent 20).
 #[test]
 fn rule8_real_time_switched_on_during_send_qoh_adds_no_unit_on_top_of_the_count() {
-    use inventory_sync::adapter::http_json::HttpJsonAdapter;
-    use inventory_sync::adapter::{
-        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-    };
-    use std::sync::{Arc, Mutex};
-    type Hook = Box<dyn FnOnce() + Send>;
-    struct SwitchOnDuringSet {
-        inner: HttpJsonAdapter,
-        hook: Mutex<Option<Hook>>,
-    }
-    impl CartAdapter for SwitchOnDuringSet {
-        fn update_mode(&self) -> UpdateMode {
-            self.inner.update_mode()
-        }
-        fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-            self.inner.apply_deltas(d)
-        }
-        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            let hook = self.hook.lock().unwrap().take();
-            if let Some(hook) = hook {
-                hook();
-            }
-            self.inner.set_quantities(s)
-        }
-        fn fetch_quantities(&self, c: Option<&str>, n: u32) -> Result<QuantityPage, CartError> {
-            self.inner.fetch_quantities(c, n)
-        }
-    }
     let f = store();
     let a = Emulator::start().unwrap();
     item(&f.store, "CAP", 100);
-    let adapter = Arc::new(SwitchOnDuringSet {
-        inner: HttpJsonAdapter::new(&a.url(), None, std::time::Duration::from_secs(10)).unwrap(),
-        hook: Mutex::new(None),
-    });
+    let adapter = HookedSets::on(&a);
     let ca = custom_cart(&f.store, "web", adapter.clone(), Some("attribute"), None);
     f.store
         .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
@@ -2396,13 +2349,7 @@ fn rule8_a_cart_pointed_at_another_shop_forgets_what_was_kept_of_the_old_one() {
     let f = store();
     let (staging, live) = (Emulator::start().unwrap(), Emulator::start().unwrap());
     let ca = cart(&f.store, &staging, "A", "none");
-    item(&f.store, "CAP", 100);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    staging.set_qoh("CAP", 19); // one sold there
-    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    one_sold_behind_a_cap_and_pulled(&f.store, &staging, ca);
     let json = serde_json::json!({
         "name": "A", "adapter": "http_json", "url": live.url(),
         "capabilities": {"send": true, "get": true, "realtime": "none"},
@@ -2424,41 +2371,10 @@ fn rule8_a_cart_pointed_at_another_shop_forgets_what_was_kept_of_the_old_one() {
 /// back and give the sale back (100, not 98).
 #[test]
 fn rule8_an_order_imported_during_a_send_qoh_request_is_not_given_back() {
-    use inventory_sync::adapter::http_json::HttpJsonAdapter;
-    use inventory_sync::adapter::{
-        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-    };
-    use std::sync::{Arc, Mutex};
-    type Hook = Box<dyn FnOnce() + Send>;
-    struct ImportDuringSet {
-        inner: HttpJsonAdapter,
-        hook: Mutex<Option<Hook>>,
-    }
-    impl CartAdapter for ImportDuringSet {
-        fn update_mode(&self) -> UpdateMode {
-            self.inner.update_mode()
-        }
-        fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-            self.inner.apply_deltas(d)
-        }
-        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            let hook = self.hook.lock().unwrap().take();
-            if let Some(hook) = hook {
-                hook();
-            }
-            self.inner.set_quantities(s)
-        }
-        fn fetch_quantities(&self, c: Option<&str>, n: u32) -> Result<QuantityPage, CartError> {
-            self.inner.fetch_quantities(c, n)
-        }
-    }
     let f = store();
     let a = Arc::new(Emulator::start().unwrap());
     item(&f.store, "CAP", 100);
-    let adapter = Arc::new(ImportDuringSet {
-        inner: HttpJsonAdapter::new(&a.url(), None, std::time::Duration::from_secs(10)).unwrap(),
-        hook: Mutex::new(None),
-    });
+    let adapter = HookedSets::on(&a);
     let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
     f.store
         .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
@@ -2499,13 +2415,7 @@ fn rule8_a_rotated_token_does_not_make_get_qoh_take_a_sale_again() {
         .to_string()
     };
     let ca = f.store.upsert_cart_json(&spec("old-token")).unwrap();
-    item(&f.store, "CAP", 100);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    a.set_qoh("CAP", 19); // one sold there
-    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 99);
+    one_sold_behind_a_cap_and_pulled(&f.store, &a, ca);
     a.set_token(Some("new-token"));
     assert_eq!(f.store.upsert_cart_json(&spec("new-token")).unwrap(), ca);
     let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
@@ -2540,4 +2450,70 @@ fn rule8_a_level_change_keeps_a_plain_items_count_owed_when_real_time_starts() {
         Some(2),
         "the cart shows what the store publishes (QOH 2)"
     );
+}
+
+/// A cart (the `http_json` adapter on an emulator) that runs `hook` once, as its first Send QOH
+/// request is on its way: what another workstation does meanwhile.
+struct HookedSets {
+    inner: inventory_sync::adapter::http_json::HttpJsonAdapter,
+    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl CartAdapter for HookedSets {
+    fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
+        self.inner.update_mode()
+    }
+    fn apply_deltas(
+        &self,
+        d: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        self.inner.apply_deltas(d)
+    }
+    fn set_quantities(
+        &self,
+        s: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        self.inner.set_quantities(s)
+    }
+    fn fetch_quantities(
+        &self,
+        c: Option<&str>,
+        n: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
+        self.inner.fetch_quantities(c, n)
+    }
+}
+
+impl HookedSets {
+    fn on(emu: &Emulator) -> std::sync::Arc<HookedSets> {
+        std::sync::Arc::new(HookedSets {
+            inner: inventory_sync::adapter::http_json::HttpJsonAdapter::new(
+                &emu.url(),
+                None,
+                std::time::Duration::from_secs(10),
+            )
+            .unwrap(),
+            hook: std::sync::Mutex::new(None),
+        })
+    }
+}
+
+/// CAP at QOH 100 behind a cap of 20 on `cart`, which counts 19 (one sold there), read by a
+/// Get QOH: the store at 99, and the cart's 19 kept (it is not what the cart publishes).
+fn one_sold_behind_a_cap_and_pulled(
+    store: &inventory_sync::Store,
+    emu: &Emulator,
+    cart: inventory_sync::CartId,
+) {
+    item(store, "CAP", 100);
+    store
+        .set_web_fields(cart, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    emu.set_qoh("CAP", 19);
+    store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(store.item_qoh("CAP").unwrap(), 99, "one sold on the cart");
 }
