@@ -12,7 +12,7 @@
 //! with `--send` it also makes one stack pass, sending what waits. It changes no count.
 
 use inventory_sync::emulator::Emulator;
-use inventory_sync::{Adjustment, Delta, Reason, SendOptions, StackState, Store};
+use inventory_sync::{Adjustment, CartId, Delta, Reason, SendOptions, StackState, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -183,51 +183,18 @@ fn against_real_carts(file: &str, send: bool) -> Result<(), String> {
     let carts = config["carts"]
         .as_array()
         .ok_or("\"carts\" must be an array")?;
-    // Every cart of the file is matched to the store's first, and those the store lacks are
-    // added in one transaction, so a file with a bad cart adds none. Names are compared as
-    // the store keeps them (trimmed); one the store has spelled otherwise is refused, never
-    // added as a second cart for the same shop.
-    let stored = store.carts().map_err(|e| e.to_string())?;
-    let mut plan = Vec::new();
-    for cart in carts {
-        let name = cart["name"]
-            .as_str()
-            .map(str::trim)
-            .ok_or("each cart needs a \"name\"")?;
-        if plan.iter().any(|(n, _)| n == name) {
-            return Err(format!("cart {name:?} is named twice; nothing was added"));
-        }
-        let found = match stored.iter().find(|c| c.name == name) {
-            Some(c) => Some(c.id),
-            None => match stored.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
-                Some(c) => {
-                    return Err(format!(
-                        "cart {name:?}: the store names it {:?}; nothing was added",
-                        c.name
-                    ))
-                }
-                None => None,
-            },
-        };
-        plan.push((name.to_owned(), found.ok_or(cart)));
-    }
+    // The carts the store lacks are added in one transaction, which also reads the store's
+    // carts (so one another process adds meanwhile is matched, not overwritten): a file with
+    // a bad cart adds none.
     store.begin().map_err(|e| e.to_string())?;
-    let mut ids = Vec::new();
-    for (name, found) in &plan {
-        let id = match found {
-            Ok(id) => *id,
-            Err(cart) => match store.upsert_cart_json(&cart.to_string()) {
-                Ok(id) => id,
-                Err(e) => {
-                    let _ = store.rollback();
-                    return Err(format!("cart {name:?}: {e}; nothing was added"));
-                }
-            },
-        };
-        ids.push((name.as_str(), id, found.is_ok()));
+    let added = add_missing_carts(&store, carts);
+    match &added {
+        Ok(_) => store.commit().map_err(|e| e.to_string())?,
+        Err(_) => {
+            let _ = store.rollback();
+        }
     }
-    store.commit().map_err(|e| e.to_string())?;
-    for (name, id, was_stored) in ids {
+    for (name, id, was_stored) in added? {
         match was_stored {
             true => println!("{name}: in the store already; its stored settings are used"),
             false => println!("{name}: added (Synchronize Inventory off)"),
@@ -262,4 +229,44 @@ fn against_real_carts(file: &str, send: bool) -> Result<(), String> {
         println!("(add --send to send what waits)");
     }
     Ok(())
+}
+
+/// Each cart of the file with its id, and whether the store had it, adding those it lacks.
+/// Names are compared as the store keeps them (trimmed); one the store, or the file, spells
+/// otherwise only in case is refused, never added as a second cart for the same shop.
+fn add_missing_carts(
+    store: &Store,
+    carts: &[serde_json::Value],
+) -> Result<Vec<(String, CartId, bool)>, String> {
+    let stored = store.carts().map_err(|e| e.to_string())?;
+    let mut out: Vec<(String, CartId, bool)> = Vec::new();
+    for cart in carts {
+        let name = cart["name"]
+            .as_str()
+            .map(str::trim)
+            .ok_or("each cart needs a \"name\"; nothing was added")?;
+        let folded = name.to_lowercase();
+        if out.iter().any(|(n, ..)| n.to_lowercase() == folded) {
+            return Err(format!("cart {name:?} is named twice; nothing was added"));
+        }
+        let exact = stored.iter().find(|c| c.name == name);
+        let entry = match exact.or_else(|| stored.iter().find(|c| c.name.to_lowercase() == folded))
+        {
+            Some(c) if c.name == name => (name.to_owned(), c.id, true),
+            Some(c) => {
+                return Err(format!(
+                    "cart {name:?}: the store names it {:?}; nothing was added",
+                    c.name
+                ))
+            }
+            None => {
+                let id = store
+                    .upsert_cart_json(&cart.to_string())
+                    .map_err(|e| format!("cart {name:?}: {e}; nothing was added"))?;
+                (name.to_owned(), id, false)
+            }
+        };
+        out.push(entry);
+    }
+    Ok(out)
 }

@@ -178,13 +178,32 @@ fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&Strin
     })
 }
 
-/// The settings that say which shop (and stock location) a cart is: its adapter settings but
-/// the credentials, which change when rotated and name the same shop.
-fn shop_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
-    adapter_settings(config).filter(|(k, _)| {
-        !SECRET_KEYS.contains(&k.as_str())
-            && !matches!(k.as_str(), "consumer_key" | "email" | "timeout_ms")
-    })
+/// The settings that say which shop (and stock location) a cart is, its values compared as
+/// the adapters read them: text or number alike, trimmed, a URL without its trailing slash, a
+/// Shopify location by its number (`gid://shopify/Location/1` is `1`). Leaves out the
+/// credentials, which change when rotated and name the same shop, and the API version and
+/// time-out, which change how the shop is asked, not which.
+fn shop_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&String, String)> {
+    adapter_settings(config)
+        .filter(|(k, _)| {
+            !SECRET_KEYS.contains(&k.as_str())
+                && !matches!(
+                    k.as_str(),
+                    "consumer_key" | "email" | "timeout_ms" | "api_version"
+                )
+        })
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.trim().to_owned(),
+                other => other.to_string(),
+            };
+            let text = match k.as_str() {
+                "url" => text.trim_end_matches('/').to_owned(),
+                "location_id" => text.rsplit('/').next().unwrap_or_default().to_owned(),
+                _ => text,
+            };
+            (k, text)
+        })
 }
 
 /// A parsed, checked cart definition (the JSON of DESIGN §9).

@@ -348,15 +348,22 @@ impl Store {
                 std::thread::sleep(std::mem::take(&mut owed));
             }
             // The counts, and the newest waiting record each one includes.
-            let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
+            // And what the cart was taken to count before it (the count kept from a Get QOH
+            // or an imported order, else what it publishes), read only where any is kept.
+            let mut read: Vec<(ItemId, Option<i64>, i64)> = Vec::with_capacity(batch.len());
             let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
+                let any_kept = sql::pulled_any(c, cart.id)?;
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;
                     let Some((target, published)) = published_now(c, &cart, &item)? else {
                         continue;
                     };
-                    read.push((target, sql::stack_newest(c, cart.id, target)?));
+                    let before = match any_kept {
+                        true => sql::pulled_get(c, cart.id, target)?.unwrap_or(published),
+                        false => published,
+                    };
+                    read.push((target, sql::stack_newest(c, cart.id, target)?, before));
                     sets.push(QuantitySet {
                         key: random_key(),
                         sku: item.sku.clone(),
@@ -496,7 +503,7 @@ impl Store {
                     })
                     .collect();
                 for ((set, read), took) in sets.iter().zip(&read).zip(took) {
-                    let (target, upto) = *read;
+                    let (target, upto, before) = *read;
                     let message = match took {
                         Took::NotTried => continue,
                         Took::Yes => {
@@ -515,7 +522,7 @@ impl Store {
                     if let Some(upto) = upto {
                         applied.push((target, upto));
                     }
-                    sent.push(target);
+                    sent.push((target, set.qoh, before));
                     if let Some(message) = message {
                         report.failures.push(ItemFailure {
                             sku: set.sku.clone(),
@@ -526,17 +533,25 @@ impl Store {
                 // A count the cart took makes the records it included obsolete; so does one it
                 // may have taken (it would apply them twice). The records of an item the cart
                 // surely did not take stay and are sent as deltas.
-                // Counts kept from a Get QOH or an imported order of the items the cart took
-                // (or may have taken) are forgotten: looked for after the answer, so one kept
-                // while the request was on its way goes too (a sale then counted twice is
-                // safer than one given back).
+                // The cart now shows the count it took (or may have): a count kept of it
+                // goes, looked for after the answer. One an imported order or return moved
+                // while the request was on its way may have moved before the cart took the
+                // count (which then erased it) or after; which is not known, so the error
+                // goes toward fewer units either way: a sale is forgotten (counted twice if it
+                // came after), a return is kept on top of the count (lost if it came before).
                 let now = now_ms();
                 let kept = !sent.is_empty() && self.read(|c| sql::pulled_any(c, cart.id))?;
                 if !applied.is_empty() || kept {
                     report.superseded += self.write(|c| {
                         if kept {
-                            for &item in &sent {
-                                sql::pulled_forget(c, cart.id, item)?;
+                            for &(item, count, before) in &sent {
+                                match sql::pulled_get(c, cart.id, item)? {
+                                    Some(kept) if kept > before => {
+                                        sql::pulled_set(c, cart.id, item, count + (kept - before))?
+                                    }
+                                    Some(_) => sql::pulled_forget(c, cart.id, item)?,
+                                    None => {}
+                                }
                             }
                         }
                         sql::supersede(c, cart.id, &applied, now)

@@ -597,3 +597,25 @@ fn a_controller_standing_by_for_another_says_so() {
     let (said, seen) = controller_says(&db, |line| line.contains("standing by"));
     assert!(said, "{seen:?}");
 }
+
+/// A file naming one shop twice, as "Web" and "web", is refused (the store holding neither):
+/// two carts for one shop would each be sent every change once real-time is on.
+#[test]
+fn the_quickstart_refuses_a_file_naming_a_cart_twice_in_two_cases() {
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    let cart = |name: &str| {
+        serde_json::json!({"name": name, "adapter": "http_json", "url": emu.url(),
+                           "capabilities": {"send": true, "get": true}})
+    };
+    let out = run_quickstart(
+        f.dir.path(),
+        serde_json::json!({"store": f.dir.path().join("store.db"),
+                           "carts": [cart("Web"), cart("web")]}),
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("named twice"), "{stderr}");
+    assert!(f.store.carts().unwrap().is_empty(), "a cart was added");
+}

@@ -2452,11 +2452,86 @@ fn rule8_a_level_change_keeps_a_plain_items_count_owed_when_real_time_starts() {
     );
 }
 
-/// A cart (the `http_json` adapter on an emulator) that runs `hook` once, as its first Send QOH
-/// request is on its way: what another workstation does meanwhile.
+/// A return made on a capped cart (not sent real-time changes) right after it took Send QOH's
+/// 20, imported on another workstation while the answer travels: QOH 101, the cart's 21
+/// kept. Send QOH cannot tell whether the return came before its count (which erased it) or
+/// after; forgetting the 21 would take the return a second time at the next Get QOH (102 for
+/// 101 on the shelf), so a rise is kept on top of the count sent.
+#[test]
+fn rule8_a_return_imported_after_the_cart_took_the_set_is_not_counted_twice() {
+    let f = store();
+    let a = Arc::new(Emulator::start().unwrap());
+    item(&f.store, "CAP", 100);
+    let adapter = HookedSets::after(&a);
+    let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("CAP", 20);
+    let other = f.reopen();
+    let emu = a.clone();
+    *adapter.hook.lock().unwrap() = Some(Box::new(move || {
+        emu.set_qoh("CAP", 21); // one returned and restocked on the cart, after the set
+        let ret = Adjustment::new("CAP", Delta::new(1).unwrap(), Reason::Return);
+        other.adjust_qoh(&ret.origin_cart(ca)).unwrap();
+    }));
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(21)), "{sent:?}");
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 101);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("CAP").unwrap(),
+        101,
+        "nothing happened on the cart since the return was imported: {report:?}"
+    );
+}
+
+/// A Shopify cart's `api_version` raised (Shopify retires each version after a year), and its
+/// location written as a number instead of text, or as its gid: the same shop and location,
+/// so the 19 kept from the last Get QOH stays, and the next Get QOH, nothing sold since, does
+/// not take the cart's sale again (98).
+#[test]
+fn rule8_a_shopify_carts_new_api_version_or_location_spelling_keeps_its_counts() {
+    use inventory_sync::emulator::Mode;
+    let emu = Emulator::start_mode(Mode::Shopify).unwrap();
+    emu.set_token(Some("tok"));
+    let f = store();
+    let spec = |version: &str, location: serde_json::Value| {
+        serde_json::json!({
+            "name": "Shop", "adapter": "shopify", "url": emu.url(), "token": "tok",
+            "location_id": location, "api_version": version,
+            "capabilities": {"send": true, "get": true, "realtime": "none"},
+        })
+        .to_string()
+    };
+    let ca = f
+        .store
+        .upsert_cart_json(&spec("2025-04", "1".into()))
+        .unwrap();
+    one_sold_behind_a_cap_and_pulled(&f.store, &emu, ca);
+    for (version, location) in [
+        ("2026-04", serde_json::json!("1")),
+        ("2026-04", serde_json::json!(1)),
+        ("2026-04", serde_json::json!("gid://shopify/Location/1")),
+    ] {
+        let again = spec(version, location.clone());
+        assert_eq!(f.store.upsert_cart_json(&again).unwrap(), ca);
+        let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+        assert_eq!(
+            f.store.item_qoh("CAP").unwrap(),
+            99,
+            "{version} {location}: nothing sold since the last Get QOH: {report:?}"
+        );
+    }
+}
+
+/// A cart (the `http_json` adapter on an emulator) that runs `hook` once, while its first
+/// Send QOH request is on its way (before the cart applies it, or with `after`, once it has
+/// and its answer travels back): what another workstation does meanwhile.
 struct HookedSets {
     inner: inventory_sync::adapter::http_json::HttpJsonAdapter,
     hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    after: bool,
 }
 
 impl CartAdapter for HookedSets {
@@ -2474,10 +2549,14 @@ impl CartAdapter for HookedSets {
         s: &[inventory_sync::adapter::QuantitySet],
     ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
         let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook();
-        }
-        self.inner.set_quantities(s)
+        let (before, after) = match self.after {
+            false => (hook, None),
+            true => (None, hook),
+        };
+        before.into_iter().for_each(|hook| hook());
+        let answer = self.inner.set_quantities(s);
+        after.into_iter().for_each(|hook| hook());
+        answer
     }
     fn fetch_quantities(
         &self,
@@ -2490,6 +2569,14 @@ impl CartAdapter for HookedSets {
 
 impl HookedSets {
     fn on(emu: &Emulator) -> std::sync::Arc<HookedSets> {
+        Self::new(emu, false)
+    }
+
+    fn after(emu: &Emulator) -> std::sync::Arc<HookedSets> {
+        Self::new(emu, true)
+    }
+
+    fn new(emu: &Emulator, after: bool) -> std::sync::Arc<HookedSets> {
         std::sync::Arc::new(HookedSets {
             inner: inventory_sync::adapter::http_json::HttpJsonAdapter::new(
                 &emu.url(),
@@ -2498,6 +2585,7 @@ impl HookedSets {
             )
             .unwrap(),
             hook: std::sync::Mutex::new(None),
+            after,
         })
     }
 }

@@ -362,18 +362,21 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
 }
 
-/// How often a cart's error is reported again while only its wording changes (a rate limit's
-/// answer naming its request, say).
+/// How soon a cart's error is reported again once its wording changed (a rate limit's answer
+/// naming its request, say), and how often while it stays the same (a cart paused for bad
+/// credentials counts no attempt, so nothing else would say it is still down).
 const ERROR_REPEAT: Duration = Duration::from_secs(15 * 60);
+const ERROR_REMIND: Duration = Duration::from_secs(60 * 60);
 
 /// What the controller's log was last told, so that a report is written when something was
 /// sent, retried, bypassed or given up on, when a cart's error comes or goes, when the
-/// controller starts or stops standing by for another, and when an error's wording changes
-/// (at most every [`ERROR_REPEAT`]): a cart down is no silence, and a cart answering every
-/// attempt a little differently is no flood.
+/// controller starts or stops standing by for another, when an error's wording has changed
+/// ([`ERROR_REPEAT`] after the last report of it at most), and every [`ERROR_REMIND`] while a
+/// cart stays down: a cart down is no silence, and a cart answering every attempt a little
+/// differently is no flood.
 #[derive(Default)]
 struct ControllerLog {
-    /// Each cart's error at the last pass, and when a report last showed it.
+    /// Each cart's error as the log last showed it (`None`: none), and when.
     errors: HashMap<inventory_sync::CartId, (Option<String>, std::time::Instant)>,
     standby: Option<bool>,
 }
@@ -387,24 +390,20 @@ impl ControllerLog {
             wants = true;
         }
         for c in &report.carts {
-            match self.errors.get_mut(&c.cart_id) {
-                None => {
-                    wants |= c.error.is_some();
-                    self.errors.insert(c.cart_id, (c.error.clone(), now));
+            let shown = self.errors.get(&c.cart_id);
+            let tell = match (shown, &c.error) {
+                (None, error) => error.is_some(),
+                (Some((shown, _)), error) if shown.is_some() != error.is_some() => true,
+                (Some((_, _)), None) => false,
+                (Some((shown, at)), Some(_)) => {
+                    let since = now.duration_since(*at);
+                    since >= ERROR_REMIND || (shown != &c.error && since >= ERROR_REPEAT)
                 }
-                Some((error, told)) if error.is_some() != c.error.is_some() => {
-                    wants = true;
-                    (*error, *told) = (c.error.clone(), now);
-                }
-                Some((error, told)) if *error != c.error => {
-                    if now.duration_since(*told) >= ERROR_REPEAT {
-                        wants = true;
-                        *told = now;
-                    }
-                    error.clone_from(&c.error);
-                }
-                Some(_) => {}
+            };
+            if tell || shown.is_none() {
+                self.errors.insert(c.cart_id, (c.error.clone(), now));
             }
+            wants |= tell;
         }
         wants
     }
@@ -561,4 +560,72 @@ fn check_line(
     }
     *now = after;
     Ok(())
+}
+
+#[cfg(test)]
+mod controller_log {
+    use super::*;
+    use inventory_sync::{CartReport, RunReport};
+    use std::time::Instant;
+
+    fn pass(error: Option<&str>) -> RunReport {
+        RunReport {
+            carts: vec![CartReport {
+                cart_id: 1,
+                name: "Shop".into(),
+                remaining: 5,
+                error: error.map(str::to_owned),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// A cart goes from unreachable to paused for bad credentials a minute later, and stays
+    /// paused: the new cause reaches the log once the 15 minutes after the last report are
+    /// up, not never (the log would say "connection refused" for as long as it is paused).
+    #[test]
+    fn an_error_whose_wording_changed_inside_the_window_is_shown_once_the_window_ends() {
+        let mut log = ControllerLog::default();
+        let t0 = Instant::now();
+        let m = |s: u64| Duration::from_secs(60 * s);
+        assert!(log.wants(&pass(Some("connection refused")), t0));
+        assert!(!log.wants(&pass(Some("401 Unauthorized; cart paused")), t0 + m(1)));
+        let shown_later = (2..=24 * 60)
+            .any(|min| log.wants(&pass(Some("401 Unauthorized; cart paused")), t0 + m(min)));
+        assert!(
+            shown_later,
+            "the 401 never reaches the log in a day of passes"
+        );
+    }
+
+    /// A cart paused for bad credentials (401: no attempt is counted, so no report says
+    /// "to retry") is reported again while it stays paused, not once and then never while
+    /// its records pile up for days.
+    #[test]
+    fn a_standing_error_is_reported_again_after_a_while() {
+        let mut log = ControllerLog::default();
+        let t0 = Instant::now();
+        let paused = pass(Some("401 Unauthorized; cart paused"));
+        assert!(log.wants(&paused, t0));
+        let again =
+            (1..=3 * 24 * 60).any(|min| log.wants(&paused, t0 + Duration::from_secs(60 * min)));
+        assert!(again, "three days of silence about a paused cart");
+    }
+    /// A cart answering every attempt differently (a request id in each 429), once a second
+    /// for an hour, is reported a handful of times, not on every pass; its recovery at once.
+    #[test]
+    fn an_error_worded_differently_each_pass_does_not_flood_and_its_end_is_told() {
+        let mut log = ControllerLog::default();
+        let t0 = Instant::now();
+        let told = (0..3600u64)
+            .filter(|s| {
+                let error = format!("rate limited: request r-{s}");
+                log.wants(&pass(Some(&error)), t0 + Duration::from_secs(*s))
+            })
+            .count();
+        assert!((1..=5).contains(&told), "{told} reports in an hour");
+        assert!(log.wants(&pass(None), t0 + Duration::from_secs(3601)));
+        assert!(!log.wants(&pass(None), t0 + Duration::from_secs(3602)));
+    }
 }
