@@ -178,13 +178,14 @@ fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&Strin
     })
 }
 
-/// The settings that say which shop (and stock location) a cart is, its values compared as
-/// the adapters read them: text or number alike, trimmed, a URL without its trailing slash, a
-/// Shopify location by its number (`gid://shopify/Location/1` is `1`). Leaves out the
-/// credentials, which change when rotated and name the same shop, and the API version and
-/// time-out, which change how the shop is asked, not which.
-fn shop_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&String, String)> {
-    adapter_settings(config)
+/// The settings that say which shop (and stock location) a cart of `adapter` is, its values
+/// compared as the adapters read them: text or number alike, trimmed; a URL as parsed (host
+/// in lower case, default port and trailing slash alike); a location by its number (Shopify's
+/// `gid://shopify/Location/1` and `"01"` are `1`; a BigCommerce cart without one is at 1).
+/// Leaves out the credentials, which change when rotated and name the same shop, and the API
+/// version and time-out, which change how the shop is asked, not which.
+fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = adapter_settings(config)
         .filter(|(k, _)| {
             !SECRET_KEYS.contains(&k.as_str())
                 && !matches!(
@@ -198,12 +199,24 @@ fn shop_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&String, 
                 other => other.to_string(),
             };
             let text = match k.as_str() {
-                "url" => text.trim_end_matches('/').to_owned(),
-                "location_id" => text.rsplit('/').next().unwrap_or_default().to_owned(),
+                "url" => {
+                    crate::adapter::common::base_url(&text, "cart").map_or(text, |u| u.to_string())
+                }
+                "location_id" => {
+                    let last = text.rsplit('/').next().unwrap_or_default();
+                    last.parse::<u64>()
+                        .map_or(last.to_owned(), |n| n.to_string())
+                }
                 _ => text,
             };
-            (k, text)
+            (k.clone(), text)
         })
+        .collect();
+    if adapter == "bigcommerce" && !out.iter().any(|(k, _)| k == "location_id") {
+        out.push(("location_id".into(), "1".into()));
+        out.sort();
+    }
+    out
 }
 
 /// A parsed, checked cart definition (the JSON of DESIGN §9).
@@ -533,7 +546,8 @@ impl Store {
             // total; a plain item is itself at either level).
             if let Some(old) = &old {
                 if old.adapter != spec.adapter
-                    || !shop_settings(&old.config).eq(shop_settings(&spec.config))
+                    || shop_settings(&old.adapter, &old.config)
+                        != shop_settings(&spec.adapter, &spec.config)
                 {
                     sql::pulled_forget_cart(c, id)?;
                 } else if old.level() != spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute)

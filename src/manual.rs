@@ -348,22 +348,19 @@ impl Store {
                 std::thread::sleep(std::mem::take(&mut owed));
             }
             // The counts, and the newest waiting record each one includes.
-            // And what the cart was taken to count before it (the count kept from a Get QOH
-            // or an imported order, else what it publishes), read only where any is kept.
-            let mut read: Vec<(ItemId, Option<i64>, i64)> = Vec::with_capacity(batch.len());
+            let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
+            // The ledger's newest row as the counts are read: returns imported from the cart
+            // after it may be on the cart on top of the count sent (below).
+            let mut since = 0;
             let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
-                let any_kept = sql::pulled_any(c, cart.id)?;
+                since = sql::ledger_last_id(c)?;
                 for item in batch {
                     let item = sql::item_by_id(c, item.id)?;
                     let Some((target, published)) = published_now(c, &cart, &item)? else {
                         continue;
                     };
-                    let before = match any_kept {
-                        true => sql::pulled_get(c, cart.id, target)?.unwrap_or(published),
-                        false => published,
-                    };
-                    read.push((target, sql::stack_newest(c, cart.id, target)?, before));
+                    read.push((target, sql::stack_newest(c, cart.id, target)?));
                     sets.push(QuantitySet {
                         key: random_key(),
                         sku: item.sku.clone(),
@@ -503,7 +500,7 @@ impl Store {
                     })
                     .collect();
                 for ((set, read), took) in sets.iter().zip(&read).zip(took) {
-                    let (target, upto, before) = *read;
+                    let (target, upto) = *read;
                     let message = match took {
                         Took::NotTried => continue,
                         Took::Yes => {
@@ -522,7 +519,7 @@ impl Store {
                     if let Some(upto) = upto {
                         applied.push((target, upto));
                     }
-                    sent.push((target, set.qoh, before));
+                    sent.push((target, set.qoh));
                     if let Some(message) = message {
                         report.failures.push(ItemFailure {
                             sku: set.sku.clone(),
@@ -534,24 +531,33 @@ impl Store {
                 // may have taken (it would apply them twice). The records of an item the cart
                 // surely did not take stay and are sent as deltas.
                 // The cart now shows the count it took (or may have): a count kept of it
-                // goes, looked for after the answer. One an imported order or return moved
-                // while the request was on its way may have moved before the cart took the
-                // count (which then erased it) or after; which is not known, so the error
-                // goes toward fewer units either way: a sale is forgotten (counted twice if it
-                // came after), a return is kept on top of the count (lost if it came before).
+                // goes, looked for after the answer. An order or return imported from the cart
+                // while the request was on its way may have come before the cart took the
+                // count (which then erased it) or after; which is not known, so the error goes
+                // toward fewer units either way: sales are forgotten (counted twice if they
+                // came after), returns kept on top of the count (lost if they came before),
+                // each summed from the ledger, so a sale cannot hide a return.
                 let now = now_ms();
-                let kept = !sent.is_empty() && self.read(|c| sql::pulled_any(c, cart.id))?;
-                if !applied.is_empty() || kept {
+                let (kept, moved) = match sent.is_empty() {
+                    true => (false, false),
+                    false => self.read(|c| {
+                        Ok((
+                            sql::pulled_any(c, cart.id)?,
+                            sql::ledger_from_cart_since(c, cart.id, since)?,
+                        ))
+                    })?,
+                };
+                if !applied.is_empty() || kept || moved {
                     report.superseded += self.write(|c| {
-                        if kept {
-                            for &(item, count, before) in &sent {
-                                match sql::pulled_get(c, cart.id, item)? {
-                                    Some(kept) if kept > before => {
-                                        sql::pulled_set(c, cart.id, item, count + (kept - before))?
-                                    }
-                                    Some(_) => sql::pulled_forget(c, cart.id, item)?,
-                                    None => {}
-                                }
+                        for &(item, count) in sent.iter().filter(|_| kept || moved) {
+                            let returns = match moved {
+                                true => sql::ledger_returns_since(c, cart.id, item, since)?,
+                                false => 0,
+                            };
+                            if returns > 0 {
+                                sql::pulled_set(c, cart.id, item, count + returns)?;
+                            } else if kept {
+                                sql::pulled_forget(c, cart.id, item)?;
                             }
                         }
                         sql::supersede(c, cart.id, &applied, now)

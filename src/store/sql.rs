@@ -360,6 +360,37 @@ pub(crate) fn pulled_forget_variants(c: &Connection, cart: CartId) -> Result<()>
     Ok(())
 }
 
+/// The newest ledger row's id (0 for none): what a later [`ledger_returns_since`] counts from.
+pub(crate) fn ledger_last_id(c: &Connection) -> Result<i64> {
+    Ok(c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM ledger")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Whether any change from `cart` (an order or return imported from it) entered the ledger
+/// after row `since`: a walk of the rows since, none on most runs.
+pub(crate) fn ledger_from_cart_since(c: &Connection, cart: CartId, since: i64) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM ledger WHERE id > ?1 AND origin_cart_id = ?2)",
+    )?
+    .query_row(params![since, cart], |r| r.get(0))?)
+}
+
+/// The units returned on `cart` (changes from it that raised QOH) of `item`, or of its
+/// variants (a `Sku` cart counts the product), that entered the ledger after row `since`.
+pub(crate) fn ledger_returns_since(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    since: i64,
+) -> Result<i64> {
+    Ok(c.prepare_cached(
+        "SELECT COALESCE(SUM(delta), 0) FROM ledger
+         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
+           AND id > ?1 AND origin_cart_id = ?2 AND delta > 0",
+    )?
+    .query_row(params![since, cart, item], |r| r.get(0))?)
+}
+
 /// Whether any count pulled from `cart` is kept (most carts have none: a run skips the
 /// forgetting then).
 pub(crate) fn pulled_any(c: &Connection, cart: CartId) -> Result<bool> {
