@@ -180,8 +180,9 @@ fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&Strin
 
 /// The settings that say which shop (and stock location) a cart of `adapter` is, its values
 /// compared as the adapters read them: text or number alike, trimmed; a URL as parsed (host
-/// in lower case, default port and trailing slash alike); a location by its number (Shopify's
-/// `gid://shopify/Location/1` and `"01"` are `1`; a BigCommerce cart without one is at 1).
+/// in lower case, default port and trailing slash alike); a Shopify or BigCommerce location by
+/// its number (`gid://shopify/Location/1` and `"01"` are `1`; a BigCommerce cart without one
+/// is at 1).
 /// Leaves out the credentials, which change when rotated and name the same shop, and the API
 /// version and time-out, which change how the shop is asked, not which.
 fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, String)> {
@@ -202,7 +203,9 @@ fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, Str
                 "url" => {
                     crate::adapter::common::base_url(&text, "cart").map_or(text, |u| u.to_string())
                 }
-                "location_id" => {
+                // Shopify's and BigCommerce's locations are numbers; Medusa's is text it
+                // matches exactly.
+                "location_id" if matches!(adapter, "shopify" | "bigcommerce") => {
                     let last = text.rsplit('/').next().unwrap_or_default();
                     last.parse::<u64>()
                         .map_or(last.to_owned(), |n| n.to_string())

@@ -538,12 +538,17 @@ impl Store {
                 // came after), returns kept on top of the count (lost if they came before),
                 // each summed from the ledger, so a sale cannot hide a return.
                 let now = now_ms();
+                // (Only for a cart that real-time changes do not go to: one they go to keeps
+                // nothing, as each change moves it, and a forced run's returns stay lost.)
                 let (kept, moved) = match sent.is_empty() {
                     true => (false, false),
                     false => self.read(|c| {
+                        let target = sql::realtime_targets(c)?
+                            .iter()
+                            .any(|(id, _)| *id == cart.id);
                         Ok((
                             sql::pulled_any(c, cart.id)?,
-                            sql::ledger_from_cart_since(c, cart.id, since)?,
+                            !target && sql::ledger_from_cart_since(c, cart.id, since)?,
                         ))
                     })?,
                 };

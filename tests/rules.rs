@@ -2726,3 +2726,46 @@ fn rule8_a_bigcommerce_default_location_written_out_is_the_same_shop() {
         "nothing sold since the last Get QOH: {report:?}"
     );
 }
+
+// ---- review i -----------------------------------------------------------------------------
+
+/// A real-time cart (forced Send QOH) takes the 100; a return made on it after is imported
+/// while the answer travels. Send QOH keeps 101 for the cart, though real-time changes move
+/// it: 5 received later reach it as a record (+5), and the next save of any setting
+/// (`pulled_to_realtime`) sends `published - kept` = +5 again: the cart shows 111 for 106.
+/// A forced Send QOH of a real-time cart while a return made there is imported: the cart is
+/// moved by every later change, so no count is kept for it (a kept count would go stale, and
+/// any later setting saved would send the difference again: the +5 received reached the cart
+/// twice, 111 shown for 106 on the shelf).
+#[test]
+fn rule8_a_return_during_send_qoh_on_a_real_time_cart_keeps_no_count() {
+    let f = store();
+    let a = Arc::new(Emulator::start().unwrap());
+    item(&f.store, "CAP", 100);
+    let adapter = HookedSets::on(&a);
+    let ca = custom_cart(&f.store, "web", adapter.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(ca, true).unwrap();
+    a.set_qoh("CAP", 100);
+    let other = f.reopen();
+    let emu = a.clone();
+    *adapter.after.lock().unwrap() = Some(Box::new(move || {
+        emu.set_qoh("CAP", 101); // one returned on the cart, after it took the 100
+        let ret = Adjustment::new("CAP", Delta::new(1).unwrap(), Reason::Return);
+        other.adjust_qoh(&ret.origin_cart(ca)).unwrap();
+    }));
+    let sent = f
+        .store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(101)), "{sent:?}");
+    adjust(&f.store, "CAP", 5, Reason::Adjustment); // received: +5 queued to the cart
+    f.store.set_param("RetryBaseMs", "0").unwrap(); // any setting saved
+    assert_eq!(records(&f.store, ca), vec![("CAP".to_owned(), 5)]);
+    drain(&f.store);
+    assert_eq!(f.store.item_qoh("CAP").unwrap(), 106);
+    assert_eq!(
+        a.qoh("CAP"),
+        Some(106),
+        "the cart shows more than the shelf holds"
+    );
+}
