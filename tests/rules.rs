@@ -2372,14 +2372,7 @@ fn rule8_a_cart_pointed_at_another_shop_forgets_what_was_kept_of_the_old_one() {
 #[test]
 fn rule8_an_order_imported_during_a_send_qoh_request_is_not_given_back() {
     let f = store();
-    let a = Arc::new(Emulator::start().unwrap());
-    item(&f.store, "CAP", 100);
-    let adapter = HookedSets::on(&a);
-    let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    a.set_qoh("CAP", 20); // in step: nothing kept
+    let (a, adapter, ca) = capped_cart_in_step(&f.store);
     let other = f.reopen();
     let cart_emu = a.clone();
     *adapter.before.lock().unwrap() = Some(Box::new(move || {
@@ -2460,14 +2453,7 @@ fn rule8_a_level_change_keeps_a_plain_items_count_owed_when_real_time_starts() {
 #[test]
 fn rule8_a_return_imported_after_the_cart_took_the_set_is_not_counted_twice() {
     let f = store();
-    let a = Arc::new(Emulator::start().unwrap());
-    item(&f.store, "CAP", 100);
-    let adapter = HookedSets::on(&a);
-    let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    a.set_qoh("CAP", 20);
+    let (a, adapter, ca) = capped_cart_in_step(&f.store);
     let other = f.reopen();
     let emu = a.clone();
     *adapter.after.lock().unwrap() = Some(Box::new(move || {
@@ -2636,14 +2622,7 @@ fn rule8_a_return_that_brings_the_kept_count_to_the_published_one_is_not_lost() 
 #[test]
 fn rule8_a_sale_before_and_a_return_after_the_set_are_not_netted() {
     let f = store();
-    let a = Arc::new(Emulator::start().unwrap());
-    item(&f.store, "CAP", 100);
-    let adapter = HookedSets::on(&a);
-    let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
-    f.store
-        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
-        .unwrap();
-    a.set_qoh("CAP", 20);
+    let (a, adapter, ca) = capped_cart_in_step(&f.store);
     let (o1, o2) = (f.reopen(), f.reopen());
     let (e1, e2) = (a.clone(), a.clone());
     *adapter.before.lock().unwrap() = Some(Box::new(move || {
@@ -2768,4 +2747,20 @@ fn rule8_a_return_during_send_qoh_on_a_real_time_cart_keeps_no_count() {
         Some(106),
         "the cart shows more than the shelf holds"
     );
+}
+
+/// CAP at QOH 100 behind a cap of 20 on a [`HookedSets`] cart that real-time changes do not
+/// go to, showing the 20 it publishes (nothing kept).
+fn capped_cart_in_step(
+    store: &inventory_sync::Store,
+) -> (Arc<Emulator>, Arc<HookedSets>, inventory_sync::CartId) {
+    let a = Arc::new(Emulator::start().unwrap());
+    item(store, "CAP", 100);
+    let adapter = HookedSets::on(&a);
+    let ca = custom_cart(store, "web", adapter.clone(), Some("none"), None);
+    store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    a.set_qoh("CAP", 20);
+    (a, adapter, ca)
 }
