@@ -533,10 +533,12 @@ impl Store {
                 // The cart now shows the count it took (or may have): a count kept of it
                 // goes, looked for after the answer. An order or return imported from the cart
                 // while the request was on its way may have come before the cart took the
-                // count (which then erased it) or after; which is not known, so the error goes
-                // toward fewer units either way: sales are forgotten (counted twice if they
-                // came after), returns kept on top of the count (lost if they came before),
-                // each summed from the ledger, so a sale cannot hide a return.
+                // count (which then erased it) or after; which is not known, so the cart is
+                // taken to show the count sent plus the returns (summed from the ledger, so a
+                // sale cannot hide one): a sale that came after is then counted twice, a
+                // return that came before lost, both toward fewer units; a sale it erased is
+                // never given back, as measuring from the published count (which fell with
+                // it) would.
                 let now = now_ms();
                 // (Only for a cart that real-time changes do not go to: one they go to keeps
                 // nothing, as each change moves it, and a forced run's returns stay lost.)
@@ -559,7 +561,7 @@ impl Store {
                                 true => sql::ledger_returns_since(c, cart.id, item, since)?,
                                 false => 0,
                             };
-                            if returns > 0 {
+                            if moved {
                                 sql::pulled_set(c, cart.id, item, count + returns)?;
                             } else if kept {
                                 sql::pulled_forget(c, cart.id, item)?;

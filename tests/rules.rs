@@ -2764,3 +2764,39 @@ fn capped_cart_in_step(
     a.set_qoh("CAP", 20);
     (a, adapter, ca)
 }
+
+// ---- review j -----------------------------------------------------------------------------
+
+/// An everyday cart with no cap or buffer that real-time changes do not go to, in step at 10.
+/// A sale made there before it takes Send QOH's 10 is imported while the request travels:
+/// the set erases the cart's own -1 (it shows 10, the shelf holds 9). README: "the error is
+/// toward fewer units either way". The next Get QOH must not read the 10 as a unit returned.
+/// An everyday cart (no cap, no buffer, not sent real-time changes) in step at 10: a sale made
+/// there before Send QOH's 10 lands is imported while the request is on its way (QOH 9), and
+/// the set erases it on the cart (10). The next Get QOH must not read the cart's 10 against
+/// the 9 now published as a unit returned: the count sent is kept.
+#[test]
+fn rule8_a_sale_erased_by_send_qoh_on_an_uncapped_cart_is_not_given_back() {
+    let f = store();
+    let a = Arc::new(Emulator::start().unwrap());
+    item(&f.store, "P", 10);
+    let adapter = HookedSets::on(&a);
+    let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
+    a.set_qoh("P", 10);
+    let other = f.reopen();
+    let emu = a.clone();
+    *adapter.before.lock().unwrap() = Some(Box::new(move || {
+        emu.set_qoh("P", 9); // one sold on the cart before the set lands
+        let sale = Adjustment::new("P", Delta::new(-1).unwrap(), Reason::OrderImport);
+        other.adjust_qoh(&sale.origin_cart(ca)).unwrap();
+    }));
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.sent, a.qoh("P")), (1, Some(10)), "{sent:?}");
+    assert_eq!(f.store.item_qoh("P").unwrap(), 9);
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert!(
+        f.store.item_qoh("P").unwrap() <= 9,
+        "nothing returned on the cart; QOH {}: {report:?}",
+        f.store.item_qoh("P").unwrap()
+    );
+}
