@@ -577,7 +577,10 @@ impl Store {
                 )));
             }
             sql::cart_set_sync(c, cart.id, on)?;
-            crate::manual::pulled_to_realtime(c, &workstation)
+            match on {
+                true => crate::manual::pulled_to_realtime(c, &workstation),
+                false => Ok(()),
+            }
         })
     }
 

@@ -530,7 +530,8 @@ impl Store {
                 // A count the cart took makes the records it included obsolete; so does one it
                 // may have taken (it would apply them twice). The records of an item the cart
                 // surely did not take stay and are sent as deltas.
-                // The cart now shows the count it took (or may have): a count kept of it
+                //
+                // The cart now shows the count it took (or may have), so a count kept of it
                 // goes, looked for after the answer. An order or return imported from the cart
                 // while the request was on its way may have come before the cart took the
                 // count (which then erased it) or after; which is not known, so the cart is
@@ -538,30 +539,24 @@ impl Store {
                 // sale cannot hide one): a sale that came after is then counted twice, a
                 // return that came before lost, both toward fewer units; a sale it erased is
                 // never given back, as measuring from the published count (which fell with
-                // it) would.
+                // it) would. Only on a cart that real-time changes do not go to: one they go
+                // to keeps nothing, as each change moves it (a forced run's returns stay lost).
                 let now = now_ms();
-                // (Only for a cart that real-time changes do not go to: one they go to keeps
-                // nothing, as each change moves it, and a forced run's returns stay lost.)
                 let (kept, moved) = match sent.is_empty() {
                     true => (false, false),
                     false => self.read(|c| {
-                        let target = sql::realtime_targets(c)?
-                            .iter()
-                            .any(|(id, _)| *id == cart.id);
-                        Ok((
-                            sql::pulled_any(c, cart.id)?,
-                            !target && sql::ledger_from_cart_since(c, cart.id, since)?,
-                        ))
+                        let moved = sql::ledger_from_cart_since(c, cart.id, since)?
+                            && !sql::realtime_targets(c)?
+                                .iter()
+                                .any(|(id, _)| *id == cart.id);
+                        Ok((sql::pulled_any(c, cart.id)?, moved))
                     })?,
                 };
                 if !applied.is_empty() || kept || moved {
                     report.superseded += self.write(|c| {
-                        for &(item, count) in sent.iter().filter(|_| kept || moved) {
-                            let returns = match moved {
-                                true => sql::ledger_returns_since(c, cart.id, item, since)?,
-                                false => 0,
-                            };
+                        for &(item, count) in &sent {
                             if moved {
+                                let returns = sql::ledger_returns_since(c, cart.id, item, since)?;
                                 sql::pulled_set(c, cart.id, item, count + returns)?;
                             } else if kept {
                                 sql::pulled_forget(c, cart.id, item)?;
@@ -1114,22 +1109,34 @@ pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) ->
         if let Some((target, published)) = published_now(c, &cart, &item)? {
             // (A count is kept per item the cart is shown: `target` is that item.)
             if target == item_id && published != kept {
-                sql::stack_insert_many(
-                    c,
-                    &[NewRecord {
-                        cart_id,
-                        item_id: target,
-                        delta: published - kept,
-                        reason: Reason::Other,
-                        origin_cart_id: None,
-                        workstation,
-                    }],
-                )?;
+                queue_correction(c, cart_id, target, published - kept, workstation)?;
             }
         }
         sql::pulled_forget(c, cart_id, item_id)?;
     }
     Ok(())
+}
+
+/// Queues `delta` for `cart` and `item` to bring what the cart counts to what it publishes: a
+/// record of no QOH change (no origin cart), sent as any other.
+fn queue_correction(
+    c: &rusqlite::Connection,
+    cart_id: CartId,
+    item_id: ItemId,
+    delta: i64,
+    workstation: &str,
+) -> Result<()> {
+    sql::stack_insert_many(
+        c,
+        &[NewRecord {
+            cart_id,
+            item_id,
+            delta,
+            reason: Reason::Other,
+            origin_cart_id: None,
+            workstation,
+        }],
+    )
 }
 
 /// Applies one pulled count inside the page's transaction.
@@ -1168,17 +1175,7 @@ fn apply_pulled(
                     sql::pulled_set(c, cart.id, id, count)?;
                     pull.kept_any.set(true);
                 } else if count < 0 {
-                    sql::stack_insert_many(
-                        c,
-                        &[NewRecord {
-                            cart_id: cart.id,
-                            item_id: id,
-                            delta: -count,
-                            reason: Reason::Other,
-                            origin_cart_id: None,
-                            workstation,
-                        }],
-                    )?;
+                    queue_correction(c, cart.id, id, -count, workstation)?;
                 }
                 report.created += 1;
             }

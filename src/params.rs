@@ -151,7 +151,11 @@ impl Store {
         let workstation = self.workstation();
         self.write(|c| {
             sql::param_set(c, name, &v)?;
-            crate::manual::pulled_to_realtime(c, &workstation)
+            // Of the parameters, only SynchQOH decides which carts real-time changes go to.
+            match name {
+                "SynchQOH" => crate::manual::pulled_to_realtime(c, &workstation),
+                _ => Ok(()),
+            }
         })
     }
 

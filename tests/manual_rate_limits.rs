@@ -2,12 +2,11 @@
 //! (DESIGN §9a: not before then): the cart is not asked again in that run, whichever way
 //! the rate limit reaches the run.
 
+#[macro_use]
 mod common;
 
 use common::*;
-use inventory_sync::adapter::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-};
+use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
 use inventory_sync::SendOptions;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,12 +29,7 @@ struct PanicsThenThrottles {
 }
 
 impl CartAdapter for PanicsThenThrottles {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not in this test".into()))
-    }
+    takes_no_deltas!();
     fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
         if sets.len() > 1 {
             panic!("adapter bug on a batch");
@@ -83,12 +77,7 @@ struct LostThenLimited {
 }
 
 impl CartAdapter for LostThenLimited {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not in this test".into()))
-    }
+    takes_no_deltas!();
     fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
         match self.calls.fetch_add(1, Ordering::SeqCst) {
             0 | 1 => Err(CartError::Ambiguous("time-out after sending".into())),
@@ -133,12 +122,7 @@ struct DriftLimited {
 }
 
 impl CartAdapter for DriftLimited {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not in this test".into()))
-    }
+    takes_no_deltas!();
     fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
         self.sets.fetch_add(1, Ordering::SeqCst);
         Ok(sets
@@ -188,12 +172,7 @@ struct SecondLater {
 const SECOND: Duration = Duration::from_secs(1);
 
 impl CartAdapter for SecondLater {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        Err(CartError::Rejected("not in this test".into()))
-    }
+    takes_no_deltas!();
     fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
         let mut calls = self.calls.lock().unwrap();
         calls.push(Instant::now());

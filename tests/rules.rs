@@ -2,6 +2,7 @@
 //! over real HTTP on loopback.
 #![cfg(feature = "emulator")]
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -16,15 +17,7 @@ use std::sync::{Arc, Mutex};
 /// The writing methods of a test cart that is only read (Get QOH, the drift report).
 macro_rules! reads_only {
     () => {
-        fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
-            inventory_sync::adapter::UpdateMode::RelativeKeyed
-        }
-        fn apply_deltas(
-            &self,
-            _: &[inventory_sync::adapter::DeltaSend],
-        ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
+        takes_no_deltas!();
         fn set_quantities(
             &self,
             _: &[inventory_sync::adapter::QuantitySet],
@@ -1498,19 +1491,12 @@ fn get_qoh_reads_past_a_long_run_of_empty_pages() {
 /// go again in the same run, and nothing is left waiting or counted twice.
 #[test]
 fn rule7_counts_the_cart_asks_for_again_go_again() {
-    use inventory_sync::adapter::{
-        CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-    };
+    use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     struct SecondLater(AtomicUsize);
     impl CartAdapter for SecondLater {
-        fn update_mode(&self) -> UpdateMode {
-            UpdateMode::RelativeKeyed
-        }
-        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
+        takes_no_deltas!();
         fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
             let call = self.0.fetch_add(1, Ordering::SeqCst);
             Ok(sets
@@ -1554,17 +1540,7 @@ struct AsksAnHour {
 }
 
 impl inventory_sync::adapter::CartAdapter for AsksAnHour {
-    fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
-        inventory_sync::adapter::UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(
-        &self,
-        _: &[inventory_sync::adapter::DeltaSend],
-    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
-        Err(inventory_sync::adapter::CartError::Rejected(
-            "not in this test".into(),
-        ))
-    }
+    takes_no_deltas!();
     fn set_quantities(
         &self,
         sets: &[inventory_sync::adapter::QuantitySet],

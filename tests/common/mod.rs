@@ -2,6 +2,26 @@
 #![allow(dead_code)]
 
 use inventory_sync::emulator::Emulator;
+
+/// The delta methods of a test cart used for manual sync only (Send QOH, Get QOH, drift): it
+/// de-duplicates by key, and refuses deltas, which its test never sends. (`#[macro_use]` on
+/// `mod common` brings it into a test file.)
+#[allow(unused_macros)]
+macro_rules! takes_no_deltas {
+    () => {
+        fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
+            inventory_sync::adapter::UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(
+            &self,
+            _: &[inventory_sync::adapter::DeltaSend],
+        ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+            Err(inventory_sync::adapter::CartError::Rejected(
+                "not in this test".into(),
+            ))
+        }
+    };
+}
 use inventory_sync::{Adjustment, CartId, Delta, Reason, Store};
 use serde_json::Value;
 
