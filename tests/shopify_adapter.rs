@@ -422,3 +422,107 @@ fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
     assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
     assert_eq!(store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
 }
+
+/// Shopify made the `@idempotent` directive mandatory in 2026-04 for `inventorySetQuantities`
+/// as well as `inventoryAdjustQuantities` ("calling these mutations without an idempotency
+/// directive will result in an error at runtime":
+/// <https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations>).
+/// Send QOH (and drift repair) publish counts with `inventorySetQuantities`; at the adapter's
+/// default version each of those requests must carry the directive, or the shop refuses
+/// every count the store sends.
+#[test]
+fn send_qoh_to_shopify_2026_04_carries_the_mandatory_idempotent_directive() {
+    let applied = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":{"id":"gid://shopify/InventoryAdjustmentGroup/1"},"userErrors":[]}}}"#;
+    let server = Scripted::start(vec![(200, applied)]);
+    let a = scripted_adapter(&server);
+    assert_eq!(a.api_version(), "2026-04");
+    let out = a
+        .set_quantities(&[QuantitySet {
+            key: "set-key-1".into(),
+            sku: "TEE".into(),
+            remote_ref: Some("77".into()),
+            qoh: 4,
+            expected: None,
+        }])
+        .unwrap();
+    assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(4) }]);
+    let seen = server.finish();
+    assert_eq!(seen.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&seen[0].2).unwrap();
+    let query = body["query"].as_str().unwrap();
+    assert!(query.contains("inventorySetQuantities("), "{query}");
+    assert!(
+        query.contains("@idempotent(key:"),
+        "inventorySetQuantities sent without the @idempotent directive Shopify requires from 2026-04: {query}"
+    );
+}
+
+/// The emulator must be as strict as Shopify where the tests rely on it: from 2026-04 an
+/// `inventorySetQuantities` without `@idempotent` is an error at runtime (same changelog as
+/// above). The emulator enforces this for `inventoryAdjustQuantities` only, so every Send QOH
+/// test against it passes while the real shop would refuse the request.
+#[test]
+fn the_shopify_emulator_refuses_a_set_without_idempotent_from_2026_04() {
+    let emu = Emulator::start_mode(Mode::Shopify).unwrap();
+    emu.set_qoh("TEE", 5);
+    let gid = format!(
+        "gid://shopify/InventoryItem/{}",
+        emu.platform_id("TEE").unwrap()
+    );
+    let body = serde_json::json!({
+        "query": "mutation S($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { inventoryAdjustmentGroup { id } userErrors { field message code } } }",
+        "variables": {"input": {"name": "available", "reason": "correction",
+            "referenceDocumentUri": "x://y",
+            "quantities": [{"inventoryItemId": gid, "locationId": "gid://shopify/Location/1",
+                            "quantity": 9, "changeFromQuantity": null}]}}
+    });
+    let answer: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}admin/api/2026-04/graphql.json", emu.url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        emu.qoh("TEE"),
+        Some(5),
+        "a set without @idempotent must change nothing at 2026-04: {answer}"
+    );
+}
+
+/// Shopify keeps inventory levels for variants whose inventory is not tracked
+/// (`InventoryItem.tracked: false`, <https://shopify.dev/docs/api/admin-graphql/latest/objects/InventoryItem>):
+/// the shop never decrements them on a sale, so their `available` (usually 0, or a stale
+/// number) is not a stock count. Get QOH must skip them, as the WooCommerce adapter skips
+/// `manage_stock: false` products; taking the number would set the order manager's QOH of an
+/// item it stocks to 0.
+#[test]
+fn get_qoh_from_shopify_never_imports_the_count_of_an_untracked_variant() {
+    let page = r#"{"data":{"productVariants":{"nodes":[
+        {"sku":"TRACKED","inventoryItem":{"id":"gid://shopify/InventoryItem/1","tracked":true,
+          "inventoryLevel":{"quantities":[{"name":"available","quantity":7}]}}},
+        {"sku":"UNTRACKED","inventoryItem":{"id":"gid://shopify/InventoryItem/2","tracked":false,
+          "inventoryLevel":{"quantities":[{"name":"available","quantity":0}]}}}],
+        "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+    let server = Scripted::start(vec![(200, page)]);
+    let got = scripted_adapter(&server)
+        .fetch_quantities(None, 500)
+        .unwrap();
+    let seen = server.finish();
+    let query = serde_json::from_str::<serde_json::Value>(&seen[0].2).unwrap()["query"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !got.items.iter().any(|(s, _)| s == "UNTRACKED"),
+        "an untracked variant's count was imported: {:?}; the read asks {}",
+        got.items,
+        if query.contains("tracked") {
+            "for tracked"
+        } else {
+            "nothing about tracking"
+        }
+    );
+    assert_eq!(got.items, vec![("TRACKED".to_owned(), 7)]);
+}

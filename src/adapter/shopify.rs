@@ -8,6 +8,7 @@
 //!   <https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations>,
 //!   <https://shopify.dev/docs/api/usage/idempotent-requests>
 //! - `inventorySetQuantities` with compare-and-swap: `changeFromQuantity` on each quantity
+//!   and, like adjustments, `@idempotent(key:)` (mandatory from 2026-04, same changelog)
 //!   (2026-01 on; required from 2026-04, `null` opts out; a mismatch is
 //!   `CHANGE_FROM_QUANTITY_STALE`), replacing `compareQuantity`/`ignoreCompareQuantity`:
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities>,
@@ -16,7 +17,9 @@
 //! - calculated query cost, `extensions.cost.throttleStatus` and the `THROTTLED` error:
 //!   <https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits>,
 //!   <https://shopify.dev/docs/api/usage/rate-limits>
-//! - `productVariants` (search `sku:`) → `inventoryItem { id inventoryLevel(locationId:) }`.
+//! - `productVariants` (search `sku:`) → `inventoryItem { id tracked inventoryLevel(locationId:) }`;
+//!   Get QOH skips untracked inventory (`tracked: false`):
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/objects/InventoryItem>.
 //!
 //! # What it publishes
 //!
@@ -146,7 +149,7 @@ fn sku_term(sku: &str) -> String {
 const READ_QUERY: &str =
     "query InvSyncRead($first: Int!, $after: String, $query: String, $location: ID!) {
   productVariants(first: $first, after: $after, query: $query) {
-    nodes { sku inventoryItem { id inventoryLevel(locationId: $location) {
+    nodes { sku inventoryItem { id tracked inventoryLevel(locationId: $location) {
       quantities(names: [\"available\"]) { name quantity } } } }
     pageInfo { hasNextPage endCursor }
   }
@@ -489,10 +492,17 @@ impl ShopifyAdapter {
                        "quantity": s.qoh, "changeFromQuantity": s.expected})
             })
             .collect();
+        // Mandatory from 2026-04. A fresh key per request: a set is absolute, so a re-send
+        // (always a new request: the second try without the items Shopify named, or a later
+        // run) needs no memory of the first, and a key is never reused for other quantities.
+        let query = format!(
+            "mutation InvSyncSet($input: InventorySetQuantitiesInput!) {{
+  inventorySetQuantities(input: $input) @idempotent(key: {}) {{ inventoryAdjustmentGroup {{ id }} userErrors {{ field message code }} }}
+}}",
+            gql_string(&crate::store::random_key())
+        );
         let data = self.graphql(
-            "mutation InvSyncSet($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) { inventoryAdjustmentGroup { id } userErrors { field message code } }
-}",
+            &query,
             json!({"input": {"name": "available", "reason": "correction",
                               "referenceDocumentUri": "inventory-sync://send-qoh",
                               "quantities": quantities}}),
@@ -792,6 +802,11 @@ impl CartAdapter for ShopifyAdapter {
             let Some(sku) = node["sku"].as_str().filter(|s| !s.is_empty()) else {
                 continue;
             };
+            // Untracked inventory (`tracked: false`) keeps a level Shopify never moves on a
+            // sale: its number is no stock count, and taking it would overwrite the store's.
+            if node["inventoryItem"]["tracked"].as_bool() == Some(false) {
+                continue;
+            }
             // Not stocked at this location: nothing to publish there.
             if let Some(q) = available(node) {
                 items.push((sku.to_owned(), q));

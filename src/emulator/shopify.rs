@@ -152,7 +152,7 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     let query = body["query"].as_str().unwrap_or("").to_owned();
     let variables = body["variables"].as_object().cloned().unwrap_or_default();
 
-    let adjusts = find_adjusts(&query);
+    let adjusts = find_fields(&query, "inventoryAdjustQuantities(");
     let is_set = query.contains("inventorySetQuantities(");
     let is_read = query.contains("productVariants(");
     let first = variables.get("first").and_then(Value::as_i64).unwrap_or(50);
@@ -214,11 +214,32 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
         note_batch(shared, total);
         Value::Object(data)
     } else if is_set {
-        let input = find_input_variable(&query, "inventorySetQuantities(")
-            .and_then(|v| variables.get(&v).cloned())
-            .unwrap_or(Value::Null);
-        note_batch(shared, input["quantities"].as_array().map_or(0, Vec::len));
-        json!({"inventorySetQuantities": set(cart, &input, version.as_str() >= "2026-04")})
+        let mandatory = version.as_str() >= "2026-04";
+        let key = find_fields(&query, "inventorySetQuantities(")
+            .into_iter()
+            .next()
+            .and_then(|f| f.key);
+        let payload = match key {
+            None if mandatory => {
+                return top_error(
+                    "inventorySetQuantities requires the @idempotent directive from 2026-04",
+                    "BAD_REQUEST",
+                )
+            }
+            Some(k) if cart.shopify.keys.contains_key(&k) => cart.shopify.keys[&k].clone(),
+            key => {
+                let input = find_input_variable(&query, "inventorySetQuantities(")
+                    .and_then(|v| variables.get(&v).cloned())
+                    .unwrap_or(Value::Null);
+                note_batch(shared, input["quantities"].as_array().map_or(0, Vec::len));
+                let p = set(cart, &input, mandatory);
+                if let Some(k) = key {
+                    cart.shopify.keys.insert(k, p.clone());
+                }
+                p
+            }
+        };
+        json!({ "inventorySetQuantities": payload })
     } else {
         match read(cart, &variables, first) {
             Ok(v) => json!({ "productVariants": v }),
@@ -235,10 +256,10 @@ struct AdjustField {
     key: Option<String>,
 }
 
-/// Finds every `alias: inventoryAdjustQuantities(input: $var) @idempotent(key: "…")`.
-fn find_adjusts(query: &str) -> Vec<AdjustField> {
+/// Finds every `alias: <needle>input: $var) @idempotent(key: "…")`, `needle` being a
+/// mutation's name and its opening parenthesis.
+fn find_fields(query: &str, needle: &str) -> Vec<AdjustField> {
     let mut out = Vec::new();
-    let needle = "inventoryAdjustQuantities(";
     let mut from = 0;
     while let Some(pos) = query[from..].find(needle) {
         let start = from + pos;
@@ -253,7 +274,7 @@ fn find_adjusts(query: &str) -> Vec<AdjustField> {
                     .to_owned()
             })
             .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| "inventoryAdjustQuantities".to_owned());
+            .unwrap_or_else(|| needle.trim_end_matches('(').to_owned());
         let args_start = start + needle.len();
         let Some(close) = query[args_start..].find(')') else {
             break;
@@ -504,7 +525,7 @@ fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<V
             let level = (location == Some(LOCATION_GID)).then(
                 || json!({"quantities": [{"name": "available", "quantity": cart.items[sku]}]}),
             );
-            json!({"sku": sku, "inventoryItem": {"id": item_gid(id), "inventoryLevel": level}})
+            json!({"sku": sku, "inventoryItem": {"id": item_gid(id), "tracked": true, "inventoryLevel": level}})
         })
         .collect();
     Ok(json!({
