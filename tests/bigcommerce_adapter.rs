@@ -38,8 +38,9 @@ fn get_qoh_over_several_pages() {
     assert_eq!(f.emu.get_requests(), 3, "500 + 500 + 100");
 }
 
-#[test]
-fn lost_answer_after_a_relative_adjustment_ends_uncertain() {
+/// A sale of 3 sent as a relative adjustment (which carries no key) that the cart applies
+/// and then answers with `fault`: it must end uncertain, applied once and never re-sent.
+fn relative_sale_applied_then(fault: Fault) {
     let f = fixture(Mode::BigCommerce);
     f.emu.set_qoh("MUG", 10);
     f.item("MUG", 10);
@@ -49,15 +50,32 @@ fn lost_answer_after_a_relative_adjustment_ends_uncertain() {
     f.drain();
     assert_eq!(f.emu.qoh("MUG"), Some(9));
     adjust(&f.store, "MUG", -3);
-    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    f.emu.inject(fault);
     f.drain();
+    let records = f.records(cart);
     assert_eq!(
         f.emu.qoh("MUG"),
         Some(6),
-        "applied once, never re-sent blindly"
+        "applied once, never re-sent blindly: {records:?}"
     );
     assert_eq!(f.emu.adjust_requests(), 2);
-    assert_eq!(f.count(cart, StackState::Uncertain), 1);
+    assert_eq!(f.count(cart, StackState::Uncertain), 1, "{records:?}");
+}
+
+#[test]
+fn lost_answer_after_a_relative_adjustment_ends_uncertain() {
+    relative_sale_applied_then(Fault::ApplyThenDrop { count: 1 });
+}
+
+/// BigCommerce applies adjustments asynchronously
+/// (<https://developer.bigcommerce.com/docs/store-operations/catalog/inventory-adjustments>):
+/// a 500 cannot say the sale was not taken.
+#[test]
+fn a_relative_adjustment_answered_500_is_never_subtracted_twice() {
+    relative_sale_applied_then(Fault::ApplyThenStatus {
+        status: 500,
+        count: 1,
+    });
 }
 
 #[test]

@@ -131,14 +131,18 @@ impl BigCommerceAdapter {
             .expect("fixed relative path")
     }
 
-    /// Sends with quota pacing and BigCommerce's 429 mapping.
-    /// Sends `request`; `write` for an adjustment, which a gateway's 502/504 may have let
-    /// through ([`common::gateway_lost_answer`]): a relative one sent twice applies twice, and
-    /// an absolute one may carry counts that include waiting records.
+    /// Sends `request` with quota pacing and BigCommerce's 429 mapping. An adjustment
+    /// (`write`) a gateway's 502/504 may have let through is a lost answer
+    /// ([`common::gateway_lost_answer`]): a relative one sent twice applies twice, and an
+    /// absolute one may carry counts that include waiting records. So is a 500 to a
+    /// `relative` one: the Inventory API applies adjustments asynchronously, so an internal
+    /// error says nothing of whether this one was taken, and it carries no key a re-send
+    /// could be recognised by.
     fn send(
         &self,
         request: RequestBuilder,
         write: bool,
+        relative: bool,
     ) -> std::result::Result<Vec<u8>, CartError> {
         let wait = self.not_before.lock().take();
         if let Some(until) = wait {
@@ -152,6 +156,12 @@ impl BigCommerceAdapter {
                 if let Some(e) = common::gateway_lost_answer(r) {
                     return Some(e);
                 }
+            }
+            if relative && r.status().as_u16() == 500 {
+                return Some(CartError::Ambiguous(format!(
+                    "HTTP {}: the cart may have applied the change before failing",
+                    r.status()
+                )));
             }
             (r.status().as_u16() == 429).then(|| CartError::RateLimited {
                 retry_after: header_ms(r.headers(), "x-rate-limit-time-reset-ms").or_else(|| {
@@ -192,7 +202,7 @@ impl BigCommerceAdapter {
                 q.append_pair("sku:in", &s.join(","));
             }
         }
-        let bytes = self.send(self.client.get(url), false)?;
+        let bytes = self.send(self.client.get(url), false, false)?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
         let items = v["data"]
@@ -284,7 +294,7 @@ impl BigCommerceAdapter {
         let request = request
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body).expect("json"));
-        match self.send(request, true) {
+        match self.send(request, true, relative) {
             Ok(_) => Ok(Ok(())),
             Err(CartError::Rejected(m)) if m.starts_with("HTTP 422") => Ok(Err(m)),
             Err(e) => Err(e),
