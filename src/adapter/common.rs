@@ -53,6 +53,10 @@ pub(crate) fn secret_header(
 
 /// A credential as a header value, marked sensitive.
 pub(crate) fn secret_value(value: &str, what: &str) -> Result<HeaderValue> {
+    if value.trim().is_empty() {
+        // Sent, it would be an empty `Bearer`: leave the key out for a cart that needs none.
+        return Err(Error::invalid(format!("{what}: the credential is empty")));
+    }
     let mut v = HeaderValue::from_str(value).map_err(|_| {
         Error::invalid(format!(
             "{what}: the credential holds characters not allowed in an HTTP header"
@@ -258,6 +262,31 @@ fn json_forms(secret: &str) -> Vec<String> {
     ] {
         if !forms.contains(&form) {
             forms.push(form);
+        }
+    }
+    // PHP's `json_encode` (WordPress, WooCommerce plugins) escapes every non-ASCII character
+    // as `\uXXXX` (UTF-16, surrogate pairs beyond the BMP), and `/` as `\/`, by default.
+    if !secret.is_ascii() {
+        for base in [escaped.clone(), escaped.replace('/', "\\/")] {
+            for upper in [false, true] {
+                let mut form = String::with_capacity(base.len() * 2);
+                for c in base.chars() {
+                    if c.is_ascii() {
+                        form.push(c);
+                    } else {
+                        for unit in c.encode_utf16(&mut [0; 2]) {
+                            form.push_str(&if upper {
+                                format!("\\u{unit:04X}")
+                            } else {
+                                format!("\\u{unit:04x}")
+                            });
+                        }
+                    }
+                }
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
         }
     }
     forms
