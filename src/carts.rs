@@ -469,6 +469,11 @@ impl WebFields {
                     self.remote_ref = match v {
                         Value::Null => None,
                         Value::String(s) if s.len() <= 500 => Some(s.clone()),
+                        Value::String(_) => {
+                            return Err(Error::invalid(
+                                "web fields: remote_ref is longer than 500 bytes",
+                            ))
+                        }
                         _ => {
                             return Err(Error::invalid(
                                 "web fields: remote_ref must be a string or null",
@@ -519,6 +524,19 @@ impl Store {
             .as_deref()
             .is_some_and(|a| self.inner.adapters.is_custom(a));
         let spec = parse_cart_json(json, custom)?;
+        if !custom {
+            crate::adapter::registry::check_builtin_settings(&Cart {
+                id: 0,
+                name: spec.name.clone(),
+                adapter: spec.adapter.clone(),
+                capabilities: spec.capabilities,
+                max_items_to_send: spec.max_items_to_send,
+                retains_basket: spec.retains_basket,
+                sync_on: false,
+                config_version: 0,
+                config: spec.config.clone(),
+            })?;
+        }
         let workstation = self.workstation();
         self.write(|c| {
             let old = sql::cart_by_name(c, &spec.name)?;

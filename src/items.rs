@@ -557,7 +557,7 @@ impl Store {
     pub fn items_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["sku_prefix", "parent_sku", "limit"])?;
         let prefix = filter_str(&f, "sku_prefix")?.unwrap_or("");
-        let parent = filter_str(&f, "parent_sku")?;
+        let parent = filter_str(&f, "parent_sku")?.map(check_sku).transpose()?;
         let limit = filter_limit(&f)?;
         self.read(|c| {
             let parent = match parent {
@@ -569,7 +569,9 @@ impl Store {
         })
     }
 
-    /// Deletes an item; refused while it has records on the web stack, or variants.
+    /// Deletes an item; refused while it has records on the web stack, or variants, or while
+    /// a cart real-time changes go to shows a count of it other than 0 (adjust it to 0 first:
+    /// that change is what tells the carts).
     pub fn delete_item(&self, sku: &str) -> Result<()> {
         let sku = check_sku(sku)?;
         self.write(|c| {
@@ -584,6 +586,24 @@ impl Store {
                 return Err(Error::refused(format!(
                     "item {sku:?} has {n} records on the web stack; let them drain or discard them"
                 )));
+            }
+            // A cart real-time changes go to that shows the item itself (a `Sku` cart shows a
+            // variant in its product's total, lowered below) would go on selling what it
+            // shows: no record can be queued for an item that is gone.
+            for (cart, level) in sql::realtime_targets(c)? {
+                if let Some((target, shown)) =
+                    published_change(c, cart, level, &item, item.qoh, item.qoh, None)?
+                        .map(|(t, now, _)| (t, now))
+                {
+                    if target == item.id && shown != 0 {
+                        let name = sql::cart_by_id(c, cart)?.name;
+                        return Err(Error::refused(format!(
+                            "item {sku:?}: cart {name:?} shows {shown} of it; adjust its QOH to 0 \
+                             first, then delete it (sent to the web, the change stops the carts \
+                             selling it; not sent, if no cart lists it)"
+                        )));
+                    }
+                }
             }
             self.queue_product_total(c, item.parent_id, |c| sql::item_delete(c, item.id))
         })
@@ -687,7 +707,7 @@ impl Store {
     pub fn ledger_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["sku", "limit"])?;
         let limit = filter_limit(&f)?;
-        let sku = filter_str(&f, "sku")?;
+        let sku = filter_str(&f, "sku")?.map(check_sku).transpose()?;
         self.read(|c| Ok(Value::Array(sql::ledger_list(c, sku, limit)?).to_string()))
     }
 }

@@ -356,7 +356,11 @@ impl Store {
                 let mut sets = Vec::with_capacity(batch.len());
                 since = sql::ledger_last_id(c)?;
                 for item in batch {
-                    let item = sql::item_by_id(c, item.id)?;
+                    // Deleted since the run listed it (from another workstation): nothing
+                    // to count, and no reason to stop the run.
+                    let Some(item) = sql::item_get(c, item.id)? else {
+                        continue;
+                    };
                     let Some((target, published)) = published_now(c, &cart, &item)? else {
                         continue;
                     };
@@ -847,13 +851,16 @@ impl Store {
                 if !owed.is_zero() {
                     std::thread::sleep(std::mem::take(&mut owed));
                 }
-                // One read transaction for the batch: a consistent snapshot.
-                let (targets, sets): (Vec<ItemId>, Vec<QuantitySet>) = self.read(|c| {
+                // One read transaction for the batch: a consistent snapshot. An item deleted
+                // since the report read it (from another workstation) is left out.
+                let found: Vec<Option<(ItemId, QuantitySet)>> = self.read(|c| {
                     chunk
                         .iter()
                         .map(|d| {
+                            let Some(item) = sql::item_find(c, &d.sku)? else {
+                                return Ok(None);
+                            };
                             // The cart's own reference, as real-time sync and Send QOH use it.
-                            let item = sql::item_by_sku(c, &d.sku)?;
                             let target =
                                 published_now(c, &cart, &item)?.map_or(item.id, |(t, _)| t);
                             let set = QuantitySet {
@@ -863,11 +870,26 @@ impl Store {
                                 qoh: d.expected,
                                 expected: Some(d.cart_qoh),
                             };
-                            Ok((target, set))
+                            Ok(Some((target, set)))
                         })
-                        .collect::<Result<Vec<_>>>()
-                        .map(|v| v.into_iter().unzip())
+                        .collect()
                 })?;
+                let mut chunk: Vec<&mut DriftItem> = chunk
+                    .iter_mut()
+                    .zip(&found)
+                    .filter_map(|(d, f)| match f {
+                        Some(_) => Some(d),
+                        None => {
+                            d.outcome = Some("not repaired: the item was deleted meanwhile".into());
+                            None
+                        }
+                    })
+                    .collect();
+                let (targets, sets): (Vec<ItemId>, Vec<QuantitySet>) =
+                    found.into_iter().flatten().unzip();
+                if sets.is_empty() {
+                    continue;
+                }
                 match with_rate_limit(|| adapter.set_quantities(&sets)) {
                     Ok(outcomes) => {
                         // A count the cart asks to send again later than a run waits: the

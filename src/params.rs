@@ -97,7 +97,7 @@ fn canonical(name: &str, value: &str) -> Result<String> {
 
 pub(crate) fn check_workstation(value: &str) -> Result<String> {
     let v = value.trim();
-    if v.is_empty() || v.len() > 128 {
+    if v.is_empty() || v.chars().count() > 128 {
         return Err(Error::invalid(
             "parameter Workstation: must be 1 to 128 characters",
         ));

@@ -686,9 +686,24 @@ impl Store {
 
     /// Operator action: removes a bypassed or uncertain record and the rest of its send
     /// group from the stack (logged as discarded). The cart is not told.
+    ///
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) while a Send QOH, Get QOH or drift repair
+    /// holds the record's cart: a Send QOH settles, once the cart took its counts, the records
+    /// up to the newest one each count included, by id; SQLite gives a new record the highest
+    /// id plus one, so removing that newest record could give its id to a sale made meanwhile,
+    /// which would then be settled as if the count had included it.
     pub fn stack_discard(&self, record: i64) -> Result<()> {
         let now = store::now_ms();
         self.write(|c| {
+            if let Some(cart) = sql::record_cart_held(c, record, now)? {
+                return Err(Error::new(
+                    crate::ErrorKind::Busy,
+                    format!(
+                        "stack record {record}: a Send QOH, Get QOH or drift repair is running \
+                         for cart {cart:?}; discard it once that ends"
+                    ),
+                ));
+            }
             let (group, state) = sql::record_group(c, record)?;
             match (group, state.as_deref()) {
                 (Some(g), Some("bypassed" | "uncertain")) => {

@@ -184,6 +184,13 @@ fn deleting_what_the_stack_still_needs_is_refused() {
     assert_eq!(err.kind(), ErrorKind::Refused);
     e.set_qoh("MUG", 3);
     drain(&f.store);
+    // The cart shows 2 of it: refused until it is counted to 0, which the cart is told.
+    let err = f.store.delete_item("MUG").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.message().contains("\"Web\" shows 2"), "{err}");
+    adjust(&f.store, "MUG", -2, Reason::Adjustment);
+    drain(&f.store);
+    assert_eq!(e.qoh("MUG"), Some(0));
     f.store.delete_item("MUG").unwrap();
     f.store.delete_cart(c).unwrap();
 }
@@ -483,6 +490,7 @@ fn a_deleted_item_leaves_no_web_fields_for_the_next_item_of_its_id() {
         .set_web_fields(c, "GONE", r#"{"buffer":2,"max_publish":9}"#)
         .unwrap();
     e.set_qoh("GONE", 3);
+    adjust(&f.store, "GONE", -3, Reason::Adjustment);
     drain(&f.store);
     f.store.delete_item("GONE").unwrap();
     // SQLite gives the next row the freed id: it must not inherit the old web fields.
@@ -742,5 +750,149 @@ fn a_remote_ref_no_adapter_would_read_is_refused() {
             .as_deref(),
         Some("123/456"),
         "WooCommerce reads a product/variation reference"
+    );
+}
+
+/// A cart definition its built-in adapter refuses to be built from (a missing credential, a
+/// missing or malformed location, a WooCommerce key with `:`, Medusa given both an API key
+/// and a login) is accepted by `upsert_cart_json` / `invsync_cart_upsert` today: the owner is
+/// told nothing when configuring, ticks Synchronize Inventory, and every sale then waits on
+/// the stack for ever while each pass reports "token is required". The upsert must refuse it
+/// (INVALID_ARGUMENT naming the setting) and change nothing, as it already does for a URL
+/// with a query or a token with a newline.
+#[test]
+fn a_cart_its_adapter_cannot_be_built_from_is_refused_at_upsert_naming_the_setting() {
+    let f = store();
+    let s = &f.store;
+    let cases = [
+        (
+            serde_json::json!({"name":"S","adapter":"shopify","url":"https://s.example/","location_id":"1"}),
+            "token",
+        ),
+        (
+            serde_json::json!({"name":"S","adapter":"shopify","url":"https://s.example/","token":"shpat_1"}),
+            "location_id",
+        ),
+        (
+            serde_json::json!({"name":"W","adapter":"woocommerce","url":"https://w.example/","consumer_secret":"cs_1"}),
+            "consumer_key",
+        ),
+        (
+            serde_json::json!({"name":"W","adapter":"woocommerce","url":"https://w.example/","consumer_key":"ck:1","consumer_secret":"cs_1"}),
+            "consumer_key",
+        ),
+        (
+            serde_json::json!({"name":"B","adapter":"bigcommerce","url":"https://b.example/"}),
+            "token",
+        ),
+        (
+            serde_json::json!({"name":"B","adapter":"bigcommerce","url":"https://b.example/","token":"t1","location_id":"main"}),
+            "location_id",
+        ),
+        (
+            serde_json::json!({"name":"M","adapter":"medusa","url":"https://m.example/","location_id":"sloc_1"}),
+            "api_key",
+        ),
+        (
+            serde_json::json!({"name":"M","adapter":"medusa","url":"https://m.example/","api_key":"sk_1",
+                               "email":"a@b.example","password":"pw12","location_id":"sloc_1"}),
+            "api_key",
+        ),
+        (
+            serde_json::json!({"name":"M","adapter":"medusa","url":"https://m.example/","api_key":"sk_1"}),
+            "location_id",
+        ),
+        (
+            serde_json::json!({"name":"H","adapter":"http_json","url":"https://h.example/","token":" "}),
+            "token",
+        ),
+    ];
+    let mut accepted = Vec::new();
+    for (json, field) in &cases {
+        let before = snapshot(s);
+        match s.upsert_cart_json(&json.to_string()) {
+            Ok(id) => {
+                // What the owner meets later, instead of at configuration.
+                let later = s.preflight(id).map(|_| ()).unwrap_err();
+                accepted.push(format!("{json} was accepted (later: {later:?})"));
+                s.delete_cart(id).unwrap();
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}: {e}");
+                assert!(
+                    e.message().contains(field),
+                    "{json}: {e} should name {field}"
+                );
+                assert_eq!(
+                    snapshot(s),
+                    before,
+                    "{json}: a refused upsert changed the store"
+                );
+            }
+        }
+    }
+    assert!(accepted.is_empty(), "accepted:\n{}", accepted.join("\n"));
+}
+
+/// A `remote_ref` longer than 500 bytes is refused, but the message says it "must be a string
+/// or null" although it is a string: the host is not told what was wrong.
+#[test]
+fn a_remote_ref_that_is_too_long_is_refused_saying_it_is_too_long() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    // A Shopify-like custom adapter that reads remote_ref would do too; the length check
+    // comes before the adapter check, so any cart shows it.
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "TEE", 5);
+    let err = f
+        .store
+        .set_web_fields(
+            c,
+            "TEE",
+            &format!(r#"{{"remote_ref":"{}"}}"#, "x".repeat(501)),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.message().contains("500") || err.message().contains("long"),
+        "the message does not say the reference is too long: {err}"
+    );
+}
+
+/// `Workstation` is refused as "must be 1 to 128 characters" when it is 100 characters: the
+/// check counts UTF-8 bytes (a workstation named in Greek, Cyrillic or with accents is
+/// refused at 65 characters).
+#[test]
+fn a_workstation_name_of_100_accented_characters_is_within_128_characters() {
+    let f = store();
+    let name = "é".repeat(100);
+    assert_eq!(name.chars().count(), 100);
+    match f.store.set_param("Workstation", &name) {
+        Ok(()) => assert_eq!(f.store.param("Workstation").unwrap(), name),
+        Err(e) => panic!("100 characters refused as not 1 to 128 characters: {e}"),
+    }
+}
+
+/// Every call that takes a SKU reads it trimmed (`item_qoh(" TEE ")` is TEE's QOH, an
+/// adjustment of " TEE " changes TEE), but the ledger filter `{"sku":" TEE "}` lists nothing
+/// and the items filter `{"parent_sku":" P "}` is NOT_FOUND: a host that pads its SKUs (a
+/// fixed-width Access field) sees an item with an empty history.
+#[test]
+fn the_ledger_and_item_filters_read_a_padded_sku_as_every_other_call_does() {
+    let f = store();
+    item(&f.store, "TEE", 5);
+    adjust(&f.store, " TEE ", -1, Reason::PosSale);
+    assert_eq!(f.store.item_qoh(" TEE ").unwrap(), 4);
+    let ledger = f.store.ledger_json(Some(r#"{"sku":" TEE "}"#)).unwrap();
+    assert!(
+        ledger.contains("\"delta\":-1"),
+        "padded SKU's ledger: {ledger}"
+    );
+    item(&f.store, "P", 0);
+    variant(&f.store, "P-M", "P", 1);
+    let items = f.store.items_json(Some(r#"{"parent_sku":" P "}"#));
+    assert!(
+        items.as_ref().is_ok_and(|j| j.contains("P-M")),
+        "padded parent_sku: {items:?}"
     );
 }

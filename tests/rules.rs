@@ -2776,3 +2776,139 @@ fn rule8_a_sale_erased_by_send_qoh_on_an_uncapped_cart_is_not_given_back() {
         f.store.item_qoh("P").unwrap()
     );
 }
+
+// ---- an item deleted during a manual run --------------------------------------------------
+
+/// Another workstation deletes a discontinued SKU (no records waiting, so the delete is
+/// allowed) while Send QOH runs: the run lists the cart's items once, and the batch after the
+/// deletion must still be sent, not end the run as "item 5 does not exist".
+#[test]
+fn send_qoh_finishes_the_cart_when_an_item_is_deleted_meanwhile() {
+    let f = store();
+    let s = &f.store;
+    let e = Emulator::start().unwrap();
+    let c = cart_with(s, &e, "Web", "none", 2);
+    for i in 0..6 {
+        item(s, &format!("S{i}"), 5);
+        e.set_qoh(&format!("S{i}"), 0);
+    }
+    let other = f.reopen();
+    let mut progress = |done: i64, _total: i64| {
+        if done == 2 {
+            other.delete_item("S4").unwrap();
+        }
+        true
+    };
+    let report = s
+        .send_qoh(c, SendOptions::default(), Some(&mut progress))
+        .unwrap();
+    assert_eq!(report.sent, 5, "{report:?}");
+    assert_eq!(e.qoh("S5"), Some(5), "the batch after the deleted item");
+    assert_eq!(e.qoh("S4"), Some(0), "the deleted item is not sent");
+}
+
+/// Drift repair sets the items its report found off, a batch at a time; an item deleted
+/// meanwhile is listed as not repaired, and the others are repaired.
+#[test]
+fn drift_repair_goes_on_when_an_item_is_deleted_meanwhile() {
+    let f = store();
+    let a = Arc::new(Emulator::start().unwrap());
+    let adapter = HookedSets::on(&a);
+    let c = custom_cart(&f.store, "web", adapter.clone(), Some("none"), Some(2));
+    for i in 0..4 {
+        item(&f.store, &format!("D{i}"), 5);
+        a.set_qoh(&format!("D{i}"), 1);
+    }
+    let other = f.reopen();
+    *adapter.after.lock().unwrap() = Some(Box::new(move || {
+        other.delete_item("D3").unwrap();
+    }));
+    let report = f.store.drift(c, true).unwrap();
+    assert_eq!(report.repaired, 3, "{report:?}");
+    let d3 = report.items.iter().find(|d| d.sku == "D3").unwrap();
+    assert_eq!(
+        d3.outcome.as_deref(),
+        Some("not repaired: the item was deleted meanwhile")
+    );
+    assert_eq!((a.qoh("D2"), a.qoh("D3")), (Some(5), Some(1)));
+}
+
+/// Send QOH settles, once the cart took its counts, each item's records up to the newest one
+/// its count included, by id. Discarding that newest record meanwhile would let SQLite give
+/// its id to a sale made next, settled then as if the count had included it: the cart would
+/// keep showing units sold since. So a discard waits (BUSY) while a manual run holds the cart,
+/// and the sale made meanwhile reaches the cart.
+#[test]
+fn a_discard_waits_while_send_qoh_holds_the_cart_so_a_sale_made_meanwhile_is_sent() {
+    let f = store();
+    let a = Arc::new(Emulator::start().unwrap());
+    let adapter = HookedSets::on(&a);
+    let c = custom_cart(&f.store, "web", adapter.clone(), Some("attribute"), None);
+    item(&f.store, "X", 10);
+    f.store.set_cart_sync(c, true).unwrap();
+    // The cart does not know X yet: the sale fails for good, bypassed at once.
+    adjust(&f.store, "X", -1, Reason::PosSale);
+    drain(&f.store);
+    let listed = stack(&f.store, Some(r#"{"state":2}"#));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let bypassed = listed[0]["id"].as_i64().unwrap();
+    a.set_qoh("X", 10);
+    let other = f.reopen();
+    let discarded = Arc::new(Mutex::new(None));
+    let seen = discarded.clone();
+    *adapter.before.lock().unwrap() = Some(Box::new(move || {
+        *seen.lock().unwrap() = Some(other.stack_discard(bypassed));
+        adjust(&other, "X", -2, Reason::PosSale);
+    }));
+    let report = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    let discarded = discarded.lock().unwrap().take().unwrap();
+    assert_eq!(
+        discarded.map_err(|e| e.kind()),
+        Err(ErrorKind::Busy),
+        "{report:?}"
+    );
+    assert_eq!(
+        records(&f.store, c),
+        vec![("X".to_owned(), -2)],
+        "{report:?}"
+    );
+    drain(&f.store);
+    assert_eq!(a.qoh("X"), Some(7), "the cart shows the store's 7");
+}
+
+// ---- deleting an item a cart shows ---------------------------------------------------------
+
+/// No record can be queued for an item that is gone, so a cart that real-time changes go to
+/// and that shows the item itself (an `Attribute` cart, a variant) would go on selling the
+/// units it shows. The delete is refused, naming the cart, and changes nothing; counted to 0
+/// first (which every cart is told), the item goes, and each cart shows what the store has.
+#[test]
+fn deleting_a_variant_a_real_time_cart_shows_with_stock_is_refused_until_counted_to_0() {
+    let f = store();
+    let attr = Emulator::start().unwrap();
+    let sku = Emulator::start().unwrap();
+    item(&f.store, "P", 0);
+    variant(&f.store, "V", "P", 5);
+    variant(&f.store, "W", "P", 3);
+    attr.set_qoh("V", 5);
+    attr.set_qoh("W", 3);
+    sku.set_qoh("P", 8);
+    let a = cart(&f.store, &attr, "Attr", "attribute");
+    let s = cart(&f.store, &sku, "Sku", "sku");
+    let err = f.store.delete_item("V").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.message().contains("\"Attr\" shows 5"), "{err}");
+    assert_eq!(
+        (records(&f.store, a), records(&f.store, s)),
+        (vec![], vec![])
+    );
+    assert_eq!(f.store.item_qoh("V").unwrap(), 5);
+    adjust(&f.store, "V", -5, Reason::Adjustment);
+    drain(&f.store);
+    f.store.delete_item("V").unwrap();
+    drain(&f.store);
+    assert_eq!((attr.qoh("V"), sku.qoh("P")), (Some(0), Some(3)));
+}

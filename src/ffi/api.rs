@@ -326,8 +326,9 @@ pub unsafe extern "C" fn invsync_item_list(
     }
 }
 
-/// Deletes an item. `INVSYNC_REFUSED` while it has records on the web stack or variants;
-/// `INVSYNC_NOT_FOUND` for an unknown SKU.
+/// Deletes an item. `INVSYNC_REFUSED` while it has records on the web stack or variants, or
+/// while a cart real-time changes go to shows a count of it other than 0 (adjust it to 0
+/// first); `INVSYNC_NOT_FOUND` for an unknown SKU.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///
@@ -671,7 +672,8 @@ pub unsafe extern "C" fn invsync_stack_retry(store: *mut InvsyncStore, record_id
 /// Operator action: removes a bypassed or uncertain record and the rest of its send group
 /// from the stack (logged as discarded); the cart is not told. Any other record is
 /// `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`, an id of 0 or less (never a
-/// record's) `INVSYNC_INVALID_ARGUMENT`.
+/// record's) `INVSYNC_INVALID_ARGUMENT`; `INVSYNC_BUSY` while a Send QOH, Get QOH or drift
+/// repair holds the record's cart (discard it once that ends).
 ///
 /// NULL: `store` required. Thread safety: any thread.
 ///

@@ -466,14 +466,18 @@ pub(crate) fn item_by_sku(c: &Connection, sku: &str) -> Result<Item> {
 }
 
 pub(crate) fn item_by_id(c: &Connection, id: ItemId) -> Result<Item> {
-    c.prepare_cached(concat!(
+    item_get(c, id)?.ok_or_else(|| Error::not_found(format!("item {id} does not exist")))
+}
+
+/// The item `id`, or `None` when it was deleted (since its id was read).
+pub(crate) fn item_get(c: &Connection, id: ItemId) -> Result<Option<Item>> {
+    Ok(c.prepare_cached(concat!(
         "SELECT ",
         item_cols!(),
         " FROM items i WHERE i.id = ?1"
     ))?
     .query_row([id], item_row)
-    .optional()?
-    .ok_or_else(|| Error::not_found(format!("item {id} does not exist")))
+    .optional()?)
 }
 
 pub(crate) fn item_insert(
@@ -940,6 +944,16 @@ pub(crate) fn record_group(c: &Connection, record: i64) -> Result<(Option<i64>, 
     .query_row([record], |r| Ok((r.get(0)?, r.get(1)?)))
     .optional()?
     .ok_or_else(|| Error::not_found(format!("stack record {record} does not exist")))
+}
+
+/// The name of the cart of stack record `record` when a manual run holds that cart at `now`.
+pub(crate) fn record_cart_held(c: &Connection, record: i64, now: i64) -> Result<Option<String>> {
+    Ok(c.prepare_cached(
+        "SELECT c.name FROM stack s JOIN carts c ON c.id = s.cart_id
+         WHERE s.id = ?1 AND c.manual_until > ?2",
+    )?
+    .query_row([record, now], |r| r.get(0))
+    .optional()?)
 }
 
 pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
