@@ -313,7 +313,8 @@ int32_t invsync_cart_list(invsync_store *store, char *buf, int32_t len, int32_t 
 
 /**
  * Deletes a cart. `INVSYNC_REFUSED` while it has records on the web stack (discard them
- * first); `INVSYNC_NOT_FOUND` for an unknown id.
+ * first); `INVSYNC_BUSY` while a Send QOH, Get QOH or drift repair runs for it;
+ * `INVSYNC_NOT_FOUND` for an unknown id.
  *
  * NULL: `store` required. Thread safety: any thread.
  *

@@ -618,10 +618,13 @@ impl Store {
         Ok(Value::Array(carts.iter().map(Cart::info).collect()).to_string())
     }
 
-    /// Deletes a cart; refused while it has records on the stack (discard them first).
+    /// Deletes a cart; refused while it has records on the stack (discard them first), and
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) while a Send QOH, Get QOH or drift repair
+    /// runs for it (it would go on with a cart that is gone).
     pub fn delete_cart(&self, cart: CartId) -> Result<()> {
         self.write(|c| {
             let cart = sql::cart_by_id(c, cart)?;
+            crate::manual::refuse_while_held(c, &cart, "delete it once that ends")?;
             let n = sql::stack_count_for_cart(c, cart.id)?;
             if n > 0 {
                 return Err(Error::refused(format!(

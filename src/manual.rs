@@ -1108,6 +1108,21 @@ struct Pull<'a> {
     kept_any: std::cell::Cell<bool>,
 }
 
+/// [`ErrorKind::Busy`] while a manual run holds `cart`: `then` says what the caller can do
+/// once it ends.
+pub(crate) fn refuse_while_held(c: &rusqlite::Connection, cart: &Cart, then: &str) -> Result<()> {
+    if sql::cart_held_until(c, cart.id)? > now_ms() {
+        return Err(Error::new(
+            ErrorKind::Busy,
+            format!(
+                "cart {:?}: a Send QOH, Get QOH or drift repair is running for it; {then}",
+                cart.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A cart that real-time changes now go to (its Synchronize Inventory, its settings or
 /// SynchQOH changed) is sent, for each count kept from its last Get QOH, the difference to
 /// what it publishes: from here on each change moves its count by the change of what it
@@ -1117,16 +1132,7 @@ struct Pull<'a> {
 pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) -> Result<()> {
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
         let cart = sql::cart_by_id(c, cart_id)?;
-        if sql::cart_held_until(c, cart_id)? > now_ms() {
-            return Err(Error::new(
-                ErrorKind::Busy,
-                format!(
-                    "cart {:?}: a Send QOH, Get QOH or drift repair is running for it; real-time \
-                     sync can start for it once that ends",
-                    cart.name
-                ),
-            ));
-        }
+        refuse_while_held(c, &cart, "real-time sync can start for it once that ends")?;
         let item = sql::item_by_id(c, item_id)?;
         if let Some((target, published)) = published_now(c, &cart, &item)? {
             // (A count is kept per item the cart is shown: `target` is that item.)

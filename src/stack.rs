@@ -695,14 +695,12 @@ impl Store {
     pub fn stack_discard(&self, record: i64) -> Result<()> {
         let now = store::now_ms();
         self.write(|c| {
-            if let Some(cart) = sql::record_cart_held(c, record, now)? {
-                return Err(Error::new(
-                    crate::ErrorKind::Busy,
-                    format!(
-                        "stack record {record}: a Send QOH, Get QOH or drift repair is running \
-                         for cart {cart:?}; discard it once that ends"
-                    ),
-                ));
+            if let Some(cart) = sql::record_cart(c, record)? {
+                crate::manual::refuse_while_held(
+                    c,
+                    &cart,
+                    &format!("discard stack record {record} once that ends"),
+                )?;
             }
             let (group, state) = sql::record_group(c, record)?;
             match (group, state.as_deref()) {

@@ -2912,3 +2912,29 @@ fn deleting_a_variant_a_real_time_cart_shows_with_stock_is_refused_until_counted
     drain(&f.store);
     assert_eq!((attr.qoh("V"), sku.qoh("P")), (Some(0), Some(3)));
 }
+
+/// A cart a Send QOH (or Get QOH, or drift repair) is running for is not deleted under it: the
+/// delete is BUSY until the run ends, and the run finishes.
+#[test]
+fn a_cart_is_not_deleted_while_a_manual_run_holds_it() {
+    let f = store();
+    let s = &f.store;
+    let e = Emulator::start().unwrap();
+    let c = cart_with(s, &e, "Web", "none", 2);
+    for i in 0..4 {
+        item(s, &format!("S{i}"), 5);
+        e.set_qoh(&format!("S{i}"), 0);
+    }
+    let other = f.reopen();
+    let mut deleted = None;
+    let mut progress = |done: i64, _total: i64| {
+        if done == 2 {
+            deleted = Some(other.delete_cart(c).map_err(|e| e.kind()));
+        }
+        true
+    };
+    let report = s.send_qoh(c, SendOptions::default(), Some(&mut progress));
+    assert_eq!(deleted, Some(Err(ErrorKind::Busy)));
+    assert_eq!(report.unwrap().sent, 4);
+    s.delete_cart(c).unwrap();
+}

@@ -946,14 +946,13 @@ pub(crate) fn record_group(c: &Connection, record: i64) -> Result<(Option<i64>, 
     .ok_or_else(|| Error::not_found(format!("stack record {record} does not exist")))
 }
 
-/// The name of the cart of stack record `record` when a manual run holds that cart at `now`.
-pub(crate) fn record_cart_held(c: &Connection, record: i64, now: i64) -> Result<Option<String>> {
-    Ok(c.prepare_cached(
-        "SELECT c.name FROM stack s JOIN carts c ON c.id = s.cart_id
-         WHERE s.id = ?1 AND c.manual_until > ?2",
-    )?
-    .query_row([record, now], |r| r.get(0))
-    .optional()?)
+/// The cart of stack record `record` (`None`: no such record).
+pub(crate) fn record_cart(c: &Connection, record: i64) -> Result<Option<Cart>> {
+    let cart: Option<CartId> = c
+        .prepare_cached("SELECT cart_id FROM stack WHERE id = ?1")?
+        .query_row([record], |r| r.get(0))
+        .optional()?;
+    cart.map(|id| cart_by_id(c, id)).transpose()
 }
 
 pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
