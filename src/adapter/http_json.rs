@@ -423,14 +423,56 @@ pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError 
     }
 }
 
-/// `Retry-After` in seconds, integer or fractional (an HTTP date is not understood: `None`).
+/// `Retry-After` (RFC 9110 §10.2.3): seconds, integer or fractional, or an HTTP date (the
+/// wait until it, none once it is past), as a maintenance page's 503 may name its end. A date
+/// not understood is `None`: the answer is then an outage, and counts an attempt.
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs: f64 = value.trim().parse().ok()?;
-    if (0.0..1e9).contains(&secs) {
-        Some(Duration::from_secs_f64(secs))
-    } else {
-        None
+    let value = value.trim();
+    match value.parse::<f64>() {
+        Ok(secs) if (0.0..1e9).contains(&secs) => Some(Duration::from_secs_f64(secs)),
+        Ok(_) => None,
+        Err(_) => {
+            let at = std::time::UNIX_EPOCH + Duration::from_secs(imf_fixdate(value)?);
+            Some(
+                at.duration_since(std::time::SystemTime::now())
+                    .unwrap_or(Duration::ZERO),
+            )
+        }
     }
+}
+
+/// Seconds since 1970 of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110
+/// has senders use.
+fn imf_fixdate(value: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_weekday, rest) = value.split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms[..] else { return None };
+    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..61).contains(&s) {
+        return None;
+    }
+    // Days from 1970-01-01 to the civil date (proleptic Gregorian; March-based years put
+    // the leap day last).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3_600 + m * 60 + s).ok()
 }
 
 /// At most [`BODY_EXCERPT_CHARS`] characters of a body, lossily decoded, on one line.
@@ -477,8 +519,96 @@ mod tests {
             parse_retry_after(" 1.5 "),
             Some(Duration::from_millis(1500))
         );
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    /// A 503 naming the end of a maintenance window as a date waits until then, counting
+    /// no attempt (a date past waits not at all); one not understood is an outage.
+    #[test]
+    fn retry_after_parses_an_http_date() {
+        assert_eq!(
+            imf_fixdate("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            imf_fixdate("Thu, 29 Feb 2024 23:59:59 GMT"),
+            Some(1_709_251_199)
+        );
+        assert_eq!(imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3_600;
+        let wait = parse_retry_after(&http_date(secs)).unwrap();
+        assert!(
+            (3_590..=3_600).contains(&wait.as_secs()),
+            "{wait:?} for {}",
+            http_date(secs)
+        );
+        for bad in [
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 PST",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "soon",
+        ] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
+    }
+
+    /// An IMF-fixdate of `secs` since 1970, the other way round (a civil-from-days walk).
+    fn http_date(secs: u64) -> String {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let (mut days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+        let mut year = 1970;
+        loop {
+            let len = if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 {
+                366
+            } else {
+                365
+            };
+            if days < len {
+                break;
+            }
+            days -= len;
+            year += 1;
+        }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let lens = [
+            31,
+            if leap { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        let mut month = 0;
+        while days >= lens[month] {
+            days -= lens[month];
+            month += 1;
+        }
+        format!(
+            "Mon, {:02} {} {year} {:02}:{:02}:{:02} GMT",
+            days + 1,
+            MONTHS[month],
+            rem / 3_600,
+            rem % 3_600 / 60,
+            rem % 60
+        )
     }
 
     #[test]
