@@ -269,3 +269,26 @@ fn a_batch_write_answered_500_may_have_saved_items_but_a_503_saved_none() {
     server.finish();
     assert!(matches!(r, Err(CartError::Unavailable(_))), "{r:?}");
 }
+
+/// A proxy or page cache in front of WordPress may strip `X-WP-TotalPages`: Get QOH then
+/// reads on while pages come full, rather than stopping after the first and reporting the
+/// run done. Products are asked for oldest first, so one created during the run lands on the
+/// last page instead of pushing every later page one product on.
+#[test]
+fn get_qoh_reads_on_while_pages_come_full_when_the_page_count_is_missing() {
+    let full = r#"[{"id":1,"sku":"A","type":"simple","manage_stock":true,"stock_quantity":1},
+                   {"id":2,"sku":"B","type":"simple","manage_stock":true,"stock_quantity":2}]"#;
+    let last = r#"[{"id":3,"sku":"C","type":"simple","manage_stock":true,"stock_quantity":3}]"#;
+    let server = Scripted::start(vec![(200, full), (200, last)]);
+    let a = scripted_adapter(&server);
+    let first = a.fetch_quantities(None, 2).unwrap();
+    assert_eq!(first.next_cursor.as_deref(), Some("2"), "{first:?}");
+    let second = a.fetch_quantities(Some("2"), 2).unwrap();
+    assert_eq!(second.items, vec![("C".to_owned(), 3)]);
+    assert_eq!(second.next_cursor, None, "a page not full is the last");
+    let seen = server.finish();
+    assert!(
+        seen[0].0.contains("orderby=id") && seen[0].0.contains("order=asc"),
+        "{seen:?}"
+    );
+}

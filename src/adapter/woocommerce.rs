@@ -8,7 +8,8 @@
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#product-variations>
 //! - batch requests are limited to 100 objects by default (`woocommerce_rest_batch_items_limit`;
 //!   more answers 413): <https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-products>
-//! - pagination (`page`, `per_page` 1–100, `X-WP-Total`, `X-WP-TotalPages`):
+//! - pagination (`page`, `per_page` 1–100, `X-WP-Total`, `X-WP-TotalPages`; products listed
+//!   with `orderby=id&order=asc`):
 //!   <https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/>,
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#pagination>
 //! - authentication with the consumer key and secret as HTTP Basic credentials over HTTPS:
@@ -167,23 +168,38 @@ impl WooCommerceAdapter {
             .expect("fixed relative path")
     }
 
+    /// One page (`page`, `per_page` in `query`) of a list, and whether another follows: as
+    /// `X-WP-TotalPages` says, or, where a proxy or cache stripped it, while pages come full
+    /// (a last page that happens to be full costs one empty request; reading only the first
+    /// page would end a Get QOH early, reported as done).
     fn get(
         &self,
         path: &str,
         query: &[(&str, String)],
-    ) -> std::result::Result<(Vec<Value>, u32), CartError> {
+    ) -> std::result::Result<(Vec<Value>, bool), CartError> {
         let mut url = self.url(path);
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let (headers, bytes) = common::exchange(self.client.get(url), |_| None)?;
-        let pages = headers
-            .get("x-wp-totalpages")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(1);
         let list: Vec<Value> = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("woocommerce", e, &bytes)))?;
-        Ok((list, pages))
+        let number = |k: &str| -> Option<u32> {
+            query
+                .iter()
+                .find(|(q, _)| *q == k)
+                .and_then(|(_, v)| v.parse().ok())
+        };
+        let more = match headers
+            .get("x-wp-totalpages")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        {
+            Some(pages) => number("page").unwrap_or(1) < pages,
+            None => {
+                !list.is_empty() && number("per_page").is_some_and(|n| list.len() >= n as usize)
+            }
+        };
+        Ok((list, more))
     }
 
     /// Every page of a list.
@@ -200,9 +216,9 @@ impl WooCommerceAdapter {
                 ("page", page.to_string()),
             ];
             q.extend(extra.iter().cloned());
-            let (list, pages) = self.get(path, &q)?;
+            let (list, more) = self.get(path, &q)?;
             out.extend(list);
-            if page >= pages {
+            if !more {
                 return Ok(out);
             }
             page += 1;
@@ -212,7 +228,8 @@ impl WooCommerceAdapter {
     /// Indexes the whole catalogue: SKU → ids.
     fn index(&self) -> std::result::Result<(), CartError> {
         let mut found = HashMap::new();
-        for p in self.get_all("products", &[])? {
+        let oldest_first = [("orderby", "id".to_string()), ("order", "asc".to_string())];
+        for p in self.get_all("products", &oldest_first)? {
             let Some(id) = p["id"].as_u64() else { continue };
             if p["type"] == "variable" {
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
@@ -569,11 +586,16 @@ impl CartAdapter for WooCommerceAdapter {
     ) -> std::result::Result<QuantityPage, CartError> {
         let page: u32 = common::number_cursor(cursor, 1, "woocommerce")?;
         let per_page = limit.clamp(1, MAX_PER_PAGE);
-        let (products, pages) = self.get(
+        let (products, more) = self.get(
             "products",
             &[
                 ("per_page", per_page.to_string()),
                 ("page", page.to_string()),
+                // Oldest first: a product created during the run goes on the last page,
+                // rather than pushing every later page one product on (the default order is
+                // newest first).
+                ("orderby", "id".to_string()),
+                ("order", "asc".to_string()),
             ],
         )?;
         let mut items = Vec::new();
@@ -619,7 +641,7 @@ impl CartAdapter for WooCommerceAdapter {
         self.ids.lock().extend(ids);
         Ok(QuantityPage {
             items,
-            next_cursor: (page < pages).then(|| (page + 1).to_string()),
+            next_cursor: more.then(|| (page + 1).to_string()),
         })
     }
 }
