@@ -608,33 +608,11 @@ impl Bench {
         });
     }
 
+    /// Best of three alternating rounds of ours and effectum's WAL run: one round of effectum
+    /// varied from 7.0k to 9.4k jobs/s on this machine, enough to move the ratio from 4.3x to
+    /// 2.9x.
     fn peer(&mut self) {
         let n = self.sizes.peer_jobs;
-        // Ours: n adjust_qoh calls (one tx each) to one cart on the no-op adapter, then one
-        // controller pass that drains them: the queue's own work, no network.
-        let path = self.path("peer");
-        let store = open_store(&path);
-        noop_cart(&store, "noop", 50);
-        items(&store, n, 1_000_000);
-        let (_, enqueue) = timed(|| {
-            for i in 0..n {
-                store.adjust_qoh(&adjustment(i, i)).unwrap();
-            }
-        });
-        let (report, complete) = timed(|| store.run_stack(None).unwrap());
-        assert_eq!(report.sent, n);
-        let ours = enqueue + complete;
-        // The floor under our enqueue: the same rows written by hand, one transaction a job,
-        // so the reader sees what a commit per QOH change leaves for the goal.
-        let bare = BareOutbox::twin(&self.path("peer-bare"), n, false, |s| {
-            vec![noop_cart(s, "noop", 50)]
-        });
-        let (_, floor) = timed(|| {
-            for i in 0..n {
-                bare.write_tx(&sku(i), delta(i), now_ms());
-            }
-        });
-
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer/Cargo.toml");
         let target = peer_target_dir();
         let t = Instant::now();
@@ -655,10 +633,11 @@ impl Bench {
             return;
         }
         let exe = target.join("release/invsync-peer-bench");
+        let peer_dir = self.dir.path().join("peer");
         let run = |jobs: usize, mode: &str| -> Option<(f64, String)> {
             let out = Command::new(&exe)
                 .arg(jobs.to_string())
-                .arg(self.dir.path().join("peer"))
+                .arg(&peer_dir)
                 .arg(mode)
                 .output()
                 .ok()?;
@@ -671,7 +650,43 @@ impl Bench {
                 .ok()?;
             Some((rate, line))
         };
-        let Some((wal_rate, wal_line)) = run(n, "wal") else {
+        let mut best: Option<(Duration, Duration)> = None;
+        let mut wal: Option<(f64, String)> = None;
+        for _ in 0..3 {
+            // Ours: n adjust_qoh calls (one tx each) to one cart on the no-op adapter, then
+            // one controller pass that drains them: the queue's own work, no network.
+            let store = open_store(&self.path("peer"));
+            noop_cart(&store, "noop", 50);
+            items(&store, n, 1_000_000);
+            let (_, e) = timed(|| {
+                for i in 0..n {
+                    store.adjust_qoh(&adjustment(i, i)).unwrap();
+                }
+            });
+            let (report, c) = timed(|| store.run_stack(None).unwrap());
+            assert_eq!(report.sent, n);
+            if best.map_or(true, |(be, bc)| e + c < be + bc) {
+                best = Some((e, c));
+            }
+            if let Some(r) = run(n, "wal") {
+                if wal.as_ref().map_or(true, |w| r.0 > w.0) {
+                    wal = Some(r);
+                }
+            }
+        }
+        let (enqueue, complete) = best.expect("three rounds");
+        let ours = enqueue + complete;
+        // The floor under our enqueue: the same rows written by hand, one transaction a job,
+        // so the reader sees what a commit per QOH change leaves for the goal.
+        let bare = BareOutbox::twin(&self.path("peer-bare"), n, false, |s| {
+            vec![noop_cart(s, "noop", 50)]
+        });
+        let (_, floor) = timed(|| {
+            for i in 0..n {
+                bare.write_tx(&sku(i), delta(i), now_ms());
+            }
+        });
+        let Some((wal_rate, wal_line)) = wal else {
             println!("peer (effectum): its bench ran but printed no result");
             return;
         };
