@@ -19,11 +19,15 @@ impl Secret {
     /// config key in the error, never the value.
     pub fn from_config(field: &str, value: &str) -> Result<Self> {
         match value.strip_prefix("env:") {
-            Some(name) => std::env::var(name).map(Secret).map_err(|_| {
-                Error::invalid(format!(
+            Some(name) => match std::env::var(name) {
+                Ok(v) if v.trim().is_empty() => Err(Error::invalid(format!(
+                    "{field}: environment variable {name} is empty"
+                ))),
+                Ok(v) => Ok(Secret(v)),
+                Err(_) => Err(Error::invalid(format!(
                     "{field}: environment variable {name} is not set or not UTF-8"
-                ))
-            }),
+                ))),
+            },
             None => Ok(Secret(value.to_owned())),
         }
     }

@@ -896,3 +896,32 @@ fn the_ledger_and_item_filters_read_a_padded_sku_as_every_other_call_does() {
         "padded parent_sku: {items:?}"
     );
 }
+
+/// A host may replace a built-in adapter (`register_adapter("shopify", …)`, its own factory
+/// reading the token from the host's vault): its carts are checked by its factory when built,
+/// not refused at upsert for settings the built-in factory would want.
+#[test]
+fn a_cart_whose_built_in_adapter_the_host_replaced_can_still_be_saved() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    f.store.register_adapter("shopify", |cart| {
+        let a = inventory_sync::adapter::http_json::HttpJsonAdapter::new(
+            cart.setting("url").unwrap(),
+            None,
+            std::time::Duration::from_secs(10),
+        )?;
+        Ok(std::sync::Arc::new(a) as std::sync::Arc<dyn inventory_sync::CartAdapter>)
+    });
+    let json = serde_json::json!({
+        "name": "Shop", "adapter": "shopify", "url": e.url(), "location_id": "1",
+        "capabilities": {"send": true, "get": true, "realtime": "none"},
+    });
+    let id = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    item(&f.store, "TEE", 4);
+    e.set_qoh("TEE", 0);
+    let report = f
+        .store
+        .send_qoh(id, inventory_sync::SendOptions::default(), None)
+        .unwrap();
+    assert_eq!((report.sent, e.qoh("TEE")), (1, Some(4)));
+}

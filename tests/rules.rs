@@ -2938,3 +2938,37 @@ fn a_cart_is_not_deleted_while_a_manual_run_holds_it() {
     assert_eq!(report.unwrap().sent, 4);
     s.delete_cart(c).unwrap();
 }
+
+/// An item deleted by another workstation while Send QOH's request is on its way, in the same
+/// window as an order imported from the cart: the run still settles what the cart took (the
+/// other item's record its count included), and reports success.
+#[test]
+fn send_qoh_settles_its_batch_when_an_item_is_deleted_while_the_request_is_on_its_way() {
+    let f = store();
+    let e = Arc::new(Emulator::start().unwrap());
+    let adapter = HookedSets::on(&e);
+    let c = custom_cart(&f.store, "web", adapter.clone(), Some("attribute"), None);
+    item(&f.store, "OLD", 5);
+    item(&f.store, "B", 5);
+    e.set_qoh("OLD", 5);
+    e.set_qoh("B", 5);
+    f.store.set_cart_sync(c, true).unwrap();
+    adjust(&f.store, "B", -1, Reason::PosSale);
+    assert_eq!(records(&f.store, c), vec![("B".to_owned(), -1)]);
+    f.store.set_cart_sync(c, false).unwrap();
+    let other = f.reopen();
+    let emu = e.clone();
+    *adapter.after.lock().unwrap() = Some(Box::new(move || {
+        other.delete_item("OLD").unwrap();
+        emu.set_qoh("B", 3);
+        let sale = Adjustment::new("B", Delta::new(-1).unwrap(), Reason::OrderImport);
+        other.adjust_qoh(&sale.origin_cart(c)).unwrap();
+    }));
+    let report = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!(report.sent, 2, "{report:?}");
+    assert_eq!(
+        records(&f.store, c),
+        vec![],
+        "the -1 the count of 4 included"
+    );
+}

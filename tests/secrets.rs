@@ -622,3 +622,30 @@ fn an_adapter_panic_with_stderr_gone_does_not_end_the_process() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// An `env:` credential whose variable is set but empty (`TOKEN=` in a service file) is
+/// refused when the cart's adapter is built, naming the variable, rather than sent as an
+/// empty `Bearer`.
+#[test]
+fn a_token_naming_an_empty_environment_variable_is_refused_not_sent_empty() {
+    std::env::set_var("INVSYNC_TEST_EMPTY_TOKEN", "");
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Web","adapter":"http_json","url":"{}","token":"env:INVSYNC_TEST_EMPTY_TOKEN",
+                "capabilities":{{"send":true,"get":true,"realtime":"none"}}}}"#,
+            e.url()
+        ))
+        .unwrap();
+    item(&f.store, "TEE", 3);
+    e.set_qoh("TEE", 0);
+    let sent = f.store.send_qoh(c, SendOptions::default(), None);
+    let err = sent.unwrap_err();
+    assert!(
+        err.message().contains("INVSYNC_TEST_EMPTY_TOKEN is empty"),
+        "{err}"
+    );
+    assert_eq!(e.qoh("TEE"), Some(0), "nothing went out");
+}

@@ -11,7 +11,7 @@ use super::{
 use crate::carts::{Cart, SECRET_KEYS};
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,9 @@ pub type AdapterFactory = dyn Fn(&Cart) -> Result<Arc<dyn CartAdapter>> + Send +
 /// Adapter factories by adapter name.
 pub struct AdapterRegistry {
     factories: RwLock<HashMap<String, Arc<AdapterFactory>>>,
+    /// The names [`AdapterRegistry::register`] gave a factory: an integrator's adapters, and
+    /// built-in names a host replaced (its own `shopify` reading the token from its vault).
+    host: RwLock<HashSet<String>>,
 }
 
 const BUILTIN: &[&str] = &[
@@ -96,6 +99,7 @@ impl AdapterRegistry {
     pub fn with_builtins() -> Self {
         let r = AdapterRegistry {
             factories: RwLock::new(HashMap::new()),
+            host: RwLock::new(HashSet::new()),
         };
         r.register("http_json", |cart: &Cart| {
             let a = HttpJsonAdapter::new(
@@ -173,6 +177,8 @@ impl AdapterRegistry {
             )?;
             Ok(Arc::new(a) as Arc<dyn CartAdapter>)
         });
+        // Built in, not the host's.
+        r.host.write().clear();
         r
     }
 
@@ -185,11 +191,13 @@ impl AdapterRegistry {
         self.factories
             .write()
             .insert(name.to_owned(), Arc::new(factory));
+        self.host.write().insert(name.to_owned());
     }
 
-    /// Whether `name` is an integrator's adapter (its cart keys are its own).
+    /// Whether `name` is an integrator's adapter, or a built-in one the host replaced (its
+    /// cart keys are its own).
     pub(crate) fn is_custom(&self, name: &str) -> bool {
-        !BUILTIN.contains(&name) && self.factories.read().contains_key(name)
+        self.host.read().contains(name)
     }
 
     /// Builds the adapter for `cart`.

@@ -163,8 +163,10 @@ pub unsafe extern "C" fn invsync_param_get(
 /// `{"name","adapter","url","token"?,"capabilities":{"send","get","realtime"},
 /// "max_items_to_send"?,"retains_basket"?}` (secrets may be `"env:NAME"`). A new cart starts
 /// with *Synchronize Inventory* off. On success `*out_cart_id` receives its id. A `url` with a
-/// query or fragment, or a secret holding characters an HTTP header cannot carry, is
-/// `INVSYNC_INVALID_ARGUMENT` and changes nothing. An update that changes the adapter or its
+/// query or fragment, a secret that is empty or holds characters an HTTP header cannot carry,
+/// or settings the built-in adapter cannot be built from (a missing token or location, a
+/// location that is not a number) is `INVSYNC_INVALID_ARGUMENT`, naming the setting, and
+/// changes nothing. An update that changes the adapter or its
 /// settings (credentials, URL) lifts the cart's pause and back-off; one that changes only its
 /// capabilities or batch size leaves a running `Retry-After` alone. A change of its real-time
 /// level while records wait for it is `INVSYNC_REFUSED`.

@@ -325,9 +325,12 @@ pub(crate) fn pulled_get(c: &Connection, cart: CartId, item: ItemId) -> Result<O
     )
 }
 
+/// Nothing for an item deleted meanwhile (another workstation deleted it while a manual run's
+/// request was on its way): the count went with the item.
 pub(crate) fn pulled_set(c: &Connection, cart: CartId, item: ItemId, count: i64) -> Result<()> {
     c.prepare_cached(
-        "INSERT INTO pulled_counts(cart_id, item_id, count) VALUES (?1, ?2, ?3)
+        "INSERT INTO pulled_counts(cart_id, item_id, count)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM items WHERE id = ?2)
          ON CONFLICT(cart_id, item_id) DO UPDATE SET count = excluded.count",
     )?
     .execute(params![cart, item, count])?;
