@@ -526,3 +526,53 @@ fn get_qoh_from_shopify_never_imports_the_count_of_an_untracked_variant() {
     );
     assert_eq!(got.items, vec![("TRACKED".to_owned(), 7)]);
 }
+
+/// Send QOH sends sets whose answer was lost again as they were. Shopify knows a retry only
+/// by its `@idempotent` key (<https://shopify.dev/docs/api/usage/implementing-idempotency>:
+/// network retries after a time-out reuse the key): under the same key the retry is answered
+/// from its memory, and a sale the shop made between the lost answer and the retry stands.
+#[test]
+fn sets_resent_after_a_lost_answer_do_not_erase_a_sale_made_meanwhile() {
+    let f = fixture(Mode::Shopify);
+    let a = adapter(&f.emu);
+    let sets: Vec<QuantitySet> = ["MUG", "CUP"]
+        .iter()
+        .enumerate()
+        .map(|(i, sku)| {
+            f.emu.set_qoh(sku, 10);
+            QuantitySet {
+                key: format!("3f5b6ebf-143c-4da5-8d0f-fb8553bfd85{i}"),
+                sku: sku.to_string(),
+                // No lookup first: the lost answer is the set's.
+                remote_ref: f.emu.platform_id(sku).map(|id| id.to_string()),
+                qoh: 5,
+                expected: None,
+            }
+        })
+        .collect();
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    let first = a.set_quantities(&sets);
+    assert!(
+        matches!(first, Err(inventory_sync::CartError::Ambiguous(_))),
+        "{first:?}"
+    );
+    assert_eq!((f.emu.qoh("MUG"), f.emu.qoh("CUP")), (Some(5), Some(5)));
+    f.emu.set_qoh("MUG", 4); // sold on the shop before the retry
+    let again = a.set_quantities(&sets).unwrap();
+    assert_eq!(
+        (f.emu.qoh("MUG"), f.emu.qoh("CUP")),
+        (Some(4), Some(5)),
+        "{again:?}"
+    );
+    // Other counts go under another key, and are set.
+    let other: Vec<QuantitySet> = sets
+        .iter()
+        .map(|s| QuantitySet {
+            qoh: 6,
+            key: format!("{}-2", s.key),
+            ..s.clone()
+        })
+        .collect();
+    a.set_quantities(&other).unwrap();
+    assert_eq!((f.emu.qoh("MUG"), f.emu.qoh("CUP")), (Some(6), Some(6)));
+}

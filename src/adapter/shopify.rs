@@ -128,6 +128,32 @@ fn item_gid(remote_ref: &str) -> Option<String> {
     }
 }
 
+/// One key for a request carrying the changes keyed `keys`: the key itself for one, else a
+/// digest of them all (128 bits, order-blind, UUID-shaped), the same for the same changes.
+fn request_key<'a>(keys: impl Iterator<Item = &'a str>) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut keys: Vec<&str> = keys.collect();
+    if let [one] = keys[..] {
+        return one.to_owned();
+    }
+    keys.sort_unstable();
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        keys.hash(&mut h);
+        h.finish()
+    };
+    let (a, b) = (half(1), half(2));
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 /// A GraphQL string literal.
 fn gql_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
@@ -492,14 +518,16 @@ impl ShopifyAdapter {
                        "quantity": s.qoh, "changeFromQuantity": s.expected})
             })
             .collect();
-        // Mandatory from 2026-04. A fresh key per request: a set is absolute, so a re-send
-        // (always a new request: the second try without the items Shopify named, or a later
-        // run) needs no memory of the first, and a key is never reused for other quantities.
+        // Mandatory from 2026-04. The key is the sets': Send QOH sends a set whose answer was
+        // lost again as it was (same key, same count), and Shopify must answer it from memory
+        // rather than set the count again over a sale the shop made since. Other sets (the
+        // second try without the items Shopify named) make another key, so a key never comes
+        // with other quantities (`IDEMPOTENCY_KEY_PARAMETER_MISMATCH`).
         let query = format!(
             "mutation InvSyncSet($input: InventorySetQuantitiesInput!) {{
   inventorySetQuantities(input: $input) @idempotent(key: {}) {{ inventoryAdjustmentGroup {{ id }} userErrors {{ field message code }} }}
 }}",
-            gql_string(&crate::store::random_key())
+            gql_string(&request_key(batch.iter().map(|(s, _)| s.key.as_str())))
         );
         let data = self.graphql(
             &query,

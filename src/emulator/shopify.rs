@@ -43,8 +43,8 @@ pub(super) struct State {
     restore_rate: f64,
     available: f64,
     refilled_at: Instant,
-    /// Idempotency key → the payload first answered for it.
-    keys: HashMap<String, Value>,
+    /// Idempotency key → the input it was first sent with, and the payload answered.
+    keys: HashMap<String, (Value, Value)>,
 }
 
 impl Default for State {
@@ -191,24 +191,27 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
         let mut data = Map::new();
         let mut total = 0;
         for a in &adjusts {
-            let payload = match (&a.key, mandatory) {
-                (None, true) => {
-                    return top_error(
+            let payload =
+                match (&a.key, mandatory) {
+                    (None, true) => return top_error(
                         "inventoryAdjustQuantities requires the @idempotent directive from 2026-04",
                         "BAD_REQUEST",
-                    )
-                }
-                (Some(k), _) if cart.shopify.keys.contains_key(k) => cart.shopify.keys[k].clone(),
-                (key, _) => {
-                    let input = variables.get(&a.variable).cloned().unwrap_or(Value::Null);
-                    total += input["changes"].as_array().map_or(0, Vec::len);
-                    let p = adjust(cart, &input, mandatory);
-                    if let Some(k) = key {
-                        cart.shopify.keys.insert(k.clone(), p.clone());
+                    ),
+                    (key, _) => {
+                        let input = variables.get(&a.variable).cloned().unwrap_or(Value::Null);
+                        match key.as_ref().and_then(|k| remembered(cart, k, &input)) {
+                            Some(p) => p,
+                            None => {
+                                total += input["changes"].as_array().map_or(0, Vec::len);
+                                let p = adjust(cart, &input, mandatory);
+                                if let Some(k) = key {
+                                    cart.shopify.keys.insert(k.clone(), (input, p.clone()));
+                                }
+                                p
+                            }
+                        }
                     }
-                    p
-                }
-            };
+                };
             data.insert(a.alias.clone(), payload);
         }
         note_batch(shared, total);
@@ -226,17 +229,21 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
                     "BAD_REQUEST",
                 )
             }
-            Some(k) if cart.shopify.keys.contains_key(&k) => cart.shopify.keys[&k].clone(),
             key => {
                 let input = find_input_variable(&query, "inventorySetQuantities(")
                     .and_then(|v| variables.get(&v).cloned())
                     .unwrap_or(Value::Null);
-                note_batch(shared, input["quantities"].as_array().map_or(0, Vec::len));
-                let p = set(cart, &input, mandatory);
-                if let Some(k) = key {
-                    cart.shopify.keys.insert(k, p.clone());
+                match key.as_ref().and_then(|k| remembered(cart, k, &input)) {
+                    Some(p) => p,
+                    None => {
+                        note_batch(shared, input["quantities"].as_array().map_or(0, Vec::len));
+                        let p = set(cart, &input, mandatory);
+                        if let Some(k) = key {
+                            cart.shopify.keys.insert(k, (input, p.clone()));
+                        }
+                        p
+                    }
                 }
-                p
             }
         };
         json!({ "inventorySetQuantities": payload })
@@ -248,6 +255,22 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     };
     let cost = cart.shopify.cost(requested, Some(requested));
     Answer::json(200, json!({"data": data, "extensions": {"cost": cost}}))
+}
+
+/// What Shopify answers a mutation sent again under idempotency key `key` (`None`: a key it
+/// has not seen): the first answer again, or, sent with other input, a user error that
+/// applies nothing.
+fn remembered(cart: &Cart, key: &str, input: &Value) -> Option<Value> {
+    let (first, payload) = cart.shopify.keys.get(key)?;
+    Some(if first == input {
+        payload.clone()
+    } else {
+        json!({"inventoryAdjustmentGroup": null, "userErrors": [user_error(
+            vec!["input".into()],
+            "The same idempotency key was used with different parameters.".into(),
+            "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+        )]})
+    })
 }
 
 struct AdjustField {
