@@ -339,3 +339,29 @@ fn a_sale_always_refused_for_stock_is_bypassed_after_the_attempts_with_its_last_
     let seen = server.finish();
     assert_eq!(seen.len(), 11, "one read, then 10 attempts: {seen:?}");
 }
+
+/// Send QOH's absolute count answered 500 after BigCommerce took it: the count included the
+/// sale waiting for the item, so the sale is settled with it (in doubt), never sent again as
+/// a delta on top of the count.
+#[test]
+fn send_qoh_answered_500_never_subtracts_a_waiting_sale_twice() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "MUG", -3); // waits; the count sent (7) includes it
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 500,
+        count: 1,
+    });
+    let report = f.send(cart);
+    assert_eq!(f.emu.qoh("MUG"), Some(7), "{report:?}");
+    f.drain();
+    assert_eq!(
+        f.emu.qoh("MUG"),
+        Some(7),
+        "{report:?}, records {:?}",
+        f.records(cart)
+    );
+}

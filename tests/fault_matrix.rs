@@ -96,6 +96,21 @@ fn http_503_with_retry_after_waits_without_counting_an_attempt() {
     all_applied_once(&e);
 }
 
+/// A 503 whose `Retry-After` names no wait (`0`, or a date already past: a maintenance page
+/// left up) is an outage, not a rate limit: it counts an attempt, so a cart answering it for
+/// good has its records bypassed in the end rather than tried every pass for ever.
+#[test]
+fn http_503_with_a_retry_after_of_no_wait_counts_an_attempt() {
+    let (f, _e) = scenario(Fault::Status {
+        status: 503,
+        count: 1,
+        retry_after: Some(0),
+    });
+    f.store.run_stack(None).unwrap();
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(rec["attempts"], 1, "{rec}");
+}
+
 #[test]
 fn http_429_waits_without_counting_an_attempt() {
     let (f, e) = scenario(Fault::Status {

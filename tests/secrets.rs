@@ -649,3 +649,20 @@ fn a_token_naming_an_empty_environment_variable_is_refused_not_sent_empty() {
     );
     assert_eq!(e.qoh("TEE"), Some(0), "nothing went out");
 }
+
+/// An adapter built from the Rust API with an empty credential is refused as the cart
+/// upsert refuses one, not built to send an empty `Bearer` or Basic secret.
+#[test]
+fn an_adapter_is_not_built_with_an_empty_credential() {
+    use inventory_sync::adapter::http_json::HttpJsonAdapter;
+    use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+    use inventory_sync::secret::Secret;
+    let t = std::time::Duration::from_secs(5);
+    let url = "http://127.0.0.1:9/";
+    let http = HttpJsonAdapter::new(url, Some(Secret::new(" ")), t).unwrap_err();
+    assert!(http.message().contains("empty"), "{http}");
+    let woo = WooCommerceAdapter::new(url, "ck_x", Secret::new(""), t).unwrap_err();
+    assert!(woo.message().contains("empty"), "{woo}");
+    let woo = WooCommerceAdapter::new(url, "", Secret::new("cs_x"), t).unwrap_err();
+    assert!(woo.message().contains("consumer_key is empty"), "{woo}");
+}

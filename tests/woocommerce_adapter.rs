@@ -282,8 +282,8 @@ fn get_qoh_reads_on_while_pages_come_full_when_the_page_count_is_missing() {
     let server = Scripted::start(vec![(200, full), (200, last)]);
     let a = scripted_adapter(&server);
     let first = a.fetch_quantities(None, 2).unwrap();
-    assert_eq!(first.next_cursor.as_deref(), Some("2"), "{first:?}");
-    let second = a.fetch_quantities(Some("2"), 2).unwrap();
+    assert_eq!(first.next_cursor.as_deref(), Some("2:2"), "{first:?}");
+    let second = a.fetch_quantities(first.next_cursor.as_deref(), 2).unwrap();
     assert_eq!(second.items, vec![("C".to_owned(), 3)]);
     assert_eq!(second.next_cursor, None, "a page not full is the last");
     let seen = server.finish();
@@ -291,4 +291,43 @@ fn get_qoh_reads_on_while_pages_come_full_when_the_page_count_is_missing() {
         seen[0].0.contains("orderby=id") && seen[0].0.contains("order=asc"),
         "{seen:?}"
     );
+}
+
+/// A cache in front of the shop that strips `X-WP-TotalPages` and ignores the page asked for
+/// answers the first page for every page: the listing stops with an error naming why, rather
+/// than reading the same page for ever (Get QOH, and the SKU index a write builds).
+#[test]
+fn a_listing_whose_pages_do_not_move_on_stops_with_an_error() {
+    let full = r#"[{"id":1,"sku":"A","type":"simple","manage_stock":true,"stock_quantity":1},
+                   {"id":2,"sku":"B","type":"simple","manage_stock":true,"stock_quantity":2}]"#;
+    let server = Scripted::start(vec![(200, full), (200, full)]);
+    let a = scripted_adapter(&server);
+    let first = a.fetch_quantities(None, 2).unwrap();
+    let again = a
+        .fetch_quantities(first.next_cursor.as_deref(), 2)
+        .unwrap_err();
+    assert!(again.message().contains("do not move on"), "{again:?}");
+    server.finish();
+
+    let hundred = serde_json::to_string(
+        &(1..=100)
+            .map(|i| {
+                serde_json::json!({"id": i, "sku": format!("P{i}"), "type": "simple",
+                                   "manage_stock": true, "stock_quantity": 1})
+            })
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let hundred: &'static str = Box::leak(hundred.into_boxed_str());
+    let server = Scripted::start(vec![(200, hundred), (200, hundred)]);
+    let err = scripted_adapter(&server)
+        .set_quantities(&[QuantitySet {
+            key: "k".into(),
+            sku: "NOT-THERE".into(),
+            remote_ref: None,
+            qoh: 1,
+            expected: None,
+        }])
+        .unwrap_err();
+    assert!(err.message().contains("do not move on"), "{err:?}");
 }

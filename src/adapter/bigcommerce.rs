@@ -132,17 +132,16 @@ impl BigCommerceAdapter {
     }
 
     /// Sends `request` with quota pacing and BigCommerce's 429 mapping. An adjustment
-    /// (`write`) a gateway's 502/504 may have let through is a lost answer
-    /// ([`common::gateway_lost_answer`]): a relative one sent twice applies twice, and an
-    /// absolute one may carry counts that include waiting records. So is a 500 to a
-    /// `relative` one: the Inventory API applies adjustments asynchronously, so an internal
-    /// error says nothing of whether this one was taken, and it carries no key a re-send
-    /// could be recognised by.
+    /// (`write`) answered 500, or 502/504 by a gateway, is a lost answer
+    /// ([`common::gateway_lost_answer`]): the Inventory API applies adjustments
+    /// asynchronously, so an internal error says nothing of whether this one was taken; a
+    /// relative one sent twice applies twice (it carries no key a re-send could be known by),
+    /// and an absolute one may carry counts that include waiting records, which would then
+    /// be sent again on top.
     fn send(
         &self,
         request: RequestBuilder,
         write: bool,
-        relative: bool,
     ) -> std::result::Result<Vec<u8>, CartError> {
         let wait = self.not_before.lock().take();
         if let Some(until) = wait {
@@ -157,7 +156,7 @@ impl BigCommerceAdapter {
                     return Some(e);
                 }
             }
-            if relative && r.status().as_u16() == 500 {
+            if write && r.status().as_u16() == 500 {
                 return Some(CartError::Ambiguous(format!(
                     "HTTP {}: the cart may have applied the change before failing",
                     r.status()
@@ -202,7 +201,7 @@ impl BigCommerceAdapter {
                 q.append_pair("sku:in", &s.join(","));
             }
         }
-        let bytes = self.send(self.client.get(url), false, false)?;
+        let bytes = self.send(self.client.get(url), false)?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
         let items = v["data"]
@@ -294,7 +293,7 @@ impl BigCommerceAdapter {
         let request = request
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body).expect("json"));
-        match self.send(request, true, relative) {
+        match self.send(request, true) {
             Ok(_) => Ok(Ok(())),
             Err(CartError::Rejected(m)) if m.starts_with("HTTP 422") => Ok(Err(m)),
             Err(e) => Err(e),

@@ -91,6 +91,7 @@ impl HttpJsonAdapter {
         let base = common::base_url(url, "http_json")?;
         let mut headers = HeaderMap::new();
         if let Some(token) = &token {
+            common::secret_value(token.expose(), "http_json token")?;
             common::secret_header(
                 &mut headers,
                 "authorization",
@@ -410,8 +411,10 @@ pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError 
         },
         401 | 403 => CartError::Unauthorized(message),
         // A 5xx that names its own wait is a rate limit in all but name (rule 10: a
-        // `Retry-After` wait is not an attempt).
-        500..=599 if retry_after.is_some() => CartError::RateLimited {
+        // `Retry-After` wait is not an attempt). One naming no wait (`0`, a date already
+        // past: a maintenance page left up, a clock behind) is an outage, which counts
+        // attempts: a cart answering so for good would otherwise never see a record bypassed.
+        500..=599 if retry_after.is_some_and(|d| !d.is_zero()) => CartError::RateLimited {
             retry_after,
             message,
         },
@@ -433,10 +436,11 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
         Ok(_) => None,
         Err(_) => {
             let at = std::time::UNIX_EPOCH + Duration::from_secs(imf_fixdate(value)?);
-            Some(
-                at.duration_since(std::time::SystemTime::now())
-                    .unwrap_or(Duration::ZERO),
-            )
+            let wait = at
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            // As bounded as a wait in seconds.
+            (wait.as_secs_f64() < 1e9).then_some(wait)
         }
     }
 }
@@ -556,6 +560,7 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:37 PST",
             "Sun, 32 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
             "soon",
         ] {
             assert_eq!(parse_retry_after(bad), None, "{bad}");

@@ -146,11 +146,15 @@ impl WooCommerceAdapter {
         timeout: Duration,
     ) -> Result<Self> {
         let base = common::base_url(url, "woocommerce")?;
+        if consumer_key.trim().is_empty() {
+            return Err(Error::invalid("woocommerce consumer_key is empty"));
+        }
         if consumer_key.contains(':') {
             return Err(Error::invalid(
                 "woocommerce consumer_key must not contain ':'",
             ));
         }
+        common::secret_value(consumer_secret.expose(), "woocommerce consumer_secret")?;
         let mut headers = HeaderMap::new();
         let basic = common::basic_auth(&format!("{consumer_key}:{}", consumer_secret.expose()));
         common::secret_header(&mut headers, "authorization", &basic, "woocommerce")?;
@@ -202,34 +206,61 @@ impl WooCommerceAdapter {
         Ok((list, more))
     }
 
-    /// Every page of a list.
+    /// Every page of a list, oldest first.
     fn get_all(
         &self,
         path: &str,
         extra: &[(&str, String)],
     ) -> std::result::Result<Vec<Value>, CartError> {
-        let mut out = Vec::new();
-        let mut page = 1u32;
+        let (mut out, mut page, mut after) = (Vec::new(), 1, 0);
         loop {
-            let mut q = vec![
-                ("per_page", MAX_PER_PAGE.to_string()),
-                ("page", page.to_string()),
-            ];
-            q.extend(extra.iter().cloned());
-            let (list, more) = self.get(path, &q)?;
+            let (list, more, last) = self.page_after(path, extra, page, MAX_PER_PAGE, after)?;
             out.extend(list);
             if !more {
                 return Ok(out);
             }
-            page += 1;
+            (page, after) = (page + 1, last);
         }
+    }
+
+    /// Page `page` of a list by ascending id (`orderby=id&order=asc`: an entry created
+    /// meanwhile goes on the last page rather than pushing every later page one entry on, as
+    /// the default newest-first order would), and the last id on it. Every id must come after
+    /// `after`, the last of the page before: pages that do not move on (a cache in front of
+    /// the shop that ignores the page asked for, answering the first for every page) stop
+    /// the listing with an error instead of reading the same page for ever.
+    fn page_after(
+        &self,
+        path: &str,
+        extra: &[(&str, String)],
+        page: u32,
+        per_page: u32,
+        after: u64,
+    ) -> std::result::Result<(Vec<Value>, bool, u64), CartError> {
+        let mut query = vec![
+            ("per_page", per_page.to_string()),
+            ("page", page.to_string()),
+            ("orderby", "id".to_string()),
+            ("order", "asc".to_string()),
+        ];
+        query.extend(extra.iter().cloned());
+        let (list, more) = self.get(path, &query)?;
+        let ids = || list.iter().filter_map(|v| v["id"].as_u64());
+        if let Some(again) = ids().find(|id| *id <= after) {
+            return Err(CartError::Unavailable(format!(
+                "woocommerce: page {page} of {path} lists id {again}, not after {after} (the \
+                 last of the page before): the pages do not move on, as when a cache in front of \
+                 the shop ignores the page asked for; the listing was stopped"
+            )));
+        }
+        let last = ids().max().unwrap_or(after);
+        Ok((list, more, last))
     }
 
     /// Indexes the whole catalogue: SKU → ids.
     fn index(&self) -> std::result::Result<(), CartError> {
         let mut found = HashMap::new();
-        let oldest_first = [("orderby", "id".to_string()), ("order", "asc".to_string())];
-        for p in self.get_all("products", &oldest_first)? {
+        for p in self.get_all("products", &[])? {
             let Some(id) = p["id"].as_u64() else { continue };
             if p["type"] == "variable" {
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
@@ -584,20 +615,16 @@ impl CartAdapter for WooCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let page: u32 = common::number_cursor(cursor, 1, "woocommerce")?;
+        // `page:after`, after = the last product id of the page before.
+        let (page, after) = match cursor.map(|c| c.split_once(':').unwrap_or((c, "0"))) {
+            None => (1, 0),
+            Some((page, after)) => (
+                common::number_cursor(Some(page), 1, "woocommerce")?,
+                common::number_cursor(Some(after), 0, "woocommerce")?,
+            ),
+        };
         let per_page = limit.clamp(1, MAX_PER_PAGE);
-        let (products, more) = self.get(
-            "products",
-            &[
-                ("per_page", per_page.to_string()),
-                ("page", page.to_string()),
-                // Oldest first: a product created during the run goes on the last page,
-                // rather than pushing every later page one product on (the default order is
-                // newest first).
-                ("orderby", "id".to_string()),
-                ("order", "asc".to_string()),
-            ],
-        )?;
+        let (products, more, last) = self.page_after("products", &[], page, per_page, after)?;
         let mut items = Vec::new();
         let mut ids = HashMap::new();
         for p in products {
@@ -641,7 +668,7 @@ impl CartAdapter for WooCommerceAdapter {
         self.ids.lock().extend(ids);
         Ok(QuantityPage {
             items,
-            next_cursor: more.then(|| (page + 1).to_string()),
+            next_cursor: more.then(|| format!("{}:{last}", page + 1)),
         })
     }
 }
