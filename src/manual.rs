@@ -710,7 +710,11 @@ impl Store {
                     None => warnings.push(Warning {
                         kind: "unmapped",
                         sku: Some(sku.clone()),
-                        message: "the cart has no product with this SKU".into(),
+                        // Adapters leave out what the cart lists without counting it
+                        // (Shopify's untracked inventory, WooCommerce's unmanaged stock).
+                        message: "the cart lists no count for this SKU: no product has it, \
+                                  or the cart does not track its stock"
+                            .into(),
                         cart_qoh: None,
                         expected: Some(*published),
                     }),

@@ -576,3 +576,25 @@ fn sets_resent_after_a_lost_answer_do_not_erase_a_sale_made_meanwhile() {
     a.set_quantities(&other).unwrap();
     assert_eq!((f.emu.qoh("MUG"), f.emu.qoh("CUP")), (Some(6), Some(6)));
 }
+
+/// Preflight reads the cart as Get QOH does, which leaves out untracked inventory: a variant
+/// that exists with its stock untracked is reported as one the cart lists no count for, saying
+/// it may not track its stock, not sent looking for as a missing product.
+#[test]
+fn preflight_says_an_untracked_variant_may_not_track_its_stock() {
+    let page = r#"{"data":{"productVariants":{"nodes":[
+        {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/7","tracked":false,
+          "inventoryLevel":{"quantities":[{"name":"available","quantity":0}]}}}],
+        "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+    let server = Scripted::start(vec![(200, page)]);
+    let cart = serde_json::json!({"name": "Shop", "adapter": "shopify", "url": server.url,
+                                  "token": "shpat_x", "location_id": "1"});
+    let (_dir, store, id) = scripted_store(cart, "TEE", 5);
+    let warnings = store.preflight(id).unwrap();
+    server.finish();
+    let unmapped = warnings.iter().find(|w| w.kind == "unmapped").unwrap();
+    assert!(
+        unmapped.message.contains("does not track its stock"),
+        "{warnings:?}"
+    );
+}
