@@ -331,3 +331,24 @@ fn a_listing_whose_pages_do_not_move_on_stops_with_an_error() {
         .unwrap_err();
     assert!(err.message().contains("do not move on"), "{err:?}");
 }
+
+/// A product that joins the id-ordered list behind the cursor during a Get QOH (a draft
+/// published, a product restored from the bin) pushes the next page one on: it starts with
+/// the last product already read. That is a shop at work, not pages that do not move on: the
+/// product read already is left out, and the run goes on.
+#[test]
+fn get_qoh_goes_on_when_a_product_joins_behind_the_cursor_mid_run() {
+    let page1 = r#"[{"id":10,"type":"simple","sku":"A","manage_stock":true,"stock_quantity":1},
+                    {"id":20,"type":"simple","sku":"B","manage_stock":true,"stock_quantity":2}]"#;
+    // Product 15 was published meanwhile: page 2 now starts at B.
+    let page2 = r#"[{"id":20,"type":"simple","sku":"B","manage_stock":true,"stock_quantity":2},
+                    {"id":30,"type":"simple","sku":"C","manage_stock":true,"stock_quantity":3}]"#;
+    let server = Scripted::start(vec![(200, page1), (200, page2)]);
+    let a = scripted_adapter(&server);
+    let first = a.fetch_quantities(None, 2).unwrap();
+    let second = a.fetch_quantities(first.next_cursor.as_deref(), 2);
+    server.finish();
+    let second = second.unwrap();
+    assert_eq!(second.items, vec![("C".to_owned(), 3)]);
+    assert_eq!(second.next_cursor.as_deref(), Some("3:30"));
+}

@@ -225,10 +225,13 @@ impl WooCommerceAdapter {
 
     /// Page `page` of a list by ascending id (`orderby=id&order=asc`: an entry created
     /// meanwhile goes on the last page rather than pushing every later page one entry on, as
-    /// the default newest-first order would), and the last id on it. Every id must come after
-    /// `after`, the last of the page before: pages that do not move on (a cache in front of
-    /// the shop that ignores the page asked for, answering the first for every page) stop
-    /// the listing with an error instead of reading the same page for ever.
+    /// the default newest-first order would), without the entries at or before `after` (the
+    /// last id of the page before), and the last id on it. An entry that joined behind the
+    /// cursor (a draft published, a product restored from the bin) pushes the next page one
+    /// on, and its first entries were read already; but a page with nothing after `after`
+    /// means the pages do not move on (a cache in front of the shop that ignores the page
+    /// asked for, answering the first for every page), which stops the listing with an error
+    /// instead of reading the same page for ever.
     fn page_after(
         &self,
         path: &str,
@@ -244,16 +247,21 @@ impl WooCommerceAdapter {
             ("order", "asc".to_string()),
         ];
         query.extend(extra.iter().cloned());
-        let (list, more) = self.get(path, &query)?;
-        let ids = || list.iter().filter_map(|v| v["id"].as_u64());
-        if let Some(again) = ids().find(|id| *id <= after) {
+        let (mut list, more) = self.get(path, &query)?;
+        let read = list.len();
+        list.retain(|v| v["id"].as_u64().map_or(true, |id| id > after));
+        if read > 0 && list.is_empty() {
             return Err(CartError::Unavailable(format!(
-                "woocommerce: page {page} of {path} lists id {again}, not after {after} (the \
-                 last of the page before): the pages do not move on, as when a cache in front of \
-                 the shop ignores the page asked for; the listing was stopped"
+                "woocommerce: page {page} of {path} lists nothing after id {after} (the last of \
+                 the page before): the pages do not move on, as when a cache in front of the \
+                 shop ignores the page asked for; the listing was stopped"
             )));
         }
-        let last = ids().max().unwrap_or(after);
+        let last = list
+            .iter()
+            .filter_map(|v| v["id"].as_u64())
+            .max()
+            .unwrap_or(after);
         Ok((list, more, last))
     }
 
