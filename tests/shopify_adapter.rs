@@ -598,3 +598,87 @@ fn preflight_says_an_untracked_variant_may_not_track_its_stock() {
         "{warnings:?}"
     );
 }
+
+/// Sets whose request was lost come again with other sets (Send QOH sends again, in one call,
+/// what was lost and what Shopify asked to try again): the lost request goes again as it
+/// was, under its key, so Shopify answers it from memory and a sale made since stands; the
+/// others go in a request of their own.
+#[test]
+fn a_lost_set_request_goes_again_as_it_was_when_other_sets_join_it() {
+    let f = fixture(Mode::Shopify);
+    let a = adapter(&f.emu);
+    let set = |sku: &str, qoh: i64| {
+        f.emu.set_qoh(sku, 10);
+        QuantitySet {
+            key: format!("key-{sku}"),
+            sku: sku.into(),
+            remote_ref: f.emu.platform_id(sku).map(|id| id.to_string()),
+            qoh,
+            expected: None,
+        }
+    };
+    let lost = vec![set("MUG", 5), set("CUP", 5)];
+    let joining = set("BOWL", 6);
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    assert!(a.set_quantities(&lost).is_err());
+    f.emu.set_qoh("MUG", 4); // sold on the shop before the sets go again
+    let again: Vec<QuantitySet> = vec![joining, lost[1].clone(), lost[0].clone()];
+    let out = a.set_quantities(&again).unwrap();
+    assert!(
+        out.iter().all(|o| matches!(o, SendOutcome::Applied { .. })),
+        "{out:?}"
+    );
+    assert_eq!(
+        (f.emu.qoh("MUG"), f.emu.qoh("CUP"), f.emu.qoh("BOWL")),
+        (Some(4), Some(5), Some(6))
+    );
+}
+
+/// Shopify answers a mutation sent again under a key whose earlier attempt failed with
+/// `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED` ("retry with a new idempotency key"): nothing was
+/// applied under it. The change goes again at once under a key derived from its own (the same
+/// every time, so a later re-send finds it answered), for a count and for a sale alike.
+#[test]
+fn a_change_whose_earlier_attempt_failed_goes_again_under_a_derived_key() {
+    let failed_set = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":null,"userErrors":[
+      {"field":["input"],"message":"A previous request with this idempotency key failed. Retry with a new idempotency key.","code":"IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"}]}}}"#;
+    let set_applied = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":{"id":"gid://shopify/InventoryAdjustmentGroup/1"},"userErrors":[]}}}"#;
+    let failed_adjust = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
+      {"field":["input"],"message":"A previous request with this idempotency key failed. Retry with a new idempotency key.","code":"IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"}]}}}"#;
+    let adjust_applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+    let key_of = |body: &str| {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let q = v["query"].as_str().unwrap().to_owned();
+        let at = q.find("@idempotent(key: ").expect("keyed");
+        q[at..at + q[at..].find(')').unwrap()].to_owned()
+    };
+    let mut derived = Vec::new();
+    for _ in 0..2 {
+        let server = Scripted::start(vec![
+            (200, failed_set),
+            (200, set_applied),
+            (200, failed_adjust),
+            (200, adjust_applied),
+        ]);
+        let a = scripted_adapter(&server);
+        let set = a
+            .set_quantities(&[QuantitySet {
+                key: "set-key".into(),
+                sku: "TEE".into(),
+                remote_ref: Some("77".into()),
+                qoh: 4,
+                expected: None,
+            }])
+            .unwrap();
+        assert_eq!(set, vec![SendOutcome::Applied { qoh: Some(4) }]);
+        let sale = a
+            .apply_deltas(&[keyed_delta("sale-key", "TEE", "77")])
+            .unwrap();
+        assert!(matches!(sale[0], SendOutcome::Applied { .. }), "{sale:?}");
+        let keys: Vec<String> = server.finish().iter().map(|r| key_of(&r.2)).collect();
+        assert_ne!(keys[0], keys[1], "another key after the failed one");
+        assert_ne!(keys[2], keys[3], "another key after the failed one");
+        derived.push((keys[1].clone(), keys[3].clone()));
+    }
+    assert_eq!(derived[0], derived[1], "the same derived keys every time");
+}

@@ -37,7 +37,14 @@
 //!   own bound: the reference names none), `changeFromQuantity` = the expected count or
 //!   `null`. Shopify applies all or nothing: items it names in `userErrors` get their outcome
 //!   (a stale compare is a [`SendOutcome::Conflict`] with the count read back) and the others
-//!   are sent once more without them.
+//!   are sent once more without them. Each request carries `@idempotent(key:)` made from its
+//!   sets' keys; a request whose answer was lost is remembered, and goes again exactly as it
+//!   was (so under the same key, answered from Shopify's memory if it landed) when its sets
+//!   come again, whatever other sets come with them.
+//! - `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED` (a key sent again whose earlier attempt failed:
+//!   nothing applied) sends the change again at once under the next of up to
+//!   3 keys derived from its own, the same each time, so a later re-send
+//!   walks them and finds the one that landed.
 //! - SKU → inventory item: a `productVariants` search, cached for the adapter's life; a
 //!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search. A SKU on no
 //!   variant, or on several, fails that item with a clear message.
@@ -97,7 +104,14 @@ pub struct ShopifyAdapter {
     duplicates: Mutex<HashSet<String>>,
     /// The last throttle status: (available, maximum, restore rate, when).
     budget: Mutex<Option<(f64, f64, f64, Instant)>>,
+    /// The set keys of each `inventorySetQuantities` request whose answer was lost (oldest
+    /// first, at most [`LOST_REMEMBERED`]): sent again, such a request goes as it was, so under
+    /// the same key, whatever other sets come with it.
+    lost_sets: Mutex<Vec<Vec<String>>>,
 }
+
+/// How many lost set requests an adapter remembers.
+const LOST_REMEMBERED: usize = 64;
 
 impl fmt::Debug for ShopifyAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -152,6 +166,30 @@ fn request_key<'a>(keys: impl Iterator<Item = &'a str>) -> String {
         b >> 48,
         b & 0xffff_ffff_ffff
     )
+}
+
+/// Shopify's answer to a mutation sent again under a key whose earlier attempt failed
+/// ("retry with a new idempotency key"): nothing was applied under it.
+const PREVIOUS_ATTEMPT_FAILED: &str = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED";
+
+/// How many keys a change is tried under in one call: its own, then (each after Shopify said
+/// [`PREVIOUS_ATTEMPT_FAILED`] of the one before) keys derived from it.
+const KEY_GENERATIONS: u32 = 4;
+
+/// `key`'s `generation`-th key: itself, then keys derived from it alone, so a later re-send
+/// walks the same keys, and one that landed with its answer lost is answered from memory.
+fn generation_key(key: &str, generation: u32) -> String {
+    match generation {
+        0 => key.to_owned(),
+        g => request_key([key, &format!("generation {g}")].into_iter()),
+    }
+}
+
+/// Whether a payload's user errors include [`PREVIOUS_ATTEMPT_FAILED`].
+fn previous_attempt_failed(payload: &Value) -> bool {
+    payload["userErrors"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["code"] == PREVIOUS_ATTEMPT_FAILED))
 }
 
 /// A GraphQL string literal.
@@ -224,6 +262,7 @@ impl ShopifyAdapter {
             ids: Mutex::new(HashMap::new()),
             duplicates: Mutex::new(HashSet::new()),
             budget: Mutex::new(None),
+            lost_sets: Mutex::new(Vec::new()),
         })
     }
 
@@ -437,11 +476,13 @@ impl ShopifyAdapter {
         Ok(out)
     }
 
-    /// One request of aliased adjust mutations.
+    /// One request of aliased adjust mutations, each under its change's `generation`-th key;
+    /// with each outcome, whether Shopify said an earlier attempt under that key failed.
     fn adjust_request(
         &self,
         batch: &[(&DeltaSend, String)],
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        generation: u32,
+    ) -> std::result::Result<Vec<(SendOutcome, bool)>, CartError> {
         let mut decl = Vec::new();
         let mut fields = String::new();
         let mut variables = serde_json::Map::new();
@@ -449,7 +490,7 @@ impl ShopifyAdapter {
             decl.push(format!("$c{i}: InventoryAdjustQuantitiesInput!"));
             fields.push_str(&format!(
                 "  c{i}: inventoryAdjustQuantities(input: $c{i}) @idempotent(key: {}) {{ inventoryAdjustmentGroup {{ changes {{ name delta quantityAfterChange }} }} userErrors {{ field message code }} }}\n",
-                gql_string(&d.key)
+                gql_string(&generation_key(&d.key, generation))
             ));
             variables.insert(
                 format!("c{i}"),
@@ -479,12 +520,18 @@ impl ShopifyAdapter {
                 let payload = &data[format!("c{i}")];
                 if payload.is_null() {
                     // Keyed: a re-send is answered from Shopify's memory.
-                    return SendOutcome::Retry {
-                        message: format!("sku {}: the answer has no result for this change", d.sku),
-                        after: None,
-                    };
+                    return (
+                        SendOutcome::Retry {
+                            message: format!(
+                                "sku {}: the answer has no result for this change",
+                                d.sku
+                            ),
+                            after: None,
+                        },
+                        false,
+                    );
                 }
-                match user_errors(payload) {
+                let outcome = match user_errors(payload) {
                     // Not done, and the key makes a re-send safe: tried again under it.
                     Some((e, true)) => SendOutcome::Retry {
                         message: format!("sku {}: not applied, shopify says try again: {e}", d.sku),
@@ -499,9 +546,39 @@ impl ShopifyAdapter {
                             .and_then(|c| c.first())
                             .and_then(|c| c["quantityAfterChange"].as_i64()),
                     },
-                }
+                };
+                (outcome, previous_attempt_failed(payload))
             })
             .collect())
+    }
+
+    /// `ready` in requests of at most [`MAX_SETS_PER_REQUEST`]: first each earlier request
+    /// whose answer was lost and whose sets all came again, as it was (the same sets in the
+    /// same order, so the same key: answered from Shopify's memory if it landed, rather than
+    /// set again over a sale the shop made since), then the others.
+    fn set_requests<'a>(
+        &self,
+        mut ready: Vec<(usize, (&'a QuantitySet, String))>,
+    ) -> Vec<Vec<(usize, (&'a QuantitySet, String))>> {
+        let mut requests = Vec::new();
+        for keys in self.lost_sets.lock().iter() {
+            let at: Option<Vec<usize>> = keys
+                .iter()
+                .map(|k| ready.iter().position(|(_, (s, _))| s.key == *k))
+                .collect();
+            if let Some(at) = at {
+                let request: Vec<_> = at.iter().map(|&p| ready[p].clone()).collect();
+                let taken: HashSet<usize> = at.into_iter().collect();
+                let mut p = 0;
+                ready.retain(|_| {
+                    p += 1;
+                    !taken.contains(&(p - 1))
+                });
+                requests.push(request);
+            }
+        }
+        requests.extend(ready.chunks(MAX_SETS_PER_REQUEST).map(<[_]>::to_vec));
+        requests
     }
 
     /// One `inventorySetQuantities`; per item `None` = applied, or the user error (code,
@@ -523,20 +600,32 @@ impl ShopifyAdapter {
         // rather than set the count again over a sale the shop made since. Other sets (the
         // second try without the items Shopify named) make another key, so a key never comes
         // with other quantities (`IDEMPOTENCY_KEY_PARAMETER_MISMATCH`).
-        let query = format!(
-            "mutation InvSyncSet($input: InventorySetQuantitiesInput!) {{
+        // An earlier attempt under the key that failed applied nothing: the same sets go
+        // again under the key's next generation.
+        let key = request_key(batch.iter().map(|(s, _)| s.key.as_str()));
+        let mut generation = 0;
+        let data = loop {
+            let query = format!(
+                "mutation InvSyncSet($input: InventorySetQuantitiesInput!) {{
   inventorySetQuantities(input: $input) @idempotent(key: {}) {{ inventoryAdjustmentGroup {{ id }} userErrors {{ field message code }} }}
 }}",
-            gql_string(&request_key(batch.iter().map(|(s, _)| s.key.as_str())))
-        );
-        let data = self.graphql(
-            &query,
-            json!({"input": {"name": "available", "reason": "correction",
-                              "referenceDocumentUri": "inventory-sync://send-qoh",
-                              "quantities": quantities}}),
-            MUTATION_COST,
-            true,
-        )?;
+                gql_string(&generation_key(&key, generation))
+            );
+            let data = self.graphql(
+                &query,
+                json!({"input": {"name": "available", "reason": "correction",
+                                  "referenceDocumentUri": "inventory-sync://send-qoh",
+                                  "quantities": quantities}}),
+                MUTATION_COST,
+                true,
+            )?;
+            generation += 1;
+            if generation == KEY_GENERATIONS
+                || !previous_attempt_failed(&data["inventorySetQuantities"])
+            {
+                break data;
+            }
+        };
         let errors = data["inventorySetQuantities"]["userErrors"]
             .as_array()
             .cloned()
@@ -649,21 +738,38 @@ impl CartAdapter for ShopifyAdapter {
         }
         let mut first = true;
         for chunk in ready.chunks(MAX_MUTATIONS_PER_REQUEST) {
-            let batch: Vec<(&DeltaSend, String)> = chunk.iter().map(|(_, b)| b.clone()).collect();
-            match self.adjust_request(&batch) {
-                Ok(outcomes) => {
-                    for ((i, _), o) in chunk.iter().zip(outcomes) {
-                        out[*i] = Some(o);
+            // The changes Shopify said an earlier attempt failed for go again under their
+            // next generation of key.
+            let mut pending: Vec<&(usize, (&DeltaSend, String))> = chunk.iter().collect();
+            for generation in 0..KEY_GENERATIONS {
+                let batch: Vec<(&DeltaSend, String)> =
+                    pending.iter().map(|(_, b)| b.clone()).collect();
+                match self.adjust_request(&batch, generation) {
+                    Ok(outcomes) => {
+                        let last = generation + 1 == KEY_GENERATIONS;
+                        let mut again = Vec::new();
+                        for (p, (o, failed_before)) in pending.into_iter().zip(outcomes) {
+                            if failed_before && !last {
+                                again.push(p);
+                            } else {
+                                out[p.0] = Some(o);
+                            }
+                        }
+                        pending = again;
+                    }
+                    Err(e) if first => return Err(e),
+                    Err(e) => {
+                        for (i, (d, _)) in pending {
+                            out[*i] = Some(outcome_for_failed_request(&e, &d.sku, true));
+                        }
+                        pending = Vec::new();
                     }
                 }
-                Err(e) if first => return Err(e),
-                Err(e) => {
-                    for (i, (d, _)) in chunk {
-                        out[*i] = Some(outcome_for_failed_request(&e, &d.sku, true));
-                    }
+                first = false;
+                if pending.is_empty() {
+                    break;
                 }
             }
-            first = false;
         }
         Ok(common::outcomes(out))
     }
@@ -694,13 +800,24 @@ impl CartAdapter for ShopifyAdapter {
             }
         }
         let mut first = true;
-        for chunk in ready.chunks(MAX_SETS_PER_REQUEST) {
-            let mut pending: Vec<(usize, (&QuantitySet, String))> = chunk.to_vec();
+        for chunk in self.set_requests(ready) {
+            let mut pending: Vec<(usize, (&QuantitySet, String))> = chunk;
             // At most two tries: the second without the items the first named in userErrors.
             for attempt in 0..2 {
                 let batch: Vec<(&QuantitySet, String)> =
                     pending.iter().map(|(_, b)| b.clone()).collect();
-                match self.set_request(&batch) {
+                let keys: Vec<String> = batch.iter().map(|(s, _)| s.key.clone()).collect();
+                let answer = self.set_request(&batch);
+                let mut lost = self.lost_sets.lock();
+                lost.retain(|k| *k != keys);
+                if matches!(answer, Err(CartError::Ambiguous(_))) {
+                    if lost.len() == LOST_REMEMBERED {
+                        lost.remove(0);
+                    }
+                    lost.push(keys);
+                }
+                drop(lost);
+                match answer {
                     Err(e) => {
                         if first && attempt == 0 {
                             return Err(e);

@@ -258,18 +258,29 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
 }
 
 /// What Shopify answers a mutation sent again under idempotency key `key` (`None`: a key it
-/// has not seen): the first answer again, or, sent with other input, a user error that
-/// applies nothing.
+/// has not seen): the first answer again, if it applied; a user error that applies nothing if
+/// it failed ("retry with a new idempotency key") or if the input differs.
 fn remembered(cart: &Cart, key: &str, input: &Value) -> Option<Value> {
     let (first, payload) = cart.shopify.keys.get(key)?;
-    Some(if first == input {
-        payload.clone()
-    } else {
+    let failed = payload["userErrors"]
+        .as_array()
+        .is_some_and(|e| !e.is_empty());
+    let refused = |message: &str, code: &str| {
         json!({"inventoryAdjustmentGroup": null, "userErrors": [user_error(
-            vec!["input".into()],
-            "The same idempotency key was used with different parameters.".into(),
+            vec!["input".into()], message.into(), code)]})
+    };
+    Some(if first != input {
+        refused(
+            "The same idempotency key was used with different parameters.",
             "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
-        )]})
+        )
+    } else if failed {
+        refused(
+            "A previous request with this idempotency key failed. Retry with a new idempotency key.",
+            "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+        )
+    } else {
+        payload.clone()
     })
 }
 
