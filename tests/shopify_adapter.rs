@@ -385,10 +385,11 @@ fn a_count_shopify_says_to_try_again_is_retried_never_refused() {
 }
 
 /// End to end: a sale answered `ADJUST_QUANTITIES_FAILED` ("Try again") is not bypassed: it
-/// is sent again (back-off 0 here, so in the same pass) under the same idempotency key, and
-/// lands.
+/// is sent again (back-off 0 here, so in the same pass) and lands. Its key is spent (an
+/// attempt under it failed, so Shopify would answer it `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`):
+/// it goes under the next key derived from it.
 #[test]
-fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
+fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_next_key() {
     let try_again = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
     let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
     let server = Scripted::start(vec![(200, try_again), (200, applied)]);
@@ -418,7 +419,11 @@ fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
         q[at..at + q[at..].find(')').unwrap()].to_owned()
     };
     assert_eq!(seen.len(), 2);
-    assert_eq!(key(&seen[0].2), key(&seen[1].2), "the same key both times");
+    assert_ne!(
+        key(&seen[0].2),
+        key(&seen[1].2),
+        "a spent key is not sent again"
+    );
     assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
     assert_eq!(store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
 }
@@ -681,4 +686,198 @@ fn a_change_whose_earlier_attempt_failed_goes_again_under_a_derived_key() {
         derived.push((keys[1].clone(), keys[3].clone()));
     }
     assert_eq!(derived[0], derived[1], "the same derived keys every time");
+}
+
+/// A lost set request is remembered so that, when its sets come again with others, it goes
+/// again as it was (same key: answered from Shopify's memory). A THROTTLED answer to that
+/// re-send is no answer about the lost request (Shopify refuses before it looks at the key),
+/// yet it makes the adapter forget the group: the call after the wait (Send QOH's
+/// `with_rate_limit`) regroups the sets under a new key and sets the count again over the
+/// sale made meanwhile.
+#[test]
+fn a_lost_set_request_still_goes_as_it_was_after_its_resend_is_throttled() {
+    let f = fixture(Mode::Shopify);
+    // A slow refill: a drained bucket stays below one mutation (10 points) for ~200 ms.
+    f.emu.set_shopify_budget(2000.0, 50.0);
+    let a = adapter(&f.emu);
+    let set = |sku: &str, qoh: i64| {
+        f.emu.set_qoh(sku, 10);
+        QuantitySet {
+            key: format!("key-{sku}"),
+            sku: sku.into(),
+            remote_ref: f.emu.platform_id(sku).map(|id| id.to_string()),
+            qoh,
+            expected: None,
+        }
+    };
+    let lost = vec![set("MUG", 5), set("CUP", 5)];
+    let joining = set("BOWL", 6);
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    assert!(a.set_quantities(&lost).is_err());
+    assert_eq!(f.emu.qoh("MUG"), Some(5), "the lost request landed");
+    f.emu.set_qoh("MUG", 4); // sold on the shop before the sets go again
+    let again: Vec<QuantitySet> = vec![joining, lost[1].clone(), lost[0].clone()];
+    // The re-send meets an empty bucket: THROTTLED, nothing looked at, nothing applied.
+    f.emu.drain_shopify_budget();
+    let throttled = a.set_quantities(&again);
+    assert!(
+        matches!(
+            throttled,
+            Err(inventory_sync::CartError::RateLimited { .. })
+        ),
+        "{throttled:?}"
+    );
+    assert_eq!(f.emu.qoh("MUG"), Some(4));
+    // The bucket refilled (as after with_rate_limit's wait), the same call again.
+    f.emu.set_shopify_budget(2000.0, 50.0);
+    let out = a.set_quantities(&again).unwrap();
+    assert!(
+        out.iter().all(|o| matches!(o, SendOutcome::Applied { .. })),
+        "{out:?}"
+    );
+    assert_eq!(
+        (f.emu.qoh("MUG"), f.emu.qoh("CUP"), f.emu.qoh("BOWL")),
+        (Some(4), Some(5), Some(6)),
+        "the sale made after the lost request landed must stand"
+    );
+}
+
+/// The same with a 503 (the shop's edge down for a moment; nothing reached Shopify) on the
+/// remembered request when it is not the first of the call: its sets come back `Retry`, Send
+/// QOH sends them again, and by then the adapter forgot the group.
+#[test]
+fn a_lost_set_request_still_goes_as_it_was_after_its_resend_meets_an_outage() {
+    let f = fixture(Mode::Shopify);
+    let a = adapter(&f.emu);
+    let set = |sku: &str, qoh: i64| {
+        f.emu.set_qoh(sku, 10);
+        QuantitySet {
+            key: format!("key-{sku}"),
+            sku: sku.into(),
+            remote_ref: f.emu.platform_id(sku).map(|id| id.to_string()),
+            qoh,
+            expected: None,
+        }
+    };
+    // Two lost requests (two earlier calls), both remembered.
+    let lost1 = vec![set("PLATE", 3), set("FORK", 3)];
+    let lost2 = vec![set("MUG", 5), set("CUP", 5)];
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    assert!(a.set_quantities(&lost1).is_err());
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    assert!(a.set_quantities(&lost2).is_err());
+    f.emu.set_qoh("MUG", 4); // sold on the shop meanwhile
+    let joining = set("BOWL", 6);
+    let again: Vec<QuantitySet> = vec![
+        joining,
+        lost1[0].clone(),
+        lost1[1].clone(),
+        lost2[1].clone(),
+        lost2[0].clone(),
+    ];
+    // The first request (lost1, as it was) is answered from memory; the second (lost2, as it
+    // was) meets a 503 and its sets come back Retry.
+    f.emu.inject(Fault::Delay { ms: 0, count: 1 });
+    f.emu.inject(Fault::Status {
+        status: 503,
+        count: 1,
+        retry_after: None,
+    });
+    let out = a.set_quantities(&again).unwrap();
+    assert_eq!(f.emu.qoh("MUG"), Some(4));
+    // Send QOH sends again what came back Retry (and not Applied).
+    let retry: Vec<QuantitySet> = again
+        .iter()
+        .zip(&out)
+        .filter(|(_, o)| !matches!(o, SendOutcome::Applied { .. }))
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert!(
+        retry.iter().any(|s| s.sku == "MUG"),
+        "MUG comes back to be sent again: {out:?}"
+    );
+    // With BOWL if its request was also refused; either way, MUG and CUP again.
+    let mut again2 = vec![set("SPOON", 2)];
+    again2.extend(retry);
+    let out2 = a.set_quantities(&again2).unwrap();
+    assert!(
+        out2.iter()
+            .all(|o| matches!(o, SendOutcome::Applied { .. })),
+        "{out2:?}"
+    );
+    assert_eq!(
+        f.emu.qoh("MUG"),
+        Some(4),
+        "the sale made after the lost request landed must stand"
+    );
+}
+
+const PAF: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
+  {"field":["input"],"message":"A previous request with this idempotency key failed. Retry with a new idempotency key.","code":"IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"}]}}}"#;
+const UNAVAILABLE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
+  {"field":["input"],"message":"Service unavailable","code":"SERVICE_UNAVAILABLE"}]}}}"#;
+
+/// A sale Shopify answers `SERVICE_UNAVAILABLE` ("try again": nothing applied) is retried,
+/// never failed (a failure bypasses it: the sale would never reach the shop). A key whose
+/// attempt failed is spent (Shopify answers it `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED` from then
+/// on), so each re-send goes under a key not tried before, and the sale lands once Shopify
+/// takes it; an answer saying "previous attempt failed" is a retry too.
+#[test]
+fn a_sale_shopify_keeps_saying_to_try_again_is_never_bypassed_and_lands() {
+    let server = Scripted::start(vec![
+        (200, UNAVAILABLE),
+        (200, UNAVAILABLE),
+        (200, PAF),
+        (200, PAF),
+        (200, PAF),
+        (200, PAF),
+        (
+            200,
+            r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#,
+        ),
+    ]);
+    let a = scripted_adapter(&server);
+    let sale = DeltaSend {
+        key: "sale-key".into(),
+        sku: "TEE".into(),
+        remote_ref: Some("77".into()),
+        delta: -1,
+    };
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        outcomes.push(
+            a.apply_deltas(std::slice::from_ref(&sale))
+                .unwrap()
+                .remove(0),
+        );
+    }
+    let keys: Vec<String> = server
+        .finish()
+        .iter()
+        .map(|r| idempotency_key(&r.2))
+        .collect();
+    assert!(
+        outcomes[..3]
+            .iter()
+            .all(|o| matches!(o, SendOutcome::Retry { .. })),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[3], SendOutcome::Applied { .. }),
+        "{outcomes:?}"
+    );
+    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        keys.len(),
+        "no spent key tried twice: {keys:?}"
+    );
+}
+
+/// The `@idempotent` key of a request body.
+fn idempotency_key(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let q = v["query"].as_str().unwrap().to_owned();
+    let at = q.find("@idempotent(key: ").expect("keyed");
+    q[at..at + q[at..].find(')').unwrap()].to_owned()
 }

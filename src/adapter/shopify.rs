@@ -52,8 +52,11 @@
 //!   locally; Shopify's `INVALID_QUANTITY_TOO_HIGH`/`_TOO_LOW` are reported as failures.
 //! - User errors that mean "try again" are [`SendOutcome::Retry`], never a failure (which
 //!   would bypass the change): for an adjustment `ADJUST_QUANTITIES_FAILED`,
-//!   `SERVICE_UNAVAILABLE` and `IDEMPOTENCY_CONCURRENT_REQUEST` (sent again under the same
-//!   key), for a set `IDEMPOTENCY_CONCURRENT_REQUEST`:
+//!   `SERVICE_UNAVAILABLE` and `IDEMPOTENCY_CONCURRENT_REQUEST`, for a set
+//!   `IDEMPOTENCY_CONCURRENT_REQUEST` and `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`. A change still
+//!   in progress goes again under the same key; one whose attempt failed has spent it (Shopify
+//!   answers it "previous attempt failed" from then on) and goes under the next derived key,
+//!   which the adapter remembers per change:
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventoryAdjustQuantitiesUserErrorCode>,
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventorySetQuantitiesUserErrorCode>.
 //!   Any other code fails the item.
@@ -108,6 +111,10 @@ pub struct ShopifyAdapter {
     /// first, at most [`LOST_REMEMBERED`]): sent again, such a request goes as it was, so under
     /// the same key, whatever other sets come with it.
     lost_sets: Mutex<Vec<Vec<String>>>,
+    /// Per change key (a send group's, or a set request's), the first generation of key
+    /// ([`generation_key`]) not known to have failed: a re-send starts there, so a change
+    /// Shopify failed under several keys still gets a new one each time.
+    next_generation: Mutex<HashMap<String, u32>>,
 }
 
 /// How many lost set requests an adapter remembers.
@@ -172,9 +179,13 @@ fn request_key<'a>(keys: impl Iterator<Item = &'a str>) -> String {
 /// ("retry with a new idempotency key"): nothing was applied under it.
 const PREVIOUS_ATTEMPT_FAILED: &str = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED";
 
-/// How many keys a change is tried under in one call: its own, then (each after Shopify said
-/// [`PREVIOUS_ATTEMPT_FAILED`] of the one before) keys derived from it.
+/// How many keys a change is tried under in one call (each after Shopify said
+/// [`PREVIOUS_ATTEMPT_FAILED`] of the one before); a change still refused so is a
+/// [`SendOutcome::Retry`], never a failure, and starts at the next key when sent again.
 const KEY_GENERATIONS: u32 = 4;
+
+/// How many change keys [`ShopifyAdapter`] remembers a generation for.
+const GENERATIONS_REMEMBERED: usize = 10_000;
 
 /// `key`'s `generation`-th key: itself, then keys derived from it alone, so a later re-send
 /// walks the same keys, and one that landed with its answer lost is answered from memory.
@@ -182,6 +193,38 @@ fn generation_key(key: &str, generation: u32) -> String {
     match generation {
         0 => key.to_owned(),
         g => request_key([key, &format!("generation {g}")].into_iter()),
+    }
+}
+
+/// What an answer makes of the key it came under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyNote {
+    /// An attempt under it failed (or one before did): Shopify answers it
+    /// [`PREVIOUS_ATTEMPT_FAILED`] from now on, so the change goes under the next generation.
+    Spent,
+    /// Still being processed (`IDEMPOTENCY_CONCURRENT_REQUEST`): asked again under it.
+    InProgress,
+    /// Applied or refused for good: nothing to remember.
+    Done,
+}
+
+/// What `payload` (one mutation's result) makes of its key.
+fn key_note(payload: &Value) -> KeyNote {
+    let codes: Vec<&str> = payload["userErrors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["code"].as_str())
+        .collect();
+    if codes.contains(&"IDEMPOTENCY_CONCURRENT_REQUEST") {
+        KeyNote::InProgress
+    } else if codes
+        .iter()
+        .any(|c| *c == PREVIOUS_ATTEMPT_FAILED || ADJUST_TRY_AGAIN.contains(c))
+    {
+        KeyNote::Spent
+    } else {
+        KeyNote::Done
     }
 }
 
@@ -263,6 +306,7 @@ impl ShopifyAdapter {
             duplicates: Mutex::new(HashSet::new()),
             budget: Mutex::new(None),
             lost_sets: Mutex::new(Vec::new()),
+            next_generation: Mutex::new(HashMap::new()),
         })
     }
 
@@ -476,21 +520,21 @@ impl ShopifyAdapter {
         Ok(out)
     }
 
-    /// One request of aliased adjust mutations, each under its change's `generation`-th key;
-    /// with each outcome, whether Shopify said an earlier attempt under that key failed.
+    /// One request of aliased adjust mutations, each under the given generation of its
+    /// change's key; with each outcome, whether Shopify said an earlier attempt under that
+    /// key failed.
     fn adjust_request(
         &self,
-        batch: &[(&DeltaSend, String)],
-        generation: u32,
-    ) -> std::result::Result<Vec<(SendOutcome, bool)>, CartError> {
+        batch: &[(&DeltaSend, String, u32)],
+    ) -> std::result::Result<Vec<(SendOutcome, bool, KeyNote)>, CartError> {
         let mut decl = Vec::new();
         let mut fields = String::new();
         let mut variables = serde_json::Map::new();
-        for (i, (d, gid)) in batch.iter().enumerate() {
+        for (i, (d, gid, generation)) in batch.iter().enumerate() {
             decl.push(format!("$c{i}: InventoryAdjustQuantitiesInput!"));
             fields.push_str(&format!(
                 "  c{i}: inventoryAdjustQuantities(input: $c{i}) @idempotent(key: {}) {{ inventoryAdjustmentGroup {{ changes {{ name delta quantityAfterChange }} }} userErrors {{ field message code }} }}\n",
-                gql_string(&generation_key(&d.key, generation))
+                gql_string(&generation_key(&d.key, *generation))
             ));
             variables.insert(
                 format!("c{i}"),
@@ -516,7 +560,7 @@ impl ShopifyAdapter {
         Ok(batch
             .iter()
             .enumerate()
-            .map(|(i, (d, _))| {
+            .map(|(i, (d, _, _))| {
                 let payload = &data[format!("c{i}")];
                 if payload.is_null() {
                     // Keyed: a re-send is answered from Shopify's memory.
@@ -529,9 +573,16 @@ impl ShopifyAdapter {
                             after: None,
                         },
                         false,
+                        KeyNote::InProgress,
                     );
                 }
+                let failed_before = previous_attempt_failed(payload);
                 let outcome = match user_errors(payload) {
+                    // Nothing applied: sent again later, under a new key.
+                    Some((e, _)) if failed_before => SendOutcome::Retry {
+                        message: format!("sku {}: not applied, shopify says try again: {e}", d.sku),
+                        after: None,
+                    },
                     // Not done, and the key makes a re-send safe: tried again under it.
                     Some((e, true)) => SendOutcome::Retry {
                         message: format!("sku {}: not applied, shopify says try again: {e}", d.sku),
@@ -547,9 +598,31 @@ impl ShopifyAdapter {
                             .and_then(|c| c["quantityAfterChange"].as_i64()),
                     },
                 };
-                (outcome, previous_attempt_failed(payload))
+                (outcome, failed_before, key_note(payload))
             })
             .collect())
+    }
+
+    /// The generation of key `key`'s change starts at.
+    fn first_generation(&self, key: &str) -> u32 {
+        self.next_generation.lock().get(key).copied().unwrap_or(0)
+    }
+
+    /// Notes what the answer to `key`'s change under `generation` makes of that key.
+    fn note_generation(&self, key: &str, generation: u32, note: KeyNote) {
+        let mut next = self.next_generation.lock();
+        match note {
+            KeyNote::Spent => {
+                if next.len() >= GENERATIONS_REMEMBERED {
+                    next.clear();
+                }
+                next.insert(key.to_owned(), generation + 1);
+            }
+            KeyNote::Done => {
+                next.remove(key);
+            }
+            KeyNote::InProgress => {}
+        }
     }
 
     /// `ready` in requests of at most [`MAX_SETS_PER_REQUEST`]: first each earlier request
@@ -603,7 +676,8 @@ impl ShopifyAdapter {
         // An earlier attempt under the key that failed applied nothing: the same sets go
         // again under the key's next generation.
         let key = request_key(batch.iter().map(|(s, _)| s.key.as_str()));
-        let mut generation = 0;
+        let mut generation = self.first_generation(&key);
+        let mut step = 0;
         let data = loop {
             let query = format!(
                 "mutation InvSyncSet($input: InventorySetQuantitiesInput!) {{
@@ -619,10 +693,10 @@ impl ShopifyAdapter {
                 MUTATION_COST,
                 true,
             )?;
-            generation += 1;
-            if generation == KEY_GENERATIONS
-                || !previous_attempt_failed(&data["inventorySetQuantities"])
-            {
+            let failed_before = previous_attempt_failed(&data["inventorySetQuantities"]);
+            self.note_generation(&key, generation, key_note(&data["inventorySetQuantities"]));
+            (generation, step) = (generation + 1, step + 1);
+            if step == KEY_GENERATIONS || !failed_before {
                 break data;
             }
         };
@@ -677,9 +751,10 @@ const ADJUST_TRY_AGAIN: [&str; 3] = [
 ];
 
 /// The `inventorySetQuantities` user-error codes that mean "try again"
-/// (`InventorySetQuantitiesUserErrorCode` has only this one; a set is absolute, safe to send
-/// again).
-const SET_TRY_AGAIN: [&str; 1] = ["IDEMPOTENCY_CONCURRENT_REQUEST"];
+/// (`InventorySetQuantitiesUserErrorCode`; a set is absolute, safe to send again): the same
+/// key still being processed, or an earlier attempt under it failed (tried under new keys
+/// first, [`KEY_GENERATIONS`]).
+const SET_TRY_AGAIN: [&str; 2] = ["IDEMPOTENCY_CONCURRENT_REQUEST", PREVIOUS_ATTEMPT_FAILED];
 
 /// The user errors of one adjust payload, as text, and whether every one of them is a
 /// try-again code ([`ADJUST_TRY_AGAIN`]); `None` when there are none.
@@ -740,27 +815,33 @@ impl CartAdapter for ShopifyAdapter {
         for chunk in ready.chunks(MAX_MUTATIONS_PER_REQUEST) {
             // The changes Shopify said an earlier attempt failed for go again under their
             // next generation of key.
-            let mut pending: Vec<&(usize, (&DeltaSend, String))> = chunk.iter().collect();
-            for generation in 0..KEY_GENERATIONS {
-                let batch: Vec<(&DeltaSend, String)> =
+            let mut pending: Vec<(usize, (&DeltaSend, String, u32))> = chunk
+                .iter()
+                .map(|(i, (d, gid))| (*i, (*d, gid.clone(), self.first_generation(&d.key))))
+                .collect();
+            for step in 0..KEY_GENERATIONS {
+                let batch: Vec<(&DeltaSend, String, u32)> =
                     pending.iter().map(|(_, b)| b.clone()).collect();
-                match self.adjust_request(&batch, generation) {
+                match self.adjust_request(&batch) {
                     Ok(outcomes) => {
-                        let last = generation + 1 == KEY_GENERATIONS;
+                        let last = step + 1 == KEY_GENERATIONS;
                         let mut again = Vec::new();
-                        for (p, (o, failed_before)) in pending.into_iter().zip(outcomes) {
+                        for ((i, (d, gid, generation)), (o, failed_before, note)) in
+                            pending.into_iter().zip(outcomes)
+                        {
+                            self.note_generation(&d.key, generation, note);
                             if failed_before && !last {
-                                again.push(p);
+                                again.push((i, (d, gid, generation + 1)));
                             } else {
-                                out[p.0] = Some(o);
+                                out[i] = Some(o);
                             }
                         }
                         pending = again;
                     }
                     Err(e) if first => return Err(e),
                     Err(e) => {
-                        for (i, (d, _)) in pending {
-                            out[*i] = Some(outcome_for_failed_request(&e, &d.sku, true));
+                        for (i, (d, _, _)) in pending {
+                            out[i] = Some(outcome_for_failed_request(&e, &d.sku, true));
                         }
                         pending = Vec::new();
                     }
@@ -808,13 +889,24 @@ impl CartAdapter for ShopifyAdapter {
                     pending.iter().map(|(_, b)| b.clone()).collect();
                 let keys: Vec<String> = batch.iter().map(|(s, _)| s.key.clone()).collect();
                 let answer = self.set_request(&batch);
+                // Forgotten once Shopify answered under the request's key; an answer that
+                // did not reach it (throttled, an outage, unreachable) says nothing of it,
+                // nor does one saying the key is still being processed.
                 let mut lost = self.lost_sets.lock();
-                lost.retain(|k| *k != keys);
-                if matches!(answer, Err(CartError::Ambiguous(_))) {
-                    if lost.len() == LOST_REMEMBERED {
-                        lost.remove(0);
+                match &answer {
+                    Ok(Err(errors))
+                        if errors
+                            .iter()
+                            .any(|(_, c, _)| c == "IDEMPOTENCY_CONCURRENT_REQUEST") => {}
+                    Ok(_) => lost.retain(|k| *k != keys),
+                    Err(CartError::Ambiguous(_)) => {
+                        lost.retain(|k| *k != keys);
+                        if lost.len() == LOST_REMEMBERED {
+                            lost.remove(0);
+                        }
+                        lost.push(keys);
                     }
-                    lost.push(keys);
+                    Err(_) => {}
                 }
                 drop(lost);
                 match answer {
