@@ -385,11 +385,11 @@ fn a_count_shopify_says_to_try_again_is_retried_never_refused() {
 }
 
 /// End to end: a sale answered `ADJUST_QUANTITIES_FAILED` ("Try again") is not bypassed: it
-/// is sent again (back-off 0 here, so in the same pass) and lands. Its key is spent (an
-/// attempt under it failed, so Shopify would answer it `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`):
-/// it goes under the next key derived from it.
+/// is sent again (back-off 0 here, so in the same pass) under the same idempotency key, and
+/// lands. (A "try again" says nothing of an earlier attempt whose answer was lost: a new key
+/// could apply that one twice. Were the key spent, Shopify would say so.)
 #[test]
-fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_next_key() {
+fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
     let try_again = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
     let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
     let server = Scripted::start(vec![(200, try_again), (200, applied)]);
@@ -419,11 +419,7 @@ fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_next_key() {
         q[at..at + q[at..].find(')').unwrap()].to_owned()
     };
     assert_eq!(seen.len(), 2);
-    assert_ne!(
-        key(&seen[0].2),
-        key(&seen[1].2),
-        "a spent key is not sent again"
-    );
+    assert_eq!(key(&seen[0].2), key(&seen[1].2), "the same key both times");
     assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
     assert_eq!(store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
 }
@@ -818,10 +814,11 @@ const UNAVAILABLE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"use
   {"field":["input"],"message":"Service unavailable","code":"SERVICE_UNAVAILABLE"}]}}}"#;
 
 /// A sale Shopify answers `SERVICE_UNAVAILABLE` ("try again": nothing applied) is retried,
-/// never failed (a failure bypasses it: the sale would never reach the shop). A key whose
-/// attempt failed is spent (Shopify answers it `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED` from then
-/// on), so each re-send goes under a key not tried before, and the sale lands once Shopify
-/// takes it; an answer saying "previous attempt failed" is a retry too.
+/// never failed (a failure bypasses it: the sale would never reach the shop), under its key.
+/// Once Shopify says an earlier attempt under a key failed
+/// (`IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`), the sale goes under the keys derived from it, each
+/// tried once, the walk going on at the next one when sent again; that answer is a retry
+/// too, and the sale lands.
 #[test]
 fn a_sale_shopify_keeps_saying_to_try_again_is_never_bypassed_and_lands() {
     let server = Scripted::start(vec![
@@ -866,11 +863,13 @@ fn a_sale_shopify_keeps_saying_to_try_again_is_never_bypassed_and_lands() {
         matches!(outcomes[3], SendOutcome::Applied { .. }),
         "{outcomes:?}"
     );
-    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert_eq!(keys.len(), 7);
+    assert!(keys[..3].iter().all(|k| *k == keys[0]), "{keys:?}");
+    let walked: std::collections::HashSet<&String> = keys[2..].iter().collect();
     assert_eq!(
-        distinct.len(),
-        keys.len(),
-        "no spent key tried twice: {keys:?}"
+        walked.len(),
+        5,
+        "no key said to have failed is tried again: {keys:?}"
     );
 }
 
@@ -880,4 +879,93 @@ fn idempotency_key(body: &str) -> String {
     let q = v["query"].as_str().unwrap().to_owned();
     let at = q.find("@idempotent(key: ").expect("keyed");
     q[at..at + q[at..].find(')').unwrap()].to_owned()
+}
+
+fn the_sale() -> DeltaSend {
+    DeltaSend {
+        key: "sale-key".into(),
+        sku: "TEE".into(),
+        remote_ref: Some("77".into()),
+        delta: -1,
+    }
+}
+
+/// A gateway gave up on the request (Shopify may have applied it).
+const LOST: &str = r#"{"errors":"gateway timeout"}"#;
+const UNAVAILABLE_ONCE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
+  {"field":["input"],"message":"Service unavailable","code":"SERVICE_UNAVAILABLE"}]}}}"#;
+const APPLIED_ONCE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+
+/// A sale sent under its key, the answer lost (it may have landed). The re-send meets a
+/// passing "service unavailable, try again": that answer is about the re-send (nothing
+/// applied by it), not about the first attempt, which may have landed. The next re-send must
+/// still go under the key the sale may have landed under, so Shopify answers it from memory;
+/// a fresh key is a new adjustment, and the sale is taken off the shop's count twice.
+#[test]
+fn a_sale_whose_answer_was_lost_is_never_sent_under_a_new_key_after_a_try_again() {
+    let server = Scripted::start(vec![
+        (504, LOST),
+        (200, UNAVAILABLE_ONCE),
+        (200, APPLIED_ONCE),
+    ]);
+    let a = scripted_adapter(&server);
+    let sale = the_sale();
+    let first = a.apply_deltas(std::slice::from_ref(&sale));
+    assert!(
+        matches!(first, Err(inventory_sync::CartError::Ambiguous(_))),
+        "{first:?}"
+    );
+    let second = a.apply_deltas(std::slice::from_ref(&sale)).unwrap();
+    assert!(matches!(second[0], SendOutcome::Retry { .. }), "{second:?}");
+    let third = a.apply_deltas(std::slice::from_ref(&sale)).unwrap();
+    assert!(matches!(third[0], SendOutcome::Applied { .. }), "{third:?}");
+    let keys: Vec<String> = server
+        .finish()
+        .iter()
+        .map(|r| idempotency_key(&r.2))
+        .collect();
+    assert_eq!(
+        keys[0], keys[1],
+        "the re-send goes under the lost attempt's key"
+    );
+    assert_eq!(
+        keys[0], keys[2],
+        "after a lost answer, a 'try again' to the re-send must not move the sale to a new \
+         key (a new key is a new adjustment: the sale applied twice): {keys:?}"
+    );
+}
+
+/// The same root cause seen through an adapter rebuilt (the controller rebuilds its cached
+/// adapter on any cart config change, and a restart does too): a "try again" moved the sale
+/// to its next key, whose answer was then lost. The rebuilt adapter knows nothing of it and
+/// starts again at the sale's own key, which Shopify never applied anything under (the
+/// service was unavailable): if Shopify kept no record of that attempt, the re-send is a
+/// fresh adjustment and the sale lands twice. The re-send must go under the key the sale may
+/// have landed under.
+#[test]
+fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter() {
+    let server = Scripted::start(vec![
+        (200, UNAVAILABLE_ONCE),
+        (504, LOST),
+        (200, APPLIED_ONCE),
+    ]);
+    let sale = the_sale();
+    {
+        let a = scripted_adapter(&server);
+        let first = a.apply_deltas(std::slice::from_ref(&sale)).unwrap();
+        assert!(matches!(first[0], SendOutcome::Retry { .. }), "{first:?}");
+        assert!(a.apply_deltas(std::slice::from_ref(&sale)).is_err());
+    }
+    let rebuilt = scripted_adapter(&server);
+    let third = rebuilt.apply_deltas(std::slice::from_ref(&sale)).unwrap();
+    assert!(matches!(third[0], SendOutcome::Applied { .. }), "{third:?}");
+    let keys: Vec<String> = server
+        .finish()
+        .iter()
+        .map(|r| idempotency_key(&r.2))
+        .collect();
+    assert_eq!(
+        keys[1], keys[2],
+        "the rebuilt adapter's re-send goes under the key whose answer was lost: {keys:?}"
+    );
 }

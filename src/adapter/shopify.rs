@@ -53,10 +53,10 @@
 //! - User errors that mean "try again" are [`SendOutcome::Retry`], never a failure (which
 //!   would bypass the change): for an adjustment `ADJUST_QUANTITIES_FAILED`,
 //!   `SERVICE_UNAVAILABLE` and `IDEMPOTENCY_CONCURRENT_REQUEST`, for a set
-//!   `IDEMPOTENCY_CONCURRENT_REQUEST` and `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`. A change still
-//!   in progress goes again under the same key; one whose attempt failed has spent it (Shopify
-//!   answers it "previous attempt failed" from then on) and goes under the next derived key,
-//!   which the adapter remembers per change:
+//!   `IDEMPOTENCY_CONCURRENT_REQUEST` and `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`. A change goes
+//!   again under the same key (a "try again" says nothing of an earlier attempt whose answer
+//!   was lost, which a new key could apply twice) until Shopify says an attempt under it
+//!   failed; then under the next derived key, which the adapter remembers per change:
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventoryAdjustQuantitiesUserErrorCode>,
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventorySetQuantitiesUserErrorCode>.
 //!   Any other code fails the item.
@@ -150,19 +150,24 @@ fn item_gid(remote_ref: &str) -> Option<String> {
 }
 
 /// One key for a request carrying the changes keyed `keys`: the key itself for one, else a
-/// digest of them all (128 bits, order-blind, UUID-shaped), the same for the same changes.
+/// digest of them all (128 bits, order-blind, UUID-shaped), the same for the same changes in
+/// every build (FNV-1a written out here: a re-send after an upgrade must find the key a lost
+/// attempt went under).
 fn request_key<'a>(keys: impl Iterator<Item = &'a str>) -> String {
-    use std::hash::{Hash, Hasher};
     let mut keys: Vec<&str> = keys.collect();
     if let [one] = keys[..] {
         return one.to_owned();
     }
     keys.sort_unstable();
     let half = |salt: u8| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        salt.hash(&mut h);
-        keys.hash(&mut h);
-        h.finish()
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in std::iter::once(salt).chain(
+            keys.iter()
+                .flat_map(|k| k.bytes().chain(std::iter::once(0))),
+        ) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
     };
     let (a, b) = (half(1), half(2));
     format!(
@@ -199,11 +204,13 @@ fn generation_key(key: &str, generation: u32) -> String {
 /// What an answer makes of the key it came under.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum KeyNote {
-    /// An attempt under it failed (or one before did): Shopify answers it
-    /// [`PREVIOUS_ATTEMPT_FAILED`] from now on, so the change goes under the next generation.
+    /// Shopify said an earlier attempt under it failed ([`PREVIOUS_ATTEMPT_FAILED`]): the
+    /// change goes under the next generation from now on.
     Spent,
-    /// Still being processed (`IDEMPOTENCY_CONCURRENT_REQUEST`): asked again under it.
-    InProgress,
+    /// Sent again under it: still being processed, or not applied by this request ("try
+    /// again", which says nothing of an earlier attempt whose answer was lost and that may
+    /// have landed: a new key would apply it twice; if the key is spent, Shopify says so).
+    Keep,
     /// Applied or refused for good: nothing to remember.
     Done,
 }
@@ -216,13 +223,13 @@ fn key_note(payload: &Value) -> KeyNote {
         .flatten()
         .filter_map(|e| e["code"].as_str())
         .collect();
-    if codes.contains(&"IDEMPOTENCY_CONCURRENT_REQUEST") {
-        KeyNote::InProgress
+    if codes.contains(&PREVIOUS_ATTEMPT_FAILED) {
+        KeyNote::Spent
     } else if codes
         .iter()
-        .any(|c| *c == PREVIOUS_ATTEMPT_FAILED || ADJUST_TRY_AGAIN.contains(c))
+        .any(|c| ADJUST_TRY_AGAIN.contains(c) || SET_TRY_AGAIN.contains(c))
     {
-        KeyNote::Spent
+        KeyNote::Keep
     } else {
         KeyNote::Done
     }
@@ -573,7 +580,7 @@ impl ShopifyAdapter {
                             after: None,
                         },
                         false,
-                        KeyNote::InProgress,
+                        KeyNote::Keep,
                     );
                 }
                 let failed_before = previous_attempt_failed(payload);
@@ -621,7 +628,7 @@ impl ShopifyAdapter {
             KeyNote::Done => {
                 next.remove(key);
             }
-            KeyNote::InProgress => {}
+            KeyNote::Keep => {}
         }
     }
 
@@ -891,13 +898,14 @@ impl CartAdapter for ShopifyAdapter {
                 let answer = self.set_request(&batch);
                 // Forgotten once Shopify answered under the request's key; an answer that
                 // did not reach it (throttled, an outage, unreachable) says nothing of it,
-                // nor does one saying the key is still being processed.
+                // nor does one saying the key is still being processed, or (after the last
+                // generation tried) that an earlier attempt failed.
                 let mut lost = self.lost_sets.lock();
                 match &answer {
                     Ok(Err(errors))
-                        if errors
-                            .iter()
-                            .any(|(_, c, _)| c == "IDEMPOTENCY_CONCURRENT_REQUEST") => {}
+                        if errors.iter().any(|(_, c, _)| {
+                            c == "IDEMPOTENCY_CONCURRENT_REQUEST" || c == PREVIOUS_ATTEMPT_FAILED
+                        }) => {}
                     Ok(_) => lost.retain(|k| *k != keys),
                     Err(CartError::Ambiguous(_)) => {
                         lost.retain(|k| *k != keys);
@@ -1087,6 +1095,19 @@ mod tests {
             Duration::from_secs(5),
         )
         .unwrap()
+    }
+
+    /// A request's key is the same for the same changes in any order, in every build (a
+    /// re-send after an upgrade must find the key a lost attempt went under), and another
+    /// for other changes; one change's key is its own.
+    #[test]
+    fn request_keys_are_stable_and_order_blind() {
+        let k = request_key(["b-key", "a-key"].into_iter());
+        assert_eq!(k, request_key(["a-key", "b-key"].into_iter()));
+        assert_eq!(k, "7f62eeff-bccf-99af-401c-dab8c65dfba6");
+        assert_ne!(k, request_key(["a-key", "c-key"].into_iter()));
+        assert_eq!(request_key(["only"].into_iter()), "only");
+        assert_ne!(generation_key("only", 1), generation_key("only", 2));
     }
 
     #[test]
