@@ -291,6 +291,17 @@ fn a_send_qoh_whose_second_request_is_lost_never_counts_a_record_twice() {
     }
 }
 
+/// A count of 4 for TEE, inventory item 77, under `key`.
+fn tee_set(key: &str) -> QuantitySet {
+    QuantitySet {
+        key: key.into(),
+        sku: "TEE".into(),
+        remote_ref: Some("77".into()),
+        qoh: 4,
+        expected: None,
+    }
+}
+
 fn scripted_adapter(server: &Scripted) -> ShopifyAdapter {
     ShopifyAdapter::new(
         &server.url,
@@ -412,14 +423,12 @@ fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
     let run = store.run_stack(None).unwrap();
     assert_eq!((run.sent, run.retried, run.bypassed), (1, 1, 0), "{run:?}");
     let seen = server.finish();
-    let key = |body: &str| {
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
-        let q = v["query"].as_str().unwrap().to_owned();
-        let at = q.find("@idempotent(key: ").expect("keyed");
-        q[at..at + q[at..].find(')').unwrap()].to_owned()
-    };
     assert_eq!(seen.len(), 2);
-    assert_eq!(key(&seen[0].2), key(&seen[1].2), "the same key both times");
+    assert_eq!(
+        idempotency_key(&seen[0].2),
+        idempotency_key(&seen[1].2),
+        "the same key both times"
+    );
     assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
     assert_eq!(store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
 }
@@ -437,15 +446,7 @@ fn send_qoh_to_shopify_2026_04_carries_the_mandatory_idempotent_directive() {
     let server = Scripted::start(vec![(200, applied)]);
     let a = scripted_adapter(&server);
     assert_eq!(a.api_version(), "2026-04");
-    let out = a
-        .set_quantities(&[QuantitySet {
-            key: "set-key-1".into(),
-            sku: "TEE".into(),
-            remote_ref: Some("77".into()),
-            qoh: 4,
-            expected: None,
-        }])
-        .unwrap();
+    let out = a.set_quantities(&[tee_set("set-key-1")]).unwrap();
     assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(4) }]);
     let seen = server.finish();
     assert_eq!(seen.len(), 1);
@@ -600,6 +601,19 @@ fn preflight_says_an_untracked_variant_may_not_track_its_stock() {
     );
 }
 
+/// A set of `sku` to `qoh`, the shop at 10 and the item named by its id (no lookup first,
+/// so a fault injected hits the set's own request).
+fn stocked_set(emu: &Emulator, sku: &str, qoh: i64) -> QuantitySet {
+    emu.set_qoh(sku, 10);
+    QuantitySet {
+        key: format!("key-{sku}"),
+        sku: sku.into(),
+        remote_ref: emu.platform_id(sku).map(|id| id.to_string()),
+        qoh,
+        expected: None,
+    }
+}
+
 /// Sets whose request was lost come again with other sets (Send QOH sends again, in one call,
 /// what was lost and what Shopify asked to try again): the lost request goes again as it
 /// was, under its key, so Shopify answers it from memory and a sale made since stands; the
@@ -608,16 +622,7 @@ fn preflight_says_an_untracked_variant_may_not_track_its_stock() {
 fn a_lost_set_request_goes_again_as_it_was_when_other_sets_join_it() {
     let f = fixture(Mode::Shopify);
     let a = adapter(&f.emu);
-    let set = |sku: &str, qoh: i64| {
-        f.emu.set_qoh(sku, 10);
-        QuantitySet {
-            key: format!("key-{sku}"),
-            sku: sku.into(),
-            remote_ref: f.emu.platform_id(sku).map(|id| id.to_string()),
-            qoh,
-            expected: None,
-        }
-    };
+    let set = |sku: &str, qoh: i64| stocked_set(&f.emu, sku, qoh);
     let lost = vec![set("MUG", 5), set("CUP", 5)];
     let joining = set("BOWL", 6);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
@@ -647,12 +652,6 @@ fn a_change_whose_earlier_attempt_failed_goes_again_under_a_derived_key() {
     let failed_adjust = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
       {"field":["input"],"message":"A previous request with this idempotency key failed. Retry with a new idempotency key.","code":"IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"}]}}}"#;
     let adjust_applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
-    let key_of = |body: &str| {
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
-        let q = v["query"].as_str().unwrap().to_owned();
-        let at = q.find("@idempotent(key: ").expect("keyed");
-        q[at..at + q[at..].find(')').unwrap()].to_owned()
-    };
     let mut derived = Vec::new();
     for _ in 0..2 {
         let server = Scripted::start(vec![
@@ -662,21 +661,13 @@ fn a_change_whose_earlier_attempt_failed_goes_again_under_a_derived_key() {
             (200, adjust_applied),
         ]);
         let a = scripted_adapter(&server);
-        let set = a
-            .set_quantities(&[QuantitySet {
-                key: "set-key".into(),
-                sku: "TEE".into(),
-                remote_ref: Some("77".into()),
-                qoh: 4,
-                expected: None,
-            }])
-            .unwrap();
+        let set = a.set_quantities(&[tee_set("set-key")]).unwrap();
         assert_eq!(set, vec![SendOutcome::Applied { qoh: Some(4) }]);
         let sale = a
             .apply_deltas(&[keyed_delta("sale-key", "TEE", "77")])
             .unwrap();
         assert!(matches!(sale[0], SendOutcome::Applied { .. }), "{sale:?}");
-        let keys: Vec<String> = server.finish().iter().map(|r| key_of(&r.2)).collect();
+        let keys: Vec<String> = sent_keys(server);
         assert_ne!(keys[0], keys[1], "another key after the failed one");
         assert_ne!(keys[2], keys[3], "another key after the failed one");
         derived.push((keys[1].clone(), keys[3].clone()));
@@ -696,16 +687,7 @@ fn a_lost_set_request_still_goes_as_it_was_after_its_resend_is_throttled() {
     // A slow refill: a drained bucket stays below one mutation (10 points) for ~200 ms.
     f.emu.set_shopify_budget(2000.0, 50.0);
     let a = adapter(&f.emu);
-    let set = |sku: &str, qoh: i64| {
-        f.emu.set_qoh(sku, 10);
-        QuantitySet {
-            key: format!("key-{sku}"),
-            sku: sku.into(),
-            remote_ref: f.emu.platform_id(sku).map(|id| id.to_string()),
-            qoh,
-            expected: None,
-        }
-    };
+    let set = |sku: &str, qoh: i64| stocked_set(&f.emu, sku, qoh);
     let lost = vec![set("MUG", 5), set("CUP", 5)];
     let joining = set("BOWL", 6);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
@@ -745,16 +727,7 @@ fn a_lost_set_request_still_goes_as_it_was_after_its_resend_is_throttled() {
 fn a_lost_set_request_still_goes_as_it_was_after_its_resend_meets_an_outage() {
     let f = fixture(Mode::Shopify);
     let a = adapter(&f.emu);
-    let set = |sku: &str, qoh: i64| {
-        f.emu.set_qoh(sku, 10);
-        QuantitySet {
-            key: format!("key-{sku}"),
-            sku: sku.into(),
-            remote_ref: f.emu.platform_id(sku).map(|id| id.to_string()),
-            qoh,
-            expected: None,
-        }
-    };
+    let set = |sku: &str, qoh: i64| stocked_set(&f.emu, sku, qoh);
     // Two lost requests (two earlier calls), both remembered.
     let lost1 = vec![set("PLATE", 3), set("FORK", 3)];
     let lost2 = vec![set("MUG", 5), set("CUP", 5)];
@@ -848,11 +821,7 @@ fn a_sale_shopify_keeps_saying_to_try_again_is_never_bypassed_and_lands() {
                 .remove(0),
         );
     }
-    let keys: Vec<String> = server
-        .finish()
-        .iter()
-        .map(|r| idempotency_key(&r.2))
-        .collect();
+    let keys: Vec<String> = sent_keys(server);
     assert!(
         outcomes[..3]
             .iter()
@@ -871,6 +840,15 @@ fn a_sale_shopify_keeps_saying_to_try_again_is_never_bypassed_and_lands() {
         5,
         "no key said to have failed is tried again: {keys:?}"
     );
+}
+
+/// The `@idempotent` keys of the requests `server` was sent, in order.
+fn sent_keys(server: Scripted) -> Vec<String> {
+    server
+        .finish()
+        .iter()
+        .map(|r| idempotency_key(&r.2))
+        .collect()
 }
 
 /// The `@idempotent` key of a request body.
@@ -892,8 +870,6 @@ fn the_sale() -> DeltaSend {
 
 /// A gateway gave up on the request (Shopify may have applied it).
 const LOST: &str = r#"{"errors":"gateway timeout"}"#;
-const UNAVAILABLE_ONCE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
-  {"field":["input"],"message":"Service unavailable","code":"SERVICE_UNAVAILABLE"}]}}}"#;
 const APPLIED_ONCE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
 
 /// A sale sent under its key, the answer lost (it may have landed). The re-send meets a
@@ -903,11 +879,7 @@ const APPLIED_ONCE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"change
 /// a fresh key is a new adjustment, and the sale is taken off the shop's count twice.
 #[test]
 fn a_sale_whose_answer_was_lost_is_never_sent_under_a_new_key_after_a_try_again() {
-    let server = Scripted::start(vec![
-        (504, LOST),
-        (200, UNAVAILABLE_ONCE),
-        (200, APPLIED_ONCE),
-    ]);
+    let server = Scripted::start(vec![(504, LOST), (200, UNAVAILABLE), (200, APPLIED_ONCE)]);
     let a = scripted_adapter(&server);
     let sale = the_sale();
     let first = a.apply_deltas(std::slice::from_ref(&sale));
@@ -919,11 +891,7 @@ fn a_sale_whose_answer_was_lost_is_never_sent_under_a_new_key_after_a_try_again(
     assert!(matches!(second[0], SendOutcome::Retry { .. }), "{second:?}");
     let third = a.apply_deltas(std::slice::from_ref(&sale)).unwrap();
     assert!(matches!(third[0], SendOutcome::Applied { .. }), "{third:?}");
-    let keys: Vec<String> = server
-        .finish()
-        .iter()
-        .map(|r| idempotency_key(&r.2))
-        .collect();
+    let keys: Vec<String> = sent_keys(server);
     assert_eq!(
         keys[0], keys[1],
         "the re-send goes under the lost attempt's key"
@@ -944,11 +912,7 @@ fn a_sale_whose_answer_was_lost_is_never_sent_under_a_new_key_after_a_try_again(
 /// have landed under.
 #[test]
 fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter() {
-    let server = Scripted::start(vec![
-        (200, UNAVAILABLE_ONCE),
-        (504, LOST),
-        (200, APPLIED_ONCE),
-    ]);
+    let server = Scripted::start(vec![(200, UNAVAILABLE), (504, LOST), (200, APPLIED_ONCE)]);
     let sale = the_sale();
     {
         let a = scripted_adapter(&server);
@@ -959,11 +923,7 @@ fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter
     let rebuilt = scripted_adapter(&server);
     let third = rebuilt.apply_deltas(std::slice::from_ref(&sale)).unwrap();
     assert!(matches!(third[0], SendOutcome::Applied { .. }), "{third:?}");
-    let keys: Vec<String> = server
-        .finish()
-        .iter()
-        .map(|r| idempotency_key(&r.2))
-        .collect();
+    let keys: Vec<String> = sent_keys(server);
     assert_eq!(
         keys[1], keys[2],
         "the rebuilt adapter's re-send goes under the key whose answer was lost: {keys:?}"
