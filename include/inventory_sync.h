@@ -10,7 +10,8 @@
  * - Strings in are NUL-terminated UTF-8, at most INVSYNC_MAX_TEXT_IN bytes (JSON) or
  *   INVSYNC_MAX_NAME_IN bytes (names, SKUs, paths). NULL only where a function says optional.
  * - Text out is (char *buf, int32_t len, int32_t *needed): *needed (bytes including the NUL)
- *   is written whenever needed is not NULL; buf = NULL with len = 0 only asks the size and
+ *   is written, when needed is not NULL, whenever the call has its text, also when the buffer
+ *   is too small (a call that fails before it has any leaves it); buf = NULL with len = 0 only asks the size and
  *   returns INVSYNC_OK; a buffer too small returns INVSYNC_BUFFER_TOO_SMALL and nothing is
  *   written to buf. Calls that do work (run, send, get) do it whatever the buffer; read their
  *   report again with invsync_last_report().

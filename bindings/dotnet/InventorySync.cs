@@ -146,20 +146,31 @@ namespace InventorySync
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_last_report(StoreHandle store, byte[] buf, int len, out int needed);
 
+        // Throws on a lone surrogate rather than writing U+FFFD for it.
+        private static readonly Encoding Strict = new UTF8Encoding(false, true);
+
         /// <summary>NUL-terminated UTF-8 bytes of <paramref name="s"/>; null stays null. A string
         /// holding a NUL is refused: the library would read it only up to the NUL, so
         /// "SO-1\0line-2" would pass as "SO-1" (a second line skipped as seen before) and
         /// "A\0-XL" would adjust "A".</summary>
-        /// <exception cref="ArgumentException">The string holds a NUL character.</exception>
+        /// <exception cref="ArgumentException">The string holds a NUL character, or half of a
+        /// surrogate pair (which would arrive as U+FFFD, and could match other text).</exception>
         public static byte[] Utf8(string s)
         {
             if (s == null) return null;
             if (s.IndexOf('\0') >= 0)
                 throw new ArgumentException("text passed to inventory_sync holds a NUL character (\\0), which would cut it short");
-            int n = Encoding.UTF8.GetByteCount(s);
-            byte[] b = new byte[n + 1];
-            Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);
-            return b;
+            try
+            {
+                int n = Strict.GetByteCount(s);
+                byte[] b = new byte[n + 1];
+                Strict.GetBytes(s, 0, s.Length, b, 0);
+                return b;
+            }
+            catch (EncoderFallbackException)
+            {
+                throw new ArgumentException("text passed to inventory_sync holds half of a UTF-16 surrogate pair (a string cut inside an emoji?), which UTF-8 cannot carry; it would arrive as U+FFFD and could match other text");
+            }
         }
 
         /// <summary>The string in <paramref name="buf"/> up to its NUL.</summary>
@@ -419,8 +430,17 @@ namespace InventorySync
             GC.KeepAlive(fn);
             if (thrown != null)
             {
-                if (status == 0 || status == (int)Status.Cancelled)
-                    thrown.Data["InventorySync.Report"] = needed <= buf.Length ? Native.FromUtf8(buf) : LastReport();
+                // A report too big for the buffer is the library's last report (BUFFER_TOO_SMALL
+                // with the run done); reading it must not hide the callback's exception.
+                if (status == 0 || status == (int)Status.Cancelled || status == (int)Status.BufferTooSmall)
+                {
+                    try
+                    {
+                        thrown.Data["InventorySync.Report"] =
+                            status != (int)Status.BufferTooSmall && needed <= buf.Length ? Native.FromUtf8(buf) : LastReport();
+                    }
+                    catch (Exception) { }
+                }
                 throw thrown;
             }
             if (status == (int)Status.Cancelled)

@@ -36,6 +36,7 @@ Public Const INVSYNC_GET_CREATE_NEW As Long = 2
 Public Const INVSYNC_ERR_BASE As Long = vbObjectError + 4096
 
 Private Const CP_UTF8 As Long = 65001
+Private Const WC_ERR_INVALID_CHARS As Long = &H80
 
 #If VBA7 Then
     Private Declare PtrSafe Function WideCharToMultiByte Lib "kernel32" (ByVal CodePage As Long, ByVal dwFlags As Long, ByVal lpWideCharStr As LongPtr, ByVal cchWideChar As Long, ByVal lpMultiByteStr As LongPtr, ByVal cbMultiByte As Long, ByVal lpDefaultChar As LongPtr, ByVal lpUsedDefaultChar As LongPtr) As Long
@@ -151,9 +152,14 @@ Public Function Utf8z(ByVal s As String) As Byte()
         Utf8z = b
         Exit Function
     End If
-    n = WideCharToMultiByte(CP_UTF8, 0, StrPtr(s), Len(s), 0, 0, 0, 0)
+    ' WC_ERR_INVALID_CHARS: half of a surrogate pair (a string cut inside an emoji) is an
+    ' error, not a U+FFFD that could match other text.
+    n = WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, StrPtr(s), Len(s), 0, 0, 0, 0)
+    If n = 0 Then
+        Err.Raise 5, "InventorySync", "text passed to inventory_sync holds half of a UTF-16 surrogate pair, which UTF-8 cannot carry"
+    End If
     ReDim b(n)
-    WideCharToMultiByte CP_UTF8, 0, StrPtr(s), Len(s), VarPtr(b(0)), n, 0, 0
+    WideCharToMultiByte CP_UTF8, WC_ERR_INVALID_CHARS, StrPtr(s), Len(s), VarPtr(b(0)), n, 0, 0
     b(n) = 0
     Utf8z = b
 End Function

@@ -303,6 +303,61 @@ static class Tests
         Throws(Status.BufferTooSmall, () => Store.Text(never), "never fits");
     }
 
+    // Review: a callback that throws at its last call (after the last page) comes after a
+    // finished run; its report must come with the exception also when it is larger than the
+    // wrapper's first 4096-byte buffer (the library then answers BUFFER_TOO_SMALL).
+    static void ThrowAfterLastPageBigReport()
+    {
+        using (var web = new Emulator())
+        using (var store = Store.Open(Path.Combine(dir, "bigreport.db")))
+        {
+            int c = store.UpsertCart(CartJson("Big", web.Url, "none", 50, null));
+            for (int i = 0; i < 200; i++)
+                web.SetQoh("UNKNOWN-PRODUCT-SKU-NUMBER-" + i.ToString("D3"), 1);
+            string after = null;
+            bool rethrown = false;
+            try
+            {
+                store.GetQoh(c, 0, (done, total) =>
+                {
+                    if (done == total) throw new InvalidOperationException("after the last page");
+                    return true;
+                });
+            }
+            catch (InvalidOperationException e)
+            {
+                rethrown = true;
+                after = e.Data["InventorySync.Report"] as string;
+            }
+            Check(rethrown, "big report: callback exception rethrown");
+            Check(after != null && after.Contains("\"cancelled\":false") && after.Contains("UNKNOWN-PRODUCT-SKU-NUMBER-199"),
+                  "a finished run's report (> 4096 bytes) comes with the exception: " + (after == null ? "(none)" : after.Substring(0, Math.Min(80, after.Length))));
+            // The report the exception lost is still in the library:
+            Check(store.LastReport().Length > 4096, "the library's last report is larger than 4096 bytes");
+        }
+    }
+
+    // Review: a string the library would receive as different text must be refused, as one
+    // holding a NUL is. A lone surrogate (an Access/.NET UTF-16 string cut in the middle of
+    // an emoji, e.g. Left$(ref, 20)) is silently replaced by U+FFFD, so two different host
+    // references become the same one and the second change is skipped as "seen before".
+    static void LoneSurrogate()
+    {
+        using (var store = Store.Open(Path.Combine(dir, "surrogate.db")))
+        {
+            store.UpsertItem("{\"sku\":\"A\",\"qoh\":1}");
+            bool refused1 = false, refused2 = false;
+            try { store.AdjustQohRef("A", 1, Reason.OrderImport, "SO-1 \uD83D"); }
+            catch (ArgumentException) { refused1 = true; }
+            try { store.AdjustQohRef("A", 1, Reason.OrderImport, "SO-1 \uD83E"); }
+            catch (ArgumentException) { refused2 = true; }
+            int qoh = store.ItemQoh("A");
+            Check(refused1 && refused2,
+                  "a string holding a lone surrogate is refused, not changed to U+FFFD (refused: " + refused1 + ", " + refused2 + "; QOH " + qoh + ")");
+            Check(qoh == 1 || qoh == 3, "two different host references are never merged into one (QOH " + qoh + ", expected 1 or 3)");
+        }
+    }
+
     static int Main()
     {
         dir = Path.Combine(Path.GetTempPath(), "invsync-dotnet-" + Guid.NewGuid().ToString("N"));
@@ -312,6 +367,8 @@ static class Tests
             new KeyValuePair<string, Action>("scenario", Scenario),
             new KeyValuePair<string, Action>("errors", Errors),
             new KeyValuePair<string, Action>("text grows", TextGrows),
+            new KeyValuePair<string, Action>("throw after last page, big report", ThrowAfterLastPageBigReport),
+            new KeyValuePair<string, Action>("lone surrogate", LoneSurrogate),
         };
         foreach (var t in tests)
         {
