@@ -617,6 +617,11 @@ impl Store {
         let mut paging = Paging::default();
         let mut cursor: Option<String> = None;
         let mut done = 0i64;
+        // Each SKU (as the store reads it: trimmed) the cart listed so far. A cart listing one
+        // on two products ("P" and "P ", or two variants sharing a SKU) gives two counts of
+        // one item: applying both would move it by each, the last one winning (on every run),
+        // so none of them is applied after the first, and within a page none at all.
+        let mut seen: HashSet<String> = HashSet::new();
         loop {
             let page: QuantityPage =
                 match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
@@ -641,7 +646,22 @@ impl Store {
                     targets: sql::realtime_targets(c)?,
                     kept_any: std::cell::Cell::new(sql::pulled_any(c, cart.id)?),
                 };
+                let mut on_page: HashMap<&str, usize> = HashMap::new();
+                for (sku, _) in &page.items {
+                    *on_page.entry(sku.trim()).or_default() += 1;
+                }
                 for (sku, count) in &page.items {
+                    let form = sku.trim();
+                    let first = seen.insert(form.to_owned());
+                    if !form.is_empty() && (on_page[form] > 1 || !first) {
+                        report.not_applied.push(NotApplied {
+                            sku: sku.clone(),
+                            why: "the cart lists this SKU on more than one product (or padded \
+                                  and not): fix the cart's SKUs"
+                                .into(),
+                        });
+                        continue;
+                    }
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
                 }
                 Ok(())

@@ -2972,3 +2972,101 @@ fn send_qoh_settles_its_batch_when_an_item_is_deleted_while_the_request_is_on_it
         "the -1 the count of 4 included"
     );
 }
+
+// ---- Get QOH: one SKU on two of the cart's products --------------------------------------
+
+/// The drift report and preflight (`fetch_all` → `trimmed`) refuse to fold "P " onto item P
+/// when the cart also lists "P": they are two products there, and neither may hide the other.
+/// Get QOH must read the cart the same way: a second product whose SKU is P padded must not
+/// move item P's QOH.
+#[test]
+fn get_qoh_does_not_move_an_item_by_another_cart_product_whose_sku_is_it_padded() {
+    let f = store();
+    let emu = Emulator::start().unwrap();
+    let cart = cart(&f.store, &emu, "A", "none");
+    item(&f.store, "P", 10);
+    emu.set_qoh("P", 10); // in step
+    emu.set_qoh("P ", 3); // another product on the cart
+    let r = f.store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("P").unwrap(),
+        10,
+        "item P is in step with the cart's P; the cart's \"P \" moved it: {r:?}"
+    );
+}
+
+/// The same with create_new: the cart's "N" and "N " are two products; Get QOH must not make
+/// one item of both (created from one count, then moved by the other).
+#[test]
+fn get_qoh_create_new_does_not_merge_two_cart_products_differing_only_by_padding() {
+    let f = store();
+    let emu = Emulator::start().unwrap();
+    let cart = cart(&f.store, &emu, "A", "none");
+    emu.set_qoh("N", 7);
+    emu.set_qoh("N ", 2);
+    let r = f
+        .store
+        .get_qoh(
+            cart,
+            GetOptions {
+                create_new: true,
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+    let ledger: serde_json::Value =
+        serde_json::from_str(&f.store.ledger_json(None).unwrap()).unwrap();
+    assert!(
+        r.updated == 0 && ledger.as_array().unwrap().is_empty(),
+        "a created item was then moved by the other padded product's count: {r:?}, ledger {ledger}"
+    );
+}
+
+/// A cart listing one SKU on two of its products (Shopify lets two variants share a SKU): two
+/// counts of one item. Get QOH must not take the second as a movement of the item after the
+/// first (its QOH would follow whichever comes last, flipping between them on every run and
+/// queueing each flip to the other carts); it should list the SKU as not applied.
+#[test]
+fn get_qoh_does_not_flip_an_item_between_two_cart_products_sharing_its_sku() {
+    use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
+    struct TwoWithOneSku;
+    impl CartAdapter for TwoWithOneSku {
+        takes_no_deltas!();
+        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Ok(QuantityPage {
+                items: vec![("S".into(), 10), ("S".into(), 4)],
+                next_cursor: None,
+            })
+        }
+    }
+    let f = store();
+    let cart = custom_cart(
+        &f.store,
+        "dup",
+        std::sync::Arc::new(TwoWithOneSku),
+        None,
+        None,
+    );
+    item(&f.store, "S", 10);
+    let first = f.store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    let second = f.store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    let ledger: serde_json::Value =
+        serde_json::from_str(&f.store.ledger_json(None).unwrap()).unwrap();
+    assert!(
+        ledger.as_array().unwrap().is_empty() && f.store.item_qoh("S").unwrap() == 10,
+        "QOH {} after {first:?} then {second:?}; ledger {ledger}",
+        f.store.item_qoh("S").unwrap()
+    );
+    assert!(
+        first
+            .not_applied
+            .iter()
+            .all(|n| n.sku == "S" && n.why.contains("more than one product"))
+            && first.not_applied.len() == 2,
+        "both counts listed, neither applied: {first:?}"
+    );
+}
