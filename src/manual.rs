@@ -722,11 +722,19 @@ impl Store {
             }
         }
         if cart.capabilities.get {
-            let counts = fetch_all(&cart, adapter.as_ref())?;
+            let (counts, twice) = fetch_all(&cart, adapter.as_ref())?;
             let known: HashSet<&str> = expected.iter().map(|(s, _, _)| s.as_str()).collect();
             for (sku, published, waiting) in &expected {
                 let pending = &waiting.sum;
                 match counts.get(sku) {
+                    // Unmapped too: no one count of the cart's stands for the item.
+                    None if twice.contains_key(sku) => warnings.push(Warning {
+                        kind: "unmapped",
+                        sku: Some(sku.clone()),
+                        message: LISTED_TWICE.into(),
+                        cart_qoh: None,
+                        expected: Some(*published),
+                    }),
                     None => warnings.push(Warning {
                         kind: "unmapped",
                         sku: Some(sku.clone()),
@@ -833,11 +841,23 @@ impl Store {
         } else {
             None
         };
-        let counts = fetch_all(&cart, adapter.as_ref())?;
+        let (counts, twice) = fetch_all(&cart, adapter.as_ref())?;
         let mut report = DriftReport::default();
         let mut in_doubt = Vec::new();
         for (sku, published, waiting) in self.expected_counts(&cart)? {
-            let Some(&q) = counts.get(&sku) else { continue };
+            let Some(&q) = counts.get(&sku) else {
+                if let Some(&first) = twice.get(&sku) {
+                    in_doubt.push(DriftItem {
+                        sku,
+                        cart_qoh: first,
+                        expected: published - waiting.sum,
+                        outcome: Some(format!(
+                            "not compared (the count shown is the first of them): {LISTED_TWICE}"
+                        )),
+                    });
+                }
+                continue;
+            };
             let expected = published - waiting.sum;
             // With records in doubt the cart is in step if it shows either count: without
             // them, or with them applied.
@@ -1001,22 +1021,38 @@ pub struct DriftReport {
     pub repaired: usize,
 }
 
-/// Every count of the cart's catalogue, paging through it.
-fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter) -> Result<HashMap<String, i64>> {
+/// Every count of the cart's catalogue, paging through it, and the SKUs it lists on more
+/// than one product, with the first count listed (two counts of one item: neither is taken
+/// for it).
+fn fetch_all(
+    cart: &Cart,
+    adapter: &dyn CartAdapter,
+) -> Result<(HashMap<String, i64>, HashMap<String, i64>)> {
     let mut counts = HashMap::new();
+    let mut twice = HashMap::new();
     let mut paging = Paging::default();
     let mut cursor: Option<String> = None;
     loop {
         let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
             .and_then(|page| paging.check(page))
             .map_err(|e| cart_error(cart, &e))?;
-        counts.extend(page.items);
+        for (sku, count) in page.items {
+            if let Some(first) = counts.insert(sku.clone(), count) {
+                twice.entry(sku).or_insert(first);
+            }
+        }
         cursor = page.next_cursor;
         if cursor.is_none() {
-            return Ok(trimmed(counts));
+            for sku in twice.keys() {
+                counts.remove(sku);
+            }
+            return Ok((trimmed(counts), twice));
         }
     }
 }
+
+/// Why a SKU the cart lists on more than one product is not compared.
+const LISTED_TWICE: &str = "the cart lists this SKU on more than one product: fix the cart's SKUs";
 
 /// A cart's counts by SKU trimmed, as Get QOH and the host's own SKUs are: " P " is item P.
 /// Unless the cart lists another form of it too ("P", or "P "): then each stays as it is, to

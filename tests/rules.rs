@@ -3070,3 +3070,57 @@ fn get_qoh_does_not_flip_an_item_between_two_cart_products_sharing_its_sku() {
         "both counts listed, neither applied: {first:?}"
     );
 }
+
+/// The drift report and preflight read the cart as Get QOH does: a SKU it lists on two
+/// products is two counts of one item, neither compared (the last was taken, silently), and
+/// each says so; drift repair sets nothing for it.
+#[test]
+fn drift_and_preflight_name_a_sku_the_cart_lists_on_two_products() {
+    use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
+    struct TwoWithOneSku(std::sync::atomic::AtomicUsize);
+    impl CartAdapter for TwoWithOneSku {
+        takes_no_deltas!();
+        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            self.0
+                .fetch_add(s.len(), std::sync::atomic::Ordering::SeqCst);
+            Ok(s.iter()
+                .map(|s| SendOutcome::Applied { qoh: Some(s.qoh) })
+                .collect())
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Ok(QuantityPage {
+                items: vec![("S".into(), 10), ("T".into(), 1), ("S".into(), 4)],
+                next_cursor: None,
+            })
+        }
+    }
+    let f = store();
+    let adapter = std::sync::Arc::new(TwoWithOneSku(Default::default()));
+    let cart = custom_cart(&f.store, "dup", adapter.clone(), None, None);
+    item(&f.store, "S", 4);
+    item(&f.store, "T", 1);
+    let warnings = f.store.preflight(cart).unwrap();
+    assert!(
+        warnings.len() == 1
+            && warnings[0].sku.as_deref() == Some("S")
+            && warnings[0].message.contains("more than one product"),
+        "{warnings:?}"
+    );
+    let drift = f.store.drift(cart, true).unwrap();
+    assert_eq!(drift.in_step, 1, "{drift:?}");
+    assert!(
+        drift.items.len() == 1
+            && drift.items[0].sku == "S"
+            && drift.items[0]
+                .outcome
+                .as_deref()
+                .unwrap_or("")
+                .contains("more than one product"),
+        "{drift:?}"
+    );
+    assert_eq!(
+        adapter.0.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing set"
+    );
+}
