@@ -591,9 +591,8 @@ impl Store {
             // variant in its product's total, lowered below) would go on selling what it
             // shows: no record can be queued for an item that is gone.
             for (cart, level) in sql::realtime_targets(c)? {
-                if let Some((target, shown)) =
+                if let Some((target, shown, _)) =
                     published_change(c, cart, level, &item, item.qoh, item.qoh, None)?
-                        .map(|(t, now, _)| (t, now))
                 {
                     if target == item.id && shown != 0 {
                         let name = sql::cart_by_id(c, cart)?.name;

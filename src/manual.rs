@@ -8,6 +8,7 @@ use crate::items::{apply_change, check_sku, published_now, Adjustment, Delta, It
 use crate::stack::NewRecord;
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -1037,8 +1038,13 @@ fn fetch_all(
             .and_then(|page| paging.check(page))
             .map_err(|e| cart_error(cart, &e))?;
         for (sku, count) in page.items {
-            if let Some(first) = counts.insert(sku.clone(), count) {
-                twice.entry(sku).or_insert(first);
+            match counts.entry(sku) {
+                Entry::Vacant(e) => {
+                    e.insert(count);
+                }
+                Entry::Occupied(e) => {
+                    twice.entry(e.key().clone()).or_insert(*e.get());
+                }
             }
         }
         cursor = page.next_cursor;

@@ -235,13 +235,6 @@ fn key_note(payload: &Value) -> KeyNote {
     }
 }
 
-/// Whether a payload's user errors include [`PREVIOUS_ATTEMPT_FAILED`].
-fn previous_attempt_failed(payload: &Value) -> bool {
-    payload["userErrors"]
-        .as_array()
-        .is_some_and(|e| e.iter().any(|e| e["code"] == PREVIOUS_ATTEMPT_FAILED))
-}
-
 /// A GraphQL string literal.
 fn gql_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
@@ -528,12 +521,11 @@ impl ShopifyAdapter {
     }
 
     /// One request of aliased adjust mutations, each under the given generation of its
-    /// change's key; with each outcome, whether Shopify said an earlier attempt under that
-    /// key failed.
+    /// change's key; with each outcome, what the answer makes of that key.
     fn adjust_request(
         &self,
         batch: &[(&DeltaSend, String, u32)],
-    ) -> std::result::Result<Vec<(SendOutcome, bool, KeyNote)>, CartError> {
+    ) -> std::result::Result<Vec<(SendOutcome, KeyNote)>, CartError> {
         let mut decl = Vec::new();
         let mut fields = String::new();
         let mut variables = serde_json::Map::new();
@@ -579,14 +571,13 @@ impl ShopifyAdapter {
                             ),
                             after: None,
                         },
-                        false,
                         KeyNote::Keep,
                     );
                 }
-                let failed_before = previous_attempt_failed(payload);
+                let note = key_note(payload);
                 let outcome = match user_errors(payload) {
                     // Nothing applied: sent again later, under a new key.
-                    Some((e, _)) if failed_before => SendOutcome::Retry {
+                    Some((e, _)) if note == KeyNote::Spent => SendOutcome::Retry {
                         message: format!("sku {}: not applied, shopify says try again: {e}", d.sku),
                         after: None,
                     },
@@ -605,7 +596,7 @@ impl ShopifyAdapter {
                             .and_then(|c| c["quantityAfterChange"].as_i64()),
                     },
                 };
-                (outcome, failed_before, key_note(payload))
+                (outcome, note)
             })
             .collect())
     }
@@ -647,14 +638,13 @@ impl ShopifyAdapter {
                 .map(|k| ready.iter().position(|(_, (s, _))| s.key == *k))
                 .collect();
             if let Some(at) = at {
-                let request: Vec<_> = at.iter().map(|&p| ready[p].clone()).collect();
+                requests.push(at.iter().map(|&p| ready[p].clone()).collect());
                 let taken: HashSet<usize> = at.into_iter().collect();
-                let mut p = 0;
-                ready.retain(|_| {
-                    p += 1;
-                    !taken.contains(&(p - 1))
-                });
-                requests.push(request);
+                ready = ready
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(p, r)| (!taken.contains(&p)).then_some(r))
+                    .collect();
             }
         }
         requests.extend(ready.chunks(MAX_SETS_PER_REQUEST).map(<[_]>::to_vec));
@@ -700,10 +690,10 @@ impl ShopifyAdapter {
                 MUTATION_COST,
                 true,
             )?;
-            let failed_before = previous_attempt_failed(&data["inventorySetQuantities"]);
-            self.note_generation(&key, generation, key_note(&data["inventorySetQuantities"]));
+            let note = key_note(&data["inventorySetQuantities"]);
+            self.note_generation(&key, generation, note);
             (generation, step) = (generation + 1, step + 1);
-            if step == KEY_GENERATIONS || !failed_before {
+            if step == KEY_GENERATIONS || note != KeyNote::Spent {
                 break data;
             }
         };
@@ -833,11 +823,11 @@ impl CartAdapter for ShopifyAdapter {
                     Ok(outcomes) => {
                         let last = step + 1 == KEY_GENERATIONS;
                         let mut again = Vec::new();
-                        for ((i, (d, gid, generation)), (o, failed_before, note)) in
+                        for ((i, (d, gid, generation)), (o, note)) in
                             pending.into_iter().zip(outcomes)
                         {
                             self.note_generation(&d.key, generation, note);
-                            if failed_before && !last {
+                            if note == KeyNote::Spent && !last {
                                 again.push((i, (d, gid, generation + 1)));
                             } else {
                                 out[i] = Some(o);

@@ -172,38 +172,24 @@ impl WooCommerceAdapter {
             .expect("fixed relative path")
     }
 
-    /// One page (`page`, `per_page` in `query`) of a list, and whether another follows: as
-    /// `X-WP-TotalPages` says, or, where a proxy or cache stripped it, while pages come full
-    /// (a last page that happens to be full costs one empty request; reading only the first
-    /// page would end a Get QOH early, reported as done).
+    /// One page of a list, and its `X-WP-TotalPages` (`None` where a proxy or cache stripped
+    /// it).
     fn get(
         &self,
         path: &str,
         query: &[(&str, String)],
-    ) -> std::result::Result<(Vec<Value>, bool), CartError> {
+    ) -> std::result::Result<(Vec<Value>, Option<u32>), CartError> {
         let mut url = self.url(path);
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let (headers, bytes) = common::exchange(self.client.get(url), |_| None)?;
         let list: Vec<Value> = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("woocommerce", e, &bytes)))?;
-        let number = |k: &str| -> Option<u32> {
-            query
-                .iter()
-                .find(|(q, _)| *q == k)
-                .and_then(|(_, v)| v.parse().ok())
-        };
-        let more = match headers
+        let pages = headers
             .get("x-wp-totalpages")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u32>().ok())
-        {
-            Some(pages) => number("page").unwrap_or(1) < pages,
-            None => {
-                !list.is_empty() && number("per_page").is_some_and(|n| list.len() >= n as usize)
-            }
-        };
-        Ok((list, more))
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        Ok((list, pages))
     }
 
     /// Every page of a list, oldest first.
@@ -231,7 +217,10 @@ impl WooCommerceAdapter {
     /// on, and its first entries were read already; but a page with nothing after `after`
     /// means the pages do not move on (a cache in front of the shop that ignores the page
     /// asked for, answering the first for every page), which stops the listing with an error
-    /// instead of reading the same page for ever.
+    /// instead of reading the same page for ever. Another page follows as `X-WP-TotalPages`
+    /// says, or, where a proxy or cache stripped it, while pages come full (a last page that
+    /// happens to be full costs one empty request; reading only the first page would end a
+    /// Get QOH early, reported as done).
     fn page_after(
         &self,
         path: &str,
@@ -247,8 +236,12 @@ impl WooCommerceAdapter {
             ("order", "asc".to_string()),
         ];
         query.extend(extra.iter().cloned());
-        let (mut list, more) = self.get(path, &query)?;
+        let (mut list, pages) = self.get(path, &query)?;
         let read = list.len();
+        let more = match pages {
+            Some(pages) => page < pages,
+            None => read > 0 && read >= per_page as usize,
+        };
         list.retain(|v| v["id"].as_u64().map_or(true, |id| id > after));
         if read > 0 && list.is_empty() {
             return Err(CartError::Unavailable(format!(
