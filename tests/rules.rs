@@ -2183,9 +2183,8 @@ fn rule8_an_order_imported_from_a_capped_cart_is_not_taken_again_by_get_qoh() {
     f.store
         .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
         .unwrap();
-    a.set_qoh("CAP", 18); // shown 20; an order of 2 placed there
-    let order = Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport);
-    f.store.adjust_qoh(&order.origin_cart(ca)).unwrap();
+    // Shown 20; an order of 2 placed there.
+    traded_on_cart(&f.store, &a, ca, "CAP", 18, -2, Reason::OrderImport);
     assert_eq!(f.store.item_qoh("CAP").unwrap(), 98);
     let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
     assert_eq!(f.store.item_qoh("CAP").unwrap(), 98, "{report:?}");
@@ -2210,9 +2209,7 @@ fn rule8_an_order_imported_during_send_qoh_is_not_given_back_by_the_next_get_qoh
     let mut between = |_: i64, _: i64| {
         if std::mem::take(&mut once) {
             // An order of 2 placed on the cart, imported between the batches.
-            a.set_qoh("CAP", 18);
-            let order = Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport);
-            f.store.adjust_qoh(&order.origin_cart(ca)).unwrap();
+            traded_on_cart(&f.store, &a, ca, "CAP", 18, -2, Reason::OrderImport);
         }
         true
     };
@@ -2349,18 +2346,9 @@ fn rule8_a_cart_pointed_at_another_shop_forgets_what_was_kept_of_the_old_one() {
 fn rule8_an_order_imported_during_a_send_qoh_request_is_not_given_back() {
     let f = store();
     let (a, adapter, ca) = capped_cart_in_step(&f.store);
-    let other = f.reopen();
-    let cart_emu = a.clone();
-    *adapter.before.lock().unwrap() = Some(Box::new(move || {
-        // An order of 2 placed on the cart and imported on another workstation.
-        cart_emu.set_qoh("CAP", 18);
-        let order = Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport);
-        other.adjust_qoh(&order.origin_cart(ca)).unwrap();
-    }));
-    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
-    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(20)), "{sent:?}");
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 98);
-    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    // An order of 2 placed on the cart and imported on another workstation.
+    *adapter.before.lock().unwrap() = trade_on_cart(&f, &a, ca, "CAP", 18, -2, Reason::OrderImport);
+    let report = send_then_get(&f.store, &a, ca, "CAP", 20, 98);
     assert_eq!(
         f.store.item_qoh("CAP").unwrap(),
         98,
@@ -2430,17 +2418,9 @@ fn rule8_a_level_change_keeps_a_plain_items_count_owed_when_real_time_starts() {
 fn rule8_a_return_imported_after_the_cart_took_the_set_is_not_counted_twice() {
     let f = store();
     let (a, adapter, ca) = capped_cart_in_step(&f.store);
-    let other = f.reopen();
-    let emu = a.clone();
-    *adapter.after.lock().unwrap() = Some(Box::new(move || {
-        emu.set_qoh("CAP", 21); // one returned and restocked on the cart, after the set
-        let ret = Adjustment::new("CAP", Delta::new(1).unwrap(), Reason::Return);
-        other.adjust_qoh(&ret.origin_cart(ca)).unwrap();
-    }));
-    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
-    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(21)), "{sent:?}");
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 101);
-    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    // One returned and restocked on the cart, after the set.
+    *adapter.after.lock().unwrap() = trade_on_cart(&f, &a, ca, "CAP", 21, 1, Reason::Return);
+    let report = send_then_get(&f.store, &a, ca, "CAP", 21, 101);
     assert_eq!(
         f.store.item_qoh("CAP").unwrap(),
         101,
@@ -2544,6 +2524,55 @@ impl HookedSets {
     }
 }
 
+/// On `cart`, an order (`delta` < 0) or return moves its count of `sku` to `now`, and is
+/// imported from it into `store`.
+fn traded_on_cart(
+    store: &inventory_sync::Store,
+    emu: &Emulator,
+    cart: inventory_sync::CartId,
+    sku: &str,
+    now: i64,
+    delta: i64,
+    reason: Reason,
+) {
+    emu.set_qoh(sku, now);
+    let change = Adjustment::new(sku, Delta::new(delta).unwrap(), reason);
+    store.adjust_qoh(&change.origin_cart(cart)).unwrap();
+}
+
+/// [`traded_on_cart`] as a hook (while a request is on its way), imported on another
+/// workstation's handle.
+fn trade_on_cart(
+    f: &Fixture,
+    emu: &Arc<Emulator>,
+    cart: inventory_sync::CartId,
+    sku: &'static str,
+    now: i64,
+    delta: i64,
+    reason: Reason,
+) -> Option<Box<dyn FnOnce() + Send>> {
+    let (other, emu) = (f.reopen(), emu.clone());
+    Some(Box::new(move || {
+        traded_on_cart(&other, &emu, cart, sku, now, delta, reason)
+    }))
+}
+
+/// Send QOH to `cart` (one item, `sku`), after which the cart shows `shown` and the store's
+/// QOH is `qoh`; then a Get QOH from it, whose report is returned.
+fn send_then_get(
+    store: &inventory_sync::Store,
+    emu: &Emulator,
+    cart: inventory_sync::CartId,
+    sku: &str,
+    shown: i64,
+    qoh: i64,
+) -> inventory_sync::GetReport {
+    let sent = store.send_qoh(cart, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.sent, emu.qoh(sku)), (1, Some(shown)), "{sent:?}");
+    assert_eq!(store.item_qoh(sku).unwrap(), qoh);
+    store.get_qoh(cart, GetOptions::default(), None).unwrap()
+}
+
 /// CAP at QOH 100 behind a cap of 20 on `cart`, which counts 19 (one sold there), read by a
 /// Get QOH: the store at 99, and the cart's 19 kept (it is not what the cart publishes).
 fn one_sold_behind_a_cap_and_pulled(
@@ -2560,7 +2589,7 @@ fn one_sold_behind_a_cap_and_pulled(
     assert_eq!(store.item_qoh("CAP").unwrap(), 99, "one sold on the cart");
 }
 
-// ---- review h -----------------------------------------------------------------------------
+// ---- Send QOH and what the cart counts: imports while its request is on its way -----------
 
 /// The cart counts 19 behind its cap of 20 (kept); Send QOH sets 20; a return made on the cart
 /// right after is imported while the answer travels: the cart counts 21. The import moves the
@@ -2573,17 +2602,9 @@ fn rule8_a_return_that_brings_the_kept_count_to_the_published_one_is_not_lost() 
     let adapter = HookedSets::on(&a);
     let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
     one_sold_behind_a_cap_and_pulled(&f.store, &a, ca);
-    let other = f.reopen();
-    let emu = a.clone();
-    *adapter.after.lock().unwrap() = Some(Box::new(move || {
-        emu.set_qoh("CAP", 21); // one returned on the cart, after it took the 20
-        let ret = Adjustment::new("CAP", Delta::new(1).unwrap(), Reason::Return);
-        other.adjust_qoh(&ret.origin_cart(ca)).unwrap();
-    }));
-    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
-    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(21)), "{sent:?}");
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 100);
-    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    // One returned on the cart, after it took the 20.
+    *adapter.after.lock().unwrap() = trade_on_cart(&f, &a, ca, "CAP", 21, 1, Reason::Return);
+    let report = send_then_get(&f.store, &a, ca, "CAP", 21, 100);
     assert_eq!(
         f.store.item_qoh("CAP").unwrap(),
         100,
@@ -2599,22 +2620,10 @@ fn rule8_a_return_that_brings_the_kept_count_to_the_published_one_is_not_lost() 
 fn rule8_a_sale_before_and_a_return_after_the_set_are_not_netted() {
     let f = store();
     let (a, adapter, ca) = capped_cart_in_step(&f.store);
-    let (o1, o2) = (f.reopen(), f.reopen());
-    let (e1, e2) = (a.clone(), a.clone());
-    *adapter.before.lock().unwrap() = Some(Box::new(move || {
-        e1.set_qoh("CAP", 19); // one sold on the cart before the set lands
-        let sale = Adjustment::new("CAP", Delta::new(-1).unwrap(), Reason::OrderImport);
-        o1.adjust_qoh(&sale.origin_cart(ca)).unwrap();
-    }));
-    *adapter.after.lock().unwrap() = Some(Box::new(move || {
-        e2.set_qoh("CAP", 22); // two returned on the cart after it took the 20
-        let ret = Adjustment::new("CAP", Delta::new(2).unwrap(), Reason::Return);
-        o2.adjust_qoh(&ret.origin_cart(ca)).unwrap();
-    }));
-    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
-    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(22)), "{sent:?}");
-    assert_eq!(f.store.item_qoh("CAP").unwrap(), 101);
-    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    // One sold on the cart before the set lands; two returned there after it took the 20.
+    *adapter.before.lock().unwrap() = trade_on_cart(&f, &a, ca, "CAP", 19, -1, Reason::OrderImport);
+    *adapter.after.lock().unwrap() = trade_on_cart(&f, &a, ca, "CAP", 22, 2, Reason::Return);
+    let report = send_then_get(&f.store, &a, ca, "CAP", 22, 101);
     assert!(
         f.store.item_qoh("CAP").unwrap() <= 101,
         "nothing happened on the cart since; QOH {} : {report:?}",
@@ -2682,12 +2691,6 @@ fn rule8_a_bigcommerce_default_location_written_out_is_the_same_shop() {
     );
 }
 
-// ---- review i -----------------------------------------------------------------------------
-
-/// A real-time cart (forced Send QOH) takes the 100; a return made on it after is imported
-/// while the answer travels. Send QOH keeps 101 for the cart, though real-time changes move
-/// it: 5 received later reach it as a record (+5), and the next save of any setting
-/// (`pulled_to_realtime`) sends `published - kept` = +5 again: the cart shows 111 for 106.
 /// A forced Send QOH of a real-time cart while a return made there is imported: the cart is
 /// moved by every later change, so no count is kept for it (a kept count would go stale, and
 /// any later setting saved would send the difference again: the +5 received reached the cart
@@ -2701,13 +2704,8 @@ fn rule8_a_return_during_send_qoh_on_a_real_time_cart_keeps_no_count() {
     let ca = custom_cart(&f.store, "web", adapter.clone(), Some("attribute"), None);
     f.store.set_cart_sync(ca, true).unwrap();
     a.set_qoh("CAP", 100);
-    let other = f.reopen();
-    let emu = a.clone();
-    *adapter.after.lock().unwrap() = Some(Box::new(move || {
-        emu.set_qoh("CAP", 101); // one returned on the cart, after it took the 100
-        let ret = Adjustment::new("CAP", Delta::new(1).unwrap(), Reason::Return);
-        other.adjust_qoh(&ret.origin_cart(ca)).unwrap();
-    }));
+    // One returned on the cart, after it took the 100.
+    *adapter.after.lock().unwrap() = trade_on_cart(&f, &a, ca, "CAP", 101, 1, Reason::Return);
     let sent = f
         .store
         .send_qoh(ca, SendOptions { force: true }, None)
@@ -2741,12 +2739,6 @@ fn capped_cart_in_step(
     (a, adapter, ca)
 }
 
-// ---- review j -----------------------------------------------------------------------------
-
-/// An everyday cart with no cap or buffer that real-time changes do not go to, in step at 10.
-/// A sale made there before it takes Send QOH's 10 is imported while the request travels:
-/// the set erases the cart's own -1 (it shows 10, the shelf holds 9). README: "the error is
-/// toward fewer units either way". The next Get QOH must not read the 10 as a unit returned.
 /// An everyday cart (no cap, no buffer, not sent real-time changes) in step at 10: a sale made
 /// there before Send QOH's 10 lands is imported while the request is on its way (QOH 9), and
 /// the set erases it on the cart (10). The next Get QOH must not read the cart's 10 against
@@ -2759,17 +2751,9 @@ fn rule8_a_sale_erased_by_send_qoh_on_an_uncapped_cart_is_not_given_back() {
     let adapter = HookedSets::on(&a);
     let ca = custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
     a.set_qoh("P", 10);
-    let other = f.reopen();
-    let emu = a.clone();
-    *adapter.before.lock().unwrap() = Some(Box::new(move || {
-        emu.set_qoh("P", 9); // one sold on the cart before the set lands
-        let sale = Adjustment::new("P", Delta::new(-1).unwrap(), Reason::OrderImport);
-        other.adjust_qoh(&sale.origin_cart(ca)).unwrap();
-    }));
-    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
-    assert_eq!((sent.sent, a.qoh("P")), (1, Some(10)), "{sent:?}");
-    assert_eq!(f.store.item_qoh("P").unwrap(), 9);
-    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    // One sold on the cart before the set lands.
+    *adapter.before.lock().unwrap() = trade_on_cart(&f, &a, ca, "P", 9, -1, Reason::OrderImport);
+    let report = send_then_get(&f.store, &a, ca, "P", 10, 9);
     assert!(
         f.store.item_qoh("P").unwrap() <= 9,
         "nothing returned on the cart; QOH {}: {report:?}",
@@ -2960,9 +2944,7 @@ fn send_qoh_settles_its_batch_when_an_item_is_deleted_while_the_request_is_on_it
     let emu = e.clone();
     *adapter.after.lock().unwrap() = Some(Box::new(move || {
         other.delete_item("OLD").unwrap();
-        emu.set_qoh("B", 3);
-        let sale = Adjustment::new("B", Delta::new(-1).unwrap(), Reason::OrderImport);
-        other.adjust_qoh(&sale.origin_cart(c)).unwrap();
+        traded_on_cart(&other, &emu, c, "B", 3, -1, Reason::OrderImport);
     }));
     let report = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
     assert_eq!(report.sent, 2, "{report:?}");
@@ -2974,6 +2956,45 @@ fn send_qoh_settles_its_batch_when_an_item_is_deleted_while_the_request_is_on_it
 }
 
 // ---- Get QOH: one SKU on two of the cart's products --------------------------------------
+
+/// A cart listing `items` (a SKU among them on two products), counting the sets it is sent.
+struct ListsSkuTwice {
+    items: Vec<(String, i64)>,
+    sets: std::sync::atomic::AtomicUsize,
+}
+
+impl ListsSkuTwice {
+    fn new(items: &[(&str, i64)]) -> Arc<ListsSkuTwice> {
+        Arc::new(ListsSkuTwice {
+            items: items.iter().map(|(s, q)| (s.to_string(), *q)).collect(),
+            sets: Default::default(),
+        })
+    }
+}
+
+impl CartAdapter for ListsSkuTwice {
+    takes_no_deltas!();
+    fn set_quantities(
+        &self,
+        s: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        self.sets
+            .fetch_add(s.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok(s.iter()
+            .map(|s| inventory_sync::adapter::SendOutcome::Applied { qoh: Some(s.qoh) })
+            .collect())
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
+        Ok(inventory_sync::adapter::QuantityPage {
+            items: self.items.clone(),
+            next_cursor: None,
+        })
+    }
+}
 
 /// The drift report and preflight (`fetch_all` → `trimmed`) refuse to fold "P " onto item P
 /// when the cart also lists "P": they are two products there, and neither may hide the other.
@@ -3029,25 +3050,11 @@ fn get_qoh_create_new_does_not_merge_two_cart_products_differing_only_by_padding
 /// queueing each flip to the other carts); it should list the SKU as not applied.
 #[test]
 fn get_qoh_does_not_flip_an_item_between_two_cart_products_sharing_its_sku() {
-    use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
-    struct TwoWithOneSku;
-    impl CartAdapter for TwoWithOneSku {
-        takes_no_deltas!();
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage {
-                items: vec![("S".into(), 10), ("S".into(), 4)],
-                next_cursor: None,
-            })
-        }
-    }
     let f = store();
     let cart = custom_cart(
         &f.store,
         "dup",
-        std::sync::Arc::new(TwoWithOneSku),
+        ListsSkuTwice::new(&[("S", 10), ("S", 4)]),
         None,
         None,
     );
@@ -3076,26 +3083,8 @@ fn get_qoh_does_not_flip_an_item_between_two_cart_products_sharing_its_sku() {
 /// each says so; drift repair sets nothing for it.
 #[test]
 fn drift_and_preflight_name_a_sku_the_cart_lists_on_two_products() {
-    use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
-    struct TwoWithOneSku(std::sync::atomic::AtomicUsize);
-    impl CartAdapter for TwoWithOneSku {
-        takes_no_deltas!();
-        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            self.0
-                .fetch_add(s.len(), std::sync::atomic::Ordering::SeqCst);
-            Ok(s.iter()
-                .map(|s| SendOutcome::Applied { qoh: Some(s.qoh) })
-                .collect())
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage {
-                items: vec![("S".into(), 10), ("T".into(), 1), ("S".into(), 4)],
-                next_cursor: None,
-            })
-        }
-    }
     let f = store();
-    let adapter = std::sync::Arc::new(TwoWithOneSku(Default::default()));
+    let adapter = ListsSkuTwice::new(&[("S", 10), ("T", 1), ("S", 4)]);
     let cart = custom_cart(&f.store, "dup", adapter.clone(), None, None);
     item(&f.store, "S", 4);
     item(&f.store, "T", 1);
@@ -3119,7 +3108,7 @@ fn drift_and_preflight_name_a_sku_the_cart_lists_on_two_products() {
         "{drift:?}"
     );
     assert_eq!(
-        adapter.0.load(std::sync::atomic::Ordering::SeqCst),
+        adapter.sets.load(std::sync::atomic::Ordering::SeqCst),
         0,
         "nothing set"
     );

@@ -677,10 +677,9 @@ fn a_change_whose_earlier_attempt_failed_goes_again_under_a_derived_key() {
 
 /// A lost set request is remembered so that, when its sets come again with others, it goes
 /// again as it was (same key: answered from Shopify's memory). A THROTTLED answer to that
-/// re-send is no answer about the lost request (Shopify refuses before it looks at the key),
-/// yet it makes the adapter forget the group: the call after the wait (Send QOH's
-/// `with_rate_limit`) regroups the sets under a new key and sets the count again over the
-/// sale made meanwhile.
+/// re-send is no answer about the lost request (Shopify refuses before it looks at the key):
+/// it stays remembered, and the call after the wait (Send QOH's `with_rate_limit`) still
+/// sends it as it was, so the sale made meanwhile stands.
 #[test]
 fn a_lost_set_request_still_goes_as_it_was_after_its_resend_is_throttled() {
     let f = fixture(Mode::Shopify);
@@ -722,7 +721,7 @@ fn a_lost_set_request_still_goes_as_it_was_after_its_resend_is_throttled() {
 
 /// The same with a 503 (the shop's edge down for a moment; nothing reached Shopify) on the
 /// remembered request when it is not the first of the call: its sets come back `Retry`, Send
-/// QOH sends them again, and by then the adapter forgot the group.
+/// QOH sends them again, and the request still goes as it was.
 #[test]
 fn a_lost_set_request_still_goes_as_it_was_after_its_resend_meets_an_outage() {
     let f = fixture(Mode::Shopify);
@@ -903,13 +902,10 @@ fn a_sale_whose_answer_was_lost_is_never_sent_under_a_new_key_after_a_try_again(
     );
 }
 
-/// The same root cause seen through an adapter rebuilt (the controller rebuilds its cached
-/// adapter on any cart config change, and a restart does too): a "try again" moved the sale
-/// to its next key, whose answer was then lost. The rebuilt adapter knows nothing of it and
-/// starts again at the sale's own key, which Shopify never applied anything under (the
-/// service was unavailable): if Shopify kept no record of that attempt, the re-send is a
-/// fresh adjustment and the sale lands twice. The re-send must go under the key the sale may
-/// have landed under.
+/// The same through an adapter rebuilt (the controller rebuilds its cached adapter on any cart
+/// config change, and a restart does too): after a "try again", the sale stays on its own key,
+/// whose answer is then lost; the rebuilt adapter, which knows nothing of what came before,
+/// sends it again under that same key, the one it may have landed under.
 #[test]
 fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter() {
     let server = Scripted::start(vec![(200, UNAVAILABLE), (504, LOST), (200, APPLIED_ONCE)]);

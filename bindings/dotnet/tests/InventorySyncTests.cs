@@ -303,7 +303,7 @@ static class Tests
         Throws(Status.BufferTooSmall, () => Store.Text(never), "never fits");
     }
 
-    // Review: a callback that throws at its last call (after the last page) comes after a
+    // A callback that throws at its last call (after the last page) comes after a
     // finished run; its report must come with the exception also when it is larger than the
     // wrapper's first 4096-byte buffer (the library then answers BUFFER_TOO_SMALL).
     static void ThrowAfterLastPageBigReport()
@@ -337,10 +337,10 @@ static class Tests
         }
     }
 
-    // Review: a string the library would receive as different text must be refused, as one
-    // holding a NUL is. A lone surrogate (an Access/.NET UTF-16 string cut in the middle of
-    // an emoji, e.g. Left$(ref, 20)) is silently replaced by U+FFFD, so two different host
-    // references become the same one and the second change is skipped as "seen before".
+    // A string the library would receive as different text is refused, as one holding a NUL
+    // is. A lone surrogate (an Access/.NET UTF-16 string cut in the middle of an emoji, e.g.
+    // Left$(ref, 20)) would become U+FFFD, so two different host references would become the
+    // same one and the second change be skipped as "seen before".
     static void LoneSurrogate()
     {
         using (var store = Store.Open(Path.Combine(dir, "surrogate.db")))
