@@ -3078,6 +3078,47 @@ fn get_qoh_does_not_flip_an_item_between_two_cart_products_sharing_its_sku() {
     );
 }
 
+/// The same for a SKU the cart lists plain on one product and padded on another ("U" and
+/// "U "): Get QOH takes neither count for item U, so drift and preflight compare neither
+/// (they compared "U" and listed "U " as a product the store does not know, so a repair
+/// would set "U" while the cart went on selling "U " from its own count).
+#[test]
+fn drift_and_preflight_name_a_sku_the_cart_lists_plain_and_padded() {
+    let f = store();
+    let adapter = ListsSkuTwice::new(&[("U", 2), ("U ", 7)]);
+    let cart = custom_cart(&f.store, "pad", adapter.clone(), None, None);
+    item(&f.store, "U", 5);
+    let warnings = f.store.preflight(cart).unwrap();
+    assert!(
+        warnings.len() == 1
+            && warnings[0].sku.as_deref() == Some("U")
+            && warnings[0].message.contains("more than one product"),
+        "{warnings:?}"
+    );
+    let drift = f.store.drift(cart, true).unwrap();
+    assert!(
+        drift.in_step == 0
+            && drift.items.len() == 1
+            && drift.items[0].sku == "U"
+            && drift.items[0]
+                .outcome
+                .as_deref()
+                .unwrap_or("")
+                .contains("more than one product"),
+        "{drift:?}"
+    );
+    assert_eq!(
+        adapter.sets.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing set"
+    );
+    let get = f.store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert!(
+        get.not_applied.len() == 2 && get.not_applied.iter().all(|n| n.why == warnings[0].message),
+        "Get QOH says the same of both: {get:?}"
+    );
+}
+
 /// The drift report and preflight read the cart as Get QOH does: a SKU it lists on two
 /// products is two counts of one item, neither compared (the last was taken, silently), and
 /// each says so; drift repair sets nothing for it.
