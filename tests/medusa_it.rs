@@ -277,6 +277,29 @@ mod real {
         assert_eq!(levels.2, (7, 0, 7));
     }
 
+    /// Real Medusa answers 404 for a stock location it does not have (its batch endpoint
+    /// would create levels there): Send QOH names the setting and writes nothing.
+    #[test]
+    fn a_stock_location_medusa_does_not_have_is_named() {
+        let f = fixture();
+        let sku = &skus()[0];
+        f.admin.set_stocked(sku, 10);
+        f.item(sku, 4);
+        let mut spec = cart_json("env:MEDUSA_PASSWORD");
+        spec["location_id"] = "sloc_01NOSUCHLOCATION".into();
+        let cart = f.store.upsert_cart_json(&spec.to_string()).unwrap();
+        let e = f
+            .store
+            .send_qoh(cart, SendOptions { force: true }, None)
+            .expect_err("no such location");
+        assert!(
+            e.message().contains("no stock location") && e.message().contains("location_id"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(f.admin.level(sku), (10, 0, 10));
+    }
+
     #[test]
     fn get_qoh_reads_available_over_pages() {
         let f = fixture();

@@ -6,7 +6,7 @@ use super::{CartError, SendOutcome};
 use crate::error::{Error, Result};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::Url;
+use reqwest::{Method, Url};
 use std::time::Duration;
 
 /// Parses and checks a cart's base URL (http or https, a host, no credentials, query or
@@ -105,6 +105,10 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// How long an idle connection is kept for reuse: under the shortest keep-alive timeout of
+/// common servers (Node's default is 5 s; reqwest's own default of 90 s outlives most).
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
 /// One blocking client with the credential headers, no redirects, and `timeout` per request.
 pub(crate) fn client(headers: HeaderMap, timeout: Duration, what: &str) -> Result<Client> {
     if timeout.is_zero() {
@@ -118,6 +122,10 @@ pub(crate) fn client(headers: HeaderMap, timeout: Duration, what: &str) -> Resul
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
+        // A connection idle this long is not reused. Servers close idle keep-alive
+        // connections (Node's, under Medusa and many plugins, after 5 s); a request written
+        // into one as the server closes it gets no answer, a lost answer for a write.
+        .pool_idle_timeout(POOL_IDLE)
         .build()
         .map_err(|e| {
             Error::invalid(format!(
@@ -129,12 +137,19 @@ pub(crate) fn client(headers: HeaderMap, timeout: Duration, what: &str) -> Resul
 
 /// Sends `request`; a 2xx answer comes back as (response headers, body), anything else as the
 /// whole-request failure. `on_error` may turn a non-2xx answer into a platform-specific error
-/// first (it gets the status and headers; `None` keeps the standard mapping).
+/// first (it gets the status and headers; `None` keeps the standard mapping). A GET or HEAD
+/// whose answer is lost changed nothing: [`CartError::Unavailable`] (see [`read_lost`]).
 pub(crate) fn exchange(
     request: RequestBuilder,
     on_error: impl FnOnce(&Response) -> Option<CartError>,
 ) -> std::result::Result<(HeaderMap, Vec<u8>), CartError> {
-    let response = request.send().map_err(transport_error)?;
+    let (client, request) = request.build_split();
+    let request = request.map_err(transport_error)?;
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let lost = |e: CartError| if read { read_lost(e) } else { e };
+    let response = client
+        .execute(request)
+        .map_err(|e| lost(transport_error(e)))?;
     let status = response.status();
     if status.is_success() {
         let headers = response.headers().clone();
@@ -142,16 +157,27 @@ pub(crate) fn exchange(
             .bytes()
             .map(|b| (headers, b.to_vec()))
             .map_err(|e| {
-                CartError::Ambiguous(format!(
+                lost(CartError::Ambiguous(format!(
                     "HTTP {status}: reading the answer failed: {}",
                     describe(e)
-                ))
+                )))
             });
     }
     if let Some(e) = on_error(&response) {
         return Err(e);
     }
     Err(status_error(status, response))
+}
+
+/// A read's lost answer (a time-out or dropped connection after sending it) as what it is:
+/// nothing was applied, so try again later ([`CartError::Unavailable`]). As
+/// [`CartError::Ambiguous`] it would make a controller mark a batch `uncertain`, and Send QOH
+/// settle waiting sales with a count that never left (the read comes before the write).
+pub(crate) fn read_lost(e: CartError) -> CartError {
+    match e {
+        CartError::Ambiguous(m) => CartError::Unavailable(format!("no answer to a read: {m}")),
+        e => e,
+    }
 }
 
 /// The `on_error` of a write that is not safe to send twice (a relative change without a key,

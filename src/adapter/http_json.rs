@@ -341,7 +341,7 @@ struct ResultsAnswer {
 struct ResultItem {
     key: String,
     status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "some_count")]
     qoh: Option<i64>,
     #[serde(default)]
     message: Option<String>,
@@ -357,7 +357,31 @@ struct PageAnswer {
 #[derive(Deserialize)]
 struct PageItem {
     sku: String,
+    #[serde(deserialize_with = "count")]
     qoh: i64,
+}
+
+/// A count as a plugin may write it: `9`, or `9.0` (PHP's `json_encode` of a float,
+/// JavaScript's numbers; JSON itself does not tell them apart). A fraction, or a number past
+/// what a double holds exactly, is refused: the answer is malformed.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("qoh {n} is not a whole number")))
+}
+
+/// [`count`] where the field may be absent or null.
+fn some_count<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Count(#[serde(deserialize_with = "count")] i64);
+    Ok(Option::<Count>::deserialize(d)?.map(|Count(q)| q))
 }
 
 // ---- failures ----
@@ -500,6 +524,41 @@ pub(crate) fn truncate(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::scripted::Scripted;
+    use crate::adapter::{CartAdapter, DeltaSend};
+
+    /// A plugin writing counts as decimals (`"qoh": 9.0`, PHP's `json_encode` of a float):
+    /// its applied change is applied, and its page read. Read as a malformed answer, the
+    /// change was a lost answer sent again and again, then bypassed though the cart had it.
+    #[test]
+    fn a_count_written_with_a_zero_fraction_is_read() {
+        let server = Scripted::start(vec![
+            (
+                200,
+                r#"{"results":[{"key":"k1","status":"applied","qoh":9.0}]}"#,
+            ),
+            (
+                200,
+                r#"{"items":[{"sku":"A","qoh":4.0},{"sku":"B","qoh":-2}]}"#,
+            ),
+            (200, r#"{"items":[{"sku":"A","qoh":4.5}]}"#),
+        ]);
+        let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+        let out = a
+            .apply_deltas(&[DeltaSend {
+                key: "k1".into(),
+                sku: "A".into(),
+                remote_ref: None,
+                delta: -1,
+            }])
+            .unwrap();
+        assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(9) }]);
+        let page = a.fetch_quantities(None, 10).unwrap();
+        assert_eq!(page.items, vec![("A".into(), 4), ("B".into(), -2)]);
+        let e = a.fetch_quantities(None, 10).unwrap_err();
+        assert!(e.message().contains("4.5 is not a whole number"), "{e:?}");
+        server.finish();
+    }
 
     #[test]
     fn url_is_normalised_and_checked() {

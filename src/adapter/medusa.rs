@@ -28,7 +28,10 @@
 //! `available_quantity`; Send QOH writes `stocked_quantity = target + reserved_quantity`, so
 //! what shoppers can buy is the order manager's count and the holds stay on top of it. An
 //! inventory item with no level at the location is not published there: Get QOH skips it,
-//! Send QOH creates its level, a real-time delta fails with a message saying so.
+//! Send QOH creates its level, a real-time delta fails with a message saying so. Before its
+//! first request the adapter asks `GET /admin/stock-locations/{id}` whether the location
+//! exists (the batch endpoint would create levels at a mistyped one): if not, the cart is
+//! paused as for refused credentials, its records untried, until `location_id` is fixed.
 //!
 //! # The read-add-write window (DESIGN §4)
 //!
@@ -206,6 +209,8 @@ pub struct MedusaAdapter {
     api_key: Option<HeaderValue>,
     /// SKU → inventory item id.
     ids: Mutex<HashMap<String, String>>,
+    /// Whether Medusa said it has the stock location: asked once, before the first request.
+    location_found: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for MedusaAdapter {
@@ -258,6 +263,7 @@ impl MedusaAdapter {
             jwt: Mutex::new(Vec::new()),
             api_key,
             ids: Mutex::new(HashMap::new()),
+            location_found: Default::default(),
         })
     }
 
@@ -293,20 +299,25 @@ impl MedusaAdapter {
                 .body(body),
             |_| None,
         );
+        // No login, no request: a login that fails for good (a wrong URL's 404) pauses the
+        // cart as refused credentials do, rather than bypass every batch that meets it.
         let (_, bytes) = result.map_err(|e| match e {
-            CartError::Ambiguous(m) => CartError::Unavailable(format!("medusa login: {m}")),
             CartError::Unauthorized(m) => CartError::Unauthorized(format!(
                 "medusa login as {email} refused (check email and password): {m}"
             )),
-            other => other,
+            CartError::Rejected(m) => {
+                CartError::Unauthorized(format!("medusa login refused (check the cart's url): {m}"))
+            }
+            other => common::read_lost(other),
         })?;
-        // The answer holds the token: never quote it.
+        // The answer holds the token: never quote it. A page without one (a maintenance or
+        // start-up page in front of Medusa) is an outage, as it would be for any read.
         let token = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|v| v["token"].as_str().map(str::to_owned))
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                CartError::Rejected(
+                CartError::Unavailable(
                     "medusa login: the answer has no token (is this a Medusa v2 backend?)"
                         .to_owned(),
                 )
@@ -622,24 +633,58 @@ impl CartAdapter for MedusaAdapter {
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.cleaned(self.deltas(deltas))
+        self.cleaned(self.check_location().and_then(|()| self.deltas(deltas)))
     }
     fn set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.cleaned(self.sets(sets))
+        self.cleaned(self.check_location().and_then(|()| self.sets(sets)))
     }
     fn fetch_quantities(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        self.page(cursor, limit).map_err(|e| self.clean(e))
+        self.check_location()
+            .and_then(|()| self.page(cursor, limit))
+            .map_err(|e| self.clean(e))
     }
 }
 
 impl MedusaAdapter {
+    /// Asks Medusa, once, whether it has the configured stock location. Its batch endpoint
+    /// creates levels at any location id, known or not, so Send QOH to a mistyped one would
+    /// report every count sent while the location the shop sells from never changed, and
+    /// Get QOH would find no item stocked. A location Medusa does not have pauses the cart,
+    /// as refused credentials do ([`CartError::Unauthorized`]): no record is tried or
+    /// bypassed until the cart's `location_id` is fixed.
+    fn check_location(&self) -> std::result::Result<(), CartError> {
+        use std::sync::atomic::Ordering;
+        if self.location_found.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut url = self.url("admin/stock-locations/");
+        url.path_segments_mut()
+            .expect("an http(s) base")
+            .pop_if_empty()
+            .push(&self.location);
+        url.query_pairs_mut().append_pair("fields", "id");
+        match self.call(Method::GET, url, None) {
+            Ok(_) => {
+                self.location_found.store(true, Ordering::Release);
+                Ok(())
+            }
+            Err(CartError::Rejected(m)) if m.starts_with("HTTP 404") => {
+                Err(CartError::Unauthorized(format!(
+                    "medusa has no stock location {:?}: check the cart's location_id ({m})",
+                    self.location
+                )))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn cleaned(
         &self,
         r: std::result::Result<Vec<SendOutcome>, CartError>,
@@ -1027,27 +1072,39 @@ mod tests {
     const PASSWORD: &str = "hunter22-pw";
     const ITEMS: &str = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":10,"reserved_quantity":3,"available_quantity":7}]}],"count":1,"offset":0,"limit":50}"#;
 
+    /// An adapter that has already found its stock location (the scripts below answer the
+    /// requests after that check; `tests/medusa_adapter.rs` covers the check).
+    fn located(a: MedusaAdapter) -> MedusaAdapter {
+        a.location_found
+            .store(true, std::sync::atomic::Ordering::Release);
+        a
+    }
+
     fn api_key(url: &str) -> MedusaAdapter {
-        MedusaAdapter::new(
-            url,
-            MedusaAuth::ApiKey(Secret::new("sk_abc")),
-            LOC,
-            Duration::from_secs(5),
+        located(
+            MedusaAdapter::new(
+                url,
+                MedusaAuth::ApiKey(Secret::new("sk_abc")),
+                LOC,
+                Duration::from_secs(5),
+            )
+            .unwrap(),
         )
-        .unwrap()
     }
 
     fn emailpass(url: &str) -> MedusaAdapter {
-        MedusaAdapter::new(
-            url,
-            MedusaAuth::EmailPass {
-                email: "admin@x.test".into(),
-                password: Secret::new(PASSWORD),
-            },
-            LOC,
-            Duration::from_secs(5),
+        located(
+            MedusaAdapter::new(
+                url,
+                MedusaAuth::EmailPass {
+                    email: "admin@x.test".into(),
+                    password: Secret::new(PASSWORD),
+                },
+                LOC,
+                Duration::from_secs(5),
+            )
+            .unwrap(),
         )
-        .unwrap()
     }
 
     #[test]
@@ -1097,6 +1154,21 @@ mod tests {
         assert!(matches!(write, Err(CartError::Ambiguous(_))), "{write:?}");
         let read = a.call(Method::GET, url, None);
         assert!(matches!(read, Err(CartError::Unavailable(_))), "{read:?}");
+        server.finish();
+    }
+
+    /// A read whose answer is lost changed nothing: try again, not "may have applied" (which
+    /// made a controller mark the batch uncertain, and Send QOH settle a waiting sale with
+    /// a count never written). A write's lost answer stays a lost answer.
+    #[test]
+    fn a_lost_answer_to_a_read_is_a_try_again_and_to_a_write_a_lost_answer() {
+        let server = Scripted::start(vec![(0, ""), (0, "")]);
+        let a = api_key(&server.url);
+        let url = a.url("admin/inventory-items/iitem_1/location-levels/sloc_1");
+        let read = a.call(Method::GET, url.clone(), None);
+        assert!(matches!(read, Err(CartError::Unavailable(_))), "{read:?}");
+        let write = a.call(Method::POST, url, Some(&json!({"stocked_quantity": 3})));
+        assert!(matches!(write, Err(CartError::Ambiguous(_))), "{write:?}");
         server.finish();
     }
 
@@ -1150,6 +1222,29 @@ mod tests {
         let m = e.message();
         assert!(m.contains("login as admin@x.test refused"), "{m}");
         assert!(!m.contains(PASSWORD), "{m}");
+    }
+
+    /// A login that cannot succeed (a wrong URL's 404) pauses the cart as refused credentials
+    /// do; a page without a token (maintenance in front of Medusa) is an outage. Either was a
+    /// refusal that bypassed every record of the batch, one batch a pass.
+    #[test]
+    fn a_login_at_a_wrong_url_pauses_and_a_page_without_a_token_is_an_outage() {
+        let server = Scripted::start(vec![
+            (404, r#"{"message":"Cannot POST /auth/user/emailpass"}"#),
+            (200, "<html>We'll be right back</html>"),
+        ]);
+        let a = emailpass(&server.url);
+        let e = a.fetch_quantities(None, 50).unwrap_err();
+        assert!(
+            matches!(&e, CartError::Unauthorized(m) if m.contains("check the cart's url")),
+            "{e:?}"
+        );
+        let e = a.fetch_quantities(None, 50).unwrap_err();
+        assert!(
+            matches!(&e, CartError::Unavailable(m) if m.contains("no token")),
+            "{e:?}"
+        );
+        server.finish();
     }
 
     /// A delta read at stocked 10 with 3 held, written as 9, read back with the holds at

@@ -38,6 +38,7 @@
 //! | 500, 503 from the cart itself | [`CartError::Unavailable`] (but a 500 to a write the cart saves item by item without a transaction, as WooCommerce's batch, may follow saved items: [`CartError::Ambiguous`]) |
 //! | 502, 504, 524, a time-out or dropped connection after sending a write | [`CartError::Ambiguous`] |
 //! | connection refused, DNS, TLS, a time-out before sending | [`CartError::Unreachable`] |
+//! | a time-out or dropped connection after sending a read (a GET, a GraphQL query) | [`CartError::Unavailable`]: a read applies nothing, and a read before a write left the write unsent |
 //!
 //! # Writing your own adapter
 //!
@@ -256,7 +257,7 @@ pub enum CartError {
     /// No request reached the cart (refused connection, DNS, TLS, time-out before sending).
     Unreachable(String),
     /// The cart itself answered 5xx or otherwise said "later", or a read came back
-    /// unreadable: nothing in the call was applied. Not for a gateway's 502/504/524 after a
+    /// unreadable or not at all: nothing in the call was applied. Not for a gateway's 502/504/524 after a
     /// write, nor for an unreadable answer to one: those are [`CartError::Ambiguous`].
     Unavailable(String),
     /// The request was sent but no answer came (time-out, dropped connection): it may have

@@ -10,7 +10,8 @@ pub(crate) struct Scripted {
 }
 
 impl Scripted {
-    /// Serves `script`, one (status, body) per connection.
+    /// Serves `script`, one (status, body) per connection; status 0 closes the connection
+    /// after reading the request, without an answer (a lost answer).
     pub fn start(script: Vec<(u16, &'static str)>) -> Scripted {
         use std::io::{BufRead, BufReader, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -46,6 +47,9 @@ impl Scripted {
                     String::from_utf8_lossy(&body_in).into_owned(),
                 ));
                 let mut stream = reader.into_inner();
+                if status == 0 {
+                    continue;
+                }
                 write!(
                     stream,
                     "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

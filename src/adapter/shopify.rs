@@ -353,7 +353,9 @@ impl ShopifyAdapter {
                 ),
             // A mutation a gateway gave up on may have been applied.
             |r| mutation.then(|| common::gateway_lost_answer(r)).flatten(),
-        )?;
+        )
+        // Queries go as POST too: a lost answer to one changed nothing.
+        .map_err(|e| if mutation { e } else { common::read_lost(e) })?;
         let answer: Value = serde_json::from_slice(&bytes).map_err(|e| {
             let m = common::malformed("shopify", e, &bytes);
             // A mutation whose answer cannot be read may have applied; a read that comes back
@@ -1098,6 +1100,18 @@ mod tests {
         assert_ne!(k, request_key(["a-key", "c-key"].into_iter()));
         assert_eq!(request_key(["only"].into_iter()), "only");
         assert_ne!(generation_key("only", 1), generation_key("only", 2));
+    }
+
+    /// Queries go as POST, yet a lost answer to one applied nothing: try again, not "may
+    /// have applied" (Send QOH settled waiting sales with a count never written).
+    #[test]
+    fn a_lost_answer_to_a_query_is_a_try_again() {
+        let server = Scripted::start(vec![(0, "")]);
+        let e = scripted_adapter(&server)
+            .fetch_quantities(None, 250)
+            .unwrap_err();
+        server.finish();
+        assert!(matches!(e, CartError::Unavailable(_)), "{e:?}");
     }
 
     #[test]

@@ -1,0 +1,384 @@
+//! The Medusa adapter through the store, against a loopback stand-in for Medusa v2's admin
+//! API (the inventory-items list, the location-levels batch, one stock location, email and
+//! password login), with faults queued per request. `tests/medusa_it.rs` runs a real Medusa
+//! where one can be installed; these run everywhere.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::{CartId, Reason, SendOptions, StackState, Store};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// The stock location the stand-in has.
+const LOCATION: &str = "sloc_main";
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Read the next GET of inventory items and close the connection without an answer
+    /// (nothing changes).
+    DropGet,
+    /// Answer the next POST with this status and body (nothing applied).
+    PostAnswer(u16, &'static str),
+}
+
+#[derive(Default)]
+struct State {
+    /// Item id → (SKU, its level at LOCATION as (stocked, reserved)).
+    items: BTreeMap<String, (String, Option<(i64, i64)>)>,
+    /// Levels the batch endpoint created at other locations, as Medusa's batch workflow does
+    /// (it does not check that a location exists): (item id, location) → stocked.
+    elsewhere: BTreeMap<(String, String), i64>,
+    faults: VecDeque<Fault>,
+    /// Writes answered (batch POSTs, and POSTs a fault answered).
+    posts: usize,
+}
+
+struct Medusa {
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Medusa {
+    fn start() -> Medusa {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let state = shared.clone();
+                std::thread::spawn(move || serve(conn, &state));
+            }
+        });
+        Medusa { url, state }
+    }
+
+    fn add(&self, id: &str, sku: &str, stocked: i64) {
+        let mut s = self.state.lock().unwrap();
+        s.items.insert(id.into(), (sku.into(), Some((stocked, 0))));
+    }
+
+    fn stocked(&self, id: &str) -> Option<i64> {
+        self.state.lock().unwrap().items[id].1.map(|l| l.0)
+    }
+
+    fn fault(&self, f: Fault) {
+        self.state.lock().unwrap().faults.push_back(f);
+    }
+
+    fn posts(&self) -> usize {
+        self.state.lock().unwrap().posts
+    }
+
+    /// A cart on this backend at `location`, its real-time sync on.
+    fn cart(&self, store: &Store, location: &str) -> CartId {
+        let id = store
+            .upsert_cart_json(
+                &json!({"name": "Medusa", "adapter": "medusa", "url": self.url,
+                        "api_key": "sk_test_secret_1234", "location_id": location})
+                .to_string(),
+            )
+            .unwrap();
+        store.set_cart_sync(id, true).unwrap();
+        id
+    }
+}
+
+fn serve(conn: TcpStream, state: &Mutex<State>) {
+    let mut out = conn.try_clone().unwrap();
+    let mut reader = BufReader::new(conn);
+    while let Some((method, target, body)) = read_request(&mut reader) {
+        let answer = answer(&mut state.lock().unwrap(), &method, &target, &body);
+        let Some((status, body)) = answer else {
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            return;
+        };
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        if out.write_all(head.as_bytes()).is_err() || out.write_all(body.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// (method, target, body) of the next request on a keep-alive connection.
+fn read_request(r: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = h.split_once(':') {
+            if n.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((method, target, body))
+}
+
+/// A query's value, percent-decoded.
+fn decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn level(id: &str, location: &str, stocked: i64, reserved: i64) -> Value {
+    json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": location,
+           "stocked_quantity": stocked, "reserved_quantity": reserved,
+           "incoming_quantity": 0, "available_quantity": stocked - reserved})
+}
+
+/// The answer to one request; `None` closes the connection without one.
+fn answer(st: &mut State, method: &str, target: &str, body: &[u8]) -> Option<(u16, String)> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    match (method, st.faults.front().copied()) {
+        ("GET", Some(Fault::DropGet)) if path == "/admin/inventory-items" => {
+            st.faults.pop_front();
+            return None;
+        }
+        ("POST", Some(Fault::PostAnswer(status, body))) => {
+            st.faults.pop_front();
+            st.posts += 1;
+            return Some((status, body.to_owned()));
+        }
+        _ => {}
+    }
+    let not_found = || {
+        Some((
+            404,
+            json!({"type": "not_found", "message": "Not found"}).to_string(),
+        ))
+    };
+    match (method, path) {
+        ("POST", "/auth/user/emailpass") => Some((200, json!({"token": "jwt-1"}).to_string())),
+        ("GET", p) if p.starts_with("/admin/stock-locations/") => {
+            let id = &p["/admin/stock-locations/".len()..];
+            if id != LOCATION {
+                return not_found();
+            }
+            Some((200, json!({"stock_location": {"id": id}}).to_string()))
+        }
+        ("GET", "/admin/inventory-items") => {
+            let (mut ids, mut skus) = (Vec::new(), Vec::new());
+            let (mut offset, mut limit) = (0usize, 50usize);
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let (n, v) = (decoded(n), decoded(v));
+                match n.as_str() {
+                    "id[]" | "id" => ids.push(v),
+                    "sku[]" | "sku" => skus.push(v),
+                    "offset" => offset = v.parse().unwrap(),
+                    "limit" => limit = v.parse().unwrap(),
+                    _ => {}
+                }
+            }
+            let all: Vec<Value> = st
+                .items
+                .iter()
+                .filter(|(id, (sku, _))| {
+                    (ids.is_empty() || ids.contains(id)) && (skus.is_empty() || skus.contains(sku))
+                })
+                .map(|(id, (sku, l))| {
+                    let levels: Vec<Value> =
+                        l.iter().map(|(s, r)| level(id, LOCATION, *s, *r)).collect();
+                    json!({"id": id, "sku": sku, "location_levels": levels})
+                })
+                .collect();
+            let count = all.len();
+            let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+            let answer = json!({"inventory_items": page, "count": count, "offset": offset,
+                                "limit": limit});
+            Some((200, answer.to_string()))
+        }
+        ("POST", "/admin/inventory-items/location-levels/batch") => {
+            st.posts += 1;
+            let b: Value = serde_json::from_slice(body).unwrap();
+            let (mut created, mut updated) = (Vec::new(), Vec::new());
+            for (part, out) in [("create", &mut created), ("update", &mut updated)] {
+                for u in b[part].as_array().into_iter().flatten() {
+                    let id = u["inventory_item_id"].as_str().unwrap().to_owned();
+                    let stocked = u["stocked_quantity"].as_i64().unwrap();
+                    let location = u["location_id"].as_str().unwrap().to_owned();
+                    if location != LOCATION {
+                        st.elsewhere.insert((id.clone(), location.clone()), stocked);
+                        out.push(level(&id, &location, stocked, 0));
+                        continue;
+                    }
+                    let entry = st.items.get_mut(&id).unwrap();
+                    let reserved = entry.1.map_or(0, |l| l.1);
+                    entry.1 = Some((stocked, reserved));
+                    out.push(level(&id, LOCATION, stocked, reserved));
+                }
+            }
+            let answer = json!({"created": created, "updated": updated, "deleted": []});
+            Some((200, answer.to_string()))
+        }
+        _ => not_found(),
+    }
+}
+
+/// A lost answer to the read that comes before a delta's write changed nothing: the batch
+/// is tried again, not marked uncertain (which stopped it until an operator acted).
+#[test]
+fn a_lost_answer_to_the_read_before_a_write_is_tried_again_not_uncertain() {
+    let f = store();
+    let m = Medusa::start();
+    m.add("iitem_1", "TEE-M", 10);
+    m.add("iitem_2", "TEE-L", 10);
+    let cart = m.cart(&f.store, LOCATION);
+    item(&f.store, "TEE-M", 10);
+    item(&f.store, "TEE-L", 10);
+    adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+    adjust(&f.store, "TEE-L", -2, Reason::PosSale);
+    m.fault(Fault::DropGet);
+    f.store.run_stack(None).unwrap();
+    assert_eq!(m.posts(), 0, "no write reached Medusa");
+    assert_eq!(
+        f.store.stack_count(cart, StackState::Uncertain).unwrap(),
+        0,
+        "{:#?}",
+        stack(&f.store, None)
+    );
+    drain(&f.store);
+    assert_eq!(
+        (m.stocked("iitem_1"), m.stocked("iitem_2")),
+        (Some(9), Some(8))
+    );
+}
+
+/// Send QOH whose reads lose their answers three times wrote nothing: the sale waiting for
+/// the cart still waits (it was settled as included in a count that never left).
+#[test]
+fn send_qoh_whose_reads_get_no_answer_keeps_the_waiting_sale() {
+    let f = store();
+    let m = Medusa::start();
+    m.add("iitem_1", "TEE-M", 10);
+    let cart = m.cart(&f.store, LOCATION);
+    item(&f.store, "TEE-M", 10);
+    adjust(&f.store, "TEE-M", -3, Reason::PosSale);
+    for _ in 0..3 {
+        m.fault(Fault::DropGet);
+    }
+    let r = f.store.send_qoh(cart, SendOptions { force: true }, None);
+    m.state.lock().unwrap().faults.clear();
+    assert_eq!(m.posts(), 0, "Medusa was never written: {r:?}");
+    assert_eq!(
+        f.store.stack_count(cart, StackState::Waiting).unwrap(),
+        1,
+        "{r:?}: {:#?}",
+        stack(&f.store, None)
+    );
+    drain(&f.store);
+    assert_eq!(m.stocked("iitem_1"), Some(7));
+}
+
+/// A `location_id` Medusa does not have (a typo, a deleted location): Send QOH writes
+/// nothing there and says which setting is wrong (Medusa's batch endpoint would create levels
+/// at it, and the report said every count was sent); the real-time records wait, untried,
+/// neither sent there nor bypassed.
+#[test]
+fn a_stock_location_medusa_does_not_have_is_named_and_nothing_is_written_there() {
+    let f = store();
+    let m = Medusa::start();
+    m.add("iitem_1", "TEE-M", 4);
+    item(&f.store, "TEE-M", 10);
+    let cart = m.cart(&f.store, "sloc_typo");
+    adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+    let e = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .expect_err("no count can be published there");
+    assert!(
+        e.message().contains("no stock location \"sloc_typo\"")
+            && e.message().contains("location_id"),
+        "{}",
+        e.message()
+    );
+    f.store.run_stack(None).unwrap();
+    let records = stack(&f.store, None);
+    assert!(
+        records.len() == 1
+            && records[0]["state"] == "pending"
+            && records[0]["attempts"] == 0
+            && records[0]["last_response"]
+                .as_str()
+                .is_some_and(|r| r.contains("sloc_typo")),
+        "{records:#?}"
+    );
+    let st = m.state.lock().unwrap();
+    assert!(
+        st.elsewhere.is_empty() && st.posts == 0,
+        "{:?}",
+        st.elsewhere
+    );
+    assert_eq!(st.items["iitem_1"].1, Some((4, 0)));
+}
+
+/// A maintenance page answering the login (200, no token) is an outage: the sale waits and
+/// goes once Medusa is back (it was a refusal that bypassed the whole batch).
+#[test]
+fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
+    let f = store();
+    let m = Medusa::start();
+    m.add("iitem_1", "TEE-M", 10);
+    let cart = f
+        .store
+        .upsert_cart_json(
+            &json!({"name": "Medusa", "adapter": "medusa", "url": m.url,
+                    "email": "admin@shop.test", "password": "hunter2-pw",
+                    "location_id": LOCATION})
+            .to_string(),
+        )
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "TEE-M", 10);
+    adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+    m.fault(Fault::PostAnswer(200, "<html>We'll be right back</html>"));
+    f.store.run_stack(None).unwrap();
+    assert_eq!(
+        f.store.stack_count(cart, StackState::Bypassed).unwrap(),
+        0,
+        "{:#?}",
+        stack(&f.store, None)
+    );
+    drain(&f.store);
+    assert_eq!(m.stocked("iitem_1"), Some(9));
+}
