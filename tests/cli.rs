@@ -619,3 +619,170 @@ fn the_quickstart_refuses_a_file_naming_a_cart_twice_in_two_cases() {
     assert!(stderr.contains("named twice"), "{stderr}");
     assert!(f.store.carts().unwrap().is_empty(), "a cart was added");
 }
+
+// ---- arguments checked before the store is opened; output that cannot be written ----------
+
+/// A path or SKU that is not UTF-8 (a file name from a Windows-1252 share) is bad usage
+/// (exit 2), never a panic with a Rust backtrace (exit 101).
+#[test]
+fn a_non_utf8_argument_is_bad_usage_not_a_panic() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(OsStr::from_bytes(b"caf\xe9.db"));
+    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .arg("init")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && stderr.contains("not UTF-8") && !path.exists(),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
+
+/// A command refused for any of its arguments leaves an older store file at its schema: an
+/// Access front end on the older DLL sharing it would then be refused the file as newer.
+/// (The workstation was checked, and the interval, FILE and SKU read, after opening.)
+#[test]
+fn a_refused_command_upgrades_no_older_store_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, "MUG,-1\n").unwrap();
+    let missing = dir.path().join("missing.csv");
+    let (old_s, csv_s, missing_s) = (
+        old.to_str().unwrap(),
+        csv.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+    for args in [
+        vec!["run", old_s, "--workstation", " "],
+        vec!["import", old_s, csv_s, "--workstation", ""],
+        vec!["controller", old_s, "--interval-ms", "0"],
+        vec!["import", old_s, missing_s],
+        vec!["qoh", old_s],
+        vec!["stack", old_s, "--limit", "0"],
+    ] {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", old.display()));
+        }
+        old_store(&old, 6);
+        let out = invsync(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(
+            value::<i64>(&old, "PRAGMA user_version"),
+            6,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// An empty file is not a store: SQLite would make a new, empty one of it. Neither the CSV
+/// file given first by mistake nor a store file a failed copy left at 0 bytes.
+#[test]
+fn an_empty_file_is_not_taken_for_a_store() {
+    let f = store();
+    item(&f.store, "MUG", 10);
+    let db = f.dir.path().join("store.db");
+    let csv = f.dir.path().join("changes.csv");
+    std::fs::write(&csv, b"").unwrap();
+    let out = invsync(&["import", csv.to_str().unwrap(), db.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        std::fs::read(&csv).unwrap().is_empty(),
+        "the CSV file became a store: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let zero = f.dir.path().join("zeroed.db");
+    std::fs::write(&zero, b"").unwrap();
+    let out = invsync(&["run", zero.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && stderr.contains("is empty, not a store"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::metadata(&zero).unwrap().len(), 0);
+}
+
+/// An import whose summary cannot be written (stdout on a full disk) made its changes: it
+/// says so on stderr and succeeds. It panicked (exit 101), and an operator or script running
+/// the file again applied every change without a host reference twice.
+#[test]
+fn an_import_whose_summary_cannot_be_written_succeeds_and_says_so() {
+    let f = store();
+    item(&f.store, "MUG", 10);
+    let db = f.dir.path().join("store.db");
+    let csv = f.dir.path().join("counts.csv");
+    std::fs::write(&csv, "MUG,-2,2\n").unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["import", db.to_str().unwrap(), csv.to_str().unwrap()])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 8);
+    assert!(
+        out.status.success() && stderr.contains("1 change applied"),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
+
+/// `invsync stack` lists the oldest 1,000 records unless asked for more, and says on stderr
+/// when more wait (it said nothing: an operator took 1,000 for the whole backlog).
+#[test]
+fn the_stack_command_says_when_more_records_wait_than_it_lists() {
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    cart(&f.store, &emu, "Web", "attribute");
+    f.store.begin().unwrap();
+    for i in 0..1001 {
+        item(&f.store, &format!("SKU-{i:04}"), 10);
+        adjust(
+            &f.store,
+            &format!("SKU-{i:04}"),
+            -1,
+            inventory_sync::Reason::PosSale,
+        );
+    }
+    f.store.commit().unwrap();
+    let db = f.dir.path().join("store.db");
+    let listed = |extra: &[&str]| {
+        let mut args = vec!["stack", db.to_str().unwrap()];
+        args.extend(extra);
+        let out = invsync(&args);
+        assert!(out.status.success(), "{out:?}");
+        let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            records.len(),
+            String::from_utf8_lossy(&out.stderr).contains("more wait"),
+        )
+    };
+    assert_eq!(listed(&[]), (1000, true));
+    assert_eq!(listed(&["--limit", "1001"]), (1001, false));
+    assert_eq!(listed(&["--limit", "5000"]), (1001, false));
+}
+
+/// The QOH of a product with variants is its variants' total (what a cart that tracks stock
+/// per SKU shows), said as such; it printed the product row's own 0.
+#[test]
+fn the_qoh_of_a_product_with_variants_is_their_total() {
+    let f = store();
+    f.store
+        .upsert_item_json(r#"{"sku":"TEE","description":"T-shirt"}"#)
+        .unwrap();
+    variant(&f.store, "TEE-S", "TEE", 5);
+    variant(&f.store, "TEE-M", "TEE", 8);
+    let db = f.dir.path().join("store.db");
+    let out = invsync(&["qoh", db.to_str().unwrap(), "TEE"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "13\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("total of their 2"));
+}

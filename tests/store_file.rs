@@ -1,62 +1,17 @@
 //! The store file: what opening one refuses (and leaves untouched), and what an upgrade
 //! keeps of what the store's owner added to it.
 
+mod common;
+
+use common::{old_store, value};
 use inventory_sync::{Adjustment, Delta, ErrorKind, OpenOptions, Reason, Store};
 use rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
 
-/// The SQL of each migration, read from the source (`MIGRATIONS` is private), so a file of
-/// any older version can be made as the build of that version made it.
-fn migrations() -> Vec<String> {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/schema.rs"))
-        .unwrap();
-    let start = src.find("const MIGRATIONS").unwrap();
-    let end = start + src[start..].find("\n];").unwrap();
-    let mut rest = &src[start..end];
-    let mut out = Vec::new();
-    while let Some(i) = rest.find("r#\"") {
-        let j = rest[i + 3..].find("\"#").unwrap();
-        out.push(rest[i + 3..i + 3 + j].to_string());
-        rest = &rest[i + 3 + j + 2..];
-    }
-    out
-}
-
-/// A store file at schema `version` (WAL, SQLite's 4 KiB pages, as builds before schema 7
-/// made it) with items and ledger rows with and without a host reference.
-fn old_store(path: &Path, version: usize) {
-    let m = migrations();
-    assert!(m.len() >= 7, "schema.rs has {} migrations", m.len());
-    let conn = Connection::open(path).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    for sql in &m[..version] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.pragma_update(None, "user_version", version as i64)
-        .unwrap();
-    conn.execute_batch(
-        "INSERT INTO items(id, sku, qoh, created_at) VALUES (1, 'MUG', 10, 0), (2, 'TEE', 5, 0);
-         INSERT INTO ledger(id, item_id, sku, delta, qoh_after, reason, host_ref, workstation,
-                            created_at)
-         VALUES (1, 1, 'MUG', 1, 10, 2, 'ORD-1', 'ws', 0),
-                (2, 1, 'MUG', -1, 9, 2, NULL, 'ws', 0),
-                (3, 2, 'TEE', 1, 5, 2, NULL, 'ws', 0);",
-    )
-    .unwrap();
-}
-
 /// Runs `sql` on the file as the store's owner (or another program) would.
 fn run_sql(path: &Path, sql: &str) {
     Connection::open(path).unwrap().execute_batch(sql).unwrap();
-}
-
-/// The one value `sql` reads from the file.
-fn value<T: rusqlite::types::FromSql>(path: &Path, sql: &str) -> T {
-    Connection::open(path)
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
 }
 
 fn adj(sku: &str, d: i64) -> Adjustment {

@@ -13,18 +13,26 @@
 //!   applied, so a file with a bad line changes nothing. Each change then commits on its
 //!   own: with host references the file can be run again after a crash, and what was applied
 //!   is skipped.
-//! - `invsync stack STORE` prints the troubleshooting view.
-//! - `invsync qoh STORE SKU` prints the order manager's QOH.
+//! - `invsync stack STORE [--limit N]` prints the troubleshooting view: the oldest N records
+//!   (1,000 unless given), saying on stderr when more wait.
+//! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
+//!   total of its variants', which is what a cart that tracks stock per SKU shows).
 //! - `invsync init STORE` makes a new, empty store file (refused where a file exists).
 //! - `invsync help` (or `-h`, `--help`) prints the usage; `invsync --version` the version.
 //!
-//! STORE must be an existing store file: a mistyped path is an error, never a new empty store.
-//! A command given an argument or option it does not take refuses it, rather than ignore what
-//! the operator meant.
+//! STORE must be an existing store file: a mistyped path or an empty file is an error, never a
+//! new empty store. Every argument is checked before STORE is opened, so a command refused for
+//! one changes no file; a command that runs first upgrades an older store file to this
+//! version's schema (an older build then refuses to open it). A command given an argument or
+//! option it does not take refuses it, rather than ignore what the operator meant. Arguments
+//! must be UTF-8 text.
 //! The controller keeps running through a failed pass (a store locked past its busy timeout by
 //! a long host transaction, a cart down): it prints the error and tries again next interval.
 //!
 //! Exit status: 0 on success, 1 on a library error (its message on stderr), 2 on bad usage.
+//! A command that changed the store (`run`, `import`, `init`) exits 0 even when its report
+//! cannot be written to stdout (a full disk, a closed pipe): it says so on stderr, with the
+//! report, since running it again would apply the changes again.
 
 use inventory_sync::{Adjustment, Delta, Reason, Store};
 use std::collections::HashMap;
@@ -35,7 +43,7 @@ use std::time::Duration;
 const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workstation W]
        invsync run STORE [--workstation W]
        invsync import STORE FILE [--workstation W]
-       invsync stack STORE
+       invsync stack STORE [--limit N]
        invsync qoh STORE SKU
        invsync init STORE
        invsync help | --version";
@@ -49,32 +57,45 @@ const COMMANDS: &[(&str, &[&str], &[&str])] = &[
     ),
     ("run", &["STORE"], &["--workstation"]),
     ("import", &["STORE", "FILE"], &["--workstation"]),
-    ("stack", &["STORE"], &[]),
+    ("stack", &["STORE"], &["--limit"]),
     ("qoh", &["STORE", "SKU"], &[]),
     ("init", &["STORE"], &[]),
 ];
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("help" | "-h" | "--help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+    let args = match std::env::args_os()
+        .skip(1)
+        .map(std::ffi::OsString::into_string)
+        .collect::<Result<Vec<String>, _>>()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            warn(&format!(
+                "invsync: argument {:?} is not UTF-8 text: give the path or SKU as text\n{USAGE}\n",
+                bad.to_string_lossy()
+            ));
+            return ExitCode::from(2);
         }
+    };
+    let done = match args.first().map(String::as_str) {
+        Some("help" | "-h" | "--help") => emit(&format!("{USAGE}\n")).map_err(output_failed),
         Some("--version" | "-V" | "version") => {
-            println!("invsync {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+            emit(&format!("invsync {}\n", env!("CARGO_PKG_VERSION"))).map_err(output_failed)
         }
-        _ => {}
-    }
-    match run(&args) {
+        _ => run(&args),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(m)) => {
-            eprintln!("invsync: {m}\n{USAGE}");
+            warn(&format!("invsync: {m}\n{USAGE}\n"));
             ExitCode::from(2)
         }
         Err(Failure::Lib(e)) => {
-            eprintln!("invsync: {e}");
+            warn(&format!("invsync: {e}\n"));
+            ExitCode::from(1)
+        }
+        Err(Failure::Output(e)) => {
+            warn(&format!("invsync: cannot write to standard output: {e}\n"));
             ExitCode::from(1)
         }
     }
@@ -83,6 +104,39 @@ fn main() -> ExitCode {
 enum Failure {
     Usage(String),
     Lib(inventory_sync::Error),
+    /// Standard output could not be written, by a command that changed nothing.
+    Output(std::io::Error),
+}
+
+fn output_failed(e: std::io::Error) -> Failure {
+    Failure::Output(e)
+}
+
+/// Writes `text` to standard output: written, not printed, as `print!` panics when its reader
+/// has gone (`invsync stack STORE | head`) or the disk is full, and a panic after a change
+/// was made would read as the change failing.
+fn emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes `text` to standard error, come what may.
+fn warn(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// The report of a command that changed the store. Failing to write it must not look like
+/// failing to make the change (run again, the change would be made twice): it goes to
+/// stderr instead, and the command succeeds.
+fn report_done(text: &str) {
+    if let Err(e) = emit(text) {
+        warn(&format!(
+            "invsync: done, but standard output cannot be written ({e}); the report:\n{text}"
+        ));
+    }
 }
 
 impl From<inventory_sync::Error> for Failure {
@@ -92,7 +146,7 @@ impl From<inventory_sync::Error> for Failure {
 }
 
 /// The options that take a value.
-const OPTIONS: [&str; 2] = ["--interval-ms", "--workstation"];
+const OPTIONS: [&str; 3] = ["--interval-ms", "--workstation", "--limit"];
 
 /// The arguments that are not options or their values: the command, STORE, FILE or SKU;
 /// refuses what the command does not take.
@@ -155,33 +209,45 @@ fn nth<'a>(pos: &[&'a str], i: usize, what: &str) -> Result<&'a str, Failure> {
         .ok_or_else(|| Failure::Usage(format!("{what} is missing")))
 }
 
+/// Opens STORE: the command's last step before it acts, once every other argument was
+/// checked (opening upgrades an older file, which older builds then refuse).
 fn open(args: &[String], pos: &[&str]) -> Result<Store, Failure> {
     let path = nth(pos, 1, "STORE")?;
-    if !std::path::Path::new(path).is_file() {
-        return Err(Failure::Usage(format!("no store file at {path:?}")));
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == 0 => {
+            // SQLite would make a new, empty store of it.
+            return Err(Failure::Usage(format!(
+                "{path:?} is empty, not a store (`invsync init` makes a new one)"
+            )));
+        }
+        Ok(m) if m.is_file() => {}
+        _ => return Err(Failure::Usage(format!("no store file at {path:?}"))),
     }
-    let store = Store::open(path)?;
-    if let Some(w) = option(args, "--workstation")? {
-        store.set_param("Workstation", w)?;
+    let options = inventory_sync::OpenOptions {
+        workstation: option(args, "--workstation")?.map(str::to_owned),
+        ..Default::default()
+    };
+    Ok(Store::open_with(path, options)?)
+}
+
+/// A whole-number option from 1 to `max`, or `default`.
+fn number_option(args: &[String], name: &str, max: u64, default: u64) -> Result<u64, Failure> {
+    match option(args, name)? {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Failure::Usage(format!("{name} {v:?} is not 1 to {max}"))),
     }
-    Ok(store)
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
     let pos = positional(args)?;
     match pos.first().copied() {
         Some("controller") => {
+            let interval = number_option(args, "--interval-ms", 3_600_000, 1000)?;
             let store = open(args, &pos)?;
-            let interval = match option(args, "--interval-ms")? {
-                None => 1000,
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=3_600_000).contains(n))
-                    .ok_or_else(|| {
-                        Failure::Usage(format!("--interval-ms {v:?} is not 1 to 3600000"))
-                    })?,
-            };
             store.hold_shared_lock_between_passes(Duration::from_millis(interval))?;
             say(
                 &mut std::io::stdout(),
@@ -222,11 +288,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         Some("run") => {
             let store = open(args, &pos)?;
-            print!("{}", store.run_stack(None)?);
+            report_done(&store.run_stack(None)?.to_string());
             Ok(())
         }
         Some("import") => {
-            let store = open(args, &pos)?;
+            // The file is read before STORE is opened: arguments given the wrong way round
+            // (an empty CSV file first) must not make a store of the CSV file.
             let file = nth(&pos, 2, "FILE")?;
             let bytes = std::fs::read(file)
                 .map_err(|e| Failure::Usage(format!("cannot read {file}: {e}")))?;
@@ -247,6 +314,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 )))
             })?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            let store = open(args, &pos)?;
             let at = |n: usize, e: inventory_sync::Error| {
                 Failure::Lib(inventory_sync::Error::new(
                     e.kind(),
@@ -305,22 +373,54 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 }
             }
             let changes = |n: usize| format!("{n} change{}", if n == 1 { "" } else { "s" });
-            println!(
-                "{} applied, {} seen before",
+            report_done(&format!(
+                "{} applied, {} seen before\n",
                 changes(applied),
                 changes(skipped)
-            );
+            ));
             Ok(())
         }
         Some("stack") => {
+            let limit = number_option(args, "--limit", 1_000_000, 1000)?;
             let store = open(args, &pos)?;
-            println!("{}", store.stack_list_json(None)?);
+            // One more than asked for tells whether more wait.
+            let filter = format!(r#"{{"limit":{}}}"#, (limit + 1).min(1_000_000));
+            let mut records: Vec<serde_json::Value> =
+                serde_json::from_str(&store.stack_list_json(Some(&filter))?)
+                    .expect("the library lists records as a JSON array");
+            let more = records.len() as u64 > limit;
+            records.truncate(limit as usize);
+            let text = serde_json::to_string(&records).expect("JSON values serialise");
+            emit(&format!("{text}\n")).map_err(output_failed)?;
+            if more {
+                warn(&format!(
+                    "invsync: the oldest {limit} records are listed; more wait \
+                     (--limit N lists up to 1000000)\n"
+                ));
+            }
             Ok(())
         }
         Some("qoh") => {
-            let store = open(args, &pos)?;
             let sku = nth(&pos, 2, "SKU")?;
-            println!("{}", store.item_qoh(sku)?);
+            let store = open(args, &pos)?;
+            let item = store.item(sku)?;
+            let qoh = if item.has_variants {
+                // A product holds no stock of its own: its variants do.
+                let filter = serde_json::json!({"parent_sku": item.sku, "limit": 1_000_000});
+                let variants: Vec<serde_json::Value> =
+                    serde_json::from_str(&store.items_json(Some(&filter.to_string()))?)
+                        .expect("the library lists items as a JSON array");
+                let total: i64 = variants.iter().filter_map(|v| v["qoh"].as_i64()).sum();
+                warn(&format!(
+                    "invsync: {} has variants: {total} is the total of their {} QOH\n",
+                    item.sku,
+                    variants.len()
+                ));
+                total
+            } else {
+                item.qoh
+            };
+            emit(&format!("{qoh}\n")).map_err(output_failed)?;
             Ok(())
         }
         Some("init") => {
@@ -348,7 +448,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
             match Store::open(path) {
                 Ok(store) => {
-                    println!("new store: {}", store.path().display());
+                    report_done(&format!("new store: {}\n", store.path().display()));
                     Ok(())
                 }
                 Err(e) => {

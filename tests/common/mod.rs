@@ -139,3 +139,51 @@ pub fn custom_cart(
     }
     store.upsert_cart_json(&spec.to_string()).unwrap()
 }
+
+/// The SQL of each migration, read from the source (`MIGRATIONS` is private), so a file of
+/// any older version can be made as the build of that version made it.
+pub fn migrations() -> Vec<String> {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/schema.rs"))
+        .unwrap();
+    let start = src.find("const MIGRATIONS").unwrap();
+    let end = start + src[start..].find("\n];").unwrap();
+    let mut rest = &src[start..end];
+    let mut out = Vec::new();
+    while let Some(i) = rest.find("r#\"") {
+        let j = rest[i + 3..].find("\"#").unwrap();
+        out.push(rest[i + 3..i + 3 + j].to_string());
+        rest = &rest[i + 3 + j + 2..];
+    }
+    out
+}
+
+/// A store file at schema `version` (WAL, SQLite's 4 KiB pages, as builds before schema 7
+/// made it) with items and ledger rows with and without a host reference.
+pub fn old_store(path: &std::path::Path, version: usize) {
+    let m = migrations();
+    assert!(m.len() >= 7, "schema.rs has {} migrations", m.len());
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    for sql in &m[..version] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    conn.execute_batch(
+        "INSERT INTO items(id, sku, qoh, created_at) VALUES (1, 'MUG', 10, 0), (2, 'TEE', 5, 0);
+         INSERT INTO ledger(id, item_id, sku, delta, qoh_after, reason, host_ref, workstation,
+                            created_at)
+         VALUES (1, 1, 'MUG', 1, 10, 2, 'ORD-1', 'ws', 0),
+                (2, 1, 'MUG', -1, 9, 2, NULL, 'ws', 0),
+                (3, 2, 'TEE', 1, 5, 2, NULL, 'ws', 0);",
+    )
+    .unwrap();
+}
+
+/// The one value `sql` reads from the file.
+pub fn value<T: rusqlite::types::FromSql>(path: &std::path::Path, sql: &str) -> T {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
