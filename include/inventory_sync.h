@@ -552,9 +552,11 @@ int32_t invsync_stack_discard(invsync_store *store, int32_t record_id);
 /**
  * Runs one pass of the stack controller over due records, at most `max_records` of them
  * (0 = all that are due), on the controller's own connection, and copies its report
- * `{sent, retried, bypassed, uncertain, remaining, carts:[...]}` into `buf`. The pass is made
- * whatever the buffer; the report can be read again with `invsync_last_report`.
- * `INVSYNC_REFUSED` inside a host transaction.
+ * `{sent, retried, bypassed, uncertain, remaining, standby, carts:[...]}` into `buf`. The pass
+ * is made whatever the buffer; the report can be read again with `invsync_last_report`.
+ * `standby` is true when, in `StackMode` shared, another controller holds the store's lock:
+ * this one sent nothing, and `remaining` still counts what waits. `INVSYNC_REFUSED` inside a
+ * host transaction.
  *
  * Buffers: as `invsync_last_error` (`buf = NULL, len = 0, needed = NULL` runs without a
  * report). NULL: `store` required. Thread safety: any thread; the call blocks while it talks

@@ -94,7 +94,11 @@ impl std::fmt::Display for RunReport {
     /// A few lines an operator can read.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.standby {
-            return writeln!(f, "standing by: another shared stack controller is active");
+            return writeln!(
+                f,
+                "standing by: another shared stack controller is active; {} records waiting",
+                self.remaining
+            );
         }
         writeln!(
             f,
@@ -137,10 +141,14 @@ type AdapterCache = HashMap<CartId, (i64, Arc<dyn CartAdapter>)>;
 pub struct StackController<S: WebStack> {
     stack: S,
     adapters: Arc<AdapterRegistry>,
-    workstation: Mutex<String>,
+    /// Read at each pass: a store handle's controllers share the handle's, so a rename
+    /// reaches a background controller too.
+    workstation: Arc<Mutex<String>>,
     cache: Mutex<AdapterCache>,
     /// When this controller last forgot old history (Unix ms; 0: not yet).
     pruned_at: AtomicI64,
+    /// When this controller last wrote its heartbeat (Unix ms).
+    beat_at: AtomicI64,
     /// Set to end the pass under way soon: each cart ends after the request it has in flight.
     stopping: AtomicBool,
     /// The holder name it took the shared lock as, while it holds it: given back when the
@@ -204,19 +212,26 @@ impl<S: WebStack> StackController<S> {
         StackController {
             stack,
             adapters,
-            workstation: Mutex::new(workstation),
+            workstation: Arc::new(Mutex::new(workstation)),
             cache: Mutex::new(HashMap::new()),
             pruned_at: AtomicI64::new(0),
+            beat_at: AtomicI64::new(0),
             stopping: AtomicBool::new(false),
             holding: Mutex::new(None),
             hold: Arc::default(),
         }
     }
 
-    /// The same controller, holding the shared lock as `hold` (a store handle gives its
-    /// foreground and background controllers its own, so they are one holder).
-    pub(crate) fn with_lock_hold(mut self, hold: Arc<LockHold>) -> Self {
+    /// The same controller, holding the shared lock as `hold` and sending as the workstation
+    /// named in `workstation` (a store handle gives its foreground and background controllers
+    /// its own, so they are one holder and one workstation, whatever it is renamed to).
+    pub(crate) fn of_handle(
+        mut self,
+        hold: Arc<LockHold>,
+        workstation: Arc<Mutex<String>>,
+    ) -> Self {
         self.hold = hold;
+        self.workstation = workstation;
         self
     }
 
@@ -234,10 +249,6 @@ impl<S: WebStack> StackController<S> {
     /// The stack it drains.
     pub fn stack(&self) -> &S {
         &self.stack
-    }
-
-    pub(crate) fn set_workstation(&self, w: String) {
-        *self.workstation.lock() = w;
     }
 
     fn adapter(&self, cart: &Cart) -> Result<Arc<dyn CartAdapter>> {
@@ -292,7 +303,7 @@ impl<S: WebStack> StackController<S> {
         let now = now_ms();
         let settings = self.stack.settings()?;
         let workstation = self.workstation.lock().clone();
-        self.stack.heartbeat(&workstation, now)?;
+        self.beat(&workstation, now)?;
         let mut report = RunReport::default();
         let shared = settings.stack_mode == StackMode::Shared;
         if shared {
@@ -302,6 +313,20 @@ impl<S: WebStack> StackController<S> {
                 .saturating_add(self.hold.ms());
             if !self.stack.shared_lock(&holder, now, until)? {
                 report.standby = true;
+                // What waits is counted all the same: a host reading `remaining` must not
+                // take standing by for nothing left to send.
+                for cart in self.stack.carts()? {
+                    let remaining = self.stack.waiting(cart.id)?;
+                    if remaining > 0 {
+                        report.remaining += remaining;
+                        report.carts.push(CartReport {
+                            cart_id: cart.id,
+                            name: cart.name,
+                            remaining,
+                            ..Default::default()
+                        });
+                    }
+                }
                 return Ok(report);
             }
             *self.holding.lock() = Some(holder);
@@ -437,6 +462,16 @@ impl<S: WebStack> StackController<S> {
         }
     }
 
+    /// Writes the heartbeat: alive now, and through the pause before its next pass (a local
+    /// controller whose pause outlasted `3 × LeaseMs` was taken for dead, and the other
+    /// workstations sent its records as theirs).
+    fn beat(&self, workstation: &str, now: i64) -> Result<()> {
+        self.stack
+            .heartbeat(workstation, now.saturating_add(self.hold.ms()))?;
+        self.beat_at.store(now, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Settles `answered` (if any) and, when `more`, leases the cart's next batch, as one
     /// store step. `None` when nothing was leased: nothing due, the cart backs off, or the
     /// pass's budget is spent.
@@ -447,7 +482,15 @@ impl<S: WebStack> StackController<S> {
         more: bool,
         rep: &mut CartReport,
     ) -> Result<Option<Lease>> {
-        let due = more && self.stack.cart_state(d.cart.id)?.backoff_until <= now_ms();
+        let now = now_ms();
+        // A pass longer than the heartbeat's life (a long backlog) beats again as it goes.
+        if now - self.beat_at.load(Ordering::Relaxed) >= d.settings.lease_ms {
+            let workstation = self.workstation.lock().clone();
+            // A failed beat costs nothing now: the records stay this controller's for
+            // another `3 × LeaseMs`.
+            let _ = self.beat(&workstation, now);
+        }
+        let due = more && self.stack.cart_state(d.cart.id)?.backoff_until <= now;
         // The budget stays locked from before the lease until what it used is taken, so carts
         // draining at once cannot overdraw it, and none finds it empty while another's lease
         // has reserved records it will not use. (Store steps are one at a time anyway.)
@@ -889,7 +932,7 @@ impl Store {
         let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
         Ok(
             StackController::new(stack, self.inner.adapters.clone(), self.workstation())
-                .with_lock_hold(self.inner.lock_hold.clone()),
+                .of_handle(self.inner.lock_hold.clone(), self.inner.workstation.clone()),
         )
     }
 
@@ -903,7 +946,6 @@ impl Store {
                 c
             }
         };
-        ctl.set_workstation(self.workstation());
         Ok(ctl)
     }
 
@@ -934,9 +976,10 @@ impl Store {
 
     /// Says that this handle runs passes itself (`run_stack_within` in a loop) every
     /// `interval` at most, as `invsync controller` does: in `shared` mode its controller then
-    /// holds the store's lock for `interval` beyond `3 × LeaseMs` a pass, so that another
-    /// workstation's controller does not take over between its passes. (A background
-    /// controller, [`Store::start_controller`], does this by itself.)
+    /// holds the store's lock for `interval` beyond `3 × LeaseMs` a pass, and in `local` mode
+    /// its heartbeat lasts as long, so that another workstation's controller does not take
+    /// over between its passes. (A background controller, [`Store::start_controller`], does
+    /// this by itself.)
     ///
     /// `interval` is 1 ms to 1 hour, as for a background controller.
     pub fn hold_shared_lock_between_passes(&self, interval: Duration) -> Result<()> {

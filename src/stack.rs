@@ -306,7 +306,9 @@ pub trait WebStack: Send + Sync {
     }
     /// Until when a manual Send/Get QOH holds `cart` (nothing is leased before; 0 = free).
     fn held_until(&self, cart: CartId) -> Result<i64>;
-    /// Marks `workstation`'s controller alive at `now`.
+    /// Marks `workstation`'s controller alive at `now`: a controller that pauses between its
+    /// passes passes the end of that pause, so it is not taken for dead while it waits (its
+    /// records are then another workstation's to send only `3 × LeaseMs` after it).
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
     /// In local mode, when this controller cannot build `cart`'s adapter: leaves its
     /// workstation's waiting records for the cart to the other workstations' controllers
@@ -317,6 +319,8 @@ pub trait WebStack: Send + Sync {
         Ok(0)
     }
     /// Takes or renews the store's single shared-controller lock; false while another holds it.
+    /// `holder` is `"{workstation} #{hold}"`: the holder is the same while the part from its
+    /// last `" #"` is (a controller whose workstation was renamed still holds its lock).
     fn shared_lock(&self, holder: &str, now: i64, until: i64) -> Result<bool>;
     /// Gives the lock back if `holder` has it, waiting for the store a moment only (a
     /// controller going away while a host transaction is open must not wait out the busy

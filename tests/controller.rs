@@ -256,6 +256,146 @@ fn two_shared_controllers_of_one_workstation_are_one_active_and_one_standing_by(
     );
 }
 
+/// A handle renamed (`Workstation`) is still the holder of its shared lock: it stood by for
+/// its own lock, saying another controller was active, until the lock lapsed (3 × LeaseMs
+/// and more); and its background controller, which kept the old name, was another holder.
+#[test]
+fn a_renamed_handle_keeps_its_shared_lock_and_its_background_controller_follows() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    e.set_qoh("S", 10);
+    f.store.set_param("StackMode", "shared").unwrap();
+    let h = f.reopen();
+    h.set_param("Workstation", "PC-1").unwrap();
+    assert!(!h.run_stack(None).unwrap().standby);
+    h.set_param("Workstation", "BACK-OFFICE").unwrap();
+    adjust(&h, "S", -1, Reason::PosSale);
+    let r = h.run_stack(None).unwrap();
+    assert!(!r.standby && r.sent == 1, "{r}");
+    h.start_controller(Duration::from_secs(3600)).unwrap();
+    first_background_pass(&h);
+    h.set_param("Workstation", "OFFICE-2").unwrap();
+    assert!(!h.run_stack(None).unwrap().standby);
+    // The background controller beats under the new name.
+    let other = f.reopen();
+    other.set_param("Workstation", "TILL-1").unwrap();
+    assert!(other.run_stack(None).unwrap().standby, "one holder still");
+    h.stop_controller();
+    h.start_controller(Duration::from_secs(3600)).unwrap();
+    first_background_pass(&h);
+    let seen: Vec<String> = {
+        let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+        let mut st = conn
+            .prepare("SELECT workstation FROM heartbeats ORDER BY last_seen DESC LIMIT 1")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(seen, ["OFFICE-2"]);
+}
+
+/// A shared controller standing by sends nothing, but its report still counts what waits: a
+/// host reading `remaining` (the C ABI's report) was told 0 and took the stack for empty.
+#[test]
+fn a_standing_by_report_counts_what_waits() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    let (server, till) = server_and_till(&f);
+    assert!(!server.run_stack(None).unwrap().standby);
+    adjust(&till, "S", -1, Reason::PosSale);
+    adjust(&till, "S", -1, Reason::PosSale);
+    let r = till.run_stack(None).unwrap();
+    assert!(r.standby);
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(
+        (
+            json["remaining"].as_i64(),
+            json["carts"][0]["remaining"].as_i64()
+        ),
+        (Some(2), Some(2)),
+        "{json}"
+    );
+    assert!(r.to_string().contains("2 records waiting"), "{r}");
+}
+
+/// A local controller that pauses between passes longer than 3 × LeaseMs (a background
+/// controller every 10 minutes) is alive while it pauses: another workstation's controller
+/// does not send its records as if it were dead.
+#[test]
+fn a_local_controller_pausing_between_passes_is_not_taken_for_dead() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "W", 10);
+    e.set_qoh("W", 10);
+    let till1 = f.reopen();
+    till1.set_param("Workstation", "TILL-1").unwrap();
+    let till2 = f.reopen();
+    till2.set_param("Workstation", "TILL-2").unwrap();
+    till1.start_controller(Duration::from_secs(600)).unwrap();
+    first_background_pass(&till1);
+    adjust(&till1, "W", -1, Reason::PosSale);
+    // Four minutes since TILL-1's pass (written into the file, not waited for): longer than
+    // 3 × LeaseMs (3 minutes), shorter than its pause.
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    conn.execute(
+        "UPDATE heartbeats SET last_seen = last_seen - 240000 WHERE workstation = 'TILL-1'",
+        [],
+    )
+    .unwrap();
+    let r = till2.run_stack(None).unwrap();
+    till1.stop_controller();
+    assert_eq!(
+        r.sent, 0,
+        "TILL-2 sent the record of TILL-1, which runs: {r}"
+    );
+}
+
+/// A pass longer than its heartbeat's life (a long backlog to a slow cart) beats as it goes,
+/// so the other workstations do not take it for dead in the middle of it.
+#[test]
+fn a_long_pass_beats_as_it_goes() {
+    let f = store();
+    f.store.set_param("LeaseMs", "100").unwrap();
+    let e = Emulator::start().unwrap();
+    cart_with(&f.store, &e, "A", "attribute", 1);
+    for sku in ["P", "Q", "R", "S"] {
+        item(&f.store, sku, 10);
+        e.set_qoh(sku, 10);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    // Each answer takes 80 ms: four batches of one take 320 ms, over 3 × LeaseMs.
+    e.inject(Fault::Delay { ms: 80, count: 4 });
+    let started = now_ms();
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 4);
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let last_seen: i64 = conn
+        .query_row(
+            "SELECT last_seen FROM heartbeats WHERE workstation = ?1",
+            [f.store.workstation()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        last_seen >= started + 100,
+        "the heartbeat stayed at the pass's start: {} ms after it",
+        last_seen - started
+    );
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 /// The status of `store`'s background controller once its first pass has ended (waited for
 /// with a deadline, not a fixed time).
 fn first_background_pass(store: &inventory_sync::Store) -> inventory_sync::ControllerStatus {

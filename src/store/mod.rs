@@ -66,7 +66,7 @@ pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     pub(crate) options: OpenOptions,
     pub(crate) conn: Mutex<Connection>,
-    pub(crate) workstation: Mutex<String>,
+    pub(crate) workstation: Arc<Mutex<String>>,
     pub(crate) adapters: Arc<AdapterRegistry>,
     pub(crate) controller: Mutex<Option<Arc<StackController<SqliteStack>>>>,
     /// This handle's controllers to the shared-controller lock: who, and for how long.
@@ -296,7 +296,7 @@ impl Store {
                 path,
                 options,
                 conn: Mutex::new(conn),
-                workstation: Mutex::new(workstation),
+                workstation: Arc::new(Mutex::new(workstation)),
                 adapters: Arc::new(AdapterRegistry::with_builtins()),
                 controller: Mutex::new(None),
                 lock_hold: Arc::default(),

@@ -1796,21 +1796,32 @@ pub(crate) fn hand_over(
     .execute(params![cart, scope.workstation, to])?)
 }
 
+/// The part of a lock holder (`"{workstation} #{hold id}"`) that says who holds it: the hold,
+/// whatever its workstation is called now. A handle renamed (`Workstation`) is the same
+/// holder: matched by its whole name, it stood by for its own lock until that lapsed.
+fn hold_of(holder: &str) -> &str {
+    holder.rfind(" #").map_or(holder, |i| &holder[i..])
+}
+
 /// Takes the shared-controller lock for `holder` until `until`, or renews it; false while
 /// another holds it.
 pub(crate) fn shared_lock(c: &Connection, holder: &str, now: i64, until: i64) -> Result<bool> {
     Ok(c.prepare_cached(
         "INSERT INTO controller_lock(name, holder, until) VALUES ('shared', ?1, ?3)
              ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-             WHERE controller_lock.holder = excluded.holder OR controller_lock.until < ?2",
+             WHERE substr(controller_lock.holder, -length(?4)) = ?4
+                OR controller_lock.until < ?2",
     )?
-    .execute(params![holder, now, until])?
+    .execute(params![holder, now, until, hold_of(holder)])?
         > 0)
 }
 
 /// Gives the shared-controller lock back if `holder` has it.
 pub(crate) fn shared_lock_release(c: &Connection, holder: &str) -> Result<()> {
-    c.prepare_cached("UPDATE controller_lock SET until = 0 WHERE name = 'shared' AND holder = ?1")?
-        .execute([holder])?;
+    c.prepare_cached(
+        "UPDATE controller_lock SET until = 0
+         WHERE name = 'shared' AND substr(holder, -length(?1)) = ?1",
+    )?
+    .execute([hold_of(holder)])?;
     Ok(())
 }
