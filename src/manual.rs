@@ -325,7 +325,9 @@ impl Store {
     /// again (twice at most: a count is absolute). A count the cart may still have taken is
     /// listed in `failures` too, but its waiting records are settled with it, since sending
     /// them after a count that included them would count them twice on the cart (an oversell);
-    /// Send QOH again puts such an item right.
+    /// Send QOH again puts such an item right. An item with a change sent under a lease that
+    /// lapsed (its controller stalled, and its request may still land) is left out and listed:
+    /// the stack settles that change first.
     pub fn send_qoh(
         &self,
         cart: CartId,
@@ -353,6 +355,7 @@ impl Store {
             // The ledger's newest row as the counts are read: returns imported from the cart
             // after it may be on the cart on top of the count sent (below).
             let mut since = 0;
+            let mut unsettled = Vec::new();
             let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
                 since = sql::ledger_last_id(c)?;
@@ -365,6 +368,12 @@ impl Store {
                     let Some((target, published)) = published_now(c, &cart, &item)? else {
                         continue;
                     };
+                    // A count now includes that change; landing after it, the change would
+                    // be counted twice (even by a cart with keys: the count's key is not its).
+                    if sql::sent_unsettled(c, cart.id, target)? {
+                        unsettled.push(item.sku.clone());
+                        continue;
+                    }
                     read.push((target, sql::stack_newest(c, cart.id, target)?));
                     sets.push(QuantitySet {
                         key: random_key(),
@@ -376,6 +385,12 @@ impl Store {
                 }
                 Ok(sets)
             })?;
+            report
+                .failures
+                .extend(unsettled.into_iter().map(|sku| ItemFailure {
+                    sku,
+                    message: SENT_UNSETTLED.into(),
+                }));
             if !sets.is_empty() {
                 report.requests += 1;
                 let mut applied = Vec::new();
@@ -1145,6 +1160,11 @@ enum Took {
 const AMBIGUOUS_RESENDS: usize = 2;
 
 /// How Send QOH's report begins the failure of a count the cart may have taken.
+/// Why Send QOH leaves out an item with a change sent under a lapsed lease.
+const SENT_UNSETTLED: &str = "not sent: a stack controller that stalled sent this item a \
+     change that has not settled and may still reach the cart; the stack sends it again under \
+     its key (or marks it uncertain on a cart without keys): run Send QOH again after";
+
 const IN_DOUBT: &str =
     "the cart may have taken this count (its waiting changes were settled with it); run Send QOH again for it";
 

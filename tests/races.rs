@@ -342,3 +342,67 @@ fn a_lapsed_send_to_a_cart_without_keys_ends_uncertain_not_resent() {
         "{rec}"
     );
 }
+
+/// A controller's lease lapses while its request is on the way (it stalled: its renewals
+/// could not be written), and Send QOH takes the cart over meanwhile. The count Send QOH
+/// would send includes that change, so the item is left out until the change settles: set
+/// first, the late request then landed on top of the count and the cart took the sale twice.
+/// Drained afterwards, the change goes again under its key and the cart takes it once.
+#[test]
+fn send_qoh_leaves_out_an_item_whose_change_a_stalled_controller_may_still_deliver() {
+    use inventory_sync::adapter::http_json::HttpJsonAdapter;
+    use inventory_sync::emulator::Emulator;
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let id = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    item(&f.store, "T", 10);
+    e.set_qoh("S", 10);
+    e.set_qoh("T", 4);
+    adjust(&f.store, "S", -3, Reason::PosSale);
+    // A controller leases the sale: leased at a time long past, its lease has lapsed.
+    let stalled = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
+    let scope = LeaseScope {
+        workstation: f.store.workstation(),
+        shared: false,
+        stale_before: 0,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let lease = stalled.lease(id, 50, &scope, now - 10_000, 100).unwrap();
+    let in_flight: Vec<DeltaSend> = lease
+        .sends
+        .iter()
+        .map(|s| DeltaSend {
+            key: s.key.clone(),
+            sku: s.sku.clone(),
+            remote_ref: None,
+            delta: s.delta,
+        })
+        .collect();
+    let sent = f
+        .store
+        .send_qoh(id, SendOptions { force: true }, None)
+        .unwrap();
+    assert!(
+        sent.sent == 1
+            && sent.failures.len() == 1
+            && sent.failures[0].sku == "S"
+            && sent.failures[0].message.contains("stalled"),
+        "{sent:?}"
+    );
+    assert_eq!((e.qoh("S"), e.qoh("T")), (Some(10), Some(10)));
+    // The stalled request lands now.
+    let late = HttpJsonAdapter::new(&e.url(), None, std::time::Duration::from_secs(5)).unwrap();
+    late.apply_deltas(&in_flight).unwrap();
+    drain(&f.store);
+    assert_eq!(
+        (e.qoh("S"), f.store.item_qoh("S").unwrap()),
+        (Some(7), 7),
+        "the cart took the sale once: {:#?}",
+        stack(&f.store, None)
+    );
+    assert_eq!(f.store.stack_count(id, StackState::Waiting).unwrap(), 0);
+}

@@ -1601,6 +1601,18 @@ pub(crate) struct Waiting {
     pub records: i64,
 }
 
+/// Whether a change of (cart, item) was sent under a lease that lapsed and was taken over
+/// ([`cart_take_over`]) before it settled: the controller that sent it stalled, and its
+/// request may still reach the cart.
+pub(crate) fn sent_unsettled(c: &Connection, cart: CartId, item: ItemId) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM send_groups
+                       WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'
+                         AND unsettled > 0)",
+    )?
+    .query_row([cart, item], |r| r.get(0))?)
+}
+
 /// The newest record of (cart, item) on the stack, if any: what an absolute count read now
 /// includes.
 pub(crate) fn stack_newest(c: &Connection, cart: CartId, item: ItemId) -> Result<Option<i64>> {
