@@ -135,9 +135,14 @@ struct Found {
     level: Option<Level>,
 }
 
-/// Reads the level at `location` out of an inventory item as the admin API returns it.
-fn parse_item(item: &Value, location: &str) -> Option<Found> {
-    let id = item["id"].as_str()?.to_owned();
+/// Reads the level at `location` out of an inventory item as the admin API returns it
+/// (`Ok(None)`: an entry without an id). A level there whose counts cannot be read is an
+/// error naming the item: read as 0, a delta was written as the whole count (stocked 0 + 2
+/// set the shop's stock to 2), and Get QOH took 0 for the cart's count.
+fn parse_item(item: &Value, location: &str) -> std::result::Result<Option<Found>, CartError> {
+    let Some(id) = item["id"].as_str() else {
+        return Ok(None);
+    };
     let sku = item["sku"]
         .as_str()
         .filter(|s| !s.is_empty())
@@ -147,28 +152,40 @@ fn parse_item(item: &Value, location: &str) -> Option<Found> {
         .into_iter()
         .flatten()
         .find(|l| l["location_id"].as_str() == Some(location))
-        .map(level);
-    Some(Found { id, sku, level })
+        .map(|l| {
+            level(l).ok_or_else(|| {
+                CartError::Unavailable(format!(
+                    "medusa: inventory item {id}: its level at {location} has no readable \
+                     stocked_quantity or reserved_quantity: {}",
+                    truncate(&l.to_string())
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(Some(Found {
+        id: id.to_owned(),
+        sku,
+        level,
+    }))
 }
 
-/// A location level's counts; `available` is stocked less reserved when Medusa leaves it out.
-fn level(l: &Value) -> Level {
-    let stocked = number(&l["stocked_quantity"]);
-    let reserved = number(&l["reserved_quantity"]);
-    Level {
+/// A location level's counts (`None` when they are missing or not numbers); `available` is
+/// stocked less reserved when Medusa leaves it out.
+fn level(l: &Value) -> Option<Level> {
+    let stocked = number(&l["stocked_quantity"])?;
+    let reserved = number(&l["reserved_quantity"])?;
+    Some(Level {
         stocked,
         reserved,
         available: l["available_quantity"]
             .as_f64()
             .map_or(stocked - reserved, |n| n as i64),
-    }
+    })
 }
 
 /// Medusa sends quantities as JSON numbers (big-number fields come out as plain numbers).
-fn number(v: &Value) -> i64 {
-    v.as_i64()
-        .or_else(|| v.as_f64().map(|f| f as i64))
-        .unwrap_or(0)
+fn number(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
 }
 
 /// The `stocked_quantity` that publishes `available` while `reserved` units are held.
@@ -423,12 +440,14 @@ impl MedusaAdapter {
             }
             let answer = self.call(Method::GET, url, None)?;
             let items = answer["inventory_items"].as_array().ok_or_else(|| {
-                CartError::Rejected(format!(
+                CartError::Unavailable(format!(
                     "medusa: the inventory item list has no inventory_items: {}",
                     truncate(&answer.to_string())
                 ))
             })?;
-            out.extend(items.iter().filter_map(|i| parse_item(i, &self.location)));
+            for i in items {
+                out.extend(parse_item(i, &self.location)?);
+            }
         }
         let mut ids = self.ids.lock();
         for f in &out {
@@ -550,8 +569,10 @@ impl MedusaAdapter {
                     if l["location_id"].as_str() != Some(self.location.as_str()) {
                         continue;
                     }
-                    if let Some(id) = l["inventory_item_id"].as_str() {
-                        levels.insert(id.to_owned(), level(l));
+                    // A level that cannot be read is left out: as for one not in the
+                    // answer, the write cannot be verified.
+                    if let (Some(id), Some(level)) = (l["inventory_item_id"].as_str(), level(l)) {
+                        levels.insert(id.to_owned(), level);
                     }
                 }
             }
@@ -861,7 +882,7 @@ impl MedusaAdapter {
             .append_pair("order", "id");
         let answer = self.call(Method::GET, url, None)?;
         let list = answer["inventory_items"].as_array().ok_or_else(|| {
-            CartError::Rejected(format!(
+            CartError::Unavailable(format!(
                 "medusa: the inventory item list has no inventory_items: {}",
                 truncate(&answer.to_string())
             ))
@@ -869,7 +890,10 @@ impl MedusaAdapter {
         let count = answer["count"].as_u64();
         let mut items = Vec::new();
         let mut ids = HashMap::new();
-        for f in list.iter().filter_map(|i| parse_item(i, &self.location)) {
+        for i in list {
+            let Some(f) = parse_item(i, &self.location)? else {
+                continue;
+            };
             let Some(sku) = f.sku else { continue };
             ids.insert(sku.clone(), f.id);
             if let Some(l) = f.level {
@@ -964,7 +988,7 @@ mod tests {
             {"location_id": "sloc_other", "stocked_quantity": 99, "reserved_quantity": 0, "available_quantity": 99},
             {"location_id": LOC, "stocked_quantity": 10, "reserved_quantity": 3, "available_quantity": 7},
         ]));
-        let f = parse_item(&v, LOC).unwrap();
+        let f = parse_item(&v, LOC).unwrap().unwrap();
         assert_eq!(f.id, "iitem_1");
         assert_eq!(f.sku.as_deref(), Some("TEE-M"));
         assert_eq!(
@@ -981,16 +1005,58 @@ mod tests {
     fn available_is_stocked_minus_reserved_when_not_sent() {
         let v =
             item(json!([{"location_id": LOC, "stocked_quantity": 8.0, "reserved_quantity": 2}]));
-        assert_eq!(parse_item(&v, LOC).unwrap().level.unwrap().available, 6);
+        assert_eq!(
+            parse_item(&v, LOC)
+                .unwrap()
+                .unwrap()
+                .level
+                .unwrap()
+                .available,
+            6
+        );
     }
 
     #[test]
     fn no_level_at_the_location_and_no_sku_are_told_apart() {
         let v = item(json!([{"location_id": "sloc_other", "stocked_quantity": 1}]));
-        assert_eq!(parse_item(&v, LOC).unwrap().level, None);
+        assert_eq!(parse_item(&v, LOC).unwrap().unwrap().level, None);
         let v = json!({"id": "iitem_2", "sku": "", "location_levels": []});
-        assert_eq!(parse_item(&v, LOC).unwrap().sku, None);
-        assert_eq!(parse_item(&json!({"sku": "X"}), LOC), None, "no id");
+        assert_eq!(parse_item(&v, LOC).unwrap().unwrap().sku, None);
+        assert!(
+            matches!(parse_item(&json!({"sku": "X"}), LOC), Ok(None)),
+            "no id"
+        );
+    }
+
+    /// A level whose count cannot be read (missing, a string) is an error for the read, and
+    /// nothing is written: read as 0, a delta of +2 set the shop's stock to 2. A list answer
+    /// of another shape (a maintenance page in JSON) is an outage, not a refusal that
+    /// bypassed the batch.
+    #[test]
+    fn a_level_or_a_list_that_cannot_be_read_is_an_outage_and_nothing_is_written() {
+        let unreadable = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":"10","reserved_quantity":0}]}],"count":1,"offset":0,"limit":50}"#;
+        let server = Scripted::start(vec![
+            (200, unreadable),
+            (200, r#"{"message":"down for maintenance"}"#),
+        ]);
+        let a = api_key(&server.url);
+        let delta = DeltaSend {
+            key: "k".into(),
+            sku: "TEE-M".into(),
+            remote_ref: Some("iitem_1".into()),
+            delta: 2,
+        };
+        for _ in 0..2 {
+            let e = a.apply_deltas(std::slice::from_ref(&delta)).unwrap_err();
+            assert!(matches!(e, CartError::Unavailable(_)), "{e:?}");
+        }
+        assert!(
+            server
+                .finish()
+                .iter()
+                .all(|(line, _, _)| line.starts_with("GET")),
+            "nothing written"
+        );
     }
 
     #[test]
