@@ -234,8 +234,11 @@ void invsync_store_close(invsync_store *store);
 /**
  * Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts` (10), `RetryBaseMs`
  * (1000), `RetryMaxMs` (300000), `LeaseMs` (60000), `StackMode` (`local`/`shared`),
- * `StackHistoryDays` (90; 0 keeps the stack's history for ever), and `Workstation` (this
- * handle only; default the host name). An unknown name or a bad value is
+ * `StackHistoryDays` (90; 0 keeps the stack's history for ever), and, for this handle only,
+ * `Workstation` (default the host name) and `PassIntervalMs` (0: how often at most the host
+ * calls `invsync_stack_run` on its own timer, 1 to 3600000 ms; declared, a shared
+ * controller holds the store's lock, and a local one stays alive to the others, through
+ * that pause; 0 declares none). An unknown name or a bad value is
  * `INVSYNC_INVALID_ARGUMENT` and changes nothing.
  * Where the call makes real-time changes start going to a cart a manual run holds, and that
  * is owed a correction (what a Get QOH or an imported order left it counting), it is

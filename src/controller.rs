@@ -982,13 +982,23 @@ impl Store {
     /// this by itself.)
     ///
     /// `interval` is 1 ms to 1 hour, as for a background controller.
+    ///
+    /// A C host declares it with the parameter `PassIntervalMs` (this handle only).
     pub fn hold_shared_lock_between_passes(&self, interval: Duration) -> Result<()> {
-        let ms = check_interval(interval)?;
+        self.declare_pass_interval_ms(check_interval(interval)?);
+        Ok(())
+    }
+
+    /// The pause declared between this handle's own passes (0: none).
+    pub(crate) fn declared_pass_interval_ms(&self) -> i64 {
+        self.inner.lock_hold.declared_ms.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn declare_pass_interval_ms(&self, ms: i64) {
         self.inner
             .lock_hold
             .declared_ms
             .store(ms, Ordering::Relaxed);
-        Ok(())
     }
 
     /// Starts the stack controller on a background thread, a pass every `interval` (at once

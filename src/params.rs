@@ -58,19 +58,22 @@ const STORED: &[(&str, &str)] = &[
     ("StackHistoryDays", "90"),
 ];
 
+/// `value` of parameter `name` as a whole number from `lo` to `hi`.
+fn whole_in(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64> {
+    let v: i64 = value.trim().parse().map_err(|_| {
+        Error::invalid(format!("parameter {name}: {value:?} is not a whole number"))
+    })?;
+    if v < lo || v > hi {
+        return Err(Error::invalid(format!(
+            "parameter {name}: {v} is out of range {lo}..={hi}"
+        )));
+    }
+    Ok(v)
+}
+
 /// Checks `value` for parameter `name` and returns its canonical text.
 fn canonical(name: &str, value: &str) -> Result<String> {
-    let int_in = |lo: i64, hi: i64| -> Result<String> {
-        let v: i64 = value.trim().parse().map_err(|_| {
-            Error::invalid(format!("parameter {name}: {value:?} is not a whole number"))
-        })?;
-        if v < lo || v > hi {
-            return Err(Error::invalid(format!(
-                "parameter {name}: {v} is out of range {lo}..={hi}"
-            )));
-        }
-        Ok(v.to_string())
-    };
+    let int_in = |lo: i64, hi: i64| whole_in(name, value, lo, hi).map(|v| v.to_string());
     match name {
         "SynchQOH" => match value.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok("true".into()),
@@ -139,13 +142,23 @@ pub(crate) fn load(conn: &rusqlite::Connection) -> Result<Settings> {
 impl Store {
     /// Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts`, `RetryBaseMs`,
     /// `RetryMaxMs`, `LeaseMs`, `StackMode` (`local`/`shared`), `StackHistoryDays` (0 keeps
-    /// history for ever), or `Workstation` (this handle only). An unknown name or a bad value
-    /// is refused and changes nothing; turning `SynchQOH` on is `Busy` as
-    /// [`Store::set_cart_sync`].
+    /// history for ever), or, for this handle only, `Workstation` and `PassIntervalMs` (how
+    /// often at most the host runs passes itself, 1 to 3,600,000 ms, as
+    /// [`Store::hold_shared_lock_between_passes`]; 0, the default: it declares none). An
+    /// unknown name or a bad value is refused and changes nothing; turning `SynchQOH` on is
+    /// `Busy` as [`Store::set_cart_sync`].
     pub fn set_param(&self, name: &str, value: &str) -> Result<()> {
-        if name == "Workstation" {
-            *self.inner.workstation.lock() = check_workstation(value)?;
-            return Ok(());
+        match name {
+            "Workstation" => {
+                *self.inner.workstation.lock() = check_workstation(value)?;
+                return Ok(());
+            }
+            "PassIntervalMs" => {
+                let ms = whole_in(name, value, 0, 3_600_000)?;
+                self.declare_pass_interval_ms(ms);
+                return Ok(());
+            }
+            _ => {}
         }
         let v = canonical(name, value)?;
         let workstation = self.workstation();
@@ -161,8 +174,10 @@ impl Store {
 
     /// Reads a parameter as text (the default when never set).
     pub fn param(&self, name: &str) -> Result<String> {
-        if name == "Workstation" {
-            return Ok(self.workstation());
+        match name {
+            "Workstation" => return Ok(self.workstation()),
+            "PassIntervalMs" => return Ok(self.declared_pass_interval_ms().to_string()),
+            _ => {}
         }
         let default = STORED
             .iter()

@@ -357,6 +357,41 @@ fn a_local_controller_pausing_between_passes_is_not_taken_for_dead() {
     );
 }
 
+/// A host that runs passes on its own timer (an Access form's, every 10 minutes) declares it
+/// through the handle's parameter `PassIntervalMs`, the C ABI's way to
+/// `hold_shared_lock_between_passes`: between its passes it is alive to the other
+/// workstations (without it, records waited for a local controller only `3 × LeaseMs`).
+#[test]
+fn a_host_declaring_its_pass_interval_is_alive_between_its_passes() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "W", 10);
+    e.set_qoh("W", 10);
+    let till1 = f.reopen();
+    till1.set_param("Workstation", "TILL-1").unwrap();
+    let till2 = f.reopen();
+    till2.set_param("Workstation", "TILL-2").unwrap();
+    for bad in ["-1", "3600001", "soon"] {
+        let e = till1.set_param("PassIntervalMs", bad).unwrap_err();
+        assert_eq!(e.kind(), inventory_sync::ErrorKind::InvalidArgument, "{e}");
+    }
+    assert_eq!(till1.param("PassIntervalMs").unwrap(), "0");
+    till1.set_param("PassIntervalMs", "600000").unwrap();
+    assert_eq!(till1.param("PassIntervalMs").unwrap(), "600000");
+    till1.run_stack(None).unwrap();
+    adjust(&till1, "W", -1, Reason::PosSale);
+    // Four minutes since TILL-1's pass, within its declared 10.
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    conn.execute(
+        "UPDATE heartbeats SET last_seen = last_seen - 240000 WHERE workstation = 'TILL-1'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(till2.run_stack(None).unwrap().sent, 0, "TILL-1's own");
+    assert_eq!(till1.run_stack(None).unwrap().sent, 1);
+}
+
 /// A pass longer than its heartbeat's life (a long backlog to a slow cart) beats as it goes,
 /// so the other workstations do not take it for dead in the middle of it.
 #[test]

@@ -560,6 +560,13 @@ static void bad_input(invsync_store *s) {
     CHECK_STATUS(invsync_param_set(s, "SynchQOH", "maybe"), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_param_set(s, "LeaseMs", "-5"), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_param_set(s, "StackMode", "everywhere"), INVSYNC_INVALID_ARGUMENT);
+    /* A host's own timer, declared per handle (0: none); read back as set. */
+    CHECK_STATUS(invsync_param_set(s, "PassIntervalMs", "3600001"), INVSYNC_INVALID_ARGUMENT);
+    CHECK(error_contains("PassIntervalMs"));
+    CHECK_STATUS(invsync_param_set(s, "PassIntervalMs", "300000"), INVSYNC_OK);
+    CHECK_STATUS(invsync_param_get(s, "PassIntervalMs", buf, 256, &n), INVSYNC_OK);
+    CHECK(strcmp(buf, "300000") == 0);
+    CHECK_STATUS(invsync_param_set(s, "PassIntervalMs", "0"), INVSYNC_OK);
 
     /* Out-of-range numbers. */
     CHECK_STATUS(invsync_item_upsert(s, "{\"sku\":\"TEE\",\"qoh\":1}"), INVSYNC_OK);
