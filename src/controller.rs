@@ -199,9 +199,14 @@ fn check_interval(interval: Duration) -> Result<i64> {
 
 impl<S: WebStack> Drop for StackController<S> {
     fn drop(&mut self) {
+        // Best effort, waiting a moment at most: a lock not given back lapses by itself, and
+        // a pause not ended ends by itself.
         if let Some(holder) = self.holding.lock().take() {
-            // Best effort, waiting a moment at most: a lock not given back lapses by itself.
             let _ = self.stack.release_shared_lock(&holder);
+        }
+        if self.beat_at.load(Ordering::Relaxed) > 0 {
+            let workstation = self.workstation.lock().clone();
+            let _ = self.stack.heartbeat_end(&workstation, now_ms());
         }
     }
 }

@@ -325,9 +325,17 @@ impl Store {
     /// again (twice at most: a count is absolute). A count the cart may still have taken is
     /// listed in `failures` too, but its waiting records are settled with it, since sending
     /// them after a count that included them would count them twice on the cart (an oversell);
-    /// Send QOH again puts such an item right. An item with a change sent under a lease that
-    /// lapsed (its controller stalled, and its request may still land) is left out and listed:
-    /// the stack settles that change first.
+    /// Send QOH again puts such an item right.
+    ///
+    /// A change the count includes that was sent before without settling (a lost answer, or a
+    /// controller that stalled with its request on the way and whose lease the run took
+    /// over) may still reach the cart after the count, which would then count it twice. A
+    /// cart with keys is first sent such changes again under their keys (a late copy is then
+    /// a duplicate); an item whose change is not applied so is listed and not sent its
+    /// count. On a cart without keys an item a stalled controller sent a change is listed,
+    /// not sent, and the change marked uncertain, for the owner to check the cart before the
+    /// next Send QOH sets the count (a late request landing after that is counted twice: no
+    /// cart without keys can tell it from a new one).
     pub fn send_qoh(
         &self,
         cart: CartId,
@@ -336,6 +344,7 @@ impl Store {
     ) -> Result<SendReport> {
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
         let _hold = self.hold_cart(&cart)?;
+        let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
         let total = items.len() as i64;
         let mut report = SendReport::default();
@@ -355,7 +364,11 @@ impl Store {
             // The ledger's newest row as the counts are read: returns imported from the cart
             // after it may be on the cart on top of the count sent (below).
             let mut since = 0;
-            let mut unsettled = Vec::new();
+            // Items with a change sent before that has not settled: on a cart with keys it is
+            // sent again under its key first (by set index), on one without, held back when a
+            // stalled controller sent it (by SKU).
+            let mut deliver: Vec<(usize, Vec<sql::SentBefore>)> = Vec::new();
+            let mut held_back: Vec<(String, Vec<sql::SentBefore>)> = Vec::new();
             let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
                 since = sql::ledger_last_id(c)?;
@@ -368,10 +381,13 @@ impl Store {
                     let Some((target, published)) = published_now(c, &cart, &item)? else {
                         continue;
                     };
-                    // A count now includes that change; landing after it, the change would
-                    // be counted twice (even by a cart with keys: the count's key is not its).
-                    if sql::sent_unsettled(c, cart.id, target)? {
-                        unsettled.push(item.sku.clone());
+                    // The count includes that change; should its request land after it, the
+                    // cart counts the change twice (the count's key is not the change's).
+                    let before = sql::sent_before(c, cart.id, target)?;
+                    if keyed && !before.is_empty() {
+                        deliver.push((sets.len(), before));
+                    } else if before.iter().any(|g| g.stalled) {
+                        held_back.push((item.sku.clone(), before));
                         continue;
                     }
                     read.push((target, sql::stack_newest(c, cart.id, target)?));
@@ -385,12 +401,41 @@ impl Store {
                 }
                 Ok(sets)
             })?;
-            report
-                .failures
-                .extend(unsettled.into_iter().map(|sku| ItemFailure {
-                    sku,
-                    message: SENT_UNSETTLED.into(),
-                }));
+            if !held_back.is_empty() {
+                let now = now_ms();
+                self.write(|c| {
+                    held_back
+                        .iter()
+                        .flat_map(|(_, g)| g)
+                        .try_for_each(|g| sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now))
+                })?;
+                report
+                    .failures
+                    .extend(held_back.into_iter().map(|(sku, _)| ItemFailure {
+                        sku,
+                        message: HELD_BACK.into(),
+                    }));
+            }
+            let (sets, read) = if deliver.is_empty() {
+                (sets, read)
+            } else {
+                report.requests += 1;
+                let refused = self.deliver_first(adapter.as_ref(), &sets, &deliver);
+                let mut kept = (Vec::new(), Vec::new());
+                for (i, (set, r)) in sets.into_iter().zip(read).enumerate() {
+                    match refused.get(&i) {
+                        Some(why) => report.failures.push(ItemFailure {
+                            sku: set.sku,
+                            message: format!("{NOT_DELIVERED}: {why}"),
+                        }),
+                        None => {
+                            kept.0.push(set);
+                            kept.1.push(r);
+                        }
+                    }
+                }
+                kept
+            };
             if !sets.is_empty() {
                 report.requests += 1;
                 let mut applied = Vec::new();
@@ -608,6 +653,51 @@ impl Store {
         Ok(report)
     }
 
+    /// Sends again, under their keys, the changes a count is about to include that were sent
+    /// before without settling, so that should an earlier request of one land after the count
+    /// the cart takes it as the duplicate it is. Returns, by set index, why an item's change
+    /// was not applied (the item is then not sent its count). The records stay: the count,
+    /// once the cart took it, settles them as it does the others.
+    fn deliver_first(
+        &self,
+        adapter: &dyn CartAdapter,
+        sets: &[QuantitySet],
+        deliver: &[(usize, Vec<sql::SentBefore>)],
+    ) -> HashMap<usize, String> {
+        let mut owner = Vec::new();
+        let mut sends = Vec::new();
+        for (i, groups) in deliver {
+            for g in groups {
+                owner.push(*i);
+                sends.push(crate::adapter::DeltaSend {
+                    key: g.key.clone(),
+                    sku: sets[*i].sku.clone(),
+                    remote_ref: sets[*i].remote_ref.clone(),
+                    delta: g.delta,
+                });
+            }
+        }
+        let mut refused = HashMap::new();
+        match with_rate_limit(|| adapter.apply_deltas(&sends)) {
+            Ok(outcomes) => {
+                for (k, i) in owner.into_iter().enumerate() {
+                    match outcomes.get(k) {
+                        Some(SendOutcome::Applied { .. }) => {}
+                        other => {
+                            refused.entry(i).or_insert_with(|| describe(other));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for i in owner {
+                    refused.entry(i).or_insert_with(|| e.message());
+                }
+            }
+        }
+        refused
+    }
+
     /// *Get QOH from website* (rule 8): moves each item's QOH by what the cart's count plus the
     /// cart's waiting records for it moved from what the cart was shown (or, on a cart that
     /// real-time changes do not go to, what it counted at the last Get QOH where that was not
@@ -776,18 +866,25 @@ impl Store {
                     Some(_) => {}
                 }
             }
-            let mut extra: Vec<&String> = counts
-                .keys()
-                .filter(|s| !known.contains(s.as_str()))
+            // What the cart lists that the store does not sync to it, listed twice or not.
+            let mut extra: Vec<(&String, i64, bool)> = counts
+                .iter()
+                .map(|(s, q)| (s, *q, false))
+                .chain(twice.iter().map(|(s, q)| (s, *q, true)))
+                .filter(|(s, _, _)| !known.contains(s.as_str()))
                 .collect();
             extra.sort();
-            for sku in extra {
+            for (sku, q, listed_twice) in extra {
+                let mut message =
+                    "the cart has this SKU but the order manager does not sync it here".to_owned();
+                if listed_twice {
+                    message = format!("{message}; {LISTED_TWICE}");
+                }
                 warnings.push(Warning {
                     kind: "unmapped",
                     sku: Some(sku.clone()),
-                    message: "the cart has this SKU but the order manager does not sync it here"
-                        .into(),
-                    cart_qoh: counts.get(sku).copied(),
+                    message,
+                    cart_qoh: Some(q),
                     expected: None,
                 });
             }
@@ -1159,12 +1256,22 @@ enum Took {
 /// How many times Send QOH sends a batch again whose answer was lost.
 const AMBIGUOUS_RESENDS: usize = 2;
 
-/// How Send QOH's report begins the failure of a count the cart may have taken.
-/// Why Send QOH leaves out an item with a change sent under a lapsed lease.
-const SENT_UNSETTLED: &str = "not sent: a stack controller that stalled sent this item a \
-     change that has not settled and may still reach the cart; the stack sends it again under \
-     its key (or marks it uncertain on a cart without keys): run Send QOH again after";
+/// Why Send QOH leaves out, once, an item a stalled controller sent a change to a cart
+/// without keys.
+const HELD_BACK: &str = "not sent: a stack controller that stalled sent this item a change \
+     that may still reach the cart, which cannot tell it from a new one; it is marked \
+     uncertain: check the cart's count (the stack's view shows the change), then run Send QOH \
+     again, which sets the count and settles it";
 
+/// The last response of a change [`HELD_BACK`].
+const HELD_BACK_RESPONSE: &str = "held back: a stack controller that stalled sent it, and \
+     Send QOH took the cart over; the cart may have it, or get it late";
+
+/// Why Send QOH leaves out an item whose change sent before it could not send again first.
+const NOT_DELIVERED: &str = "not sent: a change sent before (its request may still reach \
+     the cart) was sent again under its key first, and not applied; its records wait";
+
+/// How Send QOH's report begins the failure of a count the cart may have taken.
 const IN_DOUBT: &str =
     "the cart may have taken this count (its waiting changes were settled with it); run Send QOH again for it";
 

@@ -150,7 +150,14 @@ impl Store {
     pub fn set_param(&self, name: &str, value: &str) -> Result<()> {
         match name {
             "Workstation" => {
-                *self.inner.workstation.lock() = check_workstation(value)?;
+                let new = check_workstation(value)?;
+                let old = std::mem::replace(&mut *self.inner.workstation.lock(), new.clone());
+                if old != new {
+                    // The old name's records are no longer this handle's to send: they wait
+                    // `3 × LeaseMs`, not through the pause its heartbeat declared. Best
+                    // effort (a failed write leaves them waiting that pause).
+                    let _ = self.write(|c| sql::heartbeat_end(c, &old, crate::store::now_ms()));
+                }
                 return Ok(());
             }
             "PassIntervalMs" => {

@@ -310,6 +310,13 @@ pub trait WebStack: Send + Sync {
     /// passes passes the end of that pause, so it is not taken for dead while it waits (its
     /// records are then another workstation's to send only `3 × LeaseMs` after it).
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
+    /// Ends the pause a heartbeat declared (a controller stopping, a handle closing or
+    /// renamed): `workstation` was last seen at `now` at the latest, so its records wait for
+    /// it `3 × LeaseMs` from now, not through a pause it will not take. Best effort, waiting
+    /// for the store a moment only; this default does nothing.
+    fn heartbeat_end(&self, _workstation: &str, _now: i64) -> Result<()> {
+        Ok(())
+    }
     /// In local mode, when this controller cannot build `cart`'s adapter: leaves its
     /// workstation's waiting records for the cart to the other workstations' controllers
     /// (which may have it: an integrator's adapter, or a newer build), as if this one were
@@ -363,6 +370,18 @@ pub struct SqliteStack {
 }
 
 impl SqliteStack {
+    /// Runs the write `f` waiting for the store a moment only: long enough for another's
+    /// write (a sale, a heartbeat) to end, short enough for a host that closes a handle with
+    /// a transaction open. For what a controller going away leaves the store.
+    fn write_briefly(&self, f: impl FnOnce(&Connection) -> Result<()>) -> Result<()> {
+        self.read(|c| {
+            c.busy_timeout(Duration::from_millis(250))?;
+            let written = store::write_on(c, f);
+            c.busy_timeout(self.options.busy_timeout)?;
+            written
+        })
+    }
+
     /// Opens its own connection to the store file at `path`, which must exist.
     pub fn open(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
         let conn = store::connect_existing(path, options)?;
@@ -545,14 +564,10 @@ impl WebStack for SqliteStack {
         self.write(|c| sql::shared_lock(c, holder, now, until))
     }
     fn release_shared_lock(&self, holder: &str) -> Result<()> {
-        self.read(|c| {
-            // Long enough for another's write (a sale, a heartbeat) to end; short enough for
-            // a host that closes a handle with a transaction open.
-            c.busy_timeout(Duration::from_millis(250))?;
-            let released = store::write_on(c, |c| sql::shared_lock_release(c, holder));
-            c.busy_timeout(self.options.busy_timeout)?;
-            released
-        })
+        self.write_briefly(|c| sql::shared_lock_release(c, holder))
+    }
+    fn heartbeat_end(&self, workstation: &str, now: i64) -> Result<()> {
+        self.write_briefly(|c| sql::heartbeat_end(c, workstation, now))
     }
     fn prune_history(&self, before: i64) -> Result<usize> {
         prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))

@@ -258,9 +258,9 @@ fn two_shared_controllers_of_one_workstation_are_one_active_and_one_standing_by(
 
 /// A handle renamed (`Workstation`) is still the holder of its shared lock: it stood by for
 /// its own lock, saying another controller was active, until the lock lapsed (3 × LeaseMs
-/// and more); and its background controller, which kept the old name, was another holder.
+/// and more).
 #[test]
-fn a_renamed_handle_keeps_its_shared_lock_and_its_background_controller_follows() {
+fn a_renamed_handle_keeps_its_shared_lock() {
     let f = store();
     let e = Emulator::start().unwrap();
     cart(&f.store, &e, "A", "attribute");
@@ -274,28 +274,79 @@ fn a_renamed_handle_keeps_its_shared_lock_and_its_background_controller_follows(
     adjust(&h, "S", -1, Reason::PosSale);
     let r = h.run_stack(None).unwrap();
     assert!(!r.standby && r.sent == 1, "{r}");
-    h.start_controller(Duration::from_secs(3600)).unwrap();
-    first_background_pass(&h);
-    h.set_param("Workstation", "OFFICE-2").unwrap();
-    assert!(!h.run_stack(None).unwrap().standby);
-    // The background controller beats under the new name.
     let other = f.reopen();
     other.set_param("Workstation", "TILL-1").unwrap();
     assert!(other.run_stack(None).unwrap().standby, "one holder still");
-    h.stop_controller();
-    h.start_controller(Duration::from_secs(3600)).unwrap();
+}
+
+/// A running background controller takes its handle's new name at its next pass: it kept
+/// beating (and sending) as the old one.
+#[test]
+fn a_background_controller_takes_its_handles_new_name() {
+    let f = store();
+    let h = f.reopen();
+    h.set_param("Workstation", "PC-1").unwrap();
+    h.start_controller(Duration::from_millis(5)).unwrap();
     first_background_pass(&h);
-    let seen: Vec<String> = {
-        let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-        let mut st = conn
-            .prepare("SELECT workstation FROM heartbeats ORDER BY last_seen DESC LIMIT 1")
-            .unwrap();
-        st.query_map([], |r| r.get(0))
+    h.set_param("Workstation", "OFFICE-2").unwrap();
+    let passes = h.controller_status().passes;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.controller_status().passes < passes + 2 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let beat: Option<i64> = rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .query_row(
+            "SELECT last_seen FROM heartbeats WHERE workstation = 'OFFICE-2'",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    h.stop_controller();
+    assert!(beat.is_some(), "no heartbeat under the new name");
+}
+
+/// A heartbeat that declared a long pause ends with its controller: a handle renamed, or one
+/// that stopped its controller and closed, leaves its records to the others `3 × LeaseMs`
+/// after, not after the pause it will not take (an hour here).
+#[test]
+fn a_renamed_or_closed_workstations_records_wait_no_longer_than_before() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    e.set_qoh("S", 10);
+    let office = f.reopen();
+    office.set_param("Workstation", "OFFICE").unwrap();
+    let age = |ws: &str| {
+        rusqlite::Connection::open(f.store.path())
             .unwrap()
-            .map(Result::unwrap)
-            .collect()
+            .execute(
+                "UPDATE heartbeats SET last_seen = last_seen - 600000 WHERE workstation = ?1",
+                [ws],
+            )
+            .unwrap();
     };
-    assert_eq!(seen, ["OFFICE-2"]);
+    // Renamed: what it queued as PC-1 is sent by others ten minutes on.
+    let h = f.reopen();
+    h.set_param("Workstation", "PC-1").unwrap();
+    h.set_param("PassIntervalMs", "3600000").unwrap();
+    h.run_stack(None).unwrap();
+    adjust(&h, "S", -1, Reason::PosSale);
+    h.set_param("Workstation", "PC-2").unwrap();
+    age("PC-1");
+    assert_eq!(office.run_stack(None).unwrap().sent, 1);
+    // Closed: TILL-1's background controller stopped, the handle closed.
+    let till = f.reopen();
+    till.set_param("Workstation", "TILL-1").unwrap();
+    till.start_controller(Duration::from_secs(3600)).unwrap();
+    first_background_pass(&till);
+    adjust(&till, "S", -1, Reason::PosSale);
+    till.stop_controller();
+    drop(till);
+    age("TILL-1");
+    assert_eq!(office.run_stack(None).unwrap().sent, 1);
+    assert_eq!(e.qoh("S"), Some(8));
 }
 
 /// A shared controller standing by sends nothing, but its report still counts what waits: a

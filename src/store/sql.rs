@@ -1601,16 +1601,44 @@ pub(crate) struct Waiting {
     pub records: i64,
 }
 
-/// Whether a change of (cart, item) was sent under a lease that lapsed and was taken over
-/// ([`cart_take_over`]) before it settled: the controller that sent it stalled, and its
-/// request may still reach the cart.
-pub(crate) fn sent_unsettled(c: &Connection, cart: CartId, item: ItemId) -> Result<bool> {
-    Ok(c.prepare_cached(
-        "SELECT EXISTS(SELECT 1 FROM send_groups
-                       WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'
-                         AND unsettled > 0)",
+/// A pending group of (cart, item) that was sent before: its request may have reached the
+/// cart, or may still (`stalled`: sent under a lease that lapsed and was taken over,
+/// [`cart_take_over`], before it settled).
+pub(crate) struct SentBefore {
+    pub group: i64,
+    pub key: String,
+    pub delta: i64,
+    pub stalled: bool,
+}
+
+/// The pending groups of (cart, item) that were sent before and have not settled.
+pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<Vec<SentBefore>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, key, net_delta, unsettled > 0 FROM send_groups
+         WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'
+           AND (attempts > 0 OR unsettled > 0)",
+    )?;
+    let rows = st.query_map([cart, item], |r| {
+        Ok(SentBefore {
+            group: r.get(0)?,
+            key: r.get(1)?,
+            delta: r.get(2)?,
+            stalled: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Marks a pending group that no lease holds uncertain, as a controller does with a stalled
+/// controller's send to a cart without keys ([`cart_take_over`] left it unleased).
+pub(crate) fn group_held_back(c: &Connection, group: i64, response: &str, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?3, last_response = ?2,
+                unsettled = 0
+         WHERE id = ?1 AND state = 'pending' AND lease_token IS NULL",
     )?
-    .query_row([cart, item], |r| r.get(0))?)
+    .execute(params![group, response, now])?;
+    Ok(())
 }
 
 /// The newest record of (cart, item) on the stack, if any: what an absolute count read now
@@ -1757,6 +1785,15 @@ pub(crate) fn stack_log_count(c: &Connection, outcome: &str) -> Result<i64> {
 }
 
 // ---- controllers ------------------------------------------------------------------------
+
+/// Ends `workstation`'s declared pause: last seen at `now` at the latest.
+pub(crate) fn heartbeat_end(c: &Connection, workstation: &str, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE heartbeats SET last_seen = MIN(last_seen, ?2) WHERE workstation = ?1",
+    )?
+    .execute(params![workstation, now])?;
+    Ok(())
+}
 
 pub(crate) fn heartbeat(c: &Connection, workstation: &str, now: i64) -> Result<()> {
     c.prepare_cached(
