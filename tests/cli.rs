@@ -643,9 +643,10 @@ fn a_non_utf8_argument_is_bad_usage_not_a_panic() {
     );
 }
 
-/// A command refused for any of its arguments leaves an older store file at its schema: an
-/// Access front end on the older DLL sharing it would then be refused the file as newer.
-/// (The workstation was checked, and the interval, FILE and SKU read, after opening.)
+/// A command refused for any of its arguments, or an import file for its text, leaves an
+/// older store file at its schema: an Access front end on the older DLL sharing it would then
+/// be refused the file as newer. (The workstation was checked, and the interval, FILE, its
+/// lines and SKU read, after opening.)
 #[test]
 fn a_refused_command_upgrades_no_older_store_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -653,10 +654,13 @@ fn a_refused_command_upgrades_no_older_store_file() {
     let csv = dir.path().join("c.csv");
     std::fs::write(&csv, "MUG,-1\n").unwrap();
     let missing = dir.path().join("missing.csv");
-    let (old_s, csv_s, missing_s) = (
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "MUG,-1\nMUG,abc\n").unwrap();
+    let (old_s, csv_s, missing_s, bad_s) = (
         old.to_str().unwrap(),
         csv.to_str().unwrap(),
         missing.to_str().unwrap(),
+        bad.to_str().unwrap(),
     );
     for args in [
         vec!["run", old_s, "--workstation", " "],
@@ -665,6 +669,8 @@ fn a_refused_command_upgrades_no_older_store_file() {
         vec!["import", old_s, missing_s],
         vec!["qoh", old_s],
         vec!["stack", old_s, "--limit", "0"],
+        vec!["stack", old_s, "--limit", "1000000"],
+        vec!["import", old_s, bad_s],
     ] {
         for ext in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{ext}", old.display()));
@@ -769,10 +775,11 @@ fn the_stack_command_says_when_more_records_wait_than_it_lists() {
     assert_eq!(listed(&[]), (1000, true));
     assert_eq!(listed(&["--limit", "1001"]), (1001, false));
     assert_eq!(listed(&["--limit", "5000"]), (1001, false));
+    assert_eq!(listed(&["--limit", "999999"]), (1001, false));
 }
 
-/// The QOH of a product with variants is its variants' total (what a cart that tracks stock
-/// per SKU shows), said as such; it printed the product row's own 0.
+/// The QOH of a product with variants is the sum of its variants' QOH, said as such; it
+/// printed the product row's own 0.
 #[test]
 fn the_qoh_of_a_product_with_variants_is_their_total() {
     let f = store();
@@ -784,5 +791,5 @@ fn the_qoh_of_a_product_with_variants_is_their_total() {
     let db = f.dir.path().join("store.db");
     let out = invsync(&["qoh", db.to_str().unwrap(), "TEE"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "13\n");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("total of their 2"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sum of their 2 QOH"));
 }

@@ -29,7 +29,8 @@
 //! | what happened | result |
 //! |---|---|
 //! | connection refused, DNS, TLS, connect time-out (nothing sent) | [`CartError::Unreachable`] |
-//! | time-out or reset after the request was sent | [`CartError::Ambiguous`] |
+//! | time-out or reset after a set or an adjustment was sent | [`CartError::Ambiguous`] |
+//! | time-out or reset after the fetch was sent (a read) | [`CartError::Unavailable`] |
 //! | 429 | [`CartError::RateLimited`] with the `Retry-After` seconds |
 //! | 502, 504, 524 to a set or an adjustment (a gateway gave up waiting for the cart) | [`CartError::Ambiguous`], `Retry-After` or not |
 //! | other 5xx with `Retry-After` | [`CartError::RateLimited`] (a wait, not an attempt) |

@@ -14,16 +14,17 @@
 //!   own: with host references the file can be run again after a crash, and what was applied
 //!   is skipped.
 //! - `invsync stack STORE [--limit N]` prints the troubleshooting view: the oldest N records
-//!   (1,000 unless given), saying on stderr when more wait.
+//!   (1,000 unless given, at most 999,999), saying on stderr when more wait.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
-//!   total of its variants', which is what a cart that tracks stock per SKU shows).
+//!   sum of its variants' QOH: a product keeps none of its own).
 //! - `invsync init STORE` makes a new, empty store file (refused where a file exists).
 //! - `invsync help` (or `-h`, `--help`) prints the usage; `invsync --version` the version.
 //!
 //! STORE must be an existing store file: a mistyped path or an empty file is an error, never a
-//! new empty store. Every argument is checked before STORE is opened, so a command refused for
-//! one changes no file; a command that runs first upgrades an older store file to this
-//! version's schema (an older build then refuses to open it). A command given an argument or
+//! new empty store. Every argument and option, and an import file's text, are checked before
+//! STORE is opened, so a command refused for them changes no file. Opening upgrades an older
+//! store file to this version's schema (an older build then refuses to open it), so a command
+//! refused for what only the store can say (an unknown SKU) has upgraded it. A command given an argument or
 //! option it does not take refuses it, rather than ignore what the operator meant. Arguments
 //! must be UTF-8 text.
 //! The controller keeps running through a failed pass (a store locked past its busy timeout by
@@ -314,16 +315,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 )))
             })?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-            let store = open(args, &pos)?;
             let at = |n: usize, e: inventory_sync::Error| {
                 Failure::Lib(inventory_sync::Error::new(
                     e.kind(),
                     format!("{file} line {n}: {}; nothing was applied", e.message()),
                 ))
             };
-            let mut lines = Vec::new();
-            // Each SKU's QOH as the lines before would leave it.
-            let mut qoh: HashMap<String, i64> = HashMap::new();
+            // The file's own checks come before STORE is opened (which upgrades an older
+            // file), so a file refused for its text changes no store.
+            let mut parsed = Vec::new();
             // Each host reference's line: the same one twice in a file would apply only the
             // first change (the second reads as seen before), so it is refused.
             let mut refs: HashMap<String, usize> = HashMap::new();
@@ -339,7 +339,6 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     continue;
                 }
                 let l = parse_line(line).map_err(|e| at(n, e))?;
-                check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
                 if let Some(r) = &l.host_ref {
                     if let Some(first) = refs.insert(r.clone(), n) {
                         return Err(at(
@@ -352,6 +351,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         ));
                     }
                 }
+                parsed.push((n, l));
+            }
+            let store = open(args, &pos)?;
+            // Each SKU's QOH as the lines before would leave it.
+            let mut qoh: HashMap<String, i64> = HashMap::new();
+            let mut lines = Vec::with_capacity(parsed.len());
+            for (n, l) in parsed {
+                check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
                 lines.push((n, l.adjustment));
             }
             let (mut applied, mut skipped) = (0usize, 0usize);
@@ -381,10 +388,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         Some("stack") => {
-            let limit = number_option(args, "--limit", 1_000_000, 1000)?;
+            // One under the library's largest list, so that one more can tell whether more wait.
+            let limit = number_option(args, "--limit", 999_999, 1000)?;
             let store = open(args, &pos)?;
             // One more than asked for tells whether more wait.
-            let filter = format!(r#"{{"limit":{}}}"#, (limit + 1).min(1_000_000));
+            let filter = format!(r#"{{"limit":{}}}"#, limit + 1);
             let mut records: Vec<serde_json::Value> =
                 serde_json::from_str(&store.stack_list_json(Some(&filter))?)
                     .expect("the library lists records as a JSON array");
@@ -395,7 +403,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             if more {
                 warn(&format!(
                     "invsync: the oldest {limit} records are listed; more wait \
-                     (--limit N lists up to 1000000)\n"
+                     (--limit N lists up to 999999)\n"
                 ));
             }
             Ok(())
@@ -412,7 +420,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         .expect("the library lists items as a JSON array");
                 let total: i64 = variants.iter().filter_map(|v| v["qoh"].as_i64()).sum();
                 warn(&format!(
-                    "invsync: {} has variants: {total} is the total of their {} QOH\n",
+                    "invsync: {} has variants: {total} is the sum of their {} QOH (a cart \
+                     tracking stock per SKU shows the sum of what each publishes: none below \
+                     0, less its buffer, within its cap)\n",
                     item.sku,
                     variants.len()
                 ));
