@@ -160,9 +160,9 @@ fn batches_hold_at_most_max_items_to_send() {
     assert_eq!((r.sent, r.remaining), (4, 6));
 }
 
-#[test]
-fn a_local_controller_sends_its_own_records_and_those_of_silent_workstations() {
-    let f = store();
+/// A cart on an emulator with item W at 10 on both sides, and two more handles on the store:
+/// the workstations TILL-1 and TILL-2.
+fn two_tills(f: &Fixture) -> (Emulator, inventory_sync::Store, inventory_sync::Store) {
     let e = Emulator::start().unwrap();
     cart(&f.store, &e, "A", "attribute");
     item(&f.store, "W", 10);
@@ -171,6 +171,24 @@ fn a_local_controller_sends_its_own_records_and_those_of_silent_workstations() {
     till1.set_param("Workstation", "TILL-1").unwrap();
     let till2 = f.reopen();
     till2.set_param("Workstation", "TILL-2").unwrap();
+    (e, till1, till2)
+}
+
+/// Time passing for `workstation`'s heartbeat: `ms` written into the file, not waited for.
+fn age_heartbeat(f: &Fixture, workstation: &str, ms: i64) {
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            "UPDATE heartbeats SET last_seen = last_seen - ?1 WHERE workstation = ?2",
+            rusqlite::params![ms, workstation],
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_local_controller_sends_its_own_records_and_those_of_silent_workstations() {
+    let f = store();
+    let (e, till1, till2) = two_tills(&f);
     // TILL-2's controller is alive (it has just run a pass).
     till2.run_stack(None).unwrap();
     adjust(&till1, "W", -1, Reason::PosSale);
@@ -318,15 +336,6 @@ fn a_renamed_or_closed_workstations_records_wait_no_longer_than_before() {
     e.set_qoh("S", 10);
     let office = f.reopen();
     office.set_param("Workstation", "OFFICE").unwrap();
-    let age = |ws: &str| {
-        rusqlite::Connection::open(f.store.path())
-            .unwrap()
-            .execute(
-                "UPDATE heartbeats SET last_seen = last_seen - 600000 WHERE workstation = ?1",
-                [ws],
-            )
-            .unwrap();
-    };
     // Renamed: what it queued as PC-1 is sent by others ten minutes on.
     let h = f.reopen();
     h.set_param("Workstation", "PC-1").unwrap();
@@ -334,7 +343,7 @@ fn a_renamed_or_closed_workstations_records_wait_no_longer_than_before() {
     h.run_stack(None).unwrap();
     adjust(&h, "S", -1, Reason::PosSale);
     h.set_param("Workstation", "PC-2").unwrap();
-    age("PC-1");
+    age_heartbeat(&f, "PC-1", 600_000);
     assert_eq!(office.run_stack(None).unwrap().sent, 1);
     // Closed: TILL-1's background controller stopped, the handle closed.
     let till = f.reopen();
@@ -344,7 +353,7 @@ fn a_renamed_or_closed_workstations_records_wait_no_longer_than_before() {
     adjust(&till, "S", -1, Reason::PosSale);
     till.stop_controller();
     drop(till);
-    age("TILL-1");
+    age_heartbeat(&f, "TILL-1", 600_000);
     assert_eq!(office.run_stack(None).unwrap().sent, 1);
     assert_eq!(e.qoh("S"), Some(8));
 }
@@ -381,25 +390,13 @@ fn a_standing_by_report_counts_what_waits() {
 #[test]
 fn a_local_controller_pausing_between_passes_is_not_taken_for_dead() {
     let f = store();
-    let e = Emulator::start().unwrap();
-    cart(&f.store, &e, "A", "attribute");
-    item(&f.store, "W", 10);
-    e.set_qoh("W", 10);
-    let till1 = f.reopen();
-    till1.set_param("Workstation", "TILL-1").unwrap();
-    let till2 = f.reopen();
-    till2.set_param("Workstation", "TILL-2").unwrap();
+    let (_e, till1, till2) = two_tills(&f);
     till1.start_controller(Duration::from_secs(600)).unwrap();
     first_background_pass(&till1);
     adjust(&till1, "W", -1, Reason::PosSale);
     // Four minutes since TILL-1's pass (written into the file, not waited for): longer than
     // 3 × LeaseMs (3 minutes), shorter than its pause.
-    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-    conn.execute(
-        "UPDATE heartbeats SET last_seen = last_seen - 240000 WHERE workstation = 'TILL-1'",
-        [],
-    )
-    .unwrap();
+    age_heartbeat(&f, "TILL-1", 240_000);
     let r = till2.run_stack(None).unwrap();
     till1.stop_controller();
     assert_eq!(
@@ -415,14 +412,7 @@ fn a_local_controller_pausing_between_passes_is_not_taken_for_dead() {
 #[test]
 fn a_host_declaring_its_pass_interval_is_alive_between_its_passes() {
     let f = store();
-    let e = Emulator::start().unwrap();
-    cart(&f.store, &e, "A", "attribute");
-    item(&f.store, "W", 10);
-    e.set_qoh("W", 10);
-    let till1 = f.reopen();
-    till1.set_param("Workstation", "TILL-1").unwrap();
-    let till2 = f.reopen();
-    till2.set_param("Workstation", "TILL-2").unwrap();
+    let (_e, till1, till2) = two_tills(&f);
     for bad in ["-1", "3600001", "soon"] {
         let e = till1.set_param("PassIntervalMs", bad).unwrap_err();
         assert_eq!(e.kind(), inventory_sync::ErrorKind::InvalidArgument, "{e}");
@@ -433,12 +423,7 @@ fn a_host_declaring_its_pass_interval_is_alive_between_its_passes() {
     till1.run_stack(None).unwrap();
     adjust(&till1, "W", -1, Reason::PosSale);
     // Four minutes since TILL-1's pass, within its declared 10.
-    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-    conn.execute(
-        "UPDATE heartbeats SET last_seen = last_seen - 240000 WHERE workstation = 'TILL-1'",
-        [],
-    )
-    .unwrap();
+    age_heartbeat(&f, "TILL-1", 240_000);
     assert_eq!(till2.run_stack(None).unwrap().sent, 0, "TILL-1's own");
     assert_eq!(till1.run_stack(None).unwrap().sent, 1);
 }

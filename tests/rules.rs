@@ -3089,30 +3089,7 @@ fn drift_and_preflight_name_a_sku_the_cart_lists_plain_and_padded() {
     let adapter = ListsSkuTwice::new(&[("U", 2), ("U ", 7)]);
     let cart = custom_cart(&f.store, "pad", adapter.clone(), None, None);
     item(&f.store, "U", 5);
-    let warnings = f.store.preflight(cart).unwrap();
-    assert!(
-        warnings.len() == 1
-            && warnings[0].sku.as_deref() == Some("U")
-            && warnings[0].message.contains("more than one product"),
-        "{warnings:?}"
-    );
-    let drift = f.store.drift(cart, true).unwrap();
-    assert!(
-        drift.in_step == 0
-            && drift.items.len() == 1
-            && drift.items[0].sku == "U"
-            && drift.items[0]
-                .outcome
-                .as_deref()
-                .unwrap_or("")
-                .contains("more than one product"),
-        "{drift:?}"
-    );
-    assert_eq!(
-        adapter.sets.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "nothing set"
-    );
+    let warnings = named_listed_twice(&f.store, cart, &adapter, "U", 0);
     let get = f.store.get_qoh(cart, GetOptions::default(), None).unwrap();
     assert!(
         get.not_applied.len() == 2 && get.not_applied.iter().all(|n| n.why == warnings[0].message),
@@ -3151,18 +3128,31 @@ fn drift_and_preflight_name_a_sku_the_cart_lists_on_two_products() {
     let cart = custom_cart(&f.store, "dup", adapter.clone(), None, None);
     item(&f.store, "S", 4);
     item(&f.store, "T", 1);
-    let warnings = f.store.preflight(cart).unwrap();
+    named_listed_twice(&f.store, cart, &adapter, "S", 1);
+}
+
+/// Checks that the preflight and the drift report (with repair) name `sku` alone, as listed
+/// on more than one product, compare `in_step` others, and set nothing; the preflight's
+/// warnings.
+fn named_listed_twice(
+    store: &inventory_sync::Store,
+    cart: inventory_sync::CartId,
+    adapter: &ListsSkuTwice,
+    sku: &str,
+    in_step: usize,
+) -> Vec<inventory_sync::Warning> {
+    let warnings = store.preflight(cart).unwrap();
     assert!(
         warnings.len() == 1
-            && warnings[0].sku.as_deref() == Some("S")
+            && warnings[0].sku.as_deref() == Some(sku)
             && warnings[0].message.contains("more than one product"),
         "{warnings:?}"
     );
-    let drift = f.store.drift(cart, true).unwrap();
-    assert_eq!(drift.in_step, 1, "{drift:?}");
+    let drift = store.drift(cart, true).unwrap();
     assert!(
-        drift.items.len() == 1
-            && drift.items[0].sku == "S"
+        drift.in_step == in_step
+            && drift.items.len() == 1
+            && drift.items[0].sku == sku
             && drift.items[0]
                 .outcome
                 .as_deref()
@@ -3175,4 +3165,5 @@ fn drift_and_preflight_name_a_sku_the_cart_lists_on_two_products() {
         0,
         "nothing set"
     );
+    warnings
 }
