@@ -149,6 +149,8 @@ pub struct StackController<S: WebStack> {
     pruned_at: AtomicI64,
     /// When this controller last wrote its heartbeat (Unix ms).
     beat_at: AtomicI64,
+    /// The name and value of its last heartbeat, until its pause is ended.
+    beat: Mutex<Option<(String, i64)>>,
     /// Set to end the pass under way soon: each cart ends after the request it has in flight.
     stopping: AtomicBool,
     /// The holder name it took the shared lock as, while it holds it: given back when the
@@ -204,10 +206,7 @@ impl<S: WebStack> Drop for StackController<S> {
         if let Some(holder) = self.holding.lock().take() {
             let _ = self.stack.release_shared_lock(&holder);
         }
-        if self.beat_at.load(Ordering::Relaxed) > 0 {
-            let workstation = self.workstation.lock().clone();
-            let _ = self.stack.heartbeat_end(&workstation, now_ms());
-        }
+        self.end_pause();
     }
 }
 
@@ -221,6 +220,7 @@ impl<S: WebStack> StackController<S> {
             cache: Mutex::new(HashMap::new()),
             pruned_at: AtomicI64::new(0),
             beat_at: AtomicI64::new(0),
+            beat: Mutex::new(None),
             stopping: AtomicBool::new(false),
             holding: Mutex::new(None),
             hold: Arc::default(),
@@ -471,10 +471,19 @@ impl<S: WebStack> StackController<S> {
     /// controller whose pause outlasted `3 × LeaseMs` was taken for dead, and the other
     /// workstations sent its records as theirs).
     fn beat(&self, workstation: &str, now: i64) -> Result<()> {
-        self.stack
-            .heartbeat(workstation, now.saturating_add(self.hold.ms()))?;
+        let declared = now.saturating_add(self.hold.ms());
+        self.stack.heartbeat(workstation, declared)?;
         self.beat_at.store(now, Ordering::Relaxed);
+        *self.beat.lock() = Some((workstation.to_owned(), declared));
         Ok(())
+    }
+
+    /// Ends the pause its last heartbeat declared (see [`WebStack::heartbeat_end`]): it is
+    /// stopping, or its handle was renamed. Best effort.
+    pub(crate) fn end_pause(&self) {
+        if let Some((workstation, declared)) = self.beat.lock().take() {
+            let _ = self.stack.heartbeat_end(&workstation, declared, now_ms());
+        }
     }
 
     /// Settles `answered` (if any) and, when `more`, leases the cart's next batch, as one
@@ -992,6 +1001,23 @@ impl Store {
     pub fn hold_shared_lock_between_passes(&self, interval: Duration) -> Result<()> {
         self.declare_pass_interval_ms(check_interval(interval)?);
         Ok(())
+    }
+
+    /// Ends the pauses this handle's controllers declared (each on its own connection,
+    /// waiting a moment at most). A background controller being started or stopped just now
+    /// is passed over: stopping ends its pause itself.
+    pub(crate) fn end_controllers_pause(&self) {
+        if let Some(c) = self.inner.controller.lock().clone() {
+            c.end_pause();
+        }
+        let background = self
+            .inner
+            .background
+            .try_lock()
+            .and_then(|bg| bg.as_ref().map(|h| h.controller.clone()));
+        if let Some(c) = background {
+            c.end_pause();
+        }
     }
 
     /// The pause declared between this handle's own passes (0: none).

@@ -327,12 +327,12 @@ impl Store {
     /// them after a count that included them would count them twice on the cart (an oversell);
     /// Send QOH again puts such an item right.
     ///
-    /// A change the count includes that was sent before without settling (a lost answer, or a
-    /// controller that stalled with its request on the way and whose lease the run took
-    /// over) may still reach the cart after the count, which would then count it twice. A
-    /// cart with keys is first sent such changes again under their keys (a late copy is then
-    /// a duplicate); an item whose change is not applied so is listed and not sent its
-    /// count. On a cart without keys an item a stalled controller sent a change is listed,
+    /// A change the count includes that was sent before without settling (a failed try, a
+    /// lost answer, or a controller that stalled with its request on the way and whose lease
+    /// the run took over) may still reach the cart after the count, which would then count it
+    /// twice. A cart with keys is first sent every such change again under its key (a late
+    /// copy is then a duplicate); an item whose change is not applied so is listed and not
+    /// sent its count. On a cart without keys an item a stalled controller sent a change is listed,
     /// not sent, and the change marked uncertain, for the owner to check the cart before the
     /// next Send QOH sets the count (a late request landing after that is counted twice: no
     /// cart without keys can tell it from a new one).
@@ -352,6 +352,9 @@ impl Store {
         // Whether any request reached the cart: until then a cart that cannot be reached is
         // an error of the call; after, what was done stands and the report says why it stopped.
         let mut reached = false;
+        // Items a stalled controller sent a change to a cart without keys: held back, their
+        // changes marked uncertain once the run has a report to say so in.
+        let mut held_back: Vec<(String, Vec<sql::SentBefore>)> = Vec::new();
         // A short `Retry-After` the cart gave on a batch's last try: waited out before the
         // next batch's request, and not at all if none follows.
         let mut owed = Duration::ZERO;
@@ -368,7 +371,6 @@ impl Store {
             // sent again under its key first (by set index), on one without, held back when a
             // stalled controller sent it (by SKU).
             let mut deliver: Vec<(usize, Vec<sql::SentBefore>)> = Vec::new();
-            let mut held_back: Vec<(String, Vec<sql::SentBefore>)> = Vec::new();
             let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
                 since = sql::ledger_last_id(c)?;
@@ -401,26 +403,48 @@ impl Store {
                 }
                 Ok(sets)
             })?;
-            if !held_back.is_empty() {
-                let now = now_ms();
-                self.write(|c| {
-                    held_back
-                        .iter()
-                        .flat_map(|(_, g)| g)
-                        .try_for_each(|g| sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now))
-                })?;
-                report
-                    .failures
-                    .extend(held_back.into_iter().map(|(sku, _)| ItemFailure {
-                        sku,
-                        message: HELD_BACK.into(),
-                    }));
-            }
             let (sets, read) = if deliver.is_empty() {
                 (sets, read)
             } else {
                 report.requests += 1;
-                let refused = self.deliver_first(adapter.as_ref(), &sets, &deliver);
+                let refused = match self.deliver_first(adapter.as_ref(), &sets, &deliver) {
+                    // As for a set: a cart that cannot be reached, refuses the credentials or
+                    // asks for a longer pause than a run waits ends the run (not asked again
+                    // before the time it named), an error of the call if nothing reached it.
+                    Err(e)
+                        if matches!(
+                            e,
+                            CartError::Unreachable(_)
+                                | CartError::Unauthorized(_)
+                                | CartError::RateLimited { .. }
+                        ) =>
+                    {
+                        if !reached {
+                            return Err(cart_error(&cart, &e));
+                        }
+                        report.error = Some(stopped(&cart, &e, done, total));
+                        break;
+                    }
+                    Err(e) => {
+                        reached = true;
+                        let why = e.message();
+                        deliver.iter().map(|(i, _)| (*i, why.clone())).collect()
+                    }
+                    Ok((refused, wait)) => {
+                        reached = true;
+                        if wait > RATE_LIMIT_MAX_WAIT {
+                            let e = CartError::RateLimited {
+                                retry_after: Some(wait),
+                                message: "the cart asked to wait before changes are sent again"
+                                    .into(),
+                            };
+                            report.error = Some(stopped(&cart, &e, done, total));
+                            break;
+                        }
+                        std::thread::sleep(wait);
+                        refused
+                    }
+                };
                 let mut kept = (Vec::new(), Vec::new());
                 for (i, (set, r)) in sets.into_iter().zip(read).enumerate() {
                     match refused.get(&i) {
@@ -648,6 +672,21 @@ impl Store {
                 p(done, total);
             }
         }
+        if !held_back.is_empty() {
+            let now = now_ms();
+            self.write(|c| {
+                held_back
+                    .iter()
+                    .flat_map(|(_, g)| g)
+                    .try_for_each(|g| sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now))
+            })?;
+            report
+                .failures
+                .extend(held_back.into_iter().map(|(sku, _)| ItemFailure {
+                    sku,
+                    message: HELD_BACK.into(),
+                }));
+        }
         report.failed = report.failures.len();
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
@@ -656,14 +695,15 @@ impl Store {
     /// Sends again, under their keys, the changes a count is about to include that were sent
     /// before without settling, so that should an earlier request of one land after the count
     /// the cart takes it as the duplicate it is. Returns, by set index, why an item's change
-    /// was not applied (the item is then not sent its count). The records stay: the count,
-    /// once the cart took it, settles them as it does the others.
+    /// was not applied (the item is then not sent its count), and the longest wait a
+    /// `Retry` asked for; or the call's error. The records stay: the count, once the cart
+    /// took it, settles them as it does the others.
     fn deliver_first(
         &self,
         adapter: &dyn CartAdapter,
         sets: &[QuantitySet],
         deliver: &[(usize, Vec<sql::SentBefore>)],
-    ) -> HashMap<usize, String> {
+    ) -> std::result::Result<(HashMap<usize, String>, Duration), CartError> {
         let mut owner = Vec::new();
         let mut sends = Vec::new();
         for (i, groups) in deliver {
@@ -677,25 +717,21 @@ impl Store {
                 });
             }
         }
+        let outcomes = with_rate_limit(|| adapter.apply_deltas(&sends))?;
         let mut refused = HashMap::new();
-        match with_rate_limit(|| adapter.apply_deltas(&sends)) {
-            Ok(outcomes) => {
-                for (k, i) in owner.into_iter().enumerate() {
-                    match outcomes.get(k) {
-                        Some(SendOutcome::Applied { .. }) => {}
-                        other => {
-                            refused.entry(i).or_insert_with(|| describe(other));
-                        }
+        let mut wait = Duration::ZERO;
+        for (k, i) in owner.into_iter().enumerate() {
+            match outcomes.get(k) {
+                Some(SendOutcome::Applied { .. }) => {}
+                other => {
+                    if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
+                        wait = wait.max(*d);
                     }
-                }
-            }
-            Err(e) => {
-                for i in owner {
-                    refused.entry(i).or_insert_with(|| e.message());
+                    refused.entry(i).or_insert_with(|| describe(other));
                 }
             }
         }
-        refused
+        Ok((refused, wait))
     }
 
     /// *Get QOH from website* (rule 8): moves each item's QOH by what the cart's count plus the

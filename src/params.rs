@@ -154,9 +154,8 @@ impl Store {
                 let old = std::mem::replace(&mut *self.inner.workstation.lock(), new.clone());
                 if old != new {
                     // The old name's records are no longer this handle's to send: they wait
-                    // `3 × LeaseMs`, not through the pause its heartbeat declared. Best
-                    // effort (a failed write leaves them waiting that pause).
-                    let _ = self.write(|c| sql::heartbeat_end(c, &old, crate::store::now_ms()));
+                    // `3 × LeaseMs`, not through the pause its controllers declared.
+                    self.end_controllers_pause();
                 }
                 return Ok(());
             }

@@ -310,11 +310,13 @@ pub trait WebStack: Send + Sync {
     /// passes passes the end of that pause, so it is not taken for dead while it waits (its
     /// records are then another workstation's to send only `3 × LeaseMs` after it).
     fn heartbeat(&self, workstation: &str, now: i64) -> Result<()>;
-    /// Ends the pause a heartbeat declared (a controller stopping, a handle closing or
-    /// renamed): `workstation` was last seen at `now` at the latest, so its records wait for
-    /// it `3 × LeaseMs` from now, not through a pause it will not take. Best effort, waiting
-    /// for the store a moment only; this default does nothing.
-    fn heartbeat_end(&self, _workstation: &str, _now: i64) -> Result<()> {
+    /// Ends the pause the heartbeat `declared` (what this controller last passed to
+    /// [`WebStack::heartbeat`]) promised, when the controller stops or its handle closes or is
+    /// renamed: `workstation` was last seen at `now` at the latest, so its records wait for it
+    /// `3 × LeaseMs` from now, not through a pause it will not take; unless another controller
+    /// of the name beat since. Best effort, waiting for the store a moment only; this default
+    /// does nothing.
+    fn heartbeat_end(&self, _workstation: &str, _declared: i64, _now: i64) -> Result<()> {
         Ok(())
     }
     /// In local mode, when this controller cannot build `cart`'s adapter: leaves its
@@ -566,8 +568,8 @@ impl WebStack for SqliteStack {
     fn release_shared_lock(&self, holder: &str) -> Result<()> {
         self.write_briefly(|c| sql::shared_lock_release(c, holder))
     }
-    fn heartbeat_end(&self, workstation: &str, now: i64) -> Result<()> {
-        self.write_briefly(|c| sql::heartbeat_end(c, workstation, now))
+    fn heartbeat_end(&self, workstation: &str, declared: i64, now: i64) -> Result<()> {
+        self.write_briefly(|c| sql::heartbeat_end(c, workstation, declared, now))
     }
     fn prune_history(&self, before: i64) -> Result<usize> {
         prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))

@@ -358,6 +358,36 @@ fn a_renamed_or_closed_workstations_records_wait_no_longer_than_before() {
     assert_eq!(e.qoh("S"), Some(8));
 }
 
+/// Two handles of one name (both named for the host): one renamed, or closed, leaves the
+/// pause the other declared as it was (a rename ended it, so other workstations took the
+/// live one's records `3 × LeaseMs` later), and the rename does not wait on another
+/// handle's open transaction.
+#[test]
+fn ending_a_pause_leaves_another_handle_of_the_same_name_its_own() {
+    let f = store();
+    let a = f.reopen();
+    a.hold_shared_lock_between_passes(Duration::from_secs(3600))
+        .unwrap();
+    a.run_stack(None).unwrap();
+    let sql = format!(
+        "SELECT last_seen FROM heartbeats WHERE workstation = '{}'",
+        a.workstation()
+    );
+    let declared: i64 = value(f.store.path(), &sql);
+    let b = f.reopen();
+    b.run_stack(None).unwrap();
+    a.run_stack(None).unwrap();
+    f.store.begin().unwrap();
+    let started = Instant::now();
+    b.set_param("Workstation", "TILL-2").unwrap();
+    let took = started.elapsed();
+    f.store.rollback().unwrap();
+    drop(b);
+    let after: i64 = value(f.store.path(), &sql);
+    assert!(after >= declared, "{declared} -> {after}");
+    assert!(took < Duration::from_secs(5), "the rename took {took:?}");
+}
+
 /// A shared controller standing by sends nothing, but its report still counts what waits: a
 /// host reading `remaining` (the C ABI's report) was told 0 and took the stack for empty.
 #[test]

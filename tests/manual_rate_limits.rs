@@ -279,3 +279,65 @@ fn nothing_is_waited_for_after_the_last_request() {
         }
     }
 }
+
+/// A cart with keys whose change waits as a retry, then asks for two minutes when Send QOH
+/// sends it again under its key first: the run stops there, and the count of the other item
+/// is not sent at once (it was, and the 429 only left the first item out).
+#[test]
+fn send_qoh_stops_on_a_long_rate_limit_met_sending_a_waiting_change_again() {
+    struct Throttled {
+        deltas: AtomicUsize,
+        sets: Mutex<Vec<String>>,
+    }
+    impl CartAdapter for Throttled {
+        fn update_mode(&self) -> inventory_sync::UpdateMode {
+            inventory_sync::UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(
+            &self,
+            d: &[inventory_sync::adapter::DeltaSend],
+        ) -> Result<Vec<SendOutcome>, CartError> {
+            if self.deltas.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Ok(d
+                    .iter()
+                    .map(|_| SendOutcome::Retry {
+                        message: "later".into(),
+                        after: None,
+                    })
+                    .collect());
+            }
+            Err(limited())
+        }
+        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            self.sets
+                .lock()
+                .unwrap()
+                .extend(s.iter().map(|x| x.sku.clone()));
+            Ok(s.iter()
+                .map(|x| SendOutcome::Applied { qoh: Some(x.qoh) })
+                .collect())
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Ok(QuantityPage::default())
+        }
+    }
+    let f = store();
+    let cart = Arc::new(Throttled {
+        deltas: AtomicUsize::new(0),
+        sets: Mutex::new(Vec::new()),
+    });
+    let id = custom_cart(&f.store, "thr", cart.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(id, true).unwrap();
+    item(&f.store, "X", 5);
+    item(&f.store, "Y", 5);
+    adjust(&f.store, "X", -1, inventory_sync::Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    let before = cart.deltas.load(Ordering::SeqCst);
+    let e = f
+        .store
+        .send_qoh(id, SendOptions { force: true }, None)
+        .expect_err("nothing reached the cart: an error of the call");
+    assert!(e.message().contains("rate limited"), "{e}");
+    assert_eq!(cart.deltas.load(Ordering::SeqCst), before + 1);
+    assert!(cart.sets.lock().unwrap().is_empty(), "asked again at once");
+}

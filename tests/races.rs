@@ -26,6 +26,8 @@ struct Mem {
     retry_next: Mutex<usize>,
     refuse_set: Mutex<HashSet<String>>,
     on_fetch: Mutex<Option<Hook>>,
+    /// Counts are refused as from a cart that cannot be reached.
+    down: Mutex<bool>,
 }
 
 impl Mem {
@@ -97,6 +99,9 @@ impl CartAdapter for Mem {
             .collect())
     }
     fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        if *self.down.lock().unwrap() {
+            return Err(CartError::Unreachable("connection refused".into()));
+        }
         let refuse = self.refuse_set.lock().unwrap();
         let mut q = self.qoh.lock().unwrap();
         Ok(s.iter()
@@ -441,4 +446,67 @@ fn stalled_send(store: &Store, cart: CartId) -> Vec<DeltaSend> {
             delta: s.delta,
         })
         .collect()
+}
+
+/// A stalled controller's change whose retry met a rate limit (no attempt counted) is still
+/// sent again under its key before the count: the count then left it out and the stalled
+/// request landed on top.
+#[test]
+fn a_stalled_change_whose_retry_was_rate_limited_is_sent_again_under_its_key_first() {
+    use inventory_sync::adapter::http_json::HttpJsonAdapter;
+    use inventory_sync::emulator::{Emulator, Fault};
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let id = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    e.set_qoh("S", 10);
+    adjust(&f.store, "S", 5, Reason::Receiving);
+    let in_flight = stalled_send(&f.store, id);
+    e.inject(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(1),
+    });
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 0);
+    let sent = f
+        .store
+        .send_qoh(id, SendOptions { force: true }, None)
+        .unwrap();
+    assert!(sent.sent == 1 && sent.failures.is_empty(), "{sent:?}");
+    let late = HttpJsonAdapter::new(&e.url(), None, std::time::Duration::from_secs(5)).unwrap();
+    late.apply_deltas(&in_flight).unwrap();
+    assert_eq!(
+        (e.qoh("S"), f.store.item_qoh("S").unwrap()),
+        (Some(15), 15),
+        "the cart took the receipt twice"
+    );
+}
+
+/// On a cart without keys, a Send QOH that fails before anything reached the cart (it is
+/// down) holds nothing back: the change stays for the next run to hold back and say so. It
+/// was marked uncertain by the failed run, whose report no one saw, and the next run set the
+/// count over it without a word.
+#[test]
+fn a_failed_send_qoh_does_not_spend_the_hold_back_of_a_stalled_change() {
+    let f = store();
+    let blind = Arc::new(Mem {
+        mode: Some(UpdateMode::RelativeUnkeyed),
+        ..Default::default()
+    });
+    let id = custom_cart(&f.store, "blind", blind.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(id, true).unwrap();
+    item(&f.store, "S", 10);
+    item(&f.store, "T", 4);
+    adjust(&f.store, "S", -3, Reason::PosSale);
+    let _in_flight = stalled_send(&f.store, id);
+    f.store.set_cart_sync(id, false).unwrap();
+    *blind.down.lock().unwrap() = true;
+    assert!(f.store.send_qoh(id, SendOptions::default(), None).is_err());
+    assert_eq!(f.store.stack_count(id, StackState::Uncertain).unwrap(), 0);
+    *blind.down.lock().unwrap() = false;
+    let second = f.store.send_qoh(id, SendOptions::default(), None).unwrap();
+    assert!(
+        second.failures.len() == 1 && second.failures[0].message.contains("check the cart"),
+        "{second:?}"
+    );
 }

@@ -1601,9 +1601,10 @@ pub(crate) struct Waiting {
     pub records: i64,
 }
 
-/// A pending group of (cart, item) that was sent before: its request may have reached the
-/// cart, or may still (`stalled`: sent under a lease that lapsed and was taken over,
-/// [`cart_take_over`], before it settled).
+/// A pending group of (cart, item): its changes were leased, so a request of them may have
+/// reached the cart, or may still (`stalled`: sent under a lease that lapsed and was taken
+/// over, [`cart_take_over`], before it settled). A group is made only for a send that failed
+/// or lapsed, and its attempts do not tell (a rate limit counts none).
 pub(crate) struct SentBefore {
     pub group: i64,
     pub key: String,
@@ -1611,12 +1612,11 @@ pub(crate) struct SentBefore {
     pub stalled: bool,
 }
 
-/// The pending groups of (cart, item) that were sent before and have not settled.
+/// The pending groups of (cart, item).
 pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<Vec<SentBefore>> {
     let mut st = c.prepare_cached(
         "SELECT id, key, net_delta, unsettled > 0 FROM send_groups
-         WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'
-           AND (attempts > 0 OR unsettled > 0)",
+         WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'",
     )?;
     let rows = st.query_map([cart, item], |r| {
         Ok(SentBefore {
@@ -1786,12 +1786,20 @@ pub(crate) fn stack_log_count(c: &Connection, outcome: &str) -> Result<i64> {
 
 // ---- controllers ------------------------------------------------------------------------
 
-/// Ends `workstation`'s declared pause: last seen at `now` at the latest.
-pub(crate) fn heartbeat_end(c: &Connection, workstation: &str, now: i64) -> Result<()> {
+/// Ends the pause a controller declared with the heartbeat `declared`: `workstation` was
+/// last seen at `now` at the latest. Only while the row still holds that heartbeat: another
+/// controller of the same name that beat since keeps the pause it declared.
+pub(crate) fn heartbeat_end(
+    c: &Connection,
+    workstation: &str,
+    declared: i64,
+    now: i64,
+) -> Result<()> {
     c.prepare_cached(
-        "UPDATE heartbeats SET last_seen = MIN(last_seen, ?2) WHERE workstation = ?1",
+        "UPDATE heartbeats SET last_seen = MIN(last_seen, ?3)
+         WHERE workstation = ?1 AND last_seen = ?2",
     )?
-    .execute(params![workstation, now])?;
+    .execute(params![workstation, declared, now])?;
     Ok(())
 }
 
