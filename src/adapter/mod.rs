@@ -270,8 +270,10 @@ pub enum CartError {
         /// What the cart said.
         message: String,
     },
-    /// 401/403: credentials are wrong. The cart is paused for `RetryMaxMs` (at least a
-    /// second) and then tried again, or at once when the cart is updated; no attempt counts.
+    /// 401/403: credentials are wrong; or a setting the cart says it cannot serve, which only
+    /// the owner can fix (Medusa: a stock location it does not have, a login URL that is not
+    /// its). The cart is paused for `RetryMaxMs` (at least a second) and then tried again, or
+    /// at once when the cart is updated; no attempt counts.
     Unauthorized(String),
     /// Another 4xx: permanent for the call; every record in it is bypassed at once.
     Rejected(String),
