@@ -478,6 +478,22 @@ impl<S: WebStack> StackController<S> {
         Ok(())
     }
 
+    /// Shortens the pause its last heartbeat declared to what its lock hold declares now (a
+    /// handle's background controller stopped: its interval no longer holds). Best effort.
+    pub(crate) fn shorten_pause(&self) {
+        let mut beat = self.beat.lock();
+        let Some((workstation, declared)) = beat.as_ref() else {
+            return;
+        };
+        let to = self
+            .beat_at
+            .load(Ordering::Relaxed)
+            .saturating_add(self.hold.ms());
+        if to < *declared && self.stack.heartbeat_end(workstation, *declared, to).is_ok() {
+            *beat = Some((workstation.clone(), to));
+        }
+    }
+
     /// Ends the pause its last heartbeat declared (see [`WebStack::heartbeat_end`]): it is
     /// stopping, or its handle was renamed. Best effort.
     pub(crate) fn end_pause(&self) {
@@ -1125,6 +1141,10 @@ impl Store {
                 .lock_hold
                 .background_ms
                 .store(0, Ordering::Relaxed);
+            // A foreground pass since declared the background's pause too.
+            if let Some(c) = self.inner.controller.lock().clone() {
+                c.shorten_pause();
+            }
         }
     }
 

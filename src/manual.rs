@@ -441,7 +441,9 @@ impl Store {
                             report.error = Some(stopped(&cart, &e, done, total));
                             break;
                         }
-                        std::thread::sleep(wait);
+                        // Waited out before the next request: this batch's counts, or the next
+                        // batch's (none if none follows).
+                        owed = owed.max(wait);
                         refused
                     }
                 };
@@ -461,6 +463,9 @@ impl Store {
                 kept
             };
             if !sets.is_empty() {
+                if !owed.is_zero() {
+                    std::thread::sleep(std::mem::take(&mut owed));
+                }
                 report.requests += 1;
                 let mut applied = Vec::new();
                 // The items the cart took or may have taken.

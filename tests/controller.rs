@@ -358,6 +358,23 @@ fn a_renamed_or_closed_workstations_records_wait_no_longer_than_before() {
     assert_eq!(e.qoh("S"), Some(8));
 }
 
+/// A foreground pass declares the handle's background interval too; once the background
+/// controller stops, that pause goes with it: the workstation's records wait `3 × LeaseMs`
+/// for it, not the hour the stopped controller would have paused.
+#[test]
+fn stopping_the_background_controller_shortens_the_pause_a_foreground_pass_declared() {
+    let f = store();
+    let (e, till1, till2) = two_tills(&f);
+    till1.start_controller(Duration::from_secs(3600)).unwrap();
+    first_background_pass(&till1);
+    till1.run_stack(None).unwrap();
+    till1.stop_controller();
+    adjust(&till1, "W", -1, Reason::PosSale);
+    age_heartbeat(&f, "TILL-1", 600_000);
+    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
+    assert_eq!(e.qoh("W"), Some(9));
+}
+
 /// Two handles of one name (both named for the host): one renamed, or closed, leaves the
 /// pause the other declared as it was (a rename ended it, so other workstations took the
 /// live one's records `3 × LeaseMs` later), and the rename does not wait on another

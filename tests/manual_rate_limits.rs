@@ -341,3 +341,60 @@ fn send_qoh_stops_on_a_long_rate_limit_met_sending_a_waiting_change_again() {
     assert_eq!(cart.deltas.load(Ordering::SeqCst), before + 1);
     assert!(cart.sets.lock().unwrap().is_empty(), "asked again at once");
 }
+
+/// A wait a cart asks for while a waiting change goes again under its key is waited out
+/// before the next request only: with no count left to send, the run ends at once (it slept
+/// the wait out holding the cart).
+#[test]
+fn a_wait_asked_while_a_change_goes_again_is_not_slept_when_no_request_follows() {
+    struct Later {
+        calls: Mutex<Vec<Instant>>,
+    }
+    impl CartAdapter for Later {
+        fn update_mode(&self) -> inventory_sync::UpdateMode {
+            inventory_sync::UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(
+            &self,
+            d: &[inventory_sync::adapter::DeltaSend],
+        ) -> Result<Vec<SendOutcome>, CartError> {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(Instant::now());
+            let after = (calls.len() > 1).then_some(Duration::from_secs(2));
+            Ok(d.iter()
+                .map(|_| SendOutcome::Retry {
+                    message: "later".into(),
+                    after,
+                })
+                .collect())
+        }
+        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            self.calls.lock().unwrap().push(Instant::now());
+            Ok(s.iter()
+                .map(|x| SendOutcome::Applied { qoh: Some(x.qoh) })
+                .collect())
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Ok(QuantityPage::default())
+        }
+    }
+    let f = store();
+    let cart = Arc::new(Later {
+        calls: Mutex::new(Vec::new()),
+    });
+    let id = custom_cart(&f.store, "later", cart.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(id, true).unwrap();
+    item(&f.store, "X", 5);
+    adjust(&f.store, "X", -1, inventory_sync::Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().retried, 1);
+    let r = f
+        .store
+        .send_qoh(id, SendOptions { force: true }, None)
+        .unwrap();
+    let tail = cart.calls.lock().unwrap().last().unwrap().elapsed();
+    assert_eq!((r.sent, r.failures.len()), (0, 1), "{r:?}");
+    assert!(
+        tail < Duration::from_secs(1),
+        "{tail:?} after the last request"
+    );
+}
