@@ -1612,10 +1612,13 @@ pub(crate) struct SentBefore {
     pub stalled: bool,
 }
 
-/// The pending groups of (cart, item).
+/// The pending groups of (cart, item). Asked for every item of a Send QOH: `INDEXED BY`,
+/// since without it Send QOH of 100,000 items ran at half the speed (`cargo bench --bench
+/// ratios`: 74-77k items/s against 144-156k, three runs each), though `EXPLAIN QUERY PLAN`
+/// on a fresh store names this index either way.
 pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<Vec<SentBefore>> {
     let mut st = c.prepare_cached(
-        "SELECT id, key, net_delta, unsettled > 0 FROM send_groups
+        "SELECT id, key, net_delta, unsettled > 0 FROM send_groups INDEXED BY send_groups_cart_item
          WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'",
     )?;
     let rows = st.query_map([cart, item], |r| {
