@@ -149,7 +149,7 @@ pub struct StackController<S: WebStack> {
     pruned_at: AtomicI64,
     /// When this controller last wrote its heartbeat (Unix ms).
     beat_at: AtomicI64,
-    /// The name and value of its last heartbeat, until its pause is ended.
+    /// The name and value of its last heartbeat, as it stands after any end of its pause.
     beat: Mutex<Option<(String, i64)>>,
     /// Set to end the pass under way soon: each cart ends after the request it has in flight.
     stopping: AtomicBool,
@@ -172,6 +172,10 @@ pub(crate) struct LockHold {
     id: String,
     declared_ms: AtomicI64,
     background_ms: AtomicI64,
+    /// Ends of its controllers' pauses the store was too busy to take (a transaction open):
+    /// written at a controller's next beat, when the handle's transaction ends, or when the
+    /// handle closes, whichever comes first.
+    unfinished: Mutex<Vec<PauseEnd>>,
 }
 
 impl Default for LockHold {
@@ -180,16 +184,33 @@ impl Default for LockHold {
             id: crate::store::random_key(),
             declared_ms: AtomicI64::new(0),
             background_ms: AtomicI64::new(0),
+            unfinished: Mutex::new(Vec::new()),
         }
     }
 }
 
 impl LockHold {
+    /// Writes the ends of pauses kept for later with `end`; keeps those it still cannot.
+    pub(crate) fn finish_ends(&self, end: impl Fn(&str, i64, i64) -> Result<()>) {
+        self.unfinished
+            .lock()
+            .retain(|(w, declared, to)| end(w, *declared, *to).is_err());
+    }
+
+    /// Its handle is closing: no pause between passes is declared any more.
+    pub(crate) fn declare_none(&self) {
+        self.declared_ms.store(0, Ordering::Relaxed);
+        self.background_ms.store(0, Ordering::Relaxed);
+    }
+
     fn ms(&self) -> i64 {
         let declared = self.declared_ms.load(Ordering::Relaxed);
         declared.max(self.background_ms.load(Ordering::Relaxed))
     }
 }
+
+/// The end of a heartbeat's pause: (workstation, the heartbeat as declared, its new end).
+type PauseEnd = (String, i64, i64);
 
 /// The interval of a controller's passes, refused outside what one runs at.
 fn check_interval(interval: Duration) -> Result<i64> {
@@ -202,11 +223,13 @@ fn check_interval(interval: Duration) -> Result<i64> {
 impl<S: WebStack> Drop for StackController<S> {
     fn drop(&mut self) {
         // Best effort, waiting a moment at most: a lock not given back lapses by itself, and
-        // a pause not ended ends by itself.
+        // a pause not ended ends by itself. What its handle still declares stays (a host's own
+        // timer, when only the background controller stops).
         if let Some(holder) = self.holding.lock().take() {
             let _ = self.stack.release_shared_lock(&holder);
         }
-        self.end_pause();
+        self.shorten_pause();
+        self.finish_ends();
     }
 }
 
@@ -471,6 +494,7 @@ impl<S: WebStack> StackController<S> {
     /// controller whose pause outlasted `3 × LeaseMs` was taken for dead, and the other
     /// workstations sent its records as theirs).
     fn beat(&self, workstation: &str, now: i64) -> Result<()> {
+        self.finish_ends();
         let declared = now.saturating_add(self.hold.ms());
         self.stack.heartbeat(workstation, declared)?;
         self.beat_at.store(now, Ordering::Relaxed);
@@ -478,28 +502,47 @@ impl<S: WebStack> StackController<S> {
         Ok(())
     }
 
-    /// Shortens the pause its last heartbeat declared to what its lock hold declares now (a
-    /// handle's background controller stopped: its interval no longer holds). Best effort.
+    /// Shortens the pause its last heartbeat declared to what its handle declares now (its
+    /// background controller stopped, `PassIntervalMs` lowered, the handle closing: nothing).
     pub(crate) fn shorten_pause(&self) {
-        let mut beat = self.beat.lock();
-        let Some((workstation, declared)) = beat.as_ref() else {
-            return;
-        };
-        let to = self
-            .beat_at
-            .load(Ordering::Relaxed)
-            .saturating_add(self.hold.ms());
-        if to < *declared && self.stack.heartbeat_end(workstation, *declared, to).is_ok() {
-            *beat = Some((workstation.clone(), to));
-        }
+        self.end_beat_at(|beat_at| beat_at.saturating_add(self.hold.ms()));
     }
 
-    /// Ends the pause its last heartbeat declared (see [`WebStack::heartbeat_end`]): it is
-    /// stopping, or its handle was renamed. Best effort.
+    /// Ends the pause its last heartbeat declared at once: its handle was renamed, so that
+    /// name will not beat again.
     pub(crate) fn end_pause(&self) {
-        if let Some((workstation, declared)) = self.beat.lock().take() {
-            let _ = self.stack.heartbeat_end(&workstation, declared, now_ms());
+        self.end_beat_at(|_| now_ms());
+    }
+
+    /// Moves the end of its last heartbeat's pause back to `to(beat_at)` (see
+    /// [`WebStack::heartbeat_end`]); an end the store was too busy to take is kept to be
+    /// written later.
+    fn end_beat_at(&self, to: impl FnOnce(i64) -> i64) {
+        let mut beat = self.beat.lock();
+        let Some((workstation, declared)) = beat.clone() else {
+            return;
+        };
+        let to = to(self.beat_at.load(Ordering::Relaxed));
+        if to >= declared {
+            return;
         }
+        if self
+            .stack
+            .heartbeat_end(&workstation, declared, to)
+            .is_err()
+        {
+            self.hold
+                .unfinished
+                .lock()
+                .push((workstation.clone(), declared, to));
+        }
+        *beat = Some((workstation, to));
+    }
+
+    /// Writes the ends of pauses the store was too busy to take before.
+    fn finish_ends(&self) {
+        self.hold
+            .finish_ends(|w, declared, to| self.stack.heartbeat_end(w, declared, to));
     }
 
     /// Settles `answered` (if any) and, when `more`, leases the cart's next batch, as one
@@ -1023,8 +1066,14 @@ impl Store {
     /// waiting a moment at most). A background controller being started or stopped just now
     /// is passed over: stopping ends its pause itself.
     pub(crate) fn end_controllers_pause(&self) {
+        self.each_controller(StackController::end_pause);
+    }
+
+    /// Runs `f` on this handle's controllers. A background controller being started or
+    /// stopped just now is passed over (stopping shortens its pause itself).
+    fn each_controller(&self, f: impl Fn(&StackController<SqliteStack>)) {
         if let Some(c) = self.inner.controller.lock().clone() {
-            c.end_pause();
+            f(&c);
         }
         let background = self
             .inner
@@ -1032,7 +1081,7 @@ impl Store {
             .try_lock()
             .and_then(|bg| bg.as_ref().map(|h| h.controller.clone()));
         if let Some(c) = background {
-            c.end_pause();
+            f(&c);
         }
     }
 
@@ -1041,11 +1090,14 @@ impl Store {
         self.inner.lock_hold.declared_ms.load(Ordering::Relaxed)
     }
 
+    /// Declares the pause between this handle's own passes; a shorter one than before takes
+    /// effect at once on the heartbeat already written.
     pub(crate) fn declare_pass_interval_ms(&self, ms: i64) {
         self.inner
             .lock_hold
             .declared_ms
             .store(ms, Ordering::Relaxed);
+        self.each_controller(StackController::shorten_pause);
     }
 
     /// Starts the stack controller on a background thread, a pass every `interval` (at once
@@ -1136,11 +1188,13 @@ impl Store {
     pub fn stop_controller(&self) {
         let mut bg = self.inner.background.lock();
         if let Some(h) = bg.take() {
-            h.stop();
+            // Its interval no longer holds: the background controller, going, shortens its
+            // pause to what the handle still declares (a host's own timer).
             self.inner
                 .lock_hold
                 .background_ms
                 .store(0, Ordering::Relaxed);
+            h.stop();
             // A foreground pass since declared the background's pause too.
             if let Some(c) = self.inner.controller.lock().clone() {
                 c.shorten_pause();

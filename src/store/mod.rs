@@ -415,6 +415,12 @@ impl Store {
         let r = conn.execute_batch(sql);
         if conn.is_autocommit() {
             self.inner.host_tx.store(false, Ordering::Relaxed);
+            // What the transaction's write lock kept the controllers from writing.
+            finish_pause_ends(
+                &conn,
+                &self.inner.lock_hold,
+                self.inner.options.busy_timeout,
+            );
         }
         r?;
         Ok(())
@@ -474,14 +480,28 @@ const LOST_HOST_TX: &str = "the host transaction was rolled back after an earlie
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(bg) = self.background.get_mut().take() {
-            bg.stop();
-        }
+        // The host's transaction first: its write lock would keep the controllers going
+        // away from ending the pauses they declared. Then nothing is declared any more.
         let conn = self.conn.get_mut();
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        finish_pause_ends(conn, &self.lock_hold, self.options.busy_timeout);
+        self.lock_hold.declare_none();
+        if let Some(bg) = self.background.get_mut().take() {
+            bg.stop();
+        }
     }
+}
+
+/// Writes, on the handle's own connection and waiting for the store a moment only, the ends
+/// of its controllers' pauses that a transaction kept them from writing.
+fn finish_pause_ends(conn: &Connection, hold: &crate::controller::LockHold, busy: Duration) {
+    if conn.busy_timeout(Duration::from_millis(250)).is_err() {
+        return;
+    }
+    hold.finish_ends(|w, declared, to| write_on(conn, |c| sql::heartbeat_end(c, w, declared, to)));
+    let _ = conn.busy_timeout(busy);
 }
 
 /// See [`Store::write`]; shared with the controller's and manual sync's connections.
