@@ -590,7 +590,9 @@ int32_t invsync_controller_start(invsync_store *store, int32_t interval_ms);
 /**
  * Stops the background controller after its current pass; `INVSYNC_OK` when none runs.
  *
- * NULL: `store` required. Thread safety: any thread; blocks until the pass ends.
+ * NULL: `store` required. Thread safety: any thread; blocks until the pass ends, except
+ * inside this handle's transaction (`invsync_begin`): the pass needs the write lock to
+ * settle, so it ends, and is waited for, at `invsync_commit`/`invsync_rollback`.
  *
  * # Safety
  * `store` is NULL or a live handle.

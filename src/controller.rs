@@ -209,6 +209,10 @@ impl LockHold {
     }
 }
 
+/// How many more times a controller tries to settle a cart's answer the store was too busy to
+/// take.
+const SETTLE_TRIES: usize = 5;
+
 /// The end of a heartbeat's pause: (workstation, the heartbeat as declared, its new end).
 type PauseEnd = (String, i64, i64);
 
@@ -587,9 +591,7 @@ impl<S: WebStack> StackController<S> {
         });
         let lease = match answered {
             Some((batch, transitions)) => {
-                let (held, lease) =
-                    self.stack
-                        .settle_and_lease(&batch.token, &transitions, now_ms(), next)?;
+                let (held, lease) = self.settle_patiently(&batch.token, &transitions, next)?;
                 batch.count(&transitions, &held, rep);
                 lease
             }
@@ -605,6 +607,33 @@ impl<S: WebStack> StackController<S> {
         *left = left.saturating_sub(lease.as_ref().map_or(0, Lease::records));
         drop(left);
         Ok(lease.filter(|l| !l.sends.is_empty()))
+    }
+
+    /// Settles what the cart answered and leases `next`, as [`WebStack::settle_and_lease`].
+    /// A store too busy to take it (a host's transaction held past the busy timeout) does not
+    /// make the answer lost: it is settled alone, tried again [`SETTLE_TRIES`] times (each
+    /// try waits the busy timeout), and the next batch left for later. Lost, an applied
+    /// change to a cart without keys became `uncertain` once its lease lapsed.
+    fn settle_patiently(
+        &self,
+        token: &str,
+        transitions: &[(i64, Transition)],
+        next: Option<NextLease<'_>>,
+    ) -> Result<(Vec<i64>, Option<Lease>)> {
+        let mut tried = self
+            .stack
+            .settle_and_lease(token, transitions, now_ms(), next);
+        for _ in 0..SETTLE_TRIES {
+            match &tried {
+                Err(e) if e.kind() == crate::ErrorKind::Busy => {
+                    tried = self
+                        .stack
+                        .settle_and_lease(token, transitions, now_ms(), None);
+                }
+                _ => break,
+            }
+        }
+        tried
     }
 
     /// Releases a batch leased ahead and never sent, and gives its groups back to the budget.
@@ -977,7 +1006,7 @@ pub struct ControllerStatus {
 
 /// A running background controller.
 pub(crate) struct ControllerHandle {
-    stop: mpsc::Sender<()>,
+    stop: Option<mpsc::Sender<()>>,
     thread: std::thread::JoinHandle<()>,
     status: Arc<Mutex<ControllerStatus>>,
     controller: Arc<StackController<SqliteStack>>,
@@ -986,11 +1015,19 @@ pub(crate) struct ControllerHandle {
 impl ControllerHandle {
     /// Ends the pass under way after the requests in flight (not after the whole backlog),
     /// and waits for the thread.
-    pub(crate) fn stop(self) {
-        self.controller.stop_soon();
-        drop(self.stop);
+    pub(crate) fn stop(mut self) {
+        self.signal();
         let _ = self.thread.join();
         self.status.lock().running = false;
+    }
+
+    /// Tells the thread to end after the requests in flight, without waiting for it: a
+    /// handle inside its own transaction holds the write lock the thread needs to settle
+    /// their answers, so it waits for the thread only once that ends ([`Store::commit`],
+    /// [`Store::rollback`], closing).
+    pub(crate) fn signal(&mut self) {
+        self.controller.stop_soon();
+        self.stop.take();
     }
 }
 
@@ -1111,6 +1148,15 @@ impl Store {
                 "the stack controller already runs on this handle",
             ));
         }
+        if !self.inner.stopping.lock().is_empty() {
+            if self.in_host_transaction() {
+                return Err(Error::refused(
+                    "the stack controller stopped inside this transaction is still ending: \
+                     commit or roll back first",
+                ));
+            }
+            self.inner.join_stopped();
+        }
         let interval_ms = check_interval(interval)?;
         let ctl = self.new_controller()?;
         self.inner
@@ -1174,7 +1220,7 @@ impl Store {
         }
         *self.inner.controller_status.lock() = Some(status.clone());
         *bg = Some(ControllerHandle {
-            stop,
+            stop: Some(stop),
             thread,
             status,
             controller,
@@ -1184,17 +1230,24 @@ impl Store {
 
     /// Stops the background controller once the requests it has in flight are answered and
     /// settled; a no-op when none runs. Its status stays readable meanwhile, and a start
-    /// waits for the stop.
+    /// waits for the stop. Inside this handle's transaction it returns at once: settling
+    /// needs the write lock the transaction holds, so the controller ends, and is waited for,
+    /// when the transaction ends (a start before then is refused).
     pub fn stop_controller(&self) {
         let mut bg = self.inner.background.lock();
-        if let Some(h) = bg.take() {
+        if let Some(mut h) = bg.take() {
             // Its interval no longer holds: the background controller, going, shortens its
             // pause to what the handle still declares (a host's own timer).
             self.inner
                 .lock_hold
                 .background_ms
                 .store(0, Ordering::Relaxed);
-            h.stop();
+            if self.in_host_transaction() {
+                h.signal();
+                self.inner.stopping.lock().push(h);
+            } else {
+                h.stop();
+            }
             // A foreground pass since declared the background's pause too.
             if let Some(c) = self.inner.controller.lock().clone() {
                 c.shorten_pause();

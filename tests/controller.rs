@@ -2104,3 +2104,89 @@ fn a_rename_leaves_another_handle_of_the_same_name_its_pause() {
     let after: i64 = value(f.store.path(), &sql);
     assert_eq!(after, declared);
 }
+
+// ---- a host's transaction and its own background controller -------------------------------
+
+/// A cart without keys (as WooCommerce, Medusa) whose every request waits for the test's word;
+/// it applies the deltas and counts them.
+struct Gate {
+    entered: parking_lot::Mutex<std::sync::mpsc::Sender<()>>,
+    release: parking_lot::Mutex<std::sync::mpsc::Receiver<()>>,
+    applied: parking_lot::Mutex<i64>,
+}
+
+impl CartAdapter for Gate {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeUnkeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let _ = self.entered.lock().send(());
+        let _ = self.release.lock().recv();
+        *self.applied.lock() += d.iter().map(|x| x.delta).sum::<i64>();
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// The handle's background controller has a request at the cart when the host, inside its
+/// own transaction, closes the handle or stops the controller; the cart applies the sale.
+/// Neither waits on the controller's settlement, which needs the write lock the transaction
+/// holds (they waited the busy timeout twice), and the sale settles as applied (its answer
+/// was lost, and the next pass marked it uncertain).
+#[test]
+fn closing_or_stopping_inside_a_transaction_keeps_the_answer_in_flight() {
+    for close in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let busy = Duration::from_secs(3);
+        let open = || {
+            inventory_sync::Store::open_with(
+                &path,
+                inventory_sync::OpenOptions {
+                    busy_timeout: busy,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let s = open();
+        s.set_param("SynchQOH", "true").unwrap();
+        let (etx, erx) = std::sync::mpsc::channel();
+        let (rtx, rrx) = std::sync::mpsc::channel();
+        let gate = Arc::new(Gate {
+            entered: parking_lot::Mutex::new(etx),
+            release: parking_lot::Mutex::new(rrx),
+            applied: parking_lot::Mutex::new(0),
+        });
+        let c = custom_cart(&s, "Gate", gate.clone(), Some("attribute"), None);
+        s.set_cart_sync(c, true).unwrap();
+        item(&s, "MUG", 5);
+        adjust(&s, "MUG", -1, Reason::PosSale);
+        s.start_controller(Duration::from_secs(3600)).unwrap();
+        erx.recv().unwrap();
+        s.begin().unwrap();
+        rtx.send(()).unwrap();
+        let started = Instant::now();
+        let took = if close {
+            drop(s);
+            started.elapsed()
+        } else {
+            s.stop_controller();
+            let took = started.elapsed();
+            s.rollback().unwrap();
+            drop(s);
+            took
+        };
+        assert_eq!(*gate.applied.lock(), -1, "the cart applied the sale");
+        let s = open();
+        assert!(
+            took < busy
+                && s.stack_count(c, StackState::Waiting).unwrap() == 0
+                && s.stack_count(c, StackState::Uncertain).unwrap() == 0,
+            "close {close}: took {took:?}; {:?}",
+            stack(&s, None)
+        );
+    }
+}

@@ -72,6 +72,9 @@ pub(crate) struct Inner {
     /// This handle's controllers to the shared-controller lock: who, and for how long.
     pub(crate) lock_hold: Arc<crate::controller::LockHold>,
     pub(crate) background: Mutex<Option<ControllerHandle>>,
+    /// Background controllers stopped inside the host's transaction, still ending: waited
+    /// for once it ends.
+    pub(crate) stopping: Mutex<Vec<ControllerHandle>>,
     /// The background controller's status, read without the `background` lock, which a stop
     /// holds while it waits for the requests in flight.
     pub(crate) controller_status: Mutex<Option<Arc<Mutex<crate::controller::ControllerStatus>>>>,
@@ -301,6 +304,7 @@ impl Store {
                 controller: Mutex::new(None),
                 lock_hold: Arc::default(),
                 background: Mutex::new(None),
+                stopping: Mutex::new(Vec::new()),
                 controller_status: Mutex::new(None),
                 last_reports: Mutex::new(HashMap::new()),
                 host_tx: AtomicBool::new(false),
@@ -416,6 +420,7 @@ impl Store {
         if conn.is_autocommit() {
             self.inner.host_tx.store(false, Ordering::Relaxed);
             // What the transaction's write lock kept the controllers from writing.
+            self.inner.join_stopped();
             finish_pause_ends(
                 &conn,
                 &self.inner.lock_hold,
@@ -478,6 +483,16 @@ const LAST_REPORTS: usize = 64;
 const LOST_HOST_TX: &str = "the host transaction was rolled back after an earlier error and \
                             nothing of it was kept; call rollback, then start again";
 
+impl Inner {
+    /// Waits for the background controllers stopped inside a transaction that has ended.
+    pub(crate) fn join_stopped(&self) {
+        let stopped = std::mem::take(&mut *self.stopping.lock());
+        for h in stopped {
+            h.stop();
+        }
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // The host's transaction first: its write lock would keep the controllers going
@@ -486,6 +501,8 @@ impl Drop for Inner {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        self.join_stopped();
+        let conn = self.conn.get_mut();
         finish_pause_ends(conn, &self.lock_hold, self.options.busy_timeout);
         self.lock_hold.declare_none();
         if let Some(bg) = self.background.get_mut().take() {
