@@ -473,7 +473,9 @@ int32_t invsync_ledger_list(invsync_store *store,
 int32_t invsync_begin(invsync_store *store);
 
 /**
- * Commits the host transaction; `INVSYNC_REFUSED` when none is open.
+ * Commits the host transaction; `INVSYNC_REFUSED` when none is open. A background
+ * controller stopped inside it (`invsync_controller_stop`) is waited for here: the request
+ * it has in flight, then its settlement. Other calls on the handle go on meanwhile.
  *
  * NULL: `store` required.
  *
@@ -483,7 +485,8 @@ int32_t invsync_begin(invsync_store *store);
 int32_t invsync_commit(invsync_store *store);
 
 /**
- * Rolls the host transaction back; `INVSYNC_REFUSED` when none is open.
+ * Rolls the host transaction back; `INVSYNC_REFUSED` when none is open. Waits as
+ * `invsync_commit` does.
  *
  * NULL: `store` required.
  *

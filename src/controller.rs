@@ -149,8 +149,6 @@ pub struct StackController<S: WebStack> {
     pruned_at: AtomicI64,
     /// When this controller last wrote its heartbeat (Unix ms).
     beat_at: AtomicI64,
-    /// The name and value of its last heartbeat, as it stands after any end of its pause.
-    beat: Mutex<Option<(String, i64)>>,
     /// Set to end the pass under way soon: each cart ends after the request it has in flight.
     stopping: AtomicBool,
     /// The holder name it took the shared lock as, while it holds it: given back when the
@@ -172,10 +170,22 @@ pub(crate) struct LockHold {
     id: String,
     declared_ms: AtomicI64,
     background_ms: AtomicI64,
-    /// Ends of its controllers' pauses the store was too busy to take (a transaction open):
+    /// The heartbeats its controllers wrote, one a workstation name, each as the store holds
+    /// it, and any end of its pause the store was too busy to take (a transaction open):
     /// written at a controller's next beat, when the handle's transaction ends, or when the
     /// handle closes, whichever comes first.
-    unfinished: Mutex<Vec<PauseEnd>>,
+    beats: Mutex<Vec<Beaten>>,
+}
+
+/// A heartbeat a handle's controller wrote.
+struct Beaten {
+    workstation: String,
+    /// When it was written.
+    at: i64,
+    /// The row's `last_seen` as written: the beat plus the pause it declared, or an end.
+    row: i64,
+    /// An earlier end of its pause still to be written.
+    end: Option<i64>,
 }
 
 impl Default for LockHold {
@@ -184,17 +194,58 @@ impl Default for LockHold {
             id: crate::store::random_key(),
             declared_ms: AtomicI64::new(0),
             background_ms: AtomicI64::new(0),
-            unfinished: Mutex::new(Vec::new()),
+            beats: Mutex::new(Vec::new()),
         }
     }
 }
 
 impl LockHold {
-    /// Writes the ends of pauses kept for later with `end`; keeps those it still cannot.
-    pub(crate) fn finish_ends(&self, end: impl Fn(&str, i64, i64) -> Result<()>) {
-        self.unfinished
-            .lock()
-            .retain(|(w, declared, to)| end(w, *declared, *to).is_err());
+    /// A heartbeat its controller wrote: it replaces the name's earlier one, and any end of
+    /// that one's pause not yet written (the row no longer holds it).
+    fn beaten(&self, workstation: &str, at: i64, row: i64) {
+        let mut beats = self.beats.lock();
+        beats.retain(|b| b.workstation != workstation);
+        beats.push(Beaten {
+            workstation: workstation.to_owned(),
+            at,
+            row,
+            end: None,
+        });
+    }
+
+    /// Moves the end of the pause of each heartbeat (of `workstation`, or all) back to
+    /// `to(when it was written)`, with `write` (see [`WebStack::heartbeat_end`]); an end the
+    /// store is too busy to take is kept, with the earliest asked, to be written later.
+    pub(crate) fn end_pauses(
+        &self,
+        workstation: Option<&str>,
+        to: impl Fn(i64) -> i64,
+        write: impl Fn(&str, i64, i64) -> Result<()>,
+    ) {
+        for b in self.beats.lock().iter_mut() {
+            if workstation.is_some_and(|w| w != b.workstation) {
+                continue;
+            }
+            let end = to(b.at).min(b.end.unwrap_or(i64::MAX));
+            if end >= b.row {
+                continue;
+            }
+            match write(&b.workstation, b.row, end) {
+                Ok(()) => (b.row, b.end) = (end, None),
+                Err(_) => b.end = Some(end),
+            }
+        }
+    }
+
+    /// Shortens every heartbeat's pause to what the handle declares now (its background
+    /// controller stopped, `PassIntervalMs` lowered, the handle closing: nothing).
+    pub(crate) fn shorten_pauses(&self, write: impl Fn(&str, i64, i64) -> Result<()>) {
+        self.end_pauses(None, |at| at.saturating_add(self.ms()), write);
+    }
+
+    /// Writes the ends of pauses kept for later.
+    pub(crate) fn finish_ends(&self, write: impl Fn(&str, i64, i64) -> Result<()>) {
+        self.end_pauses(None, |_| i64::MAX, write);
     }
 
     /// Its handle is closing: no pause between passes is declared any more.
@@ -208,13 +259,6 @@ impl LockHold {
         declared.max(self.background_ms.load(Ordering::Relaxed))
     }
 }
-
-/// How many more times a controller tries to settle a cart's answer the store was too busy to
-/// take.
-const SETTLE_TRIES: usize = 5;
-
-/// The end of a heartbeat's pause: (workstation, the heartbeat as declared, its new end).
-type PauseEnd = (String, i64, i64);
 
 /// The interval of a controller's passes, refused outside what one runs at.
 fn check_interval(interval: Duration) -> Result<i64> {
@@ -232,8 +276,8 @@ impl<S: WebStack> Drop for StackController<S> {
         if let Some(holder) = self.holding.lock().take() {
             let _ = self.stack.release_shared_lock(&holder);
         }
-        self.shorten_pause();
-        self.finish_ends();
+        self.hold
+            .shorten_pauses(|w, row, to| self.stack.heartbeat_end(w, row, to));
     }
 }
 
@@ -247,7 +291,6 @@ impl<S: WebStack> StackController<S> {
             cache: Mutex::new(HashMap::new()),
             pruned_at: AtomicI64::new(0),
             beat_at: AtomicI64::new(0),
-            beat: Mutex::new(None),
             stopping: AtomicBool::new(false),
             holding: Mutex::new(None),
             hold: Arc::default(),
@@ -498,55 +541,13 @@ impl<S: WebStack> StackController<S> {
     /// controller whose pause outlasted `3 × LeaseMs` was taken for dead, and the other
     /// workstations sent its records as theirs).
     fn beat(&self, workstation: &str, now: i64) -> Result<()> {
-        self.finish_ends();
+        self.hold
+            .finish_ends(|w, row, to| self.stack.heartbeat_end(w, row, to));
         let declared = now.saturating_add(self.hold.ms());
         self.stack.heartbeat(workstation, declared)?;
         self.beat_at.store(now, Ordering::Relaxed);
-        *self.beat.lock() = Some((workstation.to_owned(), declared));
+        self.hold.beaten(workstation, now, declared);
         Ok(())
-    }
-
-    /// Shortens the pause its last heartbeat declared to what its handle declares now (its
-    /// background controller stopped, `PassIntervalMs` lowered, the handle closing: nothing).
-    pub(crate) fn shorten_pause(&self) {
-        self.end_beat_at(|beat_at| beat_at.saturating_add(self.hold.ms()));
-    }
-
-    /// Ends the pause its last heartbeat declared at once: its handle was renamed, so that
-    /// name will not beat again.
-    pub(crate) fn end_pause(&self) {
-        self.end_beat_at(|_| now_ms());
-    }
-
-    /// Moves the end of its last heartbeat's pause back to `to(beat_at)` (see
-    /// [`WebStack::heartbeat_end`]); an end the store was too busy to take is kept to be
-    /// written later.
-    fn end_beat_at(&self, to: impl FnOnce(i64) -> i64) {
-        let mut beat = self.beat.lock();
-        let Some((workstation, declared)) = beat.clone() else {
-            return;
-        };
-        let to = to(self.beat_at.load(Ordering::Relaxed));
-        if to >= declared {
-            return;
-        }
-        if self
-            .stack
-            .heartbeat_end(&workstation, declared, to)
-            .is_err()
-        {
-            self.hold
-                .unfinished
-                .lock()
-                .push((workstation.clone(), declared, to));
-        }
-        *beat = Some((workstation, to));
-    }
-
-    /// Writes the ends of pauses the store was too busy to take before.
-    fn finish_ends(&self) {
-        self.hold
-            .finish_ends(|w, declared, to| self.stack.heartbeat_end(w, declared, to));
     }
 
     /// Settles `answered` (if any) and, when `more`, leases the cart's next batch, as one
@@ -591,7 +592,9 @@ impl<S: WebStack> StackController<S> {
         });
         let lease = match answered {
             Some((batch, transitions)) => {
-                let (held, lease) = self.settle_patiently(&batch.token, &transitions, next)?;
+                let (held, lease) =
+                    self.stack
+                        .settle_and_lease(&batch.token, &transitions, now_ms(), next)?;
                 batch.count(&transitions, &held, rep);
                 lease
             }
@@ -607,33 +610,6 @@ impl<S: WebStack> StackController<S> {
         *left = left.saturating_sub(lease.as_ref().map_or(0, Lease::records));
         drop(left);
         Ok(lease.filter(|l| !l.sends.is_empty()))
-    }
-
-    /// Settles what the cart answered and leases `next`, as [`WebStack::settle_and_lease`].
-    /// A store too busy to take it (a host's transaction held past the busy timeout) does not
-    /// make the answer lost: it is settled alone, tried again [`SETTLE_TRIES`] times (each
-    /// try waits the busy timeout), and the next batch left for later. Lost, an applied
-    /// change to a cart without keys became `uncertain` once its lease lapsed.
-    fn settle_patiently(
-        &self,
-        token: &str,
-        transitions: &[(i64, Transition)],
-        next: Option<NextLease<'_>>,
-    ) -> Result<(Vec<i64>, Option<Lease>)> {
-        let mut tried = self
-            .stack
-            .settle_and_lease(token, transitions, now_ms(), next);
-        for _ in 0..SETTLE_TRIES {
-            match &tried {
-                Err(e) if e.kind() == crate::ErrorKind::Busy => {
-                    tried = self
-                        .stack
-                        .settle_and_lease(token, transitions, now_ms(), None);
-                }
-                _ => break,
-            }
-        }
-        tried
     }
 
     /// Releases a batch leased ahead and never sent, and gives its groups back to the budget.
@@ -1021,6 +997,11 @@ impl ControllerHandle {
         self.status.lock().running = false;
     }
 
+    /// Its writes wait no longer than the busy timeout: its handle is closing.
+    pub(crate) fn impatient(&self) {
+        self.controller.stack().wait_out_busy(false);
+    }
+
     /// Tells the thread to end after the requests in flight, without waiting for it: a
     /// handle inside its own transaction holds the write lock the thread needs to settle
     /// their answers, so it waits for the thread only once that ends ([`Store::commit`],
@@ -1099,29 +1080,6 @@ impl Store {
         Ok(())
     }
 
-    /// Ends the pauses this handle's controllers declared (each on its own connection,
-    /// waiting a moment at most). A background controller being started or stopped just now
-    /// is passed over: stopping ends its pause itself.
-    pub(crate) fn end_controllers_pause(&self) {
-        self.each_controller(StackController::end_pause);
-    }
-
-    /// Runs `f` on this handle's controllers. A background controller being started or
-    /// stopped just now is passed over (stopping shortens its pause itself).
-    fn each_controller(&self, f: impl Fn(&StackController<SqliteStack>)) {
-        if let Some(c) = self.inner.controller.lock().clone() {
-            f(&c);
-        }
-        let background = self
-            .inner
-            .background
-            .try_lock()
-            .and_then(|bg| bg.as_ref().map(|h| h.controller.clone()));
-        if let Some(c) = background {
-            f(&c);
-        }
-    }
-
     /// The pause declared between this handle's own passes (0: none).
     pub(crate) fn declared_pass_interval_ms(&self) -> i64 {
         self.inner.lock_hold.declared_ms.load(Ordering::Relaxed)
@@ -1134,7 +1092,9 @@ impl Store {
             .lock_hold
             .declared_ms
             .store(ms, Ordering::Relaxed);
-        self.each_controller(StackController::shorten_pause);
+        self.inner
+            .lock_hold
+            .shorten_pauses(|w, row, to| self.write_pause_end(w, row, to));
     }
 
     /// Starts the stack controller on a background thread, a pass every `interval` (at once
@@ -1243,15 +1203,16 @@ impl Store {
                 .background_ms
                 .store(0, Ordering::Relaxed);
             if self.in_host_transaction() {
+                h.controller.stack().wait_out_busy(true);
                 h.signal();
                 self.inner.stopping.lock().push(h);
             } else {
                 h.stop();
             }
             // A foreground pass since declared the background's pause too.
-            if let Some(c) = self.inner.controller.lock().clone() {
-                c.shorten_pause();
-            }
+            self.inner
+                .lock_hold
+                .shorten_pauses(|w, row, to| self.write_pause_end(w, row, to));
         }
     }
 

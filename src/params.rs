@@ -155,7 +155,11 @@ impl Store {
                 if old != new {
                     // The old name's records are no longer this handle's to send: they wait
                     // `3 × LeaseMs`, not through the pause its controllers declared.
-                    self.end_controllers_pause();
+                    self.inner.lock_hold.end_pauses(
+                        Some(&old),
+                        |_| crate::store::now_ms(),
+                        |w, row, to| self.write_pause_end(w, row, to),
+                    );
                 }
                 return Ok(());
             }

@@ -369,6 +369,8 @@ pub struct SqliteStack {
     /// Whether [`WebStack::release_memory`] closes the connection: where SQLite shares one
     /// page cache among every connection of the process.
     close_after_work: bool,
+    /// See [`SqliteStack::wait_out_busy`].
+    wait_out_busy: std::sync::atomic::AtomicBool,
 }
 
 impl SqliteStack {
@@ -393,6 +395,7 @@ impl SqliteStack {
             path: path.to_owned(),
             options: options.clone(),
             close_after_work,
+            wait_out_busy: Default::default(),
         })
     }
     /// [`open`](Self::open), closing the connection after passes whatever the build (tests of
@@ -417,8 +420,29 @@ impl SqliteStack {
         }
         f(slot.as_ref().expect("opened above"))
     }
-    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.read(|c| store::write_on(c, f))
+    /// Runs the write `f`; while [`SqliteStack::wait_out_busy`] is set, a store too busy to
+    /// take it is asked again, for as long as it takes.
+    fn write<T>(&self, mut f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
+        loop {
+            match self.read(|c| store::write_on(c, &mut f)) {
+                Err(e)
+                    if e.kind() == crate::ErrorKind::Busy
+                        && self
+                            .wait_out_busy
+                            .load(std::sync::atomic::Ordering::Relaxed) => {}
+                done => return done,
+            }
+        }
+    }
+
+    /// Whether writes wait as long as the store is busy: for a controller stopped inside its
+    /// handle's own transaction, whose writes (the settlement of what a cart answered) wait
+    /// for that transaction to end, by commit or rollback; given up on after the busy
+    /// timeout, an answer was lost (an applied sale to a cart without keys was then marked
+    /// uncertain). Unset when the handle closes, so that no other writer holds it up for ever.
+    pub(crate) fn wait_out_busy(&self, wait: bool) {
+        self.wait_out_busy
+            .store(wait, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

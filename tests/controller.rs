@@ -2113,6 +2113,23 @@ struct Gate {
     entered: parking_lot::Mutex<std::sync::mpsc::Sender<()>>,
     release: parking_lot::Mutex<std::sync::mpsc::Receiver<()>>,
     applied: parking_lot::Mutex<i64>,
+    /// Its first request fails at once (a 503): the cart is then recovering from an outage.
+    fail_first: AtomicBool,
+}
+
+impl Gate {
+    fn new(
+        entered: std::sync::mpsc::Sender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+        fail_first: bool,
+    ) -> Arc<Gate> {
+        Arc::new(Gate {
+            entered: parking_lot::Mutex::new(entered),
+            release: parking_lot::Mutex::new(release),
+            applied: parking_lot::Mutex::new(0),
+            fail_first: AtomicBool::new(fail_first),
+        })
+    }
 }
 
 impl CartAdapter for Gate {
@@ -2120,6 +2137,9 @@ impl CartAdapter for Gate {
         UpdateMode::RelativeUnkeyed
     }
     fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.fail_first.swap(false, Ordering::SeqCst) {
+            return Err(CartError::Unavailable("HTTP 503".into()));
+        }
         let _ = self.entered.lock().send(());
         let _ = self.release.lock().recv();
         *self.applied.lock() += d.iter().map(|x| x.delta).sum::<i64>();
@@ -2155,11 +2175,7 @@ fn closing_or_stopping_inside_a_transaction_keeps_the_answer_in_flight() {
         s.set_param("SynchQOH", "true").unwrap();
         let (etx, erx) = std::sync::mpsc::channel();
         let (rtx, rrx) = std::sync::mpsc::channel();
-        let gate = Arc::new(Gate {
-            entered: parking_lot::Mutex::new(etx),
-            release: parking_lot::Mutex::new(rrx),
-            applied: parking_lot::Mutex::new(0),
-        });
+        let gate = Gate::new(etx, rrx, false);
         let c = custom_cart(&s, "Gate", gate.clone(), Some("attribute"), None);
         s.set_cart_sync(c, true).unwrap();
         item(&s, "MUG", 5);
@@ -2189,4 +2205,124 @@ fn closing_or_stopping_inside_a_transaction_keeps_the_answer_in_flight() {
             stack(&s, None)
         );
     }
+}
+
+/// A store handle with a busy timeout of `busy` on the file at `path`.
+fn open_busy(path: &std::path::Path, busy: Duration) -> inventory_sync::Store {
+    inventory_sync::Store::open_with(
+        path,
+        inventory_sync::OpenOptions {
+            busy_timeout: busy,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A controller stopped inside its handle's transaction, whose cart (without keys, coming
+/// back from an outage) applies the sale meanwhile, keeps the answer however long the host
+/// keeps its transaction: its writes wait for it (the cart's state written before the
+/// settlement met the busy timeout, the answer was dropped, and the sale marked uncertain).
+#[test]
+fn a_stopped_controllers_answer_outlasts_its_handles_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let busy = Duration::from_millis(300);
+    let a = open_busy(&path, busy);
+    a.set_param("SynchQOH", "true").unwrap();
+    a.set_param("RetryBaseMs", "0").unwrap();
+    a.set_param("RetryMaxMs", "0").unwrap();
+    let (etx, erx) = std::sync::mpsc::channel();
+    let (rtx, rrx) = std::sync::mpsc::channel();
+    let g = Gate::new(etx, rrx, true);
+    let c = custom_cart(&a, "Blind", g.clone(), Some("attribute"), None);
+    a.set_cart_sync(c, true).unwrap();
+    item(&a, "MUG", 5);
+    adjust(&a, "MUG", -1, Reason::PosSale);
+    assert_eq!(a.run_stack(None).unwrap().retried, 1, "the 503: an outage");
+    a.start_controller(Duration::from_secs(3600)).unwrap();
+    erx.recv().unwrap();
+    a.begin().unwrap();
+    a.stop_controller();
+    rtx.send(()).unwrap();
+    // The host keeps its transaction past the busy timeout (a deadline, not a wait for an
+    // event: the controller, ending, would stop running).
+    let t = Instant::now();
+    while a.controller_status().running && t.elapsed() < busy * 3 {
+        std::thread::yield_now();
+    }
+    a.commit().unwrap();
+    assert_eq!(*g.applied.lock(), -1, "the cart applied the sale");
+    assert!(!a.controller_status().running);
+    assert_eq!(
+        (
+            a.stack_count(c, StackState::Waiting).unwrap(),
+            a.stack_count(c, StackState::Uncertain).unwrap()
+        ),
+        (0, 0),
+        "{:?}",
+        stack(&a, None)
+    );
+}
+
+/// Commit waits for a controller stopped inside the transaction without holding the handle:
+/// another call on it (a sale at the till) goes on while the cart's request is in flight.
+#[test]
+fn commit_waits_for_a_stopped_controller_without_holding_the_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let a = open_busy(&path, Duration::from_secs(3));
+    a.set_param("SynchQOH", "true").unwrap();
+    let (etx, erx) = std::sync::mpsc::channel();
+    let (rtx, rrx) = std::sync::mpsc::channel();
+    let g = Gate::new(etx, rrx, false);
+    let c = custom_cart(&a, "Slow", g, Some("attribute"), None);
+    a.set_cart_sync(c, true).unwrap();
+    item(&a, "MUG", 5);
+    adjust(&a, "MUG", -1, Reason::PosSale);
+    a.start_controller(Duration::from_secs(3600)).unwrap();
+    erx.recv().unwrap();
+    a.begin().unwrap();
+    adjust(&a, "MUG", -1, Reason::PosSale);
+    a.stop_controller();
+    let b = open_busy(&path, Duration::from_secs(3));
+    std::thread::scope(|s| {
+        s.spawn(|| a.commit().unwrap());
+        let t = Instant::now();
+        while b.item_qoh("MUG").unwrap() != 3 && t.elapsed() < Duration::from_secs(20) {
+            std::thread::yield_now();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let a = &a;
+        s.spawn(move || {
+            let _ = tx.send(a.item_qoh("MUG").unwrap());
+        });
+        let answered = rx.recv_timeout(Duration::from_secs(2));
+        rtx.send(()).unwrap();
+        assert_eq!(
+            answered,
+            Ok(3),
+            "a call on the handle waited for the cart's request"
+        );
+    });
+}
+
+/// An end of a pause the store was too busy to take, kept, is not written over a later,
+/// shorter one: `PassIntervalMs` 1 hour, then 10 minutes while another handle writes, then
+/// 0, then closed: the row ends at the last beat (it was left at 10 minutes past it).
+#[test]
+fn a_kept_end_of_a_pause_does_not_overwrite_a_later_shorter_one() {
+    let f = store();
+    let (_e, till1, till2) = two_tills(&f);
+    till1.set_param("PassIntervalMs", "3600000").unwrap();
+    till1.run_stack(None).unwrap();
+    adjust(&till1, "W", -1, Reason::PosSale);
+    till2.begin().unwrap();
+    till1.set_param("PassIntervalMs", "600000").unwrap();
+    till2.rollback().unwrap();
+    till1.set_param("PassIntervalMs", "0").unwrap();
+    drop(till1);
+    age_heartbeat(&f, "TILL-1", 600_000);
+    let r = till2.run_stack(None).unwrap();
+    assert_eq!(r.sent, 1, "TILL-1 declared no pause and closed: {r}");
 }

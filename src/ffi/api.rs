@@ -566,7 +566,9 @@ pub unsafe extern "C" fn invsync_begin(store: *mut InvsyncStore) -> i32 {
     })
 }
 
-/// Commits the host transaction; `INVSYNC_REFUSED` when none is open.
+/// Commits the host transaction; `INVSYNC_REFUSED` when none is open. A background
+/// controller stopped inside it (`invsync_controller_stop`) is waited for here: the request
+/// it has in flight, then its settlement. Other calls on the handle go on meanwhile.
 ///
 /// NULL: `store` required.
 ///
@@ -580,7 +582,8 @@ pub unsafe extern "C" fn invsync_commit(store: *mut InvsyncStore) -> i32 {
     })
 }
 
-/// Rolls the host transaction back; `INVSYNC_REFUSED` when none is open.
+/// Rolls the host transaction back; `INVSYNC_REFUSED` when none is open. Waits as
+/// `invsync_commit` does.
 ///
 /// NULL: `store` required.
 ///

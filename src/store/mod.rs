@@ -395,12 +395,14 @@ impl Store {
         Ok(())
     }
 
-    /// Commits the host transaction.
+    /// Commits the host transaction. A background controller stopped inside it is waited
+    /// for here (the request it has in flight, then its settlement); the handle's other calls
+    /// go on meanwhile.
     pub fn commit(&self) -> Result<()> {
         self.end_host_transaction("COMMIT")
     }
 
-    /// Rolls the host transaction back.
+    /// Rolls the host transaction back; waits as [`Store::commit`] does.
     pub fn rollback(&self) -> Result<()> {
         self.end_host_transaction("ROLLBACK")
     }
@@ -417,15 +419,19 @@ impl Store {
             return Err(Error::refused("no host transaction is open on this handle"));
         }
         let r = conn.execute_batch(sql);
-        if conn.is_autocommit() {
+        let ended = conn.is_autocommit();
+        if ended {
             self.inner.host_tx.store(false, Ordering::Relaxed);
-            // What the transaction's write lock kept the controllers from writing.
+        }
+        drop(conn);
+        if ended {
+            // What the transaction's write lock kept the controllers from writing. Waited
+            // for without the handle's connection: a stopped controller's request in flight
+            // must not hold up the host's other calls on the handle.
             self.inner.join_stopped();
-            finish_pause_ends(
-                &conn,
-                &self.inner.lock_hold,
-                self.inner.options.busy_timeout,
-            );
+            self.inner
+                .lock_hold
+                .finish_ends(|w, row, to| self.write_pause_end(w, row, to));
         }
         r?;
         Ok(())
@@ -501,24 +507,44 @@ impl Drop for Inner {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        for h in self.stopping.get_mut().iter() {
+            h.impatient();
+        }
         self.join_stopped();
         let conn = self.conn.get_mut();
-        finish_pause_ends(conn, &self.lock_hold, self.options.busy_timeout);
+        let busy = self.options.busy_timeout;
+        let write = |w: &str, row, to| brief_pause_end(conn, busy, w, row, to);
         self.lock_hold.declare_none();
+        self.lock_hold.shorten_pauses(write);
         if let Some(bg) = self.background.get_mut().take() {
             bg.stop();
         }
     }
 }
 
-/// Writes, on the handle's own connection and waiting for the store a moment only, the ends
-/// of its controllers' pauses that a transaction kept them from writing.
-fn finish_pause_ends(conn: &Connection, hold: &crate::controller::LockHold, busy: Duration) {
-    if conn.busy_timeout(Duration::from_millis(250)).is_err() {
-        return;
+/// Writes the end of a heartbeat's pause (see [`sql::heartbeat_end`]) on `conn`, waiting
+/// for the store a moment only.
+fn brief_pause_end(conn: &Connection, busy: Duration, w: &str, row: i64, to: i64) -> Result<()> {
+    conn.busy_timeout(Duration::from_millis(250))?;
+    let written = write_on(conn, |c| sql::heartbeat_end(c, w, row, to));
+    conn.busy_timeout(busy)?;
+    written
+}
+
+impl Store {
+    /// Writes the end of a heartbeat's pause on the handle's connection, waiting for the store
+    /// a moment only; inside the host's transaction, not at all (the end would go with it):
+    /// it is kept, and written when the transaction ends.
+    pub(crate) fn write_pause_end(&self, w: &str, row: i64, to: i64) -> Result<()> {
+        let conn = self.inner.conn.lock();
+        if !conn.is_autocommit() {
+            return Err(Error::new(
+                crate::ErrorKind::Busy,
+                "inside the host's transaction",
+            ));
+        }
+        brief_pause_end(&conn, self.inner.options.busy_timeout, w, row, to)
     }
-    hold.finish_ends(|w, declared, to| write_on(conn, |c| sql::heartbeat_end(c, w, declared, to)));
-    let _ = conn.busy_timeout(busy);
 }
 
 /// See [`Store::write`]; shared with the controller's and manual sync's connections.
