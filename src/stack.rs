@@ -439,7 +439,9 @@ impl SqliteStack {
     /// handle's own transaction, whose writes (the settlement of what a cart answered) wait
     /// for that transaction to end, by commit or rollback; given up on after the busy
     /// timeout, an answer was lost (an applied sale to a cart without keys was then marked
-    /// uncertain). Unset when the handle closes, so that no other writer holds it up for ever.
+    /// uncertain). Unset as soon as that transaction ends (or the handle closes): from then
+    /// on its writes wait the busy timeout, as any controller's, so that no other writer
+    /// holds up the commit or close that waits for it.
     pub(crate) fn wait_out_busy(&self, wait: bool) {
         self.wait_out_busy
             .store(wait, std::sync::atomic::Ordering::Relaxed);

@@ -2326,3 +2326,41 @@ fn a_kept_end_of_a_pause_does_not_overwrite_a_later_shorter_one() {
     let r = till2.run_stack(None).unwrap();
     assert_eq!(r.sent, 1, "TILL-1 declared no pause and closed: {r}");
 }
+
+/// Once the handle's transaction ends, a controller stopped inside it waits for the store as
+/// any controller does: another handle's transaction begun right after the commit does not
+/// hold the commit up for as long as it lasts.
+#[test]
+fn a_commit_is_not_held_up_by_another_handles_transaction_begun_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let busy = Duration::from_millis(300);
+    let a = open_busy(&path, busy);
+    a.set_param("SynchQOH", "true").unwrap();
+    let (etx, erx) = std::sync::mpsc::channel();
+    let (rtx, rrx) = std::sync::mpsc::channel();
+    let g = Gate::new(etx, rrx, false);
+    let c = custom_cart(&a, "Gate", g, Some("attribute"), None);
+    a.set_cart_sync(c, true).unwrap();
+    item(&a, "MUG", 5);
+    adjust(&a, "MUG", -1, Reason::PosSale);
+    a.start_controller(Duration::from_secs(3600)).unwrap();
+    erx.recv().unwrap();
+    a.begin().unwrap();
+    a.stop_controller();
+    let b = open_busy(&path, Duration::from_secs(30));
+    std::thread::scope(|s| {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let a = &a;
+        s.spawn(move || {
+            a.commit().unwrap();
+            let _ = done_tx.send(());
+        });
+        // Returns once A's commit has run; the cart answers while B holds the store.
+        b.begin().unwrap();
+        rtx.send(()).unwrap();
+        let returned = done_rx.recv_timeout(Duration::from_secs(20));
+        b.rollback().unwrap();
+        assert!(returned.is_ok(), "A's commit waited for B's transaction");
+    });
+}

@@ -427,7 +427,12 @@ impl Store {
         if ended {
             // What the transaction's write lock kept the controllers from writing. Waited
             // for without the handle's connection: a stopped controller's request in flight
-            // must not hold up the host's other calls on the handle.
+            // must not hold up the host's other calls on the handle. Its writes now wait for
+            // the store as any controller's do: another writer, another handle's transaction
+            // or this handle's next, must not hold this call up for ever.
+            for h in self.inner.stopping.lock().iter() {
+                h.impatient();
+            }
             self.inner.join_stopped();
             self.inner
                 .lock_hold
