@@ -408,17 +408,8 @@ impl Store {
             } else {
                 report.requests += 1;
                 let refused = match self.deliver_first(adapter.as_ref(), &sets, &deliver) {
-                    // As for a set: a cart that cannot be reached, refuses the credentials or
-                    // asks for a longer pause than a run waits ends the run (not asked again
-                    // before the time it named), an error of the call if nothing reached it.
-                    Err(e)
-                        if matches!(
-                            e,
-                            CartError::Unreachable(_)
-                                | CartError::Unauthorized(_)
-                                | CartError::RateLimited { .. }
-                        ) =>
-                    {
+                    // As for a set: an error of the call if nothing reached the cart.
+                    Err(e) if ends_run(&e) => {
                         if !reached {
                             return Err(cart_error(&cart, &e));
                         }
@@ -548,15 +539,7 @@ impl Store {
                             }
                         }
                         Err(e) => {
-                            // The cart stopped answering, or never did, or asks for a pause
-                            // longer than a run waits: every later batch would fail the same
-                            // way (or ask it again before the time it named).
-                            let stops = matches!(
-                                e,
-                                CartError::Unreachable(_)
-                                    | CartError::Unauthorized(_)
-                                    | CartError::RateLimited { .. }
-                            );
+                            let stops = ends_run(&e);
                             if stops && !reached {
                                 return Err(cart_error(&cart, &e));
                             }
@@ -1292,6 +1275,16 @@ enum Took {
     No(String),
     /// Not sent: the run stopped before it.
     NotTried,
+}
+
+/// Whether a whole-call error ends a Send QOH run: the cart stopped answering, or never did,
+/// or asks for a pause longer than a run waits, so every later batch would fail the same way
+/// (or ask it again before the time it named).
+fn ends_run(e: &CartError) -> bool {
+    matches!(
+        e,
+        CartError::Unreachable(_) | CartError::Unauthorized(_) | CartError::RateLimited { .. }
+    )
 }
 
 /// How many times Send QOH sends a batch again whose answer was lost.

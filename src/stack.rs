@@ -374,16 +374,9 @@ pub struct SqliteStack {
 }
 
 impl SqliteStack {
-    /// Runs the write `f` waiting for the store a moment only: long enough for another's
-    /// write (a sale, a heartbeat) to end, short enough for a host that closes a handle with
-    /// a transaction open. For what a controller going away leaves the store.
+    /// [`store::write_briefly_on`] on this stack's connection.
     fn write_briefly(&self, f: impl FnOnce(&Connection) -> Result<()>) -> Result<()> {
-        self.read(|c| {
-            c.busy_timeout(Duration::from_millis(250))?;
-            let written = store::write_on(c, f);
-            c.busy_timeout(self.options.busy_timeout)?;
-            written
-        })
+        self.read(|c| store::write_briefly_on(c, self.options.busy_timeout, f))
     }
 
     /// Opens its own connection to the store file at `path`, which must exist.

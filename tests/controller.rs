@@ -174,6 +174,15 @@ fn two_tills(f: &Fixture) -> (Emulator, inventory_sync::Store, inventory_sync::S
     (e, till1, till2)
 }
 
+/// Ten minutes on (3 × LeaseMs is three), TILL-2's pass sends TILL-1's sale of one W: TILL-1
+/// is not taken for alive; `what` says why it should not be.
+fn others_send_till1s_sale(f: &Fixture, e: &Emulator, till2: &inventory_sync::Store, what: &str) {
+    age_heartbeat(f, "TILL-1", 600_000);
+    let r = till2.run_stack(None).unwrap();
+    assert_eq!(r.sent, 1, "{what}: {r}");
+    assert_eq!(e.qoh("W"), Some(9));
+}
+
 /// Time passing for `workstation`'s heartbeat: `ms` written into the file, not waited for.
 fn age_heartbeat(f: &Fixture, workstation: &str, ms: i64) {
     rusqlite::Connection::open(f.store.path())
@@ -2001,11 +2010,7 @@ fn closing_a_handle_with_a_transaction_open_ends_its_background_pause() {
     adjust(&till1, "W", -1, Reason::PosSale);
     till1.begin().unwrap();
     drop(till1);
-    // Ten minutes on (3 x LeaseMs is three).
-    age_heartbeat(&f, "TILL-1", 600_000);
-    let r = till2.run_stack(None).unwrap();
-    assert_eq!(r.sent, 1, "TILL-1 closed, its record still waits: {r}");
-    assert_eq!(e.qoh("W"), Some(9));
+    others_send_till1s_sale(&f, &e, &till2, "TILL-1 closed, its record still waits");
 }
 
 /// A background controller stopped inside the handle's transaction ends its pause all the
@@ -2021,13 +2026,12 @@ fn stopping_the_controller_inside_a_transaction_ends_its_pause() {
     till1.stop_controller();
     till1.commit().unwrap();
     drop(till1);
-    age_heartbeat(&f, "TILL-1", 600_000);
-    let r = till2.run_stack(None).unwrap();
-    assert_eq!(
-        r.sent, 1,
-        "TILL-1 stopped and closed, its record still waits: {r}"
+    others_send_till1s_sale(
+        &f,
+        &e,
+        &till2,
+        "TILL-1 stopped and closed, its record still waits",
     );
-    assert_eq!(e.qoh("W"), Some(9));
 }
 
 /// A rename while another handle writes ends the old name's pause once the store takes the
@@ -2043,10 +2047,7 @@ fn a_rename_during_anothers_transaction_ends_the_old_names_pause() {
     till1.set_param("Workstation", "TILL-9").unwrap();
     till2.rollback().unwrap();
     drop(till1);
-    age_heartbeat(&f, "TILL-1", 600_000);
-    let r = till2.run_stack(None).unwrap();
-    assert_eq!(r.sent, 1, "TILL-1 is gone, its record still waits: {r}");
-    assert_eq!(e.qoh("W"), Some(9));
+    others_send_till1s_sale(&f, &e, &till2, "TILL-1 is gone, its record still waits");
 }
 
 /// Stopping the background controller leaves the pause the host declares for its own timer
@@ -2076,13 +2077,12 @@ fn pass_interval_set_to_zero_shortens_the_declared_pause() {
     till1.run_stack(None).unwrap();
     till1.set_param("PassIntervalMs", "0").unwrap();
     adjust(&till1, "W", -1, Reason::PosSale);
-    age_heartbeat(&f, "TILL-1", 600_000);
-    let r = till2.run_stack(None).unwrap();
-    assert_eq!(
-        r.sent, 1,
-        "TILL-1 declares no pause, yet its record waits: {r}"
+    others_send_till1s_sale(
+        &f,
+        &e,
+        &till2,
+        "TILL-1 declares no pause, yet its record waits",
     );
-    assert_eq!(e.qoh("W"), Some(9));
 }
 
 /// A rename leaves another handle of the same name the pause it declared.
@@ -2161,25 +2161,8 @@ fn closing_or_stopping_inside_a_transaction_keeps_the_answer_in_flight() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
         let busy = Duration::from_secs(3);
-        let open = || {
-            inventory_sync::Store::open_with(
-                &path,
-                inventory_sync::OpenOptions {
-                    busy_timeout: busy,
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-        };
-        let s = open();
-        s.set_param("SynchQOH", "true").unwrap();
-        let (etx, erx) = std::sync::mpsc::channel();
-        let (rtx, rrx) = std::sync::mpsc::channel();
-        let gate = Gate::new(etx, rrx, false);
-        let c = custom_cart(&s, "Gate", gate.clone(), Some("attribute"), None);
-        s.set_cart_sync(c, true).unwrap();
-        item(&s, "MUG", 5);
-        adjust(&s, "MUG", -1, Reason::PosSale);
+        let s = open_busy(&path, busy);
+        let (gate, c, erx, rtx) = gated_sale(&s, false);
         s.start_controller(Duration::from_secs(3600)).unwrap();
         erx.recv().unwrap();
         s.begin().unwrap();
@@ -2196,7 +2179,7 @@ fn closing_or_stopping_inside_a_transaction_keeps_the_answer_in_flight() {
             took
         };
         assert_eq!(*gate.applied.lock(), -1, "the cart applied the sale");
-        let s = open();
+        let s = open_busy(&path, busy);
         assert!(
             took < busy
                 && s.stack_count(c, StackState::Waiting).unwrap() == 0
@@ -2205,6 +2188,30 @@ fn closing_or_stopping_inside_a_transaction_keeps_the_answer_in_flight() {
             stack(&s, None)
         );
     }
+}
+
+/// On `store` (SynchQOH on): a cart "Gate" served by a [`Gate`] (its first request failing
+/// with a 503 when `fail_first`), and a sale of one MUG (of 5) waiting for it. Returns the
+/// gate, the cart, the channel that says a request is at the cart, and the one that lets the
+/// cart answer it.
+fn gated_sale(
+    store: &inventory_sync::Store,
+    fail_first: bool,
+) -> (
+    Arc<Gate>,
+    CartId,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    store.set_param("SynchQOH", "true").unwrap();
+    let (etx, erx) = std::sync::mpsc::channel();
+    let (rtx, rrx) = std::sync::mpsc::channel();
+    let gate = Gate::new(etx, rrx, fail_first);
+    let c = custom_cart(store, "Gate", gate.clone(), Some("attribute"), None);
+    store.set_cart_sync(c, true).unwrap();
+    item(store, "MUG", 5);
+    adjust(store, "MUG", -1, Reason::PosSale);
+    (gate, c, erx, rtx)
 }
 
 /// A store handle with a busy timeout of `busy` on the file at `path`.
@@ -2229,16 +2236,9 @@ fn a_stopped_controllers_answer_outlasts_its_handles_transaction() {
     let path = dir.path().join("store.db");
     let busy = Duration::from_millis(300);
     let a = open_busy(&path, busy);
-    a.set_param("SynchQOH", "true").unwrap();
     a.set_param("RetryBaseMs", "0").unwrap();
     a.set_param("RetryMaxMs", "0").unwrap();
-    let (etx, erx) = std::sync::mpsc::channel();
-    let (rtx, rrx) = std::sync::mpsc::channel();
-    let g = Gate::new(etx, rrx, true);
-    let c = custom_cart(&a, "Blind", g.clone(), Some("attribute"), None);
-    a.set_cart_sync(c, true).unwrap();
-    item(&a, "MUG", 5);
-    adjust(&a, "MUG", -1, Reason::PosSale);
+    let (g, c, erx, rtx) = gated_sale(&a, true);
     assert_eq!(a.run_stack(None).unwrap().retried, 1, "the 503: an outage");
     a.start_controller(Duration::from_secs(3600)).unwrap();
     erx.recv().unwrap();
@@ -2272,14 +2272,7 @@ fn commit_waits_for_a_stopped_controller_without_holding_the_handle() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     let a = open_busy(&path, Duration::from_secs(3));
-    a.set_param("SynchQOH", "true").unwrap();
-    let (etx, erx) = std::sync::mpsc::channel();
-    let (rtx, rrx) = std::sync::mpsc::channel();
-    let g = Gate::new(etx, rrx, false);
-    let c = custom_cart(&a, "Slow", g, Some("attribute"), None);
-    a.set_cart_sync(c, true).unwrap();
-    item(&a, "MUG", 5);
-    adjust(&a, "MUG", -1, Reason::PosSale);
+    let (_g, _c, erx, rtx) = gated_sale(&a, false);
     a.start_controller(Duration::from_secs(3600)).unwrap();
     erx.recv().unwrap();
     a.begin().unwrap();
@@ -2336,14 +2329,7 @@ fn a_commit_is_not_held_up_by_another_handles_transaction_begun_after_it() {
     let path = dir.path().join("store.db");
     let busy = Duration::from_millis(300);
     let a = open_busy(&path, busy);
-    a.set_param("SynchQOH", "true").unwrap();
-    let (etx, erx) = std::sync::mpsc::channel();
-    let (rtx, rrx) = std::sync::mpsc::channel();
-    let g = Gate::new(etx, rrx, false);
-    let c = custom_cart(&a, "Gate", g, Some("attribute"), None);
-    a.set_cart_sync(c, true).unwrap();
-    item(&a, "MUG", 5);
-    adjust(&a, "MUG", -1, Reason::PosSale);
+    let (_g, _c, erx, rtx) = gated_sale(&a, false);
     a.start_controller(Duration::from_secs(3600)).unwrap();
     erx.recv().unwrap();
     a.begin().unwrap();

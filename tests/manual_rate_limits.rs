@@ -280,65 +280,94 @@ fn nothing_is_waited_for_after_the_last_request() {
     }
 }
 
+/// A cart with keys whose first delta request is answered "try again" (a change then waits
+/// as a retry) and later ones with `later`; it takes every count. Records when each request
+/// came, and the SKUs of the counts.
+struct ChangeWaits {
+    later: fn(&[inventory_sync::adapter::DeltaSend]) -> Result<Vec<SendOutcome>, CartError>,
+    deltas: Mutex<Vec<Instant>>,
+    sets: Mutex<Vec<(Instant, String)>>,
+}
+
+impl ChangeWaits {
+    /// Its cart on `f`'s store, with items `skus` (5 of each) and a sale of the first.
+    fn cart(
+        f: &Fixture,
+        skus: &[&str],
+        later: fn(&[inventory_sync::adapter::DeltaSend]) -> Result<Vec<SendOutcome>, CartError>,
+    ) -> (Arc<ChangeWaits>, inventory_sync::CartId) {
+        let cart = Arc::new(ChangeWaits {
+            later,
+            deltas: Mutex::new(Vec::new()),
+            sets: Mutex::new(Vec::new()),
+        });
+        let id = custom_cart(&f.store, "waits", cart.clone(), Some("attribute"), None);
+        f.store.set_cart_sync(id, true).unwrap();
+        for sku in skus {
+            item(&f.store, sku, 5);
+        }
+        adjust(&f.store, skus[0], -1, inventory_sync::Reason::PosSale);
+        (cart, id)
+    }
+
+    /// When the last request came.
+    fn last_request(&self) -> Instant {
+        let deltas = self.deltas.lock().unwrap().last().copied();
+        let sets = self.sets.lock().unwrap().last().map(|(t, _)| *t);
+        deltas.max(sets).expect("a request came")
+    }
+}
+
+impl CartAdapter for ChangeWaits {
+    fn update_mode(&self) -> inventory_sync::UpdateMode {
+        inventory_sync::UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(
+        &self,
+        d: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<SendOutcome>, CartError> {
+        let mut deltas = self.deltas.lock().unwrap();
+        deltas.push(Instant::now());
+        if deltas.len() > 1 {
+            return (self.later)(d);
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Retry {
+                message: "later".into(),
+                after: None,
+            })
+            .collect())
+    }
+    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        let now = Instant::now();
+        self.sets
+            .lock()
+            .unwrap()
+            .extend(s.iter().map(|x| (now, x.sku.clone())));
+        Ok(s.iter()
+            .map(|x| SendOutcome::Applied { qoh: Some(x.qoh) })
+            .collect())
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
 /// A cart with keys whose change waits as a retry, then asks for two minutes when Send QOH
 /// sends it again under its key first: the run stops there, and the count of the other item
 /// is not sent at once (it was, and the 429 only left the first item out).
 #[test]
 fn send_qoh_stops_on_a_long_rate_limit_met_sending_a_waiting_change_again() {
-    struct Throttled {
-        deltas: AtomicUsize,
-        sets: Mutex<Vec<String>>,
-    }
-    impl CartAdapter for Throttled {
-        fn update_mode(&self) -> inventory_sync::UpdateMode {
-            inventory_sync::UpdateMode::RelativeKeyed
-        }
-        fn apply_deltas(
-            &self,
-            d: &[inventory_sync::adapter::DeltaSend],
-        ) -> Result<Vec<SendOutcome>, CartError> {
-            if self.deltas.fetch_add(1, Ordering::SeqCst) == 0 {
-                return Ok(d
-                    .iter()
-                    .map(|_| SendOutcome::Retry {
-                        message: "later".into(),
-                        after: None,
-                    })
-                    .collect());
-            }
-            Err(limited())
-        }
-        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            self.sets
-                .lock()
-                .unwrap()
-                .extend(s.iter().map(|x| x.sku.clone()));
-            Ok(s.iter()
-                .map(|x| SendOutcome::Applied { qoh: Some(x.qoh) })
-                .collect())
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage::default())
-        }
-    }
     let f = store();
-    let cart = Arc::new(Throttled {
-        deltas: AtomicUsize::new(0),
-        sets: Mutex::new(Vec::new()),
-    });
-    let id = custom_cart(&f.store, "thr", cart.clone(), Some("attribute"), None);
-    f.store.set_cart_sync(id, true).unwrap();
-    item(&f.store, "X", 5);
-    item(&f.store, "Y", 5);
-    adjust(&f.store, "X", -1, inventory_sync::Reason::PosSale);
+    let (cart, id) = ChangeWaits::cart(&f, &["X", "Y"], |_| Err(limited()));
     f.store.run_stack(None).unwrap();
-    let before = cart.deltas.load(Ordering::SeqCst);
+    let before = cart.deltas.lock().unwrap().len();
     let e = f
         .store
         .send_qoh(id, SendOptions { force: true }, None)
         .expect_err("nothing reached the cart: an error of the call");
     assert!(e.message().contains("rate limited"), "{e}");
-    assert_eq!(cart.deltas.load(Ordering::SeqCst), before + 1);
+    assert_eq!(cart.deltas.lock().unwrap().len(), before + 1);
     assert!(cart.sets.lock().unwrap().is_empty(), "asked again at once");
 }
 
@@ -347,51 +376,21 @@ fn send_qoh_stops_on_a_long_rate_limit_met_sending_a_waiting_change_again() {
 /// the wait out holding the cart).
 #[test]
 fn a_wait_asked_while_a_change_goes_again_is_not_slept_when_no_request_follows() {
-    struct Later {
-        calls: Mutex<Vec<Instant>>,
-    }
-    impl CartAdapter for Later {
-        fn update_mode(&self) -> inventory_sync::UpdateMode {
-            inventory_sync::UpdateMode::RelativeKeyed
-        }
-        fn apply_deltas(
-            &self,
-            d: &[inventory_sync::adapter::DeltaSend],
-        ) -> Result<Vec<SendOutcome>, CartError> {
-            let mut calls = self.calls.lock().unwrap();
-            calls.push(Instant::now());
-            let after = (calls.len() > 1).then_some(Duration::from_secs(2));
-            Ok(d.iter()
-                .map(|_| SendOutcome::Retry {
-                    message: "later".into(),
-                    after,
-                })
-                .collect())
-        }
-        fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            self.calls.lock().unwrap().push(Instant::now());
-            Ok(s.iter()
-                .map(|x| SendOutcome::Applied { qoh: Some(x.qoh) })
-                .collect())
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage::default())
-        }
-    }
     let f = store();
-    let cart = Arc::new(Later {
-        calls: Mutex::new(Vec::new()),
+    let (cart, id) = ChangeWaits::cart(&f, &["X"], |d| {
+        Ok(d.iter()
+            .map(|_| SendOutcome::Retry {
+                message: "later".into(),
+                after: Some(Duration::from_secs(2)),
+            })
+            .collect())
     });
-    let id = custom_cart(&f.store, "later", cart.clone(), Some("attribute"), None);
-    f.store.set_cart_sync(id, true).unwrap();
-    item(&f.store, "X", 5);
-    adjust(&f.store, "X", -1, inventory_sync::Reason::PosSale);
     assert_eq!(f.store.run_stack(None).unwrap().retried, 1);
     let r = f
         .store
         .send_qoh(id, SendOptions { force: true }, None)
         .unwrap();
-    let tail = cart.calls.lock().unwrap().last().unwrap().elapsed();
+    let tail = cart.last_request().elapsed();
     assert_eq!((r.sent, r.failures.len()), (0, 1), "{r:?}");
     assert!(
         tail < Duration::from_secs(1),

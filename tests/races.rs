@@ -400,8 +400,8 @@ fn on_a_cart_without_keys_an_item_a_stalled_controller_sent_is_held_back_once() 
         mode: Some(UpdateMode::RelativeUnkeyed),
         ..Default::default()
     });
-    let id = custom_cart(&f.store, "blind", blind.clone(), Some("attribute"), None);
-    f.store.set_cart_sync(id, true).unwrap();
+    register(&f.store, blind.clone());
+    let id = mem_cart(&f.store, "attribute", 50, true);
     item(&f.store, "S", 10);
     blind.qoh.lock().unwrap().insert("S".into(), 10);
     adjust(&f.store, "S", 5, Reason::Receiving);
@@ -493,8 +493,8 @@ fn a_failed_send_qoh_does_not_spend_the_hold_back_of_a_stalled_change() {
         mode: Some(UpdateMode::RelativeUnkeyed),
         ..Default::default()
     });
-    let id = custom_cart(&f.store, "blind", blind.clone(), Some("attribute"), None);
-    f.store.set_cart_sync(id, true).unwrap();
+    register(&f.store, blind.clone());
+    let id = mem_cart(&f.store, "attribute", 50, true);
     item(&f.store, "S", 10);
     item(&f.store, "T", 4);
     adjust(&f.store, "S", -3, Reason::PosSale);

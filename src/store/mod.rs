@@ -430,9 +430,6 @@ impl Store {
             // must not hold up the host's other calls on the handle. Its writes now wait for
             // the store as any controller's do: another writer, another handle's transaction
             // or this handle's next, must not hold this call up for ever.
-            for h in self.inner.stopping.lock().iter() {
-                h.impatient();
-            }
             self.inner.join_stopped();
             self.inner
                 .lock_hold
@@ -495,9 +492,15 @@ const LOST_HOST_TX: &str = "the host transaction was rolled back after an earlie
                             nothing of it was kept; call rollback, then start again";
 
 impl Inner {
-    /// Waits for the background controllers stopped inside a transaction that has ended.
+    /// Waits for the background controllers stopped inside a transaction that has ended
+    /// (or rolled back as the handle closes). From now on their writes wait the busy timeout,
+    /// as any controller's: a writer after the transaction must not hold this wait up for as
+    /// long as it lasts.
     pub(crate) fn join_stopped(&self) {
         let stopped = std::mem::take(&mut *self.stopping.lock());
+        for h in &stopped {
+            h.impatient();
+        }
         for h in stopped {
             h.stop();
         }
@@ -512,9 +515,6 @@ impl Drop for Inner {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        for h in self.stopping.get_mut().iter() {
-            h.impatient();
-        }
         self.join_stopped();
         let conn = self.conn.get_mut();
         let busy = self.options.busy_timeout;
@@ -527,13 +527,23 @@ impl Drop for Inner {
     }
 }
 
-/// Writes the end of a heartbeat's pause (see [`sql::heartbeat_end`]) on `conn`, waiting
-/// for the store a moment only.
-fn brief_pause_end(conn: &Connection, busy: Duration, w: &str, row: i64, to: i64) -> Result<()> {
+/// Runs the write `f` on `conn` waiting for the store a moment only (then `busy` again):
+/// long enough for another's write (a sale, a heartbeat) to end, short enough for a handle
+/// closing with a transaction open elsewhere. For what a controller going away leaves.
+pub(crate) fn write_briefly_on(
+    conn: &Connection,
+    busy: Duration,
+    f: impl FnOnce(&Connection) -> Result<()>,
+) -> Result<()> {
     conn.busy_timeout(Duration::from_millis(250))?;
-    let written = write_on(conn, |c| sql::heartbeat_end(c, w, row, to));
+    let written = write_on(conn, f);
     conn.busy_timeout(busy)?;
     written
+}
+
+/// Writes the end of a heartbeat's pause (see [`sql::heartbeat_end`]) on `conn`, briefly.
+fn brief_pause_end(conn: &Connection, busy: Duration, w: &str, row: i64, to: i64) -> Result<()> {
+    write_briefly_on(conn, busy, |c| sql::heartbeat_end(c, w, row, to))
 }
 
 impl Store {
