@@ -396,12 +396,7 @@ fn a_change_a_stalled_controller_may_still_deliver_is_sent_again_under_its_key_b
 #[test]
 fn on_a_cart_without_keys_an_item_a_stalled_controller_sent_is_held_back_once() {
     let f = store();
-    let blind = Arc::new(Mem {
-        mode: Some(UpdateMode::RelativeUnkeyed),
-        ..Default::default()
-    });
-    register(&f.store, blind.clone());
-    let id = mem_cart(&f.store, "attribute", 50, true);
+    let (blind, id) = blind_cart(&f.store);
     item(&f.store, "S", 10);
     blind.qoh.lock().unwrap().insert("S".into(), 10);
     adjust(&f.store, "S", 5, Reason::Receiving);
@@ -420,6 +415,16 @@ fn on_a_cart_without_keys_an_item_a_stalled_controller_sent_is_held_back_once() 
     assert!(second.sent == 1 && second.failures.is_empty(), "{second:?}");
     assert_eq!(blind.qoh.lock().unwrap()["S"], 15);
     assert_eq!(f.store.stack_count(id, StackState::Uncertain).unwrap(), 0);
+}
+
+/// A cart without keys in memory, its real-time sync on.
+fn blind_cart(s: &Store) -> (Arc<Mem>, CartId) {
+    let blind = Arc::new(Mem {
+        mode: Some(UpdateMode::RelativeUnkeyed),
+        ..Default::default()
+    });
+    register(s, blind.clone());
+    (blind, mem_cart(s, "attribute", 50, true))
 }
 
 /// What waits for `cart`, leased by a controller that then stalls with its request on the
@@ -489,12 +494,7 @@ fn a_stalled_change_whose_retry_was_rate_limited_is_sent_again_under_its_key_fir
 #[test]
 fn a_failed_send_qoh_does_not_spend_the_hold_back_of_a_stalled_change() {
     let f = store();
-    let blind = Arc::new(Mem {
-        mode: Some(UpdateMode::RelativeUnkeyed),
-        ..Default::default()
-    });
-    register(&f.store, blind.clone());
-    let id = mem_cart(&f.store, "attribute", 50, true);
+    let (blind, id) = blind_cart(&f.store);
     item(&f.store, "S", 10);
     item(&f.store, "T", 4);
     adjust(&f.store, "S", -3, Reason::PosSale);
