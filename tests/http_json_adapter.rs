@@ -555,3 +555,53 @@ fn connection_churn_leaves_no_threads() {
     assert_eq!(emu.connections_accepted(), 2000);
     assert!(emu.wait_for_no_connections(Duration::from_secs(10)));
 }
+
+/// A cart (or a proxy before it) that answers 200 and then streams without end. Counts what it
+/// managed to write before the client hung up.
+fn endless_answer() -> (String, std::thread::JoinHandle<u64>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut written = 0u64;
+        for _ in 0..2 {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = [0u8; 4096];
+            let _ = conn.read(&mut head).unwrap();
+            conn.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+            let chunk = vec![b' '; 1 << 20];
+            // Stops on its own at 256 MiB, so a client that reads it all still ends.
+            for _ in 0..256 {
+                if conn.write_all(&chunk).is_err() {
+                    break;
+                }
+                written += chunk.len() as u64;
+            }
+        }
+        written
+    });
+    (url, server)
+}
+
+/// A runaway answer is refused once it passes the cap (32 MiB), without reading the rest into
+/// the host's memory: a write's is a lost answer (it may have applied), a read's an outage.
+#[test]
+fn an_endless_answer_is_cut_off_not_read_into_memory() {
+    let (url, server) = endless_answer();
+    let a = HttpJsonAdapter::new(&url, None, Duration::from_secs(30)).unwrap();
+    match a.apply_deltas(&[delta("k1", "TEE-M", 1)]) {
+        Err(CartError::Ambiguous(m)) => assert!(m.contains("larger than 32768 KiB"), "{m}"),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    match a.fetch_quantities(None, 10) {
+        Err(CartError::Unavailable(m)) => assert!(m.contains("larger than 32768 KiB"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    let written = server.join().unwrap();
+    assert!(
+        written < 128 << 20,
+        "the client stopped reading each answer soon after the cap: {written} bytes written"
+    );
+}

@@ -2,6 +2,8 @@
 //! (DESIGN §9a: not before then): the cart is not asked again in that run, whichever way
 //! the rate limit reaches the run.
 
+#![cfg(feature = "emulator")]
+
 #[macro_use]
 mod common;
 

@@ -1,6 +1,8 @@
 //! The store file: what opening one refuses (and leaves untouched), and what an upgrade
 //! keeps of what the store's owner added to it.
 
+#![cfg(feature = "emulator")]
+
 mod common;
 
 use common::{old_store, value};

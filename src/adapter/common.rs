@@ -1,7 +1,9 @@
 //! Plumbing shared by the platform adapters: base URLs, HTTP clients, and exchanges that map
 //! failures to [`CartError`] without ever quoting a credential.
 
-use super::http_json::{describe, excerpt, status_error, transport_error};
+use super::http_json::{
+    describe, excerpt, read_body, status_error, transport_error, MAX_ANSWER_BYTES,
+};
 use super::{CartError, SendOutcome};
 use crate::error::{Error, Result};
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -153,13 +155,11 @@ pub(crate) fn exchange(
     let status = response.status();
     if status.is_success() {
         let headers = response.headers().clone();
-        return response
-            .bytes()
-            .map(|b| (headers, b.to_vec()))
+        return read_body(response, MAX_ANSWER_BYTES)
+            .map(|b| (headers, b))
             .map_err(|e| {
                 lost(CartError::Ambiguous(format!(
-                    "HTTP {status}: reading the answer failed: {}",
-                    describe(e)
+                    "HTTP {status}: reading the answer failed: {e}"
                 )))
             });
     }

@@ -416,6 +416,38 @@ pub(crate) fn transport_error(e: reqwest::Error) -> CartError {
     }
 }
 
+/// The most of a 2xx answer read into memory: far above any page a cart sends, so only a
+/// runaway answer meets it (a proxy streaming a file, a server stuck in a loop). Without it such
+/// an answer was read until the time-out, and could take the host's memory with it.
+pub(crate) const MAX_ANSWER_BYTES: u64 = 32 << 20;
+
+/// The most of an error answer read: only an excerpt of it is kept.
+const MAX_ERROR_BODY_BYTES: u64 = 64 << 10;
+
+/// Reads `response`'s body, refusing one of more than `limit` bytes without reading past it.
+/// The error names the size, or the failure without its URL.
+pub(crate) fn read_body(response: Response, limit: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut body = Vec::new();
+    response
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(
+            |e| match e.into_inner().map(|e| e.downcast::<reqwest::Error>()) {
+                Some(Ok(e)) => describe(*e),
+                Some(Err(e)) => truncate(&e.to_string()),
+                None => "the connection failed".into(),
+            },
+        )?;
+    if body.len() as u64 > limit {
+        return Err(format!(
+            "the answer is larger than {} KiB; nothing more of it was read",
+            limit >> 10
+        ));
+    }
+    Ok(body)
+}
+
 /// A non-2xx answer.
 pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError {
     let retry_after = response
@@ -423,7 +455,9 @@ pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError 
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let body = response.bytes().map(|b| excerpt(&b)).unwrap_or_default();
+    let body = read_body(response, MAX_ERROR_BODY_BYTES)
+        .map(|b| excerpt(&b))
+        .unwrap_or_default();
     let message = if body.is_empty() {
         format!("HTTP {status}")
     } else {
