@@ -344,26 +344,24 @@ impl Store {
     ) -> Result<SendReport> {
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
         let _hold = self.hold_cart(&cart)?;
-        let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
-        let total = items.len() as i64;
-        let mut report = SendReport::default();
-        let mut done = 0i64;
-        // Whether any request reached the cart: until then a cart that cannot be reached is
-        // an error of the call; after, what was done stands and the report says why it stopped.
-        let mut reached = false;
+        let mut run = SendRun {
+            cart: &cart,
+            adapter: adapter.as_ref(),
+            total: items.len() as i64,
+            done: 0,
+            reached: false,
+            owed: Duration::ZERO,
+            report: SendReport::default(),
+        };
+        let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
         // Items a stalled controller sent a change to a cart without keys: held back, their
         // changes marked uncertain once the run has a report to say so in.
         let mut held_back: Vec<(String, Vec<sql::SentBefore>)> = Vec::new();
-        // A short `Retry-After` the cart gave on a batch's last try: waited out before the
-        // next batch's request, and not at all if none follows.
-        let mut owed = Duration::ZERO;
         for batch in items.chunks(cart.max_items_to_send as usize) {
-            if !owed.is_zero() {
-                std::thread::sleep(std::mem::take(&mut owed));
-            }
+            run.pay_owed();
             // The counts, and the newest waiting record each one includes.
-            let mut read: Vec<(ItemId, Option<i64>)> = Vec::with_capacity(batch.len());
+            let mut read: Vec<Included> = Vec::with_capacity(batch.len());
             // The ledger's newest row as the counts are read: returns imported from the cart
             // after it may be on the cart on top of the count sent (below).
             let mut since = 0;
@@ -403,261 +401,29 @@ impl Store {
                 }
                 Ok(sets)
             })?;
-            let (sets, read) = if deliver.is_empty() {
-                (sets, read)
-            } else {
-                report.requests += 1;
-                let refused = match self.deliver_first(adapter.as_ref(), &sets, &deliver) {
-                    // As for a set: an error of the call if nothing reached the cart.
-                    Err(e) if ends_run(&e) => {
-                        if !reached {
-                            return Err(cart_error(&cart, &e));
-                        }
-                        report.error = Some(stopped(&cart, &e, done, total));
-                        break;
-                    }
-                    Err(e) => {
-                        reached = true;
-                        let why = e.message();
-                        deliver.iter().map(|(i, _)| (*i, why.clone())).collect()
-                    }
-                    Ok((refused, wait)) => {
-                        reached = true;
-                        if wait > RATE_LIMIT_MAX_WAIT {
-                            let e = CartError::RateLimited {
-                                retry_after: Some(wait),
-                                message: "the cart asked to wait before changes are sent again"
-                                    .into(),
-                            };
-                            report.error = Some(stopped(&cart, &e, done, total));
-                            break;
-                        }
-                        // Waited out before the next request: this batch's counts, or the next
-                        // batch's (none if none follows).
-                        owed = owed.max(wait);
-                        refused
-                    }
-                };
-                let mut kept = (Vec::new(), Vec::new());
-                for (i, (set, r)) in sets.into_iter().zip(read).enumerate() {
-                    match refused.get(&i) {
-                        Some(why) => report.failures.push(ItemFailure {
-                            sku: set.sku,
-                            message: format!("{NOT_DELIVERED}: {why}"),
-                        }),
-                        None => {
-                            kept.0.push(set);
-                            kept.1.push(r);
-                        }
-                    }
-                }
-                kept
+            let Some((sets, read)) = run.resend_first(sets, read, &deliver)? else {
+                break;
             };
             if !sets.is_empty() {
-                if !owed.is_zero() {
-                    std::thread::sleep(std::mem::take(&mut owed));
-                }
-                report.requests += 1;
-                let mut applied = Vec::new();
-                // The items the cart took or may have taken.
-                let mut sent = Vec::new();
-                // Each set's fate, `None` while it is to be sent (again). A set whose answer
-                // was lost, or that the cart asked to send again (not sent, rate limited),
-                // goes again as it is (absolute; the same key), twice at most; once a try of
-                // a set was lost, it may have landed whatever a later try answers. A set
-                // still asked to go again at the end was surely not applied (a `Retry`).
-                let n = sets.len();
-                let mut fate: Vec<Option<Took>> = vec![None; n];
-                let mut lost: Vec<Option<String>> = vec![None; n];
-                let mut last: Vec<String> = vec![String::new(); n];
-                let mut stop = None;
-                let mut tries = 0;
-                // The longest wait a set's `Retry` asked for (a rate limit on a later
-                // request of the call): waited out before the sets go again.
-                let mut wait = Duration::ZERO;
-                loop {
-                    let todo: Vec<usize> = (0..n).filter(|i| fate[*i].is_none()).collect();
-                    if todo.is_empty() {
-                        break;
-                    }
-                    if tries > 0 {
-                        // Not before the time the cart named: sets it asks to hold longer
-                        // than a run waits stay unsent (a `Retry`, listed), and the run stops
-                        // after this batch (the last try's answer included).
-                        if wait > RATE_LIMIT_MAX_WAIT {
-                            let e = CartError::RateLimited {
-                                retry_after: Some(wait),
-                                message: last
-                                    .iter()
-                                    .find(|m| !m.is_empty())
-                                    .cloned()
-                                    .unwrap_or_default(),
-                            };
-                            stop = Some(stopped(&cart, &e, done, total));
-                            break;
-                        }
-                        if tries > AMBIGUOUS_RESENDS {
-                            // No try left for this batch; the next is not sent before the
-                            // time the cart named either.
-                            owed = std::mem::take(&mut wait);
-                            break;
-                        }
-                        report.requests += 1;
-                        std::thread::sleep(std::mem::take(&mut wait));
-                    }
-                    tries += 1;
-                    let subset: Vec<QuantitySet> = todo.iter().map(|i| sets[*i].clone()).collect();
-                    match with_rate_limit(|| adapter.set_quantities(&subset)) {
-                        Ok(outcomes) => {
-                            reached = true;
-                            for (k, &i) in todo.iter().enumerate() {
-                                match outcomes.get(k) {
-                                    Some(SendOutcome::Applied { .. }) => fate[i] = Some(Took::Yes),
-                                    Some(SendOutcome::Uncertain { message }) => {
-                                        lost[i] = Some(message.clone())
-                                    }
-                                    Some(o @ SendOutcome::Retry { after, .. }) => {
-                                        wait = wait.max(after.unwrap_or_default());
-                                        last[i] = describe(Some(o));
-                                    }
-                                    other => {
-                                        fate[i] = Some(match &lost[i] {
-                                            Some(m) => Took::Maybe(format!(
-                                                "no answer after sending ({m}), then: {}",
-                                                describe(other)
-                                            )),
-                                            None => Took::No(describe(other)),
-                                        })
-                                    }
-                                }
-                            }
-                        }
-                        Err(CartError::Ambiguous(m)) => {
-                            reached = true;
-                            for &i in &todo {
-                                lost[i] = Some(m.clone());
-                            }
-                        }
-                        Err(e) => {
-                            let stops = ends_run(&e);
-                            if stops && !reached {
-                                return Err(cart_error(&cart, &e));
-                            }
-                            reached |= !stops;
-                            for &i in &todo {
-                                fate[i] = Some(match &lost[i] {
-                                    Some(m) => Took::Maybe(format!(
-                                        "no answer after sending ({m}), then: {}",
-                                        e.message()
-                                    )),
-                                    // Not tried: the run stops here.
-                                    None if stops => Took::NotTried,
-                                    None => Took::No(e.message()),
-                                });
-                            }
-                            if stops {
-                                stop = Some(stopped(&cart, &e, done, total));
-                            }
-                        }
-                    }
-                }
-                let took: Vec<Took> = (0..n)
-                    .map(|i| {
-                        fate[i].take().unwrap_or_else(|| match &lost[i] {
-                            // A try was lost, and the cart asked to wait on another.
-                            Some(m) if !last[i].is_empty() => Took::Maybe(format!(
-                                "no answer after sending ({m}); the cart answered another try: {}",
-                                std::mem::take(&mut last[i])
-                            )),
-                            Some(m) => {
-                                Took::Maybe(format!("no answer after sending, {tries} times: {m}"))
-                            }
-                            None => Took::No(std::mem::take(&mut last[i])),
-                        })
-                    })
-                    .collect();
-                for ((set, read), took) in sets.iter().zip(&read).zip(took) {
-                    let (target, upto) = *read;
-                    let message = match took {
-                        Took::NotTried => continue,
-                        Took::Yes => {
-                            report.sent += 1;
-                            None
-                        }
-                        Took::Maybe(why) => Some(format!("{IN_DOUBT}: {why}")),
-                        Took::No(why) => {
-                            report.failures.push(ItemFailure {
-                                sku: set.sku.clone(),
-                                message: why,
-                            });
-                            continue;
-                        }
-                    };
-                    if let Some(upto) = upto {
-                        applied.push((target, upto));
-                    }
-                    sent.push((target, set.qoh));
-                    if let Some(message) = message {
-                        report.failures.push(ItemFailure {
-                            sku: set.sku.clone(),
-                            message,
-                        });
-                    }
-                }
-                // A count the cart took makes the records it included obsolete; so does one it
-                // may have taken (it would apply them twice). The records of an item the cart
-                // surely did not take stay and are sent as deltas.
-                //
-                // The cart now shows the count it took (or may have), so a count kept of it
-                // goes, looked for after the answer. An order or return imported from the cart
-                // while the request was on its way may have come before the cart took the
-                // count (which then erased it) or after; which is not known, so the cart is
-                // taken to show the count sent plus the returns (summed from the ledger, so a
-                // sale cannot hide one): a sale that came after is then counted twice, a
-                // return that came before lost, both toward fewer units; a sale it erased is
-                // never given back, as measuring from the published count (which fell with
-                // it) would. Only on a cart that real-time changes do not go to: one they go
-                // to keeps nothing, as each change moves it (a forced run's returns stay lost).
-                let now = now_ms();
-                let (kept, moved) = match sent.is_empty() {
-                    true => (false, false),
-                    false => self.read(|c| {
-                        let moved = sql::ledger_from_cart_since(c, cart.id, since)?
-                            && !sql::realtime_targets(c)?
-                                .iter()
-                                .any(|(id, _)| *id == cart.id);
-                        Ok((sql::pulled_any(c, cart.id)?, moved))
-                    })?,
-                };
-                if !applied.is_empty() || kept || moved {
-                    report.superseded += self.write(|c| {
-                        for &(item, count) in &sent {
-                            if moved {
-                                let returns = sql::ledger_returns_since(c, cart.id, item, since)?;
-                                sql::pulled_set(c, cart.id, item, count + returns)?;
-                            } else if kept {
-                                sql::pulled_forget(c, cart.id, item)?;
-                            }
-                        }
-                        sql::supersede(c, cart.id, &applied, now)
-                    })?;
-                }
+                run.pay_owed();
+                let (took, stop) = run.set_counts(&sets)?;
+                self.settle_counts(&mut run, &sets, &read, took, since)?;
                 if let Some(why) = stop {
-                    report.error = Some(why);
+                    run.report.error = Some(why);
                     break;
                 }
             }
-            done += batch.len() as i64;
+            run.done += batch.len() as i64;
             if let Some(p) = progress.as_mut() {
-                if done < total && !p(done, total) {
-                    report.cancelled = true;
+                if run.done < run.total && !p(run.done, run.total) {
+                    run.report.cancelled = true;
                     break;
                 }
             }
         }
         if let Some(p) = progress.as_mut() {
-            if !report.cancelled {
-                p(done, total);
+            if !run.report.cancelled {
+                p(run.done, run.total);
             }
         }
         if !held_back.is_empty() {
@@ -668,58 +434,100 @@ impl Store {
                     .flat_map(|(_, g)| g)
                     .try_for_each(|g| sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now))
             })?;
-            report
+            run.report
                 .failures
                 .extend(held_back.into_iter().map(|(sku, _)| ItemFailure {
                     sku,
                     message: HELD_BACK.into(),
                 }));
         }
+        let mut report = run.report;
         report.failed = report.failures.len();
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
     }
 
-    /// Sends again, under their keys, the changes a count is about to include that were sent
-    /// before without settling, so that should an earlier request of one land after the count
-    /// the cart takes it as the duplicate it is. Returns, by set index, why an item's change
-    /// was not applied (the item is then not sent its count), and the longest wait a
-    /// `Retry` asked for; or the call's error. The records stay: the count, once the cart
-    /// took it, settles them as it does the others.
-    fn deliver_first(
+    /// Settles what a batch's counts (`sets`, each including `read`'s records) did, by
+    /// `took`: counts the cart took, or may have, make the records they include obsolete;
+    /// the others are listed. `since`: the ledger's newest row as the counts were read.
+    fn settle_counts(
         &self,
-        adapter: &dyn CartAdapter,
+        run: &mut SendRun<'_>,
         sets: &[QuantitySet],
-        deliver: &[(usize, Vec<sql::SentBefore>)],
-    ) -> std::result::Result<(HashMap<usize, String>, Duration), CartError> {
-        let mut owner = Vec::new();
-        let mut sends = Vec::new();
-        for (i, groups) in deliver {
-            for g in groups {
-                owner.push(*i);
-                sends.push(crate::adapter::DeltaSend {
-                    key: g.key.clone(),
-                    sku: sets[*i].sku.clone(),
-                    remote_ref: sets[*i].remote_ref.clone(),
-                    delta: g.delta,
+        read: &[Included],
+        took: Vec<Took>,
+        since: i64,
+    ) -> Result<()> {
+        let mut applied = Vec::new();
+        // The items the cart took or may have taken.
+        let mut sent = Vec::new();
+        for ((set, read), took) in sets.iter().zip(read).zip(took) {
+            let (target, upto) = *read;
+            let message = match took {
+                Took::NotTried => continue,
+                Took::Yes => {
+                    run.report.sent += 1;
+                    None
+                }
+                Took::Maybe(why) => Some(format!("{IN_DOUBT}: {why}")),
+                Took::No(why) => {
+                    run.report.failures.push(ItemFailure {
+                        sku: set.sku.clone(),
+                        message: why,
+                    });
+                    continue;
+                }
+            };
+            if let Some(upto) = upto {
+                applied.push((target, upto));
+            }
+            sent.push((target, set.qoh));
+            if let Some(message) = message {
+                run.report.failures.push(ItemFailure {
+                    sku: set.sku.clone(),
+                    message,
                 });
             }
         }
-        let outcomes = with_rate_limit(|| adapter.apply_deltas(&sends))?;
-        let mut refused = HashMap::new();
-        let mut wait = Duration::ZERO;
-        for (k, i) in owner.into_iter().enumerate() {
-            match outcomes.get(k) {
-                Some(SendOutcome::Applied { .. }) => {}
-                other => {
-                    if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
-                        wait = wait.max(*d);
+        // A count the cart took makes the records it included obsolete; so does one it
+        // may have taken (it would apply them twice). The records of an item the cart
+        // surely did not take stay and are sent as deltas.
+        //
+        // The cart now shows the count it took (or may have), so a count kept of it
+        // goes, looked for after the answer. An order or return imported from the cart
+        // while the request was on its way may have come before the cart took the
+        // count (which then erased it) or after; which is not known, so the cart is
+        // taken to show the count sent plus the returns (summed from the ledger, so a
+        // sale cannot hide one): a sale that came after is then counted twice, a
+        // return that came before lost, both toward fewer units; a sale it erased is
+        // never given back, as measuring from the published count (which fell with
+        // it) would. Only on a cart that real-time changes do not go to: one they go
+        // to keeps nothing, as each change moves it (a forced run's returns stay lost).
+        let now = now_ms();
+        let (kept, moved) = match sent.is_empty() {
+            true => (false, false),
+            false => self.read(|c| {
+                let moved = sql::ledger_from_cart_since(c, run.cart.id, since)?
+                    && !sql::realtime_targets(c)?
+                        .iter()
+                        .any(|(id, _)| *id == run.cart.id);
+                Ok((sql::pulled_any(c, run.cart.id)?, moved))
+            })?,
+        };
+        if !applied.is_empty() || kept || moved {
+            run.report.superseded += self.write(|c| {
+                for &(item, count) in &sent {
+                    if moved {
+                        let returns = sql::ledger_returns_since(c, run.cart.id, item, since)?;
+                        sql::pulled_set(c, run.cart.id, item, count + returns)?;
+                    } else if kept {
+                        sql::pulled_forget(c, run.cart.id, item)?;
                     }
-                    refused.entry(i).or_insert_with(|| describe(other));
                 }
-            }
+                sql::supersede(c, run.cart.id, &applied, now)
+            })?;
         }
-        Ok((refused, wait))
+        Ok(())
     }
 
     /// *Get QOH from website* (rule 8): moves each item's QOH by what the cart's count plus the
@@ -1242,6 +1050,261 @@ impl Paging {
         }
         Ok(page)
     }
+}
+
+/// A count's item, and the newest waiting record the count includes.
+type Included = (ItemId, Option<i64>);
+
+/// Where a Send QOH run stands: what its batches share.
+struct SendRun<'a> {
+    cart: &'a Cart,
+    adapter: &'a dyn CartAdapter,
+    total: i64,
+    /// Items whose batch is done.
+    done: i64,
+    /// Whether any request reached the cart: until then a cart that cannot be reached is an
+    /// error of the call; after, what was done stands and the report says why it stopped.
+    reached: bool,
+    /// A short `Retry-After` the cart gave on a batch's last try: waited out before the next
+    /// request, and not at all if none follows.
+    owed: Duration,
+    report: SendReport,
+}
+
+impl SendRun<'_> {
+    fn pay_owed(&mut self) {
+        if !self.owed.is_zero() {
+            std::thread::sleep(std::mem::take(&mut self.owed));
+        }
+    }
+
+    /// Why the run stopped on `e`, for its report.
+    fn stopped(&self, e: &CartError) -> String {
+        stopped(self.cart, e, self.done, self.total)
+    }
+
+    /// Sends first, on a cart with keys, the changes sent before that the counts include
+    /// (`deliver`, by set index; see [`resend_unsettled`]). Returns the sets, and the records
+    /// each includes, still to be sent: an item whose change was not applied is listed and
+    /// left out. `None` when the run stops here (its report says why); the call's error when
+    /// nothing has reached the cart.
+    fn resend_first(
+        &mut self,
+        sets: Vec<QuantitySet>,
+        read: Vec<Included>,
+        deliver: &[(usize, Vec<sql::SentBefore>)],
+    ) -> Result<Option<(Vec<QuantitySet>, Vec<Included>)>> {
+        if deliver.is_empty() {
+            return Ok(Some((sets, read)));
+        }
+        self.report.requests += 1;
+        let refused = match resend_unsettled(self.adapter, &sets, deliver) {
+            // As for a set: an error of the call if nothing reached the cart.
+            Err(e) if ends_run(&e) => {
+                if !self.reached {
+                    return Err(cart_error(self.cart, &e));
+                }
+                self.report.error = Some(self.stopped(&e));
+                return Ok(None);
+            }
+            Err(e) => {
+                self.reached = true;
+                let why = e.message();
+                deliver.iter().map(|(i, _)| (*i, why.clone())).collect()
+            }
+            Ok((refused, wait)) => {
+                self.reached = true;
+                if wait > RATE_LIMIT_MAX_WAIT {
+                    let e = CartError::RateLimited {
+                        retry_after: Some(wait),
+                        message: "the cart asked to wait before changes are sent again".into(),
+                    };
+                    self.report.error = Some(self.stopped(&e));
+                    return Ok(None);
+                }
+                // Waited out before the next request: this batch's counts, or the next
+                // batch's (none if none follows).
+                self.owed = self.owed.max(wait);
+                refused
+            }
+        };
+        let mut kept = (Vec::new(), Vec::new());
+        for (i, (set, r)) in sets.into_iter().zip(read).enumerate() {
+            match refused.get(&i) {
+                Some(why) => self.report.failures.push(ItemFailure {
+                    sku: set.sku,
+                    message: format!("{NOT_DELIVERED}: {why}"),
+                }),
+                None => {
+                    kept.0.push(set);
+                    kept.1.push(r);
+                }
+            }
+        }
+        Ok(Some(kept))
+    }
+
+    /// Sends one batch's counts, and again those whose answer was lost or that the cart asked
+    /// to send again. Returns what became of each count, in order, and why the run stops after
+    /// this batch if it does; or the call's error when nothing has reached the cart.
+    fn set_counts(&mut self, sets: &[QuantitySet]) -> Result<(Vec<Took>, Option<String>)> {
+        self.report.requests += 1;
+        // Each set's fate, `None` while it is to be sent (again). A set whose answer
+        // was lost, or that the cart asked to send again (not sent, rate limited),
+        // goes again as it is (absolute; the same key), twice at most; once a try of
+        // a set was lost, it may have landed whatever a later try answers. A set
+        // still asked to go again at the end was surely not applied (a `Retry`).
+        let n = sets.len();
+        let mut fate: Vec<Option<Took>> = vec![None; n];
+        let mut lost: Vec<Option<String>> = vec![None; n];
+        let mut last: Vec<String> = vec![String::new(); n];
+        let mut stop = None;
+        let mut tries = 0;
+        // The longest wait a set's `Retry` asked for (a rate limit on a later
+        // request of the call): waited out before the sets go again.
+        let mut wait = Duration::ZERO;
+        loop {
+            let todo: Vec<usize> = (0..n).filter(|i| fate[*i].is_none()).collect();
+            if todo.is_empty() {
+                break;
+            }
+            if tries > 0 {
+                // Not before the time the cart named: sets it asks to hold longer
+                // than a run waits stay unsent (a `Retry`, listed), and the run stops
+                // after this batch (the last try's answer included).
+                if wait > RATE_LIMIT_MAX_WAIT {
+                    let e = CartError::RateLimited {
+                        retry_after: Some(wait),
+                        message: last
+                            .iter()
+                            .find(|m| !m.is_empty())
+                            .cloned()
+                            .unwrap_or_default(),
+                    };
+                    stop = Some(self.stopped(&e));
+                    break;
+                }
+                if tries > AMBIGUOUS_RESENDS {
+                    // No try left for this batch; the next is not sent before the
+                    // time the cart named either.
+                    self.owed = std::mem::take(&mut wait);
+                    break;
+                }
+                self.report.requests += 1;
+                std::thread::sleep(std::mem::take(&mut wait));
+            }
+            tries += 1;
+            let subset: Vec<QuantitySet> = todo.iter().map(|i| sets[*i].clone()).collect();
+            match with_rate_limit(|| self.adapter.set_quantities(&subset)) {
+                Ok(outcomes) => {
+                    self.reached = true;
+                    for (k, &i) in todo.iter().enumerate() {
+                        match outcomes.get(k) {
+                            Some(SendOutcome::Applied { .. }) => fate[i] = Some(Took::Yes),
+                            Some(SendOutcome::Uncertain { message }) => {
+                                lost[i] = Some(message.clone())
+                            }
+                            Some(o @ SendOutcome::Retry { after, .. }) => {
+                                wait = wait.max(after.unwrap_or_default());
+                                last[i] = describe(Some(o));
+                            }
+                            other => {
+                                fate[i] = Some(match &lost[i] {
+                                    Some(m) => Took::Maybe(format!(
+                                        "no answer after sending ({m}), then: {}",
+                                        describe(other)
+                                    )),
+                                    None => Took::No(describe(other)),
+                                })
+                            }
+                        }
+                    }
+                }
+                Err(CartError::Ambiguous(m)) => {
+                    self.reached = true;
+                    for &i in &todo {
+                        lost[i] = Some(m.clone());
+                    }
+                }
+                Err(e) => {
+                    let stops = ends_run(&e);
+                    if stops && !self.reached {
+                        return Err(cart_error(self.cart, &e));
+                    }
+                    self.reached |= !stops;
+                    for &i in &todo {
+                        fate[i] = Some(match &lost[i] {
+                            Some(m) => Took::Maybe(format!(
+                                "no answer after sending ({m}), then: {}",
+                                e.message()
+                            )),
+                            // Not tried: the run stops here.
+                            None if stops => Took::NotTried,
+                            None => Took::No(e.message()),
+                        });
+                    }
+                    if stops {
+                        stop = Some(self.stopped(&e));
+                    }
+                }
+            }
+        }
+        let took = (0..n)
+            .map(|i| {
+                fate[i].take().unwrap_or_else(|| match &lost[i] {
+                    // A try was lost, and the cart asked to wait on another.
+                    Some(m) if !last[i].is_empty() => Took::Maybe(format!(
+                        "no answer after sending ({m}); the cart answered another try: {}",
+                        std::mem::take(&mut last[i])
+                    )),
+                    Some(m) => Took::Maybe(format!("no answer after sending, {tries} times: {m}")),
+                    None => Took::No(std::mem::take(&mut last[i])),
+                })
+            })
+            .collect();
+        Ok((took, stop))
+    }
+}
+
+/// Sends again, under their keys, the changes a count is about to include that were sent
+/// before without settling, so that should an earlier request of one land after the count
+/// the cart takes it as the duplicate it is. Returns, by set index, why an item's change
+/// was not applied (the item is then not sent its count), and the longest wait a
+/// `Retry` asked for; or the call's error. The records stay: the count, once the cart
+/// took it, settles them as it does the others.
+fn resend_unsettled(
+    adapter: &dyn CartAdapter,
+    sets: &[QuantitySet],
+    deliver: &[(usize, Vec<sql::SentBefore>)],
+) -> std::result::Result<(HashMap<usize, String>, Duration), CartError> {
+    let mut owner = Vec::new();
+    let mut sends = Vec::new();
+    for (i, groups) in deliver {
+        for g in groups {
+            owner.push(*i);
+            sends.push(crate::adapter::DeltaSend {
+                key: g.key.clone(),
+                sku: sets[*i].sku.clone(),
+                remote_ref: sets[*i].remote_ref.clone(),
+                delta: g.delta,
+            });
+        }
+    }
+    let outcomes = with_rate_limit(|| adapter.apply_deltas(&sends))?;
+    let mut refused = HashMap::new();
+    let mut wait = Duration::ZERO;
+    for (k, i) in owner.into_iter().enumerate() {
+        match outcomes.get(k) {
+            Some(SendOutcome::Applied { .. }) => {}
+            other => {
+                if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
+                    wait = wait.max(*d);
+                }
+                refused.entry(i).or_insert_with(|| describe(other));
+            }
+        }
+    }
+    Ok((refused, wait))
 }
 
 /// Why a manual run stopped after it had done part of its work (`total` -1: not known).
