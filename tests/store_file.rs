@@ -334,3 +334,21 @@ fn another_programs_database_with_an_items_table_is_not_called_a_newer_store() {
     let e = Store::open(&path).unwrap_err();
     assert!(e.message().contains("another program"), "{}", e.message());
 }
+
+/// A store in a folder that is not there (a mapped drive not connected, a mistyped folder)
+/// is refused with a message that names the file and says where to look, not SQLite's bare
+/// "unable to open database file"; and no folder is made.
+#[test]
+fn a_store_in_a_missing_folder_is_refused_naming_what_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no such folder").join("store.db");
+    let e = Store::open(&path)
+        .err()
+        .expect("a missing folder is refused");
+    assert!(e.message().contains(&path.display().to_string()), "{e}");
+    assert!(e.message().contains("check that its folder exists"), "{e}");
+    assert!(!dir.path().join("no such folder").exists());
+    // A folder given as the store's path: the same.
+    let e = Store::open(dir.path()).err().expect("a folder is refused");
+    assert!(e.message().contains("names a file, not a folder"), "{e}");
+}

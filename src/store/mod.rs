@@ -288,10 +288,21 @@ impl Store {
         // which.
         let conn = opened().map_err(|e| {
             let named = path.display().to_string();
-            if e.message().contains(&named) {
-                e
+            // SQLite's word for a missing folder, a folder this user may not write to, and
+            // a path that is a folder: the owner is told where to look.
+            let hint = if e.message().contains("unable to open database file") {
+                " (check that its folder exists, that this user may create and change files \
+                 in it, and that the path names a file, not a folder)"
             } else {
-                Error::new(e.kind(), format!("store file {named}: {}", e.message()))
+                ""
+            };
+            if e.message().contains(&named) {
+                Error::new(e.kind(), format!("{}{hint}", e.message()))
+            } else {
+                Error::new(
+                    e.kind(),
+                    format!("store file {named}: {}{hint}", e.message()),
+                )
             }
         })?;
         Ok(Store {
