@@ -365,3 +365,36 @@ fn send_qoh_answered_500_never_subtracts_a_waiting_sale_twice() {
         f.records(cart)
     );
 }
+
+/// `GET /v3/inventory/locations/{location_id}/items` answers 404 for a location the store
+/// does not have (reference/inventory.v3.yml). That is the cart's setting, which only the
+/// owner can fix, as the trait documents for `CartError::Unauthorized` (and as the Medusa
+/// adapter does): the cart should pause with its sales waiting, not have every sale bypassed
+/// at once as a permanent refusal (each then needs an operator's retry).
+#[test]
+fn a_location_the_store_does_not_have_pauses_the_cart_and_bypasses_nothing() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.emu.set_qoh("CAP", 10);
+    f.item("MUG", 10);
+    f.item("CAP", 10);
+    let cart = f
+        .store
+        .upsert_cart_json(
+            &serde_json::json!({"name": "BC", "adapter": "bigcommerce",
+                "url": format!("{}stores/abc123/", f.emu.url()), "token": SECRET,
+                "location_id": 2, "max_items_to_send": 50})
+            .to_string(),
+        )
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "MUG", -1);
+    adjust(&f.store, "CAP", -2);
+    f.store.run_stack(None).unwrap();
+    let recs = f.records(cart);
+    assert_eq!(
+        f.count(cart, StackState::Bypassed),
+        0,
+        "every sale was bypassed at once because the cart's location_id is wrong: {recs:?}"
+    );
+}

@@ -342,13 +342,15 @@ fn another_programs_database_with_an_items_table_is_not_called_a_newer_store() {
 fn a_store_in_a_missing_folder_is_refused_naming_what_to_check() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no such folder").join("store.db");
-    let e = Store::open(&path)
-        .err()
-        .expect("a missing folder is refused");
+    let Err(e) = Store::open(&path) else {
+        panic!("a missing folder is refused")
+    };
     assert!(e.message().contains(&path.display().to_string()), "{e}");
     assert!(e.message().contains("check that its folder exists"), "{e}");
     assert!(!dir.path().join("no such folder").exists());
     // A folder given as the store's path: the same.
-    let e = Store::open(dir.path()).err().expect("a folder is refused");
+    let Err(e) = Store::open(dir.path()) else {
+        panic!("a folder is refused")
+    };
     assert!(e.message().contains("names a file, not a folder"), "{e}");
 }

@@ -253,24 +253,25 @@ fn a_batch_write_answered_500_may_have_saved_items_but_a_503_saved_none() {
         qoh: 7,
         expected: None,
     }];
-    let server = Scripted::start(vec![(500, FATAL)]);
+    // A set reads first too (the product behind the id is still the one it was).
+    let server = Scripted::start(vec![(200, read), (500, FATAL)]);
     let r = scripted_adapter(&server).set_quantities(&set);
     let seen = server.finish();
     assert!(
-        seen[0].0.starts_with("POST /wp-json/wc/v3/products/batch"),
+        seen[1].0.starts_with("POST /wp-json/wc/v3/products/batch"),
         "{seen:?}"
     );
     assert!(matches!(r, Err(CartError::Ambiguous(_))), "{r:?}");
 
     let maintenance =
         r#"{"code":"maintenance","message":"Briefly unavailable for scheduled maintenance."}"#;
-    let server = Scripted::start(vec![(503, maintenance)]);
+    let server = Scripted::start(vec![(200, read), (503, maintenance)]);
     let r = scripted_adapter(&server).set_quantities(&set);
     server.finish();
     assert!(matches!(r, Err(CartError::Unavailable(_))), "{r:?}");
 }
 
-/// A proxy or page cache in front of WordPress may strip `X-WP-TotalPages`: Get QOH then
+/// A proxy or page cache in front of WordPress may strip `X-WP-Total`: Get QOH then
 /// reads on while pages come full, rather than stopping after the first and reporting the
 /// run done. Products are asked for oldest first, so one created during the run lands on the
 /// last page instead of pushing every later page one product on.
@@ -278,29 +279,40 @@ fn a_batch_write_answered_500_may_have_saved_items_but_a_503_saved_none() {
 fn get_qoh_reads_on_while_pages_come_full_when_the_page_count_is_missing() {
     let full = r#"[{"id":1,"sku":"A","type":"simple","manage_stock":true,"stock_quantity":1},
                    {"id":2,"sku":"B","type":"simple","manage_stock":true,"stock_quantity":2}]"#;
-    let last = r#"[{"id":3,"sku":"C","type":"simple","manage_stock":true,"stock_quantity":3}]"#;
-    let server = Scripted::start(vec![(200, full), (200, last)]);
+    // From offset 1: each page starts with the last product read, to see none left before it.
+    let last = r#"[{"id":2,"sku":"B","type":"simple","manage_stock":true,"stock_quantity":2},
+                   {"id":3,"sku":"C","type":"simple","manage_stock":true,"stock_quantity":3}]"#;
+    // The last product again: it ends the list.
+    let end = r#"[{"id":3,"sku":"C","type":"simple","manage_stock":true,"stock_quantity":3}]"#;
+    let server = Scripted::start(vec![(200, full), (200, last), (200, end)]);
     let a = scripted_adapter(&server);
     let first = a.fetch_quantities(None, 2).unwrap();
     assert_eq!(first.next_cursor.as_deref(), Some("2:2"), "{first:?}");
     let second = a.fetch_quantities(first.next_cursor.as_deref(), 2).unwrap();
     assert_eq!(second.items, vec![("C".to_owned(), 3)]);
-    assert_eq!(second.next_cursor, None, "a page not full is the last");
+    // A full page may have more after it.
+    let third = a
+        .fetch_quantities(second.next_cursor.as_deref(), 2)
+        .unwrap();
+    assert_eq!(third.items, vec![]);
+    assert_eq!(third.next_cursor, None, "a page not full is the last");
     let seen = server.finish();
     assert!(
         seen[0].0.contains("orderby=id") && seen[0].0.contains("order=asc"),
         "{seen:?}"
     );
+    assert!(seen[1].0.contains("offset=1"), "{seen:?}");
 }
 
-/// A cache in front of the shop that strips `X-WP-TotalPages` and ignores the page asked for
-/// answers the first page for every page: the listing stops with an error naming why, rather
-/// than reading the same page for ever (Get QOH, and the SKU index a write builds).
+/// A cache in front of the shop that strips `X-WP-Total` and ignores the offset asked for
+/// answers the first page for every page: after three such pages the listing stops with an
+/// error naming why, rather than reading the same page for ever (Get QOH, and the SKU index
+/// a write builds).
 #[test]
 fn a_listing_whose_pages_do_not_move_on_stops_with_an_error() {
     let full = r#"[{"id":1,"sku":"A","type":"simple","manage_stock":true,"stock_quantity":1},
                    {"id":2,"sku":"B","type":"simple","manage_stock":true,"stock_quantity":2}]"#;
-    let server = Scripted::start(vec![(200, full), (200, full)]);
+    let server = Scripted::start(vec![(200, full); 4]);
     let a = scripted_adapter(&server);
     let first = a.fetch_quantities(None, 2).unwrap();
     let again = a
@@ -319,7 +331,7 @@ fn a_listing_whose_pages_do_not_move_on_stops_with_an_error() {
     )
     .unwrap();
     let hundred: &'static str = Box::leak(hundred.into_boxed_str());
-    let server = Scripted::start(vec![(200, hundred), (200, hundred)]);
+    let server = Scripted::start(vec![(200, hundred); 4]);
     let err = scripted_adapter(&server)
         .set_quantities(&[QuantitySet {
             key: "k".into(),
@@ -333,22 +345,24 @@ fn a_listing_whose_pages_do_not_move_on_stops_with_an_error() {
 }
 
 /// A product that joins the id-ordered list behind the cursor during a Get QOH (a draft
-/// published, a product restored from the bin) pushes the next page one on: it starts with
-/// the last product already read. That is a shop at work, not pages that do not move on: the
-/// product read already is left out, and the run goes on.
+/// published, a product restored from the bin) pushes the list one on: the next page holds
+/// only products already read. That is a shop at work, not pages that do not move on: they
+/// are left out, and the run reads on.
 #[test]
 fn get_qoh_goes_on_when_a_product_joins_behind_the_cursor_mid_run() {
     let page1 = r#"[{"id":10,"type":"simple","sku":"A","manage_stock":true,"stock_quantity":1},
                     {"id":20,"type":"simple","sku":"B","manage_stock":true,"stock_quantity":2}]"#;
-    // Product 15 was published meanwhile: page 2 now starts at B.
+    // Product 15 was published meanwhile: from offset 1 the shop lists 15 and B.
+    let again = r#"[{"id":15,"type":"simple","sku":"N","manage_stock":true,"stock_quantity":5},
+                    {"id":20,"type":"simple","sku":"B","manage_stock":true,"stock_quantity":2}]"#;
     let page2 = r#"[{"id":20,"type":"simple","sku":"B","manage_stock":true,"stock_quantity":2},
                     {"id":30,"type":"simple","sku":"C","manage_stock":true,"stock_quantity":3}]"#;
-    let server = Scripted::start(vec![(200, page1), (200, page2)]);
+    let server = Scripted::start(vec![(200, page1), (200, again), (200, page2)]);
     let a = scripted_adapter(&server);
     let first = a.fetch_quantities(None, 2).unwrap();
     let second = a.fetch_quantities(first.next_cursor.as_deref(), 2);
     server.finish();
     let second = second.unwrap();
     assert_eq!(second.items, vec![("C".to_owned(), 3)]);
-    assert_eq!(second.next_cursor.as_deref(), Some("3:30"));
+    assert_eq!(second.next_cursor.as_deref(), Some("4:30"));
 }

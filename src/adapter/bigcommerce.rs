@@ -201,7 +201,16 @@ impl BigCommerceAdapter {
                 q.append_pair("sku:in", &s.join(","));
             }
         }
-        let bytes = self.send(self.client.get(url), false)?;
+        // 404: the store has no such location (or no such store hash): a setting only the
+        // owner can fix. The cart pauses with its records waiting, as for refused
+        // credentials, rather than have every record bypassed as permanently refused.
+        let bytes = self.send(self.client.get(url), false).map_err(|e| match e {
+            CartError::Rejected(m) if m.starts_with("HTTP 404") => CartError::Unauthorized(format!(
+                "bigcommerce has no inventory location {} at this url: check the cart's location_id and url ({m})",
+                self.location
+            )),
+            e => e,
+        })?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
         let items = v["data"]

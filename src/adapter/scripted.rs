@@ -7,7 +7,11 @@ pub(crate) struct Scripted {
     pub url: String,
     seen: std::sync::Arc<parking_lot::Mutex<Vec<(String, String, String)>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    answers: usize,
 }
+
+/// The first line [`Scripted::finish`] sends to end a script not all asked for.
+const END: &str = "END-OF-SCRIPT";
 
 impl Scripted {
     /// Serves `script`, one (status, body) per connection; status 0 closes the connection
@@ -18,12 +22,16 @@ impl Scripted {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
         let log = seen.clone();
+        let answers = script.len();
         let thread = std::thread::spawn(move || {
             for (status, body) in script {
                 let (stream, _) = listener.accept().unwrap();
                 let mut reader = BufReader::new(stream);
                 let mut first = String::new();
                 reader.read_line(&mut first).unwrap();
+                if first.trim_end() == END {
+                    return;
+                }
                 let (mut auth, mut len) = (String::new(), 0usize);
                 loop {
                     let mut line = String::new();
@@ -62,12 +70,28 @@ impl Scripted {
             url,
             seen,
             thread: Some(thread),
+            answers,
         }
     }
 
     /// Waits for the script to be served; every request's (first line, Authorization, body).
+    /// Called once the calls under test returned: answers left over fail the test (the
+    /// code asked for fewer than the script expects), rather than wait for ever.
     pub fn finish(mut self) -> Vec<(String, String, String)> {
+        let asked = self.seen.lock().len();
+        if asked < self.answers {
+            use std::io::Write;
+            let addr = self.url.trim_start_matches("http://").trim_end_matches('/');
+            let mut end = std::net::TcpStream::connect(addr).unwrap();
+            writeln!(end, "{END}\r").unwrap();
+        }
         self.thread.take().unwrap().join().unwrap();
-        self.seen.lock().clone()
+        let seen = self.seen.lock().clone();
+        assert_eq!(
+            seen.len(),
+            self.answers,
+            "the script's answers were not all asked for; the requests: {seen:?}"
+        );
+        seen
     }
 }

@@ -46,8 +46,13 @@
 //! the same way (read, compare, write) and answers [`SendOutcome::Conflict`] on a mismatch.
 //!
 //! SKU → ids: a `remote_ref` of `"123"` (product) or `"123/456"` (product/variation) is used
-//! as is; otherwise the adapter indexes the catalogue (products and variations) once when it
-//! meets an unknown SKU, and caches the ids for its life.
+//! as is; otherwise the adapter indexes the catalogue (products and variations) when it meets
+//! an unknown SKU, and caches the ids. Every write reads its ids first, and a cached id whose
+//! product now answers another SKU (the owner moved the SKU to another product) or none (it
+//! went to the bin) makes it index again, so a change never lands on a product that no longer
+//! has the SKU. A variation without a SKU of its own answers its product's, which is not
+//! taken as the variation's. A count WooCommerce answers it did not keep (a grouped or
+//! external product, the store's Manage stock option off) is not applied.
 
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::truncate;
@@ -69,12 +74,30 @@ use std::time::Duration;
 pub const MAX_BATCH: usize = 100;
 /// The largest `per_page`.
 pub const MAX_PER_PAGE: u32 = 100;
+/// Pages in a row with nothing after the last id read that stop a listing (see
+/// `page_after`): more than entries joining behind the cursor during one run make.
+const EMPTY_PAGES: u32 = 3;
 
 /// Where a SKU's stock lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct WooRef {
     product: u64,
     variation: Option<u64>,
+}
+
+/// Where a listing by ascending id goes on: the `offset` of the next entry, and the last id
+/// read (entries at or before it were read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    offset: u64,
+    after: u64,
+}
+
+impl Position {
+    const START: Position = Position {
+        offset: 0,
+        after: 0,
+    };
 }
 
 /// What WooCommerce says of a product's or variation's stock.
@@ -178,18 +201,18 @@ impl WooCommerceAdapter {
         &self,
         path: &str,
         query: &[(&str, String)],
-    ) -> std::result::Result<(Vec<Value>, Option<u32>), CartError> {
+    ) -> std::result::Result<(Vec<Value>, Option<u64>), CartError> {
         let mut url = self.url(path);
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let (headers, bytes) = common::exchange(self.client.get(url), |_| None)?;
         let list: Vec<Value> = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("woocommerce", e, &bytes)))?;
-        let pages = headers
-            .get("x-wp-totalpages")
+        let total = headers
+            .get("x-wp-total")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u32>().ok());
-        Ok((list, pages))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        Ok((list, total))
     }
 
     /// Every page of a list, oldest first.
@@ -198,64 +221,95 @@ impl WooCommerceAdapter {
         path: &str,
         extra: &[(&str, String)],
     ) -> std::result::Result<Vec<Value>, CartError> {
-        let (mut out, mut page, mut after) = (Vec::new(), 1, 0);
+        let (mut out, mut at) = (Vec::new(), Position::START);
         loop {
-            let (list, more, last) = self.page_after(path, extra, page, MAX_PER_PAGE, after)?;
+            let (list, next) = self.page_after(path, extra, at, MAX_PER_PAGE)?;
             out.extend(list);
-            if !more {
-                return Ok(out);
+            match next {
+                Some(next) => at = next,
+                None => return Ok(out),
             }
-            (page, after) = (page + 1, last);
         }
     }
 
-    /// Page `page` of a list by ascending id (`orderby=id&order=asc`: an entry created
-    /// meanwhile goes on the last page rather than pushing every later page one entry on, as
-    /// the default newest-first order would), without the entries at or before `after` (the
-    /// last id of the page before), and the last id on it. An entry that joined behind the
-    /// cursor (a draft published, a product restored from the bin) pushes the next page one
-    /// on, and its first entries were read already; but a page with nothing after `after`
-    /// means the pages do not move on (a cache in front of the shop that ignores the page
-    /// asked for, answering the first for every page), which stops the listing with an error
-    /// instead of reading the same page for ever. Another page follows as `X-WP-TotalPages`
-    /// says, or, where a proxy or cache stripped it, while pages come full (a last page that
-    /// happens to be full costs one empty request; reading only the first page would end a
-    /// Get QOH early, reported as done).
+    /// The page of a list at `at`, by ascending id (`orderby=id&order=asc`: an entry created
+    /// meanwhile goes at the end rather than pushing every later entry one on, as the default
+    /// newest-first order would), without the entries at or before `at.after`, and where the
+    /// next page starts (`None`: this was the last).
+    ///
+    /// Pages go by `offset`, and each asks from one entry before where the last ended, so its
+    /// first entry is the last one read. An entry that joined behind the cursor (a draft
+    /// published, a product restored from the bin) pushes the list one on: its repeats are
+    /// dropped by id. One that left it (trashed, deleted) pulls the list one back, so the
+    /// entry the next page would start with slid behind the offset and would never be read;
+    /// a page whose first entry comes after the last one read shows that, and is asked again
+    /// from further back (from the start, at worst). Another page follows while `X-WP-Total`
+    /// says more are left or, where a proxy or cache stripped it, while pages come full (a
+    /// last page that happens to be full costs one more request; reading only the first page
+    /// would end a Get QOH early, reported as done). A page with nothing new is passed over;
+    /// [`EMPTY_PAGES`] of them in a row mean the pages do not move on (a cache in front of
+    /// the shop that ignores the offset, answering the first page every time), which stops
+    /// the listing with an error instead of reading the same page for ever.
     fn page_after(
         &self,
         path: &str,
         extra: &[(&str, String)],
-        page: u32,
+        at: Position,
         per_page: u32,
-        after: u64,
-    ) -> std::result::Result<(Vec<Value>, bool, u64), CartError> {
-        let mut query = vec![
-            ("per_page", per_page.to_string()),
-            ("page", page.to_string()),
-            ("orderby", "id".to_string()),
-            ("order", "asc".to_string()),
-        ];
-        query.extend(extra.iter().cloned());
-        let (mut list, pages) = self.get(path, &query)?;
-        let read = list.len();
-        let more = match pages {
-            Some(pages) => page < pages,
-            None => read > 0 && read >= per_page as usize,
+    ) -> std::result::Result<(Vec<Value>, Option<Position>), CartError> {
+        // One back: the last entry read, to see that nothing behind it left the list.
+        let mut offset = if at.after > 0 {
+            at.offset.saturating_sub(1)
+        } else {
+            at.offset
         };
-        list.retain(|v| v["id"].as_u64().map_or(true, |id| id > after));
-        if read > 0 && list.is_empty() {
-            return Err(CartError::Unavailable(format!(
-                "woocommerce: page {page} of {path} lists nothing after id {after} (the last of \
-                 the page before): the pages do not move on, as when a cache in front of the \
-                 shop ignores the page asked for; the listing was stopped"
-            )));
+        let mut empty = 0;
+        loop {
+            let mut query = vec![
+                ("per_page", per_page.to_string()),
+                ("offset", offset.to_string()),
+                ("orderby", "id".to_string()),
+                ("order", "asc".to_string()),
+            ];
+            query.extend(extra.iter().cloned());
+            let (mut list, total) = self.get(path, &query)?;
+            let first = list.first().and_then(|v| v["id"].as_u64());
+            if offset > 0 && first.is_some_and(|id| id > at.after) {
+                offset = offset.saturating_sub(u64::from(per_page));
+                continue;
+            }
+            let read = list.len() as u64;
+            let more = read > 0
+                && match total {
+                    Some(total) => offset + read < total,
+                    None => read >= u64::from(per_page),
+                };
+            list.retain(|v| v["id"].as_u64().map_or(true, |id| id > at.after));
+            if more && list.is_empty() {
+                empty += 1;
+                if empty == EMPTY_PAGES {
+                    return Err(CartError::Unavailable(format!(
+                        "woocommerce: {EMPTY_PAGES} pages of {path} in a row list nothing \
+                         after id {} (the last read): the pages do not move on, as when a \
+                         cache in front of the shop ignores the offset asked for; the listing \
+                         was stopped",
+                        at.after
+                    )));
+                }
+                offset += read - 1;
+                continue;
+            }
+            let after = list
+                .iter()
+                .filter_map(|v| v["id"].as_u64())
+                .max()
+                .unwrap_or(at.after);
+            let next = more.then_some(Position {
+                offset: offset + read,
+                after,
+            });
+            return Ok((list, next));
         }
-        let last = list
-            .iter()
-            .filter_map(|v| v["id"].as_u64())
-            .max()
-            .unwrap_or(after);
-        Ok((list, more, last))
     }
 
     /// Indexes the whole catalogue: SKU → ids.
@@ -264,9 +318,12 @@ impl WooCommerceAdapter {
         for p in self.get_all("products", &[])? {
             let Some(id) = p["id"].as_u64() else { continue };
             if p["type"] == "variable" {
+                let parent_sku = p["sku"].as_str().unwrap_or("");
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
                     if let (Some(sku), Some(vid)) = (v["sku"].as_str(), v["id"].as_u64()) {
-                        if !sku.is_empty() {
+                        // A variation without a SKU of its own answers its product's
+                        // (`WC_Product_Variation::get_sku`): not the variation's SKU.
+                        if !sku.is_empty() && sku != parent_sku {
                             found.insert(
                                 sku.to_owned(),
                                 WooRef {
@@ -287,30 +344,90 @@ impl WooCommerceAdapter {
                 );
             }
         }
-        self.ids.lock().extend(found);
+        // Replaced, not added to: a SKU the shop no longer gives any product is forgotten.
+        *self.ids.lock() = found;
         Ok(())
     }
 
+    /// Each item's ids: its `remote_ref`, or the cached index's (indexed first when a SKU is
+    /// not in it). Also whether the catalogue was indexed.
     fn resolve(
         &self,
         items: &[(&str, Option<&str>)],
-    ) -> std::result::Result<Vec<Option<WooRef>>, CartError> {
-        let lookup = |ids: &HashMap<String, WooRef>| -> Vec<Option<WooRef>> {
-            items
-                .iter()
-                .map(|(sku, r)| r.and_then(parse_ref).or_else(|| ids.get(*sku).copied()))
-                .collect()
-        };
-        let first = lookup(&self.ids.lock());
+    ) -> std::result::Result<(Vec<Option<WooRef>>, bool), CartError> {
+        let first = self.lookup(items);
         if first.iter().all(Option::is_some) {
-            return Ok(first);
+            return Ok((first, false));
         }
         self.index()?;
-        Ok(lookup(&self.ids.lock()))
+        Ok((self.lookup(items), true))
     }
 
-    /// Current `stock_quantity` of each ref (`None` inside: stock not managed).
-    fn read(&self, refs: &[WooRef]) -> std::result::Result<HashMap<WooRef, Stock>, CartError> {
+    fn lookup(&self, items: &[(&str, Option<&str>)]) -> Vec<Option<WooRef>> {
+        let ids = self.ids.lock();
+        items
+            .iter()
+            .map(|(sku, r)| r.and_then(parse_ref).or_else(|| ids.get(*sku).copied()))
+            .collect()
+    }
+
+    /// Each item's ids, and the stock the shop holds there now. Ids from the cached index
+    /// are checked against the SKU the read answers: the owner may since have given the
+    /// product another SKU (and this one to another product), or put it in the bin and made
+    /// a new one. Written on trust, a sale would move another product's stock, or fail as
+    /// an unknown SKU while the SKU is on sale. On a mismatch or a missing id the catalogue
+    /// is indexed again, once, and the item looked up afresh; an item whose SKU no product
+    /// has then is `None` (unknown). A `remote_ref` is the owner's word, and not checked.
+    #[allow(clippy::type_complexity)]
+    fn locate(
+        &self,
+        items: &[(&str, Option<&str>)],
+    ) -> std::result::Result<(Vec<Option<WooRef>>, HashMap<WooRef, Stock>), CartError> {
+        let (mut refs, indexed) = self.resolve(items)?;
+        let known: Vec<WooRef> = refs.iter().flatten().copied().collect();
+        let mut seen = self.read(&known)?;
+        let stale = |refs: &[Option<WooRef>], seen: &HashMap<WooRef, (String, Stock)>| {
+            items
+                .iter()
+                .zip(refs)
+                .enumerate()
+                .filter(|(_, ((sku, given), r))| {
+                    r.is_some_and(|r| {
+                        given.and_then(parse_ref).is_none()
+                            && seen.get(&r).map_or(true, |(now, _)| now != sku)
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect::<Vec<usize>>()
+        };
+        let mut wrong = stale(&refs, &seen);
+        if !wrong.is_empty() && !indexed {
+            self.index()?;
+            let again = self.lookup(items);
+            let fresh: Vec<WooRef> = wrong
+                .iter()
+                .filter_map(|&i| again[i])
+                .filter(|r| !seen.contains_key(r))
+                .collect();
+            for &i in &wrong {
+                refs[i] = again[i];
+            }
+            seen.extend(self.read(&fresh)?);
+            wrong = stale(&refs, &seen);
+        }
+        for i in wrong {
+            refs[i] = None;
+        }
+        Ok((refs, seen.into_iter().map(|(r, (_, s))| (r, s)).collect()))
+    }
+
+    /// The SKU the shop gives each ref now (a variation without its own answers its
+    /// product's), and its stock; a ref the shop does not list (deleted, in the bin) is
+    /// missing.
+    fn read(
+        &self,
+        refs: &[WooRef],
+    ) -> std::result::Result<HashMap<WooRef, (String, Stock)>, CartError> {
         let mut groups: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
         for r in refs {
             match r.variation {
@@ -342,7 +459,8 @@ impl WooCommerceAdapter {
                             variation: Some(id),
                         },
                     };
-                    out.insert(r, Stock::of(&v));
+                    let sku = v["sku"].as_str().unwrap_or("").to_owned();
+                    out.insert(r, (sku, Stock::of(&v)));
                 }
             }
         }
@@ -419,7 +537,10 @@ impl WooCommerceAdapter {
                                 e["error"]["code"].as_str().unwrap_or("")
                             ),
                         }),
-                        Some(e) => Ok(e["stock_quantity"].as_i64()),
+                        // The count the product keeps now: none where WooCommerce did not
+                        // save one (a grouped or external product, or the store-wide "Manage
+                        // stock" option off: it answers 200 with `manage_stock` false).
+                        Some(e) => Ok(Stock::of(e).own()),
                         None => Err(SendOutcome::Uncertain {
                             message: format!("sku {sku}: the batch answer has no entry for it"),
                         }),
@@ -470,15 +591,13 @@ impl CartAdapter for WooCommerceAdapter {
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        let refs = self.resolve(
+        let (refs, current) = self.locate(
             &deltas
                 .iter()
                 .map(|d| (d.sku.as_str(), d.remote_ref.as_deref()))
                 .collect::<Vec<_>>(),
         )?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
-        let known: Vec<WooRef> = refs.iter().flatten().copied().collect();
-        let current = self.read(&known)?;
         // Read, add, write: the window of DESIGN §4 is between this read and the write.
         let mut plan: Vec<(usize, (WooRef, i64, &str))> = Vec::new();
         for (i, (d, r)) in deltas.iter().zip(&refs).enumerate() {
@@ -534,7 +653,7 @@ impl CartAdapter for WooCommerceAdapter {
                 out[*i] = Some(match w {
                     Err(outcome) => outcome,
                     Ok(_) => match &verified {
-                        Ok(v) => match v.get(r).and_then(|s| s.own()) {
+                        Ok(v) => match v.get(r).and_then(|(_, s)| s.own()) {
                             Some(now) if now == *target => SendOutcome::Applied { qoh: Some(now) },
                             other => SendOutcome::Uncertain {
                                 message: format!(
@@ -557,52 +676,55 @@ impl CartAdapter for WooCommerceAdapter {
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        let refs = self.resolve(
+        // Read first, for every set: a count written to a cached id whose product now has
+        // another SKU would set another product's stock.
+        let (refs, current) = self.locate(
             &sets
                 .iter()
                 .map(|s| (s.sku.as_str(), s.remote_ref.as_deref()))
                 .collect::<Vec<_>>(),
         )?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
-        let checked: Vec<WooRef> = sets
-            .iter()
-            .zip(&refs)
-            .filter(|(s, _)| s.expected.is_some())
-            .filter_map(|(_, r)| *r)
-            .collect();
-        let current = if checked.is_empty() {
-            HashMap::new()
-        } else {
-            self.read(&checked)?
-        };
         let mut plan: Vec<(usize, (WooRef, i64, &str))> = Vec::new();
         for (i, (s, r)) in sets.iter().zip(&refs).enumerate() {
-            let Some(r) = r else {
+            // Not listed by the shop (deleted, in the bin): nothing to set.
+            let Some(r) = r.filter(|r| current.contains_key(r)) else {
                 out[i] = Some(unknown(&s.sku));
                 continue;
             };
             if let Some(expected) = s.expected {
-                match current.get(r).and_then(|s| s.own()) {
+                match current.get(&r).and_then(|s| s.own()) {
                     Some(now) if now != expected => {
                         out[i] = Some(SendOutcome::Conflict { current: now });
                         continue;
                     }
-                    None if !current.contains_key(r) => {
-                        out[i] = Some(unknown(&s.sku));
+                    // No count of its own to compare (stock not managed, or shared with its
+                    // product): never set blindly.
+                    None => {
+                        out[i] = Some(SendOutcome::Failed {
+                            message: format!(
+                                "sku {}: WooCommerce keeps no count of its own for it, so the expected count cannot be compared; not set",
+                                s.sku
+                            ),
+                        });
                         continue;
                     }
-                    _ => {}
+                    Some(_) => {}
                 }
             }
-            plan.push((i, (*r, s.qoh, s.sku.as_str())));
+            plan.push((i, (r, s.qoh, s.sku.as_str())));
         }
         if !plan.is_empty() {
             let items: Vec<(WooRef, i64, &str)> = plan.iter().map(|(_, p)| *p).collect();
             let written = self.write(&items)?;
-            for ((i, (_, target, _)), w) in plan.iter().zip(written) {
+            for ((i, (_, _, sku)), w) in plan.iter().zip(written) {
                 out[*i] = Some(match w {
-                    Ok(q) => SendOutcome::Applied {
-                        qoh: q.or(Some(*target)),
+                    Ok(Some(q)) => SendOutcome::Applied { qoh: Some(q) },
+                    // Answered 200, but the product keeps no count: nothing was set.
+                    Ok(None) => SendOutcome::Failed {
+                        message: format!(
+                            "sku {sku}: WooCommerce did not keep the count (its answer shows no stock managed: a grouped or external product, or the store's Manage stock option is off)"
+                        ),
                     },
                     Err(o) => o,
                 });
@@ -616,26 +738,29 @@ impl CartAdapter for WooCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        // `page:after`, after = the last product id of the page before.
-        let (page, after) = match cursor.map(|c| c.split_once(':').unwrap_or((c, "0"))) {
-            None => (1, 0),
-            Some((page, after)) => (
-                common::number_cursor(Some(page), 1, "woocommerce")?,
-                common::number_cursor(Some(after), 0, "woocommerce")?,
-            ),
+        // `offset:after` (see `Position`).
+        let at = match cursor.map(|c| c.split_once(':').unwrap_or((c, "0"))) {
+            None => Position::START,
+            Some((offset, after)) => Position {
+                offset: common::number_cursor(Some(offset), 0, "woocommerce")?,
+                after: common::number_cursor(Some(after), 0, "woocommerce")?,
+            },
         };
         let per_page = limit.clamp(1, MAX_PER_PAGE);
-        let (products, more, last) = self.page_after("products", &[], page, per_page, after)?;
+        let (products, next) = self.page_after("products", &[], at, per_page)?;
         let mut items = Vec::new();
         let mut ids = HashMap::new();
         for p in products {
             let Some(id) = p["id"].as_u64() else { continue };
             if p["type"] == "variable" {
+                let parent_sku = p["sku"].as_str().unwrap_or("");
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
                     let (Some(sku), Some(vid)) = (v["sku"].as_str(), v["id"].as_u64()) else {
                         continue;
                     };
-                    if sku.is_empty() {
+                    // Empty, or inherited from the product (a variation without a SKU of
+                    // its own answers its product's): not the variation's SKU.
+                    if sku.is_empty() || sku == parent_sku {
                         continue;
                     }
                     ids.insert(
@@ -669,7 +794,7 @@ impl CartAdapter for WooCommerceAdapter {
         self.ids.lock().extend(ids);
         Ok(QuantityPage {
             items,
-            next_cursor: more.then(|| format!("{}:{last}", page + 1)),
+            next_cursor: next.map(|n| format!("{}:{}", n.offset, n.after)),
         })
     }
 }

@@ -4,8 +4,9 @@
 //! - Authentication: HTTP Basic with the consumer key as user and the consumer secret as
 //!   password ([`super::Emulator::set_token`] takes `"ck:cs"`); otherwise 401
 //!   `woocommerce_rest_cannot_view`.
-//! - `GET products` and `GET products/{id}/variations` with `page`, `per_page` (1–100, default
-//!   10, else 400 `rest_invalid_param`) and `include` (comma-separated ids); the answers carry
+//! - `GET products` and `GET products/{id}/variations` with `page`, `offset` (which, as in
+//!   WordPress, overrides `page`), `per_page` (1–100, default 10, else 400
+//!   `rest_invalid_param`) and `include` (comma-separated ids); the answers carry
 //!   `X-WP-Total` and `X-WP-TotalPages`. Products are listed by id: plain items are `simple`
 //!   products, parents of [`super::Emulator::set_variant_qoh`] are `variable` products with
 //!   their `variations` ids and no stock of their own.
@@ -120,6 +121,7 @@ fn page_of(request: &Request, list: Vec<(u64, String)>) -> Result<Paged, Answer>
         .query_pairs()
         .ok_or_else(|| wc_error(400, "rest_invalid_param", "bad query string"))?;
     let mut page = 1usize;
+    let mut offset: Option<usize> = None;
     let mut per_page = 10usize;
     let mut include: Option<Vec<u64>> = None;
     for (k, v) in pairs {
@@ -128,6 +130,11 @@ fn page_of(request: &Request, list: Vec<(u64, String)>) -> Result<Paged, Answer>
                 page = v.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
                     wc_error(400, "rest_invalid_param", "Invalid parameter(s): page")
                 })?
+            }
+            "offset" => {
+                offset = Some(v.parse().map_err(|_| {
+                    wc_error(400, "rest_invalid_param", "Invalid parameter(s): offset")
+                })?)
             }
             "per_page" => {
                 per_page = v
@@ -152,7 +159,7 @@ fn page_of(request: &Request, list: Vec<(u64, String)>) -> Result<Paged, Answer>
     let pages = total.div_ceil(per_page);
     let items = list
         .into_iter()
-        .skip((page - 1) * per_page)
+        .skip(offset.unwrap_or((page - 1) * per_page))
         .take(per_page)
         .collect();
     Ok((items, total, pages))

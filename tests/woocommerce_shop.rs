@@ -1,0 +1,476 @@
+//! The `woocommerce` adapter against a fake shop on loopback whose catalogue changes between
+//! calls, for what the real WooCommerce REST API does and the emulator does not model: SKUs
+//! moved or inherited, counts it does not keep, products leaving a listing mid-run.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+use inventory_sync::adapter::{CartAdapter, DeltaSend, QuantitySet, SendOutcome};
+use inventory_sync::secret::Secret;
+use platform::scripted::Scripted;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the fake shop answers: (status, extra headers, body).
+type Reply = (u16, Vec<(String, String)>, String);
+type Route = Box<dyn FnMut(&str, &str, &str) -> Reply + Send>;
+
+/// A loopback HTTP server whose answers come from a closure of (method, path?query, body)
+/// that a test may swap between calls (a shop that changes meanwhile). Every request is
+/// logged as (method, path?query, body). One request per connection.
+struct FakeShop {
+    url: String,
+    route: Arc<Mutex<Route>>,
+    log: Arc<Mutex<Vec<(String, String, String)>>>,
+}
+
+impl FakeShop {
+    fn start(route: impl FnMut(&str, &str, &str) -> Reply + Send + 'static) -> FakeShop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let route: Arc<Mutex<Route>> = Arc::new(Mutex::new(Box::new(route)));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (r, l) = (route.clone(), log.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream);
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() || first.is_empty() {
+                    continue;
+                }
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        break;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let mut parts = first.split_whitespace();
+                let method = parts.next().unwrap_or("").to_owned();
+                let target = parts.next().unwrap_or("").to_owned();
+                l.lock()
+                    .unwrap()
+                    .push((method.clone(), target.clone(), body.clone()));
+                let (status, headers, answer) = (r.lock().unwrap())(&method, &target, &body);
+                let mut out = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                    answer.len()
+                );
+                for (k, v) in headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
+                out.push_str(&answer);
+                let mut stream = reader.into_inner();
+                let _ = stream.write_all(out.as_bytes());
+                let _ = stream.flush();
+            }
+        });
+        FakeShop { url, route, log }
+    }
+
+    fn set_route(&self, route: impl FnMut(&str, &str, &str) -> Reply + Send + 'static) {
+        *self.route.lock().unwrap() = Box::new(route);
+    }
+
+    fn log(&self) -> Vec<(String, String, String)> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn ok(body: impl Into<String>) -> Reply {
+    (200, Vec::new(), body.into())
+}
+
+fn woo(url: &str) -> WooCommerceAdapter {
+    WooCommerceAdapter::new(url, "ck_x", Secret::new("cs_x"), Duration::from_secs(5)).unwrap()
+}
+
+/// The id written by a batch request body (`{"update":[{"id":N,…}]}`).
+fn written_ids(log: &[(String, String, String)]) -> Vec<(String, u64)> {
+    log.iter()
+        .filter(|(m, p, _)| m == "POST" && p.contains("batch"))
+        .flat_map(|(_, p, b)| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            v["update"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| (p.clone(), u["id"].as_u64().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// WooCommerce saves `stock_quantity` only when the store's "Manage stock" option is on and
+/// the product keeps stock: a grouped or external product is saved with `manage_stock` off
+/// and no count, and with the store-wide option off the count is ignored altogether
+/// (`WC_REST_Products_V2_Controller::prepare_object_for_database`). The batch still answers
+/// 200 with the product as saved. Send QOH must not report such a count as applied (it then
+/// settles the item's waiting records as superseded, and the cart never shows the count).
+#[test]
+fn a_count_woocommerce_did_not_keep_is_not_reported_applied() {
+    let set = [QuantitySet {
+        key: "k".into(),
+        sku: "GIFT-BOX".into(),
+        remote_ref: Some("5".into()),
+        qoh: 7,
+        expected: None,
+    }];
+    // A grouped product: saved with manage_stock off and no count.
+    let grouped = r#"{"update":[{"id":5,"sku":"GIFT-BOX","type":"grouped","manage_stock":false,"stock_quantity":null}]}"#;
+    let read = r#"[{"id":5,"sku":"GIFT-BOX","type":"grouped","manage_stock":false,"stock_quantity":null}]"#;
+    let server = Scripted::start(vec![(200, read), (200, grouped)]);
+    let out = woo(&server.url).set_quantities(&set).unwrap();
+    server.finish();
+    assert!(
+        !matches!(out[0], SendOutcome::Applied { .. }),
+        "WooCommerce answered manage_stock false / stock_quantity null, yet: {out:?}"
+    );
+
+    // The store-wide "Manage stock" option is off: the count sent is ignored, the product
+    // keeps its old one (10).
+    let ignored = r#"{"update":[{"id":5,"sku":"GIFT-BOX","type":"simple","manage_stock":false,"stock_quantity":10}]}"#;
+    let read =
+        r#"[{"id":5,"sku":"GIFT-BOX","type":"simple","manage_stock":false,"stock_quantity":10}]"#;
+    let server = Scripted::start(vec![(200, read), (200, ignored)]);
+    let out = woo(&server.url).set_quantities(&set).unwrap();
+    server.finish();
+    assert!(
+        !matches!(out[0], SendOutcome::Applied { .. }),
+        "WooCommerce answered it still holds 10, not 7, yet: {out:?}"
+    );
+}
+
+/// A variable product TEE whose two variations have no SKU of their own: WooCommerce's REST
+/// API answers each variation's `sku` as the parent's (`WC_Product_Variation::get_sku` in
+/// `view` context inherits it), each with its own stock.
+fn tee_shop() -> FakeShop {
+    FakeShop::start(|method, target, _body| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":100,"sku":"TEE","type":"variable","manage_stock":false,"stock_quantity":null,"variations":[101,102]}]"#,
+            ),
+            ("GET", "/wp-json/wc/v3/products/100/variations") => {
+                if target.contains("include=101") && !target.contains("102") {
+                    ok(r#"[{"id":101,"sku":"TEE","manage_stock":true,"stock_quantity":4}]"#)
+                } else if target.contains("include=102") {
+                    ok(r#"[{"id":102,"sku":"TEE","manage_stock":true,"stock_quantity":6}]"#)
+                } else {
+                    ok(
+                        r#"[{"id":101,"sku":"TEE","manage_stock":true,"stock_quantity":4},
+                           {"id":102,"sku":"TEE","manage_stock":true,"stock_quantity":6}]"#,
+                    )
+                }
+            }
+            ("POST", "/wp-json/wc/v3/products/100/variations/batch") => {
+                ok(r#"{"update":[{"id":102,"sku":"TEE","manage_stock":true,"stock_quantity":5}]}"#)
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    })
+}
+
+/// The order manager's item TEE (one SKU, no variants there) must not have its sale written
+/// to whichever SKU-less variation the index met last: no product or variation has TEE as
+/// its own SKU that holds stock.
+#[test]
+fn a_sale_of_a_products_sku_is_not_written_to_a_variation_that_only_inherits_it() {
+    let shop = tee_shop();
+    let out = woo(&shop.url)
+        .apply_deltas(&[DeltaSend {
+            key: "k".into(),
+            sku: "TEE".into(),
+            remote_ref: None,
+            delta: -1,
+        }])
+        .unwrap();
+    let writes = written_ids(&shop.log());
+    assert!(
+        writes.is_empty(),
+        "the sale of TEE was written to a variation that only inherits the SKU: {writes:?}, \
+         outcome {out:?}"
+    );
+}
+
+/// Get QOH lists what the cart counts per SKU: a variation's inherited SKU is the parent's,
+/// not the variation's, so neither count may come back as TEE's (the order manager would
+/// set TEE, or create it, with one arbitrary variation's count).
+#[test]
+fn get_qoh_does_not_report_a_variations_count_under_its_products_sku() {
+    let shop = tee_shop();
+    let page = woo(&shop.url).fetch_quantities(None, 100).unwrap();
+    assert!(
+        page.items.iter().all(|(s, _)| s != "TEE"),
+        "a variation's count reported as the parent's SKU: {:?}",
+        page.items
+    );
+}
+
+/// The adapter learns MUG = product 5 and keeps it for its life. The owner then gives
+/// product 5 another SKU (MUG-OLD) and a new product 9 the SKU MUG. The read before the
+/// write answers product 5 with `"sku":"MUG-OLD"`; MUG's sale must not be subtracted from
+/// MUG-OLD's stock.
+#[test]
+fn a_sale_follows_its_sku_to_the_product_that_has_it_now() {
+    fn shop(p5_sku: &'static str, with_9: bool) -> impl FnMut(&str, &str, &str) -> Reply + Send {
+        move |method, target, body| {
+            let path = target.split('?').next().unwrap().to_owned();
+            let p5 = format!(
+                r#"{{"id":5,"sku":"{p5_sku}","type":"simple","manage_stock":true,"stock_quantity":10}}"#
+            );
+            let p9 =
+                r#"{"id":9,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":20}"#;
+            match (method, path.as_str()) {
+                ("GET", "/wp-json/wc/v3/products") => {
+                    if target.contains("include=5") {
+                        ok(format!("[{p5}]"))
+                    } else if target.contains("include=9") {
+                        ok(format!("[{p9}]"))
+                    } else if with_9 {
+                        ok(format!("[{p5},{p9}]"))
+                    } else {
+                        ok(format!("[{p5}]"))
+                    }
+                }
+                ("POST", "/wp-json/wc/v3/products/batch") => {
+                    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                    let u = &v["update"][0];
+                    ok(format!(
+                        r#"{{"update":[{{"id":{},"sku":"x","manage_stock":true,"stock_quantity":{}}}]}}"#,
+                        u["id"], u["stock_quantity"]
+                    ))
+                }
+                _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+            }
+        }
+    }
+    let server = FakeShop::start(shop("MUG", false));
+    let a = woo(&server.url);
+    let sale = DeltaSend {
+        key: "k1".into(),
+        sku: "MUG".into(),
+        remote_ref: None,
+        delta: -1,
+    };
+    a.apply_deltas(std::slice::from_ref(&sale)).unwrap();
+    assert_eq!(
+        written_ids(&server.log()).last().map(|w| w.1),
+        Some(5),
+        "MUG is product 5 at first"
+    );
+    // The owner renames product 5's SKU and gives MUG to a new product 9.
+    server.set_route(shop("MUG-OLD", true));
+    let before = written_ids(&server.log()).len();
+    let out = a
+        .apply_deltas(&[DeltaSend {
+            key: "k2".into(),
+            ..sale.clone()
+        }])
+        .unwrap();
+    let writes = written_ids(&server.log())[before..].to_vec();
+    assert!(
+        !writes.iter().any(|(_, id)| *id == 5),
+        "MUG's sale was subtracted from product 5, whose SKU is now MUG-OLD: writes {writes:?}, \
+         outcome {out:?}"
+    );
+    assert_eq!(
+        writes,
+        vec![("/wp-json/wc/v3/products/batch".to_owned(), 9)]
+    );
+
+    // Send QOH's count, too, goes to the product that has the SKU now, on an adapter that
+    // still holds the old index.
+    let stale = woo(&server.url);
+    server.set_route(shop("MUG", false));
+    stale.apply_deltas(std::slice::from_ref(&sale)).unwrap();
+    server.set_route(shop("MUG-OLD", true));
+    let before = written_ids(&server.log()).len();
+    let out = stale
+        .set_quantities(&[QuantitySet {
+            key: "s1".into(),
+            sku: "MUG".into(),
+            remote_ref: None,
+            qoh: 12,
+            expected: None,
+        }])
+        .unwrap();
+    let writes = written_ids(&server.log())[before..].to_vec();
+    assert_eq!(
+        writes,
+        vec![("/wp-json/wc/v3/products/batch".to_owned(), 9)],
+        "MUG's count set on product 9 only: {out:?}"
+    );
+}
+
+/// The same stale cache after the owner trashed product 5 and made a new MUG (product 9):
+/// the read of product 5 comes back empty and the sale is failed as an unknown SKU (bypassed
+/// at once), on every pass, for as long as the adapter lives, while MUG is on sale.
+#[test]
+fn a_sale_of_a_product_made_again_goes_to_the_new_product() {
+    let server = FakeShop::start(|method, target, _| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") if target.contains("include=5") => ok(
+                r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#,
+            ),
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#,
+            ),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                ok(r#"{"update":[{"id":5,"sku":"MUG","manage_stock":true,"stock_quantity":9}]}"#)
+            }
+            _ => (404, Vec::new(), "{}".into()),
+        }
+    });
+    let a = woo(&server.url);
+    let sale = |key: &str| DeltaSend {
+        key: key.into(),
+        sku: "MUG".into(),
+        remote_ref: None,
+        delta: -1,
+    };
+    a.apply_deltas(&[sale("k1")]).unwrap();
+    // Product 5 is in the bin (the listing leaves it out); product 9 is the new MUG.
+    server.set_route(|method, target, _| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") if target.contains("include=5") => ok("[]"),
+            ("GET", "/wp-json/wc/v3/products") if target.contains("include=9") => ok(
+                r#"[{"id":9,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":20}]"#,
+            ),
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":9,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":20}]"#,
+            ),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                ok(r#"{"update":[{"id":9,"sku":"MUG","manage_stock":true,"stock_quantity":19}]}"#)
+            }
+            _ => (404, Vec::new(), "{}".into()),
+        }
+    });
+    let out = a.apply_deltas(&[sale("k2")]).unwrap();
+    assert!(
+        !matches!(&out[0], SendOutcome::Failed { .. }),
+        "MUG exists (product 9) but its sale is bypassed as an unknown SKU: {out:?}"
+    );
+}
+
+/// Get QOH reads products 2 per page by id. After page 1 (10, 20) the owner trashes product
+/// 20: page 2 of what is left (10, 30, 40, 50) is 40, 50, and product 30 is never read,
+/// though the shop said so: `X-WP-Total` went from 5 to 4 between the pages.
+#[test]
+fn get_qoh_reads_every_product_when_one_read_before_leaves_the_list() {
+    fn product(id: u64) -> String {
+        format!(
+            r#"{{"id":{id},"sku":"P{id}","type":"simple","manage_stock":true,"stock_quantity":{id}}}"#
+        )
+    }
+    fn listing(ids: &'static [u64]) -> impl FnMut(&str, &str, &str) -> Reply + Send {
+        move |_, target, _| {
+            let page: usize = target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("page="))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1);
+            let per: usize = target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("per_page="))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(10);
+            // As WordPress: an `offset` overrides the page.
+            let offset: usize = target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("offset="))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or((page - 1) * per);
+            let items: Vec<String> = ids
+                .iter()
+                .skip(offset)
+                .take(per)
+                .map(|i| product(*i))
+                .collect();
+            (
+                200,
+                vec![
+                    ("X-WP-Total".into(), ids.len().to_string()),
+                    (
+                        "X-WP-TotalPages".into(),
+                        ids.len().div_ceil(per).to_string(),
+                    ),
+                ],
+                format!("[{}]", items.join(",")),
+            )
+        }
+    }
+    let shop = FakeShop::start(listing(&[10, 20, 30, 40, 50]));
+    let a = woo(&shop.url);
+    let mut seen: Vec<String> = Vec::new();
+    let first = a.fetch_quantities(None, 2).unwrap();
+    seen.extend(first.items.iter().map(|(s, _)| s.clone()));
+    shop.set_route(listing(&[10, 30, 40, 50]));
+    let mut cursor = first.next_cursor;
+    let mut pages = 1;
+    while let Some(c) = cursor {
+        let p = a.fetch_quantities(Some(&c), 2).unwrap();
+        seen.extend(p.items.iter().map(|(s, _)| s.clone()));
+        cursor = p.next_cursor;
+        pages += 1;
+        assert!(pages < 10);
+    }
+    assert!(
+        seen.contains(&"P30".to_owned()),
+        "product 30 was never read, and Get QOH ends as done: read {seen:?}"
+    );
+}
+
+/// A drift repair sets MUG to 7 only if the cart still shows 3. Meanwhile the owner turned
+/// off "Manage stock" for MUG: the cart shows no count at all, so the compare fails. The
+/// adapter writes anyway — `manage_stock: true` and 7 — switching stock management back on
+/// behind the owner's back (the BigCommerce adapter refuses the same case: "never set
+/// blindly").
+#[test]
+fn a_compare_and_set_is_not_written_where_the_shop_keeps_no_count() {
+    let shop = FakeShop::start(|method, target, _| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":false,"stock_quantity":null}]"#,
+            ),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                ok(r#"{"update":[{"id":5,"sku":"MUG","manage_stock":true,"stock_quantity":7}]}"#)
+            }
+            _ => (404, Vec::new(), "{}".into()),
+        }
+    });
+    let out = woo(&shop.url)
+        .set_quantities(&[QuantitySet {
+            key: "k".into(),
+            sku: "MUG".into(),
+            remote_ref: Some("5".into()),
+            qoh: 7,
+            expected: Some(3),
+        }])
+        .unwrap();
+    let writes = written_ids(&shop.log());
+    assert!(
+        writes.is_empty(),
+        "the cart keeps no count (manage_stock false), so `expected: 3` cannot hold, yet it \
+         was written: {writes:?}, outcome {out:?}"
+    );
+}
