@@ -316,7 +316,10 @@ impl Store {
     /// *Send QOH to website* (rule 7): pushes the absolute published count of every item the
     /// cart gets, in batches of at most its `max_items_to_send`. The counts of each batch are
     /// read together with the newest record waiting for each item; the records a count included
-    /// are settled as superseded once the cart has taken it. The cart is held meanwhile: its
+    /// are settled as superseded once the cart has taken it. Such a count is noted before it
+    /// goes: if the run ends before it settles the answer (a busy store, a process that ended),
+    /// the next lease or manual run of the cart settles the records as included, as for a lost
+    /// answer, instead of sending them on top of a count the cart may have taken. The cart is held meanwhile: its
     /// controller sends nothing to it. `progress` is
     /// called between batches; returning `false` stops (the report says `cancelled`).
     ///
@@ -405,8 +408,28 @@ impl Store {
                 break;
             };
             if !sets.is_empty() {
+                // Each count that includes waiting records is noted before it goes: should
+                // the run end before it settles the answer, the records are settled as
+                // included, not sent again on top of a count the cart may have taken.
+                let including: Vec<(ItemId, i64)> = read
+                    .iter()
+                    .filter_map(|&(target, upto)| upto.map(|u| (target, u)))
+                    .collect();
+                if !including.is_empty() {
+                    self.write(|c| sql::counts_sending(c, cart.id, &including))?;
+                }
                 run.pay_owed();
-                let (took, stop) = run.set_counts(&sets)?;
+                let (took, stop) = match run.set_counts(&sets) {
+                    Ok(sent) => sent,
+                    // Nothing reached the cart: the counts were surely not taken.
+                    Err(e) => {
+                        if !including.is_empty() {
+                            let items: Vec<ItemId> = including.iter().map(|i| i.0).collect();
+                            self.write(|c| sql::counts_sent(c, cart.id, &items))?;
+                        }
+                        return Err(e);
+                    }
+                };
                 self.settle_counts(&mut run, &sets, &read, took, since)?;
                 if let Some(why) = stop {
                     run.report.error = Some(why);
@@ -514,8 +537,14 @@ impl Store {
                 Ok((sql::pulled_any(c, run.cart.id)?, moved))
             })?,
         };
-        if !applied.is_empty() || kept || moved {
+        let noted: Vec<ItemId> = read
+            .iter()
+            .filter(|(_, upto)| upto.is_some())
+            .map(|&(target, _)| target)
+            .collect();
+        if !applied.is_empty() || kept || moved || !noted.is_empty() {
             run.report.superseded += self.write(|c| {
+                sql::counts_sent(c, run.cart.id, &noted)?;
                 for &(item, count) in &sent {
                     if moved {
                         let returns = sql::ledger_returns_since(c, run.cart.id, item, since)?;
@@ -561,6 +590,9 @@ impl Store {
         // so none of them is applied after the first, and within a page none at all.
         let mut seen: HashSet<String> = HashSet::new();
         loop {
+            // The ledger's newest row before the cart is asked: an order or return imported
+            // from it after this may or may not be in the counts it gives.
+            let since = self.read(sql::ledger_last_id)?;
             let page: QuantityPage =
                 match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
                     .and_then(|page| paging.check(page))
@@ -575,7 +607,16 @@ impl Store {
                         break;
                     }
                 };
-            self.write(|c| {
+            // What the report said before this page: a page whose transaction fails is rolled
+            // back whole, and its counts are not reported as applied.
+            let before = (
+                report.updated,
+                report.created,
+                report.unchanged,
+                report.unknown.len(),
+                report.not_applied.len(),
+            );
+            let written = self.write(|c| {
                 // The carts a change goes to: the same for the whole page.
                 let pull = Pull {
                     cart: &cart,
@@ -583,6 +624,8 @@ impl Store {
                     workstation: &workstation,
                     targets: sql::realtime_targets(c)?,
                     kept_any: std::cell::Cell::new(sql::pulled_any(c, cart.id)?),
+                    imported_since: sql::ledger_from_cart_since(c, cart.id, since)?
+                        .then_some(since),
                 };
                 let mut on_page: HashMap<&str, usize> = HashMap::new();
                 for (sku, _) in &page.items {
@@ -601,7 +644,25 @@ impl Store {
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
                 }
                 Ok(())
-            })?;
+            });
+            if let Err(e) = written {
+                // The pages before stand (each was its own transaction): the call fails, and
+                // its report, kept for `last_report`, says what they changed.
+                if done > 0 {
+                    report.updated = before.0;
+                    report.created = before.1;
+                    report.unchanged = before.2;
+                    report.unknown.truncate(before.3);
+                    report.not_applied.truncate(before.4);
+                    report.error = Some(format!(
+                        "stopped after {done} items: {}; what was done stands, run it again \
+                         to finish",
+                        e.message()
+                    ));
+                    self.remember_report(serde_json::to_string(&report).unwrap_or_default());
+                }
+                return Err(e);
+            }
             done += page.items.len() as i64;
             cursor = page.next_cursor;
             if cursor.is_none() {
@@ -1381,6 +1442,9 @@ struct Pull<'a> {
     /// Whether any count of the cart is kept (read with the page, and set once the page keeps
     /// one): most carts have none, and each count then skips the lookup.
     kept_any: std::cell::Cell<bool>,
+    /// The ledger's newest row before the page was asked for, where an order or return was
+    /// imported from the cart since (on most pages none was: each count skips the lookup).
+    imported_since: Option<i64>,
 }
 
 /// [`ErrorKind::Busy`] while a manual run holds `cart`: `then` says what the caller can do
@@ -1516,6 +1580,19 @@ fn apply_pulled(
             why: "not synchronised with this cart (its web fields say sync: false)".into(),
         });
         return Ok(());
+    }
+    if let Some(since) = pull.imported_since {
+        if sql::ledger_from_cart_for_item_since(c, cart.id, item.id, since)? {
+            // The cart may have counted it or not: applying the count could give back an
+            // order the import took off (an oversell), or take a return off twice.
+            report.not_applied.push(NotApplied {
+                sku: sku.to_owned(),
+                why: "an order or return from this cart was imported while its count was \
+                      read, which may or may not include it; run Get QOH again"
+                    .into(),
+            });
+            return Ok(());
+        }
     }
     let waiting = sql::stack_sum(c, cart.id, item.id)?;
     if waiting.in_doubt > 0 {

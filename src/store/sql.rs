@@ -378,6 +378,22 @@ pub(crate) fn ledger_from_cart_since(c: &Connection, cart: CartId, since: i64) -
     .query_row(params![since, cart], |r| r.get(0))?)
 }
 
+/// Whether a change from `cart` of `item`, or of its variants (a `Sku` cart counts the
+/// product), entered the ledger after row `since`.
+pub(crate) fn ledger_from_cart_for_item_since(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    since: i64,
+) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM ledger
+         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
+           AND id > ?1 AND origin_cart_id = ?2)",
+    )?
+    .query_row(params![since, cart, item], |r| r.get(0))?)
+}
+
 /// The units returned on `cart` (changes from it that raised QOH) of `item`, or of its
 /// variants (a `Sku` cart counts the product), that entered the ledger after row `since`.
 pub(crate) fn ledger_returns_since(
@@ -1081,6 +1097,7 @@ pub(crate) fn lease(
     if manual_until > now {
         return Ok(Vec::new());
     }
+    counts_left(c, cart, now)?;
     batches_lapsed(c, cart, scope, now)?;
     // Only a pending group ever holds a lease: only pending groups are leased, and every
     // statement that changes a group's state (`group_settle`, `group_reset`) also ends its
@@ -1533,7 +1550,7 @@ pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<boo
 /// stalled cannot renew its lease back to life while the run reads and supersedes: lapsed
 /// batches become groups, and lapsed groups lose their token (they stay counted as leased,
 /// so a blind cart does not get them blindly again). Such a controller's late answer then
-/// settles nothing.
+/// settles nothing. Counts an earlier Send QOH left sending are settled ([`counts_left`]).
 pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<bool> {
     if live_leases(c, cart, now)? > 0 {
         return Ok(false);
@@ -1549,6 +1566,7 @@ pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<b
          WHERE cart_id = ?1 AND lease_token IS NOT NULL",
     )?
     .execute([cart])?;
+    counts_left(c, cart, now)?;
     Ok(true)
 }
 
@@ -1663,8 +1681,58 @@ pub(crate) fn supersede(
 ) -> Result<usize> {
     let mut n = 0;
     for &(item, upto) in applied {
-        n += supersede_item(c, cart, item, upto, now)?;
+        n += supersede_item(c, cart, item, upto, now, "superseded by Send QOH")?;
     }
+    backlog_clamp(c)?;
+    Ok(n)
+}
+
+/// Notes that Send QOH is about to send `cart` the counts of `items`, each including its
+/// records up to `upto` (see `counts_sending` in the schema).
+pub(crate) fn counts_sending(c: &Connection, cart: CartId, items: &[(ItemId, i64)]) -> Result<()> {
+    let mut st = c.prepare_cached(
+        "INSERT OR REPLACE INTO counts_sending(cart_id, item_id, upto) VALUES (?1, ?2, ?3)",
+    )?;
+    for &(item, upto) in items {
+        st.execute(params![cart, item, upto])?;
+    }
+    Ok(())
+}
+
+/// The answer to the counts of `items` was settled.
+pub(crate) fn counts_sent(c: &Connection, cart: CartId, items: &[ItemId]) -> Result<()> {
+    let mut st =
+        c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1 AND item_id = ?2")?;
+    for &item in items {
+        st.execute(params![cart, item])?;
+    }
+    Ok(())
+}
+
+/// Why a count left sending superseded the records it included.
+const LEFT_SENDING: &str = "superseded by Send QOH: its count included this change, and the \
+     run ended before it recorded the cart's answer (a busy store, or its process ended); the \
+     cart may have taken the count, so sending the change too could count it twice; the drift \
+     report shows whether the cart is in step";
+
+/// Settles the counts a Send QOH left sending to `cart` (its settlement failed, or its
+/// process ended before it): the cart may have taken each, so the records it included are
+/// superseded, as for a count whose answer was lost. Called where a controller leases or a
+/// manual run takes the cart over, so nothing sends them first. Returns how many records.
+pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
+    let left: Vec<(ItemId, i64)> = c
+        .prepare_cached("SELECT item_id, upto FROM counts_sending WHERE cart_id = ?1")?
+        .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if left.is_empty() {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for &(item, upto) in &left {
+        n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
+    }
+    c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1")?
+        .execute([cart])?;
     backlog_clamp(c)?;
     Ok(n)
 }
@@ -1675,16 +1743,16 @@ fn supersede_item(
     item: ItemId,
     upto: i64,
     now: i64,
+    response: &str,
 ) -> Result<usize> {
     c.prepare_cached(&format!(
         "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', {},
-                'superseded by Send QOH', ?4
+         SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', {}, ?5, ?4
          FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
          WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3",
         record_key_sql()
     ))?
-    .execute(params![cart, item, upto, now])?;
+    .execute(params![cart, item, upto, now, response])?;
     c.prepare_cached(
         "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
              WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= MIN(?3, stack_backlog.counted_to)
