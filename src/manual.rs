@@ -319,9 +319,9 @@ impl Store {
     /// are settled as superseded once the cart has taken it. Such a count is noted before it
     /// goes: if the run ends before it settles the answer (a busy store, a process that ended),
     /// the next lease or manual run of the cart settles the records as included, as for a lost
-    /// answer, instead of sending them on top of a count the cart may have taken. The cart is held meanwhile: its
-    /// controller sends nothing to it. `progress` is
-    /// called between batches; returning `false` stops (the report says `cancelled`).
+    /// answer, instead of sending them on top of a count the cart may have taken. The cart is
+    /// held meanwhile: its controller sends nothing to it. `progress` is called between
+    /// batches; returning `false` stops (the report says `cancelled`).
     ///
     /// An item whose set fails is listed in `failures`; its waiting records stay on the stack
     /// and are sent as deltas once the cart is released. A batch whose answer is lost is sent

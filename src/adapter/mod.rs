@@ -367,8 +367,8 @@ pub trait CartAdapter: Send + Sync {
     /// opaque to the library; a cursor that comes back again, or 10,000 empty pages in a row,
     /// ends the run with an error (the pages before it stay applied). SKUs are the order
     /// manager's, matched exactly (case counts) after trimming blanks (where a cart lists
-    /// both " P" and "P", the preflight and the drift report keep " P" apart); a SKU twice
-    /// counts twice in Get QOH, the last count winning. A count that would take the item's
+    /// both " P" and "P", the preflight and the drift report keep " P" apart); a SKU listed
+    /// twice (or padded and not) is applied by Get QOH at neither place, and listed. A count that would take the item's
     /// QOH outside 32 bits is listed as not applied. A negative count is taken as it is: the
     /// item's QOH goes below 0, and while `SynchQOH` and the cart's real-time sync are on,
     /// the difference to the count it should show (0) is queued to it.
