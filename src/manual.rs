@@ -589,6 +589,10 @@ impl Store {
         // one item: applying both would move it by each, the last one winning (on every run),
         // so none of them is applied after the first, and within a page none at all.
         let mut seen: HashSet<String> = HashSet::new();
+        // Items linked to the cart by a `remote_ref`: the cart lists its counts under its own
+        // SKUs, which for these may differ from the store's, so a SKU it lists that the
+        // store does not know may be one of them, and is not made an item of its own.
+        let linked = self.read(|c| sql::linked_by_ref(c, cart.id))?;
         loop {
             // The ledger's newest row before the cart is asked: an order or return imported
             // from it after this may or may not be in the counts it gives.
@@ -626,6 +630,7 @@ impl Store {
                     kept_any: std::cell::Cell::new(sql::pulled_any(c, cart.id)?),
                     imported_since: sql::ledger_from_cart_since(c, cart.id, since)?
                         .then_some(since),
+                    linked: linked.len(),
                 };
                 let mut on_page: HashMap<&str, usize> = HashMap::new();
                 for (sku, _) in &page.items {
@@ -679,6 +684,20 @@ impl Store {
             if !report.cancelled {
                 p(done, done);
             }
+        }
+        if !report.cancelled && report.error.is_none() {
+            // The whole listing was read: a linked item it has no SKU of is never updated.
+            report
+                .not_applied
+                .extend(
+                    linked
+                        .into_iter()
+                        .filter(|sku| !seen.contains(sku))
+                        .map(|sku| NotApplied {
+                            sku,
+                            why: LINKED_UNLISTED.into(),
+                        }),
+                );
         }
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
@@ -1445,6 +1464,22 @@ struct Pull<'a> {
     /// The ledger's newest row before the page was asked for, where an order or return was
     /// imported from the cart since (on most pages none was: each count skips the lookup).
     imported_since: Option<i64>,
+    /// How many items are linked to the cart by a `remote_ref` (see `get_qoh`).
+    linked: usize,
+}
+
+/// Why Get QOH did not update an item linked to the cart by a `remote_ref`.
+const LINKED_UNLISTED: &str = "linked to this cart by its web fields' remote_ref, but the cart \
+     lists no count under this SKU: Get QOH matches the cart's own SKUs; give the item the \
+     cart's SKU, or set its QOH by hand";
+
+/// Why Get QOH did not create an item for a SKU the store does not know.
+fn not_created(linked: usize) -> String {
+    format!(
+        "not created: {linked} item(s) are linked to this cart by remote_ref, and the cart \
+         lists its counts under its own SKUs, so this SKU may be one of them; give the item \
+         the cart's SKU, or create this one by hand"
+    )
 }
 
 /// [`ErrorKind::Busy`] while a manual run holds `cart`: `then` says what the caller can do
@@ -1534,6 +1569,10 @@ fn apply_pulled(
     let Some(item) = found else {
         let in_range = (i32::MIN as i64..=i32::MAX as i64).contains(&count);
         match trimmed.filter(|_| in_range) {
+            Some(_) if create_new && pull.linked > 0 => report.not_applied.push(NotApplied {
+                sku: sku.to_owned(),
+                why: not_created(pull.linked),
+            }),
             // The cart's count as it is, owed units included, as an existing item gets it.
             Some(s) if create_new => {
                 let id = sql::item_insert(c, s, None, "{}", "", count)?;

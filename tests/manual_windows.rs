@@ -5,10 +5,11 @@
 
 #[macro_use]
 mod common;
+mod platform;
 
 use common::*;
 use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
-use inventory_sync::emulator::Emulator;
+use inventory_sync::emulator::{Emulator, Mode};
 use inventory_sync::{
     Adjustment, Delta, ErrorKind, GetOptions, OpenOptions, Reason, SendOptions, Store,
 };
@@ -308,4 +309,52 @@ fn get_qoh_that_stops_on_a_busy_store_part_way_reports_what_it_applied() {
             .contains("stopped after 1 items"),
         "{told}"
     );
+}
+
+/// Web fields link an item to a cart product whose SKU there differs (Shopify's inventory
+/// item): Send QOH reaches it through the link, but the cart lists its counts under its own
+/// SKUs. Before, Get QOH with *create records for new products* made the linked product a
+/// second item holding the same stock (and the first never heard of the shop's sales). Now
+/// nothing is created while items are linked, and both are listed, saying what to do.
+#[test]
+fn get_qoh_creates_no_second_item_for_a_product_linked_by_remote_ref() {
+    let f = platform::fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE-MED", 4);
+    f.item("TEE-M", 10);
+    let cart = f.cart(50);
+    let gid = format!(
+        "gid://shopify/InventoryItem/{}",
+        f.emu.platform_id("TEE-MED").unwrap()
+    );
+    f.store
+        .set_web_fields(cart, "TEE-M", &format!(r#"{{"remote_ref":"{gid}"}}"#))
+        .unwrap();
+    let sent = f.send(cart);
+    assert_eq!((sent.sent, sent.failed), (1, 0), "{sent:?}");
+    assert_eq!(f.emu.qoh("TEE-MED"), Some(10));
+    f.emu.set_qoh("TEE-MED", 9);
+    let got = f
+        .store
+        .get_qoh(
+            cart,
+            GetOptions {
+                force: true,
+                create_new: true,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(got.created, 0, "{got:?}");
+    let items: serde_json::Value =
+        serde_json::from_str(&f.store.items_json(None).unwrap()).unwrap();
+    assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
+    let why = |sku: &str| {
+        got.not_applied
+            .iter()
+            .find(|n| n.sku == sku)
+            .map(|n| n.why.clone())
+            .unwrap_or_default()
+    };
+    assert!(why("TEE-MED").contains("not created"), "{got:?}");
+    assert!(why("TEE-M").contains("remote_ref"), "{got:?}");
 }

@@ -271,6 +271,16 @@ fn web_fields_row(r: &Row, at: usize) -> rusqlite::Result<WebFields> {
     })
 }
 
+/// The SKUs of the items linked to `cart` by a `remote_ref`, in order.
+pub(crate) fn linked_by_ref(c: &Connection, cart: CartId) -> Result<Vec<String>> {
+    Ok(c.prepare_cached(
+        "SELECT i.sku FROM web_fields w JOIN items i ON i.id = w.item_id
+         WHERE w.cart_id = ?1 AND TRIM(COALESCE(w.remote_ref, '')) <> '' ORDER BY i.sku",
+    )?
+    .query_map([cart], |r| r.get(0))?
+    .collect::<rusqlite::Result<_>>()?)
+}
+
 pub(crate) fn web_fields_get(c: &Connection, cart: CartId, item: ItemId) -> Result<WebFields> {
     Ok(c.prepare_cached(
         "SELECT remote_ref, sync, buffer, max_publish FROM web_fields
