@@ -13,7 +13,6 @@ use inventory_sync::emulator::{Emulator, Mode};
 use inventory_sync::{
     Adjustment, Delta, ErrorKind, GetOptions, OpenOptions, Reason, SendOptions, Store,
 };
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,73 +49,15 @@ fn hold_the_store(path: &Path) -> rusqlite::Connection {
     conn
 }
 
-/// A keyed cart in memory. When `busy_at_answer` names the store's file, the cart takes each
-/// count, and then another workstation takes the store before the run can settle it.
-#[derive(Default)]
-struct Shop {
-    qoh: Mutex<HashMap<String, i64>>,
-    keys: Mutex<std::collections::HashSet<String>>,
-    busy_at_answer: Mutex<Option<PathBuf>>,
-    holder: Mutex<Option<rusqlite::Connection>>,
-}
-
-impl Shop {
-    fn qoh(&self, sku: &str) -> i64 {
-        self.qoh.lock().unwrap()[sku]
-    }
-    /// Ends the other workstation's transaction.
-    fn release(&self) {
-        self.holder.lock().unwrap().take();
-    }
-}
-
-impl CartAdapter for Shop {
-    fn update_mode(&self) -> inventory_sync::UpdateMode {
-        inventory_sync::UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(
-        &self,
-        d: &[inventory_sync::adapter::DeltaSend],
-    ) -> Result<Vec<SendOutcome>, CartError> {
-        let mut q = self.qoh.lock().unwrap();
-        let mut keys = self.keys.lock().unwrap();
-        Ok(d.iter()
-            .map(|x| {
-                if keys.insert(x.key.clone()) {
-                    *q.entry(x.sku.clone()).or_insert(0) += x.delta;
-                }
-                SendOutcome::Applied {
-                    qoh: q.get(&x.sku).copied(),
-                }
-            })
-            .collect())
-    }
-    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        let mut q = self.qoh.lock().unwrap();
-        for x in s {
-            q.insert(x.sku.clone(), x.qoh);
-        }
-        if let Some(path) = self.busy_at_answer.lock().unwrap().as_deref() {
-            *self.holder.lock().unwrap() = Some(hold_the_store(path));
-        }
-        Ok(s.iter()
-            .map(|x| SendOutcome::Applied { qoh: Some(x.qoh) })
-            .collect())
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        let mut items: Vec<(String, i64)> = self
-            .qoh
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        items.sort();
-        Ok(QuantityPage {
-            items,
-            next_cursor: None,
-        })
-    }
+/// Another workstation takes the store once `mem` took the next set of counts, until the
+/// returned slot is emptied.
+fn busy_after_the_next_set(mem: &Mem, path: &Path) -> Arc<Mutex<Option<rusqlite::Connection>>> {
+    let slot = Arc::new(Mutex::new(None));
+    let (holder, path) = (slot.clone(), path.to_owned());
+    *mem.on_set.lock().unwrap() = Some(Box::new(move || {
+        *holder.lock().unwrap() = Some(hold_the_store(&path));
+    }));
+    slot
 }
 
 /// Send QOH sets B to 8, a count that includes B's sale still waiting on the stack, and the
@@ -129,26 +70,25 @@ impl CartAdapter for Shop {
 fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_settling() {
     let dir = tempfile::tempdir().unwrap();
     let (store, path) = impatient_store(dir.path());
-    let shop = Arc::new(Shop::default());
+    let shop = Arc::new(Mem::default());
     let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
     store.set_cart_sync(cart, true).unwrap();
     item(&store, "B", 10);
-    shop.qoh.lock().unwrap().insert("B".into(), 10);
+    shop.set("B", 10);
     adjust(&store, "B", -2, Reason::PosSale); // B = 8; -2 waits for the cart
     assert_eq!(records(&store, cart), vec![("B".to_string(), -2)]);
 
-    *shop.busy_at_answer.lock().unwrap() = Some(path.clone());
+    let other = busy_after_the_next_set(&shop, &path);
     let sent = store.send_qoh(cart, SendOptions { force: true }, None);
-    *shop.busy_at_answer.lock().unwrap() = None;
-    shop.release();
+    other.lock().unwrap().take();
     let e = sent.err().map(|e| e.kind());
     assert_eq!(e, Some(ErrorKind::Busy), "the run could not settle");
-    assert_eq!(shop.qoh("B"), 8, "the cart took the count, sale included");
+    assert_eq!(shop.get("B"), 8, "the cart took the count, sale included");
     hold_lapses(&path);
 
     drain(&store);
     assert_eq!(
-        shop.qoh("B"),
+        shop.get("B"),
         8,
         "the sale was sent again on top of the count"
     );
@@ -162,18 +102,17 @@ fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_
 fn the_next_send_qoh_settles_a_count_the_last_one_left_unsettled() {
     let dir = tempfile::tempdir().unwrap();
     let (store, path) = impatient_store(dir.path());
-    let shop = Arc::new(Shop::default());
+    let shop = Arc::new(Mem::default());
     let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
     item(&store, "B", 10);
-    shop.qoh.lock().unwrap().insert("B".into(), 10);
+    shop.set("B", 10);
     store.set_cart_sync(cart, true).unwrap();
     adjust(&store, "B", -2, Reason::PosSale);
     store.set_cart_sync(cart, false).unwrap();
 
-    *shop.busy_at_answer.lock().unwrap() = Some(path.clone());
+    let other = busy_after_the_next_set(&shop, &path);
     assert!(store.send_qoh(cart, SendOptions::default(), None).is_err());
-    *shop.busy_at_answer.lock().unwrap() = None;
-    shop.release();
+    other.lock().unwrap().take();
     hold_lapses(&path);
 
     let again = store.send_qoh(cart, SendOptions::default(), None).unwrap();
@@ -181,7 +120,7 @@ fn the_next_send_qoh_settles_a_count_the_last_one_left_unsettled() {
     assert!(records(&store, cart).is_empty());
     store.set_cart_sync(cart, true).unwrap();
     drain(&store);
-    assert_eq!(shop.qoh("B"), 8);
+    assert_eq!(shop.get("B"), 8);
 }
 
 /// A cart that cannot be reached took nothing: Send QOH fails, and the waiting sale is sent

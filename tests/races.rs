@@ -5,135 +5,13 @@
 mod common;
 
 use common::*;
-use inventory_sync::adapter::{CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome};
+use inventory_sync::adapter::DeltaSend;
 use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
 use inventory_sync::{
     CartAdapter, CartId, ErrorKind, GetOptions, Reason, SendOptions, StackState, Store, UpdateMode,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-
-type Hook = Box<dyn FnOnce() + Send>;
-
-/// A cart in memory. `rmw` makes it behave like the read-add-write platforms (WooCommerce,
-/// Medusa): every count of a batch is read first, then written.
-#[derive(Default)]
-struct Mem {
-    qoh: Mutex<HashMap<String, i64>>,
-    keys: Mutex<HashSet<String>>,
-    batches: Mutex<Vec<Vec<(String, i64)>>>,
-    mode: Option<UpdateMode>,
-    retry_next: Mutex<usize>,
-    refuse_set: Mutex<HashSet<String>>,
-    on_fetch: Mutex<Option<Hook>>,
-    /// Counts are refused as from a cart that cannot be reached.
-    down: Mutex<bool>,
-}
-
-impl Mem {
-    fn set(&self, sku: &str, q: i64) {
-        self.qoh.lock().unwrap().insert(sku.into(), q);
-    }
-    fn get(&self, sku: &str) -> i64 {
-        *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
-    }
-    fn calls(&self) -> usize {
-        self.batches.lock().unwrap().len()
-    }
-}
-
-impl CartAdapter for Mem {
-    fn update_mode(&self) -> UpdateMode {
-        self.mode.unwrap_or(UpdateMode::RelativeKeyed)
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        self.batches
-            .lock()
-            .unwrap()
-            .push(d.iter().map(|x| (x.sku.clone(), x.delta)).collect());
-        {
-            let mut r = self.retry_next.lock().unwrap();
-            if *r > 0 {
-                *r -= 1;
-                return Ok(d
-                    .iter()
-                    .map(|_| SendOutcome::Retry {
-                        message: "later".into(),
-                        after: None,
-                    })
-                    .collect());
-            }
-        }
-        let mut q = self.qoh.lock().unwrap();
-        if self.mode == Some(UpdateMode::Absolute) {
-            let read: Vec<i64> = d.iter().map(|x| *q.get(&x.sku).unwrap_or(&0)).collect();
-            for (x, r) in d.iter().zip(&read) {
-                q.insert(x.sku.clone(), r + x.delta);
-            }
-            return Ok(d
-                .iter()
-                .zip(&read)
-                .map(|(x, r)| {
-                    if q[&x.sku] == r + x.delta {
-                        SendOutcome::Applied {
-                            qoh: Some(r + x.delta),
-                        }
-                    } else {
-                        SendOutcome::Uncertain {
-                            message: "changed under the write".into(),
-                        }
-                    }
-                })
-                .collect());
-        }
-        let mut keys = self.keys.lock().unwrap();
-        Ok(d.iter()
-            .map(|x| {
-                if keys.insert(x.key.clone()) {
-                    *q.entry(x.sku.clone()).or_insert(0) += x.delta;
-                }
-                SendOutcome::Applied {
-                    qoh: q.get(&x.sku).copied(),
-                }
-            })
-            .collect())
-    }
-    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        if *self.down.lock().unwrap() {
-            return Err(CartError::Unreachable("connection refused".into()));
-        }
-        let refuse = self.refuse_set.lock().unwrap();
-        let mut q = self.qoh.lock().unwrap();
-        Ok(s.iter()
-            .map(|x| {
-                if refuse.contains(&x.sku) {
-                    return SendOutcome::Failed {
-                        message: format!("{} rejected", x.sku),
-                    };
-                }
-                q.insert(x.sku.clone(), x.qoh);
-                SendOutcome::Applied { qoh: Some(x.qoh) }
-            })
-            .collect())
-    }
-    fn fetch_quantities(&self, _c: Option<&str>, _l: u32) -> Result<QuantityPage, CartError> {
-        let mut items: Vec<(String, i64)> = self
-            .qoh
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        items.sort();
-        if let Some(h) = self.on_fetch.lock().unwrap().take() {
-            h();
-        }
-        Ok(QuantityPage {
-            items,
-            next_cursor: None,
-        })
-    }
-}
 
 fn register(s: &Store, m: Arc<Mem>) {
     s.register_adapter("mem", move |_| Ok(m.clone() as Arc<dyn CartAdapter>));
