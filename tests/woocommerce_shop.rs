@@ -372,71 +372,14 @@ fn a_sale_of_a_product_made_again_goes_to_the_new_product() {
 }
 
 /// Get QOH reads products 2 per page by id. After page 1 (10, 20) the owner trashes product
-/// 20: page 2 of what is left (10, 30, 40, 50) is 40, 50, and product 30 is never read,
-/// though the shop said so: `X-WP-Total` went from 5 to 4 between the pages.
+/// 20: page 2 of what is left (10, 30, 40, 50) by page number is 40, 50, and product 30 was
+/// never read, though the shop said so: `X-WP-Total` went from 5 to 4 between the pages.
 #[test]
 fn get_qoh_reads_every_product_when_one_read_before_leaves_the_list() {
-    fn product(id: u64) -> String {
-        format!(
-            r#"{{"id":{id},"sku":"P{id}","type":"simple","manage_stock":true,"stock_quantity":{id}}}"#
-        )
-    }
-    fn listing(ids: &'static [u64]) -> impl FnMut(&str, &str, &str) -> Reply + Send {
-        move |_, target, _| {
-            let page: usize = target
-                .split(['?', '&'])
-                .find_map(|kv| kv.strip_prefix("page="))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(1);
-            let per: usize = target
-                .split(['?', '&'])
-                .find_map(|kv| kv.strip_prefix("per_page="))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(10);
-            // As WordPress: an `offset` overrides the page.
-            let offset: usize = target
-                .split(['?', '&'])
-                .find_map(|kv| kv.strip_prefix("offset="))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or((page - 1) * per);
-            let items: Vec<String> = ids
-                .iter()
-                .skip(offset)
-                .take(per)
-                .map(|i| product(*i))
-                .collect();
-            (
-                200,
-                vec![
-                    ("X-WP-Total".into(), ids.len().to_string()),
-                    (
-                        "X-WP-TotalPages".into(),
-                        ids.len().div_ceil(per).to_string(),
-                    ),
-                ],
-                format!("[{}]", items.join(",")),
-            )
-        }
-    }
-    let shop = FakeShop::start(listing(&[10, 20, 30, 40, 50]));
+    let shop = FakeShop::start(listing(vec![10, 20, 30, 40, 50]));
     let a = woo(&shop.url);
-    let mut seen: Vec<String> = Vec::new();
-    let first = a.fetch_quantities(None, 2).unwrap();
-    seen.extend(first.items.iter().map(|(s, _)| s.clone()));
-    shop.set_route(listing(&[10, 30, 40, 50]));
-    let mut cursor = first.next_cursor;
-    let mut pages = 1;
-    while let Some(c) = cursor {
-        let p = a.fetch_quantities(Some(&c), 2).unwrap();
-        seen.extend(p.items.iter().map(|(s, _)| s.clone()));
-        cursor = p.next_cursor;
-        pages += 1;
-        assert!(pages < 10);
-    }
-    assert!(
-        seen.contains(&"P30".to_owned()),
-        "product 30 was never read, and Get QOH ends as done: read {seen:?}"
-    );
+    let seen = walk(&a, 2, || shop.set_route(listing(vec![10, 30, 40, 50]))).unwrap();
+    assert_eq!(seen, ["P10", "P20", "P30", "P40", "P50"]);
 }
 
 /// A drift repair sets MUG to 7 only if the cart still shows 3. Meanwhile the owner turned
@@ -472,5 +415,157 @@ fn a_compare_and_set_is_not_written_where_the_shop_keeps_no_count() {
         writes.is_empty(),
         "the cart keeps no count (manage_stock false), so `expected: 3` cannot hold, yet it \
          was written: {writes:?}, outcome {out:?}"
+    );
+}
+
+fn product(id: u64) -> String {
+    format!(
+        r#"{{"id":{id},"sku":"P{id}","type":"simple","manage_stock":true,"stock_quantity":{id}}}"#
+    )
+}
+
+fn param(target: &str, name: &str) -> Option<usize> {
+    target
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix(name))
+        .and_then(|p| p.parse().ok())
+}
+
+/// `GET products` as WordPress answers it, by ascending id: `offset` overrides `page`;
+/// `X-WP-Total` is the whole list's size.
+fn listing(ids: Vec<u64>) -> impl FnMut(&str, &str, &str) -> Reply + Send {
+    move |_, target, _| {
+        let page = param(target, "page=").unwrap_or(1);
+        let per = param(target, "per_page=").unwrap_or(10);
+        let offset = param(target, "offset=").unwrap_or((page - 1) * per);
+        let items: Vec<String> = ids
+            .iter()
+            .skip(offset)
+            .take(per)
+            .map(|i| product(*i))
+            .collect();
+        (
+            200,
+            vec![
+                ("X-WP-Total".into(), ids.len().to_string()),
+                (
+                    "X-WP-TotalPages".into(),
+                    ids.len().div_ceil(per).to_string(),
+                ),
+            ],
+            format!("[{}]", items.join(",")),
+        )
+    }
+}
+
+/// Every SKU a walk of the listing reads, `between` run after the first page.
+fn walk(a: &WooCommerceAdapter, limit: u32, between: impl FnOnce()) -> Result<Vec<String>, String> {
+    let mut seen = Vec::new();
+    let first = a.fetch_quantities(None, limit).map_err(|e| e.message())?;
+    seen.extend(first.items.iter().map(|(s, _)| s.clone()));
+    between();
+    let mut cursor = first.next_cursor;
+    let mut pages = 1;
+    while let Some(c) = cursor {
+        let p = a
+            .fetch_quantities(Some(&c), limit)
+            .map_err(|e| e.message())?;
+        seen.extend(p.items.iter().map(|(s, _)| s.clone()));
+        cursor = p.next_cursor;
+        pages += 1;
+        assert!(pages < 50, "the walk does not end");
+    }
+    Ok(seen)
+}
+
+/// Products are read 2 a page. After page 1 (10, 20) the owner trashes both (a bulk "Move to
+/// Trash" of the products on the screen). The next page, asked from one before the 2 read,
+/// is past the end of what is left (30): an empty page, which ended the listing as done, and
+/// product 30 was never read. It is asked again from further back.
+#[test]
+fn a_walk_reads_every_product_when_the_products_read_before_are_trashed() {
+    let shop = FakeShop::start(listing(vec![10, 20, 30]));
+    let a = woo(&shop.url);
+    let seen = walk(&a, 2, || shop.set_route(listing(vec![30]))).unwrap();
+    assert!(
+        seen.contains(&"P30".to_owned()),
+        "product 30 was never read, and the listing ended as done: read {seen:?}"
+    );
+}
+
+/// The same at Get QOH's real page size (100): 101 products, the owner trashes 2 of the 100
+/// read on page 1; product 101 is never read.
+#[test]
+fn a_walk_of_100_per_page_reads_the_last_product_after_two_are_trashed() {
+    let shop = FakeShop::start(listing((1..=101).collect()));
+    let a = woo(&shop.url);
+    let seen = walk(&a, 500, || {
+        shop.set_route(listing((1..=101).filter(|i| *i != 7 && *i != 8).collect()))
+    })
+    .unwrap();
+    assert!(
+        seen.contains(&"P101".to_owned()),
+        "product 101 was never read ({} read), and the listing ended as done",
+        seen.len()
+    );
+}
+
+/// `fetch_quantities` with a limit of 1: each page after the first starts with the product
+/// read last, so at 1 a page it held nothing new, and the third such page stopped the
+/// listing with "the pages do not move on" on a shop that pages well. It asks for 2.
+#[test]
+fn a_walk_one_product_per_page_reaches_the_end() {
+    let shop = FakeShop::start(listing(vec![10, 20, 30]));
+    let a = woo(&shop.url);
+    let seen = walk(&a, 1, || {});
+    assert_eq!(
+        seen,
+        Ok(vec!["P10".to_owned(), "P20".to_owned(), "P30".to_owned()]),
+        "a listing of one product per page fails on an unchanging shop"
+    );
+}
+
+/// The same through Get QOH against the emulator: 101 products, the store's counts (7)
+/// differ from the cart's (50). After the first page (100 products) the owner trashes two
+/// products already read. The last product's count reaches the store.
+#[test]
+fn get_qoh_updates_the_last_products_after_two_read_before_are_trashed() {
+    use inventory_sync::emulator::Mode;
+    use inventory_sync::GetOptions;
+    let f = platform::fixture(Mode::WooCommerce);
+    for i in 1..=101 {
+        let sku = format!("P{i:03}");
+        f.emu.set_qoh(&sku, 50);
+        f.item(&sku, 7);
+    }
+    let cart = f.cart(50);
+    let emu = &f.emu;
+    let mut trashed = false;
+    let mut progress = |_done: i64, _total: i64| {
+        if !trashed {
+            emu.remove("P001");
+            emu.remove("P002");
+            trashed = true;
+        }
+        true
+    };
+    let report = f
+        .store
+        .get_qoh(
+            cart,
+            GetOptions {
+                force: true,
+                create_new: false,
+            },
+            Some(&mut progress),
+        )
+        .unwrap();
+    assert!(report.error.is_none(), "{report:?}");
+    let qoh = |sku: &str| f.store.item_qoh(sku).unwrap();
+    assert_eq!(
+        qoh("P101"),
+        50,
+        "Get QOH ended as done without reading the last products: {} updated",
+        report.updated
     );
 }

@@ -273,8 +273,10 @@ impl WooCommerceAdapter {
             ];
             query.extend(extra.iter().cloned());
             let (mut list, total) = self.get(path, &query)?;
+            // Nothing, or nothing read before, where the last product read should be: entries
+            // behind the cursor left the list (an empty page: more of them than were unread).
             let first = list.first().and_then(|v| v["id"].as_u64());
-            if offset > 0 && first.is_some_and(|id| id > at.after) {
+            if offset > 0 && at.after > 0 && first.map_or(true, |id| id > at.after) {
                 offset = offset.saturating_sub(u64::from(per_page));
                 continue;
             }
@@ -746,7 +748,8 @@ impl CartAdapter for WooCommerceAdapter {
                 after: common::number_cursor(Some(after), 0, "woocommerce")?,
             },
         };
-        let per_page = limit.clamp(1, MAX_PER_PAGE);
+        // Two at least: each page after the first starts with the last product read.
+        let per_page = limit.clamp(2, MAX_PER_PAGE);
         let (products, next) = self.page_after("products", &[], at, per_page)?;
         let mut items = Vec::new();
         let mut ids = HashMap::new();
