@@ -543,17 +543,46 @@ impl Store {
             .map(|&(target, _)| target)
             .collect();
         if !applied.is_empty() || kept || moved || !noted.is_empty() {
-            run.report.superseded += self.write(|c| {
-                sql::counts_sent(c, run.cart.id, &noted)?;
-                for &(item, count) in &sent {
-                    if moved {
-                        let returns = sql::ledger_returns_since(c, run.cart.id, item, since)?;
-                        sql::pulled_set(c, run.cart.id, item, count + returns)?;
-                    } else if kept {
-                        sql::pulled_forget(c, run.cart.id, item)?;
+            let cart = run.cart.id;
+            let settle = || {
+                self.write(|c| {
+                    sql::counts_sent(c, cart, &noted)?;
+                    for &(item, count) in &sent {
+                        if moved {
+                            let returns = sql::ledger_returns_since(c, cart, item, since)?;
+                            sql::pulled_set(c, cart, item, count + returns)?;
+                        } else if kept {
+                            sql::pulled_forget(c, cart, item)?;
+                        }
                     }
+                    sql::supersede(c, cart, &applied, now)
+                })
+            };
+            // The cart answered: what it said is worth waiting for a busy store (the cart
+            // stays held meanwhile). Unsettled, each noted count is later taken as one the
+            // cart may have taken, refused ones too, whose records are then not sent.
+            let mut tries = 1;
+            let settled = loop {
+                match settle() {
+                    Err(e) if e.kind() == ErrorKind::Busy && tries < SETTLE_TRIES => tries += 1,
+                    settled => break settled,
                 }
-                sql::supersede(c, run.cart.id, &applied, now)
+            };
+            run.report.superseded += settled.map_err(|e| match e.kind() {
+                ErrorKind::Busy => Error::new(
+                    ErrorKind::Busy,
+                    format!(
+                        "Send QOH to cart {:?} stopped after {} of {} items: the store stayed \
+                         busy after the cart answered ({}); the changes its last counts \
+                         included are settled as taken with them: run Send QOH again to set \
+                         every count",
+                        run.cart.name,
+                        run.done,
+                        run.total,
+                        e.message()
+                    ),
+                ),
+                _ => e,
             })?;
         }
         Ok(())
@@ -1429,6 +1458,9 @@ fn ends_run(e: &CartError) -> bool {
         CartError::Unreachable(_) | CartError::Unauthorized(_) | CartError::RateLimited { .. }
     )
 }
+
+/// How many times Send QOH tries to settle a batch's answer on a busy store.
+const SETTLE_TRIES: u32 = 3;
 
 /// How many times Send QOH sends a batch again whose answer was lost.
 const AMBIGUOUS_RESENDS: usize = 2;

@@ -96,6 +96,43 @@ fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_
     assert_eq!(store.stack_history_count("superseded").unwrap(), 1);
 }
 
+/// One batch: the cart takes B's count and refuses C's (both include a waiting sale of 2),
+/// and the store stays busy past every try to settle the answer. Which count was taken is
+/// then lost with the run, and the left-over notes take both as taken: C's sale is not sent
+/// as a delta. The call says so, and to run Send QOH again, which sets C's count (the sale
+/// included) and sends nothing twice.
+#[test]
+fn a_send_qoh_that_could_not_settle_says_to_run_it_again_which_sets_every_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = impatient_store(dir.path());
+    let shop = Arc::new(Mem::default());
+    let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
+    store.set_cart_sync(cart, true).unwrap();
+    for sku in ["B", "C"] {
+        item(&store, sku, 10);
+        shop.set(sku, 10);
+        adjust(&store, sku, -2, Reason::PosSale);
+    }
+    shop.refuse_set.lock().unwrap().insert("C".into());
+    let other = busy_after_the_next_set(&shop, &path);
+    let sent = store.send_qoh(cart, SendOptions { force: true }, None);
+    other.lock().unwrap().take();
+    let e = sent.err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Busy);
+    assert!(e.message().contains("run Send QOH again"), "{e}");
+    assert_eq!((shop.get("B"), shop.get("C")), (8, 10));
+    hold_lapses(&path);
+
+    shop.refuse_set.lock().unwrap().clear();
+    let again = store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((again.sent, again.failed), (2, 0), "{again:?}");
+    drain(&store);
+    assert_eq!((shop.get("B"), shop.get("C")), (8, 8));
+    assert!(records(&store, cart).is_empty());
+}
+
 /// The same left-over count, met by the next Send QOH instead of a controller: it settles
 /// the sale as included, then sends its own count, and the sale is not sent at all.
 #[test]
