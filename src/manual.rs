@@ -408,29 +408,43 @@ impl Store {
                 break;
             };
             if !sets.is_empty() {
-                // Each count that includes waiting records is noted before it goes: should
-                // the run end before it settles the answer, the records are settled as
-                // included, not sent again on top of a count the cart may have taken.
-                let including: Vec<(ItemId, i64)> = read
+                run.pay_owed();
+                // Each count whose answer settles something (the waiting records it includes,
+                // a count kept of what the cart showed) is noted just before it goes: should
+                // the run end before it settles the answer, the count is taken as one the
+                // cart may have taken, and its records are not sent on top of it.
+                let mut notes: Vec<(ItemId, i64)> = read
                     .iter()
                     .filter_map(|&(target, upto)| upto.map(|u| (target, u)))
                     .collect();
-                if !including.is_empty() {
-                    self.write(|c| sql::counts_sending(c, cart.id, &including))?;
+                if notes.len() < read.len() && self.read(|c| sql::pulled_any(c, cart.id))? {
+                    notes = read
+                        .iter()
+                        .map(|&(t, upto)| (t, upto.unwrap_or(0)))
+                        .collect();
                 }
-                run.pay_owed();
+                let noted: Vec<ItemId> = notes.iter().map(|n| n.0).collect();
+                if !notes.is_empty() {
+                    self.write(|c| sql::counts_sending(c, cart.id, &notes))?;
+                }
                 let (took, stop) = match run.set_counts(&sets) {
                     Ok(sent) => sent,
                     // Nothing reached the cart: the counts were surely not taken.
                     Err(e) => {
-                        if !including.is_empty() {
-                            let items: Vec<ItemId> = including.iter().map(|i| i.0).collect();
-                            self.write(|c| sql::counts_sent(c, cart.id, &items))?;
+                        if !noted.is_empty() {
+                            self.write_patiently(|c| sql::counts_sent(c, cart.id, &noted))
+                                .map_err(|busy| unsettled(&cart, &run, &busy))?;
                         }
                         return Err(e);
                     }
                 };
-                self.settle_counts(&mut run, &sets, &read, took, since)?;
+                if let Err(e) = self.settle_counts(&mut run, &sets, &read, took, since, &noted) {
+                    // The batches before stand: the report says so, kept for `last_report`.
+                    run.report.error = Some(e.message().to_owned());
+                    run.report.failed = run.report.failures.len();
+                    self.remember_report(serde_json::to_string(&run.report).unwrap_or_default());
+                    return Err(e);
+                }
                 if let Some(why) = stop {
                     run.report.error = Some(why);
                     break;
@@ -480,6 +494,7 @@ impl Store {
         read: &[Included],
         took: Vec<Took>,
         since: i64,
+        noted: &[ItemId],
     ) -> Result<()> {
         let mut applied = Vec::new();
         // The items the cart took or may have taken.
@@ -537,55 +552,37 @@ impl Store {
                 Ok((sql::pulled_any(c, run.cart.id)?, moved))
             })?,
         };
-        let noted: Vec<ItemId> = read
-            .iter()
-            .filter(|(_, upto)| upto.is_some())
-            .map(|&(target, _)| target)
-            .collect();
         if !applied.is_empty() || kept || moved || !noted.is_empty() {
             let cart = run.cart.id;
-            let settle = || {
-                self.write(|c| {
-                    sql::counts_sent(c, cart, &noted)?;
-                    for &(item, count) in &sent {
-                        if moved {
-                            let returns = sql::ledger_returns_since(c, cart, item, since)?;
-                            sql::pulled_set(c, cart, item, count + returns)?;
-                        } else if kept {
-                            sql::pulled_forget(c, cart, item)?;
-                        }
+            let settled = self.write_patiently(|c| {
+                sql::counts_sent(c, cart, noted)?;
+                for &(item, count) in &sent {
+                    if moved {
+                        let returns = sql::ledger_returns_since(c, cart, item, since)?;
+                        sql::pulled_set(c, cart, item, count + returns)?;
+                    } else if kept {
+                        sql::pulled_forget(c, cart, item)?;
                     }
-                    sql::supersede(c, cart, &applied, now)
-                })
-            };
-            // The cart answered: what it said is worth waiting for a busy store (the cart
-            // stays held meanwhile). Unsettled, each noted count is later taken as one the
-            // cart may have taken, refused ones too, whose records are then not sent.
-            let mut tries = 1;
-            let settled = loop {
-                match settle() {
-                    Err(e) if e.kind() == ErrorKind::Busy && tries < SETTLE_TRIES => tries += 1,
-                    settled => break settled,
                 }
-            };
-            run.report.superseded += settled.map_err(|e| match e.kind() {
-                ErrorKind::Busy => Error::new(
-                    ErrorKind::Busy,
-                    format!(
-                        "Send QOH to cart {:?} stopped after {} of {} items: the store stayed \
-                         busy after the cart answered ({}); the changes its last counts \
-                         included are settled as taken with them: run Send QOH again to set \
-                         every count",
-                        run.cart.name,
-                        run.done,
-                        run.total,
-                        e.message()
-                    ),
-                ),
-                _ => e,
-            })?;
+                sql::supersede(c, cart, &applied, now)
+            });
+            run.report.superseded += settled.map_err(|e| unsettled(run.cart, run, &e))?;
         }
         Ok(())
+    }
+
+    /// A write of what a cart answered, tried [`SETTLE_TRIES`] times on a busy store: the
+    /// answer is worth waiting for (the cart stays held meanwhile), and unsettled, each count
+    /// noted is later taken as one the cart may have taken, refused ones too, whose records
+    /// are then not sent.
+    fn write_patiently<T>(&self, f: impl Fn(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        let mut tries = 1;
+        loop {
+            match self.write(&f) {
+                Err(e) if e.kind() == ErrorKind::Busy && tries < SETTLE_TRIES => tries += 1,
+                written => return written,
+            }
+        }
     }
 
     /// *Get QOH from website* (rule 8): moves each item's QOH by what the cart's count plus the
@@ -1456,6 +1453,26 @@ fn ends_run(e: &CartError) -> bool {
     matches!(
         e,
         CartError::Unreachable(_) | CartError::Unauthorized(_) | CartError::RateLimited { .. }
+    )
+}
+
+/// The error of a Send QOH that could not record what became of a batch's counts: on a busy
+/// store, what to do about it.
+fn unsettled(cart: &Cart, run: &SendRun<'_>, e: &Error) -> Error {
+    if e.kind() != ErrorKind::Busy {
+        return e.clone();
+    }
+    Error::new(
+        ErrorKind::Busy,
+        format!(
+            "Send QOH to cart {:?} stopped after {} of {} items: the store stayed busy after the \
+             cart answered or failed ({}); the changes its last counts included will be taken \
+             as included in them, taken or not: run Send QOH again to set every count",
+            cart.name,
+            run.done,
+            run.total,
+            e.message()
+        ),
     )
 }
 

@@ -9,11 +9,13 @@ mod platform;
 
 use common::*;
 use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
+use inventory_sync::adapter::{DeltaSend, UpdateMode};
 use inventory_sync::emulator::{Emulator, Mode};
 use inventory_sync::{
     Adjustment, Delta, ErrorKind, GetOptions, OpenOptions, Reason, SendOptions, Store,
 };
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -333,4 +335,112 @@ fn get_qoh_creates_no_second_item_for_a_product_linked_by_remote_ref() {
     };
     assert!(why("TEE-MED").contains("not created"), "{got:?}");
     assert!(why("TEE-M").contains("remote_ref"), "{got:?}");
+}
+
+/// A keyed cart in memory whose counts cannot reach it while `down`: at that moment another
+/// workstation takes the store (held in `holder` until the test empties it).
+struct DownWhileBusy {
+    mem: Mem,
+    path: PathBuf,
+    down: AtomicBool,
+    holder: Mutex<Option<rusqlite::Connection>>,
+}
+
+impl CartAdapter for DownWhileBusy {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.mem.apply_deltas(d)
+    }
+    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.down.load(Ordering::SeqCst) {
+            *self.holder.lock().unwrap() = Some(hold_the_store(&self.path));
+            return Err(CartError::Unreachable("connection refused".into()));
+        }
+        self.mem.set_quantities(s)
+    }
+    fn fetch_quantities(&self, c: Option<&str>, l: u32) -> Result<QuantityPage, CartError> {
+        self.mem.fetch_quantities(c, l)
+    }
+}
+
+/// B's sale of 2 waits for the cart (10 there, 8 in the store). Send QOH notes B's count (it
+/// includes the sale), then its request cannot reach the cart at all: nothing was taken. The
+/// run then drops the note, in one write with no retry; another workstation holds the store
+/// past the busy timeout, so that write fails and the note stays. The next controller pass
+/// takes the left-over note for a count the cart may have taken and settles the sale as
+/// superseded: the cart never hears of it and keeps selling 2 units the store no longer has.
+/// (`a_send_qoh_that_reached_nothing_leaves_the_waiting_sale_to_be_sent` is this case with
+/// an idle store.)
+#[test]
+fn a_send_qoh_that_reached_nothing_on_a_busy_store_says_to_run_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = impatient_store(dir.path());
+    let shop = Arc::new(DownWhileBusy {
+        mem: Mem::default(),
+        path: path.clone(),
+        down: AtomicBool::new(false),
+        holder: Mutex::new(None),
+    });
+    let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
+    store.set_cart_sync(cart, true).unwrap();
+    item(&store, "B", 10);
+    shop.mem.set("B", 10);
+    adjust(&store, "B", -2, Reason::PosSale); // B = 8; -2 waits for the cart
+    assert_eq!(records(&store, cart), vec![("B".to_string(), -2)]);
+
+    shop.down.store(true, Ordering::SeqCst);
+    let sent = store.send_qoh(cart, SendOptions { force: true }, None);
+    shop.holder.lock().unwrap().take();
+    shop.down.store(false, Ordering::SeqCst);
+    let e = sent.expect_err("nothing reached the cart");
+    assert!(e.message().contains("run Send QOH again"), "{e}");
+    assert_eq!(shop.mem.get("B"), 10, "the cart took no count");
+    hold_lapses(&path);
+    store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    drain(&store);
+    assert_eq!(shop.mem.get("B"), 8);
+}
+
+/// A cart without real-time sync (the seeds' manual set-up) counts 2 backorders of A: Get
+/// QOH takes A to -2 and keeps the cart's -2 (its published count is 0). 10 units are
+/// received (A = 8), and Send QOH sets the cart to 8, which the cart takes; another
+/// workstation then holds the store past all three tries to settle. Before, the kept -2
+/// stayed (no note covered a count without waiting records), and the next Get QOH measured
+/// the cart's 8 from it: A jumped to 18. A count with a kept count is noted too.
+#[test]
+fn get_qoh_after_a_send_qoh_that_could_not_settle_adds_no_phantom_stock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = impatient_store(dir.path());
+    let shop = Arc::new(Mem::default());
+    let cart = custom_cart(&store, "shop", shop.clone(), None, None);
+    item(&store, "A", 0);
+    shop.set("A", -2);
+    store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(store.item_qoh("A").unwrap(), -2);
+    adjust(&store, "A", 10, Reason::Receiving); // A = 8
+    assert_eq!(store.item_qoh("A").unwrap(), 8);
+
+    let slot = Arc::new(Mutex::new(None));
+    let (holder, p) = (slot.clone(), path.clone());
+    *shop.on_set.lock().unwrap() = Some(Box::new(move || {
+        *holder.lock().unwrap() = Some(hold_the_store(&p));
+    }));
+    let sent = store.send_qoh(cart, SendOptions::default(), None);
+    slot.lock().unwrap().take();
+    let e = sent.expect_err("the run could not settle");
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert_eq!(shop.get("A"), 8, "the cart took the count");
+    hold_lapses(&path);
+
+    // Nothing sold anywhere: the cart shows 8, the store has 8.
+    let got = store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        store.item_qoh("A").unwrap(),
+        8,
+        "Get QOH read the 8 the cart was sent and moved A by it from the stale kept -2: {got:?}"
+    );
 }

@@ -130,6 +130,14 @@ impl Stock {
     }
 }
 
+/// A product's or variation's id: a number, or a string of one (as a proxy or plugin
+/// rewriting the JSON may give it).
+fn id_of(v: &Value) -> Option<u64> {
+    v["id"]
+        .as_u64()
+        .or_else(|| v["id"].as_str().and_then(|s| s.trim().parse().ok()))
+}
+
 fn parse_ref(s: &str) -> Option<WooRef> {
     match s.split_once('/') {
         None => Some(WooRef {
@@ -246,7 +254,10 @@ impl WooCommerceAdapter {
     /// from further back (from the start, at worst). Another page follows while `X-WP-Total`
     /// says more are left or, where a proxy or cache stripped it, while pages come full (a
     /// last page that happens to be full costs one more request; reading only the first page
-    /// would end a Get QOH early, reported as done). A page with nothing new is passed over;
+    /// would end a Get QOH early, reported as done); a short page with nothing new is the end
+    /// (the total counts products the shop leaves out of its answers). Entries without an id
+    /// are dropped, so every page returned moves the last id read on, and a walk ends. A full
+    /// page with nothing new is passed over;
     /// [`EMPTY_PAGES`] of them in a row mean the pages do not move on (a cache in front of
     /// the shop that ignores the offset, answering the first page every time), which stops
     /// the listing with an error instead of reading the same page for ever.
@@ -273,20 +284,29 @@ impl WooCommerceAdapter {
             ];
             query.extend(extra.iter().cloned());
             let (mut list, total) = self.get(path, &query)?;
+            let read = list.len() as u64;
             // Nothing, or nothing read before, where the last product read should be: entries
             // behind the cursor left the list (an empty page: more of them than were unread).
-            let first = list.first().and_then(|v| v["id"].as_u64());
-            if offset > 0 && at.after > 0 && first.map_or(true, |id| id > at.after) {
+            let first = list.first().and_then(id_of);
+            if offset > 0 && at.after > 0 && (read == 0 || first.is_some_and(|id| id > at.after)) {
                 offset = offset.saturating_sub(u64::from(per_page));
                 continue;
             }
-            let read = list.len() as u64;
-            let more = read > 0
+            let full = read >= u64::from(per_page);
+            let mut more = read > 0
                 && match total {
                     Some(total) => offset + read < total,
-                    None => read >= u64::from(per_page),
+                    None => full,
                 };
-            list.retain(|v| v["id"].as_u64().map_or(true, |id| id > at.after));
+            // Only entries with an id are kept (nothing without one can be written), and only
+            // those after the last read: each page returned moves `after` on, so a walk ends.
+            list.retain(|v| id_of(v).is_some_and(|id| id > at.after));
+            if more && list.is_empty() && !full {
+                // A short page with nothing new is the end, whatever `X-WP-Total` says: it
+                // counts products the shop leaves out of its answers (one a plugin hides, one
+                // that fails to load).
+                more = false;
+            }
             if more && list.is_empty() {
                 empty += 1;
                 if empty == EMPTY_PAGES {
@@ -301,11 +321,7 @@ impl WooCommerceAdapter {
                 offset += read - 1;
                 continue;
             }
-            let after = list
-                .iter()
-                .filter_map(|v| v["id"].as_u64())
-                .max()
-                .unwrap_or(at.after);
+            let after = list.iter().filter_map(id_of).max().unwrap_or(at.after);
             let next = more.then_some(Position {
                 offset: offset + read,
                 after,
@@ -318,11 +334,11 @@ impl WooCommerceAdapter {
     fn index(&self) -> std::result::Result<(), CartError> {
         let mut found = HashMap::new();
         for p in self.get_all("products", &[])? {
-            let Some(id) = p["id"].as_u64() else { continue };
+            let Some(id) = id_of(&p) else { continue };
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
-                    if let (Some(sku), Some(vid)) = (v["sku"].as_str(), v["id"].as_u64()) {
+                    if let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) {
                         // A variation without a SKU of its own answers its product's
                         // (`WC_Product_Variation::get_sku`): not the variation's SKU.
                         if !sku.is_empty() && sku != parent_sku {
@@ -450,7 +466,7 @@ impl WooCommerceAdapter {
                     Some(p) => format!("products/{p}/variations"),
                 };
                 for v in self.get_all(&path, &[("include", include)])? {
-                    let Some(id) = v["id"].as_u64() else { continue };
+                    let Some(id) = id_of(&v) else { continue };
                     let r = match parent {
                         None => WooRef {
                             product: id,
@@ -754,11 +770,11 @@ impl CartAdapter for WooCommerceAdapter {
         let mut items = Vec::new();
         let mut ids = HashMap::new();
         for p in products {
-            let Some(id) = p["id"].as_u64() else { continue };
+            let Some(id) = id_of(&p) else { continue };
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
-                    let (Some(sku), Some(vid)) = (v["sku"].as_str(), v["id"].as_u64()) else {
+                    let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) else {
                         continue;
                     };
                     // Empty, or inherited from the product (a variation without a SKU of
