@@ -409,20 +409,13 @@ impl Store {
             };
             if !sets.is_empty() {
                 run.pay_owed();
-                // Each count whose answer settles something (the waiting records it includes,
-                // a count kept of what the cart showed) is noted just before it goes: should
-                // the run end before it settles the answer, the count is taken as one the
-                // cart may have taken, and its records are not sent on top of it.
-                let mut notes: Vec<(ItemId, i64)> = read
+                // Each count that includes waiting records is noted just before it goes:
+                // should the run end before it settles the answer, the count is taken as one
+                // the cart may have taken, and its records are not sent on top of it.
+                let notes: Vec<(ItemId, i64)> = read
                     .iter()
                     .filter_map(|&(target, upto)| upto.map(|u| (target, u)))
                     .collect();
-                if notes.len() < read.len() && self.read(|c| sql::pulled_any(c, cart.id))? {
-                    notes = read
-                        .iter()
-                        .map(|&(t, upto)| (t, upto.unwrap_or(0)))
-                        .collect();
-                }
                 let noted: Vec<ItemId> = notes.iter().map(|n| n.0).collect();
                 if !notes.is_empty() {
                     self.write(|c| sql::counts_sending(c, cart.id, &notes))?;

@@ -408,11 +408,12 @@ fn a_send_qoh_that_reached_nothing_on_a_busy_store_says_to_run_it_again() {
 /// A cart without real-time sync (the seeds' manual set-up) counts 2 backorders of A: Get
 /// QOH takes A to -2 and keeps the cart's -2 (its published count is 0). 10 units are
 /// received (A = 8), and Send QOH sets the cart to 8, which the cart takes; another
-/// workstation then holds the store past all three tries to settle. Before, the kept -2
-/// stayed (no note covered a count without waiting records), and the next Get QOH measured
-/// the cart's 8 from it: A jumped to 18. A count with a kept count is noted too.
+/// workstation then holds the store past all three tries to settle, so the kept -2 stays,
+/// and a Get QOH now would measure the cart's 8 from it (A 18). Before, the error said only
+/// that the store was busy; it now says to run Send QOH again, which records what the cart
+/// shows, and the next Get QOH changes nothing.
 #[test]
-fn get_qoh_after_a_send_qoh_that_could_not_settle_adds_no_phantom_stock() {
+fn a_send_qoh_that_could_not_settle_a_kept_count_says_to_run_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let (store, path) = impatient_store(dir.path());
     let shop = Arc::new(Mem::default());
@@ -433,8 +434,10 @@ fn get_qoh_after_a_send_qoh_that_could_not_settle_adds_no_phantom_stock() {
     slot.lock().unwrap().take();
     let e = sent.expect_err("the run could not settle");
     assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.message().contains("run Send QOH again"), "{e}");
     assert_eq!(shop.get("A"), 8, "the cart took the count");
     hold_lapses(&path);
+    store.send_qoh(cart, SendOptions::default(), None).unwrap();
 
     // Nothing sold anywhere: the cart shows 8, the store has 8.
     let got = store.get_qoh(cart, GetOptions::default(), None).unwrap();

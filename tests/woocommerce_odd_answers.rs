@@ -282,3 +282,62 @@ fn a_listing_ends_when_the_shop_leaves_its_newest_product_out_of_the_answer() {
         "the sale of P150 was not written: {out:?}"
     );
 }
+
+/// A shop that answers at most 50 rows a page whatever `per_page` asks (a host or plugin
+/// lowering the REST maximum; WooCommerce's `X-WP-Total` stays right), 300 products. Get QOH
+/// reads pages 1-3 (ids 1-148); then product 1, behind the cursor, is trashed. The next
+/// page, asked from one row back, starts with 149 (after the last read, 148): the listing
+/// steps back a whole `per_page` (100), to a page of 50 products all read before. That page
+/// is short with nothing new; ending there (as an earlier fix today did) left products
+/// 149-300 unread. The listing looks just past it, and reads on.
+#[test]
+fn a_listing_on_a_shop_capping_its_pages_goes_on_after_a_product_is_trashed_behind_it() {
+    let ids: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new((1..=300).collect()));
+    let gets = Arc::new(Mutex::new(0usize));
+    let (ids2, gets2) = (ids.clone(), gets.clone());
+    let server = FakeShop::start(move |method, target, _| {
+        assert_eq!(method, "GET");
+        let mut n = gets2.lock().unwrap();
+        *n += 1;
+        if *n == 4 {
+            ids2.lock().unwrap().retain(|&i| i != 1); // trashed from wp-admin meanwhile
+        }
+        let rows = ids2.lock().unwrap().clone();
+        let per = param(target, "per_page=").unwrap_or(10).min(50);
+        let offset = param(target, "offset=").unwrap_or(0);
+        let page: Vec<String> = rows
+            .iter()
+            .skip(offset)
+            .take(per)
+            .map(|&i| product(i, &i.to_string()))
+            .collect();
+        (
+            200,
+            vec![("X-WP-Total".into(), rows.len().to_string())],
+            format!("[{}]", page.join(",")),
+        )
+    });
+    let seen = walk(&woo(&server.url), 500);
+    assert!(
+        matches!(&seen, Ok(s) if s.contains(&"P300".to_owned())),
+        "the walk skipped products: {:?}",
+        seen.as_ref().map(|s| (s.len(), s.last().cloned()))
+    );
+}
+
+/// Get QOH paging at a small `limit` (2: each page is the last product read and one more)
+/// on a shop that leaves product 5 of 10 out of its answers (counted in `X-WP-Total`, as
+/// `a_listing_ends_when_the_shop_leaves_its_newest_product_out_of_the_answer`'s shop does
+/// with its newest). The page asked for 4 and 5 holds only 4, read before: short with
+/// nothing new; ending there left products 6-10 unread. The listing looks just past it.
+#[test]
+fn a_product_left_out_mid_listing_does_not_end_a_walk_at_a_small_limit() {
+    let server = FakeShop::start(shop((1..=10).collect(), |id| {
+        (id != 5).then(|| product(id, &id.to_string()))
+    }));
+    let seen = walk(&woo(&server.url), 2);
+    assert!(
+        matches!(&seen, Ok(s) if s.contains(&"P10".to_owned())),
+        "the walk skipped products: {seen:?}"
+    );
+}

@@ -254,8 +254,9 @@ impl WooCommerceAdapter {
     /// from further back (from the start, at worst). Another page follows while `X-WP-Total`
     /// says more are left or, where a proxy or cache stripped it, while pages come full (a
     /// last page that happens to be full costs one more request; reading only the first page
-    /// would end a Get QOH early, reported as done); a short page with nothing new is the end
-    /// (the total counts products the shop leaves out of its answers). Entries without an id
+    /// would end a Get QOH early, reported as done); after a short page with nothing new
+    /// (a shop capping its pages, or leaving out products the total counts) the listing looks
+    /// once just past it, and ends if nothing is there. Entries without an id
     /// are dropped, so every page returned moves the last id read on, and a walk ends. A full
     /// page with nothing new is passed over;
     /// [`EMPTY_PAGES`] of them in a row mean the pages do not move on (a cache in front of
@@ -275,6 +276,8 @@ impl WooCommerceAdapter {
             at.offset
         };
         let mut empty = 0;
+        // Looking once just past a short page with nothing new (below).
+        let mut probing = false;
         loop {
             let mut query = vec![
                 ("per_page", per_page.to_string()),
@@ -288,12 +291,13 @@ impl WooCommerceAdapter {
             // Nothing, or nothing read before, where the last product read should be: entries
             // behind the cursor left the list (an empty page: more of them than were unread).
             let first = list.first().and_then(id_of);
-            if offset > 0 && at.after > 0 && (read == 0 || first.is_some_and(|id| id > at.after)) {
+            let gap = read == 0 || first.is_some_and(|id| id > at.after);
+            if !probing && offset > 0 && at.after > 0 && gap {
                 offset = offset.saturating_sub(u64::from(per_page));
                 continue;
             }
             let full = read >= u64::from(per_page);
-            let mut more = read > 0
+            let more = read > 0
                 && match total {
                     Some(total) => offset + read < total,
                     None => full,
@@ -301,11 +305,14 @@ impl WooCommerceAdapter {
             // Only entries with an id are kept (nothing without one can be written), and only
             // those after the last read: each page returned moves `after` on, so a walk ends.
             list.retain(|v| id_of(v).is_some_and(|id| id > at.after));
-            if more && list.is_empty() && !full {
-                // A short page with nothing new is the end, whatever `X-WP-Total` says: it
-                // counts products the shop leaves out of its answers (one a plugin hides, one
-                // that fails to load).
-                more = false;
+            if more && list.is_empty() && !full && !probing {
+                // A short page with nothing new: the shop caps its pages below `per_page`, or
+                // leaves out of its answers products `X-WP-Total` counts (one a plugin hides,
+                // one that fails to load). Asked once from just past it: nothing there is the
+                // end, whatever the total says.
+                offset += read;
+                probing = true;
+                continue;
             }
             if more && list.is_empty() {
                 empty += 1;

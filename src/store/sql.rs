@@ -1698,7 +1698,7 @@ pub(crate) fn supersede(
 }
 
 /// Notes that Send QOH is about to send `cart` the counts of `items`, each including its
-/// records up to `upto` (0: none; see `counts_sending` in the schema).
+/// records up to `upto` (see `counts_sending` in the schema).
 pub(crate) fn counts_sending(c: &Connection, cart: CartId, items: &[(ItemId, i64)]) -> Result<()> {
     let mut st = c.prepare_cached(
         "INSERT OR REPLACE INTO counts_sending(cart_id, item_id, upto) VALUES (?1, ?2, ?3)",
@@ -1739,12 +1739,7 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
     }
     let mut n = 0;
     for &(item, upto) in &left {
-        if upto > 0 {
-            n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
-        }
-        // What a cart without real-time changes was kept as showing: it may show the count
-        // now, as a settled answer would have recorded.
-        pulled_forget(c, cart, item)?;
+        n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
     }
     c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1")?
         .execute([cart])?;
