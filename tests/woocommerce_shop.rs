@@ -821,3 +821,81 @@ fn a_product_left_out_mid_listing_does_not_end_a_walk_at_a_small_limit() {
         "the walk skipped products: {seen:?}"
     );
 }
+
+/// A shop by ascending id whose rows `ids` a test changes by request number (`change(n,
+/// &mut ids)` runs before the n-th request is answered, from 1), answering at most `cap`
+/// rows a page, leaving out the rows in `hidden` (still counted in `X-WP-Total`).
+fn changing_shop(
+    ids: Vec<u64>,
+    cap: usize,
+    hidden: Vec<u64>,
+    mut change: impl FnMut(usize, &mut Vec<u64>) + Send + 'static,
+) -> FakeShop {
+    let mut ids = ids;
+    let mut n = 0;
+    FakeShop::start(move |method, target, _| {
+        assert_eq!(method, "GET");
+        n += 1;
+        change(n, &mut ids);
+        let per = param(target, "per_page=").unwrap_or(10).min(cap);
+        let offset = param(target, "offset=").unwrap_or(0);
+        let page: Vec<String> = ids
+            .iter()
+            .skip(offset)
+            .take(per)
+            .filter(|i| !hidden.contains(i))
+            .map(|&i| product_written(i, &i.to_string()))
+            .collect();
+        (
+            200,
+            vec![("X-WP-Total".into(), ids.len().to_string())],
+            format!("[{}]", page.join(",")),
+        )
+    })
+}
+
+/// A shop answering at most 25 rows a page (the capped shop of
+/// `a_listing_on_a_shop_capping_its_pages_goes_on_after_a_product_is_trashed_behind_it`,
+/// with a lower cap), 300 products, Get QOH's limit (500: 100 a page). Pages 1-7 read ids
+/// 1-169; then product 1, behind the cursor, is trashed. Stepping back 100 rows (the page
+/// asked for, not the 25 the shop answers) then led to pages of read products only, and the
+/// listing stopped with "the pages do not move on". It steps back by what the shop answers.
+#[test]
+fn a_capped_shop_with_one_product_trashed_behind_the_cursor_is_read_to_the_end() {
+    let shop = changing_shop((1..=300).collect(), 25, vec![], |n, ids| {
+        if n == 8 {
+            ids.retain(|&i| i != 1);
+        }
+    });
+    let seen = walk_to_the_end(&woo(&shop.url), 500);
+    assert!(
+        matches!(&seen, Ok(s) if s.contains(&"P300".to_owned())),
+        "the walk did not reach P300 ({} GETs): {:?}",
+        shop.gets(),
+        seen.as_ref().map(|s| s.len())
+    );
+}
+
+/// The capped shop (50 a page) of the existing test: product 1 is trashed at request 4, the
+/// listing steps back, probes, and steps on 49 rows; while it does (request 7) products 2
+/// and 3 are trashed too. Once it had probed, the page's first id (150) was no longer checked
+/// against the last read (148), and 149, in the shop throughout, was never read. Only the
+/// probe itself goes unchecked now.
+#[test]
+fn a_capped_shop_does_not_skip_a_product_when_two_more_are_trashed_after_the_probe() {
+    let shop = changing_shop((1..=300).collect(), 50, vec![], |n, ids| {
+        if n == 4 {
+            ids.retain(|&i| i != 1);
+        }
+        if n == 7 {
+            ids.retain(|&i| i != 2 && i != 3);
+        }
+    });
+    let seen = walk_to_the_end(&woo(&shop.url), 500);
+    assert!(
+        matches!(&seen, Ok(s) if s.contains(&"P149".to_owned()) && s.contains(&"P300".to_owned())),
+        "the walk skipped products: {:?}",
+        seen.as_ref()
+            .map(|s| (s.len(), (1..=300).find(|i| !s.contains(&format!("P{i}")))))
+    );
+}

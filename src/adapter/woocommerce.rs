@@ -251,7 +251,8 @@ impl WooCommerceAdapter {
     /// dropped by id. One that left it (trashed, deleted) pulls the list one back, so the
     /// entry the next page would start with slid behind the offset and would never be read;
     /// a page whose first entry comes after the last one read shows that, and is asked again
-    /// from further back (from the start, at worst). Another page follows while `X-WP-Total`
+    /// from further back, by as many rows as the shop answers a page (from the start, at
+    /// worst). Another page follows while `X-WP-Total`
     /// says more are left or, where a proxy or cache stripped it, while pages come full (a
     /// last page that happens to be full costs one more request; reading only the first page
     /// would end a Get QOH early, reported as done); after a short page with nothing new
@@ -276,9 +277,15 @@ impl WooCommerceAdapter {
             at.offset
         };
         let mut empty = 0;
-        // Looking once just past a short page with nothing new (below).
+        // Looking once just past a short page with nothing new (below): whether it was done,
+        // and whether this request is it.
         let mut probing = false;
+        let mut probe_now = false;
+        // The most rows a page held in this call: a shop may answer fewer than asked (a host
+        // or plugin lowering the REST maximum), and a step back goes back by what it answers.
+        let mut shop_page = 0u64;
         loop {
+            let probe = std::mem::take(&mut probe_now);
             let mut query = vec![
                 ("per_page", per_page.to_string()),
                 ("offset", offset.to_string()),
@@ -288,12 +295,17 @@ impl WooCommerceAdapter {
             query.extend(extra.iter().cloned());
             let (mut list, total) = self.get(path, &query)?;
             let read = list.len() as u64;
+            shop_page = shop_page.max(read);
             // Nothing, or nothing read before, where the last product read should be: entries
             // behind the cursor left the list (an empty page: more of them than were unread).
             let first = list.first().and_then(id_of);
             let gap = read == 0 || first.is_some_and(|id| id > at.after);
-            if !probing && offset > 0 && at.after > 0 && gap {
-                offset = offset.saturating_sub(u64::from(per_page));
+            if !probe && offset > 0 && at.after > 0 && gap {
+                let step = match shop_page {
+                    0 => u64::from(per_page),
+                    rows => rows,
+                };
+                offset = offset.saturating_sub(step);
                 continue;
             }
             let full = read >= u64::from(per_page);
@@ -312,6 +324,7 @@ impl WooCommerceAdapter {
                 // end, whatever the total says.
                 offset += read;
                 probing = true;
+                probe_now = true;
                 continue;
             }
             if more && list.is_empty() {
