@@ -426,7 +426,7 @@ impl Store {
                     Err(e) => {
                         if !noted.is_empty() {
                             self.write_patiently(|c| sql::counts_sent(c, cart.id, &noted))
-                                .map_err(|busy| unsettled(&cart, &run, &busy))?;
+                                .map_err(|busy| unsettled(&run, &busy))?;
                         }
                         return Err(e);
                     }
@@ -559,7 +559,7 @@ impl Store {
                 }
                 sql::supersede(c, cart, &applied, now)
             });
-            run.report.superseded += settled.map_err(|e| unsettled(run.cart, run, &e))?;
+            run.report.superseded += settled.map_err(|e| unsettled(run, &e))?;
         }
         Ok(())
     }
@@ -1451,7 +1451,7 @@ fn ends_run(e: &CartError) -> bool {
 
 /// The error of a Send QOH that could not record what became of a batch's counts: on a busy
 /// store, what to do about it.
-fn unsettled(cart: &Cart, run: &SendRun<'_>, e: &Error) -> Error {
+fn unsettled(run: &SendRun<'_>, e: &Error) -> Error {
     if e.kind() != ErrorKind::Busy {
         return e.clone();
     }
@@ -1461,7 +1461,7 @@ fn unsettled(cart: &Cart, run: &SendRun<'_>, e: &Error) -> Error {
             "Send QOH to cart {:?} stopped after {} of {} items: the store stayed busy after the \
              cart answered or failed ({}); the changes its last counts included will be taken \
              as included in them, taken or not: run Send QOH again to set every count",
-            cart.name,
+            run.cart.name,
             run.done,
             run.total,
             e.message()

@@ -51,6 +51,20 @@ fn hold_the_store(path: &Path) -> rusqlite::Connection {
     conn
 }
 
+/// A keyed in-memory cart in real time, and for each of `skus` an item of 10 on both sides
+/// with a sale of 2 waiting for the cart (the store at 8).
+fn keyed_shop_with_sales(store: &Store, skus: &[&str]) -> (Arc<Mem>, inventory_sync::CartId) {
+    let shop = Arc::new(Mem::default());
+    let cart = custom_cart(store, "shop", shop.clone(), Some("attribute"), None);
+    store.set_cart_sync(cart, true).unwrap();
+    for sku in skus {
+        item(store, sku, 10);
+        shop.set(sku, 10);
+        adjust(store, sku, -2, Reason::PosSale);
+    }
+    (shop, cart)
+}
+
 /// Another workstation takes the store once `mem` took the next set of counts, until the
 /// returned slot is emptied.
 fn busy_after_the_next_set(mem: &Mem, path: &Path) -> Arc<Mutex<Option<rusqlite::Connection>>> {
@@ -72,12 +86,7 @@ fn busy_after_the_next_set(mem: &Mem, path: &Path) -> Arc<Mutex<Option<rusqlite:
 fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_settling() {
     let dir = tempfile::tempdir().unwrap();
     let (store, path) = impatient_store(dir.path());
-    let shop = Arc::new(Mem::default());
-    let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
-    store.set_cart_sync(cart, true).unwrap();
-    item(&store, "B", 10);
-    shop.set("B", 10);
-    adjust(&store, "B", -2, Reason::PosSale); // B = 8; -2 waits for the cart
+    let (shop, cart) = keyed_shop_with_sales(&store, &["B"]); // B = 8; -2 waits for the cart
     assert_eq!(records(&store, cart), vec![("B".to_string(), -2)]);
 
     let other = busy_after_the_next_set(&shop, &path);
@@ -107,14 +116,7 @@ fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_
 fn a_send_qoh_that_could_not_settle_says_to_run_it_again_which_sets_every_count() {
     let dir = tempfile::tempdir().unwrap();
     let (store, path) = impatient_store(dir.path());
-    let shop = Arc::new(Mem::default());
-    let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
-    store.set_cart_sync(cart, true).unwrap();
-    for sku in ["B", "C"] {
-        item(&store, sku, 10);
-        shop.set(sku, 10);
-        adjust(&store, sku, -2, Reason::PosSale);
-    }
+    let (shop, cart) = keyed_shop_with_sales(&store, &["B", "C"]);
     shop.refuse_set.lock().unwrap().insert("C".into());
     let other = busy_after_the_next_set(&shop, &path);
     let sent = store.send_qoh(cart, SendOptions { force: true }, None);
@@ -141,12 +143,7 @@ fn a_send_qoh_that_could_not_settle_says_to_run_it_again_which_sets_every_count(
 fn the_next_send_qoh_settles_a_count_the_last_one_left_unsettled() {
     let dir = tempfile::tempdir().unwrap();
     let (store, path) = impatient_store(dir.path());
-    let shop = Arc::new(Mem::default());
-    let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
-    item(&store, "B", 10);
-    shop.set("B", 10);
-    store.set_cart_sync(cart, true).unwrap();
-    adjust(&store, "B", -2, Reason::PosSale);
+    let (shop, cart) = keyed_shop_with_sales(&store, &["B"]);
     store.set_cart_sync(cart, false).unwrap();
 
     let other = busy_after_the_next_set(&shop, &path);

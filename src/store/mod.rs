@@ -296,14 +296,11 @@ impl Store {
             } else {
                 ""
             };
-            if e.message().contains(&named) {
-                Error::new(e.kind(), format!("{}{hint}", e.message()))
-            } else {
-                Error::new(
-                    e.kind(),
-                    format!("store file {named}: {}{hint}", e.message()),
-                )
-            }
+            let what = match e.message().contains(&named) {
+                true => String::new(),
+                false => format!("store file {named}: "),
+            };
+            Error::new(e.kind(), format!("{what}{}{hint}", e.message()))
         })?;
         Ok(Store {
             inner: Arc::new(Inner {

@@ -1099,15 +1099,22 @@ pub(crate) fn lease(
     until: i64,
     token: &str,
 ) -> Result<Vec<LeasedSend>> {
-    let manual_until: i64 = c
-        .prepare_cached("SELECT manual_until FROM carts WHERE id = ?1")?
-        .query_row([cart], |r| r.get(0))
+    // The hold, and whether a Send QOH left counts unsettled, in the one look every lease
+    // takes at the cart.
+    let (manual_until, left): (i64, bool) = c
+        .prepare_cached(
+            "SELECT manual_until, EXISTS (SELECT 1 FROM counts_sending WHERE cart_id = ?1)
+             FROM carts WHERE id = ?1",
+        )?
+        .query_row([cart], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .unwrap_or(i64::MAX);
+        .unwrap_or((i64::MAX, false));
     if manual_until > now {
         return Ok(Vec::new());
     }
-    counts_left(c, cart, now)?;
+    if left {
+        counts_left(c, cart, now)?;
+    }
     batches_lapsed(c, cart, scope, now)?;
     // Only a pending group ever holds a lease: only pending groups are leased, and every
     // statement that changes a group's state (`group_settle`, `group_reset`) also ends its
