@@ -556,6 +556,8 @@ impl Store {
                     )));
                 }
             }
+            // (Before a change that may stop real-time changes going to it.)
+            sql::targets_mark_shown(c)?;
             let resumes = old.as_ref().map_or(true, |old| {
                 old.adapter != spec.adapter
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
@@ -594,6 +596,7 @@ impl Store {
                     cart.name
                 )));
             }
+            sql::targets_mark_shown(c)?;
             sql::cart_set_sync(c, cart.id, on)?;
             match on {
                 true => crate::manual::pulled_to_realtime(c, &workstation),
@@ -641,7 +644,10 @@ impl Store {
     ///
     /// A change of buffer, cap or sync changes what the cart should show without any QOH
     /// change, so when the cart syncs in real time the change of its published count is
-    /// queued at once, like any other.
+    /// queued at once, like any other. A cart real-time changes do not go to goes on showing
+    /// what it was shown: where the store knows that (the cart was sent or read counts), it
+    /// keeps that count for Get QOH, which would otherwise read the change as sales or
+    /// returns there (a cap of 20 on 100 units: QOH 180).
     pub fn set_web_fields(&self, cart: CartId, sku: &str, json: &str) -> Result<()> {
         let sku = crate::items::check_sku(sku)?;
         let workstation = self.workstation();
@@ -662,15 +668,29 @@ impl Store {
                     cart.name, cart.adapter
                 )));
             }
-            let queue = old != wf && cart.realtime_on() && crate::params::synch_qoh(c)?;
-            let before = if queue {
-                crate::items::published_now(c, &cart, &item)?
-            } else {
-                None
+            let queue = cart.realtime_on() && crate::params::synch_qoh(c)?;
+            let before = match old != wf {
+                true => crate::items::published_now(c, &cart, &item)?,
+                false => None,
+            };
+            let before = match before {
+                Some((t, _)) if !queue && !sql::cart_was_shown(c, cart.id, t)? => None,
+                before => before,
             };
             sql::web_fields_put(c, cart.id, item.id, &wf)?;
             if let Some((target, b)) = before {
-                if let Some((_, a)) = crate::items::published_now(c, &cart, &item)? {
+                let after = crate::items::published_now(c, &cart, &item)?;
+                if !queue {
+                    if let Some((_, a)) = after.filter(|(t, _)| *t == target) {
+                        let kept = sql::pulled_get(c, cart.id, target)?;
+                        let shows = kept.unwrap_or(b);
+                        if shows != a {
+                            sql::pulled_set(c, cart.id, target, shows)?;
+                        } else if kept.is_some() {
+                            sql::pulled_forget(c, cart.id, target)?;
+                        }
+                    }
+                } else if let Some((_, a)) = after {
                     if a != b {
                         sql::stack_insert_many(
                             c,

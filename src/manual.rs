@@ -355,6 +355,7 @@ impl Store {
             done: 0,
             reached: false,
             owed: Duration::ZERO,
+            shown: 0,
             report: SendReport::default(),
         };
         let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
@@ -545,9 +546,17 @@ impl Store {
                 Ok((sql::pulled_any(c, run.cart.id)?, moved))
             })?,
         };
-        if !applied.is_empty() || kept || moved || !noted.is_empty() {
+        let shown = sent
+            .iter()
+            .map(|&(item, _)| item)
+            .max()
+            .filter(|&i| i > run.shown);
+        if !applied.is_empty() || kept || moved || !noted.is_empty() || shown.is_some() {
             let cart = run.cart.id;
             let settled = self.write_patiently(|c| {
+                if shown.is_some() {
+                    sql::cart_mark_shown(c, cart, shown)?;
+                }
                 sql::counts_sent(c, cart, noted)?;
                 for &(item, count) in &sent {
                     if moved {
@@ -560,6 +569,7 @@ impl Store {
                 sql::supersede(c, cart, &applied, now)
             });
             run.report.superseded += settled.map_err(|e| unsettled(run, &e))?;
+            run.shown = shown.unwrap_or(run.shown);
         }
         Ok(())
     }
@@ -667,7 +677,8 @@ impl Store {
                     }
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
                 }
-                Ok(())
+                // (Items made from the page's counts included.)
+                sql::cart_mark_shown(c, cart.id, None)
             });
             if let Err(e) = written {
                 // The pages before stand (each was its own transaction): the call fails, and
@@ -1167,6 +1178,9 @@ struct SendRun<'a> {
     /// A short `Retry-After` the cart gave on a batch's last try: waited out before the next
     /// request, and not at all if none follows.
     owed: Duration,
+    /// The newest item this run sent a count of, as noted in the store (schema 10): a count
+    /// of an item past it is noted with the answer.
+    shown: ItemId,
     report: SendReport,
 }
 

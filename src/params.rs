@@ -173,8 +173,11 @@ impl Store {
         let v = canonical(name, value)?;
         let workstation = self.workstation();
         self.write(|c| {
-            sql::param_set(c, name, &v)?;
             // Of the parameters, only SynchQOH decides which carts real-time changes go to.
+            if name == "SynchQOH" {
+                sql::targets_mark_shown(c)?;
+            }
+            sql::param_set(c, name, &v)?;
             match name {
                 "SynchQOH" => crate::manual::pulled_to_realtime(c, &workstation),
                 _ => Ok(()),

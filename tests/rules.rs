@@ -1705,6 +1705,107 @@ fn rule8_a_second_get_qoh_takes_only_what_the_cart_sold_since_the_first() {
     assert_eq!(get(19), (95, 0));
 }
 
+/// Rule 8 after a web field changes on a cart that is not sent real-time changes: nothing
+/// tells the cart, which goes on showing the 100 it was sent. A cap of 20 set then is not
+/// read by Get QOH as 80 units returned there (it made QOH 180 until 2026-12-02, and the
+/// store went on to sell units it never had); a sale there is one unit; once Send QOH shows
+/// the cart 20, each Get QOH measures from that.
+#[test]
+fn rule8_a_cap_set_after_send_qoh_is_not_read_as_units_returned_there() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "CAP", 100);
+    a.set_qoh("CAP", 0);
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(100)), "{sent:?}");
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    let get = |cart_count: i64| {
+        a.set_qoh("CAP", cart_count);
+        let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+        (f.store.item_qoh("CAP").unwrap(), report.updated)
+    };
+    assert_eq!(get(100), (100, 0), "the cart still shows what it was sent");
+    assert_eq!(get(97), (97, 1), "three sold there");
+    assert_eq!(get(97), (97, 0), "nothing sold since");
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.sent, a.qoh("CAP")), (1, Some(20)), "{sent:?}");
+    assert_eq!(get(20), (97, 0), "the cart shows the cap it was sent");
+    assert_eq!(get(19), (96, 1), "one sold there");
+}
+
+/// The same for a buffer raised after Get QOH read the cart's count: the cart still shows
+/// the 48 it counted, not the 38 the store now publishes (QOH 58 until 2026-12-02). A second
+/// change of the web fields before a Send QOH measures from the same 48, and taking the
+/// buffer off again leaves nothing kept.
+#[test]
+fn rule8_a_buffer_raised_after_get_qoh_is_not_read_as_units_returned_there() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "BUF", 50);
+    a.set_qoh("BUF", 48);
+    let get = || {
+        let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+        (f.store.item_qoh("BUF").unwrap(), report.updated)
+    };
+    assert_eq!(get(), (48, 1), "two sold there");
+    f.store
+        .set_web_fields(ca, "BUF", r#"{"buffer":10}"#)
+        .unwrap();
+    assert_eq!(get(), (48, 0), "the cart still shows 48");
+    f.store
+        .set_web_fields(ca, "BUF", r#"{"buffer":20}"#)
+        .unwrap();
+    assert_eq!(get(), (48, 0), "nor after a second change");
+    f.store
+        .set_web_fields(ca, "BUF", r#"{"buffer":0}"#)
+        .unwrap();
+    assert_eq!(
+        get(),
+        (48, 0),
+        "the store publishes what the cart shows again"
+    );
+    a.set_qoh("BUF", 45);
+    assert_eq!(get(), (45, 1), "three sold there");
+}
+
+/// A cart real-time changes went to shows what they told it; once its box is cleared, a cap
+/// set on it is not read by Get QOH as units returned there, and when the box is ticked again
+/// the cart is sent the difference to the cap (28 -> 10), so each later change moves it from
+/// the right count.
+#[test]
+fn rule8_a_cap_set_after_real_time_stopped_is_sent_when_it_starts_again() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    item(&f.store, "RT", 30);
+    a.set_qoh("RT", 30);
+    let ca = cart(&f.store, &a, "A", "attribute");
+    adjust(&f.store, "RT", -2, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("RT"), Some(28), "the sale was sent");
+    f.store.set_cart_sync(ca, false).unwrap();
+    f.store
+        .set_web_fields(ca, "RT", r#"{"max_publish":10}"#)
+        .unwrap();
+    assert_eq!(
+        records(&f.store, ca),
+        vec![],
+        "nothing is sent while the box is clear"
+    );
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("RT").unwrap(), 28, "{report:?}");
+    f.store.set_cart_sync(ca, true).unwrap();
+    assert_eq!(records(&f.store, ca), vec![("RT".to_string(), -18)]);
+    drain(&f.store);
+    assert_eq!(a.qoh("RT"), Some(10));
+    adjust(&f.store, "RT", -23, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("RT"), Some(5), "QOH 5 under the cap of 10");
+}
+
 /// Once real-time changes go to a cart (its Synchronize Inventory ticked), each moves its
 /// count by the change of what it publishes; a cart left one short of its cap by a Get QOH is
 /// first sent the unit it lacks, so a sale later is neither lost nor taken twice.
@@ -1965,7 +2066,9 @@ fn rule5_a_products_cap_and_buffer_apply_to_its_variants_total_on_a_sku_cart() {
 /// cart) queue nothing for any real-time cart; the web fields are kept all the same. Once
 /// SynchQOH is on, the same kinds of change are queued at once. An owner who switches
 /// SynchQOH off (to set a store up, say) relies on the web stack staying empty until it is on
-/// again, and then on the carts being told.
+/// again, and then on the carts being told. A cart still shows what it was shown before: the
+/// buffer and cap set meanwhile are sent as the difference when SynchQOH comes on (LOG 20 ->
+/// 15), as a QOH change made meanwhile (the new variant's stock) is not (rule 4).
 #[test]
 fn rule4_synchqoh_off_queues_no_web_field_change_nor_new_variant() {
     let f = store();
@@ -1977,6 +2080,8 @@ fn rule4_synchqoh_off_queues_no_web_field_change_nor_new_variant() {
     variant(&f.store, "Q-1", "Q", 2);
     let ca = cart(&f.store, &a, "Attr", "attribute");
     let cs = cart(&f.store, &s, "Sku", "sku");
+    a.set_qoh("LOG", 20);
+    s.set_qoh("P", 5);
 
     f.store.set_param("SynchQOH", "false").unwrap();
     f.store
@@ -2002,11 +2107,21 @@ fn rule4_synchqoh_off_queues_no_web_field_change_nor_new_variant() {
         .set_web_fields(cs, "P", r#"{"max_publish":2}"#)
         .unwrap(); // 3 -> 2
     variant(&f.store, "Q-3", "Q", 1); // 5 -> 6
-    assert_eq!(records(&f.store, ca), vec![("LOG".to_owned(), -1)]);
+    assert_eq!(
+        records(&f.store, ca),
+        vec![("LOG".to_owned(), -5), ("LOG".to_owned(), -1)]
+    );
     assert_eq!(
         records(&f.store, cs),
-        vec![("P".to_owned(), -1), ("Q".to_owned(), 1)]
+        vec![
+            ("P".to_owned(), -2),
+            ("P".to_owned(), -1),
+            ("Q".to_owned(), 1)
+        ]
     );
+    drain(&f.store);
+    assert_eq!(a.qoh("LOG"), Some(14), "20 less a buffer of 6");
+    assert_eq!(s.qoh("P"), Some(2), "capped at 2");
 }
 
 /// Rule 8 below the floor, a Get QOH kept the cart's -3 (three backorders). Two of them are

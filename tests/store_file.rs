@@ -354,3 +354,34 @@ fn a_store_in_a_missing_folder_is_refused_naming_what_to_check() {
     };
     assert!(e.message().contains("names a file, not a folder"), "{e}");
 }
+
+/// A store from before schema 10 counts a cart that synced (here: an order was imported from
+/// it) as one shown the counts of every item it had: a cap set after the upgrade on a cart
+/// still showing the 10 it was sent is not read by Get QOH as 5 units returned there.
+#[test]
+fn an_upgrade_counts_a_cart_that_synced_as_shown_its_items_counts() {
+    use inventory_sync::{emulator::Emulator, GetOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    old_store(&path, 9);
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("MUG", 10);
+    run_sql(
+        &path,
+        &format!(
+            "INSERT INTO carts(id, name, adapter, config, cap_send, cap_get, realtime,
+                               max_items_to_send, retains_basket)
+             VALUES (1, 'A', 'http_json', '{{\"url\":\"{}\"}}', 1, 1, 'none', 50, 0);
+             INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, origin_cart_id,
+                                workstation, created_at)
+             VALUES (1, 'MUG', -1, 10, 2, 1, 'ws', 0);",
+            emu.url()
+        ),
+    );
+    let store = Store::open(&path).unwrap();
+    store
+        .set_web_fields(1, "MUG", r#"{"max_publish":5}"#)
+        .unwrap();
+    let report = store.get_qoh(1, GetOptions::default(), None).unwrap();
+    assert_eq!(store.item_qoh("MUG").unwrap(), 10, "{report:?}");
+}

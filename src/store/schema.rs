@@ -234,6 +234,21 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX counts_sending_item ON counts_sending(item_id);
     "#,
+    // 10: the items whose count the store knows a cart shows: those up to this id. It was
+    // sent their counts (Send QOH, or real-time changes while it was one they go to) or read
+    // them (Get QOH). A web field changed on such an item, on a cart that real-time changes do
+    // not go to, leaves the cart showing the count it published before: that count is kept
+    // (schema 8), so that Get QOH does not read the change as sales or returns there. An item
+    // the cart was never shown (made since, or on a cart never synced) has the count its shop
+    // gave it: a web field set on it keeps nothing. A store from before counts every item as
+    // shown to a cart that synced.
+    r#"
+    ALTER TABLE carts ADD COLUMN counts_shown_upto INTEGER NOT NULL DEFAULT 0;
+    UPDATE carts SET counts_shown_upto = (SELECT COALESCE(MAX(id), 0) FROM items)
+        WHERE (sync_on = 1 AND realtime <> 'none')
+           OR EXISTS (SELECT 1 FROM ledger WHERE origin_cart_id = carts.id)
+           OR EXISTS (SELECT 1 FROM stack_log WHERE cart_id = carts.id);
+    "#,
 ];
 
 /// The schema version this build writes.

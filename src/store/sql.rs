@@ -354,10 +354,49 @@ pub(crate) fn pulled_forget(c: &Connection, cart: CartId, item: ItemId) -> Resul
     Ok(())
 }
 
-/// Forgets every count kept for `cart`.
+/// Forgets every count kept for `cart`, and which items it was shown: it names another shop.
 pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
     c.prepare_cached("DELETE FROM pulled_counts WHERE cart_id = ?1")?
         .execute([cart])?;
+    c.prepare_cached("UPDATE carts SET counts_shown_upto = 0 WHERE id = ?1")?
+        .execute([cart])?;
+    Ok(())
+}
+
+/// Whether the store knows what `cart` shows of `item` (schema 10): it was sent or read the
+/// item's count.
+pub(crate) fn cart_was_shown(c: &Connection, cart: CartId, item: ItemId) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT counts_shown_upto >= ?2 FROM carts WHERE id = ?1")?
+            .query_row([cart, item], |r| r.get(0))?,
+    )
+}
+
+/// Notes that `cart` was sent or read the counts of the items up to `upto` (every item, for
+/// `None`); no write where it already was.
+pub(crate) fn cart_mark_shown(c: &Connection, cart: CartId, upto: Option<ItemId>) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE carts SET counts_shown_upto = ?2
+         WHERE id = ?1 AND counts_shown_upto < ?2",
+    )?
+    .execute(params![cart, upto.map_or_else(|| item_last_id(c), Ok)?])?;
+    Ok(())
+}
+
+/// The newest item's id (0 for none).
+fn item_last_id(c: &Connection) -> Result<ItemId> {
+    Ok(c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM items")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Notes that every cart real-time changes go to now was shown every item so far, each
+/// change as it came: called before a change that may make one stop being such a cart.
+pub(crate) fn targets_mark_shown(c: &Connection) -> Result<()> {
+    c.prepare_cached(concat!(
+        "UPDATE carts SET counts_shown_upto = ?1 WHERE counts_shown_upto < ?1 AND ",
+        targets_where!()
+    ))?
+    .execute([item_last_id(c)?])?;
     Ok(())
 }
 
