@@ -164,6 +164,37 @@ pub enum AdjustOutcome {
     Duplicate,
 }
 
+/// [`Store::seen_before`] in the caller's transaction; `sku` is the adjustment's, checked.
+fn seen_before(c: &Connection, adjustment: &Adjustment, sku: &str) -> Result<bool> {
+    let Some(r) = &adjustment.host_ref else {
+        return Ok(false);
+    };
+    let Some((was_sku, was_delta, was_reason, was_origin)) = sql::ledger_by_host_ref(c, r)? else {
+        return Ok(false);
+    };
+    let now = (
+        adjustment.delta.get(),
+        adjustment.reason.code(),
+        adjustment.origin_cart,
+    );
+    if was_sku == sku && (was_delta, was_reason, was_origin) == now {
+        return Ok(true);
+    }
+    let what = |sku: &str, delta: i64, reason: i64, origin: Option<CartId>| {
+        let reason = Reason::from_code(reason).map_or("unknown reason", Reason::name);
+        match origin {
+            Some(o) => format!("{sku:?} {delta:+} ({reason}, from cart {o})"),
+            None => format!("{sku:?} {delta:+} ({reason})"),
+        }
+    };
+    Err(Error::refused(format!(
+        "host_ref {r:?} was used for another change, {}; this one, {}, was not applied: give \
+         each change its own reference (the order and its line, say)",
+        what(&was_sku, was_delta, was_reason, was_origin),
+        what(sku, now.0, now.1, now.2)
+    )))
+}
+
 /// An item as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
@@ -668,8 +699,9 @@ impl Store {
     }
 
     /// Changes QOH and, in the same transaction, queues one web stack record per eligible cart
-    /// (rules 1–6). Refused for a product with variants; a repeated host reference is an OK
-    /// no-op ([`AdjustOutcome::Duplicate`]).
+    /// (rules 1–6). Refused for a product with variants; a change repeated under its host
+    /// reference (a retry, a file imported again) is an OK no-op ([`AdjustOutcome::Duplicate`]);
+    /// another change under a reference used before is refused ([`Store::seen_before`]).
     ///
     /// Inside a host transaction a refusal leaves the transaction intact; a store failure after
     /// the call began writing (an [`ErrorKind::Database`](crate::ErrorKind::Database) error
@@ -681,10 +713,8 @@ impl Store {
         // Every refusal (duplicate reference, unknown cart or SKU, a product with variants, a
         // QOH out of range) comes before `apply_change`'s first write.
         self.write_checked(|c| {
-            if let Some(r) = &adjustment.host_ref {
-                if sql::ledger_has_host_ref(c, r)? {
-                    return Ok(AdjustOutcome::Duplicate);
-                }
+            if seen_before(c, adjustment, sku)? {
+                return Ok(AdjustOutcome::Duplicate);
             }
             if let Some(origin) = adjustment.origin_cart {
                 sql::cart_exists(c, origin)?;
@@ -699,6 +729,16 @@ impl Store {
             };
             apply_change(c, &item, adjustment, &workstation, &targets)
         })
+    }
+
+    /// Whether the store made `adjustment` already, under its host reference: what
+    /// [`Store::adjust_qoh`] would skip as a duplicate. A reference that names another change
+    /// (another SKU, delta, reason or origin cart: an order number two carts share, a host
+    /// keying by order without its line) is refused, here as there: skipped as seen before,
+    /// that change would be lost without a word.
+    pub fn seen_before(&self, adjustment: &Adjustment) -> Result<bool> {
+        let sku = adjustment.checked_sku()?;
+        self.read(|c| seen_before(c, adjustment, sku))
     }
 
     /// QOH changes as a JSON array (sku, delta, qoh_after, reason, origin_cart_id, host_ref,

@@ -728,6 +728,60 @@ fn a_repeated_host_ref_is_an_ok_no_op() {
     assert_eq!(records(&f.store, c).len(), 1);
 }
 
+/// A host reference used before for another change (an order number two carts share, a
+/// host keying by order without its line) is refused, naming the reference and both changes:
+/// answered OK as seen before, as until 2026-12-02, the sale was lost without a word and the
+/// store oversold. Another SKU, delta, reason or origin cart is another change; the same
+/// change again is still an OK no-op.
+#[test]
+fn a_host_ref_used_before_for_another_change_is_refused_not_skipped() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "H", 10);
+    item(&f.store, "CAP", 10);
+    let sale = |sku: &str, d: i64| {
+        Adjustment::new(sku, Delta::new(d).unwrap(), Reason::OrderImport).host_ref("SO-1001")
+    };
+    f.store.adjust_qoh(&sale("H", -2)).unwrap();
+    let others = [
+        sale("CAP", -7),
+        sale("H", -3),
+        Adjustment::new("H", Delta::new(-2).unwrap(), Reason::PosSale).host_ref("SO-1001"),
+        sale("H", -2).origin_cart(c),
+        sale("NO-SUCH", -2),
+    ];
+    for other in &others {
+        let e = f.store.adjust_qoh(other).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Refused, "{other:?}: {e}");
+        assert!(
+            e.message().contains("SO-1001") && e.message().contains("\"H\" -2 (order_import)"),
+            "{e}"
+        );
+        assert_eq!(
+            f.store.seen_before(other).unwrap_err().kind(),
+            ErrorKind::Refused
+        );
+    }
+    assert_eq!(
+        (
+            f.store.item_qoh("H").unwrap(),
+            f.store.item_qoh("CAP").unwrap()
+        ),
+        (8, 10)
+    );
+    assert_eq!(records(&f.store, c).len(), 1, "nothing more queued");
+    assert!(f.store.seen_before(&sale("H", -2)).unwrap());
+    assert!(!f
+        .store
+        .seen_before(&sale("H", -2).host_ref("SO-1002"))
+        .unwrap());
+    assert_eq!(
+        f.store.adjust_qoh(&sale("H", -2)).unwrap(),
+        AdjustOutcome::Duplicate
+    );
+}
+
 /// The web stack of `f`'s file as a second, shared controller named `name` sees it.
 fn another_controller(
     f: &Fixture,

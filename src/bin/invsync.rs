@@ -10,9 +10,11 @@
 //!   and a line commented out as `#SKU,5` is refused, never skipped; origin 0 is none). The
 //!   file must be UTF-8. Every line is checked (its numbers, its SKU, its cart,
 //!   its host reference, which no other line of the file may repeat) before the first is
-//!   applied, so a file with a bad line changes nothing. Each change then commits on its
-//!   own: with host references the file can be run again after a crash, and what was applied
-//!   is skipped.
+//!   applied, so a file with a bad line changes nothing. The changes then commit together,
+//!   so a file stopped part way (a store busy past its timeout, a crash) changes nothing
+//!   either; run again, a line whose host reference was applied before is skipped, and one
+//!   whose reference names another change refuses the file (it would be skipped, the change
+//!   lost).
 //! - `invsync stack STORE [--limit N]` prints the troubleshooting view: the oldest N records
 //!   (1,000 unless given, at most 999,999), saying on stderr when more wait.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
@@ -361,23 +363,34 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
                 lines.push((n, l.adjustment));
             }
+            // One transaction: a file stopped part way (a store busy past its timeout, a
+            // crash, a full disk) applies nothing, so it can be run again whole, lines without
+            // a host reference too.
             let (mut applied, mut skipped) = (0usize, 0usize);
-            for (n, adj) in &lines {
-                match store.adjust_qoh(adj) {
-                    Ok(inventory_sync::AdjustOutcome::Duplicate) => skipped += 1,
-                    Ok(_) => applied += 1,
-                    Err(e) => {
-                        return Err(Failure::Lib(inventory_sync::Error::new(
-                            e.kind(),
-                            format!(
-                                "{file} line {n}: {}; the {applied} changes before it were \
-                                 applied: running the file again skips those with a host \
-                                 reference and applies the others again",
-                                e.message()
-                            ),
-                        )))
+            let whole = store.begin().and_then(|()| {
+                for (n, adj) in &lines {
+                    match store.adjust_qoh(adj) {
+                        Ok(inventory_sync::AdjustOutcome::Duplicate) => skipped += 1,
+                        Ok(_) => applied += 1,
+                        Err(e) => {
+                            return Err(inventory_sync::Error::new(
+                                e.kind(),
+                                format!("line {n}: {}", e.message()),
+                            ))
+                        }
                     }
                 }
+                store.commit()
+            });
+            if let Err(e) = whole {
+                if store.in_host_transaction() {
+                    // (Nothing of it was kept whether this succeeds or not.)
+                    let _ = store.rollback();
+                }
+                return Err(Failure::Lib(inventory_sync::Error::new(
+                    e.kind(),
+                    format!("{file}: {}; nothing was applied", e.message()),
+                )));
             }
             let changes = |n: usize| format!("{n} change{}", if n == 1 { "" } else { "s" });
             report_done(&format!(
@@ -659,6 +672,10 @@ fn check_line(
     }
     if let Some(o) = line.origin {
         store.cart(o)?;
+    }
+    // (Refused where its reference names another change.)
+    if store.seen_before(&line.adjustment)? {
+        return Ok(());
     }
     let now = qoh.entry(item.sku.clone()).or_insert(item.qoh);
     let after = *now + line.delta;

@@ -200,7 +200,7 @@ const MIGRATIONS: &[&str] = &[
     // adjustments, every POS sale) no longer writes a NULL into an index: one page of the 7
     // a QOH change commits. A column's UNIQUE cannot be dropped, so before this the ledger
     // is rebuilt without it, every column, row and id kept (`drop_column_unique`);
-    // `ledger_has_host_ref` is served by the partial index (`host_ref = ?` implies
+    // `ledger_by_host_ref` is served by the partial index (`host_ref = ?` implies
     // `host_ref IS NOT NULL`).
     r#"
     CREATE UNIQUE INDEX ledger_host_ref ON ledger(host_ref) WHERE host_ref IS NOT NULL;

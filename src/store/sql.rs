@@ -695,13 +695,18 @@ pub(crate) fn ledger_insert(
     Ok(())
 }
 
-pub(crate) fn ledger_has_host_ref(c: &Connection, host_ref: &str) -> Result<bool> {
-    Ok(
-        c.prepare_cached("SELECT 1 FROM ledger WHERE host_ref = ?1")?
-            .query_row([host_ref], |_| Ok(()))
-            .optional()?
-            .is_some(),
-    )
+/// A change as the ledger keeps it: (SKU, delta, reason code, origin cart).
+pub(crate) type LedgerChange = (String, i64, i64, Option<CartId>);
+
+/// The change made under `host_ref`.
+pub(crate) fn ledger_by_host_ref(c: &Connection, host_ref: &str) -> Result<Option<LedgerChange>> {
+    Ok(c.prepare_cached(
+        "SELECT sku, delta, reason, origin_cart_id FROM ledger WHERE host_ref = ?1",
+    )?
+    .query_row([host_ref], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .optional()?)
 }
 
 /// The newest `limit` QOH changes, of `sku` only if given. A SKU's changes are asked item by

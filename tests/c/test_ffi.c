@@ -230,6 +230,9 @@ static void scenario(void) {
     CHECK_STATUS(invsync_adjust_qoh_ref(s, "TEE-L", 3, 4, 0, 0, "PO-17/1"), INVSYNC_OK);
     CHECK_STATUS(invsync_adjust_qoh_ref(s, "TEE-L", 3, 4, 0, 0, "PO-17/1"), INVSYNC_OK);
     CHECK(qoh(s, "TEE-L") == 7);
+    /* Another change under a reference used before would be lost if skipped: refused. */
+    CHECK_STATUS(invsync_adjust_qoh_ref(s, "CAP", -2, 3, 0, 0, "PO-17/1"), INVSYNC_REFUSED);
+    CHECK(qoh(s, "CAP") == 7 && qoh(s, "TEE-L") == 7);
     CHECK_STATUS(invsync_ledger_list(s, "{\"sku\":\"TEE-L\"}", buf, (int32_t)sizeof buf, NULL),
                  INVSYNC_OK);
     CHECK(strstr(buf, "PO-17/1") != NULL);

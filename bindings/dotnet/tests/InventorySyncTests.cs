@@ -143,6 +143,8 @@ static class Tests
             store.AdjustQohRef("TEE-L", 3, Reason.Receiving, "PO-17/1");
             store.AdjustQohRef("TEE-L", 3, Reason.Receiving, "PO-17/1");
             Check(store.ItemQoh("TEE-L") == 7, "a host reference is applied once");
+            Throws(Status.Refused, () => store.AdjustQohRef("CAP", -2, Reason.OrderImport, "PO-17/1"), "another change under a reference used before");
+            Check(store.ItemQoh("CAP") == 7, "the refused change changed nothing");
             Check(store.LedgerList("{\"sku\":\"TEE-L\"}").Contains("PO-17/1"), "ledger shows the reference");
             // A NUL would cut the reference short: "PO-17/1\0b" would read as seen before.
             bool cut = false;
