@@ -2618,7 +2618,7 @@ fn rule8_a_shopify_carts_new_api_version_or_location_spelling_keeps_its_counts()
     };
     let ca = f
         .store
-        .upsert_cart_json(&spec("2025-04", "1".into()))
+        .upsert_cart_json(&spec("2026-01", "1".into()))
         .unwrap();
     one_sold_behind_a_cap_and_pulled(&f.store, &emu, ca);
     for (version, location) in [

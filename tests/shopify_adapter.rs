@@ -10,6 +10,7 @@ use inventory_sync::secret::Secret;
 use inventory_sync::StackState;
 use platform::scripted::Scripted;
 use platform::*;
+use serde_json::json;
 use std::time::Duration;
 
 fn adapter(emu: &Emulator) -> ShopifyAdapter {
@@ -924,4 +925,213 @@ fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter
         keys[1], keys[2],
         "the rebuilt adapter's re-send goes under the key whose answer was lost: {keys:?}"
     );
+}
+
+// ---- States of the shop and its catalogue that only the owner fixes -------------------------
+
+/// `InventoryAdjustQuantitiesUserErrorCode::INVALID_LOCATION` ("The specified location could not
+/// be found", <https://shopify.dev/docs/api/admin-graphql/2026-01/enums/InventoryAdjustQuantitiesUserErrorCode>)
+/// answers every change of a cart whose `location_id` the shop does not have (mistyped, or a
+/// location the owner deactivated or deleted). That is the cart's setting, which only the owner
+/// can fix (the trait's `CartError::Unauthorized`, as the Medusa adapter does for a stock
+/// location Medusa does not have): the cart must pause with the sales waiting, not bypass
+/// every sale made until someone notices.
+#[test]
+fn a_location_the_shop_does_not_have_pauses_the_cart_and_bypasses_no_sale() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE", 10);
+    f.item("TEE", 10);
+    let mut cart = cart_json(&f.emu, 50, SECRET);
+    cart["location_id"] = json!("2"); // the emulated shop has Location/1 only
+    let id = f.store.upsert_cart_json(&cart.to_string()).unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    adjust(&f.store, "TEE", -1);
+    adjust(&f.store, "TEE", -1);
+    let run = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        f.count(id, StackState::Bypassed),
+        0,
+        "a wrong location_id bypassed the sales: {run:?} {:?}",
+        f.records(id)
+    );
+    assert_eq!(f.count(id, StackState::Waiting), 2, "{:?}", f.records(id));
+    assert!(
+        run.carts[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("location")),
+        "the cart's error names the location: {run:?}"
+    );
+    assert_eq!(f.emu.qoh("TEE"), Some(10));
+}
+
+/// Shopify answers `402 Payment Required` while a shop is frozen ("The shop owner needs to log
+/// in to the shop's admin and pay the outstanding balance to unfreeze the shop") and `423
+/// Locked` while it is locked (<https://shopify.dev/docs/api/usage/response-codes>). Both are
+/// states of the whole shop that only its owner ends, like a refused token: the cart pauses
+/// and its sales wait. Read as any other 4xx, every sale of every pass is bypassed while the
+/// bill is unpaid, and none reaches the shop once it is paid.
+#[test]
+fn a_frozen_or_locked_shop_pauses_the_cart_and_bypasses_no_sale() {
+    for (status, body) in [
+        (402, r#"{"errors":"Unavailable Shop"}"#),
+        (423, r#"{"errors":"This shop is unavailable"}"#),
+    ] {
+        let server = Scripted::start(vec![(status, body)]);
+        let (_dir, store, cart) = scripted_store(
+            json!({"name":"Shop","adapter":"shopify","url":server.url,
+                   "token":"shpat_x","location_id":"1","max_items_to_send":50}),
+            "TEE",
+            5,
+        );
+        store
+            .set_web_fields(
+                cart,
+                "TEE",
+                r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
+            )
+            .unwrap();
+        store.set_cart_sync(cart, true).unwrap();
+        adjust(&store, "TEE", -1);
+        let run = store.run_stack(None).unwrap();
+        server.finish();
+        assert_eq!(
+            store.stack_count(cart, StackState::Bypassed).unwrap(),
+            0,
+            "HTTP {status} bypassed the sale: {run:?}"
+        );
+        assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 1);
+        assert!(run.carts[0].error.is_some(), "{run:?}");
+    }
+}
+
+const TEE_ON_ITEM_1: &str = r#"{"data":{"productVariants":{"nodes":[
+    {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/1","tracked":true,
+      "inventoryLevel":{"quantities":[{"name":"available","quantity":5}]}}}],
+    "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+const TEE_ON_ITEM_2: &str = r#"{"data":{"productVariants":{"nodes":[
+    {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/2","tracked":true,
+      "inventoryLevel":{"quantities":[{"name":"available","quantity":5}]}}}],
+    "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+const APPLIED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+const ITEM_GONE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
+    {"field":["input","changes","0","inventoryItemId"],"message":"The specified inventory item could not be found.","code":"INVALID_INVENTORY_ITEM"}]}}}"#;
+
+/// The inventory item of a SKU is cached for the adapter's life, and a store's controller
+/// keeps its adapter until the cart's settings change (weeks). The owner deletes the product
+/// and creates it again (a new variant, a new inventory item, the same SKU): Shopify answers
+/// the cached item `INVALID_INVENTORY_ITEM`. The sale must go to the SKU's new item (looked up
+/// again), not be bypassed as refused — and with it every later sale of that SKU, for as long
+/// as the controller runs. The re-send goes under another idempotency key: the key's attempt
+/// failed, and Shopify refuses a key sent again with other parameters
+/// (`IDEMPOTENCY_KEY_PARAMETER_MISMATCH`, same enum page).
+#[test]
+fn a_sale_of_a_sku_whose_variant_was_recreated_goes_to_the_new_variant() {
+    let server = Scripted::start(vec![
+        (200, TEE_ON_ITEM_1),
+        (200, APPLIED),
+        (200, ITEM_GONE),
+        (200, TEE_ON_ITEM_2),
+        (200, APPLIED),
+    ]);
+    let (_dir, store, cart) = scripted_store(
+        json!({"name":"Shop","adapter":"shopify","url":server.url,
+               "token":"shpat_x","location_id":"1","max_items_to_send":50}),
+        "TEE",
+        5,
+    );
+    store.set_cart_sync(cart, true).unwrap();
+    adjust(&store, "TEE", -1);
+    assert_eq!(store.run_stack(None).unwrap().sent, 1, "the first sale");
+    // The product is deleted and created again on Shopify; the next sale:
+    adjust(&store, "TEE", -1);
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(store.run_stack(None).unwrap());
+        if store.stack_count(cart, StackState::Waiting).unwrap() == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        store.stack_count(cart, StackState::Bypassed).unwrap(),
+        0,
+        "the sale was bypassed though Shopify has the SKU on its new variant: {runs:?} {}",
+        store.stack_list_json(None).unwrap()
+    );
+    assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
+    let seen = server.finish();
+    assert!(
+        seen[4].2.contains("gid://shopify/InventoryItem/2"),
+        "{:?}",
+        seen[4]
+    );
+    let key = |body: &str| {
+        let q = serde_json::from_str::<serde_json::Value>(body).unwrap()["query"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let at = q.find("@idempotent(key: ").unwrap();
+        q[at..at + q[at..].find(')').unwrap()].to_owned()
+    };
+    assert_ne!(
+        key(&seen[2].2),
+        key(&seen[4].2),
+        "the failed key went again with another inventory item"
+    );
+}
+
+/// `@idempotent` (mandatory from 2026-04 and the adapter's only way to keep a re-sent sale
+/// from applying twice) exists from 2026-01
+/// (<https://shopify.dev/changelog/adding-idempotency-for-inventory-adjustments-and-refund-mutations>),
+/// as does `changeFromQuantity`, which the adapter sends on every change and count
+/// (<https://shopify.dev/changelog/compare-and-swap-redesign-for-inventory-set-quantities>;
+/// before it, `InventoryQuantityInput` had `compareQuantity`/`ignoreCompareQuantity`). Under an
+/// older `api_version` every document the adapter writes fails GraphQL validation (a top-level
+/// error: every sale bypassed as rejected). Such a version must be refused when the cart is
+/// defined.
+#[test]
+fn an_api_version_older_than_2026_01_is_refused_when_the_cart_is_defined() {
+    let make = |v: &str| {
+        ShopifyAdapter::new(
+            "https://example.myshopify.com/",
+            Secret::new("shpat_x"),
+            "1",
+            Some(v),
+            Duration::from_secs(5),
+        )
+    };
+    for v in ["2025-10", "2025-04", "2024-01"] {
+        assert!(make(v).is_err(), "{v} accepted");
+    }
+    for v in ["2026-01", "2026-04", "2026-10", "unstable"] {
+        assert!(make(v).is_ok(), "{v} refused");
+    }
+}
+
+/// The emulator answered the adapter's documents at any version, so the tests passed at
+/// versions where Shopify has no `@idempotent` directive.
+#[test]
+fn the_shopify_emulator_refuses_the_idempotent_directive_before_2026_01() {
+    let emu = Emulator::start_mode(Mode::Shopify).unwrap();
+    emu.set_qoh("TEE", 5);
+    let gid = format!(
+        "gid://shopify/InventoryItem/{}",
+        emu.platform_id("TEE").unwrap()
+    );
+    let body = json!({
+        "query": "mutation M($c0: InventoryAdjustQuantitiesInput!) { c0: inventoryAdjustQuantities(input: $c0) @idempotent(key: \"k1\") { inventoryAdjustmentGroup { changes { name delta quantityAfterChange } } userErrors { field message code } } }",
+        "variables": {"c0": {"reason": "correction", "name": "available",
+            "changes": [{"delta": -1, "changeFromQuantity": null, "inventoryItemId": gid,
+                         "locationId": "gid://shopify/Location/1"}]}}
+    });
+    let answer: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}admin/api/2025-10/graphql.json", emu.url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(answer["errors"].is_array(), "{answer}");
+    assert_eq!(emu.qoh("TEE"), Some(5), "{answer}");
 }

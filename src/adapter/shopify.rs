@@ -47,7 +47,13 @@
 //!   walks them and finds the one that landed.
 //! - SKU → inventory item: a `productVariants` search, cached for the adapter's life; a
 //!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search. A SKU on no
-//!   variant, or on several, fails that item with a clear message.
+//!   variant, or on several, fails that item with a clear message. A cached item Shopify
+//!   answers `INVALID_INVENTORY_ITEM` (its variant deleted, perhaps created again) is
+//!   forgotten and the change retried, so the SKU is looked up afresh.
+//! - `INVALID_LOCATION` on a call's first request (the cart's `location_id` is not the shop's),
+//!   and HTTP 402 (a frozen shop) or 423 (a locked one), pause the cart
+//!   ([`CartError::Unauthorized`]) with its sales waiting. `api_version` must be `2026-01` or
+//!   later ([`MIN_API_VERSION`]).
 //! - Quantities: a set outside `0..=1,000,000,000` or a delta beyond ±1,000,000,000 fails
 //!   locally; Shopify's `INVALID_QUANTITY_TOO_HIGH`/`_TOO_LOW` are reported as failures.
 //! - User errors that mean "try again" are [`SendOutcome::Retry`], never a failure (which
@@ -84,6 +90,8 @@ use std::time::{Duration, Instant};
 
 /// The API version used unless the cart says `api_version`.
 pub const DEFAULT_API_VERSION: &str = "2026-04";
+/// The oldest API version the adapter works with (see [`ShopifyAdapter::new`]).
+pub const MIN_API_VERSION: &str = "2026-01";
 /// Aliased adjust mutations per HTTP request.
 pub const MAX_MUTATIONS_PER_REQUEST: usize = 100;
 /// Quantities per `inventorySetQuantities`.
@@ -211,7 +219,13 @@ enum KeyNote {
     /// again", which says nothing of an earlier attempt whose answer was lost and that may
     /// have landed: a new key would apply it twice; if the key is spent, Shopify says so).
     Keep,
-    /// Applied or refused for good: nothing to remember.
+    /// Refused for a cause the owner fixes, by changing what is sent (the cart's location, a
+    /// SKU's inventory item) or the shop: nothing applied under the key, which Shopify now
+    /// holds as failed. A later send goes under the next generation, not sent again now; under
+    /// the same key with other parameters Shopify would refuse it for good
+    /// (`IDEMPOTENCY_KEY_PARAMETER_MISMATCH`).
+    Refused,
+    /// Applied: nothing to remember.
     Done,
 }
 
@@ -230,10 +244,29 @@ fn key_note(payload: &Value) -> KeyNote {
         .any(|c| ADJUST_TRY_AGAIN.contains(c) || SET_TRY_AGAIN.contains(c))
     {
         KeyNote::Keep
+    } else if !codes.is_empty() {
+        KeyNote::Refused
     } else {
         KeyNote::Done
     }
 }
+
+/// The user-error code of a change whose cart setting (`location_id`) the shop does not have.
+const INVALID_LOCATION: &str = "INVALID_LOCATION";
+/// The user-error code of an inventory item the shop no longer has (its variant deleted).
+const INVALID_INVENTORY_ITEM: &str = "INVALID_INVENTORY_ITEM";
+
+/// Whether `payload` (one mutation's result) carries the user error `code`.
+fn has_code(payload: &Value, code: &str) -> bool {
+    payload["userErrors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["code"] == code)
+}
+
+/// One change's answer in [`ShopifyAdapter::adjust_request`].
+type Adjusted = (SendOutcome, KeyNote, Option<&'static str>);
 
 /// A GraphQL string literal.
 fn gql_string(s: &str) -> String {
@@ -283,6 +316,19 @@ impl ShopifyAdapter {
             return Err(Error::invalid(
                 "shopify api_version must look like 2026-04 (or unstable)",
             ));
+        }
+        // `@idempotent` (the only thing keeping a re-sent sale from applying twice) and
+        // `changeFromQuantity`, which every document this adapter writes carries, exist from
+        // 2026-01: under an older version each of them fails GraphQL validation, and every
+        // change would be bypassed as rejected.
+        if api_version.len() == 7
+            && api_version.as_bytes()[4] == b'-'
+            && api_version.as_str() < MIN_API_VERSION
+        {
+            return Err(Error::invalid(format!(
+                "shopify api_version {api_version} is older than {MIN_API_VERSION}, the first \
+                 with the @idempotent directive and changeFromQuantity this adapter sends"
+            )));
         }
         if location_id.trim().is_empty() {
             return Err(Error::invalid("shopify location_id is required"));
@@ -351,8 +397,19 @@ impl ShopifyAdapter {
                     serde_json::to_vec(&json!({"query": query, "variables": variables}))
                         .expect("json serialises"),
                 ),
+            // A frozen (402: an unpaid bill) or locked (423) shop: a state of the whole shop
+            // that only its owner ends, as for a refused token the cart pauses; read as any
+            // other 4xx, every sale of every pass would be bypassed meanwhile
+            // (<https://shopify.dev/docs/api/usage/response-codes>).
             // A mutation a gateway gave up on may have been applied.
-            |r| mutation.then(|| common::gateway_lost_answer(r)).flatten(),
+            |r| match r.status().as_u16() {
+                402 | 423 => Some(CartError::Unauthorized(format!(
+                    "HTTP {}: shopify says the shop is frozen (an unpaid bill) or locked; its \
+                     owner must resolve it in the shop's admin",
+                    r.status()
+                ))),
+                _ => mutation.then(|| common::gateway_lost_answer(r)).flatten(),
+            },
         )
         // Queries go as POST too: a lost answer to one changed nothing.
         .map_err(|e| if mutation { e } else { common::read_lost(e) })?;
@@ -523,11 +580,12 @@ impl ShopifyAdapter {
     }
 
     /// One request of aliased adjust mutations, each under the given generation of its
-    /// change's key; with each outcome, what the answer makes of that key.
+    /// change's key; with each outcome, what the answer makes of that key, and the user error
+    /// that names a cause the owner fixes ([`INVALID_LOCATION`], [`INVALID_INVENTORY_ITEM`]).
     fn adjust_request(
         &self,
         batch: &[(&DeltaSend, String, u32)],
-    ) -> std::result::Result<Vec<(SendOutcome, KeyNote)>, CartError> {
+    ) -> std::result::Result<Vec<Adjusted>, CartError> {
         let mut decl = Vec::new();
         let mut fields = String::new();
         let mut variables = serde_json::Map::new();
@@ -574,9 +632,13 @@ impl ShopifyAdapter {
                             after: None,
                         },
                         KeyNote::Keep,
+                        None,
                     );
                 }
                 let note = key_note(payload);
+                let cause = [INVALID_LOCATION, INVALID_INVENTORY_ITEM]
+                    .into_iter()
+                    .find(|c| has_code(payload, c));
                 let outcome = match user_errors(payload) {
                     // Nothing applied: sent again later, under a new key.
                     Some((e, _)) if note == KeyNote::Spent => SendOutcome::Retry {
@@ -598,7 +660,7 @@ impl ShopifyAdapter {
                             .and_then(|c| c["quantityAfterChange"].as_i64()),
                     },
                 };
-                (outcome, note)
+                (outcome, note, cause)
             })
             .collect())
     }
@@ -612,7 +674,7 @@ impl ShopifyAdapter {
     fn note_generation(&self, key: &str, generation: u32, note: KeyNote) {
         let mut next = self.next_generation.lock();
         match note {
-            KeyNote::Spent => {
+            KeyNote::Spent | KeyNote::Refused => {
                 if next.len() >= GENERATIONS_REMEMBERED {
                     next.clear();
                 }
@@ -823,14 +885,53 @@ impl CartAdapter for ShopifyAdapter {
                     pending.iter().map(|(_, b)| b.clone()).collect();
                 match self.adjust_request(&batch) {
                     Ok(outcomes) => {
+                        // The cart's location is one the shop does not have (mistyped,
+                        // deactivated, deleted): every change of the call is refused so, and
+                        // only the owner can fix it. The cart pauses with its sales waiting
+                        // (their keys noted as failed), rather than each being bypassed.
+                        if first
+                            && outcomes
+                                .iter()
+                                .any(|(_, _, c)| *c == Some(INVALID_LOCATION))
+                            && !outcomes
+                                .iter()
+                                .any(|(o, _, _)| matches!(o, SendOutcome::Applied { .. }))
+                        {
+                            for ((_, (d, _, generation)), (_, note, _)) in
+                                pending.iter().zip(&outcomes)
+                            {
+                                self.note_generation(&d.key, *generation, *note);
+                            }
+                            return Err(CartError::Unauthorized(format!(
+                                "shopify has no location {} (or it is not active): check the cart's location_id",
+                                self.location
+                            )));
+                        }
                         let last = step + 1 == KEY_GENERATIONS;
                         let mut again = Vec::new();
-                        for ((i, (d, gid, generation)), (o, note)) in
+                        for ((i, (d, gid, generation)), (o, note, cause)) in
                             pending.into_iter().zip(outcomes)
                         {
                             self.note_generation(&d.key, generation, note);
                             if note == KeyNote::Spent && !last {
                                 again.push((i, (d, gid, generation + 1)));
+                            } else if cause == Some(INVALID_INVENTORY_ITEM)
+                                && d.remote_ref.as_deref().and_then(item_gid).is_none()
+                            {
+                                // The SKU's inventory item, looked up earlier and cached, is
+                                // gone (its variant deleted, perhaps created again): looked up
+                                // afresh when the change goes again, not bypassed.
+                                let mut ids = self.ids.lock();
+                                if ids.get(&d.sku) == Some(&gid) {
+                                    ids.remove(&d.sku);
+                                }
+                                out[i] = Some(SendOutcome::Retry {
+                                    message: format!(
+                                        "sku {}: shopify no longer has its inventory item {gid}; the SKU is looked up again",
+                                        d.sku
+                                    ),
+                                    after: None,
+                                });
                             } else {
                                 out[i] = Some(o);
                             }

@@ -24,6 +24,9 @@
 //! bucket refills at `restoreRate` points per second of wall time. Quantities beyond
 //! ±1,000,000,000 answer `INVALID_QUANTITY_TOO_HIGH` / `_TOO_LOW`.
 //!
+//! Before version `2026-01` a document with `@idempotent` fails validation (a top-level error),
+//! as on Shopify, where the directive came with that version.
+//!
 //! The shop has one location, [`LOCATION_GID`].
 
 use super::{note_batch, Answer, Cart, Request, RequestKind, Shared};
@@ -184,6 +187,12 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
                 "extensions": {"cost": cost},
             }),
         );
+    }
+    // `@idempotent` exists from 2026-01 (Shopify changelog "Adding idempotency for inventory
+    // adjustments and refund mutations"): before, a document using it fails validation.
+    let dated = version.len() == 7 && version.as_bytes()[4] == b'-';
+    if dated && version.as_str() < "2026-01" && query.contains("@idempotent") {
+        return top_error("Directive 'idempotent' is undefined", "undefinedDirective");
     }
     cart.shopify.available -= requested;
     let data = if !adjusts.is_empty() {
