@@ -1721,6 +1721,19 @@ fn rule8_get_qoh_takes_the_carts_count_of_an_item_oversold_or_behind_a_buffer() 
     assert_eq!((again.updated, again.unchanged), (0, 5), "{again:?}");
 }
 
+/// Get QOH from `cart` once it counts `cart_count` of CAP: the store's QOH of CAP after it,
+/// and how many items it updated.
+fn get_cap(
+    store: &inventory_sync::Store,
+    emu: &Emulator,
+    cart: inventory_sync::CartId,
+    cart_count: i64,
+) -> (i64, usize) {
+    emu.set_qoh("CAP", cart_count);
+    let report = store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    (store.item_qoh("CAP").unwrap(), report.updated)
+}
+
 /// Rule 8 on a cart that is not sent real-time changes (rule 9's usual case), behind a cap:
 /// the cart keeps the count it showed until it is sent one, so each Get QOH takes only what
 /// the cart sold (or took back) since the last, never the same sale again. Send QOH and a
@@ -1734,11 +1747,7 @@ fn rule8_a_second_get_qoh_takes_only_what_the_cart_sold_since_the_first() {
     f.store
         .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
         .unwrap();
-    let get = |cart_count: i64| {
-        a.set_qoh("CAP", cart_count);
-        let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-        (f.store.item_qoh("CAP").unwrap(), report.updated)
-    };
+    let get = |cart_count: i64| get_cap(&f.store, &a, ca, cart_count);
     a.set_qoh("CAP", 20);
     assert_eq!(get(19), (99, 1), "one sold on the cart");
     assert_eq!(get(19), (99, 0), "nothing sold since");
@@ -1776,11 +1785,7 @@ fn rule8_a_cap_set_after_send_qoh_is_not_read_as_units_returned_there() {
     f.store
         .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
         .unwrap();
-    let get = |cart_count: i64| {
-        a.set_qoh("CAP", cart_count);
-        let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
-        (f.store.item_qoh("CAP").unwrap(), report.updated)
-    };
+    let get = |cart_count: i64| get_cap(&f.store, &a, ca, cart_count);
     assert_eq!(get(100), (100, 0), "the cart still shows what it was sent");
     assert_eq!(get(97), (97, 1), "three sold there");
     assert_eq!(get(97), (97, 0), "nothing sold since");

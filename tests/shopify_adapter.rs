@@ -13,6 +13,33 @@ use platform::*;
 use serde_json::json;
 use std::time::Duration;
 
+/// A store whose real-time Shopify cart at `url` (scripted) links TEE (QOH 5) to inventory
+/// item 77, with one sale of TEE waiting for it.
+fn one_sale_to_item_77(
+    url: &str,
+) -> (
+    tempfile::TempDir,
+    inventory_sync::Store,
+    inventory_sync::CartId,
+) {
+    let (dir, store, cart) = scripted_store(
+        json!({"name":"Shop","adapter":"shopify","url":url,
+               "token":"shpat_x","location_id":"1","max_items_to_send":50}),
+        "TEE",
+        5,
+    );
+    store
+        .set_web_fields(
+            cart,
+            "TEE",
+            r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
+        )
+        .unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    adjust(&store, "TEE", -1);
+    (dir, store, cart)
+}
+
 fn adapter(emu: &Emulator) -> ShopifyAdapter {
     ShopifyAdapter::new(
         &emu.url(),
@@ -405,21 +432,7 @@ fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
     let try_again = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
     let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
     let server = Scripted::start(vec![(200, try_again), (200, applied)]);
-    let (_dir, store, cart) = scripted_store(
-        serde_json::json!({"name":"Shop","adapter":"shopify","url":server.url,
-            "token":"shpat_x","location_id":"1","max_items_to_send":50}),
-        "TEE",
-        5,
-    );
-    store
-        .set_web_fields(
-            cart,
-            "TEE",
-            r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
-        )
-        .unwrap();
-    store.set_cart_sync(cart, true).unwrap();
-    adjust(&store, "TEE", -1);
+    let (_dir, store, cart) = one_sale_to_item_77(&server.url);
 
     let run = store.run_stack(None).unwrap();
     assert_eq!((run.sent, run.retried, run.bypassed), (1, 1, 0), "{run:?}");
@@ -978,21 +991,7 @@ fn a_frozen_or_locked_shop_pauses_the_cart_and_bypasses_no_sale() {
         (423, r#"{"errors":"This shop is unavailable"}"#),
     ] {
         let server = Scripted::start(vec![(status, body)]);
-        let (_dir, store, cart) = scripted_store(
-            json!({"name":"Shop","adapter":"shopify","url":server.url,
-                   "token":"shpat_x","location_id":"1","max_items_to_send":50}),
-            "TEE",
-            5,
-        );
-        store
-            .set_web_fields(
-                cart,
-                "TEE",
-                r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
-            )
-            .unwrap();
-        store.set_cart_sync(cart, true).unwrap();
-        adjust(&store, "TEE", -1);
+        let (_dir, store, cart) = one_sale_to_item_77(&server.url);
         let run = store.run_stack(None).unwrap();
         server.finish();
         assert_eq!(
