@@ -341,6 +341,16 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
                     "cart {name:?}: {k} must be a string"
                 )));
             }
+            // A variable that cannot be named is refused now, not when the adapter is built
+            // (as the controller's first pass, with the sales waiting).
+            if let Some(var) = v.as_str().and_then(|s| s.strip_prefix("env:")) {
+                if var.is_empty() || var.contains(['=', '\0']) {
+                    return Err(Error::invalid(format!(
+                        "cart {name:?}: {k}: env: must be followed by an environment variable's \
+                         name (env:NAME)"
+                    )));
+                }
+            }
             // The check a built-in adapter makes when it is built (an `env:NAME` is read
             // only then).
             if let Some(s) = v

@@ -806,6 +806,22 @@ fn a_cart_its_adapter_cannot_be_built_from_is_refused_at_upsert_naming_the_setti
             serde_json::json!({"name":"H","adapter":"http_json","url":"https://h.example/","token":" "}),
             "token",
         ),
+        (
+            serde_json::json!({"name":"H","adapter":"http_json","url":"https://h.example/","token":"env:","capabilities":{"send":true}}),
+            "token",
+        ),
+        (
+            serde_json::json!({"name":"W","adapter":"woocommerce","url":"https://w.example/","consumer_key":"ck_1","consumer_secret":"env:WC=1","capabilities":{"send":true}}),
+            "consumer_secret",
+        ),
+        (
+            serde_json::json!({"name":"S","adapter":"shopify","url":"https://s.example/","token":"shpat_1","location_id":"main","capabilities":{"send":true}}),
+            "location_id",
+        ),
+        (
+            serde_json::json!({"name":"S","adapter":"shopify","url":"https://s.example/","token":"shpat_1","location_id":"gid://shopify/Location/","capabilities":{"send":true}}),
+            "location_id",
+        ),
     ];
     let mut accepted = Vec::new();
     for (json, field) in &cases {

@@ -333,6 +333,17 @@ impl ShopifyAdapter {
         if location_id.trim().is_empty() {
             return Err(Error::invalid("shopify location_id is required"));
         }
+        // Any other text names no location: each sale would be refused for it.
+        let number = location_id.trim();
+        let number = number
+            .strip_prefix("gid://shopify/Location/")
+            .unwrap_or(number);
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(
+                "shopify location_id must be a location's number (123, as in the location's \
+                 admin address) or gid://shopify/Location/123",
+            ));
+        }
         let endpoint = base
             .join(&format!("admin/api/{api_version}/graphql.json"))
             .map_err(|e| Error::invalid(format!("shopify url: {e}")))?;
