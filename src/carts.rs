@@ -691,14 +691,20 @@ impl Store {
             if let Some((target, b)) = before {
                 let after = crate::items::published_now(c, &cart, &item)?;
                 if !queue {
-                    if let Some((_, a)) = after.filter(|(t, _)| *t == target) {
-                        let kept = sql::pulled_get(c, cart.id, target)?;
-                        let shows = kept.unwrap_or(b);
-                        if shows != a {
-                            sql::pulled_set(c, cart.id, target, shows)?;
-                        } else if kept.is_some() {
-                            sql::pulled_forget(c, cart.id, target)?;
+                    let kept = sql::pulled_get(c, cart.id, target)?;
+                    let shows = kept.unwrap_or(b);
+                    match after {
+                        Some((t, a)) if t == target => {
+                            if shows != a {
+                                sql::pulled_set(c, cart.id, target, shows)?;
+                            } else if kept.is_some() {
+                                sql::pulled_forget(c, cart.id, target)?;
+                            }
                         }
+                        // Taken off the cart (`sync: false`): it goes on showing what it was
+                        // shown, kept for when the item is synced there again (a cap set
+                        // meanwhile is not sales or returns there).
+                        _ => sql::pulled_set(c, cart.id, target, shows)?,
                     }
                 } else if let Some((_, a)) = after {
                     if a != b {

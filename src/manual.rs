@@ -1029,6 +1029,10 @@ impl Store {
                             });
                         }
                         self.pulled_forget(cart.id, &taken)?;
+                        // The cart was shown these counts, as by Send QOH (schema 10).
+                        if let Some(&upto) = taken.iter().max() {
+                            self.write(|c| sql::cart_mark_shown(c, cart.id, Some(upto)))?;
+                        }
                     }
                     Err(e) => {
                         for d in chunk.iter_mut() {

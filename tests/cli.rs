@@ -166,6 +166,30 @@ fn an_import_line_whose_reference_was_used_for_another_change_refuses_the_file()
     );
 }
 
+/// A file run again after an item it sold was deleted (discontinued) skips that line, seen
+/// before, as `adjust_qoh` does, and applies the new orders in it: until the review of
+/// 2026-12-02 the line was refused for its unknown SKU, and with it the whole file.
+#[test]
+fn an_import_run_again_skips_a_line_whose_item_was_deleted_since() {
+    let f = store();
+    item(&f.store, "OLD", 1);
+    item(&f.store, "NEW", 10);
+    let db = f.dir.path().join("store.db");
+    let csv = f.dir.path().join("orders.csv");
+    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    std::fs::write(&csv, "OLD,-1,3,SO-1\n").unwrap();
+    assert!(invsync(&["import", db, csv_s]).status.success());
+    f.store.delete_item("OLD").unwrap();
+    std::fs::write(&csv, "OLD,-1,3,SO-1\nNEW,-2,3,SO-2\n").unwrap();
+    let out = invsync(&["import", db, csv_s]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 change applied, 1 change seen before"),
+        "{out:?}"
+    );
+    assert_eq!(f.store.item_qoh("NEW").unwrap(), 8);
+}
+
 /// An import stopped part way by what only applying it meets (here the owner's trigger on
 /// the ledger refuses line 3; a store busy past its timeout, a full disk or a crash do the
 /// same) applies nothing: until 2026-12-02 each line committed on its own, so the two lines

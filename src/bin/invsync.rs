@@ -660,6 +660,12 @@ fn check_line(
     line: &Line,
     qoh: &mut HashMap<String, i64>,
 ) -> inventory_sync::Result<()> {
+    // (Refused where its reference names another change.) A line seen before is skipped
+    // whatever became of its item or cart since (deleted, given variants), as
+    // `adjust_qoh` skips it: checked first, so a file run again is not refused for it.
+    if store.seen_before(&line.adjustment)? {
+        return Ok(());
+    }
     let item = store.item(&line.sku)?;
     if item.has_variants {
         return Err(inventory_sync::Error::new(
@@ -672,10 +678,6 @@ fn check_line(
     }
     if let Some(o) = line.origin {
         store.cart(o)?;
-    }
-    // (Refused where its reference names another change.)
-    if store.seen_before(&line.adjustment)? {
-        return Ok(());
     }
     let now = qoh.entry(item.sku.clone()).or_insert(item.qoh);
     let after = *now + line.delta;

@@ -241,13 +241,12 @@ const MIGRATIONS: &[&str] = &[
     // (schema 8), so that Get QOH does not read the change as sales or returns there. An item
     // the cart was never shown (made since, or on a cart never synced) has the count its shop
     // gave it: a web field set on it keeps nothing. A store from before counts every item as
-    // shown to a cart that synced.
+    // shown to every cart: a cart set up by Send QOH alone left no trace of it, and a cart in
+    // use before the upgrade shows what it was last sent far more often than what a web field
+    // changed since would make it.
     r#"
     ALTER TABLE carts ADD COLUMN counts_shown_upto INTEGER NOT NULL DEFAULT 0;
-    UPDATE carts SET counts_shown_upto = (SELECT COALESCE(MAX(id), 0) FROM items)
-        WHERE (sync_on = 1 AND realtime <> 'none')
-           OR EXISTS (SELECT 1 FROM ledger WHERE origin_cart_id = carts.id)
-           OR EXISTS (SELECT 1 FROM stack_log WHERE cart_id = carts.id);
+    UPDATE carts SET counts_shown_upto = (SELECT COALESCE(MAX(id), 0) FROM items);
     "#,
 ];
 
