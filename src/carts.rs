@@ -2,6 +2,7 @@
 //! (DESIGN §2, §3 rules 4–6).
 
 use crate::error::{Error, Result};
+use crate::manual::queue_correction;
 use crate::secret::Secret;
 use crate::store::{sql, Store};
 use serde_json::{Map, Value};
@@ -688,6 +689,19 @@ impl Store {
                 before => before,
             };
             sql::web_fields_put(c, cart.id, item.id, &wf)?;
+            if queue && before.is_none() && old != wf {
+                // Put back on a cart real-time changes go to, which went on showing the count
+                // kept when it was taken off (`manual::pulled_to_realtime`): it is sent the
+                // difference, as when real-time changes start.
+                if let Some((target, a)) = crate::items::published_now(c, &cart, &item)? {
+                    if let Some(kept) = sql::pulled_get(c, cart.id, target)? {
+                        if a != kept {
+                            queue_correction(c, cart.id, target, a - kept, &workstation)?;
+                        }
+                        sql::pulled_forget(c, cart.id, target)?;
+                    }
+                }
+            }
             if let Some((target, b)) = before {
                 let after = crate::items::published_now(c, &cart, &item)?;
                 if !queue {
@@ -708,17 +722,7 @@ impl Store {
                     }
                 } else if let Some((_, a)) = after {
                     if a != b {
-                        sql::stack_insert_many(
-                            c,
-                            &[crate::stack::NewRecord {
-                                cart_id: cart.id,
-                                item_id: target,
-                                delta: a - b,
-                                reason: crate::items::Reason::Other,
-                                origin_cart_id: None,
-                                workstation: &workstation,
-                            }],
-                        )?;
+                        queue_correction(c, cart.id, target, a - b, &workstation)?;
                     }
                 }
             }

@@ -399,6 +399,20 @@ fn published_change(
     }
 }
 
+/// Moves by `moved` the count kept of what `cart` shows of `item` taken off it (`sync:
+/// false`), if one is kept: a change made there (an order or return imported from it) is in
+/// its count.
+fn kept_follows(c: &Connection, cart: &Cart, item: &Item, moved: i64) -> Result<()> {
+    let target = match cart.level() {
+        SyncLevel::Sku => item.parent_id.unwrap_or(item.id),
+        SyncLevel::Attribute => item.id,
+    };
+    if let Some(kept) = sql::pulled_get(c, cart.id, target)? {
+        sql::pulled_set(c, cart.id, target, kept + moved)?;
+    }
+    Ok(())
+}
+
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
 /// ledger row, and one web stack record for every cart of `targets` (from
 /// [`sql::realtime_targets`], read in the same transaction) whose published count moves.
@@ -467,6 +481,13 @@ pub(crate) fn apply_change(
     // (Get QOH, the one caller that says how far its origin cart moved, keeps that cart's
     // count itself: `manual::apply_pulled`.)
     let follows = change.origin_moved.is_none();
+    if let Some(origin) = origin_cart.filter(|o| follows && targets.iter().any(|(id, _)| id == o)) {
+        // A cart real-time changes go to, with the item taken off it: as below.
+        let cart = sql::cart_by_id(c, origin)?;
+        if published_change(c, origin, cart.level(), item, item.qoh, new_qoh, None)?.is_none() {
+            kept_follows(c, &cart, item, origin_moved)?;
+        }
+    }
     if let Some(origin) = origin_cart.filter(|o| follows && !targets.iter().any(|(id, _)| id == o))
     {
         // A cart real-time changes do not go to gets no correction: where a change made there
@@ -475,16 +496,20 @@ pub(crate) fn apply_change(
         // counts is kept for Get QOH (`manual::apply_pulled`), which would otherwise take
         // the order again.
         let cart = sql::cart_by_id(c, origin)?;
-        if let Some((target, before, after)) =
-            published_change(c, origin, cart.level(), item, item.qoh, new_qoh, None)?
-        {
-            let kept = sql::pulled_get(c, origin, target)?;
-            let counts = kept.unwrap_or(before) + origin_moved;
-            if counts != after {
-                sql::pulled_set(c, origin, target, counts)?;
-            } else if kept.is_some() {
-                sql::pulled_forget(c, origin, target)?;
+        match published_change(c, origin, cart.level(), item, item.qoh, new_qoh, None)? {
+            Some((target, before, after)) => {
+                let kept = sql::pulled_get(c, origin, target)?;
+                let counts = kept.unwrap_or(before) + origin_moved;
+                if counts != after {
+                    sql::pulled_set(c, origin, target, counts)?;
+                } else if kept.is_some() {
+                    sql::pulled_forget(c, origin, target)?;
+                }
             }
+            // Taken off the cart (`sync: false`): the count kept of what it shows
+            // (`Store::set_web_fields`) moves with the change made there, which its count
+            // already includes; else Get QOH, once the item is back, takes it again.
+            None => kept_follows(c, &cart, item, origin_moved)?,
         }
     }
     sql::item_set_qoh(c, item.id, new_qoh)?;

@@ -1568,11 +1568,20 @@ pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) ->
         let cart = sql::cart_by_id(c, cart_id)?;
         refuse_while_held(c, &cart, "real-time sync can start for it once that ends")?;
         let item = sql::item_by_id(c, item_id)?;
-        if let Some((target, published)) = published_now(c, &cart, &item)? {
-            // (A count is kept per item the cart is shown: `target` is that item.)
-            if target == item_id && published != kept {
+        // (A count is kept per item the cart is shown.)
+        let shown_itself = match cart.level() {
+            SyncLevel::Sku => item.parent_id.is_none(),
+            SyncLevel::Attribute => !item.has_variants,
+        };
+        match published_now(c, &cart, &item)? {
+            Some((target, published)) if target == item_id && published != kept => {
                 queue_correction(c, cart_id, target, published - kept, workstation)?;
             }
+            Some(_) => {}
+            // Taken off the cart (`sync: false`): it goes on showing the count kept, and is
+            // sent the difference when it is put back (`Store::set_web_fields`).
+            None if shown_itself => continue,
+            None => {}
         }
         sql::pulled_forget(c, cart_id, item_id)?;
     }
@@ -1581,7 +1590,7 @@ pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) ->
 
 /// Queues `delta` for `cart` and `item` to bring what the cart counts to what it publishes: a
 /// record of no QOH change (no origin cart), sent as any other.
-fn queue_correction(
+pub(crate) fn queue_correction(
     c: &rusqlite::Connection,
     cart_id: CartId,
     item_id: ItemId,

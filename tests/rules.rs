@@ -1921,6 +1921,71 @@ fn rule8_a_products_cap_set_while_it_was_off_a_sku_cart_is_sent_as_the_differenc
     assert_eq!(s.qoh("SP"), Some(5));
 }
 
+/// An order and a return imported from a manual cart while their item is off it (`sync:
+/// false`) are already in the cart's count: the count kept when the item was taken off moves
+/// with them, so Get QOH, once the item is back, does not take the order a second time (QOH
+/// 90 for 95) nor give the return twice (106 for 103), as it did in the review of 2026-12-02.
+#[test]
+fn rule8_an_order_or_return_imported_while_an_item_is_off_the_cart_is_not_taken_again() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    for sku in ["SOLD", "BACK"] {
+        item(&f.store, sku, 100);
+        a.set_qoh(sku, 0);
+    }
+    f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!((a.qoh("SOLD"), a.qoh("BACK")), (Some(100), Some(100)));
+    for (sku, moved, reason) in [
+        ("SOLD", -5, Reason::OrderImport),
+        ("BACK", 3, Reason::Return),
+    ] {
+        f.store
+            .set_web_fields(ca, sku, r#"{"sync":false,"max_publish":50}"#)
+            .unwrap();
+        a.set_qoh(sku, 100 + moved);
+        let change = Adjustment::new(sku, Delta::new(moved).unwrap(), reason).origin_cart(ca);
+        f.store.adjust_qoh(&change).unwrap();
+        f.store.set_web_fields(ca, sku, r#"{"sync":true}"#).unwrap();
+    }
+    let report = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        (
+            f.store.item_qoh("SOLD").unwrap(),
+            f.store.item_qoh("BACK").unwrap()
+        ),
+        (95, 103),
+        "{report:?}"
+    );
+}
+
+/// An item taken off a cart while its box is clear, the box ticked, then the item put back
+/// with a cap: the cart, which went on showing 100 less the order imported from it meanwhile,
+/// is sent the difference to the cap (the count kept was dropped when real-time started, and
+/// the cart stayed at 100 against a cap of 20 until the review of 2026-12-02).
+#[test]
+fn rule8_an_item_put_back_on_a_real_time_cart_is_sent_the_difference_to_what_it_publishes() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    item(&f.store, "X", 100);
+    a.set_qoh("X", 100);
+    let ca = cart(&f.store, &a, "A", "attribute");
+    f.store.set_cart_sync(ca, false).unwrap();
+    f.store
+        .set_web_fields(ca, "X", r#"{"sync":false}"#)
+        .unwrap();
+    f.store.set_cart_sync(ca, true).unwrap();
+    a.set_qoh("X", 95);
+    let order = Adjustment::new("X", Delta::new(-5).unwrap(), Reason::OrderImport).origin_cart(ca);
+    f.store.adjust_qoh(&order).unwrap();
+    f.store
+        .set_web_fields(ca, "X", r#"{"sync":true,"max_publish":20}"#)
+        .unwrap();
+    assert_eq!(records(&f.store, ca), vec![("X".to_string(), -75)]);
+    drain(&f.store);
+    assert_eq!(a.qoh("X"), Some(20));
+}
+
 /// A cart real-time changes went to shows what they told it; once its box is cleared, a cap
 /// set on it is not read by Get QOH as units returned there, and when the box is ticked again
 /// the cart is sent the difference to the cap (28 -> 10), so each later change moves it from

@@ -942,6 +942,19 @@ fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter
 
 // ---- States of the shop and its catalogue that only the owner fixes -------------------------
 
+/// An emulated shop with TEE (10) and a real-time cart on it whose `location_id` is one the
+/// shop does not have (it has Location/1 only): the fixture, the cart's JSON and its id.
+fn at_a_location_the_shop_does_not_have() -> (Fixture, serde_json::Value, inventory_sync::CartId) {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE", 10);
+    f.item("TEE", 10);
+    let mut cart = cart_json(&f.emu, 50, SECRET);
+    cart["location_id"] = json!("2");
+    let id = f.store.upsert_cart_json(&cart.to_string()).unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    (f, cart, id)
+}
+
 /// `InventoryAdjustQuantitiesUserErrorCode::INVALID_LOCATION` ("The specified location could not
 /// be found", <https://shopify.dev/docs/api/admin-graphql/2026-01/enums/InventoryAdjustQuantitiesUserErrorCode>)
 /// answers every change of a cart whose `location_id` the shop does not have (mistyped, or a
@@ -951,13 +964,7 @@ fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter
 /// every sale made until someone notices.
 #[test]
 fn a_location_the_shop_does_not_have_pauses_the_cart_and_bypasses_no_sale() {
-    let f = fixture(Mode::Shopify);
-    f.emu.set_qoh("TEE", 10);
-    f.item("TEE", 10);
-    let mut cart = cart_json(&f.emu, 50, SECRET);
-    cart["location_id"] = json!("2"); // the emulated shop has Location/1 only
-    let id = f.store.upsert_cart_json(&cart.to_string()).unwrap();
-    f.store.set_cart_sync(id, true).unwrap();
+    let (f, _, id) = at_a_location_the_shop_does_not_have();
     adjust(&f.store, "TEE", -1);
     adjust(&f.store, "TEE", -1);
     let run = f.store.run_stack(None).unwrap();
@@ -1133,4 +1140,44 @@ fn the_shopify_emulator_refuses_the_idempotent_directive_before_2026_01() {
         .unwrap();
     assert!(answer["errors"].is_array(), "{answer}");
     assert_eq!(emu.qoh("TEE"), Some(5), "{answer}");
+}
+
+/// A cart paused for a `location_id` the shop does not have, saved again: the adapter is
+/// built anew (as after a restart) and has forgotten which keys were refused, so each sale
+/// goes again under its first key. With the location corrected Shopify answers
+/// `IDEMPOTENCY_KEY_PARAMETER_MISMATCH` (the key was used with the old location); with it
+/// still wrong, `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`, and the next key meets
+/// `INVALID_LOCATION` on the call's second request. Either way the sale was bypassed until the
+/// second review of 2026-12-02, the pause made for nothing; now the first goes under the next
+/// key, and the second pauses the cart again.
+#[test]
+fn sales_paused_for_a_wrong_location_are_not_bypassed_when_the_cart_is_saved_again() {
+    let (f, mut cart, id) = at_a_location_the_shop_does_not_have();
+    adjust(&f.store, "TEE", -1);
+    f.store.run_stack(None).unwrap();
+    assert_eq!(f.count(id, StackState::Waiting), 1, "{:?}", f.records(id));
+    // Saved with another API version: the adapter is built anew, the cart resumes at once.
+    cart["api_version"] = json!("2026-07");
+    f.store.upsert_cart_json(&cart.to_string()).unwrap();
+    let run = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (
+            f.count(id, StackState::Bypassed),
+            f.count(id, StackState::Waiting)
+        ),
+        (0, 1),
+        "still the wrong location: {run:?} {:?}",
+        f.records(id)
+    );
+    cart["location_id"] = json!("1");
+    f.store.upsert_cart_json(&cart.to_string()).unwrap();
+    let run = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        f.count(id, StackState::Bypassed),
+        0,
+        "{run:?} {:?}",
+        f.records(id)
+    );
+    f.drain();
+    assert_eq!(f.emu.qoh("TEE"), Some(9), "{:?}", f.records(id));
 }

@@ -50,7 +50,7 @@
 //!   variant, or on several, fails that item with a clear message. A cached item Shopify
 //!   answers `INVALID_INVENTORY_ITEM` (its variant deleted, perhaps created again) is
 //!   forgotten and the change retried, so the SKU is looked up afresh.
-//! - `INVALID_LOCATION` on a call's first request (the cart's `location_id` is not the shop's),
+//! - `INVALID_LOCATION` before any change of the call applied (the cart's `location_id` is not the shop's),
 //!   and HTTP 402 (a frozen shop) or 423 (a locked one), pause the cart
 //!   ([`CartError::Unauthorized`]) with its sales waiting. `api_version` must be `2026-01` or
 //!   later ([`MIN_API_VERSION`]).
@@ -192,6 +192,10 @@ fn request_key<'a>(keys: impl Iterator<Item = &'a str>) -> String {
 /// ("retry with a new idempotency key"): nothing was applied under it.
 const PREVIOUS_ATTEMPT_FAILED: &str = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED";
 
+/// Shopify's answer to a mutation sent under an idempotency key used before with other
+/// parameters: nothing applied by it.
+const KEY_PARAMETER_MISMATCH: &str = "IDEMPOTENCY_KEY_PARAMETER_MISMATCH";
+
 /// How many keys a change is tried under in one call (each after Shopify said
 /// [`PREVIOUS_ATTEMPT_FAILED`] of the one before); a change still refused so is a
 /// [`SendOutcome::Retry`], never a failure, and starts at the next key when sent again.
@@ -237,7 +241,12 @@ fn key_note(payload: &Value) -> KeyNote {
         .flatten()
         .filter_map(|e| e["code"].as_str())
         .collect();
-    if codes.contains(&PREVIOUS_ATTEMPT_FAILED) {
+    // A key sent before with other parameters (the cart's `location_id` corrected after
+    // INVALID_LOCATION, a SKU's inventory item looked up afresh; the adapter that noted the
+    // key refused was rebuilt or restarted since): nothing applied by this request, and
+    // whatever the earlier one did, it did to another inventory level: as for a failed
+    // attempt, the next generation.
+    if codes.contains(&PREVIOUS_ATTEMPT_FAILED) || codes.contains(&KEY_PARAMETER_MISMATCH) {
         KeyNote::Spent
     } else if codes
         .iter()
@@ -884,6 +893,8 @@ impl CartAdapter for ShopifyAdapter {
             }
         }
         let mut first = true;
+        // Whether a request of this call applied a change: the location is then the shop's.
+        let mut applied = false;
         for chunk in ready.chunks(MAX_MUTATIONS_PER_REQUEST) {
             // The changes Shopify said an earlier attempt failed for go again under their
             // next generation of key.
@@ -900,7 +911,10 @@ impl CartAdapter for ShopifyAdapter {
                         // deactivated, deleted): every change of the call is refused so, and
                         // only the owner can fix it. The cart pauses with its sales waiting
                         // (their keys noted as failed), rather than each being bypassed.
-                        if first
+                        // (Not only on the first request: after a restart the first
+                        // answers IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED for the keys refused so
+                        // before, and the next generation's request meets the location.)
+                        if !applied
                             && outcomes
                                 .iter()
                                 .any(|(_, _, c)| *c == Some(INVALID_LOCATION))
@@ -918,6 +932,9 @@ impl CartAdapter for ShopifyAdapter {
                                 self.location
                             )));
                         }
+                        applied |= outcomes
+                            .iter()
+                            .any(|(o, _, _)| matches!(o, SendOutcome::Applied { .. }));
                         let last = step + 1 == KEY_GENERATIONS;
                         let mut again = Vec::new();
                         for ((i, (d, gid, generation)), (o, note, cause)) in
