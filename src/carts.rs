@@ -720,9 +720,15 @@ impl Store {
                         // meanwhile is not sales or returns there).
                         _ => sql::pulled_set(c, cart.id, target, shows)?,
                     }
-                } else if let Some((_, a)) = after {
-                    if a != b {
-                        queue_correction(c, cart.id, target, a - b, &workstation)?;
+                } else {
+                    match after {
+                        Some((_, a)) if a != b => {
+                            queue_correction(c, cart.id, target, a - b, &workstation)?;
+                        }
+                        Some(_) => {}
+                        // Taken off the cart: it goes on showing what it was sent (with the
+                        // records still waiting), kept for when the item is put back.
+                        None => sql::pulled_set(c, cart.id, target, b)?,
                     }
                 }
             }

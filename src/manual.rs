@@ -1566,22 +1566,24 @@ pub(crate) fn refuse_while_held(c: &rusqlite::Connection, cart: &Cart, then: &st
 pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) -> Result<()> {
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
         let cart = sql::cart_by_id(c, cart_id)?;
-        refuse_while_held(c, &cart, "real-time sync can start for it once that ends")?;
         let item = sql::item_by_id(c, item_id)?;
         // (A count is kept per item the cart is shown.)
         let shown_itself = match cart.level() {
             SyncLevel::Sku => item.parent_id.is_none(),
             SyncLevel::Attribute => !item.has_variants,
         };
-        match published_now(c, &cart, &item)? {
+        let published = published_now(c, &cart, &item)?;
+        if published.is_none() && shown_itself {
+            // Taken off the cart (`sync: false`): it goes on showing the count kept, and is
+            // sent the difference when it is put back (`Store::set_web_fields`).
+            continue;
+        }
+        refuse_while_held(c, &cart, "real-time sync can start for it once that ends")?;
+        match published {
             Some((target, published)) if target == item_id && published != kept => {
                 queue_correction(c, cart_id, target, published - kept, workstation)?;
             }
-            Some(_) => {}
-            // Taken off the cart (`sync: false`): it goes on showing the count kept, and is
-            // sent the difference when it is put back (`Store::set_web_fields`).
-            None if shown_itself => continue,
-            None => {}
+            _ => {}
         }
         sql::pulled_forget(c, cart_id, item_id)?;
     }

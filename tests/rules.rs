@@ -1986,6 +1986,38 @@ fn rule8_an_item_put_back_on_a_real_time_cart_is_sent_the_difference_to_what_it_
     assert_eq!(a.qoh("X"), Some(20));
 }
 
+/// An item taken off a cart real-time changes go to (`sync: false`) and put back: the cart
+/// went on showing the 100 it was sent, and is sent the difference to what the store
+/// publishes now, a cap set and a sale made meanwhile (until 2026-12-02 it was sent nothing,
+/// and went on selling 100 against a cap of 20).
+#[test]
+fn rule1_an_item_put_back_on_a_real_time_cart_is_sent_what_changed_while_it_was_off() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    item(&f.store, "X", 100);
+    a.set_qoh("X", 100);
+    let ca = cart(&f.store, &a, "A", "attribute");
+    f.store
+        .set_web_fields(ca, "X", r#"{"sync":false}"#)
+        .unwrap();
+    f.store
+        .set_web_fields(ca, "X", r#"{"max_publish":20}"#)
+        .unwrap();
+    adjust(&f.store, "X", -10, Reason::PosSale);
+    assert_eq!(
+        records(&f.store, ca),
+        vec![],
+        "nothing is sent while it is off"
+    );
+    f.store.set_web_fields(ca, "X", r#"{"sync":true}"#).unwrap();
+    assert_eq!(records(&f.store, ca), vec![("X".to_string(), -80)]);
+    drain(&f.store);
+    assert_eq!(a.qoh("X"), Some(20));
+    adjust(&f.store, "X", -75, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("X"), Some(15), "QOH 15 under the cap of 20");
+}
+
 /// A cart real-time changes went to shows what they told it; once its box is cleared, a cap
 /// set on it is not read by Get QOH as units returned there, and when the box is ticked again
 /// the cart is sent the difference to the cap (28 -> 10), so each later change moves it from
