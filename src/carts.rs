@@ -679,21 +679,18 @@ impl Store {
                     cart.name, cart.adapter
                 )));
             }
+            if old == wf {
+                return sql::web_fields_put(c, cart.id, item.id, &wf);
+            }
             let queue = cart.realtime_on() && crate::params::synch_qoh(c)?;
-            let before = match old != wf {
-                true => crate::items::published_now(c, &cart, &item)?,
-                false => None,
-            };
-            let before = match before {
-                Some((t, _)) if !queue && !sql::cart_was_shown(c, cart.id, t)? => None,
-                before => before,
-            };
+            let before = crate::items::published_now(c, &cart, &item)?;
             sql::web_fields_put(c, cart.id, item.id, &wf)?;
-            if queue && before.is_none() && old != wf {
+            let after = crate::items::published_now(c, &cart, &item)?;
+            match (before, after) {
                 // Put back on a cart real-time changes go to, which went on showing the count
-                // kept when it was taken off (`manual::pulled_to_realtime`): it is sent the
-                // difference, as when real-time changes start.
-                if let Some((target, a)) = crate::items::published_now(c, &cart, &item)? {
+                // kept when it was taken off: it is sent the difference, as when real-time
+                // changes start (`manual::pulled_to_realtime`).
+                (None, Some((target, a))) if queue => {
                     if let Some(kept) = sql::pulled_get(c, cart.id, target)? {
                         if a != kept {
                             queue_correction(c, cart.id, target, a - kept, &workstation)?;
@@ -701,10 +698,15 @@ impl Store {
                         sql::pulled_forget(c, cart.id, target)?;
                     }
                 }
-            }
-            if let Some((target, b)) = before {
-                let after = crate::items::published_now(c, &cart, &item)?;
-                if !queue {
+                (Some((target, b)), Some((_, a))) if queue && a != b => {
+                    queue_correction(c, cart.id, target, a - b, &workstation)?;
+                }
+                // Taken off the cart: it goes on showing what it was sent (with the records
+                // still waiting), kept for when the item is put back.
+                (Some((target, b)), None) if queue => sql::pulled_set(c, cart.id, target, b)?,
+                (Some((target, b)), after)
+                    if !queue && sql::cart_was_shown(c, cart.id, target)? =>
+                {
                     let kept = sql::pulled_get(c, cart.id, target)?;
                     let shows = kept.unwrap_or(b);
                     match after {
@@ -720,17 +722,8 @@ impl Store {
                         // meanwhile is not sales or returns there).
                         _ => sql::pulled_set(c, cart.id, target, shows)?,
                     }
-                } else {
-                    match after {
-                        Some((_, a)) if a != b => {
-                            queue_correction(c, cart.id, target, a - b, &workstation)?;
-                        }
-                        Some(_) => {}
-                        // Taken off the cart: it goes on showing what it was sent (with the
-                        // records still waiting), kept for when the item is put back.
-                        None => sql::pulled_set(c, cart.id, target, b)?,
-                    }
                 }
+                _ => {}
             }
             Ok(())
         })

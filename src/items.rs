@@ -399,13 +399,22 @@ fn published_change(
     }
 }
 
+/// The item a cart at `level` is shown for `item`, whatever its web fields say (rule 5): the
+/// item itself, or on a `Sku` cart its product; `None` for a product with variants on an
+/// `Attribute` cart.
+pub(crate) fn shown_as(level: SyncLevel, item: &Item) -> Option<ItemId> {
+    match level {
+        SyncLevel::Sku => Some(item.parent_id.unwrap_or(item.id)),
+        SyncLevel::Attribute => (!item.has_variants).then_some(item.id),
+    }
+}
+
 /// Moves by `moved` the count kept of what `cart` shows of `item` taken off it (`sync:
 /// false`), if one is kept: a change made there (an order or return imported from it) is in
 /// its count.
 fn kept_follows(c: &Connection, cart: &Cart, item: &Item, moved: i64) -> Result<()> {
-    let target = match cart.level() {
-        SyncLevel::Sku => item.parent_id.unwrap_or(item.id),
-        SyncLevel::Attribute => item.id,
+    let Some(target) = shown_as(cart.level(), item) else {
+        return Ok(());
     };
     if let Some(kept) = sql::pulled_get(c, cart.id, target)? {
         sql::pulled_set(c, cart.id, target, kept + moved)?;
@@ -480,23 +489,16 @@ pub(crate) fn apply_change(
     }
     // (Get QOH, the one caller that says how far its origin cart moved, keeps that cart's
     // count itself: `manual::apply_pulled`.)
-    let follows = change.origin_moved.is_none();
-    if let Some(origin) = origin_cart.filter(|o| follows && targets.iter().any(|(id, _)| id == o)) {
-        // A cart real-time changes go to, with the item taken off it: as below.
-        let cart = sql::cart_by_id(c, origin)?;
-        if published_change(c, origin, cart.level(), item, item.qoh, new_qoh, None)?.is_none() {
-            kept_follows(c, &cart, item, origin_moved)?;
-        }
-    }
-    if let Some(origin) = origin_cart.filter(|o| follows && !targets.iter().any(|(id, _)| id == o))
-    {
+    if let Some(origin) = origin_cart.filter(|_| change.origin_moved.is_none()) {
         // A cart real-time changes do not go to gets no correction: where a change made there
         // (an order imported from it) leaves it counting other than what it publishes (QOH
         // 100 capped at 20, an order of 2 there: it counts 18 and publishes 20), what it
         // counts is kept for Get QOH (`manual::apply_pulled`), which would otherwise take
-        // the order again.
+        // the order again. (One real-time changes go to is sent the correction.)
         let cart = sql::cart_by_id(c, origin)?;
+        let corrected = targets.iter().any(|(id, _)| *id == origin);
         match published_change(c, origin, cart.level(), item, item.qoh, new_qoh, None)? {
+            Some(_) if corrected => {}
             Some((target, before, after)) => {
                 let kept = sql::pulled_get(c, origin, target)?;
                 let counts = kept.unwrap_or(before) + origin_moved;
@@ -506,9 +508,9 @@ pub(crate) fn apply_change(
                     sql::pulled_forget(c, origin, target)?;
                 }
             }
-            // Taken off the cart (`sync: false`): the count kept of what it shows
-            // (`Store::set_web_fields`) moves with the change made there, which its count
-            // already includes; else Get QOH, once the item is back, takes it again.
+            // Taken off the cart (`sync: false`), real-time or not: the count kept of what it
+            // shows (`Store::set_web_fields`) moves with the change made there, which its
+            // count already includes; else the item, once back, is measured from the old one.
             None => kept_follows(c, &cart, item, origin_moved)?,
         }
     }

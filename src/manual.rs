@@ -4,7 +4,9 @@
 use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
 use crate::carts::{Cart, CartId, SyncLevel};
 use crate::error::{Error, ErrorKind, Result};
-use crate::items::{apply_change, check_sku, published_now, Adjustment, Delta, ItemId, Reason};
+use crate::items::{
+    apply_change, check_sku, published_now, shown_as, Adjustment, Delta, ItemId, Reason,
+};
 use crate::stack::NewRecord;
 use crate::store::{now_ms, random_key, sql, Store};
 use serde::Serialize;
@@ -1028,10 +1030,14 @@ impl Store {
                                 other => describe(other),
                             });
                         }
-                        self.pulled_forget(cart.id, &taken)?;
                         // The cart was shown these counts, as by Send QOH (schema 10).
                         if let Some(&upto) = taken.iter().max() {
-                            self.write(|c| sql::cart_mark_shown(c, cart.id, Some(upto)))?;
+                            self.write(|c| {
+                                for &item in &taken {
+                                    sql::pulled_forget(c, cart.id, item)?;
+                                }
+                                sql::cart_mark_shown(c, cart.id, Some(upto))
+                            })?;
                         }
                     }
                     Err(e) => {
@@ -1567,13 +1573,9 @@ pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) ->
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
         let cart = sql::cart_by_id(c, cart_id)?;
         let item = sql::item_by_id(c, item_id)?;
-        // (A count is kept per item the cart is shown.)
-        let shown_itself = match cart.level() {
-            SyncLevel::Sku => item.parent_id.is_none(),
-            SyncLevel::Attribute => !item.has_variants,
-        };
         let published = published_now(c, &cart, &item)?;
-        if published.is_none() && shown_itself {
+        // (A count is kept per item the cart is shown.)
+        if published.is_none() && shown_as(cart.level(), &item) == Some(item_id) {
             // Taken off the cart (`sync: false`): it goes on showing the count kept, and is
             // sent the difference when it is put back (`Store::set_web_fields`).
             continue;

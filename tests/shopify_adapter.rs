@@ -40,6 +40,19 @@ fn one_sale_to_item_77(
     (dir, store, cart)
 }
 
+/// `body` posted to the emulator's GraphQL endpoint at API `version`, as a client of
+/// Shopify's would: its answer.
+fn graphql(emu: &Emulator, version: &str, body: &serde_json::Value) -> serde_json::Value {
+    reqwest::blocking::Client::new()
+        .post(format!("{}admin/api/{version}/graphql.json", emu.url()))
+        .header("X-Shopify-Access-Token", SECRET)
+        .json(body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
 fn adapter(emu: &Emulator) -> ShopifyAdapter {
     ShopifyAdapter::new(
         &emu.url(),
@@ -209,14 +222,7 @@ fn adjust_without_change_from_quantity_is_refused_from_2026_04() {
         );
         let body = serde_json::json!({"query": query, "variables": {"c0": {
             "reason": "correction", "name": "available", "changes": [change]}}});
-        reqwest::blocking::Client::new()
-            .post(format!("{}admin/api/2026-04/graphql.json", emu.url()))
-            .header("X-Shopify-Access-Token", SECRET)
-            .json(&body)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
+        graphql(&emu, "2026-04", &body)
     };
     let change = |extra: Option<serde_json::Value>| {
         let mut c = serde_json::json!({"delta": -1, "inventoryItemId": gid,
@@ -492,14 +498,7 @@ fn the_shopify_emulator_refuses_a_set_without_idempotent_from_2026_04() {
             "quantities": [{"inventoryItemId": gid, "locationId": "gid://shopify/Location/1",
                             "quantity": 9, "changeFromQuantity": null}]}}
     });
-    let answer: serde_json::Value = reqwest::blocking::Client::new()
-        .post(format!("{}admin/api/2026-04/graphql.json", emu.url()))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let answer = graphql(&emu, "2026-04", &body);
     assert_eq!(
         emu.qoh("TEE"),
         Some(5),
@@ -1130,14 +1129,7 @@ fn the_shopify_emulator_refuses_the_idempotent_directive_before_2026_01() {
             "changes": [{"delta": -1, "changeFromQuantity": null, "inventoryItemId": gid,
                          "locationId": "gid://shopify/Location/1"}]}}
     });
-    let answer: serde_json::Value = reqwest::blocking::Client::new()
-        .post(format!("{}admin/api/2025-10/graphql.json", emu.url()))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let answer = graphql(&emu, "2025-10", &body);
     assert!(answer["errors"].is_array(), "{answer}");
     assert_eq!(emu.qoh("TEE"), Some(5), "{answer}");
 }
