@@ -190,6 +190,68 @@ fn an_import_run_again_skips_a_line_whose_item_was_deleted_since() {
     assert_eq!(f.store.item_qoh("NEW").unwrap(), 8);
 }
 
+/// The same file imported twice (a scheduled job run again, yesterday's file taken for
+/// today's) is refused the second time, naming what to do, and changes nothing: until
+/// 2026-12-02 its lines without a host reference were applied again, the receiving of 12
+/// counted twice. The same changes saved again (CRLF, quotes, a comment) are the same file;
+/// `--again` applies them as new changes, and a file with other lines is not held back.
+#[test]
+fn the_same_import_file_run_twice_is_refused_unless_asked_again() {
+    let f = store();
+    item(&f.store, "TEE-M", 10);
+    item(&f.store, "CAP", 5);
+    let db = f.dir.path().join("store.db");
+    let csv = f.dir.path().join("receiving.csv");
+    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    std::fs::write(&csv, "TEE-M,12,4\nCAP,-1,2,POS-7\n").unwrap();
+    let first = invsync(&["import", db, csv_s]);
+    assert!(first.status.success(), "{first:?}");
+    let qoh = |f: &Fixture| {
+        (
+            f.store.item_qoh("TEE-M").unwrap(),
+            f.store.item_qoh("CAP").unwrap(),
+        )
+    };
+    assert_eq!(qoh(&f), (22, 4));
+    for resaved in [
+        "TEE-M,12,4\nCAP,-1,2,POS-7\n",
+        "# receiving\r\n\"TEE-M\", 12 ,4\r\nCAP,-1,2,\"POS-7\"\r\n",
+    ] {
+        std::fs::write(&csv, resaved).unwrap();
+        let out = invsync(&["import", db, csv_s]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("imported before")
+                && stderr.contains("--again")
+                && stderr.contains("nothing was applied"),
+            "{stderr}"
+        );
+        assert_eq!(qoh(&f), (22, 4), "{resaved:?}");
+    }
+    // Another day's file with other lines goes in.
+    std::fs::write(&csv, "TEE-M,12,4\nTEE-M,1,4\n").unwrap();
+    assert!(invsync(&["import", db, csv_s]).status.success());
+    assert_eq!(qoh(&f), (35, 4));
+    // The first file's changes made again: the line with its own reference is still seen
+    // before, the other applied.
+    std::fs::write(&csv, "TEE-M,12,4\nCAP,-1,2,POS-7\n").unwrap();
+    let again = invsync(&["import", db, csv_s, "--again"]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("1 change applied, 1 change seen before"),
+        "{again:?}"
+    );
+    assert_eq!(qoh(&f), (47, 4));
+    let ledger = f
+        .store
+        .ledger_json(Some(r#"{"sku":"TEE-M","limit":1}"#))
+        .unwrap();
+    assert!(ledger.contains(r#""host_ref":null"#), "{ledger}");
+    // It stays refused without --again.
+    assert_eq!(invsync(&["import", db, csv_s]).status.code(), Some(1));
+    assert_eq!(qoh(&f), (47, 4));
+}
+
 /// An import stopped part way by what only applying it meets (here the owner's trigger on
 /// the ledger refuses line 3; a store busy past its timeout, a full disk or a crash do the
 /// same) applies nothing: until 2026-12-02 each line committed on its own, so the two lines

@@ -3,8 +3,8 @@
 //! - `invsync controller STORE [--interval-ms N] [--workstation W]` runs the stack controller
 //!   until killed: the seeds' shared stack controller on an always-on back-office machine.
 //! - `invsync run STORE` makes one pass and prints its report.
-//! - `invsync import STORE FILE [--workstation W]` applies QOH changes from a CSV file, one per
-//!   line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]` (fields may be quoted; a UTF-8
+//! - `invsync import STORE FILE [--workstation W] [--again]` applies QOH changes from a CSV
+//!   file, one per line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]` (fields may be quoted; a UTF-8
 //!   byte-order mark, CRLF, blank lines, rows of commas only and comments are allowed; a
 //!   comment starts with `# `, a hash and a space, so a SKU such as `#10-SCREW` is a change
 //!   and a line commented out as `#SKU,5` is refused, never skipped; origin 0 is none). The
@@ -14,7 +14,9 @@
 //!   so a file stopped part way (a store busy past its timeout, a crash) changes nothing
 //!   either; run again, a line whose host reference was applied before is skipped, and one
 //!   whose reference names another change refuses the file (it would be skipped, the change
-//!   lost).
+//!   lost). A line without a host reference is given one naming the file's changes, so the
+//!   same changes imported again (the same file run twice) refuse the file; `--again` says
+//!   they are new changes and applies them.
 //! - `invsync stack STORE [--limit N]` prints the troubleshooting view: the oldest N records
 //!   (1,000 unless given, at most 999,999), saying on stderr when more wait.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
@@ -45,7 +47,7 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workstation W]
        invsync run STORE [--workstation W]
-       invsync import STORE FILE [--workstation W]
+       invsync import STORE FILE [--workstation W] [--again]
        invsync stack STORE [--limit N]
        invsync qoh STORE SKU
        invsync init STORE
@@ -59,7 +61,7 @@ const COMMANDS: &[(&str, &[&str], &[&str])] = &[
         &["--interval-ms", "--workstation"],
     ),
     ("run", &["STORE"], &["--workstation"]),
-    ("import", &["STORE", "FILE"], &["--workstation"]),
+    ("import", &["STORE", "FILE"], &["--workstation", "--again"]),
     ("stack", &["STORE"], &["--limit"]),
     ("qoh", &["STORE", "SKU"], &[]),
     ("init", &["STORE"], &[]),
@@ -150,6 +152,8 @@ impl From<inventory_sync::Error> for Failure {
 
 /// The options that take a value.
 const OPTIONS: [&str; 3] = ["--interval-ms", "--workstation", "--limit"];
+/// Options that take no value.
+const FLAGS: [&str; 1] = ["--again"];
 
 /// The arguments that are not options or their values: the command, STORE, FILE or SKU;
 /// refuses what the command does not take.
@@ -163,12 +167,12 @@ fn positional(args: &[String]) -> Result<Vec<&str>, Failure> {
             // What follows is an argument even if it starts with a dash (a SKU `-10-SCREW`).
             out.extend(args[i + 1..].iter().map(String::as_str));
             break;
-        } else if OPTIONS.contains(&a) {
+        } else if OPTIONS.contains(&a) || FLAGS.contains(&a) {
             if options.contains(&a) {
                 return Err(Failure::Usage(format!("{a} is given twice")));
             }
             options.push(a);
-            i += 2;
+            i += if FLAGS.contains(&a) { 1 } else { 2 };
         } else if a.starts_with("--") {
             return Err(Failure::Usage(format!("unknown option {a}")));
         } else {
@@ -355,11 +359,38 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 }
                 parsed.push((n, l));
             }
+            // A line without a host reference is given one naming the file's changes and
+            // the line's place among them, so the same file imported again (run twice by
+            // mistake, yesterday's file taken for today's) is refused, not applied twice.
+            // `--again` says the same changes are new ones: a receiving of 10 made again.
+            let again = args.iter().any(|a| a == "--again");
+            let digest = changes_digest(parsed.iter().map(|(_, l)| l));
+            for (k, (_, l)) in parsed.iter_mut().enumerate() {
+                if l.host_ref.is_none() && !again {
+                    l.implicit_ref = true;
+                    l.adjustment = l
+                        .adjustment
+                        .clone()
+                        .host_ref(format!("invsync import {digest:016x}/{k}"));
+                }
+            }
             let store = open(args, &pos)?;
             // Each SKU's QOH as the lines before would leave it.
             let mut qoh: HashMap<String, i64> = HashMap::new();
             let mut lines = Vec::with_capacity(parsed.len());
             for (n, l) in parsed {
+                if l.implicit_ref && store.seen_before(&l.adjustment).map_err(|e| at(n, e))? {
+                    return Err(at(
+                        n,
+                        inventory_sync::Error::new(
+                            inventory_sync::ErrorKind::Refused,
+                            "these changes were imported before (this file, or one with the \
+                             same lines): if they are new changes, run the import again with \
+                             --again; a host_ref on each line (the order and its line) lets a \
+                             file run again skip what it applied",
+                        ),
+                    ));
+                }
                 check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
                 lines.push((n, l.adjustment));
             }
@@ -569,8 +600,33 @@ struct Line {
     sku: String,
     delta: i64,
     origin: Option<i64>,
+    reason: i64,
     host_ref: Option<String>,
+    /// The line has no host reference of its own and is given its file's.
+    implicit_ref: bool,
     adjustment: Adjustment,
+}
+
+/// A digest of an import file's changes (not of its bytes: the same lines saved again with
+/// other line ends, quotes or comments are the same changes). FNV-1a, 64 bits: stable across
+/// builds, as the store keeps it for years, and a file is only ever compared to the files
+/// imported into one store.
+fn changes_digest<'a>(lines: impl Iterator<Item = &'a Line>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for l in lines {
+        let text = format!(
+            "{}\x1f{}\x1f{}\x1f{}\x1f{}\x1e",
+            l.sku,
+            l.delta,
+            l.reason,
+            l.host_ref.as_deref().unwrap_or(""),
+            l.origin.unwrap_or(0)
+        );
+        for b in text.bytes() {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 fn invalid(message: impl Into<String>) -> inventory_sync::Error {
@@ -647,7 +703,9 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
         sku: f[0].clone(),
         delta,
         origin,
+        reason: reason.code(),
         host_ref,
+        implicit_ref: false,
         adjustment,
     })
 }
