@@ -629,7 +629,8 @@ impl Store {
 
     /// Deletes an item; refused while it has records on the web stack, or variants, or while
     /// a cart real-time changes go to shows a count of it other than 0 (adjust it to 0 first:
-    /// that change is what tells the carts).
+    /// that change is what tells the carts), also one it was taken off (`sync: false`) while
+    /// it showed one (put it back on the cart, which is sent the difference).
     pub fn delete_item(&self, sku: &str) -> Result<()> {
         let sku = check_sku(sku)?;
         self.write(|c| {
@@ -648,18 +649,31 @@ impl Store {
             // A cart real-time changes go to that shows the item itself (a `Sku` cart shows a
             // variant in its product's total, lowered below) would go on selling what it
             // shows: no record can be queued for an item that is gone.
+            // So would one the item was taken off (`sync: false`) while it showed a count,
+            // kept since: the change to 0 is not sent there.
             for (cart, level) in sql::realtime_targets(c)? {
-                if let Some((target, shown, _)) =
-                    published_change(c, cart, level, &item, item.qoh, item.qoh, None)?
-                {
-                    if target == item.id && shown != 0 {
-                        let name = sql::cart_by_id(c, cart)?.name;
+                let name = || sql::cart_by_id(c, cart).map(|c| c.name);
+                match published_change(c, cart, level, &item, item.qoh, item.qoh, None)? {
+                    Some((target, shown, _)) if target == item.id && shown != 0 => {
                         return Err(Error::refused(format!(
-                            "item {sku:?}: cart {name:?} shows {shown} of it; adjust its QOH to 0 \
+                            "item {sku:?}: cart {:?} shows {shown} of it; adjust its QOH to 0 \
                              first, then delete it (sent to the web, the change stops the carts \
-                             selling it; not sent, if no cart lists it)"
+                             selling it; not sent, if no cart lists it)",
+                            name()?
                         )));
                     }
+                    Some(_) => {}
+                    None if shown_as(level, &item) == Some(item.id) => {
+                        if let Some(kept) = sql::pulled_get(c, cart, item.id)?.filter(|k| *k != 0) {
+                            return Err(Error::refused(format!(
+                                "item {sku:?}: cart {:?} still shows {kept} of it, as when it was \
+                                 taken off that cart: put it back on the cart (the cart is sent \
+                                 what it publishes) with QOH 0, then delete it",
+                                name()?
+                            )));
+                        }
+                    }
+                    None => {}
                 }
             }
             self.queue_product_total(c, item.parent_id, |c| sql::item_delete(c, item.id))

@@ -357,7 +357,6 @@ impl Store {
             done: 0,
             reached: false,
             owed: Duration::ZERO,
-            shown: 0,
             report: SendReport::default(),
         };
         let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
@@ -548,19 +547,12 @@ impl Store {
                 Ok((sql::pulled_any(c, run.cart.id)?, moved))
             })?,
         };
-        let shown = sent
-            .iter()
-            .map(|&(item, _)| item)
-            .max()
-            .filter(|&i| i > run.shown);
-        if !applied.is_empty() || kept || moved || !noted.is_empty() || shown.is_some() {
+        if !applied.is_empty() || kept || moved || !noted.is_empty() || !sent.is_empty() {
             let cart = run.cart.id;
             let settled = self.write_patiently(|c| {
-                if shown.is_some() {
-                    sql::cart_mark_shown(c, cart, shown)?;
-                }
                 sql::counts_sent(c, cart, noted)?;
                 for &(item, count) in &sent {
+                    sql::cart_mark_shown(c, cart, item)?;
                     if moved {
                         let returns = sql::ledger_returns_since(c, cart, item, since)?;
                         sql::pulled_set(c, cart, item, count + returns)?;
@@ -571,7 +563,6 @@ impl Store {
                 sql::supersede(c, cart, &applied, now)
             });
             run.report.superseded += settled.map_err(|e| unsettled(run, &e))?;
-            run.shown = shown.unwrap_or(run.shown);
         }
         Ok(())
     }
@@ -679,8 +670,7 @@ impl Store {
                     }
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
                 }
-                // (Items made from the page's counts included.)
-                sql::cart_mark_shown(c, cart.id, None)
+                Ok(())
             });
             if let Err(e) = written {
                 // The pages before stand (each was its own transaction): the call fails, and
@@ -1030,13 +1020,14 @@ impl Store {
                                 other => describe(other),
                             });
                         }
-                        // The cart was shown these counts, as by Send QOH (schema 10).
-                        if let Some(&upto) = taken.iter().max() {
+                        // The cart was shown these counts, as by Send QOH.
+                        if !taken.is_empty() {
                             self.write(|c| {
                                 for &item in &taken {
                                     sql::pulled_forget(c, cart.id, item)?;
+                                    sql::cart_mark_shown(c, cart.id, item)?;
                                 }
-                                sql::cart_mark_shown(c, cart.id, Some(upto))
+                                Ok(())
                             })?;
                         }
                     }
@@ -1188,9 +1179,6 @@ struct SendRun<'a> {
     /// A short `Retry-After` the cart gave on a batch's last try: waited out before the next
     /// request, and not at all if none follows.
     owed: Duration,
-    /// The newest item this run sent a count of, as noted in the store (schema 10): a count
-    /// of an item past it is noted with the answer.
-    shown: ItemId,
     report: SendReport,
 }
 
@@ -1649,6 +1637,7 @@ fn apply_pulled(
             // The cart's count as it is, owed units included, as an existing item gets it.
             Some(s) if create_new => {
                 let id = sql::item_insert(c, s, None, "{}", "", count)?;
+                sql::cart_mark_shown(c, cart.id, id)?;
                 // Backorders: the new item publishes 0.
                 if count < 0 && !corrected {
                     sql::pulled_set(c, cart.id, id, count)?;
@@ -1752,6 +1741,7 @@ fn apply_pulled(
     };
     if delta == 0 {
         report.unchanged += 1;
+        sql::cart_mark_shown(c, cart.id, item.id)?;
         return Ok(());
     }
     let change = Delta::new(delta).map(|d| {
@@ -1770,8 +1760,10 @@ fn apply_pulled(
         }
         Err(e) => return Err(e),
     }
-    // What the cart counts now, kept where it is not what the cart publishes. (A cart
-    // real-time changes go to was queued the correction that makes them the same.)
+    // The store knows what the cart shows now: what it publishes, or the count kept here
+    // where that is not it. (A cart real-time changes go to was queued the correction that
+    // makes them the same.)
+    sql::cart_mark_shown(c, cart.id, item.id)?;
     if !corrected {
         if target != wf.published(item.qoh + delta) {
             sql::pulled_set(c, cart.id, item.id, target)?;

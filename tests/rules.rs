@@ -1804,6 +1804,51 @@ fn rule8_a_cap_set_after_send_qoh_is_not_read_as_units_returned_there() {
     assert_eq!(get(19), (96, 1), "one sold there");
 }
 
+/// The store keeps what a cart showed only of the items it sent or read counts of: a new
+/// item the cart does not list yet when Get QOH runs, or whose count the cart refused at Send
+/// QOH (while it took a newer item's), was never shown there. Capped at 20 and then listed
+/// at the 20 the store publishes, it is not read as 80 sold there: until the review of
+/// 2026-12-02 one mark up to the newest item sent or read took it as shown, kept the 100 it
+/// published before the cap, and Get QOH made QOH 20 of the 100 on the shelf.
+#[test]
+fn rule8_a_cap_on_an_item_the_cart_never_listed_or_took_is_not_read_as_sales_there() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    let ca = cart(&f.store, &a, "A", "none");
+    item(&f.store, "REFUSED", 100);
+    item(&f.store, "OLD", 5);
+    a.set_qoh("OLD", 5);
+    a.fail_sku("REFUSED", "rejected");
+    let sent = f.store.send_qoh(ca, SendOptions::default(), None).unwrap();
+    assert_eq!(sent.sent, 1, "{sent:?}");
+    a.unfail_sku("REFUSED");
+    item(&f.store, "UNLISTED", 100);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    for sku in ["REFUSED", "UNLISTED"] {
+        f.store
+            .set_web_fields(ca, sku, r#"{"max_publish":20}"#)
+            .unwrap();
+        a.set_qoh(sku, 20);
+    }
+    let got = f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        (
+            f.store.item_qoh("REFUSED").unwrap(),
+            f.store.item_qoh("UNLISTED").unwrap(),
+            got.updated
+        ),
+        (100, 100, 0),
+        "{got:?}"
+    );
+    // OLD, which the cart took, is still measured from what it was sent.
+    f.store
+        .set_web_fields(ca, "OLD", r#"{"max_publish":2}"#)
+        .unwrap();
+    a.set_qoh("OLD", 4);
+    f.store.get_qoh(ca, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("OLD").unwrap(), 4, "one sold there");
+}
+
 /// The same for a buffer raised after Get QOH read the cart's count: the cart still shows
 /// the 48 it counted, not the 38 the store now publishes (QOH 58 until 2026-12-02). A second
 /// change of the web fields before a Send QOH measures from the same 48, and taking the
@@ -3257,6 +3302,31 @@ fn deleting_a_variant_a_real_time_cart_shows_with_stock_is_refused_until_counted
     f.store.delete_item("V").unwrap();
     drain(&f.store);
     assert_eq!((attr.qoh("V"), sku.qoh("P")), (Some(0), Some(3)));
+}
+
+/// An item taken off a cart real-time changes go to (`sync: false`) goes on showing what
+/// it showed there, and its count to 0 is not sent there: the delete is refused, naming the
+/// cart and what it shows (until the review of 2026-12-02 it went, and the cart sold 100
+/// units of an item whose orders could no longer be imported). Put back on the cart, which
+/// is sent the difference, it goes.
+#[test]
+fn deleting_an_item_taken_off_a_real_time_cart_that_still_shows_it_is_refused() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    item(&f.store, "X", 100);
+    a.set_qoh("X", 100);
+    let ca = cart(&f.store, &a, "A", "attribute");
+    f.store
+        .set_web_fields(ca, "X", r#"{"sync":false}"#)
+        .unwrap();
+    adjust(&f.store, "X", -100, Reason::Adjustment);
+    let err = f.store.delete_item("X").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.message().contains("\"A\" still shows 100"), "{err}");
+    f.store.set_web_fields(ca, "X", r#"{"sync":true}"#).unwrap();
+    drain(&f.store);
+    assert_eq!(a.qoh("X"), Some(0));
+    f.store.delete_item("X").unwrap();
 }
 
 /// A cart a Send QOH (or Get QOH, or drift repair) is running for is not deleted under it: the

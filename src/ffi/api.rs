@@ -334,7 +334,8 @@ pub unsafe extern "C" fn invsync_item_list(
 
 /// Deletes an item. `INVSYNC_REFUSED` while it has records on the web stack or variants, or
 /// while a cart real-time changes go to shows a count of it other than 0 (adjust it to 0
-/// first); `INVSYNC_NOT_FOUND` for an unknown SKU.
+/// first), also one it was taken off while it showed one (put it back on that cart first);
+/// `INVSYNC_NOT_FOUND` for an unknown SKU.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///

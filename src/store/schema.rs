@@ -248,6 +248,22 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE carts ADD COLUMN counts_shown_upto INTEGER NOT NULL DEFAULT 0;
     UPDATE carts SET counts_shown_upto = (SELECT COALESCE(MAX(id), 0) FROM items);
     "#,
+    // 11: the items past `counts_shown_upto` whose count a cart was sent or read (Send QOH,
+    // Get QOH, a drift repair), one by one. Schema 10 moved the mark up to the newest item a
+    // Send QOH sent, and to the newest of all at a Get QOH, so an item between them that the
+    // cart never listed, refused, or was not sent, was taken as shown: a cap set on it then
+    // kept what the store published before, and Get QOH read the cap as sales there (100
+    // units capped at 20 and listed at 20 became QOH 20). The mark stays for what it was
+    // right for: every item of a store upgraded from before, and every item a cart real-time
+    // changes go to is sent, once they stop going there.
+    r#"
+    CREATE TABLE counts_shown (
+        cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        PRIMARY KEY (cart_id, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX counts_shown_item ON counts_shown(item_id);
+    "#,
 ];
 
 /// The schema version this build writes.

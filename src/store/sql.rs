@@ -358,28 +358,33 @@ pub(crate) fn pulled_forget(c: &Connection, cart: CartId, item: ItemId) -> Resul
 pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
     c.prepare_cached("DELETE FROM pulled_counts WHERE cart_id = ?1")?
         .execute([cart])?;
+    c.prepare_cached("DELETE FROM counts_shown WHERE cart_id = ?1")?
+        .execute([cart])?;
     c.prepare_cached("UPDATE carts SET counts_shown_upto = 0 WHERE id = ?1")?
         .execute([cart])?;
     Ok(())
 }
 
-/// Whether the store knows what `cart` shows of `item` (schema 10): it was sent or read the
-/// item's count.
+/// Whether the store knows what `cart` shows of `item`: it was sent or read the item's count
+/// (schema 11), or the item is one the cart is taken to show (schema 10's mark).
 pub(crate) fn cart_was_shown(c: &Connection, cart: CartId, item: ItemId) -> Result<bool> {
-    Ok(
-        c.prepare_cached("SELECT counts_shown_upto >= ?2 FROM carts WHERE id = ?1")?
-            .query_row([cart, item], |r| r.get(0))?,
-    )
+    Ok(c.prepare_cached(
+        "SELECT counts_shown_upto >= ?2
+                    OR EXISTS (SELECT 1 FROM counts_shown WHERE cart_id = ?1 AND item_id = ?2)
+             FROM carts WHERE id = ?1",
+    )?
+    .query_row([cart, item], |r| r.get(0))?)
 }
 
-/// Notes that `cart` was sent or read the counts of the items up to `upto` (every item, for
-/// `None`); no write where it already was.
-pub(crate) fn cart_mark_shown(c: &Connection, cart: CartId, upto: Option<ItemId>) -> Result<()> {
+/// Notes that `cart` was sent or read the count of `item`; no write where the mark covers it,
+/// nor for an item deleted meanwhile (by another workstation, while a request was on its way).
+pub(crate) fn cart_mark_shown(c: &Connection, cart: CartId, item: ItemId) -> Result<()> {
     c.prepare_cached(
-        "UPDATE carts SET counts_shown_upto = ?2
-         WHERE id = ?1 AND counts_shown_upto < ?2",
+        "INSERT OR IGNORE INTO counts_shown(cart_id, item_id)
+         SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM items WHERE id = ?2)
+           AND (SELECT counts_shown_upto FROM carts WHERE id = ?1) < ?2",
     )?
-    .execute(params![cart, upto.map_or_else(|| item_last_id(c), Ok)?])?;
+    .execute([cart, item])?;
     Ok(())
 }
 
@@ -392,11 +397,19 @@ fn item_last_id(c: &Connection) -> Result<ItemId> {
 /// Notes that every cart real-time changes go to now was shown every item so far, each
 /// change as it came: called before a change that may make one stop being such a cart.
 pub(crate) fn targets_mark_shown(c: &Connection) -> Result<()> {
+    let last = item_last_id(c)?;
+    // (The items marked one by one are now under the mark.)
+    c.prepare_cached(concat!(
+        "DELETE FROM counts_shown WHERE item_id <= ?1 AND cart_id IN (SELECT id FROM carts WHERE ",
+        targets_where!(),
+        ")"
+    ))?
+    .execute([last])?;
     c.prepare_cached(concat!(
         "UPDATE carts SET counts_shown_upto = ?1 WHERE counts_shown_upto < ?1 AND ",
         targets_where!()
     ))?
-    .execute([item_last_id(c)?])?;
+    .execute([last])?;
     Ok(())
 }
 
