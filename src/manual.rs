@@ -551,8 +551,9 @@ impl Store {
             let cart = run.cart.id;
             let settled = self.write_patiently(|c| {
                 sql::counts_sent(c, cart, noted)?;
+                let items: Vec<ItemId> = sent.iter().map(|&(item, _)| item).collect();
+                sql::cart_mark_shown(c, cart, &items)?;
                 for &(item, count) in &sent {
-                    sql::cart_mark_shown(c, cart, item)?;
                     if moved {
                         let returns = sql::ledger_returns_since(c, cart, item, since)?;
                         sql::pulled_set(c, cart, item, count + returns)?;
@@ -653,6 +654,7 @@ impl Store {
                     imported_since: sql::ledger_from_cart_since(c, cart.id, since)?
                         .then_some(since),
                     linked: linked.len(),
+                    shown: Default::default(),
                 };
                 let mut on_page: HashMap<&str, usize> = HashMap::new();
                 for (sku, _) in &page.items {
@@ -670,7 +672,7 @@ impl Store {
                     }
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
                 }
-                Ok(())
+                sql::cart_mark_shown(c, cart.id, &pull.shown.take())
             });
             if let Err(e) = written {
                 // The pages before stand (each was its own transaction): the call fails, and
@@ -1025,9 +1027,8 @@ impl Store {
                             self.write(|c| {
                                 for &item in &taken {
                                     sql::pulled_forget(c, cart.id, item)?;
-                                    sql::cart_mark_shown(c, cart.id, item)?;
                                 }
-                                Ok(())
+                                sql::cart_mark_shown(c, cart.id, &taken)
                             })?;
                         }
                     }
@@ -1520,6 +1521,8 @@ struct Pull<'a> {
     imported_since: Option<i64>,
     /// How many items are linked to the cart by a `remote_ref` (see `get_qoh`).
     linked: usize,
+    /// The items whose count the page read, noted as shown to the cart once it is applied.
+    shown: std::cell::RefCell<Vec<ItemId>>,
 }
 
 /// Why Get QOH did not update an item linked to the cart by a `remote_ref`.
@@ -1637,7 +1640,7 @@ fn apply_pulled(
             // The cart's count as it is, owed units included, as an existing item gets it.
             Some(s) if create_new => {
                 let id = sql::item_insert(c, s, None, "{}", "", count)?;
-                sql::cart_mark_shown(c, cart.id, id)?;
+                pull.shown.borrow_mut().push(id);
                 // Backorders: the new item publishes 0.
                 if count < 0 && !corrected {
                     sql::pulled_set(c, cart.id, id, count)?;
@@ -1741,7 +1744,7 @@ fn apply_pulled(
     };
     if delta == 0 {
         report.unchanged += 1;
-        sql::cart_mark_shown(c, cart.id, item.id)?;
+        pull.shown.borrow_mut().push(item.id);
         return Ok(());
     }
     let change = Delta::new(delta).map(|d| {
@@ -1763,7 +1766,7 @@ fn apply_pulled(
     // The store knows what the cart shows now: what it publishes, or the count kept here
     // where that is not it. (A cart real-time changes go to was queued the correction that
     // makes them the same.)
-    sql::cart_mark_shown(c, cart.id, item.id)?;
+    pull.shown.borrow_mut().push(item.id);
     if !corrected {
         if target != wf.published(item.qoh + delta) {
             sql::pulled_set(c, cart.id, item.id, target)?;

@@ -365,26 +365,75 @@ pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
     Ok(())
 }
 
+/// Item ids a `counts_shown` row marks (schema 11): its bitmap is an eighth as many bytes.
+const SHOWN_CHUNK: i64 = 4096;
+
+/// Which row of `counts_shown` marks `item`, and its byte and bit there.
+fn shown_bit(item: ItemId) -> (i64, usize, u8) {
+    let bit = item.rem_euclid(SHOWN_CHUNK) as usize;
+    (item.div_euclid(SHOWN_CHUNK), bit / 8, 1 << (bit % 8))
+}
+
+/// One `counts_shown` row's bitmap (all clear where there is none).
+fn shown_chunk(c: &Connection, cart: CartId, chunk: i64) -> Result<Vec<u8>> {
+    let bits: Option<Vec<u8>> = c
+        .prepare_cached("SELECT bits FROM counts_shown WHERE cart_id = ?1 AND chunk = ?2")?
+        .query_row([cart, chunk], |r| r.get(0))
+        .optional()?;
+    let mut bits = bits.unwrap_or_default();
+    bits.resize((SHOWN_CHUNK / 8) as usize, 0);
+    Ok(bits)
+}
+
+fn shown_chunk_put(c: &Connection, cart: CartId, chunk: i64, bits: &[u8]) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO counts_shown(cart_id, chunk, bits) VALUES (?1, ?2, ?3)
+         ON CONFLICT(cart_id, chunk) DO UPDATE SET bits = excluded.bits",
+    )?
+    .execute(params![cart, chunk, bits])?;
+    Ok(())
+}
+
 /// Whether the store knows what `cart` shows of `item`: it was sent or read the item's count
 /// (schema 11), or the item is one the cart is taken to show (schema 10's mark).
 pub(crate) fn cart_was_shown(c: &Connection, cart: CartId, item: ItemId) -> Result<bool> {
-    Ok(c.prepare_cached(
-        "SELECT counts_shown_upto >= ?2
-                    OR EXISTS (SELECT 1 FROM counts_shown WHERE cart_id = ?1 AND item_id = ?2)
-             FROM carts WHERE id = ?1",
-    )?
-    .query_row([cart, item], |r| r.get(0))?)
+    let (chunk, byte, mask) = shown_bit(item);
+    Ok(shown_upto(c, cart)? >= item || shown_chunk(c, cart, chunk)?[byte] & mask != 0)
 }
 
-/// Notes that `cart` was sent or read the count of `item`; no write where the mark covers it,
-/// nor for an item deleted meanwhile (by another workstation, while a request was on its way).
-pub(crate) fn cart_mark_shown(c: &Connection, cart: CartId, item: ItemId) -> Result<()> {
-    c.prepare_cached(
-        "INSERT OR IGNORE INTO counts_shown(cart_id, item_id)
-         SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM items WHERE id = ?2)
-           AND (SELECT counts_shown_upto FROM carts WHERE id = ?1) < ?2",
-    )?
-    .execute([cart, item])?;
+fn shown_upto(c: &Connection, cart: CartId) -> Result<ItemId> {
+    Ok(
+        c.prepare_cached("SELECT counts_shown_upto FROM carts WHERE id = ?1")?
+            .query_row([cart], |r| r.get(0))?,
+    )
+}
+
+/// Notes that `cart` was sent or read the counts of `items`, but where the mark covers one.
+/// (An item deleted meanwhile leaves a bit no item reads: ids are never given again.)
+pub(crate) fn cart_mark_shown(c: &Connection, cart: CartId, items: &[ItemId]) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let upto = shown_upto(c, cart)?;
+    let mut marked: Vec<ItemId> = items.iter().copied().filter(|&i| i > upto).collect();
+    marked.sort_unstable();
+    let mut i = 0;
+    while i < marked.len() {
+        let chunk = shown_bit(marked[i]).0;
+        let mut bits = shown_chunk(c, cart, chunk)?;
+        let before = bits.clone();
+        while let Some(&item) = marked.get(i) {
+            let (of, byte, mask) = shown_bit(item);
+            if of != chunk {
+                break;
+            }
+            bits[byte] |= mask;
+            i += 1;
+        }
+        if bits != before {
+            shown_chunk_put(c, cart, chunk, &bits)?;
+        }
+    }
     Ok(())
 }
 
@@ -398,13 +447,14 @@ fn item_last_id(c: &Connection) -> Result<ItemId> {
 /// change as it came: called before a change that may make one stop being such a cart.
 pub(crate) fn targets_mark_shown(c: &Connection) -> Result<()> {
     let last = item_last_id(c)?;
-    // (The items marked one by one are now under the mark.)
+    // (Rows whose items are all under the mark now mark nothing more.)
     c.prepare_cached(concat!(
-        "DELETE FROM counts_shown WHERE item_id <= ?1 AND cart_id IN (SELECT id FROM carts WHERE ",
+        "DELETE FROM counts_shown WHERE (chunk + 1) * ?2 - 1 <= ?1
+           AND cart_id IN (SELECT id FROM carts WHERE ",
         targets_where!(),
         ")"
     ))?
-    .execute([last])?;
+    .execute([last, SHOWN_CHUNK])?;
     c.prepare_cached(concat!(
         "UPDATE carts SET counts_shown_upto = ?1 WHERE counts_shown_upto < ?1 AND ",
         targets_where!()
