@@ -105,6 +105,13 @@ pub(crate) fn check_workstation(value: &str) -> Result<String> {
             "parameter Workstation: must be 1 to 128 characters",
         ));
     }
+    // The name is printed in the controller's log, the stack view and standby notices: a
+    // line break or an escape in it could forge a line there or garble an operator's screen.
+    if let Some(bad) = v.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(format!(
+            "parameter Workstation: {v:?} holds the control character {bad:?}; give a plain name"
+        )));
+    }
     Ok(v.to_owned())
 }
 

@@ -889,6 +889,35 @@ fn a_workstation_name_of_100_accented_characters_is_within_128_characters() {
     }
 }
 
+/// A workstation name with a line break, a tab or a terminal escape in it is refused, by the
+/// parameter and when a store is opened: it is printed in the controller's log and the stack
+/// view, where `"POS-1\n2026-12-02 controller started"` forged a line. The name in use stays.
+#[test]
+fn a_workstation_name_with_a_control_character_is_refused() {
+    let f = store();
+    f.store.set_param("Workstation", "FRONT").unwrap();
+    for bad in [
+        "POS-1\n2026-12-02 controller started",
+        "POS\t1",
+        "POS\u{1b}[2J",
+        "A\u{85}B",
+    ] {
+        let err = f.store.set_param("Workstation", bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+        assert!(err.message().contains("control character"), "{err}");
+        assert!(!err.message().contains('\n'), "{err}");
+        let opened = inventory_sync::Store::open_with(
+            f.dir.path().join("store.db"),
+            inventory_sync::OpenOptions {
+                workstation: Some(bad.to_owned()),
+                ..Default::default()
+            },
+        );
+        assert!(opened.is_err(), "{bad:?} opened");
+    }
+    assert_eq!(f.store.param("Workstation").unwrap(), "FRONT");
+}
+
 /// Every call that takes a SKU reads it trimmed (`item_qoh(" TEE ")` is TEE's QOH, an
 /// adjustment of " TEE " changes TEE), but the ledger filter `{"sku":" TEE "}` lists nothing
 /// and the items filter `{"parent_sku":" P "}` is NOT_FOUND: a host that pads its SKUs (a
