@@ -216,6 +216,8 @@ fn the_same_import_file_run_twice_is_refused_unless_asked_again() {
     for resaved in [
         "TEE-M,12,4\nCAP,-1,2,POS-7\n",
         "# receiving\r\n\"TEE-M\", 12 ,4\r\nCAP,-1,2,\"POS-7\"\r\n",
+        // The store reads a SKU trimmed, quoted or not.
+        "\" TEE-M \",12,4\nCAP,-1,2,POS-7\n",
     ] {
         std::fs::write(&csv, resaved).unwrap();
         let out = invsync(&["import", db, csv_s]);
@@ -250,6 +252,30 @@ fn the_same_import_file_run_twice_is_refused_unless_asked_again() {
     // It stays refused without --again.
     assert_eq!(invsync(&["import", db, csv_s]).status.code(), Some(1));
     assert_eq!(qoh(&f), (47, 4));
+}
+
+/// Two files of other changes are never taken for the same file, whatever text a host
+/// reference holds: with the fields joined by separator characters, a reference holding
+/// them made a second file (A under a new reference, then C) read as the first (A, B, C),
+/// refused for a reference its operator never wrote (review of 2026-12-02).
+#[test]
+fn an_import_file_of_other_changes_is_never_taken_for_one_imported_before() {
+    let f = store();
+    for sku in ["A", "B", "C"] {
+        item(&f.store, sku, 10);
+    }
+    let db = f.dir.path().join("store.db");
+    let csv = f.dir.path().join("in.csv");
+    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    std::fs::write(&csv, "A,1,4,h\nB,2,4\nC,3,4\n").unwrap();
+    assert!(invsync(&["import", db, csv_s]).status.success());
+    std::fs::write(&csv, "A,1,4,\"h\x1f0\x1eB\x1f2\x1f4\x1f\"\nC,3,4\n").unwrap();
+    let out = invsync(&["import", db, csv_s]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        ["A", "B", "C"].map(|s| f.store.item_qoh(s).unwrap()),
+        [12, 12, 16]
+    );
 }
 
 /// An import stopped part way by what only applying it meets (here the owner's trigger on
@@ -654,6 +680,25 @@ fn an_option_given_twice_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// An option whose value is forgotten does not take the next option for it: `--workstation
+/// --again` applied a file imported before again, under a workstation named "--again"
+/// (review of 2026-12-02). It is bad usage, and changes nothing.
+#[test]
+fn an_option_without_its_value_does_not_take_the_next_option() {
+    let f = store();
+    item(&f.store, "TEE-M", 10);
+    let db = f.dir.path().join("store.db");
+    let csv = f.dir.path().join("in.csv");
+    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    std::fs::write(&csv, "TEE-M,12,4\n").unwrap();
+    assert!(invsync(&["import", db, csv_s]).status.success());
+    let out = invsync(&["import", db, csv_s, "--workstation", "--again"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--workstation needs a value"), "{stderr}");
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 22);
 }
 
 /// `init file:X` with X an existing store: refused, never opened as new (and migrated).

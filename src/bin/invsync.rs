@@ -157,7 +157,7 @@ const FLAGS: [&str; 1] = ["--again"];
 
 /// The arguments that are not options or their values: the command, STORE, FILE or SKU;
 /// refuses what the command does not take.
-fn positional(args: &[String]) -> Result<Vec<&str>, Failure> {
+fn positional(args: &[String]) -> Result<Parsed<'_>, Failure> {
     let mut out = Vec::new();
     let mut options = Vec::new();
     let mut i = 0;
@@ -170,6 +170,12 @@ fn positional(args: &[String]) -> Result<Vec<&str>, Failure> {
         } else if OPTIONS.contains(&a) || FLAGS.contains(&a) {
             if options.contains(&a) {
                 return Err(Failure::Usage(format!("{a} is given twice")));
+            }
+            // An option's value forgotten: the option after it is not taken for its value
+            // (`--workstation --again` would name a workstation "--again" and apply a file
+            // again).
+            if OPTIONS.contains(&a) && args.get(i + 1).is_some_and(|v| v.starts_with("--")) {
+                return Err(Failure::Usage(format!("{a} needs a value")));
             }
             options.push(a);
             i += if FLAGS.contains(&a) { 1 } else { 2 };
@@ -195,7 +201,15 @@ fn positional(args: &[String]) -> Result<Vec<&str>, Failure> {
     if let Some(o) = options.iter().find(|o| !takes.contains(o)) {
         return Err(Failure::Usage(format!("{command} takes no {o}")));
     }
-    Ok(out)
+    Ok(Parsed { pos: out, options })
+}
+
+/// A command line as [`positional`] read it.
+struct Parsed<'a> {
+    /// The command, STORE, FILE or SKU.
+    pos: Vec<&'a str>,
+    /// The options given (not their values).
+    options: Vec<&'a str>,
 }
 
 /// The value of `--name` in `args`, if given.
@@ -250,7 +264,7 @@ fn number_option(args: &[String], name: &str, max: u64, default: u64) -> Result<
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
-    let pos = positional(args)?;
+    let Parsed { pos, options } = positional(args)?;
     match pos.first().copied() {
         Some("controller") => {
             let interval = number_option(args, "--interval-ms", 3_600_000, 1000)?;
@@ -363,7 +377,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             // the line's place among them, so the same file imported again (run twice by
             // mistake, yesterday's file taken for today's) is refused, not applied twice.
             // `--again` says the same changes are new ones: a receiving of 10 made again.
-            let again = args.iter().any(|a| a == "--again");
+            let again = options.contains(&"--again");
             let digest = changes_digest(parsed.iter().map(|(_, l)| l));
             for (k, (_, l)) in parsed.iter_mut().enumerate() {
                 if l.host_ref.is_none() && !again {
@@ -608,22 +622,23 @@ struct Line {
 }
 
 /// A digest of an import file's changes (not of its bytes: the same lines saved again with
-/// other line ends, quotes or comments are the same changes). FNV-1a, 64 bits: stable across
-/// builds, as the store keeps it for years, and a file is only ever compared to the files
-/// imported into one store.
+/// other line ends, quotes, padding or comments are the same changes). Each field goes in
+/// with its length, so no text in one (a host reference may hold any character) reads as
+/// the next. FNV-1a, 64 bits: stable across builds, as the store keeps it for years, and a
+/// file is only ever compared to the files imported into one store.
 fn changes_digest<'a>(lines: impl Iterator<Item = &'a Line>) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for l in lines {
-        let text = format!(
-            "{}\x1f{}\x1f{}\x1f{}\x1f{}\x1e",
-            l.sku,
-            l.delta,
-            l.reason,
-            l.host_ref.as_deref().unwrap_or(""),
-            l.origin.unwrap_or(0)
+        let (delta, reason, origin) = (
+            l.delta.to_string(),
+            l.reason.to_string(),
+            l.origin.unwrap_or(0).to_string(),
         );
-        for b in text.bytes() {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        let host_ref = l.host_ref.as_deref().unwrap_or("");
+        for field in [l.sku.trim(), &delta, &reason, host_ref, &origin] {
+            for b in format!("{}:{field}", field.len()).bytes() {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
         }
     }
     hash
