@@ -254,8 +254,9 @@ const MIGRATIONS: &[&str] = &[
     // cart never listed, refused, or was not sent, was taken as shown: a cap set on it then
     // kept what the store published before, and Get QOH read the cap as sales there (100
     // units capped at 20 and listed at 20 became QOH 20). The mark stays for what it was
-    // right for: every item of a store upgraded from before, and every item a cart real-time
-    // changes go to is sent, once they stop going there.
+    // right for: every item of a store upgraded from before, and every item of a cart
+    // real-time changes went to, once they stop going there (each change sent assumed the cart
+    // showed what the store published).
     // A row holds the marks of 4,096 item ids (`sql::SHOWN_CHUNK`) as a bitmap: Send QOH of a
     // new cart notes every item, and a row per item cost it a fifth of its rate.
     r#"
