@@ -2031,13 +2031,8 @@ fn rule8_an_item_put_back_on_a_real_time_cart_is_sent_the_difference_to_what_it_
     assert_eq!(a.qoh("X"), Some(20));
 }
 
-/// An item taken off a cart real-time changes go to (`sync: false`) and put back: the cart
-/// went on showing the 100 it was sent, and is sent the difference to what the store
-/// publishes now, a cap set and a sale made meanwhile (until 2026-12-02 it was sent nothing,
-/// and went on selling 100 against a cap of 20).
-#[test]
-fn rule1_an_item_put_back_on_a_real_time_cart_is_sent_what_changed_while_it_was_off() {
-    let f = store();
+/// Item X at 100, shown at 100 by real-time cart "A", then taken off it (`sync: false`).
+fn x_taken_off_a_real_time_cart(f: &Fixture) -> (Emulator, inventory_sync::CartId) {
     let a = Emulator::start().unwrap();
     item(&f.store, "X", 100);
     a.set_qoh("X", 100);
@@ -2045,6 +2040,17 @@ fn rule1_an_item_put_back_on_a_real_time_cart_is_sent_what_changed_while_it_was_
     f.store
         .set_web_fields(ca, "X", r#"{"sync":false}"#)
         .unwrap();
+    (a, ca)
+}
+
+/// An item taken off a cart real-time changes go to (`sync: false`) and put back: the cart
+/// went on showing the 100 it was sent, and is sent the difference to what the store
+/// publishes now, a cap set and a sale made meanwhile (until 2026-12-02 it was sent nothing,
+/// and went on selling 100 against a cap of 20).
+#[test]
+fn rule1_an_item_put_back_on_a_real_time_cart_is_sent_what_changed_while_it_was_off() {
+    let f = store();
+    let (a, ca) = x_taken_off_a_real_time_cart(&f);
     f.store
         .set_web_fields(ca, "X", r#"{"max_publish":20}"#)
         .unwrap();
@@ -3312,13 +3318,7 @@ fn deleting_a_variant_a_real_time_cart_shows_with_stock_is_refused_until_counted
 #[test]
 fn deleting_an_item_taken_off_a_real_time_cart_that_still_shows_it_is_refused() {
     let f = store();
-    let a = Emulator::start().unwrap();
-    item(&f.store, "X", 100);
-    a.set_qoh("X", 100);
-    let ca = cart(&f.store, &a, "A", "attribute");
-    f.store
-        .set_web_fields(ca, "X", r#"{"sync":false}"#)
-        .unwrap();
+    let (a, ca) = x_taken_off_a_real_time_cart(&f);
     adjust(&f.store, "X", -100, Reason::Adjustment);
     let err = f.store.delete_item("X").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Refused);
