@@ -269,11 +269,7 @@ pub(crate) fn check_url(cart: &str, url: &str, built_in: bool) -> Result<()> {
 }
 
 pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSpec> {
-    let v: Value = serde_json::from_str(json)
-        .map_err(|e| Error::invalid(format!("cart JSON is malformed: {e}")))?;
-    let Value::Object(map) = v else {
-        return Err(Error::invalid("cart JSON must be an object"));
-    };
+    let map = crate::items::host_object(json, "cart")?;
     let name = match map.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.trim().to_owned(),
         _ => {
@@ -460,11 +456,7 @@ impl WebFields {
 
     /// Applies a web-fields JSON update (`{"remote_ref"?,"sync"?,"buffer"?,"max_publish"?}`).
     pub(crate) fn apply_json(&mut self, json: &str) -> Result<()> {
-        let v: Value = serde_json::from_str(json)
-            .map_err(|e| Error::invalid(format!("web fields JSON is malformed: {e}")))?;
-        let Value::Object(map) = v else {
-            return Err(Error::invalid("web fields JSON must be an object"));
-        };
+        let map = crate::items::host_object(json, "web fields")?;
         let count = |k: &str, v: &Value| -> Result<i64> {
             v.as_i64()
                 .filter(|n| (0..=i32::MAX as i64).contains(n))

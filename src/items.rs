@@ -240,11 +240,7 @@ pub(crate) struct ItemSpec {
 }
 
 fn parse_item_json(json: &str) -> Result<ItemSpec> {
-    let v: Value = serde_json::from_str(json)
-        .map_err(|e| Error::invalid(format!("item JSON is malformed: {e}")))?;
-    let Value::Object(map) = v else {
-        return Err(Error::invalid("item JSON must be an object"));
-    };
+    let map = host_object(json, "item")?;
     let sku = match map.get("sku") {
         Some(Value::String(s)) => check_sku(s)?.to_owned(),
         _ => return Err(Error::invalid("item JSON: sku must be a string")),
@@ -792,6 +788,89 @@ impl Store {
     }
 }
 
+/// A JSON object a host gave (`what`: "cart", "item", "web fields", "filter"), parsed strictly:
+/// a key given twice at any depth is refused, where a parser keeps the last one and a host
+/// building its JSON by joining text (`{"max_publish":20,...,"max_publish":null}`) would
+/// lose the first without a word.
+pub(crate) fn host_object(json: &str, what: &str) -> Result<Map<String, Value>> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let v = serde::de::DeserializeSeed::deserialize(Strict, &mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| Error::invalid(format!("{what} JSON is malformed: {e}")))?;
+    match v {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::invalid(format!("{what} JSON must be an object"))),
+    }
+}
+
+/// Builds a [`Value`] as serde_json does, but refuses an object's key given twice.
+#[derive(Clone, Copy)]
+struct Strict;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Strict)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom(format!(
+                    "key {k:?} is given twice"
+                )));
+            }
+            let v = map.next_value_seed(Strict)?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// Parses an optional filter object, refusing keys not in `allowed`.
 pub(crate) fn parse_filter(json: Option<&str>, allowed: &[&str]) -> Result<Map<String, Value>> {
     let Some(json) = json else {
@@ -800,11 +879,7 @@ pub(crate) fn parse_filter(json: Option<&str>, allowed: &[&str]) -> Result<Map<S
     if json.trim().is_empty() {
         return Ok(Map::new());
     }
-    let v: Value = serde_json::from_str(json)
-        .map_err(|e| Error::invalid(format!("filter JSON is malformed: {e}")))?;
-    let Value::Object(m) = v else {
-        return Err(Error::invalid("filter JSON must be an object"));
-    };
+    let m = host_object(json, "filter")?;
     if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(Error::invalid(format!("filter: unknown key {k:?}")));
     }

@@ -918,6 +918,58 @@ fn a_workstation_name_with_a_control_character_is_refused() {
     assert_eq!(f.store.param("Workstation").unwrap(), "FRONT");
 }
 
+/// A key given twice in a host's JSON (cart, item, web fields, filter; nested too) is
+/// refused, naming the key, and changes nothing: a parser keeps the last one, so a host
+/// joining text into JSON lost the cap of 20 it gave first, and the cart sold every unit.
+#[test]
+fn a_key_given_twice_in_a_hosts_json_is_refused() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    item(&f.store, "TEE", 100);
+    let web = cart(&f.store, &e, "Web", "none");
+    let err = f
+        .store
+        .set_web_fields(
+            web,
+            "TEE",
+            r#"{"max_publish":20,"buffer":1,"max_publish":null}"#,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.message().contains("\"max_publish\" is given twice"),
+        "{err}"
+    );
+    assert_eq!(f.store.web_fields(web, "TEE").unwrap().buffer, 0);
+    let url = e.url();
+    let twice = [
+        format!(
+            r#"{{"name":"Shop","adapter":"http_json","url":"{url}","url":"{url}x",
+                 "capabilities":{{"send":true,"get":true,"realtime":"none"}}}}"#
+        ),
+        format!(
+            r#"{{"name":"Shop","adapter":"http_json","url":"{url}",
+                 "capabilities":{{"send":true,"send":false,"get":true,"realtime":"none"}}}}"#
+        ),
+    ];
+    for json in &twice {
+        let err = f.store.upsert_cart_json(json).unwrap_err();
+        assert!(err.message().contains("given twice"), "{err}");
+    }
+    assert_eq!(f.store.carts().unwrap().len(), 1);
+    let err = f
+        .store
+        .upsert_item_json(r#"{"sku":"CAP","qoh":5,"sku":"HAT"}"#)
+        .unwrap_err();
+    assert!(err.message().contains("\"sku\" is given twice"), "{err}");
+    assert!(f.store.item("CAP").is_err() && f.store.item("HAT").is_err());
+    let err = f
+        .store
+        .ledger_json(Some(r#"{"sku":"TEE","sku":"CAP"}"#))
+        .unwrap_err();
+    assert!(err.message().contains("given twice"), "{err}");
+}
+
 /// Every call that takes a SKU reads it trimmed (`item_qoh(" TEE ")` is TEE's QOH, an
 /// adjustment of " TEE " changes TEE), but the ledger filter `{"sku":" TEE "}` lists nothing
 /// and the items filter `{"parent_sku":" P "}` is NOT_FOUND: a host that pads its SKUs (a
