@@ -1022,8 +1022,8 @@ const APPLIED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{
 const ITEM_GONE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
     {"field":["input","changes","0","inventoryItemId"],"message":"The specified inventory item could not be found.","code":"INVALID_INVENTORY_ITEM"}]}}}"#;
 
-/// The inventory item of a SKU is cached for the adapter's life, and a store's controller
-/// keeps its adapter until the cart's settings change (weeks). The owner deletes the product
+/// The inventory item of a SKU is cached (a quarter hour), and a store's controller keeps
+/// its adapter until the cart's settings change (weeks). The owner deletes the product
 /// and creates it again (a new variant, a new inventory item, the same SKU): Shopify answers
 /// the cached item `INVALID_INVENTORY_ITEM`. The sale must go to the SKU's new item (looked up
 /// again), not be bypassed as refused — and with it every later sale of that SKU, for as long

@@ -45,7 +45,7 @@
 //!   nothing applied) sends the change again at once under the next of up to
 //!   3 keys derived from its own, the same each time, so a later re-send
 //!   walks them and finds the one that landed.
-//! - SKU → inventory item: a `productVariants` search, cached for the adapter's life; a
+//! - SKU → inventory item: a `productVariants` search, cached for a quarter hour; a
 //!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search. A SKU on no
 //!   variant, or on several, fails that item with a clear message. A cached item Shopify
 //!   answers `INVALID_INVENTORY_ITEM` (its variant deleted, perhaps created again) is
@@ -103,14 +103,22 @@ pub const MAX_PACING: Duration = Duration::from_secs(10);
 const SKUS_PER_LOOKUP: usize = 50;
 const MUTATION_COST: f64 = 10.0;
 
+/// How long a SKU's inventory item, once looked up, is used without looking it up again. An
+/// owner who moves a SKU to another variant (a product made again, the old one's SKUs
+/// renamed) leaves the old variant in place, so Shopify answers no error: a sale would go on
+/// to the old variant, for the controller's life, and the new one oversell. A lookup a SKU
+/// every quarter hour (batched, as every lookup) bounds that.
+const IDS_FRESH: Duration = Duration::from_secs(15 * 60);
+
 /// The Shopify adapter of one cart.
 pub struct ShopifyAdapter {
     endpoint: Url,
     location: String,
     api_version: String,
     client: Client,
-    /// SKU → inventory item gid.
-    ids: Mutex<HashMap<String, String>>,
+    /// SKU → inventory item gid, and until when it is used without a lookup ([`IDS_FRESH`]
+    /// after the lookup that found it).
+    ids: Mutex<HashMap<String, (String, Instant)>>,
     /// SKUs found on more than one variant.
     duplicates: Mutex<HashSet<String>>,
     /// The last throttle status: (available, maximum, restore rate, when).
@@ -554,7 +562,7 @@ impl ShopifyAdapter {
                 found.remove(&sku);
             } else if let Some((id, _)) = found.get(&sku) {
                 dups.remove(&sku);
-                ids.insert(sku, id.clone());
+                ids.insert(sku, (id.clone(), Instant::now() + IDS_FRESH));
             }
         }
         Ok(found)
@@ -573,7 +581,9 @@ impl ShopifyAdapter {
             for (sku, remote) in items.clone() {
                 if let Some(gid) = remote.and_then(item_gid) {
                     out.insert(sku.to_owned(), Ok(gid));
-                } else if let Some(gid) = ids.get(sku) {
+                } else if let Some((gid, _)) =
+                    ids.get(sku).filter(|(_, until)| Instant::now() < *until)
+                {
                     out.insert(sku.to_owned(), Ok(gid.clone()));
                 } else if !missing.contains(&sku) {
                     missing.push(sku);
@@ -950,7 +960,7 @@ impl CartAdapter for ShopifyAdapter {
                                 // gone (its variant deleted, perhaps created again): looked up
                                 // afresh when the change goes again, not bypassed.
                                 let mut ids = self.ids.lock();
-                                if ids.get(&d.sku) == Some(&gid) {
+                                if ids.get(&d.sku).is_some_and(|(cached, _)| *cached == gid) {
                                     ids.remove(&d.sku);
                                 }
                                 out[i] = Some(SendOutcome::Retry {
@@ -1264,6 +1274,56 @@ mod tests {
         server.finish();
         assert_eq!(out[0], SendOutcome::Applied { qoh: Some(4) });
         assert!(matches!(out[1], SendOutcome::Retry { .. }), "{out:?}");
+    }
+
+    /// A SKU moved to another variant while the old one stays (a product made again, the
+    /// old one's SKUs renamed) gives no error for the old inventory item: its lookup is used
+    /// for a quarter hour only, and the next sale after that goes to the new variant (for the
+    /// controller's life until 2026-12-02, while the new variant oversold).
+    #[test]
+    fn a_skus_inventory_item_is_looked_up_again_after_a_quarter_hour() {
+        let on = |item: u32| -> &'static str {
+            // (The scripted server answers for as long as the test runs.)
+            Box::leak(
+                format!(
+                    r#"{{"data":{{"productVariants":{{"nodes":[
+                    {{"sku":"TEE","inventoryItem":{{"id":"gid://shopify/InventoryItem/{item}",
+                      "tracked":true,"inventoryLevel":{{"quantities":[{{"name":"available","quantity":5}}]}}}}}}],
+                    "pageInfo":{{"hasNextPage":false,"endCursor":null}}}}}}}}"#
+                )
+                .into_boxed_str(),
+            )
+        };
+        let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+        let server = Scripted::start(vec![
+            (200, on(1)),
+            (200, applied),
+            (200, applied),
+            (200, on(2)),
+            (200, applied),
+        ]);
+        let a = scripted_adapter(&server);
+        let sale = |key: &str| DeltaSend {
+            key: key.into(),
+            sku: "TEE".into(),
+            remote_ref: None,
+            delta: -1,
+        };
+        for key in ["k1", "k2"] {
+            assert_eq!(
+                a.apply_deltas(&[sale(key)]).unwrap()[0],
+                SendOutcome::Applied { qoh: Some(4) }
+            );
+        }
+        // A quarter hour on.
+        for (_, until) in a.ids.lock().values_mut() {
+            *until = Instant::now();
+        }
+        a.apply_deltas(&[sale("k3")]).unwrap();
+        let seen = server.finish();
+        assert_eq!(seen.len(), 5, "a lookup, two sales, a lookup, a sale");
+        assert!(seen[2].2.contains("InventoryItem/1"), "{:?}", seen[2]);
+        assert!(seen[4].2.contains("InventoryItem/2"), "{:?}", seen[4]);
     }
 
     #[test]
