@@ -61,7 +61,9 @@
 //! # Ids and credentials
 //!
 //! SKU → inventory item id: a `remote_ref` (`iitem_…`) is used as is; otherwise the id comes
-//! from `GET /admin/inventory-items?sku=…` and is cached for the adapter's life. With
+//! from `GET /admin/inventory-items?sku=…` and is cached; every write reads its items first,
+//! and a cached id Medusa now answers another SKU for (the owner gave the SKU to another
+//! item) is looked up by SKU again. With
 //! `email` + `password` the adapter logs in once, keeps the JWT in memory, and logs in again
 //! once when Medusa answers 401 (an expired token); a secret `api_key` is sent on every
 //! request instead (Medusa checks it with scrypt each time: slower). The password, the key
@@ -463,28 +465,38 @@ impl MedusaAdapter {
         &self,
         items: &[(&str, Option<&str>)],
     ) -> std::result::Result<Vec<Option<Found>>, CartError> {
-        let known: Vec<Option<String>> = {
+        // Each item's id, and whether it came from the cache: a cached id is the SKU's only
+        // while Medusa still answers that SKU for it (the owner may have renamed the old
+        // item's SKU and given it to a new one, which would then never get its sales).
+        let known: Vec<Option<(String, bool)>> = {
             let ids = self.ids.lock();
             items
                 .iter()
                 .map(|(sku, r)| {
                     r.filter(|r| !r.trim().is_empty())
-                        .map(str::to_owned)
-                        .or_else(|| ids.get(*sku).cloned())
+                        .map(|r| (r.to_owned(), false))
+                        .or_else(|| ids.get(*sku).map(|id| (id.clone(), true)))
                 })
                 .collect()
         };
-        let by_id: Vec<&str> = known.iter().flatten().map(String::as_str).collect();
+        let by_id: Vec<&str> = known.iter().flatten().map(|(id, _)| id.as_str()).collect();
         let mut found_by_id: HashMap<String, Found> = HashMap::new();
         if !by_id.is_empty() {
             for f in self.lookup("id", &by_id)? {
                 found_by_id.insert(f.id.clone(), f);
             }
         }
+        let still = |sku: &str, k: &Option<(String, bool)>| {
+            k.as_ref().and_then(|(id, cached)| {
+                found_by_id
+                    .get(id)
+                    .filter(|f| !cached || f.sku.as_deref() == Some(sku))
+            })
+        };
         let by_sku: Vec<&str> = items
             .iter()
             .zip(&known)
-            .filter(|(_, k)| k.as_ref().map_or(true, |id| !found_by_id.contains_key(id)))
+            .filter(|((sku, _), k)| still(sku, k).is_none())
             .map(|((sku, _), _)| *sku)
             .collect();
         let mut found_by_sku: HashMap<String, Found> = HashMap::new();
@@ -498,12 +510,7 @@ impl MedusaAdapter {
         Ok(items
             .iter()
             .zip(&known)
-            .map(|((sku, _), k)| {
-                k.as_ref()
-                    .and_then(|id| found_by_id.get(id))
-                    .or_else(|| found_by_sku.get(*sku))
-                    .cloned()
-            })
+            .map(|((sku, _), k)| still(sku, k).or_else(|| found_by_sku.get(*sku)).cloned())
             .collect())
     }
 
