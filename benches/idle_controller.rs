@@ -133,11 +133,11 @@ fn prepared(path: &Path, side: usize) -> (Store, Beside) {
         assert_eq!((report.sent, report.remaining), (3 * ITEMS, 0), "{report}");
     };
     let beside = if side == 2 {
-        let controller = StackController::new(Keeping(stack), adapters, "bench".into());
+        let controller = StackController::new(Keeping(stack), adapters, "bench".into()).unwrap();
         drain(controller.run_once(None).unwrap());
         Beside::Keeping(controller)
     } else {
-        let controller = StackController::new(stack, adapters, "bench".into());
+        let controller = StackController::new(stack, adapters, "bench".into()).unwrap();
         drain(controller.run_once(None).unwrap());
         match side {
             0 => Beside::Nothing,

@@ -282,9 +282,12 @@ impl<S: WebStack> Drop for StackController<S> {
 }
 
 impl<S: WebStack> StackController<S> {
-    /// A controller for `stack`, sending as `workstation`.
-    pub fn new(stack: S, adapters: Arc<AdapterRegistry>, workstation: String) -> Self {
-        StackController {
+    /// A controller for `stack`, sending as `workstation`: a name the `Workstation` parameter
+    /// takes (1 to 128 characters, no control characters, as it is printed in the
+    /// controller's log and the stack view), else `InvalidArgument`.
+    pub fn new(stack: S, adapters: Arc<AdapterRegistry>, workstation: String) -> Result<Self> {
+        let workstation = crate::params::check_workstation(&workstation)?;
+        Ok(StackController {
             stack,
             adapters,
             workstation: Arc::new(Mutex::new(workstation)),
@@ -294,7 +297,7 @@ impl<S: WebStack> StackController<S> {
             stopping: AtomicBool::new(false),
             holding: Mutex::new(None),
             hold: Arc::default(),
-        }
+        })
     }
 
     /// The same controller, holding the shared lock as `hold` and sending as the workstation
@@ -1022,7 +1025,7 @@ impl Store {
     fn new_controller(&self) -> Result<StackController<SqliteStack>> {
         let stack = SqliteStack::open(&self.inner.path, &self.inner.options)?;
         Ok(
-            StackController::new(stack, self.inner.adapters.clone(), self.workstation())
+            StackController::new(stack, self.inner.adapters.clone(), self.workstation())?
                 .of_handle(self.inner.lock_hold.clone(), self.inner.workstation.clone()),
         )
     }
@@ -1324,7 +1327,7 @@ mod tests {
         let (_dir, store, gate, on_entered, release) = gated_store(5);
         let registry = store.inner.adapters.clone();
         let stack = SqliteStack::open(store.path(), &crate::store::OpenOptions::default()).unwrap();
-        let ctl = StackController::new(stack, registry, "W".into());
+        let ctl = StackController::new(stack, registry, "W".into()).unwrap();
         std::thread::scope(|s| {
             let pass = s.spawn(|| ctl.run_once(None).unwrap());
             on_entered.recv().unwrap();
@@ -1404,7 +1407,7 @@ mod tests {
         }
         store.commit().unwrap();
         let stack = SqliteStack::open_closing(&path, &store.inner.options).unwrap();
-        let ctl = StackController::new(stack, store.inner.adapters.clone(), "ws".into());
+        let ctl = StackController::new(stack, store.inner.adapters.clone(), "ws".into()).unwrap();
 
         let report = ctl.run_once(Some(100)).unwrap();
         assert_eq!(

@@ -914,6 +914,19 @@ fn a_workstation_name_with_a_control_character_is_refused() {
             },
         );
         assert!(opened.is_err(), "{bad:?} opened");
+        let stack = inventory_sync::stack::SqliteStack::open(
+            &f.dir.path().join("store.db"),
+            &inventory_sync::OpenOptions::default(),
+        )
+        .unwrap();
+        let controller = inventory_sync::StackController::new(
+            stack,
+            std::sync::Arc::new(
+                inventory_sync::adapter::registry::AdapterRegistry::with_builtins(),
+            ),
+            bad.to_owned(),
+        );
+        assert!(controller.is_err(), "a controller named {bad:?} was made");
     }
     assert_eq!(f.store.param("Workstation").unwrap(), "FRONT");
 }

@@ -260,8 +260,6 @@ fn answer(st: &mut State, method: &str, target: &str, body: &[u8]) -> Option<(u1
     }
 }
 
-/// A lost answer to the read that comes before a delta's write changed nothing: the batch
-/// is tried again, not marked uncertain (which stopped it until an operator acted).
 /// The owner moves a SKU to a new inventory item, renaming the old one's (a product made
 /// again): the next sale goes to the new item. The adapter's cached id still named an item
 /// Medusa has, so until 2026-12-02 every sale went on to the old one, for the controller's
@@ -286,6 +284,8 @@ fn a_sale_of_a_sku_moved_to_another_inventory_item_goes_to_that_item() {
     );
 }
 
+/// A lost answer to the read that comes before a delta's write changed nothing: the batch
+/// is tried again, not marked uncertain (which stopped it until an operator acted).
 #[test]
 fn a_lost_answer_to_the_read_before_a_write_is_tried_again_not_uncertain() {
     let f = store();

@@ -213,7 +213,9 @@ fn configure(
     Ok(conn)
 }
 
-/// The host name, used as the default workstation name.
+/// The host name, used as the default workstation name: as the `Workstation` parameter
+/// takes one (its control characters left out, at most 128 characters), since the host did
+/// not choose it and is not to be refused for it.
 fn host_name() -> String {
     let from_env = std::env::var("COMPUTERNAME")
         .or_else(|_| std::env::var("HOSTNAME"))
@@ -221,9 +223,16 @@ fn host_name() -> String {
     from_env
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+        .and_then(|s| plain_name(&s))
         .unwrap_or_else(|| "workstation".to_owned())
+}
+
+/// `raw` as a workstation name: without its control characters, trimmed, at most 128
+/// characters; `None` when nothing is left.
+fn plain_name(raw: &str) -> Option<String> {
+    let plain: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let name: String = plain.trim().chars().take(128).collect();
+    Some(name.trim().to_owned()).filter(|n| !n.is_empty())
 }
 
 impl Store {
@@ -779,6 +788,30 @@ impl Drop for ManualRun<'_> {
 
 #[cfg(test)]
 mod tests {
+    /// A host name the `Workstation` parameter would refuse (a line break in `HOSTNAME`, 200
+    /// characters) is made one it takes, as the default name: the store ran under it, forged
+    /// lines in the controller's log, and refused it back from a host (review of 2026-12-02).
+    #[test]
+    fn a_host_name_becomes_a_workstation_name_the_parameter_takes() {
+        for (raw, name) in [
+            (
+                "POS-1\n2026-12-02 controller started\n",
+                Some("POS-12026-12-02 controller started"),
+            ),
+            ("  FRONT\r\n", Some("FRONT")),
+            ("\u{1b}\t\n", None),
+        ] {
+            let plain = super::plain_name(raw);
+            assert_eq!(plain.as_deref(), name, "{raw:?}");
+            if let Some(p) = plain {
+                crate::params::check_workstation(&p).unwrap();
+            }
+        }
+        let long = super::plain_name(&"é".repeat(200)).unwrap();
+        assert_eq!(long.chars().count(), 128);
+        crate::params::check_workstation(&long).unwrap();
+    }
+
     #[test]
     fn last_reports_of_a_thread_per_call_host_stay_bounded() {
         let dir = tempfile::tempdir().unwrap();
