@@ -381,7 +381,6 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let digest = changes_digest(parsed.iter().map(|(_, l)| l));
             for (k, (_, l)) in parsed.iter_mut().enumerate() {
                 if l.host_ref.is_none() && !again {
-                    l.implicit_ref = true;
                     l.adjustment = l
                         .adjustment
                         .clone()
@@ -393,18 +392,6 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let mut qoh: HashMap<String, i64> = HashMap::new();
             let mut lines = Vec::with_capacity(parsed.len());
             for (n, l) in parsed {
-                if l.implicit_ref && store.seen_before(&l.adjustment).map_err(|e| at(n, e))? {
-                    return Err(at(
-                        n,
-                        inventory_sync::Error::new(
-                            inventory_sync::ErrorKind::Refused,
-                            "these changes were imported before (this file, or one with the \
-                             same lines): if they are new changes, run the import again with \
-                             --again; a host_ref on each line (the order and its line) lets a \
-                             file run again skip what it applied",
-                        ),
-                    ));
-                }
                 check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
                 lines.push((n, l.adjustment));
             }
@@ -615,9 +602,8 @@ struct Line {
     delta: i64,
     origin: Option<i64>,
     reason: i64,
+    /// The line's own host reference (its adjustment may carry its file's instead).
     host_ref: Option<String>,
-    /// The line has no host reference of its own and is given its file's.
-    implicit_ref: bool,
     adjustment: Adjustment,
 }
 
@@ -720,7 +706,6 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
         origin,
         reason: reason.code(),
         host_ref,
-        implicit_ref: false,
         adjustment,
     })
 }
@@ -737,6 +722,15 @@ fn check_line(
     // whatever became of its item or cart since (deleted, given variants), as
     // `adjust_qoh` skips it: checked first, so a file run again is not refused for it.
     if store.seen_before(&line.adjustment)? {
+        // A reference the file gave the line: the same changes were imported before.
+        if line.host_ref.is_none() {
+            return Err(inventory_sync::Error::new(
+                inventory_sync::ErrorKind::Refused,
+                "these changes were imported before (this file, or one with the same lines): \
+                 if they are new changes, run the import again with --again; a host_ref on \
+                 each line (the order and its line) lets a file run again skip what it applied",
+            ));
+        }
         return Ok(());
     }
     let item = store.item(&line.sku)?;

@@ -415,22 +415,19 @@ pub(crate) fn cart_mark_shown(c: &Connection, cart: CartId, items: &[ItemId]) ->
         return Ok(());
     }
     let upto = shown_upto(c, cart)?;
-    let mut marked: Vec<ItemId> = items.iter().copied().filter(|&i| i > upto).collect();
-    marked.sort_unstable();
-    let mut i = 0;
-    while i < marked.len() {
-        let chunk = shown_bit(marked[i]).0;
+    let mut rows: std::collections::BTreeMap<i64, Vec<(usize, u8)>> = Default::default();
+    for &item in items.iter().filter(|&&i| i > upto) {
+        let (chunk, byte, mask) = shown_bit(item);
+        rows.entry(chunk).or_default().push((byte, mask));
+    }
+    for (chunk, marks) in rows {
         let mut bits = shown_chunk(c, cart, chunk)?;
-        let before = bits.clone();
-        while let Some(&item) = marked.get(i) {
-            let (of, byte, mask) = shown_bit(item);
-            if of != chunk {
-                break;
-            }
+        let mut changed = false;
+        for (byte, mask) in marks {
+            changed |= bits[byte] & mask == 0;
             bits[byte] |= mask;
-            i += 1;
         }
-        if bits != before {
+        if changed {
             shown_chunk_put(c, cart, chunk, &bits)?;
         }
     }
