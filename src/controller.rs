@@ -324,6 +324,24 @@ impl<S: WebStack> StackController<S> {
         self.stopping.load(Ordering::Relaxed) || until.is_some_and(|t| now_ms() >= t)
     }
 
+    /// Runs `write`, a store write that records what a cart answered (its settlement, the
+    /// cart's state). A store another writer holds past the busy timeout (a host importing
+    /// orders in one long transaction) is asked again until `give_up` (Unix ms: the answer's
+    /// lease, renewed while the request was in flight, holds until then at least) unless the
+    /// controller is stopping: an answer given up is lost, and a sale a cart without keys
+    /// applied could then only be marked uncertain. A pass run by the host waits as long.
+    fn keeping_answer<T>(&self, give_up: i64, mut write: impl FnMut() -> Result<T>) -> Result<T> {
+        loop {
+            match write() {
+                Err(e)
+                    if e.kind() == crate::ErrorKind::Busy
+                        && !self.stopping.load(Ordering::Relaxed)
+                        && now_ms() < give_up => {}
+                done => return done,
+            }
+        }
+    }
+
     /// The stack it drains.
     pub fn stack(&self) -> &S {
         &self.stack
@@ -595,9 +613,10 @@ impl<S: WebStack> StackController<S> {
         });
         let lease = match answered {
             Some((batch, transitions)) => {
-                let (held, lease) =
+                let (held, lease) = self.keeping_answer(batch.keep_until, || {
                     self.stack
-                        .settle_and_lease(&batch.token, &transitions, now_ms(), next)?;
+                        .settle_and_lease(&batch.token, &transitions, now_ms(), next)
+                })?;
                 batch.count(&transitions, &held, rep);
                 lease
             }
@@ -701,7 +720,7 @@ impl<S: WebStack> StackController<S> {
                 if answered.is_some() || ahead {
                     queued = self.step(&d, answered.take(), ahead, &mut rep)?;
                 }
-                let Some(batch) = flying else { break };
+                let Some(mut batch) = flying else { break };
                 let answer = if sent {
                     let mut tokens = vec![batch.token.as_str()];
                     tokens.extend(queued.as_ref().map(|l| l.token.as_str()));
@@ -709,13 +728,16 @@ impl<S: WebStack> StackController<S> {
                 } else {
                     Ok(Vec::new())
                 };
+                batch.keep_until = now_ms() + settings.lease_ms;
                 let state = self.stack.cart_state(cart.id)?;
                 let (transitions, stop) =
                     self.judge(&batch, answer, adapter, settings, &state, &mut rep)?;
                 healthy = !stop;
                 if stop {
-                    self.give_back(&d, queued.take())?;
+                    // The answer first: a batch leased ahead goes only to a cart with keys,
+                    // so one left leased by a busy store is sent again harmlessly.
                     self.step(&d, Some((batch, transitions)), false, &mut rep)?;
+                    self.give_back(&d, queued.take())?;
                     break;
                 }
                 if queued.is_some() {
@@ -765,8 +787,10 @@ impl<S: WebStack> StackController<S> {
                 if waiting_out {
                     stop = true;
                 } else if sending > 0 && (state.outage_step > 0 || state.cart_error.is_some()) {
-                    self.stack
-                        .set_cart_state(batch.cart, &CartRunState::default())?;
+                    self.keeping_answer(batch.keep_until, || {
+                        self.stack
+                            .set_cart_state(batch.cart, &CartRunState::default())
+                    })?;
                 }
                 (0..sending)
                     .map(|i| match outcomes.get(i) {
@@ -794,7 +818,7 @@ impl<S: WebStack> StackController<S> {
                         CartRunState {
                             backoff_until: now + settings.retry_max_ms.max(1000),
                             outage_step: state.outage_step,
-                            cart_error: Some(format!("{msg}; cart paused: fix its credentials (updating them resumes it)")),
+                            cart_error: Some(format!("{msg}; cart paused: fix its credentials or settings (updating the cart resumes it)")),
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
@@ -811,7 +835,9 @@ impl<S: WebStack> StackController<S> {
                     }
                 };
                 if new_state != *state {
-                    self.stack.set_cart_state(batch.cart, &new_state)?;
+                    self.keeping_answer(batch.keep_until, || {
+                        self.stack.set_cart_state(batch.cart, &new_state)
+                    })?;
                 }
                 rep.error = new_state.cart_error.clone();
                 vec![verdict; sending]
@@ -885,6 +911,9 @@ struct Batch {
     token: String,
     sending: Vec<LeasedSend>,
     held_back: Vec<LeasedSend>,
+    /// Until when a store too busy to record its answer is asked again (Unix ms; see
+    /// `StackController::keeping_answer`): its lease's length from the answer.
+    keep_until: i64,
 }
 
 impl Batch {
@@ -896,6 +925,7 @@ impl Batch {
             token: lease.token,
             sending,
             held_back,
+            keep_until: 0,
         }
     }
 

@@ -2350,3 +2350,48 @@ fn a_commit_is_not_held_up_by_another_handles_transaction_begun_after_it() {
         assert!(returned.is_ok(), "A's commit waited for B's transaction");
     });
 }
+
+/// A cart without keys answers a sale while another handle (the host's order import) holds
+/// the store past the controller's busy timeout: the controller keeps the answer and settles
+/// it once the store is free, while its lease holds. It returned `BUSY` and dropped the
+/// answer, and the sale, leased to no one once the lease lapsed, could only be marked
+/// uncertain, for an operator to resolve by hand.
+#[test]
+fn an_answer_outlasts_another_handles_long_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let busy = Duration::from_millis(200);
+    let a = open_busy(&path, busy);
+    let (g, c, erx, rtx) = gated_sale(&a, false);
+    let host = open_busy(&path, Duration::from_secs(30));
+    std::thread::scope(|s| {
+        let pass = s.spawn(|| a.run_stack(None));
+        erx.recv().unwrap();
+        host.begin().unwrap();
+        adjust(&host, "MUG", -1, Reason::PosSale);
+        rtx.send(()).unwrap();
+        // The import outlasts the controller's busy timeout several times over (a length of
+        // the scenario, not a wait for an event).
+        let t = Instant::now();
+        while t.elapsed() < busy * 5 {
+            std::thread::yield_now();
+        }
+        host.commit().unwrap();
+        // The pass goes on to the import's sale (a pass that lost the answer ended before).
+        if erx.recv_timeout(Duration::from_secs(30)).is_ok() {
+            rtx.send(()).unwrap();
+        }
+        let r = pass.join().unwrap().expect("the pass kept its answer");
+        assert_eq!((r.sent, r.uncertain), (2, 0), "{r}");
+    });
+    assert_eq!(*g.applied.lock(), -2, "the cart applied each sale once");
+    assert_eq!(
+        (
+            a.stack_count(c, StackState::Waiting).unwrap(),
+            a.stack_count(c, StackState::Uncertain).unwrap()
+        ),
+        (0, 0),
+        "{:?}",
+        stack(&a, None)
+    );
+}
