@@ -377,6 +377,7 @@ impl Store {
             let sets = self.read(|c| {
                 let mut sets = Vec::with_capacity(batch.len());
                 since = sql::ledger_last_id(c)?;
+                let kept_any = sql::pulled_any(c, cart.id)?;
                 for item in batch {
                     // Deleted since the run listed it (from another workstation): nothing
                     // to count, and no reason to stop the run.
@@ -395,7 +396,17 @@ impl Store {
                         held_back.push((item.sku.clone(), before));
                         continue;
                     }
-                    read.push((target, sql::stack_newest(c, cart.id, target)?));
+                    // An item with a count kept of what the cart shows is noted too, as
+                    // including no record (0): should the run end before it settles the
+                    // answer, the count is taken as one the cart may have taken, and what
+                    // was kept goes (`sql::counts_left`), as it goes here once settled.
+                    let newest = match sql::stack_newest(c, cart.id, target)? {
+                        None if kept_any && sql::pulled_get(c, cart.id, target)?.is_some() => {
+                            Some(0)
+                        }
+                        newest => newest,
+                    };
+                    read.push((target, newest));
                     sets.push(QuantitySet {
                         key: random_key(),
                         sku: item.sku.clone(),
@@ -411,9 +422,10 @@ impl Store {
             };
             if !sets.is_empty() {
                 run.pay_owed();
-                // Each count that includes waiting records is noted just before it goes:
-                // should the run end before it settles the answer, the count is taken as one
-                // the cart may have taken, and its records are not sent on top of it.
+                // Each count that includes waiting records (or replaces a kept count) is
+                // noted just before it goes: should the run end before it settles the answer,
+                // the count is taken as one the cart may have taken, and its records are not
+                // sent on top of it.
                 let notes: Vec<(ItemId, i64)> = read
                     .iter()
                     .filter_map(|&(target, upto)| upto.map(|u| (target, u)))
@@ -537,28 +549,29 @@ impl Store {
         // it) would. Only on a cart that real-time changes do not go to: one they go
         // to keeps nothing, as each change moves it (a forced run's returns stay lost).
         let now = now_ms();
-        let (kept, moved) = match sent.is_empty() {
-            true => (false, false),
+        let moved = match sent.is_empty() {
+            true => false,
             false => self.read(|c| {
-                let moved = sql::ledger_from_cart_since(c, run.cart.id, since)?
+                Ok(sql::ledger_from_cart_since(c, run.cart.id, since)?
                     && !sql::realtime_targets(c)?
                         .iter()
-                        .any(|(id, _)| *id == run.cart.id);
-                Ok((sql::pulled_any(c, run.cart.id)?, moved))
+                        .any(|(id, _)| *id == run.cart.id))
             })?,
         };
-        if !applied.is_empty() || kept || moved || !noted.is_empty() || !sent.is_empty() {
+        if !applied.is_empty() || moved || !noted.is_empty() || !sent.is_empty() {
             let cart = run.cart.id;
             let settled = self.write_patiently(|c| {
                 sql::counts_sent(c, cart, noted)?;
                 let items: Vec<ItemId> = sent.iter().map(|&(item, _)| item).collect();
                 sql::cart_mark_shown(c, cart, &items)?;
+                // Read in the write: a count kept while the request was on its way is seen.
+                let kept = !moved && sql::pulled_any(c, cart)?;
                 for &(item, count) in &sent {
                     if moved {
                         let returns = sql::ledger_returns_since(c, cart, item, since)?;
                         sql::pulled_set(c, cart, item, count + returns)?;
                     } else if kept {
-                        sql::pulled_forget(c, cart, item)?;
+                        kept_after_taken(c, run.cart, item, count)?;
                     }
                 }
                 sql::supersede(c, cart, &applied, now)
@@ -830,16 +843,18 @@ impl Store {
 }
 
 impl Store {
-    /// Forgets the counts kept from a Get QOH of `items`: the cart was sent (or may have
-    /// taken) what it publishes.
-    fn pulled_forget(&self, cart: CartId, items: &[ItemId]) -> Result<()> {
-        if items.is_empty() {
-            return Ok(());
-        }
+    /// [`kept_after_taken`] of each (item, count) `cart` took or may have taken, in one
+    /// write; with `shown`, the cart's shown marks too (it surely took them).
+    fn kept_after_taken(&self, cart: &Cart, taken: &[(ItemId, i64)], shown: bool) -> Result<()> {
         self.write(|c| {
-            items
-                .iter()
-                .try_for_each(|&item| sql::pulled_forget(c, cart, item))
+            for &(item, count) in taken {
+                kept_after_taken(c, cart, item, count)?;
+            }
+            if shown {
+                let items: Vec<ItemId> = taken.iter().map(|&(item, _)| item).collect();
+                sql::cart_mark_shown(c, cart.id, &items)?;
+            }
+            Ok(())
         })
     }
 
@@ -1009,7 +1024,7 @@ impl Store {
                                 outcomes.get(i),
                                 Some(SendOutcome::Applied { .. } | SendOutcome::Uncertain { .. })
                             ) {
-                                taken.push(targets[i]);
+                                taken.push((targets[i], sets[i].qoh));
                             }
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {
@@ -1024,12 +1039,7 @@ impl Store {
                         }
                         // The cart was shown these counts, as by Send QOH.
                         if !taken.is_empty() {
-                            self.write(|c| {
-                                for &item in &taken {
-                                    sql::pulled_forget(c, cart.id, item)?;
-                                }
-                                sql::cart_mark_shown(c, cart.id, &taken)
-                            })?;
+                            self.kept_after_taken(&cart, &taken, true)?;
                         }
                     }
                     Err(e) => {
@@ -1037,7 +1047,12 @@ impl Store {
                             d.outcome = Some(e.message());
                         }
                         if matches!(e, CartError::Ambiguous(_)) {
-                            self.pulled_forget(cart.id, &targets)?;
+                            let taken: Vec<(ItemId, i64)> = targets
+                                .iter()
+                                .zip(&sets)
+                                .map(|(&t, s)| (t, s.qoh))
+                                .collect();
+                            self.kept_after_taken(&cart, &taken, false)?;
                         }
                         if matches!(e, CartError::RateLimited { .. }) {
                             paused = Some(e.message());
@@ -1074,6 +1089,27 @@ pub struct DriftReport {
     pub items: Vec<DriftItem>,
     /// Items repaired.
     pub repaired: usize,
+}
+
+/// After `cart` took (or may have taken) `count` of `item` (Send QOH, a drift repair): the
+/// count kept of what it shows goes, as it now shows what the store publishes; unless the
+/// store publishes another count there by now, or none (a cap, a buffer or `sync: false` set
+/// while the count was on its way): the cart shows `count`, and that is kept. Forgotten, the
+/// next Get QOH read the cart's count against the new cap as units returned there, and
+/// real-time changes, starting, sent the cart nothing of the difference.
+fn kept_after_taken(c: &rusqlite::Connection, cart: &Cart, item: ItemId, count: i64) -> Result<()> {
+    if sql::pulled_get(c, cart.id, item)?.is_none() {
+        return Ok(());
+    }
+    let Some(target) = sql::item_get(c, item)? else {
+        return sql::pulled_forget(c, cart.id, item);
+    };
+    match published_now(c, cart, &target)? {
+        Some((t, published)) if t == item && published == count => {
+            sql::pulled_forget(c, cart.id, item)
+        }
+        _ => sql::pulled_set(c, cart.id, item, count),
+    }
 }
 
 /// Every count of the cart's catalogue by SKU as the store reads it (trimmed: " P " is item

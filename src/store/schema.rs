@@ -220,10 +220,11 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX pulled_counts_item ON pulled_counts(item_id);
     "#,
-    // 9: the counts a Send QOH batch is sending, each with the newest record it includes:
-    // written before the request, gone with the settlement of its answer. One left (the
-    // settlement failed on a busy store, or the process ended) may have been taken, so the
-    // records it included are settled as superseded (`sql::counts_left`) before a controller
+    // 9: the counts a Send QOH batch is sending, each with the newest record it includes
+    // (0 for none, of an item with a count kept: `pulled_counts`): written before the
+    // request, gone with the settlement of its answer. One left (the settlement failed on a
+    // busy store, or the process ended) may have been taken, so the records it included are
+    // settled as superseded, and a kept count goes (`sql::counts_left`), before a controller
     // or manual run goes on with the cart: sent as deltas they would be counted twice.
     r#"
     CREATE TABLE counts_sending (

@@ -1838,8 +1838,10 @@ const LEFT_SENDING: &str = "superseded by Send QOH: its count included this chan
 
 /// Settles the counts a Send QOH left sending to `cart` (its settlement failed, or its
 /// process ended before it): the cart may have taken each, so the records it included are
-/// superseded, as for a count whose answer was lost. Called where a controller leases or a
-/// manual run takes the cart over, so nothing sends them first. Returns how many records.
+/// superseded, and the count kept of what the cart showed goes, as for a count whose answer
+/// was lost (kept, the next Get QOH read the count taken as a sale given back). Called where
+/// a controller leases or a manual run takes the cart over, so nothing sends them first.
+/// Returns how many records.
 pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
     let left: Vec<(ItemId, i64)> = c
         .prepare_cached("SELECT item_id, upto FROM counts_sending WHERE cart_id = ?1")?
@@ -1851,6 +1853,7 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
     let mut n = 0;
     for &(item, upto) in &left {
         n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
+        pulled_forget(c, cart, item)?;
     }
     c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1")?
         .execute([cart])?;
