@@ -366,3 +366,38 @@ fn get_qoh_goes_on_when_a_product_joins_behind_the_cursor_mid_run() {
     assert_eq!(second.items, vec![("C".to_owned(), 3)]);
     assert_eq!(second.next_cursor.as_deref(), Some("4:30"));
 }
+
+/// A cart url that reaches WordPress but no WooCommerce REST API (a mistyped path here;
+/// WooCommerce deactivated by a plugin update, or plain permalinks, answer the same
+/// `404 rest_no_route`) pauses the cart with its sales waiting, and saying what to check;
+/// fixed, the sales go. Every sale of the batch was bypassed at once as refused by the cart,
+/// and never sent unless an operator retried each.
+#[test]
+fn a_url_without_the_rest_api_pauses_the_cart_and_bypasses_no_sale() {
+    let f = fixture(Mode::WooCommerce);
+    for sku in ["MUG", "CAP"] {
+        f.emu.set_qoh(sku, 10);
+        f.item(sku, 10);
+    }
+    let mut cart = cart_json(&f.emu, 50, SECRET);
+    let good = cart["url"].as_str().unwrap().to_owned();
+    cart["url"] = format!("{good}shop/").into();
+    let id = f.store.upsert_cart_json(&cart.to_string()).unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    adjust(&f.store, "MUG", -1);
+    adjust(&f.store, "CAP", -2);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.bypassed, r.remaining), (0, 0, 2), "{r}");
+    let error = r.carts[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("no WooCommerce REST API answers at this url")
+            && error.contains("rest_no_route"),
+        "{error}"
+    );
+    assert_eq!(f.count(id, StackState::Bypassed), 0, "{:?}", f.records(id));
+
+    cart["url"] = good.into();
+    f.store.upsert_cart_json(&cart.to_string()).unwrap();
+    f.drain();
+    assert_eq!((f.emu.qoh("MUG"), f.emu.qoh("CAP")), (Some(9), Some(8)));
+}

@@ -213,7 +213,8 @@ impl WooCommerceAdapter {
         let mut url = self.url(path);
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        let (headers, bytes) = common::exchange(self.client.get(url), |_| None)?;
+        let (headers, bytes) =
+            common::exchange(self.client.get(url), |_| None).map_err(no_route)?;
         let list: Vec<Value> = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("woocommerce", e, &bytes)))?;
         let total = headers
@@ -543,6 +544,7 @@ impl WooCommerceAdapter {
                     // Read, add, write: the write sent twice adds the delta twice.
                     batch_write_error,
                 )
+                .map_err(no_route)
                 .and_then(|(_, bytes)| {
                     serde_json::from_slice::<Value>(&bytes).map_err(|e| {
                         CartError::Ambiguous(common::malformed("woocommerce", e, &bytes))
@@ -591,6 +593,25 @@ impl WooCommerceAdapter {
             .zip(items)
             .map(|(o, (_, _, sku))| o.unwrap_or_else(|| Err(common::not_sent(sku))))
             .collect())
+    }
+}
+
+/// A 404 that names no WooCommerce error (WordPress's `rest_no_route`, a web server's own
+/// page) means no WooCommerce REST API answers at the cart's url: WooCommerce deactivated (a
+/// plugin update does so for a while), permalinks set to plain, a mistyped url. The cart
+/// pauses with its records waiting, as for refused credentials, until its settings change:
+/// taken as a refusal of the items, it had every record of the batch bypassed at once. A 404
+/// naming a WooCommerce error (`woocommerce_rest_product_invalid_id`: a product gone) stays
+/// the refusal it is.
+fn no_route(e: CartError) -> CartError {
+    match e {
+        CartError::Rejected(m) if m.starts_with("HTTP 404") && !m.contains("woocommerce_rest_") => {
+            CartError::Unauthorized(format!(
+                "no WooCommerce REST API answers at this url: check the cart's url, that \
+                 WooCommerce is active, and that permalinks are not plain ({m})"
+            ))
+        }
+        e => e,
     }
 }
 
