@@ -10,7 +10,7 @@ use inventory_sync::adapter::{
 };
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
-use inventory_sync::StackState;
+use inventory_sync::{GetOptions, StackState};
 use platform::scripted::Scripted;
 use platform::*;
 use std::time::Duration;
@@ -397,4 +397,80 @@ fn a_location_the_store_does_not_have_pauses_the_cart_and_bypasses_nothing() {
         0,
         "every sale was bypassed at once because the cart's location_id is wrong: {recs:?}"
     );
+}
+
+/// A cart of 1,100 items at 2 each and `n`, read by Get QOH (pages of 500) into a store that
+/// has them all at 0, with `change` run on the emulator after each page; the report.
+fn get_while(
+    change: impl Fn(&Emulator, usize),
+) -> (
+    Fixture,
+    Result<inventory_sync::GetReport, inventory_sync::Error>,
+) {
+    let f = fixture(Mode::BigCommerce);
+    for i in 1..=1100 {
+        let sku = format!("G-{i:04}");
+        f.emu.set_qoh(&sku, i * 2);
+        f.item(&sku, 0);
+    }
+    let cart = f.cart(50);
+    let emu = &f.emu;
+    let mut pages = 0;
+    let mut progress = |_done: i64, _total: i64| {
+        pages += 1;
+        change(emu, pages);
+        true
+    };
+    let options = GetOptions {
+        force: true,
+        create_new: false,
+    };
+    let report = f.store.get_qoh(cart, options, Some(&mut progress));
+    (f, report)
+}
+
+/// BigCommerce pages a location's items by number only. A product already read that is
+/// deleted while Get QOH runs pulls every later item one place back, and one made meanwhile
+/// pushes them on: the listing starts again (its total changed), and each item is read and
+/// applied once. The item that would have opened the next page was never read (its QOH left
+/// as it was, the run reported done), and one pushed onto the next page was read twice, so
+/// neither count was applied.
+#[test]
+fn get_qoh_reads_every_item_once_while_the_catalogue_changes() {
+    for added in [false, true] {
+        let (f, report) = get_while(|emu, page| {
+            if page == 1 {
+                match added {
+                    false => emu.remove("G-0001"),
+                    true => emu.set_qoh("A-NEW", 7),
+                }
+            }
+        });
+        let report = report.unwrap();
+        assert!(
+            report.error.is_none() && report.not_applied.is_empty(),
+            "{report:?}"
+        );
+        let missed: Vec<(String, i64)> = (2..=1100)
+            .map(|i| format!("G-{i:04}"))
+            .map(|sku| (f.store.item_qoh(&sku).unwrap(), sku))
+            .filter(|(qoh, sku)| *qoh != sku[2..].parse::<i64>().unwrap() * 2)
+            .map(|(qoh, sku)| (sku, qoh))
+            .collect();
+        assert!(missed.is_empty(), "added {added}: not read: {missed:?}");
+        assert_eq!(report.unknown, if added { vec!["A-NEW"] } else { vec![] });
+    }
+}
+
+/// A catalogue that changes under every page is read five times over at most: the run then
+/// stops with an error that says so, the pages read applied.
+#[test]
+fn get_qoh_stops_on_a_catalogue_that_keeps_changing() {
+    let (f, report) = get_while(|emu, page| emu.set_qoh(&format!("A-{page:03}"), 1));
+    let error = report.unwrap().error.unwrap_or_default();
+    assert!(
+        error.contains("the bigcommerce catalogue changed while it was read, 6 times"),
+        "{error}"
+    );
+    assert_eq!(f.store.item_qoh("G-0002").unwrap(), 4);
 }

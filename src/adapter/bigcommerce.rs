@@ -42,6 +42,11 @@
 //! Rate limits: a 429 is [`CartError::RateLimited`] with `X-Rate-Limit-Time-Reset-Ms` (or
 //! `Retry-After`) as the wait; when a success says `X-Rate-Limit-Requests-Left: 0` the next
 //! request waits out the window first (at most [`MAX_PACING`]).
+//!
+//! Get QOH pages the location's items by number (the only paging the endpoint has), and
+//! starts again from the first page when the listing's total changes under it (a product
+//! deleted behind the page read hid the item that opened the next page), returning each item
+//! once by its identity.
 
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::parse_retry_after;
@@ -76,6 +81,76 @@ pub struct BigCommerceAdapter {
     client: Client,
     known: Mutex<HashSet<String>>,
     not_before: Mutex<Option<Instant>>,
+    /// The items (by identity) the listing under way has returned: see
+    /// [`CartAdapter::fetch_quantities`] below.
+    listed: Mutex<HashSet<String>>,
+}
+
+/// One page of the location's items, and what BigCommerce says of the whole listing.
+struct ItemsPage {
+    items: Vec<Listed>,
+    pages: u32,
+    /// `meta.pagination.total`: how many items the listing holds now.
+    total: Option<u64>,
+}
+
+/// An item as listed: its SKU, its on-hand count, and its identity (variant or product).
+struct Listed {
+    sku: String,
+    count: i64,
+    id: Option<String>,
+}
+
+/// How often a Get QOH listing starts again because the catalogue changed under it, before
+/// it gives up.
+const RESTARTS: u32 = 5;
+
+/// Where a Get QOH listing stands: the page to read, how many items the listing held when
+/// it started (or last started again), and how often it started again.
+///
+/// BigCommerce pages the location's items by number only, in an order it does not document.
+/// An item that leaves the listing behind the page read (a product deleted meanwhile) pulls
+/// every later item one place back, so the item that would have opened the next page is
+/// never read: Get QOH would leave its QOH as it was, reported as done. One that joins it
+/// pushes an item read onto the next page again. So a listing whose total changes starts
+/// again from the first page (up to [`RESTARTS`] times), and an item, by its identity, is
+/// returned once per listing. A change that leaves the total as it was (one product deleted,
+/// another made) is not seen.
+struct Cursor {
+    page: u32,
+    total: Option<u64>,
+    restarts: u32,
+}
+
+impl Cursor {
+    fn parse(c: &str) -> std::result::Result<Cursor, CartError> {
+        let bad = || {
+            CartError::Rejected(format!(
+                "bad bigcommerce cursor {}",
+                super::http_json::excerpt(c.as_bytes())
+            ))
+        };
+        let mut parts = c.split(':');
+        let mut next = || parts.next().ok_or_else(bad);
+        let page = next()?.parse().map_err(|_| bad())?;
+        let total = match next()? {
+            "" => None,
+            t => Some(t.parse().map_err(|_| bad())?),
+        };
+        let restarts = next()?.parse().map_err(|_| bad())?;
+        Ok(Cursor {
+            page,
+            total,
+            restarts,
+        })
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = self.total.map(|t| t.to_string()).unwrap_or_default();
+        write!(f, "{}:{total}:{}", self.page, self.restarts)
+    }
 }
 
 impl fmt::Debug for BigCommerceAdapter {
@@ -121,6 +196,7 @@ impl BigCommerceAdapter {
             client: common::client(headers, timeout, "bigcommerce")?,
             known: Mutex::new(HashSet::new()),
             not_before: Mutex::new(None),
+            listed: Mutex::new(HashSet::new()),
         })
     }
 
@@ -191,7 +267,7 @@ impl BigCommerceAdapter {
         page: u32,
         limit: u32,
         skus: Option<&[&str]>,
-    ) -> std::result::Result<(Vec<(String, i64)>, u32), CartError> {
+    ) -> std::result::Result<ItemsPage, CartError> {
         let mut url = self.url(&format!("locations/{}/items", self.location));
         {
             let mut q = url.query_pairs_mut();
@@ -218,17 +294,32 @@ impl BigCommerceAdapter {
             .into_iter()
             .flatten()
             .filter_map(|d| {
-                Some((
-                    d["identity"]["sku"]
+                let identity = &d["identity"];
+                // The variant (every product has at least its base one), else the product.
+                let id = match (
+                    identity["variant_id"].as_u64(),
+                    identity["product_id"].as_u64(),
+                ) {
+                    (Some(v), _) => Some(format!("v{v}")),
+                    (None, Some(p)) => Some(format!("p{p}")),
+                    _ => None,
+                };
+                Some(Listed {
+                    sku: identity["sku"]
                         .as_str()
                         .filter(|s| !s.is_empty())?
                         .to_owned(),
-                    d["total_inventory_onhand"].as_i64()?,
-                ))
+                    count: d["total_inventory_onhand"].as_i64()?,
+                    id,
+                })
             })
             .collect();
-        let pages = v["meta"]["pagination"]["total_pages"].as_u64().unwrap_or(1) as u32;
-        Ok((items, pages))
+        let pagination = &v["meta"]["pagination"];
+        Ok(ItemsPage {
+            items,
+            pages: pagination["total_pages"].as_u64().unwrap_or(1) as u32,
+            total: pagination["total"].as_u64(),
+        })
     }
 
     /// The current on-hand count of the SKUs that exist (all pages), marking them known.
@@ -237,13 +328,15 @@ impl BigCommerceAdapter {
         for chunk in skus.chunks(SKUS_PER_CHECK) {
             let mut page = 1;
             loop {
-                let (items, pages) = self.items_page(page, MAX_LIMIT, Some(chunk))?;
+                let listing = self.items_page(page, MAX_LIMIT, Some(chunk))?;
                 out.extend(
-                    items
+                    listing
+                        .items
                         .into_iter()
-                        .filter(|(s, _)| chunk.contains(&s.as_str())),
+                        .filter(|i| chunk.contains(&i.sku.as_str()))
+                        .map(|i| (i.sku, i.count)),
                 );
-                if page >= pages {
+                if page >= listing.pages {
                     break;
                 }
                 page += 1;
@@ -479,14 +572,59 @@ impl CartAdapter for BigCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let page: u32 = common::number_cursor(cursor, 1, "bigcommerce")?;
-        let (items, pages) = self.items_page(page, limit.clamp(1, MAX_LIMIT), None)?;
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let mut at = match cursor {
+            None => {
+                self.listed.lock().clear();
+                Cursor {
+                    page: 1,
+                    total: None,
+                    restarts: 0,
+                }
+            }
+            Some(c) => Cursor::parse(c)?,
+        };
+        let listing = loop {
+            let listing = self.items_page(at.page, limit, None)?;
+            match (at.total, listing.total) {
+                (Some(was), Some(now)) if was != now => {
+                    if at.restarts >= RESTARTS {
+                        return Err(CartError::Unavailable(format!(
+                            "the bigcommerce catalogue changed while it was read, {} times \
+                             (it lists {now} items, {was} before): the pages read are \
+                             applied; run Get QOH again",
+                            at.restarts + 1
+                        )));
+                    }
+                    at = Cursor {
+                        page: 1,
+                        total: Some(now),
+                        restarts: at.restarts + 1,
+                    };
+                }
+                _ => break listing,
+            }
+        };
+        let items: Vec<(String, i64)> = {
+            let mut listed = self.listed.lock();
+            listing
+                .items
+                .into_iter()
+                .filter(|i| i.id.as_ref().map_or(true, |id| listed.insert(id.clone())))
+                .map(|i| (i.sku, i.count))
+                .collect()
+        };
         self.known
             .lock()
             .extend(items.iter().map(|(s, _)| s.clone()));
+        let next = Cursor {
+            page: at.page + 1,
+            total: at.total.or(listing.total),
+            restarts: at.restarts,
+        };
         Ok(QuantityPage {
             items,
-            next_cursor: (page < pages).then(|| (page + 1).to_string()),
+            next_cursor: (at.page < listing.pages).then(|| next.to_string()),
         })
     }
 }
