@@ -1245,8 +1245,9 @@ impl SendRun<'_> {
         if deliver.is_empty() {
             return Ok(Some((sets, read)));
         }
-        self.report.requests += 1;
-        let refused = match resend_unsettled(self.adapter, &sets, deliver) {
+        let max = self.cart.max_items_to_send as usize;
+        let sent = resend_unsettled(self.adapter, &sets, deliver, max, &mut self.report.requests);
+        let refused = match sent {
             // As for a set: an error of the call if nothing reached the cart.
             Err(e) if ends_run(&e) => {
                 if !self.reached {
@@ -1418,12 +1419,15 @@ impl SendRun<'_> {
 /// before without settling, so that should an earlier request of one land after the count
 /// the cart takes it as the duplicate it is. Returns, by set index, why an item's change
 /// was not applied (the item is then not sent its count), and the longest wait a
-/// `Retry` asked for; or the call's error. The records stay: the count, once the cart
-/// took it, settles them as it does the others.
+/// `Retry` asked for; or the first request's error. The records stay: the count, once the
+/// cart took it, settles them as it does the others. Requests carry at most `max` changes
+/// (the cart's `max_items_to_send`: an item may have several).
 fn resend_unsettled(
     adapter: &dyn CartAdapter,
     sets: &[QuantitySet],
     deliver: &[(usize, Vec<sql::SentBefore>)],
+    max: usize,
+    requests: &mut usize,
 ) -> std::result::Result<(HashMap<usize, String>, Duration), CartError> {
     let mut owner = Vec::new();
     let mut sends = Vec::new();
@@ -1438,17 +1442,30 @@ fn resend_unsettled(
             });
         }
     }
-    let outcomes = with_rate_limit(|| adapter.apply_deltas(&sends))?;
     let mut refused = HashMap::new();
     let mut wait = Duration::ZERO;
-    for (k, i) in owner.into_iter().enumerate() {
-        match outcomes.get(k) {
-            Some(SendOutcome::Applied { .. }) => {}
-            other => {
-                if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
-                    wait = wait.max(*d);
+    let max = max.max(1);
+    for (n, (chunk, owners)) in sends.chunks(max).zip(owner.chunks(max)).enumerate() {
+        *requests += 1;
+        match with_rate_limit(|| adapter.apply_deltas(chunk)) {
+            Ok(outcomes) => {
+                for (k, &i) in owners.iter().enumerate() {
+                    match outcomes.get(k) {
+                        Some(SendOutcome::Applied { .. }) => {}
+                        other => {
+                            if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
+                                wait = wait.max(*d);
+                            }
+                            refused.entry(i).or_insert_with(|| describe(other));
+                        }
+                    }
                 }
-                refused.entry(i).or_insert_with(|| describe(other));
+            }
+            Err(e) if n == 0 => return Err(e),
+            Err(e) => {
+                for &i in owners {
+                    refused.entry(i).or_insert_with(|| e.message());
+                }
             }
         }
     }

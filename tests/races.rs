@@ -388,3 +388,34 @@ fn a_failed_send_qoh_does_not_spend_the_hold_back_of_a_stalled_change() {
         "{second:?}"
     );
 }
+
+/// Changes sent before without settling go again under their keys before Send QOH's count, in
+/// requests of at most the cart's `max_items_to_send`: an item with two such changes in a
+/// batch of one went as one request of two, which a cart that holds to its limit refuses, and
+/// then the item was never sent its count, run after run.
+#[test]
+fn changes_sent_again_before_a_count_keep_to_the_carts_batch_size() {
+    let f = store();
+    let shop = Arc::new(Mem::default());
+    let id = custom_cart(&f.store, "shop", shop.clone(), Some("attribute"), Some(1));
+    f.store.set_cart_sync(id, true).unwrap();
+    f.store.set_param("RetryBaseMs", "3600000").unwrap();
+    f.store.set_param("RetryMaxMs", "3600000").unwrap();
+    item(&f.store, "S", 10);
+    shop.set("S", 10);
+    // Two sales, each tried and answered "later" (to be tried again in an hour).
+    *shop.retry_next.lock().unwrap() = 2;
+    adjust(&f.store, "S", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    adjust(&f.store, "S", -2, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    shop.batches.lock().unwrap().clear();
+    let sent = f
+        .store
+        .send_qoh(id, SendOptions { force: true }, None)
+        .unwrap();
+    assert!(sent.sent == 1 && sent.failures.is_empty(), "{sent:?}");
+    let batches = shop.batches.lock().unwrap().clone();
+    assert!(batches.iter().all(|b| b.len() == 1), "{batches:?}");
+    assert_eq!((shop.get("S"), f.store.item_qoh("S").unwrap()), (7, 7));
+}
