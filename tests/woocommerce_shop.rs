@@ -899,3 +899,33 @@ fn a_capped_shop_does_not_skip_a_product_when_two_more_are_trashed_after_the_pro
             .map(|s| (s.len(), (1..=300).find(|i| !s.contains(&format!("P{i}")))))
     );
 }
+
+/// A page of 100 products whose descriptions run to 340 KB each (a shop pasting its
+/// catalogue's HTML) is 34 MB, past the 32 MiB the adapter reads of an answer: Get QOH
+/// failed on such a shop. The listing asks WordPress for the fields it reads only (`_fields`,
+/// which the shop honours here as WordPress does).
+#[test]
+fn a_listing_asks_only_for_the_fields_it_reads() {
+    let description = "x".repeat(340 * 1024);
+    let shop = FakeShop::start(move |_, target, _| {
+        let fields: Option<Vec<String>> = target.split(['?', '&']).find_map(|kv| {
+            kv.strip_prefix("_fields=")
+                .map(|v| v.split("%2C").map(str::to_owned).collect())
+        });
+        let items: Vec<String> = (1..=100u64)
+            .map(|id| {
+                let mut p: serde_json::Value = serde_json::from_str(&product(id)).unwrap();
+                p["description"] = description.clone().into();
+                if let (Some(f), Some(o)) = (&fields, p.as_object_mut()) {
+                    o.retain(|k, _| f.contains(k));
+                }
+                p.to_string()
+            })
+            .collect();
+        let headers = vec![("X-WP-Total".into(), "100".into())];
+        (200, headers, format!("[{}]", items.join(",")))
+    });
+    let page = woo(&shop.url).fetch_quantities(None, 100).unwrap();
+    assert_eq!(page.items.len(), 100);
+    assert_eq!(page.items[99], ("P100".to_owned(), 100));
+}

@@ -292,6 +292,9 @@ impl WooCommerceAdapter {
                 ("offset", offset.to_string()),
                 ("orderby", "id".to_string()),
                 ("order", "asc".to_string()),
+                // Only what the adapter reads: a product's answer holds its descriptions,
+                // images and attributes, and a page of 100 can run to megabytes.
+                ("_fields", LISTED_FIELDS.to_string()),
             ];
             query.extend(extra.iter().cloned());
             let (mut list, total) = self.get(path, &query)?;
@@ -595,6 +598,9 @@ impl WooCommerceAdapter {
             .collect())
     }
 }
+
+/// The fields of a product or variation the adapter reads (WordPress's `_fields`).
+const LISTED_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity";
 
 /// A 404 that names no WooCommerce error (WordPress's `rest_no_route`, a web server's own
 /// page) means no WooCommerce REST API answers at the cart's url: WooCommerce deactivated (a

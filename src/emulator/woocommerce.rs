@@ -97,10 +97,23 @@ fn list_answer(
     list: Vec<(u64, String)>,
     to_json: impl Fn(u64, &str) -> Value,
 ) -> Answer {
+    // `_fields` (WordPress core's global parameter): only the named top-level fields.
+    let fields: Option<Vec<String>> = request.query_pairs().and_then(|pairs| {
+        pairs
+            .into_iter()
+            .find(|(k, _)| k == "_fields")
+            .map(|(_, v)| v.split(',').map(|f| f.trim().to_owned()).collect())
+    });
+    let shown = |mut v: Value| {
+        if let (Some(fields), Some(o)) = (&fields, v.as_object_mut()) {
+            o.retain(|k, _| fields.contains(k));
+        }
+        v
+    };
     match page_of(request, list) {
         Ok((items, total, pages)) => Answer::json(
             200,
-            Value::Array(items.iter().map(|(i, s)| to_json(*i, s)).collect()),
+            Value::Array(items.iter().map(|(i, s)| shown(to_json(*i, s))).collect()),
         )
         .with_header("X-WP-Total", total)
         .with_header("X-WP-TotalPages", pages),
