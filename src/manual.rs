@@ -399,7 +399,7 @@ impl Store {
                     // An item with a count kept of what the cart shows is noted too, as
                     // including no record (0): should the run end before it settles the
                     // answer, the count is taken as one the cart may have taken, and what
-                    // was kept goes (`sql::counts_left`), as it goes here once settled.
+                    // was kept is settled so (`sql::counts_left`).
                     let newest = match sql::stack_newest(c, cart.id, target)? {
                         None if kept_any && sql::pulled_get(c, cart.id, target)?.is_some() => {
                             Some(0)
@@ -1245,9 +1245,7 @@ impl SendRun<'_> {
         if deliver.is_empty() {
             return Ok(Some((sets, read)));
         }
-        let max = self.cart.max_items_to_send as usize;
-        let sent = resend_unsettled(self.adapter, &sets, deliver, max, &mut self.report.requests);
-        let refused = match sent {
+        let refused = match self.resend_unsettled(&sets, deliver) {
             // As for a set: an error of the call if nothing reached the cart.
             Err(e) if ends_run(&e) => {
                 if !self.reached {
@@ -1262,7 +1260,6 @@ impl SendRun<'_> {
                 deliver.iter().map(|(i, _)| (*i, why.clone())).collect()
             }
             Ok((refused, wait)) => {
-                self.reached = true;
                 if wait > RATE_LIMIT_MAX_WAIT {
                     let e = CartError::RateLimited {
                         retry_after: Some(wait),
@@ -1291,6 +1288,70 @@ impl SendRun<'_> {
             }
         }
         Ok(Some(kept))
+    }
+
+    /// Sends again, under their keys, the changes a count is about to include that were sent
+    /// before without settling, so that should an earlier request of one land after the count
+    /// the cart takes it as the duplicate it is. Requests carry at most the cart's
+    /// `max_items_to_send` changes (an item may have several), and each waits out what the
+    /// one before asked for. Returns, by set index, why an item's change was not applied (the
+    /// item is then not sent its count), and the wait a `Retry` asked for after the last
+    /// request (one longer than a run waits ends the sending here: the cart is not asked
+    /// again before the time it named); or the error of a request that ends the run (the
+    /// first's, or a later one's that [`ends_run`]: a rate limit, a refusal of the
+    /// credentials, an unreachable cart). The records stay: the count, once the cart took it,
+    /// settles them as it does the others.
+    fn resend_unsettled(
+        &mut self,
+        sets: &[QuantitySet],
+        deliver: &[(usize, Vec<sql::SentBefore>)],
+    ) -> std::result::Result<(HashMap<usize, String>, Duration), CartError> {
+        let mut owner = Vec::new();
+        let mut sends = Vec::new();
+        for (i, groups) in deliver {
+            for g in groups {
+                owner.push(*i);
+                sends.push(crate::adapter::DeltaSend {
+                    key: g.key.clone(),
+                    sku: sets[*i].sku.clone(),
+                    remote_ref: sets[*i].remote_ref.clone(),
+                    delta: g.delta,
+                });
+            }
+        }
+        let mut refused = HashMap::new();
+        let mut wait = Duration::ZERO;
+        let max = (self.cart.max_items_to_send as usize).max(1);
+        for (n, (chunk, owners)) in sends.chunks(max).zip(owner.chunks(max)).enumerate() {
+            if wait > RATE_LIMIT_MAX_WAIT {
+                break;
+            }
+            std::thread::sleep(std::mem::take(&mut wait));
+            self.report.requests += 1;
+            match with_rate_limit(|| self.adapter.apply_deltas(chunk)) {
+                Ok(outcomes) => {
+                    self.reached = true;
+                    for (k, &i) in owners.iter().enumerate() {
+                        match outcomes.get(k) {
+                            Some(SendOutcome::Applied { .. }) => {}
+                            other => {
+                                if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
+                                    wait = wait.max(*d);
+                                }
+                                refused.entry(i).or_insert_with(|| describe(other));
+                            }
+                        }
+                    }
+                }
+                Err(e) if n == 0 || ends_run(&e) => return Err(e),
+                Err(e) => {
+                    for &i in owners {
+                        refused.entry(i).or_insert_with(|| e.message());
+                    }
+                }
+            }
+        }
+        Ok((refused, wait))
     }
 
     /// Sends one batch's counts, and again those whose answer was lost or that the cart asked
@@ -1413,63 +1474,6 @@ impl SendRun<'_> {
             .collect();
         Ok((took, stop))
     }
-}
-
-/// Sends again, under their keys, the changes a count is about to include that were sent
-/// before without settling, so that should an earlier request of one land after the count
-/// the cart takes it as the duplicate it is. Returns, by set index, why an item's change
-/// was not applied (the item is then not sent its count), and the longest wait a
-/// `Retry` asked for; or the first request's error. The records stay: the count, once the
-/// cart took it, settles them as it does the others. Requests carry at most `max` changes
-/// (the cart's `max_items_to_send`: an item may have several).
-fn resend_unsettled(
-    adapter: &dyn CartAdapter,
-    sets: &[QuantitySet],
-    deliver: &[(usize, Vec<sql::SentBefore>)],
-    max: usize,
-    requests: &mut usize,
-) -> std::result::Result<(HashMap<usize, String>, Duration), CartError> {
-    let mut owner = Vec::new();
-    let mut sends = Vec::new();
-    for (i, groups) in deliver {
-        for g in groups {
-            owner.push(*i);
-            sends.push(crate::adapter::DeltaSend {
-                key: g.key.clone(),
-                sku: sets[*i].sku.clone(),
-                remote_ref: sets[*i].remote_ref.clone(),
-                delta: g.delta,
-            });
-        }
-    }
-    let mut refused = HashMap::new();
-    let mut wait = Duration::ZERO;
-    let max = max.max(1);
-    for (n, (chunk, owners)) in sends.chunks(max).zip(owner.chunks(max)).enumerate() {
-        *requests += 1;
-        match with_rate_limit(|| adapter.apply_deltas(chunk)) {
-            Ok(outcomes) => {
-                for (k, &i) in owners.iter().enumerate() {
-                    match outcomes.get(k) {
-                        Some(SendOutcome::Applied { .. }) => {}
-                        other => {
-                            if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
-                                wait = wait.max(*d);
-                            }
-                            refused.entry(i).or_insert_with(|| describe(other));
-                        }
-                    }
-                }
-            }
-            Err(e) if n == 0 => return Err(e),
-            Err(e) => {
-                for &i in owners {
-                    refused.entry(i).or_insert_with(|| e.message());
-                }
-            }
-        }
-    }
-    Ok((refused, wait))
 }
 
 /// Why a manual run stopped after it had done part of its work (`total` -1: not known).

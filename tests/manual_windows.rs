@@ -628,3 +628,43 @@ fn an_item_taken_off_a_real_time_cart_while_send_qoh_is_on_its_way_gets_its_diff
         records(&f.store, cart)
     );
 }
+
+/// The store keeps 100 the cart shows under a cap of 50; Send QOH sends it 50 and, while the
+/// count is on its way, another workstation caps the item at 20; the run then cannot record
+/// the answer. The cart may show 50 (it took the count) or 100: the store takes it to show
+/// the larger, so the next Get QOH errs toward fewer units (the cart's 50 read as 50 sold)
+/// and never makes stock. Settling the count left sending forgot the 100, and Get QOH read
+/// the cart's 50 against the cap of 20 as 30 units returned: QOH 130.
+#[test]
+fn a_count_left_sending_under_a_cap_set_meanwhile_never_makes_stock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = impatient_store(dir.path());
+    let shop = Arc::new(Mem::default());
+    let cart = custom_cart(&store, "shop", shop.clone(), None, None);
+    item(&store, "X", 100);
+    store.send_qoh(cart, SendOptions::default(), None).unwrap();
+    store
+        .set_web_fields(cart, "X", r#"{"max_publish":50}"#)
+        .unwrap();
+    let other = Store::open(&path).unwrap();
+    let slot = Arc::new(Mutex::new(None));
+    let (holder, at) = (slot.clone(), path.clone());
+    *shop.on_set.lock().unwrap() = Some(Box::new(move || {
+        other
+            .set_web_fields(cart, "X", r#"{"max_publish":20}"#)
+            .unwrap();
+        *holder.lock().unwrap() = Some(hold_the_store(&at));
+    }));
+    let sent = store.send_qoh(cart, SendOptions::default(), None);
+    slot.lock().unwrap().take();
+    assert_eq!(sent.err().map(|e| e.kind()), Some(ErrorKind::Busy));
+    assert_eq!(shop.get("X"), 50, "the cart took the count");
+    hold_lapses(&path);
+
+    let got = store.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        store.item_qoh("X").unwrap(),
+        50,
+        "the cart's 50 read against the 100 it may still show: {got:?}"
+    );
+}

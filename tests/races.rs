@@ -418,4 +418,29 @@ fn changes_sent_again_before_a_count_keep_to_the_carts_batch_size() {
     let batches = shop.batches.lock().unwrap().clone();
     assert!(batches.iter().all(|b| b.len() == 1), "{batches:?}");
     assert_eq!((shop.get("S"), f.store.item_qoh("S").unwrap()), (7, 7));
+
+    // The same, the second request of changes rate limited for ten minutes: the run stops
+    // there, and the cart is asked nothing more (it was sent the next request at once, and
+    // the report said nothing of the limit).
+    adjust(&f.store, "S", -1, Reason::PosSale);
+    *shop.retry_next.lock().unwrap() = 2;
+    f.store.run_stack(None).unwrap();
+    adjust(&f.store, "S", -2, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    let calls = shop.calls();
+    *shop.limit_call.lock().unwrap() = Some(calls + 2);
+    let sent = f
+        .store
+        .send_qoh(id, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        shop.calls(),
+        calls + 2,
+        "{:?}",
+        shop.batches.lock().unwrap()
+    );
+    assert!(
+        sent.sent == 0 && sent.error.as_deref().is_some_and(|e| e.contains("429")),
+        "{sent:?}"
+    );
 }

@@ -224,7 +224,7 @@ const MIGRATIONS: &[&str] = &[
     // (0 for none, of an item with a count kept: `pulled_counts`): written before the
     // request, gone with the settlement of its answer. One left (the settlement failed on a
     // busy store, or the process ended) may have been taken, so the records it included are
-    // settled as superseded, and a kept count goes (`sql::counts_left`), before a controller
+    // settled as superseded, and a kept count settled (`sql::counts_left`), before a controller
     // or manual run goes on with the cart: sent as deltas they would be counted twice.
     r#"
     CREATE TABLE counts_sending (

@@ -1838,10 +1838,9 @@ const LEFT_SENDING: &str = "superseded by Send QOH: its count included this chan
 
 /// Settles the counts a Send QOH left sending to `cart` (its settlement failed, or its
 /// process ended before it): the cart may have taken each, so the records it included are
-/// superseded, and the count kept of what the cart showed goes, as for a count whose answer
-/// was lost (kept, the next Get QOH read the count taken as a sale given back). Called where
-/// a controller leases or a manual run takes the cart over, so nothing sends them first.
-/// Returns how many records.
+/// superseded, as for a count whose answer was lost, and a count kept of what the cart
+/// shows is settled as [`kept_left`] says. Called where a controller leases or a manual run
+/// takes the cart over, so nothing sends them first. Returns how many records.
 pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
     let left: Vec<(ItemId, i64)> = c
         .prepare_cached("SELECT item_id, upto FROM counts_sending WHERE cart_id = ?1")?
@@ -1853,12 +1852,32 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
     let mut n = 0;
     for &(item, upto) in &left {
         n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
-        pulled_forget(c, cart, item)?;
+        kept_left(c, cart, item)?;
     }
     c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1")?
         .execute([cart])?;
     backlog_clamp(c)?;
     Ok(n)
+}
+
+/// The count kept of what `cart` shows of `item` after a count the cart may or may not have
+/// taken (the count the store published then, which it publishes still unless a web field
+/// changed meanwhile): the cart shows the one or the other, so the store takes it to show
+/// the larger, and the next Get QOH errs toward fewer units. The count kept goes where the
+/// store publishes at least as much, and stays otherwise. (Kept, a count of 19 the cart
+/// showed after a sale made the next Get QOH read the 20 it took as the sale given back;
+/// forgotten, a kept 100 over a cap set to 20 meanwhile made it read 30 units returned.)
+fn kept_left(c: &Connection, cart: CartId, item: ItemId) -> Result<()> {
+    let Some(kept) = pulled_get(c, cart, item)? else {
+        return Ok(());
+    };
+    let Some(target) = item_get(c, item)? else {
+        return pulled_forget(c, cart, item);
+    };
+    match crate::items::published_now(c, &cart_by_id(c, cart)?, &target)? {
+        Some((t, published)) if t == item && published >= kept => pulled_forget(c, cart, item),
+        _ => Ok(()),
+    }
 }
 
 fn supersede_item(

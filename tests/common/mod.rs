@@ -212,6 +212,9 @@ pub struct Mem {
     pub down: Mutex<bool>,
     /// Run once after the next set of counts was taken (another workstation busy then).
     pub on_set: Mutex<Option<Hook>>,
+    /// The call of changes (counted from 1, as `calls`) answered with a rate limit of ten
+    /// minutes, nothing applied.
+    pub limit_call: Mutex<Option<usize>>,
 }
 
 impl Mem {
@@ -235,6 +238,12 @@ impl CartAdapter for Mem {
             .lock()
             .unwrap()
             .push(d.iter().map(|x| (x.sku.clone(), x.delta)).collect());
+        if *self.limit_call.lock().unwrap() == Some(self.calls()) {
+            return Err(CartError::RateLimited {
+                retry_after: Some(std::time::Duration::from_secs(600)),
+                message: "HTTP 429".into(),
+            });
+        }
         {
             let mut r = self.retry_next.lock().unwrap();
             if *r > 0 {
