@@ -549,7 +549,8 @@ int32_t invsync_stack_retry(invsync_store *store, int32_t record_id);
  * from the stack (logged as discarded); the cart is not told. Any other record is
  * `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`, an id of 0 or less (never a
  * record's) `INVSYNC_INVALID_ARGUMENT`; `INVSYNC_BUSY` while a Send QOH, Get QOH or drift
- * repair holds the record's cart (discard it once that ends).
+ * repair holds the record's cart (discard it once that ends). A record a count of a Send
+ * QOH that ended before settling included leaves as superseded by it, and `INVSYNC_OK`.
  *
  * NULL: `store` required. Thread safety: any thread.
  *

@@ -326,8 +326,9 @@ impl<S: WebStack> StackController<S> {
 
     /// Runs `write`, a store write that records what a cart answered (its settlement, the
     /// cart's state). A store another writer holds past the busy timeout (a host importing
-    /// orders in one long transaction) is asked again until `give_up` (Unix ms: the answer's
-    /// lease, renewed while the request was in flight, holds until then at least) unless the
+    /// orders in one long transaction) is asked again until `give_up` (Unix ms: about as long
+    /// as the answer's lease, renewed while the request was in flight; settlement goes by the
+    /// lease's token, so one another controller took over meanwhile is left to it) unless the
     /// controller is stopping: an answer given up is lost, and a sale a cart without keys
     /// applied could then only be marked uncertain. A pass run by the host waits as long.
     fn keeping_answer<T>(&self, give_up: i64, mut write: impl FnMut() -> Result<T>) -> Result<T> {

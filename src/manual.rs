@@ -799,19 +799,25 @@ impl Store {
                         cart_qoh: None,
                         expected: Some(*published),
                     }),
-                    // Wide: a cart's count can be any i64, the sum must not overflow.
-                    Some(&q) if i128::from(q) + i128::from(*pending) != i128::from(*published) => {
-                        warnings.push(Warning {
-                            kind: "drift",
-                            sku: Some(sku.clone()),
-                            message: format!(
+                    Some(&q) if !in_step(q, *published, waiting) => warnings.push(Warning {
+                        kind: "drift",
+                        sku: Some(sku.clone()),
+                        message: match waiting.in_doubt {
+                            0 => format!(
                                 "the cart shows {q}; it should show {}",
                                 published - pending
                             ),
-                            cart_qoh: Some(q),
-                            expected: Some(published - pending),
-                        })
-                    }
+                            _ => format!(
+                                "the cart shows {q}; it should show {}, or {} with the changes \
+                                 in doubt applied ({})",
+                                published - pending,
+                                published - pending + waiting.in_doubt_sum,
+                                in_doubt_why(*waiting)
+                            ),
+                        },
+                        cart_qoh: Some(q),
+                        expected: Some(published - pending),
+                    }),
                     Some(_) => {}
                 }
             }
@@ -921,9 +927,7 @@ impl Store {
                 continue;
             };
             let expected = published - waiting.sum;
-            // With records in doubt the cart is in step if it shows either count: without
-            // them, or with them applied.
-            if q == expected || (waiting.in_doubt > 0 && q == expected + waiting.in_doubt_sum) {
+            if in_step(q, published, &waiting) {
                 report.in_step += 1;
             } else if waiting.in_doubt > 0 {
                 in_doubt.push(DriftItem {
@@ -1474,6 +1478,16 @@ impl SendRun<'_> {
             .collect();
         Ok((took, stop))
     }
+}
+
+/// Whether a cart showing `q` of an item is in step with the store, which publishes
+/// `published` with `waiting` still to reach the cart: it shows the published count less
+/// what waits, or, with records in doubt (sent, not settled), that count with them applied.
+/// Wide: a cart's count can be any i64.
+fn in_step(q: i64, published: i64, waiting: &sql::Waiting) -> bool {
+    let expected = i128::from(published) - i128::from(waiting.sum);
+    let q = i128::from(q);
+    q == expected || (waiting.in_doubt > 0 && q == expected + i128::from(waiting.in_doubt_sum))
 }
 
 /// Why a manual run stopped after it had done part of its work (`total` -1: not known).

@@ -731,7 +731,10 @@ impl Store {
     /// holds the record's cart: a Send QOH settles, once the cart took its counts, the records
     /// up to the newest one each count included, by id; SQLite gives a new record the highest
     /// id plus one, so removing that newest record could give its id to a sale made meanwhile,
-    /// which would then be settled as if the count had included it.
+    /// which would then be settled as if the count had included it. For the same reason the
+    /// counts a Send QOH left sending to the cart (its run ended before it settled them) are
+    /// settled first, as the cart's next lease would: a record such a count included leaves
+    /// the stack as superseded, and discarding it is then done.
     pub fn stack_discard(&self, record: i64) -> Result<()> {
         let now = store::now_ms();
         self.write(|c| {
@@ -741,6 +744,10 @@ impl Store {
                     &cart,
                     &format!("discard stack record {record} once that ends"),
                 )?;
+                sql::counts_left(c, cart.id, now)?;
+                if sql::record_cart(c, record)?.is_none() {
+                    return Ok(());
+                }
             }
             let (group, state) = sql::record_group(c, record)?;
             match (group, state.as_deref()) {

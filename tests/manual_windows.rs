@@ -12,7 +12,7 @@ use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet,
 use inventory_sync::adapter::{DeltaSend, UpdateMode};
 use inventory_sync::emulator::{Emulator, Mode};
 use inventory_sync::{
-    Adjustment, Delta, ErrorKind, GetOptions, OpenOptions, Reason, SendOptions, Store,
+    Adjustment, Delta, ErrorKind, GetOptions, OpenOptions, Reason, SendOptions, StackState, Store,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -667,4 +667,45 @@ fn a_count_left_sending_under_a_cap_set_meanwhile_never_makes_stock() {
         50,
         "the cart's 50 read against the 100 it may still show: {got:?}"
     );
+}
+
+/// A forced Send QOH sets B to 8, a count that includes B's bypassed sale of 2, and cannot
+/// record the answer, so its note stays for the cart's next lease to settle; with only a
+/// bypassed record, no pass leases the cart. The operator then discards that record, and the
+/// shop sells one more B: the sale reaches the cart. The discard left the note, the sale took
+/// the discarded record's id (SQLite gives the highest id plus one), and the next lease
+/// settled it as superseded by the count: the cart went on showing 8 with 7 in the store.
+#[test]
+fn a_sale_after_a_discard_is_not_settled_by_a_count_left_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = impatient_store(dir.path());
+    store.set_param("BypassAfterAttempts", "1").unwrap();
+    let shop = Arc::new(Mem::default());
+    let cart = custom_cart(&store, "shop", shop.clone(), Some("attribute"), None);
+    store.set_cart_sync(cart, true).unwrap();
+    item(&store, "B", 10);
+    shop.set("B", 10);
+    adjust(&store, "B", -2, Reason::PosSale);
+    *shop.retry_next.lock().unwrap() = 1;
+    store.run_stack(None).unwrap();
+    let bypassed = stack(&store, Some(r#"{"state":2}"#));
+    assert_eq!(bypassed.len(), 1, "the sale is bypassed");
+    let id = bypassed[0]["id"].as_i64().unwrap();
+
+    let other = busy_after_the_next_set(&shop, &path);
+    let sent = store.send_qoh(cart, SendOptions { force: true }, None);
+    other.lock().unwrap().take();
+    assert_eq!(sent.err().map(|e| e.kind()), Some(ErrorKind::Busy));
+    assert_eq!(
+        shop.get("B"),
+        8,
+        "the cart took the count, the sale included"
+    );
+    hold_lapses(&path);
+
+    store.stack_discard(id).unwrap();
+    adjust(&store, "B", -1, Reason::PosSale);
+    drain(&store);
+    assert_eq!((shop.get("B"), store.item_qoh("B").unwrap()), (7, 7));
+    assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
 }

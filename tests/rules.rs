@@ -2226,6 +2226,41 @@ fn rule11_preflight_lists_waiting_records_that_net_to_zero() {
     );
 }
 
+/// Rule 11 against the drift report: a sale of G (10 -> 9) reached the cart, which applied
+/// it, and the answer was lost: the record waits, in doubt, to go again under its key. The
+/// box is cleared meanwhile, and the preflight, as the drift report, takes the cart's 9 as in
+/// step (the count with the change in doubt applied); a 7 is drift, and the warning names
+/// both counts the cart could rightly show. The preflight called 9 drift, "it should show
+/// 10": set so, the cart would offer a unit the store does not have.
+#[test]
+fn rule11_preflight_takes_a_count_with_a_change_in_doubt_applied_as_in_step() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "G", 10);
+    e.set_qoh("G", 10);
+    adjust(&f.store, "G", -1, Reason::PosSale);
+    e.inject(Fault::ApplyThenDrop { count: 1 });
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.retried, 1, "{r}");
+    assert_eq!(e.qoh("G"), Some(9), "the cart applied the sale");
+    f.store.set_cart_sync(c, false).unwrap();
+    assert_eq!(f.store.drift(c, false).unwrap().in_step, 1);
+    let drift = |w: Vec<inventory_sync::Warning>| -> Vec<inventory_sync::Warning> {
+        w.into_iter().filter(|w| w.kind == "drift").collect()
+    };
+    assert_eq!(drift(f.store.preflight(c).unwrap()), vec![]);
+    e.set_qoh("G", 7);
+    let w = drift(f.store.preflight(c).unwrap());
+    assert!(
+        w.len() == 1
+            && w[0]
+                .message
+                .contains("should show 10, or 9 with the changes in doubt"),
+        "{w:?}"
+    );
+}
+
 /// The seeds: "some carts only allow the information to be pulled from the shopping cart"
 /// (or pushed to it), and only the buttons the cart supports are active. A cart whose
 /// capabilities lack `send` is refused Send QOH, and one that lacks `get` is refused Get QOH,
