@@ -787,18 +787,47 @@ impl<S: WebStack> StackController<S> {
                 let waiting_out = state.outage_step == 0 && state.backoff_until > now;
                 if waiting_out {
                     stop = true;
-                } else if sending > 0 && (state.outage_step > 0 || state.cart_error.is_some()) {
-                    self.keeping_answer(batch.keep_until, || {
-                        self.stack
-                            .set_cart_state(batch.cart, &CartRunState::default())
-                    })?;
                 }
-                (0..sending)
+                let verdicts: Vec<Verdict> = (0..sending)
                     .map(|i| match outcomes.get(i) {
                         Some(o) => outcome_verdict(o, now),
                         None => Verdict::Retryable("the cart gave no result for this item".into()),
                     })
-                    .collect()
+                    .collect();
+                // A wait the cart asked for on items of the call (the built-in adapters' answer
+                // to a rate limit met by a later request of it) is the cart's, as one on the
+                // whole call: written on the cart, so that every controller honours it.
+                let asked = verdicts
+                    .iter()
+                    .filter_map(|v| match v {
+                        Verdict::WaitUntil {
+                            until,
+                            attempt: false,
+                            response,
+                        } => Some((*until, response)),
+                        _ => None,
+                    })
+                    .max_by_key(|(until, _)| *until);
+                let new_state = match asked {
+                    Some((until, response)) => Some(CartRunState {
+                        backoff_until: until.max(state.backoff_until),
+                        outage_step: 0,
+                        cart_error: Some(response.clone()),
+                    }),
+                    None if !waiting_out
+                        && sending > 0
+                        && (state.outage_step > 0 || state.cart_error.is_some()) =>
+                    {
+                        Some(CartRunState::default())
+                    }
+                    None => None,
+                };
+                if let Some(new_state) = new_state.filter(|n| n != state) {
+                    self.keeping_answer(batch.keep_until, || {
+                        self.stack.set_cart_state(batch.cart, &new_state)
+                    })?;
+                }
+                verdicts
             }
             Err(e) => {
                 stop = true;
@@ -811,7 +840,9 @@ impl<S: WebStack> StackController<S> {
                         let until = now + wait;
                         (
                             Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
-                            CartRunState { backoff_until: until, outage_step: state.outage_step, cart_error: Some(msg.clone()) },
+                            // The cart answers: no outage, a wait (which a success elsewhere
+                            // then does not lift).
+                            CartRunState { backoff_until: until, outage_step: 0, cart_error: Some(msg.clone()) },
                         )
                     }
                     CartError::Unauthorized(_) => (
@@ -834,6 +865,12 @@ impl<S: WebStack> StackController<S> {
                             CartRunState { backoff_until: until, outage_step: step, cart_error: Some(msg.clone()) },
                         )
                     }
+                };
+                // A longer wait another controller recorded meanwhile (the cart's Retry-After)
+                // stands: an outage's back-off or another wait does not shorten it.
+                let new_state = match state.backoff_until > new_state.backoff_until {
+                    true => state.clone(),
+                    false => new_state,
                 };
                 if new_state != *state {
                     self.keeping_answer(batch.keep_until, || {
