@@ -65,15 +65,30 @@ fn keyed_shop_with_sales(store: &Store, skus: &[&str]) -> (Arc<Mem>, inventory_s
     (shop, cart)
 }
 
-/// Another workstation takes the store once `mem` took the next set of counts, until the
-/// returned slot is emptied.
-fn busy_after_the_next_set(mem: &Mem, path: &Path) -> Arc<Mutex<Option<rusqlite::Connection>>> {
+/// A Send QOH (`force`d or not) whose answer cannot be recorded: once `shop` took the counts,
+/// `meanwhile` runs (another workstation's change, or nothing) and another workstation holds
+/// the store past every try to settle. Returns the run's error, `Busy`; the run's hold has
+/// lapsed, as by its deadline (its release met the busy store too).
+fn send_unsettled(
+    store: &Store,
+    path: &Path,
+    shop: &Mem,
+    cart: inventory_sync::CartId,
+    force: bool,
+    meanwhile: impl FnOnce() + Send + 'static,
+) -> inventory_sync::Error {
     let slot = Arc::new(Mutex::new(None));
-    let (holder, path) = (slot.clone(), path.to_owned());
-    *mem.on_set.lock().unwrap() = Some(Box::new(move || {
-        *holder.lock().unwrap() = Some(hold_the_store(&path));
+    let (holder, at) = (slot.clone(), path.to_owned());
+    *shop.on_set.lock().unwrap() = Some(Box::new(move || {
+        meanwhile();
+        *holder.lock().unwrap() = Some(hold_the_store(&at));
     }));
-    slot
+    let sent = store.send_qoh(cart, SendOptions { force }, None);
+    slot.lock().unwrap().take();
+    hold_lapses(path);
+    let e = sent.expect_err("the run could not settle");
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    e
 }
 
 /// Send QOH sets B to 8, a count that includes B's sale still waiting on the stack, and the
@@ -89,13 +104,8 @@ fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_
     let (shop, cart) = keyed_shop_with_sales(&store, &["B"]); // B = 8; -2 waits for the cart
     assert_eq!(records(&store, cart), vec![("B".to_string(), -2)]);
 
-    let other = busy_after_the_next_set(&shop, &path);
-    let sent = store.send_qoh(cart, SendOptions { force: true }, None);
-    other.lock().unwrap().take();
-    let e = sent.err().map(|e| e.kind());
-    assert_eq!(e, Some(ErrorKind::Busy), "the run could not settle");
+    send_unsettled(&store, &path, &shop, cart, true, || {});
     assert_eq!(shop.get("B"), 8, "the cart took the count, sale included");
-    hold_lapses(&path);
 
     drain(&store);
     assert_eq!(
@@ -118,14 +128,9 @@ fn a_send_qoh_that_could_not_settle_says_to_run_it_again_which_sets_every_count(
     let (store, path) = impatient_store(dir.path());
     let (shop, cart) = keyed_shop_with_sales(&store, &["B", "C"]);
     shop.refuse_set.lock().unwrap().insert("C".into());
-    let other = busy_after_the_next_set(&shop, &path);
-    let sent = store.send_qoh(cart, SendOptions { force: true }, None);
-    other.lock().unwrap().take();
-    let e = sent.err().unwrap();
-    assert_eq!(e.kind(), ErrorKind::Busy);
+    let e = send_unsettled(&store, &path, &shop, cart, true, || {});
     assert!(e.message().contains("run Send QOH again"), "{e}");
     assert_eq!((shop.get("B"), shop.get("C")), (8, 10));
-    hold_lapses(&path);
 
     shop.refuse_set.lock().unwrap().clear();
     let again = store
@@ -146,10 +151,7 @@ fn the_next_send_qoh_settles_a_count_the_last_one_left_unsettled() {
     let (shop, cart) = keyed_shop_with_sales(&store, &["B"]);
     store.set_cart_sync(cart, false).unwrap();
 
-    let other = busy_after_the_next_set(&shop, &path);
-    assert!(store.send_qoh(cart, SendOptions::default(), None).is_err());
-    other.lock().unwrap().take();
-    hold_lapses(&path);
+    send_unsettled(&store, &path, &shop, cart, false, || {});
 
     let again = store.send_qoh(cart, SendOptions::default(), None).unwrap();
     assert_eq!((again.sent, again.failed), (1, 0), "{again:?}");
@@ -422,18 +424,9 @@ fn a_send_qoh_that_could_not_settle_a_kept_count_says_to_run_it_again() {
     adjust(&store, "A", 10, Reason::Receiving); // A = 8
     assert_eq!(store.item_qoh("A").unwrap(), 8);
 
-    let slot = Arc::new(Mutex::new(None));
-    let (holder, p) = (slot.clone(), path.clone());
-    *shop.on_set.lock().unwrap() = Some(Box::new(move || {
-        *holder.lock().unwrap() = Some(hold_the_store(&p));
-    }));
-    let sent = store.send_qoh(cart, SendOptions::default(), None);
-    slot.lock().unwrap().take();
-    let e = sent.expect_err("the run could not settle");
-    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    let e = send_unsettled(&store, &path, &shop, cart, false, || {});
     assert!(e.message().contains("run Send QOH again"), "{e}");
     assert_eq!(shop.get("A"), 8, "the cart took the count");
-    hold_lapses(&path);
     store.send_qoh(cart, SendOptions::default(), None).unwrap();
 
     // Nothing sold anywhere: the cart shows 8, the store has 8.
@@ -573,12 +566,8 @@ fn a_send_qoh_that_could_not_settle_leaves_no_kept_count_that_gives_back_a_sale(
     store.get_qoh(cart, GetOptions::default(), None).unwrap();
     assert_eq!(store.item_qoh("X").unwrap(), 99);
 
-    let other = busy_after_the_next_set(&shop, &path);
-    let sent = store.send_qoh(cart, SendOptions::default(), None);
-    other.lock().unwrap().take();
-    assert_eq!(sent.err().map(|e| e.kind()), Some(ErrorKind::Busy));
+    send_unsettled(&store, &path, &shop, cart, false, || {});
     assert_eq!(shop.get("X"), 20, "the cart took the count");
-    hold_lapses(&path);
 
     // Nothing sold or returned since: QOH stays 99.
     let got = store.get_qoh(cart, GetOptions::default(), None).unwrap();
@@ -647,19 +636,12 @@ fn a_count_left_sending_under_a_cap_set_meanwhile_never_makes_stock() {
         .set_web_fields(cart, "X", r#"{"max_publish":50}"#)
         .unwrap();
     let other = Store::open(&path).unwrap();
-    let slot = Arc::new(Mutex::new(None));
-    let (holder, at) = (slot.clone(), path.clone());
-    *shop.on_set.lock().unwrap() = Some(Box::new(move || {
+    send_unsettled(&store, &path, &shop, cart, false, move || {
         other
             .set_web_fields(cart, "X", r#"{"max_publish":20}"#)
             .unwrap();
-        *holder.lock().unwrap() = Some(hold_the_store(&at));
-    }));
-    let sent = store.send_qoh(cart, SendOptions::default(), None);
-    slot.lock().unwrap().take();
-    assert_eq!(sent.err().map(|e| e.kind()), Some(ErrorKind::Busy));
+    });
     assert_eq!(shop.get("X"), 50, "the cart took the count");
-    hold_lapses(&path);
 
     let got = store.get_qoh(cart, GetOptions::default(), None).unwrap();
     assert_eq!(
@@ -692,16 +674,12 @@ fn a_sale_after_a_discard_is_not_settled_by_a_count_left_sending() {
     assert_eq!(bypassed.len(), 1, "the sale is bypassed");
     let id = bypassed[0]["id"].as_i64().unwrap();
 
-    let other = busy_after_the_next_set(&shop, &path);
-    let sent = store.send_qoh(cart, SendOptions { force: true }, None);
-    other.lock().unwrap().take();
-    assert_eq!(sent.err().map(|e| e.kind()), Some(ErrorKind::Busy));
+    send_unsettled(&store, &path, &shop, cart, true, || {});
     assert_eq!(
         shop.get("B"),
         8,
         "the cart took the count, the sale included"
     );
-    hold_lapses(&path);
 
     store.stack_discard(id).unwrap();
     adjust(&store, "B", -1, Reason::PosSale);
