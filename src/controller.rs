@@ -780,11 +780,12 @@ impl<S: WebStack> StackController<S> {
         let mut stop = false;
         let verdicts: Vec<Verdict> = match answer {
             Ok(outcomes) => {
-                // A wait the cart asked for that still runs (a rate limit another controller
-                // recorded while this request was in flight, outside an outage) is kept and
-                // honoured: an answer to another request does not lift it. An outage is over
+                // A wait that still runs was recorded by another controller while this request
+                // was in flight (it was sent only once the cart's last wait had ended): a rate
+                // limit, which an answer to another request does not lift, or that
+                // controller's outage, kept too, as the safe side. Otherwise an outage is over
                 // once the cart answers.
-                let waiting_out = state.outage_step == 0 && state.backoff_until > now;
+                let waiting_out = state.backoff_until > now;
                 if waiting_out {
                     stop = true;
                 }
@@ -811,7 +812,7 @@ impl<S: WebStack> StackController<S> {
                 let new_state = match asked {
                     Some((until, response)) => Some(CartRunState {
                         backoff_until: until.max(state.backoff_until),
-                        outage_step: 0,
+                        outage_step: state.outage_step,
                         cart_error: Some(response.clone()),
                     }),
                     None if !waiting_out
@@ -840,9 +841,9 @@ impl<S: WebStack> StackController<S> {
                         let until = now + wait;
                         (
                             Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
-                            // The cart answers: no outage, a wait (which a success elsewhere
-                            // then does not lift).
-                            CartRunState { backoff_until: until, outage_step: 0, cart_error: Some(msg.clone()) },
+                            // The outage's step stays: a cart answering 503 and 429 by turns
+                            // is backed off further each time, not from the start.
+                            CartRunState { backoff_until: until, outage_step: state.outage_step, cart_error: Some(msg.clone()) },
                         )
                     }
                     CartError::Unauthorized(_) => (

@@ -2630,3 +2630,38 @@ fn an_outage_does_not_shorten_a_retry_after_another_controller_recorded() {
         now_ms()
     );
 }
+
+/// A struggling shop answers 503 and 429 by turns. Each 503 backs the cart off one step
+/// further, a 429 between two of them notwithstanding: the oldest sale's 10 attempts spread
+/// over a growing back-off. When a 429 reset the outage's step, every 503 backed off from
+/// the start, and the sale was bypassed within seconds. (Each pass is let run at once by
+/// ending the waits in the file, as the clock would.)
+#[test]
+fn a_429_between_outage_answers_does_not_reset_the_outage_back_off() {
+    let f = store();
+    f.store.set_param("RetryBaseMs", "200").unwrap();
+    f.store.set_param("RetryMaxMs", "60000").unwrap();
+    let a = Scripted::new(
+        [Call::Outage, Call::Limited]
+            .into_iter()
+            .cycle()
+            .take(6)
+            .collect(),
+    );
+    let c = cart_on(&f, "flaky", a.clone());
+    item(&f.store, "X", 10);
+    adjust(&f.store, "X", -1, Reason::PosSale);
+    let stack = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let mut steps = Vec::new();
+    for _ in 0..6 {
+        conn.execute_batch(
+            "UPDATE carts SET backoff_until = 0; UPDATE send_groups SET next_attempt_at = 0;",
+        )
+        .unwrap();
+        f.store.run_stack(None).unwrap();
+        steps.push(stack.cart_state(c).unwrap().outage_step);
+    }
+    assert_eq!(a.calls.load(Ordering::SeqCst), 6);
+    assert_eq!(steps, vec![1, 1, 2, 2, 3, 3]);
+}
