@@ -12,6 +12,10 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "../src/adapter/scripted.rs"]
+mod scripted;
+use scripted::Scripted;
+
 fn adapter(emu: &Emulator) -> HttpJsonAdapter {
     HttpJsonAdapter::new(&emu.url(), None, Duration::from_secs(10)).unwrap()
 }
@@ -604,4 +608,73 @@ fn an_endless_answer_is_cut_off_not_read_into_memory() {
         written < 128 << 20,
         "the client stopped reading each answer soon after the cap: {written} bytes written"
     );
+}
+
+/// A cart that quotes the token back (in a 401's body, in a result's message): the adapter's
+/// errors and outcomes never hold it, used alone as an integrator may (the library's registry
+/// scrubs what adapters say too). They held it verbatim.
+#[test]
+fn a_token_the_cart_quotes_back_is_never_shown() {
+    const TOKEN: &str = "tok-s3cr3t-4711";
+    let cart = Scripted::start(vec![
+        (401, r#"{"error":"invalid token Bearer tok-s3cr3t-4711"}"#),
+        (
+            200,
+            r#"{"results":[{"key":"s1","status":"rejected","message":"tok-s3cr3t-4711 may not"}]}"#,
+        ),
+    ]);
+    let a =
+        HttpJsonAdapter::new(&cart.url, Some(Secret::new(TOKEN)), Duration::from_secs(10)).unwrap();
+    let e = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap_err();
+    let o = a.set_quantities(&[set("s1", "TEE-M", 1, None)]).unwrap();
+    cart.finish();
+    let shown = format!("{e:?} {} {o:?}", e.message());
+    assert!(
+        !shown.contains(TOKEN) && shown.contains("invalid token") && shown.contains("may not"),
+        "{shown}"
+    );
+}
+
+/// A set answered with a status outside the protocol (a plugin's `updated`) may have been
+/// set: `Uncertain`, so Send QOH settles the records the count included rather than send
+/// them on top of it. As `Failed` (surely not set), a receiving of 5 the count included
+/// went to the cart again, and it offered 5 units the store did not have.
+#[test]
+fn a_set_answered_outside_the_protocol_may_have_been_set() {
+    let cart = Scripted::start(vec![(
+        200,
+        r#"{"results":[{"key":"s1","status":"updated","qoh":15}]}"#,
+    )]);
+    let a = HttpJsonAdapter::new(&cart.url, None, Duration::from_secs(10)).unwrap();
+    let o = a.set_quantities(&[set("s1", "TEE-M", 15, None)]).unwrap();
+    cart.finish();
+    assert!(
+        matches!(&o[..], [SendOutcome::Uncertain { message }] if message.contains("updated")),
+        "{o:?}"
+    );
+}
+
+/// 408 Request Timeout (a proxy or server gave up waiting for the request: RFC 9110 says it
+/// was not processed, and may be sent again), 421 and 425 are "try later", as a 5xx: one
+/// such answer had the whole batch bypassed as refused.
+#[test]
+fn a_request_not_processed_is_tried_again() {
+    for status in [408, 421, 425] {
+        let emu = Emulator::start().unwrap();
+        emu.set_qoh("TEE-M", 5);
+        emu.inject(Fault::Status {
+            status,
+            count: 1,
+            retry_after: None,
+        });
+        let a = adapter(&emu);
+        match a.apply_deltas(&[delta("k1", "TEE-M", -1)]) {
+            Err(CartError::Unavailable(m)) => assert!(m.contains(&format!("HTTP {status}")), "{m}"),
+            other => panic!("{status}: expected Unavailable, got {other:?}"),
+        }
+        assert_eq!(
+            a.apply_deltas(&[delta("k1", "TEE-M", -1)]).unwrap(),
+            vec![SendOutcome::Applied { qoh: Some(4) }]
+        );
+    }
 }

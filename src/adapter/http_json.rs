@@ -10,7 +10,8 @@
 //! - `POST {url}qoh/set` `{"quantities":[{"key":"…","sku":"TEE-M","qoh":7,"expected":5|null}]}` →
 //!   results with `applied`, `conflict` (with the current `qoh`), `unknown_sku`, `rejected`.
 //! - 429 with `Retry-After` (seconds) and 5xx mean "try later"; 401/403 pause the cart; any
-//!   other 4xx is permanent for the batch.
+//!   other 4xx is permanent for the batch, but 408, 421 and 425, which say the request was not
+//!   processed and may be sent again (counted as attempts, as a 5xx).
 //!
 //! # Why `duplicate` counts as applied
 //!
@@ -36,11 +37,13 @@
 //! | other 5xx with `Retry-After` | [`CartError::RateLimited`] (a wait, not an attempt) |
 //! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
+//! | 408, 421, 425 (not processed; may be sent again) | [`CartError::Unavailable`] |
 //! | other 3xx/4xx (redirects are not followed) | [`CartError::Rejected`] |
+//! | a set's result with a status outside the protocol | [`SendOutcome::Uncertain`] (the count may have been set) |
 //! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; a count is absolute and a delta keyed, so either is safe to send again); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
 //!
 //! Messages hold the HTTP status and at most ~200 characters of the cart's body; never the
-//! token or the `Authorization` header.
+//! token or the `Authorization` header (a token the cart quotes back is scrubbed).
 
 use super::common;
 use super::{
@@ -65,7 +68,8 @@ const BODY_EXCERPT_CHARS: usize = 200;
 /// share behind an `Arc`; safe to call from several threads at once.
 pub struct HttpJsonAdapter {
     base: Url,
-    has_token: bool,
+    /// Kept to scrub from what the cart answers: a cart may quote the header back.
+    token: Option<Secret>,
     timeout: Duration,
     client: Client,
 }
@@ -74,7 +78,7 @@ impl fmt::Debug for HttpJsonAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpJsonAdapter")
             .field("url", &self.base.as_str())
-            .field("token", &if self.has_token { "***" } else { "none" })
+            .field("token", &if self.token.is_some() { "***" } else { "none" })
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -103,7 +107,7 @@ impl HttpJsonAdapter {
         let client = common::client(headers, timeout, "http_json")?;
         Ok(HttpJsonAdapter {
             base,
-            has_token: token.is_some(),
+            token,
             timeout,
             client,
         })
@@ -168,12 +172,8 @@ fn with_cart_message(base: String, r: &ResultItem) -> String {
     }
 }
 
-impl CartAdapter for HttpJsonAdapter {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-
-    fn apply_deltas(
+impl HttpJsonAdapter {
+    fn raw_apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
@@ -225,7 +225,7 @@ impl CartAdapter for HttpJsonAdapter {
             .collect())
     }
 
-    fn set_quantities(
+    fn raw_set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
@@ -271,7 +271,9 @@ impl CartAdapter for HttpJsonAdapter {
                     ("unknown_sku" | "rejected", _) => SendOutcome::Failed {
                         message: with_cart_message(format!("sku {}: {}", s.sku, r.status), &r),
                     },
-                    (other, _) => SendOutcome::Failed {
+                    // Outside the protocol: the count may have been set (a plugin answering
+                    // `updated`); taken as not set, its waiting records would go on top of it.
+                    (other, _) => SendOutcome::Uncertain {
                         message: with_cart_message(
                             format!("sku {}: unexpected status `{}`", s.sku, truncate(other)),
                             &r,
@@ -282,7 +284,7 @@ impl CartAdapter for HttpJsonAdapter {
             .collect())
     }
 
-    fn fetch_quantities(
+    fn raw_fetch_quantities(
         &self,
         cursor: Option<&str>,
         limit: u32,
@@ -303,6 +305,53 @@ impl CartAdapter for HttpJsonAdapter {
             items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),
             next_cursor: page.next_cursor.filter(|c| !c.is_empty()),
         })
+    }
+}
+
+/// Every message the cart's answers put in an error or an outcome goes through
+/// `HttpJsonAdapter::scrubbed`: the token, quoted back by a cart, never reaches a caller
+/// (the library's registry scrubs too; this holds for an integrator using the adapter alone).
+impl CartAdapter for HttpJsonAdapter {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.scrubbed(self.raw_apply_deltas(deltas))
+    }
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        self.scrubbed(self.raw_set_quantities(sets))
+    }
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        self.raw_fetch_quantities(cursor, limit)
+            .map_err(|e| e.map_message(|m| self.scrub(m)))
+    }
+}
+
+impl HttpJsonAdapter {
+    fn scrub(&self, m: String) -> String {
+        match &self.token {
+            Some(t) => common::scrub(m, &[t.expose()]),
+            None => m,
+        }
+    }
+    fn scrubbed(
+        &self,
+        r: std::result::Result<Vec<SendOutcome>, CartError>,
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        Ok(r.map_err(|e| e.map_message(|m| self.scrub(m)))?
+            .into_iter()
+            .map(|o| o.map_message(|m| self.scrub(m)))
+            .collect())
     }
 }
 
@@ -478,6 +527,11 @@ pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError 
             message,
         },
         500..=599 => CartError::Unavailable(message),
+        // The request was not processed, and may be sent again (RFC 9110 §15.5.9, 9110
+        // §15.5.20, 8470 §5.2): a proxy's or server's time-out on the request, a connection
+        // to the wrong host, a request too early. Refused for good, one such answer had a
+        // whole batch bypassed.
+        408 | 421 | 425 => CartError::Unavailable(message),
         300..=399 => CartError::Rejected(format!(
             "{message} (redirects are not followed: configure the final url)"
         )),
