@@ -671,6 +671,18 @@ impl Store {
                     cart.name, cart.adapter
                 )));
             }
+            if let Some(why) = wf
+                .remote_ref
+                .as_deref()
+                .filter(|_| wf.remote_ref != old.remote_ref)
+                .and_then(|r| crate::adapter::registry::remote_ref_refused(&cart.adapter, r))
+            {
+                return Err(Error::invalid(format!(
+                    "web fields of {sku} on cart {:?}: remote_ref {:?}: {why}",
+                    cart.name,
+                    wf.remote_ref.as_deref().unwrap_or_default()
+                )));
+            }
             if old == wf {
                 return sql::web_fields_put(c, cart.id, item.id, &wf);
             }

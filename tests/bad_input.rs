@@ -751,6 +751,34 @@ fn a_remote_ref_no_adapter_would_read_is_refused() {
         Some("123/456"),
         "WooCommerce reads a product/variation reference"
     );
+    // A form the adapter cannot read (a Shopify variant's id pasted from the admin, a
+    // WooCommerce SKU) is refused, naming the form it takes: it was ignored for a search by
+    // SKU, and a sale went to whichever variant had the SKU.
+    for (cart, r, takes) in [
+        (shop, "gid://shopify/ProductVariant/555", "InventoryItem"),
+        (shop, "TEE-7", "InventoryItem"),
+        (woo, "TEE", "123/456"),
+        (woo, "123/x", "123/456"),
+    ] {
+        let e = f
+            .store
+            .set_web_fields(
+                cart,
+                "TEE",
+                &format!(r#"{{"remote_ref":"{r}","buffer":2}}"#),
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(
+            e.message().contains(r) && e.message().contains(takes),
+            "{e}"
+        );
+        assert_eq!(
+            f.store.web_fields(cart, "TEE").unwrap().buffer,
+            0,
+            "nothing changed"
+        );
+    }
 }
 
 /// A cart definition its built-in adapter refuses to be built from (a missing credential, a

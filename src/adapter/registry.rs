@@ -41,6 +41,24 @@ const BUILTIN: &[&str] = &[
 /// it.)
 pub(crate) const SKU_ONLY: &[&str] = &["http_json", "bigcommerce"];
 
+/// Why `remote_ref` is not a reference the built-in `adapter` can use, if it is not: Shopify
+/// takes an inventory item's id, WooCommerce a product's, or a product's and a variation's.
+/// Another form (a Shopify variant's id, pasted from the admin) was ignored for a search by
+/// SKU, and a sale went to whichever variant had the SKU while the linked one oversold.
+pub(crate) fn remote_ref_refused(adapter: &str, remote_ref: &str) -> Option<&'static str> {
+    match adapter {
+        "shopify" if super::shopify::item_gid(remote_ref).is_none() => Some(
+            "the shopify adapter takes an inventory item's id (gid://shopify/InventoryItem/123, \
+             or 123), not a variant's or a product's",
+        ),
+        "woocommerce" if !super::woocommerce::is_ref(remote_ref) => Some(
+            "the woocommerce adapter takes a product's id (123), or a product's and a \
+             variation's (123/456)",
+        ),
+        _ => None,
+    }
+}
+
 /// The per-request time-out of a cart unless its config says `timeout_ms`.
 pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
     Duration::from_millis(

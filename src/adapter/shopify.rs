@@ -155,7 +155,7 @@ fn location_gid(id: &str) -> String {
     }
 }
 
-fn item_gid(remote_ref: &str) -> Option<String> {
+pub(crate) fn item_gid(remote_ref: &str) -> Option<String> {
     if remote_ref.starts_with("gid://shopify/InventoryItem/") {
         Some(remote_ref.to_owned())
     } else if !remote_ref.is_empty() && remote_ref.bytes().all(|b| b.is_ascii_digit()) {

@@ -138,6 +138,11 @@ fn id_of(v: &Value) -> Option<u64> {
         .or_else(|| v["id"].as_str().and_then(|s| s.trim().parse().ok()))
 }
 
+/// Whether `s` is a reference this adapter can use (see [`parse_ref`]).
+pub(crate) fn is_ref(s: &str) -> bool {
+    parse_ref(s).is_some()
+}
+
 fn parse_ref(s: &str) -> Option<WooRef> {
     match s.split_once('/') {
         None => Some(WooRef {

@@ -352,7 +352,10 @@ pub unsafe extern "C" fn invsync_item_delete(store: *mut InvsyncStore, sku: *con
 
 /// Sets web fields of one item on one cart from JSON
 /// `{"remote_ref"?,"sync"?:true,"buffer"?:0,"max_publish"?:null}`; keys left out keep their
-/// value. When the cart syncs in real time, a change of its published count is queued.
+/// value. When the cart syncs in real time, a change of its published count is queued. A
+/// `remote_ref` the cart's adapter cannot read (any on an `http_json` or BigCommerce cart; a
+/// Shopify one that names no inventory item; a WooCommerce one that is not `123` or
+/// `123/456`) is `INVSYNC_INVALID_ARGUMENT`, and nothing changes.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///
