@@ -383,3 +383,79 @@ fn an_upgrade_counts_every_cart_as_shown_its_items_counts() {
     let report = store.get_qoh(1, GetOptions::default(), None).unwrap();
     assert_eq!(store.item_qoh("MUG").unwrap(), 10, "{report:?}");
 }
+
+/// A schema-1 file with a real-time cart `blind` (id 1) on a cart without keys in memory,
+/// which shows MUG at 8, and `extra` run on it; opened (upgraded) by this build.
+fn schema_1_store(path: &Path, extra: &str) -> (Store, std::sync::Arc<common::Mem>) {
+    old_store(path, 1);
+    run_sql(
+        path,
+        &format!(
+            "INSERT INTO params(name, value) VALUES ('SynchQOH', 'true'), ('RetryBaseMs', '0'),
+                                                    ('RetryMaxMs', '0');
+             UPDATE items SET qoh = 8 WHERE id = 1;
+             INSERT INTO carts(id, name, adapter, config, cap_send, cap_get, realtime,
+                               max_items_to_send, retains_basket, sync_on)
+             VALUES (1, 'blind', 'blind', '{{}}', 1, 1, 'attribute', 50, 0, 1);
+             {extra}"
+        ),
+    );
+    let store = Store::open(path).unwrap();
+    let mem = std::sync::Arc::new(common::Mem {
+        mode: Some(inventory_sync::UpdateMode::Absolute),
+        ..Default::default()
+    });
+    mem.set("MUG", 8);
+    let a = mem.clone();
+    store.register_adapter("blind", move |_| Ok(a.clone()));
+    (store, mem)
+}
+
+/// Two sales of MUG (10 -> 8) a schema-1 controller had leased as one group and was sending
+/// when its process ended: the cart may have them already (here it does). Upgraded, the group
+/// is one a controller stopped while sending: a cart without keys is not sent it again, and
+/// it is marked uncertain for the owner to check. Migration 2 gave it no count of leases
+/// taken, so it went again as a first try, and the cart took the sales twice (6, the store
+/// 8).
+#[test]
+fn a_group_a_schema_1_controller_was_sending_is_not_sent_again_to_a_cart_without_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let (store, mem) = schema_1_store(
+        &path,
+        "INSERT INTO send_groups(id, cart_id, item_id, key, net_delta, workstation, state,
+                                 attempts, next_attempt_at, lease_token, lease_until, created_at)
+         VALUES (1, 1, 1, 'f3a3c3a4-0c1e-4c57-9a0e-7d1b6c0c0c01', -2, 'ws', 'pending', 0, 0,
+                 'dead-controller', 1, 0);
+         INSERT INTO stack(id, cart_id, item_id, delta, reason, workstation, created_at,
+                           group_id)
+         VALUES (1, 1, 1, -1, 2, 'ws', 0, 1), (2, 1, 1, -1, 2, 'ws', 0, 1);",
+    );
+    let r = store.run_stack(None).unwrap();
+    assert_eq!(r.uncertain, 2, "{r}");
+    assert_eq!((mem.calls(), mem.get("MUG")), (0, 8));
+}
+
+/// A schema-1 Send QOH held its cart until it ended (`manual_until` at the end of time): one
+/// whose process died left it held for good. Upgraded, the hold lapses within 15 minutes, as
+/// a hold does since schema 2; migration 2 had left it as it was, and the cart refused every
+/// Send QOH and was sent nothing, for ever.
+#[test]
+fn a_cart_a_dead_schema_1_send_qoh_held_is_released_within_15_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (_store, _mem) = schema_1_store(
+        &path,
+        "UPDATE carts SET manual_until = 9223372036854775807 WHERE id = 1;",
+    );
+    let until: i64 = value(&path, "SELECT manual_until FROM carts WHERE id = 1");
+    assert!(
+        until > before && until <= before + 15 * 60 * 1000 + 60_000,
+        "held until {until}, {} ms from the upgrade",
+        until - before
+    );
+}

@@ -268,6 +268,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (cart_id, chunk)
     ) WITHOUT ROWID;
     "#,
+    // 12: two things a schema-1 build left that migration 2 kept as they were. A group a
+    // schema-1 controller had taken for sending and never settled (its process ended) holds
+    // a lease token with `unsettled` at 0: taken as never sent, a cart without keys was sent
+    // it again (a sale taken twice). It is counted as sent once, as schema 2 counts a lease.
+    // And a cart a schema-1 Send QOH held until it ended (`manual_until` at the end of time,
+    // no owner) stayed held for good when the run's process had died: nothing sent to it, and
+    // every Send QOH refused. Its hold now lapses in 15 minutes, as a hold does since schema
+    // 2. Builds from schema 2 on leave neither (a lease counts itself; a hold names its
+    // owner), so nothing else matches.
+    r#"
+    UPDATE send_groups SET unsettled = 1 WHERE lease_token IS NOT NULL AND unsettled = 0;
+    UPDATE carts
+       SET manual_until = MIN(manual_until,
+                              CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + 900000)
+     WHERE manual_owner IS NULL AND manual_until > 0;
+    "#,
 ];
 
 /// The schema version this build writes.
