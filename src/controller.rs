@@ -695,6 +695,8 @@ impl<S: WebStack> StackController<S> {
             let mut answered = None;
             // The cart answered its last request (or is not known to be failing).
             let mut healthy = state.outage_step == 0 && state.cart_error.is_none();
+            // The cart's outage step when the request in flight was sent.
+            let mut step = state.outage_step;
             loop {
                 // A batch leased ahead is not sent once a manual Send/Get QOH holds the cart:
                 // the manual run waits only for the request already in flight.
@@ -731,8 +733,9 @@ impl<S: WebStack> StackController<S> {
                 };
                 batch.keep_until = now_ms() + settings.lease_ms;
                 let state = self.stack.cart_state(cart.id)?;
-                let (transitions, stop) =
-                    self.judge(&batch, answer, adapter, settings, &state, &mut rep)?;
+                let (transitions, stop) = self.judge(
+                    &batch, answer, adapter, settings, &state, &mut step, &mut rep,
+                )?;
                 healthy = !stop;
                 if stop {
                     // The answer first: a batch leased ahead goes only to a cart with keys,
@@ -764,8 +767,10 @@ impl<S: WebStack> StackController<S> {
         })
     }
 
-    /// What an answer means for each group of `batch`; updates the cart's state. Returns the
-    /// transitions and whether to stop sending to the cart in this pass.
+    /// What an answer means for each group of `batch`; updates the cart's state. `step` is
+    /// the cart's outage step when the request was sent, and becomes the step it has now.
+    /// Returns the transitions and whether to stop sending to the cart in this pass.
+    #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
         batch: &Batch,
@@ -773,6 +778,7 @@ impl<S: WebStack> StackController<S> {
         adapter: &dyn CartAdapter,
         settings: &Settings,
         state: &CartRunState,
+        step: &mut i64,
         rep: &mut CartReport,
     ) -> Result<(Vec<(i64, Transition)>, bool)> {
         let now = now_ms();
@@ -781,11 +787,11 @@ impl<S: WebStack> StackController<S> {
         let verdicts: Vec<Verdict> = match answer {
             Ok(outcomes) => {
                 // A wait that still runs was recorded by another controller while this request
-                // was in flight (it was sent only once the cart's last wait had ended): a rate
-                // limit, which an answer to another request does not lift, or that
-                // controller's outage, kept too, as the safe side. Otherwise an outage is over
-                // once the cart answers.
-                let waiting_out = state.backoff_until > now;
+                // was in flight (it was sent only once the cart's last wait had ended). A rate
+                // limit, which leaves the outage's step as it was, stands: an answer to another
+                // request does not lift it. An outage that controller met (a step further) is
+                // over, as any outage is once the cart answers.
+                let waiting_out = state.backoff_until > now && state.outage_step <= *step;
                 if waiting_out {
                     stop = true;
                 }
@@ -823,6 +829,7 @@ impl<S: WebStack> StackController<S> {
                     }
                     None => None,
                 };
+                *step = new_state.as_ref().unwrap_or(state).outage_step;
                 if let Some(new_state) = new_state.filter(|n| n != state) {
                     self.keeping_answer(batch.keep_until, || {
                         self.stack.set_cart_state(batch.cart, &new_state)
@@ -873,6 +880,7 @@ impl<S: WebStack> StackController<S> {
                     true => state.clone(),
                     false => new_state,
                 };
+                *step = new_state.outage_step;
                 if new_state != *state {
                     self.keeping_answer(batch.keep_until, || {
                         self.stack.set_cart_state(batch.cart, &new_state)

@@ -2665,3 +2665,39 @@ fn a_429_between_outage_answers_does_not_reset_the_outage_back_off() {
     assert_eq!(a.calls.load(Ordering::SeqCst), 6);
     assert_eq!(steps, vec![1, 1, 2, 2, 3, 3]);
 }
+
+/// TILL-1's request is applied while TILL-2's, sent meanwhile, meets one 503 (its own link to
+/// the shop failing): the cart has just answered TILL-1, so the outage TILL-2 recorded is
+/// over, and TILL-1's next sale goes at once. Kept (a wait running at the answer, whatever
+/// recorded it), it held TILL-1's sales for up to `RetryMaxMs`.
+#[test]
+fn a_success_ends_an_outage_another_till_recorded_meanwhile() {
+    let f = store();
+    f.store.set_param("RetryBaseMs", "60000").unwrap();
+    f.store.set_param("RetryMaxMs", "300000").unwrap();
+    let a = Scripted::new(vec![Call::OtherThenApplied, Call::Outage]);
+    let c = cart_on(&f, "plan", a.clone());
+    let t1 = till(&f, "TILL-1", "plan", a.clone());
+    let t2 = till(&f, "TILL-2", "plan", a.clone());
+    for sku in ["X", "Y", "Z"] {
+        item(&f.store, sku, 10);
+    }
+    t1.run_stack(None).unwrap();
+    t2.run_stack(None).unwrap();
+    adjust(&t1, "X", -1, Reason::PosSale);
+    adjust(&t2, "Y", -1, Reason::PosSale);
+    *a.other.lock() = Some(t2);
+    let r = t1.run_stack(None).unwrap();
+    assert_eq!((r.sent, a.calls.load(Ordering::SeqCst)), (1, 2), "{r}");
+    adjust(&t1, "Z", -1, Reason::PosSale);
+    let r = t1.run_stack(None).unwrap();
+    let state = SqliteStack::open(f.store.path(), &Default::default())
+        .unwrap()
+        .cart_state(c)
+        .unwrap();
+    assert_eq!(
+        (r.sent, a.calls.load(Ordering::SeqCst)),
+        (1, 3),
+        "{r} {state:?}"
+    );
+}
