@@ -571,6 +571,12 @@ impl Store {
             // level (a variant's own count means nothing on a cart now shown its product's
             // total; a plain item is itself at either level).
             if let Some(old) = &old {
+                // The cart's references of its items are the old platform's ids, which the
+                // new adapter would misread (a WooCommerce product id taken for a Shopify
+                // inventory item's) or ignore: the items go by SKU until given new ones.
+                if old.adapter != spec.adapter {
+                    sql::web_fields_clear_refs(c, id)?;
+                }
                 if old.adapter != spec.adapter
                     || shop_settings(&old.adapter, &old.config)
                         != shop_settings(&spec.adapter, &spec.config)
@@ -671,14 +677,16 @@ impl Store {
                     cart.name, cart.adapter
                 )));
             }
+            // Also one stored before 2026-12-02: a call that keeps it is refused until it is
+            // cleared or set right, as the adapter fails the item's changes meanwhile.
             if let Some(why) = wf
                 .remote_ref
                 .as_deref()
-                .filter(|_| wf.remote_ref != old.remote_ref)
                 .and_then(|r| crate::adapter::registry::remote_ref_refused(&cart.adapter, r))
             {
                 return Err(Error::invalid(format!(
-                    "web fields of {sku} on cart {:?}: remote_ref {:?}: {why}",
+                    "web fields of {sku} on cart {:?}: remote_ref {:?}: {why}; set one it \
+                     takes, or clear it (\"remote_ref\": null)",
                     cart.name,
                     wf.remote_ref.as_deref().unwrap_or_default()
                 )));

@@ -757,6 +757,9 @@ fn a_remote_ref_no_adapter_would_read_is_refused() {
     for (cart, r, takes) in [
         (shop, "gid://shopify/ProductVariant/555", "InventoryItem"),
         (shop, "TEE-7", "InventoryItem"),
+        (shop, "gid://shopify/InventoryItem/", "InventoryItem"),
+        (shop, "gid://shopify/InventoryItem/555 ", "InventoryItem"),
+        (shop, "gid://shopify/InventoryItem/TEE-M", "InventoryItem"),
         (woo, "TEE", "123/456"),
         (woo, "123/x", "123/456"),
     ] {
@@ -779,6 +782,46 @@ fn a_remote_ref_no_adapter_would_read_is_refused() {
             "nothing changed"
         );
     }
+    // One stored before these were refused is refused with any change that keeps it, until it
+    // is cleared: the adapter fails the item's changes meanwhile (it took it as the item's).
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            "UPDATE web_fields SET remote_ref = 'gid://shopify/ProductVariant/555'
+             WHERE cart_id = ?1",
+            [shop],
+        )
+        .unwrap();
+    let e = f
+        .store
+        .set_web_fields(shop, "TEE", r#"{"buffer":2}"#)
+        .unwrap_err();
+    assert!(e.message().contains("clear it"), "{e}");
+    f.store
+        .set_web_fields(shop, "TEE", r#"{"remote_ref":null,"buffer":2}"#)
+        .unwrap();
+    assert_eq!(f.store.web_fields(shop, "TEE").unwrap().buffer, 2);
+}
+
+/// A cart moved to another adapter (WooCommerce to Shopify, the same name) forgets its items'
+/// references, the old platform's ids: they go by SKU until given new ones. A WooCommerce
+/// product id (4242) was read by the Shopify adapter as inventory item 4242, and the item's
+/// sales were bypassed there, the variant overselling.
+#[test]
+fn a_cart_moved_to_another_adapter_forgets_the_old_platforms_references() {
+    let f = store();
+    item(&f.store, "TEE", 5);
+    let woo = r#"{"name":"Web","adapter":"woocommerce","url":"https://shop.example/",
+                  "consumer_key":"ck_x","consumer_secret":"cs_secret"}"#;
+    let cart = f.store.upsert_cart_json(woo).unwrap();
+    f.store
+        .set_web_fields(cart, "TEE", r#"{"remote_ref":"4242","buffer":1}"#)
+        .unwrap();
+    let shop = r#"{"name":"Web","adapter":"shopify","url":"https://example.myshopify.com/",
+                   "token":"shpat_x","location_id":"1"}"#;
+    assert_eq!(f.store.upsert_cart_json(shop).unwrap(), cart);
+    let wf = f.store.web_fields(cart, "TEE").unwrap();
+    assert_eq!((wf.remote_ref, wf.buffer), (None, 1));
 }
 
 /// A cart definition its built-in adapter refuses to be built from (a missing credential, a

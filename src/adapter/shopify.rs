@@ -155,13 +155,14 @@ fn location_gid(id: &str) -> String {
     }
 }
 
+/// The inventory item a `remote_ref` names: `gid://shopify/InventoryItem/<digits>` or the
+/// digits alone; `None` for any other form (a variant's id, a padded or empty one).
 pub(crate) fn item_gid(remote_ref: &str) -> Option<String> {
-    if remote_ref.starts_with("gid://shopify/InventoryItem/") {
-        Some(remote_ref.to_owned())
-    } else if !remote_ref.is_empty() && remote_ref.bytes().all(|b| b.is_ascii_digit()) {
-        Some(format!("gid://shopify/InventoryItem/{remote_ref}"))
-    } else {
-        None
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match remote_ref.strip_prefix("gid://shopify/InventoryItem/") {
+        Some(n) if digits(n) => Some(remote_ref.to_owned()),
+        None if digits(remote_ref) => Some(format!("gid://shopify/InventoryItem/{remote_ref}")),
+        _ => None,
     }
 }
 
@@ -579,8 +580,15 @@ impl ShopifyAdapter {
         {
             let ids = self.ids.lock();
             for (sku, remote) in items.clone() {
-                if let Some(gid) = remote.and_then(item_gid) {
-                    out.insert(sku.to_owned(), Ok(gid));
+                if let Some(r) = remote {
+                    // Never a search by SKU instead: another variant may have the SKU.
+                    let gid = item_gid(r).ok_or_else(|| {
+                        format!(
+                            "sku {sku}: remote_ref {r:?} names no Shopify inventory item: set it \
+                             to the inventory item's id (gid://shopify/InventoryItem/123), or clear it"
+                        )
+                    });
+                    out.insert(sku.to_owned(), gid);
                 } else if let Some((gid, _)) =
                     ids.get(sku).filter(|(_, until)| Instant::now() < *until)
                 {

@@ -355,7 +355,9 @@ pub unsafe extern "C" fn invsync_item_delete(store: *mut InvsyncStore, sku: *con
 /// value. When the cart syncs in real time, a change of its published count is queued. A
 /// `remote_ref` the cart's adapter cannot read (any on an `http_json` or BigCommerce cart; a
 /// Shopify one that names no inventory item; a WooCommerce one that is not `123` or
-/// `123/456`) is `INVSYNC_INVALID_ARGUMENT`, and nothing changes.
+/// `123/456`) is `INVSYNC_INVALID_ARGUMENT`, and nothing changes; so is a call that keeps
+/// such a reference stored before: clear it (`"remote_ref":null`) or set one it reads. A cart
+/// given another adapter forgets its items' references.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///

@@ -314,6 +314,13 @@ pub(crate) fn web_fields_put(
     Ok(())
 }
 
+/// Forgets the cart's own references of every item on `cart` (its adapter changed).
+pub(crate) fn web_fields_clear_refs(c: &Connection, cart: CartId) -> Result<()> {
+    c.prepare_cached("UPDATE web_fields SET remote_ref = NULL WHERE cart_id = ?1")?
+        .execute([cart])?;
+    Ok(())
+}
+
 /// The web fields of `item` on every cart that has any.
 pub(crate) fn web_fields_of_item(c: &Connection, item: ItemId) -> Result<Vec<(CartId, WebFields)>> {
     let mut st = c.prepare_cached(
