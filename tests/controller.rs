@@ -2420,32 +2420,6 @@ fn cart_on(f: &Fixture, reg: &str, adapter: Arc<dyn CartAdapter>) -> CartId {
     c
 }
 
-/// A keyed cart whose first call is answered item by item with the cart's rate limit (as the
-/// built-in adapters answer when a later request of a multi-request call gets HTTP 429 with
-/// `Retry-After: 3600`); every later call is applied. Counts its calls.
-struct ItemsLimitedOnce {
-    calls: AtomicUsize,
-}
-
-impl CartAdapter for ItemsLimitedOnce {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(d.iter()
-            .map(|x| match n {
-                0 => SendOutcome::Retry {
-                    message: format!("sku {}: rate limited: HTTP 429 Too Many Requests", x.sku),
-                    after: Some(Duration::from_secs(3600)),
-                },
-                _ => SendOutcome::Applied { qoh: None },
-            })
-            .collect())
-    }
-    sends_deltas_only!();
-}
-
 /// A rate limit the cart gave on items of TILL-1's call (a later request of it met HTTP 429)
 /// is written on the cart, as one on the whole call is: TILL-2's controller sends the cart
 /// nothing inside the hour it asked for. It was recorded on those items' groups only, and
@@ -2453,8 +2427,10 @@ impl CartAdapter for ItemsLimitedOnce {
 #[test]
 fn a_retry_after_on_items_is_obeyed_by_another_workstations_controller() {
     let f = store();
-    let a = Arc::new(ItemsLimitedOnce {
-        calls: AtomicUsize::new(0),
+    let a = Arc::new(PerItemLimit {
+        calls: Default::default(),
+        limited: 1,
+        after: Duration::from_secs(3600),
     });
     let c = cart_on(&f, "lim", a.clone());
     let t1 = till(&f, "TILL-1", "lim", a.clone());
