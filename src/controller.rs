@@ -695,8 +695,6 @@ impl<S: WebStack> StackController<S> {
             let mut answered = None;
             // The cart answered its last request (or is not known to be failing).
             let mut healthy = state.outage_step == 0 && state.cart_error.is_none();
-            // The cart's outage step when the request in flight was sent.
-            let mut step = state.outage_step;
             loop {
                 // A batch leased ahead is not sent once a manual Send/Get QOH holds the cart:
                 // the manual run waits only for the request already in flight.
@@ -733,9 +731,8 @@ impl<S: WebStack> StackController<S> {
                 };
                 batch.keep_until = now_ms() + settings.lease_ms;
                 let state = self.stack.cart_state(cart.id)?;
-                let (transitions, stop) = self.judge(
-                    &batch, answer, adapter, settings, &state, &mut step, &mut rep,
-                )?;
+                let (transitions, stop) =
+                    self.judge(&batch, answer, adapter, settings, &state, &mut rep)?;
                 healthy = !stop;
                 if stop {
                     // The answer first: a batch leased ahead goes only to a cart with keys,
@@ -767,10 +764,8 @@ impl<S: WebStack> StackController<S> {
         })
     }
 
-    /// What an answer means for each group of `batch`; updates the cart's state. `step` is
-    /// the cart's outage step when the request was sent, and becomes the step it has now.
-    /// Returns the transitions and whether to stop sending to the cart in this pass.
-    #[allow(clippy::too_many_arguments)]
+    /// What an answer means for each group of `batch`; updates the cart's state. Returns the
+    /// transitions and whether to stop sending to the cart in this pass.
     fn judge(
         &self,
         batch: &Batch,
@@ -778,7 +773,6 @@ impl<S: WebStack> StackController<S> {
         adapter: &dyn CartAdapter,
         settings: &Settings,
         state: &CartRunState,
-        step: &mut i64,
         rep: &mut CartReport,
     ) -> Result<(Vec<(i64, Transition)>, bool)> {
         let now = now_ms();
@@ -786,13 +780,11 @@ impl<S: WebStack> StackController<S> {
         let mut stop = false;
         let verdicts: Vec<Verdict> = match answer {
             Ok(outcomes) => {
-                // A wait that still runs was recorded by another controller while this request
-                // was in flight (it was sent only once the cart's last wait had ended). A rate
-                // limit, which leaves the outage's step as it was, stands: an answer to another
-                // request does not lift it. An outage that controller met (a step further) is
-                // over, as any outage is once the cart answers.
-                let waiting_out = state.backoff_until > now && state.outage_step <= *step;
-                if waiting_out {
+                // A rate limit another controller recorded while this request was in flight
+                // stands: an answer to another request does not lift it. An outage is over once
+                // the cart answers, whoever met it.
+                let limited = state.rate_limited_until > now;
+                if limited {
                     stop = true;
                 }
                 let verdicts: Vec<Verdict> = (0..sending)
@@ -820,16 +812,22 @@ impl<S: WebStack> StackController<S> {
                         backoff_until: until.max(state.backoff_until),
                         outage_step: state.outage_step,
                         cart_error: Some(response.clone()),
+                        rate_limited_until: until.max(state.rate_limited_until),
                     }),
-                    None if !waiting_out
-                        && sending > 0
-                        && (state.outage_step > 0 || state.cart_error.is_some()) =>
+                    None if limited => Some(CartRunState {
+                        backoff_until: state.rate_limited_until,
+                        outage_step: 0,
+                        ..state.clone()
+                    }),
+                    None if sending > 0
+                        && (state.outage_step > 0
+                            || state.cart_error.is_some()
+                            || state.backoff_until > now) =>
                     {
                         Some(CartRunState::default())
                     }
                     None => None,
                 };
-                *step = new_state.as_ref().unwrap_or(state).outage_step;
                 if let Some(new_state) = new_state.filter(|n| n != state) {
                     self.keeping_answer(batch.keep_until, || {
                         self.stack.set_cart_state(batch.cart, &new_state)
@@ -850,7 +848,12 @@ impl<S: WebStack> StackController<S> {
                             Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
                             // The outage's step stays: a cart answering 503 and 429 by turns
                             // is backed off further each time, not from the start.
-                            CartRunState { backoff_until: until, outage_step: state.outage_step, cart_error: Some(msg.clone()) },
+                            CartRunState {
+                                backoff_until: until,
+                                outage_step: state.outage_step,
+                                cart_error: Some(msg.clone()),
+                                rate_limited_until: until.max(state.rate_limited_until),
+                            },
                         )
                     }
                     CartError::Unauthorized(_) => (
@@ -859,6 +862,7 @@ impl<S: WebStack> StackController<S> {
                             backoff_until: now + settings.retry_max_ms.max(1000),
                             outage_step: state.outage_step,
                             cart_error: Some(format!("{msg}; cart paused: fix its credentials or settings (updating the cart resumes it)")),
+                            rate_limited_until: state.rate_limited_until,
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
@@ -870,7 +874,12 @@ impl<S: WebStack> StackController<S> {
                         let until = now + backoff_ms(settings, step);
                         (
                             Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
-                            CartRunState { backoff_until: until, outage_step: step, cart_error: Some(msg.clone()) },
+                            CartRunState {
+                                backoff_until: until,
+                                outage_step: step,
+                                cart_error: Some(msg.clone()),
+                                rate_limited_until: state.rate_limited_until,
+                            },
                         )
                     }
                 };
@@ -880,7 +889,6 @@ impl<S: WebStack> StackController<S> {
                     true => state.clone(),
                     false => new_state,
                 };
-                *step = new_state.outage_step;
                 if new_state != *state {
                     self.keeping_answer(batch.keep_until, || {
                         self.stack.set_cart_state(batch.cart, &new_state)

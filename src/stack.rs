@@ -257,6 +257,9 @@ pub struct CartRunState {
     pub outage_step: i64,
     /// A cart-level error (401/403, outage), shown in reports.
     pub cart_error: Option<String>,
+    /// Until when the cart asked to be sent nothing (a 429, a `Retry-After` on items): within
+    /// `backoff_until`, kept apart so that an answer ending an outage does not lift it.
+    pub rate_limited_until: i64,
 }
 
 /// The web stack as the controller sees it. The SQLite store implements it; a PostgreSQL

@@ -1817,6 +1817,7 @@ impl CartAdapter for OtherControllerLimited {
                 backoff_until: now + 3_600_000,
                 outage_step: 0,
                 cart_error: Some("HTTP 429 (rate limited)".into()),
+                rate_limited_until: now + 3_600_000,
             };
             other
                 .set_cart_state(*self.cart.lock().unwrap(), &limited)
@@ -2465,14 +2466,15 @@ fn a_retry_after_on_items_is_obeyed_by_another_workstations_controller() {
     assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 2);
 }
 
-/// What a call of [`Scripted`] does; `Other…` first runs the other till's pass, its own
-/// request in flight meanwhile.
+/// What a call of [`Scripted`] does; `Other…` first runs another till's pass (the last one
+/// given), its own request in flight meanwhile.
 #[derive(Clone, Copy)]
 enum Call {
     Outage,
     Limited,
     OtherThenApplied,
     OtherThenOutage,
+    OtherThenLimited,
 }
 
 /// A keyed cart answering its calls as `plan` says (an outage: HTTP 503; a limit: 429 naming
@@ -2480,7 +2482,7 @@ enum Call {
 struct Scripted {
     calls: AtomicUsize,
     plan: Vec<Call>,
-    other: parking_lot::Mutex<Option<Store>>,
+    others: parking_lot::Mutex<Vec<Store>>,
     other_report: parking_lot::Mutex<Option<String>>,
 }
 
@@ -2489,12 +2491,12 @@ impl Scripted {
         Arc::new(Scripted {
             calls: AtomicUsize::new(0),
             plan,
-            other: parking_lot::Mutex::new(None),
+            others: parking_lot::Mutex::new(Vec::new()),
             other_report: parking_lot::Mutex::new(None),
         })
     }
     fn other_pass(&self) {
-        let other = self.other.lock().take().unwrap();
+        let other = self.others.lock().pop().unwrap();
         let r = other.run_stack(None).unwrap();
         *self.other_report.lock() = Some(r.to_string());
     }
@@ -2510,17 +2512,22 @@ impl CartAdapter for Scripted {
             .get(self.calls.fetch_add(1, Ordering::SeqCst))
             .copied();
         let outage = || Err(CartError::Unavailable("HTTP 503".into()));
+        let limited = || {
+            Err(CartError::RateLimited {
+                retry_after: Some(Duration::from_secs(3600)),
+                message: "HTTP 429 Too Many Requests".into(),
+            })
+        };
         match call {
             Some(Call::Outage) => return outage(),
-            Some(Call::Limited) => {
-                return Err(CartError::RateLimited {
-                    retry_after: Some(Duration::from_secs(3600)),
-                    message: "HTTP 429 Too Many Requests".into(),
-                })
-            }
+            Some(Call::Limited) => return limited(),
             Some(Call::OtherThenOutage) => {
                 self.other_pass();
                 return outage();
+            }
+            Some(Call::OtherThenLimited) => {
+                self.other_pass();
+                return limited();
             }
             Some(Call::OtherThenApplied) => self.other_pass(),
             None => {}
@@ -2553,7 +2560,7 @@ fn a_success_after_an_outage_keeps_a_retry_after_another_controller_recorded() {
     assert_eq!(a.calls.load(Ordering::SeqCst), 1, "{r}");
     // TILL-2 sells Y; TILL-1 sends X again, and while it is in flight TILL-2's pass gets 429.
     adjust(&t2, "Y", -1, Reason::PosSale);
-    *a.other.lock() = Some(t2);
+    a.others.lock().push(t2);
     let r = t1.run_stack(None).unwrap();
     let other = a.other_report.lock().clone().unwrap();
     assert_eq!(a.calls.load(Ordering::SeqCst), 3, "{r}\nTILL-2: {other}");
@@ -2588,7 +2595,7 @@ fn an_outage_does_not_shorten_a_retry_after_another_controller_recorded() {
     t2.run_stack(None).unwrap();
     adjust(&t1, "X", -1, Reason::PosSale);
     adjust(&t2, "Y", -1, Reason::PosSale);
-    *a.other.lock() = Some(t2);
+    a.others.lock().push(t2);
     let r = t1.run_stack(None).unwrap();
     let other = a.other_report.lock().clone().unwrap();
     assert_eq!(a.calls.load(Ordering::SeqCst), 2, "{r}\nTILL-2: {other}");
@@ -2662,7 +2669,7 @@ fn a_success_ends_an_outage_another_till_recorded_meanwhile() {
     t2.run_stack(None).unwrap();
     adjust(&t1, "X", -1, Reason::PosSale);
     adjust(&t2, "Y", -1, Reason::PosSale);
-    *a.other.lock() = Some(t2);
+    a.others.lock().push(t2);
     let r = t1.run_stack(None).unwrap();
     assert_eq!((r.sent, a.calls.load(Ordering::SeqCst)), (1, 2), "{r}");
     adjust(&t1, "Z", -1, Reason::PosSale);
@@ -2676,4 +2683,44 @@ fn a_success_ends_an_outage_another_till_recorded_meanwhile() {
         (1, 3),
         "{r} {state:?}"
     );
+}
+
+/// Three tills: TILL-1's request is applied while TILL-3's, in flight meanwhile, meets a 429
+/// naming an hour, after TILL-2's met a 503 (an outage step further). The hour stands after
+/// TILL-1's success, which ends the outage only. With nothing to tell a rate limit from an
+/// outage but the step, the success took the 429 for the outage and lifted it.
+#[test]
+fn a_success_keeps_a_retry_after_recorded_after_another_tills_outage() {
+    let f = store();
+    f.store.set_param("RetryBaseMs", "60000").unwrap();
+    f.store.set_param("RetryMaxMs", "300000").unwrap();
+    let a = Scripted::new(vec![
+        Call::OtherThenApplied,
+        Call::OtherThenLimited,
+        Call::Outage,
+    ]);
+    let c = cart_on(&f, "three", a.clone());
+    let tills: Vec<Store> = ["TILL-1", "TILL-2", "TILL-3"]
+        .into_iter()
+        .map(|name| till(&f, name, "three", a.clone()))
+        .collect();
+    for (t, sku) in tills.iter().zip(["X", "W", "Y"]) {
+        item(&f.store, sku, 10);
+        t.run_stack(None).unwrap();
+        adjust(t, sku, -1, Reason::PosSale);
+    }
+    item(&f.store, "Z", 10);
+    let mut tills = tills.into_iter();
+    let t1 = tills.next().unwrap();
+    a.others.lock().extend(tills);
+    let r = t1.run_stack(None).unwrap();
+    assert_eq!((r.sent, a.calls.load(Ordering::SeqCst)), (1, 3), "{r}");
+    adjust(&t1, "Z", -1, Reason::PosSale);
+    let r = t1.run_stack(None).unwrap();
+    let state = SqliteStack::open(f.store.path(), &Default::default())
+        .unwrap()
+        .cart_state(c)
+        .unwrap();
+    assert_eq!(a.calls.load(Ordering::SeqCst), 3, "{r} {state:?}");
+    assert!(state.backoff_until - now_ms() > 3_000_000, "{state:?}");
 }

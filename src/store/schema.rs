@@ -277,7 +277,10 @@ const MIGRATIONS: &[&str] = &[
     // every Send QOH refused. Its hold now lapses in 15 minutes, as a hold does since schema
     // 2. Builds from schema 2 on leave neither (a lease counts itself; a hold names its
     // owner), so nothing else matches.
+    // Also: until when a cart asked to be sent nothing (a 429), apart from the back-off it
+    // is part of, so that an answer ending an outage does not lift it (`CartRunState`).
     r#"
+    ALTER TABLE carts ADD COLUMN rate_limited_until INTEGER NOT NULL DEFAULT 0;
     UPDATE send_groups SET unsettled = 1 WHERE lease_token IS NOT NULL AND unsettled = 0;
     UPDATE carts
        SET manual_until = MIN(manual_until,

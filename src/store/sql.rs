@@ -94,7 +94,8 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec, resumes: bool) -> Result
              sync_on = CASE WHEN excluded.realtime = 'none' THEN 0 ELSE sync_on END,
              backoff_until = CASE WHEN ?10 THEN 0 ELSE backoff_until END,
              outage_step = CASE WHEN ?10 THEN 0 ELSE outage_step END,
-             cart_error = CASE WHEN ?10 THEN NULL ELSE cart_error END
+             cart_error = CASE WHEN ?10 THEN NULL ELSE cart_error END,
+             rate_limited_until = CASE WHEN ?10 THEN 0 ELSE rate_limited_until END
          RETURNING id",
     )?
     .query_row(
@@ -204,12 +205,15 @@ pub(crate) fn cart_exists(c: &Connection, id: CartId) -> Result<()> {
 }
 
 pub(crate) fn cart_run_state(c: &Connection, id: CartId) -> Result<CartRunState> {
-    c.prepare_cached("SELECT backoff_until, outage_step, cart_error FROM carts WHERE id = ?1")?
+    c.prepare_cached(
+        "SELECT backoff_until, outage_step, cart_error, rate_limited_until FROM carts WHERE id = ?1",
+    )?
         .query_row([id], |r| {
             Ok(CartRunState {
                 backoff_until: r.get(0)?,
                 outage_step: r.get(1)?,
                 cart_error: r.get(2)?,
+                rate_limited_until: r.get(3)?,
             })
         })
         .optional()?
@@ -218,9 +222,17 @@ pub(crate) fn cart_run_state(c: &Connection, id: CartId) -> Result<CartRunState>
 
 pub(crate) fn cart_set_run_state(c: &Connection, id: CartId, s: &CartRunState) -> Result<()> {
     c.prepare_cached(
-        "UPDATE carts SET backoff_until = ?2, outage_step = ?3, cart_error = ?4 WHERE id = ?1",
+        "UPDATE carts SET backoff_until = ?2, outage_step = ?3, cart_error = ?4,
+                          rate_limited_until = ?5
+         WHERE id = ?1",
     )?
-    .execute(params![id, s.backoff_until, s.outage_step, s.cart_error])?;
+    .execute(params![
+        id,
+        s.backoff_until,
+        s.outage_step,
+        s.cart_error,
+        s.rate_limited_until
+    ])?;
     Ok(())
 }
 
@@ -312,6 +324,18 @@ pub(crate) fn web_fields_put(
         w.max_publish
     ])?;
     Ok(())
+}
+
+/// (SKU, reference) of every item given a reference of `cart`'s own.
+pub(crate) fn web_fields_refs(c: &Connection, cart: CartId) -> Result<Vec<(String, String)>> {
+    let rows = c
+        .prepare_cached(
+            "SELECT i.sku, w.remote_ref FROM web_fields w JOIN items i ON i.id = w.item_id
+             WHERE w.cart_id = ?1 AND w.remote_ref IS NOT NULL ORDER BY i.sku",
+        )?
+        .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
 }
 
 /// Forgets the cart's own references of every item on `cart` (its adapter changed).
