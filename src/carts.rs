@@ -666,7 +666,10 @@ impl Store {
             let mut wf = sql::web_fields_get(c, cart.id, item.id)?;
             let old = wf.clone();
             wf.apply_json(json)?;
-            if wf.remote_ref.is_some()
+            // A host's own adapter under a built-in name reads references its own way.
+            let built_in = !self.inner.adapters.is_custom(&cart.adapter);
+            if built_in
+                && wf.remote_ref.is_some()
                 && wf.remote_ref != old.remote_ref
                 && crate::adapter::registry::SKU_ONLY.contains(&cart.adapter.as_str())
             {
@@ -682,6 +685,7 @@ impl Store {
             if let Some(why) = wf
                 .remote_ref
                 .as_deref()
+                .filter(|_| built_in)
                 .and_then(|r| crate::adapter::registry::remote_ref_refused(&cart.adapter, r))
             {
                 return Err(Error::invalid(format!(

@@ -759,6 +759,23 @@ impl Store {
                 expected: None,
             });
         }
+        // A reference stored before web fields refused it: the adapter fails the item.
+        if !self.inner.adapters.is_custom(&cart.adapter) {
+            for (sku, r) in self.read(|c| sql::web_fields_refs(c, cart.id))? {
+                if let Some(why) = crate::adapter::registry::remote_ref_refused(&cart.adapter, &r) {
+                    warnings.push(Warning {
+                        kind: "unmapped",
+                        sku: Some(sku),
+                        message: format!(
+                            "remote_ref {r:?}: {why}; the item's changes fail there until it \
+                             is set right or cleared"
+                        ),
+                        cart_qoh: None,
+                        expected: None,
+                    });
+                }
+            }
+        }
         let expected = self.expected_counts(&cart)?;
         for (sku, _, waiting) in &expected {
             if waiting.records > 0 {

@@ -1106,3 +1106,33 @@ fn a_cart_whose_built_in_adapter_the_host_replaced_can_still_be_saved() {
         .unwrap();
     assert_eq!((report.sent, e.qoh("TEE")), (1, Some(4)));
 }
+
+/// A host's own adapter registered under a built-in name ("shopify") reads references its own
+/// way: web fields do not hold them to the built-in adapter's forms (a buffer change of an
+/// item it links by a variant's id was refused, as was a new such reference).
+#[test]
+fn a_hosts_own_adapter_under_a_built_in_name_keeps_its_references() {
+    let f = store();
+    item(&f.store, "TEE", 5);
+    let mem: std::sync::Arc<dyn inventory_sync::CartAdapter> = std::sync::Arc::new(Mem::default());
+    f.store
+        .register_adapter("shopify", move |_| Ok(mem.clone()));
+    let cart = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Web","adapter":"shopify","url":"https://example.myshopify.com/",
+                "capabilities":{"send":true,"get":true}}"#,
+        )
+        .unwrap();
+    for json in [
+        r#"{"remote_ref":"gid://shopify/ProductVariant/555"}"#,
+        r#"{"buffer":2}"#,
+    ] {
+        f.store.set_web_fields(cart, "TEE", json).unwrap();
+    }
+    let wf = f.store.web_fields(cart, "TEE").unwrap();
+    assert_eq!(
+        (wf.remote_ref.as_deref(), wf.buffer),
+        (Some("gid://shopify/ProductVariant/555"), 2)
+    );
+}

@@ -1173,3 +1173,40 @@ fn sales_paused_for_a_wrong_location_are_not_bypassed_when_the_cart_is_saved_aga
     f.drain();
     assert_eq!(f.emu.qoh("TEE"), Some(9), "{:?}", f.records(id));
 }
+
+/// References an older build stored: a blank one is none (the item goes by its SKU, as the
+/// store reads a blank reference everywhere; since the adapter stopped searching the SKU for
+/// a reference it cannot read, a blank one had the item's sales bypassed). One it cannot
+/// read (a variant's id) fails the item's sales by name, never a search by SKU, which another
+/// variant may carry; the preflight names it beforehand (it listed nothing).
+#[test]
+fn a_stored_reference_blank_or_unreadable() {
+    for (r, cart_after, bypassed) in [("", 4, 0), ("gid://shopify/ProductVariant/555", 5, 1)] {
+        let f = fixture(Mode::Shopify);
+        f.emu.set_qoh("TEE", 5);
+        f.item("TEE", 5);
+        let cart = f.cart(50);
+        rusqlite::Connection::open(f.store.path())
+            .unwrap()
+            .execute(
+                "INSERT INTO web_fields(cart_id, item_id, remote_ref)
+                 VALUES (?1, (SELECT id FROM items WHERE sku = 'TEE'), ?2)",
+                rusqlite::params![cart, r],
+            )
+            .unwrap();
+        let warnings = f.store.preflight(cart).unwrap();
+        let named = warnings
+            .iter()
+            .any(|w| w.kind == "unmapped" && w.sku.as_deref() == Some("TEE"));
+        assert_eq!(named, bypassed == 1, "{r:?}: {warnings:?}");
+        f.store.set_cart_sync(cart, true).unwrap();
+        adjust(&f.store, "TEE", -1);
+        f.drain();
+        assert_eq!(
+            (f.emu.qoh("TEE"), f.count(cart, StackState::Bypassed)),
+            (Some(cart_after), bypassed),
+            "{r:?}: {:?}",
+            f.records(cart)
+        );
+    }
+}

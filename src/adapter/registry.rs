@@ -46,6 +46,10 @@ pub(crate) const SKU_ONLY: &[&str] = &["http_json", "bigcommerce"];
 /// Another form (a Shopify variant's id, pasted from the admin) was ignored for a search by
 /// SKU, and a sale went to whichever variant had the SKU while the linked one oversold.
 pub(crate) fn remote_ref_refused(adapter: &str, remote_ref: &str) -> Option<&'static str> {
+    if remote_ref.trim().is_empty() {
+        // No reference, as the store reads it (the item goes by its SKU).
+        return None;
+    }
     match adapter {
         "shopify" if super::shopify::item_gid(remote_ref).is_none() => Some(
             "the shopify adapter takes an inventory item's id (gid://shopify/InventoryItem/123, \

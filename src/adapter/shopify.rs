@@ -580,7 +580,8 @@ impl ShopifyAdapter {
         {
             let ids = self.ids.lock();
             for (sku, remote) in items.clone() {
-                if let Some(r) = remote {
+                // A blank reference is none (the store's reading: an older build kept one).
+                if let Some(r) = remote.filter(|r| !r.trim().is_empty()) {
                     // Never a search by SKU instead: another variant may have the SKU.
                     let gid = item_gid(r).ok_or_else(|| {
                         format!(
