@@ -669,7 +669,10 @@ impl Store {
             // A host's own adapter under a built-in name reads references its own way.
             let built_in = !self.inner.adapters.is_custom(&cart.adapter);
             if built_in
-                && wf.remote_ref.is_some()
+                && wf
+                    .remote_ref
+                    .as_deref()
+                    .is_some_and(|r| !r.trim().is_empty())
                 && wf.remote_ref != old.remote_ref
                 && crate::adapter::registry::SKU_ONLY.contains(&cart.adapter.as_str())
             {

@@ -858,11 +858,12 @@ impl<S: WebStack> StackController<S> {
                     }
                     CartError::Unauthorized(_) => (
                         Verdict::WaitUntil { until: now, attempt: false, response: msg.clone() },
+                        // A pause no other request's answer lifts: only new settings or its end.
                         CartRunState {
                             backoff_until: now + settings.retry_max_ms.max(1000),
                             outage_step: state.outage_step,
                             cart_error: Some(format!("{msg}; cart paused: fix its credentials or settings (updating the cart resumes it)")),
-                            rate_limited_until: state.rate_limited_until,
+                            rate_limited_until: (now + settings.retry_max_ms.max(1000)).max(state.rate_limited_until),
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
@@ -883,10 +884,14 @@ impl<S: WebStack> StackController<S> {
                         )
                     }
                 };
-                // A longer wait another controller recorded meanwhile (the cart's Retry-After)
-                // stands: an outage's back-off or another wait does not shorten it.
+                // A longer wait another controller recorded meanwhile stands: an outage's
+                // back-off or another wait does not shorten it; and a rate limit met here
+                // stands within it, for when an answer ends that outage.
                 let new_state = match state.backoff_until > new_state.backoff_until {
-                    true => state.clone(),
+                    true => CartRunState {
+                        rate_limited_until: new_state.rate_limited_until,
+                        ..state.clone()
+                    },
                     false => new_state,
                 };
                 if new_state != *state {

@@ -767,8 +767,8 @@ impl Store {
                         kind: "unmapped",
                         sku: Some(sku),
                         message: format!(
-                            "remote_ref {r:?}: {why}; the item's changes fail there until it \
-                             is set right or cleared"
+                            "remote_ref {r:?}: {why}; set it right or clear it (\"remote_ref\": \
+                             null) before real-time sync goes on"
                         ),
                         cart_qoh: None,
                         expected: None,

@@ -257,8 +257,10 @@ pub struct CartRunState {
     pub outage_step: i64,
     /// A cart-level error (401/403, outage), shown in reports.
     pub cart_error: Option<String>,
-    /// Until when the cart asked to be sent nothing (a 429, a `Retry-After` on items): within
-    /// `backoff_until`, kept apart so that an answer ending an outage does not lift it.
+    /// Until when nothing is sent whatever another request's answer says: the cart asked
+    /// (a 429, a `Retry-After` on items), or refused the credentials (a pause until new
+    /// settings or its end). Within `backoff_until`, kept apart so that an answer ending an
+    /// outage does not lift it.
     pub rate_limited_until: i64,
 }
 

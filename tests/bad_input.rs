@@ -710,6 +710,14 @@ fn a_remote_ref_no_adapter_would_read_is_refused() {
         inventory_sync::WebFields::default(),
         "nothing changed"
     );
+    // A blank one (a host's empty text box) is none, as everywhere in the store: taken.
+    f.store
+        .set_web_fields(web, "TEE", r#"{"remote_ref":"  ","buffer":1}"#)
+        .unwrap();
+    assert_eq!(f.store.web_fields(web, "TEE").unwrap().buffer, 1);
+    f.store
+        .set_web_fields(web, "TEE", r#"{"remote_ref":null,"buffer":0}"#)
+        .unwrap();
     let shop = f
         .store
         .upsert_cart_json(

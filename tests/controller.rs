@@ -9,7 +9,7 @@ use inventory_sync::adapter::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
 use inventory_sync::emulator::{Emulator, Fault};
-use inventory_sync::stack::{SqliteStack, WebStack};
+use inventory_sync::stack::{CartRunState, SqliteStack, WebStack};
 use inventory_sync::{CartId, Reason, SendOptions, StackState, Store};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -2466,12 +2466,13 @@ fn a_retry_after_on_items_is_obeyed_by_another_workstations_controller() {
     assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 2);
 }
 
-/// What a call of [`Scripted`] does; `Other…` first runs another till's pass (the last one
-/// given), its own request in flight meanwhile.
+/// What a call of [`Scripted`] does (a limit: a 429 naming ten minutes); `Other…` first
+/// runs another till's pass (the last one given), its own request in flight meanwhile.
 #[derive(Clone, Copy)]
 enum Call {
     Outage,
     Limited,
+    Unauthorized,
     OtherThenApplied,
     OtherThenOutage,
     OtherThenLimited,
@@ -2514,13 +2515,16 @@ impl CartAdapter for Scripted {
         let outage = || Err(CartError::Unavailable("HTTP 503".into()));
         let limited = || {
             Err(CartError::RateLimited {
-                retry_after: Some(Duration::from_secs(3600)),
+                retry_after: Some(Duration::from_secs(600)),
                 message: "HTTP 429 Too Many Requests".into(),
             })
         };
         match call {
             Some(Call::Outage) => return outage(),
             Some(Call::Limited) => return limited(),
+            Some(Call::Unauthorized) => {
+                return Err(CartError::Unauthorized("HTTP 401 Unauthorized".into()))
+            }
             Some(Call::OtherThenOutage) => {
                 self.other_pass();
                 return outage();
@@ -2685,24 +2689,16 @@ fn a_success_ends_an_outage_another_till_recorded_meanwhile() {
     );
 }
 
-/// Three tills: TILL-1's request is applied while TILL-3's, in flight meanwhile, meets a 429
-/// naming an hour, after TILL-2's met a 503 (an outage step further). The hour stands after
-/// TILL-1's success, which ends the outage only. With nothing to tell a rate limit from an
-/// outage but the step, the success took the 429 for the outage and lifted it.
-#[test]
-fn a_success_keeps_a_retry_after_recorded_after_another_tills_outage() {
-    let f = store();
-    f.store.set_param("RetryBaseMs", "60000").unwrap();
-    f.store.set_param("RetryMaxMs", "300000").unwrap();
-    let a = Scripted::new(vec![
-        Call::OtherThenApplied,
-        Call::OtherThenLimited,
-        Call::Outage,
-    ]);
-    let c = cart_on(&f, "three", a.clone());
+/// Three tills, each with a sale: TILL-1's request is in flight while TILL-3's is, and
+/// TILL-3's while TILL-2's is. The answers come TILL-2's first (`second`), then TILL-3's (a
+/// 429 naming ten minutes), then TILL-1's (applied). Returns the cart's state after, and how
+/// many calls a sale TILL-1 makes then adds.
+fn three_tills(f: &Fixture, second: Call) -> (CartRunState, usize) {
+    let a = Scripted::new(vec![Call::OtherThenApplied, Call::OtherThenLimited, second]);
+    let c = cart_on(f, "three", a.clone());
     let tills: Vec<Store> = ["TILL-1", "TILL-2", "TILL-3"]
         .into_iter()
-        .map(|name| till(&f, name, "three", a.clone()))
+        .map(|name| till(f, name, "three", a.clone()))
         .collect();
     for (t, sku) in tills.iter().zip(["X", "W", "Y"]) {
         item(&f.store, sku, 10);
@@ -2715,12 +2711,62 @@ fn a_success_keeps_a_retry_after_recorded_after_another_tills_outage() {
     a.others.lock().extend(tills);
     let r = t1.run_stack(None).unwrap();
     assert_eq!((r.sent, a.calls.load(Ordering::SeqCst)), (1, 3), "{r}");
-    adjust(&t1, "Z", -1, Reason::PosSale);
-    let r = t1.run_stack(None).unwrap();
     let state = SqliteStack::open(f.store.path(), &Default::default())
         .unwrap()
         .cart_state(c)
         .unwrap();
-    assert_eq!(a.calls.load(Ordering::SeqCst), 3, "{r} {state:?}");
-    assert!(state.backoff_until - now_ms() > 3_000_000, "{state:?}");
+    adjust(&t1, "Z", -1, Reason::PosSale);
+    t1.run_stack(None).unwrap();
+    (state, a.calls.load(Ordering::SeqCst) - 3)
+}
+
+/// The ten minutes a 429 asked for stand after a success that ends an outage or a pause
+/// another till met first, however long that outage's back-off or that pause (a 503 a step
+/// further; a back-off of up to an hour; a 401's pause of an hour). Taken for the outage (the
+/// step was all that told them apart), or dropped whole for the longer back-off, the wait
+/// was lifted by the success, and the tills sent inside it.
+#[test]
+fn a_success_keeps_a_retry_after_whatever_another_till_met_first() {
+    for (base, max, second) in [
+        ("60000", "300000", Call::Outage),
+        ("3600000", "3600000", Call::Outage),
+        ("1000", "3600000", Call::Unauthorized),
+    ] {
+        let f = store();
+        f.store.set_param("RetryBaseMs", base).unwrap();
+        f.store.set_param("RetryMaxMs", max).unwrap();
+        let (state, sent_after) = three_tills(&f, second);
+        assert_eq!(sent_after, 0, "{base}/{max}: {state:?}");
+        assert!(
+            state.rate_limited_until - now_ms() > 500_000,
+            "{base}/{max}: {state:?}"
+        );
+    }
+}
+
+/// TILL-2's request meets a 401 (the cart pauses until its settings change or `RetryMaxMs`
+/// passes) while TILL-1's, sent before, is applied: the pause stands. It was lifted, and
+/// TILL-1's next sale went into the 401.
+#[test]
+fn a_success_sent_before_a_401_does_not_lift_the_pause() {
+    let f = store();
+    f.store.set_param("RetryBaseMs", "1000").unwrap();
+    f.store.set_param("RetryMaxMs", "3600000").unwrap();
+    let a = Scripted::new(vec![Call::OtherThenApplied, Call::Unauthorized]);
+    cart_on(&f, "paused", a.clone());
+    let t1 = till(&f, "TILL-1", "paused", a.clone());
+    let t2 = till(&f, "TILL-2", "paused", a.clone());
+    for sku in ["X", "Y", "Z"] {
+        item(&f.store, sku, 10);
+    }
+    t1.run_stack(None).unwrap();
+    t2.run_stack(None).unwrap();
+    adjust(&t1, "X", -1, Reason::PosSale);
+    adjust(&t2, "Y", -1, Reason::PosSale);
+    a.others.lock().push(t2);
+    let r = t1.run_stack(None).unwrap();
+    assert_eq!((r.sent, a.calls.load(Ordering::SeqCst)), (1, 2), "{r}");
+    adjust(&t1, "Z", -1, Reason::PosSale);
+    let r = t1.run_stack(None).unwrap();
+    assert_eq!(a.calls.load(Ordering::SeqCst), 2, "{r}");
 }
