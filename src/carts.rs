@@ -666,13 +666,14 @@ impl Store {
             let mut wf = sql::web_fields_get(c, cart.id, item.id)?;
             let old = wf.clone();
             wf.apply_json(json)?;
-            // A host's own adapter under a built-in name reads references its own way.
-            let built_in = !self.inner.adapters.is_custom(&cart.adapter);
-            if built_in
-                && wf
-                    .remote_ref
-                    .as_deref()
-                    .is_some_and(|r| !r.trim().is_empty())
+            // The reference a built-in adapter would read (a host's own adapter under a
+            // built-in name reads references its own way; a blank one is none).
+            let given = wf
+                .remote_ref
+                .as_deref()
+                .filter(|r| !r.trim().is_empty())
+                .filter(|_| !self.inner.adapters.is_custom(&cart.adapter));
+            if given.is_some()
                 && wf.remote_ref != old.remote_ref
                 && crate::adapter::registry::SKU_ONLY.contains(&cart.adapter.as_str())
             {
@@ -685,17 +686,13 @@ impl Store {
             }
             // Also one stored before 2026-12-02: a call that keeps it is refused until it is
             // cleared or set right, as the adapter fails the item's changes meanwhile.
-            if let Some(why) = wf
-                .remote_ref
-                .as_deref()
-                .filter(|_| built_in)
-                .and_then(|r| crate::adapter::registry::remote_ref_refused(&cart.adapter, r))
-            {
+            if let Some((r, why)) = given.and_then(|r| {
+                crate::adapter::registry::remote_ref_refused(&cart.adapter, r).map(|why| (r, why))
+            }) {
                 return Err(Error::invalid(format!(
-                    "web fields of {sku} on cart {:?}: remote_ref {:?}: {why}; set one it \
+                    "web fields of {sku} on cart {:?}: remote_ref {r:?}: {why}; set one it \
                      takes, or clear it (\"remote_ref\": null)",
-                    cart.name,
-                    wf.remote_ref.as_deref().unwrap_or_default()
+                    cart.name
                 )));
             }
             if old == wf {

@@ -1280,18 +1280,17 @@ impl SendRun<'_> {
                 let why = e.message();
                 deliver.iter().map(|(i, _)| (*i, why.clone())).collect()
             }
-            Ok((refused, wait)) => {
-                if wait > RATE_LIMIT_MAX_WAIT {
+            Ok(refused) => {
+                if self.owed > RATE_LIMIT_MAX_WAIT {
                     let e = CartError::RateLimited {
-                        retry_after: Some(wait),
+                        retry_after: Some(std::mem::take(&mut self.owed)),
                         message: "the cart asked to wait before changes are sent again".into(),
                     };
                     self.report.error = Some(self.stopped(&e));
                     return Ok(None);
                 }
-                // Waited out before the next request: this batch's counts, or the next
-                // batch's (none if none follows).
-                self.owed = self.owed.max(wait);
+                // What the run owes the cart is waited out before its next request: this
+                // batch's counts, or the next batch's (none if none follows).
                 refused
             }
         };
@@ -1315,18 +1314,18 @@ impl SendRun<'_> {
     /// before without settling, so that should an earlier request of one land after the count
     /// the cart takes it as the duplicate it is. Requests carry at most the cart's
     /// `max_items_to_send` changes (an item may have several), and each waits out what the
-    /// one before asked for. Returns, by set index, why an item's change was not applied (the
-    /// item is then not sent its count), and the wait a `Retry` asked for after the last
-    /// request (one longer than a run waits ends the sending here: the cart is not asked
-    /// again before the time it named); or the error of a request that ends the run (the
-    /// first's, or a later one's that [`ends_run`]: a rate limit, a refusal of the
-    /// credentials, an unreachable cart). The records stay: the count, once the cart took it,
-    /// settles them as it does the others.
+    /// one before asked for (the run's `owed`; one longer than a run waits ends the sending
+    /// here, and the caller stops the run: the cart is not asked again before the time it
+    /// named). Returns, by set index, why an item's change was not applied (the item is then
+    /// not sent its count); or the error of a request that ends the run (the first's, or a
+    /// later one's that [`ends_run`]: a rate limit, a refusal of the credentials, an
+    /// unreachable cart). The records stay: the count, once the cart took it, settles them as
+    /// it does the others.
     fn resend_unsettled(
         &mut self,
         sets: &[QuantitySet],
         deliver: &[(usize, Vec<sql::SentBefore>)],
-    ) -> std::result::Result<(HashMap<usize, String>, Duration), CartError> {
+    ) -> std::result::Result<HashMap<usize, String>, CartError> {
         let mut owner = Vec::new();
         let mut sends = Vec::new();
         for (i, groups) in deliver {
@@ -1341,13 +1340,12 @@ impl SendRun<'_> {
             }
         }
         let mut refused = HashMap::new();
-        let mut wait = Duration::ZERO;
         let max = (self.cart.max_items_to_send as usize).max(1);
         for (n, (chunk, owners)) in sends.chunks(max).zip(owner.chunks(max)).enumerate() {
-            if wait > RATE_LIMIT_MAX_WAIT {
+            if self.owed > RATE_LIMIT_MAX_WAIT {
                 break;
             }
-            std::thread::sleep(std::mem::take(&mut wait));
+            self.pay_owed();
             self.report.requests += 1;
             match with_rate_limit(|| self.adapter.apply_deltas(chunk)) {
                 Ok(outcomes) => {
@@ -1357,7 +1355,7 @@ impl SendRun<'_> {
                             Some(SendOutcome::Applied { .. }) => {}
                             other => {
                                 if let Some(SendOutcome::Retry { after: Some(d), .. }) = other {
-                                    wait = wait.max(*d);
+                                    self.owed = self.owed.max(*d);
                                 }
                                 refused.entry(i).or_insert_with(|| describe(other));
                             }
@@ -1372,7 +1370,7 @@ impl SendRun<'_> {
                 }
             }
         }
-        Ok((refused, wait))
+        Ok(refused)
     }
 
     /// Sends one batch's counts, and again those whose answer was lost or that the cart asked

@@ -254,6 +254,19 @@ pub(crate) fn not_sent(sku: &str) -> SendOutcome {
     }
 }
 
+/// A call's answer with `secrets` scrubbed ([`scrub`]) from its error's message or from
+/// every outcome's: for an adapter that knows credentials the registry does not (Medusa's
+/// session JWTs), or that an integrator may use alone (`http_json`).
+pub(crate) fn scrub_answer(
+    r: std::result::Result<Vec<super::SendOutcome>, CartError>,
+    secrets: &[impl AsRef<str>],
+) -> std::result::Result<Vec<super::SendOutcome>, CartError> {
+    Ok(r.map_err(|e| e.map_message(|m| scrub(m, secrets)))?
+        .into_iter()
+        .map(|o| o.map_message(|m| scrub(m, secrets)))
+        .collect())
+}
+
 /// `text` without any of `secrets` (those of 4 characters or more; shorter ones would garble
 /// messages and hide nothing): each replaced by `***`, whole or where an excerpt cut it, as
 /// given or as a JSON answer quotes it ([`json_forms`]).

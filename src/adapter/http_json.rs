@@ -333,25 +333,20 @@ impl CartAdapter for HttpJsonAdapter {
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
         self.raw_fetch_quantities(cursor, limit)
-            .map_err(|e| e.map_message(|m| self.scrub(m)))
+            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets())))
     }
 }
 
 impl HttpJsonAdapter {
-    fn scrub(&self, m: String) -> String {
-        match &self.token {
-            Some(t) => common::scrub(m, &[t.expose()]),
-            None => m,
-        }
+    /// The token, to scrub from what the cart answers (none without one).
+    fn secrets(&self) -> Vec<&str> {
+        self.token.iter().map(|t| t.expose()).collect()
     }
     fn scrubbed(
         &self,
         r: std::result::Result<Vec<SendOutcome>, CartError>,
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        Ok(r.map_err(|e| e.map_message(|m| self.scrub(m)))?
-            .into_iter()
-            .map(|o| o.map_message(|m| self.scrub(m)))
-            .collect())
+        common::scrub_answer(r, &self.secrets())
     }
 }
 

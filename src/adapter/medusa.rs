@@ -717,11 +717,7 @@ impl MedusaAdapter {
         &self,
         r: std::result::Result<Vec<SendOutcome>, CartError>,
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        let secrets = self.secrets();
-        Ok(r.map_err(|e| self.clean(e))?
-            .into_iter()
-            .map(|o| o.map_message(|m| common::scrub(m, &secrets)))
-            .collect())
+        common::scrub_answer(r, &self.secrets())
     }
 
     fn deltas(&self, deltas: &[DeltaSend]) -> std::result::Result<Vec<SendOutcome>, CartError> {

@@ -1880,10 +1880,11 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
     if left.is_empty() {
         return Ok(0);
     }
+    let shown_to = cart_by_id(c, cart)?;
     let mut n = 0;
     for &(item, upto) in &left {
         n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
-        kept_left(c, cart, item)?;
+        kept_left(c, &shown_to, item)?;
     }
     c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1")?
         .execute([cart])?;
@@ -1898,15 +1899,15 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
 /// store publishes at least as much, and stays otherwise. (Kept, a count of 19 the cart
 /// showed after a sale made the next Get QOH read the 20 it took as the sale given back;
 /// forgotten, a kept 100 over a cap set to 20 meanwhile made it read 30 units returned.)
-fn kept_left(c: &Connection, cart: CartId, item: ItemId) -> Result<()> {
-    let Some(kept) = pulled_get(c, cart, item)? else {
+fn kept_left(c: &Connection, cart: &Cart, item: ItemId) -> Result<()> {
+    let Some(kept) = pulled_get(c, cart.id, item)? else {
         return Ok(());
     };
     let Some(target) = item_get(c, item)? else {
-        return pulled_forget(c, cart, item);
+        return pulled_forget(c, cart.id, item);
     };
-    match crate::items::published_now(c, &cart_by_id(c, cart)?, &target)? {
-        Some((t, published)) if t == item && published >= kept => pulled_forget(c, cart, item),
+    match crate::items::published_now(c, cart, &target)? {
+        Some((t, published)) if t == item && published >= kept => pulled_forget(c, cart.id, item),
         _ => Ok(()),
     }
 }
