@@ -397,7 +397,9 @@ int32_t invsync_web_fields_set(invsync_store *store,
  * stack record per eligible cart. `reason`: 1 adjustment, 2 POS sale, 3 order import,
  * 4 receiving, 5 other, 6 return or cancellation. `origin_cart_id`: the cart the change came
  * from (it is not sent to that cart), 0 = none. `flags`: `INVSYNC_ADJUST_NO_WEB` (1) = don't
- * send QOH changes to web sites. A product that has variants is `INVSYNC_REFUSED`.
+ * send QOH changes to web sites (the origin cart, where real-time changes go to it, is still
+ * sent what keeps it at the count the store publishes under a cap, a buffer or the floor of
+ * 0). A product that has variants is `INVSYNC_REFUSED`.
  * Inside a host transaction a refused call leaves the transaction intact; but if the store
  * fails after the call began writing (full disk, I/O error: `INVSYNC_DATABASE`, its message
  * says so) the whole host transaction has been rolled back, so that half a change is never

@@ -121,7 +121,10 @@ impl Adjustment {
         self
     }
     /// The seeds' *Send QOH changes to web sites* box: `false` changes QOH and queues
-    /// nothing (rule 3).
+    /// nothing for the carts (rule 3), but for the change's origin cart where real-time
+    /// changes go to it: that cart has the change already, and is sent only what keeps it
+    /// at the count the store publishes, where a cap, a buffer or the floor of 0 makes that
+    /// move otherwise (rules 2 and 6), as without the opt-out.
     pub fn send_to_web(mut self, send: bool) -> Self {
         self.send_to_web = send;
         self
@@ -446,12 +449,19 @@ pub(crate) fn apply_change(
         )));
     }
     let mut queued = 0;
-    if change.send_to_web && !targets.is_empty() {
+    // Rule 3's opt-out keeps the change from every cart but its origin: that cart made the
+    // change itself, and what it is sent is only the difference that keeps it at what the
+    // store publishes (below). Without it a return there past a cap or below the floor of 0
+    // (QOH -5, a return of 2 restocked on the cart: it counts 2, the store publishes 0) left
+    // it selling units the store does not have, and an order there (QOH 100 capped at 20, an
+    // order of 2: it counts 18) was taken again by the next Get QOH.
+    let sent_to = |id: CartId| change.send_to_web || Some(id) == origin_cart;
+    if targets.iter().any(|&(id, _)| sent_to(id)) {
         // The item's web fields on every cart in one read (most items have none).
         let fields = sql::web_fields_of_item(c, item.id)?;
         let default = WebFields::default();
         let mut records = Vec::with_capacity(targets.len());
-        for &(cart_id, level) in targets {
+        for &(cart_id, level) in targets.iter().filter(|&&(id, _)| sent_to(id)) {
             let own = fields
                 .iter()
                 .find(|(id, _)| *id == cart_id)

@@ -2676,9 +2676,10 @@ fn rule8_an_order_imported_during_send_qoh_is_not_given_back_by_the_next_get_qoh
 }
 
 /// Rule 3 with an origin cart that real-time changes go to: an order imported from it with
-/// "don't send QOH changes to web sites" queues nothing, now or later. (Keeping its -3 as if
-/// the cart were not sent real-time changes, an unrelated parameter change later turned it
-/// into a record of +10, and the cart showed 14 while the store published 7.)
+/// "don't send QOH changes to web sites" queues nothing later, and now only what takes the
+/// cart to the floor of 0 it publishes. (Keeping its -3 as if the cart were not sent
+/// real-time changes, an unrelated parameter change later turned it into a record of +10,
+/// and the cart showed 14 while the store published 7; queuing nothing, it showed 4.)
 #[test]
 fn rule3_an_opted_out_order_from_a_real_time_cart_queues_nothing_later() {
     let f = store();
@@ -2690,20 +2691,92 @@ fn rule3_an_opted_out_order_from_a_real_time_cart_queues_nothing_later() {
         .origin_cart(ca)
         .send_to_web(false);
     f.store.adjust_qoh(&order).unwrap();
-    assert_eq!(records(&f.store, ca), vec![], "rule 3: nothing queued");
+    let correction = ("OV".to_string(), 3);
+    assert_eq!(
+        records(&f.store, ca),
+        vec![correction.clone()],
+        "-3 to the floor of 0"
+    );
     adjust(&f.store, "OV", 10, Reason::Receiving); // QOH 7: publishes 0 -> 7
-    assert_eq!(records(&f.store, ca), vec![("OV".to_string(), 7)]);
+    let queued = vec![correction, ("OV".to_string(), 7)];
+    assert_eq!(records(&f.store, ca), queued);
     f.store.set_param("LeaseMs", "60000").unwrap(); // unrelated
     assert_eq!(
         records(&f.store, ca),
-        vec![("OV".to_string(), 7)],
+        queued,
         "a parameter change queues nothing"
     );
     drain(&f.store);
-    assert!(
-        a.qoh("OV").unwrap() <= 7,
-        "the cart shows {:?} while the store publishes 7",
-        a.qoh("OV")
+    assert_eq!(a.qoh("OV"), Some(7), "the store publishes 7");
+}
+
+/// Rule 3 on a change imported from a capped or floored cart that real-time changes go to:
+/// the opt-out keeps it from the other carts, but its origin is still sent what keeps it at
+/// the count the store publishes (rules 2 and 6), as without the opt-out. A return
+/// restocked there while the store is oversold (QOH -5, shown 0) left it selling 2 units the
+/// store does not have; an order of 2 there behind a cap of 20 left it counting 18, which a
+/// forced Get QOH then took as a second order of 2 (QOH 96 of the 98 on the shelf).
+#[test]
+fn rule3_an_opted_out_change_from_a_cart_still_keeps_it_at_what_the_store_publishes() {
+    let f = store();
+    let (a, b) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cb = cart(&f.store, &b, "B", "attribute");
+    item(&f.store, "CAP", 100);
+    item(&f.store, "OVER", -5);
+    f.store
+        .set_web_fields(ca, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    for (emu, cart) in [(&a, ca), (&b, cb)] {
+        emu.set_qoh("CAP", 0);
+        emu.set_qoh("OVER", 0);
+        let sent = f
+            .store
+            .send_qoh(cart, SendOptions { force: true }, None)
+            .unwrap();
+        assert_eq!(sent.sent, 2, "{sent:?}");
+    }
+    assert_eq!((a.qoh("CAP"), a.qoh("OVER")), (Some(20), Some(0)));
+    // Sold 2 of CAP and took back 2 of OVER (restocked) on A, then imported, not sent.
+    a.set_qoh("CAP", 18);
+    a.set_qoh("OVER", 2);
+    for (sku, delta, reason) in [
+        ("CAP", -2, Reason::OrderImport),
+        ("OVER", 2, Reason::Return),
+    ] {
+        let change = Adjustment::new(sku, Delta::new(delta).unwrap(), reason)
+            .origin_cart(ca)
+            .send_to_web(false);
+        let out = f.store.adjust_qoh(&change).unwrap();
+        assert!(
+            matches!(out, AdjustOutcome::Applied { queued: 1, .. }),
+            "{out:?}"
+        );
+    }
+    assert!(records(&f.store, cb).is_empty(), "rule 3: nothing for B");
+    drain(&f.store);
+    assert_eq!(
+        (a.qoh("CAP"), a.qoh("OVER")),
+        (Some(20), Some(0)),
+        "what A publishes"
+    );
+    assert_eq!(
+        (b.qoh("CAP"), b.qoh("OVER")),
+        (Some(100), Some(0)),
+        "B is sent nothing"
+    );
+    let force = GetOptions {
+        force: true,
+        create_new: false,
+    };
+    let report = f.store.get_qoh(ca, force, None).unwrap();
+    assert_eq!(
+        (
+            f.store.item_qoh("CAP").unwrap(),
+            f.store.item_qoh("OVER").unwrap()
+        ),
+        (98, -3),
+        "the order and the return are taken once: {report:?}"
     );
 }
 
