@@ -4,7 +4,9 @@
 mod platform;
 
 use inventory_sync::adapter::shopify::ShopifyAdapter;
-use inventory_sync::adapter::{CartAdapter, DeltaSend, QuantitySet, SendOutcome, UpdateMode};
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantitySet, SendOutcome, UpdateMode,
+};
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::StackState;
@@ -1008,6 +1010,57 @@ fn a_frozen_or_locked_shop_pauses_the_cart_and_bypasses_no_sale() {
         assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 1);
         assert!(run.carts[0].error.is_some(), "{run:?}");
     }
+}
+
+/// Shopify's GraphQL reference lists top-level error codes it answers with HTTP 200, and
+/// says "additional error codes may also be shown". `SHOP_INACTIVE` ("The shop is not active.
+/// This can happen when stores repeatedly exceed API rate limits or due to fraud risk") is a
+/// state of the whole shop: the cart pauses, as for a frozen one. A code not known here is
+/// tried again later, as after a 5xx. Shopify's older throttle answer names no code
+/// (`{"errors":[{"message":"Throttled"}]}`): a rate limit. Until 2026-12-03 all three were
+/// read as a refusal of every sale in the request, each bypassed at once and never sent once
+/// the shop answered again.
+#[test]
+fn a_shop_level_graphql_error_bypasses_no_sale() {
+    const INACTIVE: &str =
+        r#"{"errors":[{"message":"Shop is inactive","extensions":{"code":"SHOP_INACTIVE"}}]}"#;
+    const UNKNOWN: &str =
+        r#"{"errors":[{"message":"Try later","extensions":{"code":"SOMETHING_NEW"}}]}"#;
+    const THROTTLED: &str = r#"{"errors":[{"message":"Throttled"}],
+      "extensions":{"cost":{"requestedQueryCost":10,"actualQueryCost":null,
+        "throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":0,"restoreRate":50.0}}}}"#;
+    for (body, attempts, paused) in [
+        (INACTIVE, 0, true),
+        (UNKNOWN, 1, false),
+        (THROTTLED, 0, false),
+    ] {
+        let server = Scripted::start(vec![(200, body)]);
+        let (_dir, store, cart) = one_sale_to_item_77(&server.url);
+        let run = store.run_stack(None).unwrap();
+        server.finish();
+        assert_eq!(
+            store.stack_count(cart, StackState::Bypassed).unwrap(),
+            0,
+            "{body} bypassed the sale: {run:?}"
+        );
+        assert_eq!(
+            store.stack_count(cart, StackState::Waiting).unwrap(),
+            1,
+            "{body}"
+        );
+        let listed: serde_json::Value =
+            serde_json::from_str(&store.stack_list_json(None).unwrap()).unwrap();
+        assert_eq!(listed[0]["attempts"], attempts, "{body}: {listed}");
+        let error = run.carts[0].error.as_deref().unwrap_or_default();
+        assert_eq!(error.contains("not active"), paused, "{body}: {run:?}");
+    }
+    let server = Scripted::start(vec![(200, INACTIVE)]);
+    let adapter = scripted_adapter(&server);
+    let e = adapter
+        .apply_deltas(&[keyed_delta("k1", "TEE", "77")])
+        .unwrap_err();
+    server.finish();
+    assert!(matches!(e, CartError::Unauthorized(_)), "{e:?}");
 }
 
 const TEE_ON_ITEM_1: &str = r#"{"data":{"productVariants":{"nodes":[

@@ -472,7 +472,12 @@ impl ShopifyAdapter {
                 .map(truncate)
                 .collect();
             let message = format!("{} ({})", messages.join("; "), codes.join(", "));
-            if codes.contains(&"THROTTLED") {
+            // Shopify's older throttle answer names no code: `{"errors":[{"message":
+            // "Throttled"}]}` (its rate-limit documentation, quoted on its community forum).
+            let throttled = codes.contains(&"THROTTLED")
+                || (codes.is_empty()
+                    && messages.iter().any(|m| m.eq_ignore_ascii_case("throttled")));
+            if throttled {
                 let requested = cost_info["requestedQueryCost"].as_f64().unwrap_or(cost);
                 let available = status["currentlyAvailable"].as_f64().unwrap_or(0.0);
                 let rate = status["restoreRate"].as_f64().unwrap_or(0.0);
@@ -487,6 +492,16 @@ impl ShopifyAdapter {
             if codes.contains(&"ACCESS_DENIED") {
                 return Err(CartError::Unauthorized(format!("shopify: {message}")));
             }
+            // "The shop is not active. This can happen when stores repeatedly exceed API rate
+            // limits or due to fraud risk" (the GraphQL reference's status and error codes): a
+            // state of the whole shop, as a frozen one (402) is; read as a refusal, every sale
+            // of every pass was bypassed until Shopify lifted it, and none reached it then.
+            if codes.contains(&"SHOP_INACTIVE") {
+                return Err(CartError::Unauthorized(format!(
+                    "shopify says the shop is not active (after repeated rate-limit breaches or a \
+                     fraud check); its owner must resolve it with Shopify: {message}"
+                )));
+            }
             // Aliased mutations (a batch of adjustments) answer each for itself: an error
             // beside results in `data` belongs to the aliases left null, which are sent again
             // under their keys. Failing the whole request would bypass changes the shop made.
@@ -497,7 +512,17 @@ impl ShopifyAdapter {
             {
                 return Ok(answer["data"].clone());
             }
-            if codes.contains(&"INTERNAL_SERVER_ERROR") {
+            // A request this build made wrong (a parse error names no code; a validation
+            // error a lowercase one; `BAD_REQUEST`, `MAX_COST_EXCEEDED`) would fail again. Any
+            // other code is a state of the shop's that "additional error codes may also be
+            // shown" leaves open: nothing was applied (no data), so the changes are tried
+            // again later, as after a 5xx, rather than bypassed at once.
+            let wrong_request = codes.is_empty()
+                || codes.iter().any(|c| {
+                    matches!(*c, "BAD_REQUEST" | "MAX_COST_EXCEEDED")
+                        || c.starts_with(|ch: char| ch.is_ascii_lowercase())
+                });
+            if !wrong_request {
                 return Err(CartError::Unavailable(format!("shopify: {message}")));
             }
             return Err(CartError::Rejected(format!("shopify: {message}")));
