@@ -421,6 +421,29 @@ fn kept_follows(c: &Connection, cart: &Cart, item: &Item, moved: i64) -> Result<
     Ok(())
 }
 
+/// A plain item given its first variant holds no stock of its own and is no longer sent to
+/// an `Attribute` cart (rule 5): such a cart the store knows still shows a count of it (kept
+/// from a Get QOH on a cart real-time changes do not go to, or from when the item was taken
+/// off it) would go on selling that count for good, as after a delete (`Store::delete_item`
+/// refuses the same). Refused, naming the cart and how to bring it to 0 first.
+fn refuse_first_variant_while_shown(c: &Connection, product: &Item, variant: &str) -> Result<()> {
+    for cart in sql::carts_all(c)? {
+        if cart.level() != SyncLevel::Attribute {
+            continue;
+        }
+        if let Some(kept) = sql::pulled_get(c, cart.id, product.id)?.filter(|k| *k != 0) {
+            return Err(Error::refused(format!(
+                "item {variant:?}: cart {:?} still shows {kept} of {:?}, which as a product \
+                 with variants is no longer sent to that cart; bring the cart to 0 of it first \
+                 (Send QOH to the cart, or put the item back on it if it was taken off), then \
+                 add the variant",
+                cart.name, product.sku
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
 /// ledger row, and one web stack record for every cart of `targets` (from
 /// [`sql::realtime_targets`], read in the same transaction) whose published count moves.
@@ -590,6 +613,9 @@ impl Store {
                     Ok(existing.id)
                 }
                 None => {
+                    if let Some(p) = parent.as_ref().filter(|p| !p.has_variants) {
+                        refuse_first_variant_while_shown(c, p, &spec.sku)?;
+                    }
                     let product = parent.map(|p| p.id);
                     self.queue_product_total(c, product, |c| {
                         sql::item_insert(

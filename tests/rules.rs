@@ -1062,6 +1062,66 @@ fn the_drift_report_repairs_with_compare_and_set() {
     assert!(f.store.drift(c, false).unwrap().items.is_empty());
 }
 
+/// Rule 5 when a plain item gets its first variant: it holds no stock of its own from then
+/// on and is never sent to an `Attribute` cart again. A cart the store knows still shows a
+/// count of it (kept from a Get QOH on a cart real-time changes do not go to, or from when
+/// the item was taken off a real-time cart) would go on selling that count for good: the
+/// variant is refused, naming the cart, until the cart is brought to 0 as the refusal says.
+/// (Until 2026-12-03 the variant was made: the real-time cart went on showing 5 of X, the
+/// other 18, with none in stock, and nothing would ever send them X again.)
+#[test]
+fn rule5_an_item_a_cart_still_shows_gets_no_variant_until_the_cart_shows_0() {
+    let f = store();
+    let (r, m) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let real_time = cart(&f.store, &r, "RealTime", "attribute");
+    let manual = cart(&f.store, &m, "Manual", "attribute");
+    f.store.set_cart_sync(manual, false).unwrap();
+    item(&f.store, "X", 100);
+    f.store
+        .set_web_fields(manual, "X", r#"{"max_publish":20}"#)
+        .unwrap();
+    r.set_qoh("X", 100);
+    m.set_qoh("X", 0);
+    f.store
+        .send_qoh(manual, SendOptions::default(), None)
+        .unwrap();
+    m.set_qoh("X", 18); // two sold there
+    f.store
+        .get_qoh(manual, GetOptions::default(), None)
+        .unwrap();
+    drain(&f.store);
+    assert_eq!((f.store.item_qoh("X").unwrap(), r.qoh("X")), (98, Some(98)));
+    f.store
+        .set_web_fields(real_time, "X", r#"{"sync":false}"#)
+        .unwrap();
+    adjust(&f.store, "X", -98, Reason::PosSale); // sent to neither cart
+    let variant = r#"{"sku":"X-M","qoh":3,"parent_sku":"X","attributes":{"Size":"M"}}"#;
+    let refused = |shows: &str| {
+        let e = f.store.upsert_item_json(variant).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+        assert!(e.message().contains(shows), "{e}");
+        assert!(f.store.item("X-M").is_err(), "no variant made");
+    };
+    refused(r#"cart "RealTime" still shows 98 of "X""#);
+    f.store
+        .set_web_fields(real_time, "X", r#"{"sync":true}"#)
+        .unwrap();
+    drain(&f.store);
+    assert_eq!(
+        r.qoh("X"),
+        Some(0),
+        "put back, the cart is sent what it publishes"
+    );
+    refused(r#"cart "Manual" still shows 18 of "X""#);
+    let sent = f
+        .store
+        .send_qoh(manual, SendOptions::default(), None)
+        .unwrap();
+    assert_eq!((sent.sent, m.qoh("X")), (1, Some(0)), "{sent:?}");
+    f.store.upsert_item_json(variant).unwrap();
+    assert_eq!(f.store.item_qoh("X-M").unwrap(), 3);
+}
+
 /// Rule 5 both ways: a `Sku` cart shows a product as its variants' total, so a variant coming
 /// with stock is queued for it as one going is (rule 13's "queues nothing" is for the new item
 /// itself, which no cart has yet).
