@@ -285,15 +285,95 @@ fn a_sale_refused_for_insufficient_stock_is_tried_again_not_bypassed() {
         "a sale refused for stock is not a permanent refusal: {out:?}"
     );
 
-    let other = r#"{"status":422,"title":"Items with identity: [sku MUG] requires absolute adjustment before relative","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+    let other = r#"{"status":422,"title":"Items with identity: [sku MUG] have a quantity out of range","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
     let server = Scripted::start(vec![(200, LEVEL), (422, other)]);
     let out = scripted_adapter(&server)
         .apply_deltas(&[sale("MUG")])
         .unwrap();
     server.finish();
     assert!(
-        matches!(&out[0], SendOutcome::Failed { message } if message.contains("absolute adjustment")),
+        matches!(&out[0], SendOutcome::Failed { message } if message.contains("out of range")),
         "{out:?}"
+    );
+}
+
+/// "When you create a product, the inventory at each location is `undefined` under the hood
+/// [...] You must make an absolute adjustment to a product's inventory before you can make a
+/// relative adjustment" (BigCommerce's inventory adjustments guide), and the absolute one a
+/// Send QOH made may still wait in its queue of adjustments. A sale refused so is tried
+/// again, and says that Send QOH sets the count; until 2026-12-03 it was bypassed at once.
+#[test]
+fn a_sale_of_an_item_without_a_count_yet_waits_for_send_qoh() {
+    let first = r#"{"status":422,"title":"Items with identity: [sku MUG] requires absolute adjustment before relative","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+    let server = Scripted::start(vec![(200, LEVEL), (422, first)]);
+    let out = scripted_adapter(&server)
+        .apply_deltas(&[sale("MUG")])
+        .unwrap();
+    server.finish();
+    assert!(
+        matches!(&out[0], SendOutcome::Retry { message, after: None } if message.contains("Send QOH")),
+        "{out:?}"
+    );
+}
+
+/// The adjustments reference's 422 "Item with variant_id 106 is tracked by product, please
+/// update stock by product id": the sale goes again by the product id the listing showed,
+/// and later ones go so at once. Until 2026-12-03 it was bypassed, with every later sale of
+/// the item.
+#[test]
+fn a_sale_of_an_item_tracked_by_product_goes_by_its_product_id() {
+    let by_product = r#"{"status":422,"title":"[Item with variant_id 7 is tracked by product, please update stock by product id]","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+    let done = r#"{"transaction_id":"97a73cdd-9fc5-4aa5-892c-4ead8259c24e"}"#;
+    let server = Scripted::start(vec![
+        (200, LEVEL),
+        (422, by_product),
+        (200, done),
+        (200, done),
+    ]);
+    let adapter = scripted_adapter(&server);
+    for _ in 0..2 {
+        let out = adapter.apply_deltas(&[sale("MUG")]).unwrap();
+        assert_eq!(out, vec![SendOutcome::Applied { qoh: None }]);
+    }
+    let seen = server.finish();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen[1].2.contains(r#""sku":"MUG""#), "{seen:?}");
+    for request in &seen[2..] {
+        assert!(request.0.starts_with("POST "), "{request:?}");
+        assert!(
+            request.2.contains(r#""product_id":3"#) && !request.2.contains("MUG"),
+            "{request:?}"
+        );
+    }
+}
+
+/// "423 Locked: The requested resource is currently locked and unavailable" (BigCommerce's
+/// status codes): nothing was applied and the lock passes, so the sale waits to be tried
+/// again. Read as any other 4xx until 2026-12-03, it was bypassed at once.
+#[test]
+fn a_locked_answer_bypasses_no_sale() {
+    let locked = r#"{"status":423,"title":"The requested resource is currently locked","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+    let server = Scripted::start(vec![(200, LEVEL), (423, locked)]);
+    let (_dir, store, cart) = scripted_store(
+        serde_json::json!({"name":"BC","adapter":"bigcommerce",
+            "url": format!("{}stores/abc/", server.url), "token":"tok_x",
+            "max_items_to_send":50}),
+        "MUG",
+        10,
+    );
+    store.set_cart_sync(cart, true).unwrap();
+    adjust(&store, "MUG", -1);
+    let run = store.run_stack(None).unwrap();
+    server.finish();
+    assert_eq!(
+        store.stack_count(cart, StackState::Bypassed).unwrap(),
+        0,
+        "{run:?}"
+    );
+    assert_eq!(
+        store.stack_count(cart, StackState::Waiting).unwrap(),
+        1,
+        "{run:?}"
     );
 }
 

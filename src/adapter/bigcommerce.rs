@@ -31,13 +31,17 @@
 //! not yet seen by this adapter, so one unknown SKU fails alone instead of a 422 for the whole
 //! batch. Should a 422 still come (an item that needs an absolute count before a relative one,
 //! a quantity out of range), the refused part is halved and sent again until the refused
-//! items stand alone; the others are applied. An item refused alone fails
-//! ([`SendOutcome::Failed`]), except a relative adjustment refused for insufficient stock
-//! (the 422's text says "insufficient stock" or "insufficient inventory"): BigCommerce
-//! queues concurrent adjustments, and may refuse one for stock that suffices once the queue
-//! settles (the reference's "concurrent adjustment handling"), so it is
-//! [`SendOutcome::Retry`]: tried again with back-off, and bypassed only after the
-//! controller's attempts, with the refusal as its last response.
+//! items stand alone; the others are applied. An item refused alone as "tracked by product,
+//! please update stock by product id" goes again, and from then on, by the product id its
+//! listing showed. Any other fails ([`SendOutcome::Failed`]), except a relative adjustment
+//! refused for insufficient stock (the 422's text says "insufficient stock" or "insufficient
+//! inventory": BigCommerce queues concurrent adjustments, and may refuse one for stock that
+//! suffices once the queue settles, the reference's "concurrent adjustment handling") or for
+//! an item without a count yet ("requires absolute adjustment before relative": a new product
+//! or location, whose count Send QOH sets): each is [`SendOutcome::Retry`], tried again with
+//! back-off, and bypassed only after the controller's attempts, with the refusal as its last
+//! response. A 423 (a resource locked for now) is [`CartError::Unavailable`]: nothing was
+//! applied, and the changes wait.
 //!
 //! Rate limits: a 429 is [`CartError::RateLimited`] with `X-Rate-Limit-Time-Reset-Ms` (or
 //! `Retry-After`) as the wait; when a success says `X-Rate-Limit-Requests-Left: 0` the next
@@ -80,6 +84,10 @@ pub struct BigCommerceAdapter {
     location: u64,
     client: Client,
     known: Mutex<HashSet<String>>,
+    /// The product id of each SKU the listing showed with one.
+    products: Mutex<HashMap<String, u64>>,
+    /// SKUs BigCommerce refused by SKU as "tracked by product": sent by product id since.
+    by_product: Mutex<HashSet<String>>,
     not_before: Mutex<Option<Instant>>,
     /// The items (by identity) the listing under way has returned: see
     /// [`CartAdapter::fetch_quantities`] below.
@@ -99,6 +107,7 @@ struct Listed {
     sku: String,
     count: i64,
     id: Option<String>,
+    product: Option<u64>,
 }
 
 /// How often a Get QOH listing starts again because the catalogue changed under it, before
@@ -195,6 +204,8 @@ impl BigCommerceAdapter {
             location: location_id,
             client: common::client(headers, timeout, "bigcommerce")?,
             known: Mutex::new(HashSet::new()),
+            products: Mutex::new(HashMap::new()),
+            by_product: Mutex::new(HashSet::new()),
             not_before: Mutex::new(None),
             listed: Mutex::new(HashSet::new()),
         })
@@ -235,6 +246,15 @@ impl BigCommerceAdapter {
             if write && r.status().as_u16() == 500 {
                 return Some(CartError::Ambiguous(format!(
                     "HTTP {}: the cart may have applied the change before failing",
+                    r.status()
+                )));
+            }
+            // "The requested resource is currently locked and unavailable" (the API's status
+            // codes): nothing was applied, and a lock passes; refused, every change of the
+            // request was bypassed at once.
+            if r.status().as_u16() == 423 {
+                return Some(CartError::Unavailable(format!(
+                    "HTTP {}: bigcommerce says the resource is locked for now",
                     r.status()
                 )));
             }
@@ -311,6 +331,7 @@ impl BigCommerceAdapter {
                         .to_owned(),
                     count: d["total_inventory_onhand"].as_i64()?,
                     id,
+                    product: identity["product_id"].as_u64(),
                 })
             })
             .collect();
@@ -329,13 +350,16 @@ impl BigCommerceAdapter {
             let mut page = 1;
             loop {
                 let listing = self.items_page(page, MAX_LIMIT, Some(chunk))?;
-                out.extend(
-                    listing
-                        .items
-                        .into_iter()
-                        .filter(|i| chunk.contains(&i.sku.as_str()))
-                        .map(|i| (i.sku, i.count)),
-                );
+                let mut products = self.products.lock();
+                for i in listing.items {
+                    if chunk.contains(&i.sku.as_str()) {
+                        if let Some(p) = i.product {
+                            products.insert(i.sku.clone(), p);
+                        }
+                        out.insert(i.sku, i.count);
+                    }
+                }
+                drop(products);
                 if page >= listing.pages {
                     break;
                 }
@@ -371,17 +395,32 @@ impl BigCommerceAdapter {
             .collect())
     }
 
+    /// Sends `sku` by its product id from now on, if the listing showed one and it is not sent
+    /// so already: whether it changed.
+    fn go_by_product(&self, sku: &str) -> bool {
+        if !self.products.lock().contains_key(sku) {
+            return false;
+        }
+        self.by_product.lock().insert(sku.to_owned())
+    }
+
     /// One adjustment request. `Ok(Err(message))`: a 422 (nothing applied).
     fn adjust(
         &self,
         relative: bool,
         items: &[(&str, i64)],
     ) -> std::result::Result<std::result::Result<(), String>, CartError> {
+        let (by_product, products) = (self.by_product.lock(), self.products.lock());
         let body = json!({
             "reason": "inventory_sync",
-            "items": items.iter().map(|(sku, q)| json!({
-                "location_id": self.location, "sku": sku, "quantity": q})).collect::<Vec<_>>(),
+            "items": items.iter().map(|(sku, q)| {
+                match products.get(*sku).filter(|_| by_product.contains(*sku)) {
+                    Some(p) => json!({"location_id": self.location, "product_id": p, "quantity": q}),
+                    None => json!({"location_id": self.location, "sku": sku, "quantity": q}),
+                }
+            }).collect::<Vec<_>>(),
         });
+        drop((by_product, products));
         let url = self.url(if relative {
             "adjustments/relative"
         } else {
@@ -444,6 +483,12 @@ impl BigCommerceAdapter {
                         }
                     }
                     Ok(Err(message)) => match part {
+                        // "Item with variant_id 106 is tracked by product, please update stock
+                        // by product id" (the adjustments reference's 422): the item is sent
+                        // again, and from then on, by the product id its listing showed.
+                        [(_, sku, _)] if tracked_by_product(&message) && self.go_by_product(sku) => {
+                            parts.push(part)
+                        }
                         // A relative adjustment refused for stock may pass once BigCommerce's
                         // queue of concurrent adjustments settles: tried again (with back-off,
                         // bypassed only after the controller's attempts), not failed at once.
@@ -451,6 +496,19 @@ impl BigCommerceAdapter {
                             out[*i] = Some(SendOutcome::Retry {
                                 message: format!(
                                     "sku {sku}: not applied, bigcommerce refused it for stock (may pass once concurrent adjustments settle): {message}"
+                                ),
+                                after: None,
+                            })
+                        }
+                        // A new product (or location) holds no count until an absolute
+                        // adjustment sets one ("You must make an absolute adjustment to a
+                        // product's inventory before you can make a relative adjustment"), and
+                        // one Send QOH made may still wait in BigCommerce's queue: tried again,
+                        // and the message says what sets the count.
+                        [(i, sku, _)] if relative && absolute_first(&message) => {
+                            out[*i] = Some(SendOutcome::Retry {
+                                message: format!(
+                                    "sku {sku}: not applied, bigcommerce holds no count of it yet; Send QOH to the cart sets one (the change waits until then): {message}"
                                 ),
                                 after: None,
                             })
@@ -472,6 +530,18 @@ impl BigCommerceAdapter {
         }
         Ok(())
     }
+}
+
+/// Whether a 422's text says the item is tracked by product, to be sent by product id.
+fn tracked_by_product(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("tracked by product")
+}
+
+/// Whether a 422's text says the item needs an absolute adjustment before a relative one.
+fn absolute_first(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .contains("requires absolute adjustment before relative")
 }
 
 /// Whether a 422's text says the stock did not suffice (BigCommerce's title, or its body).
