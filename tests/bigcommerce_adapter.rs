@@ -316,19 +316,20 @@ fn a_sale_of_an_item_without_a_count_yet_waits_for_send_qoh() {
     );
 }
 
+const BY_PRODUCT: &str = r#"{"status":422,"title":"[Item with variant_id 7 is tracked by product, please update stock by product id]","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+const ADJUSTED: &str = r#"{"transaction_id":"97a73cdd-9fc5-4aa5-892c-4ead8259c24e"}"#;
+
 /// The adjustments reference's 422 "Item with variant_id 106 is tracked by product, please
 /// update stock by product id": the sale goes again by the product id the listing showed,
 /// and later ones go so at once. Until 2026-12-03 it was bypassed, with every later sale of
 /// the item.
 #[test]
 fn a_sale_of_an_item_tracked_by_product_goes_by_its_product_id() {
-    let by_product = r#"{"status":422,"title":"[Item with variant_id 7 is tracked by product, please update stock by product id]","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
-    let done = r#"{"transaction_id":"97a73cdd-9fc5-4aa5-892c-4ead8259c24e"}"#;
     let server = Scripted::start(vec![
         (200, LEVEL),
-        (422, by_product),
-        (200, done),
-        (200, done),
+        (422, BY_PRODUCT),
+        (200, ADJUSTED),
+        (200, ADJUSTED),
     ]);
     let adapter = scripted_adapter(&server);
     for _ in 0..2 {
@@ -345,6 +346,45 @@ fn a_sale_of_an_item_tracked_by_product_goes_by_its_product_id() {
             "{request:?}"
         );
     }
+}
+
+/// An item sent by its product id that BigCommerce then refuses by it (the product made again
+/// under a new id, or tracked by variant again) is tried again, looked up afresh: sent to the
+/// old id for as long as the controller kept its adapter, every sale of it was bypassed.
+/// A product id the Get QOH listing showed serves as well as one a lookup found.
+#[test]
+fn an_item_sent_by_product_id_is_looked_up_again_when_that_id_is_refused() {
+    let gone = r#"{"status":422,"title":"Items with identity: [product_id 3] were not found","type":"https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes","errors":{}}"#;
+    const MADE_AGAIN: &str = r#"{"data":[{"identity":{"sku":"MUG","variant_id":70,"product_id":30},"available_to_sell":1,"total_inventory_onhand":1,"settings":{"safety_stock":0}}],"meta":{"pagination":{"total":1,"count":1,"per_page":1000,"current_page":1,"total_pages":1}}}"#;
+    let server = Scripted::start(vec![
+        (200, LEVEL),
+        (422, BY_PRODUCT),
+        (200, ADJUSTED),
+        (422, gone),
+        (200, MADE_AGAIN),
+        (422, BY_PRODUCT),
+        (200, ADJUSTED),
+    ]);
+    let adapter = scripted_adapter(&server);
+    let page = adapter.fetch_quantities(None, 250).unwrap();
+    assert_eq!(page.items, vec![("MUG".to_string(), 1)]);
+    let applied = vec![SendOutcome::Applied { qoh: None }];
+    assert_eq!(adapter.apply_deltas(&[sale("MUG")]).unwrap(), applied);
+    let out = adapter.apply_deltas(&[sale("MUG")]).unwrap();
+    assert!(
+        matches!(&out[0], SendOutcome::Retry { message, .. } if message.contains("looked up again")),
+        "{out:?}"
+    );
+    assert_eq!(adapter.apply_deltas(&[sale("MUG")]).unwrap(), applied);
+    let seen = server.finish();
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert!(seen[2].2.contains(r#""product_id":3"#), "{:?}", seen[2]);
+    assert!(
+        seen[4].0.starts_with("GET "),
+        "looked up again: {:?}",
+        seen[4]
+    );
+    assert!(seen[6].2.contains(r#""product_id":30"#), "{:?}", seen[6]);
 }
 
 /// "423 Locked: The requested resource is currently locked and unavailable" (BigCommerce's

@@ -33,7 +33,8 @@
 //! a quantity out of range), the refused part is halved and sent again until the refused
 //! items stand alone; the others are applied. An item refused alone as "tracked by product,
 //! please update stock by product id" goes again, and from then on, by the product id its
-//! listing showed. Any other fails ([`SendOutcome::Failed`]), except a relative adjustment
+//! listing showed (a lookup's or Get QOH's); refused by that id later (the product made
+//! again), it is looked up afresh and tried again ([`SendOutcome::Retry`]). Any other fails ([`SendOutcome::Failed`]), except a relative adjustment
 //! refused for insufficient stock (the 422's text says "insufficient stock" or "insufficient
 //! inventory": BigCommerce queues concurrent adjustments, and may refuse one for stock that
 //! suffices once the queue settles, the reference's "concurrent adjustment handling") or for
@@ -404,6 +405,16 @@ impl BigCommerceAdapter {
         self.by_product.lock().insert(sku.to_owned())
     }
 
+    /// Stops sending `sku` by product id, forgetting what was learnt of it: whether it was.
+    fn forget_product(&self, sku: &str) -> bool {
+        if !self.by_product.lock().remove(sku) {
+            return false;
+        }
+        self.products.lock().remove(sku);
+        self.known.lock().remove(sku);
+        true
+    }
+
     /// One adjustment request. `Ok(Err(message))`: a 422 (nothing applied).
     fn adjust(
         &self,
@@ -508,7 +519,19 @@ impl BigCommerceAdapter {
                         [(i, sku, _)] if relative && absolute_first(&message) => {
                             out[*i] = Some(SendOutcome::Retry {
                                 message: format!(
-                                    "sku {sku}: not applied, bigcommerce holds no count of it yet; Send QOH to the cart sets one (the change waits until then): {message}"
+                                    "sku {sku}: not applied, bigcommerce holds no count of it yet, which a Send QOH to the cart sets (forced while real-time sync is on); tried again meanwhile: {message}"
+                                ),
+                                after: None,
+                            })
+                        }
+                        // Refused by its product id: the product may have been made again
+                        // (a new id) or be tracked by variant again. Forgotten, the item is
+                        // looked up afresh and sent by SKU at the next try; failed, it would
+                        // go to the old id, refused, for as long as the adapter lives.
+                        [(i, sku, _)] if self.forget_product(sku) => {
+                            out[*i] = Some(SendOutcome::Retry {
+                                message: format!(
+                                    "sku {sku}: not applied, bigcommerce refused it by its product id, which is looked up again at the next try: {message}"
                                 ),
                                 after: None,
                             })
@@ -539,9 +562,9 @@ fn tracked_by_product(message: &str) -> bool {
 
 /// Whether a 422's text says the item needs an absolute adjustment before a relative one.
 fn absolute_first(message: &str) -> bool {
-    message
-        .to_ascii_lowercase()
-        .contains("requires absolute adjustment before relative")
+    let m = message.to_ascii_lowercase();
+    m.contains("absolute adjustment before relative")
+        || m.contains("absolute adjustment to a product's inventory before")
 }
 
 /// Whether a 422's text says the stock did not suffice (BigCommerce's title, or its body).
@@ -676,11 +699,16 @@ impl CartAdapter for BigCommerceAdapter {
             }
         };
         let items: Vec<(String, i64)> = {
-            let mut listed = self.listed.lock();
+            let (mut listed, mut products) = (self.listed.lock(), self.products.lock());
             listing
                 .items
                 .into_iter()
                 .filter(|i| i.id.as_ref().map_or(true, |id| listed.insert(id.clone())))
+                .inspect(|i| {
+                    if let Some(p) = i.product {
+                        products.insert(i.sku.clone(), p);
+                    }
+                })
                 .map(|i| (i.sku, i.count))
                 .collect()
         };
