@@ -422,7 +422,7 @@ fn kept_follows(c: &Connection, cart: &Cart, item: &Item, moved: i64) -> Result<
 }
 
 /// A plain item given its first variant holds no stock of its own and is no longer sent to
-/// an `Attribute` cart (rule 5): such a cart the store knows still shows a count of it (kept
+/// an `Attribute` cart (rule 5): such a cart the store knows still shows units of it (kept
 /// from a Get QOH on a cart real-time changes do not go to, or from when the item was taken
 /// off it) would go on selling that count for good, as after a delete (`Store::delete_item`
 /// refuses the same). Refused, naming the cart and how to bring it to 0 first.
@@ -431,7 +431,8 @@ fn refuse_first_variant_while_shown(c: &Connection, product: &Item, variant: &st
         if cart.level() != SyncLevel::Attribute {
             continue;
         }
-        if let Some(kept) = sql::pulled_get(c, cart.id, product.id)?.filter(|k| *k != 0) {
+        // (A count at or below 0, backorders the cart counts, puts nothing on sale.)
+        if let Some(kept) = sql::pulled_get(c, cart.id, product.id)?.filter(|k| *k > 0) {
             return Err(Error::refused(format!(
                 "item {variant:?}: cart {:?} still shows {kept} of {:?}, which as a product \
                  with variants is no longer sent to that cart; bring the cart to 0 of it first \

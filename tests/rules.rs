@@ -1120,6 +1120,18 @@ fn rule5_an_item_a_cart_still_shows_gets_no_variant_until_the_cart_shows_0() {
     assert_eq!((sent.sent, m.qoh("X")), (1, Some(0)), "{sent:?}");
     f.store.upsert_item_json(variant).unwrap();
     assert_eq!(f.store.item_qoh("X-M").unwrap(), 3);
+
+    // A cart counting backorders of an item (-3, kept from a Get QOH) has none of it on sale.
+    m.set_qoh("Y", -3);
+    let create = GetOptions {
+        force: false,
+        create_new: true,
+    };
+    let report = f.store.get_qoh(manual, create, None).unwrap();
+    assert_eq!(f.store.item_qoh("Y").unwrap(), -3, "{report:?}");
+    adjust(&f.store, "Y", 3, Reason::Receiving);
+    let variant = r#"{"sku":"Y-M","qoh":3,"parent_sku":"Y","attributes":{"Size":"M"}}"#;
+    f.store.upsert_item_json(variant).unwrap();
 }
 
 /// Rule 5 both ways: a `Sku` cart shows a product as its variants' total, so a variant coming
