@@ -221,6 +221,13 @@ pub(crate) fn outcome_for_failed_request(
         CartError::Rejected(m) => super::SendOutcome::Failed {
             message: format!("sku {sku}: rejected: {m}"),
         },
+        // Credentials refused on a later request of the call (a key revoked, or expired,
+        // between two requests): no attempt either (rule 10). The short wait has the cart's
+        // next request meet the refusal first, which pauses the cart.
+        CartError::Unauthorized(m) => super::SendOutcome::Retry {
+            message: format!("sku {sku}: not sent, the cart refused the credentials: {m}"),
+            after: Some(Duration::from_secs(1)),
+        },
         other => super::SendOutcome::Retry {
             message: format!("sku {sku}: {}", other.message()),
             after: None,

@@ -38,7 +38,7 @@
 //! Medusa's admin API has no relative stock change and no compare-and-set, so the adapter
 //! reports [`UpdateMode::Absolute`] and a real-time delta is: read the levels (one `GET` per
 //! [`MAX_BATCH`] items), add the delta to `stocked_quantity`, write them with the batch
-//! endpoint, then read back (verify). A change Medusa records between our read and our write
+//! endpoint, and verify by the levels its answer shows (an item it leaves out is read back). A change Medusa records between our read and our write
 //! is overwritten: that window is the time of one request, well under a second on loopback.
 //! Placing an order changes only `reserved_quantity`, which we do not write; but a
 //! fulfilment takes the shipped units off `stocked_quantity` and drops their reservation
@@ -49,7 +49,8 @@
 //! change our write may have undone). Such an item is [`SendOutcome::Uncertain`], left for
 //! the drift report, never re-sent blindly. An
 //! answer lost after the write is [`CartError::Ambiguous`], which the controller marks
-//! `uncertain` for this mode. A set with an `expected` count is checked the same way (read,
+//! `uncertain` for this mode; so is a 503 to a write (Medusa never answers 503 itself: a
+//! router in front of it that gave up on a write it forwarded does). A set with an `expected` count is checked the same way (read,
 //! compare the available count, write) and answers [`SendOutcome::Conflict`] on a mismatch.
 //! A set whose batch answer shows holds that fell since the read, or another stocked count
 //! than the one written, is `Uncertain` too: the shop may offer more than the count sent.
@@ -82,7 +83,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{json, Value};
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -91,6 +92,30 @@ use std::time::Duration;
 pub const MAX_BATCH: usize = 100;
 /// The largest page Get QOH asks for.
 pub const MAX_PAGE: u32 = 200;
+/// How often a Get QOH listing starts again because the inventory changed under it, before
+/// it gives up.
+const RESTARTS: u32 = 5;
+
+/// `offset:count:restarts` (see `MedusaAdapter::page`); a bare offset, as an older build
+/// made, is read as one with no count yet.
+fn page_cursor(c: &str) -> std::result::Result<(u64, Option<u64>, u32), CartError> {
+    let bad = || CartError::Rejected(format!("bad medusa cursor {}", truncate(c)));
+    let mut parts = c.split(':');
+    let offset = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let total = match parts.next() {
+        None | Some("") => None,
+        Some(t) => Some(t.parse().map_err(|_| bad())?),
+    };
+    let restarts = match parts.next() {
+        None => 0,
+        Some(r) => r.parse().map_err(|_| bad())?,
+    };
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok((offset, total, restarts))
+}
+
 /// The fields asked for with every inventory item.
 const FIELDS: &str = "id,sku,*location_levels";
 
@@ -230,6 +255,8 @@ pub struct MedusaAdapter {
     ids: Mutex<HashMap<String, String>>,
     /// Whether Medusa said it has the stock location: asked once, before the first request.
     location_found: std::sync::atomic::AtomicBool,
+    /// The inventory items the Get QOH listing under way has returned (see `page`).
+    listed: Mutex<HashSet<String>>,
 }
 
 impl fmt::Debug for MedusaAdapter {
@@ -283,6 +310,7 @@ impl MedusaAdapter {
             api_key,
             ids: Mutex::new(HashMap::new()),
             location_found: Default::default(),
+            listed: Mutex::new(HashSet::new()),
         })
     }
 
@@ -402,7 +430,17 @@ impl MedusaAdapter {
                         "HTTP 409: Medusa says the request conflicted with another; retry".into(),
                     ));
                 }
-                // A delta is read, add, write: the write sent twice adds it twice.
+                // A delta is read, add, write: the write sent twice adds it twice. Medusa
+                // never answers 503 itself (its error handler sends 4xx and 500), so a 503 to
+                // a write comes from a router or proxy in front of it, which may have given
+                // up on a write Medusa goes on to apply (Heroku's router answers 503 at its
+                // time-out, and "the application will continue to work on the request").
+                if method != Method::GET && r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                    return Some(CartError::Ambiguous(format!(
+                        "HTTP {} to a write, from in front of Medusa: it may have been applied",
+                        r.status()
+                    )));
+                }
                 (method != Method::GET)
                     .then(|| common::gateway_lost_answer(r))
                     .flatten()
@@ -764,10 +802,13 @@ impl MedusaAdapter {
                 .map(|(_, id, s, sku, _)| (id.as_str(), *s, true, *sku))
                 .collect();
             let written = self.write(&items)?;
+            // The batch answers the levels it wrote, which serve as the read-back; only an
+            // item it leaves out is read again (a read that fails would leave in doubt a
+            // write the answer showed applied).
             let verify_keys: Vec<(&str, Option<&str>)> = plan
                 .iter()
                 .zip(&written)
-                .filter(|(_, w)| w.is_ok())
+                .filter(|(_, w)| matches!(w, Ok(None)))
                 .map(|((_, id, _, sku, _), _)| (*sku, Some(id.as_str())))
                 .collect();
             let verified: std::result::Result<HashMap<String, Option<Level>>, String> =
@@ -787,7 +828,8 @@ impl MedusaAdapter {
             for ((i, id, target, sku, reserved), w) in plan.iter().zip(written) {
                 out[*i] = Some(match w {
                     Err(outcome) => outcome,
-                    Ok(_) => match &verified {
+                    Ok(Some(l)) => after_write(sku, *target, *reserved, l),
+                    Ok(None) => match &verified {
                         Ok(v) => match v.get(id).copied().flatten() {
                             Some(l) => after_write(sku, *target, *reserved, l),
                             None => SendOutcome::Uncertain {
@@ -870,37 +912,71 @@ impl MedusaAdapter {
         Ok(common::outcomes(out))
     }
 
+    /// One page of Get QOH's listing, by offset. An item deleted behind the page read pulls
+    /// every later one a place back, so the item that would have opened the next page is
+    /// never read (its QOH left as it was, the run reported done); one created pushes an item
+    /// read onto the next page again. So a listing whose `count` changes starts again from
+    /// the first page (up to [`RESTARTS`] times) and each inventory item is returned once per
+    /// listing. The cursor is `offset:count:restarts`.
     fn page(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let offset: u64 = common::number_cursor(cursor, 0, "medusa")?;
+        let (mut offset, mut total, mut restarts) = match cursor {
+            None => {
+                self.listed.lock().clear();
+                (0, None, 0)
+            }
+            Some(c) => page_cursor(c)?,
+        };
         let limit = limit.clamp(1, MAX_PAGE);
-        let mut url = self.url("admin/inventory-items");
-        url.query_pairs_mut()
-            .append_pair("fields", FIELDS)
-            .append_pair("limit", &limit.to_string())
-            .append_pair("offset", &offset.to_string())
-            .append_pair("order", "id");
-        let answer = self.call(Method::GET, url, None)?;
+        let (answer, count) = loop {
+            let mut url = self.url("admin/inventory-items");
+            url.query_pairs_mut()
+                .append_pair("fields", FIELDS)
+                .append_pair("limit", &limit.to_string())
+                .append_pair("offset", &offset.to_string())
+                .append_pair("order", "id");
+            let answer = self.call(Method::GET, url, None)?;
+            let count = answer["count"].as_u64();
+            match (total, count) {
+                (Some(was), Some(now)) if was != now => {
+                    if restarts >= RESTARTS {
+                        return Err(CartError::Unavailable(format!(
+                            "the medusa inventory changed while it was read, {} times (it lists \
+                             {now} items, {was} before): the pages read are applied; run Get \
+                             QOH again",
+                            restarts + 1
+                        )));
+                    }
+                    (offset, total, restarts) = (0, Some(now), restarts + 1);
+                }
+                _ => break (answer, count),
+            }
+        };
         let list = answer["inventory_items"].as_array().ok_or_else(|| {
             CartError::Unavailable(format!(
                 "medusa: the inventory item list has no inventory_items: {}",
                 truncate(&answer.to_string())
             ))
         })?;
-        let count = answer["count"].as_u64();
         let mut items = Vec::new();
         let mut ids = HashMap::new();
-        for i in list {
-            let Some(f) = parse_item(i, &self.location)? else {
-                continue;
-            };
-            let Some(sku) = f.sku else { continue };
-            ids.insert(sku.clone(), f.id);
-            if let Some(l) = f.level {
-                items.push((sku, l.available));
+        {
+            let mut listed = self.listed.lock();
+            for i in list {
+                let Some(f) = parse_item(i, &self.location)? else {
+                    continue;
+                };
+                if !listed.insert(f.id.clone()) {
+                    continue;
+                }
+                let Some(sku) = f.sku else { continue };
+                ids.insert(sku.clone(), f.id);
+                if let Some(l) = f.level {
+                    items.push((sku, l.available));
+                }
             }
         }
         self.ids.lock().extend(ids);
@@ -909,9 +985,10 @@ impl MedusaAdapter {
             Some(c) => next < c && !list.is_empty(),
             None => list.len() as u32 == limit,
         };
+        let total = total.or(count).map(|t| t.to_string()).unwrap_or_default();
         Ok(QuantityPage {
             items,
-            next_cursor: more.then(|| next.to_string()),
+            next_cursor: more.then(|| format!("{next}:{total}:{restarts}")),
         })
     }
 }
@@ -1319,14 +1396,15 @@ mod tests {
     /// A delta read at stocked 10 with 3 held, written as 9, read back with the holds at
     /// `held_after`: holds that fell mean a fulfilment in the window (its stock change may be
     /// undone by our write); holds that grew are an order placed, which our write keeps.
+    /// A delta of -1 to TEE-M (stocked 10, 3 held), whose write answers the level with
+    /// `held_after` held: the batch's answer is the check.
     fn delta_with_holds_after(held_after: i64) -> SendOutcome {
-        let written = r#"{"created":[],"updated":[{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":3,"available_quantity":6}],"deleted":[]}"#;
-        let verify = format!(
-            r#"{{"inventory_items":[{{"id":"iitem_1","sku":"TEE-M","location_levels":[{{"location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":{held_after},"available_quantity":{}}}]}}],"count":1,"offset":0,"limit":50}}"#,
+        let written = format!(
+            r#"{{"created":[],"updated":[{{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":{held_after},"available_quantity":{}}}],"deleted":[]}}"#,
             9 - held_after
         );
-        let verify: &'static str = Box::leak(verify.into_boxed_str());
-        let server = Scripted::start(vec![(200, ITEMS), (200, written), (200, verify)]);
+        let written: &'static str = Box::leak(written.into_boxed_str());
+        let server = Scripted::start(vec![(200, ITEMS), (200, written)]);
         let a = api_key(&server.url);
         let out = a
             .apply_deltas(&[DeltaSend {
@@ -1361,6 +1439,31 @@ mod tests {
         assert_eq!(
             delta_with_holds_after(4),
             SendOutcome::Applied { qoh: Some(5) }
+        );
+    }
+
+    /// A write whose answer leaves the item out is checked by reading it back; one whose
+    /// read-back fails is in doubt.
+    #[test]
+    fn a_write_answered_without_its_level_is_read_back() {
+        const BARE: &str = r#"{"created":[],"updated":[],"deleted":[]}"#;
+        const AFTER: &str = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":3,"available_quantity":6}]}],"count":1,"offset":0,"limit":50}"#;
+        let delta = [DeltaSend {
+            key: "k1".into(),
+            sku: "TEE-M".into(),
+            remote_ref: Some("iitem_1".into()),
+            delta: -1,
+        }];
+        let server = Scripted::start(vec![(200, ITEMS), (200, BARE), (200, AFTER)]);
+        let out = api_key(&server.url).apply_deltas(&delta).unwrap();
+        assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(6) }]);
+        assert!(server.finish()[2].0.starts_with("GET "));
+        let server = Scripted::start(vec![(200, ITEMS), (200, BARE), (502, "bad gateway")]);
+        let out = api_key(&server.url).apply_deltas(&delta).unwrap();
+        server.finish();
+        assert!(
+            matches!(&out[0], SendOutcome::Uncertain { message } if message.contains("verify read failed")),
+            "{out:?}"
         );
     }
 
@@ -1404,7 +1507,11 @@ mod tests {
             page.items.is_empty(),
             "no level at the location: not published"
         );
-        assert_eq!(page.next_cursor.as_deref(), Some("3"));
+        assert_eq!(
+            page.next_cursor.as_deref(),
+            Some("3:5:0"),
+            "offset:count:restarts"
+        );
         let seen = server.finish();
         assert!(seen[1].0.contains("sku%5B%5D=TEE-M"), "{:?}", seen[1]);
         assert!(
