@@ -687,7 +687,9 @@ int32_t invsync_get_qoh(invsync_store *store,
  * Before real-time sync is switched on for a cart (rule 11): copies a JSON array of warnings
  * `{kind, sku?, message, cart_qoh?, expected?}` into `buf`, kinds `pending`, `drift`,
  * `basket`, `unmapped`; `[]` when all is in step. Reads the cart: `INVSYNC_NETWORK` when it
- * cannot be reached, `INVSYNC_REFUSED` inside a host transaction.
+ * cannot be reached, `INVSYNC_REFUSED` inside a host transaction. The warnings are also kept
+ * for `invsync_last_report`: after `INVSYNC_BUFFER_TOO_SMALL` read them there, rather than
+ * call again, which reads the whole cart again.
  *
  * Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread.
  *
@@ -702,8 +704,8 @@ int32_t invsync_preflight(invsync_store *store,
                           int32_t *needed);
 
 /**
- * Copies the report of this thread's last `invsync_stack_run`, `invsync_send_qoh` or
- * `invsync_get_qoh` on this handle into `buf` (also after `INVSYNC_CANCELLED` or
+ * Copies the report of this thread's last `invsync_stack_run`, `invsync_send_qoh`,
+ * `invsync_get_qoh` or `invsync_preflight` on this handle into `buf` (also after `INVSYNC_CANCELLED` or
  * `INVSYNC_BUFFER_TOO_SMALL`). `INVSYNC_NOT_FOUND` when this thread made none yet.
  *
  * Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread; each
@@ -713,7 +715,10 @@ int32_t invsync_preflight(invsync_store *store,
  * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
  * NULL or writable.
  */
-int32_t invsync_last_report(invsync_store *store, char *buf, int32_t len, int32_t *needed);
+int32_t invsync_last_report(invsync_store *store,
+                            char *buf,
+                            int32_t len,
+                            int32_t *needed);
 
 #if defined(INVSYNC_EMULATOR)
 /**

@@ -743,7 +743,9 @@ impl Store {
     /// What would go wrong if real-time sync were switched on for `cart` now (rule 11): items
     /// with waiting records, items whose cart count differs from the expected count (when the
     /// cart can be read), a cart that holds stock in baskets, items the cart does not have.
-    /// Items in step are not listed.
+    /// Items in step are not listed. The warnings are also kept as this thread's
+    /// [`Store::last_report`]: a host whose buffer was too small reads them there rather
+    /// than read the whole cart again.
     pub fn preflight(&self, cart: CartId) -> Result<Vec<Warning>> {
         let (cart, adapter) = self.manual_prepare(cart, true, "preflight")?;
         let mut warnings = Vec::new();
@@ -861,6 +863,7 @@ impl Store {
                 });
             }
         }
+        self.remember_report(serde_json::to_string(&warnings).unwrap_or_default());
         Ok(warnings)
     }
 }

@@ -643,6 +643,10 @@ fn rule11_preflight_lists_only_what_is_out_of_step() {
     );
     let drift = &w[1];
     assert_eq!((drift.cart_qoh, drift.expected), (Some(9), Some(4)));
+    // Kept as the thread's last report: a host whose buffer was too small reads it there
+    // instead of reading the whole cart again.
+    let kept: serde_json::Value = serde_json::from_str(&f.store.last_report().unwrap()).unwrap();
+    assert_eq!(kept, serde_json::to_value(&w).unwrap());
     // Pending records are listed too.
     f.store.set_cart_sync(c, true).unwrap();
     adjust(&f.store, "SAME", -1, Reason::PosSale);

@@ -474,9 +474,14 @@ namespace InventorySync
             });
         }
 
+        /// <summary>Preflight reads the whole cart: an answer too big for the buffer is read
+        /// again with invsync_last_report, never by reading the cart again.</summary>
         public string Preflight(int cartId)
         {
-            return Text((byte[] b, int l, out int k) => Native.invsync_preflight(handle, cartId, b, l, out k));
+            byte[] buf = new byte[4096];
+            int needed;
+            int status = Native.invsync_preflight(handle, cartId, buf, buf.Length, out needed);
+            return WorkReport(status, buf, false);
         }
 
         public string LastReport()

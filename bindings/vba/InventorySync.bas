@@ -197,7 +197,7 @@ End Sub
 
 ' Text-out calls by number, so one helper can grow the buffer for all of them.
 ' 1 cart_list, 2 item_list, 3 ledger_list, 4 stack_list, 5 controller_status,
-' 6 last_report, 7 param_get, 8 preflight.
+' 6 last_report, 7 param_get, 8 preflight (it reads the cart: the client's Preflight calls it once).
 #If VBA7 Then
 Private Function TextCall(ByVal which As Long, ByVal store As LongPtr, ByVal arg As LongPtr, ByVal num As Long, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
 #Else
@@ -243,7 +243,7 @@ Public Function InvsyncText(ByVal which As Long, ByVal store As Long, Optional B
     InvsyncText = FromUtf8(b, needed)
 End Function
 
-' The report of this thread's last run/send/get (used when its buffer was too small).
+' The report of this thread's last run/send/get/preflight (used when its buffer was too small).
 #If VBA7 Then
 Public Function InvsyncLastReport(ByVal store As LongPtr) As String
 #Else

@@ -476,7 +476,7 @@ impl Store {
         Ok(ManualRun(self))
     }
 
-    /// The report of this thread's last run, send or get on this handle (JSON).
+    /// The report of this thread's last run, send, get or preflight on this handle (JSON).
     pub fn last_report(&self) -> Option<String> {
         self.inner
             .last_reports

@@ -317,6 +317,11 @@ static void scenario(void) {
     invsync_emulator_set_qoh(web_b, "TEE-M", 1);
     CHECK_STATUS(invsync_preflight(s, b, buf, (int32_t)sizeof buf, &needed), INVSYNC_OK);
     CHECK(strstr(buf, "\"drift\"") && strstr(buf, "\"cart_qoh\":1"));
+    /* Too small a buffer: the warnings are read with last_report, not by reading the cart again. */
+    CHECK_STATUS(invsync_preflight(s, b, buf, 8, &needed), INVSYNC_BUFFER_TOO_SMALL);
+    n = -1;
+    CHECK_STATUS(invsync_last_report(s, buf, (int32_t)sizeof buf, &n), INVSYNC_OK);
+    CHECK(n == needed && strstr(buf, "\"cart_qoh\":1"));
 
     /* A bypassed record can be listed, retried and discarded. */
     CHECK_STATUS(invsync_param_set(s, "BypassAfterAttempts", "1"), INVSYNC_OK);

@@ -6,7 +6,11 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading;
 using InventorySync;
 
 // TEST ONLY: the loopback cart the library exports when built with the emulator feature.
@@ -55,6 +59,57 @@ sealed class Emulator : IDisposable
         invsync_emulator_stop(h);
         h = IntPtr.Zero;
     }
+}
+
+// TEST ONLY: an http_json cart that counts how often its catalogue is read (GET /qoh). It
+// lists ITEM-0000.. at 3, so a store holding them at 10 gets one drift warning per item.
+sealed class CountingCart : IDisposable
+{
+    readonly HttpListener listener = new HttpListener();
+    public readonly string Url;
+    public int Reads;
+    public int Items;
+    public int GrowPerRead;
+
+    public CountingCart(int items)
+    {
+        Items = items;
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        Url = "http://127.0.0.1:" + port + "/";
+        listener.Prefixes.Add(Url);
+        listener.Start();
+        new Thread(Serve) { IsBackground = true }.Start();
+    }
+
+    void Serve()
+    {
+        while (listener.IsListening)
+        {
+            HttpListenerContext ctx;
+            try { ctx = listener.GetContext(); } catch { return; }
+            var body = new StringBuilder("{\"results\":[]}");
+            if (ctx.Request.HttpMethod == "GET" && ctx.Request.Url.AbsolutePath == "/qoh")
+            {
+                Interlocked.Increment(ref Reads);
+                int n = Items;
+                Items += GrowPerRead;
+                body = new StringBuilder("{\"items\":[");
+                for (int i = 0; i < n; i++)
+                    body.Append((i > 0 ? "," : "") + "{\"sku\":\"ITEM-" + i.ToString("D4") + "\",\"qoh\":3}");
+                body.Append("],\"next_cursor\":null}");
+            }
+            byte[] b = Encoding.UTF8.GetBytes(body.ToString());
+            ctx.Response.ContentType = "application/json";
+            ctx.Response.ContentLength64 = b.Length;
+            ctx.Response.OutputStream.Write(b, 0, b.Length);
+            ctx.Response.Close();
+        }
+    }
+
+    public void Dispose() { try { listener.Stop(); } catch { } }
 }
 
 static class Tests
@@ -360,6 +415,25 @@ static class Tests
         }
     }
 
+    // Preflight reads the whole cart. Its answer here is over the first 4 KiB buffer, and
+    // the catalogue grows between reads (a shop importing products): until 2026-12-03 the
+    // wrapper grew its buffer by calling preflight again, reading the cart up to six times,
+    // and could end in BUFFER_TOO_SMALL. The answer too big is read with last_report.
+    static void PreflightReadsTheCartOnce()
+    {
+        using (var cart = new CountingCart(200))
+        using (var store = Store.Open(Path.Combine(dir, "preflight.db")))
+        {
+            int c = store.UpsertCart(CartJson("Counting", cart.Url, "none", 50, null));
+            for (int i = 0; i < 200; i++)
+                store.UpsertItem("{\"sku\":\"ITEM-" + i.ToString("D4") + "\",\"qoh\":10}");
+            cart.GrowPerRead = 200;
+            string warnings = store.Preflight(c);
+            Check(warnings.Length > 4096 && warnings.Contains("ITEM-0199"), "preflight lists every drift");
+            Check(cart.Reads == 1, "one preflight reads the cart once; it read it " + cart.Reads + " times");
+        }
+    }
+
     static int Main()
     {
         dir = Path.Combine(Path.GetTempPath(), "invsync-dotnet-" + Guid.NewGuid().ToString("N"));
@@ -371,6 +445,7 @@ static class Tests
             new KeyValuePair<string, Action>("text grows", TextGrows),
             new KeyValuePair<string, Action>("throw after last page, big report", ThrowAfterLastPageBigReport),
             new KeyValuePair<string, Action>("lone surrogate", LoneSurrogate),
+            new KeyValuePair<string, Action>("preflight reads the cart once", PreflightReadsTheCartOnce),
         };
         foreach (var t in tests)
         {
