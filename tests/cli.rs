@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use inventory_sync::{Adjustment, Delta, Reason};
 use std::process::{Command, Output};
 
 fn invsync(args: &[&str]) -> Output {
@@ -254,6 +255,62 @@ fn the_same_import_file_run_twice_is_refused_unless_asked_again() {
     assert_eq!(qoh(&f), (47, 4));
 }
 
+/// The same file sorted in a spreadsheet and saved again holds the same changes: until
+/// 2026-12-03 the reference a line was given named the lines in their order and the line's
+/// place, so the sorted file's receiving was counted twice. Two identical lines are two
+/// changes, in any order. A file imported by a build before that is recognised by the
+/// reference that build gave its lines (`invsync import <digest of the lines in order>/<n>`;
+/// the digest below is the FNV-1a of the file's fields as that build took them).
+#[test]
+fn the_same_import_file_in_another_order_is_refused_too() {
+    let f = store();
+    item(&f.store, "TEE-M", 10);
+    item(&f.store, "CAP", 5);
+    let db = f.dir.path().join("store.db");
+    let csv = f.dir.path().join("receiving.csv");
+    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    std::fs::write(&csv, "TEE-M,12,4\nCAP,6,4\nCAP,6,4\n").unwrap();
+    assert!(invsync(&["import", db, csv_s]).status.success());
+    let qoh = |f: &Fixture| {
+        (
+            f.store.item_qoh("TEE-M").unwrap(),
+            f.store.item_qoh("CAP").unwrap(),
+        )
+    };
+    assert_eq!(qoh(&f), (22, 17), "the two lines of CAP are two changes");
+    std::fs::write(&csv, "CAP,6,4\nCAP,6,4\nTEE-M,12,4\n").unwrap();
+    let out = invsync(&["import", db, csv_s]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("imported before"),
+        "{out:?}"
+    );
+    assert_eq!(qoh(&f), (22, 17), "nothing applied twice");
+
+    // Imported by an earlier build: its lines carry the references it gave them.
+    item(&f.store, "MUG", 1);
+    item(&f.store, "PEN", 1);
+    for (k, (sku, delta)) in [("MUG", 12), ("PEN", 6)].into_iter().enumerate() {
+        let change = Adjustment::new(sku, Delta::new(delta).unwrap(), Reason::Receiving)
+            .host_ref(format!("invsync import {}/{k}", "7f0792b65226b96b"));
+        f.store.adjust_qoh(&change).unwrap();
+    }
+    std::fs::write(&csv, "MUG,12,4\nPEN,6,4\n").unwrap();
+    let out = invsync(&["import", db, csv_s]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("imported before"),
+        "{out:?}"
+    );
+    assert_eq!(
+        (
+            f.store.item_qoh("MUG").unwrap(),
+            f.store.item_qoh("PEN").unwrap()
+        ),
+        (13, 7)
+    );
+}
+
 /// Two files of other changes are never taken for the same file, whatever text a host
 /// reference holds: with the fields joined by separator characters, a reference holding
 /// them made a second file (A under a new reference, then C) read as the first (A, B, C),
@@ -496,6 +553,10 @@ fn the_command_line_helps_makes_a_store_and_refuses_what_it_does_not_take() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("invsync {}", env!("CARGO_PKG_VERSION"))
     );
+    // They take nothing more: a script's mistyped check is not passed as a success.
+    for args in [["help", "extra"], ["--version", "--bogus"], ["-h", "run"]] {
+        assert_eq!(invsync(&args).status.code(), Some(2), "{args:?}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new.db");
     let db = db.to_str().unwrap();
@@ -646,6 +707,22 @@ fn the_quickstart_adds_no_cart_from_a_file_with_a_bad_one() {
 /// is or after `--`.
 #[test]
 fn the_qoh_of_a_sku_starting_with_a_dash_can_be_asked() {
+    // After `--`, even an option's name is the SKU.
+    {
+        let f = store();
+        item(&f.store, "--workstation", 4);
+        let db = f.dir.path().join("store.db");
+        let out = invsync(&["qoh", db.to_str().unwrap(), "--", "--workstation"]);
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            ),
+            (Some(0), "4"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let f = store();
     item(&f.store, "-10-SCREW", 7);
     let db = f.dir.path().join("store.db");
@@ -862,12 +939,17 @@ fn a_refused_command_upgrades_no_older_store_file() {
         missing.to_str().unwrap(),
         bad.to_str().unwrap(),
     );
+    // (A SKU the store could never hold is the argument's fault too.)
+    let long = "X".repeat(300);
     for args in [
         vec!["run", old_s, "--workstation", " "],
         vec!["import", old_s, csv_s, "--workstation", ""],
         vec!["controller", old_s, "--interval-ms", "0"],
         vec!["import", old_s, missing_s],
         vec!["qoh", old_s],
+        vec!["qoh", old_s, " "],
+        vec!["qoh", old_s, "TEE\tM"],
+        vec!["qoh", old_s, &long],
         vec!["stack", old_s, "--limit", "0"],
         vec!["stack", old_s, "--limit", "1000000"],
         vec!["import", old_s, bad_s],

@@ -15,8 +15,8 @@
 //!   either; run again, a line whose host reference was applied before is skipped, and one
 //!   whose reference names another change refuses the file (it would be skipped, the change
 //!   lost). A line without a host reference is given one naming the file's changes, so the
-//!   same changes imported again (the same file run twice) refuse the file; `--again` says
-//!   they are new changes and applies them.
+//!   same changes imported again (the same file run twice, or its lines sorted and saved
+//!   again) refuse the file; `--again` says they are new changes and applies them.
 //! - `invsync stack STORE [--limit N]` prints the troubleshooting view: the oldest N records
 //!   (1,000 unless given, at most 999,999), saying on stderr when more wait.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
@@ -83,6 +83,15 @@ fn main() -> ExitCode {
         }
     };
     let done = match args.first().map(String::as_str) {
+        // (They take nothing more: a script's mistyped check is not passed as a success.)
+        Some(first @ ("help" | "-h" | "--help" | "--version" | "-V" | "version"))
+            if args.len() > 1 =>
+        {
+            Err(Failure::Usage(format!(
+                "{first} takes nothing more, not also {:?}",
+                args[1]
+            )))
+        }
         Some("help" | "-h" | "--help") => emit(&format!("{USAGE}\n")).map_err(output_failed),
         Some("--version" | "-V" | "version") => {
             emit(&format!("invsync {}\n", env!("CARGO_PKG_VERSION"))).map_err(output_failed)
@@ -212,9 +221,11 @@ struct Parsed<'a> {
     options: Vec<&'a str>,
 }
 
-/// The value of `--name` in `args`, if given.
+/// The value of `--name` in `args`, if given before `--` (after it, `--name` is an argument:
+/// a SKU `--workstation`).
 fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, Failure> {
-    match args.iter().position(|a| a == name) {
+    let options = &args[..args.iter().position(|a| a == "--").unwrap_or(args.len())];
+    match options.iter().position(|a| a == name) {
         None => Ok(None),
         Some(i) => args
             .get(i + 1)
@@ -374,20 +385,42 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 parsed.push((n, l));
             }
             // A line without a host reference is given one naming the file's changes and
-            // the line's place among them, so the same file imported again (run twice by
-            // mistake, yesterday's file taken for today's) is refused, not applied twice.
-            // `--again` says the same changes are new ones: a receiving of 10 made again.
+            // the line among them, so the same file imported again (run twice by mistake,
+            // yesterday's file taken for today's, or sorted in a spreadsheet and saved again)
+            // is refused, not applied twice. `--again` says the same changes are new ones: a
+            // receiving of 10 made again.
             let again = options.contains(&"--again");
             let digest = changes_digest(parsed.iter().map(|(_, l)| l));
+            // Until 2026-12-03 the reference named the file's changes in their order and the
+            // line's place: a file imported then is looked for under that one too.
+            let ordered = ordered_digest(parsed.iter().map(|(_, l)| l));
+            let mut earlier = Vec::new();
+            let mut seen: HashMap<u64, usize> = HashMap::new();
             for (k, (_, l)) in parsed.iter_mut().enumerate() {
                 if l.host_ref.is_none() && !again {
+                    let line = line_digest(l);
+                    let n = seen.entry(line).or_default();
+                    earlier.push(
+                        l.adjustment
+                            .clone()
+                            .host_ref(format!("invsync import {ordered:016x}/{k}")),
+                    );
                     l.adjustment = l
                         .adjustment
                         .clone()
-                        .host_ref(format!("invsync import {digest:016x}/{k}"));
+                        .host_ref(format!("invsync import {digest:016x}/{line:016x}/{n}"));
+                    *n += 1;
                 }
             }
             let store = open(args, &pos)?;
+            for adj in &earlier {
+                if store.seen_before(adj)? {
+                    return Err(Failure::Lib(inventory_sync::Error::new(
+                        inventory_sync::ErrorKind::Refused,
+                        format!("{file}: {IMPORTED_BEFORE}"),
+                    )));
+                }
+            }
             // Each SKU's QOH as the lines before would leave it.
             let mut qoh: HashMap<String, i64> = HashMap::new();
             let mut lines = Vec::with_capacity(parsed.len());
@@ -455,6 +488,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         Some("qoh") => {
             let sku = nth(&pos, 2, "SKU")?;
+            // What the SKU itself may be (not empty, not too long, no control character) is
+            // checked before STORE is opened, which upgrades an older file.
+            Adjustment::new(sku, Delta::new(1)?, Reason::Other).check()?;
             let store = open(args, &pos)?;
             let item = store.item(sku)?;
             let qoh = if item.has_variants {
@@ -607,27 +643,58 @@ struct Line {
     adjustment: Adjustment,
 }
 
-/// A digest of an import file's changes (not of its bytes: the same lines saved again with
-/// other line ends, quotes, padding or comments are the same changes). Each field goes in
-/// with its length, so no text in one (a host reference may hold any character) reads as
-/// the next. FNV-1a, 64 bits: stable across builds, as the store keeps it for years, and a
-/// file is only ever compared to the files imported into one store.
-fn changes_digest<'a>(lines: impl Iterator<Item = &'a Line>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for l in lines {
-        let (delta, reason, origin) = (
-            l.delta.to_string(),
-            l.reason.to_string(),
-            l.origin.unwrap_or(0).to_string(),
-        );
-        let host_ref = l.host_ref.as_deref().unwrap_or("");
-        for field in [l.sku.trim(), &delta, &reason, host_ref, &origin] {
-            for b in format!("{}:{field}", field.len()).bytes() {
-                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-            }
-        }
+/// Why an import file is refused when its changes were imported before.
+const IMPORTED_BEFORE: &str = "these changes were imported before (this file, or one with the \
+     same lines, in any order): if they are new changes, run the import again with --again; a \
+     host_ref on each line (the order and its line) lets a file run again skip what it applied";
+
+/// FNV-1a, 64 bits, over `hash` and `bytes`: stable across builds, as the store keeps what
+/// it digests for years, and a file is only ever compared to the files imported into one
+/// store.
+fn fnv(mut hash: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    for b in bytes {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     hash
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// One line's change, from `hash`: each field goes in with its length, so no text in one (a
+/// host reference may hold any character) reads as the next.
+fn line_fields(hash: u64, l: &Line) -> u64 {
+    let (delta, reason, origin) = (
+        l.delta.to_string(),
+        l.reason.to_string(),
+        l.origin.unwrap_or(0).to_string(),
+    );
+    let host_ref = l.host_ref.as_deref().unwrap_or("");
+    [l.sku.trim(), &delta, &reason, host_ref, &origin]
+        .iter()
+        .fold(hash, |h, field| {
+            fnv(h, format!("{}:{field}", field.len()).into_bytes())
+        })
+}
+
+/// A digest of one line's change.
+fn line_digest(l: &Line) -> u64 {
+    line_fields(FNV_START, l)
+}
+
+/// A digest of an import file's changes, not of its bytes nor of their order: the same lines
+/// saved again with other line ends, quotes, padding or comments, or sorted, are the same
+/// changes.
+fn changes_digest<'a>(lines: impl Iterator<Item = &'a Line>) -> u64 {
+    let mut digests: Vec<u64> = lines.map(line_digest).collect();
+    digests.sort_unstable();
+    digests
+        .iter()
+        .fold(FNV_START, |h, d| fnv(h, d.to_le_bytes()))
+}
+
+/// The digest builds before 2026-12-03 gave a file: its changes in their order.
+fn ordered_digest<'a>(lines: impl Iterator<Item = &'a Line>) -> u64 {
+    lines.fold(FNV_START, line_fields)
 }
 
 fn invalid(message: impl Into<String>) -> inventory_sync::Error {
@@ -726,9 +793,7 @@ fn check_line(
         if line.host_ref.is_none() {
             return Err(inventory_sync::Error::new(
                 inventory_sync::ErrorKind::Refused,
-                "these changes were imported before (this file, or one with the same lines): \
-                 if they are new changes, run the import again with --again; a host_ref on \
-                 each line (the order and its line) lets a file run again skip what it applied",
+                IMPORTED_BEFORE,
             ));
         }
         return Ok(());
