@@ -27,6 +27,9 @@ enum Fault {
     /// After the next unfiltered list page is served, delete this inventory item (the owner
     /// deletes a product while Get QOH pages).
     DeleteAfterPage(&'static str),
+    /// After every unfiltered list page, create an inventory item (a product import running):
+    /// its id sorts after every other, as Medusa's do (they sort by creation).
+    GrowAfterEveryPage,
 }
 
 #[derive(Default)]
@@ -219,9 +222,17 @@ fn answer(st: &mut State, method: &str, target: &str, body: &[u8]) -> (u16, Stri
             let count = all.len();
             let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
             if ids.is_empty() && skus.is_empty() {
-                if let Some(Fault::DeleteAfterPage(id)) = st.faults.front().copied() {
-                    st.faults.pop_front();
-                    st.items.remove(id);
+                match st.faults.front().copied() {
+                    Some(Fault::DeleteAfterPage(id)) => {
+                        st.faults.pop_front();
+                        st.items.remove(id);
+                    }
+                    Some(Fault::GrowAfterEveryPage) => {
+                        let n = st.items.len();
+                        let id = format!("iitem_z{n:05}");
+                        st.items.insert(id, (format!("NEW-{n}"), Some((1, 0))));
+                    }
+                    _ => {}
                 }
             }
             let answer = json!({"inventory_items": page, "count": count, "offset": offset,
@@ -352,4 +363,35 @@ fn get_qoh_reads_every_item_while_one_is_deleted_between_pages() {
         (1, None),
         "{report:?}"
     );
+}
+
+/// A product import running while Get QOH reads: an inventory item is created after every
+/// page. Its id sorts after every other, so it moves no item: Get QOH reads every page and
+/// finishes (a listing restarted whenever its count changed never got past its first page:
+/// the review of a89de29).
+#[test]
+fn get_qoh_finishes_while_items_are_created() {
+    let f = store();
+    let m = Medusa::start();
+    for i in 0..450 {
+        m.add(&format!("iitem_{i:03}"), &format!("SKU-{i:03}"), 10);
+        item(&f.store, &format!("SKU-{i:03}"), 10);
+    }
+    let cart = f
+        .store
+        .upsert_cart_json(
+            &json!({"name": "Medusa", "adapter": "medusa", "url": m.url,
+                    "api_key": "sk_test_secret_1234", "location_id": LOCATION})
+            .to_string(),
+        )
+        .unwrap();
+    m.set_stocked("iitem_300", 7);
+    m.fault(Fault::GrowAfterEveryPage);
+    let force = GetOptions {
+        force: true,
+        create_new: false,
+    };
+    let report = f.store.get_qoh(cart, force, None).unwrap();
+    assert_eq!(report.error.as_deref(), None, "{report:?}");
+    assert_eq!(f.store.item_qoh("SKU-300").unwrap(), 7, "{report:?}");
 }

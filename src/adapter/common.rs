@@ -222,11 +222,13 @@ pub(crate) fn outcome_for_failed_request(
             message: format!("sku {sku}: rejected: {m}"),
         },
         // Credentials refused on a later request of the call (a key revoked, or expired,
-        // between two requests): no attempt either (rule 10). The short wait has the cart's
-        // next request meet the refusal first, which pauses the cart.
+        // between two requests): no attempt either (rule 10). After the wait the cart's next
+        // request meets the refusal first, which pauses the cart. (A cart that refuses only
+        // some later request every time, a proxy refusing one body, is tried once a minute
+        // and never paused: no attempt is counted, so its changes are never bypassed.)
         CartError::Unauthorized(m) => super::SendOutcome::Retry {
             message: format!("sku {sku}: not sent, the cart refused the credentials: {m}"),
-            after: Some(Duration::from_secs(1)),
+            after: Some(Duration::from_secs(60)),
         },
         other => super::SendOutcome::Retry {
             message: format!("sku {sku}: {}", other.message()),

@@ -96,24 +96,18 @@ pub const MAX_PAGE: u32 = 200;
 /// it gives up.
 const RESTARTS: u32 = 5;
 
-/// `offset:count:restarts` (see `MedusaAdapter::page`); a bare offset, as an older build
-/// made, is read as one with no count yet.
-fn page_cursor(c: &str) -> std::result::Result<(u64, Option<u64>, u32), CartError> {
+/// `offset:restarts:last id` (see `MedusaAdapter::page`); a bare offset, as an older build
+/// made, is read as one without a last id (its page is not checked).
+fn page_cursor(c: &str) -> std::result::Result<(u64, u32, Option<String>), CartError> {
     let bad = || CartError::Rejected(format!("bad medusa cursor {}", truncate(c)));
-    let mut parts = c.split(':');
+    let mut parts = c.splitn(3, ':');
     let offset = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-    let total = match parts.next() {
-        None | Some("") => None,
-        Some(t) => Some(t.parse().map_err(|_| bad())?),
-    };
     let restarts = match parts.next() {
         None => 0,
         Some(r) => r.parse().map_err(|_| bad())?,
     };
-    if parts.next().is_some() {
-        return Err(bad());
-    }
-    Ok((offset, total, restarts))
+    let last = parts.next().filter(|l| !l.is_empty()).map(str::to_owned);
+    Ok((offset, restarts, last))
 }
 
 /// The fields asked for with every inventory item.
@@ -912,49 +906,56 @@ impl MedusaAdapter {
         Ok(common::outcomes(out))
     }
 
-    /// One page of Get QOH's listing, by offset. An item deleted behind the page read pulls
-    /// every later one a place back, so the item that would have opened the next page is
-    /// never read (its QOH left as it was, the run reported done); one created pushes an item
-    /// read onto the next page again. So a listing whose `count` changes starts again from
-    /// the first page (up to [`RESTARTS`] times) and each inventory item is returned once per
-    /// listing. The cursor is `offset:count:restarts`.
+    /// One page of Get QOH's listing, by offset in id order. An item deleted behind the page
+    /// read pulls every later one a place back, so the item that would have opened the next
+    /// page is never read (its QOH left as it was, the run reported done). So each page after
+    /// the first asks from one item earlier, and goes on only where that item is the last one
+    /// read; otherwise the listing starts again from the first page (up to [`RESTARTS`]
+    /// times), each inventory item returned once per listing. Items created meanwhile join the
+    /// end (Medusa's ids sort by creation) and move nothing: a product import running while
+    /// Get QOH reads does not stop it. The cursor is `offset:restarts:last id`.
     fn page(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let (mut offset, mut total, mut restarts) = match cursor {
+        let (mut offset, mut restarts, mut last) = match cursor {
             None => {
                 self.listed.lock().clear();
-                (0, None, 0)
+                (0, 0, None)
             }
             Some(c) => page_cursor(c)?,
         };
         let limit = limit.clamp(1, MAX_PAGE);
-        let (answer, count) = loop {
+        let answer = loop {
+            let overlap = u64::from(last.is_some() && offset > 0);
             let mut url = self.url("admin/inventory-items");
             url.query_pairs_mut()
                 .append_pair("fields", FIELDS)
-                .append_pair("limit", &limit.to_string())
-                .append_pair("offset", &offset.to_string())
+                .append_pair("limit", &(u64::from(limit) + overlap).to_string())
+                .append_pair("offset", &(offset - overlap).to_string())
                 .append_pair("order", "id");
-            let answer = self.call(Method::GET, url, None)?;
-            let count = answer["count"].as_u64();
-            match (total, count) {
-                (Some(was), Some(now)) if was != now => {
-                    if restarts >= RESTARTS {
-                        return Err(CartError::Unavailable(format!(
-                            "the medusa inventory changed while it was read, {} times (it lists \
-                             {now} items, {was} before): the pages read are applied; run Get \
-                             QOH again",
-                            restarts + 1
-                        )));
-                    }
-                    (offset, total, restarts) = (0, Some(now), restarts + 1);
-                }
-                _ => break (answer, count),
+            let mut answer = self.call(Method::GET, url, None)?;
+            let Some(list) = answer["inventory_items"].as_array_mut() else {
+                break answer;
+            };
+            if overlap == 0 {
+                break answer;
             }
+            if list.first().and_then(|i| i["id"].as_str()) == last.as_deref() {
+                list.remove(0);
+                break answer;
+            }
+            if restarts >= RESTARTS {
+                return Err(CartError::Unavailable(format!(
+                    "the medusa inventory changed while it was read, {} times (items deleted \
+                     behind the page read): the pages read are applied; run Get QOH again",
+                    restarts + 1
+                )));
+            }
+            (offset, restarts, last) = (0, restarts + 1, None);
         };
+        let count = answer["count"].as_u64();
         let list = answer["inventory_items"].as_array().ok_or_else(|| {
             CartError::Unavailable(format!(
                 "medusa: the inventory item list has no inventory_items: {}",
@@ -985,10 +986,13 @@ impl MedusaAdapter {
             Some(c) => next < c && !list.is_empty(),
             None => list.len() as u32 == limit,
         };
-        let total = total.or(count).map(|t| t.to_string()).unwrap_or_default();
+        let last = list
+            .last()
+            .and_then(|i| i["id"].as_str())
+            .unwrap_or_default();
         Ok(QuantityPage {
             items,
-            next_cursor: more.then(|| format!("{next}:{total}:{restarts}")),
+            next_cursor: more.then(|| format!("{next}:{restarts}:{last}")),
         })
     }
 }
@@ -1509,8 +1513,8 @@ mod tests {
         );
         assert_eq!(
             page.next_cursor.as_deref(),
-            Some("3:5:0"),
-            "offset:count:restarts"
+            Some("3:0:iitem_1"),
+            "offset:restarts:last id"
         );
         let seen = server.finish();
         assert!(seen[1].0.contains("sku%5B%5D=TEE-M"), "{:?}", seen[1]);
