@@ -8,6 +8,18 @@ use common::*;
 use inventory_sync::{Adjustment, Delta, Reason};
 use std::process::{Command, Output};
 
+/// A store holding `items` at their QOH, its path, and the path of an import file `name`
+/// beside it.
+fn import_setup(items: &[(&str, i64)], name: &str) -> (Fixture, String, std::path::PathBuf) {
+    let f = store();
+    for &(sku, qoh) in items {
+        item(&f.store, sku, qoh);
+    }
+    let db = f.dir.path().join("store.db").to_str().unwrap().to_owned();
+    let csv = f.dir.path().join(name);
+    (f, db, csv)
+}
+
 fn invsync(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_invsync"))
         .args(args)
@@ -136,12 +148,8 @@ fn an_import_with_a_bad_line_changes_nothing_and_names_the_line() {
 /// still skips its changes.
 #[test]
 fn an_import_line_whose_reference_was_used_for_another_change_refuses_the_file() {
-    let f = store();
-    item(&f.store, "TEE-M", 10);
-    item(&f.store, "CAP", 10);
-    let db = f.dir.path().join("store.db");
-    let csv = f.dir.path().join("orders.csv");
-    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    let (f, db, csv) = import_setup(&[("TEE-M", 10), ("CAP", 10)], "orders.csv");
+    let (db, csv_s) = (db.as_str(), csv.to_str().unwrap());
     std::fs::write(&csv, "TEE-M,-1,3,SO-1001\n").unwrap();
     assert!(invsync(&["import", db, csv_s]).status.success());
     let again = invsync(&["import", db, csv_s]);
@@ -172,12 +180,8 @@ fn an_import_line_whose_reference_was_used_for_another_change_refuses_the_file()
 /// 2026-12-02 the line was refused for its unknown SKU, and with it the whole file.
 #[test]
 fn an_import_run_again_skips_a_line_whose_item_was_deleted_since() {
-    let f = store();
-    item(&f.store, "OLD", 1);
-    item(&f.store, "NEW", 10);
-    let db = f.dir.path().join("store.db");
-    let csv = f.dir.path().join("orders.csv");
-    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    let (f, db, csv) = import_setup(&[("OLD", 1), ("NEW", 10)], "orders.csv");
+    let (db, csv_s) = (db.as_str(), csv.to_str().unwrap());
     std::fs::write(&csv, "OLD,-1,3,SO-1\n").unwrap();
     assert!(invsync(&["import", db, csv_s]).status.success());
     f.store.delete_item("OLD").unwrap();
@@ -198,12 +202,8 @@ fn an_import_run_again_skips_a_line_whose_item_was_deleted_since() {
 /// `--again` applies them as new changes, and a file with other lines is not held back.
 #[test]
 fn the_same_import_file_run_twice_is_refused_unless_asked_again() {
-    let f = store();
-    item(&f.store, "TEE-M", 10);
-    item(&f.store, "CAP", 5);
-    let db = f.dir.path().join("store.db");
-    let csv = f.dir.path().join("receiving.csv");
-    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    let (f, db, csv) = import_setup(&[("TEE-M", 10), ("CAP", 5)], "receiving.csv");
+    let (db, csv_s) = (db.as_str(), csv.to_str().unwrap());
     std::fs::write(&csv, "TEE-M,12,4\nCAP,-1,2,POS-7\n").unwrap();
     let first = invsync(&["import", db, csv_s]);
     assert!(first.status.success(), "{first:?}");
@@ -263,12 +263,8 @@ fn the_same_import_file_run_twice_is_refused_unless_asked_again() {
 /// the digest below is the FNV-1a of the file's fields as that build took them).
 #[test]
 fn the_same_import_file_in_another_order_is_refused_too() {
-    let f = store();
-    item(&f.store, "TEE-M", 10);
-    item(&f.store, "CAP", 5);
-    let db = f.dir.path().join("store.db");
-    let csv = f.dir.path().join("receiving.csv");
-    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    let (f, db, csv) = import_setup(&[("TEE-M", 10), ("CAP", 5)], "receiving.csv");
+    let (db, csv_s) = (db.as_str(), csv.to_str().unwrap());
     std::fs::write(&csv, "TEE-M,12,4\nCAP,6,4\nCAP,6,4\n").unwrap();
     assert!(invsync(&["import", db, csv_s]).status.success());
     let qoh = |f: &Fixture| {
@@ -764,11 +760,8 @@ fn an_option_given_twice_is_refused() {
 /// (review of 2026-12-02). It is bad usage, and changes nothing.
 #[test]
 fn an_option_without_its_value_does_not_take_the_next_option() {
-    let f = store();
-    item(&f.store, "TEE-M", 10);
-    let db = f.dir.path().join("store.db");
-    let csv = f.dir.path().join("in.csv");
-    let (db, csv_s) = (db.to_str().unwrap(), csv.to_str().unwrap());
+    let (f, db, csv) = import_setup(&[("TEE-M", 10)], "in.csv");
+    let (db, csv_s) = (db.as_str(), csv.to_str().unwrap());
     std::fs::write(&csv, "TEE-M,12,4\n").unwrap();
     assert!(invsync(&["import", db, csv_s]).status.success());
     let out = invsync(&["import", db, csv_s, "--workstation", "--again"]);
