@@ -678,3 +678,122 @@ fn a_request_not_processed_is_tried_again() {
         );
     }
 }
+
+/// A token the cart quotes back in another case (a server that logs headers lower-cased) or
+/// as a URL quotes it (`%2F` for `/`) is scrubbed like one quoted as sent: until 2026-12-03
+/// both reached the error, and through it the troubleshooting view.
+#[test]
+fn a_token_quoted_back_in_another_case_or_url_encoded_is_never_shown() {
+    for (token, echo) in [
+        ("TOK-S3CR3T-ABCDEF-4711", "tok-s3cr3t-abcdef-4711"),
+        ("tok/s3cr3t+4711==", "tok%2fs3cr3t%2B4711%3D%3D"),
+    ] {
+        let refused = format!(r#"{{"error":"authorization: bearer {echo} is not valid"}}"#);
+        let rejected = format!(
+            r#"{{"results":[{{"key":"k1","status":"rejected","message":"token {echo} may not write"}}]}}"#
+        );
+        let server = Scripted::start(vec![
+            (401, Box::leak(refused.into_boxed_str())),
+            (200, Box::leak(rejected.into_boxed_str())),
+        ]);
+        let a = HttpJsonAdapter::new(
+            &server.url,
+            Some(Secret::new(token)),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let e = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap_err();
+        let out = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap();
+        server.finish();
+        let text = format!("{} {out:?}", e.message()).to_ascii_lowercase();
+        assert!(!text.contains(&echo.to_ascii_lowercase()), "{text}");
+        assert!(text.contains("***"), "{text}");
+    }
+}
+
+/// §9a: one result per change. A key answered twice, applied and refused, settles nothing:
+/// which holds is not known, and the first taken as it came settled a change the cart may
+/// have refused. A keyed change goes again (a duplicate there is harmless), a count is in
+/// doubt. Two results that agree are taken.
+#[test]
+fn a_key_answered_twice_otherwise_settles_nothing() {
+    let server = Scripted::start(vec![
+        (
+            200,
+            r#"{"results":[{"key":"k1","status":"applied","qoh":6},{"key":"k1","status":"rejected","qoh":5}]}"#,
+        ),
+        (
+            200,
+            r#"{"results":[{"key":"s1","status":"applied","qoh":7},{"key":"s1","status":"conflict","qoh":3}]}"#,
+        ),
+        (
+            200,
+            r#"{"results":[{"key":"k2","status":"applied","qoh":6},{"key":"k2","status":"applied","qoh":6}]}"#,
+        ),
+    ]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    let out = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap();
+    assert!(matches!(out[0], SendOutcome::Retry { .. }), "{out:?}");
+    let out = a.set_quantities(&[set("s1", "TEE-M", 7, Some(5))]).unwrap();
+    assert!(matches!(out[0], SendOutcome::Uncertain { .. }), "{out:?}");
+    let out = a.apply_deltas(&[delta("k2", "TEE-M", 1)]).unwrap();
+    assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(6) }]);
+    server.finish();
+}
+
+/// A count written as text (`"qoh":"6"`: PHP handing on a database field) is the count:
+/// read as a malformed answer, an applied change went again and again, answered
+/// `duplicate`, until it was bypassed with the cart holding it.
+#[test]
+fn a_count_written_as_text_is_read() {
+    let server = Scripted::start(vec![
+        (
+            200,
+            r#"{"results":[{"key":"k1","status":"applied","qoh":"6"}]}"#,
+        ),
+        (
+            200,
+            r#"{"items":[{"sku":"TEE-M","qoh":" 6 "}],"next_cursor":null}"#,
+        ),
+    ]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    let out = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap();
+    assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(6) }]);
+    let page = a.fetch_quantities(None, 10).unwrap();
+    assert_eq!(page.items, vec![("TEE-M".to_string(), 6)]);
+    server.finish();
+}
+
+/// A redirect (a shop moved to https, or to another domain) answers every request alike: a
+/// setting only the owner can fix. The cart pauses, its changes waiting; refused as a 4xx is,
+/// every batch was bypassed the moment it was tried.
+#[test]
+fn a_redirect_pauses_the_cart() {
+    let server = Scripted::start(vec![(301, r#"{"error":"moved"}"#)]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    let e = a.apply_deltas(&[delta("k1", "TEE-M", 1)]).unwrap_err();
+    server.finish();
+    assert!(
+        matches!(&e, CartError::Unauthorized(m) if m.contains("301") && m.contains("url")),
+        "{e:?}"
+    );
+}
+
+/// The emulator takes the `Bearer` scheme in any case, as HTTP has it (RFC 9110 §11.1).
+#[test]
+fn the_emulator_takes_the_bearer_scheme_in_any_case() {
+    let emu = Emulator::start().unwrap();
+    emu.set_token(Some("tok-4711"));
+    let addr = emu
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /qoh HTTP/1.1\r\nhost: x\r\nauthorization: bearer tok-4711\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

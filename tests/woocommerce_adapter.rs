@@ -401,3 +401,90 @@ fn a_url_without_the_rest_api_pauses_the_cart_and_bypasses_no_sale() {
     f.drain();
     assert_eq!((f.emu.qoh("MUG"), f.emu.qoh("CAP")), (Some(9), Some(8)));
 }
+
+/// A shop whose `woocommerce_rest_batch_items_limit` filter takes fewer than 100 items a
+/// request answers 413 ("Unable to accept more than 50 items for this request"), nothing
+/// applied: the request goes again in halves, and later ones no larger. Read as a refusal
+/// until 2026-12-03, every sale of the batch was bypassed at once.
+#[test]
+fn a_shop_with_a_lower_batch_limit_gets_every_sale_in_smaller_requests() {
+    let products = |ids: std::ops::RangeInclusive<i64>, q: i64, wrap: bool| -> &'static str {
+        let entries: Vec<String> = ids
+            .map(|i| format!(r#"{{"id":{i},"sku":"P{i}","type":"simple","manage_stock":true,"stock_quantity":{q}}}"#))
+            .collect();
+        let list = format!("[{}]", entries.join(","));
+        let text = if wrap {
+            format!(r#"{{"update":{list}}}"#)
+        } else {
+            list
+        };
+        Box::leak(text.into_boxed_str())
+    };
+    let too_large = r#"{"code":"woocommerce_rest_request_entity_too_large","message":"Unable to accept more than 50 items for this request.","data":{"status":413}}"#;
+    let server = Scripted::start(vec![
+        (200, products(1..=60, 10, false)),
+        (413, too_large),
+        (200, products(1..=30, 9, true)),
+        (200, products(31..=60, 9, true)),
+        (200, products(1..=60, 9, false)),
+    ]);
+    let deltas: Vec<DeltaSend> = (1..=60)
+        .map(|i| DeltaSend {
+            key: format!("k{i}"),
+            sku: format!("P{i}"),
+            remote_ref: Some(i.to_string()),
+            delta: -1,
+        })
+        .collect();
+    let adapter = scripted_adapter(&server);
+    let out = adapter.apply_deltas(&deltas).unwrap();
+    assert!(
+        out.iter().all(|o| matches!(o, SendOutcome::Applied { .. })),
+        "{out:?}"
+    );
+    let seen = server.finish();
+    let posts: Vec<usize> = seen
+        .iter()
+        .filter(|r| r.0.starts_with("POST "))
+        .map(|r| r.2.matches(r#""id":"#).count())
+        .collect();
+    assert_eq!(posts, vec![60, 30, 30], "{seen:?}");
+}
+
+/// Cloudflare's 520 (the origin reset the connection, or answered nothing it could read,
+/// after taking the request) to a write may follow a saved count: a lost answer, never read,
+/// added and written again (the sale counted twice).
+#[test]
+fn a_cloudflare_520_to_a_write_is_a_lost_answer() {
+    let read = r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#;
+    let server = Scripted::start(vec![(200, read), (520, "error code: 520")]);
+    let r = scripted_adapter(&server).apply_deltas(&[DeltaSend {
+        key: "k".into(),
+        sku: "MUG".into(),
+        remote_ref: Some("5".into()),
+        delta: -3,
+    }]);
+    let seen = server.finish();
+    assert!(seen[1].0.starts_with("POST "), "{seen:?}");
+    assert!(matches!(r, Err(CartError::Ambiguous(_))), "{r:?}");
+}
+
+/// "HTTP Basic authentication cannot be used over plain HTTP as the keys are susceptible to
+/// interception" (WooCommerce's REST API docs): a shop's url over plain http is refused
+/// before the consumer secret is ever sent; one on this machine is not.
+#[test]
+fn a_plain_http_url_to_another_machine_is_refused() {
+    let new = |url: &str| {
+        WooCommerceAdapter::new(url, "ck_x", Secret::new("cs_x"), Duration::from_secs(5))
+    };
+    let e = new("http://shop.example.com/").unwrap_err();
+    assert!(e.message().contains("https"), "{e}");
+    for url in [
+        "https://shop.example.com/",
+        "http://127.0.0.1:8080/",
+        "http://localhost/",
+        "http://[::1]:9/",
+    ] {
+        assert!(new(url).is_ok(), "{url}");
+    }
+}

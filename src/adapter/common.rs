@@ -182,11 +182,13 @@ pub(crate) fn read_lost(e: CartError) -> CartError {
 
 /// The `on_error` of a write that is not safe to send twice (a relative change without a key,
 /// or the write of a read-add-write): a gateway that gave up waiting for the cart (502, 504,
-/// Cloudflare's 524) cannot say whether the cart applied it, so the answer is lost
+/// Cloudflare's 520 and 524) cannot say whether the cart applied it, so the answer is lost
 /// ([`CartError::Ambiguous`]: the controller marks the record `uncertain` instead of sending
 /// it again), not a refusal to try later.
 pub(crate) fn gateway_lost_answer(r: &Response) -> Option<CartError> {
-    matches!(r.status().as_u16(), 502 | 504 | 524).then(|| {
+    // (Cloudflare's 520: the origin reset the connection, or answered nothing it could
+    // read, after taking the request.)
+    matches!(r.status().as_u16(), 502 | 504 | 520 | 524).then(|| {
         CartError::Ambiguous(format!(
             "HTTP {}: a gateway gave up waiting for the cart, which may have applied the change",
             r.status()
@@ -285,8 +287,8 @@ pub(crate) fn scrub(mut text: String, secrets: &[impl AsRef<str>]) -> String {
         let mut forms = json_forms(secret);
         forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
         for s in &forms {
-            if text.contains(s.as_str()) {
-                text = text.replace(s.as_str(), "***");
+            if let Some(scrubbed) = replace_any_case(&text, s) {
+                text = scrubbed;
             }
             text = scrub_cut(text, s);
         }
@@ -302,7 +304,19 @@ fn json_forms(secret: &str) -> Vec<String> {
     let escaped = serde_json::to_string(secret).expect("a string serialises");
     let escaped = escaped[1..escaped.len() - 1].to_owned();
     let mut forms = vec![secret.to_owned()];
+    // As a URL or a form quotes it (`%2F` for `/`): a cart echoing the request line or a
+    // query string.
+    let percent: String = secret
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
     for form in [
+        percent,
         escaped.clone(),
         escaped.replace('/', "\\/"),
         escaped.replace('/', "\\u002f"),
@@ -338,6 +352,25 @@ fn json_forms(secret: &str) -> Vec<String> {
         }
     }
     forms
+}
+
+/// `text` with every occurrence of `pattern` in any ASCII case replaced by `***` (a server
+/// that logs headers lower-cased quotes a token so), or `None` where there is none.
+fn replace_any_case(text: &str, pattern: &str) -> Option<String> {
+    // ASCII case folding moves no byte, so the places found in the folded text are the
+    // same in `text`, on character boundaries.
+    let (hay, needle) = (text.to_ascii_lowercase(), pattern.to_ascii_lowercase());
+    let mut found = hay.match_indices(&needle).map(|(at, _)| at).peekable();
+    found.peek()?;
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for at in found {
+        out.push_str(&text[last..at]);
+        out.push_str("***");
+        last = at + needle.len();
+    }
+    out.push_str(&text[last..]);
+    Some(out)
 }
 
 /// Replaces what is left of `secret` where an excerpt of a cart's answer cut it (`…`, as

@@ -38,7 +38,8 @@
 //! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | 408, 421, 425 (not processed; may be sent again) | [`CartError::Unavailable`] |
-//! | other 3xx/4xx (redirects are not followed) | [`CartError::Rejected`] |
+//! | 3xx (redirects are not followed: the cart's url is wrong) | [`CartError::Unauthorized`]: the cart pauses |
+//! | other 4xx | [`CartError::Rejected`] |
 //! | a set's result with a status outside the protocol | [`SendOutcome::Uncertain`] (the count may have been set) |
 //! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; a count is absolute and a delta keyed, so either is safe to send again); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
 //!
@@ -152,16 +153,28 @@ impl HttpJsonAdapter {
 }
 
 /// Matches results to inputs by key; several inputs with the same key take that key's results
-/// in order.
+/// in order. A key answered more often than it was sent, with results that disagree (applied
+/// and rejected), has none: which one holds is not known, and the first taken as it came
+/// could settle a change the cart refused (an adjustment is then sent again under its key,
+/// a count left in doubt).
 fn match_by_key<'a>(
     keys: impl Iterator<Item = &'a str>,
     results: Vec<ResultItem>,
 ) -> Vec<Option<ResultItem>> {
+    let keys: Vec<&str> = keys.collect();
     let mut by_key: HashMap<String, VecDeque<ResultItem>> = HashMap::new();
     for r in results {
         by_key.entry(r.key.clone()).or_default().push_back(r);
     }
-    keys.map(|k| by_key.get_mut(k).and_then(VecDeque::pop_front))
+    by_key.retain(|k, rs| {
+        let sent = keys.iter().filter(|s| **s == k.as_str()).count();
+        rs.len() <= sent
+            || rs
+                .iter()
+                .all(|r| r.status == rs[0].status && r.qoh == rs[0].qoh)
+    });
+    keys.into_iter()
+        .map(|k| by_key.get_mut(k).and_then(VecDeque::pop_front))
         .collect()
 }
 
@@ -406,11 +419,25 @@ struct PageItem {
     qoh: i64,
 }
 
-/// A count as a plugin may write it: `9`, or `9.0` (PHP's `json_encode` of a float,
-/// JavaScript's numbers; JSON itself does not tell them apart). A fraction, or a number past
-/// what a double holds exactly, is refused: the answer is malformed.
+/// A count as a plugin may write it: `9`, `9.0` (PHP's `json_encode` of a float,
+/// JavaScript's numbers; JSON itself does not tell them apart) or `"9"` (PHP code handing on
+/// a database field, which comes as text). A fraction, or a number past what a double holds
+/// exactly, is refused: the answer is malformed.
 fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Number(serde_json::Number),
+        Text(String),
+    }
+    let n = match Written::deserialize(d)? {
+        Written::Number(n) => n,
+        Written::Text(t) => t
+            .trim()
+            .parse::<i64>()
+            .map(serde_json::Number::from)
+            .map_err(|_| serde::de::Error::custom(format!("qoh {t:?} is not a whole number")))?,
+    };
     n.as_i64()
         .or_else(|| {
             n.as_f64()
@@ -527,8 +554,11 @@ pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError 
         // to the wrong host, a request too early. Refused for good, one such answer had a
         // whole batch bypassed.
         408 | 421 | 425 => CartError::Unavailable(message),
-        300..=399 => CartError::Rejected(format!(
-            "{message} (redirects are not followed: configure the final url)"
+        // Every request to the cart's url is redirected (a shop moved to https, or to
+        // another domain): a setting only the owner can fix. The cart pauses with its
+        // records waiting, as for refused credentials; refused, every batch was bypassed.
+        300..=399 => CartError::Unauthorized(format!(
+            "{message} (redirects are not followed: set the cart's url to where it redirects)"
         )),
         _ => CartError::Rejected(message),
     }
@@ -543,7 +573,7 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
         Ok(secs) if (0.0..1e9).contains(&secs) => Some(Duration::from_secs_f64(secs)),
         Ok(_) => None,
         Err(_) => {
-            let at = std::time::UNIX_EPOCH + Duration::from_secs(imf_fixdate(value)?);
+            let at = std::time::UNIX_EPOCH + Duration::from_secs(http_date(value)?);
             let wait = at
                 .duration_since(std::time::SystemTime::now())
                 .unwrap_or(Duration::ZERO);
@@ -556,17 +586,58 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 /// Seconds since 1970 of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110
 /// has senders use.
 fn imf_fixdate(value: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let (_weekday, rest) = value.split_once(", ")?;
     let parts: Vec<&str> = rest.split(' ').collect();
     let [day, month, year, time, "GMT"] = parts[..] else {
         return None;
     };
+    civil_seconds(day, month, year.parse().ok()?, time)
+}
+
+/// Seconds since 1970 of an HTTP date in any of the three forms a recipient "MUST accept"
+/// (RFC 9110 §5.6.7): an IMF-fixdate, the obsolete RFC 850 form (`Sunday, 06-Nov-94
+/// 08:49:37 GMT`) and asctime's (`Sun Nov  6 08:49:37 1994`).
+fn http_date(value: &str) -> Option<u64> {
+    if let Some(t) = imf_fixdate(value) {
+        return Some(t);
+    }
+    if let Some((_weekday, rest)) = value.split_once(", ") {
+        let parts: Vec<&str> = rest.split(' ').collect();
+        let [date, time, "GMT"] = parts[..] else {
+            return None;
+        };
+        let [day, month, yy] = date.split('-').collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let yy: i64 = yy.parse().ok().filter(|y| (0..100).contains(y))?;
+        // A two-digit year more than 50 years ahead is the latest past one with those
+        // digits (RFC 9110 §5.6.7).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let this_year = 1970 + (now / 31_556_952) as i64;
+        let year = match this_year - this_year.rem_euclid(100) + yy {
+            y if y > this_year + 50 => y - 100,
+            y if y < this_year - 50 => y + 100,
+            y => y,
+        };
+        return civil_seconds(day, month, year, time);
+    }
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_weekday, month, day, time, year] = parts[..] else {
+        return None;
+    };
+    civil_seconds(day, month, year.parse().ok()?, time)
+}
+
+/// Seconds since 1970 of a day, a month's short English name, a year and `hh:mm:ss`, in GMT.
+fn civil_seconds(day: &str, month: &str, year: i64, time: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
     let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
+    let year = Some(year).filter(|y| (1970..=9999).contains(y))?;
     let hms: Vec<i64> = time
         .split(':')
         .map(|x| x.parse().ok())
@@ -697,9 +768,17 @@ mod tests {
             "{wait:?} for {}",
             http_date(secs)
         );
+        // The obsolete forms a recipient must accept too (RFC 9110 §5.6.7).
+        for old in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(super::http_date(old), Some(784_111_777), "{old}");
+        }
+        assert_eq!(
+            super::http_date("Thursday, 29-Feb-24 23:59:59 GMT"),
+            Some(1_709_251_199)
+        );
         for bad in [
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sun Nov  6 08:49:37",
             "Sun, 06 Nov 1994 08:49:37 PST",
             "Sun, 32 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",

@@ -7,7 +7,10 @@
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#products>,
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#product-variations>
 //! - batch requests are limited to 100 objects by default (`woocommerce_rest_batch_items_limit`;
-//!   more answers 413): <https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-products>
+//!   more answers 413, nothing applied: the request goes again in halves, and later ones no
+//!   larger): <https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-products>
+//! - HTTP Basic authentication only over https ("cannot be used over plain HTTP as the keys
+//!   are susceptible to interception"): a plain-http url is refused but on this machine.
 //! - pagination (`page`, `per_page` 1–100, `X-WP-Total`, `X-WP-TotalPages`; products listed
 //!   with `orderby=id&order=asc`):
 //!   <https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/>,
@@ -66,8 +69,9 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::Url;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// WooCommerce's default limit of objects per batch request.
@@ -161,6 +165,8 @@ pub struct WooCommerceAdapter {
     base: Url,
     client: Client,
     ids: Mutex<HashMap<String, WooRef>>,
+    /// Items a batch request carries: [`MAX_BATCH`], or fewer once the shop answered 413.
+    batch_limit: AtomicUsize,
 }
 
 impl fmt::Debug for WooCommerceAdapter {
@@ -182,6 +188,22 @@ impl WooCommerceAdapter {
         timeout: Duration,
     ) -> Result<Self> {
         let base = common::base_url(url, "woocommerce")?;
+        // "HTTP Basic authentication cannot be used over plain HTTP as the keys are
+        // susceptible to interception" (WooCommerce's REST API docs): the consumer secret
+        // would cross the network in clear text, to be refused. A shop on this machine (a
+        // test shop, the emulator) is the exception.
+        let host = base.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|a| a.is_loopback());
+        if base.scheme() == "http" && !loopback {
+            return Err(Error::invalid(
+                "woocommerce url must use https: WooCommerce takes keys by HTTP Basic only \
+                 over https, and over http the consumer secret would be sent in clear text",
+            ));
+        }
         if consumer_key.trim().is_empty() {
             return Err(Error::invalid("woocommerce consumer_key is empty"));
         }
@@ -198,6 +220,7 @@ impl WooCommerceAdapter {
             base,
             client: common::client(headers, timeout, "woocommerce")?,
             ids: Mutex::new(HashMap::new()),
+            batch_limit: AtomicUsize::new(MAX_BATCH),
         })
     }
 
@@ -536,7 +559,10 @@ impl WooCommerceAdapter {
                 None => "products/batch".to_owned(),
                 Some(p) => format!("products/{p}/variations/batch"),
             };
-            for chunk in idx.chunks(MAX_BATCH) {
+            let mut parts: VecDeque<&[usize]> = idx
+                .chunks(self.batch_limit.load(Ordering::Relaxed))
+                .collect();
+            while let Some(chunk) = parts.pop_front() {
                 let update: Vec<Value> = chunk
                     .iter()
                     .map(|i| {
@@ -560,6 +586,17 @@ impl WooCommerceAdapter {
                 });
                 let answer = match result {
                     Ok(a) => a,
+                    // A shop that takes fewer items a request (its
+                    // `woocommerce_rest_batch_items_limit` filter, or a web server's body
+                    // limit) answers 413, nothing applied: the request goes again in halves,
+                    // and later ones no larger. Refused, every sale of the batch was bypassed.
+                    Err(CartError::Rejected(m)) if m.starts_with("HTTP 413") && chunk.len() > 1 => {
+                        let (a, b) = chunk.split_at(chunk.len().div_ceil(2));
+                        self.batch_limit.fetch_min(a.len(), Ordering::Relaxed);
+                        parts.push_front(b);
+                        parts.push_front(a);
+                        continue;
+                    }
                     Err(e) if common::fails_whole_call(&e, first, chunk.len() == items.len()) => {
                         return Err(e)
                     }

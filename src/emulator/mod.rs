@@ -924,8 +924,9 @@ fn handle(shared: &Shared, request: &Request) -> Answer {
         let authorised = request
             .authorization
             .as_deref()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| t == token);
+            // (The scheme's name is case-insensitive: RFC 9110 §11.1.)
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(scheme, t)| scheme.eq_ignore_ascii_case("bearer") && t.trim() == token);
         if !authorised {
             return Answer::error(401, "missing or wrong bearer token");
         }
