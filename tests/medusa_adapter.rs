@@ -293,9 +293,13 @@ fn answer(st: &mut State, method: &str, target: &str, body: &[u8]) -> Option<(u1
                         continue;
                     }
                     let entry = st.items.get_mut(&id).unwrap();
-                    let reserved = entry.1.map_or(0, |l| l.1);
+                    let (before, reserved) = entry.1.unwrap_or((0, 0));
                     entry.1 = Some((stocked, reserved));
-                    out.push(level(&id, LOCATION, stocked, reserved));
+                    // As a real Medusa 2 answers: the stocked count written beside the
+                    // available count from before the write.
+                    let mut written = level(&id, LOCATION, stocked, reserved);
+                    written["available_quantity"] = json!(before - reserved);
+                    out.push(written);
                 }
             }
             let answer = json!({"created": created, "updated": updated, "deleted": []});

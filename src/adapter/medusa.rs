@@ -609,9 +609,13 @@ impl MedusaAdapter {
                         continue;
                     }
                     // A level that cannot be read is left out: as for one not in the
-                    // answer, the write cannot be verified.
+                    // answer, the write cannot be verified. Its `available_quantity` is the
+                    // one from before the write (Medusa 2 answers the stocked count written
+                    // beside the available count it had: 6 for a write of 7 with 3 held), so
+                    // the available count is worked out as Medusa does, stocked less held.
                     if let (Some(id), Some(level)) = (l["inventory_item_id"].as_str(), level(l)) {
-                        levels.insert(id.to_owned(), level);
+                        let available = level.stocked - level.reserved;
+                        levels.insert(id.to_owned(), Level { available, ..level });
                     }
                 }
             }
@@ -1444,6 +1448,25 @@ mod tests {
             delta_with_holds_after(4),
             SendOutcome::Applied { qoh: Some(5) }
         );
+    }
+
+    /// Medusa 2's batch answer carries the stocked count written beside the available count
+    /// from before the write (seen against a real Medusa: stocked 7, held 3, available 6):
+    /// the count the cart offers now is stocked less held.
+    #[test]
+    fn a_write_answer_with_the_available_count_from_before_it_is_read_right() {
+        const STALE: &str = r#"{"created":[],"updated":[{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":3,"available_quantity":7}],"deleted":[]}"#;
+        let server = Scripted::start(vec![(200, ITEMS), (200, STALE)]);
+        let out = api_key(&server.url)
+            .apply_deltas(&[DeltaSend {
+                key: "k1".into(),
+                sku: "TEE-M".into(),
+                remote_ref: Some("iitem_1".into()),
+                delta: -1,
+            }])
+            .unwrap();
+        server.finish();
+        assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(6) }]);
     }
 
     /// A write whose answer leaves the item out is checked by reading it back; one whose
