@@ -390,10 +390,16 @@ namespace InventorySync
         /// <summary>One pass of the stack controller (0 = all due records); its JSON report.</summary>
         public string RunStack(int maxRecords = 0)
         {
+            return Work((byte[] b, int l, out int k) => Native.invsync_stack_run(handle, maxRecords, b, l, out k));
+        }
+
+        // A call that does work, made once with a 4 KiB buffer: a longer report is read with
+        // invsync_last_report (WorkReport).
+        private string Work(TextCall call)
+        {
             byte[] buf = new byte[4096];
             int needed;
-            int status = Native.invsync_stack_run(handle, maxRecords, buf, buf.Length, out needed);
-            return WorkReport(status, buf, false);
+            return WorkReport(call(buf, buf.Length, out needed), buf, false);
         }
 
         public void StartController(int intervalMs) { Native.Check(Native.invsync_controller_start(handle, intervalMs)); }
@@ -478,10 +484,7 @@ namespace InventorySync
         /// again with invsync_last_report, never by reading the cart again.</summary>
         public string Preflight(int cartId)
         {
-            byte[] buf = new byte[4096];
-            int needed;
-            int status = Native.invsync_preflight(handle, cartId, buf, buf.Length, out needed);
-            return WorkReport(status, buf, false);
+            return Work((byte[] b, int l, out int k) => Native.invsync_preflight(handle, cartId, b, l, out k));
         }
 
         public string LastReport()

@@ -197,7 +197,7 @@ End Sub
 
 ' Text-out calls by number, so one helper can grow the buffer for all of them.
 ' 1 cart_list, 2 item_list, 3 ledger_list, 4 stack_list, 5 controller_status,
-' 6 last_report, 7 param_get, 8 preflight (it reads the cart: the client's Preflight calls it once).
+' 6 last_report, 7 param_get; 8 preflight and 9 stack_run do work: InvsyncWork calls them once.
 #If VBA7 Then
 Private Function TextCall(ByVal which As Long, ByVal store As LongPtr, ByVal arg As LongPtr, ByVal num As Long, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
 #Else
@@ -212,6 +212,7 @@ Private Function TextCall(ByVal which As Long, ByVal store As Long, ByVal arg As
         Case 6: TextCall = invsync_last_report(store, buf, bufLen, needed)
         Case 7: TextCall = invsync_param_get(store, arg, buf, bufLen, needed)
         Case 8: TextCall = invsync_preflight(store, num, buf, bufLen, needed)
+        Case 9: TextCall = invsync_stack_run(store, num, buf, bufLen, needed)
     End Select
 End Function
 
@@ -241,6 +242,25 @@ Public Function InvsyncText(ByVal which As Long, ByVal store As Long, Optional B
     Loop
     InvsyncCheck status
     InvsyncText = FromUtf8(b, needed)
+End Function
+
+' Runs a text-out call that does work (8 preflight, 9 stack_run; num is its cart or its
+' record count) once, with a 4 KiB buffer: a longer report is read with
+' invsync_last_report, never by doing the work again.
+#If VBA7 Then
+Public Function InvsyncWork(ByVal which As Long, ByVal store As LongPtr, ByVal num As Long) As String
+#Else
+Public Function InvsyncWork(ByVal which As Long, ByVal store As Long, ByVal num As Long) As String
+#End If
+    Dim b() As Byte, needed As Long, status As Long
+    ReDim b(4095)
+    status = TextCall(which, store, 0, num, VarPtr(b(0)), 4096, needed)
+    If status = INVSYNC_BUFFER_TOO_SMALL Then
+        InvsyncWork = InvsyncLastReport(store)
+        Exit Function
+    End If
+    InvsyncCheck status
+    InvsyncWork = FromUtf8(b, needed)
 End Function
 
 ' The report of this thread's last run/send/get/preflight (used when its buffer was too small).

@@ -85,10 +85,8 @@ pub struct BigCommerceAdapter {
     location: u64,
     client: Client,
     known: Mutex<HashSet<String>>,
-    /// The product id of each SKU the listing showed with one.
-    products: Mutex<HashMap<String, u64>>,
-    /// SKUs BigCommerce refused by SKU as "tracked by product": sent by product id since.
-    by_product: Mutex<HashSet<String>>,
+    /// The product of each SKU a listing showed with one.
+    products: Mutex<HashMap<String, Product>>,
     not_before: Mutex<Option<Instant>>,
     /// The items (by identity) the listing under way has returned: see
     /// [`CartAdapter::fetch_quantities`] below.
@@ -108,7 +106,13 @@ struct Listed {
     sku: String,
     count: i64,
     id: Option<String>,
-    product: Option<u64>,
+}
+
+/// A SKU's product as a listing showed it, and whether the SKU goes by it: BigCommerce
+/// refused it by SKU as "tracked by product".
+struct Product {
+    id: u64,
+    by_id: bool,
 }
 
 /// How often a Get QOH listing starts again because the catalogue changed under it, before
@@ -206,7 +210,6 @@ impl BigCommerceAdapter {
             client: common::client(headers, timeout, "bigcommerce")?,
             known: Mutex::new(HashSet::new()),
             products: Mutex::new(HashMap::new()),
-            by_product: Mutex::new(HashSet::new()),
             not_before: Mutex::new(None),
             listed: Mutex::new(HashSet::new()),
         })
@@ -310,6 +313,7 @@ impl BigCommerceAdapter {
         })?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
+        let mut products = self.products.lock();
         let items = v["data"]
             .as_array()
             .into_iter()
@@ -325,17 +329,22 @@ impl BigCommerceAdapter {
                     (None, Some(p)) => Some(format!("p{p}")),
                     _ => None,
                 };
+                let sku = identity["sku"].as_str().filter(|s| !s.is_empty())?;
+                // (A product made again under a new id keeps the SKU going by id.)
+                if let Some(id) = identity["product_id"].as_u64() {
+                    products
+                        .entry(sku.to_owned())
+                        .and_modify(|p| p.id = id)
+                        .or_insert(Product { id, by_id: false });
+                }
                 Some(Listed {
-                    sku: identity["sku"]
-                        .as_str()
-                        .filter(|s| !s.is_empty())?
-                        .to_owned(),
+                    sku: sku.to_owned(),
                     count: d["total_inventory_onhand"].as_i64()?,
                     id,
-                    product: identity["product_id"].as_u64(),
                 })
             })
             .collect();
+        drop(products);
         let pagination = &v["meta"]["pagination"];
         Ok(ItemsPage {
             items,
@@ -351,16 +360,13 @@ impl BigCommerceAdapter {
             let mut page = 1;
             loop {
                 let listing = self.items_page(page, MAX_LIMIT, Some(chunk))?;
-                let mut products = self.products.lock();
-                for i in listing.items {
-                    if chunk.contains(&i.sku.as_str()) {
-                        if let Some(p) = i.product {
-                            products.insert(i.sku.clone(), p);
-                        }
-                        out.insert(i.sku, i.count);
-                    }
-                }
-                drop(products);
+                out.extend(
+                    listing
+                        .items
+                        .into_iter()
+                        .filter(|i| chunk.contains(&i.sku.as_str()))
+                        .map(|i| (i.sku, i.count)),
+                );
                 if page >= listing.pages {
                     break;
                 }
@@ -396,21 +402,26 @@ impl BigCommerceAdapter {
             .collect())
     }
 
-    /// Sends `sku` by its product id from now on, if the listing showed one and it is not sent
+    /// Sends `sku` by its product id from now on, if a listing showed one and it is not sent
     /// so already: whether it changed.
     fn go_by_product(&self, sku: &str) -> bool {
-        if !self.products.lock().contains_key(sku) {
-            return false;
+        match self.products.lock().get_mut(sku) {
+            Some(p) if !p.by_id => {
+                p.by_id = true;
+                true
+            }
+            _ => false,
         }
-        self.by_product.lock().insert(sku.to_owned())
     }
 
     /// Stops sending `sku` by product id, forgetting what was learnt of it: whether it was.
     fn forget_product(&self, sku: &str) -> bool {
-        if !self.by_product.lock().remove(sku) {
+        let mut products = self.products.lock();
+        if !products.get(sku).is_some_and(|p| p.by_id) {
             return false;
         }
-        self.products.lock().remove(sku);
+        products.remove(sku);
+        drop(products);
         self.known.lock().remove(sku);
         true
     }
@@ -421,17 +432,17 @@ impl BigCommerceAdapter {
         relative: bool,
         items: &[(&str, i64)],
     ) -> std::result::Result<std::result::Result<(), String>, CartError> {
-        let (by_product, products) = (self.by_product.lock(), self.products.lock());
+        let products = self.products.lock();
         let body = json!({
             "reason": "inventory_sync",
             "items": items.iter().map(|(sku, q)| {
-                match products.get(*sku).filter(|_| by_product.contains(*sku)) {
-                    Some(p) => json!({"location_id": self.location, "product_id": p, "quantity": q}),
+                match products.get(*sku).filter(|p| p.by_id) {
+                    Some(p) => json!({"location_id": self.location, "product_id": p.id, "quantity": q}),
                     None => json!({"location_id": self.location, "sku": sku, "quantity": q}),
                 }
             }).collect::<Vec<_>>(),
         });
-        drop((by_product, products));
+        drop(products);
         let url = self.url(if relative {
             "adjustments/relative"
         } else {
@@ -699,16 +710,11 @@ impl CartAdapter for BigCommerceAdapter {
             }
         };
         let items: Vec<(String, i64)> = {
-            let (mut listed, mut products) = (self.listed.lock(), self.products.lock());
+            let mut listed = self.listed.lock();
             listing
                 .items
                 .into_iter()
                 .filter(|i| i.id.as_ref().map_or(true, |id| listed.insert(id.clone())))
-                .inspect(|i| {
-                    if let Some(p) = i.product {
-                        products.insert(i.sku.clone(), p);
-                    }
-                })
                 .map(|i| (i.sku, i.count))
                 .collect()
         };

@@ -162,13 +162,16 @@ fn match_by_key<'a>(
     results: Vec<ResultItem>,
 ) -> Vec<Option<ResultItem>> {
     let keys: Vec<&str> = keys.collect();
+    let mut sent: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    for k in &keys {
+        *sent.entry(k).or_default() += 1;
+    }
     let mut by_key: HashMap<String, VecDeque<ResultItem>> = HashMap::new();
     for r in results {
         by_key.entry(r.key.clone()).or_default().push_back(r);
     }
     by_key.retain(|k, rs| {
-        let sent = keys.iter().filter(|s| **s == k.as_str()).count();
-        rs.len() <= sent
+        rs.len() <= sent.get(k.as_str()).copied().unwrap_or(0)
             || rs
                 .iter()
                 .all(|r| r.status == rs[0].status && r.qoh == rs[0].qoh)

@@ -424,20 +424,8 @@ impl MedusaAdapter {
                         "HTTP 409: Medusa says the request conflicted with another; retry".into(),
                     ));
                 }
-                // A delta is read, add, write: the write sent twice adds it twice. Medusa
-                // never answers 503 itself (its error handler sends 4xx and 500), so a 503 to
-                // a write comes from a router or proxy in front of it, which may have given
-                // up on a write Medusa goes on to apply (Heroku's router answers 503 at its
-                // time-out, and "the application will continue to work on the request").
-                if method != Method::GET && r.status() == StatusCode::SERVICE_UNAVAILABLE {
-                    return Some(CartError::Ambiguous(format!(
-                        "HTTP {} to a write, from in front of Medusa: it may have been applied",
-                        r.status()
-                    )));
-                }
-                (method != Method::GET)
-                    .then(|| common::gateway_lost_answer(r))
-                    .flatten()
+                // A delta is read, add, write: the write sent twice adds it twice.
+                (method != Method::GET).then(|| write_error(r)).flatten()
             });
             match result {
                 Ok((_, bytes)) => {
@@ -609,13 +597,9 @@ impl MedusaAdapter {
                         continue;
                     }
                     // A level that cannot be read is left out: as for one not in the
-                    // answer, the write cannot be verified. Its `available_quantity` is the
-                    // one from before the write (Medusa 2 answers the stocked count written
-                    // beside the available count it had: 6 for a write of 7 with 3 held), so
-                    // the available count is worked out as Medusa does, stocked less held.
+                    // answer, the write cannot be verified.
                     if let (Some(id), Some(level)) = (l["inventory_item_id"].as_str(), level(l)) {
-                        let available = level.stocked - level.reserved;
-                        levels.insert(id.to_owned(), Level { available, ..level });
+                        levels.insert(id.to_owned(), level);
                     }
                 }
             }
@@ -629,12 +613,31 @@ impl MedusaAdapter {
     }
 }
 
+/// The `on_error` of a write: a lost answer where a gateway gave up on it
+/// ([`common::gateway_lost_answer`]), and also at a 503. Medusa never answers 503 itself (its
+/// error handler sends 4xx and 500), so a 503 to a write comes from a router or proxy in
+/// front of it, which may have given up on a write Medusa goes on to apply (Heroku's router
+/// answers 503 at its time-out, and "the application will continue to work on the request").
+fn write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
+    if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+        return Some(CartError::Ambiguous(format!(
+            "HTTP {} to a write, from in front of Medusa: it may have been applied",
+            r.status()
+        )));
+    }
+    common::gateway_lost_answer(r)
+}
+
 /// What a write of `stocked` to a level read with `reserved` held came to, by the level seen
 /// after it: applied; or in doubt when another stocked count stands (a change raced ours), or
 /// when the holds fell meanwhile (a fulfilment in between takes its units off the stocked
 /// count, which the write put back, so the shop offers more than the count meant). Holds
-/// that rose are an order placed meanwhile: the write stands.
+/// that rose are an order placed meanwhile: the write stands. What the shop offers is worked
+/// out as Medusa does, stocked less held: a batch answer's `available_quantity` is the one
+/// from before the write (Medusa 2 answers the stocked count written beside the available
+/// count it had: 6 for a write of 7 with 3 held).
 fn after_write(sku: &str, stocked: i64, reserved: i64, after: Level) -> SendOutcome {
+    let offers = after.stocked - after.reserved;
     if after.stocked != stocked {
         return SendOutcome::Uncertain {
             message: format!(
@@ -647,13 +650,11 @@ fn after_write(sku: &str, stocked: i64, reserved: i64, after: Level) -> SendOutc
         return SendOutcome::Uncertain {
             message: format!(
                 "sku {sku}: wrote stocked {stocked}, but Medusa's holds fell from {reserved} to {} meanwhile: a fulfilment in between takes its units off the stocked count, which our write may have put back; it offers {}; left for the drift report",
-                after.reserved, after.available
+                after.reserved, offers
             ),
         };
     }
-    SendOutcome::Applied {
-        qoh: Some(after.available),
-    }
+    SendOutcome::Applied { qoh: Some(offers) }
 }
 
 /// Whether Medusa's refusal `message` names inventory item `id` (as a whole word: `iitem_1`
@@ -1401,27 +1402,33 @@ mod tests {
         server.finish();
     }
 
-    /// A delta read at stocked 10 with 3 held, written as 9, read back with the holds at
-    /// `held_after`: holds that fell mean a fulfilment in the window (its stock change may be
-    /// undone by our write); holds that grew are an order placed, which our write keeps.
-    /// A delta of -1 to TEE-M (stocked 10, 3 held), whose write answers the level with
-    /// `held_after` held: the batch's answer is the check.
+    /// A delta read at stocked 10 with 3 held, written as 9, its batch answer (the check)
+    /// showing the holds at `held_after`: holds that fell mean a fulfilment in the window (its
+    /// stock change may be undone by our write); holds that grew are an order placed, which
+    /// our write keeps.
     fn delta_with_holds_after(held_after: i64) -> SendOutcome {
         let written = format!(
             r#"{{"created":[],"updated":[{{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":{held_after},"available_quantity":{}}}],"deleted":[]}}"#,
             9 - held_after
         );
-        let written: &'static str = Box::leak(written.into_boxed_str());
+        sale_answered(Box::leak(written.into_boxed_str()))
+    }
+
+    /// A sale of one TEE-M (iitem_1).
+    fn tee_sale() -> [DeltaSend; 1] {
+        [DeltaSend {
+            key: "k1".into(),
+            sku: "TEE-M".into(),
+            remote_ref: Some("iitem_1".into()),
+            delta: -1,
+        }]
+    }
+
+    /// The outcome of [`tee_sale`], read at stocked 10 with 3 held ([`ITEMS`]) and its write
+    /// answered `written`.
+    fn sale_answered(written: &'static str) -> SendOutcome {
         let server = Scripted::start(vec![(200, ITEMS), (200, written)]);
-        let a = api_key(&server.url);
-        let out = a
-            .apply_deltas(&[DeltaSend {
-                key: "k1".into(),
-                sku: "TEE-M".into(),
-                remote_ref: Some("iitem_1".into()),
-                delta: -1,
-            }])
-            .unwrap();
+        let out = api_key(&server.url).apply_deltas(&tee_sale()).unwrap();
         server.finish();
         out.into_iter().next().unwrap()
     }
@@ -1456,17 +1463,7 @@ mod tests {
     #[test]
     fn a_write_answer_with_the_available_count_from_before_it_is_read_right() {
         const STALE: &str = r#"{"created":[],"updated":[{"inventory_item_id":"iitem_1","location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":3,"available_quantity":7}],"deleted":[]}"#;
-        let server = Scripted::start(vec![(200, ITEMS), (200, STALE)]);
-        let out = api_key(&server.url)
-            .apply_deltas(&[DeltaSend {
-                key: "k1".into(),
-                sku: "TEE-M".into(),
-                remote_ref: Some("iitem_1".into()),
-                delta: -1,
-            }])
-            .unwrap();
-        server.finish();
-        assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(6) }]);
+        assert_eq!(sale_answered(STALE), SendOutcome::Applied { qoh: Some(6) });
     }
 
     /// A write whose answer leaves the item out is checked by reading it back; one whose
@@ -1475,12 +1472,7 @@ mod tests {
     fn a_write_answered_without_its_level_is_read_back() {
         const BARE: &str = r#"{"created":[],"updated":[],"deleted":[]}"#;
         const AFTER: &str = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":9,"reserved_quantity":3,"available_quantity":6}]}],"count":1,"offset":0,"limit":50}"#;
-        let delta = [DeltaSend {
-            key: "k1".into(),
-            sku: "TEE-M".into(),
-            remote_ref: Some("iitem_1".into()),
-            delta: -1,
-        }];
+        let delta = tee_sale();
         let server = Scripted::start(vec![(200, ITEMS), (200, BARE), (200, AFTER)]);
         let out = api_key(&server.url).apply_deltas(&delta).unwrap();
         assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(6) }]);

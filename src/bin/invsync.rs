@@ -390,15 +390,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
             // is refused, not applied twice. `--again` says the same changes are new ones: a
             // receiving of 10 made again.
             let again = options.contains(&"--again");
-            let digest = changes_digest(parsed.iter().map(|(_, l)| l));
+            let line_digests: Vec<u64> = parsed.iter().map(|(_, l)| line_digest(l)).collect();
+            let digest = changes_digest(&line_digests);
             // Until 2026-12-03 the reference named the file's changes in their order and the
             // line's place: a file imported then is looked for under that one too.
             let ordered = ordered_digest(parsed.iter().map(|(_, l)| l));
             let mut earlier = Vec::new();
             let mut seen: HashMap<u64, usize> = HashMap::new();
-            for (k, (_, l)) in parsed.iter_mut().enumerate() {
+            for (k, ((_, l), &line)) in parsed.iter_mut().zip(&line_digests).enumerate() {
                 if l.host_ref.is_none() && !again {
-                    let line = line_digest(l);
                     let n = seen.entry(line).or_default();
                     earlier.push(
                         l.adjustment
@@ -684,8 +684,9 @@ fn line_digest(l: &Line) -> u64 {
 /// A digest of an import file's changes, not of its bytes nor of their order: the same lines
 /// saved again with other line ends, quotes, padding or comments, or sorted, are the same
 /// changes.
-fn changes_digest<'a>(lines: impl Iterator<Item = &'a Line>) -> u64 {
-    let mut digests: Vec<u64> = lines.map(line_digest).collect();
+/// `lines` holds each line's [`line_digest`].
+fn changes_digest(lines: &[u64]) -> u64 {
+    let mut digests = lines.to_vec();
     digests.sort_unstable();
     digests
         .iter()
