@@ -620,11 +620,6 @@ impl Store {
         let mut paging = Paging::default();
         let mut cursor: Option<String> = None;
         let mut done = 0i64;
-        // Each SKU (as the store reads it: trimmed) the cart listed so far. A cart listing one
-        // on two products ("P" and "P ", or two variants sharing a SKU) gives two counts of
-        // one item: applying both would move it by each, the last one winning (on every run),
-        // so none of them is applied after the first, and within a page none at all.
-        let mut seen: HashSet<String> = HashSet::new();
         // Items linked to the cart by a `remote_ref`: the cart lists its counts under its own
         // SKUs, which for these may differ from the store's, so a SKU it lists that the
         // store does not know may be one of them, and is not made an item of its own.
@@ -633,11 +628,11 @@ impl Store {
             // The ledger's newest row before the cart is asked: an order or return imported
             // from it after this may or may not be in the counts it gives.
             let since = self.read(sql::ledger_last_id)?;
-            let page: QuantityPage =
+            let (page, first): (QuantityPage, Vec<bool>) =
                 match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
                     .and_then(|page| paging.check(page))
                 {
-                    Ok(page) => page,
+                    Ok(checked) => checked,
                     // Before any page, nothing was done: an error of the call. After, the
                     // pages applied stand (each in its own transaction) and the report says
                     // why it stopped; running Get QOH again finishes it.
@@ -673,9 +668,12 @@ impl Store {
                 for (sku, _) in &page.items {
                     *on_page.entry(sku.trim()).or_default() += 1;
                 }
-                for (sku, count) in &page.items {
+                // A cart listing a SKU on two products ("P" and "P ", or two variants sharing
+                // a SKU) gives two counts of one item: applying both would move it by each,
+                // the last one winning (on every run), so none of them is applied after the
+                // first, and within a page none at all.
+                for ((sku, count), first) in page.items.iter().zip(&first) {
                     let form = sku.trim();
-                    let first = seen.insert(form.to_owned());
                     if !form.is_empty() && (on_page[form] > 1 || !first) {
                         report.not_applied.push(NotApplied {
                             sku: sku.clone(),
@@ -724,17 +722,15 @@ impl Store {
         }
         if !report.cancelled && report.error.is_none() {
             // The whole listing was read: a linked item it has no SKU of is never updated.
-            report
-                .not_applied
-                .extend(
-                    linked
-                        .into_iter()
-                        .filter(|sku| !seen.contains(sku))
-                        .map(|sku| NotApplied {
-                            sku,
-                            why: LINKED_UNLISTED.into(),
-                        }),
-                );
+            report.not_applied.extend(
+                linked
+                    .into_iter()
+                    .filter(|sku| !paging.listed.contains(sku))
+                    .map(|sku| NotApplied {
+                        sku,
+                        why: LINKED_UNLISTED.into(),
+                    }),
+            );
         }
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
@@ -1151,7 +1147,8 @@ fn fetch_all(
     loop {
         let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
             .and_then(|page| paging.check(page))
-            .map_err(|e| cart_error(cart, &e))?;
+            .map_err(|e| cart_error(cart, &e))?
+            .0;
         for (sku, count) in page.items {
             // A SKU of spaces only names no item: kept as listed, to be reported unknown.
             let form = match sku.trim() {
@@ -1182,13 +1179,17 @@ fn fetch_all(
 const LISTED_TWICE: &str =
     "the cart lists this SKU on more than one product (or padded and not): fix the cart's SKUs";
 
-/// Guards a walk through a cart's pages. A cart whose cursor comes back, or whose pages stay
-/// empty while naming a next one, would keep a manual run going for ever, and with it the
-/// run's hold on the cart, which stops real-time sending to it.
+/// Guards a walk through a cart's pages. A cart whose cursor comes back, whose pages stay
+/// empty while naming a next one, or whose pages name fresh cursors while listing only SKUs
+/// it listed before, would keep a manual run going for ever, and with it the run's hold on
+/// the cart, which stops real-time sending to it.
 #[derive(Default)]
 struct Paging {
-    seen: HashSet<String>,
+    cursors: HashSet<String>,
+    /// Every SKU listed so far, as the store reads it (trimmed).
+    listed: HashSet<String>,
     empty: usize,
+    repeated: usize,
 }
 
 impl Paging {
@@ -1198,14 +1199,39 @@ impl Paging {
     /// bounds a cart that would name new cursors for ever.
     const EMPTY_PAGES: usize = 10_000;
 
-    fn check(&mut self, page: QuantityPage) -> std::result::Result<QuantityPage, CartError> {
-        self.empty = if page.items.is_empty() {
-            self.empty + 1
+    /// Pages in a row listing only SKUs listed before, each naming a next one. A catalogue
+    /// lists a SKU twice only where two of its products share it (each such listing is
+    /// reported), never page after page; a cart that pages by a cursor it ignores does.
+    const REPEATED_PAGES: usize = 100;
+
+    /// The page, and for each of its items whether its SKU is listed here for the first time
+    /// (never for a blank SKU, which names no item).
+    fn check(
+        &mut self,
+        page: QuantityPage,
+    ) -> std::result::Result<(QuantityPage, Vec<bool>), CartError> {
+        let first: Vec<bool> = page
+            .items
+            .iter()
+            .map(|(sku, _)| {
+                let form = sku.trim();
+                !form.is_empty() && self.listed.insert(form.to_owned())
+            })
+            .collect();
+        let repeats = page
+            .items
+            .iter()
+            .zip(&first)
+            .any(|((sku, _), first)| !first && !sku.trim().is_empty());
+        if first.contains(&true) {
+            (self.empty, self.repeated) = (0, 0);
+        } else if repeats {
+            self.repeated += 1;
         } else {
-            0
-        };
+            self.empty += 1;
+        }
         if let Some(c) = &page.next_cursor {
-            if !self.seen.insert(c.clone()) {
+            if !self.cursors.insert(c.clone()) {
                 // Not quoted: a cursor is the cart's own text, which no scrubbing has seen (a
                 // cart may echo the request's credentials into it).
                 return Err(CartError::Rejected(format!(
@@ -1219,8 +1245,15 @@ impl Paging {
                     self.empty
                 )));
             }
+            if self.repeated >= Self::REPEATED_PAGES {
+                return Err(CartError::Rejected(format!(
+                    "the cart's pages do not end: {} pages in a row list only SKUs it listed \
+                     before, each naming another",
+                    self.repeated
+                )));
+            }
         }
-        Ok(page)
+        Ok((page, first))
     }
 }
 
