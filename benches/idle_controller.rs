@@ -89,8 +89,8 @@ impl WebStack for Keeping {
     fn cart_state(&self, cart: CartId) -> Result<CartRunState> {
         self.0.cart_state(cart)
     }
-    fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()> {
-        self.0.set_cart_state(cart, state)
+    fn set_cart_state(&self, cart: CartId, version: i64, state: &CartRunState) -> Result<()> {
+        self.0.set_cart_state(cart, version, state)
     }
     fn waiting(&self, cart: CartId) -> Result<i64> {
         self.0.waiting(cart)

@@ -117,6 +117,13 @@ impl Cart {
         self.capabilities.realtime.unwrap_or(SyncLevel::Attribute)
     }
 
+    /// Which saving of the cart this is: it changes each time the cart is saved. A
+    /// controller's judgement of an answer is stored only while it holds
+    /// ([`WebStack::set_cart_state`](crate::stack::WebStack::set_cart_state)).
+    pub fn config_version(&self) -> i64 {
+        self.config_version
+    }
+
     /// Whether the real-time switches are on for this cart (its box and real-time support).
     pub(crate) fn realtime_on(&self) -> bool {
         self.sync_on && self.capabilities.realtime.is_some()

@@ -710,7 +710,7 @@ impl<S: WebStack> StackController<S> {
                     self.give_back(&d, queued.take())?;
                     d.limits.cut_short.store(true, Ordering::Relaxed);
                 }
-                let flying = queued.take().map(|lease| Batch::new(cart.id, lease, blind));
+                let flying = queued.take().map(|lease| Batch::new(cart, lease, blind));
                 let sent = flying.as_ref().is_some_and(|b| !b.sending.is_empty());
                 if let Some(b) = flying.as_ref().filter(|_| sent) {
                     rep.requests += 1;
@@ -830,7 +830,8 @@ impl<S: WebStack> StackController<S> {
                 };
                 if let Some(new_state) = new_state.filter(|n| n != state) {
                     self.keeping_answer(batch.keep_until, || {
-                        self.stack.set_cart_state(batch.cart, &new_state)
+                        self.stack
+                            .set_cart_state(batch.cart, batch.config_version, &new_state)
                     })?;
                 }
                 verdicts
@@ -896,7 +897,8 @@ impl<S: WebStack> StackController<S> {
                 };
                 if new_state != *state {
                     self.keeping_answer(batch.keep_until, || {
-                        self.stack.set_cart_state(batch.cart, &new_state)
+                        self.stack
+                            .set_cart_state(batch.cart, batch.config_version, &new_state)
                     })?;
                 }
                 rep.error = new_state.cart_error.clone();
@@ -968,6 +970,8 @@ type Answer = std::result::Result<Vec<SendOutcome>, CartError>;
 /// A leased batch: the groups sent, and those held back (a blind cart's lapsed groups).
 struct Batch {
     cart: CartId,
+    /// The cart's saving its request was made with ([`Cart::config_version`]).
+    config_version: i64,
     token: String,
     sending: Vec<LeasedSend>,
     held_back: Vec<LeasedSend>,
@@ -977,11 +981,12 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(cart: CartId, lease: Lease, blind: bool) -> Batch {
+    fn new(cart: &Cart, lease: Lease, blind: bool) -> Batch {
         let (held_back, sending): (Vec<LeasedSend>, Vec<LeasedSend>) =
             lease.sends.into_iter().partition(|s| blind && s.lapsed);
         Batch {
-            cart,
+            cart: cart.id,
+            config_version: cart.config_version,
             token: lease.token,
             sending,
             held_back,

@@ -301,8 +301,12 @@ pub trait WebStack: Send + Sync {
     ) -> Result<(Vec<i64>, Option<Lease>)>;
     /// A cart's controller state.
     fn cart_state(&self, cart: CartId) -> Result<CartRunState>;
-    /// Stores a cart's controller state.
-    fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()>;
+    /// Stores a cart's controller state, judged from an answer to a request made with the
+    /// cart as saved at `config_version` ([`Cart::config_version`]); nothing when the cart was
+    /// saved since: an answer to old credentials or an old URL says nothing of the cart as it
+    /// is now, and its pause would stop the cart its owner just mended.
+    fn set_cart_state(&self, cart: CartId, config_version: i64, state: &CartRunState)
+        -> Result<()>;
     /// Records waiting to be sent to `cart` (pending, leased, or waiting to retry).
     fn waiting(&self, cart: CartId) -> Result<i64>;
     /// Whether anything waits for `cart` (cheaper than counting a long backlog).
@@ -560,8 +564,13 @@ impl WebStack for SqliteStack {
     fn cart_state(&self, cart: CartId) -> Result<CartRunState> {
         self.read(|c| sql::cart_run_state(c, cart))
     }
-    fn set_cart_state(&self, cart: CartId, state: &CartRunState) -> Result<()> {
-        self.write(|c| sql::cart_set_run_state(c, cart, state))
+    fn set_cart_state(
+        &self,
+        cart: CartId,
+        config_version: i64,
+        state: &CartRunState,
+    ) -> Result<()> {
+        self.write(|c| sql::cart_set_run_state(c, cart, config_version, state))
     }
     /// Brings the cart's count of ungrouped records up to date first when records arrived
     /// since (only a lease did, before): a cart backing off through an outage, or held by a

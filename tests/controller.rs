@@ -1819,8 +1819,10 @@ impl CartAdapter for OtherControllerLimited {
                 cart_error: Some("HTTP 429 (rate limited)".into()),
                 rate_limited_until: now + 3_600_000,
             };
+            let cart = *self.cart.lock().unwrap();
+            let saved = other.carts().unwrap().into_iter().find(|c| c.id == cart);
             other
-                .set_cart_state(*self.cart.lock().unwrap(), &limited)
+                .set_cart_state(cart, saved.unwrap().config_version(), &limited)
                 .unwrap();
         }
         Ok(d.iter()
@@ -2742,4 +2744,115 @@ fn a_success_keeps_a_retry_after_whatever_another_till_met_first() {
             "{base}/{max}: {state:?}"
         );
     }
+}
+
+/// A sale waiting behind changes that cancel out (POS sales voided, orders imported and then
+/// cancelled: a whole lease of them leaves the stack with nothing to send) goes in the same
+/// pass: the pass does not end there as if nothing were due.
+#[test]
+fn a_sale_behind_a_lease_of_changes_that_cancel_out_goes_in_the_same_pass() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let cart = custom_cart(&f.store, "Shop", mem.clone(), Some("attribute"), Some(50));
+    f.store.set_cart_sync(cart, true).unwrap();
+    // Three leases' worth of items sold and the sale voided, then a real sale.
+    for i in 0..150 {
+        let sku = format!("VOID-{i:03}");
+        item(&f.store, &sku, 10);
+        mem.set(&sku, 10);
+        adjust(&f.store, &sku, -1, Reason::PosSale);
+        adjust(&f.store, &sku, 1, Reason::Return);
+    }
+    item(&f.store, "SOLD", 10);
+    mem.set("SOLD", 10);
+    adjust(&f.store, "SOLD", -1, Reason::PosSale);
+    assert_eq!(records(&f.store, cart).len(), 301);
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!((mem.get("SOLD"), report.remaining), (9, 0), "{report}");
+    assert_eq!(mem.calls(), 1, "nothing but the sale was sent");
+    assert!(records(&f.store, cart).is_empty());
+}
+
+/// A keyed cart whose first request waits until the test answers it (by channel); later
+/// requests apply.
+struct Gated {
+    entered: std::sync::mpsc::SyncSender<()>,
+    answer: std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), CartError>>>,
+    calls: AtomicUsize,
+    applied: std::sync::Mutex<Vec<(String, i64)>>,
+}
+
+impl CartAdapter for Gated {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.entered.send(()).unwrap();
+            // Bounded, so that a regression fails instead of hanging.
+            let answer = self
+                .answer
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+            answer.expect("the test answers the first request")?;
+        }
+        let mut applied = self.applied.lock().unwrap();
+        applied.extend(d.iter().map(|x| (x.sku.clone(), x.delta)));
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// The owner saves new credentials while a request made with the old ones is on its way: its
+/// 401 says nothing of the cart as it now is, and does not pause it (README: "updating the
+/// cart resumes it"). Before, the cart sat paused for `RetryMaxMs` with good credentials,
+/// its error telling the owner to fix what they had just fixed.
+#[test]
+fn a_401_to_a_request_made_with_replaced_credentials_does_not_pause_the_mended_cart() {
+    let f = store();
+    f.store.set_param("RetryMaxMs", "300000").unwrap();
+    let (entered, on_entered) = std::sync::mpsc::sync_channel(1);
+    let (answer, on_answer) = std::sync::mpsc::channel();
+    let gate = Arc::new(Gated {
+        entered,
+        answer: std::sync::Mutex::new(on_answer),
+        calls: AtomicUsize::new(0),
+        applied: Default::default(),
+    });
+    let g = gate.clone();
+    f.store
+        .register_adapter("gated", move |_| Ok(g.clone() as Arc<dyn CartAdapter>));
+    let spec = |token: &str| {
+        format!(
+            r#"{{"name":"Shop","adapter":"gated","token":"{token}",
+                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#
+        )
+    };
+    let cart = f.store.upsert_cart_json(&spec("old")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "MUG", 10);
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    std::thread::scope(|s| {
+        let pass = s.spawn(|| f.store.run_stack(None).unwrap());
+        on_entered.recv().unwrap();
+        f.store.upsert_cart_json(&spec("new")).unwrap();
+        answer
+            .send(Err(CartError::Unauthorized("HTTP 401".into())))
+            .unwrap();
+        let report = pass.join().unwrap();
+        assert_eq!(
+            report.carts[0].deferred, 1,
+            "the sale waits, no attempt: {report}"
+        );
+    });
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        gate.applied.lock().unwrap().clone(),
+        vec![("MUG".to_string(), -1)],
+        "the mended cart is sent the sale: {report}"
+    );
+    assert_eq!(report.carts[0].error, None, "{report}");
 }

@@ -220,18 +220,24 @@ pub(crate) fn cart_run_state(c: &Connection, id: CartId) -> Result<CartRunState>
         .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
-pub(crate) fn cart_set_run_state(c: &Connection, id: CartId, s: &CartRunState) -> Result<()> {
+pub(crate) fn cart_set_run_state(
+    c: &Connection,
+    id: CartId,
+    config_version: i64,
+    s: &CartRunState,
+) -> Result<()> {
     c.prepare_cached(
         "UPDATE carts SET backoff_until = ?2, outage_step = ?3, cart_error = ?4,
                           rate_limited_until = ?5
-         WHERE id = ?1",
+         WHERE id = ?1 AND config_version = ?6",
     )?
     .execute(params![
         id,
         s.backoff_until,
         s.outage_step,
         s.cart_error,
-        s.rate_limited_until
+        s.rate_limited_until,
+        config_version
     ])?;
     Ok(())
 }
@@ -1283,77 +1289,6 @@ pub(crate) fn lease(
             until
         ])?;
     let room = max - due as i64;
-    let mut batch = None;
-    if room > 0 {
-        backlog_catch_up(c, cart)?;
-        c.prepare_cached(
-            "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
-                                     state, next_attempt_at, created_at, lease_token,
-                                     lease_until, unsettled)
-             VALUES (?1, 0, ?2, ?3, 0, ?4, 'pending', ?5, ?5, ?6, ?7, 1)",
-        )?
-        .execute(params![
-            cart,
-            super::random_key(),
-            (rand::random::<u64>() >> 16) as i64,
-            scope.workstation,
-            now,
-            token,
-            until
-        ])?;
-        let b = c.last_insert_rowid();
-        // The window of oldest ungrouped records is twice the room: enough for a batch of
-        // distinct items, and a hot item's many records only make a batch smaller. Each item's
-        // first record in the window stands for the item (an index probe: a GROUP BY sorted
-        // the window twice), unless a send of the item is in flight, in a group or in a batch
-        // (probed through the batch: the item's own records may be many). All the item's
-        // ungrouped records of that record's workstation join the batch. Both walks of an
-        // item's records start at the cart's oldest waiting record (`head`): every record
-        // they look for is at or after it, and an item's records before it (a hot item's
-        // thousands of bypassed ones) would be walked on every lease.
-        let head = format!(
-            "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL AND {}
-              ORDER BY m.id LIMIT 1)",
-            scope_sql("m")
-        );
-        let grouped = c
-            .prepare_cached(&format!(
-                "UPDATE stack SET group_id = ?7 WHERE id IN (
-                 SELECT x.id FROM (SELECT s.item_id, s.workstation
-                       FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
-                             WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                             ORDER BY s.id LIMIT ?8) s
-                       WHERE NOT EXISTS (SELECT 1 FROM stack e
-                             WHERE e.cart_id = ?1 AND e.item_id = s.item_id
-                               AND e.id >= {head} AND e.id < s.id
-                               AND e.group_id IS NULL AND {})
-                         AND NOT EXISTS (SELECT 1 FROM send_groups o
-                             WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                               AND o.state = 'pending' AND o.lease_until > ?2)
-                         AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
-                             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
-                               AND f.group_id = b.id AND f.item_id = s.item_id)
-                       LIMIT ?6) p
-                 CROSS JOIN stack x
-                 WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= {head}
-                   AND x.workstation = p.workstation AND x.group_id IS NULL)",
-                scope_sql("s"),
-                scope_sql("e")
-            ))?
-            .execute(params![
-                cart,
-                now,
-                scope.shared,
-                scope.workstation,
-                scope.stale_before,
-                room,
-                b,
-                room * 2
-            ])?;
-        // Counted just above, so every record grouped here was in the count.
-        backlog_grouped(c, cart, grouped as i64)?;
-        batch = Some(b);
-    }
     let mut st = c.prepare_cached(
         "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
                 (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
@@ -1375,10 +1310,99 @@ pub(crate) fn lease(
         })
     })?;
     let mut sends = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    if let Some(b) = batch {
-        batch_sends(c, b, now, &mut sends)?;
+    if room > 0 {
+        backlog_catch_up(c, cart)?;
+        // A batch whose every item's changes cancel out (sales voided, orders cancelled)
+        // leaves the stack with nothing to send: the next one is leased at once, or the pass
+        // would end there as if nothing were due, leaving the sales behind it for the next.
+        while first_attempt_batch(c, cart, room, scope, now, until, token, &mut sends)? {}
     }
     Ok(sends)
+}
+
+/// Groups a first-attempt batch of the cart's oldest ungrouped records (up to `room` items)
+/// under `token` and adds its sends to `sends`. True when it grouped records and all of them
+/// cancelled out: another batch may find something to send.
+#[allow(clippy::too_many_arguments)]
+fn first_attempt_batch(
+    c: &Connection,
+    cart: CartId,
+    room: i64,
+    scope: &LeaseScope,
+    now: i64,
+    until: i64,
+    token: &str,
+    sends: &mut Vec<LeasedSend>,
+) -> Result<bool> {
+    c.prepare_cached(
+        "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
+                                 state, next_attempt_at, created_at, lease_token,
+                                 lease_until, unsettled)
+         VALUES (?1, 0, ?2, ?3, 0, ?4, 'pending', ?5, ?5, ?6, ?7, 1)",
+    )?
+    .execute(params![
+        cart,
+        super::random_key(),
+        (rand::random::<u64>() >> 16) as i64,
+        scope.workstation,
+        now,
+        token,
+        until
+    ])?;
+    let b = c.last_insert_rowid();
+    // The window of oldest ungrouped records is twice the room: enough for a batch of
+    // distinct items, and a hot item's many records only make a batch smaller. Each item's
+    // first record in the window stands for the item (an index probe: a GROUP BY sorted
+    // the window twice), unless a send of the item is in flight, in a group or in a batch
+    // (probed through the batch: the item's own records may be many). All the item's
+    // ungrouped records of that record's workstation join the batch. Both walks of an
+    // item's records start at the cart's oldest waiting record (`head`): every record
+    // they look for is at or after it, and an item's records before it (a hot item's
+    // thousands of bypassed ones) would be walked on every lease.
+    let head = format!(
+        "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL AND {}
+          ORDER BY m.id LIMIT 1)",
+        scope_sql("m")
+    );
+    let grouped = c
+        .prepare_cached(&format!(
+            "UPDATE stack SET group_id = ?7 WHERE id IN (
+             SELECT x.id FROM (SELECT s.item_id, s.workstation
+                   FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
+                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                         ORDER BY s.id LIMIT ?8) s
+                   WHERE NOT EXISTS (SELECT 1 FROM stack e
+                         WHERE e.cart_id = ?1 AND e.item_id = s.item_id
+                           AND e.id >= {head} AND e.id < s.id
+                           AND e.group_id IS NULL AND {})
+                     AND NOT EXISTS (SELECT 1 FROM send_groups o
+                         WHERE o.cart_id = ?1 AND o.item_id = s.item_id
+                           AND o.state = 'pending' AND o.lease_until > ?2)
+                     AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
+                         WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
+                           AND f.group_id = b.id AND f.item_id = s.item_id)
+                   LIMIT ?6) p
+             CROSS JOIN stack x
+             WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= {head}
+               AND x.workstation = p.workstation AND x.group_id IS NULL)",
+            scope_sql("s"),
+            scope_sql("e")
+        ))?
+        .execute(params![
+            cart,
+            now,
+            scope.shared,
+            scope.workstation,
+            scope.stale_before,
+            room,
+            b,
+            room * 2
+        ])?;
+    // Counted by the lease's catch-up, so every record grouped here was in the count.
+    backlog_grouped(c, cart, grouped as i64)?;
+    let before = sends.len();
+    batch_sends(c, b, now, sends)?;
+    Ok(grouped > 0 && sends.len() == before)
 }
 
 /// Adds the sends of first-attempt batch `b` to `sends` (in no promised order: an `ORDER BY`
