@@ -1845,10 +1845,13 @@ fn apply_pulled(
     // not -2; QOH 2 behind a buffer of 5 that the cart counts 10 becomes 15, which publishes
     // the cart's 10). Any other move is sales or returns there, taken as they are
     // (backorders taken off, and given back when cancelled, never the shop's own oversell).
+    // "Last" is what the cart last had, before the records still waiting for it: a cart
+    // shown 3 that has not had the -3 taking it to the floor was never at 0, and its 4 is a
+    // return, not a count set there.
     let shown = wf.published(item.qoh);
     let last = kept.unwrap_or(shown);
     let Some((target, delta, moved)) = count.checked_add(pending).and_then(|target| {
-        let from = match target > 0 && last <= 0 {
+        let from = match target > 0 && last.checked_sub(pending)? <= 0 {
             true => last.min(item.qoh.saturating_sub(wf.buffer)),
             false => last,
         };
