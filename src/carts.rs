@@ -526,6 +526,9 @@ impl Store {
     /// the controller send them (or discard them, then Send QOH) first. A change of the level,
     /// the adapter or its settings forgets what Get QOH kept of the cart's counts; one that
     /// makes real-time changes start going to the cart is `Busy` as [`Store::set_cart_sync`].
+    /// A change of the adapter, the shop (its URL or stock location) or the level is `Busy`
+    /// while a Send QOH, Get QOH or drift repair runs for the cart, which would go on with the
+    /// old one; new credentials for the same shop are not.
     pub fn upsert_cart_json(&self, json: &str) -> Result<CartId> {
         let adapter_name = serde_json::from_str::<Value>(json)
             .ok()
@@ -550,6 +553,20 @@ impl Store {
         let workstation = self.workstation();
         self.write(|c| {
             let old = sql::cart_by_name(c, &spec.name)?;
+            let new_level = spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute);
+            let another_shop = |old: &Cart| {
+                old.adapter != spec.adapter
+                    || shop_settings(&old.adapter, &old.config)
+                        != shop_settings(&spec.adapter, &spec.config)
+            };
+            if let Some(old) = old
+                .as_ref()
+                .filter(|old| another_shop(old) || old.level() != new_level)
+            {
+                // A run would go on with the old shop or level, and keep what it reads of
+                // it past the forgetting below.
+                crate::manual::refuse_while_held(c, old, "save it once that ends")?;
+            }
             if let Some(old) = old
                 .as_ref()
                 .filter(|old| old.capabilities.realtime != spec.capabilities.realtime)
@@ -584,13 +601,9 @@ impl Store {
                 if old.adapter != spec.adapter {
                     sql::web_fields_clear_refs(c, id)?;
                 }
-                if old.adapter != spec.adapter
-                    || shop_settings(&old.adapter, &old.config)
-                        != shop_settings(&spec.adapter, &spec.config)
-                {
+                if another_shop(old) {
                     sql::pulled_forget_cart(c, id)?;
-                } else if old.level() != spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute)
-                {
+                } else if old.level() != new_level {
                     sql::pulled_forget_variants(c, id)?;
                 }
             }

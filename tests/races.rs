@@ -444,3 +444,47 @@ fn changes_sent_again_before_a_count_keep_to_the_carts_batch_size() {
         "{sent:?}"
     );
 }
+
+/// A cart switched to another shop (or level) while a Get QOH reads it would be left with the
+/// counts the run goes on keeping from the old shop, which the next Get QOH of the new one
+/// takes as what it last had (a count of 5 kept there, the new shop counting 10: 5 units made
+/// from nothing). The switch is refused while the run holds the cart, as deleting it is; new
+/// credentials for the same shop are not.
+#[test]
+fn a_cart_is_not_switched_to_another_shop_or_level_while_a_manual_run_holds_it() {
+    let f = store();
+    let s = &f.store;
+    let mem = Arc::new(Mem::default());
+    register(s, mem.clone());
+    let cart = mem_cart(s, "attribute", 50, false);
+    item(s, "X", 10);
+    mem.set("X", 5);
+    let spec = |shop: &str, level: &str, token: &str| {
+        serde_json::json!({"name": "M", "adapter": "mem", "shop": shop, "token": token,
+            "capabilities": {"send": true, "get": true, "realtime": level}})
+        .to_string()
+    };
+    s.upsert_cart_json(&spec("one", "attribute", "t1")).unwrap();
+    let other = f.reopen();
+    register(&other, mem.clone());
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let seen = answers.clone();
+    *mem.on_fetch.lock().unwrap() = Some(Box::new(move || {
+        let mut seen = seen.lock().unwrap();
+        for (shop, level, token) in [
+            ("two", "attribute", "t1"),
+            ("one", "sku", "t1"),
+            ("one", "attribute", "t2"),
+        ] {
+            let saved = other.upsert_cart_json(&spec(shop, level, token));
+            seen.push(saved.map_err(|e| e.kind()));
+        }
+    }));
+    s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        *answers.lock().unwrap(),
+        vec![Err(ErrorKind::Busy), Err(ErrorKind::Busy), Ok(cart)],
+        "another shop and another level wait for the run; new credentials do not"
+    );
+    assert_eq!(s.item_qoh("X").unwrap(), 5);
+}

@@ -175,7 +175,9 @@ pub unsafe extern "C" fn invsync_param_get(
 /// level while records wait for it is `INVSYNC_REFUSED`.
 /// Where the call makes real-time changes start going to a cart a manual run holds, and that
 /// is owed a correction (what a Get QOH or an imported order left it counting), it is
-/// `INVSYNC_BUSY` and changes nothing.
+/// `INVSYNC_BUSY` and changes nothing; so is a change of the adapter, the shop (URL, stock
+/// location) or the real-time level while a Send QOH, Get QOH or drift repair runs for the
+/// cart.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///
