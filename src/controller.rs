@@ -380,7 +380,7 @@ impl<S: WebStack> StackController<S> {
     /// it every other cart's new records, until that backlog is gone: the next pass starts
     /// at once and serves every cart again.
     pub fn run_within(&self, max_records: Option<usize>, within: Duration) -> Result<RunReport> {
-        self.run(max_records, Some(now_ms() + within.as_millis() as i64))
+        self.run(max_records, Some(now_ms().saturating_add(millis(within))))
     }
 
     fn run(&self, max_records: Option<usize>, until: Option<i64>) -> Result<RunReport> {
@@ -842,9 +842,9 @@ impl<S: WebStack> StackController<S> {
                 let (verdict, new_state) = match &e {
                     CartError::RateLimited { retry_after, .. } => {
                         let wait = retry_after
-                            .map(|d| d.as_millis() as i64)
+                            .map(millis)
                             .unwrap_or_else(|| backoff_ms(settings, state.outage_step + 1).max(1000));
-                        let until = now + wait;
+                        let until = now.saturating_add(wait);
                         (
                             Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
                             // The outage's step stays: a cart answering 503 and 429 by turns
@@ -932,6 +932,13 @@ impl<S: WebStack> StackController<S> {
             .collect();
         Ok((transitions, stop))
     }
+}
+
+/// A wait in milliseconds, as long as the store's time stamps can hold: an adapter may ask
+/// for any `Duration` (a custom one for `Duration::MAX`), which `as i64` turned into -1 ms,
+/// due at once, so the cart was asked again and again.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The records a pass may still take, shared by the carts draining at once. A lease holds
@@ -1044,7 +1051,7 @@ fn outcome_verdict(o: &SendOutcome, now: i64) -> Verdict {
         } => Verdict::WaitUntil {
             // At least a second: a wait of 0 (`Retry-After: 0` at a window's edge) would be
             // due again at once, and a pass would send it again and again.
-            until: now + (d.as_millis() as i64).max(1000),
+            until: now.saturating_add(millis(*d).max(1000)),
             attempt: false,
             response: message.clone(),
         },

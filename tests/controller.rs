@@ -2856,3 +2856,39 @@ fn a_401_to_a_request_made_with_replaced_credentials_does_not_pause_the_mended_c
     );
     assert_eq!(report.carts[0].error, None, "{report}");
 }
+
+/// A custom adapter may ask for any wait, `Duration::MAX` included: the cart then waits (as
+/// long as the store's time stamps reach), where the wait used to wrap to -1 ms, due at
+/// once, and every pass asked the cart again.
+#[test]
+fn a_rate_limit_asking_for_the_longest_wait_holds_the_cart() {
+    struct Limited(AtomicUsize);
+    impl CartAdapter for Limited {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(CartError::RateLimited {
+                retry_after: Some(Duration::MAX),
+                message: "HTTP 429".into(),
+            })
+        }
+        sends_deltas_only!();
+    }
+    let f = store();
+    let cart_impl = Arc::new(Limited(AtomicUsize::new(0)));
+    let cart = custom_cart(&f.store, "Slow", cart_impl.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "MUG", 10);
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(first.carts[0].deferred, 1, "{first}");
+    let second = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        cart_impl.0.load(Ordering::SeqCst),
+        1,
+        "asked once: {second}"
+    );
+    assert_eq!(second.remaining, 1, "the sale waits: {second}");
+}
