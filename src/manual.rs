@@ -416,8 +416,10 @@ impl Store {
                     });
                 }
                 Ok(sets)
-            })?;
-            let Some((sets, read)) = run.resend_first(sets, read, &deliver)? else {
+            });
+            let sets = sets.map_err(|e| self.send_failed(&mut run, e))?;
+            let resent = run.resend_first(sets, read, &deliver);
+            let Some((sets, read)) = resent.map_err(|e| self.send_failed(&mut run, e))? else {
                 break;
             };
             if !sets.is_empty() {
@@ -432,7 +434,8 @@ impl Store {
                     .collect();
                 let noted: Vec<ItemId> = notes.iter().map(|n| n.0).collect();
                 if !notes.is_empty() {
-                    self.write(|c| sql::counts_sending(c, cart.id, &notes))?;
+                    self.write(|c| sql::counts_sending(c, cart.id, &notes))
+                        .map_err(|e| self.send_failed(&mut run, e))?;
                 }
                 let (took, stop) = match run.set_counts(&sets) {
                     Ok(sent) => sent,
@@ -446,11 +449,7 @@ impl Store {
                     }
                 };
                 if let Err(e) = self.settle_counts(&mut run, &sets, &read, took, since, &noted) {
-                    // The batches before stand: the report says so, kept for `last_report`.
-                    run.report.error = Some(e.message().to_owned());
-                    run.report.failed = run.report.failures.len();
-                    self.remember_report(serde_json::to_string(&run.report).unwrap_or_default());
-                    return Err(e);
+                    return Err(self.send_failed(&mut run, e));
                 }
                 if let Some(why) = stop {
                     run.report.error = Some(why);
@@ -489,6 +488,17 @@ impl Store {
         report.failed = report.failures.len();
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
+    }
+
+    /// The error ending a Send QOH. Once a batch reached the cart, what the batches before
+    /// did stands, and the report says so, kept for `last_report` (the call fails).
+    fn send_failed(&self, run: &mut SendRun<'_>, e: Error) -> Error {
+        if run.reached {
+            run.report.error = Some(e.message().to_owned());
+            run.report.failed = run.report.failures.len();
+            self.remember_report(serde_json::to_string(&run.report).unwrap_or_default());
+        }
+        e
     }
 
     /// Settles what a batch's counts (`sets`, each including `read`'s records) did, by

@@ -687,3 +687,36 @@ fn a_sale_after_a_discard_is_not_settled_by_a_count_left_sending() {
     assert_eq!((shop.get("B"), store.item_qoh("B").unwrap()), (7, 7));
     assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
 }
+
+/// A Send QOH that stops on a busy store after some batches reached the cart fails the call,
+/// and its report, kept for `last_report`, says what those batches did (as when settling an
+/// answer meets the busy store): the operator sees which counts the cart took.
+#[test]
+fn a_send_qoh_stopped_by_a_busy_store_between_batches_keeps_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = impatient_store(dir.path());
+    let (shop, cart) = keyed_shop_with_sales(&store, &["B", "C"]);
+    store
+        .upsert_cart_json(
+            r#"{"name":"shop","adapter":"shop","max_items_to_send":1,
+                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    let mut held = None;
+    let mut progress = |done: i64, _: i64| {
+        if done == 1 && held.is_none() {
+            held = Some(hold_the_store(&path));
+        }
+        true
+    };
+    let e = store
+        .send_qoh(cart, SendOptions { force: true }, Some(&mut progress))
+        .unwrap_err();
+    drop(held);
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert_eq!(shop.get("B") + shop.get("C"), 18, "one count of 8 went");
+    let report: serde_json::Value =
+        serde_json::from_str(&store.last_report().expect("a report")).unwrap();
+    assert_eq!(report["sent"], 1, "{report}");
+    assert!(report["error"].as_str().is_some(), "{report}");
+}
