@@ -10,11 +10,9 @@ use crate::error::{Error, Result};
 use crate::stack::SqliteStack;
 use parking_lot::Mutex;
 use rusqlite::Connection;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::ThreadId;
 use std::time::Duration;
 
 /// How hard a commit waits for the disk (DESIGN §6).
@@ -78,7 +76,6 @@ pub(crate) struct Inner {
     /// The background controller's status, read without the `background` lock, which a stop
     /// holds while it waits for the requests in flight.
     pub(crate) controller_status: Mutex<Option<Arc<Mutex<crate::controller::ControllerStatus>>>>,
-    pub(crate) last_reports: Mutex<HashMap<ThreadId, String>>,
     /// Whether the host opened a transaction it has not ended: when SQLite or a failed call
     /// rolled it back meanwhile, the connection is back in autocommit while the host still
     /// believes its calls are held for its commit.
@@ -323,7 +320,6 @@ impl Store {
                 background: Mutex::new(None),
                 stopping: Mutex::new(Vec::new()),
                 controller_status: Mutex::new(None),
-                last_reports: Mutex::new(HashMap::new()),
                 host_tx: AtomicBool::new(false),
                 manual_runs: AtomicUsize::new(0),
             }),
@@ -478,31 +474,45 @@ impl Store {
 
     /// The report of this thread's last run, send, get or preflight on this handle (JSON).
     pub fn last_report(&self) -> Option<String> {
-        self.inner
-            .last_reports
-            .lock()
-            .get(&std::thread::current().id())
-            .cloned()
+        let me = Arc::as_ptr(&self.inner);
+        LAST_REPORTS.with(|kept| {
+            let kept = kept.borrow();
+            let found = kept.iter().find(|k| std::ptr::eq(k.handle.as_ptr(), me));
+            found.map(|k| k.json.clone())
+        })
     }
 
-    /// Keeps `json` as this thread's last report. A host that runs each call on a new thread
-    /// would otherwise grow the map by a report per thread for the handle's life: past
-    /// [`LAST_REPORTS`] threads, another thread's report goes (a thread asks for its report
-    /// right after its call, or never).
+    /// Keeps `json` as this thread's last report on this handle, in the thread's own storage:
+    /// it goes with the thread (a host that runs each call on a new thread grows nothing),
+    /// and no thread's report is ever dropped for another's (a thread pool of 65 lost one
+    /// when the handle kept 64, after the call that made it had said to ask for it).
     pub(crate) fn remember_report(&self, json: String) {
-        let mut reports = self.inner.last_reports.lock();
-        let me = std::thread::current().id();
-        if reports.len() >= LAST_REPORTS && !reports.contains_key(&me) {
-            if let Some(other) = reports.keys().next().copied() {
-                reports.remove(&other);
-            }
-        }
-        reports.insert(me, json);
+        let me = Arc::as_ptr(&self.inner);
+        LAST_REPORTS.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            // Reports of handles closed since go: a thread that opens a handle per call
+            // keeps one report, not one a call.
+            kept.retain(|k| k.handle.strong_count() > 0 && !std::ptr::eq(k.handle.as_ptr(), me));
+            kept.push(KeptReport {
+                handle: Arc::downgrade(&self.inner),
+                json,
+            });
+        });
     }
 }
 
-/// How many threads' last reports a handle keeps.
-const LAST_REPORTS: usize = 64;
+/// A report kept for [`Store::last_report`]: its handle (which a live `Weak` keeps from
+/// being taken for another opened at the same address), and the report.
+struct KeptReport {
+    handle: std::sync::Weak<Inner>,
+    json: String,
+}
+
+thread_local! {
+    /// This thread's last report on each live handle it used.
+    static LAST_REPORTS: std::cell::RefCell<Vec<KeptReport>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// What a host hears once its transaction was rolled back after a failed call.
 const LOST_HOST_TX: &str = "the host transaction was rolled back after an earlier error and \
@@ -812,19 +822,31 @@ mod tests {
         crate::params::check_workstation(&long).unwrap();
     }
 
+    /// Every thread finds its own last report, however many threads use the handle (a
+    /// handle kept 64, and the 65th thread's call dropped another thread's), and a thread
+    /// keeps none of a handle closed since.
     #[test]
-    fn last_reports_of_a_thread_per_call_host_stay_bounded() {
+    fn last_reports_are_each_threads_own_and_go_with_their_handle() {
         let dir = tempfile::tempdir().unwrap();
         let store = super::Store::open(dir.path().join("s.db")).unwrap();
-        for i in 0..200 {
-            std::thread::scope(|scope| {
-                scope.spawn(|| {
+        let ready = std::sync::Barrier::new(100);
+        std::thread::scope(|scope| {
+            for i in 0..100 {
+                let (store, ready) = (&store, &ready);
+                scope.spawn(move || {
                     store.remember_report(format!("{{\"n\":{i}}}"));
+                    ready.wait();
                     assert_eq!(store.last_report().unwrap(), format!("{{\"n\":{i}}}"));
                 });
-            });
-        }
-        assert_eq!(store.inner.last_reports.lock().len(), super::LAST_REPORTS);
+            }
+        });
+        assert_eq!(store.last_report(), None, "this thread made none");
+        store.remember_report("{}".into());
+        drop(store);
+        let other = super::Store::open(dir.path().join("s.db")).unwrap();
+        assert_eq!(other.last_report(), None);
+        other.remember_report("{\"other\":1}".into());
+        super::LAST_REPORTS.with(|kept| assert_eq!(kept.borrow().len(), 1));
     }
 
     /// `file:C:/shop/store.db` is absolute on Windows (SQLite opens C:\\shop\\store.db): it
