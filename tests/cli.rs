@@ -249,10 +249,60 @@ fn the_same_import_file_run_twice_is_refused_unless_asked_again() {
         .store
         .ledger_json(Some(r#"{"sku":"TEE-M","limit":1}"#))
         .unwrap();
-    assert!(ledger.contains(r#""host_ref":null"#), "{ledger}");
+    // Numbered on from the first import of the same changes.
+    let row: serde_json::Value = serde_json::from_str(&ledger).unwrap();
+    let reference = row[0]["host_ref"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        reference.starts_with("invsync import ") && reference.ends_with("/1"),
+        "{ledger}"
+    );
     // It stays refused without --again.
     assert_eq!(invsync(&["import", db, csv_s]).status.code(), Some(1));
     assert_eq!(qoh(&f), (47, 4));
+}
+
+/// A file imported with `--again` the first time (a script that always passes it) is
+/// recognised as imported like any other: run again without it, it is refused. Before, a
+/// line given `--again` had no reference, and the receiving was counted twice. Each
+/// `--again` numbers its lines on from the imports of the same changes before.
+#[test]
+fn a_file_first_imported_with_again_is_refused_when_run_again_without_it() {
+    let (f, db, csv) = import_setup(&[("TEE-M", 10)], "receiving.csv");
+    let (db, csv_s) = (db.as_str(), csv.to_str().unwrap());
+    std::fs::write(&csv, "TEE-M,12,4\nTEE-M,12,4\n").unwrap();
+    let first = invsync(&["import", db, csv_s, "--again"]);
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 34);
+    let plain = invsync(&["import", db, csv_s]);
+    assert_eq!(plain.status.code(), Some(1), "{plain:?}");
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 34, "not counted twice");
+    for (round, qoh) in [(1, 58), (2, 82)] {
+        let again = invsync(&["import", db, csv_s, "--again"]);
+        assert!(
+            String::from_utf8_lossy(&again.stdout).contains("2 changes applied"),
+            "round {round}: {again:?}"
+        );
+        assert_eq!(f.store.item_qoh("TEE-M").unwrap(), qoh);
+    }
+    let ledger = f
+        .store
+        .ledger_json(Some(r#"{"sku":"TEE-M","limit":2}"#))
+        .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&ledger).unwrap();
+    let mut last: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r["host_ref"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    last.sort();
+    assert_eq!(last, ["4", "5"], "two lines a round: {ledger}");
 }
 
 /// The same file sorted in a spreadsheet and saved again holds the same changes: until

@@ -16,7 +16,8 @@
 //!   whose reference names another change refuses the file (it would be skipped, the change
 //!   lost). A line without a host reference is given one naming the file's changes, so the
 //!   same changes imported again (the same file run twice, or its lines sorted and saved
-//!   again) refuse the file; `--again` says they are new changes and applies them.
+//!   again) refuse the file; `--again` says they are new changes and applies them, numbered
+//!   on from the imports of the same changes before (so a later run without it is refused).
 //! - `invsync stack STORE [--limit N]` prints the troubleshooting view: the oldest N records
 //!   (1,000 unless given, at most 999,999), saying on stderr when more wait.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
@@ -387,8 +388,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             // A line without a host reference is given one naming the file's changes and
             // the line among them, so the same file imported again (run twice by mistake,
             // yesterday's file taken for today's, or sorted in a spreadsheet and saved again)
-            // is refused, not applied twice. `--again` says the same changes are new ones: a
-            // receiving of 10 made again.
+            // is refused, not applied twice. `--again` says the same changes are new ones (a
+            // receiving of 10 made again): its lines are numbered on from the last import of
+            // the same changes, so a later run without it is refused too.
             let again = options.contains(&"--again");
             let line_digests: Vec<u64> = parsed.iter().map(|(_, l)| line_digest(l)).collect();
             let digest = changes_digest(&line_digests);
@@ -396,30 +398,52 @@ fn run(args: &[String]) -> Result<(), Failure> {
             // line's place: a file imported then is looked for under that one too.
             let ordered = ordered_digest(parsed.iter().map(|(_, l)| l));
             let mut earlier = Vec::new();
-            let mut seen: HashMap<u64, usize> = HashMap::new();
-            for (k, ((_, l), &line)) in parsed.iter_mut().zip(&line_digests).enumerate() {
-                if l.host_ref.is_none() && !again {
-                    let n = seen.entry(line).or_default();
+            // How many lines of the file are each line's, and each line's number among them.
+            let mut count: HashMap<u64, usize> = HashMap::new();
+            let mut nth = Vec::with_capacity(parsed.len());
+            for (k, ((_, l), &line)) in parsed.iter().zip(&line_digests).enumerate() {
+                if l.host_ref.is_none() {
+                    let n = count.entry(line).or_default();
+                    nth.push((k, line, *n));
+                    *n += 1;
                     earlier.push(
                         l.adjustment
                             .clone()
                             .host_ref(format!("invsync import {ordered:016x}/{k}")),
                     );
-                    l.adjustment = l
-                        .adjustment
-                        .clone()
-                        .host_ref(format!("invsync import {digest:016x}/{line:016x}/{n}"));
-                    *n += 1;
                 }
             }
+            let (nth, count) = (&nth, &count);
+            let numbered = |round: usize| {
+                nth.iter().map(move |&(k, line, n)| {
+                    let n = n + round * count[&line];
+                    (k, format!("invsync import {digest:016x}/{line:016x}/{n}"))
+                })
+            };
             let store = open(args, &pos)?;
-            for adj in &earlier {
-                if store.seen_before(adj)? {
-                    return Err(Failure::Lib(inventory_sync::Error::new(
-                        inventory_sync::ErrorKind::Refused,
-                        format!("{file}: {IMPORTED_BEFORE}"),
-                    )));
+            // The imports of these changes so far: each numbered its lines on from the last.
+            let mut round = 0;
+            if again {
+                while let Some((k, reference)) = numbered(round).next() {
+                    let made = parsed[k].1.adjustment.clone().host_ref(reference);
+                    if !store.seen_before(&made)? {
+                        break;
+                    }
+                    round += 1;
                 }
+            } else {
+                for adj in &earlier {
+                    if store.seen_before(adj)? {
+                        return Err(Failure::Lib(inventory_sync::Error::new(
+                            inventory_sync::ErrorKind::Refused,
+                            format!("{file}: {IMPORTED_BEFORE}"),
+                        )));
+                    }
+                }
+            }
+            for (k, reference) in numbered(round) {
+                let l = &mut parsed[k].1;
+                l.adjustment = l.adjustment.clone().host_ref(reference);
             }
             // Each SKU's QOH as the lines before would leave it.
             let mut qoh: HashMap<String, i64> = HashMap::new();
