@@ -1315,14 +1315,25 @@ pub(crate) fn lease(
         // A batch whose every item's changes cancel out (sales voided, orders cancelled)
         // leaves the stack with nothing to send: the next one is leased at once, or the pass
         // would end there as if nothing were due, leaving the sales behind it for the next.
-        while first_attempt_batch(c, cart, room, scope, now, until, token, &mut sends)? {}
+        // Up to a bound, so that a long run of them does not hold the store's one writer
+        // (and every host's sale) for one transaction: the pass after goes on from there.
+        let mut netted = 0;
+        while netted < NETTED_PER_LEASE {
+            match first_attempt_batch(c, cart, room, scope, now, until, token, &mut sends)? {
+                0 => break,
+                n => netted += n,
+            }
+        }
     }
     Ok(sends)
 }
 
+/// Records cancelling out that one lease removes at most while it finds nothing to send.
+const NETTED_PER_LEASE: usize = 10_000;
+
 /// Groups a first-attempt batch of the cart's oldest ungrouped records (up to `room` items)
-/// under `token` and adds its sends to `sends`. True when it grouped records and all of them
-/// cancelled out: another batch may find something to send.
+/// under `token` and adds its sends to `sends`. Returns the records it grouped when all of
+/// them cancelled out (another batch may find something to send), else 0.
 #[allow(clippy::too_many_arguments)]
 fn first_attempt_batch(
     c: &Connection,
@@ -1333,7 +1344,7 @@ fn first_attempt_batch(
     until: i64,
     token: &str,
     sends: &mut Vec<LeasedSend>,
-) -> Result<bool> {
+) -> Result<usize> {
     c.prepare_cached(
         "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
                                  state, next_attempt_at, created_at, lease_token,
@@ -1402,7 +1413,7 @@ fn first_attempt_batch(
     backlog_grouped(c, cart, grouped as i64)?;
     let before = sends.len();
     batch_sends(c, b, now, sends)?;
-    Ok(grouped > 0 && sends.len() == before)
+    Ok(if sends.len() == before { grouped } else { 0 })
 }
 
 /// Adds the sends of first-attempt batch `b` to `sends` (in no promised order: an `ORDER BY`
