@@ -1,0 +1,390 @@
+//! Model checks over random sequences of what a store does (deterministic seeds): QOH
+//! changes in the shop and orders from either cart, web fields (buffer, cap, sync), variants
+//! added and deleted, sends that fail and passes cut short, sales and returns on a cart read
+//! back by Get QOH, Send QOH. What they hold:
+//! - every real-time cart ends showing what the store publishes for it (at both levels);
+//! - the store's QOH is always the sum of every change made anywhere, none lost or counted
+//!   twice.
+//!
+//! A failure prints its seed and the steps that led to it.
+#![cfg(feature = "emulator")]
+#[macro_use]
+mod common;
+use common::*;
+use inventory_sync::{Adjustment, Delta, Reason, WebFields};
+use std::sync::Arc;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn expected(store: &inventory_sync::Store, cart: i64, sku: &str, level_sku: bool) -> Option<i64> {
+    let it = store.item(sku).unwrap();
+    let wf = store.web_fields(cart, sku).unwrap();
+    if !wf.sync {
+        return None;
+    }
+    if level_sku && it.has_variants {
+        let vs: serde_json::Value = serde_json::from_str(
+            &store
+                .items_json(Some(&format!(r#"{{"parent_sku":"{sku}"}}"#)))
+                .unwrap(),
+        )
+        .unwrap();
+        let mut total = 0;
+        for v in vs.as_array().unwrap() {
+            let vsku = v["sku"].as_str().unwrap();
+            let vwf: WebFields = store.web_fields(cart, vsku).unwrap();
+            if vwf.sync {
+                total += vwf.published(store.item_qoh(vsku).unwrap());
+            }
+        }
+        return Some(wf.published(total));
+    }
+    Some(wf.published(it.qoh))
+}
+
+/// One seed of the model of two real-time carts; `Ok(false)` when it ended early.
+fn run_seed(seed: u64) -> Result<bool, String> {
+    let f = store();
+    let ma = Arc::new(Mem::default());
+    let mb = Arc::new(Mem::default());
+    item(&f.store, "P", 0);
+    variant(&f.store, "V1", "P", 5);
+    variant(&f.store, "V2", "P", 3);
+    item(&f.store, "X", 4);
+    let a = custom_cart(&f.store, "A", ma.clone(), Some("attribute"), Some(2));
+    let b = custom_cart(&f.store, "B", mb.clone(), Some("sku"), Some(2));
+    ma.set("V1", 5);
+    ma.set("V2", 3);
+    ma.set("X", 4);
+    mb.set("P", 8);
+    mb.set("X", 4);
+    f.store.set_cart_sync(a, true).unwrap();
+    f.store.set_cart_sync(b, true).unwrap();
+    let mut r = Rng(seed);
+    let mut leaves_dyn: Vec<String> = vec!["V1".into(), "V2".into(), "X".into()];
+    let mut log = Vec::new();
+    for _ in 0..40 {
+        match r.below(9) {
+            7 | 8 => {
+                // trade on a cart (sale or return there), then Get QOH from it
+                *ma.retry_next.lock().unwrap() = 0;
+                *mb.retry_next.lock().unwrap() = 0;
+                drain(&f.store);
+                let (cart, mem, sku) = if r.below(2) == 0 {
+                    let sku = leaves_dyn[r.below(leaves_dyn.len() as u64) as usize].clone();
+                    (a, &ma, sku)
+                } else {
+                    (b, &mb, "X".to_string())
+                };
+                if !f.store.web_fields(cart, &sku).unwrap().sync {
+                    continue;
+                }
+                let mut d = r.below(7) as i64 - 4;
+                if d == 0 {
+                    d = 1;
+                }
+                *mem.qoh.lock().unwrap().entry(sku.clone()).or_insert(0) += d;
+                let rep = f
+                    .store
+                    .get_qoh(
+                        cart,
+                        inventory_sync::GetOptions {
+                            force: true,
+                            create_new: false,
+                        },
+                        None,
+                    )
+                    .unwrap();
+                log.push(format!("trade on cart {cart} {sku} {d}, get: {:?}", rep));
+                if rep.not_applied.iter().any(|n| n.sku == sku) {
+                    // The store did not take the trade (it says why): the model ends here.
+                    return Ok(false);
+                }
+            }
+            4 => {
+                // a new variant, or a variant deleted
+                if r.below(2) == 0 {
+                    let n = format!("V{}", 3 + r.below(3));
+                    if f.store.item(&n).is_err() {
+                        let q = r.below(5) as i64;
+                        log.push(format!("new variant {n} {q}"));
+                        variant(&f.store, &n, "P", q);
+                        ma.set(&n, q);
+                        if !leaves_dyn.contains(&n) {
+                            leaves_dyn.push(n);
+                        }
+                    }
+                } else {
+                    let n = leaves_dyn[r.below(leaves_dyn.len() as u64) as usize].clone();
+                    if n != "X" {
+                        let res = f.store.delete_item(&n);
+                        log.push(format!(
+                            "delete {n}: {:?}",
+                            res.as_ref().err().map(|e| e.message().to_owned())
+                        ));
+                        if res.is_ok() {
+                            leaves_dyn.retain(|x| *x != n);
+                        }
+                    }
+                }
+            }
+            5 => {
+                *ma.retry_next.lock().unwrap() += r.below(2) as usize;
+                *mb.retry_next.lock().unwrap() += r.below(2) as usize;
+                log.push("retry".into());
+                f.store.run_stack(Some(1 + r.below(3) as usize)).unwrap();
+            }
+            0 | 1 => {
+                let sku = leaves_dyn[r.below(leaves_dyn.len() as u64) as usize].clone();
+                let sku = sku.as_str();
+                let mut d = r.below(9) as i64 - 4;
+                if d == 0 {
+                    d = -1;
+                }
+                let o = r.below(3);
+                let mut adj = Adjustment::new(sku, Delta::new(d).unwrap(), Reason::OrderImport);
+                if o == 1 && f.store.web_fields(a, sku).unwrap().sync {
+                    *ma.qoh.lock().unwrap().entry(sku.into()).or_insert(0) += d;
+                    adj = adj.origin_cart(a);
+                } else if o == 2 {
+                    let t = if sku == "X" { "X" } else { "P" };
+                    if f.store.web_fields(b, t).unwrap().sync
+                        && f.store.web_fields(b, sku).unwrap().sync
+                    {
+                        *mb.qoh.lock().unwrap().entry(t.into()).or_insert(0) += d;
+                        adj = adj.origin_cart(b);
+                    }
+                }
+                log.push(format!("adjust {sku} {d} {:?}", adj));
+                f.store.adjust_qoh(&adj).unwrap();
+            }
+            2 => {
+                let cart = if r.below(2) == 0 { a } else { b };
+                let mut all = leaves_dyn.clone();
+                all.push("P".into());
+                let sku = all[r.below(all.len() as u64) as usize].clone();
+                let sku = sku.as_str();
+                let json = match r.below(3) {
+                    0 => format!(r#"{{"buffer":{}}}"#, r.below(3)),
+                    1 => {
+                        if r.below(2) == 0 {
+                            r#"{"max_publish":null}"#.to_string()
+                        } else {
+                            format!(r#"{{"max_publish":{}}}"#, r.below(6))
+                        }
+                    }
+                    _ => format!(r#"{{"sync":{}}}"#, r.below(3) != 0),
+                };
+                log.push(format!("wf cart {cart} {sku} {json}"));
+                f.store.set_web_fields(cart, sku, &json).unwrap();
+            }
+            _ => {
+                log.push("drain".into());
+                drain(&f.store);
+            }
+        }
+    }
+    let mut all = leaves_dyn.clone();
+    all.push("P".into());
+    for sku in &all {
+        for cart in [a, b] {
+            f.store
+                .set_web_fields(cart, sku, r#"{"sync":true}"#)
+                .unwrap();
+        }
+    }
+    drain(&f.store);
+    for (cart, mem, skus, lvl) in [
+        (a, &ma, leaves_dyn.clone(), false),
+        (b, &mb, vec!["P".to_string(), "X".to_string()], true),
+    ] {
+        for sku in skus.iter().map(|s| s.as_str()) {
+            let e = expected(&f.store, cart, sku, lvl).unwrap();
+            let got = mem.get(sku);
+            if e != got {
+                return Err(format!(
+                    "seed {seed} cart {cart} {sku}: cart {got} expected {e}\n{}",
+                    log.join("\n")
+                ));
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Two real-time carts, one per level, in memory: after any sequence, once everything is
+/// sent, every cart shows what the store publishes.
+#[test]
+fn every_real_time_cart_ends_showing_what_the_store_publishes() {
+    let (mut fails, mut whole) = (Vec::new(), 0);
+    for seed in 0..150 {
+        match run_seed(seed) {
+            Ok(done) => whole += usize::from(done),
+            Err(e) => fails.push(e),
+        }
+    }
+    assert!(
+        fails.is_empty(),
+        "{} failures; first:\n{}",
+        fails.len(),
+        fails.first().map_or("", |f| f.as_str())
+    );
+    assert!(whole >= 140, "only {whole} of 150 sequences ran to the end");
+}
+
+/// One seed of the conservation model; `Ok(false)` when it ended early.
+fn run_conservation(seed: u64, steps: usize) -> Result<bool, String> {
+    use std::collections::HashMap;
+    let f = store();
+    let ma = Arc::new(Mem::default());
+    let mc = Arc::new(Mem::default());
+    let skus = ["X", "Y", "Z"];
+    let mut truth: HashMap<&str, i64> = HashMap::new();
+    for (i, s) in skus.iter().enumerate() {
+        let q = 3 + i as i64 * 4;
+        item(&f.store, s, q);
+        truth.insert(s, q);
+        ma.set(s, q);
+        mc.set(s, q);
+    }
+    let a = custom_cart(&f.store, "A", ma.clone(), Some("attribute"), Some(2));
+    let c = custom_cart(&f.store, "C", mc.clone(), None, Some(2));
+    f.store.send_qoh(c, Default::default(), None).unwrap();
+    f.store.set_cart_sync(a, true).unwrap();
+    let mut r = Rng(seed);
+    let mut log = Vec::new();
+    for _ in 0..steps {
+        let sku = skus[r.below(3) as usize];
+        let mut d = r.below(7) as i64 - 3;
+        if d == 0 {
+            d = -1;
+        }
+        match r.below(8) {
+            0 => {
+                log.push(format!("shop {sku} {d}"));
+                adjust(&f.store, sku, d, Reason::PosSale);
+                *truth.get_mut(sku).unwrap() += d;
+                f.store.send_qoh(c, Default::default(), None).unwrap();
+            }
+            1 | 2 => {
+                let (cart, mem) = if r.below(2) == 0 { (a, &ma) } else { (c, &mc) };
+                if !f.store.web_fields(cart, sku).unwrap().sync || mem.get(sku) + d < 0 {
+                    continue;
+                }
+                *mem.qoh.lock().unwrap().get_mut(sku).unwrap() += d;
+                log.push(format!("order from {cart} {sku} {d}"));
+                f.store
+                    .adjust_qoh(
+                        &Adjustment::new(sku, Delta::new(d).unwrap(), Reason::OrderImport)
+                            .origin_cart(cart),
+                    )
+                    .unwrap();
+                *truth.get_mut(sku).unwrap() += d;
+                if cart == a {
+                    f.store.send_qoh(c, Default::default(), None).unwrap();
+                }
+            }
+            3 => {
+                let cart = if r.below(2) == 0 { a } else { c };
+                let json = match r.below(3) {
+                    0 => format!(r#"{{"buffer":{}}}"#, r.below(3)),
+                    1 => {
+                        if r.below(2) == 0 {
+                            r#"{"max_publish":null}"#.to_string()
+                        } else {
+                            format!(r#"{{"max_publish":{}}}"#, r.below(6))
+                        }
+                    }
+                    _ => format!(r#"{{"sync":{}}}"#, r.below(3) != 0),
+                };
+                log.push(format!("wf {cart} {sku} {json}"));
+                f.store.set_web_fields(cart, sku, &json).unwrap();
+            }
+            4 | 5 => {
+                let (cart, mem) = if r.below(2) == 0 { (a, &ma) } else { (c, &mc) };
+                drain(&f.store);
+                if !f.store.web_fields(cart, sku).unwrap().sync
+                    || mem.get(sku) <= 0
+                    || mem.get(sku) + d < 0
+                {
+                    continue;
+                }
+                *mem.qoh.lock().unwrap().get_mut(sku).unwrap() += d;
+                let rep = f
+                    .store
+                    .get_qoh(
+                        cart,
+                        inventory_sync::GetOptions {
+                            force: true,
+                            create_new: false,
+                        },
+                        None,
+                    )
+                    .unwrap();
+                log.push(format!("trade on {cart} {sku} {d}; get {:?}", rep));
+                if rep.not_applied.iter().any(|n| n.sku == sku) {
+                    // The store did not take the trade (it says why): the model ends here.
+                    return Ok(false);
+                }
+                *truth.get_mut(sku).unwrap() += d;
+                if cart == a {
+                    f.store.send_qoh(c, Default::default(), None).unwrap();
+                }
+            }
+            6 => {
+                log.push("drain".into());
+                drain(&f.store);
+            }
+            _ => {
+                log.push("send C".into());
+                let rep = f.store.send_qoh(c, Default::default(), None).unwrap();
+                log.push(format!("  {:?}", rep));
+            }
+        }
+        for s in skus {
+            let q = f.store.item_qoh(s).unwrap();
+            if q != truth[s] {
+                return Err(format!(
+                    "seed {seed}: {s} store {q} truth {}\n{}",
+                    truth[s],
+                    log.join("\n")
+                ));
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A real-time cart and a manual one, with caps, buffers, orders from either, trades read
+/// back by Get QOH and Send QOH: after every step each item's QOH is the sum of every change
+/// made anywhere.
+#[test]
+fn the_stores_qoh_is_always_the_sum_of_every_change_made_anywhere() {
+    let (mut fails, mut whole) = (Vec::new(), 0);
+    for seed in 0..300 {
+        match run_conservation(seed, 40) {
+            Ok(done) => whole += usize::from(done),
+            Err(e) => fails.push(e),
+        }
+    }
+    fails.sort_by_key(|f| f.len());
+    assert!(
+        fails.is_empty(),
+        "{} failures; shortest:\n{}",
+        fails.len(),
+        fails.first().map_or("", |f| f.as_str())
+    );
+    assert!(whole >= 280, "only {whole} of 300 sequences ran to the end");
+}
