@@ -497,8 +497,9 @@ int32_t invsync_begin(invsync_store *store);
 int32_t invsync_commit(invsync_store *store);
 
 /**
- * Rolls the host transaction back; `INVSYNC_REFUSED` when none is open. Waits as
- * `invsync_commit` does.
+ * Rolls the host transaction back; `INVSYNC_REFUSED` when none is open, but `INVSYNC_OK`
+ * right after an `invsync_commit` that failed with the transaction gone (a host's error
+ * handler rolls back after any failure). Waits as `invsync_commit` does.
  *
  * NULL: `store` required.
  *

@@ -463,6 +463,10 @@ fn a_store_failure_after_an_adjustment_wrote_rolls_its_host_transaction_back() {
         before,
         "nothing of the host transaction was kept"
     );
+    // The host's error handler rolls back after the failed commit: that succeeds (it
+    // failed, "no host transaction is open", over the commit's own error); once.
+    f.store.rollback().unwrap();
+    assert_eq!(f.store.rollback().unwrap_err().kind(), ErrorKind::Refused);
 
     // Outside a host transaction the failed call alone is undone, as always.
     adjust(&f.store, "MUG", -1, Reason::PosSale);

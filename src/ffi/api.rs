@@ -594,8 +594,9 @@ pub unsafe extern "C" fn invsync_commit(store: *mut InvsyncStore) -> i32 {
     })
 }
 
-/// Rolls the host transaction back; `INVSYNC_REFUSED` when none is open. Waits as
-/// `invsync_commit` does.
+/// Rolls the host transaction back; `INVSYNC_REFUSED` when none is open, but `INVSYNC_OK`
+/// right after an `invsync_commit` that failed with the transaction gone (a host's error
+/// handler rolls back after any failure). Waits as `invsync_commit` does.
 ///
 /// NULL: `store` required.
 ///

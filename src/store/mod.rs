@@ -80,6 +80,10 @@ pub(crate) struct Inner {
     /// rolled it back meanwhile, the connection is back in autocommit while the host still
     /// believes its calls are held for its commit.
     pub(crate) host_tx: AtomicBool,
+    /// Set when the host's commit failed, its transaction gone (lost before, or the COMMIT
+    /// itself failed): the rollback a host's error handler calls next ends nothing, and
+    /// succeeds, rather than failing over the commit's own error.
+    commit_failed: AtomicBool,
     /// Manual runs (Send/Get QOH, a drift repair) holding a cart through this handle: they
     /// write on its connection between their calls to the cart, so a host transaction begun
     /// meanwhile would take those writes in, and its rollback would undo them. Raised and
@@ -321,6 +325,7 @@ impl Store {
                 stopping: Mutex::new(Vec::new()),
                 controller_status: Mutex::new(None),
                 host_tx: AtomicBool::new(false),
+                commit_failed: AtomicBool::new(false),
                 manual_runs: AtomicUsize::new(0),
             }),
         })
@@ -388,8 +393,9 @@ impl Store {
     ///
     /// Once the transaction is rolled back that way, every write on the handle is refused
     /// until the host ends it: [`Store::commit`] then fails (nothing was kept) and
-    /// [`Store::rollback`] succeeds. A write run alone meanwhile would commit at once, outside
-    /// what the host will replay.
+    /// [`Store::rollback`] succeeds, also right after that failed commit (a host's error
+    /// handler rolls back after any failure). A write run alone meanwhile would commit at
+    /// once, outside what the host will replay.
     pub fn begin(&self) -> Result<()> {
         let conn = self.inner.conn.lock();
         self.host_tx_kept(&conn)?;
@@ -405,6 +411,7 @@ impl Store {
         }
         conn.execute_batch("BEGIN IMMEDIATE")?;
         self.inner.host_tx.store(true, Ordering::Relaxed);
+        self.inner.commit_failed.store(false, Ordering::Relaxed);
         Ok(())
     }
 
@@ -422,12 +429,17 @@ impl Store {
 
     fn end_host_transaction(&self, sql: &str) -> Result<()> {
         let conn = self.inner.conn.lock();
+        let rollback = sql == "ROLLBACK";
         if conn.is_autocommit() {
             if self.inner.host_tx.swap(false, Ordering::Relaxed) {
-                return match sql {
-                    "ROLLBACK" => Ok(()),
-                    _ => Err(Error::refused(LOST_HOST_TX)),
-                };
+                if rollback {
+                    return Ok(());
+                }
+                self.inner.commit_failed.store(true, Ordering::Relaxed);
+                return Err(Error::refused(LOST_HOST_TX));
+            }
+            if rollback && self.inner.commit_failed.swap(false, Ordering::Relaxed) {
+                return Ok(());
             }
             return Err(Error::refused("no host transaction is open on this handle"));
         }
@@ -435,6 +447,9 @@ impl Store {
         let ended = conn.is_autocommit();
         if ended {
             self.inner.host_tx.store(false, Ordering::Relaxed);
+            self.inner
+                .commit_failed
+                .store(!rollback && r.is_err(), Ordering::Relaxed);
         }
         drop(conn);
         if ended {
