@@ -770,12 +770,13 @@ pub(crate) fn random_key() -> String {
 }
 
 /// A `file:` URI whose path is relative, made absolute against `cwd` (SQLite reads a
-/// relative one against the directory current when each connection opens).
+/// relative one against the directory current when each connection opens: the controller's
+/// and a manual run's, opened later, after a host's change of directory). The directory goes
+/// in as its bytes, percent-encoded where a URI needs it (SQLite decodes them): a name that
+/// is not UTF-8 (a Linux folder named in Latin-1) or holds a `\`, which only a Windows path
+/// (one not starting with `/`) separates its folders with.
 fn absolute_uri(uri: &str, cwd: PathBuf) -> String {
     let rest = &uri["file:".len()..];
-    let Some(dir) = cwd.to_str() else {
-        return uri.to_owned();
-    };
     // `file:C:/shop/store.db` (a drive letter) is absolute on Windows, as SQLite reads it.
     let drive = rest.as_bytes().get(..3).is_some_and(|b| {
         b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'/' || b[2] == b'\\')
@@ -783,15 +784,34 @@ fn absolute_uri(uri: &str, cwd: PathBuf) -> String {
     if rest.starts_with('/') || rest.starts_with(":memory:") || drive {
         return uri.to_owned();
     }
-    let mut dir = dir.replace('\\', "/");
-    if !dir.starts_with('/') {
-        dir.insert(0, '/'); // C:/shop → /C:/shop
+    #[cfg(unix)]
+    let mut dir = std::os::unix::ffi::OsStrExt::as_bytes(cwd.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let Some(mut dir) = cwd.to_str().map(|d| d.as_bytes().to_vec()) else {
+        return uri.to_owned();
+    };
+    if dir.first() != Some(&b'/') {
+        // C:\shop → /C:/shop
+        for b in dir.iter_mut().filter(|b| **b == b'\\') {
+            *b = b'/';
+        }
+        dir.insert(0, b'/');
     }
-    let dir = dir
-        .replace('%', "%25")
-        .replace('?', "%3f")
-        .replace('#', "%23");
-    format!("file://{}/{rest}", dir.trim_end_matches('/'))
+    while dir.len() > 1 && dir.ends_with(b"/") {
+        dir.pop();
+    }
+    let mut out = String::from("file://");
+    for b in dir {
+        match b {
+            b'/' | b':' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b if b.is_ascii_alphanumeric() => out.push(b as char),
+            b => out.push_str(&format!("%{b:02x}")),
+        }
+    }
+    if !out.ends_with('/') {
+        out.push('/');
+    }
+    out + rest
 }
 
 fn in_host_transaction(what: &str) -> Error {
