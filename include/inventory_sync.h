@@ -206,7 +206,8 @@ int32_t invsync_last_error(char *buf, int32_t len, int32_t *needed);
  * Opens or creates the store file at `path` (UTF-8) and migrates its schema. On success
  * `*out` receives a new handle, owned by the caller and freed with `invsync_store_close`;
  * on failure `*out` is left untouched. A store must be a file: an empty path, `:memory:` or
- * a `file:` URI with `mode=memory` is `INVSYNC_INVALID_ARGUMENT`.
+ * a `file:` URI with `mode=memory` is `INVSYNC_INVALID_ARGUMENT`, as is one with
+ * `cache=shared` (whose locks SQLite does not wait on).
  *
  * NULL: `path` and `out` are required. Thread safety: any thread; the new handle may be used
  * from several threads (see the conventions at the top of this header).

@@ -1148,3 +1148,28 @@ fn a_hosts_own_adapter_under_a_built_in_name_keeps_its_references() {
         (Some("gid://shopify/ProductVariant/555"), 2)
     );
 }
+
+/// A `file:` URI with `cache=shared` would make the handle's, the controller's and every
+/// other handle's connections in the process share one cache, whose table locks SQLite
+/// answers at once (`SQLITE_LOCKED`), with no busy timeout: a read on one handle failed while
+/// another handle's transaction was open. It is refused, naming the setting.
+#[test]
+fn a_store_uri_asking_for_a_shared_cache_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("store.db");
+    for query in ["cache=shared", "mode=rwc&cache=shared#x"] {
+        let uri = format!("file:{}?{query}", file.display());
+        let err = Store::open(&uri).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{uri}: {err}");
+        assert!(err.message().contains("cache=shared"), "{uri}: {err}");
+    }
+    assert!(!file.exists(), "a refused open leaves no file");
+    // Without it, one handle reads while another's transaction is open.
+    let uri = format!("file:{}?cache=private", file.display());
+    let (a, b) = (Store::open(&uri).unwrap(), Store::open(&uri).unwrap());
+    item(&a, "X", 5);
+    a.begin().unwrap();
+    adjust(&a, "X", -1, Reason::PosSale);
+    assert_eq!(b.item_qoh("X").unwrap(), 5);
+    a.commit().unwrap();
+}

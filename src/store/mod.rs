@@ -247,6 +247,8 @@ impl Store {
     /// A store must be a file: an empty path, `:memory:` or a `file:` URI with `mode=memory`
     /// is [`crate::ErrorKind::InvalidArgument`]. The controller and manual runs open their own
     /// connections to the file, and an in-memory database is not shared between connections.
+    /// So is a `file:` URI with `cache=shared`: the process's connections to the file would
+    /// share one cache, whose locks SQLite answers at once, with no busy timeout.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Store> {
         const MUST_BE_A_FILE: &str = "a store must be a file: the stack controller and manual \
              runs open their own connections to it, and an in-memory or temporary database is \
@@ -262,6 +264,15 @@ impl Store {
             None => host_name(),
         };
         check_busy_timeout(options.busy_timeout)?;
+        if path.to_str().is_some_and(shared_cache) {
+            return Err(Error::invalid(format!(
+                "store path {}: cache=shared would make this process's connections to the \
+                 store (the handle's, the controller's, other handles') share one cache, \
+                 whose locks SQLite does not wait on: a read would fail while another handle \
+                 writes; leave it out",
+                path.display()
+            )));
+        }
         // Made absolute now: the controller and manual runs open the file again later, after
         // the host may have changed its working directory (VBA's ChDir, a file dialog), and
         // would open another file, or none.
@@ -767,6 +778,17 @@ pub(crate) fn random_key() -> String {
         key.push(HEX[(x & 15) as usize] as char);
     }
     key
+}
+
+/// Whether `path` is a `file:` URI of a file asking for SQLite's shared cache
+/// (`cache=shared`). One in memory is refused for that.
+fn shared_cache(path: &str) -> bool {
+    let Some((_, query)) = path.strip_prefix("file:").and_then(|u| u.split_once('?')) else {
+        return false;
+    };
+    let params = || query.split('#').next().unwrap_or_default().split('&');
+    let has = |key: &str, value: &str| params().any(|kv| kv.split_once('=') == Some((key, value)));
+    has("cache", "shared") && !has("mode", "memory")
 }
 
 /// A `file:` URI whose path is relative, made absolute against `cwd` (SQLite reads a
