@@ -197,13 +197,18 @@ fn configure(
         // Set before the first table, for good: a WAL file cannot change its page size.
         conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     }
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let journal: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    // `NORMAL` is safe against a process crash only with the WAL; a file SQLite cannot put in
+    // WAL mode (a VFS or medium without shared memory) keeps its rollback journal, where a
+    // power cut at the wrong moment could corrupt it under `NORMAL`.
+    let wal = journal.eq_ignore_ascii_case("wal");
     conn.pragma_update(
         None,
         "synchronous",
         match options.durability {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
+            Durability::Normal if wal => "NORMAL",
+            _ => "FULL",
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -904,6 +909,27 @@ mod tests {
         assert_eq!(other.last_report(), None);
         other.remember_report("{\"other\":1}".into());
         super::LAST_REPORTS.with(|kept| assert_eq!(kept.borrow().len(), 1));
+    }
+
+    /// A file SQLite cannot put in WAL mode (here a VFS without shared memory; a medium
+    /// without it does the same) keeps its rollback journal, where `synchronous=NORMAL` could
+    /// let a power cut corrupt it: such a store syncs fully; one in WAL mode does not.
+    #[cfg(unix)]
+    #[test]
+    fn a_store_that_cannot_use_the_wal_syncs_fully() {
+        let dir = tempfile::tempdir().unwrap();
+        for (vfs, journal, synchronous) in [("unix-none", "delete", 2), ("unix", "wal", 1)] {
+            let file = dir.path().join(format!("{vfs}.db"));
+            let store = super::Store::open(format!("file:{}?vfs={vfs}", file.display())).unwrap();
+            let conn = store.inner.conn.lock();
+            let j: String = conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
+            let s: i64 = conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap();
+            assert_eq!((j.as_str(), s), (journal, synchronous), "{vfs}");
+        }
     }
 
     /// `file:C:/shop/store.db` is absolute on Windows (SQLite opens C:\\shop\\store.db): it
