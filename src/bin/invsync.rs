@@ -421,17 +421,19 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 })
             };
             let store = open(args, &pos)?;
-            // The imports of these changes so far: each numbered its lines on from the last.
-            let mut round = 0;
-            if again {
+            // The imports of these changes so far (each numbered its lines on from the last),
+            // as the store has them now, `made(k)` being line k's change.
+            let rounds = |made: &dyn Fn(usize) -> inventory_sync::Adjustment| {
+                let mut round = 0;
                 while let Some((k, reference)) = numbered(round).next() {
-                    let made = parsed[k].1.adjustment.clone().host_ref(reference);
-                    if !store.seen_before(&made)? {
+                    if !store.seen_before(&made(k).host_ref(reference))? {
                         break;
                     }
                     round += 1;
                 }
-            } else {
+                Ok::<usize, inventory_sync::Error>(round)
+            };
+            if !again {
                 for adj in &earlier {
                     if store.seen_before(adj)? {
                         return Err(Failure::Lib(inventory_sync::Error::new(
@@ -441,9 +443,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     }
                 }
             }
-            for (k, reference) in numbered(round) {
-                let l = &mut parsed[k].1;
-                l.adjustment = l.adjustment.clone().host_ref(reference);
+            if !again {
+                for (k, reference) in numbered(0) {
+                    let l = &mut parsed[k].1;
+                    l.adjustment = l.adjustment.clone().host_ref(reference);
+                }
             }
             // Each SKU's QOH as the lines before would leave it.
             let mut qoh: HashMap<String, i64> = HashMap::new();
@@ -457,6 +461,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
             // a host reference too.
             let (mut applied, mut skipped) = (0usize, 0usize);
             let whole = store.begin().and_then(|()| {
+                // Under --again the round is chosen under the transaction's write lock: two
+                // imports of the same changes at once would otherwise both choose the same,
+                // give their lines the same references, and the second apply nothing.
+                if again {
+                    for (k, reference) in numbered(rounds(&|k| lines[k].1.clone())?) {
+                        lines[k].1 = lines[k].1.clone().host_ref(reference);
+                    }
+                }
                 for (n, adj) in &lines {
                     match store.adjust_qoh(adj) {
                         Ok(inventory_sync::AdjustOutcome::Duplicate) => skipped += 1,
