@@ -818,11 +818,14 @@ fn absolute_uri(uri: &str, cwd: PathBuf) -> String {
         return uri.to_owned();
     };
     if dir.first() != Some(&b'/') {
-        // C:\shop → /C:/shop
+        // C:\shop → /C:/shop; \\server\share → //server/share (SQLite's UNC form: five
+        // slashes in all would name no server).
         for b in dir.iter_mut().filter(|b| **b == b'\\') {
             *b = b'/';
         }
-        dir.insert(0, b'/');
+        if dir.first() != Some(&b'/') {
+            dir.insert(0, b'/');
+        }
     }
     while dir.len() > 1 && dir.ends_with(b"/") {
         dir.pop();
@@ -948,6 +951,14 @@ mod tests {
         assert_eq!(
             super::absolute_uri("file:shop/store.db", std::path::PathBuf::from("D:\\work")),
             "file:///D:/work/shop/store.db"
+        );
+        // A network share (Access started from one): SQLite's UNC form, four slashes.
+        assert_eq!(
+            super::absolute_uri(
+                "file:store.db?cache=private",
+                std::path::PathBuf::from(r"\\server\share\shop")
+            ),
+            "file:////server/share/shop/store.db?cache=private"
         );
     }
 
