@@ -278,7 +278,21 @@ impl Store {
         let run = self.manual_run("Send or Get QOH")?;
         let owner = random_key();
         let now = now_ms();
-        if !self.write(|c| sql::cart_hold(c, cart.id, &owner, now, now + hold_ms))? {
+        let held = self.write(|c| {
+            // Saved since the run read it (another adapter, shop or level, which a save is
+            // refused while the cart is held): the run would go on with the old one.
+            if sql::cart_by_id(c, cart.id)?.config_version != cart.config_version {
+                return Err(Error::new(
+                    ErrorKind::Busy,
+                    format!(
+                        "cart {:?} was saved as this run started; run it again",
+                        cart.name
+                    ),
+                ));
+            }
+            sql::cart_hold(c, cart.id, &owner, now, now + hold_ms)
+        })?;
+        if !held {
             return Err(Error::new(
                 ErrorKind::Busy,
                 format!(

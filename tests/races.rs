@@ -488,3 +488,65 @@ fn a_cart_is_not_switched_to_another_shop_or_level_while_a_manual_run_holds_it()
     );
     assert_eq!(s.item_qoh("X").unwrap(), 5);
 }
+
+/// The same switch saved between a run reading the cart (and building its adapter) and
+/// taking its hold: the save sees no hold yet. The run then refuses to go on with the old
+/// shop (`Busy`, "run it again"): before, it held the cart, applied the old shop's count and
+/// kept it past the save, and the new shop's Get QOH measured from it (a cart capped at 20
+/// that the old shop counted 15 and the new one 20: QOH 100 became 95, then the new shop's
+/// 20 was read as 5 units returned there).
+#[test]
+fn a_cart_saved_as_a_manual_run_starts_stops_the_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let f = store();
+    let s = &f.store;
+    let (one, two) = (Arc::new(Mem::default()), Arc::new(Mem::default()));
+    one.set("X", 15);
+    two.set("X", 20);
+    let spec = |shop: &str| {
+        serde_json::json!({"name": "M", "adapter": "mem", "shop": shop,
+            "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+        .to_string()
+    };
+    let by_shop = move |c: &inventory_sync::Cart| -> inventory_sync::Result<Arc<dyn CartAdapter>> {
+        Ok(match c.setting("shop") {
+            Some("one") => one.clone(),
+            _ => two.clone(),
+        })
+    };
+    let other = f.reopen();
+    other.register_adapter("mem", by_shop.clone());
+    // The other workstation saves the switch the moment this one's run builds its adapter.
+    let armed = Arc::new(AtomicBool::new(false));
+    let saved = Arc::new(Mutex::new(None));
+    let (arm, said, switch) = (armed.clone(), saved.clone(), spec("two"));
+    s.register_adapter("mem", move |c| {
+        if arm.swap(false, Ordering::SeqCst) {
+            *said.lock().unwrap() = Some(other.upsert_cart_json(&switch).map_err(|e| e.kind()));
+        }
+        by_shop(c)
+    });
+    let cart = s.upsert_cart_json(&spec("one")).unwrap();
+    item(s, "X", 100);
+    s.set_web_fields(cart, "X", r#"{"max_publish":20}"#)
+        .unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let run = s.get_qoh(cart, GetOptions::default(), None);
+    assert_eq!(
+        *saved.lock().unwrap(),
+        Some(Ok(cart)),
+        "the save went in first"
+    );
+    assert_eq!(run.unwrap_err().kind(), ErrorKind::Busy);
+    assert_eq!(
+        s.item_qoh("X").unwrap(),
+        100,
+        "nothing of the old shop applied"
+    );
+    s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        s.item_qoh("X").unwrap(),
+        100,
+        "the new shop shows the 20 it is shown"
+    );
+}
