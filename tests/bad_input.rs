@@ -482,6 +482,13 @@ fn a_store_failure_after_an_adjustment_wrote_rolls_its_host_transaction_back() {
     f.store.rollback().unwrap();
     adjust(&f.store, "MUG", -1, Reason::PosSale);
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 1);
+
+    // Only right after it: a write in between, and a rollback has nothing to end.
+    f.store.begin().unwrap();
+    boom();
+    assert!(f.store.commit().is_err());
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    assert_eq!(f.store.rollback().unwrap_err().kind(), ErrorKind::Refused);
 }
 
 #[test]

@@ -373,6 +373,8 @@ impl Store {
         if conn.is_autocommit() && self.inner.host_tx.load(Ordering::Relaxed) {
             return Err(Error::refused(LOST_HOST_TX));
         }
+        // A write after a failed commit: a rollback now would not be "right after" it.
+        self.inner.commit_failed.store(false, Ordering::Relaxed);
         Ok(())
     }
 
