@@ -2892,3 +2892,80 @@ fn a_rate_limit_asking_for_the_longest_wait_holds_the_cart() {
     );
     assert_eq!(second.remaining, 1, "the sale waits: {second}");
 }
+
+/// A cart that takes no count below 0 (as Medusa) and whose first answer asks to try again.
+#[derive(Default)]
+struct NoNegativeOnceBusy {
+    qoh: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    sent: std::sync::Mutex<Vec<(String, i64)>>,
+    busy_once: AtomicBool,
+}
+
+impl CartAdapter for NoNegativeOnceBusy {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::Absolute
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if !self.busy_once.swap(true, Ordering::SeqCst) {
+            return Ok(d
+                .iter()
+                .map(|_| SendOutcome::Retry {
+                    message: "HTTP 503".into(),
+                    after: None,
+                })
+                .collect());
+        }
+        let mut q = self.qoh.lock().unwrap();
+        Ok(d.iter()
+            .map(|x| {
+                self.sent.lock().unwrap().push((x.sku.clone(), x.delta));
+                let now = *q.get(&x.sku).unwrap_or(&0);
+                if now + x.delta < 0 {
+                    return SendOutcome::Failed {
+                        message: "the cart takes no negative count".into(),
+                    };
+                }
+                q.insert(x.sku.clone(), now + x.delta);
+                SendOutcome::Applied { qoh: None }
+            })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// An item's changes reach the cart in the order they were made: a sale made while the
+/// receiving before it waits for its retry waits behind it. Sent ahead, a cart at 0 that
+/// takes no negative count (Medusa) refused it and the sale was bypassed: the cart showed 5
+/// where the store had 2.
+#[test]
+fn a_change_does_not_overtake_an_older_one_of_its_item_waiting_for_its_retry() {
+    let f = store();
+    f.store.set_param("RetryBaseMs", "60000").unwrap();
+    f.store.set_param("RetryMaxMs", "60000").unwrap();
+    let shop = Arc::new(NoNegativeOnceBusy::default());
+    let cart = custom_cart(&f.store, "Shop", shop.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 0);
+    adjust(&f.store, "W", 5, Reason::Receiving);
+    assert_eq!(f.store.run_stack(None).unwrap().retried, 1);
+    adjust(&f.store, "W", -3, Reason::PosSale);
+    let waits = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        waits.sent, 0,
+        "the sale waits behind the receiving: {waits}"
+    );
+    // A minute on, written into the file rather than waited for: the retry is due.
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            "UPDATE send_groups SET next_attempt_at = next_attempt_at - 120000
+             WHERE state = 'pending'",
+            [],
+        )
+        .unwrap();
+    drain(&f.store);
+    let sent = shop.sent.lock().unwrap().clone();
+    assert_eq!(sent, [("W".to_string(), 5), ("W".to_string(), -3)]);
+    assert_eq!(shop.qoh.lock().unwrap()["W"], 2);
+    assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
+}

@@ -46,7 +46,7 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation
                                AND e.group_id IS NULL AND {})
                          AND NOT EXISTS (SELECT 1 FROM send_groups o
                              WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                               AND o.state = 'pending' AND o.lease_until > ?2)
+                               AND o.state = 'pending')
                          AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
                              WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
                                AND f.group_id = b.id AND f.item_id = s.item_id)

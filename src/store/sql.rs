@@ -1364,8 +1364,11 @@ fn first_attempt_batch(
     // The window of oldest ungrouped records is twice the room: enough for a batch of
     // distinct items, and a hot item's many records only make a batch smaller. Each item's
     // first record in the window stands for the item (an index probe: a GROUP BY sorted
-    // the window twice), unless a send of the item is in flight, in a group or in a batch
-    // (probed through the batch: the item's own records may be many). All the item's
+    // the window twice), unless a send of the item is in flight in a batch (probed through
+    // the batch: the item's own records may be many) or waits in a group, in flight or for
+    // its retry: the item's changes reach the cart in the order they were made (a cart
+    // that takes no negative count, as Medusa, refused a sale sent ahead of the receiving
+    // before it, and the sale was bypassed). All the item's
     // ungrouped records of that record's workstation join the batch. Both walks of an
     // item's records start at the cart's oldest waiting record (`head`): every record
     // they look for is at or after it, and an item's records before it (a hot item's
@@ -1388,7 +1391,7 @@ fn first_attempt_batch(
                            AND e.group_id IS NULL AND {})
                      AND NOT EXISTS (SELECT 1 FROM send_groups o
                          WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                           AND o.state = 'pending' AND o.lease_until > ?2)
+                           AND o.state = 'pending')
                      AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
                          WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
                            AND f.group_id = b.id AND f.item_id = s.item_id)
