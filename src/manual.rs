@@ -550,7 +550,7 @@ impl Store {
             if let Some(upto) = upto {
                 applied.push((target, upto));
             }
-            sent.push((target, set.qoh));
+            sent.push((target, set.qoh, message.is_some()));
             if let Some(message) = message {
                 run.report.failures.push(ItemFailure {
                     sku: set.sku.clone(),
@@ -586,19 +586,20 @@ impl Store {
             let cart = run.cart.id;
             let settled = self.write_patiently(|c| {
                 sql::counts_sent(c, cart, noted)?;
-                let items: Vec<ItemId> = sent.iter().map(|&(item, _)| item).collect();
+                let items: Vec<ItemId> = sent.iter().map(|&(item, ..)| item).collect();
                 sql::cart_mark_shown(c, cart, &items)?;
+                let superseded = sql::supersede(c, cart, &applied, now)?;
                 // Read in the write: a count kept while the request was on its way is seen.
                 let kept = !moved && sql::pulled_any(c, cart)?;
-                for &(item, count) in &sent {
+                for &(item, count, maybe) in &sent {
                     if moved {
                         let returns = sql::ledger_returns_since(c, cart, item, since)?;
                         sql::pulled_set(c, cart, item, count + returns)?;
                     } else if kept {
-                        kept_after_taken(c, run.cart, item, count)?;
+                        kept_after_taken(c, run.cart, item, count, maybe)?;
                     }
                 }
-                sql::supersede(c, cart, &applied, now)
+                Ok(superseded)
             });
             run.report.superseded += settled.map_err(|e| unsettled(run, &e))?;
         }
@@ -889,15 +890,20 @@ impl Store {
 }
 
 impl Store {
-    /// [`kept_after_taken`] of each (item, count) `cart` took or may have taken, in one
-    /// write; with `shown`, the cart's shown marks too (it surely took them).
-    fn kept_after_taken(&self, cart: &Cart, taken: &[(ItemId, i64)], shown: bool) -> Result<()> {
+    /// [`kept_after_taken`] of each (item, count, maybe) `cart` took or may have taken, in
+    /// one write; with `shown`, the cart's shown marks too (it surely took them).
+    fn kept_after_taken(
+        &self,
+        cart: &Cart,
+        taken: &[(ItemId, i64, bool)],
+        shown: bool,
+    ) -> Result<()> {
         self.write(|c| {
-            for &(item, count) in taken {
-                kept_after_taken(c, cart, item, count)?;
+            for &(item, count, maybe) in taken {
+                kept_after_taken(c, cart, item, count, maybe)?;
             }
             if shown {
-                let items: Vec<ItemId> = taken.iter().map(|&(item, _)| item).collect();
+                let items: Vec<ItemId> = taken.iter().map(|&(item, ..)| item).collect();
                 sql::cart_mark_shown(c, cart.id, &items)?;
             }
             Ok(())
@@ -1064,11 +1070,14 @@ impl Store {
                         // given back).
                         let mut taken = Vec::new();
                         for (i, d) in chunk.iter_mut().enumerate() {
-                            if matches!(
-                                outcomes.get(i),
-                                Some(SendOutcome::Applied { .. } | SendOutcome::Uncertain { .. })
-                            ) {
-                                taken.push((targets[i], sets[i].qoh));
+                            match outcomes.get(i) {
+                                Some(SendOutcome::Applied { .. }) => {
+                                    taken.push((targets[i], sets[i].qoh, false))
+                                }
+                                Some(SendOutcome::Uncertain { .. }) => {
+                                    taken.push((targets[i], sets[i].qoh, true))
+                                }
+                                _ => {}
                             }
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {
@@ -1091,10 +1100,10 @@ impl Store {
                             d.outcome = Some(e.message());
                         }
                         if matches!(e, CartError::Ambiguous(_)) {
-                            let taken: Vec<(ItemId, i64)> = targets
+                            let taken: Vec<(ItemId, i64, bool)> = targets
                                 .iter()
                                 .zip(&sets)
-                                .map(|(&t, s)| (t, s.qoh))
+                                .map(|(&t, s)| (t, s.qoh, true))
                                 .collect();
                             self.kept_after_taken(&cart, &taken, false)?;
                         }
@@ -1135,24 +1144,42 @@ pub struct DriftReport {
     pub repaired: usize,
 }
 
-/// After `cart` took (or may have taken) `count` of `item` (Send QOH, a drift repair): the
-/// count kept of what it shows goes, as it now shows what the store publishes; unless the
-/// store publishes another count there by now, or none (a cap, a buffer or `sync: false` set
-/// while the count was on its way): the cart shows `count`, and that is kept. Forgotten, the
-/// next Get QOH read the cart's count against the new cap as units returned there, and
-/// real-time changes, starting, sent the cart nothing of the difference.
-fn kept_after_taken(c: &rusqlite::Connection, cart: &Cart, item: ItemId, count: i64) -> Result<()> {
-    if sql::pulled_get(c, cart.id, item)?.is_none() {
+/// After `cart` took (or, `maybe`, may have taken) `count` of `item` (Send QOH, a drift
+/// repair): the count kept of what it shows goes, as it now shows what the store publishes;
+/// unless the store publishes another count there by now, or none (a cap, a buffer or
+/// `sync: false` set while the count was on its way): the cart shows `count`, and that is
+/// kept. Forgotten, the next Get QOH read the cart's count against the new cap as units
+/// returned there, and real-time changes, starting, sent the cart nothing of the difference.
+///
+/// A kept count is what the cart shows with the records still waiting for it (as Get QOH
+/// keeps it): a drift repair sets the cart to what the store publishes less what waits, and
+/// kept that alone, so the next Get QOH took a waiting sale off a second time. A count the
+/// cart may not have taken leaves it showing that or what was kept: the larger is kept, as
+/// after a run that ended unsettled (`sql::counts_left`), so Get QOH errs toward fewer units
+/// (forgotten, a kept 100 over a cap of 20 set meanwhile was read as 80 units returned).
+/// Called after the records a Send QOH count included are superseded.
+fn kept_after_taken(
+    c: &rusqlite::Connection,
+    cart: &Cart,
+    item: ItemId,
+    count: i64,
+    maybe: bool,
+) -> Result<()> {
+    let Some(kept) = sql::pulled_get(c, cart.id, item)? else {
         return Ok(());
-    }
+    };
     let Some(target) = sql::item_get(c, item)? else {
         return sql::pulled_forget(c, cart.id, item);
     };
+    let mut shows = count.saturating_add(sql::stack_sum(c, cart.id, item)?.sum);
+    if maybe {
+        shows = shows.max(kept);
+    }
     match published_now(c, cart, &target)? {
-        Some((t, published)) if t == item && published == count => {
+        Some((t, published)) if t == item && published == shows => {
             sql::pulled_forget(c, cart.id, item)
         }
-        _ => sql::pulled_set(c, cart.id, item, count),
+        _ => sql::pulled_set(c, cart.id, item, shows),
     }
 }
 

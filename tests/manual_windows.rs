@@ -720,3 +720,144 @@ fn a_send_qoh_stopped_by_a_busy_store_between_batches_keeps_its_report() {
     assert_eq!(report["sent"], 1, "{report}");
     assert!(report["error"].as_str().is_some(), "{report}");
 }
+
+/// A drift repair of an item with a record still waiting for the cart sets the cart to
+/// `published - waiting` (the record then brings it to `published`), and keeps what the cart
+/// shows with that record, as a kept count always is: it kept the count alone, and the next
+/// Get QOH read the waiting sale a second time, taking off a unit no one sold.
+#[test]
+fn drift_repair_keeps_the_count_it_set_with_the_records_still_waiting() {
+    let f = store();
+    let s = &f.store;
+    let shop = Arc::new(Mem::default());
+    let cart = custom_cart(s, "shop", shop.clone(), Some("attribute"), None);
+    item(s, "A", 2);
+    shop.set("A", 2);
+    // Real-time on for a while: a POS sale waits for the cart; then the box is cleared (to
+    // run manual sync), the sale still waiting.
+    s.set_cart_sync(cart, true).unwrap();
+    adjust(s, "A", -1, Reason::PosSale);
+    s.set_cart_sync(cart, false).unwrap();
+    assert_eq!(records(s, cart), vec![("A".to_string(), -1)]);
+    // The web shop sold 5 meanwhile (backorders: it counts -3).
+    shop.set("A", -3);
+    let r = s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(r.updated, 1, "{r:?}");
+    // 2 - 1 at the POS - 5 on the web.
+    assert_eq!(s.item_qoh("A").unwrap(), -4);
+    // The drift report: the store publishes 0 with -1 waiting, so the cart should show 1.
+    let d = s.drift(cart, true).unwrap();
+    assert_eq!(d.repaired, 1, "{d:?}");
+    assert_eq!(shop.get("A"), 1);
+    // Nothing happens anywhere. A Get QOH now must change nothing: the cart shows 1 with -1
+    // still to come, which is the 0 the store publishes.
+    let r = s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        s.item_qoh("A").unwrap(),
+        -4,
+        "Get QOH after a drift repair took a sale that was already counted: {r:?}"
+    );
+}
+
+/// A cart whose answers to counts are lost (the request timed out) and that did not take them:
+/// every other call goes to the in-memory cart.
+struct LosesCounts {
+    inner: Arc<Mem>,
+}
+
+impl inventory_sync::adapter::CartAdapter for LosesCounts {
+    fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
+        self.inner.update_mode()
+    }
+    fn apply_deltas(
+        &self,
+        d: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        self.inner.apply_deltas(d)
+    }
+    fn set_quantities(
+        &self,
+        _: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        Err(inventory_sync::adapter::CartError::Ambiguous(
+            "timed out waiting for the answer".into(),
+        ))
+    }
+    fn fetch_quantities(
+        &self,
+        c: Option<&str>,
+        l: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
+        self.inner.fetch_quantities(c, l)
+    }
+}
+
+/// A cart (real-time off) shown 100, then capped at 20: the store keeps that it shows 100.
+/// Returns the shop and the cart, whose counts from now on are lost on the way.
+fn capped_after_send(s: &Store) -> (Arc<Mem>, inventory_sync::CartId) {
+    let shop = Arc::new(Mem::default());
+    let lossy = Arc::new(LosesCounts {
+        inner: shop.clone(),
+    });
+    // Counts go through the in-memory cart first, then are lost.
+    let live = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (l2, shop2, lossy2) = (live.clone(), shop.clone(), lossy.clone());
+    s.register_adapter("shop", move |_| {
+        Ok(if l2.load(std::sync::atomic::Ordering::SeqCst) {
+            lossy2.clone() as Arc<dyn inventory_sync::adapter::CartAdapter>
+        } else {
+            shop2.clone() as Arc<dyn inventory_sync::adapter::CartAdapter>
+        })
+    });
+    let cart = s
+        .upsert_cart_json(
+            r#"{"name":"shop","adapter":"shop","capabilities":{"send":true,"get":true}}"#,
+        )
+        .unwrap();
+    item(s, "A", 100);
+    s.send_qoh(cart, Default::default(), None).unwrap();
+    assert_eq!(shop.get("A"), 100);
+    s.set_web_fields(cart, "A", r#"{"max_publish":20}"#)
+        .unwrap();
+    live.store(true, std::sync::atomic::Ordering::SeqCst);
+    (shop, cart)
+}
+
+/// A Send QOH count whose answer is lost leaves the cart showing it or what was kept: the
+/// larger is kept, as after a run that ended unsettled, so Get QOH errs toward fewer units.
+/// The kept count was forgotten: the cart, which did not take the 20 and still shows the 100
+/// it was shown before the cap, was read as 80 units returned (QOH 180).
+#[test]
+fn a_send_qoh_count_whose_answer_was_lost_keeps_a_larger_kept_count() {
+    let f = store();
+    let s = &f.store;
+    let (shop, cart) = capped_after_send(s);
+    let r = s.send_qoh(cart, Default::default(), None).unwrap();
+    assert_eq!((r.sent, r.failed), (0, 1), "{r:?}");
+    assert_eq!(shop.get("A"), 100, "the cart did not take it");
+    s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        s.item_qoh("A").unwrap(),
+        100,
+        "nothing was sold or returned anywhere, yet Get QOH made stock"
+    );
+}
+
+/// The same in a drift repair: its set of 20 (compare-and-set from 100) is lost, and the
+/// cart, still at 100, was read as 80 units returned.
+#[test]
+fn a_drift_repair_whose_answer_was_lost_keeps_a_larger_kept_count() {
+    let f = store();
+    let s = &f.store;
+    let (shop, cart) = capped_after_send(s);
+    let d = s.drift(cart, true).unwrap();
+    assert_eq!(d.items.len(), 1, "{d:?}");
+    assert_eq!(d.repaired, 0, "{d:?}");
+    assert_eq!(shop.get("A"), 100, "the cart did not take it");
+    s.get_qoh(cart, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        s.item_qoh("A").unwrap(),
+        100,
+        "nothing was sold or returned anywhere, yet Get QOH made stock"
+    );
+}
