@@ -823,41 +823,30 @@ fn capped_after_send(s: &Store) -> (Arc<Mem>, inventory_sync::CartId) {
     (shop, cart)
 }
 
-/// A Send QOH count whose answer is lost leaves the cart showing it or what was kept: the
-/// larger is kept, as after a run that ended unsettled, so Get QOH errs toward fewer units.
-/// The kept count was forgotten: the cart, which did not take the 20 and still shows the 100
-/// it was shown before the cap, was read as 80 units returned (QOH 180).
+/// A count whose answer is lost (Send QOH's, or a drift repair's compare-and-set from 100)
+/// leaves the cart showing it or what was kept: the larger is kept, as after a run that
+/// ended unsettled, so Get QOH errs toward fewer units. The kept count was forgotten: the
+/// cart, which did not take the 20 and still showed the 100 it was shown before the cap, was
+/// read as 80 units returned (QOH 180).
 #[test]
-fn a_send_qoh_count_whose_answer_was_lost_keeps_a_larger_kept_count() {
-    let f = store();
-    let s = &f.store;
-    let (shop, cart) = capped_after_send(s);
-    let r = s.send_qoh(cart, Default::default(), None).unwrap();
-    assert_eq!((r.sent, r.failed), (0, 1), "{r:?}");
-    assert_eq!(shop.get("A"), 100, "the cart did not take it");
-    s.get_qoh(cart, GetOptions::default(), None).unwrap();
-    assert_eq!(
-        s.item_qoh("A").unwrap(),
-        100,
-        "nothing was sold or returned anywhere, yet Get QOH made stock"
-    );
-}
-
-/// The same in a drift repair: its set of 20 (compare-and-set from 100) is lost, and the
-/// cart, still at 100, was read as 80 units returned.
-#[test]
-fn a_drift_repair_whose_answer_was_lost_keeps_a_larger_kept_count() {
-    let f = store();
-    let s = &f.store;
-    let (shop, cart) = capped_after_send(s);
-    let d = s.drift(cart, true).unwrap();
-    assert_eq!(d.items.len(), 1, "{d:?}");
-    assert_eq!(d.repaired, 0, "{d:?}");
-    assert_eq!(shop.get("A"), 100, "the cart did not take it");
-    s.get_qoh(cart, GetOptions::default(), None).unwrap();
-    assert_eq!(
-        s.item_qoh("A").unwrap(),
-        100,
-        "nothing was sold or returned anywhere, yet Get QOH made stock"
-    );
+fn a_count_whose_answer_was_lost_keeps_a_larger_kept_count() {
+    for repair in [false, true] {
+        let f = store();
+        let s = &f.store;
+        let (shop, cart) = capped_after_send(s);
+        if repair {
+            let d = s.drift(cart, true).unwrap();
+            assert_eq!((d.items.len(), d.repaired), (1, 0), "{d:?}");
+        } else {
+            let r = s.send_qoh(cart, Default::default(), None).unwrap();
+            assert_eq!((r.sent, r.failed), (0, 1), "{r:?}");
+        }
+        assert_eq!(shop.get("A"), 100, "the cart did not take it");
+        s.get_qoh(cart, GetOptions::default(), None).unwrap();
+        assert_eq!(
+            s.item_qoh("A").unwrap(),
+            100,
+            "repair {repair}: Get QOH made stock"
+        );
+    }
 }

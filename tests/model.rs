@@ -54,6 +54,15 @@ fn expected(store: &inventory_sync::Store, cart: i64, sku: &str, level_sku: bool
     Some(wf.published(it.qoh))
 }
 
+/// A forced Get QOH of `cart`: a trade made there, read back.
+fn forced_get(store: &inventory_sync::Store, cart: i64) -> inventory_sync::GetReport {
+    let forced = inventory_sync::GetOptions {
+        force: true,
+        create_new: false,
+    };
+    store.get_qoh(cart, forced, None).unwrap()
+}
+
 /// One seed of the model of two real-time carts; `Ok(false)` when it ended early.
 fn run_seed(seed: u64) -> Result<bool, String> {
     let f = store();
@@ -96,17 +105,7 @@ fn run_seed(seed: u64) -> Result<bool, String> {
                     d = 1;
                 }
                 *mem.qoh.lock().unwrap().entry(sku.clone()).or_insert(0) += d;
-                let rep = f
-                    .store
-                    .get_qoh(
-                        cart,
-                        inventory_sync::GetOptions {
-                            force: true,
-                            create_new: false,
-                        },
-                        None,
-                    )
-                    .unwrap();
+                let rep = forced_get(&f.store, cart);
                 log.push(format!("trade on cart {cart} {sku} {d}, get: {:?}", rep));
                 if rep.not_applied.iter().any(|n| n.sku == sku) {
                     // The store did not take the trade (it says why): the model ends here.
@@ -322,17 +321,7 @@ fn run_conservation(seed: u64, steps: usize) -> Result<bool, String> {
                     continue;
                 }
                 *mem.qoh.lock().unwrap().get_mut(sku).unwrap() += d;
-                let rep = f
-                    .store
-                    .get_qoh(
-                        cart,
-                        inventory_sync::GetOptions {
-                            force: true,
-                            create_new: false,
-                        },
-                        None,
-                    )
-                    .unwrap();
+                let rep = forced_get(&f.store, cart);
                 log.push(format!("trade on {cart} {sku} {d}; get {:?}", rep));
                 if rep.not_applied.iter().any(|n| n.sku == sku) {
                     // The store did not take the trade (it says why): the model ends here.
