@@ -207,15 +207,15 @@ fn a_local_controller_sends_its_own_records_and_those_of_silent_workstations() {
     assert_eq!(e.qoh("W"), Some(9));
     let recs = stack(&f.store, None);
     assert_eq!(recs[0]["workstation"], "TILL-2");
-    // A workstation that has never run a controller is silent: its records are sent for it.
+    // A workstation that has never run a controller is silent: its records are sent for it,
+    // after an older change of the item at a live workstation (an item's changes in order).
     let till3 = f.reopen();
     till3.set_param("Workstation", "TILL-3").unwrap();
     adjust(&till3, "W", -3, Reason::PosSale);
     let r = till1.run_stack(None).unwrap();
-    assert_eq!(r.sent, 1);
-    assert_eq!(e.qoh("W"), Some(6));
-    // TILL-2 sends its own.
-    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
+    assert_eq!(r.sent, 0, "TILL-2's older change of W goes first: {r}");
+    // TILL-2 sends its own, then TILL-3's, in order.
+    assert_eq!(till2.run_stack(None).unwrap().sent, 2);
     assert_eq!(e.qoh("W"), Some(4));
 }
 
@@ -2964,6 +2964,75 @@ fn a_change_does_not_overtake_an_older_one_of_its_item_waiting_for_its_retry() {
         )
         .unwrap();
     drain(&f.store);
+    let sent = shop.sent.lock().unwrap().clone();
+    assert_eq!(sent, [("W".to_string(), 5), ("W".to_string(), -3)]);
+    assert_eq!(shop.qoh.lock().unwrap()["W"], 2);
+    assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
+}
+
+/// A NoNegative cart (as Medusa) showing `qoh` of W, on a store with W at `qoh`, and the
+/// handles of the workstations TILL-1 and TILL-2.
+fn tills_on_a_cart_without_negative_counts(
+    f: &Fixture,
+    qoh: i64,
+) -> (Arc<NoNegativeOnceBusy>, CartId, Store, Store) {
+    let shop = Arc::new(NoNegativeOnceBusy {
+        busy_once: AtomicBool::new(true),
+        ..Default::default()
+    });
+    let cart = custom_cart(&f.store, "Shop", shop.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", qoh);
+    shop.qoh.lock().unwrap().insert("W".into(), qoh);
+    let tills: Vec<Store> = ["TILL-1", "TILL-2"]
+        .iter()
+        .map(|name| {
+            let till = f.reopen();
+            till.set_param("Workstation", name).unwrap();
+            let s = shop.clone();
+            till.register_adapter("Shop", move |_| Ok(s.clone() as Arc<dyn CartAdapter>));
+            till
+        })
+        .collect();
+    let [till1, till2]: [Store; 2] = tills.try_into().ok().unwrap();
+    (shop, cart, till1, till2)
+}
+
+/// Shared mode: one controller sends every workstation's changes of an item in the order
+/// they were made. It grouped TILL-1's two sales (-1, -3) past TILL-2's receiving (+5) made
+/// between them: a cart at 1 that takes no negative count refused the -4, and both sales
+/// were bypassed (the cart showed 6 where the store had 2).
+#[test]
+fn a_shared_controller_sends_an_items_changes_of_several_workstations_in_order() {
+    let f = store();
+    f.store.set_param("StackMode", "shared").unwrap();
+    let (shop, cart, till1, till2) = tills_on_a_cart_without_negative_counts(&f, 1);
+    adjust(&till1, "W", -1, Reason::PosSale);
+    adjust(&till2, "W", 5, Reason::Receiving);
+    adjust(&till1, "W", -3, Reason::PosSale);
+    while till1.run_stack(None).unwrap().sent > 0 {}
+    let sent = shop.sent.lock().unwrap().clone();
+    let w = |d: i64| ("W".to_string(), d);
+    assert_eq!(sent, [w(-1), w(5), w(-3)]);
+    assert_eq!(shop.qoh.lock().unwrap()["W"], 2);
+    assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
+}
+
+/// Local mode: a till's controller does not send its change of an item ahead of an older
+/// one waiting at another live till. TILL-1's -3 went ahead of TILL-2's +5, and a cart at 0
+/// that takes no negative count refused it (the cart showed 5 where the store had 2).
+#[test]
+fn a_local_controller_waits_for_an_older_change_of_the_item_at_a_live_till() {
+    let f = store();
+    f.store.set_param("StackMode", "local").unwrap();
+    let (shop, cart, till1, till2) = tills_on_a_cart_without_negative_counts(&f, 0);
+    till2.run_stack(None).unwrap(); // TILL-2's controller is alive
+    adjust(&till2, "W", 5, Reason::Receiving);
+    adjust(&till1, "W", -3, Reason::PosSale);
+    let first = till1.run_stack(None).unwrap();
+    assert_eq!(first.sent, 0, "{first}");
+    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
+    assert_eq!(till1.run_stack(None).unwrap().sent, 1);
     let sent = shop.sent.lock().unwrap().clone();
     assert_eq!(sent, [("W".to_string(), 5), ("W".to_string(), -3)]);
     assert_eq!(shop.qoh.lock().unwrap()["W"], 2);

@@ -34,30 +34,34 @@ const CANDIDATES: &str = "SELECT s.item_id, s.workstation, s.id FROM stack s
                              WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
                              ORDER BY s.id LIMIT ?8";
 
-/// The first of each item's records among them, unless the item is in flight: the items of
-/// a first-attempt batch (`{}`, `{}` are the scopes of `s` and `e`).
-const FIRSTS: &str = "SELECT s.item_id, s.workstation
-                       FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
-                             WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                             ORDER BY s.id LIMIT ?8) s
-                       WHERE NOT EXISTS (SELECT 1 FROM stack e
-                             WHERE e.cart_id = ?1 AND e.item_id = s.item_id
-                               AND e.id >= {head} AND e.id < s.id
-                               AND e.group_id IS NULL AND {})
-                         AND NOT EXISTS (SELECT 1 FROM send_groups o
-                             WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                               AND o.state = 'pending')
-                         AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
-                             WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
-                               AND f.group_id = b.id AND f.item_id = s.item_id)
-                       LIMIT ?6";
+/// The first of each item's records among them, unless an older one waits or the item is in
+/// flight: the items of a first-attempt batch (`{}` is the scope of `s`).
+const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id
+                   FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
+                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                         ORDER BY s.id LIMIT ?8) s
+                   WHERE NOT EXISTS (SELECT 1 FROM stack e
+                         WHERE e.cart_id = ?1 AND e.item_id = s.item_id
+                           AND e.id >= {first} AND e.id < s.id AND e.group_id IS NULL)
+                     AND NOT EXISTS (SELECT 1 FROM send_groups o
+                         WHERE o.cart_id = ?1 AND o.item_id = s.item_id
+                           AND o.state = 'pending')
+                     AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
+                         WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
+                           AND f.group_id = b.id AND f.item_id = s.item_id)
+                   LIMIT ?6";
 
-/// The batch takes those items' ungrouped records (`{FIRSTS}` as above).
+/// The batch takes those items' ungrouped records, each item's of one workstation up to
+/// another's (`{FIRSTS}` as above).
 const GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
-                 SELECT x.id FROM ({FIRSTS}) p
-                 CROSS JOIN stack x
-                 WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= {head}
-                   AND x.workstation = p.workstation AND x.group_id IS NULL)";
+             SELECT x.id FROM ({FIRSTS}) p
+             CROSS JOIN stack x
+             WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= p.id
+               AND x.workstation = p.workstation AND x.group_id IS NULL
+               AND x.id < COALESCE((SELECT MIN(y.id) FROM stack y
+                   WHERE y.cart_id = ?1 AND y.item_id = p.item_id AND y.id > p.id
+                     AND y.group_id IS NULL AND y.workstation <> p.workstation),
+                   9223372036854775807))";
 
 /// Whether anything of a cart waits ungrouped, as `stack_has_waiting()` (every pass) and
 /// `backlog_grouped()` (every lease) ask it, and `WAITING` too: of the ungrouped records'
@@ -82,10 +86,10 @@ const LEASED: &[&str] = &[
          WHERE cart_id = ?1 AND lease_token IS NOT NULL",
 ];
 
-/// The cart's oldest waiting record, where the grouping's walks of an item's records start
-/// (`{head}` in the source; `{}` is the scope of `m`).
-const HEAD: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL AND {}
-              ORDER BY m.id LIMIT 1)";
+/// The cart's oldest waiting record, of any workstation, where the grouping's walk for an
+/// item's older records starts (`{first}` in the source).
+const FIRST: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL
+          ORDER BY m.id LIMIT 1)";
 
 /// `ITEM_KEY_SQL` in the source.
 const ITEM_KEY: &str = "substr(b.key, 1, 24)
@@ -199,12 +203,7 @@ fn with_scope(template: &str, alias: &str) -> String {
 fn firsts() -> String {
     FIRSTS
         .replacen("{}", &SCOPE.replace("{a}", "s"), 1)
-        .replacen("{}", &SCOPE.replace("{a}", "e"), 1)
-        .replace("{head}", &head())
-}
-
-fn head() -> String {
-    with_scope(HEAD, "m")
+        .replace("{first}", FIRST)
 }
 
 /// A copied statement as it runs: its placeholders filled as the source fills them.
@@ -212,8 +211,7 @@ fn expand(sql: &str) -> String {
     with_scope(
         &sql.replace("{UNSENT}", UNSENT)
             .replace("{ITEM_KEY_SQL}", ITEM_KEY)
-            .replace("{FIRSTS}", &firsts())
-            .replace("{head}", &head()),
+            .replace("{FIRSTS}", &firsts()),
         "b",
     )
 }
@@ -231,7 +229,7 @@ fn copies_match_the_source() {
         grouping_head,
         grouping_tail,
         ITEM_KEY,
-        HEAD,
+        FIRST,
         ITEM_RECORDS,
         WAITING,
         UNSENT,

@@ -1364,31 +1364,28 @@ fn first_attempt_batch(
     // The window of oldest ungrouped records is twice the room: enough for a batch of
     // distinct items, and a hot item's many records only make a batch smaller. Each item's
     // first record in the window stands for the item (an index probe: a GROUP BY sorted
-    // the window twice), unless a send of the item is in flight in a batch (probed through
-    // the batch: the item's own records may be many) or waits in a group, in flight or for
-    // its retry: the item's changes reach the cart in the order they were made (a cart
-    // that takes no negative count, as Medusa, refused a sale sent ahead of the receiving
-    // before it, and the sale was bypassed). All the item's
-    // ungrouped records of that record's workstation join the batch. Both walks of an
-    // item's records start at the cart's oldest waiting record (`head`): every record
-    // they look for is at or after it, and an item's records before it (a hot item's
-    // thousands of bypassed ones) would be walked on every lease.
-    let head = format!(
-        "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL AND {}
-          ORDER BY m.id LIMIT 1)",
-        scope_sql("m")
-    );
+    // the window twice), unless an older record of the item waits ungrouped (another live
+    // workstation's, which this controller may not send), a send of the item is in flight
+    // in a batch (probed through the batch: the item's own records may be many) or waits in
+    // a group, in flight or for its retry: the item's changes reach the cart in the order
+    // they were made (a cart that takes no negative count, as Medusa, refused a sale sent
+    // ahead of the receiving before it, and the sale was bypassed). The item's ungrouped
+    // records of that record's workstation join the batch, up to the first of another
+    // workstation's. The walk for an older record starts at the cart's oldest waiting
+    // record (`first`): every record it looks for is at or after it, and an item's records
+    // before it (a hot item's thousands of bypassed ones) would be walked on every lease.
+    let first = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL
+          ORDER BY m.id LIMIT 1)";
     let grouped = c
         .prepare_cached(&format!(
             "UPDATE stack SET group_id = ?7 WHERE id IN (
-             SELECT x.id FROM (SELECT s.item_id, s.workstation
+             SELECT x.id FROM (SELECT s.item_id, s.workstation, s.id
                    FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
                          WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
                          ORDER BY s.id LIMIT ?8) s
                    WHERE NOT EXISTS (SELECT 1 FROM stack e
                          WHERE e.cart_id = ?1 AND e.item_id = s.item_id
-                           AND e.id >= {head} AND e.id < s.id
-                           AND e.group_id IS NULL AND {})
+                           AND e.id >= {first} AND e.id < s.id AND e.group_id IS NULL)
                      AND NOT EXISTS (SELECT 1 FROM send_groups o
                          WHERE o.cart_id = ?1 AND o.item_id = s.item_id
                            AND o.state = 'pending')
@@ -1397,10 +1394,13 @@ fn first_attempt_batch(
                            AND f.group_id = b.id AND f.item_id = s.item_id)
                    LIMIT ?6) p
              CROSS JOIN stack x
-             WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= {head}
-               AND x.workstation = p.workstation AND x.group_id IS NULL)",
-            scope_sql("s"),
-            scope_sql("e")
+             WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= p.id
+               AND x.workstation = p.workstation AND x.group_id IS NULL
+               AND x.id < COALESCE((SELECT MIN(y.id) FROM stack y
+                   WHERE y.cart_id = ?1 AND y.item_id = p.item_id AND y.id > p.id
+                     AND y.group_id IS NULL AND y.workstation <> p.workstation),
+                   9223372036854775807))",
+            scope_sql("s")
         ))?
         .execute(params![
             cart,
