@@ -422,7 +422,8 @@ int32_t invsync_adjust_qoh(invsync_store *store,
 
 /**
  * As `invsync_adjust_qoh`, idempotent on `host_ref` (1 to 255 bytes: an order number and
- * line, an adjustment id): the same change again under a reference seen before is an
+ * line, an adjustment id; read trimmed, as a SKU is, so a fixed-width field's padding names
+ * the same reference): the same change again under a reference seen before is an
  * `INVSYNC_OK` no-op, so a host that retries after its own crash never doubles a change.
  * Another change (SKU, delta, reason or origin cart) under a reference used before is
  * `INVSYNC_REFUSED`, naming both: skipped, it would be lost without a word.

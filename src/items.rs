@@ -130,10 +130,15 @@ impl Adjustment {
         self
     }
     /// The host's own reference (order and line, adjustment id): the same reference again is
-    /// an OK no-op, so a host retrying after its own crash never doubles a change.
+    /// an OK no-op, so a host retrying after its own crash never doubles a change. Read
+    /// trimmed, as a SKU is: `"ORD-1/1 "` (a fixed-width field read back) is `"ORD-1/1"`.
     pub fn host_ref(mut self, host_ref: impl Into<String>) -> Self {
         self.host_ref = Some(host_ref.into());
         self
+    }
+    /// The reference as the store keeps it: trimmed.
+    fn reference(&self) -> Option<&str> {
+        self.host_ref.as_deref().map(str::trim)
     }
     /// What [`Store::adjust_qoh`] refuses of the change itself, before it reads the store: a
     /// SKU that is empty or too long, a host reference not of 1 to 255 bytes. A caller
@@ -144,9 +149,11 @@ impl Adjustment {
     }
     fn checked_sku(&self) -> Result<&str> {
         let sku = check_sku(&self.sku)?;
-        if let Some(r) = &self.host_ref {
+        if let Some(r) = self.reference() {
             if r.is_empty() || r.len() > 255 {
-                return Err(Error::invalid("host_ref must be 1 to 255 bytes"));
+                return Err(Error::invalid(
+                    "host_ref must be 1 to 255 bytes, not counting blanks around it",
+                ));
             }
         }
         Ok(sku)
@@ -169,10 +176,16 @@ pub enum AdjustOutcome {
 
 /// [`Store::seen_before`] in the caller's transaction; `sku` is the adjustment's, checked.
 fn seen_before(c: &Connection, adjustment: &Adjustment, sku: &str) -> Result<bool> {
-    let Some(r) = &adjustment.host_ref else {
+    let (Some(r), Some(given)) = (adjustment.reference(), adjustment.host_ref.as_deref()) else {
         return Ok(false);
     };
-    let Some((was_sku, was_delta, was_reason, was_origin)) = sql::ledger_by_host_ref(c, r)? else {
+    // Until 2026-12-03 a reference was kept as given, blanks and all: a retry of one kept
+    // so is found by that form too.
+    let mut found = sql::ledger_by_host_ref(c, r)?;
+    if found.is_none() && given != r {
+        found = sql::ledger_by_host_ref(c, given)?;
+    }
+    let Some((was_sku, was_delta, was_reason, was_origin)) = found else {
         return Ok(false);
     };
     let now = (
@@ -552,7 +565,7 @@ pub(crate) fn apply_change(
         new_qoh,
         reason,
         origin_cart,
-        change.host_ref.as_deref(),
+        change.reference(),
         workstation,
     )?;
     Ok(AdjustOutcome::Applied {

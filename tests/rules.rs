@@ -732,6 +732,41 @@ fn a_repeated_host_ref_is_an_ok_no_op() {
     assert_eq!(records(&f.store, c).len(), 1);
 }
 
+/// A host reference is read trimmed, as a SKU is: one padded with blanks (a fixed-width
+/// CHAR column or a VBA `String * 12` read back, the same line sent through the C ABI and
+/// then imported from a CSV file, which trims it) names the same change, and the retry is an
+/// OK no-op. It was a new reference, and the sale was taken twice. A reference kept padded by
+/// an older build is still found by its padded form; one of blanks only is refused.
+#[test]
+fn a_host_ref_padded_with_blanks_is_the_same_reference() {
+    let f = store();
+    item(&f.store, "W1", 10);
+    let sale = |sku: &str, r: &str| {
+        Adjustment::new(sku, Delta::new(-2).unwrap(), Reason::PosSale).host_ref(r)
+    };
+    f.store.adjust_qoh(&sale("W1", "ORD-1001/1")).unwrap();
+    for retry in ["ORD-1001/1 ", " ORD-1001/1", "ORD-1001/1\t"] {
+        let again = f.store.adjust_qoh(&sale("W1 ", retry)).unwrap();
+        assert_eq!(again, AdjustOutcome::Duplicate, "{retry:?}");
+    }
+    assert_eq!(f.store.item_qoh("W1").unwrap(), 8);
+    let ledger = f.store.ledger_json(Some(r#"{"sku":"W1"}"#)).unwrap();
+    assert!(ledger.contains(r#""host_ref":"ORD-1001/1""#), "{ledger}");
+    // A row an older build wrote with the blanks kept.
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            "UPDATE ledger SET host_ref = 'ORD-1001/1  ' WHERE host_ref = 'ORD-1001/1'",
+            [],
+        )
+        .unwrap();
+    let again = f.store.adjust_qoh(&sale("W1", "ORD-1001/1  ")).unwrap();
+    assert_eq!(again, AdjustOutcome::Duplicate);
+    assert_eq!(f.store.item_qoh("W1").unwrap(), 8);
+    let blank = f.store.adjust_qoh(&sale("W1", "   ")).unwrap_err();
+    assert_eq!(blank.kind(), ErrorKind::InvalidArgument, "{blank}");
+}
+
 /// A host reference used before for another change (an order number two carts share, a
 /// host keying by order without its line) is refused, naming the reference and both changes:
 /// answered OK as seen before, as until 2026-12-02, the sale was lost without a word and the
