@@ -929,3 +929,40 @@ fn a_listing_asks_only_for_the_fields_it_reads() {
     assert_eq!(page.items.len(), 100);
     assert_eq!(page.items[99], ("P100".to_owned(), 100));
 }
+
+/// Two store items of one call reaching the same WooCommerce product (both by `remote_ref`
+/// here; a SKU and another item's reference can do the same): each was read at 10, planned
+/// as 9, written in one batch (the second write replacing the first) and checked against
+/// the 9 read back: both "applied", one sale lost. The second now goes in a later call,
+/// which reads the count the first left.
+#[test]
+fn two_changes_of_one_product_in_one_call_are_not_both_taken_as_applied() {
+    let read = r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#;
+    let written = r#"{"update":[{"id":5,"sku":"MUG","manage_stock":true,"stock_quantity":9}]}"#;
+    let after = r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":9}]"#;
+    let server = Scripted::start(vec![(200, read), (200, written), (200, after)]);
+    let adapter = WooCommerceAdapter::new(
+        &server.url,
+        "ck_x",
+        Secret::new("cs_x"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let sale = |key: &str, sku: &str| DeltaSend {
+        key: key.into(),
+        sku: sku.into(),
+        remote_ref: Some("5".into()),
+        delta: -1,
+    };
+    let out = adapter
+        .apply_deltas(&[sale("k1", "MUG"), sale("k2", "MUG-BLUE")])
+        .unwrap();
+    let seen = server.finish();
+    assert!(matches!(out[0], SendOutcome::Applied { .. }), "{out:?}");
+    assert!(matches!(out[1], SendOutcome::Retry { .. }), "{out:?}");
+    assert_eq!(
+        seen[1].2.matches("stock_quantity").count(),
+        1,
+        "one write of the product: {seen:?}"
+    );
+}
