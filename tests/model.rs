@@ -26,6 +26,15 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    /// A web-fields change: a buffer, a cap (or none), or the sync switch.
+    fn web_fields(&mut self) -> String {
+        match self.below(3) {
+            0 => format!(r#"{{"buffer":{}}}"#, self.below(3)),
+            1 if self.below(2) == 0 => r#"{"max_publish":null}"#.to_string(),
+            1 => format!(r#"{{"max_publish":{}}}"#, self.below(6)),
+            _ => format!(r#"{{"sync":{}}}"#, self.below(3) != 0),
+        }
+    }
 }
 
 fn expected(store: &inventory_sync::Store, cart: i64, sku: &str, level_sku: bool) -> Option<i64> {
@@ -175,17 +184,7 @@ fn run_seed(seed: u64) -> Result<bool, String> {
                 all.push("P".into());
                 let sku = all[r.below(all.len() as u64) as usize].clone();
                 let sku = sku.as_str();
-                let json = match r.below(3) {
-                    0 => format!(r#"{{"buffer":{}}}"#, r.below(3)),
-                    1 => {
-                        if r.below(2) == 0 {
-                            r#"{"max_publish":null}"#.to_string()
-                        } else {
-                            format!(r#"{{"max_publish":{}}}"#, r.below(6))
-                        }
-                    }
-                    _ => format!(r#"{{"sync":{}}}"#, r.below(3) != 0),
-                };
+                let json = r.web_fields();
                 log.push(format!("wf cart {cart} {sku} {json}"));
                 f.store.set_web_fields(cart, sku, &json).unwrap();
             }
@@ -284,17 +283,7 @@ fn run_conservation(seed: u64, steps: usize) -> Result<bool, String> {
             }
             3 => {
                 let cart = if r.below(2) == 0 { a } else { c };
-                let json = match r.below(3) {
-                    0 => format!(r#"{{"buffer":{}}}"#, r.below(3)),
-                    1 => {
-                        if r.below(2) == 0 {
-                            r#"{"max_publish":null}"#.to_string()
-                        } else {
-                            format!(r#"{{"max_publish":{}}}"#, r.below(6))
-                        }
-                    }
-                    _ => format!(r#"{{"sync":{}}}"#, r.below(3) != 0),
-                };
+                let json = r.web_fields();
                 log.push(format!("wf {cart} {sku} {json}"));
                 f.store.set_web_fields(cart, sku, &json).unwrap();
             }
