@@ -1070,14 +1070,12 @@ impl Store {
                         // given back).
                         let mut taken = Vec::new();
                         for (i, d) in chunk.iter_mut().enumerate() {
-                            match outcomes.get(i) {
-                                Some(SendOutcome::Applied { .. }) => {
-                                    taken.push((targets[i], sets[i].qoh, false))
-                                }
-                                Some(SendOutcome::Uncertain { .. }) => {
-                                    taken.push((targets[i], sets[i].qoh, true))
-                                }
-                                _ => {}
+                            if let Some(
+                                o @ (SendOutcome::Applied { .. } | SendOutcome::Uncertain { .. }),
+                            ) = outcomes.get(i)
+                            {
+                                let maybe = matches!(o, SendOutcome::Uncertain { .. });
+                                taken.push((targets[i], sets[i].qoh, maybe));
                             }
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {
@@ -1261,20 +1259,19 @@ impl Paging {
         &mut self,
         page: QuantityPage,
     ) -> std::result::Result<(QuantityPage, Vec<bool>), CartError> {
+        let (mut new, mut repeats) = (false, false);
         let first: Vec<bool> = page
             .items
             .iter()
             .map(|(sku, _)| {
                 let form = sku.trim();
-                !form.is_empty() && self.listed.insert(form.to_owned())
+                let first = !form.is_empty() && self.listed.insert(form.to_owned());
+                new |= first;
+                repeats |= !first && !form.is_empty();
+                first
             })
             .collect();
-        let repeats = page
-            .items
-            .iter()
-            .zip(&first)
-            .any(|((sku, _), first)| !first && !sku.trim().is_empty());
-        if first.contains(&true) {
+        if new {
             (self.empty, self.repeated) = (0, 0);
         } else if repeats {
             self.repeated += 1;

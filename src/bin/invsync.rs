@@ -442,8 +442,6 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         )));
                     }
                 }
-            }
-            if !again {
                 for (k, reference) in numbered(0) {
                     let l = &mut parsed[k].1;
                     l.adjustment = l.adjustment.clone().host_ref(reference);

@@ -819,15 +819,15 @@ fn absolute_uri(uri: &str, cwd: PathBuf) -> String {
     let Some(mut dir) = cwd.to_str().map(|d| d.as_bytes().to_vec()) else {
         return uri.to_owned();
     };
+    // C:\shop → /C:/shop; \\server\share → //server/share (SQLite's UNC form: five
+    // slashes in all would name no server).
     if dir.first() != Some(&b'/') {
-        // C:\shop → /C:/shop; \\server\share → //server/share (SQLite's UNC form: five
-        // slashes in all would name no server).
         for b in dir.iter_mut().filter(|b| **b == b'\\') {
             *b = b'/';
         }
-        if dir.first() != Some(&b'/') {
-            dir.insert(0, b'/');
-        }
+    }
+    if dir.first() != Some(&b'/') {
+        dir.insert(0, b'/');
     }
     while dir.len() > 1 && dir.ends_with(b"/") {
         dir.pop();
