@@ -715,6 +715,21 @@ impl Store {
                     cart.name
                 )));
             }
+            // Another item given the same record of the cart (also one stored before): the
+            // cart keeps one count for the two, set by whichever was sent last.
+            let spellings = given.and_then(|r| {
+                crate::adapter::registry::remote_ref_spellings(&cart.adapter, r).map(|s| (r, s))
+            });
+            if let Some((r, spellings)) = spellings {
+                if let Some(holder) = sql::web_fields_ref_holder(c, cart.id, item.id, &spellings)? {
+                    return Err(Error::invalid(format!(
+                        "web fields of {sku} on cart {:?}: remote_ref {r:?} names what item \
+                         {holder} is linked to there, and the cart keeps one count for it; give \
+                         {sku} the reference of its own product, or clear {holder}'s first",
+                        cart.name
+                    )));
+                }
+            }
             if old == wf {
                 return sql::web_fields_put(c, cart.id, item.id, &wf);
             }

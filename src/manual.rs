@@ -783,20 +783,42 @@ impl Store {
             });
         }
         // A reference stored before web fields refused it: the adapter fails the item.
+        // Or one naming what another item's names (the cart keeps one count for the two).
         if !self.inner.adapters.is_custom(&cart.adapter) {
+            let mut linked: HashMap<String, String> = HashMap::new();
             for (sku, r) in self.read(|c| sql::web_fields_refs(c, cart.id))? {
-                if let Some(why) = crate::adapter::registry::remote_ref_refused(&cart.adapter, &r) {
-                    warnings.push(Warning {
-                        kind: "unmapped",
-                        sku: Some(sku),
-                        message: format!(
-                            "remote_ref {r:?}: {why}; set it right or clear it (\"remote_ref\": \
-                             null) before real-time sync goes on"
+                let message = if let Some(why) =
+                    crate::adapter::registry::remote_ref_refused(&cart.adapter, &r)
+                {
+                    format!("remote_ref {r:?}: {why}")
+                } else {
+                    let Some(key) =
+                        crate::adapter::registry::remote_ref_spellings(&cart.adapter, &r)
+                            .and_then(|s| s.into_iter().next())
+                    else {
+                        continue;
+                    };
+                    match linked.get(&key) {
+                        Some(first) => format!(
+                            "remote_ref {r:?} names what item {first} is linked to on this cart, \
+                             which keeps one count for the two"
                         ),
-                        cart_qoh: None,
-                        expected: None,
-                    });
-                }
+                        None => {
+                            linked.insert(key, sku);
+                            continue;
+                        }
+                    }
+                };
+                warnings.push(Warning {
+                    kind: "unmapped",
+                    sku: Some(sku),
+                    message: format!(
+                        "{message}; set it right or clear it (\"remote_ref\": null) before \
+                         real-time sync goes on"
+                    ),
+                    cart_qoh: None,
+                    expected: None,
+                });
             }
         }
         let expected = self.expected_counts(&cart)?;

@@ -822,6 +822,89 @@ fn a_remote_ref_no_adapter_would_read_is_refused() {
     assert_eq!(f.store.web_fields(shop, "TEE").unwrap().buffer, 2);
 }
 
+/// One product (one inventory item, variation) of a cart holds one count: a second item
+/// linked to it by `remote_ref` would have the cart keep one count for the two, each Send
+/// QOH setting it to whichever item was sent last, and every sale of either taken from it. The
+/// second is refused, naming the first, in any spelling the adapter reads the same; another
+/// cart, or the item's own reference again, is taken.
+#[test]
+fn one_record_of_a_cart_is_linked_to_one_item_only() {
+    let f = store();
+    item(&f.store, "TEE", 5);
+    item(&f.store, "MUG", 5);
+    let cart = |json: &str| f.store.upsert_cart_json(json).unwrap();
+    let shop = cart(
+        r#"{"name":"Shop","adapter":"shopify","url":"https://example.myshopify.com/",
+            "token":"shpat_x","location_id":"1"}"#,
+    );
+    let shop2 = cart(
+        r#"{"name":"Shop2","adapter":"shopify","url":"https://other.myshopify.com/",
+            "token":"shpat_y","location_id":"1"}"#,
+    );
+    let woo = cart(
+        r#"{"name":"Woo","adapter":"woocommerce","url":"https://shop.example/",
+            "consumer_key":"ck_x","consumer_secret":"cs_secret"}"#,
+    );
+    let medusa = cart(
+        r#"{"name":"Med","adapter":"medusa","url":"https://m.example/","api_key":"sk_1",
+            "location_id":"sloc_1"}"#,
+    );
+    let set = |cart, sku, r: &str| {
+        f.store
+            .set_web_fields(cart, sku, &format!(r#"{{"remote_ref":"{r}","buffer":1}}"#))
+    };
+    for (cart, first, second) in [
+        (shop, "7", "7"),
+        (shop, "7", "gid://shopify/InventoryItem/7"),
+        (shop, "gid://shopify/InventoryItem/7", "7"),
+        (woo, "123/456", "123/456"),
+        (woo, "123/456", " 123 / 456"),
+        (woo, "123", "123 "),
+        (medusa, "iitem_1", "iitem_1"),
+    ] {
+        set(cart, "TEE", first).unwrap();
+        let before = f.store.web_fields(cart, "MUG").unwrap();
+        refused(&f.store, ErrorKind::InvalidArgument, "TEE", || {
+            set(cart, "MUG", second)
+        });
+        assert_eq!(f.store.web_fields(cart, "MUG").unwrap(), before);
+        f.store
+            .set_web_fields(cart, "TEE", r#"{"remote_ref":null}"#)
+            .unwrap();
+    }
+    // The same item again, another cart, another variation of one product: all taken.
+    set(shop, "TEE", "7").unwrap();
+    set(shop, "TEE", "gid://shopify/InventoryItem/7").unwrap();
+    set(shop2, "MUG", "7").unwrap();
+    set(woo, "TEE", "123/456").unwrap();
+    set(woo, "MUG", "123/457").unwrap();
+    // Cleared from the first, it may go to the second.
+    f.store
+        .set_web_fields(shop, "TEE", r#"{"remote_ref":null}"#)
+        .unwrap();
+    set(shop, "MUG", "7").unwrap();
+    assert_eq!(
+        f.store
+            .web_fields(shop, "MUG")
+            .unwrap()
+            .remote_ref
+            .as_deref(),
+        Some("7")
+    );
+    // Two stored before this was refused: a change that keeps either's is refused until one
+    // is cleared.
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            "UPDATE web_fields SET remote_ref = '7' WHERE cart_id = ?1",
+            [shop],
+        )
+        .unwrap();
+    refused(&f.store, ErrorKind::InvalidArgument, "MUG", || {
+        f.store.set_web_fields(shop, "TEE", r#"{"buffer":2}"#)
+    });
+}
+
 /// A cart moved to another adapter (WooCommerce to Shopify, the same name) forgets its items'
 /// references, the old platform's ids: they go by SKU until given new ones. A WooCommerce
 /// product id (4242) was read by the Shopify adapter as inventory item 4242, and the item's

@@ -1263,3 +1263,30 @@ fn a_stored_reference_blank_or_unreadable() {
         );
     }
 }
+
+/// Two items an older build let link to one inventory item of the cart (it keeps one count
+/// for both): the preflight names the second before real-time sync goes on.
+#[test]
+fn the_preflight_names_a_second_item_linked_to_one_inventory_item() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE", 5);
+    f.item("TEE", 5);
+    f.item("MUG", 5);
+    let cart = f.cart(50);
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            "INSERT INTO web_fields(cart_id, item_id, remote_ref)
+             SELECT ?1, id, CASE sku WHEN 'MUG' THEN '7' ELSE 'gid://shopify/InventoryItem/7' END
+               FROM items",
+            [cart],
+        )
+        .unwrap();
+    let warnings = f.store.preflight(cart).unwrap();
+    let named: Vec<_> = warnings
+        .iter()
+        .filter(|w| w.kind == "unmapped" && w.message.contains("one count"))
+        .map(|w| (w.sku.as_deref(), w.message.contains("MUG")))
+        .collect();
+    assert_eq!(named, [(Some("TEE"), true)], "{warnings:?}");
+}

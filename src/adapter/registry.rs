@@ -63,6 +63,29 @@ pub(crate) fn remote_ref_refused(adapter: &str, remote_ref: &str) -> Option<&'st
     }
 }
 
+/// The record of the cart a built-in `adapter` reads `remote_ref` as, spelled one way, with
+/// the other spellings it reads the same: two items given one record of one cart would have
+/// the cart hold one count for both (each Send QOH setting it to the last one's). `None` for a
+/// blank reference (none) or one the adapter cannot read.
+pub(crate) fn remote_ref_spellings(adapter: &str, remote_ref: &str) -> Option<Vec<String>> {
+    if remote_ref.trim().is_empty() {
+        return None;
+    }
+    let mut spellings = match adapter {
+        "shopify" => {
+            let gid = super::shopify::item_gid(remote_ref)?;
+            let digits = gid.rsplit('/').next().unwrap_or_default().to_owned();
+            vec![gid, digits]
+        }
+        "woocommerce" => vec![super::woocommerce::ref_key(remote_ref)?],
+        _ => vec![remote_ref.to_owned()],
+    };
+    if !spellings.iter().any(|s| s == remote_ref) {
+        spellings.push(remote_ref.to_owned());
+    }
+    Some(spellings)
+}
+
 /// The per-request time-out of a cart unless its config says `timeout_ms`.
 pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
     Duration::from_millis(

@@ -147,6 +147,15 @@ pub(crate) fn is_ref(s: &str) -> bool {
     parse_ref(s).is_some()
 }
 
+/// `s` spelled one way (`123` or `123/456`), so that ` 123 / 456` is seen to name the same
+/// variation; `None` when it is not a reference.
+pub(crate) fn ref_key(s: &str) -> Option<String> {
+    parse_ref(s).map(|r| match r.variation {
+        None => r.product.to_string(),
+        Some(v) => format!("{}/{v}", r.product),
+    })
+}
+
 fn parse_ref(s: &str) -> Option<WooRef> {
     match s.split_once('/') {
         None => Some(WooRef {

@@ -359,8 +359,10 @@ pub unsafe extern "C" fn invsync_item_delete(store: *mut InvsyncStore, sku: *con
 /// `remote_ref` the cart's adapter cannot read (any on an `http_json` or BigCommerce cart; a
 /// Shopify one that names no inventory item; a WooCommerce one that is not `123` or
 /// `123/456`) is `INVSYNC_INVALID_ARGUMENT`, and nothing changes; so is a call that keeps
-/// such a reference stored before: clear it (`"remote_ref":null`) or set one it reads. A cart
-/// given another adapter forgets its items' references.
+/// such a reference stored before: clear it (`"remote_ref":null`) or set one it reads. So is
+/// a `remote_ref` naming what another item's on the same cart names (`7` and
+/// `gid://shopify/InventoryItem/7` name one): the cart keeps one count for the two; the
+/// message names the other item. A cart given another adapter forgets its items' references.
 ///
 /// NULL: all required. Thread safety: any thread.
 ///

@@ -287,6 +287,11 @@ const MIGRATIONS: &[&str] = &[
                               CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + 900000)
      WHERE manual_owner IS NULL AND manual_until > 0;
     "#,
+    // 13: finding the item a reference of a cart already links (`Store::set_web_fields`
+    // refuses a second), without reading every item's web fields on the cart.
+    r#"
+    CREATE INDEX web_fields_ref ON web_fields(cart_id, remote_ref);
+    "#,
 ];
 
 /// The schema version this build writes.

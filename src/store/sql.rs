@@ -344,6 +344,29 @@ pub(crate) fn web_fields_refs(c: &Connection, cart: CartId) -> Result<Vec<(Strin
     Ok(rows)
 }
 
+/// The SKU of an item other than `item` whose reference on `cart` is spelled one of the ways
+/// in `spellings`, if any (`registry::remote_ref_spellings`).
+pub(crate) fn web_fields_ref_holder(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    spellings: &[String],
+) -> Result<Option<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT i.sku FROM web_fields w JOIN items i ON i.id = w.item_id
+         WHERE w.cart_id = ?1 AND w.remote_ref = ?2 AND w.item_id <> ?3 LIMIT 1",
+    )?;
+    for r in spellings {
+        if let Some(sku) = st
+            .query_row(params![cart, r, item], |r| r.get(0))
+            .optional()?
+        {
+            return Ok(Some(sku));
+        }
+    }
+    Ok(None)
+}
+
 /// Forgets the cart's own references of every item on `cart` (its adapter changed).
 pub(crate) fn web_fields_clear_refs(c: &Connection, cart: CartId) -> Result<()> {
     c.prepare_cached("UPDATE web_fields SET remote_ref = NULL WHERE cart_id = ?1")?
