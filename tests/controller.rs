@@ -3038,3 +3038,117 @@ fn a_local_controller_waits_for_an_older_change_of_the_item_at_a_live_till() {
     assert_eq!(shop.qoh.lock().unwrap()["W"], 2);
     assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
 }
+
+/// A best-seller's retry does not hold up the cart's other items.
+mod hot_item_retry {
+    use super::*;
+    use inventory_sync::adapter::{CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome};
+    use inventory_sync::{CartAdapter, CartId, Reason, StackState, Store, UpdateMode};
+    use std::collections::{HashMap, HashSet};
+    use std::sync::{Arc, Mutex};
+
+    /// A keyed cart in memory that answers `Retry` (no wait) for the SKUs in `retry`, and applies
+    /// the rest once per key.
+    #[derive(Default)]
+    struct Picky {
+        qoh: Mutex<HashMap<String, i64>>,
+        keys: Mutex<HashSet<String>>,
+        retry: Mutex<HashSet<String>>,
+        calls: Mutex<Vec<Vec<(String, i64)>>>,
+    }
+
+    impl Picky {
+        fn get(&self, sku: &str) -> i64 {
+            *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
+        }
+    }
+
+    impl CartAdapter for Picky {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(d.iter().map(|x| (x.sku.clone(), x.delta)).collect());
+            let retry = self.retry.lock().unwrap();
+            let mut keys = self.keys.lock().unwrap();
+            let mut q = self.qoh.lock().unwrap();
+            Ok(d.iter()
+                .map(|x| {
+                    if retry.contains(&x.sku) {
+                        return SendOutcome::Retry {
+                            message: format!("{}: try again later", x.sku),
+                            after: None,
+                        };
+                    }
+                    if keys.insert(x.key.clone()) {
+                        *q.entry(x.sku.clone()).or_insert(0) += x.delta;
+                    }
+                    SendOutcome::Applied {
+                        qoh: q.get(&x.sku).copied(),
+                    }
+                })
+                .collect())
+        }
+        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Ok(QuantityPage {
+                items: Vec::new(),
+                next_cursor: None,
+            })
+        }
+    }
+
+    fn picky_cart(s: &Store, a: Arc<Picky>, max: u32) -> CartId {
+        s.register_adapter("picky", move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
+        let id = s
+            .upsert_cart_json(
+                &serde_json::json!({"name": "Web", "adapter": "picky", "max_items_to_send": max,
+                    "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+                .to_string(),
+            )
+            .unwrap();
+        s.set_cart_sync(id, true).unwrap();
+        id
+    }
+
+    /// Rule 10 (a failing record must not block the rest) and §4: an item whose change the cart
+    /// asks to retry waits in back-off while that best-seller sells on at the till. Its new
+    /// sales filled the lease's window of oldest records (twice max items to send), and no other
+    /// item's sale was leased until the best-seller's was sent or bypassed: the cart oversold
+    /// them.
+    #[test]
+    fn a_hot_item_waiting_for_its_retry_does_not_block_other_items_sales() {
+        let f = store();
+        let s = &f.store;
+        // A real back-off: the failed item is not due again for minutes.
+        s.set_param("RetryBaseMs", "600000").unwrap();
+        s.set_param("RetryMaxMs", "600000").unwrap();
+        let cart = Arc::new(Picky::default());
+        cart.retry.lock().unwrap().insert("HOT".into());
+        // The default batch: 50 items a request.
+        let c = picky_cart(s, cart.clone(), 50);
+        item(s, "HOT", 1000);
+        item(s, "MUG", 10);
+        adjust(s, "HOT", -1, Reason::PosSale);
+        let r = s.run_stack(None).unwrap();
+        assert_eq!(r.retried, 1, "{r}");
+        // The best-seller sells on at the till; then a mug is sold.
+        for _ in 0..100 {
+            adjust(s, "HOT", -1, Reason::PosSale);
+        }
+        adjust(s, "MUG", -1, Reason::PosSale);
+        let r = s.run_stack(None).unwrap();
+        assert_eq!(
+            cart.get("MUG"),
+            -1,
+            "the mug's sale was not sent while HOT waits for its retry: {r}; calls {:?}",
+            cart.calls.lock().unwrap(),
+        );
+        assert_eq!(s.stack_count(c, StackState::Waiting).unwrap(), 101);
+    }
+}

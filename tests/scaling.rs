@@ -440,7 +440,7 @@ fn the_lease_does_the_same_work_on_a_small_and_a_large_stack() {
         let fresh = work(
             &conn,
             &firsts(),
-            rusqlite::params![cart, 5_000, false, "ws", 0, 50, 0, 100],
+            rusqlite::params![cart, 5_000, false, "ws", 0, 50, 0, 10_050],
         );
         assert_eq!(
             (due.3, fresh.3),
@@ -551,7 +551,7 @@ fn a_lease_does_not_walk_a_hot_items_grouped_records() {
         let (steps, full_scan, sorts, _) = work(
             &conn,
             &expand(GROUPING),
-            rusqlite::params![cart, 5_000, true, "ws", 0, 50, 1_000_000, 100],
+            rusqlite::params![cart, 5_000, true, "ws", 0, 50, 1_000_000, 10_050],
         );
         let taken: i64 = conn
             .query_row(
@@ -614,7 +614,7 @@ fn a_lease_does_not_walk_a_refused_items_bypassed_groups() {
         let grouping = work(
             &conn,
             &expand(GROUPING),
-            rusqlite::params![cart, 5_000, true, "ws", 0, 49, 1_000_000, 98],
+            rusqlite::params![cart, 5_000, true, "ws", 0, 49, 1_000_000, 10_049],
         );
         conn.execute_batch("ROLLBACK").unwrap();
         seen.push((due.0, grouping.0));

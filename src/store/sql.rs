@@ -1354,6 +1354,11 @@ pub(crate) fn lease(
 /// Records cancelling out that one lease removes at most while it finds nothing to send.
 const NETTED_PER_LEASE: usize = 10_000;
 
+/// Records of items that may not go now (a change of the item waits for its retry, or is in
+/// flight, or an older one is another live workstation's) a lease passes over at most for
+/// other items': a bound on the store's one writer's time, as [`NETTED_PER_LEASE`].
+const WINDOW_PAST_BLOCKED: i64 = 10_000;
+
 /// Groups a first-attempt batch of the cart's oldest ungrouped records (up to `room` items)
 /// under `token` and adds its sends to `sends`. Returns the records it grouped when all of
 /// them cancelled out (another batch may find something to send), else 0.
@@ -1384,8 +1389,12 @@ fn first_attempt_batch(
         until
     ])?;
     let b = c.last_insert_rowid();
-    // The window of oldest ungrouped records is twice the room: enough for a batch of
-    // distinct items, and a hot item's many records only make a batch smaller. Each item's
+    // The window of oldest ungrouped records is the room and [`WINDOW_PAST_BLOCKED`] more:
+    // records of items that may not go now (below) are passed over, up to that many, for
+    // other items' (a window of twice the room, filled by a best-seller's sales behind its
+    // retry, leased nothing, and no other item's sale reached the cart until that one was
+    // sent or bypassed). It is read as the filters below pull from it, so a batch of
+    // items that may go reads the window no further than it needs. Each item's
     // first record in the window stands for the item (an index probe: a GROUP BY sorted
     // the window twice), unless an older record of the item waits ungrouped (another live
     // workstation's, which this controller may not send), a send of the item is in flight
@@ -1433,7 +1442,7 @@ fn first_attempt_batch(
             scope.stale_before,
             room,
             b,
-            room * 2
+            room + WINDOW_PAST_BLOCKED
         ])?;
     // Counted by the lease's catch-up, so every record grouped here was in the count.
     backlog_grouped(c, cart, grouped as i64)?;
