@@ -480,6 +480,7 @@ fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
     }
     let quantities = input["quantities"].as_array().cloned().unwrap_or_default();
     let mut planned = Vec::new();
+    let mut named = std::collections::HashSet::new();
     for (i, q) in quantities.iter().enumerate() {
         let field = |f: &str| vec!["input".into(), "quantities".into(), i.to_string(), f.into()];
         let Some(sku) = entry_sku(cart, q, "quantities", i, &mut errors) else {
@@ -499,6 +500,15 @@ fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
                 field("quantity"),
                 format!("The quantity can't be lower than -{MAX_QUANTITY}."),
                 "INVALID_QUANTITY_TOO_LOW",
+            ));
+            continue;
+        }
+        // Shopify refuses a request naming one inventory item (at one location) twice.
+        if !named.insert(sku.clone()) {
+            errors.push(user_error(
+                vec!["input".into(), "quantities".into()],
+                "The combination of inventoryItemId and locationId must be unique.".into(),
+                "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
             ));
             continue;
         }
