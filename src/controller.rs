@@ -787,9 +787,10 @@ impl<S: WebStack> StackController<S> {
                 if limited {
                     stop = true;
                 }
+                let unkeyed = !adapter.update_mode().resends_safely();
                 let verdicts: Vec<Verdict> = (0..sending)
                     .map(|i| match outcomes.get(i) {
-                        Some(o) => outcome_verdict(o, now),
+                        Some(o) => outcome_verdict(o, unkeyed, now),
                         None => Verdict::Retryable("the cart gave no result for this item".into()),
                     })
                     .collect();
@@ -1024,7 +1025,7 @@ impl Batch {
             let n = send.records;
             match t {
                 Transition::Leave { .. } => rep.sent += n,
-                Transition::Pending { attempts, .. } => {
+                Transition::Pending { attempts, .. } | Transition::Refused { attempts, .. } => {
                     if send.attempts < *attempts {
                         rep.retried += n;
                     }
@@ -1036,8 +1037,10 @@ impl Batch {
     }
 }
 
-/// Classifies one per-item outcome of a successful request.
-fn outcome_verdict(o: &SendOutcome, now: i64) -> Verdict {
+/// Classifies one per-item outcome of a successful request. To a cart that cannot take a
+/// change twice (`unkeyed`), a `Retry` or a `Conflict` applied nothing: the change goes again
+/// with the item's later ones (`Verdict::Refused`).
+fn outcome_verdict(o: &SendOutcome, unkeyed: bool, now: i64) -> Verdict {
     match o {
         SendOutcome::Applied { qoh } => Verdict::Applied(match qoh {
             Some(q) => format!("applied; cart count now {q}"),
@@ -1058,12 +1061,21 @@ fn outcome_verdict(o: &SendOutcome, now: i64) -> Verdict {
         SendOutcome::Retry {
             message,
             after: None,
+        } if unkeyed => Verdict::Refused(message.clone()),
+        SendOutcome::Retry {
+            message,
+            after: None,
         } => Verdict::Retryable(message.clone()),
         SendOutcome::Failed { message } => Verdict::Permanent(message.clone()),
         // A compare-and-set that found another count wrote nothing: read again next time.
-        SendOutcome::Conflict { current } => Verdict::Retryable(format!(
-            "the cart's count changed meanwhile (now {current}); nothing was written"
-        )),
+        SendOutcome::Conflict { current } => {
+            let message =
+                format!("the cart's count changed meanwhile (now {current}); nothing was written");
+            match unkeyed {
+                true => Verdict::Refused(message),
+                false => Verdict::Retryable(message),
+            }
+        }
         SendOutcome::Uncertain { message } => Verdict::Uncertain(message.clone()),
     }
 }

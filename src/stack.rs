@@ -149,6 +149,17 @@ pub enum Transition {
         /// What the cart said.
         response: String,
     },
+    /// Back to pending, due at `next_attempt_at`, the cart having applied nothing of it (it
+    /// refused the change as it stands): when it goes again, the item's changes made since
+    /// go with it, netted (see [`Verdict::Refused`]).
+    Refused {
+        /// Attempts after this one.
+        attempts: i64,
+        /// When it is due.
+        next_attempt_at: i64,
+        /// What the cart said.
+        response: String,
+    },
     /// Kept, not retried until an operator says so.
     Bypassed {
         /// Attempts after this one.
@@ -172,6 +183,15 @@ pub enum Verdict {
     Applied(String),
     /// A failure worth retrying: counts as an attempt.
     Retryable(String),
+    /// The cart applied nothing and may take it later, as a change of its own (a sale that
+    /// would take its count below 0, which it cannot hold, before the order that explains it
+    /// is imported; a compare that found another count): an attempt, as `Retryable`, and
+    /// when it goes again the item's changes made since go with it, netted. Sent alone again
+    /// and again, it was bypassed, and the correction the import then queued (which takes
+    /// the sale as the cart's) left the cart offering units the store does not have. Only
+    /// for a cart that cannot take a change twice, where every `Retry` means nothing was
+    /// applied (a keyed cart's `Retry` may follow a lost answer, and must go again as it was).
+    Refused(String),
     /// Retrying cannot help: bypass at once.
     Permanent(String),
     /// Wait until the time given (a 429 or `Retry-After`): no attempt, or an attempt
@@ -217,18 +237,24 @@ pub fn transition(settings: &Settings, attempts: i64, verdict: Verdict, now: i64
             attempts: attempts + 1,
             response,
         },
-        Verdict::Retryable(response) => {
-            let attempts = attempts + 1;
-            if attempts >= settings.bypass_after_attempts {
-                Transition::Bypassed { attempts, response }
-            } else {
-                Transition::Pending {
-                    attempts,
-                    next_attempt_at: now + backoff_ms(settings, attempts),
-                    response,
-                }
+        Verdict::Retryable(response) | Verdict::Refused(response)
+            if attempts + 1 >= settings.bypass_after_attempts =>
+        {
+            Transition::Bypassed {
+                attempts: attempts + 1,
+                response,
             }
         }
+        Verdict::Retryable(response) => Transition::Pending {
+            attempts: attempts + 1,
+            next_attempt_at: now + backoff_ms(settings, attempts + 1),
+            response,
+        },
+        Verdict::Refused(response) => Transition::Refused {
+            attempts: attempts + 1,
+            next_attempt_at: now + backoff_ms(settings, attempts + 1),
+            response,
+        },
         Verdict::WaitUntil {
             until,
             attempt,
@@ -819,6 +845,16 @@ mod tests {
                 attempts: 3,
                 response: "500".into()
             }
+        );
+        // A refusal (nothing applied) counts and backs off alike.
+        let t = transition(&s, 1, Verdict::Refused("stock".into()), 100);
+        assert!(
+            matches!(t, Transition::Refused { attempts: 2, next_attempt_at, .. } if next_attempt_at >= 600)
+        );
+        let t = transition(&s, 2, Verdict::Refused("stock".into()), 100);
+        assert!(
+            matches!(t, Transition::Bypassed { attempts: 3, .. }),
+            "{t:?}"
         );
         let t = transition(&s, 0, Verdict::Permanent("unknown".into()), 100);
         assert_eq!(

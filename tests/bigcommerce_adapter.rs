@@ -10,7 +10,7 @@ use inventory_sync::adapter::{
 };
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
-use inventory_sync::{GetOptions, StackState};
+use inventory_sync::{Adjustment, Delta, GetOptions, Reason, StackState};
 use platform::scripted::Scripted;
 use platform::*;
 use std::time::Duration;
@@ -200,9 +200,9 @@ fn a_compare_and_set_whose_count_cannot_be_read_is_not_written_blindly() {
 }
 
 /// BigCommerce refuses a whole relative request (422, nothing applied) when one item's count
-/// would leave the range it takes (the emulator says so, not "insufficient stock", which is
-/// retried: see below), naming it only by identity in the title: the one item fails alone and
-/// the batch's other changes are applied, each once.
+/// would go below 0 ("insufficient stock"), naming it only by identity in the title: the one
+/// item is refused alone (tried again: see below) and the batch's other changes are applied,
+/// each once.
 #[test]
 fn one_refused_item_fails_alone_and_the_rest_of_the_batch_applies() {
     let emu = Emulator::start_mode(Mode::BigCommerce).unwrap();
@@ -226,7 +226,8 @@ fn one_refused_item_fails_alone_and_the_rest_of_the_batch_applies() {
     for (s, o) in skus.iter().zip(&out) {
         if s == "S6" {
             assert!(
-                matches!(o, SendOutcome::Failed { message } if message.contains("S6")),
+                matches!(o, SendOutcome::Retry { message, after: None }
+                    if message.contains("S6") && message.contains("not applied")),
                 "{o:?}"
             );
             assert_eq!(emu.qoh(s), Some(1), "refused, untouched");
@@ -593,4 +594,45 @@ fn get_qoh_stops_on_a_catalogue_that_keeps_changing() {
         "{error}"
     );
     assert_eq!(f.store.item_qoh("G-0002").unwrap(), 4);
+}
+
+/// BigCommerce sold 4 of its 5 mugs itself (the order not imported yet); the till sells 3 of
+/// the store's 5. The -3 would take BigCommerce below 0, which it refuses ("insufficient
+/// stock"). The order from BigCommerce is then imported: its count moved by -4 while the
+/// published count moved by -2 (it stops at 0), so a correction of +2 is queued, which takes
+/// the -3 as BigCommerce's. The refused sale goes again with it, as -1: BigCommerce ends at 0,
+/// as the store publishes. (The sale was bypassed at once, and the +2 left BigCommerce
+/// offering 3 mugs the store does not have.)
+#[test]
+fn a_sale_refused_below_zero_goes_again_with_the_correction_that_follows_it() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 5);
+    f.item("MUG", 5);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    f.store.set_param("RetryBaseMs", "600000").unwrap();
+    f.store.set_param("RetryMaxMs", "600000").unwrap();
+    // The cart's own sale of 4, not yet imported.
+    f.emu.set_qoh("MUG", 1);
+    adjust(&f.store, "MUG", -3);
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(1), "refused: {:?}", f.records(cart));
+    // Its back-off over when the order is imported.
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute("UPDATE send_groups SET next_attempt_at = 0", [])
+        .unwrap();
+    f.store
+        .adjust_qoh(
+            &Adjustment::new("MUG", Delta::new(-4).unwrap(), Reason::OrderImport).origin_cart(cart),
+        )
+        .unwrap();
+    f.drain();
+    assert_eq!(
+        (f.emu.qoh("MUG"), f.count(cart, StackState::Bypassed)),
+        (Some(0), 0),
+        "{:?}",
+        f.records(cart)
+    );
+    assert_eq!(f.store.stack_count(cart, StackState::Waiting).unwrap(), 0);
 }

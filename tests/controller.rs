@@ -2934,7 +2934,8 @@ impl CartAdapter for NoNegativeOnceBusy {
 }
 
 /// An item's changes reach the cart in the order they were made: a sale made while the
-/// receiving before it waits for its retry waits behind it. Sent ahead, a cart at 0 that
+/// receiving before it waits for its retry waits behind it, and (this cart having no keys,
+/// and having applied nothing of it) goes with it, netted. Sent ahead, a cart at 0 that
 /// takes no negative count (Medusa) refused it and the sale was bypassed: the cart showed 5
 /// where the store had 2.
 #[test]
@@ -2965,7 +2966,7 @@ fn a_change_does_not_overtake_an_older_one_of_its_item_waiting_for_its_retry() {
         .unwrap();
     drain(&f.store);
     let sent = shop.sent.lock().unwrap().clone();
-    assert_eq!(sent, [("W".to_string(), 5), ("W".to_string(), -3)]);
+    assert_eq!(sent, [("W".to_string(), 2)]);
     assert_eq!(shop.qoh.lock().unwrap()["W"], 2);
     assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
 }
@@ -3055,6 +3056,8 @@ mod hot_item_retry {
         keys: Mutex<HashSet<String>>,
         retry: Mutex<HashSet<String>>,
         calls: Mutex<Vec<Vec<(String, i64)>>>,
+        /// A cart that cannot take a change twice (no keys).
+        unkeyed: bool,
     }
 
     impl Picky {
@@ -3065,7 +3068,10 @@ mod hot_item_retry {
 
     impl CartAdapter for Picky {
         fn update_mode(&self) -> UpdateMode {
-            UpdateMode::RelativeKeyed
+            match self.unkeyed {
+                true => UpdateMode::RelativeUnkeyed,
+                false => UpdateMode::RelativeKeyed,
+            }
         }
         fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
             self.calls
@@ -3150,5 +3156,53 @@ mod hot_item_retry {
             cart.calls.lock().unwrap(),
         );
         assert_eq!(s.stack_count(c, StackState::Waiting).unwrap(), 101);
+    }
+
+    /// A change a cart without keys refused (`Retry`: it applied nothing) goes again with the
+    /// item's changes made since, netted: a sale refused below a count of 0 goes with the
+    /// correction that follows the import of the cart's own order, as their difference (sent
+    /// alone again and again, it was bypassed, and the correction left the cart offering
+    /// units the store does not have). A keyed cart's `Retry` may follow a lost answer, so
+    /// its change goes again as it was, under its key, and the later ones after it.
+    #[test]
+    fn a_refused_change_goes_again_with_the_items_later_ones_to_a_cart_without_keys() {
+        for unkeyed in [true, false] {
+            let f = store();
+            let s = &f.store;
+            let cart = Arc::new(Picky {
+                unkeyed,
+                ..Picky::default()
+            });
+            cart.retry.lock().unwrap().insert("HOT".into());
+            let c = picky_cart(s, cart.clone(), 50);
+            s.set_param("RetryBaseMs", "600000").unwrap();
+            s.set_param("RetryMaxMs", "600000").unwrap();
+            item(s, "HOT", 1000);
+            adjust(s, "HOT", -1, Reason::PosSale);
+            let r = s.run_stack(None).unwrap();
+            assert_eq!(r.retried, 1, "{r}");
+            adjust(s, "HOT", -2, Reason::PosSale);
+            adjust(s, "HOT", 5, Reason::Receiving);
+            cart.retry.lock().unwrap().clear();
+            // Its back-off over.
+            rusqlite::Connection::open(s.path())
+                .unwrap()
+                .execute("UPDATE send_groups SET next_attempt_at = 0", [])
+                .unwrap();
+            s.run_stack(None).unwrap();
+            s.run_stack(None).unwrap();
+            let calls = cart.calls.lock().unwrap().clone();
+            let expected: &[&[(&str, i64)]] = match unkeyed {
+                true => &[&[("HOT", -1)], &[("HOT", 2)]],
+                false => &[&[("HOT", -1)], &[("HOT", -1)], &[("HOT", 3)]],
+            };
+            let expected: Vec<Vec<(String, i64)>> = expected
+                .iter()
+                .map(|call| call.iter().map(|(k, d)| (k.to_string(), *d)).collect())
+                .collect();
+            assert_eq!(calls, expected, "unkeyed: {unkeyed}");
+            assert_eq!(cart.get("HOT"), 2, "unkeyed: {unkeyed}");
+            assert_eq!(s.stack_count(c, StackState::Waiting).unwrap(), 0);
+        }
     }
 }

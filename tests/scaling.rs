@@ -107,9 +107,9 @@ const BATCH_ITEM: &[&str] = &[
                AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
     "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
                                      attempts, next_attempt_at, last_response, created_at,
-                                     unsettled, first_record)
+                                     unsettled, first_record, refused)
              SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
-                    ?3, ?4, ?5, ?6, b.created_at, ?7, MIN(s.id)
+                    ?3, ?4, ?5, ?6, b.created_at, ?7, MIN(s.id), ?8
              FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
              WHERE b.id = ?1 GROUP BY s.item_id",
     "UPDATE stack SET group_id = ?3 WHERE group_id = ?1 AND item_id = ?2",

@@ -780,12 +780,16 @@ impl MedusaAdapter {
                 Some(target) if target >= 0 => {
                     plan.push((i, f.id.clone(), target, &d.sku, level.reserved))
                 }
+                // The cart sold what the store had not yet heard of (its order not imported):
+                // not applied, and tried again with the item's later changes, the import's
+                // correction among them (`Verdict::Refused`), which together it can take.
                 Some(target) => {
-                    out[i] = Some(SendOutcome::Failed {
+                    out[i] = Some(SendOutcome::Retry {
                         message: format!(
-                            "sku {}: stocked quantity would be {target} (Medusa has {} stocked, {} reserved); Medusa takes no negative stock",
+                            "sku {}: not applied: stocked quantity would be {target} (Medusa has {} stocked, {} reserved), and Medusa takes no negative stock; tried again with the item's later changes",
                             d.sku, level.stocked, level.reserved
                         ),
+                        after: None,
                     })
                 }
                 None => {

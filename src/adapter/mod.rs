@@ -225,7 +225,11 @@ pub enum SendOutcome {
     /// as an attempt and the record backs off. It means the change was not applied: one that
     /// may have been is [`SendOutcome::Uncertain`]. A delta to a cart without keys would
     /// otherwise be applied twice; for a set (Send QOH), the waiting records its count
-    /// included would be sent on top of it.
+    /// included would be sent on top of it. (A keyed cart's `Retry` may follow a lost answer:
+    /// its change goes again under its key.) To a cart without keys, a change answered
+    /// `Retry` without a wait goes again with the item's changes made since, netted in: a
+    /// sale a cart cannot take below 0 goes with the correction the import of its own order
+    /// brings ([`crate::stack::Verdict::Refused`]).
     Retry {
         /// Why, as the cart said it (no secrets).
         message: String,

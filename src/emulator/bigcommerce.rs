@@ -201,6 +201,11 @@ fn adjust(shared: &Shared, cart: &mut Cart, request: &Request, relative: bool) -
         } else {
             q
         };
+        // A relative adjustment BigCommerce cannot take for want of stock, in its words.
+        if relative && after < 0 {
+            refuse("insufficient stock");
+            continue;
+        }
         if !(0..=MAX_QUANTITY).contains(&after) {
             refuse("the quantity would leave 0..=2147483647");
             continue;

@@ -292,6 +292,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX web_fields_ref ON web_fields(cart_id, remote_ref);
     "#,
+    // 14: a pending group whose last answer said the cart applied nothing of it, as a change
+    // it cannot take as it stands (`Verdict::Refused`): the item's later changes join it when
+    // it goes again.
+    r#"
+    ALTER TABLE send_groups ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

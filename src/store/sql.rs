@@ -1151,7 +1151,7 @@ pub(crate) fn record_cart(c: &Connection, record: i64) -> Result<Option<Cart>> {
 pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE send_groups SET state = 'pending', attempts = 0, next_attempt_at = ?2,
-                lease_token = NULL, lease_until = 0, unsettled = 0 WHERE id = ?1",
+                lease_token = NULL, lease_until = 0, unsettled = 0, refused = 0 WHERE id = ?1",
     )?
     .execute(params![group, now])?;
     Ok(())
@@ -1170,7 +1170,8 @@ pub(crate) fn group_settle(
     let (state, attempts, next, response) = settled_state(t, now)?;
     Ok(c.prepare_cached(
         "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
-                last_response = ?5, lease_token = NULL, lease_until = 0, unsettled = 0
+                last_response = ?5, lease_token = NULL, lease_until = 0, unsettled = 0,
+                refused = ?7
          WHERE id = ?1 AND lease_token = ?6",
     )?
     .execute(params![
@@ -1179,7 +1180,8 @@ pub(crate) fn group_settle(
         attempts,
         next,
         truncate(response, 2000),
-        token
+        token,
+        matches!(t, Transition::Refused { .. })
     ])? > 0)
 }
 
@@ -1311,6 +1313,9 @@ pub(crate) fn lease(
             token,
             until
         ])?;
+    if due > 0 {
+        refused_take_later(c, cart, token, now)?;
+    }
     let room = max - due as i64;
     let mut st = c.prepare_cached(
         "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
@@ -1349,6 +1354,61 @@ pub(crate) fn lease(
         }
     }
     Ok(sends)
+}
+
+/// Adds to each group `token` just leased that the cart refused as it stood, applying
+/// nothing (`Transition::Refused`), the item's changes made since, netted in: the waiting
+/// records of the group's workstation up to another workstation's, as a first-attempt batch
+/// takes them. The group goes under a new key (the content differs; the old key was refused).
+/// A group that nets out leaves the stack. A group leased before and not settled since (its
+/// controller stopped mid-send: the cart may have it) is no longer taken for refused.
+fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE send_groups SET refused = 0
+         WHERE lease_token = ?1 AND refused = 1 AND unsettled > 1",
+    )?
+    .execute([token])?;
+    let refused: Vec<(i64, ItemId, String)> = c
+        .prepare_cached(
+            "SELECT id, item_id, workstation FROM send_groups
+             WHERE lease_token = ?1 AND item_id <> 0 AND refused = 1",
+        )?
+        .query_map([token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if refused.is_empty() {
+        return Ok(());
+    }
+    backlog_catch_up(c, cart)?;
+    let mut netted = Vec::new();
+    for (group, item, workstation) in refused {
+        let joined = c
+            .prepare_cached(
+                "UPDATE stack SET group_id = ?1
+                 WHERE cart_id = ?2 AND item_id = ?3 AND group_id IS NULL AND workstation = ?4
+                   AND id < COALESCE((SELECT MIN(y.id) FROM stack y
+                       WHERE y.cart_id = ?2 AND y.item_id = ?3 AND y.group_id IS NULL
+                         AND y.workstation <> ?4), 9223372036854775807)",
+            )?
+            .execute(params![group, cart, item, workstation])?;
+        if joined == 0 {
+            continue;
+        }
+        backlog_grouped(c, cart, joined as i64)?;
+        let net: i64 = c
+            .prepare_cached(
+                "UPDATE send_groups SET key = ?2,
+                        net_delta = (SELECT SUM(delta) FROM stack WHERE group_id = ?1)
+                 WHERE id = ?1 RETURNING net_delta",
+            )?
+            .query_row(params![group, super::random_key()], |r| r.get(0))?;
+        if net == 0 {
+            netted.push((group, "changes cancel out: nothing to send"));
+        }
+    }
+    if !netted.is_empty() {
+        groups_leave(c, token, "netted", &netted, now, &mut Vec::new())?;
+    }
+    Ok(())
 }
 
 /// Records cancelling out that one lease removes at most while it finds nothing to send.
@@ -1553,14 +1613,15 @@ fn batch_item_to_group(
     item: ItemId,
     (state, attempts, next_attempt_at, response): (&str, i64, i64, Option<&str>),
     unsettled: i64,
+    refused: bool,
 ) -> Result<bool> {
     let made = c
         .prepare_cached(&format!(
             "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
                                      attempts, next_attempt_at, last_response, created_at,
-                                     unsettled, first_record)
+                                     unsettled, first_record, refused)
              SELECT b.cart_id, s.item_id, {ITEM_KEY_SQL}, SUM(s.delta), MIN(s.workstation),
-                    ?3, ?4, ?5, ?6, b.created_at, ?7, MIN(s.id)
+                    ?3, ?4, ?5, ?6, b.created_at, ?7, MIN(s.id), ?8
              FROM send_groups b JOIN stack s ON s.group_id = b.id AND s.item_id = ?2
              WHERE b.id = ?1 GROUP BY s.item_id"
         ))?
@@ -1571,7 +1632,8 @@ fn batch_item_to_group(
             attempts,
             next_attempt_at,
             response.map(|r| truncate(r, 2000)),
-            unsettled
+            unsettled,
+            refused
         ])?;
     if made > 0 {
         let g = c.last_insert_rowid();
@@ -1611,7 +1673,14 @@ fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) ->
             .query_map([b], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for item in items {
-            batch_item_to_group(c, b, item, ("pending", attempts, next, None), unsettled)?;
+            batch_item_to_group(
+                c,
+                b,
+                item,
+                ("pending", attempts, next, None),
+                unsettled,
+                false,
+            )?;
         }
         c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
             .execute([b])?;
@@ -1644,7 +1713,8 @@ pub(crate) fn batch_settle(
     for &(item, t) in failed {
         let (state, attempts, next, response) = settled_state(t, now)?;
         let settled = (state, attempts, next, Some(response));
-        if batch_item_to_group(c, b, item, settled, 0)? {
+        let refused = matches!(t, Transition::Refused { .. });
+        if batch_item_to_group(c, b, item, settled, 0, refused)? {
             held.push(-item);
         }
     }
@@ -1670,6 +1740,11 @@ fn settled_state(t: &Transition, now: i64) -> Result<(&'static str, i64, i64, &s
             ))
         }
         Transition::Pending {
+            attempts,
+            next_attempt_at,
+            response,
+        }
+        | Transition::Refused {
             attempts,
             next_attempt_at,
             response,
@@ -1877,7 +1952,7 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
 pub(crate) fn group_held_back(c: &Connection, group: i64, response: &str, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?3, last_response = ?2,
-                unsettled = 0
+                unsettled = 0, refused = 0
          WHERE id = ?1 AND state = 'pending' AND lease_token IS NULL",
     )?
     .execute(params![group, response, now])?;
