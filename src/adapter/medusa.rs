@@ -776,6 +776,20 @@ impl MedusaAdapter {
                 out[i] = Some(self.no_level(&d.sku));
                 continue;
             };
+            // A second change of one inventory item (two store items reaching it, one by its
+            // SKU, one by a reference): both added to the one count read, the second write
+            // would replace the first, and a sale be lost. It goes in a later call, which
+            // reads the count this one leaves.
+            if plan.iter().any(|(_, id, ..)| *id == f.id) {
+                out[i] = Some(SendOutcome::Retry {
+                    message: format!(
+                        "sku {}: not applied: another item of this call changes Medusa's inventory item {} too; sent after it",
+                        d.sku, f.id
+                    ),
+                    after: None,
+                });
+                continue;
+            }
             match level.stocked.checked_add(d.delta) {
                 Some(target) if target >= 0 => {
                     plan.push((i, f.id.clone(), target, &d.sku, level.reserved))
