@@ -11,7 +11,7 @@
 #[macro_use]
 mod common;
 use common::*;
-use inventory_sync::{Adjustment, Delta, Reason, WebFields};
+use inventory_sync::{Adjustment, Delta, Reason, UpdateMode, WebFields};
 use std::sync::Arc;
 
 struct Rng(u64);
@@ -72,11 +72,19 @@ fn forced_get(store: &inventory_sync::Store, cart: i64) -> inventory_sync::GetRe
     store.get_qoh(cart, forced, None).unwrap()
 }
 
+/// A cart in memory: with keys on even seeds, without on odd ones (where a change it refuses
+/// goes again with the item's later ones, netted).
+fn mem(seed: u64) -> Arc<Mem> {
+    Arc::new(Mem {
+        mode: (seed % 2 == 1).then_some(UpdateMode::RelativeUnkeyed),
+        ..Mem::default()
+    })
+}
+
 /// One seed of the model of two real-time carts; `Ok(false)` when it ended early.
 fn run_seed(seed: u64) -> Result<bool, String> {
     let f = store();
-    let ma = Arc::new(Mem::default());
-    let mb = Arc::new(Mem::default());
+    let (ma, mb) = (mem(seed), mem(seed));
     item(&f.store, "P", 0);
     variant(&f.store, "V1", "P", 5);
     variant(&f.store, "V2", "P", 3);
@@ -227,6 +235,219 @@ fn run_seed(seed: u64) -> Result<bool, String> {
 #[test]
 fn every_real_time_cart_ends_showing_what_the_store_publishes() {
     run_seeds(150, 140, run_seed);
+}
+
+/// Model: two real-time carts (A attribute, B sku); orders from either (some with the
+/// "don't send" box), web fields, trades on A read back by Get QOH, variants added and
+/// deleted, each cart's Synchronize Inventory and SynchQOH switched off and on. A change that
+/// by design is not sent to a cart (its box off, SynchQOH off, "don't send") leaves that cart
+/// out of the final check; every other cart must end showing what the store publishes.
+fn run_switching(seed: u64) -> Result<bool, String> {
+    let f = store();
+    let (ma, mb) = (mem(seed), mem(seed));
+    item(&f.store, "P", 0);
+    variant(&f.store, "V1", "P", 5);
+    variant(&f.store, "V2", "P", 3);
+    item(&f.store, "X", 4);
+    let a = custom_cart(&f.store, "A", ma.clone(), Some("attribute"), Some(2));
+    let b = custom_cart(&f.store, "B", mb.clone(), Some("sku"), Some(2));
+    ma.set("V1", 5);
+    ma.set("V2", 3);
+    ma.set("X", 4);
+    mb.set("P", 8);
+    mb.set("X", 4);
+    f.store.set_cart_sync(a, true).unwrap();
+    f.store.set_cart_sync(b, true).unwrap();
+    let (mut on_a, mut on_b, mut synch) = (true, true, true);
+    let (mut trust_a, mut trust_b) = (true, true);
+    let mut r = Rng(seed);
+    let mut leaves: Vec<String> = vec!["V1".into(), "V2".into(), "X".into()];
+    let mut log = Vec::new();
+    for _ in 0..40 {
+        let (eff_a, eff_b) = (on_a && synch, on_b && synch);
+        match r.below(13) {
+            11 | 12 => {
+                let cart = if r.below(2) == 0 { a } else { b };
+                let opts = inventory_sync::SendOptions { force: true };
+                let rep = f.store.send_qoh(cart, opts, None);
+                log.push(format!("send {cart}: {:?}", rep));
+            }
+            0..=2 => {
+                let sku = leaves[r.below(leaves.len() as u64) as usize].clone();
+                let sku = sku.as_str();
+                let mut d = r.below(9) as i64 - 4;
+                if d == 0 {
+                    d = -1;
+                }
+                let o = r.below(3);
+                let send = r.below(12) != 0;
+                let mut adj = Adjustment::new(sku, Delta::new(d).unwrap(), Reason::OrderImport)
+                    .send_to_web(send);
+                if (o == 1 && send && !eff_b)
+                    || (o == 2 && send && !eff_a)
+                    || (o == 0 && !(eff_a && eff_b))
+                {
+                    continue;
+                }
+                if o == 1 {
+                    *ma.qoh.lock().unwrap().entry(sku.into()).or_insert(0) += d;
+                    adj = adj.origin_cart(a);
+                    if !send || !eff_b {
+                        trust_b = false;
+                    }
+                } else if o == 2 {
+                    let t = if sku == "X" { "X" } else { "P" };
+
+                    *mb.qoh.lock().unwrap().entry(t.into()).or_insert(0) += d;
+                    adj = adj.origin_cart(b);
+                    if !send || !eff_a {
+                        trust_a = false;
+                    }
+                } else {
+                    if !send || !eff_a {
+                        trust_a = false;
+                    }
+                    if !send || !eff_b {
+                        trust_b = false;
+                    }
+                }
+                log.push(format!("adjust {sku} {d} {:?}", adj));
+                f.store.adjust_qoh(&adj).unwrap();
+            }
+            3 => {
+                let cart = if r.below(2) == 0 { a } else { b };
+                let mut all = leaves.clone();
+                all.push("P".into());
+                let sku = all[r.below(all.len() as u64) as usize].clone();
+                let json = r.web_fields();
+                log.push(format!("wf cart {cart} {sku} {json}"));
+                f.store.set_web_fields(cart, &sku, &json).unwrap();
+            }
+            4 => {
+                let (cart, on) = if r.below(2) == 0 {
+                    (a, &mut on_a)
+                } else {
+                    (b, &mut on_b)
+                };
+                *on = !*on;
+                log.push(format!("cart {cart} sync {}", *on));
+                f.store.set_cart_sync(cart, *on).unwrap();
+            }
+            5 => {
+                synch = !synch;
+                log.push(format!("SynchQOH {synch}"));
+                f.store
+                    .set_param("SynchQOH", if synch { "true" } else { "false" })
+                    .unwrap();
+            }
+            6 => {
+                // a trade on A read back by Get QOH
+                *ma.retry_next.lock().unwrap() = 0;
+                *mb.retry_next.lock().unwrap() = 0;
+                drain(&f.store);
+                let sku = leaves[r.below(leaves.len() as u64) as usize].clone();
+                if !eff_b || !f.store.web_fields(a, &sku).unwrap().sync {
+                    continue;
+                }
+                let mut d = r.below(7) as i64 - 4;
+                if d == 0 {
+                    d = 1;
+                }
+                *ma.qoh.lock().unwrap().entry(sku.clone()).or_insert(0) += d;
+                let rep = forced_get(&f.store, a);
+                log.push(format!("trade on A {sku} {d}, get: {:?}", rep));
+                if !rep.not_applied.is_empty() {
+                    return Ok(false);
+                }
+            }
+            7 => {
+                if !(eff_a && eff_b) {
+                    continue;
+                }
+                if r.below(2) == 0 {
+                    let n = format!("V{}", 3 + r.below(3));
+                    if f.store.item(&n).is_err() {
+                        let q = r.below(5) as i64;
+                        log.push(format!("new variant {n} {q}"));
+                        variant(&f.store, &n, "P", q);
+                        ma.set(&n, q);
+                        if !leaves.contains(&n) {
+                            leaves.push(n);
+                        }
+                    }
+                } else {
+                    let n = leaves[r.below(leaves.len() as u64) as usize].clone();
+                    if n != "X" {
+                        let res = f.store.delete_item(&n);
+                        log.push(format!(
+                            "delete {n}: {:?}",
+                            res.as_ref().err().map(|e| e.message().to_owned())
+                        ));
+                        if res.is_ok() {
+                            leaves.retain(|x| *x != n);
+                            ma.qoh.lock().unwrap().remove(&n);
+                        }
+                    }
+                }
+            }
+            8 => {
+                *ma.retry_next.lock().unwrap() += r.below(2) as usize;
+                *mb.retry_next.lock().unwrap() += r.below(2) as usize;
+                log.push("retry".into());
+                f.store.run_stack(Some(1 + r.below(3) as usize)).unwrap();
+            }
+            _ => {
+                log.push("drain".into());
+                *ma.retry_next.lock().unwrap() = 0;
+                *mb.retry_next.lock().unwrap() = 0;
+                drain(&f.store);
+            }
+        }
+    }
+    log.push("end: all on".into());
+    f.store.set_param("SynchQOH", "true").unwrap();
+    f.store.set_cart_sync(a, true).unwrap();
+    f.store.set_cart_sync(b, true).unwrap();
+    let mut all = leaves.clone();
+    all.push("P".into());
+    for sku in &all {
+        for cart in [a, b] {
+            f.store
+                .set_web_fields(cart, sku, r#"{"sync":true}"#)
+                .unwrap();
+        }
+    }
+    *ma.retry_next.lock().unwrap() = 0;
+    *mb.retry_next.lock().unwrap() = 0;
+    drain(&f.store);
+    let a_skus: Vec<String> = leaves.clone();
+    let b_skus: Vec<String> = vec!["P".into(), "X".into()];
+    for (cart, mem, skus, lvl, trusted) in [
+        (a, &ma, a_skus, false, trust_a),
+        (b, &mb, b_skus, true, trust_b),
+    ] {
+        if !trusted {
+            continue;
+        }
+        for sku in skus.iter() {
+            let e = expected(&f.store, cart, sku, lvl).unwrap();
+            let got = mem.get(sku);
+            if e != got {
+                return Err(format!(
+                    "seed {seed} cart {cart} {sku}: cart {got} expected {e}\n{}",
+                    log.join("\n")
+                ));
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The same two carts, each cart's Synchronize Inventory and SynchQOH switched off and on
+/// among the rest (review of 2026-12-03).
+#[test]
+fn carts_switched_off_and_on_end_showing_what_the_store_publishes() {
+    run_seeds(300, 150, run_switching);
 }
 
 /// One seed of the conservation model; `Ok(false)` when it ended early.
