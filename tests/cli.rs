@@ -122,6 +122,18 @@ fn an_import_with_a_bad_line_changes_nothing_and_names_the_line() {
             "line 4",
             "also on line 3",
         ),
+        // The same, one quoted with the blanks of a fixed-width column: a reference is read
+        // trimmed (the second line was applied as seen before, its change lost).
+        (
+            "TEE-M,-1,3,\"SO-1001 \"\nCAP,-2,3,SO-1001",
+            "line 4",
+            "also on line 3",
+        ),
+        (
+            "CAP,-1,3,\"SO-1002 \"\nCAP,-1,3,SO-1002",
+            "line 4",
+            "also on line 3",
+        ),
         // A line starting with # but not "# " is a change: a typo in a SKU starting with #,
         // or a row commented out without the space, refuses the file, never slips through.
         ("#10-SCREW,-4,9", "line 3", "reason"),

@@ -371,8 +371,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     continue;
                 }
                 let l = parse_line(line).map_err(|e| at(n, e))?;
-                if let Some(r) = &l.host_ref {
-                    if let Some(first) = refs.insert(r.clone(), n) {
+                // Read trimmed, as the store reads a reference (`"ORD-1 "` is `ORD-1`).
+                if let Some(r) = l.host_ref.as_deref().map(str::trim) {
+                    if let Some(first) = refs.insert(r.to_owned(), n) {
                         return Err(at(
                             n,
                             invalid(format!(
@@ -696,13 +697,17 @@ const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// One line's change, from `hash`: each field goes in with its length, so no text in one (a
 /// host reference may hold any character) reads as the next.
-fn line_fields(hash: u64, l: &Line) -> u64 {
+fn line_fields(hash: u64, l: &Line, trimmed: bool) -> u64 {
     let (delta, reason, origin) = (
         l.delta.to_string(),
         l.reason.to_string(),
         l.origin.unwrap_or(0).to_string(),
     );
     let host_ref = l.host_ref.as_deref().unwrap_or("");
+    // Trimmed as the store reads it, so a file saved again with other padding in a quoted
+    // reference is the same changes (builds before 2026-12-03's ordered digest never saw one:
+    // their files are looked for under `ordered_digest`, untrimmed).
+    let host_ref = if trimmed { host_ref.trim() } else { host_ref };
     [l.sku.trim(), &delta, &reason, host_ref, &origin]
         .iter()
         .fold(hash, |h, field| {
@@ -712,7 +717,7 @@ fn line_fields(hash: u64, l: &Line) -> u64 {
 
 /// A digest of one line's change.
 fn line_digest(l: &Line) -> u64 {
-    line_fields(FNV_START, l)
+    line_fields(FNV_START, l, true)
 }
 
 /// A digest of an import file's changes, not of its bytes nor of their order: the same lines
@@ -729,7 +734,7 @@ fn changes_digest(lines: &[u64]) -> u64 {
 
 /// The digest builds before 2026-12-03 gave a file: its changes in their order.
 fn ordered_digest<'a>(lines: impl Iterator<Item = &'a Line>) -> u64 {
-    lines.fold(FNV_START, line_fields)
+    lines.fold(FNV_START, |h, l| line_fields(h, l, false))
 }
 
 fn invalid(message: impl Into<String>) -> inventory_sync::Error {
