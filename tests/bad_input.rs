@@ -1242,12 +1242,18 @@ fn a_hosts_own_adapter_under_a_built_in_name_keeps_its_references() {
 /// A `file:` URI with `cache=shared` would make the handle's, the controller's and every
 /// other handle's connections in the process share one cache, whose table locks SQLite
 /// answers at once (`SQLITE_LOCKED`), with no busy timeout: a read on one handle failed while
-/// another handle's transaction was open. It is refused, naming the setting.
+/// another handle's transaction was open. It is refused, naming the setting, also spelled in
+/// `%HH` escapes, which SQLite decodes.
 #[test]
 fn a_store_uri_asking_for_a_shared_cache_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("store.db");
-    for query in ["cache=shared", "mode=rwc&cache=shared#x"] {
+    for query in [
+        "cache=shared",
+        "mode=rwc&cache=shared#x",
+        "cache=%73hared",
+        "c%61che=%73%68%61%72%65%64",
+    ] {
         let uri = format!("file:{}?{query}", file.display());
         let err = Store::open(&uri).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{uri}: {err}");

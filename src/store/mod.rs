@@ -794,8 +794,40 @@ fn shared_cache(path: &str) -> bool {
         return false;
     };
     let params = || query.split('#').next().unwrap_or_default().split('&');
-    let has = |key: &str, value: &str| params().any(|kv| kv.split_once('=') == Some((key, value)));
+    // SQLite decodes `%HH` in a query (`cache=%73hared` is `cache=shared` to it).
+    let has = |key: &str, value: &str| {
+        params().any(|kv| {
+            kv.split_once('=').is_some_and(|(k, v)| {
+                percent_decoded(k) == key.as_bytes() && percent_decoded(v) == value.as_bytes()
+            })
+        })
+    };
     has("cache", "shared") && !has("mode", "memory")
+}
+
+/// `s` with each `%HH` read as the byte it names, as SQLite reads a URI.
+fn percent_decoded(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, ..) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// A `file:` URI whose path is relative, made absolute against `cwd` (SQLite reads a
