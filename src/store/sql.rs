@@ -1357,46 +1357,47 @@ pub(crate) fn lease(
 }
 
 /// Adds to each group `token` just leased that the cart refused as it stood, applying
-/// nothing (`Transition::Refused`), the item's changes made since, netted in: the waiting
-/// records of the group's workstation up to another workstation's, as a first-attempt batch
-/// takes them. The group goes under a new key (the content differs; the old key was refused).
-/// A group that nets out leaves the stack. A group leased before and not settled since (its
-/// controller stopped mid-send: the cart may have it) is no longer taken for refused.
+/// nothing (`Transition::Refused`), the item's changes made since, netted in: every waiting
+/// record of the item on the cart, of any workstation (all are later than the group's, and a
+/// correction the back office's import queued is what lets a till's refused sale pass; the
+/// records leave the backlog, so no other controller leases them). The group goes under a
+/// new key (the content differs; the old key was refused), its attempts counted afresh (the
+/// changes joining it were never tried; a change refused for ever, with none joining, is still
+/// bypassed). A group that nets out leaves the stack. A group leased before and not settled
+/// since (its controller stopped mid-send: the cart may have it) is no longer taken for
+/// refused.
 fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE send_groups SET refused = 0
          WHERE lease_token = ?1 AND refused = 1 AND unsettled > 1",
     )?
     .execute([token])?;
-    let refused: Vec<(i64, ItemId, String)> = c
+    let refused: Vec<(i64, ItemId)> = c
         .prepare_cached(
-            "SELECT id, item_id, workstation FROM send_groups
+            "SELECT id, item_id FROM send_groups
              WHERE lease_token = ?1 AND item_id <> 0 AND refused = 1",
         )?
-        .query_map([token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([token], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if refused.is_empty() {
         return Ok(());
     }
     backlog_catch_up(c, cart)?;
     let mut netted = Vec::new();
-    for (group, item, workstation) in refused {
+    for (group, item) in refused {
         let joined = c
             .prepare_cached(
                 "UPDATE stack SET group_id = ?1
-                 WHERE cart_id = ?2 AND item_id = ?3 AND group_id IS NULL AND workstation = ?4
-                   AND id < COALESCE((SELECT MIN(y.id) FROM stack y
-                       WHERE y.cart_id = ?2 AND y.item_id = ?3 AND y.group_id IS NULL
-                         AND y.workstation <> ?4), 9223372036854775807)",
+                 WHERE cart_id = ?2 AND item_id = ?3 AND group_id IS NULL",
             )?
-            .execute(params![group, cart, item, workstation])?;
+            .execute(params![group, cart, item])?;
         if joined == 0 {
             continue;
         }
         backlog_grouped(c, cart, joined as i64)?;
         let net: i64 = c
             .prepare_cached(
-                "UPDATE send_groups SET key = ?2,
+                "UPDATE send_groups SET key = ?2, attempts = 0,
                         net_delta = (SELECT SUM(delta) FROM stack WHERE group_id = ?1)
                  WHERE id = ?1 RETURNING net_delta",
             )?
