@@ -872,6 +872,29 @@ fn one_record_of_a_cart_is_linked_to_one_item_only() {
             .set_web_fields(cart, "TEE", r#"{"remote_ref":null}"#)
             .unwrap();
     }
+    // A WooCommerce reference is kept spelled one way, so a second item is refused whatever
+    // spelling the first was given in (a first stored as ` 123 / 456` was missed).
+    for (first, kept, second) in [
+        (" 123 / 456", "123/456", "123/456"),
+        ("0123", "123", "123"),
+        ("123 ", "123", "123"),
+    ] {
+        set(woo, "TEE", first).unwrap();
+        assert_eq!(
+            f.store
+                .web_fields(woo, "TEE")
+                .unwrap()
+                .remote_ref
+                .as_deref(),
+            Some(kept)
+        );
+        refused(&f.store, ErrorKind::InvalidArgument, "TEE", || {
+            set(woo, "MUG", second)
+        });
+        f.store
+            .set_web_fields(woo, "TEE", r#"{"remote_ref":null}"#)
+            .unwrap();
+    }
     // The same item again, another cart, another variation of one product: all taken.
     set(shop, "TEE", "7").unwrap();
     set(shop, "TEE", "gid://shopify/InventoryItem/7").unwrap();
