@@ -661,3 +661,28 @@ fn two_changes_of_one_inventory_item_in_one_call_both_reach_it() {
     assert_eq!(m.stocked("iitem_w"), Some(7), "{:?}", stack(&f.store, None));
     assert_eq!(f.store.stack_count(cart, StackState::Waiting).unwrap(), 0);
 }
+
+/// Two items reaching one inventory item in one Send QOH (W by its SKU, W-OLD linked to it
+/// by reference): Medusa holds one count for the two. W's count goes; W-OLD fails by name.
+/// (Both were written in one batch, the last standing, and both reported set.)
+#[test]
+fn a_send_qoh_sets_one_inventory_item_once() {
+    let f = store();
+    let m = Medusa::start();
+    m.add("iitem_w", "W", 0);
+    item(&f.store, "W", 2);
+    item(&f.store, "W-OLD", 9);
+    let cart = m.cart(&f.store, LOCATION);
+    f.store.set_cart_sync(cart, false).unwrap();
+    f.store
+        .set_web_fields(cart, "W-OLD", r#"{"remote_ref":"iitem_w"}"#)
+        .unwrap();
+    let r = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((r.sent, r.failed), (1, 1), "{r:?}");
+    assert_eq!(r.failures[0].sku, "W-OLD", "{r:?}");
+    assert!(r.failures[0].message.contains("item W's"), "{r:?}");
+    assert_eq!(m.stocked("iitem_w"), Some(2));
+}

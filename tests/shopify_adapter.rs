@@ -1298,20 +1298,5 @@ fn the_preflight_names_a_second_item_linked_to_one_inventory_item() {
 /// one's count: 9 for an item the store has 2 of), and the batch's other items go.
 #[test]
 fn a_send_qoh_sets_one_inventory_item_once() {
-    let f = fixture(Mode::Shopify);
-    for (sku, cart_qoh, qoh) in [("TEE", 0, 2), ("MUG", 0, 4)] {
-        f.emu.set_qoh(sku, cart_qoh);
-        f.item(sku, qoh);
-    }
-    f.item("TEE-OLD", 9);
-    let cart = f.cart(50);
-    let id = f.emu.platform_id("TEE").unwrap();
-    f.store
-        .set_web_fields(cart, "TEE-OLD", &format!(r#"{{"remote_ref":"{id}"}}"#))
-        .unwrap();
-    let r = f.send(cart);
-    assert_eq!((r.sent, r.failed, r.requests), (2, 1, 1), "{r:?}");
-    assert_eq!(r.failures[0].sku, "TEE-OLD", "{r:?}");
-    assert!(r.failures[0].message.contains("TEE"), "{r:?}");
-    assert_eq!((f.emu.qoh("TEE"), f.emu.qoh("MUG")), (Some(2), Some(4)));
+    send_qoh_sets_one_record_once(Mode::Shopify);
 }

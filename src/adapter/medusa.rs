@@ -894,6 +894,18 @@ impl MedusaAdapter {
                     continue;
                 }
             }
+            // Two items reaching one inventory item (one by its SKU, one by a reference):
+            // Medusa holds one count for both. The first goes; the other fails by name.
+            if let Some((.., first, _, _)) = plan.iter().find(|(_, id, ..)| *id == f.id) {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!(
+                        "sku {}: Medusa's inventory item {} is also item {first}'s, and holds \
+                         one count for the two: link one of them to an inventory item of its own",
+                        s.sku, f.id
+                    ),
+                });
+                continue;
+            }
             let reserved = f.level.map_or(0, |l| l.reserved);
             let Some(stocked) = stocked_for(s.qoh, reserved) else {
                 out[i] = Some(SendOutcome::Failed {

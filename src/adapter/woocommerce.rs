@@ -847,6 +847,19 @@ impl CartAdapter for WooCommerceAdapter {
                     Some(_) => {}
                 }
             }
+            // Two items reaching one product (one by its SKU, one by a reference): the shop
+            // holds one count for both. The first goes; the other fails by name (both were
+            // written, the last count standing, and both reported set).
+            if let Some((_, (_, _, first))) = plan.iter().find(|(_, (p, ..))| *p == r) {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!(
+                        "sku {}: its WooCommerce product is also item {first}'s, and holds one \
+                         count for the two: link one of them to a product of its own",
+                        s.sku
+                    ),
+                });
+                continue;
+            }
             plan.push((i, (r, s.qoh, s.sku.as_str())));
         }
         if !plan.is_empty() {
