@@ -3098,15 +3098,7 @@ mod hot_item_retry {
                 })
                 .collect())
         }
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not in this test".into()))
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage {
-                items: Vec::new(),
-                next_cursor: None,
-            })
-        }
+        sends_deltas_only!();
     }
 
     fn picky_cart(s: &Store, a: Arc<Picky>, max: u32) -> CartId {
@@ -3255,12 +3247,7 @@ mod refused_goes_with_later {
                 })
                 .collect())
         }
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not used".into()))
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage::default())
-        }
+        sends_deltas_only!();
     }
 
     /// A real back-off (ten minutes), and time passing written into the file rather than waited
@@ -3375,12 +3362,7 @@ mod refused_goes_with_later {
                 })
                 .collect())
         }
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not used".into()))
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage::default())
-        }
+        sends_deltas_only!();
     }
 
     /// Rule 10: a change is bypassed only after it was tried `BypassAfterAttempts` times. A
