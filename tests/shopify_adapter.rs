@@ -258,7 +258,8 @@ fn adjust_without_change_from_quantity_is_refused_from_2026_04() {
 fn a_rate_limited_later_request_of_a_send_counts_no_attempt() {
     let f = fixture(Mode::Shopify);
     let cart = f.cart(500);
-    let skus: Vec<String> = (0..101).map(|i| format!("T{i:03}")).collect();
+    let per_request = inventory_sync::adapter::shopify::MAX_MUTATIONS_PER_REQUEST;
+    let skus: Vec<String> = (0..=per_request).map(|i| format!("T{i:03}")).collect();
     for s in &skus {
         f.item(s, 10);
         f.emu.set_qoh(s, 10);
@@ -268,11 +269,16 @@ fn a_rate_limited_later_request_of_a_send_counts_no_attempt() {
         adjust(&f.store, s, -1);
     }
     f.emu.set_shopify_budget(100_000.0, 10_000.0);
-    assert_eq!(f.store.run_stack(None).unwrap().sent, 101, "ids learnt");
+    assert_eq!(
+        f.store.run_stack(None).unwrap().sent,
+        skus.len(),
+        "ids learnt"
+    );
     for s in &skus {
         adjust(&f.store, s, -1);
     }
-    // 101 changes go as 100 + 1 in two requests: the first passes, the second is refused.
+    // One change more than a request carries goes in two requests: the first passes, the
+    // second is refused.
     f.emu.inject(Fault::Delay { ms: 0, count: 1 });
     f.emu.inject(Fault::Status {
         status: 429,
@@ -280,7 +286,7 @@ fn a_rate_limited_later_request_of_a_send_counts_no_attempt() {
         retry_after: Some(60),
     });
     let report = f.store.run_stack(None).unwrap();
-    assert_eq!(report.sent, 100, "{report}");
+    assert_eq!(report.sent, per_request, "{report}");
     let waiting = f.records(cart);
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0]["attempts"], 0, "{waiting:?}");

@@ -31,8 +31,10 @@
 //! - Deltas ([`UpdateMode::RelativeKeyed`]): one aliased `inventoryAdjustQuantities` per send
 //!   group in one document, each with `@idempotent(key: <the group's key>)`, so a re-send after
 //!   a lost answer is answered from Shopify's memory and applies nothing twice. At most
-//!   [`MAX_MUTATIONS_PER_REQUEST`] per request (10 points each, under the 1000-point
-//!   single-query limit).
+//!   [`MAX_MUTATIONS_PER_REQUEST`] per request, under the 1000-point single-query limit with
+//!   room to spare: a mutation field costs 10, and the objects its answer selects
+//!   (`inventoryAdjustmentGroup`, its `changes`, `userErrors`) may cost one each on top (a
+//!   request over the limit is refused whole, `MAX_COST_EXCEEDED`).
 //! - Sets: one `inventorySetQuantities` per at most [`MAX_SETS_PER_REQUEST`] quantities (our
 //!   own bound: the reference names none), `changeFromQuantity` = the expected count or
 //!   `null`. Shopify applies all or nothing: items it names in `userErrors` get their outcome
@@ -92,8 +94,8 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_API_VERSION: &str = "2026-04";
 /// The oldest API version the adapter works with (see [`ShopifyAdapter::new`]).
 pub const MIN_API_VERSION: &str = "2026-01";
-/// Aliased adjust mutations per HTTP request.
-pub const MAX_MUTATIONS_PER_REQUEST: usize = 100;
+/// Aliased adjust mutations per HTTP request: 70 at up to 14 points each stay under 1000.
+pub const MAX_MUTATIONS_PER_REQUEST: usize = 70;
 /// Quantities per `inventorySetQuantities`.
 pub const MAX_SETS_PER_REQUEST: usize = 250;
 /// The largest count the adapter publishes.
