@@ -145,6 +145,10 @@ namespace InventorySync
         public static extern int invsync_preflight(StoreHandle store, int cartId, byte[] buf, int len, out int needed);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_last_report(StoreHandle store, byte[] buf, int len, out int needed);
+        // The same on a raw handle a call holds a reference on (Store.Held): a store disposed
+        // during the call (from its progress callback) is closed only when that call ends.
+        [DllImport(Lib, EntryPoint = "invsync_last_report", CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_last_report_raw(IntPtr store, byte[] buf, int len, out int needed);
 
         // Throws on a lone surrogate rather than writing U+FFFD for it.
         private static readonly Encoding Strict = new UTF8Encoding(false, true);
@@ -376,11 +380,11 @@ namespace InventorySync
         public void StackDiscard(int recordId) { Native.Check(Native.invsync_stack_discard(handle, recordId)); }
 
         // A call that does work is never repeated to grow the buffer: its report is read
-        // again with invsync_last_report.
-        private string WorkReport(int status, byte[] buf, bool cancelledIsOk)
+        // again with invsync_last_report, on the raw handle the call holds (see Held).
+        private static string WorkReport(IntPtr raw, int status, byte[] buf, bool cancelledIsOk)
         {
             if (status == (int)Status.BufferTooSmall || (status == (int)Status.Cancelled && cancelledIsOk && buf == null))
-                return LastReport();
+                return LastReport(raw);
             if (status == (int)Status.Cancelled && cancelledIsOk)
                 return Native.FromUtf8(buf);
             Native.Check(status);
@@ -397,9 +401,35 @@ namespace InventorySync
         // invsync_last_report (WorkReport).
         private string Work(TextCall call)
         {
-            byte[] buf = new byte[4096];
-            int needed;
-            return WorkReport(call(buf, buf.Length, out needed), buf, false);
+            return Held(raw =>
+            {
+                byte[] buf = new byte[4096];
+                int needed;
+                return WorkReport(raw, call(buf, buf.Length, out needed), buf, false);
+            });
+        }
+
+        // Runs `body` holding a reference on the handle: a Dispose meanwhile (a Close button
+        // run from the progress callback by Application.DoEvents) closes the store only once
+        // the body is done, so the finished run's report is still read, on the raw handle
+        // (the SafeHandle itself refuses calls once disposed).
+        private T Held<T>(Func<IntPtr, T> body)
+        {
+            bool added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                return body(handle.DangerousGetHandle());
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        private static string LastReport(IntPtr raw)
+        {
+            return Text((byte[] b, int l, out int k) => Native.invsync_last_report_raw(raw, b, l, out k));
         }
 
         public void StartController(int intervalMs) { Native.Check(Native.invsync_controller_start(handle, intervalMs)); }
@@ -417,6 +447,11 @@ namespace InventorySync
         // the last batch, the run had finished ("cancelled":false), and the host must not
         // tell its user it failed.
         private string Manual(bool send, int cartId, int flags, Func<int, int, bool> progress)
+        {
+            return Held(raw => Manual(raw, send, cartId, flags, progress));
+        }
+
+        private string Manual(IntPtr raw, bool send, int cartId, int flags, Func<int, int, bool> progress)
         {
             Exception thrown = null;
             Native.ProgressFn fn = null;
@@ -443,15 +478,16 @@ namespace InventorySync
                     try
                     {
                         thrown.Data["InventorySync.Report"] =
-                            status != (int)Status.BufferTooSmall && needed <= buf.Length ? Native.FromUtf8(buf) : LastReport();
+                            status != (int)Status.BufferTooSmall && needed <= buf.Length ? Native.FromUtf8(buf) : LastReport(raw);
                     }
                     catch (Exception) { }
                 }
-                throw thrown;
+                // Rethrown with the stack trace it was thrown with (the host's callback line).
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(thrown).Throw();
             }
             if (status == (int)Status.Cancelled)
-                return needed <= buf.Length ? Native.FromUtf8(buf) : LastReport();
-            return WorkReport(status, buf, false);
+                return needed <= buf.Length ? Native.FromUtf8(buf) : LastReport(raw);
+            return WorkReport(raw, status, buf, false);
         }
 
         /// <summary>

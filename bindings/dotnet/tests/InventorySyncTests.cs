@@ -434,6 +434,70 @@ static class Tests
         }
     }
 
+    // The C ABI lets a progress callback close the handle it reports on (a WinForms
+    // Close button run by Application.DoEvents, as a VBA DoEvents does): the call finishes
+    // first and its work stands. The wrapper still returns the finished run's report. With a
+    // report over the first 4 KiB buffer it read it again with invsync_last_report on the
+    // disposed handle and threw ObjectDisposedException: a Get QOH that updated QOH was
+    // reported to the host as a failure.
+    static void DisposeFromProgressKeepsReport()
+    {
+        string path = Path.Combine(dir, "dispose-in-callback.db");
+        using (var web = new Emulator())
+        {
+            var store = Store.Open(path);
+            int c = store.UpsertCart(CartJson("Closing", web.Url, "none", 50, null));
+            store.UpsertItem("{\"sku\":\"KNOWN\",\"qoh\":1}");
+            web.SetQoh("KNOWN", 7);
+            for (int i = 0; i < 200; i++)
+                web.SetQoh("UNKNOWN-PRODUCT-SKU-NUMBER-" + i.ToString("D3"), 1);
+            string report = null;
+            Exception error = null;
+            try
+            {
+                report = store.GetQoh(c, 0, (done, total) =>
+                {
+                    if (done == total) store.Dispose();   // the form closed meanwhile
+                    return true;
+                });
+            }
+            catch (Exception e) { error = e; }
+            using (var again = Store.Open(path))
+            {
+                Check(again.ItemQoh("KNOWN") == 7, "dispose in callback: the Get QOH was applied");
+            }
+            Check(error == null && report != null && report.Contains("\"updated\":1") && report.Contains("UNKNOWN-PRODUCT-SKU-NUMBER-199"),
+                  "dispose in callback: a finished Get QOH returns its report, not an exception (got " +
+                  (error == null ? "report" : error.GetType().Name + ": " + error.Message) + ")");
+        }
+    }
+
+    // An exception thrown by the host's progress callback was rethrown by the wrapper
+    // with `throw thrown;`, which replaced its stack trace: the host's logs pointed at
+    // InventorySync.Store.Manual instead of the callback line that failed.
+    static void ThrowingProgressCallback(int done, int total)
+    {
+        throw new InvalidOperationException("progress UI failed at " + done);
+    }
+
+    static void CallbackExceptionKeepsItsStackTrace()
+    {
+        using (var web = new Emulator())
+        using (var store = Store.Open(Path.Combine(dir, "stacktrace.db")))
+        {
+            int c = store.UpsertCart(CartJson("Trace", web.Url, "none", 1, null));
+            store.UpsertItem("{\"sku\":\"T1\",\"qoh\":1}");
+            store.UpsertItem("{\"sku\":\"T2\",\"qoh\":1}");
+            web.SetQoh("T1", 0);
+            web.SetQoh("T2", 0);
+            string trace = null;
+            try { store.SendQoh(c, 0, (done, total) => { ThrowingProgressCallback(done, total); return true; }); }
+            catch (InvalidOperationException e) { trace = e.StackTrace ?? ""; }
+            Check(trace != null && trace.Contains("ThrowingProgressCallback"),
+                  "callback exception keeps its stack trace (origin frame missing): " + trace);
+        }
+    }
+
     static int Main()
     {
         dir = Path.Combine(Path.GetTempPath(), "invsync-dotnet-" + Guid.NewGuid().ToString("N"));
@@ -446,6 +510,8 @@ static class Tests
             new KeyValuePair<string, Action>("throw after last page, big report", ThrowAfterLastPageBigReport),
             new KeyValuePair<string, Action>("lone surrogate", LoneSurrogate),
             new KeyValuePair<string, Action>("preflight reads the cart once", PreflightReadsTheCartOnce),
+            new KeyValuePair<string, Action>("dispose from progress keeps report", DisposeFromProgressKeepsReport),
+            new KeyValuePair<string, Action>("callback exception keeps its stack trace", CallbackExceptionKeepsItsStackTrace),
         };
         foreach (var t in tests)
         {
