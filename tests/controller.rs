@@ -3151,11 +3151,13 @@ mod hot_item_retry {
     }
 
     /// A change a cart without keys refused (`Retry`: it applied nothing) goes again with the
-    /// item's changes made since, netted: a sale refused below a count of 0 goes with the
-    /// correction that follows the import of the cart's own order, as their difference (sent
-    /// alone again and again, it was bypassed, and the correction left the cart offering
-    /// units the store does not have). A keyed cart's `Retry` may follow a lost answer, so
-    /// its change goes again as it was, under its key, and the later ones after it.
+    /// item's changes made since that ask less of the cart with it, netted: a sale of 3
+    /// refused below a count of 0 goes with the correction of +2 that follows the import of
+    /// the cart's own order, as -1, and a later sale, which would take it further below,
+    /// waits behind it. (Sent alone again and again, the sale was bypassed, and the
+    /// correction left the cart offering units the store does not have.) A keyed cart's
+    /// `Retry` may follow a lost answer, so its change goes again as it was, under its key,
+    /// and the later ones after it.
     #[test]
     fn a_refused_change_goes_again_with_the_items_later_ones_to_a_cart_without_keys() {
         for unkeyed in [true, false] {
@@ -3170,11 +3172,11 @@ mod hot_item_retry {
             s.set_param("RetryBaseMs", "600000").unwrap();
             s.set_param("RetryMaxMs", "600000").unwrap();
             item(s, "HOT", 1000);
-            adjust(s, "HOT", -1, Reason::PosSale);
+            adjust(s, "HOT", -3, Reason::PosSale);
             let r = s.run_stack(None).unwrap();
             assert_eq!(r.retried, 1, "{r}");
-            adjust(s, "HOT", -2, Reason::PosSale);
-            adjust(s, "HOT", 5, Reason::Receiving);
+            adjust(s, "HOT", 2, Reason::Receiving);
+            adjust(s, "HOT", -4, Reason::PosSale);
             cart.retry.lock().unwrap().clear();
             // Its back-off over.
             rusqlite::Connection::open(s.path())
@@ -3185,15 +3187,15 @@ mod hot_item_retry {
             s.run_stack(None).unwrap();
             let calls = cart.calls.lock().unwrap().clone();
             let expected: &[&[(&str, i64)]] = match unkeyed {
-                true => &[&[("HOT", -1)], &[("HOT", 2)]],
-                false => &[&[("HOT", -1)], &[("HOT", -1)], &[("HOT", 3)]],
+                true => &[&[("HOT", -3)], &[("HOT", -1)], &[("HOT", -4)]],
+                false => &[&[("HOT", -3)], &[("HOT", -3)], &[("HOT", -2)]],
             };
             let expected: Vec<Vec<(String, i64)>> = expected
                 .iter()
                 .map(|call| call.iter().map(|(k, d)| (k.to_string(), *d)).collect())
                 .collect();
             assert_eq!(calls, expected, "unkeyed: {unkeyed}");
-            assert_eq!(cart.get("HOT"), 2, "unkeyed: {unkeyed}");
+            assert_eq!(cart.get("HOT"), -5, "unkeyed: {unkeyed}");
             assert_eq!(s.stack_count(c, StackState::Waiting).unwrap(), 0);
         }
     }
@@ -3366,10 +3368,11 @@ mod refused_goes_with_later {
     }
 
     /// Rule 10: a change is bypassed only after it was tried `BypassAfterAttempts` times. A
-    /// sale the cart refused twice (of 3 attempts) is joined at its next try by a receiving
-    /// of 10 made since; the group's attempts count afresh, so one more refusal bypasses
-    /// nothing. (The receiving inherited the sale's attempts and was bypassed on its first
-    /// try: the cart never heard of the 10 units.)
+    /// sale the cart refused twice (of 3 attempts) is not joined by a receiving of 10 made
+    /// since (together they would ask more of the cart than the sale alone): the sale is
+    /// bypassed at its third refusal, and the receiving goes alone, tried for the first time.
+    /// (It inherited the sale's attempts and was bypassed with it on its first try: the cart
+    /// never heard of the 10 units.)
     #[test]
     fn a_change_folded_into_a_refused_one_is_not_bypassed_on_its_first_try() {
         let f = store();
@@ -3403,6 +3406,98 @@ mod refused_goes_with_later {
              cart shows {}, store has 19",
             shop.sent.lock().unwrap(),
             shop.qoh.lock().unwrap()["W"]
+        );
+    }
+
+    fn listing(s: &Store) -> Vec<(i64, String, i64)> {
+        stack(s, None)
+            .iter()
+            .map(|r| {
+                (
+                    r["delta"].as_i64().unwrap(),
+                    r["state"].as_str().unwrap().to_owned(),
+                    r["attempts"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// Rule 10 (a change is bypassed after `BypassAfterAttempts` tries) is what lets an item's
+    /// later changes reach the cart when one is refused for good. A web shop without keys that
+    /// takes no count below 0 shows 2 mugs where the store has 10 (it lost track). The till
+    /// sells 3: the -3 is refused (2 - 3 < 0), and so is every later try. The till then sells
+    /// the mugs one by one: each sale would take the refused one further below 0, so none joins
+    /// it; it is bypassed after 3 tries, and the single sales, which the cart takes
+    /// (2 -> 1 -> 0), bring it to 0. (Each sale joined it, counting its attempts afresh: it was
+    /// never bypassed while the mugs sold, and the cart went on offering 2 mugs.)
+    #[test]
+    fn a_sale_refused_for_good_does_not_hold_the_items_later_sales_off_the_cart_for_ever() {
+        let f = store();
+        let s = &f.store;
+        s.set_param("BypassAfterAttempts", "3").unwrap();
+        slow_retries(&f);
+        let shop = Arc::new(NoNegative::default());
+        let cart = custom_cart(s, "Shop", shop.clone(), Some("attribute"), None);
+        s.set_cart_sync(cart, true).unwrap();
+        item(s, "MUG", 10);
+        shop.qoh.lock().unwrap().insert("MUG".into(), 2);
+        adjust(s, "MUG", -3, Reason::PosSale);
+        s.run_stack(None).unwrap();
+        assert_eq!(shop.get("MUG"), 2, "refused below 0");
+        // The till sells the other 7, one between each try.
+        for _ in 0..7 {
+            adjust(s, "MUG", -1, Reason::PosSale);
+            retries_due(&f);
+            s.run_stack(None).unwrap();
+        }
+        // The stack left to drain.
+        for _ in 0..10 {
+            retries_due(&f);
+            s.run_stack(None).unwrap();
+        }
+        assert_eq!(s.item_qoh("MUG").unwrap(), 0);
+        assert_eq!(
+            shop.get("MUG"),
+            0,
+            "the store has sold out; the cart offers {} mugs it does not have; sent {:?}; stack {:?}",
+            shop.get("MUG"),
+            shop.sent.lock().unwrap(),
+            listing(s)
+        );
+    }
+
+    /// The owner's view of the same refusal: with `BypassAfterAttempts` 3, a sale the cart
+    /// refuses, the mug selling once between tries, is bypassed after its 3 tries (the count a
+    /// host polls to warn the owner), and the operator can discard it. (It stayed "pending" with
+    /// 1 attempt while the item sold, and could not be discarded.)
+    #[test]
+    fn a_sale_refused_more_times_than_allowed_is_shown_bypassed_while_the_item_keeps_selling() {
+        let f = store();
+        let s = &f.store;
+        s.set_param("BypassAfterAttempts", "3").unwrap();
+        slow_retries(&f);
+        let shop = Arc::new(NoNegative::default());
+        let cart = custom_cart(s, "Shop", shop.clone(), Some("attribute"), None);
+        s.set_cart_sync(cart, true).unwrap();
+        item(s, "MUG", 100);
+        shop.qoh.lock().unwrap().insert("MUG".into(), 2);
+        adjust(s, "MUG", -3, Reason::PosSale);
+        s.run_stack(None).unwrap();
+        for _ in 0..5 {
+            adjust(s, "MUG", -1, Reason::PosSale);
+            retries_due(&f);
+            s.run_stack(None).unwrap();
+        }
+        let tries = shop.sent.lock().unwrap().len();
+        let before = listing(s);
+        let bypassed = s.stack_count(cart, StackState::Bypassed).unwrap();
+        // The operator's way out for a change the cart will not take.
+        let first = stack(s, None)[0]["id"].as_i64().unwrap();
+        let discard = s.stack_discard(first);
+        assert!(
+            bypassed > 0 && discard.is_ok(),
+            "the -3 was tried {tries} times (3 allowed): {bypassed} records bypassed; \
+             discard: {discard:?}; stack {before:?}"
         );
     }
 }

@@ -1357,47 +1357,61 @@ pub(crate) fn lease(
 }
 
 /// Adds to each group `token` just leased that the cart refused as it stood, applying
-/// nothing (`Transition::Refused`), the item's changes made since, netted in: every waiting
-/// record of the item on the cart, of any workstation (all are later than the group's, and a
-/// correction the back office's import queued is what lets a till's refused sale pass; the
-/// records leave the backlog, so no other controller leases them). The group goes under a
-/// new key (the content differs; the old key was refused), its attempts counted afresh (the
-/// changes joining it were never tried; a change refused for ever, with none joining, is still
-/// bypassed). A group that nets out leaves the stack. A group leased before and not settled
-/// since (its controller stopped mid-send: the cart may have it) is no longer taken for
-/// refused.
+/// nothing (`Transition::Refused`), the item's changes made since, netted in, as far as they
+/// ask less of the cart together than it does alone: the waiting records of the item on the
+/// cart, of any workstation (a correction the back office's import queued is what lets a
+/// till's sale refused below 0 pass), in order, up to the one that brings the sum nearest 0.
+/// Later sales that would only take a sale refused below 0 further below are left waiting
+/// behind it (folded, they were refused with it for as long as the item sold, where alone
+/// they would have passed once it was bypassed). The records taken leave the backlog, so no
+/// other controller leases them. The group goes under a new key (the content differs; the old
+/// key was refused) and keeps its attempts: it is bypassed as any change after
+/// `BypassAfterAttempts` refusals. A group that nets out leaves the stack. A group leased
+/// before and not settled since (its controller stopped mid-send: the cart may have it) is
+/// no longer taken for refused.
 fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE send_groups SET refused = 0
          WHERE lease_token = ?1 AND refused = 1 AND unsettled > 1",
     )?
     .execute([token])?;
-    let refused: Vec<(i64, ItemId)> = c
+    let refused: Vec<(i64, ItemId, i64)> = c
         .prepare_cached(
-            "SELECT id, item_id FROM send_groups
+            "SELECT id, item_id, net_delta FROM send_groups
              WHERE lease_token = ?1 AND item_id <> 0 AND refused = 1",
         )?
-        .query_map([token], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if refused.is_empty() {
         return Ok(());
     }
     backlog_catch_up(c, cart)?;
     let mut netted = Vec::new();
-    for (group, item) in refused {
+    for (group, item, net) in refused {
+        let mut later = c.prepare_cached(
+            "SELECT id, delta FROM stack
+             WHERE cart_id = ?1 AND item_id = ?2 AND group_id IS NULL ORDER BY id",
+        )?;
+        let mut rows = later.query(params![cart, item])?;
+        let (mut sum, mut best, mut upto) = (i128::from(net), i128::from(net).abs(), None);
+        while let Some(r) = rows.next()? {
+            sum += i128::from(r.get::<_, i64>(1)?);
+            if sum.abs() < best {
+                best = sum.abs();
+                upto = Some(r.get::<_, i64>(0)?);
+            }
+        }
+        let Some(upto) = upto else { continue };
         let joined = c
             .prepare_cached(
                 "UPDATE stack SET group_id = ?1
-                 WHERE cart_id = ?2 AND item_id = ?3 AND group_id IS NULL",
+                 WHERE cart_id = ?2 AND item_id = ?3 AND group_id IS NULL AND id <= ?4",
             )?
-            .execute(params![group, cart, item])?;
-        if joined == 0 {
-            continue;
-        }
+            .execute(params![group, cart, item, upto])?;
         backlog_grouped(c, cart, joined as i64)?;
         let net: i64 = c
             .prepare_cached(
-                "UPDATE send_groups SET key = ?2, attempts = 0,
+                "UPDATE send_groups SET key = ?2,
                         net_delta = (SELECT SUM(delta) FROM stack WHERE group_id = ?1)
                  WHERE id = ?1 RETURNING net_delta",
             )?
