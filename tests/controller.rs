@@ -3422,6 +3422,23 @@ mod refused_goes_with_later {
             .collect()
     }
 
+    /// A store of `qoh` mugs whose web shop (no keys, no count below 0) shows 2, lost track,
+    /// allowing 3 attempts: a sale of 3 made and refused once.
+    fn refused_below_zero(qoh: i64) -> (Fixture, Arc<NoNegative>, CartId) {
+        let f = store();
+        let s = &f.store;
+        s.set_param("BypassAfterAttempts", "3").unwrap();
+        slow_retries(&f);
+        let shop = Arc::new(NoNegative::default());
+        let cart = custom_cart(s, "Shop", shop.clone(), Some("attribute"), None);
+        s.set_cart_sync(cart, true).unwrap();
+        item(s, "MUG", qoh);
+        shop.qoh.lock().unwrap().insert("MUG".into(), 2);
+        adjust(s, "MUG", -3, Reason::PosSale);
+        s.run_stack(None).unwrap();
+        (f, shop, cart)
+    }
+
     /// Rule 10 (a change is bypassed after `BypassAfterAttempts` tries) is what lets an item's
     /// later changes reach the cart when one is refused for good. A web shop without keys that
     /// takes no count below 0 shows 2 mugs where the store has 10 (it lost track). The till
@@ -3432,17 +3449,8 @@ mod refused_goes_with_later {
     /// never bypassed while the mugs sold, and the cart went on offering 2 mugs.)
     #[test]
     fn a_sale_refused_for_good_does_not_hold_the_items_later_sales_off_the_cart_for_ever() {
-        let f = store();
+        let (f, shop, _) = refused_below_zero(10);
         let s = &f.store;
-        s.set_param("BypassAfterAttempts", "3").unwrap();
-        slow_retries(&f);
-        let shop = Arc::new(NoNegative::default());
-        let cart = custom_cart(s, "Shop", shop.clone(), Some("attribute"), None);
-        s.set_cart_sync(cart, true).unwrap();
-        item(s, "MUG", 10);
-        shop.qoh.lock().unwrap().insert("MUG".into(), 2);
-        adjust(s, "MUG", -3, Reason::PosSale);
-        s.run_stack(None).unwrap();
         assert_eq!(shop.get("MUG"), 2, "refused below 0");
         // The till sells the other 7, one between each try.
         for _ in 0..7 {
@@ -3472,17 +3480,8 @@ mod refused_goes_with_later {
     /// 1 attempt while the item sold, and could not be discarded.)
     #[test]
     fn a_sale_refused_more_times_than_allowed_is_shown_bypassed_while_the_item_keeps_selling() {
-        let f = store();
+        let (f, shop, cart) = refused_below_zero(100);
         let s = &f.store;
-        s.set_param("BypassAfterAttempts", "3").unwrap();
-        slow_retries(&f);
-        let shop = Arc::new(NoNegative::default());
-        let cart = custom_cart(s, "Shop", shop.clone(), Some("attribute"), None);
-        s.set_cart_sync(cart, true).unwrap();
-        item(s, "MUG", 100);
-        shop.qoh.lock().unwrap().insert("MUG".into(), 2);
-        adjust(s, "MUG", -3, Reason::PosSale);
-        s.run_stack(None).unwrap();
         for _ in 0..5 {
             adjust(s, "MUG", -1, Reason::PosSale);
             retries_due(&f);
