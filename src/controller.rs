@@ -791,6 +791,10 @@ impl<S: WebStack> StackController<S> {
                 let verdicts: Vec<Verdict> = (0..sending)
                     .map(|i| match outcomes.get(i) {
                         Some(o) => outcome_verdict(o, unkeyed, now),
+                        // A cart without keys may have applied it: never sent again blindly.
+                        None if unkeyed => {
+                            Verdict::Uncertain("the cart gave no result for this item".into())
+                        }
                         None => Verdict::Retryable("the cart gave no result for this item".into()),
                     })
                     .collect();

@@ -3213,11 +3213,13 @@ mod refused_goes_with_later {
     use std::sync::{Arc, Mutex};
 
     /// A cart without keys that takes no count below 0 (as Medusa now answers, and BigCommerce's
-    /// "insufficient stock"): such a change is answered `Retry` with nothing applied.
+    /// "insufficient stock"): such a change is answered `Retry` with nothing applied. It can
+    /// be told to answer its next call with a 429 (a rate limit: nothing applied, no attempt).
     #[derive(Default)]
     struct NoNegative {
         qoh: Mutex<HashMap<String, i64>>,
         sent: Mutex<Vec<(String, i64)>>,
+        limit_next: Mutex<bool>,
     }
 
     impl NoNegative {
@@ -3231,6 +3233,12 @@ mod refused_goes_with_later {
             UpdateMode::Absolute
         }
         fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            if std::mem::take(&mut *self.limit_next.lock().unwrap()) {
+                return Err(CartError::RateLimited {
+                    retry_after: Some(std::time::Duration::ZERO),
+                    message: "HTTP 429: slow down".into(),
+                });
+            }
             let mut q = self.qoh.lock().unwrap();
             Ok(d.iter()
                 .map(|x| {
@@ -3368,11 +3376,10 @@ mod refused_goes_with_later {
     }
 
     /// Rule 10: a change is bypassed only after it was tried `BypassAfterAttempts` times. A
-    /// sale the cart refused twice (of 3 attempts) is not joined by a receiving of 10 made
-    /// since (together they would ask more of the cart than the sale alone): the sale is
-    /// bypassed at its third refusal, and the receiving goes alone, tried for the first time.
-    /// (It inherited the sale's attempts and was bypassed with it on its first try: the cart
-    /// never heard of the 10 units.)
+    /// sale the cart refused twice (of 3 attempts) is joined at its next try by a receiving
+    /// of 10 made since (together they ask less of the cart); the group's attempts count
+    /// afresh, so one more refusal bypasses nothing. (The receiving inherited the sale's
+    /// attempts and was bypassed on its first try: the cart never heard of the 10 units.)
     #[test]
     fn a_change_folded_into_a_refused_one_is_not_bypassed_on_its_first_try() {
         let f = store();
@@ -3497,6 +3504,99 @@ mod refused_goes_with_later {
             bypassed > 0 && discard.is_ok(),
             "the -3 was tried {tries} times (3 allowed): {bypassed} records bypassed; \
              discard: {discard:?}; stack {before:?}"
+        );
+    }
+
+    /// Passes with every retry made due before each.
+    fn passes(f: &Fixture, n: usize) {
+        for _ in 0..n {
+            retries_due(f);
+            f.store.run_stack(None).unwrap();
+        }
+    }
+
+    /// A store of 5 mugs (3 tries allowed) whose web shop (no keys, no count below 0) sold 4 of
+    /// them itself, its order not imported yet: it shows 1. The till sells 3: refused (1 - 3 < 0).
+    fn web_sold_four_till_sold_three() -> (Fixture, Arc<NoNegative>, CartId) {
+        let f = store();
+        let s = &f.store;
+        s.set_param("BypassAfterAttempts", "3").unwrap();
+        s.set_param("RetryBaseMs", "600000").unwrap();
+        s.set_param("RetryMaxMs", "600000").unwrap();
+        let shop = Arc::new(NoNegative::default());
+        let cart = custom_cart(s, "Shop", shop.clone(), Some("attribute"), None);
+        s.set_cart_sync(cart, true).unwrap();
+        item(s, "MUG", 5);
+        shop.qoh.lock().unwrap().insert("MUG".into(), 1);
+        adjust(s, "MUG", -3, Reason::PosSale);
+        let r = s.run_stack(None).unwrap();
+        assert_eq!(r.retried, 1, "refused below 0: {r}");
+        (f, shop, cart)
+    }
+
+    /// The import of the web shop's own order of 4.
+    fn import_web_order(s: &Store, cart: CartId) {
+        s.adjust_qoh(
+            &Adjustment::new("MUG", Delta::new(-4).unwrap(), Reason::OrderImport).origin_cart(cart),
+        )
+        .unwrap();
+    }
+
+    /// A refused sale stays "refused as it stands" across a rate limit (which applies nothing
+    /// and counts no attempt): when it goes again, the correction the import of the web shop's
+    /// order queued meanwhile goes with it. Here the sale is refused twice, the third try meets
+    /// a 429, then the back office imports the web order (+2 correction queued); -3 and +2 go
+    /// as -1 and the shop ends at 0. (The 429 settled the group as plain pending, the -3 went
+    /// alone until bypassed, and the +2 left the shop offering 3 mugs the store did not have.)
+    #[test]
+    fn a_rate_limit_between_refusals_does_not_make_the_store_forget_the_sale_was_refused() {
+        let (f, shop, cart) = web_sold_four_till_sold_three();
+        let s = &f.store;
+        passes(&f, 1);
+        assert_eq!(shop.sent.lock().unwrap().len(), 2, "refused twice");
+        *shop.limit_next.lock().unwrap() = true;
+        passes(&f, 1);
+        assert!(!*shop.limit_next.lock().unwrap(), "the 429 was met");
+        import_web_order(s, cart);
+        assert_eq!(s.item_qoh("MUG").unwrap(), -2);
+        passes(&f, 6);
+        assert_eq!(
+            (
+                shop.get("MUG"),
+                s.stack_count(cart, StackState::Bypassed).unwrap()
+            ),
+            (0, 0),
+            "the store publishes 0 mugs; the web shop offers {}; sent {:?}; stack {:?}",
+            shop.get("MUG"),
+            shop.sent.lock().unwrap(),
+            listing(s)
+        );
+    }
+
+    /// A sale refused below 0 goes with a delivery made since, which lets it pass: together (+9)
+    /// the shop takes them at once, ending at 10 with the import. (The fold took a later change
+    /// only when it brought the sum nearer 0, so a receiving of more than twice the sale waited
+    /// behind the refused sale until it was bypassed, and the shop then showed 13 mugs where the
+    /// store had 10.)
+    #[test]
+    fn a_sale_refused_below_zero_goes_with_the_delivery_made_since() {
+        let (f, shop, cart) = web_sold_four_till_sold_three();
+        let s = &f.store;
+        adjust(s, "MUG", 12, Reason::Receiving);
+        passes(&f, 5);
+        import_web_order(s, cart);
+        passes(&f, 5);
+        assert_eq!(s.item_qoh("MUG").unwrap(), 10);
+        assert_eq!(
+            (
+                shop.get("MUG"),
+                s.stack_count(cart, StackState::Bypassed).unwrap()
+            ),
+            (10, 0),
+            "the store has 10 mugs; the web shop offers {}; sent {:?}; stack {:?}",
+            shop.get("MUG"),
+            shop.sent.lock().unwrap(),
+            listing(s)
         );
     }
 }

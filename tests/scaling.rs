@@ -91,6 +91,12 @@ const LEASED: &[&str] = &[
 const FIRST: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL
           ORDER BY m.id LIMIT 1)";
 
+/// The later records a refused change reads at each lease (`refused_take_later`).
+const REFUSED_TAIL: &str = "SELECT id, delta FROM stack
+             WHERE cart_id = ?1 AND item_id = ?2 AND group_id IS NULL
+               AND id > (SELECT MAX(id) FROM stack WHERE group_id = ?3)
+             ORDER BY id";
+
 /// `ITEM_KEY_SQL` in the source.
 const ITEM_KEY: &str = "substr(b.key, 1, 24)
          || printf('%012x', (s.item_id | b.key_salt) - (s.item_id & b.key_salt))";
@@ -243,6 +249,7 @@ fn copies_match_the_source() {
         SKU_ITEMS,
         LEDGER_OF_ITEM,
         HOST_REF_SEEN,
+        REFUSED_TAIL,
         ITEMS_PREFIXED,
         ITEMS_OF_PARENT,
         PREFIXED,
@@ -1467,4 +1474,91 @@ fn a_store_with_4k_pages_keeps_them() {
         "the 50 records and the new sale wait"
     );
     assert_eq!(store.item("S7").unwrap().qoh, 98);
+}
+
+/// A SKU a cart refuses for good (BigCommerce holding no count of a new product, a Medusa
+/// count below 0 it never takes) gains a bypassed group with every sale, and each sale is
+/// tried `BypassAfterAttempts` times, refused each time. Every lease of such a refused sale
+/// reads the item's later records to fold them, from the group's newest record: beside 1,000
+/// bypassed sales it does the work it does beside 100 (it walked every record of the item,
+/// in the store's one write transaction, on every retry of every sale).
+#[test]
+fn a_refused_sales_retry_does_not_walk_the_items_bypassed_sales() {
+    let mut seen = Vec::new();
+    for bypassed in [100, 1_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = &Store::open(dir.path().join("store.db")).unwrap();
+        s.set_param("SynchQOH", "true").unwrap();
+        let cart = add_cart(s, "Web");
+        s.upsert_item_json(r#"{"sku":"H","qoh":1000000}"#).unwrap();
+        let sale = || {
+            s.adjust_qoh(&Adjustment::new(
+                "H",
+                Delta::new(-1).unwrap(),
+                Reason::PosSale,
+            ))
+            .unwrap()
+        };
+        let stack = SqliteStack::open(s.path(), &Default::default()).unwrap();
+        let scope = LeaseScope {
+            workstation: "ws".into(),
+            shared: true,
+            stale_before: 0,
+        };
+        let send_once = |t: Transition| {
+            let lease = stack.lease(cart, 50, &scope, 1_000, 60_000).unwrap();
+            assert_eq!(lease.sends.len(), 1);
+            stack
+                .settle(&lease.token, &[(lease.sends[0].group_id, t)], 1_000)
+                .unwrap();
+        };
+        s.begin().unwrap();
+        for _ in 0..bypassed {
+            sale();
+        }
+        s.commit().unwrap();
+        // Each sale sent alone and refused for good.
+        for _ in 0..bypassed {
+            let lease = stack.lease(cart, 1, &scope, 1_000, 60_000).unwrap();
+            let t: Vec<_> = lease
+                .sends
+                .iter()
+                .map(|x| {
+                    (
+                        x.group_id,
+                        Transition::Bypassed {
+                            attempts: 10,
+                            response: "refused".into(),
+                        },
+                    )
+                })
+                .collect();
+            stack.settle(&lease.token, &t, 1_000).unwrap();
+        }
+        // The next sale is refused, to be tried again; one more sale waits behind it.
+        sale();
+        send_once(Transition::Refused {
+            attempts: 1,
+            next_attempt_at: 2_000,
+            response: "insufficient stock".into(),
+        });
+        sale();
+        assert_eq!(s.stack_count(cart, StackState::Bypassed).unwrap(), bypassed);
+        let conn = rusqlite::Connection::open(s.path()).unwrap();
+        let (h, group): (i64, i64) = conn
+            .query_row(
+                "SELECT item_id, id FROM send_groups WHERE state = 'pending'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let mut st = conn.prepare(REFUSED_TAIL).unwrap();
+        let rows = st.query_map([cart, h, group], |_| Ok(())).unwrap().count();
+        assert_eq!(rows, 1, "the one sale behind the refused one");
+        seen.push(st.get_status(rusqlite::StatementStatus::VmStep));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "VM steps of the refused sale's tail read beside 100 and 1,000 bypassed sales of the item"
+    );
 }

@@ -1159,7 +1159,10 @@ pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
 
 /// Puts a group that stays on the stack (a retry, a bypass, an uncertain send) in its new
 /// state, only while `token` still holds it. Returns whether it did. Groups that leave the
-/// stack settle through [`groups_leave`].
+/// stack settle through [`groups_leave`]. A refused group stays marked refused while it
+/// waits again without being applied (a rate limit, an outage between refusals: to a cart
+/// without keys, every wait is of a change not applied), so the correction that lets it pass
+/// still joins it.
 pub(crate) fn group_settle(
     c: &Connection,
     group: i64,
@@ -1171,7 +1174,7 @@ pub(crate) fn group_settle(
     Ok(c.prepare_cached(
         "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
                 last_response = ?5, lease_token = NULL, lease_until = 0, unsettled = 0,
-                refused = ?7
+                refused = CASE WHEN ?7 THEN 1 WHEN ?2 = 'pending' THEN refused ELSE 0 END
          WHERE id = ?1 AND lease_token = ?6",
     )?
     .execute(params![
@@ -1357,18 +1360,20 @@ pub(crate) fn lease(
 }
 
 /// Adds to each group `token` just leased that the cart refused as it stood, applying
-/// nothing (`Transition::Refused`), the item's changes made since, netted in, as far as they
-/// ask less of the cart together than it does alone: the waiting records of the item on the
-/// cart, of any workstation (a correction the back office's import queued is what lets a
-/// till's sale refused below 0 pass), in order, up to the one that brings the sum nearest 0.
-/// Later sales that would only take a sale refused below 0 further below are left waiting
-/// behind it (folded, they were refused with it for as long as the item sold, where alone
-/// they would have passed once it was bypassed). The records taken leave the backlog, so no
-/// other controller leases them. The group goes under a new key (the content differs; the old
-/// key was refused) and keeps its attempts: it is bypassed as any change after
-/// `BypassAfterAttempts` refusals. A group that nets out leaves the stack. A group leased
-/// before and not settled since (its controller stopped mid-send: the cart may have it) is
-/// no longer taken for refused.
+/// nothing (`Transition::Refused`), the item's changes made since that ask less of the cart
+/// with it, netted in: the waiting records of the item on the cart, of any workstation (a
+/// correction the back office's import queued is what lets a till's sale refused below 0
+/// pass), in order, up to the one that takes the sum furthest the other way (for a refused
+/// sale, the highest sum: a correction, a delivery; for a refused increase, the lowest), if
+/// that is past the refused change alone. Later changes the same way (sales after a sale
+/// refused below 0) wait behind it: folded, they were refused with it for as long as the item
+/// sold, where alone they would have passed once it was bypassed. The records taken leave the
+/// backlog, so no other controller leases them. The group goes under a new key (the content
+/// differs; the old key was refused), its attempts counted afresh (the changes joining were
+/// never tried; only changes asking less join, so an item's sales cannot keep a refused sale
+/// from being bypassed). A group that nets out leaves the stack. A group leased before and
+/// not settled since (its controller stopped mid-send: the cart may have it) is no longer
+/// taken for refused.
 fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE send_groups SET refused = 0
@@ -1388,16 +1393,22 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
     backlog_catch_up(c, cart)?;
     let mut netted = Vec::new();
     for (group, item, net) in refused {
+        // From the group's newest record: the item's records before it (a SKU refused for
+        // good leaves one bypassed group a sale) are not walked.
         let mut later = c.prepare_cached(
             "SELECT id, delta FROM stack
-             WHERE cart_id = ?1 AND item_id = ?2 AND group_id IS NULL ORDER BY id",
+             WHERE cart_id = ?1 AND item_id = ?2 AND group_id IS NULL
+               AND id > (SELECT MAX(id) FROM stack WHERE group_id = ?3)
+             ORDER BY id",
         )?;
-        let mut rows = later.query(params![cart, item])?;
-        let (mut sum, mut best, mut upto) = (i128::from(net), i128::from(net).abs(), None);
+        let mut rows = later.query(params![cart, item, group])?;
+        // How far a sum is the other way from the refused change (a sale's: up).
+        let way = |sum: i128| if net < 0 { sum } else { -sum };
+        let (mut sum, mut best, mut upto) = (i128::from(net), way(i128::from(net)), None);
         while let Some(r) = rows.next()? {
             sum += i128::from(r.get::<_, i64>(1)?);
-            if sum.abs() < best {
-                best = sum.abs();
+            if way(sum) > best {
+                best = way(sum);
                 upto = Some(r.get::<_, i64>(0)?);
             }
         }
@@ -1411,7 +1422,7 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
         backlog_grouped(c, cart, joined as i64)?;
         let net: i64 = c
             .prepare_cached(
-                "UPDATE send_groups SET key = ?2,
+                "UPDATE send_groups SET key = ?2, attempts = 0,
                         net_delta = (SELECT SUM(delta) FROM stack WHERE group_id = ?1)
                  WHERE id = ?1 RETURNING net_delta",
             )?
