@@ -3599,4 +3599,43 @@ mod refused_goes_with_later {
             listing(s)
         );
     }
+
+    /// A cart without keys that applies each change and answers nothing of it (a custom
+    /// adapter's short answer).
+    #[derive(Default)]
+    struct Mute {
+        qoh: Mutex<HashMap<String, i64>>,
+    }
+
+    impl CartAdapter for Mute {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeUnkeyed
+        }
+        fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            let mut q = self.qoh.lock().unwrap();
+            for x in d {
+                *q.entry(x.sku.clone()).or_insert(0) += x.delta;
+            }
+            Ok(Vec::new())
+        }
+        sends_deltas_only!();
+    }
+
+    /// A change a cart without keys gave no result for may have been applied: it is left
+    /// uncertain for the operator, never sent again blindly (it was tried again, and a sale
+    /// applied once per pass).
+    #[test]
+    fn a_change_a_cart_without_keys_answered_nothing_of_is_never_sent_again() {
+        let f = store();
+        let shop = Arc::new(Mute::default());
+        let cart = custom_cart(&f.store, "Shop", shop.clone(), Some("attribute"), None);
+        f.store.set_cart_sync(cart, true).unwrap();
+        item(&f.store, "MUG", 10);
+        adjust(&f.store, "MUG", -1, Reason::PosSale);
+        for _ in 0..3 {
+            f.store.run_stack(None).unwrap();
+        }
+        assert_eq!(shop.qoh.lock().unwrap()["MUG"], -1, "applied once");
+        assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
+    }
 }
