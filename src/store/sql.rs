@@ -1316,10 +1316,12 @@ pub(crate) fn lease(
             token,
             until
         ])?;
-    if due > 0 {
-        refused_take_later(c, cart, token, now)?;
-    }
-    let room = max - due as i64;
+    // A refused group that nets out frees its place in the batch.
+    let netted = match due {
+        0 => 0,
+        _ => refused_take_later(c, cart, token, now)?,
+    };
+    let room = max - (due - netted) as i64;
     let mut st = c.prepare_cached(
         "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
                 (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
@@ -1369,12 +1371,14 @@ pub(crate) fn lease(
 /// refused below 0) wait behind it: folded, they were refused with it for as long as the item
 /// sold, where alone they would have passed once it was bypassed. The records taken leave the
 /// backlog, so no other controller leases them. The group goes under a new key (the content
-/// differs; the old key was refused), its attempts counted afresh (the changes joining were
-/// never tried; only changes asking less join, so an item's sales cannot keep a refused sale
-/// from being bypassed). A group that nets out leaves the stack. A group leased before and
+/// differs; the old key was refused) and keeps its attempts, so that it is bypassed after
+/// `BypassAfterAttempts` refusals whatever joins it (counted afresh at each join, a refused
+/// change that a delivery took past 0 was joined by every later sale and never bypassed; a
+/// change joining late is bypassed with the group, and an operator's retry sends it again).
+/// A group that nets out leaves the stack; returns how many did. A group leased before and
 /// not settled since (its controller stopped mid-send: the cart may have it) is no longer
 /// taken for refused.
-fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Result<()> {
+fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Result<usize> {
     c.prepare_cached(
         "UPDATE send_groups SET refused = 0
          WHERE lease_token = ?1 AND refused = 1 AND unsettled > 1",
@@ -1388,7 +1392,7 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
         .query_map([token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if refused.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     backlog_catch_up(c, cart)?;
     let mut netted = Vec::new();
@@ -1422,7 +1426,7 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
         backlog_grouped(c, cart, joined as i64)?;
         let net: i64 = c
             .prepare_cached(
-                "UPDATE send_groups SET key = ?2, attempts = 0,
+                "UPDATE send_groups SET key = ?2,
                         net_delta = (SELECT SUM(delta) FROM stack WHERE group_id = ?1)
                  WHERE id = ?1 RETURNING net_delta",
             )?
@@ -1434,7 +1438,7 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
     if !netted.is_empty() {
         groups_leave(c, token, "netted", &netted, now, &mut Vec::new())?;
     }
-    Ok(())
+    Ok(netted.len())
 }
 
 /// Records cancelling out that one lease removes at most while it finds nothing to send.
