@@ -281,3 +281,72 @@ fn inventory_now() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// The header's statuses for a manual run the cart's answer ends: `REFUSED` (credentials
+/// refused, a 4xx, a 5xx), naming the cart and what it said; `NETWORK` only when no request
+/// reached it. Nothing changes in the store.
+#[test]
+fn a_manual_run_the_carts_first_answer_ends_is_refused_naming_the_cart() {
+    use inventory_sync::{ErrorKind, GetOptions, SendOptions};
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "none");
+    item(&f.store, "F1", 5);
+    e.set_qoh("F1", 3);
+    for status in [401, 404, 500] {
+        type Run<'a> = Box<dyn Fn() -> inventory_sync::Result<()> + 'a>;
+        let runs: [(&str, Run); 3] = [
+            (
+                "send",
+                Box::new(|| {
+                    f.store
+                        .send_qoh(c, SendOptions { force: true }, None)
+                        .map(|_| ())
+                }),
+            ),
+            (
+                "get",
+                Box::new(|| {
+                    f.store
+                        .get_qoh(
+                            c,
+                            GetOptions {
+                                force: true,
+                                create_new: false,
+                            },
+                            None,
+                        )
+                        .map(|_| ())
+                }),
+            ),
+            ("preflight", Box::new(|| f.store.preflight(c).map(|_| ()))),
+        ];
+        for (what, run) in runs {
+            // Send QOH reports a request the cart refused, or an answer that failed, item by
+            // item (`INVSYNC_OK`); only refused credentials end it.
+            if what == "send" && status != 401 {
+                continue;
+            }
+            e.inject(Fault::Status {
+                status,
+                count: 1,
+                retry_after: None,
+            });
+            let Err(err) = run() else {
+                panic!("{what} {status}: Ok");
+            };
+            assert_eq!(err.kind(), ErrorKind::Refused, "{what} {status}: {err}");
+            assert!(err.message().contains("\"Web\""), "{what} {status}: {err}");
+            e.clear_faults();
+        }
+    }
+    assert_eq!((f.store.item_qoh("F1").unwrap(), e.qoh("F1")), (5, Some(3)));
+    let gone = Emulator::start().unwrap();
+    let url = gone.url().to_owned();
+    drop(gone);
+    let json = serde_json::json!({"name": "Gone", "adapter": "http_json", "url": url,
+        "capabilities": {"send": true, "get": true, "realtime": "none"}});
+    let g = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    let err = f.store.preflight(g).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+}

@@ -899,8 +899,11 @@ pub(crate) unsafe fn manual(
 /// return stops the send and the call returns `INVSYNC_CANCELLED` with the partial report.
 /// Per-item failures are in the report with `INVSYNC_OK`, and so is a cart that stopped
 /// answering part-way (`error` says why; what was sent stands; run it again to finish);
-/// `INVSYNC_NETWORK` when no request reached the cart. `INVSYNC_REFUSED` inside a host transaction; `INVSYNC_BUSY` while another
-/// Send or Get QOH holds the cart (the controller sends nothing to a held cart).
+/// `INVSYNC_NETWORK` when no request reached the cart. `INVSYNC_REFUSED` inside a host
+/// transaction, and when the cart refuses the credentials (the message names the cart and
+/// what it said; a request it refuses otherwise, or fails, is reported item by item).
+/// `INVSYNC_BUSY` while another Send or Get QOH holds the cart (the controller sends nothing
+/// to a held cart).
 ///
 /// Buffers: as `invsync_last_error`; the send is made whatever the buffer (read the report
 /// again with `invsync_last_report`). NULL: `store` required; `progress` and `user` optional.
@@ -948,7 +951,9 @@ pub unsafe extern "C" fn invsync_send_qoh(
 /// returns `INVSYNC_CANCELLED` with the partial report. A cart that fails after some pages
 /// were applied ends the run with `INVSYNC_OK` and `error` in the report (what was applied
 /// stands; run it again to finish). `INVSYNC_NETWORK` when the cart cannot be reached;
-/// `INVSYNC_REFUSED` inside a host transaction.
+/// `INVSYNC_REFUSED` inside a host transaction, and when the cart's answer to the first
+/// page ends the run (credentials refused, a 4xx or 5xx, an answer that cannot be read: the
+/// message names the cart and what it said).
 ///
 /// Buffers: as `invsync_send_qoh`. NULL: `store` required; `progress` and `user` optional.
 /// Thread safety: as `invsync_send_qoh`.
@@ -986,7 +991,8 @@ pub unsafe extern "C" fn invsync_get_qoh(
 /// Before real-time sync is switched on for a cart (rule 11): copies a JSON array of warnings
 /// `{kind, sku?, message, cart_qoh?, expected?}` into `buf`, kinds `pending`, `drift`,
 /// `basket`, `unmapped`; `[]` when all is in step. Reads the cart: `INVSYNC_NETWORK` when it
-/// cannot be reached, `INVSYNC_REFUSED` inside a host transaction. The warnings are also kept
+/// cannot be reached, `INVSYNC_REFUSED` inside a host transaction and when the cart's answer
+/// ends the read (as `invsync_get_qoh`). The warnings are also kept
 /// for `invsync_last_report`: after `INVSYNC_BUFFER_TOO_SMALL` read them there, rather than
 /// call again, which reads the whole cart again.
 ///
