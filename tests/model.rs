@@ -81,6 +81,42 @@ fn mem(seed: u64) -> Arc<Mem> {
     })
 }
 
+/// A model step: a new variant of P (shown on the attribute cart `ma` with its stock), or a
+/// variant deleted (refused while records wait: the log says why).
+fn new_or_deleted_variant(
+    store: &inventory_sync::Store,
+    r: &mut Rng,
+    ma: &Mem,
+    leaves: &mut Vec<String>,
+    log: &mut Vec<String>,
+) {
+    if r.below(2) == 0 {
+        let n = format!("V{}", 3 + r.below(3));
+        if store.item(&n).is_err() {
+            let q = r.below(5) as i64;
+            log.push(format!("new variant {n} {q}"));
+            variant(store, &n, "P", q);
+            ma.set(&n, q);
+            if !leaves.contains(&n) {
+                leaves.push(n);
+            }
+        }
+    } else {
+        let n = leaves[r.below(leaves.len() as u64) as usize].clone();
+        if n != "X" {
+            let res = store.delete_item(&n);
+            log.push(format!(
+                "delete {n}: {:?}",
+                res.as_ref().err().map(|e| e.message().to_owned())
+            ));
+            if res.is_ok() {
+                leaves.retain(|x| *x != n);
+                ma.qoh.lock().unwrap().remove(&n);
+            }
+        }
+    }
+}
+
 /// One seed of the model of two real-time carts; `Ok(false)` when it ended early.
 fn run_seed(seed: u64) -> Result<bool, String> {
     let f = store();
@@ -129,33 +165,8 @@ fn run_seed(seed: u64) -> Result<bool, String> {
                     return Ok(false);
                 }
             }
-            4 => {
-                // a new variant, or a variant deleted
-                if r.below(2) == 0 {
-                    let n = format!("V{}", 3 + r.below(3));
-                    if f.store.item(&n).is_err() {
-                        let q = r.below(5) as i64;
-                        log.push(format!("new variant {n} {q}"));
-                        variant(&f.store, &n, "P", q);
-                        ma.set(&n, q);
-                        if !leaves_dyn.contains(&n) {
-                            leaves_dyn.push(n);
-                        }
-                    }
-                } else {
-                    let n = leaves_dyn[r.below(leaves_dyn.len() as u64) as usize].clone();
-                    if n != "X" {
-                        let res = f.store.delete_item(&n);
-                        log.push(format!(
-                            "delete {n}: {:?}",
-                            res.as_ref().err().map(|e| e.message().to_owned())
-                        ));
-                        if res.is_ok() {
-                            leaves_dyn.retain(|x| *x != n);
-                        }
-                    }
-                }
-            }
+            // a new variant, or a variant deleted
+            4 => new_or_deleted_variant(&f.store, &mut r, &ma, &mut leaves_dyn, &mut log),
             5 => {
                 *ma.retry_next.lock().unwrap() += r.below(2) as usize;
                 *mb.retry_next.lock().unwrap() += r.below(2) as usize;
@@ -364,31 +375,7 @@ fn run_switching(seed: u64) -> Result<bool, String> {
                 if !(eff_a && eff_b) {
                     continue;
                 }
-                if r.below(2) == 0 {
-                    let n = format!("V{}", 3 + r.below(3));
-                    if f.store.item(&n).is_err() {
-                        let q = r.below(5) as i64;
-                        log.push(format!("new variant {n} {q}"));
-                        variant(&f.store, &n, "P", q);
-                        ma.set(&n, q);
-                        if !leaves.contains(&n) {
-                            leaves.push(n);
-                        }
-                    }
-                } else {
-                    let n = leaves[r.below(leaves.len() as u64) as usize].clone();
-                    if n != "X" {
-                        let res = f.store.delete_item(&n);
-                        log.push(format!(
-                            "delete {n}: {:?}",
-                            res.as_ref().err().map(|e| e.message().to_owned())
-                        ));
-                        if res.is_ok() {
-                            leaves.retain(|x| *x != n);
-                            ma.qoh.lock().unwrap().remove(&n);
-                        }
-                    }
-                }
+                new_or_deleted_variant(&f.store, &mut r, &ma, &mut leaves, &mut log);
             }
             8 => {
                 *ma.retry_next.lock().unwrap() += r.below(2) as usize;
