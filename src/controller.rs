@@ -791,10 +791,7 @@ impl<S: WebStack> StackController<S> {
                 let verdicts: Vec<Verdict> = (0..sending)
                     .map(|i| match outcomes.get(i) {
                         Some(o) => outcome_verdict(o, unkeyed, now),
-                        // A cart without keys may have applied it: never sent again blindly.
-                        None if unkeyed => {
-                            Verdict::Uncertain("the cart gave no result for this item".into())
-                        }
+                        // Not met: the registry's adapters answer a short list as lost.
                         None => Verdict::Retryable("the cart gave no result for this item".into()),
                     })
                     .collect();
@@ -1045,6 +1042,10 @@ impl Batch {
 /// change twice (`unkeyed`), a `Retry` or a `Conflict` applied nothing: the change goes again
 /// with the item's later ones (`Verdict::Refused`).
 fn outcome_verdict(o: &SendOutcome, unkeyed: bool, now: i64) -> Verdict {
+    let not_applied = |message: String| match unkeyed {
+        true => Verdict::Refused(message),
+        false => Verdict::Retryable(message),
+    };
     match o {
         SendOutcome::Applied { qoh } => Verdict::Applied(match qoh {
             Some(q) => format!("applied; cart count now {q}"),
@@ -1065,21 +1066,12 @@ fn outcome_verdict(o: &SendOutcome, unkeyed: bool, now: i64) -> Verdict {
         SendOutcome::Retry {
             message,
             after: None,
-        } if unkeyed => Verdict::Refused(message.clone()),
-        SendOutcome::Retry {
-            message,
-            after: None,
-        } => Verdict::Retryable(message.clone()),
+        } => not_applied(message.clone()),
         SendOutcome::Failed { message } => Verdict::Permanent(message.clone()),
         // A compare-and-set that found another count wrote nothing: read again next time.
-        SendOutcome::Conflict { current } => {
-            let message =
-                format!("the cart's count changed meanwhile (now {current}); nothing was written");
-            match unkeyed {
-                true => Verdict::Refused(message),
-                false => Verdict::Retryable(message),
-            }
-        }
+        SendOutcome::Conflict { current } => not_applied(format!(
+            "the cart's count changed meanwhile (now {current}); nothing was written"
+        )),
         SendOutcome::Uncertain { message } => Verdict::Uncertain(message.clone()),
     }
 }

@@ -117,8 +117,17 @@ fn new_or_deleted_variant(
     }
 }
 
-/// One seed of the model of two real-time carts; `Ok(false)` when it ended early.
-fn run_seed(seed: u64) -> Result<bool, String> {
+/// The model's store: product P (variants V1 = 5, V2 = 3) and item X = 4, shown in step on
+/// two real-time carts in memory, A (attribute level) and B (SKU level), sending 2 a batch.
+struct TwoCarts {
+    f: Fixture,
+    ma: Arc<Mem>,
+    mb: Arc<Mem>,
+    a: i64,
+    b: i64,
+}
+
+fn two_carts(seed: u64) -> TwoCarts {
     let f = store();
     let (ma, mb) = (mem(seed), mem(seed));
     item(&f.store, "P", 0);
@@ -134,6 +143,34 @@ fn run_seed(seed: u64) -> Result<bool, String> {
     mb.set("X", 4);
     f.store.set_cart_sync(a, true).unwrap();
     f.store.set_cart_sync(b, true).unwrap();
+    TwoCarts { f, ma, mb, a, b }
+}
+
+/// Whether `cart` (in memory as `mem`; SKU level when `sku_level`) shows what the store
+/// publishes of each of `skus`; the first that differs, with the seed and its steps, if not.
+fn cart_agrees(
+    store: &inventory_sync::Store,
+    seed: u64,
+    (cart, mem, sku_level): (i64, &Mem, bool),
+    skus: &[String],
+    log: &[String],
+) -> Result<(), String> {
+    for sku in skus {
+        let e = expected(store, cart, sku, sku_level).unwrap();
+        let got = mem.get(sku);
+        if e != got {
+            return Err(format!(
+                "seed {seed} cart {cart} {sku}: cart {got} expected {e}\n{}",
+                log.join("\n")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One seed of the model of two real-time carts; `Ok(false)` when it ended early.
+fn run_seed(seed: u64) -> Result<bool, String> {
+    let TwoCarts { f, ma, mb, a, b } = two_carts(seed);
     let mut r = Rng(seed);
     let mut leaves_dyn: Vec<String> = vec!["V1".into(), "V2".into(), "X".into()];
     let mut log = Vec::new();
@@ -223,21 +260,14 @@ fn run_seed(seed: u64) -> Result<bool, String> {
         }
     }
     drain(&f.store);
-    for (cart, mem, skus, lvl) in [
-        (a, &ma, leaves_dyn.clone(), false),
-        (b, &mb, vec!["P".to_string(), "X".to_string()], true),
-    ] {
-        for sku in skus.iter().map(|s| s.as_str()) {
-            let e = expected(&f.store, cart, sku, lvl).unwrap();
-            let got = mem.get(sku);
-            if e != got {
-                return Err(format!(
-                    "seed {seed} cart {cart} {sku}: cart {got} expected {e}\n{}",
-                    log.join("\n")
-                ));
-            }
-        }
-    }
+    cart_agrees(&f.store, seed, (a, &ma, false), &leaves_dyn, &log)?;
+    cart_agrees(
+        &f.store,
+        seed,
+        (b, &mb, true),
+        &["P".into(), "X".into()],
+        &log,
+    )?;
     Ok(true)
 }
 
@@ -254,21 +284,7 @@ fn every_real_time_cart_ends_showing_what_the_store_publishes() {
 /// by design is not sent to a cart (its box off, SynchQOH off, "don't send") leaves that cart
 /// out of the final check; every other cart must end showing what the store publishes.
 fn run_switching(seed: u64) -> Result<bool, String> {
-    let f = store();
-    let (ma, mb) = (mem(seed), mem(seed));
-    item(&f.store, "P", 0);
-    variant(&f.store, "V1", "P", 5);
-    variant(&f.store, "V2", "P", 3);
-    item(&f.store, "X", 4);
-    let a = custom_cart(&f.store, "A", ma.clone(), Some("attribute"), Some(2));
-    let b = custom_cart(&f.store, "B", mb.clone(), Some("sku"), Some(2));
-    ma.set("V1", 5);
-    ma.set("V2", 3);
-    ma.set("X", 4);
-    mb.set("P", 8);
-    mb.set("X", 4);
-    f.store.set_cart_sync(a, true).unwrap();
-    f.store.set_cart_sync(b, true).unwrap();
+    let TwoCarts { f, ma, mb, a, b } = two_carts(seed);
     let (mut on_a, mut on_b, mut synch) = (true, true, true);
     let (mut trust_a, mut trust_b) = (true, true);
     let mut r = Rng(seed);
@@ -407,25 +423,17 @@ fn run_switching(seed: u64) -> Result<bool, String> {
     *ma.retry_next.lock().unwrap() = 0;
     *mb.retry_next.lock().unwrap() = 0;
     drain(&f.store);
-    let a_skus: Vec<String> = leaves.clone();
-    let b_skus: Vec<String> = vec!["P".into(), "X".into()];
-    for (cart, mem, skus, lvl, trusted) in [
-        (a, &ma, a_skus, false, trust_a),
-        (b, &mb, b_skus, true, trust_b),
-    ] {
-        if !trusted {
-            continue;
-        }
-        for sku in skus.iter() {
-            let e = expected(&f.store, cart, sku, lvl).unwrap();
-            let got = mem.get(sku);
-            if e != got {
-                return Err(format!(
-                    "seed {seed} cart {cart} {sku}: cart {got} expected {e}\n{}",
-                    log.join("\n")
-                ));
-            }
-        }
+    if trust_a {
+        cart_agrees(&f.store, seed, (a, &ma, false), &leaves, &log)?;
+    }
+    if trust_b {
+        cart_agrees(
+            &f.store,
+            seed,
+            (b, &mb, true),
+            &["P".into(), "X".into()],
+            &log,
+        )?;
     }
     Ok(true)
 }

@@ -394,6 +394,31 @@ pub(crate) fn scrub_cut(mut m: String, secret: &str) -> String {
     m
 }
 
+/// A change of `record` of the cart (a product, an inventory item) that another item of the
+/// same call already changes (two store items reaching it, one by its SKU, one by a
+/// reference): added to the one count read, its write would replace the first's, and a sale
+/// be lost. It goes in a later call, which reads the count the first leaves.
+pub(crate) fn sent_after_another(sku: &str, record: &str) -> SendOutcome {
+    SendOutcome::Retry {
+        message: format!(
+            "sku {sku}: not applied: another item of this call changes {record} too; sent after it"
+        ),
+        after: None,
+    }
+}
+
+/// A count for `record` of the cart that item `first` of the same Send QOH already sets (two
+/// store items reaching it): the cart holds one count for both. The first's goes; this one
+/// fails by name (both were written, the last standing, both reported set).
+pub(crate) fn set_by_another(sku: &str, record: &str, first: &str) -> SendOutcome {
+    SendOutcome::Failed {
+        message: format!(
+            "sku {sku}: {record} is also item {first}'s, and holds one count for the two: link \
+             one of them to one of its own"
+        ),
+    }
+}
+
 /// The outcomes of a call that fills them in item by item: an item left without one (which
 /// would be a bug in the adapter) is retried rather than allowed to panic the controller.
 pub(crate) fn outcomes(out: Vec<Option<SendOutcome>>) -> Vec<SendOutcome> {

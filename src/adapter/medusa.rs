@@ -776,18 +776,9 @@ impl MedusaAdapter {
                 out[i] = Some(self.no_level(&d.sku));
                 continue;
             };
-            // A second change of one inventory item (two store items reaching it, one by its
-            // SKU, one by a reference): both added to the one count read, the second write
-            // would replace the first, and a sale be lost. It goes in a later call, which
-            // reads the count this one leaves.
             if plan.iter().any(|(_, id, ..)| *id == f.id) {
-                out[i] = Some(SendOutcome::Retry {
-                    message: format!(
-                        "sku {}: not applied: another item of this call changes Medusa's inventory item {} too; sent after it",
-                        d.sku, f.id
-                    ),
-                    after: None,
-                });
+                let record = format!("Medusa's inventory item {}", f.id);
+                out[i] = Some(common::sent_after_another(&d.sku, &record));
                 continue;
             }
             match level.stocked.checked_add(d.delta) {
@@ -894,16 +885,9 @@ impl MedusaAdapter {
                     continue;
                 }
             }
-            // Two items reaching one inventory item (one by its SKU, one by a reference):
-            // Medusa holds one count for both. The first goes; the other fails by name.
             if let Some((.., first, _, _)) = plan.iter().find(|(_, id, ..)| *id == f.id) {
-                out[i] = Some(SendOutcome::Failed {
-                    message: format!(
-                        "sku {}: Medusa's inventory item {} is also item {first}'s, and holds \
-                         one count for the two: link one of them to an inventory item of its own",
-                        s.sku, f.id
-                    ),
-                });
+                let record = format!("Medusa's inventory item {}", f.id);
+                out[i] = Some(common::set_by_another(&s.sku, &record, first));
                 continue;
             }
             let reserved = f.level.map_or(0, |l| l.reserved);

@@ -1039,9 +1039,7 @@ impl CartAdapter for ShopifyAdapter {
                 .map(|s| (s.sku.as_str(), s.remote_ref.as_deref())),
         )?;
         let mut ready: Vec<(usize, (&QuantitySet, String))> = Vec::new();
-        // Two items reaching one inventory item (one by its SKU, one by a reference): Shopify
-        // holds one count for both, and refuses a request setting it twice. The first goes;
-        // the other fails by name, and no count of it is taken as the cart's.
+        // Two items reaching one inventory item: Shopify refuses a request setting it twice.
         let mut reached: HashMap<&str, &str> = HashMap::new();
         for (i, s) in sets.iter().enumerate() {
             if !(0..=MAX_QUANTITY).contains(&s.qoh) {
@@ -1055,15 +1053,12 @@ impl CartAdapter for ShopifyAdapter {
             }
             match &ids[&s.sku] {
                 Ok(gid) => match reached.get(gid.as_str()) {
-                    Some(other) => {
-                        out[i] = Some(SendOutcome::Failed {
-                            message: format!(
-                                "sku {}: shopify's inventory item {gid} is also item {other}'s, \
-                                 and holds one count for the two: link one of them to an \
-                                 inventory item of its own",
-                                s.sku
-                            ),
-                        })
+                    Some(first) => {
+                        out[i] = Some(common::set_by_another(
+                            &s.sku,
+                            &format!("shopify's inventory item {gid}"),
+                            first,
+                        ))
                     }
                     None => {
                         reached.insert(gid, &s.sku);

@@ -69,7 +69,7 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::Url;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -716,7 +716,6 @@ impl CartAdapter for WooCommerceAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         // Read, add, write: the window of DESIGN §4 is between this read and the write.
         let mut plan: Vec<(usize, (WooRef, i64, &str))> = Vec::new();
-        let mut planned: HashSet<WooRef> = HashSet::new();
         for (i, (d, r)) in deltas.iter().zip(&refs).enumerate() {
             let Some(r) = r else {
                 out[i] = Some(unknown(&d.sku));
@@ -743,26 +742,12 @@ impl CartAdapter for WooCommerceAdapter {
                         ),
                     })
                 }
-                // A second change of a product already planned in this call (two store items
-                // whose SKU or reference reach one product) would be added to the same count
-                // read, and its write would replace the first: both checked against the one
-                // count written, both "applied", one sale lost. It goes in a later call, which
-                // reads the count this one leaves.
-                Some(Stock::Own(_)) if planned.contains(r) => {
-                    out[i] = Some(SendOutcome::Retry {
-                        message: format!(
-                            "sku {}: another item of this call changes the same WooCommerce \
-                             product; sent after it",
-                            d.sku
-                        ),
-                        after: None,
-                    })
+                // Checked against the one count written, both were "applied".
+                Some(Stock::Own(_)) if plan.iter().any(|(_, (p, ..))| p == r) => {
+                    out[i] = Some(common::sent_after_another(&d.sku, "its WooCommerce product"))
                 }
                 Some(Stock::Own(now)) => match now.checked_add(d.delta) {
-                    Some(target) => {
-                        planned.insert(*r);
-                        plan.push((i, (*r, target, d.sku.as_str())))
-                    }
+                    Some(target) => plan.push((i, (*r, target, d.sku.as_str()))),
                     None => {
                         out[i] = Some(SendOutcome::Failed {
                             message: format!("sku {}: the count would overflow", d.sku),
@@ -847,17 +832,12 @@ impl CartAdapter for WooCommerceAdapter {
                     Some(_) => {}
                 }
             }
-            // Two items reaching one product (one by its SKU, one by a reference): the shop
-            // holds one count for both. The first goes; the other fails by name (both were
-            // written, the last count standing, and both reported set).
             if let Some((_, (_, _, first))) = plan.iter().find(|(_, (p, ..))| *p == r) {
-                out[i] = Some(SendOutcome::Failed {
-                    message: format!(
-                        "sku {}: its WooCommerce product is also item {first}'s, and holds one \
-                         count for the two: link one of them to a product of its own",
-                        s.sku
-                    ),
-                });
+                out[i] = Some(common::set_by_another(
+                    &s.sku,
+                    "its WooCommerce product",
+                    first,
+                ));
                 continue;
             }
             plan.push((i, (r, s.qoh, s.sku.as_str())));
