@@ -146,6 +146,15 @@ fn two_carts(seed: u64) -> TwoCarts {
     TwoCarts { f, ma, mb, a, b }
 }
 
+/// Every item (P and `leaves`) put back on both carts (`sync: true`), for the final check.
+fn every_item_synced(store: &inventory_sync::Store, carts: &[i64], leaves: &[String]) {
+    for sku in leaves.iter().map(String::as_str).chain(["P"]) {
+        for &cart in carts {
+            store.set_web_fields(cart, sku, r#"{"sync":true}"#).unwrap();
+        }
+    }
+}
+
 /// Whether `cart` (in memory as `mem`; SKU level when `sku_level`) shows what the store
 /// publishes of each of `skus`; the first that differs, with the seed and its steps, if not.
 fn cart_agrees(
@@ -250,15 +259,7 @@ fn run_seed(seed: u64) -> Result<bool, String> {
             }
         }
     }
-    let mut all = leaves_dyn.clone();
-    all.push("P".into());
-    for sku in &all {
-        for cart in [a, b] {
-            f.store
-                .set_web_fields(cart, sku, r#"{"sync":true}"#)
-                .unwrap();
-        }
-    }
+    every_item_synced(&f.store, &[a, b], &leaves_dyn);
     drain(&f.store);
     cart_agrees(&f.store, seed, (a, &ma, false), &leaves_dyn, &log)?;
     cart_agrees(
@@ -411,15 +412,7 @@ fn run_switching(seed: u64) -> Result<bool, String> {
     f.store.set_param("SynchQOH", "true").unwrap();
     f.store.set_cart_sync(a, true).unwrap();
     f.store.set_cart_sync(b, true).unwrap();
-    let mut all = leaves.clone();
-    all.push("P".into());
-    for sku in &all {
-        for cart in [a, b] {
-            f.store
-                .set_web_fields(cart, sku, r#"{"sync":true}"#)
-                .unwrap();
-        }
-    }
+    every_item_synced(&f.store, &[a, b], &leaves);
     *ma.retry_next.lock().unwrap() = 0;
     *mb.retry_next.lock().unwrap() = 0;
     drain(&f.store);
