@@ -185,7 +185,7 @@ fn seen_before(c: &Connection, adjustment: &Adjustment, sku: &str) -> Result<boo
     if found.is_none() && given != r {
         found = sql::ledger_by_host_ref(c, given)?;
     }
-    let Some((was_sku, was_delta, was_reason, was_origin)) = found else {
+    let Some((was_sku, was_delta, was_reason, was_origin, was_sent)) = found else {
         return Ok(false);
     };
     let now = (
@@ -193,22 +193,43 @@ fn seen_before(c: &Connection, adjustment: &Adjustment, sku: &str) -> Result<boo
         adjustment.reason.code(),
         adjustment.origin_cart,
     );
+    // A change made before schema 15 did not note whether it went to the carts.
+    let sent = was_sent.unwrap_or(adjustment.send_to_web);
     if was_sku == sku && (was_delta, was_reason, was_origin) == now {
-        return Ok(true);
-    }
-    let what = |sku: &str, delta: i64, reason: i64, origin: Option<CartId>| {
-        let reason = Reason::from_code(reason).map_or("unknown reason", Reason::name);
-        match origin {
-            Some(o) => format!("{sku:?} {delta:+} ({reason}, from cart {o})"),
-            None => format!("{sku:?} {delta:+} ({reason})"),
+        if sent == adjustment.send_to_web {
+            return Ok(true);
         }
-    };
+        // Skipped as seen before, a change made with the carts left out and retried to
+        // reach them would never reach them.
+        let (was, is) = if sent {
+            ("made and sent to the carts", "not to be sent")
+        } else {
+            ("made without sending it to the carts", "to be sent")
+        };
+        // Either way the store's QOH has the change; whichever the host meant, Send QOH
+        // brings the carts to it.
+        return Err(Error::refused(format!(
+            "host_ref {r:?} was used for the same change, {}, {was}; this one asks it {is} \
+             and was not applied again: run Send QOH to website for the item to bring the \
+             carts to the store's count",
+            describe(sku, now.0, now.1, now.2),
+        )));
+    }
     Err(Error::refused(format!(
         "host_ref {r:?} was used for another change, {}; this one, {}, was not applied: give \
          each change its own reference (the order and its line, say)",
-        what(&was_sku, was_delta, was_reason, was_origin),
-        what(sku, now.0, now.1, now.2)
+        describe(&was_sku, was_delta, was_reason, was_origin),
+        describe(sku, now.0, now.1, now.2)
     )))
+}
+
+/// A change as [`seen_before`]'s refusals name it: `"H" -2 (order_import, from cart 1)`.
+fn describe(sku: &str, delta: i64, reason: i64, origin: Option<CartId>) -> String {
+    let reason = Reason::from_code(reason).map_or("unknown reason", Reason::name);
+    match origin {
+        Some(o) => format!("{sku:?} {delta:+} ({reason}, from cart {o})"),
+        None => format!("{sku:?} {delta:+} ({reason})"),
+    }
 }
 
 /// An item as stored.
@@ -566,6 +587,7 @@ pub(crate) fn apply_change(
         reason,
         origin_cart,
         change.reference(),
+        change.send_to_web,
         workstation,
     )?;
     Ok(AdjustOutcome::Applied {

@@ -830,6 +830,70 @@ fn a_host_ref_used_before_for_another_change_is_refused_not_skipped() {
     );
 }
 
+/// A change first made with the carts left out (`send_to_web(false)`, the C ABI's
+/// `INVSYNC_ADJUST_NO_WEB`) and retried under its reference to reach them is refused, not
+/// skipped as seen before: skipped, the carts were never told of the sale, and the store
+/// oversold on them. The other way round is refused too (the carts have a change the host
+/// now says was not for them). The same change with the same flag is still an OK no-op, and
+/// a row written before schema 15, which does not say, is compared as before.
+#[test]
+fn a_host_ref_retried_to_reach_the_carts_is_refused_not_skipped() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "H", 10);
+    let sale = |r: &str| Adjustment::new("H", Delta::new(-2).unwrap(), Reason::PosSale).host_ref(r);
+    f.store
+        .adjust_qoh(&sale("POS-1").send_to_web(false))
+        .unwrap();
+    assert!(records(&f.store, c).is_empty());
+    let retry = f.store.adjust_qoh(&sale("POS-1")).unwrap_err();
+    assert_eq!(retry.kind(), ErrorKind::Refused, "{retry}");
+    for part in [
+        "POS-1",
+        "\"H\" -2 (pos_sale)",
+        "without sending",
+        "Send QOH",
+    ] {
+        assert!(retry.message().contains(part), "{part}: {retry}");
+    }
+    assert_eq!(
+        f.store.seen_before(&sale("POS-1")).unwrap_err().kind(),
+        ErrorKind::Refused
+    );
+    assert_eq!(
+        f.store
+            .adjust_qoh(&sale("POS-1").send_to_web(false))
+            .unwrap(),
+        AdjustOutcome::Duplicate
+    );
+    f.store.adjust_qoh(&sale("POS-2")).unwrap();
+    let retry = f
+        .store
+        .adjust_qoh(&sale("POS-2").send_to_web(false))
+        .unwrap_err();
+    assert_eq!(retry.kind(), ErrorKind::Refused, "{retry}");
+    assert!(retry.message().contains("sent to the carts"), "{retry}");
+    assert_eq!(
+        f.store.adjust_qoh(&sale("POS-2")).unwrap(),
+        AdjustOutcome::Duplicate
+    );
+    assert_eq!(f.store.item_qoh("H").unwrap(), 6);
+    assert_eq!(records(&f.store, c).len(), 1, "POS-2 alone was queued");
+    // A row from before schema 15 does not say: either is the same change.
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute("UPDATE ledger SET sent_to_web = NULL", [])
+        .unwrap();
+    for r in ["POS-1", "POS-2"] {
+        for send in [true, false] {
+            let again = f.store.adjust_qoh(&sale(r).send_to_web(send)).unwrap();
+            assert_eq!(again, AdjustOutcome::Duplicate, "{r} {send}");
+        }
+    }
+    assert_eq!(f.store.item_qoh("H").unwrap(), 6);
+}
+
 /// The web stack of `f`'s file as a second, shared controller named `name` sees it.
 fn another_controller(
     f: &Fixture,

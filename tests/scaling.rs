@@ -1083,7 +1083,7 @@ const LEDGER_OF_ITEM: &str =
     "FROM ledger WHERE item_id = ?1 AND sku = ?2 ORDER BY id DESC LIMIT ?3";
 /// `ledger_has_host_ref`: whether an order's or a file line's change was applied before.
 const HOST_REF_SEEN: &str =
-    "SELECT sku, delta, reason, origin_cart_id FROM ledger WHERE host_ref = ?1";
+    "SELECT sku, delta, reason, origin_cart_id, sent_to_web FROM ledger WHERE host_ref = ?1";
 
 /// Whether a host reference was applied before is one search of the partial index of host
 /// references (schema 7 indexes only changes that have one), not a scan of the ledger: an

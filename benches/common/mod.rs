@@ -181,8 +181,8 @@ impl BareOutbox {
             .unwrap();
         c.prepare_cached(
             "INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
-                                workstation, created_at)
-             VALUES (?1, ?2, ?3, ?4, 2, NULL, NULL, 'bench', ?5)",
+                                sent_to_web, workstation, created_at)
+             VALUES (?1, ?2, ?3, ?4, 2, NULL, NULL, 1, 'bench', ?5)",
         )
         .unwrap()
         .execute(params![id, sku, delta, after, now])

@@ -475,7 +475,9 @@ pub unsafe extern "C" fn invsync_adjust_qoh(
 /// the same reference): the same change again under a reference seen before is an
 /// `INVSYNC_OK` no-op, so a host that retries after its own crash never doubles a change.
 /// Another change (SKU, delta, reason or origin cart) under a reference used before is
-/// `INVSYNC_REFUSED`, naming both: skipped, it would be lost without a word.
+/// `INVSYNC_REFUSED`, naming both: skipped, it would be lost without a word. So is the same
+/// change with `INVSYNC_ADJUST_NO_WEB` set where it was not, or not set where it was: a change
+/// first made without the carts and retried to reach them would never reach them.
 ///
 /// NULL: all pointers required. Thread safety: any thread.
 ///

@@ -298,6 +298,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE send_groups ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 15: whether a change under a host reference was to go to the carts (`send_to_web`),
+    // so that a retry asking otherwise is told, not skipped as seen before: a change first
+    // made with the carts left out and retried to reach them was never sent. Left NULL
+    // (not known) on the rows before, which are compared as before.
+    r#"
+    ALTER TABLE ledger ADD COLUMN sent_to_web INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -794,12 +794,13 @@ pub(crate) fn ledger_insert(
     reason: Reason,
     origin: Option<CartId>,
     host_ref: Option<&str>,
+    sent_to_web: bool,
     workstation: &str,
 ) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
-                            workstation, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            sent_to_web, workstation, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         item.id,
@@ -809,22 +810,24 @@ pub(crate) fn ledger_insert(
         reason.code(),
         origin,
         host_ref,
+        sent_to_web,
         workstation,
         super::now_ms()
     ])?;
     Ok(())
 }
 
-/// A change as the ledger keeps it: (SKU, delta, reason code, origin cart).
-pub(crate) type LedgerChange = (String, i64, i64, Option<CartId>);
+/// A change as the ledger keeps it: (SKU, delta, reason code, origin cart, whether it was to
+/// go to the carts: `None` for a change made before schema 15).
+pub(crate) type LedgerChange = (String, i64, i64, Option<CartId>, Option<bool>);
 
 /// The change made under `host_ref`.
 pub(crate) fn ledger_by_host_ref(c: &Connection, host_ref: &str) -> Result<Option<LedgerChange>> {
     Ok(c.prepare_cached(
-        "SELECT sku, delta, reason, origin_cart_id FROM ledger WHERE host_ref = ?1",
+        "SELECT sku, delta, reason, origin_cart_id, sent_to_web FROM ledger WHERE host_ref = ?1",
     )?
     .query_row([host_ref], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })
     .optional()?)
 }

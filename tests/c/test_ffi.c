@@ -166,7 +166,7 @@ static void scenario(void) {
     invsync_store *s = NULL;
     invsync_emulator *web_a = NULL, *web_b = NULL, *web_c = NULL;
     char path[512], buf[8192];
-    int32_t a, b, c, needed = 0, n = 0, before = 0, rec;
+    int32_t a, b, c, needed = 0, n = 0, before = 0, rec, waiting;
     char *text;
     struct progress_log log;
 
@@ -233,6 +233,20 @@ static void scenario(void) {
     /* Another change under a reference used before would be lost if skipped: refused. */
     CHECK_STATUS(invsync_adjust_qoh_ref(s, "CAP", -2, 3, 0, 0, "PO-17/1"), INVSYNC_REFUSED);
     CHECK(qoh(s, "CAP") == 7 && qoh(s, "TEE-L") == 7);
+    /* So is the same change made first without the carts, retried to reach them: skipped, the
+       carts would never be told. */
+    waiting = count_waiting(s, 0);
+    CHECK_STATUS(invsync_adjust_qoh_ref(s, "CAP", -1, 4, 0, INVSYNC_ADJUST_NO_WEB, "ADJ-9"),
+                 INVSYNC_OK);
+    CHECK_STATUS(invsync_adjust_qoh_ref(s, "CAP", -1, 4, 0, 0, "ADJ-9"), INVSYNC_REFUSED);
+    CHECK(error_contains("ADJ-9") && error_contains("Send QOH"));
+    CHECK_STATUS(invsync_adjust_qoh_ref(s, "CAP", -1, 4, 0, INVSYNC_ADJUST_NO_WEB, "ADJ-9"),
+                 INVSYNC_OK);
+    CHECK(qoh(s, "CAP") == 6);
+    /* Its correction, also kept from the carts: nothing queued for either. */
+    CHECK_STATUS(invsync_adjust_qoh_ref(s, "CAP", 1, 4, 0, INVSYNC_ADJUST_NO_WEB, "ADJ-10"),
+                 INVSYNC_OK);
+    CHECK(qoh(s, "CAP") == 7 && count_waiting(s, 0) == waiting);
     CHECK_STATUS(invsync_ledger_list(s, "{\"sku\":\"TEE-L\"}", buf, (int32_t)sizeof buf, NULL),
                  INVSYNC_OK);
     CHECK(strstr(buf, "PO-17/1") != NULL);
