@@ -7,12 +7,15 @@
 //! - `GET products` and `GET products/{id}/variations` with `page`, `offset` (which, as in
 //!   WordPress, overrides `page`), `per_page` (1–100, default 10, else 400
 //!   `rest_invalid_param`) and `include` (comma-separated ids); the answers carry
-//!   `X-WP-Total` and `X-WP-TotalPages`. Products are listed by id: plain items are `simple`
+//!   `X-WP-Total` and `X-WP-TotalPages`. The variations of a product the shop does not have
+//!   (deleted, in the bin, or not variable) are `200 []`, as WooCommerce answers them (its
+//!   list is a query by parent, with no check of the parent). Products are listed by id: plain items are `simple`
 //!   products, parents of [`super::Emulator::set_variant_qoh`] are `variable` products with
 //!   their `variations` ids and no stock of their own.
 //! - `POST products/batch` and `POST products/{id}/variations/batch` with `update` (at most
 //!   100 objects, else 413 `woocommerce_rest_request_entity_too_large`): `stock_quantity` is
-//!   absolute; an unknown id answers an `error` object for that entry, the others apply.
+//!   absolute; an unknown id (or one under a product the shop does not have) answers an
+//!   `error` object for that entry, the others apply.
 //! - There is no relative stock endpoint, as in WooCommerce.
 
 use super::{note_batch, Answer, Cart, Request, RequestKind, Shared};
@@ -198,17 +201,22 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
         ("GET", ["products"]) => {
             list_answer(request, products(cart), |i, s| product_json(cart, i, s))
         }
-        ("GET", ["products", pid, "variations"]) => match parent_sku(cart, pid) {
-            Some(parent) => list_answer(request, variations(cart, &parent), |i, s| {
+        // As WooCommerce: the list is a query by `post_parent` (`prepare_objects_query`), with
+        // no check that the product exists or is variable; a product deleted, in the bin, or
+        // not variable answers `200 []` with `X-WP-Total: 0`, never a 404.
+        ("GET", ["products", pid, "variations"]) => {
+            let parent = parent_sku(cart, pid).unwrap_or_default();
+            list_answer(request, variations(cart, &parent), |i, s| {
                 variation_json(cart, i, s)
-            }),
-            None => wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID."),
-        },
+            })
+        }
         ("POST" | "PUT", ["products", "batch"]) => batch(shared, cart, request, None),
-        ("POST" | "PUT", ["products", pid, "variations", "batch"]) => match parent_sku(cart, pid) {
-            Some(parent) => batch(shared, cart, request, Some(parent)),
-            None => wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID."),
-        },
+        // As WooCommerce: the batch checks no parent either; each `update` is answered on its
+        // own (an id that is no variation of this product: an `error` entry, status 400).
+        ("POST" | "PUT", ["products", pid, "variations", "batch"]) => {
+            let parent = parent_sku(cart, pid).unwrap_or_default();
+            batch(shared, cart, request, Some(parent))
+        }
         _ => wc_error(
             404,
             "rest_no_route",
@@ -241,10 +249,13 @@ fn batch(shared: &Shared, cart: &mut Cart, request: &Request, parent: Option<Str
             .as_ref()
             .filter(|s| cart.items.contains_key(*s) && cart.parents.get(*s).cloned() == parent);
         let Some(sku) = valid.cloned() else {
-            out.push(
-                json!({"id": id, "error": {"code": "woocommerce_rest_product_invalid_id",
-                "message": "Invalid ID.", "data": {"status": 400}}}),
-            );
+            // `WC_REST_CRUD_Controller::update_item`: "woocommerce_rest_{post_type}_invalid_id".
+            let code = match parent {
+                Some(_) => "woocommerce_rest_product_variation_invalid_id",
+                None => "woocommerce_rest_product_invalid_id",
+            };
+            out.push(json!({"id": id, "error": {"code": code,
+                "message": "Invalid ID.", "data": {"status": 400}}}));
             continue;
         };
         if let Some(q) = u.get("stock_quantity") {
