@@ -55,7 +55,8 @@
 //! A set whose batch answer shows holds that fell since the read, or another stocked count
 //! than the one written, is `Uncertain` too: the shop may offer more than the count sent.
 //!
-//! Medusa runs a batch as one workflow, rolled back whole when one item fails. A 4xx that
+//! Medusa writes a batch's levels in one database transaction, rolled back whole when one
+//! item fails; a 500 may come after it committed, and is a lost answer too. A 4xx that
 //! names items of the batch ("Item iitem_… is not stocked at location …") fails those items
 //! alone; the others were not applied and are tried again ([`SendOutcome::Retry`]).
 //!
@@ -552,8 +553,8 @@ impl MedusaAdapter {
                 Some(&body),
             ) {
                 Ok(a) => a,
-                // Medusa runs a batch as one workflow, rolled back whole when one item fails
-                // ("Item iitem_2 is not stocked at location …"): the items it names fail, the
+                // Medusa writes a batch's levels in one transaction, rolled back whole when one
+                // item fails ("Item iitem_2 is not stocked at location …"): the items it names fail, the
                 // others were not applied and go again, instead of all being refused for good.
                 Err(CartError::Rejected(m))
                     if chunk.iter().any(|(id, _, _, _)| names_item(&m, id)) =>
@@ -614,18 +615,27 @@ impl MedusaAdapter {
 }
 
 /// The `on_error` of a write: a lost answer where a gateway gave up on it
-/// ([`common::gateway_lost_answer`]), and also at a 503. Medusa never answers 503 itself (its
-/// error handler sends 4xx and 500), so a 503 to a write comes from a router or proxy in
-/// front of it, which may have given up on a write Medusa goes on to apply (Heroku's router
-/// answers 503 at its time-out, and "the application will continue to work on the request").
+/// ([`common::gateway_lost_answer`]), and also at a 503 or a 500. Medusa never answers 503
+/// itself (its error handler sends 4xx and 500), so a 503 to a write comes from a router or
+/// proxy in front of it, which may have given up on a write Medusa goes on to apply (Heroku's
+/// router answers 503 at its time-out, and "the application will continue to work on the
+/// request"). Medusa's own 500 may follow a committed write: the batch workflow's update step
+/// commits its own transaction, and a failure after it (its events, the workflow's own
+/// bookkeeping) is answered 500 with the write standing (its undo, a second write, runs only
+/// for a step that finished). Read as nothing applied, the sale was read, added and written
+/// again.
 fn write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
-    if r.status() == StatusCode::SERVICE_UNAVAILABLE {
-        return Some(CartError::Ambiguous(format!(
+    match r.status() {
+        StatusCode::SERVICE_UNAVAILABLE => Some(CartError::Ambiguous(format!(
             "HTTP {} to a write, from in front of Medusa: it may have been applied",
             r.status()
-        )));
+        ))),
+        StatusCode::INTERNAL_SERVER_ERROR => Some(CartError::Ambiguous(format!(
+            "HTTP {} to a write: Medusa may have applied it before the error",
+            r.status()
+        ))),
+        _ => common::gateway_lost_answer(r),
     }
-    common::gateway_lost_answer(r)
 }
 
 /// What a write of `stocked` to a level read with `reserved` held came to, by the level seen
