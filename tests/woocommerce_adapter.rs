@@ -489,7 +489,8 @@ fn a_send_qoh_sets_one_product_once() {
 /// their parent with no check of it, so it answers the read `200 []` (never 404): that sale
 /// fails by name, the other lands. The emulator answered 404 until 2026-12-03, which the
 /// adapter reads as a refusal of the whole call: the MUG sale was bypassed with it there, so
-/// the tests did not show what a real shop does.
+/// the tests did not show what a real shop does. The failure names the stale reference (it
+/// said "no product has this SKU").
 #[test]
 fn a_variation_of_a_deleted_product_fails_alone_and_the_other_sale_lands() {
     let f = fixture(Mode::WooCommerce);
@@ -509,4 +510,7 @@ fn a_variation_of_a_deleted_product_fails_alone_and_the_other_sale_lands() {
     assert_eq!(recs.len(), 1, "{recs:#?}");
     assert_eq!(recs[0]["sku"], "TEE-S");
     assert_eq!(recs[0]["state"], "bypassed");
+    // The message sends the owner to the reference, not to a SKU that is right.
+    let said = recs[0]["last_response"].as_str().unwrap();
+    assert!(said.contains("remote_ref \"9999/8888\""), "{said}");
 }

@@ -394,6 +394,21 @@ pub(crate) fn scrub_cut(mut m: String, secret: &str) -> String {
     m
 }
 
+/// An item the cart has no `what` for: by its SKU, or by the `remote_ref` the owner set on it,
+/// which the cart reads instead of the SKU (a product deleted or made again leaves it naming
+/// nothing: the message says so, where "no product has this SKU" sent the owner to a SKU that
+/// is right).
+pub(crate) fn not_found(sku: &str, remote_ref: Option<&str>, what: &str) -> SendOutcome {
+    let message = match remote_ref {
+        Some(r) => format!(
+            "sku {sku}: no {what} has the item's remote_ref {r:?} on this cart (deleted, or made \
+             again under another id?): correct or clear the item's remote_ref"
+        ),
+        None => format!("sku {sku}: no {what} has this SKU (unknown SKU)"),
+    };
+    SendOutcome::Failed { message }
+}
+
 /// A change of `record` of the cart (a product, an inventory item) that another item of the
 /// same call already changes (two store items reaching it, one by its SKU, one by a
 /// reference): added to the one count read, its write would replace the first's, and a sale

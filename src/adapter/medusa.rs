@@ -679,12 +679,6 @@ fn names_item(message: &str, id: &str) -> bool {
     })
 }
 
-fn unknown(sku: &str) -> SendOutcome {
-    SendOutcome::Failed {
-        message: format!("sku {sku}: no Medusa inventory item has this SKU (unknown SKU)"),
-    }
-}
-
 impl MedusaAdapter {
     fn no_level(&self, sku: &str) -> SendOutcome {
         SendOutcome::Failed {
@@ -700,6 +694,10 @@ impl MedusaAdapter {
 /// (which the registry scrubs too), the session JWTs are known only here, and any message
 /// built from a cart's answer may quote one (a proxy or an echo endpoint answering 2xx with
 /// the request's headers).
+fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
+    common::not_found(sku, remote_ref, "Medusa inventory item")
+}
+
 impl CartAdapter for MedusaAdapter {
     fn update_mode(&self) -> UpdateMode {
         UpdateMode::Absolute
@@ -779,7 +777,7 @@ impl MedusaAdapter {
         let mut plan: Vec<(usize, String, i64, &str, i64)> = Vec::new();
         for (i, (d, f)) in deltas.iter().zip(&current).enumerate() {
             let Some(f) = f else {
-                out[i] = Some(unknown(&d.sku));
+                out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
                 continue;
             };
             let Some(level) = f.level else {
@@ -879,7 +877,7 @@ impl MedusaAdapter {
         let mut plan: Vec<(usize, String, i64, bool, &str, i64, i64)> = Vec::new();
         for (i, (s, f)) in sets.iter().zip(&current).enumerate() {
             let Some(f) = f else {
-                out[i] = Some(unknown(&s.sku));
+                out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
                 continue;
             };
             if s.qoh < 0 {

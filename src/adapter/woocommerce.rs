@@ -690,12 +690,8 @@ fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
     common::gateway_lost_answer(r)
 }
 
-fn unknown(sku: &str) -> SendOutcome {
-    SendOutcome::Failed {
-        message: format!(
-            "sku {sku}: no WooCommerce product or variation has this SKU (unknown SKU)"
-        ),
-    }
+fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
+    common::not_found(sku, remote_ref, "WooCommerce product or variation")
 }
 
 impl CartAdapter for WooCommerceAdapter {
@@ -718,11 +714,11 @@ impl CartAdapter for WooCommerceAdapter {
         let mut plan: Vec<(usize, (WooRef, i64, &str))> = Vec::new();
         for (i, (d, r)) in deltas.iter().zip(&refs).enumerate() {
             let Some(r) = r else {
-                out[i] = Some(unknown(&d.sku));
+                out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
                 continue;
             };
             match current.get(r) {
-                None => out[i] = Some(unknown(&d.sku)),
+                None => out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref())),
                 Some(Stock::NotManaged) => {
                     out[i] = Some(SendOutcome::Failed {
                         message: format!(
@@ -809,7 +805,7 @@ impl CartAdapter for WooCommerceAdapter {
         for (i, (s, r)) in sets.iter().zip(&refs).enumerate() {
             // Not listed by the shop (deleted, in the bin): nothing to set.
             let Some(r) = r.filter(|r| current.contains_key(r)) else {
-                out[i] = Some(unknown(&s.sku));
+                out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
                 continue;
             };
             if let Some(expected) = s.expected {
