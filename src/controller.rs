@@ -21,7 +21,7 @@ use crate::stack::{
     Transition, Verdict, WebStack,
 };
 use crate::store::{now_ms, Store};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -55,6 +55,18 @@ pub struct CartReport {
 }
 
 impl CartReport {
+    /// Adds what a later drain of the same cart in the pass did; its error (or none) is the
+    /// cart's state now.
+    fn absorb(&mut self, later: CartReport) {
+        self.sent += later.sent;
+        self.retried += later.retried;
+        self.bypassed += later.bypassed;
+        self.uncertain += later.uncertain;
+        self.deferred += later.deferred;
+        self.requests += later.requests;
+        self.error = later.error;
+    }
+
     /// The report of a cart the pass could not serve at all, saying why.
     fn failed(cart: &Cart, error: &str) -> CartReport {
         CartReport {
@@ -470,33 +482,84 @@ impl<S: WebStack> StackController<S> {
                 }
             }
         }
-        let results: Vec<Result<CartReport>> = std::thread::scope(|s| {
-            let handles: Vec<_> = work
-                .iter()
-                .map(|(cart, adapter)| {
-                    let (scope, settings, limits) = (&scope, &settings, &limits);
-                    s.spawn(move || {
-                        self.drain_cart(cart, adapter.as_ref(), settings, scope, limits)
-                    })
-                })
-                .collect();
-            handles
+        // A pass with a time limit is one of a loop of passes (the background controller's,
+        // `run_stack_within`): while a cart's drain goes on past it (a request hanging toward
+        // its time-out), the other carts are drained again every interval, each for a slice
+        // as long, instead of waiting for the slow shop's answer.
+        let again_every = until.map(|t| {
+            let ms = match self.hold.ms() {
+                0 => t - now,
+                ms => ms,
+            };
+            Duration::from_millis(ms.max(1) as u64)
+        });
+        let first = FirstRound {
+            running: Mutex::new(work.len()),
+            ended: Condvar::new(),
+        };
+        let results: Vec<(Cart, Result<CartReport>)> = std::thread::scope(|s| {
+            let mut drains = Vec::new();
+            for (cart, adapter) in &work {
+                let (scope, settings, limits, first) = (&scope, &settings, &limits, &first);
+                let drain = s.spawn(move || {
+                    let _ended = FirstEnded(first);
+                    self.drain_cart(cart, adapter.as_ref(), settings, scope, limits)
+                });
+                drains.push((cart.clone(), drain));
+            }
+            if let Some(every) = again_every {
+                let mut running = first.running.lock();
+                while *running > 0 && !self.stopping.load(Ordering::Relaxed) {
+                    if !first.ended.wait_for(&mut running, every).timed_out() {
+                        continue;
+                    }
+                    drop(running);
+                    // A store error here ends only the rounds beside the slow cart; the next
+                    // pass reads the carts again.
+                    for cart in self.stack.carts().unwrap_or_default() {
+                        let draining = drains
+                            .iter()
+                            .any(|(c, d)| c.id == cart.id && !d.is_finished());
+                        if draining || !self.stack.has_waiting(cart.id).unwrap_or(false) {
+                            continue;
+                        }
+                        let Ok(adapter) = self.adapter(&cart) else {
+                            continue;
+                        };
+                        let limits = PassLimits {
+                            budget: &budget,
+                            until: Some(now_ms().saturating_add(millis(every))),
+                            cut_short: &cut_short,
+                        };
+                        let (scope, settings, c) = (&scope, &settings, cart.clone());
+                        let drain = s.spawn(move || {
+                            self.drain_cart(&c, adapter.as_ref(), settings, scope, &limits)
+                        });
+                        drains.push((cart, drain));
+                    }
+                    running = first.running.lock();
+                }
+            }
+            drains
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
+                .map(|(cart, d)| {
+                    let r = d.join().unwrap_or_else(|_| {
                         Err(Error::new(
                             crate::ErrorKind::Database,
                             "a cart's send thread panicked",
                         ))
-                    })
+                    });
+                    (cart, r)
                 })
                 .collect()
         });
         // One cart's store error does not hide what the other carts did.
-        for ((cart, _), r) in work.iter().zip(results) {
-            report
-                .carts
-                .push(r.unwrap_or_else(|e| CartReport::failed(cart, e.message())));
+        for (cart, r) in results {
+            let r = r.unwrap_or_else(|e| CartReport::failed(&cart, e.message()));
+            match report.carts.iter_mut().find(|c| c.cart_id == cart.id) {
+                Some(earlier) => earlier.absorb(r),
+                None => report.carts.push(r),
+            }
         }
         report.carts.sort_by_key(|c| c.cart_id);
         self.forget_old_history(&settings, now);
@@ -957,6 +1020,22 @@ impl Budget {
 const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it ends";
 
 /// What one cart's drain works with.
+/// The carts of a pass still in their first drain; `ended` is signalled as each ends.
+struct FirstRound {
+    running: Mutex<usize>,
+    ended: Condvar,
+}
+
+/// Counts a first drain ended however it ends (a panic too), so the pass never waits on it.
+struct FirstEnded<'a>(&'a FirstRound);
+
+impl Drop for FirstEnded<'_> {
+    fn drop(&mut self) {
+        *self.0.running.lock() -= 1;
+        self.0.ended.notify_all();
+    }
+}
+
 /// What bounds a pass, shared by its carts.
 struct PassLimits<'a> {
     budget: &'a Budget,
@@ -1458,6 +1537,48 @@ mod tests {
         }
         let report = store.run_stack(None).unwrap();
         assert_eq!((report.sent, report.remaining), (4, 0), "{report}");
+    }
+
+    /// A cart whose request hangs (a slow shop, up to the request's time-out of 30 s) does not
+    /// hold the other carts' new sales until it answers: while it hangs, the background
+    /// controller drains the other carts again every interval. A pass joined every cart's
+    /// drain before the next began, so a sale made meanwhile waited for the slow shop, and the
+    /// other shops oversold it.
+    #[test]
+    fn a_hanging_request_does_not_hold_up_another_carts_new_sales() {
+        let (_dir, store, gate, on_entered, release) = gated_store(1);
+        let emu = Emulator::start().unwrap();
+        let fast = store
+            .upsert_cart_json(&format!(
+                r#"{{"name":"Fast","adapter":"http_json","url":"{}","max_items_to_send":50,
+                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+                emu.url()
+            ))
+            .unwrap();
+        store.set_cart_sync(fast, true).unwrap();
+        store.upsert_item_json(r#"{"sku":"NEW","qoh":10}"#).unwrap();
+        emu.set_qoh("NEW", 10);
+        store.start_controller(Duration::from_millis(10)).unwrap();
+        on_entered.recv().unwrap();
+        adjust(&store, "NEW");
+        // Bounded, so that a regression fails instead of hanging; the gate stays shut
+        // throughout, so the sale can only have gone beside the hanging request.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while emu.qoh("NEW") != Some(9) && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let landed = emu.qoh("NEW");
+        assert_eq!(
+            gate.calls.load(Ordering::SeqCst),
+            1,
+            "the gate is still shut"
+        );
+        // Its request, and the gate cart's own record of the new sale.
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        store.stop_controller();
+        assert_eq!(landed, Some(9), "the sale waited for the hanging request");
+        assert_eq!(store.run_stack(None).unwrap().remaining, 0);
     }
 
     /// A host's status screen keeps answering while a stop waits for the request in flight.
