@@ -612,6 +612,49 @@ fn rule10_an_outage_probes_only_the_oldest_batch() {
     }
 }
 
+/// Rule 10 where the outage began with a batch that was not full: the sales made during the
+/// outage wait untouched while the oldest batch is probed. The lease filled the room the
+/// probed batch left with them, so each probe spent their attempts too, and a long outage
+/// bypassed them with it.
+#[test]
+fn rule10_an_outage_does_not_top_up_the_probed_batch_with_newer_sales() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart_with(&f.store, &e, "A", "attribute", 2);
+    for i in 0..5 {
+        item(&f.store, &format!("O{i}"), 5);
+        e.set_qoh(&format!("O{i}"), 5);
+    }
+    adjust(&f.store, "O0", -1, Reason::PosSale);
+    e.inject(Fault::Status {
+        status: 503,
+        count: 3,
+        retry_after: None,
+    });
+    f.store.run_stack(None).unwrap();
+    for i in 1..5 {
+        adjust(&f.store, &format!("O{i}"), -1, Reason::PosSale);
+    }
+    for _ in 0..2 {
+        f.store.run_stack(None).unwrap();
+    }
+    assert_eq!(e.adjust_requests(), 3, "one probe per back-off step");
+    let attempts: Vec<i64> = stack(&f.store, None)
+        .iter()
+        .map(|r| r["attempts"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![3, 0, 0, 0, 0],
+        "only the oldest batch was tried"
+    );
+    drain(&f.store);
+    assert_eq!(f.store.stack_count(c, StackState::Waiting).unwrap(), 0);
+    for i in 0..5 {
+        assert_eq!(e.qoh(&format!("O{i}")), Some(4));
+    }
+}
+
 #[test]
 fn rule11_preflight_lists_only_what_is_out_of_step() {
     let f = store();

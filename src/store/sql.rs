@@ -1271,16 +1271,17 @@ pub(crate) fn lease(
     until: i64,
     token: &str,
 ) -> Result<Vec<LeasedSend>> {
-    // The hold, and whether a Send QOH left counts unsettled, in the one look every lease
-    // takes at the cart.
-    let (manual_until, left): (i64, bool) = c
+    // The hold, whether a Send QOH left counts unsettled, and whether the cart is down, in
+    // the one look every lease takes at the cart.
+    let (manual_until, left, down): (i64, bool, bool) = c
         .prepare_cached(
-            "SELECT manual_until, EXISTS (SELECT 1 FROM counts_sending WHERE cart_id = ?1)
+            "SELECT manual_until, EXISTS (SELECT 1 FROM counts_sending WHERE cart_id = ?1),
+                    outage_step > 0
              FROM carts WHERE id = ?1",
         )?
-        .query_row([cart], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([cart], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?
-        .unwrap_or((i64::MAX, false));
+        .unwrap_or((i64::MAX, false, false));
     if manual_until > now {
         return Ok(Vec::new());
     }
@@ -1324,7 +1325,19 @@ pub(crate) fn lease(
         0 => 0,
         _ => refused_take_later(c, cart, token, now)?,
     };
-    let room = max - (due - netted) as i64;
+    // Rule 10: while the cart is down, only its oldest batch is tried, each back-off step;
+    // the rest of the backlog waits untouched. Topped up with newer records where the oldest
+    // left room, every probe spent their attempts too, and a long outage bypassed them.
+    let probing = down
+        && c.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM send_groups
+                 WHERE cart_id = ?1 AND state = 'pending' AND item_id <> 0)",
+        )?
+        .query_row([cart], |r| r.get::<_, bool>(0))?;
+    let room = match probing {
+        true => 0,
+        false => max - (due - netted) as i64,
+    };
     let mut st = c.prepare_cached(
         "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
                 (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
