@@ -1327,14 +1327,10 @@ pub(crate) fn lease(
     };
     // Rule 10: while the cart is down, only its oldest batch is tried, each back-off step;
     // the rest of the backlog waits untouched. Topped up with newer records where the oldest
-    // left room, every probe spent their attempts too, and a long outage bypassed them.
-    let probing = down
-        && c.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM send_groups
-                 WHERE cart_id = ?1 AND state = 'pending' AND item_id <> 0)",
-        )?
-        .query_row([cart], |r| r.get::<_, bool>(0))?;
-    let room = match probing {
+    // left room, every probe spent their attempts too, and a long outage bypassed them. (With
+    // none of its groups due, the oldest new records are the probe: a group waiting longer,
+    // for a Retry-After on its item, must not keep the cart from learning it is back.)
+    let room = match down && due > netted {
         true => 0,
         false => max - (due - netted) as i64,
     };
