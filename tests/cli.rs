@@ -539,6 +539,24 @@ fn a_mistyped_store_path_creates_nothing() {
     assert!(!f.dir.path().join("--workstation").exists());
 }
 
+/// A workstation name the store refuses (blank, or with a line break that could forge a line
+/// of the controller's log) is bad usage, exit 2 as for any other bad option value, and
+/// changes nothing. It exited 1, as for a failure of the store.
+#[test]
+fn a_bad_workstation_name_is_bad_usage() {
+    let f = store();
+    let db = f.dir.path().join("store.db");
+    for name in ["  ", "TILL\n1"] {
+        let out = invsync(&["run", db.to_str().unwrap(), "--workstation", name]);
+        assert_eq!(out.status.code(), Some(2), "{name:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("Workstation") && said.contains("usage:"),
+            "{said}"
+        );
+    }
+}
+
 /// The quickstart pointed at a store owner's own file (README, `--config`): a mistyped store
 /// path creates nothing; a cart the store has keeps its stored settings (a file that leaves
 /// out `realtime` does not switch its real-time sync off); what waits on the stack is counted,

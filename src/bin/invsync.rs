@@ -260,7 +260,12 @@ fn open(args: &[String], pos: &[&str]) -> Result<Store, Failure> {
         workstation: option(args, "--workstation")?.map(str::to_owned),
         ..Default::default()
     };
-    Ok(Store::open_with(path, options)?)
+    // What opening refuses as invalid is what the command line gave it (a blank or garbled
+    // `--workstation`, options in a store URI): bad usage, as for every other option.
+    Store::open_with(path, options).map_err(|e| match e.kind() {
+        inventory_sync::ErrorKind::InvalidArgument => Failure::Usage(e.message().to_owned()),
+        _ => Failure::Lib(e),
+    })
 }
 
 /// A whole-number option from 1 to `max`, or `default`.
