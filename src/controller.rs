@@ -391,12 +391,38 @@ impl<S: WebStack> StackController<S> {
     /// good passes this, so that one slow cart's long backlog does not hold a pass, and with
     /// it every other cart's new records, until that backlog is gone: the next pass starts
     /// at once and serves every cart again.
+    ///
+    /// While a cart's request hangs past that (a slow shop, up to the request's time-out), the
+    /// other carts are drained again every interval the handle declared for its passes
+    /// ([`Store::hold_shared_lock_between_passes`]), else every `within`, each for `within`:
+    /// the pass does not hold their new records until the slow shop answers.
     pub fn run_within(&self, max_records: Option<usize>, within: Duration) -> Result<RunReport> {
-        self.run(max_records, Some(now_ms().saturating_add(millis(within))))
+        let pace = match self.hold.declared_ms.load(Ordering::Relaxed) {
+            0 => within,
+            ms => Duration::from_millis(ms as u64),
+        };
+        self.run_paced(max_records, within, pace)
     }
 
-    fn run(&self, max_records: Option<usize>, until: Option<i64>) -> Result<RunReport> {
-        let report = self.pass(max_records, until);
+    /// [`run_within`](Self::run_within) whose rounds beside a hanging request go every `pace`
+    /// (the background controller's interval).
+    fn run_paced(
+        &self,
+        max_records: Option<usize>,
+        within: Duration,
+        pace: Duration,
+    ) -> Result<RunReport> {
+        let now = now_ms();
+        let paced = Paced {
+            until: now.saturating_add(millis(within)),
+            slice: within,
+            pace,
+        };
+        self.run(max_records, Some(paced))
+    }
+
+    fn run(&self, max_records: Option<usize>, paced: Option<Paced>) -> Result<RunReport> {
+        let report = self.pass(max_records, paced);
         let keep = report.as_ref().is_ok_and(|r| {
             r.carts.iter().all(|c| c.requests == 0) || (r.cut_short && r.remaining > 0)
         });
@@ -408,8 +434,9 @@ impl<S: WebStack> StackController<S> {
     }
 
     /// One pass.
-    fn pass(&self, max_records: Option<usize>, until: Option<i64>) -> Result<RunReport> {
+    fn pass(&self, max_records: Option<usize>, paced: Option<Paced>) -> Result<RunReport> {
         let now = now_ms();
+        let until = paced.map(|p| p.until);
         let settings = self.stack.settings()?;
         let workstation = self.workstation.lock().clone();
         self.beat(&workstation, now)?;
@@ -482,78 +509,81 @@ impl<S: WebStack> StackController<S> {
                 }
             }
         }
-        // A pass with a time limit is one of a loop of passes (the background controller's,
-        // `run_stack_within`): while a cart's drain goes on past it (a request hanging toward
-        // its time-out), the other carts are drained again every interval, each for a slice
-        // as long, instead of waiting for the slow shop's answer.
-        let again_every = until.map(|t| {
-            let ms = match self.hold.ms() {
-                0 => t - now,
-                ms => ms,
-            };
-            Duration::from_millis(ms.max(1) as u64)
-        });
-        let first = FirstRound {
-            running: Mutex::new(work.len()),
-            ended: Condvar::new(),
-        };
+        let ended = DrainEnded::default();
         let results: Vec<(Cart, Result<CartReport>)> = std::thread::scope(|s| {
             let mut drains = Vec::new();
             for (cart, adapter) in &work {
-                let (scope, settings, limits, first) = (&scope, &settings, &limits, &first);
+                let (scope, settings, limits, ended) = (&scope, &settings, &limits, &ended);
                 let drain = s.spawn(move || {
-                    let _ended = FirstEnded(first);
+                    let _ended = ended.on_drop(cart.id);
                     self.drain_cart(cart, adapter.as_ref(), settings, scope, limits)
                 });
-                drains.push((cart.clone(), drain));
+                drains.push(Drain {
+                    cart: cart.clone(),
+                    until,
+                    thread: drain,
+                });
             }
-            if let Some(every) = again_every {
-                let mut running = first.running.lock();
-                while *running > 0 && !self.stopping.load(Ordering::Relaxed) {
-                    if !first.ended.wait_for(&mut running, every).timed_out() {
+            let mut done = Vec::new();
+            if let Some(p) = paced.filter(|_| !drains.is_empty()) {
+                // A pass of a loop of passes (the background controller's, `run_within`):
+                // while a cart's drain runs past its slice by more than the pace (a request
+                // hanging toward its time-out), the other carts are drained again every pace,
+                // each for a slice, instead of waiting for the slow shop's answer. Until the
+                // pass's hold of the shared lock (and a local heartbeat) could lapse: the pass
+                // stays bounded, and the next one starts afresh.
+                let give_up = now.saturating_add(2 * settings.lease_ms);
+                let pace = millis(p.pace).max(1);
+                let mut tick = now_ms().saturating_add(pace);
+                loop {
+                    // Drains are joined as they end (a thread kept unjoined keeps its stack);
+                    // one that ended is at most returning, so the join does not wait.
+                    let gone = ended.wait_until(tick);
+                    let (finished, running): (Vec<_>, Vec<_>) =
+                        drains.into_iter().partition(|d| gone.contains(&d.cart.id));
+                    drains = running;
+                    done.extend(finished.into_iter().map(Drain::join));
+                    let at = now_ms();
+                    if drains.is_empty() || self.stopping.load(Ordering::Relaxed) || at >= give_up {
+                        break;
+                    }
+                    if at < tick {
                         continue;
                     }
-                    drop(running);
-                    // A store error here ends only the rounds beside the slow cart; the next
-                    // pass reads the carts again.
-                    for cart in self.stack.carts().unwrap_or_default() {
-                        let draining = drains
-                            .iter()
-                            .any(|(c, d)| c.id == cart.id && !d.is_finished());
-                        if draining || !self.stack.has_waiting(cart.id).unwrap_or(false) {
-                            continue;
-                        }
-                        let Ok(adapter) = self.adapter(&cart) else {
-                            continue;
-                        };
-                        let limits = PassLimits {
-                            budget: &budget,
-                            until: Some(now_ms().saturating_add(millis(every))),
-                            cut_short: &cut_short,
-                        };
-                        let (scope, settings, c) = (&scope, &settings, cart.clone());
+                    tick = at.saturating_add(pace);
+                    let hanging = drains
+                        .iter()
+                        .any(|d| d.until.is_some_and(|u| at > u.saturating_add(pace)));
+                    if !hanging || *budget.0.lock() == 0 {
+                        continue;
+                    }
+                    for (cart, adapter) in self.beside_hanging(&drains, at) {
+                        let (scope, settings, ended) = (&scope, &settings, &ended);
+                        let slice_end = at.saturating_add(millis(p.slice));
+                        let (budget, cut_short) = (&budget, &cut_short);
+                        let c = cart.clone();
                         let drain = s.spawn(move || {
+                            let _ended = ended.on_drop(c.id);
+                            let limits = PassLimits {
+                                budget,
+                                until: Some(slice_end),
+                                cut_short,
+                            };
                             self.drain_cart(&c, adapter.as_ref(), settings, scope, &limits)
                         });
-                        drains.push((cart, drain));
+                        drains.push(Drain {
+                            cart,
+                            until: Some(slice_end),
+                            thread: drain,
+                        });
                     }
-                    running = first.running.lock();
                 }
             }
-            drains
-                .into_iter()
-                .map(|(cart, d)| {
-                    let r = d.join().unwrap_or_else(|_| {
-                        Err(Error::new(
-                            crate::ErrorKind::Database,
-                            "a cart's send thread panicked",
-                        ))
-                    });
-                    (cart, r)
-                })
-                .collect()
+            done.extend(drains.into_iter().map(Drain::join));
+            done
         });
-        // One cart's store error does not hide what the other carts did.
+        // One cart's store error does not hide what the other carts did; a cart drained more
+        // than once in the pass is one entry.
         for (cart, r) in results {
             let r = r.unwrap_or_else(|e| CartReport::failed(&cart, e.message()));
             match report.carts.iter_mut().find(|c| c.cart_id == cart.id) {
@@ -573,6 +603,26 @@ impl<S: WebStack> StackController<S> {
         }
         report.cut_short = cut_short.load(Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// The carts to drain again beside a hanging request (`drains` run now): those with
+    /// records waiting that are not draining, held by a manual run, or backing off, and whose
+    /// adapter can be had (a cart whose adapter cannot be built is reported by the next pass).
+    /// A store error leaves a cart to the next pass.
+    fn beside_hanging(&self, drains: &[Drain<'_>], now: i64) -> Vec<(Cart, Arc<dyn CartAdapter>)> {
+        let ready = |cart: &Cart| -> Result<bool> {
+            Ok(!drains.iter().any(|d| d.cart.id == cart.id)
+                && self.stack.has_waiting(cart.id)?
+                && self.stack.held_until(cart.id)? <= now
+                && self.stack.cart_state(cart.id)?.backoff_until <= now)
+        };
+        self.stack
+            .carts()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| ready(c).unwrap_or(false))
+            .filter_map(|c| self.adapter(&c).ok().map(|a| (c, a)))
+            .collect()
     }
 
     /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
@@ -1019,20 +1069,70 @@ impl Budget {
 
 const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it ends";
 
-/// What one cart's drain works with.
-/// The carts of a pass still in their first drain; `ended` is signalled as each ends.
-struct FirstRound {
-    running: Mutex<usize>,
-    ended: Condvar,
+/// How a pass of a loop of passes goes ([`StackController::run_within`]).
+#[derive(Clone, Copy)]
+struct Paced {
+    /// No batch is leased after this (Unix ms), by the pass's first drains.
+    until: i64,
+    /// How long each drain leases.
+    slice: Duration,
+    /// How often the other carts are drained again beside a hanging request.
+    pace: Duration,
 }
 
-/// Counts a first drain ended however it ends (a panic too), so the pass never waits on it.
-struct FirstEnded<'a>(&'a FirstRound);
+/// The carts whose drain in a pass ended (however: a panic too), not yet joined; signalled
+/// as each ends.
+#[derive(Default)]
+struct DrainEnded {
+    ended: Mutex<Vec<CartId>>,
+    signal: Condvar,
+}
 
-impl Drop for FirstEnded<'_> {
-    fn drop(&mut self) {
-        *self.0.running.lock() -= 1;
-        self.0.ended.notify_all();
+impl DrainEnded {
+    /// Notes `cart`'s drain ended when the value returned drops, at the end of its thread.
+    fn on_drop(&self, cart: CartId) -> impl Drop + '_ {
+        struct Ends<'a>(&'a DrainEnded, CartId);
+        impl Drop for Ends<'_> {
+            fn drop(&mut self) {
+                self.0.ended.lock().push(self.1);
+                self.0.signal.notify_all();
+            }
+        }
+        Ends(self, cart)
+    }
+
+    /// The carts whose drain ended since the last call, once one has, or at `until` (Unix ms).
+    fn wait_until(&self, until: i64) -> Vec<CartId> {
+        let mut ended = self.ended.lock();
+        while ended.is_empty() {
+            let left = until.saturating_sub(now_ms());
+            if left <= 0 {
+                break;
+            }
+            self.signal
+                .wait_for(&mut ended, Duration::from_millis(left as u64));
+        }
+        std::mem::take(&mut *ended)
+    }
+}
+
+/// A cart's drain running in a pass.
+struct Drain<'scope> {
+    cart: Cart,
+    /// When it leases no more (Unix ms).
+    until: Option<i64>,
+    thread: std::thread::ScopedJoinHandle<'scope, Result<CartReport>>,
+}
+
+impl Drain<'_> {
+    fn join(self) -> (Cart, Result<CartReport>) {
+        let r = self.thread.join().unwrap_or_else(|_| {
+            Err(Error::new(
+                crate::ErrorKind::Database,
+                "a cart's send thread panicked",
+            ))
+        });
+        (self.cart, r)
     }
 }
 
@@ -1045,6 +1145,7 @@ struct PassLimits<'a> {
     cut_short: &'a AtomicBool,
 }
 
+/// What one cart's drain works with.
 struct CartDrain<'a> {
     cart: &'a Cart,
     settings: &'a Settings,
@@ -1336,7 +1437,7 @@ impl Store {
             .spawn(move || loop {
                 let _ended = &ended;
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    ctl.run_within(None, PASS_SLICE)
+                    ctl.run_paced(None, PASS_SLICE, interval)
                 }));
                 // A pass whose slice ended with records waiting goes on at once (it worked
                 // for its whole slice, so this never spins); any other waits the interval.
@@ -1578,6 +1679,92 @@ mod tests {
         release.send(()).unwrap();
         store.stop_controller();
         assert_eq!(landed, Some(9), "the sale waited for the hanging request");
+        assert_eq!(store.run_stack(None).unwrap().remaining, 0);
+    }
+
+    /// The same once the first carts' drains have ended: a cart drained again beside the
+    /// hanging one whose own request then hangs does not hold the others either. (The
+    /// rounds ended with the pass's first drains, and the pass then waited for that request.)
+    #[test]
+    fn a_request_hanging_in_a_later_round_does_not_hold_up_the_others() {
+        let (_dir, store, gate, on_entered, release) = gated_store(1);
+        let (entered2, on_entered2) = std::sync::mpsc::sync_channel(16);
+        let (release2, on_release2) = std::sync::mpsc::channel();
+        let gate2 = Arc::new(Gate {
+            entered: entered2,
+            release: Mutex::new(on_release2),
+            calls: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let g2 = gate2.clone();
+        store.register_adapter("gate2", move |_| Ok(g2.clone() as Arc<dyn CartAdapter>));
+        let emu = Emulator::start().unwrap();
+        for json in [
+            r#"{"name":"Gate2","adapter":"gate2","max_items_to_send":1,
+                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#
+                .to_owned(),
+            format!(
+                r#"{{"name":"Fast","adapter":"http_json","url":"{}",
+                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+                emu.url()
+            ),
+        ] {
+            let c = store.upsert_cart_json(&json).unwrap();
+            store.set_cart_sync(c, true).unwrap();
+        }
+        for sku in ["B", "C"] {
+            store
+                .upsert_item_json(&format!(r#"{{"sku":"{sku}","qoh":10}}"#))
+                .unwrap();
+            emu.set_qoh(sku, 10);
+        }
+        let bounded = |what: &str, cond: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !cond() && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            assert!(cond(), "{what}");
+        };
+        // A host's pass of a loop of passes, with a slice of half a second: the first gate's
+        // request outlasts it.
+        let registry = store.inner.adapters.clone();
+        let stack = SqliteStack::open(store.path(), &crate::store::OpenOptions::default()).unwrap();
+        let ctl = StackController::new(stack, registry, "W".into()).unwrap();
+        let report = std::thread::scope(|s| {
+            let pass = s.spawn(|| ctl.run_within(None, Duration::from_millis(500)).unwrap());
+            on_entered
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the first gate entered");
+            // Beside the first gate's hanging request, B goes to the fast cart, and to the
+            // second gate, whose request hangs in turn.
+            adjust(&store, "B");
+            on_entered2
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the second gate entered");
+            bounded("B beside the first hang", &|| emu.qoh("B") == Some(9));
+            // The first gate answers from now on: its first drain ends (its slice is long
+            // over), and it is drained again (B) beside the second gate's hanging request.
+            for _ in 0..4 {
+                release.send(()).unwrap();
+            }
+            bounded("the first gate drained again", &|| {
+                gate.calls.load(Ordering::SeqCst) >= 2
+            });
+            adjust(&store, "C");
+            bounded("C beside the second hang", &|| emu.qoh("C") == Some(9));
+            assert_eq!(
+                gate2.calls.load(Ordering::SeqCst),
+                1,
+                "the second gate is still shut"
+            );
+            for _ in 0..4 {
+                release2.send(()).unwrap();
+            }
+            pass.join().unwrap()
+        });
+        // One entry a cart, whatever its drains in the pass.
+        let fast = report.carts.iter().find(|c| c.name == "Fast").unwrap();
+        assert_eq!(fast.sent, 2, "{report}");
+        assert_eq!(report.carts.len(), 3, "{report}");
         assert_eq!(store.run_stack(None).unwrap().remaining, 0);
     }
 
