@@ -1610,6 +1610,19 @@ mod tests {
         (dir, store, gate, on_entered, release)
     }
 
+    /// A real-time cart named `name` on the loopback emulator `emu`, batches of 50, on.
+    fn emulator_cart(store: &Store, emu: &Emulator, name: &str) -> CartId {
+        let cart = store
+            .upsert_cart_json(&format!(
+                r#"{{"name":"{name}","adapter":"http_json","url":"{}","max_items_to_send":50,
+                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+                emu.url()
+            ))
+            .unwrap();
+        store.set_cart_sync(cart, true).unwrap();
+        cart
+    }
+
     /// A stop waits for the request in flight, never sends the batch leased behind it, and
     /// gives that batch back: the next controller sends it.
     #[test]
@@ -1649,14 +1662,7 @@ mod tests {
     fn a_hanging_request_does_not_hold_up_another_carts_new_sales() {
         let (_dir, store, gate, on_entered, release) = gated_store(1);
         let emu = Emulator::start().unwrap();
-        let fast = store
-            .upsert_cart_json(&format!(
-                r#"{{"name":"Fast","adapter":"http_json","url":"{}","max_items_to_send":50,
-                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
-                emu.url()
-            ))
-            .unwrap();
-        store.set_cart_sync(fast, true).unwrap();
+        emulator_cart(&store, &emu, "Fast");
         store.upsert_item_json(r#"{"sku":"NEW","qoh":10}"#).unwrap();
         emu.set_qoh("NEW", 10);
         store.start_controller(Duration::from_millis(10)).unwrap();
@@ -1698,19 +1704,14 @@ mod tests {
         let g2 = gate2.clone();
         store.register_adapter("gate2", move |_| Ok(g2.clone() as Arc<dyn CartAdapter>));
         let emu = Emulator::start().unwrap();
-        for json in [
-            r#"{"name":"Gate2","adapter":"gate2","max_items_to_send":1,
-                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#
-                .to_owned(),
-            format!(
-                r#"{{"name":"Fast","adapter":"http_json","url":"{}",
-                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
-                emu.url()
-            ),
-        ] {
-            let c = store.upsert_cart_json(&json).unwrap();
-            store.set_cart_sync(c, true).unwrap();
-        }
+        let g2 = store
+            .upsert_cart_json(
+                r#"{"name":"Gate2","adapter":"gate2","max_items_to_send":1,
+                    "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+            )
+            .unwrap();
+        store.set_cart_sync(g2, true).unwrap();
+        emulator_cart(&store, &emu, "Fast");
         for sku in ["B", "C"] {
             store
                 .upsert_item_json(&format!(r#"{{"sku":"{sku}","qoh":10}}"#))
@@ -1805,14 +1806,7 @@ mod tests {
         let store = Store::open(&path).unwrap();
         store.set_param("SynchQOH", "true").unwrap();
         let emu = Emulator::start().unwrap();
-        let cart = store
-            .upsert_cart_json(&format!(
-                r#"{{"name":"Shop","adapter":"http_json","url":"{}","max_items_to_send":50,
-                    "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
-                emu.url()
-            ))
-            .unwrap();
-        store.set_cart_sync(cart, true).unwrap();
+        emulator_cart(&store, &emu, "Shop");
         let n = 300;
         store.begin().unwrap();
         for i in 0..n {
