@@ -636,3 +636,60 @@ fn a_sale_refused_below_zero_goes_again_with_the_correction_that_follows_it() {
     );
     assert_eq!(f.store.stack_count(cart, StackState::Waiting).unwrap(), 0);
 }
+
+/// An operator retries two changes of one item left in doubt (each answered by a gateway's
+/// 502: neither reached the cart), a sale of 6 and a delivery of 10, after the cart sold down
+/// to 0. The sale goes first and is refused below 0; the delivery, a send group of its own,
+/// is what lets it pass. It joins the sale, and the two go as +4: the cart shows the 4 the
+/// store publishes. It waited behind the sale until the sale was bypassed (after 10 refusals,
+/// minutes with the back-off), and then went alone: the cart offered 10 (a reviewer's crash
+/// run found it).
+#[test]
+fn a_retried_delivery_joins_the_retried_sale_the_cart_refused() {
+    let f = fixture(Mode::BigCommerce);
+    let change = |d: i64| {
+        f.store
+            .adjust_qoh(&Adjustment::new(
+                "MUG",
+                Delta::new(d).unwrap(),
+                Reason::Adjustment,
+            ))
+            .unwrap();
+    };
+    f.emu.set_qoh("MUG", 7);
+    f.item("MUG", 7);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    // The adapter learns the SKU, so that the faults below meet writes, not its lookup.
+    change(-1);
+    f.drain();
+    for d in [-6, 10] {
+        change(d);
+        f.emu.inject(Fault::Status {
+            status: 502,
+            count: 1,
+            retry_after: None,
+        });
+        f.drain();
+    }
+    change(-6);
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(0));
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 4);
+    let uncertain: Vec<i64> = f
+        .records(cart)
+        .iter()
+        .filter(|r| r["state"] == "uncertain")
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(uncertain.len(), 2, "{:#?}", f.records(cart));
+    // The operator checks the cart (0: neither landed) and retries both.
+    for r in uncertain.iter().rev() {
+        f.store.stack_retry(*r).unwrap();
+    }
+    for _ in 0..3 {
+        f.store.run_stack(None).unwrap();
+    }
+    assert_eq!(f.emu.qoh("MUG"), Some(4), "{:#?}", f.records(cart));
+    assert!(f.records(cart).is_empty(), "{:#?}", f.records(cart));
+}

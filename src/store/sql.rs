@@ -1409,6 +1409,7 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
     backlog_catch_up(c, cart)?;
     let mut netted = Vec::new();
     for (group, item, net) in refused {
+        dissolve_later_groups(c, cart, item, group, now)?;
         // From the group's newest record: the item's records before it (a SKU refused for
         // good leaves one bypassed group a sale) are not walked.
         let mut later = c.prepare_cached(
@@ -1451,6 +1452,46 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
         groups_leave(c, token, "netted", &netted, now, &mut Vec::new())?;
     }
     Ok(netted.len())
+}
+
+/// Puts back in the backlog the item's send groups on `cart` after refused group `group`
+/// that wait unapplied and unleased (an operator's retry of a change in doubt, a change
+/// refused on its own before): so that they may join it, as the item's ungrouped records do.
+/// Left grouped, they waited behind it: a delivery that lets a sale refused below 0 pass
+/// waited until the sale was bypassed, then went alone, and the cart offered units the store
+/// did not have. Only a cart without keys has refused groups, so no key is lost with them;
+/// a group leased before and not settled since (the cart may have it) stays.
+fn dissolve_later_groups(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    group: i64,
+    now: i64,
+) -> Result<()> {
+    let later: Vec<i64> = c
+        .prepare_cached(
+            "SELECT g.id FROM send_groups g
+             WHERE g.cart_id = ?1 AND g.item_id = ?2 AND g.id <> ?3 AND g.state = 'pending'
+               AND g.lease_until <= ?4 AND g.unsettled = 0
+               AND (SELECT MIN(id) FROM stack WHERE group_id = g.id)
+                   > (SELECT MAX(id) FROM stack WHERE group_id = ?3)",
+        )?
+        .query_map(params![cart, item, group, now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for g in later {
+        // Records counted before they were grouped count again once ungrouped.
+        c.prepare_cached(
+            "UPDATE stack_backlog SET n = n + (SELECT COUNT(*) FROM stack
+                 WHERE group_id = ?2 AND id <= stack_backlog.counted_to)
+             WHERE cart_id = ?1",
+        )?
+        .execute(params![cart, g])?;
+        c.prepare_cached("UPDATE stack SET group_id = NULL WHERE group_id = ?1")?
+            .execute([g])?;
+        c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
+            .execute([g])?;
+    }
+    Ok(())
 }
 
 /// Records cancelling out that one lease removes at most while it finds nothing to send.
