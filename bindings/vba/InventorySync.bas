@@ -117,8 +117,11 @@ Private Const WC_ERR_INVALID_CHARS As Long = &H80
     ' Office 2007 and older (VBA6) are not supported: they lack PtrSafe and LongPtr.
 #End If
 
-' Set by a form's Cancel button; read by InvsyncProgress between batches.
+' Set by a form's Cancel button; read by InvsyncProgress between batches. Cleared when a
+' Send or Get QOH starts with none running.
 Public InvsyncCancelRequested As Boolean
+' Send/Get QOH runs in progress, of every client (one may start from DoEvents in another).
+Public InvsyncManualRuns As Long
 ' The last progress reported (done, total; total is -1 while unknown).
 Public InvsyncProgressDone As Long
 Public InvsyncProgressTotal As Long
