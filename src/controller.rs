@@ -510,7 +510,7 @@ impl<S: WebStack> StackController<S> {
             }
         }
         let ended = DrainEnded::default();
-        let results: Vec<(Cart, Result<CartReport>)> = std::thread::scope(|s| {
+        let results: Vec<CartReport> = std::thread::scope(|s| {
             let mut drains = Vec::new();
             for (cart, adapter) in &work {
                 let (scope, settings, limits, ended) = (&scope, &settings, &limits, &ended);
@@ -524,10 +524,13 @@ impl<S: WebStack> StackController<S> {
                     thread: drain,
                 });
             }
-            let mut done = Vec::new();
+            // One report a cart, however many drains it had: merged as each is joined.
+            let mut done: Vec<CartReport> = Vec::new();
+            // The carts whose last drain sent nothing, and what waited for them then.
+            let mut idle: HashMap<CartId, i64> = HashMap::new();
             if let Some(p) = paced.filter(|_| !drains.is_empty()) {
                 // A pass of a loop of passes (the background controller's, `run_within`):
-                // while a cart's drain runs past its slice by more than the pace (a request
+                // while a cart's drain runs past its slice by more than a slice (a request
                 // hanging toward its time-out), the other carts are drained again every pace,
                 // each for a slice, instead of waiting for the slow shop's answer. Until the
                 // pass's hold of the shared lock (and a local heartbeat) could lapse: the pass
@@ -542,7 +545,15 @@ impl<S: WebStack> StackController<S> {
                     let (finished, running): (Vec<_>, Vec<_>) =
                         drains.into_iter().partition(|d| gone.contains(&d.cart.id));
                     drains = running;
-                    done.extend(finished.into_iter().map(Drain::join));
+                    for d in finished {
+                        let r = d.join();
+                        if r.requests == 0 {
+                            idle.insert(r.cart_id, self.stack.waiting(r.cart_id).unwrap_or(0));
+                        } else {
+                            idle.remove(&r.cart_id);
+                        }
+                        merge_report(&mut done, r);
+                    }
                     let at = now_ms();
                     if drains.is_empty() || self.stopping.load(Ordering::Relaxed) || at >= give_up {
                         break;
@@ -551,13 +562,16 @@ impl<S: WebStack> StackController<S> {
                         continue;
                     }
                     tick = at.saturating_add(pace);
+                    // A request in flight at a slice's end is common (a backlog); one still
+                    // unanswered a slice (and a pace) later hangs.
+                    let late = pace.max(millis(p.slice));
                     let hanging = drains
                         .iter()
-                        .any(|d| d.until.is_some_and(|u| at > u.saturating_add(pace)));
+                        .any(|d| d.until.is_some_and(|u| at > u.saturating_add(late)));
                     if !hanging || *budget.0.lock() == 0 {
                         continue;
                     }
-                    for (cart, adapter) in self.beside_hanging(&drains, at) {
+                    for (cart, adapter) in self.beside_hanging(&drains, &idle, at) {
                         let (scope, settings, ended) = (&scope, &settings, &ended);
                         let slice_end = at.saturating_add(millis(p.slice));
                         let (budget, cut_short) = (&budget, &cut_short);
@@ -579,17 +593,13 @@ impl<S: WebStack> StackController<S> {
                     }
                 }
             }
-            done.extend(drains.into_iter().map(Drain::join));
+            for d in drains {
+                merge_report(&mut done, d.join());
+            }
             done
         });
-        // One cart's store error does not hide what the other carts did; a cart drained more
-        // than once in the pass is one entry.
-        for (cart, r) in results {
-            let r = r.unwrap_or_else(|e| CartReport::failed(&cart, e.message()));
-            match report.carts.iter_mut().find(|c| c.cart_id == cart.id) {
-                Some(earlier) => earlier.absorb(r),
-                None => report.carts.push(r),
-            }
+        for r in results {
+            merge_report(&mut report.carts, r);
         }
         report.carts.sort_by_key(|c| c.cart_id);
         self.forget_old_history(&settings, now);
@@ -608,11 +618,22 @@ impl<S: WebStack> StackController<S> {
     /// The carts to drain again beside a hanging request (`drains` run now): those with
     /// records waiting that are not draining, held by a manual run, or backing off, and whose
     /// adapter can be had (a cart whose adapter cannot be built is reported by the next pass).
-    /// A store error leaves a cart to the next pass.
-    fn beside_hanging(&self, drains: &[Drain<'_>], now: i64) -> Vec<(Cart, Arc<dyn CartAdapter>)> {
+    /// A cart whose last drain sent nothing (`idle`: its records wait for a retry, or are
+    /// another workstation's) goes again once more records wait for it than then. A store
+    /// error leaves a cart to the next pass.
+    fn beside_hanging(
+        &self,
+        drains: &[Drain<'_>],
+        idle: &HashMap<CartId, i64>,
+        now: i64,
+    ) -> Vec<(Cart, Arc<dyn CartAdapter>)> {
         let ready = |cart: &Cart| -> Result<bool> {
             Ok(!drains.iter().any(|d| d.cart.id == cart.id)
                 && self.stack.has_waiting(cart.id)?
+                && match idle.get(&cart.id) {
+                    Some(then) => self.stack.waiting(cart.id)? > *then,
+                    None => true,
+                }
                 && self.stack.held_until(cart.id)? <= now
                 && self.stack.cart_state(cart.id)?.backoff_until <= now)
         };
@@ -1125,14 +1146,21 @@ struct Drain<'scope> {
 }
 
 impl Drain<'_> {
-    fn join(self) -> (Cart, Result<CartReport>) {
-        let r = self.thread.join().unwrap_or_else(|_| {
-            Err(Error::new(
-                crate::ErrorKind::Database,
-                "a cart's send thread panicked",
-            ))
-        });
-        (self.cart, r)
+    /// Its report; one cart's store error (or panic) does not hide what the others did.
+    fn join(self) -> CartReport {
+        match self.thread.join() {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => CartReport::failed(&self.cart, e.message()),
+            Err(_) => CartReport::failed(&self.cart, "a cart's send thread panicked"),
+        }
+    }
+}
+
+/// Adds `r` to `reports`: to the entry of its cart, as a later drain of it, or as its own.
+fn merge_report(reports: &mut Vec<CartReport>, r: CartReport) {
+    match reports.iter_mut().find(|c| c.cart_id == r.cart_id) {
+        Some(earlier) => earlier.absorb(r),
+        None => reports.push(r),
     }
 }
 
