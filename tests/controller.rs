@@ -2,30 +2,17 @@
 //! concurrency between carts, and manual sync keeping the controller away.
 #![cfg(feature = "emulator")]
 
+#[macro_use]
 mod common;
 
 use common::*;
-use inventory_sync::adapter::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-};
+use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome, UpdateMode};
 use inventory_sync::emulator::{Emulator, Fault};
 use inventory_sync::stack::{CartRunState, SqliteStack, WebStack};
 use inventory_sync::{CartId, Reason, SendOptions, StackState, Store};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The manual-sync methods of a test cart that only takes deltas.
-macro_rules! sends_deltas_only {
-    () => {
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not used".into()))
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage::default())
-        }
-    };
-}
 
 #[test]
 fn a_send_group_that_timed_out_after_applying_is_applied_once_though_new_records_arrived() {
@@ -868,26 +855,6 @@ fn an_ambiguous_failure_without_a_key_is_never_resent_blindly() {
     f.store.stack_retry(rec["id"].as_i64().unwrap()).unwrap();
     assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
     assert_eq!(adapter.calls.load(Ordering::SeqCst), 2);
-}
-
-/// A cart that takes `hold` to answer: longer than the lease.
-struct SlowCart {
-    calls: std::sync::atomic::AtomicUsize,
-    hold: Duration,
-}
-
-impl CartAdapter for SlowCart {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(self.hold); // the cart's own latency
-        Ok(d.iter()
-            .map(|_| SendOutcome::Applied { qoh: None })
-            .collect())
-    }
-    sends_deltas_only!();
 }
 
 #[test]
@@ -3043,7 +3010,7 @@ fn a_local_controller_waits_for_an_older_change_of_the_item_at_a_live_till() {
 /// A best-seller's retry does not hold up the cart's other items.
 mod hot_item_retry {
     use super::*;
-    use inventory_sync::adapter::{CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome};
+    use inventory_sync::adapter::{CartError, DeltaSend, SendOutcome};
     use inventory_sync::{CartAdapter, CartId, Reason, StackState, Store, UpdateMode};
     use std::collections::{HashMap, HashSet};
     use std::sync::{Arc, Mutex};
@@ -3205,9 +3172,7 @@ mod hot_item_retry {
 /// (review of 2026-12-03's fold).
 mod refused_goes_with_later {
     use super::*;
-    use inventory_sync::adapter::{
-        CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-    };
+    use inventory_sync::adapter::{CartError, DeltaSend, SendOutcome, UpdateMode};
     use inventory_sync::{Adjustment, CartAdapter, Delta, Reason, StackState, Store};
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};

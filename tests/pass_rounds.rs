@@ -5,13 +5,12 @@
 //! at a time (`one_at_a_time`): one of them counts the heap.
 #![cfg(feature = "emulator")]
 
+#[macro_use]
 mod common;
 
 use common::*;
 use inventory_sync::adapter::registry::AdapterRegistry;
-use inventory_sync::adapter::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-};
+use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome, UpdateMode};
 use inventory_sync::stack::{
     CartRunState, Lease, LeaseScope, NextLease, SqliteStack, Transition, WebStack,
 };
@@ -54,37 +53,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-macro_rules! sends_deltas_only {
-    () => {
-        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Rejected("not used".into()))
-        }
-        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-            Ok(QuantityPage::default())
-        }
-    };
-}
-
-/// A healthy shop with an ordinary round trip of `latency` (its own latency, not a hang).
-struct Latency {
-    latency: Duration,
-    calls: AtomicUsize,
-}
-
-impl CartAdapter for Latency {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(self.latency); // the shop's round trip
-        Ok(d.iter()
-            .map(|_| SendOutcome::Applied { qoh: None })
-            .collect())
-    }
-    sends_deltas_only!();
 }
 
 /// A shop whose every request waits for the test's word (bounded): a hanging request.
@@ -197,10 +165,7 @@ fn ordinary_latency_past_the_slice_does_not_stretch_a_pass_to_two_lease_times() 
     let f = store();
     f.store.set_param("LeaseMs", "1500").unwrap(); // a pass's rounds end after 3 s
     for (name, ms) in [("A", 40), ("B", 55), ("C", 70)] {
-        let a = Arc::new(Latency {
-            latency: Duration::from_millis(ms),
-            calls: AtomicUsize::new(0),
-        });
+        let a = Arc::new(SlowCart::new(Duration::from_millis(ms)));
         f.store
             .register_adapter(name, move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
         custom_cart(&f.store, name, name, 1);

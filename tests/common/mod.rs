@@ -22,6 +22,27 @@ macro_rules! takes_no_deltas {
         }
     };
 }
+/// The manual-sync methods of a test cart that only takes deltas.
+#[allow(unused_macros)]
+macro_rules! sends_deltas_only {
+    () => {
+        fn set_quantities(
+            &self,
+            _: &[inventory_sync::adapter::QuantitySet],
+        ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+            Err(inventory_sync::adapter::CartError::Rejected(
+                "not used".into(),
+            ))
+        }
+        fn fetch_quantities(
+            &self,
+            _: Option<&str>,
+            _: u32,
+        ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
+            Ok(inventory_sync::adapter::QuantityPage::default())
+        }
+    };
+}
 use inventory_sync::adapter::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
@@ -332,4 +353,34 @@ impl CartAdapter for Mem {
             next_cursor: None,
         })
     }
+}
+
+/// A keyed cart that takes `hold` to answer each request (its own round trip, a slow shop),
+/// applying every change; it counts its requests.
+pub struct SlowCart {
+    pub calls: std::sync::atomic::AtomicUsize,
+    pub hold: std::time::Duration,
+}
+
+impl SlowCart {
+    pub fn new(hold: std::time::Duration) -> SlowCart {
+        SlowCart {
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            hold,
+        }
+    }
+}
+
+impl CartAdapter for SlowCart {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(self.hold); // the cart's own latency
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
 }
