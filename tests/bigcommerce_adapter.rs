@@ -693,3 +693,106 @@ fn a_retried_delivery_joins_the_retried_sale_the_cart_refused() {
     assert_eq!(f.emu.qoh("MUG"), Some(4), "{:#?}", f.records(cart));
     assert!(f.records(cart).is_empty(), "{:#?}", f.records(cart));
 }
+
+/// The record of `delta` on `cart` in the troubleshooting view.
+fn delta_record(f: &Fixture, cart: inventory_sync::CartId, delta: i64) -> serde_json::Value {
+    f.records(cart)
+        .into_iter()
+        .find(|r| r["delta"] == delta)
+        .unwrap_or_else(|| panic!("no record of {delta}: {:#?}", f.records(cart)))
+}
+
+/// A later group of the item that cannot join a refused one (a sale behind a refused sale:
+/// the fold takes only what moves the sum the other way) keeps its history: the -3 sale the
+/// cart refused once shows its attempt and answer, and goes on counting toward
+/// `BypassAfterAttempts`. b424bd0 put every later group back in the backlog, and such a sale
+/// showed as never tried, its refusals counted from 0 again (a reviewer's test).
+#[test]
+fn a_later_sale_that_cannot_join_a_refused_sale_keeps_its_attempts() {
+    let f = fixture(Mode::BigCommerce);
+    let change = |d: i64| {
+        f.store
+            .adjust_qoh(&Adjustment::new(
+                "MUG",
+                Delta::new(d).unwrap(),
+                Reason::Adjustment,
+            ))
+            .unwrap();
+    };
+    f.emu.set_qoh("MUG", 20);
+    f.item("MUG", 20);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    f.store.set_param("BypassAfterAttempts", "3").unwrap();
+    // The adapter learns the SKU.
+    change(-1);
+    f.drain();
+    // The cart sold out by itself (orders not imported yet).
+    f.emu.set_qoh("MUG", 0);
+    // Sale A is refused until bypassed.
+    change(-2);
+    f.drain();
+    let a = delta_record(&f, cart, -2);
+    assert_eq!(a["state"], "bypassed", "{:#?}", f.records(cart));
+    // Sale B goes alone and is refused once; it backs off.
+    f.store.set_param("RetryBaseMs", "600000").unwrap();
+    f.store.set_param("RetryMaxMs", "600000").unwrap();
+    change(-3);
+    f.store.run_stack(None).unwrap();
+    let b = delta_record(&f, cart, -3);
+    assert_eq!(b["attempts"], 1, "{b:#?}");
+    // The operator retries A: it is refused again (attempts 1), then due again.
+    f.store.stack_retry(a["id"].as_i64().unwrap()).unwrap();
+    f.store.run_stack(None).unwrap();
+    assert_eq!(
+        delta_record(&f, cart, -2)["attempts"],
+        1,
+        "{:#?}",
+        f.records(cart)
+    );
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            &format!(
+                "UPDATE send_groups SET next_attempt_at = 0 WHERE id =
+               (SELECT group_id FROM stack WHERE id = {})",
+                a["id"]
+            ),
+            [],
+        )
+        .unwrap();
+    f.store.run_stack(None).unwrap();
+    let a = delta_record(&f, cart, -2);
+    assert_eq!(
+        (a["state"].as_str(), a["attempts"].as_i64()),
+        (Some("pending"), Some(2)),
+        "{a:#?}"
+    );
+    let b2 = delta_record(&f, cart, -3);
+    assert_eq!(
+        (b2["attempts"].as_i64(), &b2["last_response"]),
+        (Some(1), &b["last_response"]),
+        "the -3 sale's refusal was wiped: {:#?}",
+        f.records(cart)
+    );
+    assert_eq!(
+        f.count(cart, StackState::Waiting),
+        2,
+        "{:#?}",
+        f.records(cart)
+    );
+    // New settings (here a new token): the old cart's refusals no longer stand, so the refused
+    // sale takes nothing into it until the cart refuses it again. (Switched to a cart with
+    // keys, a later group it may have applied must not go again under a new key.)
+    let refused = || -> i64 {
+        rusqlite::Connection::open(f.store.path())
+            .unwrap()
+            .query_row("SELECT SUM(refused) FROM send_groups", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert!(refused() > 0);
+    f.store
+        .upsert_cart_json(&cart_json(&f.emu, 50, "a-new-token").to_string())
+        .unwrap();
+    assert_eq!(refused(), 0);
+}

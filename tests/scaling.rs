@@ -92,10 +92,18 @@ const FIRST: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_
           ORDER BY m.id LIMIT 1)";
 
 /// The later records a refused change reads at each lease (`refused_take_later`).
-const REFUSED_TAIL: &str = "SELECT id, delta FROM stack
-             WHERE cart_id = ?1 AND item_id = ?2 AND group_id IS NULL
+const REFUSED_TAIL: &str = "SELECT id, delta, group_id FROM stack
+             WHERE cart_id = ?1 AND item_id = ?2
                AND id > (SELECT MAX(id) FROM stack WHERE group_id = ?3)
              ORDER BY id";
+
+/// The item's later groups waiting behind a refused one (`later_groups`; ?4 is now).
+const LATER_GROUPS: &str =
+    "SELECT g.id, MIN(s.id), MAX(s.id) FROM send_groups g JOIN stack s ON s.group_id = g.id
+             WHERE g.cart_id = ?1 AND g.item_id = ?2 AND g.id <> ?3 AND g.state = 'pending'
+               AND g.lease_until <= ?4 AND g.unsettled = 0
+             GROUP BY g.id
+             HAVING MIN(s.id) > (SELECT MAX(id) FROM stack WHERE group_id = ?3)";
 
 /// `ITEM_KEY_SQL` in the source.
 const ITEM_KEY: &str = "substr(b.key, 1, 24)
@@ -250,6 +258,7 @@ fn copies_match_the_source() {
         LEDGER_OF_ITEM,
         HOST_REF_SEEN,
         REFUSED_TAIL,
+        LATER_GROUPS,
         ITEMS_PREFIXED,
         ITEMS_OF_PARENT,
         PREFIXED,
@@ -1555,10 +1564,20 @@ fn a_refused_sales_retry_does_not_walk_the_items_bypassed_sales() {
         let mut st = conn.prepare(REFUSED_TAIL).unwrap();
         let rows = st.query_map([cart, h, group], |_| Ok(())).unwrap().count();
         assert_eq!(rows, 1, "the one sale behind the refused one");
-        seen.push(st.get_status(rusqlite::StatementStatus::VmStep));
+        let mut groups = conn.prepare(LATER_GROUPS).unwrap();
+        let later = groups
+            .query_map([cart, h, group, 1_000], |_| Ok(()))
+            .unwrap()
+            .count();
+        assert_eq!(later, 0, "no group waits behind the refused one");
+        seen.push((
+            st.get_status(rusqlite::StatementStatus::VmStep),
+            groups.get_status(rusqlite::StatementStatus::VmStep),
+        ));
     }
     assert_eq!(
         seen[0], seen[1],
-        "VM steps of the refused sale's tail read beside 100 and 1,000 bypassed sales of the item"
+        "VM steps of the refused sale's tail and later groups read beside 100 and 1,000 \
+         bypassed sales of the item"
     );
 }

@@ -77,12 +77,16 @@ const CART_IDS_GIVEN: &str = "CartIdsGiven";
 /// whatever names a cart by id (a controller's adapter, built from the old cart's URL and
 /// credentials and cached by id and config version; the ledger's origin carts) would take
 /// the new cart for the old one. An update with `resumes` (its adapter or settings changed)
-/// clears the cart's pause and back-off.
+/// clears the cart's pause and back-off, and the refusals its groups met (`refused`): they
+/// were the old cart's answers, and a group marked so takes the item's later groups into it,
+/// which a cart now keyed must not (a change it may have applied would go again under a new
+/// key). The next refusal marks a group again.
 pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec, resumes: bool) -> Result<CartId> {
     let config = Value::Object(s.config.clone()).to_string();
     let realtime = s.capabilities.realtime.map_or("none", SyncLevel::as_str);
-    Ok(c.prepare_cached(
-        "INSERT INTO carts(id, name, adapter, config, cap_send, cap_get, realtime,
+    let id: CartId = c
+        .prepare_cached(
+            "INSERT INTO carts(id, name, adapter, config, cap_send, cap_get, realtime,
                            max_items_to_send, retains_basket)
          VALUES (1 + MAX(COALESCE((SELECT MAX(id) FROM carts), 0),
                          COALESCE((SELECT CAST(value AS INTEGER) FROM params WHERE name = ?9), 0)),
@@ -97,22 +101,27 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec, resumes: bool) -> Result
              cart_error = CASE WHEN ?10 THEN NULL ELSE cart_error END,
              rate_limited_until = CASE WHEN ?10 THEN 0 ELSE rate_limited_until END
          RETURNING id",
-    )?
-    .query_row(
-        params![
-            s.name,
-            s.adapter,
-            config,
-            s.capabilities.send,
-            s.capabilities.get,
-            realtime,
-            s.max_items_to_send,
-            s.retains_basket,
-            CART_IDS_GIVEN,
-            resumes
-        ],
-        |r| r.get(0),
-    )?)
+        )?
+        .query_row(
+            params![
+                s.name,
+                s.adapter,
+                config,
+                s.capabilities.send,
+                s.capabilities.get,
+                realtime,
+                s.max_items_to_send,
+                s.retains_basket,
+                CART_IDS_GIVEN,
+                resumes
+            ],
+            |r| r.get(0),
+        )?;
+    if resumes {
+        c.prepare_cached("UPDATE send_groups SET refused = 0 WHERE cart_id = ?1 AND refused = 1")?
+            .execute([id])?;
+    }
+    Ok(id)
 }
 
 pub(crate) fn cart_by_id(c: &Connection, id: CartId) -> Result<Cart> {
@@ -1409,12 +1418,14 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
     backlog_catch_up(c, cart)?;
     let mut netted = Vec::new();
     for (group, item, net) in refused {
-        dissolve_later_groups(c, cart, item, group, now)?;
+        let waiting = later_groups(c, cart, item, group, now)?;
         // From the group's newest record: the item's records before it (a SKU refused for
-        // good leaves one bypassed group a sale) are not walked.
+        // good leaves one bypassed group a sale) are not walked. The item's later groups that
+        // wait unapplied are walked with its ungrouped records, whole: a cut is made only
+        // where none of them has records on both sides.
         let mut later = c.prepare_cached(
-            "SELECT id, delta FROM stack
-             WHERE cart_id = ?1 AND item_id = ?2 AND group_id IS NULL
+            "SELECT id, delta, group_id FROM stack
+             WHERE cart_id = ?1 AND item_id = ?2
                AND id > (SELECT MAX(id) FROM stack WHERE group_id = ?3)
              ORDER BY id",
         )?;
@@ -1423,13 +1434,21 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
         let way = |sum: i128| if net < 0 { sum } else { -sum };
         let (mut sum, mut best, mut upto) = (i128::from(net), way(i128::from(net)), None);
         while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if let Some(g) = r.get::<_, Option<i64>>(2)? {
+                if !waiting.iter().any(|w| w.id == g) {
+                    continue;
+                }
+            }
             sum += i128::from(r.get::<_, i64>(1)?);
-            if way(sum) > best {
+            let cut = !waiting.iter().any(|w| w.first <= id && id < w.last);
+            if cut && way(sum) > best {
                 best = way(sum);
-                upto = Some(r.get::<_, i64>(0)?);
+                upto = Some(id);
             }
         }
         let Some(upto) = upto else { continue };
+        dissolve(c, cart, waiting.iter().filter(|w| w.last <= upto))?;
         let joined = c
             .prepare_cached(
                 "UPDATE stack SET group_id = ?1
@@ -1454,42 +1473,64 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
     Ok(netted.len())
 }
 
-/// Puts back in the backlog the item's send groups on `cart` after refused group `group`
-/// that wait unapplied and unleased (an operator's retry of a change in doubt, a change
-/// refused on its own before): so that they may join it, as the item's ungrouped records do.
-/// Left grouped, they waited behind it: a delivery that lets a sale refused below 0 pass
-/// waited until the sale was bypassed, then went alone, and the cart offered units the store
-/// did not have. Only a cart without keys has refused groups, so no key is lost with them;
-/// a group leased before and not settled since (the cart may have it) stays.
-fn dissolve_later_groups(
+/// A send group of an item waiting, unapplied and unleased, behind a refused one of it, by
+/// the ids of its first and last records.
+struct WaitingGroup {
+    id: i64,
+    first: i64,
+    last: i64,
+}
+
+/// The item's send groups on `cart` after refused group `group` that wait unapplied and
+/// unleased (an operator's retry of a change in doubt, a change refused on its own before):
+/// they may join it, as the item's ungrouped records do. Left out, they waited behind it: a
+/// delivery that lets a sale refused below 0 pass waited until the sale was bypassed, then
+/// went alone, and the cart offered units the store did not have. Only a cart without keys
+/// has refused groups, so no key is lost with one that joins; a group leased before and not
+/// settled since (the cart may have it) is not among them.
+fn later_groups(
     c: &Connection,
     cart: CartId,
     item: ItemId,
     group: i64,
     now: i64,
-) -> Result<()> {
-    let later: Vec<i64> = c
-        .prepare_cached(
-            "SELECT g.id FROM send_groups g
+) -> Result<Vec<WaitingGroup>> {
+    Ok(c.prepare_cached(
+        "SELECT g.id, MIN(s.id), MAX(s.id) FROM send_groups g JOIN stack s ON s.group_id = g.id
              WHERE g.cart_id = ?1 AND g.item_id = ?2 AND g.id <> ?3 AND g.state = 'pending'
                AND g.lease_until <= ?4 AND g.unsettled = 0
-               AND (SELECT MIN(id) FROM stack WHERE group_id = g.id)
-                   > (SELECT MAX(id) FROM stack WHERE group_id = ?3)",
-        )?
-        .query_map(params![cart, item, group, now], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for g in later {
+             GROUP BY g.id
+             HAVING MIN(s.id) > (SELECT MAX(id) FROM stack WHERE group_id = ?3)",
+    )?
+    .query_map(params![cart, item, group, now], |r| {
+        Ok(WaitingGroup {
+            id: r.get(0)?,
+            first: r.get(1)?,
+            last: r.get(2)?,
+        })
+    })?
+    .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Puts the records of `groups` back in the backlog, to join a refused group, and drops the
+/// groups. Groups that do not join keep their attempts, last answer and back-off.
+fn dissolve<'a>(
+    c: &Connection,
+    cart: CartId,
+    groups: impl Iterator<Item = &'a WaitingGroup>,
+) -> Result<()> {
+    for g in groups {
         // Records counted before they were grouped count again once ungrouped.
         c.prepare_cached(
             "UPDATE stack_backlog SET n = n + (SELECT COUNT(*) FROM stack
                  WHERE group_id = ?2 AND id <= stack_backlog.counted_to)
              WHERE cart_id = ?1",
         )?
-        .execute(params![cart, g])?;
+        .execute(params![cart, g.id])?;
         c.prepare_cached("UPDATE stack SET group_id = NULL WHERE group_id = ?1")?
-            .execute([g])?;
+            .execute([g.id])?;
         c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
-            .execute([g])?;
+            .execute([g.id])?;
     }
     Ok(())
 }
