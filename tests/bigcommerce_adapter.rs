@@ -637,6 +637,29 @@ fn a_sale_refused_below_zero_goes_again_with_the_correction_that_follows_it() {
     assert_eq!(f.store.stack_count(cart, StackState::Waiting).unwrap(), 0);
 }
 
+/// A real-time BigCommerce cart whose MUG, like the store's, counts `qoh` - 1 after one sale
+/// sent (so the adapter knows the SKU, and faults meet writes, not its lookup), and a change
+/// of MUG's QOH by `d`.
+fn mug_cart(qoh: i64) -> (Fixture, inventory_sync::CartId, impl Fn(&Fixture, i64)) {
+    let f = fixture(Mode::BigCommerce);
+    let change = |f: &Fixture, d: i64| {
+        f.store
+            .adjust_qoh(&Adjustment::new(
+                "MUG",
+                Delta::new(d).unwrap(),
+                Reason::Adjustment,
+            ))
+            .unwrap();
+    };
+    f.emu.set_qoh("MUG", qoh);
+    f.item("MUG", qoh);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    change(&f, -1);
+    f.drain();
+    (f, cart, change)
+}
+
 /// An operator retries two changes of one item left in doubt (each answered by a gateway's
 /// 502: neither reached the cart), a sale of 6 and a delivery of 10, after the cart sold down
 /// to 0. The sale goes first and is refused below 0; the delivery, a send group of its own,
@@ -646,25 +669,9 @@ fn a_sale_refused_below_zero_goes_again_with_the_correction_that_follows_it() {
 /// run found it).
 #[test]
 fn a_retried_delivery_joins_the_retried_sale_the_cart_refused() {
-    let f = fixture(Mode::BigCommerce);
-    let change = |d: i64| {
-        f.store
-            .adjust_qoh(&Adjustment::new(
-                "MUG",
-                Delta::new(d).unwrap(),
-                Reason::Adjustment,
-            ))
-            .unwrap();
-    };
-    f.emu.set_qoh("MUG", 7);
-    f.item("MUG", 7);
-    let cart = f.cart(50);
-    f.store.set_cart_sync(cart, true).unwrap();
-    // The adapter learns the SKU, so that the faults below meet writes, not its lookup.
-    change(-1);
-    f.drain();
+    let (f, cart, change) = mug_cart(7);
     for d in [-6, 10] {
-        change(d);
+        change(&f, d);
         f.emu.inject(Fault::Status {
             status: 502,
             count: 1,
@@ -672,7 +679,7 @@ fn a_retried_delivery_joins_the_retried_sale_the_cart_refused() {
         });
         f.drain();
     }
-    change(-6);
+    change(&f, -6);
     f.drain();
     assert_eq!(f.emu.qoh("MUG"), Some(0));
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 4);
@@ -709,35 +716,19 @@ fn delta_record(f: &Fixture, cart: inventory_sync::CartId, delta: i64) -> serde_
 /// showed as never tried, its refusals counted from 0 again (a reviewer's test).
 #[test]
 fn a_later_sale_that_cannot_join_a_refused_sale_keeps_its_attempts() {
-    let f = fixture(Mode::BigCommerce);
-    let change = |d: i64| {
-        f.store
-            .adjust_qoh(&Adjustment::new(
-                "MUG",
-                Delta::new(d).unwrap(),
-                Reason::Adjustment,
-            ))
-            .unwrap();
-    };
-    f.emu.set_qoh("MUG", 20);
-    f.item("MUG", 20);
-    let cart = f.cart(50);
-    f.store.set_cart_sync(cart, true).unwrap();
+    let (f, cart, change) = mug_cart(20);
     f.store.set_param("BypassAfterAttempts", "3").unwrap();
-    // The adapter learns the SKU.
-    change(-1);
-    f.drain();
     // The cart sold out by itself (orders not imported yet).
     f.emu.set_qoh("MUG", 0);
     // Sale A is refused until bypassed.
-    change(-2);
+    change(&f, -2);
     f.drain();
     let a = delta_record(&f, cart, -2);
     assert_eq!(a["state"], "bypassed", "{:#?}", f.records(cart));
     // Sale B goes alone and is refused once; it backs off.
     f.store.set_param("RetryBaseMs", "600000").unwrap();
     f.store.set_param("RetryMaxMs", "600000").unwrap();
-    change(-3);
+    change(&f, -3);
     f.store.run_stack(None).unwrap();
     let b = delta_record(&f, cart, -3);
     assert_eq!(b["attempts"], 1, "{b:#?}");
