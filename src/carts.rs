@@ -720,7 +720,6 @@ impl Store {
             let spellings = given.and_then(|r| {
                 crate::adapter::registry::remote_ref_spellings(&cart.adapter, r).map(|s| (r, s))
             });
-            let mut canonical = None;
             if let Some((r, spellings)) = spellings {
                 if let Some(holder) = sql::web_fields_ref_holder(c, cart.id, item.id, &spellings)? {
                     return Err(Error::invalid(format!(
@@ -730,12 +729,11 @@ impl Store {
                         cart.name
                     )));
                 }
-                canonical = spellings.into_iter().next();
-            }
-            // A WooCommerce reference is kept spelled one way (` 123 / 456` as `123/456`,
-            // `0123` as `123`), so that another item given it in any spelling is found.
-            if cart.adapter == "woocommerce" && canonical.is_some() {
-                wf.remote_ref = canonical;
+                wf.remote_ref = Some(crate::adapter::registry::remote_ref_kept(
+                    &cart.adapter,
+                    r,
+                    spellings,
+                ));
             }
             if old == wf {
                 return sql::web_fields_put(c, cart.id, item.id, &wf);

@@ -412,13 +412,13 @@ impl<S: WebStack> StackController<S> {
         within: Duration,
         pace: Duration,
     ) -> Result<RunReport> {
-        let now = now_ms();
-        let paced = Paced {
-            until: now.saturating_add(millis(within)),
-            slice: within,
-            pace,
-        };
-        self.run(max_records, Some(paced))
+        self.run(
+            max_records,
+            Some(Paced {
+                slice: within,
+                pace,
+            }),
+        )
     }
 
     fn run(&self, max_records: Option<usize>, paced: Option<Paced>) -> Result<RunReport> {
@@ -436,7 +436,7 @@ impl<S: WebStack> StackController<S> {
     /// One pass.
     fn pass(&self, max_records: Option<usize>, paced: Option<Paced>) -> Result<RunReport> {
         let now = now_ms();
-        let until = paced.map(|p| p.until);
+        let until = paced.map(|p| now.saturating_add(millis(p.slice)));
         let settings = self.stack.settings()?;
         let workstation = self.workstation.lock().clone();
         self.beat(&workstation, now)?;
@@ -474,11 +474,6 @@ impl<S: WebStack> StackController<S> {
         };
         let budget = Budget(Mutex::new(max_records.unwrap_or(usize::MAX)));
         let cut_short = AtomicBool::new(false);
-        let limits = PassLimits {
-            budget: &budget,
-            until,
-            cut_short: &cut_short,
-        };
         let mut work = Vec::new();
         let carts = self.stack.carts()?;
         // A deleted cart's adapter (its connections) goes with it.
@@ -511,19 +506,30 @@ impl<S: WebStack> StackController<S> {
         }
         let ended = DrainEnded::default();
         let results: Vec<CartReport> = std::thread::scope(|s| {
-            let mut drains = Vec::new();
-            for (cart, adapter) in &work {
-                let (scope, settings, limits, ended) = (&scope, &settings, &limits, &ended);
-                let drain = s.spawn(move || {
-                    let _ended = ended.on_drop(cart.id);
-                    self.drain_cart(cart, adapter.as_ref(), settings, scope, limits)
+            // A drain of `cart` leasing until `until`, on a thread of its own.
+            let spawn = |cart: Cart, adapter: Arc<dyn CartAdapter>, until: Option<i64>| {
+                let (scope, settings, ended) = (&scope, &settings, &ended);
+                let (budget, cut_short) = (&budget, &cut_short);
+                let c = cart.clone();
+                let thread = s.spawn(move || {
+                    let _ended = ended.on_drop(c.id);
+                    let limits = PassLimits {
+                        budget,
+                        until,
+                        cut_short,
+                    };
+                    self.drain_cart(&c, adapter.as_ref(), settings, scope, &limits)
                 });
-                drains.push(Drain {
-                    cart: cart.clone(),
+                Drain {
+                    cart,
                     until,
-                    thread: drain,
-                });
-            }
+                    thread,
+                }
+            };
+            let mut drains: Vec<Drain<'_>> = work
+                .into_iter()
+                .map(|(cart, adapter)| spawn(cart, adapter, until))
+                .collect();
             // One report a cart, however many drains it had: merged as each is joined.
             let mut done: Vec<CartReport> = Vec::new();
             // The carts whose last drain sent nothing, and what waited for them then.
@@ -537,6 +543,9 @@ impl<S: WebStack> StackController<S> {
                 // stays bounded, and the next one starts afresh.
                 let give_up = now.saturating_add(2 * settings.lease_ms);
                 let pace = millis(p.pace).max(1);
+                // A request in flight at a slice's end is common (a backlog); one still
+                // unanswered a slice (and a pace) later hangs.
+                let late = pace.max(millis(p.slice));
                 let mut tick = now_ms().saturating_add(pace);
                 loop {
                     // Drains are joined as they end (a thread kept unjoined keeps its stack);
@@ -562,34 +571,15 @@ impl<S: WebStack> StackController<S> {
                         continue;
                     }
                     tick = at.saturating_add(pace);
-                    // A request in flight at a slice's end is common (a backlog); one still
-                    // unanswered a slice (and a pace) later hangs.
-                    let late = pace.max(millis(p.slice));
                     let hanging = drains
                         .iter()
                         .any(|d| d.until.is_some_and(|u| at > u.saturating_add(late)));
                     if !hanging || *budget.0.lock() == 0 {
                         continue;
                     }
+                    let slice_end = at.saturating_add(millis(p.slice));
                     for (cart, adapter) in self.beside_hanging(&drains, &idle, at) {
-                        let (scope, settings, ended) = (&scope, &settings, &ended);
-                        let slice_end = at.saturating_add(millis(p.slice));
-                        let (budget, cut_short) = (&budget, &cut_short);
-                        let c = cart.clone();
-                        let drain = s.spawn(move || {
-                            let _ended = ended.on_drop(c.id);
-                            let limits = PassLimits {
-                                budget,
-                                until: Some(slice_end),
-                                cut_short,
-                            };
-                            self.drain_cart(&c, adapter.as_ref(), settings, scope, &limits)
-                        });
-                        drains.push(Drain {
-                            cart,
-                            until: Some(slice_end),
-                            thread: drain,
-                        });
+                        drains.push(spawn(cart, adapter, Some(slice_end)));
                     }
                 }
             }
@@ -1093,8 +1083,6 @@ const HELD: &str = "held by a manual Send or Get QOH: nothing is sent until it e
 /// How a pass of a loop of passes goes ([`StackController::run_within`]).
 #[derive(Clone, Copy)]
 struct Paced {
-    /// No batch is leased after this (Unix ms), by the pass's first drains.
-    until: i64,
     /// How long each drain leases.
     slice: Duration,
     /// How often the other carts are drained again beside a hanging request.

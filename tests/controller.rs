@@ -3421,6 +3421,28 @@ mod refused_goes_with_later {
         (f, shop, cart)
     }
 
+    /// That the web shop offers `mugs`, as the store says (`store_says`), with nothing bypassed.
+    fn assert_shop_offers(
+        f: &Fixture,
+        shop: &NoNegative,
+        cart: CartId,
+        mugs: i64,
+        store_says: &str,
+    ) {
+        let s = &f.store;
+        assert_eq!(
+            (
+                shop.get("MUG"),
+                s.stack_count(cart, StackState::Bypassed).unwrap()
+            ),
+            (mugs, 0),
+            "{store_says}; the web shop offers {}; sent {:?}; stack {:?}",
+            shop.get("MUG"),
+            shop.sent.lock().unwrap(),
+            listing(s)
+        );
+    }
+
     /// The import of the web shop's own order of 4.
     fn import_web_order(s: &Store, cart: CartId) {
         s.adjust_qoh(
@@ -3447,17 +3469,7 @@ mod refused_goes_with_later {
         import_web_order(s, cart);
         assert_eq!(s.item_qoh("MUG").unwrap(), -2);
         passes(&f, 6);
-        assert_eq!(
-            (
-                shop.get("MUG"),
-                s.stack_count(cart, StackState::Bypassed).unwrap()
-            ),
-            (0, 0),
-            "the store publishes 0 mugs; the web shop offers {}; sent {:?}; stack {:?}",
-            shop.get("MUG"),
-            shop.sent.lock().unwrap(),
-            listing(s)
-        );
+        assert_shop_offers(&f, &shop, cart, 0, "the store publishes 0 mugs");
     }
 
     /// A sale refused below 0 goes with a delivery made since, which lets it pass: together (+9)
@@ -3474,17 +3486,7 @@ mod refused_goes_with_later {
         import_web_order(s, cart);
         passes(&f, 5);
         assert_eq!(s.item_qoh("MUG").unwrap(), 10);
-        assert_eq!(
-            (
-                shop.get("MUG"),
-                s.stack_count(cart, StackState::Bypassed).unwrap()
-            ),
-            (10, 0),
-            "the store has 10 mugs; the web shop offers {}; sent {:?}; stack {:?}",
-            shop.get("MUG"),
-            shop.sent.lock().unwrap(),
-            listing(s)
-        );
+        assert_shop_offers(&f, &shop, cart, 10, "the store has 10 mugs");
     }
 
     /// A cart without keys that applies each change and answers nothing of it (a custom

@@ -130,7 +130,7 @@ const BATCH_ITEM: &[&str] = &[
 ];
 
 /// Statements `lease()`, `groups_leave()` and `batch_settle()` run once per batch, whatever
-/// its size (`{ITEM_KEY_SQL}` and `{UNSENT}` as in the source).
+/// its size (`{ITEM_KEY_SQL}` and `{which}` as in the source).
 const PER_BATCH: &[&str] = &[
     "SELECT b.id, b.attempts, b.next_attempt_at, b.unsettled FROM send_groups b
              WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until <= ?2 AND {}",
@@ -177,16 +177,17 @@ const PER_BATCH: &[&str] = &[
     RELEASE_COUNT,
 ];
 
-/// `lease_release()` counting the records it gives back (`{UNSENT}` as in the source).
+/// `lease_release()` counting the records it gives back (`dissolve_groups()`, whose `{which}`
+/// it fills with [`UNSENT`]).
 const RELEASE_COUNT: &str = "UPDATE stack_backlog SET n = n + back.records
          FROM (SELECT g.cart_id, COUNT(*) AS records
                FROM send_groups g JOIN stack s ON s.group_id = g.id
-               WHERE g.id IN (SELECT id FROM send_groups WHERE {UNSENT})
+               WHERE g.id IN (SELECT id FROM send_groups WHERE {which})
                  AND s.id <= (SELECT b.counted_to FROM stack_backlog b WHERE b.cart_id = g.cart_id)
                GROUP BY g.cart_id) back
          WHERE stack_backlog.cart_id = back.cart_id";
 
-/// `UNSENT` in `lease_release()`.
+/// The groups `lease_release()` dissolves.
 const UNSENT: &str = "lease_token = ?1 AND unsettled = 1 AND attempts = 0
                           AND last_response IS NULL";
 
@@ -223,7 +224,7 @@ fn firsts() -> String {
 /// A copied statement as it runs: its placeholders filled as the source fills them.
 fn expand(sql: &str) -> String {
     with_scope(
-        &sql.replace("{UNSENT}", UNSENT)
+        &sql.replace("{which}", UNSENT)
             .replace("{ITEM_KEY_SQL}", ITEM_KEY)
             .replace("{FIRSTS}", &firsts()),
         "b",

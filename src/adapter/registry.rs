@@ -86,6 +86,16 @@ pub(crate) fn remote_ref_spellings(adapter: &str, remote_ref: &str) -> Option<Ve
     Some(spellings)
 }
 
+/// How a reference a built-in `adapter` reads as `spellings` (from [`remote_ref_spellings`])
+/// is kept: a WooCommerce one spelled one way (` 123 / 456` as `123/456`, `0123` as `123`), so
+/// that another item given it in any spelling is found; others as given.
+pub(crate) fn remote_ref_kept(adapter: &str, remote_ref: &str, spellings: Vec<String>) -> String {
+    match (adapter, spellings.into_iter().next()) {
+        ("woocommerce", Some(one_way)) => one_way,
+        _ => remote_ref.to_owned(),
+    }
+}
+
 /// The per-request time-out of a cart unless its config says `timeout_ms`.
 pub(crate) fn cart_timeout(cart: &Cart) -> Duration {
     Duration::from_millis(

@@ -1448,7 +1448,10 @@ fn refused_take_later(c: &Connection, cart: CartId, token: &str, now: i64) -> Re
             }
         }
         let Some(upto) = upto else { continue };
-        dissolve(c, cart, waiting.iter().filter(|w| w.last <= upto))?;
+        // Groups that do not join keep their attempts, last answer and back-off.
+        for w in waiting.iter().filter(|w| w.last <= upto) {
+            dissolve_groups(c, "id = ?1", [w.id])?;
+        }
         let joined = c
             .prepare_cached(
                 "UPDATE stack SET group_id = ?1
@@ -1512,27 +1515,29 @@ fn later_groups(
     .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Puts the records of `groups` back in the backlog, to join a refused group, and drops the
-/// groups. Groups that do not join keep their attempts, last answer and back-off.
-fn dissolve<'a>(
-    c: &Connection,
-    cart: CartId,
-    groups: impl Iterator<Item = &'a WaitingGroup>,
-) -> Result<()> {
-    for g in groups {
-        // Records counted before they were grouped count again once ungrouped.
-        c.prepare_cached(
-            "UPDATE stack_backlog SET n = n + (SELECT COUNT(*) FROM stack
-                 WHERE group_id = ?2 AND id <= stack_backlog.counted_to)
-             WHERE cart_id = ?1",
-        )?
-        .execute(params![cart, g.id])?;
-        c.prepare_cached("UPDATE stack SET group_id = NULL WHERE group_id = ?1")?
-            .execute([g.id])?;
-        c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
-            .execute([g.id])?;
-    }
-    Ok(())
+/// Puts the records of the send groups `which` selects (a condition on `send_groups`, with
+/// parameters `p`) back in the backlog, and drops the groups: records counted before they were
+/// grouped count again once ungrouped. Returns how many groups it dropped.
+fn dissolve_groups<P: rusqlite::Params + Copy>(c: &Connection, which: &str, p: P) -> Result<usize> {
+    c.prepare_cached(&format!(
+        "UPDATE stack_backlog SET n = n + back.records
+         FROM (SELECT g.cart_id, COUNT(*) AS records
+               FROM send_groups g JOIN stack s ON s.group_id = g.id
+               WHERE g.id IN (SELECT id FROM send_groups WHERE {which})
+                 AND s.id <= (SELECT b.counted_to FROM stack_backlog b WHERE b.cart_id = g.cart_id)
+               GROUP BY g.cart_id) back
+         WHERE stack_backlog.cart_id = back.cart_id"
+    ))?
+    .execute(p)?;
+    c.prepare_cached(&format!(
+        "UPDATE stack SET group_id = NULL WHERE group_id IN
+         (SELECT id FROM send_groups WHERE {which})"
+    ))?
+    .execute(p)?;
+    Ok(
+        c.prepare_cached(&format!("DELETE FROM send_groups WHERE {which}"))?
+            .execute(p)?,
+    )
 }
 
 /// Records cancelling out that one lease removes at most while it finds nothing to send.
@@ -1925,27 +1930,11 @@ pub(crate) fn groups_leave(
 /// records are ungrouped again, so they keep their place behind older retries. Groups leased
 /// again for a retry only lose the token.
 pub(crate) fn lease_release(c: &Connection, token: &str) -> Result<usize> {
-    const UNSENT: &str = "lease_token = ?1 AND unsettled = 1 AND attempts = 0
-                          AND last_response IS NULL";
-    // Records counted before they were grouped count again once ungrouped.
-    c.prepare_cached(&format!(
-        "UPDATE stack_backlog SET n = n + back.records
-         FROM (SELECT g.cart_id, COUNT(*) AS records
-               FROM send_groups g JOIN stack s ON s.group_id = g.id
-               WHERE g.id IN (SELECT id FROM send_groups WHERE {UNSENT})
-                 AND s.id <= (SELECT b.counted_to FROM stack_backlog b WHERE b.cart_id = g.cart_id)
-               GROUP BY g.cart_id) back
-         WHERE stack_backlog.cart_id = back.cart_id"
-    ))?
-    .execute([token])?;
-    c.prepare_cached(&format!(
-        "UPDATE stack SET group_id = NULL WHERE group_id IN
-         (SELECT id FROM send_groups WHERE {UNSENT})"
-    ))?
-    .execute([token])?;
-    let dissolved = c
-        .prepare_cached(&format!("DELETE FROM send_groups WHERE {UNSENT}"))?
-        .execute([token])?;
+    let dissolved = dissolve_groups(
+        c,
+        "lease_token = ?1 AND unsettled = 1 AND attempts = 0 AND last_response IS NULL",
+        [token],
+    )?;
     let kept = c
         .prepare_cached(
             "UPDATE send_groups SET lease_token = NULL, lease_until = 0,
