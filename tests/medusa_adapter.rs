@@ -30,6 +30,9 @@ enum Fault {
     /// Apply the next batch POST, then answer it with this status and body (a router in front
     /// of Medusa that gave up after forwarding the request: Heroku's answers 503).
     ApplyThen(u16, &'static str),
+    /// Apply the next batch POST, then change each level it wrote by this many units (a
+    /// fulfilment landing right after it), then answer with this status and body.
+    ApplyChangeThen(i64, u16, &'static str),
     /// Apply the next batch POST and answer it; from then on every admin request is 401 (the
     /// secret API key was revoked meanwhile).
     RevokeAfterPost,
@@ -310,6 +313,16 @@ fn answer(st: &mut State, method: &str, target: &str, body: &[u8]) -> Option<(u1
                     st.faults.pop_front();
                     Some((status, body.to_owned()))
                 }
+                Some(Fault::ApplyChangeThen(change, status, body)) => {
+                    st.faults.pop_front();
+                    for l in created.iter().chain(&updated) {
+                        let id = l["inventory_item_id"].as_str().unwrap();
+                        if let Some((_, Some((stocked, _)))) = st.items.get_mut(id) {
+                            *stocked += change;
+                        }
+                    }
+                    Some((status, body.to_owned()))
+                }
                 Some(Fault::RevokeAfterPost) => {
                     st.faults.pop_front();
                     st.revoked = true;
@@ -474,44 +487,96 @@ fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
     assert_eq!(m.stocked("iitem_1"), Some(9));
 }
 
-/// A write Medusa applied and then answered with an error is a lost answer: the sale is left
-/// uncertain for the owner, never read, added and written again (stocked 8 for one sale from
-/// 10). Two ways it comes: a router in front of Medusa that gives up on a forwarded write and
-/// answers 503 while Medusa applies it (Heroku's router at its time-out: "your application
-/// will continue to work on the request"; until 2026-12-03 before its fix), and Medusa's own
-/// 500, which may follow a committed write: the batch workflow's update step commits its own
-/// transaction, and a later step's failure (its events, the workflow's bookkeeping) is
-/// answered 500 with the write standing, its undo a second write that runs only for a step
-/// that finished (`batchInventoryItemLevelsWorkflow`, `updateInventoryLevelsStep`). Until
-/// 2026-12-03 a 500 was read as nothing applied.
+/// A router in front of Medusa that gives up on a forwarded write and answers 503 while
+/// Medusa applies it (Heroku's router at its time-out: "your application will continue to
+/// work on the request") leaves the sale uncertain for the owner: it is never read, added and
+/// written again (stocked 8 for one sale from 10, until 2026-12-03), nor read back (the
+/// write may land after the read).
 #[test]
-fn a_write_applied_then_answered_503_or_500_never_applies_the_sale_twice() {
-    for (status, body) in [
+fn a_routers_503_after_a_forwarded_write_leaves_the_sale_uncertain() {
+    let f = store();
+    let m = Medusa::start();
+    m.add("iitem_1", "TEE-M", 10);
+    let cart = m.cart(&f.store, LOCATION);
+    item(&f.store, "TEE-M", 10);
+    adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+    m.fault(Fault::ApplyThen(
+        503,
+        "<!DOCTYPE html><html><head><title>Application Error</title></head></html>",
+    ));
+    drain(&f.store);
+    assert_eq!(
+        m.stocked("iitem_1"),
+        Some(9),
+        "{:#?}",
+        stack(&f.store, None)
+    );
+    assert_eq!(m.posts(), 1, "written once");
+    assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
+}
+
+const MEDUSA_500: &str =
+    r#"{"code":"unknown_error","type":"unknown_error","message":"An unknown error occurred."}"#;
+
+/// Medusa's own 500 to a batch write comes once its workflow has ended (the route awaits the
+/// run, undo steps included), with the write standing or not: the update step commits its own
+/// transaction; a later step's failure (its events) runs the step's undo, which writes back
+/// the levels read before it, and a failure of the step after its commit, or of the undo,
+/// leaves the write standing (`batchInventoryItemLevelsWorkflow`,
+/// `updateInventoryLevelsStep`, in `@medusajs/core-flows` 2.21.2). The levels read back then
+/// say which: the count written stands (applied,
+/// written once), or the count read before it does (not applied: tried again, written
+/// once more), or neither (a change landed in between: uncertain, for the owner). A
+/// read-back that fails leaves the sale uncertain, as any lost answer. Until 2026-12-03
+/// every 500 was uncertain, and before c69bfe2 every 500 was tried again (stocked 8 for one
+/// sale from 10).
+#[test]
+fn medusas_own_500_to_a_write_is_settled_by_reading_the_level_back() {
+    // (faults, stocked at the end, writes, uncertain at the end)
+    let cases: [(&[Fault], i64, usize, i64); 4] = [
+        (&[Fault::ApplyThen(500, MEDUSA_500)], 9, 1, 0),
+        (&[Fault::PostAnswer(500, MEDUSA_500)], 9, 2, 0),
+        (&[Fault::ApplyChangeThen(-2, 500, MEDUSA_500)], 7, 1, 1),
         (
-            503,
-            "<!DOCTYPE html><html><head><title>Application Error</title></head></html>",
+            &[Fault::ApplyThen(500, MEDUSA_500), Fault::DropGet],
+            9,
+            1,
+            1,
         ),
-        (
-            500,
-            r#"{"code":"unknown_error","type":"unknown_error","message":"An unknown error occurred."}"#,
-        ),
-    ] {
+    ];
+    for (faults, stocked, writes, uncertain) in cases {
         let f = store();
         let m = Medusa::start();
         m.add("iitem_1", "TEE-M", 10);
         let cart = m.cart(&f.store, LOCATION);
         item(&f.store, "TEE-M", 10);
         adjust(&f.store, "TEE-M", -1, Reason::PosSale);
-        m.fault(Fault::ApplyThen(status, body));
+        for fault in faults {
+            m.fault(*fault);
+        }
         drain(&f.store);
+        let records = stack(&f.store, None);
         assert_eq!(
             m.stocked("iitem_1"),
-            Some(9),
-            "{status}: {:#?}",
-            stack(&f.store, None)
+            Some(stocked),
+            "{faults:?}: {records:#?}"
         );
-        assert_eq!(m.posts(), 1, "{status}: written once");
-        assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
+        assert_eq!(m.posts(), writes, "{faults:?}: {records:#?}");
+        assert_eq!(
+            f.store.stack_count(cart, StackState::Uncertain).unwrap(),
+            uncertain,
+            "{faults:?}: {records:#?}"
+        );
+        let waiting = f.store.stack_count(cart, StackState::Waiting).unwrap();
+        let bypassed = f.store.stack_count(cart, StackState::Bypassed).unwrap();
+        assert_eq!((waiting, bypassed), (0, 0), "{faults:?}: {records:#?}");
+        if uncertain == 1 {
+            let answer = records[0]["last_response"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(answer.contains("500"), "{faults:?}: {answer}");
+        }
     }
 }
 

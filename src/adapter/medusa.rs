@@ -56,7 +56,13 @@
 //! than the one written, is `Uncertain` too: the shop may offer more than the count sent.
 //!
 //! Medusa writes a batch's levels in one database transaction, rolled back whole when one
-//! item fails; a 500 may come after it committed, and is a lost answer too. A 4xx that
+//! item fails. Its own 500 may come with that write standing (the step failed after its
+//! commit, or its undo failed) or undone (a later step failed and the undo wrote the levels
+//! read before it back), but only once the workflow has ended (the route awaits the run,
+//! undo included), so the levels are read back:
+//! the count written stands (applied, judged as a batch answer's level is), the count read
+//! before does (not applied: [`SendOutcome::Retry`]), or neither (uncertain). A read-back
+//! that fails leaves the batch a lost answer. A 4xx that
 //! names items of the batch ("Item iitem_… is not stocked at location …") fails those items
 //! alone; the others were not applied and are tried again ([`SendOutcome::Retry`]).
 //!
@@ -402,6 +408,18 @@ impl MedusaAdapter {
         url: Url,
         body: Option<&Value>,
     ) -> std::result::Result<Value, CartError> {
+        self.call_seen(method, url, body, &Cell::new(None))
+    }
+
+    /// [`Self::call`], noting in `status` the status of a failed answer (`None` when none
+    /// came: a lost answer).
+    fn call_seen(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        status: &Cell<Option<StatusCode>>,
+    ) -> std::result::Result<Value, CartError> {
         let relogin = matches!(self.auth, MedusaAuth::EmailPass { .. });
         for attempt in 0..2 {
             let auth = self.authorization(attempt > 0).map_err(|e| self.clean(e))?;
@@ -415,7 +433,9 @@ impl MedusaAdapter {
                     .body(serde_json::to_vec(b).expect("json"));
             }
             let unauthorized = Cell::new(false);
+            status.set(None);
             let result = common::exchange(request, |r| {
+                status.set(Some(r.status()));
                 unauthorized.set(r.status() == StatusCode::UNAUTHORIZED);
                 // Medusa answers 409 to a request that conflicted with another one and says
                 // to retry it (its error handler's CONFLICT): nothing was applied, and a
@@ -535,38 +555,40 @@ impl MedusaAdapter {
             .collect())
     }
 
-    /// Writes `stocked_quantity`s with the batch endpoint (≤ [`MAX_BATCH`] a request). Items:
-    /// (inventory item id, stocked, whether its level exists, sku). Per item: `Ok(level now)`
-    /// or the outcome of a failed later request.
+    /// Writes `stocked_quantity`s with the batch endpoint (≤ [`MAX_BATCH`] a request). Per
+    /// item: `Ok(level now)` or the outcome of a failed request.
     fn write(
         &self,
-        items: &[(&str, i64, bool, &str)],
+        items: &[Write<'_>],
     ) -> std::result::Result<Vec<std::result::Result<Option<Level>, SendOutcome>>, CartError> {
         let mut out = Vec::with_capacity(items.len());
         for (n, chunk) in items.chunks(MAX_BATCH).enumerate() {
-            let writes: Vec<(&str, i64, bool)> =
-                chunk.iter().map(|(i, s, e, _)| (*i, *s, *e)).collect();
+            let writes: Vec<(&str, i64, bool)> = chunk
+                .iter()
+                .map(|w| (w.id.as_str(), w.stocked, w.before.is_some()))
+                .collect();
             let body = batch_body(&self.location, &writes);
-            let answer = match self.call(
+            let status = Cell::new(None);
+            let answer = match self.call_seen(
                 Method::POST,
                 self.url("admin/inventory-items/location-levels/batch"),
                 Some(&body),
+                &status,
             ) {
                 Ok(a) => a,
                 // Medusa writes a batch's levels in one transaction, rolled back whole when one
                 // item fails ("Item iitem_2 is not stocked at location …"): the items it names fail, the
                 // others were not applied and go again, instead of all being refused for good.
-                Err(CartError::Rejected(m))
-                    if chunk.iter().any(|(id, _, _, _)| names_item(&m, id)) =>
-                {
-                    out.extend(chunk.iter().map(|(id, _, _, sku)| {
-                        Err(match names_item(&m, id) {
+                Err(CartError::Rejected(m)) if chunk.iter().any(|w| names_item(&m, &w.id)) => {
+                    out.extend(chunk.iter().map(|w| {
+                        Err(match names_item(&m, &w.id) {
                             true => SendOutcome::Failed {
-                                message: format!("sku {sku}: rejected: {m}"),
+                                message: format!("sku {}: rejected: {m}", w.sku),
                             },
                             false => SendOutcome::Retry {
                                 message: format!(
-                                    "sku {sku}: not applied: Medusa refused its batch for another item ({m})"
+                                    "sku {}: not applied: Medusa refused its batch for another item ({m})",
+                                    w.sku
                                 ),
                                 after: None,
                             },
@@ -574,18 +596,34 @@ impl MedusaAdapter {
                     }));
                     continue;
                 }
-                Err(e) if common::fails_whole_call(&e, n == 0, chunk.len() == items.len()) => {
-                    return Err(e)
-                }
                 Err(e) => {
+                    let e = match e {
+                        // Medusa's own 500 comes once its workflow has ended: the levels read
+                        // now say whether the write stands.
+                        CartError::Ambiguous(m)
+                            if status.get() == Some(StatusCode::INTERNAL_SERVER_ERROR) =>
+                        {
+                            match self.read_back(chunk, &m) {
+                                Some(judged) => {
+                                    out.extend(judged);
+                                    continue;
+                                }
+                                None => CartError::Ambiguous(m),
+                            }
+                        }
+                        e => e,
+                    };
+                    if common::fails_whole_call(&e, n == 0, chunk.len() == items.len()) {
+                        return Err(e);
+                    }
                     out.extend(
                         chunk
                             .iter()
-                            .map(|(_, _, _, sku)| Err(outcome_for_failed_request(&e, sku, false))),
+                            .map(|w| Err(outcome_for_failed_request(&e, w.sku, false))),
                     );
                     if common::ends_unkeyed_write(&e) {
                         let rest = &items[((n + 1) * MAX_BATCH).min(items.len())..];
-                        out.extend(rest.iter().map(|(_, _, _, sku)| Err(common::not_sent(sku))));
+                        out.extend(rest.iter().map(|w| Err(common::not_sent(w.sku))));
                         break;
                     }
                     continue;
@@ -604,14 +642,65 @@ impl MedusaAdapter {
                     }
                 }
             }
-            out.extend(
-                chunk
-                    .iter()
-                    .map(|(id, _, _, _)| Ok(levels.get(*id).copied())),
-            );
+            out.extend(chunk.iter().map(|w| Ok(levels.get(&w.id).copied())));
         }
         Ok(out)
     }
+
+    /// Judges each write of a batch Medusa answered 500 (`message`) by its level read now:
+    /// the count written stands (`Ok`, judged as any answer's level), or the count read
+    /// before it does (not applied: [`SendOutcome::Retry`]), or neither (uncertain). `None`
+    /// when the read fails: the batch stays a lost answer.
+    fn read_back(
+        &self,
+        chunk: &[Write<'_>],
+        message: &str,
+    ) -> Option<Vec<std::result::Result<Option<Level>, SendOutcome>>> {
+        let keys: Vec<(&str, Option<&str>)> =
+            chunk.iter().map(|w| (w.sku, Some(w.id.as_str()))).collect();
+        let found = self.read(&keys).ok()?;
+        let judged = chunk.iter().zip(found).map(|(w, f)| {
+            let now = f.filter(|f| f.id == w.id).and_then(|f| f.level);
+            let was = match w.before {
+                Some(b) => format!("stocked {b}"),
+                None => "no level".to_owned(),
+            };
+            match now {
+                Some(l) if l.stocked == w.stocked => Ok(Some(l)),
+                now if now.map(|l| l.stocked) == w.before => Err(SendOutcome::Retry {
+                    message: format!(
+                        "sku {}: not applied: Medusa answered {message}, and its level still shows {was}",
+                        w.sku
+                    ),
+                    after: None,
+                }),
+                now => Err(SendOutcome::Uncertain {
+                    message: format!(
+                        "sku {}: Medusa answered {message}; wrote stocked {} over {was} and read back {}; left for the drift report",
+                        w.sku,
+                        w.stocked,
+                        now.map_or("no level".to_owned(), |l| format!("stocked {}", l.stocked))
+                    ),
+                }),
+            }
+        });
+        Some(judged.collect())
+    }
+}
+
+/// One level to write, as planned from the level read before it.
+struct Write<'a> {
+    /// The item's place in the call.
+    at: usize,
+    /// Medusa's inventory item.
+    id: String,
+    /// The stocked count to write.
+    stocked: i64,
+    /// The stocked count read (`None`: no level at the location yet, so the write creates it).
+    before: Option<i64>,
+    /// The held (reserved) count read.
+    reserved: i64,
+    sku: &'a str,
 }
 
 /// The `on_error` of a write: a lost answer where a gateway gave up on it
@@ -620,10 +709,9 @@ impl MedusaAdapter {
 /// proxy in front of it, which may have given up on a write Medusa goes on to apply (Heroku's
 /// router answers 503 at its time-out, and "the application will continue to work on the
 /// request"). Medusa's own 500 may follow a committed write: the batch workflow's update step
-/// commits its own transaction, and a failure after it (its events, the workflow's own
-/// bookkeeping) is answered 500 with the write standing (its undo, a second write, runs only
-/// for a step that finished). Read as nothing applied, the sale was read, added and written
-/// again.
+/// commits its own transaction, and where it fails after that commit, or its undo fails, the
+/// write stands. Read as nothing applied, the sale was read, added and written again;
+/// `MedusaAdapter::write` reads the levels back instead.
 fn write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
     match r.status() {
         StatusCode::SERVICE_UNAVAILABLE => Some(CartError::Ambiguous(format!(
@@ -638,7 +726,7 @@ fn write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
     }
 }
 
-/// What a write of `stocked` to a level read with `reserved` held came to, by the level seen
+/// What write `w` (its `stocked`, to a level read with `reserved` held) came to, by the level seen
 /// after it: applied; or in doubt when another stocked count stands (a change raced ours), or
 /// when the holds fell meanwhile (a fulfilment in between takes its units off the stocked
 /// count, which the write put back, so the shop offers more than the count meant). Holds
@@ -646,7 +734,8 @@ fn write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
 /// out as Medusa does, stocked less held: a batch answer's `available_quantity` is the one
 /// from before the write (Medusa 2 answers the stocked count written beside the available
 /// count it had: 6 for a write of 7 with 3 held).
-fn after_write(sku: &str, stocked: i64, reserved: i64, after: Level) -> SendOutcome {
+fn after_write(w: &Write<'_>, after: Level) -> SendOutcome {
+    let (sku, stocked, reserved) = (w.sku, w.stocked, w.reserved);
     let offers = after.stocked - after.reserved;
     if after.stocked != stocked {
         return SendOutcome::Uncertain {
@@ -773,8 +862,7 @@ impl MedusaAdapter {
         // Read, add, write: the window of DESIGN §4 is between this read and the write.
         let current = self.read(&keys)?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
-        // (index, item id, stocked to write, sku, reserved when read)
-        let mut plan: Vec<(usize, String, i64, &str, i64)> = Vec::new();
+        let mut plan: Vec<Write> = Vec::new();
         for (i, (d, f)) in deltas.iter().zip(&current).enumerate() {
             let Some(f) = f else {
                 out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
@@ -784,15 +872,20 @@ impl MedusaAdapter {
                 out[i] = Some(self.no_level(&d.sku));
                 continue;
             };
-            if plan.iter().any(|(_, id, ..)| *id == f.id) {
+            if plan.iter().any(|w| w.id == f.id) {
                 let record = format!("Medusa's inventory item {}", f.id);
                 out[i] = Some(common::sent_after_another(&d.sku, &record));
                 continue;
             }
             match level.stocked.checked_add(d.delta) {
-                Some(target) if target >= 0 => {
-                    plan.push((i, f.id.clone(), target, &d.sku, level.reserved))
-                }
+                Some(target) if target >= 0 => plan.push(Write {
+                    at: i,
+                    id: f.id.clone(),
+                    stocked: target,
+                    before: Some(level.stocked),
+                    reserved: level.reserved,
+                    sku: &d.sku,
+                }),
                 // The cart sold what the store had not yet heard of (its order not imported):
                 // not applied, and tried again with the item's later changes, the import's
                 // correction among them (`Verdict::Refused`), which together it can take.
@@ -813,11 +906,7 @@ impl MedusaAdapter {
             }
         }
         if !plan.is_empty() {
-            let items: Vec<(&str, i64, bool, &str)> = plan
-                .iter()
-                .map(|(_, id, s, sku, _)| (id.as_str(), *s, true, *sku))
-                .collect();
-            let written = self.write(&items)?;
+            let written = self.write(&plan)?;
             // The batch answers the levels it wrote, which serve as the read-back; only an
             // item it leaves out is read again (a read that fails would leave in doubt a
             // write the answer showed applied).
@@ -825,7 +914,7 @@ impl MedusaAdapter {
                 .iter()
                 .zip(&written)
                 .filter(|(_, w)| matches!(w, Ok(None)))
-                .map(|((_, id, _, sku, _), _)| (*sku, Some(id.as_str())))
+                .map(|(w, _)| (w.sku, Some(w.id.as_str())))
                 .collect();
             let verified: std::result::Result<HashMap<String, Option<Level>>, String> =
                 if verify_keys.is_empty() {
@@ -841,13 +930,14 @@ impl MedusaAdapter {
                         })
                         .map_err(|e| e.message())
                 };
-            for ((i, id, target, sku, reserved), w) in plan.iter().zip(written) {
-                out[*i] = Some(match w {
+            for (w, result) in plan.iter().zip(written) {
+                let (sku, target) = (w.sku, w.stocked);
+                out[w.at] = Some(match result {
                     Err(outcome) => outcome,
-                    Ok(Some(l)) => after_write(sku, *target, *reserved, l),
+                    Ok(Some(l)) => after_write(w, l),
                     Ok(None) => match &verified {
-                        Ok(v) => match v.get(id).copied().flatten() {
-                            Some(l) => after_write(sku, *target, *reserved, l),
+                        Ok(v) => match v.get(&w.id).copied().flatten() {
+                            Some(l) => after_write(w, l),
                             None => SendOutcome::Uncertain {
                                 message: format!(
                                     "sku {sku}: wrote stocked {target} but read back nothing (another change raced ours); left for the drift report"
@@ -874,7 +964,7 @@ impl MedusaAdapter {
         // The reserved count is needed for every set (stocked = target + reserved).
         let current = self.read(&keys)?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
-        let mut plan: Vec<(usize, String, i64, bool, &str, i64, i64)> = Vec::new();
+        let mut plan: Vec<Write> = Vec::new();
         for (i, (s, f)) in sets.iter().zip(&current).enumerate() {
             let Some(f) = f else {
                 out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
@@ -893,9 +983,9 @@ impl MedusaAdapter {
                     continue;
                 }
             }
-            if let Some((.., first, _, _)) = plan.iter().find(|(_, id, ..)| *id == f.id) {
+            if let Some(first) = plan.iter().find(|w| w.id == f.id) {
                 let record = format!("Medusa's inventory item {}", f.id);
-                out[i] = Some(common::set_by_another(&s.sku, &record, first));
+                out[i] = Some(common::set_by_another(&s.sku, &record, first.sku));
                 continue;
             }
             let reserved = f.level.map_or(0, |l| l.reserved);
@@ -905,27 +995,24 @@ impl MedusaAdapter {
                 });
                 continue;
             };
-            plan.push((
-                i,
-                f.id.clone(),
+            plan.push(Write {
+                at: i,
+                id: f.id.clone(),
                 stocked,
-                f.level.is_some(),
-                &s.sku,
-                s.qoh,
+                before: f.level.map(|l| l.stocked),
                 reserved,
-            ));
+                sku: &s.sku,
+            });
         }
         if !plan.is_empty() {
-            let items: Vec<(&str, i64, bool, &str)> = plan
-                .iter()
-                .map(|(_, id, st, exists, sku, _, _)| (id.as_str(), *st, *exists, *sku))
-                .collect();
-            let written = self.write(&items)?;
-            for ((i, _, stocked, _, sku, target, reserved), w) in plan.iter().zip(written) {
-                out[*i] = Some(match w {
+            let written = self.write(&plan)?;
+            for (w, result) in plan.iter().zip(written) {
+                out[w.at] = Some(match result {
                     // The level the batch answered, judged as a delta's read-back is.
-                    Ok(Some(l)) => after_write(sku, *stocked, *reserved, l),
-                    Ok(None) => SendOutcome::Applied { qoh: Some(*target) },
+                    Ok(Some(l)) => after_write(w, l),
+                    Ok(None) => SendOutcome::Applied {
+                        qoh: Some(w.stocked - w.reserved),
+                    },
                     Err(o) => o,
                 });
             }
