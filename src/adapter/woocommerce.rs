@@ -841,9 +841,17 @@ impl CartAdapter for WooCommerceAdapter {
         if !plan.is_empty() {
             let items: Vec<(WooRef, i64, &str)> = plan.iter().map(|(_, p)| *p).collect();
             let written = self.write(&items)?;
-            for ((i, (_, _, sku)), w) in plan.iter().zip(written) {
+            for ((i, (_, sent, sku)), w) in plan.iter().zip(written) {
                 out[*i] = Some(match w {
-                    Ok(Some(q)) => SendOutcome::Applied { qoh: Some(q) },
+                    Ok(Some(q)) if q == *sent => SendOutcome::Applied { qoh: Some(q) },
+                    // WooCommerce answers the product as saved: another count there was made
+                    // by something in the shop (a plugin hooked on the save, one holding
+                    // stock back), and the shop sells by it, not by the count sent.
+                    Ok(Some(q)) => SendOutcome::Uncertain {
+                        message: format!(
+                            "sku {sku}: sent {sent}, but WooCommerce saved {q} (a plugin in the shop may rewrite stock counts); left for the drift report"
+                        ),
+                    },
                     // Answered 200, but the product keeps no count: nothing was set.
                     Ok(None) => SendOutcome::Failed {
                         message: format!(
@@ -973,6 +981,34 @@ mod tests {
         let page = adapter(&server).fetch_quantities(None, 100).unwrap();
         assert_eq!(page.items, vec![("TEE-L".to_owned(), 3)]);
         server.finish();
+    }
+
+    /// WooCommerce answers a batch update with the product as saved; a shop whose plugin
+    /// rewrites the count on save (one holding a unit back) sells by the count it saved.
+    /// Until 2026-12-03 Send QOH reported the count applied, whatever was saved.
+    #[test]
+    fn a_count_the_shop_saves_otherwise_than_sent_is_not_reported_applied() {
+        let saved =
+            r#"{"update":[{"id":102,"sku":"TEE-L","manage_stock":true,"stock_quantity":4}]}"#;
+        let set = |qoh| QuantitySet {
+            key: "k1".into(),
+            sku: "TEE-L".into(),
+            remote_ref: Some("100/102".into()),
+            qoh,
+            expected: None,
+        };
+        let server = Scripted::start(vec![(200, SHARED_AND_OWN), (200, saved)]);
+        let out = adapter(&server).set_quantities(&[set(5)]).unwrap();
+        server.finish();
+        assert!(
+            matches!(&out[0], SendOutcome::Uncertain { message }
+                if message.contains("sent 5") && message.contains("saved 4")),
+            "{out:?}"
+        );
+        let server = Scripted::start(vec![(200, SHARED_AND_OWN), (200, saved)]);
+        let out = adapter(&server).set_quantities(&[set(4)]).unwrap();
+        server.finish();
+        assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(4) }]);
     }
 
     #[test]
