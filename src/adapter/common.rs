@@ -257,6 +257,39 @@ pub(crate) fn fails_whole_call(e: &CartError, first: bool, carried_all: bool) ->
     first && (!ends_unkeyed_write(e) || carried_all)
 }
 
+/// What an absolute write came to when the cart answered it with an error only once it was
+/// done with it (Medusa's 500 after its workflow ended, undo included; WordPress's 500 after
+/// PHP died part-way through a batch), judged by the count read back afterwards: `Ok(())`
+/// where the count written stands; not applied ([`SendOutcome::Retry`]) where the count read
+/// before it does; otherwise in doubt. `answer` names the error for the message; `None` is
+/// no count kept (for `before`, none before the write).
+pub(crate) fn after_failed_write(
+    sku: &str,
+    answer: &str,
+    written: i64,
+    before: Option<i64>,
+    now: Option<i64>,
+) -> std::result::Result<(), SendOutcome> {
+    let count = |c: Option<i64>| c.map_or("no count".to_owned(), |c| c.to_string());
+    match now {
+        Some(n) if n == written => Ok(()),
+        now if now == before => Err(SendOutcome::Retry {
+            message: format!(
+                "sku {sku}: not applied: the cart answered {answer}, and it still shows {}",
+                count(before)
+            ),
+            after: None,
+        }),
+        now => Err(SendOutcome::Uncertain {
+            message: format!(
+                "sku {sku}: the cart answered {answer}; wrote {written} over {} and read back {}; left for the drift report",
+                count(before),
+                count(now)
+            ),
+        }),
+    }
+}
+
 /// The outcome of an item whose request was not sent (see [`ends_unkeyed_write`]).
 pub(crate) fn not_sent(sku: &str) -> SendOutcome {
     SendOutcome::Retry {

@@ -603,7 +603,10 @@ impl MedusaAdapter {
                         CartError::Ambiguous(m)
                             if status.get() == Some(StatusCode::INTERNAL_SERVER_ERROR) =>
                         {
-                            match self.read_back(chunk, &m) {
+                            match self.read_back(
+                                chunk,
+                                "HTTP 500 (Medusa's own error, once its workflow had ended)",
+                            ) {
                                 Some(judged) => {
                                     out.extend(judged);
                                     continue;
@@ -647,42 +650,22 @@ impl MedusaAdapter {
         Ok(out)
     }
 
-    /// Judges each write of a batch Medusa answered 500 (`message`) by its level read now:
-    /// the count written stands (`Ok`, judged as any answer's level), or the count read
-    /// before it does (not applied: [`SendOutcome::Retry`]), or neither (uncertain). `None`
-    /// when the read fails: the batch stays a lost answer.
+    /// Judges each write of a batch Medusa answered 500 (`answer`) by its level read now
+    /// ([`common::after_failed_write`]; where the count written stands, `Ok` with the level,
+    /// judged as any answer's level is). `None` when the read fails: the batch stays a lost
+    /// answer.
     fn read_back(
         &self,
         chunk: &[Write<'_>],
-        message: &str,
+        answer: &str,
     ) -> Option<Vec<std::result::Result<Option<Level>, SendOutcome>>> {
         let keys: Vec<(&str, Option<&str>)> =
             chunk.iter().map(|w| (w.sku, Some(w.id.as_str()))).collect();
         let found = self.read(&keys).ok()?;
         let judged = chunk.iter().zip(found).map(|(w, f)| {
             let now = f.filter(|f| f.id == w.id).and_then(|f| f.level);
-            let was = match w.before {
-                Some(b) => format!("stocked {b}"),
-                None => "no level".to_owned(),
-            };
-            match now {
-                Some(l) if l.stocked == w.stocked => Ok(Some(l)),
-                now if now.map(|l| l.stocked) == w.before => Err(SendOutcome::Retry {
-                    message: format!(
-                        "sku {}: not applied: Medusa answered {message}, and its level still shows {was}",
-                        w.sku
-                    ),
-                    after: None,
-                }),
-                now => Err(SendOutcome::Uncertain {
-                    message: format!(
-                        "sku {}: Medusa answered {message}; wrote stocked {} over {was} and read back {}; left for the drift report",
-                        w.sku,
-                        w.stocked,
-                        now.map_or("no level".to_owned(), |l| format!("stocked {}", l.stocked))
-                    ),
-                }),
-            }
+            common::after_failed_write(w.sku, answer, w.stocked, w.before, now.map(|l| l.stocked))
+                .map(|()| now)
         });
         Some(judged.collect())
     }

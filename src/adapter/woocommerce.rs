@@ -41,9 +41,12 @@
 //! change that landed between write and verify: such an item is
 //! [`SendOutcome::Uncertain`], left for the drift report, never re-sent blindly; an answer
 //! lost after the write is [`CartError::Ambiguous`], which the controller also marks
-//! `uncertain` for this mode. So is a 500 to a batch write (deltas and sets alike):
-//! WooCommerce saves a batch item by item with no transaction, so a PHP fatal part-way may
-//! follow saved items; a 503 (maintenance, overload) is [`CartError::Unavailable`]. Where
+//! `uncertain` for this mode. A 500 to a batch write (deltas and sets alike) may follow saved
+//! items (WooCommerce saves a batch item by item with no transaction, and a PHP fatal may
+//! come part-way), but comes once PHP is done with the request, so the counts are read back
+//! and each item judged: the count written stands (applied), the count read before does (not
+//! applied: [`SendOutcome::Retry`]), or neither (uncertain); a read-back that fails leaves
+//! the batch a lost answer. A 503 (maintenance, overload) is [`CartError::Unavailable`]. Where
 //! that window is unacceptable, an `http_json` plugin inside WordPress (keyed, relative) is
 //! the safe path. A set with an `expected` count is checked
 //! the same way (read, compare, write) and answers [`SendOutcome::Conflict`] on a mismatch.
@@ -67,8 +70,9 @@ use crate::secret::Secret;
 use parking_lot::Mutex;
 use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
-use reqwest::Url;
+use reqwest::{StatusCode, Url};
 use serde_json::{json, Value};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -551,12 +555,12 @@ impl WooCommerceAdapter {
     /// its items the request's error as an outcome.
     fn write(
         &self,
-        items: &[(WooRef, i64, &str)],
+        items: &[Write<'_>],
     ) -> std::result::Result<Vec<std::result::Result<Option<i64>, SendOutcome>>, CartError> {
         let mut out: Vec<Option<std::result::Result<Option<i64>, SendOutcome>>> =
             vec![None; items.len()];
         let mut groups: BTreeMap<Option<u64>, Vec<usize>> = BTreeMap::new();
-        for (i, (r, _, _)) in items.iter().enumerate() {
+        for (i, Write { r, .. }) in items.iter().enumerate() {
             groups
                 .entry(r.variation.map(|_| r.product))
                 .or_default()
@@ -575,17 +579,21 @@ impl WooCommerceAdapter {
                 let update: Vec<Value> = chunk
                     .iter()
                     .map(|i| {
-                        let (r, q, _) = items[*i];
-                        json!({"id": r.variation.unwrap_or(r.product), "manage_stock": true, "stock_quantity": q})
+                        let Write { r, count, .. } = items[*i];
+                        json!({"id": r.variation.unwrap_or(r.product), "manage_stock": true, "stock_quantity": count})
                     })
                     .collect();
+                let status = Cell::new(None);
                 let result = common::exchange(
                     self.client
                         .post(self.url(&path))
                         .header(CONTENT_TYPE, "application/json")
                         .body(serde_json::to_vec(&json!({ "update": update })).expect("json")),
                     // Read, add, write: the write sent twice adds the delta twice.
-                    batch_write_error,
+                    |r| {
+                        status.set(Some(r.status()));
+                        batch_write_error(r)
+                    },
                 )
                 .map_err(no_route)
                 .and_then(|(_, bytes)| {
@@ -606,12 +614,23 @@ impl WooCommerceAdapter {
                         parts.push_front(a);
                         continue;
                     }
+                    // PHP died part-way (a 500 from WordPress): it is done with the batch, so
+                    // the counts read now say which items it saved.
+                    // (`read_back` fills `out` with the chunk's outcomes where it could read.)
+                    Err(CartError::Ambiguous(_))
+                        if status.get() == Some(StatusCode::INTERNAL_SERVER_ERROR)
+                            && self.read_back(items, chunk, &mut out) =>
+                    {
+                        first = false;
+                        continue;
+                    }
                     Err(e) if common::fails_whole_call(&e, first, chunk.len() == items.len()) => {
                         return Err(e)
                     }
                     Err(e) => {
                         for i in chunk {
-                            out[*i] = Some(Err(outcome_for_failed_request(&e, items[*i].2, false)));
+                            out[*i] =
+                                Some(Err(outcome_for_failed_request(&e, items[*i].sku, false)));
                         }
                         if common::ends_unkeyed_write(&e) {
                             break 'requests;
@@ -622,7 +641,7 @@ impl WooCommerceAdapter {
                 first = false;
                 let entries = answer["update"].as_array().cloned().unwrap_or_default();
                 for (n, i) in chunk.iter().enumerate() {
-                    let sku = items[*i].2;
+                    let sku = items[*i].sku;
                     out[*i] = Some(match entries.get(n) {
                         Some(e) if !e["error"].is_null() => Err(SendOutcome::Failed {
                             message: format!(
@@ -645,8 +664,38 @@ impl WooCommerceAdapter {
         Ok(out
             .into_iter()
             .zip(items)
-            .map(|(o, (_, _, sku))| o.unwrap_or_else(|| Err(common::not_sent(sku))))
+            .map(|(o, w)| o.unwrap_or_else(|| Err(common::not_sent(w.sku))))
             .collect())
+    }
+
+    /// Judges the writes `chunk` (indexes into `items`) of a batch WordPress answered 500 by
+    /// the counts read now ([`common::after_failed_write`]), into `out`. False when the read
+    /// fails: nothing is judged, and the batch stays a lost answer.
+    fn read_back(
+        &self,
+        items: &[Write<'_>],
+        chunk: &[usize],
+        out: &mut [Option<std::result::Result<Option<i64>, SendOutcome>>],
+    ) -> bool {
+        let refs: Vec<WooRef> = chunk.iter().map(|i| items[*i].r).collect();
+        let Ok(now) = self.read(&refs) else {
+            return false;
+        };
+        for i in chunk {
+            let w = &items[*i];
+            let count = now.get(&w.r).and_then(|(_, s)| s.own());
+            out[*i] = Some(
+                common::after_failed_write(
+                    w.sku,
+                    "HTTP 500 (WordPress stopped part-way through the batch)",
+                    w.count,
+                    w.before,
+                    count,
+                )
+                .map(|()| count),
+            );
+        }
+        true
     }
 }
 
@@ -675,7 +724,8 @@ fn no_route(e: CartError) -> CartError {
 /// The `on_error` of a batch write. WooCommerce saves a batch's items one after another with
 /// no transaction (`WC_REST_Controller::batch_items`), and WordPress answers 500 when PHP
 /// dies part-way (a time or memory limit, a plugin's fatal error on save): items before the
-/// failure may be saved, so a 500 is a lost answer ([`CartError::Ambiguous`]), not "nothing
+/// failure may be saved, so a 500 is a lost answer ([`CartError::Ambiguous`], which
+/// `WooCommerceAdapter::write` then settles by reading the counts back), not "nothing
 /// applied" (a delta read as not applied is read, added and written again; a set's waiting
 /// records would be sent on top of it). A gateway's 502/504/524 likewise
 /// ([`common::gateway_lost_answer`]). A 503 stays [`CartError::Unavailable`]: maintenance
@@ -692,6 +742,19 @@ fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
 
 fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
     common::not_found(sku, remote_ref, "WooCommerce product or variation")
+}
+
+/// One count to write, as planned from the count read before it.
+#[derive(Clone, Copy)]
+struct Write<'a> {
+    /// The item's place in the call.
+    at: usize,
+    r: WooRef,
+    /// The count to write.
+    count: i64,
+    /// The count read (`None`: none of its own: stock not managed, or its product's).
+    before: Option<i64>,
+    sku: &'a str,
 }
 
 impl CartAdapter for WooCommerceAdapter {
@@ -711,7 +774,7 @@ impl CartAdapter for WooCommerceAdapter {
         )?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         // Read, add, write: the window of DESIGN §4 is between this read and the write.
-        let mut plan: Vec<(usize, (WooRef, i64, &str))> = Vec::new();
+        let mut plan: Vec<Write> = Vec::new();
         for (i, (d, r)) in deltas.iter().zip(&refs).enumerate() {
             let Some(r) = r else {
                 out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
@@ -739,11 +802,17 @@ impl CartAdapter for WooCommerceAdapter {
                     })
                 }
                 // Checked against the one count written, both were "applied".
-                Some(Stock::Own(_)) if plan.iter().any(|(_, (p, ..))| p == r) => {
+                Some(Stock::Own(_)) if plan.iter().any(|w| w.r == *r) => {
                     out[i] = Some(common::sent_after_another(&d.sku, "its WooCommerce product"))
                 }
                 Some(Stock::Own(now)) => match now.checked_add(d.delta) {
-                    Some(target) => plan.push((i, (*r, target, d.sku.as_str()))),
+                    Some(target) => plan.push(Write {
+                        at: i,
+                        r: *r,
+                        count: target,
+                        before: Some(*now),
+                        sku: &d.sku,
+                    }),
                     None => {
                         out[i] = Some(SendOutcome::Failed {
                             message: format!("sku {}: the count would overflow", d.sku),
@@ -753,24 +822,24 @@ impl CartAdapter for WooCommerceAdapter {
             }
         }
         if !plan.is_empty() {
-            let items: Vec<(WooRef, i64, &str)> = plan.iter().map(|(_, p)| *p).collect();
-            let written = self.write(&items)?;
-            let to_verify: Vec<WooRef> = items
+            let written = self.write(&plan)?;
+            let to_verify: Vec<WooRef> = plan
                 .iter()
                 .zip(&written)
                 .filter(|(_, w)| w.is_ok())
-                .map(|((r, _, _), _)| *r)
+                .map(|(w, _)| w.r)
                 .collect();
             let verified = match self.read(&to_verify) {
                 Ok(v) => Ok(v),
                 Err(e) => Err(e.message()),
             };
-            for ((i, (r, target, sku)), w) in plan.iter().zip(written) {
-                out[*i] = Some(match w {
+            for (w, result) in plan.iter().zip(written) {
+                let (sku, target) = (w.sku, w.count);
+                out[w.at] = Some(match result {
                     Err(outcome) => outcome,
                     Ok(_) => match &verified {
-                        Ok(v) => match v.get(r).and_then(|(_, s)| s.own()) {
-                            Some(now) if now == *target => SendOutcome::Applied { qoh: Some(now) },
+                        Ok(v) => match v.get(&w.r).and_then(|(_, s)| s.own()) {
+                            Some(now) if now == target => SendOutcome::Applied { qoh: Some(now) },
                             other => SendOutcome::Uncertain {
                                 message: format!(
                                     "sku {sku}: wrote {target} but read back {} (another change raced ours); left for the drift report",
@@ -801,7 +870,7 @@ impl CartAdapter for WooCommerceAdapter {
                 .collect::<Vec<_>>(),
         )?;
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
-        let mut plan: Vec<(usize, (WooRef, i64, &str))> = Vec::new();
+        let mut plan: Vec<Write> = Vec::new();
         for (i, (s, r)) in sets.iter().zip(&refs).enumerate() {
             // Not listed by the shop (deleted, in the bin): nothing to set.
             let Some(r) = r.filter(|r| current.contains_key(r)) else {
@@ -828,22 +897,28 @@ impl CartAdapter for WooCommerceAdapter {
                     Some(_) => {}
                 }
             }
-            if let Some((_, (_, _, first))) = plan.iter().find(|(_, (p, ..))| *p == r) {
+            if let Some(first) = plan.iter().find(|w| w.r == r) {
                 out[i] = Some(common::set_by_another(
                     &s.sku,
                     "its WooCommerce product",
-                    first,
+                    first.sku,
                 ));
                 continue;
             }
-            plan.push((i, (r, s.qoh, s.sku.as_str())));
+            plan.push(Write {
+                at: i,
+                r,
+                count: s.qoh,
+                before: current.get(&r).and_then(|s| s.own()),
+                sku: &s.sku,
+            });
         }
         if !plan.is_empty() {
-            let items: Vec<(WooRef, i64, &str)> = plan.iter().map(|(_, p)| *p).collect();
-            let written = self.write(&items)?;
-            for ((i, (_, sent, sku)), w) in plan.iter().zip(written) {
-                out[*i] = Some(match w {
-                    Ok(Some(q)) if q == *sent => SendOutcome::Applied { qoh: Some(q) },
+            let written = self.write(&plan)?;
+            for (w, result) in plan.iter().zip(written) {
+                let (sku, sent) = (w.sku, w.count);
+                out[w.at] = Some(match result {
+                    Ok(Some(q)) if q == sent => SendOutcome::Applied { qoh: Some(q) },
                     // WooCommerce answers the product as saved: another count there was made
                     // by something in the shop (a plugin hooked on the save, one holding
                     // stock back), and the shop sells by it, not by the count sent.
