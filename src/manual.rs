@@ -649,24 +649,51 @@ impl Store {
         // SKUs, which for these may differ from the store's, so a SKU it lists that the
         // store does not know may be one of them, and is not made an item of its own.
         let linked = self.read(|c| sql::linked_by_ref(c, cart.id))?;
+        // The whole listing is read before any count is applied: a SKU the cart lists on two
+        // products is two counts of one item, and where the second is on a later page, the
+        // first would already have moved the item. Each page keeps the ledger's newest row
+        // before the cart was asked for it: an order or return imported from the cart after
+        // it may or may not be in the page's counts. (The cart is held throughout, so no
+        // record is sent meanwhile; a local change made meanwhile moves the item's QOH and
+        // its waiting records alike, and the count is measured with both.)
+        let mut pages: Vec<(Vec<(String, i64)>, i64)> = Vec::new();
+        let mut listed: HashMap<String, usize> = HashMap::new();
         loop {
-            // The ledger's newest row before the cart is asked: an order or return imported
-            // from it after this may or may not be in the counts it gives.
             let since = self.read(sql::ledger_last_id)?;
-            let (page, first): (QuantityPage, Vec<bool>) =
-                match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
-                    .and_then(|page| paging.check(page))
-                {
-                    Ok(checked) => checked,
-                    // Before any page, nothing was done: an error of the call. After, the
-                    // pages applied stand (each in its own transaction) and the report says
-                    // why it stopped; running Get QOH again finishes it.
-                    Err(e) if cursor.is_none() => return Err(cart_error(&cart, &e)),
-                    Err(e) => {
-                        report.error = Some(stopped(&cart, &e, done, -1));
-                        break;
-                    }
-                };
+            let page = match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
+                .and_then(|page| paging.check(page))
+            {
+                Ok(page) => page,
+                // Before any page, nothing was done: an error of the call. After, the pages
+                // read are applied and the report says why it stopped; running Get QOH again
+                // finishes it.
+                Err(e) if cursor.is_none() => return Err(cart_error(&cart, &e)),
+                Err(e) => {
+                    report.error = Some(stopped(&cart, &e, done, -1));
+                    break;
+                }
+            };
+            for (sku, _) in &page.items {
+                let form = sku.trim();
+                if !form.is_empty() {
+                    *listed.entry(form.to_owned()).or_default() += 1;
+                }
+            }
+            done += page.items.len() as i64;
+            pages.push((page.items, since));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+            if let Some(p) = progress.as_mut() {
+                if !p(done, -1) {
+                    report.cancelled = true;
+                    break;
+                }
+            }
+        }
+        let mut applied = 0i64;
+        for (items, since) in pages {
             // What the report said before this page: a page whose transaction fails is rolled
             // back whole, and its counts are not reported as applied.
             let before = (
@@ -689,17 +716,12 @@ impl Store {
                     linked: linked.len(),
                     shown: Default::default(),
                 };
-                let mut on_page: HashMap<&str, usize> = HashMap::new();
-                for (sku, _) in &page.items {
-                    *on_page.entry(sku.trim()).or_default() += 1;
-                }
                 // A cart listing a SKU on two products ("P" and "P ", or two variants sharing
                 // a SKU) gives two counts of one item: applying both would move it by each,
-                // the last one winning (on every run), so none of them is applied after the
-                // first, and within a page none at all.
-                for ((sku, count), first) in page.items.iter().zip(&first) {
+                // the last one winning (on every run), so none of them is applied.
+                for (sku, count) in &items {
                     let form = sku.trim();
-                    if !form.is_empty() && (on_page[form] > 1 || !first) {
+                    if !form.is_empty() && listed[form] > 1 {
                         report.not_applied.push(NotApplied {
                             sku: sku.clone(),
                             why: LISTED_TWICE.into(),
@@ -713,14 +735,14 @@ impl Store {
             if let Err(e) = written {
                 // The pages before stand (each was its own transaction): the call fails, and
                 // its report, kept for `last_report`, says what they changed.
-                if done > 0 {
+                if applied > 0 {
                     report.updated = before.0;
                     report.created = before.1;
                     report.unchanged = before.2;
                     report.unknown.truncate(before.3);
                     report.not_applied.truncate(before.4);
                     report.error = Some(format!(
-                        "stopped after {done} items: {}; what was done stands, run it again \
+                        "stopped after {applied} items: {}; what was done stands, run it again \
                          to finish",
                         e.message()
                     ));
@@ -728,17 +750,7 @@ impl Store {
                 }
                 return Err(e);
             }
-            done += page.items.len() as i64;
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-            if let Some(p) = progress.as_mut() {
-                if !p(done, -1) {
-                    report.cancelled = true;
-                    break;
-                }
-            }
+            applied += items.len() as i64;
         }
         if let Some(p) = progress.as_mut() {
             if !report.cancelled {
@@ -1218,8 +1230,7 @@ fn fetch_all(
     loop {
         let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
             .and_then(|page| paging.check(page))
-            .map_err(|e| cart_error(cart, &e))?
-            .0;
+            .map_err(|e| cart_error(cart, &e))?;
         for (sku, count) in page.items {
             // A SKU of spaces only names no item: kept as listed, to be reported unknown.
             let form = match sku.trim() {
@@ -1275,24 +1286,15 @@ impl Paging {
     /// reported), never page after page; a cart that pages by a cursor it ignores does.
     const REPEATED_PAGES: usize = 100;
 
-    /// The page, and for each of its items whether its SKU is listed here for the first time
-    /// (never for a blank SKU, which names no item).
-    fn check(
-        &mut self,
-        page: QuantityPage,
-    ) -> std::result::Result<(QuantityPage, Vec<bool>), CartError> {
+    /// The page, unless it shows that the cart's pages do not end.
+    fn check(&mut self, page: QuantityPage) -> std::result::Result<QuantityPage, CartError> {
         let (mut new, mut repeats) = (false, false);
-        let first: Vec<bool> = page
-            .items
-            .iter()
-            .map(|(sku, _)| {
-                let form = sku.trim();
-                let first = !form.is_empty() && self.listed.insert(form.to_owned());
-                new |= first;
-                repeats |= !first && !form.is_empty();
-                first
-            })
-            .collect();
+        for (sku, _) in &page.items {
+            let form = sku.trim();
+            let first = !form.is_empty() && self.listed.insert(form.to_owned());
+            new |= first;
+            repeats |= !first && !form.is_empty();
+        }
         if new {
             (self.empty, self.repeated) = (0, 0);
         } else if repeats {
@@ -1323,7 +1325,7 @@ impl Paging {
                 )));
             }
         }
-        Ok((page, first))
+        Ok(page)
     }
 }
 

@@ -233,13 +233,18 @@ fn get_qoh_does_not_give_back_an_order_imported_while_its_page_was_read() {
     assert!(again.not_applied.is_empty(), "{again:?}");
 }
 
-/// Get QOH applies its pages one transaction each. When another workstation holds the store
-/// past the busy timeout at page 2, the call fails; page 1's counts were applied, and the
-/// report kept for `last_report` says so (before, nothing did).
+/// Get QOH reads the whole listing, then applies its pages one transaction each. When a
+/// page's write fails after others were applied (here a trigger refuses item B's change, as a
+/// full disk or a damaged page would), the call fails; page 1's counts stand, and the report
+/// kept for `last_report` says so (before 2026-12-01, nothing did). A store another
+/// workstation holds past the busy timeout while the cart is read fails the first page's
+/// write: the call is `Busy`, and nothing was applied (until 2026-12-03 each page was applied
+/// as it was read, so page 1 stood).
 #[test]
-fn get_qoh_that_stops_on_a_busy_store_part_way_reports_what_it_applied() {
+fn get_qoh_that_stops_on_a_failed_page_write_part_way_reports_what_it_applied() {
     struct TwoPages {
         path: PathBuf,
+        hold: bool,
         holder: Mutex<Option<rusqlite::Connection>>,
     }
     impl CartAdapter for TwoPages {
@@ -254,7 +259,9 @@ fn get_qoh_that_stops_on_a_busy_store_part_way_reports_what_it_applied() {
                     next_cursor: Some("2".into()),
                 },
                 Some(_) => {
-                    *self.holder.lock().unwrap() = Some(hold_the_store(&self.path));
+                    if self.hold {
+                        *self.holder.lock().unwrap() = Some(hold_the_store(&self.path));
+                    }
                     QuantityPage {
                         items: vec![("B".into(), 4)],
                         next_cursor: None,
@@ -263,29 +270,50 @@ fn get_qoh_that_stops_on_a_busy_store_part_way_reports_what_it_applied() {
             })
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (store, path) = impatient_store(dir.path());
-    item(&store, "A", 10);
-    item(&store, "B", 10);
-    let pages = Arc::new(TwoPages {
-        path,
-        holder: Mutex::new(None),
-    });
-    let c = custom_cart(&store, "two", pages.clone(), None, None);
-    let result = store.get_qoh(c, GetOptions::default(), None);
-    pages.holder.lock().unwrap().take();
-    assert_eq!(result.err().map(|e| e.kind()), Some(ErrorKind::Busy));
-    assert_eq!(store.item_qoh("A").unwrap(), 3, "page 1 was applied");
-    assert_eq!(store.item_qoh("B").unwrap(), 10, "page 2 was not");
-    let told: serde_json::Value = serde_json::from_str(&store.last_report().unwrap()).unwrap();
-    assert_eq!(told["updated"], 1, "{told}");
-    assert!(
-        told["error"]
-            .as_str()
-            .unwrap()
-            .contains("stopped after 1 items"),
-        "{told}"
-    );
+    for hold in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = impatient_store(dir.path());
+        item(&store, "A", 10);
+        item(&store, "B", 10);
+        if !hold {
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .execute_batch(
+                    "CREATE TRIGGER refuse_b BEFORE UPDATE OF qoh ON items WHEN NEW.sku = 'B'
+                     BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+                )
+                .unwrap();
+        }
+        let pages = Arc::new(TwoPages {
+            path,
+            hold,
+            holder: Mutex::new(None),
+        });
+        let c = custom_cart(&store, "two", pages.clone(), None, None);
+        let result = store.get_qoh(c, GetOptions::default(), None);
+        pages.holder.lock().unwrap().take();
+        assert!(result.is_err(), "{hold}: {result:?}");
+        assert_eq!(
+            store.item_qoh("B").unwrap(),
+            10,
+            "{hold}: page 2 was not applied"
+        );
+        if hold {
+            assert_eq!(result.err().map(|e| e.kind()), Some(ErrorKind::Busy));
+            assert_eq!(store.item_qoh("A").unwrap(), 10, "nothing was applied");
+            continue;
+        }
+        assert_eq!(store.item_qoh("A").unwrap(), 3, "page 1 was applied");
+        let told: serde_json::Value = serde_json::from_str(&store.last_report().unwrap()).unwrap();
+        assert_eq!(told["updated"], 1, "{told}");
+        assert!(
+            told["error"]
+                .as_str()
+                .unwrap()
+                .contains("stopped after 1 items"),
+            "{told}"
+        );
+    }
 }
 
 /// Web fields link an item to a cart product whose SKU there differs (Shopify's inventory

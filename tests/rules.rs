@@ -3885,6 +3885,77 @@ fn get_qoh_does_not_flip_an_item_between_two_cart_products_sharing_its_sku() {
     );
 }
 
+/// A read-only cart serving fixed pages, one a call, by cursor "1", "2", …
+struct Pages(Vec<Vec<(&'static str, i64)>>);
+
+impl CartAdapter for Pages {
+    takes_no_deltas!();
+    fn set_quantities(
+        &self,
+        _: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
+        let i: usize = cursor.map_or(0, |c| c.parse().unwrap());
+        Ok(inventory_sync::adapter::QuantityPage {
+            items: self.0[i].iter().map(|(s, q)| (s.to_string(), *q)).collect(),
+            next_cursor: (i + 1 < self.0.len()).then(|| (i + 1).to_string()),
+        })
+    }
+}
+
+/// The same across pages (Shopify lists variants by id, so two sharing a SKU are as often on
+/// two pages as on one): until 2026-12-03 Get QOH applied each page as it read it, so the
+/// first product's count (0 here) moved item S by -10, queued to cart B, and the report said
+/// both that it was updated and that its count was not applied. (Found by a review.)
+#[test]
+fn get_qoh_applies_no_count_of_a_sku_the_cart_lists_on_two_pages() {
+    let f = store();
+    let other = Emulator::start().unwrap();
+    let b = cart(&f.store, &other, "B", "attribute");
+    item(&f.store, "S", 10);
+    item(&f.store, "T", 5);
+    let a = custom_cart(
+        &f.store,
+        "two-pages",
+        Arc::new(Pages(vec![vec![("S", 0), ("T", 5)], vec![("S", 10)]])),
+        None,
+        None,
+    );
+    let r = f.store.get_qoh(a, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("S").unwrap(), 10, "{r:?}");
+    assert_eq!(records(&f.store, b), vec![], "{r:?}");
+    assert_eq!((r.updated, r.unchanged), (0, 1), "{r:?}");
+    assert!(
+        r.not_applied.len() == 2 && r.not_applied.iter().all(|n| n.sku == "S"),
+        "{r:?}"
+    );
+}
+
+/// The same through the http_json emulator (real HTTP, SKU-ordered pages of 500): the cart's
+/// " P" (padded, another product) sorts first and falls on page 1, item P's own "P" on page 2;
+/// " P"'s count of 3 replaced the 10 item P is in step with.
+#[test]
+fn get_qoh_does_not_move_an_item_by_a_padded_twin_on_another_page() {
+    let f = store();
+    let emu = Emulator::start().unwrap();
+    let a = cart(&f.store, &emu, "A", "none");
+    item(&f.store, "P", 10);
+    emu.set_qoh(" P", 3);
+    for i in 0..499 {
+        emu.set_qoh(&format!("F{i:03}"), 1); // products the store does not know
+    }
+    emu.set_qoh("P", 10); // the 501st, on page 2
+    let r = f.store.get_qoh(a, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("P").unwrap(), 10, "{:?}", r.not_applied);
+    assert_eq!(r.unknown.len(), 499);
+}
+
 /// The same for a SKU the cart lists plain on one product and padded on another ("U" and
 /// "U "): Get QOH takes neither count for item U, so drift and preflight compare neither
 /// (they compared "U" and listed "U " as a product the store does not know, so a repair

@@ -262,7 +262,10 @@ pub(crate) fn fails_whole_call(e: &CartError, first: bool, carried_all: bool) ->
 /// PHP died part-way through a batch), judged by the count read back afterwards: `Ok(())`
 /// where the count written stands; not applied ([`SendOutcome::Retry`]) where the count read
 /// before it does; otherwise in doubt. `answer` names the error for the message; `None` is
-/// no count kept (for `before`, none before the write).
+/// no count kept (for `before`, none before the write). A change in the cart between the
+/// error and the read (a few milliseconds) that takes the count back to the one read before
+/// reads as not applied, and the write goes again on top: the window of DESIGN §4's
+/// read-add-write, which these carts have at every write.
 pub(crate) fn after_failed_write(
     sku: &str,
     answer: &str,

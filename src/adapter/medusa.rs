@@ -664,8 +664,22 @@ impl MedusaAdapter {
         let found = self.read(&keys).ok()?;
         let judged = chunk.iter().zip(found).map(|(w, f)| {
             let now = f.filter(|f| f.id == w.id).and_then(|f| f.level);
-            common::after_failed_write(w.sku, answer, w.stocked, w.before, now.map(|l| l.stocked))
-                .map(|()| now)
+            match now {
+                // Holds that fell are a fulfilment in the window: it takes its units off the
+                // stocked count too, so the count read before no longer says the write did
+                // not stand (a return written 10 → 11, then a unit shipped: 10 again), and
+                // the undo of a write that stood erases the shipment's change. In doubt, as
+                // for any answer's level (`after_write`).
+                Some(l) if l.reserved < w.reserved => Err(after_write(w, l)),
+                now => common::after_failed_write(
+                    w.sku,
+                    answer,
+                    w.stocked,
+                    w.before,
+                    now.map(|l| l.stocked),
+                )
+                .map(|()| now),
+            }
         });
         Some(judged.collect())
     }
