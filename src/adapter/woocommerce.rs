@@ -109,10 +109,12 @@ impl Position {
 }
 
 /// What WooCommerce says of a product's or variation's stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Stock {
     /// It keeps a count of its own.
     Own(i64),
+    /// It keeps a count with a fraction (a plugin selling by weight or length).
+    Fraction(f64),
     /// `manage_stock` is off: it keeps no count.
     NotManaged,
     /// A variation answering `manage_stock: "parent"`: its `stock_quantity` is its parent
@@ -125,9 +127,11 @@ impl Stock {
         match &entry["manage_stock"] {
             Value::String(s) if s == "parent" => Stock::Parent,
             Value::Bool(false) => Stock::NotManaged,
-            _ => entry["stock_quantity"]
-                .as_i64()
-                .map_or(Stock::NotManaged, Stock::Own),
+            _ => match amount(&entry["stock_quantity"]) {
+                Some(Ok(n)) => Stock::Own(n),
+                Some(Err(f)) => Stock::Fraction(f),
+                None => Stock::NotManaged,
+            },
         }
     }
     fn own(self) -> Option<i64> {
@@ -136,6 +140,41 @@ impl Stock {
             _ => None,
         }
     }
+    /// The count Get QOH takes: its own, or one with a fraction rounded down (the store keeps
+    /// whole units; fewer, never units the shop does not have).
+    fn counted(self) -> Option<i64> {
+        match self {
+            Stock::Own(n) => Some(n),
+            Stock::Fraction(f) => Some(f.floor() as i64),
+            _ => None,
+        }
+    }
+}
+
+/// A `stock_quantity` as WooCommerce writes it: a whole number, unless a plugin made
+/// `wc_stock_amount` `floatval` (WooCommerce's is `intval`: a shop selling by weight or
+/// length), when PHP's `json_encode` writes whole counts as `3.0`; text too (a plugin handing
+/// on the database field). `Err`: a fraction. `None`: no count (null, or past what a double
+/// holds exactly).
+fn amount(v: &Value) -> Option<std::result::Result<i64, f64>> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if let Some(n) = v.as_i64() {
+        return Some(Ok(n));
+    }
+    let f = match v {
+        Value::String(t) => match t.trim().parse::<i64>() {
+            Ok(n) => return Some(Ok(n)),
+            Err(_) => t.trim().parse::<f64>().ok()?,
+        },
+        v => v.as_f64()?,
+    };
+    if !f.is_finite() || f.abs() > EXACT {
+        return None;
+    }
+    Some(match f.fract() == 0.0 {
+        true => Ok(f as i64),
+        false => Err(f),
+    })
 }
 
 /// A product's or variation's id: a number, or a string of one (as a proxy or plugin
@@ -790,6 +829,16 @@ impl CartAdapter for WooCommerceAdapter {
                     ),
                     })
                 }
+                // A whole change written over a fraction would keep the fraction, and the
+                // read-back could not tell it from a count in step.
+                Some(Stock::Fraction(f)) => {
+                    out[i] = Some(SendOutcome::Failed {
+                        message: format!(
+                            "sku {}: WooCommerce keeps a count with a fraction ({f}) for it, and this adapter sends whole units: set a whole count in the shop, or send one with Send QOH",
+                            d.sku
+                        ),
+                    })
+                }
                 // Adding to the parent's shared count and writing it to the variation would
                 // give the variation a count of its own (the whole pool) while the pool keeps
                 // selling for the others.
@@ -980,7 +1029,7 @@ impl CartAdapter for WooCommerceAdapter {
                     );
                     // A variation sharing its parent's stock answers the parent's count:
                     // taken as its own, every such variation would hold the whole pool.
-                    if let Stock::Own(q) = Stock::of(&v) {
+                    if let Some(q) = Stock::of(&v).counted() {
                         items.push((sku.to_owned(), q));
                     }
                 }
@@ -993,7 +1042,7 @@ impl CartAdapter for WooCommerceAdapter {
                     },
                 );
                 if p["manage_stock"].as_bool() == Some(true) {
-                    if let Some(q) = p["stock_quantity"].as_i64() {
+                    if let Some(q) = Stock::of(&p).counted() {
                         items.push((sku.to_owned(), q));
                     }
                 }
@@ -1084,6 +1133,49 @@ mod tests {
         let out = adapter(&server).set_quantities(&[set(4)]).unwrap();
         server.finish();
         assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(4) }]);
+    }
+
+    /// A decimal-quantity plugin makes WooCommerce write stock as floats (`3.0`); some
+    /// plugins hand on the database's text. Until 2026-12-03 such a product was left out of
+    /// Get QOH's page without a word (and its sales failed as "stock not managed"). A count
+    /// with a fraction is taken rounded down; a delta on it fails, naming the fraction.
+    #[test]
+    fn stock_written_as_a_float_or_text_is_read_and_a_fraction_rounded_down() {
+        let page = r#"[
+            {"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":3.0},
+            {"id":6,"sku":"CUP","type":"simple","manage_stock":true,"stock_quantity":"4"},
+            {"id":7,"sku":"ROPE","type":"simple","manage_stock":true,"stock_quantity":2.5},
+            {"id":8,"sku":"BAG","type":"simple","manage_stock":true,"stock_quantity":null}]"#;
+        let server = Scripted::start(vec![(200, page)]);
+        let got = adapter(&server).fetch_quantities(None, 100).unwrap();
+        server.finish();
+        let want: Vec<(String, i64)> = [("MUG", 3), ("CUP", 4), ("ROPE", 2)]
+            .iter()
+            .map(|(s, q)| (s.to_string(), *q))
+            .collect();
+        assert_eq!(got.items, want);
+
+        let read = r#"[{"id":7,"sku":"ROPE","type":"simple","manage_stock":true,"stock_quantity":2.5},
+                       {"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":3.0}]"#;
+        let wrote = r#"{"update":[{"id":5,"sku":"MUG","manage_stock":true,"stock_quantity":2}]}"#;
+        let after =
+            r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":2.0}]"#;
+        let server = Scripted::start(vec![(200, read), (200, wrote), (200, after)]);
+        let delta = |sku: &str, id: &str| DeltaSend {
+            key: format!("k-{sku}"),
+            sku: sku.into(),
+            remote_ref: Some(id.into()),
+            delta: -1,
+        };
+        let out = adapter(&server)
+            .apply_deltas(&[delta("ROPE", "7"), delta("MUG", "5")])
+            .unwrap();
+        server.finish();
+        assert!(
+            matches!(&out[0], SendOutcome::Failed { message } if message.contains("fraction (2.5)")),
+            "{out:?}"
+        );
+        assert_eq!(out[1], SendOutcome::Applied { qoh: Some(2) }, "{out:?}");
     }
 
     #[test]
