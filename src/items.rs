@@ -455,12 +455,74 @@ fn kept_follows(c: &Connection, cart: &Cart, item: &Item, moved: i64) -> Result<
     Ok(())
 }
 
+/// Runs `change`, which adds a variant to `product` or takes one away, and queues for
+/// every `Sku` cart the change it makes to the product's published count: such a cart
+/// shows a product as the total of its variants (rule 5), and must be told of a variant
+/// coming with stock as of one going, like of any other change. Rule 13's "creation
+/// queues nothing" is about the new item itself, which no cart has yet. No cart while
+/// SynchQOH is off: the targets' query reads it.
+pub(crate) fn queue_product_total<T>(
+    c: &Connection,
+    workstation: &str,
+    product: Option<ItemId>,
+    change: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let sku_carts: Vec<CartId> = match product {
+        Some(_) => sql::realtime_targets(c)?
+            .into_iter()
+            .filter(|(_, level)| *level == SyncLevel::Sku)
+            .map(|(id, _)| id)
+            .collect(),
+        None => Vec::new(),
+    };
+    let product = product.filter(|_| !sku_carts.is_empty());
+    let shown = |c: &Connection| -> Result<Vec<Option<(ItemId, i64)>>> {
+        let Some(p) = product else {
+            return Ok(Vec::new());
+        };
+        let p = sql::item_by_id(c, p)?;
+        sku_carts
+            .iter()
+            .map(|&cart| {
+                Ok(
+                    published_change(c, cart, SyncLevel::Sku, &p, p.qoh, p.qoh, None)?
+                        .map(|(t, b, _)| (t, b)),
+                )
+            })
+            .collect()
+    };
+    let before = shown(c)?;
+    let out = change(c)?;
+    let after = shown(c)?;
+    let mut records = Vec::new();
+    for ((cart, b), a) in sku_carts.iter().zip(before).zip(after) {
+        if let (Some((target, b)), Some((_, a))) = (b, a) {
+            if a != b {
+                records.push(NewRecord {
+                    cart_id: *cart,
+                    item_id: target,
+                    delta: a - b,
+                    reason: Reason::Other,
+                    origin_cart_id: None,
+                    workstation,
+                });
+            }
+        }
+    }
+    sql::stack_insert_many(c, &records)?;
+    Ok(out)
+}
+
 /// A plain item given its first variant holds no stock of its own and is no longer sent to
 /// an `Attribute` cart (rule 5): such a cart the store knows still shows units of it (kept
 /// from a Get QOH on a cart real-time changes do not go to, or from when the item was taken
 /// off it) would go on selling that count for good, as after a delete (`Store::delete_item`
 /// refuses the same). Refused, naming the cart and how to bring it to 0 first.
-fn refuse_first_variant_while_shown(c: &Connection, product: &Item, variant: &str) -> Result<()> {
+pub(crate) fn refuse_first_variant_while_shown(
+    c: &Connection,
+    product: &Item,
+    variant: &str,
+) -> Result<()> {
     for cart in sql::carts_all(c)? {
         if cart.level() != SyncLevel::Attribute {
             continue;
@@ -653,7 +715,7 @@ impl Store {
                         refuse_first_variant_while_shown(c, p, &spec.sku)?;
                     }
                     let product = parent.map(|p| p.id);
-                    self.queue_product_total(c, product, |c| {
+                    queue_product_total(c, &self.workstation(), product, |c| {
                         sql::item_insert(
                             c,
                             &spec.sku,
@@ -744,67 +806,10 @@ impl Store {
                     None => {}
                 }
             }
-            self.queue_product_total(c, item.parent_id, |c| sql::item_delete(c, item.id))
+            queue_product_total(c, &self.workstation(), item.parent_id, |c| {
+                sql::item_delete(c, item.id)
+            })
         })
-    }
-
-    /// Runs `change`, which adds a variant to `product` or takes one away, and queues for
-    /// every `Sku` cart the change it makes to the product's published count: such a cart
-    /// shows a product as the total of its variants (rule 5), and must be told of a variant
-    /// coming with stock as of one going, like of any other change. Rule 13's "creation
-    /// queues nothing" is about the new item itself, which no cart has yet. No cart while
-    /// SynchQOH is off: the targets' query reads it.
-    fn queue_product_total<T>(
-        &self,
-        c: &Connection,
-        product: Option<ItemId>,
-        change: impl FnOnce(&Connection) -> Result<T>,
-    ) -> Result<T> {
-        let sku_carts: Vec<CartId> = match product {
-            Some(_) => sql::realtime_targets(c)?
-                .into_iter()
-                .filter(|(_, level)| *level == SyncLevel::Sku)
-                .map(|(id, _)| id)
-                .collect(),
-            None => Vec::new(),
-        };
-        let product = product.filter(|_| !sku_carts.is_empty());
-        let shown = |c: &Connection| -> Result<Vec<Option<(ItemId, i64)>>> {
-            let Some(p) = product else {
-                return Ok(Vec::new());
-            };
-            let p = sql::item_by_id(c, p)?;
-            sku_carts
-                .iter()
-                .map(|&cart| {
-                    Ok(
-                        published_change(c, cart, SyncLevel::Sku, &p, p.qoh, p.qoh, None)?
-                            .map(|(t, b, _)| (t, b)),
-                    )
-                })
-                .collect()
-        };
-        let before = shown(c)?;
-        let out = change(c)?;
-        let after = shown(c)?;
-        let workstation = self.workstation();
-        let mut records = Vec::new();
-        for ((cart, b), a) in sku_carts.iter().zip(before).zip(after) {
-            if let (Some((target, b)), Some((_, a))) = (b, a) {
-                if a != b {
-                    records.push(NewRecord {
-                        cart_id: *cart,
-                        item_id: target,
-                        delta: a - b,
-                        reason: Reason::Other,
-                        origin_cart_id: None,
-                        workstation: &workstation,
-                    });
-                }
-            }
-        }
-        sql::stack_insert_many(c, &records)?;
-        Ok(out)
     }
 
     /// Changes QOH and, in the same transaction, queues one web stack record per eligible cart

@@ -658,11 +658,19 @@ impl Store {
         // its waiting records alike, and the count is measured with both.)
         let mut pages: Vec<(Vec<(String, i64)>, i64)> = Vec::new();
         let mut listed: HashMap<String, usize> = HashMap::new();
+        // Variant SKU → its product's SKU, where the cart says (both trimmed).
+        let mut products: HashMap<String, String> = HashMap::new();
+        // The products made for variants the cart listed (see `create_item`).
+        let made = std::cell::RefCell::new(HashSet::new());
         loop {
             let since = self.read(sql::ledger_last_id)?;
-            let page = match with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
-                .and_then(|page| paging.check(page))
-            {
+            let page = match with_rate_limit(|| adapter.fetch_catalogue(cursor.as_deref(), 500))
+                .and_then(|page| {
+                    for (variant, product) in page.products {
+                        products.insert(variant.trim().to_owned(), product.trim().to_owned());
+                    }
+                    paging.check(page.counts)
+                }) {
                 Ok(page) => page,
                 // Before any page, nothing was done: an error of the call. After, the pages
                 // read are applied and the report says why it stopped; running Get QOH again
@@ -714,6 +722,8 @@ impl Store {
                     imported_since: sql::ledger_from_cart_since(c, cart.id, since)?
                         .then_some(since),
                     linked: linked.len(),
+                    products: &products,
+                    made: &made,
                     shown: Default::default(),
                 };
                 // A cart listing a SKU on two products ("P" and "P ", or two variants sharing
@@ -1715,6 +1725,10 @@ struct Pull<'a> {
     imported_since: Option<i64>,
     /// How many items are linked to the cart by a `remote_ref` (see `get_qoh`).
     linked: usize,
+    /// Variant SKU → its product's SKU, where the cart says (`CataloguePage::products`).
+    products: &'a HashMap<String, String>,
+    /// The products this run made for the variants it created: no cart has them yet.
+    made: &'a std::cell::RefCell<HashSet<ItemId>>,
     /// The items whose count the page read, noted as shown to the cart once it is applied.
     shown: std::cell::RefCell<Vec<ItemId>>,
 }
@@ -1800,6 +1814,77 @@ pub(crate) fn queue_correction(
 }
 
 /// Applies one pulled count inside the page's transaction.
+/// Creates item `sku` with `count` for Get QOH's `create_new`: a variant of its product where
+/// the cart lists it as one (the product made too, without stock, where the store lacks it:
+/// then `true` beside the id), otherwise an item of its own. `Err` says why it was not
+/// created: its product is a variant
+/// in the store, or holds stock of its own (a product with variants holds none), or is shown
+/// by an `Attribute` cart that would go on selling that count.
+fn create_item(
+    c: &rusqlite::Connection,
+    pull: &Pull<'_>,
+    sku: &str,
+    count: i64,
+) -> Result<std::result::Result<(ItemId, bool), String>> {
+    // A `Sku` cart's counts are not its variants' (rule 5): its listing makes plain items.
+    let product = pull
+        .products
+        .get(sku)
+        .filter(|p| !p.is_empty() && p.as_str() != sku)
+        .filter(|_| pull.cart.capabilities.realtime != Some(SyncLevel::Sku));
+    let Some(product) = product else {
+        return Ok(Ok((
+            sql::item_insert(c, sku, None, "{}", "", count)?,
+            false,
+        )));
+    };
+    let Ok(product) = check_sku(product) else {
+        return Ok(Err(format!(
+            "not created: the cart lists it as a variant of {product:?}, which is not a valid SKU"
+        )));
+    };
+    // A product no cart has yet, made here or earlier in the run: creating it and its
+    // variants queues nothing (rule 13).
+    let parent = match sql::item_find(c, product)? {
+        None => {
+            let id = sql::item_insert(c, product, None, "{}", "", 0)?;
+            pull.made.borrow_mut().insert(id);
+            let variant = sql::item_insert(c, sku, Some(id), "{}", "", count)?;
+            return Ok(Ok((variant, true)));
+        }
+        Some(p) => p,
+    };
+    let why = if parent.parent_id.is_some() {
+        Some(format!(
+            "not created: the cart lists it as a variant of {product:?}, which is itself a variant in the order manager"
+        ))
+    } else if !parent.has_variants && parent.qoh != 0 {
+        Some(format!(
+            "not created: the cart lists it as a variant of {product:?}, which holds QOH {} in the order manager; bring it to 0 (its variants hold the stock), then run Get QOH again",
+            parent.qoh
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Ok(Err(why));
+    }
+    if pull.made.borrow().contains(&parent.id) {
+        let variant = sql::item_insert(c, sku, Some(parent.id), "{}", "", count)?;
+        return Ok(Ok((variant, false)));
+    }
+    if !parent.has_variants {
+        if let Err(e) = crate::items::refuse_first_variant_while_shown(c, &parent, sku) {
+            return Ok(Err(format!("not created: {}", e.message())));
+        }
+    }
+    // The product's `Sku` carts are told of the units it gains (rule 5).
+    crate::items::queue_product_total(c, pull.workstation, Some(parent.id), |c| {
+        sql::item_insert(c, sku, Some(parent.id), "{}", "", count)
+    })
+    .map(|id| Ok((id, false)))
+}
+
 fn apply_pulled(
     c: &rusqlite::Connection,
     pull: &Pull<'_>,
@@ -1833,7 +1918,19 @@ fn apply_pulled(
             }),
             // The cart's count as it is, owed units included, as an existing item gets it.
             Some(s) if create_new => {
-                let id = sql::item_insert(c, s, None, "{}", "", count)?;
+                let id = match create_item(c, pull, s, count)? {
+                    Ok((id, product_made)) => {
+                        report.created += usize::from(product_made);
+                        id
+                    }
+                    Err(why) => {
+                        report.not_applied.push(NotApplied {
+                            sku: sku.to_owned(),
+                            why,
+                        });
+                        return Ok(());
+                    }
+                };
                 pull.shown.borrow_mut().push(id);
                 // Backorders: the new item publishes 0.
                 if count < 0 && !corrected {

@@ -50,12 +50,16 @@ fn get_qoh_pages_through_products_and_variations() {
             None,
         )
         .unwrap();
-    assert_eq!(r.created, 252, "{r:?}");
+    assert_eq!(
+        r.created, 253,
+        "250 products, TEE and its 2 variations: {r:?}"
+    );
     assert_eq!(f.store.item_qoh("P-250").unwrap(), 250);
     assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 6);
+    let tee = f.store.item("TEE").unwrap();
     assert!(
-        f.store.item_qoh("TEE").is_err(),
-        "a variable product holds no stock"
+        tee.has_variants && tee.qoh == 0,
+        "the variable product is made the product of its variations, holding no stock: {tee:?}"
     );
     assert!(f.emu.get_requests() >= 3, "three product pages of 100");
 }
@@ -565,4 +569,89 @@ fn a_variation_of_a_deleted_product_fails_alone_and_the_other_sale_lands() {
     // The message sends the owner to the reference, not to a SKU that is right.
     let said = recs[0]["last_response"].as_str().unwrap();
     assert!(said.contains("remote_ref \"9999/8888\""), "{said}");
+}
+
+/// A second cart, at `level`, on an `http_json` emulator of its own, switched on.
+fn other_cart(f: &Fixture, level: &str) -> (Emulator, inventory_sync::CartId) {
+    let emu = Emulator::start().unwrap();
+    let json = serde_json::json!({"name": "Other", "adapter": "http_json", "url": emu.url(),
+        "capabilities": {"send": true, "get": true, "realtime": level}});
+    let id = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    (emu, id)
+}
+
+fn create_new(f: &Fixture, cart: inventory_sync::CartId) -> inventory_sync::GetReport {
+    let options = GetOptions {
+        force: false,
+        create_new: true,
+    };
+    f.store.get_qoh(cart, options, None).unwrap()
+}
+
+fn parent_of(f: &Fixture, sku: &str) -> Option<String> {
+    let items: serde_json::Value =
+        serde_json::from_str(&f.store.items_json(None).unwrap()).unwrap();
+    let item = items.as_array().unwrap().iter().find(|i| i["sku"] == sku)?;
+    item["parent_sku"].as_str().map(str::to_owned)
+}
+
+/// *Create records for new products* makes a shop's new variation a variant of its product,
+/// which the store has (here with variant TEE-M): until 2026-12-03 TEE-L was made a plain item
+/// (found by a review), which the store cannot move under its product afterwards, and a `Sku`
+/// cart was sent TEE without TEE-L's units. That cart is told of the 4 units TEE gains.
+#[test]
+fn get_qoh_creates_a_new_variation_under_its_product() {
+    let f = fixture(Mode::WooCommerce);
+    f.item("TEE", 0);
+    f.store
+        .upsert_item_json(r#"{"sku":"TEE-M","parent_sku":"TEE","qoh":6}"#)
+        .unwrap();
+    f.emu.set_variant_qoh("TEE", "TEE-M", 6);
+    f.emu.set_variant_qoh("TEE", "TEE-L", 4);
+    let (_sku_emu, sku_cart) = other_cart(&f, "sku");
+    let a = f.cart(50);
+    let r = create_new(&f, a);
+    assert_eq!(r.created, 1, "{r:?}");
+    assert_eq!(parent_of(&f, "TEE-L").as_deref(), Some("TEE"), "{r:?}");
+    assert_eq!(f.store.item_qoh("TEE-L").unwrap(), 4);
+    let told: Vec<(String, i64)> = f
+        .records(sku_cart)
+        .iter()
+        .map(|r| {
+            (
+                r["sku"].as_str().unwrap().to_owned(),
+                r["delta"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(told, vec![("TEE".to_owned(), 4)]);
+}
+
+/// A product the store lacks is made too, without stock, with every variation the shop lists
+/// under it; no cart has any of them, so nothing is queued (rule 13), also to a `Sku` cart.
+/// A variation whose product holds stock of its own in the store is not created, and is
+/// listed saying why (a product with variants holds none).
+#[test]
+fn get_qoh_makes_the_product_of_new_variations_and_refuses_one_holding_stock() {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_variant_qoh("HAT", "HAT-S", 2);
+    f.emu.set_variant_qoh("HAT", "HAT-L", 3);
+    f.emu.set_variant_qoh("MUG", "MUG-RED", 5);
+    f.item("MUG", 7);
+    let (_sku_emu, sku_cart) = other_cart(&f, "sku");
+    let a = f.cart(50);
+    let r = create_new(&f, a);
+    assert_eq!(r.created, 3, "HAT, HAT-S, HAT-L: {r:?}");
+    assert_eq!(parent_of(&f, "HAT-S").as_deref(), Some("HAT"));
+    assert_eq!(parent_of(&f, "HAT-L").as_deref(), Some("HAT"));
+    assert_eq!(f.store.item_qoh("HAT").unwrap(), 0);
+    assert_eq!(f.records(sku_cart), Vec::<serde_json::Value>::new());
+    assert!(f.store.item("MUG-RED").is_err(), "{r:?}");
+    assert!(
+        r.not_applied
+            .iter()
+            .any(|n| n.sku == "MUG-RED" && n.why.contains("holds QOH 7")),
+        "{r:?}"
+    );
 }

@@ -345,6 +345,19 @@ pub struct QuantityPage {
     pub next_cursor: Option<String>,
 }
 
+/// One page of a cart's catalogue for *Get QOH*: its counts, and the product each variant it
+/// lists belongs to, where the cart says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CataloguePage {
+    /// The counts, as [`CartAdapter::fetch_quantities`] answers them.
+    pub counts: QuantityPage,
+    /// (variant SKU, its product's SKU) for the SKUs of `counts` the cart lists as variants
+    /// of a product that has a SKU of its own. Get QOH's `create_new` makes such a SKU a
+    /// variant of that product (created too, without stock, where the store lacks it), rather
+    /// than an item of its own, which could not be moved under its product afterwards.
+    pub products: Vec<(String, String)>,
+}
+
 /// The integrator's trait: one implementation per kind of cart.
 ///
 /// Implementations must be `Send + Sync`: calls come from many threads, and may overlap.
@@ -378,4 +391,17 @@ pub trait CartAdapter: Send + Sync {
     /// the difference to the count it should show (0) is queued to it.
     fn fetch_quantities(&self, cursor: Option<&str>, limit: u32)
         -> Result<QuantityPage, CartError>;
+    /// [`Self::fetch_quantities`] with the product each variant listed belongs to, which Get
+    /// QOH asks for (the drift report and preflight ask for counts only). The default says
+    /// none: an adapter that knows its variants' products answers them here.
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<CataloguePage, CartError> {
+        Ok(CataloguePage {
+            counts: self.fetch_quantities(cursor, limit)?,
+            products: Vec::new(),
+        })
+    }
 }

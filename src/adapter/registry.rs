@@ -553,6 +553,17 @@ impl CartAdapter for Scrubbed {
             Err(p) => Err(CartError::Unavailable(self.text(p))),
         }
     }
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<super::CataloguePage, CartError> {
+        self.paused()?;
+        match unwound(|| self.inner.fetch_catalogue(cursor, limit)) {
+            Ok(r) => r.map_err(|e| self.error(e)),
+            Err(p) => Err(CartError::Unavailable(self.text(p))),
+        }
+    }
 }
 
 impl crate::Store {

@@ -63,7 +63,8 @@
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::truncate;
 use super::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
+    UpdateMode,
 };
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -994,6 +995,15 @@ impl CartAdapter for WooCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
+        self.fetch_catalogue(cursor, limit).map(|c| c.counts)
+    }
+
+    /// A variation whose product has a SKU of its own is listed with it.
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<CataloguePage, CartError> {
         // `offset:after` (see `Position`).
         let at = match cursor.map(|c| c.split_once(':').unwrap_or((c, "0"))) {
             None => Position::START,
@@ -1004,10 +1014,10 @@ impl CartAdapter for WooCommerceAdapter {
         };
         // Two at least: each page after the first starts with the last product read.
         let per_page = limit.clamp(2, MAX_PER_PAGE);
-        let (products, next) = self.page_after("products", &[], at, per_page)?;
-        let mut items = Vec::new();
+        let (listed, next) = self.page_after("products", &[], at, per_page)?;
+        let (mut items, mut products) = (Vec::new(), Vec::new());
         let mut ids = HashMap::new();
-        for p in products {
+        for p in listed {
             let Some(id) = id_of(&p) else { continue };
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
@@ -1031,6 +1041,9 @@ impl CartAdapter for WooCommerceAdapter {
                     // taken as its own, every such variation would hold the whole pool.
                     if let Some(q) = Stock::of(&v).counted() {
                         items.push((sku.to_owned(), q));
+                        if !parent_sku.is_empty() {
+                            products.push((sku.to_owned(), parent_sku.to_owned()));
+                        }
                     }
                 }
             } else if let Some(sku) = p["sku"].as_str().filter(|s| !s.is_empty()) {
@@ -1049,9 +1062,12 @@ impl CartAdapter for WooCommerceAdapter {
             }
         }
         self.ids.lock().extend(ids);
-        Ok(QuantityPage {
-            items,
-            next_cursor: next.map(|n| format!("{}:{}", n.offset, n.after)),
+        Ok(CataloguePage {
+            counts: QuantityPage {
+                items,
+                next_cursor: next.map(|n| format!("{}:{}", n.offset, n.after)),
+            },
+            products,
         })
     }
 }
