@@ -1204,6 +1204,9 @@ fn the_shopify_emulator_refuses_the_idempotent_directive_before_2026_01() {
 #[test]
 fn sales_paused_for_a_wrong_location_are_not_bypassed_when_the_cart_is_saved_again() {
     let (f, mut cart, id) = at_a_location_the_shop_does_not_have();
+    // Three adapters each look TEE up (802 points a look): a Shopify Plus bucket pays them
+    // without a wait, which `drain` (passes one after another) would not sit out.
+    f.emu.set_shopify_budget(10_000.0, 1_000.0);
     adjust(&f.store, "TEE", -1);
     f.store.run_stack(None).unwrap();
     assert_eq!(f.count(id, StackState::Waiting), 1, "{:?}", f.records(id));

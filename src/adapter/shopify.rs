@@ -103,6 +103,14 @@ pub const MAX_QUANTITY: i64 = 1_000_000_000;
 /// The longest the adapter waits for the cost bucket before a request.
 pub const MAX_PACING: Duration = Duration::from_secs(10);
 const SKUS_PER_LOOKUP: usize = 50;
+/// Variants per read page: each node selects four objects (the variant, its inventory item,
+/// the level, the quantities list), so a page costs `2 + 4 × first` points; 200 keep it at
+/// 802, under the single-query limit of 1,000 (250 would be 1,002, refused whole).
+const READ_PAGE: i64 = 200;
+/// The calculated cost of a read page of `first` variants.
+fn read_cost(first: i64) -> f64 {
+    (2 + 4 * first) as f64
+}
 const MUTATION_COST: f64 = 10.0;
 
 /// How long a SKU's inventory item, once looked up, is used without looking it up again. An
@@ -555,8 +563,8 @@ impl ShopifyAdapter {
             loop {
                 let data = self.graphql(
                     READ_QUERY,
-                    json!({"first": 250, "after": after, "query": search, "location": self.location}),
-                    252.0,
+                    json!({"first": READ_PAGE, "after": after, "query": search, "location": self.location}),
+                    read_cost(READ_PAGE),
                     false,
                 )?;
                 let page = &data["productVariants"];
@@ -1212,11 +1220,11 @@ impl CartAdapter for ShopifyAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let first = limit.clamp(1, 250);
+        let first = i64::from(limit).clamp(1, READ_PAGE);
         let data = self.graphql(
             READ_QUERY,
             json!({"first": first, "after": cursor, "query": null, "location": self.location}),
-            2.0 + first as f64,
+            read_cost(first),
             false,
         )?;
         let page = &data["productVariants"];

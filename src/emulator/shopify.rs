@@ -164,7 +164,9 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     } else if is_set {
         MUTATION_COST
     } else if is_read {
-        2.0 + first.max(0) as f64
+        // A connection is 2 + first × the node's cost; a node here selects four objects (the
+        // variant, its inventory item, the level, the quantities list).
+        2.0 + 4.0 * first.max(0) as f64
     } else {
         return top_error("the emulator serves productVariants, inventoryAdjustQuantities and inventorySetQuantities only", "BAD_REQUEST");
     };
