@@ -838,22 +838,26 @@ fn two_changes_of_one_inventory_item_in_one_call_both_reach_it() {
 /// (Both were written in one batch, the last standing, and both reported set.)
 #[test]
 fn a_send_qoh_sets_one_inventory_item_once() {
-    let f = store();
-    let m = Medusa::start();
-    m.add("iitem_w", "W", 0);
-    item(&f.store, "W", 2);
-    item(&f.store, "W-OLD", 9);
-    let cart = m.cart(&f.store, LOCATION);
-    f.store.set_cart_sync(cart, false).unwrap();
-    f.store
-        .set_web_fields(cart, "W-OLD", r#"{"remote_ref":"iitem_w"}"#)
-        .unwrap();
-    let r = f
-        .store
-        .send_qoh(cart, SendOptions { force: true }, None)
-        .unwrap();
-    assert_eq!((r.sent, r.failed), (1, 1), "{r:?}");
-    assert_eq!(r.failures[0].sku, "W-OLD", "{r:?}");
-    assert!(r.failures[0].message.contains("item W's"), "{r:?}");
-    assert_eq!(m.stocked("iitem_w"), Some(2));
+    // In one batch, and in batches of one item (until 2026-12-03 checked within a call only:
+    // W-OLD's 9 replaced W's 2, both reported sent).
+    for max in [50, 1] {
+        let f = store();
+        let m = Medusa::start();
+        m.add("iitem_w", "W", 0);
+        item(&f.store, "W", 2);
+        item(&f.store, "W-OLD", 9);
+        let cart = m.cart_sending(&f.store, LOCATION, max);
+        f.store.set_cart_sync(cart, false).unwrap();
+        f.store
+            .set_web_fields(cart, "W-OLD", r#"{"remote_ref":"iitem_w"}"#)
+            .unwrap();
+        let r = f
+            .store
+            .send_qoh(cart, SendOptions { force: true }, None)
+            .unwrap();
+        assert_eq!((r.sent, r.failed), (1, 1), "{max}: {r:?}");
+        assert_eq!(r.failures[0].sku, "W-OLD", "{r:?}");
+        assert!(r.failures[0].message.contains("item W's"), "{r:?}");
+        assert_eq!(m.stocked("iitem_w"), Some(2), "{max}");
+    }
 }

@@ -9,7 +9,7 @@ use inventory_sync::adapter::{
 };
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
-use inventory_sync::StackState;
+use inventory_sync::{SendOptions, StackState};
 use platform::scripted::Scripted;
 use platform::*;
 use serde_json::json;
@@ -1308,4 +1308,50 @@ fn the_preflight_names_a_second_item_linked_to_one_inventory_item() {
 #[test]
 fn a_send_qoh_sets_one_inventory_item_once() {
     send_qoh_sets_one_record_once(Mode::Shopify);
+}
+
+/// A cart sending 300 counts a batch: the adapter splits them into requests of 250 and 50.
+/// Each item has a sale of 2 waiting (store 8, cart 10), and the first request's answer is
+/// lost on every try (a gateway's 504 after Shopify applied it). Until 2026-12-03 the adapter
+/// gave that as the whole call's error, the second request was never sent, and Send QOH
+/// settled all 300 items' sales as included in counts the shop might have: items 251–300
+/// stayed at 10 on Shopify while the store had 8, with nothing left to send (found by a
+/// review). The second request now goes, and each request's items answer for themselves.
+#[test]
+fn a_lost_answer_to_one_request_of_a_send_is_its_items_alone() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_shopify_budget(10_000.0, 1_000.0);
+    for i in 1..=300 {
+        let sku = format!("SKU-{i:03}");
+        f.emu.set_qoh(&sku, 10);
+        f.item(&sku, 10);
+    }
+    let cart = f.cart(300);
+    f.store.set_cart_sync(cart, true).unwrap();
+    for i in 1..=300 {
+        adjust(&f.store, &format!("SKU-{i:03}"), -2);
+    }
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 504,
+        count: 3,
+    });
+    let report = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(f.emu.qoh("SKU-001"), Some(8), "{report:?}");
+    assert_eq!(f.emu.qoh("SKU-300"), Some(8), "{report:?}");
+    f.drain();
+    for i in [1, 250, 251, 300] {
+        assert_eq!(
+            f.emu.qoh(&format!("SKU-{i:03}")),
+            Some(8),
+            "{i}: {report:?}"
+        );
+    }
+    assert_eq!(
+        f.records(cart),
+        Vec::<serde_json::Value>::new(),
+        "{report:?}"
+    );
 }

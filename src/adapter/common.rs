@@ -460,13 +460,37 @@ pub(crate) fn sent_after_another(sku: &str, record: &str) -> SendOutcome {
 
 /// A count for `record` of the cart that item `first` of the same Send QOH already sets (two
 /// store items reaching it): the cart holds one count for both. The first's goes; this one
-/// fails by name (both were written, the last standing, both reported set).
+/// fails by name (both were written, the last standing, both reported set). See [`SetOnce`].
 pub(crate) fn set_by_another(sku: &str, record: &str, first: &str) -> SendOutcome {
     SendOutcome::Failed {
         message: format!(
             "sku {sku}: {record} is also item {first}'s, and holds one count for the two: link \
              one of them to one of its own"
         ),
+    }
+}
+
+/// The records of the cart an adapter's Send QOH (or drift repair) set, each with the SKU of
+/// the store item whose count it took. Kept by the adapter, which the registry builds for
+/// each manual run, so that one run sets a record once whatever the batch size: checked per
+/// call, two items reaching one record in two batches (batches of one item) each set it, the
+/// last standing, both reported set.
+#[derive(Debug, Default)]
+pub(crate) struct SetOnce(parking_lot::Mutex<std::collections::HashMap<String, String>>);
+
+impl SetOnce {
+    /// `None` where item `sku` may set `record` (the first to, or its own count sent again);
+    /// otherwise why not ([`set_by_another`]; `what` names the record in it).
+    pub(crate) fn claim(&self, record: &str, sku: &str, what: &str) -> Option<SendOutcome> {
+        let mut set = self.0.lock();
+        match set.get(record) {
+            Some(first) if first != sku => Some(set_by_another(sku, what, first)),
+            Some(_) => None,
+            None => {
+                set.insert(record.to_owned(), sku.to_owned());
+                None
+            }
+        }
     }
 }
 

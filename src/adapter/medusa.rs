@@ -258,6 +258,8 @@ pub struct MedusaAdapter {
     location_found: std::sync::atomic::AtomicBool,
     /// The inventory items the Get QOH listing under way has returned (see `page`).
     listed: Mutex<HashSet<String>>,
+    /// The inventory items this adapter's Send QOH set, by SKU.
+    set_once: common::SetOnce,
 }
 
 impl fmt::Debug for MedusaAdapter {
@@ -310,6 +312,7 @@ impl MedusaAdapter {
             jwt: Mutex::new(Vec::new()),
             api_key,
             ids: Mutex::new(HashMap::new()),
+            set_once: Default::default(),
             location_found: Default::default(),
             listed: Mutex::new(HashSet::new()),
         })
@@ -980,9 +983,9 @@ impl MedusaAdapter {
                     continue;
                 }
             }
-            if let Some(first) = plan.iter().find(|w| w.id == f.id) {
-                let record = format!("Medusa's inventory item {}", f.id);
-                out[i] = Some(common::set_by_another(&s.sku, &record, first.sku));
+            let record = format!("Medusa's inventory item {}", f.id);
+            if let Some(refused) = self.set_once.claim(&f.id, &s.sku, &record) {
+                out[i] = Some(refused);
                 continue;
             }
             let reserved = f.level.map_or(0, |l| l.reserved);

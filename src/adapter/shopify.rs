@@ -141,6 +141,8 @@ pub struct ShopifyAdapter {
     /// ([`generation_key`]) not known to have failed: a re-send starts there, so a change
     /// Shopify failed under several keys still gets a new one each time.
     next_generation: Mutex<HashMap<String, u32>>,
+    /// The inventory items this adapter's Send QOH set, by SKU.
+    set_once: common::SetOnce,
 }
 
 /// How many lost set requests an adapter remembers.
@@ -392,6 +394,7 @@ impl ShopifyAdapter {
             budget: Mutex::new(None),
             lost_sets: Mutex::new(Vec::new()),
             next_generation: Mutex::new(HashMap::new()),
+            set_once: Default::default(),
         })
     }
 
@@ -1047,8 +1050,8 @@ impl CartAdapter for ShopifyAdapter {
                 .map(|s| (s.sku.as_str(), s.remote_ref.as_deref())),
         )?;
         let mut ready: Vec<(usize, (&QuantitySet, String))> = Vec::new();
-        // Two items reaching one inventory item: Shopify refuses a request setting it twice.
-        let mut reached: HashMap<&str, &str> = HashMap::new();
+        // Two items reaching one inventory item: Shopify refuses a request setting it twice,
+        // and in two requests the last would stand.
         for (i, s) in sets.iter().enumerate() {
             if !(0..=MAX_QUANTITY).contains(&s.qoh) {
                 out[i] = Some(SendOutcome::Failed {
@@ -1060,23 +1063,18 @@ impl CartAdapter for ShopifyAdapter {
                 continue;
             }
             match &ids[&s.sku] {
-                Ok(gid) => match reached.get(gid.as_str()) {
-                    Some(first) => {
-                        out[i] = Some(common::set_by_another(
-                            &s.sku,
-                            &format!("shopify's inventory item {gid}"),
-                            first,
-                        ))
+                Ok(gid) => {
+                    let what = format!("shopify's inventory item {gid}");
+                    match self.set_once.claim(gid, &s.sku, &what) {
+                        Some(refused) => out[i] = Some(refused),
+                        None => ready.push((i, (s, gid.clone()))),
                     }
-                    None => {
-                        reached.insert(gid, &s.sku);
-                        ready.push((i, (s, gid.clone())));
-                    }
-                },
+                }
                 Err(m) => out[i] = Some(SendOutcome::Failed { message: m.clone() }),
             }
         }
         let mut first = true;
+        let total = ready.len();
         for chunk in self.set_requests(ready) {
             let mut pending: Vec<(usize, (&QuantitySet, String))> = chunk;
             // At most two tries: the second without the items the first named in userErrors.
@@ -1108,7 +1106,15 @@ impl CartAdapter for ShopifyAdapter {
                 drop(lost);
                 match answer {
                     Err(e) => {
-                        if first && attempt == 0 {
+                        // A lost answer to one request of several is its items' alone: the
+                        // counts of the others are sent (keyed, they are safe to send), and
+                        // never taken for counts the shop may have (their waiting records
+                        // would be settled as included).
+                        if common::fails_whole_call(
+                            &e,
+                            first && attempt == 0,
+                            pending.len() == total,
+                        ) {
                             return Err(e);
                         }
                         for (i, (s, _)) in &pending {

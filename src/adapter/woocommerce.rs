@@ -220,6 +220,8 @@ pub struct WooCommerceAdapter {
     ids: Mutex<HashMap<String, WooRef>>,
     /// Items a batch request carries: [`MAX_BATCH`], or fewer once the shop answered 413.
     batch_limit: AtomicUsize,
+    /// The products and variations this adapter's Send QOH set, by SKU.
+    set_once: common::SetOnce,
 }
 
 impl fmt::Debug for WooCommerceAdapter {
@@ -273,6 +275,7 @@ impl WooCommerceAdapter {
             base,
             client: common::client(headers, timeout, "woocommerce")?,
             ids: Mutex::new(HashMap::new()),
+            set_once: Default::default(),
             batch_limit: AtomicUsize::new(MAX_BATCH),
         })
     }
@@ -947,12 +950,12 @@ impl CartAdapter for WooCommerceAdapter {
                     Some(_) => {}
                 }
             }
-            if let Some(first) = plan.iter().find(|w| w.r == r) {
-                out[i] = Some(common::set_by_another(
-                    &s.sku,
-                    "its WooCommerce product",
-                    first.sku,
-                ));
+            let record = format!("{}/{}", r.product, r.variation.unwrap_or(0));
+            if let Some(refused) = self
+                .set_once
+                .claim(&record, &s.sku, "its WooCommerce product")
+            {
+                out[i] = Some(refused);
                 continue;
             }
             plan.push(Write {

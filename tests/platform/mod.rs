@@ -249,22 +249,34 @@ pub fn secrets_stay_secret(mode: Mode) {
 /// A Send QOH of TEE (2, reaching its cart record by SKU), MUG (4) and TEE-OLD (9, linked by
 /// `remote_ref` to TEE's record, as one left from a product made again): the cart holds one
 /// count for TEE and TEE-OLD. Checks that TEE's count goes, TEE-OLD fails naming TEE, and MUG
-/// goes, in one request.
+/// goes, in one request; and the same in batches of one item, where TEE and TEE-OLD go in
+/// two requests (until 2026-12-03 each adapter checked within one call only, so TEE-OLD's 9
+/// replaced TEE's 2 and both were reported sent; found by a review).
 pub fn send_qoh_sets_one_record_once(mode: Mode) {
-    let f = fixture(mode);
-    for (sku, cart_qoh, qoh) in [("TEE", 0, 2), ("MUG", 0, 4)] {
-        f.emu.set_qoh(sku, cart_qoh);
-        f.item(sku, qoh);
+    for (max, requests) in [(50, 1), (1, 3)] {
+        let f = fixture(mode);
+        for (sku, cart_qoh, qoh) in [("TEE", 0, 2), ("MUG", 0, 4)] {
+            f.emu.set_qoh(sku, cart_qoh);
+            f.item(sku, qoh);
+        }
+        f.item("TEE-OLD", 9);
+        let cart = f.cart(max);
+        let id = f.emu.platform_id("TEE").unwrap();
+        f.store
+            .set_web_fields(cart, "TEE-OLD", &format!(r#"{{"remote_ref":"{id}"}}"#))
+            .unwrap();
+        let r = f.send(cart);
+        assert_eq!(
+            (r.sent, r.failed, r.requests),
+            (2, 1, requests),
+            "{max}: {r:?}"
+        );
+        assert_eq!(r.failures[0].sku, "TEE-OLD", "{r:?}");
+        assert!(r.failures[0].message.contains("TEE"), "{r:?}");
+        assert_eq!(
+            (f.emu.qoh("TEE"), f.emu.qoh("MUG")),
+            (Some(2), Some(4)),
+            "{max}"
+        );
     }
-    f.item("TEE-OLD", 9);
-    let cart = f.cart(50);
-    let id = f.emu.platform_id("TEE").unwrap();
-    f.store
-        .set_web_fields(cart, "TEE-OLD", &format!(r#"{{"remote_ref":"{id}"}}"#))
-        .unwrap();
-    let r = f.send(cart);
-    assert_eq!((r.sent, r.failed, r.requests), (2, 1, 1), "{r:?}");
-    assert_eq!(r.failures[0].sku, "TEE-OLD", "{r:?}");
-    assert!(r.failures[0].message.contains("TEE"), "{r:?}");
-    assert_eq!((f.emu.qoh("TEE"), f.emu.qoh("MUG")), (Some(2), Some(4)));
 }
