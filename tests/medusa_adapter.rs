@@ -517,6 +517,24 @@ fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
     assert_eq!(m.stocked("iitem_1"), Some(9));
 }
 
+/// Medusa with TEE-M (inventory item `iitem_1`) stocked 10 with `held` reserved, a store in
+/// step with it, and a real-time cart on which a change of `delta` waits (a till sale, or a
+/// return).
+fn tee_with_change(held: i64, delta: i64) -> (Fixture, Medusa, CartId) {
+    let f = store();
+    let m = Medusa::start();
+    m.add_held("iitem_1", "TEE-M", 10, held);
+    let cart = m.cart(&f.store, LOCATION);
+    item(&f.store, "TEE-M", 10);
+    let reason = if delta > 0 {
+        Reason::Return
+    } else {
+        Reason::PosSale
+    };
+    adjust(&f.store, "TEE-M", delta, reason);
+    (f, m, cart)
+}
+
 /// A router in front of Medusa that gives up on a forwarded write and answers 503 while
 /// Medusa applies it (Heroku's router at its time-out: "your application will continue to
 /// work on the request") leaves the sale uncertain for the owner: it is never read, added and
@@ -524,12 +542,7 @@ fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
 /// write may land after the read).
 #[test]
 fn a_routers_503_after_a_forwarded_write_leaves_the_sale_uncertain() {
-    let f = store();
-    let m = Medusa::start();
-    m.add("iitem_1", "TEE-M", 10);
-    let cart = m.cart(&f.store, LOCATION);
-    item(&f.store, "TEE-M", 10);
-    adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+    let (f, m, cart) = tee_with_change(0, -1);
     m.fault(Fault::ApplyThen(
         503,
         "<!DOCTYPE html><html><head><title>Application Error</title></head></html>",
@@ -575,12 +588,7 @@ fn medusas_own_500_to_a_write_is_settled_by_reading_the_level_back() {
         ),
     ];
     for (faults, stocked, writes, uncertain) in cases {
-        let f = store();
-        let m = Medusa::start();
-        m.add("iitem_1", "TEE-M", 10);
-        let cart = m.cart(&f.store, LOCATION);
-        item(&f.store, "TEE-M", 10);
-        adjust(&f.store, "TEE-M", -1, Reason::PosSale);
+        let (f, m, cart) = tee_with_change(0, -1);
         for fault in faults {
             m.fault(*fault);
         }
@@ -620,17 +628,7 @@ fn medusas_own_500_to_a_write_is_settled_by_reading_the_level_back() {
 fn a_fulfilment_in_the_window_of_a_500_is_not_read_as_nothing_applied() {
     // (delta, whether Medusa's undo runs after the fulfilment)
     for (delta, undo) in [(1, false), (-1, true)] {
-        let f = store();
-        let m = Medusa::start();
-        m.add_held("iitem_1", "TEE-M", 10, 3);
-        let cart = m.cart(&f.store, LOCATION);
-        item(&f.store, "TEE-M", 10);
-        let reason = if delta > 0 {
-            Reason::Return
-        } else {
-            Reason::PosSale
-        };
-        adjust(&f.store, "TEE-M", delta, reason);
+        let (f, m, cart) = tee_with_change(3, delta);
         m.fault(Fault::ApplyFulfilThen(1, undo, 500, MEDUSA_500));
         drain(&f.store);
         let records = stack(&f.store, None);

@@ -3764,16 +3764,23 @@ fn send_qoh_settles_its_batch_when_an_item_is_deleted_while_the_request_is_on_it
 
 // ---- Get QOH: one SKU on two of the cart's products --------------------------------------
 
-/// A cart listing `items` (a SKU among them on two products), counting the sets it is sent.
+/// A cart listing `pages` (a SKU among them on two products), one a call by cursor "1",
+/// "2", …, counting the sets it is sent.
 struct ListsSkuTwice {
-    items: Vec<(String, i64)>,
+    pages: Vec<Vec<(String, i64)>>,
     sets: std::sync::atomic::AtomicUsize,
 }
 
 impl ListsSkuTwice {
     fn new(items: &[(&str, i64)]) -> Arc<ListsSkuTwice> {
+        Self::pages(&[items])
+    }
+    fn pages(pages: &[&[(&str, i64)]]) -> Arc<ListsSkuTwice> {
         Arc::new(ListsSkuTwice {
-            items: items.iter().map(|(s, q)| (s.to_string(), *q)).collect(),
+            pages: pages
+                .iter()
+                .map(|p| p.iter().map(|(s, q)| (s.to_string(), *q)).collect())
+                .collect(),
             sets: Default::default(),
         })
     }
@@ -3793,12 +3800,13 @@ impl CartAdapter for ListsSkuTwice {
     }
     fn fetch_quantities(
         &self,
-        _: Option<&str>,
+        cursor: Option<&str>,
         _: u32,
     ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
+        let i: usize = cursor.map_or(0, |c| c.parse().unwrap());
         Ok(inventory_sync::adapter::QuantityPage {
-            items: self.items.clone(),
-            next_cursor: None,
+            items: self.pages[i].clone(),
+            next_cursor: (i + 1 < self.pages.len()).then(|| (i + 1).to_string()),
         })
     }
 }
@@ -3885,30 +3893,6 @@ fn get_qoh_does_not_flip_an_item_between_two_cart_products_sharing_its_sku() {
     );
 }
 
-/// A read-only cart serving fixed pages, one a call, by cursor "1", "2", …
-struct Pages(Vec<Vec<(&'static str, i64)>>);
-
-impl CartAdapter for Pages {
-    takes_no_deltas!();
-    fn set_quantities(
-        &self,
-        _: &[inventory_sync::adapter::QuantitySet],
-    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
-        Err(CartError::Rejected("not in this test".into()))
-    }
-    fn fetch_quantities(
-        &self,
-        cursor: Option<&str>,
-        _: u32,
-    ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
-        let i: usize = cursor.map_or(0, |c| c.parse().unwrap());
-        Ok(inventory_sync::adapter::QuantityPage {
-            items: self.0[i].iter().map(|(s, q)| (s.to_string(), *q)).collect(),
-            next_cursor: (i + 1 < self.0.len()).then(|| (i + 1).to_string()),
-        })
-    }
-}
-
 /// The same across pages (Shopify lists variants by id, so two sharing a SKU are as often on
 /// two pages as on one): until 2026-12-03 Get QOH applied each page as it read it, so the
 /// first product's count (0 here) moved item S by -10, queued to cart B, and the report said
@@ -3923,7 +3907,7 @@ fn get_qoh_applies_no_count_of_a_sku_the_cart_lists_on_two_pages() {
     let a = custom_cart(
         &f.store,
         "two-pages",
-        Arc::new(Pages(vec![vec![("S", 0), ("T", 5)], vec![("S", 10)]])),
+        ListsSkuTwice::pages(&[&[("S", 0), ("T", 5)], &[("S", 10)]]),
         None,
         None,
     );
