@@ -216,6 +216,8 @@ Private Function TextCall(ByVal which As Long, ByVal store As Long, ByVal arg As
         Case 7: TextCall = invsync_param_get(store, arg, buf, bufLen, needed)
         Case 8: TextCall = invsync_preflight(store, num, buf, bufLen, needed)
         Case 9: TextCall = invsync_stack_run(store, num, buf, bufLen, needed)
+        ' Not a call: never answered as one that succeeded.
+        Case Else: Err.Raise 5, "inventory_sync", "InvsyncText: no text-out call numbered " & which
     End Select
 End Function
 
@@ -231,6 +233,11 @@ Public Function InvsyncText(ByVal which As Long, ByVal store As Long, Optional B
     Dim arg As Long
 #End If
     Dim a() As Byte, b() As Byte, needed As Long, status As Long, tries As Long, size As Long
+    ' Called again to grow its buffer, a call that does work would do it again (read the whole
+    ' cart, run another pass): those go through InvsyncWork.
+    If which = 8 Or which = 9 Then
+        Err.Raise 5, "inventory_sync", "InvsyncText: call " & which & " does work; use InvsyncWork"
+    End If
     If Len(argText) > 0 Then
         a = Utf8z(argText)
         arg = VarPtr(a(0))
