@@ -402,7 +402,7 @@ struct ResultsAnswer {
 struct ResultItem {
     key: String,
     status: String,
-    #[serde(default, deserialize_with = "some_count")]
+    #[serde(default, deserialize_with = "readable_count")]
     qoh: Option<i64>,
     #[serde(default)]
     message: Option<String>,
@@ -423,8 +423,8 @@ struct PageItem {
 }
 
 /// A count as a plugin may write it: `9`, `9.0` (PHP's `json_encode` of a float,
-/// JavaScript's numbers; JSON itself does not tell them apart) or `"9"` (PHP code handing on
-/// a database field, which comes as text). A fraction, or a number past what a double holds
+/// JavaScript's numbers; JSON itself does not tell them apart) or `"9"` or `"9.0000"` (PHP
+/// code handing on a database field, which comes as text). A fraction, or a number past what a double holds
 /// exactly, is refused: the answer is malformed.
 fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
     #[derive(Deserialize)]
@@ -439,6 +439,8 @@ fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::
             .trim()
             .parse::<i64>()
             .map(serde_json::Number::from)
+            // PHP handing on a DECIMAL column: "9.0000".
+            .or_else(|_| t.trim().parse::<serde_json::Number>())
             .map_err(|_| serde::de::Error::custom(format!("qoh {t:?} is not a whole number")))?,
     };
     n.as_i64()
@@ -448,6 +450,16 @@ fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::
                 .map(|f| f as i64)
         })
         .ok_or_else(|| serde::de::Error::custom(format!("qoh {n} is not a whole number")))
+}
+
+/// The count a write's result gives, for information (its status says what happened): one
+/// that cannot be read (`""` from an empty database field) is none, rather than void the
+/// answer, which made an applied change a lost answer, sent again until bypassed.
+fn readable_count<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<i64>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(some_count(v).ok().flatten())
 }
 
 /// [`count`] where the field may be absent or null.
@@ -716,6 +728,40 @@ mod tests {
         let e = a.fetch_quantities(None, 10).unwrap_err();
         assert!(e.message().contains("4.5 is not a whole number"), "{e:?}");
         server.finish();
+    }
+
+    /// A count written as decimal text (`"9.0000"`: PHP handing on a MySQL DECIMAL column) is
+    /// read like `9.0`; a write's result whose count cannot be read (`""`) is read by its
+    /// status. Until 2026-12-03 either made the answer malformed, a lost answer: the change
+    /// the cart applied was sent again (answered `duplicate`, malformed again) until it was
+    /// bypassed as failed. (Found by a review.)
+    #[test]
+    fn a_result_whose_count_is_decimal_text_or_blank_is_read_by_its_status() {
+        let server = Scripted::start(vec![
+            (
+                200,
+                r#"{"results":[{"key":"k1","status":"applied","qoh":"9.0000"}]}"#,
+            ),
+            (
+                200,
+                r#"{"results":[{"key":"k1","status":"duplicate","qoh":""}]}"#,
+            ),
+        ]);
+        let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+        let sale = || DeltaSend {
+            key: "k1".into(),
+            sku: "TEE-M".into(),
+            remote_ref: None,
+            delta: -1,
+        };
+        let first = a.apply_deltas(&[sale()]).unwrap();
+        let again = a.apply_deltas(&[sale()]).unwrap();
+        server.finish();
+        assert_eq!(first, vec![SendOutcome::Applied { qoh: Some(9) }]);
+        assert!(
+            matches!(again[..], [SendOutcome::Applied { .. }]),
+            "{again:?}"
+        );
     }
 
     #[test]
