@@ -677,10 +677,9 @@ int32_t invsync_send_qoh(invsync_store *store,
  * with its product under that product). The whole listing is read before a count is
  * applied (a SKU the cart lists twice, on any pages, is applied at neither place).
  * `progress` (optional) is called between pages read (`total` -1 while unknown); a non-zero
- * return stops the reading, the pages read are applied, and the call returns
- * `INVSYNC_CANCELLED` with the partial report. A cart that fails after some pages were read
- * ends the run likewise with `INVSYNC_OK` and `error` in the report (what was applied
- * stands; run it again to finish). `INVSYNC_NETWORK` when the cart cannot be reached;
+ * return stops the reading, and the call returns `INVSYNC_CANCELLED` with the report, no
+ * count applied. A cart that fails after some pages were read ends the run with
+ * `INVSYNC_OK` and `error` in the report, no count applied (run it again). `INVSYNC_NETWORK` when the cart cannot be reached;
  * `INVSYNC_REFUSED` inside a host transaction, and when the cart's answer to the first
  * page ends the run (credentials refused, a 4xx or 5xx, an answer that cannot be read: the
  * message names the cart and what it said).

@@ -651,7 +651,8 @@ impl Store {
         let linked = self.read(|c| sql::linked_by_ref(c, cart.id))?;
         // The whole listing is read before any count is applied: a SKU the cart lists on two
         // products is two counts of one item, and where the second is on a later page, the
-        // first would already have moved the item. Each page keeps the ledger's newest row
+        // first would already have moved the item. A listing not read to its end (cancelled, or
+        // the cart failed part-way) applies nothing. Each page keeps the ledger's newest row
         // before the cart was asked for it: an order or return imported from the cart after
         // it may or may not be in the page's counts. (The cart is held throughout, so no
         // record is sent meanwhile; a local change made meanwhile moves the item's QOH and
@@ -672,12 +673,15 @@ impl Store {
                     paging.check(page.counts)
                 }) {
                 Ok(page) => page,
-                // Before any page, nothing was done: an error of the call. After, the pages
-                // read are applied and the report says why it stopped; running Get QOH again
-                // finishes it.
+                // Before any page: an error of the call. After, the report says why it
+                // stopped, and nothing is applied (below).
                 Err(e) if cursor.is_none() => return Err(cart_error(&cart, &e)),
                 Err(e) => {
-                    report.error = Some(stopped(&cart, &e, done, -1));
+                    report.error = Some(format!(
+                        "stopped after reading {done} items: {}; nothing was applied (a count is \
+                         applied once the whole listing is read); run it again",
+                        cart_error(&cart, &e).message()
+                    ));
                     break;
                 }
             };
@@ -699,6 +703,11 @@ impl Store {
                     break;
                 }
             }
+        }
+        // A listing not read to its end may list a SKU of a page read again on a page not read:
+        // no count is applied (and a Cancel stops the run before it changes anything).
+        if report.cancelled || report.error.is_some() {
+            pages.clear();
         }
         let mut applied = 0i64;
         for (items, since) in pages {

@@ -695,8 +695,7 @@ impl CartAdapter for BigCommerceAdapter {
                     if at.restarts >= RESTARTS {
                         return Err(CartError::Unavailable(format!(
                             "the bigcommerce catalogue changed while it was read, {} times \
-                             (it lists {now} items, {was} before): the pages read are \
-                             applied; run Get QOH again",
+                             (it lists {now} items, {was} before): run Get QOH again",
                             at.restarts + 1
                         )));
                     }

@@ -1063,7 +1063,7 @@ impl MedusaAdapter {
             if restarts >= RESTARTS {
                 return Err(CartError::Unavailable(format!(
                     "the medusa inventory changed while it was read, {} times (items deleted \
-                     behind the page read): the pages read are applied; run Get QOH again",
+                     behind the page read): run Get QOH again",
                     restarts + 1
                 )));
             }
