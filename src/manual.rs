@@ -263,6 +263,7 @@ impl Store {
             )));
         }
         let adapter = self.build_adapter(&cart)?;
+        adapter.begin_manual_run();
         Ok((cart, adapter))
     }
 

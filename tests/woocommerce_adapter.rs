@@ -655,3 +655,50 @@ fn get_qoh_makes_the_product_of_new_variations_and_refuses_one_holding_stock() {
         "{r:?}"
     );
 }
+
+/// What an adapter notes for one Send QOH (the records set, so that two items reaching one
+/// are found whatever the batch size) starts afresh with each run, also where the factory
+/// hands out one adapter it keeps: TEE-OLD (linked to TEE's product) is replaced by item TEE,
+/// whose count goes. Until the review of bd93ced it was refused as "also item TEE-OLD's"
+/// in every later run.
+#[test]
+fn an_adapter_kept_across_runs_sets_a_record_for_another_item_in_the_next_run() {
+    let f = fixture(Mode::WooCommerce);
+    f.emu.set_qoh("TEE", 0);
+    let woo: std::sync::Arc<dyn CartAdapter> = std::sync::Arc::new(
+        WooCommerceAdapter::new(
+            &f.emu.url(),
+            "ck_test",
+            Secret::new(SECRET),
+            Duration::from_secs(5),
+        )
+        .unwrap(),
+    );
+    f.store
+        .register_adapter("kept-woo", move |_| Ok(woo.clone()));
+    let c = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Kept","adapter":"kept-woo","capabilities":{"send":true,"get":true}}"#,
+        )
+        .unwrap();
+    f.item("TEE-OLD", 9);
+    let id = f.emu.platform_id("TEE").unwrap();
+    f.store
+        .set_web_fields(c, "TEE-OLD", &format!(r#"{{"remote_ref":"{id}"}}"#))
+        .unwrap();
+    let r = f.send(c);
+    assert_eq!(
+        (r.sent, r.failed, f.emu.qoh("TEE")),
+        (1, 0, Some(9)),
+        "{r:?}"
+    );
+    f.store.delete_item("TEE-OLD").unwrap();
+    f.item("TEE", 2);
+    let r = f.send(c);
+    assert_eq!(
+        (r.sent, r.failed, f.emu.qoh("TEE")),
+        (1, 0, Some(2)),
+        "{r:?}"
+    );
+}

@@ -471,14 +471,18 @@ pub(crate) fn set_by_another(sku: &str, record: &str, first: &str) -> SendOutcom
 }
 
 /// The records of the cart an adapter's Send QOH (or drift repair) set, each with the SKU of
-/// the store item whose count it took. Kept by the adapter, which the registry builds for
-/// each manual run, so that one run sets a record once whatever the batch size: checked per
-/// call, two items reaching one record in two batches (batches of one item) each set it, the
-/// last standing, both reported set.
+/// the store item whose count it took, from the run's start
+/// ([`super::CartAdapter::begin_manual_run`], which calls [`SetOnce::clear`]): one run sets a
+/// record once whatever the batch size. Checked per call, two items reaching one record in
+/// two batches (batches of one item) each set it, the last standing, both reported set.
 #[derive(Debug, Default)]
 pub(crate) struct SetOnce(parking_lot::Mutex<std::collections::HashMap<String, String>>);
 
 impl SetOnce {
+    /// A new run: no record set yet.
+    pub(crate) fn clear(&self) {
+        self.0.lock().clear();
+    }
     /// `None` where item `sku` may set `record` (the first to, or its own count sent again);
     /// otherwise why not ([`set_by_another`]; `what` names the record in it).
     pub(crate) fn claim(&self, record: &str, sku: &str, what: &str) -> Option<SendOutcome> {

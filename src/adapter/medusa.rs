@@ -788,6 +788,9 @@ fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
 }
 
 impl CartAdapter for MedusaAdapter {
+    fn begin_manual_run(&self) {
+        self.set_once.clear();
+    }
     fn update_mode(&self) -> UpdateMode {
         UpdateMode::Absolute
     }

@@ -553,6 +553,10 @@ impl CartAdapter for Scrubbed {
             Err(p) => Err(CartError::Unavailable(self.text(p))),
         }
     }
+    /// A panic here is the adapter's: the run goes on, and its calls answer for themselves.
+    fn begin_manual_run(&self) {
+        let _ = unwound(|| self.inner.begin_manual_run());
+    }
     fn fetch_catalogue(
         &self,
         cursor: Option<&str>,

@@ -919,6 +919,9 @@ fn user_errors(payload: &Value) -> Option<(String, bool)> {
 }
 
 impl CartAdapter for ShopifyAdapter {
+    fn begin_manual_run(&self) {
+        self.set_once.clear();
+    }
     fn update_mode(&self) -> UpdateMode {
         UpdateMode::RelativeKeyed
     }

@@ -801,6 +801,9 @@ struct Write<'a> {
 }
 
 impl CartAdapter for WooCommerceAdapter {
+    fn begin_manual_run(&self) {
+        self.set_once.clear();
+    }
     fn update_mode(&self) -> UpdateMode {
         UpdateMode::Absolute
     }
