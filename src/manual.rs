@@ -854,7 +854,7 @@ impl Store {
             }
         }
         let expected = self.expected_counts(&cart)?;
-        for (sku, _, waiting) in &expected {
+        for (sku, _, waiting, _) in &expected {
             if waiting.records > 0 {
                 warnings.push(Warning {
                     kind: "pending",
@@ -870,9 +870,33 @@ impl Store {
         }
         if cart.capabilities.get {
             let (counts, twice) = fetch_all(&cart, adapter.as_ref())?;
-            let known: HashSet<&str> = expected.iter().map(|(s, _, _)| s.as_str()).collect();
-            for (sku, published, waiting) in &expected {
+            let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
+            for (sku, published, waiting, kept) in &expected {
                 let pending = &waiting.sum;
+                // Where the store keeps a count of what the cart shows (a cap, the floor of
+                // 0), switching on sends the cart the difference from it to the published
+                // count (`pulled_to_realtime`): the cart ends right if it shows the kept
+                // count now, and wrong by as much as it differs from it.
+                if let (Some(kept), Some(&q)) = (kept, counts.get(sku)) {
+                    if !in_step(q, *kept, waiting) {
+                        warnings.push(Warning {
+                            kind: "drift",
+                            sku: Some(sku.clone()),
+                            message: format!(
+                                "the cart shows {q}; the store takes it to show {} (kept since \
+                                 the last Get QOH or Send QOH), and switching real-time sync on \
+                                 sends it {:+} to what the store publishes ({published}): it \
+                                 would show {}",
+                                kept - pending,
+                                published - kept,
+                                q + published - kept
+                            ),
+                            cart_qoh: Some(q),
+                            expected: Some(kept - pending),
+                        });
+                    }
+                    continue;
+                }
                 match counts.get(sku) {
                     // Unmapped too: no one count of the cart's stands for the item.
                     None if twice.contains_key(sku) => warnings.push(Warning {
@@ -949,10 +973,11 @@ impl Store {
     fn kept_after_taken(
         &self,
         cart: &Cart,
+        sent: &[ItemId],
         taken: &[(ItemId, i64, bool)],
         shown: bool,
     ) -> Result<()> {
-        self.write(|c| {
+        self.write_patiently(|c| {
             for &(item, count, maybe) in taken {
                 kept_after_taken(c, cart, item, count, maybe)?;
             }
@@ -960,20 +985,28 @@ impl Store {
                 let items: Vec<ItemId> = taken.iter().map(|&(item, ..)| item).collect();
                 sql::cart_mark_shown(c, cart.id, &items)?;
             }
-            Ok(())
+            sql::counts_sent(c, cart.id, sent)
         })
     }
 
-    /// (SKU, published count, what waits for the cart) of every item the cart gets.
-    fn expected_counts(&self, cart: &Cart) -> Result<Vec<(String, i64, sql::Waiting)>> {
+    /// (SKU, published count, what waits for the cart, the count kept of what the cart shows
+    /// where one is) of every item the cart gets.
+    fn expected_counts(&self, cart: &Cart) -> Result<Vec<Expected>> {
         self.read(|c| {
             let mut out = Vec::new();
+            // Most carts have no kept count: each item then skips the lookup.
+            let kept_any = sql::pulled_any(c, cart.id)?;
             for item in sql::items_for_cart(c, cart)? {
                 if let Some((target, published)) = published_now(c, cart, &item)? {
+                    let kept = match kept_any {
+                        true => sql::pulled_get(c, cart.id, target)?,
+                        false => None,
+                    };
                     out.push((
                         item.sku.clone(),
                         published,
                         sql::stack_sum(c, cart.id, target)?,
+                        kept,
                     ));
                 }
             }
@@ -1012,7 +1045,7 @@ impl Store {
         let (counts, twice) = fetch_all(&cart, adapter.as_ref())?;
         let mut report = DriftReport::default();
         let mut in_doubt = Vec::new();
-        for (sku, published, waiting) in self.expected_counts(&cart)? {
+        for (sku, published, waiting, _) in self.expected_counts(&cart)? {
             let Some(&q) = counts.get(&sku) else {
                 if let Some(&first) = twice.get(&sku) {
                     in_doubt.push(DriftItem {
@@ -1061,36 +1094,34 @@ impl Store {
                 if !owed.is_zero() {
                     std::thread::sleep(std::mem::take(&mut owed));
                 }
-                // One read transaction for the batch: a consistent snapshot. An item deleted
-                // since the report read it (from another workstation) is left out.
-                let found: Vec<Option<(ItemId, QuantitySet)>> = self.read(|c| {
-                    chunk
-                        .iter()
-                        .map(|d| {
-                            let Some(item) = sql::item_find(c, &d.sku)? else {
-                                return Ok(None);
-                            };
-                            // The cart's own reference, as real-time sync and Send QOH use it.
-                            let target =
-                                published_now(c, &cart, &item)?.map_or(item.id, |(t, _)| t);
-                            let set = QuantitySet {
-                                key: random_key(),
-                                sku: d.sku.clone(),
-                                remote_ref: sql::web_fields_get(c, cart.id, target)?.remote_ref,
-                                qoh: d.expected,
-                                expected: Some(d.cart_qoh),
-                            };
-                            Ok(Some((target, set)))
-                        })
-                        .collect()
-                })?;
+                // The batch's counts, worked out again as it goes, in one transaction: what
+                // the report read may be stale by now (an order imported from the cart lowers
+                // what the store publishes, and the cart's count already holds the sale: set
+                // to the old count, the cart would offer a unit the store lacks; an item may
+                // have been deleted, taken off the cart, or given records in doubt). A count
+                // that replaces a kept count is noted before it goes, as Send QOH notes it:
+                // should the run end before it settles the answer, the cart is taken to show
+                // the larger of the two, never a count that makes stock at the next Get QOH.
+                let found: Vec<std::result::Result<(ItemId, QuantitySet), String>> =
+                    self.write(|c| {
+                        let mut noted = Vec::new();
+                        let found = chunk
+                            .iter()
+                            .map(|d| repair_set(c, &cart, d, &mut noted))
+                            .collect::<Result<Vec<_>>>()?;
+                        sql::counts_sending(c, cart.id, &noted)?;
+                        Ok(found)
+                    })?;
                 let mut chunk: Vec<&mut DriftItem> = chunk
                     .iter_mut()
                     .zip(&found)
                     .filter_map(|(d, f)| match f {
-                        Some(_) => Some(d),
-                        None => {
-                            d.outcome = Some("not repaired: the item was deleted meanwhile".into());
+                        Ok((_, set)) => {
+                            d.expected = set.qoh;
+                            Some(d)
+                        }
+                        Err(why) => {
+                            d.outcome = Some(why.clone());
                             None
                         }
                     })
@@ -1143,22 +1174,21 @@ impl Store {
                             });
                         }
                         // The cart was shown these counts, as by Send QOH.
-                        if !taken.is_empty() {
-                            self.kept_after_taken(&cart, &taken, true)?;
-                        }
+                        self.kept_after_taken(&cart, &targets, &taken, true)?;
                     }
                     Err(e) => {
                         for d in chunk.iter_mut() {
                             d.outcome = Some(e.message());
                         }
-                        if matches!(e, CartError::Ambiguous(_)) {
-                            let taken: Vec<(ItemId, i64, bool)> = targets
+                        let taken: Vec<(ItemId, i64, bool)> = match e {
+                            CartError::Ambiguous(_) => targets
                                 .iter()
                                 .zip(&sets)
                                 .map(|(&t, s)| (t, s.qoh, true))
-                                .collect();
-                            self.kept_after_taken(&cart, &taken, false)?;
-                        }
+                                .collect(),
+                            _ => Vec::new(),
+                        };
+                        self.kept_after_taken(&cart, &targets, &taken, false)?;
                         if matches!(e, CartError::RateLimited { .. }) {
                             paused = Some(e.message());
                         }
@@ -1233,6 +1263,52 @@ fn kept_after_taken(
         }
         _ => sql::pulled_set(c, cart.id, item, shows),
     }
+}
+
+/// What [`Store::expected_counts`] gives for an item: (SKU, published count, what waits for
+/// the cart, the count kept of what the cart shows).
+type Expected = (String, i64, sql::Waiting, Option<i64>);
+
+/// A drift repair's set for item `d`, worked out from the store as it is now, or why the item
+/// is not repaired. The target of a count that replaces a kept count goes to `noted` (see
+/// `counts_sending`: it includes no waiting record, which go on top of it).
+fn repair_set(
+    c: &rusqlite::Connection,
+    cart: &Cart,
+    d: &DriftItem,
+    noted: &mut Vec<(ItemId, i64)>,
+) -> Result<std::result::Result<(ItemId, QuantitySet), String>> {
+    let Some(item) = sql::item_find(c, &d.sku)? else {
+        return Ok(Err("not repaired: the item was deleted meanwhile".into()));
+    };
+    let Some((target, published)) = published_now(c, cart, &item)? else {
+        return Ok(Err(
+            "not repaired: no longer published to this cart (taken off it, or made a product with variants, meanwhile)".into(),
+        ));
+    };
+    let waiting = sql::stack_sum(c, cart.id, target)?;
+    if in_step(d.cart_qoh, published, &waiting) {
+        return Ok(Err(
+            "in step now: the store's count moved to the cart's meanwhile (an order imported from it)".into(),
+        ));
+    }
+    if waiting.in_doubt > 0 {
+        return Ok(Err(format!("not repaired: {}", in_doubt_why(waiting))));
+    }
+    if sql::pulled_get(c, cart.id, target)?.is_some() {
+        noted.push((target, 0));
+    }
+    Ok(Ok((
+        target,
+        QuantitySet {
+            key: random_key(),
+            sku: d.sku.clone(),
+            // The cart's own reference, as real-time sync and Send QOH use it.
+            remote_ref: sql::web_fields_get(c, cart.id, target)?.remote_ref,
+            qoh: published - waiting.sum,
+            expected: Some(d.cart_qoh),
+        },
+    )))
 }
 
 /// Every count of the cart's catalogue by SKU as the store reads it (trimmed: " P " is item
