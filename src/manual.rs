@@ -577,7 +577,7 @@ impl Store {
         let moved = match sent.is_empty() {
             true => false,
             false => self.read(|c| {
-                Ok(sql::ledger_from_cart_since(c, run.cart.id, since)?
+                Ok(sql::ledger_from_cart_since(c, run.cart.id, since, &[])?
                     && !sql::realtime_targets(c)?
                         .iter()
                         .any(|(id, _)| *id == run.cart.id))
@@ -711,6 +711,9 @@ impl Store {
             pages.clear();
         }
         let mut applied = 0i64;
+        // The ledger rows this run's pages wrote (first, last), merged where adjacent: changes
+        // from the cart too, which are no order imported from it.
+        let mut own: Vec<(i64, i64)> = Vec::new();
         for (items, since) in pages {
             // What the report said before this page: a page whose transaction fails is rolled
             // back whole, and its counts are not reported as applied.
@@ -729,13 +732,14 @@ impl Store {
                     workstation: &workstation,
                     targets: sql::realtime_targets(c)?,
                     kept_any: std::cell::Cell::new(sql::pulled_any(c, cart.id)?),
-                    imported_since: sql::ledger_from_cart_since(c, cart.id, since)?
+                    imported_since: sql::ledger_from_cart_since(c, cart.id, since, &own)?
                         .then_some(since),
                     linked: linked.len(),
                     products: &products,
                     made: &made,
                     shown: Default::default(),
                 };
+                let first = sql::ledger_last_id(c)? + 1;
                 // A cart listing a SKU on two products ("P" and "P ", or two variants sharing
                 // a SKU) gives two counts of one item: applying both would move it by each,
                 // the last one winning (on every run), so none of them is applied.
@@ -750,8 +754,16 @@ impl Store {
                     }
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
                 }
-                sql::cart_mark_shown(c, cart.id, &pull.shown.take())
+                sql::cart_mark_shown(c, cart.id, &pull.shown.take())?;
+                Ok((first, sql::ledger_last_id(c)?))
             });
+            if let Ok((first, last)) = written {
+                match own.last_mut() {
+                    _ if last < first => {}
+                    Some(prev) if prev.1 + 1 == first => prev.1 = last,
+                    _ => own.push((first, last)),
+                }
+            }
             if let Err(e) = written {
                 // The pages before stand (each was its own transaction): the call fails, and
                 // its report, kept for `last_report`, says what they changed.

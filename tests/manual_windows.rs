@@ -233,6 +233,66 @@ fn get_qoh_does_not_give_back_an_order_imported_while_its_page_was_read() {
     assert!(again.not_applied.is_empty(), "{again:?}");
 }
 
+/// The same on a later page of a listing read whole before it is applied: an order imported
+/// while page 2 was read is found, though page 1's own changes (also from the cart) come
+/// after it in the ledger; and those changes alone make no item of page 2 in doubt.
+#[test]
+fn get_qoh_finds_an_order_imported_while_a_later_page_was_read() {
+    struct SellsOnPage2 {
+        other: Mutex<Option<(Store, inventory_sync::CartId)>>,
+    }
+    impl CartAdapter for SellsOnPage2 {
+        takes_no_deltas!();
+        fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn fetch_quantities(&self, c: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            if c.is_none() {
+                return Ok(QuantityPage {
+                    items: vec![("A".into(), 7), ("B".into(), 10)],
+                    next_cursor: Some("2".into()),
+                });
+            }
+            if let Some((other, cart)) = self.other.lock().unwrap().take() {
+                other
+                    .adjust_qoh(
+                        &Adjustment::new("D", Delta::new(-1).unwrap(), Reason::OrderImport)
+                            .origin_cart(cart),
+                    )
+                    .unwrap();
+            }
+            Ok(QuantityPage {
+                items: vec![("C".into(), 3), ("D".into(), 10)],
+                next_cursor: None,
+            })
+        }
+    }
+    let f = store();
+    for sku in ["A", "B", "C", "D"] {
+        item(&f.store, sku, 10);
+    }
+    let adapter = Arc::new(SellsOnPage2 {
+        other: Mutex::new(None),
+    });
+    let c = custom_cart(&f.store, "sells", adapter.clone(), None, None);
+    *adapter.other.lock().unwrap() = Some((f.reopen(), c));
+    let r = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
+    let qoh: Vec<i64> = ["A", "B", "C", "D"]
+        .iter()
+        .map(|s| f.store.item_qoh(s).unwrap())
+        .collect();
+    assert_eq!(qoh, vec![7, 10, 3, 9], "{r:?}");
+    assert_eq!((r.updated, r.unchanged), (2, 1), "{r:?}");
+    assert!(
+        r.not_applied.len() == 1
+            && r.not_applied[0].sku == "D"
+            && r.not_applied[0]
+                .why
+                .contains("imported while its count was read"),
+        "{r:?}"
+    );
+}
+
 /// Get QOH reads the whole listing, then applies its pages one transaction each. When a
 /// page's write fails after others were applied (here a trigger refuses item B's change, as a
 /// full disk or a damaged page would), the call fails; page 1's counts stand, and the report

@@ -548,12 +548,25 @@ pub(crate) fn ledger_last_id(c: &Connection) -> Result<i64> {
 }
 
 /// Whether any change from `cart` (an order or return imported from it) entered the ledger
-/// after row `since`: a walk of the rows since, none on most runs.
-pub(crate) fn ledger_from_cart_since(c: &Connection, cart: CartId, since: i64) -> Result<bool> {
-    Ok(c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM ledger WHERE id > ?1 AND origin_cart_id = ?2)",
-    )?
-    .query_row(params![since, cart], |r| r.get(0))?)
+/// after row `since`, but in the ranges of rows `own` (first, last; in order, all after
+/// `since`: a Get QOH's own pages): a walk of the rows in between, none on most runs.
+pub(crate) fn ledger_from_cart_since(
+    c: &Connection,
+    cart: CartId,
+    since: i64,
+    own: &[(i64, i64)],
+) -> Result<bool> {
+    let mut st = c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM ledger WHERE id > ?1 AND id < ?2 AND origin_cart_id = ?3)",
+    )?;
+    let mut after = since;
+    for &(first, last) in own.iter().chain(std::iter::once(&(i64::MAX, i64::MAX))) {
+        if st.query_row(params![after, first, cart], |r| r.get::<_, bool>(0))? {
+            return Ok(true);
+        }
+        after = last;
+    }
+    Ok(false)
 }
 
 /// Whether a change from `cart` of `item`, or of its variants (a `Sku` cart counts the
