@@ -263,7 +263,6 @@ impl Store {
             )));
         }
         let adapter = self.build_adapter(&cart)?;
-        adapter.begin_manual_run();
         Ok((cart, adapter))
     }
 
@@ -364,6 +363,7 @@ impl Store {
     ) -> Result<SendReport> {
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
         let _hold = self.hold_cart(&cart)?;
+        adapter.begin_manual_run();
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
         let mut run = SendRun {
             cart: &cart,
@@ -901,7 +901,7 @@ impl Store {
                                  would show {}",
                                 kept - pending,
                                 published - kept,
-                                q + published - kept
+                                q + pending + published - kept
                             ),
                             cart_qoh: Some(q),
                             expected: Some(kept - pending),
@@ -1050,7 +1050,9 @@ impl Store {
         // A repair compares and sets against counts net of waiting records: hold the cart so
         // the controller cannot settle one of them in between.
         let _hold = if repair {
-            Some(self.hold_cart(&cart)?)
+            let hold = self.hold_cart(&cart)?;
+            adapter.begin_manual_run();
+            Some(hold)
         } else {
             None
         };
@@ -1298,6 +1300,12 @@ fn repair_set(
             "not repaired: no longer published to this cart (taken off it, or made a product with variants, meanwhile)".into(),
         ));
     };
+    if target != item.id {
+        return Ok(Err(
+            "not repaired: no longer published to this cart as itself (made a variant meanwhile)"
+                .into(),
+        ));
+    }
     let waiting = sql::stack_sum(c, cart.id, target)?;
     if in_step(d.cart_qoh, published, &waiting) {
         return Ok(Err(
@@ -1867,6 +1875,14 @@ pub(crate) fn refuse_while_held(c: &rusqlite::Connection, cart: &Cart, then: &st
 /// transaction, with the change that made it one. Refused while a manual run holds such a
 /// cart: the difference would be sent after the absolute count that run may be sending.
 pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) -> Result<()> {
+    // Counts a run left sending (it ended before settling the answer) are settled first, as
+    // the cart's next lease would: the kept count they replace may be gone by then.
+    let now = now_ms();
+    for (cart_id, _) in sql::realtime_targets(c)? {
+        if sql::cart_held_until(c, cart_id)? <= now {
+            sql::counts_left(c, cart_id, now)?;
+        }
+    }
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
         let cart = sql::cart_by_id(c, cart_id)?;
         let item = sql::item_by_id(c, item_id)?;

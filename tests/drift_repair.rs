@@ -5,14 +5,19 @@
 
 #[macro_use]
 mod common;
+mod platform;
 
 use common::*;
+use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
 use inventory_sync::adapter::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
-use inventory_sync::{Adjustment, Delta, Reason};
+use inventory_sync::emulator::Mode;
+use inventory_sync::secret::Secret;
+use inventory_sync::{Adjustment, Delta, Reason, SendOptions};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A keyed cart in memory whose counts honour compare-and-set (`expected`), as http_json,
 /// Shopify and the other built-in adapters do; `on_set` runs once after the first set call
@@ -259,5 +264,157 @@ fn the_preflight_weighs_the_counts_kept_that_switching_on_corrects() {
         "the preflight must name BO, which switching on takes to 3 with QOH {} (and not CAP, \
          which it takes to 20): {warnings:?}",
         f.store.item_qoh("BO").unwrap()
+    );
+}
+
+/// A drift repair now notes (`counts_sending`, upto 0) a count that replaces a kept count.
+/// If its run ends before it settles the answer (busy store, dead process), the note is
+/// settled by the next lease or manual hold (`counts_left`), but switching real-time sync on
+/// (`pulled_to_realtime`) reads the kept count first and sends the difference from it: the
+/// cart took 20 over a kept 18, is sent +2 more, and shows 22 while the store publishes 20.
+#[test]
+fn switching_on_after_an_unsettled_repair_does_not_overstate_the_cart() {
+    let f = store();
+    let cas = Arc::new(Cas::default());
+    // Real-time capable, its box still off: counts are kept for it.
+    let c = custom_cart(&f.store, "cas", cas.clone(), Some("attribute"), None);
+    item(&f.store, "CAP", 100);
+    f.store
+        .set_web_fields(c, "CAP", r#"{"max_publish":20}"#)
+        .unwrap();
+    f.store.send_qoh(c, Default::default(), None).unwrap();
+    assert_eq!(cas.get("CAP"), 20);
+    cas.set("CAP", 18);
+    f.store
+        .adjust_qoh(
+            &Adjustment::new("CAP", Delta::new(-2).unwrap(), Reason::OrderImport).origin_cart(c),
+        )
+        .unwrap();
+
+    // The repair's process cannot record the cart's answer (as if it died after the set).
+    let repairer = inventory_sync::Store::open_with(
+        f.dir.path().join("store.db"),
+        inventory_sync::OpenOptions {
+            busy_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let adapter: Arc<dyn CartAdapter> = cas.clone();
+    repairer.register_adapter("cas", move |_| Ok(adapter.clone()));
+    let path = f.dir.path().join("store.db");
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let locker: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Default::default();
+    let slot = locker.clone();
+    *cas.on_set.lock().unwrap() = Some(Box::new(move || {
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        *slot.lock().unwrap() = Some(std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked.send(()).unwrap();
+            let _ = released.recv_timeout(Duration::from_secs(30));
+            conn.execute_batch("COMMIT").unwrap();
+        }));
+        is_locked.recv().unwrap();
+    }));
+    let repair = repairer.drift(c, true);
+    release.send(()).unwrap();
+    locker.lock().unwrap().take().unwrap().join().unwrap();
+    assert_eq!(cas.get("CAP"), 20, "the cart took the repair: {repair:?}");
+    // The dead run's hold lapses.
+    rusqlite::Connection::open(f.dir.path().join("store.db"))
+        .unwrap()
+        .execute("UPDATE carts SET manual_until = 0, manual_owner = NULL", [])
+        .unwrap();
+
+    f.store.set_cart_sync(c, true).unwrap();
+    drain(&f.store);
+    assert_eq!(
+        cas.get("CAP"),
+        20,
+        "the store publishes 20 (QOH {}), the cart shows {}: {repair:?}",
+        f.store.item_qoh("CAP").unwrap(),
+        cas.get("CAP")
+    );
+}
+
+/// `begin_manual_run` clears the adapter's `SetOnce` whenever any manual run starts with
+/// it, including the ones that take no hold (preflight, a drift report). With a factory
+/// that hands out one adapter it keeps (the case the commit is for), a preflight made while
+/// a Send QOH is between batches wipes what that Send QOH set: TEE-OLD (linked to TEE's
+/// record) then replaces TEE's count 2 with its 9, both reported sent.
+#[test]
+fn a_preflight_during_send_qoh_does_not_forget_the_records_it_set() {
+    let f = platform::fixture(Mode::WooCommerce);
+    for (sku, qoh) in [("TEE", 2), ("MUG", 4)] {
+        f.emu.set_qoh(sku, 0);
+        f.item(sku, qoh);
+    }
+    f.item("TEE-OLD", 9);
+    let woo: Arc<dyn CartAdapter> = Arc::new(
+        WooCommerceAdapter::new(
+            &f.emu.url(),
+            "ck_test",
+            Secret::new(platform::SECRET),
+            Duration::from_secs(5),
+        )
+        .unwrap(),
+    );
+    f.store
+        .register_adapter("kept-woo", move |_| Ok(woo.clone()));
+    let c = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Kept","adapter":"kept-woo","max_items_to_send":1,
+                "capabilities":{"send":true,"get":true}}"#,
+        )
+        .unwrap();
+    let id = f.emu.platform_id("TEE").unwrap();
+    f.store
+        .set_web_fields(c, "TEE-OLD", &format!(r#"{{"remote_ref":"{id}"}}"#))
+        .unwrap();
+    let store = &f.store;
+    let mut progress = |_: i64, _: i64| {
+        // Another part of the host checks the cart meanwhile.
+        store.preflight(c).unwrap();
+        true
+    };
+    let r = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, Some(&mut progress))
+        .unwrap();
+    assert_eq!(
+        (r.sent, r.failed, f.emu.qoh("TEE")),
+        (2, 1, Some(2)),
+        "{r:?}"
+    );
+}
+
+/// On a SKU-level cart, an item deleted and made again under the same SKU as a variant while
+/// a repair runs: `repair_set` finds it by SKU and `published_now` maps it to its product,
+/// so the cart's record of the old plain item is set to the product's total (Send QOH, which
+/// reads by id, skips it). It should be left alone ("no longer published to this cart").
+#[test]
+fn a_sku_level_repair_does_not_set_a_sku_now_a_variant_to_its_products_total() {
+    let f = store();
+    let cas = Arc::new(Cas::default());
+    let c = custom_cart(&f.store, "cas", cas.clone(), Some("sku"), Some(1));
+    item(&f.store, "A1", 10);
+    item(&f.store, "PROD", 0);
+    variant(&f.store, "V1", "PROD", 30);
+    item(&f.store, "Z", 5);
+    cas.set("A1", 7);
+    cas.set("PROD", 30);
+    cas.set("Z", 2);
+    let other = f.reopen();
+    *cas.on_set.lock().unwrap() = Some(Box::new(move || {
+        other.delete_item("Z").unwrap();
+        variant(&other, "Z", "PROD", 0);
+    }));
+    let report = f.store.drift(c, true).unwrap();
+    assert_eq!(
+        cas.get("Z"),
+        2,
+        "Z is a variant now, which a SKU-level cart does not track: {report:?}"
     );
 }

@@ -391,8 +391,9 @@ pub trait CartAdapter: Send + Sync {
     /// the difference to the count it should show (0) is queued to it.
     fn fetch_quantities(&self, cursor: Option<&str>, limit: u32)
         -> Result<QuantityPage, CartError>;
-    /// A manual run (Send QOH, Get QOH, a drift report or repair, a preflight) starts with this
-    /// adapter: what an adapter keeps for one run starts afresh (the built-in adapters note
+    /// A Send QOH or a drift repair starts with this adapter, holding the cart (a preflight
+    /// or a report alone, which hold nothing, do not call it): what an adapter keeps for one
+    /// run starts afresh (the built-in adapters note
     /// the cart records a Send QOH sets, so that two items reaching one record are found
     /// whatever the batch size). The registry builds an adapter for each run, but a factory
     /// may hand out one it keeps. The default does nothing.
