@@ -94,11 +94,51 @@ impl CartAdapter for Cas {
     }
 }
 
-/// A drift repair sets each batch to the count it worked out when it read the whole cart,
-/// not to what the store publishes when the batch goes. A sale made on the cart before the
-/// repair and imported (from that cart) while the repair is still on an earlier batch is
-/// then erased: the cart's count already holds it, the store's now does too, and the
-/// compare-and-set passes because the cart has not moved. The cart ends one unit above the
+/// A drift repair of cart `c` from a handle that waits 300 ms for the write lock, while
+/// another workstation takes the lock as the cart answers the repair's first set, and keeps
+/// it until the repair has returned: the repair cannot record the cart's answer (as if its
+/// process died after the set).
+fn repair_while_the_store_is_held(
+    f: &Fixture,
+    cas: &Arc<Cas>,
+    c: inventory_sync::CartId,
+) -> inventory_sync::Result<inventory_sync::DriftReport> {
+    let repairer = inventory_sync::Store::open_with(
+        f.dir.path().join("store.db"),
+        inventory_sync::OpenOptions {
+            busy_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let adapter: Arc<dyn CartAdapter> = cas.clone();
+    repairer.register_adapter("cas", move |_| Ok(adapter.clone()));
+    let path = f.dir.path().join("store.db");
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let locker: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Default::default();
+    let slot = locker.clone();
+    *cas.on_set.lock().unwrap() = Some(Box::new(move || {
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        *slot.lock().unwrap() = Some(std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked.send(()).unwrap();
+            let _ = released.recv_timeout(Duration::from_secs(30));
+            conn.execute_batch("COMMIT").unwrap();
+        }));
+        is_locked.recv().unwrap();
+    }));
+    let repair = repairer.drift(c, true);
+    release.send(()).unwrap();
+    locker.lock().unwrap().take().unwrap().join().unwrap();
+    repair
+}
+
+/// A drift repair sets each batch to what the store publishes when the batch goes. Until
+/// 2026-12-03 it set the count worked out when it read the whole cart: a sale made on the cart
+/// before the repair and imported (from that cart) while the repair was still on an earlier
+/// batch was erased (the cart's count already held it, the store's then did too, and the
+/// compare-and-set passed because the cart had not moved); the cart ended one unit above the
 /// store, which sends it nothing more (the change came from that cart, rule 2): an oversell.
 #[test]
 fn a_drift_repair_does_not_undo_a_sale_imported_while_it_runs() {
@@ -165,34 +205,7 @@ fn a_drift_repair_that_ends_before_settling_does_not_make_stock() {
 
     // The repair's handle waits 300 ms for the write lock; another workstation takes it as
     // the cart answers the repair, and keeps it until the repair has returned.
-    let repairer = inventory_sync::Store::open_with(
-        f.dir.path().join("store.db"),
-        inventory_sync::OpenOptions {
-            busy_timeout: std::time::Duration::from_millis(300),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let adapter: Arc<dyn CartAdapter> = cas.clone();
-    repairer.register_adapter("cas", move |_| Ok(adapter.clone()));
-    let path = f.dir.path().join("store.db");
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let locker: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Default::default();
-    let slot = locker.clone();
-    *cas.on_set.lock().unwrap() = Some(Box::new(move || {
-        let (locked, is_locked) = std::sync::mpsc::channel();
-        *slot.lock().unwrap() = Some(std::thread::spawn(move || {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-            locked.send(()).unwrap();
-            let _ = released.recv_timeout(std::time::Duration::from_secs(30));
-            conn.execute_batch("COMMIT").unwrap();
-        }));
-        is_locked.recv().unwrap();
-    }));
-    let repair = repairer.drift(c, true);
-    release.send(()).unwrap();
-    locker.lock().unwrap().take().unwrap().join().unwrap();
+    let repair = repair_while_the_store_is_held(&f, &cas, c);
     assert_eq!(cas.get("CAP"), 20, "the cart took the repair: {repair:?}");
     // The repair could not give its hold back either (the store was busy): it lapses by
     // itself (15 minutes), as a dead process's does. Let it lapse now.
@@ -292,34 +305,7 @@ fn switching_on_after_an_unsettled_repair_does_not_overstate_the_cart() {
         .unwrap();
 
     // The repair's process cannot record the cart's answer (as if it died after the set).
-    let repairer = inventory_sync::Store::open_with(
-        f.dir.path().join("store.db"),
-        inventory_sync::OpenOptions {
-            busy_timeout: Duration::from_millis(300),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let adapter: Arc<dyn CartAdapter> = cas.clone();
-    repairer.register_adapter("cas", move |_| Ok(adapter.clone()));
-    let path = f.dir.path().join("store.db");
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let locker: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Default::default();
-    let slot = locker.clone();
-    *cas.on_set.lock().unwrap() = Some(Box::new(move || {
-        let (locked, is_locked) = std::sync::mpsc::channel();
-        *slot.lock().unwrap() = Some(std::thread::spawn(move || {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-            locked.send(()).unwrap();
-            let _ = released.recv_timeout(Duration::from_secs(30));
-            conn.execute_batch("COMMIT").unwrap();
-        }));
-        is_locked.recv().unwrap();
-    }));
-    let repair = repairer.drift(c, true);
-    release.send(()).unwrap();
-    locker.lock().unwrap().take().unwrap().join().unwrap();
+    let repair = repair_while_the_store_is_held(&f, &cas, c);
     assert_eq!(cas.get("CAP"), 20, "the cart took the repair: {repair:?}");
     // The dead run's hold lapses.
     rusqlite::Connection::open(f.dir.path().join("store.db"))
