@@ -513,16 +513,52 @@ pub(crate) fn queue_product_total<T>(
     Ok(out)
 }
 
+/// Why `product` cannot take variant `variant`: it is a variant itself, or a plain item holding
+/// stock (a product with variants holds none: bring it to 0 first). Asked of a host's new
+/// variant and of one Get QOH creates.
+pub(crate) fn refuse_as_product(product: &Item, variant: &str) -> Result<()> {
+    if product.parent_id.is_some() {
+        return Err(Error::refused(format!(
+            "item {variant:?}: {:?} is itself a variant and cannot have variants",
+            product.sku
+        )));
+    }
+    if !product.has_variants && product.qoh != 0 {
+        return Err(Error::refused(format!(
+            "product {:?} holds QOH {}; bring it to 0 before it gets variants, which hold the stock",
+            product.sku, product.qoh
+        )));
+    }
+    Ok(())
+}
+
+/// Inserts `sku` as a variant of `product` (which [`refuse_as_product`] let pass): refused as
+/// its first while an `Attribute` cart shows units of the product
+/// ([`refuse_first_variant_while_shown`]); the product's `Sku` carts are told of the units it
+/// gains ([`queue_product_total`]).
+pub(crate) fn insert_variant(
+    c: &Connection,
+    workstation: &str,
+    product: &Item,
+    sku: &str,
+    attributes: &str,
+    description: &str,
+    qoh: i64,
+) -> Result<ItemId> {
+    if !product.has_variants {
+        refuse_first_variant_while_shown(c, product, sku)?;
+    }
+    queue_product_total(c, workstation, Some(product.id), |c| {
+        sql::item_insert(c, sku, Some(product.id), attributes, description, qoh)
+    })
+}
+
 /// A plain item given its first variant holds no stock of its own and is no longer sent to
 /// an `Attribute` cart (rule 5): such a cart the store knows still shows units of it (kept
 /// from a Get QOH on a cart real-time changes do not go to, or from when the item was taken
 /// off it) would go on selling that count for good, as after a delete (`Store::delete_item`
 /// refuses the same). Refused, naming the cart and how to bring it to 0 first.
-pub(crate) fn refuse_first_variant_while_shown(
-    c: &Connection,
-    product: &Item,
-    variant: &str,
-) -> Result<()> {
+fn refuse_first_variant_while_shown(c: &Connection, product: &Item, variant: &str) -> Result<()> {
     for cart in sql::carts_all(c)? {
         if cart.level() != SyncLevel::Attribute {
             continue;
@@ -673,23 +709,18 @@ impl Store {
                 None => None,
                 Some(p) => {
                     let parent = sql::item_by_sku(c, p).map_err(|_| {
-                        Error::not_found(format!("item {:?}: parent product {p:?} does not exist", spec.sku))
+                        Error::not_found(format!(
+                            "item {:?}: parent product {p:?} does not exist",
+                            spec.sku
+                        ))
                     })?;
-                    if parent.parent_id.is_some() {
-                        return Err(Error::refused(format!(
-                            "item {:?}: {p:?} is itself a variant and cannot have variants",
+                    if parent.parent_id.is_none() && parent.sku == spec.sku {
+                        return Err(Error::invalid(format!(
+                            "item {:?} cannot be its own product",
                             spec.sku
                         )));
                     }
-                    if parent.sku == spec.sku {
-                        return Err(Error::invalid(format!("item {:?} cannot be its own product", spec.sku)));
-                    }
-                    if !parent.has_variants && parent.qoh != 0 {
-                        return Err(Error::refused(format!(
-                            "product {p:?} holds QOH {}; bring it to 0 before it gets variants, which hold the stock",
-                            parent.qoh
-                        )));
-                    }
+                    refuse_as_product(&parent, &spec.sku)?;
                     Some(parent)
                 }
             };
@@ -701,30 +732,40 @@ impl Store {
                             spec.sku
                         )));
                     }
-                    if spec.parent_sku.is_some() && parent.as_ref().map(|p| p.id) != existing.parent_id {
+                    if spec.parent_sku.is_some()
+                        && parent.as_ref().map(|p| p.id) != existing.parent_id
+                    {
                         return Err(Error::refused(format!(
                             "item {:?}: its product cannot be changed",
                             spec.sku
                         )));
                     }
-                    sql::item_update(c, existing.id, spec.attributes.as_deref(), spec.description.as_deref())?;
+                    sql::item_update(
+                        c,
+                        existing.id,
+                        spec.attributes.as_deref(),
+                        spec.description.as_deref(),
+                    )?;
                     Ok(existing.id)
                 }
                 None => {
-                    if let Some(p) = parent.as_ref().filter(|p| !p.has_variants) {
-                        refuse_first_variant_while_shown(c, p, &spec.sku)?;
-                    }
-                    let product = parent.map(|p| p.id);
-                    queue_product_total(c, &self.workstation(), product, |c| {
-                        sql::item_insert(
+                    let (attributes, description, qoh) = (
+                        spec.attributes.as_deref().unwrap_or("{}"),
+                        spec.description.as_deref().unwrap_or(""),
+                        spec.qoh.unwrap_or(0),
+                    );
+                    match &parent {
+                        Some(p) => insert_variant(
                             c,
+                            &self.workstation(),
+                            p,
                             &spec.sku,
-                            product,
-                            spec.attributes.as_deref().unwrap_or("{}"),
-                            spec.description.as_deref().unwrap_or(""),
-                            spec.qoh.unwrap_or(0),
-                        )
-                    })
+                            attributes,
+                            description,
+                            qoh,
+                        ),
+                        None => sql::item_insert(c, &spec.sku, None, attributes, description, qoh),
+                    }
                 }
             }
         })

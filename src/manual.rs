@@ -659,7 +659,6 @@ impl Store {
         // record is sent meanwhile; a local change made meanwhile moves the item's QOH and
         // its waiting records alike, and the count is measured with both.)
         let mut pages: Vec<(Vec<(String, i64)>, i64)> = Vec::new();
-        let mut listed: HashMap<String, usize> = HashMap::new();
         // Variant SKU → its product's SKU, where the cart says (both trimmed).
         let mut products: HashMap<String, String> = HashMap::new();
         // The products made for variants the cart listed (see `create_item`).
@@ -686,12 +685,6 @@ impl Store {
                     break;
                 }
             };
-            for (sku, _) in &page.items {
-                let form = sku.trim();
-                if !form.is_empty() {
-                    *listed.entry(form.to_owned()).or_default() += 1;
-                }
-            }
             done += page.items.len() as i64;
             pages.push((page.items, since));
             cursor = page.next_cursor;
@@ -745,7 +738,7 @@ impl Store {
                 // the last one winning (on every run), so none of them is applied.
                 for (sku, count) in &items {
                     let form = sku.trim();
-                    if !form.is_empty() && listed[form] > 1 {
+                    if !form.is_empty() && paging.listed[form] > 1 {
                         report.not_applied.push(NotApplied {
                             sku: sku.clone(),
                             why: LISTED_TWICE.into(),
@@ -757,30 +750,31 @@ impl Store {
                 sql::cart_mark_shown(c, cart.id, &pull.shown.take())?;
                 Ok((first, sql::ledger_last_id(c)?))
             });
-            if let Ok((first, last)) = written {
-                match own.last_mut() {
-                    _ if last < first => {}
-                    Some(prev) if prev.1 + 1 == first => prev.1 = last,
-                    _ => own.push((first, last)),
-                }
-            }
-            if let Err(e) = written {
-                // The pages before stand (each was its own transaction): the call fails, and
-                // its report, kept for `last_report`, says what they changed.
-                if applied > 0 {
-                    report.updated = before.0;
-                    report.created = before.1;
-                    report.unchanged = before.2;
-                    report.unknown.truncate(before.3);
-                    report.not_applied.truncate(before.4);
-                    report.error = Some(format!(
+            let (first, last) = match written {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // The pages before stand (each was its own transaction): the call fails, and
+                    // its report, kept for `last_report`, says what they changed.
+                    if applied > 0 {
+                        report.updated = before.0;
+                        report.created = before.1;
+                        report.unchanged = before.2;
+                        report.unknown.truncate(before.3);
+                        report.not_applied.truncate(before.4);
+                        report.error = Some(format!(
                         "stopped after {applied} items: {}; what was done stands, run it again \
                          to finish",
                         e.message()
                     ));
-                    self.remember_report(serde_json::to_string(&report).unwrap_or_default());
+                        self.remember_report(serde_json::to_string(&report).unwrap_or_default());
+                    }
+                    return Err(e);
                 }
-                return Err(e);
+            };
+            match own.last_mut() {
+                _ if last < first => {}
+                Some(prev) if prev.1 + 1 == first => prev.1 = last,
+                _ => own.push((first, last)),
             }
             applied += items.len() as i64;
         }
@@ -794,7 +788,7 @@ impl Store {
             report.not_applied.extend(
                 linked
                     .into_iter()
-                    .filter(|sku| !paging.listed.contains(sku))
+                    .filter(|sku| !paging.listed.contains_key(sku))
                     .map(|sku| NotApplied {
                         sku,
                         why: LINKED_UNLISTED.into(),
@@ -1384,8 +1378,8 @@ const LISTED_TWICE: &str =
 #[derive(Default)]
 struct Paging {
     cursors: HashSet<String>,
-    /// Every SKU listed so far, as the store reads it (trimmed).
-    listed: HashSet<String>,
+    /// Every SKU listed so far, as the store reads it (trimmed), with how often it was.
+    listed: HashMap<String, usize>,
     empty: usize,
     repeated: usize,
 }
@@ -1407,7 +1401,11 @@ impl Paging {
         let (mut new, mut repeats) = (false, false);
         for (sku, _) in &page.items {
             let form = sku.trim();
-            let first = !form.is_empty() && self.listed.insert(form.to_owned());
+            let first = !form.is_empty() && {
+                let n = self.listed.entry(form.to_owned()).or_default();
+                *n += 1;
+                *n == 1
+            };
             new |= first;
             repeats |= !first && !form.is_empty();
         }
@@ -1927,13 +1925,12 @@ pub(crate) fn queue_correction(
     )
 }
 
-/// Applies one pulled count inside the page's transaction.
 /// Creates item `sku` with `count` for Get QOH's `create_new`: a variant of its product where
 /// the cart lists it as one (the product made too, without stock, where the store lacks it:
 /// then `true` beside the id), otherwise an item of its own. `Err` says why it was not
-/// created: its product is a variant
-/// in the store, or holds stock of its own (a product with variants holds none), or is shown
-/// by an `Attribute` cart that would go on selling that count.
+/// created: its product is a variant in the store, or holds stock of its own (a product with
+/// variants holds none), or is shown by an `Attribute` cart that would go on selling that
+/// count (`items::refuse_as_product`, `items::insert_variant`, as for a host's variant).
 fn create_item(
     c: &rusqlite::Connection,
     pull: &Pull<'_>,
@@ -1968,37 +1965,24 @@ fn create_item(
         }
         Some(p) => p,
     };
-    let why = if parent.parent_id.is_some() {
-        Some(format!(
-            "not created: the cart lists it as a variant of {product:?}, which is itself a variant in the order manager"
-        ))
-    } else if !parent.has_variants && parent.qoh != 0 {
-        Some(format!(
-            "not created: the cart lists it as a variant of {product:?}, which holds QOH {} in the order manager; bring it to 0 (its variants hold the stock), then run Get QOH again",
-            parent.qoh
-        ))
-    } else {
-        None
-    };
-    if let Some(why) = why {
-        return Ok(Err(why));
+    // The checks and the telling of a host's new variant (rule 5); a product this run made
+    // has no cart yet.
+    let made = pull.made.borrow().contains(&parent.id);
+    let inserted = crate::items::refuse_as_product(&parent, sku).and_then(|()| match made {
+        true => sql::item_insert(c, sku, Some(parent.id), "{}", "", count),
+        false => crate::items::insert_variant(c, pull.workstation, &parent, sku, "{}", "", count),
+    });
+    match inserted {
+        Ok(id) => Ok(Ok((id, false))),
+        Err(e) if e.kind() == ErrorKind::Refused => Ok(Err(format!(
+            "not created: the cart lists it as a variant of {product:?}: {}",
+            e.message()
+        ))),
+        Err(e) => Err(e),
     }
-    if pull.made.borrow().contains(&parent.id) {
-        let variant = sql::item_insert(c, sku, Some(parent.id), "{}", "", count)?;
-        return Ok(Ok((variant, false)));
-    }
-    if !parent.has_variants {
-        if let Err(e) = crate::items::refuse_first_variant_while_shown(c, &parent, sku) {
-            return Ok(Err(format!("not created: {}", e.message())));
-        }
-    }
-    // The product's `Sku` carts are told of the units it gains (rule 5).
-    crate::items::queue_product_total(c, pull.workstation, Some(parent.id), |c| {
-        sql::item_insert(c, sku, Some(parent.id), "{}", "", count)
-    })
-    .map(|id| Ok((id, false)))
 }
 
+/// Applies one pulled count inside the page's transaction.
 fn apply_pulled(
     c: &rusqlite::Connection,
     pull: &Pull<'_>,

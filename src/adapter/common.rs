@@ -293,6 +293,31 @@ pub(crate) fn after_failed_write(
     }
 }
 
+/// A count as a cart may write it: `9`; `9.0` (PHP's `json_encode` of a float, JavaScript's
+/// numbers: JSON itself does not tell them apart); or text, `"9"` or `"9.0000"` (PHP code
+/// handing on a database field, a DECIMAL column). `Err`: a count with a fraction. `None`: no
+/// count (null, not a number, or past what a double holds exactly).
+pub(crate) fn whole_count(v: &serde_json::Value) -> Option<std::result::Result<i64, f64>> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if let Some(n) = v.as_i64() {
+        return Some(Ok(n));
+    }
+    let f = match v {
+        serde_json::Value::String(t) => match t.trim().parse::<i64>() {
+            Ok(n) => return Some(Ok(n)),
+            Err(_) => t.trim().parse::<f64>().ok()?,
+        },
+        v => v.as_f64()?,
+    };
+    if !f.is_finite() || f.abs() > EXACT {
+        return None;
+    }
+    Some(match f.fract() == 0.0 {
+        true => Ok(f as i64),
+        false => Err(f),
+    })
+}
+
 /// The outcome of an item whose request was not sent (see [`ends_unkeyed_write`]).
 pub(crate) fn not_sent(sku: &str) -> SendOutcome {
     SendOutcome::Retry {

@@ -422,34 +422,16 @@ struct PageItem {
     qoh: i64,
 }
 
-/// A count as a plugin may write it: `9`, `9.0` (PHP's `json_encode` of a float,
-/// JavaScript's numbers; JSON itself does not tell them apart) or `"9"` or `"9.0000"` (PHP
-/// code handing on a database field, which comes as text). A fraction, or a number past what a double holds
-/// exactly, is refused: the answer is malformed.
+/// A count as a plugin may write it ([`common::whole_count`]); a fraction, or no number, is
+/// refused: the answer is malformed.
 fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Number(serde_json::Number),
-        Text(String),
+    let v = serde_json::Value::deserialize(d)?;
+    match common::whole_count(&v) {
+        Some(Ok(n)) => Ok(n),
+        _ => Err(serde::de::Error::custom(format!(
+            "qoh {v} is not a whole number"
+        ))),
     }
-    let n = match Written::deserialize(d)? {
-        Written::Number(n) => n,
-        Written::Text(t) => t
-            .trim()
-            .parse::<i64>()
-            .map(serde_json::Number::from)
-            // PHP handing on a DECIMAL column: "9.0000".
-            .or_else(|_| t.trim().parse::<serde_json::Number>())
-            .map_err(|_| serde::de::Error::custom(format!("qoh {t:?} is not a whole number")))?,
-    };
-    n.as_i64()
-        .or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
-                .map(|f| f as i64)
-        })
-        .ok_or_else(|| serde::de::Error::custom(format!("qoh {n} is not a whole number")))
 }
 
 /// The count a write's result gives, for information (its status says what happened): one

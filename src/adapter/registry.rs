@@ -483,6 +483,19 @@ impl Scrubbed {
 }
 
 impl Scrubbed {
+    /// A read of the cart's counts: nothing changes there, so a panic is an outage to try
+    /// again, not a lost answer.
+    fn read<T>(
+        &self,
+        call: impl FnOnce() -> std::result::Result<T, CartError>,
+    ) -> std::result::Result<T, CartError> {
+        self.paused()?;
+        match unwound(call) {
+            Ok(r) => r.map_err(|e| self.error(e)),
+            Err(p) => Err(CartError::Unavailable(self.text(p))),
+        }
+    }
+
     /// A rate limit without a call, while the cart's pause lasts.
     fn paused(&self) -> std::result::Result<(), CartError> {
         let until = *self.paused_until.lock();
@@ -547,11 +560,7 @@ impl CartAdapter for Scrubbed {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        self.paused()?;
-        match unwound(|| self.inner.fetch_quantities(cursor, limit)) {
-            Ok(r) => r.map_err(|e| self.error(e)),
-            Err(p) => Err(CartError::Unavailable(self.text(p))),
-        }
+        self.read(|| self.inner.fetch_quantities(cursor, limit))
     }
     /// A panic here is the adapter's: the run goes on, and its calls answer for themselves.
     fn begin_manual_run(&self) {
@@ -562,11 +571,7 @@ impl CartAdapter for Scrubbed {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<super::CataloguePage, CartError> {
-        self.paused()?;
-        match unwound(|| self.inner.fetch_catalogue(cursor, limit)) {
-            Ok(r) => r.map_err(|e| self.error(e)),
-            Err(p) => Err(CartError::Unavailable(self.text(p))),
-        }
+        self.read(|| self.inner.fetch_catalogue(cursor, limit))
     }
 }
 

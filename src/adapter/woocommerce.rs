@@ -128,7 +128,9 @@ impl Stock {
         match &entry["manage_stock"] {
             Value::String(s) if s == "parent" => Stock::Parent,
             Value::Bool(false) => Stock::NotManaged,
-            _ => match amount(&entry["stock_quantity"]) {
+            // A whole number, unless a plugin made `wc_stock_amount` `floatval`
+            // (WooCommerce's is `intval`: a shop selling by weight or length).
+            _ => match common::whole_count(&entry["stock_quantity"]) {
                 Some(Ok(n)) => Stock::Own(n),
                 Some(Err(f)) => Stock::Fraction(f),
                 None => Stock::NotManaged,
@@ -150,32 +152,6 @@ impl Stock {
             _ => None,
         }
     }
-}
-
-/// A `stock_quantity` as WooCommerce writes it: a whole number, unless a plugin made
-/// `wc_stock_amount` `floatval` (WooCommerce's is `intval`: a shop selling by weight or
-/// length), when PHP's `json_encode` writes whole counts as `3.0`; text too (a plugin handing
-/// on the database field). `Err`: a fraction. `None`: no count (null, or past what a double
-/// holds exactly).
-fn amount(v: &Value) -> Option<std::result::Result<i64, f64>> {
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    if let Some(n) = v.as_i64() {
-        return Some(Ok(n));
-    }
-    let f = match v {
-        Value::String(t) => match t.trim().parse::<i64>() {
-            Ok(n) => return Some(Ok(n)),
-            Err(_) => t.trim().parse::<f64>().ok()?,
-        },
-        v => v.as_f64()?,
-    };
-    if !f.is_finite() || f.abs() > EXACT {
-        return None;
-    }
-    Some(match f.fract() == 0.0 {
-        true => Ok(f as i64),
-        false => Err(f),
-    })
 }
 
 /// A product's or variation's id: a number, or a string of one (as a proxy or plugin
