@@ -1110,7 +1110,7 @@ impl Store {
                 // that replaces a kept count is noted before it goes, as Send QOH notes it:
                 // should the run end before it settles the answer, the cart is taken to show
                 // the larger of the two, never a count that makes stock at the next Get QOH.
-                let found: Vec<std::result::Result<(ItemId, QuantitySet), String>> =
+                let found: Vec<std::result::Result<(ItemId, QuantitySet), Skipped>> =
                     self.write(|c| {
                         let mut noted = Vec::new();
                         let found = chunk
@@ -1128,8 +1128,9 @@ impl Store {
                             d.expected = set.qoh;
                             Some(d)
                         }
-                        Err(why) => {
-                            d.outcome = Some(why.clone());
+                        Err(skipped) => {
+                            d.outcome = Some(skipped.why.clone());
+                            d.expected = skipped.expected.unwrap_or(d.expected);
                             None
                         }
                     })
@@ -1216,7 +1217,8 @@ pub struct DriftItem {
     pub sku: String,
     /// What the cart shows.
     pub cart_qoh: i64,
-    /// What it should show, net of waiting records.
+    /// What it should show, net of waiting records: with repair, as the repair found it when
+    /// its batch went (an item found in step by then shows the count it is in step with).
     pub expected: i64,
     /// With repair: what became of the fix.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1277,6 +1279,28 @@ fn kept_after_taken(
 /// the cart, the count kept of what the cart shows).
 type Expected = (String, i64, sql::Waiting, Option<i64>);
 
+/// Why a drift repair left an item alone, and what it should show by then where that moved
+/// (an item found in step lists the count it is in step with, not the one the report read).
+struct Skipped {
+    why: String,
+    expected: Option<i64>,
+}
+
+impl From<String> for Skipped {
+    fn from(why: String) -> Self {
+        Skipped {
+            why,
+            expected: None,
+        }
+    }
+}
+
+impl From<&str> for Skipped {
+    fn from(why: &str) -> Self {
+        why.to_owned().into()
+    }
+}
+
 /// A drift repair's set for item `d`, worked out from the store as it is now, or why the item
 /// is not repaired. The target of a count that replaces a kept count goes to `noted` (see
 /// `counts_sending`: it includes no waiting record, which go on top of it).
@@ -1285,7 +1309,7 @@ fn repair_set(
     cart: &Cart,
     d: &DriftItem,
     noted: &mut Vec<(ItemId, i64)>,
-) -> Result<std::result::Result<(ItemId, QuantitySet), String>> {
+) -> Result<std::result::Result<(ItemId, QuantitySet), Skipped>> {
     let Some(item) = sql::item_find(c, &d.sku)? else {
         return Ok(Err("not repaired: the item was deleted meanwhile".into()));
     };
@@ -1302,12 +1326,15 @@ fn repair_set(
     }
     let waiting = sql::stack_sum(c, cart.id, target)?;
     if in_step(d.cart_qoh, published, &waiting) {
-        return Ok(Err(
-            "in step now: the store's count moved to the cart's meanwhile (an order imported from it)".into(),
-        ));
+        return Ok(Err(Skipped {
+            why: "in step now: the store's count moved to the cart's meanwhile (an order imported from it)".into(),
+            expected: Some(published - waiting.sum),
+        }));
     }
     if waiting.in_doubt > 0 {
-        return Ok(Err(format!("not repaired: {}", in_doubt_why(waiting))));
+        return Ok(Err(
+            format!("not repaired: {}", in_doubt_why(waiting)).into()
+        ));
     }
     if sql::pulled_get(c, cart.id, target)?.is_some() {
         noted.push((target, 0));

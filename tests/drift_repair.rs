@@ -171,6 +171,17 @@ fn a_drift_repair_does_not_undo_a_sale_imported_while_it_runs() {
         cas.get("B2"),
         cas.sets.lock().unwrap()
     );
+    // The report says so, with the count the cart is in step with now (it listed 10 before
+    // 2026-12-03's twenty-sixth session: the store's count when the cart was read).
+    let b2 = report.items.iter().find(|d| d.sku == "B2").unwrap();
+    assert!(
+        b2.outcome
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("in step now"),
+        "{b2:?}"
+    );
+    assert_eq!((b2.cart_qoh, b2.expected), (9, 9), "{b2:?}");
 }
 
 /// README ("Carts and web fields"): Send QOH and a drift repair forget the count kept of what
