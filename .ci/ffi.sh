@@ -51,6 +51,15 @@ if gcc -std=c11 -Wall -Wextra -Werror -Wpedantic -g -fno-omit-frame-pointer \
         -fsanitize=address,undefined -fno-sanitize-recover=undefined \
         -Iinclude tests/c/test_ffi.c -L"$lib" -linventory_sync -Wl,-rpath,"$lib" \
         -o "$out/test_ffi"; then
+    # Every declaration and the callback type carry INVSYNC_CALL, in places a compiler takes a
+    # calling convention: with another convention named there, the suite (whose callbacks and
+    # function-pointer types say INVSYNC_CALL, as a host's must) still type-checks, and the
+    # header compiles as C++ too.
+    gcc -std=c11 -Wall -Wextra -Werror -Wpedantic -Iinclude '-DINVSYNC_CALL=__attribute__((ms_abi))' \
+        -fsyntax-only tests/c/test_ffi.c || fail "INVSYNC_CALL is missing or misplaced"
+    echo '#include "inventory_sync.h"' | g++ -x c++ -std=c++11 -Wall -Wextra -Werror -Wpedantic -Iinclude \
+        '-DINVSYNC_CALL=__attribute__((ms_abi))' -DINVSYNC_EMULATOR -fsyntax-only - \
+        || fail "INVSYNC_CALL is misplaced for C++"
     # The header must also compile as C++ (cpp_compat).
     echo '#include "inventory_sync.h"' | g++ -x c++ -std=c++11 -Wall -Wextra -Werror -Wpedantic -Iinclude -fsyntax-only - \
         || fail "header does not compile as C++"

@@ -15,6 +15,13 @@ trap 'rm -f "$tmp"' EXIT
 # Source-file mode: only src/ffi and its modules are read, so nothing else of the crate leaks
 # into the header.
 cbindgen --quiet --config cbindgen.toml --output "$tmp" src/ffi/mod.rs
+# The calling convention, between each function's return type and its name (continuation
+# lines moved to stay aligned) and inside the callback typedef's parentheses.
+perl -i -pe '
+    if (/^(int32_t|void) (invsync_\w+\()/) { s//$1 INVSYNC_CALL $2/; $cont = !/;\s*$/; next }
+    if ($cont) { s/^(\s+)/$1 . (" " x 13)/e; $cont = !/;\s*$/; next }
+    s/^typedef (\w+) \(\*(invsync_\w+)\)/typedef $1 (INVSYNC_CALL *$2)/;
+' "$tmp"
 
 if [ "${1:-}" = "--write" ]; then
     cp "$tmp" include/inventory_sync.h

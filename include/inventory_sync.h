@@ -28,8 +28,11 @@
  * - ABI version policy: INVSYNC_ABI_VERSION changes only when a name, parameter, status value
  *   or meaning changes incompatibly; new functions may be added within a version. Check
  *   invsync_abi_version() == INVSYNC_ABI_VERSION at start-up.
- * - 32-bit Windows (VBA): each function f also exists as f_std, stdcall, same parameters;
- *   see bindings/vba. This header declares the platform C convention only.
+ * - Calling convention: every function and the progress callback are the platform's C
+ *   convention, named by INVSYNC_CALL (__cdecl on 32-bit Windows, where a host built with
+ *   MSVC /Gz or /Gr would otherwise take them as stdcall or fastcall; empty elsewhere).
+ *   Declare a progress callback INVSYNC_CALL too. 32-bit Windows (VBA): each function f also
+ *   exists as f_std, stdcall, same parameters; see bindings/vba.
  * - Functions under INVSYNC_EMULATOR are for tests only (a loopback cart) and exist only in a
  *   library built with the cargo feature "emulator".
  */
@@ -44,6 +47,13 @@
  */
 
 #include <stdint.h>
+#ifndef INVSYNC_CALL
+#if defined(_WIN32) && !defined(_WIN64)
+#define INVSYNC_CALL __cdecl
+#else
+#define INVSYNC_CALL
+#endif
+#endif
 
 /**
  * The version of this C ABI contract. Names, parameters, status values and meanings never
@@ -176,7 +186,7 @@ typedef struct invsync_store invsync_store;
  * `longjmp`). Closing the store it reports on from it (a VBA `DoEvents` lets a Close button
  * run there) frees the handle only once the call has returned.
  */
-typedef int32_t (*invsync_progress_fn)(void *user, int32_t done, int32_t total);
+typedef int32_t (INVSYNC_CALL *invsync_progress_fn)(void *user, int32_t done, int32_t total);
 
 #ifdef __cplusplus
 extern "C" {
@@ -187,7 +197,7 @@ extern "C" {
  * compares it with the header's `INVSYNC_ABI_VERSION` before any other call.
  * Thread safety: any thread, any time.
  */
-int32_t invsync_abi_version(void);
+int32_t INVSYNC_CALL invsync_abi_version(void);
 
 /**
  * Copies the calling thread's last failure message (empty when no call failed yet) into
@@ -200,7 +210,7 @@ int32_t invsync_abi_version(void);
  * # Safety
  * `buf` is NULL or writable for `len` bytes; `needed` is NULL or writable.
  */
-int32_t invsync_last_error(char *buf, int32_t len, int32_t *needed);
+int32_t INVSYNC_CALL invsync_last_error(char *buf, int32_t len, int32_t *needed);
 
 /**
  * Opens or creates the store file at `path` (UTF-8) and migrates its schema. On success
@@ -215,7 +225,7 @@ int32_t invsync_last_error(char *buf, int32_t len, int32_t *needed);
  * # Safety
  * `path` is NULL or NUL-terminated; `out` is NULL or writable.
  */
-int32_t invsync_store_open(const char *path, invsync_store **out);
+int32_t INVSYNC_CALL invsync_store_open(const char *path, invsync_store **out);
 
 /**
  * Closes a handle: stops its background controller (after its current pass), rolls back an
@@ -230,7 +240,7 @@ int32_t invsync_store_open(const char *path, invsync_store **out);
  * # Safety
  * `store` is NULL or a live handle from `invsync_store_open`, closed only once.
  */
-void invsync_store_close(invsync_store *store);
+void INVSYNC_CALL invsync_store_close(invsync_store *store);
 
 /**
  * Sets a parameter: `SynchQOH` (`true`/`false`), `BypassAfterAttempts` (10), `RetryBaseMs`
@@ -250,7 +260,7 @@ void invsync_store_close(invsync_store *store);
  * # Safety
  * `store` is NULL or a live handle; `name` and `value` are NULL or NUL-terminated.
  */
-int32_t invsync_param_set(invsync_store *store, const char *name, const char *value);
+int32_t INVSYNC_CALL invsync_param_set(invsync_store *store, const char *name, const char *value);
 
 /**
  * Copies a parameter's value as text (its default when never set) into `buf`. An unknown
@@ -263,11 +273,11 @@ int32_t invsync_param_set(invsync_store *store, const char *name, const char *va
  * `store` is NULL or a live handle; `name` is NULL or NUL-terminated; `buf` is NULL or
  * writable for `len` bytes; `needed` is NULL or writable.
  */
-int32_t invsync_param_get(invsync_store *store,
-                          const char *name,
-                          char *buf,
-                          int32_t len,
-                          int32_t *needed);
+int32_t INVSYNC_CALL invsync_param_get(invsync_store *store,
+                                       const char *name,
+                                       char *buf,
+                                       int32_t len,
+                                       int32_t *needed);
 
 /**
  * Defines a cart, or updates the one with the same `name`, from JSON
@@ -293,7 +303,7 @@ int32_t invsync_param_get(invsync_store *store,
  * `store` is NULL or a live handle; `cart_json` is NULL or NUL-terminated; `out_cart_id` is
  * NULL or writable.
  */
-int32_t invsync_cart_upsert(invsync_store *store, const char *cart_json, int32_t *out_cart_id);
+int32_t INVSYNC_CALL invsync_cart_upsert(invsync_store *store, const char *cart_json, int32_t *out_cart_id);
 
 /**
  * Ticks (`on` = 1) or clears (`on` = 0) a cart's *Synchronize Inventory* box; any other
@@ -307,7 +317,7 @@ int32_t invsync_cart_upsert(invsync_store *store, const char *cart_json, int32_t
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_cart_set_sync(invsync_store *store, int32_t cart_id, int32_t on);
+int32_t INVSYNC_CALL invsync_cart_set_sync(invsync_store *store, int32_t cart_id, int32_t on);
 
 /**
  * Copies the carts as a JSON array into `buf`, without secrets (only whether each is set).
@@ -318,7 +328,7 @@ int32_t invsync_cart_set_sync(invsync_store *store, int32_t cart_id, int32_t on)
  * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
  * NULL or writable.
  */
-int32_t invsync_cart_list(invsync_store *store, char *buf, int32_t len, int32_t *needed);
+int32_t INVSYNC_CALL invsync_cart_list(invsync_store *store, char *buf, int32_t len, int32_t *needed);
 
 /**
  * Deletes a cart. `INVSYNC_REFUSED` while it has records on the web stack (discard them
@@ -330,7 +340,7 @@ int32_t invsync_cart_list(invsync_store *store, char *buf, int32_t len, int32_t 
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_cart_delete(invsync_store *store, int32_t cart_id);
+int32_t INVSYNC_CALL invsync_cart_delete(invsync_store *store, int32_t cart_id);
 
 /**
  * Creates an item or updates one from JSON
@@ -343,7 +353,7 @@ int32_t invsync_cart_delete(invsync_store *store, int32_t cart_id);
  * # Safety
  * `store` is NULL or a live handle; `item_json` is NULL or NUL-terminated.
  */
-int32_t invsync_item_upsert(invsync_store *store, const char *item_json);
+int32_t INVSYNC_CALL invsync_item_upsert(invsync_store *store, const char *item_json);
 
 /**
  * Copies items as a JSON array into `buf`. `filter_json` is optional (NULL: the first 1000
@@ -356,11 +366,11 @@ int32_t invsync_item_upsert(invsync_store *store, const char *item_json);
  * `store` is NULL or a live handle; `filter_json` is NULL or NUL-terminated; `buf` is NULL
  * or writable for `len` bytes; `needed` is NULL or writable.
  */
-int32_t invsync_item_list(invsync_store *store,
-                          const char *filter_json,
-                          char *buf,
-                          int32_t len,
-                          int32_t *needed);
+int32_t INVSYNC_CALL invsync_item_list(invsync_store *store,
+                                       const char *filter_json,
+                                       char *buf,
+                                       int32_t len,
+                                       int32_t *needed);
 
 /**
  * Deletes an item. `INVSYNC_REFUSED` while it has records on the web stack or variants, or
@@ -373,7 +383,7 @@ int32_t invsync_item_list(invsync_store *store,
  * # Safety
  * `store` is NULL or a live handle; `sku` is NULL or NUL-terminated.
  */
-int32_t invsync_item_delete(invsync_store *store, const char *sku);
+int32_t INVSYNC_CALL invsync_item_delete(invsync_store *store, const char *sku);
 
 /**
  * Sets web fields of one item on one cart from JSON
@@ -392,10 +402,10 @@ int32_t invsync_item_delete(invsync_store *store, const char *sku);
  * # Safety
  * `store` is NULL or a live handle; `sku` and `json` are NULL or NUL-terminated.
  */
-int32_t invsync_web_fields_set(invsync_store *store,
-                               int32_t cart_id,
-                               const char *sku,
-                               const char *json);
+int32_t INVSYNC_CALL invsync_web_fields_set(invsync_store *store,
+                                            int32_t cart_id,
+                                            const char *sku,
+                                            const char *json);
 
 /**
  * Changes an item's QOH by `delta` (not 0) and, in the same transaction, queues one web
@@ -415,12 +425,12 @@ int32_t invsync_web_fields_set(invsync_store *store,
  * # Safety
  * `store` is NULL or a live handle; `sku` is NULL or NUL-terminated.
  */
-int32_t invsync_adjust_qoh(invsync_store *store,
-                           const char *sku,
-                           int32_t delta,
-                           int32_t reason,
-                           int32_t origin_cart_id,
-                           int32_t flags);
+int32_t INVSYNC_CALL invsync_adjust_qoh(invsync_store *store,
+                                        const char *sku,
+                                        int32_t delta,
+                                        int32_t reason,
+                                        int32_t origin_cart_id,
+                                        int32_t flags);
 
 /**
  * As `invsync_adjust_qoh`, idempotent on `host_ref` (1 to 255 bytes: an order number and
@@ -437,13 +447,13 @@ int32_t invsync_adjust_qoh(invsync_store *store,
  * # Safety
  * `store` is NULL or a live handle; `sku` and `host_ref` are NULL or NUL-terminated.
  */
-int32_t invsync_adjust_qoh_ref(invsync_store *store,
-                               const char *sku,
-                               int32_t delta,
-                               int32_t reason,
-                               int32_t origin_cart_id,
-                               int32_t flags,
-                               const char *host_ref);
+int32_t INVSYNC_CALL invsync_adjust_qoh_ref(invsync_store *store,
+                                            const char *sku,
+                                            int32_t delta,
+                                            int32_t reason,
+                                            int32_t origin_cart_id,
+                                            int32_t flags,
+                                            const char *host_ref);
 
 /**
  * On success `*out_qoh` receives the order manager's QOH of `sku`; an unknown SKU is
@@ -455,7 +465,7 @@ int32_t invsync_adjust_qoh_ref(invsync_store *store,
  * `store` is NULL or a live handle; `sku` is NULL or NUL-terminated; `out_qoh` is NULL or
  * writable.
  */
-int32_t invsync_item_qoh(invsync_store *store, const char *sku, int32_t *out_qoh);
+int32_t INVSYNC_CALL invsync_item_qoh(invsync_store *store, const char *sku, int32_t *out_qoh);
 
 /**
  * Copies QOH changes (newest first) as a JSON array into `buf`: sku, delta, qoh_after,
@@ -469,11 +479,11 @@ int32_t invsync_item_qoh(invsync_store *store, const char *sku, int32_t *out_qoh
  * `store` is NULL or a live handle; `filter_json` is NULL or NUL-terminated; `buf` is NULL
  * or writable for `len` bytes; `needed` is NULL or writable.
  */
-int32_t invsync_ledger_list(invsync_store *store,
-                            const char *filter_json,
-                            char *buf,
-                            int32_t len,
-                            int32_t *needed);
+int32_t INVSYNC_CALL invsync_ledger_list(invsync_store *store,
+                                         const char *filter_json,
+                                         char *buf,
+                                         int32_t len,
+                                         int32_t *needed);
 
 /**
  * Opens a host transaction on the handle: a later call on it (from any thread) that fails
@@ -488,7 +498,7 @@ int32_t invsync_ledger_list(invsync_store *store,
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_begin(invsync_store *store);
+int32_t INVSYNC_CALL invsync_begin(invsync_store *store);
 
 /**
  * Commits the host transaction; `INVSYNC_REFUSED` when none is open. A background
@@ -500,7 +510,7 @@ int32_t invsync_begin(invsync_store *store);
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_commit(invsync_store *store);
+int32_t INVSYNC_CALL invsync_commit(invsync_store *store);
 
 /**
  * Rolls the host transaction back; `INVSYNC_REFUSED` when none is open, but `INVSYNC_OK`
@@ -512,7 +522,7 @@ int32_t invsync_commit(invsync_store *store);
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_rollback(invsync_store *store);
+int32_t INVSYNC_CALL invsync_rollback(invsync_store *store);
 
 /**
  * On success `*out` receives how many records of cart `cart_id` (0 = all carts) are in
@@ -527,7 +537,7 @@ int32_t invsync_rollback(invsync_store *store);
  * # Safety
  * `store` is NULL or a live handle; `out` is NULL or writable.
  */
-int32_t invsync_stack_count(invsync_store *store, int32_t cart_id, int32_t state, int32_t *out);
+int32_t INVSYNC_CALL invsync_stack_count(invsync_store *store, int32_t cart_id, int32_t state, int32_t *out);
 
 /**
  * Copies the troubleshooting view as a JSON array into `buf`, oldest first: per record `id,
@@ -541,11 +551,11 @@ int32_t invsync_stack_count(invsync_store *store, int32_t cart_id, int32_t state
  * `store` is NULL or a live handle; `filter_json` is NULL or NUL-terminated; `buf` is NULL
  * or writable for `len` bytes; `needed` is NULL or writable.
  */
-int32_t invsync_stack_list(invsync_store *store,
-                           const char *filter_json,
-                           char *buf,
-                           int32_t len,
-                           int32_t *needed);
+int32_t INVSYNC_CALL invsync_stack_list(invsync_store *store,
+                                        const char *filter_json,
+                                        char *buf,
+                                        int32_t len,
+                                        int32_t *needed);
 
 /**
  * Operator action: sends a bypassed or uncertain record (with the rest of its send group)
@@ -558,7 +568,7 @@ int32_t invsync_stack_list(invsync_store *store,
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_stack_retry(invsync_store *store, int32_t record_id);
+int32_t INVSYNC_CALL invsync_stack_retry(invsync_store *store, int32_t record_id);
 
 /**
  * Operator action: removes a bypassed or uncertain record and the rest of its send group
@@ -573,7 +583,7 @@ int32_t invsync_stack_retry(invsync_store *store, int32_t record_id);
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_stack_discard(invsync_store *store, int32_t record_id);
+int32_t INVSYNC_CALL invsync_stack_discard(invsync_store *store, int32_t record_id);
 
 /**
  * Runs one pass of the stack controller over due records, at most `max_records` of them
@@ -592,11 +602,11 @@ int32_t invsync_stack_discard(invsync_store *store, int32_t record_id);
  * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
  * NULL or writable.
  */
-int32_t invsync_stack_run(invsync_store *store,
-                          int32_t max_records,
-                          char *buf,
-                          int32_t len,
-                          int32_t *needed);
+int32_t INVSYNC_CALL invsync_stack_run(invsync_store *store,
+                                       int32_t max_records,
+                                       char *buf,
+                                       int32_t len,
+                                       int32_t *needed);
 
 /**
  * Starts the stack controller on a background thread of this handle, a pass every
@@ -608,7 +618,7 @@ int32_t invsync_stack_run(invsync_store *store,
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_controller_start(invsync_store *store, int32_t interval_ms);
+int32_t INVSYNC_CALL invsync_controller_start(invsync_store *store, int32_t interval_ms);
 
 /**
  * Stops the background controller after its current pass; `INVSYNC_OK` when none runs.
@@ -620,7 +630,7 @@ int32_t invsync_controller_start(invsync_store *store, int32_t interval_ms);
  * # Safety
  * `store` is NULL or a live handle.
  */
-int32_t invsync_controller_stop(invsync_store *store);
+int32_t INVSYNC_CALL invsync_controller_stop(invsync_store *store);
 
 /**
  * Copies the background controller's status as JSON into `buf`: `{running, passes,
@@ -632,7 +642,7 @@ int32_t invsync_controller_stop(invsync_store *store);
  * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
  * NULL or writable.
  */
-int32_t invsync_controller_status(invsync_store *store, char *buf, int32_t len, int32_t *needed);
+int32_t INVSYNC_CALL invsync_controller_status(invsync_store *store, char *buf, int32_t len, int32_t *needed);
 
 /**
  * *Send QOH to website* (rule 7): pushes the absolute published count of every item the cart
@@ -657,14 +667,14 @@ int32_t invsync_controller_status(invsync_store *store, char *buf, int32_t len, 
  * `store` is NULL or a live handle; `progress` is NULL or a function safe to call with
  * `user`; `buf` is NULL or writable for `len` bytes; `needed` is NULL or writable.
  */
-int32_t invsync_send_qoh(invsync_store *store,
-                         int32_t cart_id,
-                         int32_t flags,
-                         invsync_progress_fn progress,
-                         void *user,
-                         char *buf,
-                         int32_t len,
-                         int32_t *needed);
+int32_t INVSYNC_CALL invsync_send_qoh(invsync_store *store,
+                                      int32_t cart_id,
+                                      int32_t flags,
+                                      invsync_progress_fn progress,
+                                      void *user,
+                                      char *buf,
+                                      int32_t len,
+                                      int32_t *needed);
 
 /**
  * *Get QOH from website* (rule 8): changes each item's QOH by the difference between the
@@ -690,14 +700,14 @@ int32_t invsync_send_qoh(invsync_store *store,
  * # Safety
  * As `invsync_send_qoh`.
  */
-int32_t invsync_get_qoh(invsync_store *store,
-                        int32_t cart_id,
-                        int32_t flags,
-                        invsync_progress_fn progress,
-                        void *user,
-                        char *buf,
-                        int32_t len,
-                        int32_t *needed);
+int32_t INVSYNC_CALL invsync_get_qoh(invsync_store *store,
+                                     int32_t cart_id,
+                                     int32_t flags,
+                                     invsync_progress_fn progress,
+                                     void *user,
+                                     char *buf,
+                                     int32_t len,
+                                     int32_t *needed);
 
 /**
  * Before real-time sync is switched on for a cart (rule 11): copies a JSON array of warnings
@@ -714,11 +724,11 @@ int32_t invsync_get_qoh(invsync_store *store,
  * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
  * NULL or writable.
  */
-int32_t invsync_preflight(invsync_store *store,
-                          int32_t cart_id,
-                          char *buf,
-                          int32_t len,
-                          int32_t *needed);
+int32_t INVSYNC_CALL invsync_preflight(invsync_store *store,
+                                       int32_t cart_id,
+                                       char *buf,
+                                       int32_t len,
+                                       int32_t *needed);
 
 /**
  * Copies the report of this thread's last `invsync_stack_run`, `invsync_send_qoh`,
@@ -732,10 +742,10 @@ int32_t invsync_preflight(invsync_store *store,
  * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
  * NULL or writable.
  */
-int32_t invsync_last_report(invsync_store *store,
-                            char *buf,
-                            int32_t len,
-                            int32_t *needed);
+int32_t INVSYNC_CALL invsync_last_report(invsync_store *store,
+                                         char *buf,
+                                         int32_t len,
+                                         int32_t *needed);
 
 #if defined(INVSYNC_EMULATOR)
 /**
@@ -745,7 +755,7 @@ int32_t invsync_last_report(invsync_store *store,
  * # Safety
  * `out` is NULL or writable.
  */
-int32_t invsync_emulator_start(invsync_emulator **out);
+int32_t INVSYNC_CALL invsync_emulator_start(invsync_emulator **out);
 #endif
 
 #if defined(INVSYNC_EMULATOR)
@@ -756,7 +766,7 @@ int32_t invsync_emulator_start(invsync_emulator **out);
  * `h` is NULL or a live emulator; `buf` is NULL or writable for `len` bytes; `needed` is NULL
  * or writable.
  */
-int32_t invsync_emulator_url(invsync_emulator *h, char *buf, int32_t len, int32_t *needed);
+int32_t INVSYNC_CALL invsync_emulator_url(invsync_emulator *h, char *buf, int32_t len, int32_t *needed);
 #endif
 
 #if defined(INVSYNC_EMULATOR)
@@ -766,7 +776,7 @@ int32_t invsync_emulator_url(invsync_emulator *h, char *buf, int32_t len, int32_
  * # Safety
  * `h` is NULL or a live emulator; `sku` is NULL or NUL-terminated.
  */
-int32_t invsync_emulator_set_qoh(invsync_emulator *h, const char *sku, int32_t qoh);
+int32_t INVSYNC_CALL invsync_emulator_set_qoh(invsync_emulator *h, const char *sku, int32_t qoh);
 #endif
 
 #if defined(INVSYNC_EMULATOR)
@@ -778,7 +788,7 @@ int32_t invsync_emulator_set_qoh(invsync_emulator *h, const char *sku, int32_t q
  * `h` is NULL or a live emulator; `sku` is NULL or NUL-terminated; `out` is NULL or
  * writable.
  */
-int32_t invsync_emulator_qoh(invsync_emulator *h, const char *sku, int32_t *out);
+int32_t INVSYNC_CALL invsync_emulator_qoh(invsync_emulator *h, const char *sku, int32_t *out);
 #endif
 
 #if defined(INVSYNC_EMULATOR)
@@ -788,7 +798,7 @@ int32_t invsync_emulator_qoh(invsync_emulator *h, const char *sku, int32_t *out)
  * # Safety
  * `h` is NULL or a live emulator, stopped only once.
  */
-void invsync_emulator_stop(invsync_emulator *h);
+void INVSYNC_CALL invsync_emulator_stop(invsync_emulator *h);
 #endif
 
 #ifdef __cplusplus

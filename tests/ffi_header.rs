@@ -84,15 +84,19 @@ fn header_functions() -> BTreeMap<String, Sig> {
         let s = stmt.trim();
         let Some(open) = s.find('(') else { continue };
         let head = s[..open].split_whitespace().collect::<Vec<_>>();
-        if head.len() != 2 || !head[1].starts_with("invsync_") {
+        let Some(name) = head.last().filter(|n| n.starts_with("invsync_")) else {
             continue;
-        }
-        let ret = head[0];
-        assert!(
-            ret == "int32_t" || ret == "void",
-            "return type of {}",
-            head[1]
+        };
+        // The calling convention is named in every declaration: a 32-bit MSVC host built
+        // with /Gz would otherwise call the library as stdcall.
+        assert_eq!(
+            head.len(),
+            3,
+            "{name}: want `<type> INVSYNC_CALL {name}(`, got {head:?}"
         );
+        assert_eq!(head[1], "INVSYNC_CALL", "{name}");
+        let ret = head[0];
+        assert!(ret == "int32_t" || ret == "void", "return type of {name}");
         let args = s[open + 1..s.rfind(')').unwrap()].trim();
         let params = if args == "void" || args.is_empty() {
             vec![]
@@ -100,7 +104,7 @@ fn header_functions() -> BTreeMap<String, Sig> {
             args.split(',').map(c_param).collect()
         };
         fns.insert(
-            head[1].to_owned(),
+            (*name).to_owned(),
             Sig {
                 returns_status: ret == "int32_t",
                 params,
@@ -243,6 +247,25 @@ fn header_has_the_fixed_status_values_and_a_banner() {
     assert!(HEADER.contains("extern \"C\" {"));
 }
 
+/// The library's functions and the callback it calls are the C convention (`extern "C"`):
+/// on 32-bit Windows the header says `__cdecl`, so a host compiled with MSVC `/Gz` (stdcall
+/// by default) neither calls the library nor hands it a callback in the wrong convention
+/// (each would unbalance the stack). A host may define `INVSYNC_CALL` itself first.
+#[test]
+fn header_names_the_calling_convention() {
+    let define = "#ifndef INVSYNC_CALL\n#if defined(_WIN32) && !defined(_WIN64)\n\
+                  #define INVSYNC_CALL __cdecl\n#else\n#define INVSYNC_CALL\n#endif\n#endif\n";
+    let at = HEADER.find(define).expect("INVSYNC_CALL's definition");
+    assert!(at < HEADER.find("INVSYNC_CALL invsync_").unwrap());
+    assert!(HEADER.contains(
+        "typedef int32_t (INVSYNC_CALL *invsync_progress_fn)(void *user, int32_t done, int32_t total);"
+    ));
+    // Every declaration carries it (`header_functions` checks each), the emulator's too.
+    assert!(header_functions().len() >= 30);
+    let emulator = HEADER.matches("INVSYNC_CALL invsync_emulator_").count();
+    assert!(emulator >= 2, "{emulator}");
+}
+
 #[test]
 fn header_declares_every_function_of_the_contract_with_a_comment() {
     let contract = [
@@ -285,8 +308,8 @@ fn header_declares_every_function_of_the_contract_with_a_comment() {
         assert!(fns.contains_key(name), "{name} is not in the header");
         // The declaration is preceded by its doc comment.
         let at = HEADER
-            .find(&format!("\nint32_t {name}("))
-            .or_else(|| HEADER.find(&format!("\nvoid {name}(")))
+            .find(&format!("\nint32_t INVSYNC_CALL {name}("))
+            .or_else(|| HEADER.find(&format!("\nvoid INVSYNC_CALL {name}(")))
             .unwrap_or_else(|| panic!("{name}"));
         assert!(
             HEADER[..at].trim_end().ends_with("*/"),

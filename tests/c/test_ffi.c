@@ -75,7 +75,7 @@ static const char *last_error(void) {
 static int error_contains(const char *what) { return strstr(last_error(), what) != NULL; }
 
 /* Reads a text-out function the way a host should: ask the size, allocate, read. */
-typedef int32_t (*text_fn)(invsync_store *s, char *buf, int32_t len, int32_t *needed);
+typedef int32_t (INVSYNC_CALL *text_fn)(invsync_store *s, char *buf, int32_t len, int32_t *needed);
 static char *read_text(text_fn f, invsync_store *s) {
     int32_t needed = -1;
     char *buf;
@@ -140,7 +140,7 @@ struct progress_log {
     int32_t last_done, last_total;
     int cancel_at;
 };
-static int32_t on_progress(void *user, int32_t done, int32_t total) {
+static int32_t INVSYNC_CALL on_progress(void *user, int32_t done, int32_t total) {
     struct progress_log *log = user;
     log->calls++;
     log->last_done = done;
@@ -739,7 +739,7 @@ static void stdcall_twins(void) {
  * a Close button run there): the call finishes on the handle, which is freed when it returns
  * (a use after free before; LeakSanitizer checks that it is freed). */
 static invsync_store *closing_store;
-static int32_t close_from_progress(void *user, int32_t done, int32_t total) {
+static int32_t INVSYNC_CALL close_from_progress(void *user, int32_t done, int32_t total) {
     (void)done;
     (void)total;
     ++*(int *)user;
