@@ -415,3 +415,25 @@ fn a_sku_level_repair_does_not_set_a_sku_now_a_variant_to_its_products_total() {
         "Z is a variant now, which a SKU-level cart does not track: {report:?}"
     );
 }
+
+/// The drift report names what the store publishes to the cart that the cart lists no count
+/// for (a product never made there, or one whose stock the cart does not track): a change sent
+/// there for it cannot land, and the owner reading a report of "nothing off" took the cart as
+/// in step. Until 2026-12-03 only the preflight named them.
+#[test]
+fn the_drift_report_names_items_the_cart_does_not_list() {
+    let f = store();
+    let cas = Arc::new(Cas::default());
+    let c = custom_cart(&f.store, "cas", cas.clone(), Some("attribute"), Some(50));
+    item(&f.store, "ON", 5);
+    item(&f.store, "GONE", 5);
+    cas.set("ON", 5);
+    for repair in [false, true] {
+        let report = f.store.drift(c, repair).unwrap();
+        assert_eq!(report.in_step, 1, "{report:?}");
+        assert!(report.items.is_empty(), "{report:?}");
+        assert_eq!(report.unlisted, ["GONE"], "{report:?}");
+    }
+    // The repair set nothing for it.
+    assert!(cas.sets.lock().unwrap().is_empty());
+}
