@@ -702,3 +702,61 @@ fn an_adapter_kept_across_runs_sets_a_record_for_another_item_in_the_next_run() 
         "{r:?}"
     );
 }
+
+/// A 429 to a later request of a call (a shop's rate-limit plugin or its host's firewall)
+/// ends the call: the items not yet sent wait the time it named, no attempt counted, and
+/// nothing more is sent into the limit. Until 2026-12-03 every later request of the call went
+/// at once and met it again (found by a review of the BigCommerce adapter, which shares the
+/// rule: `common::ends_write`).
+#[test]
+fn a_429_to_a_later_request_of_a_call_sends_no_more_of_it() {
+    let emu = Emulator::start_mode(Mode::WooCommerce).unwrap();
+    emu.set_token(Some(&format!("ck_test:{SECRET}")));
+    for i in 1..=250 {
+        emu.set_qoh(&format!("SKU-{i:03}"), 0);
+    }
+    let a = WooCommerceAdapter::new(
+        &emu.url(),
+        "ck_test",
+        Secret::new(SECRET),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let sets = |n: i64| -> Vec<QuantitySet> {
+        (1..=250)
+            .map(|i| QuantitySet {
+                key: format!("k{n}-{i}"),
+                sku: format!("SKU-{i:03}"),
+                remote_ref: None,
+                qoh: i + n,
+                expected: None,
+            })
+            .collect()
+    };
+    // Learns the catalogue: the next call reads the 250 products' counts (3 pages), then
+    // writes them in three requests of 100, 100 and 50.
+    a.set_quantities(&sets(0)).unwrap();
+    let before = emu.requests();
+    emu.inject(Fault::Delay { ms: 0, count: 4 });
+    emu.inject(Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(7),
+    });
+    let out = a.set_quantities(&sets(1000)).unwrap();
+    assert_eq!(emu.requests() - before, 5, "{:?}", &out[100..102]);
+    for (i, o) in out.iter().enumerate() {
+        match i {
+            0..100 => assert!(matches!(o, SendOutcome::Applied { .. }), "{i}: {o:?}"),
+            _ => assert!(
+                matches!(o, SendOutcome::Retry { after: Some(d), message }
+                    if *d == Duration::from_secs(7) && message.contains("rate limited")),
+                "{i}: {o:?}"
+            ),
+        }
+    }
+    assert_eq!(
+        (emu.qoh("SKU-100"), emu.qoh("SKU-101")),
+        (Some(1100), Some(101))
+    );
+}

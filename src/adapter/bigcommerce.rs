@@ -45,8 +45,15 @@
 //! applied, and the changes wait.
 //!
 //! Rate limits: a 429 is [`CartError::RateLimited`] with `X-Rate-Limit-Time-Reset-Ms` (or
-//! `Retry-After`) as the wait; when a success says `X-Rate-Limit-Requests-Left: 0` the next
-//! request waits out the window first (at most [`MAX_PACING`]).
+//! `Retry-After`) as the wait; when an answer (a refusal too) says
+//! `X-Rate-Limit-Requests-Left: 0` the next request waits out the window first (at most
+//! [`MAX_PACING`]). A 429 to one request of a call ends the call: the items not yet sent wait
+//! the same time (BigCommerce calls consecutive 429s abusive, and the quota is shared with the
+//! store's other apps).
+//!
+//! Send QOH sets each record of the cart once a run: two items reaching one (variants of a
+//! product tracked by product, both sent by its id) set it with the first's count, and the
+//! second fails naming the first.
 //!
 //! Get QOH pages the location's items by number (the only paging the endpoint has), and
 //! starts again from the first page when the listing's total changes under it (a product
@@ -88,6 +95,9 @@ pub struct BigCommerceAdapter {
     /// The product of each SKU a listing showed with one.
     products: Mutex<HashMap<String, Product>>,
     not_before: Mutex<Option<Instant>>,
+    /// The records a Send QOH run set: an item sent by SKU reaches its own, one sent by
+    /// product id its product's, which every variant of a product tracked by product shares.
+    set_once: common::SetOnce,
     /// The items (by identity) the listing under way has returned: see
     /// [`CartAdapter::fetch_quantities`] below.
     listed: Mutex<HashSet<String>>,
@@ -211,6 +221,7 @@ impl BigCommerceAdapter {
             known: Mutex::new(HashSet::new()),
             products: Mutex::new(HashMap::new()),
             not_before: Mutex::new(None),
+            set_once: Default::default(),
             listed: Mutex::new(HashSet::new()),
         })
     }
@@ -242,6 +253,7 @@ impl BigCommerceAdapter {
             }
         }
         let on_error = |r: &Response| -> Option<CartError> {
+            self.pace(r.headers());
             if write {
                 if let Some(e) = common::gateway_lost_answer(r) {
                     return Some(e);
@@ -273,16 +285,45 @@ impl BigCommerceAdapter {
             })
         };
         let (headers, body) = common::exchange(request, on_error)?;
+        self.pace(&headers);
+        Ok(body)
+    }
+
+    /// Notes the quota an answer reports, whatever its status (a 422 or a 429 counts against
+    /// the window as a success does): used up, the next request waits out the window.
+    fn pace(&self, headers: &HeaderMap) {
         let left = headers
             .get("x-rate-limit-requests-left")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         if left == Some(0) {
-            if let Some(reset) = header_ms(&headers, "x-rate-limit-time-reset-ms") {
+            if let Some(reset) = header_ms(headers, "x-rate-limit-time-reset-ms") {
                 *self.not_before.lock() = Some(Instant::now() + reset);
             }
         }
-        Ok(body)
+    }
+
+    /// `None` where this run's Send QOH may set `sku`'s count: the first item to reach the
+    /// record it is written to, or that item again; otherwise why not
+    /// ([`common::SetOnce::claim`]). Asked as each part goes, since an item refused as
+    /// "tracked by product" goes again to its product's record.
+    fn claim(&self, sku: &str) -> Option<SendOutcome> {
+        let product = self
+            .products
+            .lock()
+            .get(sku)
+            .filter(|p| p.by_id)
+            .map(|p| p.id);
+        match product {
+            Some(id) => self.set_once.claim(
+                &format!("product {id}"),
+                sku,
+                &format!("bigcommerce's product {id} (its stock tracked by product)"),
+            ),
+            None => self
+                .set_once
+                .claim(&format!("sku {sku}"), sku, "its bigcommerce item"),
+        }
     }
 
     /// One page of levels at the location.
@@ -477,8 +518,24 @@ impl BigCommerceAdapter {
     ) -> std::result::Result<(), CartError> {
         let mut answered = false;
         for chunk in items.chunks(MAX_ITEMS) {
-            let mut parts = vec![chunk];
-            while let Some(part) = parts.pop() {
+            let mut parts = vec![chunk.to_vec()];
+            while let Some(mut part) = parts.pop() {
+                // Two items reaching one record (two variants of a product tracked by
+                // product): the first's count is set, the second fails naming it, in this
+                // request or any later one of the run (the last written would stand, both
+                // reported set).
+                if !relative {
+                    part.retain(|(i, sku, _)| match self.claim(sku) {
+                        Some(refused) => {
+                            out[*i] = Some(refused);
+                            false
+                        }
+                        None => true,
+                    });
+                    if part.is_empty() {
+                        continue;
+                    }
+                }
                 let body: Vec<(&str, i64)> = part.iter().map(|(_, s, q)| (*s, *q)).collect();
                 match self.adjust(relative, &body) {
                     Err(e)
@@ -487,24 +544,24 @@ impl BigCommerceAdapter {
                         return Err(e)
                     }
                     Err(e) => {
-                        for (i, sku, _) in part {
+                        for (i, sku, _) in &part {
                             out[*i] = Some(outcome_for_failed_request(&e, sku, false));
                         }
-                        if common::ends_unkeyed_write(&e) {
+                        if common::ends_write(&e) {
                             for (i, sku, _) in items {
-                                out[*i].get_or_insert_with(|| common::not_sent(sku));
+                                out[*i].get_or_insert_with(|| common::not_sent_after(&e, sku));
                             }
                             return Ok(());
                         }
                     }
                     Ok(Ok(())) => {
-                        for (i, _, q) in part {
+                        for (i, _, q) in &part {
                             out[*i] = Some(SendOutcome::Applied {
                                 qoh: (!relative).then_some(*q),
                             });
                         }
                     }
-                    Ok(Err(message)) => match part {
+                    Ok(Err(message)) => match part.as_slice() {
                         // "Item with variant_id 106 is tracked by product, please update stock
                         // by product id" (the adjustments reference's 422): the item is sent
                         // again, and from then on, by the product id its listing showed.
@@ -553,9 +610,9 @@ impl BigCommerceAdapter {
                             })
                         }
                         _ => {
-                            let (first, second) = part.split_at(part.len() / 2);
+                            let second = part.split_off(part.len() / 2);
                             parts.push(second);
-                            parts.push(first);
+                            parts.push(part);
                         }
                     },
                 }
@@ -591,6 +648,9 @@ fn unknown(sku: &str) -> SendOutcome {
 }
 
 impl CartAdapter for BigCommerceAdapter {
+    fn begin_manual_run(&self) {
+        self.set_once.clear();
+    }
     fn update_mode(&self) -> UpdateMode {
         UpdateMode::RelativeUnkeyed
     }

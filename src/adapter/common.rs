@@ -249,6 +249,24 @@ pub(crate) fn ends_unkeyed_write(e: &CartError) -> bool {
     matches!(e, CartError::Ambiguous(_))
 }
 
+/// Whether a failed request of a multi-request write ends the call, the items not yet sent
+/// given [`not_sent_after`]: a lost answer to an unkeyed write ([`ends_unkeyed_write`]), or
+/// a rate limit, which every later request of the call would meet again (BigCommerce calls
+/// an integration that meets consecutive 429s abusive, and may throttle it or take it off
+/// the store; a quota is shared with the store's other apps).
+pub(crate) fn ends_write(e: &CartError) -> bool {
+    ends_unkeyed_write(e) || matches!(e, CartError::RateLimited { .. })
+}
+
+/// The outcome of an item not sent because `e` ended the call ([`ends_write`]): after a rate
+/// limit, its wait (no attempt, as for the items of the request it refused).
+pub(crate) fn not_sent_after(e: &CartError, sku: &str) -> SendOutcome {
+    match e {
+        CartError::RateLimited { .. } => outcome_for_failed_request(e, sku, false),
+        _ => not_sent(sku),
+    }
+}
+
 /// Whether a failed request of a multi-request write is the whole call's error: when it is
 /// the first to fail before any answer and nothing else is at stake (it is not a lost answer
 /// that [`ends_unkeyed_write`], or it carried every item of the call, which the caller may

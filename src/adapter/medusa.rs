@@ -627,9 +627,9 @@ impl MedusaAdapter {
                             .iter()
                             .map(|w| Err(outcome_for_failed_request(&e, w.sku, false))),
                     );
-                    if common::ends_unkeyed_write(&e) {
+                    if common::ends_write(&e) {
                         let rest = &items[((n + 1) * MAX_BATCH).min(items.len())..];
-                        out.extend(rest.iter().map(|w| Err(common::not_sent(w.sku))));
+                        out.extend(rest.iter().map(|w| Err(common::not_sent_after(&e, w.sku))));
                         break;
                     }
                     continue;

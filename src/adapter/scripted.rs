@@ -17,6 +17,12 @@ impl Scripted {
     /// Serves `script`, one (status, body) per connection; status 0 closes the connection
     /// after reading the request, without an answer (a lost answer).
     pub fn start(script: Vec<(u16, &'static str)>) -> Scripted {
+        Scripted::start_with_headers(script.into_iter().map(|(s, b)| (s, "", b)).collect())
+    }
+
+    /// As [`Scripted::start`], each answer with header lines of its own (`"name: value\r\n"`
+    /// each, or "").
+    pub fn start_with_headers(script: Vec<(u16, &'static str, &'static str)>) -> Scripted {
         use std::io::{BufRead, BufReader, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -24,7 +30,7 @@ impl Scripted {
         let log = seen.clone();
         let answers = script.len();
         let thread = std::thread::spawn(move || {
-            for (status, body) in script {
+            for (status, headers, body) in script {
                 let (stream, _) = listener.accept().unwrap();
                 let mut reader = BufReader::new(stream);
                 let mut first = String::new();
@@ -60,7 +66,7 @@ impl Scripted {
                 }
                 write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
                     body.len()
                 )
                 .unwrap();

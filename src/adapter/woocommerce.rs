@@ -586,6 +586,8 @@ impl WooCommerceAdapter {
                 .push(i);
         }
         let mut first = true;
+        // The error that ended the call, if one did ([`common::ends_write`]).
+        let mut ended: Option<CartError> = None;
         'requests: for (parent, idx) in groups {
             let path = match parent {
                 None => "products/batch".to_owned(),
@@ -651,7 +653,8 @@ impl WooCommerceAdapter {
                             out[*i] =
                                 Some(Err(outcome_for_failed_request(&e, items[*i].sku, false)));
                         }
-                        if common::ends_unkeyed_write(&e) {
+                        if common::ends_write(&e) {
+                            ended = Some(e);
                             break 'requests;
                         }
                         continue;
@@ -683,7 +686,14 @@ impl WooCommerceAdapter {
         Ok(out
             .into_iter()
             .zip(items)
-            .map(|(o, w)| o.unwrap_or_else(|| Err(common::not_sent(w.sku))))
+            .map(|(o, w)| {
+                o.unwrap_or_else(|| {
+                    Err(match &ended {
+                        Some(e) => common::not_sent_after(e, w.sku),
+                        None => common::not_sent(w.sku),
+                    })
+                })
+            })
             .collect())
     }
 
