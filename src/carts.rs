@@ -600,6 +600,10 @@ impl Store {
                 // inventory item's) or ignore: the items go by SKU until given new ones.
                 if old.adapter != spec.adapter {
                     sql::web_fields_clear_refs(c, id)?;
+                    // A change sent through the old adapter that went unanswered may be on
+                    // the cart; only a re-send under its key is safe, which the new adapter
+                    // may not make: each is taken as a send that lapsed.
+                    sql::groups_sent_before_switch(c, id)?;
                 }
                 if another_shop(old) {
                     sql::pulled_forget_cart(c, id)?;

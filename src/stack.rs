@@ -328,9 +328,11 @@ pub trait WebStack: Send + Sync {
     /// A cart's controller state.
     fn cart_state(&self, cart: CartId) -> Result<CartRunState>;
     /// Stores a cart's controller state, judged from an answer to a request made with the
-    /// cart as saved at `config_version` ([`Cart::config_version`]); nothing when the cart was
-    /// saved since: an answer to old credentials or an old URL says nothing of the cart as it
-    /// is now, and its pause would stop the cart its owner just mended.
+    /// cart as saved at `config_version` ([`Cart::config_version`]); nothing when the cart's
+    /// adapter or settings (URL, credentials, location…) were changed since: an answer to old
+    /// credentials or an old URL says nothing of the cart as it is now, and its pause would
+    /// stop the cart its owner just mended. A saving that changed neither (its batch size,
+    /// its level, or nothing) keeps the answer: the shop's Retry-After still runs.
     fn set_cart_state(&self, cart: CartId, config_version: i64, state: &CartRunState)
         -> Result<()>;
     /// Records waiting to be sent to `cart` (pending, leased, or waiting to retry).

@@ -25,7 +25,7 @@ const DUE: &str = "SELECT g.id FROM send_groups g
                    WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.state = 'pending'
                      AND o.id <> g.id AND (o.lease_until > ?2 OR o.id < g.id))
                AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack x
-                   WHERE b.cart_id = g.cart_id AND b.item_id = 0 AND b.lease_until > ?2
+                   WHERE b.cart_id = g.cart_id AND b.item_id = 0
                      AND x.group_id = b.id AND x.item_id = g.item_id)
              ORDER BY g.next_attempt_at, g.id LIMIT ?6";
 
@@ -47,7 +47,7 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id
                          WHERE o.cart_id = ?1 AND o.item_id = s.item_id
                            AND o.state = 'pending')
                      AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
-                         WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
+                         WHERE b.cart_id = ?1 AND b.item_id = 0
                            AND f.group_id = b.id AND f.item_id = s.item_id)
                    LIMIT ?6";
 

@@ -305,6 +305,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE ledger ADD COLUMN sent_to_web INTEGER;
     "#,
+    // 16: the saving of a cart from which its adapter and settings stand
+    // (`cart_set_run_state`): an answer to a request made since is the same shop's and is
+    // kept whatever else was saved meanwhile (its batch size, say). Guarded by every saving
+    // before, a Retry-After met while the owner saved the cart unchanged was dropped, and
+    // the next pass sent the cart the rest of its backlog inside it.
+    r#"
+    ALTER TABLE carts ADD COLUMN settings_version INTEGER NOT NULL DEFAULT 0;
+    UPDATE carts SET settings_version = config_version;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -95,6 +95,7 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec, resumes: bool) -> Result
              cap_send = excluded.cap_send, cap_get = excluded.cap_get,
              realtime = excluded.realtime, max_items_to_send = excluded.max_items_to_send,
              retains_basket = excluded.retains_basket, config_version = config_version + 1,
+             settings_version = CASE WHEN ?10 THEN config_version + 1 ELSE settings_version END,
              sync_on = CASE WHEN excluded.realtime = 'none' THEN 0 ELSE sync_on END,
              backoff_until = CASE WHEN ?10 THEN 0 ELSE backoff_until END,
              outage_step = CASE WHEN ?10 THEN 0 ELSE outage_step END,
@@ -229,6 +230,8 @@ pub(crate) fn cart_run_state(c: &Connection, id: CartId) -> Result<CartRunState>
         .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
+/// [`WebStack::set_cart_state`](crate::stack::WebStack::set_cart_state): kept unless the
+/// cart's adapter or settings were changed after `config_version` (schema 16).
 pub(crate) fn cart_set_run_state(
     c: &Connection,
     id: CartId,
@@ -238,7 +241,7 @@ pub(crate) fn cart_set_run_state(
     c.prepare_cached(
         "UPDATE carts SET backoff_until = ?2, outage_step = ?3, cart_error = ?4,
                           rate_limited_until = ?5
-         WHERE id = ?1 AND config_version = ?6",
+         WHERE id = ?1 AND settings_version <= ?6",
     )?
     .execute(params![
         id,
@@ -1327,7 +1330,7 @@ pub(crate) fn lease(
                    WHERE o.cart_id = g.cart_id AND o.item_id = g.item_id AND o.state = 'pending'
                      AND o.id <> g.id AND (o.lease_until > ?2 OR o.id < g.id))
                AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack x
-                   WHERE b.cart_id = g.cart_id AND b.item_id = 0 AND b.lease_until > ?2
+                   WHERE b.cart_id = g.cart_id AND b.item_id = 0
                      AND x.group_id = b.id AND x.item_id = g.item_id)
              ORDER BY g.next_attempt_at, g.id LIMIT ?6)",
             scope_sql("g")
@@ -1600,7 +1603,10 @@ fn first_attempt_batch(
     // first record in the window stands for the item (an index probe: a GROUP BY sorted
     // the window twice), unless an older record of the item waits ungrouped (another live
     // workstation's, which this controller may not send), a send of the item is in flight
-    // in a batch (probed through the batch: the item's own records may be many) or waits in
+    // in a batch, or was in one whose lease lapsed that this controller may not take over
+    // (another live workstation's, which sends it when it comes back: until 2026-12-03 a
+    // sale went ahead of the receiving such a batch held; probed through the batch: the
+    // item's own records may be many) or waits in
     // a group, in flight or for its retry: the item's changes reach the cart in the order
     // they were made (a cart that takes no negative count, as Medusa, refused a sale sent
     // ahead of the receiving before it, and the sale was bypassed). The item's ungrouped
@@ -1624,7 +1630,7 @@ fn first_attempt_batch(
                          WHERE o.cart_id = ?1 AND o.item_id = s.item_id
                            AND o.state = 'pending')
                      AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
-                         WHERE b.cart_id = ?1 AND b.item_id = 0 AND b.lease_until > ?2
+                         WHERE b.cart_id = ?1 AND b.item_id = 0
                            AND f.group_id = b.id AND f.item_id = s.item_id)
                    LIMIT ?6) p
              CROSS JOIN stack x
@@ -2071,6 +2077,22 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Takes the pending groups of `cart` sent before (attempted, and not answered as changing
+/// nothing) for sends that lapsed unsettled: the cart was given another adapter, and a change
+/// whose answer was lost may be on it. The next lease of each holds it back as uncertain
+/// from a cart without keys (as a lapsed send), and a cart with keys gets it again under its
+/// key; until 2026-12-03 a switch from a keyed adapter to one without keys sent it again as
+/// a new change, applied twice.
+pub(crate) fn groups_sent_before_switch(c: &Connection, cart: CartId) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE send_groups SET unsettled = MAX(unsettled, 1)
+         WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending' AND attempts > 0
+           AND refused = 0 AND lease_token IS NULL",
+    )?
+    .execute([cart])?;
+    Ok(())
 }
 
 /// Marks a pending group that no lease holds uncertain, as a controller does with a stalled

@@ -1,0 +1,358 @@
+//! The stack controller where the store or the cart changes under a send: another till's
+//! stalled send of an older change, a cart switched to an adapter without keys, a cart saved
+//! while a request is out, a cart without keys that hangs. (From a review, 2026-12-03: each
+//! failed before its fix.)
+#![cfg(feature = "emulator")]
+
+#[macro_use]
+mod common;
+
+use common::*;
+use inventory_sync::adapter::{CartError, DeltaSend, SendOutcome};
+use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
+use inventory_sync::{CartAdapter, CartId, Reason, StackState, Store, UpdateMode};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A keyed cart in memory that takes no count below 0 (as Medusa): it records every change
+/// it was sent, in order, and applies each key once.
+#[derive(Default)]
+struct Shop {
+    qoh: Mutex<HashMap<String, i64>>,
+    keys: Mutex<HashSet<String>>,
+    sent: Mutex<Vec<(String, i64)>>,
+    mode: Option<UpdateMode>,
+}
+
+impl Shop {
+    fn get(&self, sku: &str) -> i64 {
+        *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
+    }
+    fn set(&self, sku: &str, q: i64) {
+        self.qoh.lock().unwrap().insert(sku.into(), q);
+    }
+    fn sent(&self) -> Vec<(String, i64)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl CartAdapter for Shop {
+    fn update_mode(&self) -> UpdateMode {
+        self.mode.unwrap_or(UpdateMode::RelativeKeyed)
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.apply(d, self.update_mode() == UpdateMode::RelativeKeyed)
+    }
+    sends_deltas_only!();
+}
+
+impl Shop {
+    /// Applies `d`; a key seen before is a duplicate when the way in `dedupe`s.
+    fn apply(&self, d: &[DeltaSend], dedupe: bool) -> Result<Vec<SendOutcome>, CartError> {
+        let mut q = self.qoh.lock().unwrap();
+        let mut keys = self.keys.lock().unwrap();
+        Ok(d.iter()
+            .map(|x| {
+                self.sent.lock().unwrap().push((x.sku.clone(), x.delta));
+                if dedupe && keys.contains(&x.key) {
+                    return SendOutcome::Applied { qoh: None };
+                }
+                let now = *q.get(&x.sku).unwrap_or(&0);
+                if now + x.delta < 0 {
+                    return SendOutcome::Failed {
+                        message: "the cart takes no negative count".into(),
+                    };
+                }
+                keys.insert(x.key.clone());
+                q.insert(x.sku.clone(), now + x.delta);
+                SendOutcome::Applied { qoh: None }
+            })
+            .collect())
+    }
+}
+
+/// Two handles on the store, workstations TILL-1 and TILL-2, both serving cart "Shop".
+fn tills(f: &Fixture, shop: &Arc<Shop>) -> (CartId, Store, Store) {
+    let cart = custom_cart(
+        &f.store,
+        "Shop",
+        shop.clone() as Arc<dyn CartAdapter>,
+        Some("attribute"),
+        None,
+    );
+    f.store.set_cart_sync(cart, true).unwrap();
+    let mk = |name: &str| {
+        let till = f.reopen();
+        till.set_param("Workstation", name).unwrap();
+        let s = shop.clone();
+        till.register_adapter("Shop", move |_| Ok(s.clone() as Arc<dyn CartAdapter>));
+        till
+    };
+    (cart, mk("TILL-1"), mk("TILL-2"))
+}
+
+/// Local mode. TILL-1's controller leased its receiving of W (+5) and stopped mid-send (a
+/// crash, or a store too busy for its renewals): the lease lapsed, but TILL-1's heartbeat is
+/// still fresh, so its records are TILL-1's to take over. TILL-2's later sale of W (-3) must
+/// wait behind that older change of the item, as it waits behind one that is ungrouped or
+/// in a retry group. It does not: the lapsed first-attempt batch is invisible to the
+/// "older change of the item" checks, the sale goes first, a cart at 0 that takes no
+/// negative count refuses it, and it is bypassed: the cart ends at 5 where the store has 2.
+#[test]
+fn a_sale_does_not_overtake_an_older_change_in_a_lapsed_batch_of_a_live_till() {
+    let f = store();
+    f.store.set_param("StackMode", "local").unwrap();
+    let shop = Arc::new(Shop::default());
+    let (cart, till1, till2) = tills(&f, &shop);
+    item(&f.store, "W", 0);
+    shop.set("W", 0);
+    // Both tills' controllers are alive.
+    till1.run_stack(None).unwrap();
+    till2.run_stack(None).unwrap();
+    adjust(&till1, "W", 5, Reason::Receiving);
+    // TILL-1's controller leases it and stalls; its lease has lapsed since.
+    let stalled = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
+    let scope = LeaseScope {
+        workstation: "TILL-1".into(),
+        shared: false,
+        stale_before: 0,
+    };
+    let lease = stalled
+        .lease(cart, 50, &scope, now_ms() - 10_000, 100)
+        .unwrap();
+    assert_eq!(lease.sends.len(), 1);
+    adjust(&till2, "W", -3, Reason::PosSale);
+    let r2 = till2.run_stack(None).unwrap();
+    // TILL-1 comes back and sends its own.
+    let r1 = till1.run_stack(None).unwrap();
+    drain(&till2);
+    assert_eq!(
+        shop.sent().first(),
+        Some(&("W".to_string(), 5)),
+        "the sale went before the older receiving: {:?}\nTILL-2: {r2}TILL-1: {r1}",
+        shop.sent()
+    );
+    assert_eq!(shop.get("W"), 2, "cart count; sent {:?}", shop.sent());
+    assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
+}
+
+/// The cart's keyed plugin: applies what it is sent (once per key), but the answer to its
+/// first request is lost (a time-out after the cart applied it).
+struct LosesFirstAnswer {
+    shop: Arc<Shop>,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+impl CartAdapter for LosesFirstAnswer {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let out = self.shop.apply(d, true)?;
+        if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(CartError::Ambiguous(
+                "time-out after sending the request".into(),
+            ));
+        }
+        Ok(out)
+    }
+    sends_deltas_only!();
+}
+
+/// A sale went to the cart through its keyed plugin, and the answer was lost: the cart may
+/// have it (here it does), and only a re-send under its key is safe. Before the retry, the
+/// owner switches the same shop to an adapter without keys (WooCommerce's REST API instead
+/// of the plugin, say). The waiting change must then not be sent blindly (DESIGN §4: "an
+/// ambiguous failure is never blindly re-sent"): it should be held back as uncertain, as a
+/// lapsed send is. It is re-sent as a new change and the cart takes the sale twice.
+#[test]
+fn a_change_whose_answer_was_lost_is_not_resent_blindly_after_the_cart_loses_its_keys() {
+    let f = store();
+    let shop = Arc::new(Shop {
+        mode: Some(UpdateMode::RelativeUnkeyed),
+        ..Default::default()
+    });
+    let plug = Arc::new(LosesFirstAnswer {
+        shop: shop.clone(),
+        lost: Default::default(),
+    });
+    let cart = custom_cart(
+        &f.store,
+        "Web",
+        plug as Arc<dyn CartAdapter>,
+        Some("attribute"),
+        None,
+    );
+    f.store.set_cart_sync(cart, true).unwrap();
+    let direct = shop.clone();
+    f.store.register_adapter(
+        "direct",
+        move |_| Ok(direct.clone() as Arc<dyn CartAdapter>),
+    );
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!((first.sent, first.retried), (0, 1), "{first}");
+    assert_eq!(shop.get("W"), 8, "the cart applied it; its answer was lost");
+    // The same shop, now through an adapter without keys.
+    f.store
+        .upsert_cart_json(
+            r#"{"name":"Web","adapter":"direct",
+                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        shop.get("W"),
+        8,
+        "the sale was applied twice; sent {:?}; last pass {r}",
+        shop.sent()
+    );
+    assert_eq!(
+        f.store.stack_count(cart, StackState::Uncertain).unwrap(),
+        1,
+        "sent {:?}; stack {:#?}; last pass {r}",
+        shop.sent(),
+        stack(&f.store, None)
+    );
+}
+
+/// A keyed cart whose first request answers 429 with `Retry-After: 3600`, after running
+/// `during` (the owner saving the cart while the request is on the way); then applies.
+struct LimitedOnce {
+    shop: Arc<Shop>,
+    limited: std::sync::atomic::AtomicBool,
+    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl CartAdapter for LimitedOnce {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if !self.limited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if let Some(f) = self.during.lock().unwrap().take() {
+                f();
+            }
+            return Err(CartError::RateLimited {
+                retry_after: Some(std::time::Duration::from_secs(3600)),
+                message: "HTTP 429".into(),
+            });
+        }
+        self.shop.apply(d, true)
+    }
+    sends_deltas_only!();
+}
+
+/// The cart answers 429 with an hour's Retry-After while the owner saves the cart with only
+/// its batch size changed (or saves it unchanged: an order manager's cart form). The doc of
+/// `upsert_cart_json` promises such a save "leaves a cart's Retry-After running"; the one
+/// met by the request in flight is dropped instead (`set_cart_state` ignores an answer to a
+/// request made before any save, whatever changed), and the next pass sends the cart the
+/// rest of the backlog inside its Retry-After.
+#[test]
+fn a_retry_after_met_while_the_cart_is_saved_with_only_its_batch_size_changed_is_obeyed() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let spec = |max: u32| {
+        serde_json::json!({"name": "Lim", "adapter": "Lim", "max_items_to_send": max,
+            "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+        .to_string()
+    };
+    let other = f.reopen();
+    let adapter = Arc::new(LimitedOnce {
+        shop: shop.clone(),
+        limited: Default::default(),
+        during: Mutex::new(None),
+    });
+    for h in [&f.store, &other] {
+        let a = adapter.clone();
+        h.register_adapter("Lim", move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
+    }
+    let cart = f.store.upsert_cart_json(&spec(50)).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    for sku in ["R", "S"] {
+        item(&f.store, sku, 5);
+        shop.set(sku, 5);
+    }
+    let resave = spec(20);
+    *adapter.during.lock().unwrap() = Some(Box::new(move || {
+        other.upsert_cart_json(&resave).unwrap();
+    }));
+    adjust(&f.store, "R", -1, Reason::PosSale);
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(first.sent, 0, "{first}");
+    adjust(&f.store, "S", -1, Reason::PosSale);
+    let second = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        shop.sent(),
+        Vec::<(String, i64)>::new(),
+        "sent inside the cart's hour-long Retry-After; second pass: {second}"
+    );
+}
+
+/// A cart without keys that has hung: every request times out after it was sent.
+#[derive(Default)]
+struct HungBlind {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CartAdapter for HungBlind {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::Absolute
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(CartError::Ambiguous(
+            "time-out after sending the request".into(),
+        ))
+    }
+    sends_deltas_only!();
+}
+
+/// Rule 10: while a whole cart is down (time-outs on every request), only its oldest batch
+/// is tried on each back-off step and the rest of the backlog waits untouched. A cart
+/// without keys that times out gets no back-off at all: each pass sends it the next batch,
+/// which the time-out makes uncertain, so an hour's hang turns the whole backlog into
+/// uncertain records, none of them sent, each waiting for an operator to check the cart.
+#[test]
+fn a_cart_without_keys_that_times_out_backs_off_instead_of_burning_its_backlog() {
+    let f = store();
+    f.store.set_param("RetryBaseMs", "60000").unwrap();
+    f.store.set_param("RetryMaxMs", "60000").unwrap();
+    let hung = Arc::new(HungBlind::default());
+    let cart = custom_cart(
+        &f.store,
+        "Hung",
+        hung.clone() as Arc<dyn CartAdapter>,
+        Some("attribute"),
+        Some(1),
+    );
+    f.store.set_cart_sync(cart, true).unwrap();
+    for sku in ["A", "B", "C", "D"] {
+        item(&f.store, sku, 5);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(first.uncertain, 1, "{first}");
+    let mut passes = String::new();
+    for _ in 0..3 {
+        passes += &f.store.run_stack(None).unwrap().to_string();
+    }
+    assert_eq!(
+        (
+            hung.calls.load(std::sync::atomic::Ordering::SeqCst),
+            f.store.stack_count(cart, StackState::Uncertain).unwrap()
+        ),
+        (1, 1),
+        "the hung cart was sent batch after batch with no back-off:\n{passes}"
+    );
+}
