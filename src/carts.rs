@@ -230,6 +230,40 @@ fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, Str
     out
 }
 
+/// Refuses `spec` where another cart is the same: a name that differs only in case (an
+/// operator's form saving "web" for "Web"), or, for a built-in adapter, the same shop and stock
+/// location ([`shop_settings`]; an `http_json` endpoint, which may serve several shops by
+/// token, with the same credentials too). Added beside it, every change went to the shop
+/// twice: a receiving of 10 put 20 on it, 10 units the store does not have.
+fn refuse_same_shop_twice(carts: &[Cart], spec: &CartSpec, custom: bool) -> Result<()> {
+    let secrets = |config: &Map<String, Value>| -> Vec<Option<Value>> {
+        SECRET_KEYS
+            .iter()
+            .map(|k| config.get(*k).cloned())
+            .collect()
+    };
+    let shop = shop_settings(&spec.adapter, &spec.config);
+    for other in carts.iter().filter(|c| c.name != spec.name) {
+        if other.name.to_lowercase() == spec.name.to_lowercase() {
+            return Err(Error::invalid(format!(
+                "cart {:?}: cart {:?} has this name in another case; save it under that name",
+                spec.name, other.name
+            )));
+        }
+        let same_shop = !custom
+            && other.adapter == spec.adapter
+            && shop_settings(&other.adapter, &other.config) == shop
+            && (spec.adapter != "http_json" || secrets(&other.config) == secrets(&spec.config));
+        if same_shop {
+            return Err(Error::refused(format!(
+                "cart {:?}: cart {:?} is already this shop (the same adapter, URL and stock location): every change would reach the shop twice; update that cart instead",
+                spec.name, other.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A parsed, checked cart definition (the JSON of DESIGN §9).
 pub(crate) struct CartSpec {
     pub name: String,
@@ -276,7 +310,7 @@ pub(crate) fn check_url(cart: &str, url: &str, built_in: bool) -> Result<()> {
 }
 
 pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSpec> {
-    let map = crate::items::host_object(json, "cart")?;
+    let mut map = crate::items::host_object(json, "cart")?;
     let name = match map.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.trim().to_owned(),
         _ => {
@@ -285,6 +319,13 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
             ))
         }
     };
+    // The name is printed in run reports, the controller's log and the stack view: a line
+    // break or an escape in it could forge a line there (as `Workstation` is refused).
+    if let Some(bad) = name.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(format!(
+            "cart {name:?}: name holds the control character {bad:?}; give a plain name"
+        )));
+    }
     let adapter = match map.get("adapter") {
         Some(Value::String(s)) => s.clone(),
         _ => {
@@ -312,7 +353,7 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
     }
     let max_items_to_send = match map.get("max_items_to_send") {
         None | Some(Value::Null) => 50,
-        Some(v) => match v.as_i64() {
+        Some(v) => match crate::items::json_whole(v) {
             Some(n) if (1..=10_000).contains(&n) => n as u32,
             _ => {
                 return Err(Error::invalid(format!(
@@ -414,10 +455,16 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
         }
     };
     if let Some(t) = map.get("timeout_ms") {
-        if !t.as_i64().is_some_and(|t| (100..=600_000).contains(&t)) {
-            return Err(Error::invalid(format!(
-                "cart {name:?}: timeout_ms must be 100..=600000"
-            )));
+        match crate::items::json_whole(t).filter(|t| (100..=600_000).contains(t)) {
+            // Kept as an integer, as the adapters read it.
+            Some(t) => {
+                map.insert("timeout_ms".into(), Value::from(t));
+            }
+            None => {
+                return Err(Error::invalid(format!(
+                    "cart {name:?}: timeout_ms must be 100..=600000"
+                )))
+            }
         }
     }
     Ok(CartSpec {
@@ -465,7 +512,7 @@ impl WebFields {
     pub(crate) fn apply_json(&mut self, json: &str) -> Result<()> {
         let map = crate::items::host_object(json, "web fields")?;
         let count = |k: &str, v: &Value| -> Result<i64> {
-            v.as_i64()
+            crate::items::json_whole(v)
                 .filter(|n| (0..=i32::MAX as i64).contains(n))
                 .ok_or_else(|| {
                     Error::invalid(format!(
@@ -513,6 +560,8 @@ impl WebFields {
 
 impl Store {
     /// Defines a cart, or updates the one with the same `name`, from the JSON of DESIGN §9.
+    /// A name another cart has in another case, or the shop another cart already is (see
+    /// `refuse_same_shop_twice`), is refused: every change would reach the shop twice.
     /// A new cart starts with *Synchronize Inventory* off, as the seeds' set-up has it; an
     /// update keeps the box as it was. An update that changes the adapter or its settings (new
     /// credentials, a new URL) clears the cart's pause and back-off (bad credentials, an
@@ -553,6 +602,7 @@ impl Store {
         let workstation = self.workstation();
         self.write(|c| {
             let old = sql::cart_by_name(c, &spec.name)?;
+            refuse_same_shop_twice(&sql::carts_all(c)?, &spec, custom)?;
             let new_level = spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute);
             let another_shop = |old: &Cart| {
                 old.adapter != spec.adapter

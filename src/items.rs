@@ -251,6 +251,16 @@ pub struct Item {
     pub has_variants: bool,
 }
 
+/// A whole number as a host's JSON may write it: `5`, or `5.0` and `-0` (a .NET or
+/// JavaScript host writing a double; `-0` is 0, which .NET Core 3.0 and later write for a
+/// negative zero). Text is not a number here. Read with `as_i64` alone, `-0` was refused as
+/// "not a whole number in the 32-bit range".
+pub(crate) fn json_whole(v: &Value) -> Option<i64> {
+    v.is_number()
+        .then(|| crate::adapter::common::whole_count(v)?.ok())
+        .flatten()
+}
+
 pub(crate) fn check_sku(sku: &str) -> Result<&str> {
     let s = sku.trim();
     if s.is_empty() {
@@ -302,7 +312,7 @@ fn parse_item_json(json: &str) -> Result<ItemSpec> {
     let qoh = match map.get("qoh") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
-            v.as_i64()
+            json_whole(v)
                 .filter(|n| (i32::MIN as i64..=i32::MAX as i64).contains(n))
                 .ok_or_else(|| {
                     Error::invalid(format!(
@@ -327,8 +337,17 @@ fn parse_item_json(json: &str) -> Result<ItemSpec> {
             )))
         }
     };
+    // Named in the refusal: "SKU is empty" for a host's empty parent box sent the owner to
+    // the item's own SKU, which was fine.
     let parent_sku = text("parent_sku")?
-        .map(|p| check_sku(&p).map(str::to_owned))
+        .map(|p| {
+            check_sku(&p).map(str::to_owned).map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!("item {sku:?}: parent_sku: {}", e.message()),
+                )
+            })
+        })
         .transpose()?;
     Ok(ItemSpec {
         qoh,
@@ -1012,7 +1031,7 @@ pub(crate) fn filter_str<'a>(f: &'a Map<String, Value>, key: &str) -> Result<Opt
 
 /// Filter key `key` as a whole number, if given (see [`filter_str`]).
 pub(crate) fn filter_number(f: &Map<String, Value>, key: &str) -> Result<Option<i64>> {
-    filter_as(f, key, "a number", Value::as_i64)
+    filter_as(f, key, "a number", json_whole)
 }
 
 fn filter_as<'a, T>(
@@ -1032,8 +1051,7 @@ fn filter_as<'a, T>(
 pub(crate) fn filter_limit(f: &Map<String, Value>) -> Result<i64> {
     match f.get("limit") {
         None | Some(Value::Null) => Ok(1000),
-        Some(v) => v
-            .as_i64()
+        Some(v) => json_whole(v)
             .filter(|n| (1..=1_000_000).contains(n))
             .ok_or_else(|| {
                 Error::invalid("filter: limit must be a whole number from 1 to 1000000")

@@ -1292,3 +1292,118 @@ fn a_store_uri_asking_for_a_shared_cache_is_refused() {
     assert_eq!(b.item_qoh("X").unwrap(), 5);
     a.commit().unwrap();
 }
+
+fn http_cart_json(name: &str, url: &str) -> String {
+    serde_json::json!({
+        "name": name, "adapter": "http_json", "url": url,
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+    })
+    .to_string()
+}
+
+/// An operator's form saving the cart as "web" (for "Web"), or a second cart for the shop a
+/// cart already is: added beside it, every change went to the one shop twice once its box
+/// was ticked (a receiving of 10 showed 20 more there, 10 units the store does not have).
+/// Both are refused, naming the cart there is, and change nothing; the same URL with other
+/// credentials (an `http_json` endpoint serving several shops by token) or another stock
+/// location is another shop. (From a review, 2026-12-03.)
+#[test]
+fn a_cart_that_is_another_cart_again_is_refused() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "Web", "attribute");
+    let before = f.store.carts_json().unwrap();
+    let again = f
+        .store
+        .upsert_cart_json(&http_cart_json("web", &e.url()))
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::InvalidArgument, "{again}");
+    assert!(again.message().contains("\"Web\""), "{again}");
+    let same_shop = f
+        .store
+        .upsert_cart_json(&http_cart_json(
+            "Web 2",
+            &format!("{}/", e.url().trim_end_matches('/')),
+        ))
+        .unwrap_err();
+    assert_eq!(same_shop.kind(), ErrorKind::Refused, "{same_shop}");
+    assert!(same_shop.message().contains("\"Web\""), "{same_shop}");
+    assert_eq!(f.store.carts_json().unwrap(), before);
+    // Another shop at the same endpoint, by its token.
+    let mut other =
+        serde_json::from_str::<serde_json::Value>(&http_cart_json("Web 2", &e.url())).unwrap();
+    other["token"] = "another-shop".into();
+    f.store.upsert_cart_json(&other.to_string()).unwrap();
+}
+
+/// A cart's name is printed in run reports and the controller's log, where a line break in
+/// it forged a line (a pass that "sent nothing"): refused as `Workstation` is.
+#[test]
+fn a_cart_name_with_a_control_character_is_refused() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    for name in ["Web\n[2026-12-03 04:00:00Z] 0 records sent", "Web\u{1b}[2J"] {
+        let err = f
+            .store
+            .upsert_cart_json(&http_cart_json(name, &e.url()))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.message().contains("control character"), "{err}");
+    }
+    assert_eq!(f.store.carts().unwrap().len(), 0);
+}
+
+/// An empty or blank `parent_sku` (a host's empty text box) is refused naming it: "SKU is
+/// empty" sent the owner to the item's own SKU, which was fine.
+#[test]
+fn a_bad_parent_sku_is_named_in_the_refusal() {
+    let f = store();
+    item(&f.store, "TEE", 0);
+    for parent in ["", "  ", "T\u{7}"] {
+        let json = serde_json::json!({"sku": "TEE-M", "parent_sku": parent}).to_string();
+        let e = f.store.upsert_item_json(&json).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().contains("parent_sku"), "{parent:?}: {e}");
+    }
+}
+
+/// JSON's `-0` is zero, and `5.0` is five (a .NET or JavaScript host writing a double): an
+/// item's `qoh`, a web field's count and a cart's batch size or time-out take them; a
+/// fraction or text is still refused. `-0` was refused as "not a whole number in the 32-bit
+/// range".
+#[test]
+fn whole_numbers_written_as_doubles_are_taken() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let web = cart(&f.store, &e, "Web", "attribute");
+    f.store.upsert_item_json(r#"{"sku":"Z","qoh":-0}"#).unwrap();
+    f.store
+        .upsert_item_json(r#"{"sku":"Y","qoh":7.0}"#)
+        .unwrap();
+    assert_eq!(
+        (
+            f.store.item_qoh("Z").unwrap(),
+            f.store.item_qoh("Y").unwrap()
+        ),
+        (0, 7)
+    );
+    f.store
+        .set_web_fields(web, "Z", r#"{"buffer":-0,"max_publish":20.0}"#)
+        .unwrap();
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&http_cart_json("Web", &e.url())).unwrap();
+    spec["max_items_to_send"] = serde_json::json!(25.0);
+    spec["timeout_ms"] = serde_json::json!(5000.0);
+    f.store.upsert_cart_json(&spec.to_string()).unwrap();
+    let saved = f.store.cart(web).unwrap();
+    assert_eq!(saved.max_items_to_send, 25);
+    assert_eq!(
+        saved.info()["settings"]["timeout_ms"],
+        5000,
+        "kept as an integer"
+    );
+    for bad in [r#"{"sku":"X","qoh":1.5}"#, r#"{"sku":"X","qoh":"3"}"#] {
+        let err = f.store.upsert_item_json(bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
+    }
+}

@@ -298,7 +298,7 @@ fn add_cart(store: &Store, name: &str) -> i64 {
     let cart = store
         .upsert_cart_json(
             &serde_json::json!({
-                "name": name, "adapter": "http_json", "url": "http://127.0.0.1:9/",
+                "name": name, "adapter": "http_json", "url": format!("http://127.0.0.1:9/{name}/"),
                 "capabilities": {"send": true, "get": true, "realtime": "attribute"},
             })
             .to_string(),
