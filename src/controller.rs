@@ -967,9 +967,13 @@ impl<S: WebStack> StackController<S> {
                 let msg = e.message();
                 let (verdict, new_state) = match &e {
                     CartError::RateLimited { retry_after, .. } => {
+                        // At least a second, as for a wait on items: `Retry-After: 0` (at a
+                        // window's edge) left the cart due at once, and every pass asked it
+                        // again, counting no attempt, for as long as it answered so.
                         let wait = retry_after
                             .map(millis)
-                            .unwrap_or_else(|| backoff_ms(settings, state.outage_step + 1).max(1000));
+                            .unwrap_or_else(|| backoff_ms(settings, state.outage_step + 1))
+                            .max(1000);
                         let until = now.saturating_add(wait);
                         (
                             Verdict::WaitUntil { until, attempt: false, response: msg.clone() },

@@ -860,11 +860,13 @@ fn an_ambiguous_failure_without_a_key_is_never_resent_blindly() {
 #[test]
 fn a_lease_is_renewed_while_its_request_is_in_flight() {
     let f = store();
-    f.store.set_param("LeaseMs", "100").unwrap();
+    // Leases of 300 ms, renewed every third of that, over a request of five of them (with
+    // 100 ms, a machine busy with other builds once starved the renewing thread past it).
+    f.store.set_param("LeaseMs", "300").unwrap();
     f.store.set_param("StackMode", "local").unwrap();
     let cart = Arc::new(SlowCart {
         calls: Default::default(),
-        hold: Duration::from_millis(600),
+        hold: Duration::from_millis(1500),
     });
     let (a, b) = (f.reopen(), f.reopen());
     for s in [&a, &b, &f.store] {
@@ -886,7 +888,7 @@ fn a_lease_is_renewed_while_its_request_is_in_flight() {
             done.store(true, Ordering::SeqCst);
         });
         // Another controller keeps trying while the first one's request is in flight, well
-        // past the 100 ms lease: it must find nothing to take.
+        // past the 300 ms lease: it must find nothing to take.
         while !done.load(Ordering::SeqCst) {
             if cart.calls.load(Ordering::SeqCst) == 1 {
                 assert_eq!(b.run_stack(None).unwrap().sent, 0);
@@ -3232,12 +3234,14 @@ mod refused_goes_with_later {
         f.store.set_param("RetryMaxMs", "600000").unwrap();
     }
 
+    /// Time passing, written into the file: every group waiting for its retry is due, and
+    /// every cart's wait (a rate limit holds a cart a second at least) is over.
     fn retries_due(f: &Fixture) {
         rusqlite::Connection::open(f.store.path())
             .unwrap()
-            .execute(
-                "UPDATE send_groups SET next_attempt_at = 0 WHERE state = 'pending'",
-                [],
+            .execute_batch(
+                "UPDATE send_groups SET next_attempt_at = 0 WHERE state = 'pending';
+                 UPDATE carts SET backoff_until = 0, rate_limited_until = 0",
             )
             .unwrap();
     }

@@ -356,3 +356,28 @@ fn a_cart_without_keys_that_times_out_backs_off_instead_of_burning_its_backlog()
         "the hung cart was sent batch after batch with no back-off:\n{passes}"
     );
 }
+
+/// A 429 to the whole call naming no wait (`Retry-After: 0`, at a rate-limit window's edge)
+/// holds the cart for at least a second, as one on items of a call does: the cart was due
+/// again at once, and every pass asked it again, counting no attempt, for as long as it
+/// answered so. (Noted by the same review.)
+#[test]
+fn a_429_naming_no_wait_holds_the_cart_a_second() {
+    let f = store();
+    let e = inventory_sync::emulator::Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "W", 5);
+    e.set_qoh("W", 5);
+    adjust(&f.store, "W", -1, Reason::PosSale);
+    e.inject(inventory_sync::emulator::Fault::Status {
+        status: 429,
+        count: usize::MAX,
+        retry_after: Some(0),
+    });
+    let first = f.store.run_stack(None).unwrap();
+    let asked = e.requests();
+    let second = f.store.run_stack(None).unwrap();
+    assert_eq!(e.requests(), asked, "asked again at once: {first}{second}");
+    assert_eq!(stack(&f.store, None)[0]["attempts"], 0);
+}
