@@ -235,6 +235,9 @@ fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, Str
 /// location ([`shop_settings`]; an `http_json` endpoint, which may serve several shops by
 /// token, with the same credentials too). Added beside it, every change went to the shop
 /// twice: a receiving of 10 put 20 on it, 10 units the store does not have.
+///
+/// A cart that was so already (saved by a build before 2026-12-03) may still be saved: to
+/// switch its real-time sync off, to rotate its credentials, or to point it elsewhere.
 fn refuse_same_shop_twice(carts: &[Cart], spec: &CartSpec, custom: bool) -> Result<()> {
     let secrets = |config: &Map<String, Value>| -> Vec<Option<Value>> {
         SECRET_KEYS
@@ -242,21 +245,25 @@ fn refuse_same_shop_twice(carts: &[Cart], spec: &CartSpec, custom: bool) -> Resu
             .map(|k| config.get(*k).cloned())
             .collect()
     };
-    let shop = shop_settings(&spec.adapter, &spec.config);
+    let same = |adapter: &str, config: &Map<String, Value>, other: &Cart| {
+        !custom
+            && other.adapter == adapter
+            && shop_settings(&other.adapter, &other.config) == shop_settings(adapter, config)
+            && (adapter != "http_json" || secrets(&other.config) == secrets(config))
+    };
+    let old = carts.iter().find(|c| c.name == spec.name);
     for other in carts.iter().filter(|c| c.name != spec.name) {
-        if other.name.to_lowercase() == spec.name.to_lowercase() {
+        if old.is_none() && other.name.to_lowercase() == spec.name.to_lowercase() {
             return Err(Error::invalid(format!(
                 "cart {:?}: cart {:?} has this name in another case; save it under that name",
                 spec.name, other.name
             )));
         }
-        let same_shop = !custom
-            && other.adapter == spec.adapter
-            && shop_settings(&other.adapter, &other.config) == shop
-            && (spec.adapter != "http_json" || secrets(&other.config) == secrets(&spec.config));
-        if same_shop {
+        let was_same = old.is_some_and(|old| same(&old.adapter, &old.config, other));
+        if same(&spec.adapter, &spec.config, other) && !was_same {
             return Err(Error::refused(format!(
-                "cart {:?}: cart {:?} is already this shop (the same adapter, URL and stock location): every change would reach the shop twice; update that cart instead",
+                "cart {:?}: cart {:?} is already this shop (the same adapter, URL and stock \
+                 location): every change would reach the shop twice; update that cart instead",
                 spec.name, other.name
             )));
         }
@@ -454,17 +461,19 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
             )))
         }
     };
+    // Whole numbers written as doubles (`2.0`, `-0`) are kept as integers, as the adapters
+    // and the same-shop check read them: a BigCommerce `location_id` of 2.0 was read as none,
+    // and the cart wrote location 1's stock.
+    for v in map.values_mut() {
+        if let Some(n) = v.is_f64().then(|| crate::items::json_whole(v)).flatten() {
+            *v = Value::from(n);
+        }
+    }
     if let Some(t) = map.get("timeout_ms") {
-        match crate::items::json_whole(t).filter(|t| (100..=600_000).contains(t)) {
-            // Kept as an integer, as the adapters read it.
-            Some(t) => {
-                map.insert("timeout_ms".into(), Value::from(t));
-            }
-            None => {
-                return Err(Error::invalid(format!(
-                    "cart {name:?}: timeout_ms must be 100..=600000"
-                )))
-            }
+        if !t.as_i64().is_some_and(|t| (100..=600_000).contains(&t)) {
+            return Err(Error::invalid(format!(
+                "cart {name:?}: timeout_ms must be 100..=600000"
+            )));
         }
     }
     Ok(CartSpec {
@@ -639,6 +648,33 @@ impl Store {
                 old.adapter != spec.adapter
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
             });
+            // A change sent through a keyed adapter that went unanswered may be on the cart,
+            // and only a re-send under its key is safe, which another adapter may not make:
+            // each is taken as a send that lapsed (asked before `cart_upsert` clears the marks
+            // of changes the old cart answered as applying nothing). One still in flight
+            // would settle as a keyed retry afterwards: the save waits for its answer. An
+            // adapter without keys leaves nothing in doubt waiting (such a change is
+            // uncertain at once): its waiting changes were surely not applied.
+            if let Some(old) = old.as_ref().filter(|old| old.adapter != spec.adapter) {
+                let keyed = self
+                    .inner
+                    .adapters
+                    .build(old)
+                    .map_or(true, |a| a.update_mode().resends_safely());
+                if keyed {
+                    if sql::live_leases(c, old.id, crate::store::now_ms())? > 0 {
+                        return Err(Error::new(
+                            crate::ErrorKind::Busy,
+                            format!(
+                                "cart {:?}: a change is on its way to the cart through its \
+                                 adapter; save the new adapter again once it is answered",
+                                old.name
+                            ),
+                        ));
+                    }
+                    sql::groups_sent_before_switch(c, old.id)?;
+                }
+            }
             let id = sql::cart_upsert(c, &spec, resumes)?;
             // What Get QOH kept of the cart's counts is of its shop (a new adapter, URL or
             // location is another; new credentials are not), and per item it read at its
@@ -650,10 +686,6 @@ impl Store {
                 // inventory item's) or ignore: the items go by SKU until given new ones.
                 if old.adapter != spec.adapter {
                     sql::web_fields_clear_refs(c, id)?;
-                    // A change sent through the old adapter that went unanswered may be on
-                    // the cart; only a re-send under its key is safe, which the new adapter
-                    // may not make: each is taken as a send that lapsed.
-                    sql::groups_sent_before_switch(c, id)?;
                 }
                 if another_shop(old) {
                     sql::pulled_forget_cart(c, id)?;

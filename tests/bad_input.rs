@@ -1407,3 +1407,39 @@ fn whole_numbers_written_as_doubles_are_taken() {
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
     }
 }
+
+/// Two carts for one shop saved before the refusal of a second existed: each may still be
+/// saved (switching one's real-time sync off, new credentials), as the first version of that
+/// refusal did not allow (its advice, "update that cart instead", was refused the same way).
+#[test]
+fn two_carts_of_one_shop_from_before_this_build_can_still_be_saved() {
+    let f = store();
+    let woo = |name: &str, realtime: &str, secret: &str| {
+        serde_json::json!({"name": name, "adapter": "woocommerce",
+            "url": "https://shop.example/", "consumer_key": "ck_1", "consumer_secret": secret,
+            "capabilities": {"send": true, "get": true, "realtime": realtime}})
+        .to_string()
+    };
+    f.store
+        .upsert_cart_json(&woo("Woo", "attribute", "cs_1"))
+        .unwrap();
+    // The second cart as a build before 2026-12-03 saved it.
+    let path = f.dir.path().join("store.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO carts(id, name, adapter, config, cap_send, cap_get, realtime,
+                               max_items_to_send, retains_basket)
+             SELECT id + 1, 'Woo 2', adapter, config, cap_send, cap_get, realtime,
+                    max_items_to_send, retains_basket FROM carts WHERE name = 'Woo'",
+        )
+        .unwrap();
+    let h = f.reopen();
+    assert_eq!(h.carts().unwrap().len(), 2);
+    let off = h.upsert_cart_json(&woo("Woo 2", "none", "cs_1"));
+    let rotated = h.upsert_cart_json(&woo("Woo", "attribute", "cs_2"));
+    assert!(
+        off.is_ok() && rotated.is_ok(),
+        "saving a cart that was already there is refused:\n switching Woo 2's real-time off: {off:?}\n new credentials for Woo: {rotated:?}"
+    );
+}

@@ -876,3 +876,39 @@ fn a_429_to_part_of_a_call_sends_no_more_of_it() {
         );
     }
 }
+
+/// README: "Whole numbers in the JSON may be written as doubles (`25.0`, `-0`)". A BigCommerce
+/// cart saved with `"location_id": 2.0` was read as having none and wrote location 1's stock
+/// (found by a review); adapter settings are now kept as integers.
+#[test]
+fn a_bigcommerce_location_written_as_a_double_is_the_location_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = inventory_sync::Store::open(dir.path().join("store.db")).unwrap();
+    let server = Scripted::start(vec![(200, LEVEL), (200, ADJUSTED)]);
+    let json = serde_json::json!({"name": "BC", "adapter": "bigcommerce",
+        "url": format!("{}stores/abc/", server.url), "token": "tok_x", "location_id": 2.0,
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"}});
+    let saved = store.upsert_cart_json(&json.to_string());
+    let Ok(id) = saved else {
+        server.finish();
+        panic!("a whole location written as a double is refused: {saved:?}");
+    };
+    let cart = store.cart(id).unwrap();
+    let adapter = inventory_sync::adapter::registry::AdapterRegistry::with_builtins()
+        .build(&cart)
+        .unwrap();
+    let out = adapter.apply_deltas(&[DeltaSend {
+        key: "k".into(),
+        sku: "MUG".into(),
+        remote_ref: None,
+        delta: -1,
+    }]);
+    let seen = server.finish();
+    let wrote_to_2 = seen
+        .iter()
+        .any(|(line, _, body)| line.contains("adjustments") && body.contains("\"location_id\":2"));
+    assert!(
+        wrote_to_2,
+        "the cart at location 2.0 wrote elsewhere: {seen:#?}; outcome {out:?}"
+    );
+}

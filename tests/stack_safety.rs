@@ -381,3 +381,157 @@ fn a_429_naming_no_wait_holds_the_cart_a_second() {
     assert_eq!(e.requests(), asked, "asked again at once: {first}{second}");
     assert_eq!(stack(&f.store, None)[0]["attempts"], 0);
 }
+
+/// A keyed plugin in front of `shop`: its first request is applied, then `during` runs (the
+/// owner saving the cart while the request is out), then the answer is lost.
+struct PlugLosesFirst {
+    shop: Arc<Shop>,
+    lost: std::sync::atomic::AtomicBool,
+    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl CartAdapter for PlugLosesFirst {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let out = self.shop.apply(d, true)?;
+        if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if let Some(f) = self.during.lock().unwrap().take() {
+                f();
+            }
+            return Err(CartError::Ambiguous(
+                "time-out after sending the request".into(),
+            ));
+        }
+        Ok(out)
+    }
+    sends_deltas_only!();
+}
+
+fn spec_of(name: &str, adapter: &str) -> String {
+    serde_json::json!({"name": name, "adapter": adapter,
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+    .to_string()
+}
+
+/// A change in flight through the keyed plugin when the owner switches the cart to an adapter
+/// without keys (in a first-attempt batch) settled afterwards as a keyed retry, unmarked, and
+/// the new adapter sent it again blindly: the cart took the sale twice (found by a review of
+/// the fix above). A change of adapter now waits for the answer (`Busy` meanwhile); saved
+/// then, the change whose answer was lost is held back as uncertain.
+#[test]
+fn a_change_in_flight_when_the_cart_loses_its_keys_is_not_resent_blindly() {
+    let f = store();
+    let shop = Arc::new(Shop {
+        mode: Some(UpdateMode::RelativeUnkeyed),
+        ..Default::default()
+    });
+    let plug = Arc::new(PlugLosesFirst {
+        shop: shop.clone(),
+        lost: Default::default(),
+        during: Mutex::new(None),
+    });
+    let other = f.reopen();
+    for h in [&f.store, &other] {
+        let p = plug.clone();
+        h.register_adapter("plug", move |_| Ok(p.clone() as Arc<dyn CartAdapter>));
+        let d = shop.clone();
+        h.register_adapter("direct", move |_| Ok(d.clone() as Arc<dyn CartAdapter>));
+    }
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "plug")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    let switch = spec_of("Web", "direct");
+    let during = Arc::new(Mutex::new(None));
+    let refused = during.clone();
+    *plug.during.lock().unwrap() = Some(Box::new(move || {
+        *refused.lock().unwrap() = Some(other.upsert_cart_json(&switch));
+    }));
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        shop.get("W"),
+        8,
+        "the cart applied it; its answer was lost: {first}"
+    );
+    let refused = during.lock().unwrap().take().unwrap().unwrap_err();
+    assert_eq!(refused.kind(), inventory_sync::ErrorKind::Busy, "{refused}");
+    f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        shop.get("W"),
+        8,
+        "the sale was applied twice; sent {:?}; first pass {first}; last pass {r}",
+        shop.sent()
+    );
+    assert_eq!(
+        f.store.stack_count(cart, StackState::Uncertain).unwrap(),
+        1,
+        "stack {:#?}",
+        stack(&f.store, None)
+    );
+}
+
+/// A cart without keys answering "not applied" (`Retry`, no wait) for every change.
+struct NotApplied;
+
+impl CartAdapter for NotApplied {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeUnkeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        Ok(d.iter()
+            .map(|x| SendOutcome::Retry {
+                message: format!("sku {}: not applied (locked)", x.sku),
+                after: None,
+            })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// A sale a cart without keys answered as not applied, waiting for its retry when the cart is
+/// given another adapter, is surely not on the cart: it goes, not held back as uncertain (as
+/// the first version of the fix above did: it never reached the cart, and an operator had to
+/// check it).
+#[test]
+fn a_change_the_old_adapter_refused_is_not_held_back_after_a_switch() {
+    let f = store();
+    let shop = Arc::new(Shop {
+        mode: Some(UpdateMode::RelativeUnkeyed),
+        ..Default::default()
+    });
+    f.store
+        .register_adapter("old", |_| Ok(Arc::new(NotApplied) as Arc<dyn CartAdapter>));
+    let d = shop.clone();
+    f.store
+        .register_adapter("direct", move |_| Ok(d.clone() as Arc<dyn CartAdapter>));
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "old")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    // One attempt (a pass of one record): answered "not applied".
+    let first = f.store.run_stack(Some(1)).unwrap();
+    assert_eq!((first.retried, first.bypassed), (1, 0), "{first}");
+    let path = f.dir.path().join("store.db");
+    let refused: i64 = value(&path, "SELECT refused FROM send_groups WHERE item_id <> 0");
+    assert_eq!(
+        refused, 1,
+        "the old cart's answer marks the group as changing nothing"
+    );
+    f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (
+            shop.get("W"),
+            f.store.stack_count(cart, StackState::Uncertain).unwrap()
+        ),
+        (8, 0),
+        "a sale the old cart answered 'not applied' was held back; sent {:?}; stack {:#?}; last pass {r}",
+        shop.sent(),
+        stack(&f.store, None)
+    );
+}

@@ -2080,8 +2080,8 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
 }
 
 /// Takes the pending groups of `cart` sent before (attempted, and not answered as changing
-/// nothing) for sends that lapsed unsettled: the cart was given another adapter, and a change
-/// whose answer was lost may be on it. The next lease of each holds it back as uncertain
+/// nothing) for sends that lapsed unsettled: the cart's keyed adapter is being replaced, and
+/// a change whose answer was lost may be on it. The next lease of each holds it back as uncertain
 /// from a cart without keys (as a lapsed send), and a cart with keys gets it again under its
 /// key; until 2026-12-03 a switch from a keyed adapter to one without keys sent it again as
 /// a new change, applied twice.
