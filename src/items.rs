@@ -480,6 +480,27 @@ fn kept_follows(c: &Connection, cart: &Cart, item: &Item, moved: i64) -> Result<
 /// coming with stock as of one going, like of any other change. Rule 13's "creation
 /// queues nothing" is about the new item itself, which no cart has yet. No cart while
 /// SynchQOH is off: the targets' query reads it.
+/// After a variant of `product` is deleted: if it was the last, the product is a plain item
+/// again, which `Attribute` carts are shown. One such cart it was taken off (`sync: false`)
+/// shows 0 of it (its count had to be 0 there before its first variant) and is kept at 0, so
+/// that putting it back sends the cart what the store publishes by then; with nothing kept,
+/// the put-back sent nothing and the cart went on showing 0 (found by a review).
+fn product_made_plain(c: &Connection, product: ItemId) -> Result<()> {
+    let item = sql::item_by_id(c, product)?;
+    if item.has_variants {
+        return Ok(());
+    }
+    for (cart, level) in sql::realtime_targets(c)? {
+        if level == SyncLevel::Attribute
+            && !sql::web_fields_get(c, cart, product)?.sync
+            && sql::pulled_get(c, cart, product)?.is_none()
+        {
+            sql::pulled_set(c, cart, product, 0)?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn queue_product_total<T>(
     c: &Connection,
     workstation: &str,
@@ -724,6 +745,7 @@ impl Store {
     pub fn upsert_item_json(&self, json: &str) -> Result<ItemId> {
         let spec = parse_item_json(json)?;
         self.write(|c| {
+            let existing = sql::item_find(c, &spec.sku)?;
             let parent = match &spec.parent_sku {
                 None => None,
                 Some(p) => {
@@ -739,11 +761,17 @@ impl Store {
                             spec.sku
                         )));
                     }
-                    refuse_as_product(&parent, &spec.sku)?;
+                    // Checked of a new variant's product only: an existing item's product
+                    // cannot change, which is what its refusal below says (refused first for
+                    // the other product's stock, the owner zeroed that product's stock, sent
+                    // to every cart, to be told so afterwards).
+                    if existing.is_none() {
+                        refuse_as_product(&parent, &spec.sku)?;
+                    }
                     Some(parent)
                 }
             };
-            match sql::item_find(c, &spec.sku)? {
+            match existing {
                 Some(existing) => {
                     if spec.qoh.is_some() {
                         return Err(Error::refused(format!(
@@ -868,7 +896,11 @@ impl Store {
             }
             queue_product_total(c, &self.workstation(), item.parent_id, |c| {
                 sql::item_delete(c, item.id)
-            })
+            })?;
+            if let Some(product) = item.parent_id {
+                product_made_plain(c, product)?;
+            }
+            Ok(())
         })
     }
 

@@ -4059,3 +4059,87 @@ fn named_listed_twice(
     );
     warnings
 }
+
+/// A product taken off an `Attribute` cart (`sync: false`) while it had variants, which
+/// later loses its last variant and so becomes a plain item again, then gets stock and is
+/// put back on the cart: the cart must end showing what the store publishes, as an item
+/// taken off and put back always does (README "Carts and web fields": "an item taken off it
+/// (`sync: false`) and put back is sent the difference between what it was last sent and
+/// what the store publishes by then"). The cart was last shown 0 of it (it had to be at 0
+/// before the item's first variant), so it is owed +5; until 2026-12-03 it was sent nothing.
+/// (From a review.)
+#[test]
+fn a_product_taken_off_an_attribute_cart_made_plain_again_and_put_back_reaches_the_cart() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let a = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "Y", 2);
+    e.set_qoh("Y", 2);
+    // Brought to 0 (sent), then given a variant: the cart shows 0 of Y.
+    adjust(&f.store, "Y", -2, Reason::Adjustment);
+    drain(&f.store);
+    assert_eq!(e.qoh("Y"), Some(0));
+    variant(&f.store, "Y-M", "Y", 1);
+    e.set_qoh("Y-M", 1);
+    // The owner takes the product off cart A.
+    f.store.set_web_fields(a, "Y", r#"{"sync":false}"#).unwrap();
+    // The variant is sold out and removed: Y is a plain item again, still off cart A.
+    adjust(&f.store, "Y-M", -1, Reason::PosSale);
+    drain(&f.store);
+    f.store.delete_item("Y-M").unwrap();
+    assert!(!f.store.item("Y").unwrap().has_variants);
+    // Stock received while it is off the cart: not sent there (sync: false).
+    adjust(&f.store, "Y", 5, Reason::Receiving);
+    drain(&f.store);
+    assert_eq!(e.qoh("Y"), Some(0));
+    // Put back: the cart must be brought to what the store publishes.
+    f.store.set_web_fields(a, "Y", r#"{"sync":true}"#).unwrap();
+    drain(&f.store);
+    assert_eq!(
+        e.qoh("Y"),
+        Some(5),
+        "put back on the cart, Y (QOH 5, no buffer or cap) must show 5 there; records queued: {:?}",
+        records(&f.store, a)
+    );
+}
+
+/// Changing an existing item's product is refused ("its product cannot be changed"). When
+/// the product named holds stock, the refusal says instead to bring that product's QOH to 0
+/// — advice that, followed, changes another item's stock (and sends that change to every
+/// cart) and still ends in the same refusal. The error must say what is wrong. (From a
+/// review, 2026-12-03.)
+#[test]
+fn changing_an_items_product_is_refused_for_what_it_is_not_for_the_other_products_stock() {
+    let f = store();
+    item(&f.store, "X", 3);
+    item(&f.store, "Q", 4);
+    let e = f
+        .store
+        .upsert_item_json(r#"{"sku":"X","parent_sku":"Q"}"#)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+    assert!(
+        e.message().contains("cannot be changed") && !e.message().contains("bring it to 0"),
+        "the refusal must say that X's product cannot be changed, not send the owner to zero Q's stock: {:?}",
+        e.message()
+    );
+}
+
+/// The same for an existing variant pointed at another variant: the refusal names the other
+/// variant as unable to have variants, not the real reason (X's product cannot change).
+#[test]
+fn moving_a_variant_to_another_variant_is_refused_as_a_product_change() {
+    let f = store();
+    item(&f.store, "P", 0);
+    variant(&f.store, "P-S", "P", 1);
+    variant(&f.store, "P-M", "P", 1);
+    let e = f
+        .store
+        .upsert_item_json(r#"{"sku":"P-S","parent_sku":"P-M"}"#)
+        .unwrap_err();
+    assert!(
+        e.message().contains("cannot be changed"),
+        "the refusal must say that P-S's product cannot be changed: {:?}",
+        e.message()
+    );
+}
