@@ -17,8 +17,20 @@ fn enqueue(c: &mut Criterion) {
     let twin = open_store(&twin_path);
     let mut carts = Vec::new();
     for name in ["A", "B", "C"] {
-        http_cart(&store, name, "http://127.0.0.1:9/", true, 50);
-        carts.push(http_cart(&twin, name, "http://127.0.0.1:9/", true, 50));
+        http_cart(
+            &store,
+            name,
+            &format!("http://127.0.0.1:9/{name}/"),
+            true,
+            50,
+        );
+        carts.push(http_cart(
+            &twin,
+            name,
+            &format!("http://127.0.0.1:9/{name}/"),
+            true,
+            50,
+        ));
     }
     items(&store, 1000, 1_000_000);
     items(&twin, 1000, 1_000_000);

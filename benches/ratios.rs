@@ -195,7 +195,8 @@ impl Bench {
         .unwrap();
         store.set_param("SynchQOH", "true").unwrap();
         let carts = |s: &Store| {
-            ["A", "B", "C"].map(|name| http_cart(s, name, "http://127.0.0.1:9/", true, 50))
+            ["A", "B", "C"]
+                .map(|name| http_cart(s, name, &format!("http://127.0.0.1:9/{name}/"), true, 50))
         };
         carts(&store);
         items(&store, items_n, 1_000_000);
