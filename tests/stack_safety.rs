@@ -144,10 +144,13 @@ fn a_sale_does_not_overtake_an_older_change_in_a_lapsed_batch_of_a_live_till() {
 }
 
 /// The cart's keyed plugin: applies what it is sent (once per key), but the answer to its
-/// first request is lost (a time-out after the cart applied it).
+/// first request is lost (a time-out after the cart applied it); `during` runs before that
+/// answer (the owner saving the cart while the request is out).
+#[derive(Default)]
 struct LosesFirstAnswer {
     shop: Arc<Shop>,
     lost: std::sync::atomic::AtomicBool,
+    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl CartAdapter for LosesFirstAnswer {
@@ -157,6 +160,9 @@ impl CartAdapter for LosesFirstAnswer {
     fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
         let out = self.shop.apply(d, true)?;
         if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if let Some(f) = self.during.lock().unwrap().take() {
+                f();
+            }
             return Err(CartError::Ambiguous(
                 "time-out after sending the request".into(),
             ));
@@ -171,44 +177,23 @@ impl CartAdapter for LosesFirstAnswer {
 /// owner switches the same shop to an adapter without keys (WooCommerce's REST API instead
 /// of the plugin, say). The waiting change must then not be sent blindly (DESIGN §4: "an
 /// ambiguous failure is never blindly re-sent"): it should be held back as uncertain, as a
-/// lapsed send is. It is re-sent as a new change and the cart takes the sale twice.
+/// lapsed send is. Until 2026-12-03 it was re-sent as a new change and the cart took the sale
+/// twice.
 #[test]
 fn a_change_whose_answer_was_lost_is_not_resent_blindly_after_the_cart_loses_its_keys() {
     let f = store();
-    let shop = Arc::new(Shop {
-        mode: Some(UpdateMode::RelativeUnkeyed),
-        ..Default::default()
-    });
+    let shop = shop_without_keys();
     let plug = Arc::new(LosesFirstAnswer {
         shop: shop.clone(),
-        lost: Default::default(),
+        ..Default::default()
     });
-    let cart = custom_cart(
-        &f.store,
-        "Web",
-        plug as Arc<dyn CartAdapter>,
-        Some("attribute"),
-        None,
-    );
-    f.store.set_cart_sync(cart, true).unwrap();
-    let direct = shop.clone();
-    f.store.register_adapter(
-        "direct",
-        move |_| Ok(direct.clone() as Arc<dyn CartAdapter>),
-    );
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
+    let cart = cart_to_switch(&f, &shop, plug, &[]);
     adjust(&f.store, "W", -2, Reason::PosSale);
     let first = f.store.run_stack(None).unwrap();
     assert_eq!((first.sent, first.retried), (0, 1), "{first}");
     assert_eq!(shop.get("W"), 8, "the cart applied it; its answer was lost");
     // The same shop, now through an adapter without keys.
-    f.store
-        .upsert_cart_json(
-            r#"{"name":"Web","adapter":"direct",
-                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
-        )
-        .unwrap();
+    f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
     let r = drain(&f.store);
     assert_eq!(
         shop.get("W"),
@@ -382,31 +367,34 @@ fn a_429_naming_no_wait_holds_the_cart_a_second() {
     assert_eq!(stack(&f.store, None)[0]["attempts"], 0);
 }
 
-/// A keyed plugin in front of `shop`: its first request is applied, then `during` runs (the
-/// owner saving the cart while the request is out), then the answer is lost.
-struct PlugLosesFirst {
-    shop: Arc<Shop>,
-    lost: std::sync::atomic::AtomicBool,
-    during: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+/// A shop whose own API takes no keys (adapter "direct" in [`cart_to_switch`]).
+fn shop_without_keys() -> Arc<Shop> {
+    Arc::new(Shop {
+        mode: Some(UpdateMode::RelativeUnkeyed),
+        ..Default::default()
+    })
 }
 
-impl CartAdapter for PlugLosesFirst {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
+/// Cart "Web" through adapter `old`, real-time on, to be switched to adapter "direct" (the
+/// `shop` itself); both registered on the fixture's handle and on `others`. The store and
+/// the shop hold 10 of W.
+fn cart_to_switch(
+    f: &Fixture,
+    shop: &Arc<Shop>,
+    old: Arc<dyn CartAdapter>,
+    others: &[&Store],
+) -> CartId {
+    for h in others.iter().copied().chain([&f.store]) {
+        let o = old.clone();
+        h.register_adapter("old", move |_| Ok(o.clone()));
+        let d = shop.clone();
+        h.register_adapter("direct", move |_| Ok(d.clone() as Arc<dyn CartAdapter>));
     }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        let out = self.shop.apply(d, true)?;
-        if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            if let Some(f) = self.during.lock().unwrap().take() {
-                f();
-            }
-            return Err(CartError::Ambiguous(
-                "time-out after sending the request".into(),
-            ));
-        }
-        Ok(out)
-    }
-    sends_deltas_only!();
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "old")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    cart
 }
 
 fn spec_of(name: &str, adapter: &str) -> String {
@@ -423,26 +411,13 @@ fn spec_of(name: &str, adapter: &str) -> String {
 #[test]
 fn a_change_in_flight_when_the_cart_loses_its_keys_is_not_resent_blindly() {
     let f = store();
-    let shop = Arc::new(Shop {
-        mode: Some(UpdateMode::RelativeUnkeyed),
+    let shop = shop_without_keys();
+    let plug = Arc::new(LosesFirstAnswer {
+        shop: shop.clone(),
         ..Default::default()
     });
-    let plug = Arc::new(PlugLosesFirst {
-        shop: shop.clone(),
-        lost: Default::default(),
-        during: Mutex::new(None),
-    });
     let other = f.reopen();
-    for h in [&f.store, &other] {
-        let p = plug.clone();
-        h.register_adapter("plug", move |_| Ok(p.clone() as Arc<dyn CartAdapter>));
-        let d = shop.clone();
-        h.register_adapter("direct", move |_| Ok(d.clone() as Arc<dyn CartAdapter>));
-    }
-    let cart = f.store.upsert_cart_json(&spec_of("Web", "plug")).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
+    let cart = cart_to_switch(&f, &shop, plug.clone(), &[&other]);
     let switch = spec_of("Web", "direct");
     let during = Arc::new(Mutex::new(None));
     let refused = during.clone();
@@ -499,19 +474,8 @@ impl CartAdapter for NotApplied {
 #[test]
 fn a_change_the_old_adapter_refused_is_not_held_back_after_a_switch() {
     let f = store();
-    let shop = Arc::new(Shop {
-        mode: Some(UpdateMode::RelativeUnkeyed),
-        ..Default::default()
-    });
-    f.store
-        .register_adapter("old", |_| Ok(Arc::new(NotApplied) as Arc<dyn CartAdapter>));
-    let d = shop.clone();
-    f.store
-        .register_adapter("direct", move |_| Ok(d.clone() as Arc<dyn CartAdapter>));
-    let cart = f.store.upsert_cart_json(&spec_of("Web", "old")).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
+    let shop = shop_without_keys();
+    let cart = cart_to_switch(&f, &shop, Arc::new(NotApplied), &[]);
     adjust(&f.store, "W", -2, Reason::PosSale);
     // One attempt (a pass of one record): answered "not applied".
     let first = f.store.run_stack(Some(1)).unwrap();
