@@ -609,6 +609,23 @@ impl Store {
             })?;
         }
         let workstation = self.workstation();
+        // Whether the cart's adapter, if the save replaces it, sends again under keys: a
+        // built-in's is known by name; a host's is built to ask it, outside the write (its
+        // factory may be slow), and taken as keyed where it cannot be built.
+        let old_keyed = self
+            .read(|c| sql::cart_by_name(c, &spec.name))?
+            .filter(|old| old.adapter != spec.adapter)
+            .map(|old| {
+                let by_name = crate::adapter::registry::builtin_resends_safely(&old.adapter)
+                    .filter(|_| !self.inner.adapters.is_custom(&old.adapter));
+                let keyed = by_name.unwrap_or_else(|| {
+                    self.inner
+                        .adapters
+                        .build(&old)
+                        .map_or(true, |a| a.update_mode().resends_safely())
+                });
+                (old.adapter, keyed)
+            });
         self.write(|c| {
             let old = sql::cart_by_name(c, &spec.name)?;
             refuse_same_shop_twice(&sql::carts_all(c)?, &spec, custom)?;
@@ -652,17 +669,18 @@ impl Store {
             // and only a re-send under its key is safe, which another adapter may not make:
             // each is taken as a send that lapsed (asked before `cart_upsert` clears the marks
             // of changes the old cart answered as applying nothing). One still in flight
-            // would settle as a keyed retry afterwards: the save waits for its answer. An
-            // adapter without keys leaves nothing in doubt waiting (such a change is
-            // uncertain at once): its waiting changes were surely not applied.
+            // would settle as a keyed retry afterwards: the save waits for its answer, and
+            // takes over the leases that lapsed (a stalled controller's late answer then
+            // settles nothing), as a manual run does. An adapter without keys leaves nothing
+            // in doubt waiting (such a change is uncertain at once): its waiting changes were
+            // surely not applied.
             if let Some(old) = old.as_ref().filter(|old| old.adapter != spec.adapter) {
-                let keyed = self
-                    .inner
-                    .adapters
-                    .build(old)
-                    .map_or(true, |a| a.update_mode().resends_safely());
+                let keyed = old_keyed
+                    .as_ref()
+                    .filter(|(adapter, _)| *adapter == old.adapter)
+                    .map_or(true, |(_, keyed)| *keyed);
                 if keyed {
-                    if sql::live_leases(c, old.id, crate::store::now_ms())? > 0 {
+                    if !sql::cart_take_over(c, old.id, crate::store::now_ms())? {
                         return Err(Error::new(
                             crate::ErrorKind::Busy,
                             format!(

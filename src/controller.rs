@@ -714,7 +714,15 @@ impl<S: WebStack> StackController<S> {
             // another `3 × LeaseMs`.
             let _ = self.beat(&workstation, now);
         }
-        let due = more && self.stack.cart_state(d.cart.id)?.backoff_until <= now;
+        // Nothing more through an adapter built before the cart was given another adapter
+        // or settings (a save during a long pass): the next pass builds the new one. Until
+        // 2026-12-03 the pass went on with the old one, to the old URL or credentials, and a
+        // keyed adapter's lost answer was then sent again by a new adapter without keys.
+        let due = more
+            && self
+                .stack
+                .cart_state_since(d.cart.id, d.cart.config_version)?
+                .is_some_and(|s| s.backoff_until <= now);
         // The budget stays locked from before the lease until what it used is taken, so carts
         // draining at once cannot overdraw it, and none finds it empty while another's lease
         // has reserved records it will not use. (Store steps are one at a time anyway.)

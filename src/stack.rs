@@ -327,6 +327,14 @@ pub trait WebStack: Send + Sync {
     ) -> Result<(Vec<i64>, Option<Lease>)>;
     /// A cart's controller state.
     fn cart_state(&self, cart: CartId) -> Result<CartRunState>;
+    /// [`WebStack::cart_state`], or `None` when the cart's adapter or its settings were
+    /// changed after the saving `config_version` ([`Cart::config_version`]): an adapter built
+    /// from that saving is the old one, and sends nothing more. (Provided: a stack that does
+    /// not know gives the state.)
+    fn cart_state_since(&self, cart: CartId, config_version: i64) -> Result<Option<CartRunState>> {
+        let _ = config_version;
+        self.cart_state(cart).map(Some)
+    }
     /// Stores a cart's controller state, judged from an answer to a request made with the
     /// cart as saved at `config_version` ([`Cart::config_version`]); nothing when the cart's
     /// adapter or settings (URL, credentials, location…) were changed since: an answer to old
@@ -591,6 +599,12 @@ impl WebStack for SqliteStack {
     }
     fn cart_state(&self, cart: CartId) -> Result<CartRunState> {
         self.read(|c| sql::cart_run_state(c, cart))
+    }
+    fn cart_state_since(&self, cart: CartId, config_version: i64) -> Result<Option<CartRunState>> {
+        self.read(|c| {
+            let (state, settings) = sql::cart_run_state_and_settings(c, cart)?;
+            Ok((settings <= config_version).then_some(state))
+        })
     }
     fn set_cart_state(
         &self,

@@ -474,12 +474,13 @@ mod real {
         f.store.set_cart_sync(cart, true).unwrap();
         f.drain();
         assert_eq!(f.admin.level(sku).0, 5);
-        // And a secret API key, as the HTTP Basic user name.
+        // And a secret API key, as the HTTP Basic user name: the same cart given one (a
+        // second cart for the same shop and location is refused).
         let key = f.admin.create_secret_key();
         let key_cart = f
             .store
             .upsert_cart_json(
-                &json!({"name": "Medusa key", "adapter": "medusa", "url": env("MEDUSA_URL"),
+                &json!({"name": "Medusa", "adapter": "medusa", "url": env("MEDUSA_URL"),
                     "api_key": key, "location_id": env("MEDUSA_LOCATION_ID")})
                 .to_string(),
             )
@@ -500,7 +501,7 @@ mod real {
         let bad_key = f
             .store
             .upsert_cart_json(
-                &json!({"name": "Medusa bad key", "adapter": "medusa", "url": env("MEDUSA_URL"),
+                &json!({"name": "Medusa", "adapter": "medusa", "url": env("MEDUSA_URL"),
                     "api_key": "sk_wr0ng0000000000000000", "location_id": env("MEDUSA_LOCATION_ID")})
                 .to_string(),
             )

@@ -215,19 +215,32 @@ pub(crate) fn cart_exists(c: &Connection, id: CartId) -> Result<()> {
 }
 
 pub(crate) fn cart_run_state(c: &Connection, id: CartId) -> Result<CartRunState> {
+    Ok(cart_run_state_and_settings(c, id)?.0)
+}
+
+/// A cart's controller state, and the saving from which its adapter and settings stand
+/// (schema 16).
+pub(crate) fn cart_run_state_and_settings(
+    c: &Connection,
+    id: CartId,
+) -> Result<(CartRunState, i64)> {
     c.prepare_cached(
-        "SELECT backoff_until, outage_step, cart_error, rate_limited_until FROM carts WHERE id = ?1",
+        "SELECT backoff_until, outage_step, cart_error, rate_limited_until, settings_version
+         FROM carts WHERE id = ?1",
     )?
-        .query_row([id], |r| {
-            Ok(CartRunState {
+    .query_row([id], |r| {
+        Ok((
+            CartRunState {
                 backoff_until: r.get(0)?,
                 outage_step: r.get(1)?,
                 cart_error: r.get(2)?,
                 rate_limited_until: r.get(3)?,
-            })
-        })
-        .optional()?
-        .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
+            },
+            r.get(4)?,
+        ))
+    })
+    .optional()?
+    .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
 /// [`WebStack::set_cart_state`](crate::stack::WebStack::set_cart_state): kept unless the
