@@ -238,29 +238,39 @@ fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, Str
 ///
 /// A cart that was so already (saved by a build before 2026-12-03) may still be saved: to
 /// switch its real-time sync off, to rotate its credentials, or to point it elsewhere.
-fn refuse_same_shop_twice(carts: &[Cart], spec: &CartSpec, custom: bool) -> Result<()> {
+fn refuse_same_shop_twice(
+    carts: &[Cart],
+    old: Option<&Cart>,
+    spec: &CartSpec,
+    custom: bool,
+) -> Result<()> {
     let secrets = |config: &Map<String, Value>| -> Vec<Option<Value>> {
         SECRET_KEYS
             .iter()
             .map(|k| config.get(*k).cloned())
             .collect()
     };
-    let same = |adapter: &str, config: &Map<String, Value>, other: &Cart| {
-        !custom
-            && other.adapter == adapter
-            && shop_settings(&other.adapter, &other.config) == shop_settings(adapter, config)
-            && (adapter != "http_json" || secrets(&other.config) == secrets(config))
+    // (adapter, shop, credentials where they tell shops apart) of a cart's settings.
+    let shop = |adapter: &str, config: &Map<String, Value>| {
+        let credentials = (adapter == "http_json").then(|| secrets(config));
+        (
+            adapter.to_owned(),
+            shop_settings(adapter, config),
+            credentials,
+        )
     };
-    let old = carts.iter().find(|c| c.name == spec.name);
+    let new = shop(&spec.adapter, &spec.config);
+    let was = old.map(|old| shop(&old.adapter, &old.config));
+    let lower = spec.name.to_lowercase();
     for other in carts.iter().filter(|c| c.name != spec.name) {
-        if old.is_none() && other.name.to_lowercase() == spec.name.to_lowercase() {
+        if old.is_none() && other.name.to_lowercase() == lower {
             return Err(Error::invalid(format!(
                 "cart {:?}: cart {:?} has this name in another case; save it under that name",
                 spec.name, other.name
             )));
         }
-        let was_same = old.is_some_and(|old| same(&old.adapter, &old.config, other));
-        if same(&spec.adapter, &spec.config, other) && !was_same {
+        let theirs = shop(&other.adapter, &other.config);
+        if !custom && theirs == new && was.as_ref() != Some(&theirs) {
             return Err(Error::refused(format!(
                 "cart {:?}: cart {:?} is already this shop (the same adapter, URL and stock \
                  location): every change would reach the shop twice; update that cart instead",
@@ -318,6 +328,15 @@ pub(crate) fn check_url(cart: &str, url: &str, built_in: bool) -> Result<()> {
 
 pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSpec> {
     let mut map = crate::items::host_object(json, "cart")?;
+    // Whole numbers written as doubles (`2.0`, `-0`: .NET and JavaScript hosts) are kept as
+    // integers, as the checks below, the adapters and the same-shop check read them: a
+    // BigCommerce `location_id` of 2.0 was read as none, and the cart wrote location 1's
+    // stock.
+    for v in map.values_mut() {
+        if let Some(n) = v.is_f64().then(|| crate::items::json_whole(v)).flatten() {
+            *v = Value::from(n);
+        }
+    }
     let name = match map.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.trim().to_owned(),
         _ => {
@@ -360,7 +379,7 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
     }
     let max_items_to_send = match map.get("max_items_to_send") {
         None | Some(Value::Null) => 50,
-        Some(v) => match crate::items::json_whole(v) {
+        Some(v) => match v.as_i64() {
             Some(n) if (1..=10_000).contains(&n) => n as u32,
             _ => {
                 return Err(Error::invalid(format!(
@@ -461,14 +480,6 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
             )))
         }
     };
-    // Whole numbers written as doubles (`2.0`, `-0`) are kept as integers, as the adapters
-    // and the same-shop check read them: a BigCommerce `location_id` of 2.0 was read as none,
-    // and the cart wrote location 1's stock.
-    for v in map.values_mut() {
-        if let Some(n) = v.is_f64().then(|| crate::items::json_whole(v)).flatten() {
-            *v = Value::from(n);
-        }
-    }
     if let Some(t) = map.get("timeout_ms") {
         if !t.as_i64().is_some_and(|t| (100..=600_000).contains(&t)) {
             return Err(Error::invalid(format!(
@@ -627,8 +638,9 @@ impl Store {
                 (old.adapter, keyed)
             });
         self.write(|c| {
-            let old = sql::cart_by_name(c, &spec.name)?;
-            refuse_same_shop_twice(&sql::carts_all(c)?, &spec, custom)?;
+            let carts = sql::carts_all(c)?;
+            let old = carts.iter().find(|cart| cart.name == spec.name).cloned();
+            refuse_same_shop_twice(&carts, old.as_ref(), &spec, custom)?;
             let new_level = spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute);
             let another_shop = |old: &Cart| {
                 old.adapter != spec.adapter

@@ -1006,30 +1006,23 @@ impl<S: WebStack> StackController<S> {
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
-                    // The batch may have landed: uncertain, never sent again blindly. And the
-                    // cart is not answering (a time-out, a gateway's 504, an answer cut off):
-                    // backed off as an outage, so the next batch waits for it instead of
-                    // meeting the same (rule 10). Until 2026-12-03 each pass sent a hung cart
-                    // without keys its next batch, and an hour's hang left the whole backlog
-                    // uncertain, none of it sent, each record for an operator to check.
-                    CartError::Ambiguous(_) if !adapter.update_mode().resends_safely() => {
-                        let step = state.outage_step + 1;
-                        let until = now + backoff_ms(settings, step);
-                        (
-                            Verdict::Uncertain(msg.clone()),
-                            CartRunState {
-                                backoff_until: until,
-                                outage_step: step,
-                                cart_error: Some(msg.clone()),
-                                rate_limited_until: state.rate_limited_until,
-                            },
-                        )
-                    }
+                    // The cart is not answering: backed off as an outage (rule 10). To a cart
+                    // without keys a lost answer's batch may have landed: uncertain, never
+                    // sent again blindly; and the next batch waits for the cart instead of
+                    // meeting the same (until 2026-12-03 each pass sent a hung cart without
+                    // keys its next batch, and an hour's hang left the whole backlog
+                    // uncertain, none of it sent, each record for an operator to check).
                     CartError::Unreachable(_) | CartError::Unavailable(_) | CartError::Ambiguous(_) => {
                         let step = state.outage_step + 1;
                         let until = now + backoff_ms(settings, step);
+                        let verdict = match e {
+                            CartError::Ambiguous(_) if !adapter.update_mode().resends_safely() => {
+                                Verdict::Uncertain(msg.clone())
+                            }
+                            _ => Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
+                        };
                         (
-                            Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
+                            verdict,
                             CartRunState {
                                 backoff_until: until,
                                 outage_step: step,

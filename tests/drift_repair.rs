@@ -9,89 +9,23 @@ mod platform;
 
 use common::*;
 use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
-use inventory_sync::adapter::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-};
+use inventory_sync::adapter::CartAdapter;
 use inventory_sync::emulator::Mode;
 use inventory_sync::secret::Secret;
 use inventory_sync::{Adjustment, Delta, Reason, SendOptions};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A keyed cart in memory whose counts honour compare-and-set (`expected`), as http_json,
-/// Shopify and the other built-in adapters do; `on_set` runs once after the first set call
-/// (another workstation busy while the repair goes on).
-#[derive(Default)]
-struct Cas {
-    qoh: Mutex<HashMap<String, i64>>,
-    on_set: Mutex<Option<Hook>>,
-    sets: Mutex<Vec<(String, i64, Option<i64>)>>,
-}
-
-impl Cas {
-    fn set(&self, sku: &str, q: i64) {
-        self.qoh.lock().unwrap().insert(sku.into(), q);
-    }
-    fn get(&self, sku: &str) -> i64 {
-        self.qoh.lock().unwrap()[sku]
-    }
-}
-
-impl CartAdapter for Cas {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        let mut q = self.qoh.lock().unwrap();
-        Ok(d.iter()
-            .map(|x| {
-                *q.entry(x.sku.clone()).or_insert(0) += x.delta;
-                SendOutcome::Applied {
-                    qoh: q.get(&x.sku).copied(),
-                }
-            })
-            .collect())
-    }
-    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        let out = {
-            let mut q = self.qoh.lock().unwrap();
-            s.iter()
-                .map(|x| {
-                    self.sets
-                        .lock()
-                        .unwrap()
-                        .push((x.sku.clone(), x.qoh, x.expected));
-                    let now = *q.get(&x.sku).unwrap_or(&0);
-                    match x.expected {
-                        Some(e) if e != now => SendOutcome::Conflict { current: now },
-                        _ => {
-                            q.insert(x.sku.clone(), x.qoh);
-                            SendOutcome::Applied { qoh: Some(x.qoh) }
-                        }
-                    }
-                })
-                .collect()
-        };
-        if let Some(h) = self.on_set.lock().unwrap().take() {
-            h();
-        }
-        Ok(out)
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        let mut items: Vec<(String, i64)> = self
-            .qoh
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        items.sort();
-        Ok(QuantityPage {
-            items,
-            next_cursor: None,
-        })
-    }
+/// A keyed cart in memory (`Mem`: its counts honour compare-and-set, as the built-in
+/// adapters' do), named "cas", at real-time `level` with batches of `max`.
+fn mem_cart(
+    f: &Fixture,
+    level: Option<&str>,
+    max: Option<u32>,
+) -> (Arc<Mem>, inventory_sync::CartId) {
+    let cas = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "cas", cas.clone(), level, max);
+    (cas, c)
 }
 
 /// A drift repair of cart `c` from a handle that waits 300 ms for the write lock, while
@@ -100,7 +34,7 @@ impl CartAdapter for Cas {
 /// process died after the set).
 fn repair_while_the_store_is_held(
     f: &Fixture,
-    cas: &Arc<Cas>,
+    cas: &Arc<Mem>,
     c: inventory_sync::CartId,
 ) -> inventory_sync::Result<inventory_sync::DriftReport> {
     let repairer = inventory_sync::Store::open_with(
@@ -143,9 +77,8 @@ fn repair_while_the_store_is_held(
 #[test]
 fn a_drift_repair_does_not_undo_a_sale_imported_while_it_runs() {
     let f = store();
-    let cas = Arc::new(Cas::default());
     // Real-time on, one count a request (any cart's later batches behave the same).
-    let c = custom_cart(&f.store, "cas", cas.clone(), Some("attribute"), Some(1));
+    let (cas, c) = mem_cart(&f, Some("attribute"), Some(1));
     f.store.set_cart_sync(c, true).unwrap();
     item(&f.store, "A1", 10);
     item(&f.store, "B2", 10);
@@ -196,9 +129,8 @@ fn a_drift_repair_does_not_undo_a_sale_imported_while_it_runs() {
 #[test]
 fn a_drift_repair_that_ends_before_settling_does_not_make_stock() {
     let f = store();
-    let cas = Arc::new(Cas::default());
     // A cart real-time changes do not go to (the seeds' manual cart).
-    let c = custom_cart(&f.store, "cas", cas.clone(), None, None);
+    let (cas, c) = mem_cart(&f, None, None);
     item(&f.store, "CAP", 100);
     f.store
         .set_web_fields(c, "CAP", r#"{"max_publish":20}"#)
@@ -249,9 +181,8 @@ fn a_drift_repair_that_ends_before_settling_does_not_make_stock() {
 #[test]
 fn the_preflight_weighs_the_counts_kept_that_switching_on_corrects() {
     let f = store();
-    let cas = Arc::new(Cas::default());
     // Real-time capable, its box still off (custom carts start off): the preflight's moment.
-    let c = custom_cart(&f.store, "cas", cas.clone(), Some("attribute"), None);
+    let (cas, c) = mem_cart(&f, Some("attribute"), None);
     item(&f.store, "BO", 2);
     item(&f.store, "CAP", 100);
     f.store
@@ -299,9 +230,8 @@ fn the_preflight_weighs_the_counts_kept_that_switching_on_corrects() {
 #[test]
 fn switching_on_after_an_unsettled_repair_does_not_overstate_the_cart() {
     let f = store();
-    let cas = Arc::new(Cas::default());
     // Real-time capable, its box still off: counts are kept for it.
-    let c = custom_cart(&f.store, "cas", cas.clone(), Some("attribute"), None);
+    let (cas, c) = mem_cart(&f, Some("attribute"), None);
     item(&f.store, "CAP", 100);
     f.store
         .set_web_fields(c, "CAP", r#"{"max_publish":20}"#)
@@ -394,8 +324,7 @@ fn a_preflight_during_send_qoh_does_not_forget_the_records_it_set() {
 #[test]
 fn a_sku_level_repair_does_not_set_a_sku_now_a_variant_to_its_products_total() {
     let f = store();
-    let cas = Arc::new(Cas::default());
-    let c = custom_cart(&f.store, "cas", cas.clone(), Some("sku"), Some(1));
+    let (cas, c) = mem_cart(&f, Some("sku"), Some(1));
     item(&f.store, "A1", 10);
     item(&f.store, "PROD", 0);
     variant(&f.store, "V1", "PROD", 30);
@@ -423,8 +352,7 @@ fn a_sku_level_repair_does_not_set_a_sku_now_a_variant_to_its_products_total() {
 #[test]
 fn the_drift_report_names_items_the_cart_does_not_list() {
     let f = store();
-    let cas = Arc::new(Cas::default());
-    let c = custom_cart(&f.store, "cas", cas.clone(), Some("attribute"), Some(50));
+    let (cas, c) = mem_cart(&f, Some("attribute"), Some(50));
     item(&f.store, "ON", 5);
     item(&f.store, "GONE", 5);
     cas.set("ON", 5);

@@ -182,32 +182,14 @@ impl CartAdapter for LosesFirstAnswer {
 #[test]
 fn a_change_whose_answer_was_lost_is_not_resent_blindly_after_the_cart_loses_its_keys() {
     let f = store();
-    let shop = shop_without_keys();
-    let plug = Arc::new(LosesFirstAnswer {
-        shop: shop.clone(),
-        ..Default::default()
-    });
-    let cart = cart_to_switch(&f, &shop, plug, &[]);
+    let (shop, _, _, cart) = keyed_plugin_to_switch(&f);
     adjust(&f.store, "W", -2, Reason::PosSale);
     let first = f.store.run_stack(None).unwrap();
     assert_eq!((first.sent, first.retried), (0, 1), "{first}");
     assert_eq!(shop.get("W"), 8, "the cart applied it; its answer was lost");
     // The same shop, now through an adapter without keys.
     f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        shop.get("W"),
-        8,
-        "the sale was applied twice; sent {:?}; last pass {r}",
-        shop.sent()
-    );
-    assert_eq!(
-        f.store.stack_count(cart, StackState::Uncertain).unwrap(),
-        1,
-        "sent {:?}; stack {:#?}; last pass {r}",
-        shop.sent(),
-        stack(&f.store, None)
-    );
+    assert_sold_once(&f, &shop, cart, 1);
 }
 
 /// A keyed cart whose first request answers 429 with `Retry-After: 3600`, after running
@@ -403,6 +385,48 @@ fn spec_of(name: &str, adapter: &str) -> String {
     .to_string()
 }
 
+/// [`cart_to_switch`] from the keyed plugin that loses its first answer, with another
+/// workstation's handle on the store (the owner's, who replaces the adapter).
+fn keyed_plugin_to_switch(f: &Fixture) -> (Arc<Shop>, Arc<LosesFirstAnswer>, Store, CartId) {
+    let shop = shop_without_keys();
+    let plug = Arc::new(LosesFirstAnswer {
+        shop: shop.clone(),
+        ..Default::default()
+    });
+    let other = f.reopen();
+    let cart = cart_to_switch(f, &shop, plug.clone(), &[&other]);
+    (shop, plug, other, cart)
+}
+
+/// What `other`'s save of cart "Web" onto adapter "direct" answered, once `save` has run (at
+/// a chosen point of a send or a build).
+type Saved = Arc<Mutex<Option<inventory_sync::Result<CartId>>>>;
+
+fn switch_on(other: Store) -> (Saved, impl FnOnce() + Send) {
+    let saved: Saved = Arc::new(Mutex::new(None));
+    let answer = saved.clone();
+    let save = move || {
+        *answer.lock().unwrap() = Some(other.upsert_cart_json(&spec_of("Web", "direct")));
+    };
+    (saved, save)
+}
+
+/// After the switch, the store drained: the sale of 2 reached the shop once (W at 8), with
+/// `uncertain` changes held back for an operator.
+fn assert_sold_once(f: &Fixture, shop: &Shop, cart: CartId, uncertain: i64) {
+    let r = drain(&f.store);
+    assert_eq!(
+        (
+            shop.get("W"),
+            f.store.stack_count(cart, StackState::Uncertain).unwrap()
+        ),
+        (8, uncertain),
+        "sent {:?}; stack {:#?}; last pass {r}",
+        shop.sent(),
+        stack(&f.store, None)
+    );
+}
+
 /// A change in flight through the keyed plugin when the owner switches the cart to an adapter
 /// without keys (in a first-attempt batch) settled afterwards as a keyed retry, unmarked, and
 /// the new adapter sent it again blindly: the cart took the sale twice (found by a review of
@@ -411,19 +435,9 @@ fn spec_of(name: &str, adapter: &str) -> String {
 #[test]
 fn a_change_in_flight_when_the_cart_loses_its_keys_is_not_resent_blindly() {
     let f = store();
-    let shop = shop_without_keys();
-    let plug = Arc::new(LosesFirstAnswer {
-        shop: shop.clone(),
-        ..Default::default()
-    });
-    let other = f.reopen();
-    let cart = cart_to_switch(&f, &shop, plug.clone(), &[&other]);
-    let switch = spec_of("Web", "direct");
-    let during = Arc::new(Mutex::new(None));
-    let refused = during.clone();
-    *plug.during.lock().unwrap() = Some(Box::new(move || {
-        *refused.lock().unwrap() = Some(other.upsert_cart_json(&switch));
-    }));
+    let (shop, plug, other, cart) = keyed_plugin_to_switch(&f);
+    let (saved, save) = switch_on(other);
+    *plug.during.lock().unwrap() = Some(Box::new(save));
     adjust(&f.store, "W", -2, Reason::PosSale);
     let first = f.store.run_stack(None).unwrap();
     assert_eq!(
@@ -431,22 +445,10 @@ fn a_change_in_flight_when_the_cart_loses_its_keys_is_not_resent_blindly() {
         8,
         "the cart applied it; its answer was lost: {first}"
     );
-    let refused = during.lock().unwrap().take().unwrap().unwrap_err();
+    let refused = saved.lock().unwrap().take().unwrap().unwrap_err();
     assert_eq!(refused.kind(), inventory_sync::ErrorKind::Busy, "{refused}");
     f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        shop.get("W"),
-        8,
-        "the sale was applied twice; sent {:?}; first pass {first}; last pass {r}",
-        shop.sent()
-    );
-    assert_eq!(
-        f.store.stack_count(cart, StackState::Uncertain).unwrap(),
-        1,
-        "stack {:#?}",
-        stack(&f.store, None)
-    );
+    assert_sold_once(&f, &shop, cart, 1);
 }
 
 /// A cart without keys answering "not applied" (`Retry`, no wait) for every change.
@@ -487,17 +489,7 @@ fn a_change_the_old_adapter_refused_is_not_held_back_after_a_switch() {
         "the old cart's answer marks the group as changing nothing"
     );
     f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (
-            shop.get("W"),
-            f.store.stack_count(cart, StackState::Uncertain).unwrap()
-        ),
-        (8, 0),
-        "a sale the old cart answered 'not applied' was held back; sent {:?}; stack {:#?}; last pass {r}",
-        shop.sent(),
-        stack(&f.store, None)
-    );
+    assert_sold_once(&f, &shop, cart, 0);
 }
 
 /// A controller stalled past its lease (the machine slept) while its request through the
@@ -510,16 +502,9 @@ fn a_change_the_old_adapter_refused_is_not_held_back_after_a_switch() {
 #[test]
 fn a_send_whose_lease_lapsed_unclaimed_is_not_resent_blindly_after_a_switch() {
     let f = store();
-    let shop = shop_without_keys();
-    let plug = Arc::new(LosesFirstAnswer {
-        shop: shop.clone(),
-        ..Default::default()
-    });
-    let other = f.reopen();
-    let cart = cart_to_switch(&f, &shop, plug.clone(), &[&other]);
+    let (shop, plug, other, cart) = keyed_plugin_to_switch(&f);
     let path = f.dir.path().join("store.db");
-    let saved = Arc::new(Mutex::new(None));
-    let during = saved.clone();
+    let (saved, save) = switch_on(other);
     *plug.during.lock().unwrap() = Some(Box::new(move || {
         // The controller stalls past its lease (no renewal came: it was not running).
         rusqlite::Connection::open(&path)
@@ -529,21 +514,13 @@ fn a_send_whose_lease_lapsed_unclaimed_is_not_resent_blindly_after_a_switch() {
                 [],
             )
             .unwrap();
-        *during.lock().unwrap() = Some(other.upsert_cart_json(&spec_of("Web", "direct")));
+        save();
     }));
     adjust(&f.store, "W", -2, Reason::PosSale);
     let first = f.store.run_stack(None).unwrap();
     assert_eq!(shop.get("W"), 8, "the cart applied it once: {first}");
     saved.lock().unwrap().take().unwrap().unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        shop.get("W"),
-        8,
-        "the sale was applied twice after the switch; sent {:?}; stack {:#?}; last pass {r}",
-        shop.sent(),
-        stack(&f.store, None)
-    );
-    assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
+    assert_sold_once(&f, &shop, cart, 1);
 }
 
 /// BigCommerce has no keys: a sale it could not reach is surely not on it. Saved on a
@@ -585,18 +562,7 @@ fn an_unkeyed_builtin_whose_env_secret_is_missing_here_is_not_taken_for_keyed() 
     // This workstation does not have the token's variable.
     std::env::remove_var("STACK_SAFETY_BC_TOKEN");
     f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (
-            shop.get("W"),
-            f.store.stack_count(cart, StackState::Uncertain).unwrap()
-        ),
-        (8, 0),
-        "a sale that never reached the BigCommerce cart was held back; sent {:?}; stack {:#?}; \
-         last pass {r}",
-        shop.sent(),
-        stack(&f.store, None)
-    );
+    assert_sold_once(&f, &shop, cart, 0);
 }
 
 /// The owner replaces the cart's keyed adapter after a controller's pass built it and before
@@ -608,13 +574,7 @@ fn an_unkeyed_builtin_whose_env_secret_is_missing_here_is_not_taken_for_keyed() 
 #[test]
 fn a_pass_that_built_the_old_keyed_adapter_does_not_send_through_it_after_a_switch() {
     let f = store();
-    let shop = shop_without_keys();
-    let plug = Arc::new(LosesFirstAnswer {
-        shop: shop.clone(),
-        ..Default::default()
-    });
-    let other = f.reopen();
-    let cart = cart_to_switch(&f, &shop, plug.clone(), &[&other]);
+    let (shop, plug, other, cart) = keyed_plugin_to_switch(&f);
     // The controller's handle builds "old" through a factory that lets the owner save the
     // cart on another workstation at that point of the pass.
     let hook: Arc<Mutex<Option<Hook>>> = Arc::new(Mutex::new(None));
@@ -628,11 +588,8 @@ fn a_pass_that_built_the_old_keyed_adapter_does_not_send_through_it_after_a_swit
         });
     }
     adjust(&f.store, "W", -2, Reason::PosSale);
-    let saved = Arc::new(Mutex::new(None));
-    let during = saved.clone();
-    *hook.lock().unwrap() = Some(Box::new(move || {
-        *during.lock().unwrap() = Some(other.upsert_cart_json(&spec_of("Web", "direct")));
-    }));
+    let (saved, save) = switch_on(other);
+    *hook.lock().unwrap() = Some(Box::new(save));
     let first = f.store.run_stack(None).unwrap();
     saved
         .lock()
@@ -644,13 +601,6 @@ fn a_pass_that_built_the_old_keyed_adapter_does_not_send_through_it_after_a_swit
         shop.sent().is_empty(),
         "sent through the old adapter: {first}"
     );
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("W"), shop.sent().len()),
-        (8, 1),
-        "sent {:?}; first pass {first}; stack {:#?}; last pass {r}",
-        shop.sent(),
-        stack(&f.store, None)
-    );
-    assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 0);
+    assert_sold_once(&f, &shop, cart, 0);
+    assert_eq!(shop.sent().len(), 1, "sent {:?}", shop.sent());
 }

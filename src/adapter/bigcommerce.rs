@@ -199,6 +199,10 @@ fn header_ms(headers: &HeaderMap, name: &str) -> Option<Duration> {
 }
 
 impl BigCommerceAdapter {
+    /// How it sends changes, known without building one (a cart save asks it of an
+    /// adapter being replaced: `registry::builtin_resends_safely`).
+    pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::RelativeUnkeyed;
+
     /// An adapter for the store API base `url` (with the store hash), the API account's
     /// `token`, writing at `location_id`.
     pub fn new(url: &str, token: Secret, location_id: u64, timeout: Duration) -> Result<Self> {
@@ -652,7 +656,7 @@ impl CartAdapter for BigCommerceAdapter {
         self.set_once.clear();
     }
     fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeUnkeyed
+        Self::UPDATE_MODE
     }
 
     fn apply_deltas(

@@ -86,6 +86,10 @@ impl fmt::Debug for HttpJsonAdapter {
 }
 
 impl HttpJsonAdapter {
+    /// How it sends changes, known without building one (a cart save asks it of an
+    /// adapter being replaced: `registry::builtin_resends_safely`).
+    pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::RelativeKeyed;
+
     /// An adapter for the cart at `url` (http or https; a trailing `/` is added when missing),
     /// sending `Authorization: Bearer <token>` when `token` is set. `timeout` bounds each whole
     /// request (connect, send and answer).
@@ -329,7 +333,7 @@ impl HttpJsonAdapter {
 /// (the library's registry scrubs too; this holds for an integrator using the adapter alone).
 impl CartAdapter for HttpJsonAdapter {
     fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
+        Self::UPDATE_MODE
     }
     fn apply_deltas(
         &self,

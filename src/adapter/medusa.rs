@@ -273,6 +273,10 @@ impl fmt::Debug for MedusaAdapter {
 }
 
 impl MedusaAdapter {
+    /// How it sends changes, known without building one (a cart save asks it of an
+    /// adapter being replaced: `registry::builtin_resends_safely`).
+    pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::Absolute;
+
     /// An adapter for the Medusa backend at `url`, publishing the counts of stock location
     /// `location_id` (`sloc_…`).
     pub fn new(url: &str, auth: MedusaAuth, location_id: &str, timeout: Duration) -> Result<Self> {
@@ -792,7 +796,7 @@ impl CartAdapter for MedusaAdapter {
         self.set_once.clear();
     }
     fn update_mode(&self) -> UpdateMode {
-        UpdateMode::Absolute
+        Self::UPDATE_MODE
     }
     fn apply_deltas(
         &self,

@@ -45,11 +45,15 @@ pub(crate) const SKU_ONLY: &[&str] = &["http_json", "bigcommerce"];
 /// ([`super::UpdateMode::resends_safely`]), known without building it (a secret given as
 /// `env:NAME` may be missing on this machine); `None` for another name.
 pub(crate) fn builtin_resends_safely(adapter: &str) -> Option<bool> {
-    match adapter {
-        "http_json" | "shopify" => Some(true),
-        "woocommerce" | "bigcommerce" | "medusa" => Some(false),
-        _ => None,
-    }
+    let mode = match adapter {
+        "http_json" => HttpJsonAdapter::UPDATE_MODE,
+        "shopify" => ShopifyAdapter::UPDATE_MODE,
+        "woocommerce" => WooCommerceAdapter::UPDATE_MODE,
+        "bigcommerce" => BigCommerceAdapter::UPDATE_MODE,
+        "medusa" => MedusaAdapter::UPDATE_MODE,
+        _ => return None,
+    };
+    Some(mode.resends_safely())
 }
 
 /// Why `remote_ref` is not a reference the built-in `adapter` can use, if it is not: Shopify

@@ -326,6 +326,10 @@ const READ_QUERY: &str =
 }";
 
 impl ShopifyAdapter {
+    /// How it sends changes, known without building one (a cart save asks it of an
+    /// adapter being replaced: `registry::builtin_resends_safely`).
+    pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::RelativeKeyed;
+
     /// An adapter for the shop whose admin base is `url` (e.g. `https://example.myshopify.com/`;
     /// requests go to `{url}admin/api/{api_version}/graphql.json`), the location `location_id`
     /// (`123` or `gid://shopify/Location/123`), with the Admin API access token `token`.
@@ -923,7 +927,7 @@ impl CartAdapter for ShopifyAdapter {
         self.set_once.clear();
     }
     fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
+        Self::UPDATE_MODE
     }
 
     fn apply_deltas(

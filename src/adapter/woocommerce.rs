@@ -210,6 +210,10 @@ impl fmt::Debug for WooCommerceAdapter {
 }
 
 impl WooCommerceAdapter {
+    /// How it sends changes, known without building one (a cart save asks it of an
+    /// adapter being replaced: `registry::builtin_resends_safely`).
+    pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::Absolute;
+
     /// An adapter for the WordPress site at `url` with a REST API key. Use https: WooCommerce
     /// accepts Basic credentials only over TLS (plain http is for loopback tests).
     pub fn new(
@@ -791,7 +795,7 @@ impl CartAdapter for WooCommerceAdapter {
         self.set_once.clear();
     }
     fn update_mode(&self) -> UpdateMode {
-        UpdateMode::Absolute
+        Self::UPDATE_MODE
     }
 
     fn apply_deltas(

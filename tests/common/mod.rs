@@ -219,7 +219,8 @@ pub type Hook = Box<dyn FnOnce() + Send>;
 
 /// A cart in memory, keyed unless `mode` says otherwise; `Some(UpdateMode::Absolute)` makes
 /// it behave like the read-add-write platforms (WooCommerce, Medusa): every count of a batch
-/// is read first, then written.
+/// is read first, then written. Its counts honour compare-and-set (a set's `expected`), as
+/// the built-in adapters do.
 #[derive(Default)]
 pub struct Mem {
     pub qoh: Mutex<HashMap<String, i64>>,
@@ -236,6 +237,8 @@ pub struct Mem {
     /// The call of changes (counted from 1, as `calls`) answered with a rate limit of ten
     /// minutes, nothing applied.
     pub limit_call: Mutex<Option<usize>>,
+    /// Every count it was asked to set: (SKU, count, the count it was to replace).
+    pub sets: Mutex<Vec<(String, i64, Option<i64>)>>,
 }
 
 impl Mem {
@@ -321,13 +324,23 @@ impl CartAdapter for Mem {
         let outcomes = s
             .iter()
             .map(|x| {
+                self.sets
+                    .lock()
+                    .unwrap()
+                    .push((x.sku.clone(), x.qoh, x.expected));
                 if refuse.contains(&x.sku) {
                     return SendOutcome::Failed {
                         message: format!("{} rejected", x.sku),
                     };
                 }
-                q.insert(x.sku.clone(), x.qoh);
-                SendOutcome::Applied { qoh: Some(x.qoh) }
+                let now = *q.get(&x.sku).unwrap_or(&0);
+                match x.expected {
+                    Some(e) if e != now => SendOutcome::Conflict { current: now },
+                    _ => {
+                        q.insert(x.sku.clone(), x.qoh);
+                        SendOutcome::Applied { qoh: Some(x.qoh) }
+                    }
+                }
             })
             .collect::<Vec<_>>();
         drop(q);
