@@ -718,6 +718,8 @@ impl<S: WebStack> StackController<S> {
         // or settings (a save during a long pass): the next pass builds the new one. Until
         // 2026-12-03 the pass went on with the old one, to the old URL or credentials, and a
         // keyed adapter's lost answer was then sent again by a new adapter without keys.
+        // The lease looks again in its own transaction (`built_from`): a save can land
+        // between this read and it.
         let due = more
             && self
                 .stack
@@ -743,6 +745,7 @@ impl<S: WebStack> StackController<S> {
             max: take,
             scope: d.scope,
             lease_ms: d.settings.lease_ms,
+            built_from: Some(d.cart.config_version),
         });
         let lease = match answered {
             Some((batch, transitions)) => {
@@ -754,10 +757,7 @@ impl<S: WebStack> StackController<S> {
                 lease
             }
             None => match next {
-                Some(n) => Some(
-                    self.stack
-                        .lease(n.cart, n.max, n.scope, now_ms(), n.lease_ms)?,
-                ),
+                Some(n) => Some(self.stack.lease_next(n, now_ms())?),
                 None => None,
             },
         };

@@ -308,6 +308,20 @@ pub trait WebStack: Send + Sync {
         now: i64,
         lease_ms: i64,
     ) -> Result<Lease>;
+    /// [`lease`](Self::lease) as `next` says, taking nothing when the cart's adapter or
+    /// settings changed after `next.built_from`. (Provided: a stack that cannot look in the
+    /// lease's own transaction looks just before it.)
+    fn lease_next(&self, next: NextLease<'_>, now: i64) -> Result<Lease> {
+        if let Some(v) = next.built_from {
+            if self.cart_state_since(next.cart, v)?.is_none() {
+                return Ok(Lease {
+                    token: String::new(),
+                    sends: Vec::new(),
+                });
+            }
+        }
+        self.lease(next.cart, next.max, next.scope, now, next.lease_ms)
+    }
     /// Extends a lease; false when the token no longer holds anything.
     fn renew(&self, token: &str, until: i64) -> Result<bool>;
     /// Gives back a lease that was never sent (leased ahead, then not needed): its groups are
@@ -402,6 +416,11 @@ pub struct NextLease<'a> {
     pub scope: &'a LeaseScope,
     /// For how long, from `now`.
     pub lease_ms: i64,
+    /// The saving ([`Cart::config_version`]) the adapter that will send the lease was built
+    /// from: nothing is leased when the cart's adapter or its settings were changed after it
+    /// (looked at in the lease's own transaction, so a save cannot slip in between). `None`:
+    /// whatever the saving.
+    pub built_from: Option<i64>,
 }
 
 /// The SQLite web stack, on its own connection (never the host's).
@@ -498,16 +517,19 @@ fn shares_page_cache(c: &Connection) -> Result<bool> {
     )?)
 }
 
-fn lease_on(
-    c: &Connection,
-    cart: CartId,
-    max: usize,
-    scope: &LeaseScope,
-    now: i64,
-    lease_ms: i64,
-) -> Result<Lease> {
+fn lease_on(c: &Connection, n: &NextLease<'_>, now: i64) -> Result<Lease> {
     let token = store::random_key();
-    let sends = sql::lease(c, cart, max as i64, scope, now, now + lease_ms, &token)?;
+    let until = now + n.lease_ms;
+    let sends = sql::lease(
+        c,
+        n.cart,
+        n.max as i64,
+        n.scope,
+        n.built_from,
+        now,
+        until,
+        &token,
+    )?;
     Ok(Lease { token, sends })
 }
 
@@ -570,7 +592,17 @@ impl WebStack for SqliteStack {
         now: i64,
         lease_ms: i64,
     ) -> Result<Lease> {
-        self.write(|c| lease_on(c, cart, max, scope, now, lease_ms))
+        let next = NextLease {
+            cart,
+            max,
+            scope,
+            lease_ms,
+            built_from: None,
+        };
+        self.write(|c| lease_on(c, &next, now))
+    }
+    fn lease_next(&self, next: NextLease<'_>, now: i64) -> Result<Lease> {
+        self.write(|c| lease_on(c, &next, now))
     }
     fn renew(&self, token: &str, until: i64) -> Result<bool> {
         self.write(|c| sql::lease_renew(c, token, until))
@@ -591,7 +623,7 @@ impl WebStack for SqliteStack {
         self.write(|c| {
             let held = settle_on(c, token, transitions, now)?;
             let lease = match next {
-                Some(n) => Some(lease_on(c, n.cart, n.max, n.scope, now, n.lease_ms)?),
+                Some(n) => Some(lease_on(c, &n, now)?),
                 None => None,
             };
             Ok((held, lease))

@@ -1300,27 +1300,30 @@ fn scope_sql(a: &str) -> String {
 /// becomes a group of its own when it settles ([`batch_settle`]); an item the cart applied
 /// leaves without ever having one. That saves a group row written and deleted per record.
 /// Each step is one set-based statement, so the cost per batch does not grow with the batch.
+/// `built_from`: see [`NextLease::built_from`](crate::stack::NextLease::built_from).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn lease(
     c: &Connection,
     cart: CartId,
     max: i64,
     scope: &LeaseScope,
+    built_from: Option<i64>,
     now: i64,
     until: i64,
     token: &str,
 ) -> Result<Vec<LeasedSend>> {
-    // The hold, whether a Send QOH left counts unsettled, and whether the cart is down, in
-    // the one look every lease takes at the cart.
-    let (manual_until, left, down): (i64, bool, bool) = c
+    // The hold, whether a Send QOH left counts unsettled, whether the cart is down, and the
+    // saving its adapter stands from, in the one look every lease takes at the cart.
+    let (manual_until, left, down, settings): (i64, bool, bool, i64) = c
         .prepare_cached(
             "SELECT manual_until, EXISTS (SELECT 1 FROM counts_sending WHERE cart_id = ?1),
-                    outage_step > 0
+                    outage_step > 0, settings_version
              FROM carts WHERE id = ?1",
         )?
-        .query_row([cart], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([cart], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?
-        .unwrap_or((i64::MAX, false, false));
-    if manual_until > now {
+        .unwrap_or((i64::MAX, false, false, 0));
+    if manual_until > now || built_from.is_some_and(|v| settings > v) {
         return Ok(Vec::new());
     }
     if left {
