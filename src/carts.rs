@@ -208,9 +208,14 @@ fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, Str
                 other => other.to_string(),
             };
             let text = match k.as_str() {
-                "url" => {
-                    crate::adapter::common::base_url(&text, "cart").map_or(text, |u| u.to_string())
-                }
+                "url" => crate::adapter::common::base_url(&text, "cart").map_or(text, |u| {
+                    // One shop answers at http and https, with and without `www.` (the one
+                    // redirects to the other): only host, port and path tell shops apart.
+                    let host = u.host_str().unwrap_or_default();
+                    let host = host.strip_prefix("www.").unwrap_or(host);
+                    let port = u.port().map_or_else(String::new, |p| format!(":{p}"));
+                    format!("{host}{port}{}", u.path())
+                }),
                 // Shopify's and BigCommerce's locations are numbers; Medusa's is text it
                 // matches exactly.
                 "location_id" if matches!(adapter, "shopify" | "bigcommerce") => {
@@ -346,10 +351,12 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
         }
     };
     // The name is printed in run reports, the controller's log and the stack view: a line
-    // break or an escape in it could forge a line there (as `Workstation` is refused).
-    if let Some(bad) = name.chars().find(|c| c.is_control()) {
+    // break, an escape or a bidirectional override in it could forge a line there (as
+    // `Workstation` is refused).
+    if let Some(bad) = name.chars().find(|c| crate::store::unprintable_in_name(*c)) {
         return Err(Error::invalid(format!(
-            "cart {name:?}: name holds the control character {bad:?}; give a plain name"
+            "cart {name:?}: name holds the character {bad:?}, which would garble reports \
+             and logs; give a plain name"
         )));
     }
     let adapter = match map.get("adapter") {

@@ -106,10 +106,12 @@ pub(crate) fn check_workstation(value: &str) -> Result<String> {
         ));
     }
     // The name is printed in the controller's log, the stack view and standby notices: a
-    // line break or an escape in it could forge a line there or garble an operator's screen.
-    if let Some(bad) = v.chars().find(|c| c.is_control()) {
+    // line break, an escape or a bidirectional override in it could forge a line there or
+    // garble an operator's screen.
+    if let Some(bad) = v.chars().find(|c| crate::store::unprintable_in_name(*c)) {
         return Err(Error::invalid(format!(
-            "parameter Workstation: {v:?} holds the control character {bad:?}; give a plain name"
+            "parameter Workstation: {v:?} holds the character {bad:?}, which would garble \
+             reports and logs; give a plain name"
         )));
     }
     Ok(v.to_owned())

@@ -1085,8 +1085,8 @@ fn a_workstation_name_of_100_accented_characters_is_within_128_characters() {
     }
 }
 
-/// A workstation name with a line break, a tab or a terminal escape in it is refused, by the
-/// parameter and when a store is opened: it is printed in the controller's log and the stack
+/// A workstation name with a line break, a tab, a terminal escape, a line separator or a
+/// bidirectional override in it is refused, by the parameter and when a store is opened: it is printed in the controller's log and the stack
 /// view, where `"POS-1\n2026-12-02 controller started"` forged a line. The name in use stays.
 #[test]
 fn a_workstation_name_with_a_control_character_is_refused() {
@@ -1097,10 +1097,12 @@ fn a_workstation_name_with_a_control_character_is_refused() {
         "POS\t1",
         "POS\u{1b}[2J",
         "A\u{85}B",
+        "POS-1\u{2028}2026-12-02 controller started",
+        "POS-\u{202E}1-SOP",
     ] {
         let err = f.store.set_param("Workstation", bad).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
-        assert!(err.message().contains("control character"), "{err}");
+        assert!(err.message().contains("garble reports"), "{err}");
         assert!(!err.message().contains('\n'), "{err}");
         let opened = inventory_sync::Store::open_with(
             f.dir.path().join("store.db"),
@@ -1336,21 +1338,76 @@ fn a_cart_that_is_another_cart_again_is_refused() {
     f.store.upsert_cart_json(&other.to_string()).unwrap();
 }
 
+/// One shop answers at `http://` and `https://`, with and without `www.`, in any case of its
+/// host, with its default port written or not: a second cart so written was taken as
+/// another shop (until 2026-12-03) and every change reached the shop twice. Another path or
+/// port is another shop.
+#[test]
+fn a_cart_for_the_same_shop_by_another_spelling_of_its_url_is_refused() {
+    let f = store();
+    f.store
+        .upsert_cart_json(&http_cart_json("Web", "https://shop.example/api"))
+        .unwrap();
+    for (i, url) in [
+        "http://shop.example/api",
+        "https://www.shop.example/api/",
+        "https://SHOP.Example:443/api",
+        "http://www.shop.example:80/api",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let err = f
+            .store
+            .upsert_cart_json(&http_cart_json(&format!("Web {i}"), url))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Refused, "{url}: {err}");
+        assert!(err.message().contains("\"Web\""), "{err}");
+    }
+    for (i, url) in [
+        "https://shop.example/other-api",
+        "https://shop.example:8443/api",
+        "https://shop2.example/api",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        f.store
+            .upsert_cart_json(&http_cart_json(&format!("Other {i}"), url))
+            .unwrap();
+    }
+}
+
 /// A cart's name is printed in run reports and the controller's log, where a line break in
-/// it forged a line (a pass that "sent nothing"): refused as `Workstation` is.
+/// it forged a line (a pass that "sent nothing"): refused as `Workstation` is. So are a line
+/// separator and a bidirectional override or isolate (taken until 2026-12-03), which reorder
+/// the rest of a line in a viewer that honours them.
 #[test]
 fn a_cart_name_with_a_control_character_is_refused() {
     let f = store();
     let e = Emulator::start().unwrap();
-    for name in ["Web\n[2026-12-03 04:00:00Z] 0 records sent", "Web\u{1b}[2J"] {
+    for name in [
+        "Web\n[2026-12-03 04:00:00Z] 0 records sent",
+        "Web\u{1b}[2J",
+        "Web\u{2029}[2026-12-03 04:00:00Z] 0 records sent",
+        // Shown as "Web: 0 records sent" by a viewer that honours the override.
+        "Web\u{202E}tnes sdrocer 0 :",
+        "Web\u{2066}x\u{2069}",
+    ] {
         let err = f
             .store
             .upsert_cart_json(&http_cart_json(name, &e.url()))
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
-        assert!(err.message().contains("control character"), "{err}");
+        assert!(err.message().contains("garble reports"), "{err}");
     }
     assert_eq!(f.store.carts().unwrap().len(), 0);
+    // A right-to-left mark, which Hebrew and Arabic keyboards type, reorders nothing else.
+    let hebrew = "\u{05D7}\u{05E0}\u{05D5}\u{05EA}\u{200F}";
+    f.store
+        .upsert_cart_json(&http_cart_json(hebrew, &e.url()))
+        .unwrap();
+    f.store.set_param("Workstation", hebrew).unwrap();
 }
 
 /// An empty or blank `parent_sku` (a host's empty text box) is refused naming it: "SKU is

@@ -176,7 +176,8 @@ pub unsafe extern "C" fn invsync_param_get(
 /// level while records wait for it is `INVSYNC_REFUSED`; so is a new name for the shop another
 /// cart already is (the same built-in adapter, URL and stock location; for `http_json` the
 /// same credentials too), which would receive every change twice. A name another cart has in
-/// another case, or holding a control character, is `INVSYNC_INVALID_ARGUMENT`.
+/// another case, or holding a control character, a line separator or a bidirectional override,
+/// is `INVSYNC_INVALID_ARGUMENT`.
 /// Where the call makes real-time changes start going to a cart a manual run holds, and that
 /// is owed a correction (what a Get QOH or an imported order left it counting), it is
 /// `INVSYNC_BUSY` and changes nothing; so is a change of the adapter, the shop (URL, stock

@@ -233,10 +233,20 @@ fn host_name() -> String {
         .unwrap_or_else(|| "workstation".to_owned())
 }
 
+/// Whether `c` has no place in a name printed in reports and logs: a control character (a
+/// line break, an escape), a line or paragraph separator (a line break to many viewers), or a
+/// bidirectional embedding, override or isolate, which reorders what follows it on the line
+/// and can make a log line read as another. (Right-to-left and left-to-right marks, which
+/// Arabic and Hebrew keyboards type and which reorder nothing beyond themselves, are taken.)
+pub(crate) fn unprintable_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// `raw` as a workstation name: without its control characters, trimmed, at most 128
 /// characters; `None` when nothing is left.
 fn plain_name(raw: &str) -> Option<String> {
-    let plain: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let plain: String = raw.chars().filter(|c| !unprintable_in_name(*c)).collect();
     let name: String = plain.trim().chars().take(128).collect();
     Some(name.trim().to_owned()).filter(|n| !n.is_empty())
 }
