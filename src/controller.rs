@@ -1374,6 +1374,7 @@ impl Store {
     /// that are due). Runs on the controller's own connection; refused inside a host
     /// transaction.
     pub fn run_stack(&self, max_records: Option<usize>) -> Result<RunReport> {
+        self.forget_report();
         self.refuse_in_host_transaction("running the stack")?;
         let report = self.controller()?.run_once(max_records)?;
         self.remember_report(report.to_json());
@@ -1389,6 +1390,7 @@ impl Store {
         max_records: Option<usize>,
         within: Duration,
     ) -> Result<RunReport> {
+        self.forget_report();
         self.refuse_in_host_transaction("running the stack")?;
         let report = self.controller()?.run_within(max_records, within)?;
         self.remember_report(report.to_json());

@@ -361,6 +361,7 @@ impl Store {
         options: SendOptions,
         mut progress: Option<Progress>,
     ) -> Result<SendReport> {
+        self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
         let _hold = self.hold_cart(&cart)?;
         adapter.begin_manual_run();
@@ -637,6 +638,7 @@ impl Store {
         options: GetOptions,
         mut progress: Option<Progress>,
     ) -> Result<GetReport> {
+        self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Get QOH")?;
         // Held, so no record is sent (and settled) between reading the cart's counts and
         // adding the records still waiting for it: each is counted exactly once.
@@ -806,6 +808,7 @@ impl Store {
     /// [`Store::last_report`]: a host whose buffer was too small reads them there rather
     /// than read the whole cart again.
     pub fn preflight(&self, cart: CartId) -> Result<Vec<Warning>> {
+        self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, true, "preflight")?;
         let mut warnings = Vec::new();
         if cart.retains_basket {

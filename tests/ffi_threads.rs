@@ -122,3 +122,213 @@ fn a_report_left_for_invsync_last_report_is_never_dropped_for_another_threads() 
         "{lost} of {THREADS} threads lost the report of the pass they had just made: {statuses:?}"
     );
 }
+
+/// What the calls made from a TLS destructor returned (-1: not made).
+static AT_EXIT_STATUS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+static AT_EXIT_LAST_ERROR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// A host's per-thread clean-up (a C++ `thread_local` RAII wrapper, a `pthread_key_create`
+/// destructor, a Rust `thread_local!`): it runs after the library's `LAST_ERROR` was
+/// destroyed and makes a call that fails (here: a NULL store), then reads the message.
+struct CallsAtThreadExit;
+
+impl Drop for CallsAtThreadExit {
+    fn drop(&mut self) {
+        let mut q = 0;
+        // SAFETY: NULL store (refused by the call), a live SKU and out pointer.
+        let st = unsafe { invsync_item_qoh(ptr::null_mut(), c"A".as_ptr(), &mut q) };
+        AT_EXIT_STATUS.store(st, std::sync::atomic::Ordering::SeqCst);
+        let mut needed = 0;
+        // SAFETY: a size query with a live `needed`.
+        let st = unsafe { invsync_last_error(ptr::null_mut(), 0, &mut needed) };
+        AT_EXIT_LAST_ERROR.store(st, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static AT_EXIT: CallsAtThreadExit = const { CallsAtThreadExit };
+}
+
+/// The child half of the test below: run only in the child process it starts.
+#[test]
+fn child_call_from_a_thread_local_destructor() {
+    if std::env::var_os("INVSYNC_TLS_CHILD").is_none() {
+        return;
+    }
+    std::thread::spawn(|| {
+        // Registered first, so destroyed last (after the library's thread-locals).
+        AT_EXIT.with(|_| {});
+        let mut q = 0;
+        // SAFETY: NULL store, refused; this first failure creates the thread's LAST_ERROR.
+        let st = unsafe { invsync_item_qoh(ptr::null_mut(), c"A".as_ptr(), &mut q) };
+        assert_eq!(st, INVSYNC_NULL_POINTER);
+    })
+    .join()
+    .unwrap();
+    println!(
+        "at thread exit: item_qoh {} last_error {}",
+        AT_EXIT_STATUS.load(std::sync::atomic::Ordering::SeqCst),
+        AT_EXIT_LAST_ERROR.load(std::sync::atomic::Ordering::SeqCst)
+    );
+}
+
+/// "No call lets a Rust panic unwind into the caller": a failing call made from a host's
+/// per-thread clean-up, after the library's thread storage was destroyed, recorded its message
+/// there outside the panic guard; that panicked inside an `extern "C"` function and aborted
+/// the host (until 2026-12-03; found by a review). It now returns its status, and the last
+/// error reads empty. Run in a child process, since the bug killed the process.
+#[test]
+fn a_failing_call_from_a_thread_exit_destructor_returns_its_status_instead_of_aborting() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_call_from_a_thread_local_destructor",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("INVSYNC_TLS_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: String = stderr.lines().take(6).collect::<Vec<_>>().join("\n");
+    assert!(
+        out.status.success(),
+        "the host process died ({:?}) on a failing call made at thread exit:\n{tail}",
+        out.status
+    );
+    assert!(
+        stdout.contains(&format!(
+            "at thread exit: item_qoh {INVSYNC_NULL_POINTER} last_error {INVSYNC_OK}"
+        )),
+        "{stdout}"
+    );
+}
+
+/// Reports kept for `invsync_last_report` (on the loopback emulator).
+#[cfg(feature = "emulator")]
+mod reports {
+    use super::*;
+
+    fn c(s: &str) -> CString {
+        CString::new(s).unwrap()
+    }
+
+    /// A store in a temp dir and one loopback cart (closed and stopped on drop).
+    struct Fx {
+        _dir: tempfile::TempDir,
+        s: *mut InvsyncStore,
+        emu: *mut InvsyncEmulator,
+    }
+
+    impl Drop for Fx {
+        fn drop(&mut self) {
+            // SAFETY: both live, each freed once.
+            unsafe {
+                invsync_store_close(self.s);
+                invsync_emulator_stop(self.emu);
+            }
+        }
+    }
+
+    fn fx() -> Fx {
+        let dir = tempfile::tempdir().unwrap();
+        let path = c(dir.path().join("t.db").to_str().unwrap());
+        let (mut s, mut emu) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: a valid path and live out pointers.
+        unsafe {
+            assert_eq!(invsync_store_open(path.as_ptr(), &mut s), INVSYNC_OK);
+            assert_eq!(invsync_emulator_start(&mut emu), INVSYNC_OK);
+        }
+        Fx { _dir: dir, s, emu }
+    }
+
+    fn emu_url(emu: *mut InvsyncEmulator) -> String {
+        let mut buf = [0u8; 256];
+        let mut n = 0;
+        // SAFETY: a live emulator and a live 256-byte buffer.
+        let st = unsafe { invsync_emulator_url(emu, buf.as_mut_ptr().cast(), 256, &mut n) };
+        assert_eq!(st, INVSYNC_OK);
+        String::from_utf8(buf[..n as usize - 1].to_vec()).unwrap()
+    }
+
+    /// A manual (`realtime: none`) http_json cart at `url`.
+    fn cart_at(f: &Fx, name: &str, url: &str) -> i32 {
+        let j = c(&format!(
+            r#"{{"name":"{name}","adapter":"http_json","url":"{url}","capabilities":{{"send":true,"get":true,"realtime":"none"}}}}"#
+        ));
+        let mut id = 0;
+        // SAFETY: live handle, C string and out pointer.
+        let st = unsafe { invsync_cart_upsert(f.s, j.as_ptr(), &mut id) };
+        assert_eq!(st, INVSYNC_OK, "{}", last_error());
+        id
+    }
+
+    fn item(f: &Fx, sku: &str, qoh: i32) {
+        let j = c(&format!(r#"{{"sku":"{sku}","qoh":{qoh}}}"#));
+        // SAFETY: live handle and C string.
+        assert_eq!(unsafe { invsync_item_upsert(f.s, j.as_ptr()) }, INVSYNC_OK);
+        let k = c(sku);
+        // SAFETY: live emulator and C string.
+        unsafe { invsync_emulator_set_qoh(f.emu, k.as_ptr(), qoh) };
+    }
+
+    #[test]
+    /// Some failed calls keep a report for `invsync_last_report` (a Send QOH that reached the cart
+    /// before the store failed); others have nothing to report (refused on the first page). Until
+    /// 2026-12-03 such a call left the report before it in place, and a host that showed the
+    /// report after a failure showed an earlier, different call's as this one's: here a Send QOH's
+    /// `{"sent":2,...}` after a Get QOH that was refused on its first page and changed nothing.
+    /// (Found by a review.)
+    fn a_failed_get_qoh_does_not_leave_an_earlier_send_qohs_report_as_its_own() {
+        let f = fx();
+        let good = cart_at(&f, "Web", &emu_url(f.emu));
+        // The same emulator under a path it does not serve: a 404 on the first page.
+        let bad = cart_at(&f, "Broken", &format!("{}nope/", emu_url(f.emu)));
+        item(&f, "A", 5);
+        item(&f, "B", 5);
+        let mut needed = 0;
+        // SAFETY: live handle; a size query.
+        unsafe {
+            assert_eq!(
+                invsync_send_qoh(
+                    f.s,
+                    good,
+                    0,
+                    None,
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    0,
+                    &mut needed
+                ),
+                INVSYNC_OK
+            );
+            assert_eq!(
+                invsync_get_qoh(
+                    f.s,
+                    bad,
+                    0,
+                    None,
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    0,
+                    &mut needed
+                ),
+                INVSYNC_REFUSED
+            );
+        }
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: live handle and a live 4096-byte buffer.
+        let st = unsafe { invsync_last_report(f.s, buf.as_mut_ptr().cast(), 4096, &mut needed) };
+        let report = if st == INVSYNC_OK {
+            String::from_utf8_lossy(&buf[..needed as usize - 1]).into_owned()
+        } else {
+            String::new()
+        };
+        assert_eq!(
+            st, INVSYNC_NOT_FOUND,
+            "after a Get QOH that failed with no report, invsync_last_report gave another call's \
+         report as this thread's last: {report}"
+        );
+    }
+}

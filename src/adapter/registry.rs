@@ -347,7 +347,7 @@ mod quiet_panics {
         ONCE.call_once(|| {
             let before = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                if INSIDE.with(Cell::get) {
+                if INSIDE.try_with(Cell::get).unwrap_or(false) {
                     let at = info
                         .location()
                         .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -1030,7 +1030,9 @@ pub unsafe extern "C" fn invsync_preflight(
 
 /// Copies the report of this thread's last `invsync_stack_run`, `invsync_send_qoh`,
 /// `invsync_get_qoh` or `invsync_preflight` on this handle into `buf` (also after `INVSYNC_CANCELLED` or
-/// `INVSYNC_BUFFER_TOO_SMALL`). `INVSYNC_NOT_FOUND` when this thread made none yet.
+/// `INVSYNC_BUFFER_TOO_SMALL`). `INVSYNC_NOT_FOUND` when this thread made none yet, or its
+/// last one failed before it had done anything to report (an unreachable cart, a refusal on
+/// the first page): never an earlier call's report.
 ///
 /// Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread; each
 /// thread sees its own last report.

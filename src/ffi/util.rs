@@ -61,12 +61,18 @@ pub(crate) fn set_last_error(message: String) {
     } else {
         message
     };
-    LAST_ERROR.with(|e| *e.borrow_mut() = message);
+    // `try_with`: a host's own per-thread clean-up (a C++ `thread_local` destructor, a
+    // `pthread_key_create` one) may call in after this thread's storage is gone; `with` would
+    // panic there, outside any guard, and abort the host. The message is then lost; the
+    // status still says what failed.
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = message);
 }
 
-/// The calling thread's last error message.
+/// The calling thread's last error message (empty once the thread's storage is gone).
 pub(crate) fn last_error() -> String {
-    LAST_ERROR.with(|e| e.borrow().clone())
+    LAST_ERROR
+        .try_with(|e| e.borrow().clone())
+        .unwrap_or_default()
 }
 
 /// Runs the body of entry point `name`: a failure's message goes to the thread's last error

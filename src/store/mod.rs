@@ -515,14 +515,32 @@ impl Store {
         Ok(ManualRun(self))
     }
 
-    /// The report of this thread's last run, send, get or preflight on this handle (JSON).
+    /// The report of this thread's last run, send, get or preflight on this handle (JSON);
+    /// `None` when it made none yet, or its last one failed before it had done anything to
+    /// report (an unreachable cart, a refusal on the first page): never an earlier call's.
     pub fn last_report(&self) -> Option<String> {
         let me = Arc::as_ptr(&self.inner);
-        LAST_REPORTS.with(|kept| {
-            let kept = kept.borrow();
-            let found = kept.iter().find(|k| std::ptr::eq(k.handle.as_ptr(), me));
-            found.map(|k| k.json.clone())
-        })
+        // `try_with` (here and below): a host's per-thread clean-up may call in after this
+        // thread's storage is gone; there is then nothing kept.
+        LAST_REPORTS
+            .try_with(|kept| {
+                let kept = kept.borrow();
+                let found = kept.iter().find(|k| std::ptr::eq(k.handle.as_ptr(), me));
+                found.map(|k| k.json.clone())
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Drops this thread's report on this handle: called as a run, send, get or preflight
+    /// starts, so that one failing before it keeps a report of its own does not leave the
+    /// report of an earlier call to be read as its own.
+    pub(crate) fn forget_report(&self) {
+        let me = Arc::as_ptr(&self.inner);
+        let _ = LAST_REPORTS.try_with(|kept| {
+            kept.borrow_mut()
+                .retain(|k| !std::ptr::eq(k.handle.as_ptr(), me));
+        });
     }
 
     /// Keeps `json` as this thread's last report on this handle, in the thread's own storage:
@@ -531,7 +549,7 @@ impl Store {
     /// when the handle kept 64, after the call that made it had said to ask for it).
     pub(crate) fn remember_report(&self, json: String) {
         let me = Arc::as_ptr(&self.inner);
-        LAST_REPORTS.with(|kept| {
+        let _ = LAST_REPORTS.try_with(|kept| {
             let mut kept = kept.borrow_mut();
             // Reports of handles closed since go: a thread that opens a handle per call
             // keeps one report, not one a call.
