@@ -283,8 +283,9 @@ fn scripted_adapter(server: &Scripted) -> WooCommerceAdapter {
 }
 
 /// At adapter level: a batch write (a delta's or a count's) answered 500 is a possibly
-/// applied write (`Ambiguous`), not "nothing applied"; a 503 (maintenance mode, an overloaded
-/// server: WordPress never ran the handler) still is `Unavailable`.
+/// applied write (`Ambiguous`), not "nothing applied"; a 503 whose read-back fails too (an
+/// overloaded server: WordPress never ran the handler) still is `Unavailable`. (A 503 the
+/// shop then answers a read after is judged by that read: tests/woocommerce_shop.rs.)
 #[test]
 fn a_batch_write_answered_500_may_have_saved_items_but_a_503_saved_none() {
     let read = r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#;

@@ -8,9 +8,12 @@
 mod platform;
 
 use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
-use inventory_sync::adapter::{CartAdapter, DeltaSend, QuantitySet, SendOutcome};
+use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, QuantitySet, SendOutcome};
+use inventory_sync::emulator::{Fault, Mode};
 use inventory_sync::secret::Secret;
+use inventory_sync::{Adjustment, Delta, Reason, StackState};
 use platform::scripted::Scripted;
+use platform::{cart_json, fixture, SECRET};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -964,5 +967,120 @@ fn two_changes_of_one_product_in_one_call_are_not_both_taken_as_applied() {
         seen[1].2.matches("stock_quantity").count(),
         1,
         "one write of the product: {seen:?}"
+    );
+}
+
+/// WooCommerce saves a batch item by item with no transaction. When the PHP worker dies
+/// part-way (a host's resource limit, LiteSpeed's lsphp killed, PHP-FPM recycled), many
+/// hosts answer **503** rather than 500, after some or all of the batch was saved. Until
+/// 2026-12-03 the adapter read a 503 as "answered before WordPress ran" (nothing applied),
+/// so the controller sent the sale again: it read the count the first try left (9),
+/// subtracted again, and wrote 8. One sale, two units gone from the shop. (From a review.)
+///
+/// End to end with the emulator's WooCommerce mode: the write is applied, then answered 503
+/// (no `Retry-After`: not WordPress's maintenance page, which names one).
+#[test]
+fn a_503_after_the_batch_was_saved_does_not_take_the_sale_twice() {
+    let f = fixture(Mode::WooCommerce);
+    let mut json = cart_json(&f.emu, 50, SECRET);
+    json["capabilities"] = serde_json::json!({"send": true, "get": true, "realtime": "attribute"});
+    let cart = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    f.item("MUG", 10);
+    f.emu.set_qoh("MUG", 10);
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 503,
+        count: 1,
+    });
+    f.store
+        .adjust_qoh(&Adjustment::new(
+            "MUG",
+            Delta::new(-1).unwrap(),
+            Reason::PosSale,
+        ))
+        .unwrap();
+    // Passes until nothing waits (bounded by count, never by sleeping).
+    for _ in 0..20 {
+        if f.store.stack_count(0, StackState::Waiting).unwrap() == 0 {
+            break;
+        }
+        f.store.run_stack(None).unwrap();
+    }
+    let records = f.records(cart);
+    assert_ne!(
+        f.emu.qoh("MUG"),
+        Some(8),
+        "one sale of 1 from 10 left the shop at 8: the 503 was read as 'nothing applied' and \
+         the sale re-read and re-sent; stack: {records:?}"
+    );
+}
+
+/// The same at the adapter: a shop whose batch write is saved and then answered 503 (the
+/// worker killed before it could answer). The adapter must find out what the shop holds
+/// (as it does for a 500: read back), not report the call as not applied.
+#[test]
+fn a_503_to_a_batch_write_is_read_back_not_taken_as_nothing_applied() {
+    let count = Arc::new(Mutex::new(10i64));
+    let c = count.clone();
+    let mut writes = 0;
+    let shop = FakeShop::start(move |method, target, body| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(format!(
+                r#"[{{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":{}}}]"#,
+                c.lock().unwrap()
+            )),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                let q = v["update"][0]["stock_quantity"].as_i64().unwrap();
+                *c.lock().unwrap() = q;
+                writes += 1;
+                if writes == 1 {
+                    // Saved, then the worker died: the host answers 503.
+                    (
+                        503,
+                        Vec::new(),
+                        "<html><body>503 Service Unavailable</body></html>".into(),
+                    )
+                } else {
+                    ok(format!(
+                        r#"{{"update":[{{"id":5,"sku":"MUG","manage_stock":true,"stock_quantity":{q}}}]}}"#
+                    ))
+                }
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let adapter = woo(&shop.url);
+    let first = adapter.apply_deltas(&[DeltaSend {
+        key: "k-MUG".into(),
+        sku: "MUG".into(),
+        remote_ref: Some("5".into()),
+        delta: -1,
+    }]);
+    // What the controller does with the answer: "nothing applied" is sent again.
+    let not_applied = match &first {
+        Err(CartError::Ambiguous(_)) => false,
+        Err(_) => true,
+        Ok(v) => matches!(v[0], SendOutcome::Retry { .. }),
+    };
+    if not_applied {
+        let _ = adapter.apply_deltas(&[DeltaSend {
+            key: "k-MUG".into(),
+            sku: "MUG".into(),
+            remote_ref: Some("5".into()),
+            delta: -1,
+        }]);
+    }
+    let now = *count.lock().unwrap();
+    assert_eq!(
+        now,
+        9,
+        "one sale of 1 from 10: the first call answered {first:?}, which the controller \
+         re-sends; requests: {:?}",
+        shop.log()
+            .iter()
+            .map(|(m, p, _)| format!("{m} {p}"))
+            .collect::<Vec<_>>()
     );
 }

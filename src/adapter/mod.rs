@@ -35,7 +35,7 @@
 //! | 400, 404, 422 for the whole request | [`CartError::Rejected`] (every record of the call is bypassed at once: prefer a per-item `Failed` where the cart names the item) |
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | 429, a throttle, a 5xx with `Retry-After` | [`CartError::RateLimited`] with the cart's wait |
-//! | 500, 503 from the cart itself | [`CartError::Unavailable`] (but a 500 to a write the cart saves item by item without a transaction, as WooCommerce's batch, may follow saved items: [`CartError::Ambiguous`]) |
+//! | 500, 503 from the cart itself | [`CartError::Unavailable`] (but a 500 to a write the cart saves item by item without a transaction, as WooCommerce's batch, may follow saved items: [`CartError::Ambiguous`], or read the counts back, as the WooCommerce adapter does after a 500 or a 503 naming no wait) |
 //! | 502, 504, 524, a time-out or dropped connection after sending a write | [`CartError::Ambiguous`] |
 //! | connection refused, DNS, TLS, a time-out before sending | [`CartError::Unreachable`] |
 //! | a time-out or dropped connection after sending a read (a GET, a GraphQL query) | [`CartError::Unavailable`]: a read applies nothing, and a read before a write left the write unsent |

@@ -640,11 +640,23 @@ impl WooCommerceAdapter {
                         continue;
                     }
                     // PHP died part-way (a 500 from WordPress): it is done with the batch, so
-                    // the counts read now say which items it saved.
+                    // the counts read now say which items it saved. A 503 naming no wait is
+                    // read back too: LiteSpeed and Apache's PHP-FPM proxy answer it when the
+                    // PHP worker is killed mid-batch (a memory or time limit), after items
+                    // were saved; read as "nothing saved", a sale was read, added and written
+                    // again on top of itself. Where the read fails too, the shop is down
+                    // (an overloaded server answers 503 before PHP runs): nothing applied.
                     // (`read_back` fills `out` with the chunk's outcomes where it could read.)
                     Err(CartError::Ambiguous(_))
                         if status.get() == Some(StatusCode::INTERNAL_SERVER_ERROR)
-                            && self.read_back(items, chunk, &mut out) =>
+                            && self.read_back(items, chunk, &mut out, "HTTP 500") =>
+                    {
+                        first = false;
+                        continue;
+                    }
+                    Err(CartError::Unavailable(_))
+                        if status.get() == Some(StatusCode::SERVICE_UNAVAILABLE)
+                            && self.read_back(items, chunk, &mut out, "HTTP 503") =>
                     {
                         first = false;
                         continue;
@@ -701,14 +713,16 @@ impl WooCommerceAdapter {
             .collect())
     }
 
-    /// Judges the writes `chunk` (indexes into `items`) of a batch WordPress answered 500 by
-    /// the counts read now ([`common::after_failed_write`]), into `out`. False when the read
-    /// fails: nothing is judged, and the batch stays a lost answer.
+    /// Judges the writes `chunk` (indexes into `items`) of a batch WordPress answered
+    /// `answer` (a 500, a 503 naming no wait) by the counts read now
+    /// ([`common::after_failed_write`]), into `out`. False when the read fails: nothing is
+    /// judged, and the batch stays what its answer said.
     fn read_back(
         &self,
         items: &[Write<'_>],
         chunk: &[usize],
         out: &mut [Option<std::result::Result<Option<i64>, SendOutcome>>],
+        answer: &str,
     ) -> bool {
         let refs: Vec<WooRef> = chunk.iter().map(|i| items[*i].r).collect();
         let Ok(now) = self.read(&refs) else {
@@ -720,7 +734,7 @@ impl WooCommerceAdapter {
             out[*i] = Some(
                 common::after_failed_write(
                     w.sku,
-                    "HTTP 500 (WordPress stopped part-way through the batch)",
+                    &format!("{answer} (WordPress may have stopped part-way through the batch)"),
                     w.count,
                     w.before,
                     count,
@@ -761,8 +775,10 @@ fn no_route(e: CartError) -> CartError {
 /// `WooCommerceAdapter::write` then settles by reading the counts back), not "nothing
 /// applied" (a delta read as not applied is read, added and written again; a set's waiting
 /// records would be sent on top of it). A gateway's 502/504/524 likewise
-/// ([`common::gateway_lost_answer`]). A 503 stays [`CartError::Unavailable`]: maintenance
-/// mode or an overloaded server answers it before WordPress runs the handler.
+/// ([`common::gateway_lost_answer`]). A 503 stays [`CartError::Unavailable`] here (an
+/// overloaded server answers it before WordPress runs the handler; maintenance mode names a
+/// wait, a rate limit), but `WooCommerceAdapter::write` reads the counts back before it
+/// believes it: a PHP worker killed mid-batch gets a 503 from LiteSpeed or Apache too.
 fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
     if r.status().as_u16() == 500 {
         return Some(CartError::Ambiguous(format!(
