@@ -1084,3 +1084,101 @@ fn a_503_to_a_batch_write_is_read_back_not_taken_as_nothing_applied() {
             .collect::<Vec<_>>()
     );
 }
+
+/// WooCommerce lets a variable product manage stock at product level ("Manage stock?" on the
+/// product's Inventory tab): its variations then answer `manage_stock: "parent"` and share
+/// the product's `stock_quantity`. That pool is the product's SKU's count — what a `Sku`
+/// cart publishes for a product with variants (DESIGN rule 5). The adapter's index never
+/// records a variable product's own SKU, so a sale of TEE fails as "unknown SKU" (bypassed
+/// at once) although product 100 has the SKU TEE and keeps its stock; the same sale with
+/// `remote_ref` "100" is written. Get QOH likewise never reported TEE's count. (Both until
+/// 2026-12-03; from a review.)
+#[test]
+fn a_sale_reaches_a_variable_product_that_keeps_the_stock_of_its_variations() {
+    let count = Arc::new(Mutex::new(10i64));
+    let c = count.clone();
+    let shop = FakeShop::start(move |method, target, body| {
+        let path = target.split('?').next().unwrap();
+        let product = |q: i64| {
+            format!(
+                r#"{{"id":100,"sku":"TEE","type":"variable","manage_stock":true,"stock_quantity":{q},"variations":[101,102]}}"#
+            )
+        };
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(format!("[{}]", product(*c.lock().unwrap()))),
+            ("GET", "/wp-json/wc/v3/products/100/variations") => {
+                let q = *c.lock().unwrap();
+                ok(format!(
+                    r#"[{{"id":101,"sku":"TEE-M","manage_stock":"parent","stock_quantity":{q}}},
+                        {{"id":102,"sku":"TEE-L","manage_stock":"parent","stock_quantity":{q}}}]"#
+                ))
+            }
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                if v["update"][0]["id"] == 100 {
+                    let q = v["update"][0]["stock_quantity"].as_i64().unwrap();
+                    *c.lock().unwrap() = q;
+                    ok(format!(r#"{{"update":[{}]}}"#, product(q)))
+                } else {
+                    ok(
+                        r#"{"update":[{"id":0,"error":{"code":"woocommerce_rest_product_invalid_id","message":"Invalid ID.","data":{"status":400}}}]}"#,
+                    )
+                }
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    // By reference, the adapter writes the product's stock: the shop keeps it.
+    let by_ref = woo(&shop.url)
+        .apply_deltas(&[DeltaSend {
+            key: "k-TEE".into(),
+            sku: "TEE".into(),
+            remote_ref: Some("100".into()),
+            delta: -1,
+        }])
+        .unwrap();
+    assert!(
+        matches!(by_ref[0], SendOutcome::Applied { qoh: Some(9) }),
+        "{by_ref:?}"
+    );
+    // By SKU (no remote_ref: the usual set-up), the same product is "unknown".
+    let by_sku = woo(&shop.url)
+        .apply_deltas(&[DeltaSend {
+            key: "k-TEE".into(),
+            sku: "TEE".into(),
+            remote_ref: None,
+            delta: -1,
+        }])
+        .unwrap();
+    assert!(
+        matches!(by_sku[0], SendOutcome::Applied { qoh: Some(8) }),
+        "the sale of TEE (product 100, SKU TEE, stock kept at product level) was not \
+         written: {by_sku:?}; shop now {}",
+        count.lock().unwrap()
+    );
+}
+
+/// Get QOH on the same shop: the product-level count of TEE is the only count WooCommerce
+/// keeps for TEE and its variations, and it is not read at all.
+#[test]
+fn get_qoh_reads_the_count_a_variable_product_keeps_for_its_variations() {
+    let shop = FakeShop::start(move |method, target, _| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":100,"sku":"TEE","type":"variable","manage_stock":true,"stock_quantity":10,"variations":[101,102]}]"#,
+            ),
+            ("GET", "/wp-json/wc/v3/products/100/variations") => ok(
+                r#"[{"id":101,"sku":"TEE-M","manage_stock":"parent","stock_quantity":10},
+                    {"id":102,"sku":"TEE-L","manage_stock":"parent","stock_quantity":10}]"#,
+            ),
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let page = woo(&shop.url).fetch_quantities(None, 100).unwrap();
+    assert!(
+        page.items.contains(&("TEE".to_owned(), 10)),
+        "the shop keeps 10 for TEE (product level); Get QOH read {:?}",
+        page.items
+    );
+}

@@ -20,10 +20,11 @@
 //!
 //! # What it publishes
 //!
-//! `stock_quantity` of simple products and of variations (the only stock count WooCommerce
-//! has), writing `manage_stock: true` with it. Variable products hold no stock here: their
-//! variations do, so `Attribute`-level carts are the natural fit; a `Sku`-level cart publishes
-//! plain products only.
+//! `stock_quantity` of simple products and of variations, writing `manage_stock: true` with
+//! it; and of a variable product that manages stock for its variations ("Manage stock?" on
+//! the product), under the product's own SKU. A variable product that does not holds no
+//! stock: its variations do, so `Attribute`-level carts are the natural fit, and a
+//! `Sku`-level cart publishes plain products and such pooled products only.
 //!
 //! A variation can share its product's stock instead: it answers `manage_stock: "parent"` and
 //! the product's `stock_quantity` (`WC_Product_Variation::get_manage_stock`; the reference
@@ -425,6 +426,9 @@ impl WooCommerceAdapter {
             let Some(id) = id_of(&p) else { continue };
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
+                if let Some(r) = pooled(&p, id) {
+                    found.insert(parent_sku.to_owned(), r);
+                }
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
                     if let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) {
                         // A variation without a SKU of its own answers its product's
@@ -746,6 +750,20 @@ impl WooCommerceAdapter {
     }
 }
 
+/// Where variable product `p` (id `id`) keeps one stock count for its variations ("Manage
+/// stock?" ticked on the product: its variations answer `manage_stock: "parent"`), the
+/// product itself, under its own SKU: that pool is the SKU's count, as a `Sku`-level cart
+/// publishes a product with variants. `None` for a product without a SKU or not managing
+/// stock. (Until 2026-12-03 its SKU was unknown to the adapter: every sale failed as an
+/// unknown SKU, and Get QOH never read the count.)
+fn pooled(p: &Value, id: u64) -> Option<WooRef> {
+    let sku = p["sku"].as_str().filter(|s| !s.is_empty());
+    (sku.is_some() && p["manage_stock"].as_bool() == Some(true)).then_some(WooRef {
+        product: id,
+        variation: None,
+    })
+}
+
 /// The fields of a product or variation the adapter reads (WordPress's `_fields`).
 const LISTED_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity";
 
@@ -1033,6 +1051,12 @@ impl CartAdapter for WooCommerceAdapter {
             let Some(id) = id_of(&p) else { continue };
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
+                if let Some(r) = pooled(&p, id) {
+                    ids.insert(parent_sku.to_owned(), r);
+                    if let Some(q) = Stock::of(&p).counted() {
+                        items.push((parent_sku.to_owned(), q));
+                    }
+                }
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
                     let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) else {
                         continue;
