@@ -1355,3 +1355,343 @@ fn a_lost_answer_to_one_request_of_a_send_is_its_items_alone() {
         "{report:?}"
     );
 }
+
+// From a review of the Shopify adapter against Shopify's documents (2026-12-03): each
+// failed before its fix.
+
+/// Shopify's answer when the `inventorySetQuantities` field itself failed while it ran: the
+/// field is null, and the error names it by path. The GraphQL Admin reference: the code
+/// INTERNAL_SERVER_ERROR means "Shopify experienced an internal error while processing the
+/// request. This error is returned instead of 500 Internal Server Error in most
+/// circumstances" (<https://shopify.dev/docs/api/admin-graphql>, "Status and error codes").
+const SET_FIELD_FAILED: &str = r#"{"data":{"inventorySetQuantities":null},
+  "errors":[{"message":"Internal error. Looks like something went wrong on our end.",
+    "path":["inventorySetQuantities"],"extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
+
+/// A mutation whose field failed *while it was being processed* may have been committed: the
+/// error tells nothing of it. The adapter's own handling of the same answer to one alias of a
+/// batch of adjustments agrees (a null alias beside an INTERNAL_SERVER_ERROR is "sent again
+/// under its key", i.e. maybe applied). For a set the adapter answers
+/// `CartError::Unavailable`, which the trait defines as "nothing in the call was applied":
+/// Send QOH then keeps the sale the count included on the stack and the controller sends it
+/// on top of a count Shopify may already hold (the shop shows one unit fewer than it has). The
+/// set is keyed, so calling it what it is (`Ambiguous`, remembered as a lost set and sent
+/// again under the same key) costs nothing.
+#[test]
+fn a_set_whose_mutation_failed_while_processing_is_not_taken_as_unapplied() {
+    let server = Scripted::start(vec![(200, SET_FIELD_FAILED)]);
+    let a = scripted_adapter(&server);
+    let r = a.set_quantities(&[tee_set("k1")]);
+    server.finish();
+    match r {
+        Err(CartError::Ambiguous(_)) => {}
+        Ok(ref out) if matches!(out[0], SendOutcome::Uncertain { .. }) => {}
+        other => panic!(
+            "an INTERNAL_SERVER_ERROR on the inventorySetQuantities field itself was read as \
+             'nothing applied': {other:?}"
+        ),
+    }
+}
+
+/// The same through Send QOH: the store has TEE at 4 with its sale of 1 waiting for the cart
+/// (the cart still shows 5). Send QOH sends the count 4 and meets the failed-field answer;
+/// the waiting sale must not then be sent as a -1 on top of a count the shop may have taken
+/// (it would show 3 for 4 units).
+#[test]
+fn send_qoh_never_sends_a_sale_on_top_of_a_count_shopify_may_have_taken() {
+    const APPLIED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":3}]},"userErrors":[]}}}"#;
+    // The failed set; then whatever follows (a re-sent set, or the sale as a delta).
+    let server = Scripted::start(vec![(200, SET_FIELD_FAILED), (200, APPLIED)]);
+    let (_dir, store, cart) = scripted_store(
+        json!({"name":"Shop","adapter":"shopify","url":server.url,
+               "token":"shpat_x","location_id":"1","max_items_to_send":50}),
+        "TEE",
+        5,
+    );
+    store
+        .set_web_fields(
+            cart,
+            "TEE",
+            r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
+        )
+        .unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    adjust(&store, "TEE", -1);
+    let report = store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    store.run_stack(None).unwrap();
+    let seen = server.finish();
+    let delta_sent = seen
+        .iter()
+        .any(|(_, _, body)| body.contains("inventoryAdjustQuantities"));
+    assert!(
+        !delta_sent,
+        "the sale went as a -1 after a count of 4 Shopify may have set: report {report:?}, \
+         requests {seen:#?}, stack {}",
+        store.stack_list_json(None).unwrap()
+    );
+}
+
+fn keyed_change(key: &str, sku: &str, item: &str, delta: i64) -> DeltaSend {
+    DeltaSend {
+        key: key.into(),
+        sku: sku.into(),
+        remote_ref: Some(item.into()),
+        delta,
+    }
+}
+
+/// HTTP 500 to an `inventorySetQuantities` that Shopify applied before it failed (the
+/// emulator's `ApplyThenStatus`). Shopify's response-codes page: "500 Internal Server Error:
+/// An internal error occurred in Shopify"; nothing says the write was not made. The set is
+/// keyed (`@idempotent`), so the adapter can call it a lost answer at no cost; it calls it
+/// `Unavailable` ("nothing applied"), Send QOH keeps the sale the count included, and the
+/// controller then takes it off the shop a second time: the shop shows 3 for 4 units.
+#[test]
+fn a_set_answered_500_after_shopify_applied_it_does_not_count_a_sale_twice() {
+    use inventory_sync::emulator::{Fault, Mode};
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE", 5);
+    f.item("TEE", 5);
+    let cart = f.cart(50);
+    let gid = format!(
+        "gid://shopify/InventoryItem/{}",
+        f.emu.platform_id("TEE").unwrap()
+    );
+    f.store
+        .set_web_fields(cart, "TEE", &format!(r#"{{"remote_ref":"{gid}"}}"#))
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "TEE", -1); // store 4, the sale waits for the cart (still 5)
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 500,
+        count: 1,
+    });
+    let report = f.send(cart);
+    f.drain();
+    assert_eq!(f.store.item_qoh("TEE").unwrap(), 4);
+    assert_eq!(
+        f.emu.qoh("TEE"),
+        Some(4),
+        "the shop took the count 4, then the sale it included: {report:?} {:?}",
+        f.records(cart)
+    );
+}
+
+/// A 404 from the one GraphQL endpoint is never about one item (GraphQL names items in
+/// `userErrors`): it is the shop or the endpoint that is missing, and Shopify's
+/// response-codes page says of it "The requested resource was not found but could be
+/// available again in the future" (<https://shopify.dev/docs/api/usage/response-codes>).
+/// Read as a refusal of the call (`CartError::Rejected`), every sale waiting is bypassed at
+/// once and never reaches the shop when it answers again; a 402 or 423 (also whole-shop
+/// states) pause the cart instead.
+#[test]
+fn a_404_from_the_graphql_endpoint_bypasses_no_sale() {
+    let server = Scripted::start(vec![(404, r#"{"errors":"Not Found"}"#)]);
+    let (_dir, store, cart) = scripted_store(
+        json!({"name":"Shop","adapter":"shopify","url":server.url,
+               "token":"shpat_x","location_id":"1","max_items_to_send":50}),
+        "TEE",
+        5,
+    );
+    store
+        .set_web_fields(
+            cart,
+            "TEE",
+            r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
+        )
+        .unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    adjust(&store, "TEE", -1);
+    let run = store.run_stack(None).unwrap();
+    server.finish();
+    assert_eq!(
+        store.stack_count(cart, StackState::Bypassed).unwrap(),
+        0,
+        "a 404 of the whole endpoint bypassed the sale: {run:?} {}",
+        store.stack_list_json(None).unwrap()
+    );
+}
+
+/// A drift repair's compare-and-set of an item linked by `remote_ref` (inventory item 77)
+/// that Shopify answers `CHANGE_FROM_QUANTITY_STALE`: the adapter reads the "current" count
+/// by searching the store's SKU, and reports the count of whatever variant carries that SKU
+/// (here an old product's, inventory item 12, at 40) as item 77's. The repair then tells the
+/// owner the cart now shows 40.
+#[test]
+fn a_stale_compare_reports_the_linked_items_count_not_another_variants() {
+    const STALE: &str = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":null,
+      "userErrors":[{"field":["input","quantities","0","changeFromQuantity"],
+        "message":"The specified compare quantity does not match the current quantity.",
+        "code":"CHANGE_FROM_QUANTITY_STALE"}]}}}"#;
+    const OTHER_VARIANT: &str = r#"{"data":{"productVariants":{"nodes":[
+      {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/12","tracked":true,
+        "inventoryLevel":{"quantities":[{"name":"available","quantity":40}]}}}],
+      "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+    let server = Scripted::start(vec![(200, STALE), (200, OTHER_VARIANT)]);
+    let a = scripted_adapter(&server);
+    let out = a
+        .set_quantities(&[QuantitySet {
+            expected: Some(5),
+            ..tee_set("k1")
+        }])
+        .unwrap();
+    let _ = server.finish();
+    assert_ne!(
+        out[0],
+        SendOutcome::Conflict { current: 40 },
+        "item 77's count was reported as inventory item 12's"
+    );
+}
+
+/// `inventoryAdjustQuantities` on `available` moves `on_hand` too, and its adjustment group
+/// lists a change per quantity name (`InventoryChange.name`: "The name of the inventory
+/// quantity that was changed"; `quantityAfterChange`: "The quantity of named inventory after
+/// the change"). The adapter takes the first change's `quantityAfterChange`, whatever its
+/// name, as the available count it reports in the record's Last Response and history.
+#[test]
+fn the_count_reported_after_a_sale_is_the_available_one() {
+    const BOTH: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[
+        {"name":"on_hand","delta":-1,"quantityAfterChange":9},
+        {"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+    let server = Scripted::start(vec![(200, BOTH)]);
+    let a = scripted_adapter(&server);
+    let out = a
+        .apply_deltas(&[keyed_change("k1", "TEE", "77", -1)])
+        .unwrap();
+    server.finish();
+    assert_eq!(out[0], SendOutcome::Applied { qoh: Some(4) });
+}
+
+/// `ShopifyAdapter` is public and built from a `Secret`; its module doc promises "The token
+/// goes in `X-Shopify-Access-Token` (a sensitive header), never in a message." A proxy or
+/// WAF in front of the shop that echoes the request's headers in its error page (a 400
+/// here) has the token quoted in the adapter's error: the adapter quotes the body and, unlike
+/// `http_json` (which scrubs its own answers because "an integrator may use [it] alone"),
+/// never scrubs it; only the registry's wrapper does.
+#[test]
+fn the_token_never_appears_in_an_error_of_the_adapter_used_alone() {
+    const TOKEN: &str = "shpat_0123456789abcdef";
+    const ECHO: &str = "Request rejected. POST /admin/api/2026-04/graphql.json \
+        x-shopify-access-token: shpat_0123456789abcdef content-type: application/json";
+    let server = Scripted::start(vec![(400, ECHO)]);
+    let a = ShopifyAdapter::new(
+        &server.url,
+        Secret::new(TOKEN),
+        "1",
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let e = a
+        .apply_deltas(&[keyed_change("k1", "TEE", "77", -1)])
+        .unwrap_err();
+    server.finish();
+    let text = format!("{e:?} {}", e.message());
+    assert!(!text.contains(TOKEN), "the token is quoted: {text}");
+}
+
+/// An answer to `inventorySetQuantities` that holds no result for it (a null field with no
+/// error beside it, which GraphQL never sends for a field that ran; or no `data` at all, as
+/// a proxy or a wrong host answering 200 `{}` sends) says nothing of the count. The adapter
+/// reads the missing `userErrors` as "no errors" and reports every count applied, so Send
+/// QOH settles the waiting sales as included in counts that may never have been set. (The
+/// adjust path reads a missing alias as "no result for this change" and sends it again.)
+#[test]
+fn a_set_answer_without_its_result_is_never_taken_as_applied() {
+    for body in [r#"{"data":{"inventorySetQuantities":null}}"#, "{}"] {
+        let server = Scripted::start(vec![(200, body)]);
+        let a = scripted_adapter(&server);
+        let r = a.set_quantities(&[tee_set("k1")]);
+        server.finish();
+        assert!(
+            !matches!(&r, Ok(out) if matches!(out[0], SendOutcome::Applied { .. })),
+            "{body} was read as the count applied: {r:?}"
+        );
+    }
+}
+
+/// The adapter refuses an `api_version` that does not "look like 2026-04 (or unstable)" (its
+/// own message), and one older than 2026-01. Its check is looser than its message: `2026-4`
+/// or `26-04` (a month without its leading zero, a two-digit year) pass both checks (the
+/// "older than" test only looks at strings of 7 characters), and every request then goes to
+/// `/admin/api/2026-4/graphql.json`, which names no version of Shopify's (versions are
+/// `YYYY-MM`: <https://shopify.dev/docs/api/usage/versioning>). With the 404 read as a
+/// refusal (above), each sale is then bypassed.
+#[test]
+fn an_api_version_not_shaped_yyyy_mm_is_refused_when_the_cart_is_defined() {
+    for v in ["2026-4", "26-04", "2026-04-01", "2026_04"] {
+        let made = ShopifyAdapter::new(
+            "https://example.myshopify.com/",
+            Secret::new("shpat_x"),
+            "1",
+            Some(v),
+            Duration::from_secs(5),
+        );
+        assert!(made.is_err(), "api_version {v:?} was taken");
+    }
+}
+
+/// A variant whose SKU Shopify holds padded ("TEE ", as CSV imports leave them). The store
+/// reads a cart's SKU trimmed everywhere it reads the catalogue (Get QOH, the drift report,
+/// the preflight: "SKUs are the order manager's, matched exactly (case counts) after trimming
+/// blanks", `CartAdapter::fetch_quantities`), so TEE is found there, counted and shown in
+/// step. The adapter's own lookup before a write keeps only exact matches, so the same
+/// variant, returned by the search, is dropped, and every sale of TEE fails as an "unknown
+/// SKU" and is bypassed.
+#[test]
+fn a_sale_finds_the_variant_get_qoh_matched_to_the_item() {
+    const PADDED: &str = r#"{"data":{"productVariants":{"nodes":[
+      {"sku":"TEE ","inventoryItem":{"id":"gid://shopify/InventoryItem/77","tracked":true,
+        "inventoryLevel":{"quantities":[{"name":"available","quantity":5}]}}}],
+      "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+    const APPLIED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+    // Get QOH's read: the store takes "TEE " as its item TEE.
+    let server = Scripted::start(vec![(200, PADDED)]);
+    let page = scripted_adapter(&server)
+        .fetch_quantities(None, 50)
+        .unwrap();
+    server.finish();
+    assert_eq!(page.items, vec![("TEE ".to_owned(), 5)]);
+    // A sale of TEE: the lookup finds that variant; the sale should go to it.
+    let server = Scripted::start(vec![(200, PADDED), (200, APPLIED)]);
+    let a = scripted_adapter(&server);
+    let out = a
+        .apply_deltas(&[DeltaSend {
+            key: "k1".into(),
+            sku: "TEE".into(),
+            remote_ref: None,
+            delta: -1,
+        }])
+        .unwrap();
+    assert!(
+        !matches!(&out[0], SendOutcome::Failed { .. }),
+        "the variant the store reads as TEE is unknown to the sale: {out:?}"
+    );
+    server.finish();
+}
+
+/// The same for the SKU lookup before a sale: an answer with no `productVariants` at all
+/// (`{}` from a proxy or a wrong host, `{"data":null}`) is read as a search that found
+/// nothing, so the sale fails as an "unknown SKU" and is bypassed at once (rule 10), though
+/// nothing was learnt about the SKU. A read that answers nothing readable is a
+/// `CartError::Unavailable` (the adapter's own rule for an unreadable answer to a read).
+#[test]
+fn a_lookup_answer_without_its_result_bypasses_no_sale() {
+    for body in ["{}", r#"{"data":null}"#] {
+        let server = Scripted::start(vec![(200, body)]);
+        let a = scripted_adapter(&server);
+        let r = a.apply_deltas(&[DeltaSend {
+            key: "k1".into(),
+            sku: "TEE".into(),
+            remote_ref: None,
+            delta: -1,
+        }]);
+        server.finish();
+        assert!(
+            !matches!(&r, Ok(out) if matches!(out[0], SendOutcome::Failed { .. })),
+            "{body}: the sale failed as an unknown SKU: {r:?}"
+        );
+    }
+}

@@ -53,9 +53,14 @@
 //!   answers `INVALID_INVENTORY_ITEM` (its variant deleted, perhaps created again) is
 //!   forgotten and the change retried, so the SKU is looked up afresh.
 //! - `INVALID_LOCATION` before any change of the call applied (the cart's `location_id` is not the shop's),
-//!   and HTTP 402 (a frozen shop) or 423 (a locked one), pause the cart
-//!   ([`CartError::Unauthorized`]) with its sales waiting. `api_version` must be `2026-01` or
-//!   later ([`MIN_API_VERSION`]).
+//!   and HTTP 402 (a frozen shop), 423 (a locked one) or 404 (no Admin API at the url and
+//!   version), pause the cart ([`CartError::Unauthorized`]) with its sales waiting.
+//!   `api_version` must be `2026-01` or later ([`MIN_API_VERSION`]), written `YYYY-MM`, or
+//!   `unstable`.
+//! - A mutation answered HTTP 500, or with a top-level error not naming a wrong request
+//!   (`INTERNAL_SERVER_ERROR`: "an internal error while processing the request"), may have
+//!   been made: a lost answer ([`CartError::Ambiguous`]), sent again under its key. An answer
+//!   without the field's result is one too (for a read, a try again).
 //! - Quantities: a set outside `0..=1,000,000,000` or a delta beyond ±1,000,000,000 fails
 //!   locally; Shopify's `INVALID_QUANTITY_TOO_HIGH`/`_TOO_LOW` are reported as failures.
 //! - User errors that mean "try again" are [`SendOutcome::Retry`], never a failure (which
@@ -72,7 +77,8 @@
 //!   `(requested − currentlyAvailable) / restoreRate`; before a request the adapter also waits
 //!   (at most [`MAX_PACING`]) when the last `throttleStatus` says the bucket cannot pay for it.
 //!
-//! The token goes in `X-Shopify-Access-Token` (a sensitive header), never in a message.
+//! The token goes in `X-Shopify-Access-Token` (a sensitive header), never in a message (one
+//! quoted back, by a proxy echoing the request, is scrubbed from the adapter's errors).
 
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::truncate;
@@ -143,6 +149,9 @@ pub struct ShopifyAdapter {
     next_generation: Mutex<HashMap<String, u32>>,
     /// The inventory items this adapter's Send QOH set, by SKU.
     set_once: common::SetOnce,
+    /// Kept to scrub from what the shop (or a proxy before it) answers: an integrator may use
+    /// the adapter alone, without the registry's scrubbing.
+    token: Secret,
 }
 
 /// How many lost set requests an adapter remembers.
@@ -342,11 +351,17 @@ impl ShopifyAdapter {
     ) -> Result<Self> {
         let base = common::base_url(url, "shopify")?;
         let api_version = api_version.unwrap_or(DEFAULT_API_VERSION).trim().to_owned();
-        if api_version.is_empty()
-            || !api_version
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
+        // "All supported API versions have a date-based (YYYY-MM) or unstable handle"
+        // (Shopify's `ApiVersion`): `2026-4` was taken, and its version check skipped.
+        let dated = api_version.len() == 7
+            && api_version.bytes().enumerate().all(|(i, b)| {
+                if i == 4 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !dated && api_version != "unstable" {
             return Err(Error::invalid(
                 "shopify api_version must look like 2026-04 (or unstable)",
             ));
@@ -355,10 +370,7 @@ impl ShopifyAdapter {
         // `changeFromQuantity`, which every document this adapter writes carries, exist from
         // 2026-01: under an older version each of them fails GraphQL validation, and every
         // change would be bypassed as rejected.
-        if api_version.len() == 7
-            && api_version.as_bytes()[4] == b'-'
-            && api_version.as_str() < MIN_API_VERSION
-        {
+        if dated && api_version.as_str() < MIN_API_VERSION {
             return Err(Error::invalid(format!(
                 "shopify api_version {api_version} is older than {MIN_API_VERSION}, the first \
                  with the @idempotent directive and changeFromQuantity this adapter sends"
@@ -399,6 +411,7 @@ impl ShopifyAdapter {
             lost_sets: Mutex::new(Vec::new()),
             next_generation: Mutex::new(HashMap::new()),
             set_once: Default::default(),
+            token,
         })
     }
 
@@ -426,8 +439,20 @@ impl ShopifyAdapter {
     }
 
     /// Runs one GraphQL document; returns its `data`. `mutation` decides how an answer that
-    /// cannot be read is classed (a mutation may have applied).
+    /// cannot be read is classed (a mutation may have applied). An error quoting the token
+    /// (a proxy echoing the request's headers) has it scrubbed.
     fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        cost: f64,
+        mutation: bool,
+    ) -> std::result::Result<Value, CartError> {
+        self.graphql_unscrubbed(query, variables, cost, mutation)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &[self.token.expose()])))
+    }
+
+    fn graphql_unscrubbed(
         &self,
         query: &str,
         variables: Value,
@@ -447,11 +472,26 @@ impl ShopifyAdapter {
             // that only its owner ends, as for a refused token the cart pauses; read as any
             // other 4xx, every sale of every pass would be bypassed meanwhile
             // (<https://shopify.dev/docs/api/usage/response-codes>).
-            // A mutation a gateway gave up on may have been applied.
+            // A 404 of the one GraphQL endpoint is never about an item (GraphQL names items
+            // in `userErrors`): the shop, its domain or the API version is not there, and the
+            // cart pauses too; read as a refusal, every waiting sale was bypassed at once.
+            // A mutation a gateway gave up on may have been applied; so may one Shopify
+            // answered 500 ("an internal error occurred in Shopify", nothing saying it was not
+            // made): each is keyed, so sending it again as a lost answer costs nothing.
             |r| match r.status().as_u16() {
                 402 | 423 => Some(CartError::Unauthorized(format!(
                     "HTTP {}: shopify says the shop is frozen (an unpaid bill) or locked; its \
                      owner must resolve it in the shop's admin",
+                    r.status()
+                ))),
+                404 => Some(CartError::Unauthorized(format!(
+                    "HTTP {}: no Shopify Admin API answers at {}; check the cart's url (the \
+                     shop's myshopify.com address) and api_version",
+                    r.status(),
+                    self.endpoint
+                ))),
+                500 if mutation => Some(CartError::Ambiguous(format!(
+                    "HTTP {}: shopify failed while it processed the change, which it may have made",
                     r.status()
                 ))),
                 _ => mutation.then(|| common::gateway_lost_answer(r)).flatten(),
@@ -532,15 +572,24 @@ impl ShopifyAdapter {
             // A request this build made wrong (a parse error names no code; a validation
             // error a lowercase one; `BAD_REQUEST`, `MAX_COST_EXCEEDED`) would fail again. Any
             // other code is a state of the shop's that "additional error codes may also be
-            // shown" leaves open: nothing was applied (no data), so the changes are tried
-            // again later, as after a 5xx, rather than bypassed at once.
+            // shown" leaves open, tried again later rather than bypassed at once: a read's
+            // as after a 5xx; a mutation's as a lost answer, since the error may have come
+            // while it ran (`INTERNAL_SERVER_ERROR`: "an internal error while processing the
+            // request ... returned instead of 500"), and its key makes the re-send safe. Read
+            // as nothing applied, a count Shopify had set was followed by the sale it
+            // included (until 2026-12-03).
             let wrong_request = codes.is_empty()
                 || codes.iter().any(|c| {
                     matches!(*c, "BAD_REQUEST" | "MAX_COST_EXCEEDED")
                         || c.starts_with(|ch: char| ch.is_ascii_lowercase())
                 });
             if !wrong_request {
-                return Err(CartError::Unavailable(format!("shopify: {message}")));
+                let message = format!("shopify: {message}");
+                return Err(if mutation {
+                    CartError::Ambiguous(message)
+                } else {
+                    CartError::Unavailable(message)
+                });
             }
             return Err(CartError::Rejected(format!("shopify: {message}")));
         }
@@ -574,14 +623,17 @@ impl ShopifyAdapter {
                     read_cost(READ_PAGE),
                     false,
                 )?;
-                let page = &data["productVariants"];
+                let page = variants(&data)?;
                 for node in page["nodes"].as_array().into_iter().flatten() {
-                    let Some(sku) = node["sku"].as_str() else {
+                    // Matched as Get QOH matches a listed SKU to an item: after trimming
+                    // blanks (a SKU typed with a trailing space is the item's; looked up
+                    // exactly, every sale of it failed as unknown while Get QOH set it).
+                    let Some(sku) = node["sku"].as_str().map(str::trim) else {
                         continue;
                     };
-                    if !chunk.contains(&sku) {
+                    let Some(&sku) = chunk.iter().find(|c| c.trim() == sku) else {
                         continue; // the search matched more loosely than the exact SKU
-                    }
+                    };
                     let Some(id) = node["inventoryItem"]["id"].as_str() else {
                         continue;
                     };
@@ -734,10 +786,12 @@ impl ShopifyAdapter {
                     Some((e, false)) => SendOutcome::Failed {
                         message: format!("sku {}: shopify refused the change: {e}", d.sku),
                     },
+                    // The `available` change: adjusting it moves `on_hand` too, and the group
+                    // lists a change for each.
                     None => SendOutcome::Applied {
                         qoh: payload["inventoryAdjustmentGroup"]["changes"]
                             .as_array()
-                            .and_then(|c| c.first())
+                            .and_then(|c| c.iter().find(|c| c["name"] == "available"))
                             .and_then(|c| c["quantityAfterChange"].as_i64()),
                     },
                 };
@@ -835,6 +889,14 @@ impl ShopifyAdapter {
                 MUTATION_COST,
                 true,
             )?;
+            // GraphQL never leaves a field that ran null without an error beside it: an
+            // answer without the result (a proxy's `{}`, a wrong host) says nothing of the
+            // counts, and read as "no user errors" they were reported set.
+            if !data["inventorySetQuantities"].is_object() {
+                return Err(CartError::Ambiguous(
+                    "shopify: the answer has no inventorySetQuantities result".into(),
+                ));
+            }
             let note = key_note(&data["inventorySetQuantities"]);
             self.note_generation(&key, generation, note);
             (generation, step) = (generation + 1, step + 1);
@@ -873,6 +935,20 @@ impl ShopifyAdapter {
 /// A user error of `inventorySetQuantities`: the index of the quantity it names (if any),
 /// its code and its message.
 type SetUserError = (Option<usize>, String, String);
+
+/// The `productVariants` of a read's answer; an answer without it (a proxy's `{}`, a wrong
+/// host) is no answer: read as an empty page, a lookup failed every sale as an unknown SKU,
+/// bypassed at once.
+fn variants(data: &Value) -> std::result::Result<&Value, CartError> {
+    let page = &data["productVariants"];
+    if page.is_object() {
+        Ok(page)
+    } else {
+        Err(CartError::Unavailable(
+            "shopify: the answer to a read has no productVariants".into(),
+        ))
+    }
+}
 
 fn available(node: &Value) -> Option<i64> {
     node["inventoryItem"]["inventoryLevel"]["quantities"]
@@ -1157,10 +1233,14 @@ impl CartAdapter for ShopifyAdapter {
                             self.lookup(&stale).unwrap_or_default()
                         };
                         for (idx, code, message) in &errors {
-                            let Some((i, (s, _))) = idx.and_then(|x| pending.get(x)) else {
+                            let Some((i, (s, gid))) = idx.and_then(|x| pending.get(x)) else {
                                 continue;
                             };
-                            out[*i] = Some(match current.get(&s.sku).and_then(|c| c.1) {
+                            // The SKU's count only where the SKU is the inventory item the
+                            // set went to: an item linked by `remote_ref` may differ from the
+                            // variant that carries its SKU, whose count is not its own.
+                            let now = current.get(&s.sku).filter(|c| c.0 == *gid);
+                            out[*i] = Some(match now.and_then(|c| c.1) {
                                 Some(now) if stale.contains(&s.sku.as_str()) => {
                                     SendOutcome::Conflict { current: now }
                                 }
@@ -1240,7 +1320,7 @@ impl CartAdapter for ShopifyAdapter {
             read_cost(first),
             false,
         )?;
-        let page = &data["productVariants"];
+        let page = variants(&data)?;
         let mut items = Vec::new();
         // No inventory item ids are cached from a read: a SKU on two variants (perhaps on
         // different pages) would be cached as one of them. The lookup before a write finds
