@@ -1149,13 +1149,18 @@ mod tests {
         assert!(seen[0].0.starts_with("GET "), "{seen:?}");
     }
 
+    /// The shared pool is listed once, as the product's own count (`pooled`), not again as
+    /// the count of each variation sharing it.
     #[test]
     fn get_qoh_skips_a_variation_sharing_its_products_stock() {
         let products = r#"[{"id":100,"sku":"TEE","type":"variable","manage_stock":true,
                             "stock_quantity":10,"variations":[101,102]}]"#;
         let server = Scripted::start(vec![(200, products), (200, SHARED_AND_OWN)]);
         let page = adapter(&server).fetch_quantities(None, 100).unwrap();
-        assert_eq!(page.items, vec![("TEE-L".to_owned(), 3)]);
+        assert_eq!(
+            page.items,
+            vec![("TEE".to_owned(), 10), ("TEE-L".to_owned(), 3)]
+        );
         server.finish();
     }
 
