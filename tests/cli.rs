@@ -1042,6 +1042,30 @@ fn a_refused_command_upgrades_no_older_store_file() {
     }
 }
 
+/// A SKU argument no store could hold (blank, a tab in it, longer than 255 bytes) is bad
+/// usage, exit 2, as every other bad argument is; it exited 1, the status of a library
+/// error such as a SKU the store does not have (until 2026-12-03).
+#[test]
+fn a_malformed_sku_argument_is_bad_usage_and_an_unknown_one_is_not() {
+    let f = store();
+    item(&f.store, "MUG", 10);
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let long = "X".repeat(300);
+    for sku in [" ", "TEE\tM", long.as_str()] {
+        let out = invsync(&["qoh", db, sku]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{sku:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
+    }
+    let unknown = invsync(&["qoh", db, "NOPE"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
 /// An empty file is not a store: SQLite would make a new, empty one of it. Neither the CSV
 /// file given first by mistake nor a store file a failed copy left at 0 bytes.
 #[test]

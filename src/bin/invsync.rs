@@ -530,7 +530,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let sku = nth(&pos, 2, "SKU")?;
             // What the SKU itself may be (not empty, not too long, no control character) is
             // checked before STORE is opened, which upgrades an older file.
-            Adjustment::new(sku, Delta::new(1)?, Reason::Other).check()?;
+            // A SKU no store could hold is the argument's fault: bad usage (2), as any other
+            // bad argument, where an unknown one is the store's answer (1).
+            Adjustment::new(sku, Delta::new(1)?, Reason::Other)
+                .check()
+                .map_err(|e| Failure::Usage(format!("SKU {sku:?}: {}", e.message())))?;
             let store = open(args, &pos)?;
             let item = store.item(sku)?;
             let qoh = if item.has_variants {
