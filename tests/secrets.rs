@@ -115,6 +115,35 @@ fn a_token_can_name_an_environment_variable() {
     assert!(!f.store.carts_json().unwrap().contains("from-the-env"));
 }
 
+/// A WooCommerce consumer key may name an environment variable as its secret does: an
+/// owner keeping both out of the store file wrote `env:` for both, and the cart was refused
+/// ("consumer_key must not contain ':'") until 2026-12-03.
+#[test]
+fn a_woocommerce_consumer_key_can_name_an_environment_variable() {
+    let f = store();
+    let e = Emulator::start_mode(inventory_sync::emulator::Mode::WooCommerce).unwrap();
+    e.set_token(Some("ck_from_env:cs_from_env"));
+    std::env::set_var("INVSYNC_TEST_WOO_CK", "ck_from_env");
+    std::env::set_var("INVSYNC_TEST_WOO_CS", "cs_from_env");
+    let c = f
+        .store
+        .upsert_cart_json(
+            &serde_json::json!({"name": "Woo", "adapter": "woocommerce", "url": e.url(),
+                "consumer_key": "env:INVSYNC_TEST_WOO_CK",
+                "consumer_secret": "env:INVSYNC_TEST_WOO_CS",
+                "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+            .to_string(),
+        )
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "S1", 5);
+    e.set_qoh("S1", 5);
+    adjust(&f.store, "S1", -1, Reason::PosSale);
+    assert_eq!(drain(&f.store).remaining, 0);
+    assert_eq!(e.qoh("S1"), Some(4));
+    assert!(!f.store.carts_json().unwrap().contains("from_env"));
+}
+
 /// A cart that quotes the credentials it refused in its error body (some do): the library
 /// quotes error bodies to say what went wrong, but never the credential, in any form the
 /// cart could send it back (as given, or as HTTP Basic credentials). The cart here quotes the

@@ -151,7 +151,7 @@ pub(crate) fn check_builtin_settings(cart: &Cart) -> Result<()> {
     }
     static BUILTINS: std::sync::OnceLock<AdapterRegistry> = std::sync::OnceLock::new();
     let mut cart = cart.clone();
-    for key in SECRET_KEYS {
+    for key in SECRET_KEYS.iter().chain(&["consumer_key"]) {
         if let Some(serde_json::Value::String(s)) = cart.config.get_mut(*key) {
             if s.starts_with("env:") {
                 *s = "set-where-the-adapter-runs".into();
@@ -190,9 +190,11 @@ impl AdapterRegistry {
             Ok(Arc::new(a) as Arc<dyn CartAdapter>)
         });
         r.register("woocommerce", |cart: &Cart| {
+            // The key may be kept out of the store file as the secret is (`env:NAME`): an
+            // owner who does so for one gave it so for both, and was refused for a ':'.
             let a = WooCommerceAdapter::new(
                 required(cart, "url")?,
-                required(cart, "consumer_key")?,
+                required_secret(cart, "consumer_key")?.expose(),
                 required_secret(cart, "consumer_secret")?,
                 cart_timeout(cart),
             )?;
@@ -395,9 +397,10 @@ fn cart_secrets(cart: &Cart) -> Vec<String> {
         .map(|s| s.expose().to_owned())
         .filter(|s| !s.is_empty())
         .collect();
-    let users: Vec<&str> = ["consumer_key", "email"]
+    let users: Vec<String> = ["consumer_key", "email"]
         .iter()
-        .filter_map(|k| cart.setting(k))
+        .filter_map(|k| cart.secret(k).ok().flatten())
+        .map(|u| u.expose().to_owned())
         .collect();
     let mut out = secrets.clone();
     for s in &secrets {
