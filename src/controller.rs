@@ -660,13 +660,15 @@ impl<S: WebStack> StackController<S> {
         &self,
         answers: &mpsc::Receiver<Answer>,
         tokens: &[&str],
-        lease_ms: i64,
+        settings: &Settings,
     ) -> Result<Answer> {
+        let lease_ms = settings.lease_ms;
         let every = Duration::from_millis((lease_ms / 3).max(10) as u64);
         loop {
             match answers.recv_timeout(every) {
                 Ok(a) => return Ok(a),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.keep_alive(settings);
                     for t in tokens {
                         // A failed renewal only means the lease may lapse: settlement then
                         // finds the token gone and leaves the groups to the next controller.
@@ -680,6 +682,29 @@ impl<S: WebStack> StackController<S> {
                     ))
                 }
             }
+        }
+    }
+
+    /// A pass longer than the heartbeat's life (a long backlog, a slow cart) beats again as it
+    /// goes, and renews the shared lock it holds: taken for `3 × LeaseMs` at the pass's
+    /// start, it lapsed during a pass longer than that, and a second shared controller became
+    /// active beside it (until 2026-12-03; leases still kept the two from sending one record).
+    /// Failures cost nothing now: the records stay this controller's for another
+    /// `3 × LeaseMs`, and the lock is taken again at the next pass.
+    fn keep_alive(&self, settings: &Settings) {
+        let lease_ms = settings.lease_ms;
+        let now = now_ms();
+        if now - self.beat_at.load(Ordering::Relaxed) < lease_ms {
+            return;
+        }
+        let workstation = self.workstation.lock().clone();
+        let _ = self.beat(&workstation, now);
+        let holder = self.holding.lock().clone();
+        if let Some(holder) = holder.filter(|_| settings.stack_mode == StackMode::Shared) {
+            let until = now
+                .saturating_add(3 * lease_ms)
+                .saturating_add(self.hold.ms());
+            let _ = self.stack.shared_lock(&holder, now, until);
         }
     }
 
@@ -707,13 +732,7 @@ impl<S: WebStack> StackController<S> {
         rep: &mut CartReport,
     ) -> Result<Option<Lease>> {
         let now = now_ms();
-        // A pass longer than the heartbeat's life (a long backlog) beats again as it goes.
-        if now - self.beat_at.load(Ordering::Relaxed) >= d.settings.lease_ms {
-            let workstation = self.workstation.lock().clone();
-            // A failed beat costs nothing now: the records stay this controller's for
-            // another `3 × LeaseMs`.
-            let _ = self.beat(&workstation, now);
-        }
+        self.keep_alive(d.settings);
         // Nothing more through an adapter built before the cart was given another adapter
         // or settings (a save during a long pass): the next pass builds the new one. Until
         // 2026-12-03 the pass went on with the old one, to the old URL or credentials, and a
@@ -857,7 +876,7 @@ impl<S: WebStack> StackController<S> {
                 let answer = if sent {
                     let mut tokens = vec![batch.token.as_str()];
                     tokens.extend(queued.as_ref().map(|l| l.token.as_str()));
-                    self.await_answer(&answers, &tokens, settings.lease_ms)?
+                    self.await_answer(&answers, &tokens, settings)?
                 } else {
                     Ok(Vec::new())
                 };

@@ -239,6 +239,79 @@ fn only_one_shared_controller_is_active() {
     assert_eq!(e.qoh("S"), Some(8));
 }
 
+/// A shared cart that takes 450 ms a request (a slow shop), and at its second request lets
+/// another workstation's shared controller run a pass.
+struct SlowThenOther {
+    calls: std::sync::atomic::AtomicUsize,
+    other: std::sync::Mutex<Option<inventory_sync::Store>>,
+    other_report: std::sync::Mutex<Option<inventory_sync::RunReport>>,
+}
+
+impl CartAdapter for SlowThenOther {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(
+        &self,
+        d: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<SendOutcome>, CartError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(450)); // the shop's own latency
+        } else if let Some(other) = self.other.lock().unwrap().take() {
+            *self.other_report.lock().unwrap() = Some(other.run_stack(None).unwrap());
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// DESIGN §7: one shared controller is active per store. The active one took the lock for
+/// `3 × LeaseMs` at its pass's start and never renewed it during the pass: a pass longer than
+/// that (a slow shop, a long backlog) let a second shared controller become active beside it
+/// (until 2026-12-03). It renews the lock as it beats its heartbeat.
+#[test]
+fn a_shared_controller_keeps_its_lock_through_a_long_pass() {
+    let f = store();
+    f.store.set_param("LeaseMs", "100").unwrap();
+    let (server, till) = server_and_till(&f);
+    let cart = Arc::new(SlowThenOther {
+        calls: Default::default(),
+        other: Default::default(),
+        other_report: Default::default(),
+    });
+    for s in [&server, &till, &f.store] {
+        let c = cart.clone();
+        s.register_adapter("slow", move |_| Ok(c.clone() as Arc<dyn CartAdapter>));
+    }
+    *cart.other.lock().unwrap() = Some(till);
+    let id = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Slow","adapter":"slow","max_items_to_send":1,
+                "capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    for sku in ["L1", "L2"] {
+        item(&f.store, sku, 3);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    let r = server.run_stack(None).unwrap();
+    assert_eq!(r.sent, 2, "{r}");
+    let other = cart
+        .other_report
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the till ran a pass");
+    assert!(
+        other.standby,
+        "a second shared controller became active during the first's pass: {other}"
+    );
+}
+
 /// DESIGN §7: one shared controller is active per store. Two on one PC (an Access front end
 /// and `invsync controller`) both take the host name as their workstation: the lock tells
 /// them apart by handle, so the second stands by (before, both were active). A handle's own
