@@ -147,7 +147,9 @@ impl RunReport {
     }
 }
 
-type AdapterCache = HashMap<CartId, (i64, Arc<dyn CartAdapter>)>;
+/// Per cart, the adapter built, and the cart's saving and the registry's generation it was
+/// built from.
+type AdapterCache = HashMap<CartId, ((i64, u64), Arc<dyn CartAdapter>)>;
 
 /// Drains a [`WebStack`] through cart adapters built by an [`AdapterRegistry`].
 pub struct StackController<S: WebStack> {
@@ -362,13 +364,16 @@ impl<S: WebStack> StackController<S> {
 
     fn adapter(&self, cart: &Cart) -> Result<Arc<dyn CartAdapter>> {
         let mut cache = self.cache.lock();
+        // Until 2026-12-03 a host's adapter registered again was not used until the cart was
+        // saved: the controller kept the one it had built.
+        let built_from = (cart.config_version, self.adapters.generation());
         if let Some((v, a)) = cache.get(&cart.id) {
-            if *v == cart.config_version {
+            if *v == built_from {
                 return Ok(a.clone());
             }
         }
         let a = self.adapters.build(cart)?;
-        cache.insert(cart.id, (cart.config_version, a.clone()));
+        cache.insert(cart.id, (built_from, a.clone()));
         Ok(a)
     }
 

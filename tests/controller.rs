@@ -3734,3 +3734,52 @@ mod refused_goes_with_later {
         );
     }
 }
+
+/// A host's adapter that applies every change and counts them.
+#[derive(Default)]
+struct Counting(AtomicUsize);
+
+impl CartAdapter for Counting {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.0.fetch_add(d.len(), Ordering::SeqCst);
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// A host that registers its adapter again (a new vault client, a fixed bug) means the new
+/// one from then on: the controller kept sending through the adapter it had built until the
+/// cart was saved (until 2026-12-03).
+#[test]
+fn an_adapter_registered_again_is_used_from_the_next_pass() {
+    let f = store();
+    let (old, new) = (Arc::new(Counting::default()), Arc::new(Counting::default()));
+    let o = old.clone();
+    f.store
+        .register_adapter("plug", move |_| Ok(o.clone() as Arc<dyn CartAdapter>));
+    let id = f
+        .store
+        .upsert_cart_json(
+            r#"{"name":"Plug","adapter":"plug","capabilities":{"send":false,"get":false,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    f.store.set_cart_sync(id, true).unwrap();
+    item(&f.store, "P", 5);
+    adjust(&f.store, "P", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    let n = new.clone();
+    f.store
+        .register_adapter("plug", move |_| Ok(n.clone() as Arc<dyn CartAdapter>));
+    adjust(&f.store, "P", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    assert_eq!(
+        (old.0.load(Ordering::SeqCst), new.0.load(Ordering::SeqCst)),
+        (1, 1),
+        "the second sale went through the adapter registered first"
+    );
+}

@@ -24,6 +24,9 @@ pub struct AdapterRegistry {
     /// The names [`AdapterRegistry::register`] gave a factory: an integrator's adapters, and
     /// built-in names a host replaced (its own `shopify` reading the token from its vault).
     host: RwLock<HashSet<String>>,
+    /// How many times a factory was registered: a controller's adapters built before the
+    /// last registration are built again ([`AdapterRegistry::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 const BUILTIN: &[&str] = &[
@@ -170,6 +173,7 @@ impl AdapterRegistry {
         let r = AdapterRegistry {
             factories: RwLock::new(HashMap::new()),
             host: RwLock::new(HashSet::new()),
+            generation: Default::default(),
         };
         r.register("http_json", |cart: &Cart| {
             let a = HttpJsonAdapter::new(
@@ -264,6 +268,15 @@ impl AdapterRegistry {
             .write()
             .insert(name.to_owned(), Arc::new(factory));
         self.host.write().insert(name.to_owned());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Changes at every [`register`](Self::register): an adapter built before may come from
+    /// a factory since replaced (a host registering its adapter again, with a new vault
+    /// client or a fixed bug), and a controller caching adapters builds them again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether `name` is an integrator's adapter, or a built-in one the host replaced (its
