@@ -1182,3 +1182,34 @@ fn get_qoh_reads_the_count_a_variable_product_keeps_for_its_variations() {
         page.items
     );
 }
+
+/// A lost answer (a gateway's 502) to the one write of a call whose other change was settled
+/// before any write (an unknown SKU) is the written change's alone: until 2026-12-03 the
+/// whole call answered it, and the unknown SKU, never sent, was made uncertain for an
+/// operator instead of failed by name. (The same rule as Medusa's: `common::fails_whole_call`.)
+#[test]
+fn a_lost_answer_to_the_write_leaves_an_unknown_sku_failed_not_uncertain() {
+    let shop = FakeShop::start(|method, target, _| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#,
+            ),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                (502, Vec::new(), "<html>Bad Gateway</html>".into())
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let change = |sku: &str| DeltaSend {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: None,
+        delta: -1,
+    };
+    let out = woo(&shop.url)
+        .apply_deltas(&[change("MUG"), change("NOPE")])
+        .unwrap_or_else(|e| panic!("the whole call answered {e:?}"));
+    assert!(matches!(out[0], SendOutcome::Uncertain { .. }), "{out:?}");
+    assert!(matches!(out[1], SendOutcome::Failed { .. }), "{out:?}");
+}

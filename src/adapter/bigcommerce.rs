@@ -543,7 +543,7 @@ impl BigCommerceAdapter {
                 let body: Vec<(&str, i64)> = part.iter().map(|(_, s, q)| (*s, *q)).collect();
                 match self.adjust(relative, &body) {
                     Err(e)
-                        if common::fails_whole_call(&e, !answered, part.len() == items.len()) =>
+                        if common::fails_whole_call(&e, !answered, part.len() == out.len()) =>
                     {
                         return Err(e)
                     }

@@ -268,11 +268,16 @@ pub(crate) fn not_sent_after(e: &CartError, sku: &str) -> SendOutcome {
 }
 
 /// Whether a failed request of a multi-request write is the whole call's error: when it is
-/// the first to fail before any answer and nothing else is at stake (it is not a lost answer
-/// that [`ends_unkeyed_write`], or it carried every item of the call, which the caller may
-/// then send again whole).
+/// the first to fail before any answer and nothing else is at stake: it carried every item
+/// of the call (`carried_all`: not only every item the adapter wrote, as items settled
+/// before any write, an unknown SKU or a change held behind another of its record, are in
+/// the call too), or its error applies nothing to any item and refuses none (an outage, a
+/// rate limit, refused credentials: the whole call goes again). A lost answer
+/// ([`ends_unkeyed_write`]) or a refusal ([`CartError::Rejected`]) of a request that did not
+/// carry the whole call is its items' alone: as the call's, it made a change never sent
+/// uncertain, or bypassed it (until 2026-12-03).
 pub(crate) fn fails_whole_call(e: &CartError, first: bool, carried_all: bool) -> bool {
-    first && (!ends_unkeyed_write(e) || carried_all)
+    first && (carried_all || !(ends_unkeyed_write(e) || matches!(e, CartError::Rejected(_))))
 }
 
 /// What an absolute write came to when the cart answered it with an error only once it was

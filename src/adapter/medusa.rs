@@ -562,11 +562,12 @@ impl MedusaAdapter {
             .collect())
     }
 
-    /// Writes `stocked_quantity`s with the batch endpoint (≤ [`MAX_BATCH`] a request). Per
-    /// item: `Ok(level now)` or the outcome of a failed request.
+    /// Writes `stocked_quantity`s with the batch endpoint (≤ [`MAX_BATCH`] a request), for a
+    /// call of `call_len` items. Per item: `Ok(level now)` or the outcome of a failed request.
     fn write(
         &self,
         items: &[Write<'_>],
+        call_len: usize,
     ) -> std::result::Result<Vec<std::result::Result<Option<Level>, SendOutcome>>, CartError> {
         let mut out = Vec::with_capacity(items.len());
         for (n, chunk) in items.chunks(MAX_BATCH).enumerate() {
@@ -623,7 +624,7 @@ impl MedusaAdapter {
                         }
                         e => e,
                     };
-                    if common::fails_whole_call(&e, n == 0, chunk.len() == items.len()) {
+                    if common::fails_whole_call(&e, n == 0, chunk.len() == call_len) {
                         return Err(e);
                     }
                     out.extend(
@@ -861,6 +862,64 @@ impl MedusaAdapter {
         common::scrub_answer(r, &self.secrets())
     }
 
+    /// What each write of `plan` came to, by `written` ([`Self::write`]). The batch answers
+    /// the levels it wrote, which serve as the read-back; only an item it leaves out is read
+    /// again (a read that fails would leave in doubt a write the answer showed applied). A
+    /// set so left out was reported applied without a look until 2026-12-03: Send QOH then
+    /// settled the waiting sales its count included, though the count may never have been
+    /// written.
+    fn judged(
+        &self,
+        plan: &[Write<'_>],
+        written: Vec<std::result::Result<Option<Level>, SendOutcome>>,
+    ) -> Vec<SendOutcome> {
+        let verify_keys: Vec<(&str, Option<&str>)> = plan
+            .iter()
+            .zip(&written)
+            .filter(|(_, w)| matches!(w, Ok(None)))
+            .map(|(w, _)| (w.sku, Some(w.id.as_str())))
+            .collect();
+        let verified: std::result::Result<HashMap<String, Option<Level>>, String> =
+            if verify_keys.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                self.read(&verify_keys)
+                    .map(|found| {
+                        found
+                            .into_iter()
+                            .flatten()
+                            .map(|f| (f.id, f.level))
+                            .collect()
+                    })
+                    .map_err(|e| e.message())
+            };
+        plan.iter()
+            .zip(written)
+            .map(|(w, result)| {
+                let (sku, target) = (w.sku, w.stocked);
+                match result {
+                    Err(outcome) => outcome,
+                    Ok(Some(l)) => after_write(w, l),
+                    Ok(None) => match &verified {
+                        Ok(v) => match v.get(&w.id).copied().flatten() {
+                            Some(l) => after_write(w, l),
+                            None => SendOutcome::Uncertain {
+                                message: format!(
+                                    "sku {sku}: wrote stocked {target} but read back nothing (another change raced ours); left for the drift report"
+                                ),
+                            },
+                        },
+                        Err(m) => SendOutcome::Uncertain {
+                            message: format!(
+                                "sku {sku}: wrote stocked {target}; the verify read failed: {m}"
+                            ),
+                        },
+                    },
+                }
+            })
+            .collect()
+    }
+
     fn deltas(&self, deltas: &[DeltaSend]) -> std::result::Result<Vec<SendOutcome>, CartError> {
         let keys: Vec<(&str, Option<&str>)> = deltas
             .iter()
@@ -913,51 +972,9 @@ impl MedusaAdapter {
             }
         }
         if !plan.is_empty() {
-            let written = self.write(&plan)?;
-            // The batch answers the levels it wrote, which serve as the read-back; only an
-            // item it leaves out is read again (a read that fails would leave in doubt a
-            // write the answer showed applied).
-            let verify_keys: Vec<(&str, Option<&str>)> = plan
-                .iter()
-                .zip(&written)
-                .filter(|(_, w)| matches!(w, Ok(None)))
-                .map(|(w, _)| (w.sku, Some(w.id.as_str())))
-                .collect();
-            let verified: std::result::Result<HashMap<String, Option<Level>>, String> =
-                if verify_keys.is_empty() {
-                    Ok(HashMap::new())
-                } else {
-                    self.read(&verify_keys)
-                        .map(|found| {
-                            found
-                                .into_iter()
-                                .flatten()
-                                .map(|f| (f.id, f.level))
-                                .collect()
-                        })
-                        .map_err(|e| e.message())
-                };
-            for (w, result) in plan.iter().zip(written) {
-                let (sku, target) = (w.sku, w.stocked);
-                out[w.at] = Some(match result {
-                    Err(outcome) => outcome,
-                    Ok(Some(l)) => after_write(w, l),
-                    Ok(None) => match &verified {
-                        Ok(v) => match v.get(&w.id).copied().flatten() {
-                            Some(l) => after_write(w, l),
-                            None => SendOutcome::Uncertain {
-                                message: format!(
-                                    "sku {sku}: wrote stocked {target} but read back nothing (another change raced ours); left for the drift report"
-                                ),
-                            },
-                        },
-                        Err(m) => SendOutcome::Uncertain {
-                            message: format!(
-                                "sku {sku}: wrote stocked {target}; the verify read failed: {m}"
-                            ),
-                        },
-                    },
-                });
+            let written = self.write(&plan, deltas.len())?;
+            for (w, outcome) in plan.iter().zip(self.judged(&plan, written)) {
+                out[w.at] = Some(outcome);
             }
         }
         Ok(common::outcomes(out))
@@ -1012,16 +1029,9 @@ impl MedusaAdapter {
             });
         }
         if !plan.is_empty() {
-            let written = self.write(&plan)?;
-            for (w, result) in plan.iter().zip(written) {
-                out[w.at] = Some(match result {
-                    // The level the batch answered, judged as a delta's read-back is.
-                    Ok(Some(l)) => after_write(w, l),
-                    Ok(None) => SendOutcome::Applied {
-                        qoh: Some(w.stocked - w.reserved),
-                    },
-                    Err(o) => o,
-                });
+            let written = self.write(&plan, sets.len())?;
+            for (w, outcome) in plan.iter().zip(self.judged(&plan, written)) {
+                out[w.at] = Some(outcome);
             }
         }
         Ok(common::outcomes(out))

@@ -1106,7 +1106,9 @@ impl CartAdapter for ShopifyAdapter {
                         }
                         pending = again;
                     }
-                    Err(e) if first => return Err(e),
+                    Err(e) if common::fails_whole_call(&e, first, pending.len() == out.len()) => {
+                        return Err(e)
+                    }
                     Err(e) => {
                         for (i, (d, _, _)) in pending {
                             out[i] = Some(outcome_for_failed_request(&e, &d.sku, true));
@@ -1157,7 +1159,6 @@ impl CartAdapter for ShopifyAdapter {
             }
         }
         let mut first = true;
-        let total = ready.len();
         for chunk in self.set_requests(ready) {
             let mut pending: Vec<(usize, (&QuantitySet, String))> = chunk;
             // At most two tries: the second without the items the first named in userErrors.
@@ -1196,7 +1197,7 @@ impl CartAdapter for ShopifyAdapter {
                         if common::fails_whole_call(
                             &e,
                             first && attempt == 0,
-                            pending.len() == total,
+                            pending.len() == out.len(),
                         ) {
                             return Err(e);
                         }

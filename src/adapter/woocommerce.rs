@@ -583,6 +583,7 @@ impl WooCommerceAdapter {
     fn write(
         &self,
         items: &[Write<'_>],
+        call_len: usize,
     ) -> std::result::Result<Vec<std::result::Result<Option<i64>, SendOutcome>>, CartError> {
         let mut out: Vec<Option<std::result::Result<Option<i64>, SendOutcome>>> =
             vec![None; items.len()];
@@ -665,7 +666,7 @@ impl WooCommerceAdapter {
                         first = false;
                         continue;
                     }
-                    Err(e) if common::fails_whole_call(&e, first, chunk.len() == items.len()) => {
+                    Err(e) if common::fails_whole_call(&e, first, chunk.len() == call_len) => {
                         return Err(e)
                     }
                     Err(e) => {
@@ -902,7 +903,7 @@ impl CartAdapter for WooCommerceAdapter {
             }
         }
         if !plan.is_empty() {
-            let written = self.write(&plan)?;
+            let written = self.write(&plan, deltas.len())?;
             let to_verify: Vec<WooRef> = plan
                 .iter()
                 .zip(&written)
@@ -994,7 +995,7 @@ impl CartAdapter for WooCommerceAdapter {
             });
         }
         if !plan.is_empty() {
-            let written = self.write(&plan)?;
+            let written = self.write(&plan, sets.len())?;
             for (w, result) in plan.iter().zip(written) {
                 let (sku, sent) = (w.sku, w.count);
                 out[w.at] = Some(match result {
