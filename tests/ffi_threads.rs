@@ -331,4 +331,77 @@ mod reports {
          report as this thread's last: {report}"
         );
     }
+
+    /// The same for a call refused for its own arguments before it reached the store (a
+    /// flag it does not know, a negative record count, cart 0): each left the Send QOH's
+    /// report to be read as its own (found by a review of the fix above).
+    #[test]
+    fn a_call_refused_for_its_arguments_leaves_no_earlier_report_as_its_own() {
+        let f = fx();
+        let cart = cart_at(&f, "Web", &emu_url(f.emu));
+        item(&f, "A", 5);
+        type Refused = Box<dyn Fn(&Fx, i32, &mut i32) -> i32>;
+        let calls: [(&str, Refused); 3] = [
+            (
+                "get_qoh with an unknown flag",
+                // SAFETY: a live handle; a size query with a live `needed`.
+                Box::new(|f, cart, needed| unsafe {
+                    invsync_get_qoh(
+                        f.s,
+                        cart,
+                        0x4000,
+                        None,
+                        ptr::null_mut(),
+                        ptr::null_mut(),
+                        0,
+                        needed,
+                    )
+                }),
+            ),
+            (
+                "stack_run of -1 records",
+                // SAFETY: as above.
+                Box::new(|f, _, needed| unsafe {
+                    invsync_stack_run(f.s, -1, ptr::null_mut(), 0, needed)
+                }),
+            ),
+            (
+                "preflight of cart 0",
+                // SAFETY: as above.
+                Box::new(|f, _, needed| unsafe {
+                    invsync_preflight(f.s, 0, ptr::null_mut(), 0, needed)
+                }),
+            ),
+        ];
+        for (what, call) in calls {
+            let mut needed = 0;
+            // SAFETY: a live handle; a size query with a live `needed`.
+            let sent = unsafe {
+                invsync_send_qoh(
+                    f.s,
+                    cart,
+                    0,
+                    None,
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    0,
+                    &mut needed,
+                )
+            };
+            assert_eq!(sent, INVSYNC_OK);
+            assert_eq!(
+                call(&f, cart, &mut needed),
+                INVSYNC_INVALID_ARGUMENT,
+                "{what}"
+            );
+            let mut buf = vec![0u8; 4096];
+            // SAFETY: a live handle and a live 4096-byte buffer.
+            let st =
+                unsafe { invsync_last_report(f.s, buf.as_mut_ptr().cast(), 4096, &mut needed) };
+            assert_eq!(
+                st, INVSYNC_NOT_FOUND,
+                "{what}: the Send QOH's report was left as its own"
+            );
+        }
+    }
 }

@@ -747,6 +747,9 @@ pub unsafe extern "C" fn invsync_stack_run(
     entry("invsync_stack_run", || {
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
+        // Before the arguments' checks: a call refused for them has no report either,
+        // and must not leave the one before it to be read as its own.
+        store.forget_report();
         let out = TextOut::new(buf, len, needed)?;
         let max = zero_means(max_records, "max_records", "all due")?.map(|n| n as usize);
         let report = store.run_stack(max)?;
@@ -850,6 +853,9 @@ pub(crate) unsafe fn manual(
     entry(name, || {
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
+        // Before the arguments' checks: a call refused for them has no report either,
+        // and must not leave the one before it to be read as its own.
+        store.forget_report();
         let out = TextOut::new(buf, len, needed)?;
         let cart = super::util::cart_id(cart_id)?;
         let mut narrow = |done: i64, total: i64| -> bool {
@@ -1020,6 +1026,9 @@ pub unsafe extern "C" fn invsync_preflight(
     entry("invsync_preflight", || {
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
+        // Before the arguments' checks: a call refused for them has no report either,
+        // and must not leave the one before it to be read as its own.
+        store.forget_report();
         let out = TextOut::new(buf, len, needed)?;
         let warnings = store.preflight(super::util::cart_id(cart_id)?)?;
         let json = serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into());
