@@ -1695,3 +1695,42 @@ fn a_lookup_answer_without_its_result_bypasses_no_sale() {
         );
     }
 }
+
+const TWO_SPELLINGS: &str = r#"{"data":{"productVariants":{"nodes":[
+  {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/12","tracked":true,
+    "inventoryLevel":{"quantities":[{"name":"available","quantity":5}]}}},
+  {"sku":"TEE ","inventoryItem":{"id":"gid://shopify/InventoryItem/13","tracked":true,
+    "inventoryLevel":{"quantities":[{"name":"available","quantity":9}]}}}],
+  "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+
+const ADJUSTED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[
+  {"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+
+/// The lookup before a write matches a variant whose SKU differs from the item's by blanks
+/// only (as Get QOH does); one that has the SKU exactly comes first: a shop holding "TEE" and
+/// "TEE " (a typo saved beside the product) sold TEE from the first until the trimmed match
+/// (2026-12-03, earlier the same day) counted both and failed every sale as ambiguous.
+#[test]
+fn a_shopify_sku_that_exists_exactly_is_not_merged_with_a_padded_one() {
+    let server = Scripted::start(vec![(200, TWO_SPELLINGS), (200, ADJUSTED)]);
+    let a = scripted_adapter(&server);
+    let out = a
+        .apply_deltas(&[DeltaSend {
+            key: "k1".into(),
+            sku: "TEE".into(),
+            remote_ref: None,
+            delta: -1,
+        }])
+        .unwrap();
+    assert!(
+        matches!(out[0], SendOutcome::Applied { .. }),
+        "a sale of TEE, which one variant has exactly, failed because another variant's SKU \
+         is \"TEE \" (the trimmed match counts both): {out:?}"
+    );
+    let seen = server.finish();
+    assert!(
+        seen[1].2.contains("gid://shopify/InventoryItem/12"),
+        "the sale went to the padded variant: {}",
+        seen[1].2
+    );
+}

@@ -607,8 +607,13 @@ impl ShopifyAdapter {
         &self,
         skus: &[&str],
     ) -> std::result::Result<HashMap<String, (String, Option<i64>)>, CartError> {
-        let mut found: HashMap<String, (String, Option<i64>)> = HashMap::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        // By (SKU, whether the variant has it exactly): a variant whose SKU is the item's
+        // but for blanks around it is the item's, as Get QOH matches a listed SKU (looked up
+        // exactly, every sale of it failed as unknown while Get QOH set it); one that has it
+        // exactly comes first (a shop holding "TEE" and "TEE " sells TEE from the first).
+        type Key = (String, bool);
+        let mut matched: HashMap<Key, (String, Option<i64>)> = HashMap::new();
+        let mut seen: HashMap<Key, usize> = HashMap::new();
         for chunk in skus.chunks(SKUS_PER_LOOKUP) {
             let search = chunk
                 .iter()
@@ -625,20 +630,18 @@ impl ShopifyAdapter {
                 )?;
                 let page = variants(&data)?;
                 for node in page["nodes"].as_array().into_iter().flatten() {
-                    // Matched as Get QOH matches a listed SKU to an item: after trimming
-                    // blanks (a SKU typed with a trailing space is the item's; looked up
-                    // exactly, every sale of it failed as unknown while Get QOH set it).
-                    let Some(sku) = node["sku"].as_str().map(str::trim) else {
+                    let Some(raw) = node["sku"].as_str() else {
                         continue;
                     };
-                    let Some(&sku) = chunk.iter().find(|c| c.trim() == sku) else {
+                    let Some(&sku) = chunk.iter().find(|c| c.trim() == raw.trim()) else {
                         continue; // the search matched more loosely than the exact SKU
                     };
                     let Some(id) = node["inventoryItem"]["id"].as_str() else {
                         continue;
                     };
-                    *seen.entry(sku.to_owned()).or_default() += 1;
-                    found.insert(sku.to_owned(), (id.to_owned(), available(node)));
+                    let key = (sku.to_owned(), raw == sku);
+                    *seen.entry(key.clone()).or_default() += 1;
+                    matched.insert(key, (id.to_owned(), available(node)));
                 }
                 if page["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
                     after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
@@ -649,15 +652,29 @@ impl ShopifyAdapter {
                 break;
             }
         }
+        let mut found = HashMap::new();
         let mut ids = self.ids.lock();
         let mut dups = self.duplicates.lock();
-        for (sku, n) in seen {
-            if n > 1 {
-                dups.insert(sku.clone());
-                found.remove(&sku);
-            } else if let Some((id, _)) = found.get(&sku) {
-                dups.remove(&sku);
-                ids.insert(sku, (id.clone(), Instant::now() + IDS_FRESH));
+        for sku in skus {
+            let exact = (sku.to_string(), true);
+            let key = if seen.contains_key(&exact) {
+                exact
+            } else {
+                (sku.to_string(), false)
+            };
+            match seen.get(&key) {
+                None => {}
+                Some(n) if *n > 1 => {
+                    dups.insert(sku.to_string());
+                }
+                Some(_) => {
+                    let Some((id, available)) = matched.get(&key).cloned() else {
+                        continue;
+                    };
+                    dups.remove(*sku);
+                    ids.insert(sku.to_string(), (id.clone(), Instant::now() + IDS_FRESH));
+                    found.insert(sku.to_string(), (id, available));
+                }
             }
         }
         Ok(found)
