@@ -2,6 +2,8 @@
 #![cfg(feature = "emulator")]
 
 mod common;
+#[path = "../src/adapter/scripted.rs"]
+mod scripted;
 
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault};
@@ -694,4 +696,61 @@ fn an_adapter_is_not_built_with_an_empty_credential() {
     assert!(woo.message().contains("empty"), "{woo}");
     let woo = WooCommerceAdapter::new(url, "", Secret::new("cs_x"), t).unwrap_err();
     assert!(woo.message().contains("consumer_key is empty"), "{woo}");
+}
+
+/// The BigCommerce and WooCommerce adapters used alone (by an integrator, without the
+/// registry, which scrubs too): a proxy's error page quoting the request's headers put the
+/// token, or the consumer secret and the Basic credentials made of it, into the adapter's
+/// error (until 2026-12-03; found by a review of the same fix in the Shopify adapter).
+#[test]
+fn platform_adapters_used_alone_scrub_credentials_quoted_back() {
+    use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
+    use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+    use inventory_sync::adapter::DeltaSend;
+    use inventory_sync::secret::Secret;
+    use std::time::Duration;
+    let sale = [DeltaSend {
+        key: "k1".into(),
+        sku: "TEE".into(),
+        remote_ref: None,
+        delta: -1,
+    }];
+    let said = |r: Result<Vec<inventory_sync::adapter::SendOutcome>, CartError>| match r {
+        Err(e) => format!("{e:?}"),
+        Ok(out) => format!("{out:?}"),
+    };
+
+    let token = "bcTok3nS3cretValue";
+    let echo =
+        format!(r#"{{"title":"bad request","request_headers":{{"x-auth-token":"{token}"}}}}"#);
+    let server = scripted::Scripted::start(vec![(400, echo.leak())]);
+    let bc = BigCommerceAdapter::new(
+        &format!("{}stores/abc123/", server.url),
+        Secret::new(token),
+        1,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let text = said(bc.apply_deltas(&sale));
+    let _ = server.finish();
+    assert!(text.contains("400") && !text.contains(token), "{text}");
+
+    let basic = "Y2tfbGl2ZTpjc19saXZlX1MzY3JldA=="; // base64("ck_live:cs_live_S3cret")
+    let echo = format!(
+        r#"{{"code":"bad","headers":{{"authorization":"Basic {basic}"}},"secret":"cs_live_S3cret"}}"#
+    );
+    let server = scripted::Scripted::start(vec![(400, echo.leak())]);
+    let woo = WooCommerceAdapter::new(
+        &server.url,
+        "ck_live",
+        Secret::new("cs_live_S3cret"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let text = said(woo.apply_deltas(&sale));
+    let _ = server.finish();
+    assert!(
+        text.contains("400") && !text.contains("cs_live_S3cret") && !text.contains(basic),
+        "{text}"
+    );
 }

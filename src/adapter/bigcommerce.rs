@@ -101,6 +101,8 @@ pub struct BigCommerceAdapter {
     /// The items (by identity) the listing under way has returned: see
     /// [`CartAdapter::fetch_quantities`] below.
     listed: Mutex<HashSet<String>>,
+    /// The token, to scrub from what the store (or a proxy before it) answers.
+    secrets: Vec<String>,
 }
 
 /// One page of the location's items, and what BigCommerce says of the whole listing.
@@ -227,6 +229,7 @@ impl BigCommerceAdapter {
             not_before: Mutex::new(None),
             set_once: Default::default(),
             listed: Mutex::new(HashSet::new()),
+            secrets: vec![token.expose().to_owned()],
         })
     }
 
@@ -651,6 +654,9 @@ fn unknown(sku: &str) -> SendOutcome {
     }
 }
 
+/// The adapter's answers with its credentials scrubbed (a proxy or an error page may quote
+/// the request's headers back): an integrator may use the adapter alone, without the
+/// registry's scrubbing.
 impl CartAdapter for BigCommerceAdapter {
     fn begin_manual_run(&self) {
         self.set_once.clear();
@@ -660,6 +666,31 @@ impl CartAdapter for BigCommerceAdapter {
     }
 
     fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        common::scrub_answer(self.raw_apply_deltas(deltas), &self.secrets)
+    }
+
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        common::scrub_answer(self.raw_set_quantities(sets), &self.secrets)
+    }
+
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        self.raw_fetch_quantities(cursor, limit)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))
+    }
+}
+
+impl BigCommerceAdapter {
+    fn raw_apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
@@ -685,7 +716,7 @@ impl CartAdapter for BigCommerceAdapter {
         Ok(common::outcomes(out))
     }
 
-    fn set_quantities(
+    fn raw_set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
@@ -735,7 +766,7 @@ impl CartAdapter for BigCommerceAdapter {
         Ok(common::outcomes(out))
     }
 
-    fn fetch_quantities(
+    fn raw_fetch_quantities(
         &self,
         cursor: Option<&str>,
         limit: u32,

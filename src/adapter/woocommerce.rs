@@ -199,6 +199,8 @@ pub struct WooCommerceAdapter {
     batch_limit: AtomicUsize,
     /// The products and variations this adapter's Send QOH set, by SKU.
     set_once: common::SetOnce,
+    /// The credentials, to scrub from what the shop (or a proxy before it) answers.
+    secrets: Vec<String>,
 }
 
 impl fmt::Debug for WooCommerceAdapter {
@@ -253,6 +255,11 @@ impl WooCommerceAdapter {
         let basic = common::basic_auth(&format!("{consumer_key}:{}", consumer_secret.expose()));
         common::secret_header(&mut headers, "authorization", &basic, "woocommerce")?;
         Ok(WooCommerceAdapter {
+            // The secret, and the Basic credentials made of it.
+            secrets: vec![
+                consumer_secret.expose().to_owned(),
+                common::base64(format!("{consumer_key}:{}", consumer_secret.expose()).as_bytes()),
+            ],
             base,
             client: common::client(headers, timeout, "woocommerce")?,
             ids: Mutex::new(HashMap::new()),
@@ -825,6 +832,9 @@ struct Write<'a> {
     sku: &'a str,
 }
 
+/// The adapter's answers with its credentials scrubbed (a proxy or an error page may quote
+/// the request's headers back): an integrator may use the adapter alone, without the
+/// registry's scrubbing.
 impl CartAdapter for WooCommerceAdapter {
     fn begin_manual_run(&self) {
         self.set_once.clear();
@@ -834,6 +844,40 @@ impl CartAdapter for WooCommerceAdapter {
     }
 
     fn apply_deltas(
+        &self,
+        deltas: &[DeltaSend],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        common::scrub_answer(self.raw_apply_deltas(deltas), &self.secrets)
+    }
+
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        common::scrub_answer(self.raw_set_quantities(sets), &self.secrets)
+    }
+
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        self.raw_fetch_quantities(cursor, limit)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))
+    }
+
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<CataloguePage, CartError> {
+        self.raw_fetch_catalogue(cursor, limit)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))
+    }
+}
+
+impl WooCommerceAdapter {
+    fn raw_apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
@@ -938,7 +982,7 @@ impl CartAdapter for WooCommerceAdapter {
         Ok(common::outcomes(out))
     }
 
-    fn set_quantities(
+    fn raw_set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
@@ -1021,16 +1065,16 @@ impl CartAdapter for WooCommerceAdapter {
         Ok(common::outcomes(out))
     }
 
-    fn fetch_quantities(
+    fn raw_fetch_quantities(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        self.fetch_catalogue(cursor, limit).map(|c| c.counts)
+        self.raw_fetch_catalogue(cursor, limit).map(|c| c.counts)
     }
 
     /// A variation whose product has a SKU of its own is listed with it.
-    fn fetch_catalogue(
+    fn raw_fetch_catalogue(
         &self,
         cursor: Option<&str>,
         limit: u32,
