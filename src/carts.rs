@@ -350,15 +350,6 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
             ))
         }
     };
-    // The name is printed in run reports, the controller's log and the stack view: a line
-    // break, an escape or a bidirectional override in it could forge a line there (as
-    // `Workstation` is refused).
-    if let Some(bad) = name.chars().find(|c| crate::store::unprintable_in_name(*c)) {
-        return Err(Error::invalid(format!(
-            "cart {name:?}: name holds the character {bad:?}, which would garble reports \
-             and logs; give a plain name"
-        )));
-    }
     let adapter = match map.get("adapter") {
         Some(Value::String(s)) => s.clone(),
         _ => {
@@ -647,6 +638,22 @@ impl Store {
         self.write(|c| {
             let carts = sql::carts_all(c)?;
             let old = carts.iter().find(|cart| cart.name == spec.name).cloned();
+            // The name is printed in run reports, the controller's log and the stack view: a
+            // line break, an escape or a bidirectional override in it could forge a line
+            // there (as `Workstation` is refused). A cart an older build took so is still
+            // saved under it: its owner may need to mend its credentials.
+            if let (None, Some(bad)) = (
+                &old,
+                spec.name
+                    .chars()
+                    .find(|c| crate::store::unprintable_in_name(*c)),
+            ) {
+                return Err(Error::invalid(format!(
+                    "cart {:?}: name holds the character {bad:?}, which would garble reports \
+                     and logs; give a plain name",
+                    spec.name
+                )));
+            }
             refuse_same_shop_twice(&carts, old.as_ref(), &spec, custom)?;
             let new_level = spec.capabilities.realtime.unwrap_or(SyncLevel::Attribute);
             let another_shop = |old: &Cart| {

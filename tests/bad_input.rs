@@ -1410,6 +1410,35 @@ fn a_cart_name_with_a_control_character_is_refused() {
     f.store.set_param("Workstation", hebrew).unwrap();
 }
 
+/// A cart an older build saved with such a name (a bidi embedding, taken until 2026-12-03)
+/// is still saved under it: refused, its owner could not mend its credentials (found by a
+/// review of the refusal).
+#[test]
+fn a_cart_an_older_build_named_with_a_bidi_embedding_can_still_be_saved() {
+    let f = store();
+    let json = |name: &str, token: &str| {
+        serde_json::json!({"name": name, "adapter": "http_json", "url": "http://127.0.0.1:9/",
+            "token": token, "capabilities": {"send": true, "get": true, "realtime": "none"}})
+        .to_string()
+    };
+    f.store
+        .upsert_cart_json(&json("Shop", "old-token-1"))
+        .unwrap();
+    let legacy = "Shop \u{202B}\u{05D7}\u{05E0}\u{05D5}\u{05EA}\u{202C}";
+    let c = rusqlite::Connection::open(f.dir.path().join("store.db")).unwrap();
+    c.execute("UPDATE carts SET name = ?1 WHERE name = 'Shop'", [legacy])
+        .unwrap();
+    f.store
+        .upsert_cart_json(&json(legacy, "new-token-2"))
+        .unwrap();
+    // A new cart so named is refused all the same.
+    let err = f
+        .store
+        .upsert_cart_json(&json(&format!("{legacy} 2"), "t3"))
+        .unwrap_err();
+    assert!(err.message().contains("garble reports"), "{err}");
+}
+
 /// An empty or blank `parent_sku` (a host's empty text box) is refused naming it: "SKU is
 /// empty" sent the owner to the item's own SKU, which was fine.
 #[test]
