@@ -573,19 +573,26 @@ impl Store {
         // return that came before lost, both toward fewer units; a sale it erased is
         // never given back, as measuring from the published count (which fell with
         // it) would. Only on a cart that real-time changes do not go to: one they go
-        // to keeps nothing, as each change moves it (a forced run's returns stay lost).
+        // to keeps nothing, as each change moves it. But an order imported from that
+        // very cart queues it nothing (rule 2), so a sale the count erased was never
+        // taken off it again (until 2026-12-03: the cart went on showing a unit the
+        // store no longer had): it is sent the sales as a correction, which a sale that
+        // came after the count then has twice, toward fewer units as above (a forced
+        // run's returns stay lost).
         let now = now_ms();
-        let moved = match sent.is_empty() {
-            true => false,
+        let (moved, owed) = match sent.is_empty() {
+            true => (false, false),
             false => self.read(|c| {
-                Ok(sql::ledger_from_cart_since(c, run.cart.id, since, &[])?
-                    && !sql::realtime_targets(c)?
-                        .iter()
-                        .any(|(id, _)| *id == run.cart.id))
+                let from_cart = sql::ledger_from_cart_since(c, run.cart.id, since, &[])?;
+                let realtime = sql::realtime_targets(c)?
+                    .iter()
+                    .any(|(id, _)| *id == run.cart.id);
+                Ok((from_cart && !realtime, from_cart && realtime))
             })?,
         };
-        if !applied.is_empty() || moved || !noted.is_empty() || !sent.is_empty() {
+        if !applied.is_empty() || moved || owed || !noted.is_empty() || !sent.is_empty() {
             let cart = run.cart.id;
+            let workstation = self.workstation();
             let settled = self.write_patiently(|c| {
                 sql::counts_sent(c, cart, noted)?;
                 let items: Vec<ItemId> = sent.iter().map(|&(item, ..)| item).collect();
@@ -599,6 +606,12 @@ impl Store {
                         sql::pulled_set(c, cart, item, count + returns)?;
                     } else if kept {
                         kept_after_taken(c, run.cart, item, count, maybe)?;
+                    }
+                    if owed {
+                        let sales = sql::ledger_sales_since(c, cart, item, since)?;
+                        if sales < 0 {
+                            queue_correction(c, cart, item, sales, &workstation)?;
+                        }
                     }
                 }
                 Ok(superseded)
@@ -877,6 +890,24 @@ impl Store {
                 });
             }
         }
+        // Records waiting for an item the cart is not sent now (taken off it with `sync:
+        // false` while they waited) are sent all the same: until 2026-12-03 the preflight
+        // did not name them.
+        let sent_now: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
+        for (sku, sum, records) in self.read(|c| sql::stack_sums_of_cart(c, cart.id))? {
+            if !sent_now.contains(sku.as_str()) {
+                warnings.push(Warning {
+                    kind: "pending",
+                    message: format!(
+                        "{records} records totalling {sum:+} are still waiting for this cart, \
+                         and go to it although the item was taken off it since they were made"
+                    ),
+                    sku: Some(sku),
+                    cart_qoh: None,
+                    expected: None,
+                });
+            }
+        }
         if cart.capabilities.get {
             let (counts, twice) = fetch_all(&cart, adapter.as_ref())?;
             let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
@@ -898,7 +929,9 @@ impl Store {
                                  would show {}",
                                 kept - pending,
                                 published - kept,
-                                q + pending + published - kept
+                                // Wide: a cart's count can be any i64.
+                                i128::from(q) + i128::from(*pending) + i128::from(*published)
+                                    - i128::from(*kept)
                             ),
                             cart_qoh: Some(q),
                             expected: Some(kept - pending),

@@ -617,6 +617,22 @@ pub(crate) fn ledger_returns_since(
     .query_row(params![since, cart, item], |r| r.get(0))?)
 }
 
+/// The units of `item` (and its variants) sold on `cart` (orders imported from it) after
+/// ledger row `since`, less than 0 or 0; returns are not counted.
+pub(crate) fn ledger_sales_since(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    since: i64,
+) -> Result<i64> {
+    Ok(c.prepare_cached(
+        "SELECT COALESCE(SUM(delta), 0) FROM ledger
+         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
+           AND id > ?1 AND origin_cart_id = ?2 AND delta < 0",
+    )?
+    .query_row(params![since, cart, item], |r| r.get(0))?)
+}
+
 /// Whether any count pulled from `cart` is kept (most carts have none: a run skips the
 /// forgetting then).
 pub(crate) fn pulled_any(c: &Connection, cart: CartId) -> Result<bool> {
@@ -2045,6 +2061,17 @@ pub(crate) fn stack_sum(c: &Connection, cart: CartId, item: ItemId) -> Result<Wa
             records: r.get(3)?,
         })
     })?)
+}
+
+/// Every item with records waiting for `cart`: (SKU, their deltas summed, how many).
+pub(crate) fn stack_sums_of_cart(c: &Connection, cart: CartId) -> Result<Vec<(String, i64, i64)>> {
+    let mut st = c.prepare_cached(
+        "SELECT i.sku, COALESCE(SUM(s.delta), 0), COUNT(*)
+         FROM stack s JOIN items i ON i.id = s.item_id
+         WHERE s.cart_id = ?1 GROUP BY s.item_id ORDER BY i.sku",
+    )?;
+    let rows = st.query_map([cart], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The records waiting for one cart and item, as manual sync weighs them against the cart's
