@@ -601,17 +601,17 @@ impl Store {
                 // Read in the write: a count kept while the request was on its way is seen.
                 let kept = !moved && sql::pulled_any(c, cart)?;
                 for &(item, count, maybe) in &sent {
+                    let (sales, returns) = match moved || owed {
+                        true => sql::ledger_moves_since(c, cart, item, since)?,
+                        false => (0, 0),
+                    };
                     if moved {
-                        let returns = sql::ledger_returns_since(c, cart, item, since)?;
                         sql::pulled_set(c, cart, item, count + returns)?;
                     } else if kept {
                         kept_after_taken(c, run.cart, item, count, maybe)?;
                     }
-                    if owed {
-                        let sales = sql::ledger_sales_since(c, cart, item, since)?;
-                        if sales < 0 {
-                            queue_correction(c, cart, item, sales, &workstation)?;
-                        }
+                    if owed && sales < 0 {
+                        queue_correction(c, cart, item, sales, &workstation)?;
                     }
                 }
                 Ok(superseded)

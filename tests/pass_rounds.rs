@@ -11,10 +11,7 @@ mod common;
 use common::*;
 use inventory_sync::adapter::registry::AdapterRegistry;
 use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome, UpdateMode};
-use inventory_sync::stack::{
-    CartRunState, Lease, LeaseScope, NextLease, SqliteStack, Transition, WebStack,
-};
-use inventory_sync::{Cart, CartId, Reason, Settings, StackController, Store};
+use inventory_sync::{CartId, Reason, StackController, Store};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -280,110 +277,19 @@ fn the_heap_does_not_grow_with_each_round_beside_a_hanging_request() {
     );
 }
 
-/// The controller's stack, counting the leases asked of each cart.
-struct CountingStack {
-    inner: SqliteStack,
-    leases: Mutex<std::collections::HashMap<CartId, usize>>,
-}
+/// Counts the leases the controller asks of each cart.
+#[derive(Default)]
+struct CountingLeases(Mutex<std::collections::HashMap<CartId, usize>>);
 
-impl CountingStack {
+impl CountingLeases {
     fn leases_of(&self, cart: CartId) -> usize {
-        *self.leases.lock().unwrap().get(&cart).unwrap_or(&0)
-    }
-    fn count(&self, cart: CartId) {
-        *self.leases.lock().unwrap().entry(cart).or_default() += 1;
+        *self.0.lock().unwrap().get(&cart).unwrap_or(&0)
     }
 }
 
-impl WebStack for CountingStack {
-    fn settings(&self) -> inventory_sync::Result<Settings> {
-        self.inner.settings()
-    }
-    fn carts(&self) -> inventory_sync::Result<Vec<Cart>> {
-        self.inner.carts()
-    }
-    fn lease(
-        &self,
-        cart: CartId,
-        max: usize,
-        scope: &LeaseScope,
-        now: i64,
-        lease_ms: i64,
-    ) -> inventory_sync::Result<Lease> {
-        self.count(cart);
-        self.inner.lease(cart, max, scope, now, lease_ms)
-    }
-    fn renew(&self, token: &str, until: i64) -> inventory_sync::Result<bool> {
-        self.inner.renew(token, until)
-    }
-    fn release(&self, token: &str) -> inventory_sync::Result<usize> {
-        self.inner.release(token)
-    }
-    fn settle(
-        &self,
-        token: &str,
-        transitions: &[(i64, Transition)],
-        now: i64,
-    ) -> inventory_sync::Result<usize> {
-        self.inner.settle(token, transitions, now)
-    }
-    fn settle_and_lease(
-        &self,
-        token: &str,
-        transitions: &[(i64, Transition)],
-        now: i64,
-        next: Option<NextLease<'_>>,
-    ) -> inventory_sync::Result<(Vec<i64>, Option<Lease>)> {
-        if let Some(n) = &next {
-            self.count(n.cart);
-        }
-        self.inner.settle_and_lease(token, transitions, now, next)
-    }
-    fn cart_state(&self, cart: CartId) -> inventory_sync::Result<CartRunState> {
-        self.inner.cart_state(cart)
-    }
-    fn set_cart_state(
-        &self,
-        cart: CartId,
-        config_version: i64,
-        state: &CartRunState,
-    ) -> inventory_sync::Result<()> {
-        self.inner.set_cart_state(cart, config_version, state)
-    }
-    fn waiting(&self, cart: CartId) -> inventory_sync::Result<i64> {
-        self.inner.waiting(cart)
-    }
-    fn has_waiting(&self, cart: CartId) -> inventory_sync::Result<bool> {
-        self.inner.has_waiting(cart)
-    }
-    fn held_until(&self, cart: CartId) -> inventory_sync::Result<i64> {
-        self.inner.held_until(cart)
-    }
-    fn heartbeat(&self, workstation: &str, now: i64) -> inventory_sync::Result<()> {
-        self.inner.heartbeat(workstation, now)
-    }
-    fn heartbeat_end(&self, w: &str, declared: i64, now: i64) -> inventory_sync::Result<()> {
-        self.inner.heartbeat_end(w, declared, now)
-    }
-    fn hand_over(
-        &self,
-        cart: CartId,
-        scope: &LeaseScope,
-        now: i64,
-    ) -> inventory_sync::Result<usize> {
-        self.inner.hand_over(cart, scope, now)
-    }
-    fn shared_lock(&self, holder: &str, now: i64, until: i64) -> inventory_sync::Result<bool> {
-        self.inner.shared_lock(holder, now, until)
-    }
-    fn release_shared_lock(&self, holder: &str) -> inventory_sync::Result<()> {
-        self.inner.release_shared_lock(holder)
-    }
-    fn prune_history(&self, before: i64) -> inventory_sync::Result<usize> {
-        self.inner.prune_history(before)
-    }
-    fn release_memory(&self) -> inventory_sync::Result<()> {
-        self.inner.release_memory()
+impl StackHooks for CountingLeases {
+    fn leasing(&self, cart: CartId) {
+        *self.0.lock().unwrap().entry(cart).or_default() += 1;
     }
 }
 
@@ -421,10 +327,7 @@ fn a_cart_with_nothing_due_is_not_drained_again_every_round() {
     item(&f.store, "G", 10);
     adjust(&f.store, "G", -1, Reason::PosSale);
 
-    let stack = CountingStack {
-        inner: SqliteStack::open(f.store.path(), &inventory_sync::OpenOptions::default()).unwrap(),
-        leases: Default::default(),
-    };
+    let stack = HookedStack::open(f.store.path(), CountingLeases::default());
     let ctl = StackController::new(stack, registry, f.store.workstation()).unwrap();
     let (before, during) = std::thread::scope(|s| {
         // A host's pass of a loop of passes: 40 ms slices, rounds every 40 ms.
@@ -432,12 +335,12 @@ fn a_cart_with_nothing_due_is_not_drained_again_every_round() {
         on_entered
             .recv_timeout(Duration::from_secs(10))
             .expect("the slow shop's request entered");
-        let before = ctl.stack().leases_of(later);
+        let before = ctl.stack().hooks.leases_of(later);
         // About a second and a half of hanging, at most.
         bounded("the idle cart leased again and again", 2, &|| {
-            ctl.stack().leases_of(later) >= before + 30
+            ctl.stack().hooks.leases_of(later) >= before + 30
         });
-        let during = ctl.stack().leases_of(later) - before;
+        let during = ctl.stack().hooks.leases_of(later) - before;
         for _ in 0..4 {
             release.send(()).unwrap();
         }

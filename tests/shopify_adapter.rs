@@ -1402,21 +1402,7 @@ fn send_qoh_never_sends_a_sale_on_top_of_a_count_shopify_may_have_taken() {
     const APPLIED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":3}]},"userErrors":[]}}}"#;
     // The failed set; then whatever follows (a re-sent set, or the sale as a delta).
     let server = Scripted::start(vec![(200, SET_FIELD_FAILED), (200, APPLIED)]);
-    let (_dir, store, cart) = scripted_store(
-        json!({"name":"Shop","adapter":"shopify","url":server.url,
-               "token":"shpat_x","location_id":"1","max_items_to_send":50}),
-        "TEE",
-        5,
-    );
-    store
-        .set_web_fields(
-            cart,
-            "TEE",
-            r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
-        )
-        .unwrap();
-    store.set_cart_sync(cart, true).unwrap();
-    adjust(&store, "TEE", -1);
+    let (_dir, store, cart) = one_sale_to_item_77(&server.url);
     let report = store
         .send_qoh(cart, SendOptions { force: true }, None)
         .unwrap();
@@ -1489,21 +1475,7 @@ fn a_set_answered_500_after_shopify_applied_it_does_not_count_a_sale_twice() {
 #[test]
 fn a_404_from_the_graphql_endpoint_bypasses_no_sale() {
     let server = Scripted::start(vec![(404, r#"{"errors":"Not Found"}"#)]);
-    let (_dir, store, cart) = scripted_store(
-        json!({"name":"Shop","adapter":"shopify","url":server.url,
-               "token":"shpat_x","location_id":"1","max_items_to_send":50}),
-        "TEE",
-        5,
-    );
-    store
-        .set_web_fields(
-            cart,
-            "TEE",
-            r#"{"remote_ref":"gid://shopify/InventoryItem/77"}"#,
-        )
-        .unwrap();
-    store.set_cart_sync(cart, true).unwrap();
-    adjust(&store, "TEE", -1);
+    let (_dir, store, cart) = one_sale_to_item_77(&server.url);
     let run = store.run_stack(None).unwrap();
     server.finish();
     assert_eq!(

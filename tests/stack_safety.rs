@@ -9,10 +9,8 @@ mod common;
 
 use common::*;
 use inventory_sync::adapter::{CartError, DeltaSend, SendOutcome};
-use inventory_sync::stack::{
-    CartRunState, Lease, LeaseScope, NextLease, SqliteStack, Transition, WebStack,
-};
-use inventory_sync::{Cart, CartAdapter, CartId, Reason, Settings, StackState, Store, UpdateMode};
+use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
+use inventory_sync::{CartAdapter, CartId, Reason, StackState, Store, UpdateMode};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -607,112 +605,15 @@ fn a_pass_that_built_the_old_keyed_adapter_does_not_send_through_it_after_a_swit
     assert_eq!(shop.sent().len(), 1, "sent {:?}", shop.sent());
 }
 
-/// The controller's stack, saving the cart on another workstation right after the pass's
-/// look at the cart's settings, before its lease: the narrowest window a save can land in.
-struct SavesAfterLook {
-    inner: SqliteStack,
-    save: Mutex<Option<Hook>>,
-}
+/// Saves the cart on another workstation right after the pass's look at the cart's
+/// settings, before its lease: the narrowest window a save can land in.
+struct SaveAfterLook(Mutex<Option<Hook>>);
 
-impl WebStack for SavesAfterLook {
-    fn cart_state_since(
-        &self,
-        cart: CartId,
-        config_version: i64,
-    ) -> inventory_sync::Result<Option<CartRunState>> {
-        let looked = self.inner.cart_state_since(cart, config_version);
-        if let Some(save) = self.save.lock().unwrap().take() {
+impl StackHooks for SaveAfterLook {
+    fn looked(&self, _: CartId) {
+        if let Some(save) = self.0.lock().unwrap().take() {
             save();
         }
-        looked
-    }
-    fn lease_next(&self, next: NextLease<'_>, now: i64) -> inventory_sync::Result<Lease> {
-        self.inner.lease_next(next, now)
-    }
-    fn settings(&self) -> inventory_sync::Result<Settings> {
-        self.inner.settings()
-    }
-    fn carts(&self) -> inventory_sync::Result<Vec<Cart>> {
-        self.inner.carts()
-    }
-    fn lease(
-        &self,
-        cart: CartId,
-        max: usize,
-        scope: &LeaseScope,
-        now: i64,
-        lease_ms: i64,
-    ) -> inventory_sync::Result<Lease> {
-        self.inner.lease(cart, max, scope, now, lease_ms)
-    }
-    fn renew(&self, token: &str, until: i64) -> inventory_sync::Result<bool> {
-        self.inner.renew(token, until)
-    }
-    fn release(&self, token: &str) -> inventory_sync::Result<usize> {
-        self.inner.release(token)
-    }
-    fn settle(
-        &self,
-        token: &str,
-        transitions: &[(i64, Transition)],
-        now: i64,
-    ) -> inventory_sync::Result<usize> {
-        self.inner.settle(token, transitions, now)
-    }
-    fn settle_and_lease(
-        &self,
-        token: &str,
-        transitions: &[(i64, Transition)],
-        now: i64,
-        next: Option<NextLease<'_>>,
-    ) -> inventory_sync::Result<(Vec<i64>, Option<Lease>)> {
-        self.inner.settle_and_lease(token, transitions, now, next)
-    }
-    fn cart_state(&self, cart: CartId) -> inventory_sync::Result<CartRunState> {
-        self.inner.cart_state(cart)
-    }
-    fn set_cart_state(
-        &self,
-        cart: CartId,
-        config_version: i64,
-        state: &CartRunState,
-    ) -> inventory_sync::Result<()> {
-        self.inner.set_cart_state(cart, config_version, state)
-    }
-    fn waiting(&self, cart: CartId) -> inventory_sync::Result<i64> {
-        self.inner.waiting(cart)
-    }
-    fn has_waiting(&self, cart: CartId) -> inventory_sync::Result<bool> {
-        self.inner.has_waiting(cart)
-    }
-    fn held_until(&self, cart: CartId) -> inventory_sync::Result<i64> {
-        self.inner.held_until(cart)
-    }
-    fn heartbeat(&self, workstation: &str, now: i64) -> inventory_sync::Result<()> {
-        self.inner.heartbeat(workstation, now)
-    }
-    fn heartbeat_end(&self, w: &str, declared: i64, now: i64) -> inventory_sync::Result<()> {
-        self.inner.heartbeat_end(w, declared, now)
-    }
-    fn hand_over(
-        &self,
-        cart: CartId,
-        scope: &LeaseScope,
-        now: i64,
-    ) -> inventory_sync::Result<usize> {
-        self.inner.hand_over(cart, scope, now)
-    }
-    fn shared_lock(&self, holder: &str, now: i64, until: i64) -> inventory_sync::Result<bool> {
-        self.inner.shared_lock(holder, now, until)
-    }
-    fn release_shared_lock(&self, holder: &str) -> inventory_sync::Result<()> {
-        self.inner.release_shared_lock(holder)
-    }
-    fn prune_history(&self, before: i64) -> inventory_sync::Result<usize> {
-        self.inner.prune_history(before)
-    }
-    fn release_memory(&self) -> inventory_sync::Result<()> {
-        self.inner.release_memory()
     }
 }
 
@@ -732,10 +633,10 @@ fn a_save_between_the_pass_look_and_its_lease_sends_nothing_through_the_old_adap
     let s = shop.clone();
     registry.register("direct", move |_| Ok(s.clone() as Arc<dyn CartAdapter>));
     let (saved, save) = switch_on(other);
-    let stack = SavesAfterLook {
-        inner: SqliteStack::open(f.store.path(), &inventory_sync::OpenOptions::default()).unwrap(),
-        save: Mutex::new(Some(Box::new(save))),
-    };
+    let stack = HookedStack::open(
+        f.store.path(),
+        SaveAfterLook(Mutex::new(Some(Box::new(save)))),
+    );
     let ctl = inventory_sync::StackController::new(stack, registry, f.store.workstation()).unwrap();
     let first = ctl.run_once(None).unwrap();
     saved

@@ -362,6 +362,37 @@ pub(crate) fn scrub_answer(
         .collect())
 }
 
+/// The three calls of [`CartAdapter`](super::CartAdapter) made through the adapter's own
+/// `raw_*` methods, with `$secrets` (an expression of `$self`'s credentials) scrubbed from
+/// what they return ([`scrub_answer`]): a cart, or a proxy before it, may quote a credential
+/// back, and an integrator may use the adapter alone, without the registry's scrubbing.
+macro_rules! scrubbed_calls {
+    ($self:ident => $secrets:expr) => {
+        fn apply_deltas(
+            &$self,
+            deltas: &[$crate::adapter::DeltaSend],
+        ) -> std::result::Result<Vec<$crate::adapter::SendOutcome>, $crate::adapter::CartError> {
+            $crate::adapter::common::scrub_answer($self.raw_apply_deltas(deltas), &$secrets)
+        }
+        fn set_quantities(
+            &$self,
+            sets: &[$crate::adapter::QuantitySet],
+        ) -> std::result::Result<Vec<$crate::adapter::SendOutcome>, $crate::adapter::CartError> {
+            $crate::adapter::common::scrub_answer($self.raw_set_quantities(sets), &$secrets)
+        }
+        fn fetch_quantities(
+            &$self,
+            cursor: Option<&str>,
+            limit: u32,
+        ) -> std::result::Result<$crate::adapter::QuantityPage, $crate::adapter::CartError> {
+            $self
+                .raw_fetch_quantities(cursor, limit)
+                .map_err(|e| e.map_message(|m| $crate::adapter::common::scrub(m, &$secrets)))
+        }
+    };
+}
+pub(crate) use scrubbed_calls;
+
 /// `text` without any of `secrets` (those of 4 characters or more; shorter ones would garble
 /// messages and hide nothing): each replaced by `***`, whole or where an excerpt cut it, as
 /// given or as a JSON answer quotes it ([`json_forms`]).

@@ -329,44 +329,19 @@ impl HttpJsonAdapter {
 }
 
 /// Every message the cart's answers put in an error or an outcome goes through
-/// `HttpJsonAdapter::scrubbed`: the token, quoted back by a cart, never reaches a caller
+/// `common::scrubbed_calls`: the token, quoted back by a cart, never reaches a caller
 /// (the library's registry scrubs too; this holds for an integrator using the adapter alone).
 impl CartAdapter for HttpJsonAdapter {
     fn update_mode(&self) -> UpdateMode {
         Self::UPDATE_MODE
     }
-    fn apply_deltas(
-        &self,
-        deltas: &[DeltaSend],
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.scrubbed(self.raw_apply_deltas(deltas))
-    }
-    fn set_quantities(
-        &self,
-        sets: &[QuantitySet],
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.scrubbed(self.raw_set_quantities(sets))
-    }
-    fn fetch_quantities(
-        &self,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> std::result::Result<QuantityPage, CartError> {
-        self.raw_fetch_quantities(cursor, limit)
-            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets())))
-    }
+    common::scrubbed_calls!(self => self.secrets());
 }
 
 impl HttpJsonAdapter {
     /// The token, to scrub from what the cart answers (none without one).
     fn secrets(&self) -> Vec<&str> {
         self.token.iter().map(|t| t.expose()).collect()
-    }
-    fn scrubbed(
-        &self,
-        r: std::result::Result<Vec<SendOutcome>, CartError>,
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        common::scrub_answer(r, &self.secrets())
     }
 }
 

@@ -843,28 +843,7 @@ impl CartAdapter for WooCommerceAdapter {
         Self::UPDATE_MODE
     }
 
-    fn apply_deltas(
-        &self,
-        deltas: &[DeltaSend],
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        common::scrub_answer(self.raw_apply_deltas(deltas), &self.secrets)
-    }
-
-    fn set_quantities(
-        &self,
-        sets: &[QuantitySet],
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        common::scrub_answer(self.raw_set_quantities(sets), &self.secrets)
-    }
-
-    fn fetch_quantities(
-        &self,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> std::result::Result<QuantityPage, CartError> {
-        self.raw_fetch_quantities(cursor, limit)
-            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))
-    }
+    common::scrubbed_calls!(self => self.secrets);
 
     fn fetch_catalogue(
         &self,

@@ -557,7 +557,7 @@ pub(crate) fn pulled_forget_variants(c: &Connection, cart: CartId) -> Result<()>
     Ok(())
 }
 
-/// The newest ledger row's id (0 for none): what a later [`ledger_returns_since`] counts from.
+/// The newest ledger row's id (0 for none): what a later [`ledger_moves_since`] counts from.
 pub(crate) fn ledger_last_id(c: &Connection) -> Result<i64> {
     Ok(c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM ledger")?
         .query_row([], |r| r.get(0))?)
@@ -601,36 +601,21 @@ pub(crate) fn ledger_from_cart_for_item_since(
     .query_row(params![since, cart, item], |r| r.get(0))?)
 }
 
-/// The units returned on `cart` (changes from it that raised QOH) of `item`, or of its
-/// variants (a `Sku` cart counts the product), that entered the ledger after row `since`.
-pub(crate) fn ledger_returns_since(
+/// The units of `item`, or of its variants (a `Sku` cart counts the product), sold on `cart`
+/// (orders imported from it: 0 or less) and returned there (0 or more) that entered the
+/// ledger after row `since`.
+pub(crate) fn ledger_moves_since(
     c: &Connection,
     cart: CartId,
     item: ItemId,
     since: i64,
-) -> Result<i64> {
+) -> Result<(i64, i64)> {
     Ok(c.prepare_cached(
-        "SELECT COALESCE(SUM(delta), 0) FROM ledger
+        "SELECT COALESCE(SUM(MIN(delta, 0)), 0), COALESCE(SUM(MAX(delta, 0)), 0) FROM ledger
          WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
-           AND id > ?1 AND origin_cart_id = ?2 AND delta > 0",
+           AND id > ?1 AND origin_cart_id = ?2",
     )?
-    .query_row(params![since, cart, item], |r| r.get(0))?)
-}
-
-/// The units of `item` (and its variants) sold on `cart` (orders imported from it) after
-/// ledger row `since`, less than 0 or 0; returns are not counted.
-pub(crate) fn ledger_sales_since(
-    c: &Connection,
-    cart: CartId,
-    item: ItemId,
-    since: i64,
-) -> Result<i64> {
-    Ok(c.prepare_cached(
-        "SELECT COALESCE(SUM(delta), 0) FROM ledger
-         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
-           AND id > ?1 AND origin_cart_id = ?2 AND delta < 0",
-    )?
-    .query_row(params![since, cart, item], |r| r.get(0))?)
+    .query_row(params![since, cart, item], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// Whether any count pulled from `cart` is kept (most carts have none: a run skips the

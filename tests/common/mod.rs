@@ -397,3 +397,143 @@ impl CartAdapter for SlowCart {
     }
     sends_deltas_only!();
 }
+
+/// What a test wants told of the controller's steps on a [`HookedStack`].
+pub trait StackHooks: Send + Sync {
+    /// A lease is asked of `cart` (by `lease`, `lease_next` or `settle_and_lease`).
+    fn leasing(&self, _cart: inventory_sync::CartId) {}
+    /// The controller has just looked at `cart`'s settings and state, before a lease.
+    fn looked(&self, _cart: inventory_sync::CartId) {}
+}
+
+/// The controller's SQLite stack, telling `hooks` of its steps.
+pub struct HookedStack<H: StackHooks> {
+    pub inner: inventory_sync::stack::SqliteStack,
+    pub hooks: H,
+}
+
+impl<H: StackHooks> HookedStack<H> {
+    /// On the store file at `path`.
+    pub fn open(path: &std::path::Path, hooks: H) -> HookedStack<H> {
+        HookedStack {
+            inner: inventory_sync::stack::SqliteStack::open(
+                path,
+                &inventory_sync::OpenOptions::default(),
+            )
+            .unwrap(),
+            hooks,
+        }
+    }
+}
+
+impl<H: StackHooks> inventory_sync::stack::WebStack for HookedStack<H> {
+    fn settings(&self) -> inventory_sync::Result<inventory_sync::Settings> {
+        self.inner.settings()
+    }
+    fn carts(&self) -> inventory_sync::Result<Vec<inventory_sync::Cart>> {
+        self.inner.carts()
+    }
+    fn lease(
+        &self,
+        cart: inventory_sync::CartId,
+        max: usize,
+        scope: &inventory_sync::stack::LeaseScope,
+        now: i64,
+        lease_ms: i64,
+    ) -> inventory_sync::Result<inventory_sync::stack::Lease> {
+        self.hooks.leasing(cart);
+        self.inner.lease(cart, max, scope, now, lease_ms)
+    }
+    fn lease_next(
+        &self,
+        next: inventory_sync::stack::NextLease<'_>,
+        now: i64,
+    ) -> inventory_sync::Result<inventory_sync::stack::Lease> {
+        self.hooks.leasing(next.cart);
+        self.inner.lease_next(next, now)
+    }
+    fn renew(&self, token: &str, until: i64) -> inventory_sync::Result<bool> {
+        self.inner.renew(token, until)
+    }
+    fn release(&self, token: &str) -> inventory_sync::Result<usize> {
+        self.inner.release(token)
+    }
+    fn settle(
+        &self,
+        token: &str,
+        transitions: &[(i64, inventory_sync::stack::Transition)],
+        now: i64,
+    ) -> inventory_sync::Result<usize> {
+        self.inner.settle(token, transitions, now)
+    }
+    fn settle_and_lease(
+        &self,
+        token: &str,
+        transitions: &[(i64, inventory_sync::stack::Transition)],
+        now: i64,
+        next: Option<inventory_sync::stack::NextLease<'_>>,
+    ) -> inventory_sync::Result<(Vec<i64>, Option<inventory_sync::stack::Lease>)> {
+        if let Some(n) = &next {
+            self.hooks.leasing(n.cart);
+        }
+        self.inner.settle_and_lease(token, transitions, now, next)
+    }
+    fn cart_state(
+        &self,
+        cart: inventory_sync::CartId,
+    ) -> inventory_sync::Result<inventory_sync::stack::CartRunState> {
+        self.inner.cart_state(cart)
+    }
+    fn cart_state_since(
+        &self,
+        cart: inventory_sync::CartId,
+        config_version: i64,
+    ) -> inventory_sync::Result<Option<inventory_sync::stack::CartRunState>> {
+        let looked = self.inner.cart_state_since(cart, config_version);
+        self.hooks.looked(cart);
+        looked
+    }
+    fn set_cart_state(
+        &self,
+        cart: inventory_sync::CartId,
+        config_version: i64,
+        state: &inventory_sync::stack::CartRunState,
+    ) -> inventory_sync::Result<()> {
+        self.inner.set_cart_state(cart, config_version, state)
+    }
+    fn waiting(&self, cart: inventory_sync::CartId) -> inventory_sync::Result<i64> {
+        self.inner.waiting(cart)
+    }
+    fn has_waiting(&self, cart: inventory_sync::CartId) -> inventory_sync::Result<bool> {
+        self.inner.has_waiting(cart)
+    }
+    fn held_until(&self, cart: inventory_sync::CartId) -> inventory_sync::Result<i64> {
+        self.inner.held_until(cart)
+    }
+    fn heartbeat(&self, workstation: &str, now: i64) -> inventory_sync::Result<()> {
+        self.inner.heartbeat(workstation, now)
+    }
+    fn heartbeat_end(&self, w: &str, declared: i64, now: i64) -> inventory_sync::Result<()> {
+        self.inner.heartbeat_end(w, declared, now)
+    }
+    fn hand_over(
+        &self,
+        cart: inventory_sync::CartId,
+        scope: &inventory_sync::stack::LeaseScope,
+        now: i64,
+    ) -> inventory_sync::Result<usize> {
+        self.inner.hand_over(cart, scope, now)
+    }
+    fn shared_lock(&self, holder: &str, now: i64, until: i64) -> inventory_sync::Result<bool> {
+        self.inner.shared_lock(holder, now, until)
+    }
+    fn release_shared_lock(&self, holder: &str) -> inventory_sync::Result<()> {
+        self.inner.release_shared_lock(holder)
+    }
+    fn prune_history(&self, before: i64) -> inventory_sync::Result<usize> {
+        self.inner.prune_history(before)
+    }
+    fn release_memory(&self) -> inventory_sync::Result<()> {
+        self.inner.release_memory()
+    }
+}
