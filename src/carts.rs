@@ -111,6 +111,16 @@ impl Cart {
         }
     }
 
+    /// The environment variables the cart's credentials are read from (`env:NAME`), on each
+    /// machine that sends to it: one machine's may differ from another's.
+    pub(crate) fn env_credentials(&self) -> Vec<&str> {
+        SECRET_KEYS
+            .iter()
+            .chain(&["consumer_key", "email"])
+            .filter_map(|k| self.config.get(*k)?.as_str()?.strip_prefix("env:"))
+            .collect()
+    }
+
     /// The level the cart is sent items at; a cart without real-time sync is treated as
     /// `Attribute` for Send QOH (each variant and plain item).
     pub fn level(&self) -> SyncLevel {

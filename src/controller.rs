@@ -147,6 +147,21 @@ impl RunReport {
     }
 }
 
+/// Where credentials the cart refused were read from the environment (`env:NAME`), which
+/// machine's: the pause stops every workstation's sends, and the owner looking at the cart's
+/// settings, the same everywhere, was not told that one machine's variable was the wrong one.
+fn refused_env(cart: &Cart, workstation: &str) -> String {
+    let names = cart.env_credentials();
+    if names.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; the credentials were read from the environment ({}) on workstation {workstation}, \
+         whose values may differ from another's",
+        names.join(", ")
+    )
+}
+
 /// Per cart, the adapter built, and the cart's saving and the registry's generation it was
 /// built from.
 type AdapterCache = HashMap<CartId, ((i64, u64), Arc<dyn CartAdapter>)>;
@@ -888,7 +903,7 @@ impl<S: WebStack> StackController<S> {
                 batch.keep_until = now_ms() + settings.lease_ms;
                 let state = self.stack.cart_state(cart.id)?;
                 let (transitions, stop) =
-                    self.judge(&batch, answer, adapter, settings, &state, &mut rep)?;
+                    self.judge(&d, &batch, answer, adapter, &state, &mut rep)?;
                 healthy = !stop;
                 if stop {
                     // The answer first: a batch leased ahead goes only to a cart with keys,
@@ -924,13 +939,14 @@ impl<S: WebStack> StackController<S> {
     /// transitions and whether to stop sending to the cart in this pass.
     fn judge(
         &self,
+        d: &CartDrain<'_>,
         batch: &Batch,
         answer: Answer,
         adapter: &dyn CartAdapter,
-        settings: &Settings,
         state: &CartRunState,
         rep: &mut CartReport,
     ) -> Result<(Vec<(i64, Transition)>, bool)> {
+        let (cart, settings) = (d.cart, d.settings);
         let now = now_ms();
         let sending = batch.sending.len();
         let mut stop = false;
@@ -1025,7 +1041,10 @@ impl<S: WebStack> StackController<S> {
                         CartRunState {
                             backoff_until: now + settings.retry_max_ms.max(1000),
                             outage_step: state.outage_step,
-                            cart_error: Some(format!("{msg}; cart paused: fix its credentials or settings (updating the cart resumes it)")),
+                            cart_error: Some(format!(
+                                "{msg}; cart paused: fix its credentials or settings (updating the cart resumes it){}",
+                                refused_env(cart, &self.workstation.lock())
+                            )),
                             rate_limited_until: (now + settings.retry_max_ms.max(1000)).max(state.rate_limited_until),
                         },
                     ),

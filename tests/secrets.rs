@@ -754,3 +754,34 @@ fn platform_adapters_used_alone_scrub_credentials_quoted_back() {
         "{text}"
     );
 }
+
+/// A cart whose token one machine reads from a wrong environment variable: the cart's
+/// refusal pauses it for every workstation, and its settings, the same everywhere, look
+/// right. The error names the variable and the workstation that read it (until 2026-12-03
+/// it named neither), never the value.
+#[test]
+fn a_refused_env_credential_names_its_variable_and_workstation() {
+    let f = store();
+    f.store.set_param("Workstation", "TILL-7").unwrap();
+    let e = Emulator::start().unwrap();
+    e.set_token(Some("the-right-one"));
+    std::env::set_var("INVSYNC_TEST_STALE_TOKEN", "a-stale-one");
+    let c = f
+        .store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Web","adapter":"http_json","url":"{}","token":"env:INVSYNC_TEST_STALE_TOKEN",
+                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+            e.url()
+        ))
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "S1", 5);
+    adjust(&f.store, "S1", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    let error = r.carts[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("INVSYNC_TEST_STALE_TOKEN") && error.contains("TILL-7"),
+        "{error}"
+    );
+    assert!(!error.contains("a-stale-one"), "{error}");
+}
