@@ -702,9 +702,10 @@ impl Store {
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
             });
             // A change sent through a keyed adapter that went unanswered may be on the cart,
-            // and only a re-send under its key is safe, which another adapter may not make:
-            // each is taken as a send that lapsed (asked before `cart_upsert` clears the marks
-            // of changes the old cart answered as applying nothing). One still in flight
+            // and only a re-send under its key is safe, which another adapter cannot make
+            // (it does not know the old one's keys): each is held back as uncertain (asked
+            // before `cart_upsert` clears the marks of changes the old cart answered as
+            // applying nothing). One still in flight
             // would settle as a keyed retry afterwards: the save waits for its answer, and
             // takes over the leases that lapsed (a stalled controller's late answer then
             // settles nothing), as a manual run does. An adapter without keys leaves nothing
@@ -726,7 +727,7 @@ impl Store {
                             ),
                         ));
                     }
-                    sql::groups_sent_before_switch(c, old.id)?;
+                    sql::groups_held_back_at_switch(c, old.id, crate::store::now_ms())?;
                 }
             }
             let id = sql::cart_upsert(c, &spec, resumes)?;

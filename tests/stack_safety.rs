@@ -192,6 +192,41 @@ fn a_change_whose_answer_was_lost_is_not_resent_blindly_after_the_cart_loses_its
     assert_sold_once(&f, &shop, cart, 1);
 }
 
+/// Another platform's keyed adapter over the same shop's stock: it keeps keys of its own,
+/// and has never seen the old adapter's.
+struct OtherKeys(Arc<Shop>);
+
+impl CartAdapter for OtherKeys {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        self.0.apply(d, false)
+    }
+    sends_deltas_only!();
+}
+
+/// The same as above, switched to another adapter with keys (the plugin replaced by a
+/// platform's own API, which keeps keys of its own): the change whose answer was lost went
+/// again under its old key, which the new platform had never seen, and the cart took the
+/// sale twice (until 2026-12-03). Such a change is held back as uncertain at the switch,
+/// whatever the new adapter.
+#[test]
+fn a_change_whose_answer_was_lost_is_not_resent_under_a_key_the_new_adapter_does_not_know() {
+    let f = store();
+    let (shop, _, _, cart) = keyed_plugin_to_switch(&f);
+    let s = shop.clone();
+    f.store.register_adapter("other", move |_| {
+        Ok(Arc::new(OtherKeys(s.clone())) as Arc<dyn CartAdapter>)
+    });
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    let first = f.store.run_stack(None).unwrap();
+    assert_eq!((first.sent, first.retried), (0, 1), "{first}");
+    assert_eq!(shop.get("W"), 8, "the cart applied it; its answer was lost");
+    f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
+    assert_sold_once(&f, &shop, cart, 1);
+}
+
 /// A keyed cart whose first request answers 429 with `Retry-After: 3600`, after running
 /// `during` (the owner saving the cart while the request is on the way); then applies.
 struct LimitedOnce {

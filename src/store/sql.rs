@@ -2107,20 +2107,22 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Takes the pending groups of `cart` sent before (attempted, and not answered as changing
-/// nothing) for sends that lapsed unsettled: the cart's keyed adapter is being replaced, and
-/// a change whose answer was lost may be on it. The next lease of each holds it back as uncertain
-/// from a cart without keys (as a lapsed send), and a cart with keys gets it again under its
-/// key; until 2026-12-03 a switch from a keyed adapter to one without keys sent it again as
-/// a new change, applied twice.
-pub(crate) fn groups_sent_before_switch(c: &Connection, cart: CartId) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE send_groups SET unsettled = MAX(unsettled, 1)
+/// Holds back as uncertain the pending groups of `cart` sent before (attempted, and not
+/// answered as changing nothing): the cart's keyed adapter is being replaced, and a change
+/// whose answer was lost may be on the cart, which only a re-send under its key would tell,
+/// and the new adapter does not know the old one's keys. Until 2026-12-03 a switch to an
+/// adapter without keys sent such a change again as a new one, applied twice (fixed then by
+/// holding it back at its next lease); a switch to another adapter with keys still did, its
+/// old key unknown to the new platform (fixed the same week, here).
+pub(crate) fn groups_held_back_at_switch(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?2, unsettled = 0,
+                last_response = 'sent through the cart''s previous adapter, whose answer was \
+lost: it may be on the cart; check the cart, then retry or discard it'
          WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending' AND attempts > 0
            AND refused = 0 AND lease_token IS NULL",
     )?
-    .execute([cart])?;
-    Ok(())
+    .execute(params![cart, now])?)
 }
 
 /// Marks a pending group that no lease holds uncertain, as a controller does with a stalled
