@@ -1295,6 +1295,51 @@ fn a_store_uri_asking_for_a_shared_cache_is_refused() {
     a.commit().unwrap();
 }
 
+/// A store URI without file locks (`nolock=1`, what an owner adds when locks fail on a
+/// network share, or a VFS without them) let two handles write over each other: a sale
+/// that returned OK was lost, and a host commit reported failed was applied. One opening
+/// the store read-only (`mode=ro`, `immutable=1`) failed at the first change. Each is
+/// refused, naming the setting (until 2026-12-03 each was taken; found by a review).
+#[test]
+fn a_store_uri_without_locks_or_read_only_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("store.db");
+    for (query, named) in [
+        ("nolock=1", "nolock"),
+        ("nolock=TRUE", "nolock"),
+        ("n%6Flock=on", "nolock"),
+        ("vfs=unix-none", "nolock"),
+        ("mode=ro", "mode=ro"),
+        ("immutable=yes", "immutable"),
+    ] {
+        let uri = format!("file:{}?{query}", file.display());
+        let err = Store::open(&uri).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{uri}: {err}");
+        assert!(err.message().contains(named), "{uri}: {err}");
+    }
+    assert!(!file.exists(), "a refused open leaves no file");
+}
+
+/// `mode=rwc`, the usual way a URI says "open or create": the handle opened the store, but
+/// the controller and manual runs open it again without leave to create, which SQLite
+/// refused for such a URI: every pass failed, the store's sales never sent (until
+/// 2026-12-03; found by a review). The parameter is left out: the store is created where
+/// missing, as for a plain path.
+#[test]
+fn a_store_opened_by_a_uri_with_mode_rwc_sends_its_sales() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("store.db");
+    let e = Emulator::start().unwrap();
+    e.set_qoh("X", 5);
+    let store = Store::open(format!("file:{}?mode=rwc", file.display())).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    cart(&store, &e, "A", "attribute");
+    item(&store, "X", 5);
+    adjust(&store, "X", -1, Reason::PosSale);
+    let report = store.run_stack(None).unwrap();
+    assert_eq!(e.qoh("X"), Some(4), "{report}");
+}
+
 fn http_cart_json(name: &str, url: &str) -> String {
     serde_json::json!({
         "name": name, "adapter": "http_json", "url": url,

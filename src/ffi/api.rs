@@ -47,7 +47,9 @@ pub unsafe extern "C" fn invsync_last_error(buf: *mut c_char, len: i32, needed: 
 /// `*out` receives a new handle, owned by the caller and freed with `invsync_store_close`;
 /// on failure `*out` is left untouched. A store must be a file: an empty path, `:memory:` or
 /// a `file:` URI with `mode=memory` is `INVSYNC_INVALID_ARGUMENT`, as is one with
-/// `cache=shared` (whose locks SQLite does not wait on).
+/// `cache=shared` (whose locks SQLite does not wait on), `nolock=1` or a VFS without locks
+/// (two writers would overwrite each other's changes), or `mode=ro` or `immutable=1` (the
+/// store is written to). `mode=rwc` is left out (the file is created where missing).
 ///
 /// NULL: `path` and `out` are required. Thread safety: any thread; the new handle may be used
 /// from several threads (see the conventions at the top of this header).

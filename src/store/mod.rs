@@ -262,8 +262,11 @@ impl Store {
     /// A store must be a file: an empty path, `:memory:` or a `file:` URI with `mode=memory`
     /// is [`crate::ErrorKind::InvalidArgument`]. The controller and manual runs open their own
     /// connections to the file, and an in-memory database is not shared between connections.
-    /// So is a `file:` URI with `cache=shared`: the process's connections to the file would
-    /// share one cache, whose locks SQLite answers at once, with no busy timeout.
+    /// So is a `file:` URI with `cache=shared` (the process's connections to the file would
+    /// share one cache, whose locks SQLite answers at once, with no busy timeout), `nolock=1`
+    /// or a VFS without locks (two writers would overwrite each other's changes), or
+    /// `immutable=1` or `mode=ro` (the store is written to). `mode=rwc` is left out: a store is
+    /// created where missing, as for a plain path.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Store> {
         const MUST_BE_A_FILE: &str = "a store must be a file: the stack controller and manual \
              runs open their own connections to it, and an in-memory or temporary database is \
@@ -279,15 +282,13 @@ impl Store {
             None => host_name(),
         };
         check_busy_timeout(options.busy_timeout)?;
-        if path.to_str().is_some_and(shared_cache) {
+        if let Some(why) = path.to_str().and_then(refused_uri) {
             return Err(Error::invalid(format!(
-                "store path {}: cache=shared would make this process's connections to the \
-                 store (the handle's, the controller's, other handles') share one cache, \
-                 whose locks SQLite does not wait on: a read would fail while another handle \
-                 writes; leave it out",
+                "store path {}: {why}",
                 path.display()
             )));
         }
+        let path = without_rwc(path);
         // Made absolute now: the controller and manual runs open the file again later, after
         // the host may have changed its working directory (VBA's ChDir, a file dialog), and
         // would open another file, or none.
@@ -815,22 +816,84 @@ pub(crate) fn random_key() -> String {
     key
 }
 
-/// Whether `path` is a `file:` URI of a file asking for SQLite's shared cache
-/// (`cache=shared`). One in memory is refused for that.
-fn shared_cache(path: &str) -> bool {
-    let Some((_, query)) = path.strip_prefix("file:").and_then(|u| u.split_once('?')) else {
-        return false;
-    };
+/// Why a `file:` URI `path` cannot name a store, if it cannot: parameters under which the
+/// handle, the controller and manual runs (each on its own connection) would not share the
+/// file safely. `None` for a plain path, or a URI whose parameters are fine. (One in memory
+/// is refused for that, later.)
+fn refused_uri(path: &str) -> Option<&'static str> {
+    let (_, query) = path.strip_prefix("file:")?.split_once('?')?;
     let params = || query.split('#').next().unwrap_or_default().split('&');
-    // SQLite decodes `%HH` in a query (`cache=%73hared` is `cache=shared` to it).
-    let has = |key: &str, value: &str| {
-        params().any(|kv| {
-            kv.split_once('=').is_some_and(|(k, v)| {
-                percent_decoded(k) == key.as_bytes() && percent_decoded(v) == value.as_bytes()
-            })
+    // SQLite decodes `%HH` in a query (`cache=%73hared` is `cache=shared` to it), and takes
+    // a boolean as 1, true, yes or on, in any case.
+    let value = |key: &str| {
+        params().find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (percent_decoded(k) == key.as_bytes())
+                .then(|| String::from_utf8_lossy(&percent_decoded(v)).to_ascii_lowercase())
         })
     };
-    has("cache", "shared") && !has("mode", "memory")
+    let on =
+        |key: &str| value(key).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes" | "on"));
+    if value("mode").as_deref() == Some("memory") {
+        return None;
+    }
+    if value("cache").as_deref() == Some("shared") {
+        return Some(
+            "cache=shared would make this process's connections to the store (the handle's, \
+             the controller's, other handles') share one cache, whose locks SQLite does not \
+             wait on: a read would fail while another handle writes; leave it out",
+        );
+    }
+    // Without locks two writers overwrite each other's pages: a change reported done is lost
+    // (found by a review, 2026-12-03: a sale lost, and a host commit reported failed applied).
+    if on("nolock") || value("vfs").is_some_and(|v| v.ends_with("-none")) {
+        return Some(
+            "nolock=1 (or a VFS without locks) lets two writers overwrite each other's \
+             changes, and the store is written by several connections at once; leave it out \
+             (a store on a network share that cannot lock needs PostgreSQL, not this)",
+        );
+    }
+    if on("immutable") || value("mode").as_deref() == Some("ro") {
+        return Some(
+            "immutable=1 or mode=ro opens the store read-only, and every QOH change and send \
+             writes to it; leave it out",
+        );
+    }
+    None
+}
+
+/// `path` without a `mode=rwc` parameter: the handle's own connection may create the file
+/// (as for a plain path), but the controller and manual runs open it again without leave to
+/// create, and SQLite refuses a URI asking for more than that (until 2026-12-03 every pass of
+/// such a store failed, its sales never sent).
+fn without_rwc(path: PathBuf) -> PathBuf {
+    let Some(uri) = path.to_str() else {
+        return path;
+    };
+    let Some((base, query)) = uri.strip_prefix("file:").and_then(|u| u.split_once('?')) else {
+        return path;
+    };
+    let (query, fragment) = query
+        .split_once('#')
+        .map_or((query, None), |(q, f)| (q, Some(f)));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| {
+            !kv.split_once('=').is_some_and(|(k, v)| {
+                percent_decoded(k) == b"mode" && percent_decoded(v).eq_ignore_ascii_case(b"rwc")
+            })
+        })
+        .collect();
+    let mut out = format!("file:{base}");
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    PathBuf::from(out)
 }
 
 /// `s` with each `%HH` read as the byte it names, as SQLite reads a URI.
@@ -976,14 +1039,15 @@ mod tests {
         super::LAST_REPORTS.with(|kept| assert_eq!(kept.borrow().len(), 1));
     }
 
-    /// A file SQLite cannot put in WAL mode (here a VFS without shared memory; a medium
-    /// without it does the same) keeps its rollback journal, where `synchronous=NORMAL` could
-    /// let a power cut corrupt it: such a store syncs fully; one in WAL mode does not.
+    /// A file SQLite cannot put in WAL mode (here a VFS without shared memory, locking with
+    /// dot files; a medium without it does the same) keeps its rollback journal, where
+    /// `synchronous=NORMAL` could let a power cut corrupt it: such a store syncs fully; one in
+    /// WAL mode does not.
     #[cfg(unix)]
     #[test]
     fn a_store_that_cannot_use_the_wal_syncs_fully() {
         let dir = tempfile::tempdir().unwrap();
-        for (vfs, journal, synchronous) in [("unix-none", "delete", 2), ("unix", "wal", 1)] {
+        for (vfs, journal, synchronous) in [("unix-dotfile", "delete", 2), ("unix", "wal", 1)] {
             let file = dir.path().join(format!("{vfs}.db"));
             let store = super::Store::open(format!("file:{}?vfs={vfs}", file.display())).unwrap();
             let conn = store.inner.conn.lock();
