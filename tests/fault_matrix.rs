@@ -350,3 +350,93 @@ fn a_manual_run_the_carts_first_answer_ends_is_refused_naming_the_cart() {
     let err = f.store.preflight(g).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
 }
+
+// From a review of the http_json adapter against DESIGN §9a (2026-12-03): each failed
+// before its fix.
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Rule 10: "A 429 or `Retry-After` wait is not an attempt, and `Retry-After` is obeyed even
+/// beyond `RetryMaxMs`." §9a: "429 with `Retry-After` (seconds) and 5xx mean try later".
+///
+/// A gateway's 504 (or 502/520/524) to `qoh/adjust` that names a wait in `Retry-After` is
+/// turned into `CartError::Ambiguous` whatever the header says: the wait is dropped, the
+/// controller backs off as for an outage (here `RetryMaxMs` 0: due again at once) and counts
+/// an attempt, so ten such answers bypass records the cart asked only to be sent later. For
+/// `http_json` the lost-answer reading is not needed to keep the change from being applied
+/// twice (the re-send goes under the same key, answered `duplicate`), so the cart's wait can
+/// be obeyed.
+#[test]
+fn a_gateway_504_with_retry_after_to_an_adjust_is_waited_out_without_an_attempt() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "G1", 10);
+    e.set_qoh("G1", 10);
+    adjust(&f.store, "G1", -1, Reason::PosSale);
+    e.inject(Fault::Status {
+        status: 504,
+        count: 1,
+        retry_after: Some(3600),
+    });
+    let t0 = now_ms();
+    f.store.run_stack(None).unwrap();
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(e.adjust_requests(), 1, "the request reached the cart");
+    assert!(
+        rec["last_response"].as_str().unwrap().contains("504"),
+        "{rec}"
+    );
+    assert_eq!(
+        rec["attempts"], 0,
+        "a Retry-After wait is not an attempt (rule 10): {rec}"
+    );
+    let next = rec["next_attempt_at"].as_i64().unwrap();
+    assert!(
+        next >= t0 + 3_500_000,
+        "the cart's Retry-After (3600 s) is obeyed beyond RetryMaxMs: due at {next}, now {t0}: {rec}"
+    );
+    assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 1);
+}
+
+/// The same at the adapter: the wait the cart named reaches the caller.
+/// §9a: "429 with `Retry-After` (seconds) and 5xx mean try later" — it does not say that a 5xx
+/// applied nothing, and a plugin (the protocol is for "a plugin an integrator writes", most
+/// often PHP saving item by item, no transaction) answers 500 after it saved the counts when
+/// anything after the save fails. The adapter reads a 500 to `qoh/set` as
+/// `CartError::Unavailable` ("nothing in the call was applied"), so Send QOH settles nothing
+/// as included in the count: the sale waiting for the cart is then sent on top of the count
+/// that already holds it, and the cart shows one unit less than the store publishes (a
+/// return the other way: one more, an oversell). A set is absolute, so reading the 500 as a
+/// lost answer (`Ambiguous`: Send QOH sends it again, or keeps the records in doubt) costs
+/// nothing, as the WooCommerce adapter already does for its 500s.
+#[test]
+fn a_set_the_cart_saved_before_answering_500_does_not_get_its_waiting_sale_sent_on_top() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "S1", 10);
+    e.set_qoh("S1", 10);
+    // Published 9, and the -1 waits for the cart.
+    adjust(&f.store, "S1", -1, Reason::PosSale);
+    e.inject(Fault::ApplyThenStatus {
+        status: 500,
+        count: 1,
+    });
+    let report = f
+        .store
+        .send_qoh(c, inventory_sync::SendOptions { force: true }, None);
+    assert_eq!(e.qoh("S1"), Some(9), "the cart saved the count: {report:?}");
+    drain(&f.store);
+    assert_eq!(
+        e.qoh("S1"),
+        Some(9),
+        "the sale the count included was sent on top of it (store publishes {}); send report {report:?}",
+        f.store.item_qoh("S1").unwrap()
+    );
+}

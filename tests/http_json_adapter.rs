@@ -797,3 +797,57 @@ fn the_emulator_takes_the_bearer_scheme_in_any_case() {
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+// From a review against DESIGN §9a (2026-12-03): each failed before its fix.
+
+/// The same at the adapter: the wait the cart named reaches the caller.
+#[test]
+fn the_adapter_passes_on_a_gateways_retry_after_for_an_adjust() {
+    let e = Emulator::start().unwrap();
+    e.set_qoh("G1", 10);
+    let a = HttpJsonAdapter::new(&e.url(), None, Duration::from_secs(10)).unwrap();
+    e.inject(Fault::Status {
+        status: 502,
+        count: 1,
+        retry_after: Some(120),
+    });
+    match a.apply_deltas(&[delta("k1", "G1", -1)]) {
+        Err(CartError::RateLimited {
+            retry_after: Some(d),
+            ..
+        }) => assert_eq!(d, Duration::from_secs(120)),
+        other => panic!("expected the cart's wait of 120 s to be passed on, got {other:?}"),
+    }
+    // The re-send is safe under its key whatever the gateway did.
+    assert_eq!(e.qoh("G1"), Some(10));
+}
+
+/// §9a: `GET {url}qoh?cursor=C&limit=N` → `{"items":[…],"next_cursor":null|"…"}`.
+///
+/// A full page without `next_cursor` (a plugin naming it `next` or `nextCursor`) may have
+/// more behind it: read as the last page, Get QOH, the drift report and the preflight
+/// stopped after it and reported success (until 2026-12-03; found by a review). It is a
+/// malformed answer now. A short page without it is the end, as a plugin listing everything
+/// in one answer writes it; `null` is the end, whatever the page.
+#[test]
+fn a_full_page_without_next_cursor_is_not_taken_for_the_last_page() {
+    let server = Scripted::start(vec![
+        (200, r#"{"items":[{"sku":"A","qoh":1}],"next":"A"}"#),
+        (200, r#"{"items":[{"sku":"A","qoh":1}],"nextCursor":"A"}"#),
+        (200, r#"{"items":[{"sku":"A","qoh":1}]}"#),
+        (200, r#"{"items":[{"sku":"A","qoh":1}],"next_cursor":null}"#),
+    ]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    for _ in 0..2 {
+        match a.fetch_quantities(None, 1) {
+            Err(CartError::Unavailable(m)) => assert!(m.contains("next_cursor"), "{m}"),
+            other => panic!("a full page without `next_cursor` was read as the end: {other:?}"),
+        }
+    }
+    for limit in [500, 1] {
+        let page = a.fetch_quantities(None, limit).unwrap();
+        assert_eq!(page.next_cursor, None);
+        assert_eq!(page.items.len(), 1);
+    }
+    server.finish();
+}

@@ -136,19 +136,20 @@ impl HttpJsonAdapter {
         common::exchange(request, |_| None).map(|(_, body)| body)
     }
 
+    /// Posts `body` to `path`; `on_error` may read a non-2xx answer first (as
+    /// [`common::exchange`]).
     fn post_results<T: Serialize>(
         &self,
         path: &str,
         body: &T,
+        on_error: impl FnOnce(&Response) -> Option<CartError>,
     ) -> std::result::Result<std::result::Result<Vec<ResultItem>, String>, CartError> {
-        // A write that a gateway gave up on may have been applied (the cart answers a re-send
-        // under the same keys as duplicates).
         let (_, bytes) = common::exchange(
             self.client
                 .post(self.endpoint(path))
                 .header(CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(body).expect("serialising plain structs")),
-            common::gateway_lost_answer,
+            on_error,
         )?;
         Ok(serde_json::from_slice::<ResultsAnswer>(&bytes)
             .map(|a| a.results)
@@ -210,9 +211,17 @@ impl HttpJsonAdapter {
                 })
                 .collect(),
         };
-        // A malformed 2xx answer: the cart took the request and may have applied it.
+        // A write that a gateway gave up on may have been applied (the cart answers a re-send
+        // under the same keys as duplicates), unless the answer names a wait: then the wait
+        // is obeyed and counts no attempt (rule 10), and the keys make the re-send safe (until
+        // 2026-12-03 such a wait was ignored, an attempt counted). A malformed 2xx answer: the
+        // cart took the request and may have applied it.
         let results = self
-            .post_results("qoh/adjust", &body)?
+            .post_results("qoh/adjust", &body, |r| {
+                (!names_wait(r))
+                    .then(|| common::gateway_lost_answer(r))
+                    .flatten()
+            })?
             .map_err(CartError::Ambiguous)?;
         let matched = match_by_key(deltas.iter().map(|d| d.key.as_str()), results);
         Ok(deltas
@@ -263,10 +272,20 @@ impl HttpJsonAdapter {
                 })
                 .collect(),
         };
-        // A malformed 2xx answer, or one without a result for a key: the cart took the
-        // request and may have set the counts (Send QOH then settles what they included).
+        // A 5xx naming no wait, a malformed 2xx answer, or one without a result for a key:
+        // the cart took the request and may have set the counts (Send QOH sends them again,
+        // and settles what they included). §9a's "5xx mean try later" does not say nothing
+        // was set, and a plugin saving item by item may have set some before it failed:
+        // taken as not set (until 2026-12-03), a count's waiting records went on top of it.
         let results = self
-            .post_results("qoh/set", &body)?
+            .post_results("qoh/set", &body, |r| {
+                let status = r.status();
+                (status.is_server_error() && !names_wait(r)).then(|| {
+                    CartError::Ambiguous(format!(
+                        "HTTP {status}: the cart may have set the counts before it failed"
+                    ))
+                })
+            })?
             .map_err(CartError::Ambiguous)?;
         let matched = match_by_key(sets.iter().map(|s| s.key.as_str()), results);
         Ok(sets
@@ -321,9 +340,25 @@ impl HttpJsonAdapter {
         let page: PageAnswer = serde_json::from_slice(&bytes).map_err(|e| {
             CartError::Unavailable(format!("malformed answer: {e}; body: {}", excerpt(&bytes)))
         })?;
+        // §9a's page always carries `next_cursor`, null on the last. A full page without it
+        // may have more behind it (a plugin naming the field otherwise): read as the end, Get
+        // QOH reported done having read one page (until 2026-12-03). A short page without it
+        // is the end, as a plugin that lists all in one answer writes it.
+        let next_cursor = match page.next_cursor {
+            None if page.items.len() >= limit as usize => {
+                return Err(CartError::Unavailable(format!(
+                    "malformed answer: a full page of {} items without next_cursor (null on the \
+                     last page); body: {}",
+                    page.items.len(),
+                    excerpt(&bytes)
+                )))
+            }
+            None => None,
+            Some(c) => c.filter(|c| !c.is_empty()),
+        };
         Ok(QuantityPage {
             items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),
-            next_cursor: page.next_cursor.filter(|c| !c.is_empty()),
+            next_cursor,
         })
     }
 }
@@ -390,8 +425,16 @@ struct ResultItem {
 #[derive(Deserialize)]
 struct PageAnswer {
     items: Vec<PageItem>,
-    #[serde(default)]
-    next_cursor: Option<String>,
+    /// `None`: left out; `Some(None)`: null, the last page.
+    #[serde(default, deserialize_with = "present")]
+    next_cursor: Option<Option<String>>,
+}
+
+/// A field that is there, null or not (serde reads a null `Option<Option<_>>` as `None`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -493,6 +536,15 @@ pub(crate) fn read_body(response: Response, limit: u64) -> std::result::Result<V
         ));
     }
     Ok(body)
+}
+
+/// Whether `r` names a wait (a `Retry-After` above 0): the cart asks to be tried later.
+fn names_wait(r: &Response) -> bool {
+    r.headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
+        .is_some_and(|d| !d.is_zero())
 }
 
 /// A non-2xx answer.
