@@ -413,6 +413,23 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
     } else if adapter_keys(&adapter).is_some() {
         return Err(Error::invalid(format!("cart {name:?}: url is required")));
     }
+    // A variable that cannot be named is refused now, not when the adapter is built (at the
+    // controller's first pass, with the sales waiting): a secret's, or a WooCommerce consumer
+    // key's, read as its secret is.
+    let env_named = |k: &str, v: &Value| -> Result<()> {
+        match v.as_str().and_then(|s| s.strip_prefix("env:")) {
+            Some(var) if var.is_empty() || var.contains(['=', '\0']) => {
+                Err(Error::invalid(format!(
+                    "cart {name:?}: {k}: env: must be followed by an environment variable's \
+                     name (env:NAME)"
+                )))
+            }
+            _ => Ok(()),
+        }
+    };
+    if let Some(v) = map.get("consumer_key") {
+        env_named("consumer_key", v)?;
+    }
     for k in SECRET_KEYS {
         if let Some(v) = map.get(*k) {
             if !v.is_string() && !v.is_null() {
@@ -420,16 +437,7 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
                     "cart {name:?}: {k} must be a string"
                 )));
             }
-            // A variable that cannot be named is refused now, not when the adapter is built
-            // (as the controller's first pass, with the sales waiting).
-            if let Some(var) = v.as_str().and_then(|s| s.strip_prefix("env:")) {
-                if var.is_empty() || var.contains(['=', '\0']) {
-                    return Err(Error::invalid(format!(
-                        "cart {name:?}: {k}: env: must be followed by an environment variable's \
-                         name (env:NAME)"
-                    )));
-                }
-            }
+            env_named(k, v)?;
             // The check a built-in adapter makes when it is built (an `env:NAME` is read
             // only then).
             if let Some(s) = v

@@ -381,13 +381,20 @@ impl<S: WebStack> StackController<S> {
         let mut cache = self.cache.lock();
         // Until 2026-12-03 a host's adapter registered again was not used until the cart was
         // saved: the controller kept the one it had built.
-        let built_from = (cart.config_version, self.adapters.generation());
-        if let Some((v, a)) = cache.get(&cart.id) {
-            if *v == built_from {
-                return Ok(a.clone());
-            }
-        }
+        let built_from = (cart.config_version, self.adapters.generation(&cart.adapter));
+        let before = match cache.get(&cart.id) {
+            Some((v, a)) if *v == built_from => return Ok(a.clone()),
+            Some((_, a)) => Some(a.update_mode().resends_safely()),
+            None => None,
+        };
         let a = self.adapters.build(cart)?;
+        // An adapter with keys replaced by one without (a host's, registered again under the
+        // same name): a change the old one sent whose answer was lost may be on the cart, and
+        // the new one would send it again as new. Held back as uncertain, as a save changing
+        // the cart's adapter does (found by a review of the registration change).
+        if before == Some(true) && !a.update_mode().resends_safely() {
+            self.stack.hold_back_lost_sends(cart.id, now_ms())?;
+        }
         cache.insert(cart.id, (built_from, a.clone()));
         Ok(a)
     }

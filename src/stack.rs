@@ -322,6 +322,14 @@ pub trait WebStack: Send + Sync {
         }
         self.lease(next.cart, next.max, next.scope, now, next.lease_ms)
     }
+    /// Holds back as uncertain the changes of `cart` sent before whose answer was lost
+    /// (waiting for a keyed re-send): the cart's adapter with keys was replaced by one without,
+    /// which would send them again as new. Returns how many groups. (Provided, holding back
+    /// nothing: a stack that keeps send groups implements it.)
+    fn hold_back_lost_sends(&self, cart: CartId, now: i64) -> Result<usize> {
+        let _ = (cart, now);
+        Ok(0)
+    }
     /// Extends a lease; false when the token no longer holds anything.
     fn renew(&self, token: &str, until: i64) -> Result<bool>;
     /// Gives back a lease that was never sent (leased ahead, then not needed): its groups are
@@ -606,6 +614,9 @@ impl WebStack for SqliteStack {
     }
     fn renew(&self, token: &str, until: i64) -> Result<bool> {
         self.write(|c| sql::lease_renew(c, token, until))
+    }
+    fn hold_back_lost_sends(&self, cart: CartId, now: i64) -> Result<usize> {
+        self.write(|c| sql::groups_held_back_at_switch(c, cart, now))
     }
     fn release(&self, token: &str) -> Result<usize> {
         self.write(|c| sql::lease_release(c, token))

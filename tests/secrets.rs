@@ -785,3 +785,32 @@ fn a_refused_env_credential_names_its_variable_and_workstation() {
     );
     assert!(!error.contains("a-stale-one"), "{error}");
 }
+
+/// A WooCommerce `consumer_key` given as `env:` naming no variable (`"env:"`, `"env:A=B"`)
+/// is refused when the cart is saved, as a secret's is: saved, every pass failed to build
+/// the adapter while the cart's sales waited (found by a review of the change letting the
+/// key be `env:NAME`, the same day).
+#[test]
+fn a_woocommerce_consumer_key_env_without_a_variable_name_is_refused_when_saved() {
+    for key in ["env:", "env:A=B"] {
+        let f = store();
+        let saved = f.store.upsert_cart_json(
+            &serde_json::json!({"name": "Woo", "adapter": "woocommerce",
+                "url": "https://w.example/", "consumer_key": key,
+                "consumer_secret": "cs_live_secret"})
+            .to_string(),
+        );
+        let err = saved.expect_err(&format!(
+            "consumer_key {key:?} was saved; the adapter can never be built from it"
+        ));
+        assert_eq!(err.kind(), inventory_sync::ErrorKind::InvalidArgument, "{err}");
+        // As a secret's bad `env:` is refused.
+        let token = f.store.upsert_cart_json(
+            &serde_json::json!({"name": "Woo2", "adapter": "woocommerce",
+                "url": "https://w.example/", "consumer_key": "ck_live",
+                "consumer_secret": key})
+            .to_string(),
+        );
+        assert!(token.is_err());
+    }
+}

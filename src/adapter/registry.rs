@@ -24,9 +24,10 @@ pub struct AdapterRegistry {
     /// The names [`AdapterRegistry::register`] gave a factory: an integrator's adapters, and
     /// built-in names a host replaced (its own `shopify` reading the token from its vault).
     host: RwLock<HashSet<String>>,
-    /// How many times a factory was registered: a controller's adapters built before the
-    /// last registration are built again ([`AdapterRegistry::generation`]).
-    generation: std::sync::atomic::AtomicU64,
+    /// Per name, how many times a factory was registered under it: a controller's adapter
+    /// built before the last registration of its name is built again
+    /// ([`AdapterRegistry::generation`]).
+    generations: RwLock<HashMap<String, u64>>,
 }
 
 const BUILTIN: &[&str] = &[
@@ -173,7 +174,7 @@ impl AdapterRegistry {
         let r = AdapterRegistry {
             factories: RwLock::new(HashMap::new()),
             host: RwLock::new(HashSet::new()),
-            generation: Default::default(),
+            generations: RwLock::new(HashMap::new()),
         };
         r.register("http_json", |cart: &Cart| {
             let a = HttpJsonAdapter::new(
@@ -268,15 +269,16 @@ impl AdapterRegistry {
             .write()
             .insert(name.to_owned(), Arc::new(factory));
         self.host.write().insert(name.to_owned());
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        *self.generations.write().entry(name.to_owned()).or_default() += 1;
     }
 
-    /// Changes at every [`register`](Self::register): an adapter built before may come from
-    /// a factory since replaced (a host registering its adapter again, with a new vault
-    /// client or a fixed bug), and a controller caching adapters builds them again.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    /// Changes at every [`register`](Self::register) of `name`: an adapter built before may
+    /// come from a factory since replaced (a host registering its adapter again, with a new
+    /// vault client or a fixed bug), and a controller caching adapters builds it again. (Per
+    /// name: another adapter's registration leaves an adapter, and what it keeps across
+    /// passes, as it is.)
+    pub fn generation(&self, name: &str) -> u64 {
+        self.generations.read().get(name).copied().unwrap_or(0)
     }
 
     /// Whether `name` is an integrator's adapter, or a built-in one the host replaced (its
