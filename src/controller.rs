@@ -382,10 +382,14 @@ impl<S: WebStack> StackController<S> {
         // Until 2026-12-03 a host's adapter registered again was not used until the cart was
         // saved: the controller kept the one it had built.
         let built_from = (cart.config_version, self.adapters.generation(&cart.adapter));
+        // (Only where the registration alone changed: a save replacing the adapter held
+        // them back itself, and the changes sent since through the new one are its own.)
         let before = match cache.get(&cart.id) {
             Some((v, a)) if *v == built_from => return Ok(a.clone()),
-            Some((_, a)) => Some(a.update_mode().resends_safely()),
-            None => None,
+            Some(((saving, _), a)) if *saving == cart.config_version => {
+                Some(a.update_mode().resends_safely())
+            }
+            _ => None,
         };
         let a = self.adapters.build(cart)?;
         // An adapter with keys replaced by one without (a host's, registered again under the

@@ -1308,9 +1308,12 @@ fn a_store_uri_without_locks_or_read_only_is_refused() {
         ("nolock=1", "nolock"),
         ("nolock=TRUE", "nolock"),
         ("n%6Flock=on", "nolock"),
+        ("nolock=2", "nolock"),
+        ("nolock=01", "nolock"),
         ("vfs=unix-none", "nolock"),
         ("mode=ro", "mode=ro"),
         ("immutable=yes", "immutable"),
+        ("immutable=3", "immutable"),
     ] {
         let uri = format!("file:{}?{query}", file.display());
         let err = Store::open(&uri).unwrap_err();

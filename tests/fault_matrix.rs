@@ -440,3 +440,35 @@ fn a_set_the_cart_saved_before_answering_500_does_not_get_its_waiting_sale_sent_
         f.store.item_qoh("S1").unwrap()
     );
 }
+
+/// Forced Send QOH to an http_json cart with a sale waiting on the stack (store 8, cart 10).
+/// The plugin answers its own 503 (no Retry-After; nothing set), three times. The first
+/// version of the change above read any 5xx to `qoh/set` as a lost answer: the count was
+/// taken as maybe set, the sale's record settled as included in it, and the cart stayed at
+/// 10 for good. A 503 is the server not serving the request: nothing set (found by a review
+/// of the change, the same day).
+#[test]
+fn a_plugins_503_to_send_qoh_does_not_settle_the_records_the_count_included() {
+    let f = store();
+    let emu = Emulator::start().unwrap();
+    let cart = cart(&f.store, &emu, "Web", "attribute");
+    item(&f.store, "W", 10);
+    emu.set_qoh("W", 10);
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    emu.inject(Fault::Status {
+        status: 503,
+        count: 3,
+        retry_after: None,
+    });
+    let r = f
+        .store
+        .send_qoh(cart, inventory_sync::SendOptions { force: true }, None);
+    emu.clear_faults();
+    let left = records(&f.store, cart);
+    drain(&f.store);
+    assert_eq!(
+        emu.qoh("W"),
+        Some(8),
+        "the cart never took the count nor the sale; send: {r:?}; records after the send: {left:?}"
+    );
+}

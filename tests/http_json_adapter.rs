@@ -851,3 +851,48 @@ fn a_full_page_without_next_cursor_is_not_taken_for_the_last_page() {
     }
     server.finish();
 }
+
+/// A gateway's 502 to `qoh/set` is a lost answer whatever wait it names: the plugin behind
+/// it may have set the counts. Read as a rate limit (nothing set; the first version of the
+/// change above, the same day), Send QOH kept the records a count included, to go on top of
+/// it. A 500 naming no wait is one too; a plugin's own 503 is not (the next test).
+#[test]
+fn a_gateways_502_to_a_count_is_a_lost_answer_whatever_wait_it_names() {
+    let server = Scripted::start_with_headers(vec![
+        (502, "Retry-After: 30\r\n", "<html>bad gateway</html>"),
+        (500, "", r#"{"error":"fatal"}"#),
+        (503, "", r#"{"error":"maintenance"}"#),
+    ]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    let set = [QuantitySet {
+        key: "k1".into(),
+        sku: "W".into(),
+        remote_ref: None,
+        qoh: 7,
+        expected: None,
+    }];
+    for lost in [true, true, false] {
+        let r = a.set_quantities(&set);
+        match lost {
+            true => assert!(matches!(r, Err(CartError::Ambiguous(_))), "{r:?}"),
+            false => assert!(matches!(r, Err(CartError::Unavailable(_))), "{r:?}"),
+        }
+    }
+    server.finish();
+}
+
+/// A plugin listing its whole catalogue in one answer, whatever `limit` says, without
+/// `next_cursor`: a page longer than asked can only be the whole list (the first version of
+/// the full-page rule above refused it, and Get QOH failed every time).
+#[test]
+fn a_page_longer_than_asked_without_next_cursor_is_the_whole_list() {
+    let items: Vec<serde_json::Value> = (0..600)
+        .map(|i| serde_json::json!({"sku": format!("S{i:03}"), "qoh": 1}))
+        .collect();
+    let body = serde_json::json!({ "items": items }).to_string().leak();
+    let server = Scripted::start(vec![(200, body)]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    let page = a.fetch_quantities(None, 500).unwrap();
+    assert_eq!((page.items.len(), page.next_cursor), (600, None));
+    server.finish();
+}

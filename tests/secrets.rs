@@ -803,7 +803,11 @@ fn a_woocommerce_consumer_key_env_without_a_variable_name_is_refused_when_saved(
         let err = saved.expect_err(&format!(
             "consumer_key {key:?} was saved; the adapter can never be built from it"
         ));
-        assert_eq!(err.kind(), inventory_sync::ErrorKind::InvalidArgument, "{err}");
+        assert_eq!(
+            err.kind(),
+            inventory_sync::ErrorKind::InvalidArgument,
+            "{err}"
+        );
         // As a secret's bad `env:` is refused.
         let token = f.store.upsert_cart_json(
             &serde_json::json!({"name": "Woo2", "adapter": "woocommerce",

@@ -272,18 +272,22 @@ impl HttpJsonAdapter {
                 })
                 .collect(),
         };
-        // A 5xx naming no wait, a malformed 2xx answer, or one without a result for a key:
-        // the cart took the request and may have set the counts (Send QOH sends them again,
-        // and settles what they included). §9a's "5xx mean try later" does not say nothing
-        // was set, and a plugin saving item by item may have set some before it failed:
-        // taken as not set (until 2026-12-03), a count's waiting records went on top of it.
+        // A gateway's 502/504/520/524 (whatever wait it names), a 500 naming no wait, a
+        // malformed 2xx answer, or one without a result for a key: the cart took the request
+        // and may have set the counts (Send QOH sends them again, and settles what they
+        // included). §9a's "5xx mean try later" does not say nothing was set, and a plugin
+        // saving item by item that fails part-way answers 500: taken as not set (until
+        // 2026-12-03), a count's waiting records went on top of it. A 503 or another 5xx is
+        // the server not serving the request: nothing set, as before.
         let results = self
             .post_results("qoh/set", &body, |r| {
                 let status = r.status();
-                (status.is_server_error() && !names_wait(r)).then(|| {
-                    CartError::Ambiguous(format!(
-                        "HTTP {status}: the cart may have set the counts before it failed"
-                    ))
+                common::gateway_lost_answer(r).or_else(|| {
+                    (status == StatusCode::INTERNAL_SERVER_ERROR && !names_wait(r)).then(|| {
+                        CartError::Ambiguous(format!(
+                            "HTTP {status}: the cart may have set the counts before it failed"
+                        ))
+                    })
                 })
             })?
             .map_err(CartError::Ambiguous)?;
@@ -343,9 +347,10 @@ impl HttpJsonAdapter {
         // §9a's page always carries `next_cursor`, null on the last. A full page without it
         // may have more behind it (a plugin naming the field otherwise): read as the end, Get
         // QOH reported done having read one page (until 2026-12-03). A short page without it
-        // is the end, as a plugin that lists all in one answer writes it.
+        // is the end, and so is one longer than asked: a plugin that lists all in one answer
+        // writes them so.
         let next_cursor = match page.next_cursor {
-            None if page.items.len() >= limit as usize => {
+            None if page.items.len() == limit as usize => {
                 return Err(CartError::Unavailable(format!(
                     "malformed answer: a full page of {} items without next_cursor (null on the \
                      last page); body: {}",

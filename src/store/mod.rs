@@ -832,8 +832,14 @@ fn refused_uri(path: &str) -> Option<&'static str> {
                 .then(|| String::from_utf8_lossy(&percent_decoded(v)).to_ascii_lowercase())
         })
     };
-    let on =
-        |key: &str| value(key).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes" | "on"));
+    // (`sqlite3_uri_boolean`: any whole number but 0 is true too, `2` and `01` among them.)
+    let on = |key: &str| {
+        value(key).is_some_and(|v| {
+            matches!(v.as_str(), "true" | "yes" | "on")
+                || (v.starts_with(|c: char| c.is_ascii_digit())
+                    && v.bytes().take_while(u8::is_ascii_digit).any(|b| b != b'0'))
+        })
+    };
     if value("mode").as_deref() == Some("memory") {
         return None;
     }

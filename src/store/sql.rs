@@ -2107,8 +2107,9 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Holds back as uncertain the pending groups of `cart` sent before (attempted, and not
-/// answered as changing nothing): the cart's keyed adapter is being replaced, and a change
+/// Holds back as uncertain the pending groups of `cart` sent before (attempted, or a first
+/// send whose lease lapsed, and not answered as changing nothing): the cart's keyed adapter
+/// is being replaced, and a change
 /// whose answer was lost may be on the cart, which only a re-send under its key would tell,
 /// and the new adapter does not know the old one's keys. Until 2026-12-03 a switch to an
 /// adapter without keys sent such a change again as a new one, applied twice (fixed then by
@@ -2119,8 +2120,8 @@ pub(crate) fn groups_held_back_at_switch(c: &Connection, cart: CartId, now: i64)
         "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?2, unsettled = 0,
                 last_response = 'sent through the cart''s previous adapter, whose answer was \
 lost: it may be on the cart; check the cart, then retry or discard it'
-         WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending' AND attempts > 0
-           AND refused = 0 AND lease_token IS NULL",
+         WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending'
+           AND (attempts > 0 OR unsettled > 0) AND refused = 0 AND lease_token IS NULL",
     )?
     .execute(params![cart, now])?)
 }

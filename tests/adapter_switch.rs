@@ -1,0 +1,231 @@
+//! A cart's adapter replaced by another (a plugin by the platform's own API, keys by none):
+//! a change the old adapter sent whose answer was lost may be on the cart, and only a
+//! re-send under its key would tell; the new adapter does not know the old one's keys.
+//! (From a review, 2026-12-03: each failed before its fix.)
+#![cfg(feature = "emulator")]
+
+#[macro_use]
+mod common;
+
+use common::*;
+use inventory_sync::adapter::{CartError, DeltaSend, SendOutcome};
+use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
+use inventory_sync::{CartAdapter, CartId, Reason, StackState, Store, UpdateMode};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// One shop's stock; each adapter over it keeps keys of its own (`dedupe` per adapter).
+#[derive(Default)]
+struct Shop {
+    qoh: Mutex<HashMap<String, i64>>,
+    sent: Mutex<Vec<(String, i64)>>,
+}
+
+impl Shop {
+    fn get(&self, sku: &str) -> i64 {
+        *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
+    }
+    fn set(&self, sku: &str, q: i64) {
+        self.qoh.lock().unwrap().insert(sku.into(), q);
+    }
+    fn apply(&self, d: &[DeltaSend], keys: Option<&Mutex<HashSet<String>>>) -> Vec<SendOutcome> {
+        let mut q = self.qoh.lock().unwrap();
+        d.iter()
+            .map(|x| {
+                self.sent.lock().unwrap().push((x.sku.clone(), x.delta));
+                if let Some(keys) = keys {
+                    if !keys.lock().unwrap().insert(x.key.clone()) {
+                        return SendOutcome::Applied { qoh: None };
+                    }
+                }
+                *q.entry(x.sku.clone()).or_default() += x.delta;
+                SendOutcome::Applied { qoh: None }
+            })
+            .collect()
+    }
+}
+
+/// A keyed adapter over `shop` with keys of its own.
+struct Keyed {
+    shop: Arc<Shop>,
+    keys: Mutex<HashSet<String>>,
+}
+
+impl Keyed {
+    fn new(shop: &Arc<Shop>) -> Arc<Keyed> {
+        Arc::new(Keyed {
+            shop: shop.clone(),
+            keys: Default::default(),
+        })
+    }
+}
+
+impl CartAdapter for Keyed {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        Ok(self.shop.apply(d, Some(&self.keys)))
+    }
+    sends_deltas_only!();
+}
+
+/// An adapter without keys over `shop`; its first `down` calls find the cart unreachable
+/// (no request reached it: nothing applied).
+struct Plain {
+    shop: Arc<Shop>,
+    down: AtomicUsize,
+}
+
+impl Plain {
+    fn new(shop: &Arc<Shop>, down: usize) -> Arc<Plain> {
+        Arc::new(Plain {
+            shop: shop.clone(),
+            down: AtomicUsize::new(down),
+        })
+    }
+}
+
+impl CartAdapter for Plain {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeUnkeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self
+            .down
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(CartError::Unreachable("connection refused".into()));
+        }
+        Ok(self.shop.apply(d, None))
+    }
+    sends_deltas_only!();
+}
+
+fn spec_of(name: &str, adapter: &str) -> String {
+    serde_json::json!({"name": name, "adapter": adapter,
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+    .to_string()
+}
+
+fn register(store: &Store, name: &str, a: Arc<dyn CartAdapter>) {
+    store.register_adapter(name, move |_| Ok(a.clone()));
+}
+
+fn uncertain(store: &Store, cart: CartId) -> i64 {
+    store.stack_count(cart, StackState::Uncertain).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. groups_held_back_at_switch leaves out a group whose first send lapsed (attempts 0).
+// ---------------------------------------------------------------------------------------
+
+/// A controller leased the sale of W (its first attempt, in a first-attempt batch), sent it
+/// through the keyed plugin, which applied it, and stopped before the answer (a crash): the
+/// lease lapsed. The owner then replaces the plugin by another platform's keyed adapter,
+/// which has never seen the plugin's keys. The save held back only changes with attempts
+/// counted; a lapsed first attempt has none (attempts are counted when settled), so the new
+/// adapter sent it again under the old key: the sale taken twice.
+#[test]
+fn a_lapsed_first_send_is_held_back_at_a_switch_to_another_keyed_adapter() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let plugin = Keyed::new(&shop);
+    let other = Keyed::new(&shop);
+    register(&f.store, "plugin", plugin.clone());
+    register(&f.store, "other", other.clone());
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "plugin")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    // A controller leases it and sends it; the cart applies it; the controller stops.
+    let stalled = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
+    let scope = LeaseScope {
+        workstation: String::new(),
+        shared: true,
+        stale_before: 0,
+    };
+    let lease = stalled
+        .lease(cart, 50, &scope, now_ms() - 10_000, 100)
+        .unwrap();
+    assert_eq!(lease.sends.len(), 1);
+    let s = &lease.sends[0];
+    plugin
+        .apply_deltas(&[DeltaSend {
+            key: s.key.clone(),
+            sku: s.sku.clone(),
+            remote_ref: None,
+            delta: s.delta,
+        }])
+        .unwrap();
+    assert_eq!(shop.get("W"), 8, "the cart applied it; the answer was lost");
+    // The owner switches the same shop to another platform's keyed adapter.
+    f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("W"), uncertain(&f.store, cart)),
+        (8, 1),
+        "sent {:?}; stack {:?}; {r}",
+        shop.sent.lock().unwrap(),
+        stack(&f.store, None)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. hold_back_lost_sends on a rebuild after a save that already held back.
+// ---------------------------------------------------------------------------------------
+
+/// Two workstations serve cart "Web" through a keyed plugin (both controllers have built
+/// it). The owner switches it to "direct", without keys, on TILL-2 (nothing is in doubt).
+/// TILL-2's controller sends a new sale through "direct": the cart is unreachable (no
+/// request reached it: surely not applied); it waits for its retry. TILL-1's controller then
+/// rebuilds its adapter: the cached one had keys, the new one has none, and it held back
+/// TILL-2's sale as uncertain: a sale that never reached the cart, held back for an
+/// operator while the cart oversold. Only a registration replacing the adapter holds back
+/// now; a save did so itself when it replaced it.
+#[test]
+fn a_rebuild_after_a_save_does_not_hold_back_a_change_the_new_adapter_surely_did_not_apply() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let plugin = Keyed::new(&shop);
+    let direct = Plain::new(&shop, 1);
+    let till2 = f.reopen();
+    for h in [&f.store, &till2] {
+        register(h, "plugin", plugin.clone());
+        register(h, "direct", direct.clone());
+    }
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "plugin")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    // Both controllers build the plugin (a sale each, applied).
+    adjust(&f.store, "W", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    adjust(&till2, "W", -1, Reason::PosSale);
+    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
+    assert_eq!(shop.get("W"), 8);
+    // The switch, on TILL-2; TILL-2's controller meets the cart unreachable.
+    till2.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
+    adjust(&till2, "W", -2, Reason::PosSale);
+    let r2 = till2.run_stack(None).unwrap();
+    assert_eq!((r2.sent, r2.retried), (0, 1), "{r2}");
+    assert_eq!(shop.get("W"), 8, "nothing reached the cart");
+    // TILL-1's controller rebuilds its adapter, and goes on.
+    let r1 = drain(&f.store);
+    assert_eq!(
+        (shop.get("W"), uncertain(&f.store, cart)),
+        (6, 0),
+        "a sale that never reached the cart was held back as uncertain: stack {:?}; {r1}",
+        stack(&f.store, None)
+    );
+}
