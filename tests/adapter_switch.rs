@@ -78,6 +78,26 @@ impl CartAdapter for Keyed {
     sends_deltas_only!();
 }
 
+/// A keyed adapter that loses the answer of its first call (applied all the same).
+struct KeyedLosingFirst {
+    inner: Arc<Keyed>,
+    calls: AtomicUsize,
+}
+
+impl CartAdapter for KeyedLosingFirst {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let out = self.inner.apply_deltas(d)?;
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(CartError::Ambiguous("time-out after sending".into()));
+        }
+        Ok(out)
+    }
+    sends_deltas_only!();
+}
+
 /// An adapter without keys over `shop`; its first `down` calls find the cart unreachable
 /// (no request reached it: nothing applied).
 struct Plain {
@@ -227,5 +247,37 @@ fn a_rebuild_after_a_save_does_not_hold_back_a_change_the_new_adapter_surely_did
         (6, 0),
         "a sale that never reached the cart was held back as uncertain: stack {:?}; {r1}",
         stack(&f.store, None)
+    );
+}
+
+/// A host replacing its keyed adapter by one without keys under the same name (a plugin
+/// update, a fallback endpoint), now used from the next pass: the sale whose answer the old
+/// one lost went again as a new change, and the shop took it twice. It is held back as
+/// uncertain, as a save changing the cart's adapter does (found by a review of the
+/// registration change, the same day).
+#[test]
+fn a_keyed_adapter_registered_again_without_keys_does_not_send_a_lost_change_twice() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let first = Arc::new(KeyedLosingFirst {
+        inner: Keyed::new(&shop),
+        calls: Default::default(),
+    });
+    register(&f.store, "plug", first);
+    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "P", 5);
+    shop.set("P", 5);
+    adjust(&f.store, "P", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.sent, 0, "{r}");
+    assert_eq!(shop.get("P"), 4, "the sale landed; its answer was lost");
+    register(&f.store, "plug", Plain::new(&shop, 0));
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("P"), uncertain(&f.store, cart)),
+        (4, 1),
+        "the adapter without keys sent the sale whose answer was lost again: sent {:?}; {r}",
+        shop.sent.lock().unwrap()
     );
 }
