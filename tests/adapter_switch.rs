@@ -281,3 +281,33 @@ fn a_keyed_adapter_registered_again_without_keys_does_not_send_a_lost_change_twi
         shop.sent.lock().unwrap()
     );
 }
+
+/// The same with the cart saved again before the next pass, its adapter's name unchanged (a
+/// setting, another workstation's save): the first version of the hold-back above took any
+/// new saving for a save that had held back itself, and one keeping the name holds nothing
+/// back (found by a review the same day).
+#[test]
+fn a_keyed_adapter_registered_again_without_keys_and_saved_does_not_send_a_lost_change_twice() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let first = Arc::new(KeyedLosingFirst {
+        inner: Keyed::new(&shop),
+        calls: Default::default(),
+    });
+    register(&f.store, "plug", first);
+    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "P", 5);
+    shop.set("P", 5);
+    adjust(&f.store, "P", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 0);
+    register(&f.store, "plug", Plain::new(&shop, 0));
+    f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("P"), uncertain(&f.store, cart)),
+        (4, 1),
+        "sent {:?}; {r}",
+        shop.sent.lock().unwrap()
+    );
+}

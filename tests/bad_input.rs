@@ -1310,6 +1310,8 @@ fn a_store_uri_without_locks_or_read_only_is_refused() {
         ("n%6Flock=on", "nolock"),
         ("nolock=2", "nolock"),
         ("nolock=01", "nolock"),
+        ("nolock=0x1", "nolock"),
+        ("nolock=0X01", "nolock"),
         ("vfs=unix-none", "nolock"),
         ("mode=ro", "mode=ro"),
         ("immutable=yes", "immutable"),

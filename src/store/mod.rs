@@ -832,11 +832,21 @@ fn refused_uri(path: &str) -> Option<&'static str> {
                 .then(|| String::from_utf8_lossy(&percent_decoded(v)).to_ascii_lowercase())
         })
     };
-    // (`sqlite3_uri_boolean`: any whole number but 0 is true too, `2` and `01` among them.)
+    // (`sqlite3_uri_boolean`: a value starting with a digit is a number, true but 0: `2`,
+    // `01`, and hexadecimal `0x1`, as `sqlite3Atoi` reads it.)
     let on = |key: &str| {
         value(key).is_some_and(|v| {
+            let hex = v
+                .strip_prefix("0x")
+                .filter(|h| h.starts_with(|c: char| c.is_ascii_hexdigit()));
             matches!(v.as_str(), "true" | "yes" | "on")
-                || (v.starts_with(|c: char| c.is_ascii_digit())
+                || hex.is_some_and(|h| {
+                    h.bytes()
+                        .take_while(u8::is_ascii_hexdigit)
+                        .any(|b| b != b'0')
+                })
+                || (hex.is_none()
+                    && v.starts_with(|c: char| c.is_ascii_digit())
                     && v.bytes().take_while(u8::is_ascii_digit).any(|b| b != b'0'))
         })
     };
