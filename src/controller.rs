@@ -162,9 +162,9 @@ fn refused_env(cart: &Cart, workstation: &str) -> String {
     )
 }
 
-/// Per cart, the adapter built, the cart's saving and the registry's generation it was built
-/// from, and the adapter's name then.
-type AdapterCache = HashMap<CartId, ((i64, u64), String, Arc<dyn CartAdapter>)>;
+/// Per cart, the adapter built, and the cart's saving and the registry's generation it was
+/// built from.
+type AdapterCache = HashMap<CartId, ((i64, u64), Arc<dyn CartAdapter>)>;
 
 /// Drains a [`WebStack`] through cart adapters built by an [`AdapterRegistry`].
 pub struct StackController<S: WebStack> {
@@ -382,12 +382,13 @@ impl<S: WebStack> StackController<S> {
         // Until 2026-12-03 a host's adapter registered again was not used until the cart was
         // saved: the controller kept the one it had built.
         let built_from = (cart.config_version, self.adapters.generation(&cart.adapter));
-        // (Only under the same name: a save replacing the adapter by another name held them
-        // back itself, and the changes sent since through the new one are its own. A save
-        // keeping the name holds nothing back, so a new saving does not stand for one.)
+        // (Only where the registration alone changed: a save replacing the adapter held
+        // them back itself, and the changes sent since through the new one are its own.)
         let before = match cache.get(&cart.id) {
-            Some((v, _, a)) if *v == built_from => return Ok(a.clone()),
-            Some((_, name, a)) if *name == cart.adapter => Some(a.update_mode().resends_safely()),
+            Some((v, a)) if *v == built_from => return Ok(a.clone()),
+            Some(((saving, _), a)) if *saving == cart.config_version => {
+                Some(a.update_mode().resends_safely())
+            }
             _ => None,
         };
         let a = self.adapters.build(cart)?;
@@ -398,7 +399,7 @@ impl<S: WebStack> StackController<S> {
         if before == Some(true) && !a.update_mode().resends_safely() {
             self.stack.hold_back_lost_sends(cart.id, now_ms())?;
         }
-        cache.insert(cart.id, (built_from, cart.adapter.clone(), a.clone()));
+        cache.insert(cart.id, (built_from, a.clone()));
         Ok(a)
     }
 

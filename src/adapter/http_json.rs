@@ -332,41 +332,6 @@ impl HttpJsonAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        let (page, bytes) = self.page(cursor, limit)?;
-        // §9a's page always carries `next_cursor`, null on the last. A full page without it
-        // may have more behind it (a plugin naming the field otherwise): read as the end, Get
-        // QOH reported done having read one page (until 2026-12-03). A short page without it
-        // is the end, and so is one longer than asked: a plugin that lists all in one answer
-        // writes them so. A full one is asked for again with room for one more item: the
-        // same items again are such a plugin's whole list, exactly `limit` long.
-        let next_cursor = match page.next_cursor {
-            None if page.items.len() == limit as usize => {
-                let (again, _) = self.page(cursor, limit.saturating_add(1))?;
-                if again.next_cursor.is_some() || again.items.len() != page.items.len() {
-                    return Err(CartError::Unavailable(format!(
-                        "malformed answer: a full page of {} items without next_cursor (null \
-                         on the last page); body: {}",
-                        page.items.len(),
-                        excerpt(&bytes)
-                    )));
-                }
-                None
-            }
-            None => None,
-            Some(c) => c.filter(|c| !c.is_empty()),
-        };
-        Ok(QuantityPage {
-            items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),
-            next_cursor,
-        })
-    }
-
-    /// One page of the listing from `cursor`, and the answer's bytes.
-    fn page(
-        &self,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> std::result::Result<(PageAnswer, Vec<u8>), CartError> {
         let mut url = self.endpoint("qoh");
         {
             let mut q = url.query_pairs_mut();
@@ -379,7 +344,27 @@ impl HttpJsonAdapter {
         let page: PageAnswer = serde_json::from_slice(&bytes).map_err(|e| {
             CartError::Unavailable(format!("malformed answer: {e}; body: {}", excerpt(&bytes)))
         })?;
-        Ok((page, bytes))
+        // §9a's page always carries `next_cursor`, null on the last. A full page without it
+        // may have more behind it (a plugin naming the field otherwise): read as the end, Get
+        // QOH reported done having read one page (until 2026-12-03). A short page without it
+        // is the end, and so is one longer than asked: a plugin that lists all in one answer
+        // writes them so.
+        let next_cursor = match page.next_cursor {
+            None if page.items.len() == limit as usize => {
+                return Err(CartError::Unavailable(format!(
+                    "malformed answer: a full page of {} items without next_cursor (null on the \
+                     last page); body: {}",
+                    page.items.len(),
+                    excerpt(&bytes)
+                )))
+            }
+            None => None,
+            Some(c) => c.filter(|c| !c.is_empty()),
+        };
+        Ok(QuantityPage {
+            items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),
+            next_cursor,
+        })
     }
 }
 

@@ -833,7 +833,8 @@ fn refused_uri(path: &str) -> Option<&'static str> {
         })
     };
     // (`sqlite3_uri_boolean`: a value starting with a digit is a number, true but 0: `2`,
-    // `01`, and hexadecimal `0x1`, as `sqlite3Atoi` reads it.)
+    // `01`, and hexadecimal `0x1`. Any non-zero digit is taken as true here, so a few values
+    // SQLite reads as false, `0x100` or one past 32 bits, are refused too: the safe side.)
     let on = |key: &str| {
         value(key).is_some_and(|v| {
             let hex = v
