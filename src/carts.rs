@@ -85,6 +85,17 @@ impl std::fmt::Debug for Cart {
 /// Config keys holding credentials: never shown, never logged.
 pub(crate) const SECRET_KEYS: &[&str] = &["token", "consumer_secret", "api_key", "password"];
 
+/// Config keys an adapter reads through [`Cart::secret`], so each may be given as `env:NAME`
+/// (read on the machine that sends): the secrets, and WooCommerce's consumer key, the user
+/// half of its credentials.
+pub(crate) const ENV_KEYS: &[&str] = &[
+    "token",
+    "consumer_secret",
+    "api_key",
+    "password",
+    "consumer_key",
+];
+
 impl Cart {
     /// A text setting of the cart's config.
     pub fn setting(&self, key: &str) -> Option<&str> {
@@ -114,9 +125,8 @@ impl Cart {
     /// The environment variables the cart's credentials are read from (`env:NAME`), on each
     /// machine that sends to it: one machine's may differ from another's.
     pub(crate) fn env_credentials(&self) -> Vec<&str> {
-        SECRET_KEYS
+        ENV_KEYS
             .iter()
-            .chain(&["consumer_key", "email"])
             .filter_map(|k| self.config.get(*k)?.as_str()?.strip_prefix("env:"))
             .collect()
     }
@@ -427,8 +437,10 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
             _ => Ok(()),
         }
     };
-    if let Some(v) = map.get("consumer_key") {
-        env_named("consumer_key", v)?;
+    for k in ENV_KEYS {
+        if let Some(v) = map.get(*k) {
+            env_named(k, v)?;
+        }
     }
     for k in SECRET_KEYS {
         if let Some(v) = map.get(*k) {
@@ -437,7 +449,6 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
                     "cart {name:?}: {k} must be a string"
                 )));
             }
-            env_named(k, v)?;
             // The check a built-in adapter makes when it is built (an `env:NAME` is read
             // only then).
             if let Some(s) = v

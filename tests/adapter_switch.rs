@@ -224,24 +224,13 @@ fn a_rebuild_after_a_save_does_not_hold_back_a_change_the_new_adapter_surely_did
         register(h, "plugin", plugin.clone());
         register(h, "direct", direct.clone());
     }
-    let cart = f.store.upsert_cart_json(&spec_of("Web", "plugin")).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
-    // Both controllers build the plugin (a sale each, applied).
-    adjust(&f.store, "W", -1, Reason::PosSale);
-    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
-    adjust(&till2, "W", -1, Reason::PosSale);
-    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
-    assert_eq!(shop.get("W"), 8);
-    // The switch, on TILL-2; TILL-2's controller meets the cart unreachable.
-    till2.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
-    adjust(&till2, "W", -2, Reason::PosSale);
-    let r2 = till2.run_stack(None).unwrap();
-    assert_eq!((r2.sent, r2.retried), (0, 1), "{r2}");
-    assert_eq!(shop.get("W"), 8, "nothing reached the cart");
-    // TILL-1's controller rebuilds its adapter, and goes on.
-    let r1 = drain(&f.store);
+    let (cart, r1) = saved_on_till2_then_unreachable(
+        &f,
+        &till2,
+        &shop,
+        &spec_of("Web", "plugin"),
+        &spec_of("Web", "direct"),
+    );
     assert_eq!(
         (shop.get("W"), uncertain(&f.store, cart)),
         (6, 0),
@@ -315,23 +304,41 @@ fn a_save_keeping_the_adapters_name_does_not_hold_back_a_sale_surely_not_applied
     for h in [&f.store, &till2] {
         register_plug(h, &keyed, &plain);
     }
-    let cart = f.store.upsert_cart_json(&plug_spec(true)).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
-    adjust(&f.store, "W", -1, Reason::PosSale);
-    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
-    adjust(&till2, "W", -1, Reason::PosSale);
-    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
-    till2.upsert_cart_json(&plug_spec(false)).unwrap();
-    adjust(&till2, "W", -2, Reason::PosSale);
-    let r2 = till2.run_stack(None).unwrap();
-    assert_eq!((r2.sent, r2.retried), (0, 1), "{r2}");
-    let r1 = drain(&f.store);
+    let (cart, r1) =
+        saved_on_till2_then_unreachable(&f, &till2, &shop, &plug_spec(true), &plug_spec(false));
     assert_eq!(
         (shop.get("W"), uncertain(&f.store, cart)),
         (6, 0),
         "stack {:?}; {r1}",
         stack(&f.store, None)
     );
+}
+
+/// Cart "Web" saved as `first` (a keyed adapter) with W at 10; TILL-1 (the fixture's handle)
+/// and TILL-2 each send a sale through it, so both controllers have built it; TILL-2 saves
+/// the cart as `then` (an adapter without keys, that finds the cart unreachable once) and
+/// sends a sale of 2, which surely does not reach the cart; then TILL-1's controller drains.
+/// The cart, and TILL-1's last pass.
+fn saved_on_till2_then_unreachable(
+    f: &Fixture,
+    till2: &Store,
+    shop: &Shop,
+    first: &str,
+    then: &str,
+) -> (CartId, inventory_sync::RunReport) {
+    let cart = f.store.upsert_cart_json(first).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 1);
+    adjust(till2, "W", -1, Reason::PosSale);
+    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
+    assert_eq!(shop.get("W"), 8);
+    till2.upsert_cart_json(then).unwrap();
+    adjust(till2, "W", -2, Reason::PosSale);
+    let r2 = till2.run_stack(None).unwrap();
+    assert_eq!((r2.sent, r2.retried), (0, 1), "{r2}");
+    assert_eq!(shop.get("W"), 8, "nothing reached the cart");
+    (cart, drain(&f.store))
 }

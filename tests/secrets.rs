@@ -100,14 +100,7 @@ fn a_token_can_name_an_environment_variable() {
     let e = Emulator::start().unwrap();
     e.set_token(Some("from-the-env"));
     std::env::set_var("INVSYNC_TEST_TOKEN", "from-the-env");
-    let c = f
-        .store
-        .upsert_cart_json(&format!(
-            r#"{{"name":"Web","adapter":"http_json","url":"{}","token":"env:INVSYNC_TEST_TOKEN",
-                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
-            e.url()
-        ))
-        .unwrap();
+    let c = env_token_cart(&f, &e, "INVSYNC_TEST_TOKEN");
     sells_one_through(&f, &e, c, "from-the-env");
 }
 
@@ -766,14 +759,7 @@ fn a_refused_env_credential_names_its_variable_and_workstation() {
     let e = Emulator::start().unwrap();
     e.set_token(Some("the-right-one"));
     std::env::set_var("INVSYNC_TEST_STALE_TOKEN", "a-stale-one");
-    let c = f
-        .store
-        .upsert_cart_json(&format!(
-            r#"{{"name":"Web","adapter":"http_json","url":"{}","token":"env:INVSYNC_TEST_STALE_TOKEN",
-                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
-            e.url()
-        ))
-        .unwrap();
+    let c = env_token_cart(&f, &e, "INVSYNC_TEST_STALE_TOKEN");
     f.store.set_cart_sync(c, true).unwrap();
     item(&f.store, "S1", 5);
     adjust(&f.store, "S1", -1, Reason::PosSale);
@@ -817,4 +803,15 @@ fn a_woocommerce_consumer_key_env_without_a_variable_name_is_refused_when_saved(
         );
         assert!(token.is_err());
     }
+}
+
+/// An `http_json` cart "Web" on `e` whose token is read from environment variable `var`.
+fn env_token_cart(f: &Fixture, e: &Emulator, var: &str) -> inventory_sync::CartId {
+    f.store
+        .upsert_cart_json(&format!(
+            r#"{{"name":"Web","adapter":"http_json","url":"{}","token":"env:{var}",
+                "capabilities":{{"send":true,"get":true,"realtime":"attribute"}}}}"#,
+            e.url()
+        ))
+        .unwrap()
 }

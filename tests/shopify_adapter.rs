@@ -89,18 +89,7 @@ fn get_qoh_pages_through_variants() {
 
 #[test]
 fn delta_applied_once_when_the_answer_is_lost() {
-    let f = fixture(Mode::Shopify);
-    f.emu.set_qoh("TEE", 10);
-    f.item("TEE", 10);
-    let cart = f.cart(50);
-    let gid = format!(
-        "gid://shopify/InventoryItem/{}",
-        f.emu.platform_id("TEE").unwrap()
-    );
-    f.store
-        .set_web_fields(cart, "TEE", &format!(r#"{{"remote_ref":"{gid}"}}"#))
-        .unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
+    let (f, cart) = tee_linked(10);
     adjust(&f.store, "TEE", -3);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
     let first = f.store.run_stack(None).unwrap();
@@ -1436,19 +1425,8 @@ fn keyed_change(key: &str, sku: &str, item: &str, delta: i64) -> DeltaSend {
 /// controller then takes it off the shop a second time: the shop shows 3 for 4 units.
 #[test]
 fn a_set_answered_500_after_shopify_applied_it_does_not_count_a_sale_twice() {
-    use inventory_sync::emulator::{Fault, Mode};
-    let f = fixture(Mode::Shopify);
-    f.emu.set_qoh("TEE", 5);
-    f.item("TEE", 5);
-    let cart = f.cart(50);
-    let gid = format!(
-        "gid://shopify/InventoryItem/{}",
-        f.emu.platform_id("TEE").unwrap()
-    );
-    f.store
-        .set_web_fields(cart, "TEE", &format!(r#"{{"remote_ref":"{gid}"}}"#))
-        .unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
+    use inventory_sync::emulator::Fault;
+    let (f, cart) = tee_linked(5);
     adjust(&f.store, "TEE", -1); // store 4, the sale waits for the cart (still 5)
     f.emu.inject(Fault::ApplyThenStatus {
         status: 500,
@@ -1705,4 +1683,22 @@ fn a_shopify_sku_that_exists_exactly_is_not_merged_with_a_padded_one() {
         "the sale went to the padded variant: {}",
         seen[1].2
     );
+}
+
+/// A store and the emulator's Shopify both holding `qoh` of TEE, its real-time cart linked
+/// to TEE's inventory item by `remote_ref`.
+fn tee_linked(qoh: i64) -> (Fixture, inventory_sync::CartId) {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("TEE", qoh);
+    f.item("TEE", qoh);
+    let cart = f.cart(50);
+    let gid = format!(
+        "gid://shopify/InventoryItem/{}",
+        f.emu.platform_id("TEE").unwrap()
+    );
+    f.store
+        .set_web_fields(cart, "TEE", &format!(r#"{{"remote_ref":"{gid}"}}"#))
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    (f, cart)
 }

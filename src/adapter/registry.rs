@@ -8,7 +8,7 @@ use super::woocommerce::WooCommerceAdapter;
 use super::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
-use crate::carts::{Cart, SECRET_KEYS};
+use crate::carts::{Cart, ENV_KEYS, SECRET_KEYS};
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet};
@@ -155,7 +155,7 @@ pub(crate) fn check_builtin_settings(cart: &Cart) -> Result<()> {
     }
     static BUILTINS: std::sync::OnceLock<AdapterRegistry> = std::sync::OnceLock::new();
     let mut cart = cart.clone();
-    for key in SECRET_KEYS.iter().chain(&["consumer_key"]) {
+    for key in ENV_KEYS {
         if let Some(serde_json::Value::String(s)) = cart.config.get_mut(*key) {
             if s.starts_with("env:") {
                 *s = "set-where-the-adapter-runs".into();
