@@ -382,23 +382,15 @@ impl<S: WebStack> StackController<S> {
         // Until 2026-12-03 a host's adapter registered again was not used until the cart was
         // saved: the controller kept the one it had built.
         let built_from = (cart.config_version, self.adapters.generation(&cart.adapter));
-        // (Only where the registration alone changed: a save replacing the adapter held
-        // them back itself, and the changes sent since through the new one are its own.)
-        let before = match cache.get(&cart.id) {
-            Some((v, a)) if *v == built_from => return Ok(a.clone()),
-            Some(((saving, _), a)) if *saving == cart.config_version => {
-                Some(a.update_mode().resends_safely())
-            }
-            _ => None,
-        };
-        let a = self.adapters.build(cart)?;
-        // An adapter with keys replaced by one without (a host's, registered again under the
-        // same name): a change the old one sent whose answer was lost may be on the cart, and
-        // the new one would send it again as new. Held back as uncertain, as a save changing
-        // the cart's adapter does (found by a review of the registration change).
-        if before == Some(true) && !a.update_mode().resends_safely() {
-            self.stack.hold_back_lost_sends(cart.id, now_ms())?;
+        if let Some((_, a)) = cache.get(&cart.id).filter(|(v, _)| *v == built_from) {
+            return Ok(a.clone());
         }
+        // An adapter with keys replaced by one without (registered again, after a restart,
+        // or by a save keeping its name) does not send again a change whose answer the old
+        // one lost: the group keeps that (`Transition::Pending`'s `maybe_applied`), and a
+        // lease to a cart without keys holds it back (until 2026-12-04 a rebuild on this
+        // handle held such changes back, and a restart or a save in between sent them again).
+        let a = self.adapters.build(cart)?;
         cache.insert(cart.id, (built_from, a.clone()));
         Ok(a)
     }
@@ -961,6 +953,11 @@ impl<S: WebStack> StackController<S> {
         let now = now_ms();
         let sending = batch.sending.len();
         let mut stop = false;
+        let keyed = adapter.update_mode().resends_safely();
+        // Whether the cart may have each send though the answer says nothing of it: a keyed
+        // cart's lost answer, or its item left out of the answer or answered `Retry` (which,
+        // for a keyed cart, may follow a lost answer to a later request of the call).
+        let mut lost = vec![false; sending];
         let verdicts: Vec<Verdict> = match answer {
             Ok(outcomes) => {
                 // A rate limit another controller recorded while this request was in flight
@@ -970,10 +967,16 @@ impl<S: WebStack> StackController<S> {
                 if limited {
                     stop = true;
                 }
-                let unkeyed = !adapter.update_mode().resends_safely();
+                for (i, lost) in lost.iter_mut().enumerate() {
+                    *lost = keyed
+                        && matches!(
+                            outcomes.get(i),
+                            None | Some(SendOutcome::Retry { after: None, .. })
+                        );
+                }
                 let verdicts: Vec<Verdict> = (0..sending)
                     .map(|i| match outcomes.get(i) {
-                        Some(o) => outcome_verdict(o, unkeyed, now),
+                        Some(o) => outcome_verdict(o, !keyed, now),
                         // Not met: the registry's adapters answer a short list as lost.
                         None => Verdict::Retryable("the cart gave no result for this item".into()),
                     })
@@ -1070,8 +1073,10 @@ impl<S: WebStack> StackController<S> {
                         let step = state.outage_step + 1;
                         let until = now + backoff_ms(settings, step);
                         let verdict = match e {
-                            CartError::Ambiguous(_) if !adapter.update_mode().resends_safely() => {
-                                Verdict::Uncertain(msg.clone())
+                            CartError::Ambiguous(_) if !keyed => Verdict::Uncertain(msg.clone()),
+                            CartError::Ambiguous(_) => {
+                                lost.fill(true);
+                                Verdict::WaitUntil { until, attempt: true, response: msg.clone() }
                             }
                             _ => Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
                         };
@@ -1120,8 +1125,9 @@ impl<S: WebStack> StackController<S> {
             rep.deferred += deferred;
         }
         let lapsed = Verdict::Uncertain(
-            "a controller stopped while sending this; the cart may or may not have it: \
-             check the cart, then retry or discard"
+            "sent before, and its answer never came (a controller stopped while sending it, \
+             or the cart's answer was lost), and the cart's adapter cannot tell a change sent \
+             again: the cart may or may not have it; check the cart, then retry or discard"
                 .into(),
         );
         let transitions = batch
@@ -1129,7 +1135,14 @@ impl<S: WebStack> StackController<S> {
             .iter()
             .chain(&batch.held_back)
             .zip(verdicts.into_iter().chain(std::iter::repeat(lapsed)))
-            .map(|(s, v)| (s.group_id, transition(settings, s.attempts, v, now)))
+            .zip(lost.into_iter().chain(std::iter::repeat(false)))
+            .map(|((s, v), lost_now)| {
+                let mut t = transition(settings, s.attempts, v, now);
+                if let Transition::Pending { maybe_applied, .. } = &mut t {
+                    *maybe_applied = keyed && (lost_now || s.lapsed);
+                }
+                (s.group_id, t)
+            })
             .collect();
         Ok((transitions, stop))
     }

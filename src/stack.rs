@@ -109,8 +109,9 @@ pub struct LeasedSend {
     pub attempts: i64,
     /// How many stack records the group settles.
     pub records: usize,
-    /// A controller leased this group before and stopped without settling it: the cart may
-    /// already have it.
+    /// The cart may already have it: a controller leased this group before and stopped
+    /// without settling it, or the answer to a send of it through a keyed adapter was lost
+    /// ([`Transition::Pending`]'s `maybe_applied`). Only a re-send under its key is safe.
     pub lapsed: bool,
 }
 
@@ -148,6 +149,12 @@ pub enum Transition {
         next_attempt_at: i64,
         /// What the cart said.
         response: String,
+        /// The cart may have it already: an answer to a send of it through a keyed adapter
+        /// was lost, and only a re-send under its key is safe. Kept with the group until it
+        /// leaves the stack or is bypassed, so that an adapter without keys (registered in
+        /// its place, after a restart, or by a save) holds it back as uncertain rather than
+        /// sending it again as new. [`transition`] leaves it `false`; the controller sets it.
+        maybe_applied: bool,
     },
     /// Back to pending, due at `next_attempt_at`, the cart having applied nothing of it (it
     /// refused the change as it stands): when it goes again, the item's changes made since
@@ -249,6 +256,7 @@ pub fn transition(settings: &Settings, attempts: i64, verdict: Verdict, now: i64
             attempts: attempts + 1,
             next_attempt_at: now + backoff_ms(settings, attempts + 1),
             response,
+            maybe_applied: false,
         },
         Verdict::Refused(response) => Transition::Refused {
             attempts: attempts + 1,
@@ -268,6 +276,7 @@ pub fn transition(settings: &Settings, attempts: i64, verdict: Verdict, now: i64
                     attempts,
                     next_attempt_at: until,
                     response,
+                    maybe_applied: false,
                 }
             }
         }
@@ -321,14 +330,6 @@ pub trait WebStack: Send + Sync {
             }
         }
         self.lease(next.cart, next.max, next.scope, now, next.lease_ms)
-    }
-    /// Holds back as uncertain the changes of `cart` sent before whose answer was lost
-    /// (waiting for a keyed re-send): the cart's adapter with keys was replaced by one without,
-    /// which would send them again as new. Returns how many groups. (Provided, holding back
-    /// nothing: a stack that keeps send groups implements it.)
-    fn hold_back_lost_sends(&self, cart: CartId, now: i64) -> Result<usize> {
-        let _ = (cart, now);
-        Ok(0)
     }
     /// Extends a lease; false when the token no longer holds anything.
     fn renew(&self, token: &str, until: i64) -> Result<bool>;
@@ -614,9 +615,6 @@ impl WebStack for SqliteStack {
     }
     fn renew(&self, token: &str, until: i64) -> Result<bool> {
         self.write(|c| sql::lease_renew(c, token, until))
-    }
-    fn hold_back_lost_sends(&self, cart: CartId, now: i64) -> Result<usize> {
-        self.write(|c| sql::groups_held_back_at_switch(c, cart, now))
     }
     fn release(&self, token: &str) -> Result<usize> {
         self.write(|c| sql::lease_release(c, token))
@@ -939,7 +937,8 @@ mod tests {
             Transition::Pending {
                 attempts: 2,
                 next_attempt_at: 100_000,
-                response: "429".into()
+                response: "429".into(),
+                maybe_applied: false,
             }
         );
         let t = transition(&s, 0, Verdict::Uncertain("timeout".into()), 100);

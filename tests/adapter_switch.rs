@@ -342,3 +342,136 @@ fn saved_on_till2_then_unreachable(
     assert_eq!(shop.get("W"), 8, "nothing reached the cart");
     (cart, drain(&f.store))
 }
+
+// ---------------------------------------------------------------------------------------
+// 3. A lost answer kept with its group (2026-12-04): the hold-back no longer depends on
+//    what one handle built and saw replaced.
+// ---------------------------------------------------------------------------------------
+
+/// Cart "Plug" on the host's keyed "plug", which applied a sale of 1 from P's 5 and lost its
+/// answer. The cart, and the shop.
+fn answer_lost_through_keyed_plug(f: &Fixture) -> (CartId, Arc<Shop>) {
+    let shop = Arc::new(Shop::default());
+    let first = Arc::new(KeyedLosingFirst {
+        inner: Keyed::new(&shop),
+        calls: Default::default(),
+    });
+    register(&f.store, "plug", first);
+    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "P", 5);
+    shop.set("P", 5);
+    adjust(&f.store, "P", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.sent, 0, "{r}");
+    assert_eq!(shop.get("P"), 4, "the sale landed; its answer was lost");
+    (cart, shop)
+}
+
+/// The host restarts (a new handle on the store) and registers "plug" without keys: the new
+/// handle had built nothing to compare with, and sent the sale whose answer was lost again
+/// as a new change: the shop took it twice.
+#[test]
+fn a_lost_answer_is_held_back_after_a_restart_on_an_adapter_without_keys() {
+    let f = store();
+    let (cart, shop) = answer_lost_through_keyed_plug(&f);
+    let restarted = f.reopen();
+    register(&restarted, "plug", Plain::new(&shop, 0));
+    let r = drain(&restarted);
+    assert_eq!(
+        (shop.get("P"), uncertain(&restarted, cart)),
+        (4, 1),
+        "sent {:?}; {r}",
+        shop.sent.lock().unwrap()
+    );
+}
+
+/// The host registers "plug" again without keys, and the cart is saved (a setting changed,
+/// its adapter's name kept) before the next pass: the rebuild saw a save, not a registration,
+/// and sent the lost sale again as new.
+#[test]
+fn a_lost_answer_is_held_back_when_the_cart_is_saved_after_a_registration_without_keys() {
+    let f = store();
+    let (cart, shop) = answer_lost_through_keyed_plug(&f);
+    register(&f.store, "plug", Plain::new(&shop, 0));
+    let resaved = serde_json::json!({"name": "Plug", "adapter": "plug", "max_items_to_send": 20,
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"}});
+    f.store.upsert_cart_json(&resaved.to_string()).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("P"), uncertain(&f.store, cart)),
+        (4, 1),
+        "sent {:?}; {r}",
+        shop.sent.lock().unwrap()
+    );
+}
+
+/// A host whose "plug" has keys only under a setting: the save turning it off keeps the
+/// adapter's name, so nothing held the lost sale back, and the plug without keys sent it again.
+#[test]
+fn a_lost_answer_is_held_back_when_a_save_turns_the_adapters_keys_off() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let keyed = Arc::new(KeyedLosingFirst {
+        inner: Keyed::new(&shop),
+        calls: Default::default(),
+    });
+    let plain = Plain::new(&shop, 0);
+    f.store.register_adapter("plug", move |cart| {
+        Ok(match cart.setting("mode") {
+            Some("keyed") => keyed.clone() as Arc<dyn CartAdapter>,
+            _ => plain.clone() as Arc<dyn CartAdapter>,
+        })
+    });
+    let cart = f.store.upsert_cart_json(&plug_spec(true)).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 5);
+    shop.set("W", 5);
+    adjust(&f.store, "W", -1, Reason::PosSale);
+    assert_eq!(f.store.run_stack(None).unwrap().sent, 0);
+    assert_eq!(shop.get("W"), 4, "the sale landed; its answer was lost");
+    f.store.upsert_cart_json(&plug_spec(false)).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("W"), uncertain(&f.store, cart)),
+        (4, 1),
+        "sent {:?}; {r}",
+        shop.sent.lock().unwrap()
+    );
+}
+
+/// A keyed adapter met the cart unreachable (no request reached it: surely not applied); the
+/// host then registers the adapter again without keys. The sale goes through it: holding it
+/// back as uncertain (as every change tried before was, until 2026-12-04) left an operator to
+/// check a sale the cart never saw, while the cart oversold.
+#[test]
+fn a_change_the_keyed_adapter_surely_did_not_send_goes_through_its_replacement() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    struct Down;
+    impl CartAdapter for Down {
+        fn update_mode(&self) -> UpdateMode {
+            UpdateMode::RelativeKeyed
+        }
+        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+            Err(CartError::Unreachable("connection refused".into()))
+        }
+        sends_deltas_only!();
+    }
+    register(&f.store, "plug", Arc::new(Down));
+    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "P", 5);
+    shop.set("P", 5);
+    adjust(&f.store, "P", -1, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.retried), (0, 1), "{r}");
+    register(&f.store, "plug", Plain::new(&shop, 0));
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("P"), uncertain(&f.store, cart)),
+        (4, 0),
+        "stack {:?}; {r}",
+        stack(&f.store, None)
+    );
+}

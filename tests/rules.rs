@@ -1002,6 +1002,7 @@ fn a_killed_controllers_lease_is_taken_over_with_the_same_key() {
         attempts: 1,
         next_attempt_at: 0,
         response: "late".into(),
+        maybe_applied: false,
     };
     assert_eq!(
         again

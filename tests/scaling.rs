@@ -337,6 +337,7 @@ fn make_due_groups(path: &std::path::Path, cart: i64, groups: usize) {
                         attempts: 1,
                         next_attempt_at: 2_000,
                         response: "503".into(),
+                        maybe_applied: false,
                     },
                 )
             })
@@ -618,6 +619,7 @@ fn a_lease_does_not_walk_a_refused_items_bypassed_groups() {
             attempts: 1,
             next_attempt_at: 2_000,
             response: "503".into(),
+            maybe_applied: false,
         });
         hot.new_sales();
         let conn = Connection::open(store.path()).unwrap();
@@ -1002,6 +1004,7 @@ fn the_stack_listing_lists_what_a_scan_of_the_stack_would() {
         attempts: 1,
         next_attempt_at: 2_000,
         response: "503".into(),
+        maybe_applied: false,
     };
     settle_oldest(&stack, a, 10, retry);
     settle_oldest(&stack, b, 10, bypassed());

@@ -1215,7 +1215,8 @@ pub(crate) fn group_settle(
     let (state, attempts, next, response) = settled_state(t, now)?;
     Ok(c.prepare_cached(
         "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
-                last_response = ?5, lease_token = NULL, lease_until = 0, unsettled = 0,
+                last_response = ?5, lease_token = NULL, lease_until = 0,
+                unsettled = CASE WHEN ?8 THEN unsettled ELSE 0 END,
                 refused = CASE WHEN ?7 THEN 1 WHEN ?2 = 'pending' THEN refused ELSE 0 END
          WHERE id = ?1 AND lease_token = ?6",
     )?
@@ -1226,7 +1227,8 @@ pub(crate) fn group_settle(
         next,
         truncate(response, 2000),
         token,
-        matches!(t, Transition::Refused { .. })
+        matches!(t, Transition::Refused { .. }),
+        maybe_applied(t)
     ])? > 0)
 }
 
@@ -1879,7 +1881,8 @@ pub(crate) fn batch_settle(
         let (state, attempts, next, response) = settled_state(t, now)?;
         let settled = (state, attempts, next, Some(response));
         let refused = matches!(t, Transition::Refused { .. });
-        if batch_item_to_group(c, b, item, settled, 0, refused)? {
+        let unsettled = i64::from(maybe_applied(t));
+        if batch_item_to_group(c, b, item, settled, unsettled, refused)? {
             held.push(-item);
         }
     }
@@ -1895,6 +1898,19 @@ pub(crate) fn batch_settle(
     backlog_clamp(c)
 }
 
+/// Whether a group settling with `t` stays counted as sent without an answer (its lease
+/// left `unsettled`): the cart may have it, so the next lease takes it for lapsed, and a
+/// cart without keys holds it back (`LeasedSend::lapsed`).
+fn maybe_applied(t: &Transition) -> bool {
+    matches!(
+        t,
+        Transition::Pending {
+            maybe_applied: true,
+            ..
+        }
+    )
+}
+
 /// A group's state, attempts, next attempt and last response after `t` (not a leave).
 fn settled_state(t: &Transition, now: i64) -> Result<(&'static str, i64, i64, &str)> {
     Ok(match t {
@@ -1908,6 +1924,7 @@ fn settled_state(t: &Transition, now: i64) -> Result<(&'static str, i64, i64, &s
             attempts,
             next_attempt_at,
             response,
+            ..
         }
         | Transition::Refused {
             attempts,

@@ -455,13 +455,6 @@ impl<H: StackHooks> inventory_sync::stack::WebStack for HookedStack<H> {
     fn renew(&self, token: &str, until: i64) -> inventory_sync::Result<bool> {
         self.inner.renew(token, until)
     }
-    fn hold_back_lost_sends(
-        &self,
-        cart: inventory_sync::CartId,
-        now: i64,
-    ) -> inventory_sync::Result<usize> {
-        self.inner.hold_back_lost_sends(cart, now)
-    }
     fn release(&self, token: &str) -> inventory_sync::Result<usize> {
         self.inner.release(token)
     }
