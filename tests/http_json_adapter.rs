@@ -910,3 +910,30 @@ fn a_plugin_paging_at_a_fixed_size_is_not_read_as_one_page() {
     server.finish();
     assert!(matches!(r, Err(CartError::Unavailable(_))), "{r:?}");
 }
+
+/// A PHP plugin whose source file starts with a byte-order mark writes it before every
+/// answer, and one on a host showing PHP's notices (`display_errors` on, common on shared
+/// hosting; PHP 8.2's "Creation of dynamic property" deprecation in many plugins) writes the
+/// notice before its JSON. Every answer was read as malformed: each sale sent and lost
+/// (again and again, under its key), and Get QOH failed for good. The JSON after them is read.
+#[test]
+fn an_answer_after_a_byte_order_mark_or_a_php_notice_is_read() {
+    const NOTICE: &str = "<br />\n<b>Deprecated</b>:  Creation of dynamic property Qoh_Plugin::$cache is deprecated in <b>/var/www/wp-content/plugins/qoh/qoh.php</b> on line <b>12</b><br />\n";
+    let adjusted = "\u{feff}{\"results\":[{\"key\":\"k1\",\"status\":\"applied\",\"qoh\":4}]}";
+    let listed =
+        format!("{NOTICE}{{\"items\":[{{\"sku\":\"TEE-M\",\"qoh\":5}}],\"next_cursor\":null}}");
+    let cart = Scripted::start(vec![(200, adjusted), (200, listed.leak())]);
+    let a = HttpJsonAdapter::new(&cart.url, None, Duration::from_secs(10)).unwrap();
+    let o = a.apply_deltas(&[delta("k1", "TEE-M", -1)]);
+    let page = a.fetch_quantities(None, 10);
+    cart.finish();
+    assert!(
+        matches!(&o, Ok(v) if v[..] == [SendOutcome::Applied { qoh: Some(4) }]),
+        "{o:?}"
+    );
+    assert_eq!(
+        page.map(|p| p.items),
+        Ok(vec![("TEE-M".to_owned(), 5)]),
+        "the listing after the notice"
+    );
+}

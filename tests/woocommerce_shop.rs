@@ -1213,3 +1213,47 @@ fn a_lost_answer_to_the_write_leaves_an_unknown_sku_failed_not_uncertain() {
     assert!(matches!(out[0], SendOutcome::Uncertain { .. }), "{out:?}");
     assert!(matches!(out[1], SendOutcome::Failed { .. }), "{out:?}");
 }
+
+/// A shop on a host that shows PHP's errors (`display_errors` on: common on shared hosting,
+/// and PHP 8.2 deprecates what many plugins do) prints a notice before every REST answer's
+/// JSON. Every listing and every batch answer was read as malformed: each sale lost its
+/// answer (read back, failing again), and Get QOH failed for good. The JSON after the notice
+/// is read: the sale is applied once, and Get QOH reads the count.
+#[test]
+fn a_shop_printing_php_notices_before_its_json_is_served() {
+    const NOTICE: &str = "<br />\n<b>Deprecated</b>:  Creation of dynamic property WC_Shipping_Legacy::$fee is deprecated in <b>/var/www/wp-content/plugins/shipping/legacy.php</b> on line <b>40</b><br />\n";
+    let count = Arc::new(Mutex::new(10i64));
+    let c = count.clone();
+    let shop = FakeShop::start(move |method, target, body| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(format!(
+                r#"{NOTICE}[{{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":{}}}]"#,
+                c.lock().unwrap()
+            )),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                let q = v["update"][0]["stock_quantity"].as_i64().unwrap();
+                *c.lock().unwrap() = q;
+                ok(format!(
+                    r#"{NOTICE}{{"update":[{{"id":5,"sku":"MUG","manage_stock":true,"stock_quantity":{q}}}]}}"#
+                ))
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let adapter = woo(&shop.url);
+    let sold = adapter.apply_deltas(&[DeltaSend {
+        key: "k-MUG".into(),
+        sku: "MUG".into(),
+        remote_ref: None,
+        delta: -1,
+    }]);
+    let listed = adapter.fetch_quantities(None, 100).map(|p| p.items);
+    assert!(
+        matches!(&sold, Ok(v) if matches!(v[..], [SendOutcome::Applied { .. }])),
+        "{sold:?}"
+    );
+    assert_eq!(*count.lock().unwrap(), 9);
+    assert_eq!(listed, Ok(vec![("MUG".to_owned(), 9)]));
+}

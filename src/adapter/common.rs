@@ -196,6 +196,33 @@ pub(crate) fn gateway_lost_answer(r: &Response) -> Option<CartError> {
     })
 }
 
+/// The JSON of an answer from a PHP shop or plugin (WooCommerce, an `http_json` plugin), read
+/// past what PHP writes before it: a byte-order mark at the start of a plugin's source file,
+/// and the notices and warnings a host showing PHP's errors (`display_errors` on) prints
+/// before the JSON, each ending a line. Read as malformed, every answer of such a shop was a
+/// lost answer or an outage for as long as it printed them (until 2026-12-04). The body is
+/// tried whole first, then, where it does not open with JSON itself (a broken answer is not
+/// read from its middle), from each of the first few lines that open a JSON value; the error
+/// is the whole body's.
+pub(crate) fn php_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
+    const TRIED_LINES: usize = 16;
+    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+    let whole = serde_json::from_slice(body);
+    let opens_json = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| matches!(b, b'{' | b'['));
+    if whole.is_ok() || opens_json {
+        return whole;
+    }
+    body.iter()
+        .enumerate()
+        .filter(|&(i, b)| i > 0 && matches!(b, b'{' | b'[') && body[i - 1] == b'\n')
+        .take(TRIED_LINES)
+        .find_map(|(i, _)| serde_json::from_slice(&body[i..]).ok())
+        .map_or(whole, Ok)
+}
+
 /// The body excerpt of a JSON answer that could not be understood.
 pub(crate) fn malformed(what: &str, e: impl std::fmt::Display, body: &[u8]) -> String {
     format!("{what}: malformed answer: {e}; body: {}", excerpt(body))
@@ -623,5 +650,19 @@ mod tests {
         // Cut by an excerpt while escaped.
         let out = scrub("invalid token tok\\/SECR…".to_owned(), &secrets);
         assert_eq!(out, "invalid token ***…");
+    }
+
+    /// A broken answer that opens with JSON is not read from a line in its middle: a batch
+    /// answer cut after its first product read as that product alone would be an answer
+    /// naming no item written (the write's fate then unknown), not a malformed one.
+    #[test]
+    fn only_a_prefix_that_is_not_json_is_skipped() {
+        let cut = b"{\"update\":[\n{\"id\":5,\"stock_quantity\":9}";
+        assert!(php_json::<serde_json::Value>(cut).is_err());
+        let noticed = b"PHP Warning:  Undefined array key in x.php on line 3\n{\"a\":1}";
+        assert_eq!(
+            php_json::<serde_json::Value>(noticed).unwrap(),
+            serde_json::json!({"a": 1})
+        );
     }
 }

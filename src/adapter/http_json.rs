@@ -43,6 +43,9 @@
 //! | a set's result with a status outside the protocol | [`SendOutcome::Uncertain`] (the count may have been set) |
 //! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; a count is absolute and a delta keyed, so either is safe to send again); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
 //!
+//! JSON after a byte-order mark, or after the notices a PHP host showing its errors prints
+//! before it, is read (see `common::php_json`).
+//!
 //! Messages hold the HTTP status and at most ~200 characters of the cart's body; never the
 //! token or the `Authorization` header (a token the cart quotes back is scrubbed).
 
@@ -151,7 +154,7 @@ impl HttpJsonAdapter {
                 .body(serde_json::to_vec(body).expect("serialising plain structs")),
             on_error,
         )?;
-        Ok(serde_json::from_slice::<ResultsAnswer>(&bytes)
+        Ok(common::php_json::<ResultsAnswer>(&bytes)
             .map(|a| a.results)
             .map_err(|e| format!("malformed answer: {e}; body: {}", excerpt(&bytes))))
     }
@@ -341,7 +344,7 @@ impl HttpJsonAdapter {
             }
         }
         let bytes = self.exchange(self.client.get(url))?;
-        let page: PageAnswer = serde_json::from_slice(&bytes).map_err(|e| {
+        let page: PageAnswer = common::php_json(&bytes).map_err(|e| {
             CartError::Unavailable(format!("malformed answer: {e}; body: {}", excerpt(&bytes)))
         })?;
         // §9a's page always carries `next_cursor`, null on the last. A full page without it

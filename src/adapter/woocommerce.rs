@@ -287,7 +287,7 @@ impl WooCommerceAdapter {
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         let (headers, bytes) =
             common::exchange(self.client.get(url), |_| None).map_err(no_route)?;
-        let list: Vec<Value> = serde_json::from_slice(&bytes)
+        let list: Vec<Value> = common::php_json(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("woocommerce", e, &bytes)))?;
         let total = headers
             .get("x-wp-total")
@@ -634,7 +634,7 @@ impl WooCommerceAdapter {
                 )
                 .map_err(no_route)
                 .and_then(|(_, bytes)| {
-                    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                    common::php_json::<Value>(&bytes).map_err(|e| {
                         CartError::Ambiguous(common::malformed("woocommerce", e, &bytes))
                     })
                 });
