@@ -42,10 +42,12 @@
 //! or location, whose count Send QOH sets): each is [`SendOutcome::Retry`], tried again with
 //! back-off, and bypassed only after the controller's attempts, with the refusal as its last
 //! response. A 423 (a resource locked for now) is [`CartError::Unavailable`]: nothing was
-//! applied, and the changes wait.
+//! applied, and the changes wait. A 422's reason is read from its whole body (a SKU of up to
+//! 255 characters named before it). A 207 ("a partial failure") to an adjustment is a lost
+//! answer: some of it may be applied, and this adapter does not read which.
 //!
 //! Rate limits: a 429 is [`CartError::RateLimited`] with `X-Rate-Limit-Time-Reset-Ms` (or
-//! `Retry-After`) as the wait; when an answer (a refusal too) says
+//! `Retry-After`, or `X-Retry-After`) as the wait; when an answer (a refusal too) says
 //! `X-Rate-Limit-Requests-Left: 0` the next request waits out the window first (at most
 //! [`MAX_PACING`]). A 429 to one request of a call ends the call: the items not yet sent wait
 //! the same time (BigCommerce calls consecutive 429s abusive, and the quota is shared with the
@@ -60,7 +62,7 @@
 //! deleted behind the page read hid the item that opened the next page), returning each item
 //! once by its identity.
 
-use super::common::{self, outcome_for_failed_request};
+use super::common::{self, outcome_for_failed_request, Refusal};
 use super::http_json::parse_retry_after;
 use super::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
@@ -70,7 +72,7 @@ use crate::secret::Secret;
 use parking_lot::Mutex;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::Url;
+use reqwest::{StatusCode, Url};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -252,6 +254,20 @@ impl BigCommerceAdapter {
         request: RequestBuilder,
         write: bool,
     ) -> std::result::Result<Vec<u8>, CartError> {
+        match self.send_keeping(request, write, None)? {
+            Ok((_, body)) => Ok(body),
+            Err(refusal) => Err(refusal.error),
+        }
+    }
+
+    /// [`send`](Self::send), with the status of a 2xx answer, and an answer of status `keep`
+    /// given back with its whole body ([`common::exchange_keeping`]).
+    fn send_keeping(
+        &self,
+        request: RequestBuilder,
+        write: bool,
+        keep: Option<StatusCode>,
+    ) -> std::result::Result<std::result::Result<(StatusCode, Vec<u8>), Refusal>, CartError> {
         let wait = self.not_before.lock().take();
         if let Some(until) = wait {
             let now = Instant::now();
@@ -281,19 +297,31 @@ impl BigCommerceAdapter {
                     r.status()
                 )));
             }
+            // The wait: the window's reset, else `Retry-After`, else BigCommerce's own
+            // `X-Retry-After` ("the number of seconds before the quota refreshes"; taken as
+            // none, the change went again within the spent window, and BigCommerce calls
+            // consecutive 429s abusive).
             (r.status().as_u16() == 429).then(|| CartError::RateLimited {
                 retry_after: header_ms(r.headers(), "x-rate-limit-time-reset-ms").or_else(|| {
-                    r.headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after)
+                    [RETRY_AFTER.as_str(), "x-retry-after"]
+                        .iter()
+                        .find_map(|h| {
+                            r.headers()
+                                .get(*h)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(parse_retry_after)
+                        })
                 }),
                 message: "HTTP 429: the store's API quota is used up for this window".into(),
             })
         };
-        let (headers, body) = common::exchange(request, on_error)?;
-        self.pace(&headers);
-        Ok(body)
+        Ok(match common::exchange_keeping(request, on_error, keep)? {
+            Ok((status, headers, body)) => {
+                self.pace(&headers);
+                Ok((status, body))
+            }
+            Err(refusal) => Err(refusal),
+        })
     }
 
     /// Notes the quota an answer reports, whatever its status (a 422 or a 429 counts against
@@ -474,12 +502,14 @@ impl BigCommerceAdapter {
         true
     }
 
-    /// One adjustment request. `Ok(Err(message))`: a 422 (nothing applied).
+    /// One adjustment request. `Ok(Err((message, body)))`: a 422 (nothing applied), its
+    /// message quoting an excerpt, and its whole body, which says why (a long SKU before the
+    /// reason put it past the excerpt, and a refusal to be tried again failed for good).
     fn adjust(
         &self,
         relative: bool,
         items: &[(&str, i64)],
-    ) -> std::result::Result<std::result::Result<(), String>, CartError> {
+    ) -> std::result::Result<std::result::Result<(), (String, String)>, CartError> {
         let products = self.products.lock();
         let body = json!({
             "reason": "inventory_sync",
@@ -504,10 +534,21 @@ impl BigCommerceAdapter {
         let request = request
             .header(CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body).expect("json"));
-        match self.send(request, true) {
+        match self.send_keeping(request, true, Some(StatusCode::UNPROCESSABLE_ENTITY))? {
+            // "Multiple operations have taken place ... Typically indicates that a partial
+            // failure has occurred" (BigCommerce's status codes): some of the request may
+            // have been applied, and it is not known which; read as every item applied
+            // (until 2026-12-04), the ones refused were taken as on the cart.
+            Ok((StatusCode::MULTI_STATUS, body)) => Err(CartError::Ambiguous(format!(
+                "HTTP 207: bigcommerce applied part of the request, and says which only in a form this adapter does not read: {}",
+                super::http_json::excerpt(&body)
+            ))),
             Ok(_) => Ok(Ok(())),
-            Err(CartError::Rejected(m)) if m.starts_with("HTTP 422") => Ok(Err(m)),
-            Err(e) => Err(e),
+            Err(refusal) => match refusal.error {
+                CartError::Rejected(m) if refusal.body.is_empty() => Ok(Err((m.clone(), m))),
+                CartError::Rejected(m) => Ok(Err((m, refusal.body))),
+                e => Err(e),
+            },
         }
     }
 
@@ -568,17 +609,17 @@ impl BigCommerceAdapter {
                             });
                         }
                     }
-                    Ok(Err(message)) => match part.as_slice() {
+                    Ok(Err((message, why))) => match part.as_slice() {
                         // "Item with variant_id 106 is tracked by product, please update stock
                         // by product id" (the adjustments reference's 422): the item is sent
                         // again, and from then on, by the product id its listing showed.
-                        [(_, sku, _)] if tracked_by_product(&message) && self.go_by_product(sku) => {
+                        [(_, sku, _)] if tracked_by_product(&why) && self.go_by_product(sku) => {
                             parts.push(part)
                         }
                         // A relative adjustment refused for stock may pass once BigCommerce's
                         // queue of concurrent adjustments settles: tried again (with back-off,
                         // bypassed only after the controller's attempts), not failed at once.
-                        [(i, sku, _)] if relative && insufficient_stock(&message) => {
+                        [(i, sku, _)] if relative && insufficient_stock(&why) => {
                             out[*i] = Some(SendOutcome::Retry {
                                 message: format!(
                                     "sku {sku}: not applied, bigcommerce refused it for stock (may pass once concurrent adjustments settle): {message}"
@@ -591,7 +632,7 @@ impl BigCommerceAdapter {
                         // product's inventory before you can make a relative adjustment"), and
                         // one Send QOH made may still wait in BigCommerce's queue: tried again,
                         // and the message says what sets the count.
-                        [(i, sku, _)] if relative && absolute_first(&message) => {
+                        [(i, sku, _)] if relative && absolute_first(&why) => {
                             out[*i] = Some(SendOutcome::Retry {
                                 message: format!(
                                     "sku {sku}: not applied, bigcommerce holds no count of it yet, which a Send QOH to the cart sets (forced while real-time sync is on); tried again meanwhile: {message}"

@@ -2,13 +2,14 @@
 //! failures to [`CartError`] without ever quoting a credential.
 
 use super::http_json::{
-    describe, excerpt, read_body, status_error, transport_error, MAX_ANSWER_BYTES,
+    describe, excerpt, read_body, status_error, status_error_with_body, transport_error,
+    MAX_ANSWER_BYTES,
 };
 use super::{CartError, SendOutcome};
 use crate::error::{Error, Result};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Url};
+use reqwest::{Method, StatusCode, Url};
 use std::time::Duration;
 
 /// Parses and checks a cart's base URL (http or https, a host, no credentials, query or
@@ -145,6 +146,31 @@ pub(crate) fn exchange(
     request: RequestBuilder,
     on_error: impl FnOnce(&Response) -> Option<CartError>,
 ) -> std::result::Result<(HeaderMap, Vec<u8>), CartError> {
+    match exchange_keeping(request, on_error, None)? {
+        Ok((_, headers, body)) => Ok((headers, body)),
+        Err(refusal) => Err(refusal.error),
+    }
+}
+
+/// A refusal [`exchange_keeping`] gives back with its body.
+pub(crate) struct Refusal {
+    /// The error [`exchange`] gives for it (quoting an excerpt of the body).
+    pub error: CartError,
+    /// The whole body (up to 64 KiB), where the reason may lie past the excerpt (a long SKU
+    /// before it).
+    pub body: String,
+}
+
+/// A 2xx answer: its status, headers and body.
+pub(crate) type Answered = (StatusCode, HeaderMap, Vec<u8>);
+
+/// [`exchange`], giving the status of a 2xx answer too (a 207 is no plain success), and
+/// giving back an answer of status `keep` (after `on_error`) as a [`Refusal`] with its body.
+pub(crate) fn exchange_keeping(
+    request: RequestBuilder,
+    on_error: impl FnOnce(&Response) -> Option<CartError>,
+    keep: Option<StatusCode>,
+) -> std::result::Result<std::result::Result<Answered, Refusal>, CartError> {
     let (client, request) = request.build_split();
     let request = request.map_err(transport_error)?;
     let read = matches!(*request.method(), Method::GET | Method::HEAD);
@@ -156,7 +182,7 @@ pub(crate) fn exchange(
     if status.is_success() {
         let headers = response.headers().clone();
         return read_body(response, MAX_ANSWER_BYTES)
-            .map(|b| (headers, b))
+            .map(|b| Ok((status, headers, b)))
             .map_err(|e| {
                 lost(CartError::Ambiguous(format!(
                     "HTTP {status}: reading the answer failed: {e}"
@@ -165,6 +191,11 @@ pub(crate) fn exchange(
     }
     if let Some(e) = on_error(&response) {
         return Err(e);
+    }
+    if Some(status) == keep {
+        let (error, body) = status_error_with_body(status, response);
+        let body = String::from_utf8_lossy(&body).into_owned();
+        return Ok(Err(Refusal { error, body }));
     }
     Err(status_error(status, response))
 }

@@ -557,14 +557,27 @@ fn names_wait(r: &Response) -> bool {
 
 /// A non-2xx answer.
 pub(crate) fn status_error(status: StatusCode, response: Response) -> CartError {
+    status_error_with_body(status, response).0
+}
+
+/// [`status_error`], and the answer's body (up to 64 KiB; empty where it could not be read),
+/// for an adapter that reads the reason of a refusal from it: the error quotes only an
+/// excerpt.
+pub(crate) fn status_error_with_body(
+    status: StatusCode,
+    response: Response,
+) -> (CartError, Vec<u8>) {
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let body = read_body(response, MAX_ERROR_BODY_BYTES)
-        .map(|b| excerpt(&b))
-        .unwrap_or_default();
+    let whole = read_body(response, MAX_ERROR_BODY_BYTES).unwrap_or_default();
+    (status_error_of(status, retry_after, &whole), whole)
+}
+
+fn status_error_of(status: StatusCode, retry_after: Option<Duration>, whole: &[u8]) -> CartError {
+    let body = excerpt(whole);
     let message = if body.is_empty() {
         format!("HTTP {status}")
     } else {
