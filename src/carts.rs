@@ -727,15 +727,18 @@ impl Store {
             // applying nothing). One still in flight
             // would settle as a keyed retry afterwards: the save waits for its answer, and
             // takes over the leases that lapsed (a stalled controller's late answer then
-            // settles nothing), as a manual run does. An adapter without keys leaves nothing
-            // in doubt waiting (such a change is uncertain at once): its waiting changes were
-            // surely not applied.
+            // settles nothing), as a manual run does. An adapter without keys leaves in doubt
+            // only what a keyed one it replaced (a host's registered again so, or after a
+            // restart) lost the answer of, which is marked so: the rest of its waiting changes
+            // were surely not applied.
             if let Some(old) = old.as_ref().filter(|old| old.adapter != spec.adapter) {
                 let keyed = old_keyed
                     .as_ref()
                     .filter(|(adapter, _)| *adapter == old.adapter)
                     .map_or(true, |(_, keyed)| *keyed);
-                if keyed {
+                if !keyed {
+                    sql::groups_held_back_at_switch(c, old.id, false, crate::store::now_ms())?;
+                } else {
                     if !sql::cart_take_over(c, old.id, crate::store::now_ms())? {
                         return Err(Error::new(
                             crate::ErrorKind::Busy,
@@ -746,7 +749,7 @@ impl Store {
                             ),
                         ));
                     }
-                    sql::groups_held_back_at_switch(c, old.id, crate::store::now_ms())?;
+                    sql::groups_held_back_at_switch(c, old.id, true, crate::store::now_ms())?;
                 }
             }
             let id = sql::cart_upsert(c, &spec, resumes)?;

@@ -374,6 +374,7 @@ impl Store {
             reached: false,
             owed: Duration::ZERO,
             report: SendReport::default(),
+            maybe_on_cart: Vec::new(),
         };
         let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
         // Items a stalled controller sent a change to a cart without keys: held back, their
@@ -435,6 +436,11 @@ impl Store {
             });
             let sets = sets.map_err(|e| self.send_failed(&mut run, e))?;
             let resent = run.resend_first(sets, read, &deliver);
+            let marked = std::mem::take(&mut run.maybe_on_cart);
+            if !marked.is_empty() {
+                self.write_patiently(|c| sql::groups_maybe_applied(c, &marked))
+                    .map_err(|e| self.send_failed(&mut run, e))?;
+            }
             let Some((sets, read)) = resent.map_err(|e| self.send_failed(&mut run, e))? else {
                 break;
             };
@@ -1528,6 +1534,11 @@ struct SendRun<'a> {
     /// request, and not at all if none follows.
     owed: Duration,
     report: SendReport,
+    /// The send groups a keyed re-send ([`SendRun::resend_unsettled`]) may have put on the
+    /// cart (applied, or its answer lost): marked so before the run goes on, so that an
+    /// adapter without keys in this one's place holds them back rather than send them again
+    /// as new (until 2026-12-04 only the controller's lost answers were marked).
+    maybe_on_cart: Vec<i64>,
 }
 
 impl SendRun<'_> {
@@ -1617,10 +1628,12 @@ impl SendRun<'_> {
         deliver: &[(usize, Vec<sql::SentBefore>)],
     ) -> std::result::Result<HashMap<usize, String>, CartError> {
         let mut owner = Vec::new();
+        let mut groups_sent = Vec::new();
         let mut sends = Vec::new();
         for (i, groups) in deliver {
             for g in groups {
                 owner.push(*i);
+                groups_sent.push(g.group);
                 sends.push(crate::adapter::DeltaSend {
                     key: g.key.clone(),
                     sku: sets[*i].sku.clone(),
@@ -1631,13 +1644,37 @@ impl SendRun<'_> {
         }
         let mut refused = HashMap::new();
         let max = (self.cart.max_items_to_send as usize).max(1);
-        for (n, (chunk, owners)) in sends.chunks(max).zip(owner.chunks(max)).enumerate() {
+        let requests = sends.chunks(max).zip(owner.chunks(max));
+        for (n, ((chunk, owners), groups)) in requests.zip(groups_sent.chunks(max)).enumerate() {
             if self.owed > RATE_LIMIT_MAX_WAIT {
                 break;
             }
             self.pay_owed();
             self.report.requests += 1;
-            match with_rate_limit(|| self.adapter.apply_deltas(chunk)) {
+            let answer = with_rate_limit(|| self.adapter.apply_deltas(chunk));
+            // On the cart, or may be: applied, or the answer lost (as the controller reads a
+            // keyed cart's answers: an item left out of it, or answered `Retry` naming no wait).
+            match &answer {
+                Ok(outcomes) => self.maybe_on_cart.extend(
+                    groups
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| {
+                            matches!(
+                                outcomes.get(*k),
+                                None | Some(
+                                    SendOutcome::Applied { .. }
+                                        | SendOutcome::Uncertain { .. }
+                                        | SendOutcome::Retry { after: None, .. }
+                                )
+                            )
+                        })
+                        .map(|(_, g)| *g),
+                ),
+                Err(CartError::Ambiguous(_)) => self.maybe_on_cart.extend(groups),
+                Err(_) => {}
+            }
+            match answer {
                 Ok(outcomes) => {
                     self.reached = true;
                     for (k, &i) in owners.iter().enumerate() {
@@ -1866,14 +1903,16 @@ const AMBIGUOUS_RESENDS: usize = 2;
 
 /// Why Send QOH leaves out, once, an item a stalled controller sent a change to a cart
 /// without keys.
-const HELD_BACK: &str = "not sent: a stack controller that stalled sent this item a change \
-     that may still reach the cart, which cannot tell it from a new one; it is marked \
+const HELD_BACK: &str = "not sent: this item has a change sent before that may be on the \
+     cart or still reach it (a stack controller stalled while sending it, or an adapter with \
+     keys this cart had lost its answer), and the cart cannot tell it from a new one; it is marked \
      uncertain: check the cart's count (the stack's view shows the change), then run Send QOH \
      again, which sets the count and settles it";
 
 /// The last response of a change [`HELD_BACK`].
-const HELD_BACK_RESPONSE: &str = "held back: a stack controller that stalled sent it, and \
-     Send QOH took the cart over; the cart may have it, or get it late";
+const HELD_BACK_RESPONSE: &str = "held back: sent before without an answer (a stack \
+     controller stalled while sending it, or an adapter with keys lost its answer), and Send \
+     QOH took the cart over; the cart may have it, or get it late";
 
 /// Why Send QOH leaves out an item whose change sent before it could not send again first.
 const NOT_DELIVERED: &str = "not sent: a change sent before (its request may still reach \

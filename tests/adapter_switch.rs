@@ -10,8 +10,8 @@ mod common;
 use common::*;
 use inventory_sync::adapter::{CartError, DeltaSend, SendOutcome};
 use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
-use inventory_sync::{CartAdapter, CartId, Reason, StackState, Store, UpdateMode};
-use std::collections::{HashMap, HashSet};
+use inventory_sync::{CartAdapter, CartId, Reason, SendOptions, StackState, Store, UpdateMode};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -472,6 +472,231 @@ fn a_change_the_keyed_adapter_surely_did_not_send_goes_through_its_replacement()
         (shop.get("P"), uncertain(&f.store, cart)),
         (4, 0),
         "stack {:?}; {r}",
+        stack(&f.store, None)
+    );
+}
+
+/// What a scripted keyed adapter does on a call (after the script: applies and answers).
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// No request reached the cart.
+    Unreachable,
+    /// Applied, and the answer lost.
+    ApplyThenLose,
+}
+
+/// A keyed adapter over `shop` with keys of its own, following `script` call by call.
+struct KeyedScript {
+    shop: Arc<Shop>,
+    keys: Mutex<HashSet<String>>,
+    script: Mutex<VecDeque<Step>>,
+}
+
+impl KeyedScript {
+    fn new(shop: &Arc<Shop>, script: &[Step]) -> Arc<KeyedScript> {
+        Arc::new(KeyedScript {
+            shop: shop.clone(),
+            keys: Default::default(),
+            script: Mutex::new(script.iter().copied().collect()),
+        })
+    }
+}
+
+impl CartAdapter for KeyedScript {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let step = self.script.lock().unwrap().pop_front();
+        match step {
+            Some(Step::Unreachable) => Err(CartError::Unreachable("connection refused".into())),
+            Some(Step::ApplyThenLose) => {
+                self.shop.apply(d, Some(&self.keys));
+                Err(CartError::Ambiguous("time-out after sending".into()))
+            }
+            None => Ok(self.shop.apply(d, Some(&self.keys))),
+        }
+    }
+    sends_deltas_only!();
+}
+
+/// Cart "Plug" on the host's keyed "plug" (`keyed`), item P at 5 here and on the shop, and a
+/// sale of 1 queued for it.
+fn plug_cart_with_a_sale(f: &Fixture, shop: &Arc<Shop>, keyed: Arc<dyn CartAdapter>) -> CartId {
+    register(&f.store, "plug", keyed);
+    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "P", 5);
+    shop.set("P", 5);
+    adjust(&f.store, "P", -1, Reason::PosSale);
+    cart
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Send QOH's keyed re-send of a change sent before: its lost answer is not kept.
+// ---------------------------------------------------------------------------------------
+
+/// The sale's first send meets the keyed cart unreachable (surely not applied: the group
+/// waits unflagged). A Send QOH then sends it again under its key first; the cart applies it
+/// and the answer is lost, so the item is left out of the run and the sale stays waiting.
+/// The host then registers "plug" without keys: the sale Send QOH's lost re-send put on the
+/// cart goes again as new, and the shop takes it twice. The controller's own lost answer is
+/// kept with the group (6b89e41, the first commit of 2026-12-04); Send QOH's is not.
+#[test]
+fn a_lost_answer_to_send_qohs_keyed_resend_is_held_back_from_an_adapter_without_keys() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let keyed = KeyedScript::new(&shop, &[Step::Unreachable, Step::ApplyThenLose]);
+    let cart = plug_cart_with_a_sale(&f, &shop, keyed);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.retried), (0, 1), "{r}");
+    assert_eq!(shop.get("P"), 5, "nothing reached the cart");
+    let sent = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        shop.get("P"),
+        4,
+        "the re-send landed; its answer was lost: {sent:?}"
+    );
+    assert_eq!(sent.failed, 1, "{sent:?}");
+    register(&f.store, "plug", Plain::new(&shop, 0));
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("P"), uncertain(&f.store, cart)),
+        (4, 1),
+        "the sale whose re-send's answer was lost went again as new: sent {:?}; {r}",
+        shop.sent.lock().unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. A save replacing an adapter that no longer has keys holds back nothing, though the
+//    group keeps a keyed adapter's lost answer.
+// ---------------------------------------------------------------------------------------
+
+/// The keyed "plug" applied the sale and lost its answer: the group keeps that. The host
+/// restarts and registers "plug" without keys; before any pass sends (or holds back) the
+/// sale, the owner switches the cart to "other", another platform's keyed adapter that never
+/// saw plug's keys. The save asks whether the adapter it replaces has keys: "plug" has none
+/// now, so it held nothing back ("an adapter without keys leaves nothing in doubt
+/// waiting"), and "other" sent the sale under a key it had never seen: the shop took it
+/// twice.
+#[test]
+fn a_lost_answer_is_held_back_when_the_cart_leaves_an_adapter_registered_again_without_keys() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let keyed = KeyedScript::new(&shop, &[Step::ApplyThenLose]);
+    let cart = plug_cart_with_a_sale(&f, &shop, keyed);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.sent, 0, "{r}");
+    assert_eq!(shop.get("P"), 4, "the sale landed; its answer was lost");
+    let restarted = f.reopen();
+    register(&restarted, "plug", Plain::new(&shop, 0));
+    register(&restarted, "other", KeyedScript::new(&shop, &[]));
+    restarted
+        .upsert_cart_json(&spec_of("Plug", "other"))
+        .unwrap();
+    let r = drain(&restarted);
+    assert_eq!(
+        (shop.get("P"), uncertain(&restarted, cart)),
+        (4, 1),
+        "sent {:?}; stack {:?}; {r}",
+        shop.sent.lock().unwrap(),
+        stack(&restarted, None)
+    );
+}
+
+/// As above, but Send QOH's re-send under the key is answered: applied. The count that was
+/// to follow fails (the cart refuses the set), so the sale stays waiting, unmarked, though
+/// the cart said it has it; an adapter without keys registered next sends it again as new.
+#[test]
+fn a_change_send_qohs_keyed_resend_applied_is_not_sent_again_by_an_adapter_without_keys() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let keyed = KeyedScript::new(&shop, &[Step::Unreachable]);
+    let cart = plug_cart_with_a_sale(&f, &shop, keyed);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.retried), (0, 1), "{r}");
+    let sent = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        shop.get("P"),
+        4,
+        "the re-send landed and was answered: {sent:?}"
+    );
+    register(&f.store, "plug", Plain::new(&shop, 0));
+    let r = drain(&f.store);
+    assert_eq!(
+        shop.get("P"),
+        4,
+        "the sale the keyed re-send applied went again as new: sent {:?}; stack {:?}; {r}",
+        shop.sent.lock().unwrap(),
+        stack(&f.store, None)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. A group marked refused keeps the mark when a keyed adapter's answer to it is lost,
+//    and the save replacing that adapter leaves refused groups out of its hold-back.
+// ---------------------------------------------------------------------------------------
+
+/// An adapter without keys that answers its first call's changes: not applied, try again (a
+/// cart that takes no count below 0, say); then finds the cart unreachable.
+#[derive(Default)]
+struct RefusingPlain(std::sync::atomic::AtomicBool);
+
+impl CartAdapter for RefusingPlain {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeUnkeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        if self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(CartError::Unreachable("connection refused".into()));
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Retry {
+                message: "not applied: would go below 0".into(),
+                after: None,
+            })
+            .collect())
+    }
+    sends_deltas_only!();
+}
+
+/// "plug" without keys refuses the sale (applied nothing: the group is marked refused). The
+/// host then registers "plug" with keys; it sends the sale, the cart applies it, and the
+/// answer is lost: the group keeps the lost answer (6b89e41, the first commit of 2026-12-04), and its refused mark. The
+/// owner then switches the cart to "other", another platform's keyed adapter: the save holds
+/// back the changes sent through the keyed "plug" whose answer was lost, but not a group
+/// marked refused ("the cart applied nothing"); the save then clears the mark, and "other"
+/// sends the sale under a key it never saw: the shop takes it twice.
+#[test]
+fn a_lost_answer_to_a_group_refused_before_is_held_back_at_a_switch() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let cart = plug_cart_with_a_sale(&f, &shop, Arc::new(RefusingPlain::default()));
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!((r.sent, r.retried, shop.get("P")), (0, 2, 5), "{r}");
+    register(
+        &f.store,
+        "plug",
+        KeyedScript::new(&shop, &[Step::ApplyThenLose]),
+    );
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(r.sent, 0, "{r}");
+    assert_eq!(shop.get("P"), 4, "the sale landed; its answer was lost");
+    register(&f.store, "other", KeyedScript::new(&shop, &[]));
+    f.store.upsert_cart_json(&spec_of("Plug", "other")).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("P"), uncertain(&f.store, cart)),
+        (4, 1),
+        "sent {:?}; stack {:?}; {r}",
+        shop.sent.lock().unwrap(),
         stack(&f.store, None)
     );
 }

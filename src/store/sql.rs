@@ -1217,7 +1217,8 @@ pub(crate) fn group_settle(
         "UPDATE send_groups SET state = ?2, attempts = ?3, next_attempt_at = ?4,
                 last_response = ?5, lease_token = NULL, lease_until = 0,
                 unsettled = CASE WHEN ?8 THEN unsettled ELSE 0 END,
-                refused = CASE WHEN ?7 THEN 1 WHEN ?2 = 'pending' THEN refused ELSE 0 END
+                refused = CASE WHEN ?7 THEN 1 WHEN ?8 THEN 0 WHEN ?2 = 'pending' THEN refused
+                               ELSE 0 END
          WHERE id = ?1 AND lease_token = ?6",
     )?
     .execute(params![
@@ -2132,15 +2133,41 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
 /// adapter without keys sent such a change again as a new one, applied twice (fixed then by
 /// holding it back at its next lease); a switch to another adapter with keys still did, its
 /// old key unknown to the new platform (fixed the same week, here).
-pub(crate) fn groups_held_back_at_switch(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
+///
+/// `keyed`: whether the adapter replaced has keys now. One without (a host's registered
+/// again so, or after a restart) holds back only what is marked as possibly on the cart
+/// ([`maybe_applied`]: a keyed adapter's lost answer, a lease that lapsed); its other
+/// waiting changes were surely not applied.
+pub(crate) fn groups_held_back_at_switch(
+    c: &Connection,
+    cart: CartId,
+    keyed: bool,
+    now: i64,
+) -> Result<usize> {
     Ok(c.prepare_cached(
         "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?2, unsettled = 0,
                 last_response = 'sent through the cart''s previous adapter, whose answer was \
 lost: it may be on the cart; check the cart, then retry or discard it'
          WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending'
-           AND (attempts > 0 OR unsettled > 0) AND refused = 0 AND lease_token IS NULL",
+           AND (unsettled > 0 OR (?3 AND attempts > 0 AND refused = 0))
+           AND lease_token IS NULL",
     )?
-    .execute(params![cart, now])?)
+    .execute(params![cart, now, keyed])?)
+}
+
+/// Marks pending `groups` as possibly on the cart (a keyed re-send of them was applied, or
+/// its answer lost, outside any lease: Send QOH's): taken for lapsed at their next lease,
+/// so a cart without keys holds them back ([`maybe_applied`]), and a save replacing the
+/// adapter does too ([`groups_held_back_at_switch`]).
+pub(crate) fn groups_maybe_applied(c: &Connection, groups: &[i64]) -> Result<()> {
+    let mut st = c.prepare_cached(
+        "UPDATE send_groups SET unsettled = MAX(unsettled, 1), refused = 0
+         WHERE id = ?1 AND state = 'pending'",
+    )?;
+    for g in groups {
+        st.execute([g])?;
+    }
+    Ok(())
 }
 
 /// Marks a pending group that no lease holds uncertain, as a controller does with a stalled
