@@ -871,6 +871,37 @@ pub(crate) fn ledger_by_host_ref(c: &Connection, host_ref: &str) -> Result<Optio
     .optional()?)
 }
 
+/// The change an older build kept under `host_ref` with blanks after it (a VBA fixed-width
+/// field's padding: until 2026-12-03 a reference was kept as given), found by its trimmed
+/// form, which a retry gives (the CLI's import trims every field): missed, the retry was
+/// applied again. One range of the reference's index: `host_ref` followed by a blank or
+/// control character.
+pub(crate) fn ledger_by_padded_host_ref(
+    c: &Connection,
+    host_ref: &str,
+) -> Result<Option<LedgerChange>> {
+    let mut st = c.prepare_cached(
+        "SELECT host_ref, sku, delta, reason, origin_cart_id, sent_to_web FROM ledger
+         WHERE host_ref > ?1 AND host_ref < ?1 || '!' ORDER BY id",
+    )?;
+    let mut rows = st.query([host_ref])?;
+    while let Some(r) = rows.next()? {
+        if r.get_ref(0)?
+            .as_str()
+            .is_ok_and(|kept| kept.trim() == host_ref)
+        {
+            return Ok(Some((
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// The newest `limit` QOH changes, of `sku` only if given. A SKU's changes are asked item by
 /// item through `ledger_item` (the item that has the SKU and any deleted ones that had it;
 /// their rows merge by id), each walking back from its newest: a filter on SKU scanned the
