@@ -647,23 +647,6 @@ impl Store {
             })?;
         }
         let workstation = self.workstation();
-        // Whether the cart's adapter, if the save replaces it, sends again under keys: a
-        // built-in's is known by name; a host's is built to ask it, outside the write (its
-        // factory may be slow), and taken as keyed where it cannot be built.
-        let old_keyed = self
-            .read(|c| sql::cart_by_name(c, &spec.name))?
-            .filter(|old| old.adapter != spec.adapter)
-            .map(|old| {
-                let by_name = crate::adapter::registry::builtin_resends_safely(&old.adapter)
-                    .filter(|_| !self.inner.adapters.is_custom(&old.adapter));
-                let keyed = by_name.unwrap_or_else(|| {
-                    self.inner
-                        .adapters
-                        .build(&old)
-                        .map_or(true, |a| a.update_mode().resends_safely())
-                });
-                (old.adapter, keyed)
-            });
         self.write(|c| {
             let carts = sql::carts_all(c)?;
             let old = carts.iter().find(|cart| cart.name == spec.name).cloned();
@@ -720,37 +703,28 @@ impl Store {
                 old.adapter != spec.adapter
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
             });
-            // A change sent through a keyed adapter that went unanswered may be on the cart,
-            // and only a re-send under its key is safe, which another adapter cannot make
-            // (it does not know the old one's keys): each is held back as uncertain (asked
-            // before `cart_upsert` clears the marks of changes the old cart answered as
-            // applying nothing). One still in flight
-            // would settle as a keyed retry afterwards: the save waits for its answer, and
-            // takes over the leases that lapsed (a stalled controller's late answer then
-            // settles nothing), as a manual run does. An adapter without keys leaves in doubt
-            // only what a keyed one it replaced (a host's registered again so, or after a
-            // restart) lost the answer of, which is marked so: the rest of its waiting changes
-            // were surely not applied.
+            // A change that may be on the cart (sent through a keyed adapter that lost its
+            // answer, or under a lease that lapsed: marked so) can only be sent again under
+            // its key, which another adapter cannot do (it does not know the old one's keys):
+            // each is held back as uncertain (asked before `cart_upsert` clears the marks of
+            // changes the old cart answered as applying nothing). One still in flight would
+            // settle afterwards: the save waits for its answer, and takes over the leases that
+            // lapsed (a stalled controller's late answer then settles nothing), as a manual
+            // run does. Changes the old adapter surely did not apply go through the new one
+            // (until 2026-12-04 every change a keyed adapter had tried was held back, and one
+            // without keys took over no lease: a lapsed send went again through a keyed one).
             if let Some(old) = old.as_ref().filter(|old| old.adapter != spec.adapter) {
-                let keyed = old_keyed
-                    .as_ref()
-                    .filter(|(adapter, _)| *adapter == old.adapter)
-                    .map_or(true, |(_, keyed)| *keyed);
-                if !keyed {
-                    sql::groups_held_back_at_switch(c, old.id, false, crate::store::now_ms())?;
-                } else {
-                    if !sql::cart_take_over(c, old.id, crate::store::now_ms())? {
-                        return Err(Error::new(
-                            crate::ErrorKind::Busy,
-                            format!(
-                                "cart {:?}: a change is on its way to the cart through its \
-                                 adapter; save the new adapter again once it is answered",
-                                old.name
-                            ),
-                        ));
-                    }
-                    sql::groups_held_back_at_switch(c, old.id, true, crate::store::now_ms())?;
+                if !sql::cart_take_over(c, old.id, crate::store::now_ms())? {
+                    return Err(Error::new(
+                        crate::ErrorKind::Busy,
+                        format!(
+                            "cart {:?}: a change is on its way to the cart through its \
+                             adapter; save the new adapter again once it is answered",
+                            old.name
+                        ),
+                    ));
                 }
+                sql::groups_held_back_at_switch(c, old.id, crate::store::now_ms())?;
             }
             let id = sql::cart_upsert(c, &spec, resumes)?;
             // What Get QOH kept of the cart's counts is of its shop (a new adapter, URL or

@@ -1074,7 +1074,9 @@ impl<S: WebStack> StackController<S> {
                         let until = now + backoff_ms(settings, step);
                         let verdict = match e {
                             CartError::Ambiguous(_) if !keyed => Verdict::Uncertain(msg.clone()),
-                            CartError::Ambiguous(_) => {
+                            // (A keyed cart's 5xx, too: its adapter need not tell a failure
+                            // part-way through from one before anything, the re-send being safe.)
+                            CartError::Ambiguous(_) | CartError::Unavailable(_) if keyed => {
                                 lost.fill(true);
                                 Verdict::WaitUntil { until, attempt: true, response: msg.clone() }
                             }

@@ -179,14 +179,15 @@ fn seen_before(c: &Connection, adjustment: &Adjustment, sku: &str) -> Result<boo
     let (Some(r), Some(given)) = (adjustment.reference(), adjustment.host_ref.as_deref()) else {
         return Ok(false);
     };
-    // Until 2026-12-03 a reference was kept as given, blanks and all: a retry of one kept
-    // so is found by that form too, and by its trimmed form where the blanks followed it.
-    let mut found = sql::ledger_by_host_ref(c, r)?;
-    if found.is_none() && given != r {
+    // Until 2026-12-03 a reference was kept as given, blanks and all (schema 17 trimmed
+    // them, but where another row had the trimmed form): a retry of one kept so is found by
+    // that form first.
+    let mut found = None;
+    if given != r {
         found = sql::ledger_by_host_ref(c, given)?;
     }
     if found.is_none() {
-        found = sql::ledger_by_padded_host_ref(c, r)?;
+        found = sql::ledger_by_host_ref(c, r)?;
     }
     let Some((was_sku, was_delta, was_reason, was_origin, was_sent)) = found else {
         return Ok(false);

@@ -700,3 +700,91 @@ fn a_lost_answer_to_a_group_refused_before_is_held_back_at_a_switch() {
         stack(&f.store, None)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 7. A switch holds back what is marked as possibly on the cart, whatever the old adapter,
+//    and nothing else (from a review of the day's changes, 2026-12-04).
+// ---------------------------------------------------------------------------------------
+
+/// A controller leased the sale of W through "direct" (no keys), sent it, the shop applied
+/// it, and the controller stopped before the answer: its lease lapsed. The owner switches
+/// the cart to "other", a keyed adapter for the same shop. The save took over no lease for
+/// an adapter without keys (a lapsed lease keeps its token, and a first-attempt batch is no
+/// item's group yet), so nothing was held back, and "other" sent the sale again under a key
+/// it never saw: the shop took it twice.
+#[test]
+fn a_lapsed_send_through_an_adapter_without_keys_is_held_back_at_a_switch_to_a_keyed_one() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let direct = Plain::new(&shop, 0);
+    register(&f.store, "direct", direct.clone());
+    register(&f.store, "other", Keyed::new(&shop));
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    let stalled = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
+    let scope = LeaseScope {
+        workstation: String::new(),
+        shared: true,
+        stale_before: 0,
+    };
+    let lease = stalled
+        .lease(cart, 50, &scope, now_ms() - 10_000, 100)
+        .unwrap();
+    let s = &lease.sends[0];
+    direct
+        .apply_deltas(&[DeltaSend {
+            key: s.key.clone(),
+            sku: s.sku.clone(),
+            remote_ref: None,
+            delta: s.delta,
+        }])
+        .unwrap();
+    assert_eq!(shop.get("W"), 8, "the cart applied it; the answer was lost");
+    f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("W"), uncertain(&f.store, cart)),
+        (8, 1),
+        "sent {:?}; stack {:?}; {r}",
+        shop.sent.lock().unwrap(),
+        stack(&f.store, None)
+    );
+}
+
+/// The keyed plugin meets the cart unreachable (no request left: surely not applied); the
+/// owner then switches the cart to another keyed adapter. The switch held back every change
+/// the old adapter had tried as uncertain, this one too, for an operator to check, while the
+/// shop went on offering the unit sold. It goes through the new adapter.
+#[test]
+fn a_keyed_adapters_sale_that_never_left_is_not_held_back_at_a_switch() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    register(
+        &f.store,
+        "plugin",
+        KeyedScript::new(&shop, &[Step::Unreachable]),
+    );
+    register(&f.store, "other", Keyed::new(&shop));
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "plugin")).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (r.sent, shop.get("W")),
+        (0, 10),
+        "nothing reached the cart: {r}"
+    );
+    f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
+    let r = drain(&f.store);
+    assert_eq!(
+        (shop.get("W"), uncertain(&f.store, cart)),
+        (8, 0),
+        "stack {:?}; {r}",
+        stack(&f.store, None)
+    );
+}

@@ -459,3 +459,52 @@ fn a_cart_a_dead_schema_1_send_qoh_held_is_released_within_15_minutes() {
         until - before
     );
 }
+
+/// Host references an older build kept padded (before 2026-12-03 a reference was kept as
+/// given): a VBA fixed-width field's trailing blanks, a right-aligned field's leading ones, a
+/// full-width CHAR column's ideographic spaces. The current build reads a reference trimmed,
+/// so a retry of such a change given trimmed (the CLI's import trims every field) was a new
+/// reference: the change applied twice (from two reviews, 2026-12-04). Opening the file
+/// trims them (schema 17); where two kept rows trim to one reference, the older is trimmed
+/// and the other still found by its own form.
+#[test]
+fn references_an_older_build_kept_padded_are_found_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    old_store(&path, 16);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "UPDATE items SET qoh = 50 WHERE sku = 'MUG';
+             INSERT INTO ledger(id, item_id, sku, delta, qoh_after, reason, host_ref,
+                                workstation, created_at)
+             VALUES (4, 1, 'MUG', 10, 20, 4, 'RCV-9/1   ', 'ws', 0),
+                    (5, 1, 'MUG', 10, 30, 4, '    RCV-9/2', 'ws', 0),
+                    (6, 1, 'MUG', 10, 40, 4, '注文-3' || char(12288, 12288), 'ws', 0),
+                    (7, 1, 'MUG', 10, 50, 4, 'RCV-9/4 ', 'ws', 0),
+                    (8, 1, 'MUG', 5, 55, 4, 'RCV-9/4  ', 'ws', 0);",
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let receiving = |r: &str, d: i64| {
+        Adjustment::new("MUG", Delta::new(d).unwrap(), Reason::Receiving).host_ref(r)
+    };
+    for r in ["RCV-9/1", "RCV-9/2", "注文-3", "RCV-9/4"] {
+        assert_eq!(
+            store.adjust_qoh(&receiving(r, 10)).unwrap(),
+            inventory_sync::AdjustOutcome::Duplicate,
+            "{r:?}"
+        );
+    }
+    // The row left padded (its trimmed form was the older row's) is found by its own form.
+    assert_eq!(
+        store.adjust_qoh(&receiving("RCV-9/4  ", 5)).unwrap(),
+        inventory_sync::AdjustOutcome::Duplicate
+    );
+    assert_eq!(store.item_qoh("MUG").unwrap(), 50, "nothing applied twice");
+    // The reference the file had trimmed already is unchanged.
+    assert_eq!(
+        value::<String>(&path, "SELECT host_ref FROM ledger WHERE id = 1"),
+        "ORD-1"
+    );
+}

@@ -203,8 +203,7 @@ fn header_ms(headers: &HeaderMap, name: &str) -> Option<Duration> {
 }
 
 impl BigCommerceAdapter {
-    /// How it sends changes, known without building one (a cart save asks it of an
-    /// adapter being replaced: `registry::builtin_resends_safely`).
+    /// How it sends changes.
     pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::RelativeUnkeyed;
 
     /// An adapter for the store API base `url` (with the store hash), the API account's

@@ -228,30 +228,59 @@ pub(crate) fn gateway_lost_answer(r: &Response) -> Option<CartError> {
 }
 
 /// The JSON of an answer from a PHP shop or plugin (WooCommerce, an `http_json` plugin), read
-/// past what PHP writes before it: a byte-order mark at the start of a plugin's source file,
-/// and the notices and warnings a host showing PHP's errors (`display_errors` on) prints
-/// before the JSON, each ending a line. Read as malformed, every answer of such a shop was a
-/// lost answer or an outage for as long as it printed them (until 2026-12-04). The body is
-/// tried whole first, then, where it does not open with JSON itself (a broken answer is not
-/// read from its middle), from each of the first few lines that open a JSON value; the error
-/// is the whole body's.
+/// past what PHP writes around it: byte-order marks (one per source file saved with one),
+/// the notices and warnings a host showing PHP's errors (`display_errors` on) prints before
+/// the JSON, each ending a line, and one printed after it (a shutdown hook's). Read as
+/// malformed, every answer of such a shop was a lost answer or an outage for as long as it
+/// printed them (until 2026-12-04). The body is tried whole first; then, where it opens with
+/// JSON, its first value followed by a notice; where it does not (a broken answer is not read
+/// from its middle), each of the first few lines that open a JSON value. The error is the
+/// whole body's.
 pub(crate) fn php_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
     const TRIED_LINES: usize = 16;
-    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+    let body = without_marks(body);
     let whole = serde_json::from_slice(body);
-    let opens_json = body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| matches!(b, b'{' | b'['));
-    if whole.is_ok() || opens_json {
+    if whole.is_ok() {
         return whole;
+    }
+    let opens_json = |s: &[u8]| {
+        s.iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| matches!(b, b'{' | b'['))
+    };
+    if opens_json(body) {
+        return value_then_notice(body).map_or(whole, Ok);
     }
     body.iter()
         .enumerate()
-        .filter(|&(i, b)| i > 0 && matches!(b, b'{' | b'[') && body[i - 1] == b'\n')
+        .filter(|&(i, _)| i > 0 && body[i - 1] == b'\n')
+        .map(|(i, _)| without_marks(&body[i..]))
+        .filter(|line| matches!(line.first(), Some(b'{' | b'[')))
         .take(TRIED_LINES)
-        .find_map(|(i, _)| serde_json::from_slice(&body[i..]).ok())
+        .find_map(value_then_notice)
         .map_or(whole, Ok)
+}
+
+/// `s` without the byte-order marks it opens with.
+fn without_marks(mut s: &[u8]) -> &[u8] {
+    while let Some(rest) = s.strip_prefix("\u{feff}".as_bytes()) {
+        s = rest;
+    }
+    s
+}
+
+/// The JSON value `s` opens with, where nothing follows it but blanks or what PHP prints (a
+/// notice opening with `<` or a capital: `<br />`, `Warning:`, `PHP Notice:`).
+fn value_then_notice<T: serde::de::DeserializeOwned>(s: &[u8]) -> Option<T> {
+    let mut values = serde_json::Deserializer::from_slice(s).into_iter::<T>();
+    let value = values.next()?.ok()?;
+    match s[values.byte_offset()..]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+    {
+        Some(b) if *b != b'<' && !b.is_ascii_uppercase() => None,
+        _ => Some(value),
+    }
 }
 
 /// The body excerpt of a JSON answer that could not be understood.
@@ -695,5 +724,26 @@ mod tests {
             php_json::<serde_json::Value>(noticed).unwrap(),
             serde_json::json!({"a": 1})
         );
+        // Two files' marks; a notice, then a mark; a notice after the answer (from a review).
+        let a1 = serde_json::json!({"a": 1});
+        for body in [
+            "\u{feff}\u{feff}{\"a\":1}",
+            "<br />\n<b>Notice</b>: x<br />\n\u{feff}{\"a\":1}",
+            "{\"a\":1}\n<br />\n<b>Deprecated</b>: y in z.php<br />",
+            "{\"a\":1}PHP Warning: y",
+        ] {
+            assert_eq!(
+                php_json::<serde_json::Value>(body.as_bytes()).ok(),
+                Some(a1.clone()),
+                "{body}"
+            );
+        }
+        // Two answers, or an answer and text that is not PHP's, are no answer.
+        for body in ["{\"a\":1}{\"a\":2}", "{\"a\":1} trailing", "{\"a\":1}[1]"] {
+            assert!(
+                php_json::<serde_json::Value>(body.as_bytes()).is_err(),
+                "{body}"
+            );
+        }
     }
 }

@@ -89,8 +89,7 @@ impl fmt::Debug for HttpJsonAdapter {
 }
 
 impl HttpJsonAdapter {
-    /// How it sends changes, known without building one (a cart save asks it of an
-    /// adapter being replaced: `registry::builtin_resends_safely`).
+    /// How it sends changes.
     pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::RelativeKeyed;
 
     /// An adapter for the cart at `url` (http or https; a trailing `/` is added when missing),

@@ -273,8 +273,7 @@ impl fmt::Debug for MedusaAdapter {
 }
 
 impl MedusaAdapter {
-    /// How it sends changes, known without building one (a cart save asks it of an
-    /// adapter being replaced: `registry::builtin_resends_safely`).
+    /// How it sends changes.
     pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::Absolute;
 
     /// An adapter for the Medusa backend at `url`, publishing the counts of stock location

@@ -45,21 +45,6 @@ const BUILTIN: &[&str] = &[
 /// it.)
 pub(crate) const SKU_ONLY: &[&str] = &["http_json", "bigcommerce"];
 
-/// Whether the built-in `adapter` sends a change again under the key it first went with
-/// ([`super::UpdateMode::resends_safely`]), known without building it (a secret given as
-/// `env:NAME` may be missing on this machine); `None` for another name.
-pub(crate) fn builtin_resends_safely(adapter: &str) -> Option<bool> {
-    let mode = match adapter {
-        "http_json" => HttpJsonAdapter::UPDATE_MODE,
-        "shopify" => ShopifyAdapter::UPDATE_MODE,
-        "woocommerce" => WooCommerceAdapter::UPDATE_MODE,
-        "bigcommerce" => BigCommerceAdapter::UPDATE_MODE,
-        "medusa" => MedusaAdapter::UPDATE_MODE,
-        _ => return None,
-    };
-    Some(mode.resends_safely())
-}
-
 /// Why `remote_ref` is not a reference the built-in `adapter` can use, if it is not: Shopify
 /// takes an inventory item's id, WooCommerce a product's, or a product's and a variation's.
 /// Another form (a Shopify variant's id, pasted from the admin) was ignored for a search by
@@ -694,56 +679,6 @@ mod tests {
         assert!(out
             .iter()
             .all(|o| matches!(o, SendOutcome::Uncertain { message } if message.contains("429"))));
-    }
-
-    /// A cart save asks `builtin_resends_safely` instead of building the old adapter (whose
-    /// `env:` secret may be missing on the saving machine): it must say what each built-in
-    /// adapter says of itself.
-    #[test]
-    fn the_built_ins_keys_are_known_by_name() {
-        let registry = AdapterRegistry::with_builtins();
-        for (name, config) in [
-            ("http_json", r#"{"url":"http://127.0.0.1:9/"}"#),
-            (
-                "shopify",
-                r#"{"url":"https://s.myshopify.com/","token":"t0ken","location_id":"1"}"#,
-            ),
-            (
-                "woocommerce",
-                r#"{"url":"https://w.example/","consumer_key":"ck_1","consumer_secret":"cs_1"}"#,
-            ),
-            (
-                "bigcommerce",
-                r#"{"url":"https://api.example/stores/a/","token":"t0ken"}"#,
-            ),
-            (
-                "medusa",
-                r#"{"url":"https://m.example/","api_key":"sk_1","location_id":"sloc_1"}"#,
-            ),
-        ] {
-            let cart = Cart {
-                id: 1,
-                name: name.into(),
-                adapter: name.into(),
-                capabilities: crate::carts::Capabilities {
-                    send: true,
-                    get: true,
-                    realtime: None,
-                },
-                max_items_to_send: 50,
-                retains_basket: false,
-                sync_on: false,
-                config_version: 1,
-                config: serde_json::from_str(config).unwrap(),
-            };
-            let built = registry
-                .build(&cart)
-                .unwrap()
-                .update_mode()
-                .resends_safely();
-            assert_eq!(builtin_resends_safely(name), Some(built), "{name}");
-        }
-        assert_eq!(builtin_resends_safely("mine"), None);
     }
 
     #[test]

@@ -335,8 +335,7 @@ const READ_QUERY: &str =
 }";
 
 impl ShopifyAdapter {
-    /// How it sends changes, known without building one (a cart save asks it of an
-    /// adapter being replaced: `registry::builtin_resends_safely`).
+    /// How it sends changes.
     pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::RelativeKeyed;
 
     /// An adapter for the shop whose admin base is `url` (e.g. `https://example.myshopify.com/`;

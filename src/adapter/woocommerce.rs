@@ -213,8 +213,7 @@ impl fmt::Debug for WooCommerceAdapter {
 }
 
 impl WooCommerceAdapter {
-    /// How it sends changes, known without building one (a cart save asks it of an
-    /// adapter being replaced: `registry::builtin_resends_safely`).
+    /// How it sends changes.
     pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::Absolute;
 
     /// An adapter for the WordPress site at `url` with a REST API key. Use https: WooCommerce

@@ -314,6 +314,27 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE carts ADD COLUMN settings_version INTEGER NOT NULL DEFAULT 0;
     UPDATE carts SET settings_version = config_version;
     "#,
+    // 17: host references kept padded by builds before 2026-12-03 (a VBA fixed-width field,
+    // a right-aligned one, a full-width CHAR column), trimmed as a reference is read now
+    // (Rust's `str::trim`: Unicode's White_Space, the code points listed): a retry given
+    // trimmed (the CLI's import trims every field) was not found, and applied again. Where
+    // several rows trim to one reference, or one is there already, the oldest not yet there
+    // is trimmed and the others are left (each still found by its own form).
+    r#"
+    CREATE TEMP TABLE refs_trimmed AS
+        SELECT MIN(id) AS id, trimmed AS host_ref
+        FROM (SELECT id, host_ref,
+                     TRIM(host_ref, char(9, 10, 11, 12, 13, 32, 133, 160, 5760, 8192, 8193, 8194,
+                                         8195, 8196, 8197, 8198, 8199, 8200, 8201, 8202, 8232,
+                                         8233, 8239, 8287, 12288)) AS trimmed
+              FROM ledger WHERE host_ref IS NOT NULL)
+        WHERE trimmed <> host_ref AND trimmed <> ''
+        GROUP BY trimmed;
+    DELETE FROM refs_trimmed WHERE host_ref IN (SELECT host_ref FROM ledger WHERE host_ref IS NOT NULL);
+    UPDATE ledger SET host_ref = (SELECT t.host_ref FROM refs_trimmed t WHERE t.id = ledger.id)
+    WHERE id IN (SELECT id FROM refs_trimmed);
+    DROP TABLE refs_trimmed;
+    "#,
 ];
 
 /// The schema version this build writes.

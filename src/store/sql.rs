@@ -136,16 +136,6 @@ pub(crate) fn cart_by_id(c: &Connection, id: CartId) -> Result<Cart> {
     .ok_or_else(|| Error::not_found(format!("cart {id} does not exist")))
 }
 
-pub(crate) fn cart_by_name(c: &Connection, name: &str) -> Result<Option<Cart>> {
-    Ok(c.prepare_cached(concat!(
-        "SELECT ",
-        cart_cols!(),
-        " FROM carts WHERE name = ?1"
-    ))?
-    .query_row([name], cart_row)
-    .optional()?)
-}
-
 /// Every cart's id (a stack record's cart always exists: a cart with records cannot be
 /// deleted, so what is asked of every cart is asked of the whole stack).
 pub(crate) fn cart_ids(c: &Connection) -> Result<Vec<CartId>> {
@@ -869,37 +859,6 @@ pub(crate) fn ledger_by_host_ref(c: &Connection, host_ref: &str) -> Result<Optio
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })
     .optional()?)
-}
-
-/// The change an older build kept under `host_ref` with blanks after it (a VBA fixed-width
-/// field's padding: until 2026-12-03 a reference was kept as given), found by its trimmed
-/// form, which a retry gives (the CLI's import trims every field): missed, the retry was
-/// applied again. One range of the reference's index: `host_ref` followed by a blank or
-/// control character.
-pub(crate) fn ledger_by_padded_host_ref(
-    c: &Connection,
-    host_ref: &str,
-) -> Result<Option<LedgerChange>> {
-    let mut st = c.prepare_cached(
-        "SELECT host_ref, sku, delta, reason, origin_cart_id, sent_to_web FROM ledger
-         WHERE host_ref > ?1 AND host_ref < ?1 || '!' ORDER BY id",
-    )?;
-    let mut rows = st.query([host_ref])?;
-    while let Some(r) = rows.next()? {
-        if r.get_ref(0)?
-            .as_str()
-            .is_ok_and(|kept| kept.trim() == host_ref)
-        {
-            return Ok(Some((
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            )));
-        }
-    }
-    Ok(None)
 }
 
 /// The newest `limit` QOH changes, of `sku` only if given. A SKU's changes are asked item by
@@ -2156,34 +2115,25 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Holds back as uncertain the pending groups of `cart` sent before (attempted, or a first
-/// send whose lease lapsed, and not answered as changing nothing): the cart's keyed adapter
-/// is being replaced, and a change
-/// whose answer was lost may be on the cart, which only a re-send under its key would tell,
-/// and the new adapter does not know the old one's keys. Until 2026-12-03 a switch to an
+/// Holds back as uncertain the pending groups of `cart` that may be on the cart (marked so:
+/// a keyed adapter's lost answer, a lease that lapsed, a Send QOH's keyed re-send; see
+/// `maybe_applied`): the cart's adapter is being replaced, and only a re-send under the old
+/// one's key would tell, which the new one cannot make. Until 2026-12-03 a switch to an
 /// adapter without keys sent such a change again as a new one, applied twice (fixed then by
 /// holding it back at its next lease); a switch to another adapter with keys still did, its
-/// old key unknown to the new platform (fixed the same week, here).
-///
-/// `keyed`: whether the adapter replaced has keys now. One without (a host's registered
-/// again so, or after a restart) holds back only what is marked as possibly on the cart
-/// ([`maybe_applied`]: a keyed adapter's lost answer, a lease that lapsed); its other
-/// waiting changes were surely not applied.
-pub(crate) fn groups_held_back_at_switch(
-    c: &Connection,
-    cart: CartId,
-    keyed: bool,
-    now: i64,
-) -> Result<usize> {
+/// old key unknown to the new platform (fixed the same week, here). Until 2026-12-04 every
+/// change a keyed adapter had tried was held back, one it surely never sent (the cart
+/// unreachable) too, and an adapter without keys held back none, though one registered in a
+/// keyed one's place (a host's, after a restart) had lost answers waiting.
+pub(crate) fn groups_held_back_at_switch(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
     Ok(c.prepare_cached(
         "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?2, unsettled = 0,
                 last_response = 'sent through the cart''s previous adapter, whose answer was \
 lost: it may be on the cart; check the cart, then retry or discard it'
-         WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending'
-           AND (unsettled > 0 OR (?3 AND attempts > 0 AND refused = 0))
+         WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending' AND unsettled > 0
            AND lease_token IS NULL",
     )?
-    .execute(params![cart, now, keyed])?)
+    .execute(params![cart, now])?)
 }
 
 /// Marks pending `groups` as possibly on the cart (a keyed re-send of them was applied, or
