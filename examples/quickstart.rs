@@ -35,7 +35,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("invsync-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Store::open(dir.join("store.db"))?;
-    println!("store: {}", store.path().display());
+    println!(
+        "store: {} (a demo store, removed when the demo ends)",
+        store.path().display()
+    );
 
     // Items: a T-shirt product with three sizes, and two plain items.
     store.upsert_item_json(r#"{"sku":"TEE","description":"T-shirt"}"#)?;
@@ -72,19 +75,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             emu.url()
         ))?;
         emulators.push(emu);
-        ids.push(id);
+        ids.push((id, name));
     }
 
     // The seeds' set-up: Send QOH to every cart, then SynchQOH, then each cart's box.
-    for &id in &ids {
+    for &(id, name) in &ids {
         let r = store.send_qoh(id, SendOptions::default(), None)?;
         println!(
-            "Send QOH to cart {id}: {} items in {} requests",
+            "Send QOH to {name}: {} items in {} request(s)",
             r.sent, r.requests
         );
     }
     store.set_param("SynchQOH", "true")?;
-    for &id in &ids {
+    for &(id, _) in &ids {
         store.set_cart_sync(id, true)?;
     }
 
@@ -100,13 +103,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     emulators[1].set_qoh("TEE-L", emulators[1].qoh("TEE-L").unwrap_or(0) - 2);
     store.adjust_qoh(
         &Adjustment::new("TEE-L", Delta::new(-2)?, Reason::OrderImport)
-            .origin_cart(ids[1])
+            .origin_cart(ids[1].0)
             .host_ref("A-1001/1"),
     )?;
     // The host retries the import after a crash: the same reference is a no-op.
     store.adjust_qoh(
         &Adjustment::new("TEE-L", Delta::new(-2)?, Reason::OrderImport)
-            .origin_cart(ids[1])
+            .origin_cart(ids[1].0)
             .host_ref("A-1001/1"),
     )?;
 

@@ -467,6 +467,46 @@ fn an_import_reads_what_spreadsheets_save() {
     assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 9);
 }
 
+/// A line's reason by the name `invsync stack` shows it (`pos_sale`), as well as its number:
+/// the name was refused as "not a number", and a number out of range said nothing of what
+/// the numbers mean (from a first-time user's check of the README, 2026-12-04).
+#[test]
+fn an_import_takes_a_reason_by_its_name_and_a_bad_one_lists_them() {
+    let (f, db, csv) = import_setup(&[("TEE-M", 10)], "sales.csv");
+    std::fs::write(
+        &csv,
+        "TEE-M,-2,pos_sale,POS-1
+TEE-M,5,Receiving,PO-7
+",
+    )
+    .unwrap();
+    let out = invsync(&["import", &db, csv.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 13);
+    let ledger = f.store.ledger_json(Some(r#"{"sku":"TEE-M"}"#)).unwrap();
+    assert!(
+        ledger.contains(r#""reason":2"#) && ledger.contains(r#""reason":4"#),
+        "{ledger}"
+    );
+    std::fs::write(
+        &csv,
+        "TEE-M,-1,9
+",
+    )
+    .unwrap();
+    let out = invsync(&["import", &db, csv.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 pos_sale") && stderr.contains("6 return"),
+        "{stderr}"
+    );
+}
+
 /// The always-on controller writes its reports to a pipe (a service wrapper, a log shipper)
 /// that may go away: it goes on sending, where `print!` would have panicked and stopped every
 /// cart's updates.
@@ -537,6 +577,19 @@ fn a_mistyped_store_path_creates_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!f.dir.path().join("--workstation").exists());
+    // And as `--name=value` (refused as an unknown option until 2026-12-04).
+    for args in [
+        vec!["run", "--workstation=W", db.to_str().unwrap()],
+        vec!["stack", db.to_str().unwrap(), "--limit=1"],
+    ] {
+        let out = invsync(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(!f.dir.path().join("--workstation=W").exists());
 }
 
 /// A workstation name the store refuses (blank, or with a line break that could forge a line

@@ -4,7 +4,9 @@
 //!   until killed: the seeds' shared stack controller on an always-on back-office machine.
 //! - `invsync run STORE` makes one pass and prints its report.
 //! - `invsync import STORE FILE [--workstation W] [--again]` applies QOH changes from a CSV
-//!   file, one per line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]` (fields may be quoted; a UTF-8
+//!   file, one per line: `sku,delta[,reason[,host_ref[,origin_cart_id]]]` (the reason by its
+//!   number or name: 1 adjustment, the default, 2 pos_sale, 3 order_import, 4 receiving,
+//!   5 other, 6 return; fields may be quoted; a UTF-8
 //!   byte-order mark, CRLF, blank lines, rows of commas only and comments are allowed; a
 //!   comment starts with `# `, a hash and a space, so a SKU such as `#10-SCREW` is a change
 //!   and a line commented out as `#SKU,5` is refused, never skipped; origin 0 is none). The
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let args = split_equals(args);
     let done = match args.first().map(String::as_str) {
         // (They take nothing more: a script's mistyped check is not passed as a success.)
         Some(first @ ("help" | "-h" | "--help" | "--version" | "-V" | "version"))
@@ -164,6 +167,24 @@ impl From<inventory_sync::Error> for Failure {
 const OPTIONS: [&str; 3] = ["--interval-ms", "--workstation", "--limit"];
 /// Options that take no value.
 const FLAGS: [&str; 1] = ["--again"];
+
+/// `--name=value` (before `--`) as `--name value`, for an option that takes a value: refused
+/// as an unknown option until 2026-12-04, though the option was known.
+fn split_equals(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut options_end = false;
+    for a in args {
+        options_end |= a == "--";
+        match a.split_once('=') {
+            Some((name, value)) if !options_end && OPTIONS.contains(&name) => {
+                out.push(name.to_owned());
+                out.push(value.to_owned());
+            }
+            _ => out.push(a),
+        }
+    }
+    out
+}
 
 /// The arguments that are not options or their values: the command, STORE, FILE or SKU;
 /// refuses what the command does not take.
@@ -784,6 +805,25 @@ fn fields(line: &str) -> inventory_sync::Result<Vec<String>> {
     }
 }
 
+/// A line's reason: its number or its name, as `invsync stack` prints them (`2` or
+/// `pos_sale`). Until 2026-12-04 only the number was taken, and a refused line said neither
+/// what the numbers mean nor that the names it is shown are not taken.
+fn reason_of(field: &str) -> inventory_sync::Result<Reason> {
+    let all = (1..=6).filter_map(|n| Reason::from_code(n).ok());
+    let given = field.trim();
+    let found = match given.parse::<i64>() {
+        Ok(n) => Reason::from_code(n).ok(),
+        Err(_) => all.clone().find(|r| r.name().eq_ignore_ascii_case(given)),
+    };
+    found.ok_or_else(|| {
+        let known: Vec<String> = all.map(|r| format!("{} {}", r.code(), r.name())).collect();
+        invalid(format!(
+            "unknown reason {given:?}: give its number or its name ({})",
+            known.join(", ")
+        ))
+    })
+}
+
 /// `sku,delta[,reason[,host_ref[,origin_cart_id]]]`
 fn parse_line(line: &str) -> inventory_sync::Result<Line> {
     let f = fields(line)?;
@@ -797,7 +837,7 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
         ));
     }
     let reason = if f.len() > 2 && !f[2].is_empty() {
-        Reason::from_code(num(2, "reason")?)?
+        reason_of(&f[2])?
     } else {
         Reason::Adjustment
     };
