@@ -775,14 +775,28 @@ impl Store {
     /// The troubleshooting view (the seeds' CTRL+Shift+S) as a JSON array: per record `id,
     /// cart_id, sku, delta, reason, created_at, attempts, next_attempt_at, last_response,
     /// state` (times in Unix milliseconds), oldest first. Filter `{"cart_id"?, "state"?,
-    /// "limit"?}` with `state` 1 waiting, 2 bypassed, 3 uncertain.
+    /// "limit"?}` with `state` 1 (or `"pending"`) waiting, 2 (`"bypassed"`), 3 (`"uncertain"`).
     pub fn stack_list_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["cart_id", "state", "limit"])?;
         let limit = filter_limit(&f)?;
         let cart = filter_number(&f, "cart_id")?;
-        let state = filter_number(&f, "state")?
-            .map(StackState::from_code)
-            .transpose()?;
+        // By number, or by the name each record's `state` shows (refused as "not a number"
+        // until 2026-12-04, though the listing names it so).
+        let state = match f.get("state").and_then(Value::as_str) {
+            Some(name) => Some(match name {
+                "pending" | "waiting" => StackState::Waiting,
+                "bypassed" => StackState::Bypassed,
+                "uncertain" => StackState::Uncertain,
+                other => {
+                    return Err(Error::invalid(format!(
+                        "filter: unknown state {other:?} (1 or \"pending\", 2 or \"bypassed\", 3 or \"uncertain\")"
+                    )))
+                }
+            }),
+            None => filter_number(&f, "state")?
+                .map(StackState::from_code)
+                .transpose()?,
+        };
         self.read(|c| {
             // A mistyped cart must not read as one with nothing waiting.
             if let Some(cart) = cart {

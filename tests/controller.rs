@@ -1445,6 +1445,20 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
     fail_next(ea, 400);
     let r = f.store.run_stack(None).unwrap();
     assert!(!stack(&f.store, Some(r#"{"state":2}"#)).is_empty(), "{r}");
+    // By the name each record shows, as by its number (from a first-time user's check).
+    assert_eq!(
+        stack(&f.store, Some(r#"{"state":"bypassed"}"#)),
+        stack(&f.store, Some(r#"{"state":2}"#))
+    );
+    assert_eq!(
+        stack(&f.store, Some(r#"{"state":"pending"}"#)),
+        stack(&f.store, Some(r#"{"state":1}"#))
+    );
+    let e = f
+        .store
+        .stack_list_json(Some(r#"{"state":"stuck"}"#))
+        .unwrap_err();
+    assert!(e.message().contains("\"uncertain\""), "{e}");
     assert_waiting_exact(&f.store, &[a, b], Some(&r), "after a bypass");
 
     // Send QOH settles what waits for A, grouped or not: A failed after its first lease, so

@@ -655,7 +655,9 @@ pub unsafe extern "C" fn invsync_stack_count(
 
 /// Copies the troubleshooting view as a JSON array into `buf`, oldest first: per record `id,
 /// cart_id, sku, delta, reason, created_at, attempts, next_attempt_at, last_response, state`
-/// (times as Unix milliseconds). `filter_json` is optional: `{"cart_id"?, "state"?, "limit"?}`.
+/// (times as Unix milliseconds). `filter_json` is optional: `{"cart_id"?, "state"?, "limit"?}`,
+/// `state` 1 waiting, 2 bypassed, 3 uncertain, or the name a record shows (`"pending"`, `"bypassed"`,
+/// `"uncertain"`).
 ///
 /// Buffers: as `invsync_last_error`. NULL: `store` required; `filter_json` optional. Thread
 /// safety: any thread.
