@@ -157,18 +157,23 @@ fn uncertain(store: &Store, cart: CartId) -> i64 {
 /// adapter sent it again under the old key: the sale taken twice.
 #[test]
 fn a_lapsed_first_send_is_held_back_at_a_switch_to_another_keyed_adapter() {
-    let f = store();
     let shop = Arc::new(Shop::default());
-    let plugin = Keyed::new(&shop);
-    let other = Keyed::new(&shop);
-    register(&f.store, "plugin", plugin.clone());
-    register(&f.store, "other", other.clone());
-    let cart = f.store.upsert_cart_json(&spec_of("Web", "plugin")).unwrap();
+    lapsed_send_then_switch(Keyed::new(&shop), &shop);
+}
+
+/// Cart "Web" on `first` over `shop` (W at 10 on both sides); a controller leases the sale of
+/// 2 and sends it through `first`, the cart applies it, and the controller stops (a crash):
+/// its lease lapses. The owner then switches the cart to "other", another platform's keyed
+/// adapter for the same shop: the sale must be held back as uncertain, not sent again.
+fn lapsed_send_then_switch(first: Arc<dyn CartAdapter>, shop: &Arc<Shop>) {
+    let f = store();
+    register(&f.store, "first", first.clone());
+    register(&f.store, "other", Keyed::new(shop));
+    let cart = f.store.upsert_cart_json(&spec_of("Web", "first")).unwrap();
     f.store.set_cart_sync(cart, true).unwrap();
     item(&f.store, "W", 10);
     shop.set("W", 10);
     adjust(&f.store, "W", -2, Reason::PosSale);
-    // A controller leases it and sends it; the cart applies it; the controller stops.
     let stalled = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
     let scope = LeaseScope {
         workstation: String::new(),
@@ -180,7 +185,7 @@ fn a_lapsed_first_send_is_held_back_at_a_switch_to_another_keyed_adapter() {
         .unwrap();
     assert_eq!(lease.sends.len(), 1);
     let s = &lease.sends[0];
-    plugin
+    first
         .apply_deltas(&[DeltaSend {
             key: s.key.clone(),
             sku: s.sku.clone(),
@@ -189,7 +194,6 @@ fn a_lapsed_first_send_is_held_back_at_a_switch_to_another_keyed_adapter() {
         }])
         .unwrap();
     assert_eq!(shop.get("W"), 8, "the cart applied it; the answer was lost");
-    // The owner switches the same shop to another platform's keyed adapter.
     f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
     let r = drain(&f.store);
     assert_eq!(
@@ -706,7 +710,7 @@ fn a_lost_answer_to_a_group_refused_before_is_held_back_at_a_switch() {
 //    and nothing else (from a review of the day's changes, 2026-12-04).
 // ---------------------------------------------------------------------------------------
 
-/// A controller leased the sale of W through "direct" (no keys), sent it, the shop applied
+/// A controller leased the sale of W through an adapter without keys, sent it, the shop applied
 /// it, and the controller stopped before the answer: its lease lapsed. The owner switches
 /// the cart to "other", a keyed adapter for the same shop. The save took over no lease for
 /// an adapter without keys (a lapsed lease keeps its token, and a first-attempt batch is no
@@ -714,44 +718,8 @@ fn a_lost_answer_to_a_group_refused_before_is_held_back_at_a_switch() {
 /// it never saw: the shop took it twice.
 #[test]
 fn a_lapsed_send_through_an_adapter_without_keys_is_held_back_at_a_switch_to_a_keyed_one() {
-    let f = store();
     let shop = Arc::new(Shop::default());
-    let direct = Plain::new(&shop, 0);
-    register(&f.store, "direct", direct.clone());
-    register(&f.store, "other", Keyed::new(&shop));
-    let cart = f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
-    adjust(&f.store, "W", -2, Reason::PosSale);
-    let stalled = SqliteStack::open(f.store.path(), &Default::default()).unwrap();
-    let scope = LeaseScope {
-        workstation: String::new(),
-        shared: true,
-        stale_before: 0,
-    };
-    let lease = stalled
-        .lease(cart, 50, &scope, now_ms() - 10_000, 100)
-        .unwrap();
-    let s = &lease.sends[0];
-    direct
-        .apply_deltas(&[DeltaSend {
-            key: s.key.clone(),
-            sku: s.sku.clone(),
-            remote_ref: None,
-            delta: s.delta,
-        }])
-        .unwrap();
-    assert_eq!(shop.get("W"), 8, "the cart applied it; the answer was lost");
-    f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("W"), uncertain(&f.store, cart)),
-        (8, 1),
-        "sent {:?}; stack {:?}; {r}",
-        shop.sent.lock().unwrap(),
-        stack(&f.store, None)
-    );
+    lapsed_send_then_switch(Plain::new(&shop, 0), &shop);
 }
 
 /// The keyed plugin meets the cart unreachable (no request left: surely not applied); the
