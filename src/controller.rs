@@ -1074,9 +1074,7 @@ impl<S: WebStack> StackController<S> {
                         let until = now + backoff_ms(settings, step);
                         let verdict = match e {
                             CartError::Ambiguous(_) if !keyed => Verdict::Uncertain(msg.clone()),
-                            // (A keyed cart's 5xx, too: its adapter need not tell a failure
-                            // part-way through from one before anything, the re-send being safe.)
-                            CartError::Ambiguous(_) | CartError::Unavailable(_) if keyed => {
+                            CartError::Ambiguous(_) => {
                                 lost.fill(true);
                                 Verdict::WaitUntil { until, attempt: true, response: msg.clone() }
                             }

@@ -1671,9 +1671,7 @@ impl SendRun<'_> {
                         })
                         .map(|(_, g)| *g),
                 ),
-                Err(CartError::Ambiguous(_) | CartError::Unavailable(_)) => {
-                    self.maybe_on_cart.extend(groups)
-                }
+                Err(CartError::Ambiguous(_)) => self.maybe_on_cart.extend(groups),
                 Err(_) => {}
             }
             match answer {

@@ -784,7 +784,7 @@ impl Store {
         // until 2026-12-04, though the listing names it so).
         let state = match f.get("state").and_then(Value::as_str) {
             Some(name) => Some(match name {
-                "pending" | "waiting" => StackState::Waiting,
+                "pending" | "waiting" | "leased" => StackState::Waiting,
                 "bypassed" => StackState::Bypassed,
                 "uncertain" => StackState::Uncertain,
                 other => {

@@ -756,3 +756,111 @@ fn a_keyed_adapters_sale_that_never_left_is_not_held_back_at_a_switch() {
         stack(&f.store, None)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 8. Marks from before marks, and errors that say nothing was sent (from the third review
+//    of the day's changes, 2026-12-04).
+// ---------------------------------------------------------------------------------------
+
+/// A cart on the built-in `http_json` adapter (with keys) whose sale the cart applied behind
+/// a gateway that answered 502: the answer lost, the sale waits for its keyed re-send.
+/// Returns the cart and the emulator.
+fn http_json_lost_sale(f: &Fixture) -> (CartId, inventory_sync::emulator::Emulator) {
+    use inventory_sync::emulator::{Emulator, Fault};
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("W", 10);
+    let cart = common::cart(&f.store, &emu, "Web", "attribute");
+    item(&f.store, "W", 10);
+    emu.inject(Fault::ApplyThenStatus {
+        status: 502,
+        count: 1,
+    });
+    adjust(&f.store, "W", -2, Reason::PosSale);
+    let r = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (r.sent, emu.qoh("W")),
+        (0, Some(8)),
+        "applied, answer lost: {r}"
+    );
+    (cart, emu)
+}
+
+/// A store file an older build wrote (schema 16) with such a sale waiting: that build kept
+/// no mark of a lost answer, and held back every change a keyed adapter had tried when the
+/// cart's adapter was replaced. This build holds back only what is marked: unless the
+/// upgrade marks it, the sale went again through an adapter without keys, taken twice.
+#[test]
+fn an_older_files_keyed_lost_answer_is_held_back_at_a_switch() {
+    let f = store();
+    let (cart, _emu) = http_json_lost_sale(&f);
+    // What the older build left: the group unmarked, the file at schema 16.
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute_batch("UPDATE send_groups SET unsettled = 0; PRAGMA user_version = 16;")
+        .unwrap();
+    let upgraded = f.reopen();
+    let shop = Arc::new(Shop::default());
+    register(&upgraded, "direct", Plain::new(&shop, 0));
+    upgraded
+        .upsert_cart_json(&spec_of("Web", "direct"))
+        .unwrap();
+    let r = drain(&upgraded);
+    assert_eq!(
+        (shop.sent.lock().unwrap().len(), uncertain(&upgraded, cart)),
+        (0, 1),
+        "{r}"
+    );
+}
+
+/// The `http_json` plugin answers the sale 421 (not processed, RFC 9110 §15.5.20: nothing
+/// applied), and Shopify's lookup before its write meets a 503 (no write sent): each is
+/// `Unavailable`, surely not on the cart. Marked as possibly applied (for a day), a switch of
+/// adapter held the sale back as uncertain while the new cart went on offering the unit.
+#[test]
+fn a_keyed_carts_unprocessed_request_is_not_held_back_at_a_switch() {
+    use inventory_sync::emulator::{Emulator, Fault, Mode};
+    for shopify in [false, true] {
+        let f = store();
+        let emu = match shopify {
+            false => Emulator::start().unwrap(),
+            true => Emulator::start_mode(Mode::Shopify).unwrap(),
+        };
+        emu.set_qoh("W", 10);
+        let cart = match shopify {
+            false => common::cart(&f.store, &emu, "Web", "attribute"),
+            true => {
+                emu.set_token(Some("shpat_t"));
+                let spec = serde_json::json!({"name": "Web", "adapter": "shopify",
+                    "url": emu.url(), "token": "shpat_t", "location_id": "1",
+                    "capabilities": {"send": true, "get": true, "realtime": "attribute"}});
+                let cart = f.store.upsert_cart_json(&spec.to_string()).unwrap();
+                f.store.set_cart_sync(cart, true).unwrap();
+                cart
+            }
+        };
+        item(&f.store, "W", 10);
+        emu.inject(Fault::Status {
+            status: if shopify { 503 } else { 421 },
+            count: 1,
+            retry_after: None,
+        });
+        adjust(&f.store, "W", -2, Reason::PosSale);
+        let r = f.store.run_stack(None).unwrap();
+        assert_eq!(
+            (r.sent, emu.qoh("W")),
+            (0, Some(10)),
+            "nothing processed: {r}"
+        );
+        let shop = Arc::new(Shop::default());
+        shop.set("W", 10);
+        register(&f.store, "direct", Plain::new(&shop, 0));
+        f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
+        let r = drain(&f.store);
+        assert_eq!(
+            (shop.get("W"), uncertain(&f.store, cart)),
+            (8, 0),
+            "shopify {shopify}: stack {:?}; {r}",
+            stack(&f.store, None)
+        );
+    }
+}

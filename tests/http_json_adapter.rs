@@ -937,3 +937,34 @@ fn an_answer_after_a_byte_order_mark_or_a_php_notice_is_read() {
         "the listing after the notice"
     );
 }
+
+/// A plugin applying an adjustment batch item by item that fails part-way answers 500: some
+/// changes may be applied. The keys make the re-send safe, but read as nothing applied
+/// (`Unavailable`) the changes were not marked as possibly on the cart, and an adapter
+/// without keys put in this one's place sent them as new. A lost answer now; a 500 naming a
+/// wait is still a wait, and a 503 still nothing applied.
+#[test]
+fn a_500_to_an_adjustment_is_a_lost_answer() {
+    let cart = Scripted::start_with_headers(vec![
+        (500, "", r#"{"error":"db"}"#),
+        (500, "Retry-After: 5\r\n", r#"{"error":"busy"}"#),
+        (503, "", r#"{"error":"down"}"#),
+    ]);
+    let a = HttpJsonAdapter::new(&cart.url, None, Duration::from_secs(10)).unwrap();
+    let answers: Vec<_> = (0..3)
+        .map(|_| a.apply_deltas(&[delta("k1", "TEE-M", -1)]))
+        .collect();
+    cart.finish();
+    assert!(
+        matches!(answers[0], Err(CartError::Ambiguous(_))),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(answers[1], Err(CartError::RateLimited { .. })),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(answers[2], Err(CartError::Unavailable(_))),
+        "{answers:?}"
+    );
+}

@@ -33,7 +33,8 @@
 //! | time-out or reset after a set or an adjustment was sent | [`CartError::Ambiguous`] |
 //! | time-out or reset after the fetch was sent (a read) | [`CartError::Unavailable`] |
 //! | 429 | [`CartError::RateLimited`] with the `Retry-After` seconds |
-//! | 502, 504, 524 to a set or an adjustment (a gateway gave up waiting for the cart) | [`CartError::Ambiguous`], `Retry-After` or not |
+//! | 502, 504, 524 to a set or an adjustment (a gateway gave up waiting for the cart) | [`CartError::Ambiguous`], `Retry-After` or not (an adjustment's naming a wait: [`CartError::RateLimited`]) |
+//! | 500 naming no wait to a set or an adjustment (the plugin may have applied part) | [`CartError::Ambiguous`] |
 //! | other 5xx with `Retry-After` | [`CartError::RateLimited`] (a wait, not an attempt) |
 //! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
@@ -218,10 +219,23 @@ impl HttpJsonAdapter {
         // is obeyed and counts no attempt (rule 10), and the keys make the re-send safe (until
         // 2026-12-03 such a wait was ignored, an attempt counted). A malformed 2xx answer: the
         // cart took the request and may have applied it.
+        // A 500 naming no wait is a lost answer too, as for a set (a plugin applying item by
+        // item that failed part-way): the keys make the re-send safe either way, and the
+        // change is marked as possibly on the cart, so that an adapter without keys put in
+        // this one's place does not send it as new (read as nothing applied until 2026-12-04).
         let results = self
             .post_results("qoh/adjust", &body, |r| {
                 (!names_wait(r))
-                    .then(|| common::gateway_lost_answer(r))
+                    .then(|| {
+                        common::gateway_lost_answer(r).or_else(|| {
+                            (r.status() == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
+                                CartError::Ambiguous(format!(
+                                    "HTTP {}: the cart may have applied changes before it failed",
+                                    r.status()
+                                ))
+                            })
+                        })
+                    })
                     .flatten()
             })?
             .map_err(CartError::Ambiguous)?;

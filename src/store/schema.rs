@@ -320,6 +320,10 @@ const MIGRATIONS: &[&str] = &[
     // trimmed (the CLI's import trims every field) was not found, and applied again. Where
     // several rows trim to one reference, or one is there already, the oldest not yet there
     // is trimmed and the others are left (each still found by its own form).
+    // And the changes a keyed built-in adapter (`http_json`, Shopify) tried and will try
+    // again are marked as possibly on the cart, as builds from now on mark a lost answer:
+    // builds before kept no mark, and a switch of adapter took every tried change for one
+    // (a host's adapters' keys are not known here: theirs are not marked).
     r#"
     CREATE TEMP TABLE refs_trimmed AS
         SELECT MIN(id) AS id, trimmed AS host_ref
@@ -334,6 +338,9 @@ const MIGRATIONS: &[&str] = &[
     UPDATE ledger SET host_ref = (SELECT t.host_ref FROM refs_trimmed t WHERE t.id = ledger.id)
     WHERE id IN (SELECT id FROM refs_trimmed);
     DROP TABLE refs_trimmed;
+    UPDATE send_groups SET unsettled = 1
+    WHERE state = 'pending' AND item_id <> 0 AND attempts > 0 AND unsettled = 0
+      AND cart_id IN (SELECT id FROM carts WHERE adapter IN ('http_json', 'shopify'));
     "#,
 ];
 
