@@ -784,12 +784,12 @@ impl Store {
         // until 2026-12-04, though the listing names it so).
         let state = match f.get("state").and_then(Value::as_str) {
             Some(name) => Some(match name {
-                "pending" | "waiting" | "leased" => StackState::Waiting,
+                "pending" | "waiting" => StackState::Waiting,
                 "bypassed" => StackState::Bypassed,
                 "uncertain" => StackState::Uncertain,
                 other => {
                     return Err(Error::invalid(format!(
-                        "filter: unknown state {other:?} (1 or \"pending\", 2 or \"bypassed\", 3 or \"uncertain\")"
+                        "filter: unknown state {other:?} (1 or \"pending\", records being sent, shown \"leased\", among them; 2 or \"bypassed\"; 3 or \"uncertain\")"
                     )))
                 }
             }),

@@ -762,41 +762,27 @@ fn a_keyed_adapters_sale_that_never_left_is_not_held_back_at_a_switch() {
 //    of the day's changes, 2026-12-04).
 // ---------------------------------------------------------------------------------------
 
-/// A cart on the built-in `http_json` adapter (with keys) whose sale the cart applied behind
-/// a gateway that answered 502: the answer lost, the sale waits for its keyed re-send.
-/// Returns the cart and the emulator.
-fn http_json_lost_sale(f: &Fixture) -> (CartId, inventory_sync::emulator::Emulator) {
-    use inventory_sync::emulator::{Emulator, Fault};
+/// A cart on the built-in `http_json` adapter (with keys) whose sale of W met `fault` on its
+/// first send, the store then left as a build before marks left it (the group unmarked, the
+/// file at `version`) and opened again (upgraded), and the cart switched to an adapter
+/// without keys over another shop, and drained. What that shop was sent, and how many
+/// records are uncertain.
+fn tried_then_upgraded(fault: inventory_sync::emulator::Fault, version: i64) -> (usize, i64) {
+    use inventory_sync::emulator::Emulator;
+    let f = store();
     let emu = Emulator::start().unwrap();
     emu.set_qoh("W", 10);
     let cart = common::cart(&f.store, &emu, "Web", "attribute");
     item(&f.store, "W", 10);
-    emu.inject(Fault::ApplyThenStatus {
-        status: 502,
-        count: 1,
-    });
+    emu.inject(fault);
     adjust(&f.store, "W", -2, Reason::PosSale);
     let r = f.store.run_stack(None).unwrap();
-    assert_eq!(
-        (r.sent, emu.qoh("W")),
-        (0, Some(8)),
-        "applied, answer lost: {r}"
-    );
-    (cart, emu)
-}
-
-/// A store file an older build wrote (schema 16) with such a sale waiting: that build kept
-/// no mark of a lost answer, and held back every change a keyed adapter had tried when the
-/// cart's adapter was replaced. This build holds back only what is marked: unless the
-/// upgrade marks it, the sale went again through an adapter without keys, taken twice.
-#[test]
-fn an_older_files_keyed_lost_answer_is_held_back_at_a_switch() {
-    let f = store();
-    let (cart, _emu) = http_json_lost_sale(&f);
-    // What the older build left: the group unmarked, the file at schema 16.
+    assert_eq!(r.sent, 0, "{r}");
     rusqlite::Connection::open(f.store.path())
         .unwrap()
-        .execute_batch("UPDATE send_groups SET unsettled = 0; PRAGMA user_version = 16;")
+        .execute_batch(&format!(
+            "UPDATE send_groups SET unsettled = 0; PRAGMA user_version = {version};"
+        ))
         .unwrap();
     let upgraded = f.reopen();
     let shop = Arc::new(Shop::default());
@@ -804,12 +790,38 @@ fn an_older_files_keyed_lost_answer_is_held_back_at_a_switch() {
     upgraded
         .upsert_cart_json(&spec_of("Web", "direct"))
         .unwrap();
-    let r = drain(&upgraded);
-    assert_eq!(
-        (shop.sent.lock().unwrap().len(), uncertain(&upgraded, cart)),
-        (0, 1),
-        "{r}"
-    );
+    drain(&upgraded);
+    let sent = shop.sent.lock().unwrap().len();
+    (sent, uncertain(&upgraded, cart))
+}
+
+/// A store file an older build wrote (schema 16, or 17, which a build of 2026-12-04 wrote
+/// before it marked) with a sale whose answer a gateway lost (the cart applied it): that
+/// build kept no mark of a lost answer, and held back every change a keyed adapter had tried
+/// when the cart's adapter was replaced. This build holds back only what is marked: unless
+/// the upgrade marks it (schema 18), the sale went again through an adapter without keys,
+/// taken twice. A sale the cart answered 421 (not processed), tried once, is not marked: a
+/// switch sends it (from two reviews of the day's changes).
+#[test]
+fn an_older_files_keyed_lost_answer_is_held_back_at_a_switch() {
+    use inventory_sync::emulator::Fault;
+    for version in [16, 17] {
+        let lost = Fault::ApplyThenStatus {
+            status: 502,
+            count: 1,
+        };
+        assert_eq!(
+            tried_then_upgraded(lost, version),
+            (0, 1),
+            "schema {version}"
+        );
+    }
+    let unprocessed = Fault::Status {
+        status: 421,
+        count: 1,
+        retry_after: None,
+    };
+    assert_eq!(tried_then_upgraded(unprocessed, 16), (1, 0));
 }
 
 /// The `http_json` plugin answers the sale 421 (not processed, RFC 9110 §15.5.20: nothing

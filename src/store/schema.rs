@@ -320,10 +320,6 @@ const MIGRATIONS: &[&str] = &[
     // trimmed (the CLI's import trims every field) was not found, and applied again. Where
     // several rows trim to one reference, or one is there already, the oldest not yet there
     // is trimmed and the others are left (each still found by its own form).
-    // And the changes a keyed built-in adapter (`http_json`, Shopify) tried and will try
-    // again are marked as possibly on the cart, as builds from now on mark a lost answer:
-    // builds before kept no mark, and a switch of adapter took every tried change for one
-    // (a host's adapters' keys are not known here: theirs are not marked).
     r#"
     CREATE TEMP TABLE refs_trimmed AS
         SELECT MIN(id) AS id, trimmed AS host_ref
@@ -338,9 +334,20 @@ const MIGRATIONS: &[&str] = &[
     UPDATE ledger SET host_ref = (SELECT t.host_ref FROM refs_trimmed t WHERE t.id = ledger.id)
     WHERE id IN (SELECT id FROM refs_trimmed);
     DROP TABLE refs_trimmed;
+    "#,
+    // 18: the changes a keyed built-in adapter (`http_json`, Shopify) tried and will try
+    // again, marked as possibly on the cart, as builds from 2026-12-04 mark a lost answer:
+    // builds before kept no mark, and a switch of adapter took every tried change for one.
+    // Not a change tried once whose answer said nothing was sent or processed (the cart
+    // unreachable; a 4xx "try later", a 503): after one try the last answer is the only one.
+    // A host's adapters' keys are not known here: theirs are not marked.
+    r#"
     UPDATE send_groups SET unsettled = 1
     WHERE state = 'pending' AND item_id <> 0 AND attempts > 0 AND unsettled = 0
-      AND cart_id IN (SELECT id FROM carts WHERE adapter IN ('http_json', 'shopify'));
+      AND cart_id IN (SELECT id FROM carts WHERE adapter IN ('http_json', 'shopify'))
+      AND NOT (attempts = 1 AND (last_response LIKE 'cart unreachable:%'
+                                 OR last_response LIKE 'cart unavailable: HTTP 4%'
+                                 OR last_response LIKE 'cart unavailable: HTTP 503%'));
     "#,
 ];
 
