@@ -954,9 +954,8 @@ impl<S: WebStack> StackController<S> {
         let sending = batch.sending.len();
         let mut stop = false;
         let keyed = adapter.update_mode().resends_safely();
-        // Whether the cart may have each send though the answer says nothing of it: a keyed
-        // cart's lost answer, or its item left out of the answer or answered `Retry` (which,
-        // for a keyed cart, may follow a lost answer to a later request of the call).
+        // Whether the cart may have each send though the answer says nothing of it, were
+        // the cart keyed (only a keyed cart's are marked, below).
         let mut lost = vec![false; sending];
         let verdicts: Vec<Verdict> = match answer {
             Ok(outcomes) => {
@@ -968,11 +967,7 @@ impl<S: WebStack> StackController<S> {
                     stop = true;
                 }
                 for (i, lost) in lost.iter_mut().enumerate() {
-                    *lost = keyed
-                        && matches!(
-                            outcomes.get(i),
-                            None | Some(SendOutcome::Retry { after: None, .. })
-                        );
+                    *lost = SendOutcome::keyed_answer_lost(outcomes.get(i));
                 }
                 let verdicts: Vec<Verdict> = (0..sending)
                     .map(|i| match outcomes.get(i) {

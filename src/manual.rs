@@ -1653,21 +1653,16 @@ impl SendRun<'_> {
             self.report.requests += 1;
             let answer = with_rate_limit(|| self.adapter.apply_deltas(chunk));
             // On the cart, or may be: applied, or the answer lost (as the controller reads a
-            // keyed cart's answers: an item left out of it, or answered `Retry` naming no wait).
+            // keyed cart's answers).
             match &answer {
                 Ok(outcomes) => self.maybe_on_cart.extend(
                     groups
                         .iter()
                         .enumerate()
                         .filter(|(k, _)| {
-                            matches!(
-                                outcomes.get(*k),
-                                None | Some(
-                                    SendOutcome::Applied { .. }
-                                        | SendOutcome::Uncertain { .. }
-                                        | SendOutcome::Retry { after: None, .. }
-                                )
-                            )
+                            let o = outcomes.get(*k);
+                            matches!(o, Some(SendOutcome::Applied { .. }))
+                                || SendOutcome::keyed_answer_lost(o)
                         })
                         .map(|(_, g)| *g),
                 ),

@@ -783,16 +783,16 @@ impl Store {
         // By number, or by the name each record's `state` shows (refused as "not a number"
         // until 2026-12-04, though the listing names it so).
         let state = match f.get("state").and_then(Value::as_str) {
-            Some(name) => Some(match name {
-                "pending" | "waiting" => StackState::Waiting,
-                "bypassed" => StackState::Bypassed,
-                "uncertain" => StackState::Uncertain,
-                other => {
-                    return Err(Error::invalid(format!(
-                        "filter: unknown state {other:?} (1 or \"pending\", records being sent, shown \"leased\", among them; 2 or \"bypassed\"; 3 or \"uncertain\")"
-                    )))
-                }
-            }),
+            Some(name) => Some(
+                [StackState::Waiting, StackState::Bypassed, StackState::Uncertain]
+                    .into_iter()
+                    .find(|s| s.group_state() == name || (name == "waiting" && *s == StackState::Waiting))
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "filter: unknown state {name:?} (1 or \"pending\", records being sent, shown \"leased\", among them; 2 or \"bypassed\"; 3 or \"uncertain\")"
+                        ))
+                    })?,
+            ),
             None => filter_number(&f, "state")?
                 .map(StackState::from_code)
                 .transpose()?,

@@ -78,26 +78,6 @@ impl CartAdapter for Keyed {
     sends_deltas_only!();
 }
 
-/// A keyed adapter that loses the answer of its first call (applied all the same).
-struct KeyedLosingFirst {
-    inner: Arc<Keyed>,
-    calls: AtomicUsize,
-}
-
-impl CartAdapter for KeyedLosingFirst {
-    fn update_mode(&self) -> UpdateMode {
-        UpdateMode::RelativeKeyed
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        let out = self.inner.apply_deltas(d)?;
-        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(CartError::Ambiguous("time-out after sending".into()));
-        }
-        Ok(out)
-    }
-    sends_deltas_only!();
-}
-
 /// An adapter without keys over `shop`; its first `down` calls find the cart unreachable
 /// (no request reached it: nothing applied).
 struct Plain {
@@ -143,6 +123,18 @@ fn register(store: &Store, name: &str, a: Arc<dyn CartAdapter>) {
 
 fn uncertain(store: &Store, cart: CartId) -> i64 {
     store.stack_count(cart, StackState::Uncertain).unwrap()
+}
+
+/// Drains `store`, then `sku`'s count on `shop` and the records of `cart` left uncertain, and
+/// what was sent, the stack and the last pass's report, for an assertion's message.
+fn drained(store: &Store, shop: &Shop, sku: &str, cart: CartId) -> ((i64, i64), String) {
+    let r = drain(store);
+    let seen = format!(
+        "sent {:?}; stack {:?}; {r}",
+        shop.sent.lock().unwrap(),
+        stack(store, None)
+    );
+    ((shop.get(sku), uncertain(store, cart)), seen)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -195,14 +187,8 @@ fn lapsed_send_then_switch(first: Arc<dyn CartAdapter>, shop: &Arc<Shop>) {
         .unwrap();
     assert_eq!(shop.get("W"), 8, "the cart applied it; the answer was lost");
     f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("W"), uncertain(&f.store, cart)),
-        (8, 1),
-        "sent {:?}; stack {:?}; {r}",
-        shop.sent.lock().unwrap(),
-        stack(&f.store, None)
-    );
+    let (got, seen) = drained(&f.store, shop, "W", cart);
+    assert_eq!(got, (8, 1), "{seen}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,27 +237,13 @@ fn a_rebuild_after_a_save_does_not_hold_back_a_change_the_new_adapter_surely_did
 #[test]
 fn a_keyed_adapter_registered_again_without_keys_does_not_send_a_lost_change_twice() {
     let f = store();
-    let shop = Arc::new(Shop::default());
-    let first = Arc::new(KeyedLosingFirst {
-        inner: Keyed::new(&shop),
-        calls: Default::default(),
-    });
-    register(&f.store, "plug", first);
-    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "P", 5);
-    shop.set("P", 5);
-    adjust(&f.store, "P", -1, Reason::PosSale);
-    let r = f.store.run_stack(None).unwrap();
-    assert_eq!(r.sent, 0, "{r}");
-    assert_eq!(shop.get("P"), 4, "the sale landed; its answer was lost");
+    let (cart, shop) = answer_lost_through_keyed_plug(&f);
     register(&f.store, "plug", Plain::new(&shop, 0));
-    let r = drain(&f.store);
+    let (got, seen) = drained(&f.store, &shop, "P", cart);
     assert_eq!(
-        (shop.get("P"), uncertain(&f.store, cart)),
+        got,
         (4, 1),
-        "the adapter without keys sent the sale whose answer was lost again: sent {:?}; {r}",
-        shop.sent.lock().unwrap()
+        "the adapter without keys sent the sale whose answer was lost again: {seen}"
     );
 }
 
@@ -356,16 +328,8 @@ fn saved_on_till2_then_unreachable(
 /// answer. The cart, and the shop.
 fn answer_lost_through_keyed_plug(f: &Fixture) -> (CartId, Arc<Shop>) {
     let shop = Arc::new(Shop::default());
-    let first = Arc::new(KeyedLosingFirst {
-        inner: Keyed::new(&shop),
-        calls: Default::default(),
-    });
-    register(&f.store, "plug", first);
-    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "P", 5);
-    shop.set("P", 5);
-    adjust(&f.store, "P", -1, Reason::PosSale);
+    let first = KeyedScript::new(&shop, &[Step::ApplyThenLose]);
+    let cart = plug_cart_with_a_sale(f, &shop, first);
     let r = f.store.run_stack(None).unwrap();
     assert_eq!(r.sent, 0, "{r}");
     assert_eq!(shop.get("P"), 4, "the sale landed; its answer was lost");
@@ -381,13 +345,8 @@ fn a_lost_answer_is_held_back_after_a_restart_on_an_adapter_without_keys() {
     let (cart, shop) = answer_lost_through_keyed_plug(&f);
     let restarted = f.reopen();
     register(&restarted, "plug", Plain::new(&shop, 0));
-    let r = drain(&restarted);
-    assert_eq!(
-        (shop.get("P"), uncertain(&restarted, cart)),
-        (4, 1),
-        "sent {:?}; {r}",
-        shop.sent.lock().unwrap()
-    );
+    let (got, seen) = drained(&restarted, &shop, "P", cart);
+    assert_eq!(got, (4, 1), "{seen}");
 }
 
 /// The host registers "plug" again without keys, and the cart is saved (a setting changed,
@@ -401,13 +360,8 @@ fn a_lost_answer_is_held_back_when_the_cart_is_saved_after_a_registration_withou
     let resaved = serde_json::json!({"name": "Plug", "adapter": "plug", "max_items_to_send": 20,
         "capabilities": {"send": true, "get": true, "realtime": "attribute"}});
     f.store.upsert_cart_json(&resaved.to_string()).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("P"), uncertain(&f.store, cart)),
-        (4, 1),
-        "sent {:?}; {r}",
-        shop.sent.lock().unwrap()
-    );
+    let (got, seen) = drained(&f.store, &shop, "P", cart);
+    assert_eq!(got, (4, 1), "{seen}");
 }
 
 /// A host whose "plug" has keys only under a setting: the save turning it off keeps the
@@ -416,10 +370,7 @@ fn a_lost_answer_is_held_back_when_the_cart_is_saved_after_a_registration_withou
 fn a_lost_answer_is_held_back_when_a_save_turns_the_adapters_keys_off() {
     let f = store();
     let shop = Arc::new(Shop::default());
-    let keyed = Arc::new(KeyedLosingFirst {
-        inner: Keyed::new(&shop),
-        calls: Default::default(),
-    });
+    let keyed = KeyedScript::new(&shop, &[Step::ApplyThenLose]);
     let plain = Plain::new(&shop, 0);
     f.store.register_adapter("plug", move |cart| {
         Ok(match cart.setting("mode") {
@@ -435,13 +386,8 @@ fn a_lost_answer_is_held_back_when_a_save_turns_the_adapters_keys_off() {
     assert_eq!(f.store.run_stack(None).unwrap().sent, 0);
     assert_eq!(shop.get("W"), 4, "the sale landed; its answer was lost");
     f.store.upsert_cart_json(&plug_spec(false)).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("W"), uncertain(&f.store, cart)),
-        (4, 1),
-        "sent {:?}; {r}",
-        shop.sent.lock().unwrap()
-    );
+    let (got, seen) = drained(&f.store, &shop, "W", cart);
+    assert_eq!(got, (4, 1), "{seen}");
 }
 
 /// A keyed adapter met the cart unreachable (no request reached it: surely not applied); the
@@ -452,32 +398,13 @@ fn a_lost_answer_is_held_back_when_a_save_turns_the_adapters_keys_off() {
 fn a_change_the_keyed_adapter_surely_did_not_send_goes_through_its_replacement() {
     let f = store();
     let shop = Arc::new(Shop::default());
-    struct Down;
-    impl CartAdapter for Down {
-        fn update_mode(&self) -> UpdateMode {
-            UpdateMode::RelativeKeyed
-        }
-        fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-            Err(CartError::Unreachable("connection refused".into()))
-        }
-        sends_deltas_only!();
-    }
-    register(&f.store, "plug", Arc::new(Down));
-    let cart = f.store.upsert_cart_json(&spec_of("Plug", "plug")).unwrap();
-    f.store.set_cart_sync(cart, true).unwrap();
-    item(&f.store, "P", 5);
-    shop.set("P", 5);
-    adjust(&f.store, "P", -1, Reason::PosSale);
+    let down = KeyedScript::new(&shop, &[Step::Unreachable]);
+    let cart = plug_cart_with_a_sale(&f, &shop, down);
     let r = f.store.run_stack(None).unwrap();
     assert_eq!((r.sent, r.retried), (0, 1), "{r}");
     register(&f.store, "plug", Plain::new(&shop, 0));
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("P"), uncertain(&f.store, cart)),
-        (4, 0),
-        "stack {:?}; {r}",
-        stack(&f.store, None)
-    );
+    let (got, seen) = drained(&f.store, &shop, "P", cart);
+    assert_eq!(got, (4, 0), "{seen}");
 }
 
 /// What a scripted keyed adapter does on a call (after the script: applies and answers).
@@ -566,12 +493,11 @@ fn a_lost_answer_to_send_qohs_keyed_resend_is_held_back_from_an_adapter_without_
     );
     assert_eq!(sent.failed, 1, "{sent:?}");
     register(&f.store, "plug", Plain::new(&shop, 0));
-    let r = drain(&f.store);
+    let (got, seen) = drained(&f.store, &shop, "P", cart);
     assert_eq!(
-        (shop.get("P"), uncertain(&f.store, cart)),
+        got,
         (4, 1),
-        "the sale whose re-send's answer was lost went again as new: sent {:?}; {r}",
-        shop.sent.lock().unwrap()
+        "the sale whose re-send's answer was lost went again as new: {seen}"
     );
 }
 
@@ -602,14 +528,8 @@ fn a_lost_answer_is_held_back_when_the_cart_leaves_an_adapter_registered_again_w
     restarted
         .upsert_cart_json(&spec_of("Plug", "other"))
         .unwrap();
-    let r = drain(&restarted);
-    assert_eq!(
-        (shop.get("P"), uncertain(&restarted, cart)),
-        (4, 1),
-        "sent {:?}; stack {:?}; {r}",
-        shop.sent.lock().unwrap(),
-        stack(&restarted, None)
-    );
+    let (got, seen) = drained(&restarted, &shop, "P", cart);
+    assert_eq!(got, (4, 1), "{seen}");
 }
 
 /// As above, but Send QOH's re-send under the key is answered: applied. The count that was
@@ -633,13 +553,10 @@ fn a_change_send_qohs_keyed_resend_applied_is_not_sent_again_by_an_adapter_witho
         "the re-send landed and was answered: {sent:?}"
     );
     register(&f.store, "plug", Plain::new(&shop, 0));
-    let r = drain(&f.store);
+    let ((count, _), seen) = drained(&f.store, &shop, "P", cart);
     assert_eq!(
-        shop.get("P"),
-        4,
-        "the sale the keyed re-send applied went again as new: sent {:?}; stack {:?}; {r}",
-        shop.sent.lock().unwrap(),
-        stack(&f.store, None)
+        count, 4,
+        "the sale the keyed re-send applied went again as new: {seen}"
     );
 }
 
@@ -695,14 +612,8 @@ fn a_lost_answer_to_a_group_refused_before_is_held_back_at_a_switch() {
     assert_eq!(shop.get("P"), 4, "the sale landed; its answer was lost");
     register(&f.store, "other", KeyedScript::new(&shop, &[]));
     f.store.upsert_cart_json(&spec_of("Plug", "other")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("P"), uncertain(&f.store, cart)),
-        (4, 1),
-        "sent {:?}; stack {:?}; {r}",
-        shop.sent.lock().unwrap(),
-        stack(&f.store, None)
-    );
+    let (got, seen) = drained(&f.store, &shop, "P", cart);
+    assert_eq!(got, (4, 1), "{seen}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -748,13 +659,8 @@ fn a_keyed_adapters_sale_that_never_left_is_not_held_back_at_a_switch() {
         "nothing reached the cart: {r}"
     );
     f.store.upsert_cart_json(&spec_of("Web", "other")).unwrap();
-    let r = drain(&f.store);
-    assert_eq!(
-        (shop.get("W"), uncertain(&f.store, cart)),
-        (8, 0),
-        "stack {:?}; {r}",
-        stack(&f.store, None)
-    );
+    let (got, seen) = drained(&f.store, &shop, "W", cart);
+    assert_eq!(got, (8, 0), "{seen}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -867,12 +773,7 @@ fn a_keyed_carts_unprocessed_request_is_not_held_back_at_a_switch() {
         shop.set("W", 10);
         register(&f.store, "direct", Plain::new(&shop, 0));
         f.store.upsert_cart_json(&spec_of("Web", "direct")).unwrap();
-        let r = drain(&f.store);
-        assert_eq!(
-            (shop.get("W"), uncertain(&f.store, cart)),
-            (8, 0),
-            "shopify {shopify}: stack {:?}; {r}",
-            stack(&f.store, None)
-        );
+        let (got, seen) = drained(&f.store, &shop, "W", cart);
+        assert_eq!(got, (8, 0), "shopify {shopify}: {seen}");
     }
 }

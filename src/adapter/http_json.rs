@@ -226,16 +226,7 @@ impl HttpJsonAdapter {
         let results = self
             .post_results("qoh/adjust", &body, |r| {
                 (!names_wait(r))
-                    .then(|| {
-                        common::gateway_lost_answer(r).or_else(|| {
-                            (r.status() == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
-                                CartError::Ambiguous(format!(
-                                    "HTTP {}: the cart may have applied changes before it failed",
-                                    r.status()
-                                ))
-                            })
-                        })
-                    })
+                    .then(|| lost_write(r, "applied changes"))
                     .flatten()
             })?
             .map_err(CartError::Ambiguous)?;
@@ -297,13 +288,10 @@ impl HttpJsonAdapter {
         // the server not serving the request: nothing set, as before.
         let results = self
             .post_results("qoh/set", &body, |r| {
-                let status = r.status();
                 common::gateway_lost_answer(r).or_else(|| {
-                    (status == StatusCode::INTERNAL_SERVER_ERROR && !names_wait(r)).then(|| {
-                        CartError::Ambiguous(format!(
-                            "HTTP {status}: the cart may have set the counts before it failed"
-                        ))
-                    })
+                    (!names_wait(r))
+                        .then(|| lost_write(r, "set the counts"))
+                        .flatten()
                 })
             })?
             .map_err(CartError::Ambiguous)?;
@@ -560,6 +548,20 @@ pub(crate) fn read_body(response: Response, limit: u64) -> std::result::Result<V
 }
 
 /// Whether `r` names a wait (a `Retry-After` above 0): the cart asks to be tried later.
+/// A write's answer that is a lost answer: a gateway's 502/504/520/524, or a 500 (a plugin
+/// that failed part-way, having `done` some of it). The callers decide where a named wait
+/// comes first.
+fn lost_write(r: &Response, done: &str) -> Option<CartError> {
+    common::gateway_lost_answer(r).or_else(|| {
+        (r.status() == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
+            CartError::Ambiguous(format!(
+                "HTTP {}: the cart may have {done} before it failed",
+                r.status()
+            ))
+        })
+    })
+}
+
 fn names_wait(r: &Response) -> bool {
     r.headers()
         .get(RETRY_AFTER)

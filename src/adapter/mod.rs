@@ -284,6 +284,19 @@ pub enum CartError {
 }
 
 impl SendOutcome {
+    /// Whether a keyed cart's outcome for an item (`None`: the item left out of the answer)
+    /// leaves its change possibly on the cart though the answer does not say it is: an item
+    /// left out, one in doubt, or a `Retry` naming no wait, which a keyed adapter gives the
+    /// items of a later request of the call whose answer was lost
+    /// ([`common::outcome_for_failed_request`]). The controller and Send QOH's keyed re-send
+    /// mark such a change (see [`crate::stack::Transition::Pending`]).
+    pub(crate) fn keyed_answer_lost(outcome: Option<&SendOutcome>) -> bool {
+        matches!(
+            outcome,
+            None | Some(SendOutcome::Uncertain { .. } | SendOutcome::Retry { after: None, .. })
+        )
+    }
+
     /// The same outcome with its message, if it has one, passed through `f` (to scrub
     /// credentials from it).
     pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> SendOutcome {
