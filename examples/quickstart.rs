@@ -263,9 +263,14 @@ fn add_missing_carts(
                 ))
             }
             None => {
-                let id = store
-                    .upsert_cart_json(&cart.to_string())
-                    .map_err(|e| format!("cart {name:?}: {e}; nothing was added"))?;
+                let id = store.upsert_cart_json(&cart.to_string()).map_err(|e| {
+                    // The library's message names the cart, mostly: not twice.
+                    let own = format!("cart {name:?}");
+                    match e.message().starts_with(&own) {
+                        true => format!("{}; nothing was added", e.message()),
+                        false => format!("{own}: {}; nothing was added", e.message()),
+                    }
+                })?;
                 (name.to_owned(), id, false)
             }
         };

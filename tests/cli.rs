@@ -830,6 +830,10 @@ fn the_quickstart_adds_no_cart_from_a_file_with_a_bad_one() {
         "a failed run left carts behind: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // The message names the bad cart once (it named it twice: "cart "Bad": cart "Bad": ...").
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(said.matches("\"Bad\"").count(), 1, "{said}");
+    assert!(said.contains("max_items_to_send"), "{said}");
 }
 
 /// A SKU starting with '-' (valid in the library, importable from CSV) can be asked for, as
@@ -1194,7 +1198,7 @@ fn the_stack_command_says_when_more_records_wait_than_it_lists() {
     f.store.commit().unwrap();
     let db = f.dir.path().join("store.db");
     let listed = |extra: &[&str]| {
-        let mut args = vec!["stack", db.to_str().unwrap()];
+        let mut args = vec!["stack", db.to_str().unwrap(), "--json"];
         args.extend(extra);
         let out = invsync(&args);
         assert!(out.status.success(), "{out:?}");
@@ -1224,4 +1228,96 @@ fn the_qoh_of_a_product_with_variants_is_their_total() {
     let out = invsync(&["qoh", db.to_str().unwrap(), "TEE"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "13\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("sum of their 2 QOH"));
+}
+
+/// `invsync stack` is read by a store owner: each record on a line under a heading, its cart
+/// by name, its change signed, its times in UTC, the cart's last answer on the same line
+/// however many lines the cart wrote, and how many records are in each state. It printed the
+/// library's JSON: cart ids and Unix milliseconds. `--json` still gives that JSON.
+#[test]
+fn the_stack_command_prints_a_table_an_operator_reads() {
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    cart(&f.store, &emu, "Main shop", "attribute");
+    let outlet = inventory_sync::emulator::Emulator::start().unwrap();
+    cart(&f.store, &outlet, "Outlet", "attribute");
+    item(&f.store, "MUG", 10);
+    item(&f.store, "CAP", 4);
+    for e in [&emu, &outlet] {
+        e.set_qoh("MUG", 10);
+        e.set_qoh("CAP", 4);
+    }
+    emu.fail_sku("CAP", "out of stock\nat the\twarehouse");
+    // The outlet is down for a while: its sale waits for its next try.
+    outlet.inject(inventory_sync::emulator::Fault::Status {
+        status: 503,
+        count: 1,
+        retry_after: Some(600),
+    });
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    adjust(&f.store, "MUG", 3, Reason::Receiving);
+    let db = f.dir.path().join("store.db");
+    let out = invsync(&["stack", db.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "a heading, 4 records, a total: {text}");
+    assert!(lines[0].starts_with("record  cart "), "{text}");
+    let out = invsync(&["stack", db.to_str().unwrap(), "--json"]);
+    let json: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    // SQLite's own reading of the times, as the oracle.
+    let sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    let utc = |ms: &serde_json::Value| -> String {
+        sqlite
+            .query_row(
+                "SELECT strftime('%Y-%m-%d %H:%M:%SZ', ?1 / 1000, 'unixepoch')",
+                [ms.as_i64().unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let queued = |i: usize| utc(&json[i]["created_at"]);
+    for (i, wanted) in [
+        // Refused, with the cart's answer on the record's own line.
+        format!(
+            "Main shop CAP -1 pos_sale bypassed 10 {} sku CAP: unexpected status `out of \
+             stock at the warehouse`",
+            queued(0)
+        ),
+        // Waiting out the cart's Retry-After (no try counted), its end shown in UTC.
+        format!(
+            "Outlet CAP -1 pos_sale pending 0 {} {} rate limited: HTTP 503",
+            queued(1),
+            utc(&json[1]["next_attempt_at"])
+        ),
+        format!("Main shop MUG +3 receiving pending 0 {}", queued(2)),
+        format!("Outlet MUG +3 receiving pending 0 {}", queued(3)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let wanted = format!("{} {wanted}", json[i]["id"]);
+        let words = lines[i + 1]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            words.starts_with(&wanted),
+            "{:?}, not {wanted:?}",
+            lines[i + 1]
+        );
+    }
+    assert_eq!(lines[5], "4 records: 3 pending, 1 bypassed");
+    let out = invsync(&["stack", db.to_str().unwrap(), "--json", "--limit", "1"]);
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["reason_name"], "pos_sale");
+    // An empty stack says so, rather than print a heading over nothing.
+    let empty = store();
+    let out = invsync(&["stack", empty.dir.path().join("store.db").to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "the web stack is empty\n"
+    );
 }

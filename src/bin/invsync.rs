@@ -20,8 +20,10 @@
 //!   same changes imported again (the same file run twice, or its lines sorted and saved
 //!   again) refuse the file; `--again` says they are new changes and applies them, numbered
 //!   on from the imports of the same changes before (so a later run without it is refused).
-//! - `invsync stack STORE [--limit N]` prints the troubleshooting view: the oldest N records
-//!   (1,000 unless given, at most 999,999), saying on stderr when more wait.
+//! - `invsync stack STORE [--limit N] [--json]` prints the troubleshooting view: the oldest N
+//!   records (1,000 unless given, at most 999,999) as a table (carts by name, times in UTC,
+//!   each cart's last answer), then how many are in each state, saying on stderr when more
+//!   wait; `--json` prints them as `stack_list_json` gives them (times in Unix milliseconds).
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
 //!   sum of its variants' QOH: a product keeps none of its own).
 //! - `invsync init STORE` makes a new, empty store file (refused where a file exists).
@@ -51,7 +53,7 @@ use std::time::Duration;
 const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workstation W]
        invsync run STORE [--workstation W]
        invsync import STORE FILE [--workstation W] [--again]
-       invsync stack STORE [--limit N]
+       invsync stack STORE [--limit N] [--json]
        invsync qoh STORE SKU
        invsync init STORE
        invsync help | --version";
@@ -65,7 +67,7 @@ const COMMANDS: &[(&str, &[&str], &[&str])] = &[
     ),
     ("run", &["STORE"], &["--workstation"]),
     ("import", &["STORE", "FILE"], &["--workstation", "--again"]),
-    ("stack", &["STORE"], &["--limit"]),
+    ("stack", &["STORE"], &["--limit", "--json"]),
     ("qoh", &["STORE", "SKU"], &[]),
     ("init", &["STORE"], &[]),
 ];
@@ -166,7 +168,7 @@ impl From<inventory_sync::Error> for Failure {
 /// The options that take a value.
 const OPTIONS: [&str; 3] = ["--interval-ms", "--workstation", "--limit"];
 /// Options that take no value.
-const FLAGS: [&str; 1] = ["--again"];
+const FLAGS: [&str; 2] = ["--again", "--json"];
 
 /// `--name=value` (before `--`) as `--name value`, for an option that takes a value: refused
 /// as an unknown option until 2026-12-04, though the option was known.
@@ -537,8 +539,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     .expect("the library lists records as a JSON array");
             let more = records.len() as u64 > limit;
             records.truncate(limit as usize);
-            let text = serde_json::to_string(&records).expect("JSON values serialise");
-            emit(&format!("{text}\n")).map_err(output_failed)?;
+            let text = if options.contains(&"--json") {
+                let json = serde_json::to_string(&records).expect("JSON values serialise");
+                format!("{json}\n")
+            } else {
+                let names: HashMap<i64, String> =
+                    store.carts()?.into_iter().map(|c| (c.id, c.name)).collect();
+                stack_table(&records, &names)
+            };
+            emit(&text).map_err(output_failed)?;
             if more {
                 warn(&format!(
                     "invsync: the oldest {limit} records are listed; more wait \
@@ -675,9 +684,15 @@ fn say(out: &mut dyn Write, text: &str) {
 
 /// The time now as `YYYY-MM-DD HH:MM:SSZ`.
 fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
+    let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+        .map_or(0, |d| d.as_millis() as i64);
+    utc(ms)
+}
+
+/// A time in Unix milliseconds as `2026-12-04 03:20:01Z`.
+fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -695,6 +710,103 @@ fn utc_now() -> String {
         rest / 60 % 60,
         rest % 60
     )
+}
+
+/// The stack's records as a table an operator reads: one line each, oldest first, under a
+/// heading, the cart by its name, times in UTC, the change signed, the cart's last answer in
+/// full (on one line) at the end; then how many records in each state. A record on its way to
+/// the cart shows `leased`; `next try` is blank for one due now.
+fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> String {
+    if records.is_empty() {
+        return "the web stack is empty\n".into();
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let text = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
+    let number = |r: &serde_json::Value, k: &str| r[k].as_i64().unwrap_or_default();
+    let heading = [
+        "record",
+        "cart",
+        "sku",
+        "change",
+        "reason",
+        "state",
+        "tries",
+        "queued",
+        "next try",
+        "last response",
+    ];
+    let mut rows: Vec<[String; 10]> = vec![heading.map(str::to_owned)];
+    let mut states: Vec<(String, usize)> = ["pending", "leased", "bypassed", "uncertain"]
+        .map(|s| (s.to_owned(), 0))
+        .into();
+    for r in records {
+        let cart = number(r, "cart_id");
+        let state = text(r, "state");
+        match states.iter_mut().find(|(s, _)| *s == state) {
+            Some((_, n)) => *n += 1,
+            None => states.push((state.clone(), 1)),
+        }
+        let next = number(r, "next_attempt_at");
+        rows.push([
+            number(r, "id").to_string(),
+            carts
+                .get(&cart)
+                .cloned()
+                .unwrap_or_else(|| format!("cart {cart}")),
+            text(r, "sku"),
+            format!("{:+}", number(r, "delta")),
+            text(r, "reason_name"),
+            state,
+            number(r, "attempts").to_string(),
+            utc(number(r, "created_at")),
+            if next > now { utc(next) } else { String::new() },
+            // A cart's answer may hold line breaks and tabs: the record stays one line.
+            text(r, "last_response")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ]);
+    }
+    let mut widths = [0; 10];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            // Numbers to the right, as a reader compares them.
+            let pad = " ".repeat(w - cell.chars().count());
+            if matches!(i, 0 | 3 | 6) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let total = records.len();
+    let each: Vec<String> = states
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    out.push_str(&format!(
+        "{total} record{}: {}\n",
+        if total == 1 { "" } else { "s" },
+        each.join(", ")
+    ));
+    out
 }
 
 /// One line of an import file.
