@@ -510,7 +510,7 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
     if let Some(t) = map.get("timeout_ms") {
         if !t.as_i64().is_some_and(|t| (100..=600_000).contains(&t)) {
             return Err(Error::invalid(format!(
-                "cart {name:?}: timeout_ms must be 100..=600000"
+                "cart {name:?}: timeout_ms must be a whole number of milliseconds from 100 to 600000"
             )));
         }
     }
@@ -689,9 +689,10 @@ impl Store {
                 if n > 0 {
                     let level = |l: Option<SyncLevel>| l.map_or("none", SyncLevel::as_str);
                     return Err(Error::refused(format!(
-                        "cart {:?} has {n} records on the web stack made for its real-time level \
+                        "cart {:?} has {} on the web stack made for its real-time level \
                          {:?}; send or discard them before changing it to {:?}",
                         old.name,
+                        crate::counted(n, "record"),
                         level(old.capabilities.realtime),
                         level(spec.capabilities.realtime)
                     )));
@@ -797,8 +798,9 @@ impl Store {
             let n = sql::stack_count_for_cart(c, cart.id)?;
             if n > 0 {
                 return Err(Error::refused(format!(
-                    "cart {:?} has {n} records on the web stack; discard them first",
-                    cart.name
+                    "cart {:?} has {} on the web stack; discard them first",
+                    cart.name,
+                    crate::counted(n, "record")
                 )));
             }
             sql::cart_delete(c, cart.id)

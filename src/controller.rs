@@ -108,14 +108,18 @@ impl std::fmt::Display for RunReport {
         if self.standby {
             return writeln!(
                 f,
-                "standing by: another shared stack controller is active; {} records waiting",
-                self.remaining
+                "standing by: another shared stack controller is active; {} waiting",
+                crate::counted(self.remaining, "record")
             );
         }
         writeln!(
             f,
-            "{} records sent, {} to retry, {} bypassed, {} uncertain, {} still waiting",
-            self.sent, self.retried, self.bypassed, self.uncertain, self.remaining
+            "{} sent, {} to retry, {} bypassed, {} uncertain, {} still waiting",
+            crate::counted(self.sent as i64, "record"),
+            self.retried,
+            self.bypassed,
+            self.uncertain,
+            self.remaining
         )?;
         for c in &self.carts {
             let s = if c.requests == 1 { "" } else { "s" };
@@ -517,8 +521,9 @@ impl<S: WebStack> StackController<S> {
                     let left = match self.stack.hand_over(cart.id, &scope, now) {
                         Ok(0) => String::new(),
                         Ok(n) => format!(
-                            "; {n} records of this workstation left to the other workstations' \
-                             controllers"
+                            "; {} of this workstation left to the other workstations' \
+                             controllers",
+                            crate::counted(n as i64, "record")
                         ),
                         Err(h) => format!("; its records could not be handed over: {h}"),
                     };

@@ -865,7 +865,8 @@ impl Store {
             let n = sql::stack_count_for_item(c, item.id)?;
             if n > 0 {
                 return Err(Error::refused(format!(
-                    "item {sku:?} has {n} records on the web stack; let them drain or discard them"
+                    "item {sku:?} has {} on the web stack; let them drain or discard them",
+                    crate::counted(n, "record")
                 )));
             }
             // A cart real-time changes go to that shows the item itself (a `Sku` cart shows a

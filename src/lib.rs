@@ -54,3 +54,9 @@ pub use store::{Durability, OpenOptions, Store};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// `n` and `noun`, plural unless `n` is 1 ("1 record", "3 records"): what an operator reads.
+pub(crate) fn counted(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

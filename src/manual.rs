@@ -888,8 +888,10 @@ impl Store {
                     kind: "pending",
                     sku: Some(sku.clone()),
                     message: format!(
-                        "{} records totalling {:+} are still waiting for this cart",
-                        waiting.records, waiting.sum
+                        "{} totalling {:+} {} still waiting for this cart",
+                        crate::counted(waiting.records, "record"),
+                        waiting.sum,
+                        if waiting.records == 1 { "is" } else { "are" }
                     ),
                     cart_qoh: None,
                     expected: None,
@@ -905,8 +907,10 @@ impl Store {
                 warnings.push(Warning {
                     kind: "pending",
                     message: format!(
-                        "{records} records totalling {sum:+} are still waiting for this cart, \
-                         and go to it although the item was taken off it since they were made"
+                        "{} totalling {sum:+} {} still waiting for this cart, and go to it \
+                         although the item was taken off it since they were made",
+                        crate::counted(records, "record"),
+                        if records == 1 { "is" } else { "are" }
                     ),
                     sku: Some(sku),
                     cart_qoh: None,

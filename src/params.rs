@@ -65,7 +65,7 @@ fn whole_in(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64> {
     })?;
     if v < lo || v > hi {
         return Err(Error::invalid(format!(
-            "parameter {name}: {v} is out of range {lo}..={hi}"
+            "parameter {name}: {v} is out of range (from {lo} to {hi})"
         )));
     }
     Ok(v)

@@ -312,7 +312,7 @@ fn a_carts_real_time_level_cannot_change_while_its_records_wait() {
         refused(
             &f.store,
             ErrorKind::Refused,
-            "1 records on the web stack made for its real-time level \"attribute\"",
+            "1 record on the web stack made for its real-time level \"attribute\"",
             || f.store.upsert_cart_json(&at(level)),
         );
     }

@@ -1675,7 +1675,7 @@ fn a_local_controller_without_a_carts_adapter_leaves_its_records_to_one_that_has
     let r = till.run_stack(None).unwrap();
     let said = r.carts[0].error.as_ref().unwrap();
     assert!(
-        said.contains("not available") && said.contains("1 records"),
+        said.contains("not available") && said.contains("1 record "),
         "{said}"
     );
     assert_eq!(
@@ -1746,7 +1746,7 @@ fn a_lapsed_batch_of_a_till_without_the_adapter_is_handed_over_too() {
     // ... until the till, seeing the office alive, hands it over.
     let r = till.run_stack(None).unwrap();
     assert!(
-        r.carts[0].error.as_ref().unwrap().contains("1 records"),
+        r.carts[0].error.as_ref().unwrap().contains("1 record "),
         "{r}"
     );
     assert_eq!(office.run_stack(None).unwrap().sent, 1);

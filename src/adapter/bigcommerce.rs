@@ -758,7 +758,10 @@ impl BigCommerceAdapter {
                 out[i] = Some(unknown(&s.sku));
             } else if !(0..=MAX_QUANTITY).contains(&s.qoh) {
                 out[i] = Some(SendOutcome::Failed {
-                    message: format!("sku {}: {} is outside 0..={MAX_QUANTITY}", s.sku, s.qoh),
+                    message: format!(
+                        "sku {}: {} is outside 0 to {MAX_QUANTITY}, what BigCommerce takes",
+                        s.sku, s.qoh
+                    ),
                 });
             } else if let Some(expected) = s.expected {
                 match current.get(&s.sku) {

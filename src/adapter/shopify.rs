@@ -1157,7 +1157,7 @@ impl CartAdapter for ShopifyAdapter {
             if !(0..=MAX_QUANTITY).contains(&s.qoh) {
                 out[i] = Some(SendOutcome::Failed {
                     message: format!(
-                        "sku {}: {} is outside the 0..={MAX_QUANTITY} Shopify takes",
+                        "sku {}: {} is outside the 0 to {MAX_QUANTITY} Shopify takes",
                         s.sku, s.qoh
                     ),
                 });
