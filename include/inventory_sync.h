@@ -382,7 +382,8 @@ int32_t INVSYNC_CALL invsync_item_list(invsync_store *store,
  * Deletes an item. `INVSYNC_REFUSED` while it has records on the web stack or variants, or
  * while a cart real-time changes go to shows a count of it other than 0 (adjust it to 0
  * first), also one it was taken off while it showed one (put it back on that cart first);
- * `INVSYNC_NOT_FOUND` for an unknown SKU.
+ * `INVSYNC_NOT_FOUND` for an unknown SKU. A cart real-time changes do not reach that was sent
+ * or read the item's count is set to 0 for it at its next `invsync_send_qoh`.
  *
  * NULL: all required. Thread safety: any thread.
  *
@@ -654,8 +655,10 @@ int32_t INVSYNC_CALL invsync_controller_status(invsync_store *store, char *buf, 
 
 /**
  * *Send QOH to website* (rule 7): pushes the absolute published count of every item the cart
- * gets, in batches of the cart's `max_items_to_send`, and copies the report `{sent, failed,
- * superseded, requests, failures:[{sku, message}], cancelled, error?}` into `buf`. `flags`:
+ * gets, in batches of the cart's `max_items_to_send`, then 0 for each item deleted from the
+ * store while the cart showed it and real-time changes did not reach it, and copies the
+ * report `{sent, failed, superseded, zeroed, requests, failures:[{sku, message}], cancelled,
+ * error?}` into `buf` (`zeroed`: the deleted items set to 0). `flags`:
  * `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on (otherwise
  * `INVSYNC_REFUSED`). `progress` (optional) is called between batches with `user`; a non-zero
  * return stops the send and the call returns `INVSYNC_CANCELLED` with the partial report.
@@ -720,7 +723,8 @@ int32_t INVSYNC_CALL invsync_get_qoh(invsync_store *store,
 /**
  * Before real-time sync is switched on for a cart (rule 11): copies a JSON array of warnings
  * `{kind, sku?, message, cart_qoh?, expected?}` into `buf`, kinds `pending`, `drift`,
- * `basket`, `unmapped`; `[]` when all is in step. Reads the cart: `INVSYNC_NETWORK` when it
+ * `basket`, `unmapped`, `deleted` (an item deleted while the cart showed it: Send QOH sets
+ * it to 0 there); `[]` when all is in step. Reads the cart: `INVSYNC_NETWORK` when it
  * cannot be reached, `INVSYNC_REFUSED` inside a host transaction and when the cart's answer
  * ends the read (as `invsync_get_qoh`). The warnings are also kept
  * for `invsync_last_report`: after `INVSYNC_BUFFER_TOO_SMALL` read them there, rather than

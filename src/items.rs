@@ -852,7 +852,10 @@ impl Store {
     /// Deletes an item; refused while it has records on the web stack, or variants, or while
     /// a cart real-time changes go to shows a count of it other than 0 (adjust it to 0 first:
     /// that change is what tells the carts), also one it was taken off (`sync: false`) while
-    /// it showed one (put it back on the cart, which is sent the difference).
+    /// it showed one (put it back on the cart, which is sent the difference). A cart that
+    /// real-time changes do not reach, and that was sent or read the item's count, is set to
+    /// 0 for it at its next Send QOH ([`Store::send_qoh`]), which reports it: a deleted item
+    /// is no longer sold there.
     pub fn delete_item(&self, sku: &str) -> Result<()> {
         let sku = check_sku(sku)?;
         self.write(|c| {
@@ -874,7 +877,8 @@ impl Store {
             // shows: no record can be queued for an item that is gone.
             // So would one the item was taken off (`sync: false`) while it showed a count,
             // kept since: the change to 0 is not sent there.
-            for (cart, level) in sql::realtime_targets(c)? {
+            let targets = sql::realtime_targets(c)?;
+            for &(cart, level) in &targets {
                 let name = || sql::cart_by_id(c, cart).map(|c| c.name);
                 match published_change(c, cart, level, &item, item.qoh, item.qoh, None)? {
                     Some((target, shown, _)) if target == item.id && shown != 0 => {
@@ -897,6 +901,23 @@ impl Store {
                         }
                     }
                     None => {}
+                }
+            }
+            // A cart real-time changes do not reach (SynchQOH off, its box clear) that was
+            // shown the item's count may still show it, and no change will reach it: it
+            // would sell what it showed for good (until 2026-12-04; Send QOH skips what the
+            // store no longer has). Its next Send QOH sets the item to 0 there. A cart showing
+            // the item only in its product's total is sent the new total as ever.
+            for cart in sql::carts_all(c)? {
+                if !cart.capabilities.send
+                    || targets.iter().any(|(id, _)| *id == cart.id)
+                    || shown_as(cart.level(), &item) != Some(item.id)
+                {
+                    continue;
+                }
+                let wf = sql::web_fields_get(c, cart.id, item.id)?;
+                if wf.sync && sql::cart_was_shown(c, cart.id, item.id)? {
+                    sql::deleted_on_cart_note(c, cart.id, &item.sku, wf.remote_ref.as_deref())?;
                 }
             }
             queue_product_total(c, &self.workstation(), item.parent_id, |c| {

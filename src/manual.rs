@@ -49,6 +49,9 @@ pub struct SendReport {
     pub failed: usize,
     /// Stack records settled as superseded by the absolute counts.
     pub superseded: usize,
+    /// Items deleted from the store that the cart may still have shown, set to 0 there (not
+    /// in `sent`): see [`Store::delete_item`].
+    pub zeroed: usize,
     /// Calls made to the cart's adapter: a batch and each try of it again (an adapter may
     /// make more than one HTTP request in a call, and sends counts one by one after a panic).
     pub requests: usize,
@@ -95,7 +98,8 @@ pub struct GetReport {
 /// One preflight warning (rule 11).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Warning {
-    /// `pending`, `drift`, `basket` or `unmapped`.
+    /// `pending`, `drift`, `basket`, `unmapped` or `deleted` (an item deleted from the store
+    /// that the cart may still show: Send QOH sets it to 0).
     pub kind: &'static str,
     /// The item, when the warning is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -366,10 +370,11 @@ impl Store {
         let _hold = self.hold_cart(&cart)?;
         adapter.begin_manual_run();
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
+        let deleted = self.read(|c| sql::deleted_on_cart(c, cart.id))?;
         let mut run = SendRun {
             cart: &cart,
             adapter: adapter.as_ref(),
-            total: items.len() as i64,
+            total: (items.len() + deleted.len()) as i64,
             done: 0,
             reached: false,
             owed: Duration::ZERO,
@@ -380,6 +385,8 @@ impl Store {
         // Items a stalled controller sent a change to a cart without keys: held back, their
         // changes marked uncertain once the run has a report to say so in.
         let mut held_back: Vec<(String, Vec<sql::SentBefore>)> = Vec::new();
+        // Whether the run stopped before its last item (cancelled, or the cart stopped).
+        let mut ended = false;
         for batch in items.chunks(cart.max_items_to_send as usize) {
             run.pay_owed();
             // The counts, and the newest waiting record each one includes.
@@ -442,6 +449,7 @@ impl Store {
                     .map_err(|e| self.send_failed(&mut run, e))?;
             }
             let Some((sets, read)) = resent.map_err(|e| self.send_failed(&mut run, e))? else {
+                ended = true;
                 break;
             };
             if !sets.is_empty() {
@@ -475,6 +483,7 @@ impl Store {
                 }
                 if let Some(why) = stop {
                     run.report.error = Some(why);
+                    ended = true;
                     break;
                 }
             }
@@ -482,9 +491,13 @@ impl Store {
             if let Some(p) = progress.as_mut() {
                 if run.done < run.total && !p(run.done, run.total) {
                     run.report.cancelled = true;
+                    ended = true;
                     break;
                 }
             }
+        }
+        if !ended {
+            self.send_zeros(&mut run, &deleted, progress.as_mut())?;
         }
         if let Some(p) = progress.as_mut() {
             if !run.report.cancelled {
@@ -510,6 +523,76 @@ impl Store {
         report.failed = report.failures.len();
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
+    }
+
+    /// Sets to 0 on the cart the items deleted from the store that it may still show, after
+    /// the run's items (a SKU may come back as a new item, whose count the run sent): each
+    /// the cart took, or refused for good (its shop no longer lists it), is forgotten; one
+    /// that was not taken, or may have been, goes again at the next Send QOH (a count of 0
+    /// taken twice is still 0).
+    fn send_zeros(
+        &self,
+        run: &mut SendRun<'_>,
+        deleted: &[(String, Option<String>)],
+        mut progress: Option<&mut Progress>,
+    ) -> Result<()> {
+        for batch in deleted.chunks(run.cart.max_items_to_send as usize) {
+            run.pay_owed();
+            let sets: Vec<QuantitySet> = batch
+                .iter()
+                .map(|(sku, remote_ref)| QuantitySet {
+                    key: random_key(),
+                    sku: sku.clone(),
+                    remote_ref: remote_ref.clone(),
+                    qoh: 0,
+                    expected: None,
+                })
+                .collect();
+            let (took, stop) = match run.set_counts(&sets) {
+                Ok(sent) => sent,
+                Err(e) => return Err(self.send_failed(run, e)),
+            };
+            let mut forget = Vec::new();
+            for (set, took) in sets.iter().zip(took) {
+                let why = match took {
+                    Took::NotTried => continue,
+                    Took::Yes => {
+                        run.report.zeroed += 1;
+                        forget.push(set.sku.as_str());
+                        continue;
+                    }
+                    Took::Refused(why) => {
+                        forget.push(set.sku.as_str());
+                        format!("deleted from the store; the cart refused to set it to 0: {why}")
+                    }
+                    Took::No(why) | Took::Maybe(why) => format!(
+                        "deleted from the store; not known to be set to 0 on the cart (sent \
+                         again at the next Send QOH): {why}"
+                    ),
+                };
+                run.report.failures.push(ItemFailure {
+                    sku: set.sku.clone(),
+                    message: why,
+                });
+            }
+            if !forget.is_empty() {
+                let cart = run.cart.id;
+                self.write_patiently(|c| sql::deleted_on_cart_forget(c, cart, &forget))
+                    .map_err(|e| self.send_failed(run, e))?;
+            }
+            if let Some(why) = stop {
+                run.report.error = Some(why);
+                return Ok(());
+            }
+            run.done += batch.len() as i64;
+            if let Some(p) = progress.as_mut() {
+                if run.done < run.total && !p(run.done, run.total) {
+                    run.report.cancelled = true;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The error ending a Send QOH. Once a batch reached the cart, what the batches before
@@ -547,7 +630,7 @@ impl Store {
                     None
                 }
                 Took::Maybe(why) => Some(format!("{IN_DOUBT}: {why}")),
-                Took::No(why) => {
+                Took::No(why) | Took::Refused(why) => {
                     run.report.failures.push(ItemFailure {
                         sku: set.sku.clone(),
                         message: why,
@@ -838,6 +921,19 @@ impl Store {
                     "cart {:?} holds stock in shoppers' baskets: empty every basket before switching real-time sync on",
                     cart.name
                 ),
+                cart_qoh: None,
+                expected: None,
+            });
+        }
+        // Real-time changes do not set these to 0: only Send QOH does.
+        for (sku, _) in self.read(|c| sql::deleted_on_cart(c, cart.id))? {
+            warnings.push(Warning {
+                kind: "deleted",
+                message: format!(
+                    "item {sku:?} was deleted from the store while the cart showed its count, \
+                     which may still be on sale there: Send QOH sets it to 0"
+                ),
+                sku: Some(sku),
                 cart_qoh: None,
                 expected: None,
             });
@@ -1769,7 +1865,12 @@ impl SendRun<'_> {
                                         "no answer after sending ({m}), then: {}",
                                         describe(other)
                                     )),
-                                    None => Took::No(describe(other)),
+                                    None => match other {
+                                        Some(SendOutcome::Failed { .. }) => {
+                                            Took::Refused(describe(other))
+                                        }
+                                        _ => Took::No(describe(other)),
+                                    },
                                 })
                             }
                         }
@@ -1860,6 +1961,8 @@ enum Took {
     Maybe(String),
     /// Surely not: listed, and its records stay to be sent as deltas.
     No(String),
+    /// Surely not, and never will be (the cart's [`SendOutcome::Failed`]): as `No`.
+    Refused(String),
     /// Not sent: the run stopped before it.
     NotTried,
 }

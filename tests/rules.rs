@@ -3698,6 +3698,125 @@ fn deleting_a_variant_a_real_time_cart_shows_with_stock_is_refused_until_counted
     assert_eq!((attr.qoh("V"), sku.qoh("P")), (Some(0), Some(3)));
 }
 
+/// An item deleted while real-time changes do not reach a cart that was sent its count
+/// (SynchQOH off, as the seeds' reset procedure has it) is set to 0 there at that cart's next
+/// Send QOH, and reported: until 2026-12-04 the cart went on selling the 5 units it showed
+/// for good (Send QOH skips what the store no longer has). A cart that never showed the item
+/// keeps what its shop gave it; a SKU made again as a new item is sent its own count; one the
+/// cart no longer lists is reported once, not at every Send QOH.
+#[test]
+fn a_deleted_item_a_cart_out_of_real_time_sync_showed_is_set_to_0_at_its_next_send_qoh() {
+    let f = store();
+    let (shop, later) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let s = cart(&f.store, &shop, "Shop", "attribute");
+    for (sku, qoh) in [("MUG", 5), ("CAP", 3), ("TEE", 2), ("PEN", 4)] {
+        item(&f.store, sku, qoh);
+        shop.set_qoh(sku, 0);
+    }
+    let send = |cart| {
+        f.store
+            .send_qoh(cart, SendOptions { force: true }, None)
+            .unwrap()
+    };
+    assert_eq!(send(s).sent, 4);
+    f.store.set_param("SynchQOH", "false").unwrap();
+    // A cart added meanwhile, never sent MUG: its shop's own count stands.
+    later.set_qoh("MUG", 9);
+    let l = cart(&f.store, &later, "Later", "attribute");
+    // Taken off the shop by hand: its 0 is refused there.
+    shop.remove("TEE");
+    for sku in ["MUG", "CAP", "TEE"] {
+        f.store.delete_item(sku).unwrap();
+    }
+    // CAP comes back as a new item before the Send QOH.
+    item(&f.store, "CAP", 7);
+    assert_eq!(
+        shop.qoh("MUG"),
+        Some(5),
+        "nothing is sent until the Send QOH"
+    );
+    // The preflight of switching real-time sync back on names them: it would not send them.
+    let deleted: Vec<String> = f
+        .store
+        .preflight(s)
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.kind == "deleted")
+        .filter_map(|w| w.sku)
+        .collect();
+    assert_eq!(deleted, ["MUG", "TEE"]);
+    let r = send(s);
+    assert_eq!((r.sent, r.zeroed), (2, 1), "{r:?}");
+    assert_eq!(
+        (shop.qoh("MUG"), shop.qoh("CAP"), shop.qoh("PEN")),
+        (Some(0), Some(7), Some(4))
+    );
+    assert_eq!(r.failures.len(), 1, "{r:?}");
+    assert_eq!(r.failures[0].sku, "TEE");
+    assert!(
+        r.failures[0].message.contains("deleted from the store"),
+        "{r:?}"
+    );
+    let r = send(s);
+    assert_eq!(
+        (r.sent, r.zeroed, r.failed),
+        (2, 0, 0),
+        "each is sent its 0 once: {r:?}"
+    );
+    assert_eq!(send(l).zeroed, 0);
+    assert_eq!(later.qoh("MUG"), Some(9));
+}
+
+/// A deleted item's 0 that the cart did not take (down for the run) goes at the next Send
+/// QOH, and the run's progress counts it.
+#[test]
+fn a_deleted_items_0_the_cart_did_not_take_goes_at_the_next_send_qoh() {
+    let f = store();
+    let shop = Emulator::start().unwrap();
+    let s = cart_with(&f.store, &shop, "Shop", "attribute", 1);
+    for sku in ["MUG", "PEN"] {
+        item(&f.store, sku, 5);
+        shop.set_qoh(sku, 0);
+    }
+    f.store
+        .send_qoh(s, SendOptions { force: true }, None)
+        .unwrap();
+    f.store.set_cart_sync(s, false).unwrap();
+    f.store.delete_item("MUG").unwrap();
+    // PEN's batch goes, then the cart answers "try later" to MUG's 0, each try.
+    shop.inject(Fault::Delay { ms: 0, count: 1 });
+    shop.inject(Fault::Status {
+        status: 503,
+        count: 10,
+        retry_after: None,
+    });
+    let mut seen = Vec::new();
+    let mut progress = |done, total| {
+        seen.push((done, total));
+        true
+    };
+    let r = f
+        .store
+        .send_qoh(s, SendOptions::default(), Some(&mut progress))
+        .unwrap();
+    assert_eq!(
+        (shop.qoh("MUG"), shop.qoh("PEN")),
+        (Some(5), Some(5)),
+        "{r:?}"
+    );
+    assert_eq!(r.zeroed, 0);
+    assert!(
+        r.failures[0]
+            .message
+            .contains("sent again at the next Send QOH"),
+        "{r:?}"
+    );
+    shop.clear_faults();
+    assert_eq!(seen.last(), Some(&(2, 2)), "{seen:?}");
+    let r = f.store.send_qoh(s, SendOptions::default(), None).unwrap();
+    assert_eq!((r.zeroed, shop.qoh("MUG")), (1, Some(0)), "{r:?}");
+}
+
 /// An item taken off a cart real-time changes go to (`sync: false`) goes on showing what
 /// it showed there, and its count to 0 is not sent there: the delete is refused, naming the
 /// cart and what it shows (until the review of 2026-12-02 it went, and the cart sold 100

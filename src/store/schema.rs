@@ -349,6 +349,18 @@ const MIGRATIONS: &[&str] = &[
                                  OR last_response LIKE 'cart unavailable: HTTP 4%'
                                  OR last_response LIKE 'cart unavailable: HTTP 503%'));
     "#,
+    // 19: items deleted from the store that a cart may still show and sell: one real-time
+    // changes did not reach (SynchQOH off, its box clear), that was shown the item's count.
+    // The next Send QOH to it sets each to 0 there (by SKU, and the cart's own reference the
+    // item's web fields held), then forgets it; so does a new item taking the SKU.
+    r#"
+    CREATE TABLE deleted_on_cart (
+        cart_id    INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+        sku        TEXT NOT NULL,
+        remote_ref TEXT,
+        PRIMARY KEY (cart_id, sku)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -429,7 +429,8 @@ pub(crate) fn pulled_forget(c: &Connection, cart: CartId, item: ItemId) -> Resul
     Ok(())
 }
 
-/// Forgets every count kept for `cart`, and which items it was shown: it names another shop.
+/// Forgets every count kept for `cart`, which items it was shown, and which deleted ones it
+/// may show: it names another shop.
 pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
     c.prepare_cached("DELETE FROM pulled_counts WHERE cart_id = ?1")?
         .execute([cart])?;
@@ -437,6 +438,48 @@ pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
         .execute([cart])?;
     c.prepare_cached("UPDATE carts SET counts_shown_upto = 0 WHERE id = ?1")?
         .execute([cart])?;
+    c.prepare_cached("DELETE FROM deleted_on_cart WHERE cart_id = ?1")?
+        .execute([cart])?;
+    Ok(())
+}
+
+/// Notes that `cart` may still show `sku`, an item being deleted, with the cart's own
+/// reference for it: its next Send QOH sets it to 0 (schema 19).
+pub(crate) fn deleted_on_cart_note(
+    c: &Connection,
+    cart: CartId,
+    sku: &str,
+    remote_ref: Option<&str>,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO deleted_on_cart(cart_id, sku, remote_ref) VALUES (?1, ?2, ?3)
+         ON CONFLICT(cart_id, sku) DO UPDATE SET remote_ref = excluded.remote_ref",
+    )?
+    .execute(params![cart, sku, remote_ref])?;
+    Ok(())
+}
+
+/// The deleted items `cart` may still show, by SKU, with its reference for each; not those
+/// whose SKU an item holds again (its own count is what the cart is sent now).
+pub(crate) fn deleted_on_cart(
+    c: &Connection,
+    cart: CartId,
+) -> Result<Vec<(String, Option<String>)>> {
+    Ok(c.prepare_cached(
+        "SELECT d.sku, d.remote_ref FROM deleted_on_cart d
+         WHERE d.cart_id = ?1 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sku = d.sku)
+         ORDER BY d.sku",
+    )?
+    .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Forgets that `cart` may show deleted `sku`: it was set to 0 there, or the cart refused it.
+pub(crate) fn deleted_on_cart_forget(c: &Connection, cart: CartId, skus: &[&str]) -> Result<()> {
+    let mut st = c.prepare_cached("DELETE FROM deleted_on_cart WHERE cart_id = ?1 AND sku = ?2")?;
+    for sku in skus {
+        st.execute(params![cart, sku])?;
+    }
     Ok(())
 }
 
