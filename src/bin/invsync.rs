@@ -24,6 +24,9 @@
 //!   records (1,000 unless given, at most 999,999) as a table (carts by name, times in UTC,
 //!   each cart's last answer), then how many are in each state, saying on stderr when more
 //!   wait; `--json` prints them as `stack_list_json` gives them (times in Unix milliseconds).
+//! - `invsync retry STORE RECORD` sends a bypassed or uncertain record (by the number the
+//!   stack view shows) again, with the records sent with it, from attempt 0; `invsync discard
+//!   STORE RECORD` removes it and them from the stack, the cart not told. Others are refused.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
 //!   sum of its variants' QOH: a product keeps none of its own).
 //! - `invsync init STORE` makes a new, empty store file (refused where a file exists).
@@ -40,7 +43,7 @@
 //! a long host transaction, a cart down): it prints the error and tries again next interval.
 //!
 //! Exit status: 0 on success, 1 on a library error (its message on stderr), 2 on bad usage.
-//! A command that changed the store (`run`, `import`, `init`) exits 0 even when its report
+//! A command that changed the store (`run`, `import`, `init`, `retry`, `discard`) exits 0 even when its report
 //! cannot be written to stdout (a full disk, a closed pipe): it says so on stderr, with the
 //! report, since running it again would apply the changes again.
 
@@ -54,6 +57,8 @@ const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workst
        invsync run STORE [--workstation W]
        invsync import STORE FILE [--workstation W] [--again]
        invsync stack STORE [--limit N] [--json]
+       invsync retry STORE RECORD
+       invsync discard STORE RECORD
        invsync qoh STORE SKU
        invsync init STORE
        invsync help | --version";
@@ -68,6 +73,8 @@ const COMMANDS: &[(&str, &[&str], &[&str])] = &[
     ("run", &["STORE"], &["--workstation"]),
     ("import", &["STORE", "FILE"], &["--workstation", "--again"]),
     ("stack", &["STORE"], &["--limit", "--json"]),
+    ("retry", &["STORE", "RECORD"], &[]),
+    ("discard", &["STORE", "RECORD"], &[]),
     ("qoh", &["STORE", "SKU"], &[]),
     ("init", &["STORE"], &[]),
 ];
@@ -554,6 +561,30 @@ fn run(args: &[String]) -> Result<(), Failure> {
                      (--limit N lists up to 999999)\n"
                 ));
             }
+            Ok(())
+        }
+        Some(action @ ("retry" | "discard")) => {
+            let given = nth(&pos, 2, "RECORD")?;
+            let record = given
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "RECORD {given:?} is not a record's number (the first column of `invsync stack`)"
+                    ))
+                })?;
+            let store = open(args, &pos)?;
+            let done = if action == "retry" {
+                store.stack_retry(record)?;
+                "will be sent again at the next pass, from attempt 0"
+            } else {
+                store.stack_discard(record)?;
+                "discarded: the cart was not told (check its count, or run Send QOH)"
+            };
+            report_done(&format!(
+                "record {record}, and the records sent with it, {done}\n"
+            ));
             Ok(())
         }
         Some("qoh") => {
