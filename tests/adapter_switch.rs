@@ -687,7 +687,9 @@ fn tried_then_upgraded(fault: inventory_sync::emulator::Fault, version: i64) -> 
     rusqlite::Connection::open(f.store.path())
         .unwrap()
         .execute_batch(&format!(
-            "UPDATE send_groups SET unsettled = 0; PRAGMA user_version = {version};"
+            // As that build left it: no mark, and no table a later schema adds.
+            "UPDATE send_groups SET unsettled = 0; DROP TABLE deleted_on_cart; \
+             PRAGMA user_version = {version};"
         ))
         .unwrap();
     let upgraded = f.reopen();

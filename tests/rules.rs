@@ -3767,6 +3767,33 @@ fn a_deleted_item_a_cart_out_of_real_time_sync_showed_is_set_to_0_at_its_next_se
     assert_eq!(later.qoh("MUG"), Some(9));
 }
 
+/// A deleted item linked to a cart's record (`remote_ref`) that another item links since is
+/// not set to 0 there: the other item's count is what that record shows now.
+#[test]
+fn a_deleted_items_cart_record_linked_by_another_item_since_is_not_set_to_0() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "Mem", mem.clone(), None, None);
+    item(&f.store, "OLD", 5);
+    f.store
+        .set_web_fields(c, "OLD", r#"{"remote_ref":"P-1"}"#)
+        .unwrap();
+    f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    f.store.delete_item("OLD").unwrap();
+    item(&f.store, "NEW", 7);
+    f.store
+        .set_web_fields(c, "NEW", r#"{"remote_ref":"P-1"}"#)
+        .unwrap();
+    mem.sets.lock().unwrap().clear();
+    let r = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!((r.sent, r.zeroed), (1, 0), "{r:?}");
+    let sets = mem.sets.lock().unwrap();
+    assert_eq!(
+        sets.iter().map(|s| (s.0.as_str(), s.1)).collect::<Vec<_>>(),
+        [("NEW", 7)]
+    );
+}
+
 /// A deleted item's 0 that the cart did not take (down for the run) goes at the next Send
 /// QOH, and the run's progress counts it.
 #[test]

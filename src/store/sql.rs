@@ -460,7 +460,10 @@ pub(crate) fn deleted_on_cart_note(
 }
 
 /// The deleted items `cart` may still show, by SKU, with its reference for each; not those
-/// whose SKU an item holds again (its own count is what the cart is sent now).
+/// whose SKU an item holds again, nor whose reference an item's web fields name on the cart
+/// (its own count is what the cart is sent now). (A reference naming the cart's record of an
+/// item's SKU is not known here: the adapter, which saw that item's count go in the run,
+/// refuses the 0.)
 pub(crate) fn deleted_on_cart(
     c: &Connection,
     cart: CartId,
@@ -468,6 +471,8 @@ pub(crate) fn deleted_on_cart(
     Ok(c.prepare_cached(
         "SELECT d.sku, d.remote_ref FROM deleted_on_cart d
          WHERE d.cart_id = ?1 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sku = d.sku)
+           AND NOT EXISTS (SELECT 1 FROM web_fields w
+                           WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref)
          ORDER BY d.sku",
     )?
     .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
