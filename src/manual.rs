@@ -1642,6 +1642,20 @@ struct SendRun<'a> {
 }
 
 impl SendRun<'_> {
+    /// Calls the cart through `f`, waiting out its rate limits, and counts each call made in
+    /// the report's `requests`: one a rate limit made it make again too (until 2026-12-04 a
+    /// batch answered 429 and sent again counted once).
+    fn call<T>(
+        &mut self,
+        f: impl Fn(&dyn CartAdapter) -> std::result::Result<T, CartError>,
+    ) -> std::result::Result<T, CartError> {
+        let (adapter, requests) = (self.adapter, &mut self.report.requests);
+        with_rate_limit(|| {
+            *requests += 1;
+            f(adapter)
+        })
+    }
+
     fn pay_owed(&mut self) {
         if !self.owed.is_zero() {
             std::thread::sleep(std::mem::take(&mut self.owed));
@@ -1750,8 +1764,7 @@ impl SendRun<'_> {
                 break;
             }
             self.pay_owed();
-            self.report.requests += 1;
-            let answer = with_rate_limit(|| self.adapter.apply_deltas(chunk));
+            let answer = self.call(|a| a.apply_deltas(chunk));
             // On the cart, or may be: applied, or the answer lost (as the controller reads a
             // keyed cart's answers).
             match &answer {
@@ -1799,7 +1812,6 @@ impl SendRun<'_> {
     /// to send again. Returns what became of each count, in order, and why the run stops after
     /// this batch if it does; or the call's error when nothing has reached the cart.
     fn set_counts(&mut self, sets: &[QuantitySet]) -> Result<(Vec<Took>, Option<String>)> {
-        self.report.requests += 1;
         // Each set's fate, `None` while it is to be sent (again). A set whose answer
         // was lost, or that the cart asked to send again (not sent, rate limited),
         // goes again as it is (absolute; the same key), twice at most; once a try of
@@ -1841,12 +1853,11 @@ impl SendRun<'_> {
                     self.owed = std::mem::take(&mut wait);
                     break;
                 }
-                self.report.requests += 1;
                 std::thread::sleep(std::mem::take(&mut wait));
             }
             tries += 1;
             let subset: Vec<QuantitySet> = todo.iter().map(|i| sets[*i].clone()).collect();
-            match with_rate_limit(|| self.adapter.set_quantities(&subset)) {
+            match self.call(|a| a.set_quantities(&subset)) {
                 Ok(outcomes) => {
                     self.reached = true;
                     for (k, &i) in todo.iter().enumerate() {

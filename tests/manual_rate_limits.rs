@@ -399,3 +399,31 @@ fn a_wait_asked_while_a_change_goes_again_is_not_slept_when_no_request_follows()
         "{tail:?} after the last request"
     );
 }
+
+/// Send QOH's report counts every request its run made: a batch the cart answered 429
+/// (`Retry-After: 0`) and that went again counts twice, as the cart saw it. It counted
+/// once, and a throttled run read as a clean one (from a review of manual sync).
+#[test]
+fn send_qoh_counts_the_request_a_rate_limit_made_it_send_again() {
+    let f = store();
+    let e = inventory_sync::emulator::Emulator::start().unwrap();
+    let cart = cart_with(&f.store, &e, "Web", "attribute", 50);
+    f.store.set_cart_sync(cart, false).unwrap();
+    for i in 0..100 {
+        let sku = format!("I{i:03}");
+        item(&f.store, &sku, i);
+        e.set_qoh(&sku, 0);
+    }
+    e.reset_counters();
+    e.inject(inventory_sync::emulator::Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(0),
+    });
+    let r = f
+        .store
+        .send_qoh(cart, SendOptions::default(), None)
+        .unwrap();
+    assert_eq!((r.sent, r.failed), (100, 0), "{r:?}");
+    assert_eq!((r.requests, e.requests()), (3, 3), "{r:?}");
+}
