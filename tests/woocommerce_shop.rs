@@ -1158,6 +1158,105 @@ fn a_sale_reaches_a_variable_product_that_keeps_the_stock_of_its_variations() {
     );
 }
 
+/// A sale of a size that shares its product's stock (`manage_stock: "parent"`: WooCommerce
+/// sells it from the product's count, `WC_Product_Variation::get_stock_managed_by_id`) is
+/// written to that shared count: the pool of 10 goes to 9, then 7. Until 2026-12-04 it
+/// failed ("no stock of its own"), the record was bypassed at once, and the shop went on
+/// selling the unit the store no longer had (from a review of the adapter).
+#[test]
+fn a_sale_of_a_size_sharing_its_products_stock_is_taken_from_that_stock() {
+    let count = Arc::new(Mutex::new(10i64));
+    let c = count.clone();
+    let shop = FakeShop::start(move |method, target, body| {
+        let path = target.split('?').next().unwrap();
+        let q = *c.lock().unwrap();
+        let product = |q: i64| {
+            format!(
+                r#"{{"id":100,"sku":"TEE","type":"variable","manage_stock":true,"stock_quantity":{q},"variations":[101,102]}}"#
+            )
+        };
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(format!("[{}]", product(q))),
+            ("GET", "/wp-json/wc/v3/products/100/variations") => ok(format!(
+                r#"[{{"id":101,"sku":"TEE-M","manage_stock":"parent","stock_quantity":{q}}},
+                    {{"id":102,"sku":"TEE-L","manage_stock":"parent","stock_quantity":{q}}}]"#
+            )),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                assert_eq!(v["update"][0]["id"], 100, "{body}");
+                let q = v["update"][0]["stock_quantity"].as_i64().unwrap();
+                *c.lock().unwrap() = q;
+                ok(format!(r#"{{"update":[{}]}}"#, product(q)))
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let sale = |sku: &str, delta| DeltaSend {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: None,
+        delta,
+    };
+    let a = woo(&shop.url);
+    let out = a
+        .apply_deltas(&[sale("TEE-M", -1), sale("TEE-L", -2)])
+        .unwrap();
+    assert!(
+        matches!(out[0], SendOutcome::Applied { qoh: Some(9) }),
+        "{out:?}"
+    );
+    // The second of one pool in a call goes in the next (one write per count).
+    assert!(matches!(out[1], SendOutcome::Retry { .. }), "{out:?}");
+    let out = a.apply_deltas(&[sale("TEE-L", -2)]).unwrap();
+    assert!(
+        matches!(out[0], SendOutcome::Applied { qoh: Some(7) }),
+        "{out:?}"
+    );
+    assert_eq!(*count.lock().unwrap(), 7);
+    assert!(written_ids(&shop.log()).iter().all(|(_, id)| *id == 100));
+}
+
+/// A product that manages stock but has no count yet (`stock_quantity: null`, as one made
+/// through the API or an import without a count is: WooCommerce shows it out of stock) takes
+/// a receiving from 0. It failed as "manage_stock is off", and the receiving was bypassed.
+#[test]
+fn a_receiving_for_a_managed_product_without_a_count_yet_counts_from_0() {
+    let count: Arc<Mutex<Option<i64>>> = Arc::new(Mutex::new(None));
+    let c = count.clone();
+    let shop = FakeShop::start(move |method, target, body| {
+        let path = target.split('?').next().unwrap();
+        let product = |q: Option<i64>| {
+            let q = q.map_or("null".to_owned(), |q| q.to_string());
+            format!(
+                r#"{{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":{q}}}"#
+            )
+        };
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(format!("[{}]", product(*c.lock().unwrap()))),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                let q = v["update"][0]["stock_quantity"].as_i64();
+                *c.lock().unwrap() = q;
+                ok(format!(r#"{{"update":[{}]}}"#, product(q)))
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let out = woo(&shop.url)
+        .apply_deltas(&[DeltaSend {
+            key: "k".into(),
+            sku: "MUG".into(),
+            remote_ref: None,
+            delta: 5,
+        }])
+        .unwrap();
+    assert!(
+        matches!(out[0], SendOutcome::Applied { qoh: Some(5) }),
+        "{out:?}"
+    );
+    assert_eq!(*count.lock().unwrap(), Some(5));
+}
+
 /// Get QOH on the same shop: the product-level count of TEE is the only count WooCommerce
 /// keeps for TEE and its variations, and it is not read at all.
 #[test]

@@ -28,9 +28,11 @@
 //!
 //! A variation can share its product's stock instead: it answers `manage_stock: "parent"` and
 //! the product's `stock_quantity` (`WC_Product_Variation::get_manage_stock`; the reference
-//! calls the field a boolean). Such a variation has no count of its own, so a real-time delta
-//! to it fails by name and writes nothing, and Get QOH skips it; Send QOH, an absolute count
-//! for the variation's SKU, gives it a count of its own, as for any SKU it publishes.
+//! calls the field a boolean). Such a variation has no count of its own: a real-time delta to
+//! it is a change of the pool, written to its product's count (as WooCommerce's own sale of
+//! it is; until 2026-12-04 it failed by name, and the shop went on selling the unit), and Get
+//! QOH skips it; Send QOH, an absolute count for the variation's SKU, gives it a count of its
+//! own, as for any SKU it publishes.
 //!
 //! # The read-add-write window (DESIGN §4, §8)
 //!
@@ -95,6 +97,17 @@ struct WooRef {
     variation: Option<u64>,
 }
 
+impl WooRef {
+    /// The product of a variation (itself for a product): where the count a variation
+    /// shares with its product (`manage_stock: "parent"`) is kept.
+    fn pool(self) -> WooRef {
+        WooRef {
+            product: self.product,
+            variation: None,
+        }
+    }
+}
+
 /// Where a listing by ascending id goes on: the `offset` of the next entry, and the last id
 /// read (entries at or before it were read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +142,10 @@ impl Stock {
         match &entry["manage_stock"] {
             Value::String(s) if s == "parent" => Stock::Parent,
             Value::Bool(false) => Stock::NotManaged,
+            // Managed with no count yet (made through the API or an import without one):
+            // WooCommerce shows it out of stock and counts from 0 (`wc_stock_amount(null)`).
+            // Until 2026-12-04 it was taken for stock not managed: a receiving failed.
+            Value::Bool(true) if entry["stock_quantity"].is_null() => Stock::Own(0),
             // A whole number, unless a plugin made `wc_stock_amount` `floatval`
             // (WooCommerce's is `intval`: a shop selling by weight or length).
             _ => match common::whole_count(&entry["stock_quantity"]) {
@@ -865,6 +882,21 @@ impl WooCommerceAdapter {
                 .map(|d| (d.sku.as_str(), d.remote_ref.as_deref()))
                 .collect::<Vec<_>>(),
         )?;
+        let mut current = current;
+        // A variation sharing its product's stock (`manage_stock: "parent"`) sells from the
+        // product's count, the pool of all of them: its change is that count's change (the
+        // changes of the variations add up to the change of the pool). Until 2026-12-04 it
+        // failed, the sale bypassed, and the shop went on selling the unit from the pool.
+        let pools: Vec<WooRef> = refs
+            .iter()
+            .flatten()
+            .filter(|r| matches!(current.get(r), Some(Stock::Parent)))
+            .map(|r| r.pool())
+            .filter(|p| !current.contains_key(p))
+            .collect();
+        if !pools.is_empty() {
+            current.extend(self.read(&pools)?.into_iter().map(|(r, (_, s))| (r, s)));
+        }
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         // Read, add, write: the window of DESIGN §4 is between this read and the write.
         let mut plan: Vec<Write> = Vec::new();
@@ -873,6 +905,13 @@ impl WooCommerceAdapter {
                 out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
                 continue;
             };
+            let pooled = match current.get(r) {
+                Some(Stock::Parent) => {
+                    Some(r.pool()).filter(|p| matches!(current.get(p), Some(Stock::Own(_))))
+                }
+                _ => None,
+            };
+            let r = pooled.as_ref().unwrap_or(r);
             match current.get(r) {
                 None => out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref())),
                 Some(Stock::NotManaged) => {
@@ -893,13 +932,11 @@ impl WooCommerceAdapter {
                         ),
                     })
                 }
-                // Adding to the parent's shared count and writing it to the variation would
-                // give the variation a count of its own (the whole pool) while the pool keeps
-                // selling for the others.
+                // Its product keeps no count to share (or was not listed).
                 Some(Stock::Parent) => {
                     out[i] = Some(SendOutcome::Failed {
                         message: format!(
-                            "sku {}: this WooCommerce variation has no stock of its own (manage_stock is \"parent\": its product's stock is shared by its variations); turn on Manage stock for the variation, or send a count with Send QOH",
+                            "sku {}: this WooCommerce variation has no stock of its own (manage_stock is \"parent\"), and its product keeps no count to share; turn on Manage stock for the variation or its product",
                             d.sku
                         ),
                     })
