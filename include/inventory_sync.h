@@ -383,7 +383,8 @@ int32_t INVSYNC_CALL invsync_item_list(invsync_store *store,
  * while a cart real-time changes go to shows a count of it other than 0 (adjust it to 0
  * first), also one it was taken off while it showed one (put it back on that cart first);
  * `INVSYNC_NOT_FOUND` for an unknown SKU. A cart real-time changes do not reach that was sent
- * or read the item's count is set to 0 for it at its next `invsync_send_qoh`.
+ * or read the item's count is set to 0 for it at its next `invsync_send_qoh` (refused, as
+ * above, where the item was taken off it with a count of it kept other than 0).
  *
  * NULL: all required. Thread safety: any thread.
  *

@@ -465,6 +465,20 @@ pub(crate) fn shown_as(level: SyncLevel, item: &Item) -> Option<ItemId> {
     }
 }
 
+/// Whether Send QOH to `cart` sends a count under `sku`: an item holds the SKU, shown as
+/// itself at the cart's level, and not taken off the cart. A deleted item's SKU made again as
+/// one that is not (a variant on a `Sku` cart, a product on an `Attribute` cart) leaves the
+/// cart's listing of the SKU to be set to 0.
+pub(crate) fn sent_as_itself(c: &Connection, cart: &Cart, sku: &str) -> Result<bool> {
+    let Some(item) = sql::item_find(c, sku)? else {
+        return Ok(false);
+    };
+    if shown_as(cart.level(), &item) != Some(item.id) {
+        return Ok(false);
+    }
+    Ok(sql::web_fields_get(c, cart.id, item.id)?.sync)
+}
+
 /// Moves by `moved` the count kept of what `cart` shows of `item` taken off it (`sync:
 /// false`), if one is kept: a change made there (an order or return imported from it) is in
 /// its count.
@@ -853,9 +867,11 @@ impl Store {
     /// a cart real-time changes go to shows a count of it other than 0 (adjust it to 0 first:
     /// that change is what tells the carts), also one it was taken off (`sync: false`) while
     /// it showed one (put it back on the cart, which is sent the difference). A cart that
-    /// real-time changes do not reach, and that was sent or read the item's count, is set to
-    /// 0 for it at its next Send QOH ([`Store::send_qoh`]), which reports it: a deleted item
-    /// is no longer sold there.
+    /// real-time changes do not reach, and that was sent or read the item's count (or that a
+    /// manual run holds, which may be sending it), is set to 0 for it at its next Send QOH
+    /// ([`Store::send_qoh`]), which reports it: a deleted item is no longer sold there; one
+    /// the item was taken off, with a count kept of it other than 0, refuses the delete, as a
+    /// cart real-time changes go to does. Get QOH creates no item of such a SKU again.
     pub fn delete_item(&self, sku: &str) -> Result<()> {
         let sku = check_sku(sku)?;
         self.write(|c| {
@@ -916,7 +932,23 @@ impl Store {
                     continue;
                 }
                 let wf = sql::web_fields_get(c, cart.id, item.id)?;
-                if wf.sync && sql::cart_was_shown(c, cart.id, item.id)? {
+                // Taken off the cart with a count kept of what it shows: refused, as for a
+                // cart real-time changes go to (that count is the cart's, not a guess).
+                if !wf.sync {
+                    if let Some(kept) = sql::pulled_get(c, cart.id, item.id)?.filter(|k| *k != 0) {
+                        return Err(Error::refused(format!(
+                            "item {sku:?}: cart {:?} still shows {kept} of it, as when it was \
+                             taken off that cart: put it back on the cart and send it QOH 0 \
+                             (Send QOH), then delete it",
+                            cart.name
+                        )));
+                    }
+                }
+                // A manual run holding the cart may be sending the item's count now: the cart
+                // is noted as shown it when the run settles the answer, after this looked.
+                if sql::cart_was_shown(c, cart.id, item.id)?
+                    || sql::cart_held_until(c, cart.id)? > crate::store::now_ms()
+                {
                     sql::deleted_on_cart_note(c, cart.id, &item.sku, wf.remote_ref.as_deref())?;
                 }
             }

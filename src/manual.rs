@@ -538,7 +538,20 @@ impl Store {
     ) -> Result<()> {
         for batch in deleted.chunks(run.cart.max_items_to_send as usize) {
             run.pay_owed();
-            let sets: Vec<QuantitySet> = batch
+            // Read as the batch goes: a SKU made again meanwhile (another workstation) as an
+            // item the cart is sent is left alone; its count goes at the next Send QOH.
+            let cart = run.cart;
+            let batch_left = self.read(|c| {
+                let mut left = Vec::new();
+                for d in batch {
+                    if !crate::items::sent_as_itself(c, cart, &d.0)? {
+                        left.push(d);
+                    }
+                }
+                Ok(left)
+            });
+            let batch_left = batch_left.map_err(|e| self.send_failed(run, e))?;
+            let sets: Vec<QuantitySet> = batch_left
                 .iter()
                 .map(|(sku, remote_ref)| QuantitySet {
                     key: random_key(),
@@ -548,9 +561,12 @@ impl Store {
                     expected: None,
                 })
                 .collect();
-            let (took, stop) = match run.set_counts(&sets) {
-                Ok(sent) => sent,
-                Err(e) => return Err(self.send_failed(run, e)),
+            let (took, stop) = match sets.is_empty() {
+                true => (Vec::new(), None),
+                false => match run.set_counts(&sets) {
+                    Ok(sent) => sent,
+                    Err(e) => return Err(self.send_failed(run, e)),
+                },
             };
             let mut forget = Vec::new();
             for (set, took) in sets.iter().zip(took) {
@@ -782,8 +798,9 @@ impl Store {
                 Err(e) if cursor.is_none() => return Err(cart_error(&cart, &e)),
                 Err(e) => {
                     report.error = Some(format!(
-                        "stopped after reading {done} items: {}; nothing was applied (a count is \
+                        "stopped after reading {}: {}; nothing was applied (a count is \
                          applied once the whole listing is read); run it again",
+                        crate::counted(done, "item"),
                         cart_error(&cart, &e).message()
                     ));
                     break;
@@ -866,10 +883,10 @@ impl Store {
                         report.unknown.truncate(before.3);
                         report.not_applied.truncate(before.4);
                         report.error = Some(format!(
-                        "stopped after {applied} items: {}; what was done stands, run it again \
-                         to finish",
-                        e.message()
-                    ));
+                            "stopped after {}: {}; what was done stands, run it again to finish",
+                            crate::counted(applied, "item"),
+                            e.message()
+                        ));
                         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
                     }
                     return Err(e);
@@ -926,7 +943,16 @@ impl Store {
             });
         }
         // Real-time changes do not set these to 0: only Send QOH does.
-        for (sku, _) in self.read(|c| sql::deleted_on_cart(c, cart.id))? {
+        let deleted = self.read(|c| {
+            let mut left = Vec::new();
+            for (sku, _) in sql::deleted_on_cart(c, cart.id)? {
+                if !crate::items::sent_as_itself(c, &cart, &sku)? {
+                    left.push(sku);
+                }
+            }
+            Ok(left)
+        })?;
+        for sku in deleted {
             warnings.push(Warning {
                 kind: "deleted",
                 message: format!(
@@ -1945,13 +1971,12 @@ fn in_step(q: i64, published: i64, waiting: &sql::Waiting) -> bool {
 
 /// Why a manual run stopped after it had done part of its work (`total` -1: not known).
 fn stopped(cart: &Cart, e: &CartError, done: i64, total: i64) -> String {
-    let of = if total >= 0 {
-        format!(" of {total}")
-    } else {
-        String::new()
+    let done = match total >= 0 {
+        true => format!("{done} of {}", crate::counted(total, "item")),
+        false => crate::counted(done, "item"),
     };
     format!(
-        "stopped after {done}{of} items: {}; what was done stands, run it again to finish",
+        "stopped after {done}: {}; what was done stands, run it again to finish",
         cart_error(cart, e).message()
     )
 }
@@ -2157,6 +2182,15 @@ fn create_item(
     sku: &str,
     count: i64,
 ) -> Result<std::result::Result<(ItemId, bool), String>> {
+    // Deleted on purpose while the cart showed it: its listing there is what the store no
+    // longer has, not a new product.
+    if sql::deleted_on_cart_has(c, pull.cart.id, sku)? {
+        return Ok(Err(
+            "not created: deleted from the store while this cart showed it (Send \
+             QOH sets it to 0 there); to take it back, create the item"
+                .into(),
+        ));
+    }
     // A `Sku` cart's counts are not its variants' (rule 5): its listing makes plain items.
     let product = pull
         .products

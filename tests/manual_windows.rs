@@ -370,7 +370,7 @@ fn get_qoh_that_stops_on_a_failed_page_write_part_way_reports_what_it_applied() 
             told["error"]
                 .as_str()
                 .unwrap()
-                .contains("stopped after 1 items"),
+                .contains("stopped after 1 item:"),
             "{told}"
         );
     }

@@ -3794,6 +3794,150 @@ fn a_deleted_items_cart_record_linked_by_another_item_since_is_not_set_to_0() {
     );
 }
 
+/// A deleted SKU made again as an item the cart is not sent under that SKU (a plain TEE-M
+/// made a variant of TEE: a `Sku` cart is sent TEE's total) still has its listing set to 0:
+/// the tombstone was dropped as soon as any item held the SKU, and the cart sold TEE-M's 5
+/// beside TEE's 2 (from a review of the day's change).
+#[test]
+fn a_deleted_sku_made_again_as_an_item_the_cart_is_not_sent_is_still_set_to_0() {
+    let f = store();
+    let shop = Emulator::start().unwrap();
+    let s = cart(&f.store, &shop, "Shop", "sku");
+    item(&f.store, "TEE-M", 5);
+    shop.set_qoh("TEE-M", 0);
+    shop.set_qoh("TEE", 0);
+    let send = || {
+        f.store
+            .send_qoh(s, SendOptions { force: true }, None)
+            .unwrap()
+    };
+    assert_eq!(send().sent, 1);
+    f.store.set_param("SynchQOH", "false").unwrap();
+    f.store.delete_item("TEE-M").unwrap();
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-M", "TEE", 2);
+    let r = send();
+    assert_eq!(
+        (shop.qoh("TEE"), shop.qoh("TEE-M")),
+        (Some(2), Some(0)),
+        "{r:?}"
+    );
+    assert_eq!(r.zeroed, 1);
+}
+
+/// Another workstation makes a deleted SKU again (QOH 7) while a Send QOH is between its
+/// batches: the run, which read what to set to 0 as it began, sent the 0 anyway, and the
+/// cart showed none of an item the store has 7 of. It is looked at again as each batch of
+/// zeros goes (from a review of the day's change).
+#[test]
+fn a_sku_made_again_during_a_send_qoh_is_not_set_to_0() {
+    let f = store();
+    let shop = Emulator::start().unwrap();
+    let s = cart_with(&f.store, &shop, "Shop", "attribute", 1);
+    for sku in ["A", "B", "X"] {
+        item(&f.store, sku, 5);
+        shop.set_qoh(sku, 0);
+    }
+    f.store
+        .send_qoh(s, SendOptions { force: true }, None)
+        .unwrap();
+    f.store.set_param("SynchQOH", "false").unwrap();
+    f.store.delete_item("X").unwrap();
+    let other = f.reopen();
+    let mut made = false;
+    let mut progress = |_, _| {
+        if !made {
+            made = true;
+            item(&other, "X", 7);
+        }
+        true
+    };
+    let r = f
+        .store
+        .send_qoh(s, SendOptions { force: true }, Some(&mut progress))
+        .unwrap();
+    assert!(made);
+    assert_eq!((shop.qoh("X"), r.zeroed), (Some(5), 0), "{r:?}");
+}
+
+/// An item deleted while a Send QOH is sending its count (the cart took it; the answer is on
+/// its way) is set to 0 at the next Send QOH: the run notes the cart as shown the item when
+/// it settles the answer, after the delete looked, and the cart sold the deleted item's 5 for
+/// good (from a review of the day's change). The delete is not refused: the run goes on.
+#[test]
+fn an_item_deleted_while_a_send_qoh_sends_its_count_is_set_to_0_later() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "Web", mem.clone(), None, None);
+    item(&f.store, "X", 5);
+    item(&f.store, "MUG", 1);
+    let other = f.reopen();
+    *mem.on_set.lock().unwrap() = Some(Box::new(move || other.delete_item("X").unwrap()));
+    let send = || f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    send();
+    assert_eq!(mem.get("X"), 5);
+    assert!(f.store.item("X").is_err());
+    let r = send();
+    assert_eq!((r.zeroed, mem.get("X")), (1, 0), "{r:?}");
+}
+
+/// An item taken off a cart that real-time changes do not reach (`sync: false`), where the
+/// store keeps what that cart shows of it, is not deleted while that is not 0: the refusal
+/// names the cart and its count, as for a cart real-time changes go to. Put back on the cart
+/// and sent its 0, it goes (from a review of the day's change).
+#[test]
+fn an_item_taken_off_a_cart_out_of_real_time_sync_is_not_left_on_sale_there() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "Web", mem.clone(), None, None);
+    item(&f.store, "X", 5);
+    f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    f.store.set_web_fields(c, "X", r#"{"sync":false}"#).unwrap();
+    let err = f.store.delete_item("X").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.message().contains("\"Web\" still shows 5"), "{err}");
+    f.store.set_web_fields(c, "X", r#"{"sync":true}"#).unwrap();
+    adjust(&f.store, "X", -5, Reason::Adjustment);
+    f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!(mem.get("X"), 0);
+    f.store.delete_item("X").unwrap();
+}
+
+/// Get QOH asked to create records for new products does not make again an item deleted
+/// while the cart showed it: the cart's count of it is what the store no longer has. It is
+/// listed, saying so; Send QOH sets it to 0 there.
+#[test]
+fn get_qoh_does_not_make_again_an_item_deleted_while_the_cart_showed_it() {
+    let f = store();
+    let shop = Emulator::start().unwrap();
+    let s = cart(&f.store, &shop, "Shop", "attribute");
+    item(&f.store, "MUG", 5);
+    shop.set_qoh("MUG", 0);
+    f.store
+        .send_qoh(s, SendOptions { force: true }, None)
+        .unwrap();
+    f.store.set_cart_sync(s, false).unwrap();
+    f.store.delete_item("MUG").unwrap();
+    let r = f
+        .store
+        .get_qoh(
+            s,
+            GetOptions {
+                force: false,
+                create_new: true,
+            },
+            None,
+        )
+        .unwrap();
+    assert!(f.store.item("MUG").is_err(), "{r:?}");
+    assert!(
+        r.not_applied
+            .iter()
+            .any(|n| n.sku == "MUG" && n.why.contains("deleted from the store")),
+        "{r:?}"
+    );
+}
+
 /// A deleted item's 0 that the cart did not take (down for the run) goes at the next Send
 /// QOH, and the run's progress counts it.
 #[test]

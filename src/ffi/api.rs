@@ -345,7 +345,8 @@ pub unsafe extern "C" fn invsync_item_list(
 /// while a cart real-time changes go to shows a count of it other than 0 (adjust it to 0
 /// first), also one it was taken off while it showed one (put it back on that cart first);
 /// `INVSYNC_NOT_FOUND` for an unknown SKU. A cart real-time changes do not reach that was sent
-/// or read the item's count is set to 0 for it at its next `invsync_send_qoh`.
+/// or read the item's count is set to 0 for it at its next `invsync_send_qoh` (refused, as
+/// above, where the item was taken off it with a count of it kept other than 0).
 ///
 /// NULL: all required. Thread safety: any thread.
 ///
@@ -875,7 +876,11 @@ pub(crate) unsafe fn manual(
                 };
                 let r = store.send_qoh(cart, options, Some(&mut narrow))?;
                 let json = serde_json::to_string(&r).unwrap_or_else(|_| "{}".into());
-                (json, r.cancelled, format!("after {} items sent", r.sent))
+                (
+                    json,
+                    r.cancelled,
+                    format!("after {} sent", crate::counted(r.sent as i64, "item")),
+                )
             }
             Manual::Get => {
                 check_flags(
@@ -892,7 +897,7 @@ pub(crate) unsafe fn manual(
                 (
                     json,
                     r.cancelled,
-                    format!("after {} items updated", r.updated),
+                    format!("after {} updated", crate::counted(r.updated as i64, "item")),
                 )
             }
         };

@@ -460,23 +460,33 @@ pub(crate) fn deleted_on_cart_note(
 }
 
 /// The deleted items `cart` may still show, by SKU, with its reference for each; not those
-/// whose SKU an item holds again, nor whose reference an item's web fields name on the cart
-/// (its own count is what the cart is sent now). (A reference naming the cart's record of an
-/// item's SKU is not known here: the adapter, which saw that item's count go in the run,
-/// refuses the 0.)
+/// whose reference an item's web fields name on the cart (that item's count is what the cart
+/// is sent there now). Whether an item holds the SKU again is the caller's to ask
+/// ([`crate::items::sent_as_itself`]). (A reference naming the cart's record of an item's SKU
+/// is not known here: the adapter, which saw that item's count go in the run, refuses the 0.)
 pub(crate) fn deleted_on_cart(
     c: &Connection,
     cart: CartId,
 ) -> Result<Vec<(String, Option<String>)>> {
     Ok(c.prepare_cached(
         "SELECT d.sku, d.remote_ref FROM deleted_on_cart d
-         WHERE d.cart_id = ?1 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sku = d.sku)
+         WHERE d.cart_id = ?1
            AND NOT EXISTS (SELECT 1 FROM web_fields w
                            WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref)
          ORDER BY d.sku",
     )?
     .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether `cart` may still show deleted `sku` (Get QOH creates no item of it).
+pub(crate) fn deleted_on_cart_has(c: &Connection, cart: CartId, sku: &str) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM deleted_on_cart WHERE cart_id = ?1 AND sku = ?2")?
+            .query_row(params![cart, sku], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
 }
 
 /// Forgets that `cart` may show deleted `sku`: it was set to 0 there, or the cart refused it.
