@@ -1377,3 +1377,95 @@ fn an_operator_retries_or_discards_a_bypassed_record_from_the_command_line() {
     assert!(stack(&f.store, None).is_empty());
     assert_eq!(f.store.stack_history_count("discarded").unwrap(), 1);
 }
+
+/// A cart adapter (an integrator's) whose refusal quotes the shop's answer with a terminal
+/// escape sequence (ESC [1A ESC [2K: up a line, erase it), a bell and a bidirectional override.
+struct Escaping;
+
+impl inventory_sync::adapter::CartAdapter for Escaping {
+    fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
+        inventory_sync::adapter::UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(
+        &self,
+        d: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        Ok(d.iter()
+            .map(|_| inventory_sync::adapter::SendOutcome::Failed {
+                message: "rejected\u{1b}[1A\u{1b}[2Kall sent\u{7} \u{202e}detsoc".into(),
+            })
+            .collect())
+    }
+    fn set_quantities(
+        &self,
+        _: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        Err(inventory_sync::adapter::CartError::Rejected(
+            "not used".into(),
+        ))
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
+        Ok(Default::default())
+    }
+}
+
+/// `invsync stack` prints no control character or bidirectional mark from a cell (a cart's
+/// answer): an escape sequence in a cart's refusal reached the terminal raw and could erase
+/// the lines above it or forge others; it is shown escaped. And a SKU of wide characters
+/// (緑茶, two columns each on a terminal) keeps the columns after it in line: padding
+/// counted characters (from a review of the table).
+#[test]
+fn the_stack_table_prints_cells_as_they_read_and_in_line() {
+    let f = store();
+    let c = custom_cart(
+        &f.store,
+        "Plugin",
+        std::sync::Arc::new(Escaping),
+        Some("attribute"),
+        None,
+    );
+    f.store.set_cart_sync(c, true).unwrap();
+    for sku in ["MUG", "緑茶"] {
+        item(&f.store, sku, 10);
+        adjust(&f.store, sku, -1, Reason::PosSale);
+    }
+    f.store.run_stack(None).unwrap();
+    adjust(&f.store, "緑茶", -1, Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let out = invsync(&["stack", db.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains(r"rejected\u{1b}[1A\u{1b}[2Kall sent\u{7} \u{202e}detsoc"),
+        "{text}"
+    );
+    // Where the "change" column ends, in terminal columns, on each line but the total.
+    let wide = |c: char| ('\u{3000}'..='\u{9fff}').contains(&c);
+    let lines: Vec<&str> = text.lines().collect();
+    let ends: Vec<usize> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| {
+            let at = l
+                .find("change")
+                .map(|i| i + "change".len())
+                .or_else(|| l.find("-1 ").map(|i| i + 2))
+                .unwrap();
+            l[..at]
+                .chars()
+                .map(|c| if wide(c) { 2 } else { 1 })
+                .sum::<usize>()
+        })
+        .collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(ends.iter().all(|e| *e == ends[0]), "{ends:?}\n{text}");
+}

@@ -557,8 +557,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             emit(&text).map_err(output_failed)?;
             if more {
                 warn(&format!(
-                    "invsync: the oldest {limit} records are listed; more wait \
-                     (--limit N lists up to 999999)\n"
+                    "invsync: the oldest {limit} record{} listed; more wait \
+                     (--limit N lists up to 999999)\n",
+                    if limit == 1 { " is" } else { "s are" }
                 ));
             }
             Ok(())
@@ -743,6 +744,48 @@ fn utc(ms: i64) -> String {
     )
 }
 
+/// `text` as a terminal may show it: a control character or a bidirectional mark (a cart's
+/// answer, an older build's name may hold any) written as `\u{…}`, so that none moves the
+/// cursor, clears a line or reorders what follows.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        match hidden {
+            true => out.extend(c.escape_unicode()),
+            false => out.push(c),
+        }
+    }
+    out
+}
+
+/// The terminal columns `text` takes: two for a wide character (CJK, Hangul, kana,
+/// fullwidth forms, most emoji), none for a combining mark or zero-width one, else one; so
+/// that a SKU in Chinese does not push the columns after it out of line.
+fn columns(text: &str) -> usize {
+    text.chars()
+        .map(|c| match u32::from(c) {
+            0x0300..=0x036F | 0x200B..=0x200D | 0xFE00..=0xFE0F => 0,
+            0x1100..=0x115F
+            | 0x2E80..=0x303E
+            | 0x3041..=0x33FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xA000..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1F64F
+            | 0x1F900..=0x1F9FF
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
 /// The stack's records as a table an operator reads: one line each, oldest first, under a
 /// heading, the cart by its name, times in UTC, the change signed, the cart's last answer in
 /// full (on one line) at the end; then how many records in each state. A record on its way to
@@ -782,11 +825,13 @@ fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> S
         let next = number(r, "next_attempt_at");
         rows.push([
             number(r, "id").to_string(),
-            carts
-                .get(&cart)
-                .cloned()
-                .unwrap_or_else(|| format!("cart {cart}")),
-            text(r, "sku"),
+            printable(
+                &carts
+                    .get(&cart)
+                    .cloned()
+                    .unwrap_or_else(|| format!("cart {cart}")),
+            ),
+            printable(&text(r, "sku")),
             format!("{:+}", number(r, "delta")),
             text(r, "reason_name"),
             state,
@@ -794,16 +839,18 @@ fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> S
             utc(number(r, "created_at")),
             if next > now { utc(next) } else { String::new() },
             // A cart's answer may hold line breaks and tabs: the record stays one line.
-            text(r, "last_response")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
+            printable(
+                &text(r, "last_response")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
         ]);
     }
     let mut widths = [0; 10];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(columns(cell));
         }
     }
     let mut out = String::new();
@@ -814,7 +861,7 @@ fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> S
                 line.push_str("  ");
             }
             // Numbers to the right, as a reader compares them.
-            let pad = " ".repeat(w - cell.chars().count());
+            let pad = " ".repeat(w - columns(cell));
             if matches!(i, 0 | 3 | 6) {
                 line.push_str(&pad);
                 line.push_str(cell);
