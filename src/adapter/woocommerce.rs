@@ -132,6 +132,10 @@ enum Stock {
     Fraction(f64),
     /// `manage_stock` is off: it keeps no count.
     NotManaged,
+    /// `manage_stock` is on with no count yet (`stock_quantity: null`: made through the API
+    /// or an import without one): WooCommerce shows it out of stock and a change counts from
+    /// 0 (`wc_stock_amount(null)`), so a delta does; Get QOH reads no count there.
+    Unset,
     /// A variation answering `manage_stock: "parent"`: its `stock_quantity` is its parent
     /// product's, shared by every such variation of the product.
     Parent,
@@ -142,10 +146,8 @@ impl Stock {
         match &entry["manage_stock"] {
             Value::String(s) if s == "parent" => Stock::Parent,
             Value::Bool(false) => Stock::NotManaged,
-            // Managed with no count yet (made through the API or an import without one):
-            // WooCommerce shows it out of stock and counts from 0 (`wc_stock_amount(null)`).
-            // Until 2026-12-04 it was taken for stock not managed: a receiving failed.
-            Value::Bool(true) if entry["stock_quantity"].is_null() => Stock::Own(0),
+            // Until 2026-12-04 taken for stock not managed: a receiving failed.
+            Value::Bool(true) if entry["stock_quantity"].is_null() => Stock::Unset,
             // A whole number, unless a plugin made `wc_stock_amount` `floatval`
             // (WooCommerce's is `intval`: a shop selling by weight or length).
             _ => match common::whole_count(&entry["stock_quantity"]) {
@@ -912,9 +914,13 @@ impl WooCommerceAdapter {
                 _ => None,
             };
             let r = pooled.as_ref().unwrap_or(r);
-            match current.get(r) {
+            let stock = match current.get(r) {
+                Some(Stock::Unset) => Some(Stock::Own(0)),
+                stock => stock.copied(),
+            };
+            match stock {
                 None => out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref())),
-                Some(Stock::NotManaged) => {
+                Some(Stock::NotManaged | Stock::Unset) => {
                     out[i] = Some(SendOutcome::Failed {
                         message: format!(
                         "sku {}: WooCommerce does not manage stock for it (manage_stock is off)",
@@ -950,7 +956,7 @@ impl WooCommerceAdapter {
                         at: i,
                         r: *r,
                         count: target,
-                        before: Some(*now),
+                        before: Some(now),
                         sku: &d.sku,
                     }),
                     None => {
@@ -1188,9 +1194,26 @@ mod tests {
         {"id":101,"sku":"TEE-M","manage_stock":"parent","stock_quantity":10},
         {"id":102,"sku":"TEE-L","manage_stock":true,"stock_quantity":3}]"#;
 
+    /// A delta to a variation sharing its product's stock is the pool's change: written to
+    /// the product's count, never to the variation (which would give it a count of its own,
+    /// the whole pool, while the pool kept selling for the others).
     #[test]
-    fn a_delta_never_splits_a_variation_off_its_products_shared_stock() {
-        let server = Scripted::start(vec![(200, SHARED_AND_OWN)]);
+    fn a_delta_to_a_variation_sharing_its_products_stock_is_written_to_the_product() {
+        let server = Scripted::start(vec![
+            (200, SHARED_AND_OWN),
+            (
+                200,
+                r#"[{"id":100,"sku":"TEE","type":"variable","manage_stock":true,"stock_quantity":10}]"#,
+            ),
+            (
+                200,
+                r#"{"update":[{"id":100,"sku":"TEE","type":"variable","manage_stock":true,"stock_quantity":9}]}"#,
+            ),
+            (
+                200,
+                r#"[{"id":100,"sku":"TEE","type":"variable","manage_stock":true,"stock_quantity":9}]"#,
+            ),
+        ]);
         let out = adapter(&server)
             .apply_deltas(&[DeltaSend {
                 key: "k1".into(),
@@ -1199,14 +1222,12 @@ mod tests {
                 delta: -1,
             }])
             .unwrap();
-        assert!(
-            matches!(&out[0], SendOutcome::Failed { message }
-                if message.contains("TEE-M") && message.contains("\"parent\"")),
-            "{out:?}"
-        );
+        assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(9) }]);
         let seen = server.finish();
-        assert_eq!(seen.len(), 1, "read only, nothing written: {seen:?}");
-        assert!(seen[0].0.starts_with("GET "), "{seen:?}");
+        let writes: Vec<_> = seen.iter().filter(|r| !r.0.starts_with("GET ")).collect();
+        assert_eq!(writes.len(), 1, "{seen:?}");
+        assert!(writes[0].0.contains("/products/batch"), "{seen:?}");
+        assert!(writes[0].2.contains(r#""id":100"#), "{seen:?}");
     }
 
     /// The shared pool is listed once, as the product's own count (`pooled`), not again as
