@@ -708,9 +708,26 @@ impl WooCommerceAdapter {
                 };
                 first = false;
                 let entries = answer["update"].as_array().cloned().unwrap_or_default();
+                // An entry's error may come after WooCommerce saved the count: it saves, then
+                // runs the `woocommerce_rest_insert_*` hooks, whose exception becomes the
+                // entry's error. Where the count read now is the one written, it was saved
+                // (taken as refused, Send QOH's count had the sale it included sent on top).
+                let refused: Vec<WooRef> = chunk
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| entries.get(*n).is_some_and(|e| !e["error"].is_null()))
+                    .map(|(_, i)| items[*i].r)
+                    .collect();
+                let saved_anyway = match refused.is_empty() {
+                    true => HashMap::new(),
+                    false => self.read(&refused).unwrap_or_default(),
+                };
                 for (n, i) in chunk.iter().enumerate() {
                     let sku = items[*i].sku;
+                    let w = &items[*i];
+                    let saved = saved_anyway.get(&w.r).and_then(|(_, s)| s.own());
                     out[*i] = Some(match entries.get(n) {
+                        Some(e) if !e["error"].is_null() && saved == Some(w.count) => Ok(saved),
                         Some(e) if !e["error"].is_null() => Err(SendOutcome::Failed {
                             message: format!(
                                 "sku {sku}: woocommerce refused the count: {} ({})",
