@@ -2,6 +2,7 @@
 //! nothing, files saved by spreadsheets are read, and a mistyped store path creates nothing.
 #![cfg(feature = "emulator")]
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -1396,21 +1397,7 @@ impl inventory_sync::adapter::CartAdapter for Escaping {
             })
             .collect())
     }
-    fn set_quantities(
-        &self,
-        _: &[inventory_sync::adapter::QuantitySet],
-    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
-        Err(inventory_sync::adapter::CartError::Rejected(
-            "not used".into(),
-        ))
-    }
-    fn fetch_quantities(
-        &self,
-        _: Option<&str>,
-        _: u32,
-    ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
-        Ok(Default::default())
-    }
+    sends_deltas_only!();
 }
 
 /// `invsync stack` prints no control character or bidirectional mark from a cell (a cart's
