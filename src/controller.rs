@@ -1138,7 +1138,9 @@ impl<S: WebStack> StackController<S> {
             .zip(lost.into_iter().chain(std::iter::repeat(false)))
             .map(|((s, v), lost_now)| {
                 let mut t = transition(settings, s.attempts, v, now);
-                if let Transition::Pending { maybe_applied, .. } = &mut t {
+                if let Transition::Pending { maybe_applied, .. }
+                | Transition::Bypassed { maybe_applied, .. } = &mut t
+                {
                     *maybe_applied = keyed && (lost_now || s.lapsed);
                 }
                 (s.group_id, t)

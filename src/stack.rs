@@ -151,9 +151,9 @@ pub enum Transition {
         response: String,
         /// The cart may have it already: an answer to a send of it through a keyed adapter
         /// was lost, and only a re-send under its key is safe. Kept with the group until it
-        /// leaves the stack or is bypassed, so that an adapter without keys (registered in
-        /// its place, after a restart, or by a save) holds it back as uncertain rather than
-        /// sending it again as new. [`transition`] leaves it `false`; the controller sets it.
+        /// leaves the stack, so that an adapter without keys (registered in its place, after
+        /// a restart, or by a save) holds it back as uncertain rather than sending it again
+        /// as new. [`transition`] leaves it `false`; the controller sets it.
         maybe_applied: bool,
     },
     /// Back to pending, due at `next_attempt_at`, the cart having applied nothing of it (it
@@ -173,6 +173,11 @@ pub enum Transition {
         attempts: i64,
         /// What the cart said.
         response: String,
+        /// As [`Transition::Pending`]'s: the cart may have it already. Kept while it waits
+        /// for an operator, so that a save replacing the cart's adapter with one without keys
+        /// makes it uncertain (until 2026-12-04 a bypass forgot it, and an operator's retry
+        /// after such a switch sent the sale again as new).
+        maybe_applied: bool,
     },
     /// May or may not have been applied.
     Uncertain {
@@ -239,6 +244,7 @@ pub fn transition(settings: &Settings, attempts: i64, verdict: Verdict, now: i64
         Verdict::Permanent(response) => Transition::Bypassed {
             attempts: attempts + 1,
             response,
+            maybe_applied: false,
         },
         Verdict::Uncertain(response) => Transition::Uncertain {
             attempts: attempts + 1,
@@ -250,6 +256,7 @@ pub fn transition(settings: &Settings, attempts: i64, verdict: Verdict, now: i64
             Transition::Bypassed {
                 attempts: attempts + 1,
                 response,
+                maybe_applied: false,
             }
         }
         Verdict::Retryable(response) => Transition::Pending {
@@ -270,7 +277,11 @@ pub fn transition(settings: &Settings, attempts: i64, verdict: Verdict, now: i64
         } => {
             let attempts = attempts + i64::from(attempt);
             if attempt && attempts >= settings.bypass_after_attempts {
-                Transition::Bypassed { attempts, response }
+                Transition::Bypassed {
+                    attempts,
+                    response,
+                    maybe_applied: false,
+                }
             } else {
                 Transition::Pending {
                     attempts,
@@ -914,7 +925,8 @@ mod tests {
             t,
             Transition::Bypassed {
                 attempts: 3,
-                response: "500".into()
+                response: "500".into(),
+                maybe_applied: false,
             }
         );
         // A refusal (nothing applied) counts and backs off alike.
@@ -932,7 +944,8 @@ mod tests {
             t,
             Transition::Bypassed {
                 attempts: 1,
-                response: "unknown".into()
+                response: "unknown".into(),
+                maybe_applied: false,
             }
         );
         // A rate-limit wait is no attempt, and is obeyed beyond RetryMaxMs.

@@ -779,3 +779,44 @@ fn a_keyed_carts_unprocessed_request_is_not_held_back_at_a_switch() {
         assert_eq!(got, (8, 0), "shopify {shopify}: {seen}");
     }
 }
+
+/// A sale sent through a keyed plugin whose every answer was lost (it applied the sale; a
+/// gateway timed out after the write, each time) is bypassed after its tries (rule 10). The
+/// owner then moves the cart to an adapter without keys. A bypass forgot that the sale may
+/// be on the cart, and an operator's retry of the bypassed record, as the stack view
+/// invites, sent it through the new adapter: the shop took it twice. The switch now makes it
+/// uncertain, saying why, and the new adapter sends nothing unless an operator, having
+/// checked the cart, says so (from a review of the controller).
+#[test]
+fn a_bypassed_sale_whose_answers_were_lost_is_uncertain_after_a_switch() {
+    let f = store();
+    let shop = Arc::new(Shop::default());
+    let cart = plug_cart_with_a_sale(
+        &f,
+        &shop,
+        KeyedScript::new(&shop, &[Step::ApplyThenLose; 12]),
+    );
+    f.store.set_param("BypassAfterAttempts", "2").unwrap();
+    f.store.set_param("RetryBaseMs", "0").unwrap();
+    for _ in 0..10 {
+        if f.store.stack_count(cart, StackState::Bypassed).unwrap() == 1 {
+            break;
+        }
+        f.store.run_stack(None).unwrap();
+    }
+    assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 1);
+    assert_eq!(shop.get("P"), 4, "applied once, under its key");
+    register(&f.store, "plain", Plain::new(&shop, 0));
+    f.store.upsert_cart_json(&spec_of("Plug", "plain")).unwrap();
+    let listed = stack(&f.store, None);
+    assert_eq!(listed[0]["state"], "uncertain", "{listed:?}");
+    assert!(
+        listed[0]["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("may be on the cart"),
+        "{listed:?}"
+    );
+    let (got, seen) = drained(&f.store, &shop, "P", cart);
+    assert_eq!(got, (4, 1), "{seen}");
+}

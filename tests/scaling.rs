@@ -513,6 +513,7 @@ impl HotItem {
         Transition::Bypassed {
             attempts: 1,
             response: "404 no such product".into(),
+            maybe_applied: false,
         }
     }
 
@@ -877,6 +878,7 @@ fn bypassed() -> Transition {
     Transition::Bypassed {
         attempts: 10,
         response: "404 no such product".into(),
+        maybe_applied: false,
     }
 }
 
@@ -1542,6 +1544,7 @@ fn a_refused_sales_retry_does_not_walk_the_items_bypassed_sales() {
                         Transition::Bypassed {
                             attempts: 10,
                             response: "refused".into(),
+                            maybe_applied: false,
                         },
                     )
                 })

@@ -1956,6 +1956,9 @@ fn maybe_applied(t: &Transition) -> bool {
         Transition::Pending {
             maybe_applied: true,
             ..
+        } | Transition::Bypassed {
+            maybe_applied: true,
+            ..
         }
     )
 }
@@ -1980,7 +1983,9 @@ fn settled_state(t: &Transition, now: i64) -> Result<(&'static str, i64, i64, &s
             next_attempt_at,
             response,
         } => ("pending", *attempts, *next_attempt_at, response),
-        Transition::Bypassed { attempts, response } => ("bypassed", *attempts, now, response),
+        Transition::Bypassed {
+            attempts, response, ..
+        } => ("bypassed", *attempts, now, response),
         Transition::Uncertain { attempts, response } => ("uncertain", *attempts, now, response),
     })
 }
@@ -2173,7 +2178,9 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Holds back as uncertain the pending groups of `cart` that may be on the cart (marked so:
+/// Holds back as uncertain the pending and bypassed groups of `cart` that may be on the cart
+/// (a bypassed one kept its mark from 2026-12-04: an operator's retry after the switch sent
+/// it as new) (marked so:
 /// a keyed adapter's lost answer, a lease that lapsed, a Send QOH's keyed re-send; see
 /// `maybe_applied`): the cart's adapter is being replaced, and only a re-send under the old
 /// one's key would tell, which the new one cannot make. Until 2026-12-03 a switch to an
@@ -2188,8 +2195,8 @@ pub(crate) fn groups_held_back_at_switch(c: &Connection, cart: CartId, now: i64)
         "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?2, unsettled = 0,
                 last_response = 'sent through the cart''s previous adapter, whose answer was \
 lost: it may be on the cart; check the cart, then retry or discard it'
-         WHERE cart_id = ?1 AND item_id <> 0 AND state = 'pending' AND unsettled > 0
-           AND lease_token IS NULL",
+         WHERE cart_id = ?1 AND item_id <> 0 AND state IN ('pending', 'bypassed')
+           AND unsettled > 0 AND lease_token IS NULL",
     )?
     .execute(params![cart, now])?)
 }
