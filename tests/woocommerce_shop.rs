@@ -1198,22 +1198,26 @@ fn a_sale_of_a_size_sharing_its_products_stock_is_taken_from_that_stock() {
         delta,
     };
     let a = woo(&shop.url);
-    let out = a
-        .apply_deltas(&[sale("TEE-M", -1), sale("TEE-L", -2)])
-        .unwrap();
+    let out = a.apply_deltas(&[sale("TEE-M", -1)]).unwrap();
     assert!(
         matches!(out[0], SendOutcome::Applied { qoh: Some(9) }),
         "{out:?}"
     );
-    // The second of one pool in a call goes in the next (one write per count).
-    assert!(matches!(out[1], SendOutcome::Retry { .. }), "{out:?}");
-    let out = a.apply_deltas(&[sale("TEE-L", -2)]).unwrap();
-    assert!(
-        matches!(out[0], SendOutcome::Applied { qoh: Some(7) }),
-        "{out:?}"
+    // The sizes' changes of one call go in one write of the pool: answered "send again", the
+    // 11th size of a backlog waited ten passes, each an attempt, and was bypassed.
+    let out = a
+        .apply_deltas(&[sale("TEE-L", -2), sale("TEE-M", -3)])
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![SendOutcome::Applied { qoh: Some(4) }; 2],
+        "{:?}",
+        shop.log()
     );
-    assert_eq!(*count.lock().unwrap(), 7);
-    assert!(written_ids(&shop.log()).iter().all(|(_, id)| *id == 100));
+    assert_eq!(*count.lock().unwrap(), 4);
+    let writes = written_ids(&shop.log());
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert!(writes.iter().all(|(_, id)| *id == 100));
 }
 
 /// A product that manages stock but has no count yet (`stock_quantity: null`, as one made
@@ -1328,6 +1332,166 @@ fn an_entry_error_after_woocommerce_saved_the_count_is_read_as_applied() {
         .unwrap();
     assert_eq!(set, vec![SendOutcome::Applied { qoh: Some(2) }]);
     assert_eq!(*count.lock().unwrap(), 2);
+}
+
+fn qty(q: Option<i64>) -> String {
+    q.map_or("null".to_owned(), |q| q.to_string())
+}
+
+/// A variable product 100 (SKU TEE) that manages stock for its variations ("Manage stock?"
+/// on the product): variations 101.. (SKUs V01..) answer `manage_stock: "parent"` and the
+/// product's count, the pool. Writes to the product set the pool; writes to a variation
+/// are answered as a refusal (the test wants none).
+fn pool_shop(pool: Arc<Mutex<Option<i64>>>, variations: u64) -> FakeShop {
+    FakeShop::start(move |method, target, body| {
+        let path = target.split('?').next().unwrap();
+        let q = *pool.lock().unwrap();
+        let product = |q: Option<i64>| {
+            format!(
+                r#"{{"id":100,"sku":"TEE","type":"variable","manage_stock":true,"stock_quantity":{}}}"#,
+                qty(q)
+            )
+        };
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(format!("[{}]", product(q))),
+            ("GET", "/wp-json/wc/v3/products/100/variations") => {
+                let list: Vec<String> = (1..=variations)
+                    .map(|n| {
+                        format!(
+                            r#"{{"id":{},"sku":"V{n:02}","manage_stock":"parent","stock_quantity":{}}}"#,
+                            100 + n,
+                            qty(q)
+                        )
+                    })
+                    .collect();
+                ok(format!("[{}]", list.join(",")))
+            }
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                let mut answers = Vec::new();
+                for u in v["update"].as_array().unwrap() {
+                    assert_eq!(u["id"], 100, "{body}");
+                    let n = u["stock_quantity"].as_i64();
+                    *pool.lock().unwrap() = n;
+                    answers.push(product(n));
+                }
+                ok(format!(r#"{{"update":[{}]}}"#, answers.join(",")))
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    })
+}
+
+/// A T-shirt in 11 sizes sharing one stock count at product level, pool 100, and a backlog
+/// of 11 POS sales, one a size. The adapter wrote one change a pool a call and answered the
+/// others "send again", which the controller counts an attempt: one size's sale went a pass,
+/// and the 11th was bypassed after 10, nothing having failed, the shop showing a unit the
+/// store no longer had. All 11 reach the pool, none bypassed (from a review of the day's
+/// change).
+#[test]
+fn sales_of_many_variations_sharing_one_stock_are_not_bypassed() {
+    let f = fixture(Mode::WooCommerce);
+    let pool = Arc::new(Mutex::new(Some(100)));
+    let shop = pool_shop(pool.clone(), 11);
+    let cart = f
+        .store
+        .upsert_cart_json(
+            &serde_json::json!({
+                "name": "Woo", "adapter": "woocommerce", "url": shop.url,
+                "consumer_key": "ck_x", "consumer_secret": "cs_x",
+                "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+            })
+            .to_string(),
+        )
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    for n in 1..=11 {
+        f.item(&format!("V{n:02}"), 10);
+    }
+    for n in 1..=11 {
+        f.store
+            .adjust_qoh(&Adjustment::new(
+                format!("V{n:02}"),
+                Delta::new(-1).unwrap(),
+                Reason::PosSale,
+            ))
+            .unwrap();
+    }
+    for _ in 0..40 {
+        if f.store.stack_count(0, StackState::Waiting).unwrap() == 0 {
+            break;
+        }
+        f.store.run_stack(None).unwrap();
+    }
+    let bypassed = f.store.stack_count(cart, StackState::Bypassed).unwrap();
+    let records = f.store.stack_list_json(None).unwrap();
+    assert_eq!(
+        (bypassed, *pool.lock().unwrap()),
+        (0, Some(89)),
+        "11 sales of the pool of 100; stack: {records}"
+    );
+}
+
+/// A variable product that manages stock at product level but has no count yet
+/// (`stock_quantity: null`): a receiving of 5 of one of its sizes is written to the
+/// product's count from 0, as one of the product's own SKU is (it failed, "its product keeps
+/// no count to share", and was bypassed; from a review of the day's change).
+#[test]
+fn a_receiving_of_a_size_sharing_a_pool_with_no_count_yet_counts_from_0() {
+    let pool = Arc::new(Mutex::new(None));
+    let shop = pool_shop(pool.clone(), 2);
+    let out = woo(&shop.url)
+        .apply_deltas(&[DeltaSend {
+            key: "k".into(),
+            sku: "V01".into(),
+            remote_ref: None,
+            delta: 5,
+        }])
+        .unwrap();
+    assert!(
+        matches!(out[0], SendOutcome::Applied { qoh: Some(5) }),
+        "{out:?}; pool now {:?}; requests {:?}",
+        pool.lock().unwrap(),
+        shop.log()
+    );
+    assert_eq!(*pool.lock().unwrap(), Some(5));
+}
+
+/// A managed product with no count yet (`stock_quantity: null`) takes a receiving of 5 from
+/// 0; WordPress answers the write 500, nothing saved. The count read back (none, as before)
+/// says nothing was applied: the receiving goes again. It was uncertain, left for an
+/// operator, the read-back comparing "none" with the 0 written from (from a review).
+#[test]
+fn a_500_before_saving_a_product_with_no_count_yet_is_not_applied_not_uncertain() {
+    let shop = FakeShop::start(move |method, target, _body| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":null}]"#,
+            ),
+            // PHP died before saving anything.
+            ("POST", "/wp-json/wc/v3/products/batch") => (
+                500,
+                Vec::new(),
+                "<html><body>There has been a critical error on this website.</body></html>".into(),
+            ),
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let out = woo(&shop.url)
+        .apply_deltas(&[DeltaSend {
+            key: "k".into(),
+            sku: "MUG".into(),
+            remote_ref: None,
+            delta: 5,
+        }])
+        .unwrap();
+    assert!(
+        matches!(out[0], SendOutcome::Retry { .. }),
+        "the shop still shows no count, as before the write: nothing applied; got {out:?}; \
+         requests {:?}",
+        shop.log()
+    );
 }
 
 /// Get QOH on the same shop: the product-level count of TEE is the only count WooCommerce

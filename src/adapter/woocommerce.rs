@@ -163,6 +163,14 @@ impl Stock {
             _ => None,
         }
     }
+    /// The count a write changes: its own, or 0 where a managed one has none yet (as
+    /// WooCommerce counts it): what a read-back compares the count written with.
+    fn counting(self) -> Option<i64> {
+        match self {
+            Stock::Unset => Some(0),
+            s => s.own(),
+        }
+    }
     /// The count Get QOH takes: its own, or one with a fraction rounded down (the store keeps
     /// whole units; fewer, never units the shop does not have).
     fn counted(self) -> Option<i64> {
@@ -777,7 +785,7 @@ impl WooCommerceAdapter {
         };
         for i in chunk {
             let w = &items[*i];
-            let count = now.get(&w.r).and_then(|(_, s)| s.own());
+            let count = now.get(&w.r).and_then(|(_, s)| s.counting());
             out[*i] = Some(
                 common::after_failed_write(
                     w.sku,
@@ -919,15 +927,19 @@ impl WooCommerceAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         // Read, add, write: the window of DESIGN §4 is between this read and the write.
         let mut plan: Vec<Write> = Vec::new();
+        // Variations' changes added into a write of their shared stock: (change, write), each
+        // answered as that write is. One write a call per count, the others answered "send
+        // again" (as for two items on one product), had the 11th size of a product with a
+        // backlog of sales wait ten passes, each counted an attempt, and bypassed.
+        let mut pooled_into: Vec<(usize, usize)> = Vec::new();
         for (i, (d, r)) in deltas.iter().zip(&refs).enumerate() {
             let Some(r) = r else {
                 out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
                 continue;
             };
             let pooled = match current.get(r) {
-                Some(Stock::Parent) => {
-                    Some(r.pool()).filter(|p| matches!(current.get(p), Some(Stock::Own(_))))
-                }
+                Some(Stock::Parent) => Some(r.pool())
+                    .filter(|p| matches!(current.get(p), Some(Stock::Own(_) | Stock::Unset))),
                 _ => None,
             };
             let r = pooled.as_ref().unwrap_or(r);
@@ -964,6 +976,20 @@ impl WooCommerceAdapter {
                         ),
                     })
                 }
+                Some(Stock::Own(_)) if pooled.is_some() && plan.iter().any(|w| w.r == *r) => {
+                    let p = plan.iter().position(|w| w.r == *r).expect("found above");
+                    match plan[p].count.checked_add(d.delta) {
+                        Some(sum) => {
+                            plan[p].count = sum;
+                            pooled_into.push((i, p));
+                        }
+                        None => {
+                            out[i] = Some(SendOutcome::Failed {
+                                message: format!("sku {}: the count would overflow", d.sku),
+                            })
+                        }
+                    }
+                }
                 // Checked against the one count written, both were "applied".
                 Some(Stock::Own(_)) if plan.iter().any(|w| w.r == *r) => {
                     out[i] = Some(common::sent_after_another(&d.sku, "its WooCommerce product"))
@@ -996,9 +1022,9 @@ impl WooCommerceAdapter {
                 Ok(v) => Ok(v),
                 Err(e) => Err(e.message()),
             };
-            for (w, result) in plan.iter().zip(written) {
+            for (p, (w, result)) in plan.iter().zip(written).enumerate() {
                 let (sku, target) = (w.sku, w.count);
-                out[w.at] = Some(match result {
+                let outcome = match result {
                     Err(outcome) => outcome,
                     Ok(_) => match &verified {
                         Ok(v) => match v.get(&w.r).and_then(|(_, s)| s.own()) {
@@ -1014,7 +1040,11 @@ impl WooCommerceAdapter {
                             message: format!("sku {sku}: wrote {target}; the verify read failed: {m}"),
                         },
                     },
-                });
+                };
+                for &(i, _) in pooled_into.iter().filter(|(_, into)| *into == p) {
+                    out[i] = Some(outcome.clone());
+                }
+                out[w.at] = Some(outcome);
             }
         }
         Ok(common::outcomes(out))
@@ -1072,7 +1102,7 @@ impl WooCommerceAdapter {
                 at: i,
                 r,
                 count: s.qoh,
-                before: current.get(&r).and_then(|s| s.own()),
+                before: current.get(&r).and_then(|s| s.counting()),
                 sku: &s.sku,
             });
         }
