@@ -944,10 +944,11 @@ impl Store {
                         )));
                     }
                 }
-                // A manual run holding the cart may be sending the item's count now: the cart
-                // is noted as shown it when the run settles the answer, after this looked.
+                // A run sending counts to the cart may be sending the item's now: the cart is
+                // noted as shown it when the run settles the answer, after this looked. (An
+                // item taken off the cart is not sent; a Get QOH sends nothing.)
                 if sql::cart_was_shown(c, cart.id, item.id)?
-                    || sql::cart_held_until(c, cart.id)? > crate::store::now_ms()
+                    || (wf.sync && sql::cart_held_by_sender(c, cart.id, crate::store::now_ms())?)
                 {
                     sql::deleted_on_cart_note(c, cart.id, &item.sku, wf.remote_ref.as_deref())?;
                 }

@@ -273,14 +273,19 @@ impl Store {
     /// Holds `cart` for a manual run: takes the hold (another run's live hold is `Busy`),
     /// then waits for a send the controller already has in flight to settle, and takes over
     /// leases that lapsed, so nothing the run reads can change under it.
-    fn hold_cart(&self, cart: &Cart) -> Result<CartHold<'_>> {
-        self.hold_cart_for(cart, HOLD_MS)
+    /// `sends`: the run sends counts (Send QOH, a drift repair), which its hold says
+    /// ([`sql::cart_held_by_sender`]): an item deleted meanwhile may be on its way there.
+    fn hold_cart(&self, cart: &Cart, sends: bool) -> Result<CartHold<'_>> {
+        self.hold_cart_for(cart, HOLD_MS, sends)
     }
 
     /// [`Store::hold_cart`], renewed every third of `hold_ms`.
-    fn hold_cart_for(&self, cart: &Cart, hold_ms: i64) -> Result<CartHold<'_>> {
+    fn hold_cart_for(&self, cart: &Cart, hold_ms: i64, sends: bool) -> Result<CartHold<'_>> {
         let run = self.manual_run("Send or Get QOH")?;
-        let owner = random_key();
+        let owner = match sends {
+            true => format!("{}{}", sql::SENDER, random_key()),
+            false => random_key(),
+        };
         let now = now_ms();
         let held = self.write(|c| {
             // Saved since the run read it (another adapter, shop or level, which a save is
@@ -367,7 +372,7 @@ impl Store {
     ) -> Result<SendReport> {
         self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
-        let _hold = self.hold_cart(&cart)?;
+        let _hold = self.hold_cart(&cart, true)?;
         adapter.begin_manual_run();
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
         let deleted = self.read(|c| sql::deleted_on_cart(c, cart.id))?;
@@ -541,16 +546,22 @@ impl Store {
             // Read as the batch goes: a SKU made again meanwhile (another workstation) as an
             // item the cart is sent is left alone; its count goes at the next Send QOH.
             let cart = run.cart;
-            let batch_left = self.read(|c| {
-                let mut left = Vec::new();
-                for d in batch {
-                    if !crate::items::sent_as_itself(c, cart, &d.0)? {
-                        left.push(d);
+            let (batch_left, mut forget) = {
+                let mut split = (Vec::new(), Vec::new());
+                let read = self.read(|c| {
+                    for d in batch {
+                        match crate::items::sent_as_itself(c, cart, &d.0)? {
+                            // Its item's count goes to the cart as the SKU's (this run's, or
+                            // the next's): the 0 is done with.
+                            true => split.1.push(d.0.as_str()),
+                            false => split.0.push(d),
+                        }
                     }
-                }
-                Ok(left)
-            });
-            let batch_left = batch_left.map_err(|e| self.send_failed(run, e))?;
+                    Ok(())
+                });
+                read.map_err(|e| self.send_failed(run, e))?;
+                split
+            };
             let sets: Vec<QuantitySet> = batch_left
                 .iter()
                 .map(|(sku, remote_ref)| QuantitySet {
@@ -568,7 +579,6 @@ impl Store {
                     Err(e) => return Err(self.send_failed(run, e)),
                 },
             };
-            let mut forget = Vec::new();
             for (set, took) in sets.iter().zip(took) {
                 let why = match took {
                     Took::NotTried => continue,
@@ -760,7 +770,7 @@ impl Store {
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Get QOH")?;
         // Held, so no record is sent (and settled) between reading the cart's counts and
         // adding the records still waiting for it: each is counted exactly once.
-        let _hold = self.hold_cart(&cart)?;
+        let _hold = self.hold_cart(&cart, false)?;
         let workstation = self.workstation();
         let mut report = GetReport::default();
         let mut paging = Paging::default();
@@ -1212,7 +1222,7 @@ impl Store {
         // A repair compares and sets against counts net of waiting records: hold the cart so
         // the controller cannot settle one of them in between.
         let _hold = if repair {
-            let hold = self.hold_cart(&cart)?;
+            let hold = self.hold_cart(&cart, true)?;
             adapter.begin_manual_run();
             Some(hold)
         } else {
@@ -2453,7 +2463,7 @@ mod tests {
             .unwrap();
         let cart = store.cart(id).unwrap();
         let held_until = || store.read(|c| sql::cart_held_until(c, id)).unwrap();
-        let hold = store.hold_cart_for(&cart, 300).unwrap();
+        let hold = store.hold_cart_for(&cart, 300, true).unwrap();
         let first = held_until();
         // The run's one long call: the clock passes the hold's first deadline.
         while now_ms() < first + 300 {

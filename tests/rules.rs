@@ -3938,6 +3938,100 @@ fn get_qoh_does_not_make_again_an_item_deleted_while_the_cart_showed_it() {
     );
 }
 
+/// A deleted SKU made again and sent its new count forgets its 0: taken off the cart later,
+/// the live item (7 there) was set to 0 as the deleted one (from a review of the day's
+/// change).
+#[test]
+fn a_live_item_made_again_and_sent_is_not_zeroed_when_taken_off_the_cart() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "Web", mem.clone(), None, None);
+    item(&f.store, "X", 5);
+    let send = || f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    send();
+    assert_eq!(mem.get("X"), 5);
+    f.store.delete_item("X").unwrap();
+    item(&f.store, "X", 7);
+    let r = send();
+    assert_eq!((mem.get("X"), r.zeroed), (7, 0), "{r:?}");
+    f.store.set_web_fields(c, "X", r#"{"sync":false}"#).unwrap();
+    let r = send();
+    assert_eq!(
+        (mem.get("X"), r.zeroed),
+        (7, 0),
+        "live item X (QOH 7, taken off the cart) was set to 0 there as a deleted item: {r:?}"
+    );
+}
+
+/// An item taken off a cart (`sync: false`), its listing kept there by hand, deleted while a
+/// Send QOH runs for that cart, gets no 0 there: the run cannot be sending it. The same
+/// delete with no run was left alone, so the cart's count depended on timing alone (from a
+/// review).
+#[test]
+fn an_item_taken_off_a_cart_is_not_zeroed_because_a_run_held_the_cart_at_its_delete() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "Web", mem.clone(), None, None);
+    item(&f.store, "A", 1);
+    item(&f.store, "Y", 4);
+    f.store.set_web_fields(c, "Y", r#"{"sync":false}"#).unwrap();
+    mem.set("Y", 3);
+    let other = f.reopen();
+    *mem.on_set.lock().unwrap() = Some(Box::new(move || other.delete_item("Y").unwrap()));
+    let send = || f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    send();
+    assert!(f.store.item("Y").is_err(), "deleted during the run");
+    assert_eq!(
+        mem.get("Y"),
+        3,
+        "the run did not send Y (taken off the cart)"
+    );
+    let r = send();
+    assert_eq!(
+        (mem.get("Y"), r.zeroed),
+        (3, 0),
+        "Y, taken off this cart and never sent there, was set to 0 by a tombstone noted \
+         only because a run held the cart at the delete: {r:?}"
+    );
+}
+
+/// An item deleted while a Get QOH (which sends nothing) holds a cart that never had it gets
+/// no 0 there: a real cart answers "unknown SKU", listed as a failure (from a review).
+#[test]
+fn an_item_deleted_during_a_get_qoh_is_not_zeroed_on_a_cart_that_never_had_it() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "Web", mem.clone(), None, None);
+    mem.set("A", 1);
+    item(&f.store, "A", 1);
+    item(&f.store, "Z", 2);
+    // Control: Q, like Z, but deleted when no run holds the cart.
+    item(&f.store, "Q", 2);
+    let other = f.reopen();
+    *mem.on_fetch.lock().unwrap() = Some(Box::new(move || other.delete_item("Z").unwrap()));
+    f.store.get_qoh(c, GetOptions::default(), None).unwrap();
+    assert!(f.store.item("Z").is_err(), "deleted during the Get QOH");
+    f.store.delete_item("Q").unwrap();
+    let r = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    let asked: Vec<_> = mem
+        .sets
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.0 == "Z" || s.0 == "Q")
+        .cloned()
+        .collect();
+    assert!(
+        asked.iter().all(|s| s.0 != "Q"),
+        "control: Q, deleted with no run holding the cart, is not set to 0: {asked:?}"
+    );
+    assert_eq!(
+        (asked.len(), r.zeroed),
+        (0, 0),
+        "Z was never on the cart; Send QOH set it to 0 there: {asked:?}, {r:?}"
+    );
+}
+
 /// A deleted item's 0 that the cart did not take (down for the run) goes at the next Send
 /// QOH, and the run's progress counts it.
 #[test]

@@ -284,6 +284,20 @@ pub(crate) fn cart_release(c: &Connection, id: CartId, owner: &str) -> Result<()
 }
 
 /// When a manual Send/Get QOH holds the cart until (0 when none does).
+/// How the owner of a hold taken by a run that sends counts (Send QOH, a drift repair)
+/// begins.
+pub(crate) const SENDER: &str = "send:";
+
+/// Whether a run that sends counts holds `cart` now.
+pub(crate) fn cart_held_by_sender(c: &Connection, cart: CartId, now: i64) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT 1 FROM carts WHERE id = ?1 AND manual_until > ?2 AND manual_owner LIKE 'send:%'",
+    )?
+    .query_row(params![cart, now], |_| Ok(()))
+    .optional()?
+    .is_some())
+}
+
 pub(crate) fn cart_held_until(c: &Connection, id: CartId) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT manual_until FROM carts WHERE id = ?1")?
