@@ -470,13 +470,20 @@ pub(crate) fn shown_as(level: SyncLevel, item: &Item) -> Option<ItemId> {
 /// one that is not (a variant on a `Sku` cart, a product on an `Attribute` cart) leaves the
 /// cart's listing of the SKU to be set to 0.
 pub(crate) fn sent_as_itself(c: &Connection, cart: &Cart, sku: &str) -> Result<bool> {
+    Ok(sent_as(c, cart, sku)?.is_some())
+}
+
+/// The item [`sent_as_itself`] finds, if it does.
+pub(crate) fn sent_as(c: &Connection, cart: &Cart, sku: &str) -> Result<Option<ItemId>> {
     let Some(item) = sql::item_find(c, sku)? else {
-        return Ok(false);
+        return Ok(None);
     };
     if shown_as(cart.level(), &item) != Some(item.id) {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(sql::web_fields_get(c, cart.id, item.id)?.sync)
+    Ok(sql::web_fields_get(c, cart.id, item.id)?
+        .sync
+        .then_some(item.id))
 }
 
 /// Moves by `moved` the count kept of what `cart` shows of `item` taken off it (`sync:

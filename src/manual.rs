@@ -550,11 +550,15 @@ impl Store {
                 let mut split = (Vec::new(), Vec::new());
                 let read = self.read(|c| {
                     for d in batch {
-                        match crate::items::sent_as_itself(c, cart, &d.0)? {
-                            // Its item's count goes to the cart as the SKU's (this run's, or
-                            // the next's): the 0 is done with.
-                            true => split.1.push(d.0.as_str()),
-                            false => split.0.push(d),
+                        match crate::items::sent_as(c, cart, &d.0)? {
+                            None => split.0.push(d),
+                            // Its item's count goes to the cart as the SKU's: once the cart
+                            // took one, the 0 is done with (made again since this run read
+                            // its items, not yet: deleted again unsent, it would leave none).
+                            Some(item) if sql::cart_was_shown(c, cart.id, item)? => {
+                                split.1.push(d.0.as_str())
+                            }
+                            Some(_) => {}
                         }
                     }
                     Ok(())

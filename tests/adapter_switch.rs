@@ -780,19 +780,13 @@ fn a_keyed_carts_unprocessed_request_is_not_held_back_at_a_switch() {
     }
 }
 
-/// A sale sent through a keyed plugin whose every answer was lost (it applied the sale; a
-/// gateway timed out after the write, each time) is bypassed after its tries (rule 10). The
-/// owner then moves the cart to an adapter without keys. A bypass forgot that the sale may
-/// be on the cart, and an operator's retry of the bypassed record, as the stack view
-/// invites, sent it through the new adapter: the shop took it twice. The switch now makes it
-/// uncertain, saying why, and the new adapter sends nothing unless an operator, having
-/// checked the cart, says so (from a review of the controller).
-#[test]
-fn a_bypassed_sale_whose_answers_were_lost_is_uncertain_after_a_switch() {
-    let f = store();
+/// Cart "Plug" on a keyed "plug" that applies a sale of 1 (P 5 -> 4) and loses every
+/// answer (a gateway timing out after the write, each time), until the sale is bypassed
+/// (`BypassAfterAttempts` 2): the cart and the shop.
+fn bypassed_after_lost_answers(f: &Fixture) -> (CartId, Arc<Shop>) {
     let shop = Arc::new(Shop::default());
     let cart = plug_cart_with_a_sale(
-        &f,
+        f,
         &shop,
         KeyedScript::new(&shop, &[Step::ApplyThenLose; 12]),
     );
@@ -806,6 +800,18 @@ fn a_bypassed_sale_whose_answers_were_lost_is_uncertain_after_a_switch() {
     }
     assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 1);
     assert_eq!(shop.get("P"), 4, "applied once, under its key");
+    (cart, shop)
+}
+
+/// The bypassed sale above, after the owner moves the cart to an adapter without keys. A
+/// bypass forgot that the sale may be on the cart, and an operator's retry of the bypassed
+/// record, as the stack view invites, sent it through the new adapter: the shop took it
+/// twice. The switch makes it uncertain, saying why, and the new adapter sends nothing
+/// unless an operator, having checked the cart, says so (from a review of the controller).
+#[test]
+fn a_bypassed_sale_whose_answers_were_lost_is_uncertain_after_a_switch() {
+    let f = store();
+    let (cart, shop) = bypassed_after_lost_answers(&f);
     register(&f.store, "plain", Plain::new(&shop, 0));
     f.store.upsert_cart_json(&spec_of("Plug", "plain")).unwrap();
     let listed = stack(&f.store, None);
@@ -819,4 +825,26 @@ fn a_bypassed_sale_whose_answers_were_lost_is_uncertain_after_a_switch() {
     );
     let (got, seen) = drained(&f.store, &shop, "P", cart);
     assert_eq!(got, (4, 1), "{seen}");
+}
+
+/// An operator's retry of that bypassed sale (to go again under its key, which is safe)
+/// keeps its mark: a save to an adapter without keys before the next pass, or the host
+/// registering "plug" again without keys, holds it back as uncertain. The retry cleared the
+/// mark, and the sale went again as new (from a review of the day's change).
+#[test]
+fn an_operators_retry_of_a_bypassed_lost_sale_keeps_its_mark() {
+    for saved in [true, false] {
+        let f = store();
+        let (cart, shop) = bypassed_after_lost_answers(&f);
+        let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
+        f.store.stack_retry(id).unwrap();
+        if saved {
+            register(&f.store, "plain", Plain::new(&shop, 0));
+            f.store.upsert_cart_json(&spec_of("Plug", "plain")).unwrap();
+        } else {
+            register(&f.store, "plug", Plain::new(&shop, 0));
+        }
+        let (got, seen) = drained(&f.store, &shop, "P", cart);
+        assert_eq!(got, (4, 1), "saved {saved}: {seen}");
+    }
 }

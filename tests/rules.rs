@@ -4032,6 +4032,28 @@ fn an_item_deleted_during_a_get_qoh_is_not_zeroed_on_a_cart_that_never_had_it() 
     );
 }
 
+/// A deleted SKU made again after a Send QOH listed its items (another workstation), then
+/// deleted again before any count of it went, keeps its 0: it was forgotten as "sent as
+/// itself" though no count had gone, and the cart sold the first X's 5 for good (from a
+/// review of the day's change).
+#[test]
+fn a_deleted_items_zero_is_kept_for_a_sku_made_again_after_the_run_listed_its_items() {
+    let f = store();
+    let mem = Arc::new(Mem::default());
+    let c = custom_cart(&f.store, "Web", mem.clone(), None, Some(1));
+    item(&f.store, "A", 1);
+    item(&f.store, "X", 5);
+    let send = || f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    send();
+    f.store.delete_item("X").unwrap();
+    let other = f.reopen();
+    *mem.on_set.lock().unwrap() = Some(Box::new(move || item(&other, "X", 0)));
+    send();
+    f.store.delete_item("X").unwrap();
+    let r = send();
+    assert_eq!((mem.get("X"), r.zeroed), (0, 1), "{r:?}");
+}
+
 /// A deleted item's 0 that the cart did not take (down for the run) goes at the next Send
 /// QOH, and the run's progress counts it.
 #[test]

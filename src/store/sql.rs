@@ -283,7 +283,6 @@ pub(crate) fn cart_release(c: &Connection, id: CartId, owner: &str) -> Result<()
     Ok(())
 }
 
-/// When a manual Send/Get QOH holds the cart until (0 when none does).
 /// How the owner of a hold taken by a run that sends counts (Send QOH, a drift repair)
 /// begins.
 pub(crate) const SENDER: &str = "send:";
@@ -298,6 +297,7 @@ pub(crate) fn cart_held_by_sender(c: &Connection, cart: CartId, now: i64) -> Res
     .is_some())
 }
 
+/// When a manual Send/Get QOH holds the cart until (0 when none does).
 pub(crate) fn cart_held_until(c: &Connection, id: CartId) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT manual_until FROM carts WHERE id = ?1")?
@@ -1252,10 +1252,17 @@ pub(crate) fn record_cart(c: &Connection, record: i64) -> Result<Option<Cart>> {
     cart.map(|id| cart_by_id(c, id)).transpose()
 }
 
+/// An operator's retry of a bypassed or uncertain group: pending, from attempt 0. A bypassed
+/// group's mark of possibly being on the cart stays (its keyed adapter re-sends it under
+/// its key; a switch of adapter, or one registered without keys, holds it back: until
+/// 2026-12-04 the retry cleared it, and such a switch sent the sale again as new); an
+/// uncertain one's goes, the operator having checked the cart as its response asks.
 pub(crate) fn group_reset(c: &Connection, group: i64, now: i64) -> Result<()> {
     c.prepare_cached(
         "UPDATE send_groups SET state = 'pending', attempts = 0, next_attempt_at = ?2,
-                lease_token = NULL, lease_until = 0, unsettled = 0, refused = 0 WHERE id = ?1",
+                lease_token = NULL, lease_until = 0, refused = 0,
+                unsettled = CASE WHEN state = 'bypassed' THEN MIN(unsettled, 1) ELSE 0 END
+         WHERE id = ?1",
     )?
     .execute(params![group, now])?;
     Ok(())
