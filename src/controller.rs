@@ -1138,10 +1138,18 @@ impl<S: WebStack> StackController<S> {
             .zip(lost.into_iter().chain(std::iter::repeat(false)))
             .map(|((s, v), lost_now)| {
                 let mut t = transition(settings, s.attempts, v, now);
-                if let Transition::Pending { maybe_applied, .. }
-                | Transition::Bypassed { maybe_applied, .. } = &mut t
-                {
-                    *maybe_applied = keyed && (lost_now || s.lapsed);
+                match &mut t {
+                    Transition::Pending { maybe_applied, .. } => {
+                        *maybe_applied = keyed && (lost_now || s.lapsed)
+                    }
+                    // A keyed cart's answer to the key (a refusal, "try later") says it did
+                    // not apply it, whatever was lost before: only a lost answer now leaves
+                    // the doubt (kept, an operator's retry of a sale the cart had refused
+                    // was held back at a switch, or by an adapter without keys).
+                    Transition::Bypassed { maybe_applied, .. } => {
+                        *maybe_applied = keyed && lost_now
+                    }
+                    _ => {}
                 }
                 (s.group_id, t)
             })

@@ -385,6 +385,7 @@ impl Store {
             owed: Duration::ZERO,
             report: SendReport::default(),
             maybe_on_cart: Vec::new(),
+            taken: HashSet::new(),
         };
         let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
         // Items a stalled controller sent a change to a cart without keys: held back, their
@@ -546,19 +547,28 @@ impl Store {
             // Read as the batch goes: a SKU made again meanwhile (another workstation) as an
             // item the cart is sent is left alone; its count goes at the next Send QOH.
             let cart = run.cart;
-            let (batch_left, mut forget) = {
-                let mut split = (Vec::new(), Vec::new());
+            let (batch_left, mut forget, waits) = {
+                let mut split = (Vec::new(), Vec::new(), Vec::new());
+                let taken = &run.taken;
                 let read = self.read(|c| {
                     for d in batch {
-                        match crate::items::sent_as(c, cart, &d.0)? {
-                            None => split.0.push(d),
-                            // Its item's count goes to the cart as the SKU's: once the cart
-                            // took one, the 0 is done with (made again since this run read
-                            // its items, not yet: deleted again unsent, it would leave none).
-                            Some(item) if sql::cart_was_shown(c, cart.id, item)? => {
-                                split.1.push(d.0.as_str())
-                            }
-                            Some(_) => {}
+                        let Some(item) = crate::items::sent_as(c, cart, &d.0)? else {
+                            split.0.push(d);
+                            continue;
+                        };
+                        // An item holds the SKU again. Its record on the cart is another
+                        // than the deleted one's (each linked by reference): the deleted
+                        // one's still gets its 0. The same: once the cart took the new
+                        // item's count in this run, the 0 is done with; until then (made
+                        // again after the run read its items, its count refused), it waits,
+                        // and is said to.
+                        let linked = sql::web_fields_get(c, cart.id, item)?.remote_ref;
+                        if d.1.is_some() && linked != d.1 {
+                            split.0.push(d);
+                        } else if taken.contains(&item) {
+                            split.1.push(d.0.as_str());
+                        } else {
+                            split.2.push(d.0.as_str());
                         }
                     }
                     Ok(())
@@ -566,6 +576,15 @@ impl Store {
                 read.map_err(|e| self.send_failed(run, e))?;
                 split
             };
+            run.report.failures.extend(waits.into_iter().map(|sku| {
+                ItemFailure {
+                    sku: sku.to_owned(),
+                    message:
+                        "deleted from the store while the cart showed it; an item holds its SKU \
+                          again, whose count the cart has not taken: its 0 waits for that"
+                            .into(),
+                }
+            }));
             let sets: Vec<QuantitySet> = batch_left
                 .iter()
                 .map(|(sku, remote_ref)| QuantitySet {
@@ -671,6 +690,7 @@ impl Store {
             if let Some(upto) = upto {
                 applied.push((target, upto));
             }
+            run.taken.insert(target);
             sent.push((target, set.qoh, message.is_some()));
             if let Some(message) = message {
                 run.report.failures.push(ItemFailure {
@@ -1679,6 +1699,9 @@ struct SendRun<'a> {
     /// adapter without keys in this one's place holds them back rather than send them again
     /// as new (until 2026-12-04 only the controller's lost answers were marked).
     maybe_on_cart: Vec<i64>,
+    /// The items whose count the cart took in this run (or may have): a deleted item's 0
+    /// under the SKU of one of them is done with.
+    taken: HashSet<ItemId>,
 }
 
 impl SendRun<'_> {
