@@ -557,13 +557,20 @@ impl Store {
                             continue;
                         };
                         // An item holds the SKU again. Its record on the cart is another
-                        // than the deleted one's (each linked by reference): the deleted
-                        // one's still gets its 0. The same: once the cart took the new
-                        // item's count in this run, the 0 is done with; until then (made
-                        // again after the run read its items, its count refused), it waits,
-                        // and is said to.
+                        // than the deleted one's (each linked, to records the adapter's
+                        // spellings tell apart): the deleted one's still gets its 0. Else,
+                        // once the cart surely took the new item's count in this run, the 0
+                        // is done with; until then (made again after the run read its items,
+                        // its count refused or its answer lost), it waits, and is said to.
                         let linked = sql::web_fields_get(c, cart.id, item)?.remote_ref;
-                        if d.1.is_some() && linked != d.1 {
+                        let elsewhere = match (&d.1, &linked) {
+                            (Some(old), Some(new)) => {
+                                !crate::adapter::registry::same_record(&cart.adapter, old, new)
+                            }
+                            // One goes by SKU: the adapter may find the same record for it.
+                            _ => false,
+                        };
+                        if elsewhere {
                             split.0.push(d);
                         } else if taken.contains(&item) {
                             split.1.push(d.0.as_str());
@@ -690,7 +697,9 @@ impl Store {
             if let Some(upto) = upto {
                 applied.push((target, upto));
             }
-            run.taken.insert(target);
+            if message.is_none() {
+                run.taken.insert(target);
+            }
             sent.push((target, set.qoh, message.is_some()));
             if let Some(message) = message {
                 run.report.failures.push(ItemFailure {

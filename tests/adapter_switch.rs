@@ -418,6 +418,8 @@ enum Step {
     LoseUnapplied,
     /// Processed and refused under its key: surely not applied.
     Refuse,
+    /// A 503: the cart down, nothing processed.
+    Unavailable,
 }
 
 /// A keyed adapter over `shop` with keys of its own, following `script` call by call.
@@ -450,6 +452,7 @@ impl CartAdapter for KeyedScript {
                 Err(CartError::Ambiguous("time-out after sending".into()))
             }
             Some(Step::LoseUnapplied) => Err(CartError::Ambiguous("time-out".into())),
+            Some(Step::Unavailable) => Err(CartError::Unavailable("HTTP 503".into())),
             Some(Step::Refuse) => Ok(d
                 .iter()
                 .map(|_| SendOutcome::Failed {
@@ -893,5 +896,44 @@ fn a_retried_sale_the_keyed_cart_refused_under_its_key_is_not_held_back() {
         }
         let (got, seen) = drained(&f.store, &shop, "P", cart);
         assert_eq!(got, (4, 0), "saved {saved}: {seen}");
+    }
+}
+
+/// A sale the keyed plugin applied, its answer lost, whose re-send then met the cart down
+/// (unreachable, or a 503: nothing processed, no answer to its key) at its last try, is
+/// bypassed still marked: an operator's retry then a host registering "plug" without keys,
+/// or a switch to an adapter without keys, holds it back as uncertain. The mark was dropped
+/// with any answer but a lost one, and the sale went again as new (from a review).
+#[test]
+fn a_lost_sale_bypassed_on_an_outage_keeps_its_mark() {
+    for last in [Step::Unreachable, Step::Unavailable] {
+        for saved in [false, true] {
+            let f = store();
+            let shop = Arc::new(Shop::default());
+            let cart = plug_cart_with_a_sale(
+                &f,
+                &shop,
+                KeyedScript::new(&shop, &[Step::ApplyThenLose, last]),
+            );
+            f.store.set_param("BypassAfterAttempts", "2").unwrap();
+            f.store.set_param("RetryBaseMs", "0").unwrap();
+            for _ in 0..10 {
+                if f.store.stack_count(cart, StackState::Bypassed).unwrap() == 1 {
+                    break;
+                }
+                f.store.run_stack(None).unwrap();
+            }
+            assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 1);
+            let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
+            if saved {
+                register(&f.store, "plain", Plain::new(&shop, 0));
+                f.store.upsert_cart_json(&spec_of("Plug", "plain")).unwrap();
+            } else {
+                f.store.stack_retry(id).unwrap();
+                register(&f.store, "plug", Plain::new(&shop, 0));
+            }
+            let (got, seen) = drained(&f.store, &shop, "P", cart);
+            assert_eq!(got, (4, 1), "{last:?}, saved {saved}: {seen}");
+        }
     }
 }
