@@ -794,16 +794,8 @@ fn a_keyed_carts_unprocessed_request_is_not_held_back_at_a_switch() {
     }
 }
 
-/// Cart "Plug" on a keyed "plug" that applies a sale of 1 (P 5 -> 4) and loses every
-/// answer (a gateway timing out after the write, each time), until the sale is bypassed
-/// (`BypassAfterAttempts` 2): the cart and the shop.
-fn bypassed_after_lost_answers(f: &Fixture) -> (CartId, Arc<Shop>) {
-    let shop = Arc::new(Shop::default());
-    let cart = plug_cart_with_a_sale(
-        f,
-        &shop,
-        KeyedScript::new(&shop, &[Step::ApplyThenLose; 12]),
-    );
+/// Passes until the sale on `cart` is bypassed (`BypassAfterAttempts` 2, no back-off).
+fn until_bypassed(f: &Fixture, cart: CartId) {
     f.store.set_param("BypassAfterAttempts", "2").unwrap();
     f.store.set_param("RetryBaseMs", "0").unwrap();
     for _ in 0..10 {
@@ -813,6 +805,43 @@ fn bypassed_after_lost_answers(f: &Fixture) -> (CartId, Arc<Shop>) {
         f.store.run_stack(None).unwrap();
     }
     assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 1);
+}
+
+/// The bypassed sale on "Plug": an operator's retry of it (`retry`), then the cart saved
+/// onto `then` (`saved`) or "plug" registered again as `then`; drained: P on the shop and
+/// the records left uncertain, and what was seen.
+fn retried_then_replaced(
+    f: &Fixture,
+    shop: &Shop,
+    cart: CartId,
+    retry: bool,
+    saved: bool,
+    then: Arc<dyn CartAdapter>,
+) -> ((i64, i64), String) {
+    if retry {
+        let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
+        f.store.stack_retry(id).unwrap();
+    }
+    if saved {
+        register(&f.store, "then", then);
+        f.store.upsert_cart_json(&spec_of("Plug", "then")).unwrap();
+    } else {
+        register(&f.store, "plug", then);
+    }
+    drained(&f.store, shop, "P", cart)
+}
+
+/// Cart "Plug" on a keyed "plug" that applies a sale of 1 (P 5 -> 4) and loses every
+/// answer (a gateway timing out after the write, each time), until the sale is bypassed:
+/// the cart and the shop.
+fn bypassed_after_lost_answers(f: &Fixture) -> (CartId, Arc<Shop>) {
+    let shop = Arc::new(Shop::default());
+    let cart = plug_cart_with_a_sale(
+        f,
+        &shop,
+        KeyedScript::new(&shop, &[Step::ApplyThenLose; 12]),
+    );
+    until_bypassed(f, cart);
     assert_eq!(shop.get("P"), 4, "applied once, under its key");
     (cart, shop)
 }
@@ -850,15 +879,7 @@ fn an_operators_retry_of_a_bypassed_lost_sale_keeps_its_mark() {
     for saved in [true, false] {
         let f = store();
         let (cart, shop) = bypassed_after_lost_answers(&f);
-        let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
-        f.store.stack_retry(id).unwrap();
-        if saved {
-            register(&f.store, "plain", Plain::new(&shop, 0));
-            f.store.upsert_cart_json(&spec_of("Plug", "plain")).unwrap();
-        } else {
-            register(&f.store, "plug", Plain::new(&shop, 0));
-        }
-        let (got, seen) = drained(&f.store, &shop, "P", cart);
+        let (got, seen) = retried_then_replaced(&f, &shop, cart, true, saved, Plain::new(&shop, 0));
         assert_eq!(got, (4, 1), "saved {saved}: {seen}");
     }
 }
@@ -879,22 +900,12 @@ fn a_retried_sale_the_keyed_cart_refused_under_its_key_is_not_held_back() {
             &shop,
             KeyedScript::new(&shop, &[Step::LoseUnapplied, Step::Refuse]),
         );
-        for _ in 0..5 {
-            if f.store.stack_count(cart, StackState::Bypassed).unwrap() == 1 {
-                break;
-            }
-            f.store.run_stack(None).unwrap();
-        }
-        assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 1);
-        let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
-        f.store.stack_retry(id).unwrap();
-        if saved {
-            register(&f.store, "other", KeyedScript::new(&shop, &[]));
-            f.store.upsert_cart_json(&spec_of("Plug", "other")).unwrap();
-        } else {
-            register(&f.store, "plug", Plain::new(&shop, 0));
-        }
-        let (got, seen) = drained(&f.store, &shop, "P", cart);
+        until_bypassed(&f, cart);
+        let then: Arc<dyn CartAdapter> = match saved {
+            true => KeyedScript::new(&shop, &[]),
+            false => Plain::new(&shop, 0),
+        };
+        let (got, seen) = retried_then_replaced(&f, &shop, cart, true, saved, then);
         assert_eq!(got, (4, 0), "saved {saved}: {seen}");
     }
 }
@@ -915,24 +926,9 @@ fn a_lost_sale_bypassed_on_an_outage_keeps_its_mark() {
                 &shop,
                 KeyedScript::new(&shop, &[Step::ApplyThenLose, last]),
             );
-            f.store.set_param("BypassAfterAttempts", "2").unwrap();
-            f.store.set_param("RetryBaseMs", "0").unwrap();
-            for _ in 0..10 {
-                if f.store.stack_count(cart, StackState::Bypassed).unwrap() == 1 {
-                    break;
-                }
-                f.store.run_stack(None).unwrap();
-            }
-            assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 1);
-            let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
-            if saved {
-                register(&f.store, "plain", Plain::new(&shop, 0));
-                f.store.upsert_cart_json(&spec_of("Plug", "plain")).unwrap();
-            } else {
-                f.store.stack_retry(id).unwrap();
-                register(&f.store, "plug", Plain::new(&shop, 0));
-            }
-            let (got, seen) = drained(&f.store, &shop, "P", cart);
+            until_bypassed(&f, cart);
+            let (got, seen) =
+                retried_then_replaced(&f, &shop, cart, !saved, saved, Plain::new(&shop, 0));
             assert_eq!(got, (4, 1), "{last:?}, saved {saved}: {seen}");
         }
     }
