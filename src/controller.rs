@@ -962,9 +962,6 @@ impl<S: WebStack> StackController<S> {
         // Whether the cart may have each send though the answer says nothing of it, were
         // the cart keyed (only a keyed cart's are marked, below).
         let mut lost = vec![false; sending];
-        // Whether the cart answered each send (under its key), rather than the call failing
-        // whole (unreachable, down): an answer settles an earlier doubt, a failure does not.
-        let answered = answer.is_ok();
         let verdicts: Vec<Verdict> = match answer {
             Ok(outcomes) => {
                 // A rate limit another controller recorded while this request was in flight
@@ -1145,12 +1142,14 @@ impl<S: WebStack> StackController<S> {
                     Transition::Pending { maybe_applied, .. } => {
                         *maybe_applied = keyed && (lost_now || s.lapsed)
                     }
-                    // A keyed cart's answer to the key (a refusal) says it did not apply it,
-                    // whatever was lost before (kept, an operator's retry of a sale the cart
-                    // had refused was held back at a switch, or by an adapter without keys);
-                    // a call that failed whole (the cart down) says nothing of it.
+                    // As for a pending one. A keyed cart's refusal of the re-send may look
+                    // like an answer to its key while it is a request's refusal an adapter
+                    // gave each item of it (a 400 to the second request of three), which
+                    // says nothing of the lost first send: the mark stays, and an operator
+                    // checks the cart once (a switch, or an adapter without keys, makes the
+                    // retried sale uncertain).
                     Transition::Bypassed { maybe_applied, .. } => {
-                        *maybe_applied = keyed && (lost_now || (s.lapsed && !answered))
+                        *maybe_applied = keyed && (lost_now || s.lapsed)
                     }
                     _ => {}
                 }

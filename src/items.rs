@@ -470,20 +470,13 @@ pub(crate) fn shown_as(level: SyncLevel, item: &Item) -> Option<ItemId> {
 /// one that is not (a variant on a `Sku` cart, a product on an `Attribute` cart) leaves the
 /// cart's listing of the SKU to be set to 0.
 pub(crate) fn sent_as_itself(c: &Connection, cart: &Cart, sku: &str) -> Result<bool> {
-    Ok(sent_as(c, cart, sku)?.is_some())
-}
-
-/// The item [`sent_as_itself`] finds, if it does.
-pub(crate) fn sent_as(c: &Connection, cart: &Cart, sku: &str) -> Result<Option<ItemId>> {
     let Some(item) = sql::item_find(c, sku)? else {
-        return Ok(None);
+        return Ok(false);
     };
     if shown_as(cart.level(), &item) != Some(item.id) {
-        return Ok(None);
+        return Ok(false);
     }
-    Ok(sql::web_fields_get(c, cart.id, item.id)?
-        .sync
-        .then_some(item.id))
+    Ok(sql::web_fields_get(c, cart.id, item.id)?.sync)
 }
 
 /// Moves by `moved` the count kept of what `cart` shows of `item` taken off it (`sync:

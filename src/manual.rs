@@ -385,14 +385,23 @@ impl Store {
             owed: Duration::ZERO,
             report: SendReport::default(),
             maybe_on_cart: Vec::new(),
-            taken: HashSet::new(),
         };
         let keyed = adapter.update_mode() == crate::adapter::UpdateMode::RelativeKeyed;
         // Items a stalled controller sent a change to a cart without keys: held back, their
         // changes marked uncertain once the run has a report to say so in.
         let mut held_back: Vec<(String, Vec<sql::SentBefore>)> = Vec::new();
-        // Whether the run stopped before its last item (cancelled, or the cart stopped).
-        let mut ended = false;
+        // The deleted items' zeros go first, each in a run of its own for the adapter (which
+        // refuses a record set twice in a run for two SKUs): a new item of the same SKU, on
+        // the same record, is then sent its count after the 0, and on another record leaves
+        // the old one at 0 (the store cannot tell which; sent after the items, a 0 to the
+        // same record erased the new count, and one held back left the old record selling).
+        // Whether the run stopped at them (cancelled, or the cart stopped).
+        let ended =
+            !deleted.is_empty() && self.send_zeros(&mut run, &deleted, progress.as_mut())?;
+        if !deleted.is_empty() {
+            adapter.begin_manual_run();
+        }
+        let items: &[crate::Item] = if ended { &[] } else { &items };
         for batch in items.chunks(cart.max_items_to_send as usize) {
             run.pay_owed();
             // The counts, and the newest waiting record each one includes.
@@ -455,7 +464,6 @@ impl Store {
                     .map_err(|e| self.send_failed(&mut run, e))?;
             }
             let Some((sets, read)) = resent.map_err(|e| self.send_failed(&mut run, e))? else {
-                ended = true;
                 break;
             };
             if !sets.is_empty() {
@@ -489,7 +497,6 @@ impl Store {
                 }
                 if let Some(why) = stop {
                     run.report.error = Some(why);
-                    ended = true;
                     break;
                 }
             }
@@ -497,13 +504,9 @@ impl Store {
             if let Some(p) = progress.as_mut() {
                 if run.done < run.total && !p(run.done, run.total) {
                     run.report.cancelled = true;
-                    ended = true;
                     break;
                 }
             }
-        }
-        if !ended {
-            self.send_zeros(&mut run, &deleted, progress.as_mut())?;
         }
         if let Some(p) = progress.as_mut() {
             if !run.report.cancelled {
@@ -531,68 +534,20 @@ impl Store {
         Ok(report)
     }
 
-    /// Sets to 0 on the cart the items deleted from the store that it may still show, after
-    /// the run's items (a SKU may come back as a new item, whose count the run sent): each
-    /// the cart took, or refused for good (its shop no longer lists it), is forgotten; one
-    /// that was not taken, or may have been, goes again at the next Send QOH (a count of 0
-    /// taken twice is still 0).
+    /// Sets to 0 on the cart the items deleted from the store that it may still show, before
+    /// the run's items: each the cart took, or refused for good (its shop no longer lists it),
+    /// is forgotten; one that was not taken, or may have been, goes again at the next Send
+    /// QOH (a count of 0 taken twice is still 0). Returns whether the run stops here (the
+    /// cart stopped answering, or the progress callback cancelled it).
     fn send_zeros(
         &self,
         run: &mut SendRun<'_>,
         deleted: &[(String, Option<String>)],
         mut progress: Option<&mut Progress>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         for batch in deleted.chunks(run.cart.max_items_to_send as usize) {
             run.pay_owed();
-            // Read as the batch goes: a SKU made again meanwhile (another workstation) as an
-            // item the cart is sent is left alone; its count goes at the next Send QOH.
-            let cart = run.cart;
-            let (batch_left, mut forget, waits) = {
-                let mut split = (Vec::new(), Vec::new(), Vec::new());
-                let taken = &run.taken;
-                let read = self.read(|c| {
-                    for d in batch {
-                        let Some(item) = crate::items::sent_as(c, cart, &d.0)? else {
-                            split.0.push(d);
-                            continue;
-                        };
-                        // An item holds the SKU again. Its record on the cart is another
-                        // than the deleted one's (each linked, to records the adapter's
-                        // spellings tell apart): the deleted one's still gets its 0. Else,
-                        // once the cart surely took the new item's count in this run, the 0
-                        // is done with; until then (made again after the run read its items,
-                        // its count refused or its answer lost), it waits, and is said to.
-                        let linked = sql::web_fields_get(c, cart.id, item)?.remote_ref;
-                        let elsewhere = match (&d.1, &linked) {
-                            (Some(old), Some(new)) => {
-                                !crate::adapter::registry::same_record(&cart.adapter, old, new)
-                            }
-                            // One goes by SKU: the adapter may find the same record for it.
-                            _ => false,
-                        };
-                        if elsewhere {
-                            split.0.push(d);
-                        } else if taken.contains(&item) {
-                            split.1.push(d.0.as_str());
-                        } else {
-                            split.2.push(d.0.as_str());
-                        }
-                    }
-                    Ok(())
-                });
-                read.map_err(|e| self.send_failed(run, e))?;
-                split
-            };
-            run.report.failures.extend(waits.into_iter().map(|sku| {
-                ItemFailure {
-                    sku: sku.to_owned(),
-                    message:
-                        "deleted from the store while the cart showed it; an item holds its SKU \
-                          again, whose count the cart has not taken: its 0 waits for that"
-                            .into(),
-                }
-            }));
-            let sets: Vec<QuantitySet> = batch_left
+            let sets: Vec<QuantitySet> = batch
                 .iter()
                 .map(|(sku, remote_ref)| QuantitySet {
                     key: random_key(),
@@ -602,13 +557,11 @@ impl Store {
                     expected: None,
                 })
                 .collect();
-            let (took, stop) = match sets.is_empty() {
-                true => (Vec::new(), None),
-                false => match run.set_counts(&sets) {
-                    Ok(sent) => sent,
-                    Err(e) => return Err(self.send_failed(run, e)),
-                },
+            let (took, stop) = match run.set_counts(&sets) {
+                Ok(sent) => sent,
+                Err(e) => return Err(self.send_failed(run, e)),
             };
+            let mut forget = Vec::new();
             for (set, took) in sets.iter().zip(took) {
                 let why = match took {
                     Took::NotTried => continue,
@@ -638,17 +591,17 @@ impl Store {
             }
             if let Some(why) = stop {
                 run.report.error = Some(why);
-                return Ok(());
+                return Ok(true);
             }
             run.done += batch.len() as i64;
             if let Some(p) = progress.as_mut() {
                 if run.done < run.total && !p(run.done, run.total) {
                     run.report.cancelled = true;
-                    return Ok(());
+                    return Ok(true);
                 }
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The error ending a Send QOH. Once a batch reached the cart, what the batches before
@@ -696,9 +649,6 @@ impl Store {
             };
             if let Some(upto) = upto {
                 applied.push((target, upto));
-            }
-            if message.is_none() {
-                run.taken.insert(target);
             }
             sent.push((target, set.qoh, message.is_some()));
             if let Some(message) = message {
@@ -1708,9 +1658,6 @@ struct SendRun<'a> {
     /// adapter without keys in this one's place holds them back rather than send them again
     /// as new (until 2026-12-04 only the controller's lost answers were marked).
     maybe_on_cart: Vec<i64>,
-    /// The items whose count the cart took in this run (or may have): a deleted item's 0
-    /// under the SKU of one of them is done with.
-    taken: HashSet<ItemId>,
 }
 
 impl SendRun<'_> {

@@ -3749,7 +3749,8 @@ fn a_deleted_item_a_cart_out_of_real_time_sync_showed_is_set_to_0_at_its_next_se
         .collect();
     assert_eq!(deleted, ["MUG", "TEE"]);
     let r = send(s);
-    assert_eq!((r.sent, r.zeroed), (2, 1), "{r:?}");
+    // CAP's 0, then its new count.
+    assert_eq!((r.sent, r.zeroed), (2, 2), "{r:?}");
     assert_eq!(
         (shop.qoh("MUG"), shop.qoh("CAP"), shop.qoh("PEN")),
         (Some(0), Some(7), Some(4))
@@ -3828,12 +3829,11 @@ fn a_deleted_sku_made_again_as_an_item_the_cart_is_not_sent_is_still_set_to_0() 
     assert_eq!(r.zeroed, 1);
 }
 
-/// Another workstation makes a deleted SKU again (QOH 7) while a Send QOH is between its
-/// batches: the run, which read what to set to 0 as it began, sent the 0 anyway, and the
-/// cart showed none of an item the store has 7 of. It is looked at again as each batch of
-/// zeros goes (from a review of the day's change).
+/// Another workstation makes a deleted SKU again (QOH 7) while a Send QOH sends its items:
+/// the deleted item's 0 went first, so the cart shows none of the new item until the next
+/// Send QOH, which sends its 7 (no 0 after it: sent after the items, a 0 erased such a count).
 #[test]
-fn a_sku_made_again_during_a_send_qoh_is_not_set_to_0() {
+fn a_sku_made_again_during_a_send_qoh_is_sent_its_count_at_the_next() {
     let f = store();
     let shop = Emulator::start().unwrap();
     let s = cart_with(&f.store, &shop, "Shop", "attribute", 1);
@@ -3860,7 +3860,12 @@ fn a_sku_made_again_during_a_send_qoh_is_not_set_to_0() {
         .send_qoh(s, SendOptions { force: true }, Some(&mut progress))
         .unwrap();
     assert!(made);
-    assert_eq!((shop.qoh("X"), r.zeroed), (Some(5), 0), "{r:?}");
+    assert_eq!((shop.qoh("X"), r.zeroed), (Some(0), 1), "{r:?}");
+    let r = f
+        .store
+        .send_qoh(s, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((shop.qoh("X"), r.zeroed), (Some(7), 0), "{r:?}");
 }
 
 /// An item deleted while a Send QOH is sending its count (the cart took it; the answer is on
@@ -3941,9 +3946,9 @@ fn get_qoh_does_not_make_again_an_item_deleted_while_the_cart_showed_it() {
     );
 }
 
-/// A deleted SKU made again and sent its new count forgets its 0: taken off the cart later,
-/// the live item (7 there) was set to 0 as the deleted one (from a review of the day's
-/// change).
+/// A deleted SKU made again: its 0, then the new count (7); taken off the cart later, the
+/// live item keeps its 7 there (it was set to 0 as the deleted one; from a review of the
+/// day's change).
 #[test]
 fn a_live_item_made_again_and_sent_is_not_zeroed_when_taken_off_the_cart() {
     let f = store();
@@ -3956,7 +3961,7 @@ fn a_live_item_made_again_and_sent_is_not_zeroed_when_taken_off_the_cart() {
     f.store.delete_item("X").unwrap();
     item(&f.store, "X", 7);
     let r = send();
-    assert_eq!((mem.get("X"), r.zeroed), (7, 0), "{r:?}");
+    assert_eq!((mem.get("X"), r.zeroed), (7, 1), "{r:?}");
     f.store.set_web_fields(c, "X", r#"{"sync":false}"#).unwrap();
     let r = send();
     assert_eq!(
@@ -4035,10 +4040,10 @@ fn an_item_deleted_during_a_get_qoh_is_not_zeroed_on_a_cart_that_never_had_it() 
     );
 }
 
-/// A deleted SKU made again after a Send QOH listed its items (another workstation), then
-/// deleted again before any count of it went, keeps its 0: it was forgotten as "sent as
-/// itself" though no count had gone, and the cart sold the first X's 5 for good (from a
-/// review of the day's change).
+/// A deleted SKU made again while a Send QOH runs (another workstation), then deleted again
+/// before any count of it went: the first X's 0 went first in that run, and the cart shows
+/// 0 (it was forgotten as "sent as itself" though no count had gone, and the cart sold the
+/// first X's 5 for good; from a review of the day's change).
 #[test]
 fn a_deleted_items_zero_is_kept_for_a_sku_made_again_after_the_run_listed_its_items() {
     let f = store();
@@ -4051,10 +4056,11 @@ fn a_deleted_items_zero_is_kept_for_a_sku_made_again_after_the_run_listed_its_it
     f.store.delete_item("X").unwrap();
     let other = f.reopen();
     *mem.on_set.lock().unwrap() = Some(Box::new(move || item(&other, "X", 0)));
-    send();
-    f.store.delete_item("X").unwrap();
     let r = send();
     assert_eq!((mem.get("X"), r.zeroed), (0, 1), "{r:?}");
+    f.store.delete_item("X").unwrap();
+    let r = send();
+    assert_eq!((mem.get("X"), r.zeroed), (0, 0), "{r:?}");
 }
 
 /// A shop whose listings are addressed by the cart's own reference when the store gives one
@@ -4175,9 +4181,8 @@ fn a_deleted_items_zero_is_not_skipped_silently_while_the_cart_refuses_the_new_i
 }
 
 /// The new item of a deleted SKU marked as shown to the cart by real-time sync stopping
-/// (every item so far is, then), its count refused: the deleted item's 0 is not forgotten
-/// (it waits for a count this run took), and goes once the new item is taken off the cart
-/// (from a review).
+/// (every item so far is, then), its count refused: the deleted item's 0 goes all the same
+/// (it was forgotten on that mark, and the cart sold the deleted 5 for good; from a review).
 #[test]
 fn a_deleted_items_zero_is_not_forgotten_on_a_real_time_mark_when_the_new_count_was_refused() {
     let f = store();
@@ -4192,7 +4197,11 @@ fn a_deleted_items_zero_is_not_forgotten_on_a_real_time_mark_when_the_new_count_
     item(&f.store, "X", 5000);
     f.store.set_cart_sync(c, false).unwrap();
     let r1 = send();
-    assert_eq!(shop.get("X"), 5, "the new X's count was refused: {r1:?}");
+    assert_eq!(
+        (shop.get("X"), r1.zeroed),
+        (0, 1),
+        "the 0, then the new count refused: {r1:?}"
+    );
     f.store.set_web_fields(c, "X", r#"{"sync":false}"#).unwrap();
     let r2 = send();
     assert_eq!(
@@ -4205,9 +4214,15 @@ fn a_deleted_items_zero_is_not_forgotten_on_a_real_time_mark_when_the_new_count_
 
 /// A Shopify cart (manual sync only) on the emulator, X listed at 0 there.
 fn shopify_cart(f: &Fixture) -> (Emulator, inventory_sync::CartId) {
+    let (emu, cart) = shopify_manual_cart(f);
+    emu.set_qoh("X", 0);
+    (emu, cart)
+}
+
+/// A Shopify cart (manual sync only) on the emulator.
+fn shopify_manual_cart(f: &Fixture) -> (Emulator, inventory_sync::CartId) {
     let emu = Emulator::start_mode(Mode::Shopify).unwrap();
     emu.set_token(Some("shpat_t"));
-    emu.set_qoh("X", 0);
     let spec = serde_json::json!({"name": "Web", "adapter": "shopify",
         "url": emu.url(), "token": "shpat_t", "location_id": "1",
         "capabilities": {"send": true, "get": true}});
@@ -4321,8 +4336,9 @@ fn a_deleted_items_zero_is_not_forgotten_on_a_count_only_maybe_taken() {
     assert_eq!(on_cart(), 5);
     f.store.delete_item("X").unwrap();
     item(&f.store, "X", 2);
+    // The 0 goes first, then the new count, whose answer is lost (not applied).
     let r1 = send();
-    assert_eq!(on_cart(), 5, "the new X's count never landed: {r1:?}");
+    assert_eq!((on_cart(), r1.zeroed), (0, 1), "{r1:?}");
     f.store.set_web_fields(c, "X", r#"{"sync":false}"#).unwrap();
     let r2 = send();
     let r3 = send();
@@ -4330,6 +4346,122 @@ fn a_deleted_items_zero_is_not_forgotten_on_a_count_only_maybe_taken() {
         on_cart(),
         0,
         "the cart still offers the deleted X's 5: {r1:?} / {r2:?} / {r3:?}"
+    );
+}
+
+/// A deleted X linked by reference to Shopify inventory item "OLD-X", made again unlinked
+/// (Shopify finds SKU X on another inventory item): OLD-X gets its 0, and the new X its
+/// count (for a while the 0 was held back whenever one side went by SKU, and OLD-X offered
+/// 7 units for good; from a review of the day's change).
+#[test]
+fn a_deleted_items_zero_reaches_its_linked_record_when_the_new_item_goes_by_sku_elsewhere() {
+    let f = store();
+    let (emu, cart) = shopify_manual_cart(&f);
+    emu.set_qoh("OLD-X", 0);
+    emu.set_qoh("X", 0);
+    let old = emu.platform_id("OLD-X").unwrap();
+    assert_ne!(Some(old), emu.platform_id("X"));
+    item(&f.store, "X", 7);
+    f.store
+        .set_web_fields(
+            cart,
+            "X",
+            &serde_json::json!({"remote_ref": old.to_string()}).to_string(),
+        )
+        .unwrap();
+    let send = || {
+        f.store
+            .send_qoh(cart, SendOptions::default(), None)
+            .unwrap()
+    };
+    let r0 = send();
+    assert_eq!(emu.qoh("OLD-X"), Some(7), "{r0:?}");
+    f.store.delete_item("X").unwrap();
+    item(&f.store, "X", 2);
+    let r1 = send();
+    let r2 = send();
+    assert_eq!(emu.qoh("X"), Some(2), "{r1:?} / {r2:?}");
+    assert_eq!(
+        emu.qoh("OLD-X"),
+        Some(0),
+        "the deleted X's linked record still offers 7: {r1:?} / {r2:?}"
+    );
+}
+
+/// The same deleted X (linked to OLD-X), made again unlinked while the shop has no SKU X at
+/// all: the new X's count is refused each run (unknown SKU), so the 0 waits for a count that
+/// will never be taken, with a failure line every run, while OLD-X goes on offering 7.
+/// Expected: the 0 goes to the deleted item's own linked record (nothing else holds it).
+#[test]
+fn a_deleted_items_zero_does_not_wait_forever_on_a_new_item_the_cart_refuses() {
+    let f = store();
+    let (emu, cart) = shopify_manual_cart(&f);
+    emu.set_qoh("OLD-X", 0);
+    let old = emu.platform_id("OLD-X").unwrap();
+    item(&f.store, "X", 7);
+    f.store
+        .set_web_fields(
+            cart,
+            "X",
+            &serde_json::json!({"remote_ref": old.to_string()}).to_string(),
+        )
+        .unwrap();
+    let send = || {
+        f.store
+            .send_qoh(cart, SendOptions::default(), None)
+            .unwrap()
+    };
+    send();
+    assert_eq!(emu.qoh("OLD-X"), Some(7));
+    f.store.delete_item("X").unwrap();
+    item(&f.store, "X", 2);
+    let reports: Vec<_> = (0..3).map(|_| send()).collect();
+    assert_eq!(
+        emu.qoh("OLD-X"),
+        Some(0),
+        "the deleted X's record still offers 7 after 3 runs: {reports:?}"
+    );
+}
+
+/// The converse: the deleted X went by SKU (Shopify found its SKU X on inventory item A); the
+/// new X is linked by reference to a new Shopify inventory item B (SKU X2 there). The new
+/// count is taken on B, and the deleted X's 0 is forgotten ("one goes by SKU: the adapter may
+/// find the same record") though it was never sent anywhere: A goes on offering 7.
+///
+/// Store owner sees: the old listing sells 7 units that do not exist. Expected: the 0 goes by
+/// SKU X (which names A alone) or waits; it is not forgotten on a count taken on another
+/// record.
+#[test]
+fn a_deleted_items_zero_by_sku_is_not_forgotten_on_a_count_taken_on_another_linked_record() {
+    let f = store();
+    let (emu, cart) = shopify_manual_cart(&f);
+    emu.set_qoh("X", 0);
+    emu.set_qoh("X2", 0);
+    let b = emu.platform_id("X2").unwrap();
+    item(&f.store, "X", 7);
+    let send = || {
+        f.store
+            .send_qoh(cart, SendOptions::default(), None)
+            .unwrap()
+    };
+    let r0 = send();
+    assert_eq!(emu.qoh("X"), Some(7), "{r0:?}");
+    f.store.delete_item("X").unwrap();
+    item(&f.store, "X", 2);
+    f.store
+        .set_web_fields(
+            cart,
+            "X",
+            &serde_json::json!({"remote_ref": b.to_string()}).to_string(),
+        )
+        .unwrap();
+    let r1 = send();
+    let r2 = send();
+    assert_eq!(emu.qoh("X2"), Some(2), "{r1:?} / {r2:?}");
+    assert_eq!(
+        emu.qoh("X"),
+        Some(0),
+        "the deleted X's listing still offers 7: {r1:?} / {r2:?}"
     );
 }
 
@@ -4349,8 +4481,7 @@ fn a_deleted_items_0_the_cart_did_not_take_goes_at_the_next_send_qoh() {
         .unwrap();
     f.store.set_cart_sync(s, false).unwrap();
     f.store.delete_item("MUG").unwrap();
-    // PEN's batch goes, then the cart answers "try later" to MUG's 0, each try.
-    shop.inject(Fault::Delay { ms: 0, count: 1 });
+    // The cart answers "try later" to MUG's 0, each try, and to PEN's count.
     shop.inject(Fault::Status {
         status: 503,
         count: 10,

@@ -71,19 +71,6 @@ pub(crate) fn remote_ref_refused(adapter: &str, remote_ref: &str) -> Option<&'st
 /// the other spellings it reads the same: two items given one record of one cart would have
 /// the cart hold one count for both (each Send QOH setting it to the last one's). `None` for a
 /// blank reference (none) or one the adapter cannot read.
-/// Whether two references name one record of a cart on `adapter` (a Shopify inventory item
-/// by number or by `gid://`): compared by their spellings, or as given where an adapter has
-/// none.
-pub(crate) fn same_record(adapter: &str, a: &str, b: &str) -> bool {
-    match (
-        remote_ref_spellings(adapter, a),
-        remote_ref_spellings(adapter, b),
-    ) {
-        (Some(x), Some(y)) => x.iter().any(|s| y.contains(s)),
-        _ => a.trim() == b.trim(),
-    }
-}
-
 pub(crate) fn remote_ref_spellings(adapter: &str, remote_ref: &str) -> Option<Vec<String>> {
     if remote_ref.trim().is_empty() {
         return None;
