@@ -465,20 +465,6 @@ pub(crate) fn shown_as(level: SyncLevel, item: &Item) -> Option<ItemId> {
     }
 }
 
-/// Whether Send QOH to `cart` sends a count under `sku`: an item holds the SKU, shown as
-/// itself at the cart's level, and not taken off the cart. A deleted item's SKU made again as
-/// one that is not (a variant on a `Sku` cart, a product on an `Attribute` cart) leaves the
-/// cart's listing of the SKU to be set to 0.
-pub(crate) fn sent_as_itself(c: &Connection, cart: &Cart, sku: &str) -> Result<bool> {
-    let Some(item) = sql::item_find(c, sku)? else {
-        return Ok(false);
-    };
-    if shown_as(cart.level(), &item) != Some(item.id) {
-        return Ok(false);
-    }
-    Ok(sql::web_fields_get(c, cart.id, item.id)?.sync)
-}
-
 /// Moves by `moved` the count kept of what `cart` shows of `item` taken off it (`sync:
 /// false`), if one is kept: a change made there (an order or return imported from it) is in
 /// its count.

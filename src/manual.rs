@@ -936,16 +936,7 @@ impl Store {
             });
         }
         // Real-time changes do not set these to 0: only Send QOH does.
-        let deleted = self.read(|c| {
-            let mut left = Vec::new();
-            for (sku, _) in sql::deleted_on_cart(c, cart.id)? {
-                if !crate::items::sent_as_itself(c, &cart, &sku)? {
-                    left.push(sku);
-                }
-            }
-            Ok(left)
-        })?;
-        for sku in deleted {
+        for (sku, _) in self.read(|c| sql::deleted_on_cart(c, cart.id))? {
             warnings.push(Warning {
                 kind: "deleted",
                 message: format!(

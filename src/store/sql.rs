@@ -475,9 +475,8 @@ pub(crate) fn deleted_on_cart_note(
 
 /// The deleted items `cart` may still show, by SKU, with its reference for each; not those
 /// whose reference an item's web fields name on the cart (that item's count is what the cart
-/// is sent there now). Whether an item holds the SKU again is the caller's to ask
-/// ([`crate::items::sent_as_itself`]). (A reference naming the cart's record of an item's SKU
-/// is not known here: the adapter, which saw that item's count go in the run, refuses the 0.)
+/// is sent there now, and one taken off the cart keeps its own). An item holding the SKU
+/// again is sent its count after the 0 (Send QOH sends the zeros first).
 pub(crate) fn deleted_on_cart(
     c: &Connection,
     cart: CartId,
