@@ -1138,20 +1138,15 @@ impl<S: WebStack> StackController<S> {
             .zip(lost.into_iter().chain(std::iter::repeat(false)))
             .map(|((s, v), lost_now)| {
                 let mut t = transition(settings, s.attempts, v, now);
-                match &mut t {
-                    Transition::Pending { maybe_applied, .. } => {
-                        *maybe_applied = keyed && (lost_now || s.lapsed)
-                    }
-                    // As for a pending one. A keyed cart's refusal of the re-send may look
-                    // like an answer to its key while it is a request's refusal an adapter
-                    // gave each item of it (a 400 to the second request of three), which
-                    // says nothing of the lost first send: the mark stays, and an operator
-                    // checks the cart once (a switch, or an adapter without keys, makes the
-                    // retried sale uncertain).
-                    Transition::Bypassed { maybe_applied, .. } => {
-                        *maybe_applied = keyed && (lost_now || s.lapsed)
-                    }
-                    _ => {}
+                // Bypassed too: a keyed cart's refusal of the re-send may look like an answer
+                // to its key while it is a request's refusal an adapter gave each item of it
+                // (a 400 to the second request of three), which says nothing of the lost first
+                // send: the mark stays, and an operator checks the cart once (a switch, or an
+                // adapter without keys, makes the retried sale uncertain).
+                if let Transition::Pending { maybe_applied, .. }
+                | Transition::Bypassed { maybe_applied, .. } = &mut t
+                {
+                    *maybe_applied = keyed && (lost_now || s.lapsed);
                 }
                 (s.group_id, t)
             })

@@ -500,12 +500,8 @@ impl Store {
                     break;
                 }
             }
-            run.done += batch.len() as i64;
-            if let Some(p) = progress.as_mut() {
-                if run.done < run.total && !p(run.done, run.total) {
-                    run.report.cancelled = true;
-                    break;
-                }
+            if run.batch_done(batch.len(), progress.as_mut()) {
+                break;
             }
         }
         if let Some(p) = progress.as_mut() {
@@ -593,12 +589,8 @@ impl Store {
                 run.report.error = Some(why);
                 return Ok(true);
             }
-            run.done += batch.len() as i64;
-            if let Some(p) = progress.as_mut() {
-                if run.done < run.total && !p(run.done, run.total) {
-                    run.report.cancelled = true;
-                    return Ok(true);
-                }
+            if run.batch_done(batch.len(), progress.as_deref_mut()) {
+                return Ok(true);
             }
         }
         Ok(false)
@@ -1652,6 +1644,18 @@ struct SendRun<'a> {
 }
 
 impl SendRun<'_> {
+    /// Counts a batch of `n` done and tells the progress callback, between batches (not after
+    /// the last); whether it cancelled the run (so noted in the report).
+    fn batch_done(&mut self, n: usize, progress: Option<&mut Progress>) -> bool {
+        self.done += n as i64;
+        let cancelled = match progress {
+            Some(p) => self.done < self.total && !p(self.done, self.total),
+            None => false,
+        };
+        self.report.cancelled |= cancelled;
+        cancelled
+    }
+
     /// Calls the cart through `f`, waiting out its rate limits, and counts each call made in
     /// the report's `requests`: one a rate limit made it make again too (until 2026-12-04 a
     /// batch answered 429 and sent again counted once).

@@ -4240,6 +4240,38 @@ fn shopify_manual_cart(f: &Fixture) -> (Emulator, inventory_sync::CartId) {
     (emu, cart)
 }
 
+/// On Shopify cart `cart`: item X (7) linked to `old` (by its SKU where `None`) and sent
+/// (`shown` the listing that took the 7); deleted; made again (2) linked to `new`; then
+/// `runs` Send QOH, their reports.
+fn x_deleted_and_made_again(
+    f: &Fixture,
+    (emu, cart): (&Emulator, inventory_sync::CartId),
+    (old, shown): (Option<String>, &str),
+    new: Option<String>,
+    runs: usize,
+) -> Vec<inventory_sync::SendReport> {
+    let link = |r: &Option<String>| {
+        if let Some(r) = r {
+            f.store
+                .set_web_fields(cart, "X", &serde_json::json!({"remote_ref": r}).to_string())
+                .unwrap();
+        }
+    };
+    let send = || {
+        f.store
+            .send_qoh(cart, SendOptions::default(), None)
+            .unwrap()
+    };
+    item(&f.store, "X", 7);
+    link(&old);
+    let r0 = send();
+    assert_eq!(emu.qoh(shown), Some(7), "{r0:?}");
+    f.store.delete_item("X").unwrap();
+    item(&f.store, "X", 2);
+    link(&new);
+    (0..runs).map(|_| send()).collect()
+}
+
 /// Item X (7) linked to Shopify inventory item N as `old_ref`, sent, deleted, made again as X
 /// (2) linked as `new_ref` (None: by its SKU, which Shopify finds on the same inventory item),
 /// and sent: the shop's count of X after each of two Send QOH.
@@ -4250,31 +4282,12 @@ fn remade_on_shopify(
     let f = store();
     let (emu, cart) = shopify_cart(&f);
     let n = emu.platform_id("X").unwrap();
-    item(&f.store, "X", 7);
-    f.store
-        .set_web_fields(
-            cart,
-            "X",
-            &serde_json::json!({"remote_ref": old_ref(n)}).to_string(),
-        )
-        .unwrap();
-    let send = || {
-        f.store
-            .send_qoh(cart, SendOptions::default(), None)
-            .unwrap()
-    };
-    let r0 = send();
-    assert_eq!(emu.qoh("X"), Some(7), "{r0:?}");
-    f.store.delete_item("X").unwrap();
-    item(&f.store, "X", 2);
-    if let Some(r) = new_ref(n) {
-        f.store
-            .set_web_fields(cart, "X", &serde_json::json!({"remote_ref": r}).to_string())
-            .unwrap();
-    }
-    let r1 = send();
+    let r1 = x_deleted_and_made_again(&f, (&emu, cart), (Some(old_ref(n)), "X"), new_ref(n), 1);
     let first = emu.qoh("X");
-    let r2 = send();
+    let r2 = f
+        .store
+        .send_qoh(cart, SendOptions::default(), None)
+        .unwrap();
     (first, emu.qoh("X"), format!("{r1:?} / {r2:?}"))
 }
 
@@ -4344,25 +4357,8 @@ fn a_deleted_items_zero_reaches_its_linked_record_when_the_new_item_goes_by_sku_
     emu.set_qoh("X", 0);
     let old = emu.platform_id("OLD-X").unwrap();
     assert_ne!(Some(old), emu.platform_id("X"));
-    item(&f.store, "X", 7);
-    f.store
-        .set_web_fields(
-            cart,
-            "X",
-            &serde_json::json!({"remote_ref": old.to_string()}).to_string(),
-        )
-        .unwrap();
-    let send = || {
-        f.store
-            .send_qoh(cart, SendOptions::default(), None)
-            .unwrap()
-    };
-    let r0 = send();
-    assert_eq!(emu.qoh("OLD-X"), Some(7), "{r0:?}");
-    f.store.delete_item("X").unwrap();
-    item(&f.store, "X", 2);
-    let r1 = send();
-    let r2 = send();
+    let r = x_deleted_and_made_again(&f, (&emu, cart), (Some(old.to_string()), "OLD-X"), None, 2);
+    let (r1, r2) = (&r[0], &r[1]);
     assert_eq!(emu.qoh("X"), Some(2), "{r1:?} / {r2:?}");
     assert_eq!(
         emu.qoh("OLD-X"),
@@ -4381,24 +4377,8 @@ fn a_deleted_items_zero_does_not_wait_forever_on_a_new_item_the_cart_refuses() {
     let (emu, cart) = shopify_manual_cart(&f);
     emu.set_qoh("OLD-X", 0);
     let old = emu.platform_id("OLD-X").unwrap();
-    item(&f.store, "X", 7);
-    f.store
-        .set_web_fields(
-            cart,
-            "X",
-            &serde_json::json!({"remote_ref": old.to_string()}).to_string(),
-        )
-        .unwrap();
-    let send = || {
-        f.store
-            .send_qoh(cart, SendOptions::default(), None)
-            .unwrap()
-    };
-    send();
-    assert_eq!(emu.qoh("OLD-X"), Some(7));
-    f.store.delete_item("X").unwrap();
-    item(&f.store, "X", 2);
-    let reports: Vec<_> = (0..3).map(|_| send()).collect();
+    let reports =
+        x_deleted_and_made_again(&f, (&emu, cart), (Some(old.to_string()), "OLD-X"), None, 3);
     assert_eq!(
         emu.qoh("OLD-X"),
         Some(0),
@@ -4421,25 +4401,8 @@ fn a_deleted_items_zero_by_sku_is_not_forgotten_on_a_count_taken_on_another_link
     emu.set_qoh("X", 0);
     emu.set_qoh("X2", 0);
     let b = emu.platform_id("X2").unwrap();
-    item(&f.store, "X", 7);
-    let send = || {
-        f.store
-            .send_qoh(cart, SendOptions::default(), None)
-            .unwrap()
-    };
-    let r0 = send();
-    assert_eq!(emu.qoh("X"), Some(7), "{r0:?}");
-    f.store.delete_item("X").unwrap();
-    item(&f.store, "X", 2);
-    f.store
-        .set_web_fields(
-            cart,
-            "X",
-            &serde_json::json!({"remote_ref": b.to_string()}).to_string(),
-        )
-        .unwrap();
-    let r1 = send();
-    let r2 = send();
+    let r = x_deleted_and_made_again(&f, (&emu, cart), (None, "X"), Some(b.to_string()), 2);
+    let (r1, r2) = (&r[0], &r[1]);
     assert_eq!(emu.qoh("X2"), Some(2), "{r1:?} / {r2:?}");
     assert_eq!(
         emu.qoh("X"),

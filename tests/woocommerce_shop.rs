@@ -1158,6 +1158,16 @@ fn a_sale_reaches_a_variable_product_that_keeps_the_stock_of_its_variations() {
     );
 }
 
+/// A change of `delta` to `sku`, sent by SKU.
+fn sale(sku: &str, delta: i64) -> DeltaSend {
+    DeltaSend {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: None,
+        delta,
+    }
+}
+
 /// A sale of a size that shares its product's stock (`manage_stock: "parent"`: WooCommerce
 /// sells it from the product's count, `WC_Product_Variation::get_stock_managed_by_id`) is
 /// written to that shared count: the pool of 10 goes to 9, then 7. Until 2026-12-04 it
@@ -1191,12 +1201,6 @@ fn a_sale_of_a_size_sharing_its_products_stock_is_taken_from_that_stock() {
             _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
         }
     });
-    let sale = |sku: &str, delta| DeltaSend {
-        key: format!("k-{sku}"),
-        sku: sku.into(),
-        remote_ref: None,
-        delta,
-    };
     let a = woo(&shop.url);
     let out = a.apply_deltas(&[sale("TEE-M", -1)]).unwrap();
     assert!(
@@ -1246,14 +1250,7 @@ fn a_receiving_for_a_managed_product_without_a_count_yet_counts_from_0() {
             _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
         }
     });
-    let out = woo(&shop.url)
-        .apply_deltas(&[DeltaSend {
-            key: "k".into(),
-            sku: "MUG".into(),
-            remote_ref: None,
-            delta: 5,
-        }])
-        .unwrap();
+    let out = woo(&shop.url).apply_deltas(&[sale("MUG", 5)]).unwrap();
     assert!(
         matches!(out[0], SendOutcome::Applied { qoh: Some(5) }),
         "{out:?}"
@@ -1304,14 +1301,8 @@ fn an_entry_error_after_woocommerce_saved_the_count_is_read_as_applied() {
             _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
         }
     });
-    let sale = |sku: &str| DeltaSend {
-        key: format!("k-{sku}"),
-        sku: sku.into(),
-        remote_ref: None,
-        delta: -3,
-    };
     let out = woo(&shop.url)
-        .apply_deltas(&[sale("MUG"), sale("CUP")])
+        .apply_deltas(&[sale("MUG", -3), sale("CUP", -3)])
         .unwrap();
     assert!(
         matches!(out[0], SendOutcome::Applied { qoh: Some(7) }),
@@ -1440,14 +1431,7 @@ fn sales_of_many_variations_sharing_one_stock_are_not_bypassed() {
 fn a_receiving_of_a_size_sharing_a_pool_with_no_count_yet_counts_from_0() {
     let pool = Arc::new(Mutex::new(None));
     let shop = pool_shop(pool.clone(), 2);
-    let out = woo(&shop.url)
-        .apply_deltas(&[DeltaSend {
-            key: "k".into(),
-            sku: "V01".into(),
-            remote_ref: None,
-            delta: 5,
-        }])
-        .unwrap();
+    let out = woo(&shop.url).apply_deltas(&[sale("V01", 5)]).unwrap();
     assert!(
         matches!(out[0], SendOutcome::Applied { qoh: Some(5) }),
         "{out:?}; pool now {:?}; requests {:?}",
@@ -1478,14 +1462,7 @@ fn a_500_before_saving_a_product_with_no_count_yet_is_not_applied_not_uncertain(
             _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
         }
     });
-    let out = woo(&shop.url)
-        .apply_deltas(&[DeltaSend {
-            key: "k".into(),
-            sku: "MUG".into(),
-            remote_ref: None,
-            delta: 5,
-        }])
-        .unwrap();
+    let out = woo(&shop.url).apply_deltas(&[sale("MUG", 5)]).unwrap();
     assert!(
         matches!(out[0], SendOutcome::Retry { .. }),
         "the shop still shows no count, as before the write: nothing applied; got {out:?}; \

@@ -943,6 +943,7 @@ impl WooCommerceAdapter {
                 _ => None,
             };
             let r = pooled.as_ref().unwrap_or(r);
+            let planned = plan.iter().position(|w| w.r == *r);
             let stock = match current.get(r) {
                 Some(Stock::Unset) => Some(Stock::Own(0)),
                 stock => stock.copied(),
@@ -976,8 +977,8 @@ impl WooCommerceAdapter {
                         ),
                     })
                 }
-                Some(Stock::Own(_)) if pooled.is_some() && plan.iter().any(|w| w.r == *r) => {
-                    let p = plan.iter().position(|w| w.r == *r).expect("found above");
+                Some(Stock::Own(_)) if pooled.is_some() && planned.is_some() => {
+                    let p = planned.expect("matched above");
                     match plan[p].count.checked_add(d.delta) {
                         Some(sum) => {
                             plan[p].count = sum;
@@ -991,7 +992,7 @@ impl WooCommerceAdapter {
                     }
                 }
                 // Checked against the one count written, both were "applied".
-                Some(Stock::Own(_)) if plan.iter().any(|w| w.r == *r) => {
+                Some(Stock::Own(_)) if planned.is_some() => {
                     out[i] = Some(common::sent_after_another(&d.sku, "its WooCommerce product"))
                 }
                 Some(Stock::Own(now)) => match now.checked_add(d.delta) {

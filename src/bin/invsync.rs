@@ -527,11 +527,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     format!("{file}: {}; nothing was applied", e.message()),
                 )));
             }
-            let changes = |n: usize| format!("{n} change{}", if n == 1 { "" } else { "s" });
             report_done(&format!(
                 "{} applied, {} seen before\n",
-                changes(applied),
-                changes(skipped)
+                counted(applied, "change"),
+                counted(skipped, "change")
             ));
             Ok(())
         }
@@ -716,10 +715,19 @@ fn say(out: &mut dyn Write, text: &str) {
 
 /// The time now as `YYYY-MM-DD HH:MM:SSZ`.
 fn utc_now() -> String {
-    let ms = std::time::SystemTime::now()
+    utc(now_ms())
+}
+
+/// Now, in Unix milliseconds.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    utc(ms)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `n` and `noun`, plural unless `n` is 1 ("1 record", "3 records").
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A time in Unix milliseconds as `2026-12-04 03:20:01Z`.
@@ -794,9 +802,7 @@ fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> S
     if records.is_empty() {
         return "the web stack is empty\n".into();
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = now_ms();
     let text = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
     let number = |r: &serde_json::Value, k: &str| r[k].as_i64().unwrap_or_default();
     let heading = [
@@ -873,15 +879,14 @@ fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> S
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    let total = records.len();
     let each: Vec<String> = states
         .iter()
         .filter(|(_, n)| *n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
     out.push_str(&format!(
-        "{total} record{}: {}\n",
-        if total == 1 { "" } else { "s" },
+        "{}: {}\n",
+        counted(records.len(), "record"),
         each.join(", ")
     ));
     out

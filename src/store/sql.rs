@@ -290,9 +290,10 @@ pub(crate) const SENDER: &str = "send:";
 /// Whether a run that sends counts holds `cart` now.
 pub(crate) fn cart_held_by_sender(c: &Connection, cart: CartId, now: i64) -> Result<bool> {
     Ok(c.prepare_cached(
-        "SELECT 1 FROM carts WHERE id = ?1 AND manual_until > ?2 AND manual_owner LIKE 'send:%'",
+        "SELECT 1 FROM carts WHERE id = ?1 AND manual_until > ?2
+                              AND substr(manual_owner, 1, length(?3)) = ?3",
     )?
-    .query_row(params![cart, now], |_| Ok(()))
+    .query_row(params![cart, now, SENDER], |_| Ok(()))
     .optional()?
     .is_some())
 }
