@@ -1379,6 +1379,32 @@ fn an_operator_retries_or_discards_a_bypassed_record_from_the_command_line() {
     assert_eq!(f.store.stack_history_count("discarded").unwrap(), 1);
 }
 
+/// A SKU may hold Unicode's line and paragraph separators (only control characters are
+/// refused in one, and a cart's listing may bring such a SKU in through Get QOH): a terminal
+/// may break the line there, so `invsync stack` shows them escaped, as it does control
+/// characters, and the record stays one line.
+#[test]
+fn the_stack_table_escapes_line_separators_in_a_sku() {
+    let f = store();
+    let c = custom_cart(
+        &f.store,
+        "Plugin",
+        std::sync::Arc::new(Escaping),
+        Some("attribute"),
+        None,
+    );
+    f.store.set_cart_sync(c, true).unwrap();
+    let sku = "TEA\u{2028}GREEN\u{2029}1";
+    item(&f.store, sku, 10);
+    adjust(&f.store, sku, -1, Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let out = invsync(&["stack", db.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(['\u{2028}', '\u{2029}']), "{text:?}");
+    assert!(text.contains(r"TEA\u{2028}GREEN\u{2029}1"), "{text}");
+}
+
 /// A cart adapter (an integrator's) whose refusal quotes the shop's answer with a terminal
 /// escape sequence (ESC [1A ESC [2K: up a line, erase it), a bell and a bidirectional override.
 struct Escaping;

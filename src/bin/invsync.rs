@@ -752,14 +752,14 @@ fn utc(ms: i64) -> String {
     )
 }
 
-/// `text` as a terminal may show it: a control character or a bidirectional mark (a cart's
-/// answer, an older build's name may hold any) written as `\u{…}`, so that none moves the
-/// cursor, clears a line or reorders what follows.
+/// `text` as a terminal may show it: a control character, a line or paragraph separator or a
+/// bidirectional mark (a cart's answer, an older build's name, a SKU may hold any) written as
+/// `\u{…}`, so that none moves the cursor, breaks or clears a line or reorders what follows.
 fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let hidden = c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         match hidden {
             true => out.extend(c.escape_unicode()),
             false => out.push(c),
