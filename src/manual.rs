@@ -734,7 +734,9 @@ impl Store {
     /// SKUs become items with the cart's count; otherwise they are listed in `unknown`. A `Sku`
     /// cart's count for a product with variants cannot be split among them: it is listed in
     /// `not_applied`, as is an item with records sent to the cart that have not settled (the
-    /// count may or may not include them).
+    /// count may or may not include them). `progress` is called after each page read, with
+    /// `total` -1 while more may follow and `done` once the listing is read; returning
+    /// `false` stops the run before any count is applied (the report says `cancelled`).
     pub fn get_qoh(
         &self,
         cart: CartId,
@@ -794,14 +796,18 @@ impl Store {
             done += page.items.len() as i64;
             pages.push((page.items, since));
             cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
+            // After every page, the last too (`total` = `done`: all read, nothing applied
+            // yet), so a Cancel always comes before a count is applied. Until 2026-12-04 the
+            // last page had no call, and a listing of one page (a small shop's) was told
+            // only after its counts were applied, its Cancel ignored (from a review).
             if let Some(p) = progress.as_mut() {
-                if !p(done, -1) {
+                if !p(done, if cursor.is_none() { done } else { -1 }) {
                     report.cancelled = true;
                     break;
                 }
+            }
+            if cursor.is_none() {
+                break;
             }
         }
         // A listing not read to its end may list a SKU of a page read again on a page not read:
@@ -883,11 +889,6 @@ impl Store {
                 _ => own.push((first, last)),
             }
             applied += items.len() as i64;
-        }
-        if let Some(p) = progress.as_mut() {
-            if !report.cancelled {
-                p(done, done);
-            }
         }
         if !report.cancelled && report.error.is_none() {
             // The whole listing was read: a linked item it has no SKU of is never updated.

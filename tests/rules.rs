@@ -4723,6 +4723,41 @@ fn a_cancelled_get_qoh_applies_no_count_of_a_listing_it_did_not_finish_reading()
     assert_eq!(f.store.item_qoh("S").unwrap(), 10, "{r:?}");
 }
 
+/// A Cancel during a Get QOH whose listing fits one page (a small shop's) applies nothing:
+/// the progress callback is called once the listing is read, before any count is applied
+/// (`total` = `done`). Until 2026-12-04 a one-page listing's only call came after its counts
+/// were applied, and its Cancel was ignored: the run reported done, the counts changed
+/// (from a review of the C ABI).
+#[test]
+fn a_get_qoh_of_one_page_cancelled_applies_nothing() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", "none");
+    item(&f.store, "A", 5);
+    f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    e.set_qoh("A", 3);
+    let mut calls = Vec::new();
+    let mut cancel = |done: i64, total: i64| {
+        calls.push((done, total));
+        false
+    };
+    let r = f
+        .store
+        .get_qoh(c, GetOptions::default(), Some(&mut cancel))
+        .unwrap();
+    assert_eq!(calls, vec![(1, 1)], "{r:?}");
+    assert!(r.cancelled && r.updated == 0, "{r:?}");
+    assert_eq!(f.store.item_qoh("A").unwrap(), 5, "{r:?}");
+    // Let run, it applies the cart's sale of 2.
+    let mut go_on = |_: i64, _: i64| true;
+    let r = f
+        .store
+        .get_qoh(c, GetOptions::default(), Some(&mut go_on))
+        .unwrap();
+    assert!(!r.cancelled && r.updated == 1, "{r:?}");
+    assert_eq!(f.store.item_qoh("A").unwrap(), 3, "{r:?}");
+}
+
 /// The same through the http_json emulator (real HTTP, SKU-ordered pages of 500): the cart's
 /// " P" (padded, another product) sorts first and falls on page 1, item P's own "P" on page 2;
 /// " P"'s count of 3 replaced the 10 item P is in step with.

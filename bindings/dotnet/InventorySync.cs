@@ -443,9 +443,10 @@ namespace InventorySync
         // Runs Send or Get QOH with a managed progress callback. The delegate is held in a
         // local and kept alive past the call, so the GC cannot collect it while native code
         // may call it; an exception in the callback cancels the run and is rethrown after,
-        // carrying the run's report in Data["InventorySync.Report"]: thrown at the call after
-        // the last batch, the run had finished ("cancelled":false), and the host must not
-        // tell its user it failed.
+        // carrying the run's report in Data["InventorySync.Report"]: thrown at Send QOH's call
+        // after its last batch, the run had finished ("cancelled":false), and the host must
+        // not tell its user it failed. (Get QOH's last call comes before any count is
+        // applied: thrown there, it cancels the run.)
         private string Manual(bool send, int cartId, int flags, Func<int, int, bool> progress)
         {
             return Held(raw => Manual(raw, send, cartId, flags, progress));
@@ -500,7 +501,8 @@ namespace InventorySync
             return Manual(true, cartId, flags, progress);
         }
 
-        /// <summary>Get QOH from website; as SendQoh (total is -1 while unknown).</summary>
+        /// <summary>Get QOH from website; as SendQoh (total is -1 while more pages may follow;
+        /// the call with done == total comes before any count is applied, and false cancels).</summary>
         public string GetQoh(int cartId, int flags = 0, Func<int, int, bool> progress = null)
         {
             return Manual(false, cartId, flags, progress);

@@ -313,6 +313,14 @@ static void scenario(void) {
     /* Get QOH: the cart sold 2 caps and knows a mug the store does not. */
     invsync_emulator_set_qoh(web_c, "CAP", 5);
     invsync_emulator_set_qoh(web_c, "MUG", 9);
+    /* Cancel on the one page's call (made once it is read, before any count is applied):
+     * nothing applied. */
+    memset(&log, 0, sizeof log);
+    log.cancel_at = 1;
+    CHECK_STATUS(invsync_get_qoh(s, c, 0, on_progress, &log, buf, (int32_t)sizeof buf, &needed),
+                 INVSYNC_CANCELLED);
+    CHECK(log.calls == 1 && log.last_done == log.last_total && strstr(buf, "\"cancelled\":true"));
+    CHECK(qoh(s, "CAP") == 7);
     memset(&log, 0, sizeof log);
     CHECK_STATUS(invsync_get_qoh(s, c, 0, on_progress, &log, buf, (int32_t)sizeof buf, &needed),
                  INVSYNC_OK);

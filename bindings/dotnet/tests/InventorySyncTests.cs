@@ -360,10 +360,12 @@ static class Tests
         Throws(Status.BufferTooSmall, () => Store.Text(never), "never fits");
     }
 
-    // A callback that throws at its last call (after the last page) comes after a
-    // finished run; its report must come with the exception also when it is larger than the
-    // wrapper's first 4096-byte buffer (the library then answers BUFFER_TOO_SMALL).
-    static void ThrowAfterLastPageBigReport()
+    // Get QOH calls the callback once its listing is read, before any count is applied, so a
+    // callback that throws there (the user's Cancel) cancels the run: the exception comes
+    // back with the cancelled report, and no count changed. A run let finish with a report
+    // larger than the wrapper's first 4096-byte buffer (the library then answers
+    // BUFFER_TOO_SMALL) returns it whole.
+    static void GetQohCancelledAtItsLastPageAndABigReport()
     {
         using (var web = new Emulator())
         using (var store = Store.Open(Path.Combine(dir, "bigreport.db")))
@@ -377,7 +379,7 @@ static class Tests
             {
                 store.GetQoh(c, 0, (done, total) =>
                 {
-                    if (done == total) throw new InvalidOperationException("after the last page");
+                    if (done == total) throw new InvalidOperationException("cancel at the last page");
                     return true;
                 });
             }
@@ -386,11 +388,14 @@ static class Tests
                 rethrown = true;
                 after = e.Data["InventorySync.Report"] as string;
             }
-            Check(rethrown, "big report: callback exception rethrown");
-            Check(after != null && after.Contains("\"cancelled\":false") && after.Contains("UNKNOWN-PRODUCT-SKU-NUMBER-199"),
-                  "a finished run's report (> 4096 bytes) comes with the exception: " + (after == null ? "(none)" : after.Substring(0, Math.Min(80, after.Length))));
-            // The report the exception lost is still in the library:
-            Check(store.LastReport().Length > 4096, "the library's last report is larger than 4096 bytes");
+            Check(rethrown, "get: callback exception rethrown");
+            Check(after != null && after.Contains("\"cancelled\":true") && !after.Contains("UNKNOWN-PRODUCT-SKU-NUMBER-199"),
+                  "a Get cancelled at its last page applies nothing, and its report comes with the exception: " + after);
+            int calls = 0;
+            string report = store.GetQoh(c, 0, (done, total) => { calls++; return true; });
+            Check(calls == 1 && report.Contains("\"cancelled\":false") && report.Contains("UNKNOWN-PRODUCT-SKU-NUMBER-199"),
+                  "a finished run's report (> 4096 bytes) comes whole: " + report.Substring(0, Math.Min(80, report.Length)));
+            Check(report.Length > 4096 && store.LastReport() == report, "the library's last report is the run's, larger than 4096 bytes");
         }
     }
 
@@ -507,7 +512,7 @@ static class Tests
             new KeyValuePair<string, Action>("scenario", Scenario),
             new KeyValuePair<string, Action>("errors", Errors),
             new KeyValuePair<string, Action>("text grows", TextGrows),
-            new KeyValuePair<string, Action>("throw after last page, big report", ThrowAfterLastPageBigReport),
+            new KeyValuePair<string, Action>("get cancelled at its last page, big report", GetQohCancelledAtItsLastPageAndABigReport),
             new KeyValuePair<string, Action>("lone surrogate", LoneSurrogate),
             new KeyValuePair<string, Action>("preflight reads the cart once", PreflightReadsTheCartOnce),
             new KeyValuePair<string, Action>("dispose from progress keeps report", DisposeFromProgressKeepsReport),
