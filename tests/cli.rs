@@ -1379,12 +1379,8 @@ fn an_operator_retries_or_discards_a_bypassed_record_from_the_command_line() {
     assert_eq!(f.store.stack_history_count("discarded").unwrap(), 1);
 }
 
-/// A SKU may hold Unicode's line and paragraph separators (only control characters are
-/// refused in one, and a cart's listing may bring such a SKU in through Get QOH): a terminal
-/// may break the line there, so `invsync stack` shows them escaped, as it does control
-/// characters, and the record stays one line.
-#[test]
-fn the_stack_table_escapes_line_separators_in_a_sku() {
+/// A store with a real-time cart on the [`Escaping`] adapter.
+fn escaping_cart() -> Fixture {
     let f = store();
     let c = custom_cart(
         &f.store,
@@ -1394,6 +1390,16 @@ fn the_stack_table_escapes_line_separators_in_a_sku() {
         None,
     );
     f.store.set_cart_sync(c, true).unwrap();
+    f
+}
+
+/// A SKU may hold Unicode's line and paragraph separators (only control characters are
+/// refused in one, and a cart's listing may bring such a SKU in through Get QOH): a terminal
+/// may break the line there, so `invsync stack` shows them escaped, as it does control
+/// characters, and the record stays one line.
+#[test]
+fn the_stack_table_escapes_line_separators_in_a_sku() {
+    let f = escaping_cart();
     let sku = "TEA\u{2028}GREEN\u{2029}1";
     item(&f.store, sku, 10);
     adjust(&f.store, sku, -1, Reason::PosSale);
@@ -1433,15 +1439,7 @@ impl inventory_sync::adapter::CartAdapter for Escaping {
 /// counted characters (from a review of the table).
 #[test]
 fn the_stack_table_prints_cells_as_they_read_and_in_line() {
-    let f = store();
-    let c = custom_cart(
-        &f.store,
-        "Plugin",
-        std::sync::Arc::new(Escaping),
-        Some("attribute"),
-        None,
-    );
-    f.store.set_cart_sync(c, true).unwrap();
+    let f = escaping_cart();
     for sku in ["MUG", "緑茶"] {
         item(&f.store, sku, 10);
         adjust(&f.store, sku, -1, Reason::PosSale);
