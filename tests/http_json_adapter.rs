@@ -855,12 +855,19 @@ fn a_full_page_without_next_cursor_is_not_taken_for_the_last_page() {
 /// A gateway's 502 to `qoh/set` is a lost answer whatever wait it names: the plugin behind
 /// it may have set the counts. Read as a rate limit (nothing set; the first version of the
 /// change above, the same day), Send QOH kept the records a count included, to go on top of
-/// it. A 500 naming no wait is one too; a plugin's own 503 is not (the next test).
+/// it. A 500 is one too, whatever wait it names: a plugin saving item by item that failed
+/// part-way, whose framework adds `Retry-After` to every 5xx (read as a rate limit until
+/// 2026-12-04, from a review); a plugin's own 503 is not (the next test).
 #[test]
 fn a_gateways_502_to_a_count_is_a_lost_answer_whatever_wait_it_names() {
     let server = Scripted::start_with_headers(vec![
         (502, "Retry-After: 30\r\n", "<html>bad gateway</html>"),
         (500, "", r#"{"error":"fatal"}"#),
+        (
+            500,
+            "Retry-After: 30\r\n",
+            r#"{"error":"saved TEE-M, then the database went away"}"#,
+        ),
         (503, "", r#"{"error":"maintenance"}"#),
     ]);
     let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
@@ -871,7 +878,7 @@ fn a_gateways_502_to_a_count_is_a_lost_answer_whatever_wait_it_names() {
         qoh: 7,
         expected: None,
     }];
-    for lost in [true, true, false] {
+    for lost in [true, true, true, false] {
         let r = a.set_quantities(&set);
         match lost {
             true => assert!(matches!(r, Err(CartError::Ambiguous(_))), "{r:?}"),
@@ -879,6 +886,25 @@ fn a_gateways_502_to_a_count_is_a_lost_answer_whatever_wait_it_names() {
         }
     }
     server.finish();
+}
+
+/// A full page whose `next_cursor` is "" (a plugin writing an empty string where it has no
+/// cursor) may have more behind it, as one without the field: refused. Read as the last page
+/// until 2026-12-04 (from a review), Get QOH, the drift report and the preflight stopped after
+/// one page and never saw the rest of the catalogue. A short page so is the last.
+#[test]
+fn a_full_page_with_an_empty_next_cursor_is_not_taken_for_the_last_page() {
+    let page = r#"{"items":[{"sku":"A","qoh":1},{"sku":"B","qoh":2}],"next_cursor":""}"#;
+    let server = Scripted::start(vec![(200, page), (200, page)]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    let full = a.fetch_quantities(None, 2);
+    let short = a.fetch_quantities(None, 3);
+    server.finish();
+    assert!(
+        matches!(&full, Err(CartError::Unavailable(m)) if m.contains("empty next_cursor")),
+        "{full:?}"
+    );
+    assert_eq!(short.map(|p| (p.items.len(), p.next_cursor)), Ok((2, None)));
 }
 
 /// A plugin listing its whole catalogue in one answer, whatever `limit` says, without

@@ -34,7 +34,7 @@
 //! | time-out or reset after the fetch was sent (a read) | [`CartError::Unavailable`] |
 //! | 429 | [`CartError::RateLimited`] with the `Retry-After` seconds |
 //! | 502, 504, 524 to a set or an adjustment (a gateway gave up waiting for the cart) | [`CartError::Ambiguous`], `Retry-After` or not (an adjustment's naming a wait: [`CartError::RateLimited`]) |
-//! | 500 naming no wait to a set or an adjustment (the plugin may have applied part) | [`CartError::Ambiguous`] |
+//! | 500 to a set (wait named or not), or naming no wait to an adjustment (the plugin may have applied part) | [`CartError::Ambiguous`] |
 //! | other 5xx with `Retry-After` | [`CartError::RateLimited`] (a wait, not an attempt) |
 //! | other 5xx | [`CartError::Unavailable`] |
 //! | 401, 403 | [`CartError::Unauthorized`] |
@@ -279,21 +279,16 @@ impl HttpJsonAdapter {
                 })
                 .collect(),
         };
-        // A gateway's 502/504/520/524 (whatever wait it names), a 500 naming no wait, a
-        // malformed 2xx answer, or one without a result for a key: the cart took the request
-        // and may have set the counts (Send QOH sends them again, and settles what they
-        // included). §9a's "5xx mean try later" does not say nothing was set, and a plugin
-        // saving item by item that fails part-way answers 500: taken as not set (until
-        // 2026-12-03), a count's waiting records went on top of it. A 503 or another 5xx is
-        // the server not serving the request: nothing set, as before.
+        // A gateway's 502/504/520/524 or a 500 (whatever wait either names), a malformed 2xx
+        // answer, or one without a result for a key: the cart took the request and may have
+        // set the counts (Send QOH sends them again, and settles what they included). §9a's
+        // "5xx mean try later" does not say nothing was set, and a plugin saving item by item
+        // that fails part-way answers 500, with a `Retry-After` where its framework adds one
+        // to every 5xx: taken as not set (until 2026-12-03; with a wait until 2026-12-04,
+        // from a review), a count's waiting records went on top of it. A 503 or another 5xx
+        // is the server not serving the request: nothing set.
         let results = self
-            .post_results("qoh/set", &body, |r| {
-                common::gateway_lost_answer(r).or_else(|| {
-                    (!names_wait(r))
-                        .then(|| lost_write(r, "set the counts"))
-                        .flatten()
-                })
-            })?
+            .post_results("qoh/set", &body, |r| lost_write(r, "set the counts"))?
             .map_err(CartError::Ambiguous)?;
         let matched = match_by_key(sets.iter().map(|s| s.key.as_str()), results);
         Ok(sets
@@ -353,18 +348,25 @@ impl HttpJsonAdapter {
         // QOH reported done having read one page (until 2026-12-03). A short page without it
         // is the end, and so is one longer than asked: a plugin that lists all in one answer
         // writes them so.
+        // An empty cursor is no cursor to ask with: on a full page, the same doubt (read as
+        // the end until 2026-12-04, Get QOH and the drift report stopped after one page; from
+        // a review).
+        let full = page.items.len() == limit as usize;
         let next_cursor = match page.next_cursor {
-            None if page.items.len() == limit as usize => {
-                return Err(CartError::Unavailable(format!(
-                    "malformed answer: a full page of {} items without next_cursor (null on the \
-                     last page); body: {}",
-                    page.items.len(),
-                    excerpt(&bytes)
-                )))
+            None if full => Err("without next_cursor (null on the last page)"),
+            Some(Some(c)) if c.is_empty() && full => {
+                Err("with an empty next_cursor (null on the last page)")
             }
-            None => None,
-            Some(c) => c.filter(|c| !c.is_empty()),
-        };
+            None => Ok(None),
+            Some(c) => Ok(c.filter(|c| !c.is_empty())),
+        }
+        .map_err(|what| {
+            CartError::Unavailable(format!(
+                "malformed answer: a full page of {} items {what}; body: {}",
+                page.items.len(),
+                excerpt(&bytes)
+            ))
+        })?;
         Ok(QuantityPage {
             items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),
             next_cursor,
