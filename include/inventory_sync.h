@@ -700,8 +700,10 @@ int32_t INVSYNC_CALL invsync_send_qoh(invsync_store *store,
  * applied (a SKU the cart lists twice, on any pages, is applied at neither place).
  * `progress` (optional) is called after each page read (`total` -1 while more may follow;
  * after the last, `total` = `done`, before any count is applied); a non-zero return stops
- * the run, and the call returns `INVSYNC_CANCELLED` with the report, no count applied. A cart that fails after some pages were read ends the run with
- * `INVSYNC_OK` and `error` in the report, no count applied (run it again). `INVSYNC_NETWORK` when the cart cannot be reached;
+ * the run, and the call returns `INVSYNC_CANCELLED` with the report, no count applied. A
+ * cart that fails after some pages were read ends the run with `INVSYNC_OK` and `error` in
+ * the report, no count applied (run it again). `INVSYNC_NETWORK` when the cart cannot be
+ * reached;
  * `INVSYNC_REFUSED` inside a host transaction, and when the cart's answer to the first
  * page ends the run (credentials refused, a 4xx or 5xx, an answer that cannot be read: the
  * message names the cart and what it said).

@@ -796,17 +796,18 @@ impl Store {
             done += page.items.len() as i64;
             pages.push((page.items, since));
             cursor = page.next_cursor;
+            let last = cursor.is_none();
             // After every page, the last too (`total` = `done`: all read, nothing applied
             // yet), so a Cancel always comes before a count is applied. Until 2026-12-04 the
             // last page had no call, and a listing of one page (a small shop's) was told
             // only after its counts were applied, its Cancel ignored (from a review).
             if let Some(p) = progress.as_mut() {
-                if !p(done, if cursor.is_none() { done } else { -1 }) {
+                if !p(done, if last { done } else { -1 }) {
                     report.cancelled = true;
                     break;
                 }
             }
-            if cursor.is_none() {
+            if last {
                 break;
             }
         }

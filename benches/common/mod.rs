@@ -147,8 +147,8 @@ impl BareOutbox {
         conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })
             .unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        // The library checkpoints its WAL at 4 MiB (`wal_checkpoint_pages`), not every
-        // 1,000 pages of 1 KiB.
+        // The library checkpoints its WAL at 4 MiB (`WAL_CHECKPOINT_BYTES` in
+        // src/store/mod.rs, private to it), not every 1,000 pages of 1 KiB.
         let page: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .unwrap();

@@ -347,10 +347,8 @@ impl HttpJsonAdapter {
         // may have more behind it (a plugin naming the field otherwise): read as the end, Get
         // QOH reported done having read one page (until 2026-12-03). A short page without it
         // is the end, and so is one longer than asked: a plugin that lists all in one answer
-        // writes them so.
-        // An empty cursor is no cursor to ask with: on a full page, the same doubt (read as
-        // the end until 2026-12-04, Get QOH and the drift report stopped after one page; from
-        // a review).
+        // writes them so. An empty cursor is no cursor to ask with: on a full page, the same
+        // doubt (read as the end until 2026-12-04; from a review).
         let full = page.items.len() == limit as usize;
         let next_cursor = match page.next_cursor {
             None if full => Err("without next_cursor (null on the last page)"),

@@ -141,10 +141,10 @@ const PAGE_SIZE: i64 = 1024;
 /// --bench ratios`, 2026-12-04). A crash loses nothing more: the WAL holds what it always held.
 const WAL_CHECKPOINT_BYTES: i64 = 1000 * 4096;
 
-/// [`WAL_CHECKPOINT_BYTES`] in pages of `page_size` bytes (a file created before the 1 KiB
-/// pages keeps its 4 KiB pages, and SQLite's 1,000).
-pub(crate) fn wal_checkpoint_pages(page_size: i64) -> i64 {
-    (WAL_CHECKPOINT_BYTES / page_size.max(512)).max(1)
+/// [`WAL_CHECKPOINT_BYTES`] in pages of `page_size` bytes, as SQLite reports it (512 to
+/// 65,536): a file created before the 1 KiB pages keeps its 4 KiB pages, and SQLite's 1,000.
+fn wal_checkpoint_pages(page_size: i64) -> i64 {
+    WAL_CHECKPOINT_BYTES / page_size
 }
 
 fn configure(
