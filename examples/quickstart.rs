@@ -14,23 +14,43 @@
 use inventory_sync::emulator::Emulator;
 use inventory_sync::{Adjustment, CartId, Delta, Reason, SendOptions, StackState, Store};
 
+/// `--config FILE` and `--send`, each at most once. Anything else is refused: a mistyped
+/// `--sned` ignored sent nothing, and `--confg FILE` ran the demo instead, without a word.
+fn arguments(args: impl Iterator<Item = String>) -> Result<(Option<String>, bool), String> {
+    let (mut config, mut send) = (None, false);
+    let mut args = args.peekable();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--config" if config.is_some() => return Err("--config is given twice".into()),
+            "--config" => match args.next_if(|f| !f.starts_with("--")) {
+                Some(file) => config = Some(file),
+                None => return Err("--config needs a file".into()),
+            },
+            "--send" if send => return Err("--send is given twice".into()),
+            "--send" => send = true,
+            _ => return Err(format!("unknown argument {a:?}")),
+        }
+    }
+    if send && config.is_none() {
+        return Err("--send goes with --config FILE (the demo always sends)".into());
+    }
+    Ok((config, send))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let send = args.iter().any(|a| a == "--send");
-    if let Some(i) = args.iter().position(|a| a == "--config") {
-        let Some(file) = args.get(i + 1).filter(|f| !f.starts_with("--")) else {
-            eprintln!("quickstart: --config needs a file");
+    let (config, send) = match arguments(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("quickstart: {e} (usage: quickstart [--config FILE [--send]])");
             std::process::exit(2);
-        };
+        }
+    };
+    if let Some(file) = &config {
         if let Err(e) = against_real_carts(file, send) {
             eprintln!("quickstart: {file}: {e}");
             std::process::exit(1);
         }
         return Ok(());
-    }
-    if send {
-        eprintln!("quickstart: --send goes with --config FILE (the demo always sends)");
-        std::process::exit(2);
     }
     let dir = std::env::temp_dir().join(format!("invsync-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

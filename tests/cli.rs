@@ -837,6 +837,49 @@ fn the_quickstart_adds_no_cart_from_a_file_with_a_bad_one() {
     assert!(said.contains("max_items_to_send"), "{said}");
 }
 
+/// An argument the quickstart does not take is refused by name, before anything runs: a
+/// mistyped `--sned` was ignored (nothing sent, exit 0), `--confg FILE` ran the demo instead,
+/// and a second `--config` was passed over for the first.
+#[test]
+fn the_quickstart_refuses_an_argument_it_does_not_take() {
+    let f = store();
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    item(&f.store, "MUG", 4);
+    let config = serde_json::json!({
+        "store": f.dir.path().join("store.db"),
+        "carts": [{"name": "Web", "adapter": "http_json", "url": emu.url(),
+                   "capabilities": {"send": true, "get": true}}],
+    });
+    let file = f.dir.path().join("carts.json");
+    for (extra, named) in [
+        (&["--sned"][..], "--sned"),
+        (&["--config", "other.json"], "--config is given twice"),
+        (&["--send", "--send"], "--send is given twice"),
+        (&["extra"], "extra"),
+    ] {
+        let out = run_quickstart(f.dir.path(), config.clone(), extra);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {said}");
+        assert!(said.contains(named), "{extra:?}: {said}");
+        assert!(
+            out.stdout.is_empty(),
+            "{extra:?} ran: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    assert!(
+        f.store.carts().unwrap().is_empty(),
+        "a refused run added a cart"
+    );
+    let out = Command::new(quickstart())
+        .arg("--confg")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "the demo ran instead");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--confg"));
+}
+
 /// A SKU starting with '-' (valid in the library, importable from CSV) can be asked for, as
 /// is or after `--`.
 #[test]
