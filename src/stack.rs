@@ -717,14 +717,15 @@ impl WebStack for SqliteStack {
 }
 
 /// Runs prune steps, each its own transaction so hosts are never held up for long, until one
-/// finds less than a full step.
+/// forgets nothing. (Until one forgot less than a full step, until 2026-12-04: an entry
+/// written while a clock ran ahead, kept among the oldest, made every step one short, so a
+/// call forgot at most a step's worth and the log outgrew the hourly prune.)
 fn prune_in_steps(mut step: impl FnMut() -> Result<usize>) -> Result<usize> {
     let mut gone = 0;
     loop {
-        let n = step()?;
-        gone += n;
-        if (n as i64) < sql::PRUNE_STEP {
-            return Ok(gone);
+        match step()? {
+            0 => return Ok(gone),
+            n => gone += n,
         }
     }
 }
@@ -818,8 +819,17 @@ impl Store {
     }
 
     /// How many records have left the stack with `outcome` (`applied`, `superseded`,
-    /// `discarded`, `netted`): the stack's history, kept in its log.
+    /// `discarded`, `netted`): the stack's history, kept in its log. Any other outcome is
+    /// refused, naming these: a mistyped one (`discard`, `Applied`) counted 0, which reads as
+    /// "none was".
     pub fn stack_history_count(&self, outcome: &str) -> Result<i64> {
+        const OUTCOMES: [&str; 4] = ["applied", "superseded", "discarded", "netted"];
+        if !OUTCOMES.contains(&outcome) {
+            return Err(Error::invalid(format!(
+                "unknown stack history outcome {outcome:?}: it is one of {}",
+                OUTCOMES.join(", ")
+            )));
+        }
         self.read(|c| sql::stack_log_count(c, outcome))
     }
 

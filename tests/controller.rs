@@ -1146,6 +1146,60 @@ fn pruning_a_long_history_goes_in_steps_and_takes_all_of_it() {
     assert_eq!(f.store.stack_history_count("applied").unwrap(), 0);
 }
 
+/// An entry written while a clock ran ahead (a PC's clock set months ahead, then corrected)
+/// sits among the oldest ids with a recent time. Every step forgot one short of a full step
+/// and the prune stopped there: a call forgot at most 4,999 entries, and the log outgrew the
+/// hourly prune.
+#[test]
+fn pruning_goes_past_an_entry_written_with_a_clock_ahead() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "L", 1_000_000);
+    e.set_qoh("L", 1_000_000);
+    adjust(&f.store, "L", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    let day: i64 = 86_400_000;
+    let now = now_ms();
+    {
+        let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+        conn.execute("UPDATE stack_log SET at = ?1", [now + 200 * day])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                   response, at)
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000)
+             SELECT record_id + i, cart_id, item_id, delta, outcome, group_key, response, ?1
+             FROM stack_log, n",
+            [now - 365 * day],
+        )
+        .unwrap();
+    }
+    assert_eq!(f.store.prune_stack_history(now - 90 * day).unwrap(), 6000);
+    assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
+}
+
+/// A mistyped outcome is refused, naming the ones there are: it counted 0, and an operator
+/// asking whether a record was discarded (`"discard"`) was told none was.
+#[test]
+fn the_history_of_an_unknown_outcome_is_refused() {
+    let f = store();
+    for typo in ["discard", "Discarded", "sent", ""] {
+        let e = f.store.stack_history_count(typo).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            inventory_sync::ErrorKind::InvalidArgument,
+            "{typo:?}"
+        );
+        assert!(
+            e.message()
+                .contains("applied, superseded, discarded, netted"),
+            "{e}"
+        );
+    }
+    assert_eq!(f.store.stack_history_count("discarded").unwrap(), 0);
+}
+
 #[test]
 fn one_pass_sends_every_tills_records_of_the_same_items() {
     // Shared mode: each item has a record from two tills, so two groups an item; the second

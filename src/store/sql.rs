@@ -2445,11 +2445,12 @@ fn backlog_clamp(c: &Connection) -> Result<()> {
 }
 
 /// Rows of the stack's history one prune step examines: the oldest by id, which are the
-/// oldest in time, so a step never walks the whole log.
-pub(crate) const PRUNE_STEP: i64 = 5_000;
+/// oldest in time (but for entries written while a clock ran ahead), so a step never walks
+/// the whole log.
+const PRUNE_STEP: i64 = 5_000;
 
 /// One step of forgetting history older than `before`: of the [`PRUNE_STEP`] oldest entries,
-/// those older than `before` go. Returns how many went; a full step means more may be left.
+/// those older than `before` go. Returns how many went; none means none of those is older.
 pub(crate) fn stack_log_prune(c: &Connection, before: i64) -> Result<usize> {
     Ok(c.prepare_cached(
         "DELETE FROM stack_log WHERE id IN (SELECT id FROM stack_log ORDER BY id LIMIT ?2)
