@@ -1032,6 +1032,54 @@ fn the_controller_does_not_report_every_attempt_on_a_rate_limited_cart() {
     );
 }
 
+/// A cart's answer quoting a line separator (U+2028) or a right-to-left override (U+202E)
+/// cannot break or reverse a line of `invsync run`'s report (nor the controller's log, the
+/// stack view's last response, a host's): the library blanks them as it blanks control
+/// characters, where they came through raw.
+#[test]
+fn a_carts_answer_cannot_break_or_reverse_a_line_of_the_run_report() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = conn.read(&mut [0u8; 65536]);
+            let body = "bad token\u{2028}[2026-12-04 10:00:00Z] 5 records sent\u{202e}tnes";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let f = store();
+    let json = serde_json::json!({
+        "name": "Web", "adapter": "http_json", "url": url, "token": "t",
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+    });
+    let c = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "S1", 5);
+    adjust(&f.store, "S1", -1, inventory_sync::Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let out = invsync(&["run", db.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("bad token"),
+        "the cart's answer is quoted: {said:?}"
+    );
+    assert!(
+        !said.contains(['\u{2028}', '\u{202e}']),
+        "printed raw: {said:?}"
+    );
+    let listed = f.store.stack_list_json(None).unwrap();
+    assert!(
+        !listed.contains("\\u2028") && !listed.contains('\u{2028}'),
+        "{listed}"
+    );
+}
+
 /// A second shared controller says it stands by for the active one, rather than log its start
 /// and then nothing for months.
 #[test]

@@ -728,11 +728,18 @@ pub(crate) fn excerpt(bytes: &[u8]) -> String {
     truncate(text.trim())
 }
 
+/// At most [`BODY_EXCERPT_CHARS`] characters of a cart's text, on one line that reads as it
+/// is: a control character, a line or paragraph separator, or a bidirectional override or
+/// isolate is a blank (a cart's answer quoting U+2028 broke the line of a pass report, a
+/// host's log and the stack view; U+202E printed the rest of it reversed).
 pub(crate) fn truncate(text: &str) -> String {
     let mut out: String = text
         .chars()
         .take(BODY_EXCERPT_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match crate::store::unprintable_in_name(c) {
+            true => ' ',
+            false => c,
+        })
         .collect();
     if text.chars().nth(BODY_EXCERPT_CHARS).is_some() {
         out.push('…');
@@ -953,5 +960,14 @@ mod tests {
     fn excerpt_is_bounded() {
         let long = "x".repeat(1000);
         assert!(excerpt(long.as_bytes()).chars().count() <= BODY_EXCERPT_CHARS + 1);
+    }
+
+    #[test]
+    fn an_excerpt_is_one_line_that_reads_as_it_is() {
+        let body = "bad token\u{2028}[10:00] 5 sent\u{202e}tnes\u{2066}x\r\ny \u{200f}ok";
+        assert_eq!(
+            excerpt(body.as_bytes()),
+            "bad token [10:00] 5 sent tnes x  y \u{200f}ok"
+        );
     }
 }

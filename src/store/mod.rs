@@ -250,10 +250,10 @@ fn host_name() -> String {
         .unwrap_or_else(|| "workstation".to_owned())
 }
 
-/// Whether `c` has no place in a name printed in reports and logs: a control character (a
-/// line break, an escape), a line or paragraph separator (a line break to many viewers), or a
-/// bidirectional embedding, override or isolate, which reorders what follows it on the line
-/// and can make a log line read as another. (Right-to-left and left-to-right marks, which
+/// Whether `c` has no place in a name, or a cart's answer, printed in reports and logs: a
+/// control character (a line break, an escape), a line or paragraph separator (a line break
+/// to many viewers), or a bidirectional embedding, override or isolate, which reorders what
+/// follows it on the line and can make a log line read as another. (Right-to-left and left-to-right marks, which
 /// Arabic and Hebrew keyboards type and which reorder nothing beyond themselves, are taken.)
 pub(crate) fn unprintable_in_name(c: char) -> bool {
     c.is_control()
