@@ -687,6 +687,18 @@ fn the_command_line_helps_makes_a_store_and_refuses_what_it_does_not_take() {
     for args in [["help", "extra"], ["--version", "--bogus"], ["-h", "run"]] {
         assert_eq!(invsync(&args).status.code(), Some(2), "{args:?}");
     }
+    // Help asked after a command: it was "unknown option --help" (exit 2), and `-h` was taken
+    // for the store file.
+    for args in [
+        &["stack", "--help"][..],
+        &["import", "--help"],
+        &["stack", "-h"],
+        &["run", "my.db", "--help"],
+    ] {
+        let out = invsync(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("invsync stack STORE"));
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new.db");
     let db = db.to_str().unwrap();

@@ -30,7 +30,8 @@
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
 //!   sum of its variants' QOH: a product keeps none of its own).
 //! - `invsync init STORE` makes a new, empty store file (refused where a file exists).
-//! - `invsync help` (or `-h`, `--help`) prints the usage; `invsync --version` the version.
+//! - `invsync help` (or `-h`, `--help`, also after a command) prints the usage; `invsync
+//!   --version` the version.
 //!
 //! STORE must be an existing store file: a mistyped path or an empty file is an error, never a
 //! new empty store. Every argument and option, and an import file's text, are checked before
@@ -106,6 +107,11 @@ fn main() -> ExitCode {
             )))
         }
         Some("help" | "-h" | "--help") => emit(&format!("{USAGE}\n")).map_err(output_failed),
+        // Help asked after a command (`invsync stack --help`, the first thing a new operator
+        // types; `-h` where STORE goes) was refused as an unknown option, or as a store file.
+        Some(command) if COMMANDS.iter().any(|(name, ..)| *name == command) && asks_help(&args) => {
+            emit(&format!("{USAGE}\n")).map_err(output_failed)
+        }
         Some("--version" | "-V" | "version") => {
             emit(&format!("invsync {}\n", env!("CARGO_PKG_VERSION"))).map_err(output_failed)
         }
@@ -126,6 +132,13 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether a command's arguments ask for help: `--help` among its options (before `--`), or
+/// `-h` where STORE goes (a SKU `-h` stays a SKU).
+fn asks_help(args: &[String]) -> bool {
+    let options = &args[..args.iter().position(|a| a == "--").unwrap_or(args.len())];
+    options.iter().any(|a| a == "--help") || options.get(1).is_some_and(|a| a == "-h")
 }
 
 enum Failure {
