@@ -1318,6 +1318,87 @@ fn the_stack_command_says_when_more_records_wait_than_it_lists() {
     assert_eq!(listed(&["--limit", "999999"]), (1001, false));
 }
 
+/// A record bypassed behind a backlog longer than `--limit` was nowhere on the screen: the
+/// summary counted only the records listed ("1 record: 1 pending"). Now a list that leaves
+/// records out ends with the whole stack's count in each state, and `--state` and `--cart`
+/// find the ones wanted.
+#[test]
+fn the_stack_view_counts_what_it_leaves_out_and_finds_a_state_or_a_cart() {
+    use inventory_sync::emulator::{Emulator, Fault};
+    let f = store();
+    let shop = Emulator::start().unwrap();
+    cart(&f.store, &shop, "Shop", "attribute");
+    let outlet = Emulator::start().unwrap();
+    cart(&f.store, &outlet, "Outlet", "attribute");
+    for sku in ["PEN", "MUG"] {
+        item(&f.store, sku, 4);
+        shop.set_qoh(sku, 4);
+        outlet.set_qoh(sku, 4);
+    }
+    // The outlet is down: its records wait ahead of the shop's refused one.
+    outlet.inject(Fault::Status {
+        status: 503,
+        count: 1000,
+        retry_after: Some(600),
+    });
+    shop.fail_sku("MUG", "refused");
+    adjust(&f.store, "PEN", -1, inventory_sync::Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let shown = |extra: &[&str]| {
+        let mut args = vec!["stack", db];
+        args.extend(extra);
+        let out = invsync(&args);
+        assert!(out.status.success(), "{extra:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = shown(&["--limit", "1"]);
+    assert!(
+        said.ends_with("1 record: 1 pending\nin the whole stack: 3 records: 2 waiting, 1 bypassed, 0 uncertain\n"),
+        "{said}"
+    );
+    let said = shown(&["--state", "bypassed"]);
+    assert_eq!(
+        said.lines().filter(|l| l.contains("MUG")).count(),
+        1,
+        "{said}"
+    );
+    assert!(!said.contains("PEN"), "{said}");
+    assert!(said.contains("1 record: 1 bypassed\n"), "{said}");
+    // By name in any case, or by id; the totals are the cart's.
+    let outlet_only = shown(&["--cart", "outlet", "--state", "pending"]);
+    assert!(
+        outlet_only.contains("in Outlet's records: 2 records: 2 waiting, 0 bypassed"),
+        "{outlet_only}"
+    );
+    assert!(!outlet_only.contains("Shop"), "{outlet_only}");
+    // The whole list, nothing left out: no second line.
+    let all = shown(&[]);
+    assert!(all.ends_with("3 records: 2 pending, 1 bypassed\n"), "{all}");
+    for (args, says) in [
+        (
+            &["--state", "waiting"][..],
+            "--state \"waiting\" is not pending, bypassed or uncertain",
+        ),
+        (
+            &["--cart", "Mall"],
+            "--cart \"Mall\" names no cart of this store (its carts: \"Shop\", \"Outlet\")",
+        ),
+    ] {
+        let mut full = vec!["stack", db];
+        full.extend(args);
+        let out = invsync(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}: {out:?}"
+        );
+    }
+}
+
 /// The QOH of a product with variants is the sum of its variants' QOH, said as such; it
 /// printed the product row's own 0.
 #[test]

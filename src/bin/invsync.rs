@@ -20,9 +20,12 @@
 //!   same changes imported again (the same file run twice, or its lines sorted and saved
 //!   again) refuse the file; `--again` says they are new changes and applies them, numbered
 //!   on from the imports of the same changes before (so a later run without it is refused).
-//! - `invsync stack STORE [--limit N] [--json]` prints the troubleshooting view: the oldest N
-//!   records (1,000 unless given, at most 999,999) as a table (carts by name, times in UTC,
-//!   each cart's last answer), then how many are in each state, saying on stderr when more
+//! - `invsync stack STORE [--limit N] [--cart C] [--state S] [--json]` prints the
+//!   troubleshooting view: the oldest N records (1,000 unless given, at most 999,999) as a
+//!   table (carts by name, times in UTC, each cart's last answer), of cart C only (its name or
+//!   id) and in state S only (`pending`, `bypassed` or `uncertain`) when given, then how many
+//!   are in each state; when the table leaves records out (more wait, or another state), a
+//!   line counts the stack's records (of cart C) in each state, and stderr says when more
 //!   wait; `--json` prints them as `stack_list_json` gives them (times in Unix milliseconds).
 //! - `invsync retry STORE RECORD` sends a bypassed or uncertain record (by the number the
 //!   stack view shows) again, with the records sent with it, from attempt 0; `invsync discard
@@ -57,7 +60,7 @@ use std::time::Duration;
 const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workstation W]
        invsync run STORE [--workstation W]
        invsync import STORE FILE [--workstation W] [--again]
-       invsync stack STORE [--limit N] [--json]
+       invsync stack STORE [--limit N] [--cart C] [--state S] [--json]
        invsync retry STORE RECORD
        invsync discard STORE RECORD
        invsync qoh STORE SKU
@@ -73,7 +76,11 @@ const COMMANDS: &[(&str, &[&str], &[&str])] = &[
     ),
     ("run", &["STORE"], &["--workstation"]),
     ("import", &["STORE", "FILE"], &["--workstation", "--again"]),
-    ("stack", &["STORE"], &["--limit", "--json"]),
+    (
+        "stack",
+        &["STORE"],
+        &["--limit", "--json", "--cart", "--state"],
+    ),
     ("retry", &["STORE", "RECORD"], &[]),
     ("discard", &["STORE", "RECORD"], &[]),
     ("qoh", &["STORE", "SKU"], &[]),
@@ -186,7 +193,13 @@ impl From<inventory_sync::Error> for Failure {
 }
 
 /// The options that take a value.
-const OPTIONS: [&str; 3] = ["--interval-ms", "--workstation", "--limit"];
+const OPTIONS: [&str; 5] = [
+    "--interval-ms",
+    "--workstation",
+    "--limit",
+    "--cart",
+    "--state",
+];
 /// Options that take no value.
 const FLAGS: [&str; 2] = ["--again", "--json"];
 
@@ -550,11 +563,32 @@ fn run(args: &[String]) -> Result<(), Failure> {
         Some("stack") => {
             // One under the library's largest list, so that one more can tell whether more wait.
             let limit = number_option(args, "--limit", 999_999, 1000)?;
+            let state = match option(args, "--state")? {
+                None => None,
+                Some(s @ ("pending" | "bypassed" | "uncertain")) => Some(s),
+                Some(s) => {
+                    return Err(Failure::Usage(format!(
+                        "--state {s:?} is not pending, bypassed or uncertain"
+                    )))
+                }
+            };
+            let cart_asked = option(args, "--cart")?;
             let store = open(args, &pos)?;
+            let carts = store.carts()?;
+            let cart = match cart_asked {
+                None => None,
+                Some(asked) => Some(find_cart(&carts, asked)?),
+            };
             // One more than asked for tells whether more wait.
-            let filter = format!(r#"{{"limit":{}}}"#, limit + 1);
+            let mut filter = serde_json::json!({"limit": limit + 1});
+            if let Some(c) = cart {
+                filter["cart_id"] = c.id.into();
+            }
+            if let Some(s) = state {
+                filter["state"] = s.into();
+            }
             let mut records: Vec<serde_json::Value> =
-                serde_json::from_str(&store.stack_list_json(Some(&filter))?)
+                serde_json::from_str(&store.stack_list_json(Some(&filter.to_string()))?)
                     .expect("the library lists records as a JSON array");
             let more = records.len() as u64 > limit;
             records.truncate(limit as usize);
@@ -563,8 +597,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 format!("{json}\n")
             } else {
                 let names: HashMap<i64, String> =
-                    store.carts()?.into_iter().map(|c| (c.id, c.name)).collect();
-                stack_table(&records, &names)
+                    carts.iter().map(|c| (c.id, c.name.clone())).collect();
+                let mut text = stack_table(&records, &names);
+                // What the list leaves out, counted: a record bypassed behind a day's backlog
+                // (past --limit), or in a state not asked for, was nowhere on the screen.
+                if more || state.is_some() {
+                    text.push_str(&stack_totals(&store, cart)?);
+                }
+                text
             };
             emit(&text).map_err(output_failed)?;
             if more {
@@ -903,6 +943,63 @@ fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> S
         each.join(", ")
     ));
     out
+}
+
+/// The cart `asked` names: by its name, or in other case the only one so named, else by its
+/// id.
+fn find_cart<'a>(
+    carts: &'a [inventory_sync::Cart],
+    asked: &str,
+) -> Result<&'a inventory_sync::Cart, Failure> {
+    let folded = |c: &&inventory_sync::Cart| c.name.to_lowercase() == asked.to_lowercase();
+    carts
+        .iter()
+        .find(|c| c.name == asked)
+        .or_else(|| match carts.iter().filter(folded).count() {
+            1 => carts.iter().find(folded),
+            _ => None,
+        })
+        .or_else(|| {
+            let id = asked.trim().parse::<i64>().ok()?;
+            carts.iter().find(|c| c.id == id)
+        })
+        .ok_or_else(|| {
+            let names: Vec<String> = carts.iter().map(|c| format!("{:?}", c.name)).collect();
+            Failure::Usage(format!(
+                "--cart {asked:?} names no cart of this store (its carts: {})",
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ))
+        })
+}
+
+/// The stack's records in each state (of `cart`, or of every cart), as a line after a list
+/// that shows only some of them.
+fn stack_totals(store: &Store, cart: Option<&inventory_sync::Cart>) -> Result<String, Failure> {
+    use inventory_sync::StackState::{Bypassed, Uncertain, Waiting};
+    let mut each = Vec::new();
+    let mut all = 0;
+    for (state, name) in [
+        (Waiting, "waiting"),
+        (Bypassed, "bypassed"),
+        (Uncertain, "uncertain"),
+    ] {
+        let n = store.stack_count(cart.map_or(0, |c| c.id), state)?;
+        all += n;
+        each.push(format!("{n} {name}"));
+    }
+    let whose = match cart {
+        Some(c) => format!("{}'s records", printable(&c.name)),
+        None => "the whole stack".into(),
+    };
+    Ok(format!(
+        "in {whose}: {}: {}\n",
+        counted(all as usize, "record"),
+        each.join(", ")
+    ))
 }
 
 /// One line of an import file.
