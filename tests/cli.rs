@@ -1563,6 +1563,66 @@ fn an_operator_retries_or_discards_a_bypassed_record_from_the_command_line() {
     assert_eq!(f.store.stack_history_count("discarded").unwrap(), 1);
 }
 
+/// An uncertain record (a WooCommerce sale whose answer was lost: the cart has it) retried
+/// from the command line was sent again and applied twice (the cart showed 3 where the order
+/// manager had 6), the CLI saying only "will be sent again". It is now refused until the
+/// operator says `--checked`, and the refusal says what to check and both ways on.
+#[test]
+fn an_uncertain_record_is_retried_only_once_the_operator_says_the_cart_was_checked() {
+    use inventory_sync::emulator::{Emulator, Fault, Mode};
+    let f = store();
+    let emu = Emulator::start_mode(Mode::WooCommerce).unwrap();
+    emu.set_token(Some("ck_test:cs_test_1"));
+    let c = f
+        .store
+        .upsert_cart_json(
+            &serde_json::json!({"name": "Woo", "adapter": "woocommerce", "url": emu.url(),
+                "consumer_key": "ck_test", "consumer_secret": "cs_test_1",
+                "capabilities": {"send": true, "get": true, "realtime": "sku"}})
+            .to_string(),
+        )
+        .unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "MUG", 10);
+    emu.set_qoh("MUG", 10);
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    drain(&f.store);
+    adjust(&f.store, "MUG", -3, Reason::PosSale);
+    emu.inject(Fault::Delay { ms: 0, count: 1 }); // the read passes
+    emu.inject(Fault::ApplyThenDrop { count: 1 }); // the write applies, its answer is lost
+    drain(&f.store);
+    let rec = &stack(&f.store, None)[0];
+    assert_eq!(rec["state"], "uncertain", "set-up");
+    assert_eq!(emu.qoh("MUG"), Some(6), "set-up: the cart has the sale");
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let id = rec["id"].to_string();
+    let out = invsync(&["retry", db, &id]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    for part in [
+        format!("record {id} is uncertain"),
+        "MUG -3".into(),
+        format!("invsync discard {db} {id}"),
+        format!("invsync retry {db} {id} --checked"),
+    ] {
+        assert!(said.contains(&part), "{part:?} in {said}");
+    }
+    drain(&f.store);
+    assert_eq!(emu.qoh("MUG"), Some(6), "sent again though refused");
+    assert_eq!(stack(&f.store, None)[0]["state"], "uncertain");
+    // Checked: the operator set the cart back (a count corrected by hand), and says so.
+    emu.set_qoh("MUG", 9);
+    let out = invsync(&["retry", db, &id, "--checked"]);
+    assert!(out.status.success(), "{out:?}");
+    drain(&f.store);
+    assert_eq!(emu.qoh("MUG"), Some(6));
+    assert!(stack(&f.store, None).is_empty());
+    // `--checked` is the retry's only: discard takes none.
+    let out = invsync(&["discard", db, &id, "--checked"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 /// A store with a real-time cart on the [`Escaping`] adapter.
 fn escaping_cart() -> Fixture {
     let f = store();

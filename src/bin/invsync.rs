@@ -27,9 +27,12 @@
 //!   are in each state; when the table leaves records out (more wait, or another state), a
 //!   line counts the stack's records (of cart C) in each state, and stderr says when more
 //!   wait; `--json` prints them as `stack_list_json` gives them (times in Unix milliseconds).
-//! - `invsync retry STORE RECORD` sends a bypassed or uncertain record (by the number the
-//!   stack view shows) again, with the records sent with it, from attempt 0; `invsync discard
-//!   STORE RECORD` removes it and them from the stack, the cart not told. Others are refused.
+//! - `invsync retry STORE RECORD [--checked]` sends a bypassed or uncertain record (by the
+//!   number the stack view shows) again, with the records sent with it, from attempt 0; an
+//!   uncertain one (the cart may have it: the answer to its send was lost) only with
+//!   `--checked`, which says the operator checked the cart's count and the change is not in
+//!   it. `invsync discard STORE RECORD` removes it and them from the stack, the cart not told.
+//!   Others are refused.
 //! - `invsync qoh STORE SKU` prints the order manager's QOH (of a product with variants, the
 //!   sum of its variants' QOH: a product keeps none of its own).
 //! - `invsync init STORE` makes a new, empty store file (refused where a file exists).
@@ -61,7 +64,7 @@ const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workst
        invsync run STORE [--workstation W]
        invsync import STORE FILE [--workstation W] [--again]
        invsync stack STORE [--limit N] [--cart C] [--state S] [--json]
-       invsync retry STORE RECORD
+       invsync retry STORE RECORD [--checked]
        invsync discard STORE RECORD
        invsync qoh STORE SKU
        invsync init STORE
@@ -81,7 +84,7 @@ const COMMANDS: &[(&str, &[&str], &[&str])] = &[
         &["STORE"],
         &["--limit", "--json", "--cart", "--state"],
     ),
-    ("retry", &["STORE", "RECORD"], &[]),
+    ("retry", &["STORE", "RECORD"], &["--checked"]),
     ("discard", &["STORE", "RECORD"], &[]),
     ("qoh", &["STORE", "SKU"], &[]),
     ("init", &["STORE"], &[]),
@@ -201,7 +204,7 @@ const OPTIONS: [&str; 5] = [
     "--state",
 ];
 /// Options that take no value.
-const FLAGS: [&str; 2] = ["--again", "--json"];
+const FLAGS: [&str; 3] = ["--again", "--json", "--checked"];
 
 /// `--name=value` (before `--`) as `--name value`, for an option that takes a value: refused
 /// as an unknown option until 2026-12-04, though the option was known.
@@ -629,11 +632,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 })?;
             let store = open(args, &pos)?;
             let done = if action == "retry" {
+                if !options.contains(&"--checked") {
+                    refuse_unchecked_retry(&store, record, nth(&pos, 1, "STORE")?)?;
+                }
                 store.stack_retry(record)?;
                 "will be sent again at the next pass, from attempt 0"
             } else {
                 store.stack_discard(record)?;
-                "discarded: the cart was not told (check its count, or run Send QOH)"
+                "discarded: the cart was not told (check its count; a Send QOH from the order \
+                 manager sets it)"
             };
             report_done(&format!(
                 "record {record}, and the records sent with it, {done}\n"
@@ -943,6 +950,31 @@ fn stack_table(records: &[serde_json::Value], carts: &HashMap<i64, String>) -> S
         each.join(", ")
     ));
     out
+}
+
+/// Refuses the retry of an uncertain record: the cart may have its change already (the
+/// answer to its send was lost), and sent again it would be applied twice, as a retry from
+/// the command line did without a word. `--checked` says the operator looked and the cart
+/// has not got it.
+fn refuse_unchecked_retry(store: &Store, record: i64, path: &str) -> Result<(), Failure> {
+    let filter = r#"{"state":"uncertain","limit":1000000}"#;
+    let uncertain: Vec<serde_json::Value> =
+        serde_json::from_str(&store.stack_list_json(Some(filter))?)
+            .expect("the library lists records as a JSON array");
+    let Some(r) = uncertain.iter().find(|r| r["id"].as_i64() == Some(record)) else {
+        return Ok(());
+    };
+    let sku = printable(r["sku"].as_str().unwrap_or_default());
+    Err(Failure::Lib(inventory_sync::Error::new(
+        inventory_sync::ErrorKind::Refused,
+        format!(
+            "record {record} is uncertain: the cart may have its change ({sku} {:+}) already, as \
+             the answer to its send was lost, and sent again it would be applied twice. Check \
+             the cart's count of {sku}: if the change is in it, `invsync discard {path} {record}`; \
+             if not, `invsync retry {path} {record} --checked`",
+            r["delta"].as_i64().unwrap_or_default()
+        ),
+    )))
 }
 
 /// The cart `asked` names: by its name, or in other case the only one so named, else by its
