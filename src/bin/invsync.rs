@@ -349,7 +349,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             say(
                 &mut std::io::stdout(),
                 &format!(
-                    "controller started: {}, workstation {}, StackMode {}, a pass every {interval} ms\n",
+                    "controller started: {}, workstation {}, StackMode {}, {interval} ms between passes when nothing waits\n",
                     store.path().display(),
                     store.workstation(),
                     store
