@@ -1119,8 +1119,9 @@ fn the_controller_forgets_history_older_than_stack_history_days() {
     assert!(f.store.set_param("StackHistoryDays", "-1").is_err());
 }
 
-#[test]
-fn pruning_a_long_history_goes_in_steps_and_takes_all_of_it() {
+/// A store whose stack history holds one applied entry and `more` copies of it, written at
+/// `at` (the first one's time when `None`).
+fn history_of(more: i64, at: Option<i64>) -> Fixture {
     let f = store();
     let e = Emulator::start().unwrap();
     cart(&f.store, &e, "A", "attribute");
@@ -1128,19 +1129,24 @@ fn pruning_a_long_history_goes_in_steps_and_takes_all_of_it() {
     e.set_qoh("L", 1_000_000);
     adjust(&f.store, "L", -1, Reason::PosSale);
     f.store.run_stack(None).unwrap();
-    {
-        // 12,000 entries: more than two prune steps of 5,000.
-        let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-        conn.execute(
-            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                   response, at)
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 11999)
-             SELECT record_id + i, cart_id, item_id, delta, outcome, group_key, response, at
-             FROM stack_log, n",
-            [],
-        )
-        .unwrap();
-    }
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    conn.execute(
+        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                               response, at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+         SELECT record_id + i, cart_id, item_id, delta, outcome, group_key, response,
+                COALESCE(?2, at)
+         FROM stack_log, n",
+        rusqlite::params![more, at],
+    )
+    .unwrap();
+    f
+}
+
+#[test]
+fn pruning_a_long_history_goes_in_steps_and_takes_all_of_it() {
+    // 12,000 entries: more than two prune steps of 5,000.
+    let f = history_of(11_999, None);
     assert_eq!(f.store.stack_history_count("applied").unwrap(), 12_000);
     assert_eq!(f.store.prune_stack_history(i64::MAX).unwrap(), 12_000);
     assert_eq!(f.store.stack_history_count("applied").unwrap(), 0);
@@ -1152,29 +1158,16 @@ fn pruning_a_long_history_goes_in_steps_and_takes_all_of_it() {
 /// hourly prune.
 #[test]
 fn pruning_goes_past_an_entry_written_with_a_clock_ahead() {
-    let f = store();
-    let e = Emulator::start().unwrap();
-    cart(&f.store, &e, "A", "attribute");
-    item(&f.store, "L", 1_000_000);
-    e.set_qoh("L", 1_000_000);
-    adjust(&f.store, "L", -1, Reason::PosSale);
-    f.store.run_stack(None).unwrap();
     let day: i64 = 86_400_000;
     let now = now_ms();
-    {
-        let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-        conn.execute("UPDATE stack_log SET at = ?1", [now + 200 * day])
-            .unwrap();
-        conn.execute(
-            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                   response, at)
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000)
-             SELECT record_id + i, cart_id, item_id, delta, outcome, group_key, response, ?1
-             FROM stack_log, n",
-            [now - 365 * day],
+    let f = history_of(6000, Some(now - 365 * day));
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute(
+            "UPDATE stack_log SET at = ?1 WHERE id = (SELECT MIN(id) FROM stack_log)",
+            [now + 200 * day],
         )
         .unwrap();
-    }
     assert_eq!(f.store.prune_stack_history(now - 90 * day).unwrap(), 6000);
     assert_eq!(f.store.stack_history_count("applied").unwrap(), 1);
 }
