@@ -997,13 +997,17 @@ fn find_cart<'a>(
         })
         .ok_or_else(|| {
             let names: Vec<String> = carts.iter().map(|c| format!("{:?}", c.name)).collect();
-            Failure::Usage(format!(
-                "--cart {asked:?} names no cart of this store (its carts: {})",
-                if names.is_empty() {
-                    "none".into()
-                } else {
-                    names.join(", ")
-                }
+            // The store's answer, as an unknown SKU is (exit 1), not bad usage.
+            Failure::Lib(inventory_sync::Error::new(
+                inventory_sync::ErrorKind::NotFound,
+                format!(
+                    "--cart {asked:?} names no cart of this store (its carts: {})",
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
             ))
         })
 }
