@@ -4949,3 +4949,209 @@ fn moving_a_variant_to_another_variant_is_refused_as_a_product_change() {
         e.message()
     );
 }
+
+// The rules a mutation audit (2026-12-04) found no test catching a break of: each test below
+// was seen failing under the mutation its comment names.
+
+/// Rule 1: records go only to carts that *support* real-time sync. A cart whose level is
+/// changed to `none` gets nothing afterwards. (Guarded twice: the cart update clears the box,
+/// and the targets' query requires `realtime <> 'none'`. Seen failing only with both broken:
+/// the update keeping the box, and the query without the level test; rule1's own "None"
+/// cart never had its box ticked, so no rules.rs test saw that mutant.)
+#[test]
+fn rule1_a_cart_changed_to_no_real_time_support_gets_no_records() {
+    let f = store();
+    let (a, b) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cb = cart(&f.store, &b, "B", "attribute");
+    item(&f.store, "TEE", 10);
+    // B loses real-time support (its box stays as it was).
+    let spec = serde_json::json!({
+        "name": "B", "adapter": "http_json", "url": b.url(),
+        "capabilities": {"send": true, "get": true, "realtime": "none"},
+        "max_items_to_send": 50,
+    });
+    assert_eq!(f.store.upsert_cart_json(&spec.to_string()).unwrap(), cb);
+    adjust(&f.store, "TEE", -1, Reason::PosSale);
+    assert_eq!(records(&f.store, ca), vec![("TEE".into(), -1)]);
+    assert!(
+        records(&f.store, cb).is_empty(),
+        "a cart without real-time support is queued nothing"
+    );
+}
+
+/// Rule 5: a product with variants is never sent to an `Attribute` cart, also by Send QOH.
+/// (Guarded twice: `items_for_cart`'s SQL and `published_change`. Seen failing with both
+/// broken; rule5's test cannot see it, its emulator not listing the product, so a set of it
+/// fails as an unknown SKU and the cart's count stays `None` either way.)
+#[test]
+fn rule5_send_qoh_never_sends_a_product_with_variants_to_an_attribute_cart() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Attr", "attribute");
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-S", "TEE", 2);
+    variant(&f.store, "TEE-M", "TEE", 5);
+    // The cart lists the product too (a parent listing with a stale count).
+    e.set_qoh("TEE", 3);
+    e.set_qoh("TEE-S", 0);
+    e.set_qoh("TEE-M", 0);
+    let rep = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((e.qoh("TEE-S"), e.qoh("TEE-M")), (Some(2), Some(5)));
+    assert_eq!(
+        e.qoh("TEE"),
+        Some(3),
+        "the product is never sent to an Attribute cart"
+    );
+    assert_eq!((rep.sent, rep.failed), (2, 0), "{rep:?}");
+}
+
+/// Rule 5: a `Sku` cart cannot track variants: Send QOH sends it the product's total and
+/// never a variant. (Mutation: `items_for_cart` lists variants for a Sku cart, which were
+/// then sent the product's total under their own SKU; rule5's test could not see it.)
+#[test]
+fn rule5_send_qoh_never_sends_a_variant_to_a_sku_cart() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Sku", "sku");
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-S", "TEE", 2);
+    variant(&f.store, "TEE-M", "TEE", 5);
+    e.set_qoh("TEE", 0);
+    // The cart happens to list a variant's SKU as a product of its own.
+    e.set_qoh("TEE-S", 9);
+    let rep = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(e.qoh("TEE"), Some(7), "the product's total");
+    assert_eq!(
+        e.qoh("TEE-S"),
+        Some(9),
+        "a variant is never sent to a Sku cart"
+    );
+    assert_eq!((rep.sent, rep.failed), (1, 0), "{rep:?}");
+}
+
+/// Rule 9 with rule 4: with SynchQOH off, real-time sync is off for every cart (the seeds:
+/// set SynchQOH to FALSE to reset counts manually), so Send QOH and Get QOH are not refused
+/// for a cart whose box is still ticked. (Mutation: the refusal ignores SynchQOH.)
+#[test]
+fn rule9_manual_sync_is_allowed_while_synchqoh_is_off_whatever_the_box() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    assert!(f.store.cart(c).unwrap().sync_on);
+    item(&f.store, "X", 4);
+    e.set_qoh("X", 0);
+    f.store.set_param("SynchQOH", "false").unwrap();
+    let rep = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!(rep.sent, 1);
+    assert_eq!(e.qoh("X"), Some(4));
+    e.set_qoh("X", 3); // a web sale
+    let rep = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
+    assert_eq!(rep.updated, 1);
+    assert_eq!(f.store.item_qoh("X").unwrap(), 3);
+}
+
+/// Rule 10: a record whose item the cart keeps answering "try again" (not an outage, not a
+/// rate limit) is bypassed at its 10th attempt, not its 11th. (Mutation: `>=` made `>` in
+/// the Retryable arm of `stack::transition`; rule10's own test fails by outage, another arm.
+/// The unit test `stack::tests::the_state_machine_counts_attempts_and_bypasses_at_the_limit`
+/// catches it too; this one shows it end to end.)
+#[test]
+fn rule10_an_item_answered_try_again_is_bypassed_at_the_tenth_attempt() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "K", 10);
+    item(&f.store, "OK", 10);
+    e.set_qoh("K", 10);
+    e.set_qoh("OK", 10);
+    e.fail_sku("K", "busy"); // not in the protocol: retryable
+    adjust(&f.store, "K", -1, Reason::PosSale);
+    for _ in 0..20 {
+        f.store.run_stack(None).unwrap();
+    }
+    let recs = stack(&f.store, Some(&format!(r#"{{"cart_id":{c}}}"#)));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["state"], "bypassed", "{}", recs[0]);
+    assert_eq!(recs[0]["attempts"], 10, "{}", recs[0]);
+    assert_eq!(f.store.stack_count(c, StackState::Bypassed).unwrap(), 1);
+    assert_eq!(e.qoh("K"), Some(10));
+    // The cart goes on taking other items' changes.
+    adjust(&f.store, "OK", -1, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(e.qoh("OK"), Some(9));
+}
+
+/// Rule 7: Send QOH to one cart supersedes that cart's waiting records only; another cart's
+/// records for the same item still go to it. (Mutation: the supersede's DELETE without its
+/// `cart_id` filter; rule7's other tests have one cart.)
+#[test]
+fn rule7_send_qoh_to_one_cart_leaves_another_carts_records_waiting() {
+    let f = store();
+    let (a, b) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cb = cart(&f.store, &b, "B", "attribute");
+    item(&f.store, "MUG", 10);
+    a.set_qoh("MUG", 0);
+    b.set_qoh("MUG", 10);
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    assert_eq!(records(&f.store, cb).len(), 2);
+    let rep = f
+        .store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((rep.sent, rep.superseded), (1, 2), "{rep:?}");
+    assert_eq!(a.qoh("MUG"), Some(8));
+    assert!(records(&f.store, ca).is_empty());
+    assert_eq!(
+        records(&f.store, cb),
+        vec![("MUG".into(), -1), ("MUG".into(), -1)],
+        "B's records are not A's to settle"
+    );
+    drain(&f.store);
+    assert_eq!(b.qoh("MUG"), Some(8));
+    assert_eq!(
+        a.qoh("MUG"),
+        Some(8),
+        "nothing sent to A on top of its count"
+    );
+}
+
+/// Rule 5 with rule 8: a `Sku` cart cannot track variants, so Get QOH takes no count of a
+/// variant's SKU that such a cart lists: it is reported, and the variant's QOH is left alone.
+/// (Mutation: the "a SKU-level cart's count of a variant is not tracked" branch of
+/// `apply_pulled` skipped; the count was applied to the variant.)
+#[test]
+fn rule8_get_qoh_from_a_sku_cart_takes_no_variants_count() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Sku", "sku");
+    f.store.set_cart_sync(c, false).unwrap();
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-S", "TEE", 2);
+    variant(&f.store, "TEE-M", "TEE", 5);
+    e.set_qoh("TEE", 7);
+    e.set_qoh("TEE-S", 9);
+    let rep = f
+        .store
+        .get_qoh(
+            c,
+            GetOptions {
+                force: false,
+                create_new: true,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(f.store.item_qoh("TEE-S").unwrap(), 2);
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 5);
+    assert_eq!(rep.updated, 0, "{rep:?}");
+    assert!(rep.not_applied.iter().any(|n| n.sku == "TEE-S"), "{rep:?}");
+}
