@@ -1009,3 +1009,82 @@ fn a_429_naming_its_wait_in_x_retry_after_waits_that_long() {
         other => panic!("the 429's own wait (15 s) is kept: {other:?}"),
     }
 }
+
+/// MUG's level at the location: 5, and 4 once a storefront order took one.
+const MUG_AT_5: &str = r#"{"data":[{"identity":{"sku":"MUG","variant_id":7,"product_id":3},"available_to_sell":5,"total_inventory_onhand":5,"settings":{"safety_stock":0}}],"meta":{"pagination":{"total":1,"count":1,"per_page":1000,"current_page":1,"total_pages":1}}}"#;
+const MUG_AT_4: &str = r#"{"data":[{"identity":{"sku":"MUG","variant_id":7,"product_id":3},"available_to_sell":4,"total_inventory_onhand":4,"settings":{"safety_stock":0}}],"meta":{"pagination":{"total":1,"count":1,"per_page":1000,"current_page":1,"total_pages":1}}}"#;
+const NONE_LISTED: &str = r#"{"data":[],"meta":{"pagination":{"total":0,"count":0,"per_page":1000,"current_page":1,"total_pages":0}}}"#;
+
+/// A compare-and-set (Send QOH's count with `expected`) whose compare read's answer says
+/// the quota's window is used up: the write waited out the window (up to 30 s), then set
+/// the count compared before it, over a storefront sale made meanwhile (5 → 4, the 9 set
+/// anyway). The count is read again after the wait, and the set is a conflict.
+#[test]
+fn a_compare_and_set_is_not_written_on_a_count_read_before_a_quota_wait() {
+    let server = Scripted::start_with_headers(vec![
+        // The check that the SKU exists.
+        (200, "", MUG_AT_5),
+        // The compare read: 5 as expected, and the window's quota used up.
+        (
+            200,
+            "X-Rate-Limit-Requests-Left: 0\r\nX-Rate-Limit-Time-Reset-Ms: 200\r\n",
+            MUG_AT_5,
+        ),
+        // After the wait: a storefront order took one.
+        (200, "", MUG_AT_4),
+    ]);
+    let out = scripted_adapter(&server)
+        .set_quantities(&[QuantitySet {
+            key: "k".into(),
+            sku: "MUG".into(),
+            remote_ref: None,
+            qoh: 9,
+            expected: Some(5),
+        }])
+        .unwrap();
+    assert_eq!(out, vec![SendOutcome::Conflict { current: 4 }]);
+    let seen = server.finish();
+    assert!(
+        seen.iter().all(|(line, ..)| line.starts_with("GET ")),
+        "{seen:?}"
+    );
+}
+
+/// BigCommerce takes SKUs of up to 255 characters; the check for unknown ones put 50 in one
+/// `sku:in` query, a request line of 13 KB, which front ends refuse past 8 KB with a 414
+/// (Apache's `LimitRequestLine`, nginx's header buffers). The check goes in shorter queries.
+#[test]
+fn the_unknown_sku_check_keeps_its_request_line_under_8_kb() {
+    let deltas: Vec<DeltaSend> = (0..50)
+        .map(|i| DeltaSend {
+            sku: format!("{i:02}-{}", "X".repeat(252)),
+            ..sale("")
+        })
+        .collect();
+    let server = Scripted::start(vec![(200, NONE_LISTED); 4]);
+    let out = scripted_adapter(&server).apply_deltas(&deltas).unwrap();
+    assert!(
+        out.iter().all(
+            |o| matches!(o, SendOutcome::Failed { message } if message.contains("unknown SKU"))
+        ),
+        "{out:?}"
+    );
+    let seen = server.finish();
+    for (line, ..) in &seen {
+        assert!(line.len() <= 8190, "a request line of {} bytes", line.len());
+    }
+}
+
+/// A 4xx to the adapter's own read for unknown SKUs (a 414 for a long URL, a 400) was the
+/// whole call's `Rejected`, which bypasses every change of the batch at once, though none
+/// was sent: it is a failure to read, and the changes go again later.
+#[test]
+fn a_refused_unknown_sku_check_bypasses_no_change() {
+    let server = Scripted::start(vec![(414, "")]);
+    let out = scripted_adapter(&server).apply_deltas(&[sale("A"), sale("B")]);
+    assert!(
+        matches!(&out, Err(CartError::Unavailable(m)) if m.contains("nothing was sent") && m.contains("414")),
+        "{out:?}"
+    );
+    server.finish();
+}

@@ -25,7 +25,8 @@
 //! ambiguous failure is never re-sent blindly — the controller marks the record `uncertain`).
 //! Send QOH uses absolute adjustments; a set with an `expected` count first reads the level
 //! and answers [`SendOutcome::Conflict`] on a mismatch (the API has no compare-and-set: the
-//! window between that read and the write is one request).
+//! window between that read and the write is one request; where the write would first wait
+//! for a used-up quota, the level is read again after the wait instead).
 //!
 //! Items go by SKU. Unknown SKUs are found before writing, with one `sku:in` read per 50 SKUs
 //! not yet seen by this adapter, so one unknown SKU fails alone instead of a 422 for the whole
@@ -87,6 +88,9 @@ pub const MAX_QUANTITY: i64 = 2_147_483_647;
 /// The longest the adapter waits for a used-up quota window before a request.
 pub const MAX_PACING: Duration = Duration::from_secs(30);
 const SKUS_PER_CHECK: usize = 50;
+/// At most this many bytes of SKUs in one `sku:in` query, as the query writes them: with the
+/// rest of the URL, well within the 8 KB request line front ends take.
+const SKU_QUERY_BYTES: usize = 4000;
 
 /// The BigCommerce adapter of one cart.
 pub struct BigCommerceAdapter {
@@ -429,12 +433,24 @@ impl BigCommerceAdapter {
     }
 
     /// The current on-hand count of the SKUs that exist (all pages), marking them known.
+    ///
+    /// A read this adapter makes for its own checks that BigCommerce refuses (a 4xx other
+    /// than those with a meaning of their own) is [`CartError::Unavailable`]: nothing was
+    /// sent, and the changes go again later. As [`CartError::Rejected`], every change of the
+    /// call was bypassed at once for a read.
     fn levels(&self, skus: &[&str]) -> std::result::Result<HashMap<String, i64>, CartError> {
         let mut out = HashMap::new();
-        for chunk in skus.chunks(SKUS_PER_CHECK) {
+        for chunk in query_chunks(skus) {
             let mut page = 1;
             loop {
-                let listing = self.items_page(page, MAX_LIMIT, Some(chunk))?;
+                let listing = self
+                    .items_page(page, MAX_LIMIT, Some(chunk))
+                    .map_err(|e| match e {
+                        CartError::Rejected(m) => CartError::Unavailable(format!(
+                            "bigcommerce refused the read of the current counts, so nothing was sent: {m}"
+                        )),
+                        e => e,
+                    })?;
                 out.extend(
                     listing
                         .items
@@ -501,6 +517,54 @@ impl BigCommerceAdapter {
         true
     }
 
+    /// Whether the next request waits for the quota's window first.
+    fn pacing_pending(&self) -> bool {
+        self.not_before
+            .lock()
+            .is_some_and(|until| until > Instant::now())
+    }
+
+    /// Reads again the counts of `part`'s compared SKUs (`expected_of`) while its write would
+    /// wait for the quota first (the read waits instead), and takes out of `part` each whose
+    /// count is no longer the one expected ([`SendOutcome::Conflict`]). A quota so small that
+    /// each read uses it up is read three times, then written after its wait.
+    fn compare_again(
+        &self,
+        part: &mut Vec<(usize, &str, i64)>,
+        expected_of: &HashMap<&str, i64>,
+        out: &mut [Option<SendOutcome>],
+    ) -> std::result::Result<(), CartError> {
+        for _ in 0..3 {
+            let compared: Vec<&str> = part
+                .iter()
+                .map(|(_, sku, _)| *sku)
+                .filter(|sku| expected_of.contains_key(sku))
+                .collect();
+            if compared.is_empty() || !self.pacing_pending() {
+                return Ok(());
+            }
+            let now = self.levels(&compared)?;
+            part.retain(|(i, sku, _)| match (expected_of.get(sku), now.get(*sku)) {
+                (None, _) => true,
+                (Some(expected), Some(current)) if current == expected => true,
+                (Some(_), Some(current)) => {
+                    out[*i] = Some(SendOutcome::Conflict { current: *current });
+                    false
+                }
+                (Some(_), None) => {
+                    out[*i] = Some(SendOutcome::Failed {
+                        message: format!(
+                            "sku {sku}: BigCommerce no longer lists it at this location, so \
+                             the count was not set"
+                        ),
+                    });
+                    false
+                }
+            });
+        }
+        Ok(())
+    }
+
     /// One adjustment request. `Ok(Err((message, body)))`: a 422 (nothing applied), its
     /// message quoting an excerpt, and its whole body, which says why (a long SKU before the
     /// reason put it past the excerpt, and a refusal to be tried again failed for good).
@@ -557,16 +621,34 @@ impl BigCommerceAdapter {
     /// half sent again, until each refused item stands alone and fails by itself (or, a
     /// relative one refused for insufficient stock, is tried again later). One bad item
     /// among 50 costs about a dozen requests, and the other 49 are applied.
+    ///
+    /// `expected_of`: the count each SKU set with a compare was read at. A part is written
+    /// right after the read it was compared with, or read again: where the quota's window
+    /// was used up meanwhile, the write would wait for it (up to [`MAX_PACING`]), and a sale
+    /// made on the cart in that time would be overwritten.
     fn write(
         &self,
         relative: bool,
         items: &[(usize, &str, i64)],
+        expected_of: &HashMap<&str, i64>,
         out: &mut [Option<SendOutcome>],
     ) -> std::result::Result<(), CartError> {
         let mut answered = false;
         for chunk in items.chunks(MAX_ITEMS) {
             let mut parts = vec![chunk.to_vec()];
             while let Some(mut part) = parts.pop() {
+                if let Err(e) = self.compare_again(&mut part, expected_of, out) {
+                    if !answered {
+                        return Err(e);
+                    }
+                    for (i, sku, _) in items {
+                        out[*i].get_or_insert_with(|| common::not_sent_after(&e, sku));
+                    }
+                    return Ok(());
+                }
+                if part.is_empty() {
+                    continue;
+                }
                 // Two items reaching one record (two variants of a product tracked by
                 // product): the first's count is set, the second fails naming it, in this
                 // request or any later one of the run (the last written would stand, both
@@ -670,6 +752,37 @@ impl BigCommerceAdapter {
     }
 }
 
+/// `skus` in runs for one `sku:in` query each: at most [`SKUS_PER_CHECK`] SKUs, and at
+/// most [`SKU_QUERY_BYTES`] of them as the query writes them (one SKU longer goes alone).
+/// BigCommerce takes SKUs of up to 255 characters; 50 such made a request line of 13 KB,
+/// which front ends refuse past 8 KB (Apache's `LimitRequestLine`, nginx's header buffers).
+fn query_chunks<'a, 'b>(skus: &'b [&'a str]) -> Vec<&'b [&'a str]> {
+    // As `application/x-www-form-urlencoded` writes a byte: as is, `+` for a blank, or %XX.
+    let encoded = |sku: &str| -> usize {
+        sku.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' | b' ' => 1,
+                _ => 3,
+            })
+            .sum::<usize>()
+            + 3 // the comma between SKUs, written %2C
+    };
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, sku) in skus.iter().enumerate() {
+        let len = encoded(sku);
+        if i > start && (i - start == SKUS_PER_CHECK || bytes + len > SKU_QUERY_BYTES) {
+            chunks.push(&skus[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += len;
+    }
+    if start < skus.len() {
+        chunks.push(&skus[start..]);
+    }
+    chunks
+}
+
 /// Whether a 422's text says the item is tracked by product, to be sent by product id.
 fn tracked_by_product(message: &str) -> bool {
     message.to_ascii_lowercase().contains("tracked by product")
@@ -731,7 +844,7 @@ impl BigCommerceAdapter {
                 items.push((i, d.sku.as_str(), d.delta));
             }
         }
-        self.write(true, &items, &mut out)?;
+        self.write(true, &items, &HashMap::new(), &mut out)?;
         Ok(common::outcomes(out))
     }
 
@@ -753,6 +866,7 @@ impl BigCommerceAdapter {
         };
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
         let mut items = Vec::new();
+        let mut expected_of = HashMap::new();
         for (i, s) in sets.iter().enumerate() {
             if unknown_skus.contains(&s.sku) {
                 out[i] = Some(unknown(&s.sku));
@@ -768,7 +882,10 @@ impl BigCommerceAdapter {
                     Some(now) if *now != expected => {
                         out[i] = Some(SendOutcome::Conflict { current: *now })
                     }
-                    Some(_) => items.push((i, s.sku.as_str(), s.qoh)),
+                    Some(_) => {
+                        items.push((i, s.sku.as_str(), s.qoh));
+                        expected_of.insert(s.sku.as_str(), expected);
+                    }
                     // Without the current count there is no compare: never set blindly.
                     None => {
                         out[i] = Some(SendOutcome::Failed {
@@ -784,7 +901,7 @@ impl BigCommerceAdapter {
                 items.push((i, s.sku.as_str(), s.qoh));
             }
         }
-        self.write(false, &items, &mut out)?;
+        self.write(false, &items, &expected_of, &mut out)?;
         Ok(common::outcomes(out))
     }
 
