@@ -122,37 +122,126 @@ pub type Progress<'a> = &'a mut dyn FnMut(i64, i64) -> bool;
 const RATE_LIMIT_TRIES: usize = 5;
 pub(crate) const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// A cart's wait as the store keeps it, shared by manual runs and controllers: the wait a
+/// cart names (a rate limit on the call or on some of its items) is written on the cart
+/// whichever run met it, and no run asks the cart before that wait ends, nor before the end
+/// of a pause for refused credentials. (Until 2026-12-04 a manual run neither wrote the
+/// waits it met nor read those a controller wrote: the next pass asked a cart within the two
+/// minutes it had named to a Send QOH, and a forced Send QOH within a controller's.)
+pub(crate) struct CartWait<'a> {
+    store: &'a Store,
+    cart: &'a Cart,
+}
+
+impl<'a> CartWait<'a> {
+    pub(crate) fn new(store: &'a Store, cart: &'a Cart) -> Self {
+        CartWait { store, cart }
+    }
+
+    /// What is left of the wait the store keeps for the cart, and the answer that named it.
+    fn left(&self) -> Option<(Duration, String)> {
+        let state = self
+            .store
+            .read(|c| sql::cart_run_state(c, self.cart.id))
+            .ok()?;
+        let left = state.rate_limited_until.saturating_sub(now_ms());
+        (left > 0).then(|| {
+            (
+                Duration::from_millis(left as u64),
+                state.cart_error.unwrap_or_default(),
+            )
+        })
+    }
+
+    /// Writes on the cart a wait of `wait` it asked for, with its answer: best effort (a
+    /// store too busy to take it leaves this run to honour the wait alone).
+    fn record(&self, wait: Duration, answer: &str) {
+        let wait = i64::try_from(wait.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1000);
+        let until = now_ms().saturating_add(wait);
+        let (id, version) = (self.cart.id, self.cart.config_version());
+        let _ = self
+            .store
+            .write(|c| sql::cart_rate_limited(c, id, version, until, answer));
+    }
+
+    /// Writes the longest wait `outcomes` asked for on items (a rate limit met by a later
+    /// request of a call).
+    fn record_items(&self, outcomes: &[SendOutcome]) {
+        let asked = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                SendOutcome::Retry {
+                    message,
+                    after: Some(after),
+                } => Some((*after, message)),
+                _ => None,
+            })
+            .max_by_key(|(after, _)| *after);
+        if let Some((after, message)) = asked {
+            self.record(after, message);
+        }
+    }
+}
+
 /// Calls `f`, waiting out 429s as the cart asks (a manual run has an operator watching; it
-/// does not give up on the first throttle).
+/// does not give up on the first throttle), and the wait the store keeps for the cart.
 fn with_rate_limit<T>(
+    wait: &CartWait,
     f: impl FnMut() -> std::result::Result<T, CartError>,
 ) -> std::result::Result<T, CartError> {
     let mut unbounded = Duration::MAX;
-    with_rate_limit_within(f, &mut unbounded)
+    with_rate_limit_within(Some(wait), f, &mut unbounded)
 }
 
 /// [`with_rate_limit`], waiting no longer than `budget` in all, and taking the waits from it:
-/// callers that make many calls share one budget.
+/// callers that make many calls share one budget. `wait`: the cart's wait as the store keeps
+/// it ([`CartWait`]), honoured before each call and written with each rate limit met.
 ///
 /// The cart is never asked again before the time it named (DESIGN §9a): a wait longer than
 /// [`RATE_LIMIT_MAX_WAIT`], or than what is left of `budget`, is not waited out; the rate
 /// limit is the answer, and the run stops on it, saying so.
 pub(crate) fn with_rate_limit_within<T>(
+    wait: Option<&CartWait>,
     mut f: impl FnMut() -> std::result::Result<T, CartError>,
     budget: &mut Duration,
 ) -> std::result::Result<T, CartError> {
     let mut tries = 0;
     loop {
+        if let Some((left, answer)) = wait.and_then(CartWait::left) {
+            if tries >= RATE_LIMIT_TRIES || left > RATE_LIMIT_MAX_WAIT.min(*budget) {
+                return Err(CartError::RateLimited {
+                    retry_after: Some(left),
+                    message: format!(
+                        "the cart is not asked again before the wait it named ends, in {} s: {answer}",
+                        left.as_secs_f64().ceil()
+                    ),
+                });
+            }
+            tries += 1;
+            *budget -= left;
+            std::thread::sleep(left);
+            continue;
+        }
         match f() {
-            Err(CartError::RateLimited { retry_after, .. })
-                if tries < RATE_LIMIT_TRIES
-                    && retry_after.unwrap_or(Duration::from_secs(1))
-                        <= RATE_LIMIT_MAX_WAIT.min(*budget) =>
-            {
+            Err(CartError::RateLimited {
+                retry_after,
+                message,
+            }) => {
+                let asked = retry_after.unwrap_or(Duration::from_secs(1));
+                if let Some(w) = wait {
+                    w.record(asked, &message);
+                }
+                if tries >= RATE_LIMIT_TRIES || asked > RATE_LIMIT_MAX_WAIT.min(*budget) {
+                    return Err(CartError::RateLimited {
+                        retry_after,
+                        message,
+                    });
+                }
                 tries += 1;
-                let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                *budget -= wait;
-                std::thread::sleep(wait);
+                *budget -= asked;
+                std::thread::sleep(asked);
             }
             r => return r,
         }
@@ -348,6 +437,12 @@ impl Store {
     /// held meanwhile: its controller sends nothing to it. `progress` is called between
     /// batches; returning `false` stops (the report says `cancelled`).
     ///
+    /// A wait the cart names (`Retry-After`, on the call or on items) is written on the cart,
+    /// as a controller writes one, and the run asks the cart nothing before the end of one
+    /// written there (by a controller or an earlier run): a wait of up to
+    /// a minute is waited out, a longer one stops the run, an error of the call when nothing
+    /// reached the cart yet.
+    ///
     /// An item whose set fails is listed in `failures`; its waiting records stay on the stack
     /// and are sent as deltas once the cart is released. A batch whose answer is lost is sent
     /// again (twice at most: a count is absolute). A count the cart may still have taken is
@@ -379,6 +474,7 @@ impl Store {
         let mut run = SendRun {
             cart: &cart,
             adapter: adapter.as_ref(),
+            wait: CartWait::new(self, &cart),
             total: (items.len() + deleted.len()) as i64,
             done: 0,
             reached: false,
@@ -772,13 +868,15 @@ impl Store {
         let made = std::cell::RefCell::new(HashSet::new());
         loop {
             let since = self.read(sql::ledger_last_id)?;
-            let page = match with_rate_limit(|| adapter.fetch_catalogue(cursor.as_deref(), 500))
-                .and_then(|page| {
-                    for (variant, product) in page.products {
-                        products.insert(variant.trim().to_owned(), product.trim().to_owned());
-                    }
-                    paging.check(page.counts)
-                }) {
+            let page = match with_rate_limit(&CartWait::new(self, &cart), || {
+                adapter.fetch_catalogue(cursor.as_deref(), 500)
+            })
+            .and_then(|page| {
+                for (variant, product) in page.products {
+                    products.insert(variant.trim().to_owned(), product.trim().to_owned());
+                }
+                paging.check(page.counts)
+            }) {
                 Ok(page) => page,
                 // Before any page: an error of the call. After, the report says why it
                 // stopped, and nothing is applied (below).
@@ -1019,7 +1117,7 @@ impl Store {
             }
         }
         if cart.capabilities.get {
-            let (counts, twice) = fetch_all(&cart, adapter.as_ref())?;
+            let (counts, twice) = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
             let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
             for (sku, published, waiting, kept) in &expected {
                 let pending = &waiting.sum;
@@ -1196,7 +1294,7 @@ impl Store {
         } else {
             None
         };
-        let (counts, twice) = fetch_all(&cart, adapter.as_ref())?;
+        let (counts, twice) = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
         let mut report = DriftReport::default();
         let mut in_doubt = Vec::new();
         for (sku, published, waiting, _) in self.expected_counts(&cart)? {
@@ -1234,6 +1332,7 @@ impl Store {
             }
         }
         if repair {
+            let wait = CartWait::new(self, &cart);
             // Set once the cart asks for a pause longer than a run waits: later batches would
             // be asked before the time it named, so they are not sent.
             let mut paused: Option<String> = None;
@@ -1287,8 +1386,9 @@ impl Store {
                 if sets.is_empty() {
                     continue;
                 }
-                match with_rate_limit(|| adapter.set_quantities(&sets)) {
+                match with_rate_limit(&wait, || adapter.set_quantities(&sets)) {
                     Ok(outcomes) => {
+                        wait.record_items(&outcomes);
                         // A count the cart asks to send again later than a run waits: the
                         // later batches would be asked before then.
                         // A short one is waited out before the next batch.
@@ -1510,13 +1610,14 @@ fn repair_set(
 fn fetch_all(
     cart: &Cart,
     adapter: &dyn CartAdapter,
+    wait: &CartWait,
 ) -> Result<(HashMap<String, i64>, HashMap<String, i64>)> {
     let mut counts = HashMap::new();
     let mut twice = HashMap::new();
     let mut paging = Paging::default();
     let mut cursor: Option<String> = None;
     loop {
-        let page = with_rate_limit(|| adapter.fetch_quantities(cursor.as_deref(), 500))
+        let page = with_rate_limit(wait, || adapter.fetch_quantities(cursor.as_deref(), 500))
             .and_then(|page| paging.check(page))
             .map_err(|e| cart_error(cart, &e))?;
         for (sku, count) in page.items {
@@ -1628,6 +1729,8 @@ type Included = (ItemId, Option<i64>);
 struct SendRun<'a> {
     cart: &'a Cart,
     adapter: &'a dyn CartAdapter,
+    /// The cart's wait as the store keeps it.
+    wait: CartWait<'a>,
     total: i64,
     /// Items whose batch is done.
     done: i64,
@@ -1658,18 +1761,23 @@ impl SendRun<'_> {
         cancelled
     }
 
-    /// Calls the cart through `f`, waiting out its rate limits, and counts each call made in
+    /// Calls the cart through `f`, waiting out its rate limits (and the cart's wait the store
+    /// keeps: [`CartWait`], which the waits asked for on items are written to), and counts each call made in
     /// the report's `requests`: one a rate limit made it make again too (until 2026-12-04 a
     /// batch answered 429 and sent again counted once).
-    fn call<T>(
+    fn call(
         &mut self,
-        f: impl Fn(&dyn CartAdapter) -> std::result::Result<T, CartError>,
-    ) -> std::result::Result<T, CartError> {
+        f: impl Fn(&dyn CartAdapter) -> std::result::Result<Vec<SendOutcome>, CartError>,
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
         let (adapter, requests) = (self.adapter, &mut self.report.requests);
-        with_rate_limit(|| {
+        let answer = with_rate_limit(&self.wait, || {
             *requests += 1;
             f(adapter)
-        })
+        });
+        if let Ok(outcomes) = &answer {
+            self.wait.record_items(outcomes);
+        }
+        answer
     }
 
     fn pay_owed(&mut self) {

@@ -362,6 +362,10 @@ impl CartAdapter for ChangeWaits {
 fn send_qoh_stops_on_a_long_rate_limit_met_sending_a_waiting_change_again() {
     let f = store();
     let (cart, id) = ChangeWaits::cart(&f, &["X", "Y"], |_| Err(limited()));
+    // The change waits for its retry past the pass (tried again at once, the pass met the
+    // hour itself, and Send QOH now keeps to it without asking).
+    f.store.set_param("RetryMaxMs", "60000").unwrap();
+    f.store.set_param("RetryBaseMs", "60000").unwrap();
     f.store.run_stack(None).unwrap();
     let before = cart.deltas.lock().unwrap().len();
     let e = f
@@ -426,4 +430,77 @@ fn send_qoh_counts_the_request_a_rate_limit_made_it_send_again() {
         .unwrap();
     assert_eq!((r.sent, r.failed), (100, 0), "{r:?}");
     assert_eq!((r.requests, e.requests()), (3, 3), "{r:?}");
+}
+
+/// A cart (`http_json` on the emulator) whose next `n` requests are answered 429 naming two
+/// minutes; real-time sync on, with items MUG and CAP.
+fn throttled_cart(f: &Fixture) -> (inventory_sync::emulator::Emulator, inventory_sync::CartId) {
+    let emu = inventory_sync::emulator::Emulator::start().unwrap();
+    let id = cart(&f.store, &emu, "Web", "attribute");
+    for sku in ["MUG", "CAP"] {
+        item(&f.store, sku, 5);
+        emu.set_qoh(sku, 5);
+    }
+    emu.inject(inventory_sync::emulator::Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(120),
+    });
+    (emu, id)
+}
+
+/// A wait a cart named to a Send QOH binds the controller: written on the cart, the next
+/// pass does not ask it before then (it asked at once, within the two minutes named).
+#[test]
+fn a_wait_named_to_send_qoh_binds_the_controller() {
+    let f = store();
+    let (emu, id) = throttled_cart(&f);
+    let r = f.store.send_qoh(id, SendOptions { force: true }, None);
+    assert!(format!("{r:?}").contains("429"), "{r:?}");
+    adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
+    let asked = emu.requests();
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(emu.requests(), asked, "asked within the wait: {report}");
+    assert_eq!(report.carts[0].remaining, 1, "{report}");
+    assert!(
+        report.to_string().contains("429"),
+        "the report says why: {report}"
+    );
+}
+
+/// The other way round: a wait a cart named to the controller binds a manual run, forced
+/// Send QOH and Get QOH alike: the run stops at once, naming the wait, and asks nothing.
+#[test]
+fn a_wait_named_to_the_controller_binds_a_manual_run() {
+    let f = store();
+    let (emu, id) = throttled_cart(&f);
+    adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
+    let report = f.store.run_stack(None).unwrap();
+    assert!(report.to_string().contains("429"), "{report}");
+    let asked = emu.requests();
+    let e = f
+        .store
+        .send_qoh(id, SendOptions { force: true }, None)
+        .expect_err("nothing asked: an error of the call");
+    assert!(
+        e.message()
+            .contains("not asked again before the wait it named ends"),
+        "{e}"
+    );
+    let e = f
+        .store
+        .get_qoh(
+            id,
+            inventory_sync::GetOptions {
+                force: true,
+                create_new: false,
+            },
+            None,
+        )
+        .expect_err("nothing asked");
+    assert!(
+        e.message().contains("429"),
+        "the cart's answer is named: {e}"
+    );
+    assert_eq!(emu.requests(), asked, "asked within the wait");
 }

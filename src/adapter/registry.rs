@@ -475,7 +475,8 @@ impl Scrubbed {
                 let once = || self.set_quantities(std::slice::from_ref(s));
                 let alone = match &paused {
                     Some(why) => format!("not sent: {why}"),
-                    None => match crate::manual::with_rate_limit_within(once, &mut wait_left) {
+                    None => match crate::manual::with_rate_limit_within(None, once, &mut wait_left)
+                    {
                         Ok(mut one) => match one.pop() {
                             Some(applied @ SendOutcome::Applied { .. }) => return applied,
                             other => crate::manual::describe(other.as_ref()),

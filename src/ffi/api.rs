@@ -925,7 +925,11 @@ pub(crate) unsafe fn manual(
 /// answering part-way (`error` says why; what was sent stands; run it again to finish);
 /// `INVSYNC_NETWORK` when no request reached the cart. `INVSYNC_REFUSED` inside a host
 /// transaction, and when the cart refuses the credentials (the message names the cart and
-/// what it said; a request it refuses otherwise, or fails, is reported item by item).
+/// what it said; a request it refuses otherwise, or fails, is reported item by item), or
+/// names a wait longer than a minute before anything reached it: one it names now, or one
+/// written on the cart by an earlier run or the controller that is not over (the cart is
+/// not asked before then, and a wait it names to this run binds the controller too).
+/// A shorter wait is waited out.
 /// `INVSYNC_BUSY` while another Send or Get QOH holds the cart (the controller sends nothing
 /// to a held cart).
 ///
@@ -981,7 +985,8 @@ pub unsafe extern "C" fn invsync_send_qoh(
 /// reached;
 /// `INVSYNC_REFUSED` inside a host transaction, and when the cart's answer to the first
 /// page ends the run (credentials refused, a 4xx or 5xx, an answer that cannot be read: the
-/// message names the cart and what it said).
+/// message names the cart and what it said), or the cart's wait is not over, as for
+/// `invsync_send_qoh`.
 ///
 /// Buffers: as `invsync_send_qoh`. NULL: `store` required; `progress` and `user` optional.
 /// Thread safety: as `invsync_send_qoh`.

@@ -257,6 +257,25 @@ pub(crate) fn cart_set_run_state(
     Ok(())
 }
 
+/// Writes a wait the cart named to a manual run (`answer`, until `until`), as a controller
+/// writes one it meets: no controller sends to the cart before then, and no other answer
+/// lifts it. Kept unless the cart's adapter or settings were changed after `config_version`.
+pub(crate) fn cart_rate_limited(
+    c: &Connection,
+    id: CartId,
+    config_version: i64,
+    until: i64,
+    answer: &str,
+) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE carts SET rate_limited_until = MAX(rate_limited_until, ?3),
+                          backoff_until = MAX(backoff_until, ?3), cart_error = ?4
+         WHERE id = ?1 AND settings_version <= ?2",
+    )?
+    .execute(params![id, config_version, until, answer])?;
+    Ok(())
+}
+
 /// Holds a cart for a manual Send/Get QOH by `owner` until `until` (or renews the hold): the
 /// controller leases nothing of it meanwhile. False while another owner's hold is live.
 pub(crate) fn cart_hold(
