@@ -82,8 +82,24 @@ impl std::fmt::Debug for Cart {
     }
 }
 
-/// Config keys holding credentials: never shown, never logged.
+/// The built-in adapters' config keys holding credentials: never shown, never logged.
 pub(crate) const SECRET_KEYS: &[&str] = &["token", "consumer_secret", "api_key", "password"];
+
+/// Whether config key `key` holds a credential, never shown nor logged and scrubbed from what
+/// a cart answers: one of [`SECRET_KEYS`], or a key a custom adapter names as one, ending in
+/// `secret`, `token`, `password`, `passwd`, `_key` or `apikey`, in any case (`client_secret`,
+/// `access_token`, `private_key`, `ApiKey`), but WooCommerce's
+/// `consumer_key`, the user half of its credentials, shown as a user name is. (Until
+/// 2026-12-04 only the four built-in names were: a custom adapter's `client_secret` came
+/// back whole from a cart listing and reached the stack's last response unscrubbed.)
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    SECRET_KEYS.contains(&k.as_str())
+        || (k != "consumer_key"
+            && ["secret", "token", "password", "passwd", "_key", "apikey"]
+                .iter()
+                .any(|end| k.ends_with(end)))
+}
 
 /// Config keys an adapter reads through [`Cart::secret`], so each may be given as `env:NAME`
 /// (read on the machine that sends): the secrets, and WooCommerce's consumer key, the user
@@ -97,7 +113,12 @@ pub(crate) const ENV_KEYS: &[&str] = &[
 ];
 
 impl Cart {
-    /// A text setting of the cart's config.
+    /// A text setting of the cart's config; `None` for the built-in adapters' credentials
+    /// (`token`, `consumer_secret`, `api_key`, `password`), read with [`Cart::secret`]. A
+    /// custom adapter reads its own keys here, credentials too, but should read those with
+    /// [`Cart::secret`], which takes `env:NAME`: the library hides from cart listings, and
+    /// scrubs from what a cart answers, any key ending in `secret`, `token`, `password`,
+    /// `passwd`, `_key` or `apikey` (but `consumer_key`), in any case.
     pub fn setting(&self, key: &str) -> Option<&str> {
         if SECRET_KEYS.contains(&key) {
             return None;
@@ -125,9 +146,21 @@ impl Cart {
     /// The environment variables the cart's credentials are read from (`env:NAME`), on each
     /// machine that sends to it: one machine's may differ from another's.
     pub(crate) fn env_credentials(&self) -> Vec<&str> {
-        ENV_KEYS
+        self.config
             .iter()
-            .filter_map(|k| self.config.get(*k)?.as_str()?.strip_prefix("env:"))
+            .filter(|(k, _)| is_secret_key(k) || ENV_KEYS.contains(&k.as_str()))
+            .filter_map(|(_, v)| v.as_str()?.strip_prefix("env:"))
+            .collect()
+    }
+
+    /// The credentials of the cart's config, resolved, under the keys that hold them
+    /// ([`is_secret_key`]); one that cannot be resolved (its environment variable unset) is
+    /// left out.
+    pub(crate) fn secrets(&self) -> Vec<Secret> {
+        self.config
+            .keys()
+            .filter(|k| is_secret_key(k))
+            .filter_map(|k| self.secret(k).ok().flatten())
             .collect()
     }
 
@@ -153,7 +186,7 @@ impl Cart {
     pub fn info(&self) -> Value {
         let mut settings = Map::new();
         for (k, v) in adapter_settings(&self.config) {
-            if SECRET_KEYS.contains(&k.as_str()) {
+            if is_secret_key(k) {
                 settings.insert(format!("{k}_set"), Value::Bool(!v.is_null()));
             } else {
                 settings.insert(k.clone(), v.clone());
@@ -216,7 +249,7 @@ fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&Strin
 fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = adapter_settings(config)
         .filter(|(k, _)| {
-            !SECRET_KEYS.contains(&k.as_str())
+            !is_secret_key(k)
                 && !matches!(
                     k.as_str(),
                     "consumer_key" | "email" | "timeout_ms" | "api_version"

@@ -815,3 +815,86 @@ fn env_token_cart(f: &Fixture, e: &Emulator, var: &str) -> inventory_sync::CartI
         ))
         .unwrap()
 }
+
+/// Answers every change as refused, quoting the credential it was built with.
+struct QuotesItsCredential(String);
+
+impl CartAdapter for QuotesItsCredential {
+    fn update_mode(&self) -> inventory_sync::UpdateMode {
+        inventory_sync::UpdateMode::Absolute
+    }
+    fn apply_deltas(
+        &self,
+        d: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        Ok(d.iter()
+            .map(|_| inventory_sync::adapter::SendOutcome::Failed {
+                message: format!("bad credential {}", self.0),
+            })
+            .collect())
+    }
+    fn set_quantities(
+        &self,
+        s: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+        Ok(s.iter()
+            .map(|_| inventory_sync::adapter::SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, CartError> {
+        Ok(Default::default())
+    }
+}
+
+/// A custom adapter's credential under a key of its own (`client_secret`, `access_token`,
+/// `ApiKey`, ...) is a secret too: not listed, and scrubbed from what the cart answers. Only
+/// the built-in adapters' four names were: a `client_secret` came back whole from
+/// `carts_json` and reached the stack's last response.
+#[test]
+fn a_custom_adapters_own_credential_never_comes_back_out() {
+    for key in [
+        "client_secret",
+        "access_token",
+        "private_key",
+        "ApiKey",
+        "app_password",
+    ] {
+        let f = store();
+        f.store.register_adapter("plugin", move |cart| {
+            let credential = cart.secret(key)?.expect("given").expose().to_owned();
+            Ok(Arc::new(QuotesItsCredential(credential)) as Arc<dyn CartAdapter>)
+        });
+        let json = serde_json::json!({
+            "name": "Plugin", "adapter": "plugin", key: TOKEN, "region": "eu-1",
+            "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+        });
+        let c = f.store.upsert_cart_json(&json.to_string()).unwrap();
+        f.store.set_cart_sync(c, true).unwrap();
+        item(&f.store, "S1", 5);
+        adjust(&f.store, "S1", -1, Reason::PosSale);
+        let report = f.store.run_stack(None).unwrap();
+        let listed = f.store.carts_json().unwrap();
+        let stack = f.store.stack_list_json(None).unwrap();
+        for (what, text) in [
+            ("listing", &listed),
+            ("stack", &stack),
+            ("report", &report.to_string()),
+        ] {
+            assert!(
+                !text.contains(TOKEN),
+                "{key}: the credential in the {what}: {text}"
+            );
+        }
+        assert!(stack.contains("bad credential ***"), "{key}: {stack}");
+        assert!(
+            listed.contains(&format!("\"{key}_set\":true")),
+            "{key}: {listed}"
+        );
+        // A setting of its own that is not a credential is listed as it is.
+        assert!(listed.contains("\"region\":\"eu-1\""), "{listed}");
+    }
+}

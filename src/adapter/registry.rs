@@ -8,7 +8,7 @@ use super::woocommerce::WooCommerceAdapter;
 use super::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
-use crate::carts::{Cart, ENV_KEYS, SECRET_KEYS};
+use crate::carts::{Cart, ENV_KEYS};
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet};
@@ -391,9 +391,9 @@ mod quiet_panics {
 /// its Basic forms are: `base64("ck_live:c$9")` is the whole credential. (Each is also
 /// scrubbed as a JSON body quotes it, `/` escaped as `\/` included: see `common::scrub`.)
 fn cart_secrets(cart: &Cart) -> Vec<String> {
-    let secrets: Vec<String> = SECRET_KEYS
+    let secrets: Vec<String> = cart
+        .secrets()
         .iter()
-        .filter_map(|k| cart.secret(k).ok().flatten())
         .map(|s| s.expose().to_owned())
         .filter(|s| !s.is_empty())
         .collect();
