@@ -38,7 +38,7 @@ pub struct CartReport {
     pub name: String,
     /// Records the cart applied.
     pub sent: usize,
-    /// Records that failed and wait for another try.
+    /// Records a failed try left waiting for another (see [`RunReport::retried`]).
     pub retried: usize,
     /// Records bypassed in this pass.
     pub bypassed: usize,
@@ -83,7 +83,9 @@ impl CartReport {
 pub struct RunReport {
     /// Records applied.
     pub sent: usize,
-    /// Records that wait for another try.
+    /// Records a failed try left waiting for another: counted at each failed try, so a record
+    /// tried again later in the same pass (its back-off short enough) and applied is counted
+    /// here and in `sent`; `remaining` says what still waits.
     pub retried: usize,
     /// Records bypassed.
     pub bypassed: usize,
