@@ -269,7 +269,9 @@ fn sale(sku: &str) -> DeltaSend {
 /// 422 still fails the item.
 #[test]
 fn a_sale_refused_for_insufficient_stock_is_tried_again_not_bypassed() {
-    let server = Scripted::start(vec![(200, LEVEL), (422, REFUSED_FOR_STOCK)]);
+    // The level read after the refusal: 1 on hand, no safety stock (so not the safety
+    // stock's refusal).
+    let server = Scripted::start(vec![(200, LEVEL), (422, REFUSED_FOR_STOCK), (200, LEVEL)]);
     let out = scripted_adapter(&server)
         .apply_deltas(&[sale("MUG")])
         .unwrap();
@@ -424,7 +426,10 @@ fn a_locked_answer_bypasses_no_sale() {
 #[test]
 fn a_sale_always_refused_for_stock_is_bypassed_after_the_attempts_with_its_last_response() {
     let mut script = vec![(200, LEVEL)];
-    script.extend(std::iter::repeat((422, REFUSED_FOR_STOCK)).take(10));
+    // Each refusal, then the level read after it (no safety stock: tried again).
+    for _ in 0..10 {
+        script.extend([(422, REFUSED_FOR_STOCK), (200, LEVEL)]);
+    }
     let server = Scripted::start(script);
     let (_dir, store, cart) = scripted_store(
         serde_json::json!({"name":"BC","adapter":"bigcommerce",
@@ -458,7 +463,11 @@ fn a_sale_always_refused_for_stock_is_bypassed_after_the_attempts_with_its_last_
         "{list}"
     );
     let seen = server.finish();
-    assert_eq!(seen.len(), 11, "one read, then 10 attempts: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        21,
+        "one read, then 10 attempts, each refusal's level read: {seen:?}"
+    );
 }
 
 /// Send QOH's absolute count answered 500 after BigCommerce took it: the count included the
@@ -1087,4 +1096,52 @@ fn a_refused_unknown_sku_check_bypasses_no_change() {
         "{out:?}"
     );
     server.finish();
+}
+
+/// MUG at 12 on hand with a safety stock of 10 (2 on the storefront).
+const MUG_ABOVE_BUFFER: &str = r#"{"data":[{"identity":{"sku":"MUG","variant_id":7,"product_id":3},"available_to_sell":2,"total_inventory_onhand":12,"settings":{"safety_stock":10}}],"meta":{"pagination":{"total":1,"count":1,"per_page":1000,"current_page":1,"total_pages":1}}}"#;
+
+/// A sale of 5 made at the store's counter, where the shop holds 12 with a safety stock of
+/// 10: BigCommerce refuses a relative adjustment that would take the count below the safety
+/// stock, and takes any absolute one ("we never return insufficient stock error in absolute
+/// adjustment", its inventory-adjustments guide). The count is set to 7; the sale was tried
+/// until bypassed, and the shop kept the 5 units sold. A sale larger than the count (below
+/// 0) is still tried again, not set.
+#[test]
+fn a_sale_below_the_safety_stock_sets_the_count() {
+    let server = Scripted::start(vec![
+        (200, MUG_ABOVE_BUFFER),
+        (422, REFUSED_FOR_STOCK),
+        (200, MUG_ABOVE_BUFFER),
+        (200, r#"{"transaction_id":"t-1"}"#),
+    ]);
+    let out = scripted_adapter(&server)
+        .apply_deltas(&[DeltaSend {
+            delta: -5,
+            ..sale("MUG")
+        }])
+        .unwrap();
+    assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(7) }]);
+    let seen = server.finish();
+    assert!(
+        seen[3]
+            .0
+            .starts_with("PUT /stores/abc/v3/inventory/adjustments/absolute")
+            && seen[3].2.contains(r#""quantity":7"#),
+        "{seen:?}"
+    );
+
+    let server = Scripted::start(vec![
+        (200, MUG_ABOVE_BUFFER),
+        (422, REFUSED_FOR_STOCK),
+        (200, MUG_ABOVE_BUFFER),
+    ]);
+    let out = scripted_adapter(&server)
+        .apply_deltas(&[DeltaSend {
+            delta: -13,
+            ..sale("MUG")
+        }])
+        .unwrap();
+    server.finish();
+    assert!(matches!(&out[0], SendOutcome::Retry { .. }), "{out:?}");
 }

@@ -42,7 +42,10 @@
 //! an item without a count yet ("requires absolute adjustment before relative": a new product
 //! or location, whose count Send QOH sets): each is [`SendOutcome::Retry`], tried again with
 //! back-off, and bypassed only after the controller's attempts, with the refusal as its last
-//! response. A 423 (a resource locked for now) is [`CartError::Unavailable`]: nothing was
+//! response. A sale refused for stock where the count, read after the refusal, would stay at
+//! or above 0 but fall below the item's safety stock (which BigCommerce takes no relative
+//! adjustment below, and no absolute one is refused for) is set as an absolute count
+//! instead (one request after the read). A 423 (a resource locked for now) is [`CartError::Unavailable`]: nothing was
 //! applied, and the changes wait. A 422's reason is read from its whole body (a SKU of up to
 //! 255 characters named before it). A 207 ("a partial failure") to an adjustment is a lost
 //! answer: some of it may be applied, and this adapter does not read which.
@@ -124,6 +127,9 @@ struct Listed {
     sku: String,
     count: i64,
     id: Option<String>,
+    /// The location's safety stock for the item (`settings.safety_stock`): kept off the
+    /// storefront, and below which BigCommerce takes no relative adjustment.
+    safety: i64,
 }
 
 /// A SKU's product as a listing showed it, and whether the SKU goes by it: BigCommerce
@@ -420,6 +426,7 @@ impl BigCommerceAdapter {
                     sku: sku.to_owned(),
                     count: d["total_inventory_onhand"].as_i64()?,
                     id,
+                    safety: d["settings"]["safety_stock"].as_i64().unwrap_or(0),
                 })
             })
             .collect();
@@ -515,6 +522,40 @@ impl BigCommerceAdapter {
         drop(products);
         self.known.lock().remove(sku);
         true
+    }
+
+    /// A sale (`delta`) BigCommerce refused as a relative adjustment for stock, where it
+    /// would take the count below the item's safety stock but not below 0: BigCommerce takes
+    /// no relative adjustment below the safety stock ("would bring the item's stock below the
+    /// safety buffer ... would error"), while it "never return[s] insufficient stock error in
+    /// absolute adjustment" (its inventory-adjustments guide). The count is read and set to
+    /// itself plus the sale; until 2026-12-04 the sale was tried until bypassed, and the shop
+    /// kept the units the store had sold at its counter. `None` where the refusal is not the
+    /// safety stock's (a queue of concurrent adjustments, a count below the sale): tried
+    /// again. The read and the write are one request apart, the window of every read, add and
+    /// write (a storefront order landing between them is overwritten).
+    fn below_safety_stock(
+        &self,
+        sku: &str,
+        delta: i64,
+    ) -> std::result::Result<Option<SendOutcome>, CartError> {
+        let listed = self.items_page(1, MAX_LIMIT, Some(&[sku]))?;
+        let Some(item) = listed.items.into_iter().find(|l| l.sku == sku) else {
+            return Ok(None);
+        };
+        let target = item.count + delta;
+        if target < 0 || target >= item.safety {
+            return Ok(None);
+        }
+        Ok(Some(match self.adjust(false, &[(sku, target)])? {
+            Ok(()) => SendOutcome::Applied { qoh: Some(target) },
+            Err((message, _)) => SendOutcome::Failed {
+                message: format!(
+                    "sku {sku}: bigcommerce refused the sale below its safety stock, and the \
+                     count {target} it would leave: {message}"
+                ),
+            },
+        }))
     }
 
     /// Whether the next request waits for the quota's window first.
@@ -697,16 +738,35 @@ impl BigCommerceAdapter {
                         [(_, sku, _)] if tracked_by_product(&why) && self.go_by_product(sku) => {
                             parts.push(part)
                         }
-                        // A relative adjustment refused for stock may pass once BigCommerce's
-                        // queue of concurrent adjustments settles: tried again (with back-off,
-                        // bypassed only after the controller's attempts), not failed at once.
-                        [(i, sku, _)] if relative && insufficient_stock(&why) => {
-                            out[*i] = Some(SendOutcome::Retry {
-                                message: format!(
-                                    "sku {sku}: not applied, bigcommerce refused it for stock (may pass once concurrent adjustments settle): {message}"
-                                ),
-                                after: None,
-                            })
+                        // A relative adjustment refused for stock: where it would take the
+                        // count below the item's safety stock (not below 0), which BigCommerce
+                        // refuses a relative adjustment for good, the count is set instead;
+                        // otherwise it may pass once BigCommerce's queue of concurrent
+                        // adjustments settles: tried again (with back-off, bypassed only after
+                        // the controller's attempts), not failed at once.
+                        [(i, sku, delta)] if relative && insufficient_stock(&why) => {
+                            match self.below_safety_stock(sku, *delta) {
+                                Ok(Some(outcome)) => out[*i] = Some(outcome),
+                                Ok(None) => {
+                                    out[*i] = Some(SendOutcome::Retry {
+                                        message: format!(
+                                            "sku {sku}: not applied, bigcommerce refused it for stock (may pass once concurrent adjustments settle): {message}"
+                                        ),
+                                        after: None,
+                                    })
+                                }
+                                Err(e) => {
+                                    out[*i] = Some(outcome_for_failed_request(&e, sku, false));
+                                    if common::ends_write(&e) {
+                                        for (i, sku, _) in items {
+                                            out[*i].get_or_insert_with(|| {
+                                                common::not_sent_after(&e, sku)
+                                            });
+                                        }
+                                        return Ok(());
+                                    }
+                                }
+                            }
                         }
                         // A new product (or location) holds no count until an absolute
                         // adjustment sets one ("You must make an absolute adjustment to a
