@@ -427,11 +427,12 @@ fn a_count_shopify_says_to_try_again_is_retried_never_refused() {
 }
 
 /// End to end: a sale answered `ADJUST_QUANTITIES_FAILED` ("Try again") is not bypassed: it
-/// is sent again (back-off 0 here, so in the same pass) under the same idempotency key, and
-/// lands. (A "try again" says nothing of an earlier attempt whose answer was lost: a new key
-/// could apply that one twice. Were the key spent, Shopify would say so.)
+/// is sent again (back-off 0 here, so in the same pass) and lands, under the next derived
+/// key: the code is the adjustment's own result under its key (one applied would be
+/// answered with its success), which Shopify answers again to the same key, so under it the
+/// sale got the failure at every try and was bypassed after its attempts.
 #[test]
-fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
+fn a_sale_shopify_could_not_adjust_goes_again_under_the_next_key() {
     let try_again = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
     let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
     let server = Scripted::start(vec![(200, try_again), (200, applied)]);
@@ -441,10 +442,10 @@ fn a_sale_shopify_says_to_try_again_is_sent_again_under_its_key() {
     assert_eq!((run.sent, run.retried, run.bypassed), (1, 1, 0), "{run:?}");
     let seen = server.finish();
     assert_eq!(seen.len(), 2);
-    assert_eq!(
+    assert_ne!(
         idempotency_key(&seen[0].2),
         idempotency_key(&seen[1].2),
-        "the same key both times"
+        "the key Shopify answered with its failure is not sent again"
     );
     assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
     assert_eq!(store.stack_count(cart, StackState::Bypassed).unwrap(), 0);
@@ -1701,4 +1702,190 @@ fn tee_linked(qoh: i64) -> (Fixture, inventory_sync::CartId) {
         .unwrap();
     f.store.set_cart_sync(cart, true).unwrap();
     (f, cart)
+}
+
+fn tee_sale(key: &str) -> DeltaSend {
+    DeltaSend {
+        key: key.into(),
+        sku: "TEE".into(),
+        remote_ref: None,
+        delta: -1,
+    }
+}
+
+const ADJUST_FAILED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[
+  {"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
+
+/// `ADJUST_QUANTITIES_FAILED` is the mutation's own result under the key (an attempt still
+/// running is `IDEMPOTENCY_CONCURRENT_REQUEST`, one that landed is answered with its success):
+/// the key has no applied attempt. Shopify answers a re-send under a key "with the result of
+/// the original operation" (changelog "Adding idempotency for inventory adjustments"), and
+/// `InventoryAdjustQuantitiesUserErrorCode` has no `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`
+/// (only the set's enum has it): re-sent under the same key, each re-send got the stored
+/// failure and the sale never landed. Each goes under the next key.
+#[test]
+fn a_sale_answered_adjust_quantities_failed_is_not_resent_under_that_key_forever() {
+    let server = Scripted::start(vec![
+        (200, ADJUST_FAILED),
+        (200, ADJUST_FAILED),
+        (200, ADJUST_FAILED),
+        (200, ADJUST_FAILED),
+    ]);
+    let a = scripted_adapter(&server);
+    let mut s = tee_sale("3f5b6ebf-143c-4da5-8d0f-fb8553bfd851");
+    s.remote_ref = Some("77".into());
+    for _ in 0..4 {
+        let out = a.apply_deltas(std::slice::from_ref(&s)).unwrap();
+        assert!(matches!(out[0], SendOutcome::Retry { .. }), "{out:?}");
+    }
+    let keys: Vec<String> = server
+        .finish()
+        .iter()
+        .map(|r| idempotency_key(&r.2))
+        .collect();
+    assert!(
+        keys.iter().any(|k| *k != keys[0]),
+        "four re-sends under the key Shopify answered ADJUST_QUANTITIES_FAILED: {keys:?}"
+    );
+}
+
+const STALE: &str = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":null,
+  "userErrors":[{"field":["input","quantities","0","changeFromQuantity"],
+    "message":"The changeFromQuantity value does not match persisted value.",
+    "code":"CHANGE_FROM_QUANTITY_STALE"}]}}}"#;
+const THROTTLED: &str = r#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED",
+  "documentation":"https://shopify.dev/api/usage/rate-limits"}}],
+  "extensions":{"cost":{"requestedQueryCost":802,"actualQueryCost":null,
+    "throttleStatus":{"maximumAvailable":2000.0,"currentlyAvailable":40,"restoreRate":100.0}}}}"#;
+
+/// A drift repair's set meets a sale made meanwhile (`CHANGE_FROM_QUANTITY_STALE`: nothing
+/// set). The adapter reads the count back to report a conflict; that read is throttled: its
+/// error was dropped, and the item reported `Failed` "shopify refused the count", a
+/// permanent refusal for a passing throttle. It is a `Retry` naming the wait.
+#[test]
+fn a_stale_compare_whose_read_back_is_throttled_is_not_reported_as_a_refusal() {
+    let server = Scripted::start(vec![(200, STALE), (200, THROTTLED)]);
+    let a = scripted_adapter(&server);
+    let out = a
+        .set_quantities(&[QuantitySet {
+            key: "3f5b6ebf-143c-4da5-8d0f-fb8553bfd852".into(),
+            sku: "TEE".into(),
+            remote_ref: Some("77".into()),
+            qoh: 4,
+            expected: Some(5),
+        }])
+        .unwrap();
+    server.finish();
+    assert!(
+        matches!(&out[0], SendOutcome::Retry { message, after: Some(_) }
+            if message.contains("changed meanwhile") && message.contains("Throttled")),
+        "a stale compare with its read-back throttled is reported as a refusal: {out:?}"
+    );
+}
+
+fn lookup(item: u32) -> &'static str {
+    Box::leak(
+        format!(
+            r#"{{"data":{{"productVariants":{{"nodes":[
+            {{"sku":"TEE","inventoryItem":{{"id":"gid://shopify/InventoryItem/{item}","tracked":true,
+              "inventoryLevel":{{"quantities":[{{"name":"available","quantity":5}}]}}}}}}],
+            "pageInfo":{{"hasNextPage":false,"endCursor":null}}}}}}}}"#
+        )
+        .into_boxed_str(),
+    )
+}
+const SET_GONE: &str = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":null,
+  "userErrors":[{"field":["input","quantities","0","inventoryItemId"],
+    "message":"The specified inventory item could not be found.","code":"INVALID_INVENTORY_ITEM"}]}}}"#;
+const SET_OK: &str = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":{"id":"gid://shopify/InventoryAdjustmentGroup/9"},"userErrors":[]}}}"#;
+
+/// The variant of TEE was deleted and made again (new inventory item 2). A sale meeting
+/// `INVALID_INVENTORY_ITEM` drops the cached item and looks the SKU up afresh; a count (Send
+/// QOH) did not: the set failed, and every Send QOH for the next quarter hour sent TEE's
+/// count to the deleted item again. It is looked up afresh too.
+#[test]
+fn a_count_for_an_inventory_item_shopify_no_longer_has_looks_the_sku_up_afresh() {
+    let server = Scripted::start(vec![
+        (200, lookup(1)),
+        (200, SET_GONE),
+        (200, lookup(2)),
+        (200, SET_OK),
+    ]);
+    let a = scripted_adapter(&server);
+    let set = |key: &str| QuantitySet {
+        key: key.into(),
+        sku: "TEE".into(),
+        remote_ref: None,
+        qoh: 7,
+        expected: None,
+    };
+    let first = a.set_quantities(&[set("3f5b6ebf-143c-4da5-8d0f-fb8553bfd853")]);
+    a.begin_manual_run();
+    let second = a.set_quantities(&[set("3f5b6ebf-143c-4da5-8d0f-fb8553bfd854")]);
+    // Four answers are scripted (lookup, set, lookup, set); the cache kept asked three.
+    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.finish()))
+        .unwrap_or_else(|_| {
+            panic!(
+                "the next Send QOH went to the deleted inventory item 1 again, without a \
+                 lookup: first {first:?}, second {second:?}"
+            )
+        });
+    assert!(seen[2].2.contains("productVariants"), "{:?}", seen[2]);
+    assert!(seen[3].2.contains("InventoryItem/2"), "{:?}", seen[3]);
+}
+
+const TEE_APPLIED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[
+  {"name":"available","delta":-1,"quantityAfterChange":4},
+  {"name":"on_hand","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
+
+/// TEE on a tracked variant stocked at the cart's location (item 1) and on a variant whose
+/// inventory is not tracked (item 2, e.g. a gift-wrap or sample variant).
+const TRACKED_AND_UNTRACKED: &str = r#"{"data":{"productVariants":{"nodes":[
+  {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/1","tracked":true,
+    "inventoryLevel":{"quantities":[{"name":"available","quantity":5}]}}},
+  {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/2","tracked":false,
+    "inventoryLevel":{"quantities":[{"name":"available","quantity":0}]}}}],
+  "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+
+/// TEE on a variant stocked at the cart's location (item 1) and on one stocked only at
+/// another location of a multi-location shop (item 2: `inventoryLevel(locationId:)` is null).
+const STOCKED_AND_NOT_STOCKED_HERE: &str = r#"{"data":{"productVariants":{"nodes":[
+  {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/1","tracked":true,
+    "inventoryLevel":{"quantities":[{"name":"available","quantity":5}]}}},
+  {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/2","tracked":true,
+    "inventoryLevel":null}}],
+  "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
+
+/// Get QOH reads TEE from the one variant whose count is a stock count at the location (it
+/// skips the untracked / not-stocked twin), and imports that count. A sale of TEE goes to that
+/// same inventory item; the lookup before a write counted the twin too, called the SKU
+/// ambiguous, and failed the sale (bypassed: the shop oversold by one).
+fn sale_goes_where_get_qoh_read(page: &'static str) {
+    let server = Scripted::start(vec![(200, page), (200, page), (200, TEE_APPLIED)]);
+    let a = scripted_adapter(&server);
+    let read = a.fetch_quantities(None, 500).unwrap();
+    assert_eq!(
+        read.items,
+        vec![("TEE".to_owned(), 5)],
+        "Get QOH imports TEE = 5"
+    );
+    let out = a
+        .apply_deltas(&[tee_sale("3f5b6ebf-143c-4da5-8d0f-fb8553bfd850")])
+        .unwrap();
+    assert!(
+        matches!(out[0], SendOutcome::Applied { .. }),
+        "the sale of a SKU Get QOH read from one variant was refused: {out:?}"
+    );
+    let seen = server.finish();
+    assert!(seen[2].2.contains("InventoryItem/1"), "{:?}", seen[2]);
+}
+
+#[test]
+fn a_sale_goes_to_the_tracked_variant_get_qoh_read_not_refused_for_an_untracked_twin() {
+    sale_goes_where_get_qoh_read(TRACKED_AND_UNTRACKED);
+}
+
+#[test]
+fn a_sale_goes_to_the_variant_stocked_here_not_refused_for_a_twin_stocked_elsewhere() {
+    sale_goes_where_get_qoh_read(STOCKED_AND_NOT_STOCKED_HERE);
 }

@@ -69,7 +69,9 @@
 //!   `IDEMPOTENCY_CONCURRENT_REQUEST` and `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`. A change goes
 //!   again under the same key (a "try again" says nothing of an earlier attempt whose answer
 //!   was lost, which a new key could apply twice) until Shopify says an attempt under it
-//!   failed; then under the next derived key, which the adapter remembers per change:
+//!   failed (`IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`, or an adjustment's own
+//!   `ADJUST_QUANTITIES_FAILED`, which Shopify would answer again to the same key); then under
+//!   the next derived key, which the adapter remembers per change:
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventoryAdjustQuantitiesUserErrorCode>,
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventorySetQuantitiesUserErrorCode>.
 //!   Any other code fails the item.
@@ -259,6 +261,14 @@ enum KeyNote {
     /// the same key with other parameters Shopify would refuse it for good
     /// (`IDEMPOTENCY_KEY_PARAMETER_MISMATCH`).
     Refused,
+    /// Not applied under it, by Shopify's own account (`ADJUST_QUANTITIES_FAILED`: "try
+    /// again"): the adjustment's result under its key, as an attempt still being processed
+    /// is answered `IDEMPOTENCY_CONCURRENT_REQUEST` and one applied with its success. Shopify
+    /// answers a key sent again with the original operation's result, and its adjustments
+    /// have no `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED` to say so: the change goes again later
+    /// (a [`SendOutcome::Retry`]) under the next generation. (Until 2026-12-04 it went under
+    /// the same key, got the failure again at every try, and was bypassed after its attempts.)
+    FailedUnder,
     /// Applied: nothing to remember.
     Done,
 }
@@ -278,6 +288,8 @@ fn key_note(payload: &Value) -> KeyNote {
     // attempt, the next generation.
     if codes.contains(&PREVIOUS_ATTEMPT_FAILED) || codes.contains(&KEY_PARAMETER_MISMATCH) {
         KeyNote::Spent
+    } else if codes.contains(&"ADJUST_QUANTITIES_FAILED") {
+        KeyNote::FailedUnder
     } else if codes
         .iter()
         .any(|c| ADJUST_TRY_AGAIN.contains(c) || SET_TRY_AGAIN.contains(c))
@@ -610,9 +622,22 @@ impl ShopifyAdapter {
         // but for blanks around it is the item's, as Get QOH matches a listed SKU (looked up
         // exactly, every sale of it failed as unknown while Get QOH set it); one that has it
         // exactly comes first (a shop holding "TEE" and "TEE " sells TEE from the first).
+        //
+        // Among a SKU's variants, those Get QOH reads count first: tracked, and stocked at the
+        // cart's location. A twin that is not (a gift-wrap variant keeping no count, one
+        // stocked only at another location) does not make the SKU ambiguous: until
+        // 2026-12-04 every sale of it was refused as "more than one variant", though Get QOH
+        // had read its count from the one. Only a SKU none of whose variants count here is
+        // taken from all of them.
         type Key = (String, bool);
-        let mut matched: HashMap<Key, (String, Option<i64>)> = HashMap::new();
-        let mut seen: HashMap<Key, usize> = HashMap::new();
+        #[derive(Default)]
+        struct Tally {
+            all: usize,
+            counted: usize,
+            any: Option<(String, Option<i64>)>,
+            counting: Option<(String, Option<i64>)>,
+        }
+        let mut seen: HashMap<Key, Tally> = HashMap::new();
         for chunk in skus.chunks(SKUS_PER_LOOKUP) {
             let search = chunk
                 .iter()
@@ -638,9 +663,16 @@ impl ShopifyAdapter {
                     let Some(id) = node["inventoryItem"]["id"].as_str() else {
                         continue;
                     };
-                    let key = (sku.to_owned(), raw == sku);
-                    *seen.entry(key.clone()).or_default() += 1;
-                    matched.insert(key, (id.to_owned(), available(node)));
+                    let t = seen.entry((sku.to_owned(), raw == sku)).or_default();
+                    let level = (id.to_owned(), available(node));
+                    t.all += 1;
+                    if node["inventoryItem"]["tracked"].as_bool() != Some(false)
+                        && level.1.is_some()
+                    {
+                        t.counted += 1;
+                        t.counting = Some(level.clone());
+                    }
+                    t.any = Some(level);
                 }
                 if page["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
                     after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
@@ -661,15 +693,17 @@ impl ShopifyAdapter {
             } else {
                 (sku.to_string(), false)
             };
-            match seen.get(&key) {
-                None => {}
-                Some(n) if *n > 1 => {
+            let Some(t) = seen.get(&key) else { continue };
+            let one = match t.counted {
+                1 => t.counting.clone(),
+                0 if t.all == 1 => t.any.clone(),
+                _ => None,
+            };
+            match one {
+                None => {
                     dups.insert(sku.to_string());
                 }
-                Some(_) => {
-                    let Some((id, available)) = matched.get(&key).cloned() else {
-                        continue;
-                    };
+                Some((id, available)) => {
                     dups.remove(*sku);
                     ids.insert(sku.to_string(), (id.clone(), Instant::now() + IDS_FRESH));
                     found.insert(sku.to_string(), (id, available));
@@ -825,7 +859,7 @@ impl ShopifyAdapter {
     fn note_generation(&self, key: &str, generation: u32, note: KeyNote) {
         let mut next = self.next_generation.lock();
         match note {
-            KeyNote::Spent | KeyNote::Refused => {
+            KeyNote::Spent | KeyNote::Refused | KeyNote::FailedUnder => {
                 if next.len() >= GENERATIONS_REMEMBERED {
                     next.clear();
                 }
@@ -1244,10 +1278,16 @@ impl CartAdapter for ShopifyAdapter {
                                 pending.get(i.unwrap()).map(|p| p.1 .0.sku.as_str())
                             })
                             .collect();
-                        let current = if stale.is_empty() {
-                            HashMap::new()
-                        } else {
-                            self.lookup(&stale).unwrap_or_default()
+                        // Read again to say what the count is now: a read that fails (a
+                        // throttle) leaves those sets to go again, not refused (until
+                        // 2026-12-04 its error was dropped, and a passing throttle made a
+                        // stale compare a refusal).
+                        let (current, unread) = match stale.is_empty() {
+                            true => (HashMap::new(), None),
+                            false => match self.lookup(&stale) {
+                                Ok(current) => (current, None),
+                                Err(e) => (HashMap::new(), Some(e)),
+                            },
                         };
                         for (idx, code, message) in &errors {
                             let Some((i, (s, gid))) = idx.and_then(|x| pending.get(x)) else {
@@ -1257,9 +1297,46 @@ impl CartAdapter for ShopifyAdapter {
                             // set went to: an item linked by `remote_ref` may differ from the
                             // variant that carries its SKU, whose count is not its own.
                             let now = current.get(&s.sku).filter(|c| c.0 == *gid);
+                            let is_stale = stale.contains(&s.sku.as_str());
                             out[*i] = Some(match now.and_then(|c| c.1) {
-                                Some(now) if stale.contains(&s.sku.as_str()) => {
-                                    SendOutcome::Conflict { current: now }
+                                Some(now) if is_stale => SendOutcome::Conflict { current: now },
+                                // The count changed meanwhile, and what it is now is not
+                                // known (the read failed, or the item goes by its
+                                // `remote_ref`, not the variant its SKU names): nothing was
+                                // set, and the set goes again later (read afresh then).
+                                _ if is_stale => SendOutcome::Retry {
+                                    message: format!(
+                                        "sku {}: the count {} was not set: the cart's count changed meanwhile ({code}){}",
+                                        s.sku,
+                                        s.qoh,
+                                        unread
+                                            .as_ref()
+                                            .map(|e| format!("; reading it again failed: {}", e.message()))
+                                            .unwrap_or_default()
+                                    ),
+                                    after: match &unread {
+                                        Some(CartError::RateLimited { retry_after, .. }) => *retry_after,
+                                        _ => None,
+                                    },
+                                },
+                                // The SKU's inventory item, looked up earlier and cached, is
+                                // gone (its variant deleted, perhaps made again): looked up
+                                // afresh at the next set, as for a change (until 2026-12-04
+                                // every Send QOH for a quarter hour set the deleted item).
+                                _ if code == INVALID_INVENTORY_ITEM
+                                    && s.remote_ref.as_deref().and_then(item_gid).is_none() =>
+                                {
+                                    let mut ids = self.ids.lock();
+                                    if ids.get(&s.sku).is_some_and(|(cached, _)| cached == gid) {
+                                        ids.remove(&s.sku);
+                                    }
+                                    SendOutcome::Retry {
+                                        message: format!(
+                                            "sku {}: the count {} was not set: shopify no longer has its inventory item {gid}; the SKU is looked up again",
+                                            s.sku, s.qoh
+                                        ),
+                                        after: None,
+                                    }
                                 }
                                 _ if SET_TRY_AGAIN.contains(&code.as_str()) => {
                                     SendOutcome::Retry {
