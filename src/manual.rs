@@ -207,10 +207,12 @@ pub(crate) fn with_rate_limit_within<T>(
     mut f: impl FnMut() -> std::result::Result<T, CartError>,
     budget: &mut Duration,
 ) -> std::result::Result<T, CartError> {
-    let mut tries = 0;
+    // The cart's 429s waited out, and the waits kept on the cart slept (one follows each
+    // 429 recorded with at least a second, as the controller records one).
+    let (mut tries, mut slept) = (0, 0);
     loop {
         if let Some((left, answer)) = wait.and_then(CartWait::left) {
-            if tries >= RATE_LIMIT_TRIES || left > RATE_LIMIT_MAX_WAIT.min(*budget) {
+            if slept >= 2 * RATE_LIMIT_TRIES || left > RATE_LIMIT_MAX_WAIT.min(*budget) {
                 return Err(CartError::RateLimited {
                     retry_after: Some(left),
                     message: format!(
@@ -219,7 +221,7 @@ pub(crate) fn with_rate_limit_within<T>(
                     ),
                 });
             }
-            tries += 1;
+            slept += 1;
             *budget -= left;
             std::thread::sleep(left);
             continue;
