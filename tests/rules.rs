@@ -4980,18 +4980,24 @@ fn rule1_a_cart_changed_to_no_real_time_support_gets_no_records() {
     );
 }
 
+/// A store with product TEE of two sizes (TEE-S 2, TEE-M 5) and one cart at `level`.
+fn tee_with_two_sizes(level: &str) -> (Fixture, Emulator, inventory_sync::CartId) {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let c = cart(&f.store, &e, "Web", level);
+    item(&f.store, "TEE", 0);
+    variant(&f.store, "TEE-S", "TEE", 2);
+    variant(&f.store, "TEE-M", "TEE", 5);
+    (f, e, c)
+}
+
 /// Rule 5: a product with variants is never sent to an `Attribute` cart, also by Send QOH.
 /// (Guarded twice: `items_for_cart`'s SQL and `published_change`. Seen failing with both
 /// broken; rule5's test cannot see it, its emulator not listing the product, so a set of it
 /// fails as an unknown SKU and the cart's count stays `None` either way.)
 #[test]
 fn rule5_send_qoh_never_sends_a_product_with_variants_to_an_attribute_cart() {
-    let f = store();
-    let e = Emulator::start().unwrap();
-    let c = cart(&f.store, &e, "Attr", "attribute");
-    item(&f.store, "TEE", 0);
-    variant(&f.store, "TEE-S", "TEE", 2);
-    variant(&f.store, "TEE-M", "TEE", 5);
+    let (f, e, c) = tee_with_two_sizes("attribute");
     // The cart lists the product too (a parent listing with a stale count).
     e.set_qoh("TEE", 3);
     e.set_qoh("TEE-S", 0);
@@ -5014,12 +5020,7 @@ fn rule5_send_qoh_never_sends_a_product_with_variants_to_an_attribute_cart() {
 /// then sent the product's total under their own SKU; rule5's test could not see it.)
 #[test]
 fn rule5_send_qoh_never_sends_a_variant_to_a_sku_cart() {
-    let f = store();
-    let e = Emulator::start().unwrap();
-    let c = cart(&f.store, &e, "Sku", "sku");
-    item(&f.store, "TEE", 0);
-    variant(&f.store, "TEE-S", "TEE", 2);
-    variant(&f.store, "TEE-M", "TEE", 5);
+    let (f, e, c) = tee_with_two_sizes("sku");
     e.set_qoh("TEE", 0);
     // The cart happens to list a variant's SKU as a product of its own.
     e.set_qoh("TEE-S", 9);
@@ -5130,13 +5131,8 @@ fn rule7_send_qoh_to_one_cart_leaves_another_carts_records_waiting() {
 /// `apply_pulled` skipped; the count was applied to the variant.)
 #[test]
 fn rule8_get_qoh_from_a_sku_cart_takes_no_variants_count() {
-    let f = store();
-    let e = Emulator::start().unwrap();
-    let c = cart(&f.store, &e, "Sku", "sku");
+    let (f, e, c) = tee_with_two_sizes("sku");
     f.store.set_cart_sync(c, false).unwrap();
-    item(&f.store, "TEE", 0);
-    variant(&f.store, "TEE-S", "TEE", 2);
-    variant(&f.store, "TEE-M", "TEE", 5);
     e.set_qoh("TEE", 7);
     e.set_qoh("TEE-S", 9);
     let rep = f
