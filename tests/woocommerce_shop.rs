@@ -146,6 +146,9 @@ fn written_ids(log: &[(String, String, String)]) -> Vec<(String, u64)> {
 /// (`WC_REST_Products_V2_Controller::prepare_object_for_database`). The batch still answers
 /// 200 with the product as saved. Send QOH must not report such a count as applied (it then
 /// settles the item's waiting records as superseded, and the cart never shows the count).
+/// A product read as not managing stock is not written at all (the write turned its stock
+/// management on, until 2026-12-04: a count of 0 took a service or a made-to-order product
+/// off sale); one read as managed whose save did not keep the count is not applied either.
 #[test]
 fn a_count_woocommerce_did_not_keep_is_not_reported_applied() {
     let set = [QuantitySet {
@@ -155,22 +158,25 @@ fn a_count_woocommerce_did_not_keep_is_not_reported_applied() {
         qoh: 7,
         expected: None,
     }];
-    // A grouped product: saved with manage_stock off and no count.
-    let grouped = r#"{"update":[{"id":5,"sku":"GIFT-BOX","type":"grouped","manage_stock":false,"stock_quantity":null}]}"#;
-    let read = r#"[{"id":5,"sku":"GIFT-BOX","type":"grouped","manage_stock":false,"stock_quantity":null}]"#;
-    let server = Scripted::start(vec![(200, read), (200, grouped)]);
-    let out = woo(&server.url).set_quantities(&set).unwrap();
-    server.finish();
-    assert!(
-        !matches!(out[0], SendOutcome::Applied { .. }),
-        "WooCommerce answered manage_stock false / stock_quantity null, yet: {out:?}"
-    );
+    // A grouped product, and a simple one the owner keeps no count for: not written.
+    for read in [
+        r#"[{"id":5,"sku":"GIFT-BOX","type":"grouped","manage_stock":false,"stock_quantity":null}]"#,
+        r#"[{"id":5,"sku":"GIFT-BOX","type":"simple","manage_stock":false,"stock_quantity":10}]"#,
+    ] {
+        let server = Scripted::start(vec![(200, read)]);
+        let out = woo(&server.url).set_quantities(&set).unwrap();
+        server.finish();
+        assert!(
+            matches!(&out[0], SendOutcome::Failed { message } if message.contains("manage_stock is off")),
+            "{out:?}"
+        );
+    }
 
-    // The store-wide "Manage stock" option is off: the count sent is ignored, the product
-    // keeps its old one (10).
-    let ignored = r#"{"update":[{"id":5,"sku":"GIFT-BOX","type":"simple","manage_stock":false,"stock_quantity":10}]}"#;
+    // Read as managed, but the store-wide "Manage stock" option went off before the save:
+    // the count sent is ignored, the product keeps its old one (10).
     let read =
-        r#"[{"id":5,"sku":"GIFT-BOX","type":"simple","manage_stock":false,"stock_quantity":10}]"#;
+        r#"[{"id":5,"sku":"GIFT-BOX","type":"simple","manage_stock":true,"stock_quantity":10}]"#;
+    let ignored = r#"{"update":[{"id":5,"sku":"GIFT-BOX","type":"simple","manage_stock":false,"stock_quantity":10}]}"#;
     let server = Scripted::start(vec![(200, read), (200, ignored)]);
     let out = woo(&server.url).set_quantities(&set).unwrap();
     server.finish();

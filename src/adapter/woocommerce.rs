@@ -20,8 +20,10 @@
 //!
 //! # What it publishes
 //!
-//! `stock_quantity` of simple products and of variations, writing `manage_stock: true` with
-//! it; and of a variable product that manages stock for its variations ("Manage stock?" on
+//! `stock_quantity` of simple products and of variations that manage stock, writing
+//! `manage_stock: true` with it (one that does not is left so, and its count fails by name:
+//! until 2026-12-04 Send QOH turned its stock management on, and a count of 0 took a service
+//! or a made-to-order product off sale); and of a variable product that manages stock for its variations ("Manage stock?" on
 //! the product), under the product's own SKU. A variable product that does not holds no
 //! stock: its variations do, so `Attribute`-level carts are the natural fit, and a
 //! `Sku`-level cart publishes plain products and such pooled products only.
@@ -1071,6 +1073,18 @@ impl WooCommerceAdapter {
                 out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
                 continue;
             };
+            // A product the owner keeps no stock count for (a service, made to order, a gift
+            // card) is left so: the write turned its stock management on, and a count of 0
+            // took it off sale. A change to it fails the same way.
+            if current.get(&r) == Some(&Stock::NotManaged) {
+                out[i] = Some(SendOutcome::Failed {
+                    message: format!(
+                        "sku {}: WooCommerce does not manage stock for it (manage_stock is off), and Send QOH does not turn that on: turn on Manage stock for it in WooCommerce to have its count set, or stop syncing the item to this cart",
+                        s.sku
+                    ),
+                });
+                continue;
+            }
             if let Some(expected) = s.expected {
                 match current.get(&r).and_then(|s| s.own()) {
                     Some(now) if now != expected => {
