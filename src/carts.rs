@@ -86,19 +86,32 @@ impl std::fmt::Debug for Cart {
 pub(crate) const SECRET_KEYS: &[&str] = &["token", "consumer_secret", "api_key", "password"];
 
 /// Whether config key `key` holds a credential, never shown nor logged and scrubbed from what
-/// a cart answers: one of [`SECRET_KEYS`], or a key a custom adapter names as one, ending in
-/// `secret`, `token`, `password`, `passwd`, `_key` or `apikey`, in any case (`client_secret`,
-/// `access_token`, `private_key`, `ApiKey`), but WooCommerce's
+/// a cart answers: one of [`SECRET_KEYS`], or a key a custom adapter names as one: `key`, or
+/// ending in `_key` or `-key`, or, `-` and `_` aside, in `secret`, `token`, `password`,
+/// `passwd`, `passphrase` or `apikey`, in any case (`client_secret`, `access_token`,
+/// `private_key`, `x-api-key`, `ApiKey`), but WooCommerce's
 /// `consumer_key`, the user half of its credentials, shown as a user name is. (Until
 /// 2026-12-04 only the four built-in names were: a custom adapter's `client_secret` came
 /// back whole from a cart listing and reached the stack's last response unscrubbed.)
 pub(crate) fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
+    // `api-key`, `x_api_key` and `ApiKey` alike.
+    let squashed: String = k.chars().filter(|c| !matches!(c, '-' | '_')).collect();
     SECRET_KEYS.contains(&k.as_str())
         || (k != "consumer_key"
-            && ["secret", "token", "password", "passwd", "_key", "apikey"]
+            && (k == "key"
+                || k.ends_with("_key")
+                || k.ends_with("-key")
+                || [
+                    "secret",
+                    "token",
+                    "password",
+                    "passwd",
+                    "passphrase",
+                    "apikey",
+                ]
                 .iter()
-                .any(|end| k.ends_with(end)))
+                .any(|end| squashed.ends_with(end))))
 }
 
 /// Config keys an adapter reads through [`Cart::secret`], so each may be given as `env:NAME`
@@ -117,8 +130,9 @@ impl Cart {
     /// (`token`, `consumer_secret`, `api_key`, `password`), read with [`Cart::secret`]. A
     /// custom adapter reads its own keys here, credentials too, but should read those with
     /// [`Cart::secret`], which takes `env:NAME`: the library hides from cart listings, and
-    /// scrubs from what a cart answers, any key ending in `secret`, `token`, `password`,
-    /// `passwd`, `_key` or `apikey` (but `consumer_key`), in any case.
+    /// scrubs from what a cart answers, `key` and any key ending in `_key`, `-key`, `secret`,
+    /// `token`, `password`, `passwd`, `passphrase` or `apikey` (but `consumer_key`), in any
+    /// case.
     pub fn setting(&self, key: &str) -> Option<&str> {
         if SECRET_KEYS.contains(&key) {
             return None;

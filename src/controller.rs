@@ -1040,7 +1040,11 @@ impl<S: WebStack> StackController<S> {
                             .max(1000);
                         let until = now.saturating_add(wait);
                         (
-                            Verdict::WaitUntil { until, attempt: false, response: msg.clone() },
+                            Verdict::WaitUntil {
+                                until,
+                                attempt: false,
+                                response: msg.clone(),
+                            },
                             // The outage's step stays: a cart answering 503 and 429 by turns
                             // is backed off further each time, not from the start.
                             CartRunState {
@@ -1052,16 +1056,22 @@ impl<S: WebStack> StackController<S> {
                         )
                     }
                     CartError::Unauthorized(_) => (
-                        Verdict::WaitUntil { until: now, attempt: false, response: msg.clone() },
+                        Verdict::WaitUntil {
+                            until: now,
+                            attempt: false,
+                            response: msg.clone(),
+                        },
                         // A pause no other request's answer lifts: only new settings or its end.
                         CartRunState {
                             backoff_until: now + settings.retry_max_ms.max(1000),
                             outage_step: state.outage_step,
                             cart_error: Some(format!(
-                                "{msg}; cart paused: fix its credentials or settings (updating the cart resumes it){}",
+                                "{msg}; {} or settings (updating the cart resumes it){}",
+                                CREDENTIALS_PAUSE,
                                 refused_env(cart, &self.workstation.lock())
                             )),
-                            rate_limited_until: (now + settings.retry_max_ms.max(1000)).max(state.rate_limited_until),
+                            rate_limited_until: (now + settings.retry_max_ms.max(1000))
+                                .max(state.rate_limited_until),
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
@@ -1071,16 +1081,26 @@ impl<S: WebStack> StackController<S> {
                     // meeting the same (until 2026-12-03 each pass sent a hung cart without
                     // keys its next batch, and an hour's hang left the whole backlog
                     // uncertain, none of it sent, each record for an operator to check).
-                    CartError::Unreachable(_) | CartError::Unavailable(_) | CartError::Ambiguous(_) => {
+                    CartError::Unreachable(_)
+                    | CartError::Unavailable(_)
+                    | CartError::Ambiguous(_) => {
                         let step = state.outage_step + 1;
                         let until = now + backoff_ms(settings, step);
                         let verdict = match e {
                             CartError::Ambiguous(_) if !keyed => Verdict::Uncertain(msg.clone()),
                             CartError::Ambiguous(_) => {
                                 lost.fill(true);
-                                Verdict::WaitUntil { until, attempt: true, response: msg.clone() }
+                                Verdict::WaitUntil {
+                                    until,
+                                    attempt: true,
+                                    response: msg.clone(),
+                                }
                             }
-                            _ => Verdict::WaitUntil { until, attempt: true, response: msg.clone() },
+                            _ => Verdict::WaitUntil {
+                                until,
+                                attempt: true,
+                                response: msg.clone(),
+                            },
                         };
                         (
                             verdict,
@@ -1156,6 +1176,11 @@ impl<S: WebStack> StackController<S> {
         Ok((transitions, stop))
     }
 }
+
+/// What a cart's error says once the controller paused the cart for refused credentials
+/// (a pause kept as a wait, which only new settings or its end lift; manual runs are not
+/// held by it).
+pub(crate) const CREDENTIALS_PAUSE: &str = "cart paused: fix its credentials";
 
 /// A wait in milliseconds, as long as the store's time stamps can hold: an adapter may ask
 /// for any `Duration` (a custom one for `Duration::MAX`), which `as i64` turned into -1 ms,

@@ -139,31 +139,64 @@ impl<'a> CartWait<'a> {
     }
 
     /// What is left of the wait the store keeps for the cart, and the answer that named it.
+    /// A controller's pause for refused credentials is kept there too, and is none of this:
+    /// an operator who has mended them (a token rotated in the environment, an app's
+    /// access given back in the shop) runs Send or Get QOH to see the cart answer.
     fn left(&self) -> Option<(Duration, String)> {
         let state = self
             .store
             .read(|c| sql::cart_run_state(c, self.cart.id))
             .ok()?;
-        let left = state.rate_limited_until.saturating_sub(now_ms());
+        let answer = state.cart_error.unwrap_or_default();
+        let stored = match answer.contains(crate::controller::CREDENTIALS_PAUSE) {
+            true => 0,
+            false => state.rate_limited_until,
+        };
+        let kept = self.kept().map_or(0, |(until, _)| until);
+        let left = stored.max(kept).saturating_sub(now_ms());
         (left > 0).then(|| {
+            let answer = match stored >= kept {
+                true => answer,
+                false => self.kept().map(|(_, a)| a).unwrap_or_default(),
+            };
+            (Duration::from_millis(left as u64), answer)
+        })
+    }
+
+    /// The wait this handle's runs last met at the cart, and its answer, kept in memory.
+    fn kept(&self) -> Option<(i64, String)> {
+        let (until, version) = *self.store.inner.cart_waits.lock().get(&self.cart.id)?;
+        (version == self.cart.config_version()).then(|| {
             (
-                Duration::from_millis(left as u64),
-                state.cart_error.unwrap_or_default(),
+                until,
+                "a wait the cart named to an earlier run of this handle".into(),
             )
         })
     }
 
-    /// Writes on the cart a wait of `wait` it asked for, with its answer: best effort (a
-    /// store too busy to take it leaves this run to honour the wait alone).
+    /// Writes on the cart a wait of `wait` it asked for, with its answer, as asked (this run
+    /// sleeps it out itself). Best effort, and brief: never inside a transaction a host began
+    /// on the handle meanwhile (a drift report or preflight holds no guard against one, and
+    /// its rollback would take the wait with it), nor waiting the busy timeout behind another
+    /// writer; the run honours the wait alone then.
     fn record(&self, wait: Duration, answer: &str) {
-        let wait = i64::try_from(wait.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1000);
+        let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
         let until = now_ms().saturating_add(wait);
         let (id, version) = (self.cart.id, self.cart.config_version());
-        let _ = self
-            .store
-            .write(|c| sql::cart_rate_limited(c, id, version, until, answer));
+        let mut kept = self.store.inner.cart_waits.lock();
+        let at = kept.entry(id).or_insert((until, version));
+        *at = match at.1 == version {
+            true => (at.0.max(until), version),
+            false => (until, version),
+        };
+        drop(kept);
+        let busy = self.store.inner.options.busy_timeout;
+        let conn = self.store.inner.conn.lock();
+        if conn.is_autocommit() {
+            let _ = crate::store::write_briefly_on(&conn, busy, |c| {
+                sql::cart_rate_limited(c, id, version, until, answer)
+            });
+        }
     }
 
     /// Writes the longest wait `outcomes` asked for on items (a rate limit met by a later

@@ -699,7 +699,9 @@ impl WebStack for SqliteStack {
         self.write_briefly(|c| sql::heartbeat_end(c, workstation, declared, now))
     }
     fn prune_history(&self, before: i64) -> Result<usize> {
-        prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))
+        prune_in_steps(|after| {
+            self.write(|c| sql::stack_log_prune(c, before, after, store::now_ms()))
+        })
     }
     /// Closes the connection where SQLite shares one page cache among every connection of the
     /// process (built with its memory management: libsqlite3-sys's default, so any Rust
@@ -716,17 +718,21 @@ impl WebStack for SqliteStack {
     }
 }
 
-/// Runs prune steps, each its own transaction so hosts are never held up for long, until one
-/// forgets nothing. (Until one forgot less than a full step, until 2026-12-04: an entry
-/// written while a clock ran ahead, kept among the oldest, made every step one short, so a
-/// call forgot at most a step's worth and the log outgrew the hourly prune.)
-fn prune_in_steps(mut step: impl FnMut() -> Result<usize>) -> Result<usize> {
-    let mut gone = 0;
+/// Runs prune steps, each its own transaction so hosts are never held up for long, each
+/// from the last entry the one before looked at, until one forgets nothing among entries
+/// not all dated ahead of now. (Until 2026-12-04 each step looked at the oldest entries
+/// again, and the prune stopped at a step one short of full: an entry written while a clock
+/// ran ahead, kept among the oldest, held every call to 4,999 entries, and a step's worth of
+/// them held it to none, and the log outgrew the hourly prune.)
+fn prune_in_steps(mut step: impl FnMut(i64) -> Result<sql::PruneStep>) -> Result<usize> {
+    let (mut gone, mut after) = (0, 0);
     loop {
-        match step()? {
-            0 => return Ok(gone),
-            n => gone += n,
+        let s = step(after)?;
+        gone += s.gone;
+        if s.last == 0 || (s.gone == 0 && !s.all_ahead) {
+            return Ok(gone);
         }
+        after = s.last;
     }
 }
 
@@ -838,7 +844,9 @@ impl Store {
     /// record sent; the stack controller forgets entries older than `StackHistoryDays` (90) by
     /// itself, once an hour. The ledger of QOH changes is not touched.
     pub fn prune_stack_history(&self, before: i64) -> Result<usize> {
-        prune_in_steps(|| self.write(|c| sql::stack_log_prune(c, before)))
+        prune_in_steps(|after| {
+            self.write(|c| sql::stack_log_prune(c, before, after, store::now_ms()))
+        })
     }
 
     /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)

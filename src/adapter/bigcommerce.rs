@@ -539,7 +539,12 @@ impl BigCommerceAdapter {
         sku: &str,
         delta: i64,
     ) -> std::result::Result<Option<SendOutcome>, CartError> {
-        let listed = self.items_page(1, MAX_LIMIT, Some(&[sku]))?;
+        // A read refused (a 4xx of its own) says nothing of the sale: tried again, as a
+        // refusal for stock is, not failed by it.
+        let listed = match self.items_page(1, MAX_LIMIT, Some(&[sku])) {
+            Err(CartError::Rejected(_)) => return Ok(None),
+            read => read?,
+        };
         let Some(item) = listed.items.into_iter().find(|l| l.sku == sku) else {
             return Ok(None);
         };

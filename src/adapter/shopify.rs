@@ -687,13 +687,16 @@ impl ShopifyAdapter {
         let mut ids = self.ids.lock();
         let mut dups = self.duplicates.lock();
         for sku in skus {
-            let exact = (sku.to_string(), true);
-            let key = if seen.contains_key(&exact) {
-                exact
-            } else {
-                (sku.to_string(), false)
+            // The exact spelling first, unless only the other's variants count here.
+            let t = match (
+                seen.get(&(sku.to_string(), true)),
+                seen.get(&(sku.to_string(), false)),
+            ) {
+                (Some(exact), Some(loose)) if exact.counted == 0 && loose.counted > 0 => loose,
+                (Some(exact), _) => exact,
+                (None, Some(loose)) => loose,
+                (None, None) => continue,
             };
-            let Some(t) = seen.get(&key) else { continue };
             let one = match t.counted {
                 1 => t.counting.clone(),
                 0 if t.all == 1 => t.any.clone(),

@@ -89,6 +89,11 @@ pub(crate) struct Inner {
     /// meanwhile would take those writes in, and its rollback would undo them. Raised and
     /// read only with `conn` locked.
     pub(crate) manual_runs: AtomicUsize,
+    /// The waits carts named to this handle's manual runs, by cart: until when (Unix ms),
+    /// under which saving of the cart's settings. Honoured by its next run whether or not
+    /// the store took them (one met inside a host transaction is not written there, where a
+    /// rollback would take it); new settings lift one, as they lift the store's.
+    pub(crate) cart_waits: Mutex<std::collections::HashMap<crate::CartId, (i64, i64)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -371,6 +376,7 @@ impl Store {
                 host_tx: AtomicBool::new(false),
                 commit_failed: AtomicBool::new(false),
                 manual_runs: AtomicUsize::new(0),
+                cart_waits: Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }

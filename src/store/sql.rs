@@ -2463,19 +2463,49 @@ fn backlog_clamp(c: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Rows of the stack's history one prune step examines: the oldest by id, which are the
-/// oldest in time (but for entries written while a clock ran ahead), so a step never walks
-/// the whole log.
+/// Rows of the stack's history one prune step examines: by id, which is the order of time
+/// (but for entries written while a clock ran ahead), so a step never walks the whole log.
 const PRUNE_STEP: i64 = 5_000;
 
-/// One step of forgetting history older than `before`: of the [`PRUNE_STEP`] oldest entries,
-/// those older than `before` go. Returns how many went; none means none of those is older.
-pub(crate) fn stack_log_prune(c: &Connection, before: i64) -> Result<usize> {
-    Ok(c.prepare_cached(
-        "DELETE FROM stack_log WHERE id IN (SELECT id FROM stack_log ORDER BY id LIMIT ?2)
-           AND at < ?1",
-    )?
-    .execute(params![before, PRUNE_STEP])?)
+/// What one prune step did.
+pub(crate) struct PruneStep {
+    /// Entries forgotten.
+    pub(crate) gone: usize,
+    /// The last id the step looked at; 0 when there was none to look at.
+    pub(crate) last: i64,
+    /// Whether every entry it looked at is dated after now (written while a clock ran
+    /// ahead): entries due to go may follow them.
+    pub(crate) all_ahead: bool,
+}
+
+/// One step of forgetting history older than `before`: of the [`PRUNE_STEP`] entries after
+/// id `after`, those older than `before` go.
+pub(crate) fn stack_log_prune(
+    c: &Connection,
+    before: i64,
+    after: i64,
+    now: i64,
+) -> Result<PruneStep> {
+    let (last, all_ahead): (i64, bool) = c
+        .prepare_cached(
+            "SELECT COALESCE(MAX(id), 0), COALESCE(MIN(at) > ?3, 0)
+             FROM (SELECT id, at FROM stack_log WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .query_row(params![after, PRUNE_STEP, now], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let gone = c
+        .prepare_cached(
+            "DELETE FROM stack_log
+             WHERE id IN (SELECT id FROM stack_log WHERE id > ?1 ORDER BY id LIMIT ?2)
+               AND at < ?3",
+        )?
+        .execute(params![after, PRUNE_STEP, before])?;
+    Ok(PruneStep {
+        gone,
+        last,
+        all_ahead,
+    })
 }
 
 pub(crate) fn stack_log_count(c: &Connection, outcome: &str) -> Result<i64> {
