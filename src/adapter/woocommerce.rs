@@ -79,7 +79,7 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 use serde_json::{json, Value};
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -224,6 +224,9 @@ pub struct WooCommerceAdapter {
     base: Url,
     client: Client,
     ids: Mutex<HashMap<String, WooRef>>,
+    /// SKUs the last index found on more than one product or variation: not written by
+    /// SKU (a `remote_ref` says which).
+    twice: Mutex<HashSet<String>>,
     /// Items a batch request carries: [`MAX_BATCH`], or fewer once the shop answered 413.
     batch_limit: AtomicUsize,
     /// The products and variations this adapter's Send QOH set, by SKU.
@@ -291,6 +294,7 @@ impl WooCommerceAdapter {
             base,
             client: common::client(headers, timeout, "woocommerce")?,
             ids: Mutex::new(HashMap::new()),
+            twice: Mutex::new(HashSet::new()),
             set_once: Default::default(),
             batch_limit: AtomicUsize::new(MAX_BATCH),
         })
@@ -454,23 +458,23 @@ impl WooCommerceAdapter {
         }
     }
 
-    /// Indexes the whole catalogue: SKU → ids.
+    /// Indexes the whole catalogue: SKU → ids, and the SKUs found twice.
     fn index(&self) -> std::result::Result<(), CartError> {
-        let mut found = HashMap::new();
+        let mut found = Found::default();
         for p in self.get_all("products", &[])? {
             let Some(id) = id_of(&p) else { continue };
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
                 if let Some(r) = pooled(&p, id) {
-                    found.insert(parent_sku.to_owned(), r);
+                    found.add(parent_sku, r);
                 }
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
                     if let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) {
                         // A variation without a SKU of its own answers its product's
                         // (`WC_Product_Variation::get_sku`): not the variation's SKU.
                         if !sku.is_empty() && sku != parent_sku {
-                            found.insert(
-                                sku.to_owned(),
+                            found.add(
+                                sku,
                                 WooRef {
                                     product: id,
                                     variation: Some(vid),
@@ -480,8 +484,8 @@ impl WooCommerceAdapter {
                     }
                 }
             } else if let Some(sku) = p["sku"].as_str().filter(|s| !s.is_empty()) {
-                found.insert(
-                    sku.to_owned(),
+                found.add(
+                    sku,
                     WooRef {
                         product: id,
                         variation: None,
@@ -490,8 +494,23 @@ impl WooCommerceAdapter {
             }
         }
         // Replaced, not added to: a SKU the shop no longer gives any product is forgotten.
-        *self.ids.lock() = found;
+        *self.ids.lock() = found.ids;
+        *self.twice.lock() = found.twice;
         Ok(())
+    }
+
+    /// Why `sku` is not written by SKU, when the last index found it on more than one product
+    /// or variation (one restored from the bin after its SKU was given to another, a
+    /// uniqueness check a plugin turned off, a database import): written to the one indexed
+    /// last until 2026-12-04, whichever the owner meant. `None` with a `remote_ref`.
+    fn found_twice(&self, sku: &str, remote_ref: Option<&str>) -> Option<SendOutcome> {
+        (remote_ref.and_then(parse_ref).is_none() && self.twice.lock().contains(sku)).then(|| {
+            SendOutcome::Failed {
+                message: format!(
+                    "sku {sku}: more than one WooCommerce product or variation has this SKU; make it unique, or set the item's remote_ref to the one to sync"
+                ),
+            }
+        })
     }
 
     /// Each item's ids: its `remote_ref`, or the cached index's (indexed first when a SKU is
@@ -860,6 +879,25 @@ fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
     common::gateway_lost_answer(r)
 }
 
+/// What an index of the catalogue found: each SKU's ids, and the SKUs it met twice.
+#[derive(Default)]
+struct Found {
+    ids: HashMap<String, WooRef>,
+    twice: HashSet<String>,
+}
+
+impl Found {
+    fn add(&mut self, sku: &str, r: WooRef) {
+        if self
+            .ids
+            .insert(sku.to_owned(), r)
+            .is_some_and(|was| was != r)
+        {
+            self.twice.insert(sku.to_owned());
+        }
+    }
+}
+
 fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
     common::not_found(sku, remote_ref, "WooCommerce product or variation")
 }
@@ -935,6 +973,10 @@ impl WooCommerceAdapter {
         // backlog of sales wait ten passes, each counted an attempt, and bypassed.
         let mut pooled_into: Vec<(usize, usize)> = Vec::new();
         for (i, (d, r)) in deltas.iter().zip(&refs).enumerate() {
+            if let Some(twice) = self.found_twice(&d.sku, d.remote_ref.as_deref()) {
+                out[i] = Some(twice);
+                continue;
+            }
             let Some(r) = r else {
                 out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
                 continue;
@@ -1068,6 +1110,10 @@ impl WooCommerceAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
         let mut plan: Vec<Write> = Vec::new();
         for (i, (s, r)) in sets.iter().zip(&refs).enumerate() {
+            if let Some(twice) = self.found_twice(&s.sku, s.remote_ref.as_deref()) {
+                out[i] = Some(twice);
+                continue;
+            }
             // Not listed by the shop (deleted, in the bin): nothing to set.
             let Some(r) = r.filter(|r| current.contains_key(r)) else {
                 out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
