@@ -1331,6 +1331,46 @@ fn an_entry_error_after_woocommerce_saved_the_count_is_read_as_applied() {
     assert_eq!(*count.lock().unwrap(), 2);
 }
 
+/// The same entry error, with the read-back failing (the shop struggling): the count may
+/// have been saved before the hook failed, so it is in doubt, not refused (refused, Send
+/// QOH's count had the sale it included sent on top of it).
+#[test]
+fn an_entry_error_whose_read_back_fails_is_in_doubt() {
+    let posted = Arc::new(Mutex::new(false));
+    let p = posted.clone();
+    let shop = FakeShop::start(move |method, target, _| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") if *p.lock().unwrap() => {
+                (503, Vec::new(), "Service Unavailable".into())
+            }
+            ("GET", "/wp-json/wc/v3/products") => ok(
+                r#"[{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":10}]"#,
+            ),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                *p.lock().unwrap() = true;
+                ok(
+                    r#"{"update":[{"id":0,"error":{"code":"hook_failed","message":"Wholesale sync failed","data":{"status":500}}}]}"#,
+                )
+            }
+            _ => (404, Vec::new(), r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let out = woo(&shop.url)
+        .set_quantities(&[QuantitySet {
+            key: "s".into(),
+            sku: "MUG".into(),
+            remote_ref: None,
+            qoh: 2,
+            expected: None,
+        }])
+        .unwrap();
+    assert!(
+        matches!(&out[0], SendOutcome::Uncertain { message } if message.contains("may have been saved")),
+        "{out:?}"
+    );
+}
+
 fn qty(q: Option<i64>) -> String {
     q.map_or("null".to_owned(), |q| q.to_string())
 }

@@ -747,9 +747,15 @@ impl WooCommerceAdapter {
                     .filter(|(n, _)| entries.get(*n).is_some_and(|e| !e["error"].is_null()))
                     .map(|(_, i)| items[*i].r)
                     .collect();
-                let saved_anyway = match refused.is_empty() {
-                    true => HashMap::new(),
-                    false => self.read(&refused).unwrap_or_default(),
+                // A read-back that fails says nothing: the count may be saved (a hook's
+                // exception after the save), so it is in doubt, not refused (until
+                // 2026-12-04 refused, and Send QOH's count had its sale sent on top).
+                let (saved_anyway, unread) = match refused.is_empty() {
+                    true => (HashMap::new(), None),
+                    false => match self.read(&refused) {
+                        Ok(read) => (read, None),
+                        Err(e) => (HashMap::new(), Some(e)),
+                    },
                 };
                 for (n, i) in chunk.iter().enumerate() {
                     let sku = items[*i].sku;
@@ -757,6 +763,15 @@ impl WooCommerceAdapter {
                     let saved = saved_anyway.get(&w.r).and_then(|(_, s)| s.own());
                     out[*i] = Some(match entries.get(n) {
                         Some(e) if !e["error"].is_null() && saved == Some(w.count) => Ok(saved),
+                        Some(e) if !e["error"].is_null() && unread.is_some() => {
+                            Err(SendOutcome::Uncertain {
+                                message: format!(
+                                    "sku {sku}: woocommerce answered an error for the count ({}), and reading it back failed ({}): it may have been saved",
+                                    truncate(e["error"]["message"].as_str().unwrap_or("")),
+                                    unread.as_ref().map(CartError::message).unwrap_or_default()
+                                ),
+                            })
+                        }
                         Some(e) if !e["error"].is_null() => Err(SendOutcome::Failed {
                             message: format!(
                                 "sku {sku}: woocommerce refused the count: {} ({})",
