@@ -124,8 +124,8 @@ pub(crate) const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// A cart's wait as the store keeps it, shared by manual runs and controllers: the wait a
 /// cart names (a rate limit on the call or on some of its items) is written on the cart
-/// whichever run met it, and no run asks the cart before that wait ends, nor before the end
-/// of a pause for refused credentials. (Until 2026-12-04 a manual run neither wrote the
+/// whichever run met it, and no run asks the cart before that wait ends (a controller's
+/// pause for refused credentials aside). (Until 2026-12-04 a manual run neither wrote the
 /// waits it met nor read those a controller wrote: the next pass asked a cart within the two
 /// minutes it had named to a Send QOH, and a forced Send QOH within a controller's.)
 pub(crate) struct CartWait<'a> {
@@ -240,8 +240,8 @@ pub(crate) fn with_rate_limit_within<T>(
     mut f: impl FnMut() -> std::result::Result<T, CartError>,
     budget: &mut Duration,
 ) -> std::result::Result<T, CartError> {
-    // The cart's 429s waited out, and the waits kept on the cart slept (one follows each
-    // 429 recorded with at least a second, as the controller records one).
+    // The cart's 429s waited out, and the waits kept for the cart slept (another run's or a
+    // controller's, counted apart: they are no answer of the cart's to this run).
     let (mut tries, mut slept) = (0, 0);
     loop {
         if let Some((left, answer)) = wait.and_then(CartWait::left) {
