@@ -1889,3 +1889,19 @@ fn a_sale_goes_to_the_tracked_variant_get_qoh_read_not_refused_for_an_untracked_
 fn a_sale_goes_to_the_variant_stocked_here_not_refused_for_a_twin_stocked_elsewhere() {
     sale_goes_where_get_qoh_read(STOCKED_AND_NOT_STOCKED_HERE);
 }
+
+/// A lookup asks a page sized to the SKUs it looks for: Shopify charges a query by the
+/// `first` it asks, and a lookup of one SKU at 200 cost 802 points, most of a standard
+/// shop's bucket, for each sale of a SKU not looked up in the last quarter hour.
+#[test]
+fn a_lookup_of_one_sku_asks_a_small_page() {
+    let server = Scripted::start(vec![(200, TRACKED_AND_UNTRACKED), (200, TEE_APPLIED)]);
+    let a = scripted_adapter(&server);
+    let out = a
+        .apply_deltas(&[tee_sale("3f5b6ebf-143c-4da5-8d0f-fb8553bfd860")])
+        .unwrap();
+    assert!(matches!(out[0], SendOutcome::Applied { .. }), "{out:?}");
+    let seen = server.finish();
+    let lookup: serde_json::Value = serde_json::from_str(&seen[0].2).unwrap();
+    assert_eq!(lookup["variables"]["first"], 10, "{lookup}");
+}
