@@ -58,6 +58,18 @@ impl CartAdapter for ShortThrottles {
     }
 }
 
+/// A cart on `f`'s store whose first `limited` reads are 429s naming 50 ms; item A at 5.
+fn short_throttles(f: &Fixture, limited: usize) -> (Arc<ShortThrottles>, inventory_sync::CartId) {
+    let cart = Arc::new(ShortThrottles {
+        limited,
+        wait: Duration::from_millis(50),
+        reads: AtomicUsize::new(0),
+    });
+    let c = custom_cart(&f.store, "short", cart.clone(), None, None);
+    item(&f.store, "A", 5);
+    (cart, c)
+}
+
 /// A manual run waits out up to five 429s (RATE_LIMIT_TRIES). With the cart's wait now
 /// written on the cart at least a second long, each sub-second 429 is slept twice (its own
 /// wait, then what is left of the second written) and counts two tries: three 429s of
@@ -65,13 +77,7 @@ impl CartAdapter for ShortThrottles {
 #[test]
 fn get_qoh_waits_out_three_short_rate_limits_once_each() {
     let f = store();
-    let cart = Arc::new(ShortThrottles {
-        limited: 3,
-        wait: Duration::from_millis(50),
-        reads: AtomicUsize::new(0),
-    });
-    let c = custom_cart(&f.store, "short", cart.clone(), None, None);
-    item(&f.store, "A", 5);
+    let (cart, c) = short_throttles(&f, 3);
     let started = Instant::now();
     let r = f.store.get_qoh(c, forced(), None);
     let took = started.elapsed();
@@ -256,13 +262,7 @@ fn common_credential_key_spellings_are_secrets_too() {
 #[test]
 fn a_short_rate_limit_does_not_stall_the_drift_report_on_a_busy_store() {
     let f = store();
-    let cart = Arc::new(ShortThrottles {
-        limited: 1,
-        wait: Duration::from_millis(50),
-        reads: AtomicUsize::new(0),
-    });
-    let c = custom_cart(&f.store, "short", cart.clone(), None, None);
-    item(&f.store, "A", 5);
+    let (_cart, c) = short_throttles(&f, 1);
     let other = f.reopen();
     other.begin().unwrap();
     let started = Instant::now();
