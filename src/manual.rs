@@ -152,15 +152,12 @@ impl<'a> CartWait<'a> {
             true => 0,
             false => state.rate_limited_until,
         };
-        let kept = self.kept().map_or(0, |(until, _)| until);
-        let left = stored.max(kept).saturating_sub(now_ms());
-        (left > 0).then(|| {
-            let answer = match stored >= kept {
-                true => answer,
-                false => self.kept().map(|(_, a)| a).unwrap_or_default(),
-            };
-            (Duration::from_millis(left as u64), answer)
-        })
+        let (until, answer) = match self.kept() {
+            Some((kept, why)) if kept > stored => (kept, why),
+            _ => (stored, answer),
+        };
+        let left = until.saturating_sub(now_ms());
+        (left > 0).then(|| (Duration::from_millis(left as u64), answer))
     }
 
     /// The wait this handle's runs last met at the cart, and its answer, kept in memory.

@@ -29,6 +29,13 @@ fn forced() -> GetOptions {
     }
 }
 
+/// Each count set, as a cart that takes every one answers.
+fn all_applied(sets: &[QuantitySet]) -> Vec<SendOutcome> {
+    sets.iter()
+        .map(|_| SendOutcome::Applied { qoh: None })
+        .collect()
+}
+
 /// Answers its first `limited` reads with a 429 naming `wait`, then shows A at 5.
 struct ShortThrottles {
     limited: usize,
@@ -39,10 +46,7 @@ struct ShortThrottles {
 impl CartAdapter for ShortThrottles {
     takes_no_deltas!();
     fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        Ok(sets
-            .iter()
-            .map(|_| SendOutcome::Applied { qoh: None })
-            .collect())
+        Ok(all_applied(sets))
     }
     fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
         if self.reads.fetch_add(1, Ordering::SeqCst) < self.limited {
@@ -103,10 +107,7 @@ struct GatedThrottle {
 impl CartAdapter for GatedThrottle {
     takes_no_deltas!();
     fn set_quantities(&self, sets: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        Ok(sets
-            .iter()
-            .map(|_| SendOutcome::Applied { qoh: None })
-            .collect())
+        Ok(all_applied(sets))
     }
     fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
         if self.reads.fetch_add(1, Ordering::SeqCst) == 0 {
