@@ -969,7 +969,8 @@ impl<S: WebStack> StackController<S> {
                 // A rate limit another controller recorded while this request was in flight
                 // stands: an answer to another request does not lift it. An outage is over once
                 // the cart answers, whoever met it.
-                let limited = state.rate_limited_until > now;
+                let held = state.rate_limited_until.max(state.credentials_paused_until);
+                let limited = held > now;
                 if limited {
                     stop = true;
                 }
@@ -1003,9 +1004,10 @@ impl<S: WebStack> StackController<S> {
                         outage_step: state.outage_step,
                         cart_error: Some(response.clone()),
                         rate_limited_until: until.max(state.rate_limited_until),
+                        credentials_paused_until: state.credentials_paused_until,
                     }),
                     None if limited => Some(CartRunState {
-                        backoff_until: state.rate_limited_until,
+                        backoff_until: held,
                         outage_step: 0,
                         ..state.clone()
                     }),
@@ -1052,6 +1054,7 @@ impl<S: WebStack> StackController<S> {
                                 outage_step: state.outage_step,
                                 cart_error: Some(msg.clone()),
                                 rate_limited_until: until.max(state.rate_limited_until),
+                                credentials_paused_until: state.credentials_paused_until,
                             },
                         )
                     }
@@ -1070,8 +1073,9 @@ impl<S: WebStack> StackController<S> {
                                 CREDENTIALS_PAUSE,
                                 refused_env(cart, &self.workstation.lock())
                             )),
-                            rate_limited_until: (now + settings.retry_max_ms.max(1000))
-                                .max(state.rate_limited_until),
+                            rate_limited_until: state.rate_limited_until,
+                            credentials_paused_until: (now + settings.retry_max_ms.max(1000))
+                                .max(state.credentials_paused_until),
                         },
                     ),
                     CartError::Rejected(_) => (Verdict::Permanent(msg.clone()), state.clone()),
@@ -1109,6 +1113,7 @@ impl<S: WebStack> StackController<S> {
                                 outage_step: step,
                                 cart_error: Some(msg.clone()),
                                 rate_limited_until: state.rate_limited_until,
+                                credentials_paused_until: state.credentials_paused_until,
                             },
                         )
                     }
@@ -1119,6 +1124,7 @@ impl<S: WebStack> StackController<S> {
                 let new_state = match state.backoff_until > new_state.backoff_until {
                     true => CartRunState {
                         rate_limited_until: new_state.rate_limited_until,
+                        credentials_paused_until: new_state.credentials_paused_until,
                         ..state.clone()
                     },
                     false => new_state,
@@ -1180,7 +1186,7 @@ impl<S: WebStack> StackController<S> {
 /// What a cart's error says once the controller paused the cart for refused credentials
 /// (a pause kept as a wait, which only new settings or its end lift; manual runs are not
 /// held by it).
-pub(crate) const CREDENTIALS_PAUSE: &str = "cart paused: fix its credentials";
+const CREDENTIALS_PAUSE: &str = "cart paused: fix its credentials";
 
 /// A wait in milliseconds, as long as the store's time stamps can hold: an adapter may ask
 /// for any `Duration` (a custom one for `Duration::MAX`), which `as i64` turned into -1 ms,

@@ -131,15 +131,22 @@ pub(crate) const RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(60);
 pub(crate) struct CartWait<'a> {
     store: &'a Store,
     cart: &'a Cart,
+    /// The store showed a controller's pause for refused credentials: the first answer the
+    /// cart gives this run ends it ([`CartWait::answered`]).
+    paused: std::cell::Cell<bool>,
 }
 
 impl<'a> CartWait<'a> {
     pub(crate) fn new(store: &'a Store, cart: &'a Cart) -> Self {
-        CartWait { store, cart }
+        CartWait {
+            store,
+            cart,
+            paused: std::cell::Cell::new(false),
+        }
     }
 
     /// What is left of the wait the store keeps for the cart, and the answer that named it.
-    /// A controller's pause for refused credentials is kept there too, and is none of this:
+    /// A controller's pause for refused credentials (kept apart, schema 20) is none of this:
     /// an operator who has mended them (a token rotated in the environment, an app's
     /// access given back in the shop) runs Send or Get QOH to see the cart answer.
     fn left(&self) -> Option<(Duration, String)> {
@@ -147,11 +154,11 @@ impl<'a> CartWait<'a> {
             .store
             .read(|c| sql::cart_run_state(c, self.cart.id))
             .ok()?;
+        let stored = state.rate_limited_until;
+        if state.credentials_paused_until > now_ms() {
+            self.paused.set(true);
+        }
         let answer = state.cart_error.unwrap_or_default();
-        let stored = match answer.contains(crate::controller::CREDENTIALS_PAUSE) {
-            true => 0,
-            false => state.rate_limited_until,
-        };
         let (until, answer) = match self.kept() {
             Some((kept, why)) if kept > stored => (kept, why),
             _ => (stored, answer),
@@ -172,10 +179,8 @@ impl<'a> CartWait<'a> {
     }
 
     /// Writes on the cart a wait of `wait` it asked for, with its answer, as asked (this run
-    /// sleeps it out itself). Best effort, and brief: never inside a transaction a host began
-    /// on the handle meanwhile (a drift report or preflight holds no guard against one, and
-    /// its rollback would take the wait with it), nor waiting the busy timeout behind another
-    /// writer; the run honours the wait alone then.
+    /// sleeps it out itself), briefly ([`CartWait::write_briefly`]): where it cannot be
+    /// written, the run honours the wait alone.
     fn record(&self, wait: Duration, answer: &str) {
         let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
         let until = now_ms().saturating_add(wait);
@@ -187,12 +192,30 @@ impl<'a> CartWait<'a> {
             false => (until, version),
         };
         drop(kept);
+        self.write_briefly(|c| sql::cart_rate_limited(c, id, version, until, answer));
+    }
+
+    /// The cart answered a call of this run: a controller's pause for refused credentials
+    /// it showed ends, so real-time changes go again without waiting out the pause (until
+    /// 2026-12-04 an operator who mended an `env:` token and saw Send QOH succeed still had
+    /// the controller sending nothing for up to 5 minutes). Were the credentials mended for
+    /// this workstation only, another's controller meets the refusal again, counting no
+    /// attempt, and pauses anew.
+    fn answered(&self) {
+        if self.paused.replace(false) {
+            let (id, version) = (self.cart.id, self.cart.config_version());
+            self.write_briefly(|c| sql::cart_pause_end(c, id, version, now_ms()));
+        }
+    }
+
+    /// Best effort, and brief: never inside a transaction a host began on the handle
+    /// meanwhile (a drift report or preflight holds no guard against one, and its rollback
+    /// would take the write with it), nor waiting the busy timeout behind another writer.
+    fn write_briefly(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<()>) {
         let busy = self.store.inner.options.busy_timeout;
         let conn = self.store.inner.conn.lock();
         if conn.is_autocommit() {
-            let _ = crate::store::write_briefly_on(&conn, busy, |c| {
-                sql::cart_rate_limited(c, id, version, until, answer)
-            });
+            let _ = crate::store::write_briefly_on(&conn, busy, f);
         }
     }
 
@@ -275,7 +298,12 @@ pub(crate) fn with_rate_limit_within<T>(
                 *budget -= asked;
                 std::thread::sleep(asked);
             }
-            r => return r,
+            r => {
+                if let (Ok(_), Some(w)) = (&r, wait) {
+                    w.answered();
+                }
+                return r;
+            }
         }
     }
 }

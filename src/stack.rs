@@ -303,11 +303,15 @@ pub struct CartRunState {
     pub outage_step: i64,
     /// A cart-level error (401/403, outage), shown in reports.
     pub cart_error: Option<String>,
-    /// Until when nothing is sent whatever another request's answer says: the cart asked
-    /// (a 429, a `Retry-After` on items), or refused the credentials (a pause until new
-    /// settings or its end). Within `backoff_until`, kept apart so that an answer ending an
-    /// outage does not lift it.
+    /// Until when nothing is sent whatever another request's answer says, because the cart
+    /// asked (a 429, a `Retry-After` on items). Within `backoff_until`, kept apart so that an
+    /// answer ending an outage does not lift it. Manual runs honour it too.
     pub rate_limited_until: i64,
+    /// Until when a controller sends nothing because the cart refused its credentials: a
+    /// pause no other request's answer lifts, only new settings, its end, or a manual run
+    /// the cart answers (an operator who mended them checks with Send or Get QOH, which do
+    /// not honour it). Within `backoff_until`.
+    pub credentials_paused_until: i64,
 }
 
 /// The web stack as the controller sees it. The SQLite store implements it; a PostgreSQL

@@ -701,8 +701,9 @@ fn tried_then_upgraded(fault: inventory_sync::emulator::Fault, version: i64) -> 
     rusqlite::Connection::open(f.store.path())
         .unwrap()
         .execute_batch(&format!(
-            // As that build left it: no mark, and no table a later schema adds.
+            // As that build left it: no mark, and no table or column a later schema adds.
             "UPDATE send_groups SET unsettled = 0; DROP TABLE deleted_on_cart; \
+             ALTER TABLE carts DROP COLUMN credentials_paused_until; \
              PRAGMA user_version = {version};"
         ))
         .unwrap();

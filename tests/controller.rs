@@ -1921,6 +1921,7 @@ impl CartAdapter for OtherControllerLimited {
                 outage_step: 0,
                 cart_error: Some("HTTP 429 (rate limited)".into()),
                 rate_limited_until: now + 3_600_000,
+                ..Default::default()
             };
             let cart = *self.cart.lock().unwrap();
             let saved = other.carts().unwrap().into_iter().find(|c| c.id == cart);

@@ -175,6 +175,21 @@ fn a_wait_met_by_the_drift_report_is_not_written_inside_a_host_transaction() {
 #[test]
 fn a_credentials_pause_does_not_stop_a_manual_run_as_a_rate_limit() {
     let f = store();
+    let (emu, id) = paused_for_credentials(&f);
+    // The cart takes the credentials again; the owner checks with a forced Get QOH.
+    let asked = emu.requests();
+    let r = f.store.get_qoh(id, forced(), None);
+    assert!(
+        r.is_ok() && emu.requests() > asked,
+        "a manual run refused during a credentials pause, as a rate limit: {r:?}"
+    );
+}
+
+/// A cart paused for refused credentials (`f`'s controller met a 401), with RetryMaxMs at 5
+/// minutes, and the sale of a MUG the 401 answered waiting.
+fn paused_for_credentials(
+    f: &Fixture,
+) -> (inventory_sync::emulator::Emulator, inventory_sync::CartId) {
     f.store.set_param("RetryMaxMs", "300000").unwrap();
     let emu = inventory_sync::emulator::Emulator::start().unwrap();
     let id = cart(&f.store, &emu, "Web", "attribute");
@@ -188,12 +203,81 @@ fn a_credentials_pause_does_not_stop_a_manual_run_as_a_rate_limit() {
     adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
     let report = f.store.run_stack(None).unwrap();
     assert!(report.to_string().contains("401"), "{report}");
-    // The cart takes the credentials again; the owner checks with a forced Get QOH.
+    (emu, id)
+}
+
+/// A 429 met by a manual run during a credentials pause was written into the column that
+/// held the pause, with its own answer over the pause's: the stored wait was then the pause's
+/// 300 s, read as one the cart had named, and the next Get QOH was refused for 5 minutes
+/// where the cart had asked for 2.
+#[test]
+fn a_rate_limit_met_during_a_credentials_pause_is_kept_as_long_as_the_cart_asked() {
+    let f = store();
+    let (emu, id) = paused_for_credentials(&f);
+    emu.inject(inventory_sync::emulator::Fault::Status {
+        status: 429,
+        count: 1,
+        retry_after: Some(120),
+    });
+    let first = f.store.get_qoh(id, forced(), None).unwrap_err();
+    assert!(first.message().contains("429"), "{first}");
+    let again = f.store.get_qoh(id, forced(), None).unwrap_err();
+    let secs: u64 = again
+        .message()
+        .split("ends, in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait named: {again}"));
+    assert!(
+        (100..=120).contains(&secs),
+        "the cart asked for 120 s; the run waits {secs} s: {again}"
+    );
+}
+
+/// An operator who mends refused credentials where the cart reads them (an `env:` token
+/// rotated, the app's access restored in the shop) checks with Get QOH, and the cart answers;
+/// the controller went on sending nothing until the pause's end (5 minutes by default), and
+/// every sale meanwhile waited.
+#[test]
+fn a_manual_run_the_cart_answers_ends_the_credentials_pause() {
+    let f = store();
+    let (emu, id) = paused_for_credentials(&f);
+    f.store.get_qoh(id, forced(), None).unwrap();
+    adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (report.sent, report.remaining),
+        (2, 0),
+        "after the cart answered the operator's check: {report}"
+    );
+    assert_eq!(emu.qoh("MUG"), Some(3));
+    let state = f.store.carts_json().unwrap();
+    assert!(!state.contains("fix its credentials"), "{state}");
+}
+
+/// A store file a build before schema 20 left with a credentials pause in force (kept with
+/// the waits the cart named, told apart by its text) is upgraded with the pause moved apart:
+/// left there, it read as a 5-minute wait the cart had named, and the operator's check was
+/// refused.
+#[test]
+fn a_credentials_pause_an_older_build_kept_is_moved_apart_at_the_upgrade() {
+    let f = store();
+    let (emu, id) = paused_for_credentials(&f);
+    rusqlite::Connection::open(f.store.path())
+        .unwrap()
+        .execute_batch(
+            "UPDATE carts SET rate_limited_until = credentials_paused_until;
+             ALTER TABLE carts DROP COLUMN credentials_paused_until;
+             PRAGMA user_version = 19;",
+        )
+        .unwrap();
+    let upgraded = f.reopen();
     let asked = emu.requests();
-    let r = f.store.get_qoh(id, forced(), None);
+    let r = upgraded.get_qoh(id, forced(), None);
     assert!(
         r.is_ok() && emu.requests() > asked,
-        "a manual run refused during a credentials pause, as a rate limit: {r:?}"
+        "the pause an older build kept refused the check: {r:?}"
     );
 }
 

@@ -361,6 +361,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (cart_id, sku)
     ) WITHOUT ROWID;
     "#,
+    // 20: until when a controller pauses a cart whose credentials it refused, apart from the
+    // waits the cart asked for (`rate_limited_until`), where it was kept until now and told
+    // apart by the error's text: a manual run's 429 met during the pause replaced that text,
+    // and the next Send QOH was refused for the rest of the pause (5 minutes) as "rate
+    // limited". A pause in force moves to its own column.
+    r#"
+    ALTER TABLE carts ADD COLUMN credentials_paused_until INTEGER NOT NULL DEFAULT 0;
+    UPDATE carts SET credentials_paused_until = rate_limited_until, rate_limited_until = 0
+     WHERE cart_error LIKE '%cart paused: fix its credentials%';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -100,7 +100,8 @@ pub(crate) fn cart_upsert(c: &Connection, s: &CartSpec, resumes: bool) -> Result
              backoff_until = CASE WHEN ?10 THEN 0 ELSE backoff_until END,
              outage_step = CASE WHEN ?10 THEN 0 ELSE outage_step END,
              cart_error = CASE WHEN ?10 THEN NULL ELSE cart_error END,
-             rate_limited_until = CASE WHEN ?10 THEN 0 ELSE rate_limited_until END
+             rate_limited_until = CASE WHEN ?10 THEN 0 ELSE rate_limited_until END,
+             credentials_paused_until = CASE WHEN ?10 THEN 0 ELSE credentials_paused_until END
          RETURNING id",
         )?
         .query_row(
@@ -215,7 +216,8 @@ pub(crate) fn cart_run_state_and_settings(
     id: CartId,
 ) -> Result<(CartRunState, i64)> {
     c.prepare_cached(
-        "SELECT backoff_until, outage_step, cart_error, rate_limited_until, settings_version
+        "SELECT backoff_until, outage_step, cart_error, rate_limited_until, settings_version,
+                credentials_paused_until
          FROM carts WHERE id = ?1",
     )?
     .query_row([id], |r| {
@@ -225,6 +227,7 @@ pub(crate) fn cart_run_state_and_settings(
                 outage_step: r.get(1)?,
                 cart_error: r.get(2)?,
                 rate_limited_until: r.get(3)?,
+                credentials_paused_until: r.get(5)?,
             },
             r.get(4)?,
         ))
@@ -243,7 +246,7 @@ pub(crate) fn cart_set_run_state(
 ) -> Result<()> {
     c.prepare_cached(
         "UPDATE carts SET backoff_until = ?2, outage_step = ?3, cart_error = ?4,
-                          rate_limited_until = ?5
+                          rate_limited_until = ?5, credentials_paused_until = ?7
          WHERE id = ?1 AND settings_version <= ?6",
     )?
     .execute(params![
@@ -252,7 +255,8 @@ pub(crate) fn cart_set_run_state(
         s.outage_step,
         s.cart_error,
         s.rate_limited_until,
-        config_version
+        config_version,
+        s.credentials_paused_until
     ])?;
     Ok(())
 }
@@ -273,6 +277,26 @@ pub(crate) fn cart_rate_limited(
          WHERE id = ?1 AND settings_version <= ?2",
     )?
     .execute(params![id, config_version, until, answer])?;
+    Ok(())
+}
+
+/// Ends a controller's pause of the cart for refused credentials, which a manual run saw
+/// end at `now` when the cart answered it: the back-off falls to a wait the cart asked for,
+/// if one is left, and an outage is over (the cart answered). Kept unless the cart's adapter
+/// or settings were changed after `config_version` (a save ends the pause itself).
+pub(crate) fn cart_pause_end(
+    c: &Connection,
+    id: CartId,
+    config_version: i64,
+    now: i64,
+) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE carts SET credentials_paused_until = 0, outage_step = 0,
+                          backoff_until = rate_limited_until,
+                          cart_error = CASE WHEN rate_limited_until > ?3 THEN cart_error END
+         WHERE id = ?1 AND credentials_paused_until > ?3 AND settings_version <= ?2",
+    )?
+    .execute(params![id, config_version, now])?;
     Ok(())
 }
 
