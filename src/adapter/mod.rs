@@ -132,6 +132,7 @@
 
 pub mod bigcommerce;
 pub(crate) mod common;
+pub mod conformance;
 pub mod http_json;
 pub mod medusa;
 pub mod registry;

@@ -1,0 +1,617 @@
+//! A conformance check for a [`CartAdapter`], for integrators: run [`check`] against a test
+//! cart you control (a development store, a sandbox, a stand-in of the cart's API) before
+//! registering the adapter on a live store.
+//!
+//! The library copes with an adapter that slips (a short answer is read as a lost answer, a
+//! panic is caught), but it copes by holding changes back or leaving them for an operator:
+//! the shop then shows counts the order manager does not. Each check here is one rule of
+//! [the contract](super) that the library cannot check for itself, as a store owner would
+//! notice its breach:
+//!
+//! | check | a breach means |
+//! |---|---|
+//! | `update mode is stable` | the library handles a lost answer by a mode the adapter no longer has |
+//! | `deltas apply once each, in order` | outcomes matched to the wrong items; a sale on the wrong product |
+//! | `an unknown SKU fails alone, by name` | a whole batch bypassed for one SKU the cart lacks, or an operator not told which |
+//! | `a re-sent key applies once` (keyed carts) | a sale whose answer was lost taken twice |
+//! | `two changes alike under two keys both apply` | the second of two equal sales lost |
+//! | `counts are set as sent` | Send QOH publishing other counts than the order manager's |
+//! | `a set finding another count writes nothing` | a drift repair overwriting a sale the cart made meanwhile |
+//! | `an unknown SKU's count fails by name and creates nothing` | Send QOH putting products on the cart |
+//! | `the listing gives each item once, with its count` | Get QOH moving counts by what it read twice or never |
+//! | `credentials stay out` | a token in a message the library cannot scrub (it scrubs the cart's settings it knows to be credentials) |
+//!
+//! The check works on SKUs of its own (`options.sku_prefix` and a number), which it puts on
+//! the cart through [`TestCart`], never through the adapter, and reads back the same way to
+//! judge what the adapter did. Point it at a cart where those SKUs sell nothing: it changes
+//! their counts.
+//!
+//! ```
+//! use inventory_sync::adapter::conformance::{check, CheckOptions, TestCart};
+//! use inventory_sync::adapter::http_json::HttpJsonAdapter;
+//! use inventory_sync::emulator::Emulator;
+//!
+//! /// The loopback `http_json` cart, driven from outside the adapter.
+//! struct Loopback(Emulator);
+//!
+//! impl TestCart for Loopback {
+//!     fn put(&self, sku: &str, count: i64) -> Result<(), String> {
+//!         self.0.set_qoh(sku, count);
+//!         Ok(())
+//!     }
+//!     fn count(&self, sku: &str) -> Result<Option<i64>, String> {
+//!         Ok(self.0.qoh(sku))
+//!     }
+//! }
+//!
+//! let cart = Loopback(Emulator::start().unwrap());
+//! let adapter =
+//!     HttpJsonAdapter::new(&cart.0.url(), None, std::time::Duration::from_secs(5)).unwrap();
+//! let report = check(&adapter, &cart, &CheckOptions::default());
+//! assert!(report.passed(), "{report}");
+//! ```
+
+use super::{CartAdapter, CartError, DeltaSend, QuantitySet, SendOutcome, UpdateMode};
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The test cart as the check sees it from outside the adapter: your sandbox's admin API, a
+/// database of the stand-in, whatever sets and reads a count without the adapter under test.
+pub trait TestCart {
+    /// Lists `sku` on the cart with `count` available (making the product if needed).
+    fn put(&self, sku: &str, count: i64) -> Result<(), String>;
+    /// The count the cart offers for `sku`; `None` when it does not list it.
+    fn count(&self, sku: &str) -> Result<Option<i64>, String>;
+}
+
+/// What [`check`] works with.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// The start of every SKU the check puts on the cart (`<prefix>-1` to `<prefix>-9`)
+    /// or names as one the cart lacks (`<prefix>-ABSENT`): choose one no product of the cart
+    /// has.
+    pub sku_prefix: String,
+    /// SKUs the cart lists already, to use instead of `<prefix>-1` to `<prefix>-9`, for a
+    /// test cart whose [`TestCart::put`] sets a count but cannot make a product: at least 2
+    /// (the listing check lists them all). Their counts are changed.
+    pub skus: Vec<String>,
+    /// The credentials the adapter was built with: none may appear in any message it
+    /// answers.
+    pub secrets: Vec<String>,
+    /// The `limit` the listing check asks pages of: below the items it lists, so that the
+    /// listing takes more than one page where the adapter heeds it.
+    pub page_limit: u32,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            sku_prefix: "INVSYNC-CONFORMANCE".into(),
+            skus: Vec::new(),
+            secrets: Vec::new(),
+            page_limit: 4,
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The adapter kept the rule.
+    Passed,
+    /// It broke it, or the check could not be made (the test cart failed): why.
+    Failed(String),
+    /// The rule is not the adapter's (a keyed rule, for a cart without keys): why.
+    NotApplicable(String),
+}
+
+/// One check: its name (as in the module's table) and verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What it checks.
+    pub name: &'static str,
+    /// What became of it.
+    pub verdict: Verdict,
+}
+
+/// Every check's verdict, in the order they ran. `Display` prints one line each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConformanceReport {
+    /// The checks.
+    pub checks: Vec<Check>,
+}
+
+impl ConformanceReport {
+    /// Whether no check failed.
+    pub fn passed(&self) -> bool {
+        self.failed().next().is_none()
+    }
+
+    /// The checks that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Failed(_)))
+    }
+
+    /// The verdict of the check named `name`, if it ran.
+    pub fn verdict(&self, name: &str) -> Option<&Verdict> {
+        self.checks
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.verdict)
+    }
+}
+
+impl fmt::Display for ConformanceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.checks {
+            match &c.verdict {
+                Verdict::Passed => writeln!(f, "ok    {}", c.name)?,
+                Verdict::Failed(why) => writeln!(f, "FAIL  {}: {why}", c.name)?,
+                Verdict::NotApplicable(why) => writeln!(f, "n/a   {}: {why}", c.name)?,
+            }
+        }
+        let failed = self.failed().count();
+        write!(
+            f,
+            "{} of {} checks failed",
+            failed,
+            self.checks
+                .iter()
+                .filter(|c| !matches!(c.verdict, Verdict::NotApplicable(_)))
+                .count()
+        )
+    }
+}
+
+/// Names of the checks, as [`ConformanceReport::verdict`] takes them.
+pub mod names {
+    /// `update_mode` answers the same every time.
+    pub const STABLE_MODE: &str = "update mode is stable";
+    /// One `Applied` outcome per delta, in order, each count moved by its delta.
+    pub const DELTAS: &str = "deltas apply once each, in order";
+    /// A delta to a SKU the cart lacks is `Failed` naming it; the others of the call apply.
+    pub const UNKNOWN_DELTA: &str = "an unknown SKU fails alone, by name";
+    /// A keyed cart applies a re-sent key once.
+    pub const RESENT_KEY: &str = "a re-sent key applies once";
+    /// Equal changes under different keys each apply (a cart de-duplicating by content
+    /// loses the second of two equal sales).
+    pub const TWO_KEYS: &str = "two changes alike under two keys both apply";
+    /// `set_quantities` sets each count as sent.
+    pub const SETS: &str = "counts are set as sent";
+    /// A set whose `expected` count the cart no longer holds is a `Conflict` naming the
+    /// count, and writes nothing; one that matches is applied.
+    pub const EXPECTED: &str = "a set finding another count writes nothing";
+    /// A set to a SKU the cart lacks is `Failed` naming it, and lists nothing new.
+    pub const UNKNOWN_SET: &str = "an unknown SKU's count fails by name and creates nothing";
+    /// Paging through `fetch_quantities` ends, with no cursor twice, and lists each item
+    /// once with its count.
+    pub const LISTING: &str = "the listing gives each item once, with its count";
+    /// No credential in any message the adapter answered.
+    pub const SECRETS: &str = "credentials stay out";
+}
+
+/// Runs every check of the module's table on `adapter`, judging it by `cart`. Each check
+/// sets its own counts first, so one failing does not fail the next; a panic in the adapter
+/// fails the check it happened in.
+pub fn check(
+    adapter: &dyn CartAdapter,
+    cart: &dyn TestCart,
+    options: &CheckOptions,
+) -> ConformanceReport {
+    let mut run = Run {
+        adapter,
+        cart,
+        options,
+        said: Vec::new(),
+        keys: 0,
+    };
+    let mode = catch_unwind(AssertUnwindSafe(|| adapter.update_mode()));
+    let mut report = ConformanceReport::default();
+    let mut add = |name, verdict| report.checks.push(Check { name, verdict });
+    if options.skus.len() == 1 {
+        add(
+            "options",
+            Verdict::Failed("CheckOptions::skus names one SKU; the check needs 2 or more".into()),
+        );
+        return report;
+    }
+    let Ok(mode) = mode else {
+        add(
+            names::STABLE_MODE,
+            Verdict::Failed("update_mode panicked".into()),
+        );
+        return report;
+    };
+    add(names::STABLE_MODE, run.judge(|r| r.stable_mode(mode)));
+    add(names::DELTAS, run.judge(Run::deltas));
+    add(names::UNKNOWN_DELTA, run.judge(Run::unknown_delta));
+    let keyed = match mode {
+        UpdateMode::RelativeKeyed => None,
+        other => Some(Verdict::NotApplicable(format!(
+            "the cart is {other:?}: the library never sends it a change again after a lost answer"
+        ))),
+    };
+    add(
+        names::RESENT_KEY,
+        keyed.unwrap_or_else(|| run.judge(Run::resent_key)),
+    );
+    add(names::TWO_KEYS, run.judge(Run::two_keys));
+    add(names::SETS, run.judge(Run::sets));
+    add(names::EXPECTED, run.judge(Run::expected));
+    add(names::UNKNOWN_SET, run.judge(Run::unknown_set));
+    add(names::LISTING, run.judge(Run::listing));
+    add(names::SECRETS, run.secrets());
+    report
+}
+
+/// The items the listing check puts on the cart, unless given theirs.
+const LISTED: usize = 9;
+
+struct Run<'a> {
+    adapter: &'a dyn CartAdapter,
+    cart: &'a dyn TestCart,
+    options: &'a CheckOptions,
+    /// Every message the adapter answered, for the credentials check.
+    said: Vec<String>,
+    /// Keys handed out so far.
+    keys: u64,
+}
+
+type Step = std::result::Result<(), String>;
+
+impl Run<'_> {
+    /// A check's verdict; a panic in it (the adapter's) fails it.
+    fn judge(&mut self, f: impl FnOnce(&mut Self) -> Step) -> Verdict {
+        match catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(Ok(())) => Verdict::Passed,
+            Ok(Err(why)) => Verdict::Failed(why),
+            Err(p) => Verdict::Failed(format!("the adapter panicked: {}", panic_text(&p))),
+        }
+    }
+
+    /// The `n`th SKU (from 1) the check uses.
+    fn sku(&self, n: usize) -> String {
+        match self.options.skus.get(n - 1) {
+            Some(given) => given.clone(),
+            None => format!("{}-{n}", self.options.sku_prefix),
+        }
+    }
+
+    /// How many SKUs the listing check lists.
+    fn listed(&self) -> usize {
+        match self.options.skus.len() {
+            0 => LISTED,
+            given => given,
+        }
+    }
+
+    fn absent(&self) -> String {
+        format!("{}-ABSENT", self.options.sku_prefix)
+    }
+
+    /// A key unique to this run and this change (random, as the library's are).
+    fn key(&mut self) -> String {
+        self.keys += 1;
+        format!("conformance-{:016x}-{}", rand::random::<u64>(), self.keys)
+    }
+
+    fn delta(&mut self, sku: &str, delta: i64) -> DeltaSend {
+        DeltaSend {
+            key: self.key(),
+            sku: sku.to_owned(),
+            remote_ref: None,
+            delta,
+        }
+    }
+
+    fn set(&mut self, sku: &str, qoh: i64, expected: Option<i64>) -> QuantitySet {
+        QuantitySet {
+            key: self.key(),
+            sku: sku.to_owned(),
+            remote_ref: None,
+            qoh,
+            expected,
+        }
+    }
+
+    fn put(&self, sku: &str, count: i64) -> Step {
+        self.cart
+            .put(sku, count)
+            .map_err(|e| format!("the test cart could not list {sku} with {count}: {e}"))
+    }
+
+    fn count(&self, sku: &str) -> std::result::Result<Option<i64>, String> {
+        self.cart
+            .count(sku)
+            .map_err(|e| format!("the test cart could not read {sku}: {e}"))
+    }
+
+    /// The cart's count of `sku` is `want`, as it reads outside the adapter.
+    fn expect_count(&self, sku: &str, want: i64, after: &str) -> Step {
+        match self.count(sku)? {
+            Some(c) if c == want => Ok(()),
+            Some(c) => Err(format!(
+                "after {after}, {sku} counts {c} on the cart, not {want}"
+            )),
+            None => Err(format!(
+                "after {after}, the cart no longer lists {sku} (it should count {want})"
+            )),
+        }
+    }
+
+    /// Keeps every message of an answer for the credentials check.
+    fn heard(&mut self, answer: &std::result::Result<Vec<SendOutcome>, CartError>) {
+        match answer {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    if let Some(m) = message_of(o) {
+                        self.said.push(m.to_owned());
+                    }
+                }
+            }
+            Err(e) => self.said.push(e.message()),
+        }
+    }
+
+    /// The outcomes of `apply_deltas`, one per delta, or why not.
+    fn apply(&mut self, deltas: &[DeltaSend]) -> std::result::Result<Vec<SendOutcome>, String> {
+        let answer = self.adapter.apply_deltas(deltas);
+        self.heard(&answer);
+        one_each(answer, deltas.len(), "apply_deltas")
+    }
+
+    fn send_sets(&mut self, sets: &[QuantitySet]) -> std::result::Result<Vec<SendOutcome>, String> {
+        let answer = self.adapter.set_quantities(sets);
+        self.heard(&answer);
+        one_each(answer, sets.len(), "set_quantities")
+    }
+
+    fn stable_mode(&mut self, first: UpdateMode) -> Step {
+        for _ in 0..3 {
+            let again = self.adapter.update_mode();
+            if again != first {
+                return Err(format!("update_mode answered {first:?}, then {again:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn deltas(&mut self) -> Step {
+        let (a, b) = (self.sku(1), self.sku(2));
+        self.put(&a, 10)?;
+        self.put(&b, 20)?;
+        let sent = [self.delta(&a, -3), self.delta(&b, 4)];
+        let outcomes = self.apply(&sent)?;
+        for (d, o) in sent.iter().zip(&outcomes) {
+            applied(o, &format!("the delta of {} to {}", d.delta, d.sku))?;
+        }
+        self.expect_count(&a, 7, "a delta of -3 to 10")?;
+        self.expect_count(&b, 24, "a delta of +4 to 20")
+    }
+
+    fn unknown_delta(&mut self) -> Step {
+        let (a, absent) = (self.sku(1), self.absent());
+        self.put(&a, 10)?;
+        let sent = [self.delta(&a, -1), self.delta(&absent, -1)];
+        let outcomes = self.apply(&sent)?;
+        applied(
+            &outcomes[0],
+            &format!("a delta to {a} beside one to an unknown SKU"),
+        )?;
+        failed_naming(&outcomes[1], &absent, "a delta to a SKU the cart lacks")?;
+        self.expect_count(&a, 9, "a delta of -1 to 10")
+    }
+
+    fn resent_key(&mut self) -> Step {
+        let a = self.sku(1);
+        self.put(&a, 10)?;
+        let sale = self.delta(&a, -2);
+        let first = self.apply(std::slice::from_ref(&sale))?;
+        applied(&first[0], "a delta of -2")?;
+        let again = self.apply(std::slice::from_ref(&sale))?;
+        applied(
+            &again[0],
+            "the same delta sent again under its key (a duplicate counts as applied)",
+        )?;
+        self.expect_count(&a, 8, "a delta of -2 to 10, sent twice under one key")
+    }
+
+    fn two_keys(&mut self) -> Step {
+        let a = self.sku(1);
+        self.put(&a, 10)?;
+        for _ in 0..2 {
+            let sale = self.delta(&a, -1);
+            let outcome = self.apply(&[sale])?;
+            applied(&outcome[0], "a delta of -1 under a new key")?;
+        }
+        self.expect_count(&a, 8, "two deltas of -1 to 10, each under its own key")
+    }
+
+    fn sets(&mut self) -> Step {
+        let (a, b) = (self.sku(1), self.sku(2));
+        self.put(&a, 10)?;
+        self.put(&b, 20)?;
+        let sent = [self.set(&a, 5, None), self.set(&b, 0, None)];
+        let outcomes = self.send_sets(&sent)?;
+        for (s, o) in sent.iter().zip(&outcomes) {
+            applied(o, &format!("a count of {} for {}", s.qoh, s.sku))?;
+        }
+        self.expect_count(&a, 5, "a count of 5 set")?;
+        self.expect_count(&b, 0, "a count of 0 set")
+    }
+
+    fn expected(&mut self) -> Step {
+        let a = self.sku(1);
+        self.put(&a, 5)?;
+        let stale = self.set(&a, 9, Some(4));
+        let outcome = self.send_sets(&[stale])?;
+        match &outcome[0] {
+            SendOutcome::Conflict { current: 5 } => {}
+            other => {
+                return Err(format!(
+                    "a count of 9 expecting 4, where the cart counts 5, answered {other:?}, not \
+                     Conflict {{ current: 5 }}"
+                ))
+            }
+        }
+        self.expect_count(&a, 5, "a set expecting another count")?;
+        let fresh = self.set(&a, 9, Some(5));
+        let outcome = self.send_sets(&[fresh])?;
+        applied(
+            &outcome[0],
+            "a count of 9 expecting 5, where the cart counts 5",
+        )?;
+        self.expect_count(&a, 9, "a count of 9 set expecting the cart's 5")
+    }
+
+    fn unknown_set(&mut self) -> Step {
+        let absent = self.absent();
+        if let Some(c) = self.count(&absent)? {
+            return Err(format!(
+                "the test cart lists {absent} (count {c}), which the check needs it to lack: \
+                 choose another sku_prefix or remove it"
+            ));
+        }
+        let set = self.set(&absent, 1, None);
+        let outcome = self.send_sets(&[set])?;
+        failed_naming(&outcome[0], &absent, "a count for a SKU the cart lacks")?;
+        match self.count(&absent)? {
+            None => Ok(()),
+            Some(c) => Err(format!(
+                "a count for a SKU the cart lacked put it on the cart (count {c})"
+            )),
+        }
+    }
+
+    fn listing(&mut self) -> Step {
+        let mut ours = HashMap::new();
+        for n in 1..=self.listed() {
+            let (sku, count) = (self.sku(n), 30 + n as i64);
+            self.put(&sku, count)?;
+            ours.insert(sku, count);
+        }
+        let mut seen: HashMap<String, i64> = HashMap::new();
+        let mut cursors = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        for page in 0.. {
+            if page == 10_000 {
+                return Err("the listing did not end within 10,000 pages".into());
+            }
+            let read = self
+                .adapter
+                .fetch_quantities(cursor.as_deref(), self.options.page_limit);
+            let read = match read {
+                Ok(p) => p,
+                Err(e) => {
+                    self.said.push(e.message());
+                    return Err(format!(
+                        "fetch_quantities answered an error on page {}: {}",
+                        page + 1,
+                        e.message()
+                    ));
+                }
+            };
+            for (sku, count) in read.items {
+                let sku = sku.trim().to_owned();
+                if ours.contains_key(&sku) && seen.insert(sku.clone(), count).is_some() {
+                    return Err(format!("the listing gave {sku} twice"));
+                }
+            }
+            match read.next_cursor {
+                None => break,
+                Some(next) => {
+                    if !cursors.insert(next.clone()) {
+                        return Err(format!(
+                            "the listing answered the cursor {next:?} twice: Get QOH stops there"
+                        ));
+                    }
+                    cursor = Some(next);
+                }
+            }
+        }
+        let mut skus: Vec<_> = ours.keys().cloned().collect();
+        skus.sort();
+        for sku in skus {
+            match seen.get(&sku) {
+                None => return Err(format!("the listing left out {sku}")),
+                Some(&c) if c != ours[&sku] => {
+                    return Err(format!(
+                        "the listing gave {sku} a count of {c}; the cart counts {}",
+                        ours[&sku]
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn secrets(&self) -> Verdict {
+        for secret in self.options.secrets.iter().filter(|s| !s.is_empty()) {
+            if self.said.iter().any(|m| m.contains(secret.as_str())) {
+                return Verdict::Failed(
+                    "a message the adapter answered quotes a credential".into(),
+                );
+            }
+        }
+        match self.options.secrets.is_empty() {
+            true => Verdict::NotApplicable("no credentials given in CheckOptions::secrets".into()),
+            false => Verdict::Passed,
+        }
+    }
+}
+
+/// The outcomes of a call that must answer one per item, or why it did not.
+fn one_each(
+    answer: std::result::Result<Vec<SendOutcome>, CartError>,
+    items: usize,
+    call: &str,
+) -> std::result::Result<Vec<SendOutcome>, String> {
+    match answer {
+        Ok(outcomes) if outcomes.len() == items => Ok(outcomes),
+        Ok(outcomes) => Err(format!(
+            "{call} answered {} outcomes for {items} items: the library reads that as a lost \
+             answer for the whole call",
+            outcomes.len()
+        )),
+        Err(e) => Err(format!("{call} answered an error: {}", e.message())),
+    }
+}
+
+fn applied(o: &SendOutcome, what: &str) -> Step {
+    match o {
+        SendOutcome::Applied { .. } => Ok(()),
+        other => Err(format!("{what} answered {other:?}, not Applied")),
+    }
+}
+
+/// `o` fails `sku` for good, naming it: an operator must learn which SKU, and a `Retry`
+/// would be tried until bypassed, an `Uncertain` left for them to check.
+fn failed_naming(o: &SendOutcome, sku: &str, what: &str) -> Step {
+    match o {
+        SendOutcome::Failed { message } if message.contains(sku) => Ok(()),
+        SendOutcome::Failed { message } => Err(format!(
+            "{what} failed without naming the SKU {sku}: {message:?}"
+        )),
+        other => Err(format!("{what} answered {other:?}, not Failed")),
+    }
+}
+
+fn message_of(o: &SendOutcome) -> Option<&str> {
+    match o {
+        SendOutcome::Retry { message, .. }
+        | SendOutcome::Failed { message }
+        | SendOutcome::Uncertain { message } => Some(message),
+        SendOutcome::Applied { .. } | SendOutcome::Conflict { .. } => None,
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
