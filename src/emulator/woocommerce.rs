@@ -12,6 +12,15 @@
 //!   list is a query by parent, with no check of the parent). Products are listed by id: plain items are `simple`
 //!   products, parents of [`super::Emulator::set_variant_qoh`] are `variable` products with
 //!   their `variations` ids and no stock of their own.
+//! - `GET products?sku=A,B` as WooCommerce's `sku` filter (`prepare_objects_query` of its
+//!   products controllers): the value is cleaned as `sanitize_text_field` would (trimmed;
+//!   empty or `"0"` sets no filter, as PHP's `empty`), split at commas, and the whole value
+//!   is one more SKU where it has a comma; a product or variation matches a SKU as MySQL's
+//!   default collation compares (case aside, so the adapter must compare exactly), and
+//!   variations are listed among the products, with `type: "variation"` and their
+//!   `parent_id` (products answer `parent_id: 0`). A variation's SKU is always its own here
+//!   (the emulator has no variation inheriting its product's). Every product is listed
+//!   (the emulator has no statuses: WooCommerce's default, `any`, lists all but the bin).
 //! - `POST products/batch` and `POST products/{id}/variations/batch` with `update` (at most
 //!   100 objects, else 413 `woocommerce_rest_request_entity_too_large`): `stock_quantity` is
 //!   absolute; an unknown id (or one under a product the shop does not have) answers an
@@ -181,6 +190,60 @@ fn page_of(request: &Request, list: Vec<(u64, String)>) -> Result<Paged, Answer>
     Ok((items, total, pages))
 }
 
+/// The SKUs a `sku` parameter asks for, as WooCommerce reads it; `None` where it sets no
+/// filter (absent, or empty or `"0"` once trimmed, which PHP's `empty` takes as unset).
+fn sku_filter(request: &Request) -> Option<Vec<String>> {
+    let value = request
+        .query_pairs()?
+        .into_iter()
+        .find(|(k, _)| k == "sku")
+        .map(|(_, v)| v.trim().to_owned())?;
+    if value.is_empty() || value == "0" {
+        return None;
+    }
+    let mut skus: Vec<String> = value.split(',').map(str::to_owned).collect();
+    if skus.len() > 1 {
+        skus.push(value);
+    }
+    Some(skus)
+}
+
+/// Products and variations whose SKU is one of `skus`, by id: MySQL's default collation
+/// compares them case aside.
+fn by_sku(cart: &Cart, skus: &[String]) -> Vec<(u64, String)> {
+    let wanted: Vec<String> = skus.iter().map(|s| s.to_lowercase()).collect();
+    let mut out: Vec<(u64, String)> = products(cart)
+        .into_iter()
+        .chain(
+            cart.parents
+                .keys()
+                .filter(|v| cart.items.contains_key(*v))
+                .map(|v| (cart.ids[v], v.clone())),
+        )
+        .filter(|(_, sku)| wanted.contains(&sku.to_lowercase()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A product's or variation's entry in a listing of products filtered by SKU.
+fn listed_json(cart: &Cart, id: u64, sku: &str) -> Value {
+    match cart.parents.get(sku) {
+        Some(parent) => {
+            let mut v = variation_json(cart, id, sku);
+            v["type"] = "variation".into();
+            v["parent_id"] = cart.ids.get(parent).copied().unwrap_or(0).into();
+            v
+        }
+        None => {
+            let mut v = product_json(cart, id, sku);
+            v["parent_id"] = 0.into();
+            v
+        }
+    }
+}
+
 pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
     let Some(rest) = request.path.strip_prefix("/wp-json/wc/v3/") else {
         return wc_error(
@@ -198,9 +261,10 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     }
     let parts: Vec<&str> = rest.split('/').collect();
     match (request.method.as_str(), parts.as_slice()) {
-        ("GET", ["products"]) => {
-            list_answer(request, products(cart), |i, s| product_json(cart, i, s))
-        }
+        ("GET", ["products"]) => match sku_filter(request) {
+            Some(skus) => list_answer(request, by_sku(cart, &skus), |i, s| listed_json(cart, i, s)),
+            None => list_answer(request, products(cart), |i, s| product_json(cart, i, s)),
+        },
         // As WooCommerce: the list is a query by `post_parent` (`prepare_objects_query`), with
         // no check that the product exists or is variable; a product deleted, in the bin, or
         // not variable answers `200 []` with `X-WP-Total: 0`, never a 404.
