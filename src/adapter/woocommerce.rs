@@ -17,6 +17,12 @@
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#pagination>
 //! - authentication with the consumer key and secret as HTTP Basic credentials over HTTPS:
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#authentication>
+//! - the `sku` parameter of the products listing ("specific SKU(s); use commas to
+//!   separate"; `status` defaults to `any`):
+//!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-products>, and its
+//!   handling in WooCommerce's source (`plugins/woocommerce/includes/rest-api/Controllers/`
+//!   `Version3/class-wc-rest-products-controller.php` and `Version2/…-v2-controller.php`,
+//!   `prepare_objects_query`, `get_collection_params`, `get_product_data`; read, not copied)
 //!
 //! # What it publishes
 //!
@@ -57,13 +63,25 @@
 //! the same way (read, compare, write) and answers [`SendOutcome::Conflict`] on a mismatch.
 //!
 //! SKU → ids: a `remote_ref` of `"123"` (product) or `"123/456"` (product/variation) is used
-//! as is; otherwise the adapter indexes the catalogue (products and variations) when it meets
-//! an unknown SKU, and caches the ids. Every write reads its ids first, and a cached id whose
+//! as is; otherwise a SKU not in the adapter's cache is looked up with WooCommerce's `sku`
+//! filter (`GET products?sku=A,B,…`, up to 50 SKUs and some 3,000 bytes a request, exact
+//! match: see `WooCommerceAdapter::find`), and its ids cached. Until 2026-12-04 an unknown
+//! SKU made the adapter crawl the whole catalogue (every page of products, and the
+//! variations of each variable product): a store sends every item's change to every cart,
+//! and a shop lists only some items, so nearly every sale cost hundreds of requests to a
+//! large shop. A SKU the shop does not have is remembered absent for five minutes
+//! (`ABSENT_FOR`; a manual run starts afresh): a product added to the shop is found by its
+//! first change after that at the latest, and an item the shop never lists costs a dozen
+//! lookups an hour at most. A shop that ignores the filter (it answers products of other
+//! SKUs) is not trusted to say what it lacks: its answer is read as the catalogue's
+//! listing and indexed as before. Every write reads its ids first, and a cached id whose
 //! product now answers another SKU (the owner moved the SKU to another product) or none (it
-//! went to the bin) makes it index again, so a change never lands on a product that no longer
-//! has the SKU. A variation without a SKU of its own answers its product's, which is not
-//! taken as the variation's. A count WooCommerce answers it did not keep (a grouped or
-//! external product, the store's Manage stock option off) is not applied.
+//! went to the bin) makes the SKU be looked up again, so a change never lands on a product
+//! that no longer has the SKU. A SKU on two products or variations fails by name (a
+//! `remote_ref` says which), and is looked up again five minutes on. A variation without a
+//! SKU of its own answers its product's, which is not taken as the variation's. A count
+//! WooCommerce answers it did not keep (a grouped or external product, the store's Manage
+//! stock option off) is not applied.
 
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::truncate;
@@ -82,7 +100,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// WooCommerce's default limit of objects per batch request.
 pub const MAX_BATCH: usize = 100;
@@ -91,6 +109,25 @@ pub const MAX_PER_PAGE: u32 = 100;
 /// Pages in a row with nothing after the last id read that stop a listing (see
 /// `page_after`): more than entries joining behind the cursor during one run make.
 const EMPTY_PAGES: u32 = 3;
+/// How long a SKU the shop was found not to have is taken as absent without asking again
+/// (and a SKU found on two products or variations as such). A store sends every item's
+/// change to every cart, and a shop lists only some of the store's items: a sale of an item
+/// the shop does not list cost a crawl of the whole catalogue until 2026-12-04 (for 5,000
+/// products, 500 of them variable, some 550 requests a sale), and would cost a lookup a
+/// batch without this. Five minutes bounds that to a dozen lookups an hour whatever the
+/// sales, and a product the owner adds to the shop (or a SKU given to one) is found by the
+/// first change of it at most five minutes after the SKU was last looked up. A manual run
+/// (Send QOH, a drift repair) starts with nothing remembered (its adapter is built for it,
+/// or `begin_manual_run` forgets), and Get QOH listing the product ends its absence.
+const ABSENT_FOR: Duration = Duration::from_secs(5 * 60);
+/// The most bytes, percent-encoded, of the SKUs of one `sku=` lookup: with the rest of the
+/// URL (the shop's address, the path and the other parameters, a few hundred bytes) it stays
+/// under 4,000, below the 8 KiB request line Apache and nginx take by default and the
+/// shorter limits of some proxies and WAFs in front of shops.
+const SKU_QUERY_BYTES: usize = 3_000;
+/// The most SKUs of one lookup: half a page of [`MAX_PER_PAGE`], so that a SKU found on two
+/// products still fits one page (more go on in further pages).
+const SKUS_PER_LOOKUP: usize = 50;
 
 /// Where a SKU's stock lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -224,9 +261,12 @@ pub struct WooCommerceAdapter {
     base: Url,
     client: Client,
     ids: Mutex<HashMap<String, WooRef>>,
-    /// SKUs the last index found on more than one product or variation: not written by
-    /// SKU (a `remote_ref` says which).
-    twice: Mutex<HashSet<String>>,
+    /// SKUs found on more than one product or variation: not written by SKU (a `remote_ref`
+    /// says which); each looked up again when met after the time given ([`ABSENT_FOR`] on),
+    /// so that one the owner made unique is written again.
+    twice: Mutex<HashMap<String, Instant>>,
+    /// SKUs the shop was found not to have, and until when that stands ([`ABSENT_FOR`]).
+    absent: Mutex<HashMap<String, Instant>>,
     /// Items a batch request carries: [`MAX_BATCH`], or fewer once the shop answered 413.
     batch_limit: AtomicUsize,
     /// The products and variations this adapter's Send QOH set, by SKU.
@@ -294,7 +334,8 @@ impl WooCommerceAdapter {
             base,
             client: common::client(headers, timeout, "woocommerce")?,
             ids: Mutex::new(HashMap::new()),
-            twice: Mutex::new(HashSet::new()),
+            twice: Mutex::new(HashMap::new()),
+            absent: Mutex::new(HashMap::new()),
             set_once: Default::default(),
             batch_limit: AtomicUsize::new(MAX_BATCH),
         })
@@ -336,7 +377,7 @@ impl WooCommerceAdapter {
     ) -> std::result::Result<Vec<Value>, CartError> {
         let (mut out, mut at) = (Vec::new(), Position::START);
         loop {
-            let (list, next) = self.page_after(path, extra, at, MAX_PER_PAGE)?;
+            let (list, next) = self.page_after(path, extra, at, MAX_PER_PAGE, LISTED_FIELDS)?;
             out.extend(list);
             match next {
                 Some(next) => at = next,
@@ -374,6 +415,7 @@ impl WooCommerceAdapter {
         extra: &[(&str, String)],
         at: Position,
         per_page: u32,
+        fields: &str,
     ) -> std::result::Result<(Vec<Value>, Option<Position>), CartError> {
         // One back: the last entry read, to see that nothing behind it left the list.
         let mut offset = if at.after > 0 {
@@ -398,7 +440,7 @@ impl WooCommerceAdapter {
                 ("order", "asc".to_string()),
                 // Only what the adapter reads: a product's answer holds its descriptions,
                 // images and attributes, and a page of 100 can run to megabytes.
-                ("_fields", LISTED_FIELDS.to_string()),
+                ("_fields", fields.to_string()),
             ];
             query.extend(extra.iter().cloned());
             let (mut list, total) = self.get(path, &query)?;
@@ -458,11 +500,20 @@ impl WooCommerceAdapter {
         }
     }
 
-    /// Indexes the whole catalogue: SKU → ids, and the SKUs found twice.
-    fn index(&self) -> std::result::Result<(), CartError> {
+    /// Indexes the whole catalogue from `products`, the listing of every product (read
+    /// already: the answer of a shop that ignored a `sku` filter is that listing), reading
+    /// the variations of each variable product: SKU → ids, and the SKUs found twice. The
+    /// cache is replaced, not added to: a SKU the shop no longer gives any product is
+    /// forgotten. Each of `asked` not found is remembered absent ([`ABSENT_FOR`]).
+    fn index(&self, products: Vec<Value>, asked: &[&str]) -> std::result::Result<(), CartError> {
         let mut found = Found::default();
-        for p in self.get_all("products", &[])? {
+        for p in products {
             let Some(id) = id_of(&p) else { continue };
+            // A shop answering a `sku` filter it ignores lists variations too where SKUs
+            // are turned off (`wc_product_sku_enabled`): they are read below, by product.
+            if p["type"] == "variation" {
+                continue;
+            }
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
                 if let Some(r) = pooled(&p, id) {
@@ -493,9 +544,143 @@ impl WooCommerceAdapter {
                 );
             }
         }
-        // Replaced, not added to: a SKU the shop no longer gives any product is forgotten.
-        *self.ids.lock() = found.ids;
-        *self.twice.lock() = found.twice;
+        let until = Instant::now() + ABSENT_FOR;
+        // Locked in the order `find` and `resolve` lock them: ids, twice, absent.
+        let (mut ids, mut twice, mut absent) =
+            (self.ids.lock(), self.twice.lock(), self.absent.lock());
+        for sku in asked {
+            if !found.ids.contains_key(*sku) {
+                absent.insert((*sku).to_owned(), until);
+            }
+        }
+        absent.retain(|sku, _| !found.ids.contains_key(sku));
+        *twice = found.twice.into_iter().map(|s| (s, until)).collect();
+        *ids = found.ids;
+        Ok(())
+    }
+
+    /// Looks `skus` up in the shop and caches what it finds: each SKU's ids, whether it is on
+    /// more than one product or variation, and which the shop does not have (remembered
+    /// [`ABSENT_FOR`]). One `GET products?sku=…` a chunk of SKUs ([`sku_chunks`]), not the
+    /// whole catalogue: WooCommerce's `sku` filter (`prepare_objects_query` of
+    /// `WC_REST_Products_Controller` and of `WC_REST_Products_V2_Controller`) takes SKUs
+    /// separated by commas, matches them as whole values (a meta query `_sku IN (…)`, not
+    /// the `LIKE` of `search_sku`), and lists variations too (the post types asked become
+    /// `product` and `product_variation`), each with `type: "variation"` and its
+    /// `parent_id` (`get_product_data`). A variation without a SKU of its own has none
+    /// stored, so the filter never lists it under its product's. The statuses listed are
+    /// the listing's default, `any` (drafts, pending, private; not the bin), as the
+    /// catalogue's listing reads them. Each answer's SKU is compared exactly with the one
+    /// asked: MySQL compares the `IN` by the table's collation, so `abc` finds `ABC` too, and
+    /// that is not the SKU.
+    ///
+    /// A shop that ignores the filter (SKUs turned off by the `wc_product_sku_enabled`
+    /// filter, an old WooCommerce, a plugin rewriting the query) lists its whole catalogue:
+    /// an answer holding a product whose SKU is none of those asked, even loosely, or a
+    /// variation that names no product, is not trusted to say which SKUs the shop lacks. It
+    /// is read to its end as the catalogue's listing and the catalogue indexed from it
+    /// ([`Self::index`]), as before 2026-12-04 every unknown SKU did.
+    fn find(&self, skus: &[&str]) -> std::result::Result<(), CartError> {
+        let until = Instant::now() + ABSENT_FOR;
+        // A SKU the filter cannot be asked for exactly (see `searchable`) is found by a
+        // crawl, as before.
+        if skus.iter().any(|s| !s.is_empty() && !searchable(s)) {
+            return self.index(self.get_all("products", &[])?, skus);
+        }
+        let asked: Vec<&str> = skus.iter().copied().filter(|s| !s.is_empty()).collect();
+        let mut found = Found::default();
+        for chunk in sku_chunks(&asked) {
+            let value = chunk.join(",");
+            // What WooCommerce matches for this value: each part, and (more than one) the
+            // whole value, so that a SKU with a comma asked alone is matched.
+            let mut parts: Vec<&str> = value.split(',').collect();
+            if parts.len() > 1 {
+                parts.push(&value);
+            }
+            let matched = |sku: &str| {
+                let sku = sku.trim().to_lowercase();
+                parts.iter().any(|p| p.trim().to_lowercase() == sku)
+            };
+            let query = [("sku", value.clone())];
+            let (mut listed, mut at) = (Vec::new(), Some(Position::START));
+            let mut ignored = false;
+            while let Some(here) = at {
+                let (page, next) =
+                    self.page_after("products", &query, here, MAX_PER_PAGE, LOOKUP_FIELDS)?;
+                ignored = ignored
+                    || page.iter().any(|v| {
+                        !matched(v["sku"].as_str().unwrap_or(""))
+                            || (v["type"] == "variation" && parent_of(v).is_none())
+                    });
+                listed.extend(page);
+                at = next;
+            }
+            if ignored {
+                return self.index(listed, skus);
+            }
+            // The products answered, for a variation's SKU inherited from its product.
+            let products: HashMap<u64, &str> = listed
+                .iter()
+                .filter(|v| v["type"] != "variation")
+                .filter_map(|v| Some((id_of(v)?, v["sku"].as_str().unwrap_or(""))))
+                .collect();
+            for v in &listed {
+                let (Some(id), Some(sku)) = (id_of(v), v["sku"].as_str()) else {
+                    continue;
+                };
+                // Exactly a SKU asked (the filter matches by collation: case aside).
+                if !chunk.contains(&sku) {
+                    continue;
+                }
+                if v["type"] == "variation" {
+                    let Some(parent) = parent_of(v) else { continue };
+                    if products.get(&parent) == Some(&sku) {
+                        continue;
+                    }
+                    found.add(
+                        sku,
+                        WooRef {
+                            product: parent,
+                            variation: Some(id),
+                        },
+                    );
+                } else if v["type"] == "variable" {
+                    // A variable product holds a count under its SKU only where it keeps
+                    // its variations' stock; else its SKU has none, as in the index.
+                    if let Some(r) = pooled(v, id) {
+                        found.add(sku, r);
+                    }
+                } else {
+                    found.add(
+                        sku,
+                        WooRef {
+                            product: id,
+                            variation: None,
+                        },
+                    );
+                }
+            }
+        }
+        let (mut ids, mut twice, mut absent) =
+            (self.ids.lock(), self.twice.lock(), self.absent.lock());
+        for sku in skus {
+            match found.ids.get(*sku) {
+                Some(r) => {
+                    ids.insert((*sku).to_owned(), *r);
+                    absent.remove(*sku);
+                    if found.twice.contains(*sku) {
+                        twice.insert((*sku).to_owned(), until);
+                    } else {
+                        twice.remove(*sku);
+                    }
+                }
+                None => {
+                    ids.remove(*sku);
+                    twice.remove(*sku);
+                    absent.insert((*sku).to_owned(), until);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -504,7 +689,7 @@ impl WooCommerceAdapter {
     /// uniqueness check a plugin turned off, a database import): written to the one indexed
     /// last until 2026-12-04, whichever the owner meant. `None` with a `remote_ref`.
     fn found_twice(&self, sku: &str, remote_ref: Option<&str>) -> Option<SendOutcome> {
-        (remote_ref.and_then(parse_ref).is_none() && self.twice.lock().contains(sku)).then(|| {
+        (remote_ref.and_then(parse_ref).is_none() && self.twice.lock().contains_key(sku)).then(|| {
             SendOutcome::Failed {
                 message: format!(
                     "sku {sku}: more than one WooCommerce product or variation has this SKU; make it unique, or set the item's remote_ref to the one to sync"
@@ -513,18 +698,35 @@ impl WooCommerceAdapter {
         })
     }
 
-    /// Each item's ids: its `remote_ref`, or the cached index's (indexed first when a SKU is
-    /// not in it). Also whether the catalogue was indexed.
+    /// Each item's ids: its `remote_ref`, or the cache's (looked up first, [`Self::find`],
+    /// for a SKU not in it and not found absent in the last [`ABSENT_FOR`], or found twice
+    /// more than that ago). Also the SKUs looked up.
     fn resolve(
         &self,
         items: &[(&str, Option<&str>)],
-    ) -> std::result::Result<(Vec<Option<WooRef>>, bool), CartError> {
-        let first = self.lookup(items);
-        if first.iter().all(Option::is_some) {
-            return Ok((first, false));
+    ) -> std::result::Result<(Vec<Option<WooRef>>, HashSet<String>), CartError> {
+        let now = Instant::now();
+        let mut wanted: Vec<&str> = Vec::new();
+        {
+            let (ids, twice, absent) = (self.ids.lock(), self.twice.lock(), self.absent.lock());
+            for (sku, r) in items {
+                if r.and_then(parse_ref).is_some() || wanted.contains(sku) {
+                    continue;
+                }
+                let stale = match ids.contains_key(*sku) {
+                    true => twice.get(*sku).is_some_and(|until| *until <= now),
+                    false => absent.get(*sku).is_none_or(|until| *until <= now),
+                };
+                if stale {
+                    wanted.push(sku);
+                }
+            }
         }
-        self.index()?;
-        Ok((self.lookup(items), true))
+        if !wanted.is_empty() {
+            self.find(&wanted)?;
+        }
+        let looked = wanted.into_iter().map(str::to_owned).collect();
+        Ok((self.lookup(items), looked))
     }
 
     fn lookup(&self, items: &[(&str, Option<&str>)]) -> Vec<Option<WooRef>> {
@@ -539,15 +741,16 @@ impl WooCommerceAdapter {
     /// are checked against the SKU the read answers: the owner may since have given the
     /// product another SKU (and this one to another product), or put it in the bin and made
     /// a new one. Written on trust, a sale would move another product's stock, or fail as
-    /// an unknown SKU while the SKU is on sale. On a mismatch or a missing id the catalogue
-    /// is indexed again, once, and the item looked up afresh; an item whose SKU no product
-    /// has then is `None` (unknown). A `remote_ref` is the owner's word, and not checked.
+    /// an unknown SKU while the SKU is on sale. On a mismatch or a missing id the SKU is
+    /// looked up again ([`Self::find`]), once, unless this call just did; an item whose SKU
+    /// no product has then is `None` (unknown). A `remote_ref` is the owner's word, and not
+    /// checked.
     #[allow(clippy::type_complexity)]
     fn locate(
         &self,
         items: &[(&str, Option<&str>)],
     ) -> std::result::Result<(Vec<Option<WooRef>>, HashMap<WooRef, Stock>), CartError> {
-        let (mut refs, indexed) = self.resolve(items)?;
+        let (mut refs, looked) = self.resolve(items)?;
         let known: Vec<WooRef> = refs.iter().flatten().copied().collect();
         let mut seen = self.read(&known)?;
         let stale = |refs: &[Option<WooRef>], seen: &HashMap<WooRef, (String, Stock)>| {
@@ -565,8 +768,15 @@ impl WooCommerceAdapter {
                 .collect::<Vec<usize>>()
         };
         let mut wrong = stale(&refs, &seen);
-        if !wrong.is_empty() && !indexed {
-            self.index()?;
+        let mut moved: Vec<&str> = Vec::new();
+        for &i in &wrong {
+            let sku = items[i].0;
+            if !looked.contains(sku) && !moved.contains(&sku) {
+                moved.push(sku);
+            }
+        }
+        if !moved.is_empty() {
+            self.find(&moved)?;
             let again = self.lookup(items);
             let fresh: Vec<WooRef> = wrong
                 .iter()
@@ -853,6 +1063,73 @@ fn pooled(p: &Value, id: u64) -> Option<WooRef> {
 
 /// The fields of a product or variation the adapter reads (WordPress's `_fields`).
 const LISTED_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity";
+/// The fields a lookup by SKU reads: a variation listed among products names its product.
+const LOOKUP_FIELDS: &str = "id,sku,type,parent_id,manage_stock,stock_quantity";
+
+/// The product of a variation listed among products (`parent_id`; a number, or a string of
+/// one); `None` where it names none.
+fn parent_of(v: &Value) -> Option<u64> {
+    let p = &v["parent_id"];
+    p.as_u64()
+        .or_else(|| p.as_str().and_then(|s| s.trim().parse().ok()))
+        .filter(|p| *p > 0)
+}
+
+/// Whether WooCommerce's `sku` filter can be asked for `sku` exactly. The parameter is
+/// cleaned by `sanitize_text_field` before the query (its `sanitize_callback` in
+/// `get_collection_params`): whitespace trimmed, runs of spaces, tabs and line breaks made
+/// one space, `%` and two hex digits removed, tags stripped; and a value PHP takes as empty
+/// (`""`, `"0"`) sets no filter at all. A SKU WooCommerce saved went through the same
+/// cleaning (`wc_clean`), so such a SKU is on no product saved by WooCommerce, but one
+/// imported into the database may have it: it is found by a crawl, as before.
+fn searchable(sku: &str) -> bool {
+    let b = sku.as_bytes();
+    let percent = b
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+    sku != "0"
+        && sku.trim() == sku
+        && !sku.contains("  ")
+        && !sku.contains(['\t', '\r', '\n', '<'])
+        && !percent
+}
+
+/// `skus` in chunks for one `sku=` lookup each: at most [`SKUS_PER_LOOKUP`], and
+/// [`SKU_QUERY_BYTES`] percent-encoded. A SKU with a comma goes alone: WooCommerce splits
+/// the value at commas, and matches the whole value as one SKU only besides (the SKU
+/// `A,B` asked alone is matched, and so are `A` and `B`, which the exact comparison drops).
+fn sku_chunks<'a>(skus: &[&'a str]) -> Vec<Vec<&'a str>> {
+    // As `application/x-www-form-urlencoded` writes it: unreserved bytes and a space (`+`)
+    // one byte, others three.
+    let encoded = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' | b' ' => 1,
+                _ => 3,
+            })
+            .sum::<usize>()
+    };
+    let mut out: Vec<Vec<&str>> = Vec::new();
+    let (mut chunk, mut bytes): (Vec<&str>, usize) = (Vec::new(), 0);
+    for sku in skus {
+        if sku.contains(',') {
+            out.push(vec![sku]);
+            continue;
+        }
+        // The comma between two SKUs is 3 bytes (`%2C`).
+        let len = encoded(sku) + 3;
+        if !chunk.is_empty() && (chunk.len() == SKUS_PER_LOOKUP || bytes + len > SKU_QUERY_BYTES) {
+            out.push(std::mem::take(&mut chunk));
+            bytes = 0;
+        }
+        chunk.push(sku);
+        bytes += len;
+    }
+    if !chunk.is_empty() {
+        out.push(chunk);
+    }
+    out
+}
 
 /// A 404 that names no WooCommerce error (WordPress's `rest_no_route`, a web server's own
 /// page) means no WooCommerce REST API answers at the cart's url: WooCommerce deactivated (a
@@ -936,6 +1213,14 @@ struct Write<'a> {
 impl CartAdapter for WooCommerceAdapter {
     fn begin_manual_run(&self) {
         self.set_once.clear();
+        // An owner runs Send QOH after adding products to the shop: they are looked up at
+        // once, not after the absent SKUs' time runs out; a SKU found twice is too.
+        self.absent.lock().clear();
+        let now = Instant::now();
+        self.twice
+            .lock()
+            .values_mut()
+            .for_each(|until| *until = now);
     }
     fn update_mode(&self) -> UpdateMode {
         Self::UPDATE_MODE
@@ -1233,7 +1518,7 @@ impl WooCommerceAdapter {
         };
         // Two at least: each page after the first starts with the last product read.
         let per_page = limit.clamp(2, MAX_PER_PAGE);
-        let (listed, next) = self.page_after("products", &[], at, per_page)?;
+        let (listed, next) = self.page_after("products", &[], at, per_page, LISTED_FIELDS)?;
         let (mut items, mut products) = (Vec::new(), Vec::new());
         let mut ids = HashMap::new();
         for p in listed {
@@ -1286,6 +1571,7 @@ impl WooCommerceAdapter {
                 }
             }
         }
+        self.absent.lock().retain(|sku, _| !ids.contains_key(sku));
         self.ids.lock().extend(ids);
         Ok(CataloguePage {
             counts: QuantityPage {
