@@ -715,7 +715,7 @@ impl WooCommerceAdapter {
                 }
                 let stale = match ids.contains_key(*sku) {
                     true => twice.get(*sku).is_some_and(|until| *until <= now),
-                    false => absent.get(*sku).is_none_or(|until| *until <= now),
+                    false => !absent.get(*sku).is_some_and(|until| *until > now),
                 };
                 if stale {
                     wanted.push(sku);
