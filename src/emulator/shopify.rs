@@ -27,9 +27,29 @@
 //! Before version `2026-01` a document with `@idempotent` fails validation (a top-level error),
 //! as on Shopify, where the directive came with that version.
 //!
-//! The shop has one location, [`LOCATION_GID`].
+//! The shop has one location, [`LOCATION_GID`]. An item may be made *not stocked* there
+//! ([`Emulator::set_shopify_not_stocked`]), with no inventory level at all or with an inactive
+//! one keeping a count, as Shopify has them (read for this; nothing copied):
+//!
+//! - `inventoryLevel(locationId:)` answers `null` for it: by default only active levels are
+//!   returned (changelog "Add includeInactive argument to inventoryLevels and inventoryLevel
+//!   fields", 2026-04,
+//!   <https://shopify.dev/changelog/add-includeinactive-argument-to-inventorylevels-and-inventorylevel-fields>).
+//! - Before `2026-10`, an adjustment or set of an item with no level there is refused with the
+//!   user error `ITEM_NOT_STOCKED_AT_LOCATION` ("The inventory item is not stocked at the
+//!   location.", `InventoryAdjustQuantitiesUserErrorCode`,
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventoryAdjustQuantitiesUserErrorCode>;
+//!   the set's enum words it "The specified inventory item ...").
+//! - From `2026-04` an inactive level keeps its quantities and "can be adjusted just like
+//!   active ones" (changelog "Add isActive field to InventoryLevel",
+//!   <https://shopify.dev/changelog/add-isactive-field-to-inventorylevel>); from `2026-10` the
+//!   error is gone and quantities "can now be adjusted at any location" (changelog "Removal of
+//!   ITEM_NOT_STOCKED_AT_LOCATION error",
+//!   <https://shopify.dev/changelog/removal-of-itemnotstockedatlocation-error>). Such a write
+//!   lands on the inactive level ([`Emulator::shopify_inactive_level`]), which a shop selling at
+//!   the location never counts: applied, and nobody sees it.
 
-use super::{note_batch, Answer, Cart, Request, RequestKind, Shared};
+use super::{note_batch, Answer, Cart, Emulator, Request, RequestKind, Shared};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -48,6 +68,10 @@ pub(super) struct State {
     refilled_at: Instant,
     /// Idempotency key → the input it was first sent with, and the payload answered.
     keys: HashMap<String, (Value, Value)>,
+    /// SKUs not stocked at [`LOCATION_GID`]: the count of their inactive level there, `None`
+    /// when they have no level there at all. Their catalogue count is the one at another
+    /// location, which nothing sent to this one changes.
+    not_stocked: HashMap<String, Option<i64>>,
 }
 
 impl Default for State {
@@ -58,6 +82,7 @@ impl Default for State {
             available: 2000.0,
             refilled_at: Instant::now(),
             keys: HashMap::new(),
+            not_stocked: HashMap::new(),
         }
     }
 }
@@ -92,6 +117,63 @@ impl State {
                 "restoreRate": self.restore_rate,
             }
         })
+    }
+}
+
+impl Emulator {
+    /// Shopify mode: `sku` (created first with [`Emulator::set_qoh`]) is not stocked at the
+    /// shop's location: with no inventory level there (`inactive: None`: never stocked
+    /// there), or with an inactive one keeping `inactive` (deactivated there, which from
+    /// `2026-04` keeps the quantities). Reads answer its level `null`; writes are refused
+    /// `ITEM_NOT_STOCKED_AT_LOCATION` before `2026-10` unless an inactive level takes them (from
+    /// `2026-04`), and from `2026-10` land on an inactive level (module documentation).
+    pub fn set_shopify_not_stocked(&self, sku: &str, inactive: Option<i64>) {
+        let mut cart = self.shared.cart.lock();
+        cart.id_of(sku);
+        cart.shopify.not_stocked.insert(sku.to_owned(), inactive);
+    }
+
+    /// Shopify mode: the count of `sku`'s inactive level at the shop's location (`None`: it
+    /// has none, or is stocked there): what writes to an item not stocked there changed.
+    pub fn shopify_inactive_level(&self, sku: &str) -> Option<i64> {
+        self.shared
+            .cart
+            .lock()
+            .shopify
+            .not_stocked
+            .get(sku)
+            .copied()
+            .flatten()
+    }
+}
+
+/// The count at [`LOCATION_GID`] a write to `sku` changes, and where it goes: `Ok(None)` the
+/// catalogue (stocked there), `Ok(Some(n))` an inactive level holding `n`, `Err` refused as
+/// not stocked (module documentation).
+fn level_for_write(cart: &Cart, sku: &str, version: &str) -> Result<Option<i64>, ()> {
+    match cart.shopify.not_stocked.get(sku) {
+        None => Ok(None),
+        Some(Some(n)) if version >= "2026-04" => Ok(Some(*n)),
+        Some(n) if version >= "2026-10" => Ok(Some(n.unwrap_or(0))),
+        Some(_) => Err(()),
+    }
+}
+
+/// The count at [`LOCATION_GID`] a write to `sku` reads.
+fn count_here(cart: &Cart, sku: &str, version: &str) -> i64 {
+    match level_for_write(cart, sku, version) {
+        Ok(Some(n)) => n,
+        _ => cart.items[sku],
+    }
+}
+
+/// Writes `quantity` where [`level_for_write`] says `sku`'s count at the location is.
+fn write_level(cart: &mut Cart, sku: String, quantity: i64) {
+    match cart.shopify.not_stocked.get_mut(&sku) {
+        Some(level) => *level = Some(quantity),
+        None => {
+            cart.items.insert(sku, quantity);
+        }
     }
 }
 
@@ -214,7 +296,7 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
                             Some(p) => p,
                             None => {
                                 total += input["changes"].as_array().map_or(0, Vec::len);
-                                let p = adjust(cart, &input, mandatory);
+                                let p = adjust(cart, &input, &version);
                                 if let Some(k) = key {
                                     cart.shopify.keys.insert(k.clone(), (input, p.clone()));
                                 }
@@ -248,7 +330,7 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
                     Some(p) => p,
                     None => {
                         note_batch(shared, input["quantities"].as_array().map_or(0, Vec::len));
-                        let p = set(cart, &input, mandatory);
+                        let p = set(cart, &input, &version);
                         if let Some(k) = key {
                             cart.shopify.keys.insert(k, (input, p.clone()));
                         }
@@ -374,6 +456,7 @@ fn entry_sku(
     entry: &Value,
     list: &str,
     i: usize,
+    version: &str,
     errors: &mut Vec<Value>,
 ) -> Option<String> {
     let field = |f: &str| vec!["input".into(), list.to_owned(), i.to_string(), f.into()];
@@ -396,10 +479,24 @@ fn entry_sku(
         ));
         return None;
     }
+    if level_for_write(cart, &sku, version).is_err() {
+        let message = if list == "changes" {
+            "The inventory item is not stocked at the location."
+        } else {
+            "The specified inventory item is not stocked at the location."
+        };
+        errors.push(user_error(
+            field("locationId"),
+            message.into(),
+            "ITEM_NOT_STOCKED_AT_LOCATION",
+        ));
+        return None;
+    }
     Some(sku)
 }
 
-fn adjust(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
+fn adjust(cart: &mut Cart, input: &Value, version: &str) -> Value {
+    let cfq_required = version >= "2026-04";
     let mut errors = Vec::new();
     if input["name"].as_str() != Some("available") {
         errors.push(user_error(
@@ -412,11 +509,11 @@ fn adjust(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
     let mut planned = Vec::new();
     for (i, c) in changes.iter().enumerate() {
         let field = |f: &str| vec!["input".into(), "changes".into(), i.to_string(), f.into()];
-        let Some(sku) = entry_sku(cart, c, "changes", i, &mut errors) else {
+        let Some(sku) = entry_sku(cart, c, "changes", i, version, &mut errors) else {
             continue;
         };
         let delta = c["delta"].as_i64().unwrap_or(0);
-        let current = cart.items[&sku];
+        let current = count_here(cart, &sku, version);
         let after = current.saturating_add(delta);
         if let Some(e) = compare_error(c, current, cfq_required, field("changeFromQuantity")) {
             errors.push(e);
@@ -441,7 +538,7 @@ fn adjust(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
     }
     let mut out = Vec::new();
     for (sku, delta, after) in planned {
-        cart.items.insert(sku, after);
+        write_level(cart, sku, after);
         out.push(json!({"name": "available", "delta": delta, "quantityAfterChange": after}));
     }
     json!({"inventoryAdjustmentGroup": {"changes": out}, "userErrors": []})
@@ -471,7 +568,8 @@ fn compare_error(
     }
 }
 
-fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
+fn set(cart: &mut Cart, input: &Value, version: &str) -> Value {
+    let cfq_required = version >= "2026-04";
     let mut errors = Vec::new();
     if input["name"].as_str() != Some("available") {
         errors.push(user_error(
@@ -485,7 +583,7 @@ fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
     let mut named = std::collections::HashSet::new();
     for (i, q) in quantities.iter().enumerate() {
         let field = |f: &str| vec!["input".into(), "quantities".into(), i.to_string(), f.into()];
-        let Some(sku) = entry_sku(cart, q, "quantities", i, &mut errors) else {
+        let Some(sku) = entry_sku(cart, q, "quantities", i, version, &mut errors) else {
             continue;
         };
         let quantity = q["quantity"].as_i64().unwrap_or(i64::MIN);
@@ -514,7 +612,7 @@ fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
             ));
             continue;
         }
-        let current = cart.items[&sku];
+        let current = count_here(cart, &sku, version);
         match compare_error(q, current, cfq_required, field("changeFromQuantity")) {
             Some(e) => errors.push(e),
             None => planned.push((sku, quantity, current)),
@@ -525,7 +623,7 @@ fn set(cart: &mut Cart, input: &Value, cfq_required: bool) -> Value {
     }
     let mut out = Vec::new();
     for (sku, quantity, current) in planned {
-        cart.items.insert(sku, quantity);
+        write_level(cart, sku, quantity);
         out.push(json!({"name": "available", "delta": quantity - current, "quantityAfterChange": quantity}));
     }
     json!({"inventoryAdjustmentGroup": {"changes": out}, "userErrors": []})
@@ -577,7 +675,8 @@ fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<V
         .iter()
         .map(|sku| {
             let id = cart.id_of(sku);
-            let level = (location == Some(LOCATION_GID)).then(
+            let stocked = !cart.shopify.not_stocked.contains_key(sku);
+            let level = (location == Some(LOCATION_GID) && stocked).then(
                 || json!({"quantities": [{"name": "available", "quantity": cart.items[sku]}]}),
             );
             json!({"sku": sku, "inventoryItem": {"id": item_gid(id), "tracked": true, "inventoryLevel": level}})
