@@ -2,9 +2,11 @@
 //! `shopify` adapter uses, answered from the emulator's catalogue.
 //!
 //! Endpoint `POST /admin/api/{version}/graphql.json` with `X-Shopify-Access-Token` (401
-//! without it when a token is set). It is not a GraphQL server: it recognises the three
+//! without it when a token is set). It is not a GraphQL server: it recognises the four
 //! operations the adapter sends, by their root fields, and reads their `variables`:
 //!
+//! - `location(id: $location) { id }`: the location, or `null` for an id the shop does not
+//!   have; it costs 1.
 //! - `productVariants(first:, after:, query:)` with `sku:"…" OR sku:"…"` searches; nodes with
 //!   `sku` and `inventoryItem { id inventoryLevel(locationId:) { quantities(names:
 //!   ["available"]) { name quantity } } }`, `pageInfo { hasNextPage endCursor }`; `first` at
@@ -240,6 +242,7 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     let adjusts = find_fields(&query, "inventoryAdjustQuantities(");
     let is_set = query.contains("inventorySetQuantities(");
     let is_read = query.contains("productVariants(");
+    let is_location = !is_read && query.contains("location(id:");
     let first = variables.get("first").and_then(Value::as_i64).unwrap_or(50);
     let requested = if !adjusts.is_empty() {
         MUTATION_COST * adjusts.len() as f64
@@ -249,8 +252,10 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
         // A connection is 2 + first × the node's cost; a node here selects four objects (the
         // variant, its inventory item, the level, the quantities list).
         2.0 + 4.0 * first.max(0) as f64
+    } else if is_location {
+        1.0
     } else {
-        return top_error("the emulator serves productVariants, inventoryAdjustQuantities and inventorySetQuantities only", "BAD_REQUEST");
+        return top_error("the emulator serves productVariants, location, inventoryAdjustQuantities and inventorySetQuantities only", "BAD_REQUEST");
     };
     if requested > MAX_QUERY_COST {
         return top_error(
@@ -340,6 +345,10 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
             }
         };
         json!({ "inventorySetQuantities": payload })
+    } else if is_location {
+        // `location(id:)`: the shop's one location, or null for any other id.
+        let id = variables.get("location").and_then(Value::as_str);
+        json!({ "location": (id == Some(LOCATION_GID)).then(|| json!({"id": LOCATION_GID})) })
     } else {
         match read(cart, &variables, first) {
             Ok(v) => json!({ "productVariants": v }),
