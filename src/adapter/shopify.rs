@@ -47,6 +47,20 @@
 //!   nothing applied) sends the change again at once under the next of up to
 //!   3 keys derived from its own, the same each time, so a later re-send
 //!   walks them and finds the one that landed.
+//! - A variant not stocked at the cart's location (its `inventoryLevel(locationId:)` null:
+//!   never stocked there, or deactivated) is never written, by a sale or by Send QOH, and
+//!   never stocked there by the adapter (no `inventoryActivate`: where an item is stocked is
+//!   the owner's choice): the change fails by name (`ITEM_NOT_STOCKED_AT_LOCATION`), saying
+//!   to stock it there in Shopify admin and retry. The lookup finds it so; for an item linked
+//!   by `remote_ref` Shopify's own `ITEM_NOT_STOCKED_AT_LOCATION` answer does (until 2026-10).
+//!   Shopify takes such writes silently from 2026-04 for a deactivated level, which keeps and
+//!   takes quantities, and from 2026-10 at any location:
+//!   <https://shopify.dev/changelog/add-isactive-field-to-inventorylevel>,
+//!   <https://shopify.dev/changelog/removal-of-itemnotstockedatlocation-error>,
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate>. Get QOH
+//!   takes no count for it. When a lookup finds no level at the location, the adapter asks
+//!   whether the shop has the location at all (`location(id:) { id }`): if not, the cart
+//!   pauses as for `INVALID_LOCATION`.
 //! - SKU → inventory item: a `productVariants` search, cached for a quarter hour; a
 //!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search. A SKU on no
 //!   variant, or on several, fails that item with a clear message. A cached item Shopify
@@ -139,6 +153,8 @@ pub struct ShopifyAdapter {
     ids: Mutex<HashMap<String, (String, Instant)>>,
     /// SKUs found on more than one variant.
     duplicates: Mutex<HashSet<String>>,
+    /// SKUs whose variants, found, are none of them stocked at the cart's location.
+    not_stocked: Mutex<HashSet<String>>,
     /// The last throttle status: (available, maximum, restore rate, when).
     budget: Mutex<Option<(f64, f64, f64, Instant)>>,
     /// The set keys of each `inventorySetQuantities` request whose answer was lost (oldest
@@ -307,6 +323,11 @@ const INVALID_LOCATION: &str = "INVALID_LOCATION";
 /// The user-error code of an inventory item the shop no longer has (its variant deleted).
 const INVALID_INVENTORY_ITEM: &str = "INVALID_INVENTORY_ITEM";
 
+/// The user-error code of an inventory item with no inventory level at the cart's location
+/// (Shopify's adjust and set enums, until `2026-10`, which drops it: from then a write there
+/// is taken, so the adapter's own check before a write is what keeps it from going there).
+const ITEM_NOT_STOCKED_AT_LOCATION: &str = "ITEM_NOT_STOCKED_AT_LOCATION";
+
 /// Whether `payload` (one mutation's result) carries the user error `code`.
 fn has_code(payload: &Value, code: &str) -> bool {
     payload["userErrors"]
@@ -345,6 +366,12 @@ const READ_QUERY: &str =
     pageInfo { hasNextPage endCursor }
   }
 }";
+
+/// Whether the shop has the cart's location ([`ShopifyAdapter::location_missing`]).
+const LOCATION_QUERY: &str =
+    "query InvSyncLocation($location: ID!) { location(id: $location) { id } }";
+/// Its calculated cost: one object.
+const LOCATION_COST: f64 = 1.0;
 
 impl ShopifyAdapter {
     /// How it sends changes.
@@ -418,6 +445,7 @@ impl ShopifyAdapter {
             client: common::client(headers, timeout, "shopify")?,
             ids: Mutex::new(HashMap::new()),
             duplicates: Mutex::new(HashSet::new()),
+            not_stocked: Mutex::new(HashSet::new()),
             budget: Mutex::new(None),
             lost_sets: Mutex::new(Vec::new()),
             next_generation: Mutex::new(HashMap::new()),
@@ -429,6 +457,70 @@ impl ShopifyAdapter {
     /// The GraphQL endpoint requests go to.
     pub fn endpoint(&self) -> &str {
         self.endpoint.as_str()
+    }
+
+    /// Why a change of `sku` (to inventory item `gid`, when known) was not sent, and what its
+    /// owner does: a variant not stocked at the cart's location.
+    ///
+    /// The adapter never stocks it there itself (`inventoryActivate`), not even for Send QOH:
+    /// which items a location stocks is the owner's choice (a shop may stock an item only at a
+    /// warehouse, or a fulfilment service's location, where activating it elsewhere can
+    /// deactivate it there), an activation from 2026-04 brings back the quantities a
+    /// deactivated level kept, and a wrong guess puts stock on sale at a location that does
+    /// not hold it. A clear failure (bypassed, rule 10) is retried by the operator once the
+    /// owner has chosen. (`inventoryActivate`:
+    /// <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate>;
+    /// changelog "inventoryActivate now preserves available quantity":
+    /// <https://shopify.dev/changelog/inventoryactivate-now-preserves-available-quantity>.)
+    fn not_stocked_message(&self, sku: &str, gid: Option<&str>) -> String {
+        format!(
+            "sku {sku}: its Shopify variant{} is not stocked at the cart's location {} \
+             ({ITEM_NOT_STOCKED_AT_LOCATION}); nothing was sent, and the adapter never stocks \
+             an item at a location itself: in Shopify admin, open the variant's inventory and \
+             stock it at that location (or set the item's web fields to not sync with this \
+             cart), then retry the change",
+            gid.map(|g| format!(" (inventory item {g})"))
+                .unwrap_or_default(),
+            self.location
+        )
+    }
+
+    /// The cart's error for a `location_id` the shop does not have.
+    fn no_location(&self) -> CartError {
+        CartError::Unauthorized(format!(
+            "shopify has no location {} (or it is not active): check the cart's location_id",
+            self.location
+        ))
+    }
+
+    /// Whether the shop answers the cart's location `null` (it has none of that id). Only the
+    /// location's `id` is asked: the inventory scopes the adapter needs read it, while its
+    /// other fields need `read_locations` (changelogs "Location ID Queryable with Inventory
+    /// Scopes", <https://shopify.dev/changelog/location-id-queryable-with-inventory-scopes>,
+    /// and "The location object requires read_locations scope"). A token refused even that
+    /// says nothing of the location: not missing, as far as anyone knows.
+    fn location_missing(&self) -> std::result::Result<bool, CartError> {
+        match self.graphql(
+            LOCATION_QUERY,
+            json!({ "location": self.location }),
+            LOCATION_COST,
+            false,
+        ) {
+            Ok(data) => Ok(data.get("location").is_some_and(Value::is_null)),
+            Err(CartError::Unauthorized(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets `sku`'s cached inventory item when it is `gid` and the change did not name it
+    /// by `remote_ref`: the next change of the SKU looks it up afresh.
+    fn forget_cached(&self, sku: &str, remote_ref: Option<&str>, gid: &str) {
+        if remote_ref.and_then(item_gid).is_none() {
+            let mut ids = self.ids.lock();
+            if ids.get(sku).is_some_and(|(cached, _)| cached == gid) {
+                ids.remove(sku);
+            }
+        }
     }
 
     /// Waits (at most [`MAX_PACING`]) until the last known bucket can pay `cost`.
@@ -629,10 +721,20 @@ impl ShopifyAdapter {
         // 2026-12-04 every sale of it was refused as "more than one variant", though Get QOH
         // had read its count from the one. Only a SKU none of whose variants count here is
         // taken from all of them.
+        //
+        // A SKU none of whose variants has an inventory level here (`inventoryLevel` null: never
+        // stocked at the location, or deactivated there) is no target at all, whatever its
+        // variants: it fails by name ([`ShopifyAdapter::not_stocked_message`]). Taken as its
+        // one variant's, until 2026-12-05 each sale and count went there: refused
+        // `ITEM_NOT_STOCKED_AT_LOCATION` before 2026-04 with no word of what to do, and from
+        // then taken silently by a deactivated level (which keeps and takes quantities from
+        // 2026-04) or, from 2026-10, at any location: reported sent, while the shop's count
+        // that sells never moved.
         type Key = (String, bool);
         #[derive(Default)]
         struct Tally {
             all: usize,
+            here: usize,
             counted: usize,
             any: Option<(String, Option<i64>)>,
             counting: Option<(String, Option<i64>)>,
@@ -672,6 +774,7 @@ impl ShopifyAdapter {
                     let t = seen.entry((sku.to_owned(), raw == sku)).or_default();
                     let level = (id.to_owned(), available(node));
                     t.all += 1;
+                    t.here += usize::from(level.1.is_some());
                     if node["inventoryItem"]["tracked"].as_bool() != Some(false)
                         && level.1.is_some()
                     {
@@ -692,6 +795,7 @@ impl ShopifyAdapter {
         let mut found = HashMap::new();
         let mut ids = self.ids.lock();
         let mut dups = self.duplicates.lock();
+        let mut not_stocked = self.not_stocked.lock();
         for sku in skus {
             // The exact spelling first, unless only the other's variants count here.
             let t = match (
@@ -703,6 +807,12 @@ impl ShopifyAdapter {
                 (None, Some(loose)) => loose,
                 (None, None) => continue,
             };
+            dups.remove(*sku);
+            not_stocked.remove(*sku);
+            if t.here == 0 {
+                not_stocked.insert(sku.to_string());
+                continue;
+            }
             let one = match t.counted {
                 1 => t.counting.clone(),
                 0 if t.all == 1 => t.any.clone(),
@@ -713,7 +823,6 @@ impl ShopifyAdapter {
                     dups.insert(sku.to_string());
                 }
                 Some((id, available)) => {
-                    dups.remove(*sku);
                     ids.insert(sku.to_string(), (id.clone(), Instant::now() + IDS_FRESH));
                     found.insert(sku.to_string(), (id, available));
                 }
@@ -754,10 +863,19 @@ impl ShopifyAdapter {
         }
         if !missing.is_empty() {
             let found = self.lookup(&missing)?;
+            // A SKU with no level at the location: so has every SKU at a location the shop
+            // does not have, which pauses the cart (as `INVALID_LOCATION` does) rather than
+            // bypass each sale as not stocked. Asked only then, so a shop never pays for it.
+            let none_here = missing.iter().any(|s| self.not_stocked.lock().contains(*s));
+            if none_here && self.location_missing()? {
+                return Err(self.no_location());
+            }
             let dups = self.duplicates.lock();
+            let not_stocked = self.not_stocked.lock();
             for sku in missing {
                 let r = match found.get(sku) {
                     Some((gid, _)) => Ok(gid.clone()),
+                    None if not_stocked.contains(sku) => Err(self.not_stocked_message(sku, None)),
                     None if dups.contains(sku) => Err(format!(
                         "sku {sku}: more than one Shopify variant has this SKU; make it unique or set the item's remote_ref to its inventory item id"
                     )),
@@ -828,9 +946,13 @@ impl ShopifyAdapter {
                     );
                 }
                 let note = key_note(payload);
-                let cause = [INVALID_LOCATION, INVALID_INVENTORY_ITEM]
-                    .into_iter()
-                    .find(|c| has_code(payload, c));
+                let cause = [
+                    INVALID_LOCATION,
+                    INVALID_INVENTORY_ITEM,
+                    ITEM_NOT_STOCKED_AT_LOCATION,
+                ]
+                .into_iter()
+                .find(|c| has_code(payload, c));
                 let outcome = match user_errors(payload) {
                     // Nothing applied: sent again later, under a new key.
                     Some((e, _)) if note == KeyNote::Spent => SendOutcome::Retry {
@@ -1126,10 +1248,7 @@ impl CartAdapter for ShopifyAdapter {
                             {
                                 self.note_generation(&d.key, *generation, *note);
                             }
-                            return Err(CartError::Unauthorized(format!(
-                                "shopify has no location {} (or it is not active): check the cart's location_id",
-                                self.location
-                            )));
+                            return Err(self.no_location());
                         }
                         applied |= outcomes
                             .iter()
@@ -1142,6 +1261,14 @@ impl CartAdapter for ShopifyAdapter {
                             self.note_generation(&d.key, generation, note);
                             if note == KeyNote::Spent && !last {
                                 again.push((i, (d, gid, generation + 1)));
+                            } else if cause == Some(ITEM_NOT_STOCKED_AT_LOCATION) {
+                                // Refused, nothing applied: by name, with what to do; the SKU
+                                // is looked up afresh next time (another of its variants may
+                                // be the one stocked here by then).
+                                self.forget_cached(&d.sku, d.remote_ref.as_deref(), &gid);
+                                out[i] = Some(SendOutcome::Failed {
+                                    message: self.not_stocked_message(&d.sku, Some(&gid)),
+                                });
                             } else if cause == Some(INVALID_INVENTORY_ITEM)
                                 && d.remote_ref.as_deref().and_then(item_gid).is_none()
                             {
@@ -1328,6 +1455,12 @@ impl CartAdapter for ShopifyAdapter {
                                         _ => None,
                                     },
                                 },
+                                _ if code == ITEM_NOT_STOCKED_AT_LOCATION => {
+                                    self.forget_cached(&s.sku, s.remote_ref.as_deref(), gid);
+                                    SendOutcome::Failed {
+                                        message: self.not_stocked_message(&s.sku, Some(gid)),
+                                    }
+                                }
                                 // The SKU's inventory item, looked up earlier and cached, is
                                 // gone (its variant deleted, perhaps made again): looked up
                                 // afresh at the next set, as for a change (until 2026-12-04
