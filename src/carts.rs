@@ -229,7 +229,7 @@ fn adapter_keys(adapter: &str) -> Option<&'static [&'static str]> {
         "http_json" => &["url", "token", "capabilities", "timeout_ms"],
         "shopify" => &["url", "token", "location_id", "api_version", "timeout_ms"],
         "woocommerce" => &["url", "consumer_key", "consumer_secret", "timeout_ms"],
-        "bigcommerce" => &["url", "token", "location_id", "timeout_ms"],
+        "bigcommerce" => &["url", "token", "location_id", "timeout_ms", "read_lag_ms"],
         "medusa" => &[
             "url",
             "api_key",
@@ -259,14 +259,14 @@ fn adapter_settings(config: &Map<String, Value>) -> impl Iterator<Item = (&Strin
 /// its number (`gid://shopify/Location/1` and `"01"` are `1`; a BigCommerce cart without one
 /// is at 1).
 /// Leaves out the credentials, which change when rotated and name the same shop, and the API
-/// version and time-out, which change how the shop is asked, not which.
+/// version, time-out and read lag, which change how the shop is asked, not which.
 fn shop_settings(adapter: &str, config: &Map<String, Value>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = adapter_settings(config)
         .filter(|(k, _)| {
             !is_secret_key(k)
                 && !matches!(
                     k.as_str(),
-                    "consumer_key" | "email" | "timeout_ms" | "api_version"
+                    "consumer_key" | "email" | "timeout_ms" | "api_version" | "read_lag_ms"
                 )
         })
         .map(|(k, v)| {
@@ -558,6 +558,14 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
         if !t.as_i64().is_some_and(|t| (100..=600_000).contains(&t)) {
             return Err(Error::invalid(format!(
                 "cart {name:?}: timeout_ms must be a whole number of milliseconds from 100 to 600000"
+            )));
+        }
+    }
+    // A lag given as text, or out of range, would silently become the default: refused.
+    if let Some(t) = map.get("read_lag_ms") {
+        if !t.as_i64().is_some_and(|t| (0..=3_600_000).contains(&t)) {
+            return Err(Error::invalid(format!(
+                "cart {name:?}: read_lag_ms must be a whole number of milliseconds from 0 to 3600000"
             )));
         }
     }

@@ -61,6 +61,17 @@
 //! product tracked by product, both sent by its id) set it with the first's count, and the
 //! second fails naming the first.
 //!
+//! # Reads trail writes
+//!
+//! BigCommerce calls its Inventory API asynchronous: "there may be a short delay before data
+//! is updated after the endpoints are called" (the inventory adjustments page above; the
+//! BOPIS known limitations say the same of every inventory endpoint), and names no bound. A
+//! read right after a sale was adjusted may still count the unit sold, and Get QOH would give
+//! it back to the store. So the adapter declares a [`CartAdapter::read_lag`], a minute
+//! ([`DEFAULT_READ_LAG`]) unless the cart's `read_lag_ms` setting says otherwise: Get QOH
+//! leaves an item changed on the store within it for a later run, and the drift report
+//! neither compares nor repairs it.
+//!
 //! Get QOH pages the location's items by number (the only paging the endpoint has), and
 //! starts again from the first page when the listing's total changes under it (a product
 //! deleted behind the page read hid the item that opened the next page), returning each item
@@ -90,6 +101,11 @@ pub const MAX_LIMIT: u32 = 1000;
 pub const MAX_QUANTITY: i64 = 2_147_483_647;
 /// The longest the adapter waits for a used-up quota window before a request.
 pub const MAX_PACING: Duration = Duration::from_secs(30);
+/// [`CartAdapter::read_lag`] unless the cart's `read_lag_ms` says otherwise. BigCommerce
+/// documents a "short delay" before an adjustment shows in reads, and names no bound: a
+/// minute is a guess well above what "short" suggests, paid for only by Get QOH leaving the
+/// items changed in the last minute for a later run.
+pub const DEFAULT_READ_LAG: Duration = Duration::from_secs(60);
 const SKUS_PER_CHECK: usize = 50;
 /// At most this many bytes of SKUs in one `sku:in` query, as the query writes them: with the
 /// rest of the URL, well within the 8 KB request line front ends take.
@@ -112,6 +128,8 @@ pub struct BigCommerceAdapter {
     listed: Mutex<HashSet<String>>,
     /// The token, to scrub from what the store (or a proxy before it) answers.
     secrets: Vec<String>,
+    /// See [`CartAdapter::read_lag`] and [`BigCommerceAdapter::with_read_lag`].
+    read_lag: Duration,
 }
 
 /// One page of the location's items, and what BigCommerce says of the whole listing.
@@ -241,7 +259,16 @@ impl BigCommerceAdapter {
             set_once: Default::default(),
             listed: Mutex::new(HashSet::new()),
             secrets: vec![token.expose().to_owned()],
+            read_lag: DEFAULT_READ_LAG,
         })
+    }
+
+    /// The same adapter declaring `lag` as its [`CartAdapter::read_lag`] instead of
+    /// [`DEFAULT_READ_LAG`] (the cart's `read_lag_ms`): longer where a store's reads are seen
+    /// to trail its adjustments by more; zero only where they never do.
+    pub fn with_read_lag(mut self, lag: Duration) -> Self {
+        self.read_lag = lag;
+        self
     }
 
     fn url(&self, path: &str) -> Url {
@@ -881,6 +908,9 @@ impl CartAdapter for BigCommerceAdapter {
     }
     fn update_mode(&self) -> UpdateMode {
         Self::UPDATE_MODE
+    }
+    fn read_lag(&self) -> Duration {
+        self.read_lag
     }
 
     common::scrubbed_calls!(self => self.secrets);

@@ -412,6 +412,22 @@ pub trait CartAdapter: Send + Sync {
     /// whatever the batch size). The registry builds an adapter for each run, but a factory
     /// may hand out one it keeps. The default does nothing.
     fn begin_manual_run(&self) {}
+    /// How long after the cart took a change its reads may still answer the count from
+    /// before it. Get QOH moves the store's QOH by how far the cart's count moved from what
+    /// it was shown, so a read that does not yet hold a sale the controller just sent
+    /// (shown 4, read 5) gives a unit the store sold back to it, and the shop can oversell.
+    /// An item the store sent a change or a count to within this long before a page of
+    /// counts was asked for is not applied by Get QOH (listed in its `not_applied`, to be
+    /// read again later), nor compared or repaired by the drift report.
+    ///
+    /// Declare the longest delay the cart's documentation admits between a write's answer
+    /// and reads that show it (an asynchronous inventory service, a search index or a cache
+    /// the listing is read from); the built-in BigCommerce adapter declares one. The default,
+    /// zero, is for a cart whose reads show every write they answered, as the library's other
+    /// built-in adapters are taken to. Asked once, when the adapter is built.
+    fn read_lag(&self) -> Duration {
+        Duration::ZERO
+    }
     /// [`Self::fetch_quantities`] with the product each variant listed belongs to, which Get
     /// QOH asks for (the drift report and preflight ask for counts only). The default says
     /// none: an adapter that knows its variants' products answers them here.

@@ -200,12 +200,20 @@ impl AdapterRegistry {
                     ))
                 })?,
             };
+            // At most an hour (checked as the cart is saved): a longer one would keep Get QOH
+            // from ever applying the count of an item that sells every hour.
+            let lag = cart
+                .setting_i64("read_lag_ms")
+                .map_or(super::bigcommerce::DEFAULT_READ_LAG, |ms| {
+                    Duration::from_millis(ms.clamp(0, 3_600_000) as u64)
+                });
             let a = BigCommerceAdapter::new(
                 required(cart, "url")?,
                 required_secret(cart, "token")?,
                 location,
                 cart_timeout(cart),
-            )?;
+            )?
+            .with_read_lag(lag);
             Ok(Arc::new(a) as Arc<dyn CartAdapter>)
         });
         r.register("medusa", |cart: &Cart| {
@@ -301,10 +309,12 @@ impl AdapterRegistry {
             .map_err(|e| scrubbed(e.kind(), e.message().into()))?;
         // Asked once: the controller reads it again and again, outside any call.
         let mode = unwound(|| inner.update_mode()).map_err(panicked)?;
+        let read_lag = unwound(|| inner.read_lag()).map_err(panicked)?;
         Ok(Arc::new(Scrubbed {
             secrets,
             inner,
             mode,
+            read_lag,
             paused_until: Default::default(),
         }))
     }
@@ -420,6 +430,8 @@ struct Scrubbed {
     inner: Arc<dyn CartAdapter>,
     secrets: Vec<String>,
     mode: UpdateMode,
+    /// [`CartAdapter::read_lag`], asked once as `mode` is.
+    read_lag: std::time::Duration,
     /// Until when the cart asked not to be sent anything (a rate limit met while counts of
     /// a batch that panicked were sent one by one): the calls after it are refused as rate
     /// limited without reaching the cart, so the caller stops rather than ask it again.
@@ -585,6 +597,9 @@ impl CartAdapter for Scrubbed {
     fn begin_manual_run(&self) {
         let _ = unwound(|| self.inner.begin_manual_run());
     }
+    fn read_lag(&self) -> std::time::Duration {
+        self.read_lag
+    }
     fn fetch_catalogue(
         &self,
         cursor: Option<&str>,
@@ -664,6 +679,7 @@ mod tests {
             inner: inner.clone(),
             secrets: Vec::new(),
             mode: UpdateMode::RelativeKeyed,
+            read_lag: Duration::ZERO,
             paused_until: Default::default(),
         };
         let sets: Vec<QuantitySet> = (0..4)
