@@ -839,10 +839,15 @@ impl Store {
         if !applied.is_empty() || moved || owed || !noted.is_empty() || !sent.is_empty() {
             let cart = run.cart.id;
             let workstation = self.workstation();
+            // Noted only where reads trail writes: a row per item would slow every Send QOH.
+            let lagging = lag_ms(run.adapter) > 0;
             let settled = self.write_patiently(|c| {
                 sql::counts_sent(c, cart, noted)?;
                 let items: Vec<ItemId> = sent.iter().map(|&(item, ..)| item).collect();
                 sql::cart_mark_shown(c, cart, &items)?;
+                if lagging {
+                    sql::counts_set_note(c, cart, &items, now)?;
+                }
                 let superseded = sql::supersede(c, cart, &applied, now)?;
                 // Read in the write: a count kept while the request was on its way is seen.
                 let kept = !moved && sql::pulled_any(c, cart)?;
@@ -921,13 +926,17 @@ impl Store {
         // it may or may not be in the page's counts. (The cart is held throughout, so no
         // record is sent meanwhile; a local change made meanwhile moves the item's QOH and
         // its waiting records alike, and the count is measured with both.)
-        let mut pages: Vec<(Vec<(String, i64)>, i64)> = Vec::new();
+        let mut pages: Vec<(Vec<(String, i64)>, i64, i64)> = Vec::new();
+        // A cart whose reads trail its writes by this much may answer a count from before a
+        // change it took: see `Pull::recent`.
+        let lag = lag_ms(adapter.as_ref());
         // Variant SKU → its product's SKU, where the cart says (both trimmed).
         let mut products: HashMap<String, String> = HashMap::new();
         // The products made for variants the cart listed (see `create_item`).
         let made = std::cell::RefCell::new(HashSet::new());
         loop {
             let since = self.read(sql::ledger_last_id)?;
+            let asked_at = now_ms();
             let page = match with_rate_limit(&CartWait::new(self, &cart), || {
                 adapter.fetch_catalogue(cursor.as_deref(), 500)
             })
@@ -952,7 +961,7 @@ impl Store {
                 }
             };
             done += page.items.len() as i64;
-            pages.push((page.items, since));
+            pages.push((page.items, since, asked_at));
             cursor = page.next_cursor;
             let last = cursor.is_none();
             // After every page, the last too (`total` = `done`: all read, nothing applied
@@ -978,7 +987,7 @@ impl Store {
         // The ledger rows this run's pages wrote (first, last), merged where adjacent: changes
         // from the cart too, which are no order imported from it.
         let mut own: Vec<(i64, i64)> = Vec::new();
-        for (items, since) in pages {
+        for (items, since, asked_at) in pages {
             // What the report said before this page: a page whose transaction fails is rolled
             // back whole, and its counts are not reported as applied.
             let before = (
@@ -1002,6 +1011,14 @@ impl Store {
                     products: &products,
                     made: &made,
                     shown: Default::default(),
+                    recent: match lag {
+                        0 => HashMap::new(),
+                        lag => sql::written_since(c, cart.id, asked_at - lag)?
+                            .into_iter()
+                            .map(|(item, _, at)| (item, at))
+                            .collect(),
+                    },
+                    lag,
                 };
                 let first = sql::ledger_last_id(c)? + 1;
                 // A cart listing a SKU on two products ("P" and "P ", or two variants sharing
@@ -1286,14 +1303,21 @@ impl Store {
         sent: &[ItemId],
         taken: &[(ItemId, i64, bool)],
         shown: bool,
+        lagging: bool,
     ) -> Result<()> {
+        let now = now_ms();
         self.write_patiently(|c| {
             for &(item, count, maybe) in taken {
                 kept_after_taken(c, cart, item, count, maybe)?;
             }
+            let items: Vec<ItemId> = taken.iter().map(|&(item, ..)| item).collect();
             if shown {
-                let items: Vec<ItemId> = taken.iter().map(|&(item, ..)| item).collect();
                 sql::cart_mark_shown(c, cart.id, &items)?;
+            }
+            // As Send QOH notes its counts: a report read right after would take the cart's
+            // old count for drift.
+            if lagging {
+                sql::counts_set_note(c, cart.id, &items, now)?;
             }
             sql::counts_sent(c, cart.id, sent)
         })
@@ -1354,7 +1378,21 @@ impl Store {
         } else {
             None
         };
+        let lag = lag_ms(adapter.as_ref());
+        let asked_at = now_ms();
         let (counts, twice) = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
+        // The items the cart took a change of within its read lag before the listing was
+        // asked for, or since (a report alone holds nothing: the controller may send
+        // meanwhile): their counts may be from before it, which is no drift, and a repair
+        // compared against one would set a count over a sale made there since.
+        let recent: HashMap<String, i64> = match lag {
+            0 => HashMap::new(),
+            lag => self
+                .read(|c| sql::written_since(c, cart.id, asked_at - lag))?
+                .into_iter()
+                .map(|(_, sku, at)| (sku, at))
+                .collect(),
+        };
         let mut report = DriftReport::default();
         let mut in_doubt = Vec::new();
         for (sku, published, waiting, _) in self.expected_counts(&cart)? {
@@ -1375,6 +1413,16 @@ impl Store {
             let expected = published - waiting.sum;
             if in_step(q, published, &waiting) {
                 report.in_step += 1;
+            } else if let Some(&at) = recent.get(&sku) {
+                in_doubt.push(DriftItem {
+                    sku,
+                    cart_qoh: q,
+                    expected,
+                    outcome: Some(format!(
+                        "not compared, nor repaired: {}",
+                        read_too_soon(lag, at)
+                    )),
+                });
             } else if waiting.in_doubt > 0 {
                 in_doubt.push(DriftItem {
                     sku,
@@ -1490,7 +1538,7 @@ impl Store {
                             });
                         }
                         // The cart was shown these counts, as by Send QOH.
-                        self.kept_after_taken(&cart, &targets, &taken, true)?;
+                        self.kept_after_taken(&cart, &targets, &taken, true, lag > 0)?;
                     }
                     Err(e) => {
                         for d in chunk.iter_mut() {
@@ -1504,7 +1552,7 @@ impl Store {
                                 .collect(),
                             _ => Vec::new(),
                         };
-                        self.kept_after_taken(&cart, &targets, &taken, false)?;
+                        self.kept_after_taken(&cart, &targets, &taken, false, lag > 0)?;
                         if matches!(e, CartError::RateLimited { .. }) {
                             paused = Some(e.message());
                         }
@@ -2238,6 +2286,32 @@ struct Pull<'a> {
     made: &'a std::cell::RefCell<HashSet<ItemId>>,
     /// The items whose count the page read, noted as shown to the cart once it is applied.
     shown: std::cell::RefCell<Vec<ItemId>>,
+    /// The items the cart took a change of (a delta sent, a count set) within its read lag
+    /// before the page was asked for, or since, with when the last was: the page may hold
+    /// the count from before it. A sale sent (shown 4) and read as 5 would give back a unit
+    /// the store sold. Empty for a cart that declares no lag.
+    recent: HashMap<ItemId, i64>,
+    /// The cart's [`CartAdapter::read_lag`] in milliseconds.
+    lag: i64,
+}
+
+/// The cart's [`CartAdapter::read_lag`] in milliseconds (an hour at most, as the built-in
+/// adapters take it: a custom adapter's longer one would keep an item that sells every hour
+/// from ever being read).
+fn lag_ms(adapter: &dyn CartAdapter) -> i64 {
+    adapter.read_lag().as_millis().min(3_600_000) as i64
+}
+
+/// Why a count read within the cart's read lag after it took a change of the item (at `at`)
+/// is not applied or compared, and when to read it again.
+fn read_too_soon(lag: i64, at: i64) -> String {
+    let again = ((at + lag - now_ms()).max(0) as u64).div_ceil(1000).max(1);
+    format!(
+        "this cart took a change of it (a delta sent, or a count set) less than its read lag \
+         of {} s before the count was read, and its reads may not show the change yet: the \
+         count may be from before it; run again in {again} s or later",
+        (lag as u64).div_ceil(1000)
+    )
 }
 
 /// Why Get QOH did not update an item linked to the cart by a `remote_ref`.
@@ -2549,6 +2623,14 @@ fn apply_pulled(
     if delta == 0 {
         report.unchanged += 1;
         pull.shown.borrow_mut().push(item.id);
+        return Ok(());
+    }
+    // The move may be the cart's reads trailing a change it took, not a sale or return there.
+    if let Some(&at) = pull.recent.get(&item.id) {
+        report.not_applied.push(NotApplied {
+            sku: sku.to_owned(),
+            why: read_too_soon(pull.lag, at),
+        });
         return Ok(());
     }
     let change = Delta::new(delta).map(|d| {

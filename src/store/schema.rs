@@ -371,6 +371,24 @@ const MIGRATIONS: &[&str] = &[
     UPDATE carts SET credentials_paused_until = rate_limited_until, rate_limited_until = 0
      WHERE cart_error LIKE '%cart paused: fix its credentials%';
     "#,
+    // 21: when a cart whose reads trail its writes (`CartAdapter::read_lag`) last took a
+    // change of an item, so that Get QOH and the drift report leave alone a count read too
+    // soon after it: one query a page. The controller's deltas are in `stack_log` (outcome
+    // 'applied', at its settlement, after the cart answered), found by the partial index
+    // (one entry per applied record, on a table written once per record anyway; the other
+    // outcomes, and the log's pruning by id, are not slowed). A Send QOH or drift repair
+    // count leaves no log row (there may be no record), so its time goes in
+    // `counts_set_at`, one row per cart and item, kept at the latest.
+    r#"
+    CREATE INDEX stack_log_applied ON stack_log(cart_id, at) WHERE outcome = 'applied';
+    CREATE TABLE counts_set_at (
+        cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        at      INTEGER NOT NULL,
+        PRIMARY KEY (cart_id, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX counts_set_at_when ON counts_set_at(cart_id, at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -598,6 +598,55 @@ fn shown_upto(c: &Connection, cart: CartId) -> Result<ItemId> {
     )
 }
 
+/// Notes that `cart` took (or may have taken) counts of `items` at `now` (Send QOH, a drift
+/// repair), for a cart whose reads trail its writes ([`written_since`]). Rows older than an
+/// hour, the longest lag a built-in adapter takes, go as the cart's next ones come.
+pub(crate) fn counts_set_note(
+    c: &Connection,
+    cart: CartId,
+    items: &[ItemId],
+    now: i64,
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    c.prepare_cached("DELETE FROM counts_set_at WHERE cart_id = ?1 AND at < ?2")?
+        .execute(params![cart, now - 3_600_000])?;
+    let mut note = c.prepare_cached(
+        "INSERT INTO counts_set_at(cart_id, item_id, at)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM items WHERE id = ?2)
+         ON CONFLICT(cart_id, item_id) DO UPDATE SET at = MAX(at, excluded.at)",
+    )?;
+    for &item in items {
+        note.execute(params![cart, item, now])?;
+    }
+    Ok(())
+}
+
+/// The items `cart` took a change of at or after `since`, with their SKU and when the last
+/// was: a delta the controller sent (logged 'applied' as it settled, after the cart answered)
+/// or a count noted by [`counts_set_note`]. Served by the indexes `stack_log_applied` and
+/// `counts_set_at_when` (schema 20).
+pub(crate) fn written_since(
+    c: &Connection,
+    cart: CartId,
+    since: i64,
+) -> Result<Vec<(ItemId, String, i64)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT i.id, i.sku, MAX(w.at) FROM items i JOIN (
+             SELECT item_id, at FROM stack_log
+             WHERE cart_id = ?1 AND outcome = 'applied' AND at >= ?2
+             UNION ALL
+             SELECT item_id, at FROM counts_set_at WHERE cart_id = ?1 AND at >= ?2
+         ) w ON w.item_id = i.id
+         GROUP BY i.id",
+    )?;
+    let rows = stmt.query_map(params![cart, since], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Notes that `cart` was sent or read the counts of `items`, but where the mark covers one.
 /// (An item deleted meanwhile leaves a bit no item reads: ids are never given again.)
 pub(crate) fn cart_mark_shown(c: &Connection, cart: CartId, items: &[ItemId]) -> Result<()> {
