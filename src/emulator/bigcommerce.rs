@@ -15,10 +15,17 @@
 //!   `X-Rate-Limit-Time-Window-Ms` and `X-Rate-Limit-Time-Reset-Ms`; past the quota the answer
 //!   is 429 and nothing is done.
 //!
+//! - Reads may trail writes, as BigCommerce documents its asynchronous Inventory API ("a
+//!   short delay before data is updated"): with a read lag set
+//!   ([`super::Emulator::set_bigcommerce_read_lag`]), a `GET` answers each count as it stood
+//!   before the adjustments of that last stretch of time. None by default.
+//!
 //! The store has one location, id 1.
 
 use super::{note_batch, Answer, Cart, Request, RequestKind, Shared};
 use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -32,6 +39,10 @@ pub(super) struct State {
     window_start: Instant,
     used: u32,
     transactions: u64,
+    /// How far reads trail adjustments (zero: not at all).
+    read_lag: Duration,
+    /// (when, SKU, its count before) of each change made within `read_lag`, oldest first.
+    journal: VecDeque<(Instant, String, i64)>,
 }
 
 impl Default for State {
@@ -42,6 +53,8 @@ impl Default for State {
             window_start: Instant::now(),
             used: 0,
             transactions: 0,
+            read_lag: Duration::ZERO,
+            journal: VecDeque::new(),
         }
     }
 }
@@ -52,6 +65,51 @@ impl State {
         self.window = Duration::from_millis(window_ms.max(1));
         self.window_start = Instant::now();
         self.used = 0;
+    }
+
+    /// Reads answer counts from before the changes of the last `lag`; zero: reads show
+    /// every change (the cart has caught up, and a lag set later trails only changes made
+    /// after).
+    pub(super) fn set_read_lag(&mut self, lag: Duration) {
+        self.read_lag = lag;
+        if lag.is_zero() {
+            self.journal.clear();
+        }
+    }
+
+    /// Notes that `sku` held `before` until now, for reads that trail: kept whatever the lag
+    /// now (a test may make reads trail after the change), for ten minutes at most.
+    fn note_change(&mut self, sku: &str, before: i64) {
+        let now = Instant::now();
+        let kept = self.read_lag.max(Duration::from_secs(600));
+        while self
+            .journal
+            .front()
+            .is_some_and(|(at, ..)| now.duration_since(*at) >= kept)
+        {
+            self.journal.pop_front();
+        }
+        self.journal.push_back((now, sku.to_owned(), before));
+    }
+
+    /// The counts as a read sees them: `items` with the changes made within the read lag
+    /// undone, newest first.
+    fn as_read<'a>(&self, items: &'a BTreeMap<String, i64>) -> Cow<'a, BTreeMap<String, i64>> {
+        if self.read_lag.is_zero() {
+            return Cow::Borrowed(items);
+        }
+        let mut seen = items.clone();
+        let now = Instant::now();
+        for (at, sku, before) in self.journal.iter().rev() {
+            if now.duration_since(*at) >= self.read_lag {
+                break;
+            }
+            // (A SKU taken off the catalogue since stays off.)
+            if let Some(count) = seen.get_mut(sku) {
+                *count = *before;
+            }
+        }
+        Cow::Owned(seen)
     }
 
     /// Takes one unit of quota; `false` when none is left. Returns the headers to send.
@@ -222,7 +280,8 @@ fn adjust(shared: &Shared, cart: &mut Cart, request: &Request, relative: bool) -
         );
     }
     for (sku, after) in planned {
-        cart.items.insert(sku, after);
+        let before = cart.items.insert(sku.clone(), after).unwrap_or(0);
+        cart.bigcommerce.note_change(&sku, before);
     }
     cart.bigcommerce.transactions += 1;
     Answer::json(
@@ -252,8 +311,8 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
             _ => {}
         }
     }
-    let list: Vec<String> = cart
-        .items
+    let counts = cart.bigcommerce.as_read(&cart.items);
+    let list: Vec<String> = counts
         .keys()
         .filter(|s| skus.as_ref().map_or(true, |f| f.contains(s)))
         .cloned()
@@ -271,7 +330,7 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
                 .get(sku)
                 .and_then(|p| cart.ids.get(p).copied())
                 .unwrap_or(id);
-            let q = cart.items[sku];
+            let q = counts[sku];
             json!({
                 "identity": {"sku": sku, "variant_id": id, "product_id": product_id, "sku_id": id},
                 "available_to_sell": q,

@@ -319,6 +319,13 @@ impl Emulator {
             .set_quota(quota, window_ms);
     }
 
+    /// BigCommerce mode: reads (listings and `sku:in` look-ups alike) answer each count as it
+    /// stood before the adjustments made in the last `lag`, as BigCommerce's asynchronous
+    /// Inventory API may; zero (the default) makes every change readable at once.
+    pub fn set_bigcommerce_read_lag(&self, lag: Duration) {
+        self.shared.cart.lock().bigcommerce.set_read_lag(lag);
+    }
+
     /// Shopify mode: empties the cost bucket now, as another client of the same app and shop
     /// would (the next request that costs anything answers `THROTTLED`).
     pub fn drain_shopify_budget(&self) {
