@@ -895,7 +895,9 @@ impl Store {
     /// SKUs become items with the cart's count; otherwise they are listed in `unknown`. A `Sku`
     /// cart's count for a product with variants cannot be split among them: it is listed in
     /// `not_applied`, as is an item with records sent to the cart that have not settled (the
-    /// count may or may not include them). `progress` is called after each page read, with
+    /// count may or may not include them), and one whose count moved though the cart took a
+    /// change of it within its adapter's [`CartAdapter::read_lag`] before the page was read
+    /// (the read may be from before the change). `progress` is called after each page read, with
     /// `total` -1 while more may follow and `done` once the listing is read; returning
     /// `false` stops the run before any count is applied (the report says `cancelled`).
     pub fn get_qoh(
@@ -926,7 +928,7 @@ impl Store {
         // it may or may not be in the page's counts. (The cart is held throughout, so no
         // record is sent meanwhile; a local change made meanwhile moves the item's QOH and
         // its waiting records alike, and the count is measured with both.)
-        let mut pages: Vec<(Vec<(String, i64)>, i64, i64)> = Vec::new();
+        let mut pages: Vec<ReadPage> = Vec::new();
         // A cart whose reads trail its writes by this much may answer a count from before a
         // change it took: see `Pull::recent`.
         let lag = lag_ms(adapter.as_ref());
@@ -1354,7 +1356,8 @@ impl Store {
     /// the cart made meanwhile is never overwritten; such items are listed as conflicts. An
     /// item with records sent to the cart that have not settled is in step if the cart shows
     /// its count with them or without them; otherwise it is listed with why, and never
-    /// repaired.
+    /// repaired; so is one the cart took a change of within its adapter's
+    /// [`CartAdapter::read_lag`] before the listing was read.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -2265,6 +2268,10 @@ const NOT_DELIVERED: &str = "not sent: a change sent before (its request may sti
 /// How Send QOH's report begins the failure of a count the cart may have taken.
 const IN_DOUBT: &str =
     "the cart may have taken this count (its waiting changes were settled with it); run Send QOH again for it";
+
+/// A page of Get QOH as read: its (SKU, count) pairs, the ledger's newest row before the cart
+/// was asked for it, and when it was asked for (for `Pull::recent`).
+type ReadPage = (Vec<(String, i64)>, i64, i64);
 
 /// What a page of Get QOH applies its counts with.
 struct Pull<'a> {
