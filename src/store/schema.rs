@@ -378,16 +378,18 @@ const MIGRATIONS: &[&str] = &[
     // (one entry per applied record, on a table written once per record anyway; the other
     // outcomes, and the log's pruning by id, are not slowed). A Send QOH or drift repair
     // count leaves no log row (there may be no record), so its time goes in
-    // `counts_set_at`, one row per cart and item, kept at the latest.
+    // `counts_set_at`, one row per cart and item, kept at the latest. (IF NOT EXISTS: a
+    // file a test dates back to an older schema keeps them, and is migrated all the same.)
     r#"
-    CREATE INDEX stack_log_applied ON stack_log(cart_id, at) WHERE outcome = 'applied';
-    CREATE TABLE counts_set_at (
+    CREATE INDEX IF NOT EXISTS stack_log_applied ON stack_log(cart_id, at)
+        WHERE outcome = 'applied';
+    CREATE TABLE IF NOT EXISTS counts_set_at (
         cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
         item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
         at      INTEGER NOT NULL,
         PRIMARY KEY (cart_id, item_id)
     ) WITHOUT ROWID;
-    CREATE INDEX counts_set_at_when ON counts_set_at(cart_id, at);
+    CREATE INDEX IF NOT EXISTS counts_set_at_when ON counts_set_at(cart_id, at);
     "#,
 ];
 
