@@ -49,7 +49,7 @@ fn age_changes(f: &Fixture, ms: i64) {
     let conn = rusqlite::Connection::open(f.store.path()).unwrap();
     conn.execute("UPDATE stack_log SET at = at - ?1", [ms])
         .unwrap();
-    // A build without the table (before schema 20) has nothing else to date back.
+    // A build without the table (before schema 21) has nothing else to date back.
     let _ = conn.execute("UPDATE counts_set_at SET at = at - ?1", [ms]);
 }
 

@@ -626,7 +626,7 @@ pub(crate) fn counts_set_note(
 /// The items `cart` took a change of at or after `since`, with their SKU and when the last
 /// was: a delta the controller sent (logged 'applied' as it settled, after the cart answered)
 /// or a count noted by [`counts_set_note`]. Served by the indexes `stack_log_applied` and
-/// `counts_set_at_when` (schema 20).
+/// `counts_set_at_when` (schema 21).
 pub(crate) fn written_since(
     c: &Connection,
     cart: CartId,
