@@ -72,7 +72,8 @@
 //! large shop. A SKU the shop does not have is remembered absent for five minutes
 //! (`ABSENT_FOR`; a manual run starts afresh): a product added to the shop is found by its
 //! first change after that at the latest, and an item the shop never lists costs a dozen
-//! lookups an hour at most. A shop that ignores the filter (it answers products of other
+//! lookups an hour at most. A change of a SKU answered absent from that memory, the shop not
+//! asked, is not failed for good but tried again (`remembered_absent`). A shop that ignores the filter (it answers products of other
 //! SKUs) is not trusted to say what it lacks: its answer is read as the catalogue's
 //! listing and indexed as before. Every write reads its ids first, and a cached id whose
 //! product now answers another SKU (the owner moved the SKU to another product) or none (it
@@ -744,13 +745,17 @@ impl WooCommerceAdapter {
     /// an unknown SKU while the SKU is on sale. On a mismatch or a missing id the SKU is
     /// looked up again ([`Self::find`]), once, unless this call just did; an item whose SKU
     /// no product has then is `None` (unknown). A `remote_ref` is the owner's word, and not
-    /// checked.
+    /// checked. Also the SKUs this call asked the shop for: an unknown SKU not among them is
+    /// one remembered absent ([`ABSENT_FOR`]), which the shop was not asked about.
     #[allow(clippy::type_complexity)]
     fn locate(
         &self,
         items: &[(&str, Option<&str>)],
-    ) -> std::result::Result<(Vec<Option<WooRef>>, HashMap<WooRef, Stock>), CartError> {
-        let (mut refs, looked) = self.resolve(items)?;
+    ) -> std::result::Result<
+        (Vec<Option<WooRef>>, HashMap<WooRef, Stock>, HashSet<String>),
+        CartError,
+    > {
+        let (mut refs, mut looked) = self.resolve(items)?;
         let known: Vec<WooRef> = refs.iter().flatten().copied().collect();
         let mut seen = self.read(&known)?;
         let stale = |refs: &[Option<WooRef>], seen: &HashMap<WooRef, (String, Stock)>| {
@@ -788,11 +793,13 @@ impl WooCommerceAdapter {
             }
             seen.extend(self.read(&fresh)?);
             wrong = stale(&refs, &seen);
+            looked.extend(moved.into_iter().map(str::to_owned));
         }
         for i in wrong {
             refs[i] = None;
         }
-        Ok((refs, seen.into_iter().map(|(r, (_, s))| (r, s)).collect()))
+        let current = seen.into_iter().map(|(r, (_, s))| (r, s)).collect();
+        Ok((refs, current, looked))
     }
 
     /// The SKU the shop gives each ref now (a variation without its own answers its
@@ -1194,6 +1201,24 @@ fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
     common::not_found(sku, remote_ref, "WooCommerce product or variation")
 }
 
+/// A change of a SKU the shop was found not to have in the last [`ABSENT_FOR`], which it was
+/// not asked about again: not applied, and tried again (an attempt), so that a product the
+/// owner lists meanwhile takes it once the absence runs out. Failed for good on memory alone
+/// (until 2026-12-05), the sale of an item listed in the shop within five minutes of an
+/// earlier change of it was bypassed, the shop kept offering the unit, and an operator's
+/// retry after listing it failed the same way.
+fn remembered_absent(sku: &str) -> SendOutcome {
+    SendOutcome::Retry {
+        message: format!(
+            "sku {sku}: unknown SKU when the shop was last asked (within {} minutes); not \
+             asked again before then, so the change waits and is tried again (a product \
+             given this SKU meanwhile is found then)",
+            ABSENT_FOR.as_secs() / 60
+        ),
+        after: None,
+    }
+}
+
 /// One count to write, as planned from the count read before it.
 #[derive(Clone, Copy)]
 struct Write<'a> {
@@ -1243,7 +1268,7 @@ impl WooCommerceAdapter {
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        let (refs, current) = self.locate(
+        let (refs, current, looked) = self.locate(
             &deltas
                 .iter()
                 .map(|d| (d.sku.as_str(), d.remote_ref.as_deref()))
@@ -1278,7 +1303,12 @@ impl WooCommerceAdapter {
                 continue;
             }
             let Some(r) = r else {
-                out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
+                let remembered = d.remote_ref.as_deref().and_then(parse_ref).is_none()
+                    && !looked.contains(d.sku.as_str());
+                out[i] = Some(match remembered {
+                    true => remembered_absent(&d.sku),
+                    false => unknown(d.sku.as_str(), d.remote_ref.as_deref()),
+                });
                 continue;
             };
             let pooled = match current.get(r) {
@@ -1401,7 +1431,7 @@ impl WooCommerceAdapter {
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
         // Read first, for every set: a count written to a cached id whose product now has
         // another SKU would set another product's stock.
-        let (refs, current) = self.locate(
+        let (refs, current, _) = self.locate(
             &sets
                 .iter()
                 .map(|s| (s.sku.as_str(), s.remote_ref.as_deref()))
