@@ -186,8 +186,9 @@ pub mod names {
     pub const EXPECTED: &str = "a set finding another count writes nothing";
     /// A set to a SKU the cart lacks is `Failed` naming it, and lists nothing new.
     pub const UNKNOWN_SET: &str = "an unknown SKU's count fails by name and creates nothing";
-    /// Paging through `fetch_quantities` ends, with no cursor twice, and lists each item
-    /// once with its count.
+    /// Paging through `fetch_quantities` ends, with no cursor twice (nor 10,000 empty pages,
+    /// or 100 pages of SKUs listed before, in a row, as Get QOH judges it), and lists each
+    /// item once with its count.
     pub const LISTING: &str = "the listing gives each item once, with its count";
     /// No credential in any message the adapter answered.
     pub const SECRETS: &str = "credentials stay out";
@@ -496,10 +497,13 @@ impl Run<'_> {
         let mut seen: HashMap<String, i64> = HashMap::new();
         let mut cursors = std::collections::HashSet::new();
         let mut cursor: Option<String> = None;
+        // Every SKU listed (trimmed), and the pages in a row that listed nothing new: the
+        // listing is judged endless where Get QOH gives up on it (a cursor come back, 10,000
+        // empty pages or 100 pages of SKUs listed before in a row), never by its length: a
+        // test cart may be a copy of a shop of 40,000 products, 10,000 pages of 4.
+        let mut listed = std::collections::HashSet::new();
+        let (mut empty, mut repeated) = (0usize, 0usize);
         for page in 0.. {
-            if page == 10_000 {
-                return Err("the listing did not end within 10,000 pages".into());
-            }
             let read = self
                 .adapter
                 .fetch_quantities(cursor.as_deref(), self.options.page_limit);
@@ -514,11 +518,22 @@ impl Run<'_> {
                     ));
                 }
             };
+            let (mut new, mut repeats) = (false, false);
             for (sku, count) in read.items {
                 let sku = sku.trim().to_owned();
+                if !sku.is_empty() {
+                    let first = listed.insert(sku.clone());
+                    new |= first;
+                    repeats |= !first;
+                }
                 if ours.contains_key(&sku) && seen.insert(sku.clone(), count).is_some() {
                     return Err(format!("the listing gave {sku} twice"));
                 }
+            }
+            match (new, repeats) {
+                (true, _) => (empty, repeated) = (0, 0),
+                (false, true) => repeated += 1,
+                (false, false) => empty += 1,
             }
             match read.next_cursor {
                 None => break,
@@ -526,6 +541,18 @@ impl Run<'_> {
                     if !cursors.insert(next.clone()) {
                         return Err(format!(
                             "the listing answered the cursor {next:?} twice: Get QOH stops there"
+                        ));
+                    }
+                    if empty >= 10_000 || repeated >= 100 {
+                        return Err(format!(
+                            "the listing did not end: {} pages in a row (to page {}) listed {}, \
+                             each naming another: Get QOH stops there",
+                            empty.max(repeated),
+                            page + 1,
+                            match empty > 0 {
+                                true => "nothing",
+                                false => "only SKUs listed before",
+                            }
                         ));
                     }
                     cursor = Some(next);
