@@ -7,15 +7,18 @@
 mod platform;
 
 use inventory_sync::adapter::conformance::{check, names, CheckOptions, TestCart, Verdict};
+use inventory_sync::adapter::shopify::ShopifyAdapter;
 use inventory_sync::adapter::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
 use inventory_sync::emulator::Mode;
+use inventory_sync::secret::Secret;
 use inventory_sync::StackState;
 use platform::{adjust, fixture};
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The owner lists in WooCommerce an item the store sold before the shop had it, and sells
 /// it again within five minutes: the shop was remembered not to have the SKU, and the sale
@@ -153,4 +156,44 @@ fn the_conformance_listing_passes_a_correct_adapter_over_a_large_catalogue() {
         Some(&Verdict::Passed),
         "{report}"
     );
+}
+
+/// The owner deletes in Shopify a variant that was not stocked at the cart's location (the
+/// product retired): its next sale was still failed as "not stocked at the cart's location",
+/// telling the operator to stock in Shopify admin a variant that no longer exists, and each
+/// such sale asked the shop for its location. A SKU the lookup finds on no variant is
+/// unknown, whatever an earlier lookup found.
+#[test]
+fn a_sku_once_not_stocked_then_deleted_in_shopify_fails_as_unknown() {
+    let f = fixture(Mode::Shopify);
+    f.emu.set_qoh("HAT", 10);
+    f.emu.set_shopify_not_stocked("HAT", None);
+    let a = ShopifyAdapter::new(
+        &f.emu.url(),
+        Secret::new(platform::SECRET),
+        "1",
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let sale = |key: &str| DeltaSend {
+        key: key.into(),
+        sku: "HAT".into(),
+        remote_ref: None,
+        delta: -1,
+    };
+    let out = a.apply_deltas(&[sale("k1")]).unwrap();
+    assert!(
+        matches!(&out[0], SendOutcome::Failed { message } if message.contains("not stocked")),
+        "{out:?}"
+    );
+    f.emu.remove("HAT");
+    let out = a.apply_deltas(&[sale("k2")]).unwrap();
+    match &out[0] {
+        SendOutcome::Failed { message } => assert!(
+            message.contains("unknown SKU") && !message.contains("not stocked"),
+            "a deleted variant still called not stocked: {message}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }

@@ -797,6 +797,12 @@ impl ShopifyAdapter {
         let mut dups = self.duplicates.lock();
         let mut not_stocked = self.not_stocked.lock();
         for sku in skus {
+            // What an earlier lookup found of it is replaced by this one's, found or not: a
+            // SKU now on no variant (deleted in Shopify) is unknown, not still "not stocked"
+            // or "on more than one variant" (until 2026-12-05 its sales were failed so, the
+            // operator told to stock a variant that no longer exists).
+            dups.remove(*sku);
+            not_stocked.remove(*sku);
             // The exact spelling first, unless only the other's variants count here.
             let t = match (
                 seen.get(&(sku.to_string(), true)),
@@ -807,8 +813,6 @@ impl ShopifyAdapter {
                 (None, Some(loose)) => loose,
                 (None, None) => continue,
             };
-            dups.remove(*sku);
-            not_stocked.remove(*sku);
             if t.here == 0 {
                 not_stocked.insert(sku.to_string());
                 continue;
