@@ -1064,7 +1064,8 @@ impl<S: WebStack> StackController<S> {
                             attempt: false,
                             response: msg.clone(),
                         },
-                        // A pause no other request's answer lifts: only new settings or its end.
+                        // A pause no other request's answer lifts: only new settings, its end,
+                        // or a manual run the cart answers (`CartWait::answered`).
                         CartRunState {
                             backoff_until: now + settings.retry_max_ms.max(1000),
                             outage_step: state.outage_step,
@@ -1184,8 +1185,9 @@ impl<S: WebStack> StackController<S> {
 }
 
 /// What a cart's error says once the controller paused the cart for refused credentials
-/// (a pause kept as a wait, which only new settings or its end lift; manual runs are not
-/// held by it).
+/// (a pause kept apart from the cart's waits, `credentials_paused_until`, schema 20, which
+/// only new settings, its end, or a manual run the cart answers lift; manual runs are not
+/// held by it). Schema 20's migration finds a pause an older build kept by this text.
 const CREDENTIALS_PAUSE: &str = "cart paused: fix its credentials";
 
 /// A wait in milliseconds, as long as the store's time stamps can hold: an adapter may ask
