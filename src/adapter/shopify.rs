@@ -58,7 +58,12 @@
 //!   <https://shopify.dev/changelog/add-isactive-field-to-inventorylevel>,
 //!   <https://shopify.dev/changelog/removal-of-itemnotstockedatlocation-error>,
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate>. Get QOH
-//!   takes no count for it. When a lookup finds no level at the location, the adapter asks
+//!   takes no count for it. Not so, as yet, where no lookup is made: an item linked by
+//!   `remote_ref` whose level at the location was deactivated (at the default `2026-04`), or
+//!   any such item from `2026-10`, takes the write on that level and is reported applied
+//!   while the shop's count that sells never moves; and so does a SKU deactivated there
+//!   within the quarter hour its lookup is cached. Link by `remote_ref` only items stocked
+//!   at the cart's location. When a lookup finds no level at the location, the adapter asks
 //!   whether the shop has the location at all (`location(id:) { id }`): if not, the cart
 //!   pauses as for `INVALID_LOCATION`.
 //! - SKU → inventory item: a `productVariants` search, cached for a quarter hour; a
