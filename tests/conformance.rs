@@ -4,7 +4,9 @@
 #![cfg(feature = "emulator")]
 
 use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
-use inventory_sync::adapter::conformance::{check, names, CheckOptions, TestCart, Verdict};
+use inventory_sync::adapter::conformance::{
+    check, check_refused_credentials, names, CheckOptions, TestCart, Verdict,
+};
 use inventory_sync::adapter::http_json::HttpJsonAdapter;
 use inventory_sync::adapter::shopify::ShopifyAdapter;
 use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
@@ -103,6 +105,99 @@ fn the_built_in_adapters_pass_against_their_loopback_carts() {
     }
 }
 
+#[test]
+fn the_built_in_adapters_answer_refused_credentials_as_a_pause_quoting_none() {
+    const WRONG: &str = "wr0ng-Conf0rmance-T0ken";
+    let http = loopback(Mode::HttpJson, SECRET);
+    let shopify = loopback(Mode::Shopify, SECRET);
+    let woo = loopback(Mode::WooCommerce, &format!("ck_test:{SECRET}"));
+    let bc = loopback(Mode::BigCommerce, SECRET);
+    let refused: Vec<(&str, Box<dyn CartAdapter>)> = vec![
+        (
+            "http_json",
+            Box::new(
+                HttpJsonAdapter::new(&http.0.url(), Some(Secret::new(WRONG)), TIMEOUT).unwrap(),
+            ),
+        ),
+        (
+            "shopify",
+            Box::new(
+                ShopifyAdapter::new(&shopify.0.url(), Secret::new(WRONG), "1", None, TIMEOUT)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "woocommerce",
+            Box::new(
+                WooCommerceAdapter::new(&woo.0.url(), "ck_test", Secret::new(WRONG), TIMEOUT)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "bigcommerce",
+            Box::new(
+                BigCommerceAdapter::new(
+                    &format!("{}stores/abc123/", bc.0.url()),
+                    Secret::new(WRONG),
+                    1,
+                    TIMEOUT,
+                )
+                .unwrap(),
+            ),
+        ),
+    ];
+    for (name, adapter) in refused {
+        let report = check_refused_credentials(adapter.as_ref(), &[WRONG], &options());
+        assert!(report.passed(), "{name}:\n{report}");
+    }
+}
+
+/// Answers every call with `error`.
+struct Refuses(fn() -> CartError);
+
+impl CartAdapter for Refuses {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        Err((self.0)())
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err((self.0)())
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Err((self.0)())
+    }
+}
+
+#[test]
+fn refused_credentials_answered_otherwise_or_quoted_fail_their_check() {
+    let verdict = |error: fn() -> CartError| {
+        let report = check_refused_credentials(&Refuses(error), &[SECRET], &options());
+        report.verdict(names::REFUSED).cloned().unwrap()
+    };
+    assert_eq!(
+        verdict(|| CartError::Unauthorized("HTTP 401: invalid token".into())),
+        Verdict::Passed
+    );
+    let failed = |v: Verdict, says: &str| match v {
+        Verdict::Failed(why) => assert!(why.contains(says), "{why}"),
+        other => panic!("{other:?}"),
+    };
+    failed(
+        verdict(|| CartError::Rejected("HTTP 401".into())),
+        "bypasses every change",
+    );
+    failed(
+        verdict(|| CartError::Unavailable("HTTP 401".into())),
+        "backs the cart off as down",
+    );
+    failed(
+        verdict(|| CartError::Unauthorized(format!("HTTP 401: token {SECRET} revoked"))),
+        "quotes a credential",
+    );
+}
+
 /// A rule the [`Memory`] cart breaks.
 #[derive(Clone, Copy, PartialEq)]
 enum Flaw {
@@ -123,6 +218,8 @@ enum Flaw {
     IgnoresExpected,
     /// Makes the product a set names when it lacks it.
     SetCreates,
+    /// Makes the product a delta names when it lacks it.
+    DeltaCreates,
     /// Lists the last item of each page again at the top of the next.
     RepeatsAcrossPages,
     /// Answers the same cursor forever.
@@ -193,6 +290,9 @@ impl CartAdapter for Memory {
         let outcomes = deltas
             .iter()
             .map(|d| {
+                if self.flaw == Flaw::DeltaCreates {
+                    counts.entry(d.sku.clone()).or_insert(0);
+                }
                 let Some(q) = counts.get_mut(&d.sku) else {
                     return self.unknown(&d.sku);
                 };
@@ -302,6 +402,7 @@ fn each_broken_rule_fails_its_own_check() {
         (Flaw::DedupesByContent, vec![TWO_KEYS]),
         (Flaw::IgnoresExpected, vec![EXPECTED]),
         (Flaw::SetCreates, vec![UNKNOWN_SET]),
+        (Flaw::DeltaCreates, vec![UNKNOWN_DELTA, UNKNOWN_SET]),
         (Flaw::RepeatsAcrossPages, vec![LISTING]),
         (Flaw::CursorLoops, vec![LISTING]),
         (Flaw::QuotesToken, vec![SECRETS]),
@@ -309,6 +410,20 @@ fn each_broken_rule_fails_its_own_check() {
     for (flaw, expected) in cases {
         assert_eq!(failed_by(flaw), expected);
     }
+}
+
+/// A delta that made the product the cart lacked is named as the adapter's doing, and the
+/// check of a count for it does not blame the integrator's choice of SKUs.
+#[test]
+fn a_product_made_by_a_delta_is_blamed_on_the_adapter() {
+    let cart = Memory::new(Flaw::DeltaCreates);
+    let report = check(&cart, &cart, &options()).to_string();
+    assert!(
+        report.contains("a delta for a SKU the cart lacked put it on the cart"),
+        "{report}"
+    );
+    assert!(report.contains("was put on it by a delta"), "{report}");
+    assert!(!report.contains("choose another sku_prefix"), "{report}");
 }
 
 #[test]

@@ -619,5 +619,22 @@ mod real {
         };
         let report = check(&adapter(), &f.admin, &options);
         assert!(report.passed(), "{report}");
+        let wrong = "wr0ng-Medusa-Passw0rd";
+        let refused = MedusaAdapter::new(
+            &env("MEDUSA_URL"),
+            MedusaAuth::EmailPass {
+                email: env("MEDUSA_EMAIL"),
+                password: Secret::new(wrong),
+            },
+            &env("MEDUSA_LOCATION_ID"),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        let report = inventory_sync::adapter::conformance::check_refused_credentials(
+            &refused,
+            &[wrong],
+            &options,
+        );
+        assert!(report.passed(), "{report}");
     }
 }

@@ -19,6 +19,7 @@
 //! | `a set finding another count writes nothing` | a drift repair overwriting a sale the cart made meanwhile |
 //! | `an unknown SKU's count fails by name and creates nothing` | Send QOH putting products on the cart |
 //! | `the listing gives each item once, with its count` | Get QOH moving counts by what it read twice or never |
+//! | `refused credentials pause the cart, quoted nowhere` ([`check_refused_credentials`], on an adapter given credentials the cart refuses) | a revoked token bypassing every change of a batch (`Rejected`), or spending their attempts as an outage (`Unavailable`), where the library pauses the cart with its changes waiting |
 //! | `credentials stay out` | a token in a message the library cannot scrub (it scrubs the cart's settings it knows to be credentials) |
 //!
 //! The check works on SKUs of its own (`options.sku_prefix` and a number), which it puts on
@@ -192,6 +193,9 @@ pub mod names {
     pub const LISTING: &str = "the listing gives each item once, with its count";
     /// No credential in any message the adapter answered.
     pub const SECRETS: &str = "credentials stay out";
+    /// Every call of an adapter given credentials the cart refuses answers
+    /// [`CartError::Unauthorized`](super::CartError::Unauthorized), quoting none of them.
+    pub const REFUSED: &str = "refused credentials pause the cart, quoted nowhere";
 }
 
 /// Runs every check of the module's table on `adapter`, judging it by `cart`. Each check
@@ -208,6 +212,7 @@ pub fn check(
         options,
         said: Vec::new(),
         keys: 0,
+        made_absent: false,
     };
     let mode = catch_unwind(AssertUnwindSafe(|| adapter.update_mode()));
     let mut report = ConformanceReport::default();
@@ -248,6 +253,104 @@ pub fn check(
     report
 }
 
+/// Runs the check of refused credentials on `refused`: an adapter built as the one given to
+/// [`check`] is, but with credentials the test cart refuses (`wrong`: a revoked token, a
+/// wrong password). Each kind of call (a delta, a count, a page of the listing) must answer
+/// [`CartError::Unauthorized`], whose message quotes none of `wrong`: the library then
+/// pauses the cart, its changes waiting, until the owner mends the credentials.
+pub fn check_refused_credentials(
+    refused: &dyn CartAdapter,
+    wrong: &[&str],
+    options: &CheckOptions,
+) -> ConformanceReport {
+    let mut run = Run {
+        adapter: refused,
+        cart: &NoCart,
+        options,
+        said: Vec::new(),
+        keys: 0,
+        made_absent: false,
+    };
+    let verdict = run.judge(|r| {
+        let sku = r.sku(1);
+        let delta = [r.delta(&sku, -1)];
+        let set = [r.set(&sku, 1, None)];
+        let answers = [
+            ("apply_deltas", refused.apply_deltas(&delta).map(|_| ())),
+            ("set_quantities", refused.set_quantities(&set).map(|_| ())),
+            (
+                "fetch_quantities",
+                refused
+                    .fetch_quantities(None, options.page_limit)
+                    .map(|_| ()),
+            ),
+        ];
+        for (call, answer) in answers {
+            let message = match answer {
+                Err(CartError::Unauthorized(m)) => m,
+                Ok(()) => {
+                    return Err(format!(
+                        "{call} with credentials the cart refuses answered Ok: are they wrong?"
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "{call} with credentials the cart refuses answered {}, not Unauthorized: \
+                         {}",
+                        error_kind(&e),
+                        match e {
+                            CartError::Rejected(_) => {
+                                "the library bypasses every change of the call for good"
+                            }
+                            CartError::RateLimited { .. } => {
+                                "the library waits as asked and asks again, never telling the \
+                                 owner the credentials are refused"
+                            }
+                            _ =>
+                                "the library backs the cart off as down, each try an attempt, \
+                                  and bypasses the changes after 10",
+                        }
+                    ))
+                }
+            };
+            if wrong.iter().any(|w| !w.is_empty() && message.contains(w)) {
+                return Err(format!("{call}'s refusal quotes a credential"));
+            }
+        }
+        Ok(())
+    });
+    ConformanceReport {
+        checks: vec![Check {
+            name: names::REFUSED,
+            verdict,
+        }],
+    }
+}
+
+/// The variant of `e`, for a verdict (its message may quote what the check must not).
+fn error_kind(e: &CartError) -> &'static str {
+    match e {
+        CartError::Unreachable(_) => "Unreachable",
+        CartError::Unavailable(_) => "Unavailable",
+        CartError::Ambiguous(_) => "Ambiguous",
+        CartError::RateLimited { .. } => "RateLimited",
+        CartError::Unauthorized(_) => "Unauthorized",
+        CartError::Rejected(_) => "Rejected",
+    }
+}
+
+/// The test cart of a check that reads none.
+struct NoCart;
+
+impl TestCart for NoCart {
+    fn put(&self, _: &str, _: i64) -> Result<(), String> {
+        Ok(())
+    }
+    fn count(&self, _: &str) -> Result<Option<i64>, String> {
+        Ok(None)
+    }
+}
+
 /// The items the listing check puts on the cart, unless given theirs.
 const LISTED: usize = 9;
 
@@ -259,6 +362,8 @@ struct Run<'a> {
     said: Vec<String>,
     /// Keys handed out so far.
     keys: u64,
+    /// A check put the SKU the cart lacked on it.
+    made_absent: bool,
 }
 
 type Step = std::result::Result<(), String>;
@@ -395,15 +500,42 @@ impl Run<'_> {
 
     fn unknown_delta(&mut self) -> Step {
         let (a, absent) = (self.sku(1), self.absent());
+        self.lacks(&absent)?;
         self.put(&a, 10)?;
         let sent = [self.delta(&a, -1), self.delta(&absent, -1)];
         let outcomes = self.apply(&sent)?;
+        // First: it explains an `Applied` for it, and the check of an unknown SKU's count
+        // learns who put it there.
+        self.still_lacks(&absent, "a delta")?;
         applied(
             &outcomes[0],
             &format!("a delta to {a} beside one to an unknown SKU"),
         )?;
         failed_naming(&outcomes[1], &absent, "a delta to a SKU the cart lacks")?;
         self.expect_count(&a, 9, "a delta of -1 to 10")
+    }
+
+    /// The cart lacks `absent` before a check that needs it to: else the integrator's test
+    /// cart has it (the adapter has not been asked anything of it yet), and is told so.
+    fn lacks(&self, absent: &str) -> Step {
+        match self.count(absent)? {
+            None => Ok(()),
+            Some(c) => Err(format!(
+                "the test cart lists {absent} (count {c}), which the check needs it to lack: \
+                 choose another sku_prefix or remove it"
+            )),
+        }
+    }
+
+    /// The cart still lacks `absent` after `what` for it was sent.
+    fn still_lacks(&mut self, absent: &str, what: &str) -> Step {
+        match self.count(absent)? {
+            None => Ok(()),
+            Some(c) => Err({
+                self.made_absent = true;
+                format!("{what} for a SKU the cart lacked put it on the cart (count {c})")
+            }),
+        }
     }
 
     fn resent_key(&mut self) -> Step {
@@ -470,21 +602,17 @@ impl Run<'_> {
 
     fn unknown_set(&mut self) -> Step {
         let absent = self.absent();
-        if let Some(c) = self.count(&absent)? {
+        if self.count(&absent)?.is_some() && self.made_absent {
             return Err(format!(
-                "the test cart lists {absent} (count {c}), which the check needs it to lack: \
-                 choose another sku_prefix or remove it"
+                "cannot be checked: {absent}, which the cart lacked, was put on it by a delta \
+                 (see the check of an unknown SKU's delta)"
             ));
         }
+        self.lacks(&absent)?;
         let set = self.set(&absent, 1, None);
         let outcome = self.send_sets(&[set])?;
         failed_naming(&outcome[0], &absent, "a count for a SKU the cart lacks")?;
-        match self.count(&absent)? {
-            None => Ok(()),
-            Some(c) => Err(format!(
-                "a count for a SKU the cart lacked put it on the cart (count {c})"
-            )),
-        }
+        self.still_lacks(&absent, "a count")
     }
 
     fn listing(&mut self) -> Step {
