@@ -20,7 +20,13 @@ const LAG: Duration = Duration::from_secs(60);
 /// A BigCommerce cart with `extra` settings, MUG 10 in the store and on the cart, real-time
 /// sync on, and one sale of MUG sent and applied there (the cart takes it: 9).
 fn sale_sent(extra: serde_json::Value) -> (Fixture, CartId) {
+    sale_sent_after(extra, 0)
+}
+
+/// [`sale_sent`] after a history of `old` changes sent an hour ago to another cart.
+fn sale_sent_after(extra: serde_json::Value, old: i64) -> (Fixture, CartId) {
     let f = fixture(Mode::BigCommerce);
+    log_entries(&f, old, 3_600_000);
     f.emu.set_qoh("MUG", 10);
     f.item("MUG", 10);
     let mut cart = cart_json(&f.emu, 50, SECRET);
@@ -51,6 +57,22 @@ fn age_changes(f: &Fixture, ms: i64) {
         .unwrap();
     // A build without the table (before schema 21) has nothing else to date back.
     let _ = conn.execute("UPDATE counts_set_at SET at = at - ?1", [ms]);
+}
+
+/// Writes `n` history entries of changes applied on another cart, dated `ago` ms back.
+fn log_entries(f: &Fixture, n: i64, ago: i64) {
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+         INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, at)
+         SELECT 1000000 + i, 999, 1, -1, 'applied', ?2 FROM n",
+        rusqlite::params![n, now - ago],
+    )
+    .unwrap();
 }
 
 fn why_not_applied<'a>(report: &'a GetReport, sku: &str) -> Option<&'a str> {
@@ -85,6 +107,18 @@ fn a_stale_read_right_after_a_sale_gives_no_unit_back() {
         0,
         "nothing queued"
     );
+}
+
+/// The sale is found amid a long history: thousands of changes before it, and thousands
+/// logged after it by a workstation whose clock is three minutes behind.
+#[test]
+fn a_sale_amid_a_long_history_is_found() {
+    let (f, cart) = sale_sent_after(json!({}), 5_000);
+    log_entries(&f, 5_000, 180_000);
+    f.emu.set_bigcommerce_read_lag(LAG);
+    let report = get(&f, cart);
+    assert_eq!(f.store.item("MUG").unwrap().qoh, 9, "{report:?}");
+    assert!(why_not_applied(&report, "MUG").is_some(), "{report:?}");
 }
 
 /// Once the cart's lag has passed (the change dated two minutes back) and its reads show the

@@ -374,15 +374,12 @@ const MIGRATIONS: &[&str] = &[
     // 21: when a cart whose reads trail its writes (`CartAdapter::read_lag`) last took a
     // change of an item, so that Get QOH and the drift report leave alone a count read too
     // soon after it: one query a page. The controller's deltas are in `stack_log` (outcome
-    // 'applied', at its settlement, after the cart answered), found by the partial index
-    // (one entry per applied record, on a table written once per record anyway; the other
-    // outcomes, and the log's pruning by id, are not slowed). A Send QOH or drift repair
-    // count leaves no log row (there may be no record), so its time goes in
-    // `counts_set_at`, one row per cart and item, kept at the latest. (IF NOT EXISTS: a
-    // file a test dates back to an older schema keeps them, and is migrated all the same.)
+    // 'applied', at its settlement, after the cart answered), read from the end by id
+    // (`sql::written_since`). A Send QOH or drift repair count leaves no log row (there may
+    // be no record), so its time goes in `counts_set_at`, one row per cart and item, kept
+    // at the latest, written for such carts only. (IF NOT EXISTS: a file a test dates back
+    // to an older schema keeps them, and is migrated all the same.)
     r#"
-    CREATE INDEX IF NOT EXISTS stack_log_applied ON stack_log(cart_id, at)
-        WHERE outcome = 'applied';
     CREATE TABLE IF NOT EXISTS counts_set_at (
         cart_id INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
         item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
