@@ -2,11 +2,15 @@
 //! `shopify` adapter uses, answered from the emulator's catalogue.
 //!
 //! Endpoint `POST /admin/api/{version}/graphql.json` with `X-Shopify-Access-Token` (401
-//! without it when a token is set). It is not a GraphQL server: it recognises the four
+//! without it when a token is set). It is not a GraphQL server: it recognises the five
 //! operations the adapter sends, by their root fields, and reads their `variables`:
 //!
 //! - `location(id: $location) { id }`: the location, or `null` for an id the shop does not
 //!   have; it costs 1.
+//! - `nodes(ids: $ids) { ... on InventoryItem { id inventoryLevel(locationId: $location) { id
+//!   } } }`: per id the inventory item and its level there if active (`null` when not stocked
+//!   there, never or deactivated), `null` for an id naming no item; it costs 2 per id, and
+//!   more than 250 ids answer `MAX_INPUT_SIZE_EXCEEDED`.
 //! - `productVariants(first:, after:, query:)` with `sku:"…" OR sku:"…"` searches; nodes with
 //!   `sku` and `inventoryItem { id inventoryLevel(locationId:) { quantities(names:
 //!   ["available"]) { name quantity } } }`, `pageInfo { hasNextPage endCursor }`; `first` at
@@ -62,6 +66,8 @@ pub const LOCATION_GID: &str = "gid://shopify/Location/1";
 const MAX_QUANTITY: i64 = 1_000_000_000;
 const MAX_QUERY_COST: f64 = 1000.0;
 const MUTATION_COST: f64 = 10.0;
+/// The longest input list Shopify takes (its API limits page, "Input limits").
+const MAX_INPUT: usize = 250;
 
 pub(super) struct State {
     maximum: f64,
@@ -242,7 +248,9 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     let adjusts = find_fields(&query, "inventoryAdjustQuantities(");
     let is_set = query.contains("inventorySetQuantities(");
     let is_read = query.contains("productVariants(");
-    let is_location = !is_read && query.contains("location(id:");
+    let ids = variables.get("ids").and_then(Value::as_array).cloned();
+    let is_nodes = !is_read && query.contains("nodes(ids:");
+    let is_location = !is_read && !is_nodes && query.contains("location(id:");
     let first = variables.get("first").and_then(Value::as_i64).unwrap_or(50);
     let requested = if !adjusts.is_empty() {
         MUTATION_COST * adjusts.len() as f64
@@ -254,8 +262,18 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
         2.0 + 4.0 * first.max(0) as f64
     } else if is_location {
         1.0
+    } else if is_nodes {
+        // Each inventory item and its level one object.
+        let n = ids.as_ref().map_or(0, Vec::len);
+        if n > MAX_INPUT {
+            return top_error(
+                format!("The input array size of {n} is greater than the maximum allowed of {MAX_INPUT}."),
+                "MAX_INPUT_SIZE_EXCEEDED",
+            );
+        }
+        2.0 * n as f64
     } else {
-        return top_error("the emulator serves productVariants, location, inventoryAdjustQuantities and inventorySetQuantities only", "BAD_REQUEST");
+        return top_error("the emulator serves productVariants, nodes, location, inventoryAdjustQuantities and inventorySetQuantities only", "BAD_REQUEST");
     };
     if requested > MAX_QUERY_COST {
         return top_error(
@@ -345,6 +363,8 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
             }
         };
         json!({ "inventorySetQuantities": payload })
+    } else if is_nodes {
+        json!({ "nodes": levels(cart, &variables, ids.unwrap_or_default()) })
     } else if is_location {
         // `location(id:)`: the shop's one location, or null for any other id.
         let id = variables.get("location").and_then(Value::as_str);
@@ -695,4 +715,25 @@ fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<V
         "nodes": nodes,
         "pageInfo": {"hasNextPage": more, "endCursor": skus.last().map(|s| format!("sku:{s}"))},
     }))
+}
+
+/// `nodes(ids:) { ... on InventoryItem { id inventoryLevel(locationId:) { id } } }`: per id,
+/// the inventory item with its level at `location` when it is active there (only active
+/// levels are answered without `includeInactive: true`, as on Shopify), `null` when it is
+/// not; `null` for an id naming no item of the catalogue.
+fn levels(cart: &Cart, variables: &Map<String, Value>, ids: Vec<Value>) -> Vec<Value> {
+    let location = variables.get("location").and_then(Value::as_str);
+    ids.iter()
+        .map(|id| {
+            let gid = id.as_str()?;
+            let sku = item_sku(cart, gid)?;
+            let stocked = location == Some(LOCATION_GID) && !cart.shopify.not_stocked.contains_key(&sku);
+            let number = gid.rsplit('/').next().unwrap_or("");
+            let level = stocked.then(|| {
+                json!({"id": format!("gid://shopify/InventoryLevel/{number}?inventory_item_id={number}")})
+            });
+            Some(json!({"id": gid, "inventoryLevel": level}))
+        })
+        .map(|node| node.unwrap_or(Value::Null))
+        .collect()
 }
