@@ -51,23 +51,33 @@
 //!   never stocked there, or deactivated) is never written, by a sale or by Send QOH, and
 //!   never stocked there by the adapter (no `inventoryActivate`: where an item is stocked is
 //!   the owner's choice): the change fails by name (`ITEM_NOT_STOCKED_AT_LOCATION`), saying
-//!   to stock it there in Shopify admin and retry. The lookup finds it so; for an item linked
-//!   by `remote_ref` Shopify's own `ITEM_NOT_STOCKED_AT_LOCATION` answer does (until 2026-10).
-//!   Shopify takes such writes silently from 2026-04 for a deactivated level, which keeps and
-//!   takes quantities, and from 2026-10 at any location:
+//!   to stock it there in Shopify admin and retry. The lookup finds it so for a SKU; for an
+//!   item linked by `remote_ref`, which is never looked up, a check before the write does:
+//!   one `nodes(ids:) { ... on InventoryItem { id inventoryLevel(locationId:) { id } } }`
+//!   for the call's linked items (up to 250 a query, 2 points each), which without
+//!   `includeInactive: true` answers only an active level. Shopify takes such writes silently
+//!   from 2026-04 for a deactivated level, which keeps and takes quantities, and from 2026-10
+//!   at any location:
 //!   <https://shopify.dev/changelog/add-isactive-field-to-inventorylevel>,
+//!   <https://shopify.dev/changelog/add-includeinactive-argument-to-inventorylevels-and-inventorylevel-fields>,
 //!   <https://shopify.dev/changelog/removal-of-itemnotstockedatlocation-error>,
-//!   <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate>. Get QOH
-//!   takes no count for it. Not so, as yet, where no lookup is made: an item linked by
-//!   `remote_ref` whose level at the location was deactivated (at the default `2026-04`), or
-//!   any such item from `2026-10`, takes the write on that level and is reported applied
-//!   while the shop's count that sells never moves; and so does a SKU deactivated there
-//!   within the quarter hour its lookup is cached. Link by `remote_ref` only items stocked
-//!   at the cart's location. When a lookup finds no level at the location, the adapter asks
-//!   whether the shop has the location at all (`location(id:) { id }`): if not, the cart
-//!   pauses as for `INVALID_LOCATION`.
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventoryActivate>. Before
+//!   2026-04 no check is asked: Shopify refuses the write `ITEM_NOT_STOCKED_AT_LOCATION`
+//!   itself, and the change fails by name all the same. Get QOH takes no count for it.
+//!   Where it is still written (from 2026-04): a SKU or linked item deactivated at the
+//!   location within the quarter hour a lookup or check that found it stocked there is
+//!   trusted. Its writes land on the inactive level and are reported applied, the shop's
+//!   count that sells unchanged, until the next lookup or check. Shopify's answer to the write does not say the level was
+//!   inactive (an adjustment's `changes` and a set's group name no level's state), so the
+//!   adapter cannot tell; an owner deactivating an item at the cart's location should expect
+//!   up to a quarter hour of its changes to go there. An id naming no inventory item (the
+//!   check answers `null`) is written as before: Shopify refuses it `INVALID_INVENTORY_ITEM`.
+//!   When a lookup or check finds no level at the location and no item of the call has one,
+//!   the adapter asks whether the shop has the location at all (`location(id:) { id }`): if
+//!   not, the cart pauses as for `INVALID_LOCATION`.
 //! - SKU → inventory item: a `productVariants` search, cached for a quarter hour; a
-//!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search. A SKU on no
+//!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search (its level at
+//!   the location is checked, above; found stocked, trusted for a quarter hour too). A SKU on no
 //!   variant, or on several, fails that item with a clear message. A cached item Shopify
 //!   answers `INVALID_INVENTORY_ITEM` (its variant deleted, perhaps created again) is
 //!   forgotten and the change retried, so the SKU is looked up afresh.
@@ -160,6 +170,11 @@ pub struct ShopifyAdapter {
     duplicates: Mutex<HashSet<String>>,
     /// SKUs whose variants, found, are none of them stocked at the cart's location.
     not_stocked: Mutex<HashSet<String>>,
+    /// Inventory items linked by `remote_ref` found stocked (an active level) at the cart's
+    /// location, and until when that is trusted without asking again ([`IDS_FRESH`], as a
+    /// SKU's lookup). An item found not stocked is not remembered: once the owner stocks it,
+    /// the operator's retry asks again and goes.
+    linked_here: Mutex<HashMap<String, Instant>>,
     /// The last throttle status: (available, maximum, restore rate, when).
     budget: Mutex<Option<(f64, f64, f64, Instant)>>,
     /// The set keys of each `inventorySetQuantities` request whose answer was lost (oldest
@@ -378,6 +393,24 @@ const LOCATION_QUERY: &str =
 /// Its calculated cost: one object.
 const LOCATION_COST: f64 = 1.0;
 
+/// Whether each inventory item linked by `remote_ref` has an *active* level at the cart's
+/// location ([`ShopifyAdapter::check_linked`]). `inventoryLevel(locationId:)` without
+/// `includeInactive: true` answers only an active level (changelog "Add includeInactive
+/// argument to inventoryLevels and inventoryLevel fields", 2026-04): `null` is "not stocked
+/// there", never stocked or deactivated alike, as for the SKU lookup. Only the level's `id`
+/// is asked, the cheapest thing that says it exists.
+const LEVELS_QUERY: &str = "query InvSyncLevels($ids: [ID!]!, $location: ID!) {
+  nodes(ids: $ids) { ... on InventoryItem { id inventoryLevel(locationId: $location) { id } } }
+}";
+/// Inventory items per [`LEVELS_QUERY`]: Shopify refuses an input list longer than 250
+/// (<https://shopify.dev/docs/api/usage/limits>, "Input limits").
+const LEVELS_PER_QUERY: usize = 250;
+/// The calculated cost of [`LEVELS_QUERY`] for `n` items: one point for each item and one for
+/// its level, at most 500, half the single-query limit.
+fn levels_cost(n: usize) -> f64 {
+    (2 * n) as f64
+}
+
 impl ShopifyAdapter {
     /// How it sends changes.
     pub(crate) const UPDATE_MODE: UpdateMode = UpdateMode::RelativeKeyed;
@@ -451,6 +484,7 @@ impl ShopifyAdapter {
             ids: Mutex::new(HashMap::new()),
             duplicates: Mutex::new(HashSet::new()),
             not_stocked: Mutex::new(HashSet::new()),
+            linked_here: Mutex::new(HashMap::new()),
             budget: Mutex::new(None),
             lost_sets: Mutex::new(Vec::new()),
             next_generation: Mutex::new(HashMap::new()),
@@ -519,13 +553,83 @@ impl ShopifyAdapter {
 
     /// Forgets `sku`'s cached inventory item when it is `gid` and the change did not name it
     /// by `remote_ref`: the next change of the SKU looks it up afresh.
+    /// When it did name it so, forgets that the item was found stocked at the location: the
+    /// next change of it asks again.
     fn forget_cached(&self, sku: &str, remote_ref: Option<&str>, gid: &str) {
         if remote_ref.and_then(item_gid).is_none() {
             let mut ids = self.ids.lock();
             if ids.get(sku).is_some_and(|(cached, _)| cached == gid) {
                 ids.remove(sku);
             }
+        } else {
+            self.linked_here.lock().remove(gid);
         }
+    }
+
+    /// Whether a write at a level Shopify does not answer as active at the location can land:
+    /// from `2026-04` a deactivated level takes writes, and from `2026-10` any location does.
+    /// Before, Shopify refuses such a write `ITEM_NOT_STOCKED_AT_LOCATION` itself, which the
+    /// adapter fails by name, so no check is asked for.
+    fn inactive_takes_writes(&self) -> bool {
+        self.api_version == "unstable" || self.api_version.as_str() >= "2026-04"
+    }
+
+    /// The inventory items among `gids` (linked by `remote_ref`, so never looked up) that
+    /// Shopify answers with no active level at the cart's location, and whether any it asked
+    /// about has one (the location is then the shop's). One [`LEVELS_QUERY`] per
+    /// [`LEVELS_PER_QUERY`] items not found stocked in the last [`IDS_FRESH`].
+    ///
+    /// Without it, from `2026-04` a sale or count of a linked item whose level was deactivated
+    /// landed on that level and was reported applied while the count the shop sells from
+    /// never moved (until 2026-12-05). An id Shopify answers `null` (no such item) is neither:
+    /// the write goes, and Shopify's `INVALID_INVENTORY_ITEM` answer says so, as before.
+    fn check_linked(
+        &self,
+        gids: &[&str],
+    ) -> std::result::Result<(HashSet<String>, bool), CartError> {
+        let now = Instant::now();
+        let (mut ask, mut some_here) = {
+            let here = self.linked_here.lock();
+            let fresh = |g: &str| here.get(g).is_some_and(|until| now < *until);
+            let ask: Vec<&str> = gids.iter().copied().filter(|g| !fresh(g)).collect();
+            (ask, gids.iter().any(|g| fresh(g)))
+        };
+        ask.sort_unstable();
+        ask.dedup();
+        let mut not_here = HashSet::new();
+        for chunk in ask.chunks(LEVELS_PER_QUERY) {
+            let data = self.graphql(
+                LEVELS_QUERY,
+                json!({"ids": chunk, "location": self.location}),
+                levels_cost(chunk.len()),
+                false,
+            )?;
+            // An answer without the list (a proxy's `{}`) says nothing of any level: read as
+            // "none found", every linked item would be failed as not stocked, bypassed.
+            let Some(nodes) = data["nodes"].as_array() else {
+                return Err(CartError::Unavailable(
+                    "shopify: the answer to a level check has no nodes".into(),
+                ));
+            };
+            for node in nodes {
+                let Some(id) = node["id"].as_str().filter(|id| chunk.contains(id)) else {
+                    continue;
+                };
+                match node.get("inventoryLevel") {
+                    Some(Value::Object(_)) => {
+                        some_here = true;
+                        self.linked_here
+                            .lock()
+                            .insert(id.to_owned(), Instant::now() + IDS_FRESH);
+                    }
+                    Some(Value::Null) => {
+                        not_here.insert(id.to_owned());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok((not_here, some_here))
     }
 
     /// Waits (at most [`MAX_PACING`]) until the last known bucket can pay `cost`.
@@ -848,6 +952,10 @@ impl ShopifyAdapter {
     ) -> std::result::Result<HashMap<String, std::result::Result<String, String>>, CartError> {
         let mut out = HashMap::new();
         let mut missing: Vec<&str> = Vec::new();
+        let mut linked: Vec<(&str, String)> = Vec::new();
+        // Whether an item of the call was found stocked at the location by a lookup still
+        // trusted: the location is then the shop's.
+        let mut cached_here = false;
         {
             let ids = self.ids.lock();
             for (sku, remote) in items.clone() {
@@ -860,25 +968,51 @@ impl ShopifyAdapter {
                              to the inventory item's id (gid://shopify/InventoryItem/123), or clear it"
                         )
                     });
+                    if let Ok(g) = &gid {
+                        linked.push((sku, g.clone()));
+                    }
                     out.insert(sku.to_owned(), gid);
                 } else if let Some((gid, _)) =
                     ids.get(sku).filter(|(_, until)| Instant::now() < *until)
                 {
+                    cached_here = true;
                     out.insert(sku.to_owned(), Ok(gid.clone()));
                 } else if !missing.contains(&sku) {
                     missing.push(sku);
                 }
             }
         }
-        if !missing.is_empty() {
-            let found = self.lookup(&missing)?;
-            // A SKU with no level at the location: so has every SKU at a location the shop
-            // does not have, which pauses the cart (as `INVALID_LOCATION` does) rather than
-            // bypass each sale as not stocked. Asked only then, so a shop never pays for it.
-            let none_here = missing.iter().any(|s| self.not_stocked.lock().contains(*s));
-            if none_here && self.location_missing()? {
-                return Err(self.no_location());
+        // A linked item is not looked up, so nothing else finds it not stocked at the location
+        // before a write that Shopify, from 2026-04, takes at an inactive level.
+        let (linked_not_here, linked_here) = if linked.is_empty() || !self.inactive_takes_writes() {
+            (HashSet::new(), false)
+        } else {
+            let gids: Vec<&str> = linked.iter().map(|(_, g)| g.as_str()).collect();
+            self.check_linked(&gids)?
+        };
+        let found = match missing.is_empty() {
+            true => HashMap::new(),
+            false => self.lookup(&missing)?,
+        };
+        // A SKU or linked item with no level at the location: so has every item at a location
+        // the shop does not have, which pauses the cart (as `INVALID_LOCATION` does) rather
+        // than bypass each sale as not stocked. Asked only then, and not when an item of the
+        // call has a level there, so a shop never pays for it.
+        let none_here = !linked_not_here.is_empty()
+            || missing.iter().any(|s| self.not_stocked.lock().contains(*s));
+        let some_here = linked_here || cached_here || !found.is_empty();
+        if none_here && !some_here && self.location_missing()? {
+            return Err(self.no_location());
+        }
+        for (sku, gid) in &linked {
+            if linked_not_here.contains(gid) {
+                out.insert(
+                    (*sku).to_owned(),
+                    Err(self.not_stocked_message(sku, Some(gid))),
+                );
             }
+        }
+        if !missing.is_empty() {
             let dups = self.duplicates.lock();
             let not_stocked = self.not_stocked.lock();
             for sku in missing {
@@ -1656,7 +1790,11 @@ mod tests {
             "c1":null},
             "errors":[{"message":"Internal error. Looks like something went wrong on our end.","path":["c1"],
                        "extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
-        let server = Scripted::start(vec![(200, answer)]);
+        // Both items stocked at the location, as the check before the write finds.
+        let levels = r#"{"data":{"nodes":[
+            {"id":"gid://shopify/InventoryItem/77","inventoryLevel":{"id":"gid://shopify/InventoryLevel/1"}},
+            {"id":"gid://shopify/InventoryItem/78","inventoryLevel":{"id":"gid://shopify/InventoryLevel/2"}}]}}"#;
+        let server = Scripted::start(vec![(200, levels), (200, answer)]);
         let a = scripted_adapter(&server);
         let delta = |key: &str, sku: &str, item: &str| DeltaSend {
             key: key.into(),
