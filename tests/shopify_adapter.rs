@@ -91,6 +91,7 @@ fn get_qoh_pages_through_variants() {
 fn delta_applied_once_when_the_answer_is_lost() {
     let (f, cart) = tee_linked(10);
     adjust(&f.store, "TEE", -3);
+    past_the_level_check(&f.emu);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
     let first = f.store.run_stack(None).unwrap();
     assert_eq!(first.sent, 0);
@@ -344,6 +345,29 @@ fn scripted_adapter(server: &Scripted) -> ShopifyAdapter {
     .unwrap()
 }
 
+/// The answer to the check the adapter makes, before it writes items linked by `remote_ref`,
+/// that each of the inventory items `ids` is stocked (has an active level) at the cart's
+/// location: all are. An adapter asks it once a quarter hour for an item found stocked.
+fn stocked(ids: &[u32]) -> &'static str {
+    let nodes: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                r#"{{"id":"gid://shopify/InventoryItem/{id}","inventoryLevel":{{"id":"gid://shopify/InventoryLevel/{id}"}}}}"#
+            )
+        })
+        .collect();
+    // (The scripted server answers for as long as the test runs.)
+    Box::leak(format!(r#"{{"data":{{"nodes":[{}]}}}}"#, nodes.join(",")).into_boxed_str())
+}
+
+/// Lets the adapter's check of linked items' levels at the location (a read, the first request
+/// of a call writing items it has not found stocked lately) through before a fault meant for
+/// the write.
+fn past_the_level_check(emu: &Emulator) {
+    emu.inject(Fault::Delay { ms: 0, count: 1 });
+}
+
 fn keyed_delta(key: &str, sku: &str, item: &str) -> DeltaSend {
     DeltaSend {
         key: key.into(),
@@ -365,7 +389,7 @@ fn a_change_shopify_says_to_try_again_is_retried_never_refused() {
       "c1":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"Service unavailable","code":"SERVICE_UNAVAILABLE"}]},
       "c2":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"This request is currently in progress, please try again.","code":"IDEMPOTENCY_CONCURRENT_REQUEST"}]},
       "c3":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input","changes","0","inventoryItemId"],"message":"The specified inventory item could not be found.","code":"INVALID_INVENTORY_ITEM"}]}}}"#;
-    let server = Scripted::start(vec![(200, answer)]);
+    let server = Scripted::start(vec![(200, stocked(&[70, 71, 72, 73])), (200, answer)]);
     let out = scripted_adapter(&server)
         .apply_deltas(&[
             keyed_delta("k0", "A", "70"),
@@ -399,7 +423,7 @@ fn a_count_shopify_says_to_try_again_is_retried_never_refused() {
     let answer = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":null,"userErrors":[
       {"field":["input","quantities","0"],"message":"This request is currently in progress, please try again.","code":"IDEMPOTENCY_CONCURRENT_REQUEST"},
       {"field":["input","quantities","1"],"message":"The specified inventory item could not be found.","code":"INVALID_INVENTORY_ITEM"}]}}}"#;
-    let server = Scripted::start(vec![(200, answer)]);
+    let server = Scripted::start(vec![(200, stocked(&[70, 71])), (200, answer)]);
     let set = |sku: &str, item: &str| QuantitySet {
         key: format!("k-{sku}"),
         sku: sku.into(),
@@ -412,8 +436,8 @@ fn a_count_shopify_says_to_try_again_is_retried_never_refused() {
         .unwrap();
     assert_eq!(
         server.finish().len(),
-        1,
-        "both named: nothing left to send again"
+        2,
+        "the level check and the set; both named: nothing left to send again"
     );
     assert!(
         matches!(&out[0], SendOutcome::Retry { message, after: None }
@@ -435,16 +459,20 @@ fn a_count_shopify_says_to_try_again_is_retried_never_refused() {
 fn a_sale_shopify_could_not_adjust_goes_again_under_the_next_key() {
     let try_again = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"userErrors":[{"field":["input"],"message":"The quantities couldn't be adjusted. Try again.","code":"ADJUST_QUANTITIES_FAILED"}]}}}"#;
     let applied = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
-    let server = Scripted::start(vec![(200, try_again), (200, applied)]);
+    let server = Scripted::start(vec![
+        (200, stocked(&[77])),
+        (200, try_again),
+        (200, applied),
+    ]);
     let (_dir, store, cart) = one_sale_to_item_77(&server.url);
 
     let run = store.run_stack(None).unwrap();
     assert_eq!((run.sent, run.retried, run.bypassed), (1, 1, 0), "{run:?}");
     let seen = server.finish();
-    assert_eq!(seen.len(), 2);
+    assert_eq!(seen.len(), 3, "the level check, the sale twice");
     assert_ne!(
-        idempotency_key(&seen[0].2),
         idempotency_key(&seen[1].2),
+        idempotency_key(&seen[2].2),
         "the key Shopify answered with its failure is not sent again"
     );
     assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
@@ -461,14 +489,14 @@ fn a_sale_shopify_could_not_adjust_goes_again_under_the_next_key() {
 #[test]
 fn send_qoh_to_shopify_2026_04_carries_the_mandatory_idempotent_directive() {
     let applied = r#"{"data":{"inventorySetQuantities":{"inventoryAdjustmentGroup":{"id":"gid://shopify/InventoryAdjustmentGroup/1"},"userErrors":[]}}}"#;
-    let server = Scripted::start(vec![(200, applied)]);
+    let server = Scripted::start(vec![(200, stocked(&[77])), (200, applied)]);
     let a = scripted_adapter(&server);
     assert_eq!(a.api_version(), "2026-04");
     let out = a.set_quantities(&[tee_set("set-key-1")]).unwrap();
     assert_eq!(out, vec![SendOutcome::Applied { qoh: Some(4) }]);
     let seen = server.finish();
-    assert_eq!(seen.len(), 1);
-    let body: serde_json::Value = serde_json::from_str(&seen[0].2).unwrap();
+    assert_eq!(seen.len(), 2, "the level check, the set");
+    let body: serde_json::Value = serde_json::from_str(&seen[1].2).unwrap();
     let query = body["query"].as_str().unwrap();
     assert!(query.contains("inventorySetQuantities("), "{query}");
     assert!(
@@ -563,6 +591,7 @@ fn sets_resent_after_a_lost_answer_do_not_erase_a_sale_made_meanwhile() {
             }
         })
         .collect();
+    past_the_level_check(&f.emu);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
     let first = a.set_quantities(&sets);
     assert!(
@@ -636,6 +665,7 @@ fn a_lost_set_request_goes_again_as_it_was_when_other_sets_join_it() {
     let set = |sku: &str, qoh: i64| stocked_set(&f.emu, sku, qoh);
     let lost = vec![set("MUG", 5), set("CUP", 5)];
     let joining = set("BOWL", 6);
+    past_the_level_check(&f.emu);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
     assert!(a.set_quantities(&lost).is_err());
     f.emu.set_qoh("MUG", 4); // sold on the shop before the sets go again
@@ -666,6 +696,7 @@ fn a_change_whose_earlier_attempt_failed_goes_again_under_a_derived_key() {
     let mut derived = Vec::new();
     for _ in 0..2 {
         let server = Scripted::start(vec![
+            (200, stocked(&[77])),
             (200, failed_set),
             (200, set_applied),
             (200, failed_adjust),
@@ -700,6 +731,7 @@ fn a_lost_set_request_still_goes_as_it_was_after_its_resend_is_throttled() {
     let set = |sku: &str, qoh: i64| stocked_set(&f.emu, sku, qoh);
     let lost = vec![set("MUG", 5), set("CUP", 5)];
     let joining = set("BOWL", 6);
+    past_the_level_check(&f.emu);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
     assert!(a.set_quantities(&lost).is_err());
     assert_eq!(f.emu.qoh("MUG"), Some(5), "the lost request landed");
@@ -741,8 +773,10 @@ fn a_lost_set_request_still_goes_as_it_was_after_its_resend_meets_an_outage() {
     // Two lost requests (two earlier calls), both remembered.
     let lost1 = vec![set("PLATE", 3), set("FORK", 3)];
     let lost2 = vec![set("MUG", 5), set("CUP", 5)];
+    past_the_level_check(&f.emu);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
     assert!(a.set_quantities(&lost1).is_err());
+    past_the_level_check(&f.emu);
     f.emu.inject(Fault::ApplyThenDrop { count: 1 });
     assert!(a.set_quantities(&lost2).is_err());
     f.emu.set_qoh("MUG", 4); // sold on the shop meanwhile
@@ -754,9 +788,9 @@ fn a_lost_set_request_still_goes_as_it_was_after_its_resend_meets_an_outage() {
         lost2[1].clone(),
         lost2[0].clone(),
     ];
-    // The first request (lost1, as it was) is answered from memory; the second (lost2, as it
-    // was) meets a 503 and its sets come back Retry.
-    f.emu.inject(Fault::Delay { ms: 0, count: 1 });
+    // After BOWL's level check, the first request (lost1, as it was) is answered from memory;
+    // the second (lost2, as it was) meets a 503 and its sets come back Retry.
+    f.emu.inject(Fault::Delay { ms: 0, count: 2 });
     f.emu.inject(Fault::Status {
         status: 503,
         count: 1,
@@ -805,6 +839,7 @@ const UNAVAILABLE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"use
 #[test]
 fn a_sale_shopify_keeps_saying_to_try_again_is_never_bypassed_and_lands() {
     let server = Scripted::start(vec![
+        (200, stocked(&[77])),
         (200, UNAVAILABLE),
         (200, UNAVAILABLE),
         (200, PAF),
@@ -852,11 +887,13 @@ fn a_sale_shopify_keeps_saying_to_try_again_is_never_bypassed_and_lands() {
     );
 }
 
-/// The `@idempotent` keys of the requests `server` was sent, in order.
+/// The `@idempotent` keys of the requests `server` was sent, in order (the level check
+/// before a write carries none).
 fn sent_keys(server: Scripted) -> Vec<String> {
     server
         .finish()
         .iter()
+        .filter(|r| !r.2.contains("InvSyncLevels"))
         .map(|r| idempotency_key(&r.2))
         .collect()
 }
@@ -889,7 +926,12 @@ const APPLIED_ONCE: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"change
 /// a fresh key is a new adjustment, and the sale is taken off the shop's count twice.
 #[test]
 fn a_sale_whose_answer_was_lost_is_never_sent_under_a_new_key_after_a_try_again() {
-    let server = Scripted::start(vec![(504, LOST), (200, UNAVAILABLE), (200, APPLIED_ONCE)]);
+    let server = Scripted::start(vec![
+        (200, stocked(&[77])),
+        (504, LOST),
+        (200, UNAVAILABLE),
+        (200, APPLIED_ONCE),
+    ]);
     let a = scripted_adapter(&server);
     let sale = the_sale();
     let first = a.apply_deltas(std::slice::from_ref(&sale));
@@ -919,7 +961,14 @@ fn a_sale_whose_answer_was_lost_is_never_sent_under_a_new_key_after_a_try_again(
 /// sends it again under that same key, the one it may have landed under.
 #[test]
 fn a_sale_whose_answer_was_lost_goes_again_under_that_key_from_a_rebuilt_adapter() {
-    let server = Scripted::start(vec![(200, UNAVAILABLE), (504, LOST), (200, APPLIED_ONCE)]);
+    // Each adapter checks the level of item 77 before its first write.
+    let server = Scripted::start(vec![
+        (200, stocked(&[77])),
+        (200, UNAVAILABLE),
+        (504, LOST),
+        (200, stocked(&[77])),
+        (200, APPLIED_ONCE),
+    ]);
     let sale = the_sale();
     {
         let a = scripted_adapter(&server);
@@ -1369,7 +1418,7 @@ const SET_FIELD_FAILED: &str = r#"{"data":{"inventorySetQuantities":null},
 /// again under the same key) costs nothing.
 #[test]
 fn a_set_whose_mutation_failed_while_processing_is_not_taken_as_unapplied() {
-    let server = Scripted::start(vec![(200, SET_FIELD_FAILED)]);
+    let server = Scripted::start(vec![(200, stocked(&[77])), (200, SET_FIELD_FAILED)]);
     let a = scripted_adapter(&server);
     let r = a.set_quantities(&[tee_set("k1")]);
     server.finish();
@@ -1391,7 +1440,11 @@ fn a_set_whose_mutation_failed_while_processing_is_not_taken_as_unapplied() {
 fn send_qoh_never_sends_a_sale_on_top_of_a_count_shopify_may_have_taken() {
     const APPLIED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[{"name":"available","delta":-1,"quantityAfterChange":3}]},"userErrors":[]}}}"#;
     // The failed set; then whatever follows (a re-sent set, or the sale as a delta).
-    let server = Scripted::start(vec![(200, SET_FIELD_FAILED), (200, APPLIED)]);
+    let server = Scripted::start(vec![
+        (200, stocked(&[77])),
+        (200, SET_FIELD_FAILED),
+        (200, APPLIED),
+    ]);
     let (_dir, store, cart) = one_sale_to_item_77(&server.url);
     let report = store
         .send_qoh(cart, SendOptions { force: true }, None)
@@ -1480,7 +1533,11 @@ fn a_stale_compare_reports_the_linked_items_count_not_another_variants() {
       {"sku":"TEE","inventoryItem":{"id":"gid://shopify/InventoryItem/12","tracked":true,
         "inventoryLevel":{"quantities":[{"name":"available","quantity":40}]}}}],
       "pageInfo":{"hasNextPage":false,"endCursor":null}}}}"#;
-    let server = Scripted::start(vec![(200, STALE), (200, OTHER_VARIANT)]);
+    let server = Scripted::start(vec![
+        (200, stocked(&[77])),
+        (200, STALE),
+        (200, OTHER_VARIANT),
+    ]);
     let a = scripted_adapter(&server);
     let out = a
         .set_quantities(&[QuantitySet {
@@ -1506,7 +1563,7 @@ fn the_count_reported_after_a_sale_is_the_available_one() {
     const BOTH: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":{"changes":[
         {"name":"on_hand","delta":-1,"quantityAfterChange":9},
         {"name":"available","delta":-1,"quantityAfterChange":4}]},"userErrors":[]}}}"#;
-    let server = Scripted::start(vec![(200, BOTH)]);
+    let server = Scripted::start(vec![(200, stocked(&[77])), (200, BOTH)]);
     let a = scripted_adapter(&server);
     let out = a
         .apply_deltas(&[keyed_change("k1", "TEE", "77", -1)])
@@ -1726,6 +1783,7 @@ const ADJUST_FAILED: &str = r#"{"data":{"c0":{"inventoryAdjustmentGroup":null,"u
 #[test]
 fn a_sale_answered_adjust_quantities_failed_is_not_resent_under_that_key_forever() {
     let server = Scripted::start(vec![
+        (200, stocked(&[77])),
         (200, ADJUST_FAILED),
         (200, ADJUST_FAILED),
         (200, ADJUST_FAILED),
@@ -1738,11 +1796,7 @@ fn a_sale_answered_adjust_quantities_failed_is_not_resent_under_that_key_forever
         let out = a.apply_deltas(std::slice::from_ref(&s)).unwrap();
         assert!(matches!(out[0], SendOutcome::Retry { .. }), "{out:?}");
     }
-    let keys: Vec<String> = server
-        .finish()
-        .iter()
-        .map(|r| idempotency_key(&r.2))
-        .collect();
+    let keys: Vec<String> = sent_keys(server);
     assert!(
         keys.iter().any(|k| *k != keys[0]),
         "four re-sends under the key Shopify answered ADJUST_QUANTITIES_FAILED: {keys:?}"
@@ -1764,7 +1818,7 @@ const THROTTLED: &str = r#"{"errors":[{"message":"Throttled","extensions":{"code
 /// permanent refusal for a passing throttle. It is a `Retry` naming the wait.
 #[test]
 fn a_stale_compare_whose_read_back_is_throttled_is_not_reported_as_a_refusal() {
-    let server = Scripted::start(vec![(200, STALE), (200, THROTTLED)]);
+    let server = Scripted::start(vec![(200, stocked(&[77])), (200, STALE), (200, THROTTLED)]);
     let a = scripted_adapter(&server);
     let out = a
         .set_quantities(&[QuantitySet {
