@@ -2309,15 +2309,21 @@ fn lag_ms(adapter: &dyn CartAdapter) -> i64 {
     adapter.read_lag().as_millis().min(3_600_000) as i64
 }
 
-/// Why a count read within the cart's read lag after it took a change of the item (at `at`)
-/// is not applied or compared, and when to read it again.
+/// Why a count read within the cart's read lag after it took a change of the item (at `at`,
+/// by the clock of the workstation that noted it) is not applied or compared, and when to
+/// read it again: once the change is older than the lag and the difference workstations'
+/// clocks may have ([`sql::LOG_SKEW`]), or it would be left alone again.
 fn read_too_soon(lag: i64, at: i64) -> String {
-    let again = ((at + lag - now_ms()).max(0) as u64).div_ceil(1000).max(1);
+    let again = ((at + lag + sql::LOG_SKEW - now_ms()).max(0) as u64)
+        .div_ceil(1000)
+        .max(1);
     format!(
         "this cart took a change of it (a delta sent, or a count set) less than its read lag \
-         of {} s before the count was read, and its reads may not show the change yet: the \
-         count may be from before it; run again in {again} s or later",
-        (lag as u64).div_ceil(1000)
+         of {} s (and {} s for workstations' clocks) before the count was read, and its reads \
+         may not show the change yet: the count may be from before it; run again in {again} s \
+         or later",
+        (lag as u64).div_ceil(1000),
+        sql::LOG_SKEW / 1000
     )
 }
 

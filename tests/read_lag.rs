@@ -121,15 +121,16 @@ fn a_sale_amid_a_long_history_is_found() {
     assert!(why_not_applied(&report, "MUG").is_some(), "{report:?}");
 }
 
-/// Once the cart's lag has passed (the change dated two minutes back) and its reads show the
-/// change, a sale made on the cart since is applied as it always was.
+/// Once the cart's lag has passed (the change dated seven minutes back: the lag, and five
+/// minutes for workstations' clocks) and its reads show the change, a sale made on the cart
+/// since is applied as it always was.
 #[test]
 fn once_the_lag_has_passed_the_count_is_applied() {
     let (f, cart) = sale_sent(json!({}));
     f.emu.set_bigcommerce_read_lag(LAG);
     let first = get(&f, cart);
     assert!(why_not_applied(&first, "MUG").is_some(), "{first:?}");
-    age_changes(&f, 120_000);
+    age_changes(&f, 420_000);
     f.emu.set_bigcommerce_read_lag(Duration::ZERO);
     f.emu.set_qoh("MUG", 8); // a customer bought one on the cart
     let report = get(&f, cart);
@@ -188,7 +189,7 @@ fn a_stale_read_right_after_send_qoh_takes_nothing_off() {
     assert!(why_not_applied(&report, "MUG").is_some(), "{report:?}");
 
     // Later, with the cart caught up, its count is read as any other.
-    age_changes(&f, 120_000);
+    age_changes(&f, 420_000);
     f.emu.set_bigcommerce_read_lag(Duration::ZERO);
     let report = get(&f, cart);
     assert_eq!((report.unchanged, report.updated), (1, 0), "{report:?}");
@@ -219,7 +220,7 @@ fn the_drift_report_neither_compares_nor_repairs_a_stale_read() {
     );
 
     // Once the lag has passed, the report compares it (and a repair would set it).
-    age_changes(&f, 120_000);
+    age_changes(&f, 420_000);
     f.emu.set_bigcommerce_read_lag(Duration::ZERO);
     let report = f.store.drift(cart, false).unwrap();
     let item = report.items.iter().find(|d| d.sku == "MUG").unwrap();

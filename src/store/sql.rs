@@ -600,7 +600,8 @@ fn shown_upto(c: &Connection, cart: CartId) -> Result<ItemId> {
 
 /// Notes that `cart` took (or may have taken) counts of `items` at `now` (Send QOH, a drift
 /// repair), for a cart whose reads trail its writes ([`written_since`]). Rows older than an
-/// hour, the longest lag a built-in adapter takes, go as the cart's next ones come.
+/// hour, the longest lag a built-in adapter takes, and [`LOG_SKEW`], go as the cart's next
+/// ones come.
 pub(crate) fn counts_set_note(
     c: &Connection,
     cart: CartId,
@@ -611,7 +612,7 @@ pub(crate) fn counts_set_note(
         return Ok(());
     }
     c.prepare_cached("DELETE FROM counts_set_at WHERE cart_id = ?1 AND at < ?2")?
-        .execute(params![cart, now - 3_600_000])?;
+        .execute(params![cart, now - 3_600_000 - LOG_SKEW])?;
     let mut note = c.prepare_cached(
         "INSERT INTO counts_set_at(cart_id, item_id, at)
          SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM items WHERE id = ?2)
@@ -623,19 +624,26 @@ pub(crate) fn counts_set_note(
     Ok(())
 }
 
-/// The items `cart` took a change of at or after `since`, with their SKU and when the last
-/// was: a delta the controller sent (logged 'applied' as it settled, after the cart answered)
-/// or a count noted by [`counts_set_note`] (index `counts_set_at_when`, schema 21). The log
-/// is read from the first entry of [`LOG_SKEW`] before `since` on, found by its ids (the log
-/// is written in time order but for workstations' clocks): an index of it by cart and time
-/// would be written with every record the controller settles, and cost the drain 15 %, for
-/// a question Get QOH asks of carts whose reads trail their writes only.
+/// The items `cart` took a change of at or after `since` (by the caller's clock), with their
+/// SKU and when the last was: a delta the controller sent (logged 'applied' as it settled,
+/// after the cart answered) or a count noted by [`counts_set_note`] (index
+/// `counts_set_at_when`, schema 21). Each is dated by the clock of the workstation that
+/// wrote it, which may be up to [`LOG_SKEW`] behind the caller's: one dated up to that long
+/// before `since` is taken too (until 2026-12-04 it was not, and a sale the shared
+/// controller on a workstation two minutes behind had just sent was given back by the
+/// stale read it was meant to leave alone). The log is read from the first entry dated
+/// [`LOG_SKEW`] before `since` on, found by its ids (the log is written in time order but
+/// for workstations' clocks: every entry written after the ones looked for is dated at
+/// least that late): an index of it by cart and time would be written with every record
+/// the controller settles, and cost the drain 15 %, for a question Get QOH asks of carts
+/// whose reads trail their writes only.
 pub(crate) fn written_since(
     c: &Connection,
     cart: CartId,
     since: i64,
 ) -> Result<Vec<(ItemId, String, i64)>> {
-    let from = log_id_from(c, since.saturating_sub(LOG_SKEW))?;
+    let since = since.saturating_sub(LOG_SKEW);
+    let from = log_id_from(c, since)?;
     let mut stmt = c.prepare_cached(
         "SELECT i.id, i.sku, MAX(w.at) FROM items i JOIN (
              SELECT item_id, at FROM stack_log
@@ -652,8 +660,8 @@ pub(crate) fn written_since(
 }
 
 /// How far apart the clocks of workstations writing one history may be for
-/// [`written_since`] to find every entry dated after a time.
-const LOG_SKEW: i64 = 5 * 60_000;
+/// [`written_since`] to find every entry written after a time on the caller's clock.
+pub(crate) const LOG_SKEW: i64 = 5 * 60_000;
 
 /// The id of the first history entry dated at or after `at`, by bisection of the ids (as
 /// they would be were the entries' dates in their order; a few dozen look-ups by id for a

@@ -1,0 +1,98 @@
+//! Review of the read-lag change (Get QOH and the drift report leave alone a count read within
+//! a cart's read lag after it took a change): paths and clocks it missed. Against the
+//! emulator's BigCommerce mode with reads trailing by a minute; time is moved by dating the
+//! store's records back (no sleeping), as tests/read_lag.rs does.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::emulator::Mode;
+use inventory_sync::{CartId, GetOptions, GetReport};
+use platform::*;
+use std::time::Duration;
+
+const LAG: Duration = Duration::from_secs(60);
+
+fn get(f: &Fixture, cart: CartId, create_new: bool) -> GetReport {
+    let options = GetOptions {
+        force: true,
+        create_new,
+    };
+    f.store.get_qoh(cart, options, None).unwrap()
+}
+
+fn sql(f: &Fixture, statement: &str, ms: i64) {
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    conn.execute(statement, [ms]).unwrap();
+}
+
+fn why_not_applied<'a>(report: &'a GetReport, sku: &str) -> Option<&'a str> {
+    report
+        .not_applied
+        .iter()
+        .find(|n| n.sku == sku)
+        .map(|n| n.why.as_str())
+}
+
+/// MUG 10 in the store and on a BigCommerce cart with real-time sync, one sale of it sent and
+/// applied there (the cart takes it: 9), and the cart's reads trailing by a minute.
+fn sale_sent() -> (Fixture, CartId) {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "MUG", -1);
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(9), "the sale reached the cart");
+    f.emu.set_bigcommerce_read_lag(LAG);
+    (f, cart)
+}
+
+/// The shared controller runs on another workstation whose clock is two minutes behind this
+/// one's (within the five minutes `LOG_SKEW` allows the history's writers): it dates the sale
+/// it settled two minutes back. The window was taken from this workstation's clock alone
+/// (`at >= asked_at - lag`), so the sale, sent a moment ago, was not seen: the cart's stale 10
+/// against the 9 it was shown gave the sold unit back (QOH 10), and the drift report
+/// compared the stale count and repaired it.
+#[test]
+fn a_sale_settled_by_a_controller_whose_clock_is_behind_gives_no_unit_back() {
+    let (f, cart) = sale_sent();
+    sql(&f, "UPDATE stack_log SET at = at - ?1", 120_000);
+    let report = get(&f, cart, false);
+    assert_eq!(
+        f.store.item("MUG").unwrap().qoh,
+        9,
+        "the sold unit stays sold: {report:?}"
+    );
+    assert!(why_not_applied(&report, "MUG").is_some(), "{report:?}");
+
+    // A customer buys one on the cart meanwhile (8; the cart still reads 10): the repair
+    // must not set the store's 9 over it.
+    f.emu.set_qoh("MUG", 8);
+    let drift = f.store.drift(cart, true).unwrap();
+    assert_eq!(drift.repaired, 0, "{drift:?}");
+    assert_eq!(
+        f.emu.qoh("MUG"),
+        Some(8),
+        "the cart's sale stands: {drift:?}"
+    );
+}
+
+/// The same for a count Send QOH set from a workstation whose clock is behind.
+#[test]
+fn a_count_set_from_a_workstation_whose_clock_is_behind_takes_nothing_off() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 5);
+    f.item("MUG", 7);
+    let cart = f.cart(50);
+    f.emu.set_bigcommerce_read_lag(LAG);
+    assert_eq!(f.send(cart).sent, 1);
+    sql(&f, "UPDATE counts_set_at SET at = at - ?1", 120_000);
+    let report = get(&f, cart, false);
+    assert_eq!(
+        f.store.item("MUG").unwrap().qoh,
+        7,
+        "nothing taken off: {report:?}"
+    );
+}
