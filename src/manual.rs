@@ -714,12 +714,15 @@ impl Store {
                 Err(e) => return Err(self.send_failed(run, e)),
             };
             let mut forget = Vec::new();
+            // The 0s the cart took (not those it refused).
+            let mut zeroed = Vec::new();
             for (set, took) in sets.iter().zip(took) {
                 let why = match took {
                     Took::NotTried => continue,
                     Took::Yes => {
                         run.report.zeroed += 1;
                         forget.push(set.sku.as_str());
+                        zeroed.push(set.sku.as_str());
                         continue;
                     }
                     Took::Refused(why) => {
@@ -738,8 +741,17 @@ impl Store {
             }
             if !forget.is_empty() {
                 let cart = run.cart.id;
-                self.write_patiently(|c| sql::deleted_on_cart_forget(c, cart, &forget))
-                    .map_err(|e| self.send_failed(run, e))?;
+                // Where the cart's reads trail its writes, when each 0 was taken: a Get QOH
+                // right after may read the item's old count.
+                if lag_ms(run.adapter) == 0 {
+                    zeroed.clear();
+                }
+                let now = now_ms();
+                self.write_patiently(|c| {
+                    sql::zeroed_on_cart_note(c, cart, &zeroed, now)?;
+                    sql::deleted_on_cart_forget(c, cart, &forget)
+                })
+                .map_err(|e| self.send_failed(run, e))?;
             }
             if let Some(why) = stop {
                 run.report.error = Some(why);
@@ -1018,6 +1030,12 @@ impl Store {
                         lag => sql::written_since(c, cart.id, asked_at - lag)?
                             .into_iter()
                             .map(|(item, _, at)| (item, at))
+                            .collect(),
+                    },
+                    zeroed: match lag {
+                        0 => HashMap::new(),
+                        lag => sql::zeroed_since(c, cart.id, asked_at - lag)?
+                            .into_iter()
                             .collect(),
                     },
                     lag,
@@ -2298,6 +2316,10 @@ struct Pull<'a> {
     /// the count from before it. A sale sent (shown 4) and read as 5 would give back a unit
     /// the store sold. Empty for a cart that declares no lag.
     recent: HashMap<ItemId, i64>,
+    /// As `recent`, the SKUs of deleted items Send QOH set to 0 on the cart: the page may
+    /// hold the deleted item's count from before, which would make it again with units the
+    /// store does not have.
+    zeroed: HashMap<String, i64>,
     /// The cart's [`CartAdapter::read_lag`] in milliseconds.
     lag: i64,
 }
@@ -2435,6 +2457,13 @@ fn create_item(
              QOH sets it to 0 there); to take it back, create the item"
                 .into(),
         ));
+    }
+    // Set to 0 there just now, for a deleted item: the count read may be the item's old one.
+    if let Some(&at) = pull.zeroed.get(sku) {
+        return Ok(Err(format!(
+            "not created: deleted from the store and set to 0 on this cart by Send QOH; {}",
+            read_too_soon(pull.lag, at)
+        )));
     }
     // A `Sku` cart's counts are not its variants' (rule 5): its listing makes plain items.
     let product = pull

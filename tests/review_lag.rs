@@ -96,3 +96,33 @@ fn a_count_set_from_a_workstation_whose_clock_is_behind_takes_nothing_off() {
         "nothing taken off: {report:?}"
     );
 }
+
+/// An item deleted from the store while a cart (no real-time sync) showed it: Send QOH sets
+/// it to 0 there (`send_zeros`) and forgets it, noting no time, so a Get QOH with "create
+/// records for new products" right after read the cart's stale 4 and made the deleted item
+/// again with 4 units the store does not have (the next Send QOH offers them for sale).
+#[test]
+fn a_deleted_item_set_to_zero_is_not_made_again_from_a_stale_read() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("OLD", 4);
+    f.item("OLD", 4);
+    let cart = f.cart(50);
+    assert_eq!(f.send(cart).sent, 1);
+    f.store.delete_item("OLD").unwrap();
+    f.emu.set_bigcommerce_read_lag(LAG);
+    let sent = f.send(cart);
+    assert_eq!(sent.zeroed, 1, "{sent:?}");
+    assert_eq!(f.emu.qoh("OLD"), Some(0), "set to 0 on the cart");
+    let report = get(&f, cart, true);
+    assert_eq!(report.created, 0, "{report:?}");
+    assert!(f.store.item("OLD").is_err(), "not made again: {report:?}");
+    let why = why_not_applied(&report, "OLD").unwrap_or_else(|| panic!("{report:?}"));
+    assert!(why.contains("read lag"), "{why}");
+
+    // Once the lag has passed the cart's count (0 now) is read as any new SKU's.
+    sql(&f, "UPDATE zeroed_on_cart SET at = at - ?1", 3_600_000);
+    f.emu.set_bigcommerce_read_lag(Duration::ZERO);
+    let report = get(&f, cart, true);
+    assert_eq!(report.created, 1, "{report:?}");
+    assert_eq!(f.store.item("OLD").unwrap().qoh, 0);
+}

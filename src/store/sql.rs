@@ -555,6 +555,42 @@ pub(crate) fn deleted_on_cart_forget(c: &Connection, cart: CartId, skus: &[&str]
     Ok(())
 }
 
+/// Notes that `cart`, whose reads trail its writes, took 0 for the deleted items `skus` at
+/// `now` (schema 22), for [`zeroed_since`]. Rows older than an hour and [`LOG_SKEW`] go as
+/// the cart's next ones come.
+pub(crate) fn zeroed_on_cart_note(
+    c: &Connection,
+    cart: CartId,
+    skus: &[&str],
+    now: i64,
+) -> Result<()> {
+    if skus.is_empty() {
+        return Ok(());
+    }
+    c.prepare_cached("DELETE FROM zeroed_on_cart WHERE cart_id = ?1 AND at < ?2")?
+        .execute(params![cart, now - 3_600_000 - LOG_SKEW])?;
+    let mut note = c.prepare_cached(
+        "INSERT INTO zeroed_on_cart(cart_id, sku, at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(cart_id, sku) DO UPDATE SET at = MAX(at, excluded.at)",
+    )?;
+    for sku in skus {
+        note.execute(params![cart, sku, now])?;
+    }
+    Ok(())
+}
+
+/// The deleted items' SKUs `cart` took 0 for at or after `since` (by the caller's clock,
+/// allowing [`LOG_SKEW`] for the clock that noted it, as [`written_since`] does), with when.
+pub(crate) fn zeroed_since(c: &Connection, cart: CartId, since: i64) -> Result<Vec<(String, i64)>> {
+    Ok(
+        c.prepare_cached("SELECT sku, at FROM zeroed_on_cart WHERE cart_id = ?1 AND at >= ?2")?
+            .query_map(params![cart, since.saturating_sub(LOG_SKEW)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?,
+    )
+}
+
 /// Item ids a `counts_shown` row marks (schema 11): its bitmap is an eighth as many bytes.
 const SHOWN_CHUNK: i64 = 4096;
 
