@@ -126,3 +126,31 @@ fn a_deleted_item_set_to_zero_is_not_made_again_from_a_stale_read() {
     assert_eq!(report.created, 1, "{report:?}");
     assert_eq!(f.store.item("OLD").unwrap().qoh, 0);
 }
+
+/// A file a build of schema 21 as first written (4b04305) migrated holds the partial index
+/// `stack_log_applied`, written with every record the controller settles (the 15 % of the
+/// drain 805869b took it out for); that commit dropped it from the migration only, so such a
+/// file kept it, and paid for it, for good.
+#[test]
+fn the_index_schema_21_first_made_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(inventory_sync::Store::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE INDEX stack_log_applied ON stack_log(cart_id, at) WHERE outcome = 'applied';
+             PRAGMA user_version = 21;",
+        )
+        .unwrap();
+    drop(inventory_sync::Store::open(&path).unwrap());
+    let left: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'stack_log_applied'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the index is dropped");
+}
