@@ -2334,7 +2334,9 @@ fn lag_ms(adapter: &dyn CartAdapter) -> i64 {
 /// Why a count read within the cart's read lag after it took a change of the item (at `at`,
 /// by the clock of the workstation that noted it) is not applied or compared, and when to
 /// read it again: once the change is older than the lag and the difference workstations'
-/// clocks may have ([`sql::LOG_SKEW`]), or it would be left alone again.
+/// clocks may have ([`sql::LOG_SKEW`]), or it would be left alone again. A best-seller the
+/// controller sends a change every few minutes never gets there while real-time sync runs:
+/// the operator is told the way out.
 fn read_too_soon(lag: i64, at: i64) -> String {
     let again = ((at + lag + sql::LOG_SKEW - now_ms()).max(0) as u64)
         .div_ceil(1000)
@@ -2343,7 +2345,8 @@ fn read_too_soon(lag: i64, at: i64) -> String {
         "this cart took a change of it (a delta sent, or a count set) less than its read lag \
          of {} s (and {} s for workstations' clocks) before the count was read, and its reads \
          may not show the change yet: the count may be from before it; run again in {again} s \
-         or later",
+         or later (an item the store sends changes to more often than that is read at a \
+         quieter time, or once the cart's real-time sync has been off that long)",
         (lag as u64).div_ceil(1000),
         sql::LOG_SKEW / 1000
     )

@@ -154,3 +154,22 @@ fn the_index_schema_21_first_made_goes() {
         .unwrap();
     assert_eq!(left, 0, "the index is dropped");
 }
+
+/// An item the store sends a change every minute or two (a best-seller: a sale at the
+/// counter, one on another cart) is left alone by every run while real-time sync goes on:
+/// "run again in 360 s" is met by another change each time. The operator is told the way
+/// out: a quieter time, or the cart's real-time sync off for that long first.
+#[test]
+fn the_operator_is_told_how_to_read_a_best_seller() {
+    let (f, cart) = sale_sent();
+    let report = get(&f, cart, false);
+    let why = why_not_applied(&report, "MUG").unwrap_or_else(|| panic!("{report:?}"));
+    assert!(
+        why.contains("run again in") && why.contains("real-time sync has been off"),
+        "{why}"
+    );
+    let drift = f.store.drift(cart, false).unwrap();
+    let item = drift.items.iter().find(|d| d.sku == "MUG").unwrap();
+    let outcome = item.outcome.as_deref().unwrap_or_default();
+    assert!(outcome.contains("real-time sync has been off"), "{outcome}");
+}
