@@ -69,7 +69,8 @@
 //! read right after a sale was adjusted may still count the unit sold, and Get QOH would give
 //! it back to the store. So the adapter declares a [`CartAdapter::read_lag`], a minute
 //! ([`DEFAULT_READ_LAG`]) unless the cart's `read_lag_ms` setting says otherwise: Get QOH
-//! leaves an item changed on the store within it for a later run, and the drift report
+//! leaves an item changed on the store within it (and five minutes more, for workstations'
+//! clocks) for a later run, and the drift report
 //! neither compares nor repairs it.
 //!
 //! Get QOH pages the location's items by number (the only paging the endpoint has), and

@@ -417,7 +417,8 @@ pub trait CartAdapter: Send + Sync {
     /// it was shown, so a read that does not yet hold a sale the controller just sent
     /// (shown 4, read 5) gives a unit the store sold back to it, and the shop can oversell.
     /// An item the store sent a change or a count to within this long before a page of
-    /// counts was asked for is not applied by Get QOH (listed in its `not_applied`, to be
+    /// counts was asked for (and five minutes more, for the clocks of the workstations that
+    /// date the changes) is not applied by Get QOH (listed in its `not_applied`, to be
     /// read again later), nor compared or repaired by the drift report.
     ///
     /// Declare the longest delay the cart's documentation admits between a write's answer
