@@ -1402,6 +1402,11 @@ impl Store {
         let lag = lag_ms(adapter.as_ref());
         let asked_at = now_ms();
         let (counts, twice) = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
+        // What the cart should show, read before `recent`: a send the controller settles
+        // between the two is then in one or the other (read the other way round, it was in
+        // neither: no longer waiting, not yet in the history, and its stale count was
+        // reported as drift).
+        let expected = self.expected_counts(&cart)?;
         // The items the cart took a change of within its read lag before the listing was
         // asked for, or since (a report alone holds nothing: the controller may send
         // meanwhile): their counts may be from before it, which is no drift, and a repair
@@ -1416,7 +1421,7 @@ impl Store {
         };
         let mut report = DriftReport::default();
         let mut in_doubt = Vec::new();
-        for (sku, published, waiting, _) in self.expected_counts(&cart)? {
+        for (sku, published, waiting, _) in expected {
             let Some(&q) = counts.get(&sku) else {
                 match twice.get(&sku) {
                     Some(&first) => in_doubt.push(DriftItem {
