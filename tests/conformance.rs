@@ -89,7 +89,9 @@ fn the_built_in_adapters_pass_against_their_loopback_carts() {
                     1,
                     TIMEOUT,
                 )
-                .unwrap(),
+                .unwrap()
+                // The emulator's reads do not trail (unless a test makes them).
+                .with_read_lag(Duration::ZERO),
             ),
         ),
     ];
@@ -198,6 +200,27 @@ fn refused_credentials_answered_otherwise_or_quoted_fail_their_check() {
     );
 }
 
+/// BigCommerce's reads trail its adjustments (the emulator made to, by a minute): its
+/// adapter declaring no lag fails the read-lag check, naming what to declare.
+#[test]
+fn an_adapter_declaring_no_lag_over_reads_that_trail_fails_the_read_lag_check() {
+    let bc = loopback(Mode::BigCommerce, SECRET);
+    bc.0.set_bigcommerce_read_lag(Duration::from_secs(60));
+    let adapter = BigCommerceAdapter::new(
+        &format!("{}stores/abc123/", bc.0.url()),
+        Secret::new(SECRET),
+        1,
+        TIMEOUT,
+    )
+    .unwrap()
+    .with_read_lag(Duration::ZERO);
+    let report = check(&adapter, &bc, &options());
+    match report.verdict(names::READ_LAG) {
+        Some(Verdict::Failed(why)) => assert!(why.contains("declare"), "{why}"),
+        other => panic!("{other:?}\n{report}"),
+    }
+}
+
 /// A rule the [`Memory`] cart breaks.
 #[derive(Clone, Copy, PartialEq)]
 enum Flaw {
@@ -228,12 +251,18 @@ enum Flaw {
     QuotesToken,
     /// Answers one outcome too few.
     ShortAnswer,
+    /// Lists each count as it was before the last delta, declaring no read lag.
+    ReadsTrail,
+    /// Declares a read lag of two hours.
+    HugeLag,
 }
 
 /// A keyed cart in memory, with a flaw.
 struct Memory {
     flaw: Flaw,
     counts: Mutex<BTreeMap<String, i64>>,
+    /// The last delta applied to each SKU since it was put.
+    last: Mutex<BTreeMap<String, i64>>,
     keys: Mutex<HashSet<String>>,
     modes: Mutex<usize>,
 }
@@ -243,6 +272,7 @@ impl Memory {
         Memory {
             flaw,
             counts: Mutex::new(BTreeMap::new()),
+            last: Mutex::new(BTreeMap::new()),
             keys: Mutex::new(HashSet::new()),
             modes: Mutex::new(0),
         }
@@ -270,6 +300,13 @@ impl Memory {
 }
 
 impl CartAdapter for Memory {
+    fn read_lag(&self) -> Duration {
+        match self.flaw {
+            Flaw::HugeLag => Duration::from_secs(7200),
+            _ => Duration::ZERO,
+        }
+    }
+
     fn update_mode(&self) -> UpdateMode {
         let mut n = self.modes.lock().unwrap();
         *n += 1;
@@ -303,6 +340,7 @@ impl CartAdapter for Memory {
                 };
                 if !seen {
                     *q += d.delta;
+                    self.last.lock().unwrap().insert(d.sku.clone(), d.delta);
                 }
                 SendOutcome::Applied { qoh: Some(*q) }
             })
@@ -341,7 +379,15 @@ impl CartAdapter for Memory {
         limit: u32,
     ) -> Result<QuantityPage, CartError> {
         let counts = self.counts.lock().unwrap();
-        let all: Vec<(String, i64)> = counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let last = self.last.lock().unwrap();
+        let trail = |sku: &str| match self.flaw {
+            Flaw::ReadsTrail => last.get(sku).copied().unwrap_or(0),
+            _ => 0,
+        };
+        let all: Vec<(String, i64)> = counts
+            .iter()
+            .map(|(k, v)| (k.clone(), *v - trail(k)))
+            .collect();
         let from: usize = cursor.map_or(0, |c| c.parse().unwrap());
         let start = match self.flaw {
             Flaw::RepeatsAcrossPages if from > 0 => from - 1,
@@ -362,6 +408,7 @@ impl CartAdapter for Memory {
 impl TestCart for Memory {
     fn put(&self, sku: &str, count: i64) -> Result<(), String> {
         self.counts.lock().unwrap().insert(sku.into(), count);
+        self.last.lock().unwrap().remove(sku);
         Ok(())
     }
     fn count(&self, sku: &str) -> Result<Option<i64>, String> {
@@ -386,7 +433,7 @@ fn a_cart_keeping_the_contract_passes_every_check() {
         "{report}"
     );
     assert!(
-        report.to_string().ends_with("0 of 10 checks failed"),
+        report.to_string().ends_with("0 of 11 checks failed"),
         "{report}"
     );
 }
@@ -399,13 +446,16 @@ fn each_broken_rule_fails_its_own_check() {
         (Flaw::RejectsCallForUnknown, vec![UNKNOWN_DELTA]),
         (Flaw::UnnamedFailure, vec![UNKNOWN_DELTA, UNKNOWN_SET]),
         (Flaw::ForgetsKeys, vec![RESENT_KEY]),
-        (Flaw::DedupesByContent, vec![TWO_KEYS]),
+        // Its read-lag check's sale repeats an earlier one: deduplicated, it never shows.
+        (Flaw::DedupesByContent, vec![TWO_KEYS, READ_LAG]),
         (Flaw::IgnoresExpected, vec![EXPECTED]),
         (Flaw::SetCreates, vec![UNKNOWN_SET]),
         (Flaw::DeltaCreates, vec![UNKNOWN_DELTA, UNKNOWN_SET]),
         (Flaw::RepeatsAcrossPages, vec![LISTING]),
-        (Flaw::CursorLoops, vec![LISTING]),
+        (Flaw::CursorLoops, vec![LISTING, READ_LAG]),
         (Flaw::QuotesToken, vec![SECRETS]),
+        (Flaw::ReadsTrail, vec![READ_LAG]),
+        (Flaw::HugeLag, vec![READ_LAG]),
     ];
     for (flaw, expected) in cases {
         assert_eq!(failed_by(flaw), expected);

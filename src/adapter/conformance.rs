@@ -19,6 +19,7 @@
 //! | `a set finding another count writes nothing` | a drift repair overwriting a sale the cart made meanwhile |
 //! | `an unknown SKU's count fails by name and creates nothing` | Send QOH putting products on the cart |
 //! | `the listing gives each item once, with its count` | Get QOH moving counts by what it read twice or never |
+//! | `reads show a change within the declared read lag` | Get QOH taking a count from before a sale sent there for a return there, and giving the sold unit back ([`CartAdapter::read_lag`]) |
 //! | `refused credentials pause the cart, quoted nowhere` ([`check_refused_credentials`], on an adapter given credentials the cart refuses) | a revoked token bypassing every change of a batch (`Rejected`), or spending their attempts as an outage (`Unavailable`), where the library pauses the cart with its changes waiting |
 //! | `credentials stay out` | a token in a message the library cannot scrub (it scrubs the cart's settings it knows to be credentials) |
 //!
@@ -56,6 +57,7 @@ use super::{CartAdapter, CartError, DeltaSend, QuantitySet, SendOutcome, UpdateM
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 /// The test cart as the check sees it from outside the adapter: your sandbox's admin API, a
 /// database of the stand-in, whatever sets and reads a count without the adapter under test.
@@ -193,6 +195,9 @@ pub mod names {
     pub const LISTING: &str = "the listing gives each item once, with its count";
     /// No credential in any message the adapter answered.
     pub const SECRETS: &str = "credentials stay out";
+    /// A delta the adapter applied shows in its listing once its declared read lag (at most
+    /// an hour) has passed.
+    pub const READ_LAG: &str = "reads show a change within the declared read lag";
     /// Every call of an adapter given credentials the cart refuses answers
     /// [`CartError::Unauthorized`](super::CartError::Unauthorized), quoting none of them.
     pub const REFUSED: &str = "refused credentials pause the cart, quoted nowhere";
@@ -213,7 +218,14 @@ pub fn check(
         said: Vec::new(),
         keys: 0,
         made_absent: false,
+        declared: Duration::ZERO,
+        lag: Duration::ZERO,
     };
+    run.declared = catch_unwind(AssertUnwindSafe(|| adapter.read_lag())).unwrap_or_default();
+    // One past what the library waits is that check's failure; no other waits it out.
+    run.lag = Some(run.declared)
+        .filter(|l| *l <= MAX_READ_LAG)
+        .unwrap_or_default();
     let mode = catch_unwind(AssertUnwindSafe(|| adapter.update_mode()));
     let mut report = ConformanceReport::default();
     let mut add = |name, verdict| report.checks.push(Check { name, verdict });
@@ -249,6 +261,7 @@ pub fn check(
     add(names::EXPECTED, run.judge(Run::expected));
     add(names::UNKNOWN_SET, run.judge(Run::unknown_set));
     add(names::LISTING, run.judge(Run::listing));
+    add(names::READ_LAG, run.judge(Run::read_lag));
     add(names::SECRETS, run.secrets());
     report
 }
@@ -270,6 +283,8 @@ pub fn check_refused_credentials(
         said: Vec::new(),
         keys: 0,
         made_absent: false,
+        declared: Duration::ZERO,
+        lag: Duration::ZERO,
     };
     let verdict = run.judge(|r| {
         let sku = r.sku(1);
@@ -351,6 +366,9 @@ impl TestCart for NoCart {
     }
 }
 
+/// The longest read lag the library waits out (Get QOH takes a longer one for an hour).
+const MAX_READ_LAG: Duration = Duration::from_secs(3600);
+
 /// The items the listing check puts on the cart, unless given theirs.
 const LISTED: usize = 9;
 
@@ -364,6 +382,11 @@ struct Run<'a> {
     keys: u64,
     /// A check put the SKU the cart lacked on it.
     made_absent: bool,
+    /// The adapter's [`CartAdapter::read_lag`], as declared.
+    declared: Duration,
+    /// The read lag waited out before what the check reads shows what it put or wrote: the
+    /// one declared, unless longer than the library waits ([`MAX_READ_LAG`]).
+    lag: Duration,
 }
 
 type Step = std::result::Result<(), String>;
@@ -435,9 +458,16 @@ impl Run<'_> {
             .map_err(|e| format!("the test cart could not read {sku}: {e}"))
     }
 
-    /// The cart's count of `sku` is `want`, as it reads outside the adapter.
+    /// The cart's count of `sku` is `want`, as it reads outside the adapter: at once, or,
+    /// on a cart declaring a read lag, within it (read again each second meanwhile).
     fn expect_count(&self, sku: &str, want: i64, after: &str) -> Step {
-        match self.count(sku)? {
+        let until = std::time::Instant::now() + self.lag;
+        let mut now = self.count(sku)?;
+        while now != Some(want) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_secs(1).min(self.lag));
+            now = self.count(sku)?;
+        }
+        match now {
             Some(c) if c == want => Ok(()),
             Some(c) => Err(format!(
                 "after {after}, {sku} counts {c} on the cart, not {want}"
@@ -489,6 +519,7 @@ impl Run<'_> {
         let (a, b) = (self.sku(1), self.sku(2));
         self.put(&a, 10)?;
         self.put(&b, 20)?;
+        self.settle();
         let sent = [self.delta(&a, -3), self.delta(&b, 4)];
         let outcomes = self.apply(&sent)?;
         for (d, o) in sent.iter().zip(&outcomes) {
@@ -502,6 +533,7 @@ impl Run<'_> {
         let (a, absent) = (self.sku(1), self.absent());
         self.lacks(&absent)?;
         self.put(&a, 10)?;
+        self.settle();
         let sent = [self.delta(&a, -1), self.delta(&absent, -1)];
         let outcomes = self.apply(&sent)?;
         // First: it explains an `Applied` for it, and the check of an unknown SKU's count
@@ -541,6 +573,7 @@ impl Run<'_> {
     fn resent_key(&mut self) -> Step {
         let a = self.sku(1);
         self.put(&a, 10)?;
+        self.settle();
         let sale = self.delta(&a, -2);
         let first = self.apply(std::slice::from_ref(&sale))?;
         applied(&first[0], "a delta of -2")?;
@@ -555,6 +588,7 @@ impl Run<'_> {
     fn two_keys(&mut self) -> Step {
         let a = self.sku(1);
         self.put(&a, 10)?;
+        self.settle();
         for _ in 0..2 {
             let sale = self.delta(&a, -1);
             let outcome = self.apply(&[sale])?;
@@ -567,6 +601,7 @@ impl Run<'_> {
         let (a, b) = (self.sku(1), self.sku(2));
         self.put(&a, 10)?;
         self.put(&b, 20)?;
+        self.settle();
         let sent = [self.set(&a, 5, None), self.set(&b, 0, None)];
         let outcomes = self.send_sets(&sent)?;
         for (s, o) in sent.iter().zip(&outcomes) {
@@ -579,6 +614,7 @@ impl Run<'_> {
     fn expected(&mut self) -> Step {
         let a = self.sku(1);
         self.put(&a, 5)?;
+        self.settle();
         let stale = self.set(&a, 9, Some(4));
         let outcome = self.send_sets(&[stale])?;
         match &outcome[0] {
@@ -622,6 +658,70 @@ impl Run<'_> {
             self.put(&sku, count)?;
             ours.insert(sku, count);
         }
+        self.settle();
+        let seen = self.list_all(&ours)?;
+        let mut skus: Vec<_> = ours.keys().cloned().collect();
+        skus.sort();
+        for sku in skus {
+            match seen.get(&sku) {
+                None => return Err(format!("the listing left out {sku}")),
+                Some(&c) if c != ours[&sku] => {
+                    return Err(format!(
+                        "the listing gave {sku} a count of {c}; the cart counts {}",
+                        ours[&sku]
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A delta the adapter applied shows in its listing once the lag it declares has passed:
+    /// a cart whose reads trail its writes by more has Get QOH take the count from before
+    /// a sale sent there for a return, and give the sold unit back.
+    fn read_lag(&mut self) -> Step {
+        if self.declared > MAX_READ_LAG {
+            return Err(format!(
+                "read_lag declares {} s; the library waits at most {} s",
+                self.declared.as_secs(),
+                MAX_READ_LAG.as_secs()
+            ));
+        }
+        let a = self.sku(1);
+        self.put(&a, 20)?;
+        self.settle();
+        let sale = self.delta(&a, -1);
+        let outcome = self.apply(&[sale])?;
+        applied(&outcome[0], "a delta of -1")?;
+        self.settle();
+        let seen = self.list_all(&HashMap::from([(a.clone(), 19)]))?;
+        match seen.get(&a) {
+            Some(19) => Ok(()),
+            Some(c) => Err(format!(
+                "the listing gave {a} a count of {c}, not 19, {} s after the adapter applied a \
+                 delta of -1 to the 20 put there: reads trailing writes by more than \
+                 CartAdapter::read_lag declares have Get QOH give sold units back; declare at \
+                 least the longest trail seen",
+                self.lag.as_secs()
+            )),
+            None => Err(format!("the listing left out {a}")),
+        }
+    }
+
+    /// Waits out the read lag the adapter declares, after counts were put on the cart or
+    /// written to it, so that what the check reads next shows them (minutes on such a cart).
+    fn settle(&self) {
+        if !self.lag.is_zero() {
+            std::thread::sleep(self.lag);
+        }
+    }
+
+    /// The whole listing, paged with `options.page_limit`: the counts of the SKUs of `ours`.
+    fn list_all(
+        &mut self,
+        ours: &HashMap<String, i64>,
+    ) -> std::result::Result<HashMap<String, i64>, String> {
         let mut seen: HashMap<String, i64> = HashMap::new();
         let mut cursors = std::collections::HashSet::new();
         let mut cursor: Option<String> = None;
@@ -687,21 +787,7 @@ impl Run<'_> {
                 }
             }
         }
-        let mut skus: Vec<_> = ours.keys().cloned().collect();
-        skus.sort();
-        for sku in skus {
-            match seen.get(&sku) {
-                None => return Err(format!("the listing left out {sku}")),
-                Some(&c) if c != ours[&sku] => {
-                    return Err(format!(
-                        "the listing gave {sku} a count of {c}; the cart counts {}",
-                        ours[&sku]
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
+        Ok(seen)
     }
 
     fn secrets(&self) -> Verdict {
