@@ -18,7 +18,6 @@ use inventory_sync::emulator::Mode;
 use inventory_sync::secret::Secret;
 use platform::{fixture, SECRET};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -316,62 +315,12 @@ fn answer(
 
 impl FakeShop {
     fn start(catalogue: Vec<Entry>, honours_sku: bool) -> FakeShop {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
         let catalogue = Arc::new(Mutex::new(catalogue));
         let log: Log = Arc::default();
         let (cat, l) = (catalogue.clone(), log.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let mut reader = BufReader::new(stream);
-                let mut first = String::new();
-                if reader.read_line(&mut first).is_err() || first.is_empty() {
-                    continue;
-                }
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).is_err() {
-                        break;
-                    }
-                    let line = line.trim_end();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':') {
-                        if k.eq_ignore_ascii_case("content-length") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                let body = String::from_utf8_lossy(&body).into_owned();
-                let mut parts = first.split_whitespace();
-                let method = parts.next().unwrap_or("").to_owned();
-                let target = parts.next().unwrap_or("").to_owned();
-                l.lock().unwrap().push(format!("{method} {target}"));
-                let (status, headers, answer) = answer(
-                    &mut cat.lock().unwrap(),
-                    honours_sku,
-                    &method,
-                    &target,
-                    &body,
-                );
-                let mut out = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-                    answer.len()
-                );
-                for (k, v) in headers {
-                    out.push_str(&format!("{k}: {v}\r\n"));
-                }
-                out.push_str("\r\n");
-                out.push_str(&answer);
-                let mut stream = reader.into_inner();
-                let _ = stream.write_all(out.as_bytes());
-                let _ = stream.flush();
-            }
+        let url = platform::serve(move |method, target, body| {
+            l.lock().unwrap().push(format!("{method} {target}"));
+            answer(&mut cat.lock().unwrap(), honours_sku, method, target, body)
         });
         FakeShop {
             url,

@@ -13,8 +13,7 @@ use inventory_sync::emulator::{Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::{Adjustment, Delta, Reason, StackState};
 use platform::scripted::Scripted;
-use platform::{cart_json, fixture, SECRET};
-use std::io::{BufRead, BufReader, Read, Write};
+use platform::{cart_json, fixture, Reply, SECRET};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,8 +21,6 @@ use std::time::Duration;
 /// ends fails its test instead of hanging it.
 const CAP: usize = 300;
 
-/// What the fake shop answers: (status, extra headers, body).
-type Reply = (u16, Vec<(String, String)>, String);
 type Route = Box<dyn FnMut(&str, &str, &str) -> Reply + Send>;
 
 /// A loopback HTTP server whose answers come from a closure of (method, path?query, body)
@@ -37,67 +34,23 @@ struct FakeShop {
 
 impl FakeShop {
     fn start(route: impl FnMut(&str, &str, &str) -> Reply + Send + 'static) -> FakeShop {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
         let route: Arc<Mutex<Route>> = Arc::new(Mutex::new(Box::new(route)));
         let log = Arc::new(Mutex::new(Vec::new()));
         let (r, l) = (route.clone(), log.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let mut reader = BufReader::new(stream);
-                let mut first = String::new();
-                if reader.read_line(&mut first).is_err() || first.is_empty() {
-                    continue;
-                }
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).is_err() {
-                        break;
-                    }
-                    let line = line.trim_end();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':') {
-                        if k.eq_ignore_ascii_case("content-length") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                let body = String::from_utf8_lossy(&body).into_owned();
-                let mut parts = first.split_whitespace();
-                let method = parts.next().unwrap_or("").to_owned();
-                let target = parts.next().unwrap_or("").to_owned();
-                let n = {
-                    let mut l = l.lock().unwrap();
-                    l.push((method.clone(), target.clone(), body.clone()));
-                    l.len()
-                };
-                let (status, headers, answer) = if n > CAP {
-                    (
-                        401,
-                        Vec::new(),
-                        r#"{"code":"woocommerce_rest_cannot_view"}"#.to_owned(),
-                    )
-                } else {
-                    (r.lock().unwrap())(&method, &target, &body)
-                };
-                let mut out = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-                    answer.len()
-                );
-                for (k, v) in headers {
-                    out.push_str(&format!("{k}: {v}\r\n"));
-                }
-                out.push_str("\r\n");
-                out.push_str(&answer);
-                let mut stream = reader.into_inner();
-                let _ = stream.write_all(out.as_bytes());
-                let _ = stream.flush();
+        let url = platform::serve(move |method, target, body| {
+            let n = {
+                let mut l = l.lock().unwrap();
+                l.push((method.to_owned(), target.to_owned(), body.to_owned()));
+                l.len()
+            };
+            if n > CAP {
+                (
+                    401,
+                    Vec::new(),
+                    r#"{"code":"woocommerce_rest_cannot_view"}"#.to_owned(),
+                )
+            } else {
+                (r.lock().unwrap())(method, target, body)
             }
         });
         FakeShop { url, route, log }

@@ -581,7 +581,7 @@ impl ShopifyAdapter {
     ///
     /// Without it, from `2026-04` a sale or count of a linked item whose level was deactivated
     /// landed on that level and was reported applied while the count the shop sells from
-    /// never moved (until 2026-12-05). An id Shopify answers `null` (no such item) is neither:
+    /// never moved (until 2026-12-04). An id Shopify answers `null` (no such item) is neither:
     /// the write goes, and Shopify's `INVALID_INVENTORY_ITEM` answer says so, as before.
     fn check_linked(
         &self,
@@ -834,7 +834,7 @@ impl ShopifyAdapter {
         // A SKU none of whose variants has an inventory level here (`inventoryLevel` null: never
         // stocked at the location, or deactivated there) is no target at all, whatever its
         // variants: it fails by name ([`ShopifyAdapter::not_stocked_message`]). Taken as its
-        // one variant's, until 2026-12-05 each sale and count went there: refused
+        // one variant's, until 2026-12-04 each sale and count went there: refused
         // `ITEM_NOT_STOCKED_AT_LOCATION` before 2026-04 with no word of what to do, and from
         // then taken silently by a deactivated level (which keeps and takes quantities from
         // 2026-04) or, from 2026-10, at any location: reported sent, while the shop's count
@@ -908,7 +908,7 @@ impl ShopifyAdapter {
         for sku in skus {
             // What an earlier lookup found of it is replaced by this one's, found or not: a
             // SKU now on no variant (deleted in Shopify) is unknown, not still "not stocked"
-            // or "on more than one variant" (until 2026-12-05 its sales were failed so, the
+            // or "on more than one variant" (until 2026-12-04 its sales were failed so, the
             // operator told to stock a variant that no longer exists).
             dups.remove(*sku);
             not_stocked.remove(*sku);

@@ -1204,7 +1204,7 @@ fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
 /// A change of a SKU the shop was found not to have in the last [`ABSENT_FOR`], which it was
 /// not asked about again: not applied, and tried again (an attempt), so that a product the
 /// owner lists meanwhile takes it once the absence runs out. Failed for good on memory alone
-/// (until 2026-12-05), the sale of an item listed in the shop within five minutes of an
+/// (until 2026-12-04), the sale of an item listed in the shop within five minutes of an
 /// earlier change of it was bypassed, the shop kept offering the unit, and an operator's
 /// retry after listing it failed the same way.
 fn remembered_absent(sku: &str) -> SendOutcome {

@@ -280,3 +280,61 @@ pub fn send_qoh_sets_one_record_once(mode: Mode) {
         );
     }
 }
+
+/// A fake shop's answer: (status, extra headers, JSON body).
+pub type Reply = (u16, Vec<(String, String)>, String);
+
+/// Serves HTTP/1.1 on a loopback port, one request a connection, each answered by
+/// `answer(method, path?query, body)`; returns the base URL (`http://127.0.0.1:port/`).
+/// For shops the emulator does not model (the WooCommerce tests' fake shops).
+pub fn serve(mut answer: impl FnMut(&str, &str, &str) -> Reply + Send + 'static) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() || first.is_empty() {
+                continue;
+            }
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    break;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let mut parts = first.split_whitespace();
+            let method = parts.next().unwrap_or("").to_owned();
+            let target = parts.next().unwrap_or("").to_owned();
+            let (status, headers, json) = answer(&method, &target, &body);
+            let mut out = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                json.len()
+            );
+            for (k, v) in headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str("\r\n");
+            out.push_str(&json);
+            let mut stream = reader.into_inner();
+            let _ = stream.write_all(out.as_bytes());
+            let _ = stream.flush();
+        }
+    });
+    url
+}
