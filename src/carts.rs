@@ -226,9 +226,22 @@ impl Cart {
 /// The keys each adapter takes beside the common ones (DESIGN §9).
 fn adapter_keys(adapter: &str) -> Option<&'static [&'static str]> {
     Some(match adapter {
-        "http_json" => &["url", "token", "capabilities", "timeout_ms"],
-        "shopify" => &["url", "token", "location_id", "api_version", "timeout_ms"],
-        "woocommerce" => &["url", "consumer_key", "consumer_secret", "timeout_ms"],
+        "http_json" => &["url", "token", "capabilities", "timeout_ms", "read_lag_ms"],
+        "shopify" => &[
+            "url",
+            "token",
+            "location_id",
+            "api_version",
+            "timeout_ms",
+            "read_lag_ms",
+        ],
+        "woocommerce" => &[
+            "url",
+            "consumer_key",
+            "consumer_secret",
+            "timeout_ms",
+            "read_lag_ms",
+        ],
         "bigcommerce" => &["url", "token", "location_id", "timeout_ms", "read_lag_ms"],
         "medusa" => &[
             "url",
@@ -237,6 +250,7 @@ fn adapter_keys(adapter: &str) -> Option<&'static [&'static str]> {
             "password",
             "location_id",
             "timeout_ms",
+            "read_lag_ms",
         ],
         _ => return None,
     })

@@ -265,6 +265,38 @@ fn a_read_lag_out_of_range_is_refused() {
     }
 }
 
+/// A plugin answering an `http_json` cart from a cache: its owner sets the cart's
+/// `read_lag_ms`, and a count moved right after a sale was sent there is left alone, as on
+/// BigCommerce; without it, taken (the adapter declares none).
+#[test]
+fn read_lag_ms_gives_a_built_in_adapter_the_owners_lag() {
+    for (lag, applied) in [(Some(60_000), false), (None, true)] {
+        let f = fixture(Mode::BigCommerce);
+        let emu = inventory_sync::emulator::Emulator::start().unwrap();
+        emu.set_qoh("CUP", 10);
+        f.item("CUP", 10);
+        let mut spec = json!({"name": "Plugin", "adapter": "http_json", "url": emu.url(),
+            "capabilities": {"send": true, "get": true, "realtime": "attribute"}});
+        if let Some(ms) = lag {
+            spec["read_lag_ms"] = json!(ms);
+        }
+        let cart = f.store.upsert_cart_json(&spec.to_string()).unwrap();
+        f.store.set_cart_sync(cart, true).unwrap();
+        adjust(&f.store, "CUP", -1);
+        f.drain();
+        assert_eq!(emu.qoh("CUP"), Some(9));
+        // A sale on the cart meanwhile (or a stale read: Get QOH cannot tell them apart).
+        emu.set_qoh("CUP", 8);
+        let report = get(&f, cart);
+        assert_eq!(
+            (f.store.item("CUP").unwrap().qoh, report.updated),
+            if applied { (8, 1) } else { (9, 0) },
+            "read_lag_ms {lag:?}: {report:?}"
+        );
+        assert_eq!(why_not_applied(&report, "CUP").is_some(), !applied);
+    }
+}
+
 // From review of the change: paths and clocks it missed.
 
 /// The shared controller runs on another workstation whose clock is two minutes behind this
