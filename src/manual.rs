@@ -633,9 +633,22 @@ impl Store {
                     .filter_map(|&(target, upto)| upto.map(|u| (target, u)))
                     .collect();
                 let noted: Vec<ItemId> = notes.iter().map(|n| n.0).collect();
-                if !notes.is_empty() {
-                    self.write(|c| sql::counts_sending(c, cart.id, &notes))
-                        .map_err(|e| self.send_failed(&mut run, e))?;
+                // Where the cart's reads trail its writes, every count is noted as set just
+                // before it goes too (and again once it settles): should the run end between
+                // the two, a Get QOH right after must still not read the cart's old count as
+                // a sale there (from review: it did, and took the units off).
+                let lagging = lag_ms(run.adapter) > 0;
+                if !notes.is_empty() || lagging {
+                    let targets: Vec<ItemId> = read.iter().map(|&(target, _)| target).collect();
+                    let now = now_ms();
+                    self.write(|c| {
+                        sql::counts_sending(c, cart.id, &notes)?;
+                        match lagging {
+                            true => sql::counts_set_note(c, cart.id, &targets, now),
+                            false => Ok(()),
+                        }
+                    })
+                    .map_err(|e| self.send_failed(&mut run, e))?;
                 }
                 let (took, stop) = match run.set_counts(&sets) {
                     Ok(sent) => sent,
@@ -709,6 +722,15 @@ impl Store {
                     expected: None,
                 })
                 .collect();
+            // Noted before the 0s go, as Send QOH's counts are: a run ending before it
+            // settles them leaves the SKUs to set again, and a Get QOH right after must not
+            // make the items again from the cart's old counts.
+            if lag_ms(run.adapter) > 0 {
+                let (cart, now) = (run.cart.id, now_ms());
+                let skus: Vec<&str> = sets.iter().map(|s| s.sku.as_str()).collect();
+                self.write(|c| sql::zeroed_on_cart_note(c, cart, &skus, now))
+                    .map_err(|e| self.send_failed(run, e))?;
+            }
             let (took, stop) = match run.set_counts(&sets) {
                 Ok(sent) => sent,
                 Err(e) => return Err(self.send_failed(run, e)),

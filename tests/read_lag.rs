@@ -297,6 +297,99 @@ fn read_lag_ms_gives_a_built_in_adapter_the_owners_lag() {
     }
 }
 
+/// A cart whose reads trail its writes, taking every count it is sent, that looks in the
+/// store file (as a Get QOH would after a crash here) for the note of each count it is being
+/// sent, while the request is on its way.
+struct LooksForNotes {
+    store: std::path::PathBuf,
+    /// Per set received: whether the store held its note while it was being sent.
+    noted: std::sync::Mutex<Vec<(String, bool)>>,
+}
+
+impl inventory_sync::adapter::CartAdapter for LooksForNotes {
+    fn read_lag(&self) -> Duration {
+        LAG
+    }
+    fn update_mode(&self) -> inventory_sync::UpdateMode {
+        inventory_sync::UpdateMode::Absolute
+    }
+    fn apply_deltas(
+        &self,
+        d: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        Ok(d.iter()
+            .map(|_| inventory_sync::adapter::SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    fn set_quantities(
+        &self,
+        sets: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        let conn = rusqlite::Connection::open(&self.store).unwrap();
+        for s in sets {
+            let noted: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM counts_set_at c JOIN items i ON i.id = c.item_id
+                                    WHERE i.sku = ?1)
+                         OR EXISTS (SELECT 1 FROM zeroed_on_cart WHERE sku = ?1)",
+                    [&s.sku],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            self.noted.lock().unwrap().push((s.sku.clone(), noted));
+        }
+        Ok(sets
+            .iter()
+            .map(|_| inventory_sync::adapter::SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
+        Ok(Default::default())
+    }
+}
+
+/// A run that ends (the process killed) after the cart took Send QOH's counts and before
+/// they settle left no note of them: a Get QOH right after read the cart's old counts as
+/// sales or returns there, and made a deleted item again from its old count. Each count, and
+/// each deleted item's 0, is noted before it goes.
+#[test]
+fn send_qoh_notes_each_count_before_it_goes() {
+    let f = fixture(Mode::BigCommerce);
+    let cart = std::sync::Arc::new(LooksForNotes {
+        store: f.store.path().to_owned(),
+        noted: Default::default(),
+    });
+    let shared = cart.clone();
+    f.store.register_adapter("lagging", move |_| {
+        Ok(shared.clone() as std::sync::Arc<dyn inventory_sync::adapter::CartAdapter>)
+    });
+    let id = f
+        .store
+        .upsert_cart_json(
+            &json!({"name": "Lagging", "adapter": "lagging",
+                "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+            .to_string(),
+        )
+        .unwrap();
+    f.item("CUP", 3);
+    f.item("OLD", 4);
+    assert_eq!(f.send(id).sent, 2);
+    f.store.delete_item("OLD").unwrap();
+    adjust(&f.store, "CUP", 2);
+    f.send(id);
+    let noted = cart.noted.lock().unwrap().clone();
+    let sent: Vec<&str> = noted.iter().map(|(sku, _)| sku.as_str()).collect();
+    assert_eq!(sent, ["CUP", "OLD", "OLD", "CUP"], "{noted:?}");
+    assert!(
+        noted.iter().all(|(_, noted)| *noted),
+        "sent before they were noted: {noted:?}"
+    );
+}
+
 // From review of the change: paths and clocks it missed.
 
 /// The shared controller runs on another workstation whose clock is two minutes behind this
