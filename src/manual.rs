@@ -1520,6 +1520,13 @@ impl Store {
                             .map(|d| repair_set(c, &cart, d, &mut noted))
                             .collect::<Result<Vec<_>>>()?;
                         sql::counts_sending(c, cart.id, &noted)?;
+                        // On a cart whose reads trail its writes, noted as set before they
+                        // go too, as Send QOH's counts are.
+                        if lag > 0 {
+                            let items: Vec<ItemId> =
+                                found.iter().flatten().map(|(item, _)| *item).collect();
+                            sql::counts_set_note(c, cart.id, &items, now_ms())?;
+                        }
                         Ok(found)
                     })?;
                 let mut chunk: Vec<&mut DriftItem> = chunk

@@ -302,6 +302,8 @@ fn read_lag_ms_gives_a_built_in_adapter_the_owners_lag() {
 /// sent, while the request is on its way.
 struct LooksForNotes {
     store: std::path::PathBuf,
+    /// What its listing answers.
+    listing: std::sync::Mutex<Vec<(String, i64)>>,
     /// Per set received: whether the store held its note while it was being sent.
     noted: std::sync::Mutex<Vec<(String, bool)>>,
 }
@@ -326,13 +328,18 @@ impl inventory_sync::adapter::CartAdapter for LooksForNotes {
         sets: &[inventory_sync::adapter::QuantitySet],
     ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
         let conn = rusqlite::Connection::open(&self.store).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
         for s in sets {
+            // Noted in the last half minute: for this send.
             let noted: bool = conn
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM counts_set_at c JOIN items i ON i.id = c.item_id
-                                    WHERE i.sku = ?1)
-                         OR EXISTS (SELECT 1 FROM zeroed_on_cart WHERE sku = ?1)",
-                    [&s.sku],
+                                    WHERE i.sku = ?1 AND c.at > ?2)
+                         OR EXISTS (SELECT 1 FROM zeroed_on_cart WHERE sku = ?1 AND at > ?2)",
+                    rusqlite::params![&s.sku, now - 30_000],
                     |r| r.get(0),
                 )
                 .unwrap();
@@ -348,7 +355,10 @@ impl inventory_sync::adapter::CartAdapter for LooksForNotes {
         _: Option<&str>,
         _: u32,
     ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
-        Ok(Default::default())
+        Ok(inventory_sync::adapter::QuantityPage {
+            items: self.listing.lock().unwrap().clone(),
+            next_cursor: None,
+        })
     }
 }
 
@@ -361,6 +371,7 @@ fn send_qoh_notes_each_count_before_it_goes() {
     let f = fixture(Mode::BigCommerce);
     let cart = std::sync::Arc::new(LooksForNotes {
         store: f.store.path().to_owned(),
+        listing: Default::default(),
         noted: Default::default(),
     });
     let shared = cart.clone();
@@ -387,6 +398,17 @@ fn send_qoh_notes_each_count_before_it_goes() {
     assert!(
         noted.iter().all(|(_, noted)| *noted),
         "sent before they were noted: {noted:?}"
+    );
+    // A drift repair's count likewise, once the lag of those has passed.
+    sql(&f, "UPDATE counts_set_at SET at = at - ?1", 600_000);
+    *cart.listing.lock().unwrap() = vec![("CUP".into(), 7)];
+    let drift = f.store.drift(id, true).unwrap();
+    assert_eq!(drift.repaired, 1, "{drift:?}");
+    let noted = cart.noted.lock().unwrap().clone();
+    assert_eq!(
+        noted.last(),
+        Some(&("CUP".to_owned(), true)),
+        "the repair's count sent before it was noted: {noted:?}"
     );
 }
 
