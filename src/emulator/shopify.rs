@@ -24,7 +24,8 @@
 //!   from `2026-04`, `null` opts out) different from the current count answers the userError
 //!   `CHANGE_FROM_QUANTITY_STALE` and nothing is set.
 //!
-//! Cost: a mutation field costs 10, a `productVariants` page `2 + first`. A request above 1000
+//! Cost: a mutation field costs 10, a `productVariants` page `2 + 4 × first` (each variant
+//! selects four objects), a `location` 1, a `nodes` check 2 an id. A request above 1000
 //! answers `MAX_COST_EXCEEDED`; one above the bucket's `currentlyAvailable` answers the
 //! `THROTTLED` error with `extensions.cost.throttleStatus`, as the rate-limit page shows. The
 //! bucket refills at `restoreRate` points per second of wall time. Quantities beyond
