@@ -5,7 +5,8 @@
 
 use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
 use inventory_sync::adapter::conformance::{
-    check, check_refused_credentials, names, CheckOptions, TestCart, Verdict,
+    check, check_keys_across_adapters, check_refused_credentials, names, CheckOptions, TestCart,
+    Verdict,
 };
 use inventory_sync::adapter::http_json::HttpJsonAdapter;
 use inventory_sync::adapter::shopify::ShopifyAdapter;
@@ -219,6 +220,84 @@ fn an_adapter_declaring_no_lag_over_reads_that_trail_fails_the_read_lag_check() 
         Some(Verdict::Failed(why)) => assert!(why.contains("declare"), "{why}"),
         other => panic!("{other:?}\n{report}"),
     }
+}
+
+/// A keyed adapter that remembers the keys it sent in its own memory, over a cart that
+/// de-duplicates nothing: one instance never sends a key twice, so [`check`] passes it, but
+/// a change whose answer was lost goes again through another instance, and is taken twice.
+struct RemembersKeys<'a> {
+    cart: &'a Memory,
+    sent: Mutex<HashSet<String>>,
+}
+
+impl CartAdapter for RemembersKeys<'_> {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let mut sent = self.sent.lock().unwrap();
+        let fresh: Vec<DeltaSend> = d
+            .iter()
+            .filter(|d| sent.insert(d.key.clone()))
+            .cloned()
+            .collect();
+        self.cart.apply_deltas(&fresh)?;
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        self.cart.set_quantities(s)
+    }
+    fn fetch_quantities(&self, c: Option<&str>, l: u32) -> Result<QuantityPage, CartError> {
+        self.cart.fetch_quantities(c, l)
+    }
+}
+
+#[test]
+fn keys_remembered_by_the_adapter_not_the_cart_fail_the_check_across_adapters() {
+    let cart = Memory::new(Flaw::ForgetsKeys);
+    let adapter = |cart| RemembersKeys {
+        cart,
+        sent: Mutex::default(),
+    };
+    let (first, second) = (adapter(&cart), adapter(&cart));
+    let one = check(&first, &cart, &options());
+    assert_eq!(
+        one.verdict(names::RESENT_KEY),
+        Some(&Verdict::Passed),
+        "{one}"
+    );
+    let across = check_keys_across_adapters(&first, &second, &cart, &options());
+    match across.verdict(names::KEYS_ACROSS) {
+        Some(Verdict::Failed(why)) => assert!(why.contains("not the adapter"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let keeps = Memory::new(Flaw::None);
+    let report = check_keys_across_adapters(&keeps, &keeps, &keeps, &options());
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn the_built_in_keyed_adapters_deduplicate_across_instances() {
+    let http = loopback(Mode::HttpJson, SECRET);
+    let shopify = loopback(Mode::Shopify, SECRET);
+    let http_json =
+        || HttpJsonAdapter::new(&http.0.url(), Some(Secret::new(SECRET)), TIMEOUT).unwrap();
+    let shop =
+        || ShopifyAdapter::new(&shopify.0.url(), Secret::new(SECRET), "1", None, TIMEOUT).unwrap();
+    let report = check_keys_across_adapters(&http_json(), &http_json(), &http, &options());
+    assert_eq!(
+        report.verdict(names::KEYS_ACROSS),
+        Some(&Verdict::Passed),
+        "{report}"
+    );
+    let report = check_keys_across_adapters(&shop(), &shop(), &shopify, &options());
+    assert_eq!(
+        report.verdict(names::KEYS_ACROSS),
+        Some(&Verdict::Passed),
+        "{report}"
+    );
 }
 
 /// A rule the [`Memory`] cart breaks.

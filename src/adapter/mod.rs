@@ -158,7 +158,11 @@ use std::time::Duration;
 /// again in every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateMode {
-    /// Relative change with an idempotency key the cart de-duplicates.
+    /// Relative change with an idempotency key the cart de-duplicates: the cart's server
+    /// remembers the keys it applied, whichever adapter instance, workstation or process
+    /// sends one again (keys kept by the adapter de-duplicate nothing after a lost answer;
+    /// `conformance::check_keys_across_adapters` tells). The only mode whose changes go
+    /// again after a lost answer.
     RelativeKeyed,
     /// The adapter reads the count, then sets count + delta only if the cart still holds
     /// what it read (the cart compares). A cart that had changed answers
@@ -168,7 +172,11 @@ pub enum UpdateMode {
     CompareAndSet,
     /// Relative change the cart cannot de-duplicate.
     RelativeUnkeyed,
-    /// Plain absolute set: read-modify-write with verify.
+    /// Plain absolute set: the adapter reads the count, writes count + delta, and reads it
+    /// back (verify): the count written is `Applied`; another (a sale the shop made after the
+    /// write) is [`SendOutcome::Uncertain`], for the drift report. A sale the shop makes
+    /// between the read and the write is overwritten: keep that to one request (read each
+    /// request's counts just before it). For a cart that takes absolute counts only.
     Absolute,
 }
 
