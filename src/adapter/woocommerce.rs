@@ -45,10 +45,16 @@
 //! # The read-add-write window (DESIGN §4, §8)
 //!
 //! WooCommerce has no relative stock change and no compare-and-set, so the adapter reports
-//! [`UpdateMode::Absolute`] and a real-time delta is: read the current `stock_quantity`s (one
-//! `GET` per 100), add, write them with the batch endpoint, then read back (verify). A sale
-//! that WooCommerce records between our read and our write is overwritten — that window is
-//! the time of one batch request (typically well under a second). The read-back catches a
+//! [`UpdateMode::Absolute`] and a real-time delta is: read the current `stock_quantity`s, add,
+//! write them with the batch endpoint, then read back (verify). A sale that WooCommerce
+//! records between our read and our write is overwritten. That window is one read and one
+//! batch request (typically well under a second): a call's changes go in groups of one
+//! batch request each (each product's variations, then the products, at most 100 a
+//! request), and each group's counts are read (one `GET`, which also checks their SKUs)
+//! right before its write, not all at the start of the call, where the window was every
+//! request of the call until 2026-12-04. (The halves of a batch the shop refuses as too
+//! large, 413, go on that batch's read: its window is the requests it took, once.) The
+//! read-back catches a
 //! change that landed between write and verify: such an item is
 //! [`SendOutcome::Uncertain`], left for the drift report, never re-sent blindly; an answer
 //! lost after the write is [`CartError::Ambiguous`], which the controller also marks
@@ -850,11 +856,22 @@ impl WooCommerceAdapter {
 
     /// Writes absolute counts through the batch endpoints (≤ 100 per request). Per item:
     /// `Ok(count now)` or `Err(message)`. A failed request after an earlier one applied gives
-    /// its items the request's error as an outcome.
+    /// its items the request's error as an outcome. `progress` carries what earlier requests
+    /// of the same call came to (a call of deltas writes its groups one after another).
+    ///
+    /// A change (`Write::delta`) is written as the count read right before its request: the
+    /// caller reads the items just before this call, and a request that follows another one
+    /// of this call (the items past a shop's lower limit, learnt from a 413 earlier in the
+    /// call) reads its items again first, then adds. Planned from the first read, its count
+    /// would overwrite a sale WooCommerce recorded while the requests before it ran. The
+    /// halves of a batch answered 413 go on the batch's read: they are the one batch the shop
+    /// would not take at once (nothing of it applied), so their window is the requests that
+    /// batch took, once: later batches of the adapter are no larger.
     fn write(
         &self,
-        items: &[Write<'_>],
+        items: &mut [Write<'_>],
         call_len: usize,
+        progress: &mut Progress,
     ) -> std::result::Result<Vec<std::result::Result<Option<i64>, SendOutcome>>, CartError> {
         let mut out: Vec<Option<std::result::Result<Option<i64>, SendOutcome>>> =
             vec![None; items.len()];
@@ -865,18 +882,52 @@ impl WooCommerceAdapter {
                 .or_default()
                 .push(i);
         }
-        let mut first = true;
-        // The error that ended the call, if one did ([`common::ends_write`]).
-        let mut ended: Option<CartError> = None;
+        // Whether a request of this call went since the caller's read.
+        let mut sent = false;
         'requests: for (parent, idx) in groups {
+            if progress.ended.is_some() {
+                break;
+            }
             let path = match parent {
                 None => "products/batch".to_owned(),
                 Some(p) => format!("products/{p}/variations/batch"),
             };
-            let mut parts: VecDeque<&[usize]> = idx
+            // Each request's items, and whether they are a half of a batch the shop refused
+            // as too large (413).
+            let mut parts: VecDeque<(Vec<usize>, bool)> = idx
                 .chunks(self.batch_limit.load(Ordering::Relaxed))
+                .map(|c| (c.to_vec(), false))
                 .collect();
-            while let Some(chunk) = parts.pop_front() {
+            while let Some((mut chunk, half)) = parts.pop_front() {
+                if sent && !half && chunk.iter().any(|i| items[*i].delta.is_some()) {
+                    let refs: Vec<WooRef> = chunk.iter().map(|i| items[*i].r).collect();
+                    match self.read(&refs) {
+                        Ok(now) => chunk.retain(|i| match recount(&mut items[*i], &now) {
+                            Ok(()) => true,
+                            Err(o) => {
+                                out[*i] = Some(Err(o));
+                                false
+                            }
+                        }),
+                        // Nothing of this chunk was sent.
+                        Err(e) if progress.first => return Err(e),
+                        Err(e) => {
+                            for i in &chunk {
+                                out[*i] =
+                                    Some(Err(outcome_for_failed_request(&e, items[*i].sku, false)));
+                            }
+                            if common::ends_write(&e) {
+                                progress.ended = Some(e);
+                                break 'requests;
+                            }
+                            continue;
+                        }
+                    }
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                }
+                sent = true;
                 let update: Vec<Value> = chunk
                     .iter()
                     .map(|i| {
@@ -911,8 +962,8 @@ impl WooCommerceAdapter {
                     Err(CartError::Rejected(m)) if m.starts_with("HTTP 413") && chunk.len() > 1 => {
                         let (a, b) = chunk.split_at(chunk.len().div_ceil(2));
                         self.batch_limit.fetch_min(a.len(), Ordering::Relaxed);
-                        parts.push_front(b);
-                        parts.push_front(a);
+                        parts.push_front((b.to_vec(), true));
+                        parts.push_front((a.to_vec(), true));
                         continue;
                     }
                     // PHP died part-way (a 500 from WordPress): it is done with the batch, so
@@ -925,34 +976,40 @@ impl WooCommerceAdapter {
                     // (`read_back` fills `out` with the chunk's outcomes where it could read.)
                     Err(CartError::Ambiguous(_))
                         if status.get() == Some(StatusCode::INTERNAL_SERVER_ERROR)
-                            && self.read_back(items, chunk, &mut out, "HTTP 500") =>
+                            && self.read_back(items, &chunk, &mut out, "HTTP 500") =>
                     {
-                        first = false;
+                        progress.first = false;
                         continue;
                     }
                     Err(CartError::Unavailable(_))
                         if status.get() == Some(StatusCode::SERVICE_UNAVAILABLE)
-                            && self.read_back(items, chunk, &mut out, "HTTP 503") =>
+                            && self.read_back(items, &chunk, &mut out, "HTTP 503") =>
                     {
-                        first = false;
+                        progress.first = false;
                         continue;
                     }
-                    Err(e) if common::fails_whole_call(&e, first, chunk.len() == call_len) => {
+                    Err(e)
+                        if common::fails_whole_call(
+                            &e,
+                            progress.first,
+                            chunk.len() == call_len,
+                        ) =>
+                    {
                         return Err(e)
                     }
                     Err(e) => {
-                        for i in chunk {
+                        for i in &chunk {
                             out[*i] =
                                 Some(Err(outcome_for_failed_request(&e, items[*i].sku, false)));
                         }
                         if common::ends_write(&e) {
-                            ended = Some(e);
+                            progress.ended = Some(e);
                             break 'requests;
                         }
                         continue;
                     }
                 };
-                first = false;
+                progress.first = false;
                 let entries = answer["update"].as_array().cloned().unwrap_or_default();
                 // An entry's error may come after WooCommerce saved the count: it saves, then
                 // runs the `woocommerce_rest_insert_*` hooks, whose exception becomes the
@@ -1009,10 +1066,10 @@ impl WooCommerceAdapter {
         }
         Ok(out
             .into_iter()
-            .zip(items)
+            .zip(items.iter())
             .map(|(o, w)| {
                 o.unwrap_or_else(|| {
-                    Err(match &ended {
+                    Err(match &progress.ended {
                         Some(e) => common::not_sent_after(e, w.sku),
                         None => common::not_sent(w.sku),
                     })
@@ -1229,7 +1286,128 @@ struct Write<'a> {
     count: i64,
     /// The count read (`None`: none of its own: stock not managed, or its product's).
     before: Option<i64>,
+    /// The change a count of a real-time delta adds to the count read (`None`: an absolute
+    /// count, Send QOH's): what `WooCommerceAdapter::write` adds again to a count it reads
+    /// right before a later request ([`recount`]).
+    delta: Option<i64>,
     sku: &'a str,
+}
+
+/// What the requests of one call came to so far, across the groups a call of deltas writes
+/// one after another.
+struct Progress {
+    /// No request of the call has been answered in a way that may have applied anything: an
+    /// error now is the whole call's ([`common::fails_whole_call`]).
+    first: bool,
+    /// The error that ended the call, if one did ([`common::ends_write`]): nothing more is
+    /// sent.
+    ended: Option<CartError>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            first: true,
+            ended: None,
+        }
+    }
+}
+
+/// `w`'s count planned again from `now`, a read made right before its request: the count
+/// read plus the change. A count that is no longer one a change adds to (stock management
+/// turned off, a fraction, the product gone, all in the moment since the call's first read)
+/// is not written: tried again, the next call's read says what it is.
+fn recount(
+    w: &mut Write<'_>,
+    now: &HashMap<WooRef, (String, Stock)>,
+) -> std::result::Result<(), SendOutcome> {
+    let Some(delta) = w.delta else { return Ok(()) };
+    let read = match now.get(&w.r).map(|(_, s)| *s) {
+        Some(Stock::Own(n)) => n,
+        Some(Stock::Unset) => 0,
+        other => {
+            return Err(SendOutcome::Retry {
+                message: format!(
+                    "sku {}: not sent: its WooCommerce stock changed while the call ran (read again: {}); tried again",
+                    w.sku,
+                    match other {
+                        None => "not listed".to_owned(),
+                        Some(s) => format!("{s:?}"),
+                    }
+                ),
+                after: None,
+            })
+        }
+    };
+    match read.checked_add(delta) {
+        Some(count) => {
+            w.before = Some(read);
+            w.count = count;
+            Ok(())
+        }
+        None => Err(SendOutcome::Failed {
+            message: format!("sku {}: the count would overflow", w.sku),
+        }),
+    }
+}
+
+/// The items of a call of deltas read together right before their write: one group's (the
+/// products', or one product's variations'), at most a batch of counts.
+struct Entry {
+    group: Option<u64>,
+    /// (the item's place in the call, the count it changes, whether that is the shared count
+    /// of the item's variation's product, `manage_stock: "parent"`).
+    items: Vec<(usize, WooRef, bool)>,
+}
+
+impl Entry {
+    fn counts(&self) -> usize {
+        self.items
+            .iter()
+            .map(|x| x.1)
+            .collect::<HashSet<WooRef>>()
+            .len()
+    }
+}
+
+/// The batch endpoint a count is written through: the products' (`None`), or the variations'
+/// of a product.
+fn group_of(r: WooRef) -> Option<u64> {
+    r.variation.map(|_| r.product)
+}
+
+/// Puts item `(place, count, shared)` of a call of deltas in the entry that reads its count:
+/// one already reading that count (one write a call per count: the changes of variations
+/// sharing it add up there, and another change of it is sent after), else one of its group
+/// with room, else a new one. Variations' groups go first, by product, the products last:
+/// a variation read as sharing its product's stock joins the products read after it.
+fn enqueue(queue: &mut VecDeque<Entry>, limit: usize, item: (usize, WooRef, bool)) {
+    let group = group_of(item.1);
+    let at = queue
+        .iter()
+        .position(|e| e.group == group && e.items.iter().any(|x| x.1 == item.1))
+        .or_else(|| {
+            queue
+                .iter()
+                .position(|e| e.group == group && e.counts() < limit.max(1))
+        });
+    match at {
+        Some(at) => queue[at].items.push(item),
+        None => {
+            let order = |g: Option<u64>| (g.is_none(), g);
+            let at = queue
+                .iter()
+                .position(|e| order(e.group) > order(group))
+                .unwrap_or(queue.len());
+            queue.insert(
+                at,
+                Entry {
+                    group,
+                    items: vec![item],
+                },
+            );
+        }
+    }
 }
 
 /// The adapter's answers with its credentials scrubbed (a proxy or an error page may quote
@@ -1264,129 +1442,248 @@ impl CartAdapter for WooCommerceAdapter {
 }
 
 impl WooCommerceAdapter {
+    /// A call of deltas: its items in groups of one batch endpoint each (the variations of
+    /// each product, then the products: a variation sharing its product's stock is found so
+    /// by the first, and its change goes with the second), and per group: read the counts,
+    /// add, write; then the counts written are read back. Each group's read is made right
+    /// before its write, so the read-add-write window of DESIGN §4 is one request, not the
+    /// call: until 2026-12-04 every count was read first and the groups written after, one
+    /// request each, and a sale WooCommerce recorded meanwhile in a product written later
+    /// was overwritten (the shop then offered a unit the store had sold).
     fn raw_apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        let (refs, current, looked) = self.locate(
-            &deltas
-                .iter()
-                .map(|d| (d.sku.as_str(), d.remote_ref.as_deref()))
-                .collect::<Vec<_>>(),
-        )?;
-        let mut current = current;
-        // A variation sharing its product's stock (`manage_stock: "parent"`) sells from the
-        // product's count, the pool of all of them: its change is that count's change (the
-        // changes of the variations add up to the change of the pool). Until 2026-12-04 it
-        // failed, the sale bypassed, and the shop went on selling the unit from the pool.
-        let pools: Vec<WooRef> = refs
+        let items: Vec<(&str, Option<&str>)> = deltas
             .iter()
-            .flatten()
-            .filter(|r| matches!(current.get(r), Some(Stock::Parent)))
-            .map(|r| r.pool())
-            .filter(|p| !current.contains_key(p))
+            .map(|d| (d.sku.as_str(), d.remote_ref.as_deref()))
             .collect();
-        if !pools.is_empty() {
-            current.extend(self.read(&pools)?.into_iter().map(|(r, (_, s))| (r, s)));
-        }
+        let (refs, mut looked) = self.resolve(&items)?;
+        let limit = self.batch_limit.load(Ordering::Relaxed);
+        let by_ref = |i: usize| {
+            deltas[i]
+                .remote_ref
+                .as_deref()
+                .and_then(parse_ref)
+                .is_some()
+        };
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
-        // Read, add, write: the window of DESIGN §4 is between this read and the write.
-        let mut plan: Vec<Write> = Vec::new();
-        // Variations' changes added into a write of their shared stock: (change, write), each
-        // answered as that write is. One write a call per count, the others answered "send
-        // again" (as for two items on one product), had the 11th size of a product with a
-        // backlog of sales wait ten passes, each counted an attempt, and bypassed.
-        let mut pooled_into: Vec<(usize, usize)> = Vec::new();
+        let mut queue: VecDeque<Entry> = VecDeque::new();
         for (i, (d, r)) in deltas.iter().zip(&refs).enumerate() {
             if let Some(twice) = self.found_twice(&d.sku, d.remote_ref.as_deref()) {
                 out[i] = Some(twice);
                 continue;
             }
             let Some(r) = r else {
-                let remembered = d.remote_ref.as_deref().and_then(parse_ref).is_none()
-                    && !looked.contains(d.sku.as_str());
+                let remembered = !by_ref(i) && !looked.contains(d.sku.as_str());
                 out[i] = Some(match remembered {
                     true => remembered_absent(&d.sku),
                     false => unknown(d.sku.as_str(), d.remote_ref.as_deref()),
                 });
                 continue;
             };
-            let pooled = match current.get(r) {
-                Some(Stock::Parent) => Some(r.pool())
-                    .filter(|p| matches!(current.get(p), Some(Stock::Own(_) | Stock::Unset))),
-                _ => None,
-            };
-            let r = pooled.as_ref().unwrap_or(r);
-            let planned = plan.iter().position(|w| w.r == *r);
-            let stock = match current.get(r) {
-                Some(Stock::Unset) => Some(Stock::Own(0)),
-                stock => stock.copied(),
-            };
-            match stock {
-                None => out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref())),
-                Some(Stock::NotManaged | Stock::Unset) => {
-                    out[i] = Some(SendOutcome::Failed {
-                        message: format!(
-                        "sku {}: WooCommerce does not manage stock for it (manage_stock is off)",
-                        d.sku
-                    ),
-                    })
+            enqueue(&mut queue, limit, (i, *r, false));
+        }
+        let mut plan: Vec<Write> = Vec::new();
+        let mut written: Vec<std::result::Result<Option<i64>, SendOutcome>> = Vec::new();
+        // Variations' changes added into a write of their shared stock: (change, write), each
+        // answered as that write is. One write a call per count, the others answered "send
+        // again" (as for two items on one product), had the 11th size of a product with a
+        // backlog of sales wait ten passes, each counted an attempt, and bypassed.
+        let mut pooled_into: Vec<(usize, usize)> = Vec::new();
+        let mut progress = Progress::default();
+        'entries: while let Some(mut entry) = queue.pop_front() {
+            // Planned in the call's order: of two changes of one count, the later waits.
+            entry.items.sort_by_key(|x| x.0);
+            if let Some(e) = &progress.ended {
+                for (i, _, _) in &entry.items {
+                    out[*i] = Some(common::not_sent_after(e, &deltas[*i].sku));
                 }
-                // A whole change written over a fraction would keep the fraction, and the
-                // read-back could not tell it from a count in step.
-                Some(Stock::Fraction(f)) => {
-                    out[i] = Some(SendOutcome::Failed {
-                        message: format!(
-                            "sku {}: WooCommerce keeps a count with a fraction ({f}) for it, and this adapter sends whole units: set a whole count in the shop, or send one with Send QOH",
+                continue;
+            }
+            // Read, add, write: the window of DESIGN §4 is between this read and the write
+            // right after it. The ids are checked against the SKUs read (see `locate`): a SKU
+            // moved to another product is looked up again (once a call), and its item goes
+            // with that product's group (this one read again, so that every count of the
+            // request is the one read just before it).
+            let (current, failed) = loop {
+                let mut refs: Vec<WooRef> = Vec::new();
+                for (_, r, _) in &entry.items {
+                    if !refs.contains(r) {
+                        refs.push(*r);
+                    }
+                }
+                let seen = match self.read(&refs) {
+                    Ok(seen) => seen,
+                    Err(e) => break (HashMap::new(), Some(e)),
+                };
+                let stale: Vec<(usize, WooRef, bool)> = entry
+                    .items
+                    .iter()
+                    .filter(|(i, r, pooled)| {
+                        !pooled
+                            && !by_ref(*i)
+                            && seen.get(r).map_or(true, |(now, _)| *now != deltas[*i].sku)
+                    })
+                    .copied()
+                    .collect();
+                let wrong: Vec<usize> = stale.iter().map(|x| x.0).collect();
+                if wrong.is_empty() {
+                    break (seen, None);
+                }
+                entry.items.retain(|x| !wrong.contains(&x.0));
+                let mut moved: Vec<&str> = Vec::new();
+                for &i in &wrong {
+                    let sku = deltas[i].sku.as_str();
+                    if !looked.contains(sku) && !moved.contains(&sku) {
+                        moved.push(sku);
+                    }
+                }
+                if !moved.is_empty() {
+                    if let Err(e) = self.find(&moved) {
+                        entry.items.extend(stale);
+                        break (HashMap::new(), Some(e));
+                    }
+                    looked.extend(moved.iter().map(|s| (*s).to_owned()));
+                }
+                let again = self.lookup(&items);
+                let mut back = false;
+                for &i in &wrong {
+                    let d = &deltas[i];
+                    let Some(r) = again[i].filter(|_| moved.contains(&d.sku.as_str())) else {
+                        out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
+                        continue;
+                    };
+                    if let Some(twice) = self.found_twice(&d.sku, d.remote_ref.as_deref()) {
+                        out[i] = Some(twice);
+                    } else if group_of(r) == entry.group
+                        && (entry.items.iter().any(|x| x.1 == r) || entry.counts() < limit)
+                    {
+                        entry.items.push((i, r, false));
+                        back = true;
+                    } else {
+                        enqueue(&mut queue, limit, (i, r, false));
+                    }
+                }
+                if !back {
+                    break (seen, None);
+                }
+                entry.items.sort_by_key(|x| x.0);
+            };
+            if let Some(e) = failed {
+                // Nothing of this group was sent.
+                if progress.first {
+                    return Err(e);
+                }
+                for (i, _, _) in &entry.items {
+                    out[*i] = Some(outcome_for_failed_request(&e, &deltas[*i].sku, false));
+                }
+                if common::ends_write(&e) {
+                    progress.ended = Some(e);
+                }
+                continue 'entries;
+            }
+            let start = plan.len();
+            for &(i, r, pooled) in &entry.items {
+                let d = &deltas[i];
+                let stock = match current.get(&r).map(|(_, s)| *s) {
+                    Some(Stock::Unset) => Some(Stock::Own(0)),
+                    stock => stock,
+                };
+                // A variation sharing its product's stock (`manage_stock: "parent"`) sells
+                // from the product's count, the pool of all of them: its change is that
+                // count's change (the changes of the variations add up to the change of the
+                // pool), read and written with the products. Until 2026-12-04 it failed, the
+                // sale bypassed, and the shop went on selling the unit from the pool.
+                if !pooled && stock == Some(Stock::Parent) {
+                    enqueue(&mut queue, limit, (i, r.pool(), true));
+                    continue;
+                }
+                let planned = plan[start..]
+                    .iter()
+                    .position(|w| w.r == r)
+                    .map(|p| p + start);
+                match stock {
+                    // Its product keeps no count to share (or was not listed).
+                    _ if pooled && !matches!(stock, Some(Stock::Own(_))) => {
+                        out[i] = Some(SendOutcome::Failed {
+                            message: format!(
+                                "sku {}: this WooCommerce variation has no stock of its own (manage_stock is \"parent\"), and its product keeps no count to share; turn on Manage stock for the variation or its product",
+                                d.sku
+                            ),
+                        })
+                    }
+                    None | Some(Stock::Parent) => {
+                        out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()))
+                    }
+                    Some(Stock::NotManaged | Stock::Unset) => {
+                        out[i] = Some(SendOutcome::Failed {
+                            message: format!(
+                            "sku {}: WooCommerce does not manage stock for it (manage_stock is off)",
                             d.sku
                         ),
-                    })
-                }
-                // Its product keeps no count to share (or was not listed).
-                Some(Stock::Parent) => {
-                    out[i] = Some(SendOutcome::Failed {
-                        message: format!(
-                            "sku {}: this WooCommerce variation has no stock of its own (manage_stock is \"parent\"), and its product keeps no count to share; turn on Manage stock for the variation or its product",
-                            d.sku
-                        ),
-                    })
-                }
-                Some(Stock::Own(_)) if pooled.is_some() && planned.is_some() => {
-                    let p = planned.expect("matched above");
-                    match plan[p].count.checked_add(d.delta) {
-                        Some(sum) => {
-                            plan[p].count = sum;
-                            pooled_into.push((i, p));
+                        })
+                    }
+                    // A whole change written over a fraction would keep the fraction, and the
+                    // read-back could not tell it from a count in step.
+                    Some(Stock::Fraction(f)) => {
+                        out[i] = Some(SendOutcome::Failed {
+                            message: format!(
+                                "sku {}: WooCommerce keeps a count with a fraction ({f}) for it, and this adapter sends whole units: set a whole count in the shop, or send one with Send QOH",
+                                d.sku
+                            ),
+                        })
+                    }
+                    // Written by an earlier request of this call (a variation's shared count
+                    // reached after its product's own SKU went): checked against the one
+                    // count written, both were "applied".
+                    Some(Stock::Own(_)) if plan[..start].iter().any(|w| w.r == r) => {
+                        out[i] = Some(common::sent_after_another(&d.sku, "its WooCommerce product"))
+                    }
+                    Some(Stock::Own(_)) if pooled && planned.is_some() => {
+                        let p = planned.expect("matched above");
+                        match (
+                            plan[p].count.checked_add(d.delta),
+                            plan[p].delta.and_then(|s| s.checked_add(d.delta)),
+                        ) {
+                            (Some(sum), Some(change)) => {
+                                plan[p].count = sum;
+                                plan[p].delta = Some(change);
+                                pooled_into.push((i, p));
+                            }
+                            _ => {
+                                out[i] = Some(SendOutcome::Failed {
+                                    message: format!("sku {}: the count would overflow", d.sku),
+                                })
+                            }
                         }
+                    }
+                    // Checked against the one count written, both were "applied".
+                    Some(Stock::Own(_)) if planned.is_some() => {
+                        out[i] = Some(common::sent_after_another(&d.sku, "its WooCommerce product"))
+                    }
+                    Some(Stock::Own(now)) => match now.checked_add(d.delta) {
+                        Some(target) => plan.push(Write {
+                            at: i,
+                            r,
+                            count: target,
+                            before: Some(now),
+                            delta: Some(d.delta),
+                            sku: &d.sku,
+                        }),
                         None => {
                             out[i] = Some(SendOutcome::Failed {
                                 message: format!("sku {}: the count would overflow", d.sku),
                             })
                         }
-                    }
+                    },
                 }
-                // Checked against the one count written, both were "applied".
-                Some(Stock::Own(_)) if planned.is_some() => {
-                    out[i] = Some(common::sent_after_another(&d.sku, "its WooCommerce product"))
-                }
-                Some(Stock::Own(now)) => match now.checked_add(d.delta) {
-                    Some(target) => plan.push(Write {
-                        at: i,
-                        r: *r,
-                        count: target,
-                        before: Some(now),
-                        sku: &d.sku,
-                    }),
-                    None => {
-                        out[i] = Some(SendOutcome::Failed {
-                            message: format!("sku {}: the count would overflow", d.sku),
-                        })
-                    }
-                },
+            }
+            if plan.len() > start {
+                written.extend(self.write(&mut plan[start..], deltas.len(), &mut progress)?);
             }
         }
         if !plan.is_empty() {
-            let written = self.write(&plan, deltas.len())?;
             let to_verify: Vec<WooRef> = plan
                 .iter()
                 .zip(&written)
@@ -1494,11 +1791,12 @@ impl WooCommerceAdapter {
                 r,
                 count: s.qoh,
                 before: current.get(&r).and_then(|s| s.counting()),
+                delta: None,
                 sku: &s.sku,
             });
         }
         if !plan.is_empty() {
-            let written = self.write(&plan, sets.len())?;
+            let written = self.write(&mut plan, sets.len(), &mut Progress::default())?;
             for (w, result) in plan.iter().zip(written) {
                 let (sku, sent) = (w.sku, w.count);
                 out[w.at] = Some(match result {
