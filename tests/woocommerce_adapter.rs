@@ -486,6 +486,8 @@ fn a_shop_with_a_lower_batch_limit_gets_every_sale_in_smaller_requests() {
         (200, products(1..=60, 10, false)),
         (413, too_large),
         (200, products(1..=30, 9, true)),
+        // The second half read again after the first went.
+        (200, products(31..=60, 10, false)),
         (200, products(31..=60, 9, true)),
         (200, products(1..=60, 9, false)),
     ]);

@@ -52,9 +52,9 @@
 //! batch request each (each product's variations, then the products, at most 100 a
 //! request), and each group's counts are read (one `GET`, which also checks their SKUs)
 //! right before its write, not all at the start of the call, where the window was every
-//! request of the call until 2026-12-04. (The halves of a batch the shop refuses as too
-//! large, 413, go on that batch's read: its window is the requests it took, once.) The
-//! read-back catches a
+//! request of the call until 2026-12-04. (The first half of a batch the shop refuses as too
+//! large, 413, goes on that batch's read, only the refused request between; the second
+//! half is read again after the first went.) The read-back catches a
 //! change that landed between write and verify: such an item is
 //! [`SendOutcome::Uncertain`], left for the drift report, never re-sent blindly; an answer
 //! lost after the write is [`CartError::Ambiguous`], which the controller also marks
@@ -863,10 +863,10 @@ impl WooCommerceAdapter {
     /// caller reads the items just before this call, and a request that follows another one
     /// of this call (the items past a shop's lower limit, learnt from a 413 earlier in the
     /// call) reads its items again first, then adds. Planned from the first read, its count
-    /// would overwrite a sale WooCommerce recorded while the requests before it ran. The
-    /// halves of a batch answered 413 go on the batch's read: they are the one batch the shop
-    /// would not take at once (nothing of it applied), so their window is the requests that
-    /// batch took, once: later batches of the adapter are no larger.
+    /// would overwrite a sale WooCommerce recorded while the requests before it ran. So is
+    /// the second half of a batch answered 413 (the first half went since the batch's read,
+    /// and a sale during it was overwritten until 2026-12-04); the first half goes on the
+    /// batch's read: only the refused request, which applied nothing, went since.
     fn write(
         &self,
         items: &mut [Write<'_>],
@@ -882,7 +882,8 @@ impl WooCommerceAdapter {
                 .or_default()
                 .push(i);
         }
-        // Whether a request of this call went since the caller's read.
+        // Whether a request of this call that may have taken time to apply went since the
+        // last read of the next request's items (a 413 applied nothing).
         let mut sent = false;
         'requests: for (parent, idx) in groups {
             if progress.ended.is_some() {
@@ -892,14 +893,13 @@ impl WooCommerceAdapter {
                 None => "products/batch".to_owned(),
                 Some(p) => format!("products/{p}/variations/batch"),
             };
-            // Each request's items, and whether they are a half of a batch the shop refused
-            // as too large (413).
-            let mut parts: VecDeque<(Vec<usize>, bool)> = idx
+            // Each request's items.
+            let mut parts: VecDeque<Vec<usize>> = idx
                 .chunks(self.batch_limit.load(Ordering::Relaxed))
-                .map(|c| (c.to_vec(), false))
+                .map(<[usize]>::to_vec)
                 .collect();
-            while let Some((mut chunk, half)) = parts.pop_front() {
-                if sent && !half && chunk.iter().any(|i| items[*i].delta.is_some()) {
+            while let Some(mut chunk) = parts.pop_front() {
+                if sent && chunk.iter().any(|i| items[*i].delta.is_some()) {
                     let refs: Vec<WooRef> = chunk.iter().map(|i| items[*i].r).collect();
                     match self.read(&refs) {
                         Ok(now) => chunk.retain(|i| match recount(&mut items[*i], &now) {
@@ -962,8 +962,11 @@ impl WooCommerceAdapter {
                     Err(CartError::Rejected(m)) if m.starts_with("HTTP 413") && chunk.len() > 1 => {
                         let (a, b) = chunk.split_at(chunk.len().div_ceil(2));
                         self.batch_limit.fetch_min(a.len(), Ordering::Relaxed);
-                        parts.push_front((b.to_vec(), true));
-                        parts.push_front((a.to_vec(), true));
+                        parts.push_front(b.to_vec());
+                        parts.push_front(a.to_vec());
+                        // The first half goes on the read this batch was planned from: only
+                        // this refused request went since. The second is read again after it.
+                        sent = false;
                         continue;
                     }
                     // PHP died part-way (a 500 from WordPress): it is done with the batch, so
