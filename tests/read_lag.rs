@@ -84,10 +84,7 @@ fn age_changes(f: &Fixture, ms: i64) {
 /// Writes `n` history entries of changes applied on another cart, dated `ago` ms back.
 fn log_entries(f: &Fixture, n: i64, ago: i64) {
     let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     conn.execute(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
          INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, at)
@@ -328,10 +325,7 @@ impl inventory_sync::adapter::CartAdapter for LooksForNotes {
         sets: &[inventory_sync::adapter::QuantitySet],
     ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
         let conn = rusqlite::Connection::open(&self.store).unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
+        let now = now_ms();
         for s in sets {
             // Noted in the last half minute: for this send.
             let noted: bool = conn
@@ -537,4 +531,12 @@ fn the_operator_is_told_how_to_read_a_best_seller() {
     let item = drift.items.iter().find(|d| d.sku == "MUG").unwrap();
     let outcome = item.outcome.as_deref().unwrap_or_default();
     assert!(outcome.contains("real-time sync has been off"), "{outcome}");
+}
+
+/// The clock the store dates its history by (Unix ms).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

@@ -233,16 +233,7 @@ pub fn check(
     cart: &dyn TestCart,
     options: &CheckOptions,
 ) -> ConformanceReport {
-    let mut run = Run {
-        adapter,
-        cart,
-        options,
-        said: Vec::new(),
-        keys: 0,
-        made_absent: false,
-        declared: Duration::ZERO,
-        lag: Duration::ZERO,
-    };
+    let mut run = Run::new(adapter, cart, options);
     run.declared = catch_unwind(AssertUnwindSafe(|| adapter.read_lag())).unwrap_or_default();
     // One past what the library waits is that check's failure; no other waits it out.
     run.lag = Some(run.declared)
@@ -298,16 +289,7 @@ pub fn check_refused_credentials(
     wrong: &[&str],
     options: &CheckOptions,
 ) -> ConformanceReport {
-    let mut run = Run {
-        adapter: refused,
-        cart: &NoCart,
-        options,
-        said: Vec::new(),
-        keys: 0,
-        made_absent: false,
-        declared: Duration::ZERO,
-        lag: Duration::ZERO,
-    };
+    let mut run = Run::new(refused, &NoCart, options);
     let verdict = run.judge(|r| {
         let sku = r.sku(1);
         let delta = [r.delta(&sku, -1)];
@@ -376,16 +358,7 @@ pub fn check_keys_across_adapters(
     cart: &dyn TestCart,
     options: &CheckOptions,
 ) -> ConformanceReport {
-    let mut run = Run {
-        adapter: first,
-        cart,
-        options,
-        said: Vec::new(),
-        keys: 0,
-        made_absent: false,
-        declared: Duration::ZERO,
-        lag: Duration::ZERO,
-    };
+    let mut run = Run::new(first, cart, options);
     let mode = catch_unwind(AssertUnwindSafe(|| first.update_mode()));
     let verdict = match mode {
         Ok(UpdateMode::RelativeKeyed) => {
@@ -475,7 +448,25 @@ struct Run<'a> {
 
 type Step = std::result::Result<(), String>;
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// A run of checks on `adapter`, judged by `cart`, waiting out no read lag until told.
+    fn new(
+        adapter: &'a dyn CartAdapter,
+        cart: &'a dyn TestCart,
+        options: &'a CheckOptions,
+    ) -> Self {
+        Run {
+            adapter,
+            cart,
+            options,
+            said: Vec::new(),
+            keys: 0,
+            made_absent: false,
+            declared: Duration::ZERO,
+            lag: Duration::ZERO,
+        }
+    }
+
     /// A check's verdict; a panic in it (the adapter's) fails it.
     fn judge(&mut self, f: impl FnOnce(&mut Self) -> Step) -> Verdict {
         match catch_unwind(AssertUnwindSafe(|| f(self))) {

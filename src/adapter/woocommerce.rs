@@ -912,12 +912,7 @@ impl WooCommerceAdapter {
                         // Nothing of this chunk was sent.
                         Err(e) if progress.first => return Err(e),
                         Err(e) => {
-                            for i in &chunk {
-                                out[*i] =
-                                    Some(Err(outcome_for_failed_request(&e, items[*i].sku, false)));
-                            }
-                            if common::ends_write(&e) {
-                                progress.ended = Some(e);
+                            if progress.failed(e, &chunk, items, &mut out) {
                                 break 'requests;
                             }
                             continue;
@@ -1001,12 +996,7 @@ impl WooCommerceAdapter {
                         return Err(e)
                     }
                     Err(e) => {
-                        for i in &chunk {
-                            out[*i] =
-                                Some(Err(outcome_for_failed_request(&e, items[*i].sku, false)));
-                        }
-                        if common::ends_write(&e) {
-                            progress.ended = Some(e);
+                        if progress.failed(e, &chunk, items, &mut out) {
                             break 'requests;
                         }
                         continue;
@@ -1305,6 +1295,28 @@ struct Progress {
     /// The error that ended the call, if one did ([`common::ends_write`]): nothing more is
     /// sent.
     ended: Option<CartError>,
+}
+
+impl Progress {
+    /// A request of `chunk` (a read before it, or its write) failed with `e` after the call
+    /// may have applied something: each of its items gets the request's outcome. Returns
+    /// whether `e` ends the call (kept in `ended`), or the next request goes on.
+    fn failed(
+        &mut self,
+        e: CartError,
+        chunk: &[usize],
+        items: &[Write<'_>],
+        out: &mut [Option<std::result::Result<Option<i64>, SendOutcome>>],
+    ) -> bool {
+        for &i in chunk {
+            out[i] = Some(Err(outcome_for_failed_request(&e, items[i].sku, false)));
+        }
+        let ends = common::ends_write(&e);
+        if ends {
+            self.ended = Some(e);
+        }
+        ends
+    }
 }
 
 impl Default for Progress {
