@@ -39,7 +39,12 @@ pub mod secret;
 pub mod stack;
 mod store;
 
-pub use adapter::{CartAdapter, CartError, UpdateMode};
+// What an implementation of `CartAdapter` names, at the root beside the trait (the module
+// paths stay): an integrator writing one should not have to learn where each type lives.
+pub use adapter::{
+    CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
+    UpdateMode,
+};
 pub use carts::{Capabilities, Cart, CartId, SyncLevel, WebFields};
 pub use controller::{CartReport, ControllerStatus, RunReport, StackController};
 pub use error::{Error, ErrorKind, Result};
