@@ -34,14 +34,17 @@
 //! another instance (the next pass's, another workstation's, the process's after a crash),
 //! so keys remembered by the adapter instead of the cart de-duplicate nothing.
 //!
-//! **What no check here covers: the answers to a cart failing.** The check drives a cart
-//! that answers. How the adapter maps a refused, failed or lost request (the table in
-//! [the contract](super)) is for its own tests, against a stand-in that fails on purpose. The
-//! costliest slips: a call that fails after an earlier request of it was applied answered
-//! as an error of the whole call (the library then sends the applied changes again: answer
-//! `Ok` with per-item outcomes); a write whose answer was lost answered
-//! [`CartError::Unavailable`] or [`SendOutcome::Retry`] (to a cart without keys it is sent
-//! again on top of itself: answer [`CartError::Ambiguous`], or read the count back).
+//! [`check_faults`] checks the answers to a cart failing, with a test cart that fails on
+//! purpose ([`TestCart::inject`], whose default says it cannot; the `emulator` feature's
+//! loopback cart can): a write whose answer the cart lost must not be answered as "not
+//! applied" ([`CartError::Unavailable`], [`SendOutcome::Retry`]) unless the cart
+//! de-duplicates keys, or the library sends it again on top of itself; and a call whose
+//! second request the cart failed must answer `Ok`, per item, rather than the failed
+//! request's error for the whole call (the library then sends the applied changes again). An
+//! adapter that passes [`check`] can still do either, and double a sale. What it cannot make
+//! (a refused request, a 502 from a gateway, a malformed body) is for the adapter's own
+//! tests, against a stand-in that fails on purpose: the table in [the contract](super) says
+//! what each must answer.
 //!
 //! ```
 //! use inventory_sync::adapter::conformance::{check, CheckOptions, TestCart};
@@ -81,6 +84,33 @@ pub trait TestCart {
     fn put(&self, sku: &str, count: i64) -> Result<(), String>;
     /// The count the cart offers for `sku`; `None` when it does not list it.
     fn count(&self, sku: &str) -> Result<Option<i64>, String>;
+    /// Arms `fault` for the adapter's next requests, for [`check_faults`]: `Ok(true)` once
+    /// armed, `Ok(false)` from a cart that cannot make it (the default: those checks are then
+    /// reported not applicable, and [`check`] never asks).
+    fn inject(&self, fault: CartFault) -> Result<bool, String> {
+        let _ = fault;
+        Ok(false)
+    }
+    /// Disarms what [`TestCart::inject`] armed and no request met (an adapter that wrote a
+    /// call in one request leaves a fault meant for its second). The default does nothing.
+    fn clear_faults(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A failure a test cart makes on purpose for [`check_faults`] ([`TestCart::inject`]): what
+/// a real cart does to an adapter on a bad day, and costs the most when answered wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CartFault {
+    /// Apply the next request that changes counts, then lose its answer: close the
+    /// connection without one, as a time-out after sending or a proxy dropping it does.
+    /// Requests that only read, before it, pass untouched.
+    ApplyThenLoseAnswer,
+    /// Answer the next request that changes counts as usual, then fail the request after it
+    /// as a cart that is down does (a 503 naming no wait), applying nothing of it: a call the
+    /// adapter sends as several requests, failing part-way.
+    FailAfterFirstWrite,
 }
 
 /// What [`check`] works with.
@@ -220,6 +250,14 @@ pub mod names {
     pub const READ_LAG: &str = "reads show a change within the declared read lag";
     /// A key sent through one adapter instance and again through another applies once.
     pub const KEYS_ACROSS: &str = "a key re-sent through another adapter applies once";
+    /// After the cart applied a delta and lost the answer, the adapter's answer, handled as
+    /// the library handles it (sent again or not, by its
+    /// [`UpdateMode`](super::UpdateMode)), leaves the change applied once.
+    pub const LOST_ANSWER: &str =
+        "a write whose answer was lost is not sent again on top of itself";
+    /// A call of two items whose second request the cart failed answers `Ok`, `Applied` for
+    /// the items the cart took and `Retry` (or `Uncertain`) for the others, deltas and counts.
+    pub const PART_FAILED: &str = "a call failing part-way answers each item as the cart left it";
     /// Every call of an adapter given credentials the cart refuses answers
     /// [`CartError::Unauthorized`](super::CartError::Unauthorized), quoting none of them.
     pub const REFUSED: &str = "refused credentials pause the cart, quoted nowhere";
@@ -399,6 +437,98 @@ pub fn check_keys_across_adapters(
     }
 }
 
+/// Runs the checks of a failing cart on `adapter`, with a test cart that makes faults on
+/// purpose ([`TestCart::inject`]; a cart that cannot has them reported not applicable):
+///
+/// | check | a breach means |
+/// |---|---|
+/// | `a write whose answer was lost is not sent again on top of itself` | a sale whose answer a cart without keys lost answered `Unavailable` or `Retry` (read as "not applied"), sent again: taken twice |
+/// | `a call failing part-way answers each item as the cart left it` | an adapter that writes a call in several requests answering the error of the failed one for the whole call: the library reads every error but `Ambiguous` as nothing applied, sends the applied changes again (twice on a cart without keys) and, in Send QOH, sends the waiting records a count included on top of it |
+///
+/// The first judges by what the library does: an answer it reads as not applied (an error
+/// other than [`CartError::Ambiguous`] or [`CartError::Rejected`], a `Retry`, a `Conflict`)
+/// is sent again, as is a lost answer (`Ambiguous`, a short answer) to a
+/// [`UpdateMode::RelativeKeyed`] adapter, under the same key; the cart must then count the
+/// change once. An answer that bypasses the change (`Failed`, `Rejected`) fails too: the cart
+/// has it. The second sends two items, then two counts, and compares each item's outcome
+/// with the count the cart holds: one the cart took is `Applied`, one it did not is `Retry`
+/// or `Uncertain`. An adapter that writes a call in one request leaves the fault unmet: the
+/// check is then not applicable.
+pub fn check_faults(
+    adapter: &dyn CartAdapter,
+    cart: &dyn TestCart,
+    options: &CheckOptions,
+) -> ConformanceReport {
+    let mut run = Run::new(adapter, cart, options);
+    let mut report = ConformanceReport::default();
+    let Ok(mode) = catch_unwind(AssertUnwindSafe(|| adapter.update_mode())) else {
+        for name in [names::LOST_ANSWER, names::PART_FAILED] {
+            report.checks.push(Check {
+                name,
+                verdict: Verdict::Failed("update_mode panicked".into()),
+            });
+        }
+        return report;
+    };
+    run.lag = catch_unwind(AssertUnwindSafe(|| adapter.read_lag()))
+        .unwrap_or_default()
+        .min(MAX_READ_LAG);
+    let lost = run.judge_faulted(|r| r.lost_answer(mode));
+    let part = run.judge_faulted(Run::part_failed);
+    for (name, verdict) in [(names::LOST_ANSWER, lost), (names::PART_FAILED, part)] {
+        report.checks.push(Check { name, verdict });
+    }
+    report
+}
+
+/// What the library does with an adapter's answer to one delta the cart applied, and why:
+/// whether it sends the change again, whether it bypasses it, and what it read the answer as.
+fn library_reading(
+    answer: &std::result::Result<Vec<SendOutcome>, CartError>,
+    mode: UpdateMode,
+) -> (bool, bool, String) {
+    let keyed = mode.resends_safely();
+    let lost = match keyed {
+        true => "a lost answer, sent again under its key",
+        false => "a lost answer, left in doubt for an operator",
+    };
+    match answer {
+        Err(CartError::Ambiguous(_)) => (keyed, false, format!("Ambiguous ({lost})")),
+        Err(CartError::Rejected(_)) => (
+            false,
+            true,
+            "Rejected (refused, nothing applied: the change is bypassed, though the cart has it)"
+                .into(),
+        ),
+        Err(e) => (
+            true,
+            false,
+            format!("{} (nothing applied: sent again)", error_kind(e)),
+        ),
+        Ok(o) if o.len() != 1 => (
+            keyed,
+            false,
+            format!("{} outcomes for 1 item ({lost})", o.len()),
+        ),
+        Ok(o) => match &o[0] {
+            SendOutcome::Applied { .. } => (false, false, "Applied".into()),
+            SendOutcome::Uncertain { .. } => {
+                (false, false, "Uncertain (left for an operator)".into())
+            }
+            SendOutcome::Failed { .. } => (
+                false,
+                true,
+                "Failed (nothing applied: the change is bypassed, though the cart has it)".into(),
+            ),
+            other @ (SendOutcome::Retry { .. } | SendOutcome::Conflict { .. }) => (
+                true,
+                false,
+                format!("{other:?} (nothing applied: sent again)"),
+            ),
+        },
+    }
+}
+
 /// The variant of `e`, for a verdict (its message may quote what the check must not).
 fn error_kind(e: &CartError) -> &'static str {
     match e {
@@ -474,6 +604,195 @@ impl<'a> Run<'a> {
             Ok(Err(why)) => Verdict::Failed(why),
             Err(p) => Verdict::Failed(format!("the adapter panicked: {}", panic_text(&p))),
         }
+    }
+
+    /// A check that arms a fault: `Ok(Some(why))` is not applicable; whatever it armed is
+    /// disarmed after it, however it ended.
+    fn judge_faulted(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> std::result::Result<Option<String>, String>,
+    ) -> Verdict {
+        let mut not_applicable = None;
+        let verdict = self.judge(|r| {
+            not_applicable = f(r)?;
+            Ok(())
+        });
+        let cleared = self.cart.clear_faults();
+        match (verdict, not_applicable, cleared) {
+            (Verdict::Passed, _, Err(e)) => {
+                Verdict::Failed(format!("the test cart could not clear its faults: {e}"))
+            }
+            (Verdict::Passed, Some(why), _) => Verdict::NotApplicable(why),
+            (verdict, _, _) => verdict,
+        }
+    }
+
+    /// Arms `fault` on the test cart: `false` when it cannot make it.
+    fn arm(&self, fault: CartFault) -> std::result::Result<bool, String> {
+        self.cart
+            .inject(fault)
+            .map_err(|e| format!("the test cart could not arm {fault:?}: {e}"))
+    }
+
+    fn disarm(&self) -> Step {
+        self.cart
+            .clear_faults()
+            .map_err(|e| format!("the test cart could not clear its faults: {e}"))
+    }
+
+    fn lost_answer(&mut self, mode: UpdateMode) -> std::result::Result<Option<String>, String> {
+        let a = self.sku(1);
+        self.put(&a, 10)?;
+        self.settle();
+        let sale = self.delta(&a, -2);
+        if !self.arm(CartFault::ApplyThenLoseAnswer)? {
+            return Ok(Some(
+                "the test cart cannot lose an answer (TestCart::inject)".into(),
+            ));
+        }
+        let answer = self.adapter.apply_deltas(std::slice::from_ref(&sale));
+        self.heard(&answer);
+        self.disarm()?;
+        self.expect_count(
+            &a,
+            8,
+            "the test cart applied a delta of -2 to 10 and lost the answer (if not, its \
+             TestCart::inject is at fault)",
+        )?;
+        let (again, bypassed, read) = library_reading(&answer, mode);
+        if again {
+            let resent = self.adapter.apply_deltas(std::slice::from_ref(&sale));
+            self.heard(&resent);
+        }
+        let what = format!(
+            "the cart applied a delta of -2 to 10 and lost the answer; the adapter ({mode:?}) \
+             answered {read}: answer a lost write Ambiguous (or Uncertain), or read the count \
+             back"
+        );
+        if bypassed {
+            return Err(what);
+        }
+        self.expect_count(&a, 8, &what)?;
+        Ok(None)
+    }
+
+    fn part_failed(&mut self) -> std::result::Result<Option<String>, String> {
+        let (a, b) = (self.sku(1), self.sku(2));
+        self.put(&a, 10)?;
+        self.put(&b, 20)?;
+        self.settle();
+        let deltas = [self.delta(&a, -1), self.delta(&b, -1)];
+        if !self.arm(CartFault::FailAfterFirstWrite)? {
+            return Ok(Some(
+                "the test cart cannot fail a request after a write (TestCart::inject)".into(),
+            ));
+        }
+        let answer = self.adapter.apply_deltas(&deltas);
+        self.heard(&answer);
+        self.disarm()?;
+        self.settle();
+        let took = [self.count(&a)? == Some(9), self.count(&b)? == Some(19)];
+        let split_deltas = self.per_item(
+            "apply_deltas of a delta to each of two items",
+            [&a, &b],
+            answer,
+            took,
+            "sends the changes the cart took again (twice, to a cart without keys)",
+        )?;
+
+        self.put(&a, 10)?;
+        self.put(&b, 20)?;
+        self.settle();
+        let sets = [self.set(&a, 5, None), self.set(&b, 6, None)];
+        self.arm(CartFault::FailAfterFirstWrite)?;
+        let answer = self.adapter.set_quantities(&sets);
+        self.heard(&answer);
+        self.disarm()?;
+        self.settle();
+        let took = [self.count(&a)? == Some(5), self.count(&b)? == Some(6)];
+        let split_sets = self.per_item(
+            "set_quantities of a count for each of two items",
+            [&a, &b],
+            answer,
+            took,
+            "has Send QOH send the changes waiting for the items it set on top of their counts",
+        )?;
+        Ok(match split_deltas || split_sets {
+            true => None,
+            false => Some(
+                "the adapter wrote each call's two items in one request: no call of it failed \
+                 part-way"
+                    .into(),
+            ),
+        })
+    }
+
+    /// Judges the answer to a call of two items whose second write request the cart failed,
+    /// by what the cart took (`took`): `Ok(true)` when the call did fail part-way (the cart
+    /// took some of it but not all), `Ok(false)` when the fault left all or none of it.
+    fn per_item(
+        &self,
+        call: &str,
+        skus: [&str; 2],
+        answer: std::result::Result<Vec<SendOutcome>, CartError>,
+        took: [bool; 2],
+        resent: &str,
+    ) -> std::result::Result<bool, String> {
+        let taken: Vec<&str> = skus
+            .iter()
+            .zip(took)
+            .filter(|(_, t)| *t)
+            .map(|(s, _)| *s)
+            .collect();
+        let part = !taken.is_empty() && taken.len() < skus.len();
+        let outcomes = match answer {
+            Err(e) if !taken.is_empty() => {
+                return Err(format!(
+                    "{call} answered {} for the whole call after the cart took {} in the call's \
+                     first request: the library reads that as nothing applied ({}) and {resent}; \
+                     answer Ok, Applied for what the cart took and Retry for the rest",
+                    error_kind(&e),
+                    taken.join(", "),
+                    match e {
+                        CartError::Ambiguous(_) => "or in doubt",
+                        _ => "nothing of it",
+                    }
+                ))
+            }
+            // Nothing taken: the whole call failed, as an error says.
+            Err(_) => return Ok(false),
+            Ok(o) => one_each(Ok(o), skus.len(), call)?,
+        };
+        for ((sku, took), outcome) in skus.iter().zip(took).zip(&outcomes) {
+            match (took, outcome) {
+                (true, SendOutcome::Applied { .. }) => {}
+                (false, SendOutcome::Retry { .. } | SendOutcome::Uncertain { .. }) => {}
+                (true, other) => {
+                    return Err(format!(
+                        "{call}: {sku}, which the cart took before the next request failed, \
+                         answered {other:?}, not Applied: the library {}",
+                        match other {
+                            SendOutcome::Uncertain { .. } => "leaves it for an operator",
+                            SendOutcome::Failed { .. } => "bypasses a change the cart has",
+                            _ => resent,
+                        }
+                    ))
+                }
+                (false, other) => {
+                    return Err(format!(
+                        "{call}: {sku}, whose request the cart failed (applying nothing), \
+                         answered {other:?}, not Retry: the library {}",
+                        match other {
+                            SendOutcome::Applied { .. } => {
+                                "takes for published a change the cart never got"
+                            }
+                            _ => "gives up a change that trying again would publish",
+                        }
+                    ))
+                }
+            }
+        }
+        Ok(part)
     }
 
     /// The `n`th SKU (from 1) the check uses.

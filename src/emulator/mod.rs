@@ -30,6 +30,7 @@ mod bigcommerce;
 mod shopify;
 mod woocommerce;
 
+use crate::adapter::conformance::{CartFault, TestCart};
 use parking_lot::{Condvar, Mutex};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -105,6 +106,19 @@ pub enum Fault {
         /// How many requests.
         count: usize,
     },
+    /// [`Fault::ApplyThenDrop`] for the next `count` requests that change counts only (reads
+    /// pass untouched): a write whose answer is lost, to an adapter that reads first.
+    ApplyWriteThenDrop {
+        /// How many write requests.
+        count: usize,
+    },
+    /// Let the next `count` requests that change counts through untouched (reads pass too,
+    /// uncounted), so that the fault queued after it meets a later write: a call of several
+    /// requests failing after its first was applied.
+    PassWrites {
+        /// How many write requests pass.
+        count: usize,
+    },
 }
 
 impl Fault {
@@ -115,7 +129,9 @@ impl Fault {
             | Fault::ApplyThenDrop { count }
             | Fault::ApplyThenStatus { count, .. }
             | Fault::MalformedJson { count }
-            | Fault::Hang { count } => count,
+            | Fault::Hang { count }
+            | Fault::ApplyWriteThenDrop { count }
+            | Fault::PassWrites { count } => count,
         }
     }
 }
@@ -212,6 +228,43 @@ impl std::fmt::Debug for Emulator {
         f.debug_struct("Emulator")
             .field("addr", &self.addr)
             .finish_non_exhaustive()
+    }
+}
+
+/// The emulator as the conformance kit's test cart, faults included: counts are put and read
+/// behind the adapter's back, and [`CartFault`]s are made with this emulator's own
+/// [`Fault`]s (a lost answer: [`Fault::ApplyWriteThenDrop`]; a call failing after its first
+/// write: [`Fault::PassWrites`], then a 503).
+impl TestCart for Emulator {
+    fn put(&self, sku: &str, count: i64) -> Result<(), String> {
+        self.set_qoh(sku, count);
+        Ok(())
+    }
+    fn count(&self, sku: &str) -> Result<Option<i64>, String> {
+        Ok(self.qoh(sku))
+    }
+    fn inject(&self, fault: CartFault) -> Result<bool, String> {
+        match fault {
+            CartFault::ApplyThenLoseAnswer => {
+                Emulator::inject(self, Fault::ApplyWriteThenDrop { count: 1 })
+            }
+            CartFault::FailAfterFirstWrite => {
+                Emulator::inject(self, Fault::PassWrites { count: 1 });
+                Emulator::inject(
+                    self,
+                    Fault::Status {
+                        status: 503,
+                        count: 1,
+                        retry_after: None,
+                    },
+                );
+            }
+        }
+        Ok(true)
+    }
+    fn clear_faults(&self) -> Result<(), String> {
+        Emulator::clear_faults(self);
+        Ok(())
     }
 }
 
@@ -768,7 +821,11 @@ fn next_fault(shared: &Shared, kind: Option<RequestKind>) -> Option<Fault> {
     let mut faults = shared.faults.lock();
     let front = faults.front_mut()?;
     let write = matches!(kind, Some(RequestKind::Adjust | RequestKind::Set));
-    if matches!(front, Fault::ApplyThenStatus { .. }) && !write {
+    let write_only = matches!(
+        front,
+        Fault::ApplyThenStatus { .. } | Fault::ApplyWriteThenDrop { .. } | Fault::PassWrites { .. }
+    );
+    if write_only && !write {
         return None;
     }
     let count = front.count_mut();
@@ -835,7 +892,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                 hang(reader.get_mut());
                 return;
             }
-            Some(Fault::ApplyThenDrop { .. }) => {
+            Some(Fault::ApplyThenDrop { .. } | Fault::ApplyWriteThenDrop { .. }) => {
                 let _ = handle(shared, &request);
                 let _ = writer.shutdown(Shutdown::Both);
                 return;
@@ -861,7 +918,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                 std::thread::sleep(Duration::from_millis(ms));
                 answer
             }
-            None => handle(shared, &request),
+            None | Some(Fault::PassWrites { .. }) => handle(shared, &request),
         };
         if write_answer(&mut writer, &answer, close).is_err() || close {
             let _ = writer.shutdown(Shutdown::Both);
