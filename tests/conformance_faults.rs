@@ -271,3 +271,62 @@ fn a_test_cart_that_cannot_fail_has_the_checks_not_applicable() {
         );
     }
 }
+
+/// The built-in adapters, each against its loopback cart failing on purpose, answer as the
+/// contract says: the owner's own stores rely on the same answers the kit asks of others.
+#[test]
+fn the_builtin_adapters_answer_a_failing_loopback_cart_rightly() {
+    use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
+    use inventory_sync::adapter::shopify::ShopifyAdapter;
+    use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+    use inventory_sync::emulator::Mode;
+    use inventory_sync::secret::Secret;
+    const T: Duration = Duration::from_secs(5);
+    let carts: Vec<(&str, Emulator)> = vec![
+        ("shopify", Emulator::start_mode(Mode::Shopify).unwrap()),
+        (
+            "woocommerce",
+            Emulator::start_mode(Mode::WooCommerce).unwrap(),
+        ),
+        (
+            "bigcommerce",
+            Emulator::start_mode(Mode::BigCommerce).unwrap(),
+        ),
+    ];
+    for (name, cart) in &carts {
+        let adapter: Box<dyn CartAdapter> = match *name {
+            "shopify" => {
+                cart.set_token(Some("tok"));
+                Box::new(
+                    ShopifyAdapter::new(&cart.url(), Secret::new("tok"), "1", None, T).unwrap(),
+                )
+            }
+            "woocommerce" => {
+                cart.set_token(Some("ck_test:cs"));
+                Box::new(
+                    WooCommerceAdapter::new(&cart.url(), "ck_test", Secret::new("cs"), T).unwrap(),
+                )
+            }
+            _ => {
+                cart.set_token(Some("tok"));
+                Box::new(
+                    BigCommerceAdapter::new(
+                        &format!("{}stores/abc123/", cart.url()),
+                        Secret::new("tok"),
+                        1,
+                        T,
+                    )
+                    .unwrap()
+                    .with_read_lag(Duration::ZERO),
+                )
+            }
+        };
+        let faults = check_faults(adapter.as_ref(), cart, &CheckOptions::default());
+        println!("{name}:\n{faults}");
+        assert!(faults.passed(), "{name}:\n{faults}");
+        assert!(
+            cart.pending_faults().is_empty(),
+            "{name}: a fault was left armed"
+        );
+    }
+}

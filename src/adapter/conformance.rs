@@ -256,7 +256,8 @@ pub mod names {
     pub const LOST_ANSWER: &str =
         "a write whose answer was lost is not sent again on top of itself";
     /// A call of two items whose second request the cart failed answers `Ok`, `Applied` for
-    /// the items the cart took and `Retry` (or `Uncertain`) for the others, deltas and counts.
+    /// the items the cart took and `Retry` for the others (or `Uncertain`, for either), deltas
+    /// and counts.
     pub const PART_FAILED: &str = "a call failing part-way answers each item as the cart left it";
     /// Every call of an adapter given credentials the cart refuses answers
     /// [`CartError::Unauthorized`](super::CartError::Unauthorized), quoting none of them.
@@ -451,8 +452,9 @@ pub fn check_keys_across_adapters(
 /// [`UpdateMode::RelativeKeyed`] adapter, under the same key; the cart must then count the
 /// change once. An answer that bypasses the change (`Failed`, `Rejected`) fails too: the cart
 /// has it. The second sends two items, then two counts, and compares each item's outcome
-/// with the count the cart holds: one the cart took is `Applied`, one it did not is `Retry`
-/// or `Uncertain`. An adapter that writes a call in one request leaves the fault unmet: the
+/// with the count the cart holds: one the cart took is `Applied`, one it did not is `Retry`;
+/// either may be `Uncertain` (never sent blindly again), as from an adapter whose read
+/// confirming a write is the request that failed. An adapter that writes a call in one request leaves the fault unmet: the
 /// check is then not applicable.
 pub fn check_faults(
     adapter: &dyn CartAdapter,
@@ -720,8 +722,8 @@ impl<'a> Run<'a> {
         Ok(match split_deltas || split_sets {
             true => None,
             false => Some(
-                "the adapter wrote each call's two items in one request: no call of it failed \
-                 part-way"
+                "no call failed part-way: the cart took each call's two items, or neither (an \
+                 adapter writing them in one request)"
                     .into(),
             ),
         })
@@ -765,14 +767,16 @@ impl<'a> Run<'a> {
         };
         for ((sku, took), outcome) in skus.iter().zip(took).zip(&outcomes) {
             match (took, outcome) {
+                // In doubt is never sent blindly again: an adapter whose read confirming a
+                // write failed may not know either way.
+                (_, SendOutcome::Uncertain { .. }) => {}
                 (true, SendOutcome::Applied { .. }) => {}
-                (false, SendOutcome::Retry { .. } | SendOutcome::Uncertain { .. }) => {}
+                (false, SendOutcome::Retry { .. }) => {}
                 (true, other) => {
                     return Err(format!(
                         "{call}: {sku}, which the cart took before the next request failed, \
                          answered {other:?}, not Applied: the library {}",
                         match other {
-                            SendOutcome::Uncertain { .. } => "leaves it for an operator",
                             SendOutcome::Failed { .. } => "bypasses a change the cart has",
                             _ => resent,
                         }
