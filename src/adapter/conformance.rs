@@ -86,7 +86,8 @@ pub trait TestCart {
     fn count(&self, sku: &str) -> Result<Option<i64>, String>;
     /// Arms `fault` for the adapter's next requests, for [`check_faults`]: `Ok(true)` once
     /// armed, `Ok(false)` from a cart that cannot make it (the default: those checks are then
-    /// reported not applicable, and [`check`] never asks).
+    /// reported not applicable, and [`check`] never asks). [`CartFault`] may gain faults:
+    /// answer `Ok(false)` for one you do not know.
     fn inject(&self, fault: CartFault) -> Result<bool, String> {
         let _ = fault;
         Ok(false)
