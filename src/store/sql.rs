@@ -1570,6 +1570,7 @@ pub(crate) fn lease(
     if left {
         counts_left(c, cart, now)?;
     }
+    leases_ahead_end(c, cart, now)?;
     batches_lapsed(c, cart, scope, now)?;
     // Only a pending group ever holds a lease: only pending groups are leased, and every
     // statement that changes a group's state (`group_settle`, `group_reset`) also ends its
@@ -2048,6 +2049,51 @@ fn batch_item_to_group(
     Ok(made > 0)
 }
 
+// Ends stamped by the writer's clock, and what a clock running ahead does to each (2026-12-04):
+// - lease ends, the shared-controller lock, heartbeats: bounded by what the code ever stamps,
+//   so an end further ahead is taken as ended ([`LEASE_AHEAD_MAX`], [`LOCK_AHEAD_MAX`],
+//   [`HEARTBEAT_AHEAD_MAX`]); a first-attempt batch's `next_attempt_at` (when it was leased)
+//   is taken as now when it lapses ([`batches_lapsed`]).
+// - a retry group's `next_attempt_at`, a cart's `backoff_until` and `rate_limited_until`:
+//   left as stamped. A cart's `Retry-After` lands there uncapped (up to 10^9 s, or an HTTP
+//   date ending a maintenance window), so no bound tells a clock ahead from a wait the cart
+//   asked for. An operator's retry of the record makes a group due now; saving the cart's
+//   settings ends its waits (`cart_upsert`). `credentials_paused_until` is bounded
+//   (`RetryMaxMs`) but always written with a `backoff_until` as far ahead, so ending it
+//   alone would end nothing; the same save ends both.
+// - a manual run's hold (`manual_until`): left as stamped. A Send QOH under it sets absolute
+//   counts that include the changes it supersedes; a controller that took a live hold for
+//   ended would send such a change beside it, and nothing would tell: counted twice, keys or
+//   not. A hold outlives its run by at most the run's clock's lead.
+
+/// The furthest past the reader's clock an honest lease end (`send_groups.lease_until`) can
+/// be: `LeaseMs` at its largest (1 hour, `params.rs`; every lease, renewal and answer kept is
+/// stamped `now + LeaseMs` by the writer's clock), plus [`LOG_SKEW`], how far apart two
+/// workstations' clocks are taken to be. An end further ahead was stamped by a clock running
+/// ahead (a PC a day fast, corrected since by NTP or an operator) and is taken as ended
+/// ([`leases_ahead_end`]); left alone it held the cart's changes back for the whole
+/// difference while the shop sold stock it no longer had.
+///
+/// Ending it early is safe for the reason any lapsed lease is: its groups, leased again,
+/// count as leased twice (`unsettled > 1`, [`LeasedSend::lapsed`]), so a cart with keys gets
+/// them again under the same keys and a cart without keys has them held back (uncertain, for
+/// the drift report), never sent again; the first controller's late answer settles nothing
+/// once its token is gone. The cost falls only on a workstation whose clock is more than
+/// this ahead: its live sends may be taken over.
+pub(crate) const LEASE_AHEAD_MAX: i64 = 3_600_000 + LOG_SKEW;
+
+/// Ends every lease of `cart` whose end is more than [`LEASE_AHEAD_MAX`] past `now`: the
+/// end is set to 0, the token kept, as a lease that lapsed (its holder, if alive, may still
+/// renew and settle it until another controller takes it over). Through the index of leased
+/// groups; a lease leaving (`-1`) is not touched.
+fn leases_ahead_end(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "UPDATE send_groups INDEXED BY send_groups_token SET lease_until = 0
+             WHERE cart_id = ?1 AND lease_token IS NOT NULL AND lease_until > ?2",
+    )?
+    .execute(params![cart, now.saturating_add(LEASE_AHEAD_MAX)])?)
+}
+
 /// Turns `cart`'s first-attempt batches whose lease lapsed (a controller stopped while
 /// sending them) into one group per item, under the keys they were sent with and counted as
 /// leased once, so each is retried, or held back from a blind cart, like any group that lapsed.
@@ -2073,6 +2119,10 @@ fn batches_lapsed(c: &Connection, cart: CartId, scope: &LeaseScope, now: i64) ->
         )?
         .collect::<rusqlite::Result<_>>()?;
     for (b, attempts, next, unsettled) in lapsed {
+        // A batch's `next_attempt_at` is when it was leased, by the leasing controller's
+        // clock: its groups are due now. Kept as stamped, a batch leased by a clock a day
+        // fast made groups due a day later, and its changes waited that long.
+        let next = next.min(now);
         let items: Vec<ItemId> = c
             .prepare_cached("SELECT DISTINCT item_id FROM stack WHERE group_id = ?1")?
             .query_map([b], |r| r.get(0))?
@@ -2261,6 +2311,7 @@ pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<b
     if live_leases(c, cart, now)? > 0 {
         return Ok(false);
     }
+    leases_ahead_end(c, cart, now)?;
     let anyone = LeaseScope {
         workstation: String::new(),
         shared: true,
@@ -2276,16 +2327,21 @@ pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<b
     Ok(true)
 }
 
-/// Groups of `cart` under a live lease (a controller is sending them now). Asked every
+/// Groups of `cart` under a live lease (a controller is sending them now; a lease ending
+/// more than [`LEASE_AHEAD_MAX`] ahead was stamped by a clock running ahead and is not). Asked every
 /// 20 ms while a manual run waits: `INDEXED BY` the index of leased groups, which SQLite
 /// passed over for the cart's index and walked every group of the cart (all its bypassed
 /// ones too) instead.
 pub(crate) fn live_leases(c: &Connection, cart: CartId, now: i64) -> Result<i64> {
     Ok(c.prepare_cached(
         "SELECT COUNT(*) FROM send_groups INDEXED BY send_groups_token
-             WHERE cart_id = ?1 AND lease_token IS NOT NULL AND lease_until > ?2",
+             WHERE cart_id = ?1 AND lease_token IS NOT NULL AND lease_until > ?2
+               AND lease_until <= ?3",
     )?
-    .query_row(params![cart, now], |r| r.get(0))?)
+    .query_row(
+        params![cart, now, now.saturating_add(LEASE_AHEAD_MAX)],
+        |r| r.get(0),
+    )?)
 }
 
 /// The net change of every record of (cart, item) still on the stack, in any state.
@@ -2683,12 +2739,31 @@ pub(crate) fn heartbeat_end(
     Ok(())
 }
 
+/// How far past the caller's own heartbeat another workstation's can honestly be: a
+/// heartbeat is stamped `now` plus the pause declared before the next pass (at most the
+/// longest pass interval, 1 hour, `check_interval`), and the caller's own is at least its
+/// `now`; plus [`LOG_SKEW`] between workstations' clocks. One further ahead was written by a
+/// clock running ahead: left alone, a workstation that wrote it and then stopped (a PC a
+/// day fast, switched off) stayed alive to the others, in local mode, for the whole
+/// difference, and its records were sent by no one. It is taken as stale (its `last_seen`
+/// set to 0) at every other controller's heartbeat.
+///
+/// Safe: a workstation taken for stale loses only the claim on its records; what it has
+/// leased stays its own until the lease ends ([`LEASE_AHEAD_MAX`]), and a group leased by two
+/// controllers is held back from a cart without keys as any lapsed one. A live workstation
+/// whose clock runs this far ahead merely shares its records with the others.
+pub(crate) const HEARTBEAT_AHEAD_MAX: i64 = 3_600_000 + LOG_SKEW;
+
+/// Writes `workstation`'s heartbeat (`now`: the end of its declared pause), and takes every
+/// heartbeat more than [`HEARTBEAT_AHEAD_MAX`] past it for stale.
 pub(crate) fn heartbeat(c: &Connection, workstation: &str, now: i64) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO heartbeats(workstation, last_seen) VALUES (?1, ?2)
          ON CONFLICT(workstation) DO UPDATE SET last_seen = excluded.last_seen",
     )?
     .execute(params![workstation, now])?;
+    c.prepare_cached("UPDATE heartbeats SET last_seen = 0 WHERE last_seen > ?1")?
+        .execute([now.saturating_add(HEARTBEAT_AHEAD_MAX)])?;
     Ok(())
 }
 
@@ -2715,6 +2790,7 @@ pub(crate) fn hand_over(
         return Ok(0);
     }
     // A lapsed batch becomes retry groups, handed over below with the rest.
+    leases_ahead_end(c, cart, now)?;
     batches_lapsed(c, cart, scope, now)?;
     let to = format!("{} (handed over)", scope.workstation);
     c.prepare_cached(
@@ -2740,17 +2816,34 @@ fn hold_of(holder: &str) -> &str {
     holder.rfind(" #").map_or(holder, |i| &holder[i..])
 }
 
+/// The furthest past the reader's clock an honest end of the shared-controller lock can be:
+/// `3 × LeaseMs` at its largest (3 hours) and the longest pass interval a holder may declare
+/// or run at (1 hour, `check_interval`), the most a pass or a renewal stamps (`now + 3 ×
+/// LeaseMs + interval`), plus [`LOG_SKEW`] between workstations' clocks. A lock ending
+/// further ahead was taken by a clock running ahead; it is taken as ended, else a holder
+/// that crashed before its clock was corrected kept every cart's changes back (standby)
+/// for the whole difference.
+///
+/// Two shared controllers at once are safe: each sends only what it leased, and its leases
+/// (stamped by the same clock) are taken over as any lapsed lease ([`LEASE_AHEAD_MAX`]).
+pub(crate) const LOCK_AHEAD_MAX: i64 = 4 * 3_600_000 + LOG_SKEW;
+
 /// Takes the shared-controller lock for `holder` until `until`, or renews it; false while
-/// another holds it.
+/// another holds it (a lock ending more than [`LOCK_AHEAD_MAX`] past `now` is held by no one).
 pub(crate) fn shared_lock(c: &Connection, holder: &str, now: i64, until: i64) -> Result<bool> {
     Ok(c.prepare_cached(
         "INSERT INTO controller_lock(name, holder, until) VALUES ('shared', ?1, ?3)
              ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = excluded.until
              WHERE substr(controller_lock.holder, -length(?4)) = ?4
-                OR controller_lock.until < ?2",
+                OR controller_lock.until < ?2 OR controller_lock.until > ?5",
     )?
-    .execute(params![holder, now, until, hold_of(holder)])?
-        > 0)
+    .execute(params![
+        holder,
+        now,
+        until,
+        hold_of(holder),
+        now.saturating_add(LOCK_AHEAD_MAX)
+    ])? > 0)
 }
 
 /// Gives the shared-controller lock back if `holder` has it.
