@@ -2064,7 +2064,8 @@ fn batch_item_to_group(
 // - a manual run's hold (`manual_until`): left as stamped. A Send QOH under it sets absolute
 //   counts that include the changes it supersedes; a controller that took a live hold for
 //   ended would send such a change beside it, and nothing would tell: counted twice, keys or
-//   not. A hold outlives its run by at most the run's clock's lead.
+//   not. A hold a stopped run left lasts its 15 minutes plus the lead of the clock that
+//   stamped it.
 
 /// The furthest past the reader's clock an honest lease end (`send_groups.lease_until`) can
 /// be: `LeaseMs` at its largest (1 hour, `params.rs`; every lease, renewal and answer kept is
@@ -2328,10 +2329,10 @@ pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<b
 }
 
 /// Groups of `cart` under a live lease (a controller is sending them now; a lease ending
-/// more than [`LEASE_AHEAD_MAX`] ahead was stamped by a clock running ahead and is not). Asked every
-/// 20 ms while a manual run waits: `INDEXED BY` the index of leased groups, which SQLite
-/// passed over for the cart's index and walked every group of the cart (all its bypassed
-/// ones too) instead.
+/// more than [`LEASE_AHEAD_MAX`] ahead was stamped by a clock running ahead and is not).
+/// Asked every 20 ms while a manual run waits: `INDEXED BY` the index of leased groups,
+/// which SQLite passed over for the cart's index and walked every group of the cart (all
+/// its bypassed ones too) instead.
 pub(crate) fn live_leases(c: &Connection, cart: CartId, now: i64) -> Result<i64> {
     Ok(c.prepare_cached(
         "SELECT COUNT(*) FROM send_groups INDEXED BY send_groups_token
