@@ -2057,8 +2057,9 @@ fn batch_item_to_group(
 // - a retry group's `next_attempt_at`, a cart's `backoff_until` and `rate_limited_until`:
 //   left as stamped. A cart's `Retry-After` lands there uncapped (up to 10^9 s, or an HTTP
 //   date ending a maintenance window), so no bound tells a clock ahead from a wait the cart
-//   asked for. An operator's retry of the record makes a group due now; saving the cart's
-//   settings ends its waits (`cart_upsert`). `credentials_paused_until` is bounded
+//   asked for (ended early, each pass would ask the cart again). A Send QOH settles a
+//   waiting group's changes (superseded by the count); saving the cart's settings ends the
+//   cart's waits (`cart_upsert`). `credentials_paused_until` is bounded
 //   (`RetryMaxMs`) but always written with a `backoff_until` as far ahead, so ending it
 //   alone would end nothing; the same save ends both.
 // - a manual run's hold (`manual_until`): left as stamped. A Send QOH under it sets absolute
