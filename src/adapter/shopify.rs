@@ -73,8 +73,17 @@
 //!   up to a quarter hour of its changes to go there. An id naming no inventory item (the
 //!   check answers `null`) is written as before: Shopify refuses it `INVALID_INVENTORY_ITEM`.
 //!   When a lookup or check finds no level at the location and no item of the call has one,
-//!   the adapter asks whether the shop has the location at all (`location(id:) { id }`): if
-//!   not, the cart pauses as for `INVALID_LOCATION`.
+//!   the adapter asks whether the shop has the location at all, and whether it is active
+//!   (`location(id:) { id isActive deactivatedAt }`): if the shop has none, the cart pauses as
+//!   for `INVALID_LOCATION`; if the owner deactivated it in Shopify admin (every level there
+//!   inactive, which from 2026-04 still takes writes), the cart pauses too, with its sales
+//!   waiting and nothing written, the message naming the location and saying to reactivate
+//!   it or set another `location_id` (until 2026-12-04 each sale was bypassed as not stocked).
+//!   **Grant the token the `read_locations` access scope**: `isActive` and `deactivatedAt` need
+//!   it. Without it Shopify answers `ACCESS_DENIED`, the adapter asks the `id` alone, and a
+//!   deactivated location cannot be told from items not stocked there: each sale fails as
+//!   not stocked, as before. The adapter never activates an item or a location, nor uses
+//!   another location than the cart's.
 //! - SKU → inventory item: a `productVariants` search, cached for a quarter hour; a
 //!   `remote_ref` (`gid://shopify/InventoryItem/N` or `N`) skips the search (its level at
 //!   the location is checked, above; found stocked, trusted for a quarter hour too). A SKU on no
@@ -387,11 +396,35 @@ const READ_QUERY: &str =
   }
 }";
 
-/// Whether the shop has the cart's location ([`ShopifyAdapter::location_missing`]).
-const LOCATION_QUERY: &str =
+/// Whether the shop has the cart's location, and whether it is active
+/// ([`ShopifyAdapter::location_state`]). `isActive` and `deactivatedAt` need the
+/// `read_locations` access scope; without it Shopify answers `ACCESS_DENIED`, and
+/// [`LOCATION_ID_QUERY`] is asked instead.
+const LOCATION_QUERY: &str = "query InvSyncLocation($location: ID!) { location(id: $location) { id isActive deactivatedAt } }";
+/// Whether the shop has the cart's location: its `id` alone, which the inventory scopes read.
+const LOCATION_ID_QUERY: &str =
     "query InvSyncLocation($location: ID!) { location(id: $location) { id } }";
-/// Its calculated cost: one object.
+/// Their calculated cost: one object.
 const LOCATION_COST: f64 = 1.0;
+
+/// Added to each "not stocked" failure of a call none of whose items is stocked at the
+/// location, when the token may not read whether the location is active.
+const UNREAD_LOCATION: &str = "; nor is any other item sent with it, as when the location \
+    itself is deactivated, which this token cannot read: grant the app the read_locations \
+    access scope, and such a location then pauses the cart instead";
+
+/// What [`ShopifyAdapter::location_state`] found of the cart's location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LocationState {
+    /// The shop has no location of that id.
+    Missing,
+    /// Deactivated in Shopify admin (`isActive: false`, or a `deactivatedAt`): when, if said.
+    Inactive(Option<String>),
+    /// Active, or not known otherwise.
+    Usable,
+    /// The token may not read whether it is active (no `read_locations`); the shop has it.
+    Unread,
+}
 
 /// Whether each inventory item linked by `remote_ref` has an *active* level at the cart's
 /// location ([`ShopifyAdapter::check_linked`]). `inventoryLevel(locationId:)` without
@@ -532,23 +565,64 @@ impl ShopifyAdapter {
         ))
     }
 
-    /// Whether the shop answers the cart's location `null` (it has none of that id). Only the
-    /// location's `id` is asked: the inventory scopes the adapter needs read it, while its
-    /// other fields need `read_locations` (changelogs "Location ID Queryable with Inventory
-    /// Scopes", <https://shopify.dev/changelog/location-id-queryable-with-inventory-scopes>,
-    /// and "The location object requires read_locations scope"). A token refused even that
-    /// says nothing of the location: not missing, as far as anyone knows.
-    fn location_missing(&self) -> std::result::Result<bool, CartError> {
-        match self.graphql(
-            LOCATION_QUERY,
-            json!({ "location": self.location }),
-            LOCATION_COST,
-            false,
-        ) {
-            Ok(data) => Ok(data.get("location").is_some_and(Value::is_null)),
-            Err(CartError::Unauthorized(_)) => Ok(false),
-            Err(e) => Err(e),
+    /// The cart's error for a location deactivated in Shopify admin: every item's level there
+    /// is inactive, so each would otherwise fail as not stocked (bypassed), and from 2026-04
+    /// Shopify takes writes at an inactive level, so nothing is written there. `since` is
+    /// Shopify's `deactivatedAt`.
+    fn inactive_location(&self, since: Option<&str>) -> CartError {
+        CartError::Unauthorized(format!(
+            "shopify location {} is deactivated{}: nothing is sent to it; reactivate it in \
+             Shopify admin (Settings > Locations), or set another location_id on the cart",
+            self.location,
+            since.map(|s| format!(" (since {s})")).unwrap_or_default()
+        ))
+    }
+
+    /// Whether the shop has the cart's location, and whether it is active.
+    ///
+    /// `isActive` and `deactivatedAt` need the `read_locations` access scope (changelog "The
+    /// location object requires read_locations scope", 2024-07; the Location object's
+    /// reference); the inventory scopes the adapter needs read only its `id` (changelog
+    /// "Location ID Queryable with Inventory Scopes",
+    /// <https://shopify.dev/changelog/location-id-queryable-with-inventory-scopes>). A token
+    /// without it is answered `ACCESS_DENIED` in `errors` ("Access denied for isActive field.
+    /// Required access: ..."; changelog "New error messages for GraphQL operations without
+    /// necessary access scopes"), and since `isActive` is non-null its `location` comes back
+    /// `null` beside the error, which must not be read as "no such location": the `id` alone is
+    /// asked then, as before 2026-12-04, and a deactivated location is not told apart from
+    /// items not stocked there. A token refused even that says nothing of the location:
+    /// usable, as far as anyone knows.
+    fn location_state(&self) -> std::result::Result<LocationState, CartError> {
+        let variables = json!({ "location": self.location });
+        let data = match self.graphql(LOCATION_QUERY, variables.clone(), LOCATION_COST, false) {
+            Ok(data) => data,
+            // (An error's message names its codes.)
+            Err(CartError::Unauthorized(m)) if m.contains("ACCESS_DENIED") => {
+                return match self.graphql(LOCATION_ID_QUERY, variables, LOCATION_COST, false) {
+                    Ok(data) if data.get("location").is_some_and(Value::is_null) => {
+                        Ok(LocationState::Missing)
+                    }
+                    Ok(_) => Ok(LocationState::Unread),
+                    Err(CartError::Unauthorized(_)) => Ok(LocationState::Usable),
+                    Err(e) => Err(e),
+                };
+            }
+            Err(CartError::Unauthorized(_)) => return Ok(LocationState::Usable),
+            Err(e) => return Err(e),
+        };
+        let location = match data.get("location") {
+            Some(Value::Null) => return Ok(LocationState::Missing),
+            Some(l) => l,
+            None => return Ok(LocationState::Usable),
+        };
+        let since = location["deactivatedAt"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        if location["isActive"] == false || since.is_some() {
+            return Ok(LocationState::Inactive(since));
         }
+        Ok(LocationState::Usable)
     }
 
     /// Forgets `sku`'s cached inventory item when it is `gid` and the change did not name it
@@ -995,20 +1069,31 @@ impl ShopifyAdapter {
             false => self.lookup(&missing)?,
         };
         // A SKU or linked item with no level at the location: so has every item at a location
-        // the shop does not have, which pauses the cart (as `INVALID_LOCATION` does) rather
-        // than bypass each sale as not stocked. Asked only then, and not when an item of the
-        // call has a level there, so a shop never pays for it.
+        // the shop does not have, or one deactivated, which pauses the cart (as
+        // `INVALID_LOCATION` does) rather than bypass each sale as not stocked. Asked only
+        // then, and not when an item of the call has a level there, so a shop never pays for
+        // it.
         let none_here = !linked_not_here.is_empty()
             || missing.iter().any(|s| self.not_stocked.lock().contains(*s));
         let some_here = linked_here || cached_here || !found.is_empty();
-        if none_here && !some_here && self.location_missing()? {
-            return Err(self.no_location());
+        // Said with each "not stocked" failure when the token cannot read whether the location
+        // is deactivated, which would explain them all.
+        let mut unread = "";
+        if none_here && !some_here {
+            match self.location_state()? {
+                LocationState::Missing => return Err(self.no_location()),
+                LocationState::Inactive(since) => {
+                    return Err(self.inactive_location(since.as_deref()))
+                }
+                LocationState::Unread => unread = UNREAD_LOCATION,
+                LocationState::Usable => {}
+            }
         }
         for (sku, gid) in &linked {
             if linked_not_here.contains(gid) {
                 out.insert(
                     (*sku).to_owned(),
-                    Err(self.not_stocked_message(sku, Some(gid))),
+                    Err(self.not_stocked_message(sku, Some(gid)) + unread),
                 );
             }
         }
@@ -1018,7 +1103,9 @@ impl ShopifyAdapter {
             for sku in missing {
                 let r = match found.get(sku) {
                     Some((gid, _)) => Ok(gid.clone()),
-                    None if not_stocked.contains(sku) => Err(self.not_stocked_message(sku, None)),
+                    None if not_stocked.contains(sku) => {
+                        Err(self.not_stocked_message(sku, None) + unread)
+                    }
                     None if dups.contains(sku) => Err(format!(
                         "sku {sku}: more than one Shopify variant has this SKU; make it unique or set the item's remote_ref to its inventory item id"
                     )),

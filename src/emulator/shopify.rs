@@ -5,8 +5,11 @@
 //! without it when a token is set). It is not a GraphQL server: it recognises the five
 //! operations the adapter sends, by their root fields, and reads their `variables`:
 //!
-//! - `location(id: $location) { id }`: the location, or `null` for an id the shop does not
-//!   have; it costs 1.
+//! - `location(id: $location) { id isActive deactivatedAt }`: the location, or `null` for an
+//!   id the shop does not have; it costs 1. A deactivated location
+//!   ([`Emulator::set_shopify_location_deactivated`]) answers `isActive: false`; without the
+//!   `read_locations` scope ([`Emulator::set_shopify_read_locations`]) any field but `id`
+//!   answers `ACCESS_DENIED`.
 //! - `nodes(ids: $ids) { ... on InventoryItem { id inventoryLevel(locationId: $location) { id
 //!   } } }`: per id the inventory item and its level there if active (`null` when not stocked
 //!   there, never or deactivated), `null` for an id naming no item; it costs 2 per id, and
@@ -81,6 +84,10 @@ pub(super) struct State {
     /// when they have no level there at all. Their catalogue count is the one at another
     /// location, which nothing sent to this one changes.
     not_stocked: HashMap<String, Option<i64>>,
+    /// [`LOCATION_GID`] deactivated in Shopify admin: its `deactivatedAt`.
+    deactivated_at: Option<String>,
+    /// The token lacks the `read_locations` access scope.
+    no_read_locations: bool,
 }
 
 impl Default for State {
@@ -92,6 +99,8 @@ impl Default for State {
             refilled_at: Instant::now(),
             keys: HashMap::new(),
             not_stocked: HashMap::new(),
+            deactivated_at: None,
+            no_read_locations: false,
         }
     }
 }
@@ -142,6 +151,26 @@ impl Emulator {
         cart.shopify.not_stocked.insert(sku.to_owned(), inactive);
     }
 
+    /// Shopify mode: the shop's location deactivated in Shopify admin (`true`) or active again.
+    /// While deactivated, every item's level there is inactive: reads answer it `null` (as for
+    /// an item not stocked there), `location(id:)` answers `isActive: false` and a
+    /// `deactivatedAt`, and writes are taken from `2026-04` (an inactive level keeps and takes
+    /// quantities; the emulator keeps one count per item, so a test sees them there) and
+    /// refused `ITEM_NOT_STOCKED_AT_LOCATION` before.
+    pub fn set_shopify_location_deactivated(&self, deactivated: bool) {
+        self.shared.cart.lock().shopify.deactivated_at =
+            deactivated.then(|| "2026-12-04T09:30:00Z".to_owned());
+    }
+
+    /// Shopify mode: whether the token has the `read_locations` access scope (it has by
+    /// default). Without it, a `location(id:)` selecting more than its `id` answers
+    /// `ACCESS_DENIED` in `errors` with `location: null` in `data` (its `isActive` is non-null,
+    /// so the denied field nulls the location), as Shopify words it since 2020-07: "Access
+    /// denied for `<field>` field. Required access: `<scope>` access scope."
+    pub fn set_shopify_read_locations(&self, granted: bool) {
+        self.shared.cart.lock().shopify.no_read_locations = !granted;
+    }
+
     /// Shopify mode: the count of `sku`'s inactive level at the shop's location (`None`: it
     /// has none, or is stocked there): what writes to an item not stocked there changed.
     pub fn shopify_inactive_level(&self, sku: &str) -> Option<i64> {
@@ -161,6 +190,8 @@ impl Emulator {
 /// not stocked (module documentation).
 fn level_for_write(cart: &Cart, sku: &str, version: &str) -> Result<Option<i64>, ()> {
     match cart.shopify.not_stocked.get(sku) {
+        // A deactivated location's levels are inactive, keeping the item's count.
+        None if cart.shopify.deactivated_at.is_some() && version < "2026-04" => Err(()),
         None => Ok(None),
         Some(Some(n)) if version >= "2026-04" => Ok(Some(*n)),
         Some(n) if version >= "2026-10" => Ok(Some(n.unwrap_or(0))),
@@ -367,9 +398,41 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
     } else if is_nodes {
         json!({ "nodes": levels(cart, &variables, ids.unwrap_or_default()) })
     } else if is_location {
-        // `location(id:)`: the shop's one location, or null for any other id.
+        // `location(id:)`: the shop's one location, or null for any other id; beyond its
+        // `id`, the fields asked for, which need `read_locations`.
         let id = variables.get("location").and_then(Value::as_str);
-        json!({ "location": (id == Some(LOCATION_GID)).then(|| json!({"id": LOCATION_GID})) })
+        let asked = |f: &str| query.contains(f);
+        let denied = ["isActive", "deactivatedAt"]
+            .into_iter()
+            .find(|f| asked(f) && cart.shopify.no_read_locations);
+        if let Some(field) = denied {
+            let cost = cart.shopify.cost(requested, Some(requested));
+            return Answer::json(
+                200,
+                json!({
+                    "data": {"location": null},
+                    "errors": [{
+                        "message": format!("Access denied for {field} field. Required access: `read_locations` access scope."),
+                        "path": ["location", field],
+                        "extensions": {"code": "ACCESS_DENIED",
+                            "documentation": "https://shopify.dev/api/usage/access-scopes",
+                            "requiredAccess": "`read_locations` access scope."},
+                    }],
+                    "extensions": {"cost": cost},
+                }),
+            );
+        }
+        let location = (id == Some(LOCATION_GID)).then(|| {
+            let mut l = json!({"id": LOCATION_GID});
+            if asked("isActive") {
+                l["isActive"] = json!(cart.shopify.deactivated_at.is_none());
+            }
+            if asked("deactivatedAt") {
+                l["deactivatedAt"] = json!(cart.shopify.deactivated_at);
+            }
+            l
+        });
+        json!({ "location": location })
     } else {
         match read(cart, &variables, first) {
             Ok(v) => json!({ "productVariants": v }),
@@ -705,7 +768,8 @@ fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<V
         .iter()
         .map(|sku| {
             let id = cart.id_of(sku);
-            let stocked = !cart.shopify.not_stocked.contains_key(sku);
+            let stocked = !cart.shopify.not_stocked.contains_key(sku)
+                && cart.shopify.deactivated_at.is_none();
             let level = (location == Some(LOCATION_GID) && stocked).then(
                 || json!({"quantities": [{"name": "available", "quantity": cart.items[sku]}]}),
             );
@@ -728,7 +792,9 @@ fn levels(cart: &Cart, variables: &Map<String, Value>, ids: Vec<Value>) -> Vec<V
         .map(|id| {
             let gid = id.as_str()?;
             let sku = item_sku(cart, gid)?;
-            let stocked = location == Some(LOCATION_GID) && !cart.shopify.not_stocked.contains_key(&sku);
+            let stocked = location == Some(LOCATION_GID)
+                && !cart.shopify.not_stocked.contains_key(&sku)
+                && cart.shopify.deactivated_at.is_none();
             let number = gid.rsplit('/').next().unwrap_or("");
             let level = stocked.then(|| {
                 json!({"id": format!("gid://shopify/InventoryLevel/{number}?inventory_item_id={number}")})
