@@ -931,7 +931,10 @@ impl Store {
     /// `not_applied`, as is an item with records sent to the cart that have not settled (the
     /// count may or may not include them), and one whose count moved though the cart took a
     /// change of it within its adapter's [`CartAdapter::read_lag`] before the page was read
-    /// (the read may be from before the change). `progress` is called after each page read, with
+    /// (the read may be from before the change). An item of the store's that the cart has but
+    /// lists no count of ([`crate::adapter::CataloguePage::unlisted`]: a Shopify variant not
+    /// stocked at the cart's location) is listed in `not_applied` with the cart's reason,
+    /// unless the listing counts its SKU elsewhere. `progress` is called after each page read, with
     /// `total` -1 while more may follow and `done` once the listing is read; returning
     /// `false` stops the run before any count is applied (the report says `cancelled`).
     pub fn get_qoh(
@@ -970,6 +973,8 @@ impl Store {
         let mut products: HashMap<String, String> = HashMap::new();
         // The products made for variants the cart listed (see `create_item`).
         let made = std::cell::RefCell::new(HashSet::new());
+        // (SKU, why) of what the cart has but lists no count of (`CataloguePage::unlisted`).
+        let mut unlisted: Vec<(String, String)> = Vec::new();
         loop {
             let since = self.read(sql::ledger_last_id)?;
             let asked_at = now_ms();
@@ -980,6 +985,7 @@ impl Store {
                 for (variant, product) in page.products {
                     products.insert(variant.trim().to_owned(), product.trim().to_owned());
                 }
+                unlisted.extend(page.unlisted);
                 paging.check(page.counts)
             }) {
                 Ok(page) => page,
@@ -1109,11 +1115,39 @@ impl Store {
             applied += items.len() as i64;
         }
         if !report.cancelled && report.error.is_none() {
+            // An item of the store's that the cart has but gave no count of, where the listing
+            // counts the SKU nowhere (a Shopify SKU on a variant stocked at the location and a
+            // twin stocked elsewhere is counted, and applied): once each, with the cart's
+            // reason. SKUs the store does not have are left out: a shop's other locations may
+            // stock many, none of them the owner's concern here.
+            let mut named = HashSet::new();
+            unlisted.retain(|(sku, _)| {
+                let form = sku.trim();
+                !form.is_empty()
+                    && !paging.listed.contains_key(form)
+                    && named.insert(form.to_owned())
+            });
+            // Counts are applied by now: a failed read lists them all rather than fail the run.
+            let known = self.read(|c| {
+                let mut known = HashSet::new();
+                for (sku, _) in &unlisted {
+                    if sql::item_find(c, sku.trim())?.is_some() {
+                        known.insert(sku.clone());
+                    }
+                }
+                Ok(known)
+            });
+            report.not_applied.extend(
+                unlisted
+                    .into_iter()
+                    .filter(|(sku, _)| known.as_ref().map_or(true, |k| k.contains(sku)))
+                    .map(|(sku, why)| NotApplied { sku, why }),
+            );
             // The whole listing was read: a linked item it has no SKU of is never updated.
             report.not_applied.extend(
                 linked
                     .into_iter()
-                    .filter(|sku| !paging.listed.contains_key(sku))
+                    .filter(|sku| !paging.listed.contains_key(sku) && !named.contains(sku))
                     .map(|sku| NotApplied {
                         sku,
                         why: LINKED_UNLISTED.into(),

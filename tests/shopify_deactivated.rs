@@ -1,6 +1,6 @@
 //! The `shopify` adapter and a cart whose `location_id` names a location the owner deactivated
-//! (not deleted) in Shopify admin, against the emulator's Shopify mode over real HTTP on
-//! 127.0.0.1.
+//! (not deleted) in Shopify admin, and Get QOH of variants not stocked at the location, against
+//! the emulator's Shopify mode over real HTTP on 127.0.0.1.
 //!
 //! What Shopify does there (its pages, paraphrased): a deactivated location's levels are
 //! inactive, so `inventoryLevel(locationId:)` answers null for every item; `location(id:)`
@@ -14,7 +14,7 @@
 mod platform;
 
 use inventory_sync::emulator::Mode;
-use inventory_sync::{CartId, StackState};
+use inventory_sync::{CartId, GetOptions, StackState};
 use platform::*;
 
 /// A store and shop holding TEE and HAT (10 each, stocked at the shop's one location), with a
@@ -117,4 +117,41 @@ fn without_read_locations_a_deactivated_location_falls_back_to_not_stocked() {
     adjust(&f.store, "TEE", -1);
     f.drain();
     assert_eq!(f.emu.qoh("TEE"), Some(9));
+}
+
+/// Get QOH takes no count of HAT, whose variant is not stocked at the location (deactivated
+/// there, keeping 3), and lists it in `not_applied` by SKU, saying why and naming the
+/// location; TEE's count is applied. A variant the store has no item of (CAP, stocked only
+/// elsewhere) is not listed. Until 2026-12-04 HAT was left out without a word.
+#[test]
+fn get_qoh_lists_the_variants_not_stocked_at_the_location() {
+    let (f, _, id) = tee_and_hat();
+    f.emu.set_qoh("CAP", 4);
+    f.emu.set_shopify_not_stocked("HAT", Some(3));
+    f.emu.set_shopify_not_stocked("CAP", None);
+    f.emu.set_qoh("TEE", 8);
+    let report = f
+        .store
+        .get_qoh(
+            id,
+            GetOptions {
+                force: true,
+                create_new: false,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(f.store.item_qoh("TEE").unwrap(), 8);
+    assert_eq!(f.store.item_qoh("HAT").unwrap(), 10, "a count was applied");
+    assert_eq!(report.not_applied.len(), 1, "{report:?}");
+    let hat = &report.not_applied[0];
+    assert_eq!(hat.sku, "HAT");
+    assert!(
+        hat.why
+            .contains("not stocked at the cart's location gid://shopify/Location/1")
+            && hat.why.contains("Shopify admin"),
+        "{}",
+        hat.why
+    );
+    assert!(report.unknown.is_empty(), "{report:?}");
 }

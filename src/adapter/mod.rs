@@ -378,6 +378,11 @@ pub struct CataloguePage {
     /// variant of that product (created too, without stock, where the store lacks it), rather
     /// than an item of its own, which could not be moved under its product afterwards.
     pub products: Vec<(String, String)>,
+    /// (SKU, why) for variants the cart has but lists no count of (the `shopify` adapter's
+    /// variants not stocked at the cart's location). Get QOH applies nothing for them and,
+    /// unless the listing counts the SKU elsewhere, lists each in its `not_applied` with the
+    /// reason, so the owner sees it. Build the page with `..Default::default()`.
+    pub unlisted: Vec<(String, String)>,
 }
 
 /// The integrator's trait: one implementation per kind of cart.
@@ -447,7 +452,7 @@ pub trait CartAdapter: Send + Sync {
     ) -> Result<CataloguePage, CartError> {
         Ok(CataloguePage {
             counts: self.fetch_quantities(cursor, limit)?,
-            products: Vec::new(),
+            ..Default::default()
         })
     }
 }

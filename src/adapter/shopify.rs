@@ -18,7 +18,9 @@
 //!   <https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits>,
 //!   <https://shopify.dev/docs/api/usage/rate-limits>
 //! - `productVariants` (search `sku:`) → `inventoryItem { id tracked inventoryLevel(locationId:) }`;
-//!   Get QOH skips untracked inventory (`tracked: false`):
+//!   Get QOH skips untracked inventory (`tracked: false`), and takes no count of a variant not
+//!   stocked at the location, listing it by SKU in its `not_applied` with the reason where
+//!   the store has the item and no other variant of the SKU is counted there:
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/objects/InventoryItem>.
 //!
 //! # What it publishes
@@ -123,7 +125,8 @@
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::truncate;
 use super::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
+    UpdateMode,
 };
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -1779,6 +1782,34 @@ impl CartAdapter for ShopifyAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
+        self.read_page(cursor, limit).map(|(page, _)| page)
+    }
+
+    /// The counts, and the tracked variants not stocked at the cart's location, each with why
+    /// no count is taken for it: Get QOH lists them in its `not_applied`, so that the owner
+    /// sees an item that is never read (until 2026-12-04 it was left out without a word).
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<CataloguePage, CartError> {
+        let (counts, unlisted) = self.read_page(cursor, limit)?;
+        Ok(CataloguePage {
+            counts,
+            unlisted,
+            ..Default::default()
+        })
+    }
+}
+
+impl ShopifyAdapter {
+    /// One page of the listing: the counts, and (SKU, why) of each tracked variant read with
+    /// no level at the cart's location.
+    fn read_page(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<(QuantityPage, Vec<(String, String)>), CartError> {
         let first = i64::from(limit).clamp(1, READ_PAGE);
         let data = self.graphql(
             READ_QUERY,
@@ -1788,6 +1819,7 @@ impl CartAdapter for ShopifyAdapter {
         )?;
         let page = variants(&data)?;
         let mut items = Vec::new();
+        let mut unlisted = Vec::new();
         // No inventory item ids are cached from a read: a SKU on two variants (perhaps on
         // different pages) would be cached as one of them. The lookup before a write finds
         // them and refuses an ambiguous SKU.
@@ -1801,8 +1833,18 @@ impl CartAdapter for ShopifyAdapter {
                 continue;
             }
             // Not stocked at this location: nothing to publish there.
-            if let Some(q) = available(node) {
-                items.push((sku.to_owned(), q));
+            match available(node) {
+                Some(q) => items.push((sku.to_owned(), q)),
+                None => unlisted.push((
+                    sku.to_owned(),
+                    format!(
+                        "its Shopify variant is not stocked at the cart's location {} (no \
+                         active inventory level there: never stocked, or deactivated), so it \
+                         has no count there to take; stock it at that location in Shopify \
+                         admin, or set the item's web fields to not sync with this cart",
+                        self.location
+                    ),
+                )),
             }
         }
         let next_cursor = if page["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
@@ -1810,7 +1852,7 @@ impl CartAdapter for ShopifyAdapter {
         } else {
             None
         };
-        Ok(QuantityPage { items, next_cursor })
+        Ok((QuantityPage { items, next_cursor }, unlisted))
     }
 }
 
