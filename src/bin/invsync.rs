@@ -70,6 +70,23 @@ const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workst
        invsync init STORE
        invsync help | --version";
 
+/// What `help` adds to the usage: what each command is for, and what is not done here. The
+/// usage alone named commands an owner new to them could not tell apart (`run` or
+/// `controller`?), and nothing said where Send QOH, Get QOH or a new cart were.
+const ABOUT: &str = "
+  controller  sends what waits on the web stack to the carts, pass after pass, until stopped
+  run         makes one pass: sends what waits now and prints what each cart answered
+  import      applies QOH changes from a CSV file of lines sku,delta[,reason[,host_ref[,origin_cart_id]]]
+  stack       lists the records waiting for the carts, set aside (bypassed) or in doubt (uncertain)
+  retry       sends a bypassed or uncertain record again (RECORD: the first column of `stack`)
+  discard     drops a bypassed or uncertain record from the stack, the cart not told
+  qoh         prints an item's QOH in the order manager
+  init        makes a new, empty store file
+
+Items, carts, SynchQOH, each cart's Synchronize Inventory box, Send QOH and Get QOH are the
+order manager's (the library's API), not this command's; the quickstart's --config adds carts.
+Exit status: 0 done, 1 refused or failed (the message says why), 2 a mistyped command line.";
+
 /// Each command: the arguments after it, and the options it takes.
 const COMMANDS: &[(&str, &[&str], &[&str])] = &[
     (
@@ -116,11 +133,13 @@ fn main() -> ExitCode {
                 args[1]
             )))
         }
-        Some("help" | "-h" | "--help") => emit(&format!("{USAGE}\n")).map_err(output_failed),
+        Some("help" | "-h" | "--help") => {
+            emit(&format!("{USAGE}\n{ABOUT}\n")).map_err(output_failed)
+        }
         // Help asked after a command (`invsync stack --help`, the first thing a new operator
         // types; `-h` where STORE goes) was refused as an unknown option, or as a store file.
         Some(command) if COMMANDS.iter().any(|(name, ..)| *name == command) && asks_help(&args) => {
-            emit(&format!("{USAGE}\n")).map_err(output_failed)
+            emit(&format!("{USAGE}\n{ABOUT}\n")).map_err(output_failed)
         }
         Some("--version" | "-V" | "version") => {
             emit(&format!("invsync {}\n", env!("CARGO_PKG_VERSION"))).map_err(output_failed)
@@ -385,7 +404,16 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         Some("run") => {
             let store = open(args, &pos)?;
-            report_done(&store.run_stack(None)?.to_string());
+            let report = store.run_stack(None)?;
+            report_done(&report.to_string());
+            set_aside_next_step(&report, nth(&pos, 1, "STORE")?);
+            if report.remaining == 0 && report.sent == 0 {
+                if let Some(why) = not_queued_why(&store) {
+                    warn(&format!(
+                        "invsync: {why}, so QOH changes are queued for no cart\n"
+                    ));
+                }
+            }
             Ok(())
         }
         Some("import") => {
@@ -434,7 +462,27 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 if line == "#" || line.starts_with("# ") || line.starts_with("#\t") {
                     continue;
                 }
-                let l = parse_line(line).map_err(|e| at(n, e))?;
+                let l = parse_line(line).map_err(|e| {
+                    // A spreadsheet's heading row (`sku,delta`) is the first line of many files
+                    // saved from one: say so, not only that "delta" is not a number.
+                    let heading = parsed.is_empty()
+                        && fields(line).is_ok_and(|f| {
+                            f.get(1).is_some_and(|d| {
+                                d.chars().any(char::is_alphabetic)
+                                    && !d.chars().any(|c| c.is_ascii_digit())
+                            })
+                        });
+                    match heading {
+                        true => at(
+                            n,
+                            invalid(format!(
+                                "{} (a heading row? the file takes none: remove it)",
+                                e.message()
+                            )),
+                        ),
+                        false => at(n, e),
+                    }
+                })?;
                 // Read trimmed, as the store reads a reference (`"ORD-1 "` is `ORD-1`).
                 if let Some(r) = l.host_ref.as_deref().map(str::trim) {
                     if let Some(first) = refs.insert(r.to_owned(), n) {
@@ -561,6 +609,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 counted(applied, "change"),
                 counted(skipped, "change")
             ));
+            if applied > 0 {
+                if let Some(why) = not_queued_why(&store) {
+                    warn(&format!(
+                        "invsync: {why}, so these changes were queued for no cart: the carts \
+                         still show their counts from before (a Send QOH from the order \
+                         manager sets them)\n"
+                    ));
+                }
+            }
             Ok(())
         }
         Some("stack") => {
@@ -610,6 +667,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 text
             };
             emit(&text).map_err(output_failed)?;
+            if records.is_empty() && cart.is_none() && state.is_none() {
+                if let Some(why) = not_queued_why(&store) {
+                    warn(&format!(
+                        "invsync: {why}, so QOH changes are queued for no cart\n"
+                    ));
+                }
+            }
             if more {
                 warn(&format!(
                     "invsync: the oldest {limit} record{} listed; more wait \
@@ -768,6 +832,45 @@ impl ControllerLog {
 /// Writes `text` with the time (UTC) before it: written, not printed, as `print!` panics when
 /// its reader has gone (a log shipper restarted, a full disk), and the controller must outlive
 /// its log.
+/// Why QOH changes reach no cart's queue, if they do not: `SynchQOH` off (a new store's
+/// default), or no cart with its Synchronize Inventory box on. An owner who imported a file,
+/// made a pass or looked at an empty stack was told nothing, and took the carts to be in step.
+/// `None` also when the store cannot say: a hint must not fail a command that made its change.
+fn not_queued_why(store: &Store) -> Option<&'static str> {
+    if store.param("SynchQOH").ok()? != "true" {
+        return Some("SynchQOH is off");
+    }
+    if !store.carts().ok()?.iter().any(|c| c.sync_on) {
+        return Some("no cart has Synchronize Inventory on");
+    }
+    None
+}
+
+/// After a pass that bypassed records or left them uncertain, the owner's next step: the
+/// report said "1 bypassed" and nothing of where to look or what to do.
+fn set_aside_next_step(report: &inventory_sync::RunReport, path: &str) {
+    let mut states = Vec::new();
+    if report.bypassed > 0 {
+        states.push("bypassed");
+    }
+    if report.uncertain > 0 {
+        states.push("uncertain");
+    }
+    if states.is_empty() {
+        return;
+    }
+    let list: Vec<String> = states
+        .iter()
+        .map(|s| format!("`invsync stack {path} --state {s}`"))
+        .collect();
+    warn(&format!(
+        "invsync: records were set aside and will not be sent by themselves: {} lists them with \
+         the cart's answer; once the cause is mended, `invsync retry {path} RECORD` sends one \
+         again, or `invsync discard {path} RECORD` drops it (the cart not told)\n",
+        list.join(" and ")
+    ));
+}
+
 fn say(out: &mut dyn Write, text: &str) {
     let _ = write!(out, "[{}] {text}", utc_now());
     let _ = out.flush();

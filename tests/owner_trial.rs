@@ -1,0 +1,185 @@
+//! A store owner's IT person trying the `invsync` command from the README alone: what each
+//! command tells someone who has not read the code, chiefly where changes did not reach the
+//! carts and what to do about records set aside.
+#![cfg(feature = "emulator")]
+
+#[macro_use]
+mod common;
+
+use common::*;
+use inventory_sync::emulator::Emulator;
+use inventory_sync::Reason;
+use std::process::{Command, Output};
+
+fn invsync(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A new store has SynchQOH off: an import applied its changes and queued them for no cart,
+/// and said only "1 change applied", so the owner took the shop to be told. It now says
+/// which setting kept the carts out, for SynchQOH and for a cart's Synchronize Inventory box.
+#[test]
+fn an_import_that_reaches_no_cart_says_why() {
+    let f = store();
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("CAP", 10);
+    item(&f.store, "CAP", 10);
+    let shop = cart(&f.store, &emu, "Shop", "attribute");
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let csv = f.dir.path().join("sales.csv");
+    let csv = csv.to_str().unwrap();
+    for (synch, box_on, says, line) in [
+        ("false", true, Some("SynchQOH is off"), "CAP,-1"),
+        (
+            "true",
+            false,
+            Some("no cart has Synchronize Inventory on"),
+            "CAP,-2",
+        ),
+        ("true", true, None, "CAP,-3"),
+    ] {
+        f.store.set_param("SynchQOH", synch).unwrap();
+        f.store.set_cart_sync(shop, box_on).unwrap();
+        std::fs::write(csv, format!("{line}\n")).unwrap();
+        let out = invsync(&["import", db, csv]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "1 change applied, 0 changes seen before\n"
+        );
+        match says {
+            Some(why) => {
+                assert!(stderr(&out).contains(why), "{line}: {}", stderr(&out));
+                assert!(
+                    stderr(&out).contains("queued for no cart"),
+                    "{}",
+                    stderr(&out)
+                );
+            }
+            None => assert_eq!(stderr(&out), "", "{line}"),
+        }
+    }
+    // Only the last change was queued: the hint told the truth.
+    assert_eq!(records(&f.store, shop), vec![("CAP".to_owned(), -3)]);
+}
+
+/// An empty stack, and a pass that sent nothing, on a store whose changes reach no cart said
+/// "the web stack is empty" and "0 records sent", which read as "all in step".
+#[test]
+fn an_empty_stack_and_an_idle_pass_say_when_changes_reach_no_cart() {
+    let f = store();
+    f.store.set_param("SynchQOH", "false").unwrap();
+    item(&f.store, "CAP", 5);
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    for command in ["stack", "run"] {
+        let out = invsync(&[command, db]);
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("SynchQOH is off, so QOH changes are queued for no cart"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
+    // With SynchQOH on and a cart's box on, an empty stack is just empty.
+    f.store.set_param("SynchQOH", "true").unwrap();
+    let emu = Emulator::start().unwrap();
+    cart(&f.store, &emu, "Shop", "attribute");
+    for command in ["stack", "run"] {
+        let out = invsync(&[command, db]);
+        assert_eq!(stderr(&out), "", "{command}");
+    }
+}
+
+/// A pass that bypassed a record said "1 bypassed" and stopped: nothing said the record would
+/// never be sent by itself, where to see why, or the two commands that deal with it.
+#[test]
+fn a_pass_that_bypasses_a_record_says_where_to_look_and_what_to_do() {
+    let f = store();
+    f.store.set_param("BypassAfterAttempts", "1").unwrap();
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("CAP", 5);
+    emu.fail_sku("CAP", "refused");
+    item(&f.store, "CAP", 5);
+    cart(&f.store, &emu, "Shop", "attribute");
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let out = invsync(&["run", db]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 bypassed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = stderr(&out);
+    for says in [
+        "will not be sent by themselves",
+        &format!("invsync stack {db} --state bypassed"),
+        &format!("invsync retry {db} RECORD"),
+        &format!("invsync discard {db} RECORD"),
+    ] {
+        assert!(err.contains(says), "{says:?} in {err}");
+    }
+    // A pass with nothing set aside adds nothing.
+    let out = invsync(&["run", db]);
+    assert_eq!(stderr(&out), "");
+}
+
+/// `invsync help` listed the commands' syntax only: `run` and `controller` could not be told
+/// apart, and nothing said that Send QOH, Get QOH and carts are not commands here.
+#[test]
+fn help_says_what_each_command_does_and_what_is_not_here() {
+    let out = invsync(&["help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for says in [
+        "run         makes one pass",
+        "controller  sends what waits",
+        "discard     drops a bypassed or uncertain record",
+        "Send QOH and Get QOH are the\norder manager's",
+        "Exit status: 0 done",
+    ] {
+        assert!(text.contains(says), "{says:?} in {text}");
+    }
+    // Help asked after a command says the same.
+    let after = invsync(&["stack", "--help"]);
+    assert_eq!(String::from_utf8_lossy(&after.stdout), text);
+}
+
+/// A file saved from a spreadsheet with its heading row was refused as "delta \"delta\" is not
+/// a number", which does not tell the owner the row is the problem.
+#[test]
+fn an_import_with_a_heading_row_says_so_and_changes_nothing() {
+    let f = store();
+    item(&f.store, "CAP", 5);
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let csv = f.dir.path().join("sales.csv");
+    let csv = csv.to_str().unwrap();
+    for file in ["sku,delta\nCAP,-1\n", "SKU,Qty,Reason\nCAP,-1,2\n"] {
+        std::fs::write(csv, file).unwrap();
+        let out = invsync(&["import", db, csv]);
+        assert_eq!(out.status.code(), Some(1), "{file:?}");
+        let err = stderr(&out);
+        assert!(err.contains("line 1"), "{err}");
+        assert!(err.contains("a heading row?"), "{file:?}: {err}");
+        assert!(err.contains("nothing was applied"), "{err}");
+    }
+    // A bad delta on a later line, or a first line missing its delta, is not called a heading.
+    for file in ["CAP,-1\nCAP,x\n", "CAP,\n"] {
+        std::fs::write(csv, file).unwrap();
+        let err = stderr(&invsync(&["import", db, csv]));
+        assert!(!err.contains("heading"), "{file:?}: {err}");
+    }
+    assert_eq!(f.store.item("CAP").unwrap().qoh, 5);
+}
