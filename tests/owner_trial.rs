@@ -183,3 +183,44 @@ fn an_import_with_a_heading_row_says_so_and_changes_nothing() {
     }
     assert_eq!(f.store.item("CAP").unwrap().qoh, 5);
 }
+
+/// A file saved by a spreadsheet set to a language that writes CSV with semicolons (or tabs)
+/// was refused as "expected sku,delta[,...]", which does not name the separator; and a file
+/// with no change in it at all (the wrong file picked, or saved empty) was "0 changes
+/// applied", a success without a word.
+#[test]
+fn an_import_names_the_wrong_separator_and_an_empty_file() {
+    let f = store();
+    item(&f.store, "CAP", 5);
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let csv = f.dir.path().join("sales.csv");
+    let csv = csv.to_str().unwrap();
+    for (file, says) in [
+        ("CAP;-1;2\n", "separated by semicolons"),
+        ("CAP\t-1\n", "separated by tabs"),
+    ] {
+        std::fs::write(csv, file).unwrap();
+        let out = invsync(&["import", db, csv]);
+        assert_eq!(out.status.code(), Some(1), "{file:?}");
+        let err = stderr(&out);
+        assert!(err.contains("line 1: expected sku,delta"), "{err}");
+        assert!(err.contains(says), "{file:?}: {err}");
+        assert!(err.contains("CSV UTF-8 (comma delimited)"), "{err}");
+    }
+    for file in ["", "\n\n", "# nothing today\n", ",,\n"] {
+        std::fs::write(csv, file).unwrap();
+        let out = invsync(&["import", db, csv]);
+        assert!(out.status.success(), "{file:?}: {}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "0 changes applied, 0 changes seen before\n"
+        );
+        assert!(
+            stderr(&out).contains("holds no change (only blank lines or comments)"),
+            "{file:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(f.store.item("CAP").unwrap().qoh, 5);
+}

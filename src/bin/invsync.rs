@@ -504,6 +504,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
             // is refused, not applied twice. `--again` says the same changes are new ones (a
             // receiving of 10 made again): its lines are numbered on from the last import of
             // the same changes, so a later run without it is refused too.
+            if parsed.is_empty() {
+                // Not refused (a day's export with no sales is empty), but not a silent
+                // success either: the wrong file picked, or one saved empty, looked done.
+                warn(&format!(
+                    "invsync: {file} holds no change (only blank lines or comments)\n"
+                ));
+            }
             let again = options.contains(&"--again");
             let line_digests: Vec<u64> = parsed.iter().map(|(_, l)| line_digest(l)).collect();
             let digest = changes_digest(&line_digests);
@@ -1276,9 +1283,22 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
             .map_err(|_| invalid(format!("{what} {:?} is not a number", f[i])))
     };
     if f.len() < 2 || f.len() > 5 {
-        return Err(invalid(
-            "expected sku,delta[,reason[,host_ref[,origin_cart_id]]]",
-        ));
+        // A spreadsheet in a language whose decimal mark is a comma saves "CSV" with
+        // semicolons; the bare "expected sku,delta" did not say the separator was the fault.
+        let separator = match f.len() {
+            1 if line.contains(';') => {
+                " (this line is separated by semicolons: save the file \
+                                       as \"CSV UTF-8 (comma delimited)\")"
+            }
+            1 if line.contains('\t') => {
+                " (this line is separated by tabs: save the file as \
+                                          \"CSV UTF-8 (comma delimited)\")"
+            }
+            _ => "",
+        };
+        return Err(invalid(format!(
+            "expected sku,delta[,reason[,host_ref[,origin_cart_id]]]{separator}"
+        )));
     }
     let reason = if f.len() > 2 && !f[2].is_empty() {
         reason_of(&f[2])?
