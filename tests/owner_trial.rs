@@ -224,3 +224,56 @@ fn an_import_names_the_wrong_separator_and_an_empty_file() {
     }
     assert_eq!(f.store.item("CAP").unwrap().qoh, 5);
 }
+
+/// The always-on controller's log is the owner's view of it: a pass that bypassed a record
+/// logged "1 bypassed" and nothing of where to look or what to do.
+#[test]
+fn the_controller_log_says_what_to_do_with_a_bypassed_record() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let f = store();
+    f.store.set_param("BypassAfterAttempts", "1").unwrap();
+    let emu = Emulator::start().unwrap();
+    emu.set_qoh("CAP", 5);
+    emu.fail_sku("CAP", "refused");
+    item(&f.store, "CAP", 5);
+    cart(&f.store, &emu, "Shop", "attribute");
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["controller", db, "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let hint = loop {
+        match lines.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) if line.contains("set aside") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let hint = hint.unwrap_or_else(|| panic!("no next step in the log: {seen:#?}"));
+    assert!(seen.iter().any(|l| l.contains("1 bypassed")), "{seen:#?}");
+    assert!(
+        hint.contains(&format!("invsync stack {db} --state bypassed")),
+        "{hint}"
+    );
+    assert!(
+        hint.contains(&format!("invsync retry {db} RECORD")),
+        "{hint}"
+    );
+}

@@ -385,6 +385,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         if log.wants(&report, std::time::Instant::now()) {
                             say(&mut std::io::stdout(), &report.to_string());
                         }
+                        // The log's reader is the owner's only view of what was set aside.
+                        if let Some(next) = set_aside_next_step(&report, nth(&pos, 1, "STORE")?) {
+                            say(&mut std::io::stdout(), &next);
+                        }
                         // A pass whose second ran out with records waiting goes on at once.
                         !(report.cut_short && report.remaining > 0)
                     }
@@ -406,7 +410,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let store = open(args, &pos)?;
             let report = store.run_stack(None)?;
             report_done(&report.to_string());
-            set_aside_next_step(&report, nth(&pos, 1, "STORE")?);
+            if let Some(next) = set_aside_next_step(&report, nth(&pos, 1, "STORE")?) {
+                warn(&format!("invsync: {next}"));
+            }
             if report.remaining == 0 && report.sent == 0 {
                 if let Some(why) = not_queued_why(&store) {
                     warn(&format!(
@@ -853,9 +859,10 @@ fn not_queued_why(store: &Store) -> Option<&'static str> {
     None
 }
 
-/// After a pass that bypassed records or left them uncertain, the owner's next step: the
-/// report said "1 bypassed" and nothing of where to look or what to do.
-fn set_aside_next_step(report: &inventory_sync::RunReport, path: &str) {
+/// After a pass that bypassed records or left them uncertain, the owner's next step (for
+/// `run` on stderr, for the controller in its log): the report said "1 bypassed" and nothing
+/// of where to look or what to do.
+fn set_aside_next_step(report: &inventory_sync::RunReport, path: &str) -> Option<String> {
     let mut states = Vec::new();
     if report.bypassed > 0 {
         states.push("bypassed");
@@ -864,18 +871,18 @@ fn set_aside_next_step(report: &inventory_sync::RunReport, path: &str) {
         states.push("uncertain");
     }
     if states.is_empty() {
-        return;
+        return None;
     }
     let list: Vec<String> = states
         .iter()
         .map(|s| format!("`invsync stack {path} --state {s}`"))
         .collect();
-    warn(&format!(
-        "invsync: records were set aside and will not be sent by themselves: {} lists them with \
-         the cart's answer; once the cause is mended, `invsync retry {path} RECORD` sends one \
+    Some(format!(
+        "records were set aside and will not be sent by themselves: {} lists them with the \
+         cart's answer; once the cause is mended, `invsync retry {path} RECORD` sends one \
          again, or `invsync discard {path} RECORD` drops it (the cart not told)\n",
         list.join(" and ")
-    ));
+    ))
 }
 
 fn say(out: &mut dyn Write, text: &str) {
