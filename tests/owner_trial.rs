@@ -277,3 +277,61 @@ fn the_controller_log_says_what_to_do_with_a_bypassed_record() {
         "{hint}"
     );
 }
+
+/// `retry` and `discard` of a number from an old screen said "stack record 4 does not exist"
+/// (it was sent meanwhile) or "is not bypassed or uncertain" (it is on its way), and a retry
+/// said "at the next pass" to an owner who runs no controller: each now says how to go on.
+#[test]
+fn retry_and_discard_say_how_to_go_on() {
+    let f = store();
+    f.store.set_param("BypassAfterAttempts", "1").unwrap();
+    let emu = Emulator::start().unwrap();
+    for sku in ["MUG", "CAP"] {
+        item(&f.store, sku, 4);
+        emu.set_qoh(sku, 4);
+    }
+    emu.fail_sku("MUG", "refused");
+    cart(&f.store, &emu, "Shop", "attribute");
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    f.store.run_stack(None).unwrap();
+    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    let id = |sku: &str| {
+        stack(&f.store, None)
+            .iter()
+            .find(|r| r["sku"] == sku)
+            .map(|r| r["id"].to_string())
+            .unwrap()
+    };
+    let (mug, cap) = (id("MUG"), id("CAP"));
+    let db = f.dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    for action in ["retry", "discard"] {
+        let out = invsync(&[action, db, "999"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains(&format!(
+                "no record 999 is on the web stack: it was sent, discarded or never made \
+                 (`invsync stack {db}` lists what is there)"
+            )),
+            "{action}: {}",
+            stderr(&out)
+        );
+        let out = invsync(&[action, db, &cap]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("a pending record is sent by the next pass by itself"),
+            "{action}: {}",
+            stderr(&out)
+        );
+    }
+    emu.unfail_sku("MUG");
+    let out = invsync(&["retry", db, &mug]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("or `invsync run {db}` now")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    drain(&f.store);
+    assert_eq!((emu.qoh("MUG"), emu.qoh("CAP")), (Some(3), Some(3)));
+}

@@ -708,16 +708,38 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     ))
                 })?;
             let store = open(args, &pos)?;
+            let path = nth(&pos, 1, "STORE")?;
+            // The library's "does not exist" and "is not bypassed or uncertain" left the
+            // owner with a number from an old screen and no way on.
+            let explained = |e: inventory_sync::Error| {
+                let message = match e.kind() {
+                    inventory_sync::ErrorKind::NotFound => format!(
+                        "no record {record} is on the web stack: it was sent, discarded or \
+                         never made (`invsync stack {path}` lists what is there)"
+                    ),
+                    inventory_sync::ErrorKind::Refused => format!(
+                        "{} (`invsync stack {path}` shows its state: a pending record is sent \
+                         by the next pass by itself)",
+                        e.message()
+                    ),
+                    _ => return Failure::Lib(e),
+                };
+                Failure::Lib(inventory_sync::Error::new(e.kind(), message))
+            };
             let done = if action == "retry" {
                 if !options.contains(&"--checked") {
-                    refuse_unchecked_retry(&store, record, nth(&pos, 1, "STORE")?)?;
+                    refuse_unchecked_retry(&store, record, path)?;
                 }
-                store.stack_retry(record)?;
-                "will be sent again at the next pass, from attempt 0"
+                store.stack_retry(record).map_err(explained)?;
+                format!(
+                    "will be sent again at the next pass, from attempt 0 (the controller's, or \
+                     `invsync run {path}` now)"
+                )
             } else {
-                store.stack_discard(record)?;
+                store.stack_discard(record).map_err(explained)?;
                 "discarded: the cart was not told (check its count; a Send QOH from the order \
                  manager sets it)"
+                    .to_owned()
             };
             report_done(&format!(
                 "record {record}, and the records sent with it, {done}\n"
