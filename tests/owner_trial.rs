@@ -22,6 +22,39 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs `invsync controller` on `db` until a line of its output passes `wanted` (at most 30 s
+/// of silence), then stops it: that line, if one came, and the lines before it.
+fn controller_says(db: &str, wanted: impl Fn(&str) -> bool) -> (Option<String>, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["controller", db, "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let said = loop {
+        match lines.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) if wanted(&line) => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    (said, seen)
+}
+
 /// A new store has SynchQOH off: an import applied its changes and queued them for no cart,
 /// and said only "1 change applied", so the owner took the shop to be told. It now says
 /// which setting kept the carts out, for SynchQOH and for a cart's Synchronize Inventory box.
@@ -229,8 +262,6 @@ fn an_import_names_the_wrong_separator_and_an_empty_file() {
 /// logged "1 bypassed" and nothing of where to look or what to do.
 #[test]
 fn the_controller_log_says_what_to_do_with_a_bypassed_record() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let f = store();
     f.store.set_param("BypassAfterAttempts", "1").unwrap();
     let emu = Emulator::start().unwrap();
@@ -241,31 +272,7 @@ fn the_controller_log_says_what_to_do_with_a_bypassed_record() {
     adjust(&f.store, "CAP", -1, Reason::PosSale);
     let db = f.dir.path().join("store.db");
     let db = db.to_str().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["controller", db, "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let hint = loop {
-        match lines.recv_timeout(std::time::Duration::from_secs(30)) {
-            Ok(line) if line.contains("set aside") => break Some(line),
-            Ok(line) => seen.push(line),
-            Err(_) => break None,
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let (hint, seen) = controller_says(db, |l| l.contains("set aside"));
     let hint = hint.unwrap_or_else(|| panic!("no next step in the log: {seen:#?}"));
     assert!(seen.iter().any(|l| l.contains("1 bypassed")), "{seen:#?}");
     assert!(
@@ -334,4 +341,21 @@ fn retry_and_discard_say_how_to_go_on() {
     );
     drain(&f.store);
     assert_eq!((emu.qoh("MUG"), emu.qoh("CAP")), (Some(3), Some(3)));
+}
+
+/// A controller started on a store whose changes reach no cart (SynchQOH off) logged its start
+/// line and then nothing, for good: its silence read as "all in step".
+#[test]
+fn a_controller_on_a_store_whose_changes_reach_no_cart_says_so() {
+    let f = store();
+    f.store.set_param("SynchQOH", "false").unwrap();
+    item(&f.store, "CAP", 5);
+    let db = f.dir.path().join("store.db");
+    let (said, seen) = controller_says(db.to_str().unwrap(), |l| l.contains("no cart"));
+    let said = said.unwrap_or_else(|| panic!("nothing said of it: {seen:#?}"));
+    assert!(
+        said.ends_with("] SynchQOH is off, so QOH changes are queued for no cart"),
+        "{said}"
+    );
+    assert!(seen[0].contains("controller started"), "{seen:#?}");
 }

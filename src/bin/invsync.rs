@@ -376,6 +376,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         .unwrap_or_else(|e| format!("unknown ({e})"))
                 ),
             );
+            // Said once at the start: a controller left running on such a store sends nothing
+            // for good, and its silence read as "all in step".
+            if let Some(why) = not_queued_why(&store) {
+                say(
+                    &mut std::io::stdout(),
+                    &format!("{why}, so QOH changes are queued for no cart\n"),
+                );
+            }
             let mut log = ControllerLog::default();
             loop {
                 // A pass leases for at most a second, so a slow cart's backlog never holds
