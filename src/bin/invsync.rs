@@ -512,12 +512,6 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 }
                 parsed.push((n, l));
             }
-            // A line without a host reference is given one naming the file's changes and
-            // the line among them, so the same file imported again (run twice by mistake,
-            // yesterday's file taken for today's, or sorted in a spreadsheet and saved again)
-            // is refused, not applied twice. `--again` says the same changes are new ones (a
-            // receiving of 10 made again): its lines are numbered on from the last import of
-            // the same changes, so a later run without it is refused too.
             if parsed.is_empty() {
                 // Not refused (a day's export with no sales is empty), but not a silent
                 // success either: the wrong file picked, or one saved empty, looked done.
@@ -525,6 +519,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     "invsync: {file} holds no change (only blank lines or comments)\n"
                 ));
             }
+            // A line without a host reference is given one naming the file's changes and
+            // the line among them, so the same file imported again (run twice by mistake,
+            // yesterday's file taken for today's, or sorted in a spreadsheet and saved again)
+            // is refused, not applied twice. `--again` says the same changes are new ones (a
+            // receiving of 10 made again): its lines are numbered on from the last import of
+            // the same changes, so a later run without it is refused too.
             let again = options.contains(&"--again");
             let line_digests: Vec<u64> = parsed.iter().map(|(_, l)| line_digest(l)).collect();
             let digest = changes_digest(&line_digests);
@@ -872,9 +872,6 @@ impl ControllerLog {
     }
 }
 
-/// Writes `text` with the time (UTC) before it: written, not printed, as `print!` panics when
-/// its reader has gone (a log shipper restarted, a full disk), and the controller must outlive
-/// its log.
 /// Why QOH changes reach no cart's queue, if they do not: `SynchQOH` off (a new store's
 /// default), or no cart with its Synchronize Inventory box on. An owner who imported a file,
 /// made a pass or looked at an empty stack was told nothing, and took the carts to be in step.
@@ -915,6 +912,9 @@ fn set_aside_next_step(report: &inventory_sync::RunReport, path: &str) -> Option
     ))
 }
 
+/// Writes `text` with the time (UTC) before it: written, not printed, as `print!` panics when
+/// its reader has gone (a log shipper restarted, a full disk), and the controller must outlive
+/// its log.
 fn say(out: &mut dyn Write, text: &str) {
     let _ = write!(out, "[{}] {text}", utc_now());
     let _ = out.flush();
@@ -1324,12 +1324,12 @@ fn parse_line(line: &str) -> inventory_sync::Result<Line> {
         // semicolons; the bare "expected sku,delta" did not say the separator was the fault.
         let separator = match f.len() {
             1 if line.contains(';') => {
-                " (this line is separated by semicolons: save the file \
-                                       as \"CSV UTF-8 (comma delimited)\")"
+                " (this line is separated by semicolons: save the file as \"CSV UTF-8 (comma \
+                 delimited)\")"
             }
             1 if line.contains('\t') => {
-                " (this line is separated by tabs: save the file as \
-                                          \"CSV UTF-8 (comma delimited)\")"
+                " (this line is separated by tabs: save the file as \"CSV UTF-8 (comma \
+                 delimited)\")"
             }
             _ => "",
         };
