@@ -2394,10 +2394,11 @@ pub(crate) struct Waiting {
     pub records: i64,
 }
 
-/// A pending group of (cart, item): its changes were leased, so a request of them may have
+/// A pending group of (cart, item), or the item's send in a first-attempt batch (`group` the
+/// batch's id, `key` the item's): its changes were leased, so a request of them may have
 /// reached the cart, or may still (`stalled`: sent under a lease that lapsed and was taken
-/// over, [`cart_take_over`], before it settled). A group is made only for a send that failed
-/// or lapsed, and its attempts do not tell (a rate limit counts none).
+/// over, [`cart_take_over`], before it settled; always, for a batch). A group is made only
+/// for a send that failed or lapsed, and its attempts do not tell (a rate limit counts none).
 pub(crate) struct SentBefore {
     pub group: i64,
     pub key: String,
@@ -2405,15 +2406,24 @@ pub(crate) struct SentBefore {
     pub stalled: bool,
 }
 
-/// The pending groups of (cart, item). Asked for every item of a Send QOH: `INDEXED BY`,
+/// The pending groups of (cart, item), and the item's send in a first-attempt batch of the
+/// cart (`group` the batch's id, its key the item's), taken for stalled. Asked for every item
+/// of a Send QOH, which took every lease over before it began: a batch there was leased since
+/// by a controller whose clock runs ahead of the hold's end (a hold stamped by a correct
+/// clock is over to it), and its request may land after the count (until 2026-12-04 that
+/// change was counted twice, keys or not). `INDEXED BY`,
 /// since without it Send QOH of 100,000 items ran at half the speed (`cargo bench --bench
 /// ratios`: 74-77k items/s against 144-156k, three runs each), though `EXPLAIN QUERY PLAN`
 /// on a fresh store names this index either way.
 pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<Vec<SentBefore>> {
-    let mut st = c.prepare_cached(
+    let mut st = c.prepare_cached(&format!(
         "SELECT id, key, net_delta, unsettled > 0 FROM send_groups INDEXED BY send_groups_cart_item
-         WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'",
-    )?;
+         WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'
+         UNION ALL
+         SELECT b.id, {ITEM_KEY_SQL}, SUM(s.delta), 1
+         FROM send_groups b INDEXED BY send_groups_cart_item JOIN stack s ON s.group_id = b.id
+         WHERE b.cart_id = ?1 AND b.item_id = 0 AND s.item_id = ?2 GROUP BY b.id"
+    ))?;
     let rows = st.query_map([cart, item], |r| {
         Ok(SentBefore {
             group: r.get(0)?,
