@@ -633,23 +633,21 @@ impl Store {
                     .filter_map(|&(target, upto)| upto.map(|u| (target, u)))
                     .collect();
                 let noted: Vec<ItemId> = notes.iter().map(|n| n.0).collect();
-                // Where the cart's reads trail its writes, every count is noted as set just
-                // before it goes too (and again once it settles): should the run end between
-                // the two, a Get QOH right after must still not read the cart's old count as
-                // a sale there (from review: it did, and took the units off).
-                let lagging = lag_ms(run.adapter) > 0;
-                if !notes.is_empty() || lagging {
-                    let targets: Vec<ItemId> = read.iter().map(|&(target, _)| target).collect();
-                    let now = now_ms();
-                    self.write(|c| {
-                        sql::counts_sending(c, cart.id, &notes)?;
-                        match lagging {
-                            true => sql::counts_set_note(c, cart.id, &targets, now),
-                            false => Ok(()),
-                        }
-                    })
-                    .map_err(|e| self.send_failed(&mut run, e))?;
-                }
+                // Every count is noted as set just before it goes too (and again once it
+                // settles): should the run end between the two, a Get QOH right after must
+                // still not read the cart's old count as a sale there (from review: it did,
+                // and took the units off). On every cart, not only one declaring a read lag:
+                // an owner who learns his cart lags and sets `read_lag_ms` must find the
+                // counts sent just before (until 2026-12-04 they were not noted, and a Get
+                // QOH right after took the cart's stale counts). One write a batch, beside
+                // the batch's request.
+                let targets: Vec<ItemId> = read.iter().map(|&(target, _)| target).collect();
+                let now = now_ms();
+                self.write(|c| {
+                    sql::counts_sending(c, cart.id, &notes)?;
+                    sql::counts_set_note(c, cart.id, &targets, now)
+                })
+                .map_err(|e| self.send_failed(&mut run, e))?;
                 let (took, stop) = match run.set_counts(&sets) {
                     Ok(sent) => sent,
                     // Nothing reached the cart: the counts were surely not taken.
@@ -722,10 +720,11 @@ impl Store {
                     expected: None,
                 })
                 .collect();
-            // Noted before the 0s go, as Send QOH's counts are: a run ending before it
-            // settles them leaves the SKUs to set again, and a Get QOH right after must not
-            // make the items again from the cart's old counts.
-            if lag_ms(run.adapter) > 0 {
+            // Noted before the 0s go, as Send QOH's counts are (on every cart, should it
+            // be found to lag later): a run ending before it settles them leaves the SKUs to
+            // set again, and a Get QOH right after must not make the items again from the
+            // cart's old counts.
+            {
                 let (cart, now) = (run.cart.id, now_ms());
                 let skus: Vec<&str> = sets.iter().map(|s| s.sku.as_str()).collect();
                 self.write(|c| sql::zeroed_on_cart_note(c, cart, &skus, now))
@@ -763,11 +762,8 @@ impl Store {
             }
             if !forget.is_empty() {
                 let cart = run.cart.id;
-                // Where the cart's reads trail its writes, when each 0 was taken: a Get QOH
-                // right after may read the item's old count.
-                if lag_ms(run.adapter) == 0 {
-                    zeroed.clear();
-                }
+                // When each 0 was taken: a Get QOH right after, on a cart whose reads trail
+                // its writes (or is found to later), may read the item's old count.
                 let now = now_ms();
                 self.write_patiently(|c| {
                     sql::zeroed_on_cart_note(c, cart, &zeroed, now)?;
@@ -873,15 +869,12 @@ impl Store {
         if !applied.is_empty() || moved || owed || !noted.is_empty() || !sent.is_empty() {
             let cart = run.cart.id;
             let workstation = self.workstation();
-            // Noted only where reads trail writes: a row per item would slow every Send QOH.
-            let lagging = lag_ms(run.adapter) > 0;
             let settled = self.write_patiently(|c| {
                 sql::counts_sent(c, cart, noted)?;
                 let items: Vec<ItemId> = sent.iter().map(|&(item, ..)| item).collect();
                 sql::cart_mark_shown(c, cart, &items)?;
-                if lagging {
-                    sql::counts_set_note(c, cart, &items, now)?;
-                }
+                // On every cart: one that lags may be found to only later.
+                sql::counts_set_note(c, cart, &items, now)?;
                 let superseded = sql::supersede(c, cart, &applied, now)?;
                 // Read in the write: a count kept while the request was on its way is seen.
                 let kept = !moved && sql::pulled_any(c, cart)?;
@@ -1379,7 +1372,6 @@ impl Store {
         sent: &[ItemId],
         taken: &[(ItemId, i64, bool)],
         shown: bool,
-        lagging: bool,
     ) -> Result<()> {
         let now = now_ms();
         self.write_patiently(|c| {
@@ -1390,11 +1382,9 @@ impl Store {
             if shown {
                 sql::cart_mark_shown(c, cart.id, &items)?;
             }
-            // As Send QOH notes its counts: a report read right after would take the cart's
-            // old count for drift.
-            if lagging {
-                sql::counts_set_note(c, cart.id, &items, now)?;
-            }
+            // As Send QOH notes its counts (on every cart): a report read right after would
+            // take the cart's old count for drift.
+            sql::counts_set_note(c, cart.id, &items, now)?;
             sql::counts_sent(c, cart.id, sent)
         })
     }
@@ -1554,13 +1544,11 @@ impl Store {
                             .map(|d| repair_set(c, &cart, d, &mut noted))
                             .collect::<Result<Vec<_>>>()?;
                         sql::counts_sending(c, cart.id, &noted)?;
-                        // On a cart whose reads trail its writes, noted as set before they
-                        // go too, as Send QOH's counts are.
-                        if lag > 0 {
-                            let items: Vec<ItemId> =
-                                found.iter().flatten().map(|(item, _)| *item).collect();
-                            sql::counts_set_note(c, cart.id, &items, now_ms())?;
-                        }
+                        // Noted as set before they go too, as Send QOH's counts are (on
+                        // every cart).
+                        let items: Vec<ItemId> =
+                            found.iter().flatten().map(|(item, _)| *item).collect();
+                        sql::counts_set_note(c, cart.id, &items, now_ms())?;
                         Ok(found)
                     })?;
                 let mut chunk: Vec<&mut DriftItem> = chunk
@@ -1627,7 +1615,7 @@ impl Store {
                             });
                         }
                         // The cart was shown these counts, as by Send QOH.
-                        self.kept_after_taken(&cart, &targets, &taken, true, lag > 0)?;
+                        self.kept_after_taken(&cart, &targets, &taken, true)?;
                     }
                     Err(e) => {
                         for d in chunk.iter_mut() {
@@ -1641,7 +1629,7 @@ impl Store {
                                 .collect(),
                             _ => Vec::new(),
                         };
-                        self.kept_after_taken(&cart, &targets, &taken, false, lag > 0)?;
+                        self.kept_after_taken(&cart, &targets, &taken, false)?;
                         if matches!(e, CartError::RateLimited { .. }) {
                             paused = Some(e.message());
                         }

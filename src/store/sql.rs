@@ -555,8 +555,9 @@ pub(crate) fn deleted_on_cart_forget(c: &Connection, cart: CartId, skus: &[&str]
     Ok(())
 }
 
-/// Notes that `cart`, whose reads trail its writes, took 0 for the deleted items `skus` at
-/// `now` (schema 22), for [`zeroed_since`]. Rows older than an hour and [`LOG_SKEW`] go as
+/// Notes that `cart` took 0 for the deleted items `skus` at `now` (schema 22), for
+/// [`zeroed_since`]: on every cart, so that one found to lag only later (its `read_lag_ms`
+/// set) is covered for what it took before. Rows older than an hour and [`LOG_SKEW`] go as
 /// the cart's next ones come.
 pub(crate) fn zeroed_on_cart_note(
     c: &Connection,
@@ -635,7 +636,10 @@ fn shown_upto(c: &Connection, cart: CartId) -> Result<ItemId> {
 }
 
 /// Notes that `cart` took (or may have taken) counts of `items` at `now` (Send QOH, a drift
-/// repair), for a cart whose reads trail its writes ([`written_since`]). Rows older than an
+/// repair), for [`written_since`]. Written for every cart, not only one that declares a read lag now:
+/// an owner who finds his cart lags sets `read_lag_ms` after the sends he made (until
+/// 2026-12-04 those were not noted, and a Get QOH right after took the cart's stale counts).
+/// Never on the controller's path: its deltas are found in `stack_log`. Rows older than an
 /// hour, the longest lag a built-in adapter takes, and [`LOG_SKEW`], go as the cart's next
 /// ones come.
 pub(crate) fn counts_set_note(

@@ -1,0 +1,132 @@
+//! Gaps left in the read-lag protection (tests/read_lag.rs): a cart found to lag only after
+//! counts were sent to it. Against the emulator's BigCommerce mode, whose reads are
+//! made to trail by a minute (no sleeping).
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::emulator::Mode;
+use inventory_sync::{CartId, GetOptions, GetReport};
+use platform::*;
+use serde_json::json;
+use std::time::Duration;
+
+const LAG: Duration = Duration::from_secs(60);
+
+/// A BigCommerce cart that declares no read lag (`read_lag_ms: 0`), as an owner set it up
+/// before he learnt the cart's reads trail its writes.
+fn cart_declaring_no_lag(f: &Fixture) -> CartId {
+    cart_with_lag(f, Some(0))
+}
+
+/// Saves the fixture's BigCommerce cart with `read_lag_ms` (`None`: the adapter's default).
+fn cart_with_lag(f: &Fixture, ms: Option<i64>) -> CartId {
+    let mut cart = cart_json(&f.emu, 50, SECRET);
+    if let Some(ms) = ms {
+        cart["read_lag_ms"] = json!(ms);
+    }
+    f.store.upsert_cart_json(&cart.to_string()).unwrap()
+}
+
+fn get_with(f: &Fixture, cart: CartId, create_new: bool) -> GetReport {
+    let options = GetOptions {
+        force: true,
+        create_new,
+    };
+    f.store.get_qoh(cart, options, None).unwrap()
+}
+
+fn why_not_applied<'a>(report: &'a GetReport, sku: &str) -> Option<&'a str> {
+    report
+        .not_applied
+        .iter()
+        .find(|n| n.sku == sku)
+        .map(|n| n.why.as_str())
+}
+
+/// The owner sends his counts (the cart had 5, the store 7) to a cart saved as lagging not
+/// at all; seeing its reads trail, he sets `read_lag_ms` (here: takes out the 0, for the
+/// adapter's default) and runs Get QOH. The count was noted for carts with a lag only, so
+/// the cart's stale 5 read as a sale of 2 there and took the units off (QOH 5).
+#[test]
+fn a_count_sent_before_the_lag_was_set_takes_nothing_off() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 5);
+    f.item("MUG", 7);
+    let cart = cart_declaring_no_lag(&f);
+    f.emu.set_bigcommerce_read_lag(LAG);
+    assert_eq!(f.send(cart).sent, 1);
+    assert_eq!(f.emu.qoh("MUG"), Some(7));
+    assert_eq!(cart_with_lag(&f, None), cart, "the same cart, now lagging");
+    let report = get_with(&f, cart, false);
+    assert_eq!(
+        f.store.item("MUG").unwrap().qoh,
+        7,
+        "nothing taken off: {report:?}"
+    );
+    let why = why_not_applied(&report, "MUG").unwrap_or_else(|| panic!("{report:?}"));
+    assert!(why.contains("read lag"), "{why}");
+}
+
+/// The same for a deleted item Send QOH set to 0 before the lag was set: Get QOH with
+/// "create records for new products" made it again from the cart's stale 4.
+#[test]
+fn a_zero_sent_before_the_lag_was_set_makes_no_item_again() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("OLD", 4);
+    f.item("OLD", 4);
+    let cart = cart_declaring_no_lag(&f);
+    assert_eq!(f.send(cart).sent, 1);
+    f.store.delete_item("OLD").unwrap();
+    f.emu.set_bigcommerce_read_lag(LAG);
+    assert_eq!(f.send(cart).zeroed, 1);
+    assert_eq!(f.emu.qoh("OLD"), Some(0));
+    cart_with_lag(&f, Some(60_000));
+    let report = get_with(&f, cart, true);
+    assert_eq!(report.created, 0, "{report:?}");
+    assert!(f.store.item("OLD").is_err(), "not made again: {report:?}");
+    assert!(why_not_applied(&report, "OLD").is_some(), "{report:?}");
+}
+
+/// A drift repair's count, set before the lag was set, is likewise no drift right after:
+/// the report compared the cart's stale count and, repairing, set it again.
+#[test]
+fn a_repair_made_before_the_lag_was_set_is_not_compared() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 5);
+    f.item("MUG", 5);
+    let cart = cart_declaring_no_lag(&f);
+    assert_eq!(f.send(cart).sent, 1);
+    f.emu.set_bigcommerce_read_lag(Duration::ZERO); // caught up with the send
+    f.emu.set_qoh("MUG", 3); // drift: the cart lost two
+    let repair = f.store.drift(cart, true).unwrap();
+    assert_eq!(repair.repaired, 1, "{repair:?}");
+    assert_eq!(f.emu.qoh("MUG"), Some(5));
+    f.emu.set_bigcommerce_read_lag(LAG); // reads 3 again
+    cart_with_lag(&f, None);
+    let report = f.store.drift(cart, false).unwrap();
+    let item = report.items.iter().find(|d| d.sku == "MUG");
+    let outcome = item.and_then(|d| d.outcome.as_deref()).unwrap_or_default();
+    assert!(outcome.contains("not compared"), "{report:?}");
+}
+
+/// Every Send QOH now notes a row per item it sets, kept an hour or more: deleting an item
+/// (its rows go with it) must find them by the item, not read every row the last Send QOH
+/// of a large catalogue left.
+#[test]
+fn deleting_an_item_finds_its_count_notes_by_index() {
+    let f = fixture(Mode::BigCommerce);
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    let plan: Vec<String> = conn
+        .prepare("EXPLAIN QUERY PLAN DELETE FROM counts_set_at WHERE item_id = ?1")
+        .unwrap()
+        .query_map([1], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|p| p.starts_with("SEARCH") && p.contains("INDEX")),
+        "{plan:?}"
+    );
+}
