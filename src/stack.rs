@@ -869,7 +869,9 @@ impl Store {
     }
 
     /// Operator action: removes a bypassed or uncertain record and the rest of its send
-    /// group from the stack (logged as discarded). The cart is not told.
+    /// group from the stack (logged as discarded). The cart is not told. It may have taken
+    /// them: on a cart whose reads trail its writes, Get QOH and the drift report leave the
+    /// group's items alone for the cart's read lag (and 5 minutes) after the discard.
     ///
     /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) while a Send QOH, Get QOH or drift repair
     /// holds the record's cart: a Send QOH settles, once the cart took its counts, the records
@@ -896,6 +898,9 @@ impl Store {
             let (group, state) = sql::record_group(c, record)?;
             match (group, state.as_deref()) {
                 (Some(g), Some("bypassed" | "uncertain")) => {
+                    // The cart may have taken it: a Get QOH right after must not read a
+                    // count from before it on a cart whose reads trail its writes.
+                    sql::group_counts_set_note(c, g, now)?;
                     sql::group_leave_now(c, g, "discarded", "discarded by an operator", now)
                 }
                 _ => Err(Error::refused(format!(

@@ -1,12 +1,12 @@
 //! Gaps left in the read-lag protection (tests/read_lag.rs): a cart found to lag only after
-//! counts were sent to it. Against the emulator's BigCommerce mode, whose reads are
+//! counts were sent to it, and a change the cart may have taken that an operator discarded. Against the emulator's BigCommerce mode, whose reads are
 //! made to trail by a minute (no sleeping).
 #![cfg(feature = "emulator")]
 
 mod platform;
 
-use inventory_sync::emulator::Mode;
-use inventory_sync::{CartId, GetOptions, GetReport};
+use inventory_sync::emulator::{Fault, Mode};
+use inventory_sync::{CartId, GetOptions, GetReport, StackState};
 use platform::*;
 use serde_json::json;
 use std::time::Duration;
@@ -108,6 +108,53 @@ fn a_repair_made_before_the_lag_was_set_is_not_compared() {
     let item = report.items.iter().find(|d| d.sku == "MUG");
     let outcome = item.and_then(|d| d.outcome.as_deref()).unwrap_or_default();
     assert!(outcome.contains("not compared"), "{report:?}");
+}
+
+/// A sale sent to the cart, which applied it and lost the answer (uncertain: BigCommerce's
+/// adjustments cannot be sent twice). The operator checks the cart, sees the sale taken, and
+/// discards the record; a Get QOH right after read the cart's stale 9 against the 8 it is
+/// taken to show, gave the sold unit back (QOH 9), and the shop could sell it twice.
+#[test]
+fn a_discarded_uncertain_sale_gives_no_unit_back() {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    // A sale long ago, which lets the adapter learn the SKU.
+    adjust(&f.store, "MUG", -1);
+    f.drain();
+    age_history(&f, 3_600_000);
+    f.emu.set_bigcommerce_read_lag(Duration::ZERO); // the cart caught up with it
+    f.emu.inject(Fault::ApplyThenDrop { count: 1 });
+    adjust(&f.store, "MUG", -1);
+    f.drain();
+    assert_eq!(f.emu.qoh("MUG"), Some(8), "the cart took the sale");
+    assert_eq!(
+        f.count(cart, StackState::Uncertain),
+        1,
+        "{:?}",
+        f.records(cart)
+    );
+    f.emu.set_bigcommerce_read_lag(LAG);
+    let record = f.records(cart)[0]["id"].as_i64().unwrap();
+    f.store.stack_discard(record).unwrap();
+    assert_eq!(f.count(cart, StackState::Uncertain), 0);
+    let report = get_with(&f, cart, false);
+    assert_eq!(
+        f.store.item("MUG").unwrap().qoh,
+        8,
+        "the sold unit stays sold: {report:?}"
+    );
+    let why = why_not_applied(&report, "MUG").unwrap_or_else(|| panic!("{report:?}"));
+    assert!(why.contains("read lag"), "{why}");
+}
+
+/// Dates the store's history of changes sent back by `ms`: that long has passed.
+fn age_history(f: &Fixture, ms: i64) {
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    conn.execute("UPDATE stack_log SET at = at - ?1", [ms])
+        .unwrap();
 }
 
 /// Every Send QOH now notes a row per item it sets, kept an hour or more: deleting an item

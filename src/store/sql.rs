@@ -635,8 +635,9 @@ fn shown_upto(c: &Connection, cart: CartId) -> Result<ItemId> {
     )
 }
 
-/// Notes that `cart` took (or may have taken) counts of `items` at `now` (Send QOH, a drift
-/// repair), for [`written_since`]. Written for every cart, not only one that declares a read lag now:
+/// Notes that `cart` took (or may have taken) counts or changes of `items` at `now` (Send
+/// QOH, a drift repair, an operator's discard of a group the cart may have applied), for
+/// [`written_since`]. Written for every cart, not only one that declares a read lag now:
 /// an owner who finds his cart lags sets `read_lag_ms` after the sends he made (until
 /// 2026-12-04 those were not noted, and a Get QOH right after took the cart's stale counts).
 /// Never on the controller's path: its deltas are found in `stack_log`. Rows older than an
@@ -661,6 +662,23 @@ pub(crate) fn counts_set_note(
     for &item in items {
         note.execute(params![cart, item, now])?;
     }
+    Ok(())
+}
+
+/// Notes, as [`counts_set_note`] does, the items of send group `group` as changed on its
+/// cart at `now`: an operator discards a group the cart may have applied (uncertain, or
+/// bypassed after an answer that did not say), and the log has it as discarded, which
+/// [`written_since`] does not read; a Get QOH right after, on a cart whose reads trail its
+/// writes, could take a count from before it (until 2026-12-04 it did, and gave the sold
+/// unit back). Dated at the discard, later than the cart took it: the window only grows.
+pub(crate) fn group_counts_set_note(c: &Connection, group: i64, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO counts_set_at(cart_id, item_id, at)
+         SELECT DISTINCT s.cart_id, s.item_id, ?2 FROM stack s
+         WHERE s.group_id = ?1 AND EXISTS (SELECT 1 FROM items WHERE id = s.item_id)
+         ON CONFLICT(cart_id, item_id) DO UPDATE SET at = MAX(at, excluded.at)",
+    )?
+    .execute(params![group, now])?;
     Ok(())
 }
 
