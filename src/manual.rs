@@ -1154,7 +1154,9 @@ impl Store {
     /// What would go wrong if real-time sync were switched on for `cart` now (rule 11): items
     /// with waiting records, items whose cart count differs from the expected count (when the
     /// cart can be read), a cart that holds stock in baskets, items the cart does not have.
-    /// Items in step are not listed. The warnings are also kept as this thread's
+    /// Items in step are not listed; one whose count differs though the cart took a change
+    /// of it within its [`CartAdapter::read_lag`] before the read is listed as `drift` that
+    /// was not compared, saying when to run again. The warnings are also kept as this thread's
     /// [`Store::last_report`]: a host whose buffer was too small reads them there rather
     /// than read the whole cart again.
     pub fn preflight(&self, cart: CartId) -> Result<Vec<Warning>> {
@@ -1263,10 +1265,40 @@ impl Store {
             }
         }
         if cart.capabilities.get {
+            let lag = lag_ms(adapter.as_ref());
+            let asked_at = now_ms();
             let (counts, twice) = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
+            // As the drift report: an item the cart took a change of within its read lag
+            // before the listing was asked for, or since, may be read from before it, which
+            // is no drift (until 2026-12-04 such a stale count was shown as drift). Read after
+            // `expected`, so a send settled in between is in one or the other.
+            let recent: HashMap<String, i64> = match lag {
+                0 => HashMap::new(),
+                lag => self
+                    .read(|c| sql::written_since(c, cart.id, asked_at - lag))?
+                    .into_iter()
+                    .map(|(_, sku, at)| (sku, at))
+                    .collect(),
+            };
             let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
             for (sku, published, waiting, kept) in &expected {
                 let pending = &waiting.sum;
+                if let (Some(&at), Some(&q)) = (recent.get(sku), counts.get(sku)) {
+                    let against = kept.unwrap_or(*published);
+                    if !in_step(q, against, waiting) {
+                        warnings.push(Warning {
+                            kind: "drift",
+                            sku: Some(sku.clone()),
+                            message: format!(
+                                "the cart shows {q}; not compared: {}",
+                                read_too_soon(lag, at)
+                            ),
+                            cart_qoh: Some(q),
+                            expected: Some(against - pending),
+                        });
+                    }
+                    continue;
+                }
                 // Where the store keeps a count of what the cart shows (a cap, the floor of
                 // 0), switching on sends the cart the difference from it to the published
                 // count (`pulled_to_realtime`): the cart ends right if it shows the kept
