@@ -633,21 +633,22 @@ impl Store {
                     .filter_map(|&(target, upto)| upto.map(|u| (target, u)))
                     .collect();
                 let noted: Vec<ItemId> = notes.iter().map(|n| n.0).collect();
-                // Every count is noted as set just before it goes too (and again once it
-                // settles): should the run end between the two, a Get QOH right after must
-                // still not read the cart's old count as a sale there (from review: it did,
-                // and took the units off). On every cart, not only one declaring a read lag:
-                // an owner who learns his cart lags and sets `read_lag_ms` must find the
-                // counts sent just before (until 2026-12-04 they were not noted, and a Get
-                // QOH right after took the cart's stale counts). One write a batch, beside
-                // the batch's request.
-                let targets: Vec<ItemId> = read.iter().map(|&(target, _)| target).collect();
-                let now = now_ms();
-                self.write(|c| {
-                    sql::counts_sending(c, cart.id, &notes)?;
-                    sql::counts_set_note(c, cart.id, &targets, now)
-                })
-                .map_err(|e| self.send_failed(&mut run, e))?;
+                // Where the cart's reads trail its writes, every count is noted as set just
+                // before it goes too (and again once it settles): should the run end between
+                // the two, a Get QOH right after must still not read the cart's old count as
+                // a sale there (from review: it did, and took the units off). Elsewhere the
+                // cart's one time is noted with the settled answer (`note_counts_set`), and
+                // here only in a write made anyway: a write a batch cost Send QOH a third.
+                let lag = lag_ms(run.adapter);
+                if !notes.is_empty() || lag > 0 {
+                    let targets: Vec<ItemId> = read.iter().map(|&(target, _)| target).collect();
+                    let now = now_ms();
+                    self.write(|c| {
+                        sql::counts_sending(c, cart.id, &notes)?;
+                        note_counts_set(c, cart.id, lag, &targets, now)
+                    })
+                    .map_err(|e| self.send_failed(&mut run, e))?;
+                }
                 let (took, stop) = match run.set_counts(&sets) {
                     Ok(sent) => sent,
                     // Nothing reached the cart: the counts were surely not taken.
@@ -720,11 +721,11 @@ impl Store {
                     expected: None,
                 })
                 .collect();
-            // Noted before the 0s go, as Send QOH's counts are (on every cart, should it
-            // be found to lag later): a run ending before it settles them leaves the SKUs to
-            // set again, and a Get QOH right after must not make the items again from the
-            // cart's old counts.
-            {
+            // Noted before the 0s go, as Send QOH's counts are: a run ending before it
+            // settles them leaves the SKUs to set again, and a Get QOH right after must not
+            // make the items again from the cart's old counts.
+            let lag = lag_ms(run.adapter);
+            if lag > 0 {
                 let (cart, now) = (run.cart.id, now_ms());
                 let skus: Vec<&str> = sets.iter().map(|s| s.sku.as_str()).collect();
                 self.write(|c| sql::zeroed_on_cart_note(c, cart, &skus, now))
@@ -763,10 +764,15 @@ impl Store {
             if !forget.is_empty() {
                 let cart = run.cart.id;
                 // When each 0 was taken: a Get QOH right after, on a cart whose reads trail
-                // its writes (or is found to later), may read the item's old count.
+                // its writes, may read the item's old count; on one that declares no lag, the
+                // cart's one time, should it be found to lag later.
                 let now = now_ms();
                 self.write_patiently(|c| {
-                    sql::zeroed_on_cart_note(c, cart, &zeroed, now)?;
+                    match lag {
+                        0 if !zeroed.is_empty() => sql::counts_set_last_note(c, cart, now)?,
+                        0 => {}
+                        _ => sql::zeroed_on_cart_note(c, cart, &zeroed, now)?,
+                    }
                     sql::deleted_on_cart_forget(c, cart, &forget)
                 })
                 .map_err(|e| self.send_failed(run, e))?;
@@ -869,12 +875,12 @@ impl Store {
         if !applied.is_empty() || moved || owed || !noted.is_empty() || !sent.is_empty() {
             let cart = run.cart.id;
             let workstation = self.workstation();
+            let lag = lag_ms(run.adapter);
             let settled = self.write_patiently(|c| {
                 sql::counts_sent(c, cart, noted)?;
                 let items: Vec<ItemId> = sent.iter().map(|&(item, ..)| item).collect();
                 sql::cart_mark_shown(c, cart, &items)?;
-                // On every cart: one that lags may be found to only later.
-                sql::counts_set_note(c, cart, &items, now)?;
+                note_counts_set(c, cart, lag, &items, now)?;
                 let superseded = sql::supersede(c, cart, &applied, now)?;
                 // Read in the write: a count kept while the request was on its way is seen.
                 let kept = !moved && sql::pulled_any(c, cart)?;
@@ -1058,6 +1064,10 @@ impl Store {
                         lag => sql::zeroed_since(c, cart.id, asked_at - lag)?
                             .into_iter()
                             .collect(),
+                    },
+                    any_since: match lag {
+                        0 => None,
+                        lag => sql::counts_set_last_since(c, cart.id, asked_at - lag)?,
                     },
                     lag,
                 };
@@ -1272,18 +1282,12 @@ impl Store {
             // before the listing was asked for, or since, may be read from before it, which
             // is no drift (until 2026-12-04 such a stale count was shown as drift). Read after
             // `expected`, so a send settled in between is in one or the other.
-            let recent: HashMap<String, i64> = match lag {
-                0 => HashMap::new(),
-                lag => self
-                    .read(|c| sql::written_since(c, cart.id, asked_at - lag))?
-                    .into_iter()
-                    .map(|(_, sku, at)| (sku, at))
-                    .collect(),
-            };
+            let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
             let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
             for (sku, published, waiting, kept) in &expected {
                 let pending = &waiting.sum;
-                if let (Some(&at), Some(&q)) = (recent.get(sku), counts.get(sku)) {
+                let at = recent.get(sku).copied().or(any_since);
+                if let (Some(at), Some(&q)) = (at, counts.get(sku)) {
                     let against = kept.unwrap_or(*published);
                     if !in_step(q, against, waiting) {
                         warnings.push(Warning {
@@ -1404,6 +1408,7 @@ impl Store {
         sent: &[ItemId],
         taken: &[(ItemId, i64, bool)],
         shown: bool,
+        lag: i64,
     ) -> Result<()> {
         let now = now_ms();
         self.write_patiently(|c| {
@@ -1414,9 +1419,9 @@ impl Store {
             if shown {
                 sql::cart_mark_shown(c, cart.id, &items)?;
             }
-            // As Send QOH notes its counts (on every cart): a report read right after would
-            // take the cart's old count for drift.
-            sql::counts_set_note(c, cart.id, &items, now)?;
+            // As Send QOH notes its counts: a report read right after would take the cart's
+            // old count for drift.
+            note_counts_set(c, cart.id, lag, &items, now)?;
             sql::counts_sent(c, cart.id, sent)
         })
     }
@@ -1489,14 +1494,7 @@ impl Store {
         // asked for, or since (a report alone holds nothing: the controller may send
         // meanwhile): their counts may be from before it, which is no drift, and a repair
         // compared against one would set a count over a sale made there since.
-        let recent: HashMap<String, i64> = match lag {
-            0 => HashMap::new(),
-            lag => self
-                .read(|c| sql::written_since(c, cart.id, asked_at - lag))?
-                .into_iter()
-                .map(|(_, sku, at)| (sku, at))
-                .collect(),
-        };
+        let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
         let mut report = DriftReport::default();
         let mut in_doubt = Vec::new();
         for (sku, published, waiting, _) in expected {
@@ -1517,7 +1515,7 @@ impl Store {
             let expected = published - waiting.sum;
             if in_step(q, published, &waiting) {
                 report.in_step += 1;
-            } else if let Some(&at) = recent.get(&sku) {
+            } else if let Some(at) = recent.get(&sku).copied().or(any_since) {
                 in_doubt.push(DriftItem {
                     sku,
                     cart_qoh: q,
@@ -1576,11 +1574,10 @@ impl Store {
                             .map(|d| repair_set(c, &cart, d, &mut noted))
                             .collect::<Result<Vec<_>>>()?;
                         sql::counts_sending(c, cart.id, &noted)?;
-                        // Noted as set before they go too, as Send QOH's counts are (on
-                        // every cart).
+                        // Noted as set before they go too, as Send QOH's counts are.
                         let items: Vec<ItemId> =
                             found.iter().flatten().map(|(item, _)| *item).collect();
-                        sql::counts_set_note(c, cart.id, &items, now_ms())?;
+                        note_counts_set(c, cart.id, lag, &items, now_ms())?;
                         Ok(found)
                     })?;
                 let mut chunk: Vec<&mut DriftItem> = chunk
@@ -1647,7 +1644,7 @@ impl Store {
                             });
                         }
                         // The cart was shown these counts, as by Send QOH.
-                        self.kept_after_taken(&cart, &targets, &taken, true)?;
+                        self.kept_after_taken(&cart, &targets, &taken, true, lag)?;
                     }
                     Err(e) => {
                         for d in chunk.iter_mut() {
@@ -1661,7 +1658,7 @@ impl Store {
                                 .collect(),
                             _ => Vec::new(),
                         };
-                        self.kept_after_taken(&cart, &targets, &taken, false)?;
+                        self.kept_after_taken(&cart, &targets, &taken, false, lag)?;
                         if matches!(e, CartError::RateLimited { .. }) {
                             paused = Some(e.message());
                         }
@@ -2408,8 +2405,57 @@ struct Pull<'a> {
     /// hold the deleted item's count from before, which would make it again with units the
     /// store does not have.
     zeroed: HashMap<String, i64>,
+    /// When the cart took counts (Send QOH, a repair, a deleted item's 0) while it declared
+    /// no lag, where that is within its lag now: any count the page read may be from before
+    /// them (the owner set `read_lag_ms` since). `None` where there were none.
+    any_since: Option<i64>,
     /// The cart's [`CartAdapter::read_lag`] in milliseconds.
     lag: i64,
+}
+
+/// Notes that `cart`, whose read lag is `lag` ms, took (or may have taken) counts of `items`
+/// at `now`: one row an item where the cart declares a lag ([`sql::counts_set_note`]); where
+/// it declares none, the cart's one time ([`sql::counts_set_last_note`]), so that an owner
+/// who finds it lags and sets `read_lag_ms` is covered for what it took before (until
+/// 2026-12-04 nothing was noted, and a Get QOH right after took the cart's stale counts). A
+/// row an item on every cart cost Send QOH about a third of its speed.
+fn note_counts_set(
+    c: &rusqlite::Connection,
+    cart: CartId,
+    lag: i64,
+    items: &[ItemId],
+    now: i64,
+) -> Result<()> {
+    match lag {
+        0 if items.is_empty() => Ok(()),
+        0 => sql::counts_set_last_note(c, cart, now),
+        _ => sql::counts_set_note(c, cart, items, now),
+    }
+}
+
+/// The SKUs `cart` took a change of within its read lag `lag` before `asked_at`, with when
+/// ([`sql::written_since`]), and when it took counts while it declared no lag, if within
+/// that ([`sql::counts_set_last_since`]): for the drift report and the preflight. Nothing for
+/// a cart that declares no lag.
+fn recent_changes(
+    store: &Store,
+    cart: &Cart,
+    lag: i64,
+    asked_at: i64,
+) -> Result<(HashMap<String, i64>, Option<i64>)> {
+    if lag == 0 {
+        return Ok((HashMap::new(), None));
+    }
+    store.read(|c| {
+        let recent = sql::written_since(c, cart.id, asked_at - lag)?
+            .into_iter()
+            .map(|(_, sku, at)| (sku, at))
+            .collect();
+        Ok((
+            recent,
+            sql::counts_set_last_since(c, cart.id, asked_at - lag)?,
+        ))
+    })
 }
 
 /// The cart's [`CartAdapter::read_lag`] in milliseconds (an hour at most, as the built-in
@@ -2550,9 +2596,16 @@ fn create_item(
         ));
     }
     // Set to 0 there just now, for a deleted item: the count read may be the item's old one.
-    if let Some(&at) = pull.zeroed.get(sku) {
+    let zeroed = pull.zeroed.get(sku).copied();
+    if let Some(at) = zeroed.or(pull.any_since) {
         return Ok(Err(format!(
-            "not created: deleted from the store and set to 0 on this cart by Send QOH; {}",
+            "not created: {}; {}",
+            match zeroed {
+                Some(_) => "deleted from the store and set to 0 on this cart by Send QOH",
+                None =>
+                    "this cart was sent counts while it declared no read lag, a deleted \
+                         item's 0 among them maybe",
+            },
             read_too_soon(pull.lag, at)
         )));
     }
@@ -2759,7 +2812,7 @@ fn apply_pulled(
         return Ok(());
     }
     // The move may be the cart's reads trailing a change it took, not a sale or return there.
-    if let Some(&at) = pull.recent.get(&item.id) {
+    if let Some(at) = pull.recent.get(&item.id).copied().or(pull.any_since) {
         report.not_applied.push(NotApplied {
             sku: sku.to_owned(),
             why: read_too_soon(pull.lag, at),

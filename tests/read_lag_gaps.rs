@@ -186,24 +186,3 @@ fn the_preflight_does_not_call_a_stale_read_drift() {
     );
     assert!(!mug[0].message.contains("should show"), "{warnings:?}");
 }
-
-/// Every Send QOH now notes a row per item it sets, kept an hour or more: deleting an item
-/// (its rows go with it) must find them by the item, not read every row the last Send QOH
-/// of a large catalogue left.
-#[test]
-fn deleting_an_item_finds_its_count_notes_by_index() {
-    let f = fixture(Mode::BigCommerce);
-    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-    let plan: Vec<String> = conn
-        .prepare("EXPLAIN QUERY PLAN DELETE FROM counts_set_at WHERE item_id = ?1")
-        .unwrap()
-        .query_map([1], |r| r.get::<_, String>(3))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    assert!(
-        plan.iter()
-            .any(|p| p.starts_with("SEARCH") && p.contains("INDEX")),
-        "{plan:?}"
-    );
-}

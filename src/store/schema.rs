@@ -377,8 +377,7 @@ const MIGRATIONS: &[&str] = &[
     // 'applied', at its settlement, after the cart answered), read from the end by id
     // (`sql::written_since`). A Send QOH or drift repair count leaves no log row (there may
     // be no record), so its time goes in `counts_set_at`, one row per cart and item, kept
-    // at the latest, written for such carts only (for every cart since 2026-12-04: one may be
-    // found to lag after its counts were sent). (IF NOT EXISTS: a file a test dates back
+    // at the latest, written for such carts only. (IF NOT EXISTS: a file a test dates back
     // to an older schema keeps them, and is migrated all the same.)
     r#"
     CREATE TABLE IF NOT EXISTS counts_set_at (
@@ -392,10 +391,10 @@ const MIGRATIONS: &[&str] = &[
     // 22: when Send QOH set to 0 a deleted item (schema 19) on a cart whose reads trail its
     // writes, by SKU (the item is gone, so `counts_set_at` cannot hold it): Get QOH creates
     // no item of that SKU from a count read within the cart's read lag after it, which may
-    // be the deleted item's old count. Written for such carts only (for every cart since
-    // 2026-12-04), kept an hour. And the index of applied entries that schema 21 made as
-    // first written (4b04305) goes: taken out of that migration (805869b) for the 15 % it
-    // cost the drain, it stayed in the files that build had migrated.
+    // be the deleted item's old count. Written for such carts only, kept an hour. And the
+    // index of applied entries that schema 21 made as first written (4b04305) goes: taken
+    // out of that migration (805869b) for the 15 % it cost the drain, it stayed in the files
+    // that build had migrated.
     r#"
     DROP INDEX IF EXISTS stack_log_applied;
     CREATE TABLE IF NOT EXISTS zeroed_on_cart (
@@ -405,13 +404,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (cart_id, sku)
     ) WITHOUT ROWID;
     "#,
-    // 23: `counts_set_at` is written for every cart since 2026-12-04 (a cart may be found to
-    // lag after its counts were sent), so it may hold a row per item for an hour after a
-    // Send QOH: an item's deletion, cascading to it, finds the item's rows by this index
-    // rather than reading the whole table. Written by Send QOH and repairs only, never by
-    // the controller.
+    // 23: when a cart that declares no read lag (for which the two tables above are not
+    // written) last took counts (Send QOH, a drift repair, a deleted item's 0), Unix ms: an
+    // owner who finds it lags and sets `read_lag_ms` is covered for them
+    // (`sql::counts_set_last_since`). One row a cart, not one an item as `counts_set_at`
+    // (which cost Send QOH a third of its speed when written for every cart). A table, not
+    // a column of `carts`: IF NOT EXISTS lets a file dated back be migrated again.
     r#"
-    CREATE INDEX IF NOT EXISTS counts_set_at_item ON counts_set_at(item_id);
+    CREATE TABLE IF NOT EXISTS counts_set_last (
+        cart_id INTEGER PRIMARY KEY REFERENCES carts(id) ON DELETE CASCADE,
+        at      INTEGER NOT NULL
+    );
     "#,
 ];
 

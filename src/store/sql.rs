@@ -555,10 +555,10 @@ pub(crate) fn deleted_on_cart_forget(c: &Connection, cart: CartId, skus: &[&str]
     Ok(())
 }
 
-/// Notes that `cart` took 0 for the deleted items `skus` at `now` (schema 22), for
-/// [`zeroed_since`]: on every cart, so that one found to lag only later (its `read_lag_ms`
-/// set) is covered for what it took before. Rows older than an hour and [`LOG_SKEW`] go as
-/// the cart's next ones come.
+/// Notes that `cart`, whose reads trail its writes, took 0 for the deleted items `skus` at
+/// `now` (schema 22), for [`zeroed_since`] (a cart that declares no lag notes its one time,
+/// [`counts_set_last_note`]). Rows older than an hour and [`LOG_SKEW`] go as the cart's next
+/// ones come.
 pub(crate) fn zeroed_on_cart_note(
     c: &Connection,
     cart: CartId,
@@ -637,10 +637,9 @@ fn shown_upto(c: &Connection, cart: CartId) -> Result<ItemId> {
 
 /// Notes that `cart` took (or may have taken) counts or changes of `items` at `now` (Send
 /// QOH, a drift repair, an operator's discard of a group the cart may have applied), for
-/// [`written_since`]. Written for every cart, not only one that declares a read lag now:
-/// an owner who finds his cart lags sets `read_lag_ms` after the sends he made (until
-/// 2026-12-04 those were not noted, and a Get QOH right after took the cart's stale counts).
-/// Never on the controller's path: its deltas are found in `stack_log`. Rows older than an
+/// [`written_since`]: a cart that declares no lag notes its one time instead
+/// ([`counts_set_last_note`]), but an operator's discard is noted on any cart (a row or
+/// two). Never on the controller's path: its deltas are found in `stack_log`. Rows older than an
 /// hour, the longest lag a built-in adapter takes, and [`LOG_SKEW`], go as the cart's next
 /// ones come.
 pub(crate) fn counts_set_note(
@@ -680,6 +679,36 @@ pub(crate) fn group_counts_set_note(c: &Connection, group: i64, now: i64) -> Res
     )?
     .execute(params![group, now])?;
     Ok(())
+}
+
+/// Notes that `cart`, which declares no read lag, took counts at `now` (Send QOH, a drift
+/// repair, a deleted item's 0): one row for the cart (schema 23), written with what is
+/// written anyway, where a row an item ([`counts_set_note`]) cost Send QOH about a third of
+/// its speed. An owner who then finds the cart lags and sets `read_lag_ms` is covered for
+/// them ([`counts_set_last_since`]): until 2026-12-04 nothing was noted, and a Get QOH right
+/// after took the cart's stale counts as sales there.
+pub(crate) fn counts_set_last_note(c: &Connection, cart: CartId, now: i64) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO counts_set_last(cart_id, at) VALUES (?1, ?2)
+         ON CONFLICT(cart_id) DO UPDATE SET at = MAX(at, excluded.at)",
+    )?
+    .execute(params![cart, now])?;
+    Ok(())
+}
+
+/// When `cart` last took counts while it declared no read lag ([`counts_set_last_note`]),
+/// if at or after `since` (by the caller's clock, allowing [`LOG_SKEW`] as
+/// [`written_since`] does): within its lag now, any of its counts may be from before them.
+pub(crate) fn counts_set_last_since(
+    c: &Connection,
+    cart: CartId,
+    since: i64,
+) -> Result<Option<i64>> {
+    let at: Option<i64> = c
+        .prepare_cached("SELECT at FROM counts_set_last WHERE cart_id = ?1")?
+        .query_row([cart], |r| r.get(0))
+        .optional()?;
+    Ok(at.filter(|&at| at >= since.saturating_sub(LOG_SKEW)))
 }
 
 /// The items `cart` took a change of at or after `since` (by the caller's clock), with their
