@@ -679,11 +679,27 @@ impl<'a> Run<'a> {
         Ok(None)
     }
 
+    /// Lists `a` at 10 and `b` at 20 and lets the cart settle: where a check of two items
+    /// starts.
+    fn put_ten_and_twenty(&self, a: &str, b: &str) -> Step {
+        self.put(a, 10)?;
+        self.put(b, 20)?;
+        self.settle();
+        Ok(())
+    }
+
+    /// Keeps `answer`'s messages, clears the armed fault and lets the cart settle, so what it
+    /// took reads as it stands.
+    fn after_fault(&mut self, answer: &std::result::Result<Vec<SendOutcome>, CartError>) -> Step {
+        self.heard(answer);
+        self.disarm()?;
+        self.settle();
+        Ok(())
+    }
+
     fn part_failed(&mut self) -> std::result::Result<Option<String>, String> {
         let (a, b) = (self.sku(1), self.sku(2));
-        self.put(&a, 10)?;
-        self.put(&b, 20)?;
-        self.settle();
+        self.put_ten_and_twenty(&a, &b)?;
         let deltas = [self.delta(&a, -1), self.delta(&b, -1)];
         if !self.arm(CartFault::FailAfterFirstWrite)? {
             return Ok(Some(
@@ -691,9 +707,7 @@ impl<'a> Run<'a> {
             ));
         }
         let answer = self.adapter.apply_deltas(&deltas);
-        self.heard(&answer);
-        self.disarm()?;
-        self.settle();
+        self.after_fault(&answer)?;
         let took = [self.count(&a)? == Some(9), self.count(&b)? == Some(19)];
         let split_deltas = self.per_item(
             "apply_deltas of a delta to each of two items",
@@ -703,15 +717,11 @@ impl<'a> Run<'a> {
             "sends the changes the cart took again (twice, to a cart without keys)",
         )?;
 
-        self.put(&a, 10)?;
-        self.put(&b, 20)?;
-        self.settle();
+        self.put_ten_and_twenty(&a, &b)?;
         let sets = [self.set(&a, 5, None), self.set(&b, 6, None)];
         self.arm(CartFault::FailAfterFirstWrite)?;
         let answer = self.adapter.set_quantities(&sets);
-        self.heard(&answer);
-        self.disarm()?;
-        self.settle();
+        self.after_fault(&answer)?;
         let took = [self.count(&a)? == Some(5), self.count(&b)? == Some(6)];
         let split_sets = self.per_item(
             "set_quantities of a count for each of two items",
@@ -916,9 +926,7 @@ impl<'a> Run<'a> {
 
     fn deltas(&mut self) -> Step {
         let (a, b) = (self.sku(1), self.sku(2));
-        self.put(&a, 10)?;
-        self.put(&b, 20)?;
-        self.settle();
+        self.put_ten_and_twenty(&a, &b)?;
         let sent = [self.delta(&a, -3), self.delta(&b, 4)];
         let outcomes = self.apply(&sent)?;
         for (d, o) in sent.iter().zip(&outcomes) {
@@ -998,9 +1006,7 @@ impl<'a> Run<'a> {
 
     fn sets(&mut self) -> Step {
         let (a, b) = (self.sku(1), self.sku(2));
-        self.put(&a, 10)?;
-        self.put(&b, 20)?;
-        self.settle();
+        self.put_ten_and_twenty(&a, &b)?;
         let sent = [self.set(&a, 5, None), self.set(&b, 0, None)];
         let outcomes = self.send_sets(&sent)?;
         for (s, o) in sent.iter().zip(&outcomes) {
