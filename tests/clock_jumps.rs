@@ -13,84 +13,14 @@
 mod common;
 
 use common::*;
-use inventory_sync::adapter::{CartError, DeltaSend, SendOutcome};
+use inventory_sync::adapter::DeltaSend;
 use inventory_sync::emulator::Emulator;
-use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
+use inventory_sync::stack::{Lease, LeaseScope, SqliteStack, Transition, WebStack};
 use inventory_sync::{CartAdapter, CartId, Reason, SendOptions, StackState, UpdateMode};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A day, in milliseconds: how far the jumping clock ran ahead.
 const DAY: i64 = 24 * 3600 * 1000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// A cart in memory that records every change it is sent (sku, delta, key), and applies each
-/// key once when it de-duplicates (`mode` RelativeKeyed), every one when it cannot.
-struct Shop {
-    mode: UpdateMode,
-    qoh: Mutex<HashMap<String, i64>>,
-    sent: Mutex<Vec<(String, i64, String)>>,
-}
-
-impl Shop {
-    fn new(mode: UpdateMode) -> Arc<Shop> {
-        Arc::new(Shop {
-            mode,
-            qoh: Mutex::default(),
-            sent: Mutex::default(),
-        })
-    }
-    fn get(&self, sku: &str) -> i64 {
-        *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
-    }
-    fn set(&self, sku: &str, q: i64) {
-        self.qoh.lock().unwrap().insert(sku.into(), q);
-    }
-    fn sent(&self) -> Vec<(String, i64, String)> {
-        self.sent.lock().unwrap().clone()
-    }
-}
-
-impl CartAdapter for Shop {
-    fn update_mode(&self) -> UpdateMode {
-        self.mode
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        let keyed = self.mode == UpdateMode::RelativeKeyed;
-        let mut sent = self.sent.lock().unwrap();
-        let mut q = self.qoh.lock().unwrap();
-        Ok(d.iter()
-            .map(|x| {
-                let again = sent.iter().any(|(_, _, k)| *k == x.key);
-                sent.push((x.sku.clone(), x.delta, x.key.clone()));
-                if !(keyed && again) {
-                    *q.entry(x.sku.clone()).or_insert(0) += x.delta;
-                }
-                SendOutcome::Applied { qoh: None }
-            })
-            .collect())
-    }
-    sends_deltas_only!();
-}
-
-/// Cart "Shop" served by `shop`, real-time at attribute level.
-fn shop_cart(f: &Fixture, shop: &Arc<Shop>) -> CartId {
-    let cart = custom_cart(
-        &f.store,
-        "Shop",
-        shop.clone() as Arc<dyn CartAdapter>,
-        Some("attribute"),
-        None,
-    );
-    f.store.set_cart_sync(cart, true).unwrap();
-    cart
-}
 
 /// The store as a controller on workstation FAST sees it, sending everyone's records.
 fn fast_controller(f: &Fixture) -> (SqliteStack, LeaseScope) {
@@ -103,13 +33,45 @@ fn fast_controller(f: &Fixture) -> (SqliteStack, LeaseScope) {
     (stack, scope)
 }
 
+/// `cart`'s changes leased by FAST with its clock a day ahead, and the stack it leased on.
+fn lease_a_day_ahead(f: &Fixture, cart: CartId) -> (SqliteStack, Lease) {
+    let (fast, scope) = fast_controller(f);
+    let ahead = fast
+        .lease(cart, 50, &scope, now_ms() + DAY, 60_000)
+        .unwrap();
+    (fast, ahead)
+}
+
+/// A cart without keys showing 10 of W, and the store's 10 with 5 received since: one change
+/// to send.
+fn five_received_for_a_cart_without_keys() -> (Fixture, Arc<DeltaShop>, CartId) {
+    let f = store();
+    let shop = DeltaShop::new(UpdateMode::RelativeUnkeyed);
+    let cart = shop_cart(&f, &shop);
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", 5, Reason::Receiving);
+    (f, shop, cart)
+}
+
+/// A store with `param` set to `value` and a real-time emulated cart "Web", both at 10 of W.
+fn w_at_10_on_a_web_cart(param: &str, value: &str) -> (Fixture, Emulator, CartId) {
+    let f = store();
+    f.store.set_param(param, value).unwrap();
+    let e = Emulator::start().unwrap();
+    let cart = cart(&f.store, &e, "Web", "attribute");
+    item(&f.store, "W", 10);
+    e.set_qoh("W", 10);
+    (f, e, cart)
+}
+
 /// A controller whose clock ran a day fast leased a retry group (B, whose first lease
 /// lapsed) and a first-attempt batch (A), then stopped; its clock is right again. The next
 /// pass with a correct clock sends both at once, under the keys they were leased with.
 #[test]
 fn leases_stamped_a_day_ahead_go_again_at_once_under_their_keys() {
     let f = store();
-    let shop = Shop::new(UpdateMode::RelativeKeyed);
+    let shop = DeltaShop::new(UpdateMode::RelativeKeyed);
     let cart = shop_cart(&f, &shop);
     item(&f.store, "A", 0);
     item(&f.store, "B", 0);
@@ -149,16 +111,8 @@ fn leases_stamped_a_day_ahead_go_again_at_once_under_their_keys() {
 /// again, and the item's next sale goes at once.
 #[test]
 fn a_cart_without_keys_never_gets_a_change_leased_a_day_ahead_twice() {
-    let f = store();
-    let shop = Shop::new(UpdateMode::RelativeUnkeyed);
-    let cart = shop_cart(&f, &shop);
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
-    adjust(&f.store, "W", 5, Reason::Receiving);
-    let (fast, scope) = fast_controller(&f);
-    let ahead = fast
-        .lease(cart, 50, &scope, now_ms() + DAY, 60_000)
-        .unwrap();
+    let (f, shop, cart) = five_received_for_a_cart_without_keys();
+    let (fast, ahead) = lease_a_day_ahead(&f, cart);
     assert_eq!(ahead.sends.len(), 1);
     // Its request reached the cart; its answer was lost with the controller.
     shop.set("W", 15);
@@ -183,16 +137,8 @@ fn a_cart_without_keys_never_gets_a_change_leased_a_day_ahead_twice() {
 /// by the one and settled by neither twice; the fast one's late answer settles nothing.
 #[test]
 fn a_live_lease_of_a_clock_a_day_fast_taken_over_sends_nothing_twice() {
-    let f = store();
-    let shop = Shop::new(UpdateMode::RelativeUnkeyed);
-    let cart = shop_cart(&f, &shop);
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
-    adjust(&f.store, "W", 5, Reason::Receiving);
-    let (fast, scope) = fast_controller(&f);
-    let ahead = fast
-        .lease(cart, 50, &scope, now_ms() + DAY, 60_000)
-        .unwrap();
+    let (f, shop, cart) = five_received_for_a_cart_without_keys();
+    let (fast, ahead) = lease_a_day_ahead(&f, cart);
     let send = &ahead.sends[0];
     // Its request is in flight when the correct clock's pass runs.
     f.store.run_stack(None).unwrap();
@@ -223,12 +169,7 @@ fn a_live_lease_of_a_clock_a_day_fast_taken_over_sends_nothing_twice() {
 /// does not keep every workstation standing by for a day.
 #[test]
 fn a_shared_lock_taken_a_day_ahead_does_not_keep_the_others_standing_by() {
-    let f = store();
-    f.store.set_param("StackMode", "shared").unwrap();
-    let e = Emulator::start().unwrap();
-    cart(&f.store, &e, "Web", "attribute");
-    item(&f.store, "W", 10);
-    e.set_qoh("W", 10);
+    let (f, e, _) = w_at_10_on_a_web_cart("StackMode", "shared");
     let (fast, _) = fast_controller(&f);
     let now = now_ms();
     assert!(fast
@@ -245,12 +186,7 @@ fn a_shared_lock_taken_a_day_ahead_does_not_keep_the_others_standing_by() {
 /// does not keep its records from the others for a day.
 #[test]
 fn a_heartbeat_a_day_ahead_does_not_keep_a_silent_tills_records_from_the_others() {
-    let f = store();
-    f.store.set_param("StackMode", "local").unwrap();
-    let e = Emulator::start().unwrap();
-    cart(&f.store, &e, "Web", "attribute");
-    item(&f.store, "W", 10);
-    e.set_qoh("W", 10);
+    let (f, e, _) = w_at_10_on_a_web_cart("StackMode", "local");
     let till1 = f.reopen();
     till1.set_param("Workstation", "TILL-1").unwrap();
     adjust(&till1, "W", -4, Reason::PosSale);
@@ -268,21 +204,10 @@ fn a_heartbeat_a_day_ahead_does_not_keep_a_silent_tills_records_from_the_others(
 /// over as a lapsed one, and the cart ends at the store's count.
 #[test]
 fn a_send_qoh_takes_over_a_lease_stamped_a_day_ahead() {
-    let f = store();
-    f.store.set_param("LeaseMs", "100").unwrap();
-    let e = Emulator::start().unwrap();
-    let cart = cart(&f.store, &e, "Web", "attribute");
-    item(&f.store, "W", 10);
-    e.set_qoh("W", 10);
+    let (f, e, cart) = w_at_10_on_a_web_cart("LeaseMs", "100");
     adjust(&f.store, "W", -3, Reason::PosSale);
-    let (fast, scope) = fast_controller(&f);
-    assert_eq!(
-        fast.lease(cart, 50, &scope, now_ms() + DAY, 60_000)
-            .unwrap()
-            .sends
-            .len(),
-        1
-    );
+    let (fast, ahead) = lease_a_day_ahead(&f, cart);
+    assert_eq!(ahead.sends.len(), 1);
     drop(fast);
     let r = f.store.send_qoh(cart, SendOptions { force: true }, None);
     assert!(r.is_ok(), "{r:?}");

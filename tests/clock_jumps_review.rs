@@ -11,124 +11,26 @@
 mod common;
 
 use common::*;
-use inventory_sync::adapter::{
-    CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
-};
+use inventory_sync::adapter::UpdateMode;
 use inventory_sync::stack::{Lease, LeaseScope, SqliteStack, Transition, WebStack};
 use inventory_sync::{CartAdapter, CartId, Reason, SendOptions, StackState};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// How far the fast workstation's clock runs ahead: past every bound the change sets
 /// (`LEASE_AHEAD_MAX`, `HEARTBEAT_AHEAD_MAX`: 1 h 5 min), short of `LOCK_AHEAD_MAX`.
 const AHEAD: i64 = 2 * 3600 * 1000;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// A cart in memory that applies every change it is sent (a keyed one each key once) and
-/// sets the counts it is sent; it records every change (sku, delta, key).
-struct Shop {
-    mode: UpdateMode,
-    qoh: Mutex<HashMap<String, i64>>,
-    sent: Mutex<Vec<(String, i64, String)>>,
-    /// Run after each request of counts was taken, in turn (another workstation busy then).
-    after_set: Mutex<Vec<Hook>>,
-}
-
-type Hook = Box<dyn FnOnce() + Send>;
-
-impl Shop {
-    fn new(mode: UpdateMode) -> Arc<Shop> {
-        Arc::new(Shop {
-            mode,
-            qoh: Mutex::default(),
-            sent: Mutex::default(),
-            after_set: Mutex::default(),
-        })
-    }
-    fn get(&self, sku: &str) -> i64 {
-        *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
-    }
-    fn set(&self, sku: &str, q: i64) {
-        self.qoh.lock().unwrap().insert(sku.into(), q);
-    }
-    fn sent(&self) -> Vec<(String, i64, String)> {
-        self.sent.lock().unwrap().clone()
-    }
-    /// A controller's request for `lease`'s sends reaches the cart (late, or beside another).
-    fn lands(&self, lease: &Lease) {
-        let d: Vec<DeltaSend> = lease
-            .sends
-            .iter()
-            .map(|s| DeltaSend {
-                key: s.key.clone(),
-                sku: s.sku.clone(),
-                remote_ref: s.remote_ref.clone(),
-                delta: s.delta,
-            })
-            .collect();
-        self.apply_deltas(&d).unwrap();
-    }
-}
-
-impl CartAdapter for Shop {
-    fn update_mode(&self) -> UpdateMode {
-        self.mode
-    }
-    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
-        let keyed = self.mode == UpdateMode::RelativeKeyed;
-        let mut sent = self.sent.lock().unwrap();
-        let mut q = self.qoh.lock().unwrap();
-        Ok(d.iter()
-            .map(|x| {
-                let again = sent.iter().any(|(_, _, k)| *k == x.key);
-                sent.push((x.sku.clone(), x.delta, x.key.clone()));
-                if !(keyed && again) {
-                    *q.entry(x.sku.clone()).or_insert(0) += x.delta;
-                }
-                SendOutcome::Applied { qoh: None }
-            })
-            .collect())
-    }
-    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
-        let mut q = self.qoh.lock().unwrap();
-        let answer = s
-            .iter()
-            .map(|x| {
-                q.insert(x.sku.clone(), x.qoh);
-                SendOutcome::Applied { qoh: Some(x.qoh) }
-            })
-            .collect();
-        drop(q);
-        let mut hooks = self.after_set.lock().unwrap();
-        if !hooks.is_empty() {
-            let hook = hooks.remove(0);
-            drop(hooks);
-            hook();
-        }
-        Ok(answer)
-    }
-    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        Ok(QuantityPage::default())
-    }
-}
-
-/// Cart "Shop" served by `shop`, real-time at attribute level, 50 items a request.
-fn shop_cart(f: &Fixture, shop: &Arc<Shop>) -> CartId {
-    let cart = custom_cart(
-        &f.store,
-        "Shop",
-        shop.clone() as Arc<dyn CartAdapter>,
-        Some("attribute"),
-        None,
-    );
-    f.store.set_cart_sync(cart, true).unwrap();
-    cart
+/// Shared mode, a cart in `mode` showing 10 of W, and the store's 10 with a sale of `delta`
+/// since: one change to send.
+fn one_sale(mode: UpdateMode, delta: i64) -> (Fixture, Arc<DeltaShop>, CartId) {
+    let f = store();
+    f.store.set_param("StackMode", "shared").unwrap();
+    let shop = DeltaShop::new(mode);
+    let cart = shop_cart(&f, &shop);
+    item(&f.store, "W", 10);
+    shop.set("W", 10);
+    adjust(&f.store, "W", delta, Reason::PosSale);
+    (f, shop, cart)
 }
 
 /// A controller's view of the store: `workstation`'s, shared or local.
@@ -140,6 +42,14 @@ fn controller(f: &Fixture, workstation: &str, shared: bool, now: i64) -> (Sqlite
         stale_before: now - 3 * 60_000,
     };
     (stack, scope)
+}
+
+/// The changes of `cart` a shared controller on FAST leases with its clock `AHEAD` of `now`,
+/// and the stack it leased on.
+fn fast_lease(f: &Fixture, cart: CartId, now: i64) -> (SqliteStack, Lease) {
+    let (fast, fs) = controller(f, "FAST", true, now + AHEAD);
+    let flight = fast.lease(cart, 50, &fs, now + AHEAD, 60_000).unwrap();
+    (fast, flight)
 }
 
 fn applied() -> Transition {
@@ -180,7 +90,7 @@ fn accounted(f: &Fixture) -> i64 {
 fn a_fast_batch_taken_over_in_part_sends_nothing_twice_in_shared_mode() {
     let f = store();
     f.store.set_param("StackMode", "shared").unwrap();
-    let shop = Shop::new(UpdateMode::RelativeUnkeyed);
+    let shop = DeltaShop::new(UpdateMode::RelativeUnkeyed);
     let cart = shop_cart(&f, &shop);
     for (sku, d) in [("A", -1), ("B", -2), ("C", -3)] {
         item(&f.store, sku, 10);
@@ -188,8 +98,7 @@ fn a_fast_batch_taken_over_in_part_sends_nothing_twice_in_shared_mode() {
         adjust(&f.store, sku, d, Reason::PosSale);
     }
     let now = now_ms();
-    let (fast, fs) = controller(&f, "FAST", true, now + AHEAD);
-    let flight = fast.lease(cart, 50, &fs, now + AHEAD, 60_000).unwrap();
+    let (fast, flight) = fast_lease(&f, cart, now);
     assert_eq!(flight.sends.len(), 3);
     let (slow, ss) = controller(&f, "SLOW", true, now);
     let one = slow.lease(cart, 1, &ss, now, 60_000).unwrap();
@@ -227,16 +136,9 @@ fn a_fast_batch_taken_over_in_part_sends_nothing_twice_in_shared_mode() {
 /// first-attempt records (which would go again as new), and the cart gets each change once.
 #[test]
 fn a_fast_batch_taken_over_answered_retry_is_not_sent_again_as_new() {
-    let f = store();
-    f.store.set_param("StackMode", "shared").unwrap();
-    let shop = Shop::new(UpdateMode::RelativeUnkeyed);
-    let cart = shop_cart(&f, &shop);
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
-    adjust(&f.store, "W", -4, Reason::PosSale);
+    let (f, shop, cart) = one_sale(UpdateMode::RelativeUnkeyed, -4);
     let now = now_ms();
-    let (fast, fs) = controller(&f, "FAST", true, now + AHEAD);
-    let flight = fast.lease(cart, 50, &fs, now + AHEAD, 60_000).unwrap();
+    let (fast, flight) = fast_lease(&f, cart, now);
     assert_eq!(flight.sends.len(), 1);
     // The correct controller's pass takes the lease over and holds the change back.
     f.store.run_stack(None).unwrap();
@@ -269,7 +171,7 @@ fn a_fast_batch_taken_over_answered_retry_is_not_sent_again_as_new() {
 fn a_live_fast_till_taken_for_stale_shares_its_records_without_a_double_send() {
     let f = store();
     f.store.set_param("StackMode", "local").unwrap();
-    let shop = Shop::new(UpdateMode::RelativeUnkeyed);
+    let shop = DeltaShop::new(UpdateMode::RelativeUnkeyed);
     let cart = shop_cart(&f, &shop);
     item(&f.store, "W", 20);
     shop.set("W", 20);
@@ -317,13 +219,7 @@ fn a_live_fast_till_taken_for_stale_shares_its_records_without_a_double_send() {
 /// correct one's late answer settles nothing, and the cart without keys has the change once.
 #[test]
 fn a_correct_controllers_live_batch_taken_by_a_fast_one_is_sent_once() {
-    let f = store();
-    f.store.set_param("StackMode", "shared").unwrap();
-    let shop = Shop::new(UpdateMode::RelativeUnkeyed);
-    let cart = shop_cart(&f, &shop);
-    item(&f.store, "W", 10);
-    shop.set("W", 10);
-    adjust(&f.store, "W", -1, Reason::PosSale);
+    let (f, shop, cart) = one_sale(UpdateMode::RelativeUnkeyed, -1);
     let now = now_ms();
     let (slow, ss) = controller(&f, "SLOW", true, now);
     let flight = slow.lease(cart, 50, &ss, now, 60_000).unwrap();
@@ -356,16 +252,9 @@ fn a_correct_controllers_live_batch_taken_by_a_fast_one_is_sent_once() {
 #[test]
 fn a_send_qoh_beside_a_fast_live_send_counts_the_change_once() {
     for mode in [UpdateMode::RelativeUnkeyed, UpdateMode::RelativeKeyed] {
-        let f = store();
-        f.store.set_param("StackMode", "shared").unwrap();
-        let shop = Shop::new(mode);
-        let cart = shop_cart(&f, &shop);
-        item(&f.store, "W", 10);
-        shop.set("W", 10);
-        adjust(&f.store, "W", -3, Reason::PosSale);
+        let (f, shop, cart) = one_sale(mode, -3);
         let now = now_ms();
-        let (fast, fs) = controller(&f, "FAST", true, now + AHEAD);
-        let flight = fast.lease(cart, 50, &fs, now + AHEAD, 60_000).unwrap();
+        let (fast, flight) = fast_lease(&f, cart, now);
         assert_eq!(flight.sends.len(), 1);
         let r = f
             .store
@@ -398,7 +287,7 @@ fn a_fast_controller_leasing_under_a_send_qoh_hold_is_not_counted_twice() {
     for mode in [UpdateMode::RelativeUnkeyed, UpdateMode::RelativeKeyed] {
         let f = store();
         f.store.set_param("StackMode", "shared").unwrap();
-        let shop = Shop::new(mode);
+        let shop = DeltaShop::new(mode);
         let cart = custom_cart(
             &f.store,
             "Shop",

@@ -537,3 +537,111 @@ impl<H: StackHooks> inventory_sync::stack::WebStack for HookedStack<H> {
         self.inner.release_memory()
     }
 }
+
+/// The wall clock in milliseconds since the epoch, as the stack stamps leases and heartbeats.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A cart in memory that records every change it is sent (sku, delta, key) and applies each
+/// key once when it de-duplicates (`mode` RelativeKeyed), every one when it cannot; it sets
+/// the counts it is sent. Tests of controllers meeting over one cart read what reached it.
+pub struct DeltaShop {
+    pub mode: UpdateMode,
+    pub qoh: Mutex<HashMap<String, i64>>,
+    pub sent: Mutex<Vec<(String, i64, String)>>,
+    /// Run after each request of counts was taken, in turn (another workstation busy then).
+    pub after_set: Mutex<Vec<Hook>>,
+}
+
+impl DeltaShop {
+    pub fn new(mode: UpdateMode) -> std::sync::Arc<DeltaShop> {
+        std::sync::Arc::new(DeltaShop {
+            mode,
+            qoh: Mutex::default(),
+            sent: Mutex::default(),
+            after_set: Mutex::default(),
+        })
+    }
+    pub fn get(&self, sku: &str) -> i64 {
+        *self.qoh.lock().unwrap().get(sku).unwrap_or(&0)
+    }
+    pub fn set(&self, sku: &str, q: i64) {
+        self.qoh.lock().unwrap().insert(sku.into(), q);
+    }
+    pub fn sent(&self) -> Vec<(String, i64, String)> {
+        self.sent.lock().unwrap().clone()
+    }
+    /// A controller's request for `lease`'s sends reaches the cart (late, or beside another).
+    pub fn lands(&self, lease: &inventory_sync::stack::Lease) {
+        let d: Vec<DeltaSend> = lease
+            .sends
+            .iter()
+            .map(|s| DeltaSend {
+                key: s.key.clone(),
+                sku: s.sku.clone(),
+                remote_ref: s.remote_ref.clone(),
+                delta: s.delta,
+            })
+            .collect();
+        self.apply_deltas(&d).unwrap();
+    }
+}
+
+impl CartAdapter for DeltaShop {
+    fn update_mode(&self) -> UpdateMode {
+        self.mode
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let keyed = self.mode == UpdateMode::RelativeKeyed;
+        let mut sent = self.sent.lock().unwrap();
+        let mut q = self.qoh.lock().unwrap();
+        Ok(d.iter()
+            .map(|x| {
+                let again = sent.iter().any(|(_, _, k)| *k == x.key);
+                sent.push((x.sku.clone(), x.delta, x.key.clone()));
+                if !(keyed && again) {
+                    *q.entry(x.sku.clone()).or_insert(0) += x.delta;
+                }
+                SendOutcome::Applied { qoh: None }
+            })
+            .collect())
+    }
+    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        let mut q = self.qoh.lock().unwrap();
+        let answer = s
+            .iter()
+            .map(|x| {
+                q.insert(x.sku.clone(), x.qoh);
+                SendOutcome::Applied { qoh: Some(x.qoh) }
+            })
+            .collect();
+        drop(q);
+        let mut hooks = self.after_set.lock().unwrap();
+        if !hooks.is_empty() {
+            let hook = hooks.remove(0);
+            drop(hooks);
+            hook();
+        }
+        Ok(answer)
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
+/// Cart "Shop" served by `shop`, real-time at attribute level, switched on.
+pub fn shop_cart(f: &Fixture, shop: &std::sync::Arc<DeltaShop>) -> CartId {
+    let cart = custom_cart(
+        &f.store,
+        "Shop",
+        shop.clone() as std::sync::Arc<dyn CartAdapter>,
+        Some("attribute"),
+        None,
+    );
+    f.store.set_cart_sync(cart, true).unwrap();
+    cart
+}
