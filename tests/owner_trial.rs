@@ -133,10 +133,9 @@ fn an_empty_stack_and_an_idle_pass_say_when_changes_reach_no_cart() {
     }
 }
 
-/// A pass that bypassed a record said "1 bypassed" and stopped: nothing said the record would
-/// never be sent by itself, where to see why, or the two commands that deal with it.
-#[test]
-fn a_pass_that_bypasses_a_record_says_where_to_look_and_what_to_do() {
+/// A sale of CAP waiting for cart "Shop", which refuses it: the next pass bypasses the
+/// record (`BypassAfterAttempts` 1). The emulator must live as long as the test.
+fn a_sale_the_cart_refuses() -> (Fixture, Emulator) {
     let f = store();
     f.store.set_param("BypassAfterAttempts", "1").unwrap();
     let emu = Emulator::start().unwrap();
@@ -145,6 +144,14 @@ fn a_pass_that_bypasses_a_record_says_where_to_look_and_what_to_do() {
     item(&f.store, "CAP", 5);
     cart(&f.store, &emu, "Shop", "attribute");
     adjust(&f.store, "CAP", -1, Reason::PosSale);
+    (f, emu)
+}
+
+/// A pass that bypassed a record said "1 bypassed" and stopped: nothing said the record would
+/// never be sent by itself, where to see why, or the two commands that deal with it.
+#[test]
+fn a_pass_that_bypasses_a_record_says_where_to_look_and_what_to_do() {
+    let (f, _emu) = a_sale_the_cart_refuses();
     let db = f.dir.path().join("store.db");
     let db = db.to_str().unwrap();
     let out = invsync(&["run", db]);
@@ -189,16 +196,22 @@ fn help_says_what_each_command_does_and_what_is_not_here() {
     assert_eq!(String::from_utf8_lossy(&after.stdout), text);
 }
 
+/// A store holding 5 of CAP, with the paths of its file and of `sales.csv` beside it (not
+/// written yet), as the command line takes them.
+fn cap_at_5_and_a_file_to_import() -> (Fixture, String, String) {
+    let f = store();
+    item(&f.store, "CAP", 5);
+    let path = |name: &str| f.dir.path().join(name).to_str().unwrap().to_owned();
+    let (db, csv) = (path("store.db"), path("sales.csv"));
+    (f, db, csv)
+}
+
 /// A file saved from a spreadsheet with its heading row was refused as "delta \"delta\" is not
 /// a number", which does not tell the owner the row is the problem.
 #[test]
 fn an_import_with_a_heading_row_says_so_and_changes_nothing() {
-    let f = store();
-    item(&f.store, "CAP", 5);
-    let db = f.dir.path().join("store.db");
-    let db = db.to_str().unwrap();
-    let csv = f.dir.path().join("sales.csv");
-    let csv = csv.to_str().unwrap();
+    let (f, db, csv) = cap_at_5_and_a_file_to_import();
+    let (db, csv) = (db.as_str(), csv.as_str());
     for file in ["sku,delta\nCAP,-1\n", "SKU,Qty,Reason\nCAP,-1,2\n"] {
         std::fs::write(csv, file).unwrap();
         let out = invsync(&["import", db, csv]);
@@ -223,12 +236,8 @@ fn an_import_with_a_heading_row_says_so_and_changes_nothing() {
 /// applied", a success without a word.
 #[test]
 fn an_import_names_the_wrong_separator_and_an_empty_file() {
-    let f = store();
-    item(&f.store, "CAP", 5);
-    let db = f.dir.path().join("store.db");
-    let db = db.to_str().unwrap();
-    let csv = f.dir.path().join("sales.csv");
-    let csv = csv.to_str().unwrap();
+    let (f, db, csv) = cap_at_5_and_a_file_to_import();
+    let (db, csv) = (db.as_str(), csv.as_str());
     for (file, says) in [
         ("CAP;-1;2\n", "separated by semicolons"),
         ("CAP\t-1\n", "separated by tabs"),
@@ -262,14 +271,7 @@ fn an_import_names_the_wrong_separator_and_an_empty_file() {
 /// logged "1 bypassed" and nothing of where to look or what to do.
 #[test]
 fn the_controller_log_says_what_to_do_with_a_bypassed_record() {
-    let f = store();
-    f.store.set_param("BypassAfterAttempts", "1").unwrap();
-    let emu = Emulator::start().unwrap();
-    emu.set_qoh("CAP", 5);
-    emu.fail_sku("CAP", "refused");
-    item(&f.store, "CAP", 5);
-    cart(&f.store, &emu, "Shop", "attribute");
-    adjust(&f.store, "CAP", -1, Reason::PosSale);
+    let (f, _emu) = a_sale_the_cart_refuses();
     let db = f.dir.path().join("store.db");
     let db = db.to_str().unwrap();
     let (hint, seen) = controller_says(db, |l| l.contains("set aside"));

@@ -7,7 +7,7 @@
 mod platform;
 
 use inventory_sync::emulator::{Fault, Mode};
-use inventory_sync::{CartId, GetOptions, GetReport, StackState};
+use inventory_sync::{CartId, GetReport, StackState};
 use platform::*;
 use serde_json::json;
 use std::time::Duration;
@@ -20,6 +20,15 @@ fn cart_declaring_no_lag(f: &Fixture) -> CartId {
     cart_with_lag(f, Some(0))
 }
 
+/// The store and the cart both at `qoh` of `sku`, the cart saved declaring no read lag.
+fn in_step_declaring_no_lag(sku: &str, qoh: i64) -> (Fixture, CartId) {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh(sku, qoh);
+    f.item(sku, qoh);
+    let cart = cart_declaring_no_lag(&f);
+    (f, cart)
+}
+
 /// Saves the fixture's BigCommerce cart with `read_lag_ms` (`None`: the adapter's default).
 fn cart_with_lag(f: &Fixture, ms: Option<i64>) -> CartId {
     let mut cart = cart_json(&f.emu, 50, SECRET);
@@ -29,20 +38,29 @@ fn cart_with_lag(f: &Fixture, ms: Option<i64>) -> CartId {
     f.store.upsert_cart_json(&cart.to_string()).unwrap()
 }
 
-fn get_with(f: &Fixture, cart: CartId, create_new: bool) -> GetReport {
-    let options = GetOptions {
-        force: true,
-        create_new,
-    };
-    f.store.get_qoh(cart, options, None).unwrap()
-}
-
 fn why_not_applied<'a>(report: &'a GetReport, sku: &str) -> Option<&'a str> {
     report
         .not_applied
         .iter()
         .find(|n| n.sku == sku)
         .map(|n| n.why.as_str())
+}
+
+/// Get QOH's `report` lists `sku` as not applied, for the cart's read lag.
+#[track_caller]
+fn assert_not_applied_for_read_lag(report: &GetReport, sku: &str) {
+    let why = why_not_applied(report, sku).unwrap_or_else(|| panic!("{report:?}"));
+    assert!(why.contains("read lag"), "{why}");
+}
+
+/// A BigCommerce cart sending in real time, it and the store at 10 of MUG.
+fn ten_mugs_in_real_time() -> (Fixture, CartId) {
+    let f = fixture(Mode::BigCommerce);
+    f.emu.set_qoh("MUG", 10);
+    f.item("MUG", 10);
+    let cart = f.cart(50);
+    f.store.set_cart_sync(cart, true).unwrap();
+    (f, cart)
 }
 
 /// The owner sends his counts (the cart had 5, the store 7) to a cart saved as lagging not
@@ -59,31 +77,27 @@ fn a_count_sent_before_the_lag_was_set_takes_nothing_off() {
     assert_eq!(f.send(cart).sent, 1);
     assert_eq!(f.emu.qoh("MUG"), Some(7));
     assert_eq!(cart_with_lag(&f, None), cart, "the same cart, now lagging");
-    let report = get_with(&f, cart, false);
+    let report = f.get_qoh(cart, false);
     assert_eq!(
         f.store.item("MUG").unwrap().qoh,
         7,
         "nothing taken off: {report:?}"
     );
-    let why = why_not_applied(&report, "MUG").unwrap_or_else(|| panic!("{report:?}"));
-    assert!(why.contains("read lag"), "{why}");
+    assert_not_applied_for_read_lag(&report, "MUG");
 }
 
 /// The same for a deleted item Send QOH set to 0 before the lag was set: Get QOH with
 /// "create records for new products" made it again from the cart's stale 4.
 #[test]
 fn a_zero_sent_before_the_lag_was_set_makes_no_item_again() {
-    let f = fixture(Mode::BigCommerce);
-    f.emu.set_qoh("OLD", 4);
-    f.item("OLD", 4);
-    let cart = cart_declaring_no_lag(&f);
+    let (f, cart) = in_step_declaring_no_lag("OLD", 4);
     assert_eq!(f.send(cart).sent, 1);
     f.store.delete_item("OLD").unwrap();
     f.emu.set_bigcommerce_read_lag(LAG);
     assert_eq!(f.send(cart).zeroed, 1);
     assert_eq!(f.emu.qoh("OLD"), Some(0));
     cart_with_lag(&f, Some(60_000));
-    let report = get_with(&f, cart, true);
+    let report = f.get_qoh(cart, true);
     assert_eq!(report.created, 0, "{report:?}");
     assert!(f.store.item("OLD").is_err(), "not made again: {report:?}");
     assert!(why_not_applied(&report, "OLD").is_some(), "{report:?}");
@@ -93,10 +107,7 @@ fn a_zero_sent_before_the_lag_was_set_makes_no_item_again() {
 /// the report compared the cart's stale count and, repairing, set it again.
 #[test]
 fn a_repair_made_before_the_lag_was_set_is_not_compared() {
-    let f = fixture(Mode::BigCommerce);
-    f.emu.set_qoh("MUG", 5);
-    f.item("MUG", 5);
-    let cart = cart_declaring_no_lag(&f);
+    let (f, cart) = in_step_declaring_no_lag("MUG", 5);
     assert_eq!(f.send(cart).sent, 1);
     f.emu.set_bigcommerce_read_lag(Duration::ZERO); // caught up with the send
     f.emu.set_qoh("MUG", 3); // drift: the cart lost two
@@ -117,11 +128,7 @@ fn a_repair_made_before_the_lag_was_set_is_not_compared() {
 /// taken to show, gave the sold unit back (QOH 9), and the shop could sell it twice.
 #[test]
 fn a_discarded_uncertain_sale_gives_no_unit_back() {
-    let f = fixture(Mode::BigCommerce);
-    f.emu.set_qoh("MUG", 10);
-    f.item("MUG", 10);
-    let cart = f.cart(50);
-    f.store.set_cart_sync(cart, true).unwrap();
+    let (f, cart) = ten_mugs_in_real_time();
     // A sale long ago, which lets the adapter learn the SKU.
     adjust(&f.store, "MUG", -1);
     f.drain();
@@ -141,14 +148,13 @@ fn a_discarded_uncertain_sale_gives_no_unit_back() {
     let record = f.records(cart)[0]["id"].as_i64().unwrap();
     f.store.stack_discard(record).unwrap();
     assert_eq!(f.count(cart, StackState::Uncertain), 0);
-    let report = get_with(&f, cart, false);
+    let report = f.get_qoh(cart, false);
     assert_eq!(
         f.store.item("MUG").unwrap().qoh,
         8,
         "the sold unit stays sold: {report:?}"
     );
-    let why = why_not_applied(&report, "MUG").unwrap_or_else(|| panic!("{report:?}"));
-    assert!(why.contains("read lag"), "{why}");
+    assert_not_applied_for_read_lag(&report, "MUG");
 }
 
 /// Dates the store's history of changes sent back by `ms`: that long has passed.
@@ -163,11 +169,7 @@ fn age_history(f: &Fixture, ms: i64) {
 /// says, as the drift report does, that the count was not compared, and when to look again.
 #[test]
 fn the_preflight_does_not_call_a_stale_read_drift() {
-    let f = fixture(Mode::BigCommerce);
-    f.emu.set_qoh("MUG", 10);
-    f.item("MUG", 10);
-    let cart = f.cart(50);
-    f.store.set_cart_sync(cart, true).unwrap();
+    let (f, cart) = ten_mugs_in_real_time();
     adjust(&f.store, "MUG", -1);
     f.drain();
     assert_eq!(f.emu.qoh("MUG"), Some(9));

@@ -14,7 +14,7 @@
 mod platform;
 
 use inventory_sync::emulator::Mode;
-use inventory_sync::{CartId, GetOptions, StackState};
+use inventory_sync::{CartId, StackState};
 use platform::*;
 
 /// A store and shop holding TEE and HAT (10 each, stocked at the shop's one location), with a
@@ -130,17 +130,7 @@ fn get_qoh_lists_the_variants_not_stocked_at_the_location() {
     f.emu.set_shopify_not_stocked("HAT", Some(3));
     f.emu.set_shopify_not_stocked("CAP", None);
     f.emu.set_qoh("TEE", 8);
-    let report = f
-        .store
-        .get_qoh(
-            id,
-            GetOptions {
-                force: true,
-                create_new: false,
-            },
-            None,
-        )
-        .unwrap();
+    let report = f.get_qoh(id, false);
     assert_eq!(f.store.item_qoh("TEE").unwrap(), 8);
     assert_eq!(f.store.item_qoh("HAT").unwrap(), 10, "a count was applied");
     assert_eq!(report.not_applied.len(), 1, "{report:?}");

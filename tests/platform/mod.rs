@@ -8,7 +8,7 @@
 pub mod scripted;
 
 use inventory_sync::emulator::{Emulator, Mode};
-use inventory_sync::{CartId, GetOptions, SendOptions, SendReport, StackState, Store};
+use inventory_sync::{CartId, GetOptions, GetReport, SendOptions, SendReport, StackState, Store};
 use serde_json::{json, Value};
 
 pub const SECRET: &str = "s3cr3t-Pl4tform-T0ken";
@@ -70,6 +70,15 @@ impl Fixture {
         self.store
             .send_qoh(cart, SendOptions { force: true }, None)
             .unwrap()
+    }
+
+    /// A Get QOH of `cart` (forced), making items of products the store lacks if `create_new`.
+    pub fn get_qoh(&self, cart: CartId, create_new: bool) -> GetReport {
+        let options = GetOptions {
+            force: true,
+            create_new,
+        };
+        self.store.get_qoh(cart, options, None).unwrap()
     }
 
     pub fn records(&self, cart: CartId) -> Vec<Value> {
