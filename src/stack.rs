@@ -875,9 +875,10 @@ impl Store {
     ///
     /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) while a Send QOH, Get QOH or drift repair
     /// holds the record's cart: a Send QOH settles, once the cart took its counts, the records
-    /// up to the newest one each count included, by id; SQLite gives a new record the highest
-    /// id plus one, so removing that newest record could give its id to a sale made meanwhile,
-    /// which would then be settled as if the count had included it. For the same reason the
+    /// up to the newest one each count included, by id; until schema 24 a new record took the
+    /// highest id plus one, so removing that newest record could give its id to a sale made
+    /// meanwhile, which would then be settled as if the count had included it (schema 24 ended
+    /// that; the refusal stays). For the same reason the
     /// counts a Send QOH left sending to the cart (its run ended before it settled them) are
     /// settled first, as the cart's next lease would: a record such a count included leaves
     /// the stack as superseded, and discarding it is then done.

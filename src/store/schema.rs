@@ -416,6 +416,32 @@ const MIGRATIONS: &[&str] = &[
         at      INTEGER NOT NULL
     );
     "#,
+    // 24: a stack record's id is never given to another record. SQLite gives a new row the
+    // highest id plus one, so once the newest record left the stack (sent, discarded) the
+    // next change's record took its id: a host's retry or discard of a number it listed
+    // before named another record, and the stack's log named two records with one number.
+    // `stack_high` keeps the highest id a record that left the top of the stack had (the
+    // trigger, at a delete, writes it only when that record was the newest), and a record is
+    // inserted above it (`sql::stack_insert_many`). Not AUTOINCREMENT: its counter is written
+    // at every insert, one more page in every QOH change's commit; this writes only when the
+    // newest record leaves. Seeded from every record id the file still names.
+    r#"
+    CREATE TABLE stack_high (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        id  INTEGER NOT NULL
+    );
+    INSERT INTO stack_high(one, id) SELECT 1, MAX(
+        (SELECT COALESCE(MAX(id), 0) FROM stack),
+        (SELECT COALESCE(MAX(record_id), 0) FROM stack_log),
+        (SELECT COALESCE(MAX(counted_to), 0) FROM stack_backlog),
+        (SELECT COALESCE(MAX(upto), 0) FROM counts_sending),
+        (SELECT COALESCE(MAX(first_record), 0) FROM send_groups));
+    CREATE TRIGGER stack_high_kept AFTER DELETE ON stack
+    WHEN OLD.id > COALESCE((SELECT MAX(id) FROM stack), 0)
+    BEGIN
+        UPDATE stack_high SET id = OLD.id WHERE one = 1 AND id < OLD.id;
+    END;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1210,16 +1210,27 @@ fn ledger_row(r: &Row) -> rusqlite::Result<(i64, Value)> {
 /// Writes one stack record per entry of `records`. One cached single-row statement per record:
 /// a multi-row `INSERT` built per call cost more in formatting its text and in the statement
 /// journal SQLite keeps for a statement that writes several rows than it saved in calls.
+///
+/// Each record's id is above every id a record ever had (`stack_high`, schema 24): hosts act
+/// on the numbers they listed, and the log keeps them.
 pub(crate) fn stack_insert_many(c: &Connection, records: &[NewRecord]) -> Result<()> {
     if records.is_empty() {
         return Ok(());
     }
     let now = super::now_ms();
+    // Read once a call, not a record: the records of one change go to every cart.
+    let last: i64 = c
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT MAX(id) FROM stack), 0),
+                        COALESCE((SELECT id FROM stack_high WHERE one = 1), 0))",
+        )?
+        .query_row([], |r| r.get(0))?;
     let mut st = c.prepare_cached(
-        "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation,
+                           created_at, id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for r in records {
+    for (n, r) in (1..).zip(records) {
         st.execute(params![
             r.cart_id,
             r.item_id,
@@ -1227,7 +1238,8 @@ pub(crate) fn stack_insert_many(c: &Connection, records: &[NewRecord]) -> Result
             r.reason.code(),
             r.origin_cart_id,
             r.workstation,
-            now
+            now,
+            last + n
         ])?;
     }
     Ok(())
