@@ -424,19 +424,22 @@ const MIGRATIONS: &[&str] = &[
     // trigger, at a delete, writes it only when that record was the newest), and a record is
     // inserted above it (`sql::stack_insert_many`). Not AUTOINCREMENT: its counter is written
     // at every insert, one more page in every QOH change's commit; this writes only when the
-    // newest record leaves. Seeded from every record id the file still names.
+    // newest record leaves. Seeded from every record id the file still names. (IF NOT EXISTS,
+    // as 21: a file a test dates back to an older schema keeps them.)
     r#"
-    CREATE TABLE stack_high (
+    CREATE TABLE IF NOT EXISTS stack_high (
         one INTEGER PRIMARY KEY CHECK (one = 1),
         id  INTEGER NOT NULL
     );
-    INSERT INTO stack_high(one, id) SELECT 1, MAX(
+    INSERT OR IGNORE INTO stack_high(one, id) VALUES (1, 0);
+    UPDATE stack_high SET id = MAX(id,
         (SELECT COALESCE(MAX(id), 0) FROM stack),
         (SELECT COALESCE(MAX(record_id), 0) FROM stack_log),
         (SELECT COALESCE(MAX(counted_to), 0) FROM stack_backlog),
         (SELECT COALESCE(MAX(upto), 0) FROM counts_sending),
-        (SELECT COALESCE(MAX(first_record), 0) FROM send_groups));
-    CREATE TRIGGER stack_high_kept AFTER DELETE ON stack
+        (SELECT COALESCE(MAX(first_record), 0) FROM send_groups))
+    WHERE one = 1;
+    CREATE TRIGGER IF NOT EXISTS stack_high_kept AFTER DELETE ON stack
     WHEN OLD.id > COALESCE((SELECT MAX(id) FROM stack), 0)
     BEGIN
         UPDATE stack_high SET id = OLD.id WHERE one = 1 AND id < OLD.id;
