@@ -3,7 +3,7 @@
 //! log keeps the numbers. SQLite gives a new row the highest id plus one, so once the newest
 //! record was sent (and left the stack) the next QOH change's record took its number: a
 //! number copied from an old screen then named another record. (From a store owner's trial
-//! of the CLI, 2026-12-04: each failed before schema 23.)
+//! of the CLI, 2026-12-04: each failed before schema 24.)
 #![cfg(feature = "emulator")]
 
 #[macro_use]
@@ -116,7 +116,7 @@ fn stack_schema(path: &std::path::Path) -> Vec<(String, String)> {
         .unwrap()
 }
 
-/// A store file of the schema before (22) whose newest records were sent (only its log names
+/// A store file of the schema before (23) whose newest records were sent (only its log names
 /// their numbers) and older ones wait for another cart: upgraded, it keeps the waiting
 /// records with their numbers, and its stack's indexes, and numbers new records above every
 /// number it gave.
@@ -142,14 +142,14 @@ fn an_upgraded_store_keeps_its_records_and_goes_on_above_every_number_it_gave() 
     let path = store.path().to_path_buf();
     drop(store);
 
-    // The file as schema 22 left it: what schema 23 adds is all it lacks.
+    // The file as schema 23 left it: what schema 24 adds is all it lacks.
     let c = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    if version > 22 {
+    if version > 23 {
         c.execute_batch(
-            "DROP TRIGGER stack_high_kept; DROP TABLE stack_high; PRAGMA user_version = 22;",
+            "DROP TRIGGER stack_high_kept; DROP TABLE stack_high; PRAGMA user_version = 23;",
         )
         .unwrap();
     }

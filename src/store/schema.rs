@@ -425,7 +425,7 @@ const MIGRATIONS: &[&str] = &[
     // inserted above it (`sql::stack_insert_many`). Not AUTOINCREMENT: its counter is written
     // at every insert, one more page in every QOH change's commit; this writes only when the
     // newest record leaves. Seeded from every record id the file still names. (IF NOT EXISTS,
-    // as 21: a file a test dates back to an older schema keeps them.)
+    // as 21 and 23: a file a test dates back to an older schema keeps them.)
     r#"
     CREATE TABLE IF NOT EXISTS stack_high (
         one INTEGER PRIMARY KEY CHECK (one = 1),
