@@ -420,12 +420,15 @@ const MIGRATIONS: &[&str] = &[
     // highest id plus one, so once the newest record left the stack (sent, discarded) the
     // next change's record took its id: a host's retry or discard of a number it listed
     // before named another record, and the stack's log named two records with one number.
-    // `stack_high` keeps the highest id a record that left the top of the stack had (the
-    // trigger, at a delete, writes it only when that record was the newest), and a record is
-    // inserted above it (`sql::stack_insert_many`). Not AUTOINCREMENT: its counter is written
-    // at every insert, one more page in every QOH change's commit; this writes only when the
-    // newest record leaves. Seeded from every record id the file still names. (IF NOT EXISTS,
-    // as 21 and 23: a file a test dates back to an older schema keeps them.)
+    // `stack_high` is at least the highest id any record had when records left the stack:
+    // every statement that deletes records raises it first (`sql::stack_high_raise`), and a
+    // record is inserted above it (`sql::stack_insert_many`). Not AUTOINCREMENT: its counter
+    // is written at every insert, one more page in every QOH change's commit; nor a trigger
+    // at each deleted row, which cost the drain of one cart 12 % (0.57-0.58x against
+    // 0.50x, `cargo bench --bench ratios`, 2026-12-04); this writes once a settlement, and
+    // only when records came since the last. Seeded from every record id the file still
+    // names. (IF NOT EXISTS, as 21 and 23: a file a test dates back to an older schema keeps
+    // it.)
     r#"
     CREATE TABLE IF NOT EXISTS stack_high (
         one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -439,11 +442,6 @@ const MIGRATIONS: &[&str] = &[
         (SELECT COALESCE(MAX(upto), 0) FROM counts_sending),
         (SELECT COALESCE(MAX(first_record), 0) FROM send_groups))
     WHERE one = 1;
-    CREATE TRIGGER IF NOT EXISTS stack_high_kept AFTER DELETE ON stack
-    WHEN OLD.id > COALESCE((SELECT MAX(id) FROM stack), 0)
-    BEGIN
-        UPDATE stack_high SET id = OLD.id WHERE one = 1 AND id < OLD.id;
-    END;
     "#,
 ];
 

@@ -1549,6 +1549,7 @@ pub(crate) fn group_leave_now(
          FROM send_groups g JOIN stack s ON s.group_id = g.id WHERE g.id = ?1",
     )?
     .execute(params![group, outcome, response, now])?;
+    stack_high_raise(c)?;
     c.prepare_cached("DELETE FROM stack WHERE group_id = ?1")?
         .execute([group])?;
     c.prepare_cached("DELETE FROM send_groups WHERE id = ?1")?
@@ -2060,6 +2061,7 @@ fn batch_items_leave(
     let held: usize = c
         .prepare_cached("SELECT COUNT(*) FROM stack WHERE group_id = ?1")?
         .query_row([b], |r| r.get(0))?;
+    stack_high_raise(c)?;
     if logged == held {
         c.prepare_cached("DELETE FROM stack WHERE group_id = ?1")?
             .execute([b])?;
@@ -2326,6 +2328,7 @@ pub(crate) fn groups_leave(
          WHERE g.lease_token = ?1 AND g.lease_until = -1",
     )?
     .execute(params![token, outcome, now])?;
+    stack_high_raise(c)?;
     c.prepare_cached(
         "DELETE FROM stack WHERE group_id IN
          (SELECT id FROM send_groups WHERE lease_token = ?1 AND lease_until = -1)",
@@ -2565,6 +2568,7 @@ pub(crate) fn supersede(
     applied: &[(ItemId, i64)],
     now: i64,
 ) -> Result<usize> {
+    stack_high_raise(c)?;
     let mut n = 0;
     for &(item, upto) in applied {
         n += supersede_item(c, cart, item, upto, now, "superseded by Send QOH")?;
@@ -2615,6 +2619,7 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
         return Ok(0);
     }
     let shown_to = cart_by_id(c, cart)?;
+    stack_high_raise(c)?;
     let mut n = 0;
     for &(item, upto) in &left {
         n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
@@ -2646,6 +2651,24 @@ fn kept_left(c: &Connection, cart: &Cart, item: ItemId) -> Result<()> {
     }
 }
 
+/// Raises `stack_high` (schema 24) to the highest record id on the stack, if that is higher:
+/// called before every statement that deletes records, so that no id a record had is given
+/// to a new one ([`stack_insert_many`]). SQLite gives a new row the highest id plus one, and
+/// a host acts on the numbers it listed (`invsync_stack_retry`, `invsync_stack_discard`):
+/// until 2026-12-04 the newest record, once sent, gave its number to the next change's.
+/// Writes the row only when records came since the last raise: a settlement of the drain
+/// writes it once, not once a record as a trigger did.
+fn stack_high_raise(c: &Connection) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE stack_high SET id = top.id
+         FROM (SELECT MAX(id) AS id FROM stack) AS top
+         WHERE stack_high.one = 1 AND top.id > stack_high.id",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+/// Deletes records of (cart, item) up to `upto`: its callers raise [`stack_high_raise`] first.
 fn supersede_item(
     c: &Connection,
     cart: CartId,
