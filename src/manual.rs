@@ -573,6 +573,7 @@ impl Store {
                 let mut sets = Vec::with_capacity(batch.len());
                 since = sql::ledger_last_id(c)?;
                 let kept_any = sql::pulled_any(c, cart.id)?;
+                let batches = sql::cart_has_batches(c, cart.id)?;
                 for item in batch {
                     // Deleted since the run listed it (from another workstation): nothing
                     // to count, and no reason to stop the run.
@@ -584,7 +585,7 @@ impl Store {
                     };
                     // The count includes that change; should its request land after it, the
                     // cart counts the change twice (the count's key is not the change's).
-                    let before = sql::sent_before(c, cart.id, target)?;
+                    let before = sql::sent_before(c, cart.id, target, batches)?;
                     if keyed && !before.is_empty() {
                         deliver.push((sets.len(), before));
                     } else if before.iter().any(|g| g.stalled) {

@@ -2481,15 +2481,31 @@ pub(crate) struct SentBefore {
 /// since without it Send QOH of 100,000 items ran at half the speed (`cargo bench --bench
 /// ratios`: 74-77k items/s against 144-156k, three runs each), though `EXPLAIN QUERY PLAN`
 /// on a fresh store names this index either way.
-pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<Vec<SentBefore>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT id, key, net_delta, unsettled > 0 FROM send_groups INDEXED BY send_groups_cart_item
-         WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'
-         UNION ALL
-         SELECT b.id, {ITEM_KEY_SQL}, SUM(s.delta), 1
-         FROM send_groups b INDEXED BY send_groups_cart_item JOIN stack s ON s.group_id = b.id
-         WHERE b.cart_id = ?1 AND b.item_id = 0 AND s.item_id = ?2 GROUP BY b.id"
-    ))?;
+///
+/// `batches`: whether the cart has first-attempt batches ([`cart_has_batches`], asked once a
+/// Send QOH batch): the batches are looked in only then, as they almost never are there (the
+/// union cost Send QOH of 100,000 items a tenth of its speed, 113k against 102k items/s,
+/// `cargo bench --bench ratios`, 2026-12-04).
+pub(crate) fn sent_before(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    batches: bool,
+) -> Result<Vec<SentBefore>> {
+    const GROUPS: &str = "SELECT id, key, net_delta, unsettled > 0
+         FROM send_groups INDEXED BY send_groups_cart_item
+         WHERE cart_id = ?1 AND item_id = ?2 AND state = 'pending'";
+    let mut st = if batches {
+        c.prepare_cached(&format!(
+            "{GROUPS}
+             UNION ALL
+             SELECT b.id, {ITEM_KEY_SQL}, SUM(s.delta), 1
+             FROM send_groups b INDEXED BY send_groups_cart_item JOIN stack s ON s.group_id = b.id
+             WHERE b.cart_id = ?1 AND b.item_id = 0 AND s.item_id = ?2 GROUP BY b.id"
+        ))?
+    } else {
+        c.prepare_cached(GROUPS)?
+    };
     let rows = st.query_map([cart, item], |r| {
         Ok(SentBefore {
             group: r.get(0)?,
@@ -2499,6 +2515,16 @@ pub(crate) fn sent_before(c: &Connection, cart: CartId, item: ItemId) -> Result<
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Whether `cart` has a first-attempt batch (a controller's send of its records, in flight or
+/// lapsed unsettled).
+pub(crate) fn cart_has_batches(c: &Connection, cart: CartId) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM send_groups INDEXED BY send_groups_cart_item
+                        WHERE cart_id = ?1 AND item_id = 0)",
+    )?
+    .query_row([cart], |r| r.get(0))?)
 }
 
 /// Holds back as uncertain the pending and bypassed groups of `cart` that may be on the cart
