@@ -94,14 +94,6 @@ fn log_entries(f: &Fixture, n: i64, ago: i64) {
     .unwrap();
 }
 
-fn why_not_applied<'a>(report: &'a GetReport, sku: &str) -> Option<&'a str> {
-    report
-        .not_applied
-        .iter()
-        .find(|n| n.sku == sku)
-        .map(|n| n.why.as_str())
-}
-
 /// The sale was sent and applied; the cart's read still answers 10. Before, Get QOH took the
 /// cart's 10 against the 9 it was shown for a return there, gave the sold unit back (QOH 10),
 /// and the shop could sell it twice.

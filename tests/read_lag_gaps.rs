@@ -38,14 +38,6 @@ fn cart_with_lag(f: &Fixture, ms: Option<i64>) -> CartId {
     f.store.upsert_cart_json(&cart.to_string()).unwrap()
 }
 
-fn why_not_applied<'a>(report: &'a GetReport, sku: &str) -> Option<&'a str> {
-    report
-        .not_applied
-        .iter()
-        .find(|n| n.sku == sku)
-        .map(|n| n.why.as_str())
-}
-
 /// Get QOH's `report` lists `sku` as not applied, for the cart's read lag.
 #[track_caller]
 fn assert_not_applied_for_read_lag(report: &GetReport, sku: &str) {

@@ -347,3 +347,12 @@ pub fn serve(mut answer: impl FnMut(&str, &str, &str) -> Reply + Send + 'static)
     });
     url
 }
+
+/// Why Get QOH's `report` did not apply `sku`'s count, if it lists it.
+pub fn why_not_applied<'a>(report: &'a GetReport, sku: &str) -> Option<&'a str> {
+    report
+        .not_applied
+        .iter()
+        .find(|n| n.sku == sku)
+        .map(|n| n.why.as_str())
+}
