@@ -330,3 +330,26 @@ fn the_builtin_adapters_answer_a_failing_loopback_cart_rightly() {
         );
     }
 }
+
+/// Options naming one SKU are refused by the fault checks as by `check`, before anything is
+/// sent: the second item would be one the integrator did not name, which their test cart may
+/// not hold (until 2026-12-04 the fault checks made up `<prefix>-2` and wrote to it).
+#[test]
+fn the_fault_checks_refuse_options_naming_one_sku_as_check_does() {
+    let cart = Emulator::start().unwrap();
+    let adapter = PerItem::new(&cart, true, Slip::None);
+    let options = CheckOptions {
+        skus: vec!["MUG".into()],
+        ..CheckOptions::default()
+    };
+    for report in [
+        check(&adapter, &cart, &options),
+        check_faults(&adapter, &cart, &options),
+    ] {
+        let failed: Vec<_> = report.failed().map(|c| c.name).collect();
+        assert_eq!(failed, ["options"], "{report}");
+        assert!(report.to_string().contains("needs 2 or more"), "{report}");
+    }
+    assert_eq!(cart.adjust_requests(), 0, "nothing was sent");
+    assert_eq!(cart.set_requests(), 0, "nothing was set");
+}
