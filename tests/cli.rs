@@ -4,8 +4,10 @@
 
 #[macro_use]
 mod common;
+mod controller_cli;
 
 use common::*;
+use controller_cli::controller_says;
 use inventory_sync::{Adjustment, Delta, Reason};
 use std::process::{Command, Output};
 
@@ -26,39 +28,6 @@ fn invsync(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-/// Runs `invsync controller` on `db` until a line of its output passes `wanted` (at most 30 s
-/// of silence), then stops it: whether one did, and the lines before it.
-fn controller_says(db: &std::path::Path, wanted: impl Fn(&str) -> bool) -> (bool, Vec<String>) {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let said = loop {
-        match lines.recv_timeout(std::time::Duration::from_secs(30)) {
-            Ok(line) if wanted(&line) => break true,
-            Ok(line) => seen.push(line),
-            Err(_) => break false,
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    (said, seen)
 }
 
 /// The quickstart example as `cargo test` built it.
@@ -770,7 +739,7 @@ fn the_controller_reports_a_cart_it_cannot_send_to() {
         "{seen:?}"
     );
     assert!(
-        reported,
+        reported.is_some(),
         "no report of the cart it cannot send to: {seen:?}"
     );
 }
@@ -1106,7 +1075,7 @@ fn a_controller_standing_by_for_another_says_so() {
     assert!(!active.standby, "{active}");
     let db = f.dir.path().join("store.db");
     let (said, seen) = controller_says(&db, |line| line.contains("standing by"));
-    assert!(said, "{seen:?}");
+    assert!(said.is_some(), "{seen:?}");
 }
 
 /// A file naming one shop twice, as "Web" and "web", is refused (the store holding neither):

@@ -5,8 +5,10 @@
 
 #[macro_use]
 mod common;
+mod controller_cli;
 
 use common::*;
+use controller_cli::controller_says;
 use inventory_sync::emulator::Emulator;
 use inventory_sync::Reason;
 use std::process::{Command, Output};
@@ -20,39 +22,6 @@ fn invsync(args: &[&str]) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Runs `invsync controller` on `db` until a line of its output passes `wanted` (at most 30 s
-/// of silence), then stops it: that line, if one came, and the lines before it.
-fn controller_says(db: &str, wanted: impl Fn(&str) -> bool) -> (Option<String>, Vec<String>) {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["controller", db, "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let said = loop {
-        match lines.recv_timeout(std::time::Duration::from_secs(30)) {
-            Ok(line) if wanted(&line) => break Some(line),
-            Ok(line) => seen.push(line),
-            Err(_) => break None,
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    (said, seen)
 }
 
 /// A new store has SynchQOH off: an import applied its changes and queued them for no cart,
@@ -274,7 +243,7 @@ fn the_controller_log_says_what_to_do_with_a_bypassed_record() {
     let (f, _emu) = a_sale_the_cart_refuses();
     let db = f.dir.path().join("store.db");
     let db = db.to_str().unwrap();
-    let (hint, seen) = controller_says(db, |l| l.contains("set aside"));
+    let (hint, seen) = controller_says(db.as_ref(), |l| l.contains("set aside"));
     let hint = hint.unwrap_or_else(|| panic!("no next step in the log: {seen:#?}"));
     assert!(seen.iter().any(|l| l.contains("1 bypassed")), "{seen:#?}");
     assert!(
@@ -353,7 +322,7 @@ fn a_controller_on_a_store_whose_changes_reach_no_cart_says_so() {
     f.store.set_param("SynchQOH", "false").unwrap();
     item(&f.store, "CAP", 5);
     let db = f.dir.path().join("store.db");
-    let (said, seen) = controller_says(db.to_str().unwrap(), |l| l.contains("no cart"));
+    let (said, seen) = controller_says(&db, |l| l.contains("no cart"));
     let said = said.unwrap_or_else(|| panic!("nothing said of it: {seen:#?}"));
     assert!(
         said.ends_with("] SynchQOH is off, so QOH changes are queued for no cart"),
