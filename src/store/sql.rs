@@ -2026,7 +2026,7 @@ fn batch_sends(c: &Connection, b: i64, now: i64, sends: &mut Vec<LeasedSend>) ->
 }
 
 /// Logs and removes the records of `items` in first-attempt batch `b`, each item's with its
-/// response, in two statements: the responses go as one JSON array of [item, response] (a
+/// response, in two statements: the responses go as one JSON object of item → response (a
 /// statement per item took twice as long). When they are all the batch still holds (a
 /// settle where every item was applied), the delete takes the batch's range of its index
 /// instead of looking up each item of the list: 5 % of a drain. Returns the items, each once
@@ -2043,19 +2043,34 @@ fn batch_items_leave(
     // of items never named.
     let mut named = std::collections::HashSet::with_capacity(items.len());
     let items: Vec<_> = items.iter().filter(|(i, _)| named.insert(*i)).collect();
-    let pairs = serde_json::to_string(&items).map_err(|e| {
-        Error::new(
-            crate::ErrorKind::Database,
-            format!("cannot list the sends: {e}"),
-        )
-    })?;
+    // An object, not an array of [item, response] pairs: `json_each` gives each key and
+    // value as it walks, where `->>` parsed each pair again, twice a record (2026-12-04, in
+    // callgrind, 10,000 records: 200M instructions here against 166M, serialized by hand).
+    let mut pairs = Vec::with_capacity(items.len() * 32);
+    pairs.push(b'{');
+    for (n, (item, response)) in items.iter().enumerate() {
+        if n > 0 {
+            pairs.push(b',');
+        }
+        std::io::Write::write_fmt(&mut pairs, format_args!("\"{item}\":"))
+            .and_then(|()| serde_json::to_writer(&mut pairs, response).map_err(Into::into))
+            .map_err(|e| {
+                Error::new(
+                    crate::ErrorKind::Database,
+                    format!("cannot list the sends: {e}"),
+                )
+            })?;
+    }
+    pairs.push(b'}');
+    // Only JSON's own output went in: valid UTF-8.
+    let pairs = String::from_utf8_lossy(&pairs);
     let logged = c
         .prepare_cached(&format!(
             "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
                                response, at)
-         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value, ?4
          FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
-         WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = j.value ->> 0"
+         WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = CAST(j.key AS INTEGER)"
         ))?
         .execute(params![b, pairs, outcome, now])?;
     let held: usize = c
@@ -2068,7 +2083,7 @@ fn batch_items_leave(
     } else {
         c.prepare_cached(
             "DELETE FROM stack WHERE group_id = ?1
-               AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
+               AND item_id IN (SELECT CAST(j.key AS INTEGER) FROM json_each(?2) j)",
         )?
         .execute(params![b, pairs])?;
     }
