@@ -86,14 +86,19 @@ impl std::fmt::Debug for Cart {
 pub(crate) const SECRET_KEYS: &[&str] = &["token", "consumer_secret", "api_key", "password"];
 
 /// Whether config key `key` holds a credential, never shown nor logged and scrubbed from what
-/// a cart answers: one of [`SECRET_KEYS`], or a key a custom adapter names as one: `key`, or
+/// a cart answers: one of the built-in adapters' (`token`, `consumer_secret`, `api_key`,
+/// `password`), or a key a custom adapter names as one: `key`, or
 /// ending in `_key` or `-key`, or, `-` and `_` aside, in `secret`, `token`, `password`,
 /// `passwd`, `passphrase` or `apikey`, in any case (`client_secret`, `access_token`,
 /// `private_key`, `x-api-key`, `ApiKey`), but WooCommerce's
 /// `consumer_key`, the user half of its credentials, shown as a user name is. (Until
 /// 2026-12-04 only the four built-in names were: a custom adapter's `client_secret` came
 /// back whole from a cart listing and reached the stack's last response unscrubbed.)
-pub(crate) fn is_secret_key(key: &str) -> bool {
+///
+/// Public so that a tool showing a cart's state (`invsync stack`) or reading carts from a file
+/// (the quickstart's `--config`) tells credentials by the same rule the library hides them by:
+/// to keep one out of what it prints, or to warn of one written out rather than as `env:NAME`.
+pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     // `api-key`, `x_api_key` and `ApiKey` alike.
     let squashed: String = k.chars().filter(|c| !matches!(c, '-' | '_')).collect();

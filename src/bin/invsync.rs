@@ -27,6 +27,8 @@
 //!   are in each state; when the table leaves records out (more wait, or another state), a
 //!   line counts the stack's records (of cart C) in each state, and stderr says when more
 //!   wait; `--json` prints them as `stack_list_json` gives them (times in Unix milliseconds).
+//!   Stderr also names each paused cart (of cart C): until when (UTC), why (the cause the
+//!   controller stored) and what to do; stdout is the same whether a cart is paused or not.
 //! - `invsync retry STORE RECORD [--checked]` sends a bypassed or uncertain record (by the
 //!   number the stack view shows) again, with the records sent with it, from attempt 0; an
 //!   uncertain one (the cart may have it: the answer to its send was lost) only with
@@ -695,6 +697,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     ));
                 }
             }
+            // A paused cart's records were listed as if the next pass sent them, and nothing
+            // said why none went: each paused cart is told, on stderr (stdout stays the table
+            // or JSON scripts read).
+            match pause_notes(&store, &carts, cart) {
+                Ok(notes) => notes.iter().for_each(|n| warn(n)),
+                Err(e) => warn(&format!(
+                    "invsync: cannot tell whether a cart is paused: {e}\n"
+                )),
+            }
             if more {
                 warn(&format!(
                     "invsync: the oldest {limit} record{} listed; more wait \
@@ -884,6 +895,124 @@ fn not_queued_why(store: &Store) -> Option<&'static str> {
         return Some("no cart has Synchronize Inventory on");
     }
     None
+}
+
+/// Each cart (`only`, or every cart) that sends nothing now, as the owner reads it: that it is
+/// paused, until when (UTC, and how long from now), why (the cause the controller stored, on
+/// one line, no secret in it) and what to do. A manual run's hold and the cart's own wait (its
+/// credentials refused, an outage's back-off, a wait it asked for) may both hold: each is told.
+/// Read through the stack's own public view of a cart's state ([`WebStack::cart_state`],
+/// [`WebStack::held_until`]), as the controller reads it.
+///
+/// [`WebStack::cart_state`]: inventory_sync::stack::WebStack::cart_state
+/// [`WebStack::held_until`]: inventory_sync::stack::WebStack::held_until
+fn pause_notes(
+    store: &Store,
+    carts: &[inventory_sync::Cart],
+    only: Option<&inventory_sync::Cart>,
+) -> inventory_sync::Result<Vec<String>> {
+    use inventory_sync::stack::{SqliteStack, WebStack};
+    let stack = SqliteStack::open(store.path(), &inventory_sync::OpenOptions::default())?;
+    let now = now_ms();
+    let mut notes = Vec::new();
+    for cart in carts.iter().filter(|c| only.map_or(true, |o| o.id == c.id)) {
+        let held = stack.held_until(cart.id)?;
+        let state = stack.cart_state(cart.id)?;
+        if held <= now && state.backoff_until <= now {
+            continue;
+        }
+        let waiting = store.stack_count(cart.id, inventory_sync::StackState::Waiting)?;
+        let records = match waiting {
+            0 => "nothing waits for it now; a change made meanwhile waits too".to_owned(),
+            1 => "1 record waiting for it is not sent before then".to_owned(),
+            n => format!("{n} records waiting for it are not sent before then"),
+        };
+        let head = |until: i64| {
+            format!(
+                "invsync: cart \"{}\" is paused until {} (UTC, {} from now): {records}",
+                printable(&cart.name),
+                utc(until),
+                how_long(until - now)
+            )
+        };
+        if held > now {
+            notes.push(format!(
+                "{}. Why: a manual Send or Get QOH holds it. What to do: wait for it to end; a \
+                 hold left by one stopped part way ends by itself then\n",
+                head(held)
+            ));
+        }
+        if state.backoff_until > now {
+            let cause = state.cart_error.as_deref().map_or_else(
+                || "no cause was stored".to_owned(),
+                |e| without_secrets(cart, e),
+            );
+            let (why, what) = if state.credentials_paused_until > now {
+                (
+                    "the cart refused its credentials or settings",
+                    "mend what the cause names. Mended on the cart (new credentials, url or \
+                     location saved on it in the order manager), it resumes at once; mended at \
+                     the shop or in the environment (an `env:` variable), a Send or Get QOH the \
+                     cart answers resumes it. Left as it is, the cart is asked again then, and \
+                     paused again while it refuses",
+                )
+            } else if state.rate_limited_until > now {
+                (
+                    "the cart asked to wait",
+                    "nothing: sending resumes by itself then",
+                )
+            } else if state.outage_step > 0 {
+                (
+                    "the cart did not answer",
+                    "nothing if the cart's site is up by then: sending resumes by itself, and \
+                     waits longer each time the cart still fails; check the site, and the \
+                     cart's url, if it stays down",
+                )
+            } else {
+                ("the cart failed", "nothing: sending resumes by itself then")
+            };
+            notes.push(format!(
+                "{}. Why: {why}: {cause}. What to do: {what}\n",
+                head(state.backoff_until)
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+/// `text` (a cart's stored error) on one line, printable, and with any of the cart's
+/// credentials the command can read written `***`: the adapters scrub them from what they
+/// store, and a note on the owner's screen must not be where one slips through.
+fn without_secrets(cart: &inventory_sync::Cart, text: &str) -> String {
+    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // The listing names each credential the cart holds (`token_set`), a custom adapter's too.
+    let info = cart.info();
+    let keys = info["settings"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, set)| set.as_bool() == Some(true))
+        .filter_map(|(k, _)| k.strip_suffix("_set"))
+        .filter(|k| inventory_sync::carts::is_secret_key(k));
+    for key in keys {
+        if let Ok(Some(secret)) = cart.secret(key) {
+            if secret.expose().len() >= 4 {
+                text = text.replace(secret.expose(), "***");
+            }
+        }
+    }
+    printable(&text)
+}
+
+/// A wait of `ms` as an owner reads it: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
+fn how_long(ms: i64) -> String {
+    let s = ms.max(0).saturating_add(999) / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", (s + 59) / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
 }
 
 /// After a pass that bypassed records or left them uncertain, the owner's next step (for
