@@ -6,7 +6,8 @@
 //!
 //! Pointed at real carts: `cargo run --example quickstart --features emulator -- --config
 //! FILE [--send]`, where FILE is `{"store": "path/to/store.db", "carts": [cart JSON, ...]}`
-//! with credentials written as `"env:NAME"`. The store file must exist. A cart the store
+//! with credentials written as `"env:NAME"` (one written out is used, with a warning on
+//! stderr naming the cart and the key). The store file must exist. A cart the store
 //! lacks is added (Synchronize Inventory off); one it has keeps its stored settings. It prints
 //! each cart's preflight (drift, unmapped items) and what waits for it on the web stack;
 //! with `--send` it also makes one stack pass, sending what waits. It changes no count.
@@ -206,6 +207,9 @@ fn against_real_carts(file: &str, send: bool) -> Result<(), String> {
     let carts = config["carts"]
         .as_array()
         .ok_or("\"carts\" must be an array")?;
+    for warning in written_out_credentials(file, carts) {
+        eprintln!("{warning}");
+    }
     // The carts the store lacks are added in one transaction, which also reads the store's
     // carts (so one another process adds meanwhile is matched, not overwritten): a file with
     // a bad cart adds none.
@@ -297,4 +301,41 @@ fn add_missing_carts(
         out.push(entry);
     }
     Ok(out)
+}
+
+/// A warning for each credential the file's carts hold written out, not as `env:NAME`: the
+/// README says to keep them out of the file, and a file holding one was taken without a word.
+/// It names the cart and the key, never the value, and says how to move it; the file keeps
+/// working as it is (an owner's file is not refused for it).
+fn written_out_credentials(file: &str, carts: &[serde_json::Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    for cart in carts {
+        let Some(settings) = cart.as_object() else {
+            continue;
+        };
+        let name = cart["name"].as_str().unwrap_or_default().trim();
+        for (key, value) in settings {
+            let written = value
+                .as_str()
+                .is_some_and(|v| !v.trim().is_empty() && !v.starts_with("env:"));
+            if !written || !inventory_sync::carts::is_secret_key(key) {
+                continue;
+            }
+            // A variable's name the owner may take: `Web shop` and `token`, WEB_SHOP_TOKEN.
+            let variable: String = format!("{name}_{key}")
+                .chars()
+                .map(|c| match c.is_ascii_alphanumeric() {
+                    true => c.to_ascii_uppercase(),
+                    false => '_',
+                })
+                .collect();
+            out.push(format!(
+                "quickstart: warning: {file}: cart {name:?}: its {key:?} is written out in the \
+                 file, where anyone who reads the file has it: set an environment variable \
+                 (say {variable}) to it and write \"{key}\": \"env:{variable}\" instead. It is \
+                 used as written meanwhile"
+            ));
+        }
+    }
+    out
 }

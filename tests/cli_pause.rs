@@ -1,7 +1,8 @@
 //! What a store owner sees of a cart that sends nothing: `invsync stack` listed a paused cart's
 //! records as if the next pass sent them, and said nothing of why none went (credentials
 //! refused, an outage's back-off, a wait the cart asked for, a Shopify location deactivated, a
-//! manual run's hold).
+//! manual run's hold). And the quickstart's `--config` took a credential written out in the
+//! file without a word, where the README says to keep it in the environment (`env:NAME`).
 #![cfg(feature = "emulator")]
 
 #[macro_use]
@@ -278,4 +279,83 @@ fn the_stack_view_says_a_cart_held_by_a_manual_send_qoh_is_paused_until_it_ends(
     // Once it ended, the cart is free again.
     let (_, stderr) = stack_view(&db, &[]);
     assert!(note_of(&stderr, "Web").is_none(), "{stderr}");
+}
+
+/// The quickstart example as `cargo build --examples` built it.
+fn quickstart() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let quickstart = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|debug| debug.join("examples").join("quickstart"))
+        .unwrap();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.rs");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    assert!(
+        modified(&quickstart) >= modified(std::path::Path::new(source)),
+        "no quickstart built from its current source: run `cargo test --features emulator`, \
+         which builds the examples"
+    );
+    quickstart
+}
+
+/// A `--config` file holding a cart's token written out: the quickstart warns on stderr,
+/// naming the cart and the key (never the value) and how to move it to `env:NAME`, and still
+/// uses it (the cart is added, and `--send` sends with it). A cart whose token is `env:NAME`
+/// gets no warning.
+#[test]
+fn the_quickstart_warns_of_a_credential_written_out_in_its_config_and_still_uses_it() {
+    let quickstart = quickstart();
+    let f = store();
+    let web = Emulator::start().unwrap();
+    web.set_token(Some(SECRET));
+    let outlet = Emulator::start().unwrap();
+    outlet.set_token(Some("outlet-token-from-env"));
+    let db = f.dir.path().join("store.db");
+    let config = f.dir.path().join("carts.json");
+    let json = serde_json::json!({
+        "store": db,
+        "carts": [
+            {"name": "Web", "adapter": "http_json", "url": web.url(), "token": SECRET,
+             "capabilities": {"send": true, "get": true, "realtime": "attribute"}},
+            {"name": "Outlet", "adapter": "http_json", "url": outlet.url(),
+             "token": "env:INVSYNC_TEST_OUTLET_TOKEN",
+             "capabilities": {"send": true, "get": true, "realtime": "attribute"}},
+        ],
+    });
+    std::fs::write(&config, json.to_string()).unwrap();
+    let out = Command::new(quickstart)
+        .arg("--config")
+        .arg(&config)
+        .env("INVSYNC_TEST_OUTLET_TOKEN", "outlet-token-from-env")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains(SECRET) && !stderr.contains(SECRET),
+        "the credential was shown: {stdout}{stderr}"
+    );
+    assert!(stdout.contains("Web: added"), "{stdout}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("cart \"Web\""))
+        .unwrap_or_else(|| panic!("no warning for Web: {stderr:?}"));
+    for wanted in ["warning", "\"token\"", "written out", "\"env:WEB_TOKEN\""] {
+        assert!(warning.contains(wanted), "{wanted:?} not in {warning:?}");
+    }
+    assert!(
+        !stderr.contains("Outlet"),
+        "env: needs no warning: {stderr}"
+    );
+    assert!(!stderr.contains("outlet-token-from-env"), "{stderr}");
+
+    // It still works as written: the cart sends with it.
+    let web_id = f.store.carts().unwrap()[0].id;
+    item(&f.store, "MUG", 10);
+    web.set_qoh("MUG", 10);
+    f.store.set_cart_sync(web_id, true).unwrap();
+    adjust(&f.store, "MUG", -1, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(web.qoh("MUG"), Some(9));
 }
