@@ -114,11 +114,11 @@ const ITEM_KEY: &str = "substr(b.key, 1, 24)
 const BATCH_ITEM: &[&str] = &[
     "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
                                    response, at)
-             SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value ->> 1, ?4
+             SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value, ?4
              FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
-             WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = j.value ->> 0",
+             WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = CAST(j.key AS INTEGER)",
     "DELETE FROM stack WHERE group_id = ?1
-               AND item_id IN (SELECT j.value ->> 0 FROM json_each(?2) j)",
+               AND item_id IN (SELECT CAST(j.key AS INTEGER) FROM json_each(?2) j)",
     "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
                                      attempts, next_attempt_at, last_response, created_at,
                                      unsettled, first_record, refused)
