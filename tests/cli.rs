@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 mod controller_cli;
+use controller_cli::quickstart;
 
 use common::*;
 use controller_cli::controller_says;
@@ -28,26 +29,6 @@ fn invsync(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-/// The quickstart example as `cargo test` built it.
-fn quickstart() -> std::path::PathBuf {
-    // `cargo test` builds the examples beside the test binaries (target/debug/examples); a
-    // run of this file alone (`--test cli`) does not, and would try an old build.
-    let exe = std::env::current_exe().unwrap();
-    let quickstart = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|debug| debug.join("examples").join("quickstart"))
-        .unwrap();
-    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.rs");
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    assert!(
-        modified(&quickstart) >= modified(std::path::Path::new(source)),
-        "no quickstart built from its current source: run `cargo test --features emulator`, \
-         which builds the examples"
-    );
-    quickstart
 }
 
 /// The quickstart's `--config` mode on `config`, written to a file in `dir`.

@@ -7,6 +7,8 @@
 
 #[macro_use]
 mod common;
+mod controller_cli;
+use controller_cli::quickstart;
 
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault, Mode};
@@ -279,24 +281,6 @@ fn the_stack_view_says_a_cart_held_by_a_manual_send_qoh_is_paused_until_it_ends(
     // Once it ended, the cart is free again.
     let (_, stderr) = stack_view(&db, &[]);
     assert!(note_of(&stderr, "Web").is_none(), "{stderr}");
-}
-
-/// The quickstart example as `cargo build --examples` built it.
-fn quickstart() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let quickstart = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|debug| debug.join("examples").join("quickstart"))
-        .unwrap();
-    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.rs");
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    assert!(
-        modified(&quickstart) >= modified(std::path::Path::new(source)),
-        "no quickstart built from its current source: run `cargo test --features emulator`, \
-         which builds the examples"
-    );
-    quickstart
 }
 
 /// A `--config` file holding a cart's token written out: the quickstart warns on stderr,

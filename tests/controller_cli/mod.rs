@@ -1,4 +1,6 @@
-//! Runs the `invsync` command's controller as a store owner would, for the CLI's tests.
+//! Runs the `invsync` command's controller as a store owner would, and finds the quickstart
+//! example's build, for the CLI's tests.
+#![allow(dead_code)]
 
 /// Runs `invsync controller` on `db` until a line of its output passes `wanted` (at most 30 s
 /// of silence), then stops it: that line, if one came, and the lines before it.
@@ -34,4 +36,24 @@ pub fn controller_says(
     let _ = child.kill();
     let _ = child.wait();
     (said, seen)
+}
+
+/// The quickstart example as `cargo test` built it.
+pub fn quickstart() -> std::path::PathBuf {
+    // `cargo test` builds the examples beside the test binaries (target/debug/examples); a
+    // run of one test file alone (`--test cli`) does not, and would try an old build.
+    let exe = std::env::current_exe().unwrap();
+    let quickstart = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|debug| debug.join("examples").join("quickstart"))
+        .unwrap();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.rs");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    assert!(
+        modified(&quickstart) >= modified(std::path::Path::new(source)),
+        "no quickstart built from its current source: run `cargo test --features emulator`, \
+         which builds the examples"
+    );
+    quickstart
 }
