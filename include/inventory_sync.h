@@ -550,7 +550,8 @@ int32_t INVSYNC_CALL invsync_stack_count(invsync_store *store, int32_t cart_id, 
 /**
  * Copies the troubleshooting view as a JSON array into `buf`, oldest first: per record `id,
  * cart_id, sku, delta, reason, created_at, attempts, next_attempt_at, last_response, state`
- * (times as Unix milliseconds). `filter_json` is optional: `{"cart_id"?, "state"?, "limit"?}`,
+ * (times as Unix milliseconds; a waiting record's `next_attempt_at` is at least the end of
+ * its cart's pause or a manual run's hold, while one lasts). `filter_json` is optional: `{"cart_id"?, "state"?, "limit"?}`,
  * `state` 1 waiting, 2 bypassed, 3 uncertain, or the name a record shows (`"pending"`, `"bypassed"`,
  * `"uncertain"`).
  *

@@ -796,7 +796,9 @@ impl Store {
 
     /// The troubleshooting view (the seeds' CTRL+Shift+S) as a JSON array: per record `id,
     /// cart_id, sku, delta, reason, created_at, attempts, next_attempt_at, last_response,
-    /// state` (times in Unix milliseconds), oldest first. Filter `{"cart_id"?, "state"?,
+    /// state` (times in Unix milliseconds), oldest first. A waiting record's `next_attempt_at`
+    /// is at least the end of its cart's pause (refused credentials, an outage's back-off, a
+    /// wait the cart asked for) or of a manual run's hold, while one lasts. Filter `{"cart_id"?, "state"?,
     /// "limit"?}` with `state` 1 (or `"pending"`) waiting, 2 (`"bypassed"`), 3 (`"uncertain"`).
     pub fn stack_list_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["cart_id", "state", "limit"])?;

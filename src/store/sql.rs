@@ -1310,7 +1310,8 @@ pub(crate) fn stack_has_waiting(c: &Connection, cart: CartId) -> Result<bool> {
 const LISTED: &str = "s.id, s.cart_id, i.sku, s.delta, s.reason, s.created_at,
         COALESCE(g.attempts, 0), COALESCE(g.next_attempt_at, s.created_at), g.last_response,
         COALESCE(g.state, 'pending'), COALESCE(g.lease_until, 0), s.origin_cart_id,
-        s.workstation";
+        s.workstation,
+        (SELECT MAX(k.backoff_until, k.manual_until) FROM carts k WHERE k.id = s.cart_id)";
 
 /// The troubleshooting view: up to `limit` records of `cart` (all carts if `None`) in
 /// `state` (any if `None`), oldest first. Unfiltered, every record qualifies: the stack in id
@@ -1335,6 +1336,17 @@ pub(crate) fn stack_list(
             state = "leased".into();
         }
         let id: i64 = r.get(0)?;
+        // A waiting record of a cart that sends nothing before a time (paused for refused
+        // credentials, backing off in an outage, asked to wait, held by a manual run) is tried
+        // then at the soonest: listed as due since it was queued, it read as going at the
+        // next pass while its cart sent nothing for an hour.
+        let mut next: i64 = r.get(7)?;
+        if state == "pending" {
+            let cart_wait = r.get::<_, Option<i64>>(13)?.unwrap_or(0);
+            if cart_wait > now {
+                next = next.max(cart_wait);
+            }
+        }
         Ok((
             id,
             json!({
@@ -1346,7 +1358,7 @@ pub(crate) fn stack_list(
                 "reason_name": Reason::from_code(reason).map(Reason::name).unwrap_or("unknown"),
                 "created_at": r.get::<_, i64>(5)?,
                 "attempts": r.get::<_, i64>(6)?,
-                "next_attempt_at": r.get::<_, i64>(7)?,
+                "next_attempt_at": next,
                 "last_response": r.get::<_, Option<String>>(8)?,
                 "state": state,
                 "origin_cart_id": r.get::<_, Option<i64>>(11)?,
