@@ -307,6 +307,16 @@ pub(crate) fn outcome_for_failed_request(
         CartError::Ambiguous(m) if !keyed => super::SendOutcome::Uncertain {
             message: format!("sku {sku}: no answer after sending: {m}"),
         },
+        // Too large (413) even alone, or in a request of a call that could not be halved
+        // (a later request of it): nothing applied, and a refusal of the request's size, not
+        // of the item. Tried again as an outage's is, and bypassed after the attempts.
+        CartError::Rejected(m) if too_large(e) => super::SendOutcome::Retry {
+            message: format!(
+                "sku {sku}: not applied, the request was too large for the cart's server (lower \
+                 the cart's max_items_to_send, or raise the server's body limit): {m}"
+            ),
+            after: None,
+        },
         CartError::Rejected(m) => super::SendOutcome::Failed {
             message: format!("sku {sku}: rejected: {m}"),
         },
@@ -426,6 +436,63 @@ pub(crate) fn whole_count(v: &serde_json::Value) -> Option<std::result::Result<i
         true => Ok(f as i64),
         false => Err(f),
     })
+}
+
+/// Whether `e` is a 413 (Payload Too Large): the cart, or a proxy or firewall before it
+/// (nginx's `client_max_body_size`, 1 MB by default; ModSecurity's request body limit, 128 KB),
+/// refused the request for its size and processed none of it. Fewer items a request pass.
+pub(crate) fn too_large(e: &CartError) -> bool {
+    matches!(e, CartError::Rejected(m) if m.starts_with("HTTP 413"))
+}
+
+/// `send` for `items` in one request, or, where the cart answers 413 ([`too_large`]), in
+/// halves, each halved again while it is refused so, down to one item (refused alone, it is
+/// tried again later, and bypassed after the attempts, its message naming the setting). A 413 applies nothing, so the halves carry what the refused request
+/// did, under the same keys. Refused for good, a store whose `max_items_to_send` put more
+/// in one request than the cart's server takes had every sale of every such batch bypassed
+/// at once (until 2026-12-05). `keyed`: whether a half's lost answer may go again
+/// ([`outcome_for_failed_request`]).
+///
+/// The contract of a call holds: an error is the whole call's only where nothing of it was
+/// applied (the first half met it before any answer, and it applies nothing:
+/// [`fails_whole_call`]); otherwise each item gets its half's outcome, and after a lost
+/// answer or a rate limit ([`ends_write`]) the items not sent wait ([`not_sent_after`]).
+pub(crate) fn halving_on_too_large<T>(
+    items: &[T],
+    sku: &impl Fn(&T) -> &str,
+    keyed: bool,
+    send: &mut impl FnMut(&[T]) -> std::result::Result<Vec<SendOutcome>, CartError>,
+) -> std::result::Result<Vec<SendOutcome>, CartError> {
+    let failed = |e: &CartError, part: &[T]| -> Vec<SendOutcome> {
+        part.iter()
+            .map(|i| outcome_for_failed_request(e, sku(i), keyed))
+            .collect()
+    };
+    match send(items) {
+        Err(e) if too_large(&e) && items.len() > 1 => {}
+        // One item alone too large: tried again, bypassed after the attempts, as an item of
+        // a larger call is ([`outcome_for_failed_request`]), not at once as a refusal.
+        Err(e) if too_large(&e) => return Ok(failed(&e, items)),
+        answer => return answer,
+    }
+    let (first, second) = items.split_at(items.len().div_ceil(2));
+    let mut out = match halving_on_too_large(first, sku, keyed, send) {
+        Ok(out) => out,
+        Err(e) if fails_whole_call(&e, true, false) => return Err(e),
+        Err(e) => {
+            let mut out = failed(&e, first);
+            if ends_write(&e) {
+                out.extend(second.iter().map(|i| not_sent_after(&e, sku(i))));
+                return Ok(out);
+            }
+            out
+        }
+    };
+    match halving_on_too_large(second, sku, keyed, send) {
+        Ok(rest) => out.extend(rest),
+        Err(e) => out.extend(failed(&e, second)),
+    }
+    Ok(out)
 }
 
 /// The outcome of an item whose request was not sent (see [`ends_unkeyed_write`]).

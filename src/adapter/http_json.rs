@@ -40,6 +40,7 @@
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | 408, 421, 425 (not processed; may be sent again) | [`CartError::Unavailable`] |
 //! | 3xx (redirects are not followed: the cart's url is wrong) | [`CartError::Unauthorized`]: the cart pauses |
+//! | 413 (the request is too large for the cart's server) | sent again in halves, down to one item, which alone fails |
 //! | other 4xx | [`CartError::Rejected`] |
 //! | a set's result with a status outside the protocol | [`SendOutcome::Uncertain`] (the count may have been set) |
 //! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; a count is absolute and a delta keyed, so either is safe to send again); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
@@ -197,10 +198,20 @@ fn with_cart_message(base: String, r: &ResultItem) -> String {
 }
 
 impl HttpJsonAdapter {
+    /// The batch goes in one request, or in halves where the cart refuses it as too large
+    /// (413, [`common::halving_on_too_large`]): a `max_items_to_send` above what the plugin's
+    /// server takes in one body had every sale of such a batch bypassed.
     fn raw_apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        common::halving_on_too_large(deltas, &|d: &DeltaSend| d.sku.as_str(), true, &mut |part| {
+            self.adjust(part)
+        })
+    }
+
+    /// One `qoh/adjust` request.
+    fn adjust(&self, deltas: &[DeltaSend]) -> std::result::Result<Vec<SendOutcome>, CartError> {
         if deltas.is_empty() {
             return Ok(Vec::new());
         }
@@ -261,10 +272,23 @@ impl HttpJsonAdapter {
             .collect())
     }
 
+    /// As [`Self::raw_apply_deltas`]: in halves where the cart answers 413.
     fn raw_set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        // A half's lost answer leaves its counts in doubt (`false`), as the whole call's
+        // [`CartError::Ambiguous`] does: Send QOH sends them again and settles what they held.
+        common::halving_on_too_large(
+            sets,
+            &|s: &QuantitySet| s.sku.as_str(),
+            false,
+            &mut |part| self.set(part),
+        )
+    }
+
+    /// One `qoh/set` request.
+    fn set(&self, sets: &[QuantitySet]) -> std::result::Result<Vec<SendOutcome>, CartError> {
         if sets.is_empty() {
             return Ok(Vec::new());
         }

@@ -66,6 +66,9 @@
 //! names items of the batch ("Item iitem_… is not stocked at location …") fails those items
 //! alone; the others were not applied and are tried again ([`SendOutcome::Retry`]).
 //!
+//! A call whose first write is refused as too large (HTTP 413: Medusa's body limit, or a
+//! proxy's before it) applied nothing: it goes again in halves, down to single changes.
+//!
 //! # Ids and credentials
 //!
 //! SKU → inventory item id: a `remote_ref` (`iitem_…`) is used as is; otherwise the id comes
@@ -603,6 +606,9 @@ impl MedusaAdapter {
                     }));
                     continue;
                 }
+                // The first request too large (413): nothing of the call was written, and
+                // the call is halved (`apply_deltas`, `set_quantities`).
+                Err(e) if n == 0 && common::too_large(&e) => return Err(e),
                 Err(e) => {
                     let e = match e {
                         // Medusa's own 500 comes once its workflow has ended: the levels read
@@ -802,13 +808,23 @@ impl CartAdapter for MedusaAdapter {
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.cleaned(self.check_location().and_then(|()| self.deltas(deltas)))
+        // A call refused as too large (413: a proxy's or Medusa's own body limit) goes again
+        // in halves; refused, every sale of it was bypassed at once.
+        self.cleaned(self.check_location().and_then(|()| {
+            common::halving_on_too_large(deltas, &|d: &DeltaSend| d.sku.as_str(), false, &mut |p| {
+                self.deltas(p)
+            })
+        }))
     }
     fn set_quantities(
         &self,
         sets: &[QuantitySet],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
-        self.cleaned(self.check_location().and_then(|()| self.sets(sets)))
+        self.cleaned(self.check_location().and_then(|()| {
+            common::halving_on_too_large(sets, &|s: &QuantitySet| s.sku.as_str(), false, &mut |p| {
+                self.sets(p)
+            })
+        }))
     }
     fn fetch_quantities(
         &self,

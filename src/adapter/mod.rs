@@ -33,6 +33,7 @@
 //! |---|---|
 //! | 2xx, per-item results | `Ok`, one outcome per item |
 //! | 400, 404, 422 for the whole request | [`CartError::Rejected`] (every record of the call is bypassed at once: prefer a per-item `Failed` where the cart names the item) |
+//! | 413 (the request too large for the cart's server, or a proxy before it) | nothing was applied: send the items again in smaller requests (the built-in adapters halve the request until its parts pass; an item refused alone is [`SendOutcome::Retry`]), never a refusal that bypasses them |
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | 429, a throttle, a 5xx with `Retry-After` | [`CartError::RateLimited`] with the cart's wait |
 //! | 500, 503 from the cart itself | [`CartError::Unavailable`] (but a 500 to a write the cart saves item by item without a transaction, as WooCommerce's batch, may follow saved items: [`CartError::Ambiguous`], or read the counts back, as the WooCommerce adapter does after a 500 or a 503 naming no wait) |

@@ -115,6 +115,9 @@
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventoryAdjustQuantitiesUserErrorCode>,
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/enums/InventorySetQuantitiesUserErrorCode>.
 //!   Any other code fails the item.
+//! - A call refused as too large (HTTP 413, from a proxy before the shop with a body limit)
+//!   applied nothing: it goes again in halves, down to single changes, each of which, still
+//!   refused, is tried again later (and bypassed only after the controller's attempts).
 //! - Throttling: a `THROTTLED` answer is [`CartError::RateLimited`] with the wait
 //!   `(requested − currentlyAvailable) / restoreRate`; before a request the adapter also waits
 //!   (at most [`MAX_PACING`]) when the last `throttleStatus` says the bucket cannot pay for it.
@@ -1420,10 +1423,60 @@ impl CartAdapter for ShopifyAdapter {
         Self::UPDATE_MODE
     }
 
+    // A call the shop refuses as too large (HTTP 413: a proxy before the shop with a body
+    // limit) goes again in halves (`common::halving_on_too_large`); refused, every sale of
+    // it was bypassed at once.
     fn apply_deltas(
         &self,
         deltas: &[DeltaSend],
     ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        common::halving_on_too_large(deltas, &|d: &DeltaSend| d.sku.as_str(), true, &mut |part| {
+            self.deltas(part)
+        })
+    }
+
+    // In halves where the shop answers 413, as `apply_deltas`.
+    fn set_quantities(
+        &self,
+        sets: &[QuantitySet],
+    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+        common::halving_on_too_large(
+            sets,
+            &|s: &QuantitySet| s.sku.as_str(),
+            false,
+            &mut |part| self.sets(part),
+        )
+    }
+
+    fn fetch_quantities(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<QuantityPage, CartError> {
+        self.read_page(cursor, limit).map(|(page, _)| page)
+    }
+
+    /// The counts, and the tracked variants not stocked at the cart's location, each with why
+    /// no count is taken for it: Get QOH lists them in its `not_applied`, so that the owner
+    /// sees an item that is never read (until 2026-12-04 it was left out without a word).
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<CataloguePage, CartError> {
+        let (counts, unlisted) = self.read_page(cursor, limit)?;
+        Ok(CataloguePage {
+            counts,
+            unlisted,
+            ..Default::default()
+        })
+    }
+}
+
+impl ShopifyAdapter {
+    /// [`CartAdapter::apply_deltas`] as one call (in requests of at most
+    /// [`MAX_MUTATIONS_PER_REQUEST`]).
+    fn deltas(&self, deltas: &[DeltaSend]) -> std::result::Result<Vec<SendOutcome>, CartError> {
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         let ids = self.resolve(
             deltas
@@ -1525,7 +1578,12 @@ impl CartAdapter for ShopifyAdapter {
                         }
                         pending = again;
                     }
-                    Err(e) if common::fails_whole_call(&e, first, pending.len() == out.len()) => {
+                    // A first request too large (413) applied nothing, as nothing before it
+                    // did: the whole call's, which `apply_deltas` halves.
+                    Err(e)
+                        if common::fails_whole_call(&e, first, pending.len() == out.len())
+                            || (first && common::too_large(&e)) =>
+                    {
                         return Err(e)
                     }
                     Err(e) => {
@@ -1544,10 +1602,8 @@ impl CartAdapter for ShopifyAdapter {
         Ok(common::outcomes(out))
     }
 
-    fn set_quantities(
-        &self,
-        sets: &[QuantitySet],
-    ) -> std::result::Result<Vec<SendOutcome>, CartError> {
+    /// [`CartAdapter::set_quantities`] as one call.
+    fn sets(&self, sets: &[QuantitySet]) -> std::result::Result<Vec<SendOutcome>, CartError> {
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
         let ids = self.resolve(
             sets.iter()
@@ -1617,7 +1673,8 @@ impl CartAdapter for ShopifyAdapter {
                             &e,
                             first && attempt == 0,
                             pending.len() == out.len(),
-                        ) {
+                        ) || (first && attempt == 0 && common::too_large(&e))
+                        {
                             return Err(e);
                         }
                         for (i, (s, _)) in &pending {
@@ -1775,30 +1832,6 @@ impl CartAdapter for ShopifyAdapter {
             first = false;
         }
         Ok(common::outcomes(out))
-    }
-
-    fn fetch_quantities(
-        &self,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> std::result::Result<QuantityPage, CartError> {
-        self.read_page(cursor, limit).map(|(page, _)| page)
-    }
-
-    /// The counts, and the tracked variants not stocked at the cart's location, each with why
-    /// no count is taken for it: Get QOH lists them in its `not_applied`, so that the owner
-    /// sees an item that is never read (until 2026-12-04 it was left out without a word).
-    fn fetch_catalogue(
-        &self,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> std::result::Result<CataloguePage, CartError> {
-        let (counts, unlisted) = self.read_page(cursor, limit)?;
-        Ok(CataloguePage {
-            counts,
-            unlisted,
-            ..Default::default()
-        })
     }
 }
 

@@ -212,6 +212,9 @@ struct Shared {
     /// Signalled whenever a connection closes.
     connection_closed: Condvar,
     next_connection: AtomicU64,
+    /// The largest request body served (0: [`MAX_BODY_BYTES`]); see
+    /// [`Emulator::set_max_body_bytes`].
+    max_body: AtomicUsize,
 }
 
 /// A running loopback cart. Stops when dropped (or on [`Emulator::shutdown`]).
@@ -291,6 +294,7 @@ impl Emulator {
             connections: Mutex::new(HashMap::new()),
             connection_closed: Condvar::new(),
             next_connection: AtomicU64::new(0),
+            max_body: AtomicUsize::new(0),
         });
         let acceptor = {
             let shared = shared.clone();
@@ -313,6 +317,13 @@ impl Emulator {
     /// The socket address served.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Answers 413 Payload Too Large, applying nothing, to every request whose body is longer
+    /// than `bytes` (0: no limit but the emulator's own), as a web server or firewall in front
+    /// of a cart does (nginx's `client_max_body_size`, 1 MB by default).
+    pub fn set_max_body_bytes(&self, bytes: usize) {
+        self.shared.max_body.store(bytes, Ordering::SeqCst);
     }
 
     /// Requires `Authorization: Bearer <token>` on every request from now on (`None`: no
@@ -861,6 +872,15 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         let close = request.close || (request.http10 && !request.keep_alive);
         let c = &shared.counters;
         c.requests.fetch_add(1, Ordering::SeqCst);
+        let limit = shared.max_body.load(Ordering::SeqCst);
+        if limit > 0 && request.body.len() > limit {
+            let answer = Answer::error(413, "request entity too large");
+            if write_answer(&mut writer, &answer, close).is_err() || close {
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+            continue;
+        }
         let kind = match shared.mode {
             Mode::HttpJson => match (request.method.as_str(), request.path.as_str()) {
                 ("POST", "/qoh/adjust") => Some(RequestKind::Adjust),

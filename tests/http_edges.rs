@@ -1,0 +1,393 @@
+//! Unusual HTTP answers, for every cart adapter, over loopback: a request too large for the
+//! cart's server (413), waits named out of all measure, answers saying the request was not
+//! processed (408, 421, 425), and redirects of a write. What a store owner relies on: no sale
+//! is lost or applied twice, nor bypassed for a refusal of a request's size rather than of
+//! the sale.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::emulator::{Emulator, Fault, Mode};
+use inventory_sync::{CartId, SendOptions, StackState, Store};
+use platform::{cart_json, fixture, Fixture, SECRET};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// A real-time cart on the fixture's emulator, batches of `max`, on.
+fn realtime_cart(f: &Fixture, max: u32) -> CartId {
+    let mut json = cart_json(&f.emu, max, SECRET);
+    json["capabilities"] = json!({"send": true, "get": true, "realtime": "attribute"});
+    let cart = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    cart
+}
+
+/// An `http_json` fixture: the emulator in its own protocol, with the token the cart sends.
+fn http_json_fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    let emu = Emulator::start().unwrap();
+    emu.set_token(Some(SECRET));
+    Fixture { dir, store, emu }
+}
+
+fn http_json_cart(f: &Fixture, max: u32) -> CartId {
+    let cart = f
+        .store
+        .upsert_cart_json(
+            &json!({"name": "J", "adapter": "http_json", "url": f.emu.url(), "token": SECRET,
+                    "max_items_to_send": max,
+                    "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+            .to_string(),
+        )
+        .unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    cart
+}
+
+/// Passes until nothing waits (bounded by count, never by time).
+fn drain(store: &Store) {
+    for _ in 0..60 {
+        if store.run_stack(None).unwrap().remaining == 0 {
+            return;
+        }
+    }
+}
+
+const ITEMS: usize = 24;
+
+fn sku(i: usize) -> String {
+    format!("SKU-{i:02}")
+}
+
+/// `ITEMS` items at 10 on the store and on the emulator.
+fn stock(f: &Fixture) {
+    for i in 0..ITEMS {
+        f.item(&sku(i), 10);
+        f.emu.set_qoh(&sku(i), 10);
+    }
+}
+
+/// One sale of each of the `ITEMS` items.
+fn sales(f: &Fixture) {
+    for i in 0..ITEMS {
+        platform::adjust(&f.store, &sku(i), -1);
+    }
+}
+
+/// Every sale reached the cart once, and none waits, is bypassed or in doubt.
+fn each_sale_applied_once(f: &Fixture, cart: CartId, what: &str) {
+    drain(&f.store);
+    for state in [
+        StackState::Waiting,
+        StackState::Bypassed,
+        StackState::Uncertain,
+    ] {
+        assert_eq!(
+            f.store.stack_count(cart, state).unwrap(),
+            0,
+            "{what}: {state:?}: {:#?}",
+            f.records(cart)
+        );
+    }
+    for i in 0..ITEMS {
+        assert_eq!(f.emu.qoh(&sku(i)), Some(9), "{what}: {}", sku(i));
+    }
+}
+
+/// A server in front of the cart that takes bodies of at most 800 bytes (a firewall's or
+/// web server's limit, here low for 24 sales) refuses the batch `max_items_to_send` makes
+/// with 413, having applied nothing. The batch goes again in smaller requests, and every sale
+/// arrives once. Until 2026-12-05 the 413 was a refusal of the whole batch: each of its sales
+/// was bypassed at once, on every cart but WooCommerce.
+fn batch_too_large(mode: Mode) {
+    let f = match mode {
+        Mode::HttpJson => http_json_fixture(),
+        _ => fixture(mode),
+    };
+    stock(&f);
+    let cart = match mode {
+        Mode::HttpJson => http_json_cart(&f, 50),
+        _ => realtime_cart(&f, 50),
+    };
+    sales(&f);
+    f.emu.set_max_body_bytes(800);
+    each_sale_applied_once(&f, cart, &format!("{mode:?}"));
+    assert!(
+        f.emu.max_batch_seen() < ITEMS,
+        "{mode:?}: {}",
+        f.emu.max_batch_seen()
+    );
+}
+
+#[test]
+fn http_json_a_batch_too_large_for_the_carts_server_goes_in_smaller_requests() {
+    batch_too_large(Mode::HttpJson);
+}
+
+#[test]
+fn shopify_a_batch_too_large_for_the_carts_server_goes_in_smaller_requests() {
+    batch_too_large(Mode::Shopify);
+}
+
+#[test]
+fn bigcommerce_a_batch_too_large_for_the_carts_server_goes_in_smaller_requests() {
+    batch_too_large(Mode::BigCommerce);
+}
+
+/// Send QOH's counts too: a batch refused as too large goes in smaller requests, and every
+/// count is set (until 2026-12-05 each failed as refused).
+fn send_qoh_too_large(mode: Mode) {
+    let f = match mode {
+        Mode::HttpJson => http_json_fixture(),
+        _ => fixture(mode),
+    };
+    for i in 0..ITEMS {
+        f.item(&sku(i), 5);
+        f.emu.set_qoh(&sku(i), 0);
+    }
+    let cart = match mode {
+        Mode::HttpJson => http_json_cart(&f, 50),
+        _ => f.cart(50),
+    };
+    f.emu.set_max_body_bytes(800);
+    let r = f
+        .store
+        .send_qoh(cart, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((r.sent, r.failed), (ITEMS, 0), "{mode:?}: {r:?}");
+    for i in 0..ITEMS {
+        assert_eq!(f.emu.qoh(&sku(i)), Some(5), "{mode:?}: {}", sku(i));
+    }
+}
+
+#[test]
+fn http_json_send_qoh_too_large_for_the_carts_server_sets_every_count() {
+    send_qoh_too_large(Mode::HttpJson);
+}
+
+#[test]
+fn shopify_send_qoh_too_large_for_the_carts_server_sets_every_count() {
+    send_qoh_too_large(Mode::Shopify);
+}
+
+#[test]
+fn bigcommerce_send_qoh_too_large_for_the_carts_server_sets_every_count() {
+    send_qoh_too_large(Mode::BigCommerce);
+}
+
+/// One sale whose request alone is too large for the cart's server is not bypassed at once
+/// as a refusal of the sale: it waits, tried again as after an outage, and is bypassed only
+/// after the attempts, its last response naming the setting to lower.
+#[test]
+fn a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts() {
+    let f = http_json_fixture();
+    f.item("TEE", 10);
+    f.emu.set_qoh("TEE", 10);
+    let cart = http_json_cart(&f, 50);
+    f.emu.set_max_body_bytes(16);
+    platform::adjust(&f.store, "TEE", -1);
+    drain(&f.store);
+    let records = f.records(cart);
+    assert_eq!(records[0]["state"], "bypassed", "{records:#?}");
+    assert_eq!(records[0]["attempts"], 10, "{records:#?}");
+    assert!(
+        records[0]["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("max_items_to_send"),
+        "{records:#?}"
+    );
+    // The limit lifted, the operator's retry applies it once.
+    f.emu.set_max_body_bytes(0);
+    let id = records[0]["id"].as_i64().unwrap();
+    f.store.stack_retry(id).unwrap();
+    drain(&f.store);
+    assert_eq!(f.emu.qoh("TEE"), Some(9));
+}
+
+// ---- Medusa: a loopback stand-in for its admin API, with a body limit ----
+
+const LOCATION: &str = "sloc_1";
+
+/// Medusa's inventory items (id → (SKU, stocked at LOCATION)), served behind a limit of
+/// `limit` bytes a body (413 past it, nothing applied).
+fn medusa(items: Arc<Mutex<BTreeMap<String, (String, i64)>>>, limit: usize) -> String {
+    platform::serve(move |method, target, body| {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let mut items = items.lock().unwrap();
+        let level = |id: &str, stocked: i64| {
+            json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": LOCATION,
+                   "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
+                   "available_quantity": stocked})
+        };
+        match (method, path) {
+            (_, _) if body.len() > limit => (413, vec![], r#"{"message":"too large"}"#.into()),
+            ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => (
+                200,
+                vec![],
+                json!({"stock_location": {"id": LOCATION}}).to_string(),
+            ),
+            ("GET", "/admin/inventory-items") => {
+                let wanted: Vec<String> = query
+                    .split('&')
+                    .filter_map(|p| p.split_once('='))
+                    .filter(|(k, _)| k.starts_with("sku") || k.starts_with("id"))
+                    .map(|(_, v)| v.replace("%2D", "-"))
+                    .collect();
+                let found: Vec<Value> = items
+                    .iter()
+                    .filter(|(id, (s, _))| wanted.contains(s) || wanted.contains(id))
+                    .map(|(id, (s, q))| json!({"id": id, "sku": s, "location_levels": [level(id, *q)]}))
+                    .collect();
+                let n = found.len();
+                (
+                    200,
+                    vec![],
+                    json!({"inventory_items": found, "count": n, "offset": 0, "limit": 100})
+                        .to_string(),
+                )
+            }
+            ("POST", "/admin/inventory-items/location-levels/batch") => {
+                let b: Value = serde_json::from_str(body).unwrap();
+                let mut updated = Vec::new();
+                for u in b["update"].as_array().into_iter().flatten() {
+                    let id = u["inventory_item_id"].as_str().unwrap();
+                    let stocked = u["stocked_quantity"].as_i64().unwrap();
+                    items.get_mut(id).unwrap().1 = stocked;
+                    updated.push(level(id, stocked));
+                }
+                (
+                    200,
+                    vec![],
+                    json!({"created": [], "updated": updated, "deleted": []}).to_string(),
+                )
+            }
+            _ => (404, vec![], r#"{"message":"not found"}"#.into()),
+        }
+    })
+}
+
+/// The same for Medusa (a self-hosted shop, often behind nginx): a batch write refused as
+/// too large goes again in halves, and every sale is written once.
+#[test]
+fn medusa_a_batch_too_large_goes_in_smaller_requests() {
+    let items: Arc<Mutex<BTreeMap<String, (String, i64)>>> = Arc::default();
+    for i in 0..ITEMS {
+        items
+            .lock()
+            .unwrap()
+            .insert(format!("iitem_{i:02}"), (sku(i), 10));
+    }
+    let url = medusa(items.clone(), 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    for i in 0..ITEMS {
+        store
+            .upsert_item_json(&json!({"sku": sku(i), "qoh": 10}).to_string())
+            .unwrap();
+    }
+    let cart = store
+        .upsert_cart_json(
+            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
+                    "api_key": "sk_test_secret_1234", "location_id": LOCATION,
+                    "max_items_to_send": 50})
+            .to_string(),
+        )
+        .unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    for i in 0..ITEMS {
+        platform::adjust(&store, &sku(i), -1);
+    }
+    drain(&store);
+    for state in [
+        StackState::Waiting,
+        StackState::Bypassed,
+        StackState::Uncertain,
+    ] {
+        assert_eq!(
+            store.stack_count(cart, state).unwrap(),
+            0,
+            "{state:?}: {}",
+            store.stack_list_json(None).unwrap()
+        );
+    }
+    for (id, (s, q)) in items.lock().unwrap().iter() {
+        assert_eq!(*q, 9, "{id} {s}");
+    }
+}
+
+// ---- answers that say the request was not processed, and redirects ----
+
+/// 408, 421 and 425 say the request was not processed, and may be sent again: on every
+/// cart the sale waits (an attempt, as after an outage), is neither bypassed nor in doubt,
+/// and goes once the cart answers. A redirect of a write (301, 302, 307, 308; not followed)
+/// pauses the cart, its sales waiting, none bypassed.
+#[test]
+fn not_processed_and_redirected_writes_keep_every_sale() {
+    for mode in [
+        Mode::HttpJson,
+        Mode::Shopify,
+        Mode::WooCommerce,
+        Mode::BigCommerce,
+    ] {
+        for status in [408, 421, 425, 301, 302, 307, 308] {
+            let f = match mode {
+                Mode::HttpJson => http_json_fixture(),
+                _ => fixture(mode),
+            };
+            f.item("TEE", 10);
+            f.emu.set_qoh("TEE", 10);
+            let cart = match mode {
+                Mode::HttpJson => http_json_cart(&f, 50),
+                _ => realtime_cart(&f, 50),
+            };
+            platform::adjust(&f.store, "TEE", -1);
+            f.emu.inject(Fault::Status {
+                status,
+                count: 1,
+                retry_after: None,
+            });
+            let run = f.store.run_stack(None).unwrap();
+            let what = format!("{mode:?} / {status}");
+            assert_eq!(
+                run.sent + run.bypassed + run.uncertain,
+                0,
+                "{what}: {run:?}"
+            );
+            assert_eq!(
+                f.store.stack_count(cart, StackState::Waiting).unwrap(),
+                1,
+                "{what}"
+            );
+            if (300..400).contains(&status) {
+                assert!(run.to_json().contains("redirect"), "{what}: {run:?}");
+                // The owner updates the cart's settings (here its time-out): it resumes.
+                let mut json = match mode {
+                    Mode::HttpJson => json!({"name": "J", "adapter": "http_json",
+                        "url": f.emu.url(), "token": SECRET, "max_items_to_send": 50}),
+                    _ => cart_json(&f.emu, 50, SECRET),
+                };
+                json["timeout_ms"] = 9_000.into();
+                json["capabilities"] = json!({"send": true, "get": true, "realtime": "attribute"});
+                f.store.upsert_cart_json(&json.to_string()).unwrap();
+            }
+            drain(&f.store);
+            assert_eq!(f.emu.qoh("TEE"), Some(9), "{what}: {:#?}", f.records(cart));
+            assert_eq!(
+                f.store.stack_count(cart, StackState::Waiting).unwrap()
+                    + f.store.stack_count(cart, StackState::Bypassed).unwrap()
+                    + f.store.stack_count(cart, StackState::Uncertain).unwrap(),
+                0,
+                "{what}"
+            );
+        }
+    }
+}
