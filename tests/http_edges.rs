@@ -7,12 +7,18 @@
 
 mod platform;
 
+use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
+use inventory_sync::adapter::shopify::ShopifyAdapter;
+use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend};
 use inventory_sync::emulator::{Emulator, Fault, Mode};
+use inventory_sync::secret::Secret;
 use inventory_sync::{CartId, SendOptions, StackState, Store};
+use platform::scripted::Scripted;
 use platform::{cart_json, fixture, Fixture, SECRET};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A real-time cart on the fixture's emulator, batches of `max`, on.
 fn realtime_cart(f: &Fixture, max: u32) -> CartId {
@@ -321,6 +327,126 @@ fn medusa_a_batch_too_large_goes_in_smaller_requests() {
     }
     for (id, (s, q)) in items.lock().unwrap().iter() {
         assert_eq!(*q, 9, "{id} {s}");
+    }
+}
+
+// ---- waits out of all measure ----
+
+fn sale(sku: &str) -> DeltaSend {
+    DeltaSend {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: None,
+        delta: -1,
+    }
+}
+
+const MUG_LEVEL: &str = r#"{"data":[{"identity":{"sku":"MUG","variant_id":7,"product_id":3},"available_to_sell":5,"total_inventory_onhand":5,"settings":{"safety_stock":0}}],"meta":{"pagination":{"total":1,"count":1,"per_page":1000,"current_page":1,"total_pages":1}}}"#;
+
+/// A BigCommerce 429 whose `X-Rate-Limit-Time-Reset-Ms` is out of all measure (u64::MAX ms,
+/// half a billion years) is no wait the store means: the adapter falls back to the
+/// `Retry-After` beside it, or to none (the controller's back-off). Taken as given until
+/// 2026-12-05, the cart's sales waited for ever, no attempt counted, so none was ever sent
+/// or bypassed.
+#[test]
+fn bigcommerce_a_reset_out_of_all_measure_is_no_wait() {
+    for (extra, expected) in [
+        ("", None),
+        ("retry-after: 7\r\n", Some(Duration::from_secs(7))),
+    ] {
+        let headers: &'static str = Box::leak(
+            format!("x-rate-limit-time-reset-ms: 18446744073709551615\r\n{extra}").into_boxed_str(),
+        );
+        let server = Scripted::start_with_headers(vec![
+            (200, "", MUG_LEVEL),
+            (
+                429,
+                headers,
+                r#"{"status":429,"title":"Too many requests"}"#,
+            ),
+        ]);
+        let a = BigCommerceAdapter::new(
+            &format!("{}stores/abc/", server.url),
+            Secret::new("tok_x"),
+            1,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let r = a.apply_deltas(&[sale("MUG")]);
+        server.finish();
+        match r {
+            Err(CartError::RateLimited { retry_after, .. }) => {
+                assert_eq!(retry_after, expected, "{extra:?}")
+            }
+            other => panic!("{extra:?}: {other:?}"),
+        }
+    }
+}
+
+/// The same through the store: the sale is deferred by the controller's own back-off, not
+/// for half a billion years, and counts no attempt.
+#[test]
+fn bigcommerce_a_sale_after_a_reset_out_of_all_measure_waits_a_back_off() {
+    let server = Scripted::start_with_headers(vec![
+        (200, "", MUG_LEVEL),
+        (
+            429,
+            "x-rate-limit-time-reset-ms: 18446744073709551615\r\n",
+            r#"{"status":429,"title":"Too many requests"}"#,
+        ),
+    ]);
+    let (_dir, store, cart) = platform::scripted_store(
+        json!({"name":"BC","adapter":"bigcommerce",
+            "url": format!("{}stores/abc/", server.url), "token":"tok_x",
+            "max_items_to_send":50}),
+        "MUG",
+        5,
+    );
+    store.set_cart_sync(cart, true).unwrap();
+    platform::adjust(&store, "MUG", -1);
+    let first = store.run_stack(None).unwrap();
+    server.finish();
+    assert_eq!(first.sent, 0, "{first:?}");
+    let list: Value = serde_json::from_str(&store.stack_list_json(None).unwrap()).unwrap();
+    let due = list[0]["next_attempt_at"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(due < now + 60_000, "due in {} ms: {list}", due - now);
+    assert_eq!(list[0]["attempts"], 0, "{list}");
+    assert_eq!(list[0]["state"], "pending", "{list}");
+}
+
+/// Shopify's throttle answer with a `throttleStatus` out of all measure (a restore rate of
+/// 1e-300 points a second): a rate limit naming no wait (the controller's back-off), not a
+/// panic. Computed as given, the wait overflowed a `Duration`, the adapter panicked, and the
+/// throttled call was read as a lost answer.
+#[test]
+fn shopify_a_throttle_status_out_of_all_measure_is_a_rate_limit() {
+    let throttled = r#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}],"extensions":{"cost":{"requestedQueryCost":10,"actualQueryCost":null,"throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":0,"restoreRate":1e-300}}}}"#;
+    let server = Scripted::start(vec![(200, throttled)]);
+    let a = ShopifyAdapter::new(
+        &server.url,
+        Secret::new("shpat_x"),
+        "1",
+        None,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        a.apply_deltas(&[DeltaSend {
+            key: "k1".into(),
+            sku: "TEE".into(),
+            remote_ref: Some("gid://shopify/InventoryItem/1".into()),
+            delta: -1,
+        }])
+    }));
+    server.finish();
+    match r {
+        Ok(Err(CartError::RateLimited { retry_after, .. })) => assert_eq!(retry_after, None),
+        Ok(other) => panic!("{other:?}"),
+        Err(_) => panic!("the adapter panicked"),
     }
 }
 

@@ -221,6 +221,10 @@ impl fmt::Debug for BigCommerceAdapter {
     }
 }
 
+/// A header's milliseconds, within the bound a `Retry-After` is believed to (under 1e9 s,
+/// [`parse_retry_after`]): a larger one is no wait the cart means, and taken as none. Taken
+/// as given (until 2026-12-05), a 429 naming `u64::MAX` held the cart's sales for ever, no
+/// attempt counted, so never bypassed either.
 fn header_ms(headers: &HeaderMap, name: &str) -> Option<Duration> {
     headers
         .get(name)?
@@ -230,6 +234,7 @@ fn header_ms(headers: &HeaderMap, name: &str) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_millis)
+        .filter(|d| d.as_secs_f64() < 1e9)
 }
 
 impl BigCommerceAdapter {

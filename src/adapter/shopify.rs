@@ -720,7 +720,12 @@ impl ShopifyAdapter {
                 Some((available, maximum, rate, at)) if rate > 0.0 => {
                     let now = (available + at.elapsed().as_secs_f64() * rate).min(maximum);
                     let need = cost.min(maximum);
-                    (need > now).then(|| Duration::from_secs_f64((need - now) / rate))
+                    // A wait past what a `Duration` holds (a `throttleStatus` out of all
+                    // measure: a restore rate of 1e-300) panicked here, before every request,
+                    // for as long as the adapter kept that status: the longest pace instead.
+                    (need > now).then(|| {
+                        Duration::try_from_secs_f64((need - now) / rate).unwrap_or(MAX_PACING)
+                    })
                 }
                 _ => None,
             }
@@ -830,9 +835,19 @@ impl ShopifyAdapter {
                 let requested = cost_info["requestedQueryCost"].as_f64().unwrap_or(cost);
                 let available = status["currentlyAvailable"].as_f64().unwrap_or(0.0);
                 let rate = status["restoreRate"].as_f64().unwrap_or(0.0);
-                let retry_after = (rate > 0.0).then(|| {
-                    Duration::from_secs_f64(((requested - available).max(0.0) / rate).max(0.001))
-                });
+                // A wait beyond the bound a `Retry-After` is believed to (1e9 s) is none the
+                // shop means: the controller's own back-off instead. Computed as given, one
+                // past what a `Duration` holds panicked, and the throttled call was read as a
+                // lost answer.
+                let retry_after = (rate > 0.0)
+                    .then(|| {
+                        Duration::try_from_secs_f64(
+                            ((requested - available).max(0.0) / rate).max(0.001),
+                        )
+                        .ok()
+                    })
+                    .flatten()
+                    .filter(|d| d.as_secs_f64() < 1e9);
                 return Err(CartError::RateLimited {
                     retry_after,
                     message: format!("shopify THROTTLED: {message}"),
