@@ -189,31 +189,56 @@ fn bigcommerce_send_qoh_too_large_for_the_carts_server_sets_every_count() {
 /// One sale whose request alone is too large for the cart's server is not bypassed at once
 /// as a refusal of the sale: it waits, tried again as after an outage, and is bypassed only
 /// after the attempts, its last response naming the setting to lower.
-#[test]
-fn a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts() {
-    let f = http_json_fixture();
+fn sale_too_large_alone(mode: Mode) {
+    let f = match mode {
+        Mode::HttpJson => http_json_fixture(),
+        _ => fixture(mode),
+    };
     f.item("TEE", 10);
     f.emu.set_qoh("TEE", 10);
-    let cart = http_json_cart(&f, 50);
+    let cart = match mode {
+        Mode::HttpJson => http_json_cart(&f, 50),
+        _ => realtime_cart(&f, 50),
+    };
     f.emu.set_max_body_bytes(16);
     platform::adjust(&f.store, "TEE", -1);
     drain(&f.store);
     let records = f.records(cart);
-    assert_eq!(records[0]["state"], "bypassed", "{records:#?}");
-    assert_eq!(records[0]["attempts"], 10, "{records:#?}");
+    assert_eq!(records[0]["state"], "bypassed", "{mode:?}: {records:#?}");
+    assert_eq!(records[0]["attempts"], 10, "{mode:?}: {records:#?}");
     assert!(
         records[0]["last_response"]
             .as_str()
             .unwrap()
             .contains("max_items_to_send"),
-        "{records:#?}"
+        "{mode:?}: {records:#?}"
     );
     // The limit lifted, the operator's retry applies it once.
     f.emu.set_max_body_bytes(0);
     let id = records[0]["id"].as_i64().unwrap();
     f.store.stack_retry(id).unwrap();
     drain(&f.store);
-    assert_eq!(f.emu.qoh("TEE"), Some(9));
+    assert_eq!(f.emu.qoh("TEE"), Some(9), "{mode:?}");
+}
+
+#[test]
+fn http_json_a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts() {
+    sale_too_large_alone(Mode::HttpJson);
+}
+
+#[test]
+fn shopify_a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts() {
+    sale_too_large_alone(Mode::Shopify);
+}
+
+#[test]
+fn woocommerce_a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts() {
+    sale_too_large_alone(Mode::WooCommerce);
+}
+
+#[test]
+fn bigcommerce_a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts() {
+    sale_too_large_alone(Mode::BigCommerce);
 }
 
 // ---- Medusa: a loopback stand-in for its admin API, with a body limit ----

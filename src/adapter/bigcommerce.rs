@@ -750,10 +750,18 @@ impl BigCommerceAdapter {
                     // Too large for a front end before the API (413): nothing was applied,
                     // and the part is halved, as a 422's refused part is. Refused for good,
                     // every change of the request was bypassed at once.
-                    Err(e) if common::too_large(&e) && part.len() > 1 => {
-                        let second = part.split_off(part.len() / 2);
-                        parts.push(second);
-                        parts.push(part);
+                    // One item refused so alone is tried again, and bypassed only after the
+                    // attempts (`common::outcome_for_failed_request`), not at once.
+                    Err(e) if common::too_large(&e) => {
+                        if part.len() > 1 {
+                            let second = part.split_off(part.len() / 2);
+                            parts.push(second);
+                            parts.push(part);
+                        } else {
+                            for (i, sku, _) in &part {
+                                out[*i] = Some(outcome_for_failed_request(&e, sku, false));
+                            }
+                        }
                         continue;
                     }
                     Err(e)

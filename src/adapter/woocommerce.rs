@@ -986,6 +986,15 @@ impl WooCommerceAdapter {
                         progress.first = false;
                         continue;
                     }
+                    // One item too large for the shop's server even alone: not a refusal of
+                    // the item (bypassed at once, for a call of one), but tried again, and
+                    // bypassed after the attempts (`common::outcome_for_failed_request`).
+                    Err(e) if common::too_large(&e) => {
+                        if progress.failed(e, &chunk, items, &mut out) {
+                            break 'requests;
+                        }
+                        continue;
+                    }
                     Err(e)
                         if common::fails_whole_call(
                             &e,
