@@ -9,7 +9,8 @@ mod platform;
 
 use inventory_sync::adapter::bigcommerce::BigCommerceAdapter;
 use inventory_sync::adapter::shopify::ShopifyAdapter;
-use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend};
+use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome};
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::{CartId, SendOptions, StackState, Store};
@@ -541,4 +542,80 @@ fn not_processed_and_redirected_writes_keep_every_sale() {
             );
         }
     }
+}
+
+// ---- WooCommerce: a 503 naming a wait after the batch was saved ----
+
+/// A WooCommerce host whose error page adds `Retry-After` to every 503 answers one so when
+/// the PHP worker is killed after it saved the batch. The adapter reads the count back, as
+/// for a 503 naming no wait, and finds the sale saved: it is not sent again. Until 2026-12-05
+/// the named wait made it a rate limit, "nothing applied", and after the wait the sale was
+/// read, added and written again: one sale of 1 took 2 off the shop.
+#[test]
+fn woocommerce_a_503_naming_a_wait_after_the_batch_was_saved_takes_the_sale_once() {
+    let count = Arc::new(Mutex::new(10i64));
+    let c = count.clone();
+    let mut writes = 0;
+    let url = platform::serve(move |method, target, body| {
+        let path = target.split('?').next().unwrap();
+        match (method, path) {
+            ("GET", "/wp-json/wc/v3/products") => (
+                200,
+                vec![],
+                format!(
+                    r#"[{{"id":5,"sku":"MUG","type":"simple","manage_stock":true,"stock_quantity":{}}}]"#,
+                    c.lock().unwrap()
+                ),
+            ),
+            ("POST", "/wp-json/wc/v3/products/batch") => {
+                let v: Value = serde_json::from_str(body).unwrap();
+                let q = v["update"][0]["stock_quantity"].as_i64().unwrap();
+                *c.lock().unwrap() = q;
+                writes += 1;
+                if writes == 1 {
+                    (
+                        503,
+                        vec![("Retry-After".into(), "120".into())],
+                        "<html><body>503 Service Unavailable</body></html>".into(),
+                    )
+                } else {
+                    (
+                        200,
+                        vec![],
+                        format!(
+                            r#"{{"update":[{{"id":5,"sku":"MUG","manage_stock":true,"stock_quantity":{q}}}]}}"#
+                        ),
+                    )
+                }
+            }
+            _ => (404, vec![], r#"{"code":"rest_no_route"}"#.into()),
+        }
+    });
+    let adapter =
+        WooCommerceAdapter::new(&url, "ck_x", Secret::new("cs_x"), Duration::from_secs(5)).unwrap();
+    let mug = DeltaSend {
+        key: "k-MUG".into(),
+        sku: "MUG".into(),
+        remote_ref: Some("5".into()),
+        delta: -1,
+    };
+    let first = adapter.apply_deltas(std::slice::from_ref(&mug));
+    // What the controller does with the answer: "not applied" goes again (after the wait).
+    let not_applied = match &first {
+        Err(CartError::Ambiguous(_)) => false,
+        Err(_) => true,
+        Ok(v) => matches!(v[0], SendOutcome::Retry { .. }),
+    };
+    if not_applied {
+        let _ = adapter.apply_deltas(&[mug]);
+    }
+    assert_eq!(
+        *count.lock().unwrap(),
+        9,
+        "the first call answered {first:?}"
+    );
+    assert!(
+        matches!(&first, Ok(v) if matches!(v[..], [SendOutcome::Applied { .. }])),
+        "{first:?}"
+    );
 }

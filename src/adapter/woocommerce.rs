@@ -63,7 +63,9 @@
 //! come part-way), but comes once PHP is done with the request, so the counts are read back
 //! and each item judged: the count written stands (applied), the count read before does (not
 //! applied: [`SendOutcome::Retry`]), or neither (uncertain); a read-back that fails leaves
-//! the batch a lost answer. A 503 (maintenance, overload) is [`CartError::Unavailable`]. Where
+//! the batch a lost answer. A 503 is read back the same way, whether or not it names a wait
+//! (a PHP worker killed mid-batch gets one too); where the read fails as well, the shop is
+//! down (maintenance, overload): [`CartError::Unavailable`], or the wait it named. Where
 //! that window is unacceptable, an `http_json` plugin inside WordPress (keyed, relative) is
 //! the safe path. A set with an `expected` count is checked
 //! the same way (read, compare, write) and answers [`SendOutcome::Conflict`] on a mismatch.
@@ -985,6 +987,29 @@ impl WooCommerceAdapter {
                     {
                         progress.first = false;
                         continue;
+                    }
+                    // The same 503 naming a wait (a host's error page that adds `Retry-After`
+                    // to every 503): the items may be saved all the same, so they are read
+                    // back too; those not saved wait what it named, and the call ends there.
+                    // Taken as a rate limit, nothing saved (until 2026-12-05), a saved sale was
+                    // read, added and written again after the wait. Where the read fails as
+                    // well (maintenance mode answers every request so), it is the rate limit.
+                    Err(e @ CartError::RateLimited { .. })
+                        if status.get() == Some(StatusCode::SERVICE_UNAVAILABLE)
+                            && self.read_back(items, &chunk, &mut out, "HTTP 503") =>
+                    {
+                        let wait = match &e {
+                            CartError::RateLimited { retry_after, .. } => *retry_after,
+                            _ => None,
+                        };
+                        for i in &chunk {
+                            if let Some(Err(SendOutcome::Retry { after, .. })) = &mut out[*i] {
+                                *after = wait.or(Some(Duration::from_secs(1)));
+                            }
+                        }
+                        progress.first = false;
+                        progress.ended = Some(e);
+                        break 'requests;
                     }
                     // One item too large for the shop's server even alone: not a refusal of
                     // the item (bypassed at once, for a call of one), but tried again, and
