@@ -247,8 +247,13 @@ fn bigcommerce_a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts()
 const LOCATION: &str = "sloc_1";
 
 /// Medusa's inventory items (id → (SKU, stocked at LOCATION)), served behind a limit of
-/// `limit` bytes a body (413 past it, nothing applied).
-fn medusa(items: Arc<Mutex<BTreeMap<String, (String, i64)>>>, limit: usize) -> String {
+/// `limit` bytes a body (413 past it, nothing applied); the first `see_other` batch writes
+/// are applied, then answered 303 See Other.
+fn medusa(
+    items: Arc<Mutex<BTreeMap<String, (String, i64)>>>,
+    limit: usize,
+    mut see_other: usize,
+) -> String {
     platform::serve(move |method, target, body| {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let mut items = items.lock().unwrap();
@@ -293,6 +298,14 @@ fn medusa(items: Arc<Mutex<BTreeMap<String, (String, i64)>>>, limit: usize) -> S
                     items.get_mut(id).unwrap().1 = stocked;
                     updated.push(level(id, stocked));
                 }
+                if see_other > 0 {
+                    see_other -= 1;
+                    return (
+                        303,
+                        vec![("Location".into(), "/app/inventory".into())],
+                        String::new(),
+                    );
+                }
                 (
                     200,
                     vec![],
@@ -302,6 +315,26 @@ fn medusa(items: Arc<Mutex<BTreeMap<String, (String, i64)>>>, limit: usize) -> S
             _ => (404, vec![], r#"{"message":"not found"}"#.into()),
         }
     })
+}
+
+/// A store of `n` items at 10 with a real-time Medusa cart at `url`.
+fn medusa_store(url: &str, n: usize) -> (tempfile::TempDir, Store, CartId) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    for i in 0..n {
+        store
+            .upsert_item_json(&json!({"sku": sku(i), "qoh": 10}).to_string())
+            .unwrap();
+    }
+    let cart = json!({"name": "Medusa", "adapter": "medusa", "url": url,
+                      "api_key": "sk_test_secret_1234", "location_id": LOCATION,
+                      "max_items_to_send": 50});
+    let cart = store.upsert_cart_json(&cart.to_string()).unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    (dir, store, cart)
 }
 
 /// The same for Medusa (a self-hosted shop, often behind nginx): a batch write refused as
@@ -315,26 +348,8 @@ fn medusa_a_batch_too_large_goes_in_smaller_requests() {
             .unwrap()
             .insert(format!("iitem_{i:02}"), (sku(i), 10));
     }
-    let url = medusa(items.clone(), 1024);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("s.db")).unwrap();
-    store.set_param("SynchQOH", "true").unwrap();
-    store.set_param("RetryBaseMs", "0").unwrap();
-    store.set_param("RetryMaxMs", "0").unwrap();
-    for i in 0..ITEMS {
-        store
-            .upsert_item_json(&json!({"sku": sku(i), "qoh": 10}).to_string())
-            .unwrap();
-    }
-    let cart = store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": "sk_test_secret_1234", "location_id": LOCATION,
-                    "max_items_to_send": 50})
-            .to_string(),
-        )
-        .unwrap();
-    store.set_cart_sync(cart, true).unwrap();
+    let url = medusa(items.clone(), 1024, 0);
+    let (_dir, store, cart) = medusa_store(&url, ITEMS);
     for i in 0..ITEMS {
         platform::adjust(&store, &sku(i), -1);
     }
@@ -618,4 +633,76 @@ fn woocommerce_a_503_naming_a_wait_after_the_batch_was_saved_takes_the_sale_once
         matches!(&first, Ok(v) if matches!(v[..], [SendOutcome::Applied { .. }])),
         "{first:?}"
     );
+}
+
+// ---- 303 See Other to a write ----
+
+/// A 303 See Other to a write says the server processed it and points at the result (RFC
+/// 9110 §15.4.4; a PHP framework's post-redirect-get): a cart without keys may have applied
+/// the sale, so it is uncertain, for the owner to check, and not sent again when the owner
+/// next updates the cart. Until 2026-12-05 it paused the cart as a moved url does, and the
+/// sale went again once the cart was updated: applied twice.
+fn see_other_after_applying(mode: Mode) {
+    let f = fixture(mode);
+    f.item("TEE", 10);
+    f.emu.set_qoh("TEE", 10);
+    let cart = realtime_cart(&f, 50);
+    platform::adjust(&f.store, "TEE", -1);
+    f.emu.inject(Fault::ApplyThenStatus {
+        status: 303,
+        count: 1,
+    });
+    let run = f.store.run_stack(None).unwrap();
+    assert_eq!(f.emu.qoh("TEE"), Some(9), "{mode:?}: {run:?}");
+    // The owner updates the cart's settings.
+    let mut json = cart_json(&f.emu, 50, SECRET);
+    json["capabilities"] = json!({"send": true, "get": true, "realtime": "attribute"});
+    json["timeout_ms"] = 9_000.into();
+    f.store.upsert_cart_json(&json.to_string()).unwrap();
+    drain(&f.store);
+    assert_eq!(f.emu.qoh("TEE"), Some(9), "{mode:?}: applied twice");
+    let records = f.records(cart);
+    assert_eq!(records[0]["state"], "uncertain", "{mode:?}: {records:#?}");
+}
+
+#[test]
+fn woocommerce_a_303_to_a_write_leaves_the_sale_uncertain() {
+    see_other_after_applying(Mode::WooCommerce);
+}
+
+#[test]
+fn bigcommerce_a_303_to_a_write_leaves_the_sale_uncertain() {
+    see_other_after_applying(Mode::BigCommerce);
+}
+
+#[test]
+fn medusa_a_303_to_a_write_leaves_the_sale_uncertain() {
+    let items: Arc<Mutex<BTreeMap<String, (String, i64)>>> = Arc::default();
+    items
+        .lock()
+        .unwrap()
+        .insert("iitem_00".into(), (sku(0), 10));
+    let url = medusa(items.clone(), usize::MAX, 1);
+    let (_dir, store, cart) = medusa_store(&url, 1);
+    platform::adjust(&store, &sku(0), -1);
+    store.run_stack(None).unwrap();
+    assert_eq!(items.lock().unwrap()["iitem_00"].1, 9);
+    // The owner updates the cart's settings.
+    medusa_store_update(&store, &url);
+    drain(&store);
+    assert_eq!(items.lock().unwrap()["iitem_00"].1, 9, "applied twice");
+    let list: Value = serde_json::from_str(&store.stack_list_json(None).unwrap()).unwrap();
+    assert_eq!(list[0]["state"], "uncertain", "{list}");
+    assert_eq!(store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
+}
+
+fn medusa_store_update(store: &Store, url: &str) {
+    store
+        .upsert_cart_json(
+            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
+                    "api_key": "sk_test_secret_1234", "location_id": LOCATION,
+                    "max_items_to_send": 50, "timeout_ms": 9000})
+            .to_string(),
+        )
+        .unwrap();
 }

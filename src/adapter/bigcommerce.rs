@@ -321,7 +321,9 @@ impl BigCommerceAdapter {
         let on_error = |r: &Response| -> Option<CartError> {
             self.pace(r.headers());
             if write {
-                if let Some(e) = common::gateway_lost_answer(r) {
+                if let Some(e) =
+                    common::gateway_lost_answer(r).or_else(|| common::see_other_lost_answer(r))
+                {
                     return Some(e);
                 }
             }

@@ -227,6 +227,25 @@ pub(crate) fn gateway_lost_answer(r: &Response) -> Option<CartError> {
     })
 }
 
+/// The `on_error` part, for a write without keys (a relative change the cart cannot
+/// de-duplicate, or the write of a read-add-write), of a 303 See Other: the server processed
+/// the request and points at its result (RFC 9110 §15.4.4: "an indirect response to the
+/// original request"; a PHP framework's post-redirect-get), so the change may have been
+/// applied ([`CartError::Ambiguous`]). Read as the other redirects are (a moved url, before
+/// anything ran: the cart pauses), it was sent again once the owner updated the cart, and
+/// applied twice (until 2026-12-05). A keyed write may pause: its re-send is answered from
+/// the cart's memory.
+pub(crate) fn see_other_lost_answer(r: &Response) -> Option<CartError> {
+    (r.status() == StatusCode::SEE_OTHER).then(|| {
+        CartError::Ambiguous(format!(
+            "HTTP {}: the cart answered the write with a pointer to its result (redirects are \
+             not followed), so it may have applied it; if every write is answered so, set the \
+             cart's url to where it redirects",
+            r.status()
+        ))
+    })
+}
+
 /// The JSON of an answer from a PHP shop or plugin (WooCommerce, an `http_json` plugin), read
 /// past what PHP writes around it: byte-order marks (one per source file saved with one),
 /// the notices and warnings a host showing PHP's errors (`display_errors` on) prints before

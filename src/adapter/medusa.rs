@@ -732,7 +732,7 @@ fn write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
             "HTTP {} to a write: Medusa may have applied it before the error",
             r.status()
         ))),
-        _ => common::gateway_lost_answer(r),
+        _ => common::gateway_lost_answer(r).or_else(|| common::see_other_lost_answer(r)),
     }
 }
 

@@ -38,6 +38,7 @@
 //! | 429, a throttle, a 5xx with `Retry-After` | [`CartError::RateLimited`] with the cart's wait |
 //! | 500, 503 from the cart itself | [`CartError::Unavailable`] (but a 500 to a write the cart saves item by item without a transaction, as WooCommerce's batch, may follow saved items: [`CartError::Ambiguous`], or read the counts back, as the WooCommerce adapter does after a 500 or a 503 naming no wait) |
 //! | 502, 504, 524, a time-out or dropped connection after sending a write | [`CartError::Ambiguous`] |
+//! | 303 See Other to a write without keys (the server processed it and points at its result) | [`CartError::Ambiguous`] (another 3xx, a moved url, pauses the cart: [`CartError::Unauthorized`]) |
 //! | connection refused, DNS, TLS, a time-out before sending | [`CartError::Unreachable`] |
 //! | a time-out or dropped connection after sending a read (a GET, a GraphQL query) | [`CartError::Unavailable`]: a read applies nothing, and a read before a write left the write unsent |
 //!

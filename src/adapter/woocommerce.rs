@@ -1259,7 +1259,7 @@ fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
             r.status()
         )));
     }
-    common::gateway_lost_answer(r)
+    common::gateway_lost_answer(r).or_else(|| common::see_other_lost_answer(r))
 }
 
 /// What an index of the catalogue found: each SKU's ids, and the SKUs it met twice.
