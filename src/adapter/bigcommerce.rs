@@ -47,7 +47,8 @@
 //! adjustment below, and no absolute one is refused for) is set as an absolute count
 //! instead (one request after the read). A 423 (a resource locked for now) is [`CartError::Unavailable`]: nothing was
 //! applied, and the changes wait. A 413 (a request too large for a front end before the API)
-//! applied nothing either: the request is halved until its parts pass. A 422's reason is read from its whole body (a SKU of up to
+//! applied nothing either: the request is halved until its parts pass.
+//! A 422's reason is read from its whole body (a SKU of up to
 //! 255 characters named before it). A 207 ("a partial failure") to an adjustment is a lost
 //! answer: some of it may be applied, and this adapter does not read which.
 //!
@@ -750,10 +751,10 @@ impl BigCommerceAdapter {
                 let body: Vec<(&str, i64)> = part.iter().map(|(_, s, q)| (*s, *q)).collect();
                 match self.adjust(relative, &body) {
                     // Too large for a front end before the API (413): nothing was applied,
-                    // and the part is halved, as a 422's refused part is. Refused for good,
-                    // every change of the request was bypassed at once.
-                    // One item refused so alone is tried again, and bypassed only after the
-                    // attempts (`common::outcome_for_failed_request`), not at once.
+                    // and the part is halved, as a 422's refused part is; one item refused so
+                    // alone is tried again, and bypassed only after the attempts
+                    // (`common::outcome_for_failed_request`). Refused for good, every change
+                    // of the request was bypassed at once.
                     Err(e) if common::too_large(&e) => {
                         if part.len() > 1 {
                             let second = part.split_off(part.len() / 2);

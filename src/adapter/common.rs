@@ -466,10 +466,11 @@ pub(crate) fn too_large(e: &CartError) -> bool {
 
 /// `send` for `items` in one request, or, where the cart answers 413 ([`too_large`]), in
 /// halves, each halved again while it is refused so, down to one item (refused alone, it is
-/// tried again later, and bypassed after the attempts, its message naming the setting). A 413 applies nothing, so the halves carry what the refused request
-/// did, under the same keys. Refused for good, a store whose `max_items_to_send` put more
-/// in one request than the cart's server takes had every sale of every such batch bypassed
-/// at once (until 2026-12-05). `keyed`: whether a half's lost answer may go again
+/// tried again later, and bypassed after the attempts, its message naming the setting). A
+/// 413 applies nothing, so the halves carry what the refused request did, under the same
+/// keys. Refused for good, a store whose `max_items_to_send` put more in one request than
+/// the cart's server takes had every sale of every such batch bypassed at once (until
+/// 2026-12-05). `keyed`: whether a half's lost answer may go again
 /// ([`outcome_for_failed_request`]).
 ///
 /// The contract of a call holds: an error is the whole call's only where nothing of it was

@@ -40,7 +40,7 @@
 //! | 401, 403 | [`CartError::Unauthorized`] |
 //! | 408, 421, 425 (not processed; may be sent again) | [`CartError::Unavailable`] |
 //! | 3xx (redirects are not followed: the cart's url is wrong) | [`CartError::Unauthorized`]: the cart pauses |
-//! | 413 (the request is too large for the cart's server) | sent again in halves, down to one item, which alone fails |
+//! | 413 (the request is too large for the cart's server) | sent again in halves, down to one item; one refused alone is [`SendOutcome::Retry`] (bypassed after the attempts) |
 //! | other 4xx | [`CartError::Rejected`] |
 //! | a set's result with a status outside the protocol | [`SendOutcome::Uncertain`] (the count may have been set) |
 //! | 2xx with an answer that is not protocol JSON | [`CartError::Ambiguous`] for set and adjust (the cart took the request and may have applied it; a count is absolute and a delta keyed, so either is safe to send again); [`CartError::Unavailable`] for fetch (a read: retried like a 5xx) |
