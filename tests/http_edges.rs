@@ -247,12 +247,12 @@ fn bigcommerce_a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts()
 const LOCATION: &str = "sloc_1";
 
 /// Medusa's inventory items (id → (SKU, stocked at LOCATION)), served behind a limit of
-/// `limit` bytes a body (413 past it, nothing applied); the first `see_other` batch writes
-/// are applied, then answered 303 See Other.
+/// `limit` bytes a body (413 past it, nothing applied); the first batch writes are applied,
+/// then answered each with the next of `after_apply` (status, body) while it lasts.
 fn medusa(
     items: Arc<Mutex<BTreeMap<String, (String, i64)>>>,
     limit: usize,
-    mut see_other: usize,
+    mut after_apply: Vec<(u16, &'static str)>,
 ) -> String {
     platform::serve(move |method, target, body| {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -298,12 +298,12 @@ fn medusa(
                     items.get_mut(id).unwrap().1 = stocked;
                     updated.push(level(id, stocked));
                 }
-                if see_other > 0 {
-                    see_other -= 1;
+                if !after_apply.is_empty() {
+                    let (status, body) = after_apply.remove(0);
                     return (
-                        303,
+                        status,
                         vec![("Location".into(), "/app/inventory".into())],
-                        String::new(),
+                        body.into(),
                     );
                 }
                 (
@@ -348,7 +348,7 @@ fn medusa_a_batch_too_large_goes_in_smaller_requests() {
             .unwrap()
             .insert(format!("iitem_{i:02}"), (sku(i), 10));
     }
-    let url = medusa(items.clone(), 1024, 0);
+    let url = medusa(items.clone(), 1024, vec![]);
     let (_dir, store, cart) = medusa_store(&url, ITEMS);
     for i in 0..ITEMS {
         platform::adjust(&store, &sku(i), -1);
@@ -682,7 +682,7 @@ fn medusa_a_303_to_a_write_leaves_the_sale_uncertain() {
         .lock()
         .unwrap()
         .insert("iitem_00".into(), (sku(0), 10));
-    let url = medusa(items.clone(), usize::MAX, 1);
+    let url = medusa(items.clone(), usize::MAX, vec![(303, "")]);
     let (_dir, store, cart) = medusa_store(&url, 1);
     platform::adjust(&store, &sku(0), -1);
     store.run_stack(None).unwrap();
@@ -705,4 +705,32 @@ fn medusa_store_update(store: &Store, url: &str) {
             .to_string(),
         )
         .unwrap();
+}
+
+/// Medusa (behind a proxy) answering an applied batch write 200 with a page that is not
+/// JSON, or with JSON cut short: the sale may be on the shop, so it is uncertain for the
+/// owner, and the level is never written again on top (pins what the adapter did already).
+#[test]
+fn medusa_a_write_answered_200_unreadable_is_uncertain_never_sent_twice() {
+    for body in [
+        "<html>Saved!</html>",
+        r#"{"created":[],"updated":[{"inventory_"#,
+    ] {
+        let items: Arc<Mutex<BTreeMap<String, (String, i64)>>> = Arc::default();
+        items
+            .lock()
+            .unwrap()
+            .insert("iitem_00".into(), (sku(0), 10));
+        let url = medusa(items.clone(), usize::MAX, vec![(200, body)]);
+        let (_dir, store, cart) = medusa_store(&url, 1);
+        platform::adjust(&store, &sku(0), -1);
+        drain(&store);
+        assert_eq!(items.lock().unwrap()["iitem_00"].1, 9, "{body}");
+        assert_eq!(
+            store.stack_count(cart, StackState::Uncertain).unwrap(),
+            1,
+            "{body}: {}",
+            store.stack_list_json(None).unwrap()
+        );
+    }
 }
