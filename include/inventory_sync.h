@@ -752,8 +752,37 @@ int32_t INVSYNC_CALL invsync_preflight(invsync_store *store,
                                        int32_t *needed);
 
 /**
+ * The drift report (README "Drift report"): compares each count cart `cart_id` shows with
+ * the count it should show, net of the records still waiting for it, and copies
+ * `{in_step, items:[{sku, cart_qoh, expected, why?, outcome?}], repaired, unlisted:[skus]}`
+ * into `buf`. `repair` 1 also sets each count that is off, by compare-and-set (a sale the cart
+ * made meanwhile is never overwritten: the item is listed with its outcome), holding the cart
+ * as a Send QOH does; 0 only reports; any other value is `INVSYNC_INVALID_ARGUMENT`. Runs
+ * whether or not real-time sync is on. `INVSYNC_NETWORK` when the cart cannot be reached,
+ * `INVSYNC_REFUSED` inside a host transaction, for a cart that cannot be read (or, to
+ * repair, sent counts), and when the cart's answer ends the read (as `invsync_get_qoh`);
+ * `INVSYNC_BUSY` to repair while a Send QOH, Get QOH or repair holds the cart. Added within
+ * ABI version 1 (2026-12-04): a host checks for the export before calling it.
+ *
+ * Buffers: as `invsync_last_error`; the report is made (and a repair done) whatever the
+ * buffer, and kept for `invsync_last_report`: read it there, never by calling again, which
+ * reads the whole cart again. NULL: `store` required. Thread safety: any thread; the call
+ * blocks while it talks to the cart.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
+ * NULL or writable.
+ */
+int32_t INVSYNC_CALL invsync_drift(invsync_store *store,
+                                   int32_t cart_id,
+                                   int32_t repair,
+                                   char *buf,
+                                   int32_t len,
+                                   int32_t *needed);
+
+/**
  * Copies the report of this thread's last `invsync_stack_run`, `invsync_send_qoh`,
- * `invsync_get_qoh` or `invsync_preflight` on this handle into `buf` (also after `INVSYNC_CANCELLED` or
+ * `invsync_get_qoh`, `invsync_preflight` or `invsync_drift` on this handle into `buf` (also after `INVSYNC_CANCELLED` or
  * `INVSYNC_BUFFER_TOO_SMALL`). `INVSYNC_NOT_FOUND` when this thread made none yet, or its
  * last one failed before it had done anything to report (an unreachable cart, a refusal on
  * the first page): never an earlier call's report.

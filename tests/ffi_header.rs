@@ -301,6 +301,7 @@ fn header_declares_every_function_of_the_contract_with_a_comment() {
         "invsync_send_qoh",
         "invsync_get_qoh",
         "invsync_preflight",
+        "invsync_drift",
         "invsync_last_report",
     ];
     let fns = header_functions();

@@ -76,6 +76,7 @@ Private Const WC_ERR_INVALID_CHARS As Long = &H80
         Public Declare PtrSafe Function invsync_send_qoh Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal flags As Long, ByVal progress As LongPtr, ByVal user As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_get_qoh Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal flags As Long, ByVal progress As LongPtr, ByVal user As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_preflight Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
+        Public Declare PtrSafe Function invsync_drift Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal repair As Long, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_last_report Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
 #Else
     ' 32-bit Office: the stdcall twins (DESIGN section 9), under the same names.
@@ -111,6 +112,7 @@ Private Const WC_ERR_INVALID_CHARS As Long = &H80
         Public Declare PtrSafe Function invsync_send_qoh Lib "inventory_sync.dll" Alias "invsync_send_qoh_std" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal flags As Long, ByVal progress As LongPtr, ByVal user As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_get_qoh Lib "inventory_sync.dll" Alias "invsync_get_qoh_std" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal flags As Long, ByVal progress As LongPtr, ByVal user As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_preflight Lib "inventory_sync.dll" Alias "invsync_preflight_std" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
+        Public Declare PtrSafe Function invsync_drift Lib "inventory_sync.dll" Alias "invsync_drift_std" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal repair As Long, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_last_report Lib "inventory_sync.dll" Alias "invsync_last_report_std" (ByVal store As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
 #End If
 #Else
@@ -200,7 +202,8 @@ End Sub
 
 ' Text-out calls by number, so one helper can grow the buffer for all of them.
 ' 1 cart_list, 2 item_list, 3 ledger_list, 4 stack_list, 5 controller_status,
-' 6 last_report, 7 param_get; 8 preflight and 9 stack_run do work: InvsyncWork calls them once.
+' 6 last_report, 7 param_get; 8 preflight, 9 stack_run, 10 drift (report only) and 11 drift
+' with repair do work: InvsyncWork calls them once.
 #If VBA7 Then
 Private Function TextCall(ByVal which As Long, ByVal store As LongPtr, ByVal arg As LongPtr, ByVal num As Long, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
 #Else
@@ -216,6 +219,8 @@ Private Function TextCall(ByVal which As Long, ByVal store As Long, ByVal arg As
         Case 7: TextCall = invsync_param_get(store, arg, buf, bufLen, needed)
         Case 8: TextCall = invsync_preflight(store, num, buf, bufLen, needed)
         Case 9: TextCall = invsync_stack_run(store, num, buf, bufLen, needed)
+        Case 10: TextCall = invsync_drift(store, num, 0, buf, bufLen, needed)
+        Case 11: TextCall = invsync_drift(store, num, 1, buf, bufLen, needed)
         ' Not a call: never answered as one that succeeded.
         Case Else: Err.Raise 5, "inventory_sync", "InvsyncText: no text-out call numbered " & which
     End Select
@@ -235,7 +240,7 @@ Public Function InvsyncText(ByVal which As Long, ByVal store As Long, Optional B
     Dim a() As Byte, b() As Byte, needed As Long, status As Long, tries As Long, size As Long
     ' Called again to grow its buffer, a call that does work would do it again (read the whole
     ' cart, run another pass): those go through InvsyncWork.
-    If which = 8 Or which = 9 Then
+    If which >= 8 And which <= 11 Then
         Err.Raise 5, "inventory_sync", "InvsyncText: call " & which & " does work; use InvsyncWork"
     End If
     If Len(argText) > 0 Then
@@ -254,7 +259,7 @@ Public Function InvsyncText(ByVal which As Long, ByVal store As Long, Optional B
     InvsyncText = FromUtf8(b, needed)
 End Function
 
-' Runs a text-out call that does work (8 preflight, 9 stack_run; num is its cart or its
+' Runs a text-out call that does work (8 preflight, 9 stack_run, 10/11 drift; num is its cart or its
 ' record count) once, with a 4 KiB buffer: a longer report is read with
 ' invsync_last_report, never by doing the work again.
 #If VBA7 Then

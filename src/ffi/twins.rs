@@ -98,6 +98,7 @@ std_twins! {
     invsync_controller_stop(store: *mut InvsyncStore) -> i32;
     invsync_controller_status(store: *mut InvsyncStore, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
     invsync_preflight(store: *mut InvsyncStore, cart_id: i32, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
+    invsync_drift(store: *mut InvsyncStore, cart_id: i32, repair: i32, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
     invsync_last_report(store: *mut InvsyncStore, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
 }
 
