@@ -4,7 +4,7 @@
 #   2. the cdylib with the test-only emulator and the stdcall twins
 #   3. the header check against a pinned cbindgen
 #   4. the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   5. the .NET wrapper's suite under mono
+#   5. the .NET wrapper's suite and the order manager's trial (DotnetTrial.cs) under mono
 # (.ci/fuzz.sh runs the cargo fuzz targets, ffi_strings among them; `cargo test` always runs
 # the stable 20k-case property test over the same entry points, tests/ffi_fuzz.rs.)
 # Exits non-zero on any failure; the last line says which steps passed.
@@ -76,6 +76,15 @@ if mcs -langversion:7.2 -warnaserror+ -out:"$out/InventorySyncTests.exe" \
         || fail ".NET suite"
 else
     fail ".NET suite does not compile"
+fi
+# The order manager's trial (DotnetTrial.cs): a back office written from the docs alone, and
+# the findings it left; its own Main, so built on its own.
+if mcs -langversion:7.2 -warnaserror+ -out:"$out/DotnetTrial.exe" \
+        bindings/dotnet/InventorySync.cs bindings/dotnet/tests/DotnetTrial.cs; then
+    LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" mono "$out/DotnetTrial.exe" \
+        || fail ".NET trial"
+else
+    fail ".NET trial does not compile"
 fi
 
 echo

@@ -143,6 +143,10 @@ namespace InventorySync
         public static extern int invsync_get_qoh(StoreHandle store, int cartId, int flags, ProgressFn progress, IntPtr user, byte[] buf, int len, out int needed);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_preflight(StoreHandle store, int cartId, byte[] buf, int len, out int needed);
+        // Added within ABI version 1 (2026-12-04): a DLL built before lacks it, and calling it
+        // there throws EntryPointNotFoundException.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_drift(StoreHandle store, int cartId, int repair, byte[] buf, int len, out int needed);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_last_report(StoreHandle store, byte[] buf, int len, out int needed);
         // The same on a raw handle a call holds a reference on (Store.Held): a store disposed
@@ -175,6 +179,35 @@ namespace InventorySync
             {
                 throw new ArgumentException("text passed to inventory_sync holds half of a UTF-16 surrogate pair (a string cut inside an emoji?), which UTF-8 cannot carry; it would arrive as U+FFFD and could match other text");
             }
+        }
+
+        /// <summary>
+        /// <paramref name="s"/> as a JSON string literal, quotes included, for the JSON the
+        /// calls take (items, carts, web fields, filters): a SKU or description holding a
+        /// quote, a backslash or a line break (PIZZA-12") breaks JSON pasted together by hand,
+        /// or turns text into keys of its own. null gives null.
+        /// </summary>
+        public static string JsonString(string s)
+        {
+            if (s == null) return "null";
+            var b = new StringBuilder(s.Length + 2);
+            b.Append('"');
+            foreach (char c in s)
+            {
+                switch (c)
+                {
+                    case '"': b.Append("\\\""); break;
+                    case '\\': b.Append("\\\\"); break;
+                    case '\n': b.Append("\\n"); break;
+                    case '\r': b.Append("\\r"); break;
+                    case '\t': b.Append("\\t"); break;
+                    default:
+                        if (c < ' ') b.Append("\\u").Append(((int)c).ToString("x4"));
+                        else b.Append(c);
+                        break;
+                }
+            }
+            return b.Append('"').ToString();
         }
 
         /// <summary>The string in <paramref name="buf"/> up to its NUL.</summary>
@@ -220,8 +253,9 @@ namespace InventorySync
 
     /// <summary>
     /// One open store data file. Thread safety: the handle may be used from several threads
-    /// (calls are serialised); a host transaction belongs to the handle; do not Dispose while
-    /// another thread is inside a call.
+    /// (calls are serialised); a host transaction belongs to the handle. Disposed while
+    /// another thread is inside a call, the store is closed when that call returns; a call
+    /// made after Dispose throws ObjectDisposedException.
     /// </summary>
     public sealed class Store : IDisposable
     {
@@ -229,13 +263,26 @@ namespace InventorySync
         public const int ManualForce = 1;
         public const int GetCreateNew = 2;
 
-        private readonly StoreHandle handle;
+        private readonly StoreHandle safe;
+
+        // Every call goes through this: a call on a closed store says which object was closed
+        // and what to do, where the marshaller's own says only "Safe handle has been closed".
+        private StoreHandle handle
+        {
+            get
+            {
+                if (safe.IsClosed)
+                    throw new ObjectDisposedException(typeof(Store).FullName,
+                        "this inventory_sync store was closed (Dispose, or the end of its using block); open it again with Store.Open");
+                return safe;
+            }
+        }
 
         internal delegate int TextCall(byte[] buf, int len, out int needed);
 
         private Store(StoreHandle handle)
         {
-            this.handle = handle;
+            this.safe = handle;
         }
 
         /// <summary>Opens or creates a store file; checks the library's ABI version first.</summary>
@@ -257,11 +304,11 @@ namespace InventorySync
 
         public void Dispose()
         {
-            handle.Dispose();
+            safe.Dispose();
         }
 
         /// <summary>The raw handle, for calls this class does not wrap.</summary>
-        public StoreHandle Handle { get { return handle; } }
+        public StoreHandle Handle { get { return safe; } }
 
         // Reads a text-out call of one that does no work (a list, a parameter): tries a
         // buffer and grows it to the size the library asks, with room to spare, as often as
@@ -508,10 +555,29 @@ namespace InventorySync
             return Manual(false, cartId, flags, progress);
         }
 
-        /// <summary>Send QOH reporting to an IProgress; cancels when the token says so.</summary>
+        /// <summary>
+        /// Send QOH reporting to an IProgress; cancels when the token says so. The library
+        /// asks only between batches, so a Cancel during a batch takes effect after it, and the
+        /// report says "cancelled":true. A token cancelled before the call throws
+        /// OperationCanceledException and sends nothing (the library would send a first batch
+        /// before it first asks).
+        /// </summary>
         public string SendQoh(int cartId, int flags, IProgress<int> progress, System.Threading.CancellationToken cancel)
         {
+            cancel.ThrowIfCancellationRequested();
             return Manual(true, cartId, flags, (done, total) =>
+            {
+                if (progress != null) progress.Report(done);
+                return !cancel.IsCancellationRequested;
+            });
+        }
+
+        /// <summary>Get QOH reporting to an IProgress, cancelled by the token; as the SendQoh
+        /// overload (a token cancelled before the call throws and reads nothing).</summary>
+        public string GetQoh(int cartId, int flags, IProgress<int> progress, System.Threading.CancellationToken cancel)
+        {
+            cancel.ThrowIfCancellationRequested();
+            return Manual(false, cartId, flags, (done, total) =>
             {
                 if (progress != null) progress.Report(done);
                 return !cancel.IsCancellationRequested;
@@ -523,6 +589,18 @@ namespace InventorySync
         public string Preflight(int cartId)
         {
             return Work((byte[] b, int l, out int k) => Native.invsync_preflight(handle, cartId, b, l, out k));
+        }
+
+        /// <summary>
+        /// The drift report: what the cart shows against what it should, net of waiting
+        /// records; <paramref name="repair"/> sets what is off by compare-and-set. Reads the
+        /// whole cart: an answer too big for the buffer is read again with
+        /// invsync_last_report, as Preflight's is. Needs a DLL of 2026-12-04 or later.
+        /// </summary>
+        public string Drift(int cartId, bool repair = false)
+        {
+            int r = repair ? 1 : 0;
+            return Work((byte[] b, int l, out int k) => Native.invsync_drift(handle, cartId, r, b, l, out k));
         }
 
         public string LastReport()
