@@ -8,7 +8,9 @@
  *   below. After a failure, invsync_last_error() gives the calling thread's message; it names
  *   the function and what was at fault, and never contains a secret. Successes leave it as is.
  * - Strings in are NUL-terminated UTF-8, at most INVSYNC_MAX_TEXT_IN bytes (JSON) or
- *   INVSYNC_MAX_NAME_IN bytes (names, SKUs, paths). NULL only where a function says optional.
+ *   INVSYNC_MAX_NAME_IN bytes (names, SKUs, paths), less where a function says so: a SKU or a
+ *   host reference is 1 to 255 bytes (a UI limiting characters counts wrong: 128 of "é" are
+ *   256 bytes). NULL only where a function says optional.
  * - Text out is (char *buf, int32_t len, int32_t *needed): *needed (bytes including the NUL)
  *   is written, when needed is not NULL, whenever the call has its text, also when the buffer
  *   is too small (a call that fails before it has any leaves it); buf = NULL with len = 0 only asks the size and
@@ -146,7 +148,9 @@
 #define INVSYNC_MAX_TEXT_IN ((16 * 1024) * 1024)
 
 /**
- * The longest name, SKU, path, parameter value or host reference accepted in (bytes).
+ * The longest name, path or parameter value accepted in (bytes), the bound a string is read
+ * up to. Shorter limits are the calls': a SKU or a host reference is 1 to 255 bytes, a cart's
+ * name at most 200.
  */
 #define INVSYNC_MAX_NAME_IN (64 * 1024)
 
@@ -350,7 +354,9 @@ int32_t INVSYNC_CALL invsync_cart_delete(invsync_store *store, int32_t cart_id);
 
 /**
  * Creates an item or updates one from JSON
- * `{"sku","qoh"?,"parent_sku"?,"attributes"?:{"Size":"M"},"description"?}`. `qoh` is allowed
+ * `{"sku","qoh"?,"parent_sku"?,"attributes"?:{"Size":"M"},"description"?}`. A SKU is read
+ * trimmed, and is then 1 to 255 bytes of UTF-8 without a control character (otherwise
+ * `INVSYNC_INVALID_ARGUMENT`: size a SKU field in bytes, not characters). `qoh` is allowed
  * only when the item is created (its initial count, which queues nothing);
  * for an existing item it is `INVSYNC_REFUSED`: QOH then changes only by an adjustment.
  *

@@ -284,7 +284,9 @@ pub unsafe extern "C" fn invsync_cart_delete(store: *mut InvsyncStore, cart_id: 
 }
 
 /// Creates an item or updates one from JSON
-/// `{"sku","qoh"?,"parent_sku"?,"attributes"?:{"Size":"M"},"description"?}`. `qoh` is allowed
+/// `{"sku","qoh"?,"parent_sku"?,"attributes"?:{"Size":"M"},"description"?}`. A SKU is read
+/// trimmed, and is then 1 to 255 bytes of UTF-8 without a control character (otherwise
+/// `INVSYNC_INVALID_ARGUMENT`: size a SKU field in bytes, not characters). `qoh` is allowed
 /// only when the item is created (its initial count, which queues nothing);
 /// for an existing item it is `INVSYNC_REFUSED`: QOH then changes only by an adjustment.
 ///

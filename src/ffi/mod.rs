@@ -10,8 +10,9 @@
 //!   with [`invsync_last_error`]; it names the function and the item, cart or parameter at
 //!   fault, and never contains a secret. A success leaves the last message as it was.
 //! - Strings in are NUL-terminated UTF-8, at most [`INVSYNC_MAX_TEXT_IN`] bytes (JSON) or
-//!   [`INVSYNC_MAX_NAME_IN`] bytes (names, SKUs, paths, references). `NULL` only where a
-//!   function says *optional*.
+//!   [`INVSYNC_MAX_NAME_IN`] bytes (names, SKUs, paths, references), less where a function
+//!   says so: a SKU or a host reference is 1 to 255 bytes. `NULL` only where a function says
+//!   *optional*.
 //! - Text out is `(char *buf, int32_t len, int32_t *needed)`: `needed` (bytes including the
 //!   NUL) is written, when not `NULL`, whenever the call has its text, also when the buffer is
 //!   too small (a call that fails before it has any, or given a bad buffer, leaves it); `buf = NULL, len = 0` only asks the size and
@@ -115,7 +116,9 @@ pub const INVSYNC_PANIC: i32 = 99;
 
 /// The longest JSON text accepted in (bytes, without the NUL).
 pub const INVSYNC_MAX_TEXT_IN: i32 = 16 * 1024 * 1024;
-/// The longest name, SKU, path, parameter value or host reference accepted in (bytes).
+/// The longest name, path or parameter value accepted in (bytes), the bound a string is read
+/// up to. Shorter limits are the calls': a SKU or a host reference is 1 to 255 bytes, a cart's
+/// name at most 200.
 pub const INVSYNC_MAX_NAME_IN: i32 = 64 * 1024;
 
 /// `invsync_adjust_qoh` flag: change QOH but don't send the change to web sites (rule 3).
