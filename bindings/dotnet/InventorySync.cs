@@ -406,6 +406,14 @@ namespace InventorySync
             return Text((byte[] b, int l, out int k) => Native.invsync_ledger_list(handle, f, b, l, out k));
         }
 
+        /// <summary>
+        /// Opens the handle's transaction. It is this Store's, not this thread's: a call any
+        /// other thread makes on this Store before Commit or Rollback joins it, and a Rollback
+        /// undoes that call too, though it returned without error (a till's sale made during
+        /// an import that then fails is lost, and the carts were never told). Run a transaction
+        /// on a Store of its own (Store.Open the same file again): other handles' writes wait
+        /// for it, up to the busy timeout (then Status.Busy), and are never undone by it.
+        /// </summary>
         public void Begin() { Native.Check(Native.invsync_begin(handle)); }
         public void Commit() { Native.Check(Native.invsync_commit(handle)); }
         public void Rollback() { Native.Check(Native.invsync_rollback(handle)); }
