@@ -342,7 +342,8 @@ int32_t INVSYNC_CALL invsync_cart_list(invsync_store *store, char *buf, int32_t 
 
 /**
  * Deletes a cart. `INVSYNC_REFUSED` while it has records on the web stack (discard them
- * first); `INVSYNC_BUSY` while a Send QOH, Get QOH or drift repair runs for it;
+ * first; one waiting to be sent can be discarded only once bypassed, and the message says how
+ * many wait); `INVSYNC_BUSY` while a Send QOH, Get QOH or drift repair runs for it;
  * `INVSYNC_NOT_FOUND` for an unknown id.
  *
  * NULL: `store` required. Thread safety: any thread.

@@ -862,7 +862,8 @@ impl Store {
         Ok(Value::Array(carts.iter().map(Cart::info).collect()).to_string())
     }
 
-    /// Deletes a cart; refused while it has records on the stack (discard them first), and
+    /// Deletes a cart; refused while it has records on the stack (discard them first; one
+    /// still waiting to be sent only once it is bypassed: the message says how many wait), and
     /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) while a Send QOH, Get QOH or drift repair
     /// runs for it (it would go on with a cart that is gone).
     pub fn delete_cart(&self, cart: CartId) -> Result<()> {
@@ -871,8 +872,23 @@ impl Store {
             crate::manual::refuse_while_held(c, &cart, "delete it once that ends")?;
             let n = sql::stack_count_for_cart(c, cart.id)?;
             if n > 0 {
+                // Only a bypassed or uncertain record can be discarded: told only to discard
+                // them, an operator removing a dead cart met a refusal for each waiting one,
+                // with no word of how they go.
+                let settled = sql::stack_count(c, cart.id, crate::StackState::Bypassed)?
+                    + sql::stack_count(c, cart.id, crate::StackState::Uncertain)?;
+                let waiting = n.saturating_sub(settled);
+                let what = if waiting == 0 {
+                    "discard them first".to_owned()
+                } else {
+                    format!(
+                        "{waiting} still waiting to be sent, which cannot be discarded: let them be sent, \
+                         or discard them once bypassed (after BypassAfterAttempts failed attempts), \
+                         and discard the bypassed and uncertain ones"
+                    )
+                };
                 return Err(Error::refused(format!(
-                    "cart {:?} has {} on the web stack; discard them first",
+                    "cart {:?} has {} on the web stack; {what}",
                     cart.name,
                     crate::counted(n, "record")
                 )));

@@ -215,3 +215,71 @@ fn drift_refuses_what_a_host_can_get_wrong_and_says_so() {
     assert_eq!(kept.len() + 1, needed as usize);
     assert!(kept.contains("\"cart_qoh\":1"), "{kept}");
 }
+
+/// An operator removing a cart whose shop is gone for good was told "discard them first", and
+/// each waiting record's discard was refused as "not bypassed or uncertain": the message now
+/// says how many wait and how they go, and that way ends in the cart deleted.
+#[test]
+fn deleting_a_cart_with_waiting_records_says_how_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = c(dir.path().join("t.db").to_str().unwrap());
+    let mut s = ptr::null_mut();
+    let mut cart = 0;
+    // SAFETY: live handle, C strings and out pointers throughout; closed once at the end.
+    unsafe {
+        assert_eq!(invsync_store_open(path.as_ptr(), &mut s), INVSYNC_OK);
+        let j = c(
+            r#"{"name":"Gone","adapter":"http_json","url":"http://127.0.0.1:9/","capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        );
+        assert_eq!(invsync_cart_upsert(s, j.as_ptr(), &mut cart), INVSYNC_OK);
+        assert_eq!(
+            invsync_item_upsert(s, c(r#"{"sku":"A","qoh":5}"#).as_ptr()),
+            INVSYNC_OK
+        );
+        for (k, v) in [("SynchQOH", "true"), ("RetryBaseMs", "0")] {
+            assert_eq!(
+                invsync_param_set(s, c(k).as_ptr(), c(v).as_ptr()),
+                INVSYNC_OK
+            );
+        }
+        assert_eq!(invsync_cart_set_sync(s, cart, 1), INVSYNC_OK);
+        assert_eq!(
+            invsync_adjust_qoh(s, c("A").as_ptr(), -1, 2, 0, 0),
+            INVSYNC_OK
+        );
+        assert_eq!(invsync_cart_delete(s, cart), INVSYNC_REFUSED);
+        let why = last_error();
+        assert!(
+            why.contains("1 still waiting to be sent") && why.contains("once bypassed"),
+            "{why}"
+        );
+        assert_eq!(invsync_stack_discard(s, 1), INVSYNC_REFUSED);
+
+        // The way the message gives: bypassed after its attempts, discarded, deleted.
+        assert_eq!(
+            invsync_param_set(s, c("BypassAfterAttempts").as_ptr(), c("1").as_ptr()),
+            INVSYNC_OK
+        );
+        let mut bypassed = 0;
+        for _ in 0..20 {
+            assert_eq!(
+                invsync_stack_run(s, 0, ptr::null_mut(), 0, ptr::null_mut()),
+                INVSYNC_OK
+            );
+            assert_eq!(invsync_stack_count(s, cart, 2, &mut bypassed), INVSYNC_OK);
+            if bypassed == 1 {
+                break;
+            }
+        }
+        assert_eq!(bypassed, 1);
+        assert_eq!(invsync_cart_delete(s, cart), INVSYNC_REFUSED);
+        assert!(
+            last_error().ends_with("discard them first"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(invsync_stack_discard(s, 1), INVSYNC_OK);
+        assert_eq!(invsync_cart_delete(s, cart), INVSYNC_OK, "{}", last_error());
+        invsync_store_close(s);
+    }
+}

@@ -535,6 +535,31 @@ namespace DotnetTrial
             }
         }
 
+        // Finding: deleting a cart whose shop is gone said "discard them first", and each
+        // waiting record's discard was refused. The message now says what waits and how it
+        // goes; following it deletes the cart.
+        static void DeleteADeadCart()
+        {
+            using (var store = Store.Open(Path.Combine(dir, "deadcart.db")))
+            {
+                int c = store.UpsertCart(CartJson("Gone", "http://127.0.0.1:9/", "attribute", 50));
+                store.UpsertItem(Item("A", 5));
+                store.SetParam("SynchQOH", "true");
+                store.SetParam("RetryBaseMs", "0");
+                store.SetCartSync(c, true);
+                store.AdjustQoh("A", -1, Reason.PosSale);
+                ShowsUser(Status.Refused, () => store.DeleteCart(c), "deleting a cart with a waiting sale",
+                          "1 still waiting to be sent", "once bypassed", "BypassAfterAttempts");
+                store.SetParam("BypassAfterAttempts", "1");
+                for (int i = 0; i < 20 && store.StackCount(c, StackState.Bypassed) == 0; i++)
+                    store.RunStack();
+                foreach (int id in Ids(store.StackList("{\"cart_id\":" + c + ",\"state\":\"bypassed\"}")))
+                    store.StackDiscard(id);
+                store.DeleteCart(c);
+                Check(!store.CartList().Contains("Gone"), "the dead cart is deleted");
+            }
+        }
+
         static int Main()
         {
             dir = Path.Combine(Path.GetTempPath(), "invsync-trial-" + Guid.NewGuid().ToString("N"));
@@ -550,6 +575,7 @@ namespace DotnetTrial
                 new KeyValuePair<string, Action>("two threads", TwoThreads),
                 new KeyValuePair<string, Action>("callback uses the store and throws", CallbackUsesTheStoreAndThrows),
                 new KeyValuePair<string, Action>("import on its own store", ImportOnItsOwnStore),
+                new KeyValuePair<string, Action>("delete a dead cart", DeleteADeadCart),
             };
             foreach (var t in tests)
             {
