@@ -973,6 +973,8 @@ impl Store {
         let mut products: HashMap<String, String> = HashMap::new();
         // The products made for variants the cart listed (see `create_item`).
         let made = std::cell::RefCell::new(HashSet::new());
+        // Every SKU of the store by its lower case, read once something is to be created.
+        let folded = std::cell::RefCell::new(None);
         // (SKU, why) of what the cart has but lists no count of (`CataloguePage::unlisted`).
         let mut unlisted: Vec<(String, String)> = Vec::new();
         loop {
@@ -1052,6 +1054,7 @@ impl Store {
                     linked: linked.len(),
                     products: &products,
                     made: &made,
+                    folded: &folded,
                     shown: Default::default(),
                     recent: match lag {
                         0 => HashMap::new(),
@@ -2395,6 +2398,9 @@ struct Pull<'a> {
     products: &'a HashMap<String, String>,
     /// The products this run made for the variants it created: no cart has them yet.
     made: &'a std::cell::RefCell<HashSet<ItemId>>,
+    /// The store's SKUs (those this run created too) by their lower case: read at the first
+    /// item `create_item` is asked for ([`case_twin`]).
+    folded: &'a std::cell::RefCell<Option<HashMap<String, String>>>,
     /// The items whose count the page read, noted as shown to the cart once it is applied.
     shown: std::cell::RefCell<Vec<ItemId>>,
     /// The items the cart took a change of (a delta sent, a count set) within its read lag
@@ -2580,7 +2586,9 @@ pub(crate) fn queue_correction(
 /// then `true` beside the id), otherwise an item of its own. `Err` says why it was not
 /// created: its product is a variant in the store, or holds stock of its own (a product with
 /// variants holds none), or is shown by an `Attribute` cart that would go on selling that
-/// count (`items::refuse_as_product`, `items::insert_variant`, as for a host's variant).
+/// count (`items::refuse_as_product`, `items::insert_variant`, as for a host's variant), or
+/// it or the product to be made differs only in case from an item of the store's
+/// ([`case_twin`]).
 fn create_item(
     c: &rusqlite::Connection,
     pull: &Pull<'_>,
@@ -2610,6 +2618,9 @@ fn create_item(
             read_too_soon(pull.lag, at)
         )));
     }
+    if let Some(twin) = case_twin(c, pull, sku)? {
+        return Ok(Err(format!("not created: {}", twin_why(&twin))));
+    }
     // A `Sku` cart's counts are not its variants' (rule 5): its listing makes plain items.
     let product = pull
         .products
@@ -2617,10 +2628,9 @@ fn create_item(
         .filter(|p| !p.is_empty() && p.as_str() != sku)
         .filter(|_| pull.cart.capabilities.realtime != Some(SyncLevel::Sku));
     let Some(product) = product else {
-        return Ok(Ok((
-            sql::item_insert(c, sku, None, "{}", "", count)?,
-            false,
-        )));
+        let id = sql::item_insert(c, sku, None, "{}", "", count)?;
+        created(pull, sku);
+        return Ok(Ok((id, false)));
     };
     let Ok(product) = check_sku(product) else {
         return Ok(Err(format!(
@@ -2631,9 +2641,18 @@ fn create_item(
     // variants queues nothing (rule 13).
     let parent = match sql::item_find(c, product)? {
         None => {
+            if let Some(twin) = case_twin(c, pull, product)? {
+                return Ok(Err(format!(
+                    "not created: the cart lists it as a variant of {product:?}, which the \
+                     store does not have: {}",
+                    twin_why(&twin)
+                )));
+            }
             let id = sql::item_insert(c, product, None, "{}", "", 0)?;
             pull.made.borrow_mut().insert(id);
+            created(pull, product);
             let variant = sql::item_insert(c, sku, Some(id), "{}", "", count)?;
+            created(pull, sku);
             return Ok(Ok((variant, true)));
         }
         Some(p) => p,
@@ -2646,13 +2665,56 @@ fn create_item(
         false => crate::items::insert_variant(c, pull.workstation, &parent, sku, "{}", "", count),
     });
     match inserted {
-        Ok(id) => Ok(Ok((id, false))),
+        Ok(id) => {
+            created(pull, sku);
+            Ok(Ok((id, false)))
+        }
         Err(e) if e.kind() == ErrorKind::Refused => Ok(Err(format!(
             "not created: the cart lists it as a variant of {product:?}: {}",
             e.message()
         ))),
         Err(e) => Err(e),
     }
+}
+
+/// The store's item whose SKU differs from `sku` only in case, if there is one (one this run
+/// created too). SKUs are matched exactly, so Get QOH would make `sku` an item of its own; but
+/// a cart that spells a SKU otherwise is most often showing the same stock (a shop whose
+/// look-ups ignore case, a SKU typed again by hand), and a second item would hold those
+/// units twice, sent to every other cart as stock the store does not have. Until 2026-12-05
+/// `create_new` made "mug" beside "MUG" with the same 10 units, and a variant's product
+/// "Shirt" beside the plain item "SHIRT" (from a review).
+fn case_twin(c: &rusqlite::Connection, pull: &Pull<'_>, sku: &str) -> Result<Option<String>> {
+    let mut folded = pull.folded.borrow_mut();
+    if folded.is_none() {
+        let mut all = HashMap::new();
+        for s in sql::item_skus(c)? {
+            all.entry(s.to_lowercase()).or_insert(s);
+        }
+        *folded = Some(all);
+    }
+    Ok(folded
+        .as_ref()
+        .and_then(|all| all.get(&sku.to_lowercase()))
+        .filter(|twin| twin.as_str() != sku)
+        .cloned())
+}
+
+/// Notes `sku`, which `create_item` made, for [`case_twin`].
+fn created(pull: &Pull<'_>, sku: &str) {
+    if let Some(all) = pull.folded.borrow_mut().as_mut() {
+        all.entry(sku.to_lowercase())
+            .or_insert_with(|| sku.to_owned());
+    }
+}
+
+/// Why an item was not created beside `twin`, the store's SKU that differs only in case.
+fn twin_why(twin: &str) -> String {
+    format!(
+        "the store has item {twin:?}, whose SKU differs from it only in case \
+         (SKUs are matched exactly, case and all); if it is that item, give the store's item \
+         or the cart's product the other's SKU, else create it by hand"
+    )
 }
 
 /// Applies one pulled count inside the page's transaction.

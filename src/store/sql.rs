@@ -988,6 +988,14 @@ pub(crate) fn item_get(c: &Connection, id: ItemId) -> Result<Option<Item>> {
     .optional()?)
 }
 
+/// Every item's SKU, for Get QOH's `create_new` to tell a cart's SKU that differs from one
+/// only in case (one scan, read once a run and only if it creates anything).
+pub(crate) fn item_skus(c: &Connection) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached("SELECT sku FROM items")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub(crate) fn item_insert(
     c: &Connection,
     sku: &str,
