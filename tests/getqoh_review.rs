@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use inventory_sync::adapter::{CartAdapter, CartError, CataloguePage, QuantityPage};
-use inventory_sync::{GetOptions, GetReport};
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{GetOptions, GetReport, Reason};
 use std::sync::{Arc, Mutex};
 
 /// A cart that is only read: one page listing `items`, with `products` (variant, product).
@@ -148,4 +149,59 @@ fn create_new_makes_no_product_beside_one_whose_sku_differs_only_in_case() {
     let w = why(&r, "SHIRT-M").unwrap_or_default();
     assert!(w.contains("\"Shirt\"") && w.contains("\"SHIRT\""), "{r:?}");
     assert_eq!(r.created, 2, "{r:?}");
+}
+
+/// Rule 5 with rule 8 on a `Sku` cart: its count of a product with variants is never
+/// applied. One that is what the store has the cart show (its variants' total, net of a
+/// change still waiting for the cart) is in step, counted unchanged; one that moved is listed
+/// with both counts, so that the owner sees the sale there to take off a variant by hand.
+/// Until 2026-12-05 every product was listed on every run, in step or not, without a count.
+#[test]
+fn a_sku_carts_product_count_is_listed_only_where_it_moved_and_by_how_much() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    for (product, variants) in [
+        ("P", [("P-S", 3), ("P-M", 4)]),
+        ("Q", [("Q-S", 2), ("Q-M", 0)]),
+    ] {
+        item(&f.store, product, 0);
+        for (v, q) in variants {
+            variant(&f.store, v, product, q);
+        }
+    }
+    let s = cart(&f.store, &e, "S", "sku");
+    e.set_qoh("P", 7);
+    e.set_qoh("Q", 2);
+    // A sale in the shop, not yet sent to S: S shows 7 of P until it is.
+    adjust(&f.store, "P-S", -1, Reason::PosSale);
+    assert_eq!(records(&f.store, s), vec![("P".into(), -1)]);
+    f.store.set_cart_sync(s, false).unwrap();
+    // One Q sold on S, not yet imported.
+    e.set_qoh("Q", 1);
+    let r = f
+        .store
+        .get_qoh(
+            s,
+            GetOptions {
+                force: false,
+                create_new: false,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(why(&r, "P"), None, "in step: {r:?}");
+    let q = why(&r, "Q").unwrap_or_default();
+    assert!(
+        q.contains("cannot be split") && q.contains("counts 1") && q.contains("should show 2"),
+        "{r:?}"
+    );
+    assert!(q.contains("1 fewer"), "{r:?}");
+    assert_eq!(
+        (r.unchanged, r.updated, r.not_applied.len()),
+        (1, 0, 1),
+        "{r:?}"
+    );
+    for (v, qoh) in [("P-S", 2), ("P-M", 4), ("Q-S", 2), ("Q-M", 0)] {
+        assert_eq!(f.store.item_qoh(v).unwrap(), qoh, "{v}");
+    }
 }
