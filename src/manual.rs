@@ -2824,9 +2824,16 @@ fn apply_pulled(
                 }
                 report.created += 1;
             }
+            // Each reason named: "not a valid SKU or count" left the owner to guess which.
             _ if create_new => report.not_applied.push(NotApplied {
                 sku: sku.to_owned(),
-                why: "not a valid SKU or count".into(),
+                why: match check_sku(sku) {
+                    Err(e) => format!("not created: {}", e.message()),
+                    Ok(_) => format!(
+                        "not created: the cart's count {count} is outside the 32-bit range \
+                         a QOH is kept in"
+                    ),
+                },
             }),
             _ => report.unknown.push(sku.to_owned()),
         }
@@ -2945,10 +2952,11 @@ fn apply_pulled(
     });
     match change.and_then(|change| apply_change(c, &item, &change, workstation, &pull.targets)) {
         Ok(_) => report.updated += 1,
+        // (The refusal speaks of a delta or QOH the owner never made: the count is named.)
         Err(e) if e.kind() == ErrorKind::InvalidArgument => {
             report.not_applied.push(NotApplied {
                 sku: sku.to_owned(),
-                why: e.message().to_owned(),
+                why: format!("the cart's count {count} is out of range: {}", e.message()),
             });
             return Ok(());
         }

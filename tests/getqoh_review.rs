@@ -205,3 +205,42 @@ fn a_sku_carts_product_count_is_listed_only_where_it_moved_and_by_how_much() {
         assert_eq!(f.store.item_qoh(v).unwrap(), qoh, "{v}");
     }
 }
+
+/// A count Get QOH cannot take is listed with the cart's count and the reason, item by item:
+/// "not a valid SKU or count" (which of the two?) and "delta 9223372036854775797 is outside
+/// the 32-bit range" (a delta the owner never made) left the owner to guess what the cart
+/// holds.
+#[test]
+fn a_count_out_of_range_or_a_bad_sku_is_listed_with_the_carts_count_and_why() {
+    let f = store();
+    item(&f.store, "OLD", 10);
+    let shop = Listing::new(
+        &[
+            ("OLD", i64::MAX - 1),
+            ("HUGE", 3_000_000_000),
+            ("BELL\u{7}", 1),
+            ("FINE", 4),
+        ],
+        &[],
+    );
+    let c = custom_cart(&f.store, "Woo", shop, None, None);
+    let r = f.store.get_qoh(c, create_new(), None).unwrap();
+    let old = why(&r, "OLD").unwrap_or_default();
+    assert!(
+        old.contains(&(i64::MAX - 1).to_string()) && old.contains("count"),
+        "{r:?}"
+    );
+    let huge = why(&r, "HUGE").unwrap_or_default();
+    assert!(
+        huge.contains("3000000000") && huge.contains("32-bit"),
+        "{r:?}"
+    );
+    let bell = why(&r, "BELL\u{7}").unwrap_or_default();
+    assert!(bell.contains("control character"), "{r:?}");
+    assert_eq!(
+        (r.created, f.store.item_qoh("OLD").unwrap()),
+        (1, 10),
+        "{r:?}"
+    );
+    assert_eq!(f.store.item_qoh("FINE").unwrap(), 4);
+}
