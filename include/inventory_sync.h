@@ -701,6 +701,9 @@ int32_t INVSYNC_CALL invsync_send_qoh(invsync_store *store,
                                       int32_t *needed);
 
 /**
+ * Import the cart's outstanding orders first: an order placed there already moved the
+ * cart's count, and imported after this call it moves the item's QOH a second time.
+ *
  * *Get QOH from website* (rule 8): changes each item's QOH by the difference between the
  * cart's count plus the cart's waiting records for it and the count the cart was shown, as a
  * QOH change from that cart (so a sale made on the cart is applied, and a buffer or cap

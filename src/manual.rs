@@ -920,6 +920,9 @@ impl Store {
         }
     }
 
+    /// Import the cart's outstanding orders first: an order placed there already moved the
+    /// cart's count, and imported after this run it moves the item's QOH a second time.
+    ///
     /// *Get QOH from website* (rule 8): moves each item's QOH by what the cart's count plus the
     /// cart's waiting records for it moved from what the cart was shown (or, on a cart that
     /// real-time changes do not go to, what it counted at the last Get QOH where that was not
