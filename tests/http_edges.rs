@@ -56,6 +56,22 @@ fn http_json_cart(f: &Fixture, max: u32) -> CartId {
     cart
 }
 
+/// The fixture of `mode`'s emulated cart; `http_json`'s with a token.
+fn fixture_for(mode: Mode) -> Fixture {
+    match mode {
+        Mode::HttpJson => http_json_fixture(),
+        _ => fixture(mode),
+    }
+}
+
+/// A real-time cart of `mode` on the fixture's emulator, `max` items a request.
+fn realtime_cart_for(f: &Fixture, mode: Mode, max: u32) -> CartId {
+    match mode {
+        Mode::HttpJson => http_json_cart(f, max),
+        _ => realtime_cart(f, max),
+    }
+}
+
 /// Passes until nothing waits (bounded by count, never by time).
 fn drain(store: &Store) {
     for _ in 0..60 {
@@ -112,15 +128,9 @@ fn each_sale_applied_once(f: &Fixture, cart: CartId, what: &str) {
 /// arrives once. Until 2026-12-05 the 413 was a refusal of the whole batch: each of its sales
 /// was bypassed at once, on every cart but WooCommerce.
 fn batch_too_large(mode: Mode) {
-    let f = match mode {
-        Mode::HttpJson => http_json_fixture(),
-        _ => fixture(mode),
-    };
+    let f = fixture_for(mode);
     stock(&f);
-    let cart = match mode {
-        Mode::HttpJson => http_json_cart(&f, 50),
-        _ => realtime_cart(&f, 50),
-    };
+    let cart = realtime_cart_for(&f, mode, 50);
     sales(&f);
     f.emu.set_max_body_bytes(800);
     each_sale_applied_once(&f, cart, &format!("{mode:?}"));
@@ -149,10 +159,7 @@ fn bigcommerce_a_batch_too_large_for_the_carts_server_goes_in_smaller_requests()
 /// Send QOH's counts too: a batch refused as too large goes in smaller requests, and every
 /// count is set (until 2026-12-05 each failed as refused).
 fn send_qoh_too_large(mode: Mode) {
-    let f = match mode {
-        Mode::HttpJson => http_json_fixture(),
-        _ => fixture(mode),
-    };
+    let f = fixture_for(mode);
     for i in 0..ITEMS {
         f.item(&sku(i), 5);
         f.emu.set_qoh(&sku(i), 0);
@@ -191,16 +198,10 @@ fn bigcommerce_send_qoh_too_large_for_the_carts_server_sets_every_count() {
 /// as a refusal of the sale: it waits, tried again as after an outage, and is bypassed only
 /// after the attempts, its last response naming the setting to lower.
 fn sale_too_large_alone(mode: Mode) {
-    let f = match mode {
-        Mode::HttpJson => http_json_fixture(),
-        _ => fixture(mode),
-    };
+    let f = fixture_for(mode);
     f.item("TEE", 10);
     f.emu.set_qoh("TEE", 10);
-    let cart = match mode {
-        Mode::HttpJson => http_json_cart(&f, 50),
-        _ => realtime_cart(&f, 50),
-    };
+    let cart = realtime_cart_for(&f, mode, 50);
     f.emu.set_max_body_bytes(16);
     platform::adjust(&f.store, "TEE", -1);
     drain(&f.store);
@@ -506,16 +507,10 @@ fn not_processed_and_redirected_writes_keep_every_sale() {
         Mode::BigCommerce,
     ] {
         for status in [408, 421, 425, 301, 302, 307, 308] {
-            let f = match mode {
-                Mode::HttpJson => http_json_fixture(),
-                _ => fixture(mode),
-            };
+            let f = fixture_for(mode);
             f.item("TEE", 10);
             f.emu.set_qoh("TEE", 10);
-            let cart = match mode {
-                Mode::HttpJson => http_json_cart(&f, 50),
-                _ => realtime_cart(&f, 50),
-            };
+            let cart = realtime_cart_for(&f, mode, 50);
             platform::adjust(&f.store, "TEE", -1);
             f.emu.inject(Fault::Status {
                 status,
