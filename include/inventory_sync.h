@@ -344,7 +344,8 @@ int32_t INVSYNC_CALL invsync_cart_list(invsync_store *store, char *buf, int32_t 
  * Deletes a cart. `INVSYNC_REFUSED` while it has records on the web stack (discard them
  * first; one waiting to be sent can be discarded only once bypassed, and the message says how
  * many wait); `INVSYNC_BUSY` while a Send QOH, Get QOH or drift repair runs for it;
- * `INVSYNC_NOT_FOUND` for an unknown id.
+ * `INVSYNC_NOT_FOUND` for an unknown id. A cart whose shop is gone is removed with its
+ * records by `invsync_cart_retire`.
  *
  * NULL: `store` required. Thread safety: any thread.
  *
@@ -352,6 +353,26 @@ int32_t INVSYNC_CALL invsync_cart_list(invsync_store *store, char *buf, int32_t 
  * `store` is NULL or a live handle.
  */
 int32_t INVSYNC_CALL invsync_cart_delete(invsync_store *store, int32_t cart_id);
+
+/**
+ * Retires a cart whose shop is gone: deletes it with every record it has on the web stack
+ * (waiting, bypassed or uncertain), each logged as discarded with the cart, the cart not
+ * told, in one transaction (a crash leaves the cart with all its records, or neither); on
+ * success `*out_discarded` receives how many records went. Other carts' records stay. For a
+ * cart that will not come back: a shop merely down gets its waiting sales once it answers.
+ * `INVSYNC_BUSY`, with nothing changed, while a send to the cart may be in flight (a stack
+ * controller holds a live lease of its records: stop the controller or wait for its pass,
+ * and call again) or a Send QOH, Get QOH or drift repair holds it; `INVSYNC_NOT_FOUND` for
+ * an unknown id. Added within ABI version 1 (2026-12-05): a host checks for the export
+ * before calling it.
+ *
+ * NULL: all required (`out_discarded` NULL is `INVSYNC_NULL_POINTER`, checked before
+ * anything is done). Thread safety: any thread.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `out_discarded` is NULL or writable.
+ */
+int32_t INVSYNC_CALL invsync_cart_retire(invsync_store *store, int32_t cart_id, int32_t *out_discarded);
 
 /**
  * Creates an item or updates one from JSON

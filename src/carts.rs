@@ -119,6 +119,9 @@ pub fn is_secret_key(key: &str) -> bool {
                 .any(|end| squashed.ends_with(end))))
 }
 
+/// The response logged with each record [`Store::retire_cart`] discards.
+const RETIRED: &str = "discarded with the cart: an operator retired it (its shop is gone)";
+
 /// Config keys an adapter reads through [`Cart::secret`], so each may be given as `env:NAME`
 /// (read on the machine that sends): the secrets, and WooCommerce's consumer key, the user
 /// half of its credentials.
@@ -865,7 +868,8 @@ impl Store {
     /// Deletes a cart; refused while it has records on the stack (discard them first; one
     /// still waiting to be sent only once it is bypassed: the message says how many wait), and
     /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) while a Send QOH, Get QOH or drift repair
-    /// runs for it (it would go on with a cart that is gone).
+    /// runs for it (it would go on with a cart that is gone). A cart whose shop is gone, with
+    /// records that can never be sent, is removed with them by [`retire_cart`](Self::retire_cart).
     pub fn delete_cart(&self, cart: CartId) -> Result<()> {
         self.write(|c| {
             let cart = sql::cart_by_id(c, cart)?;
@@ -884,7 +888,9 @@ impl Store {
                     format!(
                         "{waiting} still waiting to be sent, which cannot be discarded: let them be sent, \
                          or discard them once bypassed (after BypassAfterAttempts failed attempts), \
-                         and discard the bypassed and uncertain ones"
+                         and discard the bypassed and uncertain ones; or, for a shop that is \
+                         gone, retire the cart (retire_cart, invsync_cart_retire), which \
+                         discards all its records with it"
                     )
                 };
                 return Err(Error::refused(format!(
@@ -894,6 +900,53 @@ impl Store {
                 )));
             }
             sql::cart_delete(c, cart.id)
+        })
+    }
+
+    /// Operator action for a shop that is gone (its site closed, its domain expired):
+    /// deletes the cart with every record it has on the web stack, waiting, bypassed or
+    /// uncertain, and returns how many records went. [`delete_cart`](Self::delete_cart)
+    /// refuses while any record waits, and a dead cart's backlog is bypassed only an outage
+    /// step at a time (DESIGN §3 rule 10), which takes hours or days.
+    ///
+    /// Each record is logged in the stack's history as `discarded`, its response saying it
+    /// went with the cart; the cart is not told (it is gone). The records, the cart and what
+    /// `delete_cart` removes with it (web fields, counts kept of what it shows) go in one
+    /// transaction: a crash leaves the cart with all its records, or neither. Other carts'
+    /// records stay, also those of orders imported from this cart. Use it only for a cart
+    /// that will not come back: a shop that is merely down gets its waiting sales once it
+    /// answers, and retiring it loses them.
+    ///
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy), changing nothing, while a send to the
+    /// cart may be in flight: a controller holds a live lease of its records (stop the
+    /// controller or wait for its pass to end, then call again), or a Send QOH, Get QOH or
+    /// drift repair holds it. [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an
+    /// unknown cart.
+    pub fn retire_cart(&self, cart: CartId) -> Result<usize> {
+        let now = crate::store::now_ms();
+        self.write(|c| {
+            let cart = sql::cart_by_id(c, cart)?;
+            crate::manual::refuse_while_held(
+                c,
+                &cart,
+                "wait for it to end (or cancel it), and try again",
+            )?;
+            let leased = sql::live_leases(c, cart.id, now)?;
+            if leased > 0 {
+                return Err(Error::new(
+                    crate::ErrorKind::Busy,
+                    format!(
+                        "cart {:?}: a stack controller is sending it {} now, and the cart \
+                         may take them; stop the controller or wait for its pass to end, and \
+                         try again",
+                        cart.name,
+                        crate::counted(leased, "send")
+                    ),
+                ));
+            }
+            let n = sql::stack_discard_cart(c, cart.id, RETIRED, now)?;
+            sql::cart_delete(c, cart.id)?;
+            Ok(n)
         })
     }
 

@@ -269,7 +269,8 @@ pub unsafe extern "C" fn invsync_cart_list(
 /// Deletes a cart. `INVSYNC_REFUSED` while it has records on the web stack (discard them
 /// first; one waiting to be sent can be discarded only once bypassed, and the message says how
 /// many wait); `INVSYNC_BUSY` while a Send QOH, Get QOH or drift repair runs for it;
-/// `INVSYNC_NOT_FOUND` for an unknown id.
+/// `INVSYNC_NOT_FOUND` for an unknown id. A cart whose shop is gone is removed with its
+/// records by `invsync_cart_retire`.
 ///
 /// NULL: `store` required. Thread safety: any thread.
 ///
@@ -281,6 +282,39 @@ pub unsafe extern "C" fn invsync_cart_delete(store: *mut InvsyncStore, cart_id: 
         // SAFETY: the caller's contract on store.
         let store = unsafe { store_ref(store)? };
         Ok(store.delete_cart(super::util::cart_id(cart_id)?)?)
+    })
+}
+
+/// Retires a cart whose shop is gone: deletes it with every record it has on the web stack
+/// (waiting, bypassed or uncertain), each logged as discarded with the cart, the cart not
+/// told, in one transaction (a crash leaves the cart with all its records, or neither); on
+/// success `*out_discarded` receives how many records went. Other carts' records stay. For a
+/// cart that will not come back: a shop merely down gets its waiting sales once it answers.
+/// `INVSYNC_BUSY`, with nothing changed, while a send to the cart may be in flight (a stack
+/// controller holds a live lease of its records: stop the controller or wait for its pass,
+/// and call again) or a Send QOH, Get QOH or drift repair holds it; `INVSYNC_NOT_FOUND` for
+/// an unknown id. Added within ABI version 1 (2026-12-05): a host checks for the export
+/// before calling it.
+///
+/// NULL: all required (`out_discarded` NULL is `INVSYNC_NULL_POINTER`, checked before
+/// anything is done). Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `out_discarded` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_cart_retire(
+    store: *mut InvsyncStore,
+    cart_id: i32,
+    out_discarded: *mut i32,
+) -> i32 {
+    entry("invsync_cart_retire", || {
+        // SAFETY: the caller's contract on store.
+        let store = unsafe { store_ref(store)? };
+        let out = out_ptr(out_discarded, "out_discarded")?;
+        let n = store.retire_cart(super::util::cart_id(cart_id)?)?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { put(out, n.min(i32::MAX as usize) as i32) };
+        Ok(())
     })
 }
 

@@ -78,6 +78,7 @@ std_twins! {
     invsync_cart_set_sync(store: *mut InvsyncStore, cart_id: i32, on: i32) -> i32;
     invsync_cart_list(store: *mut InvsyncStore, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
     invsync_cart_delete(store: *mut InvsyncStore, cart_id: i32) -> i32;
+    invsync_cart_retire(store: *mut InvsyncStore, cart_id: i32, out_discarded: *mut i32) -> i32;
     invsync_item_upsert(store: *mut InvsyncStore, item_json: *const c_char) -> i32;
     invsync_item_list(store: *mut InvsyncStore, filter_json: *const c_char, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
     invsync_item_delete(store: *mut InvsyncStore, sku: *const c_char) -> i32;

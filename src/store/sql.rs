@@ -197,6 +197,38 @@ pub(crate) fn cart_delete(c: &Connection, id: CartId) -> Result<()> {
     Ok(())
 }
 
+/// Removes every record of `cart` from the stack, whatever its state (waiting, leased
+/// ahead, bypassed, uncertain), and the cart's send groups and backlog count, each record
+/// logged as `discarded` with `response`; returns how many. For
+/// [`Store::retire_cart`](crate::Store::retire_cart), which refused first while a lease of
+/// the cart is live ([`live_leases`]) or a manual run holds it: a lapsed lease's late
+/// answer then settles nothing, its token gone with its group. Other carts' records stay.
+pub(crate) fn stack_discard_cart(
+    c: &Connection,
+    cart: CartId,
+    response: &str,
+    now: i64,
+) -> Result<usize> {
+    c.prepare_cached(&format!(
+        "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key, response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, 'discarded', {}, ?2, ?3
+         FROM stack s LEFT JOIN send_groups g ON g.id = s.group_id
+         WHERE s.cart_id = ?1 ORDER BY s.id",
+        record_key_sql()
+    ))?
+    .execute(params![cart, response, now])?;
+    stack_high_raise(c)?;
+    let n = c
+        .prepare_cached("DELETE FROM stack WHERE cart_id = ?1")?
+        .execute([cart])?;
+    c.prepare_cached("DELETE FROM send_groups WHERE cart_id = ?1")?
+        .execute([cart])?;
+    c.prepare_cached("DELETE FROM stack_backlog WHERE cart_id = ?1")?
+        .execute([cart])?;
+    backlog_clamp(c)?;
+    Ok(n)
+}
+
 /// Refuses a cart id that does not exist, reading nothing else of it.
 pub(crate) fn cart_exists(c: &Connection, id: CartId) -> Result<()> {
     c.prepare_cached("SELECT 1 FROM carts WHERE id = ?1")?

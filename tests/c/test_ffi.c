@@ -36,6 +36,7 @@ int32_t invsync_send_qoh_std(invsync_store *store, int32_t cart_id, int32_t flag
                              int32_t len, int32_t *needed);
 int32_t invsync_stack_count_std(invsync_store *store, int32_t cart_id, int32_t state,
                                 int32_t *out);
+int32_t invsync_cart_retire_std(invsync_store *store, int32_t cart_id, int32_t *out_discarded);
 
 static int passed, failed;
 
@@ -442,6 +443,7 @@ static void null_pointers(invsync_store *s) {
     CHECK_STATUS(invsync_cart_set_sync(NULL, 1, 1), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_cart_list(NULL, buf, 64, &n), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_cart_delete(NULL, 1), INVSYNC_NULL_POINTER);
+    CHECK_STATUS(invsync_cart_retire(NULL, 1, &n), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_item_upsert(NULL, "{}"), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_item_upsert(s, NULL), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_item_list(NULL, NULL, buf, 64, &n), INVSYNC_NULL_POINTER);
@@ -514,6 +516,8 @@ static void bad_input(invsync_store *s) {
     CHECK_STATUS(invsync_item_delete(s, "NO-SUCH-SKU"), INVSYNC_NOT_FOUND);
     CHECK_STATUS(invsync_cart_set_sync(s, 4242, 1), INVSYNC_NOT_FOUND);
     CHECK_STATUS(invsync_cart_delete(s, 4242), INVSYNC_NOT_FOUND);
+    CHECK_STATUS(invsync_cart_retire(s, 4242, &n), INVSYNC_NOT_FOUND);
+    CHECK_STATUS(invsync_cart_retire(s, 0, &n), INVSYNC_INVALID_ARGUMENT);
     CHECK_STATUS(invsync_send_qoh(s, 4242, 0, NULL, NULL, NULL, 0, NULL), INVSYNC_NOT_FOUND);
     CHECK_STATUS(invsync_get_qoh(s, 4242, 0, NULL, NULL, NULL, 0, NULL), INVSYNC_NOT_FOUND);
     CHECK_STATUS(invsync_preflight(s, 4242, NULL, 0, NULL), INVSYNC_NOT_FOUND);
@@ -700,6 +704,62 @@ static void bad_input(invsync_store *s) {
     CHECK_STATUS(invsync_item_upsert(s, "{\"sku\":\"X\",\"parent_sku\":\"NOPE\"}"), INVSYNC_NOT_FOUND);
 }
 
+/* Retiring the cart of a shop that is gone: its backlog (waiting and bypassed records) goes
+   with it in one call, each record logged as discarded; the other cart's records stay. */
+static void retire_a_dead_cart(void) {
+    invsync_store *s = NULL;
+    invsync_emulator *live = NULL;
+    char path[512];
+    int32_t gone = -1, other, discarded = -77, rec, i;
+    char *text;
+
+    snprintf(path, sizeof path, "%s/retire.db", tmpdir);
+    CHECK_STATUS(invsync_store_open(path, &s), INVSYNC_OK);
+    if (s == NULL) return;
+    CHECK_STATUS(invsync_emulator_start(&live), INVSYNC_OK);
+    CHECK_STATUS(invsync_param_set(s, "SynchQOH", "true"), INVSYNC_OK);
+    CHECK_STATUS(invsync_param_set(s, "RetryBaseMs", "0"), INVSYNC_OK);
+    CHECK_STATUS(invsync_param_set(s, "BypassAfterAttempts", "1"), INVSYNC_OK);
+    /* Nothing answers on port 9: the shop is gone. */
+    CHECK_STATUS(invsync_cart_upsert(s,
+                                     "{\"name\":\"Gone\",\"adapter\":\"http_json\","
+                                     "\"url\":\"http://127.0.0.1:9/\","
+                                     "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"attribute\"}}",
+                                     &gone),
+                 INVSYNC_OK);
+    other = make_cart(s, live, "Live", "attribute", 50, NULL);
+    CHECK_STATUS(invsync_cart_set_sync(s, gone, 1), INVSYNC_OK);
+    CHECK_STATUS(invsync_cart_set_sync(s, other, 1), INVSYNC_OK);
+    CHECK_STATUS(invsync_item_upsert(s, "{\"sku\":\"MUG\",\"qoh\":10}"), INVSYNC_OK);
+    invsync_emulator_set_qoh(live, "MUG", 10);
+    /* One sale tried once (bypassed), two more waiting. */
+    CHECK_STATUS(invsync_adjust_qoh(s, "MUG", -1, 2, 0, 0), INVSYNC_OK);
+    for (i = 0; i < 20 && count_waiting(s, gone) > 0; i++)
+        CHECK_STATUS(invsync_stack_run(s, 0, NULL, 0, NULL), INVSYNC_OK);
+    CHECK(count_waiting(s, gone) == 0 && cart_qoh(live, "MUG") == 9);
+    CHECK_STATUS(invsync_adjust_qoh(s, "MUG", -1, 2, 0, 0), INVSYNC_OK);
+    CHECK_STATUS(invsync_adjust_qoh(s, "MUG", -1, 2, 0, 0), INVSYNC_OK);
+    CHECK(count_waiting(s, gone) == 2 && count_waiting(s, other) == 2);
+    CHECK_STATUS(invsync_cart_delete(s, gone), INVSYNC_REFUSED);
+    CHECK(error_contains("invsync_cart_retire"));
+
+    CHECK_STATUS(invsync_cart_retire(s, gone, NULL), INVSYNC_NULL_POINTER);
+    CHECK(count_waiting(s, gone) == 2);
+    CHECK_STATUS(invsync_cart_retire(s, gone, &discarded), INVSYNC_OK);
+    CHECK(discarded == 3);
+    CHECK_STATUS(invsync_cart_retire(s, gone, &discarded), INVSYNC_NOT_FOUND);
+    text = stack_list(s, NULL);
+    CHECK(text != NULL && strstr(text, "\"cart_id\":2") && !strstr(text, "\"cart_id\":1,"));
+    rec = find_record(text, "MUG");
+    CHECK(rec > 0);
+    free(text);
+    CHECK(count_waiting(s, other) == 2);
+    CHECK_STATUS(invsync_stack_run(s, 0, NULL, 0, NULL), INVSYNC_OK);
+    CHECK(count_waiting(s, 0) == 0 && cart_qoh(live, "MUG") == 7);
+    invsync_store_close(s);
+    invsync_emulator_stop(live);
+}
+
 static int32_t std_progress(void *user, int32_t done, int32_t total) {
     (void)done;
     (void)total;
@@ -738,6 +798,9 @@ static void stdcall_twins(void) {
     CHECK_STATUS(invsync_stack_count_std(s, 0, 1, &calls), INVSYNC_OK);
     CHECK(calls == 0);
     CHECK_STATUS(invsync_cart_upsert_std(s, NULL, &out), INVSYNC_NULL_POINTER);
+    CHECK_STATUS(invsync_cart_retire_std(s, 4242, &out), INVSYNC_NOT_FOUND);
+    CHECK_STATUS(invsync_cart_retire_std(s, cart, &out), INVSYNC_OK);
+    CHECK(out == 0);
     invsync_store_close_std(s);
     invsync_store_close_std(NULL);
     invsync_emulator_stop(web);
@@ -823,6 +886,7 @@ int main(void) {
         bad_input(s);
         invsync_store_close(s);
     }
+    retire_a_dead_cart();
     stdcall_twins();
     close_inside_a_call();
 
