@@ -100,6 +100,8 @@ namespace InventorySync
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_cart_delete(StoreHandle store, int cartId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_cart_retire(StoreHandle store, int cartId, out int discarded);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_item_upsert(StoreHandle store, byte[] itemJson);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_item_list(StoreHandle store, byte[] filterJson, byte[] buf, int len, out int needed);
@@ -358,6 +360,19 @@ namespace InventorySync
         public void DeleteCart(int cartId)
         {
             Native.Check(Native.invsync_cart_delete(handle, cartId));
+        }
+
+        /// <summary>For a shop that is gone: deletes the cart with every record waiting,
+        /// bypassed or uncertain for it (logged as discarded with the cart; the cart is not
+        /// told), in one transaction, and returns how many records went. Throws with
+        /// Status.Busy, changing nothing, while a controller is sending to the cart (stop it or
+        /// wait for its pass, and try again) or a Send QOH, Get QOH or drift repair runs for
+        /// it. Needs a DLL of 2026-12-05 or later (invsync_cart_retire).</summary>
+        public int RetireCart(int cartId)
+        {
+            int discarded;
+            Native.Check(Native.invsync_cart_retire(handle, cartId, out discarded));
+            return discarded;
         }
 
         public void UpsertItem(string itemJson)

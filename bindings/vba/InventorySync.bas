@@ -54,6 +54,7 @@ Private Const WC_ERR_INVALID_CHARS As Long = &H80
         Public Declare PtrSafe Function invsync_cart_set_sync Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal turnOn As Long) As Long
         Public Declare PtrSafe Function invsync_cart_list Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_cart_delete Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long) As Long
+        Public Declare PtrSafe Function invsync_cart_retire Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long, ByRef out_discarded As Long) As Long
         Public Declare PtrSafe Function invsync_item_upsert Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal item_json As LongPtr) As Long
         Public Declare PtrSafe Function invsync_item_list Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal filter_json As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_item_delete Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal sku As LongPtr) As Long
@@ -90,6 +91,7 @@ Private Const WC_ERR_INVALID_CHARS As Long = &H80
         Public Declare PtrSafe Function invsync_cart_set_sync Lib "inventory_sync.dll" Alias "invsync_cart_set_sync_std" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal turnOn As Long) As Long
         Public Declare PtrSafe Function invsync_cart_list Lib "inventory_sync.dll" Alias "invsync_cart_list_std" (ByVal store As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_cart_delete Lib "inventory_sync.dll" Alias "invsync_cart_delete_std" (ByVal store As LongPtr, ByVal cart_id As Long) As Long
+        Public Declare PtrSafe Function invsync_cart_retire Lib "inventory_sync.dll" Alias "invsync_cart_retire_std" (ByVal store As LongPtr, ByVal cart_id As Long, ByRef out_discarded As Long) As Long
         Public Declare PtrSafe Function invsync_item_upsert Lib "inventory_sync.dll" Alias "invsync_item_upsert_std" (ByVal store As LongPtr, ByVal item_json As LongPtr) As Long
         Public Declare PtrSafe Function invsync_item_list Lib "inventory_sync.dll" Alias "invsync_item_list_std" (ByVal store As LongPtr, ByVal filter_json As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_item_delete Lib "inventory_sync.dll" Alias "invsync_item_delete_std" (ByVal store As LongPtr, ByVal sku As LongPtr) As Long

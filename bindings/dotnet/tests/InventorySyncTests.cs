@@ -439,6 +439,34 @@ static class Tests
         }
     }
 
+    // A shop that closed leaves a backlog its cart can never take: DeleteCart refuses while
+    // it waits, and RetireCart removes the cart with every record of it in one call, leaving
+    // the other cart's records to be sent.
+    static void RetireADeadCart()
+    {
+        using (var live = new Emulator())
+        using (var store = Store.Open(Path.Combine(dir, "retire.db")))
+        {
+            store.SetParam("SynchQOH", "true");
+            store.SetParam("RetryBaseMs", "0");
+            int gone = store.UpsertCart(CartJson("Gone", "http://127.0.0.1:9/", "attribute", 50, null));
+            int other = store.UpsertCart(CartJson("Live", live.Url, "attribute", 50, null));
+            store.SetCartSync(gone, true);
+            store.SetCartSync(other, true);
+            store.UpsertItem("{\"sku\":\"MUG\",\"qoh\":10}");
+            live.SetQoh("MUG", 10);
+            store.AdjustQoh("MUG", -1, Reason.PosSale);
+            store.AdjustQoh("MUG", -2, Reason.PosSale);
+            Throws(Status.Refused, () => store.DeleteCart(gone), "delete a cart with waiting records");
+            Throws(Status.NotFound, () => store.RetireCart(4242), "retire an unknown cart");
+            Check(store.RetireCart(gone) == 2, "both records discarded with the cart");
+            Throws(Status.NotFound, () => store.RetireCart(gone), "retired cart is gone");
+            Check(store.StackCount(other, StackState.Waiting) == 2, "the other cart's records stay");
+            store.RunStack();
+            Check(live.Qoh("MUG") == 7, "the other cart is sent them: " + live.Qoh("MUG"));
+        }
+    }
+
     // The C ABI lets a progress callback close the handle it reports on (a WinForms
     // Close button run by Application.DoEvents, as a VBA DoEvents does): the call finishes
     // first and its work stands. The wrapper still returns the finished run's report. With a
@@ -516,6 +544,7 @@ static class Tests
             new KeyValuePair<string, Action>("lone surrogate", LoneSurrogate),
             new KeyValuePair<string, Action>("preflight reads the cart once", PreflightReadsTheCartOnce),
             new KeyValuePair<string, Action>("dispose from progress keeps report", DisposeFromProgressKeepsReport),
+            new KeyValuePair<string, Action>("retire a dead cart", RetireADeadCart),
             new KeyValuePair<string, Action>("callback exception keeps its stack trace", CallbackExceptionKeepsItsStackTrace),
         };
         foreach (var t in tests)
