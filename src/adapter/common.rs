@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
+use std::cell::Cell;
 use std::time::Duration;
 
 /// Parses and checks a cart's base URL (http or https, a host, no credentials, query or
@@ -171,6 +172,45 @@ pub(crate) fn exchange_keeping(
     on_error: impl FnOnce(&Response) -> Option<CartError>,
     keep: Option<StatusCode>,
 ) -> std::result::Result<std::result::Result<Answered, Refusal>, CartError> {
+    exchange_noting(request, on_error, keep, &Cell::new(None))
+}
+
+/// How the body of a 2xx answer ended: what a write's read-back may conclude from a 2xx
+/// whose body could not be used (cut short, not JSON, JSON of another shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyEnd {
+    /// Read to the end its framing named (a `Content-Length` met, chunked's last chunk, or
+    /// HTTP/2's end of stream): the server finished the answer.
+    Whole,
+    /// Read to where the connection closed, with no framing to say that was its end: an
+    /// answer cut short looks the same.
+    Unframed,
+    /// Reading it failed part-way (the connection dropped or timed out, or the answer ran
+    /// past [`MAX_ANSWER_BYTES`]): whoever sent it may not have finished.
+    Cut,
+}
+
+/// [`exchange`], noting in `answered` the status of a 2xx answer and how its body ended
+/// (left `None` for any other answer, and where none came). A write's caller reads it when
+/// the 2xx could not be used: the request reached the cart, which may have applied it.
+pub(crate) fn exchange_seen(
+    request: RequestBuilder,
+    on_error: impl FnOnce(&Response) -> Option<CartError>,
+    answered: &Cell<Option<(StatusCode, BodyEnd)>>,
+) -> std::result::Result<(HeaderMap, Vec<u8>), CartError> {
+    match exchange_noting(request, on_error, None, answered)? {
+        Ok((_, headers, body)) => Ok((headers, body)),
+        Err(refusal) => Err(refusal.error),
+    }
+}
+
+fn exchange_noting(
+    request: RequestBuilder,
+    on_error: impl FnOnce(&Response) -> Option<CartError>,
+    keep: Option<StatusCode>,
+    answered: &Cell<Option<(StatusCode, BodyEnd)>>,
+) -> std::result::Result<std::result::Result<Answered, Refusal>, CartError> {
+    answered.set(None);
     let (client, request) = request.build_split();
     let request = request.map_err(transport_error)?;
     let read = matches!(*request.method(), Method::GET | Method::HEAD);
@@ -181,13 +221,27 @@ pub(crate) fn exchange_keeping(
     let status = response.status();
     if status.is_success() {
         let headers = response.headers().clone();
-        return read_body(response, MAX_ANSWER_BYTES)
-            .map(|b| Ok((status, headers, b)))
-            .map_err(|e| {
-                lost(CartError::Ambiguous(format!(
-                    "HTTP {status}: reading the answer failed: {e}"
-                )))
-            });
+        let framed = response.version() >= reqwest::Version::HTTP_2
+            || response.content_length().is_some()
+            || headers
+                .get_all(reqwest::header::TRANSFER_ENCODING)
+                .iter()
+                .any(|v| {
+                    v.to_str()
+                        .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+                });
+        let read = read_body(response, MAX_ANSWER_BYTES);
+        let end = match (&read, framed) {
+            (Err(_), _) => BodyEnd::Cut,
+            (Ok(_), true) => BodyEnd::Whole,
+            (Ok(_), false) => BodyEnd::Unframed,
+        };
+        answered.set(Some((status, end)));
+        return read.map(|b| Ok((status, headers, b))).map_err(|e| {
+            lost(CartError::Ambiguous(format!(
+                "HTTP {status}: reading the answer failed: {e}"
+            )))
+        });
     }
     if let Some(e) = on_error(&response) {
         return Err(e);

@@ -112,6 +112,18 @@ pub enum Fault {
         /// How many write requests.
         count: usize,
     },
+    /// Answer the next `count` requests that change counts (reads pass untouched) 200 with a
+    /// body the adapter cannot use, as a proxy cutting the answer, a PHP notice in place of
+    /// the JSON, or a plugin rewriting it leaves it: the request reached the cart.
+    BrokenWriteAnswer {
+        /// Whether the change is made first (else nothing is).
+        applied: bool,
+        /// Whether the answer is cut short: its `Content-Length` names more than is sent
+        /// before the connection closes. Else a whole answer that is not JSON.
+        cut: bool,
+        /// How many write requests.
+        count: usize,
+    },
     /// Let the next `count` requests that change counts through untouched (reads pass too,
     /// uncounted), so that the fault queued after it meets a later write: a call of several
     /// requests failing after its first was applied.
@@ -131,6 +143,7 @@ impl Fault {
             | Fault::MalformedJson { count }
             | Fault::Hang { count }
             | Fault::ApplyWriteThenDrop { count }
+            | Fault::BrokenWriteAnswer { count, .. }
             | Fault::PassWrites { count } => count,
         }
     }
@@ -834,7 +847,10 @@ fn next_fault(shared: &Shared, kind: Option<RequestKind>) -> Option<Fault> {
     let write = matches!(kind, Some(RequestKind::Adjust | RequestKind::Set));
     let write_only = matches!(
         front,
-        Fault::ApplyThenStatus { .. } | Fault::ApplyWriteThenDrop { .. } | Fault::PassWrites { .. }
+        Fault::ApplyThenStatus { .. }
+            | Fault::ApplyWriteThenDrop { .. }
+            | Fault::BrokenWriteAnswer { .. }
+            | Fault::PassWrites { .. }
     );
     if write_only && !write {
         return None;
@@ -929,6 +945,30 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                 Answer {
                     status: 200,
                     body: b"{\"results\": [ this is not json".to_vec(),
+                    retry_after: None,
+                    headers: Vec::new(),
+                }
+            }
+            Some(Fault::BrokenWriteAnswer { applied, cut, .. }) => {
+                if applied {
+                    let _ = handle(shared, &request);
+                }
+                // What PHP prints when it dies after the headers went (display_errors on).
+                let body = b"<br />\n<b>Fatal error</b>:  Allowed memory size exhausted in <b>wp-includes/class-wpdb.php</b><br />\n{\"update\":[{\"id\"".to_vec();
+                if cut {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len() + 4096
+                    );
+                    let _ = writer.write_all(head.as_bytes());
+                    let _ = writer.write_all(&body);
+                    let _ = writer.flush();
+                    let _ = writer.shutdown(Shutdown::Both);
+                    return;
+                }
+                Answer {
+                    status: 200,
+                    body,
                     retry_after: None,
                     headers: Vec::new(),
                 }
