@@ -63,7 +63,11 @@
 //! come part-way), but comes once PHP is done with the request, so the counts are read back
 //! and each item judged: the count written stands (applied), the count read before does (not
 //! applied: [`SendOutcome::Retry`]), or neither (uncertain); a read-back that fails leaves
-//! the batch a lost answer. A 503 is read back the same way, whether or not it names a wait
+//! the batch a lost answer. So is a 200 whose body cannot be used (cut short, not JSON, JSON
+//! of another shape: a proxy, a PHP notice, a plugin rewriting it), except that an answer
+//! that did not come whole is settled only where the count written stands: PHP may still be
+//! saving the batch (`WooCommerceAdapter::read_back_200`; uncertain until 2026-12-05). A 503
+//! is read back the same way, whether or not it names a wait
 //! (a PHP worker killed mid-batch gets one too); where the read fails as well, the shop is
 //! down (maintenance, overload): [`CartError::Unavailable`], or the wait it named. Where
 //! that window is unacceptable, an `http_json` plugin inside WordPress (keyed, relative) is
@@ -933,7 +937,8 @@ impl WooCommerceAdapter {
                     })
                     .collect();
                 let status = Cell::new(None);
-                let result = common::exchange(
+                let answered = Cell::new(None);
+                let result = common::exchange_seen(
                     self.client
                         .post(self.url(&path))
                         .header(CONTENT_TYPE, "application/json")
@@ -943,6 +948,7 @@ impl WooCommerceAdapter {
                         status.set(Some(r.status()));
                         batch_write_error(r)
                     },
+                    &answered,
                 )
                 .map_err(no_route)
                 .and_then(|(_, bytes)| {
@@ -952,6 +958,20 @@ impl WooCommerceAdapter {
                 });
                 let answer = match result {
                     Ok(a) => a,
+                    // A 200 whose body could not be read (cut short, or not JSON): the batch
+                    // reached WordPress, which may have saved any of it. Read back
+                    // (`read_back_200`); where the read fails, a lost answer as before. (Another
+                    // 2xx, a 202 "accepted" from something queueing the request, may come
+                    // before anything was saved: left a lost answer.)
+                    Err(CartError::Ambiguous(m))
+                        if answered.get().is_some_and(|(status, end)| {
+                            status == StatusCode::OK
+                                && self.read_back_200(items, &chunk, &mut out, end, &m)
+                        }) =>
+                    {
+                        progress.first = false;
+                        continue;
+                    }
                     // A shop that takes fewer items a request (its
                     // `woocommerce_rest_batch_items_limit` filter, or a web server's body
                     // limit) answers 413, nothing applied: the request goes again in halves,
@@ -1038,6 +1058,19 @@ impl WooCommerceAdapter {
                 };
                 progress.first = false;
                 let entries = answer["update"].as_array().cloned().unwrap_or_default();
+                // JSON of another shape (a plugin or proxy rewriting the answer), or without
+                // an entry for some items: those items are read back as for an unreadable
+                // 200 (`read_back_200`); where the read fails, they stay in doubt below.
+                let unanswered: Vec<usize> = chunk.iter().skip(entries.len()).copied().collect();
+                if let (false, Some((StatusCode::OK, end))) =
+                    (unanswered.is_empty(), answered.get())
+                {
+                    let shape = match answer["update"].is_array() {
+                        true => "a batch answer without an entry for it",
+                        false => "JSON without the batch's `update` list",
+                    };
+                    self.read_back_200(items, &unanswered, &mut out, end, shape);
+                }
                 // An entry's error may come after WooCommerce saved the count: it saves, then
                 // runs the `woocommerce_rest_insert_*` hooks, whose exception becomes the
                 // entry's error. Where the count read now is the one written, it was saved
@@ -1059,6 +1092,10 @@ impl WooCommerceAdapter {
                     },
                 };
                 for (n, i) in chunk.iter().enumerate() {
+                    if out[*i].is_some() {
+                        // Judged by the read-back above.
+                        continue;
+                    }
                     let sku = items[*i].sku;
                     let w = &items[*i];
                     let saved = saved_anyway.get(&w.r).and_then(|(_, s)| s.own());
@@ -1133,6 +1170,87 @@ impl WooCommerceAdapter {
                 )
                 .map(|()| count),
             );
+        }
+        true
+    }
+
+    /// Judges the writes `chunk` of a batch answered 200 with a body that could not be used
+    /// (`why`: cut short, not JSON, JSON of another shape), whose body ended as `end`, by the
+    /// counts read now, into `out`; false (nothing judged) when the read fails, and the batch
+    /// stays a lost answer (uncertain). Until 2026-12-05 every such batch was left uncertain
+    /// for the owner to check by hand.
+    ///
+    /// The request reached WordPress, which may have saved any of it; the counts read now
+    /// settle it as a 500's do (`read_back`, [`common::after_failed_write`]): the count
+    /// written stands (applied), the count read before does (not applied, sent again), or
+    /// neither (uncertain). Where the read-back could be fooled:
+    ///
+    /// - A write still being saved when the read comes. WordPress sends its status line with
+    ///   the first byte PHP prints, and the REST server prints the JSON only once the batch
+    ///   handler returned; but a notice or a plugin's stray `echo` during the batch
+    ///   (`display_errors` on, no output buffer) sends a 200 before the items are saved, and a
+    ///   proxy whose time-out then cuts the answer leaves PHP saving on (it notices the
+    ///   client gone only when it prints again, if at all). The count read before then means
+    ///   "not saved yet", and sent again the change would be applied twice. So "not applied"
+    ///   is believed only from an answer that came whole ([`common::BodyEnd::Whole`]: the end
+    ///   its `Content-Length` or chunked framing named, which PHP-FPM's web server sends only
+    ///   once the script ended): PHP was done with the batch, as at a 500. An answer that
+    ///   broke off ([`common::BodyEnd::Cut`]) or ended only with the connection
+    ///   ([`common::BodyEnd::Unframed`], as a cut one does) is settled only where the count
+    ///   written stands (a count saved is saved, whatever PHP does next: a batch writes each
+    ///   item once); otherwise it stays uncertain.
+    /// - WooCommerce's object cache (a persistent Redis or Memcached one): the save updates
+    ///   the database, then deletes the product's cached entries, within the same request. A
+    ///   stale entry can be read only while that request runs, the case above; once PHP is
+    ///   done the read sees what it saved.
+    /// - A storefront sale between the write and the read takes the count off the one
+    ///   written, which then stands nowhere: uncertain, as at a 500. A sale that takes a
+    ///   saved count back exactly to the one read before reads as not applied, and the write
+    ///   goes again on top: the read-add-write window every WooCommerce write has (DESIGN
+    ///   §4), a few milliseconds here, which the 500's read-back accepts too.
+    /// - A read from a lagging replica (a database or cache replica behind the one written)
+    ///   shows the count from before: the 500's read-back takes that risk as well; a shop
+    ///   reading from replicas is one where `http_json` (keyed) is the safe path.
+    fn read_back_200(
+        &self,
+        items: &[Write<'_>],
+        chunk: &[usize],
+        out: &mut [Option<std::result::Result<Option<i64>, SendOutcome>>],
+        end: common::BodyEnd,
+        why: &str,
+    ) -> bool {
+        let refs: Vec<WooRef> = chunk.iter().map(|i| items[*i].r).collect();
+        let Ok(now) = self.read(&refs) else {
+            return false;
+        };
+        let why = truncate(why);
+        for i in chunk {
+            let w = &items[*i];
+            let count = now.get(&w.r).and_then(|(_, s)| s.counting());
+            let judged = match end {
+                common::BodyEnd::Whole => common::after_failed_write(
+                    w.sku,
+                    &format!("HTTP 200 with an answer that could not be read ({why})"),
+                    w.count,
+                    w.before,
+                    count,
+                ),
+                // PHP may still be saving the batch: a count not yet saved is no count not
+                // saved, and sent again it would be applied twice.
+                common::BodyEnd::Unframed | common::BodyEnd::Cut if count == Some(w.count) => {
+                    Ok(())
+                }
+                common::BodyEnd::Unframed | common::BodyEnd::Cut => Err(SendOutcome::Uncertain {
+                    message: format!(
+                        "sku {}: WooCommerce answered 200, but the answer was cut short ({why}); it shows {} where {} was written over {}, and may still have been saving the batch when read, so the count is not sent again; left for the drift report",
+                        w.sku,
+                        count.map_or("no count".to_owned(), |c| c.to_string()),
+                        w.count,
+                        w.before.map_or("no count".to_owned(), |c| c.to_string()),
+                    ),
+                }),
+            };
+            out[*i] = Some(judged.map(|()| count));
         }
         true
     }
