@@ -62,7 +62,9 @@
 //! undo included), so the levels are read back:
 //! the count written stands (applied, judged as a batch answer's level is), the count read
 //! before does (not applied: [`SendOutcome::Retry`]), or neither (uncertain). A read-back
-//! that fails leaves the batch a lost answer. A 4xx that
+//! that fails leaves the batch a lost answer. So is a 200 whose body cannot be used (cut
+//! short, not JSON, JSON of another shape): Medusa sends it, too, only once the workflow has
+//! ended (`read_back_200`; uncertain until 2026-12-05). A 4xx that
 //! names items of the batch ("Item iitem_… is not stocked at location …") fails those items
 //! alone; the others were not applied and are tried again ([`SendOutcome::Retry`]).
 //!
@@ -420,8 +422,8 @@ impl MedusaAdapter {
         self.call_seen(method, url, body, &Cell::new(None))
     }
 
-    /// [`Self::call`], noting in `status` the status of a failed answer (`None` when none
-    /// came: a lost answer).
+    /// [`Self::call`], noting in `status` the status of the answer (`None` when none came: a
+    /// lost answer).
     fn call_seen(
         &self,
         method: Method,
@@ -443,20 +445,29 @@ impl MedusaAdapter {
             }
             let unauthorized = Cell::new(false);
             status.set(None);
-            let result = common::exchange(request, |r| {
-                status.set(Some(r.status()));
-                unauthorized.set(r.status() == StatusCode::UNAUTHORIZED);
-                // Medusa answers 409 to a request that conflicted with another one and says
-                // to retry it (its error handler's CONFLICT): nothing was applied, and a
-                // retry reads again before it writes.
-                if r.status() == StatusCode::CONFLICT {
-                    return Some(CartError::Unavailable(
-                        "HTTP 409: Medusa says the request conflicted with another; retry".into(),
-                    ));
-                }
-                // A delta is read, add, write: the write sent twice adds it twice.
-                (method != Method::GET).then(|| write_error(r)).flatten()
-            });
+            let answered = Cell::new(None);
+            let result = common::exchange_seen(
+                request,
+                |r| {
+                    status.set(Some(r.status()));
+                    unauthorized.set(r.status() == StatusCode::UNAUTHORIZED);
+                    // Medusa answers 409 to a request that conflicted with another one and says
+                    // to retry it (its error handler's CONFLICT): nothing was applied, and a
+                    // retry reads again before it writes.
+                    if r.status() == StatusCode::CONFLICT {
+                        return Some(CartError::Unavailable(
+                            "HTTP 409: Medusa says the request conflicted with another; retry"
+                                .into(),
+                        ));
+                    }
+                    // A delta is read, add, write: the write sent twice adds it twice.
+                    (method != Method::GET).then(|| write_error(r)).flatten()
+                },
+                &answered,
+            );
+            if let Some((s, _)) = answered.get() {
+                status.set(Some(s));
+            }
             match result {
                 Ok((_, bytes)) => {
                     return serde_json::from_slice(&bytes).map_err(|e| {
@@ -627,6 +638,17 @@ impl MedusaAdapter {
                                 None => CartError::Ambiguous(m),
                             }
                         }
+                        // A 200 whose body could not be read or was not JSON: Medusa
+                        // sent it once its workflow had ended (`read_back_200`).
+                        CartError::Ambiguous(m) if status.get() == Some(StatusCode::OK) => {
+                            match self.read_back(chunk, &read_back_200(&m)) {
+                                Some(judged) => {
+                                    out.extend(judged);
+                                    continue;
+                                }
+                                None => CartError::Ambiguous(m),
+                            }
+                        }
                         e => e,
                     };
                     if common::fails_whole_call(&e, n == 0, chunk.len() == call_len) {
@@ -645,6 +667,22 @@ impl MedusaAdapter {
                     continue;
                 }
             };
+            // JSON of another shape (a proxy or plugin rewriting the answer): as unreadable.
+            // Where the read fails, each item is read again to verify (`judged`), and stays in
+            // doubt unless the count written stands.
+            if status.get() == Some(StatusCode::OK)
+                && !answer["created"].is_array()
+                && !answer["updated"].is_array()
+            {
+                let why = format!(
+                    "JSON without `created` or `updated`: {}",
+                    truncate(&answer.to_string())
+                );
+                if let Some(judged) = self.read_back(chunk, &read_back_200(&why)) {
+                    out.extend(judged);
+                    continue;
+                }
+            }
             let mut levels: HashMap<String, Level> = HashMap::new();
             for key in ["created", "updated"] {
                 for l in answer[key].as_array().into_iter().flatten() {
@@ -696,6 +734,36 @@ impl MedusaAdapter {
         });
         Some(judged.collect())
     }
+}
+
+/// What `MedusaAdapter::read_back` names as the answer to a batch answered 200 with a body
+/// that could not be used (`why`: cut short, not JSON, JSON of another shape). Until
+/// 2026-12-05 such a batch was left uncertain for the owner to check by hand; it is settled
+/// by the levels read back, by the rules of Medusa's own 500: the count written stands
+/// (applied), the count read before does (not applied, sent again), holds fell or another
+/// count stands (uncertain). Where that could be fooled:
+///
+/// - A write still being applied when the read comes. Medusa's route awaits the batch
+///   workflow, its undo included, and only then sends its answer, status line and body
+///   together (`res.json`): a 200, whole or cut short by a proxy on its way, comes once the
+///   levels are committed or rolled back. So the count read before does mean "not applied"
+///   here, unlike a lost answer or a gateway's 504, which can come while the workflow runs
+///   (those stay uncertain). Only a 200 is read so: another 2xx (a 202 "accepted" from
+///   something queueing the request) may come before the workflow ran, and stays a lost
+///   answer.
+/// - Reserved quantity: an order placed between the write and the read raises the holds
+///   only, not the stocked count compared; a fulfilment takes its units off the stocked
+///   count and drops its holds, and holds that fell leave the item uncertain, as at a 500.
+/// - A storefront return or restock between the write and the read that moves the stocked
+///   count elsewhere leaves it uncertain; one that takes a written count back exactly to the
+///   one read before reads as not applied, and the write goes again on top: the
+///   read-add-write window of every Medusa write (DESIGN §4), which the 500's read-back
+///   accepts too.
+fn read_back_200(why: &str) -> String {
+    format!(
+        "HTTP 200 with an answer that could not be read, sent once Medusa's workflow had ended ({})",
+        truncate(why)
+    )
 }
 
 /// One level to write, as planned from the level read before it.

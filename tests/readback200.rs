@@ -1,0 +1,369 @@
+//! A write answered 200 with a body the adapter cannot use (cut short by a proxy, a PHP
+//! notice in place of the JSON, a plugin rewriting it) to a cart without idempotency keys
+//! (WooCommerce, Medusa): the request reached the cart, which may or may not have applied
+//! it. Until 2026-12-05 every such sale was left uncertain for the owner to check by hand;
+//! now the adapters settle it by reading the counts back, as after a 500. What a store owner
+//! relies on: a sale that was applied is applied, one that was not is sent again and applied
+//! exactly once, one the read-back cannot tell about stays uncertain, and none is applied
+//! twice, whether the cart answers over loopback through the emulator or a fake Medusa.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::emulator::{Fault, Mode};
+use inventory_sync::{CartId, StackState, Store};
+use platform::{cart_json, fixture, Fixture, SECRET};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+
+const SKU: &str = "RB-1";
+
+/// Passes until nothing waits (bounded by count, never by time).
+fn drain(store: &Store) {
+    for _ in 0..20 {
+        if store.run_stack(None).unwrap().remaining == 0 {
+            return;
+        }
+    }
+}
+
+fn records(store: &Store) -> Value {
+    serde_json::from_str(&store.stack_list_json(None).unwrap()).unwrap()
+}
+
+// ---- WooCommerce, on the emulator ----
+
+/// A WooCommerce shop with `SKU` at 10 on both sides, a real-time cart, and `faults` queued.
+fn woo(faults: Vec<Fault>) -> (Fixture, CartId) {
+    let f = fixture(Mode::WooCommerce);
+    let mut cart = cart_json(&f.emu, 50, SECRET);
+    cart["capabilities"] = json!({"send": true, "get": true, "realtime": "attribute"});
+    let cart = f.store.upsert_cart_json(&cart.to_string()).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    f.item(SKU, 10);
+    f.emu.set_qoh(SKU, 10);
+    for fault in faults {
+        f.emu.inject(fault);
+    }
+    (f, cart)
+}
+
+fn broken(applied: bool, cut: bool) -> Fault {
+    Fault::BrokenWriteAnswer {
+        applied,
+        cut,
+        count: 1,
+    }
+}
+
+/// A whole 200 that is not JSON comes once PHP is done with the batch: the count read back
+/// settles it. Applied: applied, written once. Not applied: sent again, applied once. The
+/// read-back failing too: uncertain, never sent again.
+#[test]
+fn woocommerce_a_whole_200_it_cannot_read_is_settled_by_reading_back() {
+    let (f, cart) = woo(vec![broken(true, false)]);
+    platform::adjust(&f.store, SKU, -1);
+    drain(&f.store);
+    assert_eq!(f.emu.qoh(SKU), Some(9));
+    assert_eq!(f.emu.set_requests(), 1, "written once");
+    assert_eq!(
+        f.count(cart, StackState::Uncertain),
+        0,
+        "{}",
+        records(&f.store)
+    );
+    assert_eq!(f.count(cart, StackState::Waiting), 0);
+
+    let (f, cart) = woo(vec![broken(false, false)]);
+    platform::adjust(&f.store, SKU, -1);
+    drain(&f.store);
+    assert_eq!(f.emu.qoh(SKU), Some(9), "sent again, applied once");
+    assert_eq!(f.emu.set_requests(), 2, "sent again once");
+    assert_eq!(f.count(cart, StackState::Waiting), 0);
+    assert_eq!(f.count(cart, StackState::Uncertain), 0);
+
+    let outage = Fault::Status {
+        status: 503,
+        count: 3,
+        retry_after: None,
+    };
+    let (f, cart) = woo(vec![broken(false, false), outage]);
+    platform::adjust(&f.store, SKU, -1);
+    drain(&f.store);
+    assert_eq!(f.emu.qoh(SKU), Some(10));
+    assert_eq!(f.emu.set_requests(), 1, "never sent again");
+    assert_eq!(
+        f.count(cart, StackState::Uncertain),
+        1,
+        "{}",
+        records(&f.store)
+    );
+}
+
+/// A 200 cut short may have left PHP still saving the batch (a proxy that cut the answer
+/// does not stop it): the count written standing settles it as applied; the count from
+/// before may be one not saved yet, so it stays uncertain and is never sent again.
+#[test]
+fn woocommerce_a_200_cut_short_is_applied_where_the_count_stands_else_uncertain() {
+    let (f, cart) = woo(vec![broken(true, true)]);
+    platform::adjust(&f.store, SKU, -1);
+    drain(&f.store);
+    assert_eq!(f.emu.qoh(SKU), Some(9));
+    assert_eq!(f.emu.set_requests(), 1);
+    assert_eq!(
+        f.count(cart, StackState::Uncertain),
+        0,
+        "{}",
+        records(&f.store)
+    );
+    assert_eq!(f.count(cart, StackState::Waiting), 0);
+
+    let (f, cart) = woo(vec![broken(false, true)]);
+    platform::adjust(&f.store, SKU, -1);
+    drain(&f.store);
+    assert_eq!(f.emu.qoh(SKU), Some(10));
+    assert_eq!(f.emu.set_requests(), 1, "never sent again");
+    let list = records(&f.store);
+    assert_eq!(f.count(cart, StackState::Uncertain), 1, "{list}");
+    assert!(
+        list[0]["last_response"]
+            .as_str()
+            .unwrap_or("")
+            .contains("still have been saving"),
+        "{list}"
+    );
+}
+
+// ---- Medusa, a loopback stand-in for its admin API ----
+
+const LOCATION: &str = "sloc_1";
+const ITEM: &str = "iitem_01";
+
+/// How the fake Medusa answers the next batch write.
+#[derive(Clone, Copy)]
+struct Answer {
+    applied: bool,
+    status: u16,
+    body: &'static str,
+    /// The `Content-Length` names more than `body`, and the connection closes after it.
+    cut: bool,
+}
+
+/// The fake's state: the stocked count at `LOCATION`, the batch writes it took, the answers
+/// of the next ones, and how many reads it answers 503 after a scripted answer.
+#[derive(Default)]
+struct Shop {
+    stocked: i64,
+    writes: usize,
+    script: Vec<Answer>,
+    fail_reads_after: usize,
+    failing_reads: usize,
+}
+
+/// Serves Medusa's admin API for one inventory item on a loopback port, one request a
+/// connection, writing answers byte by byte so that one can be cut short.
+fn medusa(shop: Arc<Mutex<Shop>>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() || first.is_empty() {
+                continue;
+            }
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() || line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let mut parts = first.split_whitespace();
+            let method = parts.next().unwrap_or("").to_owned();
+            let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
+            let answer = answer(&shop, &method, path, &body);
+            let mut stream = reader.into_inner();
+            let head = format!(
+                "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                answer.status,
+                answer.body.len() + if answer.cut { 4096 } else { 0 }
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(answer.body.as_bytes());
+            let _ = stream.flush();
+        }
+    });
+    url
+}
+
+/// A plain answer.
+struct Reply {
+    status: u16,
+    body: String,
+    cut: bool,
+}
+
+fn answer(shop: &Mutex<Shop>, method: &str, path: &str, body: &[u8]) -> Reply {
+    let mut shop = shop.lock().unwrap();
+    let ok = |body: Value| Reply {
+        status: 200,
+        body: body.to_string(),
+        cut: false,
+    };
+    let level = |stocked: i64| {
+        json!({"id": "ilev_1", "inventory_item_id": ITEM, "location_id": LOCATION,
+               "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
+               "available_quantity": stocked})
+    };
+    match (method, path) {
+        ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => {
+            ok(json!({"stock_location": {"id": LOCATION}}))
+        }
+        ("GET", "/admin/inventory-items") if shop.failing_reads > 0 => {
+            shop.failing_reads -= 1;
+            Reply {
+                status: 503,
+                body: r#"{"message":"unavailable"}"#.into(),
+                cut: false,
+            }
+        }
+        ("GET", "/admin/inventory-items") => {
+            let item = json!({"id": ITEM, "sku": SKU, "location_levels": [level(shop.stocked)]});
+            ok(json!({"inventory_items": [item], "count": 1, "offset": 0, "limit": 100}))
+        }
+        ("POST", "/admin/inventory-items/location-levels/batch") => {
+            shop.writes += 1;
+            let b: Value = serde_json::from_slice(body).unwrap();
+            let stocked = b["update"][0]["stocked_quantity"].as_i64().unwrap();
+            if shop.script.is_empty() {
+                shop.stocked = stocked;
+                return ok(json!({"created": [], "updated": [level(stocked)], "deleted": []}));
+            }
+            let a = shop.script.remove(0);
+            if a.applied {
+                shop.stocked = stocked;
+            }
+            shop.failing_reads = shop.fail_reads_after;
+            Reply {
+                status: a.status,
+                body: a.body.into(),
+                cut: a.cut,
+            }
+        }
+        _ => Reply {
+            status: 404,
+            body: r#"{"message":"not found"}"#.into(),
+            cut: false,
+        },
+    }
+}
+
+/// A store with `SKU` at 10, a real-time Medusa cart on a fake whose next batch write is
+/// answered `a` (and, when `fail_reads`, the reads after it 503), at 10 too.
+fn medusa_store(
+    a: Answer,
+    fail_reads: bool,
+) -> (tempfile::TempDir, Store, CartId, Arc<Mutex<Shop>>) {
+    let shop = Arc::new(Mutex::new(Shop {
+        stocked: 10,
+        script: vec![a],
+        fail_reads_after: if fail_reads { 5 } else { 0 },
+        ..Shop::default()
+    }));
+    let url = medusa(shop.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    store.set_param("RetryBaseMs", "0").unwrap();
+    store.set_param("RetryMaxMs", "0").unwrap();
+    store
+        .upsert_item_json(&json!({"sku": SKU, "qoh": 10}).to_string())
+        .unwrap();
+    let cart = json!({"name": "Medusa", "adapter": "medusa", "url": url,
+                      "api_key": "sk_test_secret_1234", "location_id": LOCATION,
+                      "max_items_to_send": 50});
+    let cart = store.upsert_cart_json(&cart.to_string()).unwrap();
+    store.set_cart_sync(cart, true).unwrap();
+    (dir, store, cart, shop)
+}
+
+/// The bodies a 200 to a Medusa batch write may come with that the adapter cannot use: a
+/// proxy's page, JSON cut short (whole, or with the connection closing early), and JSON of
+/// another shape.
+fn medusa_broken(applied: bool) -> Vec<Answer> {
+    let a = |body, cut| Answer {
+        applied,
+        status: 200,
+        body,
+        cut,
+    };
+    vec![
+        a("<html>Saved!</html>", false),
+        a(r#"{"created":[],"updated":[{"inventory_"#, false),
+        a(r#"{"created":[],"updated":[{"inventory_"#, true),
+        a(r#"{"ok":true}"#, false),
+    ]
+}
+
+/// Medusa sends a 200 only once its workflow ended, so a 200 it cannot read is settled by the
+/// level read back: applied where the count written stands; not applied where the count
+/// from before does, and sent again once; uncertain where the read-back fails. Never applied
+/// twice.
+#[test]
+fn medusa_a_200_it_cannot_read_is_settled_by_reading_back() {
+    for a in medusa_broken(true) {
+        let (_dir, store, cart, shop) = medusa_store(a, false);
+        platform::adjust(&store, SKU, -1);
+        drain(&store);
+        let shop = shop.lock().unwrap();
+        assert_eq!((shop.stocked, shop.writes), (9, 1), "{}", a.body);
+        assert_eq!(
+            store.stack_count(cart, StackState::Uncertain).unwrap(),
+            0,
+            "{}: {}",
+            a.body,
+            records(&store)
+        );
+        assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
+    }
+    for a in medusa_broken(false) {
+        let (_dir, store, cart, shop) = medusa_store(a, false);
+        platform::adjust(&store, SKU, -1);
+        drain(&store);
+        let shop = shop.lock().unwrap();
+        assert_eq!((shop.stocked, shop.writes), (9, 2), "{}", a.body);
+        assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
+        assert_eq!(
+            store.stack_count(cart, StackState::Uncertain).unwrap(),
+            0,
+            "{}: {}",
+            a.body,
+            records(&store)
+        );
+    }
+    for applied in [true, false] {
+        let a = medusa_broken(applied)[0];
+        let (_dir, store, cart, shop) = medusa_store(a, true);
+        platform::adjust(&store, SKU, -1);
+        drain(&store);
+        let shop = shop.lock().unwrap();
+        assert_eq!(shop.writes, 1, "never sent again");
+        assert_eq!(shop.stocked, if applied { 9 } else { 10 });
+        assert_eq!(
+            store.stack_count(cart, StackState::Uncertain).unwrap(),
+            1,
+            "{}",
+            records(&store)
+        );
+    }
+}
