@@ -367,3 +367,115 @@ fn medusa_a_200_it_cannot_read_is_settled_by_reading_back() {
         );
     }
 }
+
+// ---- WooCommerce, on a raw loopback server: how the answer ended, and its shape ----
+
+/// Serves one connection each with the next of `answers` (whole HTTP responses, sent as
+/// they are, the connection closed after each): a 200 may come without a `Content-Length`,
+/// its end only the connection closing, as a cut one does.
+fn raw(answers: Vec<String>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (stream, answer) in listener.incoming().zip(answers) {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() || line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let mut stream = reader.into_inner();
+            let _ = stream.write_all(answer.as_bytes());
+            let _ = stream.flush();
+        }
+    });
+    url
+}
+
+fn framed(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn unframed(body: &str) -> String {
+    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{body}")
+}
+
+fn mug(count: i64) -> String {
+    framed(
+        &json!([{"id": 5, "sku": "MUG", "type": "simple", "manage_stock": true,
+                 "stock_quantity": count}])
+        .to_string(),
+    )
+}
+
+/// Send QOH's count 7 for MUG (at 10) answered `write`, then read back at `after`.
+fn woo_set(write: String, after: i64) -> inventory_sync::adapter::SendOutcome {
+    use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+    use inventory_sync::adapter::{CartAdapter, QuantitySet};
+    use inventory_sync::secret::Secret;
+    let url = raw(vec![mug(10), write, mug(after)]);
+    let adapter = WooCommerceAdapter::new(
+        &url,
+        "ck_x",
+        Secret::new("cs_x"),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let out = adapter
+        .set_quantities(&[QuantitySet {
+            key: "k1".into(),
+            sku: "MUG".into(),
+            remote_ref: Some("5".into()),
+            qoh: 7,
+            expected: None,
+        }])
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    out.into_iter().next().unwrap()
+}
+
+/// JSON of another shape (a plugin rewriting the answer), or a PHP notice alone, in a whole
+/// 200: PHP was done, so the count read back settles it, "not applied" included. The same
+/// notice in a 200 whose end was only the connection closing may be an answer cut while PHP
+/// was still saving: only the count written standing settles it; else it stays uncertain,
+/// never sent again.
+#[test]
+fn woocommerce_a_200_of_another_shape_is_settled_and_one_without_a_framed_end_only_if_applied() {
+    use inventory_sync::adapter::SendOutcome;
+    for body in [
+        r#"{"ok":true}"#,
+        "[]",
+        "<b>Notice</b>: headers already sent",
+    ] {
+        assert_eq!(
+            woo_set(framed(body), 7),
+            SendOutcome::Applied { qoh: Some(7) },
+            "{body}"
+        );
+        let not = woo_set(framed(body), 10);
+        assert!(matches!(not, SendOutcome::Retry { .. }), "{body}: {not:?}");
+    }
+    let notice = "<b>Notice</b>: headers already sent";
+    assert_eq!(
+        woo_set(unframed(notice), 7),
+        SendOutcome::Applied { qoh: Some(7) }
+    );
+    let not = woo_set(unframed(notice), 10);
+    assert!(matches!(not, SendOutcome::Uncertain { .. }), "{not:?}");
+    // Another count (a sale between the write and the read): in doubt, as after a 500.
+    let other = woo_set(framed(r#"{"ok":true}"#), 6);
+    assert!(matches!(other, SendOutcome::Uncertain { .. }), "{other:?}");
+}
