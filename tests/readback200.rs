@@ -148,6 +148,8 @@ struct Answer {
     body: &'static str,
     /// The `Content-Length` names more than `body`, and the connection closes after it.
     cut: bool,
+    /// Sent as HTML (a proxy's own page), not as JSON as Medusa sends its answers.
+    page: bool,
 }
 
 /// The fake's state: the stocked count at `LOCATION`, the batch writes it took, the answers
@@ -194,8 +196,9 @@ fn medusa(shop: Arc<Mutex<Shop>>) -> String {
             let answer = answer(&shop, &method, path, &body);
             let mut stream = reader.into_inner();
             let head = format!(
-                "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 answer.status,
+                if answer.page { "text/html" } else { "application/json" },
                 answer.body.len() + if answer.cut { 4096 } else { 0 }
             );
             let _ = stream.write_all(head.as_bytes());
@@ -211,6 +214,7 @@ struct Reply {
     status: u16,
     body: String,
     cut: bool,
+    page: bool,
 }
 
 fn answer(shop: &Mutex<Shop>, method: &str, path: &str, body: &[u8]) -> Reply {
@@ -219,6 +223,7 @@ fn answer(shop: &Mutex<Shop>, method: &str, path: &str, body: &[u8]) -> Reply {
         status: 200,
         body: body.to_string(),
         cut: false,
+        page: false,
     };
     let level = |stocked: i64| {
         json!({"id": "ilev_1", "inventory_item_id": ITEM, "location_id": LOCATION,
@@ -235,6 +240,7 @@ fn answer(shop: &Mutex<Shop>, method: &str, path: &str, body: &[u8]) -> Reply {
                 status: 503,
                 body: r#"{"message":"unavailable"}"#.into(),
                 cut: false,
+                page: false,
             }
         }
         ("GET", "/admin/inventory-items") => {
@@ -258,12 +264,14 @@ fn answer(shop: &Mutex<Shop>, method: &str, path: &str, body: &[u8]) -> Reply {
                 status: a.status,
                 body: a.body.into(),
                 cut: a.cut,
+                page: a.page,
             }
         }
         _ => Reply {
             status: 404,
             body: r#"{"message":"not found"}"#.into(),
             cut: false,
+            page: false,
         },
     }
 }
@@ -306,6 +314,7 @@ fn medusa_broken(applied: bool) -> Vec<Answer> {
         status: 200,
         body,
         cut,
+        page: false,
     };
     vec![
         a("<html>Saved!</html>", false),
@@ -475,7 +484,46 @@ fn woocommerce_a_200_of_another_shape_is_settled_and_one_without_a_framed_end_on
     );
     let not = woo_set(unframed(notice), 10);
     assert!(matches!(not, SendOutcome::Uncertain { .. }), "{not:?}");
+    // A whole page that is not WordPress's (HTML: a proxy's own, sent 200 where it gave up
+    // waiting) may come while PHP saves on: the same.
+    let page = "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 6\r\nconnection: close\r\n\r\n<html>";
+    assert_eq!(
+        woo_set(page.to_owned(), 7),
+        SendOutcome::Applied { qoh: Some(7) }
+    );
+    let not = woo_set(page.to_owned(), 10);
+    assert!(matches!(not, SendOutcome::Uncertain { .. }), "{not:?}");
     // Another count (a sale between the write and the read): in doubt, as after a 500.
     let other = woo_set(framed(r#"{"ok":true}"#), 6);
     assert!(matches!(other, SendOutcome::Uncertain { .. }), "{other:?}");
+}
+
+/// A 200 sent as HTML is not Medusa's answer (it sends JSON) but may be a proxy's own page,
+/// sent where it gave up waiting while the workflow runs on: it settles the sale only where
+/// the count written stands, and one still showing the count from before stays uncertain,
+/// never sent again.
+#[test]
+fn medusa_a_200_page_not_its_own_is_settled_only_where_the_count_written_stands() {
+    for applied in [true, false] {
+        let a = Answer {
+            applied,
+            status: 200,
+            body: "<html>Gateway busy</html>",
+            cut: false,
+            page: true,
+        };
+        let (_dir, store, cart, shop) = medusa_store(a, false);
+        platform::adjust(&store, SKU, -1);
+        drain(&store);
+        let shop = shop.lock().unwrap();
+        assert_eq!(shop.writes, 1, "never sent again");
+        assert_eq!(shop.stocked, if applied { 9 } else { 10 });
+        assert_eq!(
+            store.stack_count(cart, StackState::Uncertain).unwrap(),
+            if applied { 0 } else { 1 },
+            "{}",
+            records(&store)
+        );
+        assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
+    }
 }

@@ -190,13 +190,25 @@ pub(crate) enum BodyEnd {
     Cut,
 }
 
-/// [`exchange`], noting in `answered` the status of a 2xx answer and how its body ended
-/// (left `None` for any other answer, and where none came). A write's caller reads it when
-/// the 2xx could not be used: the request reached the cart, which may have applied it.
+/// What [`exchange_seen`] notes of a 2xx answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub status: StatusCode,
+    /// How its body ended.
+    pub end: BodyEnd,
+    /// Whether its `Content-Type` is JSON, as the carts' APIs send it before anything else
+    /// of the answer (WordPress's REST server sets it before it runs the handler; Express's
+    /// `res.json` with the body): a proxy's own page (HTML) is not the cart's answer.
+    pub json: bool,
+}
+
+/// [`exchange`], noting in `answered` what came of a 2xx answer (left `None` for any other
+/// answer, and where none came). A write's caller reads it when the 2xx could not be used:
+/// the request reached the cart, which may have applied it.
 pub(crate) fn exchange_seen(
     request: RequestBuilder,
     on_error: impl FnOnce(&Response) -> Option<CartError>,
-    answered: &Cell<Option<(StatusCode, BodyEnd)>>,
+    answered: &Cell<Option<Seen>>,
 ) -> std::result::Result<(HeaderMap, Vec<u8>), CartError> {
     match exchange_noting(request, on_error, None, answered)? {
         Ok((_, headers, body)) => Ok((headers, body)),
@@ -208,7 +220,7 @@ fn exchange_noting(
     request: RequestBuilder,
     on_error: impl FnOnce(&Response) -> Option<CartError>,
     keep: Option<StatusCode>,
-    answered: &Cell<Option<(StatusCode, BodyEnd)>>,
+    answered: &Cell<Option<Seen>>,
 ) -> std::result::Result<std::result::Result<Answered, Refusal>, CartError> {
     answered.set(None);
     let (client, request) = request.build_split();
@@ -236,7 +248,14 @@ fn exchange_noting(
             (Ok(_), true) => BodyEnd::Whole,
             (Ok(_), false) => BodyEnd::Unframed,
         };
-        answered.set(Some((status, end)));
+        let json = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let v = v.to_ascii_lowercase();
+                v.starts_with("application/json") || v.contains("+json")
+            });
+        answered.set(Some(Seen { status, end, json }));
         return read.map(|b| Ok((status, headers, b))).map_err(|e| {
             lost(CartError::Ambiguous(format!(
                 "HTTP {status}: reading the answer failed: {e}"

@@ -419,17 +419,18 @@ impl MedusaAdapter {
         url: Url,
         body: Option<&Value>,
     ) -> std::result::Result<Value, CartError> {
-        self.call_seen(method, url, body, &Cell::new(None))
+        self.call_seen(method, url, body, &Cell::new(None), &Cell::new(None))
     }
 
     /// [`Self::call`], noting in `status` the status of the answer (`None` when none came: a
-    /// lost answer).
+    /// lost answer), and in `seen` what came of a 2xx ([`common::exchange_seen`]).
     fn call_seen(
         &self,
         method: Method,
         url: Url,
         body: Option<&Value>,
         status: &Cell<Option<StatusCode>>,
+        seen: &Cell<Option<common::Seen>>,
     ) -> std::result::Result<Value, CartError> {
         let relogin = matches!(self.auth, MedusaAuth::EmailPass { .. });
         for attempt in 0..2 {
@@ -465,8 +466,9 @@ impl MedusaAdapter {
                 },
                 &answered,
             );
-            if let Some((s, _)) = answered.get() {
-                status.set(Some(s));
+            seen.set(answered.get());
+            if let Some(a) = answered.get() {
+                status.set(Some(a.status));
             }
             match result {
                 Ok((_, bytes)) => {
@@ -590,11 +592,15 @@ impl MedusaAdapter {
                 .collect();
             let body = batch_body(&self.location, &writes);
             let status = Cell::new(None);
+            let seen = Cell::new(None);
+            // Whether the 200 is Medusa's own (JSON): then it came once the workflow ended.
+            let medusas = || seen.get().is_some_and(|s: common::Seen| s.json);
             let answer = match self.call_seen(
                 Method::POST,
                 self.url("admin/inventory-items/location-levels/batch"),
                 Some(&body),
                 &status,
+                &seen,
             ) {
                 Ok(a) => a,
                 // Medusa writes a batch's levels in one transaction, rolled back whole when one
@@ -630,6 +636,7 @@ impl MedusaAdapter {
                             match self.read_back(
                                 chunk,
                                 "HTTP 500 (Medusa's own error, once its workflow had ended)",
+                                true,
                             ) {
                                 Some(judged) => {
                                     out.extend(judged);
@@ -641,7 +648,7 @@ impl MedusaAdapter {
                         // A 200 whose body could not be read or was not JSON: Medusa
                         // sent it once its workflow had ended (`read_back_200`).
                         CartError::Ambiguous(m) if status.get() == Some(StatusCode::OK) => {
-                            match self.read_back(chunk, &read_back_200(&m)) {
+                            match self.read_back(chunk, &read_back_200(&m), medusas()) {
                                 Some(judged) => {
                                     out.extend(judged);
                                     continue;
@@ -678,7 +685,7 @@ impl MedusaAdapter {
                     "JSON without `created` or `updated`: {}",
                     truncate(&answer.to_string())
                 );
-                if let Some(judged) = self.read_back(chunk, &read_back_200(&why)) {
+                if let Some(judged) = self.read_back(chunk, &read_back_200(&why), medusas()) {
                     out.extend(judged);
                     continue;
                 }
@@ -704,11 +711,13 @@ impl MedusaAdapter {
     /// Judges each write of a batch Medusa answered 500 (`answer`) by its level read now
     /// ([`common::after_failed_write`]; where the count written stands, `Ok` with the level,
     /// judged as any answer's level is). `None` when the read fails: the batch stays a lost
-    /// answer.
+    /// answer. Unless `ended` (the answer shows the workflow had ended), the count read
+    /// before is no sign of "not applied" (the write may still be under way): uncertain.
     fn read_back(
         &self,
         chunk: &[Write<'_>],
         answer: &str,
+        ended: bool,
     ) -> Option<Vec<std::result::Result<Option<Level>, SendOutcome>>> {
         let keys: Vec<(&str, Option<&str>)> =
             chunk.iter().map(|w| (w.sku, Some(w.id.as_str()))).collect();
@@ -722,14 +731,22 @@ impl MedusaAdapter {
                 // the undo of a write that stood erases the shipment's change. In doubt, as
                 // for any answer's level (`after_write`).
                 Some(l) if l.reserved < w.reserved => Err(after_write(w, l)),
-                now => common::after_failed_write(
+                now => match common::after_failed_write(
                     w.sku,
                     answer,
                     w.stocked,
                     w.before,
                     now.map(|l| l.stocked),
-                )
-                .map(|()| now),
+                ) {
+                    Err(SendOutcome::Retry { .. }) if !ended => Err(SendOutcome::Uncertain {
+                        message: format!(
+                            "sku {}: the cart answered {answer}, but not as Medusa does (not JSON: a proxy's own page?), so the write may still have been under way when the level, still {}, was read; not sent again; left for the drift report",
+                            w.sku,
+                            w.before.map_or("none".to_owned(), |b| b.to_string())
+                        ),
+                    }),
+                    judged => judged.map(|()| now),
+                },
             }
         });
         Some(judged.collect())
@@ -750,7 +767,10 @@ impl MedusaAdapter {
 ///   here, unlike a lost answer or a gateway's 504, which can come while the workflow runs
 ///   (those stay uncertain). Only a 200 is read so: another 2xx (a 202 "accepted" from
 ///   something queueing the request) may come before the workflow ran, and stays a lost
-///   answer.
+///   answer. And only a 200 that is JSON (as `res.json` sends it; a proxy that cuts or
+///   rewrites the body keeps the header) is taken for Medusa's: a proxy's own page sent 200
+///   where it gave up waiting (an `error_page … =200`) may come while the workflow runs, so
+///   it settles a write only where the count written stands.
 /// - Reserved quantity: an order placed between the write and the read raises the holds
 ///   only, not the stocked count compared; a fulfilment takes its units off the stocked
 ///   count and drops its holds, and holds that fell leave the item uncertain, as at a 500.

@@ -65,12 +65,12 @@
 //! applied: [`SendOutcome::Retry`]), or neither (uncertain); a read-back that fails leaves
 //! the batch a lost answer. So is a 200 whose body cannot be used (cut short, not JSON, JSON
 //! of another shape: a proxy, a PHP notice, a plugin rewriting it), except that an answer
-//! that did not come whole is settled only where the count written stands: PHP may still be
-//! saving the batch (`WooCommerceAdapter::read_back_200`; uncertain until 2026-12-05). A 503
-//! is read back the same way, whether or not it names a wait
-//! (a PHP worker killed mid-batch gets one too); where the read fails as well, the shop is
-//! down (maintenance, overload): [`CartError::Unavailable`], or the wait it named. Where
-//! that window is unacceptable, an `http_json` plugin inside WordPress (keyed, relative) is
+//! that did not come whole, or not as JSON (a proxy's own page), is settled only where the
+//! count written stands: PHP may still be saving the batch
+//! (`WooCommerceAdapter::read_back_200`; uncertain until 2026-12-05). A 503 is read back the
+//! same way, whether or not it names a wait (a PHP worker killed mid-batch gets one too);
+//! where the read fails as well, the shop is down (maintenance, overload):
+//! [`CartError::Unavailable`], or the wait it named. Where that window is unacceptable, an `http_json` plugin inside WordPress (keyed, relative) is
 //! the safe path. A set with an `expected` count is checked
 //! the same way (read, compare, write) and answers [`SendOutcome::Conflict`] on a mismatch.
 //!
@@ -964,9 +964,9 @@ impl WooCommerceAdapter {
                     // 2xx, a 202 "accepted" from something queueing the request, may come
                     // before anything was saved: left a lost answer.)
                     Err(CartError::Ambiguous(m))
-                        if answered.get().is_some_and(|(status, end)| {
-                            status == StatusCode::OK
-                                && self.read_back_200(items, &chunk, &mut out, end, &m)
+                        if answered.get().is_some_and(|seen| {
+                            seen.status == StatusCode::OK
+                                && self.read_back_200(items, &chunk, &mut out, seen, &m)
                         }) =>
                     {
                         progress.first = false;
@@ -1062,14 +1062,14 @@ impl WooCommerceAdapter {
                 // an entry for some items: those items are read back as for an unreadable
                 // 200 (`read_back_200`); where the read fails, they stay in doubt below.
                 let unanswered: Vec<usize> = chunk.iter().skip(entries.len()).copied().collect();
-                if let (false, Some((StatusCode::OK, end))) =
-                    (unanswered.is_empty(), answered.get())
-                {
+                if let (false, Some(seen)) = (unanswered.is_empty(), answered.get()) {
                     let shape = match answer["update"].is_array() {
                         true => "a batch answer without an entry for it",
                         false => "JSON without the batch's `update` list",
                     };
-                    self.read_back_200(items, &unanswered, &mut out, end, shape);
+                    if seen.status == StatusCode::OK {
+                        self.read_back_200(items, &unanswered, &mut out, seen, shape);
+                    }
                 }
                 // An entry's error may come after WooCommerce saved the count: it saves, then
                 // runs the `woocommerce_rest_insert_*` hooks, whose exception becomes the
@@ -1199,6 +1199,11 @@ impl WooCommerceAdapter {
     ///   ([`common::BodyEnd::Unframed`], as a cut one does) is settled only where the count
     ///   written stands (a count saved is saved, whatever PHP does next: a batch writes each
     ///   item once); otherwise it stays uncertain.
+    /// - A 200 that is not WordPress's: a proxy's own page, sent 200 where it gave up
+    ///   waiting (an `error_page … =200` in nginx) while PHP saves on. WordPress's REST server
+    ///   sets `Content-Type: application/json` before it runs the handler, so the answer
+    ///   PHP sends has it, notices and all; a whole answer without it (an HTML page) is
+    ///   treated as one cut short ([`common::Seen::json`]).
     /// - WooCommerce's object cache (a persistent Redis or Memcached one): the save updates
     ///   the database, then deletes the product's cached entries, within the same request. A
     ///   stale entry can be read only while that request runs, the case above; once PHP is
@@ -1216,7 +1221,7 @@ impl WooCommerceAdapter {
         items: &[Write<'_>],
         chunk: &[usize],
         out: &mut [Option<std::result::Result<Option<i64>, SendOutcome>>],
-        end: common::BodyEnd,
+        seen: common::Seen,
         why: &str,
     ) -> bool {
         let refs: Vec<WooRef> = chunk.iter().map(|i| items[*i].r).collect();
@@ -1227,8 +1232,8 @@ impl WooCommerceAdapter {
         for i in chunk {
             let w = &items[*i];
             let count = now.get(&w.r).and_then(|(_, s)| s.counting());
-            let judged = match end {
-                common::BodyEnd::Whole => common::after_failed_write(
+            let judged = match seen.end {
+                common::BodyEnd::Whole if seen.json => common::after_failed_write(
                     w.sku,
                     &format!("HTTP 200 with an answer that could not be read ({why})"),
                     w.count,
@@ -1237,12 +1242,10 @@ impl WooCommerceAdapter {
                 ),
                 // PHP may still be saving the batch: a count not yet saved is no count not
                 // saved, and sent again it would be applied twice.
-                common::BodyEnd::Unframed | common::BodyEnd::Cut if count == Some(w.count) => {
-                    Ok(())
-                }
-                common::BodyEnd::Unframed | common::BodyEnd::Cut => Err(SendOutcome::Uncertain {
+                _ if count == Some(w.count) => Ok(()),
+                _ => Err(SendOutcome::Uncertain {
                     message: format!(
-                        "sku {}: WooCommerce answered 200, but the answer was cut short ({why}); it shows {} where {} was written over {}, and may still have been saving the batch when read, so the count is not sent again; left for the drift report",
+                        "sku {}: the batch was answered 200, but not with a whole answer of WordPress's ({why}); it shows {} where {} was written over {}, and WordPress may still have been saving the batch when read, so the count is not sent again; left for the drift report",
                         w.sku,
                         count.map_or("no count".to_owned(), |c| c.to_string()),
                         w.count,
