@@ -14,7 +14,7 @@ use inventory_sync::emulator::{Fault, Mode};
 use inventory_sync::{CartId, StackState, Store};
 use platform::{cart_json, fixture, Fixture, SECRET};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::sync::{Arc, Mutex};
 
 const SKU: &str = "RB-1";
@@ -172,24 +172,9 @@ fn medusa(shop: Arc<Mutex<Shop>>) -> String {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             let mut reader = BufReader::new(stream);
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_err() || first.is_empty() {
+            let Some((first, body)) = platform::read_request(&mut reader) else {
                 continue;
-            }
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() || line.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
+            };
             let mut parts = first.split_whitespace();
             let method = parts.next().unwrap_or("").to_owned();
             let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
@@ -389,20 +374,7 @@ fn raw(answers: Vec<String>) -> String {
         for (stream, answer) in listener.incoming().zip(answers) {
             let Ok(stream) = stream else { continue };
             let mut reader = BufReader::new(stream);
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() || line.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
+            let _ = platform::read_request(&mut reader);
             let mut stream = reader.into_inner();
             let _ = stream.write_all(answer.as_bytes());
             let _ = stream.flush();

@@ -293,39 +293,48 @@ pub fn send_qoh_sets_one_record_once(mode: Mode) {
 /// A fake shop's answer: (status, extra headers, JSON body).
 pub type Reply = (u16, Vec<(String, String)>, String);
 
+/// Reads one HTTP/1.1 request from `reader`: its request line (empty when the client sent
+/// none) and its body, as long as its `Content-Length` says. `None` when no request line came.
+pub fn read_request<R: std::io::BufRead>(reader: &mut R) -> Option<(String, Vec<u8>)> {
+    let mut first = String::new();
+    if reader.read_line(&mut first).is_err() || first.is_empty() {
+        return None;
+    }
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            break;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    Some((first, body))
+}
+
 /// Serves HTTP/1.1 on a loopback port, one request a connection, each answered by
 /// `answer(method, path?query, body)`; returns the base URL (`http://127.0.0.1:port/`).
 /// For shops the emulator does not model (the WooCommerce tests' fake shops).
 pub fn serve(mut answer: impl FnMut(&str, &str, &str) -> Reply + Send + 'static) -> String {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             let mut reader = BufReader::new(stream);
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_err() || first.is_empty() {
+            let Some((first, body)) = read_request(&mut reader) else {
                 continue;
-            }
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    break;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
+            };
             let body = String::from_utf8_lossy(&body).into_owned();
             let mut parts = first.split_whitespace();
             let method = parts.next().unwrap_or("").to_owned();
