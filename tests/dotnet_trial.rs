@@ -5,23 +5,10 @@
 //! gives the report, and the repair by compare-and-set.
 #![cfg(feature = "emulator")]
 
+mod ffi_text;
+use ffi_text::*;
 use inventory_sync::ffi::*;
-use std::ffi::CString;
 use std::ptr;
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 4096];
-    let mut needed = 0;
-    // SAFETY: a live buffer of 4096 bytes and a live `needed`.
-    let status = unsafe { invsync_last_error(buf.as_mut_ptr().cast(), 4096, &mut needed) };
-    assert_eq!(status, INVSYNC_OK);
-    buf.truncate(needed as usize - 1);
-    String::from_utf8(buf).unwrap()
-}
 
 struct Fx {
     _dir: tempfile::TempDir,

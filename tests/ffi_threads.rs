@@ -1,19 +1,11 @@
 //! What the header promises about threads: one handle used from several threads at once, and
 //! a last error message and a last report per thread.
 
+mod ffi_text;
+use ffi_text::*;
 use inventory_sync::ffi::*;
 use std::ffi::CString;
 use std::ptr;
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 1024];
-    let mut needed = 0;
-    // SAFETY: a live buffer of 1024 bytes and a live `needed`.
-    let status = unsafe { invsync_last_error(buf.as_mut_ptr().cast(), 1024, &mut needed) };
-    assert_eq!(status, INVSYNC_OK);
-    buf.truncate(needed as usize - 1);
-    String::from_utf8(buf).unwrap()
-}
 
 #[test]
 fn one_handle_serves_several_threads_and_messages_stay_per_thread() {

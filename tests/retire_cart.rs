@@ -11,10 +11,11 @@ mod common;
 
 use common::*;
 use inventory_sync::emulator::Emulator;
+mod ffi_text;
+use ffi_text::*;
 use inventory_sync::ffi::*;
 use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
 use inventory_sync::{ErrorKind, Reason, SendOptions, StackState};
-use std::ffi::CString;
 use std::ptr;
 
 /// The response each record discarded with its cart is logged with (part of it).
@@ -295,20 +296,6 @@ fn a_retirement_rolled_back_leaves_the_cart_with_all_its_records() {
     assert_eq!(ids(&f, gone), before);
     assert_eq!(count(&f, "SELECT COUNT(*) FROM stack_log"), logged);
     assert_eq!(f.store.retire_cart(gone).unwrap(), before.len());
-}
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 4096];
-    let mut needed = 0;
-    // SAFETY: a live buffer of 4096 bytes and a live `needed`.
-    let status = unsafe { invsync_last_error(buf.as_mut_ptr().cast(), 4096, &mut needed) };
-    assert_eq!(status, INVSYNC_OK);
-    buf.truncate(needed as usize - 1);
-    String::from_utf8(buf).unwrap()
 }
 
 /// Through the C ABI: the count comes back; a NULL out pointer is refused before anything is
