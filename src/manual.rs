@@ -74,8 +74,43 @@ pub struct NotApplied {
     pub why: String,
 }
 
+/// One item whose QOH *Get QOH* changed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QohChange {
+    /// The store's SKU.
+    pub sku: String,
+    /// Its QOH before the run.
+    pub before: i64,
+    /// Its QOH after it.
+    pub after: i64,
+}
+
+/// One item *Get QOH* created (`create_new`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreatedItem {
+    /// Its SKU.
+    pub sku: String,
+    /// The QOH it was created with: the cart's count (0 for a product made for a variant the
+    /// cart listed: a product with variants holds no stock of its own).
+    pub qoh: i64,
+}
+
+/// The most entries [`GetReport::updated_items`] and [`GetReport::created_items`] each hold.
+/// The report lives in memory until the call returns, is kept for [`Store::last_report`], and
+/// is copied into a host's buffer: listed whole, a first Get QOH creating a catalogue of
+/// 100,000 items would make a report of some 4 MB for a host to allocate (and a VBA host to
+/// parse) when the owner reads a handful of lines. 1,000 entries (some 60 KB at most) show
+/// every change of an ordinary run, and the counts still say how many there were.
+pub(crate) const REPORT_ITEMS_MAX: usize = 1000;
+
 /// What *Get QOH* did.
+///
+/// Fields may be added (hence `#[non_exhaustive]`: a report is the library's to make, never
+/// built by a caller); its JSON keys keep their names, types and meanings.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GetReport {
     /// Items whose QOH changed.
     pub updated: usize,
@@ -89,10 +124,79 @@ pub struct GetReport {
     pub not_applied: Vec<NotApplied>,
     /// Whether the progress callback stopped it.
     pub cancelled: bool,
+    /// The items of `updated`, in the cart's listing order, each with its QOH before and after
+    /// (the first 1,000: see `updated_items_left_out`), so the owner sees which moved and by
+    /// how much.
+    pub updated_items: Vec<QohChange>,
+    /// How many items of `updated` are not in `updated_items` (0 unless it holds 1,000).
+    pub updated_items_left_out: usize,
+    /// The items of `created`, in the order they were made, each with the QOH it was given
+    /// (the first 1,000: see `created_items_left_out`).
+    pub created_items: Vec<CreatedItem>,
+    /// How many items of `created` are not in `created_items` (0 unless it holds 1,000).
+    pub created_items_left_out: usize,
     /// Why it stopped before the end, when the cart failed after some pages were applied
     /// (the call still returns the report; before any, the call fails instead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl GetReport {
+    /// Counts an item Get QOH moved from `before` to `after`, listed while there is room.
+    fn note_updated(&mut self, sku: &str, before: i64, after: i64) {
+        self.updated += 1;
+        match self.updated_items.len() < REPORT_ITEMS_MAX {
+            true => self.updated_items.push(QohChange {
+                sku: sku.to_owned(),
+                before,
+                after,
+            }),
+            false => self.updated_items_left_out += 1,
+        }
+    }
+
+    /// Counts an item Get QOH created with `qoh`, listed while there is room.
+    fn note_created(&mut self, sku: &str, qoh: i64) {
+        self.created += 1;
+        match self.created_items.len() < REPORT_ITEMS_MAX {
+            true => self.created_items.push(CreatedItem {
+                sku: sku.to_owned(),
+                qoh,
+            }),
+            false => self.created_items_left_out += 1,
+        }
+    }
+
+    /// Where the report stands, to go [`GetReport::back_to`] when a page's transaction is
+    /// rolled back.
+    fn mark(&self) -> [usize; 9] {
+        [
+            self.updated,
+            self.created,
+            self.unchanged,
+            self.unknown.len(),
+            self.not_applied.len(),
+            self.updated_items.len(),
+            self.updated_items_left_out,
+            self.created_items.len(),
+            self.created_items_left_out,
+        ]
+    }
+
+    /// Forgets what was noted since `mark`.
+    fn back_to(&mut self, mark: [usize; 9]) {
+        let [updated, created, unchanged, unknown, not_applied, u_items, u_out, c_items, c_out] =
+            mark;
+        self.updated = updated;
+        self.created = created;
+        self.unchanged = unchanged;
+        self.unknown.truncate(unknown);
+        self.not_applied.truncate(not_applied);
+        self.updated_items.truncate(u_items);
+        self.updated_items_left_out = u_out;
+        self.created_items.truncate(c_items);
+        self.created_items_left_out = c_out;
+    }
 }
 
 /// One preflight warning (rule 11).
@@ -1039,13 +1143,7 @@ impl Store {
         for (items, since, asked_at) in pages {
             // What the report said before this page: a page whose transaction fails is rolled
             // back whole, and its counts are not reported as applied.
-            let before = (
-                report.updated,
-                report.created,
-                report.unchanged,
-                report.unknown.len(),
-                report.not_applied.len(),
-            );
+            let before = report.mark();
             let written = self.write(|c| {
                 // The carts a change goes to: the same for the whole page.
                 let pull = Pull {
@@ -1104,11 +1202,7 @@ impl Store {
                     // The pages before stand (each was its own transaction): the call fails, and
                     // its report, kept for `last_report`, says what they changed.
                     if applied > 0 {
-                        report.updated = before.0;
-                        report.created = before.1;
-                        report.unchanged = before.2;
-                        report.unknown.truncate(before.3);
-                        report.not_applied.truncate(before.4);
+                        report.back_to(before);
                         report.error = Some(format!(
                             "stopped after {}: {}; what was done stands, run it again to finish",
                             crate::counted(applied, "item"),
@@ -2588,7 +2682,7 @@ pub(crate) fn queue_correction(
 
 /// Creates item `sku` with `count` for Get QOH's `create_new`: a variant of its product where
 /// the cart lists it as one (the product made too, without stock, where the store lacks it:
-/// then `true` beside the id), otherwise an item of its own. `Err` says why it was not
+/// then its SKU beside the id), otherwise an item of its own. `Err` says why it was not
 /// created: its product is a variant in the store, or holds stock of its own (a product with
 /// variants holds none), or is shown by an `Attribute` cart that would go on selling that
 /// count (`items::refuse_as_product`, `items::insert_variant`, as for a host's variant), or
@@ -2599,7 +2693,7 @@ fn create_item(
     pull: &Pull<'_>,
     sku: &str,
     count: i64,
-) -> Result<std::result::Result<(ItemId, bool), String>> {
+) -> Result<std::result::Result<(ItemId, Option<String>), String>> {
     // Deleted on purpose while the cart showed it: its listing there is what the store no
     // longer has, not a new product.
     if sql::deleted_on_cart_has(c, pull.cart.id, sku)? {
@@ -2635,7 +2729,7 @@ fn create_item(
     let Some(product) = product else {
         let id = sql::item_insert(c, sku, None, "{}", "", count)?;
         created(pull, sku);
-        return Ok(Ok((id, false)));
+        return Ok(Ok((id, None)));
     };
     let Ok(product) = check_sku(product) else {
         return Ok(Err(format!(
@@ -2658,7 +2752,7 @@ fn create_item(
             created(pull, product);
             let variant = sql::item_insert(c, sku, Some(id), "{}", "", count)?;
             created(pull, sku);
-            return Ok(Ok((variant, true)));
+            return Ok(Ok((variant, Some(product.to_owned()))));
         }
         Some(p) => p,
     };
@@ -2672,7 +2766,7 @@ fn create_item(
     match inserted {
         Ok(id) => {
             created(pull, sku);
-            Ok(Ok((id, false)))
+            Ok(Ok((id, None)))
         }
         Err(e) if e.kind() == ErrorKind::Refused => Ok(Err(format!(
             "not created: the cart lists it as a variant of {product:?}: {}",
@@ -2806,7 +2900,9 @@ fn apply_pulled(
             Some(s) if create_new => {
                 let id = match create_item(c, pull, s, count)? {
                     Ok((id, product_made)) => {
-                        report.created += usize::from(product_made);
+                        if let Some(product) = product_made {
+                            report.note_created(&product, 0);
+                        }
                         id
                     }
                     Err(why) => {
@@ -2825,7 +2921,7 @@ fn apply_pulled(
                 } else if count < 0 {
                     queue_correction(c, cart.id, id, -count, workstation)?;
                 }
-                report.created += 1;
+                report.note_created(s, count);
             }
             // Each reason named: "not a valid SKU or count" left the owner to guess which.
             _ if create_new => report.not_applied.push(NotApplied {
@@ -2954,7 +3050,7 @@ fn apply_pulled(
             .origin_moved(moved)
     });
     match change.and_then(|change| apply_change(c, &item, &change, workstation, &pull.targets)) {
-        Ok(_) => report.updated += 1,
+        Ok(_) => report.note_updated(&item.sku, item.qoh, item.qoh + delta),
         // (The refusal speaks of a delta or QOH the owner never made: the count is named.)
         Err(e) if e.kind() == ErrorKind::InvalidArgument => {
             report.not_applied.push(NotApplied {
