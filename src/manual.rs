@@ -2404,6 +2404,39 @@ fn in_doubt_why(w: sql::Waiting) -> String {
     )
 }
 
+/// [`in_doubt_why`] for Get QOH, telling apart the records the cart refused for good
+/// ([`sql::refused_for_good`]): those are not in its count. Until 2026-12-05 they were said to
+/// be "maybe" in it, and to let the stack deliver them or retry them: an owner who had
+/// added the product to the cart with the sale already taken off, then retried the sale, had
+/// the unit taken off there twice.
+fn in_doubt_why_of(
+    c: &rusqlite::Connection,
+    cart: CartId,
+    item: ItemId,
+    w: sql::Waiting,
+) -> Result<String> {
+    let (refused, refused_sum) = sql::refused_for_good(c, cart, item)?;
+    let refused_why = format!(
+        "{refused} change(s) totalling {refused_sum:+} were refused by the cart for good and \
+         bypassed (their last response on the stack says why), so its count does not include \
+         them: if that count already allows for them (the product added to the cart, or its \
+         count set there by hand, after them), discard them; otherwise retry them, so that the \
+         cart takes them; then run Get QOH again"
+    );
+    Ok(match w.in_doubt - refused {
+        _ if refused == 0 => in_doubt_why(w),
+        0 => refused_why,
+        rest => format!(
+            "{}; and {refused_why}",
+            in_doubt_why(sql::Waiting {
+                in_doubt: rest,
+                in_doubt_sum: w.in_doubt_sum - refused_sum,
+                ..w
+            })
+        ),
+    })
+}
+
 /// What a Send QOH batch's answer says of one of its counts.
 #[derive(Clone)]
 enum Took {
@@ -2837,7 +2870,8 @@ fn sku_product(
     };
     let waiting = sql::stack_sum(c, pull.cart.id, product.id)?;
     if waiting.in_doubt > 0 {
-        return Ok(Some(format!("{WHY}; {}", in_doubt_why(waiting))));
+        let why = in_doubt_why_of(c, pull.cart.id, product.id, waiting)?;
+        return Ok(Some(format!("{WHY}; {why}")));
     }
     let kept = match corrected || !pull.kept_any.get() {
         true => None,
@@ -2990,7 +3024,7 @@ fn apply_pulled(
         // twice, leaving them out could lose one.
         report.not_applied.push(NotApplied {
             sku: sku.to_owned(),
-            why: in_doubt_why(waiting),
+            why: in_doubt_why_of(c, cart.id, item.id, waiting)?,
         });
         return Ok(());
     }

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use inventory_sync::emulator::Emulator;
-use inventory_sync::{CartId, GetOptions};
+use inventory_sync::{CartId, GetOptions, Reason};
 use serde_json::{json, Value};
 
 fn forced(create_new: bool) -> GetOptions {
@@ -24,6 +24,17 @@ fn get(f: &Fixture, cart: CartId, create_new: bool) -> Value {
     let kept: Value = serde_json::from_str(&f.store.last_report().unwrap()).unwrap();
     assert_eq!(kept, serde_json::to_value(&r).unwrap());
     kept
+}
+
+/// Every `why` the report gives `sku` in `not_applied`.
+fn whys(r: &Value, sku: &str) -> Vec<String> {
+    r["not_applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["sku"] == sku)
+        .map(|n| n["why"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A Get QOH that moved two items and created one said "2 updated, 1 created": the owner
@@ -106,4 +117,49 @@ fn the_lists_of_items_moved_and_created_stop_at_1000_and_say_how_many_more() {
     );
     assert_eq!(second["updated_items_left_out"], 3);
     assert_eq!(second["created_items_left_out"], 0);
+}
+
+/// A sale sent to a cart that did not have the SKU was refused for good (`unknown_sku`:
+/// bypassed at once). The owner then adds the product on the cart with the stock as the store
+/// has it, the sale already off. Get QOH said the sale "may or may not" be in the cart's count
+/// and to let the stack deliver it or retry it: retried, it took the unit off there a second
+/// time. It says the cart's count does not include it, and when to discard it rather than
+/// retry it; discarded, the next Get QOH finds the item in step.
+#[test]
+fn a_change_the_cart_refused_for_good_is_said_to_be_not_in_its_count_with_what_to_do() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    item(&f.store, "X", 10);
+    let c = cart(&f.store, &e, "Web", "attribute");
+    adjust(&f.store, "X", -1, Reason::PosSale);
+    drain(&f.store);
+    let held = stack(&f.store, None);
+    assert!(
+        held.len() == 1 && held[0]["state"] == "bypassed",
+        "the cart refused the sale for good: {held:?}"
+    );
+    // The product made on the cart, with the store's 9.
+    e.set_qoh("X", 9);
+    let r = get(&f, c, false);
+    let why = whys(&r, "X");
+    assert_eq!(why.len(), 1, "{r}");
+    assert!(
+        why[0].contains("refused by the cart for good")
+            && why[0].contains("does not include")
+            && why[0].contains("discard")
+            && !why[0].contains("may or may not"),
+        "{r}"
+    );
+    assert_eq!(f.store.item_qoh("X").unwrap(), 9);
+    // As it says: its count allows for the sale, so the sale is discarded, and all is in step.
+    f.store
+        .stack_discard(held[0]["id"].as_i64().unwrap())
+        .unwrap();
+    let after = get(&f, c, false);
+    assert_eq!(
+        (&after["unchanged"], &after["not_applied"]),
+        (&json!(1), &json!([])),
+        "{after}"
+    );
+    assert_eq!((f.store.item_qoh("X").unwrap(), e.qoh("X")), (9, Some(9)));
 }

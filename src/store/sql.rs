@@ -2479,6 +2479,22 @@ pub(crate) fn live_leases(c: &Connection, cart: CartId, now: i64) -> Result<i64>
     )?)
 }
 
+/// Of the records of (cart, item) in doubt ([`Waiting::in_doubt`]), those the cart surely
+/// does not hold: bypassed on the cart's own refusal (an unknown SKU, a rejected value, a
+/// refusal at every attempt), with no send of them left whose answer was lost (`unsettled`
+/// 0: a keyed re-send of a lost answer keeps its mark through a refusal). (How many, their
+/// deltas summed.) They wait for an operator, who retries (the cart then takes them) or
+/// discards them; manual sync cannot tell which the owner means, but can say they are not
+/// in the cart's count. Asked only for an item with records in doubt.
+pub(crate) fn refused_for_good(c: &Connection, cart: CartId, item: ItemId) -> Result<(i64, i64)> {
+    Ok(c.prepare_cached(
+        "SELECT COUNT(*), COALESCE(SUM(s.delta), 0)
+         FROM send_groups g JOIN stack s ON s.group_id = g.id
+         WHERE g.cart_id = ?1 AND g.item_id = ?2 AND g.state = 'bypassed' AND g.unsettled = 0",
+    )?
+    .query_row([cart, item], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
 /// The net change of every record of (cart, item) still on the stack, in any state.
 /// What waits on the stack for (cart, item): the sum of its records' deltas, and of those
 /// among them in doubt.
