@@ -1136,6 +1136,16 @@ impl Store {
         if report.cancelled || report.error.is_some() {
             pages.clear();
         }
+        // The counts of each SKU the cart lists on more than one product (by its trimmed
+        // form), listed once in `not_applied` where the first is met: until 2026-12-05 each
+        // listing was a line of its own, the same SKU twice, without the counts.
+        let mut twice: HashMap<String, Vec<i64>> = HashMap::new();
+        for (sku, count) in pages.iter().flat_map(|(items, _, _)| items) {
+            let form = sku.trim();
+            if !form.is_empty() && paging.listed[form] > 1 {
+                twice.entry(form.to_owned()).or_default().push(*count);
+            }
+        }
         let mut applied = 0i64;
         // The ledger rows this run's pages wrote (first, last), merged where adjacent: changes
         // from the cart too, which are no order imported from it.
@@ -1185,10 +1195,12 @@ impl Store {
                 for (sku, count) in &items {
                     let form = sku.trim();
                     if !form.is_empty() && paging.listed[form] > 1 {
-                        report.not_applied.push(NotApplied {
-                            sku: sku.clone(),
-                            why: LISTED_TWICE.into(),
-                        });
+                        if let Some(counts) = twice.remove(form) {
+                            report.not_applied.push(NotApplied {
+                                sku: form.to_owned(),
+                                why: listed_twice_why(&counts),
+                            });
+                        }
                         continue;
                     }
                     apply_pulled(c, &pull, sku, *count, &mut report)?;
@@ -1966,6 +1978,18 @@ fn fetch_all(
 /// Why a SKU the cart lists on more than one product is not compared.
 const LISTED_TWICE: &str =
     "the cart lists this SKU on more than one product (or padded and not): fix the cart's SKUs";
+
+/// Why Get QOH applies none of the counts of a SKU the cart lists on more than one product,
+/// with those counts (`counts`, those it read; an entry whose count it could not read is
+/// listed on its own).
+fn listed_twice_why(counts: &[i64]) -> String {
+    let counts: Vec<String> = counts.iter().map(i64::to_string).collect();
+    format!(
+        "{LISTED_TWICE}, then run Get QOH again; it counts {} there, none of them applied \
+         (none is surely the item's)",
+        counts.join(", ")
+    )
+}
 
 /// Guards a walk through a cart's pages. A cart whose cursor comes back, whose pages stay
 /// empty while naming a next one, or whose pages name fresh cursors while listing only SKUs

@@ -163,3 +163,28 @@ fn a_change_the_cart_refused_for_good_is_said_to_be_not_in_its_count_with_what_t
     );
     assert_eq!((f.store.item_qoh("X").unwrap(), e.qoh("X")), (9, Some(9)));
 }
+
+/// A SKU the cart lists on two products ("S" and "S ", padded) is two counts of one item,
+/// neither applied: it was listed twice in `not_applied`, the same line each time, without
+/// the counts. It is listed once, with both counts.
+#[test]
+fn a_sku_the_cart_lists_twice_is_listed_once_with_both_counts() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    item(&f.store, "S", 10);
+    let c = cart(&f.store, &e, "Web", "none");
+    e.set_qoh("S", 10);
+    e.set_qoh("S ", 4);
+    let r = get(&f, c, false);
+    let all = r["not_applied"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{r}");
+    let why = all[0]["why"].as_str().unwrap();
+    assert!(
+        all[0]["sku"] == "S"
+            && why.contains("more than one product")
+            && why.contains("10")
+            && why.contains('4'),
+        "{r}"
+    );
+    assert_eq!(f.store.item_qoh("S").unwrap(), 10);
+}
