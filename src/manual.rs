@@ -3005,7 +3005,19 @@ fn apply_pulled(
                 }
                 Some(why) => why,
             },
-            _ => "a product with variants holds no stock of its own".into(),
+            // Nothing to take, nothing to tell: the store's product holds no units of its own,
+            // and the cart counts none on it (a WooCommerce variable product, listed after its
+            // variation made it a product, was listed as not applied on every run).
+            _ if count == 0 => {
+                report.unchanged += 1;
+                return Ok(());
+            }
+            _ => format!(
+                "the cart counts {count} on this product itself, but in the store a product \
+                 with variants holds no stock of its own (its variants do), so the count is \
+                 not applied; keep the stock on the cart's variants, or adjust the store's \
+                 variants by hand"
+            ),
         };
         report.not_applied.push(NotApplied {
             sku: sku.to_owned(),

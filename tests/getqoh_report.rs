@@ -7,9 +7,11 @@
 mod common;
 
 use common::*;
+use inventory_sync::adapter::{CartAdapter, CartError, CataloguePage, QuantityPage};
 use inventory_sync::emulator::Emulator;
 use inventory_sync::{CartId, GetOptions, Reason};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 fn forced(create_new: bool) -> GetOptions {
     GetOptions {
@@ -187,4 +189,63 @@ fn a_sku_the_cart_lists_twice_is_listed_once_with_both_counts() {
         "{r}"
     );
     assert_eq!(f.store.item_qoh("S").unwrap(), 10);
+}
+
+/// A cart (WooCommerce-like) listing a variation with its product, then the product itself
+/// at 0: the variation made the product, and the product's 0 is no stock to take. It was
+/// listed as not applied ("holds no stock of its own") on every run; it is in step. A
+/// product the cart does count stock on is listed, with that count and what to do.
+#[test]
+fn a_product_with_variants_at_0_on_the_cart_is_in_step_and_one_with_stock_is_told_its_count() {
+    struct Woo;
+    impl CartAdapter for Woo {
+        takes_no_deltas!();
+        fn set_quantities(
+            &self,
+            _: &[inventory_sync::adapter::QuantitySet],
+        ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, CartError> {
+            Err(CartError::Rejected("not in this test".into()))
+        }
+        fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+            Ok(QuantityPage {
+                items: [("SHIRT-M", 4), ("SHIRT", 0), ("HAT-S", 1), ("HAT", 2)]
+                    .iter()
+                    .map(|(s, q)| (s.to_string(), *q))
+                    .collect(),
+                next_cursor: None,
+            })
+        }
+        fn fetch_catalogue(&self, c: Option<&str>, l: u32) -> Result<CataloguePage, CartError> {
+            Ok(CataloguePage {
+                counts: self.fetch_quantities(c, l)?,
+                products: vec![
+                    ("SHIRT-M".into(), "SHIRT".into()),
+                    ("HAT-S".into(), "HAT".into()),
+                ],
+                ..Default::default()
+            })
+        }
+    }
+    let f = store();
+    let c = custom_cart(&f.store, "woo", Arc::new(Woo), None, None);
+    let r = get(&f, c, true);
+    assert_eq!(whys(&r, "SHIRT"), Vec::<String>::new(), "{r}");
+    let hat = whys(&r, "HAT");
+    assert!(
+        hat.len() == 1 && hat[0].contains("counts 2") && hat[0].contains("variants"),
+        "{r}"
+    );
+    assert_eq!(r["not_applied"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["unchanged"], 1, "{r}");
+    assert_eq!(
+        r["created_items"],
+        json!([
+            {"sku": "SHIRT", "qoh": 0}, {"sku": "SHIRT-M", "qoh": 4},
+            {"sku": "HAT", "qoh": 0}, {"sku": "HAT-S", "qoh": 1}
+        ]),
+        "{r}"
+    );
+    // And on every run after.
+    let again = get(&f, c, true);
+    assert_eq!(whys(&again, "SHIRT"), Vec::<String>::new(), "{again}");
 }
