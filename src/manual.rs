@@ -1046,6 +1046,12 @@ impl Store {
     /// unless the listing counts its SKU elsewhere. `progress` is called after each page read, with
     /// `total` -1 while more may follow and `done` once the listing is read; returning
     /// `false` stops the run before any count is applied (the report says `cancelled`).
+    ///
+    /// The report names what changed: each item moved, with its QOH before and after, and each
+    /// item created, with its QOH (the first 1,000 of each, and how many more: see
+    /// [`GetReport`]); and each count not applied once, with why and what to do. An entry the
+    /// cart lists with a count that cannot be read ([`crate::adapter::CataloguePage::unreadable`])
+    /// is listed alone, the rest of the listing applied.
     pub fn get_qoh(
         &self,
         cart: CartId,
@@ -1086,6 +1092,9 @@ impl Store {
         let folded = std::cell::RefCell::new(None);
         // (SKU, why) of what the cart has but lists no count of (`CataloguePage::unlisted`).
         let mut unlisted: Vec<(String, String)> = Vec::new();
+        // (SKU, why) of what the cart lists with a count it wrote unreadably
+        // (`CataloguePage::unreadable`).
+        let mut unreadable: Vec<(String, String)> = Vec::new();
         loop {
             let since = self.read(sql::ledger_last_id)?;
             let asked_at = now_ms();
@@ -1097,7 +1106,17 @@ impl Store {
                     products.insert(variant.trim().to_owned(), product.trim().to_owned());
                 }
                 unlisted.extend(page.unlisted);
-                paging.check(page.counts)
+                let counts = paging.check(page.counts)?;
+                // Listed, though not counted: another listing of the SKU is not applied as
+                // the item's only count, nor is the SKU told as one the cart has no count of.
+                for (sku, _) in &page.unreadable {
+                    let form = sku.trim();
+                    if !form.is_empty() {
+                        *paging.listed.entry(form.to_owned()).or_default() += 1;
+                    }
+                }
+                unreadable.extend(page.unreadable);
+                Ok(counts)
             }) {
                 Ok(page) => page,
                 // Before any page: an error of the call. After, the report says why it
@@ -1245,6 +1264,15 @@ impl Store {
                     && !paging.listed.contains_key(form)
                     && named.insert(form.to_owned())
             });
+            // What the cart listed with a count it wrote unreadably: once each, known to the
+            // store or not (with `create_new` it would have been made).
+            let mut told = HashSet::new();
+            report.not_applied.extend(
+                unreadable
+                    .into_iter()
+                    .filter(|(sku, _)| told.insert(sku.trim().to_owned()))
+                    .map(|(sku, why)| NotApplied { sku, why }),
+            );
             // Counts are applied by now: a failed read lists them all rather than fail the run.
             let known = self.read(|c| {
                 let mut known = HashSet::new();

@@ -249,3 +249,64 @@ fn a_product_with_variants_at_0_on_the_cart_is_in_step_and_one_with_stock_is_tol
     let again = get(&f, c, true);
     assert_eq!(whys(&again, "SHIRT"), Vec::<String>::new(), "{again}");
 }
+
+/// An `http_json` page where one entry's count is not a number (a plugin reading a damaged
+/// field) failed the whole Get QOH, its error quoting the page's body: no other count was
+/// taken, and the owner could not tell which product to fix. That entry alone is not
+/// applied, named by its SKU with the cart's value, known to the store or not; the rest is
+/// applied. The value never carries the cart's token. A drift report, which has no place
+/// for such an entry, still fails, naming the SKU and the value.
+#[test]
+fn an_http_json_count_that_is_not_a_number_fails_alone_named_by_sku_and_value() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let token = "tok-0123456789-secret";
+    e.set_token(Some(token));
+    for sku in ["A", "B", "D"] {
+        item(&f.store, sku, 5);
+    }
+    let c = f
+        .store
+        .upsert_cart_json(
+            &json!({
+                "name": "Web", "adapter": "http_json", "url": e.url(), "token": token,
+                "capabilities": {"send": true, "get": true, "realtime": "none"},
+            })
+            .to_string(),
+        )
+        .unwrap();
+    e.set_qoh("A", 3);
+    e.set_qoh_json("B", json!("n/a"));
+    e.set_qoh_json("C", json!(4.5));
+    e.set_qoh_json("D", json!(format!("{token}!")));
+    let r = get(&f, c, true);
+    assert!(r.get("error").is_none(), "{r}");
+    assert_eq!(f.store.item_qoh("A").unwrap(), 3, "{r}");
+    assert_eq!(
+        r["updated_items"],
+        json!([{"sku": "A", "before": 5, "after": 3}])
+    );
+    let b = whys(&r, "B");
+    assert!(b.len() == 1 && b[0].contains("\"n/a\""), "{r}");
+    let unknown = whys(&r, "C");
+    assert!(unknown.len() == 1 && unknown[0].contains("4.5"), "{r}");
+    assert_eq!(
+        r["created"], 0,
+        "no item made from an unreadable count: {r}"
+    );
+    assert_eq!(whys(&r, "D").len(), 1, "{r}");
+    assert!(!r.to_string().contains(token), "{r}");
+    assert_eq!(
+        (
+            f.store.item_qoh("B").unwrap(),
+            f.store.item_qoh("D").unwrap()
+        ),
+        (5, 5)
+    );
+    let drift = f.store.drift(c, false).map(|_| ()).unwrap_err();
+    let message = drift.message();
+    assert!(
+        message.contains("sku B") && message.contains("\"n/a\"") && !message.contains(token),
+        "{message}"
+    );
+}

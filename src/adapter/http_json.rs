@@ -53,7 +53,8 @@
 
 use super::common;
 use super::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
+    UpdateMode,
 };
 use crate::error::Result;
 use crate::secret::Secret;
@@ -350,11 +351,37 @@ impl HttpJsonAdapter {
             .collect())
     }
 
+    /// A page whose every count can be read: one that cannot fails it, named by its SKU and
+    /// the cart's value (a drift report or preflight compares counts, and has no place for a
+    /// count not read; Get QOH reads [`HttpJsonAdapter::read_page`] and lists it alone).
     fn raw_fetch_quantities(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
+        let (page, unreadable) = self.read_page(cursor, limit)?;
+        match unreadable.split_first() {
+            None => Ok(page),
+            Some(((sku, why), rest)) => Err(CartError::Unavailable(format!(
+                "malformed answer: sku {}: {why}{}",
+                truncate(sku),
+                match rest.len() {
+                    0 => String::new(),
+                    n => format!(" (and {n} more entries of the page)"),
+                }
+            ))),
+        }
+    }
+
+    /// One page of counts, and (SKU, why) for each entry whose count cannot be read (text
+    /// that is no number, a fraction, none), left out of the counts. Until 2026-12-05 such an
+    /// entry voided the page, and with it the whole Get QOH, by an error quoting the answer's
+    /// body: the owner could not tell which product to fix, and no other count was taken.
+    fn read_page(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<(QuantityPage, Vec<(String, String)>), CartError> {
         let mut url = self.endpoint("qoh");
         {
             let mut q = url.query_pairs_mut();
@@ -389,10 +416,26 @@ impl HttpJsonAdapter {
                 excerpt(&bytes)
             ))
         })?;
-        Ok(QuantityPage {
-            items: page.items.into_iter().map(|i| (i.sku, i.qoh)).collect(),
-            next_cursor,
-        })
+        let mut items = Vec::with_capacity(page.items.len());
+        let mut unreadable = Vec::new();
+        for i in page.items {
+            match common::whole_count(&i.qoh) {
+                Some(Ok(n)) => items.push((i.sku, n)),
+                _ => {
+                    let why = match &i.qoh {
+                        serde_json::Value::Null => "the cart gives no count for it (qoh \
+                                                    missing or null)"
+                            .to_owned(),
+                        v => format!("qoh {} is not a whole number", truncate(&v.to_string())),
+                    };
+                    unreadable.push((
+                        i.sku,
+                        format!("{why}: not applied; correct it on the cart, then run this again"),
+                    ));
+                }
+            }
+        }
+        Ok((QuantityPage { items, next_cursor }, unreadable))
     }
 }
 
@@ -404,6 +447,28 @@ impl CartAdapter for HttpJsonAdapter {
         Self::UPDATE_MODE
     }
     common::scrubbed_calls!(self => self.secrets());
+
+    /// The counts, and each entry whose count cannot be read, with the cart's value (scrubbed
+    /// of the token, as every text of the cart's is): Get QOH lists it alone in its
+    /// `not_applied` and applies the rest.
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<CataloguePage, CartError> {
+        let secrets = self.secrets();
+        let (counts, unreadable) = self
+            .read_page(cursor, limit)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &secrets)))?;
+        Ok(CataloguePage {
+            counts,
+            unreadable: unreadable
+                .into_iter()
+                .map(|(sku, why)| (sku, common::scrub(why, &secrets)))
+                .collect(),
+            ..Default::default()
+        })
+    }
 }
 
 impl HttpJsonAdapter {
@@ -470,11 +535,13 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// An entry of a page, its count as the cart wrote it (read by `common::whole_count`; one
+/// that cannot be read fails that entry alone, [`HttpJsonAdapter::read_page`]).
 #[derive(Deserialize)]
 struct PageItem {
     sku: String,
-    #[serde(deserialize_with = "count")]
-    qoh: i64,
+    #[serde(default)]
+    qoh: serde_json::Value,
 }
 
 /// A count as a plugin may write it ([`common::whole_count`]); a fraction, or no number, is

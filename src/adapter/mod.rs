@@ -385,6 +385,13 @@ pub struct CataloguePage {
     /// unless the listing counts the SKU elsewhere, lists each in its `not_applied` with the
     /// reason, so the owner sees it. Build the page with `..Default::default()`.
     pub unlisted: Vec<(String, String)>,
+    /// (SKU, why) for entries the cart lists with a count that cannot be read (text that is
+    /// no number, a fraction, none at all), left out of `counts`: Get QOH applies nothing for
+    /// them (nor another listing of the same SKU) and lists each in its `not_applied`, the
+    /// store's SKU or not, while the rest of the listing is applied. Failing the whole page
+    /// instead stopped every count of the catalogue for one bad entry, with an error naming
+    /// the answer's body rather than the SKU (the `http_json` adapter until 2026-12-05).
+    pub unreadable: Vec<(String, String)>,
 }
 
 /// The integrator's trait: one implementation per kind of cart.

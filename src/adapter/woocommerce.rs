@@ -2077,7 +2077,7 @@ impl WooCommerceAdapter {
                 next_cursor: next.map(|n| format!("{}:{}", n.offset, n.after)),
             },
             products,
-            unlisted: Vec::new(),
+            ..Default::default()
         })
     }
 }

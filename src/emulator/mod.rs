@@ -175,6 +175,9 @@ struct Cart {
     next_id: u64,
     /// Variant SKU → its parent product's SKU (platform modes). A parent holds no stock.
     parents: BTreeMap<String, String>,
+    /// Counts a `GET qoh` page writes as given rather than as the SKU's number
+    /// ([`Emulator::set_qoh_json`]).
+    written: HashMap<String, Value>,
     shopify: shopify::State,
     bigcommerce: bigcommerce::State,
 }
@@ -354,7 +357,19 @@ impl Emulator {
     pub fn set_qoh(&self, sku: &str, qoh: i64) {
         let mut cart = self.shared.cart.lock();
         cart.id_of(sku);
+        cart.written.remove(sku);
         cart.items.insert(sku.to_owned(), qoh);
+    }
+
+    /// `http_json` mode: lists `sku` (made with count 0 where the catalogue lacks it) with
+    /// `qoh` as its count on `GET qoh` pages, written as given (`"n/a"`, `null`, `4.5`), as
+    /// a plugin reading a damaged field may; writes still change its number. Undone by
+    /// [`Emulator::set_qoh`].
+    pub fn set_qoh_json(&self, sku: &str, qoh: Value) {
+        let mut cart = self.shared.cart.lock();
+        cart.id_of(sku);
+        cart.items.entry(sku.to_owned()).or_insert(0);
+        cart.written.insert(sku.to_owned(), qoh);
     }
 
     /// Creates (or updates) `sku` as a variant of the product `parent_sku` with count `qoh`
@@ -1176,7 +1191,10 @@ fn page(cart: &Cart, query: Option<&str>) -> Answer {
     };
     let items: Vec<Value> = items
         .into_iter()
-        .map(|(sku, qoh)| json!({"sku": sku, "qoh": qoh}))
+        .map(|(sku, qoh)| match cart.written.get(sku) {
+            Some(written) => json!({"sku": sku, "qoh": written}),
+            None => json!({"sku": sku, "qoh": qoh}),
+        })
         .collect();
     Answer::json(200, json!({ "items": items, "next_cursor": next_cursor }))
 }
