@@ -34,6 +34,14 @@ fn records(store: &Store) -> Value {
 
 // ---- WooCommerce, on the emulator ----
 
+/// One sale of `SKU` through a WooCommerce cart whose emulator meets `faults`, drained.
+fn woo_sale(faults: Vec<Fault>) -> (Fixture, CartId) {
+    let (f, cart) = woo(faults);
+    platform::adjust(&f.store, SKU, -1);
+    drain(&f.store);
+    (f, cart)
+}
+
 /// A WooCommerce shop with `SKU` at 10 on both sides, a real-time cart, and `faults` queued.
 fn woo(faults: Vec<Fault>) -> (Fixture, CartId) {
     let f = fixture(Mode::WooCommerce);
@@ -62,9 +70,7 @@ fn broken(applied: bool, cut: bool) -> Fault {
 /// read-back failing too: uncertain, never sent again.
 #[test]
 fn woocommerce_a_whole_200_it_cannot_read_is_settled_by_reading_back() {
-    let (f, cart) = woo(vec![broken(true, false)]);
-    platform::adjust(&f.store, SKU, -1);
-    drain(&f.store);
+    let (f, cart) = woo_sale(vec![broken(true, false)]);
     assert_eq!(f.emu.qoh(SKU), Some(9));
     assert_eq!(f.emu.set_requests(), 1, "written once");
     assert_eq!(
@@ -75,9 +81,7 @@ fn woocommerce_a_whole_200_it_cannot_read_is_settled_by_reading_back() {
     );
     assert_eq!(f.count(cart, StackState::Waiting), 0);
 
-    let (f, cart) = woo(vec![broken(false, false)]);
-    platform::adjust(&f.store, SKU, -1);
-    drain(&f.store);
+    let (f, cart) = woo_sale(vec![broken(false, false)]);
     assert_eq!(f.emu.qoh(SKU), Some(9), "sent again, applied once");
     assert_eq!(f.emu.set_requests(), 2, "sent again once");
     assert_eq!(f.count(cart, StackState::Waiting), 0);
@@ -88,9 +92,7 @@ fn woocommerce_a_whole_200_it_cannot_read_is_settled_by_reading_back() {
         count: 3,
         retry_after: None,
     };
-    let (f, cart) = woo(vec![broken(false, false), outage]);
-    platform::adjust(&f.store, SKU, -1);
-    drain(&f.store);
+    let (f, cart) = woo_sale(vec![broken(false, false), outage]);
     assert_eq!(f.emu.qoh(SKU), Some(10));
     assert_eq!(f.emu.set_requests(), 1, "never sent again");
     assert_eq!(
@@ -106,9 +108,7 @@ fn woocommerce_a_whole_200_it_cannot_read_is_settled_by_reading_back() {
 /// before may be one not saved yet, so it stays uncertain and is never sent again.
 #[test]
 fn woocommerce_a_200_cut_short_is_applied_where_the_count_stands_else_uncertain() {
-    let (f, cart) = woo(vec![broken(true, true)]);
-    platform::adjust(&f.store, SKU, -1);
-    drain(&f.store);
+    let (f, cart) = woo_sale(vec![broken(true, true)]);
     assert_eq!(f.emu.qoh(SKU), Some(9));
     assert_eq!(f.emu.set_requests(), 1);
     assert_eq!(
@@ -119,9 +119,7 @@ fn woocommerce_a_200_cut_short_is_applied_where_the_count_stands_else_uncertain(
     );
     assert_eq!(f.count(cart, StackState::Waiting), 0);
 
-    let (f, cart) = woo(vec![broken(false, true)]);
-    platform::adjust(&f.store, SKU, -1);
-    drain(&f.store);
+    let (f, cart) = woo_sale(vec![broken(false, true)]);
     assert_eq!(f.emu.qoh(SKU), Some(10));
     assert_eq!(f.emu.set_requests(), 1, "never sent again");
     let list = records(&f.store);
