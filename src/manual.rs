@@ -1381,7 +1381,7 @@ impl Store {
             }
         }
         let expected = self.expected_counts(&cart)?;
-        for (sku, _, waiting, _) in &expected {
+        for (sku, _, waiting, ..) in &expected {
             if waiting.records > 0 {
                 warnings.push(Warning {
                     kind: "pending",
@@ -1427,7 +1427,7 @@ impl Store {
             // `expected`, so a send settled in between is in one or the other.
             let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
             let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
-            for (sku, published, waiting, kept) in &expected {
+            for (sku, published, waiting, kept, why) in &expected {
                 let pending = &waiting.sum;
                 let at = recent.get(sku).copied().or(any_since);
                 if let (Some(at), Some(&q)) = (at, counts.get(sku)) {
@@ -1495,17 +1495,20 @@ impl Store {
                     Some(&q) if !in_step(q, *published, waiting) => warnings.push(Warning {
                         kind: "drift",
                         sku: Some(sku.clone()),
-                        message: match waiting.in_doubt {
-                            0 => format!(
+                        message: match why {
+                            None => format!(
                                 "the cart shows {q}; it should show {}",
                                 published - pending
                             ),
-                            _ => format!(
+                            Some((why, refused)) => format!(
                                 "the cart shows {q}; it should show {}, or {} with the changes \
-                                 in doubt applied ({})",
+                                 {} applied ({why})",
                                 published - pending,
                                 published - pending + waiting.in_doubt_sum,
-                                in_doubt_why(*waiting)
+                                match refused {
+                                    false => "in doubt",
+                                    true => "sent and not settled",
+                                }
                             ),
                         },
                         cart_qoh: Some(q),
@@ -1569,8 +1572,7 @@ impl Store {
         })
     }
 
-    /// (SKU, published count, what waits for the cart, the count kept of what the cart shows
-    /// where one is) of every item the cart gets.
+    /// [`Expected`] of every item the cart gets.
     fn expected_counts(&self, cart: &Cart) -> Result<Vec<Expected>> {
         self.read(|c| {
             let mut out = Vec::new();
@@ -1582,12 +1584,15 @@ impl Store {
                         true => sql::pulled_get(c, cart.id, target)?,
                         false => None,
                     };
-                    out.push((
-                        item.sku.clone(),
-                        published,
-                        sql::stack_sum(c, cart.id, target)?,
-                        kept,
-                    ));
+                    let waiting = sql::stack_sum(c, cart.id, target)?;
+                    let why = match waiting.in_doubt > 0 {
+                        true => Some((
+                            in_doubt_why_of(c, cart.id, target, waiting)?,
+                            sql::refused_for_good(c, cart.id, target)?.0 > 0,
+                        )),
+                        false => None,
+                    };
+                    out.push((item.sku.clone(), published, waiting, kept, why));
                 }
             }
             Ok(out)
@@ -1640,7 +1645,7 @@ impl Store {
         let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
         let mut report = DriftReport::default();
         let mut in_doubt = Vec::new();
-        for (sku, published, waiting, _) in expected {
+        for (sku, published, waiting, _, why) in expected {
             let Some(&q) = counts.get(&sku) else {
                 match twice.get(&sku) {
                     Some(&first) => in_doubt.push(DriftItem {
@@ -1668,12 +1673,12 @@ impl Store {
                         read_too_soon(lag, at)
                     )),
                 });
-            } else if waiting.in_doubt > 0 {
+            } else if let Some((why, _)) = why {
                 in_doubt.push(DriftItem {
                     sku,
                     cart_qoh: q,
                     expected,
-                    outcome: Some(format!("not repaired: {}", in_doubt_why(waiting))),
+                    outcome: Some(format!("not repaired: {why}")),
                 });
             } else {
                 report.items.push(DriftItem {
@@ -1884,8 +1889,17 @@ fn kept_after_taken(
 }
 
 /// What [`Store::expected_counts`] gives for an item: (SKU, published count, what waits for
-/// the cart, the count kept of what the cart shows).
-type Expected = (String, i64, sql::Waiting, Option<i64>);
+/// the cart, the count kept of what the cart shows, and why the records among them sent and not
+/// settled keep it from being compared or repaired: [`in_doubt_why_of`], which tells those the
+/// cart refused for good as not in its count, as Get QOH does; with whether any of them was,
+/// when "in doubt" no longer names them all).
+type Expected = (
+    String,
+    i64,
+    sql::Waiting,
+    Option<i64>,
+    Option<(String, bool)>,
+);
 
 /// Why a drift repair left an item alone, and what it should show by then where that moved
 /// (an item found in step lists the count it is in step with, not the one the report read).
@@ -1940,9 +1954,8 @@ fn repair_set(
         }));
     }
     if waiting.in_doubt > 0 {
-        return Ok(Err(
-            format!("not repaired: {}", in_doubt_why(waiting)).into()
-        ));
+        let why = in_doubt_why_of(c, cart.id, target, waiting)?;
+        return Ok(Err(format!("not repaired: {why}").into()));
     }
     if sql::pulled_get(c, cart.id, target)?.is_some() {
         noted.push((target, 0));
