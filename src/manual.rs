@@ -97,12 +97,16 @@ pub struct CreatedItem {
     pub qoh: i64,
 }
 
-/// The most entries [`GetReport::updated_items`] and [`GetReport::created_items`] each hold.
+/// The most entries [`GetReport::updated_items`], [`GetReport::created_items`],
+/// [`GetReport::unknown`] and [`GetReport::not_applied`] each hold.
 /// The report lives in memory until the call returns, is kept for [`Store::last_report`], and
 /// is copied into a host's buffer: listed whole, a first Get QOH creating a catalogue of
 /// 100,000 items would make a report of some 4 MB for a host to allocate (and a VBA host to
-/// parse) when the owner reads a handful of lines. 1,000 entries (some 60 KB at most) show
-/// every change of an ordinary run, and the counts still say how many there were.
+/// parse) when the owner reads a handful of lines; so would one of such a catalogue without
+/// *create records*, every SKU of it in `unknown` (until 2026-12-05 that list, and
+/// `not_applied`, had no bound). 1,000 entries (some 60 KB at most; a `not_applied` entry's
+/// reason makes it longer, some 300 KB) show every change of an ordinary run, and the counts
+/// still say how many there were.
 pub(crate) const REPORT_ITEMS_MAX: usize = 1000;
 
 /// What *Get QOH* did.
@@ -118,9 +122,13 @@ pub struct GetReport {
     pub created: usize,
     /// Items already in step.
     pub unchanged: usize,
-    /// SKUs the order manager does not know (and did not create).
+    /// SKUs the order manager does not know (and did not create), in the cart's listing order
+    /// (the first 1,000: see `unknown_left_out`). Not a list to act on whole: a host that
+    /// makes the items itself takes every SKU the store lacks from the preflight's `unmapped`
+    /// warnings ([`Store::preflight`]), or has Get QOH create them (*create records*).
     pub unknown: Vec<String>,
-    /// Counts that could not be applied.
+    /// Counts that could not be applied, each with why and what to do (the first 1,000: see
+    /// `not_applied_left_out`; the next run lists those still not applied).
     pub not_applied: Vec<NotApplied>,
     /// Whether the progress callback stopped it.
     pub cancelled: bool,
@@ -135,6 +143,12 @@ pub struct GetReport {
     pub created_items: Vec<CreatedItem>,
     /// How many items of `created` are not in `created_items` (0 unless it holds 1,000).
     pub created_items_left_out: usize,
+    /// How many SKUs the store does not know are not in `unknown` (0 unless it holds 1,000).
+    /// Added 2026-12-05.
+    pub unknown_left_out: usize,
+    /// How many counts not applied are not in `not_applied` (0 unless it holds 1,000).
+    /// Added 2026-12-05.
+    pub not_applied_left_out: usize,
     /// Why it stopped before the end, when the cart failed after some pages were applied
     /// (the call still returns the report; before any, the call fails instead).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -167,9 +181,32 @@ impl GetReport {
         }
     }
 
+    /// Counts a SKU the store does not know, listed while there is room.
+    fn note_unknown(&mut self, sku: &str) {
+        match self.unknown.len() < REPORT_ITEMS_MAX {
+            true => self.unknown.push(sku.to_owned()),
+            false => self.unknown_left_out += 1,
+        }
+    }
+
+    /// Counts a count not applied, listed while there is room.
+    fn note_not_applied(&mut self, n: NotApplied) {
+        match self.not_applied.len() < REPORT_ITEMS_MAX {
+            true => self.not_applied.push(n),
+            false => self.not_applied_left_out += 1,
+        }
+    }
+
+    /// [`GetReport::note_not_applied`] of each of `all`.
+    fn note_not_applied_all(&mut self, all: impl IntoIterator<Item = NotApplied>) {
+        for n in all {
+            self.note_not_applied(n);
+        }
+    }
+
     /// Where the report stands, to go [`GetReport::back_to`] when a page's transaction is
     /// rolled back.
-    fn mark(&self) -> [usize; 9] {
+    fn mark(&self) -> [usize; 11] {
         [
             self.updated,
             self.created,
@@ -180,13 +217,17 @@ impl GetReport {
             self.updated_items_left_out,
             self.created_items.len(),
             self.created_items_left_out,
+            self.unknown_left_out,
+            self.not_applied_left_out,
         ]
     }
 
     /// Forgets what was noted since `mark`.
-    fn back_to(&mut self, mark: [usize; 9]) {
-        let [updated, created, unchanged, unknown, not_applied, u_items, u_out, c_items, c_out] =
+    fn back_to(&mut self, mark: [usize; 11]) {
+        let [updated, created, unchanged, unknown, not_applied, u_items, u_out, c_items, c_out, unknown_out, not_applied_out] =
             mark;
+        self.unknown_left_out = unknown_out;
+        self.not_applied_left_out = not_applied_out;
         self.updated = updated;
         self.created = created;
         self.unchanged = unchanged;
@@ -1048,8 +1089,9 @@ impl Store {
     /// `false` stops the run before any count is applied (the report says `cancelled`).
     ///
     /// The report names what changed: each item moved, with its QOH before and after, and each
-    /// item created, with its QOH (the first 1,000 of each, and how many more: see
-    /// [`GetReport`]); and each count not applied once, with why and what to do. An entry the
+    /// item created, with its QOH; each SKU the store lacks; and each count not applied once,
+    /// with why and what to do (the first 1,000 of each list, and how many more: see
+    /// [`GetReport`]). An entry the
     /// cart lists with a count that cannot be read ([`crate::adapter::CataloguePage::unreadable`])
     /// is listed alone, the rest of the listing applied.
     pub fn get_qoh(
@@ -1215,7 +1257,7 @@ impl Store {
                     let form = sku.trim();
                     if !form.is_empty() && paging.listed[form] > 1 {
                         if let Some(counts) = twice.remove(form) {
-                            report.not_applied.push(NotApplied {
+                            report.note_not_applied(NotApplied {
                                 sku: form.to_owned(),
                                 why: listed_twice_why(&counts),
                             });
@@ -1267,7 +1309,7 @@ impl Store {
             // What the cart listed with a count it wrote unreadably: once each, known to the
             // store or not (with `create_new` it would have been made).
             let mut told = HashSet::new();
-            report.not_applied.extend(
+            report.note_not_applied_all(
                 unreadable
                     .into_iter()
                     .filter(|(sku, _)| told.insert(sku.trim().to_owned()))
@@ -1283,14 +1325,14 @@ impl Store {
                 }
                 Ok(known)
             });
-            report.not_applied.extend(
+            report.note_not_applied_all(
                 unlisted
                     .into_iter()
                     .filter(|(sku, _)| known.as_ref().map_or(true, |k| k.contains(sku)))
                     .map(|(sku, why)| NotApplied { sku, why }),
             );
             // The whole listing was read: a linked item it has no SKU of is never updated.
-            report.not_applied.extend(
+            report.note_not_applied_all(
                 linked
                     .into_iter()
                     .filter(|sku| !paging.listed.contains_key(sku) && !named.contains(sku))
@@ -2991,7 +3033,7 @@ fn apply_pulled(
     let Some(item) = found else {
         let in_range = (i32::MIN as i64..=i32::MAX as i64).contains(&count);
         match trimmed.filter(|_| in_range) {
-            Some(_) if create_new && pull.linked > 0 => report.not_applied.push(NotApplied {
+            Some(_) if create_new && pull.linked > 0 => report.note_not_applied(NotApplied {
                 sku: sku.to_owned(),
                 why: not_created(pull.linked),
             }),
@@ -3005,7 +3047,7 @@ fn apply_pulled(
                         id
                     }
                     Err(why) => {
-                        report.not_applied.push(NotApplied {
+                        report.note_not_applied(NotApplied {
                             sku: sku.to_owned(),
                             why,
                         });
@@ -3023,7 +3065,7 @@ fn apply_pulled(
                 report.note_created(s, count);
             }
             // Each reason named: "not a valid SKU or count" left the owner to guess which.
-            _ if create_new => report.not_applied.push(NotApplied {
+            _ if create_new => report.note_not_applied(NotApplied {
                 sku: sku.to_owned(),
                 why: match check_sku(sku) {
                     Err(e) => format!("not created: {}", e.message()),
@@ -3033,7 +3075,7 @@ fn apply_pulled(
                     ),
                 },
             }),
-            _ => report.unknown.push(sku.to_owned()),
+            _ => report.note_unknown(sku),
         }
         return Ok(());
     };
@@ -3060,14 +3102,14 @@ fn apply_pulled(
                  variants by hand"
             ),
         };
-        report.not_applied.push(NotApplied {
+        report.note_not_applied(NotApplied {
             sku: sku.to_owned(),
             why,
         });
         return Ok(());
     }
     if item.parent_id.is_some() && cart.capabilities.realtime == Some(SyncLevel::Sku) {
-        report.not_applied.push(NotApplied {
+        report.note_not_applied(NotApplied {
             sku: sku.to_owned(),
             why: "a SKU-level cart's count of a variant is not tracked".into(),
         });
@@ -3076,7 +3118,7 @@ fn apply_pulled(
     let wf = sql::web_fields_get(c, cart.id, item.id)?;
     if !wf.sync {
         // Send QOH never shows the cart this item, so its count there is not the store's.
-        report.not_applied.push(NotApplied {
+        report.note_not_applied(NotApplied {
             sku: sku.to_owned(),
             why: "not synchronised with this cart (its web fields say sync: false)".into(),
         });
@@ -3086,7 +3128,7 @@ fn apply_pulled(
         if sql::ledger_from_cart_for_item_since(c, cart.id, item.id, since)? {
             // The cart may have counted it or not: applying the count could give back an
             // order the import took off (an oversell), or take a return off twice.
-            report.not_applied.push(NotApplied {
+            report.note_not_applied(NotApplied {
                 sku: sku.to_owned(),
                 why: "an order or return from this cart was imported while its count was \
                       read, which may or may not include it; run Get QOH again"
@@ -3099,7 +3141,7 @@ fn apply_pulled(
     if waiting.in_doubt > 0 {
         // The cart's count may or may not include them: adding them could take a sale off
         // twice, leaving them out could lose one.
-        report.not_applied.push(NotApplied {
+        report.note_not_applied(NotApplied {
             sku: sku.to_owned(),
             why: in_doubt_why_of(c, cart.id, item.id, waiting)?,
         });
@@ -3136,7 +3178,7 @@ fn apply_pulled(
             target.checked_sub(shown)?,
         ))
     }) else {
-        report.not_applied.push(NotApplied {
+        report.note_not_applied(NotApplied {
             sku: sku.to_owned(),
             why: format!("the cart's count {count} is out of range"),
         });
@@ -3149,7 +3191,7 @@ fn apply_pulled(
     }
     // The move may be the cart's reads trailing a change it took, not a sale or return there.
     if let Some(at) = pull.recent.get(&item.id).copied().or(pull.any_since) {
-        report.not_applied.push(NotApplied {
+        report.note_not_applied(NotApplied {
             sku: sku.to_owned(),
             why: read_too_soon(pull.lag, at),
         });
@@ -3164,7 +3206,7 @@ fn apply_pulled(
         Ok(_) => report.note_updated(&item.sku, item.qoh, item.qoh + delta),
         // (The refusal speaks of a delta or QOH the owner never made: the count is named.)
         Err(e) if e.kind() == ErrorKind::InvalidArgument => {
-            report.not_applied.push(NotApplied {
+            report.note_not_applied(NotApplied {
                 sku: sku.to_owned(),
                 why: format!("the cart's count {count} is out of range: {}", e.message()),
             });

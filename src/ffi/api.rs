@@ -1015,11 +1015,14 @@ pub unsafe extern "C" fn invsync_send_qoh(
 /// kept), holding the cart meanwhile, and copies the report `{updated,
 /// created, unchanged, unknown:[skus], not_applied:[{sku, why}], cancelled,
 /// updated_items:[{sku, before, after}], updated_items_left_out, created_items:[{sku, qoh}],
-/// created_items_left_out, error?}` into `buf`: `updated_items` names the items `updated` counts,
+/// created_items_left_out, unknown_left_out, not_applied_left_out, error?}` into `buf`:
+/// `updated_items` names the items `updated` counts,
 /// each with its QOH before and after the run, and `created_items` those `created` counts,
 /// each with the QOH it was made with (the first 1,000 of each, so a first run creating a
 /// whole catalogue needs no buffer of megabytes; `*_left_out` says how many more there
-/// were). Keys may be added: ignore those you do not know.
+/// were). `unknown` and `not_applied` hold the first 1,000 too (from 2026-12-05): a host
+/// making items for every SKU the store lacks takes them from the preflight's `unmapped`
+/// warnings, or passes `INVSYNC_GET_CREATE_NEW`. Keys may be added: ignore those you do not know.
 /// `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
 /// `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs (a variant the cart lists
 /// with its product under that product). The whole listing is read before a count is
