@@ -334,7 +334,7 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
             json!({
                 "identity": {"sku": sku, "variant_id": id, "product_id": product_id, "sku_id": id},
                 "available_to_sell": q,
-                "total_inventory_onhand": q,
+                "total_inventory_onhand": cart.written.get(sku).cloned().unwrap_or(json!(q)),
                 "settings": {"safety_stock": 0, "is_in_stock": q > 0, "warning_level": 0,
                              "bin_picking_number": ""},
             })

@@ -362,7 +362,8 @@ impl Emulator {
     }
 
     /// `http_json` mode: lists `sku` (made with count 0 where the catalogue lacks it) with
-    /// `qoh` as its count on `GET qoh` pages, written as given (`"n/a"`, `null`, `4.5`), as
+    /// `qoh` as its count on `GET qoh` pages (WooCommerce: its `stock_quantity` in product
+    /// and variation listings; BigCommerce: its `total_inventory_onhand`), written as given (`"n/a"`, `null`, `4.5`), as
     /// a plugin reading a damaged field may; writes still change its number. Undone by
     /// [`Emulator::set_qoh`].
     pub fn set_qoh_json(&self, sku: &str, qoh: Value) {

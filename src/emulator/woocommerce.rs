@@ -79,7 +79,7 @@ fn product_json(cart: &Cart, id: u64, sku: &str) -> Value {
     let vars = variations(cart, sku);
     if vars.is_empty() {
         json!({"id": id, "sku": sku, "type": "simple", "manage_stock": true,
-               "stock_quantity": cart.items.get(sku), "variations": []})
+               "stock_quantity": served(cart, sku), "variations": []})
     } else {
         json!({"id": id, "sku": sku, "type": "variable", "manage_stock": false,
                "stock_quantity": null,
@@ -88,7 +88,16 @@ fn product_json(cart: &Cart, id: u64, sku: &str) -> Value {
 }
 
 fn variation_json(cart: &Cart, id: u64, sku: &str) -> Value {
-    json!({"id": id, "sku": sku, "manage_stock": true, "stock_quantity": cart.items.get(sku)})
+    json!({"id": id, "sku": sku, "manage_stock": true, "stock_quantity": served(cart, sku)})
+}
+
+/// `sku`'s `stock_quantity` as a listing writes it: as [`super::Emulator::set_qoh_json`]
+/// gave it, else its number.
+fn served(cart: &Cart, sku: &str) -> Value {
+    match cart.written.get(sku) {
+        Some(v) => v.clone(),
+        None => json!(cart.items.get(sku)),
+    }
 }
 
 fn basic_ok(cart: &Cart, request: &Request) -> bool {
