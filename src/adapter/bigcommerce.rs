@@ -83,7 +83,8 @@
 use super::common::{self, outcome_for_failed_request, Refusal};
 use super::http_json::parse_retry_after;
 use super::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
+    UpdateMode,
 };
 use crate::error::Result;
 use crate::secret::Secret;
@@ -141,6 +142,10 @@ struct ItemsPage {
     pages: u32,
     /// `meta.pagination.total`: how many items the listing holds now.
     total: Option<u64>,
+    /// Items listed with a `total_inventory_onhand` that is not a whole number (a proxy or
+    /// app rewriting the answer): their identity as in [`Listed`], SKU, and why. Left out
+    /// of `items`, so no count is taken or written from them.
+    unreadable: Vec<(Option<String>, String, String)>,
 }
 
 /// An item as listed: its SKU, its on-hand count, and its identity (variant or product).
@@ -436,6 +441,7 @@ impl BigCommerceAdapter {
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
         let mut products = self.products.lock();
+        let mut unreadable = Vec::new();
         let items = v["data"]
             .as_array()
             .into_iter()
@@ -459,9 +465,25 @@ impl BigCommerceAdapter {
                         .and_modify(|p| p.id = id)
                         .or_insert(Product { id, by_id: false });
                 }
+                let onhand = &d["total_inventory_onhand"];
+                let count = match common::whole_count(onhand) {
+                    Some(Ok(n)) => n,
+                    _ => {
+                        unreadable.push((
+                            id,
+                            sku.to_owned(),
+                            format!(
+                                "total_inventory_onhand {} is not a whole number: not applied; \
+                                 correct it on the cart, then run this again",
+                                super::http_json::truncate(&onhand.to_string())
+                            ),
+                        ));
+                        return None;
+                    }
+                };
                 Some(Listed {
                     sku: sku.to_owned(),
-                    count: d["total_inventory_onhand"].as_i64()?,
+                    count,
                     id,
                     safety: d["settings"]["safety_stock"].as_i64().unwrap_or(0),
                 })
@@ -473,6 +495,7 @@ impl BigCommerceAdapter {
             items,
             pages: pagination["total_pages"].as_u64().unwrap_or(1) as u32,
             total: pagination["total"].as_u64(),
+            unreadable,
         })
     }
 
@@ -941,6 +964,27 @@ impl CartAdapter for BigCommerceAdapter {
     }
 
     common::scrubbed_calls!(self => self.secrets);
+
+    /// The counts, and each item listed with an on-hand count that is not a whole number
+    /// (scrubbed as every text of the cart's is): Get QOH names it in its `not_applied` and
+    /// applies the rest. Until 2026-12-05 such an item was skipped without a word.
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<CataloguePage, CartError> {
+        let (counts, unreadable) = self
+            .read_page(cursor, limit)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))?;
+        Ok(CataloguePage {
+            counts,
+            unreadable: unreadable
+                .into_iter()
+                .map(|(sku, why)| (sku, common::scrub(why, &self.secrets)))
+                .collect(),
+            ..Default::default()
+        })
+    }
 }
 
 impl BigCommerceAdapter {
@@ -1027,11 +1071,22 @@ impl BigCommerceAdapter {
         Ok(common::outcomes(out))
     }
 
+    /// A page of counts; an item whose count cannot be read is left out, as before
+    /// 2026-12-05 (Get QOH reads [`BigCommerceAdapter::read_page`] and names it).
     fn raw_fetch_quantities(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
+        self.read_page(cursor, limit).map(|(page, _)| page)
+    }
+
+    /// One page of counts, and (SKU, why) for each item listed whose count cannot be read.
+    fn read_page(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<(QuantityPage, Vec<(String, String)>), CartError> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let mut at = match cursor {
             None => {
@@ -1073,6 +1128,15 @@ impl BigCommerceAdapter {
                 .map(|i| (i.sku, i.count))
                 .collect()
         };
+        let unreadable: Vec<(String, String)> = {
+            let mut listed = self.listed.lock();
+            listing
+                .unreadable
+                .into_iter()
+                .filter(|(id, _, _)| id.as_ref().map_or(true, |id| listed.insert(id.clone())))
+                .map(|(_, sku, why)| (sku, why))
+                .collect()
+        };
         self.known
             .lock()
             .extend(items.iter().map(|(s, _)| s.clone()));
@@ -1081,9 +1145,12 @@ impl BigCommerceAdapter {
             total: at.total.or(listing.total),
             restarts: at.restarts,
         };
-        Ok(QuantityPage {
-            items,
-            next_cursor: (at.page < listing.pages).then(|| next.to_string()),
-        })
+        Ok((
+            QuantityPage {
+                items,
+                next_cursor: (at.page < listing.pages).then(|| next.to_string()),
+            },
+            unreadable,
+        ))
     }
 }

@@ -85,7 +85,8 @@
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::truncate;
 use super::{
-    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+    CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
+    UpdateMode,
 };
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -214,6 +215,23 @@ fn level(l: &Value) -> Option<Level> {
             .as_f64()
             .map_or(stocked - reserved, |n| n as i64),
     })
+}
+
+/// Why Get QOH takes no count of `item`, whose level at `location` [`level`] cannot read.
+fn unreadable_level(item: &Value, location: &str) -> String {
+    let l = item["location_levels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["location_id"].as_str() == Some(location))
+        .cloned()
+        .unwrap_or_default();
+    format!(
+        "stocked_quantity {} or reserved_quantity {} at {location} is not a number: not \
+         applied; correct it on the cart, then run this again",
+        truncate(&l["stocked_quantity"].to_string()),
+        truncate(&l["reserved_quantity"].to_string()),
+    )
 }
 
 /// Medusa sends quantities as JSON numbers (big-number fields come out as plain numbers).
@@ -920,8 +938,32 @@ impl CartAdapter for MedusaAdapter {
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
         self.check_location()
-            .and_then(|()| self.page(cursor, limit))
+            .and_then(|()| self.page(cursor, limit, None))
             .map_err(|e| self.clean(e))
+    }
+
+    /// As `fetch_quantities`, but an item whose level cannot be read is named in
+    /// `unreadable` (scrubbed) rather than failing the page: until 2026-12-05 one damaged
+    /// level stopped the whole Get QOH, with no other count taken.
+    fn fetch_catalogue(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<CataloguePage, CartError> {
+        let mut unreadable = Vec::new();
+        let counts = self
+            .check_location()
+            .and_then(|()| self.page(cursor, limit, Some(&mut unreadable)))
+            .map_err(|e| self.clean(e))?;
+        let secrets = self.secrets();
+        Ok(CataloguePage {
+            counts,
+            unreadable: unreadable
+                .into_iter()
+                .map(|(sku, why)| (sku, common::scrub(why, &secrets)))
+                .collect(),
+            ..Default::default()
+        })
     }
 }
 
@@ -1148,10 +1190,15 @@ impl MedusaAdapter {
     /// times), each inventory item returned once per listing. Items created meanwhile join the
     /// end (Medusa's ids sort by creation) and move nothing: a product import running while
     /// Get QOH reads does not stop it. The cursor is `offset:restarts:last id`.
+    ///
+    /// With `unreadable`, an item with a SKU whose level at the location cannot be read is
+    /// pushed there as (SKU, why) and left out of the page; without, it fails the page (a
+    /// drift report or preflight compares counts and has no place for one not read).
     fn page(
         &self,
         cursor: Option<&str>,
         limit: u32,
+        mut unreadable: Option<&mut Vec<(String, String)>>,
     ) -> std::result::Result<QuantityPage, CartError> {
         let (mut offset, mut restarts, mut last) = match cursor {
             None => {
@@ -1201,8 +1248,22 @@ impl MedusaAdapter {
         {
             let mut listed = self.listed.lock();
             for i in list {
-                let Some(f) = parse_item(i, &self.location)? else {
-                    continue;
+                let f = match (parse_item(i, &self.location), unreadable.as_deref_mut()) {
+                    (Ok(Some(f)), _) => f,
+                    (Ok(None), _) => continue,
+                    (Err(e), None) => return Err(e),
+                    (Err(_), Some(out)) => {
+                        let (Some(id), Some(sku)) = (
+                            i["id"].as_str(),
+                            i["sku"].as_str().filter(|s| !s.is_empty()),
+                        ) else {
+                            continue;
+                        };
+                        if listed.insert(id.to_owned()) {
+                            out.push((sku.to_owned(), unreadable_level(i, &self.location)));
+                        }
+                        continue;
+                    }
                 };
                 if !listed.insert(f.id.clone()) {
                     continue;

@@ -234,6 +234,23 @@ impl Stock {
     }
 }
 
+/// Why Get QOH cannot take the count of `entry`, one that manages its stock with a
+/// `stock_quantity` that is no number (a plugin or import writing a damaged field): listed in
+/// `CataloguePage::unreadable`, by its SKU, rather than skipped as stock not managed (the
+/// owner never learnt that item was not read). A fraction is read ([`Stock::counted`]).
+fn unreadable(entry: &Value) -> Option<String> {
+    let q = &entry["stock_quantity"];
+    if entry["manage_stock"] != Value::Bool(true) || q.is_null() || common::whole_count(q).is_some()
+    {
+        return None;
+    }
+    Some(format!(
+        "stock_quantity {} is not a number: not applied; correct it on the cart, \
+         then run this again",
+        super::http_json::truncate(&q.to_string())
+    ))
+}
+
 /// A product's or variation's id: a number, or a string of one (as a proxy or plugin
 /// rewriting the JSON may give it).
 fn id_of(v: &Value) -> Option<u64> {
@@ -1606,8 +1623,13 @@ impl CartAdapter for WooCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<CataloguePage, CartError> {
-        self.raw_fetch_catalogue(cursor, limit)
-            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))
+        let mut page = self
+            .raw_fetch_catalogue(cursor, limit)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))?;
+        for (_, why) in &mut page.unreadable {
+            *why = common::scrub(std::mem::take(why), &self.secrets);
+        }
+        Ok(page)
     }
 }
 
@@ -2017,7 +2039,7 @@ impl WooCommerceAdapter {
         // Two at least: each page after the first starts with the last product read.
         let per_page = limit.clamp(2, MAX_PER_PAGE);
         let (listed, next) = self.page_after("products", &[], at, per_page, LISTED_FIELDS)?;
-        let (mut items, mut products) = (Vec::new(), Vec::new());
+        let (mut items, mut products, mut unread) = (Vec::new(), Vec::new(), Vec::new());
         let mut ids = HashMap::new();
         for p in listed {
             let Some(id) = id_of(&p) else { continue };
@@ -2027,6 +2049,8 @@ impl WooCommerceAdapter {
                     ids.insert(parent_sku.to_owned(), r);
                     if let Some(q) = Stock::of(&p).counted() {
                         items.push((parent_sku.to_owned(), q));
+                    } else if let Some(why) = unreadable(&p).filter(|_| !parent_sku.is_empty()) {
+                        unread.push((parent_sku.to_owned(), why));
                     }
                 }
                 for v in self.get_all(&format!("products/{id}/variations"), &[])? {
@@ -2052,6 +2076,8 @@ impl WooCommerceAdapter {
                         if !parent_sku.is_empty() {
                             products.push((sku.to_owned(), parent_sku.to_owned()));
                         }
+                    } else if let Some(why) = unreadable(&v) {
+                        unread.push((sku.to_owned(), why));
                     }
                 }
             } else if let Some(sku) = p["sku"].as_str().filter(|s| !s.is_empty()) {
@@ -2065,6 +2091,8 @@ impl WooCommerceAdapter {
                 if p["manage_stock"].as_bool() == Some(true) {
                     if let Some(q) = Stock::of(&p).counted() {
                         items.push((sku.to_owned(), q));
+                    } else if let Some(why) = unreadable(&p) {
+                        unread.push((sku.to_owned(), why));
                     }
                 }
             }
@@ -2077,6 +2105,7 @@ impl WooCommerceAdapter {
                 next_cursor: next.map(|n| format!("{}:{}", n.offset, n.after)),
             },
             products,
+            unreadable: unread,
             ..Default::default()
         })
     }
