@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use inventory_sync::emulator::Emulator;
-use inventory_sync::{CartId, GetOptions, Reason};
+use inventory_sync::{CartId, GetOptions};
 use serde_json::{json, Value};
 
 /// The report as a host reads it (`invsync_get_qoh` copies out this JSON).
@@ -95,17 +95,7 @@ fn the_counts_not_applied_stop_at_1000_and_say_how_many_more() {
 /// what Get QOH says.
 #[test]
 fn drift_and_preflight_say_a_change_refused_for_good_is_not_in_the_carts_count() {
-    let f = store();
-    let e = Emulator::start().unwrap();
-    item(&f.store, "X", 10);
-    let c = cart(&f.store, &e, "Web", "attribute");
-    adjust(&f.store, "X", -1, Reason::PosSale);
-    drain(&f.store);
-    let held = stack(&f.store, None);
-    assert!(
-        held.len() == 1 && held[0]["state"] == "bypassed",
-        "the cart refused the sale for good: {held:?}"
-    );
+    let (f, e, c) = sale_refused_for_good();
     // Made on the cart with a count neither with the sale nor without it.
     e.set_qoh("X", 5);
     let said = |why: &str| {

@@ -119,6 +119,24 @@ pub fn stack(store: &Store, filter: Option<&str>) -> Vec<Value> {
     serde_json::from_str(&store.stack_list_json(filter).unwrap()).unwrap()
 }
 
+/// A store whose sale of `X` (QOH 10, one sold) the real-time cart `Web` refused for good, as
+/// a cart that lacks the SKU does: the sale's record is bypassed. The owner may then make the
+/// product on the cart (`Emulator::set_qoh`).
+pub fn sale_refused_for_good() -> (Fixture, Emulator, CartId) {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    item(&f.store, "X", 10);
+    let c = cart(&f.store, &e, "Web", "attribute");
+    adjust(&f.store, "X", -1, Reason::PosSale);
+    drain(&f.store);
+    let held = stack(&f.store, None);
+    assert!(
+        held.len() == 1 && held[0]["state"] == "bypassed",
+        "the cart refused the sale for good: {held:?}"
+    );
+    (f, e, c)
+}
+
 /// (sku, delta) of every record for `cart`, oldest first.
 pub fn records(store: &Store, cart: CartId) -> Vec<(String, i64)> {
     stack(store, Some(&format!(r#"{{"cart_id":{cart}}}"#)))
