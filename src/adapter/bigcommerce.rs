@@ -472,11 +472,7 @@ impl BigCommerceAdapter {
                         unreadable.push((
                             id,
                             sku.to_owned(),
-                            format!(
-                                "total_inventory_onhand {} is not a whole number: not applied; \
-                                 correct it on the cart, then run this again",
-                                super::http_json::truncate(&onhand.to_string())
-                            ),
+                            common::unreadable_count("total_inventory_onhand", onhand),
                         ));
                         return None;
                     }
@@ -978,10 +974,7 @@ impl CartAdapter for BigCommerceAdapter {
             .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))?;
         Ok(CataloguePage {
             counts,
-            unreadable: unreadable
-                .into_iter()
-                .map(|(sku, why)| (sku, common::scrub(why, &self.secrets)))
-                .collect(),
+            unreadable: common::scrub_reasons(unreadable, &self.secrets),
             ..Default::default()
         })
     }

@@ -530,6 +530,21 @@ pub(crate) fn whole_count(v: &serde_json::Value) -> Option<std::result::Result<i
     })
 }
 
+/// Why Get QOH takes no count of an item whose count `value` (in the cart's field `field`) is
+/// not a whole number, as each adapter lists it in [`super::CataloguePage::unreadable`]: the
+/// field, the value as the cart wrote it, and what to do.
+pub(crate) fn unreadable_count(field: &str, value: &serde_json::Value) -> String {
+    unreadable_why(&format!(
+        "{field} {} is not a whole number",
+        super::http_json::truncate(&value.to_string())
+    ))
+}
+
+/// `what` (why a count cannot be read), with what Get QOH did and what the owner does.
+pub(crate) fn unreadable_why(what: &str) -> String {
+    format!("{what}: not applied; correct it on the cart, then run this again")
+}
+
 /// Whether `e` is a 413 (Payload Too Large): the cart, or a proxy or firewall before it
 /// (nginx's `client_max_body_size`, 1 MB by default; ModSecurity's request body limit, 128 KB),
 /// refused the request for its size and processed none of it. Fewer items a request pass.
@@ -639,6 +654,18 @@ macro_rules! scrubbed_calls {
     };
 }
 pub(crate) use scrubbed_calls;
+
+/// Each `(sku, why)` of a page's [`super::CataloguePage::unreadable`], its reason
+/// [`scrub`]bed: a reason quotes what the cart wrote, which may quote its credentials.
+pub(crate) fn scrub_reasons(
+    reasons: Vec<(String, String)>,
+    secrets: &[impl AsRef<str>],
+) -> Vec<(String, String)> {
+    reasons
+        .into_iter()
+        .map(|(sku, why)| (sku, scrub(why, secrets)))
+        .collect()
+}
 
 /// `text` without any of `secrets` (those of 4 characters or more; shorter ones would garble
 /// messages and hide nothing): each replaced by `***`, whole or where an excerpt cut it, as

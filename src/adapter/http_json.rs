@@ -428,10 +428,7 @@ impl HttpJsonAdapter {
                             .to_owned(),
                         v => format!("qoh {} is not a whole number", truncate(&v.to_string())),
                     };
-                    unreadable.push((
-                        i.sku,
-                        format!("{why}: not applied; correct it on the cart, then run this again"),
-                    ));
+                    unreadable.push((i.sku, common::unreadable_why(&why)));
                 }
             }
         }
@@ -462,10 +459,7 @@ impl CartAdapter for HttpJsonAdapter {
             .map_err(|e| e.map_message(|m| common::scrub(m, &secrets)))?;
         Ok(CataloguePage {
             counts,
-            unreadable: unreadable
-                .into_iter()
-                .map(|(sku, why)| (sku, common::scrub(why, &secrets)))
-                .collect(),
+            unreadable: common::scrub_reasons(unreadable, &secrets),
             ..Default::default()
         })
     }

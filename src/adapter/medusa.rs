@@ -226,12 +226,11 @@ fn unreadable_level(item: &Value, location: &str) -> String {
         .find(|l| l["location_id"].as_str() == Some(location))
         .cloned()
         .unwrap_or_default();
-    format!(
-        "stocked_quantity {} or reserved_quantity {} at {location} is not a number: not \
-         applied; correct it on the cart, then run this again",
+    common::unreadable_why(&format!(
+        "stocked_quantity {} or reserved_quantity {} at {location} is not a number",
         truncate(&l["stocked_quantity"].to_string()),
         truncate(&l["reserved_quantity"].to_string()),
-    )
+    ))
 }
 
 /// Medusa sends quantities as JSON numbers (big-number fields come out as plain numbers).
@@ -958,10 +957,7 @@ impl CartAdapter for MedusaAdapter {
         let secrets = self.secrets();
         Ok(CataloguePage {
             counts,
-            unreadable: unreadable
-                .into_iter()
-                .map(|(sku, why)| (sku, common::scrub(why, &secrets)))
-                .collect(),
+            unreadable: common::scrub_reasons(unreadable, &secrets),
             ..Default::default()
         })
     }

@@ -244,11 +244,7 @@ fn unreadable(entry: &Value) -> Option<String> {
     {
         return None;
     }
-    Some(format!(
-        "stock_quantity {} is not a number: not applied; correct it on the cart, \
-         then run this again",
-        super::http_json::truncate(&q.to_string())
-    ))
+    Some(common::unreadable_count("stock_quantity", q))
 }
 
 /// A product's or variation's id: a number, or a string of one (as a proxy or plugin
@@ -1626,9 +1622,8 @@ impl CartAdapter for WooCommerceAdapter {
         let mut page = self
             .raw_fetch_catalogue(cursor, limit)
             .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))?;
-        for (_, why) in &mut page.unreadable {
-            *why = common::scrub(std::mem::take(why), &self.secrets);
-        }
+        page.unreadable =
+            common::scrub_reasons(std::mem::take(&mut page.unreadable), &self.secrets);
         Ok(page)
     }
 }
