@@ -32,6 +32,8 @@
 //! first request the adapter asks `GET /admin/stock-locations/{id}` whether the location
 //! exists (the batch endpoint would create levels at a mistyped one): if not, the cart is
 //! paused as for refused credentials, its records untried, until `location_id` is fixed.
+//! Quantities with a fraction (Medusa keeps big numbers) are read as whole units rounded
+//! down; a delta is not written over one (it fails, naming it), as WooCommerce's adapter does.
 //!
 //! # The read-add-write window (DESIGN §4)
 //!
@@ -158,6 +160,12 @@ struct Level {
     stocked: i64,
     reserved: i64,
     available: i64,
+    /// Whether `stocked_quantity` or `reserved_quantity` holds a fraction (Medusa keeps
+    /// quantities as big numbers: a shop selling by weight or length). The counts above are
+    /// then whole units, fewer rather than more (stocked and available rounded down,
+    /// reserved rounded down too, so a count Send QOH writes offers no unit the shop lacks),
+    /// and a change is not written over it ([`fraction_kept`]).
+    fractional: bool,
 }
 
 /// What a lookup found for one inventory item.
@@ -204,17 +212,40 @@ fn parse_item(item: &Value, location: &str) -> std::result::Result<Option<Found>
 }
 
 /// A location level's counts (`None` when they are missing or not numbers); `available` is
-/// stocked less reserved when Medusa leaves it out.
+/// stocked less reserved when Medusa leaves it out. Until 2026-12-05 a fraction was cut off
+/// without a word, and a sale written over 10.5 stocked wrote 9.
 fn level(l: &Value) -> Option<Level> {
+    // JSON numbers only: Medusa sends its big-number fields as plain numbers, so text there
+    // is not Medusa's.
+    let number = |v: &Value| v.is_number().then(|| common::whole_count(v)).flatten();
     let stocked = number(&l["stocked_quantity"])?;
     let reserved = number(&l["reserved_quantity"])?;
+    let down = |c: std::result::Result<i64, f64>| c.unwrap_or_else(|f| f.floor() as i64);
+    let exact = |c: std::result::Result<i64, f64>| c.map_or_else(|f| f, |n| n as f64);
+    let fractional = stocked.is_err() || reserved.is_err();
+    let available = match number(&l["available_quantity"]) {
+        Some(a) => down(a),
+        None if fractional => (exact(stocked) - exact(reserved)).floor() as i64,
+        None => down(stocked) - down(reserved),
+    };
     Some(Level {
-        stocked,
-        reserved,
-        available: l["available_quantity"]
-            .as_f64()
-            .map_or(stocked - reserved, |n| n as i64),
+        stocked: down(stocked),
+        reserved: down(reserved),
+        available,
+        fractional,
     })
+}
+
+/// Why a change of `sku` is not written over a level with a fraction: a whole change
+/// written there would keep the fraction (or, written as whole units, drop it), and the
+/// read-back could not tell it from a count in step. As WooCommerce's adapter says of its
+/// own fractions.
+fn fraction_kept(sku: &str) -> SendOutcome {
+    SendOutcome::Failed {
+        message: format!(
+            "sku {sku}: Medusa keeps a stocked or reserved quantity with a fraction for it, and this adapter sends whole units: set a whole count in Medusa, or send one with Send QOH"
+        ),
+    }
 }
 
 /// Why Get QOH takes no count of `item`, whose level at `location` [`level`] cannot read.
@@ -231,11 +262,6 @@ fn unreadable_level(item: &Value, location: &str) -> String {
         truncate(&l["stocked_quantity"].to_string()),
         truncate(&l["reserved_quantity"].to_string()),
     ))
-}
-
-/// Medusa sends quantities as JSON numbers (big-number fields come out as plain numbers).
-fn number(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
 }
 
 /// The `stocked_quantity` that publishes `available` while `reserved` units are held.
@@ -1079,6 +1105,10 @@ impl MedusaAdapter {
                 out[i] = Some(self.no_level(&d.sku));
                 continue;
             };
+            if level.fractional {
+                out[i] = Some(fraction_kept(&d.sku));
+                continue;
+            }
             if plan.iter().any(|w| w.id == f.id) {
                 let record = format!("Medusa's inventory item {}", f.id);
                 out[i] = Some(common::sent_after_another(&d.sku, &record));
@@ -1371,7 +1401,8 @@ mod tests {
             Some(Level {
                 stocked: 10,
                 reserved: 3,
-                available: 7
+                available: 7,
+                fractional: false,
             })
         );
     }
@@ -1388,6 +1419,57 @@ mod tests {
                 .unwrap()
                 .available,
             6
+        );
+    }
+
+    /// A shop selling by weight: Get QOH reads whole units, fewer rather than more.
+    #[test]
+    fn a_level_with_a_fraction_is_read_as_whole_units_rounded_down() {
+        let read = |l: Value| parse_item(&item(json!([l])), LOC).unwrap().unwrap().level;
+        let l = read(json!({"location_id": LOC, "stocked_quantity": 10.5, "reserved_quantity": 0}));
+        assert_eq!(
+            l,
+            Some(Level {
+                stocked: 10,
+                reserved: 0,
+                available: 10,
+                fractional: true
+            })
+        );
+        let l = read(json!({"location_id": LOC, "stocked_quantity": 10, "reserved_quantity": 2.5}));
+        assert_eq!(l.map(|l| (l.available, l.fractional)), Some((7, true)));
+        let l = read(
+            json!({"location_id": LOC, "stocked_quantity": 10.75, "reserved_quantity": 0.5,
+                            "available_quantity": 10.25}),
+        );
+        assert_eq!(l.map(|l| (l.available, l.fractional)), Some((10, true)));
+    }
+
+    /// A sale of 1 written over 10.5 stocked wrote 9 until 2026-12-05: half a unit gone from
+    /// the shop without a word. It is refused, saying what to do, and nothing is written.
+    #[test]
+    fn a_change_is_not_written_over_a_level_with_a_fraction() {
+        let read = r#"{"inventory_items":[{"id":"iitem_1","sku":"TEE-M","location_levels":[{"location_id":"sloc_main","stocked_quantity":10.5,"reserved_quantity":0,"available_quantity":10.5}]}],"count":1,"offset":0,"limit":50}"#;
+        let server = Scripted::start(vec![(200, read)]);
+        let out = api_key(&server.url)
+            .apply_deltas(&[DeltaSend {
+                key: "k".into(),
+                sku: "TEE-M".into(),
+                remote_ref: Some("iitem_1".into()),
+                delta: -1,
+            }])
+            .unwrap();
+        assert!(
+            matches!(&out[..], [SendOutcome::Failed { message }]
+                if message.contains("fraction") && message.contains("Send QOH")),
+            "{out:?}"
+        );
+        assert!(
+            server
+                .finish()
+                .iter()
+                .all(|(line, _, _)| line.starts_with("GET")),
+            "nothing written"
         );
     }
 
