@@ -1325,6 +1325,15 @@ mod tests {
 
     const LOC: &str = "sloc_main";
 
+    /// Serves the rest of `server`'s script and asserts that every request was a read.
+    fn nothing_written(server: Scripted) {
+        let seen = server.finish();
+        assert!(
+            seen.iter().all(|(line, _, _)| line.starts_with("GET")),
+            "nothing written: {seen:?}"
+        );
+    }
+
     fn item(levels: Value) -> Value {
         json!({"id": "iitem_1", "sku": "TEE-M", "location_levels": levels})
     }
@@ -1464,13 +1473,7 @@ mod tests {
                 if message.contains("fraction") && message.contains("Send QOH")),
             "{out:?}"
         );
-        assert!(
-            server
-                .finish()
-                .iter()
-                .all(|(line, _, _)| line.starts_with("GET")),
-            "nothing written"
-        );
+        nothing_written(server);
     }
 
     #[test]
@@ -1507,13 +1510,7 @@ mod tests {
             let e = a.apply_deltas(std::slice::from_ref(&delta)).unwrap_err();
             assert!(matches!(e, CartError::Unavailable(_)), "{e:?}");
         }
-        assert!(
-            server
-                .finish()
-                .iter()
-                .all(|(line, _, _)| line.starts_with("GET")),
-            "nothing written"
-        );
+        nothing_written(server);
     }
 
     #[test]
