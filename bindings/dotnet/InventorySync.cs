@@ -59,10 +59,32 @@ namespace InventorySync
         public Status Status { get; private set; }
         public int Code { get { return (int)Status; } }
 
+        /// <summary>
+        /// What went wrong and what to do, as the library says it, for a store user's screen:
+        /// Message without the C function's name before it and the status after it (both
+        /// there for a log and a bug report).
+        /// </summary>
+        public string Reason { get; private set; }
+
         public InventorySyncException(int status, string message)
             : base(message + " (status " + status + ")")
         {
             Status = (Status)status;
+            Reason = WithoutFunctionName(message);
+        }
+
+        // The library's messages begin "invsync_<function>: ".
+        private static string WithoutFunctionName(string message)
+        {
+            if (message == null || !message.StartsWith("invsync_", StringComparison.Ordinal)) return message;
+            int colon = message.IndexOf(": ", StringComparison.Ordinal);
+            if (colon < 0) return message;
+            for (int i = 0; i < colon; i++)
+            {
+                char c = message[i];
+                if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return message;
+            }
+            return message.Substring(colon + 2);
         }
     }
 

@@ -531,6 +531,27 @@ static class Tests
         }
     }
 
+    // A store user's screen shows what went wrong, not the C function's name and a status.
+    static void ReasonIsForTheStoreUser()
+    {
+        using (var store = Store.Open(Path.Combine(dir, "reason.db")))
+        {
+            try
+            {
+                store.ItemQoh("NO-SUCH-SKU");
+                Check(false, "an unknown SKU throws");
+            }
+            catch (InventorySyncException e)
+            {
+                Check(e.Status == Status.NotFound, "unknown SKU is NotFound: " + e.Status);
+                Check(e.Message.StartsWith("invsync_item_qoh: ") && e.Message.EndsWith("(status " + e.Code + ")"),
+                      "Message keeps the function and status for a log: " + e.Message);
+                Check(e.Reason.Contains("NO-SUCH-SKU") && !e.Reason.StartsWith("invsync_") && !e.Reason.Contains("(status"),
+                      "Reason is the library's message alone: " + e.Reason);
+            }
+        }
+    }
+
     static int Main()
     {
         dir = Path.Combine(Path.GetTempPath(), "invsync-dotnet-" + Guid.NewGuid().ToString("N"));
@@ -546,6 +567,7 @@ static class Tests
             new KeyValuePair<string, Action>("dispose from progress keeps report", DisposeFromProgressKeepsReport),
             new KeyValuePair<string, Action>("retire a dead cart", RetireADeadCart),
             new KeyValuePair<string, Action>("callback exception keeps its stack trace", CallbackExceptionKeepsItsStackTrace),
+            new KeyValuePair<string, Action>("reason is for the store user", ReasonIsForTheStoreUser),
         };
         foreach (var t in tests)
         {
