@@ -688,7 +688,9 @@ int32_t INVSYNC_CALL invsync_controller_status(invsync_store *store, char *buf, 
  * gets, in batches of the cart's `max_items_to_send`, then 0 for each item deleted from the
  * store while the cart showed it and real-time changes did not reach it, and copies the
  * report `{sent, failed, superseded, zeroed, requests, failures:[{sku, message}], cancelled,
- * error?}` into `buf` (`zeroed`: the deleted items set to 0). `flags`:
+ * failures_left_out, error?}` into `buf` (`zeroed`: the deleted items set to 0; `failures`
+ * holds the first 1,000 of the `failed` items, `failures_left_out` says how many more there
+ * were, from 2026-12-05). `flags`:
  * `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on (otherwise
  * `INVSYNC_REFUSED`). `progress` (optional) is called between batches with `user`; a non-zero
  * return stops the send and the call returns `INVSYNC_CANCELLED` with the partial report.
@@ -737,8 +739,9 @@ int32_t INVSYNC_CALL invsync_send_qoh(invsync_store *store,
  * each with the QOH it was made with (the first 1,000 of each, so a first run creating a
  * whole catalogue needs no buffer of megabytes; `*_left_out` says how many more there
  * were). `unknown` and `not_applied` hold the first 1,000 too (from 2026-12-05): a host
- * making items for every SKU the store lacks takes them from the preflight's `unmapped`
- * warnings, or passes `INVSYNC_GET_CREATE_NEW`. Keys may be added: ignore those you do not know.
+ * making items for every SKU the store lacks makes those listed and runs Get QOH again for
+ * the next 1,000 (the preflight's `unmapped` warnings stop at 1,000 too), or passes
+ * `INVSYNC_GET_CREATE_NEW`. Keys may be added: ignore those you do not know.
  * `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
  * `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs (a variant the cart lists
  * with its product under that product). The whole listing is read before a count is
@@ -773,7 +776,10 @@ int32_t INVSYNC_CALL invsync_get_qoh(invsync_store *store,
  * Before real-time sync is switched on for a cart (rule 11): copies a JSON array of warnings
  * `{kind, sku?, message, cart_qoh?, expected?}` into `buf`, kinds `pending`, `drift`,
  * `basket`, `unmapped`, `deleted` (an item deleted while the cart showed it: Send QOH sets
- * it to 0 there); `[]` when all is in step. Reads the cart: `INVSYNC_NETWORK` when it
+ * it to 0 there); `[]` when all is in step. At most the first 1,000 warnings are listed: when
+ * there were more, one last warning of kind `more` (from 2026-12-05), without `sku`, says in
+ * its `message` how many of each kind were not listed and what to do (a host that does not
+ * know a kind shows its message). Reads the cart: `INVSYNC_NETWORK` when it
  * cannot be reached, `INVSYNC_REFUSED` inside a host transaction and when the cart's answer
  * ends the read (as `invsync_get_qoh`). The warnings are also kept
  * for `invsync_last_report`: after `INVSYNC_BUFFER_TOO_SMALL` read them there, rather than
@@ -794,8 +800,10 @@ int32_t INVSYNC_CALL invsync_preflight(invsync_store *store,
 /**
  * The drift report (README "Drift report"): compares each count cart `cart_id` shows with
  * the count it should show, net of the records still waiting for it, and copies
- * `{in_step, items:[{sku, cart_qoh, expected, why?, outcome?}], repaired, unlisted:[skus]}`
- * into `buf`. `repair` 1 also sets each count that is off, by compare-and-set (a sale the cart
+ * `{in_step, items:[{sku, cart_qoh, expected, why?, outcome?}], repaired, unlisted:[skus],
+ * items_left_out, unlisted_left_out}` into `buf`: `items` and `unlisted` hold the first 1,000
+ * each, `*_left_out` says how many more there were (from 2026-12-05; a repair sets every count
+ * off, listed or not, and `repaired` counts them all). `repair` 1 also sets each count that is off, by compare-and-set (a sale the cart
  * made meanwhile is never overwritten: the item is listed with its outcome), holding the cart
  * as a Send QOH does; 0 only reports; any other value is `INVSYNC_INVALID_ARGUMENT`. Runs
  * whether or not real-time sync is on. `INVSYNC_NETWORK` when the cart cannot be reached,

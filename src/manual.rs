@@ -41,11 +41,15 @@ pub struct ItemFailure {
 }
 
 /// What *Send QOH* did.
+///
+/// Fields may be added (hence `#[non_exhaustive]`, as [`GetReport`]: a report is the library's
+/// to make, never built by a caller); its JSON keys keep their names, types and meanings.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendReport {
     /// Items the cart took.
     pub sent: usize,
-    /// Items that failed (listed in `failures`).
+    /// Items that failed, every one (the first 1,000 are listed in `failures`).
     pub failed: usize,
     /// Stack records settled as superseded by the absolute counts.
     pub superseded: usize,
@@ -55,14 +59,30 @@ pub struct SendReport {
     /// Calls made to the cart's adapter: a batch and each try of it again (an adapter may
     /// make more than one HTTP request in a call, and sends counts one by one after a panic).
     pub requests: usize,
-    /// Per-item failures.
+    /// Per-item failures, in the order they came (the first 1,000: see `failures_left_out`).
     pub failures: Vec<ItemFailure>,
     /// Whether the progress callback stopped it (the counts cover what was done).
     pub cancelled: bool,
+    /// How many items of `failed` are not in `failures` (0 unless it holds 1,000). Until
+    /// 2026-12-05 every failure was listed: a cart at the wrong URL, or refusing every item,
+    /// made a report of megabytes out of a catalogue of 100,000 items for the host to copy.
+    pub failures_left_out: usize,
     /// Why it stopped before the end, when the cart failed after it had taken some counts
     /// (the call still returns the report; before any, the call fails instead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl SendReport {
+    /// Counts an item that failed, listed while there is room.
+    fn note_failure(&mut self, sku: String, message: String) {
+        self.failed += 1;
+        list_capped(
+            &mut self.failures,
+            &mut self.failures_left_out,
+            ItemFailure { sku, message },
+        );
+    }
 }
 
 /// One SKU whose count was not applied.
@@ -124,8 +144,9 @@ pub struct GetReport {
     pub unchanged: usize,
     /// SKUs the order manager does not know (and did not create), in the cart's listing order
     /// (the first 1,000: see `unknown_left_out`). Not a list to act on whole: a host that
-    /// makes the items itself takes every SKU the store lacks from the preflight's `unmapped`
-    /// warnings ([`Store::preflight`]), or has Get QOH create them (*create records*).
+    /// makes the items itself makes those listed and runs Get QOH again for the next 1,000
+    /// (the preflight's `unmapped` warnings, [`Store::preflight`], stop at 1,000 too), or has
+    /// Get QOH create them (*create records*).
     pub unknown: Vec<String>,
     /// Counts that could not be applied, each with why and what to do (the first 1,000: see
     /// `not_applied_left_out`; the next run lists those still not applied).
@@ -155,46 +176,59 @@ pub struct GetReport {
     pub error: Option<String>,
 }
 
+/// Lists `entry` at the end of `list` while the list holds fewer than [`REPORT_ITEMS_MAX`]
+/// entries, and otherwise counts it in `left_out` (the report's `*_left_out` beside the list):
+/// every bounded list of a report grows through here, so each keeps its first 1,000 entries in
+/// the order they came and says how many more there were.
+fn list_capped<T>(list: &mut Vec<T>, left_out: &mut usize, entry: T) {
+    match list.len() < REPORT_ITEMS_MAX {
+        true => list.push(entry),
+        false => *left_out += 1,
+    }
+}
+
 impl GetReport {
     /// Counts an item Get QOH moved from `before` to `after`, listed while there is room.
     fn note_updated(&mut self, sku: &str, before: i64, after: i64) {
         self.updated += 1;
-        match self.updated_items.len() < REPORT_ITEMS_MAX {
-            true => self.updated_items.push(QohChange {
-                sku: sku.to_owned(),
-                before,
-                after,
-            }),
-            false => self.updated_items_left_out += 1,
-        }
+        let change = QohChange {
+            sku: sku.to_owned(),
+            before,
+            after,
+        };
+        list_capped(
+            &mut self.updated_items,
+            &mut self.updated_items_left_out,
+            change,
+        );
     }
 
     /// Counts an item Get QOH created with `qoh`, listed while there is room.
     fn note_created(&mut self, sku: &str, qoh: i64) {
         self.created += 1;
-        match self.created_items.len() < REPORT_ITEMS_MAX {
-            true => self.created_items.push(CreatedItem {
-                sku: sku.to_owned(),
-                qoh,
-            }),
-            false => self.created_items_left_out += 1,
-        }
+        let created = CreatedItem {
+            sku: sku.to_owned(),
+            qoh,
+        };
+        list_capped(
+            &mut self.created_items,
+            &mut self.created_items_left_out,
+            created,
+        );
     }
 
     /// Counts a SKU the store does not know, listed while there is room.
     fn note_unknown(&mut self, sku: &str) {
-        match self.unknown.len() < REPORT_ITEMS_MAX {
-            true => self.unknown.push(sku.to_owned()),
-            false => self.unknown_left_out += 1,
-        }
+        list_capped(
+            &mut self.unknown,
+            &mut self.unknown_left_out,
+            sku.to_owned(),
+        );
     }
 
     /// Counts a count not applied, listed while there is room.
     fn note_not_applied(&mut self, n: NotApplied) {
-        match self.not_applied.len() < REPORT_ITEMS_MAX {
-            true => self.not_applied.push(n),
-            false => self.not_applied_left_out += 1,
-        }
+        list_capped(&mut self.not_applied, &mut self.not_applied_left_out, n);
     }
 
     /// [`GetReport::note_not_applied`] of each of `all`.
@@ -244,7 +278,9 @@ impl GetReport {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Warning {
     /// `pending`, `drift`, `basket`, `unmapped` or `deleted` (an item deleted from the store
-    /// that the cart may still show: Send QOH sets it to 0).
+    /// that the cart may still show: Send QOH sets it to 0); or `more` (from 2026-12-05),
+    /// without a SKU, last after the first 1,000 warnings when there were more: its message
+    /// says how many of each kind were not listed and what to do.
     pub kind: &'static str,
     /// The item, when the warning is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -831,15 +867,11 @@ impl Store {
                     .flat_map(|(_, g)| g)
                     .try_for_each(|g| sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now))
             })?;
-            run.report
-                .failures
-                .extend(held_back.into_iter().map(|(sku, _)| ItemFailure {
-                    sku,
-                    message: HELD_BACK.into(),
-                }));
+            for (sku, _) in held_back {
+                run.report.note_failure(sku, HELD_BACK.into());
+            }
         }
-        let mut report = run.report;
-        report.failed = report.failures.len();
+        let report = run.report;
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
     }
@@ -902,10 +934,7 @@ impl Store {
                          again at the next Send QOH): {why}"
                     ),
                 };
-                run.report.failures.push(ItemFailure {
-                    sku: set.sku.clone(),
-                    message: why,
-                });
+                run.report.note_failure(set.sku.clone(), why);
             }
             if !forget.is_empty() {
                 let cart = run.cart.id;
@@ -939,7 +968,6 @@ impl Store {
     fn send_failed(&self, run: &mut SendRun<'_>, e: Error) -> Error {
         if run.reached {
             run.report.error = Some(e.message().to_owned());
-            run.report.failed = run.report.failures.len();
             self.remember_report(serde_json::to_string(&run.report).unwrap_or_default());
         }
         e
@@ -970,10 +998,7 @@ impl Store {
                 }
                 Took::Maybe(why) => Some(format!("{IN_DOUBT}: {why}")),
                 Took::No(why) | Took::Refused(why) => {
-                    run.report.failures.push(ItemFailure {
-                        sku: set.sku.clone(),
-                        message: why,
-                    });
+                    run.report.note_failure(set.sku.clone(), why);
                     continue;
                 }
             };
@@ -982,10 +1007,7 @@ impl Store {
             }
             sent.push((target, set.qoh, message.is_some()));
             if let Some(message) = message {
-                run.report.failures.push(ItemFailure {
-                    sku: set.sku.clone(),
-                    message,
-                });
+                run.report.note_failure(set.sku.clone(), message);
             }
         }
         // A count the cart took makes the records it included obsolete; so does one it
@@ -1353,7 +1375,8 @@ impl Store {
     /// of it within its [`CartAdapter::read_lag`] before the read is listed as `drift` that
     /// was not compared, saying when to run again. The warnings are also kept as this thread's
     /// [`Store::last_report`]: a host whose buffer was too small reads them there rather
-    /// than read the whole cart again.
+    /// than read the whole cart again. At most the first 1,000 are listed; when there were
+    /// more, one last warning of kind `more` says how many of each kind were left out.
     pub fn preflight(&self, cart: CartId) -> Result<Vec<Warning>> {
         self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, true, "preflight")?;
@@ -1582,9 +1605,53 @@ impl Store {
                 });
             }
         }
+        let warnings = warnings_capped(warnings);
         self.remember_report(serde_json::to_string(&warnings).unwrap_or_default());
         Ok(warnings)
     }
+}
+
+/// The preflight's warnings as a host gets them: the first 1,000 ([`list_capped`]), then,
+/// when there were more, one of kind `more` saying how many of each kind were left out and
+/// what to do. The C ABI returns the warnings as a JSON array (DESIGN §9), which has no place
+/// for a count beside it; listed whole, a cart at the wrong URL or with nothing mapped made
+/// an array of some 200 bytes an item, megabytes for a catalogue of 100,000 (until
+/// 2026-12-05), where the owner reads the first lines and fixes the cause.
+fn warnings_capped(all: Vec<Warning>) -> Vec<Warning> {
+    let mut listed = Vec::with_capacity(all.len().min(REPORT_ITEMS_MAX + 1));
+    let mut left_out = 0;
+    // The kinds left out, in the order they first came.
+    let mut kinds: Vec<(&'static str, usize)> = Vec::new();
+    for w in all {
+        let kind = w.kind;
+        let before = left_out;
+        list_capped(&mut listed, &mut left_out, w);
+        if left_out > before {
+            match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((kind, 1)),
+            }
+        }
+    }
+    if left_out > 0 {
+        let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        listed.push(Warning {
+            kind: "more",
+            sku: None,
+            message: format!(
+                "{} not listed here ({}): only the first {REPORT_ITEMS_MAX} are. So many \
+                 mostly mean the cart is set up wrong (a url or stock location of another \
+                 shop, SKUs or remote_ref links that do not match the store's): fix that, or \
+                 run the drift report (with repair to set the counts that are off), then run \
+                 the preflight again",
+                crate::counted(i64::try_from(left_out).unwrap_or(i64::MAX), "more warning"),
+                kinds.join(", ")
+            ),
+            cart_qoh: None,
+            expected: None,
+        });
+    }
+    listed
 }
 
 impl Store {
@@ -1648,7 +1715,9 @@ impl Store {
     /// item with records sent to the cart that have not settled is in step if the cart shows
     /// its count with them or without them; otherwise it is listed with why, and never
     /// repaired; so is one the cart took a change of within its adapter's
-    /// [`CartAdapter::read_lag`] before the listing was read.
+    /// [`CartAdapter::read_lag`] before the listing was read. The report lists the first
+    /// 1,000 items and unlisted SKUs ([`DriftReport::items_left_out`] and
+    /// [`DriftReport::unlisted_left_out`] count the rest); a repair sets every item off.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -1686,6 +1755,9 @@ impl Store {
         // compared against one would set a count over a sale made there since.
         let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
         let mut report = DriftReport::default();
+        // Every item off, repaired below whether the report lists it or not; listed (the
+        // first 1,000) once the repair has said what became of each.
+        let mut off = Vec::new();
         let mut in_doubt = Vec::new();
         for (sku, published, waiting, _, why) in expected {
             let Some(&q) = counts.get(&sku) else {
@@ -1698,7 +1770,7 @@ impl Store {
                             "not compared (the count shown is the first of them): {LISTED_TWICE}"
                         )),
                     }),
-                    None => report.unlisted.push(sku),
+                    None => list_capped(&mut report.unlisted, &mut report.unlisted_left_out, sku),
                 }
                 continue;
             };
@@ -1723,7 +1795,7 @@ impl Store {
                     outcome: Some(format!("not repaired: {why}")),
                 });
             } else {
-                report.items.push(DriftItem {
+                off.push(DriftItem {
                     sku,
                     cart_qoh: q,
                     expected,
@@ -1738,7 +1810,7 @@ impl Store {
             let mut paused: Option<String> = None;
             // A short one the last chunk was given: waited out before the next chunk only.
             let mut owed = Duration::ZERO;
-            for chunk in report.items.chunks_mut(cart.max_items_to_send as usize) {
+            for chunk in off.chunks_mut(cart.max_items_to_send as usize) {
                 if let Some(why) = &paused {
                     for d in chunk.iter_mut() {
                         d.outcome = Some(format!("not sent: {why}"));
@@ -1856,7 +1928,9 @@ impl Store {
                 }
             }
         }
-        report.items.extend(in_doubt);
+        for d in off.into_iter().chain(in_doubt) {
+            list_capped(&mut report.items, &mut report.items_left_out, d);
+        }
         Ok(report)
     }
 }
@@ -1877,18 +1951,31 @@ pub struct DriftItem {
 }
 
 /// What [`Store::drift`] found (and fixed).
+///
+/// Fields may be added (hence `#[non_exhaustive]`, as [`GetReport`]: a report is the library's
+/// to make, never built by a caller); its JSON keys keep their names, types and meanings.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DriftReport {
     /// Items in step.
     pub in_step: usize,
-    /// Items off.
+    /// Items off (the first 1,000: see `items_left_out`). A repair repairs every item off,
+    /// listed or not: `repaired` counts them all.
     pub items: Vec<DriftItem>,
     /// Items repaired.
     pub repaired: usize,
     /// SKUs the store publishes to the cart that the cart lists no count for: no product has
     /// the SKU there, or the cart does not track its stock. Neither compared nor repaired (the
-    /// preflight names them too); until 2026-12-03 the report said nothing of them.
+    /// preflight names them too); until 2026-12-03 the report said nothing of them. The first
+    /// 1,000: see `unlisted_left_out`.
     pub unlisted: Vec<String>,
+    /// How many items off are not in `items` (0 unless it holds 1,000). Until 2026-12-05
+    /// every one was listed: a cart at the wrong URL, or whose every count is off, made a
+    /// report of megabytes out of a catalogue of 100,000 items for the host to copy.
+    pub items_left_out: usize,
+    /// How many SKUs the cart lists no count for are not in `unlisted` (0 unless it holds
+    /// 1,000). Added 2026-12-05.
+    pub unlisted_left_out: usize,
 }
 
 /// After `cart` took (or, `maybe`, may have taken) `count` of `item` (Send QOH, a drift
@@ -2260,10 +2347,9 @@ impl SendRun<'_> {
         let mut kept = (Vec::new(), Vec::new());
         for (i, (set, r)) in sets.into_iter().zip(read).enumerate() {
             match refused.get(&i) {
-                Some(why) => self.report.failures.push(ItemFailure {
-                    sku: set.sku,
-                    message: format!("{NOT_DELIVERED}: {why}"),
-                }),
+                Some(why) => self
+                    .report
+                    .note_failure(set.sku, format!("{NOT_DELIVERED}: {why}")),
                 None => {
                     kept.0.push(set);
                     kept.1.push(r);
