@@ -230,7 +230,9 @@ fn against_real_carts(file: &str, send: bool) -> Result<(), String> {
             Ok(w) if w.is_empty() => println!("  every item in step"),
             Ok(w) => {
                 println!("  {} warnings", w.len());
-                for w in w.iter().take(20) {
+                // The last, after 1,000, may say how many more there were (kind `more`).
+                let more = w.last().filter(|m| m.kind == "more" && w.len() > 20);
+                for w in w.iter().take(20).chain(more) {
                     println!(
                         "  {:<9} {:<16} {}",
                         w.kind,
