@@ -1717,7 +1717,8 @@ impl Store {
     /// repaired; so is one the cart took a change of within its adapter's
     /// [`CartAdapter::read_lag`] before the listing was read. The report lists the first
     /// 1,000 items and unlisted SKUs ([`DriftReport::items_left_out`] and
-    /// [`DriftReport::unlisted_left_out`] count the rest); a repair sets every item off.
+    /// [`DriftReport::unlisted_left_out`] count the rest); a repair works on every item off,
+    /// listed or not.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -1959,8 +1960,8 @@ pub struct DriftItem {
 pub struct DriftReport {
     /// Items in step.
     pub in_step: usize,
-    /// Items off (the first 1,000: see `items_left_out`). A repair repairs every item off,
-    /// listed or not: `repaired` counts them all.
+    /// Items off (the first 1,000: see `items_left_out`). A repair works on every item off,
+    /// listed or not, and `repaired` counts all it repaired.
     pub items: Vec<DriftItem>,
     /// Items repaired.
     pub repaired: usize,

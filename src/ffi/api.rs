@@ -1117,8 +1117,9 @@ pub unsafe extern "C" fn invsync_preflight(
 /// the count it should show, net of the records still waiting for it, and copies
 /// `{in_step, items:[{sku, cart_qoh, expected, why?, outcome?}], repaired, unlisted:[skus],
 /// items_left_out, unlisted_left_out}` into `buf`: `items` and `unlisted` hold the first 1,000
-/// each, `*_left_out` says how many more there were (from 2026-12-05; a repair sets every count
-/// off, listed or not, and `repaired` counts them all). `repair` 1 also sets each count that is off, by compare-and-set (a sale the cart
+/// each, `*_left_out` says how many more there were (from 2026-12-05; a repair works on every
+/// count off, listed or not, and `repaired` counts all it repaired). `repair` 1 also sets each
+/// count that is off, by compare-and-set (a sale the cart
 /// made meanwhile is never overwritten: the item is listed with its outcome), holding the cart
 /// as a Send QOH does; 0 only reports; any other value is `INVSYNC_INVALID_ARGUMENT`. Runs
 /// whether or not real-time sync is on. `INVSYNC_NETWORK` when the cart cannot be reached,
