@@ -784,6 +784,7 @@ int32_t INVSYNC_CALL invsync_get_qoh(invsync_store *store,
  * ends the read (as `invsync_get_qoh`). The warnings are also kept
  * for `invsync_last_report`: after `INVSYNC_BUFFER_TOO_SMALL` read them there, rather than
  * call again, which reads the whole cart again.
+ * Kind `unreadable` (from 2026-12-05): the cart lists the item with a count it cannot read, quoted in `message`; `expected` is the count to correct it to.
  *
  * Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread.
  *
@@ -812,6 +813,7 @@ int32_t INVSYNC_CALL invsync_preflight(invsync_store *store,
  * repair, sent counts), and when the cart's answer ends the read (as `invsync_get_qoh`);
  * `INVSYNC_BUSY` to repair while a Send QOH, Get QOH or repair holds the cart. Added within
  * ABI version 1 (2026-12-04): a host checks for the export before calling it.
+ * From 2026-12-05 also `unreadable:[{sku, why}]` and `unreadable_left_out`: items whose cart count cannot be read, neither compared nor repaired.
  *
  * Buffers: as `invsync_last_error`; the report is made (and a repair done) whatever the
  * buffer, and kept for `invsync_last_report`: read it there, never by calling again, which

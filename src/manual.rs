@@ -85,7 +85,8 @@ impl SendReport {
     }
 }
 
-/// One SKU whose count was not applied.
+/// One SKU whose count was not applied (Get QOH's `not_applied`), or not compared (the drift
+/// report's `unreadable`), and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NotApplied {
     /// The SKU.
@@ -278,7 +279,9 @@ impl GetReport {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Warning {
     /// `pending`, `drift`, `basket`, `unmapped` or `deleted` (an item deleted from the store
-    /// that the cart may still show: Send QOH sets it to 0); or `more` (from 2026-12-05),
+    /// that the cart may still show: Send QOH sets it to 0); `unreadable` (from 2026-12-05:
+    /// the cart lists the item with a count it wrote unreadably; `expected` is the count to
+    /// correct it to); or `more` (from 2026-12-05),
     /// without a SKU, last after the first 1,000 warnings when there were more: its message
     /// says how many of each kind were not listed and what to do.
     pub kind: &'static str,
@@ -1370,7 +1373,8 @@ impl Store {
 
     /// What would go wrong if real-time sync were switched on for `cart` now (rule 11): items
     /// with waiting records, items whose cart count differs from the expected count (when the
-    /// cart can be read), a cart that holds stock in baskets, items the cart does not have.
+    /// cart can be read), a cart that holds stock in baskets, items the cart does not have,
+    /// items it lists with a count that cannot be read (`unreadable`).
     /// Items in step are not listed; one whose count differs though the cart took a change
     /// of it within its [`CartAdapter::read_lag`] before the read is listed as `drift` that
     /// was not compared, saying when to run again. The warnings are also kept as this thread's
@@ -1485,7 +1489,8 @@ impl Store {
         if cart.capabilities.get {
             let lag = lag_ms(adapter.as_ref());
             let asked_at = now_ms();
-            let (counts, twice) = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
+            let listing = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
+            let (counts, twice) = (&listing.counts, &listing.twice);
             // As the drift report: an item the cart took a change of within its read lag
             // before the listing was asked for, or since, may be read from before it, which
             // is no drift (until 2026-12-04 such a stale count was shown as drift). Read after
@@ -1494,6 +1499,24 @@ impl Store {
             let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
             for (sku, published, waiting, kept, why) in &expected {
                 let pending = &waiting.sum;
+                // Not `unmapped`: the product is there, its count damaged (as the drift
+                // report's `unreadable`). Against the kept count where the store keeps one,
+                // as `drift` below: switching on sends the cart the difference from it.
+                if let Some(unread) = listing.unreadable.get(sku) {
+                    let against = kept.unwrap_or(*published);
+                    warnings.push(Warning {
+                        kind: "unreadable",
+                        sku: Some(sku.clone()),
+                        message: format!(
+                            "the cart's count cannot be read, so it was not compared (the \
+                             store has it show {}): {unread}",
+                            should_show(against, waiting)
+                        ),
+                        cart_qoh: None,
+                        expected: Some(against - pending),
+                    });
+                    continue;
+                }
                 let at = recent.get(sku).copied().or(any_since);
                 if let (Some(at), Some(&q)) = (at, counts.get(sku)) {
                     let against = kept.unwrap_or(*published);
@@ -1582,25 +1605,32 @@ impl Store {
                     Some(_) => {}
                 }
             }
-            // What the cart lists that the store does not sync to it, listed twice or not.
-            let mut extra: Vec<(&String, i64, bool)> = counts
+            // What the cart lists that the store does not sync to it, listed twice or not,
+            // or with a count it wrote unreadably (with the cart's reason).
+            let mut extra: Vec<(&String, Option<i64>, Option<&str>)> = counts
                 .iter()
-                .map(|(s, q)| (s, *q, false))
-                .chain(twice.iter().map(|(s, q)| (s, *q, true)))
+                .map(|(s, q)| (s, Some(*q), None))
+                .chain(twice.iter().map(|(s, q)| (s, Some(*q), Some(LISTED_TWICE))))
+                .chain(
+                    listing
+                        .unreadable
+                        .iter()
+                        .map(|(s, why)| (s, None, Some(why.as_str()))),
+                )
                 .filter(|(s, _, _)| !known.contains(s.as_str()))
                 .collect();
             extra.sort();
-            for (sku, q, listed_twice) in extra {
+            for (sku, q, note) in extra {
                 let mut message =
                     "the cart has this SKU but the order manager does not sync it here".to_owned();
-                if listed_twice {
-                    message = format!("{message}; {LISTED_TWICE}");
+                if let Some(note) = note {
+                    message = format!("{message}; {note}");
                 }
                 warnings.push(Warning {
                     kind: "unmapped",
                     sku: Some(sku.clone()),
                     message,
-                    cart_qoh: Some(q),
+                    cart_qoh: q,
                     expected: None,
                 });
             }
@@ -1718,7 +1748,8 @@ impl Store {
     /// [`CartAdapter::read_lag`] before the listing was read. The report lists the first
     /// 1,000 items and unlisted SKUs ([`DriftReport::items_left_out`] and
     /// [`DriftReport::unlisted_left_out`] count the rest); a repair works on every item off,
-    /// listed or not.
+    /// listed or not. An item the cart lists with a count that cannot be read is in
+    /// [`DriftReport::unreadable`], neither compared nor repaired.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -1744,7 +1775,8 @@ impl Store {
         };
         let lag = lag_ms(adapter.as_ref());
         let asked_at = now_ms();
-        let (counts, twice) = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
+        let listing = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
+        let (counts, twice) = (&listing.counts, &listing.twice);
         // What the cart should show, read before `recent`: a send the controller settles
         // between the two is then in one or the other (read the other way round, it was in
         // neither: no longer waiting, not yet in the history, and its stale count was
@@ -1761,6 +1793,19 @@ impl Store {
         let mut off = Vec::new();
         let mut in_doubt = Vec::new();
         for (sku, published, waiting, _, why) in expected {
+            // No count to compare a repair against: the owner corrects it on the cart.
+            if let Some(unread) = listing.unreadable.get(&sku) {
+                let why = format!(
+                    "not compared, nor repaired (the store has it show {}): {unread}",
+                    should_show(published, &waiting)
+                );
+                list_capped(
+                    &mut report.unreadable,
+                    &mut report.unreadable_left_out,
+                    NotApplied { sku, why },
+                );
+                continue;
+            }
             let Some(&q) = counts.get(&sku) else {
                 match twice.get(&sku) {
                     Some(&first) => in_doubt.push(DriftItem {
@@ -1977,6 +2022,16 @@ pub struct DriftReport {
     /// How many SKUs the cart lists no count for are not in `unlisted` (0 unless it holds
     /// 1,000). Added 2026-12-05.
     pub unlisted_left_out: usize,
+    /// Items the store publishes to the cart that the cart lists with a count it wrote
+    /// unreadably (text that is no number, a fraction, none: a plugin or proxy damaging the
+    /// field), each with the cart's value and the count the store has it show: neither
+    /// compared nor repaired (a compare-and-set needs the count the cart shows); the owner
+    /// corrects it on the cart. The first 1,000: see `unreadable_left_out`. Added 2026-12-05;
+    /// before, such an item was in `unlisted` (WooCommerce, BigCommerce), or failed the
+    /// report (`http_json`, Medusa).
+    pub unreadable: Vec<NotApplied>,
+    /// How many items are not in `unreadable` (0 unless it holds 1,000). Added 2026-12-05.
+    pub unreadable_left_out: usize,
 }
 
 /// After `cart` took (or, `maybe`, may have taken) `count` of `item` (Send QOH, a drift
@@ -2103,45 +2158,84 @@ fn repair_set(
     )))
 }
 
-/// Every count of the cart's catalogue by SKU as the store reads it (trimmed: " P " is item
-/// P), paging through it, and the SKUs it lists on more than one product, with the first
-/// count listed. A SKU listed twice, or padded beside its plain form ("P" and "P "), is two
-/// counts of one item: neither is taken for it, as Get QOH takes neither.
-fn fetch_all(
-    cart: &Cart,
-    adapter: &dyn CartAdapter,
-    wait: &CartWait,
-) -> Result<(HashMap<String, i64>, HashMap<String, i64>)> {
-    let mut counts = HashMap::new();
-    let mut twice = HashMap::new();
+/// What [`fetch_all`] read of a cart's catalogue, by SKU as the store reads it (trimmed:
+/// " P " is item P). A SKU is in one of the three maps at most.
+#[derive(Default)]
+struct Listing {
+    /// The SKUs listed once, with their count.
+    counts: HashMap<String, i64>,
+    /// The SKUs listed on more than one product (or padded and not), with the first count
+    /// listed: two counts of one item, neither taken for it, as Get QOH takes neither.
+    twice: HashMap<String, i64>,
+    /// The SKUs listed with a count the cart wrote unreadably
+    /// ([`crate::adapter::CataloguePage::unreadable`]), with the cart's reason (the first, and
+    /// [`LISTED_TWICE`] where the SKU is listed with a count elsewhere too): neither compared
+    /// nor repaired, as Get QOH applies none of their counts. Until 2026-12-05 the drift
+    /// report and the preflight read counts only: WooCommerce's and BigCommerce's such items
+    /// were told as counts the cart lacks (no product has the SKU, or its stock is not
+    /// tracked), and `http_json`'s and Medusa's failed the whole report.
+    unreadable: HashMap<String, String>,
+}
+
+/// A SKU as the store reads it: trimmed, but a SKU of spaces only (which names no item) as
+/// listed.
+fn sku_form(sku: String) -> String {
+    match sku.trim() {
+        "" => sku,
+        form if form.len() == sku.len() => sku,
+        form => form.to_owned(),
+    }
+}
+
+/// Every count of the cart's catalogue (see [`Listing`]), paging through it by
+/// [`CartAdapter::fetch_catalogue`], as Get QOH does (the drift report and the preflight read
+/// the same pages, and tell what it tells).
+fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter, wait: &CartWait) -> Result<Listing> {
+    let mut listing = Listing::default();
     let mut paging = Paging::default();
     let mut cursor: Option<String> = None;
     loop {
-        let page = with_rate_limit(wait, || adapter.fetch_quantities(cursor.as_deref(), 500))
-            .and_then(|page| paging.check(page))
+        let page = with_rate_limit(wait, || adapter.fetch_catalogue(cursor.as_deref(), 500))
+            .map_err(|e| cart_error(cart, &e))?;
+        let unreadable = page.unreadable;
+        let page = paging
+            .check(page.counts)
             .map_err(|e| cart_error(cart, &e))?;
         for (sku, count) in page.items {
-            // A SKU of spaces only names no item: kept as listed, to be reported unknown.
-            let form = match sku.trim() {
-                "" => sku,
-                form if form.len() == sku.len() => sku,
-                form => form.to_owned(),
-            };
-            match counts.entry(form) {
+            match listing.counts.entry(sku_form(sku)) {
                 Entry::Vacant(e) => {
                     e.insert(count);
                 }
                 Entry::Occupied(e) => {
-                    twice.entry(e.key().clone()).or_insert(*e.get());
+                    listing.twice.entry(e.key().clone()).or_insert(*e.get());
                 }
             }
         }
+        // Listed, though not counted (as Get QOH notes them).
+        for (sku, why) in unreadable {
+            let form = sku_form(sku);
+            if !form.trim().is_empty() {
+                *paging.listed.entry(form.clone()).or_default() += 1;
+            }
+            listing.unreadable.entry(form).or_insert(why);
+        }
         cursor = page.next_cursor;
         if cursor.is_none() {
+            let Listing {
+                counts,
+                twice,
+                unreadable,
+            } = &mut listing;
             for sku in twice.keys() {
                 counts.remove(sku);
             }
-            return Ok((counts, twice));
+            for (sku, why) in unreadable.iter_mut() {
+                let counted = counts.remove(sku).is_some();
+                if twice.remove(sku).is_some() || counted {
+                    why.push_str(&format!("; {LISTED_TWICE}"));
+                }
+            }
+            return Ok(listing);
         }
     }
 }
@@ -2565,6 +2659,22 @@ impl SendRun<'_> {
             })
             .collect();
         Ok((took, stop))
+    }
+}
+
+/// The count a cart should show of an item the store publishes `published` of, with
+/// `waiting` still to reach the cart, as text: with records in doubt, either count
+/// ([`in_step`]). Told with a count the cart wrote unreadably, so that the owner corrects it
+/// to one the store takes as in step (another would be read by Get QOH as units sold or
+/// returned there).
+fn should_show(published: i64, waiting: &sql::Waiting) -> String {
+    let expected = i128::from(published) - i128::from(waiting.sum);
+    match waiting.in_doubt > 0 {
+        false => expected.to_string(),
+        true => format!(
+            "{expected}, or {} with the changes in doubt applied",
+            expected + i128::from(waiting.in_doubt_sum)
+        ),
     }
 }
 

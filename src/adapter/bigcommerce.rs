@@ -1065,7 +1065,8 @@ impl BigCommerceAdapter {
     }
 
     /// A page of counts; an item whose count cannot be read is left out, as before
-    /// 2026-12-05 (Get QOH reads [`BigCommerceAdapter::read_page`] and names it).
+    /// 2026-12-05 (Get QOH, the drift report and the preflight read
+    /// [`BigCommerceAdapter::read_page`] through `fetch_catalogue`, and name it).
     fn raw_fetch_quantities(
         &self,
         cursor: Option<&str>,

@@ -352,8 +352,9 @@ impl HttpJsonAdapter {
     }
 
     /// A page whose every count can be read: one that cannot fails it, named by its SKU and
-    /// the cart's value (a drift report or preflight compares counts, and has no place for a
-    /// count not read; Get QOH reads [`HttpJsonAdapter::read_page`] and lists it alone).
+    /// the cart's value (a page of counts has no place for a count not read; Get QOH, the
+    /// drift report and the preflight read [`HttpJsonAdapter::read_page`] through
+    /// `fetch_catalogue`, and list it alone).
     fn raw_fetch_quantities(
         &self,
         cursor: Option<&str>,

@@ -1218,8 +1218,9 @@ impl MedusaAdapter {
     /// Get QOH reads does not stop it. The cursor is `offset:restarts:last id`.
     ///
     /// With `unreadable`, an item with a SKU whose level at the location cannot be read is
-    /// pushed there as (SKU, why) and left out of the page; without, it fails the page (a
-    /// drift report or preflight compares counts and has no place for one not read).
+    /// pushed there as (SKU, why) and left out of the page (Get QOH, the drift report and
+    /// the preflight, through `fetch_catalogue`); without, it fails the page (a page of
+    /// counts, `fetch_quantities`, has no place for one not read).
     fn page(
         &self,
         cursor: Option<&str>,

@@ -388,7 +388,9 @@ pub struct CataloguePage {
     /// (SKU, why) for entries the cart lists with a count that cannot be read (text that is
     /// no number, a fraction, none at all), left out of `counts`: Get QOH applies nothing for
     /// them (nor another listing of the same SKU) and lists each in its `not_applied`, the
-    /// store's SKU or not, while the rest of the listing is applied. Failing the whole page
+    /// store's SKU or not, while the rest of the listing is applied; the drift report lists
+    /// each of the store's in its `unreadable`, neither compared nor repaired, and the
+    /// preflight warns of it (kind `unreadable`). Failing the whole page
     /// instead stopped every count of the catalogue for one bad entry, with an error naming
     /// the answer's body rather than the SKU (the `http_json` adapter until 2026-12-05).
     pub unreadable: Vec<(String, String)>,
@@ -451,9 +453,11 @@ pub trait CartAdapter: Send + Sync {
     fn read_lag(&self) -> Duration {
         Duration::ZERO
     }
-    /// [`Self::fetch_quantities`] with the product each variant listed belongs to, which Get
-    /// QOH asks for (the drift report and preflight ask for counts only). The default says
-    /// none: an adapter that knows its variants' products answers them here.
+    /// [`Self::fetch_quantities`] with the product each variant listed belongs to, and the
+    /// entries listed with a count that cannot be read: Get QOH, the drift report and the
+    /// preflight read the catalogue through this (the latter two through
+    /// `fetch_quantities` until 2026-12-05). The default says none: an adapter that knows its
+    /// variants' products, or lists counts it cannot read, answers them here.
     fn fetch_catalogue(
         &self,
         cursor: Option<&str>,
