@@ -813,7 +813,7 @@ int32_t INVSYNC_CALL invsync_preflight(invsync_store *store,
  * repair, sent counts), and when the cart's answer ends the read (as `invsync_get_qoh`);
  * `INVSYNC_BUSY` to repair while a Send QOH, Get QOH or repair holds the cart. Added within
  * ABI version 1 (2026-12-04): a host checks for the export before calling it.
- * From 2026-12-05 also `unreadable:[{sku, why}]` and `unreadable_left_out`: items whose cart count cannot be read, neither compared nor repaired.
+ * From 2026-12-05 also `unreadable:[{sku, why}]` and `unreadable_left_out`: items whose cart count cannot be read, neither compared nor repaired; with repair, `items` lists those not repaired first.
  *
  * Buffers: as `invsync_last_error`; the report is made (and a repair done) whatever the
  * buffer, and kept for `invsync_last_report`: read it there, never by calling again, which

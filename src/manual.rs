@@ -1748,8 +1748,9 @@ impl Store {
     /// [`CartAdapter::read_lag`] before the listing was read. The report lists the first
     /// 1,000 items and unlisted SKUs ([`DriftReport::items_left_out`] and
     /// [`DriftReport::unlisted_left_out`] count the rest); a repair works on every item off,
-    /// listed or not. An item the cart lists with a count that cannot be read is in
-    /// [`DriftReport::unreadable`], neither compared nor repaired.
+    /// listed or not, and lists those it did not repair before those it did. An item the cart
+    /// lists with a count that cannot be read is in [`DriftReport::unreadable`], neither
+    /// compared nor repaired.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -1943,7 +1944,7 @@ impl Store {
                             d.outcome = Some(match outcomes.get(i) {
                                 Some(SendOutcome::Applied { .. }) => {
                                     report.repaired += 1;
-                                    "repaired".into()
+                                    REPAIRED.into()
                                 }
                                 Some(SendOutcome::Conflict { current }) => {
                                     format!("the cart changed meanwhile (now {current}); run the report again")
@@ -1974,7 +1975,12 @@ impl Store {
                 }
             }
         }
-        for d in off.into_iter().chain(in_doubt) {
+        // What the owner must act on first: the items repaired last, so that they never push
+        // a conflict or an item in doubt past the cap.
+        let (repaired, left): (Vec<DriftItem>, Vec<DriftItem>) = off
+            .into_iter()
+            .partition(|d| d.outcome.as_deref() == Some(REPAIRED));
+        for d in left.into_iter().chain(in_doubt).chain(repaired) {
             list_capped(&mut report.items, &mut report.items_left_out, d);
         }
         Ok(report)
@@ -2006,7 +2012,10 @@ pub struct DriftReport {
     /// Items in step.
     pub in_step: usize,
     /// Items off (the first 1,000: see `items_left_out`). A repair works on every item off,
-    /// listed or not, and `repaired` counts all it repaired.
+    /// listed or not, and `repaired` counts all it repaired. With repair, the items it did not
+    /// repair (a conflict, a count in doubt, one not sent) come first, and those repaired
+    /// after them (from 2026-12-05; before, in the order read, 1,000 repaired items could hide
+    /// every item the owner must act on past the cap).
     pub items: Vec<DriftItem>,
     /// Items repaired.
     pub repaired: usize,
@@ -2677,6 +2686,9 @@ fn should_show(published: i64, waiting: &sql::Waiting) -> String {
         ),
     }
 }
+
+/// The outcome of a drift repair's item the cart took.
+const REPAIRED: &str = "repaired";
 
 /// Whether a cart showing `q` of an item is in step with the store, which publishes
 /// `published` with `waiting` still to reach the cart: it shows the published count less

@@ -5,8 +5,9 @@
 //! `unmapped`: "no product has it", and the owner went looking for a missing product), and
 //! `http_json` and Medusa failed the whole report for it. Now each names it, with the cart's
 //! value and the count the store has it show, compares and repairs the rest, and a repair
-//! leaves it alone (a compare-and-set needs the count the cart shows). Read as a host reads
-//! the reports: their JSON.
+//! leaves it alone (a compare-and-set needs the count the cart shows). Also: a repair lists
+//! the items it did not repair before the repaired ones, so 1,000 repaired items never hide
+//! what the owner must act on past the cap. Read as a host reads the reports: their JSON.
 #![cfg(feature = "emulator")]
 
 mod platform;
@@ -219,4 +220,63 @@ fn medusa_drift_and_preflight_name_a_level_that_is_not_a_number() {
         .unwrap();
     names_b_and_compares_a(&drift(&store, c, false), "\"n/a\"", KEY);
     preflight_names_b(&store, c, "\"n/a\"", KEY);
+}
+
+/// With repair, the items were listed in the order read: 1,001 counts repaired pushed a
+/// count the cart refused and a SKU listed twice (never repaired), what the owner must act
+/// on, past the 1,000 listed. The items not repaired come first.
+#[test]
+fn a_repair_lists_the_items_it_did_not_repair_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store.db")).unwrap();
+    let e = Emulator::start().unwrap();
+    store.begin().unwrap();
+    for i in 0..1001 {
+        let sku = format!("A{i:05}");
+        item(&store, &sku, 5);
+        e.set_qoh(&sku, 2);
+    }
+    for sku in ["Y", "Z"] {
+        item(&store, sku, 5);
+    }
+    store.commit().unwrap();
+    // Y is listed twice (padded and not): not compared, never repaired.
+    e.set_qoh("Y", 2);
+    e.set_qoh(" Y", 2);
+    // Z is off, and the cart refuses its count.
+    e.set_qoh("Z", 2);
+    e.fail_sku("Z", "rejected");
+    let c = store
+        .upsert_cart_json(
+            &json!({
+                "name": "Web", "adapter": "http_json", "url": e.url(),
+                "capabilities": {"send": true, "get": true, "realtime": "none"},
+                "max_items_to_send": 500,
+            })
+            .to_string(),
+        )
+        .unwrap();
+
+    let r = drift(&store, c, true);
+    assert_eq!(r["repaired"], 1001, "{}", r["items"][0]);
+    let items = r["items"].as_array().unwrap();
+    assert_eq!((items.len(), &r["items_left_out"]), (1000, &json!(3)));
+    let first: Vec<&Value> = items[..2].iter().map(|d| &d["sku"]).collect();
+    assert_eq!(first, [&json!("Z"), &json!("Y")], "{}", json!(items[..3]));
+    assert!(
+        items[2..].iter().all(|d| d["outcome"] == "repaired"),
+        "{}",
+        json!(items[..3])
+    );
+    assert_eq!(e.qoh("Z"), Some(2));
+
+    // A report alone lists in the order read, as before.
+    let r = drift(&store, c, false);
+    let skus: Vec<&Value> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["sku"])
+        .collect();
+    assert_eq!(skus, [&json!("Z"), &json!("Y")], "{r}");
 }
