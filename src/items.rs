@@ -591,6 +591,7 @@ pub(crate) fn insert_variant(
 ) -> Result<ItemId> {
     if !product.has_variants {
         refuse_first_variant_while_shown(c, product, sku)?;
+        zeroed_where_shown_by_hand(c, product)?;
     }
     queue_product_total(c, workstation, Some(product.id), |c| {
         sql::item_insert(c, sku, Some(product.id), attributes, description, qoh)
@@ -616,6 +617,33 @@ fn refuse_first_variant_while_shown(c: &Connection, product: &Item, variant: &st
                  add the variant",
                 cart.name, product.sku
             )));
+        }
+    }
+    Ok(())
+}
+
+/// A plain item given its first variant is no longer sent to an `Attribute` cart (rule 5), not
+/// by Send QOH either. Such a cart that real-time changes do not reach, and that was sent or
+/// read the item's count (or that a manual run holds, which may be sending it), may still show
+/// a count the shop sold since (6 sent, then sold in the shop: the cart shows 6 of a product
+/// the store has none of), and nothing would ever correct it: its next Send QOH sets the item
+/// to 0 there, as for a deleted item (`Store::delete_item`). (A cart it was taken off, with a
+/// count kept of what it shows, refuses the variant: [`refuse_first_variant_while_shown`].)
+fn zeroed_where_shown_by_hand(c: &Connection, product: &Item) -> Result<()> {
+    let targets = sql::realtime_targets(c)?;
+    for cart in sql::carts_all(c)? {
+        if cart.level() != SyncLevel::Attribute
+            || !cart.capabilities.send
+            || targets.iter().any(|(id, _)| *id == cart.id)
+        {
+            continue;
+        }
+        let wf = sql::web_fields_get(c, cart.id, product.id)?;
+        if wf.sync
+            && (sql::cart_was_shown(c, cart.id, product.id)?
+                || sql::cart_held_by_sender(c, cart.id, crate::store::now_ms())?)
+        {
+            sql::deleted_on_cart_note(c, cart.id, &product.sku, wf.remote_ref.as_deref())?;
         }
     }
     Ok(())

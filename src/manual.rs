@@ -54,7 +54,9 @@ pub struct SendReport {
     /// Stack records settled as superseded by the absolute counts.
     pub superseded: usize,
     /// Items deleted from the store that the cart may still have shown, set to 0 there (not
-    /// in `sent`): see [`Store::delete_item`].
+    /// in `sent`): see [`Store::delete_item`]; also, on an `Attribute` cart without real-time
+    /// sync, items given their first variant since it was shown their count (a product with
+    /// variants holds no stock, and is no longer sent there).
     pub zeroed: usize,
     /// Calls made to the cart's adapter: a batch and each try of it again (an adapter may
     /// make more than one HTTP request in a call, and sends counts one by one after a panic).
@@ -930,11 +932,11 @@ impl Store {
                     }
                     Took::Refused(why) => {
                         forget.push(set.sku.as_str());
-                        format!("deleted from the store; the cart refused to set it to 0: {why}")
+                        format!("{NO_LONGER_SENT}; the cart refused to set it to 0: {why}")
                     }
                     Took::No(why) | Took::Maybe(why) => format!(
-                        "deleted from the store; not known to be set to 0 on the cart (sent \
-                         again at the next Send QOH): {why}"
+                        "{NO_LONGER_SENT}; not known to be set to 0 on the cart (sent again at \
+                         the next Send QOH): {why}"
                     ),
                 };
                 run.report.note_failure(set.sku.clone(), why);
@@ -1398,12 +1400,24 @@ impl Store {
             });
         }
         // Real-time changes do not set these to 0: only Send QOH does.
-        for (sku, _) in self.read(|c| sql::deleted_on_cart(c, cart.id))? {
+        let noted = self.read(|c| {
+            let mut out = Vec::new();
+            for (sku, _) in sql::deleted_on_cart(c, cart.id)? {
+                let kept = sql::item_find(c, &sku)?.is_some();
+                out.push((sku, kept));
+            }
+            Ok(out)
+        })?;
+        for (sku, kept) in noted {
+            let what = match kept {
+                true => "was made a product with variants, which this cart is not sent,",
+                false => "was deleted from the store",
+            };
             warnings.push(Warning {
                 kind: "deleted",
                 message: format!(
-                    "item {sku:?} was deleted from the store while the cart showed its count, \
-                     which may still be on sale there: Send QOH sets it to 0"
+                    "item {sku:?} {what} while the cart showed its count, which may still be \
+                     on sale there: Send QOH sets it to 0"
                 ),
                 sku: Some(sku),
                 cart_qoh: None,
@@ -3213,6 +3227,10 @@ fn sku_product(
         )),
     })
 }
+
+/// Why Send QOH sets a SKU to 0 on a cart (`Store::send_zeros`).
+const NO_LONGER_SENT: &str =
+    "deleted from the store, or made a product with variants (no longer sent to this cart)";
 
 /// Applies one pulled count inside the page's transaction.
 fn apply_pulled(

@@ -533,8 +533,9 @@ pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
     Ok(())
 }
 
-/// Notes that `cart` may still show `sku`, an item being deleted, with the cart's own
-/// reference for it: its next Send QOH sets it to 0 (schema 19).
+/// Notes that `cart` may still show `sku`, an item being deleted or given its first variant
+/// (no longer sent to an `Attribute` cart), with the cart's own reference for it: its next
+/// Send QOH sets it to 0 (schema 19).
 pub(crate) fn deleted_on_cart_note(
     c: &Connection,
     cart: CartId,
@@ -549,10 +550,11 @@ pub(crate) fn deleted_on_cart_note(
     Ok(())
 }
 
-/// The deleted items `cart` may still show, by SKU, with its reference for each; not those
-/// whose reference an item's web fields name on the cart (that item's count is what the cart
-/// is sent there now, and one taken off the cart keeps its own). An item holding the SKU
-/// again is sent its count after the 0 (Send QOH sends the zeros first).
+/// The deleted items `cart` may still show (and products given variants), by SKU, with its
+/// reference for each; not those whose reference an item's web fields name on the cart (that
+/// item's count is what the cart is sent there now, and one taken off the cart keeps its own),
+/// but for the noted product's own, whose count is not sent while it has variants. An item
+/// holding the SKU again is sent its count after the 0 (Send QOH sends the zeros first).
 pub(crate) fn deleted_on_cart(
     c: &Connection,
     cart: CartId,
@@ -560,8 +562,10 @@ pub(crate) fn deleted_on_cart(
     Ok(c.prepare_cached(
         "SELECT d.sku, d.remote_ref FROM deleted_on_cart d
          WHERE d.cart_id = ?1
-           AND NOT EXISTS (SELECT 1 FROM web_fields w
-                           WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref)
+           AND NOT EXISTS (SELECT 1 FROM web_fields w JOIN items i ON i.id = w.item_id
+                           WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref
+                             AND NOT (i.sku = d.sku AND EXISTS
+                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)))
          ORDER BY d.sku",
     )?
     .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
