@@ -820,6 +820,9 @@ impl Store {
                     sql::pulled_forget_cart(c, id)?;
                 } else if old.level() != new_level {
                     sql::pulled_forget_variants(c, id)?;
+                    if new_level == SyncLevel::Attribute {
+                        crate::items::products_zeroed_at_attribute_level(c, id)?;
+                    }
                 }
             }
             crate::manual::pulled_to_realtime(c, &workstation)?;

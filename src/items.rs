@@ -649,6 +649,20 @@ fn zeroed_where_shown_by_hand(c: &Connection, product: &Item) -> Result<()> {
     Ok(())
 }
 
+/// A cart switched from `Sku` to `Attribute` level is no longer sent its products with
+/// variants (rule 5), whose totals it was shown: each it was sent or read the count of, and
+/// that is not taken off it, is set to 0 there at its next Send QOH, which the owner runs to
+/// set the variants (else the total stays on sale there for good, as after a first variant).
+pub(crate) fn products_zeroed_at_attribute_level(c: &Connection, cart: CartId) -> Result<()> {
+    for (id, sku) in sql::products_with_variants(c)? {
+        let wf = sql::web_fields_get(c, cart, id)?;
+        if wf.sync && sql::cart_was_shown(c, cart, id)? {
+            sql::deleted_on_cart_note(c, cart, &sku, wf.remote_ref.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
 /// The one path of every QOH change (rule 1), inside the caller's transaction: the QOH, the
 /// ledger row, and one web stack record for every cart of `targets` (from
 /// [`sql::realtime_targets`], read in the same transaction) whose published count moves.

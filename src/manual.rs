@@ -1403,22 +1403,27 @@ impl Store {
         let noted = self.read(|c| {
             let mut out = Vec::new();
             for (sku, _) in sql::deleted_on_cart(c, cart.id)? {
-                let kept = sql::item_find(c, &sku)?.is_some();
-                out.push((sku, kept));
+                // (Else deleted, or held again by a new item, sent its count after the 0.)
+                let product = sql::item_find(c, &sku)?.is_some_and(|i| i.has_variants);
+                out.push((sku, product));
             }
             Ok(out)
         })?;
-        for (sku, kept) in noted {
-            let what = match kept {
-                true => "was made a product with variants, which this cart is not sent,",
-                false => "was deleted from the store",
+        for (sku, product) in noted {
+            let message = match product {
+                true => format!(
+                    "item {sku:?} is a product with variants, no longer sent to this cart, \
+                     which was shown its count before: that count may still be on sale there; \
+                     Send QOH sets it to 0"
+                ),
+                false => format!(
+                    "item {sku:?} was deleted from the store while the cart showed its count, \
+                     which may still be on sale there: Send QOH sets it to 0"
+                ),
             };
             warnings.push(Warning {
                 kind: "deleted",
-                message: format!(
-                    "item {sku:?} {what} while the cart showed its count, which may still be \
-                     on sale there: Send QOH sets it to 0"
-                ),
+                message,
                 sku: Some(sku),
                 cart_qoh: None,
                 expected: None,

@@ -1032,6 +1032,16 @@ pub(crate) fn item_skus(c: &Connection) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Every product with variants, as (id, SKU).
+pub(crate) fn products_with_variants(c: &Connection) -> Result<Vec<(ItemId, String)>> {
+    let mut st = c.prepare_cached(
+        "SELECT i.id, i.sku FROM items i
+         WHERE EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id) ORDER BY i.id",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub(crate) fn item_insert(
     c: &Connection,
     sku: &str,
