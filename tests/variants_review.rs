@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::{
     Adjustment, CartId, Delta, ErrorKind, GetOptions, Reason, SendOptions, Store,
 };
@@ -245,6 +245,47 @@ fn get_qoh_from_either_level_reaches_the_other() {
         let d = f.store.drift(c, false).unwrap();
         assert!(d.items.is_empty() && d.unlisted.is_empty(), "{d:?}");
     }
+}
+
+/// The same when Get QOH makes the first variant (*create records for new products*): the
+/// shop made TEE a product with sizes, and the store follows; the owner never added a variant
+/// by hand, so had no moment to bring the other cart to 0 of TEE first. The manual cart M,
+/// sent 6 TEE before the shop sold them, is set to 0 of TEE at its next Send QOH.
+#[test]
+fn a_first_variant_made_by_get_qoh_zeroes_the_product_on_a_manual_cart() {
+    let f = store();
+    let m = Emulator::start().unwrap();
+    let woo = Emulator::start_mode(Mode::WooCommerce).unwrap();
+    woo.set_token(Some("ck_test:cs_secret"));
+    let cm = cart(&f.store, &m, "M", "none");
+    let json = serde_json::json!({"name": "Woo", "adapter": "woocommerce", "url": woo.url(),
+        "consumer_key": "ck_test", "consumer_secret": "cs_secret"});
+    let cw = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    item(&f.store, "TEE", 6);
+    m.set_qoh("TEE", 0);
+    f.store.send_qoh(cm, SendOptions::default(), None).unwrap();
+    assert_eq!(m.qoh("TEE"), Some(6));
+    adjust(&f.store, "TEE", -6, Reason::PosSale);
+    woo.set_variant_qoh("TEE", "TEE-M", 4);
+    let create = GetOptions {
+        force: false,
+        create_new: true,
+    };
+    let got = f.store.get_qoh(cw, create, None).unwrap();
+    assert_eq!(
+        f.store.item("TEE-M").unwrap().parent_id,
+        Some(f.store.item("TEE").unwrap().id),
+        "{got:?}"
+    );
+    m.set_qoh("TEE-M", 0);
+    let sent = f.store.send_qoh(cm, SendOptions::default(), None).unwrap();
+    assert_eq!(
+        (m.qoh("TEE"), m.qoh("TEE-M")),
+        (Some(0), Some(4)),
+        "{sent:?}"
+    );
+    cart_in_step(&f.store, &m, cm, false, &["TEE", "TEE-M"]);
+    assert_eq!(qohs(&f.store, &["TEE", "TEE-M"]), vec![0, 4]);
 }
 
 /// A cart switched from `Sku` to `Attribute` level (no records waiting, as the switch asks) is
