@@ -696,7 +696,9 @@ impl Store {
     /// has records on the stack: each was made for the level it had (a variant's change for an
     /// `Attribute` cart, its product's total for a `Sku` cart), and the other level's cart
     /// does not list that SKU, so it would refuse it, and the sale would never reach it. Let
-    /// the controller send them (or discard them, then Send QOH) first. A change of the level,
+    /// the controller send them (or discard them, then Send QOH) first. A cart switched from
+    /// `sku` to `attribute` (or `none`) is never sent a product with variants again: each whose
+    /// total it was sent or read is set to 0 there at its next Send QOH. A change of the level,
     /// the adapter or its settings forgets what Get QOH kept of the cart's counts; one that
     /// makes real-time changes start going to the cart is `Busy` as [`Store::set_cart_sync`].
     /// A change of the adapter, the shop (its URL or stock location) or the level is `Busy`

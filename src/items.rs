@@ -787,7 +787,10 @@ impl Store {
     /// A new item takes its initial `qoh` (default 0) without queuing anything (rule 13: this
     /// is initialisation). An existing item's QOH changes only through
     /// [`Store::adjust_qoh`], so a `qoh` for it is refused. A variant's product must exist, be
-    /// no variant itself, and hold QOH 0 (a product with variants holds no stock).
+    /// no variant itself, and hold QOH 0 (a product with variants holds no stock). Given its
+    /// first variant, a product is no longer sent to an `Attribute` cart: one that real-time
+    /// changes do not reach and that was sent or read its count is set to 0 of it at its next
+    /// Send QOH, as for a deleted item ([`Store::delete_item`]).
     pub fn upsert_item_json(&self, json: &str) -> Result<ItemId> {
         let spec = parse_item_json(json)?;
         self.write(|c| {

@@ -3347,6 +3347,19 @@ fn apply_pulled(
         });
         return Ok(());
     }
+    // The cart may show the count of the item deleted before this one was made under its SKU
+    // (a size dropped and taken up again), which is no sale or return of this one: until
+    // 2026-12-05 the old 5 over a new item of 3 was taken as 2 units returned there.
+    if sql::deleted_on_cart_lists(c, cart.id, &item.sku)? {
+        report.note_not_applied(NotApplied {
+            sku: sku.to_owned(),
+            why: "this cart may still show the count of an item of this SKU deleted from the \
+                  store before (or of it before it had variants), not this item's: run Send QOH \
+                  to the cart, which sets that to 0 and then sends this item's count"
+                .into(),
+        });
+        return Ok(());
+    }
     let wf = sql::web_fields_get(c, cart.id, item.id)?;
     if !wf.sync {
         // Send QOH never shows the cart this item, so its count there is not the store's.

@@ -288,6 +288,45 @@ fn a_first_variant_made_by_get_qoh_zeroes_the_product_on_a_manual_cart() {
     assert_eq!(qohs(&f.store, &["TEE", "TEE-M"]), vec![0, 4]);
 }
 
+/// A size dropped and taken up again: V1 (shown 5 on the manual cart M) is sold out in the
+/// shop and deleted, which leaves M to be set to 0 of it at its next Send QOH; the size comes
+/// back as a new V1 with 3. A Get QOH of M before that Send QOH reads M's 5, which is the
+/// deleted item's old count, not two units returned there: it is not applied (nor sent to the
+/// `Sku` cart as P's total), and Send QOH then sets M to 0 and 3.
+#[test]
+fn get_qoh_takes_no_stale_count_of_a_deleted_variant_for_its_namesake() {
+    let f = store();
+    let (m, s) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    item(&f.store, "P", 0);
+    variant(&f.store, "V1", "P", 5);
+    variant(&f.store, "V2", "P", 2);
+    m.set_qoh("V1", 0);
+    m.set_qoh("V2", 0);
+    s.set_qoh("P", 7);
+    let cm = cart(&f.store, &m, "M", "none");
+    let cs = cart(&f.store, &s, "S", "sku");
+    f.store.send_qoh(cm, SendOptions::default(), None).unwrap();
+    assert_eq!(m.qoh("V1"), Some(5));
+    adjust(&f.store, "V1", -5, Reason::PosSale);
+    f.store.delete_item("V1").unwrap();
+    variant(&f.store, "V1", "P", 3);
+    drain(&f.store);
+    assert_eq!(s.qoh("P"), Some(5));
+    let got = f.store.get_qoh(cm, GetOptions::default(), None).unwrap();
+    assert_eq!(
+        f.store.item_qoh("V1").unwrap(),
+        3,
+        "M's 5 is the deleted V1's: {got:?}"
+    );
+    assert!(got.not_applied.iter().any(|n| n.sku == "V1"), "{got:?}");
+    drain(&f.store);
+    let sent = f.store.send_qoh(cm, SendOptions::default(), None).unwrap();
+    assert_eq!((sent.zeroed, m.qoh("V1")), (1, Some(3)), "{sent:?}");
+    cart_in_step(&f.store, &m, cm, false, &["P", "V1", "V2"]);
+    cart_in_step(&f.store, &s, cs, true, &["P", "V1", "V2"]);
+    assert_eq!(qohs(&f.store, &["V1", "V2"]), vec![3, 2]);
+}
+
 /// A cart switched from `Sku` to `Attribute` level (no records waiting, as the switch asks) is
 /// sent each variant from then on, and its product never again: the product's total it was
 /// shown (8 P) would stay on sale there for good, as for an item given its first variant. Its

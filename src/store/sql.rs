@@ -572,6 +572,23 @@ pub(crate) fn deleted_on_cart(
     .collect::<rusqlite::Result<_>>()?)
 }
 
+/// Whether [`deleted_on_cart`] lists `sku`: the cart may still show the count of a deleted item
+/// of that SKU (or of it before it was a product with variants), which its next Send QOH sets
+/// to 0. Get QOH applies no count of it to an item holding the SKU now.
+pub(crate) fn deleted_on_cart_lists(c: &Connection, cart: CartId, sku: &str) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT 1 FROM deleted_on_cart d
+         WHERE d.cart_id = ?1 AND d.sku = ?2
+           AND NOT EXISTS (SELECT 1 FROM web_fields w JOIN items i ON i.id = w.item_id
+                           WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref
+                             AND NOT (i.sku = d.sku AND EXISTS
+                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)))",
+    )?
+    .query_row(params![cart, sku], |_| Ok(()))
+    .optional()?
+    .is_some())
+}
+
 /// Whether `cart` may still show deleted `sku` (Get QOH creates no item of it).
 pub(crate) fn deleted_on_cart_has(c: &Connection, cart: CartId, sku: &str) -> Result<bool> {
     Ok(
