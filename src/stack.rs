@@ -882,8 +882,9 @@ impl Store {
     /// meanwhile, which would then be settled as if the count had included it (schema 24 ended
     /// that; the refusal stays). For the same reason the
     /// counts a Send QOH left sending to the cart (its run ended before it settled them) are
-    /// settled first, as the cart's next lease would: a record such a count included leaves
-    /// the stack as superseded, and discarding it is then done.
+    /// settled first, as the cart's next lease would: a record such a count included is held
+    /// back as uncertain (or, cancelled out, leaves the stack as superseded, and discarding it
+    /// is then done).
     pub fn stack_discard(&self, record: i64) -> Result<()> {
         let now = store::now_ms();
         self.write(|c| {

@@ -95,7 +95,7 @@ fn send_unsettled(
 /// cart takes it. Another workstation then holds the store past the busy timeout, so the run
 /// cannot settle the sale as included: the call fails. Before, the sale stayed waiting, and
 /// the controller sent it as a delta on top of the count: the cart took it off twice. Now
-/// the count was noted before it went, and the controller settles the sale as included
+/// the count was noted before it went, and the controller holds the sale back, in doubt,
 /// before it sends anything.
 #[test]
 fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_settling() {
@@ -113,8 +113,12 @@ fn a_sale_in_a_count_the_cart_took_is_not_sent_again_when_the_store_was_busy_at_
         8,
         "the sale was sent again on top of the count"
     );
-    assert!(records(&store, cart).is_empty());
-    assert_eq!(store.stack_history_count("superseded").unwrap(), 1);
+    // The store cannot know whether the cart took the count (its process might have ended
+    // with the request on its way): the sale is held in doubt for the owner, not waiting
+    // (until 2026-12-05 it was settled as superseded in silence, which lost it where the
+    // count never reached the cart).
+    assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
+    assert_eq!(store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
 }
 
 /// One batch: the cart takes B's count and refuses C's (both include a waiting sale of 2),

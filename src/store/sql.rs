@@ -2739,17 +2739,24 @@ pub(crate) fn counts_sent(c: &Connection, cart: CartId, items: &[ItemId]) -> Res
     Ok(())
 }
 
-/// Why a count left sending superseded the records it included.
+/// Why a count left sending superseded the records it included, when they cancel out: the
+/// cart is in step whether it took the count or not.
 const LEFT_SENDING: &str = "superseded by Send QOH: its count included this change, and the \
      run ended before it recorded the cart's answer (a busy store, or its process ended); the \
-     cart may have taken the count, so sending the change too could count it twice; the drift \
-     report shows whether the cart is in step";
+     changes it included cancel out, so the cart is in step whether it took the count or not";
+
+/// Why the records a count left sending included are held in doubt.
+const LEFT_IN_DOUBT: &str = "a Send QOH's count included this change, and the run ended \
+     before it recorded the cart's answer (a busy store, or its process ended): the cart may \
+     or may not have taken the count. Check the cart: if it shows the count, discard this; \
+     if not, retry it (or run Send QOH again, which sets the count and settles this)";
 
 /// Settles the counts a Send QOH left sending to `cart` (its settlement failed, or its
-/// process ended before it): the cart may have taken each, so the records it included are
-/// superseded, as for a count whose answer was lost, and a count kept of what the cart
-/// shows is settled as [`kept_left`] says. Called where a controller leases or a manual run
-/// takes the cart over, so nothing sends them first. Returns how many records.
+/// process ended before it): the cart may or may not have taken each, so the records it
+/// included are held back as uncertain ([`hold_left_in_doubt`]), never sent on top of a
+/// count the cart may have taken, and a count kept of what the cart shows is settled as
+/// [`kept_left`] says. Called where a controller leases or a manual run takes the cart over,
+/// so nothing sends them first. Returns how many records.
 pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
     let left: Vec<(ItemId, i64)> = c
         .prepare_cached("SELECT item_id, upto FROM counts_sending WHERE cart_id = ?1")?
@@ -2762,13 +2769,78 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
     stack_high_raise(c)?;
     let mut n = 0;
     for &(item, upto) in &left {
-        n += supersede_item(c, cart, item, upto, now, LEFT_SENDING)?;
+        n += hold_left_in_doubt(c, cart, item, upto, now)?;
         kept_left(c, &shown_to, item)?;
     }
     c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1")?
         .execute([cart])?;
     backlog_clamp(c)?;
     Ok(n)
+}
+
+/// Holds the records of (`cart`, `item`) up to `upto` that a count left sending included,
+/// and that would otherwise go (waiting alone or in a pending group), back as one uncertain
+/// group for the owner: whether the cart took the count is unknown. Settled as superseded,
+/// as until 2026-12-05, a sale in a count whose request never reached the cart (its Send
+/// QOH killed with the request on its way, the PC switched off) left the stack in silence,
+/// and the cart went on offering the units sold; sent, it would count twice where the cart
+/// took the count. Records already bypassed or uncertain stay as they are (visible, never
+/// sent by themselves). Records that cancel out are superseded: the cart is in step either
+/// way. Returns how many records left the waiting backlog.
+fn hold_left_in_doubt(
+    c: &Connection,
+    cart: CartId,
+    item: ItemId,
+    upto: i64,
+    now: i64,
+) -> Result<usize> {
+    const WAITING: &str = "s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3
+          AND (s.group_id IS NULL OR s.group_id IN (SELECT g.id FROM send_groups g
+               WHERE g.cart_id = ?1 AND g.state = 'pending'))";
+    let (records, net): (i64, i64) = c
+        .prepare_cached(&format!(
+            "SELECT COUNT(*), COALESCE(SUM(s.delta), 0) FROM stack s WHERE {WAITING}"
+        ))?
+        .query_row(params![cart, item, upto], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if records == 0 || net == 0 {
+        return supersede_item(c, cart, item, upto, now, LEFT_SENDING);
+    }
+    c.prepare_cached(&format!(
+        "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                 attempts, next_attempt_at, last_response, created_at,
+                                 unsettled, first_record)
+         SELECT ?1, ?2, ?4, SUM(s.delta), MIN(s.workstation), 'uncertain', 0, ?5, ?6, ?5, 0,
+                MIN(s.id)
+         FROM stack s WHERE {WAITING}"
+    ))?
+    .execute(params![
+        cart,
+        item,
+        upto,
+        super::random_key(),
+        now,
+        LEFT_IN_DOUBT
+    ])?;
+    let g = c.last_insert_rowid();
+    // The records waiting alone that the backlog counted leave it.
+    c.prepare_cached(
+        "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
+             WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= MIN(?3, stack_backlog.counted_to)
+               AND s.group_id IS NULL)
+         WHERE cart_id = ?1",
+    )?
+    .execute(params![cart, item, upto])?;
+    c.prepare_cached(&format!(
+        "UPDATE stack SET group_id = ?4 WHERE id IN (SELECT s.id FROM stack s WHERE {WAITING})"
+    ))?
+    .execute(params![cart, item, upto, g])?;
+    // Groups (and first-attempt batches) left with no record go.
+    c.prepare_cached(
+        "DELETE FROM send_groups WHERE cart_id = ?1 AND (item_id = ?2 OR item_id = 0)
+           AND state = 'pending' AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
+    )?
+    .execute([cart, item])?;
+    Ok(records as usize)
 }
 
 /// The count kept of what `cart` shows of `item` after a count the cart may or may not have
