@@ -46,11 +46,23 @@ fn bigcommerce(store: &Store, skus: &[String], qoh: i64) -> (Emulator, CartId) {
     (emu, id)
 }
 
+/// A plain connection to the store file that waits for other writers, as the library's do.
+fn raw(path: &std::path::Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.busy_timeout(Duration::from_secs(30)).unwrap();
+    c
+}
+
 fn value<T: rusqlite::types::FromSql>(path: &std::path::Path, sql: &str) -> T {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
+    raw(path).query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Takes the manual runs' holds as lapsed, as at their deadline a quarter hour on (their
+/// processes are gone).
+fn holds_lapse(db: &std::path::Path) {
+    raw(db)
+        .execute("UPDATE carts SET manual_until = 1", [])
+        .unwrap();
 }
 
 /// Polls `cond` until it holds or `secs` pass.
@@ -158,7 +170,7 @@ fn three_workstations_each_with_a_controller_send_every_change_once() {
 
 /// The net changes of `cart`'s sends of `sku` in doubt.
 fn groups_in_doubt(db: &std::path::Path, cart: CartId, sku: &str) -> Vec<i64> {
-    let c = rusqlite::Connection::open(db).unwrap();
+    let c = raw(db);
     let mut st = c
         .prepare(
             "SELECT g.net_delta FROM send_groups g JOIN items i ON i.id = g.item_id
@@ -219,6 +231,9 @@ fn killing_workstations_controllers_mid_send_loses_nothing_and_doubles_nothing()
                 let mut rng = rand::rngs::StdRng::seed_from_u64(100 + n as u64);
                 let mut line = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // A busy till's pace, not a wait for anything: hosts selling in a tight
+                    // loop starve one another of SQLite's write lock past its busy timeout.
+                    std::thread::sleep(Duration::from_millis(1));
                     if n == 0 && line % 400 == 399 {
                         let mode = if line % 800 == 399 { "shared" } else { "local" };
                         host.set_param("StackMode", mode).unwrap();
@@ -236,10 +251,24 @@ fn killing_workstations_controllers_mid_send_loses_nothing_and_doubles_nothing()
             });
         }
         for k in 0..40 {
-            match k % 4 {
+            match k % 6 {
                 0 => keyed.inject(Fault::Delay { ms: 40, count: 2 }),
                 1 => bc.inject(Fault::Delay { ms: 40, count: 2 }),
                 2 => keyed.inject(Fault::ApplyWriteThenDrop { count: 1 }),
+                3 => bc.inject(Fault::Status {
+                    status: 503,
+                    count: 2,
+                    retry_after: None,
+                }),
+                4 => {
+                    for e in [&keyed, &bc] {
+                        e.inject(Fault::Status {
+                            status: 429,
+                            count: 1,
+                            retry_after: Some(1),
+                        })
+                    }
+                }
                 _ => {}
             }
             // The moment of the kill is the fault injected, not a wait for anything.
@@ -308,8 +337,9 @@ fn killing_workstations_controllers_mid_send_loses_nothing_and_doubles_nothing()
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// Checks every cart against the store once the stack drained: the keyed cart exactly, the
-/// cart without keys but for sends left uncertain; no record left the stack twice.
+/// Checks every cart against the store once the stack drained: each count is the store's but
+/// for sends left uncertain (each SKU off by exactly some of them); no record left the stack
+/// twice.
 fn check_money(
     f: &Fixture,
     skus: &[String],
@@ -325,29 +355,21 @@ fn check_money(
     if twice != 0 {
         wrong.push(format!("{twice} records logged twice"));
     }
-    let odd = stack(&f.store, Some(&format!(r#"{{"cart_id":{}}}"#, keyed.1)));
-    if !odd.is_empty() {
-        wrong.push(format!("left on the keyed cart's stack: {odd:?}"));
-    }
-    let doubt = stack(&f.store, Some(&format!(r#"{{"cart_id":{}}}"#, bc.1)));
-    if !doubt.iter().all(|r| r["state"] == "uncertain") {
-        wrong.push(format!("left waiting on the other cart's stack: {doubt:?}"));
-    }
-    for sku in skus {
-        let qoh = f.store.item_qoh(sku).unwrap().max(0);
-        if keyed.0.qoh(sku) != Some(qoh) {
-            wrong.push(format!(
-                "keyed {sku}: cart {:?}, store {qoh}",
-                keyed.0.qoh(sku)
-            ));
+    for (name, (e, cart)) in [("keyed", keyed), ("BC", bc)] {
+        let left = stack(&f.store, Some(&format!(r#"{{"cart_id":{cart}}}"#)));
+        if !left.iter().all(|r| r["state"] == "uncertain") {
+            wrong.push(format!("left on the {name} cart's stack: {left:?}"));
         }
-        let deltas = groups_in_doubt(&db, bc.1, sku);
-        let diff = bc.0.qoh(sku).unwrap() - qoh;
-        if !subset_sum(&deltas, -diff) {
-            wrong.push(format!(
-                "BC {sku}: cart {:?}, store {qoh}, in doubt {deltas:?}",
-                bc.0.qoh(sku)
-            ));
+        for sku in skus {
+            let qoh = f.store.item_qoh(sku).unwrap().max(0);
+            let deltas = groups_in_doubt(&db, cart, sku);
+            let diff = e.qoh(sku).unwrap() - qoh;
+            if !subset_sum(&deltas, -diff) {
+                wrong.push(format!(
+                    "{name} {sku}: cart {:?}, store {qoh}, in doubt {deltas:?}",
+                    e.qoh(sku)
+                ));
+            }
         }
     }
     wrong
@@ -383,6 +405,9 @@ fn send_qoh_from_one_workstation_while_others_controllers_drain_the_cart() {
             s.spawn(move || {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(200 + n as u64);
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // A busy till's pace, not a wait for anything: hosts selling in a tight
+                    // loop starve one another of SQLite's write lock past its busy timeout.
+                    std::thread::sleep(Duration::from_millis(1));
                     let sku = &skus[rng.gen_range(0..skus.len())];
                     let d = if rng.gen_range(0..4) == 0 { 3 } else { -1 };
                     host.adjust_qoh(&Adjustment::new(
@@ -414,6 +439,13 @@ fn send_qoh_from_one_workstation_while_others_controllers_drain_the_cart() {
     }
     assert!(drained, "the stack did not drain");
     let wrong = check_money(&f, &skus, (&keyed, keyed_id), (&bc, bc_id));
+    assert_eq!(
+        f.store
+            .stack_count(keyed_id, StackState::Uncertain)
+            .unwrap(),
+        0,
+        "a change left in doubt on the cart with keys"
+    );
     eprintln!(
         "keyed: {} requests, {} duplicates; bc: {} requests; {} sends in doubt, {} superseded",
         keyed.requests(),
@@ -474,10 +506,7 @@ fn killed_send_qoh(fault: Fault, sent: impl Fn(&Emulator) -> bool) -> (Fixture, 
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute("UPDATE carts SET manual_until = 1", [])
-        .unwrap();
+    holds_lapse(&db);
     let till = f.reopen();
     till.set_param("Workstation", "TILL").unwrap();
     till.run_stack(None).unwrap();
@@ -531,4 +560,108 @@ fn a_send_qoh_killed_after_the_cart_took_its_count_sends_its_sale_no_more() {
         (Some(7), 7)
     );
     assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
+}
+
+/// The back office's Send QOH (a process of its own) is killed again and again with its
+/// counts on their way, set by the cart or not, while two tills' controller processes drain
+/// the same carts and three hosts sell. Once the runs' holds lapsed (as at their deadline)
+/// and the stack drained, each cart shows the store's counts but for changes left visibly in
+/// doubt: each SKU off by exactly some of them. The sales a count never set were settled as
+/// superseded, and the cart without keys, and the one with, went on offering them.
+#[test]
+fn send_qoh_killed_again_and_again_beside_draining_controllers_loses_nothing_silently() {
+    let f = store();
+    let skus: Vec<String> = (0..10).map(|i| format!("Q{i:02}")).collect();
+    let keyed = Emulator::start().unwrap();
+    let keyed_id = cart_with(&f.store, &keyed, "Keyed", "attribute", 3);
+    let (bc, bc_id) = bigcommerce(&f.store, &skus, 1000);
+    for sku in &skus {
+        item(&f.store, sku, 1000);
+        keyed.set_qoh(sku, 1000);
+    }
+    let db = f.dir.path().join("store.db");
+    let names = ["WS1", "WS2"];
+    let mut controllers: Vec<Child> = names.iter().map(|w| controller(&db, w)).collect();
+    assert!(eventually(30, || value::<i64>(
+        &db,
+        "SELECT COUNT(*) FROM heartbeats"
+    ) == 2));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for (n, ws) in ["WS0", "WS1", "WS2"].iter().enumerate() {
+            let host = f.reopen();
+            host.set_param("Workstation", ws).unwrap();
+            let (skus, stop) = (&skus, &stop);
+            s.spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(300 + n as u64);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // A busy till's pace, not a wait for anything: hosts selling in a tight
+                    // loop starve one another of SQLite's write lock past its busy timeout.
+                    std::thread::sleep(Duration::from_millis(1));
+                    let sku = &skus[rng.gen_range(0..skus.len())];
+                    let d = if rng.gen_range(0..4) == 0 { 3 } else { -1 };
+                    host.adjust_qoh(&Adjustment::new(
+                        sku,
+                        Delta::new(d).unwrap(),
+                        Reason::PosSale,
+                    ))
+                    .unwrap();
+                }
+            });
+        }
+        for round in 0..16 {
+            let (cart, e) = if round % 2 == 0 {
+                (keyed_id, &keyed)
+            } else {
+                (bc_id, &bc)
+            };
+            // The run's counts reach the cart and hang there, set or not (now and then after
+            // a write passed: a batch before, or a till's sale), and its process is killed.
+            if round % 3 == 2 {
+                e.inject(Fault::PassWrites { count: 1 });
+            }
+            e.inject(Fault::HangSets {
+                applied: round % 4 < 2,
+                count: 1,
+            });
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "send_qoh_child", "--nocapture"])
+                .env(SEND_CHILD, format!("{}|{cart}", db.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let reached = eventually(30, || e.pending_faults().is_empty());
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(
+                reached,
+                "round {round}: the run's counts never reached the cart"
+            );
+            holds_lapse(&db);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    keyed.clear_faults();
+    bc.clear_faults();
+    let drained = eventually(120, || {
+        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
+    });
+    for c in &mut controllers {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    assert!(drained, "the stack did not drain");
+    let wrong = check_money(&f, &skus, (&keyed, keyed_id), (&bc, bc_id));
+    eprintln!(
+        "keyed: {} requests; bc: {} requests; {} sends in doubt, {} superseded",
+        keyed.requests(),
+        bc.requests(),
+        value::<i64>(
+            &db,
+            "SELECT COUNT(*) FROM send_groups WHERE state = 'uncertain'"
+        ),
+        f.store.stack_history_count("superseded").unwrap(),
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -131,6 +131,17 @@ pub enum Fault {
         /// How many write requests pass.
         count: usize,
     },
+    /// Read the next `count` requests that set absolute counts (a Send QOH's or a drift
+    /// repair's; every other request passes untouched, so a controller's deltas go on) and
+    /// never answer them, as [`Fault::Hang`], having applied them first if `applied`: a run
+    /// whose request is on its way, taken or not, when its process is killed. Nothing of
+    /// such a request lands later.
+    HangSets {
+        /// Whether the counts are set first (else nothing is).
+        applied: bool,
+        /// How many set requests.
+        count: usize,
+    },
 }
 
 impl Fault {
@@ -144,7 +155,8 @@ impl Fault {
             | Fault::Hang { count }
             | Fault::ApplyWriteThenDrop { count }
             | Fault::BrokenWriteAnswer { count, .. }
-            | Fault::PassWrites { count } => count,
+            | Fault::PassWrites { count }
+            | Fault::HangSets { count, .. } => count,
         }
     }
 }
@@ -854,10 +866,20 @@ fn write_answer(stream: &mut TcpStream, answer: &Answer, close: bool) -> io::Res
     stream.flush()
 }
 
-/// Takes the fault for the next request, if any.
-/// The fault the next request meets. A write-only fault at the front lets a read through
-/// untouched.
+/// The fault the next request meets, if any (see [`take_fault`]).
+#[cfg(test)]
 fn next_fault(shared: &Shared, kind: Option<RequestKind>) -> Option<Fault> {
+    take_fault(shared, kind, None)
+}
+
+/// Takes the fault `request` (of `kind`) meets, if any. A write-only fault at the front lets
+/// a read through untouched, as [`Fault::HangSets`] lets through all but sets, applying one
+/// it takes before it leaves the queue where it says so.
+fn take_fault(
+    shared: &Shared,
+    kind: Option<RequestKind>,
+    request: Option<&Request>,
+) -> Option<Fault> {
     let mut faults = shared.faults.lock();
     let front = faults.front_mut()?;
     let write = matches!(kind, Some(RequestKind::Adjust | RequestKind::Set));
@@ -870,6 +892,17 @@ fn next_fault(shared: &Shared, kind: Option<RequestKind>) -> Option<Fault> {
     );
     if write_only && !write {
         return None;
+    }
+    match front {
+        Fault::HangSets { .. } if !matches!(kind, Some(RequestKind::Set)) => return None,
+        // Applied before the fault leaves the queue: once `pending_faults` no longer lists
+        // it, the counts are set.
+        Fault::HangSets { applied: true, .. } => {
+            if let Some(request) = request {
+                let _ = handle(shared, request);
+            }
+        }
+        _ => {}
     }
     let count = front.count_mut();
     *count -= 1;
@@ -931,7 +964,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             None => 0,
         };
 
-        let answer = match next_fault(shared, kind) {
+        let answer = match take_fault(shared, kind, Some(&request)) {
             Some(Fault::Status {
                 status,
                 retry_after,
@@ -941,6 +974,10 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                 ..Answer::error(status, format!("injected fault: HTTP {status}"))
             },
             Some(Fault::Hang { .. }) => {
+                hang(reader.get_mut());
+                return;
+            }
+            Some(Fault::HangSets { .. }) => {
                 hang(reader.get_mut());
                 return;
             }
