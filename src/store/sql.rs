@@ -2778,15 +2778,16 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
     Ok(n)
 }
 
-/// Holds the records of (`cart`, `item`) up to `upto` that a count left sending included,
-/// and that would otherwise go (waiting alone or in a pending group), back as one uncertain
-/// group for the owner: whether the cart took the count is unknown. Settled as superseded,
-/// as until 2026-12-05, a sale in a count whose request never reached the cart (its Send
-/// QOH killed with the request on its way, the PC switched off) left the stack in silence,
-/// and the cart went on offering the units sold; sent, it would count twice where the cart
-/// took the count. Records already bypassed or uncertain stay as they are (visible, never
-/// sent by themselves). Records that cancel out are superseded: the cart is in step either
-/// way. Returns how many records left the waiting backlog.
+/// Holds back, for the owner, the records of (`cart`, `item`) up to `upto` that a count left
+/// sending included: whether the cart took the count is unknown. Those that would otherwise
+/// go (waiting alone or in a pending group) become one uncertain group, or, cancelling out,
+/// are superseded (the cart is in step either way); a bypassed group of them becomes
+/// uncertain, so that a retry is not sent blindly on top of a count the cart may have taken;
+/// an uncertain group stays as it is (each group reached the cart whole or not at all).
+/// Settled as superseded, as until 2026-12-05, a sale in a count whose request never reached
+/// the cart (its Send QOH killed with the request on its way, the PC switched off) left the
+/// stack in silence, and the cart went on offering the units sold. Returns how many records
+/// it settled or held back.
 fn hold_left_in_doubt(
     c: &Connection,
     cart: CartId,
@@ -2796,32 +2797,52 @@ fn hold_left_in_doubt(
 ) -> Result<usize> {
     const WAITING: &str = "s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3
           AND (s.group_id IS NULL OR s.group_id IN (SELECT g.id FROM send_groups g
-               WHERE g.cart_id = ?1 AND g.state = 'pending'))";
+               WHERE g.cart_id = ?1 AND g.item_id IN (?2, 0) AND g.state = 'pending'))";
+    let bypassed = c
+        .prepare_cached(
+            "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?4,
+                    last_response = ?5, unsettled = 0, refused = 0
+             WHERE cart_id = ?1 AND item_id = ?2 AND state = 'bypassed'
+               AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id
+                                                       AND s.id > ?3)",
+        )?
+        .execute(params![cart, item, upto, now, LEFT_IN_DOUBT])?;
     let (records, net): (i64, i64) = c
         .prepare_cached(&format!(
             "SELECT COUNT(*), COALESCE(SUM(s.delta), 0) FROM stack s WHERE {WAITING}"
         ))?
         .query_row(params![cart, item, upto], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if records == 0 || net == 0 {
-        return supersede_item(c, cart, item, upto, now, LEFT_SENDING);
+    if records == 0 {
+        return Ok(bypassed);
     }
-    c.prepare_cached(&format!(
-        "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
-                                 attempts, next_attempt_at, last_response, created_at,
-                                 unsettled, first_record)
-         SELECT ?1, ?2, ?4, SUM(s.delta), MIN(s.workstation), 'uncertain', 0, ?5, ?6, ?5, 0,
-                MIN(s.id)
-         FROM stack s WHERE {WAITING}"
-    ))?
-    .execute(params![
-        cart,
-        item,
-        upto,
-        super::random_key(),
-        now,
-        LEFT_IN_DOUBT
-    ])?;
-    let g = c.last_insert_rowid();
+    let group = if net != 0 {
+        c.prepare_cached(&format!(
+            "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
+                                     attempts, next_attempt_at, last_response, created_at,
+                                     unsettled, first_record)
+             SELECT ?1, ?2, ?4, SUM(s.delta), MIN(s.workstation), 'uncertain', 0, ?5, ?6, ?5,
+                    0, MIN(s.id)
+             FROM stack s WHERE {WAITING}"
+        ))?
+        .execute(params![
+            cart,
+            item,
+            upto,
+            super::random_key(),
+            now,
+            LEFT_IN_DOUBT
+        ])?;
+        Some(c.last_insert_rowid())
+    } else {
+        c.prepare_cached(&format!(
+            "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
+                                   response, at)
+             SELECT s.id, s.cart_id, s.item_id, s.delta, 'superseded', NULL, ?5, ?4
+             FROM stack s WHERE {WAITING}"
+        ))?
+        .execute(params![cart, item, upto, now, LEFT_SENDING])?;
+        None
+    };
     // The records waiting alone that the backlog counted leave it.
     c.prepare_cached(
         "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
@@ -2830,17 +2851,24 @@ fn hold_left_in_doubt(
          WHERE cart_id = ?1",
     )?
     .execute(params![cart, item, upto])?;
-    c.prepare_cached(&format!(
-        "UPDATE stack SET group_id = ?4 WHERE id IN (SELECT s.id FROM stack s WHERE {WAITING})"
-    ))?
-    .execute(params![cart, item, upto, g])?;
+    if let Some(g) = group {
+        c.prepare_cached(&format!(
+            "UPDATE stack SET group_id = ?4 WHERE id IN (SELECT s.id FROM stack s WHERE {WAITING})"
+        ))?
+        .execute(params![cart, item, upto, g])?;
+    } else {
+        c.prepare_cached(&format!(
+            "DELETE FROM stack WHERE id IN (SELECT s.id FROM stack s WHERE {WAITING})"
+        ))?
+        .execute(params![cart, item, upto])?;
+    }
     // Groups (and first-attempt batches) left with no record go.
     c.prepare_cached(
-        "DELETE FROM send_groups WHERE cart_id = ?1 AND (item_id = ?2 OR item_id = 0)
-           AND state = 'pending' AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
+        "DELETE FROM send_groups WHERE cart_id = ?1 AND item_id IN (?2, 0) AND state = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
     )?
     .execute([cart, item])?;
-    Ok(records as usize)
+    Ok(records as usize + bypassed)
 }
 
 /// The count kept of what `cart` shows of `item` after a count the cart may or may not have
