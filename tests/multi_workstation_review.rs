@@ -3,6 +3,12 @@
 //! change QOH on every workstation's handle, the store switches between local and shared
 //! controller mode, and controllers are killed mid-send. The money is checked at the end:
 //! each cart's count against the store's QOH, and every record leaves the stack once.
+//!
+//! The gaps these fill: `crash.rs` kills the only controller, `contention.rs` runs one, and
+//! the multi-till tests of `controller.rs` and `clock_jumps*.rs` drive passes by hand in one
+//! process; here three controller processes run at once, and a Send QOH is killed with its
+//! counts on their way while the others drain (until 2026-12-05 the changes those counts
+//! included were settled as superseded in silence, taken by the cart or not).
 #![cfg(feature = "emulator")]
 
 mod common;
