@@ -1340,7 +1340,10 @@ impl Store {
                 unreadable
                     .into_iter()
                     .filter(|(sku, _)| told.insert(sku.trim().to_owned()))
-                    .map(|(sku, why)| NotApplied { sku, why }),
+                    .map(|(sku, why)| NotApplied {
+                        sku,
+                        why: format!("{why}: not applied; {CORRECT_ON_CART}"),
+                    }),
             );
             // Counts are applied by now: a failed read lists them all rather than fail the run.
             let known = self.read(|c| {
@@ -2196,8 +2199,9 @@ struct Listing {
     /// listed: two counts of one item, neither taken for it, as Get QOH takes neither.
     twice: HashMap<String, i64>,
     /// The SKUs listed with a count the cart wrote unreadably
-    /// ([`crate::adapter::CataloguePage::unreadable`]), with the cart's reason (the first, and
-    /// [`LISTED_TWICE`] where the SKU is listed with a count elsewhere too): neither compared
+    /// ([`crate::adapter::CataloguePage::unreadable`]), with the cart's reason (the first) and
+    /// [`CORRECT_ON_CART`] (and [`LISTED_TWICE`] where the SKU is listed with a count elsewhere
+    /// too), for each report to say first that it did not compare it: neither compared
     /// nor repaired, as Get QOH applies none of their counts. Until 2026-12-05 the drift
     /// report and the preflight read counts only: WooCommerce's and BigCommerce's such items
     /// were told as counts the cart lacks (no product has the SKU, or its stock is not
@@ -2245,7 +2249,10 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter, wait: &CartWait) -> Result<
             if !form.trim().is_empty() {
                 *paging.listed.entry(form.clone()).or_default() += 1;
             }
-            listing.unreadable.entry(form).or_insert(why);
+            listing
+                .unreadable
+                .entry(form)
+                .or_insert_with(|| format!("{why}; {CORRECT_ON_CART}"));
         }
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -2267,6 +2274,12 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter, wait: &CartWait) -> Result<
         }
     }
 }
+
+/// What the owner does of a count the cart wrote unreadably
+/// ([`crate::adapter::CataloguePage::unreadable`], whose reason is the cause alone): each
+/// report says first what it did of it (Get QOH "not applied", the drift report and the
+/// preflight "not compared").
+const CORRECT_ON_CART: &str = "correct it on the cart, then run this again";
 
 /// Why a SKU the cart lists on more than one product is not compared.
 const LISTED_TWICE: &str =

@@ -530,19 +530,14 @@ pub(crate) fn whole_count(v: &serde_json::Value) -> Option<std::result::Result<i
     })
 }
 
-/// Why Get QOH takes no count of an item whose count `value` (in the cart's field `field`) is
-/// not a whole number, as each adapter lists it in [`super::CataloguePage::unreadable`]: the
-/// field, the value as the cart wrote it, and what to do.
+/// Why an item's count `value` (in the cart's field `field`) cannot be read, as each adapter
+/// lists it in [`super::CataloguePage::unreadable`]: the field and the value as the cart wrote
+/// it. The cause alone: Get QOH, the drift report and the preflight each add what they did.
 pub(crate) fn unreadable_count(field: &str, value: &serde_json::Value) -> String {
-    unreadable_why(&format!(
+    format!(
         "{field} {} is not a whole number",
         super::http_json::truncate(&value.to_string())
-    ))
-}
-
-/// `what` (why a count cannot be read), with what Get QOH did and what the owner does.
-pub(crate) fn unreadable_why(what: &str) -> String {
-    format!("{what}: not applied; correct it on the cart, then run this again")
+    )
 }
 
 /// Whether `e` is a 413 (Payload Too Large): the cart, or a proxy or firewall before it

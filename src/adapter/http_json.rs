@@ -429,7 +429,7 @@ impl HttpJsonAdapter {
                             .to_owned(),
                         v => format!("qoh {} is not a whole number", truncate(&v.to_string())),
                     };
-                    unreadable.push((i.sku, common::unreadable_why(&why)));
+                    unreadable.push((i.sku, why));
                 }
             }
         }

@@ -248,7 +248,8 @@ fn fraction_kept(sku: &str) -> SendOutcome {
     }
 }
 
-/// Why Get QOH takes no count of `item`, whose level at `location` [`level`] cannot read.
+/// Why the level of `item` at `location` cannot be read ([`level`] cannot read it): the cause
+/// alone, as [`super::CataloguePage::unreadable`] asks.
 fn unreadable_level(item: &Value, location: &str) -> String {
     let l = item["location_levels"]
         .as_array()
@@ -257,11 +258,11 @@ fn unreadable_level(item: &Value, location: &str) -> String {
         .find(|l| l["location_id"].as_str() == Some(location))
         .cloned()
         .unwrap_or_default();
-    common::unreadable_why(&format!(
+    format!(
         "stocked_quantity {} or reserved_quantity {} at {location} is not a number",
         truncate(&l["stocked_quantity"].to_string()),
         truncate(&l["reserved_quantity"].to_string()),
-    ))
+    )
 }
 
 /// The `stocked_quantity` that publishes `available` while `reserved` units are held.

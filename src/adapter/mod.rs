@@ -386,7 +386,11 @@ pub struct CataloguePage {
     /// reason, so the owner sees it. Build the page with `..Default::default()`.
     pub unlisted: Vec<(String, String)>,
     /// (SKU, why) for entries the cart lists with a count that cannot be read (text that is
-    /// no number, a fraction, none at all), left out of `counts`: Get QOH applies nothing for
+    /// no number, a fraction, none at all), left out of `counts`; `why` is the cause alone
+    /// (the field and the value as the cart wrote it: `stock_quantity "n/a" is not a whole
+    /// number`), each report adding what it did and what to do (until 2026-12-05 the adapters
+    /// added Get QOH's "not applied", which the two reports repeated of counts they only
+    /// compare). Get QOH applies nothing for
     /// them (nor another listing of the same SKU) and lists each in its `not_applied`, the
     /// store's SKU or not, while the rest of the listing is applied; the drift report lists
     /// each of the store's in its `unreadable`, neither compared nor repaired, and the
