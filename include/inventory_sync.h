@@ -814,6 +814,7 @@ int32_t INVSYNC_CALL invsync_preflight(invsync_store *store,
  * `INVSYNC_BUSY` to repair while a Send QOH, Get QOH or repair holds the cart. Added within
  * ABI version 1 (2026-12-04): a host checks for the export before calling it.
  * From 2026-12-05 also `unreadable:[{sku, why}]` and `unreadable_left_out`: items whose cart count cannot be read, neither compared nor repaired; with repair, `items` lists those not repaired first.
+ * From 2026-12-05 also `unlisted_why:[{sku, why}]` and `unlisted_why_left_out`: the SKUs of `unlisted` the cart said why it lists no count of (a Shopify variant not stocked at the cart's location), with that reason; `unlisted` still lists every such SKU.
  *
  * Buffers: as `invsync_last_error`; the report is made (and a repair done) whatever the
  * buffer, and kept for `invsync_last_report`: read it there, never by calling again, which

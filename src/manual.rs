@@ -88,7 +88,7 @@ impl SendReport {
 }
 
 /// One SKU whose count was not applied (Get QOH's `not_applied`), or not compared (the drift
-/// report's `unreadable`), and why.
+/// report's `unreadable` and `unlisted_why`), and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NotApplied {
     /// The SKU.
@@ -1378,8 +1378,10 @@ impl Store {
 
     /// What would go wrong if real-time sync were switched on for `cart` now (rule 11): items
     /// with waiting records, items whose cart count differs from the expected count (when the
-    /// cart can be read), a cart that holds stock in baskets, items the cart does not have,
-    /// items it lists with a count that cannot be read (`unreadable`).
+    /// cart can be read), a cart that holds stock in baskets, items the cart does not have
+    /// (`unmapped`, with the cart's reason where it gave one:
+    /// [`crate::adapter::CataloguePage::unlisted`]), items it lists with a count that cannot
+    /// be read (`unreadable`).
     /// Items in step are not listed; one whose count differs though the cart took a change
     /// of it within its [`CartAdapter::read_lag`] before the read is listed as `drift` that
     /// was not compared, saying when to run again. The warnings are also kept as this thread's
@@ -1594,11 +1596,17 @@ impl Store {
                     None => warnings.push(Warning {
                         kind: "unmapped",
                         sku: Some(sku.clone()),
-                        // Adapters leave out what the cart lists without counting it
-                        // (Shopify's untracked inventory, WooCommerce's unmanaged stock).
-                        message: "the cart lists no count for this SKU: no product has it, \
-                                  or the cart does not track its stock"
-                            .into(),
+                        // The cart's reason where it gave one (a Shopify variant not stocked
+                        // at the location: until 2026-12-05 told as below, and the owner
+                        // looked for a missing product). Adapters leave out without a word
+                        // what the cart lists without counting it (Shopify's untracked
+                        // inventory, WooCommerce's unmanaged stock).
+                        message: match listing.unlisted.get(sku) {
+                            Some(why) => format!("the cart lists no count for this SKU: {why}"),
+                            None => "the cart lists no count for this SKU: no product has it, \
+                                     or the cart does not track its stock"
+                                .into(),
+                        },
                         cart_qoh: None,
                         expected: Some(*published),
                     }),
@@ -1772,7 +1780,8 @@ impl Store {
     /// [`DriftReport::unlisted_left_out`] count the rest); a repair works on every item off,
     /// listed or not, and lists those it did not repair before those it did. An item the cart
     /// lists with a count that cannot be read is in [`DriftReport::unreadable`], neither
-    /// compared nor repaired.
+    /// compared nor repaired; one it has but lists no count of, saying why (a Shopify variant
+    /// not stocked at the location), is in [`DriftReport::unlisted_why`] with the reason.
     pub fn drift(&self, cart: CartId, repair: bool) -> Result<DriftReport> {
         let (cart, adapter) = self.manual_prepare(cart, true, "the drift report")?;
         if !cart.capabilities.get {
@@ -1839,7 +1848,23 @@ impl Store {
                             "not compared (the count shown is the first of them): {LISTED_TWICE}"
                         )),
                     }),
-                    None => list_capped(&mut report.unlisted, &mut report.unlisted_left_out, sku),
+                    None => {
+                        if let Some(why) = listing.unlisted.get(&sku) {
+                            let why = format!(
+                                "not compared, nor repaired (the store has it show {}): {why}",
+                                should_show(published, &waiting)
+                            );
+                            list_capped(
+                                &mut report.unlisted_why,
+                                &mut report.unlisted_why_left_out,
+                                NotApplied {
+                                    sku: sku.clone(),
+                                    why,
+                                },
+                            );
+                        }
+                        list_capped(&mut report.unlisted, &mut report.unlisted_left_out, sku)
+                    }
                 }
                 continue;
             };
@@ -2042,9 +2067,10 @@ pub struct DriftReport {
     /// Items repaired.
     pub repaired: usize,
     /// SKUs the store publishes to the cart that the cart lists no count for: no product has
-    /// the SKU there, or the cart does not track its stock. Neither compared nor repaired (the
-    /// preflight names them too); until 2026-12-03 the report said nothing of them. The first
-    /// 1,000: see `unlisted_left_out`.
+    /// the SKU there, or the cart does not track its stock, or it says why (those are in
+    /// `unlisted_why` too). Neither compared nor repaired (the preflight names them too);
+    /// until 2026-12-03 the report said nothing of them. The first 1,000: see
+    /// `unlisted_left_out`.
     pub unlisted: Vec<String>,
     /// How many items off are not in `items` (0 unless it holds 1,000). Until 2026-12-05
     /// every one was listed: a cart at the wrong URL, or whose every count is off, made a
@@ -2063,6 +2089,15 @@ pub struct DriftReport {
     pub unreadable: Vec<NotApplied>,
     /// How many items are not in `unreadable` (0 unless it holds 1,000). Added 2026-12-05.
     pub unreadable_left_out: usize,
+    /// The SKUs of `unlisted` the cart gave a reason for, with it and the count the store has
+    /// the cart show (a Shopify variant not stocked at the cart's location: stock it there in
+    /// Shopify admin); the others stay in `unlisted` alone. `unlisted` keeps every SKU, so a
+    /// host reading it alone is unaffected. The first 1,000: see `unlisted_why_left_out`.
+    /// Added 2026-12-05; before, such a SKU was told as one no product has, the fix unsaid.
+    pub unlisted_why: Vec<NotApplied>,
+    /// How many SKUs with a reason are not in `unlisted_why` (0 unless it holds 1,000). Added
+    /// 2026-12-05.
+    pub unlisted_why_left_out: usize,
 }
 
 /// After `cart` took (or, `maybe`, may have taken) `count` of `item` (Send QOH, a drift
@@ -2190,7 +2225,7 @@ fn repair_set(
 }
 
 /// What [`fetch_all`] read of a cart's catalogue, by SKU as the store reads it (trimmed:
-/// " P " is item P). A SKU is in one of the three maps at most.
+/// " P " is item P). A SKU is in one of the four maps at most.
 #[derive(Default)]
 struct Listing {
     /// The SKUs listed once, with their count.
@@ -2207,6 +2242,12 @@ struct Listing {
     /// were told as counts the cart lacks (no product has the SKU, or its stock is not
     /// tracked), and `http_json`'s and Medusa's failed the whole report.
     unreadable: HashMap<String, String>,
+    /// The SKUs the cart has but lists no count of, with the cart's reason (the first):
+    /// [`crate::adapter::CataloguePage::unlisted`], a Shopify variant not stocked at the
+    /// cart's location. Not where the listing counts the SKU elsewhere, as Get QOH does not
+    /// name it then. Until 2026-12-05 the two reports dropped the reason and told such an
+    /// item as one no product has, which sent the owner looking for a missing product.
+    unlisted: HashMap<String, String>,
 }
 
 /// A SKU as the store reads it: trimmed, but a SKU of spaces only (which names no item) as
@@ -2230,6 +2271,9 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter, wait: &CartWait) -> Result<
         let page = with_rate_limit(wait, || adapter.fetch_catalogue(cursor.as_deref(), 500))
             .map_err(|e| cart_error(cart, &e))?;
         let unreadable = page.unreadable;
+        for (sku, why) in page.unlisted {
+            listing.unlisted.entry(sku_form(sku)).or_insert(why);
+        }
         let page = paging
             .check(page.counts)
             .map_err(|e| cart_error(cart, &e))?;
@@ -2260,7 +2304,9 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter, wait: &CartWait) -> Result<
                 counts,
                 twice,
                 unreadable,
+                unlisted,
             } = &mut listing;
+            unlisted.retain(|sku, _| !sku.trim().is_empty() && !paging.listed.contains_key(sku));
             for sku in twice.keys() {
                 counts.remove(sku);
             }

@@ -383,7 +383,9 @@ pub struct CataloguePage {
     /// (SKU, why) for variants the cart has but lists no count of (the `shopify` adapter's
     /// variants not stocked at the cart's location). Get QOH applies nothing for them and,
     /// unless the listing counts the SKU elsewhere, lists each in its `not_applied` with the
-    /// reason, so the owner sees it. Build the page with `..Default::default()`.
+    /// reason, so the owner sees it; the drift report lists it in `unlisted` and, with the
+    /// reason, in `unlisted_why`, and the preflight's `unmapped` warning of it gives the
+    /// reason (from 2026-12-05). Build the page with `..Default::default()`.
     pub unlisted: Vec<(String, String)>,
     /// (SKU, why) for entries the cart lists with a count that cannot be read (text that is
     /// no number, a fraction, none at all), left out of `counts`; `why` is the cause alone
