@@ -42,7 +42,9 @@ pub struct CartReport {
     pub retried: usize,
     /// Records bypassed in this pass.
     pub bypassed: usize,
-    /// Records marked uncertain in this pass.
+    /// Records marked uncertain in this pass: the answer to their send was lost, or a Send
+    /// QOH whose run ended before it recorded the cart's answer had included them in its
+    /// count (held in doubt as the pass leased the cart).
     pub uncertain: usize,
     /// Records waiting for the cart's rate limit, no attempt counted.
     pub deferred: usize,
@@ -89,7 +91,7 @@ pub struct RunReport {
     pub retried: usize,
     /// Records bypassed.
     pub bypassed: usize,
-    /// Records marked uncertain.
+    /// Records marked uncertain (see [`CartReport::uncertain`]).
     pub uncertain: usize,
     /// Records still waiting, all carts.
     pub remaining: i64,
@@ -813,6 +815,9 @@ impl<S: WebStack> StackController<S> {
         // A send group goes whole: records coalesced beyond `take` are taken on top.
         *left = left.saturating_sub(lease.as_ref().map_or(0, Lease::records));
         drop(left);
+        // Changes a killed Send QOH's count included, held in doubt by this lease: counted as
+        // uncertain, or only the stack listing told the owner there was a cart to check.
+        rep.uncertain += lease.as_ref().map_or(0, |l| l.in_doubt);
         Ok(lease.filter(|l| !l.sends.is_empty()))
     }
 

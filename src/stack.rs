@@ -122,6 +122,12 @@ pub struct Lease {
     pub token: String,
     /// The groups to send, oldest first.
     pub sends: Vec<LeasedSend>,
+    /// Records of the cart the lease marked uncertain before taking anything: a Send QOH's
+    /// count included them, and its run ended before it recorded the cart's answer, so the
+    /// cart may or may not have them (`sql::counts_left`). The controller counts them in its
+    /// report's `uncertain`, for the owner to check the cart; nothing of them is sent. 0 from
+    /// a stack that holds nothing back so.
+    pub in_doubt: usize,
 }
 
 impl Lease {
@@ -341,6 +347,7 @@ pub trait WebStack: Send + Sync {
                 return Ok(Lease {
                     token: String::new(),
                     sends: Vec::new(),
+                    in_doubt: 0,
                 });
             }
         }
@@ -544,7 +551,7 @@ fn shares_page_cache(c: &Connection) -> Result<bool> {
 fn lease_on(c: &Connection, n: &NextLease<'_>, now: i64) -> Result<Lease> {
     let token = store::random_key();
     let until = now + n.lease_ms;
-    let sends = sql::lease(
+    let (sends, in_doubt) = sql::lease(
         c,
         n.cart,
         n.max as i64,
@@ -554,7 +561,11 @@ fn lease_on(c: &Connection, n: &NextLease<'_>, now: i64) -> Result<Lease> {
         until,
         &token,
     )?;
-    Ok(Lease { token, sends })
+    Ok(Lease {
+        token,
+        sends,
+        in_doubt,
+    })
 }
 
 /// Groups leaving the stack settle together, one set of statements per outcome; the others

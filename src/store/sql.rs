@@ -1689,6 +1689,8 @@ fn scope_sql(a: &str) -> String {
 /// leaves without ever having one. That saves a group row written and deleted per record.
 /// Each step is one set-based statement, so the cost per batch does not grow with the batch.
 /// `built_from`: see [`NextLease::built_from`](crate::stack::NextLease::built_from).
+/// Also returns how many records counts a Send QOH left sending had it hold in doubt first
+/// ([`counts_left`]): the pass reports them as uncertain, the owner's to check.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn lease(
     c: &Connection,
@@ -1699,7 +1701,7 @@ pub(crate) fn lease(
     now: i64,
     until: i64,
     token: &str,
-) -> Result<Vec<LeasedSend>> {
+) -> Result<(Vec<LeasedSend>, usize)> {
     // The hold, whether a Send QOH left counts unsettled, whether the cart is down, and the
     // saving its adapter stands from, in the one look every lease takes at the cart.
     let (manual_until, left, down, settings): (i64, bool, bool, i64) = c
@@ -1712,11 +1714,12 @@ pub(crate) fn lease(
         .optional()?
         .unwrap_or((i64::MAX, false, false, 0));
     if manual_until > now || built_from.is_some_and(|v| settings > v) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
-    if left {
-        counts_left(c, cart, now)?;
-    }
+    let in_doubt = match left {
+        true => counts_left(c, cart, now)?,
+        false => 0,
+    };
     leases_ahead_end(c, cart, now)?;
     batches_lapsed(c, cart, scope, now)?;
     // Only a pending group ever holds a lease: only pending groups are leased, and every
@@ -1800,7 +1803,7 @@ pub(crate) fn lease(
             }
         }
     }
-    Ok(sends)
+    Ok((sends, in_doubt))
 }
 
 /// Adds to each group `token` just leased that the cart refused as it stood, applying
@@ -2756,7 +2759,9 @@ const LEFT_IN_DOUBT: &str = "a Send QOH's count included this change, and the ru
 /// included are held back as uncertain ([`hold_left_in_doubt`]), never sent on top of a
 /// count the cart may have taken, and a count kept of what the cart shows is settled as
 /// [`kept_left`] says. Called where a controller leases or a manual run takes the cart over,
-/// so nothing sends them first. Returns how many records.
+/// so nothing sends them first. Returns how many records it marked uncertain: a pass counts
+/// them as such, so its report tells the owner there are changes to check (until 2026-12-05
+/// only the stack listing showed them).
 pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
     let left: Vec<(ItemId, i64)> = c
         .prepare_cached("SELECT item_id, upto FROM counts_sending WHERE cart_id = ?1")?
@@ -2787,7 +2792,7 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usiz
 /// Settled as superseded, as until 2026-12-05, a sale in a count whose request never reached
 /// the cart (its Send QOH killed with the request on its way, the PC switched off) left the
 /// stack in silence, and the cart went on offering the units sold. Returns how many records
-/// it settled or held back.
+/// it marked uncertain (those superseded, or uncertain already, are not counted).
 fn hold_left_in_doubt(
     c: &Connection,
     cart: CartId,
@@ -2798,15 +2803,24 @@ fn hold_left_in_doubt(
     const WAITING: &str = "s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= ?3
           AND (s.group_id IS NULL OR s.group_id IN (SELECT g.id FROM send_groups g
                WHERE g.cart_id = ?1 AND g.item_id IN (?2, 0) AND g.state = 'pending'))";
-    let bypassed = c
+    // The records of the bypassed groups made uncertain below, counted first: the report
+    // counts records, not groups.
+    let bypassed: i64 = c
         .prepare_cached(
-            "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?4,
+            "SELECT COUNT(*) FROM stack s WHERE s.group_id IN (SELECT g.id FROM send_groups g
+               WHERE g.cart_id = ?1 AND g.item_id = ?2 AND g.state = 'bypassed'
+                 AND NOT EXISTS (SELECT 1 FROM stack x WHERE x.group_id = g.id AND x.id > ?3))",
+        )?
+        .query_row(params![cart, item, upto], |r| r.get(0))?;
+    let bypassed = bypassed as usize;
+    c.prepare_cached(
+        "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?4,
                     last_response = ?5, unsettled = 0, refused = 0
              WHERE cart_id = ?1 AND item_id = ?2 AND state = 'bypassed'
                AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id
                                                        AND s.id > ?3)",
-        )?
-        .execute(params![cart, item, upto, now, LEFT_IN_DOUBT])?;
+    )?
+    .execute(params![cart, item, upto, now, LEFT_IN_DOUBT])?;
     let (records, net): (i64, i64) = c
         .prepare_cached(&format!(
             "SELECT COUNT(*), COALESCE(SUM(s.delta), 0) FROM stack s WHERE {WAITING}"
@@ -2868,7 +2882,10 @@ fn hold_left_in_doubt(
            AND NOT EXISTS (SELECT 1 FROM stack s WHERE s.group_id = send_groups.id)",
     )?
     .execute([cart, item])?;
-    Ok(records as usize + bypassed)
+    Ok(match group {
+        Some(_) => records as usize + bypassed,
+        None => bypassed,
+    })
 }
 
 /// The count kept of what `cart` shows of `item` after a count the cart may or may not have

@@ -1,0 +1,183 @@
+//! A controller pass that holds a killed Send QOH's changes in doubt says so (2026-12-05).
+//!
+//! A Send QOH notes the counts it sends before the request; if its process dies before it
+//! records the cart's answer, the next pass that leases the cart holds every change those
+//! counts included back as uncertain (`multi_workstation_review.rs`). Until this date that
+//! pass counted none of them: its report (the `invsync run` and `invsync controller` output,
+//! the C ABI's `invsync_stack_run` JSON) said "0 uncertain", the "next step" hint stayed
+//! quiet, and the owner learnt of a cart to check only by listing the stack.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::{CartId, Reason, StackState, Store};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SEND_CHILD: &str = "INVSYNC_PASS_DOUBT_SEND_QOH_CHILD";
+
+/// In a child process (this test binary run again): a forced Send QOH of the cart named in
+/// [`SEND_CHILD`] (`path|cart`), from workstation BACK. Does nothing in a plain test run.
+#[test]
+fn send_qoh_child() {
+    let Ok(arg) = std::env::var(SEND_CHILD) else {
+        return;
+    };
+    let (path, cart) = arg.split_once('|').unwrap();
+    let store = Store::open(path).unwrap();
+    store.set_param("Workstation", "BACK").unwrap();
+    let r = store.send_qoh(
+        cart.parse().unwrap(),
+        inventory_sync::SendOptions { force: true },
+        None,
+    );
+    println!("SEND-QOH-DONE {r:?}");
+}
+
+/// Polls `cond` until it holds or `secs` pass.
+fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::yield_now();
+    }
+    cond()
+}
+
+/// Runs the back office's forced Send QOH of `cart` in a child process and kills it while its
+/// count hangs at the cart (never set: `Fault::HangSets`), as a PC switched off mid-run; then
+/// takes its hold as lapsed, as at its deadline a quarter hour on (its process is gone).
+fn kill_send_qoh_mid_count(f: &Fixture, emu: &Emulator, cart: CartId) {
+    emu.inject(Fault::HangSets {
+        applied: false,
+        count: 1,
+    });
+    let db = f.dir.path().join("store.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "send_qoh_child", "--nocapture"])
+        .env(SEND_CHILD, format!("{}|{cart}", db.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reached = eventually(30, || emu.pending_faults().is_empty());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(reached, "the count never reached the cart");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.busy_timeout(Duration::from_secs(30)).unwrap();
+    c.execute("UPDATE carts SET manual_until = 1", []).unwrap();
+}
+
+/// A keyed cart showing B and C at 10, sold on the till (B: 3 then 2, C: 1) and not yet sent,
+/// whose Send QOH, including all three sales in its counts, is killed before the cart took
+/// them.
+fn three_sales_in_a_killed_count() -> (Fixture, Emulator, CartId) {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
+    for sku in ["B", "C"] {
+        item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    adjust(&f.store, "B", -2, Reason::PosSale);
+    adjust(&f.store, "C", -1, Reason::PosSale);
+    kill_send_qoh_mid_count(&f, &keyed, cart);
+    (f, keyed, cart)
+}
+
+/// The next pass holds the three sales in doubt and counts them as uncertain, in its totals,
+/// in the cart's line and in the JSON the C ABI's `invsync_stack_run` hands the host; the pass
+/// after counts them no more (they were marked once). It said "0 uncertain": the host's
+/// screen, built from that report, showed nothing to check while the cart went on offering
+/// the 6 units sold (or, had the count landed, a retry would sell them twice).
+#[test]
+fn the_pass_that_holds_a_killed_send_qohs_changes_in_doubt_counts_them_uncertain() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (report.sent, report.uncertain, report.remaining),
+        (0, 3, 0),
+        "{report}"
+    );
+    let line = report.carts.iter().find(|c| c.cart_id == cart).unwrap();
+    assert_eq!((line.sent, line.uncertain), (0, 3), "{report}");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["uncertain"], 3, "{json}");
+    assert_eq!(json["carts"][0]["uncertain"], 3, "{json}");
+    // The count is what the stack listing shows in doubt.
+    assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 3);
+    // Nothing went to the cart on top of a count it may have taken.
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
+    let again = f.store.run_stack(None).unwrap();
+    assert_eq!(again.uncertain, 0, "counted twice: {again}");
+}
+
+/// `invsync run` after the killed Send QOH: its report line counts the three sales as
+/// uncertain, and it names the owner's next step (`invsync stack … --state uncertain`), as
+/// after a lost answer. It printed "0 uncertain" and no hint.
+#[test]
+fn invsync_run_names_the_next_step_for_changes_a_killed_send_qoh_left_in_doubt() {
+    let (f, _keyed, _cart) = three_sales_in_a_killed_count();
+    let db = f.dir.path().join("store.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["run", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("0 bypassed, 3 uncertain, 0 still waiting"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Keyed: 0 sent in 0 requests, 0 to retry, 0 bypassed, 3 uncertain"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "`invsync stack {} --state uncertain`",
+            db.display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// A sale the cart refused (bypassed), then included in a Send QOH's count whose run was
+/// killed before the cart took it: the pass that leases the cart next (for a later sale of
+/// C) turns it uncertain and counts it so, beside the sale it sends. It counted nothing: the
+/// report said "1 sent" and the record the owner had set aside as refused now waited for a
+/// check no report asked for.
+#[test]
+fn a_bypassed_sale_a_killed_send_qoh_included_is_counted_uncertain_when_held_in_doubt() {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart(&f.store, &keyed, "Keyed", "attribute");
+    for sku in ["B", "C"] {
+        item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    keyed.fail_sku("B", "rejected");
+    assert_eq!(f.store.run_stack(None).unwrap().bypassed, 1);
+    keyed.unfail_sku("B");
+    kill_send_qoh_mid_count(&f, &keyed, cart);
+    adjust(&f.store, "C", -1, Reason::PosSale);
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (report.sent, report.bypassed, report.uncertain),
+        (1, 0, 1),
+        "{report}"
+    );
+    assert_eq!(report.carts[0].uncertain, 1, "{report}");
+    assert_eq!(keyed.qoh("C"), Some(9));
+    assert_eq!(keyed.qoh("B"), Some(10), "the refused sale went blindly");
+}
