@@ -515,6 +515,9 @@ struct CartHold<'a> {
     cart: CartId,
     owner: String,
     keeper: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    /// The records, by item, that counts an earlier Send QOH left sending had the takeover
+    /// hold in doubt (`sql::counts_left`): uncertain unless this run's count settles them.
+    in_doubt: Vec<(ItemId, usize)>,
     /// Dropped after the release: the host may begin a transaction only once the run wrote
     /// its last.
     _run: crate::store::ManualRun<'a>,
@@ -650,15 +653,20 @@ impl Store {
             cart: cart.id,
             owner,
             keeper: None,
+            in_doubt: Vec::new(),
             _run: run,
         };
         hold.keep(hold_ms);
         let deadline = now_ms() + self.settings()?.lease_ms;
         // Waits reading; takes the write lock (which the controller it waits for needs to
         // settle) only to take over once no lease is live.
-        while self.read(|c| sql::live_leases(c, cart.id, now_ms()))? > 0
-            || !self.write(|c| sql::cart_take_over(c, cart.id, now_ms()))?
-        {
+        loop {
+            if self.read(|c| sql::live_leases(c, cart.id, now_ms()))? == 0 {
+                if let Some(held) = self.write(|c| sql::cart_take_over(c, cart.id, now_ms()))? {
+                    hold.in_doubt = held;
+                    break;
+                }
+            }
             if now_ms() > deadline {
                 return Err(Error::new(
                     ErrorKind::Busy,
@@ -690,8 +698,10 @@ impl Store {
     /// reached the cart yet.
     ///
     /// An item whose set fails is listed in `failures`; its waiting records stay on the stack
-    /// and are sent as deltas once the cart is released. A batch whose answer is lost is sent
-    /// again (twice at most: a count is absolute). A count the cart may still have taken is
+    /// and are sent as deltas once the cart is released, but for those an earlier run's count
+    /// left in doubt, held back as uncertain as this run took the cart over: they wait for the
+    /// owner, and its failure says how many (a count this run sets settles them). A batch
+    /// whose answer is lost is sent again (twice at most: a count is absolute). A count the cart may still have taken is
     /// listed in `failures` too, but its waiting records are settled with it, since sending
     /// them after a count that included them would count them twice on the cart (an oversell);
     /// Send QOH again puts such an item right.
@@ -713,11 +723,12 @@ impl Store {
     ) -> Result<SendReport> {
         self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
-        let _hold = self.hold_cart(&cart, true)?;
+        let hold = self.hold_cart(&cart, true)?;
         adapter.begin_manual_run();
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
         let deleted = self.read(|c| sql::deleted_on_cart(c, cart.id))?;
         let mut run = SendRun {
+            in_doubt: &hold.in_doubt,
             cart: &cart,
             adapter: adapter.as_ref(),
             wait: CartWait::new(self, &cart),
@@ -1003,6 +1014,10 @@ impl Store {
                 }
                 Took::Maybe(why) => Some(format!("{IN_DOUBT}: {why}")),
                 Took::No(why) | Took::Refused(why) => {
+                    let why = match run.in_doubt.iter().find(|&&(item, _)| item == target) {
+                        Some(&(_, n)) => format!("{why}; {}", left_in_doubt(n)),
+                        None => why,
+                    };
                     run.report.note_failure(set.sku.clone(), why);
                     continue;
                 }
@@ -2439,6 +2454,9 @@ struct SendRun<'a> {
     /// adapter without keys in this one's place holds them back rather than send them again
     /// as new (until 2026-12-04 only the controller's lost answers were marked).
     maybe_on_cart: Vec<i64>,
+    /// See [`CartHold::in_doubt`]: named beside an item whose count the cart did not take,
+    /// as those records then stay uncertain (a count it took settles them).
+    in_doubt: &'a [(ItemId, usize)],
 }
 
 impl SendRun<'_> {
@@ -3023,6 +3041,18 @@ fn read_too_soon(lag: i64, at: i64) -> String {
 const LINKED_UNLISTED: &str = "linked to this cart by its web fields' remote_ref, but the cart \
      lists no count under this SKU: Get QOH matches the cart's own SKUs; give the item the \
      cart's SKU, or set its QOH by hand";
+
+/// Said of an item whose count the cart did not take, when `n` of its records were held in
+/// doubt as the run took the cart over: they are not sent as deltas, as the item's other
+/// records are, and wait for the owner (until 2026-12-05 the report did not say so).
+fn left_in_doubt(n: usize) -> String {
+    format!(
+        "{} of it held in doubt (uncertain): an earlier Send QOH's count included them, and \
+         its run ended before it recorded the cart's answer; check the cart, then retry or \
+         discard them",
+        crate::counted(n as i64, "change")
+    )
+}
 
 /// Why Get QOH did not create an item for a SKU the store does not know.
 fn not_created(linked: usize) -> String {

@@ -181,3 +181,30 @@ fn a_bypassed_sale_a_killed_send_qoh_included_is_counted_uncertain_when_held_in_
     assert_eq!(keyed.qoh("C"), Some(9));
     assert_eq!(keyed.qoh("B"), Some(10), "the refused sale went blindly");
 }
+
+/// The owner runs Send QOH again after the killed one, and the cart refuses B's count: the
+/// run's report names, beside B's failure, the two sales of B its takeover held in doubt
+/// (they are not sent as deltas, as a failed item's other changes are, and wait for the
+/// owner); C's count, taken, settles C's sale. The failure said only why the cart refused
+/// the count, and the owner, expecting B's sales to follow as deltas, had no word to check.
+#[test]
+fn a_send_qoh_names_beside_a_failed_item_the_changes_it_held_in_doubt() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    keyed.fail_sku("B", "rejected");
+    let report = f
+        .store
+        .send_qoh(cart, inventory_sync::SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((report.sent, report.failed), (1, 1), "{report:?}");
+    let b = &report.failures[0];
+    assert_eq!(b.sku, "B");
+    assert!(
+        b.message.contains("rejected")
+            && b.message
+                .contains("2 changes of it held in doubt (uncertain)"),
+        "{}",
+        b.message
+    );
+    assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 2);
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(9)));
+}

@@ -1717,7 +1717,7 @@ pub(crate) fn lease(
         return Ok((Vec::new(), 0));
     }
     let in_doubt = match left {
-        true => counts_left(c, cart, now)?,
+        true => counts_left(c, cart, now)?.iter().map(|&(_, n)| n).sum(),
         false => 0,
     };
     leases_ahead_end(c, cart, now)?;
@@ -2475,10 +2475,15 @@ pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<boo
 /// stalled cannot renew its lease back to life while the run reads and supersedes: lapsed
 /// batches become groups, and lapsed groups lose their token (they stay counted as leased,
 /// so a blind cart does not get them blindly again). Such a controller's late answer then
-/// settles nothing. Counts an earlier Send QOH left sending are settled ([`counts_left`]).
-pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<bool> {
+/// settles nothing. Counts an earlier Send QOH left sending are settled ([`counts_left`]):
+/// returns the records that held in doubt, by item; `None` while a lease is live.
+pub(crate) fn cart_take_over(
+    c: &Connection,
+    cart: CartId,
+    now: i64,
+) -> Result<Option<Vec<(ItemId, usize)>>> {
     if live_leases(c, cart, now)? > 0 {
-        return Ok(false);
+        return Ok(None);
     }
     leases_ahead_end(c, cart, now)?;
     let anyone = LeaseScope {
@@ -2492,8 +2497,7 @@ pub(crate) fn cart_take_over(c: &Connection, cart: CartId, now: i64) -> Result<b
          WHERE cart_id = ?1 AND lease_token IS NOT NULL",
     )?
     .execute([cart])?;
-    counts_left(c, cart, now)?;
-    Ok(true)
+    Ok(Some(counts_left(c, cart, now)?))
 }
 
 /// Groups of `cart` under a live lease (a controller is sending them now; a lease ending
@@ -2759,28 +2763,32 @@ const LEFT_IN_DOUBT: &str = "a Send QOH's count included this change, and the ru
 /// included are held back as uncertain ([`hold_left_in_doubt`]), never sent on top of a
 /// count the cart may have taken, and a count kept of what the cart shows is settled as
 /// [`kept_left`] says. Called where a controller leases or a manual run takes the cart over,
-/// so nothing sends them first. Returns how many records it marked uncertain: a pass counts
-/// them as such, so its report tells the owner there are changes to check (until 2026-12-05
-/// only the stack listing showed them).
-pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
+/// so nothing sends them first. Returns how many records it marked uncertain, by item (none
+/// listed with 0): a pass counts them as such, and a Send QOH names them beside an item
+/// whose count the cart did not take, so the report tells the owner there are changes to
+/// check (until 2026-12-05 only the stack listing showed them).
+pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<Vec<(ItemId, usize)>> {
     let left: Vec<(ItemId, i64)> = c
         .prepare_cached("SELECT item_id, upto FROM counts_sending WHERE cart_id = ?1")?
         .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if left.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let shown_to = cart_by_id(c, cart)?;
     stack_high_raise(c)?;
-    let mut n = 0;
+    let mut held = Vec::new();
     for &(item, upto) in &left {
-        n += hold_left_in_doubt(c, cart, item, upto, now)?;
+        match hold_left_in_doubt(c, cart, item, upto, now)? {
+            0 => {}
+            n => held.push((item, n)),
+        }
         kept_left(c, &shown_to, item)?;
     }
     c.prepare_cached("DELETE FROM counts_sending WHERE cart_id = ?1")?
         .execute([cart])?;
     backlog_clamp(c)?;
-    Ok(n)
+    Ok(held)
 }
 
 /// Holds back, for the owner, the records of (`cart`, `item`) up to `upto` that a count left
