@@ -17,7 +17,10 @@ pub enum ErrorKind {
     /// A well-formed request that the store's state forbids (manual sync while real-time is
     /// on, adjusting a product that has variants, a `qoh` for an existing item, …).
     Refused,
-    /// A progress callback asked to stop; the partial report is kept.
+    /// A progress callback asked to stop; the partial report is kept. The C ABI's
+    /// `INVSYNC_CANCELLED` only: in Rust, [`crate::Store::send_qoh`] and
+    /// [`crate::Store::get_qoh`] return `Ok` with the report's `cancelled` set, so a Rust host
+    /// checks that field and never sees this kind from them.
     Cancelled,
     /// The store file stayed locked by another writer past the busy timeout, or a manual run
     /// (Send or Get QOH, a drift repair) holds the cart the call needs.
@@ -26,6 +29,26 @@ pub enum ErrorKind {
     Database,
     /// No request reached the cart at all.
     Network,
+}
+
+impl ErrorKind {
+    /// Whether the same call, made again later unchanged, may succeed: [`ErrorKind::Busy`]
+    /// (another writer held the store past the busy timeout, or a Send QOH, Get QOH or drift
+    /// repair holds the cart: wait and call again) and [`ErrorKind::Network`] (no request
+    /// reached the cart, so nothing was applied there): the call may be made again as it was
+    /// (what a manual run settled before it failed stays settled, and an
+    /// [`crate::Adjustment`] retried under its [`crate::Adjustment::host_ref`] is applied at
+    /// most once whatever happened).
+    ///
+    /// The others are not: the input ([`ErrorKind::InvalidArgument`]), the store's state
+    /// ([`ErrorKind::NotFound`], [`ErrorKind::Refused`]) or the caller
+    /// ([`ErrorKind::Cancelled`]) must change first, and a [`ErrorKind::Database`] error (a
+    /// full disk, a damaged file) needs the owner. Inside a host transaction, check
+    /// [`crate::Store::in_host_transaction`] before calling again: a store failure may have
+    /// rolled the transaction back.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorKind::Busy | ErrorKind::Network)
+    }
 }
 
 /// A failure with a message fit to show an operator.
