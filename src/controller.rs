@@ -1547,6 +1547,13 @@ impl Store {
     /// while a pass ends with records due: passes lease batches for at most a second each, so
     /// a slow cart's backlog yields to the other carts' new records). Refused when one runs
     /// already on this handle.
+    ///
+    /// `interval` is 1 ms to 1 hour ([`crate::ErrorKind::InvalidArgument`] otherwise); one
+    /// second, as `invsync controller` uses, suits a till. A pass that fails (a busy store, a
+    /// cart that cannot be reached) does not stop the thread: the next pass tries again, and
+    /// [`Store::controller_status`] holds the last pass's error until a pass succeeds. At
+    /// shutdown call [`Store::stop_controller`] (dropping the `Store` does the same): it
+    /// returns once the requests in flight are answered and settled, so no answer is lost.
     pub fn start_controller(&self, interval: Duration) -> Result<()> {
         let mut bg = self.inner.background.lock();
         if bg.as_ref().is_some_and(|h| !h.thread.is_finished()) {

@@ -868,6 +868,14 @@ impl Store {
 
     /// Operator action: sends a bypassed or uncertain record (with the rest of its send group)
     /// again, from attempt 0, with the same idempotency key.
+    ///
+    /// The record waits (state `pending`) until it is applied: a retry that fails again is
+    /// backed off and counted as any change, and an adapter that found the item's SKU
+    /// missing from the shop (WooCommerce) does not ask the shop again for up to 5 minutes,
+    /// which the record's `last_response` says; a product the owner added meanwhile is found
+    /// then, or at its back-off by a controller of a `Store` opened since.
+    /// A record that is not bypassed or uncertain is [`crate::ErrorKind::Refused`]; one
+    /// discarded or applied is [`crate::ErrorKind::NotFound`].
     pub fn stack_retry(&self, record: i64) -> Result<()> {
         let now = store::now_ms();
         self.write(|c| {

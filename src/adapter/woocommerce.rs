@@ -10,7 +10,8 @@
 //!   more answers 413, nothing applied: the request goes again in halves, and later ones no
 //!   larger): <https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-products>
 //! - HTTP Basic authentication only over https ("cannot be used over plain HTTP as the keys
-//!   are susceptible to interception"): a plain-http url is refused but on this machine.
+//!   are susceptible to interception"): a plain-http url is refused unless it is loopback
+//!   (127.0.0.1, localhost).
 //! - pagination (`page`, `per_page` 1–100, `X-WP-Total`, `X-WP-TotalPages`; products listed
 //!   with `orderby=id&order=asc`):
 //!   <https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/>,

@@ -167,9 +167,14 @@ pub enum Mode {
     /// The library's own `http_json` protocol v1 (DESIGN §9a).
     #[default]
     HttpJson,
-    /// Shopify Admin GraphQL: `POST /admin/api/{version}/graphql.json` (see `shopify.rs`).
+    /// Shopify Admin GraphQL: `POST /admin/api/{version}/graphql.json`. The shop has one
+    /// location: a `shopify` cart names it `"location_id":"1"` (or
+    /// `gid://shopify/Location/1`), with [`Emulator::url`] as its `url` and, once
+    /// [`Emulator::set_token`] sets one, that token.
     Shopify,
-    /// WooCommerce REST v3 under `/wp-json/wc/v3/` (see `woocommerce.rs`).
+    /// WooCommerce REST v3 under `/wp-json/wc/v3/`: a `woocommerce` cart takes
+    /// [`Emulator::url`] as its `url` (plain `http` is accepted on loopback only) and any
+    /// `consumer_key` and `consumer_secret` until [`Emulator::set_token`] sets `"key:secret"`.
     WooCommerce,
     /// BigCommerce v3 inventory under `/v3/inventory/` (see `bigcommerce.rs`).
     BigCommerce,
@@ -462,6 +467,9 @@ impl Emulator {
     /// Makes every adjustment and set of `sku` answer the result status `status` (typically
     /// `"rejected"`; any string is answered verbatim, so a test can also send statuses outside
     /// the protocol) with a message, changing nothing and remembering no key.
+    ///
+    /// [`Mode::HttpJson`] only: a platform mode ignores it. There, [`Emulator::remove`] makes
+    /// the shop refuse the SKU as one it does not have.
     pub fn fail_sku(&self, sku: &str, status: &str) {
         self.shared
             .cart
