@@ -17,6 +17,8 @@
 //!     "url":"http://127.0.0.1:8123/","token":"env:WEB_TOKEN",
 //!     "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#)?;
 //! store.upsert_item_json(r#"{"sku":"TEE-M","qoh":10}"#)?;
+//! // The cart's counts first: each real-time change moves the cart from the count it shows.
+//! store.send_qoh(web, Default::default(), None)?;
 //! store.set_param("SynchQOH", "true")?;
 //! store.set_cart_sync(web, true)?;
 //! store.adjust_qoh(&Adjustment::new("TEE-M", Delta::new(-2)?, Reason::PosSale))?;
@@ -24,6 +26,10 @@
 //! println!("sent {} records, {} remain", report.sent, report.remaining);
 //! # Ok(()) }
 //! ```
+//!
+//! Every call returns [`Result`]: an error whose kind [`ErrorKind::is_retryable`] may be made
+//! again later as it was; the others need the input, the store's state or the owner to
+//! change first.
 
 pub mod adapter;
 pub mod carts;
