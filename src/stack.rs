@@ -811,6 +811,10 @@ impl Store {
     /// is at least the end of its cart's pause (refused credentials, an outage's back-off, a
     /// wait the cart asked for) or of a manual run's hold, while one lasts. Filter `{"cart_id"?, "state"?,
     /// "limit"?}` with `state` 1 (or `"pending"`) waiting, 2 (`"bypassed"`), 3 (`"uncertain"`).
+    ///
+    /// Each record's `state` is `"pending"` or, while a controller sends it, `"leased"` (both
+    /// [`StackState::Waiting`], which the filter also takes as `"waiting"`), `"bypassed"` or
+    /// `"uncertain"`; `reason` is [`crate::Reason::code`], with `reason_name` beside it.
     pub fn stack_list_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["cart_id", "state", "limit"])?;
         let limit = filter_limit(&f)?;

@@ -241,6 +241,9 @@ fn the_owner_sees_what_failed_and_retries_or_discards_it() {
         2
     );
     assert!(failed.iter().all(|r| r["cart_id"] == s.woo_id));
+    assert!(failed.iter().all(|r| r["state"] == "bypassed"
+        && r["reason_name"] == "pos_sale"
+        && r["last_response"].as_str().is_some_and(|m| !m.is_empty())));
     let id_of = |sku: &str| {
         failed.iter().find(|r| r["sku"] == sku).unwrap()["id"]
             .as_i64()
@@ -255,7 +258,7 @@ fn the_owner_sees_what_failed_and_retries_or_discards_it() {
     // The retried record waits, not bypassed, while the adapter remembers the SKU as absent
     // (up to 5 minutes: see `Store::stack_retry`); the last response says so.
     s.store.run_stack(None).unwrap();
-    let waiting = stack(&s.store, r#"{"state":"pending"}"#);
+    let waiting = stack(&s.store, r#"{"state":"waiting"}"#);
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0]["sku"], "TEE-M");
     assert!(
@@ -324,6 +327,8 @@ fn get_qoh_creates_the_new_products_and_the_drift_report_finds_what_moved() {
     go_live(&s);
     // A hat the client added on WooCommerce only.
     s.woo.set_qoh("HAT", 4);
+    // And an XL T-shirt, a new variation of the T-shirt there.
+    s.woo.set_variant_qoh("TEE", "TEE-XL", 2);
     let mut pages = 0;
     let mut progress = |_d: i64, _t: i64| {
         pages += 1;
@@ -341,10 +346,24 @@ fn get_qoh_creates_the_new_products_and_the_drift_report_finds_what_moved() {
         )
         .unwrap();
     assert!(pages > 0);
-    assert_eq!(r.created, 1, "{r:?}");
-    assert_eq!(r.created_items[0].sku, "HAT");
-    assert_eq!(r.created_items[0].qoh, 4);
+    assert_eq!(r.created, 2, "{r:?}");
+    let created: Vec<_> = r
+        .created_items
+        .iter()
+        .map(|c| (c.sku.as_str(), c.qoh))
+        .collect();
+    assert!(
+        created.contains(&("HAT", 4)) && created.contains(&("TEE-XL", 2)),
+        "{r:?}"
+    );
     assert_eq!(s.store.item_qoh("HAT").unwrap(), 4);
+    let xl = s.store.item("TEE-XL").unwrap();
+    assert_eq!(
+        xl.parent_id,
+        Some(s.store.item("TEE").unwrap().id),
+        "{xl:?}"
+    );
+    assert_eq!(xl.qoh, 2);
     assert_eq!(r.updated, 0, "{r:?}");
 
     // Someone edits Shopify's TEE-M by hand.
@@ -426,4 +445,63 @@ fn retryable_error_kinds_are_the_ones_a_host_may_call_again() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Refused, "{e:?}");
     s.store.rollback().unwrap();
+}
+
+#[test]
+fn a_rust_host_s_mistakes_are_errors_not_panics() {
+    let s = setup();
+    let kind = |r: inventory_sync::Result<()>| r.unwrap_err().kind();
+    assert_eq!(
+        Delta::new(0).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    for d in [i64::MIN, i64::MAX] {
+        let _ = Delta::new(d).map(|d| {
+            s.store
+                .adjust_qoh(&Adjustment::new("MUG", d, Reason::Receiving))
+        });
+    }
+    let one = Delta::new(1).unwrap();
+    for sku in ["", "   ", "NOPE", "TEE"] {
+        let e = s
+            .store
+            .adjust_qoh(&Adjustment::new(sku, one, Reason::Receiving))
+            .unwrap_err();
+        assert!(!e.kind().is_retryable(), "{sku:?}: {e:?}");
+    }
+    let long_ref = "x".repeat(100_000);
+    let _ = s
+        .store
+        .adjust_qoh(&Adjustment::new("MUG", one, Reason::Receiving).host_ref(long_ref));
+    let _ = s
+        .store
+        .adjust_qoh(&Adjustment::new("MUG", one, Reason::OrderImport).origin_cart(9_999));
+    assert_eq!(kind(s.store.stack_retry(-1)), ErrorKind::NotFound);
+    assert_eq!(kind(s.store.stack_discard(i64::MAX)), ErrorKind::NotFound);
+    for json in [
+        r#"{"max_publish":-1}"#,
+        r#"{"buffer":1e300}"#,
+        "[]",
+        r#"{"sync":"yes"}"#,
+    ] {
+        let e = kind(s.store.set_web_fields(s.woo_id, "MUG", json));
+        assert_eq!(e, ErrorKind::InvalidArgument, "{json}");
+    }
+    assert_eq!(kind(s.store.set_cart_sync(0, true)), ErrorKind::NotFound);
+    let e = s
+        .store
+        .send_qoh(-5, SendOptions::default(), None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e:?}");
+    let e = s.store.drift(12345, false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e:?}");
+    for json in [
+        r#"{"state":"bypased"}"#,
+        r#"{"cart_id":77}"#,
+        r#"{"limit":-1}"#,
+    ] {
+        assert!(s.store.stack_list_json(Some(json)).is_err(), "{json}");
+    }
+    let e = s.store.set_param("SynchQOH", "maybe").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e:?}");
 }
