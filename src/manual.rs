@@ -305,9 +305,9 @@ pub struct Warning {
 ///
 /// Both count items, not requests: Send QOH's counts sent or tried (out of the items it will
 /// send, zeros for deleted items included), called after each batch but the last and once at
-/// the end with `done == total` unless cancelled; Get QOH's entries read, after each page
-/// (the last with `total == done`). Cancelling returns `Ok`, the report's `cancelled` set
-/// (not [`crate::ErrorKind::Cancelled`], which only the C ABI answers).
+/// the end unless cancelled (`done == total` when every batch went); Get QOH's entries read,
+/// after each page (the last with `total == done`). Cancelling returns `Ok`, the report's
+/// `cancelled` set (not [`crate::ErrorKind::Cancelled`], which only the C ABI answers).
 pub type Progress<'a> = &'a mut dyn FnMut(i64, i64) -> bool;
 
 /// How often, and how long at most, manual sync waits out a cart's rate limit.
