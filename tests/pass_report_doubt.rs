@@ -10,42 +10,17 @@
 
 mod common;
 
+use common::killed_run;
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault};
-use inventory_sync::{CartId, Reason, StackState, Store};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use inventory_sync::{CartId, Reason, StackState};
+use std::process::Command;
 
-const SEND_CHILD: &str = "INVSYNC_PASS_DOUBT_SEND_QOH_CHILD";
-
-/// In a child process (this test binary run again): a forced Send QOH of the cart named in
-/// [`SEND_CHILD`] (`path|cart`), from workstation BACK. Does nothing in a plain test run.
+/// In a child process (this test binary run again): the killed run's Send QOH (see
+/// [`common::killed_run`]). Does nothing in a plain test run.
 #[test]
 fn send_qoh_child() {
-    let Ok(arg) = std::env::var(SEND_CHILD) else {
-        return;
-    };
-    let (path, cart) = arg.split_once('|').unwrap();
-    let store = Store::open(path).unwrap();
-    store.set_param("Workstation", "BACK").unwrap();
-    let r = store.send_qoh(
-        cart.parse().unwrap(),
-        inventory_sync::SendOptions { force: true },
-        None,
-    );
-    println!("SEND-QOH-DONE {r:?}");
-}
-
-/// Polls `cond` until it holds or `secs` pass.
-fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::yield_now();
-    }
-    cond()
+    killed_run::send_qoh_child();
 }
 
 /// Runs the back office's forced Send QOH of `cart` in a child process and kills it while its
@@ -57,20 +32,9 @@ fn kill_send_qoh_mid_count(f: &Fixture, emu: &Emulator, cart: CartId) {
         count: 1,
     });
     let db = f.dir.path().join("store.db");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "send_qoh_child", "--nocapture"])
-        .env(SEND_CHILD, format!("{}|{cart}", db.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reached = eventually(30, || emu.pending_faults().is_empty());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let reached = killed_run::kill_send_qoh_when(&db, cart, || emu.pending_faults().is_empty());
     assert!(reached, "the count never reached the cart");
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.busy_timeout(Duration::from_secs(30)).unwrap();
-    c.execute("UPDATE carts SET manual_until = 1", []).unwrap();
+    killed_run::holds_lapse(&db);
 }
 
 /// A keyed cart showing B and C at 10, sold on the till (B: 3 then 2, C: 1) and not yet sent,

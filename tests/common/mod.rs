@@ -1,6 +1,8 @@
 //! Shared set-up for the integration tests: a store in a temp dir and emulated carts.
 #![allow(dead_code)]
 
+pub mod killed_run;
+
 use inventory_sync::emulator::Emulator;
 
 /// The delta methods of a test cart used for manual sync only (Send QOH, Get QOH, drift): it

@@ -1,0 +1,79 @@
+//! A Send QOH killed mid-run, shared by the tests of what a dead run leaves behind
+//! (`multi_workstation_review.rs`, `pass_report_doubt.rs`).
+//!
+//! The run is the test binary started again in a child process: the file's own
+//! `#[test] fn send_qoh_child` (which must keep that name, `--exact` finds it by it) calls
+//! [`send_qoh_child`], and does nothing in a plain test run.
+
+use inventory_sync::{CartId, Store};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The variable naming the child's run: `path|cart`.
+pub const SEND_CHILD: &str = "INVSYNC_KILLED_RUN_SEND_QOH_CHILD";
+
+/// In a child process (the test binary run again): a forced Send QOH of the cart named in
+/// [`SEND_CHILD`], from workstation BACK. Does nothing in a plain test run.
+pub fn send_qoh_child() {
+    let Ok(arg) = std::env::var(SEND_CHILD) else {
+        return;
+    };
+    let (path, cart) = arg.split_once('|').unwrap();
+    let store = Store::open(path).unwrap();
+    store.set_param("Workstation", "BACK").unwrap();
+    let r = store.send_qoh(
+        cart.parse().unwrap(),
+        inventory_sync::SendOptions { force: true },
+        None,
+    );
+    println!("SEND-QOH-DONE {r:?}");
+}
+
+/// Runs the back office's forced Send QOH of `cart` on `db` in a child process and kills it
+/// once `reached` holds (the caller's fault hung its count at the cart) or 30 s pass, as a PC
+/// switched off mid-run. Returns whether `reached` held; the run's hold is left to lapse by
+/// [`holds_lapse`].
+pub fn kill_send_qoh_when(
+    db: &std::path::Path,
+    cart: CartId,
+    reached: impl FnMut() -> bool,
+) -> bool {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "send_qoh_child", "--nocapture"])
+        .env(SEND_CHILD, format!("{}|{cart}", db.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reached = eventually(30, reached);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reached
+}
+
+/// A plain connection to the store file that waits for other writers, as the library's do.
+pub fn raw(path: &std::path::Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.busy_timeout(Duration::from_secs(30)).unwrap();
+    c
+}
+
+/// Takes the manual runs' holds as lapsed, as at their deadline a quarter hour on (their
+/// processes are gone).
+pub fn holds_lapse(db: &std::path::Path) {
+    raw(db)
+        .execute("UPDATE carts SET manual_until = 1", [])
+        .unwrap();
+}
+
+/// Polls `cond` until it holds or `secs` pass.
+pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::yield_now();
+    }
+    cond()
+}
