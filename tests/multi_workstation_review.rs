@@ -13,12 +13,14 @@
 
 mod common;
 
+use common::killed_run::{self, eventually, holds_lapse, raw};
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::{Adjustment, CartId, Delta, Reason, StackState, Store};
 use rand::{Rng, SeedableRng};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// A controller process of workstation `ws` on `db`.
 fn controller(db: &std::path::Path, ws: &str) -> Child {
@@ -52,35 +54,129 @@ fn bigcommerce(store: &Store, skus: &[String], qoh: i64) -> (Emulator, CartId) {
     (emu, id)
 }
 
-/// A plain connection to the store file that waits for other writers, as the library's do.
-fn raw(path: &std::path::Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.busy_timeout(Duration::from_secs(30)).unwrap();
-    c
-}
-
 fn value<T: rusqlite::types::FromSql>(path: &std::path::Path, sql: &str) -> T {
     raw(path).query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-/// Takes the manual runs' holds as lapsed, as at their deadline a quarter hour on (their
-/// processes are gone).
-fn holds_lapse(db: &std::path::Path) {
-    raw(db)
-        .execute("UPDATE carts SET manual_until = 1", [])
-        .unwrap();
+/// The carts of a test: one with keys (at most `max` items a request) and a BigCommerce one
+/// without, both showing the store's `n` SKUs (`{prefix}00`, ...) at 1000.
+struct Carts {
+    skus: Vec<String>,
+    keyed: Emulator,
+    keyed_id: CartId,
+    bc: Emulator,
+    bc_id: CartId,
 }
 
-/// Polls `cond` until it holds or `secs` pass.
-fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::yield_now();
+fn carts(f: &Fixture, prefix: &str, n: usize, max: u32) -> Carts {
+    let skus: Vec<String> = (0..n).map(|i| format!("{prefix}{i:02}")).collect();
+    let keyed = Emulator::start().unwrap();
+    let keyed_id = cart_with(&f.store, &keyed, "Keyed", "attribute", max);
+    let (bc, bc_id) = bigcommerce(&f.store, &skus, 1000);
+    for sku in &skus {
+        item(&f.store, sku, 1000);
+        keyed.set_qoh(sku, 1000);
     }
-    cond()
+    Carts {
+        skus,
+        keyed,
+        keyed_id,
+        bc,
+        bc_id,
+    }
+}
+
+/// The controller processes of workstations `names` on `db`, once every one is up (has
+/// beaten).
+fn controllers(db: &std::path::Path, names: &[&str]) -> Vec<Child> {
+    let controllers: Vec<Child> = names.iter().map(|w| controller(db, w)).collect();
+    assert!(eventually(30, || value::<i64>(
+        db,
+        "SELECT COUNT(*) FROM heartbeats"
+    ) == names.len() as i64));
+    controllers
+}
+
+/// Waits up to `secs` for the stack to drain, then kills `controllers`; whether it drained.
+fn drain_then_kill(f: &Fixture, controllers: &mut [Child], secs: u64) -> bool {
+    let drained = eventually(secs, || {
+        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
+    });
+    for c in controllers {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    drained
+}
+
+/// A host selling (and now and then receiving) `skus` at random from `seed` until `stop`; with
+/// `switch_every`, the owner at it switches the controller mode back and forth every so many
+/// lines as the sales go on.
+fn sell_until(
+    host: &Store,
+    skus: &[String],
+    seed: u64,
+    stop: &AtomicBool,
+    switch_every: Option<usize>,
+) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut line = 0;
+    while !stop.load(Ordering::Relaxed) {
+        // A busy till's pace, not a wait for anything: hosts selling in a tight
+        // loop starve one another of SQLite's write lock past its busy timeout.
+        std::thread::sleep(Duration::from_millis(1));
+        if let Some(k) = switch_every {
+            if line % k == k - 1 {
+                let mode = if line % (2 * k) == k - 1 {
+                    "shared"
+                } else {
+                    "local"
+                };
+                host.set_param("StackMode", mode).unwrap();
+            }
+        }
+        let sku = &skus[rng.gen_range(0..skus.len())];
+        let d = if rng.gen_range(0..4) == 0 { 3 } else { -1 };
+        host.adjust_qoh(&Adjustment::new(
+            sku,
+            Delta::new(d).unwrap(),
+            Reason::PosSale,
+        ))
+        .unwrap();
+        line += 1;
+    }
+}
+
+/// Hosts at workstations `names` sell `skus` (each at random from `seed` on, see
+/// [`sell_until`]; the first switching the controller mode with `switch_first`) while
+/// `meanwhile` runs, and stop when it returns or panics.
+fn hosts_sell<R>(
+    f: &Fixture,
+    names: &[&str],
+    skus: &[String],
+    seed: u64,
+    switch_first: Option<usize>,
+    meanwhile: impl FnOnce() -> R,
+) -> R {
+    /// Stops the hosts however `meanwhile` ends, lest a failed assertion leave them selling.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for (n, ws) in names.iter().enumerate() {
+            let host = f.reopen();
+            host.set_param("Workstation", ws).unwrap();
+            let stop = &stop;
+            let switch = if n == 0 { switch_first } else { None };
+            s.spawn(move || sell_until(&host, skus, seed + n as u64, stop, switch));
+        }
+        let _stop = Stop(&stop);
+        meanwhile()
+    })
 }
 
 /// Three workstations, each running `invsync controller` and each a host making sales and
@@ -91,22 +187,17 @@ fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 #[test]
 fn three_workstations_each_with_a_controller_send_every_change_once() {
     let f = store();
-    let skus: Vec<String> = (0..40).map(|i| format!("M{i:02}")).collect();
-    let keyed = Emulator::start().unwrap();
-    let keyed_id = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
-    let (bc, bc_id) = bigcommerce(&f.store, &skus, 1000);
-    for sku in &skus {
-        item(&f.store, sku, 1000);
-        keyed.set_qoh(sku, 1000);
-    }
+    let Carts {
+        skus,
+        keyed,
+        keyed_id,
+        bc,
+        bc_id,
+    } = carts(&f, "M", 40, 5);
     let db = f.dir.path().join("store.db");
     let names = ["WS0", "WS1", "WS2"];
-    let mut controllers: Vec<Child> = names.iter().map(|w| controller(&db, w)).collect();
     // The hosts start once every controller is up (has beaten).
-    assert!(eventually(30, || value::<i64>(
-        &db,
-        "SELECT COUNT(*) FROM heartbeats"
-    ) == 3));
+    let mut controllers = controllers(&db, &names);
     let per_host = 1500;
     std::thread::scope(|s| {
         for (n, ws) in names.iter().enumerate() {
@@ -133,13 +224,7 @@ fn three_workstations_each_with_a_controller_send_every_change_once() {
             });
         }
     });
-    let drained = eventually(90, || {
-        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
-    });
-    for c in &mut controllers {
-        c.kill().unwrap();
-        c.wait().unwrap();
-    }
+    let drained = drain_then_kill(&f, &mut controllers, 90);
     assert!(drained, "the stack did not drain");
     assert_eq!(f.store.stack_count(0, StackState::Uncertain).unwrap(), 0);
     assert_eq!(f.store.stack_count(0, StackState::Bypassed).unwrap(), 0);
@@ -211,51 +296,18 @@ fn killing_workstations_controllers_mid_send_loses_nothing_and_doubles_nothing()
     let f = store();
     f.store.set_param("LeaseMs", "200").unwrap();
     f.store.set_param("BypassAfterAttempts", "1000").unwrap();
-    let skus: Vec<String> = (0..20).map(|i| format!("K{i:02}")).collect();
-    let keyed = Emulator::start().unwrap();
-    let keyed_id = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
-    let (bc, bc_id) = bigcommerce(&f.store, &skus, 1000);
-    for sku in &skus {
-        item(&f.store, sku, 1000);
-        keyed.set_qoh(sku, 1000);
-    }
+    let Carts {
+        skus,
+        keyed,
+        keyed_id,
+        bc,
+        bc_id,
+    } = carts(&f, "K", 20, 5);
     let db = f.dir.path().join("store.db");
     let names = ["WS0", "WS1", "WS2"];
-    let mut controllers: Vec<Child> = names.iter().map(|w| controller(&db, w)).collect();
-    assert!(eventually(30, || value::<i64>(
-        &db,
-        "SELECT COUNT(*) FROM heartbeats"
-    ) == 3));
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut controllers = controllers(&db, &names);
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    std::thread::scope(|s| {
-        for (n, ws) in names.iter().enumerate() {
-            let host = f.reopen();
-            host.set_param("Workstation", ws).unwrap();
-            let (skus, stop) = (&skus, &stop);
-            s.spawn(move || {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(100 + n as u64);
-                let mut line = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    // A busy till's pace, not a wait for anything: hosts selling in a tight
-                    // loop starve one another of SQLite's write lock past its busy timeout.
-                    std::thread::sleep(Duration::from_millis(1));
-                    if n == 0 && line % 400 == 399 {
-                        let mode = if line % 800 == 399 { "shared" } else { "local" };
-                        host.set_param("StackMode", mode).unwrap();
-                    }
-                    let sku = &skus[rng.gen_range(0..skus.len())];
-                    let d = if rng.gen_range(0..4) == 0 { 3 } else { -1 };
-                    host.adjust_qoh(&Adjustment::new(
-                        sku,
-                        Delta::new(d).unwrap(),
-                        Reason::PosSale,
-                    ))
-                    .unwrap();
-                    line += 1;
-                }
-            });
-        }
+    hosts_sell(&f, &names, &skus, 100, Some(400), || {
         for k in 0..40 {
             match k % 6 {
                 0 => keyed.inject(Fault::Delay { ms: 40, count: 2 }),
@@ -284,17 +336,10 @@ fn killing_workstations_controllers_mid_send_loses_nothing_and_doubles_nothing()
             controllers[w].wait().unwrap();
             controllers[w] = controller(&db, names[w]);
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     keyed.clear_faults();
     bc.clear_faults();
-    let drained = eventually(120, || {
-        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
-    });
-    for c in &mut controllers {
-        c.kill().unwrap();
-        c.wait().unwrap();
-    }
+    let drained = drain_then_kill(&f, &mut controllers, 120);
     let waiting = stack(&f.store, Some(r#"{"state":1}"#));
     assert!(drained, "the stack did not drain: {waiting:?}");
     assert_eq!(
@@ -387,44 +432,17 @@ fn check_money(
 #[test]
 fn send_qoh_from_one_workstation_while_others_controllers_drain_the_cart() {
     let f = store();
-    let skus: Vec<String> = (0..20).map(|i| format!("S{i:02}")).collect();
-    let keyed = Emulator::start().unwrap();
-    let keyed_id = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
-    let (bc, bc_id) = bigcommerce(&f.store, &skus, 1000);
-    for sku in &skus {
-        item(&f.store, sku, 1000);
-        keyed.set_qoh(sku, 1000);
-    }
+    let Carts {
+        skus,
+        keyed,
+        keyed_id,
+        bc,
+        bc_id,
+    } = carts(&f, "S", 20, 5);
     let db = f.dir.path().join("store.db");
     let names = ["WS1", "WS2"];
-    let mut controllers: Vec<Child> = names.iter().map(|w| controller(&db, w)).collect();
-    assert!(eventually(30, || value::<i64>(
-        &db,
-        "SELECT COUNT(*) FROM heartbeats"
-    ) == 2));
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        for (n, ws) in ["WS0", "WS1", "WS2"].iter().enumerate() {
-            let host = f.reopen();
-            host.set_param("Workstation", ws).unwrap();
-            let (skus, stop) = (&skus, &stop);
-            s.spawn(move || {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(200 + n as u64);
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    // A busy till's pace, not a wait for anything: hosts selling in a tight
-                    // loop starve one another of SQLite's write lock past its busy timeout.
-                    std::thread::sleep(Duration::from_millis(1));
-                    let sku = &skus[rng.gen_range(0..skus.len())];
-                    let d = if rng.gen_range(0..4) == 0 { 3 } else { -1 };
-                    host.adjust_qoh(&Adjustment::new(
-                        sku,
-                        Delta::new(d).unwrap(),
-                        Reason::PosSale,
-                    ))
-                    .unwrap();
-                }
-            });
-        }
+    let mut controllers = controllers(&db, &names);
+    hosts_sell(&f, &["WS0", "WS1", "WS2"], &skus, 200, None, || {
         let back = f.reopen();
         back.set_param("Workstation", "WS0").unwrap();
         for round in 0..12 {
@@ -434,15 +452,8 @@ fn send_qoh_from_one_workstation_while_others_controllers_drain_the_cart() {
                 Err(e) => eprintln!("send qoh {round}: {e}"),
             }
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
-    let drained = eventually(120, || {
-        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
-    });
-    for c in &mut controllers {
-        c.kill().unwrap();
-        c.wait().unwrap();
-    }
+    let drained = drain_then_kill(&f, &mut controllers, 120);
     assert!(drained, "the stack did not drain");
     let wrong = check_money(&f, &skus, (&keyed, keyed_id), (&bc, bc_id));
     assert_eq!(
@@ -466,24 +477,11 @@ fn send_qoh_from_one_workstation_while_others_controllers_drain_the_cart() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-const SEND_CHILD: &str = "INVSYNC_MULTI_WS_SEND_QOH_CHILD";
-
-/// In a child process (this test binary run again): a forced Send QOH of the cart named in
-/// [`SEND_CHILD`] (`path|cart`), from workstation BACK. Does nothing in a plain test run.
+/// In a child process (this test binary run again): the killed run's Send QOH (see
+/// [`common::killed_run`]). Does nothing in a plain test run.
 #[test]
 fn send_qoh_child() {
-    let Ok(arg) = std::env::var(SEND_CHILD) else {
-        return;
-    };
-    let (path, cart) = arg.split_once('|').unwrap();
-    let store = Store::open(path).unwrap();
-    store.set_param("Workstation", "BACK").unwrap();
-    let r = store.send_qoh(
-        cart.parse().unwrap(),
-        inventory_sync::SendOptions { force: true },
-        None,
-    );
-    println!("SEND-QOH-DONE {r:?}");
+    killed_run::send_qoh_child();
 }
 
 /// A store with B at 10 on a keyed cart and a sale of 3 not yet on the cart (waiting, or
@@ -507,16 +505,7 @@ fn killed_send_qoh(applied: bool, bypassed: bool) -> (Fixture, Emulator, CartId)
     }
     keyed.inject(Fault::HangSets { applied, count: 1 });
     let db = f.dir.path().join("store.db");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "send_qoh_child", "--nocapture"])
-        .env(SEND_CHILD, format!("{}|{cart}", db.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reached = eventually(30, || keyed.pending_faults().is_empty());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let reached = killed_run::kill_send_qoh_when(&db, cart, || keyed.pending_faults().is_empty());
     assert!(reached, "the count never reached the cart");
     assert_eq!(keyed.qoh("B"), Some(if applied { 7 } else { 10 }));
     holds_lapse(&db);
@@ -541,6 +530,17 @@ fn in_doubt(f: &Fixture, cart: CartId) -> i64 {
     left[0]["id"].as_i64().unwrap()
 }
 
+/// After the owner's call on the sale in doubt, the next pass leaves B at 7 on the cart as in
+/// the store.
+#[track_caller]
+fn next_pass_leaves_b_at_7(f: &Fixture, keyed: &Emulator) {
+    f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (keyed.qoh("B"), f.store.item_qoh("B").unwrap()),
+        (Some(7), 7)
+    );
+}
+
 /// The back office's Send QOH is killed (the PC switched off, the front end ended from the
 /// task manager) while its count is on its way, and the cart never took it (the request
 /// hung, unapplied). A till's controller carries on: the sale the count included is held in
@@ -551,11 +551,7 @@ fn a_send_qoh_killed_before_the_cart_took_its_count_leaves_the_sale_in_doubt() {
     let (f, keyed, cart) = killed_send_qoh(false, false);
     let id = in_doubt(&f, cart);
     f.store.stack_retry(id).unwrap();
-    f.store.run_stack(None).unwrap();
-    assert_eq!(
-        (keyed.qoh("B"), f.store.item_qoh("B").unwrap()),
-        (Some(7), 7)
-    );
+    next_pass_leaves_b_at_7(&f, &keyed);
     assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
 }
 
@@ -568,11 +564,7 @@ fn a_send_qoh_killed_after_the_cart_took_its_count_sends_its_sale_no_more() {
     let id = in_doubt(&f, cart);
     assert_eq!(keyed.qoh("B"), Some(7), "the sale went on top of the count");
     f.store.stack_discard(id).unwrap();
-    f.store.run_stack(None).unwrap();
-    assert_eq!(
-        (keyed.qoh("B"), f.store.item_qoh("B").unwrap()),
-        (Some(7), 7)
-    );
+    next_pass_leaves_b_at_7(&f, &keyed);
     assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
 }
 
@@ -594,11 +586,7 @@ fn a_bypassed_sale_in_a_killed_send_qohs_count_is_left_in_doubt() {
         "{left:?}"
     );
     f.store.stack_retry(id).unwrap();
-    f.store.run_stack(None).unwrap();
-    assert_eq!(
-        (keyed.qoh("B"), f.store.item_qoh("B").unwrap()),
-        (Some(7), 7)
-    );
+    next_pass_leaves_b_at_7(&f, &keyed);
     assert_eq!(keyed.qoh("C"), Some(9));
 }
 
@@ -611,44 +599,17 @@ fn a_bypassed_sale_in_a_killed_send_qohs_count_is_left_in_doubt() {
 #[test]
 fn send_qoh_killed_again_and_again_beside_draining_controllers_loses_nothing_silently() {
     let f = store();
-    let skus: Vec<String> = (0..10).map(|i| format!("Q{i:02}")).collect();
-    let keyed = Emulator::start().unwrap();
-    let keyed_id = cart_with(&f.store, &keyed, "Keyed", "attribute", 3);
-    let (bc, bc_id) = bigcommerce(&f.store, &skus, 1000);
-    for sku in &skus {
-        item(&f.store, sku, 1000);
-        keyed.set_qoh(sku, 1000);
-    }
+    let Carts {
+        skus,
+        keyed,
+        keyed_id,
+        bc,
+        bc_id,
+    } = carts(&f, "Q", 10, 3);
     let db = f.dir.path().join("store.db");
     let names = ["WS1", "WS2"];
-    let mut controllers: Vec<Child> = names.iter().map(|w| controller(&db, w)).collect();
-    assert!(eventually(30, || value::<i64>(
-        &db,
-        "SELECT COUNT(*) FROM heartbeats"
-    ) == 2));
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        for (n, ws) in ["WS0", "WS1", "WS2"].iter().enumerate() {
-            let host = f.reopen();
-            host.set_param("Workstation", ws).unwrap();
-            let (skus, stop) = (&skus, &stop);
-            s.spawn(move || {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(300 + n as u64);
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    // A busy till's pace, not a wait for anything: hosts selling in a tight
-                    // loop starve one another of SQLite's write lock past its busy timeout.
-                    std::thread::sleep(Duration::from_millis(1));
-                    let sku = &skus[rng.gen_range(0..skus.len())];
-                    let d = if rng.gen_range(0..4) == 0 { 3 } else { -1 };
-                    host.adjust_qoh(&Adjustment::new(
-                        sku,
-                        Delta::new(d).unwrap(),
-                        Reason::PosSale,
-                    ))
-                    .unwrap();
-                }
-            });
-        }
+    let mut controllers = controllers(&db, &names);
+    hosts_sell(&f, &["WS0", "WS1", "WS2"], &skus, 300, None, || {
         for round in 0..16 {
             let (cart, e) = if round % 2 == 0 {
                 (keyed_id, &keyed)
@@ -664,33 +625,18 @@ fn send_qoh_killed_again_and_again_beside_draining_controllers_loses_nothing_sil
                 applied: round % 4 < 2,
                 count: 1,
             });
-            let mut child = Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "send_qoh_child", "--nocapture"])
-                .env(SEND_CHILD, format!("{}|{cart}", db.display()))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let reached = eventually(30, || e.pending_faults().is_empty());
-            child.kill().unwrap();
-            child.wait().unwrap();
+            let reached =
+                killed_run::kill_send_qoh_when(&db, cart, || e.pending_faults().is_empty());
             assert!(
                 reached,
                 "round {round}: the run's counts never reached the cart"
             );
             holds_lapse(&db);
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     keyed.clear_faults();
     bc.clear_faults();
-    let drained = eventually(120, || {
-        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
-    });
-    for c in &mut controllers {
-        c.kill().unwrap();
-        c.wait().unwrap();
-    }
+    let drained = drain_then_kill(&f, &mut controllers, 120);
     assert!(drained, "the stack did not drain");
     let wrong = check_money(&f, &skus, (&keyed, keyed_id), (&bc, bc_id));
     eprintln!(
