@@ -64,6 +64,41 @@ fn cart_in_step(store: &Store, emu: &Emulator, cart: CartId, sku_level: bool, sk
     }
 }
 
+/// [`cart_in_step`] for a cart not at SKU level (`Attribute`, or no real-time sync) and a
+/// `Sku` cart.
+fn carts_in_step(
+    store: &Store,
+    other: (&Emulator, CartId),
+    sku_level: (&Emulator, CartId),
+    skus: &[&str],
+) {
+    cart_in_step(store, other.0, other.1, false, skus);
+    cart_in_step(store, sku_level.0, sku_level.1, true, skus);
+}
+
+/// The store's product P with sizes V1 (5) and V2 (3), and the plain item X (4).
+fn product_p_and_x(store: &Store) {
+    item(store, "P", 0);
+    variant(store, "V1", "P", 5);
+    variant(store, "V2", "P", 3);
+    item(store, "X", 4);
+}
+
+/// Two real-time carts in step with [`product_p_and_x`]: `A` at `Attribute` level (V1, V2, X)
+/// and `S` at `Sku` level (P as its sizes' total, X). Returns `(a, A, s, S)`.
+fn attribute_and_sku_carts(store: &Store) -> (Emulator, CartId, Emulator, CartId) {
+    let (a, s) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    product_p_and_x(store);
+    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
+        a.set_qoh(sku, q);
+    }
+    s.set_qoh("P", 8);
+    s.set_qoh("X", 4);
+    let ca = cart(store, &a, "A", "attribute");
+    let cs = cart(store, &s, "S", "sku");
+    (a, ca, s, cs)
+}
+
 fn qohs(store: &Store, skus: &[&str]) -> Vec<i64> {
     skus.iter().map(|s| store.item_qoh(s).unwrap()).collect()
 }
@@ -115,8 +150,7 @@ fn a_manual_cart_sent_an_items_count_is_set_to_0_of_it_once_it_has_variants() {
         .send_qoh(manual, SendOptions::default(), None)
         .unwrap();
     assert_eq!((again.zeroed, again.sent), (0, 1), "{again:?}");
-    cart_in_step(&f.store, &m, manual, false, &["TEE", "TEE-M"]);
-    cart_in_step(&f.store, &s, sku, true, &["TEE", "TEE-M"]);
+    carts_in_step(&f.store, (&m, manual), (&s, sku), &["TEE", "TEE-M"]);
     assert_eq!(qohs(&f.store, &["TEE", "TEE-M"]), vec![0, 4]);
 }
 
@@ -128,18 +162,7 @@ fn a_manual_cart_sent_an_items_count_is_set_to_0_of_it_once_it_has_variants() {
 #[test]
 fn real_time_changes_reach_a_sku_and_an_attribute_cart_alike() {
     let f = store();
-    let (a, s) = (Emulator::start().unwrap(), Emulator::start().unwrap());
-    item(&f.store, "P", 0);
-    variant(&f.store, "V1", "P", 5);
-    variant(&f.store, "V2", "P", 3);
-    item(&f.store, "X", 4);
-    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
-        a.set_qoh(sku, q);
-    }
-    s.set_qoh("P", 8);
-    s.set_qoh("X", 4);
-    let ca = cart(&f.store, &a, "A", "attribute");
-    let cs = cart(&f.store, &s, "S", "sku");
+    let (a, ca, s, cs) = attribute_and_sku_carts(&f.store);
     let all = ["P", "V1", "V2", "X"];
     // The product itself holds nothing: refused, nothing queued.
     let e = f
@@ -198,8 +221,7 @@ fn real_time_changes_reach_a_sku_and_an_attribute_cart_alike() {
     adjust(&f.store, "V2", 5, Reason::Receiving);
     adjust(&f.store, "X", -4, Reason::PosSale);
     drain(&f.store);
-    cart_in_step(&f.store, &a, ca, false, &all);
-    cart_in_step(&f.store, &s, cs, true, &all);
+    carts_in_step(&f.store, (&a, ca), (&s, cs), &all);
     assert_eq!(s.qoh("P"), Some(3), "capped");
     assert_eq!(qohs(&f.store, &all), vec![0, 2, 7, 0]);
 }
@@ -210,18 +232,7 @@ fn real_time_changes_reach_a_sku_and_an_attribute_cart_alike() {
 #[test]
 fn get_qoh_from_either_level_reaches_the_other() {
     let f = store();
-    let (a, s) = (Emulator::start().unwrap(), Emulator::start().unwrap());
-    item(&f.store, "P", 0);
-    variant(&f.store, "V1", "P", 5);
-    variant(&f.store, "V2", "P", 3);
-    item(&f.store, "X", 4);
-    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
-        a.set_qoh(sku, q);
-    }
-    s.set_qoh("P", 8);
-    s.set_qoh("X", 4);
-    let ca = cart(&f.store, &a, "A", "attribute");
-    let cs = cart(&f.store, &s, "S", "sku");
+    let (a, ca, s, cs) = attribute_and_sku_carts(&f.store);
     let forced = GetOptions {
         force: true,
         create_new: false,
@@ -237,8 +248,7 @@ fn get_qoh_from_either_level_reaches_the_other() {
     assert!(r.not_applied.is_empty(), "P is in step: {r:?}");
     drain(&f.store);
     let all = ["P", "V1", "V2", "X"];
-    cart_in_step(&f.store, &a, ca, false, &all);
-    cart_in_step(&f.store, &s, cs, true, &all);
+    carts_in_step(&f.store, (&a, ca), (&s, cs), &all);
     assert_eq!(qohs(&f.store, &all), vec![0, 5, 1, 1]);
     // Drift: both in step.
     for c in [ca, cs] {
@@ -322,8 +332,7 @@ fn get_qoh_takes_no_stale_count_of_a_deleted_variant_for_its_namesake() {
     drain(&f.store);
     let sent = f.store.send_qoh(cm, SendOptions::default(), None).unwrap();
     assert_eq!((sent.zeroed, m.qoh("V1")), (1, Some(3)), "{sent:?}");
-    cart_in_step(&f.store, &m, cm, false, &["P", "V1", "V2"]);
-    cart_in_step(&f.store, &s, cs, true, &["P", "V1", "V2"]);
+    carts_in_step(&f.store, (&m, cm), (&s, cs), &["P", "V1", "V2"]);
     assert_eq!(qohs(&f.store, &["V1", "V2"]), vec![3, 2]);
 }
 
@@ -336,10 +345,7 @@ fn get_qoh_takes_no_stale_count_of_a_deleted_variant_for_its_namesake() {
 fn a_cart_switched_from_sku_to_attribute_level_is_set_to_0_of_the_products_total() {
     let f = store();
     let s = Emulator::start().unwrap();
-    item(&f.store, "P", 0);
-    variant(&f.store, "V1", "P", 5);
-    variant(&f.store, "V2", "P", 3);
-    item(&f.store, "X", 4);
+    product_p_and_x(&f.store);
     s.set_qoh("P", 0);
     s.set_qoh("X", 0);
     let cs = cart(&f.store, &s, "S", "sku");
@@ -413,10 +419,7 @@ fn run_three_carts(seed: u64) -> Result<bool, String> {
         Emulator::start().unwrap(),
         Emulator::start().unwrap(),
     );
-    item(&f.store, "P", 0);
-    variant(&f.store, "V1", "P", 5);
-    variant(&f.store, "V2", "P", 3);
-    item(&f.store, "X", 4);
+    product_p_and_x(&f.store);
     for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
         a.set_qoh(sku, q);
         m.set_qoh(sku, 0);
