@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod common;
+mod platform;
 
 use common::*;
 use inventory_sync::adapter::{CartAdapter, CartError, CataloguePage, QuantityPage};
@@ -251,26 +252,8 @@ fn a_product_with_variants_at_0_on_the_cart_is_in_step_and_one_with_stock_is_tol
 #[test]
 fn an_http_json_count_that_is_not_a_number_fails_alone_named_by_sku_and_value() {
     let f = store();
-    let e = Emulator::start().unwrap();
     let token = "tok-0123456789-secret";
-    e.set_token(Some(token));
-    for sku in ["A", "B", "D"] {
-        item(&f.store, sku, 5);
-    }
-    let c = f
-        .store
-        .upsert_cart_json(
-            &json!({
-                "name": "Web", "adapter": "http_json", "url": e.url(), "token": token,
-                "capabilities": {"send": true, "get": true, "realtime": "none"},
-            })
-            .to_string(),
-        )
-        .unwrap();
-    e.set_qoh("A", 3);
-    e.set_qoh_json("B", json!("n/a"));
-    e.set_qoh_json("C", json!(4.5));
-    e.set_qoh_json("D", json!(format!("{token}!")));
+    let (_emu, c) = platform::http_json_with_unreadable_counts(&f.store, token);
     let r = get(&f, c, true);
     assert!(r.get("error").is_none(), "{r}");
     assert_eq!(f.store.item_qoh("A").unwrap(), 3, "{r}");

@@ -276,15 +276,7 @@ fn http_json_reports_say_an_unreadable_count_was_not_compared() {
     store
         .upsert_item_json(&json!({"sku": "B", "qoh": 5}).to_string())
         .unwrap();
-    let cart = store
-        .upsert_cart_json(
-            &json!({
-                "name": "Web", "adapter": "http_json", "url": e.url(),
-                "capabilities": {"send": true, "get": true, "realtime": "none"},
-            })
-            .to_string(),
-        )
-        .unwrap();
+    let cart = http_json_cart(&store, &e, None);
     e.set_qoh_json("B", json!("n/a"));
     e.set_qoh_json("C", json!(4.5));
     let c = warnings_of(&store, cart, "C");

@@ -86,11 +86,7 @@ fn preflight_names_b(store: &Store, cart: CartId, shown: &str, secret: &str) {
 /// A; a repair sets A and sends B nothing; the preflight names B.
 fn platform_reports_name_an_unreadable_count(mode: Mode, bad: Value, shown: &str) {
     let f = platform::fixture(mode);
-    f.item("A", 5);
-    f.item("B", 5);
-    f.emu.set_qoh("A", 3);
-    f.emu.set_qoh_json("B", bad);
-    let c = f.cart(100);
+    let c = f.unreadable_b(bad);
     names_b_and_compares_a(&drift(&f.store, c, false), shown, platform::SECRET);
     preflight_names_b(&f.store, c, shown, platform::SECRET);
 
@@ -129,25 +125,8 @@ fn bigcommerce_drift_and_preflight_name_an_onhand_that_is_not_a_whole_number() {
 fn http_json_drift_and_preflight_name_a_count_that_is_not_a_number() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store.db")).unwrap();
-    let e = Emulator::start().unwrap();
     let token = "tok-0123456789-secret";
-    e.set_token(Some(token));
-    for sku in ["A", "B", "D"] {
-        item(&store, sku, 5);
-    }
-    let c = store
-        .upsert_cart_json(
-            &json!({
-                "name": "Web", "adapter": "http_json", "url": e.url(), "token": token,
-                "capabilities": {"send": true, "get": true, "realtime": "none"},
-            })
-            .to_string(),
-        )
-        .unwrap();
-    e.set_qoh("A", 3);
-    e.set_qoh_json("B", json!("n/a"));
-    e.set_qoh_json("C", json!(4.5));
-    e.set_qoh_json("D", json!(format!("{token}!")));
+    let (e, c) = platform::http_json_with_unreadable_counts(&store, token);
 
     let r = drift(&store, c, false);
     let skus: Vec<&Value> = r["unreadable"]
@@ -181,43 +160,12 @@ fn http_json_drift_and_preflight_name_a_count_that_is_not_a_number() {
 /// Medusa failed the whole report for one level whose `stocked_quantity` is no number.
 #[test]
 fn medusa_drift_and_preflight_name_a_level_that_is_not_a_number() {
-    const LOCATION: &str = "sloc_main";
-    const KEY: &str = "sk_test_secret_1234";
-    let url = platform::serve(move |method, target, _body| {
-        let path = target.split('?').next().unwrap_or("");
-        let level = |id: &str, stocked: Value| {
-            json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": LOCATION,
-                   "stocked_quantity": stocked, "reserved_quantity": 0})
-        };
-        match (method, path) {
-            ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => (
-                200,
-                vec![],
-                json!({"stock_location": {"id": LOCATION}}).to_string(),
-            ),
-            ("GET", "/admin/inventory-items") => (
-                200,
-                vec![],
-                json!({"inventory_items": [
-                    {"id": "iitem_a", "sku": "A", "location_levels": [level("iitem_a", json!(3))]},
-                    {"id": "iitem_b", "sku": "B", "location_levels": [level("iitem_b", json!("n/a"))]},
-                ], "count": 2, "offset": 0, "limit": 50})
-                .to_string(),
-            ),
-            _ => (404, vec![], r#"{"message":"not found"}"#.into()),
-        }
-    });
+    const KEY: &str = platform::MEDUSA_KEY;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store.db")).unwrap();
     item(&store, "A", 5);
     item(&store, "B", 5);
-    let c = store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": KEY, "location_id": LOCATION})
-            .to_string(),
-        )
-        .unwrap();
+    let c = platform::medusa_with_unreadable_b(&store);
     names_b_and_compares_a(&drift(&store, c, false), "\"n/a\"", KEY);
     preflight_names_b(&store, c, "\"n/a\"", KEY);
 }

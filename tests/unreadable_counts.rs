@@ -23,11 +23,7 @@ fn whys(r: &GetReport, sku: &str) -> Vec<String> {
 /// In `mode`, A reads 3 and B is listed with `bad`: A is applied, B named with `shown`.
 fn one_bad_count_fails_alone(mode: Mode, bad: serde_json::Value, shown: &str) {
     let f = platform::fixture(mode);
-    f.item("A", 5);
-    f.item("B", 5);
-    f.emu.set_qoh("A", 3);
-    f.emu.set_qoh_json("B", bad);
-    let c = f.cart(100);
+    let c = f.unreadable_b(bad);
     let r = f.get_qoh(c, true);
     assert_eq!(f.store.item_qoh("A").unwrap(), 3, "{r:?}");
     assert_eq!(f.store.item_qoh("B").unwrap(), 5, "{r:?}");
@@ -65,43 +61,11 @@ fn bigcommerce_onhand_that_is_not_a_whole_number_is_named_and_the_rest_applied()
 /// A Medusa level whose `stocked_quantity` is no number failed the whole Get QOH.
 #[test]
 fn medusa_level_that_is_not_a_number_is_named_and_the_rest_applied() {
-    const LOCATION: &str = "sloc_main";
-    const KEY: &str = "sk_test_secret_1234";
-    let url = platform::serve(move |method, target, _body| {
-        let path = target.split('?').next().unwrap_or("");
-        let level = |id: &str, stocked: serde_json::Value| {
-            json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": LOCATION,
-                   "stocked_quantity": stocked, "reserved_quantity": 0})
-        };
-        match (method, path) {
-            ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => (
-                200,
-                vec![],
-                json!({"stock_location": {"id": LOCATION}}).to_string(),
-            ),
-            ("GET", "/admin/inventory-items") => (
-                200,
-                vec![],
-                json!({"inventory_items": [
-                    {"id": "iitem_a", "sku": "A", "location_levels": [level("iitem_a", json!(3))]},
-                    {"id": "iitem_b", "sku": "B", "location_levels": [level("iitem_b", json!("n/a"))]},
-                ], "count": 2, "offset": 0, "limit": 50})
-                .to_string(),
-            ),
-            _ => (404, vec![], r#"{"message":"not found"}"#.into()),
-        }
-    });
+    const KEY: &str = platform::MEDUSA_KEY;
     let f = platform::fixture(Mode::BigCommerce);
     f.item("A", 5);
     f.item("B", 5);
-    let c = f
-        .store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": KEY, "location_id": LOCATION})
-            .to_string(),
-        )
-        .unwrap();
+    let c = platform::medusa_with_unreadable_b(&f.store);
     let r = f.get_qoh(c, true);
     assert_eq!(f.store.item_qoh("A").unwrap(), 3, "{r:?}");
     assert_eq!(f.store.item_qoh("B").unwrap(), 5, "{r:?}");

@@ -53,11 +53,94 @@ pub fn cart_json(emu: &Emulator, max: u32, secret: &str) -> Value {
     }
 }
 
+/// An `http_json` cart "Web" on `emu` without real-time sync, with `token` as its credential
+/// if any.
+pub fn http_json_cart(store: &Store, emu: &Emulator, token: Option<&str>) -> CartId {
+    let mut json = json!({
+        "name": "Web", "adapter": "http_json", "url": emu.url(),
+        "capabilities": {"send": true, "get": true, "realtime": "none"},
+    });
+    if let Some(token) = token {
+        json["token"] = json!(token);
+    }
+    store.upsert_cart_json(&json.to_string()).unwrap()
+}
+
+/// An `http_json` cart on an emulator that requires `token`, listing counts the store's A, B
+/// and D (each 5 in the store) cannot all be read: A 3, B `"n/a"`, D a value quoting the
+/// token, and C (which the store lacks) 4.5.
+pub fn http_json_with_unreadable_counts(store: &Store, token: &str) -> (Emulator, CartId) {
+    let e = Emulator::start().unwrap();
+    e.set_token(Some(token));
+    for sku in ["A", "B", "D"] {
+        store
+            .upsert_item_json(&json!({"sku": sku, "qoh": 5}).to_string())
+            .unwrap();
+    }
+    let c = http_json_cart(store, &e, Some(token));
+    e.set_qoh("A", 3);
+    e.set_qoh_json("B", json!("n/a"));
+    e.set_qoh_json("C", json!(4.5));
+    e.set_qoh_json("D", json!(format!("{token}!")));
+    (e, c)
+}
+
+/// The stock location and API key of [`medusa_with_unreadable_b`]'s cart.
+pub const MEDUSA_LOCATION: &str = "sloc_main";
+pub const MEDUSA_KEY: &str = "sk_test_secret_1234";
+
+/// A Medusa server on loopback listing A with 3 and B with `"n/a"` at [`MEDUSA_LOCATION`], and
+/// a cart on it in `store` (which must hold A and B).
+pub fn medusa_with_unreadable_b(store: &Store) -> CartId {
+    let url = serve(move |method, target, _body| {
+        let path = target.split('?').next().unwrap_or("");
+        let level = |id: &str, stocked: Value| {
+            json!({"id": format!("ilev_{id}"), "inventory_item_id": id,
+                   "location_id": MEDUSA_LOCATION,
+                   "stocked_quantity": stocked, "reserved_quantity": 0})
+        };
+        match (method, path) {
+            ("GET", p) if p == format!("/admin/stock-locations/{MEDUSA_LOCATION}") => (
+                200,
+                vec![],
+                json!({"stock_location": {"id": MEDUSA_LOCATION}}).to_string(),
+            ),
+            ("GET", "/admin/inventory-items") => (
+                200,
+                vec![],
+                json!({"inventory_items": [
+                    {"id": "iitem_a", "sku": "A", "location_levels": [level("iitem_a", json!(3))]},
+                    {"id": "iitem_b", "sku": "B", "location_levels": [level("iitem_b", json!("n/a"))]},
+                ], "count": 2, "offset": 0, "limit": 50})
+                .to_string(),
+            ),
+            _ => (404, vec![], r#"{"message":"not found"}"#.into()),
+        }
+    });
+    store
+        .upsert_cart_json(
+            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
+                    "api_key": MEDUSA_KEY, "location_id": MEDUSA_LOCATION})
+            .to_string(),
+        )
+        .unwrap()
+}
+
 impl Fixture {
     pub fn cart(&self, max: u32) -> CartId {
         self.store
             .upsert_cart_json(&cart_json(&self.emu, max, SECRET).to_string())
             .unwrap()
+    }
+
+    /// The store's A and B at 5; the cart (see [`Fixture::cart`]) lists A with 3 and B with
+    /// `bad`, a count that cannot be read.
+    pub fn unreadable_b(&self, bad: Value) -> CartId {
+        self.item("A", 5);
+        self.item("B", 5);
+        self.emu.set_qoh("A", 3);
+        self.emu.set_qoh_json("B", bad);
+        self.cart(100)
     }
 
     pub fn item(&self, sku: &str, qoh: i64) {
