@@ -720,21 +720,7 @@ fn three_carts_over_http_end_showing_what_the_store_publishes() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40u64);
-    let mut fails = Vec::new();
-    let mut whole = 0;
-    for seed in 0..n {
-        match run_three_carts(seed) {
-            Ok(done) => whole += usize::from(done),
-            Err(e) => fails.push(e),
-        }
-    }
-    fails.sort_by_key(|f| f.len());
-    assert!(
-        fails.is_empty(),
-        "{} failures; shortest:\n{}",
-        fails.len(),
-        fails.first().map_or("", |f| f.as_str())
-    );
+    let whole = seeds_none_failing(0..n, run_three_carts);
     assert!(
         whole * 2 >= n as usize,
         "only {whole} of {n} ran to the end"

@@ -58,6 +58,30 @@ pub struct Fixture {
     pub store: Store,
 }
 
+/// Runs a model's sequence for each of `seeds`: none may fail (the shortest failure is shown).
+/// Returns how many ran to the end (`Ok(true)`; `Ok(false)` is one the model gave up on).
+#[track_caller]
+pub fn seeds_none_failing(
+    seeds: std::ops::Range<u64>,
+    run: impl Fn(u64) -> Result<bool, String>,
+) -> usize {
+    let (mut fails, mut ran) = (Vec::new(), 0);
+    for seed in seeds {
+        match run(seed) {
+            Ok(done) => ran += usize::from(done),
+            Err(e) => fails.push(e),
+        }
+    }
+    fails.sort_by_key(|f| f.len());
+    assert!(
+        fails.is_empty(),
+        "{} failures; shortest:\n{}",
+        fails.len(),
+        fails.first().map_or("", |f| f.as_str())
+    );
+    ran
+}
+
 /// A fresh store with SynchQOH on and back-off at 0 ms, so a failed record is due again on
 /// the next pass (tests drive passes by hand; nothing sleeps).
 pub fn store() -> Fixture {
