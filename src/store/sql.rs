@@ -2866,13 +2866,7 @@ fn hold_left_in_doubt(
         None
     };
     // The records waiting alone that the backlog counted leave it.
-    c.prepare_cached(
-        "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
-             WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= MIN(?3, stack_backlog.counted_to)
-               AND s.group_id IS NULL)
-         WHERE cart_id = ?1",
-    )?
-    .execute(params![cart, item, upto])?;
+    backlog_leave(c, cart, item, upto)?;
     if let Some(g) = group {
         c.prepare_cached(&format!(
             "UPDATE stack SET group_id = ?4 WHERE id IN (SELECT s.id FROM stack s WHERE {WAITING})"
@@ -2933,6 +2927,20 @@ fn stack_high_raise(c: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Takes out of `cart`'s backlog count (`stack_backlog`) the records of `item` up to `upto`
+/// that it counted (waiting alone, in no group): called just before they leave the stack or
+/// join a send group, so the count of what waits stays true without a recount.
+fn backlog_leave(c: &Connection, cart: CartId, item: ItemId, upto: i64) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
+             WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= MIN(?3, stack_backlog.counted_to)
+               AND s.group_id IS NULL)
+         WHERE cart_id = ?1",
+    )?
+    .execute(params![cart, item, upto])?;
+    Ok(())
+}
+
 /// Deletes records of (cart, item) up to `upto`: its callers raise [`stack_high_raise`] first.
 fn supersede_item(
     c: &Connection,
@@ -2950,13 +2958,7 @@ fn supersede_item(
         record_key_sql()
     ))?
     .execute(params![cart, item, upto, now, response])?;
-    c.prepare_cached(
-        "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
-             WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= MIN(?3, stack_backlog.counted_to)
-               AND s.group_id IS NULL)
-         WHERE cart_id = ?1",
-    )?
-    .execute(params![cart, item, upto])?;
+    backlog_leave(c, cart, item, upto)?;
     let n = c
         .prepare_cached("DELETE FROM stack WHERE cart_id = ?1 AND item_id = ?2 AND id <= ?3")?
         .execute(params![cart, item, upto])?;
