@@ -589,6 +589,14 @@ pub(crate) fn deleted_on_cart_lists(c: &Connection, cart: CartId, sku: &str) -> 
     .is_some())
 }
 
+/// Whether [`deleted_on_cart`] lists any SKU of `cart`.
+pub(crate) fn deleted_on_cart_any(c: &Connection, cart: CartId) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT EXISTS (SELECT 1 FROM deleted_on_cart WHERE cart_id = ?1)")?
+            .query_row([cart], |r| r.get(0))?,
+    )
+}
+
 /// Whether `cart` may still show deleted `sku` (Get QOH creates no item of it).
 pub(crate) fn deleted_on_cart_has(c: &Connection, cart: CartId, sku: &str) -> Result<bool> {
     Ok(
