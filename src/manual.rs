@@ -243,38 +243,48 @@ impl GetReport {
 
     /// Where the report stands, to go [`GetReport::back_to`] when a page's transaction is
     /// rolled back.
-    fn mark(&self) -> [usize; 11] {
-        [
-            self.updated,
-            self.created,
-            self.unchanged,
-            self.unknown.len(),
-            self.not_applied.len(),
-            self.updated_items.len(),
-            self.updated_items_left_out,
-            self.created_items.len(),
-            self.created_items_left_out,
-            self.unknown_left_out,
-            self.not_applied_left_out,
-        ]
+    fn mark(&self) -> GetReportMark {
+        GetReportMark {
+            counts: [self.updated, self.created, self.unchanged],
+            lens: [
+                self.unknown.len(),
+                self.not_applied.len(),
+                self.updated_items.len(),
+                self.created_items.len(),
+            ],
+            left_out: [
+                self.unknown_left_out,
+                self.not_applied_left_out,
+                self.updated_items_left_out,
+                self.created_items_left_out,
+            ],
+        }
     }
 
     /// Forgets what was noted since `mark`.
-    fn back_to(&mut self, mark: [usize; 11]) {
-        let [updated, created, unchanged, unknown, not_applied, u_items, u_out, c_items, c_out, unknown_out, not_applied_out] =
-            mark;
-        self.unknown_left_out = unknown_out;
-        self.not_applied_left_out = not_applied_out;
-        self.updated = updated;
-        self.created = created;
-        self.unchanged = unchanged;
+    fn back_to(&mut self, mark: GetReportMark) {
+        [self.updated, self.created, self.unchanged] = mark.counts;
+        let [unknown, not_applied, updated_items, created_items] = mark.lens;
         self.unknown.truncate(unknown);
         self.not_applied.truncate(not_applied);
-        self.updated_items.truncate(u_items);
-        self.updated_items_left_out = u_out;
-        self.created_items.truncate(c_items);
-        self.created_items_left_out = c_out;
+        self.updated_items.truncate(updated_items);
+        self.created_items.truncate(created_items);
+        [
+            self.unknown_left_out,
+            self.not_applied_left_out,
+            self.updated_items_left_out,
+            self.created_items_left_out,
+        ] = mark.left_out;
     }
+}
+
+/// A [`GetReport`]'s counts, list lengths and `*_left_out` counts, each group in one order
+/// (`mark` and `back_to` name them alike).
+#[derive(Clone, Copy)]
+struct GetReportMark {
+    counts: [usize; 3],
+    lens: [usize; 4],
+    left_out: [usize; 4],
 }
 
 /// One preflight warning (rule 11).
@@ -1197,14 +1207,7 @@ impl Store {
                 }
                 unlisted.extend(page.unlisted);
                 let counts = paging.check(page.counts)?;
-                // Listed, though not counted: another listing of the SKU is not applied as
-                // the item's only count, nor is the SKU told as one the cart has no count of.
-                for (sku, _) in &page.unreadable {
-                    let form = sku.trim();
-                    if !form.is_empty() {
-                        *paging.listed.entry(form.to_owned()).or_default() += 1;
-                    }
-                }
+                paging.note_unreadable(page.unreadable.iter().map(|(sku, _)| sku.as_str()));
                 unreadable.extend(page.unreadable);
                 Ok(counts)
             }) {
@@ -1849,10 +1852,7 @@ impl Store {
         for (sku, published, waiting, _, why) in expected {
             // No count to compare a repair against: the owner corrects it on the cart.
             if let Some(unread) = listing.unreadable.get(&sku) {
-                let why = format!(
-                    "not compared, nor repaired (the store has it show {}): {unread}",
-                    should_show(published, &waiting)
-                );
+                let why = not_compared(published, &waiting, unread);
                 list_capped(
                     &mut report.unreadable,
                     &mut report.unreadable_left_out,
@@ -1872,10 +1872,7 @@ impl Store {
                     }),
                     None => {
                         if let Some(why) = listing.unlisted.get(&sku) {
-                            let why = format!(
-                                "not compared, nor repaired (the store has it show {}): {why}",
-                                should_show(published, &waiting)
-                            );
+                            let why = not_compared(published, &waiting, why);
                             list_capped(
                                 &mut report.unlisted_why,
                                 &mut report.unlisted_why_left_out,
@@ -2309,15 +2306,11 @@ fn fetch_all(cart: &Cart, adapter: &dyn CartAdapter, wait: &CartWait) -> Result<
                 }
             }
         }
-        // Listed, though not counted (as Get QOH notes them).
+        paging.note_unreadable(unreadable.iter().map(|(sku, _)| sku.as_str()));
         for (sku, why) in unreadable {
-            let form = sku_form(sku);
-            if !form.trim().is_empty() {
-                *paging.listed.entry(form.clone()).or_default() += 1;
-            }
             listing
                 .unreadable
-                .entry(form)
+                .entry(sku_form(sku))
                 .or_insert_with(|| format!("{why}; {CORRECT_ON_CART}"));
         }
         cursor = page.next_cursor;
@@ -2389,6 +2382,19 @@ impl Paging {
     /// lists a SKU twice only where two of its products share it (each such listing is
     /// reported), never page after page; a cart that pages by a cursor it ignores does.
     const REPEATED_PAGES: usize = 100;
+
+    /// Notes the SKUs a page lists with a count that cannot be read: listed, though not
+    /// counted, so another listing of the SKU is not taken as the item's only count, nor the
+    /// SKU told as one the cart has no count of (Get QOH, the drift report and the preflight
+    /// alike).
+    fn note_unreadable<'s>(&mut self, skus: impl IntoIterator<Item = &'s str>) {
+        for sku in skus {
+            let form = sku.trim();
+            if !form.is_empty() {
+                *self.listed.entry(form.to_owned()).or_default() += 1;
+            }
+        }
+    }
 
     /// The page, unless it shows that the cart's pages do not end.
     fn check(&mut self, page: QuantityPage) -> std::result::Result<QuantityPage, CartError> {
@@ -2772,6 +2778,15 @@ impl SendRun<'_> {
             .collect();
         Ok((took, stop))
     }
+}
+
+/// Why the drift report neither compared nor repaired an item, with the count the store has
+/// the cart show.
+fn not_compared(published: i64, waiting: &sql::Waiting, why: &str) -> String {
+    format!(
+        "not compared, nor repaired (the store has it show {}): {why}",
+        should_show(published, waiting)
+    )
 }
 
 /// The count a cart should show of an item the store publishes `published` of, with
