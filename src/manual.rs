@@ -1499,7 +1499,7 @@ impl Store {
             }
         }
         let expected = self.expected_counts(&cart)?;
-        for (sku, _, waiting, ..) in &expected {
+        for Expected { sku, waiting, .. } in &expected {
             if waiting.records > 0 {
                 warnings.push(Warning {
                     kind: "pending",
@@ -1518,7 +1518,7 @@ impl Store {
         // Records waiting for an item the cart is not sent now (taken off it with `sync:
         // false` while they waited) are sent all the same: until 2026-12-03 the preflight
         // did not name them.
-        let sent_now: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
+        let sent_now: HashSet<&str> = expected.iter().map(|e| e.sku.as_str()).collect();
         for (sku, sum, records) in self.read(|c| sql::stack_sums_of_cart(c, cart.id))? {
             if !sent_now.contains(sku.as_str()) {
                 warnings.push(Warning {
@@ -1545,8 +1545,15 @@ impl Store {
             // is no drift (until 2026-12-04 such a stale count was shown as drift). Read after
             // `expected`, so a send settled in between is in one or the other.
             let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
-            let known: HashSet<&str> = expected.iter().map(|(s, ..)| s.as_str()).collect();
-            for (sku, published, waiting, kept, why) in &expected {
+            let known: HashSet<&str> = expected.iter().map(|e| e.sku.as_str()).collect();
+            for Expected {
+                sku,
+                published,
+                waiting,
+                kept,
+                in_doubt: why,
+            } in &expected
+            {
                 let pending = &waiting.sum;
                 // Not `unmapped`: the product is there, its count damaged (as the drift
                 // report's `unreadable`). Against the kept count where the store keeps one,
@@ -1643,7 +1650,7 @@ impl Store {
                                 "the cart shows {q}; it should show {}",
                                 published - pending
                             ),
-                            Some((why, refused)) => format!(
+                            Some(InDoubt { why, refused }) => format!(
                                 "the cart shows {q}; it should show {}, or {} with the changes \
                                  {} applied ({why})",
                                 published - pending,
@@ -1779,14 +1786,20 @@ impl Store {
                         false => None,
                     };
                     let waiting = sql::stack_sum(c, cart.id, target)?;
-                    let why = match waiting.in_doubt > 0 {
-                        true => Some((
-                            in_doubt_why_of(c, cart.id, target, waiting)?,
-                            sql::refused_for_good(c, cart.id, target)?.0 > 0,
-                        )),
+                    let in_doubt = match waiting.in_doubt > 0 {
+                        true => Some(InDoubt {
+                            why: in_doubt_why_of(c, cart.id, target, waiting)?,
+                            refused: sql::refused_for_good(c, cart.id, target)?.0 > 0,
+                        }),
                         false => None,
                     };
-                    out.push((item.sku.clone(), published, waiting, kept, why));
+                    out.push(Expected {
+                        sku: item.sku.clone(),
+                        published,
+                        waiting,
+                        kept,
+                        in_doubt,
+                    });
                 }
             }
             Ok(out)
@@ -1849,7 +1862,14 @@ impl Store {
         // first 1,000) once the repair has said what became of each.
         let mut off = Vec::new();
         let mut in_doubt = Vec::new();
-        for (sku, published, waiting, _, why) in expected {
+        for Expected {
+            sku,
+            published,
+            waiting,
+            in_doubt: why,
+            ..
+        } in expected
+        {
             // No count to compare a repair against: the owner corrects it on the cart.
             if let Some(unread) = listing.unreadable.get(&sku) {
                 let why = not_compared(published, &waiting, unread);
@@ -1900,7 +1920,7 @@ impl Store {
                         read_too_soon(lag, at)
                     )),
                 });
-            } else if let Some((why, _)) = why {
+            } else if let Some(InDoubt { why, .. }) = why {
                 in_doubt.push(DriftItem {
                     sku,
                     cart_qoh: q,
@@ -2158,18 +2178,26 @@ fn kept_after_taken(
     }
 }
 
-/// What [`Store::expected_counts`] gives for an item: (SKU, published count, what waits for
-/// the cart, the count kept of what the cart shows, and why the records among them sent and not
-/// settled keep it from being compared or repaired: [`in_doubt_why_of`], which tells those the
-/// cart refused for good as not in its count, as Get QOH does; with whether any of them was,
-/// when "in doubt" no longer names them all).
-type Expected = (
-    String,
-    i64,
-    sql::Waiting,
-    Option<i64>,
-    Option<(String, bool)>,
-);
+/// What [`Store::expected_counts`] gives for an item.
+struct Expected {
+    sku: String,
+    /// The count the store publishes to the cart.
+    published: i64,
+    /// What waits for the cart.
+    waiting: sql::Waiting,
+    /// The count kept of what the cart shows, where one is.
+    kept: Option<i64>,
+    /// Where records sent and not settled keep the item from being compared or repaired.
+    in_doubt: Option<InDoubt>,
+}
+
+/// Why records sent to a cart and not settled keep an item from being compared or repaired:
+/// [`in_doubt_why_of`], which tells those the cart refused for good as not in its count, as
+/// Get QOH does; and whether any of them was, when "in doubt" no longer names them all.
+struct InDoubt {
+    why: String,
+    refused: bool,
+}
 
 /// Why a drift repair left an item alone, and what it should show by then where that moved
 /// (an item found in step lists the count it is in step with, not the one the report read).
