@@ -15,7 +15,7 @@ mod ffi_text;
 use ffi_text::*;
 use inventory_sync::ffi::*;
 use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
-use inventory_sync::{ErrorKind, Reason, SendOptions, StackState};
+use inventory_sync::{ErrorKind, Reason, StackState};
 use std::ptr;
 
 /// The response each record discarded with its cart is logged with (part of it).
@@ -240,21 +240,7 @@ fn retiring_is_refused_while_a_controller_sends_to_the_cart() {
 fn retiring_is_refused_while_a_manual_run_holds_the_cart() {
     let f = store();
     let s = &f.store;
-    let e = Emulator::start().unwrap();
-    let c = cart_with(s, &e, "Web", "none", 2);
-    for i in 0..4 {
-        item(s, &format!("S{i}"), 5);
-        e.set_qoh(&format!("S{i}"), 0);
-    }
-    let other = f.reopen();
-    let mut retired = None;
-    let mut progress = |done: i64, _total: i64| {
-        if done == 2 {
-            retired = Some(other.retire_cart(c));
-        }
-        true
-    };
-    let report = s.send_qoh(c, SendOptions::default(), Some(&mut progress));
+    let (retired, report, e, c) = during_send_qoh(&f, |other, c| other.retire_cart(c));
     let refused = retired.expect("asked during the run").unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Busy, "{refused}");
     assert!(refused.message().contains("Send QOH"), "{refused}");

@@ -4491,21 +4491,8 @@ fn deleting_an_item_taken_off_a_real_time_cart_that_still_shows_it_is_refused() 
 fn a_cart_is_not_deleted_while_a_manual_run_holds_it() {
     let f = store();
     let s = &f.store;
-    let e = Emulator::start().unwrap();
-    let c = cart_with(s, &e, "Web", "none", 2);
-    for i in 0..4 {
-        item(s, &format!("S{i}"), 5);
-        e.set_qoh(&format!("S{i}"), 0);
-    }
-    let other = f.reopen();
-    let mut deleted = None;
-    let mut progress = |done: i64, _total: i64| {
-        if done == 2 {
-            deleted = Some(other.delete_cart(c).map_err(|e| e.kind()));
-        }
-        true
-    };
-    let report = s.send_qoh(c, SendOptions::default(), Some(&mut progress));
+    let (deleted, report, _e, c) =
+        during_send_qoh(&f, |other, c| other.delete_cart(c).map_err(|e| e.kind()));
     assert_eq!(deleted, Some(Err(ErrorKind::Busy)));
     assert_eq!(report.unwrap().sent, 4);
     s.delete_cart(c).unwrap();

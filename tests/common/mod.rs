@@ -689,3 +689,40 @@ pub fn shop_cart(f: &Fixture, shop: &std::sync::Arc<DeltaShop>) -> CartId {
     f.store.set_cart_sync(cart, true).unwrap();
     cart
 }
+
+/// A Send QOH of 4 items at 2 a request to a fresh emulator cart of `f`, calling `during`
+/// (with a second handle on the store and the cart) between its two requests, while the run
+/// holds the cart. Returns what `during` gave, the run's report, the emulator and the cart.
+#[allow(dead_code)]
+pub fn during_send_qoh<T>(
+    f: &Fixture,
+    during: impl FnOnce(&Store, CartId) -> T,
+) -> (
+    Option<T>,
+    inventory_sync::Result<inventory_sync::SendReport>,
+    Emulator,
+    CartId,
+) {
+    let s = &f.store;
+    let e = Emulator::start().unwrap();
+    let c = cart_with(s, &e, "Web", "none", 2);
+    for i in 0..4 {
+        item(s, &format!("S{i}"), 5);
+        e.set_qoh(&format!("S{i}"), 0);
+    }
+    let other = f.reopen();
+    let mut during = Some(during);
+    let mut got = None;
+    let mut progress = |done: i64, _total: i64| {
+        if done == 2 {
+            got = during.take().map(|d| d(&other, c));
+        }
+        true
+    };
+    let report = s.send_qoh(
+        c,
+        inventory_sync::SendOptions::default(),
+        Some(&mut progress),
+    );
+    (got, report, e, c)
+}
