@@ -14,7 +14,7 @@
 use crate::adapter::registry::AdapterRegistry;
 use crate::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome};
 use crate::carts::{Cart, CartId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::params::{Settings, StackMode};
 use crate::stack::{
     backoff_ms, transition, CartRunState, Lease, LeaseScope, LeasedSend, NextLease, SqliteStack,
@@ -372,7 +372,7 @@ impl<S: WebStack> StackController<S> {
         loop {
             match write() {
                 Err(e)
-                    if e.kind() == crate::ErrorKind::Busy
+                    if e.kind() == ErrorKind::Busy
                         && !self.stopping.load(Ordering::Relaxed)
                         && now_ms() < give_up => {}
                 done => return done,
@@ -709,7 +709,7 @@ impl<S: WebStack> StackController<S> {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(Error::new(
-                        crate::ErrorKind::Database,
+                        ErrorKind::Database,
                         "a cart's send thread stopped in the middle of a request",
                     ))
                 }
@@ -1418,6 +1418,12 @@ pub struct ControllerStatus {
     pub last_pass_at: Option<i64>,
     /// The last pass's error, if it failed.
     pub last_error: Option<String>,
+    /// The kind of `last_error` (from 2026-12-05), so a host can tell a pass that met the
+    /// store busy ([`ErrorKind::Busy`]: another workstation held the file; the next pass
+    /// tries again by itself) from one the owner must see ([`ErrorKind::Database`]: a full
+    /// disk, a damaged file) without reading the message. `None` with `last_error` set: the
+    /// pass panicked.
+    pub last_error_kind: Option<ErrorKind>,
     /// When the thread last showed life (Unix ms).
     pub heartbeat: Option<i64>,
     /// The last pass's report.
@@ -1548,7 +1554,7 @@ impl Store {
     /// a slow cart's backlog yields to the other carts' new records). Refused when one runs
     /// already on this handle.
     ///
-    /// `interval` is 1 ms to 1 hour ([`crate::ErrorKind::InvalidArgument`] otherwise); one
+    /// `interval` is 1 ms to 1 hour ([`ErrorKind::InvalidArgument`] otherwise); one
     /// second, as `invsync controller` uses, suits a till. A pass that fails (a busy store, a
     /// cart that cannot be reached) does not stop the thread: the next pass tries again, and
     /// [`Store::controller_status`] holds the last pass's error until a pass succeeds. At
@@ -1610,11 +1616,17 @@ impl Store {
                     s.heartbeat = Some(now);
                     match result {
                         Ok(Ok(r)) => {
-                            s.last_error = None;
+                            (s.last_error, s.last_error_kind) = (None, None);
                             s.last_report = Some(r);
                         }
-                        Ok(Err(e)) => s.last_error = Some(e.message().to_owned()),
-                        Err(_) => s.last_error = Some("a controller pass panicked".into()),
+                        Ok(Err(e)) => {
+                            s.last_error = Some(e.message().to_owned());
+                            s.last_error_kind = Some(e.kind());
+                        }
+                        Err(_) => {
+                            s.last_error = Some("a controller pass panicked".into());
+                            s.last_error_kind = None;
+                        }
                     }
                 }
                 let wait = if busy { Duration::ZERO } else { interval };
@@ -1624,7 +1636,7 @@ impl Store {
             })
             .map_err(|e| {
                 Error::new(
-                    crate::ErrorKind::Database,
+                    ErrorKind::Database,
                     format!("cannot start the controller thread: {e}"),
                 )
             })?;

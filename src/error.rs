@@ -6,8 +6,11 @@
 
 use std::fmt;
 
-/// What kind of failure happened; decides the C status code a host sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What kind of failure happened; decides the C status code a host sees. In JSON (the
+/// controller status's `last_error_kind`) it is written in snake case: `invalid_argument`,
+/// `not_found`, `refused`, `cancelled`, `busy`, `database`, `network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Malformed or out-of-range input: bad JSON, an unknown parameter or value, delta 0,
     /// an unknown reason, a URL that is not http(s).

@@ -3886,3 +3886,55 @@ fn registering_another_adapter_does_not_rebuild_an_unchanged_carts_adapter() {
         "registering \"other\" rebuilt the adapter of cart \"Plug\", whose factory is unchanged"
     );
 }
+
+/// A host's status bar reads the controller's status: a pass that met the store held by
+/// another workstation (it tries again at the next pass by itself) is told apart from one the
+/// owner must see by its kind, not by parsing the message, and the kind clears with the error.
+#[test]
+fn the_background_controller_says_what_kind_of_error_stopped_its_last_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let options = inventory_sync::OpenOptions {
+        busy_timeout: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let store = Store::open_with(&path, options).unwrap();
+    store.set_param("SynchQOH", "true").unwrap();
+    let e = Emulator::start().unwrap();
+    cart(&store, &e, "A", "attribute");
+    item(&store, "K", 10);
+    e.set_qoh("K", 10);
+    adjust(&store, "K", -1, Reason::PosSale);
+    // Another workstation's writer holds the file.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store.start_controller(Duration::from_millis(5)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.controller_status().last_error.is_none() && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let status = store.controller_status();
+    assert!(status.last_error.is_some(), "{status:?}");
+    assert_eq!(
+        status.last_error_kind,
+        Some(inventory_sync::ErrorKind::Busy),
+        "{status:?}"
+    );
+    let json: serde_json::Value = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["last_error_kind"], "busy", "{json}");
+    other.execute_batch("COMMIT").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let drained = || {
+        let s = store.controller_status();
+        s.last_error.is_none() && store.stack_count(0, StackState::Waiting).unwrap() == 0
+    };
+    while !drained() && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let status = store.controller_status();
+    assert_eq!(e.qoh("K"), Some(9));
+    assert_eq!((status.last_error, status.last_error_kind), (None, None));
+    let json: serde_json::Value = serde_json::to_value(store.controller_status()).unwrap();
+    assert!(json["last_error_kind"].is_null(), "{json}");
+    store.stop_controller();
+}

@@ -845,7 +845,11 @@ pub unsafe extern "C" fn invsync_controller_stop(store: *mut InvsyncStore) -> i3
 }
 
 /// Copies the background controller's status as JSON into `buf`: `{running, passes,
-/// last_pass_at, last_error, heartbeat, last_report}` (times as Unix ms).
+/// last_pass_at, last_error, last_error_kind, heartbeat, last_report}` (times as Unix ms;
+/// `last_error_kind`, from 2026-12-05, is null or one of `busy` (the store was held by
+/// another writer: the next pass tries again by itself), `database`, `network`,
+/// `invalid_argument`, `not_found`, `refused`, `cancelled`; null with `last_error` set: the
+/// pass panicked).
 ///
 /// Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread.
 ///
