@@ -133,12 +133,15 @@ impl WalProbe {
     fn probe(&self, call: &'static str) {
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let conn = Connection::open(&self.path).unwrap();
-        let (busy, log): (i64, i64) = conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        // SQLite answers busy (-1 here) when another connection holds the write lock, and
+        // 1 when a reader keeps it from emptying the WAL. (Not unwrapped: a panic here is
+        // caught as the adapter's and would read as a probe that found nothing.)
+        let found = Connection::open(&self.path).and_then(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
             })
-            .unwrap();
+        });
+        let (busy, log) = found.unwrap_or((-1, -1));
         if busy != 0 || log != 0 {
             self.pinned.lock().unwrap().push((call, busy, log));
         }
