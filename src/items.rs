@@ -281,6 +281,58 @@ pub(crate) fn check_sku(sku: &str) -> Result<&str> {
     Ok(s)
 }
 
+/// Why an item's attributes cannot be stored, if they cannot: the check of a host's
+/// (`Store::upsert_item_json`), which Get QOH's cart-made attributes pass too
+/// ([`cart_attributes`]).
+fn check_attributes(a: &Map<String, Value>) -> std::result::Result<(), &'static str> {
+    match a.values().all(Value::is_string) {
+        true => Ok(()),
+        false => Err("attribute values must be strings"),
+    }
+}
+
+/// The most bytes of a description, or of an attribute's name or value, Get QOH takes from
+/// a cart ([`crate::adapter::CataloguePage::details`]).
+pub(crate) const CART_TEXT_MAX: usize = 255;
+
+/// A cart's text as Get QOH stores it: control characters (a line break in a product's
+/// name) made spaces, blanks trimmed, cut at [`CART_TEXT_MAX`] bytes on a character
+/// boundary. Cut rather than refused: a long name must not keep the product from being
+/// created.
+pub(crate) fn cart_text(raw: &str) -> String {
+    let clean: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut s = clean.trim();
+    if s.len() > CART_TEXT_MAX {
+        let mut end = CART_TEXT_MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s = s[..end].trim_end();
+    }
+    s.to_owned()
+}
+
+/// A cart's (option name, value) pairs as an item's attributes JSON, each cleaned as
+/// [`cart_text`]: a pair without a name, or with a name given before, is left out. Passes
+/// the check a host's attributes pass (`{}` where it would not).
+pub(crate) fn cart_attributes(pairs: &[(String, String)]) -> String {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        let name = cart_text(name);
+        if name.is_empty() || map.contains_key(&name) {
+            continue;
+        }
+        map.insert(name, Value::String(cart_text(value)));
+    }
+    match check_attributes(&map) {
+        Ok(()) => Value::Object(map).to_string(),
+        Err(_) => "{}".to_owned(),
+    }
+}
+
 /// A parsed item JSON (`{"sku","qoh"?,"parent_sku"?,"attributes"?,"description"?}`).
 pub(crate) struct ItemSpec {
     pub sku: String,
@@ -328,11 +380,7 @@ fn parse_item_json(json: &str) -> Result<ItemSpec> {
     let attributes = match map.get("attributes") {
         None | Some(Value::Null) => None,
         Some(Value::Object(a)) => {
-            if a.values().any(|v| !v.is_string()) {
-                return Err(Error::invalid(format!(
-                    "item {sku:?}: attribute values must be strings"
-                )));
-            }
+            check_attributes(a).map_err(|why| Error::invalid(format!("item {sku:?}: {why}")))?;
             Some(Value::Object(a.clone()).to_string())
         }
         _ => {

@@ -1186,6 +1186,9 @@ impl Store {
         let lag = lag_ms(adapter.as_ref());
         // Variant SKU → its product's SKU, where the cart says (both trimmed).
         let mut products: HashMap<String, String> = HashMap::new();
+        // SKU → (description, attributes) for what `create_item` makes, where the cart says
+        // (`CataloguePage::details`; SKUs trimmed, the first entry of each kept).
+        let mut details: HashMap<String, Details> = HashMap::new();
         // The products made for variants the cart listed (see `create_item`).
         let made = std::cell::RefCell::new(HashSet::new());
         // Every SKU of the store by its lower case, read once something is to be created.
@@ -1204,6 +1207,13 @@ impl Store {
             .and_then(|page| {
                 for (variant, product) in page.products {
                     products.insert(variant.trim().to_owned(), product.trim().to_owned());
+                }
+                if options.create_new {
+                    for (sku, description, attributes) in page.details {
+                        details
+                            .entry(sku.trim().to_owned())
+                            .or_insert((description, attributes));
+                    }
                 }
                 unlisted.extend(page.unlisted);
                 let counts = paging.check(page.counts)?;
@@ -1279,6 +1289,7 @@ impl Store {
                         .then_some(since),
                     linked: linked.len(),
                     products: &products,
+                    details: &details,
                     made: &made,
                     folded: &folded,
                     shown: Default::default(),
@@ -2970,6 +2981,10 @@ const NOT_DELIVERED: &str = "not sent: a change sent before (its request may sti
 const IN_DOUBT: &str =
     "the cart may have taken this count (its waiting changes were settled with it); run Send QOH again for it";
 
+/// A description and (option name, value) pairs, as a cart gives them
+/// (`CataloguePage::details`).
+type Details = (String, Vec<(String, String)>);
+
 /// A page of Get QOH as read: its (SKU, count) pairs, the ledger's newest row before the cart
 /// was asked for it, and when it was asked for (for `Pull::recent`).
 type ReadPage = (Vec<(String, i64)>, i64, i64);
@@ -2994,6 +3009,9 @@ struct Pull<'a> {
     linked: usize,
     /// Variant SKU → its product's SKU, where the cart says (`CataloguePage::products`).
     products: &'a HashMap<String, String>,
+    /// SKU → what the cart says of it (`CataloguePage::details`), for the items
+    /// `create_item` makes.
+    details: &'a HashMap<String, Details>,
     /// The products this run made for the variants it created: no cart has them yet.
     made: &'a std::cell::RefCell<HashSet<ItemId>>,
     /// The store's SKUs (those this run created too) by their lower case: read at the first
@@ -3238,7 +3256,8 @@ fn create_item(
         .filter(|p| !p.is_empty() && p.as_str() != sku)
         .filter(|_| pull.cart.capabilities.realtime != Some(SyncLevel::Sku));
     let Some(product) = product else {
-        let id = sql::item_insert(c, sku, None, "{}", "", count)?;
+        let (attributes, description) = described(pull, sku);
+        let id = sql::item_insert(c, sku, None, &attributes, &description, count)?;
         created(pull, sku);
         return Ok(Ok((id, None)));
     };
@@ -3258,10 +3277,12 @@ fn create_item(
                     twin_why(&twin)
                 )));
             }
-            let id = sql::item_insert(c, product, None, "{}", "", 0)?;
+            let (attributes, description) = described(pull, product);
+            let id = sql::item_insert(c, product, None, &attributes, &description, 0)?;
             pull.made.borrow_mut().insert(id);
             created(pull, product);
-            let variant = sql::item_insert(c, sku, Some(id), "{}", "", count)?;
+            let (attributes, description) = described(pull, sku);
+            let variant = sql::item_insert(c, sku, Some(id), &attributes, &description, count)?;
             created(pull, sku);
             return Ok(Ok((variant, Some(product.to_owned()))));
         }
@@ -3270,9 +3291,18 @@ fn create_item(
     // The checks and the telling of a host's new variant (rule 5); a product this run made
     // has no cart yet.
     let made = pull.made.borrow().contains(&parent.id);
+    let (attributes, description) = described(pull, sku);
     let inserted = crate::items::refuse_as_product(&parent, sku).and_then(|()| match made {
-        true => sql::item_insert(c, sku, Some(parent.id), "{}", "", count),
-        false => crate::items::insert_variant(c, pull.workstation, &parent, sku, "{}", "", count),
+        true => sql::item_insert(c, sku, Some(parent.id), &attributes, &description, count),
+        false => crate::items::insert_variant(
+            c,
+            pull.workstation,
+            &parent,
+            sku,
+            &attributes,
+            &description,
+            count,
+        ),
     });
     match inserted {
         Ok(id) => {
@@ -3284,6 +3314,19 @@ fn create_item(
             e.message()
         ))),
         Err(e) => Err(e),
+    }
+}
+
+/// The attributes JSON and the description `create_item` gives `sku`: what the cart says of
+/// it, cleaned as the store takes a cart's text (`items::cart_text`: cut, never refused);
+/// `{}` and `""` where it says nothing.
+fn described(pull: &Pull<'_>, sku: &str) -> (String, String) {
+    match pull.details.get(sku) {
+        None => ("{}".to_owned(), String::new()),
+        Some((description, attributes)) => (
+            crate::items::cart_attributes(attributes),
+            crate::items::cart_text(description),
+        ),
     }
 }
 

@@ -929,3 +929,20 @@ mod tests {
         }
     }
 }
+
+/// A variant's description as an order manager shows it: its product's name and its option
+/// values, `T-shirt - M / Red` (the product's name alone where no value is given, the
+/// values alone where the product has no name). For `CataloguePage::details`.
+pub(crate) fn variant_description(product: &str, values: &[&str]) -> String {
+    let values: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let product = product.trim();
+    match (product.is_empty(), values.is_empty()) {
+        (_, true) => product.to_owned(),
+        (true, false) => values.join(" / "),
+        (false, false) => format!("{product} - {}", values.join(" / ")),
+    }
+}

@@ -400,6 +400,19 @@ pub struct CataloguePage {
     /// instead stopped every count of the catalogue for one bad entry, with an error naming
     /// the answer's body rather than the SKU (the `http_json` adapter until 2026-12-05).
     pub unreadable: Vec<(String, String)>,
+    /// (SKU, description, attributes) for SKUs of `counts`, and for products named in
+    /// `products`, as the cart names them: the description the product's name (a variant's:
+    /// its product's name and its own title or option values, `T-shirt - M / Red`), the
+    /// attributes a variant's (option name, value) pairs (`[("Size","M"),("Colour","Red")]`).
+    /// Get QOH's `create_new` gives them to the items it creates, so that new products pulled
+    /// from the cart are not nameless records the owner must describe by hand (until
+    /// 2026-12-05 every item it made had description `""` and attributes `{}`); an item the
+    /// store has keeps its own. Text is taken as the store takes a host's, cleaned rather than
+    /// refused: control characters become spaces, a description or an attribute's name or
+    /// value is cut at 255 bytes (on a character boundary), an attribute without a name is
+    /// left out, as is a name given twice (the first is kept). A SKU given twice takes its
+    /// first entry. Leave it empty where the cart says nothing of its products.
+    pub details: Vec<(String, String, Vec<(String, String)>)>,
 }
 
 /// The integrator's trait: one implementation per kind of cart.

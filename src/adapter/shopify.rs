@@ -22,6 +22,10 @@
 //!   stocked at the location, listing it by SKU in its `not_applied` with the reason where
 //!   the store has the item and no other variant of the SKU is counted there:
 //!   <https://shopify.dev/docs/api/admin-graphql/latest/objects/InventoryItem>.
+//! - a variant's `title`, `selectedOptions { name value }` and `product { title }`, which
+//!   Get QOH gives the items it creates:
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/objects/ProductVariant>,
+//!   <https://shopify.dev/docs/api/admin-graphql/latest/objects/SelectedOption>.
 //!
 //! # What it publishes
 //!
@@ -162,6 +166,15 @@ const READ_PAGE: i64 = 200;
 /// The calculated cost of a read page of `first` variants.
 fn read_cost(first: i64) -> f64 {
     (2 + 4 * first) as f64
+}
+/// Variants per listing page (Get QOH, the drift report, the preflight): each node selects
+/// six objects (a look-up's four, its `product` for the title and its `selectedOptions`), so a
+/// page costs `2 + 6 × first` points; 166 keep it at 998, under the single-query limit. The
+/// names cost a listing a fifth more pages (200 a page until 2026-12-05).
+const LIST_PAGE: i64 = 166;
+/// The calculated cost of a listing page of `first` variants.
+fn list_cost(first: i64) -> f64 {
+    (2 + 6 * first) as f64
 }
 const MUTATION_COST: f64 = 10.0;
 
@@ -401,6 +414,44 @@ const READ_QUERY: &str =
     pageInfo { hasNextPage endCursor }
   }
 }";
+
+/// [`READ_QUERY`] with what Get QOH gives an item it creates (`CataloguePage::details`): the
+/// variant's `title` (its option values joined by " / ", `Default Title` for a product
+/// without options), its `selectedOptions { name value }` and its product's `title`.
+const LIST_QUERY: &str =
+    "query InvSyncList($first: Int!, $after: String, $query: String, $location: ID!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes { sku title selectedOptions { name value } product { title }
+      inventoryItem { id tracked inventoryLevel(locationId: $location) {
+      quantities(names: [\"available\"]) { name quantity } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// The title Shopify gives the one variant of a product without options (and the value of
+/// its one option, `Title`): no option of the owner's.
+const DEFAULT_TITLE: &str = "Default Title";
+
+/// What Get QOH gives an item it creates of a listed variant (`CataloguePage::details`):
+/// its product's title and the variant's own (`T-shirt - M / Red`), and its option pairs,
+/// without Shopify's `Default Title`.
+fn details_of(node: &Value) -> (String, Vec<(String, String)>) {
+    let product = node["product"]["title"].as_str().unwrap_or("");
+    let options: Vec<(String, String)> = node["selectedOptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| Some((o["name"].as_str()?, o["value"].as_str()?)))
+        .filter(|(_, v)| *v != DEFAULT_TITLE)
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    let title = node["title"].as_str().filter(|t| *t != DEFAULT_TITLE);
+    let description = match title {
+        Some(t) => common::variant_description(product, &[t]),
+        None => product.trim().to_owned(),
+    };
+    (description, options)
+}
 
 /// Whether the shop has the cart's location, and whether it is active
 /// ([`ShopifyAdapter::location_state`]). `isActive` and `deactivatedAt` need the
@@ -1468,7 +1519,7 @@ impl CartAdapter for ShopifyAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        self.read_page(cursor, limit).map(|(page, _)| page)
+        self.read_page(cursor, limit).map(|page| page.counts)
     }
 
     /// The counts, and the tracked variants not stocked at the cart's location, each with why
@@ -1479,10 +1530,11 @@ impl CartAdapter for ShopifyAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<CataloguePage, CartError> {
-        let (counts, unlisted) = self.read_page(cursor, limit)?;
+        let page = self.read_page(cursor, limit)?;
         Ok(CataloguePage {
-            counts,
-            unlisted,
+            counts: page.counts,
+            unlisted: page.unlisted,
+            details: page.details,
             ..Default::default()
         })
     }
@@ -1850,6 +1902,15 @@ impl ShopifyAdapter {
     }
 }
 
+/// One page of the listing as [`ShopifyAdapter::read_page`] reads it.
+struct ListPage {
+    counts: QuantityPage,
+    /// (SKU, why) of each tracked variant with no level at the cart's location.
+    unlisted: Vec<(String, String)>,
+    /// (SKU, description, option pairs) of each tracked variant (`CataloguePage::details`).
+    details: Vec<(String, String, Vec<(String, String)>)>,
+}
+
 impl ShopifyAdapter {
     /// One page of the listing: the counts, and (SKU, why) of each tracked variant read with
     /// no level at the cart's location.
@@ -1857,17 +1918,18 @@ impl ShopifyAdapter {
         &self,
         cursor: Option<&str>,
         limit: u32,
-    ) -> std::result::Result<(QuantityPage, Vec<(String, String)>), CartError> {
-        let first = i64::from(limit).clamp(1, READ_PAGE);
+    ) -> std::result::Result<ListPage, CartError> {
+        let first = i64::from(limit).clamp(1, LIST_PAGE);
         let data = self.graphql(
-            READ_QUERY,
+            LIST_QUERY,
             json!({"first": first, "after": cursor, "query": null, "location": self.location}),
-            read_cost(first),
+            list_cost(first),
             false,
         )?;
         let page = variants(&data)?;
         let mut items = Vec::new();
         let mut unlisted = Vec::new();
+        let mut details = Vec::new();
         // No inventory item ids are cached from a read: a SKU on two variants (perhaps on
         // different pages) would be cached as one of them. The lookup before a write finds
         // them and refuses an ambiguous SKU.
@@ -1880,6 +1942,8 @@ impl ShopifyAdapter {
             if node["inventoryItem"]["tracked"].as_bool() == Some(false) {
                 continue;
             }
+            let (description, options) = details_of(node);
+            details.push((sku.to_owned(), description, options));
             // Not stocked at this location: nothing to publish there.
             match available(node) {
                 Some(q) => items.push((sku.to_owned(), q)),
@@ -1900,7 +1964,11 @@ impl ShopifyAdapter {
         } else {
             None
         };
-        Ok((QuantityPage { items, next_cursor }, unlisted))
+        Ok(ListPage {
+            counts: QuantityPage { items, next_cursor },
+            unlisted,
+            details,
+        })
     }
 }
 

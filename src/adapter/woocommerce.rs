@@ -2,7 +2,8 @@
 //!
 //! Follows these public pages (read for this adapter; nothing copied):
 //! - REST API v3 reference, products and product variations (`stock_quantity`,
-//!   `manage_stock`, `type`, `variations`, batch endpoints):
+//!   `manage_stock`, `type`, `variations`, batch endpoints; a product's `name` and a variation's
+//!   `attributes` `[{id, name, option}]`, which Get QOH gives the items it creates):
 //!   <https://developer.woocommerce.com/docs/apis/rest-api/v3/>,
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#products>,
 //!   <https://woocommerce.github.io/woocommerce-rest-api-docs/#product-variations>
@@ -401,10 +402,11 @@ impl WooCommerceAdapter {
         &self,
         path: &str,
         extra: &[(&str, String)],
+        fields: &str,
     ) -> std::result::Result<Vec<Value>, CartError> {
         let (mut out, mut at) = (Vec::new(), Position::START);
         loop {
-            let (list, next) = self.page_after(path, extra, at, MAX_PER_PAGE, LISTED_FIELDS)?;
+            let (list, next) = self.page_after(path, extra, at, MAX_PER_PAGE, fields)?;
             out.extend(list);
             match next {
                 Some(next) => at = next,
@@ -546,7 +548,7 @@ impl WooCommerceAdapter {
                 if let Some(r) = pooled(&p, id) {
                     found.add(parent_sku, r);
                 }
-                for v in self.get_all(&format!("products/{id}/variations"), &[])? {
+                for v in self.get_all(&format!("products/{id}/variations"), &[], LISTED_FIELDS)? {
                     if let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) {
                         // A variation without a SKU of its own answers its product's
                         // (`WC_Product_Variation::get_sku`): not the variation's SKU.
@@ -612,7 +614,7 @@ impl WooCommerceAdapter {
         // A SKU the filter cannot be asked for exactly (see `searchable`) is found by a
         // crawl, as before.
         if skus.iter().any(|s| !s.is_empty() && !searchable(s)) {
-            return self.index(self.get_all("products", &[])?, skus);
+            return self.index(self.get_all("products", &[], LISTED_FIELDS)?, skus);
         }
         let asked: Vec<&str> = skus.iter().copied().filter(|s| !s.is_empty()).collect();
         let mut found = Found::default();
@@ -854,7 +856,7 @@ impl WooCommerceAdapter {
                     None => "products".to_owned(),
                     Some(p) => format!("products/{p}/variations"),
                 };
-                for v in self.get_all(&path, &[("include", include)])? {
+                for v in self.get_all(&path, &[("include", include)], LISTED_FIELDS)? {
                     let Some(id) = id_of(&v) else { continue };
                     let r = match parent {
                         None => WooRef {
@@ -1291,6 +1293,24 @@ fn pooled(p: &Value, id: u64) -> Option<WooRef> {
 const LISTED_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity";
 /// The fields a lookup by SKU reads: a variation listed among products names its product.
 const LOOKUP_FIELDS: &str = "id,sku,type,parent_id,manage_stock,stock_quantity";
+/// The fields of a product Get QOH's listing reads: with its `name`, which Get QOH gives an
+/// item it creates (`CataloguePage::details`).
+const PRODUCT_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity,name";
+/// The fields of a variation Get QOH's listing reads: with its `attributes`
+/// (`[{id, name, option}]`, the option values that make it).
+const VARIATION_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity,attributes";
+
+/// A variation's (attribute name, option) pairs, those with both.
+fn options_of(v: &Value) -> Vec<(String, String)> {
+    v["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| Some((a["name"].as_str()?, a["option"].as_str()?)))
+        .filter(|(n, o)| !n.is_empty() && !o.is_empty())
+        .map(|(n, o)| (n.to_owned(), o.to_owned()))
+        .collect()
+}
 
 /// The product of a variation listed among products (`parent_id`; a number, or a string of
 /// one); `None` where it names none.
@@ -2034,13 +2054,18 @@ impl WooCommerceAdapter {
         };
         // Two at least: each page after the first starts with the last product read.
         let per_page = limit.clamp(2, MAX_PER_PAGE);
-        let (listed, next) = self.page_after("products", &[], at, per_page, LISTED_FIELDS)?;
+        let (listed, next) = self.page_after("products", &[], at, per_page, PRODUCT_FIELDS)?;
         let (mut items, mut products, mut unread) = (Vec::new(), Vec::new(), Vec::new());
+        let mut details = Vec::new();
         let mut ids = HashMap::new();
         for p in listed {
             let Some(id) = id_of(&p) else { continue };
+            let name = p["name"].as_str().unwrap_or("");
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
+                if !parent_sku.is_empty() {
+                    details.push((parent_sku.to_owned(), name.to_owned(), Vec::new()));
+                }
                 if let Some(r) = pooled(&p, id) {
                     ids.insert(parent_sku.to_owned(), r);
                     if let Some(q) = Stock::of(&p).counted() {
@@ -2049,7 +2074,9 @@ impl WooCommerceAdapter {
                         unread.push((parent_sku.to_owned(), why));
                     }
                 }
-                for v in self.get_all(&format!("products/{id}/variations"), &[])? {
+                for v in
+                    self.get_all(&format!("products/{id}/variations"), &[], VARIATION_FIELDS)?
+                {
                     let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) else {
                         continue;
                     };
@@ -2065,6 +2092,13 @@ impl WooCommerceAdapter {
                             variation: Some(vid),
                         },
                     );
+                    let options = options_of(&v);
+                    let values: Vec<&str> = options.iter().map(|(_, o)| o.as_str()).collect();
+                    details.push((
+                        sku.to_owned(),
+                        common::variant_description(name, &values),
+                        options,
+                    ));
                     // A variation sharing its parent's stock answers the parent's count:
                     // taken as its own, every such variation would hold the whole pool.
                     if let Some(q) = Stock::of(&v).counted() {
@@ -2084,6 +2118,7 @@ impl WooCommerceAdapter {
                         variation: None,
                     },
                 );
+                details.push((sku.to_owned(), name.to_owned(), Vec::new()));
                 if p["manage_stock"].as_bool() == Some(true) {
                     if let Some(q) = Stock::of(&p).counted() {
                         items.push((sku.to_owned(), q));
@@ -2102,6 +2137,7 @@ impl WooCommerceAdapter {
             },
             products,
             unreadable: unread,
+            details,
             ..Default::default()
         })
     }

@@ -195,11 +195,26 @@ struct Cart {
     /// Counts a `GET qoh` page writes as given rather than as the SKU's number
     /// ([`Emulator::set_qoh_json`]).
     written: HashMap<String, Value>,
+    /// Product names by SKU (a plain item's, a parent's; a variant's own title where the
+    /// platform has one): `""` where none was given ([`Emulator::set_item_details`]).
+    names: HashMap<String, String>,
+    /// A variant's (option name, value) pairs, by its SKU.
+    options: HashMap<String, Vec<(String, String)>>,
     shopify: shopify::State,
     bigcommerce: bigcommerce::State,
 }
 
 impl Cart {
+    /// `sku`'s name ([`Emulator::set_item_details`]), `""` where none was given.
+    fn name_of(&self, sku: &str) -> &str {
+        self.names.get(sku).map_or("", String::as_str)
+    }
+
+    /// A variant's (option name, value) pairs ([`Emulator::set_item_details`]).
+    fn options_of(&self, sku: &str) -> &[(String, String)] {
+        self.options.get(sku).map_or(&[], Vec::as_slice)
+    }
+
     /// The platform id of `sku`, handed out on first use.
     fn id_of(&mut self, sku: &str) -> u64 {
         if let Some(id) = self.ids.get(sku) {
@@ -400,6 +415,25 @@ impl Emulator {
         cart.items.remove(parent_sku);
         cart.parents.insert(sku.to_owned(), parent_sku.to_owned());
         cart.items.insert(sku.to_owned(), qoh);
+    }
+
+    /// Platform modes: names `sku` (a plain item or a product: its name or title; `""` until
+    /// set, as a product saved without one) and gives a variant its option values, as
+    /// `[("Size", "M"), ("Colour", "Red")]`. Listings answer them in the platform's fields:
+    /// WooCommerce a product's `name` and a variation's `attributes`; Shopify a variant's
+    /// `title` (its values joined by " / ", `Default Title` without any), `selectedOptions`
+    /// and `product { title }`; BigCommerce a product's `name` and a variant's
+    /// `option_values`.
+    pub fn set_item_details(&self, sku: &str, name: &str, options: &[(&str, &str)]) {
+        let mut cart = self.shared.cart.lock();
+        cart.names.insert(sku.to_owned(), name.to_owned());
+        cart.options.insert(
+            sku.to_owned(),
+            options
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
     }
 
     /// The platform id the emulator gave `sku` (platform modes), if the SKU exists.

@@ -17,7 +17,10 @@
 //! - `productVariants(first:, after:, query:)` with `sku:"…" OR sku:"…"` searches; nodes with
 //!   `sku` and `inventoryItem { id inventoryLevel(locationId:) { quantities(names:
 //!   ["available"]) { name quantity } } }`, `pageInfo { hasNextPage endCursor }`; `first` at
-//!   most 250.
+//!   most 250. Each node answers too the variant's `title` (its option values joined by
+//!   " / ", `Default Title` for a plain item), `selectedOptions { name value }` (`Title:
+//!   Default Title` for a plain item) and `product { title }`
+//!   ([`super::Emulator::set_item_details`]).
 //! - any number of aliased `inventoryAdjustQuantities(input: $var) @idempotent(key: "…")`
 //!   mutations in one document: a key seen before answers the original result and changes
 //!   nothing. Without the directive the mutation fails from version `2026-04` on (Shopify made
@@ -28,7 +31,8 @@
 //!   `CHANGE_FROM_QUANTITY_STALE` and nothing is set.
 //!
 //! Cost: a mutation field costs 10, a `productVariants` page `2 + 4 × first` (each variant
-//! selects four objects), a `location` 1, a `nodes` check 2 an id. A request above 1000
+//! selects four objects; six, `2 + 6 × first`, where the query selects `selectedOptions` and
+//! `product`, as the listing does), a `location` 1, a `nodes` check 2 an id. A request above 1000
 //! answers `MAX_COST_EXCEEDED`; one above the bucket's `currentlyAvailable` answers the
 //! `THROTTLED` error with `extensions.cost.throttleStatus`, as the rate-limit page shows. The
 //! bucket refills at `restoreRate` points per second of wall time. Quantities beyond
@@ -290,8 +294,13 @@ pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Ans
         MUTATION_COST
     } else if is_read {
         // A connection is 2 + first × the node's cost; a node here selects four objects (the
-        // variant, its inventory item, the level, the quantities list).
-        2.0 + 4.0 * first.max(0) as f64
+        // variant, its inventory item, the level, the quantities list), six with the
+        // listing's `product` and `selectedOptions`.
+        let node = match query.contains("selectedOptions") {
+            true => 6.0,
+            false => 4.0,
+        };
+        2.0 + node * first.max(0) as f64
     } else if is_location {
         1.0
     } else if is_nodes {
@@ -773,7 +782,29 @@ fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<V
             let level = (location == Some(LOCATION_GID) && stocked).then(
                 || json!({"quantities": [{"name": "available", "quantity": cart.items[sku]}]}),
             );
-            json!({"sku": sku, "inventoryItem": {"id": item_gid(id), "tracked": true, "inventoryLevel": level}})
+            // A plain item is its product's one variant, titled `Default Title`.
+            let product = cart.parents.get(sku).unwrap_or(sku);
+            let options = cart.options_of(sku);
+            let (title, selected) = match options.is_empty() {
+                true => (
+                    "Default Title".to_owned(),
+                    vec![json!({"name": "Title", "value": "Default Title"})],
+                ),
+                false => (
+                    options
+                        .iter()
+                        .map(|(_, v)| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                    options
+                        .iter()
+                        .map(|(n, v)| json!({"name": n, "value": v}))
+                        .collect(),
+                ),
+            };
+            json!({"sku": sku, "title": title, "selectedOptions": selected,
+                   "product": {"title": cart.name_of(product)},
+                   "inventoryItem": {"id": item_gid(id), "tracked": true, "inventoryLevel": level}})
         })
         .collect();
     Ok(json!({

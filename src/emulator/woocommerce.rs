@@ -11,7 +11,9 @@
 //!   (deleted, in the bin, or not variable) are `200 []`, as WooCommerce answers them (its
 //!   list is a query by parent, with no check of the parent). Products are listed by id: plain items are `simple`
 //!   products, parents of [`super::Emulator::set_variant_qoh`] are `variable` products with
-//!   their `variations` ids and no stock of their own.
+//!   their `variations` ids and no stock of their own. A product answers its `name` and a
+//!   variation its `attributes` (`[{id, name, option}]`) as
+//!   [`super::Emulator::set_item_details`] gave them.
 //! - `GET products?sku=A,B` as WooCommerce's `sku` filter (`prepare_objects_query` of its
 //!   products controllers): the value is cleaned as `sanitize_text_field` would (trimmed;
 //!   empty or `"0"` sets no filter, as PHP's `empty`), split at commas, and the whole value
@@ -78,17 +80,25 @@ fn variations(cart: &Cart, parent: &str) -> Vec<(u64, String)> {
 fn product_json(cart: &Cart, id: u64, sku: &str) -> Value {
     let vars = variations(cart, sku);
     if vars.is_empty() {
-        json!({"id": id, "sku": sku, "type": "simple", "manage_stock": true,
-               "stock_quantity": served(cart, sku), "variations": []})
+        json!({"id": id, "sku": sku, "name": cart.name_of(sku), "type": "simple",
+               "manage_stock": true, "stock_quantity": served(cart, sku), "variations": []})
     } else {
-        json!({"id": id, "sku": sku, "type": "variable", "manage_stock": false,
-               "stock_quantity": null,
+        json!({"id": id, "sku": sku, "name": cart.name_of(sku), "type": "variable",
+               "manage_stock": false, "stock_quantity": null,
                "variations": vars.iter().map(|(i, _)| *i).collect::<Vec<_>>()})
     }
 }
 
+/// A variation: its `attributes` as WooCommerce answers them, `[{id, name, option}]` (id 0:
+/// a custom attribute, not a global one).
 fn variation_json(cart: &Cart, id: u64, sku: &str) -> Value {
-    json!({"id": id, "sku": sku, "manage_stock": true, "stock_quantity": served(cart, sku)})
+    let attributes: Vec<Value> = cart
+        .options_of(sku)
+        .iter()
+        .map(|(name, option)| json!({"id": 0, "name": name, "option": option}))
+        .collect();
+    json!({"id": id, "sku": sku, "manage_stock": true, "stock_quantity": served(cart, sku),
+           "attributes": attributes})
 }
 
 /// `sku`'s `stock_quantity` as a listing writes it: as [`super::Emulator::set_qoh_json`]
