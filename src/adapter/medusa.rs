@@ -18,6 +18,11 @@
 //!   `POST /admin/inventory-items/{id}/location-levels/{location_id}` (renderings of Medusa's
 //!   OpenAPI spec): <https://docs.mercurjs.com/api-reference/admin-inventory-items/manage-inventory-levels>,
 //!   <https://docs.mercurjs.com/api-reference/admin-inventory-items/update-an-inventory-level-of-an-inventory-item>
+//! - an inventory item's variants (`*variants`, as Medusa's admin reads them for an inventory
+//!   item's page), with their `title`, product `title` and `options` (each `value` and its
+//!   option's `title`), which Get QOH gives the items it creates:
+//!   <https://docs.medusajs.com/api/admin/inventory-items/list-inventory-items>,
+//!   <https://docs.medusajs.com/resources/commerce-modules/product>
 //! - inventory concepts (levels per stock location, reservations):
 //!   <https://docs.medusajs.com/resources/commerce-modules/inventory/concepts>
 //!
@@ -127,6 +132,46 @@ fn page_cursor(c: &str) -> std::result::Result<(u64, u32, Option<String>), CartE
 
 /// The fields asked for with every inventory item.
 const FIELDS: &str = "id,sku,*location_levels";
+
+/// [`FIELDS`] with what Get QOH gives an item it creates (`CataloguePage::details`): the
+/// inventory item's variants (the link the admin's inventory page reads, `*variants`), each
+/// with its `title`, its product's `title`, and its option values with their option's
+/// `title`. Medusa's list of inventory items takes any field of the item and its links.
+const LIST_FIELDS: &str = "id,sku,title,*location_levels,variants.title,variants.product.title,\
+variants.options.value,variants.options.option.title";
+
+/// The option Medusa gives a product made without options, and its one value: no option of
+/// the owner's.
+const DEFAULT_OPTION: &str = "Default option";
+
+/// What Get QOH gives an item it creates of inventory item `i` (`CataloguePage::details`): its
+/// variant's product title and own title (`T-shirt - M / Red`; the inventory item's `title`
+/// where it is linked to no variant), and the variant's (option title, value) pairs. An
+/// inventory item shared by several variants is described by the first.
+fn details_of(i: &Value) -> (String, Vec<(String, String)>) {
+    let Some(v) = i["variants"].as_array().and_then(|v| v.first()) else {
+        return (
+            i["title"].as_str().unwrap_or("").trim().to_owned(),
+            Vec::new(),
+        );
+    };
+    let options: Vec<(String, String)> = v["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| Some((o["option"]["title"].as_str()?, o["value"].as_str()?)))
+        .filter(|(name, _)| *name != DEFAULT_OPTION)
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    let product = v["product"]["title"].as_str().unwrap_or("");
+    let title = v["title"].as_str().unwrap_or("");
+    // A product's only variant, titled as its product or as Medusa's default: the product's name.
+    let description = match options.is_empty() && (title == product || title == "Default variant") {
+        true => product.trim().to_owned(),
+        false => common::variant_description(product, &[title]),
+    };
+    (description, options)
+}
 
 /// How the adapter proves who it is.
 pub enum MedusaAuth {
@@ -964,7 +1009,7 @@ impl CartAdapter for MedusaAdapter {
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
         self.check_location()
-            .and_then(|()| self.page(cursor, limit, None))
+            .and_then(|()| self.page(cursor, limit, None, None))
             .map_err(|e| self.clean(e))
     }
 
@@ -976,15 +1021,16 @@ impl CartAdapter for MedusaAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<CataloguePage, CartError> {
-        let mut unreadable = Vec::new();
+        let (mut unreadable, mut details) = (Vec::new(), Vec::new());
         let counts = self
             .check_location()
-            .and_then(|()| self.page(cursor, limit, Some(&mut unreadable)))
+            .and_then(|()| self.page(cursor, limit, Some(&mut unreadable), Some(&mut details)))
             .map_err(|e| self.clean(e))?;
         let secrets = self.secrets();
         Ok(CataloguePage {
             counts,
             unreadable: common::scrub_reasons(unreadable, &secrets),
+            details,
             ..Default::default()
         })
     }
@@ -1222,12 +1268,20 @@ impl MedusaAdapter {
     /// pushed there as (SKU, why) and left out of the page (Get QOH, the drift report and
     /// the preflight, through `fetch_catalogue`); without, it fails the page (a page of
     /// counts, `fetch_quantities`, has no place for one not read).
+    ///
+    /// With `details`, each inventory item's variant is asked for too ([`LIST_FIELDS`]), and
+    /// what Get QOH gives an item it creates is pushed there (`CataloguePage::details`).
     fn page(
         &self,
         cursor: Option<&str>,
         limit: u32,
         mut unreadable: Option<&mut Vec<(String, String)>>,
+        mut details: Option<&mut Vec<(String, String, Vec<(String, String)>)>>,
     ) -> std::result::Result<QuantityPage, CartError> {
+        let fields = match details {
+            Some(_) => LIST_FIELDS,
+            None => FIELDS,
+        };
         let (mut offset, mut restarts, mut last) = match cursor {
             None => {
                 self.listed.lock().clear();
@@ -1240,7 +1294,7 @@ impl MedusaAdapter {
             let overlap = u64::from(last.is_some() && offset > 0);
             let mut url = self.url("admin/inventory-items");
             url.query_pairs_mut()
-                .append_pair("fields", FIELDS)
+                .append_pair("fields", fields)
                 .append_pair("limit", &(u64::from(limit) + overlap).to_string())
                 .append_pair("offset", &(offset - overlap).to_string())
                 .append_pair("order", "id");
@@ -1297,6 +1351,10 @@ impl MedusaAdapter {
                     continue;
                 }
                 let Some(sku) = f.sku else { continue };
+                if let Some(out) = details.as_deref_mut() {
+                    let (description, options) = details_of(i);
+                    out.push((sku.clone(), description, options));
+                }
                 ids.insert(sku.clone(), f.id);
                 if let Some(l) = f.level {
                     items.push((sku, l.available));
