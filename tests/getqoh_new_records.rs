@@ -213,3 +213,29 @@ fn medusa_new_products_carry_their_titles_and_options() {
         ("Mug", "{}")
     );
 }
+
+/// BigCommerce: the Inventory API names nothing, so the catalogue is read for the page's
+/// products: the product's `name`, a variant's `option_values`; and a variant whose product
+/// has a SKU of its own is made a variant of that product (created too, without stock), as
+/// WooCommerce's are, rather than an item of its own (until 2026-12-05 it was a plain item,
+/// which cannot be moved under its product afterwards).
+#[test]
+fn bigcommerce_new_products_carry_their_names_and_options() {
+    let f = fixture(Mode::BigCommerce);
+    tee_and_mug(&f);
+    let cart = f.cart(100);
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 3, "{r:?}");
+    assert_eq!(
+        described(&f, "TEE-M"),
+        (
+            "T-shirt - M / Red".into(),
+            json!({"Size": "M", "Colour": "Red"}),
+            Some("TEE".into())
+        )
+    );
+    assert_eq!(described(&f, "TEE"), ("T-shirt".into(), json!({}), None));
+    assert_eq!(described(&f, "MUG"), ("Mug".into(), json!({}), None));
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 4);
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 7);
+}

@@ -9,6 +9,12 @@
 //! - reading levels, `GET /v3/inventory/locations/{location_id}/items` (`page`, `limit`,
 //!   `sku:in`; `available_to_sell`, `total_inventory_onhand`, `meta.pagination`):
 //!   <https://developer.bigcommerce.com/docs/rest-management/inventory/items>
+//! - products' `name` and `sku`, and their variants' `sku` and `option_values`
+//!   (`option_display_name`, `label`), `GET /v3/catalog/products` with `id:in`,
+//!   `include=variants` and `include_fields`, which Get QOH gives the items it creates (one
+//!   more read per page of its listing):
+//!   <https://developer.bigcommerce.com/docs/rest-catalog/products>,
+//!   <https://developer.bigcommerce.com/docs/rest-catalog/product-variants>
 //! - rate limits: `X-Rate-Limit-Requests-Left`, `X-Rate-Limit-Time-Reset-Ms`,
 //!   `X-Rate-Limit-Time-Window-Ms`, `X-Rate-Limit-Requests-Quota`, and 429:
 //!   <https://docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits>
@@ -153,6 +159,8 @@ struct Listed {
     sku: String,
     count: i64,
     id: Option<String>,
+    /// Its product's id (`identity.product_id`).
+    product: Option<u64>,
     /// The location's safety stock for the item (`settings.safety_stock`): kept off the
     /// storefront, and below which BigCommerce takes no relative adjustment.
     safety: i64,
@@ -481,6 +489,7 @@ impl BigCommerceAdapter {
                     sku: sku.to_owned(),
                     count,
                     id,
+                    product: identity["product_id"].as_u64(),
                     safety: d["settings"]["safety_stock"].as_i64().unwrap_or(0),
                 })
             })
@@ -969,12 +978,16 @@ impl CartAdapter for BigCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<CataloguePage, CartError> {
-        let (counts, unreadable) = self
-            .read_page(cursor, limit)
+        let (page, described) = self
+            .read_page(cursor, limit, true)
             .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))?;
+        let (counts, unreadable) = page;
+        let (details, products) = described.unwrap_or_default();
         Ok(CataloguePage {
             counts,
             unreadable: common::scrub_reasons(unreadable, &self.secrets),
+            details,
+            products,
             ..Default::default()
         })
     }
@@ -1072,15 +1085,19 @@ impl BigCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        self.read_page(cursor, limit).map(|(page, _)| page)
+        self.read_page(cursor, limit, false)
+            .map(|((page, _), _)| page)
     }
 
-    /// One page of counts, and (SKU, why) for each item listed whose count cannot be read.
+    /// One page of counts, and (SKU, why) for each item listed whose count cannot be read;
+    /// with `describe`, what the catalogue says of the page's products too
+    /// ([`BigCommerceAdapter::describe`]).
     fn read_page(
         &self,
         cursor: Option<&str>,
         limit: u32,
-    ) -> std::result::Result<(QuantityPage, Vec<(String, String)>), CartError> {
+        describe: bool,
+    ) -> std::result::Result<(ReadPage, Option<Described>), CartError> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let mut at = match cursor {
             None => {
@@ -1113,15 +1130,19 @@ impl BigCommerceAdapter {
                 _ => break listing,
             }
         };
-        let items: Vec<(String, i64)> = {
+        let kept: Vec<Listed> = {
             let mut listed = self.listed.lock();
             listing
                 .items
                 .into_iter()
                 .filter(|i| i.id.as_ref().map_or(true, |id| listed.insert(id.clone())))
-                .map(|i| (i.sku, i.count))
                 .collect()
         };
+        let described = match describe {
+            true => Some(self.describe(&kept)?),
+            false => None,
+        };
+        let items: Vec<(String, i64)> = kept.into_iter().map(|i| (i.sku, i.count)).collect();
         let unreadable: Vec<(String, String)> = {
             let mut listed = self.listed.lock();
             listing
@@ -1140,11 +1161,106 @@ impl BigCommerceAdapter {
             restarts: at.restarts,
         };
         Ok((
-            QuantityPage {
-                items,
-                next_cursor: (at.page < listing.pages).then(|| next.to_string()),
-            },
-            unreadable,
+            (
+                QuantityPage {
+                    items,
+                    next_cursor: (at.page < listing.pages).then(|| next.to_string()),
+                },
+                unreadable,
+            ),
+            described,
         ))
     }
+
+    /// What the catalogue says of the products of `listed` (`CataloguePage::details` and
+    /// `products`): a product's `name`; a variant's product name and option values
+    /// (`option_values`, each `option_display_name` and `label`), and its product's SKU where
+    /// that differs from its own. The Inventory API names neither, so this is one more read a
+    /// page, `GET /v3/catalog/products?id:in=…&include=variants&include_fields=name,sku` (per
+    /// [`PRODUCTS_PER_READ`] products). A token without the catalogue's read scope (401,
+    /// 403) or a refusal of the read (another 4xx) gives nothing, and Get QOH creates items
+    /// without names as before, rather than fail for what the counts do not need.
+    fn describe(&self, listed: &[Listed]) -> std::result::Result<Described, CartError> {
+        let mut ids: Vec<u64> = listed.iter().filter_map(|i| i.product).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut found: HashMap<u64, Value> = HashMap::new();
+        for chunk in ids.chunks(PRODUCTS_PER_READ) {
+            let mut url = self
+                .base
+                .join("v3/catalog/products")
+                .expect("fixed relative path");
+            let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            url.query_pairs_mut()
+                .append_pair("id:in", &list.join(","))
+                .append_pair("include", "variants")
+                .append_pair("include_fields", "name,sku")
+                .append_pair("limit", &PRODUCTS_PER_READ.to_string());
+            let bytes = match self.send(self.client.get(url), false) {
+                Ok(b) => b,
+                Err(CartError::Unauthorized(_) | CartError::Rejected(_)) => {
+                    return Ok(Described::default())
+                }
+                Err(e) => return Err(e),
+            };
+            let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+                return Ok(Described::default());
+            };
+            for p in v["data"].as_array().into_iter().flatten() {
+                if let Some(id) = p["id"].as_u64() {
+                    found.insert(id, p.clone());
+                }
+            }
+        }
+        let (mut details, mut products) = (Vec::new(), Vec::new());
+        let mut named = HashSet::new();
+        for item in listed {
+            let Some(p) = item.product.and_then(|id| found.get(&id)) else {
+                continue;
+            };
+            let name = p["name"].as_str().unwrap_or("");
+            let product_sku = p["sku"].as_str().unwrap_or("").trim();
+            let variant = p["variants"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["sku"].as_str() == Some(item.sku.as_str()));
+            let options: Vec<(String, String)> = variant
+                .and_then(|v| v["option_values"].as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|o| Some((o["option_display_name"].as_str()?, o["label"].as_str()?)))
+                .map(|(n, l)| (n.to_owned(), l.to_owned()))
+                .collect();
+            // A product's base variant (no option values) is the product itself.
+            if options.is_empty() || item.sku.trim() == product_sku {
+                details.push((item.sku.clone(), name.to_owned(), Vec::new()));
+                continue;
+            }
+            let values: Vec<&str> = options.iter().map(|(_, l)| l.as_str()).collect();
+            details.push((
+                item.sku.clone(),
+                common::variant_description(name, &values),
+                options,
+            ));
+            if !product_sku.is_empty() {
+                products.push((item.sku.clone(), product_sku.to_owned()));
+                if named.insert(product_sku.to_owned()) {
+                    details.push((product_sku.to_owned(), name.to_owned(), Vec::new()));
+                }
+            }
+        }
+        Ok((details, products))
+    }
 }
+
+/// A page of counts, and (SKU, why) for each item listed whose count cannot be read.
+type ReadPage = (QuantityPage, Vec<(String, String)>);
+/// `CataloguePage::details` and `products` of a page ([`BigCommerceAdapter::describe`]).
+type Described = (
+    Vec<(String, String, Vec<(String, String)>)>,
+    Vec<(String, String)>,
+);
+
+/// Products per catalogue read (BigCommerce's largest page).
+const PRODUCTS_PER_READ: usize = 250;

@@ -11,6 +11,11 @@
 //! - `GET locations/{location_id}/items?page=&limit=&sku:in=` → `data` of `identity`,
 //!   `available_to_sell`, `total_inventory_onhand`, `settings`, and `meta.pagination`; limit
 //!   1–1000 (default 50).
+//! - `GET /stores/{store_hash}/v3/catalog/products?id:in=&include=variants&include_fields=`:
+//!   the products asked for, with `name` and `sku`, and their variants' `sku` and
+//!   `option_values` (`option_display_name`, `label`) as
+//!   [`super::Emulator::set_item_details`] gave them; a plain item has one base variant
+//!   without option values. Not counted as a `Get` (no count is read there).
 //! - Every answer carries `X-Rate-Limit-Requests-Quota`, `X-Rate-Limit-Requests-Left`,
 //!   `X-Rate-Limit-Time-Window-Ms` and `X-Rate-Limit-Time-Reset-Ms`; past the quota the answer
 //!   is 429 and nothing is done.
@@ -149,6 +154,12 @@ fn inventory_path(path: &str) -> Option<&str> {
     Some(&path[at + "/v3/inventory/".len()..])
 }
 
+/// The catalogue's products endpoint: no count is read there, so it is no `Get`
+/// ([`super::Emulator::get_requests`] counts the inventory's pages).
+fn is_catalogue(path: &str) -> bool {
+    path.ends_with("/v3/catalog/products")
+}
+
 pub(super) fn kind(request: &Request) -> Option<RequestKind> {
     match (request.method.as_str(), inventory_path(&request.path)?) {
         ("POST", "adjustments/relative") => Some(RequestKind::Adjust),
@@ -185,6 +196,9 @@ fn serve(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
         if request.header("x-auth-token") != Some(token.as_str()) {
             return bc_error(401, "Unauthorized: missing or wrong X-Auth-Token");
         }
+    }
+    if request.method == "GET" && is_catalogue(&request.path) {
+        return products(cart, request);
     }
     let Some(rest) = inventory_path(&request.path) else {
         return bc_error(404, format!("no such endpoint: {}", request.path));
@@ -346,5 +360,103 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
         json!({"data": data, "meta": {"pagination": {
             "total": total, "count": count, "per_page": limit,
             "current_page": page, "total_pages": total_pages}}}),
+    )
+}
+
+/// `GET /v3/catalog/products?id:in=&include=variants&include_fields=`: the products among
+/// the ids asked (plain items, and the parents of variants), each with `id` and the fields
+/// `include_fields` names (`name`, `sku`; all of them without it), and with `include=variants`
+/// its `variants`: a plain item its one base variant (its own id and SKU, no option values),
+/// a parent its variants with their `option_values` (`[{id, label, option_id,
+/// option_display_name}]`). At most 250 a page.
+fn products(cart: &Cart, request: &Request) -> Answer {
+    let Some(pairs) = request.query_pairs() else {
+        return bc_error(400, "bad query string");
+    };
+    let (mut ids, mut variants, mut fields, mut limit) = (None, false, None, 50usize);
+    for (k, v) in pairs {
+        match k.as_str() {
+            "id:in" => {
+                ids = Some(
+                    v.split(',')
+                        .filter_map(|i| i.parse::<u64>().ok())
+                        .collect::<Vec<_>>(),
+                )
+            }
+            "include" => variants = v.split(',').any(|i| i == "variants"),
+            "include_fields" => fields = Some(v.split(',').map(str::to_owned).collect::<Vec<_>>()),
+            "limit" => match v.parse() {
+                Ok(l) if (1..=250).contains(&l) => limit = l,
+                _ => return bc_error(422, "limit must be 1 to 250"),
+            },
+            _ => {}
+        }
+    }
+    // Products: SKUs no variant of another, with stock or variants of their own.
+    let mut list: Vec<(u64, &str)> = cart
+        .ids
+        .iter()
+        .filter(|(sku, _)| !cart.parents.contains_key(*sku))
+        .filter(|(sku, _)| {
+            cart.items.contains_key(*sku) || cart.parents.values().any(|p| p == *sku)
+        })
+        .filter(|(_, id)| ids.as_ref().map_or(true, |ids| ids.contains(*id)))
+        .map(|(sku, id)| (*id, sku.as_str()))
+        .collect();
+    list.sort();
+    let total = list.len();
+    let data: Vec<Value> = list
+        .into_iter()
+        .take(limit)
+        .map(|(id, sku)| {
+            let all = json!({"id": id, "name": cart.name_of(sku), "sku": sku});
+            let mut p = match &fields {
+                None => all,
+                Some(f) => {
+                    let mut p = json!({"id": id});
+                    for k in ["name", "sku"] {
+                        if f.iter().any(|x| x == k) {
+                            p[k] = all[k].clone();
+                        }
+                    }
+                    p
+                }
+            };
+            if variants {
+                let mut of: Vec<(u64, &str)> = cart
+                    .parents
+                    .iter()
+                    .filter(|(v, parent)| parent.as_str() == sku && cart.items.contains_key(*v))
+                    .map(|(v, _)| (cart.ids[v], v.as_str()))
+                    .collect();
+                of.sort();
+                p["variants"] = match of.is_empty() {
+                    true => json!([{"id": id, "product_id": id, "sku": sku, "option_values": []}]),
+                    false => of
+                        .iter()
+                        .map(|(vid, v)| {
+                            let values: Vec<Value> = cart
+                                .options_of(v)
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (name, label))| {
+                                    json!({"id": i + 1, "label": label, "option_id": i + 1,
+                                           "option_display_name": name})
+                                })
+                                .collect();
+                            json!({"id": vid, "product_id": id, "sku": v, "option_values": values})
+                        })
+                        .collect(),
+                };
+            }
+            p
+        })
+        .collect();
+    let count = data.len();
+    Answer::json(
+        200,
+        json!({"data": data, "meta": {"pagination": {
+            "total": total, "count": count, "per_page": limit,
+            "current_page": 1, "total_pages": total.div_ceil(limit)}}}),
     )
 }
