@@ -1264,3 +1264,37 @@ type Described = (
 
 /// Products per catalogue read (BigCommerce's largest page).
 const PRODUCTS_PER_READ: usize = 250;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::scripted::Scripted;
+
+    /// A token without the catalogue's read scope (403 to `GET /v3/catalog/products`) still
+    /// lists its counts: the names are left out, not the page (Get QOH creates the items
+    /// without names, as before 2026-12-05).
+    #[test]
+    fn a_catalogue_refused_leaves_the_counts_unnamed_not_failed() {
+        let server = Scripted::start(vec![
+            (
+                200,
+                r#"{"data":[{"identity":{"sku":"TEE-M","variant_id":2,"product_id":1},
+                    "total_inventory_onhand":4,"settings":{"safety_stock":0}}],
+                    "meta":{"pagination":{"total":1,"total_pages":1}}}"#,
+            ),
+            (403, r#"{"status":403,"title":"You don't have a required scope"}"#),
+        ]);
+        let adapter = BigCommerceAdapter::new(
+            &server.url,
+            Secret::new("bc_token"),
+            1,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let page = adapter.fetch_catalogue(None, 50).unwrap();
+        assert_eq!(page.counts.items, vec![("TEE-M".to_owned(), 4)]);
+        assert!(page.details.is_empty() && page.products.is_empty(), "{page:?}");
+        let seen = server.finish();
+        assert!(seen[1].0.contains("/v3/catalog/products?id%3Ain=1"), "{seen:?}");
+    }
+}
