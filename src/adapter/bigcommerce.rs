@@ -1257,10 +1257,7 @@ impl BigCommerceAdapter {
 /// A page of counts, and (SKU, why) for each item listed whose count cannot be read.
 type ReadPage = (QuantityPage, Vec<(String, String)>);
 /// `CataloguePage::details` and `products` of a page ([`BigCommerceAdapter::describe`]).
-type Described = (
-    Vec<(String, String, Vec<(String, String)>)>,
-    Vec<(String, String)>,
-);
+type Described = (Vec<super::ItemDetails>, Vec<(String, String)>);
 
 /// Products per catalogue read (BigCommerce's largest page).
 const PRODUCTS_PER_READ: usize = 250;
@@ -1282,7 +1279,10 @@ mod tests {
                     "total_inventory_onhand":4,"settings":{"safety_stock":0}}],
                     "meta":{"pagination":{"total":1,"total_pages":1}}}"#,
             ),
-            (403, r#"{"status":403,"title":"You don't have a required scope"}"#),
+            (
+                403,
+                r#"{"status":403,"title":"You don't have a required scope"}"#,
+            ),
         ]);
         let adapter = BigCommerceAdapter::new(
             &server.url,
@@ -1293,8 +1293,14 @@ mod tests {
         .unwrap();
         let page = adapter.fetch_catalogue(None, 50).unwrap();
         assert_eq!(page.counts.items, vec![("TEE-M".to_owned(), 4)]);
-        assert!(page.details.is_empty() && page.products.is_empty(), "{page:?}");
+        assert!(
+            page.details.is_empty() && page.products.is_empty(),
+            "{page:?}"
+        );
         let seen = server.finish();
-        assert!(seen[1].0.contains("/v3/catalog/products?id%3Ain=1"), "{seen:?}");
+        assert!(
+            seen[1].0.contains("/v3/catalog/products?id%3Ain=1"),
+            "{seen:?}"
+        );
     }
 }

@@ -859,6 +859,23 @@ pub(crate) fn outcomes(out: Vec<Option<SendOutcome>>) -> Vec<SendOutcome> {
         .collect()
 }
 
+/// A variant's description as an order manager shows it: its product's name and its option
+/// values, `T-shirt - M / Red` (the product's name alone where no value is given, the
+/// values alone where the product has no name). For `CataloguePage::details`.
+pub(crate) fn variant_description(product: &str, values: &[&str]) -> String {
+    let values: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let product = product.trim();
+    match (product.is_empty(), values.is_empty()) {
+        (_, true) => product.to_owned(),
+        (true, false) => values.join(" / "),
+        (false, false) => format!("{product} - {}", values.join(" / ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -927,22 +944,5 @@ mod tests {
                 "{body}"
             );
         }
-    }
-}
-
-/// A variant's description as an order manager shows it: its product's name and its option
-/// values, `T-shirt - M / Red` (the product's name alone where no value is given, the
-/// values alone where the product has no name). For `CataloguePage::details`.
-pub(crate) fn variant_description(product: &str, values: &[&str]) -> String {
-    let values: Vec<&str> = values
-        .iter()
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .collect();
-    let product = product.trim();
-    match (product.is_empty(), values.is_empty()) {
-        (_, true) => product.to_owned(),
-        (true, false) => values.join(" / "),
-        (false, false) => format!("{product} - {}", values.join(" / ")),
     }
 }

@@ -92,8 +92,8 @@
 use super::common::{self, outcome_for_failed_request};
 use super::http_json::truncate;
 use super::{
-    CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
-    UpdateMode,
+    CartAdapter, CartError, CataloguePage, DeltaSend, ItemDetails, QuantityPage, QuantitySet,
+    SendOutcome, UpdateMode,
 };
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -1276,7 +1276,7 @@ impl MedusaAdapter {
         cursor: Option<&str>,
         limit: u32,
         mut unreadable: Option<&mut Vec<(String, String)>>,
-        mut details: Option<&mut Vec<(String, String, Vec<(String, String)>)>>,
+        mut details: Option<&mut Vec<ItemDetails>>,
     ) -> std::result::Result<QuantityPage, CartError> {
         let fields = match details {
             Some(_) => LIST_FIELDS,

@@ -412,8 +412,12 @@ pub struct CataloguePage {
     /// value is cut at 255 bytes (on a character boundary), an attribute without a name is
     /// left out, as is a name given twice (the first is kept). A SKU given twice takes its
     /// first entry. Leave it empty where the cart says nothing of its products.
-    pub details: Vec<(String, String, Vec<(String, String)>)>,
+    pub details: Vec<ItemDetails>,
 }
+
+/// What a cart says of one SKU, for [`CataloguePage::details`]: (SKU, description, (option
+/// name, value) pairs).
+pub type ItemDetails = (String, String, Vec<(String, String)>);
 
 /// The integrator's trait: one implementation per kind of cart.
 ///

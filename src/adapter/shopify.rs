@@ -1908,7 +1908,7 @@ struct ListPage {
     /// (SKU, why) of each tracked variant with no level at the cart's location.
     unlisted: Vec<(String, String)>,
     /// (SKU, description, option pairs) of each tracked variant (`CataloguePage::details`).
-    details: Vec<(String, String, Vec<(String, String)>)>,
+    details: Vec<super::ItemDetails>,
 }
 
 impl ShopifyAdapter {
