@@ -697,8 +697,12 @@ impl Store {
     /// `Attribute` cart, its product's total for a `Sku` cart), and the other level's cart
     /// does not list that SKU, so it would refuse it, and the sale would never reach it. Let
     /// the controller send them (or discard them, then Send QOH) first. A cart switched from
-    /// `sku` to `attribute` (or `none`) is never sent a product with variants again: each whose
-    /// total it was sent or read is set to 0 there at its next Send QOH. A change of the level,
+    /// `sku` to `attribute` (or `none`) is never sent a product with variants again, and one
+    /// switched from `attribute` (or `none`) to `sku` never a variant: each whose count it was
+    /// sent or read is set to 0 there at its next Send QOH, which the owner runs after the
+    /// change to set the new level's counts (the preflight lists each); a change is refused
+    /// while such an item is taken off the cart (`sync: false`) with a count above 0 kept of
+    /// what the cart shows (put it back first). A change of the level,
     /// the adapter or its settings forgets what Get QOH kept of the cart's counts; one that
     /// makes real-time changes start going to the cart is `Busy` as [`Store::set_cart_sync`].
     /// A change of the adapter, the shop (its URL or stock location) or the level is `Busy`
@@ -777,6 +781,9 @@ impl Store {
                     )));
                 }
             }
+            if let Some(old) = old.as_ref().filter(|old| old.level() != new_level) {
+                crate::items::refuse_level_change_while_kept_off(c, old, old.level(), new_level)?;
+            }
             // (Before a change that may stop real-time changes going to it.)
             sql::targets_mark_shown(c)?;
             let resumes = old.as_ref().map_or(true, |old| {
@@ -822,9 +829,7 @@ impl Store {
                     sql::pulled_forget_cart(c, id)?;
                 } else if old.level() != new_level {
                     sql::pulled_forget_variants(c, id)?;
-                    if new_level == SyncLevel::Attribute {
-                        crate::items::products_zeroed_at_attribute_level(c, id)?;
-                    }
+                    crate::items::zeroed_at_new_level(c, id, old.level(), new_level)?;
                 }
             }
             crate::manual::pulled_to_realtime(c, &workstation)?;

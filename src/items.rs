@@ -697,12 +697,62 @@ fn zeroed_where_shown_by_hand(c: &Connection, product: &Item) -> Result<()> {
     Ok(())
 }
 
-/// A cart switched from `Sku` to `Attribute` level is no longer sent its products with
-/// variants (rule 5), whose totals it was shown: each it was sent or read the count of, and
-/// that is not taken off it, is set to 0 there at its next Send QOH, which the owner runs to
-/// set the variants (else the total stays on sale there for good, as after a first variant).
-pub(crate) fn products_zeroed_at_attribute_level(c: &Connection, cart: CartId) -> Result<()> {
-    for (id, sku) in sql::products_with_variants(c)? {
+/// The items a cart at `old` level is shown (rule 5) and one at `new` level is not: each
+/// variant when it goes from `Attribute` to `Sku` (which is shown products' totals), each
+/// product with variants when it goes the other way; none when the level stays.
+fn shown_only_at(c: &Connection, old: SyncLevel, new: SyncLevel) -> Result<Vec<(ItemId, String)>> {
+    match (old, new) {
+        (SyncLevel::Sku, SyncLevel::Attribute) => sql::products_with_variants(c),
+        (SyncLevel::Attribute, SyncLevel::Sku) => sql::variants_all(c),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Refuses to change `cart`'s real-time level from `old` to `new` while an item the old level
+/// shows and the new one does not is taken off the cart (`sync: false`) with a count kept of
+/// what the cart shows above 0: the change forgets that count (it means nothing at the other
+/// level), the item is never sent to the cart again, not when put back either, and the cart
+/// would sell those units for good (as [`Store::delete_item`] and a first variant refuse).
+pub(crate) fn refuse_level_change_while_kept_off(
+    c: &Connection,
+    cart: &Cart,
+    old: SyncLevel,
+    new: SyncLevel,
+) -> Result<()> {
+    for (id, sku) in shown_only_at(c, old, new)? {
+        if sql::web_fields_get(c, cart.id, id)?.sync {
+            continue;
+        }
+        // (A count at or below 0, backorders the cart counts, puts nothing on sale.)
+        if let Some(kept) = sql::pulled_get(c, cart.id, id)?.filter(|k| *k > 0) {
+            return Err(Error::refused(format!(
+                "cart {:?} still shows {kept} of {sku:?}, as when it was taken off that cart \
+                 (sync: false), and at level {:?} is never sent it again: put it back on the \
+                 cart (which sends it what the store publishes) first, then change the level \
+                 (its next Send QOH then sets {sku:?} to 0 there)",
+                cart.name,
+                new.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A cart whose real-time level changes from `old` to `new` is never sent again what the old
+/// level showed it and the new one does not (rule 5): a product's total when it goes from
+/// `Sku` to `Attribute` (or no real-time sync), each variant's own count when it goes from
+/// `Attribute` to `Sku`. Each it was sent or read the count of, and that is not taken off it,
+/// is set to 0 there at its next Send QOH, which the owner runs to set the new level's counts
+/// (else that count stays on sale there for good, as after a first variant: a variant's 5 on
+/// a cart now sent its product's total sold the units the shop sold since, until 2026-12-05);
+/// the preflight lists each.
+pub(crate) fn zeroed_at_new_level(
+    c: &Connection,
+    cart: CartId,
+    old: SyncLevel,
+    new: SyncLevel,
+) -> Result<()> {
+    for (id, sku) in shown_only_at(c, old, new)? {
         let wf = sql::web_fields_get(c, cart, id)?;
         if wf.sync && sql::cart_was_shown(c, cart, id)? {
             sql::deleted_on_cart_note(c, cart, &sku, wf.remote_ref.as_deref())?;

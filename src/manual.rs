@@ -291,7 +291,8 @@ struct GetReportMark {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Warning {
     /// `pending`, `drift`, `basket`, `unmapped` or `deleted` (an item deleted from the store
-    /// that the cart may still show: Send QOH sets it to 0); `unreadable` (from 2026-12-05:
+    /// that the cart may still show, or one no longer sent to it, as a product given variants
+    /// or what its old real-time level showed it: Send QOH sets it to 0); `unreadable` (from 2026-12-05:
     /// the cart lists the item with a count it wrote unreadably; `expected` is the count to
     /// correct it to); or `more` (from 2026-12-05),
     /// without a SKU, last after the first 1,000 warnings when there were more: its message
@@ -1445,19 +1446,27 @@ impl Store {
             let mut out = Vec::new();
             for (sku, _) in sql::deleted_on_cart(c, cart.id)? {
                 // (Else deleted, or held again by a new item, sent its count after the 0.)
-                let product = sql::item_find(c, &sku)?.is_some_and(|i| i.has_variants);
-                out.push((sku, product));
+                let item = sql::item_find(c, &sku)?;
+                let product = item.as_ref().is_some_and(|i| i.has_variants);
+                let variant =
+                    item.is_some_and(|i| i.parent_id.is_some()) && cart.level() == SyncLevel::Sku;
+                out.push((sku, product, variant));
             }
             Ok(out)
         })?;
-        for (sku, product) in noted {
-            let message = match product {
-                true => format!(
+        for (sku, product, variant) in noted {
+            let message = match (product, variant) {
+                (true, _) => format!(
                     "item {sku:?} is a product with variants, no longer sent to this cart, \
                      which was shown its count before: that count may still be on sale there; \
                      Send QOH sets it to 0"
                 ),
-                false => format!(
+                (false, true) => format!(
+                    "item {sku:?} is a variant, no longer sent to this cart since its real-time \
+                     level became sku (it is sent its product's total), and was shown its own \
+                     count before: that count may still be on sale there; Send QOH sets it to 0"
+                ),
+                (false, false) => format!(
                     "item {sku:?} was deleted from the store while the cart showed its count, \
                      which may still be on sale there: Send QOH sets it to 0"
                 ),
@@ -3420,8 +3429,8 @@ fn sku_product(
 }
 
 /// Why Send QOH sets a SKU to 0 on a cart (`Store::send_zeros`).
-const NO_LONGER_SENT: &str =
-    "deleted from the store, or made a product with variants (no longer sent to this cart)";
+const NO_LONGER_SENT: &str = "deleted from the store, made a product with variants, or not \
+     sent at the cart's real-time level now (no longer sent to this cart)";
 
 /// Applies one pulled count inside the page's transaction.
 fn apply_pulled(

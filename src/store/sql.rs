@@ -534,7 +534,8 @@ pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
 }
 
 /// Notes that `cart` may still show `sku`, an item being deleted or given its first variant
-/// (no longer sent to an `Attribute` cart), with the cart's own reference for it: its next
+/// (no longer sent to an `Attribute` cart), or one the cart's new real-time level is not sent
+/// (`items::zeroed_at_new_level`), with the cart's own reference for it: its next
 /// Send QOH sets it to 0 (schema 19).
 pub(crate) fn deleted_on_cart_note(
     c: &Connection,
@@ -550,10 +551,12 @@ pub(crate) fn deleted_on_cart_note(
     Ok(())
 }
 
-/// The deleted items `cart` may still show (and products given variants), by SKU, with its
-/// reference for each; not those whose reference an item's web fields name on the cart (that
-/// item's count is what the cart is sent there now, and one taken off the cart keeps its own),
-/// but for the noted product's own, whose count is not sent while it has variants. An item
+/// The deleted items `cart` may still show (and products given variants, and what its old
+/// real-time level showed it that its level now does not), by SKU, with its reference for
+/// each; not those whose reference an item's web fields name on the cart (that item's count is
+/// what the cart is sent there now, and one taken off the cart keeps its own), but for the
+/// noted item's own where its count is not sent at the cart's level (a product with variants;
+/// a variant on a `Sku` cart). An item
 /// holding the SKU again is sent its count after the 0 (Send QOH sends the zeros first).
 pub(crate) fn deleted_on_cart(
     c: &Connection,
@@ -564,8 +567,11 @@ pub(crate) fn deleted_on_cart(
          WHERE d.cart_id = ?1
            AND NOT EXISTS (SELECT 1 FROM web_fields w JOIN items i ON i.id = w.item_id
                            WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref
-                             AND NOT (i.sku = d.sku AND EXISTS
-                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)))
+                             AND NOT (i.sku = d.sku AND (EXISTS
+                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)
+                                      OR (i.parent_id IS NOT NULL AND EXISTS
+                                          (SELECT 1 FROM carts k WHERE k.id = d.cart_id
+                                             AND k.realtime = 'sku')))))
          ORDER BY d.sku",
     )?
     .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -581,8 +587,11 @@ pub(crate) fn deleted_on_cart_lists(c: &Connection, cart: CartId, sku: &str) -> 
          WHERE d.cart_id = ?1 AND d.sku = ?2
            AND NOT EXISTS (SELECT 1 FROM web_fields w JOIN items i ON i.id = w.item_id
                            WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref
-                             AND NOT (i.sku = d.sku AND EXISTS
-                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)))",
+                             AND NOT (i.sku = d.sku AND (EXISTS
+                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)
+                                      OR (i.parent_id IS NOT NULL AND EXISTS
+                                          (SELECT 1 FROM carts k WHERE k.id = d.cart_id
+                                             AND k.realtime = 'sku')))))",
     )?
     .query_row(params![cart, sku], |_| Ok(()))
     .optional()?
@@ -1063,6 +1072,14 @@ pub(crate) fn products_with_variants(c: &Connection) -> Result<Vec<(ItemId, Stri
         "SELECT i.id, i.sku FROM items i
          WHERE EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id) ORDER BY i.id",
     )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every variant, as (id, SKU).
+pub(crate) fn variants_all(c: &Connection) -> Result<Vec<(ItemId, String)>> {
+    let mut st =
+        c.prepare_cached("SELECT id, sku FROM items WHERE parent_id IS NOT NULL ORDER BY id")?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -1,0 +1,305 @@
+//! An adversarial review of what a cart shows when its real-time level changes (`sku`: the
+//! cart is shown products only, each with its variants' total; `attribute` or `none`: each
+//! variant by its own SKU, never a product with variants). After any switch the cart must sell
+//! nothing the store does not have, and no sale may be lost or taken twice: what the old level
+//! showed and the new one does not is set to 0 at the next Send QOH (which the owner runs to
+//! set the new level's counts), and the preflight names each.
+#![cfg(feature = "emulator")]
+
+#[macro_use]
+mod common;
+
+use common::*;
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{CartId, ErrorKind, Reason, SendOptions, Store, SyncLevel};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The store's product P with sizes V1 (5) and V2 (3), and the plain item X (4).
+fn product_p_and_x(store: &Store) {
+    item(store, "P", 0);
+    variant(store, "V1", "P", 5);
+    variant(store, "V2", "P", 3);
+    item(store, "X", 4);
+}
+
+/// Saves emulator cart `name` again at real-time `level`, its box as it was.
+fn switch(
+    store: &Store,
+    emu: &Emulator,
+    name: &str,
+    level: &str,
+) -> inventory_sync::Result<CartId> {
+    let json = serde_json::json!({
+        "name": name, "adapter": "http_json", "url": emu.url(),
+        "capabilities": {"send": true, "get": true, "realtime": level},
+    });
+    store.upsert_cart_json(&json.to_string())
+}
+
+/// The SKUs the preflight says the cart may still show though the store no longer sends them.
+fn noted(store: &Store, cart: CartId) -> Vec<String> {
+    let mut out: Vec<String> = store
+        .preflight(cart)
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.kind == "deleted")
+        .filter_map(|w| w.sku)
+        .collect();
+    out.sort();
+    out
+}
+
+fn qohs(store: &Store, skus: &[&str]) -> Vec<i64> {
+    skus.iter().map(|s| store.item_qoh(s).unwrap()).collect()
+}
+
+/// A real-time cart at `attribute` level in step (V1 5, V2 3, X 4) is switched to `sku`: from
+/// then on it is sent P's total, never V1 or V2 again. Until 2026-12-05 it went on showing V1 5
+/// and V2 3 for good, units the shop then sold (V2 here). The switch is refused while a sale
+/// made for the old level waits (it names V1, which the `sku` cart would no longer take), and
+/// goes once it is sent. The next Send QOH sets P and sets V1 and V2 to 0 there, listed by the
+/// preflight first; nothing is lost or taken twice in the store.
+#[test]
+fn a_cart_switched_from_attribute_to_sku_level_is_set_to_0_of_each_variant() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    product_p_and_x(&f.store);
+    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
+        a.set_qoh(sku, q);
+    }
+    let ca = cart(&f.store, &a, "A", "attribute");
+    adjust(&f.store, "V1", -1, Reason::PosSale);
+    let refused = switch(&f.store, &a, "A", "sku").unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Refused, "{refused}");
+    assert_eq!(
+        f.store.cart(ca).unwrap().capabilities.realtime,
+        Some(SyncLevel::Attribute)
+    );
+    drain(&f.store);
+    assert_eq!(a.qoh("V1"), Some(4));
+    switch(&f.store, &a, "A", "sku").unwrap();
+    assert!(f.store.cart(ca).unwrap().sync_on, "the box stays ticked");
+    assert_eq!(noted(&f.store, ca), ["V1", "V2"]);
+    // The owner lists P on the cart; sold in the shop before Send QOH: the cart is sent P's
+    // change, and V2's own 3 stays on sale there until Send QOH.
+    a.set_qoh("P", 0);
+    adjust(&f.store, "V2", -1, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("P"), Some(-1));
+    let sent = f
+        .store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(a.qoh("P"), Some(6), "{sent:?}");
+    assert_eq!(
+        (a.qoh("V1"), a.qoh("V2")),
+        (Some(0), Some(0)),
+        "the variants are still on sale on a cart sent only P: {sent:?}"
+    );
+    assert_eq!((sent.zeroed, sent.failures.len()), (2, 0), "{sent:?}");
+    assert!(noted(&f.store, ca).is_empty());
+    // Real-time changes move P from then on; the variants stay at 0.
+    adjust(&f.store, "V1", -2, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(
+        (a.qoh("P"), a.qoh("V1"), a.qoh("V2"), a.qoh("X")),
+        (Some(4), Some(0), Some(0), Some(4))
+    );
+    let again = f
+        .store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(again.zeroed, 0, "{again:?}");
+    assert_eq!(qohs(&f.store, &["V1", "V2", "X"]), vec![2, 2, 4]);
+}
+
+/// A cart without real-time sync (sent each variant by Send QOH) given real-time sync at `sku`
+/// level: the variants' counts it was sent stay there, not sent again, as for a real-time
+/// cart (until 2026-12-05 they stayed on sale). Its first Send QOH at the new level sets them
+/// to 0. A variant it was never shown (made since) is not set.
+#[test]
+fn a_manual_cart_given_sku_level_is_set_to_0_of_the_variants_it_was_sent() {
+    let f = store();
+    let m = Emulator::start().unwrap();
+    product_p_and_x(&f.store);
+    for sku in ["V1", "V2", "X"] {
+        m.set_qoh(sku, 0);
+    }
+    let cm = cart(&f.store, &m, "M", "none");
+    f.store.send_qoh(cm, SendOptions::default(), None).unwrap();
+    assert_eq!((m.qoh("V1"), m.qoh("V2")), (Some(5), Some(3)));
+    adjust(&f.store, "V1", -5, Reason::PosSale);
+    variant(&f.store, "V3", "P", 2);
+    switch(&f.store, &m, "M", "sku").unwrap();
+    assert_eq!(noted(&f.store, cm), ["V1", "V2"]);
+    m.set_qoh("P", 0);
+    let sent = f
+        .store
+        .send_qoh(cm, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        (m.qoh("P"), m.qoh("V1"), m.qoh("V2"), m.qoh("V3")),
+        (Some(5), Some(0), Some(0), None),
+        "{sent:?}"
+    );
+    assert_eq!(sent.zeroed, 2, "{sent:?}");
+}
+
+/// A variant taken off an `attribute` cart (`sync: false`) with a count kept of what the cart
+/// shows (5, and the shop sold 2 since) would be forgotten by a switch to `sku`, and never be
+/// sent to the cart again, not when put back either: the cart would sell those 5 for good. The
+/// switch is refused, naming it; put back (the cart is sent the difference), the switch goes
+/// and Send QOH sets it to 0. The same for a product taken off a `sku` cart switched to
+/// `attribute`.
+#[test]
+fn a_level_switch_is_refused_while_an_item_taken_off_the_cart_still_shows_units() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    product_p_and_x(&f.store);
+    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
+        a.set_qoh(sku, q);
+    }
+    let ca = cart(&f.store, &a, "A", "attribute");
+    f.store
+        .set_web_fields(ca, "V1", r#"{"sync":false}"#)
+        .unwrap();
+    adjust(&f.store, "V1", -2, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("V1"), Some(5), "taken off: not sent the sale");
+    let refused = switch(&f.store, &a, "A", "sku").unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Refused, "{refused}");
+    assert!(refused.message().contains("\"V1\""), "{refused}");
+    assert_eq!(
+        f.store.cart(ca).unwrap().capabilities.realtime,
+        Some(SyncLevel::Attribute)
+    );
+    f.store
+        .set_web_fields(ca, "V1", r#"{"sync":true}"#)
+        .unwrap();
+    drain(&f.store);
+    assert_eq!(a.qoh("V1"), Some(3));
+    switch(&f.store, &a, "A", "sku").unwrap();
+    a.set_qoh("P", 0);
+    let sent = f
+        .store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        (a.qoh("P"), a.qoh("V1"), a.qoh("V2")),
+        (Some(6), Some(0), Some(0)),
+        "{sent:?}"
+    );
+
+    // Back the other way: P taken off the `sku` cart showing 6, V2 sold since.
+    f.store
+        .set_web_fields(ca, "P", r#"{"sync":false}"#)
+        .unwrap();
+    adjust(&f.store, "V2", -1, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("P"), Some(6));
+    let refused = switch(&f.store, &a, "A", "attribute").unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Refused, "{refused}");
+    assert!(refused.message().contains("\"P\""), "{refused}");
+    f.store.set_web_fields(ca, "P", r#"{"sync":true}"#).unwrap();
+    drain(&f.store);
+    assert_eq!(a.qoh("P"), Some(5));
+    switch(&f.store, &a, "A", "attribute").unwrap();
+    let sent = f
+        .store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        (a.qoh("P"), a.qoh("V1"), a.qoh("V2")),
+        (Some(0), Some(3), Some(2)),
+        "{sent:?}"
+    );
+    assert_eq!(qohs(&f.store, &["V1", "V2", "X"]), vec![3, 2, 4]);
+}
+
+/// A cart that keeps counts by its own reference for an item (`remote_ref`), as Shopify's
+/// inventory items or WooCommerce's ids: a count or change given one goes there, else by SKU.
+#[derive(Default)]
+struct ByRef(Mutex<HashMap<String, i64>>);
+
+impl ByRef {
+    fn get(&self, key: &str) -> Option<i64> {
+        self.0.lock().unwrap().get(key).copied()
+    }
+}
+
+fn key(sku: &str, remote_ref: &Option<String>) -> String {
+    remote_ref.clone().unwrap_or_else(|| sku.to_owned())
+}
+
+impl CartAdapter for ByRef {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let mut q = self.0.lock().unwrap();
+        Ok(d.iter()
+            .map(|x| {
+                *q.entry(key(&x.sku, &x.remote_ref)).or_insert(0) += x.delta;
+                SendOutcome::Applied { qoh: None }
+            })
+            .collect())
+    }
+    fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        let mut q = self.0.lock().unwrap();
+        Ok(s.iter()
+            .map(|x| {
+                q.insert(key(&x.sku, &x.remote_ref), x.qoh);
+                SendOutcome::Applied { qoh: Some(x.qoh) }
+            })
+            .collect())
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage::default())
+    }
+}
+
+/// A variant the cart knows by its own reference is set to 0 there by that reference once the
+/// cart is switched to `sku`: the note was left out of Send QOH because the variant's own web
+/// fields name that reference (as for an item sent its count there now), so the variant stayed
+/// on sale.
+#[test]
+fn a_variant_linked_by_reference_is_set_to_0_on_a_cart_switched_to_sku_level() {
+    let f = store();
+    product_p_and_x(&f.store);
+    let shop = Arc::new(ByRef::default());
+    let c = custom_cart(
+        &f.store,
+        "Shop",
+        shop.clone() as Arc<dyn CartAdapter>,
+        Some("attribute"),
+        None,
+    );
+    f.store.set_cart_sync(c, true).unwrap();
+    f.store
+        .set_web_fields(c, "V1", r#"{"remote_ref":"inv-1"}"#)
+        .unwrap();
+    f.store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((shop.get("inv-1"), shop.get("V2")), (Some(5), Some(3)));
+    let json = serde_json::json!({
+        "name": "Shop", "adapter": "Shop",
+        "capabilities": {"send": true, "get": true, "realtime": "sku"},
+    });
+    f.store.upsert_cart_json(&json.to_string()).unwrap();
+    assert_eq!(noted(&f.store, c), ["V1", "V2"]);
+    let sent = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        (shop.get("P"), shop.get("inv-1"), shop.get("V2")),
+        (Some(8), Some(0), Some(0)),
+        "{sent:?}"
+    );
+    assert_eq!(sent.zeroed, 2, "{sent:?}");
+}
