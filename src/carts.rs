@@ -815,9 +815,10 @@ impl Store {
             }
             let id = sql::cart_upsert(c, &spec, resumes)?;
             // What Get QOH kept of the cart's counts is of its shop (a new adapter, URL or
-            // location is another; new credentials are not), and per item it read at its
-            // level (a variant's own count means nothing on a cart now shown its product's
-            // total; a plain item is itself at either level).
+            // location is another; new credentials are not), and of the old level's own items
+            // (a variant's own count means nothing on a cart now shown its product's total; a
+            // plain item is itself at either level). What is kept of the new level's (the 0 a
+            // Send QOH set a variant to at `sku` level) is what the cart shows of them.
             if let Some(old) = &old {
                 // The cart's references of its items are the old platform's ids, which the
                 // new adapter would misread (a WooCommerce product id taken for a Shopify
@@ -828,7 +829,7 @@ impl Store {
                 if another_shop(old) {
                     sql::pulled_forget_cart(c, id)?;
                 } else if old.level() != new_level {
-                    sql::pulled_forget_variants(c, id)?;
+                    sql::pulled_forget_not_shown(c, id, new_level)?;
                     crate::items::zeroed_at_new_level(c, id, old.level(), new_level)?;
                 }
             }

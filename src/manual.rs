@@ -975,11 +975,25 @@ impl Store {
                 // its writes, may read the item's old count; on one that declares no lag, the
                 // cart's one time, should it be found to lag later.
                 let now = now_ms();
+                let level = run.cart.level();
                 self.write_patiently(|c| {
                     match lag {
                         0 if !zeroed.is_empty() => sql::counts_set_last_note(c, cart, now)?,
                         0 => {}
                         _ => sql::zeroed_on_cart_note(c, cart, &zeroed, now)?,
+                    }
+                    // An item still in the store that the cart's level does not show (a
+                    // variant on a `Sku` cart, a product with variants on an `Attribute` one)
+                    // is kept at the 0 its listing shows now: should the level change to one
+                    // that shows it, that 0 is no sale there (Get QOH), and real-time changes
+                    // send it the difference (until 2026-12-05 a Get QOH read it as every
+                    // unit sold there).
+                    for sku in &zeroed {
+                        if let Some(item) = sql::item_find(c, sku)? {
+                            if shown_as(level, &item) != Some(item.id) {
+                                sql::pulled_set(c, cart, item.id, 0)?;
+                            }
+                        }
                     }
                     sql::deleted_on_cart_forget(c, cart, &forget)
                 })
@@ -3177,6 +3191,11 @@ pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) ->
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
         let cart = sql::cart_by_id(c, cart_id)?;
         let item = sql::item_by_id(c, item_id)?;
+        // Not shown at the cart's level (the 0 Send QOH set a variant to on a `Sku` cart):
+        // kept for when its level shows it again, as what the cart shows of it.
+        if shown_as(cart.level(), &item) != Some(item_id) {
+            continue;
+        }
         let published = published_now(c, &cart, &item)?;
         // (A count is kept per item the cart is shown.)
         if published.is_none() && shown_as(cart.level(), &item) == Some(item_id) {

@@ -154,7 +154,8 @@ fn a_manual_cart_given_sku_level_is_set_to_0_of_the_variants_it_was_sent() {
 /// sent to the cart again, not when put back either: the cart would sell those 5 for good. The
 /// switch is refused, naming it; put back (the cart is sent the difference), the switch goes
 /// and Send QOH sets it to 0. The same for a product taken off a `sku` cart switched to
-/// `attribute`.
+/// `attribute`; switched back to `sku`, the cart is sent the product's total from the 0 it
+/// shows (until 2026-12-05 it stayed at 0 until a Send QOH).
 #[test]
 fn a_level_switch_is_refused_while_an_item_taken_off_the_cart_still_shows_units() {
     let f = store();
@@ -218,6 +219,10 @@ fn a_level_switch_is_refused_while_an_item_taken_off_the_cart_still_shows_units(
         "{sent:?}"
     );
     assert_eq!(qohs(&f.store, &["V1", "V2", "X"]), vec![3, 2, 4]);
+    // And back to `sku`: the cart shows the 0 Send QOH set P to, and is sent P's total at once.
+    switch(&f.store, &a, "A", "sku").unwrap();
+    drain(&f.store);
+    assert_eq!(a.qoh("P"), Some(5), "P is not back on sale");
 }
 
 /// A cart that keeps counts by its own reference for an item (`remote_ref`), as Shopify's
@@ -302,4 +307,75 @@ fn a_variant_linked_by_reference_is_set_to_0_on_a_cart_switched_to_sku_level() {
         "{sent:?}"
     );
     assert_eq!(sent.zeroed, 2, "{sent:?}");
+}
+
+/// A cart switched to `sku` and set to 0 of its variants (V1 5 and V2 3 to 0) by Send QOH,
+/// then switched back to `attribute`: the store knows the variants show 0 there, which is no
+/// sale. Real-time changes going to it, it is sent each variant's count back at once (a sale
+/// made meanwhile counted), and a Get QOH before the next Send QOH takes nothing off. Until
+/// 2026-12-05 the store forgot that, the variants stayed at 0 until a Send QOH, and a Get QOH
+/// read their 0 as every unit sold there. The same for a cart without real-time sync: the 0
+/// it counts is not read as sales.
+#[test]
+fn a_cart_switched_back_to_attribute_level_is_not_read_as_selling_what_was_set_to_0() {
+    let f = store();
+    let (a, m) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    product_p_and_x(&f.store);
+    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4), ("P", 0)] {
+        a.set_qoh(sku, q);
+        m.set_qoh(sku, q);
+    }
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cm = cart(&f.store, &m, "M", "none");
+    f.store.send_qoh(cm, SendOptions::default(), None).unwrap();
+    for (e, name) in [(&a, "A"), (&m, "M")] {
+        let id = switch(&f.store, e, name, "sku").unwrap();
+        f.store
+            .send_qoh(id, SendOptions { force: true }, None)
+            .unwrap();
+        assert_eq!(
+            (e.qoh("P"), e.qoh("V1"), e.qoh("V2")),
+            (Some(8), Some(0), Some(0))
+        );
+    }
+    adjust(&f.store, "V1", -1, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!(a.qoh("P"), Some(7));
+    switch(&f.store, &a, "A", "attribute").unwrap();
+    switch(&f.store, &m, "M", "none").unwrap();
+    let options = inventory_sync::GetOptions {
+        force: true,
+        create_new: false,
+    };
+    let got = f.store.get_qoh(cm, options, None).unwrap();
+    assert_eq!(
+        qohs(&f.store, &["V1", "V2", "X"]),
+        vec![4, 3, 4],
+        "the 0s Send QOH set were read as sales: {got:?}"
+    );
+    drain(&f.store);
+    assert_eq!(
+        (a.qoh("V1"), a.qoh("V2")),
+        (Some(4), Some(3)),
+        "the variants are not back on sale on the real-time cart"
+    );
+    for id in [ca, cm] {
+        let got = f.store.get_qoh(id, options, None).unwrap();
+        assert_eq!(
+            qohs(&f.store, &["V1", "V2", "X"]),
+            vec![4, 3, 4],
+            "cart {id}: {got:?}"
+        );
+    }
+    for (e, id) in [(&a, ca), (&m, cm)] {
+        let sent = f
+            .store
+            .send_qoh(id, SendOptions { force: true }, None)
+            .unwrap();
+        assert_eq!(
+            (e.qoh("P"), e.qoh("V1"), e.qoh("V2"), e.qoh("X")),
+            (Some(0), Some(4), Some(3), Some(4)),
+            "cart {id}: {sent:?}"
+        );
+    }
 }

@@ -896,15 +896,29 @@ pub(crate) fn targets_mark_shown(c: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Forgets the counts kept for `cart` of variants and of products with variants: read at one
-/// real-time level, they mean nothing at the other.
-pub(crate) fn pulled_forget_variants(c: &Connection, cart: CartId) -> Result<()> {
-    c.prepare_cached(
-        "DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id IN
-           (SELECT i.id FROM items i WHERE i.parent_id IS NOT NULL
-              OR EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id))",
-    )?
-    .execute([cart])?;
+/// Forgets the counts kept for `cart` of what a cart at `level` is not shown (rule 5): its
+/// variants at `Sku` level, its products with variants at `Attribute` level. Called as the
+/// cart goes to `level`: a count of the old level's own items, read or kept there, says
+/// nothing once their listings are no longer sent (they are set to 0 at the next Send QOH:
+/// `items::zeroed_at_new_level`). One kept of what `level` shows is kept: the cart shows it,
+/// as the 0 Send QOH set it to at the old level (`Store::send_zeros`), and real-time changes
+/// or Get QOH go on from it.
+pub(crate) fn pulled_forget_not_shown(
+    c: &Connection,
+    cart: CartId,
+    level: SyncLevel,
+) -> Result<()> {
+    let sql = match level {
+        SyncLevel::Sku => {
+            "DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id IN
+               (SELECT id FROM items WHERE parent_id IS NOT NULL)"
+        }
+        SyncLevel::Attribute => {
+            "DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id IN
+               (SELECT i.id FROM items i WHERE EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id))"
+        }
+    };
+    c.prepare_cached(sql)?.execute([cart])?;
     Ok(())
 }
 
