@@ -536,18 +536,39 @@ fn kept_follows(c: &Connection, cart: &Cart, item: &Item, moved: i64) -> Result<
 /// again, which `Attribute` carts are shown. One such cart it was taken off (`sync: false`)
 /// shows 0 of it (its count had to be 0 there before its first variant) and is kept at 0, so
 /// that putting it back sends the cart what the store publishes by then; with nothing kept,
-/// the put-back sent nothing and the cart went on showing 0 (found by a review).
-fn product_made_plain(c: &Connection, product: ItemId) -> Result<()> {
+/// the put-back sent nothing and the cart went on showing 0 (found by a review). One it is on
+/// with a count kept of what it shows (the 0 Send QOH set its listing to while the cart's
+/// level did not show it: `Store::send_zeros`) is sent the difference from that count, as when
+/// real-time changes start, and the count is forgotten: from here on each change moves the
+/// cart's count. Left kept, it was taken for what the cart showed when real-time changes next
+/// started, and the cart was sent the product's count again on top of the changes it had.
+fn product_made_plain(c: &Connection, product: ItemId, workstation: &str) -> Result<()> {
     let item = sql::item_by_id(c, product)?;
     if item.has_variants {
         return Ok(());
     }
     for (cart, level) in sql::realtime_targets(c)? {
-        if level == SyncLevel::Attribute
-            && !sql::web_fields_get(c, cart, product)?.sync
-            && sql::pulled_get(c, cart, product)?.is_none()
-        {
-            sql::pulled_set(c, cart, product, 0)?;
+        if level != SyncLevel::Attribute {
+            continue;
+        }
+        let wf = sql::web_fields_get(c, cart, product)?;
+        let kept = sql::pulled_get(c, cart, product)?;
+        match kept {
+            None if !wf.sync => sql::pulled_set(c, cart, product, 0)?,
+            Some(kept) if wf.sync => {
+                let published = wf.published(item.qoh);
+                if published != kept {
+                    crate::manual::queue_correction(
+                        c,
+                        cart,
+                        product,
+                        published - kept,
+                        workstation,
+                    )?;
+                }
+                sql::pulled_forget(c, cart, product)?;
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -1082,11 +1103,12 @@ impl Store {
                     sql::deleted_on_cart_note(c, cart.id, &item.sku, wf.remote_ref.as_deref())?;
                 }
             }
-            queue_product_total(c, &self.workstation(), item.parent_id, |c| {
+            let workstation = self.workstation();
+            queue_product_total(c, &workstation, item.parent_id, |c| {
                 sql::item_delete(c, item.id)
             })?;
             if let Some(product) = item.parent_id {
-                product_made_plain(c, product)?;
+                product_made_plain(c, product, &workstation)?;
             }
             Ok(())
         })

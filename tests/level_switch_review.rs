@@ -379,3 +379,43 @@ fn a_cart_switched_back_to_attribute_level_is_not_read_as_selling_what_was_set_t
         );
     }
 }
+
+/// The 0 a product's listing was set to on a cart switched to `attribute` level is what the
+/// cart shows of it; once its last variant is deleted it is a plain item that cart is sent
+/// again, changes and all. The 0 must not be taken later as still what the cart shows (the
+/// cart would be sent the product's count again on top of the changes that reached it, when
+/// real-time changes start anew: units it does not have).
+#[test]
+fn a_product_made_plain_again_after_a_level_switch_is_not_sent_its_count_twice() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    product_p_and_x(&f.store);
+    for (sku, q) in [("P", 8), ("X", 4)] {
+        a.set_qoh(sku, q);
+    }
+    let ca = cart(&f.store, &a, "A", "sku");
+    switch(&f.store, &a, "A", "attribute").unwrap();
+    a.set_qoh("V1", 0);
+    a.set_qoh("V2", 0);
+    f.store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        (a.qoh("P"), a.qoh("V1"), a.qoh("V2")),
+        (Some(0), Some(5), Some(3))
+    );
+    adjust(&f.store, "V1", -5, Reason::PosSale);
+    adjust(&f.store, "V2", -3, Reason::PosSale);
+    drain(&f.store);
+    f.store.delete_item("V1").unwrap();
+    f.store.delete_item("V2").unwrap();
+    adjust(&f.store, "P", 5, Reason::Receiving);
+    drain(&f.store);
+    assert_eq!(a.qoh("P"), Some(5));
+    // Real-time changes start anew (the box saved again, another cart added).
+    f.store.set_cart_sync(ca, false).unwrap();
+    f.store.set_cart_sync(ca, true).unwrap();
+    drain(&f.store);
+    assert_eq!(a.qoh("P"), Some(5), "P was sent its count twice");
+    assert_eq!(qohs(&f.store, &["P", "X"]), vec![5, 4]);
+}
