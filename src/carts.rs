@@ -704,9 +704,10 @@ impl Store {
     /// the cart shows of the item: switched back, a cart real-time changes go to is sent the
     /// item's count at once, and Get QOH takes no sale from the 0. A change is refused
     /// while such an item is taken off the cart (`sync: false`) with a count above 0 kept of
-    /// what the cart shows (put it back first). A change of the adapter or its settings
-    /// forgets what Get QOH kept of the cart's counts, one of the level what it kept of the
-    /// old level's own items; one that
+    /// what the cart shows (put it back first). Until that Send QOH the store keeps what the
+    /// cart shows of each (what it was shown): switched back first, a cart real-time changes
+    /// go to is sent the difference. A change of the adapter or its settings
+    /// forgets what Get QOH kept of the cart's counts; one that
     /// makes real-time changes start going to the cart is `Busy` as [`Store::set_cart_sync`].
     /// A change of the adapter, the shop (its URL or stock location) or the level is `Busy`
     /// while a Send QOH, Get QOH or drift repair runs for the cart, which would go on with the
@@ -818,10 +819,10 @@ impl Store {
             }
             let id = sql::cart_upsert(c, &spec, resumes)?;
             // What Get QOH kept of the cart's counts is of its shop (a new adapter, URL or
-            // location is another; new credentials are not), and of the old level's own items
-            // (a variant's own count means nothing on a cart now shown its product's total; a
-            // plain item is itself at either level). What is kept of the new level's (the 0 a
-            // Send QOH set a variant to at `sku` level) is what the cart shows of them.
+            // location is another; new credentials are not). Of one item or another, whatever
+            // the level: a count kept of what the old level showed and the new one does not is
+            // what that listing shows (`items::level_changed`), and one kept of what the new
+            // level shows (the 0 Send QOH set a variant to at `sku` level) is what it shows.
             if let Some(old) = &old {
                 // The cart's references of its items are the old platform's ids, which the
                 // new adapter would misread (a WooCommerce product id taken for a Shopify
@@ -832,8 +833,7 @@ impl Store {
                 if another_shop(old) {
                     sql::pulled_forget_cart(c, id)?;
                 } else if old.level() != new_level {
-                    sql::pulled_forget_not_shown(c, id, new_level)?;
-                    crate::items::zeroed_at_new_level(c, id, old.level(), new_level)?;
+                    crate::items::level_changed(c, id, old.level(), new_level)?;
                 }
             }
             crate::manual::pulled_to_realtime(c, &workstation)?;

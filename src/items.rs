@@ -767,7 +767,15 @@ pub(crate) fn refuse_level_change_while_kept_off(
 /// (else that count stays on sale there for good, as after a first variant: a variant's 5 on
 /// a cart now sent its product's total sold the units the shop sold since, until 2026-12-05);
 /// the preflight lists each.
-pub(crate) fn zeroed_at_new_level(
+///
+/// Until then the cart shows what it was shown at the old level, which is kept (the count kept
+/// already, else what the store published there: a cart real-time changes went to, with no
+/// record waiting, as the change asks, shows that), as a count kept of an item taken off the
+/// cart is: switched back before that Send QOH, a cart real-time changes go to is sent the
+/// difference to what the store publishes by then, and Get QOH measures from it (until
+/// 2026-12-05 the sales made meanwhile stayed on sale there). The 0 Send QOH sets replaces it
+/// (`Store::send_zeros`). Called once the cart is saved at `new` level.
+pub(crate) fn level_changed(
     c: &Connection,
     cart: CartId,
     old: SyncLevel,
@@ -775,8 +783,18 @@ pub(crate) fn zeroed_at_new_level(
 ) -> Result<()> {
     for (id, sku) in shown_only_at(c, old, new)? {
         let wf = sql::web_fields_get(c, cart, id)?;
-        if wf.sync && sql::cart_was_shown(c, cart, id)? {
-            sql::deleted_on_cart_note(c, cart, &sku, wf.remote_ref.as_deref())?;
+        // (One taken off the cart keeps its count as it was: it was refused above 0.)
+        if !wf.sync || !sql::cart_was_shown(c, cart, id)? {
+            continue;
+        }
+        sql::deleted_on_cart_note(c, cart, &sku, wf.remote_ref.as_deref())?;
+        if sql::pulled_get(c, cart, id)?.is_none() {
+            let item = sql::item_by_id(c, id)?;
+            if let Some((_, shows, _)) =
+                published_change(c, cart, old, &item, item.qoh, item.qoh, None)?
+            {
+                sql::pulled_set(c, cart, id, shows)?;
+            }
         }
     }
     Ok(())

@@ -419,3 +419,50 @@ fn a_product_made_plain_again_after_a_level_switch_is_not_sent_its_count_twice()
     assert_eq!(a.qoh("P"), Some(5), "P was sent its count twice");
     assert_eq!(qohs(&f.store, &["P", "X"]), vec![5, 4]);
 }
+
+/// A real-time cart switched to `sku` and back to `attribute` with no Send QOH between: its
+/// variants' listings were never set to 0, and were sent nothing while it was at `sku` level,
+/// so they show what they showed at the first switch (V1 5). A sale of V1 meanwhile (the cart
+/// sent P's total) is sent to V1's listing once it is back: until 2026-12-05 V1 went on showing
+/// 5 of the 4 the store has until a Send QOH. The same the other way for P's total.
+#[test]
+fn a_cart_switched_there_and_back_without_send_qoh_is_sent_what_sold_meanwhile() {
+    let f = store();
+    let a = Emulator::start().unwrap();
+    product_p_and_x(&f.store);
+    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4), ("P", 8)] {
+        a.set_qoh(sku, q);
+    }
+    let ca = cart(&f.store, &a, "A", "attribute");
+    switch(&f.store, &a, "A", "sku").unwrap();
+    adjust(&f.store, "V1", -1, Reason::PosSale);
+    drain(&f.store);
+    assert_eq!((a.qoh("P"), a.qoh("V1")), (Some(7), Some(5)));
+    switch(&f.store, &a, "A", "attribute").unwrap();
+    drain(&f.store);
+    assert_eq!(
+        (a.qoh("V1"), a.qoh("V2")),
+        (Some(4), Some(3)),
+        "V1's listing sells a unit the store sold"
+    );
+    // And the other way: P's total was 7 when it left; V2 sold since.
+    adjust(&f.store, "V2", -2, Reason::PosSale);
+    drain(&f.store);
+    switch(&f.store, &a, "A", "sku").unwrap();
+    drain(&f.store);
+    assert_eq!(
+        a.qoh("P"),
+        Some(5),
+        "P's listing sells units the store sold"
+    );
+    let sent = f
+        .store
+        .send_qoh(ca, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(
+        (a.qoh("P"), a.qoh("V1"), a.qoh("V2"), a.qoh("X")),
+        (Some(5), Some(0), Some(0), Some(4)),
+        "{sent:?}"
+    );
+    assert_eq!(qohs(&f.store, &["V1", "V2", "X"]), vec![4, 1, 4]);
+}

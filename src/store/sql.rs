@@ -535,7 +535,7 @@ pub(crate) fn pulled_forget_cart(c: &Connection, cart: CartId) -> Result<()> {
 
 /// Notes that `cart` may still show `sku`, an item being deleted or given its first variant
 /// (no longer sent to an `Attribute` cart), or one the cart's new real-time level is not sent
-/// (`items::zeroed_at_new_level`), with the cart's own reference for it: its next
+/// (`items::level_changed`), with the cart's own reference for it: its next
 /// Send QOH sets it to 0 (schema 19).
 pub(crate) fn deleted_on_cart_note(
     c: &Connection,
@@ -893,32 +893,6 @@ pub(crate) fn targets_mark_shown(c: &Connection) -> Result<()> {
         targets_where!()
     ))?
     .execute([last])?;
-    Ok(())
-}
-
-/// Forgets the counts kept for `cart` of what a cart at `level` is not shown (rule 5): its
-/// variants at `Sku` level, its products with variants at `Attribute` level. Called as the
-/// cart goes to `level`: a count of the old level's own items, read or kept there, says
-/// nothing once their listings are no longer sent (they are set to 0 at the next Send QOH:
-/// `items::zeroed_at_new_level`). One kept of what `level` shows is kept: the cart shows it,
-/// as the 0 Send QOH set it to at the old level (`Store::send_zeros`), and real-time changes
-/// or Get QOH go on from it.
-pub(crate) fn pulled_forget_not_shown(
-    c: &Connection,
-    cart: CartId,
-    level: SyncLevel,
-) -> Result<()> {
-    let sql = match level {
-        SyncLevel::Sku => {
-            "DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id IN
-               (SELECT id FROM items WHERE parent_id IS NOT NULL)"
-        }
-        SyncLevel::Attribute => {
-            "DELETE FROM pulled_counts WHERE cart_id = ?1 AND item_id IN
-               (SELECT i.id FROM items i WHERE EXISTS (SELECT 1 FROM items v WHERE v.parent_id = i.id))"
-        }
-    };
-    c.prepare_cached(sql)?.execute([cart])?;
     Ok(())
 }
 
