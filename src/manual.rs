@@ -1461,15 +1461,23 @@ impl Store {
             for (sku, _) in sql::deleted_on_cart(c, cart.id)? {
                 // (Else deleted, or held again by a new item, sent its count after the 0.)
                 let item = sql::item_find(c, &sku)?;
+                let sent = item
+                    .as_ref()
+                    .is_some_and(|i| shown_as(cart.level(), i) == Some(i.id));
                 let product = item.as_ref().is_some_and(|i| i.has_variants);
                 let variant =
                     item.is_some_and(|i| i.parent_id.is_some()) && cart.level() == SyncLevel::Sku;
-                out.push((sku, product, variant));
+                out.push((sku, product && !sent, variant, sent));
             }
             Ok(out)
         })?;
-        for (sku, product, variant) in noted {
+        for (sku, product, variant, sent) in noted {
             let message = match (product, variant) {
+                _ if sent => format!(
+                    "the cart may still show a count of {sku:?} the store did not send it (of \
+                     an item of that SKU deleted before, or from before the cart's real-time \
+                     level last changed): Send QOH sets it to 0, then sends the item's count"
+                ),
                 (true, _) => format!(
                     "item {sku:?} is a product with variants, no longer sent to this cart, \
                      which was shown its count before: that count may still be on sale there; \
