@@ -700,14 +700,12 @@ impl Store {
     /// `sku` to `attribute` (or `none`) is never sent a product with variants again, and one
     /// switched from `attribute` (or `none`) to `sku` never a variant: each whose count it was
     /// sent or read is set to 0 there at its next Send QOH, which the owner runs after the
-    /// change to set the new level's counts (the preflight lists each). That 0 is kept as what
-    /// the cart shows of the item: switched back, a cart real-time changes go to is sent the
-    /// item's count at once, and Get QOH takes no sale from the 0. A change is refused
-    /// while such an item is taken off the cart (`sync: false`) with a count above 0 kept of
-    /// what the cart shows (put it back first). Until that Send QOH the store keeps what the
-    /// cart shows of each (what it was shown): switched back first, a cart real-time changes
-    /// go to is sent the difference. A change of the adapter or its settings
-    /// forgets what Get QOH kept of the cart's counts; one that
+    /// change to set the new level's counts (the preflight lists each). The store keeps what
+    /// the cart shows of each (what it was shown, then that 0): switched back, a cart
+    /// real-time changes go to is sent the difference at once, and Get QOH takes no sale from
+    /// it. A change is refused while such an item is taken off the cart (`sync: false`) with a
+    /// count above 0 kept of what the cart shows (put it back first). A change of the adapter
+    /// or its settings forgets what Get QOH kept of the cart's counts; one that
     /// makes real-time changes start going to the cart is `Busy` as [`Store::set_cart_sync`].
     /// A change of the adapter, the shop (its URL or stock location) or the level is `Busy`
     /// while a Send QOH, Get QOH or drift repair runs for the cart, which would go on with the

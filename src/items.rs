@@ -731,9 +731,11 @@ fn shown_only_at(c: &Connection, old: SyncLevel, new: SyncLevel) -> Result<Vec<(
 
 /// Refuses to change `cart`'s real-time level from `old` to `new` while an item the old level
 /// shows and the new one does not is taken off the cart (`sync: false`) with a count kept of
-/// what the cart shows above 0: the change forgets that count (it means nothing at the other
-/// level), the item is never sent to the cart again, not when put back either, and the cart
-/// would sell those units for good (as [`Store::delete_item`] and a first variant refuse).
+/// what the cart shows above 0: at the new level that listing is never sent a count again,
+/// not when the item is put back either (a variant put back on a `Sku` cart joins its
+/// product's total), and the cart would sell those units for good (as [`Store::delete_item`]
+/// and a first variant refuse). Put back first, it is sent what the store publishes, and the
+/// change then sets it to 0 at the next Send QOH ([`level_changed`]).
 pub(crate) fn refuse_level_change_while_kept_off(
     c: &Connection,
     cart: &Cart,

@@ -3199,14 +3199,14 @@ pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) ->
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {
         let cart = sql::cart_by_id(c, cart_id)?;
         let item = sql::item_by_id(c, item_id)?;
-        // Not shown at the cart's level (the 0 Send QOH set a variant to on a `Sku` cart):
-        // kept for when its level shows it again, as what the cart shows of it.
+        // Not shown at the cart's level (what it showed at its old level, or the 0 Send QOH
+        // set that to: `items::level_changed`): kept for when its level shows it again, as
+        // what the cart shows of it.
         if shown_as(cart.level(), &item) != Some(item_id) {
             continue;
         }
         let published = published_now(c, &cart, &item)?;
-        // (A count is kept per item the cart is shown.)
-        if published.is_none() && shown_as(cart.level(), &item) == Some(item_id) {
+        if published.is_none() {
             // Taken off the cart (`sync: false`): it goes on showing the count kept, and is
             // sent the difference when it is put back (`Store::set_web_fields`).
             continue;
