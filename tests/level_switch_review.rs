@@ -466,3 +466,166 @@ fn a_cart_switched_there_and_back_without_send_qoh_is_sent_what_sold_meanwhile()
     );
     assert_eq!(qohs(&f.store, &["V1", "V2", "X"]), vec![4, 1, 4]);
 }
+
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// What a cart at SKU level (`sku`) or not is shown of `s`, by the store's QOH `q` (no web
+/// fields here); `None` where it is never sent it.
+fn shown(q: &HashMap<&str, i64>, sku_level: bool, s: &str) -> Option<i64> {
+    match (s, sku_level) {
+        ("P", true) => Some(q["V1"].max(0) + q["V2"].max(0)),
+        ("P", false) | ("V1" | "V2", true) => None,
+        _ => Some(q[s].max(0)),
+    }
+}
+
+/// One sequence of sales, level switches of a real-time cart `A` (made at `attribute`) and of
+/// a cart without real-time sync `M` (`none` and `sku`), drains, Send QOH and Get QOH, on
+/// carts that sell nothing themselves. Get QOH must never move the store's QOH: on `A` after
+/// a drain (the store knows what each listing shows, across switches), on `M` when nothing
+/// changed since its last Send QOH. After a drain `A` shows no more of what its level shows
+/// than the store publishes. A switch of `A` while records wait is refused, changing
+/// nothing. At the end, after Send QOH to both, each shows what the store publishes at its
+/// level and 0 of every listing its level is not sent.
+fn run_switches(seed: u64) -> Result<(), String> {
+    let f = store();
+    let (a, m) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    product_p_and_x(&f.store);
+    for sku in ["P", "V1", "V2", "X"] {
+        a.set_qoh(sku, 0);
+        m.set_qoh(sku, 0);
+    }
+    let ca = cart(&f.store, &a, "A", "attribute");
+    let cm = cart(&f.store, &m, "M", "none");
+    let force = SendOptions { force: true };
+    f.store.send_qoh(ca, force, None).unwrap();
+    f.store.send_qoh(cm, force, None).unwrap();
+    let mut q: HashMap<&str, i64> = [("V1", 5), ("V2", 3), ("X", 4)].into_iter().collect();
+    let (mut a_sku, mut m_sku, mut m_dirty) = (false, false, false);
+    let mut rng = Rng(seed.wrapping_mul(2654435761).wrapping_add(7));
+    let mut log = Vec::new();
+    let get = inventory_sync::GetOptions {
+        force: true,
+        create_new: false,
+    };
+    for step in 0..40 {
+        let op = rng.below(9);
+        log.push(op);
+        let fail = |what: String| format!("seed {seed} ops {log:?} step {step}: {what}");
+        match op {
+            0 | 1 => {
+                let sku = ["V1", "V2", "X"][rng.below(3) as usize];
+                let d = [-2, -1, 1, 3][rng.below(4) as usize];
+                adjust(&f.store, sku, d, Reason::Adjustment);
+                *q.get_mut(sku).unwrap() += d;
+                m_dirty = true;
+            }
+            // After a drain the real-time cart sells no more of what its level shows than
+            // the store publishes (a listing not set yet since a switch may show less).
+            2 => {
+                drain(&f.store);
+                for s in ["P", "V1", "V2", "X"] {
+                    if let (Some(want), Some(has)) = (shown(&q, a_sku, s), a.qoh(s)) {
+                        if has > want {
+                            return Err(fail(format!("cart A shows {has} of {s}, not {want}")));
+                        }
+                    }
+                }
+            }
+            3 => {
+                let waiting = !records(&f.store, ca).is_empty();
+                let to = if a_sku { "attribute" } else { "sku" };
+                match switch(&f.store, &a, "A", to) {
+                    Ok(_) if waiting => return Err(fail("switched with records waiting".into())),
+                    Ok(_) => a_sku = !a_sku,
+                    Err(e) if waiting && e.kind() == ErrorKind::Refused => {}
+                    Err(e) => return Err(fail(format!("switch refused: {e}"))),
+                }
+            }
+            4 => {
+                let to = if m_sku { "none" } else { "sku" };
+                switch(&f.store, &m, "M", to).map_err(|e| fail(e.to_string()))?;
+                m_sku = !m_sku;
+            }
+            5 => {
+                f.store
+                    .send_qoh(ca, force, None)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            6 => {
+                f.store
+                    .send_qoh(cm, force, None)
+                    .map_err(|e| fail(e.to_string()))?;
+                m_dirty = false;
+            }
+            7 | 8 => {
+                let (id, ok) = match op {
+                    7 => {
+                        drain(&f.store);
+                        (ca, true)
+                    }
+                    _ => (cm, !m_dirty),
+                };
+                if ok {
+                    let got = f
+                        .store
+                        .get_qoh(id, get, None)
+                        .map_err(|e| fail(e.to_string()))?;
+                    for (sku, want) in &q {
+                        let now = f.store.item_qoh(sku).unwrap();
+                        if now != *want {
+                            return Err(fail(format!(
+                                "Get QOH of cart {id} moved {sku} from {want} to {now}: {got:?}"
+                            )));
+                        }
+                    }
+                }
+            }
+            _ => unreachable!(),
+        }
+    }
+    drain(&f.store);
+    f.store.send_qoh(ca, force, None).unwrap();
+    f.store.send_qoh(cm, force, None).unwrap();
+    drain(&f.store);
+    for (e, sku_level, name) in [(&a, a_sku, "A"), (&m, m_sku, "M")] {
+        for s in ["P", "V1", "V2", "X"] {
+            let want = shown(&q, sku_level, s).unwrap_or(0);
+            if e.qoh(s) != Some(want) {
+                return Err(format!(
+                    "seed {seed} ops {log:?}: cart {name} (sku level: {sku_level}) shows {:?} \
+                     of {s}, not {want}",
+                    e.qoh(s)
+                ));
+            }
+        }
+    }
+    for (sku, want) in &q {
+        if f.store.item_qoh(sku).unwrap() != *want {
+            return Err(format!("seed {seed} ops {log:?}: {sku} QOH moved"));
+        }
+    }
+    Ok(())
+}
+
+/// [`run_switches`] over 100 sequences of 40 steps.
+#[test]
+fn level_switches_in_any_order_leave_carts_and_store_right() {
+    let mut fails: Vec<String> = (0..100).filter_map(|s| run_switches(s).err()).collect();
+    fails.sort_by_key(|f| f.len());
+    assert!(
+        fails.is_empty(),
+        "{} failures; shortest:\n{}",
+        fails.len(),
+        fails.first().map_or("", |f| f.as_str())
+    );
+}
