@@ -614,8 +614,10 @@ int32_t INVSYNC_CALL invsync_stack_retry(invsync_store *store, int32_t record_id
  * from the stack (logged as discarded); the cart is not told. Any other record is
  * `INVSYNC_REFUSED`; an unknown id `INVSYNC_NOT_FOUND`, an id of 0 or less (never a
  * record's) `INVSYNC_INVALID_ARGUMENT`; `INVSYNC_BUSY` while a Send QOH, Get QOH or drift
- * repair holds the record's cart (discard it once that ends). A record a count of a Send
- * QOH that ended before settling included leaves as superseded by it, and `INVSYNC_OK`.
+ * repair holds the record's cart (discard it once that ends). Counts a Send QOH that ended
+ * before settling left sending are left to the cart's next pass or manual run, whose report
+ * counts the changes they included as `uncertain` (from 2026-12-05; before, a discard settled
+ * them first, holding the cart's other records in doubt unannounced).
  *
  * NULL: `store` required. Thread safety: any thread.
  *
@@ -694,7 +696,11 @@ int32_t INVSYNC_CALL invsync_controller_status(invsync_store *store, char *buf, 
  * report `{sent, failed, superseded, zeroed, requests, failures:[{sku, message}], cancelled,
  * failures_left_out, error?}` into `buf` (`zeroed`: the deleted items set to 0; `failures`
  * holds the first 1,000 of the `failed` items, `failures_left_out` says how many more there
- * were, from 2026-12-05). `flags`:
+ * were, from 2026-12-05). From 2026-12-05 also `uncertain`: the records the run left in
+ * doubt for the owner to check on the cart, then retry or discard (those a Send QOH that ended
+ * before it recorded the cart's answer included, held as this run took the cart over and not
+ * settled by a count it set); a run that fails after holding some names them in its message.
+ * `flags`:
  * `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on (otherwise
  * `INVSYNC_REFUSED`). `progress` (optional) is called between batches with `user`; a non-zero
  * return stops the send and the call returns `INVSYNC_CANCELLED` with the partial report.
@@ -745,7 +751,10 @@ int32_t INVSYNC_CALL invsync_send_qoh(invsync_store *store,
  * were). `unknown` and `not_applied` hold the first 1,000 too (from 2026-12-05): a host
  * making items for every SKU the store lacks makes those listed and runs Get QOH again for
  * the next 1,000 (the preflight's `unmapped` warnings stop at 1,000 too), or passes
- * `INVSYNC_GET_CREATE_NEW`. Keys may be added: ignore those you do not know.
+ * `INVSYNC_GET_CREATE_NEW`. Keys may be added: ignore those you do not know. From
+ * 2026-12-05 also `uncertain`: the records the run held in doubt as it took the cart over (a
+ * Send QOH that ended before it recorded the cart's answer included them), for the owner to
+ * check on the cart, then retry or discard; a run that fails after holding some names them.
  * `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
  * `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs (a variant the cart lists
  * with its product under that product). The whole listing is read before a count is
@@ -819,6 +828,7 @@ int32_t INVSYNC_CALL invsync_preflight(invsync_store *store,
  * ABI version 1 (2026-12-04): a host checks for the export before calling it.
  * From 2026-12-05 also `unreadable:[{sku, why}]` and `unreadable_left_out`: items whose cart count cannot be read, neither compared nor repaired; with repair, `items` lists those not repaired first.
  * From 2026-12-05 also `unlisted_why:[{sku, why}]` and `unlisted_why_left_out`: the SKUs of `unlisted` the cart said why it lists no count of (a Shopify variant not stocked at the cart's location), with that reason; `unlisted` still lists every such SKU.
+ * From 2026-12-05 also `uncertain`: with repair, the records the repair held in doubt as it took the cart over (a Send QOH that ended before it recorded the cart's answer included them), for the owner to check on the cart, then retry or discard; 0 without repair.
  *
  * Buffers: as `invsync_last_error`; the report is made (and a repair done) whatever the
  * buffer, and kept for `invsync_last_report`: read it there, never by calling again, which

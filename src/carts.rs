@@ -803,7 +803,7 @@ impl Store {
             // (until 2026-12-04 every change a keyed adapter had tried was held back, and one
             // without keys took over no lease: a lapsed send went again through a keyed one).
             if let Some(old) = old.as_ref().filter(|old| old.adapter != spec.adapter) {
-                if sql::cart_take_over(c, old.id, crate::store::now_ms())?.is_none() {
+                if sql::cart_take_over(c, old.id, crate::store::now_ms(), false)?.is_none() {
                     return Err(Error::new(
                         crate::ErrorKind::Busy,
                         format!(

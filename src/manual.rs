@@ -69,6 +69,14 @@ pub struct SendReport {
     /// 2026-12-05 every failure was listed: a cart at the wrong URL, or refusing every item,
     /// made a report of megabytes out of a catalogue of 100,000 items for the host to copy.
     pub failures_left_out: usize,
+    /// Stack records this run left uncertain (in doubt), for the owner to check the cart and
+    /// then retry or discard each (the stack's view lists them as uncertain): those an
+    /// earlier Send QOH's count included, whose run ended before it recorded the cart's
+    /// answer, held in doubt as this run took the cart over and not settled by a count this
+    /// run set (an item of them that failed says so too), and the changes of items left out
+    /// because a stalled controller sent them to a cart without keys. Added 2026-12-05:
+    /// before, only the failures' text and the stack listing told.
+    pub uncertain: usize,
     /// Why it stopped before the end, when the cart failed after it had taken some counts
     /// (the call still returns the report; before any, the call fails instead).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +181,13 @@ pub struct GetReport {
     /// How many counts not applied are not in `not_applied` (0 unless it holds 1,000).
     /// Added 2026-12-05.
     pub not_applied_left_out: usize,
+    /// Stack records this run held in doubt (uncertain) as it took the cart over: an earlier
+    /// Send QOH's count included them, and its run ended before it recorded the cart's
+    /// answer. They are not sent again, and wait for the owner to check the cart and then
+    /// retry or discard each (the stack's view lists them as uncertain; a Send QOH sets the
+    /// counts and settles them); their items are in `not_applied`. Added 2026-12-05: before,
+    /// the report did not count them.
+    pub uncertain: usize,
     /// Why it stopped before the end, when the cart failed after some pages were applied
     /// (the call still returns the report; before any, the call fails instead).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -541,6 +556,24 @@ struct CartHold<'a> {
 }
 
 impl CartHold<'_> {
+    /// How many of the records the takeover held in doubt ([`CartHold::in_doubt`]) are still
+    /// uncertain: those no count this run set has settled since, for the run's report
+    /// (`uncertain`) or its error. On a store that cannot be read, all of them: the owner is
+    /// told of a record to check rather than none.
+    fn in_doubt_left(&self) -> usize {
+        in_doubt_left(self.store, self.cart, &self.in_doubt)
+    }
+
+    /// `e`, ending the run, with the records its takeover held in doubt and left so named
+    /// ([`held_in_doubt`]): the call returns no report to count them in, and they wait for
+    /// the owner (until 2026-12-05 the error did not say so).
+    fn tell(&self, e: Error) -> Error {
+        match self.in_doubt_left() {
+            0 => e,
+            n => Error::new(e.kind(), format!("{}; {}", e.message(), held_in_doubt(n))),
+        }
+    }
+
     /// Starts the thread that pushes the deadline (`hold_ms` on) out every third of it until
     /// the hold is dropped. A renewal that fails (a busy store) is tried at the next third.
     /// It writes on a connection of its own, opened at its first renewal: on the handle's, a
@@ -679,7 +712,9 @@ impl Store {
         // settle) only to take over once no lease is live.
         loop {
             if self.read(|c| sql::live_leases(c, cart.id, now_ms()))? == 0 {
-                if let Some(held) = self.write(|c| sql::cart_take_over(c, cart.id, now_ms()))? {
+                if let Some(held) =
+                    self.write(|c| sql::cart_take_over(c, cart.id, now_ms(), true))?
+                {
                     hold.in_doubt = held;
                     break;
                 }
@@ -736,11 +771,23 @@ impl Store {
         &self,
         cart: CartId,
         options: SendOptions,
-        mut progress: Option<Progress>,
+        progress: Option<Progress>,
     ) -> Result<SendReport> {
         self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Send QOH")?;
         let hold = self.hold_cart(&cart, true)?;
+        self.send_qoh_held(cart, adapter, &hold, progress)
+            .map_err(|e| hold.tell(e))
+    }
+
+    /// [`Store::send_qoh`] once `hold` holds the cart.
+    fn send_qoh_held(
+        &self,
+        cart: Cart,
+        adapter: std::sync::Arc<dyn CartAdapter>,
+        hold: &CartHold<'_>,
+        mut progress: Option<Progress>,
+    ) -> Result<SendReport> {
         adapter.begin_manual_run();
         let items = self.read(|c| sql::items_for_cart(c, &cart))?;
         let deleted = self.read(|c| sql::deleted_on_cart(c, cart.id))?;
@@ -892,18 +939,19 @@ impl Store {
                 p(run.done, run.total);
             }
         }
+        let mut marked = 0;
         if !held_back.is_empty() {
             let now = now_ms();
-            self.write(|c| {
-                held_back
-                    .iter()
-                    .flat_map(|(_, g)| g)
-                    .try_for_each(|g| sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now))
+            marked = self.write(|c| {
+                held_back.iter().flat_map(|(_, g)| g).try_fold(0, |n, g| {
+                    Ok(n + sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now)?)
+                })
             })?;
             for (sku, _) in held_back {
                 run.report.note_failure(sku, HELD_BACK.into());
             }
         }
+        run.report.uncertain = hold.in_doubt_left() + marked;
         let report = run.report;
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
@@ -1015,6 +1063,7 @@ impl Store {
     fn send_failed(&self, run: &mut SendRun<'_>, e: Error) -> Error {
         if run.reached {
             run.report.error = Some(e.message().to_owned());
+            run.report.uncertain = in_doubt_left(self, run.cart.id, run.in_doubt);
             self.remember_report(serde_json::to_string(&run.report).unwrap_or_default());
         }
         e
@@ -1171,15 +1220,32 @@ impl Store {
         &self,
         cart: CartId,
         options: GetOptions,
-        mut progress: Option<Progress>,
+        progress: Option<Progress>,
     ) -> Result<GetReport> {
         self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, options.force, "Get QOH")?;
         // Held, so no record is sent (and settled) between reading the cart's counts and
         // adding the records still waiting for it: each is counted exactly once.
-        let _hold = self.hold_cart(&cart, false)?;
+        let hold = self.hold_cart(&cart, false)?;
+        self.get_qoh_held(cart, adapter, &hold, options, progress)
+            .map_err(|e| hold.tell(e))
+    }
+
+    /// [`Store::get_qoh`] once `hold` holds the cart.
+    fn get_qoh_held(
+        &self,
+        cart: Cart,
+        adapter: std::sync::Arc<dyn CartAdapter>,
+        hold: &CartHold<'_>,
+        options: GetOptions,
+        mut progress: Option<Progress>,
+    ) -> Result<GetReport> {
         let workstation = self.workstation();
-        let mut report = GetReport::default();
+        // Get QOH sends nothing: what the takeover held in doubt stays so.
+        let mut report = GetReport {
+            uncertain: hold.in_doubt_left(),
+            ..GetReport::default()
+        };
         let mut paging = Paging::default();
         let mut cursor: Option<String> = None;
         let mut done = 0i64;
@@ -1878,13 +1944,32 @@ impl Store {
         }
         // A repair compares and sets against counts net of waiting records: hold the cart so
         // the controller cannot settle one of them in between.
-        let _hold = if repair {
+        let hold = if repair {
             let hold = self.hold_cart(&cart, true)?;
             adapter.begin_manual_run();
             Some(hold)
         } else {
             None
         };
+        let report = self.drift_held(cart, adapter, repair);
+        match &hold {
+            Some(hold) => report
+                .map(|report| DriftReport {
+                    uncertain: hold.in_doubt_left(),
+                    ..report
+                })
+                .map_err(|e| hold.tell(e)),
+            None => report,
+        }
+    }
+
+    /// [`Store::drift`] once the cart is held (to repair).
+    fn drift_held(
+        &self,
+        cart: Cart,
+        adapter: std::sync::Arc<dyn CartAdapter>,
+        repair: bool,
+    ) -> Result<DriftReport> {
         let lag = lag_ms(adapter.as_ref());
         let asked_at = now_ms();
         let listing = fetch_all(&cart, adapter.as_ref(), &CartWait::new(self, &cart))?;
@@ -2179,6 +2264,14 @@ pub struct DriftReport {
     /// How many SKUs with a reason are not in `unlisted_why` (0 unless it holds 1,000). Added
     /// 2026-12-05.
     pub unlisted_why_left_out: usize,
+    /// With repair: stack records the repair left uncertain (in doubt), held so as it took
+    /// the cart over: an earlier Send QOH's count included them, and its run ended before it
+    /// recorded the cart's answer. They are not sent again, and wait for the owner to check
+    /// the cart and then retry or discard each (the stack's view lists them as uncertain; a
+    /// Send QOH sets the counts and settles them); their items are not repaired. 0 without
+    /// repair (a report alone takes nothing over). Added 2026-12-05: before, the report did
+    /// not count them.
+    pub uncertain: usize,
 }
 
 /// After `cart` took (or, `maybe`, may have taken) `count` of `item` (Send QOH, a drift
@@ -3157,6 +3250,34 @@ fn left_in_doubt(n: usize) -> String {
     )
 }
 
+/// [`CartHold::in_doubt_left`] of a takeover of `cart` that held `in_doubt`.
+fn in_doubt_left(store: &Store, cart: CartId, in_doubt: &[(ItemId, usize)]) -> usize {
+    let held: usize = in_doubt.iter().map(|&(_, n)| n).sum();
+    if held == 0 {
+        return 0;
+    }
+    store
+        .read(|c| {
+            in_doubt.iter().try_fold(0, |left, &(item, n)| {
+                Ok(left + n.min(sql::uncertain_of_item(c, cart, item)?))
+            })
+        })
+        .unwrap_or(held)
+}
+
+/// Said by a manual run that ends with an error (or a report's `uncertain` documents it) of
+/// the `n` records its takeover held in doubt: an earlier Send QOH's counts included them and
+/// its run ended unsettled, so they are not sent again and wait for the owner.
+fn held_in_doubt(n: usize) -> String {
+    format!(
+        "before that, it held {} in doubt (uncertain): an earlier Send QOH's count included \
+         them, and its run ended before it recorded the cart's answer; check the cart, then \
+         retry or discard them (the stack's view lists them as uncertain), or run Send QOH \
+         again once the cart answers, which sets the counts and settles them",
+        crate::counted(n as i64, "change")
+    )
+}
+
 /// Why Get QOH did not create an item for a SKU the store does not know.
 fn not_created(linked: usize) -> String {
     format!(
@@ -3187,13 +3308,18 @@ pub(crate) fn refuse_while_held(c: &rusqlite::Connection, cart: &Cart, then: &st
 /// publishes, which only works from a count that is what it publishes. In the caller's
 /// transaction, with the change that made it one. Refused while a manual run holds such a
 /// cart: the difference would be sent after the absolute count that run may be sending.
+///
+/// Counts a Send QOH left sending to such a cart (its run ended before it recorded the
+/// cart's answer) settle the counts kept of the items they set first ([`sql::counts_left_kept`]):
+/// the kept count they replace may be gone by then. The changes they included are left for
+/// the cart's next lease or manual run to hold in doubt, whose report counts them: until
+/// 2026-12-05 they were held in doubt here, by a call (a cart saved, a box ticked, `SynchQOH`
+/// set) that returns no report, and the owner was not told.
 pub(crate) fn pulled_to_realtime(c: &rusqlite::Connection, workstation: &str) -> Result<()> {
-    // Counts a run left sending (it ended before settling the answer) are settled first, as
-    // the cart's next lease would: the kept count they replace may be gone by then.
     let now = now_ms();
     for (cart_id, _) in sql::realtime_targets(c)? {
         if sql::cart_held_until(c, cart_id)? <= now {
-            sql::counts_left(c, cart_id, now)?;
+            sql::counts_left_kept(c, cart_id)?;
         }
     }
     for (cart_id, item_id, kept) in sql::pulled_of_targets(c)? {

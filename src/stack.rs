@@ -908,11 +908,14 @@ impl Store {
     /// up to the newest one each count included, by id; until schema 24 a new record took the
     /// highest id plus one, so removing that newest record could give its id to a sale made
     /// meanwhile, which would then be settled as if the count had included it (schema 24 ended
-    /// that; the refusal stays). For the same reason the
-    /// counts a Send QOH left sending to the cart (its run ended before it settled them) are
-    /// settled first, as the cart's next lease would: a record such a count included is held
-    /// back as uncertain (or, cancelled out, leaves the stack as superseded, and discarding it
-    /// is then done).
+    /// that; the refusal stays).
+    ///
+    /// The counts a Send QOH left sending to the cart (its run ended before it settled them)
+    /// are left for the cart's next lease or manual run to settle, which holds the changes they
+    /// included in doubt and counts them in its report (`uncertain`). Until 2026-12-05 a
+    /// discard settled them first (against the reuse of a discarded record's id, which schema
+    /// 24 ended): records of the cart other than the one discarded turned uncertain, and no
+    /// report told the owner.
     pub fn stack_discard(&self, record: i64) -> Result<()> {
         let now = store::now_ms();
         self.write(|c| {
@@ -922,10 +925,6 @@ impl Store {
                     &cart,
                     &format!("discard stack record {record} once that ends"),
                 )?;
-                sql::counts_left(c, cart.id, now)?;
-                if sql::record_cart(c, record)?.is_none() {
-                    return Ok(());
-                }
             }
             let (group, state) = sql::record_group(c, record)?;
             match (group, state.as_deref()) {

@@ -2488,12 +2488,15 @@ pub(crate) fn lease_renew(c: &Connection, token: &str, until: i64) -> Result<boo
 /// stalled cannot renew its lease back to life while the run reads and supersedes: lapsed
 /// batches become groups, and lapsed groups lose their token (they stay counted as leased,
 /// so a blind cart does not get them blindly again). Such a controller's late answer then
-/// settles nothing. Counts an earlier Send QOH left sending are settled ([`counts_left`]):
-/// returns the records that held in doubt, by item; `None` while a lease is live.
+/// settles nothing. With `counts`, counts an earlier Send QOH left sending are settled
+/// ([`counts_left`]): returns the records that held in doubt, by item (none without), for the
+/// caller's report; `None` while a lease is live. A caller without a report to count them in
+/// (a save switching the cart's adapter) leaves them to the cart's next lease or manual run.
 pub(crate) fn cart_take_over(
     c: &Connection,
     cart: CartId,
     now: i64,
+    counts: bool,
 ) -> Result<Option<Vec<(ItemId, usize)>>> {
     if live_leases(c, cart, now)? > 0 {
         return Ok(None);
@@ -2510,7 +2513,10 @@ pub(crate) fn cart_take_over(
          WHERE cart_id = ?1 AND lease_token IS NOT NULL",
     )?
     .execute([cart])?;
-    Ok(Some(counts_left(c, cart, now)?))
+    match counts {
+        true => Ok(Some(counts_left(c, cart, now)?)),
+        false => Ok(Some(Vec::new())),
+    }
 }
 
 /// Groups of `cart` under a live lease (a controller is sending them now; a lease ending
@@ -2700,15 +2706,40 @@ pub(crate) fn groups_maybe_applied(c: &Connection, groups: &[i64]) -> Result<()>
 }
 
 /// Marks a pending group that no lease holds uncertain, as a controller does with a stalled
-/// controller's send to a cart without keys ([`cart_take_over`] left it unleased).
-pub(crate) fn group_held_back(c: &Connection, group: i64, response: &str, now: i64) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?3, last_response = ?2,
+/// controller's send to a cart without keys ([`cart_take_over`] left it unleased). Returns how
+/// many records it marked (0 when the group was not pending), for the caller's report.
+pub(crate) fn group_held_back(
+    c: &Connection,
+    group: i64,
+    response: &str,
+    now: i64,
+) -> Result<usize> {
+    let marked = c
+        .prepare_cached(
+            "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?3, last_response = ?2,
                 unsettled = 0, refused = 0
          WHERE id = ?1 AND state = 'pending' AND lease_token IS NULL",
-    )?
-    .execute(params![group, response, now])?;
-    Ok(())
+        )?
+        .execute(params![group, response, now])?;
+    if marked == 0 {
+        return Ok(0);
+    }
+    let records: i64 = c
+        .prepare_cached("SELECT COUNT(*) FROM stack WHERE group_id = ?1")?
+        .query_row([group], |r| r.get(0))?;
+    Ok(records as usize)
+}
+
+/// How many records of (`cart`, `item`) are uncertain: of those a takeover held in doubt
+/// ([`counts_left`]), the ones no count the run set has settled since.
+pub(crate) fn uncertain_of_item(c: &Connection, cart: CartId, item: ItemId) -> Result<usize> {
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT COUNT(*) FROM stack s JOIN send_groups g ON g.id = s.group_id
+             WHERE s.cart_id = ?1 AND s.item_id = ?2 AND g.state = 'uncertain'",
+        )?
+        .query_row(params![cart, item], |r| r.get(0))?;
+    Ok(n as usize)
 }
 
 /// The newest record of (cart, item) on the stack, if any: what an absolute count read now
@@ -2802,6 +2833,26 @@ pub(crate) fn counts_left(c: &Connection, cart: CartId, now: i64) -> Result<Vec<
         .execute([cart])?;
     backlog_clamp(c)?;
     Ok(held)
+}
+
+/// Settles, as [`counts_left`] does, the counts kept of what `cart` shows ([`kept_left`]) of
+/// the items a Send QOH left sending it counts of, and nothing else: the notes stay, for the
+/// cart's next lease or manual run to hold in doubt the records they include and count them
+/// in its report. For a call that returns no report (real-time changes starting to go to the
+/// cart: `manual::pulled_to_realtime`), which needs the kept counts settled first.
+pub(crate) fn counts_left_kept(c: &Connection, cart: CartId) -> Result<()> {
+    let items: Vec<ItemId> = c
+        .prepare_cached("SELECT item_id FROM counts_sending WHERE cart_id = ?1")?
+        .query_map([cart], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if items.is_empty() {
+        return Ok(());
+    }
+    let shown_to = cart_by_id(c, cart)?;
+    for item in items {
+        kept_left(c, &shown_to, item)?;
+    }
+    Ok(())
 }
 
 /// Holds back, for the owner, the records of (`cart`, `item`) up to `upto` that a count left

@@ -1,0 +1,258 @@
+//! Every call that holds changes in doubt (uncertain) tells the owner so in its result
+//! (2026-12-05).
+//!
+//! A change is held in doubt when the cart may or may not have applied it: a Send QOH killed
+//! with its count on the way left it so (`multi_workstation_review.rs`), and the first call
+//! that takes the cart over holds the changes that count included back as uncertain, for the
+//! owner to check the cart and then retry or discard each. A controller pass counted them in
+//! its report's `uncertain` (`pass_report_doubt.rs`); the other calls did so in silence,
+//! and the owner learnt of a cart to check only by listing the stack:
+//! - Get QOH and the drift repair took the cart over and held them, their reports counting
+//!   none (now `uncertain` in each report, and in the JSON the C ABI hands the host);
+//! - a Send QOH that failed after its takeover held them said only why it failed (now the
+//!   error names how many, and what to do);
+//! - an operator's discard of one record, saving a cart, ticking a cart's box and setting
+//!   `SynchQOH` held them too, and return no report: they no longer hold them, and the next
+//!   call that takes the cart over does, and counts them.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::killed_run;
+use common::*;
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::{CartId, GetOptions, Reason, SendOptions, StackState};
+use serde_json::Value;
+
+/// In a child process (this test binary run again): the killed run's Send QOH (see
+/// [`common::killed_run`]). Does nothing in a plain test run.
+#[test]
+fn send_qoh_child() {
+    killed_run::send_qoh_child();
+}
+
+/// Runs the back office's forced Send QOH of `cart` in a child process and kills it while its
+/// count hangs at the cart (never set), as a PC switched off mid-run; then takes its hold as
+/// lapsed, as at its deadline a quarter hour on (its process is gone).
+fn kill_send_qoh_mid_count(f: &Fixture, emu: &Emulator, cart: CartId) {
+    emu.inject(Fault::HangSets {
+        applied: false,
+        count: 1,
+    });
+    let db = f.dir.path().join("store.db");
+    let reached = killed_run::kill_send_qoh_when(&db, cart, || emu.pending_faults().is_empty());
+    assert!(reached, "the count never reached the cart");
+    killed_run::holds_lapse(&db);
+}
+
+/// A keyed cart showing B and C at 10, sold on the till (B: 3 then 2, C: 1) and not yet sent,
+/// whose Send QOH, including all three sales in its counts, is killed before the cart took
+/// them.
+fn three_sales_in_a_killed_count() -> (Fixture, Emulator, CartId) {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
+    for sku in ["B", "C"] {
+        item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    adjust(&f.store, "B", -2, Reason::PosSale);
+    adjust(&f.store, "C", -1, Reason::PosSale);
+    kill_send_qoh_mid_count(&f, &keyed, cart);
+    (f, keyed, cart)
+}
+
+fn forced() -> SendOptions {
+    SendOptions { force: true }
+}
+
+fn get_forced() -> GetOptions {
+    GetOptions {
+        force: true,
+        create_new: false,
+    }
+}
+
+/// The report the C ABI hands the host for the last Send or Get QOH (`invsync_last_report`).
+fn last_report(f: &Fixture) -> Value {
+    serde_json::from_str(&f.store.last_report().expect("a report was kept")).unwrap()
+}
+
+fn uncertain(f: &Fixture, cart: CartId) -> i64 {
+    f.store.stack_count(cart, StackState::Uncertain).unwrap()
+}
+
+/// Get QOH after the killed Send QOH: its takeover holds the three sales in doubt, and its
+/// report counts them (`uncertain`: 3, in the Rust report and the JSON the C ABI hands the
+/// host), beside B and C in `not_applied`; nothing reaches the cart. Its report had no count
+/// of them: the host's screen showed two counts not applied, "let the stack deliver them",
+/// and nothing said the stack would not, the changes waiting on the owner.
+#[test]
+fn get_qoh_counts_the_changes_its_takeover_held_in_doubt() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    let report = f.store.get_qoh(cart, get_forced(), None).unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["uncertain"], 3, "{json}");
+    assert_eq!(last_report(&f)["uncertain"], 3);
+    let mut not_applied: Vec<&str> = report.not_applied.iter().map(|n| n.sku.as_str()).collect();
+    not_applied.sort_unstable();
+    assert_eq!(not_applied, ["B", "C"], "{json}");
+    assert_eq!(uncertain(&f, cart), 3);
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
+    // Counted by the call that held them, once: the next one holds nothing.
+    let again = f.store.get_qoh(cart, get_forced(), None).unwrap();
+    assert_eq!(serde_json::to_value(&again).unwrap()["uncertain"], 0);
+}
+
+/// The drift report with repair after the killed Send QOH: its takeover holds the three
+/// sales in doubt, leaves B and C unrepaired, and counts the sales (`uncertain`: 3). A report
+/// without repair takes nothing over, and counts none. The repair's report had no count of
+/// them.
+#[test]
+fn a_drift_repair_counts_the_changes_its_takeover_held_in_doubt() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    let looked = f.store.drift(cart, false).unwrap();
+    assert_eq!(serde_json::to_value(&looked).unwrap()["uncertain"], 0);
+    assert_eq!(uncertain(&f, cart), 0, "a report alone held them");
+    let repaired = f.store.drift(cart, true).unwrap();
+    let json = serde_json::to_value(&repaired).unwrap();
+    assert_eq!(json["uncertain"], 3, "{json}");
+    assert_eq!(repaired.repaired, 0, "{json}");
+    assert_eq!(uncertain(&f, cart), 3);
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
+}
+
+/// Send QOH again after the killed one, the cart refusing B's count: the report counts B's
+/// two sales its takeover held in doubt and left so (`uncertain`: 2); C's count, taken,
+/// settles C's sale, which is not counted. Run once more with B accepted, its count settles
+/// B's sales, and nothing is counted. The report named them only in B's failure text.
+#[test]
+fn send_qoh_counts_the_changes_it_held_in_doubt_and_did_not_settle() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    keyed.fail_sku("B", "rejected");
+    let report = f.store.send_qoh(cart, forced(), None).unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!((report.sent, report.failed), (1, 1), "{json}");
+    assert_eq!(json["uncertain"], 2, "{json}");
+    assert_eq!(last_report(&f)["uncertain"], 2);
+    assert_eq!(uncertain(&f, cart), 2);
+    keyed.unfail_sku("B");
+    let report = f.store.send_qoh(cart, forced(), None).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap()["uncertain"], 0);
+    assert_eq!(uncertain(&f, cart), 0, "B's count settles its sales");
+    assert_eq!(keyed.qoh("B"), Some(5));
+}
+
+/// A Send QOH all of whose counts the cart takes settles what its takeover held in doubt:
+/// it counts nothing uncertain, and nothing is left for the owner.
+#[test]
+fn a_send_qoh_whose_counts_the_cart_takes_counts_nothing_uncertain() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    let report = f.store.send_qoh(cart, forced(), None).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap()["uncertain"], 0);
+    assert_eq!(uncertain(&f, cart), 0);
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(5), Some(9)));
+}
+
+/// A Send QOH whose takeover held the three sales in doubt, and which the cart then refuses
+/// (its credentials): the error names the three changes and what to do with them. It said
+/// only that the credentials were refused, and the owner, fixing them and never listing the
+/// stack, had three sales waiting on a check no one asked for.
+#[test]
+fn a_send_qoh_that_fails_after_holding_changes_in_doubt_says_how_many_and_what_to_do() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    keyed.inject(Fault::Status {
+        status: 401,
+        count: 20,
+        retry_after: None,
+    });
+    let e = f.store.send_qoh(cart, forced(), None).unwrap_err();
+    let message = e.message();
+    assert!(
+        message.contains("held 3 changes in doubt (uncertain)")
+            && message.contains("check the cart, then retry or discard them"),
+        "{message}"
+    );
+    assert_eq!(uncertain(&f, cart), 3);
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
+}
+
+/// As above for Get QOH, whose first page the cart refuses: the error names the three
+/// changes its takeover held in doubt.
+#[test]
+fn a_get_qoh_that_fails_after_holding_changes_in_doubt_says_how_many() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    keyed.inject(Fault::Status {
+        status: 401,
+        count: 20,
+        retry_after: None,
+    });
+    let e = f.store.get_qoh(cart, get_forced(), None).unwrap_err();
+    assert!(
+        e.message().contains("held 3 changes in doubt (uncertain)"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(uncertain(&f, cart), 3);
+}
+
+/// A sale of B the cart refused (bypassed) and a sale of C waiting, both in a Send QOH's
+/// count whose run was killed; the owner discards B's record. The discard removes it and
+/// nothing else: C's sale waits, and the next pass holds it in doubt and counts it
+/// (`uncertain`: 1), never sending it on top of a count the cart may have taken. The discard
+/// held C's sale in doubt itself, and returns no report: the pass after counted nothing, and
+/// no result told the owner of a change to check.
+#[test]
+fn a_discard_holds_no_other_change_in_doubt_and_the_next_pass_counts_it() {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart(&f.store, &keyed, "Keyed", "attribute");
+    for sku in ["B", "C"] {
+        item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    keyed.fail_sku("B", "rejected");
+    assert_eq!(f.store.run_stack(None).unwrap().bypassed, 1);
+    keyed.unfail_sku("B");
+    adjust(&f.store, "C", -1, Reason::PosSale);
+    kill_send_qoh_mid_count(&f, &keyed, cart);
+    let b = stack(&f.store, Some(r#"{"state":"bypassed"}"#));
+    assert_eq!(b.len(), 1, "{b:?}");
+    f.store.stack_discard(b[0]["id"].as_i64().unwrap()).unwrap();
+    assert_eq!(uncertain(&f, cart), 0, "the discard held C's sale in doubt");
+    assert_eq!(records(&f.store, cart), [("C".to_owned(), -1)]);
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!((report.sent, report.uncertain), (0, 1), "{report}");
+    assert_eq!(uncertain(&f, cart), 1);
+    assert_eq!(
+        keyed.qoh("C"),
+        Some(10),
+        "the sale went on top of the count"
+    );
+}
+
+/// After the killed Send QOH the owner adds a second cart and ticks its box, and sets
+/// `SynchQOH`: none of these calls, which return no report, holds the Keyed cart's sales in
+/// doubt; the next pass does, and counts them. Each held them (every cart real-time changes
+/// go to was taken over), and the pass after counted nothing.
+#[test]
+fn saving_a_cart_or_starting_real_time_sync_holds_no_change_in_doubt_unannounced() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    let other = Emulator::start().unwrap();
+    let second = cart_with(&f.store, &other, "Other", "attribute", 5);
+    f.store.set_cart_sync(second, false).unwrap();
+    f.store.set_cart_sync(second, true).unwrap();
+    f.store.set_param("SynchQOH", "true").unwrap();
+    assert_eq!(
+        uncertain(&f, cart),
+        0,
+        "held in doubt with no report to say so"
+    );
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(report.uncertain, 3, "{report}");
+    let line = report.carts.iter().find(|c| c.cart_id == cart).unwrap();
+    assert_eq!(line.uncertain, 3, "{report}");
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
+}
