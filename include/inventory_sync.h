@@ -316,6 +316,26 @@ int32_t INVSYNC_CALL invsync_param_get(invsync_store *store,
 int32_t INVSYNC_CALL invsync_cart_upsert(invsync_store *store, const char *cart_json, int32_t *out_cart_id);
 
 /**
+ * As `invsync_cart_upsert`, and on success `*out_uncertain` receives how many records of the
+ * cart's web stack the save held back as uncertain: with a change of the adapter, the
+ * changes that may already be on the cart (sent through the old adapter, whose answer was
+ * lost), which the new adapter cannot tell from new ones. The owner checks the cart's counts,
+ * then retries or discards each (`invsync_stack_list` with state 3 lists them); 0 for a save
+ * that keeps the adapter. Added within ABI version 1 (2026-12-05): a host checks for the
+ * export before calling it (`invsync_cart_upsert` holds them back alike, and says nothing).
+ *
+ * NULL: all required (checked before anything is saved). Thread safety: any thread.
+ *
+ * # Safety
+ * `store` is NULL or a live handle; `cart_json` is NULL or NUL-terminated; `out_cart_id` and
+ * `out_uncertain` are NULL or writable.
+ */
+int32_t INVSYNC_CALL invsync_cart_save(invsync_store *store,
+                                       const char *cart_json,
+                                       int32_t *out_cart_id,
+                                       int32_t *out_uncertain);
+
+/**
  * Ticks (`on` = 1) or clears (`on` = 0) a cart's *Synchronize Inventory* box; any other
  * value is `INVSYNC_INVALID_ARGUMENT`. Queuing for the cart starts at once.
  * Where the call makes real-time changes start going to a cart a manual run holds, and that

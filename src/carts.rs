@@ -10,6 +10,21 @@ use serde_json::{Map, Value};
 /// A cart's id in the store.
 pub type CartId = i64;
 
+/// What saving a cart did ([`Store::save_cart_json`]).
+///
+/// Fields may be added (hence `#[non_exhaustive]`: the library makes it, never a caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CartSaved {
+    /// The cart's id.
+    pub id: CartId,
+    /// Stack records the save held back as uncertain (in doubt): with a change of the
+    /// adapter, the changes that may already be on the cart. The owner checks the cart's
+    /// counts, then retries or discards each (the stack's view lists them as uncertain). 0
+    /// for a save that keeps the adapter.
+    pub uncertain: usize,
+}
+
 /// How finely a cart tracks stock for real-time sync (the seeds' "S" in the cart matrix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncLevel {
@@ -710,7 +725,22 @@ impl Store {
     /// A change of the adapter, the shop (its URL or stock location) or the level is `Busy`
     /// while a Send QOH, Get QOH or drift repair runs for the cart, which would go on with the
     /// old one; new credentials for the same shop are not.
+    ///
+    /// A change of the adapter holds back as uncertain the changes that may be on the cart
+    /// (sent through the old adapter, whose answer was lost): [`Store::save_cart_json`] says
+    /// how many, for the owner to check the cart.
     pub fn upsert_cart_json(&self, json: &str) -> Result<CartId> {
+        self.save_cart_json(json).map(|saved| saved.id)
+    }
+
+    /// [`Store::upsert_cart_json`], saying what the save did to the cart's web stack: a change
+    /// of the adapter holds back as uncertain the changes that may already be on the cart (sent
+    /// through the old adapter, whose answer was lost, or under a lease that lapsed), which
+    /// the new adapter cannot tell from new ones (it does not know the old one's keys). They
+    /// wait for the owner to check the cart's counts and then retry or discard each; the
+    /// result counts them ([`CartSaved::uncertain`]), as a pass's report counts the changes
+    /// it holds in doubt. Until 2026-12-05 no result of the save told the owner of them.
+    pub fn save_cart_json(&self, json: &str) -> Result<CartSaved> {
         let adapter_name = serde_json::from_str::<Value>(json)
             .ok()
             .and_then(|v| v.get("adapter").and_then(Value::as_str).map(str::to_owned));
@@ -733,6 +763,7 @@ impl Store {
         }
         let workstation = self.workstation();
         self.write(|c| {
+            let mut uncertain = 0;
             let carts = sql::carts_all(c)?;
             let old = carts.iter().find(|cart| cart.name == spec.name).cloned();
             // The name is printed in run reports, the controller's log and the stack view: a
@@ -813,7 +844,7 @@ impl Store {
                         ),
                     ));
                 }
-                sql::groups_held_back_at_switch(c, old.id, crate::store::now_ms())?;
+                uncertain = sql::groups_held_back_at_switch(c, old.id, crate::store::now_ms())?;
             }
             let id = sql::cart_upsert(c, &spec, resumes)?;
             // What Get QOH kept of the cart's counts is of its shop (a new adapter, URL or
@@ -835,7 +866,7 @@ impl Store {
                 }
             }
             crate::manual::pulled_to_realtime(c, &workstation)?;
-            Ok(id)
+            Ok(CartSaved { id, uncertain })
         })
     }
 

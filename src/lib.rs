@@ -51,7 +51,7 @@ pub use adapter::{
     CartAdapter, CartError, CataloguePage, DeltaSend, QuantityPage, QuantitySet, SendOutcome,
     UpdateMode,
 };
-pub use carts::{Capabilities, Cart, CartId, SyncLevel, WebFields};
+pub use carts::{Capabilities, Cart, CartId, CartSaved, SyncLevel, WebFields};
 pub use controller::{CartReport, ControllerStatus, RunReport, StackController};
 pub use error::{Error, ErrorKind, Result};
 pub use items::{AdjustOutcome, Adjustment, Delta, Item, ItemId, Reason};

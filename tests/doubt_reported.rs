@@ -256,3 +256,87 @@ fn saving_a_cart_or_starting_real_time_sync_holds_no_change_in_doubt_unannounced
     assert_eq!(line.uncertain, 3, "{report}");
     assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
 }
+
+/// Cart "Keyed" (`http_json`, with keys) showing B at 10, whose sale of 3 it applied and
+/// whose answer was lost: the sale waits to go again under its key, and may be on the cart.
+fn a_sale_whose_answer_was_lost() -> (Fixture, Emulator, CartId) {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart(&f.store, &keyed, "Keyed", "attribute");
+    item(&f.store, "B", 10);
+    keyed.set_qoh("B", 10);
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    keyed.inject(Fault::ApplyThenDrop { count: 1 });
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!((report.sent, report.uncertain), (0, 0), "{report}");
+    assert_eq!(
+        keyed.qoh("B"),
+        Some(7),
+        "the cart applied it; the answer was lost"
+    );
+    (f, keyed, cart)
+}
+
+/// The same cart, moved to WooCommerce (a save; no request is made).
+fn moved_to_woocommerce() -> String {
+    serde_json::json!({"name": "Keyed", "adapter": "woocommerce",
+        "url": "https://shop.example/", "consumer_key": "ck_x", "consumer_secret": "cs_x",
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"}})
+    .to_string()
+}
+
+/// The owner moves the cart to another platform's adapter, which cannot send the sale again
+/// under the old one's key: the save holds it back as uncertain, and its result says so
+/// (`uncertain`: 1); a save that keeps the adapter holds nothing. The save returned only the
+/// cart's id, and the owner, told nothing, found the sale waiting on a check only by listing
+/// the stack.
+#[test]
+fn a_save_switching_the_adapter_counts_the_changes_it_held_back() {
+    let (f, _keyed, cart) = a_sale_whose_answer_was_lost();
+    let saved = f.store.save_cart_json(&moved_to_woocommerce()).unwrap();
+    assert_eq!((saved.id, saved.uncertain), (cart, 1));
+    assert_eq!(uncertain(&f, cart), 1);
+    let again = f.store.save_cart_json(&moved_to_woocommerce()).unwrap();
+    assert_eq!((again.id, again.uncertain), (cart, 0));
+}
+
+/// As above through the C ABI (`invsync_cart_save`, added within ABI 1): `out_uncertain`
+/// receives the 1 sale held back.
+#[test]
+fn invsync_cart_save_hands_the_host_the_changes_held_back() {
+    use inventory_sync::ffi::*;
+    let (f, _keyed, cart) = a_sale_whose_answer_was_lost();
+    let path = std::ffi::CString::new(f.dir.path().join("store.db").to_str().unwrap()).unwrap();
+    let json = std::ffi::CString::new(moved_to_woocommerce()).unwrap();
+    let (mut s, mut id, mut held) = (std::ptr::null_mut(), 0i32, -1i32);
+    // SAFETY: valid C strings and live out pointers; the handle is closed once, at the end.
+    unsafe {
+        assert_eq!(invsync_store_open(path.as_ptr(), &mut s), INVSYNC_OK);
+        let status = invsync_cart_save(s, json.as_ptr(), &mut id, &mut held);
+        invsync_store_close(s);
+        assert_eq!(status, INVSYNC_OK);
+    }
+    assert_eq!((i64::from(id), held), (cart, 1));
+    assert_eq!(uncertain(&f, cart), 1);
+}
+
+/// After the killed Send QOH, the owner moves the cart to another adapter: the save holds
+/// none of the three sales in doubt (it has not the count's answer either), and the first
+/// pass through the new adapter does, and counts them, sending none. The save held them in
+/// doubt in silence, and the pass counted nothing.
+#[test]
+fn a_save_switching_the_adapter_leaves_a_killed_send_qohs_changes_to_the_pass_that_counts_them() {
+    let (f, keyed, cart) = three_sales_in_a_killed_count();
+    let other = DeltaShop::new(inventory_sync::adapter::UpdateMode::RelativeKeyed);
+    let adapter: std::sync::Arc<dyn inventory_sync::adapter::CartAdapter> = other.clone();
+    f.store
+        .register_adapter("other", move |_| Ok(adapter.clone()));
+    let spec = serde_json::json!({"name": "Keyed", "adapter": "other",
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"}});
+    assert_eq!(f.store.upsert_cart_json(&spec.to_string()).unwrap(), cart);
+    assert_eq!(uncertain(&f, cart), 0, "held in doubt by the save");
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!((report.sent, report.uncertain), (0, 3), "{report}");
+    assert!(other.sent().is_empty(), "{:?}", other.sent());
+    assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
+}

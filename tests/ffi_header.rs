@@ -280,6 +280,7 @@ fn header_declares_every_function_of_the_contract_with_a_comment() {
         "invsync_cart_list",
         "invsync_cart_delete",
         "invsync_cart_retire",
+        "invsync_cart_save",
         "invsync_item_upsert",
         "invsync_item_list",
         "invsync_item_delete",

@@ -116,6 +116,8 @@ namespace InventorySync
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_cart_upsert(StoreHandle store, byte[] cartJson, out int cartId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int invsync_cart_save(StoreHandle store, byte[] cartJson, out int cartId, out int uncertain);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_cart_set_sync(StoreHandle store, int cartId, int on);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int invsync_cart_list(StoreHandle store, byte[] buf, int len, out int needed);
@@ -366,6 +368,18 @@ namespace InventorySync
         {
             int id;
             Native.Check(Native.invsync_cart_upsert(handle, Native.Utf8(cartJson), out id));
+            return id;
+        }
+
+        /// <summary>UpsertCart, also returning in uncertain how many records of the cart's web
+        /// stack the save held back as uncertain: with a change of the adapter, the changes that
+        /// may already be on the cart (sent through the old adapter, whose answer was lost). The
+        /// owner checks the cart's counts, then retries or discards each. Needs a DLL of
+        /// 2026-12-05 or later (invsync_cart_save).</summary>
+        public int SaveCart(string cartJson, out int uncertain)
+        {
+            int id;
+            Native.Check(Native.invsync_cart_save(handle, Native.Utf8(cartJson), out id, out uncertain));
             return id;
         }
 

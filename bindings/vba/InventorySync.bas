@@ -51,6 +51,7 @@ Private Const WC_ERR_INVALID_CHARS As Long = &H80
         Public Declare PtrSafe Function invsync_param_set Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal paramName As LongPtr, ByVal paramValue As LongPtr) As Long
         Public Declare PtrSafe Function invsync_param_get Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal paramName As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_cart_upsert Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_json As LongPtr, ByRef out_cart_id As Long) As Long
+        Public Declare PtrSafe Function invsync_cart_save Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_json As LongPtr, ByRef out_cart_id As Long, ByRef out_uncertain As Long) As Long
         Public Declare PtrSafe Function invsync_cart_set_sync Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal turnOn As Long) As Long
         Public Declare PtrSafe Function invsync_cart_list Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_cart_delete Lib "inventory_sync.dll" (ByVal store As LongPtr, ByVal cart_id As Long) As Long
@@ -88,6 +89,7 @@ Private Const WC_ERR_INVALID_CHARS As Long = &H80
         Public Declare PtrSafe Function invsync_param_set Lib "inventory_sync.dll" Alias "invsync_param_set_std" (ByVal store As LongPtr, ByVal paramName As LongPtr, ByVal paramValue As LongPtr) As Long
         Public Declare PtrSafe Function invsync_param_get Lib "inventory_sync.dll" Alias "invsync_param_get_std" (ByVal store As LongPtr, ByVal paramName As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_cart_upsert Lib "inventory_sync.dll" Alias "invsync_cart_upsert_std" (ByVal store As LongPtr, ByVal cart_json As LongPtr, ByRef out_cart_id As Long) As Long
+        Public Declare PtrSafe Function invsync_cart_save Lib "inventory_sync.dll" Alias "invsync_cart_save_std" (ByVal store As LongPtr, ByVal cart_json As LongPtr, ByRef out_cart_id As Long, ByRef out_uncertain As Long) As Long
         Public Declare PtrSafe Function invsync_cart_set_sync Lib "inventory_sync.dll" Alias "invsync_cart_set_sync_std" (ByVal store As LongPtr, ByVal cart_id As Long, ByVal turnOn As Long) As Long
         Public Declare PtrSafe Function invsync_cart_list Lib "inventory_sync.dll" Alias "invsync_cart_list_std" (ByVal store As LongPtr, ByVal buf As LongPtr, ByVal bufLen As Long, ByRef needed As Long) As Long
         Public Declare PtrSafe Function invsync_cart_delete Lib "inventory_sync.dll" Alias "invsync_cart_delete_std" (ByVal store As LongPtr, ByVal cart_id As Long) As Long

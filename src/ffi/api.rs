@@ -213,6 +213,47 @@ pub unsafe extern "C" fn invsync_cart_upsert(
     })
 }
 
+/// As `invsync_cart_upsert`, and on success `*out_uncertain` receives how many records of the
+/// cart's web stack the save held back as uncertain: with a change of the adapter, the
+/// changes that may already be on the cart (sent through the old adapter, whose answer was
+/// lost), which the new adapter cannot tell from new ones. The owner checks the cart's counts,
+/// then retries or discards each (`invsync_stack_list` with state 3 lists them); 0 for a save
+/// that keeps the adapter. Added within ABI version 1 (2026-12-05): a host checks for the
+/// export before calling it (`invsync_cart_upsert` holds them back alike, and says nothing).
+///
+/// NULL: all required (checked before anything is saved). Thread safety: any thread.
+///
+/// # Safety
+/// `store` is NULL or a live handle; `cart_json` is NULL or NUL-terminated; `out_cart_id` and
+/// `out_uncertain` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn invsync_cart_save(
+    store: *mut InvsyncStore,
+    cart_json: *const c_char,
+    out_cart_id: *mut i32,
+    out_uncertain: *mut i32,
+) -> i32 {
+    entry("invsync_cart_save", || {
+        // SAFETY: the caller's contract on each pointer.
+        let (store, json) = unsafe {
+            (
+                store_ref(store)?,
+                str_in(cart_json, "cart_json", INVSYNC_MAX_TEXT_IN)?,
+            )
+        };
+        let out_id = out_ptr(out_cart_id, "out_cart_id")?;
+        let out_uncertain = out_ptr(out_uncertain, "out_uncertain")?;
+        let saved = store.save_cart_json(json)?;
+        let id = to_i32(saved.id, "cart id")?;
+        // SAFETY: both checked non-NULL; writable by the caller's contract.
+        unsafe {
+            put(out_id, id);
+            put(out_uncertain, saved.uncertain.min(i32::MAX as usize) as i32);
+        }
+        Ok(())
+    })
+}
+
 /// Ticks (`on` = 1) or clears (`on` = 0) a cart's *Synchronize Inventory* box; any other
 /// value is `INVSYNC_INVALID_ARGUMENT`. Queuing for the cart starts at once.
 /// Where the call makes real-time changes start going to a cart a manual run holds, and that

@@ -75,6 +75,7 @@ std_twins! {
     invsync_param_set(store: *mut InvsyncStore, name: *const c_char, value: *const c_char) -> i32;
     invsync_param_get(store: *mut InvsyncStore, name: *const c_char, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
     invsync_cart_upsert(store: *mut InvsyncStore, cart_json: *const c_char, out_cart_id: *mut i32) -> i32;
+    invsync_cart_save(store: *mut InvsyncStore, cart_json: *const c_char, out_cart_id: *mut i32, out_uncertain: *mut i32) -> i32;
     invsync_cart_set_sync(store: *mut InvsyncStore, cart_id: i32, on: i32) -> i32;
     invsync_cart_list(store: *mut InvsyncStore, buf: *mut c_char, len: i32, needed: *mut i32) -> i32;
     invsync_cart_delete(store: *mut InvsyncStore, cart_id: i32) -> i32;

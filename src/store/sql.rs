@@ -2679,15 +2679,25 @@ pub(crate) fn cart_has_batches(c: &Connection, cart: CartId) -> Result<bool> {
 /// change a keyed adapter had tried was held back, one it surely never sent (the cart
 /// unreachable) too, and an adapter without keys held back none, though one registered in a
 /// keyed one's place (a host's, after a restart) had lost answers waiting.
+///
+/// Returns how many records it held back (a group is one item's records), for the save's
+/// result.
 pub(crate) fn groups_held_back_at_switch(c: &Connection, cart: CartId, now: i64) -> Result<usize> {
-    Ok(c.prepare_cached(
+    const HELD: &str = "cart_id = ?1 AND item_id <> 0 AND state IN ('pending', 'bypassed')
+           AND unsettled > 0 AND lease_token IS NULL";
+    let records: i64 = c
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM stack WHERE group_id IN (SELECT id FROM send_groups WHERE {HELD})"
+        ))?
+        .query_row([cart], |r| r.get(0))?;
+    c.prepare_cached(&format!(
         "UPDATE send_groups SET state = 'uncertain', next_attempt_at = ?2, unsettled = 0,
                 last_response = 'sent through the cart''s previous adapter, whose answer was \
 lost: it may be on the cart; check the cart, then retry or discard it'
-         WHERE cart_id = ?1 AND item_id <> 0 AND state IN ('pending', 'bypassed')
-           AND unsettled > 0 AND lease_token IS NULL",
-    )?
-    .execute(params![cart, now])?)
+         WHERE {HELD}"
+    ))?
+    .execute(params![cart, now])?;
+    Ok(records as usize)
 }
 
 /// Marks pending `groups` as possibly on the cart (a keyed re-send of them was applied, or
