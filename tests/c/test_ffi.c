@@ -191,6 +191,19 @@ static void scenario(void) {
     b = make_cart(s, web_b, "Web B", "sku", 50, NULL);
     c = make_cart(s, web_c, "Web C", "none", 2, NULL);
     CHECK(a > 0 && b > 0 && c > 0 && a != b && b != c);
+    /* Saved again under its name through invsync_cart_save: the same cart, nothing held. */
+    {
+        char url[256], json[1024];
+        int32_t id = -1, uncertain = -1;
+        CHECK_STATUS(invsync_emulator_url(web_c, url, (int32_t)sizeof url, &needed), INVSYNC_OK);
+        snprintf(json, sizeof json,
+                 "{\"name\":\"Web C\",\"adapter\":\"http_json\",\"url\":\"%s\","
+                 "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"none\"},"
+                 "\"max_items_to_send\":2}",
+                 url);
+        CHECK_STATUS(invsync_cart_save(s, json, &id, &uncertain), INVSYNC_OK);
+        CHECK(id == c && uncertain == 0);
+    }
     /* web_a answers only with the token; the cart was given it. */
     CHECK_STATUS(invsync_cart_set_sync(s, a, 1), INVSYNC_OK);
     CHECK_STATUS(invsync_cart_set_sync(s, b, 1), INVSYNC_OK);
@@ -440,6 +453,12 @@ static void null_pointers(invsync_store *s) {
     CHECK_STATUS(invsync_cart_upsert(s, NULL, &out), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_cart_upsert(s, "{}", NULL), INVSYNC_NULL_POINTER);
     CHECK(out == -77);
+    CHECK_STATUS(invsync_cart_save(NULL, "{}", &out, &n), INVSYNC_NULL_POINTER);
+    CHECK_STATUS(invsync_cart_save(s, NULL, &out, &n), INVSYNC_NULL_POINTER);
+    CHECK_STATUS(invsync_cart_save(s, "{}", NULL, &n), INVSYNC_NULL_POINTER);
+    CHECK_STATUS(invsync_cart_save(s, "{}", &out, NULL), INVSYNC_NULL_POINTER);
+    CHECK(error_contains("out_uncertain is NULL"));
+    CHECK(out == -77 && n == -77);
     CHECK_STATUS(invsync_cart_set_sync(NULL, 1, 1), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_cart_list(NULL, buf, 64, &n), INVSYNC_NULL_POINTER);
     CHECK_STATUS(invsync_cart_delete(NULL, 1), INVSYNC_NULL_POINTER);

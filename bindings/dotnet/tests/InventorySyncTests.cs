@@ -166,6 +166,9 @@ static class Tests
             int b = store.UpsertCart(CartJson("Web B", webB.Url, "sku", 50, null));
             int c = store.UpsertCart(CartJson("Web C", webC.Url, "none", 2, null));
             Check(a > 0 && b > a && c > b, "cart ids");
+            int uncertain = -1;
+            Check(store.SaveCart(CartJson("Web C", webC.Url, "none", 2, null), out uncertain) == c && uncertain == 0,
+                  "SaveCart of a cart under its name: the same id, nothing held back");
             store.SetCartSync(a, true);
             store.SetCartSync(b, true);
             Throws(Status.Refused, () => store.SetCartSync(c, true), "a cart without real-time");
