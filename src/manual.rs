@@ -2996,7 +2996,7 @@ fn stopped(cart: &Cart, e: &CartError, done: i64, total: i64) -> String {
 /// Why manual sync leaves alone an item with records in doubt.
 fn in_doubt_why(w: sql::Waiting) -> String {
     format!(
-        "{} change(s) totalling {:+} were sent to the cart and have not settled (waiting to be sent again, bypassed or uncertain), so its count may or may not include them; let the stack deliver them (or retry or discard them), then run this again",
+        "{} change(s) totalling {:+} were sent to the cart and have not settled (waiting to be sent again, bypassed or uncertain), so its count may or may not include them: the stack sends again those waiting; check the cart's count for those bypassed or uncertain (listed on the stack), discard those it shows and retry the others; then run this again",
         w.in_doubt, w.in_doubt_sum
     )
 }

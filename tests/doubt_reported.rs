@@ -98,6 +98,15 @@ fn get_qoh_counts_the_changes_its_takeover_held_in_doubt() {
     let mut not_applied: Vec<&str> = report.not_applied.iter().map(|n| n.sku.as_str()).collect();
     not_applied.sort_unstable();
     assert_eq!(not_applied, ["B", "C"], "{json}");
+    // Its reason sends the owner to the cart, not to wait for the stack, which never sends
+    // an uncertain change by itself.
+    for n in &report.not_applied {
+        assert!(
+            !n.why.contains("let the stack deliver") && n.why.contains("check the cart's count"),
+            "{}",
+            n.why
+        );
+    }
     assert_eq!(uncertain(&f, cart), 3);
     assert_eq!((keyed.qoh("B"), keyed.qoh("C")), (Some(10), Some(10)));
     // Counted by the call that held them, once: the next one holds nothing.
