@@ -10,10 +10,10 @@
 
 mod common;
 
-use common::killed_run;
+use common::killed_run::{self, kill_send_qoh_mid_count, three_sales_in_a_killed_count};
 use common::*;
-use inventory_sync::emulator::{Emulator, Fault};
-use inventory_sync::{CartId, Reason, StackState};
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{Reason, StackState};
 use std::process::Command;
 
 /// In a child process (this test binary run again): the killed run's Send QOH (see
@@ -21,38 +21,6 @@ use std::process::Command;
 #[test]
 fn send_qoh_child() {
     killed_run::send_qoh_child();
-}
-
-/// Runs the back office's forced Send QOH of `cart` in a child process and kills it while its
-/// count hangs at the cart (never set: `Fault::HangSets`), as a PC switched off mid-run; then
-/// takes its hold as lapsed, as at its deadline a quarter hour on (its process is gone).
-fn kill_send_qoh_mid_count(f: &Fixture, emu: &Emulator, cart: CartId) {
-    emu.inject(Fault::HangSets {
-        applied: false,
-        count: 1,
-    });
-    let db = f.dir.path().join("store.db");
-    let reached = killed_run::kill_send_qoh_when(&db, cart, || emu.pending_faults().is_empty());
-    assert!(reached, "the count never reached the cart");
-    killed_run::holds_lapse(&db);
-}
-
-/// A keyed cart showing B and C at 10, sold on the till (B: 3 then 2, C: 1) and not yet sent,
-/// whose Send QOH, including all three sales in its counts, is killed before the cart took
-/// them.
-fn three_sales_in_a_killed_count() -> (Fixture, Emulator, CartId) {
-    let f = store();
-    let keyed = Emulator::start().unwrap();
-    let cart = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
-    for sku in ["B", "C"] {
-        item(&f.store, sku, 10);
-        keyed.set_qoh(sku, 10);
-    }
-    adjust(&f.store, "B", -3, Reason::PosSale);
-    adjust(&f.store, "B", -2, Reason::PosSale);
-    adjust(&f.store, "C", -1, Reason::PosSale);
-    kill_send_qoh_mid_count(&f, &keyed, cart);
-    (f, keyed, cart)
 }
 
 /// The next pass holds the three sales in doubt and counts them as uncertain, in its totals,

@@ -1,11 +1,13 @@
 //! A Send QOH killed mid-run, shared by the tests of what a dead run leaves behind
-//! (`multi_workstation_review.rs`, `pass_report_doubt.rs`).
+//! (`multi_workstation_review.rs`, `pass_report_doubt.rs`, `doubt_reported.rs`).
 //!
 //! The run is the test binary started again in a child process: the file's own
 //! `#[test] fn send_qoh_child` (which must keep that name, `--exact` finds it by it) calls
 //! [`send_qoh_child`], and does nothing in a plain test run.
 
-use inventory_sync::{CartId, Store};
+use super::{adjust, cart_with, item, store, Fixture};
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::{CartId, Reason, Store};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -76,4 +78,36 @@ pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::yield_now();
     }
     cond()
+}
+
+/// Runs the back office's forced Send QOH of `cart` in a child process and kills it while its
+/// count hangs at the cart (never set: `Fault::HangSets`), as a PC switched off mid-run; then
+/// takes its hold as lapsed, as at its deadline a quarter hour on (its process is gone).
+pub fn kill_send_qoh_mid_count(f: &Fixture, emu: &Emulator, cart: CartId) {
+    emu.inject(Fault::HangSets {
+        applied: false,
+        count: 1,
+    });
+    let db = f.dir.path().join("store.db");
+    let reached = kill_send_qoh_when(&db, cart, || emu.pending_faults().is_empty());
+    assert!(reached, "the count never reached the cart");
+    holds_lapse(&db);
+}
+
+/// A keyed cart showing B and C at 10, sold on the till (B: 3 then 2, C: 1) and not yet sent,
+/// whose Send QOH, including all three sales in its counts, is killed before the cart took
+/// them.
+pub fn three_sales_in_a_killed_count() -> (Fixture, Emulator, CartId) {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
+    for sku in ["B", "C"] {
+        item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    adjust(&f.store, "B", -2, Reason::PosSale);
+    adjust(&f.store, "C", -1, Reason::PosSale);
+    kill_send_qoh_mid_count(&f, &keyed, cart);
+    (f, keyed, cart)
 }
