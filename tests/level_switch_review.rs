@@ -26,6 +26,15 @@ fn product_p_and_x(store: &Store) {
     item(store, "X", 4);
 }
 
+/// An emulator shop showing `counts`.
+fn shop(counts: &[(&str, i64)]) -> Emulator {
+    let e = Emulator::start().unwrap();
+    for (sku, q) in counts {
+        e.set_qoh(sku, *q);
+    }
+    e
+}
+
 /// Saves emulator cart `name` again at real-time `level`, its box as it was.
 fn switch(
     store: &Store,
@@ -66,11 +75,8 @@ fn qohs(store: &Store, skus: &[&str]) -> Vec<i64> {
 #[test]
 fn a_cart_switched_from_attribute_to_sku_level_is_set_to_0_of_each_variant() {
     let f = store();
-    let a = Emulator::start().unwrap();
     product_p_and_x(&f.store);
-    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
-        a.set_qoh(sku, q);
-    }
+    let a = shop(&[("V1", 5), ("V2", 3), ("X", 4)]);
     let ca = cart(&f.store, &a, "A", "attribute");
     adjust(&f.store, "V1", -1, Reason::PosSale);
     let refused = switch(&f.store, &a, "A", "sku").unwrap_err();
@@ -159,11 +165,8 @@ fn a_manual_cart_given_sku_level_is_set_to_0_of_the_variants_it_was_sent() {
 #[test]
 fn a_level_switch_is_refused_while_an_item_taken_off_the_cart_still_shows_units() {
     let f = store();
-    let a = Emulator::start().unwrap();
     product_p_and_x(&f.store);
-    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4)] {
-        a.set_qoh(sku, q);
-    }
+    let a = shop(&[("V1", 5), ("V2", 3), ("X", 4)]);
     let ca = cart(&f.store, &a, "A", "attribute");
     f.store
         .set_web_fields(ca, "V1", r#"{"sync":false}"#)
@@ -388,11 +391,8 @@ fn a_cart_switched_back_to_attribute_level_is_not_read_as_selling_what_was_set_t
 #[test]
 fn a_product_made_plain_again_after_a_level_switch_is_not_sent_its_count_twice() {
     let f = store();
-    let a = Emulator::start().unwrap();
     product_p_and_x(&f.store);
-    for (sku, q) in [("P", 8), ("X", 4)] {
-        a.set_qoh(sku, q);
-    }
+    let a = shop(&[("P", 8), ("X", 4)]);
     let ca = cart(&f.store, &a, "A", "sku");
     switch(&f.store, &a, "A", "attribute").unwrap();
     a.set_qoh("V1", 0);
@@ -428,11 +428,8 @@ fn a_product_made_plain_again_after_a_level_switch_is_not_sent_its_count_twice()
 #[test]
 fn a_cart_switched_there_and_back_without_send_qoh_is_sent_what_sold_meanwhile() {
     let f = store();
-    let a = Emulator::start().unwrap();
     product_p_and_x(&f.store);
-    for (sku, q) in [("V1", 5), ("V2", 3), ("X", 4), ("P", 8)] {
-        a.set_qoh(sku, q);
-    }
+    let a = shop(&[("V1", 5), ("V2", 3), ("X", 4), ("P", 8)]);
     let ca = cart(&f.store, &a, "A", "attribute");
     switch(&f.store, &a, "A", "sku").unwrap();
     adjust(&f.store, "V1", -1, Reason::PosSale);
