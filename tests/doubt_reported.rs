@@ -18,7 +18,9 @@
 
 mod common;
 
-use common::killed_run::{self, kill_send_qoh_mid_count, three_sales_in_a_killed_count};
+use common::killed_run::{
+    self, a_bypassed_sale, kill_send_qoh_mid_count, three_sales_in_a_killed_count,
+};
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault};
 use inventory_sync::{CartId, GetOptions, Reason, SendOptions, StackState};
@@ -182,17 +184,7 @@ fn a_get_qoh_that_fails_after_holding_changes_in_doubt_says_how_many() {
 /// no result told the owner of a change to check.
 #[test]
 fn a_discard_holds_no_other_change_in_doubt_and_the_next_pass_counts_it() {
-    let f = store();
-    let keyed = Emulator::start().unwrap();
-    let cart = cart(&f.store, &keyed, "Keyed", "attribute");
-    for sku in ["B", "C"] {
-        item(&f.store, sku, 10);
-        keyed.set_qoh(sku, 10);
-    }
-    adjust(&f.store, "B", -3, Reason::PosSale);
-    keyed.fail_sku("B", "rejected");
-    assert_eq!(f.store.run_stack(None).unwrap().bypassed, 1);
-    keyed.unfail_sku("B");
+    let (f, keyed, cart) = a_bypassed_sale();
     adjust(&f.store, "C", -1, Reason::PosSale);
     kill_send_qoh_mid_count(&f, &keyed, cart);
     let b = stack(&f.store, Some(r#"{"state":"bypassed"}"#));

@@ -10,9 +10,10 @@
 
 mod common;
 
-use common::killed_run::{self, kill_send_qoh_mid_count, three_sales_in_a_killed_count};
+use common::killed_run::{
+    self, a_bypassed_sale, kill_send_qoh_mid_count, three_sales_in_a_killed_count,
+};
 use common::*;
-use inventory_sync::emulator::Emulator;
 use inventory_sync::{Reason, StackState};
 use std::process::Command;
 
@@ -90,17 +91,7 @@ fn invsync_run_names_the_next_step_for_changes_a_killed_send_qoh_left_in_doubt()
 /// check no report asked for.
 #[test]
 fn a_bypassed_sale_a_killed_send_qoh_included_is_counted_uncertain_when_held_in_doubt() {
-    let f = store();
-    let keyed = Emulator::start().unwrap();
-    let cart = cart(&f.store, &keyed, "Keyed", "attribute");
-    for sku in ["B", "C"] {
-        item(&f.store, sku, 10);
-        keyed.set_qoh(sku, 10);
-    }
-    adjust(&f.store, "B", -3, Reason::PosSale);
-    keyed.fail_sku("B", "rejected");
-    assert_eq!(f.store.run_stack(None).unwrap().bypassed, 1);
-    keyed.unfail_sku("B");
+    let (f, keyed, cart) = a_bypassed_sale();
     kill_send_qoh_mid_count(&f, &keyed, cart);
     adjust(&f.store, "C", -1, Reason::PosSale);
     let report = f.store.run_stack(None).unwrap();

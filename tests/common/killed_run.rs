@@ -5,7 +5,7 @@
 //! `#[test] fn send_qoh_child` (which must keep that name, `--exact` finds it by it) calls
 //! [`send_qoh_child`], and does nothing in a plain test run.
 
-use super::{adjust, cart_with, item, store, Fixture};
+use super::{adjust, cart, cart_with, item, store, Fixture};
 use inventory_sync::emulator::{Emulator, Fault};
 use inventory_sync::{CartId, Reason, Store};
 use std::process::{Command, Stdio};
@@ -109,5 +109,22 @@ pub fn three_sales_in_a_killed_count() -> (Fixture, Emulator, CartId) {
     adjust(&f.store, "B", -2, Reason::PosSale);
     adjust(&f.store, "C", -1, Reason::PosSale);
     kill_send_qoh_mid_count(&f, &keyed, cart);
+    (f, keyed, cart)
+}
+
+/// A keyed cart showing B and C at 10, whose sale of 3 B it refused (bypassed, then the
+/// refusal lifted): the sale a killed Send QOH's count may include.
+pub fn a_bypassed_sale() -> (Fixture, Emulator, CartId) {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart(&f.store, &keyed, "Keyed", "attribute");
+    for sku in ["B", "C"] {
+        item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    keyed.fail_sku("B", "rejected");
+    assert_eq!(f.store.run_stack(None).unwrap().bypassed, 1);
+    keyed.unfail_sku("B");
     (f, keyed, cart)
 }
