@@ -342,6 +342,15 @@ mod real {
         );
         assert_eq!(qoh[1].as_ref().unwrap(), &12);
         assert_eq!(qoh[2].as_ref().unwrap(), &13);
+        // The items made are named as the shop names them (setup.sh: product "IT Tee",
+        // variants titled by their Size): the fields the listing asks for are Medusa's own.
+        for sku in &skus {
+            let item = f.store.item(sku).unwrap();
+            let size = sku.rsplit('-').next().unwrap();
+            assert!(item.description.contains("IT Tee"), "{sku}: {item:?}");
+            let attributes: serde_json::Value = serde_json::from_str(&item.attributes).unwrap();
+            assert_eq!(attributes["Size"], size, "{sku}: {item:?}");
+        }
         assert!(pages >= skus.len(), "{pages} pages");
         for sku in &skus {
             assert!(
