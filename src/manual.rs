@@ -192,6 +192,13 @@ pub struct GetReport {
     /// (the call still returns the report; before any, the call fails instead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// With `create_new`, where the cart failed to say what items it created are
+    /// ([`CartAdapter::describe`]: a BigCommerce token without the catalogue's read scope,
+    /// the catalogue down): how many were made without the cart's name and options (a
+    /// variant as an item of its own), why, and what to do. The counts are applied all the
+    /// same. Added 2026-12-05; absent from the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undescribed: Option<String>,
 }
 
 /// Lists `entry` at the end of `list` while the list holds fewer than [`REPORT_ITEMS_MAX`]
@@ -1270,6 +1277,11 @@ impl Store {
         // SKU → (description, attributes) for what `create_item` makes, where the cart says
         // (`CataloguePage::details`; SKUs trimmed, the first entry of each kept).
         let mut details: HashMap<String, Details> = HashMap::new();
+        // With `create_new`, the SKUs (trimmed) `CartAdapter::describe` was asked about and
+        // failed for, the first failure's text, and how many of them were created.
+        let mut undescribed: HashSet<String> = HashSet::new();
+        let mut undescribed_why: Option<String> = None;
+        let unnamed = std::cell::Cell::new(0usize);
         // The products made for variants the cart listed (see `create_item`).
         let made = std::cell::RefCell::new(HashSet::new());
         // Every SKU of the store by its lower case, read once something is to be created.
@@ -1316,6 +1328,33 @@ impl Store {
                     break;
                 }
             };
+            // What the page lists that this run may create, named before any count is applied
+            // (`create_item` needs a variant's product to make it one).
+            if options.create_new && linked.is_empty() {
+                let asked = self.to_describe(&page.items, &details)?;
+                if !asked.is_empty() {
+                    let skus: Vec<&str> = asked.iter().map(String::as_str).collect();
+                    match with_rate_limit(&CartWait::new(self, &cart), || adapter.describe(&skus)) {
+                        Ok((said, of)) => {
+                            for (variant, product) in of {
+                                products
+                                    .entry(variant.trim().to_owned())
+                                    .or_insert_with(|| product.trim().to_owned());
+                            }
+                            for (sku, description, attributes) in said {
+                                details
+                                    .entry(sku.trim().to_owned())
+                                    .or_insert((description, attributes));
+                            }
+                        }
+                        // Never a reason to stop: the items are made as the page says them.
+                        Err(e) => {
+                            undescribed_why.get_or_insert_with(|| e.message());
+                            undescribed.extend(asked.iter().map(|s| s.trim().to_owned()));
+                        }
+                    }
+                }
+            }
             done += page.items.len() as i64;
             pages.push((page.items, since, asked_at));
             cursor = page.next_cursor;
@@ -1371,6 +1410,8 @@ impl Store {
                     linked: linked.len(),
                     products: &products,
                     details: &details,
+                    undescribed: &undescribed,
+                    unnamed: &unnamed,
                     made: &made,
                     folded: &folded,
                     shown: Default::default(),
@@ -1489,8 +1530,51 @@ impl Store {
                     }),
             );
         }
+        if let (n @ 1.., Some(why)) = (unnamed.get(), undescribed_why) {
+            report.undescribed = Some(format!(
+                "{} made without the cart's name and options, and a variant of the cart's \
+                 as an item of its own (it cannot be moved under its product afterwards), as \
+                 the cart did not say what they are: {why}; name them by hand, and where the \
+                 cart refused, give its credentials read access to its products before the \
+                 next Get QOH creates items",
+                crate::counted(n as i64, "item")
+            ));
+        }
         self.remember_report(serde_json::to_string(&report).unwrap_or_default());
         Ok(report)
+    }
+
+    /// The SKUs of a page (as listed) Get QOH may create and should ask
+    /// [`CartAdapter::describe`] about: a valid SKU with a count in range that the store lacks
+    /// and the cart has not described yet (`details`, by trimmed SKU), each once.
+    fn to_describe(
+        &self,
+        items: &[(String, i64)],
+        details: &HashMap<String, Details>,
+    ) -> Result<Vec<String>> {
+        let mut seen = HashSet::new();
+        let candidates: Vec<&str> = items
+            .iter()
+            .filter(|(_, count)| (i32::MIN as i64..=i32::MAX as i64).contains(count))
+            .map(|(sku, _)| sku.as_str())
+            .filter(|sku| {
+                check_sku(sku)
+                    .ok()
+                    .is_some_and(|s| !details.contains_key(s) && seen.insert(s))
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|c| {
+            let mut out = Vec::new();
+            for sku in &candidates {
+                if !sql::item_exists(c, sku.trim())? {
+                    out.push((*sku).to_owned());
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// What would go wrong if real-time sync were switched on for `cart` now (rule 11): items
@@ -3136,6 +3220,9 @@ struct Pull<'a> {
     /// SKU → what the cart says of it (`CataloguePage::details`), for the items
     /// `create_item` makes.
     details: &'a HashMap<String, Details>,
+    /// The SKUs `CartAdapter::describe` failed for, and how many of them were created.
+    undescribed: &'a HashSet<String>,
+    unnamed: &'a std::cell::Cell<usize>,
     /// The products this run made for the variants it created: no cart has them yet.
     made: &'a std::cell::RefCell<HashSet<ItemId>>,
     /// The store's SKUs (those this run created too) by their lower case: read at the first
@@ -3635,6 +3722,9 @@ fn apply_pulled(
                     }
                 };
                 pull.shown.borrow_mut().push(id);
+                if pull.undescribed.contains(s) {
+                    pull.unnamed.set(pull.unnamed.get() + 1);
+                }
                 // Backorders: the new item publishes 0.
                 if count < 0 && !corrected {
                     sql::pulled_set(c, cart.id, id, count)?;

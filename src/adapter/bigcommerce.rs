@@ -12,7 +12,8 @@
 //! - products' `name` and `sku`, and their variants' `sku` and `option_values`
 //!   (`option_display_name`, `label`), `GET /v3/catalog/products` with `id:in`,
 //!   `include=variants` and `include_fields`, which Get QOH gives the items it creates (one
-//!   more read per page of its listing):
+//!   more read per 250 products it creates, through [`CartAdapter::describe`]; none for a
+//!   listing alone):
 //!   <https://developer.bigcommerce.com/docs/rest-catalog/products>,
 //!   <https://developer.bigcommerce.com/docs/rest-catalog/product-variants>
 //! - rate limits: `X-Rate-Limit-Requests-Left`, `X-Rate-Limit-Time-Reset-Ms`,
@@ -159,8 +160,6 @@ struct Listed {
     sku: String,
     count: i64,
     id: Option<String>,
-    /// Its product's id (`identity.product_id`).
-    product: Option<u64>,
     /// The location's safety stock for the item (`settings.safety_stock`): kept off the
     /// storefront, and below which BigCommerce takes no relative adjustment.
     safety: i64,
@@ -489,7 +488,6 @@ impl BigCommerceAdapter {
                     sku: sku.to_owned(),
                     count,
                     id,
-                    product: identity["product_id"].as_u64(),
                     safety: d["settings"]["safety_stock"].as_i64().unwrap_or(0),
                 })
             })
@@ -973,23 +971,35 @@ impl CartAdapter for BigCommerceAdapter {
     /// The counts, and each item listed with an on-hand count that is not a whole number
     /// (scrubbed as every text of the cart's is): Get QOH names it in its `not_applied` and
     /// applies the rest. Until 2026-12-05 such an item was skipped without a word.
+    ///
+    /// One request a page: the names and products are [`CartAdapter::describe`]'s, asked
+    /// only for what Get QOH creates. (For part of 2026-12-05 every page read the catalogue
+    /// too, and a drift report or a Get QOH creating nothing cost up to five times the
+    /// requests of the store's quota.)
     fn fetch_catalogue(
         &self,
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<CataloguePage, CartError> {
-        let (page, described) = self
-            .read_page(cursor, limit, true)
+        let (counts, unreadable) = self
+            .read_page(cursor, limit)
             .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))?;
-        let (counts, unreadable) = page;
-        let (details, products) = described.unwrap_or_default();
         Ok(CataloguePage {
             counts,
             unreadable: common::scrub_reasons(unreadable, &self.secrets),
-            details,
-            products,
             ..Default::default()
         })
+    }
+
+    /// The products of `skus` as the catalogue names them (a product's `name`, a variant's
+    /// `option_values`, and its product's SKU), one `GET /v3/catalog/products` per 250
+    /// products, by the product ids the listing showed them with (a SKU this adapter has not
+    /// listed is looked up first, one `sku:in` read per 50). A refusal (a token without the
+    /// catalogue's read scope: 401, 403) is an error: Get QOH creates the items unnamed and
+    /// says why.
+    fn describe(&self, skus: &[&str]) -> std::result::Result<super::Described, CartError> {
+        self.describe_skus(skus)
+            .map_err(|e| e.map_message(|m| common::scrub(m, &self.secrets)))
     }
 }
 
@@ -1085,19 +1095,17 @@ impl BigCommerceAdapter {
         cursor: Option<&str>,
         limit: u32,
     ) -> std::result::Result<QuantityPage, CartError> {
-        self.read_page(cursor, limit, false)
-            .map(|((page, _), _)| page)
+        self.read_page(cursor, limit).map(|(page, _)| page)
     }
 
-    /// One page of counts, and (SKU, why) for each item listed whose count cannot be read;
-    /// with `describe`, what the catalogue says of the page's products too
-    /// ([`BigCommerceAdapter::describe`]).
+    /// One page of counts, and (SKU, why) for each item listed whose count cannot be read.
+    /// Each SKU's product id is kept ([`BigCommerceAdapter::items_page`]) for
+    /// [`CartAdapter::describe`].
     fn read_page(
         &self,
         cursor: Option<&str>,
         limit: u32,
-        describe: bool,
-    ) -> std::result::Result<(ReadPage, Option<Described>), CartError> {
+    ) -> std::result::Result<ReadPage, CartError> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let mut at = match cursor {
             None => {
@@ -1138,10 +1146,6 @@ impl BigCommerceAdapter {
                 .filter(|i| i.id.as_ref().map_or(true, |id| listed.insert(id.clone())))
                 .collect()
         };
-        let described = match describe {
-            true => Some(self.describe(&kept)?),
-            false => None,
-        };
         let items: Vec<(String, i64)> = kept.into_iter().map(|i| (i.sku, i.count)).collect();
         let unreadable: Vec<(String, String)> = {
             let mut listed = self.listed.lock();
@@ -1161,27 +1165,53 @@ impl BigCommerceAdapter {
             restarts: at.restarts,
         };
         Ok((
-            (
-                QuantityPage {
-                    items,
-                    next_cursor: (at.page < listing.pages).then(|| next.to_string()),
-                },
-                unreadable,
-            ),
-            described,
+            QuantityPage {
+                items,
+                next_cursor: (at.page < listing.pages).then(|| next.to_string()),
+            },
+            unreadable,
         ))
     }
 
-    /// What the catalogue says of the products of `listed` (`CataloguePage::details` and
-    /// `products`): a product's `name`; a variant's product name and option values
-    /// (`option_values`, each `option_display_name` and `label`), and its product's SKU where
-    /// that differs from its own. The Inventory API names neither, so this is one more read a
-    /// page, `GET /v3/catalog/products?id:in=…&include=variants&include_fields=name,sku` (per
-    /// [`PRODUCTS_PER_READ`] products). A token without the catalogue's read scope (401,
-    /// 403) or a refusal of the read (another 4xx) gives nothing, and Get QOH creates items
-    /// without names as before, rather than fail for what the counts do not need.
-    fn describe(&self, listed: &[Listed]) -> std::result::Result<Described, CartError> {
-        let mut ids: Vec<u64> = listed.iter().filter_map(|i| i.product).collect();
+    /// [`CartAdapter::describe`], unscrubbed: each SKU's product id as a listing showed it,
+    /// else as a `sku:in` read finds it (a SKU holding a comma cannot go in one, nor is one
+    /// without a product described).
+    fn describe_skus(&self, skus: &[&str]) -> std::result::Result<Described, CartError> {
+        let missing: Vec<&str> = {
+            let products = self.products.lock();
+            let mut v: Vec<&str> = skus
+                .iter()
+                .copied()
+                .filter(|s| !s.is_empty() && !s.contains(',') && !products.contains_key(*s))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        if !missing.is_empty() {
+            self.levels(&missing)?;
+        }
+        let products = self.products.lock();
+        let of: Vec<(String, u64)> = skus
+            .iter()
+            .filter_map(|s| products.get(*s).map(|p| ((*s).to_owned(), p.id)))
+            .collect();
+        drop(products);
+        self.describe_products(&of)
+    }
+
+    /// What the catalogue says of the products of `listed`, (SKU, product id) pairs
+    /// (`CataloguePage::details` and `products`): a product's `name`; a variant's product
+    /// name and option values (`option_values`, each `option_display_name` and `label`), and
+    /// its product's SKU where that differs from its own. The Inventory API names neither, so
+    /// this is `GET /v3/catalog/products?id:in=…&include=variants&include_fields=name,sku`
+    /// per [`PRODUCTS_PER_READ`] products. A refusal of the read (401, 403: a token without
+    /// the catalogue's read scope; another 4xx) or an answer that cannot be read is an error.
+    fn describe_products(
+        &self,
+        listed: &[(String, u64)],
+    ) -> std::result::Result<Described, CartError> {
+        let mut ids: Vec<u64> = listed.iter().map(|(_, id)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut found: HashMap<u64, Value> = HashMap::new();
@@ -1196,16 +1226,9 @@ impl BigCommerceAdapter {
                 .append_pair("include", "variants")
                 .append_pair("include_fields", "name,sku")
                 .append_pair("limit", &PRODUCTS_PER_READ.to_string());
-            let bytes = match self.send(self.client.get(url), false) {
-                Ok(b) => b,
-                Err(CartError::Unauthorized(_) | CartError::Rejected(_)) => {
-                    return Ok(Described::default())
-                }
-                Err(e) => return Err(e),
-            };
-            let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
-                return Ok(Described::default());
-            };
+            let bytes = self.send(self.client.get(url), false)?;
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| CartError::Unavailable(common::malformed("bigcommerce", e, &bytes)))?;
             for p in v["data"].as_array().into_iter().flatten() {
                 if let Some(id) = p["id"].as_u64() {
                     found.insert(id, p.clone());
@@ -1214,8 +1237,8 @@ impl BigCommerceAdapter {
         }
         let (mut details, mut products) = (Vec::new(), Vec::new());
         let mut named = HashSet::new();
-        for item in listed {
-            let Some(p) = item.product.and_then(|id| found.get(&id)) else {
+        for (sku, id) in listed {
+            let Some(p) = found.get(id) else {
                 continue;
             };
             let name = p["name"].as_str().unwrap_or("");
@@ -1224,7 +1247,7 @@ impl BigCommerceAdapter {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|v| v["sku"].as_str() == Some(item.sku.as_str()));
+                .find(|v| v["sku"].as_str() == Some(sku.as_str()));
             let options: Vec<(String, String)> = variant
                 .and_then(|v| v["option_values"].as_array())
                 .into_iter()
@@ -1233,18 +1256,18 @@ impl BigCommerceAdapter {
                 .map(|(n, l)| (n.to_owned(), l.to_owned()))
                 .collect();
             // A product's base variant (no option values) is the product itself.
-            if options.is_empty() || item.sku.trim() == product_sku {
-                details.push((item.sku.clone(), name.to_owned(), Vec::new()));
+            if options.is_empty() || sku.trim() == product_sku {
+                details.push((sku.clone(), name.to_owned(), Vec::new()));
                 continue;
             }
             let values: Vec<&str> = options.iter().map(|(_, l)| l.as_str()).collect();
             details.push((
-                item.sku.clone(),
+                sku.clone(),
                 common::variant_description(name, &values),
                 options,
             ));
             if !product_sku.is_empty() {
-                products.push((item.sku.clone(), product_sku.to_owned()));
+                products.push((sku.clone(), product_sku.to_owned()));
                 if named.insert(product_sku.to_owned()) {
                     details.push((product_sku.to_owned(), name.to_owned(), Vec::new()));
                 }
@@ -1256,8 +1279,7 @@ impl BigCommerceAdapter {
 
 /// A page of counts, and (SKU, why) for each item listed whose count cannot be read.
 type ReadPage = (QuantityPage, Vec<(String, String)>);
-/// `CataloguePage::details` and `products` of a page ([`BigCommerceAdapter::describe`]).
-type Described = (Vec<super::ItemDetails>, Vec<(String, String)>);
+use super::Described;
 
 /// Products per catalogue read (BigCommerce's largest page).
 const PRODUCTS_PER_READ: usize = 250;
@@ -1267,11 +1289,11 @@ mod tests {
     use super::*;
     use crate::adapter::scripted::Scripted;
 
-    /// A token without the catalogue's read scope (403 to `GET /v3/catalog/products`) still
-    /// lists its counts: the names are left out, not the page (Get QOH creates the items
-    /// without names, as before 2026-12-05).
+    /// A listing reads no catalogue; a token without the catalogue's read scope (403 to
+    /// `GET /v3/catalog/products`) still lists its counts, and `describe` says why it has no
+    /// names (Get QOH creates the items without them, and says so).
     #[test]
-    fn a_catalogue_refused_leaves_the_counts_unnamed_not_failed() {
+    fn a_catalogue_refused_leaves_the_counts_listed_and_describe_failed() {
         let server = Scripted::start(vec![
             (
                 200,
@@ -1297,7 +1319,13 @@ mod tests {
             page.details.is_empty() && page.products.is_empty(),
             "{page:?}"
         );
+        let refused = adapter.describe(&["TEE-M"]).unwrap_err();
+        assert!(
+            matches!(refused, CartError::Unauthorized(ref m) if m.contains("required scope")),
+            "{refused:?}"
+        );
         let seen = server.finish();
+        assert_eq!(seen.len(), 2, "{seen:?}");
         assert!(
             seen[1].0.contains("/v3/catalog/products?id%3Ain=1"),
             "{seen:?}"

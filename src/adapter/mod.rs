@@ -25,7 +25,8 @@
 //!   read as a lost answer for the call: deltas are then handled as [`UpdateMode`] says;
 //!   counts (`set_quantities`) go again one by one (an absolute count is safe to repeat), and
 //!   each that is not then applied is in doubt (the call that panicked may have set it); a
-//!   read (`fetch_quantities`) fails Get QOH. `update_mode` is asked once, when the adapter
+//!   read (`fetch_quantities`, `fetch_catalogue`) fails Get QOH, while `describe` (the names
+//!   of what Get QOH creates) only leaves those items unnamed. `update_mode` is asked once, when the adapter
 //!   is built; a panic there, or in the factory, is an error building it. A panic tells the
 //!   operator less than a [`CartError`]; return one where you can.
 //!
@@ -43,6 +44,13 @@
 //! | a time-out or dropped connection after sending a read (a GET, a GraphQL query) | [`CartError::Unavailable`]: a read applies nothing, and a read before a write left the write unsent |
 //!
 //! # Writing your own adapter
+//!
+//! Three calls are required: [`CartAdapter::apply_deltas`], [`CartAdapter::set_quantities`]
+//! and [`CartAdapter::fetch_quantities`] (with [`CartAdapter::update_mode`]). The others have
+//! defaults: [`CartAdapter::fetch_catalogue`] (a page with what the listing says of its
+//! items: variants' products, names, counts it cannot read), [`CartAdapter::describe`] (names
+//! and products asked for the items Get QOH is about to create, for a cart whose listing
+//! does not say them), [`CartAdapter::read_lag`] and [`CartAdapter::begin_manual_run`].
 //!
 //! ```
 //! use inventory_sync::adapter::{
@@ -491,4 +499,32 @@ pub trait CartAdapter: Send + Sync {
             ..Default::default()
         })
     }
+    /// What the cart says of `skus`, asked only by Get QOH with `create_new`, after each page
+    /// of [`Self::fetch_catalogue`] and before any count is applied, for the SKUs of that page
+    /// it may create (those the store lacks and the page did not describe in
+    /// [`CataloguePage::details`]), as they were listed: their [`CataloguePage::details`]
+    /// (for products named too), and (variant SKU, its product's SKU) pairs as
+    /// [`CataloguePage::products`] has them. Get QOH takes them as if the page had said them
+    /// (what the page said comes first).
+    ///
+    /// For a cart whose listing does not name its items, where naming them costs requests a
+    /// drift report, a preflight or a Get QOH that creates nothing should not pay (the
+    /// `bigcommerce` adapter: one catalogue read per 250 products, asked for the few items
+    /// Get QOH creates rather than for every page of every listing, as from 2026-12-05 to
+    /// this method's coming the same day). An adapter may keep what its listing learnt (a
+    /// product id per SKU) for it: Get QOH calls it on the instance that listed the page.
+    ///
+    /// An `Err` (or a panic) never fails Get QOH: the items are created as the page alone
+    /// says (without a name, and a variant as an item of its own, which cannot be moved
+    /// under its product afterwards), and the report's `undescribed` says why. A rate limit
+    /// is waited out as the listing's are. The default says nothing, for a cart whose
+    /// listing says all it has.
+    fn describe(&self, skus: &[&str]) -> Result<Described, CartError> {
+        let _ = skus;
+        Ok(Described::default())
+    }
 }
+
+/// What [`CartAdapter::describe`] says of some SKUs: their [`CataloguePage::details`] and
+/// their (variant SKU, its product's SKU) pairs as [`CataloguePage::products`] has them.
+pub type Described = (Vec<ItemDetails>, Vec<(String, String)>);

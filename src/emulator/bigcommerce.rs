@@ -15,7 +15,9 @@
 //!   the products asked for, with `name` and `sku`, and their variants' `sku` and
 //!   `option_values` (`option_display_name`, `label`) as
 //!   [`super::Emulator::set_item_details`] gave them; a plain item has one base variant
-//!   without option values. Not counted as a `Get` (no count is read there).
+//!   without option values. Not counted as a `Get` (no count is read there), but as a
+//!   [`super::Emulator::catalogue_requests`]; [`super::Emulator::refuse_bigcommerce_catalogue`]
+//!   makes it answer a status of its own.
 //! - Every answer carries `X-Rate-Limit-Requests-Quota`, `X-Rate-Limit-Requests-Left`,
 //!   `X-Rate-Limit-Time-Window-Ms` and `X-Rate-Limit-Time-Reset-Ms`; past the quota the answer
 //!   is 429 and nothing is done.
@@ -48,6 +50,9 @@ pub(super) struct State {
     read_lag: Duration,
     /// (when, SKU, its count before) of each change made within `read_lag`, oldest first.
     journal: VecDeque<(Instant, String, i64)>,
+    /// The status the catalogue's products endpoint answers instead of its products, if any
+    /// ([`super::Emulator::refuse_bigcommerce_catalogue`]).
+    catalogue_refused: Option<u16>,
 }
 
 impl Default for State {
@@ -60,6 +65,7 @@ impl Default for State {
             transactions: 0,
             read_lag: Duration::ZERO,
             journal: VecDeque::new(),
+            catalogue_refused: None,
         }
     }
 }
@@ -70,6 +76,12 @@ impl State {
         self.window = Duration::from_millis(window_ms.max(1));
         self.window_start = Instant::now();
         self.used = 0;
+    }
+
+    /// The catalogue's products endpoint answers `status` (a token without its read scope:
+    /// 403), or its products again (`None`).
+    pub(super) fn refuse_catalogue(&mut self, status: Option<u16>) {
+        self.catalogue_refused = status;
     }
 
     /// Reads answer counts from before the changes of the last `lag`; zero: reads show
@@ -177,6 +189,9 @@ fn bc_error(status: u16, title: impl Into<String>) -> Answer {
 }
 
 pub(super) fn handle(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
+    if request.method == "GET" && is_catalogue(&request.path) {
+        shared.counters.catalogue.fetch_add(1, Ordering::SeqCst);
+    }
     let (ok, headers) = cart.bigcommerce.take();
     let mut answer = if !ok {
         shared.counters.throttled.fetch_add(1, Ordering::SeqCst);
@@ -198,6 +213,12 @@ fn serve(shared: &Shared, cart: &mut Cart, request: &Request) -> Answer {
         }
     }
     if request.method == "GET" && is_catalogue(&request.path) {
+        if let Some(status) = cart.bigcommerce.catalogue_refused {
+            return bc_error(
+                status,
+                "You don't have a required scope to access the endpoint",
+            );
+        }
         return products(cart, request);
     }
     let Some(rest) = inventory_path(&request.path) else {

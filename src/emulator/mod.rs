@@ -244,6 +244,7 @@ struct Counters {
     duplicate_hits: AtomicUsize,
     max_batch: AtomicUsize,
     throttled: AtomicUsize,
+    catalogue: AtomicUsize,
 }
 
 /// An open connection: a handle to shut it down, and its serving thread once started.
@@ -470,6 +471,19 @@ impl Emulator {
         self.shared.cart.lock().bigcommerce.set_read_lag(lag);
     }
 
+    /// BigCommerce mode: the catalogue's products endpoint (the names Get QOH gives what it
+    /// creates) answers `status` instead, as to a token without the catalogue's read scope
+    /// (403); `None` serves it again. The inventory endpoints are not touched.
+    pub fn refuse_bigcommerce_catalogue(&self, status: Option<u16>) {
+        self.shared.cart.lock().bigcommerce.refuse_catalogue(status);
+    }
+
+    /// BigCommerce mode: `GET v3/catalog/products` requests received (including throttled
+    /// ones), which no listing of counts needs.
+    pub fn catalogue_requests(&self) -> usize {
+        self.shared.counters.catalogue.load(Ordering::SeqCst)
+    }
+
     /// Shopify mode: empties the cost bucket now, as another client of the same app and shop
     /// would (the next request that costs anything answers `THROTTLED`).
     pub fn drain_shopify_budget(&self) {
@@ -584,6 +598,7 @@ impl Emulator {
             &c.duplicate_hits,
             &c.max_batch,
             &c.throttled,
+            &c.catalogue,
         ] {
             a.store(0, Ordering::SeqCst);
         }

@@ -1027,6 +1027,14 @@ pub(crate) fn item_find(c: &Connection, sku: &str) -> Result<Option<Item>> {
     .optional()?)
 }
 
+/// Whether the store has an item of `sku` (exactly).
+pub(crate) fn item_exists(c: &Connection, sku: &str) -> Result<bool> {
+    Ok(c.prepare_cached("SELECT 1 FROM items WHERE sku = ?1")?
+        .query_row([sku], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 pub(crate) fn item_by_sku(c: &Connection, sku: &str) -> Result<Item> {
     item_find(c, sku)?.ok_or_else(|| Error::not_found(format!("unknown SKU {sku:?}")))
 }

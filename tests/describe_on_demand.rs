@@ -1,0 +1,177 @@
+//! BigCommerce's Inventory API names nothing, so naming what Get QOH's *Create records for
+//! new products* makes costs catalogue reads (`GET /v3/catalog/products`). They are made for
+//! the items Get QOH creates only (`CartAdapter::describe`), never for a listing alone: a
+//! drift report, a preflight, or a Get QOH creating nothing reads the counts, and a shop on a
+//! standard plan (150 requests per 30 s) pays no more of its quota for them. For part of
+//! 2026-12-05 every page of every listing read the catalogue too (up to five times the
+//! requests), and a catalogue that failed (a 500) failed Get QOH itself. Against the
+//! emulator's BigCommerce mode over real HTTP on 127.0.0.1.
+#![cfg(feature = "emulator")]
+
+mod platform;
+
+use inventory_sync::emulator::Mode;
+use platform::*;
+use serde_json::{json, Value};
+
+/// `sku`'s (description, attributes as JSON, product SKU) in the store.
+fn described(f: &Fixture, sku: &str) -> (String, Value, Option<String>) {
+    let item = f.store.item(sku).unwrap();
+    let product = item.parent_id.map(|_| {
+        let all: Value = serde_json::from_str(&f.store.items_json(None).unwrap()).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["sku"] == sku)
+            .and_then(|i| i["parent_sku"].as_str())
+            .unwrap()
+            .to_owned()
+    });
+    (
+        item.description,
+        serde_json::from_str(&item.attributes).unwrap(),
+        product,
+    )
+}
+
+/// The cart's T-shirt (TEE) with its variant TEE-M (Size M, Colour Red, 4 units) and the plain
+/// Mug (MUG, 7 units), none of them in the store.
+fn tee_and_mug(f: &Fixture) {
+    f.emu.set_variant_qoh("TEE", "TEE-M", 4);
+    f.emu.set_item_details("TEE", "T-shirt", &[]);
+    f.emu
+        .set_item_details("TEE-M", "", &[("Size", "M"), ("Colour", "Red")]);
+    f.emu.set_qoh("MUG", 7);
+    f.emu.set_item_details("MUG", "Mug", &[]);
+}
+
+/// `n` items the store and the cart both have (K-0001.., sorted before MUG and TEE-M), the
+/// cart counting one more of each than the store.
+fn known(f: &Fixture, n: usize) {
+    for i in 1..=n {
+        let sku = format!("K-{i:04}");
+        f.item(&sku, 2);
+        f.emu.set_qoh(&sku, 3);
+        f.emu.set_item_details(&sku, "Known", &[]);
+    }
+}
+
+/// The report's `undescribed` (read from its JSON: absent where every item was named).
+fn undescribed(r: &inventory_sync::GetReport) -> Option<String> {
+    serde_json::to_value(r).unwrap()["undescribed"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// A Get QOH that creates nothing, a drift report and a preflight read the counts and no
+/// catalogue: each page of 500 items cost up to three requests more, on every run.
+#[test]
+fn listings_alone_read_no_catalogue() {
+    let f = fixture(Mode::BigCommerce);
+    tee_and_mug(&f);
+    known(&f, 3);
+    let cart = f.cart(100);
+    f.emu.reset_counters();
+    let r = f.get_qoh(cart, false);
+    assert_eq!(r.updated, 3, "{r:?}");
+    assert_eq!(
+        r.unknown,
+        vec!["MUG".to_owned(), "TEE-M".to_owned()],
+        "{r:?}"
+    );
+    assert_eq!(f.store.item_qoh("K-0001").unwrap(), 3);
+    assert_eq!(f.emu.catalogue_requests(), 0, "Get QOH without create_new");
+    let drift = f.store.drift(cart, false).unwrap();
+    assert_eq!(drift.in_step, 3, "{drift:?}");
+    f.store.preflight(cart).unwrap();
+    assert_eq!(f.emu.catalogue_requests(), 0, "drift report, preflight");
+    // Creating allowed, nothing new: nothing to name.
+    f.item("MUG", 7);
+    f.item("TEE-M", 4);
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 0, "{r:?}");
+    assert_eq!(f.emu.catalogue_requests(), 0, "Get QOH creating nothing");
+    assert!(f.emu.get_requests() >= 3, "the counts were read");
+}
+
+/// With `create_new`, what Get QOH creates is named as before (the product's name, a
+/// variant's option values) and a variant is made a variant of its product, created too;
+/// the catalogue is read for those items only: one read for the page they are on, none for
+/// the page of 500 items the store has (until this change, three reads for the listing).
+#[test]
+fn what_get_qoh_creates_is_named_at_one_read() {
+    let f = fixture(Mode::BigCommerce);
+    tee_and_mug(&f);
+    known(&f, 600);
+    let cart = f.cart(100);
+    f.emu.reset_counters();
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 3, "{r:?}");
+    assert_eq!(r.updated, 600, "{r:?}");
+    assert_eq!(undescribed(&r), None, "{r:?}");
+    assert_eq!(
+        described(&f, "TEE-M"),
+        (
+            "T-shirt - M / Red".into(),
+            json!({"Size": "M", "Colour": "Red"}),
+            Some("TEE".into())
+        )
+    );
+    assert_eq!(described(&f, "TEE"), ("T-shirt".into(), json!({}), None));
+    assert_eq!(described(&f, "MUG"), ("Mug".into(), json!({}), None));
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 4);
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 7);
+    assert_eq!(f.store.item_qoh("K-0600").unwrap(), 3);
+    // An item the store has keeps its own description.
+    assert_eq!(described(&f, "K-0001").0, "");
+    assert_eq!(f.emu.catalogue_requests(), 1);
+}
+
+/// A catalogue that fails (500, the catalogue down) never fails Get QOH: the counts are
+/// applied and the new items created, without names (the variant as an item of its own),
+/// and the report says how many and why. Until this change the 500 failed the whole run,
+/// nothing applied.
+#[test]
+fn a_catalogue_down_still_creates_the_items_unnamed() {
+    let f = fixture(Mode::BigCommerce);
+    tee_and_mug(&f);
+    known(&f, 2);
+    let cart = f.cart(100);
+    f.emu.refuse_bigcommerce_catalogue(Some(500));
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 2, "{r:?}");
+    assert_eq!(r.updated, 2, "{r:?}");
+    assert_eq!(described(&f, "TEE-M"), (String::new(), json!({}), None));
+    assert_eq!(described(&f, "MUG"), (String::new(), json!({}), None));
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 4);
+    assert_eq!(f.store.item_qoh("K-0001").unwrap(), 3);
+    let why = undescribed(&r).expect("the report says why the items have no names");
+    assert!(why.starts_with("2 items made without"), "{why}");
+    assert!(why.contains("500"), "{why}");
+    assert!(!why.contains(SECRET), "{why}");
+}
+
+/// A token without the catalogue's read scope (403): the items are created unnamed, and the
+/// report tells the owner the cart refused, so the scope can be given before the next run
+/// (until this change the refusal was silent).
+#[test]
+fn a_catalogue_refused_is_told_in_the_report() {
+    let f = fixture(Mode::BigCommerce);
+    tee_and_mug(&f);
+    let cart = f.cart(100);
+    f.emu.refuse_bigcommerce_catalogue(Some(403));
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 2, "{r:?}");
+    assert_eq!(described(&f, "MUG"), (String::new(), json!({}), None));
+    let why = undescribed(&r).expect("the report says why the items have no names");
+    assert!(why.contains("not authorised"), "{why}");
+    assert!(why.contains("read access"), "{why}");
+    // Served again, the next item created is named.
+    f.emu.refuse_bigcommerce_catalogue(None);
+    f.emu.set_qoh("CAP", 2);
+    f.emu.set_item_details("CAP", "Cap", &[]);
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 1, "{r:?}");
+    assert_eq!(undescribed(&r), None, "{r:?}");
+    assert_eq!(described(&f, "CAP").0, "Cap");
+}
