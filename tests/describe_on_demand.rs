@@ -175,3 +175,125 @@ fn a_catalogue_refused_is_told_in_the_report() {
     assert_eq!(undescribed(&r), None, "{r:?}");
     assert_eq!(described(&f, "CAP").0, "Cap");
 }
+
+/// An integrator's adapter whose listing says counts only, and whose `describe` names what it
+/// is asked about (or panics): it records what it was asked.
+struct Describes {
+    panics: bool,
+    asked: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl inventory_sync::adapter::CartAdapter for Describes {
+    fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
+        inventory_sync::adapter::UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(
+        &self,
+        _: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        unreachable!("Get QOH sends nothing")
+    }
+    fn set_quantities(
+        &self,
+        _: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        unreachable!("Get QOH sends nothing")
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
+        Ok(inventory_sync::adapter::QuantityPage {
+            items: vec![("KNOWN".into(), 5), (" TEE-M".into(), 4), ("MUG".into(), 7)],
+            next_cursor: None,
+        })
+    }
+    fn describe(
+        &self,
+        skus: &[&str],
+    ) -> Result<inventory_sync::adapter::Described, inventory_sync::adapter::CartError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(skus.iter().map(|s| s.to_string()).collect());
+        assert!(!self.panics, "index out of bounds in describe");
+        let options = vec![("Size".to_owned(), "M".to_owned())];
+        Ok((
+            vec![
+                ("TEE-M".into(), "T-shirt - M".into(), options),
+                ("TEE".into(), "T-shirt".into(), vec![]),
+                ("MUG".into(), "Mug".into(), vec![]),
+            ],
+            vec![("TEE-M".into(), "TEE".into())],
+        ))
+    }
+}
+
+/// A store with KNOWN, and a cart "Own" served by a [`Describes`] adapter; what it was asked.
+fn own_cart(
+    panics: bool,
+) -> (
+    tempfile::TempDir,
+    inventory_sync::Store,
+    inventory_sync::GetReport,
+    Vec<Vec<String>>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = inventory_sync::Store::open(dir.path().join("store.db")).unwrap();
+    store
+        .upsert_item_json(r#"{"sku":"KNOWN","qoh":2}"#)
+        .unwrap();
+    let adapter = std::sync::Arc::new(Describes {
+        panics,
+        asked: Default::default(),
+    });
+    let shared = adapter.clone();
+    store.register_adapter("describes", move |_| {
+        Ok(shared.clone() as std::sync::Arc<dyn inventory_sync::adapter::CartAdapter>)
+    });
+    let cart = store
+        .upsert_cart_json(
+            r#"{"name":"Own","adapter":"describes",
+                "capabilities":{"send":true,"get":true,"realtime":"attribute"}}"#,
+        )
+        .unwrap();
+    let options = inventory_sync::GetOptions {
+        force: true,
+        create_new: true,
+    };
+    let r = store.get_qoh(cart, options, None).unwrap();
+    let asked = adapter.asked.lock().unwrap().clone();
+    (dir, store, r, asked)
+}
+
+/// An integrator's `describe` is asked, through the registry's wrapper, for the SKUs Get QOH
+/// is about to create (as the cart listed them), never for one the store has; what it says
+/// names them, and makes the variant a variant of its product.
+#[test]
+fn an_integrators_describe_is_asked_for_what_is_created_only() {
+    let (_dir, store, r, asked) = own_cart(false);
+    assert_eq!(asked, vec![vec![" TEE-M".to_owned(), "MUG".to_owned()]]);
+    assert_eq!(r.created, 3, "{r:?}");
+    assert_eq!(store.item_qoh("KNOWN").unwrap(), 5);
+    let tee = store.item("TEE-M").unwrap();
+    assert_eq!(tee.description, "T-shirt - M");
+    assert_eq!(tee.parent_id, Some(store.item("TEE").unwrap().id));
+    assert_eq!(store.item("MUG").unwrap().description, "Mug");
+    assert_eq!(undescribed(&r), None, "{r:?}");
+}
+
+/// A `describe` that panics is caught by the registry's wrapper: Get QOH applies its counts
+/// and creates the items unnamed, the report saying so.
+#[test]
+fn a_describe_that_panics_leaves_the_items_unnamed() {
+    let (_dir, store, r, asked) = own_cart(true);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(r.created, 2, "{r:?}");
+    assert_eq!(store.item_qoh("KNOWN").unwrap(), 5);
+    assert_eq!(store.item_qoh("TEE-M").unwrap(), 4);
+    assert_eq!(store.item("TEE-M").unwrap().parent_id, None);
+    assert_eq!(store.item("MUG").unwrap().description, "");
+    let why = undescribed(&r).expect("the report says why the items have no names");
+    assert!(why.starts_with("2 items made without"), "{why}");
+}
