@@ -507,12 +507,15 @@ pub trait CartAdapter: Send + Sync {
     /// [`CataloguePage::products`] has them. Get QOH takes them as if the page had said them
     /// (what the page said comes first).
     ///
-    /// For a cart whose listing does not name its items, where naming them costs requests a
-    /// drift report, a preflight or a Get QOH that creates nothing should not pay (the
-    /// `bigcommerce` adapter: one catalogue read per 250 products, asked for the few items
-    /// Get QOH creates rather than for every page of every listing, as from 2026-12-05 to
-    /// this method's coming the same day). An adapter may keep what its listing learnt (a
-    /// product id per SKU) for it: Get QOH calls it on the instance that listed the page.
+    /// For a cart whose listing does not name its items, where naming them costs requests that
+    /// a drift report, a preflight or a Get QOH creating nothing should not pay: the
+    /// `bigcommerce` adapter makes one catalogue read per 250 products here, where earlier on
+    /// 2026-12-05 it made them for every page of every listing. An adapter may keep what its
+    /// listing learnt (a product id per SKU) for it: Get QOH calls it on the instance that
+    /// listed the page. A SKU may be asked about that Get QOH then does not create (one
+    /// deleted from the store while the cart showed it, one differing from an item's only in
+    /// case); none is asked about while the cart has items linked by `remote_ref` (Get QOH
+    /// creates nothing then).
     ///
     /// An `Err` (or a panic) never fails Get QOH: the items are created as the page alone
     /// says (without a name, and a variant as an item of its own, which cannot be moved

@@ -1080,6 +1080,9 @@ pub unsafe extern "C" fn invsync_send_qoh(
 /// 2026-12-05 also `uncertain`: the records the run held in doubt as it took the cart over (a
 /// Send QOH that ended before it recorded the cart's answer included them), for the owner to
 /// check on the cart, then retry or discard; a run that fails after holding some names them.
+/// And `undescribed` (text, present only then): how many items `INVSYNC_GET_CREATE_NEW`
+/// made without the cart's names (the cart failed to say them: BigCommerce's catalogue
+/// refused or down), and why; the counts are applied all the same.
 /// `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
 /// `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs (a variant the cart lists
 /// with its product under that product). The whole listing is read before a count is
