@@ -776,8 +776,9 @@ int32_t INVSYNC_CALL invsync_send_qoh(invsync_store *store,
  * Send QOH that ended before it recorded the cart's answer included them), for the owner to
  * check on the cart, then retry or discard; a run that fails after holding some names them.
  * And `undescribed` (text, present only then): how many items `INVSYNC_GET_CREATE_NEW`
- * made without the cart's names (the cart failed to say them: BigCommerce's catalogue
- * refused or down), and why; the counts are applied all the same.
+ * did not create as the cart failed to say what they are (BigCommerce's catalogue refused
+ * or down: made unknowing, a variant would be an item of its own for good), and why; each
+ * is in `not_applied`, and the counts of the store's items are applied all the same.
  * `flags`: `INVSYNC_MANUAL_FORCE` (1) = run even while real-time sync is on,
  * `INVSYNC_GET_CREATE_NEW` (2) = create items for unknown SKUs (a variant the cart lists
  * with its product under that product). The whole listing is read before a count is

@@ -192,11 +192,13 @@ pub struct GetReport {
     /// (the call still returns the report; before any, the call fails instead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// With `create_new`, where the cart failed to say what items it created are
+    /// With `create_new`, where the cart failed to say what the items it would create are
     /// ([`CartAdapter::describe`]: a BigCommerce token without the catalogue's read scope,
-    /// the catalogue down): how many were made without the cart's name and options (a
-    /// variant as an item of its own), why, and what to do. The counts are applied all the
-    /// same. Added 2026-12-05; absent from the JSON otherwise.
+    /// the catalogue down): how many were not created, why, and what to do. Each is listed in
+    /// `not_applied` too. Made without knowing, a variant of the cart's would be an item of
+    /// its own, which cannot be moved under its product afterwards; a later Get QOH creates
+    /// them once the cart answers. The counts of the store's items are applied all the same.
+    /// Added 2026-12-05; absent from the JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undescribed: Option<String>,
 }
@@ -1281,7 +1283,7 @@ impl Store {
         // failed for, the first failure's text, and how many of them were created.
         let mut undescribed: HashSet<String> = HashSet::new();
         let mut undescribed_why: Option<String> = None;
-        let unnamed = std::cell::Cell::new(0usize);
+        let uncreated = std::cell::Cell::new(0usize);
         // The products made for variants the cart listed (see `create_item`).
         let made = std::cell::RefCell::new(HashSet::new());
         // Every SKU of the store by its lower case, read once something is to be created.
@@ -1411,7 +1413,7 @@ impl Store {
                     products: &products,
                     details: &details,
                     undescribed: &undescribed,
-                    unnamed: &unnamed,
+                    uncreated: &uncreated,
                     made: &made,
                     folded: &folded,
                     shown: Default::default(),
@@ -1530,13 +1532,12 @@ impl Store {
                     }),
             );
         }
-        if let (n @ 1.., Some(why)) = (unnamed.get(), undescribed_why) {
+        if let (n @ 1.., Some(why)) = (uncreated.get(), undescribed_why) {
             report.undescribed = Some(format!(
-                "{} made without the cart's name and options, and a variant of the cart's \
-                 as an item of its own (it cannot be moved under its product afterwards), as \
-                 the cart did not say what they are: {why}; name them by hand, and where the \
-                 cart refused, give its credentials read access to its products before the \
-                 next Get QOH creates items",
+                "{} not created, as the cart did not say what they are (their names, and \
+                 whether each is a variant of a product): {why}; run Get QOH again once the \
+                 cart answers, and where it refused, give its credentials read access to its \
+                 products first",
                 crate::counted(n as i64, "item")
             ));
         }
@@ -3220,9 +3221,9 @@ struct Pull<'a> {
     /// SKU → what the cart says of it (`CataloguePage::details`), for the items
     /// `create_item` makes.
     details: &'a HashMap<String, Details>,
-    /// The SKUs `CartAdapter::describe` failed for, and how many of them were created.
+    /// The SKUs `CartAdapter::describe` failed for, not created, and how many were met.
     undescribed: &'a HashSet<String>,
-    unnamed: &'a std::cell::Cell<usize>,
+    uncreated: &'a std::cell::Cell<usize>,
     /// The products this run made for the variants it created: no cart has them yet.
     made: &'a std::cell::RefCell<HashSet<ItemId>>,
     /// The store's SKUs (those this run created too) by their lower case: read at the first
@@ -3704,6 +3705,16 @@ fn apply_pulled(
                 sku: sku.to_owned(),
                 why: not_created(pull.linked),
             }),
+            // Made now, a variant of the cart's would be an item of its own for good.
+            Some(s) if create_new && pull.undescribed.contains(s) => {
+                pull.uncreated.set(pull.uncreated.get() + 1);
+                report.note_not_applied(NotApplied {
+                    sku: sku.to_owned(),
+                    why: "not created: the cart did not say what it is (see the report's \
+                          undescribed); run Get QOH again once it answers"
+                        .into(),
+                });
+            }
             // The cart's count as it is, owed units included, as an existing item gets it.
             Some(s) if create_new => {
                 let id = match create_item(c, pull, s, count)? {
@@ -3722,9 +3733,6 @@ fn apply_pulled(
                     }
                 };
                 pull.shown.borrow_mut().push(id);
-                if pull.undescribed.contains(s) {
-                    pull.unnamed.set(pull.unnamed.get() + 1);
-                }
                 // Backorders: the new item publishes 0.
                 if count < 0 && !corrected {
                     sql::pulled_set(c, cart.id, id, count)?;

@@ -127,33 +127,45 @@ fn what_get_qoh_creates_is_named_at_one_read() {
     assert_eq!(f.emu.catalogue_requests(), 1);
 }
 
-/// A catalogue that fails (500, the catalogue down) never fails Get QOH: the counts are
-/// applied and the new items created, without names (the variant as an item of its own),
-/// and the report says how many and why. Until this change the 500 failed the whole run,
-/// nothing applied.
+/// A catalogue that fails (500, the catalogue down) never fails Get QOH: the counts of the
+/// store's items are applied, and the new items are not created, each listed in
+/// `not_applied` and the report saying how many and why: made without knowing, the variant
+/// would be an item of its own for good. Served again, the next run creates them as the cart
+/// has them. Until this change the 500 failed the whole run, nothing applied.
 #[test]
-fn a_catalogue_down_still_creates_the_items_unnamed() {
+fn a_catalogue_down_creates_no_item_until_it_answers() {
     let f = fixture(Mode::BigCommerce);
     tee_and_mug(&f);
     known(&f, 2);
     let cart = f.cart(100);
     f.emu.refuse_bigcommerce_catalogue(Some(500));
     let r = f.get_qoh(cart, true);
-    assert_eq!(r.created, 2, "{r:?}");
-    assert_eq!(r.updated, 2, "{r:?}");
-    assert_eq!(described(&f, "TEE-M"), (String::new(), json!({}), None));
-    assert_eq!(described(&f, "MUG"), (String::new(), json!({}), None));
-    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 4);
+    assert_eq!((r.created, r.updated), (0, 2), "{r:?}");
     assert_eq!(f.store.item_qoh("K-0001").unwrap(), 3);
-    let why = undescribed(&r).expect("the report says why the items have no names");
-    assert!(why.starts_with("2 items made without"), "{why}");
+    for sku in ["TEE-M", "MUG"] {
+        assert!(f.store.item(sku).is_err(), "{sku} made unnamed");
+        let why = &r.not_applied.iter().find(|n| n.sku == sku).unwrap().why;
+        assert!(why.contains("run Get QOH again"), "{why}");
+    }
+    let why = undescribed(&r).expect("the report says why the items were not created");
+    assert!(why.starts_with("2 items not created"), "{why}");
     assert!(why.contains("500"), "{why}");
     assert!(!why.contains(SECRET), "{why}");
+    f.emu.refuse_bigcommerce_catalogue(None);
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 3, "{r:?}");
+    assert_eq!(undescribed(&r), None, "{r:?}");
+    let (description, _, product) = described(&f, "TEE-M");
+    assert_eq!(
+        (description.as_str(), product.as_deref()),
+        ("T-shirt - M / Red", Some("TEE"))
+    );
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 4);
 }
 
-/// A token without the catalogue's read scope (403): the items are created unnamed, and the
-/// report tells the owner the cart refused, so the scope can be given before the next run
-/// (until this change the refusal was silent).
+/// A token without the catalogue's read scope (403): nothing new is created, and the report
+/// tells the owner the cart refused, so the scope can be given before the next run (until
+/// this change the refusal was silent). Served again, the items are created, named.
 #[test]
 fn a_catalogue_refused_is_told_in_the_report() {
     let f = fixture(Mode::BigCommerce);
@@ -161,19 +173,19 @@ fn a_catalogue_refused_is_told_in_the_report() {
     let cart = f.cart(100);
     f.emu.refuse_bigcommerce_catalogue(Some(403));
     let r = f.get_qoh(cart, true);
-    assert_eq!(r.created, 2, "{r:?}");
-    assert_eq!(described(&f, "MUG"), (String::new(), json!({}), None));
-    let why = undescribed(&r).expect("the report says why the items have no names");
+    assert_eq!(r.created, 0, "{r:?}");
+    assert!(f.store.item("MUG").is_err());
+    let why = undescribed(&r).expect("the report says why the items were not created");
     assert!(why.contains("not authorised"), "{why}");
     assert!(why.contains("read access"), "{why}");
-    // Served again, the next item created is named.
     f.emu.refuse_bigcommerce_catalogue(None);
     f.emu.set_qoh("CAP", 2);
     f.emu.set_item_details("CAP", "Cap", &[]);
     let r = f.get_qoh(cart, true);
-    assert_eq!(r.created, 1, "{r:?}");
+    assert_eq!(r.created, 4, "{r:?}");
     assert_eq!(undescribed(&r), None, "{r:?}");
     assert_eq!(described(&f, "CAP").0, "Cap");
+    assert_eq!(described(&f, "MUG").0, "Mug");
 }
 
 /// An integrator's adapter whose listing says counts only, and whose `describe` names what it
@@ -284,16 +296,14 @@ fn an_integrators_describe_is_asked_for_what_is_created_only() {
 }
 
 /// A `describe` that panics is caught by the registry's wrapper: Get QOH applies its counts
-/// and creates the items unnamed, the report saying so.
+/// and creates none of the items it could not tell, the report saying so.
 #[test]
-fn a_describe_that_panics_leaves_the_items_unnamed() {
+fn a_describe_that_panics_creates_nothing_it_could_not_tell() {
     let (_dir, store, r, asked) = own_cart(true);
     assert_eq!(asked.len(), 1);
-    assert_eq!(r.created, 2, "{r:?}");
+    assert_eq!(r.created, 0, "{r:?}");
     assert_eq!(store.item_qoh("KNOWN").unwrap(), 5);
-    assert_eq!(store.item_qoh("TEE-M").unwrap(), 4);
-    assert_eq!(store.item("TEE-M").unwrap().parent_id, None);
-    assert_eq!(store.item("MUG").unwrap().description, "");
-    let why = undescribed(&r).expect("the report says why the items have no names");
-    assert!(why.starts_with("2 items made without"), "{why}");
+    assert!(store.item("TEE-M").is_err() && store.item("MUG").is_err());
+    let why = undescribed(&r).expect("the report says why the items were not created");
+    assert!(why.starts_with("2 items not created"), "{why}");
 }

@@ -995,7 +995,7 @@ impl CartAdapter for BigCommerceAdapter {
     /// `option_values`, and its product's SKU), one `GET /v3/catalog/products` per 250
     /// products, by the product ids the listing showed them with (a SKU this adapter has not
     /// listed is looked up first, one `sku:in` read per 50). A refusal (a token without the
-    /// catalogue's read scope: 401, 403) is an error: Get QOH creates the items unnamed and
+    /// catalogue's read scope: 401, 403) is an error: Get QOH leaves the items uncreated and
     /// says why.
     fn describe(&self, skus: &[&str]) -> std::result::Result<super::Described, CartError> {
         self.describe_skus(skus)

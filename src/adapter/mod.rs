@@ -26,7 +26,7 @@
 //!   counts (`set_quantities`) go again one by one (an absolute count is safe to repeat), and
 //!   each that is not then applied is in doubt (the call that panicked may have set it); a
 //!   read (`fetch_quantities`, `fetch_catalogue`) fails Get QOH, while `describe` (the names
-//!   of what Get QOH creates) only leaves those items unnamed. `update_mode` is asked once, when the adapter
+//!   of what Get QOH creates) only leaves those items uncreated, for a later run. `update_mode` is asked once, when the adapter
 //!   is built; a panic there, or in the factory, is an error building it. A panic tells the
 //!   operator less than a [`CartError`]; return one where you can.
 //!
@@ -517,9 +517,10 @@ pub trait CartAdapter: Send + Sync {
     /// case); none is asked about while the cart has items linked by `remote_ref` (Get QOH
     /// creates nothing then).
     ///
-    /// An `Err` (or a panic) never fails Get QOH: the items are created as the page alone
-    /// says (without a name, and a variant as an item of its own, which cannot be moved
-    /// under its product afterwards), and the report's `undescribed` says why. A rate limit
+    /// An `Err` (or a panic) never fails Get QOH: the counts of the store's items are applied,
+    /// and the SKUs asked about are not created (made without knowing, a variant would be an
+    /// item of its own, which cannot be moved under its product afterwards): each is listed in
+    /// `not_applied`, the report's `undescribed` says why, and a later Get QOH creates them. A rate limit
     /// is waited out as the listing's are. The default says nothing, for a cart whose
     /// listing says all it has.
     fn describe(&self, skus: &[&str]) -> Result<Described, CartError> {

@@ -610,7 +610,7 @@ impl CartAdapter for Scrubbed {
     ) -> std::result::Result<super::CataloguePage, CartError> {
         self.read(|| self.inner.fetch_catalogue(cursor, limit))
     }
-    /// A read too: a panic is an error (scrubbed), which leaves Get QOH's new items unnamed.
+    /// A read too: a panic is an error (scrubbed), which leaves Get QOH's new items uncreated.
     fn describe(&self, skus: &[&str]) -> std::result::Result<super::Described, CartError> {
         self.read(|| self.inner.describe(skus))
     }
