@@ -835,6 +835,11 @@ impl<S: WebStack> StackController<S> {
     /// store's work and the round trip overlap. The next batch is leased ahead only while the
     /// cart answers and can de-duplicate a re-send; a batch leased ahead and then not sent
     /// (the cart failed) is released untouched.
+    ///
+    /// A drain that fails (a store held past the wait for it) after its store steps recorded
+    /// something reports what they recorded with the error: the changes its lease held in
+    /// doubt above all, which wait on the owner and which no later pass counts again (until
+    /// 2026-12-05 the failed cart's report was made from the error alone, `uncertain` 0).
     fn drain_cart(
         &self,
         cart: &Cart,
@@ -848,14 +853,48 @@ impl<S: WebStack> StackController<S> {
             name: cart.name.clone(),
             ..Default::default()
         };
+        match self.drain_cart_into(cart, adapter, settings, scope, limits, &mut rep) {
+            Ok(()) => Ok(rep),
+            Err(e) => {
+                let mut error = e.message().to_owned();
+                if rep.uncertain > 0 {
+                    error.push_str(&format!(
+                        "; before that, this pass held {} in doubt (uncertain): the cart may \
+                         or may not have them; check the cart, then retry or discard them (the \
+                         stack's view lists them as uncertain)",
+                        crate::counted(rep.uncertain as i64, "change")
+                    ));
+                }
+                // Counted only once their store step committed (`Batch::count`, the lease).
+                Ok(CartReport {
+                    sent: rep.sent,
+                    retried: rep.retried,
+                    bypassed: rep.bypassed,
+                    uncertain: rep.uncertain,
+                    ..CartReport::failed(cart, &error)
+                })
+            }
+        }
+    }
+
+    /// [`Self::drain_cart`]'s work, counting into `rep` as its store steps commit.
+    fn drain_cart_into(
+        &self,
+        cart: &Cart,
+        adapter: &dyn CartAdapter,
+        settings: &Settings,
+        scope: &LeaseScope,
+        limits: &PassLimits<'_>,
+        rep: &mut CartReport,
+    ) -> Result<()> {
         if self.stack.held_until(cart.id)? > now_ms() {
             rep.error = Some(HELD.into());
-            return Ok(rep);
+            return Ok(());
         }
         let state = self.stack.cart_state(cart.id)?;
         if state.backoff_until > now_ms() {
             rep.error = state.cart_error.clone();
-            return Ok(rep);
+            return Ok(());
         }
         // A group a dead controller may already have sent: a cart that cannot de-duplicate
         // must not get it blindly again (DESIGN §4); nor is anything leased ahead for it, as a
@@ -877,7 +916,7 @@ impl<S: WebStack> StackController<S> {
                     }
                 }
             });
-            let mut queued = self.step(&d, None, true, &mut rep)?;
+            let mut queued = self.step(&d, None, true, rep)?;
             let mut answered = None;
             // The cart answered its last request (or is not known to be failing).
             let mut healthy = state.outage_step == 0 && state.cart_error.is_none();
@@ -905,7 +944,7 @@ impl<S: WebStack> StackController<S> {
                 }
                 let ahead = sent && healthy && !blind;
                 if answered.is_some() || ahead {
-                    queued = self.step(&d, answered.take(), ahead, &mut rep)?;
+                    queued = self.step(&d, answered.take(), ahead, rep)?;
                 }
                 let Some(mut batch) = flying else { break };
                 let answer = if sent {
@@ -917,13 +956,12 @@ impl<S: WebStack> StackController<S> {
                 };
                 batch.keep_until = now_ms() + settings.lease_ms;
                 let state = self.stack.cart_state(cart.id)?;
-                let (transitions, stop) =
-                    self.judge(&d, &batch, answer, adapter, &state, &mut rep)?;
+                let (transitions, stop) = self.judge(&d, &batch, answer, adapter, &state, rep)?;
                 healthy = !stop;
                 if stop {
                     // The answer first: a batch leased ahead goes only to a cart with keys,
                     // so one left leased by a busy store is sent again harmlessly.
-                    self.step(&d, Some((batch, transitions)), false, &mut rep)?;
+                    self.step(&d, Some((batch, transitions)), false, rep)?;
                     self.give_back(&d, queued.take())?;
                     break;
                 }
@@ -933,7 +971,7 @@ impl<S: WebStack> StackController<S> {
                     // Nothing was leased ahead (or nothing could be: every waiting record
                     // belonged to an item of this batch, leased until it settles): settle it,
                     // then lease, in one step.
-                    queued = self.step(&d, Some((batch, transitions)), true, &mut rep)?;
+                    queued = self.step(&d, Some((batch, transitions)), true, rep)?;
                 }
             }
             drop(requests);
@@ -946,7 +984,7 @@ impl<S: WebStack> StackController<S> {
             {
                 rep.error = Some(HELD.into());
             }
-            Ok(rep)
+            Ok(())
         })
     }
 

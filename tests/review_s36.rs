@@ -2,11 +2,26 @@
 //! store owner would pay for, each shown on a loopback cart before its fix.
 #![cfg(feature = "emulator")]
 
+mod common;
 mod platform;
 
-use inventory_sync::{GetOptions, Store};
+use common::killed_run;
+use inventory_sync::adapter::{
+    CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
+};
+use inventory_sync::emulator::{Emulator, Fault};
+use inventory_sync::{GetOptions, OpenOptions, Reason, StackState, Store};
 use platform::scripted::Scripted;
 use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// In a child process (this test binary run again): the killed run's Send QOH (see
+/// [`common::killed_run`]). Does nothing in a plain test run.
+#[test]
+fn send_qoh_child() {
+    killed_run::send_qoh_child();
+}
 
 /// A BigCommerce inventory page of one item, `sku` of product `product` with `onhand` units,
 /// the page `page` of 2.
@@ -82,4 +97,96 @@ fn bigcommerce_names_read_rate_limited_still_takes_the_pages_counts() {
     );
     let seen = server.finish();
     assert_eq!(seen.len(), 4, "{seen:?}");
+}
+
+/// A keyed cart whose every answer finds the store file held by another writer (a host's long
+/// import, past the controller's wait): it applies what it is sent, and the pass cannot record
+/// that. The writer's lock is kept until the test lets it go.
+struct AnswerFindsStoreHeld {
+    db: std::path::PathBuf,
+    writer: Mutex<Option<rusqlite::Connection>>,
+}
+
+impl CartAdapter for AnswerFindsStoreHeld {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, d: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        let mut writer = self.writer.lock().unwrap();
+        if writer.is_none() {
+            let c = rusqlite::Connection::open(&self.db).unwrap();
+            c.execute_batch("BEGIN IMMEDIATE").unwrap();
+            *writer = Some(c);
+        }
+        Ok(d.iter()
+            .map(|_| SendOutcome::Applied { qoh: None })
+            .collect())
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not used".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Err(CartError::Rejected("not used".into()))
+    }
+}
+
+/// A Send QOH is killed with its count on the way (B's two sales and C's in it); a sale of D
+/// follows. The controller's next pass takes the cart over, which holds the three changes in
+/// doubt (uncertain), then sends D, and cannot record the answer: the store is held past its
+/// wait. The pass fails for the cart, and its report must still count the three changes it
+/// held in doubt, and its error name them: they wait on the owner, who is told of them
+/// nowhere else (the next pass holds nothing, so counts none). The failed cart's report was
+/// made anew from the error alone, its `uncertain` 0.
+#[test]
+fn a_pass_failing_after_its_lease_held_changes_in_doubt_still_counts_them() {
+    let f = common::store();
+    let keyed = Emulator::start().unwrap();
+    let cart = common::cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
+    for sku in ["B", "C", "D"] {
+        common::item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    common::adjust(&f.store, "B", -3, Reason::PosSale);
+    common::adjust(&f.store, "B", -2, Reason::PosSale);
+    common::adjust(&f.store, "C", -1, Reason::PosSale);
+    keyed.inject(Fault::HangSets {
+        applied: false,
+        count: 1,
+    });
+    let db = f.dir.path().join("store.db");
+    let reached = killed_run::kill_send_qoh_when(&db, cart, || keyed.pending_faults().is_empty());
+    assert!(reached, "the count never reached the cart");
+    killed_run::holds_lapse(&db);
+    common::adjust(&f.store, "D", -1, Reason::PosSale);
+
+    let till = Store::open_with(
+        &db,
+        OpenOptions {
+            busy_timeout: Duration::from_millis(100),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    till.set_param("LeaseMs", "100").unwrap();
+    let adapter = Arc::new(AnswerFindsStoreHeld {
+        db: db.clone(),
+        writer: Mutex::new(None),
+    });
+    let a = adapter.clone();
+    till.register_adapter("http_json", move |_| Ok(a.clone() as Arc<dyn CartAdapter>));
+    let report = till.run_stack(None);
+    adapter.writer.lock().unwrap().take();
+    let report = report.unwrap();
+    assert_eq!(
+        f.store.stack_count(cart, StackState::Uncertain).unwrap(),
+        3,
+        "{report:?}"
+    );
+    let c = &report.carts[0];
+    assert!(c.error.is_some(), "{report:?}");
+    assert_eq!((report.uncertain, c.uncertain), (3, 3), "{report:?}");
+    assert!(
+        c.error.as_deref().unwrap().contains("3 changes"),
+        "the error does not name the changes held in doubt: {report:?}"
+    );
 }
