@@ -296,13 +296,18 @@ fn check_attributes(a: &Map<String, Value>) -> std::result::Result<(), &'static 
 pub(crate) const CART_TEXT_MAX: usize = 255;
 
 /// A cart's text as Get QOH stores it: control characters (a line break in a product's
-/// name) made spaces, blanks trimmed, cut at [`CART_TEXT_MAX`] bytes on a character
-/// boundary. Cut rather than refused: a long name must not keep the product from being
-/// created.
+/// name), line and paragraph separators and bidirectional embeddings, overrides and isolates
+/// ([`crate::store::unprintable_in_name`]) made spaces, blanks trimmed, cut at
+/// [`CART_TEXT_MAX`] bytes on a character boundary. Cut rather than refused: a long name must
+/// not keep the product from being created. (Until 2026-12-05 a U+202E in a shop's product
+/// name was kept, and the back office showed the rest of the item's name reversed.)
 pub(crate) fn cart_text(raw: &str) -> String {
     let clean: String = raw
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match crate::store::unprintable_in_name(c) {
+            true => ' ',
+            false => c,
+        })
         .collect();
     let mut s = clean.trim();
     if s.len() > CART_TEXT_MAX {

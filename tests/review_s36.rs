@@ -190,3 +190,34 @@ fn a_pass_failing_after_its_lease_held_changes_in_doubt_still_counts_them() {
         "the error does not name the changes held in doubt: {report:?}"
     );
 }
+
+/// Get QOH's `create_new` takes a shop's product name and option values as text to store,
+/// cleaned: a line break, a line separator (U+2028) and a bidirectional override (U+202E,
+/// which shows the rest of a line reversed, so that the back office's item list reads
+/// otherwise than the shop) become spaces, and a name past 255 bytes is cut on a character
+/// boundary. The override and the separator were kept as the shop sent them.
+#[test]
+fn woocommerce_names_taken_for_new_items_lose_line_breaks_and_bidi_overrides() {
+    let f = platform::fixture(inventory_sync::emulator::Mode::WooCommerce);
+    f.emu.set_variant_qoh("TEE", "TEE-M", 4);
+    f.emu.set_item_details("TEE", "T-shirt\u{202e}LX", &[]);
+    f.emu
+        .set_item_details("TEE-M", "", &[("Size\u{2066}", "M\u{2028}edium")]);
+    let long = "é".repeat(200);
+    f.emu.set_qoh("MUG", 7);
+    f.emu.set_item_details("MUG", &format!("Mug\n{long}"), &[]);
+    let cart = f.cart(100);
+    let r = f.get_qoh(cart, true);
+    assert_eq!(r.created, 3, "{r:?}");
+    let tee = f.store.item("TEE").unwrap();
+    assert_eq!(tee.description, "T-shirt LX");
+    let m = f.store.item("TEE-M").unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&m.attributes).unwrap(),
+        json!({"Size": "M edium"})
+    );
+    assert_eq!(m.description, "T-shirt LX - M edium");
+    let mug = f.store.item("MUG").unwrap().description;
+    assert!(mug.len() <= 255 && mug.starts_with("Mug é"), "{mug:?}");
+    assert_eq!(mug.len(), 255 - 1, "cut on the boundary before byte 255");
+}

@@ -416,8 +416,9 @@ pub struct CataloguePage {
     /// from the cart are not nameless records the owner must describe by hand (until
     /// 2026-12-05 every item it made had description `""` and attributes `{}`); an item the
     /// store has keeps its own. Text is taken as the store takes a host's, cleaned rather than
-    /// refused: control characters become spaces, a description or an attribute's name or
-    /// value is cut at 255 bytes (on a character boundary), an attribute without a name is
+    /// refused: control characters, line separators and bidirectional overrides become
+    /// spaces, a description or an attribute's name or value is cut at 255 bytes (on a
+    /// character boundary), an attribute without a name is
     /// left out, as is a name given twice (the first is kept). A SKU given twice takes its
     /// first entry. Leave it empty where the cart says nothing of its products.
     pub details: Vec<ItemDetails>,
