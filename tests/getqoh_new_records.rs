@@ -13,37 +13,6 @@ use inventory_sync::emulator::Mode;
 use platform::*;
 use serde_json::{json, Value};
 
-/// `sku`'s (description, attributes as JSON, product SKU) in the store.
-fn described(f: &Fixture, sku: &str) -> (String, Value, Option<String>) {
-    let item = f.store.item(sku).unwrap();
-    let product = item.parent_id.map(|_| {
-        let all: Value = serde_json::from_str(&f.store.items_json(None).unwrap()).unwrap();
-        all.as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["sku"] == sku)
-            .and_then(|i| i["parent_sku"].as_str())
-            .unwrap()
-            .to_owned()
-    });
-    (
-        item.description,
-        serde_json::from_str(&item.attributes).unwrap(),
-        product,
-    )
-}
-
-/// The cart's T-shirt (TEE) with its variant TEE-M (Size M, Colour Red, 4 units) and the plain
-/// Mug (MUG, 7 units), on the emulator's platform.
-fn tee_and_mug(f: &Fixture) {
-    f.emu.set_variant_qoh("TEE", "TEE-M", 4);
-    f.emu.set_item_details("TEE", "T-shirt", &[]);
-    f.emu
-        .set_item_details("TEE-M", "", &[("Size", "M"), ("Colour", "Red")]);
-    f.emu.set_qoh("MUG", 7);
-    f.emu.set_item_details("MUG", "Mug", &[]);
-}
-
 /// WooCommerce: the variable product T-shirt and its variation are made product and variant,
 /// named from the product's `name` and the variation's `attributes`; the simple Mug is named.
 #[test]
