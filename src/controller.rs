@@ -511,8 +511,12 @@ impl<S: WebStack> StackController<S> {
         self.cache
             .lock()
             .retain(|id, _| carts.iter().any(|c| c.id == *id));
+        // Carts a killed Send QOH left counts sending to are taken over with nothing waiting:
+        // their lease holds the changes those counts included in doubt, and this pass counts
+        // them (a count of bypassed records alone was otherwise settled at the next sale).
+        let counts_left = self.stack.carts_with_counts_left(now)?;
         for cart in carts {
-            if !self.stack.has_waiting(cart.id)? {
+            if !counts_left.contains(&cart.id) && !self.stack.has_waiting(cart.id)? {
                 continue;
             }
             match self.adapter(&cart) {

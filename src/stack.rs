@@ -394,6 +394,18 @@ pub trait WebStack: Send + Sync {
     fn has_waiting(&self, cart: CartId) -> Result<bool> {
         Ok(self.waiting(cart)? > 0)
     }
+    /// The carts a Send QOH left counts sending to (its run ended before it recorded the
+    /// cart's answer: a PC switched off) whose run no longer holds them at `now`. A pass
+    /// takes these over even with nothing waiting for them: their lease holds the changes
+    /// the counts included in doubt and the pass counts them as uncertain. Skipped, a count
+    /// that included only bypassed records was settled at the cart's next sale alone, and
+    /// until then no report told the owner, and a retry of such a record could be applied
+    /// on top of the count. Asked once a pass, so it must stay cheap where there are none.
+    /// A stack that keeps no such notes (this default) has none.
+    fn carts_with_counts_left(&self, now: i64) -> Result<Vec<CartId>> {
+        let _ = now;
+        Ok(Vec::new())
+    }
     /// Until when a manual Send/Get QOH holds `cart` (nothing is leased before; 0 = free).
     fn held_until(&self, cart: CartId) -> Result<i64>;
     /// Marks `workstation`'s controller alive at `now`: a controller that pauses between its
@@ -694,6 +706,9 @@ impl WebStack for SqliteStack {
     }
     fn has_waiting(&self, cart: CartId) -> Result<bool> {
         self.read(|c| sql::stack_has_waiting(c, cart))
+    }
+    fn carts_with_counts_left(&self, now: i64) -> Result<Vec<CartId>> {
+        self.read(|c| sql::carts_with_counts_left(c, now))
     }
     fn held_until(&self, cart: CartId) -> Result<i64> {
         self.read(|c| sql::cart_held_until(c, cart))

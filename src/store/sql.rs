@@ -2798,6 +2798,21 @@ pub(crate) fn counts_sending(c: &Connection, cart: CartId, items: &[(ItemId, i64
     Ok(())
 }
 
+/// The carts with counts a Send QOH left sending ([`counts_left`] settles them) whose hold
+/// has lapsed at `now` (a hold still running may be the run itself, alive). One walk of
+/// `counts_sending`, empty but for a run sending or one killed.
+pub(crate) fn carts_with_counts_left(c: &Connection, now: i64) -> Result<Vec<CartId>> {
+    let carts = c
+        .prepare_cached(
+            "SELECT k.id FROM carts k
+             WHERE k.manual_until <= ?1
+               AND k.id IN (SELECT cart_id FROM counts_sending)",
+        )?
+        .query_map([now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(carts)
+}
+
 /// The answer to the counts of `items` was settled.
 pub(crate) fn counts_sent(c: &Connection, cart: CartId, items: &[ItemId]) -> Result<()> {
     let mut st =
