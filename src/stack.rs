@@ -900,11 +900,30 @@ impl Store {
     /// then, or at its back-off by a controller of a `Store` opened since.
     /// A record that is not bypassed or uncertain is [`crate::ErrorKind::Refused`]; one
     /// discarded or applied is [`crate::ErrorKind::NotFound`].
+    ///
+    /// A record (or one of its group) that a count a Send QOH is sending, or left sending
+    /// (its run ended before it recorded the cart's answer), included is
+    /// [`crate::ErrorKind::Refused`] too, changing nothing: the cart may have the change in
+    /// that count, and sent again it would be applied twice. The cart's next controller pass
+    /// or manual run settles the count (holding the change as uncertain, counted in its
+    /// report); check the cart's count then. Until 2026-12-05 such a bypassed record was
+    /// taken for retry ("will be sent again", the command line said), and the next pass held
+    /// it in doubt instead of sending it.
     pub fn stack_retry(&self, record: i64) -> Result<()> {
         let now = store::now_ms();
         self.write(|c| {
             let (group, state) = sql::record_group(c, record)?;
             match (group, state.as_deref()) {
+                (Some(g), Some("bypassed" | "uncertain")) if sql::group_in_count_left(c, g)? => {
+                    Err(Error::refused(format!(
+                        "stack record {record} was included in a count a Send QOH sent the \
+                         cart, whose answer that run has not recorded (it is still running, \
+                         or it ended first: a PC switched off): the cart may have this change \
+                         already, and sent again it would be applied twice. The cart's next \
+                         controller pass or manual run settles that count, holding the change \
+                         as uncertain if the run ended; check the cart's count then"
+                    )))
+                }
                 (Some(g), Some("bypassed" | "uncertain")) => sql::group_reset(c, g, now),
                 _ => Err(Error::refused(format!(
                     "stack record {record} is not bypassed or uncertain; only those can be retried"

@@ -4,13 +4,16 @@
 //! at the cart's next sale: until then its bypassed sale sat as "bypassed" (an operator
 //! might retry it blindly, applied twice if the cart took the count), and no report told the
 //! owner there was a cart to check. Now the first pass after the killed run's hold lapses
-//! takes the cart over, holds the sale in doubt and counts it as uncertain.
+//! takes the cart over, holds the sale in doubt and counts it as uncertain; a retry of it
+//! before that pass is refused.
 #![cfg(feature = "emulator")]
 
 mod common;
 
 use common::killed_run::{self, a_bypassed_sale, kill_send_qoh_mid_count};
+use common::*;
 use inventory_sync::StackState;
+use std::process::Command;
 
 /// In a child process (this test binary run again): the killed run's Send QOH (see
 /// [`common::killed_run`]). Does nothing in a plain test run.
@@ -62,4 +65,29 @@ fn a_pass_within_the_killed_runs_hold_leaves_its_count_for_the_pass_after() {
     killed_run::holds_lapse(&db);
     let report = f.store.run_stack(None).unwrap();
     assert_eq!(report.uncertain, 1, "{report}");
+}
+
+/// `invsync retry` of the bypassed sale before any pass: refused, as the cart may have the
+/// count that included it; the next pass then reports it uncertain, and nothing was sent on
+/// top of the count. The retry was taken ("will be sent again at the next pass"), and the
+/// pass then held it in doubt instead of sending it.
+#[test]
+fn invsync_retry_of_a_bypassed_sale_in_a_killed_count_is_refused_before_the_pass() {
+    let (f, keyed, cart) = a_bypassed_sale();
+    kill_send_qoh_mid_count(&f, &keyed, cart);
+    let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
+    let db = f.dir.path().join("store.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(["retry", db.to_str().unwrap(), &id.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("Send QOH"), "{stderr}");
+    assert_eq!(f.store.stack_count(cart, StackState::Bypassed).unwrap(), 1);
+    // The library refuses it too, so a host's retry button cannot do it either.
+    assert!(f.store.stack_retry(id).is_err());
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(report.uncertain, 1, "{report}");
+    assert_eq!(keyed.qoh("B"), Some(10));
 }

@@ -2813,6 +2813,17 @@ pub(crate) fn carts_with_counts_left(c: &Connection, now: i64) -> Result<Vec<Car
     Ok(carts)
 }
 
+/// Whether a count a Send QOH is sending, or left sending, includes a record of send group
+/// `group`: the cart may have taken it, so the group must not be sent as it is.
+pub(crate) fn group_in_count_left(c: &Connection, group: i64) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM stack s JOIN counts_sending n
+                          ON n.cart_id = s.cart_id AND n.item_id = s.item_id
+                        WHERE s.group_id = ?1 AND s.id <= n.upto)",
+    )?
+    .query_row([group], |r| r.get(0))?)
+}
+
 /// The answer to the counts of `items` was settled.
 pub(crate) fn counts_sent(c: &Connection, cart: CartId, items: &[ItemId]) -> Result<()> {
     let mut st =
