@@ -12,8 +12,10 @@
 //!   list is a query by parent, with no check of the parent). Products are listed by id: plain items are `simple`
 //!   products, parents of [`super::Emulator::set_variant_qoh`] are `variable` products with
 //!   their `variations` ids and no stock of their own. A product answers its `name` and a
-//!   variation its `attributes` (`[{id, name, option}]`) as
-//!   [`super::Emulator::set_item_details`] gave them.
+//!   variation its `attributes` (`[{id, name, slug, option}]`) as
+//!   [`super::Emulator::set_item_details`] gave them, verbatim (so a test gives a name as
+//!   WordPress stores it, `Tea &amp; Cake`); an empty option (an attribute set to "any") is
+//!   left out, as WooCommerce leaves it.
 //! - `GET products?sku=A,B` as WooCommerce's `sku` filter (`prepare_objects_query` of its
 //!   products controllers): the value is cleaned as `sanitize_text_field` would (trimmed;
 //!   empty or `"0"` sets no filter, as PHP's `empty`), split at commas, and the whole value
@@ -89,16 +91,33 @@ fn product_json(cart: &Cart, id: u64, sku: &str) -> Value {
     }
 }
 
-/// A variation: its `attributes` as WooCommerce answers them, `[{id, name, option}]` (id 0:
-/// a custom attribute, not a global one).
+/// A variation: its `attributes` as WooCommerce answers them, `[{id, name, slug, option}]`
+/// (id 0: a custom attribute, not a global one; `name` the label as given, `slug` its
+/// sanitized form, as recent WooCommerce adds it). An option given as `""` is an attribute set
+/// to "any" value, which WooCommerce leaves out of the list.
 fn variation_json(cart: &Cart, id: u64, sku: &str) -> Value {
     let attributes: Vec<Value> = cart
         .options_of(sku)
         .iter()
-        .map(|(name, option)| json!({"id": 0, "name": name, "option": option}))
+        .filter(|(_, option)| !option.is_empty())
+        .map(|(name, option)| json!({"id": 0, "name": name, "slug": slug(name), "option": option}))
         .collect();
     json!({"id": id, "sku": sku, "manage_stock": true, "stock_quantity": served(cart, sku),
            "attributes": attributes})
+}
+
+/// `name` as a slug, roughly as WordPress's `sanitize_title`: lower case, each run of other
+/// than letters and digits one `-`.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
 }
 
 /// `sku`'s `stock_quantity` as a listing writes it: as [`super::Emulator::set_qoh_json`]
