@@ -1300,16 +1300,184 @@ const PRODUCT_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity,name";
 /// (`[{id, name, option}]`, the option values that make it).
 const VARIATION_FIELDS: &str = "id,sku,type,manage_stock,stock_quantity,attributes";
 
-/// A variation's (attribute name, option) pairs, those with both.
+/// A variation's (attribute name, option) pairs, those with both, as the owner typed them
+/// ([`plain_text`]). `name` is the attribute's label (`Colour`, not its slug `pa_colour`:
+/// WooCommerce's `get_attribute_taxonomy_name` answers a global attribute's
+/// `attribute_label` and a custom one's name as typed, the slug only where the product no
+/// longer has the attribute). An attribute set to "any" value is not listed at all
+/// (WooCommerce skips an empty value), so such a variation is named by its other options.
 fn options_of(v: &Value) -> Vec<(String, String)> {
     v["attributes"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|a| Some((a["name"].as_str()?, a["option"].as_str()?)))
+        .map(|(n, o)| (plain_text(n), plain_text(o)))
         .filter(|(n, o)| !n.is_empty() && !o.is_empty())
-        .map(|(n, o)| (n.to_owned(), o.to_owned()))
         .collect()
+}
+
+/// Named character references a WordPress name may hold: those WordPress writes itself
+/// (`_wp_specialchars`: `&amp;` `&lt;` `&gt;` `&quot;`; kses keeps any valid one typed) and
+/// the typographic ones, besides [`LATIN1`].
+const NAMED: [(&str, char); 37] = [
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("ndash", '\u{2013}'),
+    ("mdash", '\u{2014}'),
+    ("lsquo", '\u{2018}'),
+    ("rsquo", '\u{2019}'),
+    ("sbquo", '\u{201A}'),
+    ("ldquo", '\u{201C}'),
+    ("rdquo", '\u{201D}'),
+    ("bdquo", '\u{201E}'),
+    ("dagger", '\u{2020}'),
+    ("Dagger", '\u{2021}'),
+    ("bull", '\u{2022}'),
+    ("hellip", '\u{2026}'),
+    ("permil", '\u{2030}'),
+    ("prime", '\u{2032}'),
+    ("Prime", '\u{2033}'),
+    ("lsaquo", '\u{2039}'),
+    ("rsaquo", '\u{203A}'),
+    ("euro", '\u{20AC}'),
+    ("trade", '\u{2122}'),
+    ("ensp", '\u{2002}'),
+    ("emsp", '\u{2003}'),
+    ("thinsp", '\u{2009}'),
+    ("OElig", '\u{152}'),
+    ("oelig", '\u{153}'),
+    ("Scaron", '\u{160}'),
+    ("scaron", '\u{161}'),
+    ("Yuml", '\u{178}'),
+    ("fnof", '\u{192}'),
+    ("circ", '\u{2C6}'),
+    ("tilde", '\u{2DC}'),
+    ("larr", '\u{2190}'),
+    ("rarr", '\u{2192}'),
+];
+
+/// HTML's names for U+00A0..=U+00FF, in order (`&eacute;` is U+00E9).
+const LATIN1: [&str; 96] = [
+    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
+    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
+    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
+    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
+    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
+    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
+    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
+    "uuml", "yacute", "thorn", "yuml",
+];
+
+/// What a browser shows for `&#128;`..`&#159;`: Windows-1252's characters there (text
+/// pasted from old word processors is stored so); `None` where it has none.
+const CP1252: [Option<char>; 32] = [
+    Some('\u{20AC}'),
+    None,
+    Some('\u{201A}'),
+    Some('\u{192}'),
+    Some('\u{201E}'),
+    Some('\u{2026}'),
+    Some('\u{2020}'),
+    Some('\u{2021}'),
+    Some('\u{2C6}'),
+    Some('\u{2030}'),
+    Some('\u{160}'),
+    Some('\u{2039}'),
+    Some('\u{152}'),
+    None,
+    Some('\u{17D}'),
+    None,
+    None,
+    Some('\u{2018}'),
+    Some('\u{2019}'),
+    Some('\u{201C}'),
+    Some('\u{201D}'),
+    Some('\u{2022}'),
+    Some('\u{2013}'),
+    Some('\u{2014}'),
+    Some('\u{2DC}'),
+    Some('\u{2122}'),
+    Some('\u{161}'),
+    Some('\u{203A}'),
+    Some('\u{153}'),
+    None,
+    Some('\u{17E}'),
+    Some('\u{178}'),
+];
+
+/// The character a reference names, without its `&` and `;` (`amp`, `#8217`, `#x2019`).
+fn referenced(entity: &str) -> Option<char> {
+    if let Some(number) = entity.strip_prefix('#') {
+        // Digits only: Rust's parsers would also take a sign (`&#+65;` is no reference).
+        let code = match number.strip_prefix(['x', 'X']) {
+            Some(hex)
+                if (1..=6).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                u32::from_str_radix(hex, 16)
+            }
+            None if (1..=7).contains(&number.len())
+                && number.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                number.parse()
+            }
+            _ => return None,
+        }
+        .ok()?;
+        return match code {
+            0 => None,
+            0x80..=0x9F => CP1252[(code - 0x80) as usize].or_else(|| char::from_u32(code)),
+            _ => char::from_u32(code),
+        };
+    }
+    NAMED
+        .iter()
+        .find(|(n, _)| *n == entity)
+        .map(|(_, c)| *c)
+        .or_else(|| {
+            let i = LATIN1.iter().position(|n| *n == entity)?;
+            char::from_u32(0xA0 + i as u32)
+        })
+}
+
+/// A product name or attribute as the owner typed it. WordPress answers them as it stores
+/// them, HTML-escaped: "Tea & Cake" is `Tea &amp; Cake` (kses and `_wp_specialchars` on
+/// save; a global attribute's value is a term name, escaped the same way), and quotes or
+/// dashes may be `&#8217;` or `&#8211;`. Each reference is read once, left to right, and
+/// its result is not read again: `&amp;amp;` is `&amp;`, the name the owner typed. A `&`
+/// that starts no known reference (`R&D`, `&unknown;`, `&#0;`) is kept as it is. The
+/// result is still raw cart text: `items::cart_text` cleans it (a decoded `&#x202E;` or
+/// `&#10;` is a space there), which is why this runs before it, in the adapter.
+fn plain_text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        // The longest reference known is 10 bytes with its `&` and `;` (`&#x10FFFF;`).
+        let decoded = rest
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| *c == ';')
+            .and_then(|(end, _)| Some((referenced(&rest[1..end])?, end)));
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The product of a variation listed among products (`parent_id`; a number, or a string of
@@ -2060,7 +2228,8 @@ impl WooCommerceAdapter {
         let mut ids = HashMap::new();
         for p in listed {
             let Some(id) = id_of(&p) else { continue };
-            let name = p["name"].as_str().unwrap_or("");
+            let name = plain_text(p["name"].as_str().unwrap_or(""));
+            let name = name.as_str();
             if p["type"] == "variable" {
                 let parent_sku = p["sku"].as_str().unwrap_or("");
                 if !parent_sku.is_empty() {
@@ -2146,6 +2315,41 @@ impl WooCommerceAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_reads_each_reference_once() {
+        assert_eq!(plain_text("Tea &amp; Cake"), "Tea & Cake");
+        assert_eq!(plain_text("&amp;amp;"), "&amp;");
+        assert_eq!(
+            plain_text("Owner&#8217;s &#x2013; &#X2F;&quot;"),
+            "Owner\u{2019}s \u{2013} /\""
+        );
+        assert_eq!(
+            plain_text("Caf&eacute; &yuml;&nbsp;&times;&divide;"),
+            "Caf\u{e9} \u{ff}\u{a0}\u{d7}\u{f7}"
+        );
+        assert_eq!(plain_text("&#150;&#128;&#129;"), "\u{2013}\u{20ac}\u{81}");
+        // Not references: kept as they are.
+        for kept in [
+            "R&D",
+            "&",
+            "a &amp",
+            "&unknown;",
+            "&#0;",
+            "&#;",
+            "&#x;",
+            "&#+65;",
+            "&#xD800;",
+            "&#x110000;",
+            "&#12345678;",
+            "& amp;",
+            "&AMP;",
+            "\u{e9}&\u{e9};",
+        ] {
+            assert_eq!(plain_text(kept), kept);
+        }
+        assert_eq!(plain_text("&&amp;;"), "&&;");
+    }
     use crate::adapter::scripted::Scripted;
 
     fn adapter(server: &Scripted) -> WooCommerceAdapter {
