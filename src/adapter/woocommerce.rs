@@ -2349,6 +2349,17 @@ mod tests {
             assert_eq!(plain_text(kept), kept);
         }
         assert_eq!(plain_text("&&amp;;"), "&&;");
+        // The Latin-1 table is in order: a name out of place would misspell every name after.
+        for (name, c) in [
+            ("iquest", '\u{bf}'),
+            ("Agrave", '\u{c0}'),
+            ("Ouml", '\u{d6}'),
+            ("szlig", '\u{df}'),
+            ("agrave", '\u{e0}'),
+            ("thorn", '\u{fe}'),
+        ] {
+            assert_eq!(plain_text(&format!("&{name};")), c.to_string(), "{name}");
+        }
     }
     use crate::adapter::scripted::Scripted;
 
