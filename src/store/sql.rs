@@ -551,6 +551,17 @@ pub(crate) fn deleted_on_cart_note(
     Ok(())
 }
 
+/// The condition on a `deleted_on_cart d` row that [`deleted_on_cart`] and
+/// [`deleted_on_cart_lists`] share: no item's web fields name its reference on the cart, but
+/// for the noted item's own where its count is not sent at the cart's level.
+const STILL_SHOWN: &str = "NOT EXISTS (SELECT 1 FROM web_fields w JOIN items i ON i.id = w.item_id
+                           WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref
+                             AND NOT (i.sku = d.sku AND (EXISTS
+                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)
+                                      OR (i.parent_id IS NOT NULL AND EXISTS
+                                          (SELECT 1 FROM carts k WHERE k.id = d.cart_id
+                                             AND k.realtime = 'sku')))))";
+
 /// The deleted items `cart` may still show (and products given variants, and what its old
 /// real-time level showed it that its level now does not), by SKU, with its reference for
 /// each; not those whose reference an item's web fields name on the cart (that item's count is
@@ -562,18 +573,11 @@ pub(crate) fn deleted_on_cart(
     c: &Connection,
     cart: CartId,
 ) -> Result<Vec<(String, Option<String>)>> {
-    Ok(c.prepare_cached(
+    Ok(c.prepare_cached(&format!(
         "SELECT d.sku, d.remote_ref FROM deleted_on_cart d
-         WHERE d.cart_id = ?1
-           AND NOT EXISTS (SELECT 1 FROM web_fields w JOIN items i ON i.id = w.item_id
-                           WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref
-                             AND NOT (i.sku = d.sku AND (EXISTS
-                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)
-                                      OR (i.parent_id IS NOT NULL AND EXISTS
-                                          (SELECT 1 FROM carts k WHERE k.id = d.cart_id
-                                             AND k.realtime = 'sku')))))
-         ORDER BY d.sku",
-    )?
+         WHERE d.cart_id = ?1 AND {STILL_SHOWN}
+         ORDER BY d.sku"
+    ))?
     .query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect::<rusqlite::Result<_>>()?)
 }
@@ -582,17 +586,10 @@ pub(crate) fn deleted_on_cart(
 /// of that SKU (or of it before it was a product with variants), which its next Send QOH sets
 /// to 0. Get QOH applies no count of it to an item holding the SKU now.
 pub(crate) fn deleted_on_cart_lists(c: &Connection, cart: CartId, sku: &str) -> Result<bool> {
-    Ok(c.prepare_cached(
+    Ok(c.prepare_cached(&format!(
         "SELECT 1 FROM deleted_on_cart d
-         WHERE d.cart_id = ?1 AND d.sku = ?2
-           AND NOT EXISTS (SELECT 1 FROM web_fields w JOIN items i ON i.id = w.item_id
-                           WHERE w.cart_id = d.cart_id AND w.remote_ref = d.remote_ref
-                             AND NOT (i.sku = d.sku AND (EXISTS
-                                      (SELECT 1 FROM items v WHERE v.parent_id = i.id)
-                                      OR (i.parent_id IS NOT NULL AND EXISTS
-                                          (SELECT 1 FROM carts k WHERE k.id = d.cart_id
-                                             AND k.realtime = 'sku')))))",
-    )?
+         WHERE d.cart_id = ?1 AND d.sku = ?2 AND {STILL_SHOWN}"
+    ))?
     .query_row(params![cart, sku], |_| Ok(()))
     .optional()?
     .is_some())
