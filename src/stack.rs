@@ -926,7 +926,8 @@ impl Store {
                 }
                 (Some(g), Some("bypassed" | "uncertain")) => sql::group_reset(c, g, now),
                 _ => Err(Error::refused(format!(
-                    "stack record {record} is not bypassed or uncertain; only those can be retried"
+                    "stack record {record} is not bypassed or uncertain; only those can be \
+                     retried (a pending record is sent by the next pass by itself)"
                 ))),
             }
         })
@@ -969,7 +970,8 @@ impl Store {
                     sql::group_leave_now(c, g, "discarded", "discarded by an operator", now)
                 }
                 _ => Err(Error::refused(format!(
-                    "stack record {record} is not bypassed or uncertain; only those can be discarded"
+                    "stack record {record} is not bypassed or uncertain; only those can be \
+                     discarded (a pending record is sent by the next pass by itself)"
                 ))),
             }
         })

@@ -736,18 +736,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         "no record {record} is on the web stack: it was sent, discarded or \
                          never made (`invsync stack {path}` lists what is there)"
                     ),
-                    // Only a record in the wrong state is told about pending ones; a refusal
-                    // for another reason (a Send QOH's count unsettled) says its own way on.
-                    inventory_sync::ErrorKind::Refused
-                        if e.message().contains("is not bypassed or uncertain") =>
-                    {
-                        format!(
-                            "{} (`invsync stack {path}` shows its state: a pending record is \
-                             sent by the next pass by itself)",
-                            e.message()
-                        )
+                    inventory_sync::ErrorKind::Refused => {
+                        format!("{} (`invsync stack {path}` shows its state)", e.message())
                     }
-                    inventory_sync::ErrorKind::Refused => e.message().to_owned(),
                     _ => return Failure::Lib(e),
                 };
                 Failure::Lib(inventory_sync::Error::new(e.kind(), message))
