@@ -1656,20 +1656,14 @@ impl Store {
                     s.passes += 1;
                     s.last_pass_at = Some(now);
                     s.heartbeat = Some(now);
-                    match result {
+                    (s.last_error, s.last_error_kind) = match result {
                         Ok(Ok(r)) => {
-                            (s.last_error, s.last_error_kind) = (None, None);
                             s.last_report = Some(r);
+                            (None, None)
                         }
-                        Ok(Err(e)) => {
-                            s.last_error = Some(e.message().to_owned());
-                            s.last_error_kind = Some(e.kind());
-                        }
-                        Err(_) => {
-                            s.last_error = Some("a controller pass panicked".into());
-                            s.last_error_kind = None;
-                        }
-                    }
+                        Ok(Err(e)) => (Some(e.message().to_owned()), Some(e.kind())),
+                        Err(_) => (Some("a controller pass panicked".into()), None),
+                    };
                 }
                 let wait = if busy { Duration::ZERO } else { interval };
                 if !matches!(rx.recv_timeout(wait), Err(mpsc::RecvTimeoutError::Timeout)) {
