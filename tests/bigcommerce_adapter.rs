@@ -1145,3 +1145,25 @@ fn a_sale_below_the_safety_stock_sets_the_count() {
     server.finish();
     assert!(matches!(&out[0], SendOutcome::Retry { .. }), "{out:?}");
 }
+
+/// `describe` asked about a SKU this instance never listed reads its product id from the
+/// inventory first. A refusal of that read (a 422 here) tells Get QOH's report what was
+/// refused: the products of the items to create. Until 2026-12-05 it said "the read of the
+/// current counts, so nothing was sent", a send's words, in a report where nothing is sent.
+#[test]
+fn a_refused_read_for_describe_says_what_it_was_for() {
+    let refused = r#"{"status":422,"title":"The filter is invalid","errors":{}}"#;
+    let server = Scripted::start(vec![(422, refused)]);
+    let err = scripted_adapter(&server).describe(&["MUG"]).unwrap_err();
+    server.finish();
+    let message = err.message();
+    assert!(
+        matches!(err, CartError::Unavailable(_)),
+        "tried again by the next run: {err:?}"
+    );
+    assert!(
+        message.contains("refused the read of the products of the items to create"),
+        "{message}"
+    );
+    assert!(!message.contains("sent"), "{message}");
+}

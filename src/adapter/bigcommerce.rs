@@ -505,22 +505,27 @@ impl BigCommerceAdapter {
     /// The current on-hand count of the SKUs that exist (all pages), marking them known.
     ///
     /// A read this adapter makes for its own checks that BigCommerce refuses (a 4xx other
-    /// than those with a meaning of their own) is [`CartError::Unavailable`]: nothing was
-    /// sent, and the changes go again later. As [`CartError::Rejected`], every change of the
-    /// call was bypassed at once for a read.
-    fn levels(&self, skus: &[&str]) -> std::result::Result<HashMap<String, i64>, CartError> {
+    /// than those with a meaning of their own) is [`CartError::Unavailable`], its message
+    /// saying what the read was `for_what` (a send's check: nothing was sent, and the changes
+    /// go again later). As [`CartError::Rejected`], every change of the call was bypassed at
+    /// once for a read.
+    fn levels(
+        &self,
+        skus: &[&str],
+        for_what: &str,
+    ) -> std::result::Result<HashMap<String, i64>, CartError> {
         let mut out = HashMap::new();
         for chunk in query_chunks(skus) {
             let mut page = 1;
             loop {
-                let listing = self
-                    .items_page(page, MAX_LIMIT, Some(chunk))
-                    .map_err(|e| match e {
-                        CartError::Rejected(m) => CartError::Unavailable(format!(
-                            "bigcommerce refused the read of the current counts, so nothing was sent: {m}"
-                        )),
-                        e => e,
-                    })?;
+                let listing =
+                    self.items_page(page, MAX_LIMIT, Some(chunk))
+                        .map_err(|e| match e {
+                            CartError::Rejected(m) => CartError::Unavailable(format!(
+                                "bigcommerce refused the read of {for_what}: {m}"
+                            )),
+                            e => e,
+                        })?;
                 out.extend(
                     listing
                         .items
@@ -555,7 +560,7 @@ impl BigCommerceAdapter {
         if unchecked.is_empty() {
             return Ok(HashSet::new());
         }
-        let found = self.levels(&unchecked)?;
+        let found = self.levels(&unchecked, SEND_CHECK)?;
         Ok(unchecked
             .into_iter()
             .filter(|s| !found.contains_key(*s))
@@ -652,7 +657,7 @@ impl BigCommerceAdapter {
             if compared.is_empty() || !self.pacing_pending() {
                 return Ok(());
             }
-            let now = self.levels(&compared)?;
+            let now = self.levels(&compared, SEND_CHECK)?;
             part.retain(|(i, sku, _)| match (expected_of.get(sku), now.get(*sku)) {
                 (None, _) => true,
                 (Some(expected), Some(current)) if current == expected => true,
@@ -1003,6 +1008,9 @@ impl CartAdapter for BigCommerceAdapter {
     }
 }
 
+/// What a send's own read of the counts is for, as a refusal of it says.
+const SEND_CHECK: &str = "the current counts, so nothing was sent";
+
 impl BigCommerceAdapter {
     fn raw_apply_deltas(
         &self,
@@ -1044,7 +1052,7 @@ impl BigCommerceAdapter {
         let current = if checked.is_empty() {
             HashMap::new()
         } else {
-            self.levels(&checked)?
+            self.levels(&checked, SEND_CHECK)?
         };
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
         let mut items = Vec::new();
@@ -1189,7 +1197,7 @@ impl BigCommerceAdapter {
             v
         };
         if !missing.is_empty() {
-            self.levels(&missing)?;
+            self.levels(&missing, "the products of the items to create")?;
         }
         let products = self.products.lock();
         let of: Vec<(String, u64)> = skus
