@@ -170,6 +170,23 @@ fn refused_env(cart: &Cart, workstation: &str) -> String {
     )
 }
 
+/// How long after its last heartbeat a workstation's row is forgotten: 7 days.
+///
+/// A row says "alive until `last_seen`" (the beat plus the pause it declared before its
+/// next pass). Every reader takes a row seen more than `3 × LeaseMs` before its own clock
+/// for stopped, exactly as a workstation with no row: a local controller then sends that
+/// workstation's records (`LeaseScope::stale_before`), and a controller that cannot build a
+/// cart's adapter hands its records over only while another workstation's row is younger.
+/// `LeaseMs` is at most 1 hour, so a row is dead to every reader 3 hours after its
+/// `last_seen`, and workstations' clocks are taken to differ by minutes (`LOG_SKEW`), not
+/// days. 7 days is 56 times those 3 hours: a row that old is dead to any controller whose
+/// clock is less than 6 days and 21 hours behind the one forgetting it, and forgetting it
+/// changes no decision of theirs. A live controller beats at every pass and every `LeaseMs`
+/// during one, so its row is never that old (one forgotten by a clock days ahead is written
+/// again at its next beat, as if it had been stale meanwhile). The shared-controller lock is
+/// another table (`controller_lock`), untouched.
+const HEARTBEAT_FORGET_MS: i64 = 7 * 86_400_000;
+
 /// Per cart, the adapter built, and the cart's saving and the registry's generation it was
 /// built from.
 type AdapterCache = HashMap<CartId, ((i64, u64), Arc<dyn CartAdapter>)>;
@@ -184,6 +201,9 @@ pub struct StackController<S: WebStack> {
     cache: Mutex<AdapterCache>,
     /// When this controller last forgot old history (Unix ms; 0: not yet).
     pruned_at: AtomicI64,
+    /// When this controller last forgot the heartbeats of long-stopped workstations (Unix ms;
+    /// 0: not yet, done at its first pass).
+    heartbeats_forgotten_at: AtomicI64,
     /// When this controller last wrote its heartbeat (Unix ms).
     beat_at: AtomicI64,
     /// Set to end the pass under way soon: each cart ends after the request it has in flight.
@@ -330,6 +350,7 @@ impl<S: WebStack> StackController<S> {
             workstation: Arc::new(Mutex::new(workstation)),
             cache: Mutex::new(HashMap::new()),
             pruned_at: AtomicI64::new(0),
+            heartbeats_forgotten_at: AtomicI64::new(0),
             beat_at: AtomicI64::new(0),
             stopping: AtomicBool::new(false),
             holding: Mutex::new(None),
@@ -629,6 +650,7 @@ impl<S: WebStack> StackController<S> {
         }
         report.carts.sort_by_key(|c| c.cart_id);
         self.forget_old_history(&settings, now);
+        self.forget_dead_heartbeats(now);
         for c in &mut report.carts {
             c.remaining = self.stack.waiting(c.cart_id)?;
             report.sent += c.sent;
@@ -687,6 +709,26 @@ impl<S: WebStack> StackController<S> {
             .is_ok()
         {
             self.pruned_at.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// At its first pass and once a day after, forgets the heartbeats last seen more than
+    /// [`HEARTBEAT_FORGET_MS`] ago: the table kept a row for every workstation name ever
+    /// used (PCs renamed, a controller run from many laptops), and every takeover check
+    /// ([`WebStack::hand_over`]) read the dead ones. After the pass's sends, so it holds up
+    /// none. A failure (a busy store) is tried again next pass; the pass's report stands.
+    fn forget_dead_heartbeats(&self, now: i64) {
+        const EVERY_MS: i64 = 86_400_000;
+        let last = self.heartbeats_forgotten_at.load(Ordering::Relaxed);
+        if last != 0 && now - last < EVERY_MS {
+            return;
+        }
+        if self
+            .stack
+            .forget_heartbeats(now.saturating_sub(HEARTBEAT_FORGET_MS))
+            .is_ok()
+        {
+            self.heartbeats_forgotten_at.store(now, Ordering::Relaxed);
         }
     }
 

@@ -441,6 +441,13 @@ pub trait WebStack: Send + Sync {
     }
     /// Forgets history entries older than `before` (Unix ms); returns how many went.
     fn prune_history(&self, before: i64) -> Result<usize>;
+    /// Forgets the heartbeats of workstations last seen before `before` (Unix ms), which every
+    /// controller already takes for stopped; returns how many went. A store whose PCs were
+    /// renamed, or that controllers ran on from many laptops, kept one row a name ever used,
+    /// read by every takeover check. This default forgets none.
+    fn forget_heartbeats(&self, _before: i64) -> Result<usize> {
+        Ok(0)
+    }
     /// Gives back what the stack holds for its work (connections, caches) after a pass that
     /// had some: an idle controller should hold nothing the host's own work might need.
     fn release_memory(&self) -> Result<()> {
@@ -727,6 +734,9 @@ impl WebStack for SqliteStack {
     }
     fn heartbeat_end(&self, workstation: &str, declared: i64, now: i64) -> Result<()> {
         self.write_briefly(|c| sql::heartbeat_end(c, workstation, declared, now))
+    }
+    fn forget_heartbeats(&self, before: i64) -> Result<usize> {
+        self.write(|c| sql::heartbeats_forget(c, before))
     }
     fn prune_history(&self, before: i64) -> Result<usize> {
         prune_in_steps(|after| {

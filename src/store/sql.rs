@@ -3237,6 +3237,18 @@ pub(crate) fn heartbeat(c: &Connection, workstation: &str, now: i64) -> Result<(
     Ok(())
 }
 
+/// Forgets the heartbeats last seen before `before` (Unix ms), and those a clock running
+/// ahead left taken for stale (`last_seen` 0, [`HEARTBEAT_AHEAD_MAX`]); returns how many
+/// went. Every reader of the table ([`scope_sql`], [`hand_over`]) takes a row seen before its
+/// `stale_before` exactly as a name with no row, so a row that old is forgotten without any
+/// controller deciding otherwise (the bound: `HEARTBEAT_FORGET_MS`, in the controller).
+pub(crate) fn heartbeats_forget(c: &Connection, before: i64) -> Result<usize> {
+    Ok(
+        c.prepare_cached("DELETE FROM heartbeats WHERE last_seen < ?1")?
+            .execute([before])?,
+    )
+}
+
 /// Leaves the controller's workstation's waiting records for `cart` (ungrouped, in retry
 /// groups, and in first-attempt batches whose lease lapsed, as when its controller crashed
 /// mid-send) to the other workstations' controllers: renamed to `"<workstation> (handed

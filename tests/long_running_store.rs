@@ -1,0 +1,135 @@
+//! A store after months of use (2026-12-05): what grows with time or with the catalogue and
+//! what a store owner meets only then. Heartbeats of workstations long gone, deleting items
+//! from a store whose carts were counted for months, and a preflight of a large catalogue
+//! on a cart set up wrong.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{Reason, Store};
+use std::path::Path;
+
+const DAY_MS: i64 = 86_400_000;
+
+fn conn(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+/// Every heartbeat row of the file, by workstation: (name, last_seen).
+fn heartbeats(path: &Path) -> Vec<(String, i64)> {
+    conn(path)
+        .prepare("SELECT workstation, last_seen FROM heartbeats ORDER BY workstation")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// A heartbeat of `workstation` written into the file as a controller long gone left it.
+fn old_heartbeat(path: &Path, workstation: &str, last_seen: i64) {
+    conn(path)
+        .execute(
+            "INSERT INTO heartbeats(workstation, last_seen) VALUES (?1, ?2)",
+            rusqlite::params![workstation, last_seen],
+        )
+        .unwrap();
+}
+
+fn named(f: &Fixture, workstation: &str) -> Store {
+    let s = f.reopen();
+    s.set_param("Workstation", workstation).unwrap();
+    s
+}
+
+/// A shop that renamed its PCs and ran controllers from laptops since sold: the heartbeats
+/// table kept a row for every name ever used, read by every takeover check. A controller
+/// forgets, at its first pass, the rows last seen more than a week ago (one a clock running
+/// ahead left at 0 too), keeps the others (a till stopped yesterday, a live till), and
+/// decides as before: a live till's records stay its own, and a forgotten laptop's are sent
+/// for it, as a silent workstation's. Before, every row stayed for good.
+#[test]
+fn heartbeats_of_workstations_gone_for_a_week_are_forgotten_and_live_ones_kept() {
+    let f = store();
+    let path = f.store.path().to_path_buf();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    for sku in ["L", "T"] {
+        item(&f.store, sku, 10);
+        e.set_qoh(sku, 10);
+    }
+    let (till1, till2) = (named(&f, "TILL-1"), named(&f, "TILL-2"));
+    // TILL-2's controller is alive: it has just run a pass.
+    till2.run_stack(None).unwrap();
+    let now = now_ms();
+    old_heartbeat(&path, "LAPTOP-2025", now - 30 * DAY_MS);
+    old_heartbeat(&path, "RENAMED-PC", 0);
+    old_heartbeat(&path, "YESTERDAY", now - DAY_MS);
+    // The laptop queued a sale before it went; TILL-2 sells too.
+    adjust(&named(&f, "LAPTOP-2025"), "L", -1, Reason::PosSale);
+    adjust(&till2, "T", -2, Reason::PosSale);
+    let live = heartbeats(&path)
+        .into_iter()
+        .find(|(w, _)| w == "TILL-2")
+        .unwrap();
+
+    let r = till1.run_stack(None).unwrap();
+    assert_eq!(r.sent, 1, "the laptop's sale is sent for it: {r}");
+    assert_eq!((e.qoh("L"), e.qoh("T")), (Some(9), Some(10)));
+    let rows = heartbeats(&path);
+    let names: Vec<&str> = rows.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(names, ["TILL-1", "TILL-2", "YESTERDAY"], "{rows:?}");
+    assert!(
+        rows.contains(&live),
+        "the live till's heartbeat is as it wrote it"
+    );
+    let waiting = stack(&f.store, None);
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0]["workstation"], "TILL-2");
+    // The live till sends its own, as ever.
+    assert_eq!(till2.run_stack(None).unwrap().sent, 1);
+    assert_eq!(e.qoh("T"), Some(8));
+}
+
+/// Shared mode: the back office's controller holds the store's one lock. Forgetting old
+/// heartbeats at its first pass leaves the lock as it is: a till's controller stands by, and
+/// the back office goes on sending every workstation's records.
+#[test]
+fn forgetting_old_heartbeats_leaves_the_shared_controllers_lock_alone() {
+    let f = store();
+    let path = f.store.path().to_path_buf();
+    let e = Emulator::start().unwrap();
+    cart(&f.store, &e, "A", "attribute");
+    item(&f.store, "S", 10);
+    e.set_qoh("S", 10);
+    f.store.set_param("StackMode", "shared").unwrap();
+    let (server, till) = (named(&f, "BACK-OFFICE"), named(&f, "TILL-1"));
+    old_heartbeat(&path, "LAPTOP-2025", now_ms() - 30 * DAY_MS);
+    adjust(&till, "S", -1, Reason::PosSale);
+    let r = server.run_stack(None).unwrap();
+    assert!(!r.standby, "{r}");
+    assert_eq!(r.sent, 1, "{r}");
+    let names: Vec<String> = heartbeats(&path).into_iter().map(|(w, _)| w).collect();
+    assert_eq!(names, ["BACK-OFFICE"]);
+    let lock: (String, i64) = conn(&path)
+        .query_row("SELECT holder, until FROM controller_lock", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(
+        lock.0.starts_with("BACK-OFFICE #") && lock.1 > now_ms(),
+        "{lock:?}"
+    );
+
+    adjust(&till, "S", -1, Reason::PosSale);
+    let other = till.run_stack(None).unwrap();
+    assert!(
+        other.standby,
+        "a second shared controller stands by: {other}"
+    );
+    assert_eq!(other.sent, 0);
+    assert_eq!(server.run_stack(None).unwrap().sent, 1);
+    assert_eq!(e.qoh("S"), Some(8));
+}
