@@ -133,3 +133,67 @@ fn forgetting_old_heartbeats_leaves_the_shared_controllers_lock_alone() {
     assert_eq!(server.run_stack(None).unwrap().sent, 1);
     assert_eq!(e.qoh("S"), Some(8));
 }
+
+/// The query plan of `sql` on `c`, one line a step.
+fn plan(c: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map([1], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// The steps of `plan` that read a whole table (or a whole index of it).
+fn scans(plan: &[String]) -> Vec<&String> {
+    plan.iter().filter(|p| p.starts_with("SCAN")).collect()
+}
+
+/// The statements that delete an item (`sql::item_delete`), and what SQLite deletes with it
+/// (every table whose rows name the item, `ON DELETE CASCADE`), as it plans them on `c`:
+/// none may read a whole table.
+fn assert_item_delete_searches(c: &rusqlite::Connection) {
+    c.pragma_update(None, "foreign_keys", true).unwrap();
+    for sql in [
+        "INSERT OR IGNORE INTO retired_items(item_id, sku) SELECT id, sku FROM items WHERE id = ?1",
+        "DELETE FROM items WHERE id = ?1",
+    ] {
+        let p = plan(c, sql);
+        assert!(scans(&p).is_empty(), "{sql}: {p:#?}");
+    }
+    // Whatever table comes to name items later is held to it too.
+    let children: Vec<(String, String)> = c
+        .prepare(
+            "SELECT m.name, k.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) k
+             WHERE m.type = 'table' AND k.\"table\" = 'items'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        children.iter().any(|(t, _)| t == "counts_set_at"),
+        "{children:?}"
+    );
+    for (table, column) in children {
+        let p = plan(c, &format!("SELECT 1 FROM {table} WHERE {column} = ?1"));
+        assert!(scans(&p).is_empty(), "{table}.{column}: {p:#?}");
+    }
+}
+
+/// Deleting an item deletes the rows that name it, and SQLite finds each through an index:
+/// those of `counts_set_at` (when a cart whose reads trail its writes was last counted,
+/// schema 21), keyed by cart first, were found by reading the whole table, a row for every
+/// item such a cart was ever counted by Send QOH or a repair, at every delete (schema 25
+/// indexes them by item). A file of the schema before gets the index when opened.
+#[test]
+fn deleting_an_item_reads_no_whole_table() {
+    let f = store();
+    assert_item_delete_searches(&conn(f.store.path()));
+
+    let old = f.dir.path().join("old.db");
+    old_store(&old, 24);
+    drop(Store::open(&old).unwrap());
+    assert_item_delete_searches(&conn(&old));
+}
