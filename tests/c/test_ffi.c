@@ -15,6 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 /* The stdcall twins are not in the header (it declares the C convention only); on x86-64
  * Linux "system" is the C convention, so they are declared here as plain functions. */
 typedef int32_t (*invsync_progress_std_fn)(void *user, int32_t done, int32_t total);
@@ -779,6 +783,79 @@ static void retire_a_dead_cart(void) {
     invsync_emulator_stop(live);
 }
 
+/* A port on 127.0.0.1 that takes connections (the kernel's backlog: nothing accepts them)
+   and never answers: a request sent there goes out and its answer is lost at its time-out.
+   Returns the listening socket (closed by the caller), or -1. */
+static int silent_server(int *port) {
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* The owner moves a cart to another platform's adapter while a sale may already be on it:
+   sent through the keyed http_json adapter, its answer lost (the shop's server took the
+   request and never answered). Only a re-send under the old adapter's key would tell, which
+   the new one (WooCommerce) cannot make: invsync_cart_save holds the sale back as uncertain
+   and hands the host the count in out_uncertain (1), so the owner knows to check the cart;
+   saved again with the same adapter, it holds nothing (0). (tests/doubt_reported.rs from
+   Rust.) */
+static void save_switching_the_adapter(void) {
+    invsync_store *s = NULL;
+    char path[512], json[1024];
+    int32_t cart = -1, id = -1, uncertain = -1, n = -1, i;
+    int port = 0, fd = silent_server(&port);
+
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    snprintf(path, sizeof path, "%s/switch.db", tmpdir);
+    CHECK_STATUS(invsync_store_open(path, &s), INVSYNC_OK);
+    if (s == NULL) {
+        close(fd);
+        return;
+    }
+    CHECK_STATUS(invsync_param_set(s, "SynchQOH", "true"), INVSYNC_OK);
+    snprintf(json, sizeof json,
+             "{\"name\":\"Moved\",\"adapter\":\"http_json\",\"url\":\"http://127.0.0.1:%d/\","
+             "\"timeout_ms\":100,"
+             "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"attribute\"}}",
+             port);
+    CHECK_STATUS(invsync_cart_upsert(s, json, &cart), INVSYNC_OK);
+    CHECK_STATUS(invsync_cart_set_sync(s, cart, 1), INVSYNC_OK);
+    CHECK_STATUS(invsync_item_upsert(s, "{\"sku\":\"MUG\",\"qoh\":10}"), INVSYNC_OK);
+    CHECK_STATUS(invsync_adjust_qoh(s, "MUG", -3, 2, 0, 0), INVSYNC_OK);
+    CHECK_STATUS(invsync_stack_run(s, 0, NULL, 0, NULL), INVSYNC_OK);
+    CHECK(count_waiting(s, cart) == 1);
+
+    snprintf(json, sizeof json,
+             "{\"name\":\"Moved\",\"adapter\":\"woocommerce\",\"url\":\"https://shop.example/\","
+             "\"consumer_key\":\"ck_x\",\"consumer_secret\":\"cs_x\","
+             "\"capabilities\":{\"send\":true,\"get\":true,\"realtime\":\"attribute\"}}");
+    for (i = 0; i < 2; i++) {
+        id = -1;
+        uncertain = -1;
+        CHECK_STATUS(invsync_cart_save(s, json, &id, &uncertain), INVSYNC_OK);
+        CHECK(id == cart);
+        /* Held back by the first save; nothing more by the second. */
+        CHECK(uncertain == (i == 0 ? 1 : 0));
+    }
+    CHECK_STATUS(invsync_stack_count(s, cart, 3, &n), INVSYNC_OK);
+    CHECK(n == 1);
+    CHECK(count_waiting(s, cart) == 0);
+    invsync_store_close(s);
+    close(fd);
+}
+
 static int32_t std_progress(void *user, int32_t done, int32_t total) {
     (void)done;
     (void)total;
@@ -906,6 +983,7 @@ int main(void) {
         invsync_store_close(s);
     }
     retire_a_dead_cart();
+    save_switching_the_adapter();
     stdcall_twins();
     close_inside_a_call();
 
