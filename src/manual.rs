@@ -1593,7 +1593,7 @@ impl Store {
     pub fn preflight(&self, cart: CartId) -> Result<Vec<Warning>> {
         self.forget_report();
         let (cart, adapter) = self.manual_prepare(cart, true, "preflight")?;
-        let mut warnings = Vec::new();
+        let mut warnings = CappedWarnings::default();
         if cart.retains_basket {
             warnings.push(Warning {
                 kind: "basket",
@@ -1890,53 +1890,69 @@ impl Store {
                 });
             }
         }
-        let warnings = warnings_capped(warnings);
+        let warnings = warnings.into_list();
         self.remember_report(serde_json::to_string(&warnings).unwrap_or_default());
         Ok(warnings)
     }
 }
 
-/// The preflight's warnings as a host gets them: the first 1,000 ([`list_capped`]), then,
-/// when there were more, one of kind `more` saying how many of each kind were left out and
-/// what to do. The C ABI returns the warnings as a JSON array (DESIGN §9), which has no place
-/// for a count beside it; listed whole, a cart at the wrong URL or with nothing mapped made
-/// an array of some 200 bytes an item, megabytes for a catalogue of 100,000 (until
-/// 2026-12-05), where the owner reads the first lines and fixes the cause.
-fn warnings_capped(all: Vec<Warning>) -> Vec<Warning> {
-    let mut listed = Vec::with_capacity(all.len().min(REPORT_ITEMS_MAX + 1));
-    let mut left_out = 0;
-    // The kinds left out, in the order they first came.
-    let mut kinds: Vec<(&'static str, usize)> = Vec::new();
-    for w in all {
-        let kind = w.kind;
-        let before = left_out;
-        list_capped(&mut listed, &mut left_out, w);
-        if left_out > before {
-            match kinds.iter_mut().find(|(k, _)| *k == kind) {
+/// The preflight's warnings as a host gets them, kept as they are found: the first 1,000
+/// ([`list_capped`]), then, when there were more, one of kind `more` saying how many of each
+/// kind were left out and what to do ([`CappedWarnings::into_list`]). The C ABI returns the
+/// warnings as a JSON array (DESIGN §9), which has no place for a count beside it; listed
+/// whole, a cart at the wrong URL or with nothing mapped made an array of some 200 bytes an
+/// item, megabytes for a catalogue of 100,000 (until 2026-12-05), where the owner reads the
+/// first lines and fixes the cause. A warning past the first 1,000 is counted and dropped
+/// at once: until 2026-12-05 the preflight held every one (some 100,000 for such a
+/// catalogue) and cut the list at the end.
+#[derive(Default)]
+struct CappedWarnings {
+    listed: Vec<Warning>,
+    left_out: usize,
+    /// The kinds left out, in the order they first came.
+    kinds: Vec<(&'static str, usize)>,
+}
+
+impl CappedWarnings {
+    /// Lists `w` after the others while there is room, else counts it under its kind.
+    fn push(&mut self, w: Warning) {
+        let (kind, before) = (w.kind, self.left_out);
+        list_capped(&mut self.listed, &mut self.left_out, w);
+        if self.left_out > before {
+            match self.kinds.iter_mut().find(|(k, _)| *k == kind) {
                 Some((_, n)) => *n += 1,
-                None => kinds.push((kind, 1)),
+                None => self.kinds.push((kind, 1)),
             }
         }
     }
-    if left_out > 0 {
-        let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        listed.push(Warning {
-            kind: "more",
-            sku: None,
-            message: format!(
-                "{} not listed here ({}): only the first {REPORT_ITEMS_MAX} are. So many \
-                 mostly mean the cart is set up wrong (a url or stock location of another \
-                 shop, SKUs or remote_ref links that do not match the store's): fix that, or \
-                 run the drift report (with repair to set the counts that are off), then run \
-                 the preflight again",
-                crate::counted(i64::try_from(left_out).unwrap_or(i64::MAX), "more warning"),
-                kinds.join(", ")
-            ),
-            cart_qoh: None,
-            expected: None,
-        });
+
+    /// The warnings listed, and the `more` one last when some were left out.
+    fn into_list(self) -> Vec<Warning> {
+        let CappedWarnings {
+            mut listed,
+            left_out,
+            kinds,
+        } = self;
+        if left_out > 0 {
+            let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            listed.push(Warning {
+                kind: "more",
+                sku: None,
+                message: format!(
+                    "{} not listed here ({}): only the first {REPORT_ITEMS_MAX} are. So many \
+                     mostly mean the cart is set up wrong (a url or stock location of another \
+                     shop, SKUs or remote_ref links that do not match the store's): fix that, or \
+                     run the drift report (with repair to set the counts that are off), then run \
+                     the preflight again",
+                    crate::counted(i64::try_from(left_out).unwrap_or(i64::MAX), "more warning"),
+                    kinds.join(", ")
+                ),
+                cart_qoh: None,
+                expected: None,
+            });
+        }
+        listed
     }
-    listed
 }
 
 impl Store {
@@ -3934,6 +3950,43 @@ pub(crate) fn describe(o: Option<&SendOutcome>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The preflight holds no more warnings than it returns: of 100,000 found (a catalogue
+    /// of that size on a cart at the wrong URL), never more than the first 1,000, and the
+    /// rest only as a count per kind for the `more` warning, as the whole list cut at the
+    /// end gave. Until 2026-12-05 it held all 100,000 until the end.
+    #[test]
+    fn a_preflight_holds_no_more_warnings_than_it_returns() {
+        let mut found = CappedWarnings::default();
+        let mut peak = 0;
+        for i in 0..100_000 {
+            found.push(Warning {
+                kind: if i % 10 == 9 { "drift" } else { "unmapped" },
+                sku: Some(format!("S{i:06}")),
+                message: String::new(),
+                cart_qoh: None,
+                expected: None,
+            });
+            peak = peak.max(found.listed.len());
+        }
+        assert_eq!(peak, REPORT_ITEMS_MAX);
+        assert!(found.listed.capacity() < 2 * REPORT_ITEMS_MAX);
+        let list = found.into_list();
+        assert_eq!(list.len(), REPORT_ITEMS_MAX + 1);
+        let skus: Vec<String> = (0..REPORT_ITEMS_MAX).map(|i| format!("S{i:06}")).collect();
+        assert!(list[..REPORT_ITEMS_MAX]
+            .iter()
+            .zip(&skus)
+            .all(|(w, s)| w.sku.as_ref() == Some(s)));
+        let more = &list[REPORT_ITEMS_MAX];
+        assert_eq!((more.kind, &more.sku), ("more", &None));
+        assert!(
+            more.message
+                .starts_with("99000 more warnings not listed here (89100 unmapped, 9900 drift)"),
+            "{}",
+            more.message
+        );
+    }
 
     /// A hold outlives its first deadline while the run goes on (a call to the cart may take
     /// longer than the hold), and is given back when the run ends.

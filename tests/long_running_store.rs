@@ -197,3 +197,59 @@ fn deleting_an_item_reads_no_whole_table() {
     drop(Store::open(&old).unwrap());
     assert_item_delete_searches(&conn(&old));
 }
+
+/// `n` items `{prefix}00000`… at `qoh`, made in one host transaction.
+fn items(f: &Fixture, prefix: &str, n: usize, qoh: i64) -> Vec<String> {
+    let skus: Vec<String> = (0..n).map(|i| format!("{prefix}{i:05}")).collect();
+    f.store.begin().unwrap();
+    for sku in &skus {
+        item(&f.store, sku, qoh);
+    }
+    f.store.commit().unwrap();
+    skus
+}
+
+/// A catalogue of 1,200 items on a cart set up wrong (it holds baskets, has none of the P
+/// items, three Q items off, and two SKUs the store does not sync): the preflight answers
+/// exactly as it did when it held every warning before keeping the first 1,000. The basket
+/// first, then the first 999 unmapped P items in SKU order, then one `more` warning whose
+/// counts name the kinds in the order they first came (the cart's own SKUs, found last, are
+/// counted with the unmapped), word for word; and the thread's last report is the same JSON.
+#[test]
+fn a_preflight_over_the_cap_answers_as_before() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    items(&f, "P", 1200, 4);
+    for sku in items(&f, "Q", 3, 4) {
+        e.set_qoh(&sku, 9);
+    }
+    e.set_qoh("Z-ONLY-ON-CART-1", 1);
+    e.set_qoh("Z-ONLY-ON-CART-2", 1);
+    let spec = serde_json::json!({"name": "Web", "adapter": "http_json", "url": e.url(),
+        "capabilities": {"send": true, "get": true, "realtime": "none"},
+        "max_items_to_send": 500, "retains_basket": true});
+    let c = f.store.upsert_cart_json(&spec.to_string()).unwrap();
+
+    let warnings = f.store.preflight(c).unwrap();
+    let json = serde_json::to_value(&warnings).unwrap();
+    let kept: serde_json::Value = serde_json::from_str(&f.store.last_report().unwrap()).unwrap();
+    assert_eq!(kept, json);
+    let all = json.as_array().unwrap();
+    assert_eq!(all.len(), 1001);
+    assert_eq!(all[0]["kind"], "basket");
+    for (i, w) in all[1..1000].iter().enumerate() {
+        let want = serde_json::json!({"kind": "unmapped", "sku": format!("P{i:05}"),
+            "message": "the cart lists no count for this SKU: no product has it, or the cart \
+                        does not track its stock",
+            "expected": 4});
+        assert_eq!(w, &want);
+    }
+    assert_eq!(
+        all[1000],
+        serde_json::json!({"kind": "more", "message": "206 more warnings not listed here \
+            (203 unmapped, 3 drift): only the first 1000 are. So many mostly mean the cart is \
+            set up wrong (a url or stock location of another shop, SKUs or remote_ref links \
+            that do not match the store's): fix that, or run the drift report (with repair to \
+            set the counts that are off), then run the preflight again"})
+    );
+}
