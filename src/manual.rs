@@ -1206,7 +1206,8 @@ impl Store {
     /// cart, and to that cart only where a cap or buffer makes its published count move
     /// otherwise). A cart last at or below 0 that now counts above 0 sets the count. With `create_new`, unknown
     /// SKUs become items with the cart's count (not one whose SKU differs from an item's only
-    /// in case: it is listed in `not_applied`); otherwise they are listed in `unknown`. A `Sku`
+    /// in case or accents, or in characters that do not show: it is listed in `not_applied`);
+    /// otherwise they are listed in `unknown`. A `Sku`
     /// cart's count for a product with variants cannot be split among them: where it is not
     /// what the store has the cart show (then it is `unchanged`), it is listed in
     /// `not_applied` with both counts, as is an item with records sent to the cart that have not settled (the
@@ -3242,8 +3243,8 @@ struct Pull<'a> {
     uncreated: &'a std::cell::Cell<usize>,
     /// The products this run made for the variants it created: no cart has them yet.
     made: &'a std::cell::RefCell<HashSet<ItemId>>,
-    /// The store's SKUs (those this run created too) by their lower case: read at the first
-    /// item `create_item` is asked for ([`case_twin`]).
+    /// The store's SKUs (those this run created too) by their folded form
+    /// (`items::sku_fold`): read at the first item `create_item` is asked for ([`case_twin`]).
     folded: &'a std::cell::RefCell<Option<HashMap<String, String>>>,
     /// The items whose count the page read, noted as shown to the cart once it is applied.
     shown: std::cell::RefCell<Vec<ItemId>>,
@@ -3513,7 +3514,7 @@ fn create_item(
         )));
     }
     if let Some(twin) = case_twin(c, pull, sku)? {
-        return Ok(Err(format!("not created: {}", twin_why(&twin))));
+        return Ok(Err(format!("not created: {}", twin_why(&twin, sku))));
     }
     // A `Sku` cart's counts are not its variants' (rule 5): its listing makes plain items.
     let product = pull
@@ -3540,7 +3541,7 @@ fn create_item(
                 return Ok(Err(format!(
                     "not created: the cart lists it as a variant of {product:?}, which the \
                      store does not have: {}",
-                    twin_why(&twin)
+                    twin_why(&twin, product)
                 )));
             }
             let (attributes, description) = described(pull, product);
@@ -3596,25 +3597,29 @@ fn described(pull: &Pull<'_>, sku: &str) -> (String, String) {
     }
 }
 
-/// The store's item whose SKU differs from `sku` only in case, if there is one (one this run
-/// created too). SKUs are matched exactly, so Get QOH would make `sku` an item of its own; but
-/// a cart that spells a SKU otherwise is most often showing the same stock (a shop whose
-/// look-ups ignore case, a SKU typed again by hand), and a second item would hold those
-/// units twice, sent to every other cart as stock the store does not have. Until 2026-12-05
-/// `create_new` made "mug" beside "MUG" with the same 10 units, and a variant's product
-/// "Shirt" beside the plain item "SHIRT" (from a review).
+/// The store's item whose SKU differs from `sku` only in case, accents or how it is written
+/// (`items::sku_fold`: composed or decomposed accents, invisible characters, a no-break
+/// space), if there is one (one this run created too). SKUs are matched exactly, so Get QOH
+/// would make `sku` an item of its own; but a cart that spells a SKU otherwise is most often
+/// showing the same stock (a shop whose look-ups ignore case and accents, as WooCommerce's
+/// MySQL collation does, a SKU typed again by hand or pasted from a system that writes
+/// accents decomposed), and a second item would hold those units twice, sent to every other
+/// cart as stock the store does not have. Until 2026-12-05 `create_new` made "mug" beside
+/// "MUG" with the same 10 units, and a variant's product "Shirt" beside the plain item
+/// "SHIRT" (from a review); and, told apart by case alone, "CAFE\u{301}-1" beside
+/// "CAFÉ-1", which the owner could not tell apart on screen (from a later review).
 fn case_twin(c: &rusqlite::Connection, pull: &Pull<'_>, sku: &str) -> Result<Option<String>> {
     let mut folded = pull.folded.borrow_mut();
     if folded.is_none() {
         let mut all = HashMap::new();
         for s in sql::item_skus(c)? {
-            all.entry(s.to_lowercase()).or_insert(s);
+            all.entry(crate::items::sku_fold(&s)).or_insert(s);
         }
         *folded = Some(all);
     }
     Ok(folded
         .as_ref()
-        .and_then(|all| all.get(&sku.to_lowercase()))
+        .and_then(|all| all.get(&crate::items::sku_fold(sku)))
         .filter(|twin| twin.as_str() != sku)
         .cloned())
 }
@@ -3622,18 +3627,45 @@ fn case_twin(c: &rusqlite::Connection, pull: &Pull<'_>, sku: &str) -> Result<Opt
 /// Notes `sku`, which `create_item` made, for [`case_twin`].
 fn created(pull: &Pull<'_>, sku: &str) {
     if let Some(all) = pull.folded.borrow_mut().as_mut() {
-        all.entry(sku.to_lowercase())
+        all.entry(crate::items::sku_fold(sku))
             .or_insert_with(|| sku.to_owned());
     }
 }
 
-/// Why an item was not created beside `twin`, the store's SKU that differs only in case.
-fn twin_why(twin: &str) -> String {
-    format!(
-        "the store has item {twin:?}, whose SKU differs from it only in case \
-         (SKUs are matched exactly, case and all); if it is that item, give the store's item \
-         or the cart's product the other's SKU, else create it by hand"
-    )
+/// Why `sku` was not created beside `twin`, the store's SKU that differs from it only in
+/// case or in how it is written ([`case_twin`]). Where more than case differs, the cart's
+/// SKU is shown with what does not show on screen written out (`CAFE\u{301}-1`,
+/// `TEE\u{a0}M`), so that the owner sees why two SKUs that look alike are not one.
+fn twin_why(twin: &str, sku: &str) -> String {
+    match twin.to_lowercase() == sku.to_lowercase() {
+        true => format!(
+            "the store has item {twin:?}, whose SKU differs from it only in case \
+             (SKUs are matched exactly, case and all); if it is that item, give the store's \
+             item or the cart's product the other's SKU, else create it by hand"
+        ),
+        false => format!(
+            "the store has item {twin:?}, whose SKU looks the same or differs from it only in \
+             case or accents: the cart's is \"{}\" (accents written as separate marks, \
+             spaces or characters that do not show on screen are written out here; a \
+             WooCommerce shop takes the two for one SKU); SKUs are matched exactly, so if it \
+             is that item, give the store's item or the cart's product the other's SKU, else \
+             create it by hand",
+            written_out(sku)
+        ),
+    }
+}
+
+/// `sku` with each character that is not a visible letter, digit or ASCII written as its
+/// code point (`\u{301}`), for [`twin_why`].
+fn written_out(sku: &str) -> String {
+    sku.chars()
+        .map(|c| {
+            match c.is_ascii() || (c.is_alphanumeric() && !crate::items::invisible_in_sku(c)) {
+                true => c.to_string(),
+                false => format!("\\u{{{:x}}}", c as u32),
+            }
+        })
+        .collect()
 }
 
 /// A `Sku` cart's `count` of `product`, which has variants (rule 5): never applied, as it

@@ -1,0 +1,111 @@
+//! An adversarial review of SKU identity between the store and its carts: where one SKU is
+//! not the same string on both sides (case, accents written composed or decomposed,
+//! characters that do not show), or where a SKU's characters mean something in a cart's
+//! look-up. The store and every adapter match SKUs exactly (trimmed); these tests pin what a
+//! store owner relies on where a cart, or a SKU pasted from elsewhere, does not.
+#![cfg(feature = "emulator")]
+
+#[macro_use]
+mod common;
+
+use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, SendOutcome};
+use inventory_sync::{GetOptions, GetReport};
+use std::sync::Arc;
+
+/// A cart that is only read: one page listing `items`.
+struct Listing(Vec<(String, i64)>);
+
+impl CartAdapter for Listing {
+    takes_no_deltas!();
+    fn set_quantities(
+        &self,
+        _: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage {
+            items: self.0.clone(),
+            next_cursor: None,
+        })
+    }
+}
+
+fn why<'a>(r: &'a GetReport, sku: &str) -> &'a str {
+    r.not_applied
+        .iter()
+        .find(|n| n.sku == sku)
+        .map_or("", |n| n.why.as_str())
+}
+
+fn skus(store: &inventory_sync::Store) -> Vec<String> {
+    let all: serde_json::Value = serde_json::from_str(&store.items_json(None).unwrap()).unwrap();
+    let mut out: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sku"].as_str().unwrap().to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// *Get QOH* with *create records for new products* makes no item whose SKU looks the same
+/// as one of the store's: the cart's `CAFE` + U+0301 (the accent written decomposed, as macOS
+/// and some spreadsheets write it) beside the store's `CAFÉ-1`, `TEE-M` after a byte-order
+/// mark, `TEE` and `M` with a no-break space between, full-width `ＴＥＥ-M`. Told apart by
+/// case alone, each was made an item of its own holding the same units again, offered to
+/// every other cart, and the owner saw two items of one name. Each is listed as not applied,
+/// naming the store's item and writing out what does not show; a new SKU is made as before.
+#[test]
+fn create_new_makes_no_item_that_looks_the_same_as_one_of_the_stores() {
+    let f = common::store();
+    common::item(&f.store, "CAFÉ-1", 5);
+    common::item(&f.store, "TEE-M", 3);
+    common::item(&f.store, "TEE M", 1);
+    let shop = Arc::new(Listing(
+        [
+            ("CAFE\u{301}-1", 5),
+            ("\u{feff}TEE-M", 3),
+            ("TEE\u{a0}M", 1),
+            ("\u{ff34}\u{ff25}\u{ff25}-M", 3),
+            ("NEW-1", 2),
+        ]
+        .iter()
+        .map(|(s, q)| (s.to_string(), *q))
+        .collect(),
+    ));
+    let c = common::custom_cart(&f.store, "Shop", shop, None, None);
+    let opts = GetOptions {
+        force: true,
+        create_new: true,
+    };
+    let r = f.store.get_qoh(c, opts, None).unwrap();
+    assert_eq!(
+        skus(&f.store),
+        ["CAFÉ-1", "NEW-1", "TEE M", "TEE-M"],
+        "{r:?}"
+    );
+    assert_eq!(r.created, 1, "{r:?}");
+    let w = why(&r, "CAFE\u{301}-1");
+    assert!(
+        w.contains("\"CAFÉ-1\"") && w.contains("CAFE\\u{301}-1"),
+        "{w}"
+    );
+    let w = why(&r, "\u{feff}TEE-M");
+    assert!(
+        w.contains("\"TEE-M\"") && w.contains("\\u{feff}TEE-M"),
+        "{w}"
+    );
+    let w = why(&r, "TEE\u{a0}M");
+    assert!(w.contains("\"TEE M\"") && w.contains("TEE\\u{a0}M"), "{w}");
+    assert!(
+        why(&r, "\u{ff34}\u{ff25}\u{ff25}-M").contains("\"TEE-M\""),
+        "{r:?}"
+    );
+    // The store's counts stand, and a second run makes nothing either.
+    assert_eq!(f.store.item_qoh("CAFÉ-1").unwrap(), 5);
+    let again = f.store.get_qoh(c, opts, None).unwrap();
+    assert_eq!(again.created, 0, "{again:?}");
+    assert_eq!(skus(&f.store).len(), 4);
+}
