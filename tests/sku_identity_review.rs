@@ -7,10 +7,66 @@
 
 #[macro_use]
 mod common;
+mod platform;
 
-use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, SendOutcome};
+use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, QuantityPage, SendOutcome};
+use inventory_sync::emulator::Mode;
+use inventory_sync::secret::Secret;
 use inventory_sync::{GetOptions, GetReport};
 use std::sync::Arc;
+use std::time::Duration;
+
+fn sale(sku: &str) -> DeltaSend {
+    DeltaSend {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: None,
+        delta: -1,
+    }
+}
+
+/// WooCommerce's `sku` filter matches by WordPress's MySQL collation (`utf8mb4_unicode_ci`),
+/// which compares without case or accents: asked for `CAFE`, a shop whose product is
+/// `CAFÉ` answers it (the emulator answers so too). The adapter drops it (not the SKU
+/// asked), but took it for a sign that the shop ignores the filter, and indexed that one
+/// chunk's answer as the whole catalogue: every SKU of the lookup's earlier chunks (50 a
+/// chunk) was taken as absent, and each sale of it failed for good as an unknown SKU, though
+/// the shop lists it. A batch of more than 50 SKUs not yet looked up is every Send QOH of a
+/// cart sent 100 items a request, and a controller's first pass after a restart.
+#[test]
+fn an_accented_twin_on_the_shop_fails_no_other_sku_of_the_lookup() {
+    let f = platform::fixture(Mode::WooCommerce);
+    let skus: Vec<String> = (1..=51).map(|i| format!("P-{i:03}")).collect();
+    for s in &skus {
+        f.emu.set_qoh(s, 10);
+    }
+    f.emu.set_qoh("CAFÉ", 5);
+    let a = WooCommerceAdapter::new(
+        &f.emu.url(),
+        "ck_test",
+        Secret::new(platform::SECRET),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    // P-001..P-050 are the first chunk; CAFE and P-051 the second.
+    let mut batch: Vec<DeltaSend> = skus[..50].iter().map(|s| sale(s)).collect();
+    batch.push(sale("CAFE"));
+    batch.push(sale("P-051"));
+    let out = a.apply_deltas(&batch).unwrap();
+    for (d, o) in batch.iter().zip(&out) {
+        match d.sku.as_str() {
+            // Not the shop's SKU: refused by name, never written to CAFÉ.
+            "CAFE" => assert!(
+                matches!(o, SendOutcome::Failed { message } if message.contains("unknown SKU")),
+                "{o:?}"
+            ),
+            _ => assert_eq!(o, &SendOutcome::Applied { qoh: Some(9) }, "{}", d.sku),
+        }
+    }
+    assert_eq!(f.emu.qoh("CAFÉ"), Some(5));
+    assert_eq!(f.emu.qoh("P-001"), Some(9));
+}
 
 /// A cart that is only read: one page listing `items`.
 struct Listing(Vec<(String, i64)>);

@@ -618,6 +618,8 @@ impl WooCommerceAdapter {
         }
         let asked: Vec<&str> = skus.iter().copied().filter(|s| !s.is_empty()).collect();
         let mut found = Found::default();
+        // What the chunks before answered, for a later one whose answer is not trusted.
+        let mut answered: Vec<Value> = Vec::new();
         for chunk in sku_chunks(&asked) {
             let value = chunk.join(",");
             // What WooCommerce matches for this value: each part, and (more than one) the
@@ -626,9 +628,13 @@ impl WooCommerceAdapter {
             if parts.len() > 1 {
                 parts.push(&value);
             }
+            // Loosely, as MySQL's collation compares (`crate::items::sku_fold`: without case
+            // or accents): `sku=CAFE` answers `CAFÉ`, which is no sign of a filter ignored.
             let matched = |sku: &str| {
-                let sku = sku.trim().to_lowercase();
-                parts.iter().any(|p| p.trim().to_lowercase() == sku)
+                let sku = crate::items::sku_fold(sku.trim());
+                parts
+                    .iter()
+                    .any(|p| crate::items::sku_fold(p.trim()) == sku)
             };
             let query = [("sku", value.clone())];
             let (mut listed, mut at) = (Vec::new(), Some(Position::START));
@@ -645,7 +651,11 @@ impl WooCommerceAdapter {
                 at = next;
             }
             if ignored {
-                return self.index(listed, skus);
+                // With what the earlier chunks answered: indexed from this chunk's answer
+                // alone, their SKUs were taken as absent and each change of them failed as
+                // an unknown SKU (until 2026-12-05).
+                answered.extend(listed);
+                return self.index(answered, skus);
             }
             // The products answered, for a variation's SKU inherited from its product.
             let products: HashMap<u64, &str> = listed
@@ -689,6 +699,7 @@ impl WooCommerceAdapter {
                     );
                 }
             }
+            answered.extend(listed);
         }
         let (mut ids, mut twice, mut absent) =
             (self.ids.lock(), self.twice.lock(), self.absent.lock());

@@ -246,10 +246,12 @@ fn sku_filter(request: &Request) -> Option<Vec<String>> {
     Some(skus)
 }
 
-/// Products and variations whose SKU is one of `skus`, by id: MySQL's default collation
-/// compares them case aside.
+/// Products and variations whose SKU is one of `skus`, by id: WordPress's default collation
+/// (`utf8mb4_unicode_ci`) compares them case and accents aside, as `crate::items::sku_fold`
+/// does (`sku=CAFE` answers `CAFÉ`).
 fn by_sku(cart: &Cart, skus: &[String]) -> Vec<(u64, String)> {
-    let wanted: Vec<String> = skus.iter().map(|s| s.to_lowercase()).collect();
+    let fold = |s: &str| crate::items::sku_fold(s);
+    let wanted: Vec<String> = skus.iter().map(|s| fold(s)).collect();
     let mut out: Vec<(u64, String)> = products(cart)
         .into_iter()
         .chain(
@@ -258,7 +260,7 @@ fn by_sku(cart: &Cart, skus: &[String]) -> Vec<(u64, String)> {
                 .filter(|v| cart.items.contains_key(*v))
                 .map(|v| (cart.ids[v], v.clone())),
         )
-        .filter(|(_, sku)| wanted.contains(&sku.to_lowercase()))
+        .filter(|(_, sku)| wanted.contains(&fold(sku)))
         .collect();
     out.sort();
     out.dedup();
