@@ -731,24 +731,31 @@ fn set(cart: &mut Cart, input: &Value, version: &str) -> Value {
     json!({"inventoryAdjustmentGroup": {"changes": out}, "userErrors": []})
 }
 
-/// The SKUs of a `sku:"A" OR sku:"B"` search; `None` for anything else.
+/// The SKUs of a `sku:"A" OR sku:"B"` search; `None` for anything else. Read term by term
+/// as Shopify's search grammar has it: within quotes a value is one string (`\"` and `\\`
+/// escaped), so a SKU holding ` OR `, a colon or a parenthesis is one SKU (split at every
+/// ` OR ` until 2026-12-05, such a SKU failed every lookup it was in).
 fn parse_sku_search(q: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
-    for term in q.split(" OR ") {
-        let v = term.trim().strip_prefix("sku:")?;
-        let inner = v.strip_prefix('"')?.strip_suffix('"')?;
+    let mut rest = q.trim();
+    loop {
+        let v = rest.strip_prefix("sku:\"")?;
         let mut s = String::new();
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                s.push(chars.next()?);
-            } else {
-                s.push(c);
+        let mut chars = v.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (_, '\\') => s.push(chars.next()?.1),
+                (i, '"') => break i,
+                (_, c) => s.push(c),
             }
-        }
+        };
         out.push(s);
+        rest = v[end + 1..].trim_start();
+        if rest.is_empty() {
+            return Some(out);
+        }
+        rest = rest.strip_prefix("OR ")?.trim_start();
     }
-    Some(out)
 }
 
 fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<Value, String> {
@@ -768,7 +775,13 @@ fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<V
         .items
         .keys()
         .filter(|s| after.as_ref().map_or(true, |a| s.as_str() > a.as_str()))
-        .filter(|s| filter.as_ref().map_or(true, |f| f.contains(s)))
+        // Shopify's search ignores case (`sku:"tee-m"` finds `TEE-M`): the adapter must
+        // take only the SKU it asked for.
+        .filter(|s| {
+            filter.as_ref().map_or(true, |f| {
+                f.iter().any(|x| x.to_lowercase() == s.to_lowercase())
+            })
+        })
         .cloned()
         .collect();
     let more = skus.len() > first as usize;
