@@ -169,24 +169,34 @@ fn create_new_makes_no_item_that_looks_the_same_as_one_of_the_stores() {
 /// Characters with a meaning in a cart's look-up (Shopify's search syntax: spaces, `OR`,
 /// quotes, colons, backslashes, parentheses, `*`; WooCommerce's and BigCommerce's
 /// comma-separated `sku` lists; `&`, `#`, `+`, `%` in a query string) take each SKU to its
-/// own product, by Send QOH and by the real-time drain alike: `Q OR R` beside `Q` and `R`,
+/// own product, by Send QOH and by the real-time drain alike, on each platform the emulator
+/// serves (Shopify, WooCommerce, BigCommerce, `http_json`): `Q OR R` beside `Q` and `R`,
 /// `A,B` beside `A` and `B`, `S*` beside `S1`. The Shopify emulator read its search split at
 /// every ` OR `, quoted or not, and refused the lookup of a batch holding `Q OR R`; Shopify
 /// reads a quoted value as one string (its API search syntax: a value is "any quoted
 /// string", `\` escaping within it).
 #[test]
-fn skus_with_query_syntax_reach_their_own_product_on_every_platform() {
+fn skus_with_query_syntax_reach_their_own_product_on_each_emulated_platform() {
     const SKUS: &[&str] = &[
         "A,B", "A", "B", "TEE M", "A\"B", "X:1", "50%", "A&B", "A#1", "A+B", "Q OR R", "Q", "R",
         "(P)", "a\\b", "S*", "S1", "%41",
     ];
-    for mode in [Mode::Shopify, Mode::WooCommerce, Mode::BigCommerce] {
+    for mode in [
+        Mode::Shopify,
+        Mode::WooCommerce,
+        Mode::BigCommerce,
+        Mode::HttpJson,
+    ] {
         let f = platform::fixture(mode);
         for (i, s) in SKUS.iter().enumerate() {
             f.emu.set_qoh(s, 0);
             f.item(s, 10 + i as i64);
         }
-        let mut spec = platform::cart_json(&f.emu, 100, platform::SECRET);
+        let mut spec = match mode {
+            Mode::HttpJson => serde_json::json!({"name": "Web", "adapter": "http_json",
+                "url": f.emu.url(), "token": platform::SECRET, "max_items_to_send": 100}),
+            _ => platform::cart_json(&f.emu, 100, platform::SECRET),
+        };
         spec["capabilities"] =
             serde_json::json!({"send": true, "get": true, "realtime": "attribute"});
         let c = f.store.upsert_cart_json(&spec.to_string()).unwrap();
