@@ -154,7 +154,10 @@ pub struct GetReport {
     /// Items already in step.
     pub unchanged: usize,
     /// SKUs the order manager does not know (and did not create), in the cart's listing order
-    /// (the first 1,000: see `unknown_left_out`). Not a list to act on whole: a host that
+    /// (the first 1,000: see `unknown_left_out`). Not one whose SKU differs from an item's
+    /// only in case or accents, or in characters that do not show (`CAFE` + U+0301 beside the
+    /// store's `CAFÉ`): it is in `not_applied`, saying so (from 2026-12-05; made from this
+    /// list, it was a second item of the same stock). Not a list to act on whole: a host that
     /// makes the items itself makes those listed and runs Get QOH again for the next 1,000
     /// (the preflight's `unmapped` warnings, [`Store::preflight`], stop at 1,000 too), or has
     /// Get QOH create them (*create records*).
@@ -1205,9 +1208,9 @@ impl Store {
     /// what it publishes), as a QOH change from that cart (queued to every other real-time
     /// cart, and to that cart only where a cap or buffer makes its published count move
     /// otherwise). A cart last at or below 0 that now counts above 0 sets the count. With `create_new`, unknown
-    /// SKUs become items with the cart's count (not one whose SKU differs from an item's only
-    /// in case or accents, or in characters that do not show: it is listed in `not_applied`);
-    /// otherwise they are listed in `unknown`. A `Sku`
+    /// SKUs become items with the cart's count; otherwise they are listed in `unknown`. One
+    /// whose SKU differs from an item's only in case or accents, or in characters that do not
+    /// show, is neither: it is listed in `not_applied`, naming the item. A `Sku`
     /// cart's count for a product with variants cannot be split among them: where it is not
     /// what the store has the cart show (then it is `unchanged`), it is listed in
     /// `not_applied` with both counts, as is an item with records sent to the cart that have not settled (the
@@ -1740,6 +1743,9 @@ impl Store {
             // `expected`, so a send settled in between is in one or the other.
             let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
             let known: HashSet<&str> = expected.iter().map(|e| e.sku.as_str()).collect();
+            let alikes = listing.look_alikes(&known);
+            // The cart's SKUs told as look-alikes of the store's: (cart's, store's).
+            let mut alike_of: HashMap<&str, &str> = HashMap::new();
             for Expected {
                 sku,
                 published,
@@ -1827,10 +1833,16 @@ impl Store {
                         // looked for a missing product). Adapters leave out without a word
                         // what the cart lists without counting it (Shopify's untracked
                         // inventory, WooCommerce's unmanaged stock).
-                        message: match listing.unlisted.get(sku) {
-                            Some(why) => format!("the cart lists no count for this SKU: {why}"),
-                            None => "the cart lists no count for this SKU: no product has it, \
-                                     or the cart does not track its stock"
+                        message: match (listing.unlisted.get(sku), look_alike(&alikes, sku)) {
+                            (Some(why), _) => {
+                                format!("the cart lists no count for this SKU: {why}")
+                            }
+                            (None, Some(theirs)) => {
+                                alike_of.insert(theirs.as_str(), sku.as_str());
+                                look_alike_why(theirs)
+                            }
+                            (None, None) => "the cart lists no count for this SKU: no product \
+                                             has it, or the cart does not track its stock"
                                 .into(),
                         },
                         cart_qoh: None,
@@ -1881,6 +1893,12 @@ impl Store {
                     "the cart has this SKU but the order manager does not sync it here".to_owned();
                 if let Some(note) = note {
                     message = format!("{message}; {note}");
+                }
+                if let Some(ours) = alike_of.get(sku.as_str()) {
+                    message = format!(
+                        "{message}; it differs only in case or accents, or in characters that \
+                         do not show, from the store's {ours:?} (see its warning)"
+                    );
                 }
                 warnings.push(Warning {
                     kind: "unmapped",
@@ -2087,6 +2105,10 @@ impl Store {
         // compared against one would set a count over a sale made there since.
         let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
         let mut report = DriftReport::default();
+        let alikes = {
+            let ours: HashSet<&str> = expected.iter().map(|e| e.sku.as_str()).collect();
+            listing.look_alikes(&ours)
+        };
         // Every item off, repaired below whether the report lists it or not; listed (the
         // first 1,000) once the repair has said what became of each.
         let mut off = Vec::new();
@@ -2120,7 +2142,8 @@ impl Store {
                         )),
                     }),
                     None => {
-                        if let Some(why) = listing.unlisted.get(&sku) {
+                        let alike = look_alike(&alikes, &sku).map(|t| look_alike_why(t));
+                        if let Some(why) = listing.unlisted.get(&sku).or(alike.as_ref()) {
                             let why = not_compared(published, &waiting, why);
                             list_capped(
                                 &mut report.unlisted_why,
@@ -2359,7 +2382,8 @@ pub struct DriftReport {
     pub unreadable_left_out: usize,
     /// The SKUs of `unlisted` the cart gave a reason for, with it and the count the store has
     /// the cart show (a Shopify variant not stocked at the cart's location: stock it there in
-    /// Shopify admin); the others stay in `unlisted` alone. `unlisted` keeps every SKU, so a
+    /// Shopify admin), or that the cart lists under a SKU differing only in case or accents,
+    /// or in characters that do not show (from 2026-12-05); the others stay in `unlisted` alone. `unlisted` keeps every SKU, so a
     /// host reading it alone is unaffected. The first 1,000: see `unlisted_why_left_out`.
     /// Added 2026-12-05; before, such a SKU was told as one no product has, the fix unsaid.
     pub unlisted_why: Vec<NotApplied>,
@@ -2532,6 +2556,45 @@ struct Listing {
     /// name it then. Until 2026-12-05 the two reports dropped the reason and told such an
     /// item as one no product has, which sent the owner looking for a missing product.
     unlisted: HashMap<String, String>,
+}
+
+impl Listing {
+    /// The SKUs the cart lists (with a count, twice, or unreadably) that are not among
+    /// `ours`, by their folded form (`items::sku_fold`), for [`Listing::look_alike`].
+    fn look_alikes(&self, ours: &HashSet<&str>) -> HashMap<String, &String> {
+        self.counts
+            .keys()
+            .chain(self.twice.keys())
+            .chain(self.unreadable.keys())
+            .filter(|s| !ours.contains(s.as_str()))
+            .map(|s| (crate::items::sku_fold(s), s))
+            .collect()
+    }
+}
+
+/// The SKU of `alikes` ([`Listing::look_alikes`]) that differs from the store's `sku` only in
+/// case or accents, or in characters that do not show, if there is one.
+fn look_alike<'a>(alikes: &HashMap<String, &'a String>, sku: &str) -> Option<&'a String> {
+    alikes
+        .get(&crate::items::sku_fold(sku))
+        .copied()
+        .filter(|t| t.as_str() != sku)
+}
+
+/// Why the store's item is not matched with the cart's `theirs`, a SKU that looks the same
+/// or differs only in case or accents: the preflight's `unmapped` warning of it and the drift
+/// report's `unlisted_why`. Told as "no product has it" (until 2026-12-05), the two
+/// warnings of `CAFÉ` (composed) and the cart's `CAFE` + U+0301 read on screen as the same
+/// SKU said to be missing and present, and every real-time change of it failed as unknown.
+fn look_alike_why(theirs: &str) -> String {
+    format!(
+        "the cart lists no count for this SKU, but lists \"{}\", which differs from it only in \
+         case or accents, or in characters that do not show on screen (written out here); \
+         SKUs are matched exactly, so this cart takes no change of the item (each fails there \
+         as an unknown SKU): if they are one item, give the store's item or the cart's product \
+         the other's SKU",
+        written_out(theirs)
+    )
 }
 
 /// A SKU as the store reads it: trimmed, but a SKU of spaces only (which names no item) as
@@ -3646,10 +3709,9 @@ fn twin_why(twin: &str, sku: &str) -> String {
         false => format!(
             "the store has item {twin:?}, whose SKU looks the same or differs from it only in \
              case or accents: the cart's is \"{}\" (accents written as separate marks, \
-             spaces or characters that do not show on screen are written out here; a \
-             WooCommerce shop takes the two for one SKU); SKUs are matched exactly, so if it \
-             is that item, give the store's item or the cart's product the other's SKU, else \
-             create it by hand",
+             spaces and characters that do not show on screen are written out here); SKUs are \
+             matched exactly, so if it is that item, give the store's item or the cart's \
+             product the other's SKU, else create it by hand",
             written_out(sku)
         ),
     }
@@ -3801,7 +3863,16 @@ fn apply_pulled(
                     ),
                 },
             }),
-            _ => report.note_unknown(sku),
+            // Not one to make: a host makes the items of `unknown` itself, and would make
+            // "CAFE\u{301}" beside the store's "CAFÉ" as `create_new` no longer does.
+            Some(s) => match case_twin(c, pull, s)? {
+                Some(twin) => report.note_not_applied(NotApplied {
+                    sku: sku.to_owned(),
+                    why: format!("not applied: {}", twin_why(&twin, s)),
+                }),
+                None => report.note_unknown(sku),
+            },
+            None => report.note_unknown(sku),
         }
         return Ok(());
     };

@@ -220,3 +220,58 @@ fn skus_with_query_syntax_reach_their_own_product_on_each_emulated_platform() {
         }
     }
 }
+
+/// Without *create records*, a cart's SKU that looks like one of the store's is not listed
+/// among the SKUs the store lacks (`unknown`, which a host makes items of: it would make the
+/// near-duplicate `create_new` no longer makes) but as not applied, naming the store's item.
+/// The preflight and the drift report link the two as well: their `unmapped` warnings of
+/// `CAFÉ-1` and of the cart's `CAFE` + U+0301 read on screen as one SKU said to be missing
+/// and present, and every real-time sale of it fails on the cart as an unknown SKU.
+#[test]
+fn a_look_alike_sku_is_named_as_such_by_get_qoh_the_preflight_and_the_drift_report() {
+    let f = common::store();
+    common::item(&f.store, "CAFÉ-1", 5);
+    common::item(&f.store, "MUG", 2);
+    let shop = Arc::new(Listing(vec![
+        ("CAFE\u{301}-1".to_string(), 5),
+        ("MUG".to_string(), 2),
+        ("NEW-1".to_string(), 1),
+    ]));
+    let c = common::custom_cart(&f.store, "Shop", shop, Some("attribute"), None);
+    let opts = GetOptions {
+        force: true,
+        create_new: false,
+    };
+    let r = f.store.get_qoh(c, opts, None).unwrap();
+    assert_eq!(r.unknown, ["NEW-1"], "{r:?}");
+    let w = why(&r, "CAFE\u{301}-1");
+    assert!(
+        w.contains("\"CAFÉ-1\"") && w.contains("CAFE\\u{301}-1"),
+        "{r:?}"
+    );
+    assert_eq!(skus(&f.store), ["CAFÉ-1", "MUG"]);
+
+    let warnings = f.store.preflight(c).unwrap();
+    let said = |sku: &str| {
+        warnings
+            .iter()
+            .find(|w| w.sku.as_deref() == Some(sku))
+            .map_or(String::new(), |w| format!("{}: {}", w.kind, w.message))
+    };
+    let ours = said("CAFÉ-1");
+    assert!(
+        ours.starts_with("unmapped") && ours.contains("CAFE\\u{301}-1"),
+        "{warnings:?}"
+    );
+    assert!(said("CAFE\u{301}-1").contains("\"CAFÉ-1\""), "{warnings:?}");
+    assert!(!said("NEW-1").contains("differs"), "{warnings:?}");
+
+    let d = f.store.drift(c, false).unwrap();
+    assert_eq!(d.unlisted, ["CAFÉ-1"], "{d:?}");
+    assert!(
+        d.unlisted_why
+            .iter()
+            .any(|n| n.sku == "CAFÉ-1" && n.why.contains("CAFE\\u{301}-1")),
+        "{d:?}"
+    );
+}
