@@ -275,3 +275,28 @@ fn a_look_alike_sku_is_named_as_such_by_get_qoh_the_preflight_and_the_drift_repo
         "{d:?}"
     );
 }
+
+/// A WooCommerce SKU with a trailing space (`TEE `: imported into the database past
+/// WooCommerce's own trimming, `wc_clean`) is the store's item `TEE`, as Get QOH has always
+/// read it (SKUs are trimmed on both sides). The lookup found it (MySQL's collation pads, so
+/// `sku=TEE` answers `TEE `) and dropped it as another SKU: Get QOH took its count while
+/// every Send QOH and real-time sale of TEE failed as an unknown SKU, and the shop oversold.
+#[test]
+fn a_woocommerce_sku_with_a_trailing_space_takes_the_stores_changes() {
+    let f = platform::fixture(Mode::WooCommerce);
+    f.emu.set_qoh("TEE ", 0);
+    f.item("TEE", 5);
+    let mut spec = platform::cart_json(&f.emu, 100, platform::SECRET);
+    spec["capabilities"] = serde_json::json!({"send": true, "get": true, "realtime": "attribute"});
+    let c = f.store.upsert_cart_json(&spec.to_string()).unwrap();
+    let r = f.send(c);
+    assert_eq!((r.sent, r.failed), (1, 0), "{r:?}");
+    assert_eq!(f.emu.qoh("TEE "), Some(5));
+    f.store.set_cart_sync(c, true).unwrap();
+    platform::adjust(&f.store, "TEE", -1);
+    f.drain();
+    assert_eq!(f.emu.qoh("TEE "), Some(4), "{:?}", f.records(c));
+    let g = f.get_qoh(c, false);
+    assert_eq!((g.updated, g.unchanged), (0, 1), "{g:?}");
+    assert_eq!(f.store.item_qoh("TEE").unwrap(), 4);
+}

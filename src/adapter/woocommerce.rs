@@ -544,12 +544,12 @@ impl WooCommerceAdapter {
                 continue;
             }
             if p["type"] == "variable" {
-                let parent_sku = p["sku"].as_str().unwrap_or("");
+                let parent_sku = p["sku"].as_str().unwrap_or("").trim();
                 if let Some(r) = pooled(&p, id) {
                     found.add(parent_sku, r);
                 }
                 for v in self.get_all(&format!("products/{id}/variations"), &[], LISTED_FIELDS)? {
-                    if let (Some(sku), Some(vid)) = (v["sku"].as_str(), id_of(&v)) {
+                    if let (Some(sku), Some(vid)) = (v["sku"].as_str().map(str::trim), id_of(&v)) {
                         // A variation without a SKU of its own answers its product's
                         // (`WC_Product_Variation::get_sku`): not the variation's SKU.
                         if !sku.is_empty() && sku != parent_sku {
@@ -563,7 +563,7 @@ impl WooCommerceAdapter {
                         }
                     }
                 }
-            } else if let Some(sku) = p["sku"].as_str().filter(|s| !s.is_empty()) {
+            } else if let Some(sku) = p["sku"].as_str().map(str::trim).filter(|s| !s.is_empty()) {
                 found.add(
                     sku,
                     WooRef {
@@ -599,9 +599,9 @@ impl WooCommerceAdapter {
     /// `parent_id` (`get_product_data`). A variation without a SKU of its own has none
     /// stored, so the filter never lists it under its product's. The statuses listed are
     /// the listing's default, `any` (drafts, pending, private; not the bin), as the
-    /// catalogue's listing reads them. Each answer's SKU is compared exactly with the one
-    /// asked: MySQL compares the `IN` by the table's collation, so `abc` finds `ABC` too, and
-    /// that is not the SKU.
+    /// catalogue's listing reads them. Each answer's SKU, trimmed as the store reads SKUs, is
+    /// compared exactly with the one asked: MySQL compares the `IN` by the table's collation,
+    /// so `abc` finds `ABC` (and `CAFE` finds `CAFÉ`) too, and that is not the SKU.
     ///
     /// A shop that ignores the filter (SKUs turned off by the `wc_product_sku_enabled`
     /// filter, an old WooCommerce, a plugin rewriting the query) lists its whole catalogue:
@@ -661,10 +661,15 @@ impl WooCommerceAdapter {
             let products: HashMap<u64, &str> = listed
                 .iter()
                 .filter(|v| v["type"] != "variation")
-                .filter_map(|v| Some((id_of(v)?, v["sku"].as_str().unwrap_or(""))))
+                .filter_map(|v| Some((id_of(v)?, v["sku"].as_str().unwrap_or("").trim())))
                 .collect();
             for v in &listed {
-                let (Some(id), Some(sku)) = (id_of(v), v["sku"].as_str()) else {
+                // Trimmed, as the store reads SKUs (`items::check_sku`) and Get QOH reads the
+                // listing: `TEE ` (a SKU imported into the database past `wc_clean`) is item
+                // TEE, which MySQL's padding collation answers `sku=TEE` with; taken as
+                // another SKU (until 2026-12-05), every change of TEE failed as unknown while
+                // Get QOH read its count.
+                let (Some(id), Some(sku)) = (id_of(v), v["sku"].as_str().map(str::trim)) else {
                     continue;
                 };
                 // Exactly a SKU asked (the filter matches by collation: case aside).
@@ -879,7 +884,7 @@ impl WooCommerceAdapter {
                             variation: Some(id),
                         },
                     };
-                    let sku = v["sku"].as_str().unwrap_or("").to_owned();
+                    let sku = v["sku"].as_str().unwrap_or("").trim().to_owned();
                     out.insert(r, (sku, Stock::of(&v)));
                 }
             }
