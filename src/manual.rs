@@ -3545,8 +3545,8 @@ pub(crate) fn queue_correction(
 /// created: its product is a variant in the store, or holds stock of its own (a product with
 /// variants holds none), or is shown by an `Attribute` cart that would go on selling that
 /// count (`items::refuse_as_product`, `items::insert_variant`, as for a host's variant), or
-/// it or the product to be made differs only in case from an item of the store's
-/// ([`case_twin`]).
+/// it or the product to be made differs only in case or accents, or in characters that do
+/// not show, from an item of the store's ([`case_twin`]).
 fn create_item(
     c: &rusqlite::Connection,
     pull: &Pull<'_>,

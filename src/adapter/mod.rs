@@ -515,7 +515,7 @@ pub trait CartAdapter: Send + Sync {
     /// listing learnt (a product id per SKU) for it: Get QOH calls it on the instance that
     /// listed the page. A SKU may be asked about that Get QOH then does not create (one
     /// deleted from the store while the cart showed it, one differing from an item's only in
-    /// case); none is asked about while the cart has items linked by `remote_ref` (Get QOH
+    /// case or accents, or in characters that do not show); none is asked about while the cart has items linked by `remote_ref` (Get QOH
     /// creates nothing then).
     ///
     /// An `Err` (or a panic) never fails Get QOH: the counts of the store's items are applied,
