@@ -6,10 +6,15 @@
 
 #[macro_use]
 mod common;
+mod platform;
 
-use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, SendOutcome};
+use inventory_sync::adapter::woocommerce::WooCommerceAdapter;
+use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, QuantityPage, SendOutcome};
+use inventory_sync::emulator::Mode;
+use inventory_sync::secret::Secret;
 use inventory_sync::GetOptions;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A cart that is only read: one page listing `items`.
 struct Listing(Vec<(String, i64)>);
@@ -57,4 +62,54 @@ fn create_new_makes_no_second_item_of_a_greek_sku_written_in_lower_case() {
         .map_or("", |n| n.why.as_str());
     assert!(why.contains("\"ΚΑΦΕΣ-1\""), "{r:?}");
     assert_eq!(f.store.item_qoh("ΚΑΦΕΣ-1").unwrap(), 4);
+}
+
+fn sale(sku: &str) -> DeltaSend {
+    DeltaSend {
+        key: format!("k-{sku}"),
+        sku: sku.into(),
+        remote_ref: None,
+        delta: -1,
+    }
+}
+
+/// WordPress's MySQL collation expands `ß` to `ss` (MySQL's manual: in `utf8mb4_unicode_ci`
+/// `ß` = `ss`), so a German shop whose product is `STRAßE-1`, asked for the store's
+/// `STRASSE-1`, answers it. The adapter rightly does not take it for that SKU; but compared
+/// by `sku_fold` alone it took the answer for a sign that the shop ignores the filter, and
+/// indexed what the lookup had read so far as the whole catalogue: `P-050` and `P-051`, on
+/// sale in the shop but to be asked in the lookup's next chunk, were taken as absent and
+/// their sales failed for good as unknown SKUs (the shop kept offering the units sold).
+#[test]
+fn a_woocommerce_sku_with_sharp_s_fails_no_other_sku_of_the_lookup() {
+    let f = platform::fixture(Mode::WooCommerce);
+    let skus: Vec<String> = (1..=51).map(|i| format!("P-{i:03}")).collect();
+    for s in &skus {
+        f.emu.set_qoh(s, 10);
+    }
+    f.emu.set_qoh("STRAßE-1", 5);
+    let a = WooCommerceAdapter::new(
+        &f.emu.url(),
+        "ck_test",
+        Secret::new(platform::SECRET),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    // STRASSE-1 and P-001..P-049 are the first chunk (50 SKUs a lookup); P-050 and P-051
+    // the second, which the shop was never asked for.
+    let mut batch = vec![sale("STRASSE-1")];
+    batch.extend(skus.iter().map(|s| sale(s)));
+    let out = a.apply_deltas(&batch).unwrap();
+    for (d, o) in batch.iter().zip(&out) {
+        match d.sku.as_str() {
+            // Not the shop's SKU: refused by name, never written to STRAßE-1.
+            "STRASSE-1" => assert!(
+                matches!(o, SendOutcome::Failed { message } if message.contains("unknown SKU")),
+                "{o:?}"
+            ),
+            _ => assert_eq!(o, &SendOutcome::Applied { qoh: Some(9) }, "{}", d.sku),
+        }
+    }
+    assert_eq!(f.emu.qoh("STRAßE-1"), Some(5));
+    assert_eq!(f.emu.qoh("P-051"), Some(9));
 }

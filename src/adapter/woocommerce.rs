@@ -628,14 +628,11 @@ impl WooCommerceAdapter {
             if parts.len() > 1 {
                 parts.push(&value);
             }
-            // Loosely, as MySQL's collation compares (`crate::items::sku_fold`: without case
-            // or accents): `sku=CAFE` answers `CAFÉ`, which is no sign of a filter ignored.
-            let matched = |sku: &str| {
-                let sku = crate::items::sku_fold(sku.trim());
-                parts
-                    .iter()
-                    .any(|p| crate::items::sku_fold(p.trim()) == sku)
-            };
+            // Loosely, as MySQL's collation compares ([`collation_fold`]): `sku=CAFE`
+            // answers `CAFÉ`, and `sku=STRASSE` answers `STRAßE`, which is no sign of a
+            // filter ignored. Folded once a chunk, not once a product answered.
+            let folded: HashSet<String> = parts.iter().map(|p| collation_fold(p)).collect();
+            let matched = |sku: &str| folded.contains(&collation_fold(sku));
             let query = [("sku", value.clone())];
             let (mut listed, mut at) = (Vec::new(), Some(Position::START));
             let mut ignored = false;
@@ -1599,6 +1596,32 @@ fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
         )));
     }
     common::gateway_lost_answer(r).or_else(|| common::see_other_lost_answer(r))
+}
+
+/// `sku` (trimmed) at least as loosely as WordPress's MySQL collations (`utf8mb4_unicode_ci`,
+/// `utf8mb4_unicode_520_ci`) compare it, for telling whether a shop honoured a `sku` filter:
+/// [`crate::items::sku_fold`], and the letters they expand or take for another (`ß` = `ss`,
+/// `æ` = `ae`, `œ` = `oe`, `þ` = `th`; `ø`, `đ`, `ł`, `ı` their base letter). Compared by
+/// `sku_fold` alone, `sku=STRASSE` answered with `STRAßE` was taken for a filter ignored, and
+/// every SKU of the lookup's later chunks as absent: each change of them failed as an unknown
+/// SKU (until 2026-12-05). Looser than the shop costs nothing: a shop that ignores the filter
+/// lists its whole catalogue, and the products are matched exactly after.
+fn collation_fold(sku: &str) -> String {
+    let mut out = String::new();
+    for c in crate::items::sku_fold(sku.trim()).chars() {
+        match c {
+            'ß' => out.push_str("ss"),
+            'æ' => out.push_str("ae"),
+            'œ' => out.push_str("oe"),
+            'þ' => out.push_str("th"),
+            'ø' => out.push('o'),
+            'đ' => out.push('d'),
+            'ł' => out.push('l'),
+            'ı' => out.push('i'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// What an index of the catalogue found: each SKU's ids, and the SKUs it met twice.

@@ -248,10 +248,16 @@ fn sku_filter(request: &Request) -> Option<Vec<String>> {
 
 /// Products and variations whose SKU is one of `skus`, by id: WordPress's default collation
 /// (`utf8mb4_unicode_ci`) compares them case and accents aside, as `crate::items::sku_fold`
-/// does (`sku=CAFE` answers `CAFÉ`), and trailing spaces aside (`sku=TEE` answers `TEE `).
+/// does (`sku=CAFE` answers `CAFÉ`), with its expansions (`sku=STRASSE` answers `STRAßE`),
+/// and trailing spaces aside (`sku=TEE` answers `TEE `).
 fn by_sku(cart: &Cart, skus: &[String]) -> Vec<(u64, String)> {
     // Trailing spaces aside too: the collation pads (`TEE ` = `TEE`).
-    let fold = |s: &str| crate::items::sku_fold(s.trim_end_matches(' '));
+    let fold = |s: &str| {
+        crate::items::sku_fold(s.trim_end_matches(' '))
+            .replace('ß', "ss")
+            .replace('æ', "ae")
+            .replace('œ', "oe")
+    };
     let wanted: Vec<String> = skus.iter().map(|s| fold(s)).collect();
     let mut out: Vec<(u64, String)> = products(cart)
         .into_iter()
