@@ -292,7 +292,8 @@ pub(crate) fn check_sku(sku: &str) -> Result<&str> {
 /// Those look the same on screen, so the owner cannot tell the two items apart.
 ///
 /// Folded: lower case; the accented Latin letters (Latin-1, Latin Extended-A and -B,
-/// Latin Extended Additional) their base letter; Greek's final sigma sigma; combining marks,
+/// Latin Extended Additional) their base letter, and so the Greek and Cyrillic ones
+/// ([`ACCENTED_OTHER`]: `Й` as `И`); Greek's final sigma sigma; combining marks,
 /// invisible format characters and variation selectors left out; every space a plain one;
 /// full-width ASCII ASCII. No Unicode-normalization crate is used: the one in the dependency
 /// tree (through `url`) needs a newer Rust than the crate's 1.75, and this covers the letters
@@ -318,16 +319,23 @@ pub(crate) fn sku_fold(sku: &str) -> String {
     out
 }
 
-/// The ASCII letter of `c`, one of [`ACCENTED`], by a binary search of the table read once:
-/// a search along its 488 letters for each non-ASCII character took some 0.7 s to fold
-/// 100,000 Greek or Chinese SKUs, as Get QOH and the preflight do (measured 2026-12-05).
+/// The base letter of `c`, one of [`ACCENTED`] or [`ACCENTED_OTHER`], by a binary search of
+/// the tables read once: a search along the Latin letters for each non-ASCII character took
+/// some 0.7 s to fold 100,000 Greek or Chinese SKUs, as Get QOH and the preflight do
+/// (measured 2026-12-05).
 fn base_letter(c: char) -> Option<char> {
-    static TABLE: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
-    let at = TABLE
-        .get_or_init(|| ACCENTED.chars().collect())
-        .binary_search(&c)
-        .ok()?;
-    BASE_LETTERS.as_bytes().get(at).map(|b| char::from(*b))
+    static TABLE: std::sync::OnceLock<Vec<(char, char)>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t: Vec<(char, char)> = ACCENTED
+            .chars()
+            .zip(BASE_LETTERS.chars())
+            .chain(ACCENTED_OTHER.chars().zip(BASE_OTHER.chars()))
+            .collect();
+        t.sort_unstable();
+        t
+    });
+    let at = table.binary_search_by_key(&c, |(a, _)| *a).ok()?;
+    Some(table[at].1)
 }
 
 /// Whether `c` is a combining mark or a character that shows nothing, for [`sku_fold`].
@@ -381,6 +389,24 @@ const BASE_LETTERS: &str = concat!(
     "AaAaAaAaAaAaAaAaAaAaAaEeEeEeEeEeEeEeEeIi",
     "IiOoOoOoOoOoOoOoOoOoOoOoOoUuUuUuUuUuUuUu",
     "YyYyYyYy",
+);
+
+/// The Greek and Cyrillic letters with a canonical decomposition into a letter of their own
+/// script and combining marks (`Й` is `И` and a breve), in code point order (generated from
+/// Unicode's decompositions); [`BASE_OTHER`] holds each one's base letter at the same
+/// position. Without them, [`sku_fold`] left `Й` composed but took the breve off a
+/// decomposed one, so a cart's decomposed `ЧАЙ-1` was a twin of the store's `ЧАИ-1` (a
+/// different word) while the store's composed `ЧАЙ-1` beside it was made a second item
+/// (from a review, 2026-12-05). Now all three are one: refused as twins, with the cart's
+/// SKU written out, which the owner can create by hand, rather than the same stock twice.
+const ACCENTED_OTHER: &str = concat!(
+    "ΆΈΉΊΌΎΏΐΪΫάέήίΰϊϋόύώϓϔ",
+    "ЀЁЃЇЌЍЎЙйѐёѓїќѝўѶѷӁӂӐӑӒӓӖӗӚӛӜӝӞӟӢӣӤӥӦӧӪӫӬӭӮӯӰӱӲӳӴӵӸӹ",
+);
+/// The base letter of each of [`ACCENTED_OTHER`], by position.
+const BASE_OTHER: &str = concat!(
+    "ΑΕΗΙΟΥΩιΙΥαεηιυιυουωϒϒ",
+    "ЕЕГІКИУИиеегікиуѴѵЖжАаАаЕеӘәЖжЗзИиИиОоӨөЭэУуУуУуЧчЫы",
 );
 
 /// Why an item's attributes cannot be stored, if they cannot: the check of a host's
@@ -1446,5 +1472,20 @@ mod tests {
                 "{c}"
             );
         }
+        assert_eq!(ACCENTED_OTHER.chars().count(), BASE_OTHER.chars().count());
+        for (c, b) in ACCENTED_OTHER.chars().zip(BASE_OTHER.chars()) {
+            assert_eq!(sku_fold(&c.to_string()), sku_fold(&b.to_string()), "{c}");
+        }
+    }
+
+    /// A Cyrillic or Greek letter with a mark folds the same composed or decomposed, as a
+    /// Latin one does: the store's composed `ЧАЙ-1` and a cart's decomposed one are one SKU
+    /// to the owner's eye.
+    #[test]
+    fn cyrillic_and_greek_fold_the_same_composed_or_not() {
+        assert_eq!(sku_fold("ЧАЙ-1"), sku_fold("ЧАИ\u{306}-1"));
+        assert_eq!(sku_fold("ЧАЙ-1"), sku_fold("чаи-1"));
+        assert_eq!(sku_fold("ΚΑΦΈΣ"), sku_fold("καφε\u{301}ς"));
+        assert_ne!(sku_fold("ЧАЙ-1"), sku_fold("ЧАЙ-2"));
     }
 }
