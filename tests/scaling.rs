@@ -43,13 +43,22 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id
                    WHERE NOT EXISTS (SELECT 1 FROM stack e
                          WHERE e.cart_id = ?1 AND e.item_id = s.item_id
                            AND e.id >= {first} AND e.id < s.id AND e.group_id IS NULL)
-                     AND NOT EXISTS (SELECT 1 FROM send_groups o
-                         WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                           AND o.state = 'pending')
+                     {behind_group}
                      AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
                          WHERE b.cart_id = ?1 AND b.item_id = 0
                            AND f.group_id = b.id AND f.item_id = s.item_id)
                    LIMIT ?6";
+
+/// `{behind_group}` in [`FIRSTS`] while the cart has a group in flight or waiting to retry
+/// (the stores these tests build have), asked once of the cart ([`RETRYING`]); empty else.
+const BEHIND_GROUP: &str = "AND NOT EXISTS (SELECT 1 FROM send_groups o
+                         WHERE o.cart_id = ?1 AND o.item_id = s.item_id
+                           AND o.state = 'pending')";
+
+/// Whether the cart has a group in flight or waiting to retry: through the index of due
+/// groups, never walking a refused SKU's bypassed ones.
+const RETRYING: &str = "SELECT EXISTS (SELECT 1 FROM send_groups INDEXED BY send_groups_due
+                 WHERE cart_id = ?1 AND state = 'pending' AND item_id <> 0)";
 
 /// The batch takes those items' ungrouped records, each item's of one workstation up to
 /// another's (`{FIRSTS}` as above).
@@ -219,6 +228,7 @@ fn firsts() -> String {
     FIRSTS
         .replacen("{}", &SCOPE.replace("{a}", "s"), 1)
         .replace("{first}", FIRST)
+        .replace("{behind_group}", BEHIND_GROUP)
 }
 
 /// A copied statement as it runs: its placeholders filled as the source fills them.
@@ -241,6 +251,8 @@ fn copies_match_the_source() {
         DUE,
         CANDIDATES,
         FIRSTS,
+        BEHIND_GROUP,
+        RETRYING,
         grouping_head,
         grouping_tail,
         ITEM_KEY,
@@ -395,6 +407,13 @@ fn the_lease_queries_use_their_index_in_its_own_order() {
             "the lease is not served by {index}:\n{text}"
         );
     }
+    // Whether a group of the cart waits to retry: its pending groups in their index, where
+    // only its batches (a few) come before one.
+    let text = plan(&conn, RETRYING).join("\n");
+    assert!(
+        text.contains("SEARCH send_groups USING INDEX send_groups_due (cart_id=? AND state=?)"),
+        "the look for a group waiting to retry walks other groups:\n{text}"
+    );
     // The batch's grouping: the window is its only walk by cart, and the records it takes
     // are found from the items (a first version walked the cart's backlog once per item).
     let text = plan(&conn, &expand(GROUPING)).join("\n");
