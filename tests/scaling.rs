@@ -29,20 +29,27 @@ const DUE: &str = "SELECT g.id FROM send_groups g
                      AND x.group_id = b.id AND x.item_id = g.item_id)
              ORDER BY g.next_attempt_at, g.id LIMIT ?6";
 
-/// The oldest ungrouped records (`{}` is the scope).
-const CANDIDATES: &str = "SELECT s.item_id, s.workstation, s.id FROM stack s
-                             WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                             ORDER BY s.id LIMIT ?8";
+/// The oldest ungrouped records (`{}` is the scope): the window's rows, each with the walk
+/// of its item's records beside it.
+const CANDIDATES: &str = "FROM stack s
+                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
+                         ORDER BY s.id LIMIT ?8";
 
 /// The first of each item's records among them, unless an older one waits or the item is in
 /// flight: the items of a first-attempt batch (`{}` is the scope of `s`).
-const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id
-                   FROM (SELECT s.item_id, s.workstation, s.id FROM stack s
+/// `stop` is where the item's run ends: its first waiting record older than the window's
+/// (then the item may not go) or newer and another workstation's.
+const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id, s.stop
+                   FROM (SELECT s.item_id, s.workstation, s.id,
+                                (SELECT e.id FROM stack e
+                                 WHERE e.cart_id = ?1 AND e.item_id = s.item_id
+                                   AND e.id >= {first} AND e.id <> s.id AND e.group_id IS NULL
+                                   AND (e.id < s.id OR e.workstation <> s.workstation)
+                                 ORDER BY e.id LIMIT 1) AS stop
+                         FROM stack s
                          WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
                          ORDER BY s.id LIMIT ?8) s
-                   WHERE NOT EXISTS (SELECT 1 FROM stack e
-                         WHERE e.cart_id = ?1 AND e.item_id = s.item_id
-                           AND e.id >= {first} AND e.id < s.id AND e.group_id IS NULL)
+                   WHERE (s.stop IS NULL OR s.stop > s.id)
                      {behind_group}
                      AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
                          WHERE b.cart_id = ?1 AND b.item_id = 0
@@ -66,11 +73,8 @@ const GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
              SELECT x.id FROM ({FIRSTS}) p
              CROSS JOIN stack x
              WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= p.id
-               AND x.workstation = p.workstation AND x.group_id IS NULL
-               AND x.id < COALESCE((SELECT MIN(y.id) FROM stack y
-                   WHERE y.cart_id = ?1 AND y.item_id = p.item_id AND y.id > p.id
-                     AND y.group_id IS NULL AND y.workstation <> p.workstation),
-                   9223372036854775807))";
+               AND (x.id = p.id OR (x.workstation = p.workstation AND x.group_id IS NULL))
+               AND x.id < COALESCE(p.stop, 9223372036854775807))";
 
 /// Whether anything of a cart waits ungrouped, as `stack_has_waiting()` (every pass) and
 /// `backlog_grouped()` (every lease) ask it, and `WAITING` too: of the ungrouped records'
@@ -389,7 +393,10 @@ fn the_lease_queries_use_their_index_in_its_own_order() {
     let conn = Connection::open(store.path()).unwrap();
     for (sql, index) in [
         (with_scope(DUE, "g"), "send_groups_due"),
-        (with_scope(CANDIDATES, "s"), "stack_ungrouped"),
+        (
+            with_scope(&format!("SELECT s.id {CANDIDATES}"), "s"),
+            "stack_ungrouped",
+        ),
         (firsts(), "stack_ungrouped"),
     ] {
         let p = plan(&conn, &sql);
