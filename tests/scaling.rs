@@ -51,9 +51,7 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id, s.stop
                          ORDER BY s.id LIMIT ?8) s
                    WHERE (s.stop IS NULL OR s.stop > s.id)
                      {behind_group}
-                     AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
-                         WHERE b.cart_id = ?1 AND b.item_id = 0
-                           AND f.group_id = b.id AND f.item_id = s.item_id)
+                     {behind_batch}
                    LIMIT ?6";
 
 /// `{behind_group}` in [`FIRSTS`] while the cart has a group in flight or waiting to retry
@@ -61,6 +59,16 @@ const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id, s.stop
 const BEHIND_GROUP: &str = "AND NOT EXISTS (SELECT 1 FROM send_groups o
                          WHERE o.cart_id = ?1 AND o.item_id = s.item_id
                            AND o.state = 'pending')";
+
+/// `{behind_batch}` in [`FIRSTS`] while the cart has more than one batch besides the one
+/// being made; with one, the same probe of that batch by its id; with none, empty.
+const BEHIND_BATCH: &str = "AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
+                         WHERE b.cart_id = ?1 AND b.item_id = 0
+                           AND f.group_id = b.id AND f.item_id = s.item_id)";
+
+/// The cart's batches but the one being made: through their index, a few rows.
+const BATCHES: &str = "SELECT id FROM send_groups INDEXED BY send_groups_batches
+             WHERE cart_id = ?1 AND item_id = 0 AND id <> ?2";
 
 /// Whether the cart has a group in flight or waiting to retry: through the index of due
 /// groups, never walking a refused SKU's bypassed ones.
@@ -233,6 +241,7 @@ fn firsts() -> String {
         .replacen("{}", &SCOPE.replace("{a}", "s"), 1)
         .replace("{first}", FIRST)
         .replace("{behind_group}", BEHIND_GROUP)
+        .replace("{behind_batch}", BEHIND_BATCH)
 }
 
 /// A copied statement as it runs: its placeholders filled as the source fills them.
@@ -257,6 +266,8 @@ fn copies_match_the_source() {
         FIRSTS,
         BEHIND_GROUP,
         RETRYING,
+        BEHIND_BATCH,
+        BATCHES,
         grouping_head,
         grouping_tail,
         ITEM_KEY,
@@ -420,6 +431,12 @@ fn the_lease_queries_use_their_index_in_its_own_order() {
     assert!(
         text.contains("SEARCH send_groups USING INDEX send_groups_due (cart_id=? AND state=?)"),
         "the look for a group waiting to retry walks other groups:\n{text}"
+    );
+    let text = plan(&conn, BATCHES).join("\n");
+    assert!(
+        text.contains("SEARCH send_groups USING COVERING INDEX send_groups_batches (cart_id=?)")
+            || text.contains("SEARCH send_groups USING INDEX send_groups_batches (cart_id=?)"),
+        "the look for the cart's batches walks other groups:\n{text}"
     );
     // The batch's grouping: the window is its only walk by cart, and the records it takes
     // are found from the items (a first version walked the cart's backlog once per item).
