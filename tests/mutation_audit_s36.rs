@@ -8,10 +8,13 @@
 mod common;
 
 use common::*;
-use inventory_sync::adapter::{CartAdapter, UpdateMode};
+use inventory_sync::adapter::{
+    CartAdapter, CartError, CataloguePage, DeltaSend, Described, QuantityPage, QuantitySet,
+    SendOutcome, UpdateMode,
+};
 use inventory_sync::emulator::Emulator;
-use inventory_sync::{CartId, Reason, SendOptions, SyncLevel};
-use std::sync::Arc;
+use inventory_sync::{CartId, GetOptions, Reason, SendOptions, SyncLevel};
+use std::sync::{Arc, Mutex};
 
 /// Saves emulator cart `name` again at real-time `level`, its box as it was.
 fn switch(
@@ -238,4 +241,200 @@ fn a_first_variant_given_while_send_qoh_sends_the_product_is_set_to_0_at_the_nex
         (0, 2),
         "P's 5 is still on sale: {sent:?}"
     );
+}
+
+/// In a child process (this test binary run again): the killed run's Send QOH (see
+/// [`common::killed_run`]). Does nothing in a plain test run.
+#[test]
+fn send_qoh_child() {
+    common::killed_run::send_qoh_child();
+}
+
+/// A killed Send QOH's count included a sale of 3 B taken back on the till (−3, +3) and a sale
+/// of 1 C. Whether the cart took the count or not, B is in step (its changes cancel out): the
+/// next pass holds C's sale in doubt for the owner to check and counts 1 uncertain, and B's
+/// two records leave the stack. Held in doubt too, the owner was sent to check the cart for
+/// changes that change nothing, and the report counted 3.
+#[test]
+fn changes_a_killed_count_included_that_cancel_out_are_not_held_in_doubt() {
+    let f = store();
+    let keyed = Emulator::start().unwrap();
+    let cart = cart_with(&f.store, &keyed, "Keyed", "attribute", 5);
+    for sku in ["B", "C"] {
+        item(&f.store, sku, 10);
+        keyed.set_qoh(sku, 10);
+    }
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    adjust(&f.store, "B", 3, Reason::Return);
+    adjust(&f.store, "C", -1, Reason::PosSale);
+    common::killed_run::kill_send_qoh_mid_count(&f, &keyed, cart);
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!((report.sent, report.uncertain), (0, 1), "{report}");
+    let left: Vec<(String, String)> = stack(&f.store, None)
+        .iter()
+        .map(|r| {
+            (
+                r["sku"].as_str().unwrap().to_owned(),
+                r["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(left, [("C".to_owned(), "uncertain".to_owned())], "{report}");
+}
+
+/// An integrator's adapter whose listing names some of its items
+/// ([`CataloguePage::details`]) and whose `describe` names the rest, recording what it is
+/// asked.
+struct Names {
+    page: CataloguePage,
+    said: Described,
+    asked: Mutex<Vec<Vec<String>>>,
+}
+
+impl CartAdapter for Names {
+    fn update_mode(&self) -> UpdateMode {
+        UpdateMode::RelativeKeyed
+    }
+    fn apply_deltas(&self, _: &[DeltaSend]) -> Result<Vec<SendOutcome>, CartError> {
+        unreachable!("Get QOH sends nothing")
+    }
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        unreachable!("Get QOH sends nothing")
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(self.page.counts.clone())
+    }
+    fn fetch_catalogue(&self, _: Option<&str>, _: u32) -> Result<CataloguePage, CartError> {
+        Ok(self.page.clone())
+    }
+    fn describe(&self, skus: &[&str]) -> Result<Described, CartError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(skus.iter().map(|s| s.to_string()).collect());
+        Ok(self.said.clone())
+    }
+}
+
+/// Get QOH with *create records* on cart "Own" served by `adapter`, with `prepare` run on the
+/// store first; the store and what `describe` was asked.
+fn get_from_own(
+    adapter: Names,
+    prepare: impl FnOnce(&inventory_sync::Store, CartId),
+) -> (Fixture, Vec<Vec<String>>) {
+    let f = store();
+    let adapter = Arc::new(adapter);
+    let c = custom_cart(
+        &f.store,
+        "Own",
+        adapter.clone() as Arc<dyn CartAdapter>,
+        None,
+        None,
+    );
+    prepare(&f.store, c);
+    let options = GetOptions {
+        force: true,
+        create_new: true,
+    };
+    let r = f.store.get_qoh(c, options, None).unwrap();
+    assert_eq!(r.error, None, "{r:?}");
+    let asked = adapter.asked.lock().unwrap().clone();
+    (f, asked)
+}
+
+fn page(items: &[(&str, i64)]) -> QuantityPage {
+    QuantityPage {
+        items: items.iter().map(|(s, q)| (s.to_string(), *q)).collect(),
+        next_cursor: None,
+    }
+}
+
+/// The cart's listing names MUG and product TEE itself; `describe` is asked about TEE-M
+/// alone, the one SKU the listing left unnamed (each SKU asked costs a shop's quota), and
+/// where both name TEE the listing's name is kept, as `CartAdapter::describe` promises.
+#[test]
+fn describe_is_asked_only_what_the_listing_left_unnamed_and_the_listing_comes_first() {
+    let adapter = Names {
+        page: CataloguePage {
+            counts: page(&[("MUG", 7), ("TEE-M", 4)]),
+            details: vec![
+                ("MUG".into(), "Mug".into(), vec![]),
+                ("TEE".into(), "T-shirt".into(), vec![]),
+            ],
+            ..Default::default()
+        },
+        said: (
+            vec![
+                (
+                    "TEE-M".into(),
+                    "T-shirt - M".into(),
+                    vec![("Size".into(), "M".into())],
+                ),
+                ("TEE".into(), "tee (catalogue)".into(), vec![]),
+                ("MUG".into(), "mug (catalogue)".into(), vec![]),
+            ],
+            vec![("TEE-M".into(), "TEE".into())],
+        ),
+        asked: Mutex::default(),
+    };
+    let (f, asked) = get_from_own(adapter, |_, _| {});
+    assert_eq!(asked, vec![vec!["TEE-M".to_owned()]]);
+    let tee = f.store.item("TEE").unwrap();
+    assert_eq!(tee.description, "T-shirt");
+    assert_eq!(f.store.item("MUG").unwrap().description, "Mug");
+    let m = f.store.item("TEE-M").unwrap();
+    assert_eq!(
+        (m.parent_id, m.description.as_str()),
+        (Some(tee.id), "T-shirt - M")
+    );
+}
+
+/// A cart with an item linked by its own reference (`remote_ref`) creates nothing at Get QOH
+/// (a SKU it lists may be that item's), so `describe` is not asked at all: naming what will
+/// not be created only spent the shop's quota.
+#[test]
+fn describe_is_not_asked_while_the_cart_has_linked_items() {
+    let adapter = Names {
+        page: CataloguePage {
+            counts: page(&[("KNOWN", 5), ("NEW", 4)]),
+            ..Default::default()
+        },
+        said: (vec![("NEW".into(), "New".into(), vec![])], vec![]),
+        asked: Mutex::default(),
+    };
+    let (f, asked) = get_from_own(adapter, |store, c| {
+        item(store, "KNOWN", 2);
+        store
+            .set_web_fields(c, "KNOWN", r#"{"remote_ref":"k-1"}"#)
+            .unwrap();
+    });
+    assert!(asked.is_empty(), "{asked:?}");
+    assert!(f.store.item("NEW").is_err());
+}
+
+/// A variant's options as the cart names them become its attributes: one without a name (a
+/// blank one too) is left out, and of a name given twice the first is kept, as
+/// `CataloguePage::details` says. An attribute named "" showed as ": Red" in the back office,
+/// and the second "Size" replaced the first.
+#[test]
+fn a_new_items_attributes_leave_out_nameless_options_and_keep_the_first_of_a_name() {
+    let options = vec![
+        ("".into(), "Red".into()),
+        ("Size".into(), "M".into()),
+        ("  ".into(), "Blue".into()),
+        ("Size".into(), "L".into()),
+    ];
+    let adapter = Names {
+        page: CataloguePage {
+            counts: page(&[("TEE-M", 4)]),
+            details: vec![("TEE-M".into(), "T-shirt - M".into(), options)],
+            ..Default::default()
+        },
+        said: Default::default(),
+        asked: Mutex::default(),
+    };
+    let (f, _) = get_from_own(adapter, |_, _| {});
+    let attributes: serde_json::Value =
+        serde_json::from_str(&f.store.item("TEE-M").unwrap().attributes).unwrap();
+    assert_eq!(attributes, serde_json::json!({"Size": "M"}));
 }
