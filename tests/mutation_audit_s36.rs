@@ -6,6 +6,7 @@
 
 #[macro_use]
 mod common;
+mod platform;
 
 use common::*;
 use inventory_sync::adapter::{
@@ -14,6 +15,8 @@ use inventory_sync::adapter::{
 };
 use inventory_sync::emulator::Emulator;
 use inventory_sync::{CartId, GetOptions, Reason, SendOptions, SyncLevel};
+use platform::scripted::Scripted;
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 /// Saves emulator cart `name` again at real-time `level`, its box as it was.
@@ -437,4 +440,59 @@ fn a_new_items_attributes_leave_out_nameless_options_and_keep_the_first_of_a_nam
     let attributes: serde_json::Value =
         serde_json::from_str(&f.store.item("TEE-M").unwrap().attributes).unwrap();
     assert_eq!(attributes, serde_json::json!({"Size": "M"}));
+}
+
+/// A BigCommerce product whose one variant carries the product's own SKU (its base variant)
+/// with an option value is the product itself: Get QOH creates TEE as the plain item it is,
+/// named and attributed as the product ("T-shirt"), not as a variant ("T-shirt - M", Size M)
+/// of a product of its own SKU.
+#[test]
+fn a_bigcommerce_base_variant_with_an_option_is_created_as_its_product() {
+    let items = json!({
+        "data": [{"identity": {"sku": "TEE", "variant_id": 10, "product_id": 1},
+                  "total_inventory_onhand": 6, "available_to_sell": 6,
+                  "settings": {"safety_stock": 0}}],
+        "meta": {"pagination": {"total": 1, "count": 1, "per_page": 1,
+                                "current_page": 1, "total_pages": 1}},
+    })
+    .to_string();
+    let product = json!({
+        "data": [{"id": 1, "name": "T-shirt", "sku": "TEE",
+                  "variants": [{"id": 10, "product_id": 1, "sku": "TEE",
+                                "option_values": [{"option_display_name": "Size",
+                                                   "label": "M"}]}]}],
+        "meta": {"pagination": {"total": 1, "count": 1, "per_page": 250,
+                                "current_page": 1, "total_pages": 1}},
+    })
+    .to_string();
+    let server = Scripted::start_with_headers(vec![
+        (200, "", Box::leak(items.into_boxed_str()) as &str),
+        (200, "", Box::leak(product.into_boxed_str()) as &str),
+    ]);
+    let f = store();
+    let cart = f
+        .store
+        .upsert_cart_json(
+            &json!({"name": "BC", "adapter": "bigcommerce",
+                "url": format!("{}stores/abc123/", server.url), "token": "bc-token"})
+            .to_string(),
+        )
+        .unwrap();
+    let options = GetOptions {
+        force: true,
+        create_new: true,
+    };
+    let r = f.store.get_qoh(cart, options, None).unwrap();
+    let tee = f.store.item("TEE").unwrap_or_else(|e| panic!("{e}: {r:?}"));
+    assert_eq!(
+        (
+            tee.qoh,
+            tee.parent_id,
+            tee.description.as_str(),
+            tee.attributes.as_str()
+        ),
+        (6, None, "T-shirt", "{}"),
+        "{r:?}"
+    );
+    server.finish();
 }
