@@ -14,7 +14,8 @@ use inventory_sync::adapter::{
     SendOutcome, UpdateMode,
 };
 use inventory_sync::emulator::Emulator;
-use inventory_sync::{CartId, GetOptions, Reason, SendOptions, SyncLevel};
+use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
+use inventory_sync::{CartId, GetOptions, Reason, SendOptions, StackState, SyncLevel};
 use platform::scripted::Scripted;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -495,4 +496,38 @@ fn a_bigcommerce_base_variant_with_an_option_is_created_as_its_product() {
         "{r:?}"
     );
     server.finish();
+}
+
+/// A controller leased a sale of 3 U for a cart without keys and stalled (its request may
+/// still land). Send QOH takes the cart over, leaves U unsent and marks that sale uncertain
+/// for the owner to check: its report counts it in `uncertain`, as it lists U in `failures`.
+/// Counted only where a killed Send QOH's count held it, the report said 0 uncertain.
+#[test]
+fn send_qoh_counts_a_stalled_controllers_change_it_held_back_as_uncertain() {
+    let f = store();
+    let shop = DeltaShop::new(UpdateMode::RelativeUnkeyed);
+    let c = shop_cart(&f, &shop);
+    item(&f.store, "U", 5);
+    shop.set("U", 5);
+    adjust(&f.store, "U", -3, Reason::PosSale);
+    let dead = SqliteStack::open(&f.dir.path().join("store.db"), &Default::default()).unwrap();
+    let scope = LeaseScope {
+        workstation: "dead".into(),
+        shared: true,
+        stale_before: 0,
+    };
+    assert_eq!(
+        dead.lease(c, 50, &scope, 1_000, 60_000)
+            .unwrap()
+            .sends
+            .len(),
+        1
+    );
+    let r = f
+        .store
+        .send_qoh(c, SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!((r.sent, r.failures.len()), (0, 1), "{r:?}");
+    assert_eq!(r.uncertain, 1, "{r:?}");
+    assert_eq!(f.store.stack_count(c, StackState::Uncertain).unwrap(), 1);
 }
