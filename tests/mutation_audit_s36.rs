@@ -15,7 +15,7 @@ use inventory_sync::adapter::{
 };
 use inventory_sync::emulator::Emulator;
 use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
-use inventory_sync::{CartId, GetOptions, Reason, SendOptions, StackState, SyncLevel};
+use inventory_sync::{CartId, ErrorKind, GetOptions, Reason, SendOptions, StackState, SyncLevel};
 use platform::scripted::Scripted;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -530,4 +530,23 @@ fn send_qoh_counts_a_stalled_controllers_change_it_held_back_as_uncertain() {
     assert_eq!((r.sent, r.failures.len()), (0, 1), "{r:?}");
     assert_eq!(r.uncertain, 1, "{r:?}");
     assert_eq!(f.store.stack_count(c, StackState::Uncertain).unwrap(), 1);
+}
+
+/// Three sales a killed Send QOH's count included are held in doubt (uncertain) by the next
+/// pass; the owner runs Send QOH again after a fourth sale, and that run is killed too, its
+/// count (which includes all four) on its way. A retry of one of the uncertain sales before
+/// the next pass is refused, as a bypassed one's is: the cart may have taken that count, and
+/// the sale sent on top would be sold twice. It was taken for retry ("will be sent again").
+#[test]
+fn a_retry_of_an_uncertain_sale_a_killed_count_included_is_refused_before_the_pass() {
+    let (f, keyed, cart) = common::killed_run::three_sales_in_a_killed_count();
+    assert_eq!(f.store.run_stack(None).unwrap().uncertain, 3);
+    adjust(&f.store, "B", -1, Reason::PosSale);
+    common::killed_run::kill_send_qoh_mid_count(&f, &keyed, cart);
+    let held = stack(&f.store, Some(r#"{"state":"uncertain"}"#));
+    assert_eq!(held.len(), 3, "{held:?}");
+    let id = held[0]["id"].as_i64().unwrap();
+    let refused = f.store.stack_retry(id).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Refused, "{refused}");
+    assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 3);
 }
