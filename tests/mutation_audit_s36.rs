@@ -13,7 +13,7 @@ use inventory_sync::adapter::{
     CartAdapter, CartError, CataloguePage, DeltaSend, Described, QuantityPage, QuantitySet,
     SendOutcome, UpdateMode,
 };
-use inventory_sync::emulator::Emulator;
+use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::stack::{LeaseScope, SqliteStack, WebStack};
 use inventory_sync::{CartId, ErrorKind, GetOptions, Reason, SendOptions, StackState, SyncLevel};
 use platform::scripted::Scripted;
@@ -549,4 +549,54 @@ fn a_retry_of_an_uncertain_sale_a_killed_count_included_is_refused_before_the_pa
     let refused = f.store.stack_retry(id).unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Refused, "{refused}");
     assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 3);
+}
+
+/// A sale of 3 B a BigCommerce cart (no idempotency keys) failed once (a 503: it waits to be
+/// sent again) is included in a Send QOH's count, and that run is killed after the cart took
+/// the count (7), before the run recorded the answer. The next pass holds the sale in doubt
+/// (uncertain) and counts it, sending nothing: sent on top of the count the cart took, it
+/// would take 3 more units off B there (4 shown of the 7 the store has). Only a sale never
+/// tried was held so; this one was sent as if no count had included it.
+#[test]
+fn a_sale_waiting_to_be_retried_that_a_killed_count_included_is_held_in_doubt() {
+    let f = store();
+    let bc = Emulator::start_mode(Mode::BigCommerce).unwrap();
+    item(&f.store, "B", 10);
+    bc.set_qoh("B", 10);
+    let json = json!({"name": "BC", "adapter": "bigcommerce",
+        "url": format!("{}stores/abc123/", bc.url()), "token": "bc-token",
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"}});
+    let cart = f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(cart, true).unwrap();
+    adjust(&f.store, "B", -3, Reason::PosSale);
+    bc.inject(Fault::Status {
+        status: 503,
+        count: 1,
+        retry_after: None,
+    });
+    let failed = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        (failed.sent, failed.uncertain, failed.remaining),
+        (0, 0, 1),
+        "{failed}"
+    );
+    assert_eq!(bc.qoh("B"), Some(10));
+    bc.inject(Fault::HangSets {
+        applied: true,
+        count: 1,
+    });
+    let db = f.dir.path().join("store.db");
+    let reached =
+        common::killed_run::kill_send_qoh_when(&db, cart, || bc.pending_faults().is_empty());
+    assert!(reached, "the count never reached the cart");
+    common::killed_run::holds_lapse(&db);
+    assert_eq!(bc.qoh("B"), Some(7), "the cart took the count");
+    let report = f.store.run_stack(None).unwrap();
+    assert_eq!(
+        bc.qoh("B"),
+        Some(7),
+        "the sale was sold twice there: {report}"
+    );
+    assert_eq!((report.sent, report.uncertain), (0, 1), "{report}");
+    assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
 }
