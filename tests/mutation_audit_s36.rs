@@ -600,3 +600,41 @@ fn a_sale_waiting_to_be_retried_that_a_killed_count_included_is_held_in_doubt() 
     assert_eq!((report.sent, report.uncertain), (0, 1), "{report}");
     assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
 }
+
+/// A cart without real-time sync counts backorders: Get QOH reads X at -2 (the store takes the
+/// sales, and keeps that -2 as what the cart shows, as it publishes 0). A delivery of 10 is
+/// sent by a Send QOH killed once the cart took that count (10). Real-time sync is switched
+/// on for the cart before any pass: the store must not take the -2 for what the cart shows
+/// and send it the 12 difference (22 on sale of the 10 the store has).
+#[test]
+fn real_time_sync_started_after_a_killed_count_sends_no_stale_difference() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    item(&f.store, "X", 3);
+    e.set_qoh("X", -2);
+    let c = cart(&f.store, &e, "Web", "none");
+    let options = GetOptions {
+        force: true,
+        create_new: false,
+    };
+    f.store.get_qoh(c, options, None).unwrap();
+    assert_eq!(f.store.item_qoh("X").unwrap(), -2);
+    adjust(&f.store, "X", 12, Reason::Receiving);
+    e.inject(Fault::HangSets {
+        applied: true,
+        count: 1,
+    });
+    let db = f.dir.path().join("store.db");
+    let reached = common::killed_run::kill_send_qoh_when(&db, c, || e.pending_faults().is_empty());
+    assert!(reached, "the count never reached the cart");
+    common::killed_run::holds_lapse(&db);
+    assert_eq!(e.qoh("X"), Some(10), "the cart took the count");
+    let json = serde_json::json!({
+        "name": "Web", "adapter": "http_json", "url": e.url(),
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+    });
+    f.store.upsert_cart_json(&json.to_string()).unwrap();
+    f.store.set_cart_sync(c, true).unwrap();
+    let report = drain(&f.store);
+    assert_eq!(e.qoh("X"), Some(10), "{report}");
+}
