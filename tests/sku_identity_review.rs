@@ -36,12 +36,36 @@ fn sale(sku: &str) -> DeltaSend {
 /// cart sent 100 items a request, and a controller's first pass after a restart.
 #[test]
 fn an_accented_twin_on_the_shop_fails_no_other_sku_of_the_lookup() {
+    // P-001..P-050 are the first chunk; CAFE and P-051 the second.
+    a_lookup_beside_a_twin("CAFÉ", "CAFE", 50);
+}
+
+/// WordPress's MySQL collation expands `ß` to `ss` (MySQL's manual: in `utf8mb4_unicode_ci`
+/// `ß` = `ss`), so a German shop whose product is `STRAßE-1`, asked for the store's
+/// `STRASSE-1`, answers it. The adapter rightly does not take it for that SKU; but compared
+/// by `sku_fold` alone it took the answer for a sign that the shop ignores the filter, and
+/// indexed what the lookup had read so far as the whole catalogue: `P-050` and `P-051`, on
+/// sale in the shop but to be asked in the lookup's next chunk, were taken as absent and
+/// their sales failed for good as unknown SKUs (the shop kept offering the units sold).
+/// (From the second review of this work, 2026-12-05.)
+#[test]
+fn a_woocommerce_sku_with_sharp_s_fails_no_other_sku_of_the_lookup() {
+    // STRASSE-1 and P-001..P-049 are the first chunk (50 SKUs a lookup); P-050 and P-051
+    // the second, which the shop was never asked for.
+    a_lookup_beside_a_twin("STRAßE-1", "STRASSE-1", 0);
+}
+
+/// A WooCommerce shop selling P-001..P-051 (10 each) and `theirs` (5) is sent, in one call,
+/// a sale of each P and, at `at` among them, one of the store's `asked`, a SKU its collation
+/// matches to `theirs`: every P is applied once, and `asked` is refused by name, never
+/// written to `theirs`.
+fn a_lookup_beside_a_twin(theirs: &str, asked: &str, at: usize) {
     let f = platform::fixture(Mode::WooCommerce);
     let skus: Vec<String> = (1..=51).map(|i| format!("P-{i:03}")).collect();
     for s in &skus {
         f.emu.set_qoh(s, 10);
     }
-    f.emu.set_qoh("CAFÉ", 5);
+    f.emu.set_qoh(theirs, 5);
     let a = WooCommerceAdapter::new(
         &f.emu.url(),
         "ck_test",
@@ -49,23 +73,23 @@ fn an_accented_twin_on_the_shop_fails_no_other_sku_of_the_lookup() {
         Duration::from_secs(5),
     )
     .unwrap();
-    // P-001..P-050 are the first chunk; CAFE and P-051 the second.
-    let mut batch: Vec<DeltaSend> = skus[..50].iter().map(|s| sale(s)).collect();
-    batch.push(sale("CAFE"));
-    batch.push(sale("P-051"));
+    let mut batch: Vec<DeltaSend> = skus.iter().map(|s| sale(s)).collect();
+    batch.insert(at, sale(asked));
     let out = a.apply_deltas(&batch).unwrap();
     for (d, o) in batch.iter().zip(&out) {
-        match d.sku.as_str() {
-            // Not the shop's SKU: refused by name, never written to CAFÉ.
-            "CAFE" => assert!(
+        if d.sku == asked {
+            assert!(
                 matches!(o, SendOutcome::Failed { message } if message.contains("unknown SKU")),
                 "{o:?}"
-            ),
-            _ => assert_eq!(o, &SendOutcome::Applied { qoh: Some(9) }, "{}", d.sku),
+            );
+        } else {
+            assert_eq!(o, &SendOutcome::Applied { qoh: Some(9) }, "{}", d.sku);
         }
     }
-    assert_eq!(f.emu.qoh("CAFÉ"), Some(5));
-    assert_eq!(f.emu.qoh("P-001"), Some(9));
+    assert_eq!(f.emu.qoh(theirs), Some(5));
+    for s in &skus {
+        assert_eq!(f.emu.qoh(s), Some(9), "{s}");
+    }
 }
 
 /// A cart that is only read: one page listing `items`.
@@ -299,4 +323,28 @@ fn a_woocommerce_sku_with_a_trailing_space_takes_the_stores_changes() {
     let g = f.get_qoh(c, false);
     assert_eq!((g.updated, g.unchanged), (0, 1), "{g:?}");
     assert_eq!(f.store.item_qoh("TEE").unwrap(), 4);
+}
+
+/// A Greek SKU that differs from the store's only in case is no new product: the cart's
+/// `καφες-1` (a word ending in final sigma, `ς`, as Greek writes it in lower case) is the
+/// store's `ΚΑΦΕΣ-1`. Get QOH's twin check compared SKUs by `str::to_lowercase`, which writes
+/// the final sigma, and refused it; folded a character at a time (`items::sku_fold`, merged
+/// 2026-12-05), `Σ` became `σ`, never `ς`, and *create records for new products* made
+/// `καφες-1` a second item holding the same 4 units again, offered to every other cart.
+#[test]
+fn create_new_makes_no_second_item_of_a_greek_sku_written_in_lower_case() {
+    let f = common::store();
+    common::item(&f.store, "ΚΑΦΕΣ-1", 4);
+    let shop = Arc::new(Listing(vec![("καφες-1".into(), 4), ("ΝΕΟΣ-2".into(), 2)]));
+    let c = common::custom_cart(&f.store, "Shop", shop, None, None);
+    let opts = GetOptions {
+        force: true,
+        create_new: true,
+    };
+    let r = f.store.get_qoh(c, opts, None).unwrap();
+    assert_eq!(r.created, 1, "{r:?}");
+    assert!(f.store.item_qoh("καφες-1").is_err(), "{r:?}");
+    assert_eq!(f.store.item_qoh("ΝΕΟΣ-2").unwrap(), 2);
+    assert!(why(&r, "καφες-1").contains("\"ΚΑΦΕΣ-1\""), "{r:?}");
+    assert_eq!(f.store.item_qoh("ΚΑΦΕΣ-1").unwrap(), 4);
 }
