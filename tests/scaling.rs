@@ -167,7 +167,7 @@ const PER_BATCH: &[&str] = &[
          FROM send_groups g JOIN items i ON i.id = g.item_id
               LEFT JOIN web_fields w ON w.cart_id = g.cart_id AND w.item_id = g.item_id
          WHERE g.lease_token = ?1 AND g.item_id <> 0 ORDER BY g.next_attempt_at, g.id",
-    "SELECT s.item_id, {ITEM_KEY_SQL}, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
+    "SELECT s.item_id, i.sku, w.remote_ref, SUM(s.delta), COUNT(*)
          FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
          WHERE b.id = ?1 GROUP BY s.item_id",
