@@ -134,10 +134,11 @@ const ITEM_KEY: &str = "substr(b.key, 1, 24)
 /// the item's records on the cart, which may be many (`{ITEM_KEY_SQL}` as in the source).
 const BATCH_ITEM: &[&str] = &[
     "INSERT INTO stack_log(record_id, cart_id, item_id, delta, outcome, group_key,
-                                   response, at)
-             SELECT s.id, s.cart_id, s.item_id, s.delta, ?3, {ITEM_KEY_SQL}, j.value, ?4
-             FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
-             WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = CAST(j.key AS INTEGER)",
+                               response, at)
+         SELECT s.id, s.cart_id, s.item_id, s.delta, ?3,
+                ?5 || printf('%012x', (s.item_id | ?6) - (s.item_id & ?6)), j.value, ?4
+         FROM send_groups b CROSS JOIN json_each(?2) j CROSS JOIN stack s
+         WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = CAST(j.key AS INTEGER)",
     "DELETE FROM stack WHERE group_id = ?1
                AND item_id IN (SELECT CAST(j.key AS INTEGER) FROM json_each(?2) j)",
     "INSERT INTO send_groups(cart_id, item_id, key, net_delta, workstation, state,
@@ -171,7 +172,7 @@ const PER_BATCH: &[&str] = &[
          FROM send_groups b JOIN stack s ON s.group_id = b.id JOIN items i ON i.id = s.item_id
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
          WHERE b.id = ?1 GROUP BY s.item_id",
-    "SELECT id FROM send_groups WHERE lease_token = ?1 AND item_id = 0",
+    "SELECT id, key, key_salt FROM send_groups WHERE lease_token = ?1 AND item_id = 0",
     "DELETE FROM send_groups WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM stack WHERE group_id = ?1)",
     "UPDATE send_groups SET lease_until = -1, last_response = ?3
