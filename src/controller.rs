@@ -187,6 +187,16 @@ fn refused_env(cart: &Cart, workstation: &str) -> String {
 /// another table (`controller_lock`), untouched.
 const HEARTBEAT_FORGET_MS: i64 = 7 * 86_400_000;
 
+/// A controller's housekeeping: runs `work` at the first pass and then once `every_ms` has
+/// passed since it last succeeded (`last`, Unix ms; 0: never). A failure (a busy store)
+/// is tried again next pass; the pass's report stands.
+fn housekeep(last: &AtomicI64, every_ms: i64, now: i64, work: impl FnOnce() -> bool) {
+    let at = last.load(Ordering::Relaxed);
+    if (at == 0 || now - at >= every_ms) && work() {
+        last.store(now, Ordering::Relaxed);
+    }
+}
+
 /// Per cart, the adapter built, and the cart's saving and the registry's generation it was
 /// built from.
 type AdapterCache = HashMap<CartId, ((i64, u64), Arc<dyn CartAdapter>)>;
@@ -696,40 +706,28 @@ impl<S: WebStack> StackController<S> {
 
     /// Once an hour, forgets history older than `StackHistoryDays`: the log gains a row per
     /// record sent and would otherwise grow for ever.
-    /// A failure (a busy store) is tried again next pass; the pass's report stands.
     fn forget_old_history(&self, settings: &Settings, now: i64) {
-        const EVERY_MS: i64 = 3_600_000;
-        let last = self.pruned_at.load(Ordering::Relaxed);
-        if settings.history_days == 0 || (last != 0 && now - last < EVERY_MS) {
+        if settings.history_days == 0 {
             return;
         }
-        if self
-            .stack
-            .prune_history(now - settings.history_days * 86_400_000)
-            .is_ok()
-        {
-            self.pruned_at.store(now, Ordering::Relaxed);
-        }
+        housekeep(&self.pruned_at, 3_600_000, now, || {
+            self.stack
+                .prune_history(now - settings.history_days * 86_400_000)
+                .is_ok()
+        });
     }
 
     /// At its first pass and once a day after, forgets the heartbeats last seen more than
     /// [`HEARTBEAT_FORGET_MS`] ago: the table kept a row for every workstation name ever
     /// used (PCs renamed, a controller run from many laptops), and every takeover check
     /// ([`WebStack::hand_over`]) read the dead ones. After the pass's sends, so it holds up
-    /// none. A failure (a busy store) is tried again next pass; the pass's report stands.
+    /// none.
     fn forget_dead_heartbeats(&self, now: i64) {
-        const EVERY_MS: i64 = 86_400_000;
-        let last = self.heartbeats_forgotten_at.load(Ordering::Relaxed);
-        if last != 0 && now - last < EVERY_MS {
-            return;
-        }
-        if self
-            .stack
-            .forget_heartbeats(now.saturating_sub(HEARTBEAT_FORGET_MS))
-            .is_ok()
-        {
-            self.heartbeats_forgotten_at.store(now, Ordering::Relaxed);
-        }
+        housekeep(&self.heartbeats_forgotten_at, 86_400_000, now, || {
+            self.stack
+                .forget_heartbeats(now.saturating_sub(HEARTBEAT_FORGET_MS))
+                .is_ok()
+        });
     }
 
     /// Waits for the answer to the request in flight, renewing `tokens` meanwhile (the
