@@ -9,9 +9,9 @@
 //!
 //! Both statements run on the store's own file in a transaction that is rolled back, so the
 //! stack the next step builds on is untouched. The new statement is a copy of the source's,
-//! built as the source builds it ([`new_grouping`]); [`copies_match_the_source`] fails when the
-//! source changes, so a changed statement is checked here again. The old one is the text of
-//! commit 13bd224, kept as the reference.
+//! built as the source builds it (`lease_sql::grouping`, shared with tests/scaling.rs);
+//! [`copies_match_the_source`] fails when the source changes, so a changed statement is
+//! checked here again. The old one is the text of commit 13bd224, kept as the reference.
 
 use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
 use inventory_sync::{Adjustment, Delta, OpenOptions, Reason, Store};
@@ -19,15 +19,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, ToSql};
 
-const SOURCE: &str = include_str!("../src/store/sql.rs");
-
-/// `scope_sql(a)`.
-const SCOPE: &str = "(?3 OR {a}.workstation = ?4 OR NOT EXISTS (SELECT 1 FROM heartbeats h
-              WHERE h.workstation = {a}.workstation AND h.last_seen >= ?5))";
-
-/// `first` in `first_attempt_batch`, the same before and after the rewrite.
-const FIRST: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL
-          ORDER BY m.id LIMIT 1)";
+#[path = "common/lease_sql.rs"]
+mod lease_sql;
+use lease_sql::{
+    BATCHES, BEHIND_BATCHES, BEHIND_GROUP, BEHIND_ONE_BATCH, FIRST, NEW_BATCH, RETRYING, SCOPE,
+};
 
 /// The grouping statement of `first_attempt_batch` before the rewrite (13bd224), verbatim.
 const OLD_GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
@@ -53,79 +49,9 @@ const OLD_GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
                      AND y.group_id IS NULL AND y.workstation <> p.workstation),
                    9223372036854775807))";
 
-/// Whether the cart has a group in flight or waiting to retry, asked once per batch.
-const RETRYING: &str = "SELECT EXISTS (SELECT 1 FROM send_groups INDEXED BY send_groups_due
-                 WHERE cart_id = ?1 AND state = 'pending' AND item_id <> 0)";
-
-/// `{behind_group}` while [`RETRYING`] holds.
-const BEHIND_GROUP: &str = "AND NOT EXISTS (SELECT 1 FROM send_groups o
-                         WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                           AND o.state = 'pending')";
-
-/// The cart's batches other than the one being made (`?2`).
-const BATCHES: &str = "SELECT id FROM send_groups INDEXED BY send_groups_batches
-             WHERE cart_id = ?1 AND item_id = 0 AND id <> ?2";
-
-/// `{behind_batch}` when [`BATCHES`] found exactly one (bound as `?9`).
-const BEHIND_ONE_BATCH: &str = "AND NOT EXISTS (SELECT 1 FROM stack f
-                         WHERE f.group_id = ?9 AND f.item_id = s.item_id)";
-
-/// `{behind_batch}` when [`BATCHES`] found more than one.
-const BEHIND_BATCHES: &str = "AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
-                         WHERE b.cart_id = ?1 AND b.item_id = 0
-                           AND f.group_id = b.id AND f.item_id = s.item_id)";
-
-/// The grouping statement of `first_attempt_batch` since the rewrite.
-const NEW_GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
-             SELECT x.id FROM (SELECT s.item_id, s.workstation, s.id, s.stop
-                   FROM (SELECT s.item_id, s.workstation, s.id,
-                                (SELECT e.id FROM stack e
-                                 WHERE e.cart_id = ?1 AND e.item_id = s.item_id
-                                   AND e.id >= {first} AND e.id <> s.id AND e.group_id IS NULL
-                                   AND (e.id < s.id OR e.workstation <> s.workstation)
-                                 ORDER BY e.id LIMIT 1) AS stop
-                         FROM stack s
-                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                         ORDER BY s.id LIMIT ?8) s
-                   WHERE (s.stop IS NULL OR s.stop > s.id)
-                     {behind_group}
-                     {behind_batch}
-                   LIMIT ?6) p
-             CROSS JOIN stack x
-             WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= p.id
-               AND (x.id = p.id OR (x.workstation = p.workstation AND x.group_id IS NULL))
-               AND x.id < COALESCE(p.stop, 9223372036854775807))";
-
-/// The batch row `first_attempt_batch` inserts before it groups.
-const NEW_BATCH: &str =
-    "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
-                                 state, next_attempt_at, created_at, lease_token,
-                                 lease_until, unsettled)
-         VALUES (?1, 0, ?2, ?3, 0, ?4, 'pending', ?5, ?5, ?6, ?7, 1)";
-
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[test]
 fn copies_match_the_source() {
-    let source = squash(SOURCE);
-    for s in [
-        SCOPE,
-        FIRST,
-        RETRYING,
-        BEHIND_GROUP,
-        BATCHES,
-        BEHIND_ONE_BATCH,
-        BEHIND_BATCHES,
-        NEW_GROUPING,
-        NEW_BATCH,
-    ] {
-        assert!(
-            source.contains(&squash(s)),
-            "src/store/sql.rs no longer holds this statement; update tests/lease_equivalence.rs:\n{s}"
-        );
-    }
+    lease_sql::assert_in_source(&[]);
 }
 
 /// What one lease asks of the grouping: the cart, the scope, the room and the window.
@@ -228,11 +154,7 @@ fn new_choice(c: &mut Connection, ask: &Ask) -> (Vec<i64>, (bool, usize)) {
         1 => BEHIND_ONE_BATCH,
         _ => BEHIND_BATCHES,
     };
-    let sql = NEW_GROUPING
-        .replacen("{}", &SCOPE.replace("{a}", "s"), 1)
-        .replace("{first}", FIRST)
-        .replace("{behind_group}", behind_group)
-        .replace("{behind_batch}", behind_batch);
+    let sql = lease_sql::grouping(behind_group, behind_batch);
     let mut bound: Vec<&dyn ToSql> = vec![
         &ask.cart,
         &ask.now,

@@ -4,18 +4,18 @@
 //! them (its virtual-machine steps) is the same on a small and on a large stack. So is the
 //! cost of what a pass reports, of a manual run's wait, and of the troubleshooting view.
 //!
-//! The statements are copies of those in `src/store/sql.rs`; [`copies_match_the_source`] fails when the source changes, so a changed
-//! query is re-checked here rather than silently passing on stale text.
+//! The statements are copies of those in `src/store/sql.rs` (the lease's own in
+//! tests/common/lease_sql.rs, shared with tests/lease_equivalence.rs);
+//! [`copies_match_the_source`] fails when the source changes, so a changed query is
+//! re-checked here rather than silently passing on stale text.
 
 use inventory_sync::stack::{LeaseScope, SqliteStack, Transition, WebStack};
 use inventory_sync::{Adjustment, Delta, OpenOptions, Reason, StackState, Store};
 use rusqlite::{Connection, StatementStatus};
 
-const SOURCE: &str = include_str!("../src/store/sql.rs");
-
-/// `scope_sql(a)` in `lease()`.
-const SCOPE: &str = "(?3 OR {a}.workstation = ?4 OR NOT EXISTS (SELECT 1 FROM heartbeats h
-              WHERE h.workstation = {a}.workstation AND h.last_seen >= ?5))";
+#[path = "common/lease_sql.rs"]
+mod lease_sql;
+use lease_sql::{BATCHES, BEHIND_BATCHES, GROUPING, NEW_BATCH, RETRYING, SCOPE};
 
 /// Groups due for a retry, oldest first (`{}` is the scope).
 const DUE: &str = "SELECT g.id FROM send_groups g
@@ -34,55 +34,6 @@ const DUE: &str = "SELECT g.id FROM send_groups g
 const CANDIDATES: &str = "FROM stack s
                          WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
                          ORDER BY s.id LIMIT ?8";
-
-/// The first of each item's records among them, unless an older one waits or the item is in
-/// flight: the items of a first-attempt batch (`{}` is the scope of `s`).
-/// `stop` is where the item's run ends: its first waiting record older than the window's
-/// (then the item may not go) or newer and another workstation's.
-const FIRSTS: &str = "SELECT s.item_id, s.workstation, s.id, s.stop
-                   FROM (SELECT s.item_id, s.workstation, s.id,
-                                (SELECT e.id FROM stack e
-                                 WHERE e.cart_id = ?1 AND e.item_id = s.item_id
-                                   AND e.id >= {first} AND e.id <> s.id AND e.group_id IS NULL
-                                   AND (e.id < s.id OR e.workstation <> s.workstation)
-                                 ORDER BY e.id LIMIT 1) AS stop
-                         FROM stack s
-                         WHERE s.cart_id = ?1 AND s.group_id IS NULL AND {}
-                         ORDER BY s.id LIMIT ?8) s
-                   WHERE (s.stop IS NULL OR s.stop > s.id)
-                     {behind_group}
-                     {behind_batch}
-                   LIMIT ?6";
-
-/// `{behind_group}` in [`FIRSTS`] while the cart has a group in flight or waiting to retry
-/// (the stores these tests build have), asked once of the cart ([`RETRYING`]); empty else.
-const BEHIND_GROUP: &str = "AND NOT EXISTS (SELECT 1 FROM send_groups o
-                         WHERE o.cart_id = ?1 AND o.item_id = s.item_id
-                           AND o.state = 'pending')";
-
-/// `{behind_batch}` in [`FIRSTS`] while the cart has more than one batch besides the one
-/// being made; with one, the same probe of that batch by its id; with none, empty.
-const BEHIND_BATCH: &str = "AND NOT EXISTS (SELECT 1 FROM send_groups b CROSS JOIN stack f
-                         WHERE b.cart_id = ?1 AND b.item_id = 0
-                           AND f.group_id = b.id AND f.item_id = s.item_id)";
-
-/// The cart's batches but the one being made: through their index, a few rows.
-const BATCHES: &str = "SELECT id FROM send_groups INDEXED BY send_groups_batches
-             WHERE cart_id = ?1 AND item_id = 0 AND id <> ?2";
-
-/// Whether the cart has a group in flight or waiting to retry: through the index of due
-/// groups, never walking a refused SKU's bypassed ones.
-const RETRYING: &str = "SELECT EXISTS (SELECT 1 FROM send_groups INDEXED BY send_groups_due
-                 WHERE cart_id = ?1 AND state = 'pending' AND item_id <> 0)";
-
-/// The batch takes those items' ungrouped records, each item's of one workstation up to
-/// another's (`{FIRSTS}` as above).
-const GROUPING: &str = "UPDATE stack SET group_id = ?7 WHERE id IN (
-             SELECT x.id FROM ({FIRSTS}) p
-             CROSS JOIN stack x
-             WHERE x.cart_id = ?1 AND x.item_id = p.item_id AND x.id >= p.id
-               AND (x.id = p.id OR (x.workstation = p.workstation AND x.group_id IS NULL))
-               AND x.id < COALESCE(p.stop, 9223372036854775807))";
 
 /// Whether anything of a cart waits ungrouped, as `stack_has_waiting()` (every pass) and
 /// `backlog_grouped()` (every lease) ask it, and `WAITING` too: of the ungrouped records'
@@ -106,11 +57,6 @@ const LEASED: &[&str] = &[
     "UPDATE send_groups INDEXED BY send_groups_token SET lease_token = NULL, lease_until = 0
          WHERE cart_id = ?1 AND lease_token IS NOT NULL",
 ];
-
-/// The cart's oldest waiting record, of any workstation, where the grouping's walk for an
-/// item's older records starts (`{first}` in the source).
-const FIRST: &str = "(SELECT m.id FROM stack m WHERE m.cart_id = ?1 AND m.group_id IS NULL
-          ORDER BY m.id LIMIT 1)";
 
 /// The later records a refused change reads at each lease (`refused_take_later`).
 const REFUSED_TAIL: &str = "SELECT id, delta, group_id FROM stack
@@ -159,10 +105,7 @@ const PER_BATCH: &[&str] = &[
     "SELECT DISTINCT item_id FROM stack WHERE group_id = ?1",
     "SELECT COUNT(*) FROM stack WHERE group_id = ?1",
     "DELETE FROM stack WHERE group_id = ?1",
-    "INSERT INTO send_groups(cart_id, item_id, key, key_salt, net_delta, workstation,
-                                     state, next_attempt_at, created_at, lease_token,
-                                     lease_until, unsettled)
-             VALUES (?1, 0, ?2, ?3, 0, ?4, 'pending', ?5, ?5, ?6, ?7, 1)",
+    NEW_BATCH,
     "SELECT g.id, g.key, g.item_id, i.sku, w.remote_ref, g.net_delta, g.attempts,
                 (SELECT COUNT(*) FROM stack s WHERE s.group_id = g.id), g.unsettled > 1
          FROM send_groups g JOIN items i ON i.id = g.item_id
@@ -229,20 +172,14 @@ const WAITING: &str = "SELECT (CASE WHEN ?2 = 'pending' AND EXISTS (SELECT 1 FRO
 const ITEM_RECORDS: &str = "SELECT COUNT(*) FROM carts k CROSS JOIN stack s
          WHERE s.cart_id = k.id AND s.item_id = ?1";
 
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn with_scope(template: &str, alias: &str) -> String {
     template.replace("{}", &SCOPE.replace("{a}", alias))
 }
 
+/// [`lease_sql::FIRSTS`] with both probes, as the stores these tests build (a group waiting
+/// to retry, several batches) have it.
 fn firsts() -> String {
-    FIRSTS
-        .replacen("{}", &SCOPE.replace("{a}", "s"), 1)
-        .replace("{first}", FIRST)
-        .replace("{behind_group}", BEHIND_GROUP)
-        .replace("{behind_batch}", BEHIND_BATCH)
+    lease_sql::firsts(lease_sql::BEHIND_GROUP, BEHIND_BATCHES)
 }
 
 /// A copied statement as it runs: its placeholders filled as the source fills them.
@@ -257,22 +194,10 @@ fn expand(sql: &str) -> String {
 
 #[test]
 fn copies_match_the_source() {
-    let source = squash(SOURCE);
-    let grouping_head = GROUPING.split("({FIRSTS})").next().unwrap_or_default();
-    let grouping_tail = GROUPING.split("({FIRSTS})").nth(1).unwrap_or_default();
-    for s in [
-        SCOPE,
+    let own: Vec<&str> = [
         DUE,
         CANDIDATES,
-        FIRSTS,
-        BEHIND_GROUP,
-        RETRYING,
-        BEHIND_BATCH,
-        BATCHES,
-        grouping_head,
-        grouping_tail,
         ITEM_KEY,
-        FIRST,
         ITEM_RECORDS,
         WAITING,
         UNSENT,
@@ -297,12 +222,9 @@ fn copies_match_the_source() {
     .chain(BATCH_ITEM)
     .chain(UNGROUPED_EXISTS)
     .chain(LEASED)
-    {
-        assert!(
-            source.contains(&squash(s)),
-            "src/store/sql.rs no longer holds this statement; update tests/scaling.rs:\n{s}"
-        );
-    }
+    .copied()
+    .collect();
+    lease_sql::assert_in_source(&own);
 }
 
 /// A store with one real-time cart (never reached) and `n` pending records over `n` items.
