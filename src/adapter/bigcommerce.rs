@@ -37,7 +37,10 @@
 //!
 //! Items go by SKU. Unknown SKUs are found before writing, with one `sku:in` read per 50 SKUs
 //! not yet seen by this adapter, so one unknown SKU fails alone instead of a 422 for the whole
-//! batch. Should a 422 still come (an item that needs an absolute count before a relative one,
+//! batch. A SKU `sku:in` does not find is looked for padded with blanks (`TEE ` for TEE, as
+//! Get QOH reads it), by one read of the location's whole listing kept five minutes, and
+//! written by its variant id (`BigCommerceAdapter::padded`; until 2026-12-05 every change of
+//! such a SKU failed as unknown while Get QOH took its count, and the shop oversold). Should a 422 still come (an item that needs an absolute count before a relative one,
 //! a quantity out of range), the refused part is halved and sent again until the refused
 //! items stand alone; the others are applied. An item refused alone as "tracked by product,
 //! please update stock by product id" goes again, and from then on, by the product id its
@@ -118,6 +121,10 @@ pub const MAX_PACING: Duration = Duration::from_secs(30);
 /// items changed in the last minute for a later run.
 pub const DEFAULT_READ_LAG: Duration = Duration::from_secs(60);
 const SKUS_PER_CHECK: usize = 50;
+/// How long the index of the location's padded SKUs is kept ([`BigCommerceAdapter::padded`]):
+/// an unknown SKU sent again within it costs no read of the whole listing. A padded SKU made
+/// meanwhile is found once it is past.
+const PADDED_INDEX_TTL: Duration = Duration::from_secs(300);
 /// At most this many bytes of SKUs in one `sku:in` query, as the query writes them: with the
 /// rest of the URL, well within the 8 KB request line front ends take.
 const SKU_QUERY_BYTES: usize = 4000;
@@ -141,6 +148,35 @@ pub struct BigCommerceAdapter {
     secrets: Vec<String>,
     /// See [`CartAdapter::read_lag`] and [`BigCommerceAdapter::with_read_lag`].
     read_lag: Duration,
+    /// The variant id of each SKU found only padded on the shop (`TEE ` for TEE), which its
+    /// changes are written by ([`BigCommerceAdapter::padded`]).
+    aliases: Mutex<HashMap<String, u64>>,
+    /// When the location's listing was last read for padded SKUs, and those it holds by
+    /// their trimmed form ([`BigCommerceAdapter::padded_index`]).
+    padded_index: Mutex<Option<PaddedIndex>>,
+}
+
+/// When the location's listing was read for padded SKUs, and the items listed with one, by
+/// the SKU trimmed.
+type PaddedIndex = (Instant, HashMap<String, Vec<Listed>>);
+
+/// What a lookup asks the location's items for.
+#[derive(Clone, Copy)]
+enum Filter<'a> {
+    /// Every item (Get QOH's listing, the padded index).
+    All,
+    /// `sku:in`.
+    Skus(&'a [&'a str]),
+    /// `variant_id:in`.
+    Variants(&'a [u64]),
+}
+
+/// What [`BigCommerceAdapter::lookup`] found: each SKU's listing by the SKU asked, and why a
+/// SKU listed only padded on more than one item is not sent.
+#[derive(Default)]
+struct Found {
+    listed: HashMap<String, Listed>,
+    twins: HashMap<String, String>,
 }
 
 /// One page of the location's items, and what BigCommerce says of the whole listing.
@@ -156,10 +192,16 @@ struct ItemsPage {
 }
 
 /// An item as listed: its SKU, its on-hand count, and its identity (variant or product).
+#[derive(Clone)]
 struct Listed {
     sku: String,
     count: i64,
     id: Option<String>,
+    /// `identity.variant_id`: how a SKU found only padded is written and read again
+    /// ([`BigCommerceAdapter::padded`]).
+    variant: Option<u64>,
+    /// `identity.product_id`.
+    product: Option<u64>,
     /// The location's safety stock for the item (`settings.safety_stock`): kept off the
     /// storefront, and below which BigCommerce takes no relative adjustment.
     safety: i64,
@@ -280,6 +322,8 @@ impl BigCommerceAdapter {
             listed: Mutex::new(HashSet::new()),
             secrets: vec![token.expose().to_owned()],
             read_lag: DEFAULT_READ_LAG,
+            aliases: Mutex::new(HashMap::new()),
+            padded_index: Mutex::new(None),
         })
     }
 
@@ -424,15 +468,22 @@ impl BigCommerceAdapter {
         &self,
         page: u32,
         limit: u32,
-        skus: Option<&[&str]>,
+        filter: Filter<'_>,
     ) -> std::result::Result<ItemsPage, CartError> {
         let mut url = self.url(&format!("locations/{}/items", self.location));
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("page", &page.to_string());
             q.append_pair("limit", &limit.to_string());
-            if let Some(s) = skus {
-                q.append_pair("sku:in", &s.join(","));
+            match filter {
+                Filter::All => {}
+                Filter::Skus(s) => {
+                    q.append_pair("sku:in", &s.join(","));
+                }
+                Filter::Variants(v) => {
+                    let ids: Vec<String> = v.iter().map(u64::to_string).collect();
+                    q.append_pair("variant_id:in", &ids.join(","));
+                }
             }
         }
         // 404: the store has no such location (or no such store hash): a setting only the
@@ -488,6 +539,8 @@ impl BigCommerceAdapter {
                     sku: sku.to_owned(),
                     count,
                     id,
+                    variant: identity["variant_id"].as_u64(),
+                    product: identity["product_id"].as_u64(),
                     safety: d["settings"]["safety_stock"].as_i64().unwrap_or(0),
                 })
             })
@@ -514,38 +567,198 @@ impl BigCommerceAdapter {
         skus: &[&str],
         for_what: &str,
     ) -> std::result::Result<HashMap<String, i64>, CartError> {
-        let mut out = HashMap::new();
+        Ok(self
+            .looked_up(skus, for_what)?
+            .listed
+            .into_iter()
+            .map(|(sku, l)| (sku, l.count))
+            .collect())
+    }
+
+    /// [`Self::lookup`], a refusal made [`CartError::Unavailable`] as [`Self::levels`] says.
+    fn looked_up(&self, skus: &[&str], for_what: &str) -> std::result::Result<Found, CartError> {
+        self.lookup(skus).map_err(|e| match e {
+            CartError::Rejected(m) => {
+                CartError::Unavailable(format!("bigcommerce refused the read of {for_what}: {m}"))
+            }
+            e => e,
+        })
+    }
+
+    /// The listing of each of `skus` the location has (all pages), by the SKU asked, marking
+    /// them known: first exactly as `sku:in` answers (one read per [`query_chunks`] run, the
+    /// requests of a catalogue whose SKUs all match); then, only for the SKUs not found so,
+    /// an item whose SKU is the one asked padded with blanks ([`Self::padded`]).
+    fn lookup(&self, skus: &[&str]) -> std::result::Result<Found, CartError> {
+        let mut found = Found::default();
+        // Items a `sku:in` answered with the SKU asked padded (a filter comparing as MySQL's
+        // padding collations do would): candidates for free, should the exact one be missing.
+        let mut padded: HashMap<String, Vec<Listed>> = HashMap::new();
         for chunk in query_chunks(skus) {
             let mut page = 1;
             loop {
-                let listing =
-                    self.items_page(page, MAX_LIMIT, Some(chunk))
-                        .map_err(|e| match e {
-                            CartError::Rejected(m) => CartError::Unavailable(format!(
-                                "bigcommerce refused the read of {for_what}: {m}"
-                            )),
-                            e => e,
-                        })?;
-                out.extend(
-                    listing
-                        .items
-                        .into_iter()
-                        .filter(|i| chunk.contains(&i.sku.as_str()))
-                        .map(|i| (i.sku, i.count)),
-                );
+                let listing = self.items_page(page, MAX_LIMIT, Filter::Skus(chunk))?;
+                for i in listing.items {
+                    if chunk.contains(&i.sku.as_str()) {
+                        found.listed.insert(i.sku.clone(), i);
+                    } else if chunk.contains(&i.sku.trim()) {
+                        padded.entry(i.sku.trim().to_owned()).or_default().push(i);
+                    }
+                }
                 if page >= listing.pages {
                     break;
                 }
                 page += 1;
             }
         }
-        self.known.lock().extend(out.keys().cloned());
-        Ok(out)
+        let missing: Vec<&str> = skus
+            .iter()
+            .copied()
+            .filter(|s| !found.listed.contains_key(*s))
+            .collect();
+        if !missing.is_empty() {
+            self.padded(&missing, padded, &mut found)?;
+        }
+        self.known.lock().extend(found.listed.keys().cloned());
+        Ok(found)
     }
 
-    /// SKUs this adapter has not seen yet that the store does not have. SKUs holding a comma
+    /// Finds the items of `missing` (SKUs `sku:in` did not answer exactly) whose SKU is the
+    /// one asked with blanks around it (`TEE ` for TEE: imported by CSV past BigCommerce's own
+    /// trimming), as Get QOH reads such a listing (trimmed, as the store reads SKUs), so the
+    /// store's changes reach the item Get QOH takes counts from.
+    ///
+    /// BigCommerce documents `sku:in` only as "a list of `sku` separated by comma" on the
+    /// location's items (and the catalogue's `sku` and `sku:in` filters of variants no
+    /// better): not whether it pads, trims the listed values, or compares exactly, and it has
+    /// no filter by part of a SKU. So nothing is asked in a padded form: the location's whole
+    /// listing (`GET locations/{id}/items`, [`MAX_LIMIT`] a page, one request per thousand
+    /// items) is read once and kept as an index of its padded SKUs for
+    /// [`PADDED_INDEX_TTL`] (and until the next manual run); an item found there is read again
+    /// by its `variant_id:in` (documented and exact) where the index is older than this call,
+    /// and from then on written by its `variant_id`, which the adjustments take as they take
+    /// a `sku`. A catalogue whose SKUs all match exactly never reads the listing; an unknown
+    /// SKU costs the listing's read at most once per [`PADDED_INDEX_TTL`].
+    ///
+    /// A SKU found so on two items (`TEE ` and ` TEE`) is refused, naming both: neither is
+    /// surely the item's (Get QOH applies neither count either). A SKU also listed exactly is
+    /// never looked up here: the exact item takes the change, as it did before padded SKUs
+    /// were looked for, and the padded twin none. Finding that twin would take this lookup for
+    /// every SKU of every call; and the exact item is the one BigCommerce itself names by the
+    /// SKU (an adjustment by `sku`, the storefront's search by SKU), so no count lands on an
+    /// item whose SKU is not the store's.
+    fn padded(
+        &self,
+        missing: &[&str],
+        mut candidates: HashMap<String, Vec<Listed>>,
+        found: &mut Found,
+    ) -> std::result::Result<(), CartError> {
+        let mut fresh = !candidates.is_empty();
+        if missing.iter().any(|s| !candidates.contains_key(*s)) {
+            let (index, read_now) = self.padded_index()?;
+            fresh = read_now;
+            for s in missing {
+                if let Some(c) = index.get(*s) {
+                    candidates
+                        .entry((*s).to_owned())
+                        .or_insert_with(|| c.clone());
+                }
+            }
+        }
+        let mut single: Vec<(&str, Listed)> = Vec::new();
+        for s in missing {
+            match candidates.remove(*s).unwrap_or_default().as_slice() {
+                [] => {}
+                [one] => single.push((s, one.clone())),
+                many => {
+                    let names: Vec<String> = many.iter().map(|l| format!("{:?}", l.sku)).collect();
+                    found.twins.insert(
+                        (*s).to_owned(),
+                        format!(
+                            "sku {s}: bigcommerce lists it padded with blanks on more than one item ({}), none of them surely the item's; nothing was sent: fix the shop's SKUs",
+                            names.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if single.is_empty() {
+            return Ok(());
+        }
+        // Read again by variant id where the index is older than this call: its counts are
+        // the index's, and the item may have changed its SKU since.
+        let now: HashMap<u64, Listed> = if fresh {
+            single
+                .iter()
+                .filter_map(|(_, l)| Some((l.variant?, l.clone())))
+                .collect()
+        } else {
+            let ids: Vec<u64> = single.iter().filter_map(|(_, l)| l.variant).collect();
+            let mut now = HashMap::new();
+            for chunk in ids.chunks(SKUS_PER_CHECK) {
+                let listing = self.items_page(1, MAX_LIMIT, Filter::Variants(chunk))?;
+                now.extend(
+                    listing
+                        .items
+                        .into_iter()
+                        .filter_map(|l| Some((l.variant?, l))),
+                );
+            }
+            now
+        };
+        let mut products = self.products.lock();
+        let mut aliases = self.aliases.lock();
+        for (s, l) in single {
+            let Some(variant) = l.variant else { continue };
+            let Some(item) = now.get(&variant).filter(|i| i.sku.trim() == s) else {
+                continue;
+            };
+            aliases.insert(s.to_owned(), variant);
+            if let Some(id) = item.product {
+                products
+                    .entry(s.to_owned())
+                    .and_modify(|p| p.id = id)
+                    .or_insert(Product { id, by_id: false });
+            }
+            found.listed.insert(s.to_owned(), item.clone());
+        }
+        Ok(())
+    }
+
+    /// The padded SKUs of the location's listing, by their trimmed form, and whether it was
+    /// read by this call: kept for [`PADDED_INDEX_TTL`] ([`Self::padded`]).
+    fn padded_index(&self) -> std::result::Result<(HashMap<String, Vec<Listed>>, bool), CartError> {
+        if let Some((at, index)) = &*self.padded_index.lock() {
+            if at.elapsed() < PADDED_INDEX_TTL {
+                return Ok((index.clone(), false));
+            }
+        }
+        let mut index: HashMap<String, Vec<Listed>> = HashMap::new();
+        let mut page = 1;
+        loop {
+            let listing = self.items_page(page, MAX_LIMIT, Filter::All)?;
+            for i in listing.items {
+                let trimmed = i.sku.trim();
+                if trimmed != i.sku && !trimmed.is_empty() {
+                    index.entry(trimmed.to_owned()).or_default().push(i);
+                }
+            }
+            if page >= listing.pages {
+                break;
+            }
+            page += 1;
+        }
+        *self.padded_index.lock() = Some((Instant::now(), index.clone()));
+        Ok((index, true))
+    }
+
+    /// Why each SKU this adapter has not seen yet cannot be sent: the store does not have it,
+    /// or has it only padded on more than one item ([`Self::padded`]). SKUs holding a comma
     /// cannot go in `sku:in`: they are sent unchecked.
-    fn unknown_skus(&self, skus: &[&str]) -> std::result::Result<HashSet<String>, CartError> {
+    fn unknown_skus(
+        &self,
+        skus: &[&str],
+    ) -> std::result::Result<HashMap<String, String>, CartError> {
         let unchecked: Vec<&str> = {
             let known = self.known.lock();
             let mut v: Vec<&str> = skus
@@ -558,13 +771,16 @@ impl BigCommerceAdapter {
             v
         };
         if unchecked.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(HashMap::new());
         }
-        let found = self.levels(&unchecked, SEND_CHECK)?;
+        let mut found = self.looked_up(&unchecked, SEND_CHECK)?;
         Ok(unchecked
             .into_iter()
-            .filter(|s| !found.contains_key(*s))
-            .map(str::to_owned)
+            .filter(|s| !found.listed.contains_key(*s))
+            .map(|s| {
+                let why = found.twins.remove(s).unwrap_or_else(|| unknown_message(s));
+                (s.to_owned(), why)
+            })
             .collect())
     }
 
@@ -589,6 +805,7 @@ impl BigCommerceAdapter {
         products.remove(sku);
         drop(products);
         self.known.lock().remove(sku);
+        self.aliases.lock().remove(sku);
         true
     }
 
@@ -609,11 +826,11 @@ impl BigCommerceAdapter {
     ) -> std::result::Result<Option<SendOutcome>, CartError> {
         // A read refused (a 4xx of its own) says nothing of the sale: tried again, as a
         // refusal for stock is, not failed by it.
-        let listed = match self.items_page(1, MAX_LIMIT, Some(&[sku])) {
+        let listed = match self.lookup(&[sku]) {
             Err(CartError::Rejected(_)) => return Ok(None),
             read => read?,
         };
-        let Some(item) = listed.items.into_iter().find(|l| l.sku == sku) else {
+        let Some(item) = listed.listed.get(sku) else {
             return Ok(None);
         };
         let target = item.count + delta;
@@ -688,15 +905,20 @@ impl BigCommerceAdapter {
         items: &[(&str, i64)],
     ) -> std::result::Result<std::result::Result<(), (String, String)>, CartError> {
         let products = self.products.lock();
+        let aliases = self.aliases.lock();
+        // A SKU found only padded (`TEE ` for TEE) by the variant id it was found with: its
+        // own SKU, as the store writes it, names no item.
         let body = json!({
             "reason": "inventory_sync",
             "items": items.iter().map(|(sku, q)| {
-                match products.get(*sku).filter(|p| p.by_id) {
-                    Some(p) => json!({"location_id": self.location, "product_id": p.id, "quantity": q}),
-                    None => json!({"location_id": self.location, "sku": sku, "quantity": q}),
+                match (products.get(*sku).filter(|p| p.by_id), aliases.get(*sku)) {
+                    (Some(p), _) => json!({"location_id": self.location, "product_id": p.id, "quantity": q}),
+                    (None, Some(v)) => json!({"location_id": self.location, "variant_id": v, "quantity": q}),
+                    (None, None) => json!({"location_id": self.location, "sku": sku, "quantity": q}),
                 }
             }).collect::<Vec<_>>(),
         });
+        drop(aliases);
         drop(products);
         let url = self.url(if relative {
             "adjustments/relative"
@@ -951,10 +1173,8 @@ fn insufficient_stock(message: &str) -> bool {
     m.contains("insufficient stock") || m.contains("insufficient inventory")
 }
 
-fn unknown(sku: &str) -> SendOutcome {
-    SendOutcome::Failed {
-        message: format!("sku {sku}: no BigCommerce product or variant has this SKU (unknown SKU)"),
-    }
+fn unknown_message(sku: &str) -> String {
+    format!("sku {sku}: no BigCommerce product or variant has this SKU (unknown SKU)")
 }
 
 /// The adapter's answers with its credentials scrubbed (a proxy or an error page may quote
@@ -963,6 +1183,17 @@ fn unknown(sku: &str) -> SendOutcome {
 impl CartAdapter for BigCommerceAdapter {
     fn begin_manual_run(&self) {
         self.set_once.clear();
+        // A manual run reads the padded SKUs afresh: the owner may just have fixed them, or
+        // made the SKU exactly, which then takes the changes (`padded`). Each SKU found
+        // padded is looked up again, exactly first.
+        *self.padded_index.lock() = None;
+        let padded: Vec<String> = self.aliases.lock().drain().map(|(sku, _)| sku).collect();
+        let mut known = self.known.lock();
+        let mut products = self.products.lock();
+        for sku in padded {
+            known.remove(&sku);
+            products.remove(&sku);
+        }
     }
     fn update_mode(&self) -> UpdateMode {
         Self::UPDATE_MODE
@@ -1021,8 +1252,10 @@ impl BigCommerceAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         let mut items = Vec::new();
         for (i, d) in deltas.iter().enumerate() {
-            if unknown_skus.contains(&d.sku) {
-                out[i] = Some(unknown(&d.sku));
+            if let Some(why) = unknown_skus.get(&d.sku) {
+                out[i] = Some(SendOutcome::Failed {
+                    message: why.clone(),
+                });
             } else if d.delta.unsigned_abs() > MAX_QUANTITY as u64 {
                 out[i] = Some(SendOutcome::Failed {
                     message: format!(
@@ -1046,7 +1279,7 @@ impl BigCommerceAdapter {
         let unknown_skus = self.unknown_skus(&skus)?;
         let checked: Vec<&str> = sets
             .iter()
-            .filter(|s| s.expected.is_some() && !unknown_skus.contains(&s.sku))
+            .filter(|s| s.expected.is_some() && !unknown_skus.contains_key(&s.sku))
             .map(|s| s.sku.as_str())
             .collect();
         let current = if checked.is_empty() {
@@ -1058,8 +1291,10 @@ impl BigCommerceAdapter {
         let mut items = Vec::new();
         let mut expected_of = HashMap::new();
         for (i, s) in sets.iter().enumerate() {
-            if unknown_skus.contains(&s.sku) {
-                out[i] = Some(unknown(&s.sku));
+            if let Some(why) = unknown_skus.get(&s.sku) {
+                out[i] = Some(SendOutcome::Failed {
+                    message: why.clone(),
+                });
             } else if !(0..=MAX_QUANTITY).contains(&s.qoh) {
                 out[i] = Some(SendOutcome::Failed {
                     message: format!(
@@ -1127,7 +1362,7 @@ impl BigCommerceAdapter {
             Some(c) => Cursor::parse(c)?,
         };
         let listing = loop {
-            let listing = self.items_page(at.page, limit, None)?;
+            let listing = self.items_page(at.page, limit, Filter::All)?;
             match (at.total, listing.total) {
                 (Some(was), Some(now)) if was != now => {
                     if at.restarts >= RESTARTS {
@@ -1255,7 +1490,8 @@ impl BigCommerceAdapter {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|v| v["sku"].as_str() == Some(sku.as_str()));
+                // Trimmed: a SKU found only padded (`TEE ` for TEE) is its variant's too.
+                .find(|v| v["sku"].as_str().map(str::trim) == Some(sku.trim()));
             let options: Vec<(String, String)> = variant
                 .and_then(|v| v["option_values"].as_array())
                 .into_iter()

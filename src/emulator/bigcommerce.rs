@@ -8,9 +8,13 @@
 //!   item or location, or a quantity outside 0..=2,147,483,647 after the change, answers 422
 //!   and changes nothing; the 422 names the refused items by identity in its `title`
 //!   (`Items with identity: [sku A, sku B] …`) with an empty `errors`, as the reference shows. Relative adjustments carry no idempotency key.
-//! - `GET locations/{location_id}/items?page=&limit=&sku:in=` → `data` of `identity`,
-//!   `available_to_sell`, `total_inventory_onhand`, `settings`, and `meta.pagination`; limit
-//!   1–1000 (default 50).
+//! - `GET locations/{location_id}/items?page=&limit=&sku:in=&variant_id:in=` → `data` of
+//!   `identity`, `available_to_sell`, `total_inventory_onhand`, `settings`, and
+//!   `meta.pagination`; limit 1–1000 (default 50). `sku:in` compares each SKU exactly, blanks
+//!   and case included: a SKU held padded ([`super::Emulator::set_qoh`] with `"TEE "`, as a
+//!   CSV import past BigCommerce's own trimming leaves one) answers only its padded form.
+//!   BigCommerce documents no other comparison, so the adapter may rely on no other (it finds
+//!   padded SKUs by the whole listing and `variant_id:in`).
 //! - `GET /stores/{store_hash}/v3/catalog/products?id:in=&include=variants&include_fields=`:
 //!   the products asked for, with `name` and `sku`, and their variants' `sku` and
 //!   `option_values` (`option_display_name`, `label`) as
@@ -332,6 +336,7 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
     let mut page = 1usize;
     let mut limit = 50usize;
     let mut skus: Option<Vec<String>> = None;
+    let mut variants: Option<Vec<u64>> = None;
     for (k, v) in pairs {
         match k.as_str() {
             "page" => match v.parse() {
@@ -343,6 +348,16 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
                 _ => return bc_error(422, format!("limit must be 1 to {MAX_LIMIT}")),
             },
             "sku:in" => skus = Some(v.split(',').map(str::to_owned).collect()),
+            "variant_id:in" => {
+                match v
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<u64>, _>>()
+                {
+                    Ok(ids) => variants = Some(ids),
+                    Err(_) => return bc_error(422, "variant_id:in must list whole numbers"),
+                }
+            }
             _ => {}
         }
     }
@@ -350,6 +365,11 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
     let list: Vec<String> = counts
         .keys()
         .filter(|s| skus.as_ref().map_or(true, |f| f.contains(s)))
+        .filter(|s| {
+            variants.as_ref().map_or(true, |v| {
+                cart.ids.get(s.as_str()).is_some_and(|id| v.contains(id))
+            })
+        })
         .cloned()
         .collect();
     let total = list.len();
