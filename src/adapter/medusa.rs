@@ -83,7 +83,10 @@
 //! SKU → inventory item id: a `remote_ref` (`iitem_…`) is used as is; otherwise the id comes
 //! from `GET /admin/inventory-items?sku=…` and is cached; every write reads its items first,
 //! and a cached id Medusa now answers another SKU for (the owner gave the SKU to another
-//! item) is looked up by SKU again. With
+//! item) is looked up by SKU again. A SKU the exact lookup does not find is searched for
+//! padded with blanks (`TEE ` for TEE, as Get QOH reads it), one `q` search each
+//! (`MedusaAdapter::padded`; until 2026-12-05 every change of such a SKU failed as unknown
+//! while Get QOH took its count, and the shop oversold). With
 //! `email` + `password` the adapter logs in once, keeps the JWT in memory, and logs in again
 //! once when Medusa answers 401 (an expired token); a secret `api_key` is sent on every
 //! request instead (Medusa checks it with scrypt each time: slower). The password, the key
@@ -110,6 +113,14 @@ use std::time::Duration;
 /// Items per lookup and per batch write (Medusa names no limit; this keeps URLs and
 /// transactions small).
 pub const MAX_BATCH: usize = 100;
+/// Pages of [`MAX_BATCH`] items read at most when a SKU not found exactly is searched for
+/// padded (`MedusaAdapter::padded`).
+const PADDED_PAGES: usize = 5;
+
+/// What a lookup read of one item: found (`Ok(Some)`), unknown (`Ok(None)`), or held only
+/// padded on more than one item (`Err`, why nothing is sent).
+type Looked = std::result::Result<Option<Found>, String>;
+
 /// The largest page Get QOH asks for.
 pub const MAX_PAGE: u32 = 200;
 /// How often a Get QOH listing starts again because the inventory changed under it, before
@@ -612,11 +623,9 @@ impl MedusaAdapter {
         Ok(out)
     }
 
-    /// The current item and level of each (sku, remote_ref); `None` for an unknown SKU.
-    fn read(
-        &self,
-        items: &[(&str, Option<&str>)],
-    ) -> std::result::Result<Vec<Option<Found>>, CartError> {
+    /// The current item and level of each (sku, remote_ref); `Ok(None)` for an unknown SKU,
+    /// `Err` (why) for one held only padded on more than one item ([`Self::padded`]).
+    fn read(&self, items: &[(&str, Option<&str>)]) -> std::result::Result<Vec<Looked>, CartError> {
         // Each item's id, and whether it came from the cache: a cached id is the SKU's only
         // while Medusa still answers that SKU for it (the owner may have renamed the old
         // item's SKU and given it to a new one, which would then never get its sales).
@@ -659,11 +668,99 @@ impl MedusaAdapter {
                 }
             }
         }
+        // Only the SKUs the exact lookup did not find are looked for padded: a catalogue whose
+        // SKUs all match makes the requests it always made.
+        let mut padded: HashMap<&str, Looked> = HashMap::new();
+        for sku in &by_sku {
+            if !found_by_sku.contains_key(*sku) && !padded.contains_key(*sku) {
+                padded.insert(sku, self.padded(sku)?);
+            }
+        }
         Ok(items
             .iter()
             .zip(&known)
-            .map(|((sku, _), k)| still(sku, k).or_else(|| found_by_sku.get(*sku)).cloned())
+            .map(
+                |((sku, _), k)| match still(sku, k).or_else(|| found_by_sku.get(*sku)) {
+                    Some(f) => Ok(Some(f.clone())),
+                    None => padded.get(*sku).cloned().unwrap_or(Ok(None)),
+                },
+            )
             .collect())
+    }
+
+    /// The inventory item whose SKU is `sku` padded with blanks (`TEE ` for TEE: imported past
+    /// the admin's own trimming), which Get QOH reads as `sku` (trimmed, as the store reads
+    /// SKUs): without it, every change of `sku` failed as unknown while Get QOH took the
+    /// item's count. Asked only for a SKU the exact lookup did not find.
+    ///
+    /// Medusa's `sku` filter of inventory items takes exact values only (a string or a list
+    /// of them, no operator: `AdminGetInventoryItemsParams`), compared by PostgreSQL, which
+    /// neither pads nor trims text; guessing padded forms would miss any padding not guessed
+    /// (two blanks, a tab) and cost their room in every lookup. Its `q` is a search for the
+    /// text anywhere in the item's searchable fields (`sku`, `title`, `description`,
+    /// `hs_code`, `mid_code`: an `ILIKE '%q%'` each, by the framework's free-text filter), so
+    /// it finds every padded form, with other items besides (TEE-M, a title "Tee"): one
+    /// request per SKU not found exactly, of [`MAX_BATCH`] items, up to [`PADDED_PAGES`]
+    /// pages, each answer kept only where its SKU trimmed is `sku`. An unknown SKU costs that
+    /// request each time it is sent; a SKU whose text is in more items than the pages hold
+    /// may not be found padded (it fails as unknown, as before). `q` is sent as is: a
+    /// backslash in it is LIKE's escape, and such a SKU is not found padded.
+    ///
+    /// Found on two items (`TEE ` and ` TEE`), neither is surely the item's (Get QOH applies
+    /// neither count): the change is refused, naming both. A SKU also held exactly never
+    /// comes here: the exact item takes its changes, as before padded SKUs were looked for,
+    /// and its padded twin none. Finding that twin would take this search for every SKU of
+    /// every call; and the exact item is the one Medusa itself answers for the SKU, so no
+    /// count lands on an item whose SKU is not the store's. An item found padded is not
+    /// cached by SKU: each call asks again, so an exact one made since takes over.
+    fn padded(&self, sku: &str) -> std::result::Result<Looked, CartError> {
+        let mut matches: Vec<Found> = Vec::new();
+        let mut offset = 0usize;
+        for _ in 0..PADDED_PAGES {
+            let mut url = self.url("admin/inventory-items");
+            url.query_pairs_mut()
+                .append_pair("q", sku)
+                .append_pair("fields", FIELDS)
+                .append_pair("limit", &MAX_BATCH.to_string())
+                .append_pair("offset", &offset.to_string());
+            let answer = self.call(Method::GET, url, None)?;
+            let items = answer["inventory_items"].as_array().ok_or_else(|| {
+                CartError::Unavailable(format!(
+                    "medusa: the inventory item list has no inventory_items: {}",
+                    truncate(&answer.to_string())
+                ))
+            })?;
+            for i in items {
+                if i["sku"].as_str().map(str::trim) == Some(sku) {
+                    matches.extend(parse_item(i, &self.location)?);
+                }
+            }
+            offset += items.len();
+            let more = answer["count"]
+                .as_u64()
+                .map_or(items.len() == MAX_BATCH, |c| (offset as u64) < c);
+            if items.is_empty() || !more {
+                break;
+            }
+        }
+        // One made exactly since the exact lookup takes the change, as there.
+        if let Some(exact) = matches.iter().find(|f| f.sku.as_deref() == Some(sku)) {
+            return Ok(Ok(Some(exact.clone())));
+        }
+        Ok(match matches.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|f| format!("{:?} ({})", f.sku.as_deref().unwrap_or(""), f.id))
+                    .collect();
+                Err(format!(
+                    "sku {sku}: Medusa holds it padded with blanks on more than one inventory item ({}), none of them surely the item's; nothing was sent: fix the shop's SKUs",
+                    names.join(", ")
+                ))
+            }
+        })
     }
 
     /// Writes `stocked_quantity`s with the batch endpoint (≤ [`MAX_BATCH`] a request), for a
@@ -812,7 +909,7 @@ impl MedusaAdapter {
             chunk.iter().map(|w| (w.sku, Some(w.id.as_str()))).collect();
         let found = self.read(&keys).ok()?;
         let judged = chunk.iter().zip(found).map(|(w, f)| {
-            let now = f.filter(|f| f.id == w.id).and_then(|f| f.level);
+            let now = f.ok().flatten().filter(|f| f.id == w.id).and_then(|f| f.level);
             match now {
                 // Holds that fell are a fulfilment in the window: it takes its units off the
                 // stocked count too, so the count read before no longer says the write did
@@ -1101,7 +1198,7 @@ impl MedusaAdapter {
                     .map(|found| {
                         found
                             .into_iter()
-                            .flatten()
+                            .filter_map(|f| f.ok().flatten())
                             .map(|f| (f.id, f.level))
                             .collect()
                     })
@@ -1144,9 +1241,18 @@ impl MedusaAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         let mut plan: Vec<Write> = Vec::new();
         for (i, (d, f)) in deltas.iter().zip(&current).enumerate() {
-            let Some(f) = f else {
-                out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
-                continue;
+            let f = match f {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
+                    continue;
+                }
+                Err(why) => {
+                    out[i] = Some(SendOutcome::Failed {
+                        message: why.clone(),
+                    });
+                    continue;
+                }
             };
             let Some(level) = f.level else {
                 out[i] = Some(self.no_level(&d.sku));
@@ -1208,9 +1314,18 @@ impl MedusaAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
         let mut plan: Vec<Write> = Vec::new();
         for (i, (s, f)) in sets.iter().zip(&current).enumerate() {
-            let Some(f) = f else {
-                out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
-                continue;
+            let f = match f {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
+                    continue;
+                }
+                Err(why) => {
+                    out[i] = Some(SendOutcome::Failed {
+                        message: why.clone(),
+                    });
+                    continue;
+                }
             };
             if s.qoh < 0 {
                 out[i] = Some(SendOutcome::Failed {
