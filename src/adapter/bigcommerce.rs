@@ -121,10 +121,6 @@ pub const MAX_PACING: Duration = Duration::from_secs(30);
 /// items changed in the last minute for a later run.
 pub const DEFAULT_READ_LAG: Duration = Duration::from_secs(60);
 const SKUS_PER_CHECK: usize = 50;
-/// How long the index of the location's padded SKUs is kept ([`BigCommerceAdapter::padded`]):
-/// an unknown SKU sent again within it costs no read of the whole listing. A padded SKU made
-/// meanwhile is found once it is past.
-const PADDED_INDEX_TTL: Duration = Duration::from_secs(300);
 /// At most this many bytes of SKUs in one `sku:in` query, as the query writes them: with the
 /// rest of the URL, well within the 8 KB request line front ends take.
 const SKU_QUERY_BYTES: usize = 4000;
@@ -151,14 +147,9 @@ pub struct BigCommerceAdapter {
     /// The variant id of each SKU found only padded on the shop (`TEE ` for TEE), which its
     /// changes are written by ([`BigCommerceAdapter::padded`]).
     aliases: Mutex<HashMap<String, u64>>,
-    /// When the location's listing was last read for padded SKUs, and those it holds by
-    /// their trimmed form ([`BigCommerceAdapter::padded_index`]).
-    padded_index: Mutex<Option<PaddedIndex>>,
+    /// The location's listing's padded SKUs ([`BigCommerceAdapter::padded_listing`]).
+    padded_index: common::PaddedIndex<Listed>,
 }
-
-/// When the location's listing was read for padded SKUs, and the items listed with one, by
-/// the SKU trimmed.
-type PaddedIndex = (Instant, HashMap<String, Vec<Listed>>);
 
 /// What a lookup asks the location's items for.
 #[derive(Clone, Copy)]
@@ -323,7 +314,7 @@ impl BigCommerceAdapter {
             secrets: vec![token.expose().to_owned()],
             read_lag: DEFAULT_READ_LAG,
             aliases: Mutex::new(HashMap::new()),
-            padded_index: Mutex::new(None),
+            padded_index: Default::default(),
         })
     }
 
@@ -634,11 +625,11 @@ impl BigCommerceAdapter {
     /// no filter by part of a SKU. So nothing is asked in a padded form: the location's whole
     /// listing (`GET locations/{id}/items`, [`MAX_LIMIT`] a page, one request per thousand
     /// items) is read once and kept as an index of its padded SKUs for
-    /// [`PADDED_INDEX_TTL`] (and until the next manual run); an item found there is read again
-    /// by its `variant_id:in` (documented and exact) where the index is older than this call,
-    /// and from then on written by its `variant_id`, which the adjustments take as they take
-    /// a `sku`. A catalogue whose SKUs all match exactly never reads the listing; an unknown
-    /// SKU costs the listing's read at most once per [`PADDED_INDEX_TTL`].
+    /// [`common::PADDED_INDEX_TTL`] (and until the next manual run: [`common::PaddedIndex`]);
+    /// an item found there is read again by its `variant_id:in` (documented and exact) where
+    /// the index is older than this call, and from then on written by its `variant_id`, which
+    /// the adjustments take as they take a `sku`. A catalogue whose SKUs all match exactly never reads the listing; an unknown
+    /// SKU costs the listing's read at most once per [`common::PADDED_INDEX_TTL`].
     ///
     /// A SKU found so on two items (`TEE ` and ` TEE`) is refused, naming both: neither is
     /// surely the item's (Get QOH applies neither count either). A SKU also listed exactly is
@@ -655,7 +646,7 @@ impl BigCommerceAdapter {
     ) -> std::result::Result<(), CartError> {
         let mut fresh = !candidates.is_empty();
         if missing.iter().any(|s| !candidates.contains_key(*s)) {
-            let (index, read_now) = self.padded_index()?;
+            let (index, read_now) = self.padded_index.find(missing, || self.padded_listing())?;
             fresh = read_now;
             for s in missing {
                 if let Some(c) = index.get(*s) {
@@ -674,10 +665,7 @@ impl BigCommerceAdapter {
                     let names: Vec<String> = many.iter().map(|l| format!("{:?}", l.sku)).collect();
                     found.twins.insert(
                         (*s).to_owned(),
-                        format!(
-                            "sku {s}: bigcommerce lists it padded with blanks on more than one item ({}), none of them surely the item's; nothing was sent: fix the shop's SKUs",
-                            names.join(", ")
-                        ),
+                        common::padded_twins(s, "bigcommerce lists", "item", &names),
                     );
                 }
             }
@@ -725,21 +713,15 @@ impl BigCommerceAdapter {
         Ok(())
     }
 
-    /// The padded SKUs of the location's listing, by their trimmed form, and whether it was
-    /// read by this call: kept for [`PADDED_INDEX_TTL`] ([`Self::padded`]).
-    fn padded_index(&self) -> std::result::Result<(HashMap<String, Vec<Listed>>, bool), CartError> {
-        if let Some((at, index)) = &*self.padded_index.lock() {
-            if at.elapsed() < PADDED_INDEX_TTL {
-                return Ok((index.clone(), false));
-            }
-        }
-        let mut index: HashMap<String, Vec<Listed>> = HashMap::new();
+    /// The padded SKUs of the location's whole listing, by their trimmed form: the index
+    /// [`Self::padded`] keeps for [`common::PADDED_INDEX_TTL`].
+    fn padded_listing(&self) -> std::result::Result<common::PaddedSkus<Listed>, CartError> {
+        let mut index = common::PaddedSkus::new();
         let mut page = 1;
         loop {
             let listing = self.items_page(page, MAX_LIMIT, Filter::All)?;
             for i in listing.items {
-                let trimmed = i.sku.trim();
-                if trimmed != i.sku && !trimmed.is_empty() {
+                if let Some(trimmed) = common::unpadded(&i.sku) {
                     index.entry(trimmed.to_owned()).or_default().push(i);
                 }
             }
@@ -748,8 +730,7 @@ impl BigCommerceAdapter {
             }
             page += 1;
         }
-        *self.padded_index.lock() = Some((Instant::now(), index.clone()));
-        Ok((index, true))
+        Ok(index)
     }
 
     /// Why each SKU this adapter has not seen yet cannot be sent: the store does not have it,
@@ -1186,7 +1167,7 @@ impl CartAdapter for BigCommerceAdapter {
         // A manual run reads the padded SKUs afresh: the owner may just have fixed them, or
         // made the SKU exactly, which then takes the changes (`padded`). Each SKU found
         // padded is looked up again, exactly first.
-        *self.padded_index.lock() = None;
+        self.padded_index.forget();
         let padded: Vec<String> = self.aliases.lock().drain().map(|(sku, _)| sku).collect();
         let mut known = self.known.lock();
         let mut products = self.products.lock();

@@ -846,6 +846,101 @@ impl SetOnce {
     }
 }
 
+/// How long an adapter keeps its [`PaddedIndex`]: a SKU the shop does not have, sent again
+/// within it, costs no read of the shop's whole listing. A SKU padded meanwhile is found once
+/// it is past, or from the next manual run.
+pub(crate) const PADDED_INDEX_TTL: Duration = Duration::from_secs(300);
+
+/// The shop's items whose SKU is padded with blanks, by the SKU trimmed ([`unpadded`]).
+pub(crate) type PaddedSkus<T> = std::collections::HashMap<String, Vec<T>>;
+
+/// `sku` trimmed, where it is padded with blanks (`TEE ` for TEE: imported past the shop's
+/// own trimming) and not blank: the store item Get QOH reads it as.
+pub(crate) fn unpadded(sku: &str) -> Option<&str> {
+    let trimmed = sku.trim();
+    (trimmed != sku && !trimmed.is_empty()).then_some(trimmed)
+}
+
+/// The shop's padded SKUs ([`PaddedSkus`]), read from its whole listing once and kept for
+/// [`PADDED_INDEX_TTL`] and until the next manual run ([`PaddedIndex::forget`]). Get QOH reads
+/// `TEE ` as the store's TEE, so TEE's changes must reach it; but the shops' SKU filters
+/// compare exactly, and a store holds many items its shop does not sell: looking each SKU
+/// the filter misses up on its own cost a request per such item per call (90,000 on a Send
+/// QOH of a store of 100,000 items to a shop of 10,000), where this costs the listing's
+/// pages once per [`PADDED_INDEX_TTL`].
+pub(crate) struct PaddedIndex<T>(parking_lot::Mutex<KeptIndex<T>>);
+
+struct KeptIndex<T> {
+    /// How many times it was forgotten: a listing read across a forget (a manual run begun
+    /// meanwhile, for which the owner may have just fixed the shop's SKUs) is not kept.
+    forgotten: u64,
+    /// When the listing was read, and its padded SKUs.
+    read: Option<(std::time::Instant, PaddedSkus<T>)>,
+}
+
+impl<T> Default for PaddedIndex<T> {
+    fn default() -> Self {
+        PaddedIndex(parking_lot::Mutex::new(KeptIndex {
+            forgotten: 0,
+            read: None,
+        }))
+    }
+}
+
+impl<T: Clone> PaddedIndex<T> {
+    /// The items listed padded as each of `skus` (a SKU without any is left out), and
+    /// whether they were read by this call: the index kept, or where there is none younger
+    /// than [`PADDED_INDEX_TTL`], the one `read` makes of the whole listing (without this
+    /// index's lock held: a read of the listing is many requests).
+    pub(crate) fn find(
+        &self,
+        skus: &[&str],
+        read: impl FnOnce() -> std::result::Result<PaddedSkus<T>, CartError>,
+    ) -> std::result::Result<(PaddedSkus<T>, bool), CartError> {
+        let pick = |index: &PaddedSkus<T>| -> PaddedSkus<T> {
+            skus.iter()
+                .filter_map(|s| Some(((*s).to_owned(), index.get(*s)?.clone())))
+                .collect()
+        };
+        let forgotten = {
+            let kept = self.0.lock();
+            if let Some((at, index)) = &kept.read {
+                if at.elapsed() < PADDED_INDEX_TTL {
+                    return Ok((pick(index), false));
+                }
+            }
+            kept.forgotten
+        };
+        // Aged from the read's start: the shop may have changed while it went on.
+        let started = std::time::Instant::now();
+        let index = read()?;
+        let found = pick(&index);
+        let mut kept = self.0.lock();
+        if kept.forgotten == forgotten {
+            kept.read = Some((started, index));
+        }
+        Ok((found, true))
+    }
+
+    /// A manual run begins: the next lookup reads the listing afresh (the owner may just
+    /// have fixed the shop's SKUs).
+    pub(crate) fn forget(&self) {
+        let mut kept = self.0.lock();
+        kept.forgotten += 1;
+        kept.read = None;
+    }
+}
+
+/// Why no change of `sku` is sent where the shop holds it padded on more than one item
+/// (`TEE ` and ` TEE`, each named in `names`): neither is surely the item's, and Get QOH
+/// applies neither count. `shop` says who holds them (`Medusa holds`), `item` what they are.
+pub(crate) fn padded_twins(sku: &str, shop: &str, item: &str, names: &[String]) -> String {
+    format!(
+        "sku {sku}: {shop} it padded with blanks on more than one {item} ({}), none of them surely the item's; nothing was sent: fix the shop's SKUs",
+        names.join(", ")
+    )
+}
+
 /// The outcomes of a call that fills them in item by item: an item left without one (which
 /// would be a bug in the adapter) is retried rather than allowed to panic the controller.
 pub(crate) fn outcomes(out: Vec<Option<SendOutcome>>) -> Vec<SendOutcome> {
