@@ -977,11 +977,8 @@ fn a_lost_answer_does_not_turn_an_unknown_sku_into_a_maybe_applied_change() {
     let server = Scripted::start(vec![
         (200, LOCATION_OK),
         (200, W_ITEM), // by sku: W and NOPE; only W exists
-        // NOPE searched for padded (`q`): nothing.
-        (
-            200,
-            r#"{"inventory_items":[],"count":0,"offset":0,"limit":100}"#,
-        ),
+        // NOPE looked for padded: the whole listing, one page holding W alone.
+        (200, W_ITEM),
         (504, r#"{"message":"Gateway Timeout"}"#),
     ]);
     let a = adapter(&server.url);

@@ -83,9 +83,10 @@
 //! SKU → inventory item id: a `remote_ref` (`iitem_…`) is used as is; otherwise the id comes
 //! from `GET /admin/inventory-items?sku=…` and is cached; every write reads its items first,
 //! and a cached id Medusa now answers another SKU for (the owner gave the SKU to another
-//! item) is looked up by SKU again. A SKU the exact lookup does not find is searched for
-//! padded with blanks (`TEE ` for TEE, as Get QOH reads it), one `q` search each
-//! (`MedusaAdapter::padded`; until 2026-12-05 every change of such a SKU failed as unknown
+//! item) is looked up by SKU again. A SKU the exact lookup does not find is looked for padded
+//! with blanks (`TEE ` for TEE, as Get QOH reads it) in an index of the padded SKUs of the
+//! whole inventory-item listing, read once and kept five minutes and until the next manual
+//! run (`MedusaAdapter::padded`; until 2026-12-05 every change of such a SKU failed as unknown
 //! while Get QOH took its count, and the shop oversold). With
 //! `email` + `password` the adapter logs in once, keeps the JWT in memory, and logs in again
 //! once when Medusa answers 401 (an expired token); a secret `api_key` is sent on every
@@ -113,10 +114,6 @@ use std::time::Duration;
 /// Items per lookup and per batch write (Medusa names no limit; this keeps URLs and
 /// transactions small).
 pub const MAX_BATCH: usize = 100;
-/// Pages of [`MAX_BATCH`] items read at most when a SKU not found exactly is searched for
-/// padded (`MedusaAdapter::padded`).
-const PADDED_PAGES: usize = 5;
-
 /// What a lookup read of one item: found (`Ok(Some)`), unknown (`Ok(None)`), or held only
 /// padded on more than one item (`Err`, why nothing is sent).
 type Looked = std::result::Result<Option<Found>, String>;
@@ -143,6 +140,18 @@ fn page_cursor(c: &str) -> std::result::Result<(u64, u32, Option<String>), CartE
 
 /// The fields asked for with every inventory item.
 const FIELDS: &str = "id,sku,*location_levels";
+
+/// The fields the index of padded SKUs reads of each item (`MedusaAdapter::padded_listing`):
+/// an item found there is read again by id before it is written.
+const PADDED_FIELDS: &str = "id,sku";
+
+/// An inventory item listed with a SKU padded with blanks (`MedusaAdapter::padded_listing`).
+#[derive(Debug, Clone)]
+struct Padded {
+    id: String,
+    /// As listed, blanks and all.
+    sku: String,
+}
 
 /// [`FIELDS`] with what Get QOH gives an item it creates (`CataloguePage::details`): the
 /// inventory item's variants (the link the admin's inventory page reads, `*variants`), each
@@ -365,6 +374,8 @@ pub struct MedusaAdapter {
     listed: Mutex<HashSet<String>>,
     /// The inventory items this adapter's Send QOH set, by SKU.
     set_once: common::SetOnce,
+    /// The listing's padded SKUs ([`MedusaAdapter::padded`]).
+    padded_index: common::PaddedIndex<Padded>,
 }
 
 impl fmt::Debug for MedusaAdapter {
@@ -423,6 +434,7 @@ impl MedusaAdapter {
             set_once: Default::default(),
             location_found: Default::default(),
             listed: Mutex::new(HashSet::new()),
+            padded_index: Default::default(),
         })
     }
 
@@ -670,12 +682,17 @@ impl MedusaAdapter {
         }
         // Only the SKUs the exact lookup did not find are looked for padded: a catalogue whose
         // SKUs all match makes the requests it always made.
-        let mut padded: HashMap<&str, Looked> = HashMap::new();
-        for sku in &by_sku {
-            if !found_by_sku.contains_key(*sku) && !padded.contains_key(*sku) {
-                padded.insert(sku, self.padded(sku)?);
-            }
-        }
+        let mut missing: Vec<&str> = by_sku
+            .iter()
+            .copied()
+            .filter(|s| !found_by_sku.contains_key(*s))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let padded = match missing.is_empty() {
+            true => HashMap::new(),
+            false => self.padded(&missing)?,
+        };
         Ok(items
             .iter()
             .zip(&known)
@@ -688,79 +705,97 @@ impl MedusaAdapter {
             .collect())
     }
 
-    /// The inventory item whose SKU is `sku` padded with blanks (`TEE ` for TEE: imported past
-    /// the admin's own trimming), which Get QOH reads as `sku` (trimmed, as the store reads
-    /// SKUs): without it, every change of `sku` failed as unknown while Get QOH took the
-    /// item's count. Asked only for a SKU the exact lookup did not find.
+    /// The inventory items of `missing` (SKUs the exact lookup did not find) whose SKU is the
+    /// one asked padded with blanks (`TEE ` for TEE: imported past the admin's own trimming),
+    /// which Get QOH reads as the SKU asked (trimmed, as the store reads SKUs): without them,
+    /// every change of TEE failed as unknown while Get QOH took the item's count. A SKU left
+    /// out has no such item.
     ///
     /// Medusa's `sku` filter of inventory items takes exact values only (a string or a list
     /// of them, no operator: `AdminGetInventoryItemsParams`), compared by PostgreSQL, which
     /// neither pads nor trims text; guessing padded forms would miss any padding not guessed
-    /// (two blanks, a tab) and cost their room in every lookup. Its `q` is a search for the
-    /// text anywhere in the item's searchable fields (`sku`, `title`, `description`,
-    /// `hs_code`, `mid_code`: an `ILIKE '%q%'` each, by the framework's free-text filter), so
-    /// it finds every padded form, with other items besides (TEE-M, a title "Tee"): one
-    /// request per SKU not found exactly, of [`MAX_BATCH`] items, up to [`PADDED_PAGES`]
-    /// pages, each answer kept only where its SKU trimmed is `sku`. An unknown SKU costs that
-    /// request each time it is sent; a SKU whose text is in more items than the pages hold
-    /// may not be found padded (it fails as unknown, as before). `q` is sent as is: a
-    /// backslash in it is LIKE's escape, and such a SKU is not found padded.
+    /// (two blanks, a tab). Its `q` finds every padded form, but is a search per SKU (an
+    /// `ILIKE '%q%'` over five columns), and a store holds many items its shop does not sell:
+    /// one per SKU not found cost a Send QOH one search per such item, every time. So the
+    /// whole listing is read instead, once, by the pages Get QOH reads it by
+    /// ([`Self::listing`]), and its padded SKUs kept as an index for
+    /// [`common::PADDED_INDEX_TTL`] and until the next manual run
+    /// ([`common::PaddedIndex`]): a call that finds every SKU exactly never reads it, and an
+    /// unknown SKU costs it at most once per [`common::PADDED_INDEX_TTL`]. An item found in the
+    /// index is read again by its id (its count now, which a delta is added to; one read per
+    /// [`MAX_BATCH`] such items), and kept only if its SKU trimmed is still the one asked; it
+    /// is written by that id. It is not cached by SKU: each call looks the SKU up exactly
+    /// first, so an exact item made since takes over.
     ///
     /// Found on two items (`TEE ` and ` TEE`), neither is surely the item's (Get QOH applies
-    /// neither count): the change is refused, naming both. A SKU also held exactly never
-    /// comes here: the exact item takes its changes, as before padded SKUs were looked for,
-    /// and its padded twin none. Finding that twin would take this search for every SKU of
-    /// every call; and the exact item is the one Medusa itself answers for the SKU, so no
-    /// count lands on an item whose SKU is not the store's. An item found padded is not
-    /// cached by SKU: each call asks again, so an exact one made since takes over.
-    fn padded(&self, sku: &str) -> std::result::Result<Looked, CartError> {
-        let mut matches: Vec<Found> = Vec::new();
-        let mut offset = 0usize;
-        for _ in 0..PADDED_PAGES {
-            let mut url = self.url("admin/inventory-items");
-            url.query_pairs_mut()
-                .append_pair("q", sku)
-                .append_pair("fields", FIELDS)
-                .append_pair("limit", &MAX_BATCH.to_string())
-                .append_pair("offset", &offset.to_string());
-            let answer = self.call(Method::GET, url, None)?;
-            let items = answer["inventory_items"].as_array().ok_or_else(|| {
-                CartError::Unavailable(format!(
-                    "medusa: the inventory item list has no inventory_items: {}",
-                    truncate(&answer.to_string())
-                ))
-            })?;
-            for i in items {
-                if i["sku"].as_str().map(str::trim) == Some(sku) {
-                    matches.extend(parse_item(i, &self.location)?);
+    /// neither count): the change is refused, naming both, until the index is read again
+    /// with one of them fixed. A SKU also held exactly never comes here: the exact item
+    /// takes its changes, as before padded SKUs were looked for, and its padded twin none;
+    /// the exact item is the one Medusa itself answers for the SKU, so no count lands on an
+    /// item whose SKU is not the store's.
+    fn padded(&self, missing: &[&str]) -> std::result::Result<HashMap<String, Looked>, CartError> {
+        let (index, _) = self.padded_index.find(missing, || self.padded_listing())?;
+        let mut out: HashMap<String, Looked> = HashMap::new();
+        // Item id → the SKU asked, for those found on one item alone.
+        let mut single: HashMap<&str, &str> = HashMap::new();
+        for (sku, items) in &index {
+            match items.as_slice() {
+                [] => {}
+                [one] => {
+                    single.insert(&one.id, sku);
+                }
+                many => {
+                    let names: Vec<String> = many
+                        .iter()
+                        .map(|p| format!("{:?} ({})", p.sku, p.id))
+                        .collect();
+                    let why = common::padded_twins(sku, "Medusa holds", "inventory item", &names);
+                    out.insert(sku.clone(), Err(why));
                 }
             }
-            offset += items.len();
-            let more = answer["count"]
-                .as_u64()
-                .map_or(items.len() == MAX_BATCH, |c| (offset as u64) < c);
-            if items.is_empty() || !more {
-                break;
+        }
+        let ids: Vec<&str> = single.keys().copied().collect();
+        if !ids.is_empty() {
+            for f in self.lookup("id", &ids)? {
+                let Some(sku) = single.get(f.id.as_str()) else {
+                    continue;
+                };
+                if f.sku.as_deref().map(str::trim) == Some(*sku) {
+                    out.insert((*sku).to_owned(), Ok(Some(f)));
+                }
             }
         }
-        // One made exactly since the exact lookup takes the change, as there.
-        if let Some(exact) = matches.iter().find(|f| f.sku.as_deref() == Some(sku)) {
-            return Ok(Ok(Some(exact.clone())));
-        }
-        Ok(match matches.as_slice() {
-            [] => Ok(None),
-            [one] => Ok(Some(one.clone())),
-            many => {
-                let names: Vec<String> = many
-                    .iter()
-                    .map(|f| format!("{:?} ({})", f.sku.as_deref().unwrap_or(""), f.id))
-                    .collect();
-                Err(format!(
-                    "sku {sku}: Medusa holds it padded with blanks on more than one inventory item ({}), none of them surely the item's; nothing was sent: fix the shop's SKUs",
-                    names.join(", ")
-                ))
+        Ok(out)
+    }
+
+    /// The padded SKUs of the whole inventory-item listing, by their trimmed form: the index
+    /// [`Self::padded`] keeps.
+    fn padded_listing(&self) -> std::result::Result<common::PaddedSkus<Padded>, CartError> {
+        let mut index = common::PaddedSkus::new();
+        // The listing may start again (items deleted behind it): each item once.
+        let mut seen = HashSet::new();
+        let mut cursor = None;
+        loop {
+            let (list, next) = self.listing(cursor.as_deref(), MAX_PAGE, PADDED_FIELDS)?;
+            for i in &list {
+                let (Some(id), Some(sku)) = (i["id"].as_str(), i["sku"].as_str()) else {
+                    continue;
+                };
+                let Some(trimmed) = common::unpadded(sku) else {
+                    continue;
+                };
+                if seen.insert(id.to_owned()) {
+                    index.entry(trimmed.to_owned()).or_default().push(Padded {
+                        id: id.to_owned(),
+                        sku: sku.to_owned(),
+                    });
+                }
             }
-        })
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(index),
+            }
+        }
     }
 
     /// Writes `stocked_quantity`s with the batch endpoint (≤ [`MAX_BATCH`] a request), for a
@@ -1071,9 +1106,27 @@ fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
     common::not_found(sku, remote_ref, "Medusa inventory item")
 }
 
+/// The inventory item a lookup found for `sku` (`MedusaAdapter::read`), or, where it found
+/// none to write, the change's outcome: unknown, or held padded on more than one item.
+fn found<'a>(
+    looked: &'a Looked,
+    sku: &str,
+    remote_ref: Option<&str>,
+) -> std::result::Result<&'a Found, SendOutcome> {
+    match looked {
+        Ok(Some(f)) => Ok(f),
+        Ok(None) => Err(unknown(sku, remote_ref)),
+        Err(why) => Err(SendOutcome::Failed {
+            message: why.clone(),
+        }),
+    }
+}
+
 impl CartAdapter for MedusaAdapter {
     fn begin_manual_run(&self) {
         self.set_once.clear();
+        // The owner may just have fixed the shop's padded SKUs (`padded`).
+        self.padded_index.forget();
     }
     fn update_mode(&self) -> UpdateMode {
         Self::UPDATE_MODE
@@ -1241,16 +1294,10 @@ impl MedusaAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         let mut plan: Vec<Write> = Vec::new();
         for (i, (d, f)) in deltas.iter().zip(&current).enumerate() {
-            let f = match f {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
-                    continue;
-                }
-                Err(why) => {
-                    out[i] = Some(SendOutcome::Failed {
-                        message: why.clone(),
-                    });
+            let f = match found(f, &d.sku, d.remote_ref.as_deref()) {
+                Ok(f) => f,
+                Err(outcome) => {
+                    out[i] = Some(outcome);
                     continue;
                 }
             };
@@ -1314,16 +1361,10 @@ impl MedusaAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; sets.len()];
         let mut plan: Vec<Write> = Vec::new();
         for (i, (s, f)) in sets.iter().zip(&current).enumerate() {
-            let f = match f {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
-                    continue;
-                }
-                Err(why) => {
-                    out[i] = Some(SendOutcome::Failed {
-                        message: why.clone(),
-                    });
+            let f = match found(f, &s.sku, s.remote_ref.as_deref()) {
+                Ok(f) => f,
+                Err(outcome) => {
+                    out[i] = Some(outcome);
                     continue;
                 }
             };
@@ -1397,54 +1438,15 @@ impl MedusaAdapter {
             Some(_) => LIST_FIELDS,
             None => FIELDS,
         };
-        let (mut offset, mut restarts, mut last) = match cursor {
-            None => {
-                self.listed.lock().clear();
-                (0, 0, None)
-            }
-            Some(c) => page_cursor(c)?,
-        };
-        let limit = limit.clamp(1, MAX_PAGE);
-        let answer = loop {
-            let overlap = u64::from(last.is_some() && offset > 0);
-            let mut url = self.url("admin/inventory-items");
-            url.query_pairs_mut()
-                .append_pair("fields", fields)
-                .append_pair("limit", &(u64::from(limit) + overlap).to_string())
-                .append_pair("offset", &(offset - overlap).to_string())
-                .append_pair("order", "id");
-            let mut answer = self.call(Method::GET, url, None)?;
-            let Some(list) = answer["inventory_items"].as_array_mut() else {
-                break answer;
-            };
-            if overlap == 0 {
-                break answer;
-            }
-            if list.first().and_then(|i| i["id"].as_str()) == last.as_deref() {
-                list.remove(0);
-                break answer;
-            }
-            if restarts >= RESTARTS {
-                return Err(CartError::Unavailable(format!(
-                    "the medusa inventory changed while it was read, {} times (items deleted \
-                     behind the page read): run Get QOH again",
-                    restarts + 1
-                )));
-            }
-            (offset, restarts, last) = (0, restarts + 1, None);
-        };
-        let count = answer["count"].as_u64();
-        let list = answer["inventory_items"].as_array().ok_or_else(|| {
-            CartError::Unavailable(format!(
-                "medusa: the inventory item list has no inventory_items: {}",
-                truncate(&answer.to_string())
-            ))
-        })?;
+        if cursor.is_none() {
+            self.listed.lock().clear();
+        }
+        let (list, next_cursor) = self.listing(cursor, limit, fields)?;
         let mut items = Vec::new();
         let mut ids = HashMap::new();
         {
             let mut listed = self.listed.lock();
-            for i in list {
+            for i in &list {
                 let f = match (parse_item(i, &self.location), unreadable.as_deref_mut()) {
                     (Ok(Some(f)), _) => f,
                     (Ok(None), _) => continue,
@@ -1477,6 +1479,68 @@ impl MedusaAdapter {
             }
         }
         self.ids.lock().extend(ids);
+        Ok(QuantityPage { items, next_cursor })
+    }
+
+    /// One page of the inventory items from `cursor` (`None`: the first), at most `limit`
+    /// ([`MAX_PAGE`]), each with `fields`, and the cursor of the next page (`None`: this was
+    /// the last): the pages [`Self::page`] reads Get QOH's listing by (which says how), and
+    /// [`Self::padded_listing`] its index. Where items were deleted behind the page read, the
+    /// listing starts again from the first page: an item may come twice in one listing, and
+    /// the caller keeps each once.
+    fn listing(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+        fields: &str,
+    ) -> std::result::Result<(Vec<Value>, Option<String>), CartError> {
+        let (mut offset, mut restarts, mut last) = match cursor {
+            None => (0, 0, None),
+            Some(c) => page_cursor(c)?,
+        };
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut answer = loop {
+            let overlap = u64::from(last.is_some() && offset > 0);
+            let mut url = self.url("admin/inventory-items");
+            url.query_pairs_mut()
+                .append_pair("fields", fields)
+                .append_pair("limit", &(u64::from(limit) + overlap).to_string())
+                .append_pair("offset", &(offset - overlap).to_string())
+                .append_pair("order", "id");
+            let mut answer = self.call(Method::GET, url, None)?;
+            let Some(list) = answer
+                .get_mut("inventory_items")
+                .and_then(Value::as_array_mut)
+            else {
+                break answer;
+            };
+            if overlap == 0 {
+                break answer;
+            }
+            if list.first().and_then(|i| i["id"].as_str()) == last.as_deref() {
+                list.remove(0);
+                break answer;
+            }
+            if restarts >= RESTARTS {
+                return Err(CartError::Unavailable(format!(
+                    "the medusa inventory changed while it was read, {} times (items deleted \
+                     behind the page read): try again when it is not being changed",
+                    restarts + 1
+                )));
+            }
+            (offset, restarts, last) = (0, restarts + 1, None);
+        };
+        let count = answer["count"].as_u64();
+        let Some(list) = answer
+            .get_mut("inventory_items")
+            .and_then(Value::as_array_mut)
+            .map(std::mem::take)
+        else {
+            return Err(CartError::Unavailable(format!(
+                "medusa: the inventory item list has no inventory_items: {}",
+                truncate(&answer.to_string())
+            )));
+        };
         let next = offset + list.len() as u64;
         let more = match count {
             Some(c) => next < c && !list.is_empty(),
@@ -1486,10 +1550,8 @@ impl MedusaAdapter {
             .last()
             .and_then(|i| i["id"].as_str())
             .unwrap_or_default();
-        Ok(QuantityPage {
-            items,
-            next_cursor: more.then(|| format!("{next}:{restarts}:{last}")),
-        })
+        let next_cursor = more.then(|| format!("{next}:{restarts}:{last}"));
+        Ok((list, next_cursor))
     }
 }
 
