@@ -1034,8 +1034,7 @@ pub(crate) fn apply_change(
             None => kept_follows(c, &cart, item, origin_moved)?,
         }
     }
-    sql::item_set_qoh(c, item.id, new_qoh)?;
-    sql::ledger_insert(
+    let change_id = sql::ledger_insert(
         c,
         item,
         delta,
@@ -1046,6 +1045,7 @@ pub(crate) fn apply_change(
         change.send_to_web,
         workstation,
     )?;
+    sql::item_set_qoh(c, item.id, new_qoh, change_id)?;
     Ok(AdjustOutcome::Applied {
         qoh: new_qoh,
         queued,

@@ -155,7 +155,10 @@ fn scans(plan: &[String]) -> Vec<&String> {
 fn assert_item_delete_searches(c: &rusqlite::Connection) {
     c.pragma_update(None, "foreign_keys", true).unwrap();
     for sql in [
-        "INSERT OR IGNORE INTO retired_items(item_id, sku) SELECT id, sku FROM items WHERE id = ?1",
+        "INSERT INTO retired_items(item_id, sku, last_change)
+         SELECT id, sku, last_change FROM items WHERE id = ?1
+         ON CONFLICT (item_id, sku) DO UPDATE SET
+             last_change = MAX(last_change, excluded.last_change)",
         "DELETE FROM items WHERE id = ?1",
     ] {
         let p = plan(c, sql);

@@ -259,19 +259,17 @@ const HISTORY_READS: &[(&str, &str, &str)] = &[
         "SELECT EXISTS (SELECT 1 FROM ledger WHERE id > ?1 AND id < ?2 AND origin_cart_id = ?3)",
         "SEARCH ledger USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
     ),
+    // Get QOH: an item's changes since the run began, from its newest back (schema 26).
     (
-        "ledger_from_cart_for_item_since",
-        "SELECT EXISTS (SELECT 1 FROM ledger
-         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
-           AND id > ?1 AND origin_cart_id = ?2)",
-        "SEARCH ledger USING INDEX ledger_item (item_id=? AND id>?)",
+        "item_changes_since",
+        "SELECT last_change FROM items WHERE id = ?1
+             UNION ALL SELECT last_change FROM items WHERE parent_id = ?1",
+        "SEARCH items USING INTEGER PRIMARY KEY (rowid=?)",
     ),
     (
-        "ledger_moves_since",
-        "SELECT COALESCE(SUM(MIN(delta, 0)), 0), COALESCE(SUM(MAX(delta, 0)), 0) FROM ledger
-         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
-           AND id > ?1 AND origin_cart_id = ?2",
-        "SEARCH ledger USING INDEX ledger_item (item_id=? AND id>?)",
+        "item_changes_since",
+        "SELECT delta, origin_cart_id, prev_change FROM ledger WHERE id = ?1",
+        "SEARCH ledger USING INTEGER PRIMARY KEY (rowid=?)",
     ),
     // The controller's hourly prune, a step of 5,000 entries from where the last one ended.
     (
@@ -379,7 +377,7 @@ fn an_outage_once_its_history_is_forgotten_needs_no_new_space() {
         assert_eq!(store.stack_count(0, StackState::Waiting).unwrap(), 0);
     };
     outage(&f.store);
-    let ledger = "SELECT COUNT(*) FROM dbstat WHERE name IN ('ledger', 'ledger_item')";
+    let ledger = "SELECT COUNT(*) FROM dbstat WHERE name = 'ledger'";
     let (first, kept) = (pages("PRAGMA page_count"), pages(ledger));
     let free = pages("PRAGMA freelist_count");
     assert!(

@@ -132,8 +132,9 @@ fn check_busy_timeout(timeout: Duration) -> Result<Duration> {
 }
 
 /// The page size of a store file this library creates. Every QOH change commits alone (a
-/// POS sale, an adjustment) and writes about 7 pages to the WAL (the item, the ledger row and
-/// its 2 indexes, the stack record and its 2 indexes); at 1 KiB a page such a commit runs
+/// POS sale, an adjustment) and writes about 6 pages to the WAL (the item, the ledger row, the
+/// stack record and its 2 indexes; page 1 and a parent page when a b-tree grows a page:
+/// `tests/pages_per_change.rs` counts them); at 1 KiB a page such a commit runs
 /// 1.4-1.5x as fast as at SQLite's default 4 KiB, while one host transaction of 10,000 changes
 /// runs 0.8-0.9x as fast and drains, Send and Get QOH alike (`cargo bench --bench ratios`,
 /// 2026-12-02). A file created earlier keeps its page size.

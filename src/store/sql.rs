@@ -929,12 +929,12 @@ pub(crate) fn ledger_from_cart_for_item_since(
     item: ItemId,
     since: i64,
 ) -> Result<bool> {
-    Ok(c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM ledger
-         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
-           AND id > ?1 AND origin_cart_id = ?2)",
-    )?
-    .query_row(params![since, cart, item], |r| r.get(0))?)
+    let mut from_cart = false;
+    item_changes_since(c, item, since, |_, origin| {
+        from_cart = origin == Some(cart);
+        !from_cart
+    })?;
+    Ok(from_cart)
 }
 
 /// The units of `item`, or of its variants (a `Sku` cart counts the product), sold on `cart`
@@ -946,12 +946,52 @@ pub(crate) fn ledger_moves_since(
     item: ItemId,
     since: i64,
 ) -> Result<(i64, i64)> {
-    Ok(c.prepare_cached(
-        "SELECT COALESCE(SUM(MIN(delta, 0)), 0), COALESCE(SUM(MAX(delta, 0)), 0) FROM ledger
-         WHERE item_id IN (SELECT ?3 UNION ALL SELECT id FROM items WHERE parent_id = ?3)
-           AND id > ?1 AND origin_cart_id = ?2",
-    )?
-    .query_row(params![since, cart, item], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    let (mut sold, mut returned) = (0, 0);
+    item_changes_since(c, item, since, |delta, origin| {
+        if origin == Some(cart) {
+            sold += delta.min(0);
+            returned += delta.max(0);
+        }
+        true
+    })?;
+    Ok((sold, returned))
+}
+
+/// Calls `each` with (delta, origin cart) for every change of `item` and of its variants
+/// after ledger row `since`, newest first, item by item, while it returns true. Each item's
+/// changes are walked from its newest (`items.last_change`) along `prev_change` (schema 26),
+/// one row by its id at a time: the rows before `since` are never read.
+fn item_changes_since(
+    c: &Connection,
+    item: ItemId,
+    since: i64,
+    mut each: impl FnMut(i64, Option<CartId>) -> bool,
+) -> Result<()> {
+    let heads = c
+        .prepare_cached(
+            "SELECT last_change FROM items WHERE id = ?1
+             UNION ALL SELECT last_change FROM items WHERE parent_id = ?1",
+        )?
+        .query_map([item], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut st =
+        c.prepare_cached("SELECT delta, origin_cart_id, prev_change FROM ledger WHERE id = ?1")?;
+    for head in heads {
+        let mut at = head;
+        while at > since {
+            let Some((delta, origin, prev)) = st
+                .query_row([at], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?)))
+                .optional()?
+            else {
+                break;
+            };
+            if !each(delta, origin) {
+                return Ok(());
+            }
+            at = prev;
+        }
+    }
+    Ok(())
 }
 
 /// Whether any count pulled from `cart` is kept (most carts have none: a run skips the
@@ -1118,17 +1158,23 @@ pub(crate) fn item_update(
     Ok(())
 }
 
-pub(crate) fn item_set_qoh(c: &Connection, id: ItemId, qoh: i64) -> Result<()> {
-    c.prepare_cached("UPDATE items SET qoh = ?2 WHERE id = ?1")?
-        .execute(params![id, qoh])?;
+/// Sets an item's QOH after a change, and its newest change: the ledger row `change` (from
+/// [`ledger_insert`]), from which the item's history is walked (schema 26).
+pub(crate) fn item_set_qoh(c: &Connection, id: ItemId, qoh: i64, change: i64) -> Result<()> {
+    c.prepare_cached("UPDATE items SET qoh = ?2, last_change = ?3 WHERE id = ?1")?
+        .execute(params![id, qoh, change])?;
     Ok(())
 }
 
 /// Deletes an item; its web fields go with it (`ON DELETE CASCADE`). Its SKU keeps naming it
-/// in `retired_items`, so the SKU's history still lists its changes ([`ledger_list`]).
+/// in `retired_items`, with its newest change, so the SKU's history still lists its changes
+/// ([`ledger_list`]).
 pub(crate) fn item_delete(c: &Connection, id: ItemId) -> Result<()> {
     c.prepare_cached(
-        "INSERT OR IGNORE INTO retired_items(item_id, sku) SELECT id, sku FROM items WHERE id = ?1",
+        "INSERT INTO retired_items(item_id, sku, last_change)
+         SELECT id, sku, last_change FROM items WHERE id = ?1
+         ON CONFLICT (item_id, sku) DO UPDATE SET
+             last_change = MAX(last_change, excluded.last_change)",
     )?
     .execute([id])?;
     c.prepare_cached("DELETE FROM items WHERE id = ?1")?
@@ -1194,6 +1240,8 @@ pub(crate) fn items_for_cart(c: &Connection, cart: &Cart) -> Result<Vec<Item>> {
 
 // ---- ledger -----------------------------------------------------------------------------
 
+/// Writes a QOH change's ledger row, after the item's newest (`prev_change`), and returns its
+/// id: the caller makes it the item's newest ([`item_set_qoh`]) in the same transaction.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn ledger_insert(
     c: &Connection,
@@ -1205,11 +1253,12 @@ pub(crate) fn ledger_insert(
     host_ref: Option<&str>,
     sent_to_web: bool,
     workstation: &str,
-) -> Result<()> {
+) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
-                            sent_to_web, workstation, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                            sent_to_web, workstation, created_at, prev_change)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                 (SELECT last_change FROM items WHERE id = ?1))",
     )?
     .execute(params![
         item.id,
@@ -1223,7 +1272,7 @@ pub(crate) fn ledger_insert(
         workstation,
         super::now_ms()
     ])?;
-    Ok(())
+    Ok(c.last_insert_rowid())
 }
 
 /// A change as the ledger keeps it: (SKU, delta, reason code, origin cart, whether it was to
@@ -1242,10 +1291,10 @@ pub(crate) fn ledger_by_host_ref(c: &Connection, host_ref: &str) -> Result<Optio
 }
 
 /// The newest `limit` QOH changes, of `sku` only if given. A SKU's changes are asked item by
-/// item through `ledger_item` (the item that has the SKU and any deleted ones that had it;
-/// their rows merge by id), each walking back from its newest: a filter on SKU scanned the
-/// whole ledger, a row per QOH change kept for good. (`sku = ?` too: a deleted item's id may
-/// be given to a new item.)
+/// item (the item that has the SKU and any deleted ones that had it; their rows merge by id),
+/// each walked back from its newest along `prev_change` (schema 26): a filter on SKU scanned
+/// the whole ledger, a row per QOH change kept for good. (The SKU is compared too: before
+/// schema 6 a deleted item's id could be given to a new item.)
 pub(crate) fn ledger_list(c: &Connection, sku: Option<&str>, limit: i64) -> Result<Vec<Value>> {
     const COLUMNS: &str = "SELECT id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
                                   workstation, created_at";
@@ -1256,19 +1305,33 @@ pub(crate) fn ledger_list(c: &Connection, sku: Option<&str>, limit: i64) -> Resu
             .map(|r| r.map(|(_, v)| v))
             .collect::<rusqlite::Result<_>>()?);
     };
-    let items = c
+    // An id once given to two items (before schema 6) is one chain: walked once, from its
+    // newest change.
+    let heads = c
         .prepare_cached(
-            "SELECT id FROM items WHERE sku = ?1 UNION SELECT item_id FROM retired_items WHERE sku = ?1",
+            "SELECT MAX(head) FROM (SELECT id, last_change AS head FROM items WHERE sku = ?1
+                                    UNION ALL
+                                    SELECT item_id, last_change FROM retired_items WHERE sku = ?1)
+             GROUP BY id",
         )?
-        .query_map([sku], |r| r.get::<_, ItemId>(0))?
+        .query_map([sku], |r| r.get::<_, i64>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut st = c.prepare_cached(&format!("{COLUMNS}, prev_change FROM ledger WHERE id = ?1"))?;
     let mut rows = Vec::new();
-    for item in items {
-        let mut st = c.prepare_cached(&format!(
-            "{COLUMNS} FROM ledger WHERE item_id = ?1 AND sku = ?2 ORDER BY id DESC LIMIT ?3"
-        ))?;
-        for row in st.query_map(params![item, sku, limit], ledger_row)? {
-            rows.push(row?);
+    for head in heads {
+        let (mut at, mut found) = (head, 0);
+        while at > 0 && found < limit {
+            let Some((row, prev)) = st
+                .query_row([at], |r| Ok((ledger_row(r)?, r.get::<_, i64>(9)?)))
+                .optional()?
+            else {
+                break;
+            };
+            if row.1["sku"] == sku {
+                rows.push(row);
+                found += 1;
+            }
+            at = prev;
         }
     }
     rows.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
