@@ -822,6 +822,7 @@ int32_t INVSYNC_CALL invsync_get_qoh(invsync_store *store,
  * for `invsync_last_report`: after `INVSYNC_BUFFER_TOO_SMALL` read them there, rather than
  * call again, which reads the whole cart again.
  * Kind `unreadable` (from 2026-12-05): the cart lists the item with a count it cannot read, quoted in `message`; `expected` is the count to correct it to.
+ * Kind `sku_twin` (from 2026-12-05): the item's SKU differs from another item's (named in `message`) only in case or accents, which the cart (WooCommerce) does not tell apart: it holds one product for both, and only the item whose SKU it has exactly is synced there.
  *
  * Buffers: as `invsync_last_error`. NULL: `store` required. Thread safety: any thread.
  *

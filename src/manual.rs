@@ -321,7 +321,10 @@ pub struct Warning {
     /// that the cart may still show, or one no longer sent to it, as a product given variants
     /// or what its old real-time level showed it: Send QOH sets it to 0); `unreadable` (from 2026-12-05:
     /// the cart lists the item with a count it wrote unreadably; `expected` is the count to
-    /// correct it to); or `more` (from 2026-12-05),
+    /// correct it to); `sku_twin` (from 2026-12-05: the item's SKU differs from another's
+    /// only in case or accents, which the cart does not tell apart, so it holds one product
+    /// for the two; WooCommerce's carts only, the message naming the other); or `more` (from
+    /// 2026-12-05),
     /// without a SKU, last after the first 1,000 warnings when there were more: its message
     /// says how many of each kind were not listed and what to do.
     pub kind: &'static str,
@@ -1732,6 +1735,17 @@ impl Store {
                 });
             }
         }
+        // Items the cart would take for one product (`sku_twin_warnings`): known without
+        // reading the cart, and said so of a cart that cannot be read.
+        let collation = match self.inner.adapters.is_custom(&cart.adapter) {
+            true => None,
+            false => crate::adapter::registry::sku_collation(&cart.adapter),
+        };
+        if let (Some(fold), false) = (collation, cart.capabilities.get) {
+            for w in sku_twin_warnings(&cart, &expected, fold, None) {
+                warnings.push(w);
+            }
+        }
         if cart.capabilities.get {
             let lag = lag_ms(adapter.as_ref());
             let asked_at = now_ms();
@@ -1744,6 +1758,12 @@ impl Store {
             let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
             let known: HashSet<&str> = expected.iter().map(|e| e.sku.as_str()).collect();
             let alikes = listing.look_alikes(&known);
+            let twins = listing.ours_listed(&known);
+            if let Some(fold) = collation {
+                for w in sku_twin_warnings(&cart, &expected, fold, Some(&listing)) {
+                    warnings.push(w);
+                }
+            }
             // The cart's SKUs told as look-alikes of the store's: (cart's, store's).
             let mut alike_of: HashMap<&str, &str> = HashMap::new();
             for Expected {
@@ -1841,9 +1861,12 @@ impl Store {
                                 alike_of.insert(theirs.as_str(), sku.as_str());
                                 look_alike_why(theirs)
                             }
-                            (None, None) => "the cart lists no count for this SKU: no product \
-                                             has it, or the cart does not track its stock"
-                                .into(),
+                            (None, None) => match look_alike(&twins, sku) {
+                                Some(twin) => twin_listed_why(twin),
+                                None => "the cart lists no count for this SKU: no product has \
+                                         it, or the cart does not track its stock"
+                                    .into(),
+                            },
                         },
                         cart_qoh: None,
                         expected: Some(*published),
@@ -1913,6 +1936,74 @@ impl Store {
         self.remember_report(serde_json::to_string(&warnings).unwrap_or_default());
         Ok(warnings)
     }
+}
+
+/// The preflight's `sku_twin` warnings (from 2026-12-05): for each item sent to `cart` whose
+/// SKU the cart compares as the same as another's (`fold`, the cart's comparison:
+/// [`crate::adapter::registry::sku_collation`]; WooCommerce's `TEE-M` and `tee-m`, `CAFÉ`
+/// and `CAFE`), one warning naming the others. The store keeps such items apart (SKU
+/// identity is exact), and so may a host; such a cart holds one product for them, and the
+/// adapter, which matches SKUs exactly, syncs only the item whose SKU the product has: every
+/// change of the other fails there as an unknown SKU, and the owner, told only that no
+/// product has its SKU, cannot make one (the cart refuses the SKU as a duplicate). Said of
+/// each twin, the product present or not, so the owner sees the pair before switching on;
+/// not of twins the cart's `listing` (where it was read) lists each exactly, a shop whose
+/// uniqueness check was turned off (a plugin, a database import) holding a product for each.
+fn sku_twin_warnings(
+    cart: &Cart,
+    expected: &[Expected],
+    fold: fn(&str) -> String,
+    listing: Option<&Listing>,
+) -> Vec<Warning> {
+    let listed = |sku: &str| {
+        listing.is_some_and(|l| {
+            l.counts.contains_key(sku)
+                || l.twice.contains_key(sku)
+                || l.unreadable.contains_key(sku)
+                || l.unlisted.contains_key(sku)
+        })
+    };
+    let mut groups: HashMap<String, Vec<&str>> = HashMap::new();
+    for e in expected {
+        groups.entry(fold(&e.sku)).or_default().push(&e.sku);
+    }
+    let mut twins: Vec<(&str, Vec<&str>)> = Vec::new();
+    for group in groups
+        .values()
+        .filter(|g| g.len() > 1 && !g.iter().all(|s| listed(s)))
+    {
+        for sku in group {
+            let mut others: Vec<&str> = group.iter().copied().filter(|o| o != sku).collect();
+            others.sort_unstable();
+            twins.push((sku, others));
+        }
+    }
+    twins.sort_unstable();
+    twins
+        .into_iter()
+        .map(|(sku, others)| {
+            let others: Vec<String> = others.iter().map(|o| written_out(o)).collect();
+            Warning {
+                kind: "sku_twin",
+                sku: Some(sku.to_owned()),
+                message: format!(
+                    "the store's item{} \"{}\" differ{} from this one only in case or \
+                     accents, which cart {:?} ({}) does not tell apart: it holds one product for \
+                     them, which takes only the changes of the item whose SKU it has exactly; \
+                     each change of the other fails there as an unknown SKU, and the cart \
+                     refuses a product of its own for it: give one of them another SKU, or take \
+                     it off this cart (web fields \"sync\": false)",
+                    if others.len() == 1 { "" } else { "s" },
+                    others.join("\", \""),
+                    if others.len() == 1 { "s" } else { "" },
+                    cart.name,
+                    cart.adapter,
+                ),
+                cart_qoh: None,
+                expected: None,
+            }
+        })
+        .collect()
 }
 
 /// The preflight's warnings as a host gets them, kept as they are found: the first 1,000
@@ -2105,9 +2196,9 @@ impl Store {
         // compared against one would set a count over a sale made there since.
         let (recent, any_since) = recent_changes(self, &cart, lag, asked_at)?;
         let mut report = DriftReport::default();
-        let alikes = {
+        let (alikes, twins) = {
             let ours: HashSet<&str> = expected.iter().map(|e| e.sku.as_str()).collect();
-            listing.look_alikes(&ours)
+            (listing.look_alikes(&ours), listing.ours_listed(&ours))
         };
         // Every item off, repaired below whether the report lists it or not; listed (the
         // first 1,000) once the repair has said what became of each.
@@ -2142,7 +2233,9 @@ impl Store {
                         )),
                     }),
                     None => {
-                        let alike = look_alike(&alikes, &sku).map(|t| look_alike_why(t));
+                        let alike = look_alike(&alikes, &sku)
+                            .map(|t| look_alike_why(t))
+                            .or_else(|| look_alike(&twins, &sku).map(|t| twin_listed_why(t)));
                         if let Some(why) = listing.unlisted.get(&sku).or(alike.as_ref()) {
                             let why = not_compared(published, &waiting, why);
                             list_capped(
@@ -2570,6 +2663,36 @@ impl Listing {
             .map(|s| (crate::items::sku_fold(s), s))
             .collect()
     }
+
+    /// The SKUs the cart lists (with a count, twice, or unreadably) that are among `ours`, by
+    /// their folded form, for [`look_alike`] and [`twin_listed_why`]: an item of the store's
+    /// unlisted beside its twin (`tee-m` beside `TEE-M`, both the store's) was told as one no
+    /// product has, as [`Listing::look_alikes`] leaves out what the store syncs.
+    fn ours_listed(&self, ours: &HashSet<&str>) -> HashMap<String, &String> {
+        self.counts
+            .keys()
+            .chain(self.twice.keys())
+            .chain(self.unreadable.keys())
+            .filter(|s| ours.contains(s.as_str()))
+            .map(|s| (crate::items::sku_fold(s), s))
+            .collect()
+    }
+}
+
+/// Why the store's item is not matched with the cart's `twin`, the SKU of another of the
+/// store's items that differs from it only in case or accents (from 2026-12-05: told as "no
+/// product has it", the owner went to make a product the cart may refuse as a duplicate).
+fn twin_listed_why(twin: &str) -> String {
+    format!(
+        "the cart lists no count for this SKU, but lists \"{}\", the SKU of another of the \
+         store's items, which differs from this one only in case or accents, or in characters \
+         that do not show on screen (written out here); SKUs are matched exactly, so that \
+         product takes only the other item's changes and each change of this one fails there \
+         as an unknown SKU (a cart that compares SKUs without case or accents, as WooCommerce \
+         does, refuses a second product for it): give one of the two items another SKU, or \
+         take this one off the cart (web fields \"sync\": false)",
+        written_out(twin)
+    )
 }
 
 /// The SKU of `alikes` ([`Listing::look_alikes`]) that differs from the store's `sku` only in

@@ -45,6 +45,25 @@ const BUILTIN: &[&str] = &[
 /// it.)
 pub(crate) const SKU_ONLY: &[&str] = &["http_json", "bigcommerce"];
 
+/// How the built-in `adapter`'s cart compares SKUs, where it takes two the store keeps apart
+/// for one: the preflight's `sku_twin` warning names the store's items it would take for
+/// one product. WooCommerce keeps SKUs in MySQL under WordPress's `utf8mb4_unicode_ci`
+/// collation, whose `=` ignores case and accents, and refuses a product a SKU another
+/// product has by that comparison (`wc_product_has_unique_sku`; woocommerce/woocommerce#5552:
+/// a SKU changed from lower to upper case was refused as "not unique"): a shop holds one
+/// product for the store's `TEE-M` and `tee-m`, or `CAFÉ` and `CAFE`, and the adapter, which
+/// matches exactly, syncs only the one whose SKU that product has. `None` for the others:
+/// Shopify and Medusa compare SKUs exactly and may hold a product for each (a shop selling
+/// `tee-m` and `TEE-M` apart is no mistake there); BigCommerce documents its SKUs as unique
+/// (bigcommerce/api-specs#991) but not how it compares them, and `http_json` is the host's
+/// own server.
+pub(crate) fn sku_collation(adapter: &str) -> Option<fn(&str) -> String> {
+    match adapter {
+        "woocommerce" => Some(super::woocommerce::collation_fold),
+        _ => None,
+    }
+}
+
 /// Why `remote_ref` is not a reference the built-in `adapter` can use, if it is not: Shopify
 /// takes an inventory item's id, WooCommerce a product's, or a product's and a variation's.
 /// Another form (a Shopify variant's id, pasted from the admin) was ignored for a search by

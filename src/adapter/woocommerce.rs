@@ -1606,7 +1606,7 @@ fn batch_write_error(r: &reqwest::blocking::Response) -> Option<CartError> {
 /// every SKU of the lookup's later chunks as absent: each change of them failed as an unknown
 /// SKU (until 2026-12-05). Looser than the shop costs nothing: a shop that ignores the filter
 /// lists its whole catalogue, and the products are matched exactly after.
-fn collation_fold(sku: &str) -> String {
+pub(crate) fn collation_fold(sku: &str) -> String {
     let mut out = String::new();
     for c in crate::items::sku_fold(sku.trim()).chars() {
         match c {
