@@ -183,6 +183,40 @@ fn woocommerce_twins_are_named_by_the_preflight_and_the_drift_report() {
     sends_reach_only_their_own_product(&f, c, &["TEE-M", "tee-m", "CAFÉ", "CAFE", "MUG"]);
 }
 
+/// A WooCommerce shop asked for the store's `tee-m` answers its `TEE-M` (its `sku` filter
+/// compares by collation), which the adapter rightly does not write to; the change fails,
+/// and now names the product's SKU the shop took for it, in Send QOH's report and in the
+/// record bypassed: "no product has this SKU" alone (before) sent the owner to make one,
+/// which WooCommerce refuses as a duplicate SKU.
+#[test]
+fn a_woocommerce_twins_refused_change_names_the_sku_the_shop_took_for_it() {
+    let (f, c) = twins_on(Mode::WooCommerce, &["TEE-M", "CAFÉ", "MUG"]);
+    let r = f.send(c);
+    for (sku, theirs) in [("tee-m", "TEE-M"), ("CAFE", "CAFÉ")] {
+        let failure = r.failures.iter().find(|x| x.sku == sku);
+        assert!(
+            failure
+                .is_some_and(|x| x.message.contains("unknown SKU")
+                    && x.message.contains(&format!("{theirs:?}"))),
+            "{sku}: {r:?}"
+        );
+    }
+    assert_eq!((f.emu.qoh("TEE-M"), f.emu.qoh("CAFÉ")), (Some(5), Some(4)));
+    f.store.set_cart_sync(c, true).unwrap();
+    platform::adjust(&f.store, "tee-m", -1);
+    f.drain();
+    let records = f.records(c);
+    assert!(
+        records.iter().any(|x| x["sku"] == "tee-m"
+            && x["state"] == "bypassed"
+            && x["last_response"]
+                .as_str()
+                .is_some_and(|m| m.contains("\"TEE-M\""))),
+        "{records:?}"
+    );
+    assert_eq!(f.emu.qoh("TEE-M"), Some(5));
+}
+
 /// Shopify compares SKUs exactly: a shop selling `TEE-M` and `tee-m` as two variants keeps
 /// each twin's count on its own, and the preflight warns of no twins there. Where it lists
 /// only `CAFÉ`, the store's `CAFE` is told as its twin (before: "no product has it").

@@ -295,6 +295,10 @@ pub struct WooCommerceAdapter {
     twice: Mutex<HashMap<String, Instant>>,
     /// SKUs the shop was found not to have, and until when that stands ([`ABSENT_FOR`]).
     absent: Mutex<HashMap<String, Instant>>,
+    /// For a SKU the shop was last found not to have, the SKU of a product or variation it
+    /// has that its collation takes for it ([`collation_fold`]: `TEE-M` for the store's
+    /// `tee-m`), named when a change of the SKU fails ([`WooCommerceAdapter::unknown`]).
+    taken_for: Mutex<HashMap<String, String>>,
     /// Items a batch request carries: [`MAX_BATCH`], or fewer once the shop answered 413.
     batch_limit: AtomicUsize,
     /// The products and variations this adapter's Send QOH set, by SKU.
@@ -364,6 +368,7 @@ impl WooCommerceAdapter {
             ids: Mutex::new(HashMap::new()),
             twice: Mutex::new(HashMap::new()),
             absent: Mutex::new(HashMap::new()),
+            taken_for: Mutex::new(HashMap::new()),
             set_once: Default::default(),
             batch_limit: AtomicUsize::new(MAX_BATCH),
         })
@@ -574,6 +579,14 @@ impl WooCommerceAdapter {
             }
         }
         let until = Instant::now() + ABSENT_FOR;
+        let folded: HashMap<String, &String> =
+            found.ids.keys().map(|s| (collation_fold(s), s)).collect();
+        let mut taken_for = HashMap::new();
+        for sku in asked.iter().filter(|s| !found.ids.contains_key(**s)) {
+            if let Some(theirs) = folded.get(&collation_fold(sku)) {
+                taken_for.insert((*sku).to_owned(), (*theirs).clone());
+            }
+        }
         // Locked in the order `find` and `resolve` lock them: ids, twice, absent.
         let (mut ids, mut twice, mut absent) =
             (self.ids.lock(), self.twice.lock(), self.absent.lock());
@@ -582,6 +595,7 @@ impl WooCommerceAdapter {
                 absent.insert((*sku).to_owned(), until);
             }
         }
+        *self.taken_for.lock() = taken_for;
         absent.retain(|sku, _| !found.ids.contains_key(sku));
         *twice = found.twice.into_iter().map(|s| (s, until)).collect();
         *ids = found.ids;
@@ -620,6 +634,12 @@ impl WooCommerceAdapter {
         let mut found = Found::default();
         // What the chunks before answered, for a later one whose answer is not trusted.
         let mut answered: Vec<Value> = Vec::new();
+        // The SKUs asked, by their collation's form, for the shop's SKUs answered for them.
+        let mut by_fold: HashMap<String, Vec<&str>> = HashMap::new();
+        for sku in &asked {
+            by_fold.entry(collation_fold(sku)).or_default().push(sku);
+        }
+        let mut taken_for: HashMap<String, String> = HashMap::new();
         for chunk in sku_chunks(&asked) {
             let value = chunk.join(",");
             // What WooCommerce matches for this value: each part, and (more than one) the
@@ -669,6 +689,11 @@ impl WooCommerceAdapter {
                 let (Some(id), Some(sku)) = (id_of(v), v["sku"].as_str().map(str::trim)) else {
                     continue;
                 };
+                for other in by_fold.get(&collation_fold(sku)).into_iter().flatten() {
+                    if *other != sku {
+                        taken_for.insert((*other).to_owned(), sku.to_owned());
+                    }
+                }
                 // Exactly a SKU asked (the filter matches by collation: case aside).
                 if !chunk.contains(&sku) {
                     continue;
@@ -705,7 +730,16 @@ impl WooCommerceAdapter {
         }
         let (mut ids, mut twice, mut absent) =
             (self.ids.lock(), self.twice.lock(), self.absent.lock());
+        let mut taken = self.taken_for.lock();
         for sku in skus {
+            match taken_for.remove(*sku) {
+                Some(theirs) if !found.ids.contains_key(*sku) => {
+                    taken.insert((*sku).to_owned(), theirs);
+                }
+                _ => {
+                    taken.remove(*sku);
+                }
+            }
             match found.ids.get(*sku) {
                 Some(r) => {
                     ids.insert((*sku).to_owned(), *r);
@@ -724,6 +758,33 @@ impl WooCommerceAdapter {
             }
         }
         Ok(())
+    }
+
+    /// A change of `sku` (by `remote_ref`, if given) that no product or variation of the shop
+    /// takes: failed. Where the shop's `sku` filter answered another SKU for it, one its
+    /// collation takes for the same (`TEE-M` for `tee-m`, `CAFÉ` for `CAFE`: WordPress's
+    /// `utf8mb4_unicode_ci`, case and accents aside), that SKU is named: the shop refuses a
+    /// second product with it (woocommerce/woocommerce#5552), so "no product has this SKU"
+    /// alone sent the owner to make one the shop refuses (until 2026-12-05). The change is
+    /// not written to that product, which is another SKU's (the store may hold both as two
+    /// items).
+    fn unknown(&self, sku: &str, remote_ref: Option<&str>) -> SendOutcome {
+        let taken = match remote_ref {
+            Some(_) => None,
+            None => self.taken_for.lock().get(sku).cloned(),
+        };
+        match taken {
+            Some(theirs) => SendOutcome::Failed {
+                message: format!(
+                    "sku {sku}: no WooCommerce product or variation has this SKU (unknown SKU); \
+                     the shop has {theirs:?}, which it takes for the same SKU (WooCommerce \
+                     compares SKUs without case or accents, and refuses a second product whose \
+                     SKU differs only so), not written to as it is another SKU's: give this \
+                     item that product's SKU if they are one item, or another SKU"
+                ),
+            },
+            None => common::not_found(sku, remote_ref, "WooCommerce product or variation"),
+        }
     }
 
     /// Why `sku` is not written by SKU, when the last index found it on more than one product
@@ -1643,10 +1704,6 @@ impl Found {
     }
 }
 
-fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
-    common::not_found(sku, remote_ref, "WooCommerce product or variation")
-}
-
 /// A change of a SKU the shop was found not to have in the last [`ABSENT_FOR`], which it was
 /// not asked about again: not applied, and tried again (an attempt), so that a product the
 /// owner lists meanwhile takes it once the absence runs out. Failed for good on memory alone
@@ -1893,7 +1950,7 @@ impl WooCommerceAdapter {
                 let remembered = !by_ref(i) && !looked.contains(d.sku.as_str());
                 out[i] = Some(match remembered {
                     true => remembered_absent(&d.sku),
-                    false => unknown(d.sku.as_str(), d.remote_ref.as_deref()),
+                    false => self.unknown(d.sku.as_str(), d.remote_ref.as_deref()),
                 });
                 continue;
             };
@@ -1966,7 +2023,7 @@ impl WooCommerceAdapter {
                 for &i in &wrong {
                     let d = &deltas[i];
                     let Some(r) = again[i].filter(|_| moved.contains(&d.sku.as_str())) else {
-                        out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()));
+                        out[i] = Some(self.unknown(d.sku.as_str(), d.remote_ref.as_deref()));
                         continue;
                     };
                     if let Some(twice) = self.found_twice(&d.sku, d.remote_ref.as_deref()) {
@@ -2029,7 +2086,7 @@ impl WooCommerceAdapter {
                         })
                     }
                     None | Some(Stock::Parent) => {
-                        out[i] = Some(unknown(d.sku.as_str(), d.remote_ref.as_deref()))
+                        out[i] = Some(self.unknown(d.sku.as_str(), d.remote_ref.as_deref()))
                     }
                     Some(Stock::NotManaged | Stock::Unset) => {
                         out[i] = Some(SendOutcome::Failed {
@@ -2158,7 +2215,7 @@ impl WooCommerceAdapter {
             }
             // Not listed by the shop (deleted, in the bin): nothing to set.
             let Some(r) = r.filter(|r| current.contains_key(r)) else {
-                out[i] = Some(unknown(s.sku.as_str(), s.remote_ref.as_deref()));
+                out[i] = Some(self.unknown(s.sku.as_str(), s.remote_ref.as_deref()));
                 continue;
             };
             // A product the owner keeps no stock count for (a service, made to order, a gift
