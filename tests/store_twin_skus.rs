@@ -269,3 +269,111 @@ fn bigcommerce_and_http_json_name_the_twin_they_lack() {
         sends_reach_only_their_own_product(&f, c, &["TEE-M", "CAFÉ", "MUG"]);
     }
 }
+
+/// A cart that looks SKUs up as MySQL's default collation compares them (case aside), as an
+/// `http_json` server or a custom adapter on such a database may: asked for the store's
+/// `tee-m`, it changes its `TEE-M`. Its owner's own view (the test cart) shows SKUs as they
+/// are stored.
+#[derive(Default)]
+struct CaseBlindCart(std::sync::Mutex<Vec<(String, i64)>>);
+
+impl CaseBlindCart {
+    fn at(&self, sku: &str) -> Option<usize> {
+        let all = self.0.lock().unwrap();
+        all.iter().position(|(s, _)| s.eq_ignore_ascii_case(sku))
+    }
+}
+
+impl inventory_sync::adapter::CartAdapter for CaseBlindCart {
+    fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
+        inventory_sync::adapter::UpdateMode::RelativeUnkeyed
+    }
+    fn apply_deltas(
+        &self,
+        deltas: &[inventory_sync::adapter::DeltaSend],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        use inventory_sync::adapter::SendOutcome;
+        Ok(deltas
+            .iter()
+            .map(|d| match self.at(&d.sku) {
+                Some(i) => {
+                    let mut all = self.0.lock().unwrap();
+                    all[i].1 += d.delta;
+                    SendOutcome::Applied {
+                        qoh: Some(all[i].1),
+                    }
+                }
+                None => SendOutcome::Failed {
+                    message: format!("sku {}: unknown SKU", d.sku),
+                },
+            })
+            .collect())
+    }
+    fn set_quantities(
+        &self,
+        sets: &[inventory_sync::adapter::QuantitySet],
+    ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
+        use inventory_sync::adapter::SendOutcome;
+        Ok(sets
+            .iter()
+            .map(|s| match self.at(&s.sku) {
+                Some(i) => {
+                    let mut all = self.0.lock().unwrap();
+                    if s.expected.is_some_and(|e| e != all[i].1) {
+                        return SendOutcome::Conflict { current: all[i].1 };
+                    }
+                    all[i].1 = s.qoh;
+                    SendOutcome::Applied { qoh: Some(s.qoh) }
+                }
+                None => SendOutcome::Failed {
+                    message: format!("sku {}: unknown SKU", s.sku),
+                },
+            })
+            .collect())
+    }
+    fn fetch_quantities(
+        &self,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
+        Ok(inventory_sync::adapter::QuantityPage {
+            items: self.0.lock().unwrap().clone(),
+            next_cursor: None,
+        })
+    }
+}
+
+impl inventory_sync::adapter::conformance::TestCart for CaseBlindCart {
+    fn put(&self, sku: &str, count: i64) -> Result<(), String> {
+        let mut all = self.0.lock().unwrap();
+        match all.iter_mut().find(|(s, _)| s == sku) {
+            Some(entry) => entry.1 = count,
+            None => all.push((sku.to_owned(), count)),
+        }
+        Ok(())
+    }
+    fn count(&self, sku: &str) -> Result<Option<i64>, String> {
+        let all = self.0.lock().unwrap();
+        Ok(all.iter().find(|(s, _)| s == sku).map(|(_, c)| *c))
+    }
+}
+
+/// An integrator's adapter (or `http_json` server) that takes the store's `tee-m` for the
+/// cart's `TEE-M` lands both twins' sales on one product, and has Send QOH set its count to
+/// one twin's and then the other's, the last winning: the conformance check now fails it,
+/// by the checks of unknown SKUs (before, it passed every check).
+#[test]
+fn the_conformance_check_fails_a_cart_that_takes_a_sku_for_its_case_twin() {
+    use inventory_sync::adapter::conformance::{check, names, CheckOptions, Verdict};
+    let blind = CaseBlindCart::default();
+    let report = check(&blind, &blind, &CheckOptions::default());
+    for name in [names::UNKNOWN_DELTA, names::UNKNOWN_SET] {
+        assert!(
+            matches!(report.verdict(name), Some(Verdict::Failed(why)) if why.contains("invsync-conformance-1")),
+            "{name}: {report}"
+        );
+    }
+    assert_eq!(report.failed().count(), 2, "{report}");
+    // The built-in adapters pass them on their emulated carts: tests/conformance.rs's
+    // `the_built_in_adapters_pass_against_their_loopback_carts`.
+}

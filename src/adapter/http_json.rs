@@ -12,6 +12,14 @@
 //! - 429 with `Retry-After` (seconds) and 5xx mean "try later"; 401/403 pause the cart; any
 //!   other 4xx is permanent for the batch, but 408, 421 and 425, which say the request was not
 //!   processed and may be sent again (counted as attempts, as a 5xx).
+//! - A `sku` is the store's, compared exactly: case, accents and every character count. A
+//!   server that looks SKUs up under a collation that ignores case or accents (MySQL's
+//!   default, `utf8mb4_0900_ai_ci` or WordPress's `utf8mb4_unicode_ci`) must compare them
+//!   exactly (a binary collation, or a check of the row found) and answer `unknown_sku` for a
+//!   SKU it holds only spelled otherwise: the store may hold `TEE-M` and `tee-m` as two items,
+//!   whose sales would both land on one product, and whose Send QOH counts would both be set
+//!   there, the last one winning. The conformance check's checks of unknown SKUs try it
+//!   (from 2026-12-05).
 //!
 //! # Why `duplicate` counts as applied
 //!
