@@ -1,16 +1,18 @@
 //! An adversarial review of store items whose SKUs differ only in case or accents (`TEE-M`
 //! and `tee-m`, `CAFÉ` and `CAFE`): the store keeps them apart (SKU identity is exact), and
 //! so may a host (`Store::upsert_item_json`, the C ABI's item save), while carts compare SKUs
-//! each their own way. Each test holds both twins in the store and runs, on one emulated cart,
-//! the preflight, Send QOH, a real-time sale of each, the drift report and Get QOH.
+//! each their own way. Each test of a cart holds both twins in the store and runs, on the
+//! cart's emulator, the preflight, the drift report, Send QOH, a real-time sale of each twin
+//! and Get QOH; the last test is the conformance check's, for an integrator's cart.
 //!
 //! What the carts do, as relied on here:
 //! - WooCommerce compares SKUs by WordPress's MySQL collation (`utf8mb4_unicode_ci`: case and
 //!   accents aside), in its `sku` filter and in its uniqueness check, which refuses a second
 //!   product whose SKU differs only so (woocommerce/woocommerce#5552: a SKU changed from lower
 //!   to upper case was refused as "not unique"). A shop holds one product for the twins.
-//! - Shopify does not require SKUs unique and its admin API matches them as given: a shop may
-//!   sell `TEE-M` and `tee-m` as two variants, which must stay apart.
+//! - Shopify does not require a variant's SKU to be unique (free text), and the adapter
+//!   compares exactly the SKUs its `sku:` search answers: a shop may sell `TEE-M` and `tee-m`
+//!   as two variants, which must stay apart.
 //! - BigCommerce documents a SKU as unique (bigcommerce/api-specs#991; a duplicate is a 409)
 //!   but not whether case counts; `http_json` is the host's own server. Neither is warned of
 //!   as taking twins for one; where the cart lists only one twin, the reports name it.
