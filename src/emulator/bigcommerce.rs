@@ -57,6 +57,9 @@ pub(super) struct State {
     /// The status the catalogue's products endpoint answers instead of its products, if any
     /// ([`super::Emulator::refuse_bigcommerce_catalogue`]).
     catalogue_refused: Option<u16>,
+    /// The status the location's unfiltered listing answers instead of its items, if any
+    /// ([`super::Emulator::refuse_bigcommerce_listing`]).
+    listing_refused: Option<u16>,
 }
 
 impl Default for State {
@@ -70,6 +73,7 @@ impl Default for State {
             read_lag: Duration::ZERO,
             journal: VecDeque::new(),
             catalogue_refused: None,
+            listing_refused: None,
         }
     }
 }
@@ -86,6 +90,12 @@ impl State {
     /// 403), or its products again (`None`).
     pub(super) fn refuse_catalogue(&mut self, status: Option<u16>) {
         self.catalogue_refused = status;
+    }
+
+    /// The location's listing read without a filter answers `status` (a page the platform
+    /// fails to serve), or its items again (`None`); filtered reads are answered as ever.
+    pub(super) fn refuse_listing(&mut self, status: Option<u16>) {
+        self.listing_refused = status;
     }
 
     /// Reads answer counts from before the changes of the last `lag`; zero: reads show
@@ -360,6 +370,9 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
             }
             _ => {}
         }
+    }
+    if let (None, None, Some(status)) = (&skus, &variants, cart.bigcommerce.listing_refused) {
+        return bc_error(status, "the listing could not be read");
     }
     let counts = cart.bigcommerce.as_read(&cart.items);
     let list: Vec<String> = counts

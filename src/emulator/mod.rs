@@ -478,6 +478,31 @@ impl Emulator {
         self.shared.cart.lock().bigcommerce.refuse_catalogue(status);
     }
 
+    /// BigCommerce mode: the location's items read without a filter (Get QOH's listing, a
+    /// search of the whole listing) answer HTTP `status`, as a listing the platform fails to
+    /// serve part of does; reads by `sku:in` or `variant_id:in` are answered as ever. `None`
+    /// serves it again.
+    pub fn refuse_bigcommerce_listing(&self, status: Option<u16>) {
+        self.shared.cart.lock().bigcommerce.refuse_listing(status);
+    }
+
+    /// The shop's owner gives the item `old` the SKU `new` (made anew where `old` is
+    /// missing): it keeps its count and its platform id, which now names `new`.
+    pub fn rename_sku(&self, old: &str, new: &str) {
+        let mut cart = self.shared.cart.lock();
+        let qoh = cart.items.remove(old).unwrap_or(0);
+        cart.items.insert(new.to_owned(), qoh);
+        if let Some(id) = cart.ids.remove(old) {
+            cart.ids.insert(new.to_owned(), id);
+        }
+        if let Some(w) = cart.written.remove(old) {
+            cart.written.insert(new.to_owned(), w);
+        }
+        if let Some(p) = cart.parents.remove(old) {
+            cart.parents.insert(new.to_owned(), p);
+        }
+    }
+
     /// BigCommerce mode: `GET v3/catalog/products` requests received (including throttled
     /// ones), which no listing of counts needs.
     pub fn catalogue_requests(&self) -> usize {
