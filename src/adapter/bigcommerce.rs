@@ -144,8 +144,8 @@ pub struct BigCommerceAdapter {
     secrets: Vec<String>,
     /// See [`CartAdapter::read_lag`] and [`BigCommerceAdapter::with_read_lag`].
     read_lag: Duration,
-    /// The variant id of each SKU found only padded on the shop (`TEE ` for TEE), which its
-    /// changes are written by ([`BigCommerceAdapter::padded`]).
+    /// The variant id of each SKU found only padded on the shop (`TEE ` for TEE) by the
+    /// call's lookup, which its changes are written by ([`BigCommerceAdapter::padded`]).
     aliases: Mutex<HashMap<String, u64>>,
     /// The location's listing's padded SKUs ([`BigCommerceAdapter::padded_listing`]).
     padded_index: common::PaddedIndex<Listed>,
@@ -168,6 +168,9 @@ enum Filter<'a> {
 struct Found {
     listed: HashMap<String, Listed>,
     twins: HashMap<String, String>,
+    /// Why the SKUs not found exactly could not be looked for padded (the listing's read
+    /// failed): they are neither found nor known to be missing.
+    unsearched: Option<CartError>,
 }
 
 /// One page of the location's items, and what BigCommerce says of the whole listing.
@@ -566,14 +569,14 @@ impl BigCommerceAdapter {
             .collect())
     }
 
-    /// [`Self::lookup`], a refusal made [`CartError::Unavailable`] as [`Self::levels`] says.
+    /// [`Self::lookup`], a refusal made [`CartError::Unavailable`] as [`Self::levels`] says,
+    /// and a failed search for padded SKUs an error of the call: its caller needs every SKU.
     fn looked_up(&self, skus: &[&str], for_what: &str) -> std::result::Result<Found, CartError> {
-        self.lookup(skus).map_err(|e| match e {
-            CartError::Rejected(m) => {
-                CartError::Unavailable(format!("bigcommerce refused the read of {for_what}: {m}"))
-            }
-            e => e,
-        })
+        let found = self.lookup(skus).map_err(|e| read_refused(e, for_what))?;
+        match found.unsearched {
+            Some(e) => Err(read_refused(e, for_what)),
+            None => Ok(found),
+        }
     }
 
     /// The listing of each of `skus` the location has (all pages), by the SKU asked, marking
@@ -607,10 +610,34 @@ impl BigCommerceAdapter {
             .copied()
             .filter(|s| !found.listed.contains_key(*s))
             .collect();
-        if !missing.is_empty() {
-            self.padded(&missing, padded, &mut found)?;
+        // A SKU found exactly takes its changes by SKU, as BigCommerce itself names the item:
+        // one found padded before (the owner has made the SKU exactly since) no longer does.
+        let exact: Vec<String> = found.listed.keys().cloned().collect();
+        {
+            let mut aliases = self.aliases.lock();
+            for sku in &exact {
+                aliases.remove(sku);
+            }
         }
-        self.known.lock().extend(found.listed.keys().cloned());
+        if !missing.is_empty() {
+            match self.padded(&missing, padded, &mut found) {
+                Ok(()) => {}
+                // A rate limit or refused credentials hold the whole cart (rule 10).
+                Err(e @ (CartError::RateLimited { .. } | CartError::Unauthorized(_))) => {
+                    return Err(e)
+                }
+                // Any other failure of the listing's read leaves only the SKUs it was for
+                // unsent: the SKUs found exactly go on, as before padded SKUs were looked for
+                // (until 2026-12-05 a page of the listing failing stopped every change of a
+                // call with one SKU the shop lacks).
+                Err(e) => found.unsearched = Some(e),
+            }
+        }
+        // Only SKUs found exactly are known: one found padded is looked up again at every
+        // call, exactly first, so that an exact item made since takes its changes and an item
+        // renamed or deleted since stops taking them (until 2026-12-05 it kept its variant id
+        // until the controller stopped: the changes went to whatever the variant had become).
+        self.known.lock().extend(exact);
         Ok(found)
     }
 
@@ -627,8 +654,9 @@ impl BigCommerceAdapter {
     /// items) is read once and kept as an index of its padded SKUs for
     /// [`common::PADDED_INDEX_TTL`] (and until the next manual run: [`common::PaddedIndex`]);
     /// an item found there is read again by its `variant_id:in` (documented and exact) where
-    /// the index is older than this call, and from then on written by its `variant_id`, which
-    /// the adjustments take as they take a `sku`. A catalogue whose SKUs all match exactly never reads the listing; an unknown
+    /// the index is older than this call, and written by its `variant_id`, which the
+    /// adjustments take as they take a `sku`; it is not kept as known, so each call looks the
+    /// SKU up exactly first (an exact item made since takes over). A catalogue whose SKUs all match exactly never reads the listing; an unknown
     /// SKU costs the listing's read at most once per [`common::PADDED_INDEX_TTL`].
     ///
     /// A SKU found so on two items (`TEE ` and ` TEE`) is refused, naming both: neither is
@@ -644,6 +672,13 @@ impl BigCommerceAdapter {
         mut candidates: HashMap<String, Vec<Listed>>,
         found: &mut Found,
     ) -> std::result::Result<(), CartError> {
+        // Each is aliased again below only if found again.
+        {
+            let mut aliases = self.aliases.lock();
+            for s in missing {
+                aliases.remove(*s);
+            }
+        }
         let mut fresh = !candidates.is_empty();
         if missing.iter().any(|s| !candidates.contains_key(*s)) {
             let (index, read_now) = self.padded_index.find(missing, || self.padded_listing())?;
@@ -739,7 +774,7 @@ impl BigCommerceAdapter {
     fn unknown_skus(
         &self,
         skus: &[&str],
-    ) -> std::result::Result<HashMap<String, String>, CartError> {
+    ) -> std::result::Result<HashMap<String, SendOutcome>, CartError> {
         let unchecked: Vec<&str> = {
             let known = self.known.lock();
             let mut v: Vec<&str> = skus
@@ -754,13 +789,29 @@ impl BigCommerceAdapter {
         if unchecked.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut found = self.looked_up(&unchecked, SEND_CHECK)?;
+        let mut found = self
+            .lookup(&unchecked)
+            .map_err(|e| read_refused(e, SEND_CHECK))?;
         Ok(unchecked
             .into_iter()
             .filter(|s| !found.listed.contains_key(*s))
             .map(|s| {
-                let why = found.twins.remove(s).unwrap_or_else(|| unknown_message(s));
-                (s.to_owned(), why)
+                let outcome = match (found.twins.remove(s), &found.unsearched) {
+                    (Some(why), _) => SendOutcome::Failed { message: why },
+                    // Nothing was sent: tried again, as a change the cart could not take now.
+                    (None, Some(e)) => SendOutcome::Retry {
+                        message: format!(
+                            "sku {s}: not listed exactly, and the listing where it is looked \
+                             for padded with blanks could not be read: {}",
+                            e.message()
+                        ),
+                        after: None,
+                    },
+                    (None, None) => SendOutcome::Failed {
+                        message: unknown_message(s),
+                    },
+                };
+                (s.to_owned(), outcome)
             })
             .collect())
     }
@@ -807,7 +858,10 @@ impl BigCommerceAdapter {
     ) -> std::result::Result<Option<SendOutcome>, CartError> {
         // A read refused (a 4xx of its own) says nothing of the sale: tried again, as a
         // refusal for stock is, not failed by it.
-        let listed = match self.lookup(&[sku]) {
+        let listed = match self.lookup(&[sku]).and_then(|f| match f.unsearched {
+            Some(e) => Err(e),
+            None => Ok(f),
+        }) {
             Err(CartError::Rejected(_)) => return Ok(None),
             read => read?,
         };
@@ -1154,6 +1208,18 @@ fn insufficient_stock(message: &str) -> bool {
     m.contains("insufficient stock") || m.contains("insufficient inventory")
 }
 
+/// A read for a send's own check that BigCommerce refused (a 4xx other than those with a
+/// meaning of their own), as [`CartError::Unavailable`] naming `for_what` it was: as
+/// [`CartError::Rejected`] every change of the call would be bypassed at once for a read.
+fn read_refused(e: CartError, for_what: &str) -> CartError {
+    match e {
+        CartError::Rejected(m) => {
+            CartError::Unavailable(format!("bigcommerce refused the read of {for_what}: {m}"))
+        }
+        e => e,
+    }
+}
+
 fn unknown_message(sku: &str) -> String {
     format!("sku {sku}: no BigCommerce product or variant has this SKU (unknown SKU)")
 }
@@ -1233,10 +1299,8 @@ impl BigCommerceAdapter {
         let mut out: Vec<Option<SendOutcome>> = vec![None; deltas.len()];
         let mut items = Vec::new();
         for (i, d) in deltas.iter().enumerate() {
-            if let Some(why) = unknown_skus.get(&d.sku) {
-                out[i] = Some(SendOutcome::Failed {
-                    message: why.clone(),
-                });
+            if let Some(outcome) = unknown_skus.get(&d.sku) {
+                out[i] = Some(outcome.clone());
             } else if d.delta.unsigned_abs() > MAX_QUANTITY as u64 {
                 out[i] = Some(SendOutcome::Failed {
                     message: format!(
@@ -1272,10 +1336,8 @@ impl BigCommerceAdapter {
         let mut items = Vec::new();
         let mut expected_of = HashMap::new();
         for (i, s) in sets.iter().enumerate() {
-            if let Some(why) = unknown_skus.get(&s.sku) {
-                out[i] = Some(SendOutcome::Failed {
-                    message: why.clone(),
-                });
+            if let Some(outcome) = unknown_skus.get(&s.sku) {
+                out[i] = Some(outcome.clone());
             } else if !(0..=MAX_QUANTITY).contains(&s.qoh) {
                 out[i] = Some(SendOutcome::Failed {
                     message: format!(

@@ -114,9 +114,10 @@ use std::time::Duration;
 /// Items per lookup and per batch write (Medusa names no limit; this keeps URLs and
 /// transactions small).
 pub const MAX_BATCH: usize = 100;
-/// What a lookup read of one item: found (`Ok(Some)`), unknown (`Ok(None)`), or held only
-/// padded on more than one item (`Err`, why nothing is sent).
-type Looked = std::result::Result<Option<Found>, String>;
+/// What a lookup read of one item: found (`Ok(Some)`), unknown (`Ok(None)`), or not to be
+/// sent now (`Err`, the change's outcome): held only padded on more than one item, or not
+/// found exactly where the listing that padded SKUs are looked for in could not be read.
+type Looked = std::result::Result<Option<Found>, SendOutcome>;
 
 /// The largest page Get QOH asks for.
 pub const MAX_PAGE: u32 = 200;
@@ -691,7 +692,31 @@ impl MedusaAdapter {
         missing.dedup();
         let padded = match missing.is_empty() {
             true => HashMap::new(),
-            false => self.padded(&missing)?,
+            false => match self.padded(&missing) {
+                Ok(padded) => padded,
+                // A rate limit or refused credentials hold the whole cart (rule 10).
+                Err(e @ (CartError::RateLimited { .. } | CartError::Unauthorized(_))) => {
+                    return Err(e)
+                }
+                // Any other failure of the listing's read leaves only the SKUs it was for
+                // unsent, tried again later: the SKUs found exactly go on, as before padded
+                // SKUs were looked for (until 2026-12-05 a page of the listing failing
+                // stopped every change of a call with one SKU the shop lacks).
+                Err(e) => missing
+                    .iter()
+                    .map(|s| {
+                        let outcome = SendOutcome::Retry {
+                            message: format!(
+                                "sku {s}: not found exactly, and the listing where it is \
+                                 looked for padded with blanks could not be read: {}",
+                                e.message()
+                            ),
+                            after: None,
+                        };
+                        ((*s).to_owned(), Err(outcome))
+                    })
+                    .collect(),
+            },
         };
         Ok(items
             .iter()
@@ -750,7 +775,7 @@ impl MedusaAdapter {
                         .map(|p| format!("{:?} ({})", p.sku, p.id))
                         .collect();
                     let why = common::padded_twins(sku, "Medusa holds", "inventory item", &names);
-                    out.insert(sku.clone(), Err(why));
+                    out.insert(sku.clone(), Err(SendOutcome::Failed { message: why }));
                 }
             }
         }
@@ -1107,7 +1132,8 @@ fn unknown(sku: &str, remote_ref: Option<&str>) -> SendOutcome {
 }
 
 /// The inventory item a lookup found for `sku` (`MedusaAdapter::read`), or, where it found
-/// none to write, the change's outcome: unknown, or held padded on more than one item.
+/// none to write, the change's outcome: unknown, held padded on more than one item, or not
+/// looked for padded (the listing could not be read).
 fn found<'a>(
     looked: &'a Looked,
     sku: &str,
@@ -1116,9 +1142,7 @@ fn found<'a>(
     match looked {
         Ok(Some(f)) => Ok(f),
         Ok(None) => Err(unknown(sku, remote_ref)),
-        Err(why) => Err(SendOutcome::Failed {
-            message: why.clone(),
-        }),
+        Err(outcome) => Err(outcome.clone()),
     }
 }
 
