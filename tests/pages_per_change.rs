@@ -117,21 +117,6 @@ fn a_sale_with_one_cart_commits_five_pages() {
     );
 }
 
-/// A schema-25 file (the ledger indexed by item) as a build of that schema left it: this
-/// build's file with the index made again, the columns schema 26 adds dropped.
-fn date_back_to_25(path: &Path) {
-    Connection::open(path)
-        .unwrap()
-        .execute_batch(
-            "CREATE INDEX ledger_item ON ledger(item_id, id);
-             ALTER TABLE ledger DROP COLUMN prev_change;
-             ALTER TABLE items DROP COLUMN last_change;
-             ALTER TABLE retired_items DROP COLUMN last_change;
-             PRAGMA user_version = 25;",
-        )
-        .unwrap();
-}
-
 fn history(store: &Store, sku: &str) -> Vec<(i64, i64)> {
     let rows: serde_json::Value = serde_json::from_str(
         &store
@@ -182,7 +167,7 @@ fn a_schema_25_store_upgrades_with_its_history_and_backlog() {
     f.store.delete_item("GONE").unwrap();
     let path = f.store.path().to_path_buf();
     drop(f.store);
-    date_back_to_25(&path);
+    common::date_back_to_25(&path);
 
     let store = Store::open(&path).unwrap();
     let version: i64 = common::value(&path, "PRAGMA user_version");
@@ -246,4 +231,80 @@ fn a_schema_25_store_upgrades_with_its_history_and_backlog() {
         "the cart counts what the store has"
     );
     assert_eq!(emu.qoh("TEE"), Some(14));
+}
+
+/// A schema-25 process still running after another workstation upgraded the file (a till left
+/// on overnight) writes its changes and deletes as that build did, without schema 26's links:
+/// they are in their item's history all the same, between the changes this build made before
+/// and after them, and a deleted item's history keeps them. Unlinked, they fell out of the
+/// chains for good, out of Get and Send QOH's look at the orders a cart made during their
+/// run too, and such an order could be given back to the store.
+#[test]
+fn a_schema_25_process_still_running_writes_changes_the_history_keeps() {
+    let f = store();
+    for sku in ["MUG", "GONE"] {
+        item(&f.store, sku, 10);
+    }
+    sale(&f.store, "MUG");
+    sale(&f.store, "GONE");
+    // The schema-25 build's statements, word for word (fa0fa2d's `item_set_qoh`,
+    // `ledger_insert` and `item_delete`).
+    let old = Connection::open(f.store.path()).unwrap();
+    let old_sale = |sku: &str, delta: i64| {
+        let (id, qoh): (i64, i64) = old
+            .query_row("SELECT id, qoh FROM items WHERE sku = ?1", [sku], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        old.execute("UPDATE items SET qoh = ?2 WHERE id = ?1", [id, qoh + delta])
+            .unwrap();
+        old.execute(
+            "INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
+                                sent_to_web, workstation, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            rusqlite::params![
+                id,
+                sku,
+                delta,
+                qoh + delta,
+                2,
+                None::<i64>,
+                None::<String>,
+                true,
+                "old-till",
+                0
+            ],
+        )
+        .unwrap();
+    };
+    old_sale("MUG", -2);
+    old_sale("MUG", -3);
+    old_sale("GONE", -4);
+    sale(&f.store, "MUG");
+    assert_eq!(
+        history(&f.store, "MUG"),
+        [(-1, 3), (-3, 4), (-2, 7), (-1, 9)],
+        "the old process's two sales between this build's"
+    );
+    let gone: i64 = old
+        .query_row("SELECT id FROM items WHERE sku = 'GONE'", [], |r| r.get(0))
+        .unwrap();
+    old.execute(
+        "INSERT OR IGNORE INTO retired_items(item_id, sku) SELECT id, sku FROM items WHERE id = ?1",
+        [gone],
+    )
+    .unwrap();
+    old.execute("DELETE FROM items WHERE id = ?1", [gone])
+        .unwrap();
+    assert_eq!(
+        history(&f.store, "GONE"),
+        [(-4, 5), (-1, 9)],
+        "an item the old process deleted keeps its history"
+    );
+    let unlinked: i64 = common::value(
+        f.store.path(),
+        "SELECT (SELECT COUNT(*) FROM ledger WHERE prev_change IS NULL)
+              + (SELECT COUNT(*) FROM retired_items WHERE last_change IS NULL)",
+    );
+    assert_eq!(unlinked, 0, "every row the old process wrote is linked");
 }

@@ -22,27 +22,10 @@ use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 // ---------------------------------------------------------------------------------------
 // Schema 26: the chains against the ledger.
-
-/// A schema-25 file as a build of that schema left it: this build's file with the ledger's
-/// index by item made again and the columns schema 26 adds dropped (as
-/// tests/pages_per_change.rs dates one back).
-fn date_back_to_25(path: &Path) {
-    Connection::open(path)
-        .unwrap()
-        .execute_batch(
-            "CREATE INDEX ledger_item ON ledger(item_id, id);
-             ALTER TABLE ledger DROP COLUMN prev_change;
-             ALTER TABLE items DROP COLUMN last_change;
-             ALTER TABLE retired_items DROP COLUMN last_change;
-             PRAGMA user_version = 25;",
-        )
-        .unwrap();
-}
 
 /// The ledger rows reached from `head` along `prev_change`, newest first.
 fn walk(c: &Connection, head: i64) -> Vec<i64> {
@@ -296,7 +279,7 @@ fn the_chains_of_random_histories_match_a_scan_of_the_ledger() {
             }
             if step % 75 == 74 {
                 drop(store);
-                date_back_to_25(&path);
+                common::date_back_to_25(&path);
                 store = Store::open(&path).unwrap();
                 upgrades += 1;
             }
@@ -415,7 +398,7 @@ fn a_failed_upgrade_to_schema_26_changes_nothing() {
     }
     let path = f.store.path().to_path_buf();
     drop(f.store);
-    date_back_to_25(&path);
+    common::date_back_to_25(&path);
     Connection::open(&path)
         .unwrap()
         .execute_batch(

@@ -460,6 +460,15 @@ const MIGRATIONS: &[&str] = &[
     // WAL (2026-12-05). The item's row, the other page, is written by every change anyway.
     // The columns are added first, where missing (`ADDED_COLUMNS`); the index is made again
     // (a file dated back to an older schema may lack it) to fill them, then goes.
+    //
+    // A schema-25 process still running after another upgraded the file (DESIGN asks to
+    // upgrade them together; a till left on overnight does not) writes its changes and
+    // deletes without the links, `prev_change` and `last_change` left NULL: the two triggers
+    // link them as this build would. Without them its changes fell out of every chain for
+    // good, out of Get and Send QOH's look at the orders a cart made during their run too,
+    // and such an order could be given back to the store (2026-12-05, from a review). This
+    // build always writes both, so the triggers' conditions are false for its own rows and
+    // cost nothing on the page count.
     r#"
     CREATE INDEX IF NOT EXISTS ledger_item ON ledger(item_id, id);
     UPDATE ledger SET prev_change = COALESCE(
@@ -470,21 +479,31 @@ const MIGRATIONS: &[&str] = &[
         (SELECT MAX(l.id) FROM ledger l
          WHERE l.item_id = retired_items.item_id AND l.sku = retired_items.sku), 0);
     DROP INDEX ledger_item;
+    CREATE TRIGGER IF NOT EXISTS ledger_link AFTER INSERT ON ledger
+    WHEN NEW.prev_change IS NULL BEGIN
+        UPDATE ledger SET prev_change = COALESCE(
+            (SELECT last_change FROM items WHERE id = NEW.item_id), 0)
+        WHERE id = NEW.id;
+        UPDATE items SET last_change = NEW.id WHERE id = NEW.item_id;
+    END;
+    CREATE TRIGGER IF NOT EXISTS retired_items_link AFTER INSERT ON retired_items
+    WHEN NEW.last_change IS NULL BEGIN
+        UPDATE retired_items SET last_change = COALESCE(
+            (SELECT last_change FROM items WHERE id = NEW.item_id), 0)
+        WHERE item_id = NEW.item_id AND sku = NEW.sku;
+    END;
     "#,
 ];
 
 /// The columns a migration adds (by the index of the migration in [`MIGRATIONS`]), each added
 /// before it runs where the table lacks it: SQLite has no `ADD COLUMN IF NOT EXISTS`, and a
 /// file dated back to an older schema (a test's, a copy an owner restored) has them already.
+/// 26's links are NULL where an older build, which does not know them, leaves them: its
+/// triggers fill them in.
 const ADDED_COLUMNS: &[(usize, &str, &str, &str)] = &[
-    (25, "ledger", "prev_change", "INTEGER NOT NULL DEFAULT 0"),
+    (25, "ledger", "prev_change", "INTEGER"),
     (25, "items", "last_change", "INTEGER NOT NULL DEFAULT 0"),
-    (
-        25,
-        "retired_items",
-        "last_change",
-        "INTEGER NOT NULL DEFAULT 0",
-    ),
+    (25, "retired_items", "last_change", "INTEGER"),
 ];
 
 /// The schema version this build writes.

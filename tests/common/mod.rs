@@ -726,3 +726,20 @@ pub fn during_send_qoh<T>(
     );
     (got, report, e, c)
 }
+
+/// A schema-25 file as a build of that schema left it: this build's file with the ledger's
+/// index by item made again, and schema 26's links (columns and triggers) dropped.
+pub fn date_back_to_25(path: &std::path::Path) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(
+            "CREATE INDEX ledger_item ON ledger(item_id, id);
+             DROP TRIGGER ledger_link;
+             DROP TRIGGER retired_items_link;
+             ALTER TABLE ledger DROP COLUMN prev_change;
+             ALTER TABLE items DROP COLUMN last_change;
+             ALTER TABLE retired_items DROP COLUMN last_change;
+             PRAGMA user_version = 25;",
+        )
+        .unwrap();
+}
