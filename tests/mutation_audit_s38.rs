@@ -400,11 +400,31 @@ fn get_qoh_applies_a_count_read_after_the_stores_newest_change() {
     assert_eq!(skus, ["B"], "{report:?}");
 }
 
-/// An `http_json` cart on an emulator that, once its first Send QOH request has been applied
-/// and while its answer travels back, runs `after` (what another workstation does meanwhile).
+/// A hook run once by [`AfterSets`].
+type Hook = Mutex<Option<Box<dyn FnOnce() + Send>>>;
+
+/// An `http_json` cart on an emulator that, while its first Send QOH request is on its way,
+/// runs `before` (before the cart applies it) and `after` (once it has, and its answer
+/// travels back): what another workstation does meanwhile.
 struct AfterSets {
     inner: inventory_sync::adapter::http_json::HttpJsonAdapter,
-    after: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    before: Hook,
+    after: Hook,
+}
+
+impl AfterSets {
+    fn on(emu: &inventory_sync::emulator::Emulator) -> Arc<AfterSets> {
+        Arc::new(AfterSets {
+            inner: inventory_sync::adapter::http_json::HttpJsonAdapter::new(
+                &emu.url(),
+                None,
+                std::time::Duration::from_secs(10),
+            )
+            .unwrap(),
+            before: Mutex::new(None),
+            after: Mutex::new(None),
+        })
+    }
 }
 
 impl CartAdapter for AfterSets {
@@ -418,6 +438,8 @@ impl CartAdapter for AfterSets {
         self.inner.apply_deltas(d)
     }
     fn set_quantities(&self, s: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        let before = self.before.lock().unwrap().take();
+        before.into_iter().for_each(|hook| hook());
         let answer = self.inner.set_quantities(s);
         let after = self.after.lock().unwrap().take();
         after.into_iter().for_each(|hook| hook());
@@ -441,15 +463,7 @@ fn stock_received_while_send_qoh_travels_is_no_return_on_the_cart() {
     let f = common::store();
     let emu = Arc::new(inventory_sync::emulator::Emulator::start().unwrap());
     common::item(&f.store, "CAP", 100);
-    let adapter = Arc::new(AfterSets {
-        inner: inventory_sync::adapter::http_json::HttpJsonAdapter::new(
-            &emu.url(),
-            None,
-            std::time::Duration::from_secs(10),
-        )
-        .unwrap(),
-        after: Mutex::new(None),
-    });
+    let adapter = AfterSets::on(&emu);
     let c = common::custom_cart(&f.store, "web", adapter.clone(), Some("none"), None);
     f.store
         .set_web_fields(c, "CAP", r#"{"max_publish":20}"#)
@@ -475,6 +489,47 @@ fn stock_received_while_send_qoh_travels_is_no_return_on_the_cart() {
         106,
         "nothing sold on the cart since: {report:?}"
     );
+}
+
+/// A real-time cart at the SKU level shows the T-shirt TEE as one count, its variants' sum.
+/// A TEE-M sold there before Send QOH's 10 lands is imported while the request is on its way
+/// (the store's TEE at 9), and the set erases the sale on the cart (10): the sale is sent
+/// again as a correction, so the cart shows 9. The product's changes are walked through its
+/// variants, where its sales are.
+///
+/// Catches: the walk leaving the variants out (no correction: the cart went on offering a
+/// unit the store no longer had).
+#[test]
+fn a_variants_sale_erased_by_send_qoh_of_its_product_is_sent_again() {
+    let f = common::store();
+    let emu = Arc::new(inventory_sync::emulator::Emulator::start().unwrap());
+    f.store.upsert_item_json(r#"{"sku":"TEE"}"#).unwrap();
+    f.store
+        .upsert_item_json(r#"{"sku":"TEE-M","parent_sku":"TEE","qoh":10}"#)
+        .unwrap();
+    let adapter = AfterSets::on(&emu);
+    let c = common::custom_cart(&f.store, "web", adapter.clone(), Some("sku"), None);
+    f.store.set_cart_sync(c, true).unwrap();
+    emu.set_qoh("TEE", 10);
+    let (other, shop) = (f.reopen(), emu.clone());
+    *adapter.before.lock().unwrap() = Some(Box::new(move || {
+        shop.set_qoh("TEE", 9);
+        let sale = Adjustment::new("TEE-M", Delta::new(-1).unwrap(), Reason::OrderImport)
+            .origin_cart(c);
+        other.adjust_qoh(&sale).unwrap();
+    }));
+    let sent = f
+        .store
+        .send_qoh(c, inventory_sync::SendOptions { force: true }, None)
+        .unwrap();
+    assert_eq!(sent.sent, 1, "{sent:?}");
+    assert_eq!(f.store.item_qoh("TEE-M").unwrap(), 9);
+    for _ in 0..10 {
+        if f.store.run_stack(None).unwrap().remaining == 0 {
+            break;
+        }
+    }
+    assert_eq!(emu.qoh("TEE"), Some(9), "the sale the set erased, sent again");
 }
 
 // ---------------------------------------------------------------------------------------
