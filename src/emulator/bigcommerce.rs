@@ -60,6 +60,9 @@ pub(super) struct State {
     /// The status the location's unfiltered listing answers instead of its items, if any
     /// ([`super::Emulator::refuse_bigcommerce_listing`]).
     listing_refused: Option<u16>,
+    /// An item deleted just before the next request for a page after the first of the
+    /// location's whole listing ([`super::Emulator::delete_while_bigcommerce_lists`]).
+    pub(super) deleted_while_listed: Option<String>,
 }
 
 impl Default for State {
@@ -74,6 +77,7 @@ impl Default for State {
             journal: VecDeque::new(),
             catalogue_refused: None,
             listing_refused: None,
+            deleted_while_listed: None,
         }
     }
 }
@@ -373,6 +377,11 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
     }
     if let (None, None, Some(status)) = (&skus, &variants, cart.bigcommerce.listing_refused) {
         return bc_error(status, "the listing could not be read");
+    }
+    if page > 1 && skus.is_none() && variants.is_none() {
+        if let Some(sku) = cart.bigcommerce.deleted_while_listed.take() {
+            cart.items.remove(&sku);
+        }
     }
     let counts = cart.bigcommerce.as_read(&cart.items);
     let list: Vec<String> = counts

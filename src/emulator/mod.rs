@@ -471,6 +471,13 @@ impl Emulator {
         self.shared.cart.lock().bigcommerce.set_read_lag(lag);
     }
 
+    /// BigCommerce mode: deletes `sku` just before the next request for a page after the
+    /// first of the location's whole listing, as an owner deleting a product in the admin
+    /// while the listing is read: the items after it move one place toward the first page.
+    pub fn delete_while_bigcommerce_lists(&self, sku: &str) {
+        self.shared.cart.lock().bigcommerce.deleted_while_listed = Some(sku.to_owned());
+    }
+
     /// BigCommerce mode: the catalogue's products endpoint (the names Get QOH gives what it
     /// creates) answers `status` instead, as to a token without the catalogue's read scope
     /// (403); `None` serves it again. The inventory endpoints are not touched.
