@@ -750,14 +750,39 @@ impl BigCommerceAdapter {
 
     /// The padded SKUs of the location's whole listing, by their trimmed form: the index
     /// [`Self::padded`] keeps for [`common::PADDED_INDEX_TTL`].
+    ///
+    /// Where the listing's total changes while it is read (a product made or deleted in the
+    /// admin meanwhile), an item may have moved across a page's edge into a page already
+    /// read: the listing is read again from the first page (up to [`RESTARTS`] times), as Get
+    /// QOH's is, each item kept once by its identity. Until 2026-12-05 such an item was
+    /// missed, and every change of its SKU failed as unknown while the index was kept.
     fn padded_listing(&self) -> std::result::Result<common::PaddedSkus<Listed>, CartError> {
         let mut index = common::PaddedSkus::new();
-        let mut page = 1;
+        let mut seen = HashSet::new();
+        let (mut page, mut total, mut restarts) = (1, None, 0);
         loop {
             let listing = self.items_page(page, MAX_LIMIT, Filter::All)?;
+            match (total, listing.total) {
+                (Some(was), Some(now)) if was != now => {
+                    if restarts >= RESTARTS {
+                        return Err(CartError::Unavailable(format!(
+                            "the bigcommerce catalogue changed while its padded SKUs were \
+                             read, {} times (it lists {now} items, {was} before): try again \
+                             when it is not being changed",
+                            restarts + 1
+                        )));
+                    }
+                    (page, total, restarts) = (1, Some(now), restarts + 1);
+                    continue;
+                }
+                (None, now) => total = now,
+                _ => {}
+            }
             for i in listing.items {
                 if let Some(trimmed) = common::unpadded(&i.sku) {
-                    index.entry(trimmed.to_owned()).or_default().push(i);
+                    if i.id.as_ref().map_or(true, |id| seen.insert(id.clone())) {
+                        index.entry(trimmed.to_owned()).or_default().push(i);
+                    }
                 }
             }
             if page >= listing.pages {
