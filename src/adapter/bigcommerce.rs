@@ -755,7 +755,10 @@ impl BigCommerceAdapter {
     /// admin meanwhile), an item may have moved across a page's edge into a page already
     /// read: the listing is read again from the first page (up to [`RESTARTS`] times), as Get
     /// QOH's is, each item kept once by its identity. Until 2026-12-05 such an item was
-    /// missed, and every change of its SKU failed as unknown while the index was kept.
+    /// missed, and every change of its SKU failed as unknown while the index was kept. What
+    /// the pass before found is dropped: an item deleted since stayed in the index, a twin of
+    /// its SKU's other padded item (an owner deleting one of two twins), and every change of
+    /// the SKU was refused (bypassed) while the index was kept.
     fn padded_listing(&self) -> std::result::Result<common::PaddedSkus<Listed>, CartError> {
         let mut index = common::PaddedSkus::new();
         let mut seen = HashSet::new();
@@ -772,6 +775,9 @@ impl BigCommerceAdapter {
                             restarts + 1
                         )));
                     }
+                    // Read whole again: an item of the pass before may be deleted since.
+                    index = common::PaddedSkus::new();
+                    seen.clear();
                     (page, total, restarts) = (1, Some(now), restarts + 1);
                     continue;
                 }
