@@ -801,7 +801,16 @@ impl MedusaAdapter {
         let mut seen = HashSet::new();
         let mut cursor = None;
         loop {
-            let (list, next) = self.listing(cursor.as_deref(), MAX_PAGE, PADDED_FIELDS)?;
+            let (list, next, restarted) =
+                self.listing(cursor.as_deref(), MAX_PAGE, PADDED_FIELDS)?;
+            // Started again from the first page: what the pages before found is dropped, as
+            // BigCommerce's is. An item deleted since (the deletion that started it again)
+            // stayed a twin of its SKU's other padded item, every change of the SKU refused
+            // (bypassed) while the index was kept (until 2026-12-05).
+            if restarted {
+                index = common::PaddedSkus::new();
+                seen.clear();
+            }
             for i in &list {
                 let (Some(id), Some(sku)) = (i["id"].as_str(), i["sku"].as_str()) else {
                     continue;
@@ -1465,7 +1474,7 @@ impl MedusaAdapter {
         if cursor.is_none() {
             self.listed.lock().clear();
         }
-        let (list, next_cursor) = self.listing(cursor, limit, fields)?;
+        let (list, next_cursor, _) = self.listing(cursor, limit, fields)?;
         let mut items = Vec::new();
         let mut ids = HashMap::new();
         {
@@ -1511,17 +1520,18 @@ impl MedusaAdapter {
     /// the last): the pages [`Self::page`] reads Get QOH's listing by (which says how), and
     /// [`Self::padded_listing`] its index. Where items were deleted behind the page read, the
     /// listing starts again from the first page: an item may come twice in one listing, and
-    /// the caller keeps each once.
+    /// the caller keeps each once. The third value says this page started it again.
     fn listing(
         &self,
         cursor: Option<&str>,
         limit: u32,
         fields: &str,
-    ) -> std::result::Result<(Vec<Value>, Option<String>), CartError> {
+    ) -> std::result::Result<(Vec<Value>, Option<String>, bool), CartError> {
         let (mut offset, mut restarts, mut last) = match cursor {
             None => (0, 0, None),
             Some(c) => page_cursor(c)?,
         };
+        let restarted_from = restarts;
         let limit = limit.clamp(1, MAX_PAGE);
         let mut answer = loop {
             let overlap = u64::from(last.is_some() && offset > 0);
@@ -1575,7 +1585,7 @@ impl MedusaAdapter {
             .and_then(|i| i["id"].as_str())
             .unwrap_or_default();
         let next_cursor = more.then(|| format!("{next}:{restarts}:{last}"));
-        Ok((list, next_cursor))
+        Ok((list, next_cursor, restarts != restarted_from))
     }
 }
 
