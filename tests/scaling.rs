@@ -132,9 +132,8 @@ const PER_BATCH: &[&str] = &[
                    AND id > COALESCE((SELECT counted_to FROM stack_backlog WHERE cart_id = ?1), 0)
                    AND id <= ?2))
          ON CONFLICT(cart_id) DO UPDATE SET n = n + excluded.n, counted_to = excluded.counted_to",
-    "UPDATE stack_backlog SET counted_to = top.id
-         FROM (SELECT COALESCE(MAX(id), 0) AS id FROM stack) top
-         WHERE stack_backlog.counted_to > top.id",
+    "SELECT COALESCE(MAX(id), 0) FROM stack",
+    "UPDATE stack_backlog SET counted_to = ?1 WHERE counted_to > ?1",
     "UPDATE stack_backlog SET n = n - (SELECT COUNT(*) FROM stack s
              WHERE s.cart_id = ?1 AND s.item_id = ?2 AND s.id <= MIN(?3, stack_backlog.counted_to)
                AND s.group_id IS NULL)
