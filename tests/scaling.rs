@@ -116,6 +116,9 @@ const PER_BATCH: &[&str] = &[
               LEFT JOIN web_fields w ON w.cart_id = b.cart_id AND w.item_id = s.item_id
          WHERE b.id = ?1 GROUP BY s.item_id",
     "SELECT id, key, key_salt FROM send_groups WHERE lease_token = ?1 AND item_id = 0",
+    "SELECT 1 FROM send_groups
+             WHERE cart_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 AND item_id <> 0
+             LIMIT 1",
     "DELETE FROM send_groups WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM stack WHERE group_id = ?1)",
     "UPDATE send_groups SET lease_until = -1, last_response = ?3

@@ -1828,13 +1828,27 @@ pub(crate) fn lease(
     };
     leases_ahead_end(c, cart, now)?;
     batches_lapsed(c, cart, scope, now)?;
+    // Most leases find no group due (first attempts go in batches): the statement below
+    // gathers its candidates in a temporary table, made and dropped at each run, 27k
+    // instructions where this look at the index of due groups takes a few thousand
+    // (2026-12-05, callgrind). It asks less than the statement does, so when it finds
+    // nothing, neither would the statement.
+    let any_due = c
+        .prepare_cached(
+            "SELECT 1 FROM send_groups
+             WHERE cart_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 AND item_id <> 0
+             LIMIT 1",
+        )?
+        .exists(params![cart, now])?;
     // Only a pending group ever holds a lease: only pending groups are leased, and every
     // statement that changes a group's state (`group_settle`, `group_reset`) also ends its
     // lease. So the probes for an item's groups in flight ask only of its pending ones,
     // through `send_groups_cart_item (cart, item, state)`, never walking the bypassed and
     // uncertain groups a refused SKU gains with every sale.
-    let due = c
-        .prepare_cached(&format!(
+    let due = if !any_due {
+        0
+    } else {
+        c.prepare_cached(&format!(
             "UPDATE send_groups SET lease_token = ?7, lease_until = ?8, unsettled = unsettled + 1
              WHERE id IN (
              SELECT g.id FROM send_groups g
@@ -1858,7 +1872,8 @@ pub(crate) fn lease(
             max,
             token,
             until
-        ])?;
+        ])?
+    };
     // A refused group that nets out frees its place in the batch.
     let netted = match due {
         0 => 0,
