@@ -977,21 +977,38 @@ fn item_changes_since(
     let mut st =
         c.prepare_cached("SELECT delta, origin_cart_id, prev_change FROM ledger WHERE id = ?1")?;
     for head in heads {
-        let mut at = head;
-        while at > since {
-            let Some((delta, origin, prev)) = st
-                .query_row([at], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?)))
-                .optional()?
-            else {
-                break;
-            };
-            if !each(delta, origin) {
-                return Ok(());
-            }
-            at = prev;
+        if !walk_back(&mut st, head, since, 2, |r| Ok(each(r.get(0)?, r.get(1)?)))? {
+            break;
         }
     }
     Ok(())
+}
+
+/// Walks an item's changes back from the ledger row `head` along `prev_change` (schema 26),
+/// newest first, one row by its id at a time, while they are after row `since` and `each`
+/// (given the row `st` reads by its id, whose column `prev` is `prev_change`) returns true.
+/// Returns false where `each` stopped it.
+fn walk_back(
+    st: &mut rusqlite::CachedStatement<'_>,
+    head: i64,
+    since: i64,
+    prev: usize,
+    mut each: impl FnMut(&Row) -> rusqlite::Result<bool>,
+) -> Result<bool> {
+    let mut at = head;
+    while at > since {
+        let Some((go_on, before)) = st
+            .query_row([at], |r| Ok((each(r)?, r.get::<_, i64>(prev)?)))
+            .optional()?
+        else {
+            break;
+        };
+        if !go_on {
+            return Ok(false);
+        }
+        at = before;
+    }
+    Ok(true)
 }
 
 /// Whether any count pulled from `cart` is kept (most carts have none: a run skips the
@@ -1319,20 +1336,15 @@ pub(crate) fn ledger_list(c: &Connection, sku: Option<&str>, limit: i64) -> Resu
     let mut st = c.prepare_cached(&format!("{COLUMNS}, prev_change FROM ledger WHERE id = ?1"))?;
     let mut rows = Vec::new();
     for head in heads {
-        let (mut at, mut found) = (head, 0);
-        while at > 0 && found < limit {
-            let Some((row, prev)) = st
-                .query_row([at], |r| Ok((ledger_row(r)?, r.get::<_, i64>(9)?)))
-                .optional()?
-            else {
-                break;
-            };
+        let mut found = 0;
+        walk_back(&mut st, head, 0, 9, |r| {
+            let row = ledger_row(r)?;
             if row.1["sku"] == sku {
                 rows.push(row);
                 found += 1;
             }
-            at = prev;
-        }
+            Ok(found < limit)
+        })?;
     }
     rows.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
     rows.truncate(usize::try_from(limit).unwrap_or(0));
