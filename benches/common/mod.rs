@@ -182,18 +182,23 @@ impl BareOutbox {
             .query_row([sku], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap();
         let after = qoh + delta;
-        c.prepare_cached("UPDATE items SET qoh = ?2 WHERE id = ?1")
-            .unwrap()
-            .execute(params![id, after])
-            .unwrap();
+        // The ledger row names the item's change before it, and the item its newest, as the
+        // library writes them (schema 26). Without the link the row is an older build's, and
+        // the schema's trigger would link it: work the library never does.
         c.prepare_cached(
             "INSERT INTO ledger(item_id, sku, delta, qoh_after, reason, origin_cart_id, host_ref,
-                                sent_to_web, workstation, created_at)
-             VALUES (?1, ?2, ?3, ?4, 2, NULL, NULL, 1, 'bench', ?5)",
+                                sent_to_web, workstation, created_at, prev_change)
+             VALUES (?1, ?2, ?3, ?4, 2, NULL, NULL, 1, 'bench', ?5,
+                     (SELECT last_change FROM items WHERE id = ?1))",
         )
         .unwrap()
         .execute(params![id, sku, delta, after, now])
         .unwrap();
+        let change = c.last_insert_rowid();
+        c.prepare_cached("UPDATE items SET qoh = ?2, last_change = ?3 WHERE id = ?1")
+            .unwrap()
+            .execute(params![id, after, change])
+            .unwrap();
         let mut st = c
             .prepare_cached(
                 "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation,
