@@ -7,6 +7,7 @@ use crate::stack::NewRecord;
 use crate::store::{sql, Store};
 use rusqlite::Connection;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// An item's id in the store.
 pub type ItemId = i64;
@@ -755,7 +756,7 @@ pub(crate) fn queue_product_total<T>(
             }
         }
     }
-    sql::stack_insert_many(c, &records)?;
+    sql::stack_insert_many(c, &records, None)?;
     Ok(out)
 }
 
@@ -939,13 +940,15 @@ pub(crate) fn level_changed(
 /// ledger row, and one web stack record for every cart of `targets` (from
 /// [`sql::realtime_targets`], read in the same transaction) whose published count moves.
 /// Every refusal comes before the first write: [`Store::adjust_qoh`] runs it without a
-/// savepoint inside a host transaction.
+/// savepoint inside a host transaction. `stack_last` is the highest id the stack ever gave
+/// where the caller knows it ([`Store::change_reads`]), and is left at the last this gave.
 pub(crate) fn apply_change(
     c: &Connection,
     item: &Item,
     change: &Adjustment,
     workstation: &str,
     targets: &[(CartId, SyncLevel)],
+    stack_last: &mut Option<i64>,
 ) -> Result<AdjustOutcome> {
     let (delta, reason, origin_cart) = (change.delta.get(), change.reason, change.origin_cart);
     let origin_moved = change.origin_moved.unwrap_or(delta);
@@ -1004,7 +1007,7 @@ pub(crate) fn apply_change(
                 }
             }
         }
-        sql::stack_insert_many(c, &records)?;
+        *stack_last = sql::stack_insert_many(c, &records, *stack_last)?;
         queued = records.len();
     }
     // (Get QOH, the one caller that says how far its origin cart moved, keeps that cart's
@@ -1289,14 +1292,30 @@ impl Store {
                 sql::cart_exists(c, origin)?;
             }
             let item = sql::item_by_sku(c, sku)?;
+            let mut reads = self.change_reads(c);
             // With an origin cart the targets are read even when nothing is sent: whether
             // the origin is one decides whether its count is kept (never for a target).
             let targets = if adjustment.send_to_web || adjustment.origin_cart.is_some() {
-                sql::realtime_targets(c)?
+                match &reads.targets {
+                    Some(t) => t.clone(),
+                    None => reads
+                        .targets
+                        .insert(sql::realtime_targets(c)?.into())
+                        .clone(),
+                }
             } else {
-                Vec::new()
+                Arc::new([])
             };
-            apply_change(c, &item, adjustment, &workstation, &targets)
+            let outcome = apply_change(
+                c,
+                &item,
+                adjustment,
+                &workstation,
+                &targets,
+                &mut reads.stack_last,
+            )?;
+            self.keep_change_reads(c, reads);
+            Ok(outcome)
         })
     }
 

@@ -3659,7 +3659,9 @@ pub(crate) fn queue_correction(
             origin_cart_id: None,
             workstation,
         }],
-    )
+        None,
+    )?;
+    Ok(())
 }
 
 /// Creates item `sku` with `count` for Get QOH's `create_new`: a variant of its product where
@@ -4135,7 +4137,9 @@ fn apply_pulled(
             .origin_cart(cart.id)
             .origin_moved(moved)
     });
-    match change.and_then(|change| apply_change(c, &item, &change, workstation, &pull.targets)) {
+    match change
+        .and_then(|change| apply_change(c, &item, &change, workstation, &pull.targets, &mut None))
+    {
         Ok(_) => report.note_updated(&item.sku, item.qoh, item.qoh + delta),
         // (The refusal speaks of a delta or QOH the owner never made: the count is named.)
         Err(e) if e.kind() == ErrorKind::InvalidArgument => {

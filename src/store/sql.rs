@@ -1376,25 +1376,36 @@ fn ledger_row(r: &Row) -> rusqlite::Result<(i64, Value)> {
 /// journal SQLite keeps for a statement that writes several rows than it saved in calls.
 ///
 /// Each record's id is above every id a record ever had (`stack_high`, schema 24): hosts act
-/// on the numbers they listed, and the log keeps them.
-pub(crate) fn stack_insert_many(c: &Connection, records: &[NewRecord]) -> Result<()> {
+/// on the numbers they listed, and the log keeps them. `last` is that id where the caller
+/// knows it (its own records were the last written in this transaction), else it is read;
+/// returns the highest id given (`last` when `records` is empty).
+pub(crate) fn stack_insert_many(
+    c: &Connection,
+    records: &[NewRecord],
+    last: Option<i64>,
+) -> Result<Option<i64>> {
     if records.is_empty() {
-        return Ok(());
+        return Ok(last);
     }
     let now = super::now_ms();
-    // Read once a call, not a record: the records of one change go to every cart.
-    let last: i64 = c
-        .prepare_cached(
-            "SELECT MAX(COALESCE((SELECT MAX(id) FROM stack), 0),
-                        COALESCE((SELECT id FROM stack_high WHERE one = 1), 0))",
-        )?
-        .query_row([], |r| r.get(0))?;
+    let last: i64 = match last {
+        Some(id) => id,
+        // Read once a call, not a record: the records of one change go to every cart.
+        None => c
+            .prepare_cached(
+                "SELECT MAX(COALESCE((SELECT MAX(id) FROM stack), 0),
+                            COALESCE((SELECT id FROM stack_high WHERE one = 1), 0))",
+            )?
+            .query_row([], |r| r.get(0))?,
+    };
     let mut st = c.prepare_cached(
         "INSERT INTO stack(cart_id, item_id, delta, reason, origin_cart_id, workstation,
                            created_at, id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for (n, r) in (1..).zip(records) {
+    let mut id = last;
+    for r in records {
+        id += 1;
         st.execute(params![
             r.cart_id,
             r.item_id,
@@ -1403,10 +1414,10 @@ pub(crate) fn stack_insert_many(c: &Connection, records: &[NewRecord]) -> Result
             r.origin_cart_id,
             r.workstation,
             now,
-            last + n
+            id
         ])?;
     }
-    Ok(())
+    Ok(Some(id))
 }
 
 pub(crate) fn stack_count_for_cart(c: &Connection, cart: CartId) -> Result<i64> {
