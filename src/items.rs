@@ -1292,7 +1292,7 @@ impl Store {
                 sql::cart_exists(c, origin)?;
             }
             let item = sql::item_by_sku(c, sku)?;
-            let mut reads = self.change_reads(c);
+            let mut reads = self.change_reads(c)?;
             // With an origin cart the targets are read even when nothing is sent: whether
             // the origin is one decides whether its count is kept (never for a target).
             let targets = if adjustment.send_to_web || adjustment.origin_cart.is_some() {

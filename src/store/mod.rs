@@ -96,12 +96,12 @@ pub(crate) struct Inner {
     pub(crate) cart_waits: Mutex<std::collections::HashMap<crate::CartId, (i64, i64)>>,
     /// Counts the host transactions begun on this handle: which one `change_reads` was kept in.
     host_tx_serial: AtomicU64,
-    /// What the last QOH change in a host transaction read (see [`Store::change_reads`]).
+    /// What the last QOH change on this handle read (see [`Store::change_reads`]).
     change_reads: Mutex<Option<KeptReads>>,
 }
 
-/// What a QOH change reads that nothing but other writes change: kept from one change to the
-/// next inside a host transaction ([`Store::change_reads`]).
+/// What a QOH change reads that nothing but other writes change, kept from one change on a
+/// handle to the next ([`Store::change_reads`]).
 #[derive(Clone, Default)]
 pub(crate) struct ChangeReads {
     /// The carts real-time changes go to ([`sql::realtime_targets`]), once read.
@@ -109,10 +109,13 @@ pub(crate) struct ChangeReads {
     /// The highest id the stack ever gave, once a change queued a record
     /// ([`sql::stack_insert_many`]).
     pub(crate) stack_last: Option<i64>,
+    /// The file's `PRAGMA data_version` when they were taken outside a host transaction.
+    data_version: Option<i64>,
 }
 
-/// [`ChangeReads`] as they stood in host transaction `serial` when this connection's
-/// [`Connection::total_changes`] stood at `changes`.
+/// [`ChangeReads`] as they stood in host transaction `serial` (if they were taken in one:
+/// `data_version` is `None`) when this connection's [`Connection::total_changes`] stood at
+/// `changes`.
 struct KeptReads {
     serial: u64,
     changes: u64,
@@ -468,36 +471,50 @@ impl Store {
     }
 
     /// What the QOH change about to be made on `c` (in a call run by [`Store::write_checked`])
-    /// may take as read: inside a host transaction, what the change before it read, while
-    /// nothing else wrote since; else nothing. A bulk import of 10,000 adjustments read the
-    /// same three carts and the stack's highest id 10,000 times, an eighth of its CPU (issue
-    /// 6). What they come from (the carts, the SynchQOH parameter, the stack) cannot change
-    /// unseen: the transaction holds the write lock, so every write is this connection's,
-    /// and any write on it moves its [`Connection::total_changes`] (one rolled back to a
-    /// savepoint too), which [`Store::keep_change_reads`] notes after a change's own. A
-    /// transaction begun later reads them again: other connections wrote in between.
-    pub(crate) fn change_reads(&self, c: &Connection) -> ChangeReads {
-        if !self.inner.host_tx.load(Ordering::Relaxed) {
-            return ChangeReads::default();
-        }
+    /// may take as read: what the change before it on this handle read, while nothing else
+    /// wrote since; else nothing. A bulk import of 10,000 adjustments read the same three
+    /// carts and the stack's highest id 10,000 times, an eighth of its CPU, and a change
+    /// committed alone paid the same (issue 6).
+    ///
+    /// What they come from (the carts, the SynchQOH parameter, the stack) cannot change
+    /// unseen. Any write on this connection moves its [`Connection::total_changes`] (one
+    /// rolled back to a savepoint too), which [`Store::keep_change_reads`] notes after a
+    /// change's own. Another connection's commit moves the file's `PRAGMA data_version`, read
+    /// here outside a host transaction; inside one nothing else can commit (it holds the write
+    /// lock). What was read in a host transaction is taken only in that one: not after it
+    /// (its rollback may have undone a cart's change; reads taken outside one carry the
+    /// `data_version`, those inside none), nor in the next (`host_tx_serial`).
+    pub(crate) fn change_reads(&self, c: &Connection) -> Result<ChangeReads> {
         let serial = self.inner.host_tx_serial.load(Ordering::Relaxed);
-        match &*self.inner.change_reads.lock() {
-            Some(k) if k.serial == serial && k.changes == c.total_changes() => k.reads.clone(),
-            _ => ChangeReads::default(),
-        }
+        let data_version = if self.inner.host_tx.load(Ordering::Relaxed) {
+            None
+        } else {
+            Some(sql::data_version(c)?)
+        };
+        Ok(match &*self.inner.change_reads.lock() {
+            Some(k)
+                if k.serial == serial
+                    && k.changes == c.total_changes()
+                    && k.reads.data_version == data_version =>
+            {
+                k.reads.clone()
+            }
+            _ => ChangeReads {
+                data_version,
+                ..ChangeReads::default()
+            },
+        })
     }
 
-    /// Keeps `reads`, as a QOH change that just wrote its own rows on `c` left them (read or
-    /// taken from [`Store::change_reads`] before it wrote, and its records' ids), for the
-    /// next change in the host transaction.
+    /// Keeps `reads`, as a QOH change that just wrote its own rows on `c` left them (taken
+    /// from [`Store::change_reads`] before it wrote, the carts read if they were not, and its
+    /// records' ids), for the next change on this handle.
     pub(crate) fn keep_change_reads(&self, c: &Connection, reads: ChangeReads) {
-        if self.inner.host_tx.load(Ordering::Relaxed) {
-            *self.inner.change_reads.lock() = Some(KeptReads {
-                serial: self.inner.host_tx_serial.load(Ordering::Relaxed),
-                changes: c.total_changes(),
-                reads,
-            });
-        }
+        *self.inner.change_reads.lock() = Some(KeptReads {
+            serial: self.inner.host_tx_serial.load(Ordering::Relaxed),
+            changes: c.total_changes(),
+            reads,
+        });
     }
 
     /// Whether the host has a transaction open on this handle.

@@ -1369,6 +1369,13 @@ fn ledger_row(r: &Row) -> rusqlite::Result<(i64, Value)> {
     ))
 }
 
+/// The file's `PRAGMA data_version`: it moves when another connection commits, not for this
+/// one's own writes.
+pub(crate) fn data_version(c: &Connection) -> Result<i64> {
+    Ok(c.prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
+}
+
 // ---- web stack --------------------------------------------------------------------------
 
 /// Writes one stack record per entry of `records`. One cached single-row statement per record:
