@@ -11,9 +11,8 @@ mod platform;
 use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutcome};
 use inventory_sync::emulator::Mode;
 use inventory_sync::{Adjustment, CartId, Delta, GetOptions, Reason, Store};
+use platform::medusa_fake::Medusa;
 use platform::{adjust, fixture, Fixture};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// The emulator's BigCommerce with `shop` (SKU, count) and the store's items `store`, and a
@@ -131,128 +130,15 @@ fn a_padded_bigcommerce_sku_tracked_by_product_goes_by_its_product_id() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Medusa, on a loopback stand-in for its admin API: `sku[]` and `id[]` compare exactly, the
-// listing pages by `offset` and `limit` in id order, and the location-levels batch writes
-// stocked counts.
-
-const LOCATION: &str = "sloc_main";
-
-/// The stand-in's shop: item id → (SKU, stocked at [`LOCATION`]), and an item the owner
-/// deletes while the first page of the listing after the first is asked for (`None`: none).
-#[derive(Default)]
-struct Shop {
-    items: BTreeMap<String, (String, i64)>,
-    deleted_behind: Option<String>,
-}
-
-type Items = Arc<Mutex<Shop>>;
-
-fn decoded(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn level(id: &str, stocked: i64) -> Value {
-    json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": LOCATION,
-           "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
-           "available_quantity": stocked})
-}
-
-fn medusa_answer(items: &Items, method: &str, target: &str, body: &str) -> (u16, Value) {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut shop = items.lock().unwrap();
-    match (method, path) {
-        ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => {
-            (200, json!({"stock_location": {"id": LOCATION}}))
-        }
-        ("GET", "/admin/inventory-items") => {
-            let (mut ids, mut skus) = (Vec::new(), Vec::new());
-            let (mut offset, mut limit) = (0usize, 50usize);
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-                match (decoded(n).as_str(), decoded(v)) {
-                    ("id[]" | "id", v) => ids.push(v),
-                    ("sku[]" | "sku", v) => skus.push(v),
-                    ("offset", v) => offset = v.parse().unwrap(),
-                    ("limit", v) => limit = v.parse().unwrap(),
-                    _ => {}
-                }
-            }
-            if offset > 0 && ids.is_empty() && skus.is_empty() {
-                if let Some(gone) = shop.deleted_behind.take() {
-                    shop.items.remove(&gone);
-                }
-            }
-            let all: Vec<Value> = shop
-                .items
-                .iter()
-                .filter(|(id, (sku, _))| {
-                    (ids.is_empty() || ids.contains(id)) && (skus.is_empty() || skus.contains(sku))
-                })
-                .map(|(id, (sku, n))| json!({"id": id, "sku": sku, "location_levels": [level(id, *n)]}))
-                .collect();
-            let count = all.len();
-            let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
-            (
-                200,
-                json!({"inventory_items": page, "count": count, "offset": offset, "limit": limit}),
-            )
-        }
-        ("POST", "/admin/inventory-items/location-levels/batch") => {
-            let b: Value = serde_json::from_str(body).unwrap();
-            let mut updated = Vec::new();
-            for u in b["update"].as_array().into_iter().flatten() {
-                let id = u["inventory_item_id"].as_str().unwrap();
-                let stocked = u["stocked_quantity"].as_i64().unwrap();
-                shop.items.get_mut(id).unwrap().1 = stocked;
-                updated.push(level(id, stocked));
-            }
-            (
-                200,
-                json!({"created": [], "updated": updated, "deleted": []}),
-            )
-        }
-        _ => (404, json!({"type": "not_found", "message": "Not found"})),
-    }
-}
+// Medusa, on the shared loopback stand-in for its admin API (`platform::medusa_fake`):
+// `sku[]` and `id[]` compare exactly, the listing pages by `offset` and `limit` in id order,
+// and the location-levels batch writes stocked counts.
 
 /// A Medusa stand-in holding `shop` (id, SKU, stocked), and a cart on it in `f`'s store.
-fn medusa(f: &Fixture, shop: &[(&str, &str, i64)]) -> (Items, CartId) {
-    let items: Items = Arc::default();
-    for (id, sku, n) in shop {
-        items
-            .lock()
-            .unwrap()
-            .items
-            .insert((*id).into(), ((*sku).into(), *n));
-    }
-    let shared = items.clone();
-    let url = platform::serve(move |method, target, body| {
-        let (status, json) = medusa_answer(&shared, method, target, body);
-        (status, vec![], json.to_string())
-    });
-    let c = f
-        .store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": "sk_test_secret_1234", "location_id": LOCATION,
-                    "max_items_to_send": 100})
-            .to_string(),
-        )
-        .unwrap();
-    (items, c)
+fn medusa(f: &Fixture, shop: &[(&str, &str, i64)]) -> (Medusa, CartId) {
+    let m = Medusa::start(shop);
+    let c = m.cart(&f.store);
+    (m, c)
 }
 
 /// Medusa: as on BigCommerce, a sale of a padded SKU found in the kept index reaches it, and
@@ -267,17 +153,16 @@ fn a_kept_medusa_padded_index_sends_to_the_item_as_it_is_now() {
         f.item(sku, n);
     }
     let (shop, c) = medusa(&f, &[("iitem_t", "TEE ", 9), ("iitem_c", "CAP ", 5)]);
-    let stocked = |id: &str| shop.lock().unwrap().items[id].1;
     f.store.set_cart_sync(c, true).unwrap();
     adjust(&f.store, "GONE", -1);
     f.drain();
     adjust(&f.store, "TEE", -2);
     f.drain();
-    assert_eq!(stocked("iitem_t"), 7, "{:?}", f.records(c));
-    shop.lock().unwrap().items.get_mut("iitem_c").unwrap().0 = "HAT".into();
+    assert_eq!(shop.stocked("iitem_t"), 7, "{:?}", f.records(c));
+    shop.rename("iitem_c", "HAT");
     adjust(&f.store, "CAP", -1);
     f.drain();
-    assert_eq!(stocked("iitem_c"), 5, "a sale of CAP taken off HAT");
+    assert_eq!(shop.stocked("iitem_c"), 5, "a sale of CAP taken off HAT");
 }
 
 /// Where the owner deletes an item while the adapter reads Medusa's listing for its padded
@@ -300,11 +185,11 @@ fn a_medusa_listing_started_again_makes_no_padded_sku_its_own_twin() {
     // First in id order: on the listing's first page, answered again once it starts again.
     items.push(("aaa_tee", "TEE ", 0));
     let (shop, c) = medusa(&f, &items);
-    shop.lock().unwrap().deleted_behind = Some("iitem_00005".into());
+    shop.delete_while_listed("iitem_00005");
     let r = f.send(c);
     assert_eq!((r.sent, r.failed), (1, 0), "{r:?}");
-    assert_eq!(shop.lock().unwrap().items["aaa_tee"].1, 5);
-    assert!(shop.lock().unwrap().deleted_behind.is_none(), "deleted");
+    assert_eq!(shop.stocked("aaa_tee"), 5);
+    assert!(shop.shop().deleted_while_listed.is_none(), "deleted");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -16,13 +16,12 @@ mod lease_sql;
 
 use inventory_sync::emulator::{Emulator, Mode};
 use inventory_sync::{Adjustment, CartId, Delta, Reason, Store};
-use platform::{adjust, fixture};
+use platform::medusa_fake::Medusa;
+use platform::{adjust, fixture, MEDUSA_KEY};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 // ---------------------------------------------------------------------------------------
 // Schema 26: the chains against the ledger.
@@ -522,138 +521,28 @@ fn a_bigcommerce_padded_sku_aliased_once_gives_way_to_the_shops_changes() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Medusa's padded SKUs, on a loopback stand-in for its admin API (as
-// tests/padded_shop_skus.rs has it) whose unfiltered listing can be made to fail.
-
-const LOCATION: &str = "sloc_main";
-
-#[derive(Default)]
-struct MedusaState {
-    /// Item id → (SKU, stocked at LOCATION).
-    items: BTreeMap<String, (String, i64)>,
-    /// Whether the unfiltered listing answers 500.
-    listing_fails: bool,
-}
-
-fn decoded(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn level(id: &str, stocked: i64) -> Value {
-    json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": LOCATION,
-           "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
-           "available_quantity": stocked})
-}
-
-fn medusa_answer(st: &mut MedusaState, method: &str, target: &str, body: &str) -> (u16, Value) {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    match (method, path) {
-        ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => {
-            (200, json!({"stock_location": {"id": LOCATION}}))
-        }
-        ("GET", "/admin/inventory-items") => {
-            let (mut ids, mut skus) = (Vec::new(), Vec::new());
-            let (mut offset, mut limit) = (0usize, 50usize);
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let (n, v) = (decoded(n), decoded(v));
-                match n.as_str() {
-                    "id[]" | "id" => ids.push(v),
-                    "sku[]" | "sku" => skus.push(v),
-                    "offset" => offset = v.parse().unwrap(),
-                    "limit" => limit = v.parse().unwrap(),
-                    _ => {}
-                }
-            }
-            if ids.is_empty() && skus.is_empty() && st.listing_fails {
-                return (500, json!({"type": "unknown_error", "message": "failed"}));
-            }
-            let all: Vec<Value> = st
-                .items
-                .iter()
-                .filter(|(id, (sku, _))| {
-                    (ids.is_empty() || ids.contains(id)) && (skus.is_empty() || skus.contains(sku))
-                })
-                .map(|(id, (sku, n))| json!({"id": id, "sku": sku, "location_levels": [level(id, *n)]}))
-                .collect();
-            let count = all.len();
-            let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
-            (
-                200,
-                json!({"inventory_items": page, "count": count, "offset": offset, "limit": limit}),
-            )
-        }
-        ("POST", "/admin/inventory-items/location-levels/batch") => {
-            let b: Value = serde_json::from_str(body).unwrap();
-            let mut updated = Vec::new();
-            for u in b["update"].as_array().into_iter().flatten() {
-                let id = u["inventory_item_id"].as_str().unwrap();
-                let stocked = u["stocked_quantity"].as_i64().unwrap();
-                st.items.get_mut(id).unwrap().1 = stocked;
-                updated.push(level(id, stocked));
-            }
-            (
-                200,
-                json!({"created": [], "updated": updated, "deleted": []}),
-            )
-        }
-        _ => (404, json!({"type": "not_found", "message": "Not found"})),
-    }
-}
+// Medusa's padded SKUs, on the shared loopback stand-in for its admin API
+// (`platform::medusa_fake`), whose unfiltered listing can be made to fail.
 
 /// As [`a_bigcommerce_listing_that_fails_holds_back_only_the_skus_not_found`], on Medusa: a
 /// sale of MUG, which the shop has, reaches it while the listing where GONE is looked for
 /// padded answers 500; GONE waits to be tried again.
 #[test]
 fn a_medusa_listing_that_fails_holds_back_only_the_skus_not_found() {
-    let state = Arc::new(Mutex::new(MedusaState::default()));
-    state
-        .lock()
-        .unwrap()
-        .items
-        .insert("iitem_1".into(), ("MUG".into(), 5));
-    state.lock().unwrap().listing_fails = true;
-    let shared = state.clone();
-    let url = platform::serve(move |method, target, body| {
-        let (status, json) = medusa_answer(&mut shared.lock().unwrap(), method, target, body);
-        (status, vec![], json.to_string())
-    });
+    let m = Medusa::start(&[("iitem_1", "MUG", 5)]);
+    m.fail_listing(true);
     let f = fixture(Mode::HttpJson);
     f.store.set_param("RetryBaseMs", "60000").unwrap();
     f.store.set_param("RetryMaxMs", "60000").unwrap();
     f.item("MUG", 5);
     f.item("GONE", 3);
-    let c = f
-        .store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": "sk_test_secret_1234", "location_id": LOCATION,
-                    "max_items_to_send": 100})
-            .to_string(),
-        )
-        .unwrap();
+    let c = m.cart(&f.store);
     f.store.set_cart_sync(c, true).unwrap();
     adjust(&f.store, "MUG", -1);
     adjust(&f.store, "GONE", -1);
     f.store.run_stack(None).unwrap();
-    let stocked = |id: &str| state.lock().unwrap().items[id].1;
-    assert_eq!(stocked("iitem_1"), 4, "{:?}", f.records(c));
+    assert_eq!(m.stocked("iitem_1"), 4, "{:?}", f.records(c));
     let records = f.records(c);
     assert_only_gone_waits(&records);
-    assert!(!Value::from(records)
-        .to_string()
-        .contains("sk_test_secret_1234"));
+    assert!(!Value::from(records).to_string().contains(MEDUSA_KEY));
 }

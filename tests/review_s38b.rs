@@ -8,10 +8,8 @@ mod platform;
 
 use inventory_sync::emulator::Mode;
 use inventory_sync::CartId;
+use platform::medusa_fake::Medusa;
 use platform::{fixture, Fixture};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 fn bigcommerce(shop: &[(&str, i64)], store: &[(&str, i64)]) -> (Fixture, CartId) {
     let f = fixture(Mode::BigCommerce);
@@ -47,98 +45,8 @@ fn a_padded_twin_deleted_while_the_bigcommerce_listing_is_read_is_no_twin() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Medusa, on a loopback stand-in for its admin API (as tests/padded_shop_skus.rs's): `sku[]`
-// and `id[]` compare exactly, the listing is in id order, and the batch writes counts.
-
-const LOCATION: &str = "sloc_main";
-
-#[derive(Default)]
-struct MedusaState {
-    /// Item id → (SKU, stocked at LOCATION).
-    items: BTreeMap<String, (String, i64)>,
-    /// An item deleted just before the next request for a later page of the whole listing.
-    deleted_while_listed: Option<String>,
-}
-
-fn decoded(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let (mut out, mut i) = (Vec::new(), 0);
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn level(id: &str, stocked: i64) -> Value {
-    json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": LOCATION,
-           "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
-           "available_quantity": stocked})
-}
-
-fn medusa_answer(st: &mut MedusaState, method: &str, target: &str, body: &str) -> (u16, Value) {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    match (method, path) {
-        ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => {
-            (200, json!({"stock_location": {"id": LOCATION}}))
-        }
-        ("GET", "/admin/inventory-items") => {
-            let (mut ids, mut skus) = (Vec::new(), Vec::new());
-            let (mut offset, mut limit) = (0usize, 50usize);
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let (n, v) = (decoded(n), decoded(v));
-                match n.as_str() {
-                    "id[]" | "id" => ids.push(v),
-                    "sku[]" | "sku" => skus.push(v),
-                    "offset" => offset = v.parse().unwrap(),
-                    "limit" => limit = v.parse().unwrap(),
-                    _ => {}
-                }
-            }
-            if ids.is_empty() && skus.is_empty() && offset > 0 {
-                if let Some(id) = st.deleted_while_listed.take() {
-                    st.items.remove(&id);
-                }
-            }
-            let all: Vec<Value> = st
-                .items
-                .iter()
-                .filter(|(id, (sku, _))| {
-                    (ids.is_empty() || ids.contains(id)) && (skus.is_empty() || skus.contains(sku))
-                })
-                .map(|(id, (sku, n))| json!({"id": id, "sku": sku, "location_levels": [level(id, *n)]}))
-                .collect();
-            let count = all.len();
-            let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
-            (
-                200,
-                json!({"inventory_items": page, "count": count, "offset": offset, "limit": limit}),
-            )
-        }
-        ("POST", "/admin/inventory-items/location-levels/batch") => {
-            let b: Value = serde_json::from_str(body).unwrap();
-            let mut updated = Vec::new();
-            for u in b["update"].as_array().into_iter().flatten() {
-                let id = u["inventory_item_id"].as_str().unwrap();
-                let stocked = u["stocked_quantity"].as_i64().unwrap();
-                st.items.get_mut(id).unwrap().1 = stocked;
-                updated.push(level(id, stocked));
-            }
-            (
-                200,
-                json!({"created": [], "updated": updated, "deleted": []}),
-            )
-        }
-        _ => (404, json!({"type": "not_found", "message": "Not found"})),
-    }
-}
+// Medusa, on the shared loopback stand-in for its admin API (`platform::medusa_fake`):
+// `sku[]` and `id[]` compare exactly, the listing is in id order, and the batch writes counts.
 
 /// Medusa's listing, read for its padded SKUs 200 items a page, starts again from its first
 /// page where an item behind the page read was deleted; here the owner deletes ` ZZZ` (the
@@ -147,36 +55,19 @@ fn medusa_answer(st: &mut MedusaState, method: &str, target: &str, body: &str) -
 /// was refused as twins (bypassed) for the five minutes the index was kept.
 #[test]
 fn a_padded_twin_deleted_while_the_medusa_listing_is_read_is_no_twin() {
-    let state = Arc::new(Mutex::new(MedusaState::default()));
-    {
-        let mut st = state.lock().unwrap();
-        st.items.insert("iitem_0000".into(), (" ZZZ".into(), 2));
-        for i in 1..=300 {
-            st.items
-                .insert(format!("iitem_{i:04}"), (format!("SHOP-{i:04}"), 0));
-        }
-        st.items.insert("iitem_9999".into(), ("ZZZ ".into(), 0));
-        st.deleted_while_listed = Some("iitem_0000".into());
-    }
-    let shared = state.clone();
-    let url = platform::serve(move |method, target, body| {
-        let (status, json) = medusa_answer(&mut shared.lock().unwrap(), method, target, body);
-        (status, vec![], json.to_string())
-    });
+    let ids: Vec<(String, String)> = (1..=300)
+        .map(|i| (format!("iitem_{i:04}"), format!("SHOP-{i:04}")))
+        .collect();
+    let mut shop: Vec<(&str, &str, i64)> = vec![("iitem_0000", " ZZZ", 2)];
+    shop.extend(ids.iter().map(|(id, sku)| (id.as_str(), sku.as_str(), 0)));
+    shop.push(("iitem_9999", "ZZZ ", 0));
+    let m = Medusa::start(&shop);
+    m.delete_while_listed("iitem_0000");
     let f = fixture(Mode::HttpJson);
     f.item("ZZZ", 6);
-    let c = f
-        .store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": "sk_test_secret_1234", "location_id": LOCATION,
-                    "max_items_to_send": 100})
-            .to_string(),
-        )
-        .unwrap();
+    let c = m.cart(&f.store);
     let r = f.send(c);
     assert_eq!((r.sent, r.failed), (1, 0), "{r:?}");
-    let st = state.lock().unwrap();
-    assert_eq!(st.items["iitem_9999"].1, 6);
-    assert!(!st.items.contains_key("iitem_0000"), "deleted while listed");
+    assert_eq!(m.stocked("iitem_9999"), 6);
+    assert!(!m.holds("iitem_0000"), "deleted while listed");
 }

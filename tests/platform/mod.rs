@@ -7,6 +7,9 @@
 #[path = "../../src/adapter/scripted.rs"]
 pub mod scripted;
 
+/// A loopback stand-in for Medusa's admin API, with its shop's state.
+pub mod medusa_fake;
+
 use inventory_sync::emulator::{Emulator, Mode};
 use inventory_sync::{CartId, GetOptions, GetReport, SendOptions, SendReport, StackState, Store};
 use serde_json::{json, Value};
@@ -85,7 +88,8 @@ pub fn http_json_with_unreadable_counts(store: &Store, token: &str) -> (Emulator
     (e, c)
 }
 
-/// The stock location and API key of [`medusa_with_unreadable_b`]'s cart.
+/// The stock location and API key of [`medusa_with_unreadable_b`]'s cart and of
+/// [`medusa_fake`]'s.
 pub const MEDUSA_LOCATION: &str = "sloc_main";
 pub const MEDUSA_KEY: &str = "sk_test_secret_1234";
 
