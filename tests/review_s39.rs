@@ -591,3 +591,39 @@ fn a_background_controller_on_the_same_handle_leaves_every_sale_its_own_ids() {
         assert_eq!(shops[i].qoh("X"), Some(100_000 - 300), "cart {i}");
     }
 }
+
+/// Through the C ABI (a VBA or C host): a cart switched off in a transaction rolled back is
+/// on again for the next sale alone, SynchQOH turned off on another handle is obeyed by the
+/// next, and a cart switched off in the middle of a transaction gets nothing after it.
+#[test]
+fn the_c_abi_sees_what_the_rust_api_sees() {
+    use inventory_sync::ffi::*;
+    let (f, _e, [a, b, c]) = three_carts();
+    let path = std::ffi::CString::new(f.dir.path().join("store.db").to_str().unwrap()).unwrap();
+    let mut h: *mut InvsyncStore = std::ptr::null_mut();
+    let x = c"X".as_ptr();
+    // SAFETY: valid C strings and out pointer; the handle is closed once, at the end.
+    unsafe {
+        assert_eq!(invsync_store_open(path.as_ptr(), &mut h), INVSYNC_OK);
+        let sale = |n: i32| assert_eq!(invsync_adjust_qoh(h, x, -n, 2, 0, 0), INVSYNC_OK);
+        sale(1);
+        assert_eq!(invsync_begin(h), INVSYNC_OK);
+        assert_eq!(invsync_cart_set_sync(h, b as i32, 0), INVSYNC_OK);
+        sale(2);
+        assert_eq!(invsync_rollback(h), INVSYNC_OK);
+        sale(3);
+        f.store.set_param("SynchQOH", "false").unwrap();
+        sale(4);
+        f.store.set_param("SynchQOH", "true").unwrap();
+        assert_eq!(invsync_begin(h), INVSYNC_OK);
+        sale(5);
+        assert_eq!(invsync_cart_set_sync(h, c as i32, 0), INVSYNC_OK);
+        sale(6);
+        assert_eq!(invsync_commit(h), INVSYNC_OK);
+        invsync_store_close(h);
+    }
+    assert_eq!(
+        queued(&f.store, &[a, b, c]),
+        vec![vec![-1, -3, -5, -6], vec![-1, -3, -5, -6], vec![-1, -3, -5]]
+    );
+}
