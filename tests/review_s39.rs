@@ -32,6 +32,8 @@ thread_local! {
     static FAIL_COMMIT: Cell<bool> = const { Cell::new(false) };
 }
 
+/// SQLite's trace callback (`sqlite3_trace_v2`, `SQLITE_TRACE_STMT`): counts the two reads on
+/// this thread. SQLite must pass, as `sql`, the statement's NUL-terminated text or NULL.
 unsafe extern "C" fn on_statement(
     mask: c_uint,
     _ctx: *mut c_void,
@@ -55,10 +57,14 @@ unsafe extern "C" fn on_statement(
     0
 }
 
+/// SQLite's commit hook: a non-zero return turns this COMMIT into a rollback. No pointer is
+/// read.
 unsafe extern "C" fn on_commit(_ctx: *mut c_void) -> c_int {
     c_int::from(FAIL_COMMIT.try_with(|f| f.replace(false)).unwrap_or(false))
 }
 
+/// The auto extension SQLite runs on every connection the process opens: `db` must be that
+/// live connection; it installs the two callbacks above.
 unsafe extern "C" fn on_open(
     db: *mut ffi::sqlite3,
     _err: *mut *mut c_char,
