@@ -37,6 +37,15 @@ fn queued(store: &Store, carts: &[CartId]) -> Vec<Vec<i64>> {
         .collect()
 }
 
+/// Every record on the stack has an id of its own, in the order queued.
+fn ids_in_order(store: &Store) {
+    let ids: Vec<i64> = stack(store, None)
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
 #[test]
 fn a_cart_switched_off_inside_the_transaction_gets_nothing_after() {
     let (f, _e, [a, b, c]) = three_carts();
@@ -154,14 +163,7 @@ fn a_record_queued_by_another_call_in_between_keeps_its_id() {
     sale(s, 2);
     s.commit().unwrap();
     assert_eq!(queued(s, &[a, b]), vec![vec![-1, -5, -2], vec![-1, -2]]);
-    let ids: Vec<i64> = stack(s, None)
-        .iter()
-        .map(|r| r["id"].as_i64().unwrap())
-        .collect();
-    assert!(
-        ids.windows(2).all(|w| w[0] < w[1]),
-        "every record has an id of its own, in the order queued: {ids:?}"
-    );
+    ids_in_order(s);
 }
 
 /// Outside a host transaction each change commits alone: another handle's change between two
@@ -216,11 +218,7 @@ fn records_another_handle_queued_in_between_keep_their_ids() {
     sale(s, 6);
     s.commit().unwrap();
     assert_eq!(queued(s, &[a]), vec![vec![-1, -2, -3, -4, -5, -6]]);
-    let ids: Vec<i64> = stack(s, None)
-        .iter()
-        .map(|r| r["id"].as_i64().unwrap())
-        .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    ids_in_order(s);
 }
 
 /// A cart switched off in a host transaction that is rolled back is on again for the change
