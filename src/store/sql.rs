@@ -1384,8 +1384,9 @@ pub(crate) fn data_version(c: &Connection) -> Result<i64> {
 ///
 /// Each record's id is above every id a record ever had (`stack_high`, schema 24): hosts act
 /// on the numbers they listed, and the log keeps them. `last` is that id where the caller
-/// knows it (its own records were the last written in this transaction), else it is read;
-/// returns the highest id given (`last` when `records` is empty).
+/// knows it (its own records are the last any connection wrote: see
+/// `Store::change_reads`), else it is read; returns the highest id given
+/// (`last` when `records` is empty).
 pub(crate) fn stack_insert_many(
     c: &Connection,
     records: &[NewRecord],
