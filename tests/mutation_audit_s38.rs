@@ -12,22 +12,8 @@ use inventory_sync::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet,
 use inventory_sync::emulator::Mode;
 use inventory_sync::{Adjustment, CartId, Delta, GetOptions, Reason, Store};
 use platform::medusa_fake::Medusa;
-use platform::{adjust, fixture, Fixture};
+use platform::{adjust, bigcommerce, fixture, Fixture};
 use std::sync::{Arc, Mutex};
-
-/// The emulator's BigCommerce with `shop` (SKU, count) and the store's items `store`, and a
-/// cart on it sending up to 100 records a request, real-time sync off.
-fn bigcommerce(shop: &[(&str, i64)], store: &[(&str, i64)]) -> (Fixture, CartId) {
-    let f = fixture(Mode::BigCommerce);
-    for (sku, n) in shop {
-        f.emu.set_qoh(sku, *n);
-    }
-    for (sku, n) in store {
-        f.item(sku, *n);
-    }
-    let c = f.cart(100);
-    (f, c)
-}
 
 /// A sale of a padded BigCommerce SKU found in the index of padded SKUs an earlier drain
 /// read (five minutes are kept) reaches it; and a sale of a SKU whose padded item the owner

@@ -10,26 +10,11 @@
 mod platform;
 
 use inventory_sync::emulator::Mode;
-use inventory_sync::CartId;
 use platform::medusa_fake::{Asked, Medusa};
-use platform::{adjust, fixture, Fixture};
+use platform::{adjust, bigcommerce, fixture, Fixture};
 
 // ---------------------------------------------------------------------------------------
 // BigCommerce, on the emulator (whose `sku:in` compares exactly, blanks included).
-
-/// The emulator's BigCommerce with `shop` (SKU, count) and the store's items `store`, and a
-/// cart on it sending up to 100 records a request, real-time sync off.
-fn bigcommerce(shop: &[(&str, i64)], store: &[(&str, i64)]) -> (Fixture, CartId) {
-    let f = fixture(Mode::BigCommerce);
-    for (sku, n) in shop {
-        f.emu.set_qoh(sku, *n);
-    }
-    for (sku, n) in store {
-        f.item(sku, *n);
-    }
-    let c = f.cart(100);
-    (f, c)
-}
 
 /// The failure a Send QOH report lists for `sku`, if any.
 fn failure(r: &inventory_sync::SendReport, sku: &str) -> Option<String> {

@@ -7,21 +7,8 @@ mod common;
 mod platform;
 
 use inventory_sync::emulator::Mode;
-use inventory_sync::CartId;
 use platform::medusa_fake::Medusa;
-use platform::{fixture, Fixture};
-
-fn bigcommerce(shop: &[(&str, i64)], store: &[(&str, i64)]) -> (Fixture, CartId) {
-    let f = fixture(Mode::BigCommerce);
-    for (sku, n) in shop {
-        f.emu.set_qoh(sku, *n);
-    }
-    for (sku, n) in store {
-        f.item(sku, *n);
-    }
-    let c = f.cart(100);
-    (f, c)
-}
+use platform::{bigcommerce, fixture};
 
 /// An owner told that ZZZ is held padded on two items (` ZZZ` and `ZZZ `) deletes one of
 /// them while BigCommerce's listing is read for its padded SKUs (a shop of more than 1,000

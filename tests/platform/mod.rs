@@ -42,6 +42,21 @@ fn expected_credential(mode: Mode) -> String {
     }
 }
 
+/// The emulator's BigCommerce with `shop` (SKU, count) and the store's items `store`, and a
+/// cart on it sending up to 100 records a request, real-time sync off (the padded-SKU tests:
+/// `padded_shop_skus.rs`, `review_s38b.rs`, `mutation_audit_s38.rs`).
+pub fn bigcommerce(shop: &[(&str, i64)], store: &[(&str, i64)]) -> (Fixture, CartId) {
+    let f = fixture(Mode::BigCommerce);
+    for (sku, n) in shop {
+        f.emu.set_qoh(sku, *n);
+    }
+    for (sku, n) in store {
+        f.item(sku, *n);
+    }
+    let c = f.cart(100);
+    (f, c)
+}
+
 /// The cart JSON for the emulator's platform with `secret` as its credential.
 pub fn cart_json(emu: &Emulator, max: u32, secret: &str) -> Value {
     match emu.mode() {
