@@ -12,6 +12,7 @@
 #![cfg(feature = "emulator")]
 
 mod common;
+mod platform;
 
 use common::killed_run::{self, eventually, holds_lapse, raw};
 use common::*;
@@ -39,16 +40,15 @@ fn controller(db: &std::path::Path, ws: &str) -> Child {
         .unwrap()
 }
 
-/// A BigCommerce cart (relative adjustments, no keys: a change sent twice is counted twice).
+/// A BigCommerce cart (relative adjustments, no keys: a change sent twice is counted twice),
+/// its JSON the platform tests' ([`platform::cart_json`]) with token `t`, 5 records a request.
 fn bigcommerce(store: &Store, skus: &[String], qoh: i64) -> (Emulator, CartId) {
     let emu = Emulator::start_mode(Mode::BigCommerce).unwrap();
     emu.set_bigcommerce_quota(u32::MAX, 1000);
     for sku in skus {
         emu.set_qoh(sku, qoh);
     }
-    let api = format!("{}stores/abc123/", emu.url());
-    let json = serde_json::json!({"name": "BC", "adapter": "bigcommerce", "url": api,
-                                  "token": "t", "max_items_to_send": 5});
+    let json = platform::cart_json(&emu, 5, "t");
     let id = store.upsert_cart_json(&json.to_string()).unwrap();
     store.set_cart_sync(id, true).unwrap();
     (emu, id)
