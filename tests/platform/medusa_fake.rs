@@ -5,13 +5,16 @@
 //! compare exactly (as PostgreSQL does) and `q` finds the text anywhere in a SKU, case aside
 //! (the framework's `ILIKE '%q%'`); and `POST /admin/inventory-items/location-levels/batch`,
 //! which writes stocked counts. It counts the requests it answers and what each asked
-//! ([`Asked`]); a test can make the whole listing fail ([`Medusa::fail_listing`]) or have the
-//! owner delete an item while it is read ([`Medusa::delete_while_listed`]).
+//! ([`Asked`]); a test can make the whole listing fail ([`Medusa::fail_listing`]), have the
+//! owner delete an item while it is read ([`Medusa::delete_while_listed`]), show a count that
+//! cannot be read ([`Medusa::show_stocked`]), refuse large writes as a proxy does
+//! ([`Medusa::limit_bodies`]), or answer the next writes its own way, applied or not
+//! ([`Medusa::answer_next_write`]). One request a connection (as [`serve`] answers).
 
-use super::{serve, MEDUSA_KEY, MEDUSA_LOCATION};
+use super::{serve, Reply, MEDUSA_KEY, MEDUSA_LOCATION};
 use inventory_sync::{CartId, Store};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What a request to the stand-in asked.
@@ -33,6 +36,17 @@ pub enum Asked {
     Other,
 }
 
+/// How the stand-in answers a batch write in place of Medusa's own answer.
+pub struct WriteAnswer {
+    /// Whether the write's counts are applied before this answer.
+    pub applied: bool,
+    /// The answer: status, headers (a `content-type` or `content-length` here takes the
+    /// place of the usual one: an HTML page, or a body cut short), body.
+    pub reply: Reply,
+    /// How many reads of inventory items after it answer 503 (a read-back that fails).
+    pub then_failing_reads: usize,
+}
+
 /// The shop behind the stand-in.
 #[derive(Default)]
 pub struct Shop {
@@ -47,6 +61,17 @@ pub struct Shop {
     /// An item the owner deletes just before the next request for a later page (offset past
     /// 0) of the whole listing; `None` once deleted, or where none is to be.
     pub deleted_while_listed: Option<String>,
+    /// What the listing shows as an item's stocked (and available) count in place of its
+    /// own: a count that cannot be read, such as `"n/a"`.
+    pub shown: BTreeMap<String, Value>,
+    /// The largest batch write body taken; a larger one is refused 413, nothing applied (a
+    /// proxy's limit, as nginx's `client_max_body_size`).
+    pub body_limit: Option<usize>,
+    /// How the next batch writes are answered, in order; Medusa's own answer once none is
+    /// left.
+    pub write_answers: VecDeque<WriteAnswer>,
+    /// How many reads of inventory items from now answer 503.
+    pub failing_reads: usize,
 }
 
 /// A running stand-in: its base URL and its shop.
@@ -65,9 +90,7 @@ impl Medusa {
         let shop = Arc::new(Mutex::new(shop));
         let shared = shop.clone();
         let url = serve(move |method, target, body| {
-            let mut shop = shared.lock().unwrap();
-            let (status, json) = answer(&mut shop, method, target, body);
-            (status, vec![], json.to_string())
+            answer(&mut shared.lock().unwrap(), method, target, body)
         });
         Medusa { url, shop }
     }
@@ -103,6 +126,21 @@ impl Medusa {
         self.shop().deleted_while_listed = Some(id.into());
     }
 
+    /// Has the listing show `shown` as item `id`'s stocked count (one that cannot be read).
+    pub fn show_stocked(&self, id: &str, shown: Value) {
+        self.shop().shown.insert(id.into(), shown);
+    }
+
+    /// Refuses batch writes of more than `bytes` a body with 413, applying nothing.
+    pub fn limit_bodies(&self, bytes: usize) {
+        self.shop().body_limit = Some(bytes);
+    }
+
+    /// Answers the next batch write (after those already queued) with `answer`.
+    pub fn answer_next_write(&self, answer: WriteAnswer) {
+        self.shop().write_answers.push_back(answer);
+    }
+
     /// Requests answered since the last reset.
     pub fn requests(&self) -> usize {
         self.shop().requests
@@ -120,16 +158,18 @@ impl Medusa {
         self.shop().asked.iter().filter(|a| **a == what).count()
     }
 
+    /// The JSON of a cart "Medusa" on the stand-in, at [`MEDUSA_LOCATION`] with
+    /// [`MEDUSA_KEY`], its other settings left to their defaults.
+    pub fn cart_json(&self) -> Value {
+        json!({"name": "Medusa", "adapter": "medusa", "url": self.url,
+               "api_key": MEDUSA_KEY, "location_id": MEDUSA_LOCATION})
+    }
+
     /// A cart "Medusa" on the stand-in in `store`, sending up to 100 records a request.
     pub fn cart(&self, store: &Store) -> CartId {
-        store
-            .upsert_cart_json(
-                &json!({"name": "Medusa", "adapter": "medusa", "url": self.url,
-                        "api_key": MEDUSA_KEY, "location_id": MEDUSA_LOCATION,
-                        "max_items_to_send": 100})
-                .to_string(),
-            )
-            .unwrap()
+        let mut json = self.cart_json();
+        json["max_items_to_send"] = json!(100);
+        store.upsert_cart_json(&json.to_string()).unwrap()
     }
 }
 
@@ -211,20 +251,21 @@ impl ItemsQuery {
     }
 }
 
-fn level(id: &str, stocked: i64) -> Value {
+fn level(id: &str, stocked: impl Into<Value>) -> Value {
+    let stocked = stocked.into();
     json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": MEDUSA_LOCATION,
            "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
            "available_quantity": stocked})
 }
 
-fn answer(shop: &mut Shop, method: &str, target: &str, body: &str) -> (u16, Value) {
+fn answer(shop: &mut Shop, method: &str, target: &str, body: &str) -> Reply {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     shop.requests += 1;
     match (method, path) {
         ("GET", p) if p.starts_with("/admin/stock-locations/") => {
             shop.asked.push(Asked::Location);
             if p == format!("/admin/stock-locations/{MEDUSA_LOCATION}") {
-                (200, json!({"stock_location": {"id": MEDUSA_LOCATION}}))
+                json_reply(200, json!({"stock_location": {"id": MEDUSA_LOCATION}}))
             } else {
                 not_found()
             }
@@ -232,8 +273,12 @@ fn answer(shop: &mut Shop, method: &str, target: &str, body: &str) -> (u16, Valu
         ("GET", "/admin/inventory-items") => {
             let query = ItemsQuery::parse(query);
             shop.asked.push(query.asked());
+            if shop.failing_reads > 0 {
+                shop.failing_reads -= 1;
+                return json_reply(503, json!({"message": "unavailable"}));
+            }
             if query.whole() && shop.listing_fails {
-                return (500, json!({"type": "unknown_error", "message": "failed"}));
+                return json_reply(500, json!({"type": "unknown_error", "message": "failed"}));
             }
             if query.whole() && query.offset > 0 {
                 if let Some(id) = shop.deleted_while_listed.take() {
@@ -244,27 +289,40 @@ fn answer(shop: &mut Shop, method: &str, target: &str, body: &str) -> (u16, Valu
                 .items
                 .iter()
                 .filter(|(id, (sku, _))| query.matches(id, sku))
-                .map(|(id, (sku, n))| json!({"id": id, "sku": sku, "location_levels": [level(id, *n)]}))
+                .map(|(id, (sku, n))| {
+                    let stocked = shop.shown.get(id).cloned().unwrap_or(json!(n));
+                    json!({"id": id, "sku": sku, "location_levels": [level(id, stocked)]})
+                })
                 .collect();
             let count = all.len();
             let (offset, limit) = (query.offset, query.limit);
             let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
-            (
+            json_reply(
                 200,
                 json!({"inventory_items": page, "count": count, "offset": offset, "limit": limit}),
             )
         }
         ("POST", "/admin/inventory-items/location-levels/batch") => {
             shop.asked.push(Asked::Write);
+            if shop.body_limit.is_some_and(|limit| body.len() > limit) {
+                return json_reply(413, json!({"message": "too large"}));
+            }
+            let scripted = shop.write_answers.pop_front();
             let b: Value = serde_json::from_str(body).unwrap();
             let mut updated = Vec::new();
             for u in b["update"].as_array().into_iter().flatten() {
                 let id = u["inventory_item_id"].as_str().unwrap();
                 let stocked = u["stocked_quantity"].as_i64().unwrap();
-                shop.items.get_mut(id).unwrap().1 = stocked;
+                if scripted.as_ref().map_or(true, |a| a.applied) {
+                    shop.items.get_mut(id).unwrap().1 = stocked;
+                }
                 updated.push(level(id, stocked));
             }
-            (
+            if let Some(a) = scripted {
+                shop.failing_reads = a.then_failing_reads;
+                return a.reply;
+            }
+            json_reply(
                 200,
                 json!({"created": [], "updated": updated, "deleted": []}),
             )
@@ -276,6 +334,10 @@ fn answer(shop: &mut Shop, method: &str, target: &str, body: &str) -> (u16, Valu
     }
 }
 
-fn not_found() -> (u16, Value) {
-    (404, json!({"type": "not_found", "message": "Not found"}))
+fn json_reply(status: u16, body: Value) -> Reply {
+    (status, vec![], body.to_string())
+}
+
+fn not_found() -> Reply {
+    json_reply(404, json!({"type": "not_found", "message": "Not found"}))
 }

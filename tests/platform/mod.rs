@@ -108,41 +108,12 @@ pub fn http_json_with_unreadable_counts(store: &Store, token: &str) -> (Emulator
 pub const MEDUSA_LOCATION: &str = "sloc_main";
 pub const MEDUSA_KEY: &str = "sk_test_secret_1234";
 
-/// A Medusa server on loopback listing A with 3 and B with `"n/a"` at [`MEDUSA_LOCATION`], and
-/// a cart on it in `store` (which must hold A and B).
+/// A Medusa server on loopback (the stand-in of [`medusa_fake`]) listing A with 3 and B with
+/// `"n/a"` at [`MEDUSA_LOCATION`], and a cart on it in `store` (which must hold A and B).
 pub fn medusa_with_unreadable_b(store: &Store) -> CartId {
-    let url = serve(move |method, target, _body| {
-        let path = target.split('?').next().unwrap_or("");
-        let level = |id: &str, stocked: Value| {
-            json!({"id": format!("ilev_{id}"), "inventory_item_id": id,
-                   "location_id": MEDUSA_LOCATION,
-                   "stocked_quantity": stocked, "reserved_quantity": 0})
-        };
-        match (method, path) {
-            ("GET", p) if p == format!("/admin/stock-locations/{MEDUSA_LOCATION}") => (
-                200,
-                vec![],
-                json!({"stock_location": {"id": MEDUSA_LOCATION}}).to_string(),
-            ),
-            ("GET", "/admin/inventory-items") => (
-                200,
-                vec![],
-                json!({"inventory_items": [
-                    {"id": "iitem_a", "sku": "A", "location_levels": [level("iitem_a", json!(3))]},
-                    {"id": "iitem_b", "sku": "B", "location_levels": [level("iitem_b", json!("n/a"))]},
-                ], "count": 2, "offset": 0, "limit": 50})
-                .to_string(),
-            ),
-            _ => (404, vec![], r#"{"message":"not found"}"#.into()),
-        }
-    });
-    store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": MEDUSA_KEY, "location_id": MEDUSA_LOCATION})
-            .to_string(),
-        )
-        .unwrap()
+    let m = medusa_fake::Medusa::start(&[("iitem_a", "A", 3), ("iitem_b", "B", 0)]);
+    m.show_stocked("iitem_b", json!("n/a"));
+    store.upsert_cart_json(&m.cart_json().to_string()).unwrap()
 }
 
 impl Fixture {
@@ -425,7 +396,10 @@ pub fn read_request<R: std::io::BufRead>(reader: &mut R) -> Option<(String, Vec<
 
 /// Serves HTTP/1.1 on a loopback port, one request a connection, each answered by
 /// `answer(method, path?query, body)`; returns the base URL (`http://127.0.0.1:port/`).
-/// For shops the emulator does not model (the WooCommerce tests' fake shops).
+/// For shops the emulator does not model (the WooCommerce tests' fake shops, Medusa's
+/// stand-in). The answer is JSON with its length, the connection closed after it, unless its
+/// headers name a `content-type` or a `content-length` of their own (a proxy's page, a body
+/// cut short).
 pub fn serve(mut answer: impl FnMut(&str, &str, &str) -> Reply + Send + 'static) -> String {
     use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -442,10 +416,16 @@ pub fn serve(mut answer: impl FnMut(&str, &str, &str) -> Reply + Send + 'static)
             let method = parts.next().unwrap_or("").to_owned();
             let target = parts.next().unwrap_or("").to_owned();
             let (status, headers, json) = answer(&method, &target, &body);
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-                json.len()
-            );
+            let mut out = format!("HTTP/1.1 {status} X\r\n");
+            for (name, value) in [
+                ("content-type", "application/json".to_owned()),
+                ("content-length", json.len().to_string()),
+            ] {
+                if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                    out.push_str(&format!("{name}: {value}\r\n"));
+                }
+            }
+            out.push_str("connection: close\r\n");
             for (k, v) in headers {
                 out.push_str(&format!("{k}: {v}\r\n"));
             }
