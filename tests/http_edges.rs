@@ -14,10 +14,10 @@ use inventory_sync::adapter::{CartAdapter, CartError, DeltaSend, SendOutcome};
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::secret::Secret;
 use inventory_sync::{CartId, SendOptions, StackState, Store};
+use platform::medusa_fake::{Medusa, WriteAnswer};
 use platform::scripted::Scripted;
 use platform::{cart_json, fixture, Fixture, SECRET};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -243,83 +243,34 @@ fn bigcommerce_a_sale_too_large_even_alone_is_bypassed_only_after_the_attempts()
     sale_too_large_alone(Mode::BigCommerce);
 }
 
-// ---- Medusa: a loopback stand-in for its admin API, with a body limit ----
+// ---- Medusa: the shared loopback stand-in for its admin API (`platform::medusa_fake`) ----
 
-const LOCATION: &str = "sloc_1";
-
-/// Medusa's inventory items (id → (SKU, stocked at LOCATION)), served behind a limit of
-/// `limit` bytes a body (413 past it, nothing applied); the first batch writes are applied,
-/// then answered each with the next of `after_apply` (status, body) while it lasts.
-fn medusa(
-    items: Arc<Mutex<BTreeMap<String, (String, i64)>>>,
-    limit: usize,
-    mut after_apply: Vec<(u16, &'static str)>,
-) -> String {
-    platform::serve(move |method, target, body| {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let mut items = items.lock().unwrap();
-        let level = |id: &str, stocked: i64| {
-            json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": LOCATION,
-                   "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
-                   "available_quantity": stocked})
-        };
-        match (method, path) {
-            (_, _) if body.len() > limit => (413, vec![], r#"{"message":"too large"}"#.into()),
-            ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => (
-                200,
-                vec![],
-                json!({"stock_location": {"id": LOCATION}}).to_string(),
+/// Medusa's stand-in holding `n` inventory items iitem_00.. (SKU-00..) stocked 10; its first
+/// batch writes are applied, then answered each with the next of `after_apply` (status and
+/// body, with a `Location` header) while it lasts.
+fn medusa(n: usize, after_apply: Vec<(u16, &'static str)>) -> Medusa {
+    let items: Vec<(String, String)> = (0..n).map(|i| (format!("iitem_{i:02}"), sku(i))).collect();
+    let items: Vec<(&str, &str, i64)> = items
+        .iter()
+        .map(|(id, sku)| (id.as_str(), sku.as_str(), 10))
+        .collect();
+    let m = Medusa::start(&items);
+    for (status, body) in after_apply {
+        m.answer_next_write(WriteAnswer {
+            applied: true,
+            reply: (
+                status,
+                vec![("Location".into(), "/app/inventory".into())],
+                body.into(),
             ),
-            ("GET", "/admin/inventory-items") => {
-                let wanted: Vec<String> = query
-                    .split('&')
-                    .filter_map(|p| p.split_once('='))
-                    .filter(|(k, _)| k.starts_with("sku") || k.starts_with("id"))
-                    .map(|(_, v)| v.replace("%2D", "-"))
-                    .collect();
-                let found: Vec<Value> = items
-                    .iter()
-                    .filter(|(id, (s, _))| wanted.contains(s) || wanted.contains(id))
-                    .map(|(id, (s, q))| json!({"id": id, "sku": s, "location_levels": [level(id, *q)]}))
-                    .collect();
-                let n = found.len();
-                (
-                    200,
-                    vec![],
-                    json!({"inventory_items": found, "count": n, "offset": 0, "limit": 100})
-                        .to_string(),
-                )
-            }
-            ("POST", "/admin/inventory-items/location-levels/batch") => {
-                let b: Value = serde_json::from_str(body).unwrap();
-                let mut updated = Vec::new();
-                for u in b["update"].as_array().into_iter().flatten() {
-                    let id = u["inventory_item_id"].as_str().unwrap();
-                    let stocked = u["stocked_quantity"].as_i64().unwrap();
-                    items.get_mut(id).unwrap().1 = stocked;
-                    updated.push(level(id, stocked));
-                }
-                if !after_apply.is_empty() {
-                    let (status, body) = after_apply.remove(0);
-                    return (
-                        status,
-                        vec![("Location".into(), "/app/inventory".into())],
-                        body.into(),
-                    );
-                }
-                (
-                    200,
-                    vec![],
-                    json!({"created": [], "updated": updated, "deleted": []}).to_string(),
-                )
-            }
-            _ => (404, vec![], r#"{"message":"not found"}"#.into()),
-        }
-    })
+            then_failing_reads: 0,
+        });
+    }
+    m
 }
 
-/// A store of `n` items at 10 with a real-time Medusa cart at `url`.
-fn medusa_store(url: &str, n: usize) -> (tempfile::TempDir, Store, CartId) {
+/// A store of `n` items at 10 with a real-time cart on `m`, 50 records a request.
+fn medusa_store(m: &Medusa, n: usize) -> (tempfile::TempDir, Store, CartId) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("s.db")).unwrap();
     store.set_param("SynchQOH", "true").unwrap();
@@ -330,9 +281,8 @@ fn medusa_store(url: &str, n: usize) -> (tempfile::TempDir, Store, CartId) {
             .upsert_item_json(&json!({"sku": sku(i), "qoh": 10}).to_string())
             .unwrap();
     }
-    let cart = json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                      "api_key": "sk_test_secret_1234", "location_id": LOCATION,
-                      "max_items_to_send": 50});
+    let mut cart = m.cart_json();
+    cart["max_items_to_send"] = json!(50);
     let cart = store.upsert_cart_json(&cart.to_string()).unwrap();
     store.set_cart_sync(cart, true).unwrap();
     (dir, store, cart)
@@ -342,15 +292,9 @@ fn medusa_store(url: &str, n: usize) -> (tempfile::TempDir, Store, CartId) {
 /// too large goes again in halves, and every sale is written once.
 #[test]
 fn medusa_a_batch_too_large_goes_in_smaller_requests() {
-    let items: Arc<Mutex<BTreeMap<String, (String, i64)>>> = Arc::default();
-    for i in 0..ITEMS {
-        items
-            .lock()
-            .unwrap()
-            .insert(format!("iitem_{i:02}"), (sku(i), 10));
-    }
-    let url = medusa(items.clone(), 1024, vec![]);
-    let (_dir, store, cart) = medusa_store(&url, ITEMS);
+    let m = medusa(ITEMS, vec![]);
+    m.limit_bodies(1024);
+    let (_dir, store, cart) = medusa_store(&m, ITEMS);
     for i in 0..ITEMS {
         platform::adjust(&store, &sku(i), -1);
     }
@@ -367,7 +311,7 @@ fn medusa_a_batch_too_large_goes_in_smaller_requests() {
             store.stack_list_json(None).unwrap()
         );
     }
-    for (id, (s, q)) in items.lock().unwrap().iter() {
+    for (id, (s, q)) in m.shop().items.iter() {
         assert_eq!(*q, 9, "{id} {s}");
     }
 }
@@ -672,34 +616,25 @@ fn bigcommerce_a_303_to_a_write_leaves_the_sale_uncertain() {
 
 #[test]
 fn medusa_a_303_to_a_write_leaves_the_sale_uncertain() {
-    let items: Arc<Mutex<BTreeMap<String, (String, i64)>>> = Arc::default();
-    items
-        .lock()
-        .unwrap()
-        .insert("iitem_00".into(), (sku(0), 10));
-    let url = medusa(items.clone(), usize::MAX, vec![(303, "")]);
-    let (_dir, store, cart) = medusa_store(&url, 1);
+    let m = medusa(1, vec![(303, "")]);
+    let (_dir, store, cart) = medusa_store(&m, 1);
     platform::adjust(&store, &sku(0), -1);
     store.run_stack(None).unwrap();
-    assert_eq!(items.lock().unwrap()["iitem_00"].1, 9);
+    assert_eq!(m.stocked("iitem_00"), 9);
     // The owner updates the cart's settings.
-    medusa_store_update(&store, &url);
+    medusa_store_update(&store, &m);
     drain(&store);
-    assert_eq!(items.lock().unwrap()["iitem_00"].1, 9, "applied twice");
+    assert_eq!(m.stocked("iitem_00"), 9, "applied twice");
     let list: Value = serde_json::from_str(&store.stack_list_json(None).unwrap()).unwrap();
     assert_eq!(list[0]["state"], "uncertain", "{list}");
     assert_eq!(store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
 }
 
-fn medusa_store_update(store: &Store, url: &str) {
-    store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": "sk_test_secret_1234", "location_id": LOCATION,
-                    "max_items_to_send": 50, "timeout_ms": 9000})
-            .to_string(),
-        )
-        .unwrap();
+fn medusa_store_update(store: &Store, m: &Medusa) {
+    let mut cart = m.cart_json();
+    cart["max_items_to_send"] = json!(50);
+    cart["timeout_ms"] = json!(9000);
+    store.upsert_cart_json(&cart.to_string()).unwrap();
 }
 
 /// Medusa (behind a proxy) answering an applied batch write 200 with a page that is not
@@ -713,16 +648,11 @@ fn medusa_a_write_answered_200_unreadable_is_settled_never_sent_twice() {
         "<html>Saved!</html>",
         r#"{"created":[],"updated":[{"inventory_"#,
     ] {
-        let items: Arc<Mutex<BTreeMap<String, (String, i64)>>> = Arc::default();
-        items
-            .lock()
-            .unwrap()
-            .insert("iitem_00".into(), (sku(0), 10));
-        let url = medusa(items.clone(), usize::MAX, vec![(200, body)]);
-        let (_dir, store, cart) = medusa_store(&url, 1);
+        let m = medusa(1, vec![(200, body)]);
+        let (_dir, store, cart) = medusa_store(&m, 1);
         platform::adjust(&store, &sku(0), -1);
         drain(&store);
-        assert_eq!(items.lock().unwrap()["iitem_00"].1, 9, "{body}");
+        assert_eq!(m.stocked("iitem_00"), 9, "{body}");
         assert_eq!(
             store.stack_count(cart, StackState::Uncertain).unwrap(),
             0,
