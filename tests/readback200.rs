@@ -12,10 +12,10 @@ mod platform;
 
 use inventory_sync::emulator::{Fault, Mode};
 use inventory_sync::{CartId, StackState, Store};
+use platform::medusa_fake::{Asked, Medusa, WriteAnswer};
 use platform::{cart_json, fixture, Fixture, SECRET};
 use serde_json::{json, Value};
 use std::io::{BufReader, Write};
-use std::sync::{Arc, Mutex};
 
 const SKU: &str = "RB-1";
 
@@ -133,9 +133,8 @@ fn woocommerce_a_200_cut_short_is_applied_where_the_count_stands_else_uncertain(
     );
 }
 
-// ---- Medusa, a loopback stand-in for its admin API ----
+// ---- Medusa, on the shared loopback stand-in for its admin API (`platform::medusa_fake`) ----
 
-const LOCATION: &str = "sloc_1";
 const ITEM: &str = "iitem_01";
 
 /// How the fake Medusa answers the next batch write.
@@ -150,128 +149,23 @@ struct Answer {
     page: bool,
 }
 
-/// The fake's state: the stocked count at `LOCATION`, the batch writes it took, the answers
-/// of the next ones, and how many reads it answers 503 after a scripted answer.
-#[derive(Default)]
-struct Shop {
-    stocked: i64,
-    writes: usize,
-    script: Vec<Answer>,
-    fail_reads_after: usize,
-    failing_reads: usize,
-}
-
-/// Serves Medusa's admin API for one inventory item on a loopback port, one request a
-/// connection, writing answers byte by byte so that one can be cut short.
-fn medusa(shop: Arc<Mutex<Shop>>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let mut reader = BufReader::new(stream);
-            let Some((first, body)) = platform::read_request(&mut reader) else {
-                continue;
-            };
-            let mut parts = first.split_whitespace();
-            let method = parts.next().unwrap_or("").to_owned();
-            let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
-            let answer = answer(&shop, &method, path, &body);
-            let mut stream = reader.into_inner();
-            let head = format!(
-                "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                answer.status,
-                if answer.page { "text/html" } else { "application/json" },
-                answer.body.len() + if answer.cut { 4096 } else { 0 }
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(answer.body.as_bytes());
-            let _ = stream.flush();
-        }
-    });
-    url
-}
-
-/// A plain answer.
-struct Reply {
-    status: u16,
-    body: String,
-    cut: bool,
-    page: bool,
-}
-
-fn answer(shop: &Mutex<Shop>, method: &str, path: &str, body: &[u8]) -> Reply {
-    let mut shop = shop.lock().unwrap();
-    let ok = |body: Value| Reply {
-        status: 200,
-        body: body.to_string(),
-        cut: false,
-        page: false,
-    };
-    let level = |stocked: i64| {
-        json!({"id": "ilev_1", "inventory_item_id": ITEM, "location_id": LOCATION,
-               "stocked_quantity": stocked, "reserved_quantity": 0, "incoming_quantity": 0,
-               "available_quantity": stocked})
-    };
-    match (method, path) {
-        ("GET", p) if p == format!("/admin/stock-locations/{LOCATION}") => {
-            ok(json!({"stock_location": {"id": LOCATION}}))
-        }
-        ("GET", "/admin/inventory-items") if shop.failing_reads > 0 => {
-            shop.failing_reads -= 1;
-            Reply {
-                status: 503,
-                body: r#"{"message":"unavailable"}"#.into(),
-                cut: false,
-                page: false,
-            }
-        }
-        ("GET", "/admin/inventory-items") => {
-            let item = json!({"id": ITEM, "sku": SKU, "location_levels": [level(shop.stocked)]});
-            ok(json!({"inventory_items": [item], "count": 1, "offset": 0, "limit": 100}))
-        }
-        ("POST", "/admin/inventory-items/location-levels/batch") => {
-            shop.writes += 1;
-            let b: Value = serde_json::from_slice(body).unwrap();
-            let stocked = b["update"][0]["stocked_quantity"].as_i64().unwrap();
-            if shop.script.is_empty() {
-                shop.stocked = stocked;
-                return ok(json!({"created": [], "updated": [level(stocked)], "deleted": []}));
-            }
-            let a = shop.script.remove(0);
-            if a.applied {
-                shop.stocked = stocked;
-            }
-            shop.failing_reads = shop.fail_reads_after;
-            Reply {
-                status: a.status,
-                body: a.body.into(),
-                cut: a.cut,
-                page: a.page,
-            }
-        }
-        _ => Reply {
-            status: 404,
-            body: r#"{"message":"not found"}"#.into(),
-            cut: false,
-            page: false,
-        },
+/// A store with `SKU` at 10, a real-time Medusa cart on a stand-in holding `ITEM` (`SKU`) at
+/// 10 too, whose next batch write is answered `a` (and, when `fail_reads`, the 5 reads after
+/// it 503).
+fn medusa_store(a: Answer, fail_reads: bool) -> (tempfile::TempDir, Store, CartId, Medusa) {
+    let m = Medusa::start(&[(ITEM, SKU, 10)]);
+    let mut headers = Vec::new();
+    if a.cut {
+        headers.push(("content-length".into(), (a.body.len() + 4096).to_string()));
     }
-}
-
-/// A store with `SKU` at 10, a real-time Medusa cart on a fake whose next batch write is
-/// answered `a` (and, when `fail_reads`, the reads after it 503), at 10 too.
-fn medusa_store(
-    a: Answer,
-    fail_reads: bool,
-) -> (tempfile::TempDir, Store, CartId, Arc<Mutex<Shop>>) {
-    let shop = Arc::new(Mutex::new(Shop {
-        stocked: 10,
-        script: vec![a],
-        fail_reads_after: if fail_reads { 5 } else { 0 },
-        ..Shop::default()
-    }));
-    let url = medusa(shop.clone());
+    if a.page {
+        headers.push(("content-type".into(), "text/html".into()));
+    }
+    m.answer_next_write(WriteAnswer {
+        applied: a.applied,
+        reply: (a.status, headers, a.body.into()),
+        then_failing_reads: if fail_reads { 5 } else { 0 },
+    });
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("s.db")).unwrap();
     store.set_param("SynchQOH", "true").unwrap();
@@ -280,12 +174,11 @@ fn medusa_store(
     store
         .upsert_item_json(&json!({"sku": SKU, "qoh": 10}).to_string())
         .unwrap();
-    let cart = json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                      "api_key": "sk_test_secret_1234", "location_id": LOCATION,
-                      "max_items_to_send": 50});
+    let mut cart = m.cart_json();
+    cart["max_items_to_send"] = json!(50);
     let cart = store.upsert_cart_json(&cart.to_string()).unwrap();
     store.set_cart_sync(cart, true).unwrap();
-    (dir, store, cart, shop)
+    (dir, store, cart, m)
 }
 
 /// The bodies a 200 to a Medusa batch write may come with that the adapter cannot use: a
@@ -314,11 +207,15 @@ fn medusa_broken(applied: bool) -> Vec<Answer> {
 #[test]
 fn medusa_a_200_it_cannot_read_is_settled_by_reading_back() {
     for a in medusa_broken(true) {
-        let (_dir, store, cart, shop) = medusa_store(a, false);
+        let (_dir, store, cart, m) = medusa_store(a, false);
         platform::adjust(&store, SKU, -1);
         drain(&store);
-        let shop = shop.lock().unwrap();
-        assert_eq!((shop.stocked, shop.writes), (9, 1), "{}", a.body);
+        assert_eq!(
+            (m.stocked(ITEM), m.asked(Asked::Write)),
+            (9, 1),
+            "{}",
+            a.body
+        );
         assert_eq!(
             store.stack_count(cart, StackState::Uncertain).unwrap(),
             0,
@@ -329,11 +226,15 @@ fn medusa_a_200_it_cannot_read_is_settled_by_reading_back() {
         assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
     }
     for a in medusa_broken(false) {
-        let (_dir, store, cart, shop) = medusa_store(a, false);
+        let (_dir, store, cart, m) = medusa_store(a, false);
         platform::adjust(&store, SKU, -1);
         drain(&store);
-        let shop = shop.lock().unwrap();
-        assert_eq!((shop.stocked, shop.writes), (9, 2), "{}", a.body);
+        assert_eq!(
+            (m.stocked(ITEM), m.asked(Asked::Write)),
+            (9, 2),
+            "{}",
+            a.body
+        );
         assert_eq!(store.stack_count(cart, StackState::Waiting).unwrap(), 0);
         assert_eq!(
             store.stack_count(cart, StackState::Uncertain).unwrap(),
@@ -345,12 +246,11 @@ fn medusa_a_200_it_cannot_read_is_settled_by_reading_back() {
     }
     for applied in [true, false] {
         let a = medusa_broken(applied)[0];
-        let (_dir, store, cart, shop) = medusa_store(a, true);
+        let (_dir, store, cart, m) = medusa_store(a, true);
         platform::adjust(&store, SKU, -1);
         drain(&store);
-        let shop = shop.lock().unwrap();
-        assert_eq!(shop.writes, 1, "never sent again");
-        assert_eq!(shop.stocked, if applied { 9 } else { 10 });
+        assert_eq!(m.asked(Asked::Write), 1, "never sent again");
+        assert_eq!(m.stocked(ITEM), if applied { 9 } else { 10 });
         assert_eq!(
             store.stack_count(cart, StackState::Uncertain).unwrap(),
             1,
@@ -482,12 +382,11 @@ fn medusa_a_200_page_not_its_own_is_settled_only_where_the_count_written_stands(
             cut: false,
             page: true,
         };
-        let (_dir, store, cart, shop) = medusa_store(a, false);
+        let (_dir, store, cart, m) = medusa_store(a, false);
         platform::adjust(&store, SKU, -1);
         drain(&store);
-        let shop = shop.lock().unwrap();
-        assert_eq!(shop.writes, 1, "never sent again");
-        assert_eq!(shop.stocked, if applied { 9 } else { 10 });
+        assert_eq!(m.asked(Asked::Write), 1, "never sent again");
+        assert_eq!(m.stocked(ITEM), if applied { 9 } else { 10 });
         assert_eq!(
             store.stack_count(cart, StackState::Uncertain).unwrap(),
             if applied { 0 } else { 1 },
