@@ -269,21 +269,16 @@ fn medusa(n: usize, after_apply: Vec<(u16, &'static str)>) -> Medusa {
     m
 }
 
-/// A store of `n` items at 10 with a real-time cart on `m`, 50 records a request.
+/// A store of `n` items at 10 (SKU-00..) with a real-time cart on `m`, 50 records a request.
 fn medusa_store(m: &Medusa, n: usize) -> (tempfile::TempDir, Store, CartId) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("s.db")).unwrap();
-    store.set_param("SynchQOH", "true").unwrap();
-    store.set_param("RetryBaseMs", "0").unwrap();
-    store.set_param("RetryMaxMs", "0").unwrap();
-    for i in 0..n {
+    let mut cart = m.cart_json();
+    cart["max_items_to_send"] = json!(50);
+    let (dir, store, cart) = platform::scripted_store(cart, &sku(0), 10);
+    for i in 1..n {
         store
             .upsert_item_json(&json!({"sku": sku(i), "qoh": 10}).to_string())
             .unwrap();
     }
-    let mut cart = m.cart_json();
-    cart["max_items_to_send"] = json!(50);
-    let cart = store.upsert_cart_json(&cart.to_string()).unwrap();
     store.set_cart_sync(cart, true).unwrap();
     (dir, store, cart)
 }

@@ -166,17 +166,9 @@ fn medusa_store(a: Answer, fail_reads: bool) -> (tempfile::TempDir, Store, CartI
         reply: (a.status, headers, a.body.into()),
         then_failing_reads: if fail_reads { 5 } else { 0 },
     });
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("s.db")).unwrap();
-    store.set_param("SynchQOH", "true").unwrap();
-    store.set_param("RetryBaseMs", "0").unwrap();
-    store.set_param("RetryMaxMs", "0").unwrap();
-    store
-        .upsert_item_json(&json!({"sku": SKU, "qoh": 10}).to_string())
-        .unwrap();
     let mut cart = m.cart_json();
     cart["max_items_to_send"] = json!(50);
-    let cart = store.upsert_cart_json(&cart.to_string()).unwrap();
+    let (dir, store, cart) = platform::scripted_store(cart, SKU, 10);
     store.set_cart_sync(cart, true).unwrap();
     (dir, store, cart, m)
 }
