@@ -691,19 +691,16 @@ impl BigCommerceAdapter {
                 }
             }
         }
-        let mut single: Vec<(&str, Listed)> = Vec::new();
-        for s in missing {
-            match candidates.remove(*s).unwrap_or_default().as_slice() {
-                [] => {}
-                [one] => single.push((s, one.clone())),
-                many => {
-                    let names: Vec<String> = many.iter().map(|l| format!("{:?}", l.sku)).collect();
-                    found.twins.insert(
-                        (*s).to_owned(),
-                        common::padded_twins(s, "bigcommerce lists", "item", &names),
-                    );
-                }
-            }
+        let (single, twins) = common::padded_split(
+            missing
+                .iter()
+                .filter_map(|s| Some((*s, candidates.get(*s)?.as_slice()))),
+            "bigcommerce lists",
+            "item",
+            |l| format!("{:?}", l.sku),
+        );
+        for (s, why) in twins {
+            found.twins.insert(s.to_owned(), why);
         }
         if single.is_empty() {
             return Ok(());
@@ -713,7 +710,7 @@ impl BigCommerceAdapter {
         let now: HashMap<u64, Listed> = if fresh {
             single
                 .iter()
-                .filter_map(|(_, l)| Some((l.variant?, l.clone())))
+                .filter_map(|(_, l)| Some((l.variant?, (*l).clone())))
                 .collect()
         } else {
             let ids: Vec<u64> = single.iter().filter_map(|(_, l)| l.variant).collect();
@@ -760,8 +757,7 @@ impl BigCommerceAdapter {
     /// its SKU's other padded item (an owner deleting one of two twins), and every change of
     /// the SKU was refused (bypassed) while the index was kept.
     fn padded_listing(&self) -> std::result::Result<common::PaddedSkus<Listed>, CartError> {
-        let mut index = common::PaddedSkus::new();
-        let mut seen = HashSet::new();
+        let mut index = common::PaddedListing::default();
         let (mut page, mut total, mut restarts) = (1, None, 0);
         loop {
             let listing = self.items_page(page, MAX_LIMIT, Filter::All)?;
@@ -776,8 +772,7 @@ impl BigCommerceAdapter {
                         )));
                     }
                     // Read whole again: an item of the pass before may be deleted since.
-                    index = common::PaddedSkus::new();
-                    seen.clear();
+                    index.restart();
                     (page, total, restarts) = (1, Some(now), restarts + 1);
                     continue;
                 }
@@ -785,10 +780,9 @@ impl BigCommerceAdapter {
                 _ => {}
             }
             for i in listing.items {
-                if let Some(trimmed) = common::unpadded(&i.sku) {
-                    if i.id.as_ref().map_or(true, |id| seen.insert(id.clone())) {
-                        index.entry(trimmed.to_owned()).or_default().push(i);
-                    }
+                if common::unpadded(&i.sku).is_some() {
+                    let (id, sku) = (i.id.clone(), i.sku.clone());
+                    index.add(id.as_deref(), &sku, || i);
                 }
             }
             if page >= listing.pages {
@@ -796,7 +790,7 @@ impl BigCommerceAdapter {
             }
             page += 1;
         }
-        Ok(index)
+        Ok(index.done())
     }
 
     /// Why each SKU this adapter has not seen yet cannot be sent: the store does not have it,

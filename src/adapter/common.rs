@@ -931,14 +931,81 @@ impl<T: Clone> PaddedIndex<T> {
     }
 }
 
-/// Why no change of `sku` is sent where the shop holds it padded on more than one item
-/// (`TEE ` and ` TEE`, each named in `names`): neither is surely the item's, and Get QOH
-/// applies neither count. `shop` says who holds them (`Medusa holds`), `item` what they are.
-pub(crate) fn padded_twins(sku: &str, shop: &str, item: &str, names: &[String]) -> String {
-    format!(
-        "sku {sku}: {shop} it padded with blanks on more than one {item} ({}), none of them surely the item's; nothing was sent: fix the shop's SKUs",
-        names.join(", ")
-    )
+/// A [`PaddedSkus`] read from a listing page by page: each item once by its id (a listing
+/// read again from its first page answers items twice), and all dropped when the read starts
+/// again (an item of the pass before may be deleted since, and would stay its SKU's twin).
+pub(crate) struct PaddedListing<T> {
+    index: PaddedSkus<T>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl<T> Default for PaddedListing<T> {
+    fn default() -> Self {
+        PaddedListing {
+            index: PaddedSkus::new(),
+            seen: Default::default(),
+        }
+    }
+}
+
+impl<T> PaddedListing<T> {
+    /// The listing is read again from its first page.
+    pub(crate) fn restart(&mut self) {
+        self.index.clear();
+        self.seen.clear();
+    }
+
+    /// Keeps the item listed as `sku` under `id` (one without an id is kept each time), made
+    /// by `item`, where `sku` is padded ([`unpadded`]).
+    pub(crate) fn add(&mut self, id: Option<&str>, sku: &str, item: impl FnOnce() -> T) {
+        let Some(trimmed) = unpadded(sku) else {
+            return;
+        };
+        if id.map_or(true, |id| self.seen.insert(id.to_owned())) {
+            self.index
+                .entry(trimmed.to_owned())
+                .or_default()
+                .push(item());
+        }
+    }
+
+    pub(crate) fn done(self) -> PaddedSkus<T> {
+        self.index
+    }
+}
+
+/// (SKU, why no change of it is sent) for SKUs held padded on more than one item.
+pub(crate) type PaddedTwins<'a> = Vec<(&'a str, String)>;
+
+/// The SKUs of `found` (each with the items listed padded as it) held padded on one item
+/// alone, with that item; and for each held on more, why no change of it is sent: `TEE ` and
+/// ` TEE` (each named by `name`) are neither surely the item's, and Get QOH applies neither
+/// count. `shop` says who holds them (`Medusa holds`), `item` what they are.
+pub(crate) fn padded_split<'a, T>(
+    found: impl IntoIterator<Item = (&'a str, &'a [T])>,
+    shop: &str,
+    item: &str,
+    name: impl Fn(&T) -> String,
+) -> (Vec<(&'a str, &'a T)>, PaddedTwins<'a>) {
+    let (mut single, mut twins) = (Vec::new(), Vec::new());
+    for (sku, items) in found {
+        match items {
+            [] => {}
+            [one] => single.push((sku, one)),
+            many => {
+                let names: Vec<String> = many.iter().map(&name).collect();
+                twins.push((
+                    sku,
+                    format!(
+                        "sku {sku}: {shop} it padded with blanks on more than one {item} ({}), \
+                         none of them surely the item's; nothing was sent: fix the shop's SKUs",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    (single, twins)
 }
 
 /// The outcomes of a call that fills them in item by item: an item left without one (which

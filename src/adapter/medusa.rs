@@ -760,25 +760,23 @@ impl MedusaAdapter {
     /// item whose SKU is not the store's.
     fn padded(&self, missing: &[&str]) -> std::result::Result<HashMap<String, Looked>, CartError> {
         let (index, _) = self.padded_index.find(missing, || self.padded_listing())?;
-        let mut out: HashMap<String, Looked> = HashMap::new();
+        let (single, twins) = common::padded_split(
+            index
+                .iter()
+                .map(|(sku, items)| (sku.as_str(), items.as_slice())),
+            "Medusa holds",
+            "inventory item",
+            |p| format!("{:?} ({})", p.sku, p.id),
+        );
+        let mut out: HashMap<String, Looked> = twins
+            .into_iter()
+            .map(|(sku, message)| (sku.to_owned(), Err(SendOutcome::Failed { message })))
+            .collect();
         // Item id → the SKU asked, for those found on one item alone.
-        let mut single: HashMap<&str, &str> = HashMap::new();
-        for (sku, items) in &index {
-            match items.as_slice() {
-                [] => {}
-                [one] => {
-                    single.insert(&one.id, sku);
-                }
-                many => {
-                    let names: Vec<String> = many
-                        .iter()
-                        .map(|p| format!("{:?} ({})", p.sku, p.id))
-                        .collect();
-                    let why = common::padded_twins(sku, "Medusa holds", "inventory item", &names);
-                    out.insert(sku.clone(), Err(SendOutcome::Failed { message: why }));
-                }
-            }
-        }
+        let single: HashMap<&str, &str> = single
+            .into_iter()
+            .map(|(sku, one)| (one.id.as_str(), sku))
+            .collect();
         let ids: Vec<&str> = single.keys().copied().collect();
         if !ids.is_empty() {
             for f in self.lookup("id", &ids)? {
@@ -796,38 +794,31 @@ impl MedusaAdapter {
     /// The padded SKUs of the whole inventory-item listing, by their trimmed form: the index
     /// [`Self::padded`] keeps.
     fn padded_listing(&self) -> std::result::Result<common::PaddedSkus<Padded>, CartError> {
-        let mut index = common::PaddedSkus::new();
-        // The listing may start again (items deleted behind it): each item once.
-        let mut seen = HashSet::new();
+        let mut index = common::PaddedListing::default();
         let mut cursor = None;
         loop {
             let (list, next, restarted) =
                 self.listing(cursor.as_deref(), MAX_PAGE, PADDED_FIELDS)?;
-            // Started again from the first page: what the pages before found is dropped, as
-            // BigCommerce's is. An item deleted since (the deletion that started it again)
-            // stayed a twin of its SKU's other padded item, every change of the SKU refused
-            // (bypassed) while the index was kept (until 2026-12-05).
+            // Started again from the first page (items deleted behind it): what the pages
+            // before found is dropped, as BigCommerce's is. An item deleted since (the
+            // deletion that started it again) stayed a twin of its SKU's other padded item,
+            // every change of the SKU refused (bypassed) while the index was kept (until
+            // 2026-12-05).
             if restarted {
-                index = common::PaddedSkus::new();
-                seen.clear();
+                index.restart();
             }
             for i in &list {
                 let (Some(id), Some(sku)) = (i["id"].as_str(), i["sku"].as_str()) else {
                     continue;
                 };
-                let Some(trimmed) = common::unpadded(sku) else {
-                    continue;
-                };
-                if seen.insert(id.to_owned()) {
-                    index.entry(trimmed.to_owned()).or_default().push(Padded {
-                        id: id.to_owned(),
-                        sku: sku.to_owned(),
-                    });
-                }
+                index.add(Some(id), sku, || Padded {
+                    id: id.to_owned(),
+                    sku: sku.to_owned(),
+                });
             }
             match next {
                 Some(n) => cursor = Some(n),
-                None => return Ok(index),
+                None => return Ok(index.done()),
             }
         }
     }
