@@ -421,12 +421,12 @@ fn a_variants_sale_erased_by_send_qoh_of_its_product_is_sent_again() {
 /// where the spelling differs (its answer read back exactly): the store is told the change
 /// of `tee-m` failed, while the cart's `TEE-M` took it.
 #[derive(Default)]
-struct WritesThenDenies(Mutex<Vec<(String, i64)>>);
+struct WritesThenDenies(common::MemShop);
 
 impl WritesThenDenies {
     /// Applies `change` to the item matching `sku` case aside: the outcome as answered.
     fn write(&self, sku: &str, change: impl FnOnce(&mut i64) -> i64) -> SendOutcome {
-        let mut all = self.0.lock().unwrap();
+        let mut all = self.0.lock();
         match all.iter_mut().find(|(s, _)| s.eq_ignore_ascii_case(sku)) {
             Some((s, n)) if s == sku => SendOutcome::Applied {
                 qoh: Some(change(n)),
@@ -469,7 +469,6 @@ impl CartAdapter for WritesThenDenies {
                 let held = self
                     .0
                     .lock()
-                    .unwrap()
                     .iter()
                     .find(|(x, _)| x.eq_ignore_ascii_case(&s.sku))
                     .map(|(_, n)| *n);
@@ -484,25 +483,16 @@ impl CartAdapter for WritesThenDenies {
             .collect())
     }
     fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
-        Ok(QuantityPage {
-            items: self.0.lock().unwrap().clone(),
-            next_cursor: None,
-        })
+        self.0.page()
     }
 }
 
 impl inventory_sync::adapter::conformance::TestCart for WritesThenDenies {
     fn put(&self, sku: &str, count: i64) -> Result<(), String> {
-        let mut all = self.0.lock().unwrap();
-        match all.iter_mut().find(|(s, _)| s == sku) {
-            Some(entry) => entry.1 = count,
-            None => all.push((sku.to_owned(), count)),
-        }
-        Ok(())
+        self.0.put(sku, count)
     }
     fn count(&self, sku: &str) -> Result<Option<i64>, String> {
-        let all = self.0.lock().unwrap();
-        Ok(all.iter().find(|(s, _)| s == sku).map(|(_, c)| *c))
+        self.0.count(sku)
     }
 }
 

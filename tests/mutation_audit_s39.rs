@@ -170,7 +170,7 @@ fn a_record_discarded_on_one_cart_leaves_the_others_waiting_count_true() {
 
 /// A cart that lists exactly the SKUs it is given, and applies every change to a SKU it
 /// lists: a host's own adapter comparing SKUs exactly.
-struct ExactCart(std::sync::Mutex<Vec<(String, i64)>>);
+struct ExactCart(common::MemShop);
 
 impl inventory_sync::adapter::CartAdapter for ExactCart {
     fn update_mode(&self) -> inventory_sync::adapter::UpdateMode {
@@ -181,7 +181,7 @@ impl inventory_sync::adapter::CartAdapter for ExactCart {
         deltas: &[inventory_sync::adapter::DeltaSend],
     ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
         use inventory_sync::adapter::SendOutcome;
-        let mut all = self.0.lock().unwrap();
+        let mut all = self.0.lock();
         Ok(deltas
             .iter()
             .map(|d| match all.iter_mut().find(|(s, _)| *s == d.sku) {
@@ -200,7 +200,7 @@ impl inventory_sync::adapter::CartAdapter for ExactCart {
         sets: &[inventory_sync::adapter::QuantitySet],
     ) -> Result<Vec<inventory_sync::adapter::SendOutcome>, inventory_sync::adapter::CartError> {
         use inventory_sync::adapter::SendOutcome;
-        let mut all = self.0.lock().unwrap();
+        let mut all = self.0.lock();
         Ok(sets
             .iter()
             .map(|s| match all.iter_mut().find(|(k, _)| *k == s.sku) {
@@ -219,10 +219,7 @@ impl inventory_sync::adapter::CartAdapter for ExactCart {
         _: Option<&str>,
         _: u32,
     ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
-        Ok(inventory_sync::adapter::QuantityPage {
-            items: self.0.lock().unwrap().clone(),
-            next_cursor: None,
-        })
+        self.0.page()
     }
 }
 
@@ -238,7 +235,7 @@ fn a_hosts_own_adapter_named_woocommerce_is_warned_of_no_sku_twins() {
     let f = common::store();
     common::item(&f.store, "TEE-M", 5);
     common::item(&f.store, "tee-m", 3);
-    let shop = std::sync::Arc::new(ExactCart(std::sync::Mutex::new(vec![(
+    let shop = std::sync::Arc::new(ExactCart(common::MemShop::new(vec![(
         "TEE-M".to_owned(),
         0,
     )])));

@@ -277,11 +277,11 @@ fn bigcommerce_and_http_json_name_the_twin_they_lack() {
 /// `tee-m`, it changes its `TEE-M`. Its owner's own view (the test cart) shows SKUs as they
 /// are stored.
 #[derive(Default)]
-struct CaseBlindCart(std::sync::Mutex<Vec<(String, i64)>>);
+struct CaseBlindCart(common::MemShop);
 
 impl CaseBlindCart {
     fn at(&self, sku: &str) -> Option<usize> {
-        let all = self.0.lock().unwrap();
+        let all = self.0.lock();
         all.iter().position(|(s, _)| s.eq_ignore_ascii_case(sku))
     }
 }
@@ -299,7 +299,7 @@ impl inventory_sync::adapter::CartAdapter for CaseBlindCart {
             .iter()
             .map(|d| match self.at(&d.sku) {
                 Some(i) => {
-                    let mut all = self.0.lock().unwrap();
+                    let mut all = self.0.lock();
                     all[i].1 += d.delta;
                     SendOutcome::Applied {
                         qoh: Some(all[i].1),
@@ -320,7 +320,7 @@ impl inventory_sync::adapter::CartAdapter for CaseBlindCart {
             .iter()
             .map(|s| match self.at(&s.sku) {
                 Some(i) => {
-                    let mut all = self.0.lock().unwrap();
+                    let mut all = self.0.lock();
                     if s.expected.is_some_and(|e| e != all[i].1) {
                         return SendOutcome::Conflict { current: all[i].1 };
                     }
@@ -338,25 +338,16 @@ impl inventory_sync::adapter::CartAdapter for CaseBlindCart {
         _: Option<&str>,
         _: u32,
     ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
-        Ok(inventory_sync::adapter::QuantityPage {
-            items: self.0.lock().unwrap().clone(),
-            next_cursor: None,
-        })
+        self.0.page()
     }
 }
 
 impl inventory_sync::adapter::conformance::TestCart for CaseBlindCart {
     fn put(&self, sku: &str, count: i64) -> Result<(), String> {
-        let mut all = self.0.lock().unwrap();
-        match all.iter_mut().find(|(s, _)| s == sku) {
-            Some(entry) => entry.1 = count,
-            None => all.push((sku.to_owned(), count)),
-        }
-        Ok(())
+        self.0.put(sku, count)
     }
     fn count(&self, sku: &str) -> Result<Option<i64>, String> {
-        let all = self.0.lock().unwrap();
-        Ok(all.iter().find(|(s, _)| s == sku).map(|(_, c)| *c))
+        self.0.count(sku)
     }
 }
 

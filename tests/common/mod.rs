@@ -743,3 +743,44 @@ pub fn date_back_to_25(path: &std::path::Path) {
         )
         .unwrap();
 }
+
+/// The counts of an in-memory test cart, each SKU as the cart stores it: what the conformance
+/// check's owner view (`TestCart`) and the cart's listing read. The carts built on it differ
+/// only in how they match a change's SKU to one of these.
+#[derive(Default)]
+pub struct MemShop(std::sync::Mutex<Vec<(String, i64)>>);
+
+impl MemShop {
+    pub fn new(counts: Vec<(String, i64)>) -> MemShop {
+        MemShop(std::sync::Mutex::new(counts))
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, i64)>> {
+        self.0.lock().unwrap()
+    }
+
+    /// `TestCart::put`: sets `sku`'s count, spelled exactly, adding it where missing.
+    pub fn put(&self, sku: &str, count: i64) -> Result<(), String> {
+        let mut all = self.lock();
+        match all.iter_mut().find(|(s, _)| s == sku) {
+            Some(entry) => entry.1 = count,
+            None => all.push((sku.to_owned(), count)),
+        }
+        Ok(())
+    }
+
+    /// `TestCart::count`: `sku`'s count, spelled exactly.
+    pub fn count(&self, sku: &str) -> Result<Option<i64>, String> {
+        Ok(self.lock().iter().find(|(s, _)| s == sku).map(|(_, c)| *c))
+    }
+
+    /// `CartAdapter::fetch_quantities`: every count, on one page.
+    pub fn page(
+        &self,
+    ) -> Result<inventory_sync::adapter::QuantityPage, inventory_sync::adapter::CartError> {
+        Ok(inventory_sync::adapter::QuantityPage {
+            items: self.lock().clone(),
+            next_cursor: None,
+        })
+    }
+}
