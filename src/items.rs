@@ -557,6 +557,25 @@ pub(crate) fn published_now(
     )
 }
 
+/// [`published_now`], with `item`'s own web fields on `cart` already read (`fields`).
+pub(crate) fn published_with(
+    c: &Connection,
+    cart: &Cart,
+    item: &Item,
+    fields: &WebFields,
+) -> Result<Option<(ItemId, i64)>> {
+    Ok(published_change(
+        c,
+        cart.id,
+        cart.level(),
+        item,
+        item.qoh,
+        item.qoh,
+        Some(fields),
+    )?
+    .map(|(target, now, _)| (target, now)))
+}
+
 /// Which item cart `cart_id` is shown for a change of `item`, and its published count there
 /// before and after the item's QOH goes from `old_qoh` to `new_qoh`; `None` when the cart is
 /// never sent that item.

@@ -5,7 +5,8 @@ use crate::adapter::{CartAdapter, CartError, QuantityPage, QuantitySet, SendOutc
 use crate::carts::{Cart, CartId, SyncLevel};
 use crate::error::{Error, ErrorKind, Result};
 use crate::items::{
-    apply_change, check_sku, published_now, shown_as, Adjustment, Delta, ItemId, Reason,
+    apply_change, check_sku, published_now, published_with, shown_as, Adjustment, Delta, ItemId,
+    Reason,
 };
 use crate::stack::NewRecord;
 use crate::store::{now_ms, random_key, sql, Store};
@@ -804,7 +805,7 @@ impl Store {
         mut progress: Option<Progress>,
     ) -> Result<SendReport> {
         adapter.begin_manual_run();
-        let items = self.read(|c| sql::items_for_cart(c, &cart))?;
+        let items = self.read(|c| sql::item_ids_for_cart(c, &cart))?;
         let deleted = self.read(|c| sql::deleted_on_cart(c, cart.id))?;
         let mut run = SendRun {
             in_doubt: &hold.in_doubt,
@@ -833,7 +834,7 @@ impl Store {
         if !deleted.is_empty() {
             adapter.begin_manual_run();
         }
-        let items: &[crate::Item] = if ended { &[] } else { &items };
+        let items: &[ItemId] = if ended { &[] } else { &items };
         for batch in items.chunks(cart.max_items_to_send as usize) {
             run.pay_owed();
             // The counts, and the newest waiting record each one includes.
@@ -850,18 +851,22 @@ impl Store {
                 since = sql::ledger_last_id(c)?;
                 let kept_any = sql::pulled_any(c, cart.id)?;
                 let batches = sql::cart_has_batches(c, cart.id)?;
-                for item in batch {
-                    // Deleted since the run listed it (from another workstation): nothing
-                    // to count, and no reason to stop the run.
-                    let Some(item) = sql::item_get(c, item.id)? else {
-                        continue;
-                    };
-                    let Some((target, published)) = published_now(c, &cart, &item)? else {
+                // Asked once a batch, in the read's one snapshot: a cart with nothing waiting
+                // (the usual Send QOH) skips two look-ups an item, a sixth of the run's CPU.
+                let (groups, records) = sql::cart_has_waiting(c, cart.id)?;
+                // An item deleted since the run listed it (from another workstation) is not
+                // read: nothing to count, and no reason to stop the run.
+                for (item, fields) in sql::items_with_fields(c, cart.id, batch)? {
+                    let Some((target, published)) = published_with(c, &cart, &item, &fields)?
+                    else {
                         continue;
                     };
                     // The count includes that change; should its request land after it, the
                     // cart counts the change twice (the count's key is not the change's).
-                    let before = sql::sent_before(c, cart.id, target, batches)?;
+                    let before = match groups || batches {
+                        true => sql::sent_before(c, cart.id, target, batches)?,
+                        false => Vec::new(),
+                    };
                     if keyed && !before.is_empty() {
                         deliver.push((sets.len(), before));
                     } else if before.iter().any(|g| g.stalled) {
@@ -872,7 +877,11 @@ impl Store {
                     // including no record (0): should the run end before it settles the
                     // answer, the count is taken as one the cart may have taken, and what
                     // was kept is settled so (`sql::counts_left`).
-                    let newest = match sql::stack_newest(c, cart.id, target)? {
+                    let newest = match records {
+                        true => sql::stack_newest(c, cart.id, target)?,
+                        false => None,
+                    };
+                    let newest = match newest {
                         None if kept_any && sql::pulled_get(c, cart.id, target)?.is_some() => {
                             Some(0)
                         }
@@ -882,7 +891,10 @@ impl Store {
                     sets.push(QuantitySet {
                         key: random_key(),
                         sku: item.sku.clone(),
-                        remote_ref: sql::web_fields_get(c, cart.id, target)?.remote_ref,
+                        remote_ref: match target == item.id {
+                            true => fields.remote_ref,
+                            false => sql::web_fields_get(c, cart.id, target)?.remote_ref,
+                        },
                         qoh: published,
                         expected: None,
                     });
