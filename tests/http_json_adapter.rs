@@ -994,3 +994,40 @@ fn a_500_to_an_adjustment_is_a_lost_answer() {
         "{answers:?}"
     );
 }
+
+/// §9a matches results to changes by key, not by place: a cart answering a batch in another
+/// order (a plugin collecting results in a map) has each outcome land on its own change. Read
+/// by place, the refused SKU's change was settled applied and the applied one's sent again.
+#[test]
+fn results_in_another_order_each_settle_their_own_change() {
+    let server = Scripted::start(vec![
+        (
+            200,
+            r#"{"results":[{"key":"k2","status":"unknown_sku"},{"key":"k1","status":"applied","qoh":6}]}"#,
+        ),
+        (
+            200,
+            r#"{"results":[{"key":"s2","status":"applied","qoh":9},{"key":"s1","status":"conflict","qoh":3}]}"#,
+        ),
+    ]);
+    let a = HttpJsonAdapter::new(&server.url, None, Duration::from_secs(5)).unwrap();
+    let out = a
+        .apply_deltas(&[delta("k1", "TEE-M", 1), delta("k2", "GONE", 1)])
+        .unwrap();
+    assert_eq!(out[0], SendOutcome::Applied { qoh: Some(6) }, "{out:?}");
+    assert!(
+        matches!(&out[1], SendOutcome::Failed { message } if message.contains("GONE")),
+        "{out:?}"
+    );
+    let out = a
+        .set_quantities(&[set("s1", "TEE-M", 7, None), set("s2", "MUG", 9, None)])
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![
+            SendOutcome::Conflict { current: 3 },
+            SendOutcome::Applied { qoh: Some(9) }
+        ]
+    );
+    server.finish();
+}

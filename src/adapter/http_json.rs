@@ -180,6 +180,12 @@ fn match_by_key<'a>(
     results: Vec<ResultItem>,
 ) -> Vec<Option<ResultItem>> {
     let keys: Vec<&str> = keys.collect();
+    // A cart answering each input in its place (as §9a's examples and every known plugin
+    // do): what the matching below gives, without its two maps and a queue a key (2.2k
+    // instructions an item of a Send QOH, callgrind).
+    if results.len() == keys.len() && keys.iter().zip(&results).all(|(k, r)| *k == r.key) {
+        return results.into_iter().map(Some).collect();
+    }
     let mut sent: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
     for k in &keys {
         *sent.entry(k).or_default() += 1;
