@@ -14,7 +14,7 @@
 mod common;
 mod platform;
 
-use common::killed_run::{self, eventually, holds_lapse, raw};
+use common::killed_run::{self, holds_lapse, raw};
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::{Adjustment, CartId, Delta, Reason, StackState, Store};
@@ -158,13 +158,6 @@ fn hosts_sell<R>(
     switch_first: Option<usize>,
     meanwhile: impl FnOnce() -> R,
 ) -> R {
-    /// Stops the hosts however `meanwhile` ends, lest a failed assertion leave them selling.
-    struct Stop<'a>(&'a AtomicBool);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         for (n, ws) in names.iter().enumerate() {
@@ -174,7 +167,9 @@ fn hosts_sell<R>(
             let switch = if n == 0 { switch_first } else { None };
             s.spawn(move || sell_until(&host, skus, seed + n as u64, stop, switch));
         }
-        let _stop = Stop(&stop);
+        // Stops the hosts however `meanwhile` ends, lest a failed assertion leave them
+        // selling.
+        let _stop = SetOnDrop(&stop);
         meanwhile()
     })
 }

@@ -5,11 +5,12 @@
 //! `#[test] fn send_qoh_child` (which must keep that name, `--exact` finds it by it) calls
 //! [`send_qoh_child`], and does nothing in a plain test run.
 
+pub use super::eventually;
 use super::{adjust, cart, cart_with, item, store, Fixture};
 use inventory_sync::emulator::{Emulator, Fault};
 use inventory_sync::{CartId, Reason, Store};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The variable naming the child's run: `path|cart`.
 pub const SEND_CHILD: &str = "INVSYNC_KILLED_RUN_SEND_QOH_CHILD";
@@ -66,18 +67,6 @@ pub fn holds_lapse(db: &std::path::Path) {
     raw(db)
         .execute("UPDATE carts SET manual_until = 1", [])
         .unwrap();
-}
-
-/// Polls `cond` until it holds or `secs` pass.
-pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::yield_now();
-    }
-    cond()
 }
 
 /// Runs the back office's forced Send QOH of `cart` in a child process and kills it while its

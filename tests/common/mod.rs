@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod killed_run;
+mod waits;
+pub use waits::*;
 
 use inventory_sync::emulator::Emulator;
 
