@@ -953,16 +953,15 @@ fn a_lease_is_renewed_while_its_request_is_in_flight() {
     f.store.set_cart_sync(id, true).unwrap();
     item(&f.store, "L", 3);
     adjust(&f.store, "L", -1, Reason::PosSale);
-    let done = AtomicBool::new(false);
     let mut other_passes = 0;
     std::thread::scope(|s| {
-        s.spawn(|| {
+        let first = s.spawn(|| {
             assert_eq!(a.run_stack(None).unwrap().sent, 1);
-            done.store(true, Ordering::SeqCst);
         });
         // Another controller keeps trying while the first one's request is in flight, well
-        // past the 300 ms lease: it must find nothing to take.
-        while !done.load(Ordering::SeqCst) {
+        // past the 300 ms lease: it must find nothing to take. (Until the first pass has
+        // ended, however it ends: a failed assertion in it ends the wait too.)
+        while !first.is_finished() {
             if cart.calls.load(Ordering::SeqCst) == 1 {
                 assert_eq!(b.run_stack(None).unwrap().sent, 0);
                 other_passes += 1;
@@ -1552,18 +1551,6 @@ fn the_backlog_a_pass_reports_stays_exact_however_records_leave_or_return() {
     let r = f.store.run_stack(Some(5)).unwrap();
     assert_eq!(r.remaining, 60 - r.sent as i64, "{r}");
     assert_waiting_exact(&f.store, &[a, c], Some(&r), "after a pass over reused ids");
-}
-
-/// Waits (bounded) for `cond`, yielding; false if it never held.
-fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
 }
 
 /// A slow cart's long backlog never holds up another cart's new records in the background
@@ -2249,7 +2236,13 @@ impl CartAdapter for Gate {
             return Err(CartError::Unavailable("HTTP 503".into()));
         }
         let _ = self.entered.lock().send(());
-        let _ = self.release.lock().recv();
+        // Bounded, so that a pass that comes to the cart more often than the test lets it
+        // through fails instead of hanging.
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            self.release.lock().recv_timeout(PATIENCE)
+        {
+            panic!("the gated cart was never let answer ({PATIENCE:?})");
+        }
         *self.applied.lock() += d.iter().map(|x| x.delta).sum::<i64>();
         Ok(d.iter()
             .map(|_| SendOutcome::Applied { qoh: None })
@@ -2272,7 +2265,7 @@ fn closing_or_stopping_inside_a_transaction_keeps_the_answer_in_flight() {
         let s = open_busy(&path, busy);
         let (gate, c, erx, rtx) = gated_sale(&s, false);
         s.start_controller(Duration::from_secs(3600)).unwrap();
-        erx.recv().unwrap();
+        recv_for(&erx, "the controller's request to reach the cart");
         s.begin().unwrap();
         rtx.send(()).unwrap();
         let started = Instant::now();
@@ -2349,7 +2342,7 @@ fn a_stopped_controllers_answer_outlasts_its_handles_transaction() {
     let (g, c, erx, rtx) = gated_sale(&a, true);
     assert_eq!(a.run_stack(None).unwrap().retried, 1, "the 503: an outage");
     a.start_controller(Duration::from_secs(3600)).unwrap();
-    erx.recv().unwrap();
+    recv_for(&erx, "the controller's request to reach the cart");
     a.begin().unwrap();
     a.stop_controller();
     rtx.send(()).unwrap();
@@ -2382,7 +2375,7 @@ fn commit_waits_for_a_stopped_controller_without_holding_the_handle() {
     let a = open_busy(&path, Duration::from_secs(3));
     let (_g, _c, erx, rtx) = gated_sale(&a, false);
     a.start_controller(Duration::from_secs(3600)).unwrap();
-    erx.recv().unwrap();
+    recv_for(&erx, "the controller's request to reach the cart");
     a.begin().unwrap();
     adjust(&a, "MUG", -1, Reason::PosSale);
     a.stop_controller();
@@ -2439,7 +2432,7 @@ fn a_commit_is_not_held_up_by_another_handles_transaction_begun_after_it() {
     let a = open_busy(&path, busy);
     let (_g, _c, erx, rtx) = gated_sale(&a, false);
     a.start_controller(Duration::from_secs(3600)).unwrap();
-    erx.recv().unwrap();
+    recv_for(&erx, "the controller's request to reach the cart");
     a.begin().unwrap();
     a.stop_controller();
     let b = open_busy(&path, Duration::from_secs(30));
@@ -2474,7 +2467,7 @@ fn an_answer_outlasts_another_handles_long_transaction() {
     let host = open_busy(&path, Duration::from_secs(30));
     std::thread::scope(|s| {
         let pass = s.spawn(|| a.run_stack(None));
-        erx.recv().unwrap();
+        recv_for(&erx, "the controller's request to reach the cart");
         host.begin().unwrap();
         adjust(&host, "MUG", -1, Reason::PosSale);
         rtx.send(()).unwrap();
@@ -2942,7 +2935,7 @@ fn a_401_to_a_request_made_with_replaced_credentials_does_not_pause_the_mended_c
     adjust(&f.store, "MUG", -1, Reason::PosSale);
     std::thread::scope(|s| {
         let pass = s.spawn(|| f.store.run_stack(None).unwrap());
-        on_entered.recv().unwrap();
+        recv_for(&on_entered, "the pass's request to reach the cart");
         f.store.upsert_cart_json(&spec("new")).unwrap();
         answer
             .send(Err(CartError::Unauthorized("HTTP 401".into())))
@@ -3116,7 +3109,17 @@ fn a_shared_controller_sends_an_items_changes_of_several_workstations_in_order()
     adjust(&till1, "W", -1, Reason::PosSale);
     adjust(&till2, "W", 5, Reason::Receiving);
     adjust(&till1, "W", -3, Reason::PosSale);
-    while till1.run_stack(None).unwrap().sent > 0 {}
+    // Three records: at most three passes that send (bounded, so that a record sent again
+    // and again fails instead of running for ever).
+    let mut sending_passes = 0;
+    while till1.run_stack(None).unwrap().sent > 0 {
+        sending_passes += 1;
+        assert!(
+            sending_passes <= 3,
+            "a fourth pass sent something of three records: {:?}",
+            shop.sent.lock().unwrap()
+        );
+    }
     let sent = shop.sent.lock().unwrap().clone();
     let w = |d: i64| ("W".to_string(), d);
     assert_eq!(sent, [w(-1), w(5), w(-3)]);
