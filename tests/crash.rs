@@ -143,6 +143,9 @@ fn killing_the_controller_at_random_loses_nothing_and_doubles_nothing() {
                 import(&sku, n, &mut qoh);
             }
         });
+        // However this thread ends (a failed unwrap too), the host stops, and the scope
+        // joining it ends.
+        let stop_host = SetOnDrop(&stop);
         for k in 0..kills {
             let cart = &carts[(k as usize / 5) % 2];
             if k % 5 == 0 && cart.pending_faults().is_empty() {
@@ -180,7 +183,7 @@ fn killing_the_controller_at_random_loses_nothing_and_doubles_nothing() {
             }
             account.resolve(&f.store, &reader, bc.id);
         }
-        stop.store(true, Ordering::Relaxed);
+        drop(stop_host);
     });
     if let Some(failure) = failure {
         panic!("{failure}");
