@@ -2,6 +2,8 @@
 //! a last error message and a last report per thread.
 
 mod ffi_text;
+#[path = "common/waits.rs"]
+mod waits;
 use ffi_text::*;
 use inventory_sync::ffi::*;
 use std::ffi::CString;
@@ -82,11 +84,14 @@ fn a_report_left_for_invsync_last_report_is_never_dropped_for_another_threads() 
         INVSYNC_OK
     );
     let shared = store as usize;
-    let ran = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+    // Not a `Barrier`: a thread whose assertion fails before it arrives would leave the
+    // others waiting at it for ever.
+    let ran = std::sync::Arc::new(waits::Arrivals::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
         .map(|_| {
             let ran = ran.clone();
             std::thread::spawn(move || {
+                let place = ran.place();
                 let store = shared as *mut InvsyncStore;
                 let mut small = [0u8; 2];
                 let mut needed = 0;
@@ -97,7 +102,7 @@ fn a_report_left_for_invsync_last_report_is_never_dropped_for_another_threads() 
                 };
                 assert_eq!(status, INVSYNC_BUFFER_TOO_SMALL);
                 // Every thread has made its pass; now each reads its report, as told to.
-                ran.wait();
+                place.wait("every thread's pass");
                 let mut buf = vec![0u8; needed.max(1) as usize + 64];
                 let len = buf.len() as i32;
                 // SAFETY: as above, with a live buffer of `len` bytes.
@@ -171,16 +176,17 @@ fn child_call_from_a_thread_local_destructor() {
 /// error reads empty. Run in a child process, since the bug killed the process.
 #[test]
 fn a_failing_call_from_a_thread_exit_destructor_returns_its_status_instead_of_aborting() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_call_from_a_thread_local_destructor",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("INVSYNC_TLS_CHILD", "1")
-        .output()
-        .unwrap();
+    let out = waits::output_for(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_call_from_a_thread_local_destructor",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("INVSYNC_TLS_CHILD", "1"),
+        "the child making a failing call at thread exit",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let tail: String = stderr.lines().take(6).collect::<Vec<_>>().join("\n");
