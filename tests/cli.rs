@@ -25,22 +25,23 @@ fn import_setup(items: &[(&str, i64)], name: &str) -> (Fixture, String, std::pat
 }
 
 fn invsync(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(args)
-        .output()
-        .unwrap()
+    output_for(
+        Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
+        &format!("`invsync {}`", args.join(" ")),
+    )
 }
 
 /// The quickstart's `--config` mode on `config`, written to a file in `dir`.
 fn run_quickstart(dir: &std::path::Path, config: serde_json::Value, extra: &[&str]) -> Output {
     let file = dir.join("carts.json");
     std::fs::write(&file, config.to_string()).unwrap();
-    Command::new(quickstart())
-        .arg("--config")
-        .arg(&file)
-        .args(extra)
-        .output()
-        .unwrap()
+    output_for(
+        Command::new(quickstart())
+            .arg("--config")
+            .arg(&file)
+            .args(extra),
+        "the quickstart",
+    )
 }
 
 #[test]
@@ -582,12 +583,13 @@ fn the_quickstart_on_a_real_store_changes_no_cart_and_sends_only_when_asked() {
                        "capabilities": {"send": true, "get": true}}],
         });
         std::fs::write(&config, json.to_string()).unwrap();
-        Command::new(&quickstart)
-            .arg("--config")
-            .arg(&config)
-            .args(extra)
-            .output()
-            .unwrap()
+        output_for(
+            Command::new(&quickstart)
+                .arg("--config")
+                .arg(&config)
+                .args(extra),
+            "the quickstart",
+        )
     };
     let typo = f.dir.path().join("stroe.db");
     let out = run(&typo, &[]);
@@ -833,11 +835,10 @@ fn the_quickstart_refuses_an_argument_it_does_not_take() {
         f.store.carts().unwrap().is_empty(),
         "a refused run added a cart"
     );
-    let out = Command::new(quickstart())
-        .arg("--confg")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = output_for(
+        Command::new(quickstart()).arg("--confg").arg(&file),
+        "the quickstart with a misspelt option",
+    );
     assert_eq!(out.status.code(), Some(2), "the demo ran instead");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--confg"));
 }
@@ -919,11 +920,12 @@ fn an_option_without_its_value_does_not_take_the_next_option() {
 fn init_never_opens_an_existing_store_through_a_uri() {
     let f = store();
     let dir = f.dir.path();
-    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["init", "file:store.db"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    let out = output_for(
+        Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .args(["init", "file:store.db"])
+            .current_dir(dir),
+        "`invsync init` of a URI",
+    );
     assert_ne!(
         out.status.code(),
         Some(0),
@@ -1091,11 +1093,12 @@ fn a_non_utf8_argument_is_bad_usage_not_a_panic() {
     use std::os::unix::ffi::OsStrExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(OsStr::from_bytes(b"caf\xe9.db"));
-    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .arg("init")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = output_for(
+        Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .arg("init")
+            .arg(&path),
+        "`invsync init` of a path not in UTF-8",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.code() == Some(2) && stderr.contains("not UTF-8") && !path.exists(),
@@ -1218,11 +1221,17 @@ fn an_import_whose_summary_cannot_be_written_succeeds_and_says_so() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["import", db.to_str().unwrap(), csv.to_str().unwrap()])
-        .stdout(full)
-        .output()
-        .unwrap();
+    let out = wait_output(
+        Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .args(["import", db.to_str().unwrap(), csv.to_str().unwrap()])
+            .stdout(full)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        PATIENCE,
+        "`invsync import` writing to a full disk",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 8);
     assert!(

@@ -19,10 +19,10 @@ use std::process::{Command, Output};
 const SECRET: &str = "tok-SECRET-9c41e7d2";
 
 fn invsync(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(args)
-        .output()
-        .unwrap()
+    output_for(
+        Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
+        &format!("`invsync {}`", args.join(" ")),
+    )
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -308,12 +308,13 @@ fn the_quickstart_warns_of_a_credential_written_out_in_its_config_and_still_uses
         ],
     });
     std::fs::write(&config, json.to_string()).unwrap();
-    let out = Command::new(quickstart)
-        .arg("--config")
-        .arg(&config)
-        .env("INVSYNC_TEST_OUTLET_TOKEN", "outlet-token-from-env")
-        .output()
-        .unwrap();
+    let out = output_for(
+        Command::new(quickstart)
+            .arg("--config")
+            .arg(&config)
+            .env("INVSYNC_TEST_OUTLET_TOKEN", "outlet-token-from-env"),
+        "the quickstart",
+    );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(

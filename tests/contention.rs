@@ -72,7 +72,9 @@ fn two_hosts_and_a_controller_share_one_store_file() {
         })
         .collect();
     for h in hosts {
-        let out = h.wait_with_output().unwrap();
+        // Bounded (far past the few seconds an import takes), so that one that never ends
+        // fails the test instead of hanging it.
+        let out = wait_output(h, Duration::from_secs(300), "a host's import");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "a host failed: {stderr}");
         assert!(
@@ -108,10 +110,10 @@ fn two_hosts_and_a_controller_share_one_store_file() {
         serde_json::from_str(&f.store.ledger_json(Some(r#"{"limit":100000}"#)).unwrap()).unwrap();
     assert_eq!(ledger.as_array().unwrap().len(), 2 * per_host);
     // Running an import again changes nothing: every line carries a host reference.
-    let again = Command::new(bin)
-        .args(["import", db.to_str().unwrap(), files[0].to_str().unwrap()])
-        .output()
-        .unwrap();
+    let again = output_for(
+        Command::new(bin).args(["import", db.to_str().unwrap(), files[0].to_str().unwrap()]),
+        "the import run again",
+    );
     assert_eq!(
         String::from_utf8_lossy(&again.stdout).trim(),
         format!("0 changes applied, {per_host} changes seen before")

@@ -77,10 +77,14 @@ fn invsync_retry_of_a_bypassed_sale_in_a_killed_count_is_refused_before_the_pass
     kill_send_qoh_mid_count(&f, &keyed, cart);
     let id = stack(&f.store, None)[0]["id"].as_i64().unwrap();
     let db = f.dir.path().join("store.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["retry", db.to_str().unwrap(), &id.to_string()])
-        .output()
-        .unwrap();
+    let out = output_for(
+        Command::new(env!("CARGO_BIN_EXE_invsync")).args([
+            "retry",
+            db.to_str().unwrap(),
+            &id.to_string(),
+        ]),
+        "`invsync retry`",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("Send QOH"), "{stderr}");

@@ -14,10 +14,10 @@ use inventory_sync::Reason;
 use std::process::{Command, Output};
 
 fn invsync(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(args)
-        .output()
-        .unwrap()
+    output_for(
+        Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
+        &format!("`invsync {}`", args.join(" ")),
+    )
 }
 
 fn stderr(out: &Output) -> String {

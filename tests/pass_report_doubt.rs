@@ -58,10 +58,10 @@ fn the_pass_that_holds_a_killed_send_qohs_changes_in_doubt_counts_them_uncertain
 fn invsync_run_names_the_next_step_for_changes_a_killed_send_qoh_left_in_doubt() {
     let (f, _keyed, _cart) = three_sales_in_a_killed_count();
     let db = f.dir.path().join("store.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["run", db.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = output_for(
+        Command::new(env!("CARGO_BIN_EXE_invsync")).args(["run", db.to_str().unwrap()]),
+        "`invsync run`",
+    );
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),

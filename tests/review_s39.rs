@@ -312,12 +312,13 @@ fn records_another_process_queued_between_sales_keep_their_ids() {
     sale(s, 1);
     let csv = f.dir.path().join("sales.csv");
     std::fs::write(&csv, "X,-2,pos_sale\nX,-3,pos_sale\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .arg("import")
-        .arg(&path)
-        .arg(&csv)
-        .output()
-        .unwrap();
+    let out = output_for(
+        std::process::Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .arg("import")
+            .arg(&path)
+            .arg(&csv),
+        "`invsync import`",
+    );
     assert!(out.status.success(), "{out:?}");
     try_sale(s, "X", 4).expect("the sale after another process's records takes new ids");
     s.begin().unwrap();

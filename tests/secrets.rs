@@ -488,16 +488,17 @@ fn an_adapter_panic_does_not_write_the_secret_to_stderr() {
         println!("CHILD-DONE");
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "an_adapter_panic_does_not_write_the_secret_to_stderr",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
+    let out = output_for(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "an_adapter_panic_does_not_write_the_secret_to_stderr",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1"),
+        "the child whose adapter panics",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -638,7 +639,11 @@ fn an_adapter_panic_with_stderr_gone_does_not_end_the_process() {
         .spawn()
         .unwrap();
     drop(child.stderr.take());
-    let out = child.wait_with_output().unwrap();
+    let out = wait_output(
+        child,
+        PATIENCE,
+        "the child whose adapter panics with stderr gone",
+    );
     assert!(
         out.status.success(),
         "the child died: {:?}\nstdout: {}",

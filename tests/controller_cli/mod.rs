@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 /// Runs `invsync controller` on `db` until a line of its output passes `wanted` (at most 30 s
-/// of silence), then stops it: that line, if one came, and the lines before it.
+/// of silence, 60 s in all: a controller that keeps talking of something else ends too), then
+/// stops it: that line, if one came, and the lines before it.
 pub fn controller_says(
     db: &std::path::Path,
     wanted: impl Fn(&str) -> bool,
@@ -26,7 +27,11 @@ pub fn controller_says(
         }
     });
     let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let said = loop {
+        if std::time::Instant::now() >= deadline {
+            break None;
+        }
         match lines.recv_timeout(std::time::Duration::from_secs(30)) {
             Ok(line) if wanted(&line) => break Some(line),
             Ok(line) => seen.push(line),
