@@ -14,6 +14,8 @@ use std::time::Duration;
 
 #[path = "../src/adapter/scripted.rs"]
 mod scripted;
+#[path = "common/waits.rs"]
+mod waits;
 use scripted::Scripted;
 
 fn adapter(emu: &Emulator) -> HttpJsonAdapter {
@@ -480,7 +482,10 @@ fn connection_close_is_honoured() {
         .unwrap();
     let mut answer = String::new();
     // Reading to the end terminates only because the server closes the connection.
-    s.read_to_string(&mut answer).unwrap();
+    // Bounded, so that a server that never closes fails the test instead of hanging it.
+    s.set_read_timeout(Some(waits::PATIENCE)).unwrap();
+    s.read_to_string(&mut answer)
+        .expect("the server ended its answer by closing the connection within 60 s");
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.contains("Connection: close"));
     assert!(
@@ -510,7 +515,10 @@ fn many_connections_at_once() {
         s.write_all(b"GET /qoh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
+        // Bounded, so that a server that never closes fails the test instead of hanging it.
+        s.set_read_timeout(Some(waits::PATIENCE)).unwrap();
+        s.read_to_string(&mut answer)
+            .expect("the server ended its answer by closing the connection within 60 s");
         assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
     }
     assert_eq!(emu.qoh("X"), Some(64));
@@ -553,7 +561,10 @@ fn connection_churn_leaves_no_threads() {
         let mut s = std::net::TcpStream::connect(emu.addr()).unwrap();
         s.write_all(b"GET /qoh HTTP/1.0\r\n\r\n").unwrap();
         let mut answer = Vec::new();
-        s.read_to_end(&mut answer).unwrap();
+        // Bounded, so that a server that never closes fails the test instead of hanging it.
+        s.set_read_timeout(Some(waits::PATIENCE)).unwrap();
+        s.read_to_end(&mut answer)
+            .expect("the server ended its answer by closing the connection within 60 s");
         assert!(answer.starts_with(b"HTTP/1.1 200 OK"));
     }
     assert_eq!(emu.connections_accepted(), 2000);
@@ -603,6 +614,9 @@ fn an_endless_answer_is_cut_off_not_read_into_memory() {
         Err(CartError::Unavailable(m)) => assert!(m.contains("larger than 32768 KiB"), "{m}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
+    waits::wait_for("the endless server's two answers to end", || {
+        server.is_finished()
+    });
     let written = server.join().unwrap();
     assert!(
         written < 128 << 20,
@@ -794,7 +808,11 @@ fn the_emulator_takes_the_bearer_scheme_in_any_case() {
         .write_all(b"GET /qoh HTTP/1.1\r\nhost: x\r\nauthorization: bearer tok-4711\r\nconnection: close\r\n\r\n")
         .unwrap();
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    // Bounded, so that a server that never closes fails the test instead of hanging it.
+    stream.set_read_timeout(Some(waits::PATIENCE)).unwrap();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the server ended its answer by closing the connection within 60 s");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 

@@ -131,10 +131,18 @@ fn drain_in_background(store: &Store) {
 /// Adjusts, retrying what the docs call retryable; a host's order-line reference makes the
 /// retry safe.
 fn change(store: &Store, a: &Adjustment) -> AdjustOutcome {
+    // Bounded, so that a store busy for ever fails the trial instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match store.adjust_qoh(a) {
             Ok(o) => return o,
-            Err(e) if e.kind().is_retryable() => continue,
+            Err(e) if e.kind().is_retryable() => {
+                assert!(
+                    Instant::now() < deadline,
+                    "retried a change for 60 s: {e:?}"
+                );
+                continue;
+            }
             Err(e) => panic!("{e:?}"),
         }
     }
