@@ -2425,6 +2425,11 @@ mod tests {
             "Caf\u{e9} \u{ff}\u{a0}\u{d7}\u{f7}"
         );
         assert_eq!(plain_text("&#150;&#128;&#129;"), "\u{2013}\u{20ac}\u{81}");
+        // The longest references: five and six hex digits, seven decimal ones.
+        assert_eq!(
+            plain_text("&#x1F600;&#x10FFFF;&#1114111;&#128512;"),
+            "\u{1F600}\u{10FFFF}\u{10FFFF}\u{1F600}"
+        );
         // Not references: kept as they are.
         for kept in [
             "R&D",
