@@ -1281,8 +1281,9 @@ pub(crate) fn items_for_cart(c: &Connection, cart: &Cart) -> Result<Vec<Item>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The ids of [`items_for_cart`], in its order: what a Send QOH lists, reading each batch's
-/// items when it sends them (read whole here too, they cost a sixth of the run).
+/// The ids of [`items_for_cart`], in its order: what a Send QOH lists. It reads each batch's
+/// items when it sends them ([`items_with_fields`]); listed whole as well, they cost a sixth of
+/// the run's CPU.
 pub(crate) fn item_ids_for_cart(c: &Connection, cart: &Cart) -> Result<Vec<ItemId>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT i.id FROM items i
