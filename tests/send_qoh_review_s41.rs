@@ -11,6 +11,11 @@ use common::*;
 use inventory_sync::adapter::{
     CartAdapter, CartError, DeltaSend, QuantityPage, QuantitySet, SendOutcome, UpdateMode,
 };
+#[path = "../src/adapter/scripted.rs"]
+#[allow(dead_code)]
+mod scripted;
+
+use inventory_sync::adapter::http_json::HttpJsonAdapter;
 use inventory_sync::stack::{Lease, LeaseScope, SqliteStack, WebStack};
 use inventory_sync::{Reason, SendOptions, Store};
 use std::sync::{Arc, Mutex};
@@ -96,7 +101,11 @@ fn web_fields_changed_between_batches_are_the_ones_each_later_batch_sends() {
     assert!(report.failures.is_empty(), "{report:?}");
     assert_eq!(
         sorted(rec.sets()),
-        vec![set("A", None, 10), set("C", Some("c-ref"), 7), set("D", None, 4)],
+        vec![
+            set("A", None, 10),
+            set("C", Some("c-ref"), 7),
+            set("D", None, 4)
+        ],
         "B was taken off the cart before its batch; C and D's fields changed before theirs"
     );
 }
@@ -111,7 +120,13 @@ fn each_level_is_sent_its_own_items_under_their_fields_on_that_cart() {
         let f = store();
         let (by_sku, by_attr) = (Arc::new(Rec::default()), Arc::new(Rec::default()));
         let s = custom_cart(&f.store, "BySku", by_sku.clone(), Some("sku"), Some(max));
-        let a = custom_cart(&f.store, "ByAttr", by_attr.clone(), Some("attribute"), Some(max));
+        let a = custom_cart(
+            &f.store,
+            "ByAttr",
+            by_attr.clone(),
+            Some("attribute"),
+            Some(max),
+        );
         // Made out of SKU order: the run sends in SKU order, not in the order items were made.
         item(&f.store, "X", 6);
         item(&f.store, "Y", 2);
@@ -133,7 +148,12 @@ fn each_level_is_sent_its_own_items_under_their_fields_on_that_cart() {
             serde_json::json!({"remote_ref": "x-attr", "max_publish": 5}),
         );
         web(&f.store, a, "Y", serde_json::json!({"sync": false}));
-        web(&f.store, a, "P-1", serde_json::json!({"remote_ref": "p1-ref"}));
+        web(
+            &f.store,
+            a,
+            "P-1",
+            serde_json::json!({"remote_ref": "p1-ref"}),
+        );
         let report = f.store.send_qoh(s, FORCE, None).unwrap();
         assert!(report.failures.is_empty(), "{report:?}");
         assert_eq!(
@@ -152,7 +172,11 @@ fn each_level_is_sent_its_own_items_under_their_fields_on_that_cart() {
         };
         let report = f.store.send_qoh(a, FORCE, Some(&mut progress)).unwrap();
         assert!(report.failures.is_empty(), "{report:?}");
-        assert_eq!(last, (3, 3), "the progress counts the items the cart is sent");
+        assert_eq!(
+            last,
+            (3, 3),
+            "the progress counts the items the cart is sent"
+        );
         let skus: Vec<String> = by_attr.sets().into_iter().map(|s| s.0).collect();
         assert_eq!(skus, ["P-1", "P-2", "X"], "sent in SKU order");
         assert_eq!(
@@ -310,7 +334,11 @@ fn a_sale_a_controller_sends_between_batches_is_not_counted_under_it() {
         *keep.lock().unwrap() = Some(lease);
     }));
     let report = f.store.send_qoh(c, FORCE, None).unwrap();
-    let lease = leased.lock().unwrap().take().expect("leased between the batches");
+    let lease = leased
+        .lock()
+        .unwrap()
+        .take()
+        .expect("leased between the batches");
     assert_eq!(report.sent, 1, "{report:?}");
     assert_eq!(report.failures.len(), 1, "W is left out: {report:?}");
     assert_eq!(shop.get("W"), 5, "W's count was not sent");
@@ -321,4 +349,40 @@ fn a_sale_a_controller_sends_between_batches_is_not_counted_under_it() {
         (2, 2),
         "the sale taken off the cart once"
     );
+}
+
+/// An `http_json` cart answering a batch of counts with its first result in its place and the
+/// others swapped (a plugin collecting results in a map): each outcome is its own count's,
+/// matched by key. Read by place once the first key matched, the refused count was taken as
+/// set and the set one as refused.
+#[test]
+fn results_partly_in_place_each_settle_their_own_count() {
+    let server = scripted::Scripted::start(vec![(
+        200,
+        r#"{"results":[{"key":"s1","status":"applied","qoh":7},
+                       {"key":"s3","status":"applied","qoh":2},
+                       {"key":"s2","status":"unknown_sku"}]}"#,
+    )]);
+    let a = HttpJsonAdapter::new(&server.url, None, std::time::Duration::from_secs(5)).unwrap();
+    let count = |key: &str, sku: &str, qoh: i64| QuantitySet {
+        key: key.into(),
+        sku: sku.into(),
+        remote_ref: None,
+        qoh,
+        expected: None,
+    };
+    let out = a
+        .set_quantities(&[
+            count("s1", "A", 7),
+            count("s2", "GONE", 5),
+            count("s3", "C", 2),
+        ])
+        .unwrap();
+    assert_eq!(out[0], SendOutcome::Applied { qoh: Some(7) }, "{out:?}");
+    assert!(
+        matches!(&out[1], SendOutcome::Failed { message } if message.contains("GONE")),
+        "{out:?}"
+    );
+    assert_eq!(out[2], SendOutcome::Applied { qoh: Some(2) }, "{out:?}");
+    server.finish();
 }
