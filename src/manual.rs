@@ -969,13 +969,22 @@ impl Store {
         let mut marked = 0;
         if !held_back.is_empty() {
             let now = now_ms();
-            marked = self.write(|c| {
-                held_back.iter().flat_map(|(_, g)| g).try_fold(0, |n, g| {
-                    Ok(n + sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now)?)
-                })
+            // Per item: a change a live controller still holds on its lease is left to it,
+            // not marked (the message says which).
+            let per_item: Vec<usize> = self.write(|c| {
+                held_back
+                    .iter()
+                    .map(|(_, groups)| {
+                        groups.iter().try_fold(0, |n, g| {
+                            Ok(n + sql::group_held_back(c, g.group, HELD_BACK_RESPONSE, now)?)
+                        })
+                    })
+                    .collect()
             })?;
-            for (sku, _) in held_back {
-                run.report.note_failure(sku, HELD_BACK.into());
+            marked = per_item.iter().sum();
+            for ((sku, _), n) in held_back.into_iter().zip(per_item) {
+                let why = if n > 0 { HELD_BACK } else { HELD_BY_SENDER };
+                run.report.note_failure(sku, why.into());
             }
         }
         run.report.uncertain = hold.in_doubt_left() + marked;
@@ -3391,6 +3400,12 @@ const HELD_BACK: &str = "not sent: this item has a change sent before that may b
      keys this cart had lost its answer), and the cart cannot tell it from a new one; it is marked \
      uncertain: check the cart's count (the stack's view shows the change), then run Send QOH \
      again, which sets the count and settles it";
+
+/// Why an item is not sent when its change sent before is still on another controller's
+/// lease: not marked uncertain (that controller may yet settle it), so the report counts none.
+const HELD_BY_SENDER: &str = "not sent: a stack controller is sending a change of this item \
+     right now (its lease has not ended), and the cart cannot tell that change from a new one; \
+     run Send QOH again once that send has ended (the stack's view shows the change)";
 
 /// The last response of a change [`HELD_BACK`].
 const HELD_BACK_RESPONSE: &str = "held back: sent before without an answer (a stack \

@@ -341,6 +341,13 @@ fn a_sale_a_controller_sends_between_batches_is_not_counted_under_it() {
         .expect("leased between the batches");
     assert_eq!(report.sent, 1, "{report:?}");
     assert_eq!(report.failures.len(), 1, "W is left out: {report:?}");
+    // The sale is still on the other controller's lease: not marked, and not said to be.
+    assert_eq!(report.uncertain, 0, "{report:?}");
+    let why = format!("{:?}", report.failures[0]);
+    assert!(
+        why.contains("is sending a change of this item") && !why.contains("marked"),
+        "{why}"
+    );
     assert_eq!(shop.get("W"), 5, "W's count was not sent");
     shop.lands(&lease);
     drain(&f.store);
