@@ -850,10 +850,9 @@ impl Store {
                 let mut sets = Vec::with_capacity(batch.len());
                 since = sql::ledger_last_id(c)?;
                 let kept_any = sql::pulled_any(c, cart.id)?;
-                let batches = sql::cart_has_batches(c, cart.id)?;
                 // Asked once a batch, in the read's one snapshot: a cart with nothing waiting
                 // (the usual Send QOH) skips two look-ups an item, a sixth of the run's CPU.
-                let (groups, records) = sql::cart_has_waiting(c, cart.id)?;
+                let waiting = sql::cart_waiting(c, cart.id)?;
                 // An item deleted since the run listed it (from another workstation) is not
                 // read: nothing to count, and no reason to stop the run.
                 for (item, fields) in sql::items_with_fields(c, cart.id, batch)? {
@@ -863,8 +862,8 @@ impl Store {
                     };
                     // The count includes that change; should its request land after it, the
                     // cart counts the change twice (the count's key is not the change's).
-                    let before = match groups || batches {
-                        true => sql::sent_before(c, cart.id, target, batches)?,
+                    let before = match waiting.groups || waiting.batches {
+                        true => sql::sent_before(c, cart.id, target, waiting.batches)?,
                         false => Vec::new(),
                     };
                     if keyed && !before.is_empty() {
@@ -877,7 +876,7 @@ impl Store {
                     // including no record (0): should the run end before it settles the
                     // answer, the count is taken as one the cart may have taken, and what
                     // was kept is settled so (`sql::counts_left`).
-                    let newest = match records {
+                    let newest = match waiting.records {
                         true => sql::stack_newest(c, cart.id, target)?,
                         false => None,
                     };

@@ -2914,7 +2914,7 @@ pub(crate) struct SentBefore {
 /// ratios`: 74-77k items/s against 144-156k, three runs each), though `EXPLAIN QUERY PLAN`
 /// on a fresh store names this index either way.
 ///
-/// `batches`: whether the cart has first-attempt batches ([`cart_has_batches`], asked once a
+/// `batches`: whether the cart has first-attempt batches ([`CartWaiting::batches`], asked once a
 /// Send QOH batch): the batches are looked in only then, as they almost never are there (the
 /// union cost Send QOH of 100,000 items a tenth of its speed, 113k against 102k items/s,
 /// `cargo bench --bench ratios`, 2026-12-04).
@@ -2949,25 +2949,33 @@ pub(crate) fn sent_before(
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Whether `cart` has a pending send group (one item's changes waiting to retry, or a
-/// first-attempt batch), and whether it has any record on the stack: where it has neither, no
-/// item of it has a change [`sent_before`] or a [`stack_newest`].
-pub(crate) fn cart_has_waiting(c: &Connection, cart: CartId) -> Result<(bool, bool)> {
-    Ok(c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM send_groups WHERE cart_id = ?1 AND state = 'pending'),
-                EXISTS (SELECT 1 FROM stack WHERE cart_id = ?1)",
-    )?
-    .query_row([cart], |r| Ok((r.get(0)?, r.get(1)?)))?)
+/// What `cart` has waiting, asked once a Send QOH batch in one statement: where it has no
+/// pending group and no batch, no item of it has a change [`sent_before`]; where it has no
+/// record, none has a [`stack_newest`].
+pub(crate) struct CartWaiting {
+    /// A pending send group (one item's changes waiting to retry, or a first-attempt batch).
+    pub(crate) groups: bool,
+    /// A first-attempt batch (a controller's send of its records, in flight or lapsed
+    /// unsettled): [`sent_before`] looks in the batches only then.
+    pub(crate) batches: bool,
+    /// A record on the stack.
+    pub(crate) records: bool,
 }
 
-/// Whether `cart` has a first-attempt batch (a controller's send of its records, in flight or
-/// lapsed unsettled).
-pub(crate) fn cart_has_batches(c: &Connection, cart: CartId) -> Result<bool> {
+pub(crate) fn cart_waiting(c: &Connection, cart: CartId) -> Result<CartWaiting> {
     Ok(c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM send_groups INDEXED BY send_groups_cart_item
-                        WHERE cart_id = ?1 AND item_id = 0)",
+        "SELECT EXISTS (SELECT 1 FROM send_groups WHERE cart_id = ?1 AND state = 'pending'),
+                EXISTS (SELECT 1 FROM send_groups INDEXED BY send_groups_cart_item
+                        WHERE cart_id = ?1 AND item_id = 0),
+                EXISTS (SELECT 1 FROM stack WHERE cart_id = ?1)",
     )?
-    .query_row([cart], |r| r.get(0))?)
+    .query_row([cart], |r| {
+        Ok(CartWaiting {
+            groups: r.get(0)?,
+            batches: r.get(1)?,
+            records: r.get(2)?,
+        })
+    })?)
 }
 
 /// Holds back as uncertain the pending and bypassed groups of `cart` that may be on the cart
