@@ -10,32 +10,7 @@ mod common;
 
 use common::*;
 use inventory_sync::emulator::Emulator;
-use inventory_sync::{Adjustment, CartId, Delta, Reason, Store};
-
-/// The store's item `X` (QOH 100) and three real-time carts, each a shop of its own.
-fn three_carts() -> (Fixture, Vec<Emulator>, [CartId; 3]) {
-    let f = store();
-    let shops: Vec<Emulator> = (0..3).map(|_| Emulator::start().unwrap()).collect();
-    item(&f.store, "X", 100);
-    let mut i = 0;
-    let carts = ["A", "B", "C"].map(|n| {
-        i += 1;
-        cart(&f.store, &shops[i - 1], n, "attribute")
-    });
-    (f, shops, carts)
-}
-
-fn sale(store: &Store, n: i64) {
-    adjust(store, "X", -n, Reason::PosSale);
-}
-
-/// The deltas queued for each cart, in order.
-fn queued(store: &Store, carts: &[CartId]) -> Vec<Vec<i64>> {
-    carts
-        .iter()
-        .map(|&c| records(store, c).into_iter().map(|(_, d)| d).collect())
-        .collect()
-}
+use inventory_sync::{Adjustment, Delta, Reason, Store};
 
 /// Every record on the stack has an id of its own, in the order queued.
 fn ids_in_order(store: &Store) {
@@ -48,16 +23,16 @@ fn ids_in_order(store: &Store) {
 
 #[test]
 fn a_cart_switched_off_inside_the_transaction_gets_nothing_after() {
-    let (f, _e, [a, b, c]) = three_carts();
+    let (f, _e, [a, b, c]) = three_carts_selling_x();
     let s = &f.store;
     s.begin().unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     s.set_cart_sync(b, false).unwrap();
-    sale(s, 2);
-    sale(s, 3);
+    sell_x(s, 2);
+    sell_x(s, 3);
     s.commit().unwrap();
     assert_eq!(
-        queued(s, &[a, b, c]),
+        queued_deltas(s, &[a, b, c]),
         vec![vec![-1, -2, -3], vec![-1], vec![-1, -2, -3]],
         "B was switched off after the first sale: the owner keeps its count by hand from \
          then on, and the later two sales must not be taken off it again"
@@ -66,70 +41,70 @@ fn a_cart_switched_off_inside_the_transaction_gets_nothing_after() {
 
 #[test]
 fn a_cart_made_inside_the_transaction_gets_the_changes_after_it() {
-    let (f, _shops, [a, ..]) = three_carts();
+    let (f, _shops, [a, ..]) = three_carts_selling_x();
     let s = &f.store;
     let shop = Emulator::start().unwrap();
     s.begin().unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     let d = cart(s, &shop, "D", "attribute");
-    sale(s, 2);
+    sell_x(s, 2);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a, d]), vec![vec![-1, -2], vec![-2]]);
+    assert_eq!(queued_deltas(s, &[a, d]), vec![vec![-1, -2], vec![-2]]);
 }
 
 #[test]
 fn synchqoh_switched_inside_the_transaction_is_obeyed_at_once() {
-    let (f, _e, [a, b, _]) = three_carts();
+    let (f, _e, [a, b, _]) = three_carts_selling_x();
     let s = &f.store;
     s.begin().unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     s.set_param("SynchQOH", "false").unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     s.set_param("SynchQOH", "true").unwrap();
-    sale(s, 3);
+    sell_x(s, 3);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -3], vec![-1, -3]]);
+    assert_eq!(queued_deltas(s, &[a, b]), vec![vec![-1, -3], vec![-1, -3]]);
 }
 
 /// A change kept off the web reads no carts; a cart switched off before it must still be seen
 /// by the next change that goes to the web.
 #[test]
 fn a_change_kept_off_the_web_in_between_does_not_hide_a_cart_switched_off() {
-    let (f, _e, [a, b, _]) = three_carts();
+    let (f, _e, [a, b, _]) = three_carts_selling_x();
     let s = &f.store;
     s.begin().unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     s.set_cart_sync(b, false).unwrap();
     s.adjust_qoh(
         &Adjustment::new("X", Delta::new(5).unwrap(), Reason::Adjustment).send_to_web(false),
     )
     .unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -2], vec![-1]]);
+    assert_eq!(queued_deltas(s, &[a, b]), vec![vec![-1, -2], vec![-1]]);
 }
 
 /// Between two host transactions another handle (another workstation) switches a cart off
 /// and on: the next transaction sees the carts as they are then.
 #[test]
 fn another_handle_between_transactions_is_seen_by_the_next_one() {
-    let (f, _e, [a, b, c]) = three_carts();
+    let (f, _e, [a, b, c]) = three_carts_selling_x();
     let s = &f.store;
     let other = f.reopen();
     s.begin().unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     s.commit().unwrap();
     other.set_cart_sync(b, false).unwrap();
     s.begin().unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     s.commit().unwrap();
     other.set_cart_sync(b, true).unwrap();
     other.set_cart_sync(c, false).unwrap();
     s.begin().unwrap();
-    sale(s, 3);
+    sell_x(s, 3);
     s.commit().unwrap();
     assert_eq!(
-        queued(s, &[a, b, c]),
+        queued_deltas(s, &[a, b, c]),
         vec![vec![-1, -2, -3], vec![-1, -3], vec![-1, -2]]
     );
 }
@@ -138,16 +113,16 @@ fn another_handle_between_transactions_is_seen_by_the_next_one() {
 /// as they are.
 #[test]
 fn a_rolled_back_cart_change_does_not_outlive_its_transaction() {
-    let (f, _e, [a, b, _]) = three_carts();
+    let (f, _e, [a, b, _]) = three_carts_selling_x();
     let s = &f.store;
     s.begin().unwrap();
     s.set_cart_sync(b, false).unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     s.rollback().unwrap();
     s.begin().unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a, b]), vec![vec![-2], vec![-2]]);
+    assert_eq!(queued_deltas(s, &[a, b]), vec![vec![-2], vec![-2]]);
 }
 
 /// A record another call queues inside the transaction (a buffer set on a cart queues the
@@ -155,14 +130,17 @@ fn a_rolled_back_cart_change_does_not_outlive_its_transaction() {
 /// which would fail it and roll the host's whole transaction back.
 #[test]
 fn a_record_queued_by_another_call_in_between_keeps_its_id() {
-    let (f, _e, [a, b, _]) = three_carts();
+    let (f, _e, [a, b, _]) = three_carts_selling_x();
     let s = &f.store;
     s.begin().unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     s.set_web_fields(a, "X", r#"{"buffer":5}"#).unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -5, -2], vec![-1, -2]]);
+    assert_eq!(
+        queued_deltas(s, &[a, b]),
+        vec![vec![-1, -5, -2], vec![-1, -2]]
+    );
     ids_in_order(s);
 }
 
@@ -170,54 +148,57 @@ fn a_record_queued_by_another_call_in_between_keeps_its_id() {
 /// of them (another workstation, the order manager's second window) is seen by the next.
 #[test]
 fn another_handle_between_two_changes_committed_alone_is_seen() {
-    let (f, _e, [a, b, c]) = three_carts();
+    let (f, _e, [a, b, c]) = three_carts_selling_x();
     let s = &f.store;
     let other = f.reopen();
-    sale(s, 1);
+    sell_x(s, 1);
     other.set_cart_sync(b, false).unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     other.set_cart_sync(b, true).unwrap();
     other.set_param("SynchQOH", "false").unwrap();
-    sale(s, 3);
+    sell_x(s, 3);
     other.set_param("SynchQOH", "true").unwrap();
     other.set_cart_sync(c, false).unwrap();
-    sale(s, 4);
+    sell_x(s, 4);
     assert_eq!(
-        queued(s, &[a, b, c]),
+        queued_deltas(s, &[a, b, c]),
         vec![vec![-1, -2, -4], vec![-1, -4], vec![-1, -2]]
     );
 }
 
 #[test]
 fn the_same_handle_between_two_changes_committed_alone_is_seen() {
-    let (f, _e, [a, b, _]) = three_carts();
+    let (f, _e, [a, b, _]) = three_carts_selling_x();
     let s = &f.store;
-    sale(s, 1);
+    sell_x(s, 1);
     s.set_cart_sync(b, false).unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     s.set_cart_sync(b, true).unwrap();
-    sale(s, 3);
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -2, -3], vec![-1, -3]]);
+    sell_x(s, 3);
+    assert_eq!(
+        queued_deltas(s, &[a, b]),
+        vec![vec![-1, -2, -3], vec![-1, -3]]
+    );
 }
 
 /// Another handle's sale between two of this one's queues records with higher ids: this
 /// handle's next records must take ids above them, not the ones after its own last.
 #[test]
 fn records_another_handle_queued_in_between_keep_their_ids() {
-    let (f, _e, [a, ..]) = three_carts();
+    let (f, _e, [a, ..]) = three_carts_selling_x();
     let s = &f.store;
     let other = f.reopen();
-    sale(s, 1);
-    sale(&other, 2);
-    sale(s, 3);
+    sell_x(s, 1);
+    sell_x(&other, 2);
+    sell_x(s, 3);
     s.begin().unwrap();
-    sale(s, 4);
+    sell_x(s, 4);
     s.commit().unwrap();
-    sale(&other, 5);
+    sell_x(&other, 5);
     s.begin().unwrap();
-    sale(s, 6);
+    sell_x(s, 6);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a]), vec![vec![-1, -2, -3, -4, -5, -6]]);
+    assert_eq!(queued_deltas(s, &[a]), vec![vec![-1, -2, -3, -4, -5, -6]]);
     ids_in_order(s);
 }
 
@@ -225,13 +206,13 @@ fn records_another_handle_queued_in_between_keep_their_ids() {
 /// committed alone after it.
 #[test]
 fn a_rolled_back_cart_change_is_not_taken_by_the_next_change_alone() {
-    let (f, _e, [a, b, _]) = three_carts();
+    let (f, _e, [a, b, _]) = three_carts_selling_x();
     let s = &f.store;
-    sale(s, 1);
+    sell_x(s, 1);
     s.begin().unwrap();
     s.set_cart_sync(b, false).unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     s.rollback().unwrap();
-    sale(s, 3);
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -3], vec![-1, -3]]);
+    sell_x(s, 3);
+    assert_eq!(queued_deltas(s, &[a, b]), vec![vec![-1, -3], vec![-1, -3]]);
 }

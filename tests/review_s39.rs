@@ -98,25 +98,10 @@ fn reads() -> (u32, u32) {
     )
 }
 
-/// The store's item `X` (QOH 100,000) and three real-time carts, each a shop of its own.
+/// [`three_carts_selling_x`], with SQLite's hooks set on every connection the process opens.
 fn three_carts() -> (Fixture, Vec<Emulator>, [CartId; 3]) {
     hooked();
-    let f = store();
-    let shops: Vec<Emulator> = (0..3).map(|_| shop()).collect();
-    item(&f.store, "X", 100_000);
-    let mut i = 0;
-    let carts = ["A", "B", "C"].map(|n| {
-        i += 1;
-        cart(&f.store, &shops[i - 1], n, "attribute")
-    });
-    (f, shops, carts)
-}
-
-/// A shop that lists `X` at the store's count, so passes send its records.
-fn shop() -> Emulator {
-    let e = Emulator::start().unwrap();
-    e.set_qoh("X", 100_000);
-    e
+    three_carts_selling_x()
 }
 
 /// How many records wait for `cart`, counted in the file (the stack view lists 1,000).
@@ -131,10 +116,6 @@ fn waiting(path: &Path, cart: CartId) -> i64 {
         .unwrap()
 }
 
-fn sale(store: &Store, n: i64) {
-    adjust(store, "X", -n, Reason::PosSale);
-}
-
 fn try_sale(store: &Store, sku: &str, n: i64) -> inventory_sync::Result<()> {
     store
         .adjust_qoh(&Adjustment::new(
@@ -145,14 +126,6 @@ fn try_sale(store: &Store, sku: &str, n: i64) -> inventory_sync::Result<()> {
         .map(|_| ())
 }
 
-/// The deltas waiting for each cart, in order.
-fn queued(store: &Store, carts: &[CartId]) -> Vec<Vec<i64>> {
-    carts
-        .iter()
-        .map(|&c| records(store, c).into_iter().map(|(_, d)| d).collect())
-        .collect()
-}
-
 /// Another connection to the store file, as another program (or process) would open it.
 fn raw(f: &Fixture) -> rusqlite::Connection {
     let c = rusqlite::Connection::open(f.dir.path().join("store.db")).unwrap();
@@ -161,7 +134,7 @@ fn raw(f: &Fixture) -> rusqlite::Connection {
 }
 
 /// Every id in the stack, lowest first. (The stack view lists records by id: the deltas
-/// `queued` lists in the order of the sales show that each sale's ids are above those before.)
+/// `queued_deltas` lists in the order of the sales show that each sale's ids are above those before.)
 fn stack_ids(path: &Path) -> Vec<i64> {
     let c = rusqlite::Connection::open(path).unwrap();
     let mut st = c.prepare("SELECT id FROM stack ORDER BY id").unwrap();
@@ -188,7 +161,7 @@ fn sales_committed_alone_read_the_carts_and_the_highest_id_once() {
     let front = f.reopen();
     let before = reads();
     for n in 0..1500 {
-        sale(s, 1);
+        sell_x(s, 1);
         if n % 100 == 0 {
             front
                 .stack_count(a, inventory_sync::StackState::Bypassed)
@@ -204,7 +177,7 @@ fn sales_committed_alone_read_the_carts_and_the_highest_id_once() {
     );
     front.set_cart_sync(b, false).unwrap();
     let after = reads();
-    sale(s, 2);
+    sell_x(s, 2);
     let again = reads();
     assert_eq!((again.0 - after.0, again.1 - after.1), (1, 1));
     let path = f.dir.path().join("store.db");
@@ -228,7 +201,7 @@ fn a_host_transaction_reads_the_carts_once_and_the_next_reads_them_again() {
         let before = reads();
         s.begin().unwrap();
         for _ in 0..500 {
-            sale(s, 1);
+            sell_x(s, 1);
         }
         s.commit().unwrap();
         let after = reads();
@@ -246,34 +219,34 @@ fn raw_sql_on_another_connection_between_sales_alone_is_obeyed() {
     let (f, _e, [a, b, c]) = three_carts();
     let s = &f.store;
     let other = raw(&f);
-    sale(s, 1);
+    sell_x(s, 1);
     other
         .execute(
             "UPDATE params SET value = 'false' WHERE name = 'SynchQOH'",
             [],
         )
         .unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     other
         .execute(
             "UPDATE params SET value = 'true' WHERE name = 'SynchQOH'",
             [],
         )
         .unwrap();
-    sale(s, 3);
+    sell_x(s, 3);
     other
         .execute("UPDATE carts SET sync_on = 0 WHERE id = ?1", [b])
         .unwrap();
-    sale(s, 4);
+    sell_x(s, 4);
     other
         .execute("UPDATE carts SET sync_on = 1 WHERE id = ?1", [b])
         .unwrap();
     other
         .execute("UPDATE carts SET realtime = 'none' WHERE id = ?1", [c])
         .unwrap();
-    sale(s, 5);
+    sell_x(s, 5);
     assert_eq!(
-        queued(s, &[a, b, c]),
+        queued_deltas(s, &[a, b, c]),
         vec![vec![-1, -3, -4, -5], vec![-1, -3, -5], vec![-1, -3, -4]]
     );
 }
@@ -288,18 +261,21 @@ fn no_other_connection_commits_inside_a_host_transaction() {
     let other = raw(&f);
     other.busy_timeout(std::time::Duration::ZERO).unwrap();
     s.begin().unwrap();
-    sale(s, 1);
+    sell_x(s, 1);
     let e = other
         .execute("UPDATE carts SET sync_on = 0 WHERE id = ?1", [b])
         .unwrap_err();
     assert!(e.to_string().contains("locked"), "{e}");
-    sale(s, 2);
+    sell_x(s, 2);
     s.commit().unwrap();
     other
         .execute("UPDATE carts SET sync_on = 0 WHERE id = ?1", [b])
         .unwrap();
-    sale(s, 3);
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -2, -3], vec![-1, -2]]);
+    sell_x(s, 3);
+    assert_eq!(
+        queued_deltas(s, &[a, b]),
+        vec![vec![-1, -2, -3], vec![-1, -2]]
+    );
 }
 
 /// Another process queues records between two sales committed alone (`invsync import`) and
@@ -309,7 +285,7 @@ fn records_another_process_queued_between_sales_keep_their_ids() {
     let (f, _e, [a, ..]) = three_carts();
     let s = &f.store;
     let path = f.dir.path().join("store.db");
-    sale(s, 1);
+    sell_x(s, 1);
     let csv = f.dir.path().join("sales.csv");
     std::fs::write(&csv, "X,-2,pos_sale\nX,-3,pos_sale\n").unwrap();
     let out = output_for(
@@ -322,9 +298,9 @@ fn records_another_process_queued_between_sales_keep_their_ids() {
     assert!(out.status.success(), "{out:?}");
     try_sale(s, "X", 4).expect("the sale after another process's records takes new ids");
     s.begin().unwrap();
-    sale(s, 5);
+    sell_x(s, 5);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a]), vec![vec![-1, -2, -3, -4, -5]]);
+    assert_eq!(queued_deltas(s, &[a]), vec![vec![-1, -2, -3, -4, -5]]);
     let ids = stack_ids(&path);
     assert_eq!(ids.len(), 15);
 }
@@ -339,25 +315,25 @@ fn a_cart_retired_or_deleted_between_sales_gets_nothing_after() {
     let (f, _shops, [a, b, c]) = three_carts();
     let s = &f.store;
     let other = f.reopen();
-    let shops2 = [shop(), shop()];
+    let shops2 = [shop_selling_x(), shop_selling_x()];
     let d = cart(s, &shops2[0], "D", "attribute");
     let e = cart(s, &shops2[1], "E", "attribute");
-    sale(s, 1);
+    sell_x(s, 1);
     other.retire_cart(c).unwrap();
     try_sale(s, "X", 2).expect("no record for the cart retired on another handle");
     drain(s);
     other.delete_cart(d).unwrap();
     try_sale(s, "X", 3).expect("no record for the cart deleted on another handle");
     s.begin().unwrap();
-    sale(s, 4);
+    sell_x(s, 4);
     s.retire_cart(e).unwrap();
     try_sale(s, "X", 5).expect("no record for the cart retired in the transaction");
     s.commit().unwrap();
     drain(s);
     let last_before = value::<i64>(&f.dir.path().join("store.db"), "SELECT id FROM stack_high");
-    sale(s, 6);
+    sell_x(s, 6);
     let ids = stack_ids(&f.dir.path().join("store.db"));
-    assert_eq!(queued(s, &[a, b]), vec![vec![-6], vec![-6]]);
+    assert_eq!(queued_deltas(s, &[a, b]), vec![vec![-6], vec![-6]]);
     assert!(
         ids.iter().all(|&id| id > last_before),
         "ids {ids:?} above every id given before ({last_before})"
@@ -371,7 +347,7 @@ fn a_cart_retired_or_deleted_between_sales_gets_nothing_after() {
 fn a_sale_whose_commit_fails_leaves_no_id_to_be_given_twice() {
     let (f, _e, [a, b, c]) = three_carts();
     let s = &f.store;
-    sale(s, 1);
+    sell_x(s, 1);
     FAIL_COMMIT.with(|x| x.set(true));
     let e = try_sale(s, "X", 2).unwrap_err();
     assert!(
@@ -379,9 +355,9 @@ fn a_sale_whose_commit_fails_leaves_no_id_to_be_given_twice() {
         "the hook failed that commit: {e}"
     );
     assert!(!s.in_host_transaction());
-    sale(s, 3);
+    sell_x(s, 3);
     assert_eq!(
-        queued(s, &[a, b, c]),
+        queued_deltas(s, &[a, b, c]),
         vec![vec![-1, -3], vec![-1, -3], vec![-1, -3]]
     );
     assert_eq!(s.item_qoh("X").unwrap(), 100_000 - 4);
@@ -395,18 +371,21 @@ fn a_sale_whose_commit_fails_leaves_no_id_to_be_given_twice() {
 fn a_host_transaction_whose_commit_fails_takes_its_cart_change_with_it() {
     let (f, _e, [a, b, _]) = three_carts();
     let s = &f.store;
-    sale(s, 1);
+    sell_x(s, 1);
     s.begin().unwrap();
     s.set_cart_sync(b, false).unwrap();
-    sale(s, 2);
+    sell_x(s, 2);
     FAIL_COMMIT.with(|x| x.set(true));
     s.commit().unwrap_err();
     assert!(!s.in_host_transaction());
-    sale(s, 3);
+    sell_x(s, 3);
     s.begin().unwrap();
-    sale(s, 4);
+    sell_x(s, 4);
     s.commit().unwrap();
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -3, -4], vec![-1, -3, -4]]);
+    assert_eq!(
+        queued_deltas(s, &[a, b]),
+        vec![vec![-1, -3, -4], vec![-1, -3, -4]]
+    );
 }
 
 /// Item `BOOM`, whose ledger row a trigger refuses: its change fails after writing its
@@ -433,7 +412,7 @@ fn a_host_transaction_lost_part_way_takes_its_cart_change_with_it() {
         let s = &f.store;
         s.begin().unwrap();
         s.set_cart_sync(b, false).unwrap();
-        sale(s, 1);
+        sell_x(s, 1);
         let e = try_sale(s, "BOOM", 1).unwrap_err();
         assert!(e.message().contains("rolled back"), "{e}");
         assert!(
@@ -445,12 +424,12 @@ fn a_host_transaction_lost_part_way_takes_its_cart_change_with_it() {
             "rollback" => s.rollback().unwrap(),
             _ => assert!(s.commit().is_err()),
         }
-        sale(s, 2);
+        sell_x(s, 2);
         s.begin().unwrap();
-        sale(s, 3);
+        sell_x(s, 3);
         s.commit().unwrap();
         assert_eq!(
-            queued(s, &[a, b]),
+            queued_deltas(s, &[a, b]),
             vec![vec![-2, -3], vec![-2, -3]],
             "after {end}"
         );
@@ -464,12 +443,12 @@ fn a_sale_alone_that_fails_part_way_leaves_the_next_right() {
     let (f, _e, [a, b, _]) = three_carts();
     boom(&f);
     let s = &f.store;
-    sale(s, 1);
+    sell_x(s, 1);
     try_sale(s, "BOOM", 1).unwrap_err();
     s.set_cart_sync(b, false).unwrap();
     try_sale(s, "BOOM", 1).unwrap_err();
-    sale(s, 2);
-    assert_eq!(queued(s, &[a, b]), vec![vec![-1, -2], vec![-1]]);
+    sell_x(s, 2);
+    assert_eq!(queued_deltas(s, &[a, b]), vec![vec![-1, -2], vec![-1]]);
     assert_eq!(stack_ids(&f.dir.path().join("store.db")).len(), 5);
 }
 
@@ -481,10 +460,10 @@ fn a_sale_alone_that_fails_part_way_leaves_the_next_right() {
 fn get_qoh_and_a_pass_on_the_same_handle_leave_no_id_to_be_given_twice() {
     let (f, shops, [a, b, c]) = three_carts();
     let s = &f.store;
-    sale(s, 1);
+    sell_x(s, 1);
     drain(s);
     let sent = value::<i64>(&f.dir.path().join("store.db"), "SELECT id FROM stack_high");
-    sale(s, 2);
+    sell_x(s, 2);
     shops[0].set_qoh("X", 990);
     s.get_qoh(
         a,
@@ -548,20 +527,20 @@ fn a_store_with_a_rollback_journal_sees_another_handles_commits() {
     let other = Store::open(&uri).unwrap();
     s.set_param("SynchQOH", "true").unwrap();
     item(&s, "X", 100_000);
-    let shops = [shop(), shop()];
+    let shops = [shop_selling_x(), shop_selling_x()];
     let [a, b] = [0, 1].map(|i| cart(&s, &shops[i], ["A", "B"][i], "attribute"));
-    sale(&s, 1);
+    sell_x(&s, 1);
     other.set_cart_sync(b, false).unwrap();
-    sale(&s, 2);
-    sale(&other, 3);
-    sale(&s, 4);
+    sell_x(&s, 2);
+    sell_x(&other, 3);
+    sell_x(&s, 4);
     other.set_param("SynchQOH", "false").unwrap();
-    sale(&s, 5);
+    sell_x(&s, 5);
     other.set_param("SynchQOH", "true").unwrap();
     other.set_cart_sync(b, true).unwrap();
-    sale(&s, 6);
+    sell_x(&s, 6);
     assert_eq!(
-        queued(&s, &[a, b]),
+        queued_deltas(&s, &[a, b]),
         vec![vec![-1, -2, -3, -4, -6], vec![-1, -6]]
     );
     let journal: String = rusqlite::Connection::open(dir.path().join("store.db"))
@@ -630,7 +609,7 @@ fn the_c_abi_sees_what_the_rust_api_sees() {
         invsync_store_close(h);
     }
     assert_eq!(
-        queued(&f.store, &[a, b, c]),
+        queued_deltas(&f.store, &[a, b, c]),
         vec![vec![-1, -3, -5, -6], vec![-1, -3, -5, -6], vec![-1, -3, -5]]
     );
 }

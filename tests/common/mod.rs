@@ -786,3 +786,38 @@ impl MemShop {
         })
     }
 }
+
+/// The store's item `X` (QOH 100,000) and three real-time carts A, B and C, each a shop of
+/// its own listing `X` at that count (so a pass sends its records): the set-up of the tests
+/// of what a QOH change takes from the one before it (change_reads, review_s39).
+pub fn three_carts_selling_x() -> (Fixture, Vec<Emulator>, [CartId; 3]) {
+    let f = store();
+    let shops: Vec<Emulator> = (0..3).map(|_| shop_selling_x()).collect();
+    item(&f.store, "X", 100_000);
+    let mut i = 0;
+    let carts = ["A", "B", "C"].map(|n| {
+        i += 1;
+        cart(&f.store, &shops[i - 1], n, "attribute")
+    });
+    (f, shops, carts)
+}
+
+/// A shop that lists `X` at 100,000, the count [`three_carts_selling_x`] gives the store.
+pub fn shop_selling_x() -> Emulator {
+    let e = Emulator::start().unwrap();
+    e.set_qoh("X", 100_000);
+    e
+}
+
+/// A POS sale of `n` of `X`.
+pub fn sell_x(store: &Store, n: i64) {
+    adjust(store, "X", -n, Reason::PosSale);
+}
+
+/// The deltas waiting for each of `carts`, in the order queued.
+pub fn queued_deltas(store: &Store, carts: &[CartId]) -> Vec<Vec<i64>> {
+    carts
+        .iter()
+        .map(|&c| records(store, c).into_iter().map(|(_, d)| d).collect())
+        .collect()
+}
