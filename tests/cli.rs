@@ -472,12 +472,14 @@ fn the_controller_outlives_its_output_going_away() {
     item(&f.store, "TEE-M", 10);
     e.set_qoh("TEE-M", 10);
     let db = f.dir.path().join("store.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KilledOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     drop(child.stdout.take());
     let mut sent = |qoh: i64| {
         adjust(&f.store, "TEE-M", -1, inventory_sync::Reason::PosSale);
@@ -498,8 +500,6 @@ fn the_controller_outlives_its_output_going_away() {
     // The first report goes to the closed pipe; the second change must still be sent.
     sent(9);
     sent(8);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -971,19 +971,20 @@ fn the_controller_does_not_report_every_attempt_on_a_rate_limited_cart() {
     item(&f.store, "MUG", 10);
     adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
     let db = f.dir.path().join("store.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KilledOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let stdout = child.stdout.take().unwrap();
     // Ten attempts answered, then stop the controller and read all it wrote.
     for _ in 0..10 {
         answers.recv_timeout(Duration::from_secs(30)).unwrap();
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let lines: Vec<String> = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)

@@ -40,19 +40,21 @@ fn two_hosts_and_a_controller_share_one_store_file() {
         files.push(path);
     }
     let bin = env!("CARGO_BIN_EXE_invsync");
-    let mut controller = Command::new(bin)
-        .args([
-            "controller",
-            db.to_str().unwrap(),
-            "--interval-ms",
-            "1",
-            "--workstation",
-            "BACK",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let controller = KilledOnDrop(
+        Command::new(bin)
+            .args([
+                "controller",
+                db.to_str().unwrap(),
+                "--interval-ms",
+                "1",
+                "--workstation",
+                "BACK",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let hosts: Vec<_> = files
         .iter()
         .enumerate()
@@ -91,8 +93,7 @@ fn two_hosts_and_a_controller_share_one_store_file() {
     while f.store.stack_count(0, StackState::Waiting).unwrap() > 0 && Instant::now() < deadline {
         std::thread::yield_now();
     }
-    controller.kill().unwrap();
-    controller.wait().unwrap();
+    drop(controller);
     assert_eq!(f.store.stack_count(0, StackState::Waiting).unwrap(), 0);
     for sku in &skus {
         assert_eq!(

@@ -19,25 +19,27 @@ use common::*;
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::{Adjustment, CartId, Delta, Reason, StackState, Store};
 use rand::{Rng, SeedableRng};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A controller process of workstation `ws` on `db`.
-fn controller(db: &std::path::Path, ws: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args([
-            "controller",
-            db.to_str().unwrap(),
-            "--interval-ms",
-            "5",
-            "--workstation",
-            ws,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn controller(db: &std::path::Path, ws: &str) -> KilledOnDrop {
+    KilledOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .args([
+                "controller",
+                db.to_str().unwrap(),
+                "--interval-ms",
+                "5",
+                "--workstation",
+                ws,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// A BigCommerce cart (relative adjustments, no keys: a change sent twice is counted twice),
@@ -88,8 +90,8 @@ fn carts(f: &Fixture, prefix: &str, n: usize, max: u32) -> Carts {
 
 /// The controller processes of workstations `names` on `db`, once every one is up (has
 /// beaten).
-fn controllers(db: &std::path::Path, names: &[&str]) -> Vec<Child> {
-    let controllers: Vec<Child> = names.iter().map(|w| controller(db, w)).collect();
+fn controllers(db: &std::path::Path, names: &[&str]) -> Vec<KilledOnDrop> {
+    let controllers: Vec<KilledOnDrop> = names.iter().map(|w| controller(db, w)).collect();
     assert!(eventually(30, || value::<i64>(
         db,
         "SELECT COUNT(*) FROM heartbeats"
@@ -98,7 +100,7 @@ fn controllers(db: &std::path::Path, names: &[&str]) -> Vec<Child> {
 }
 
 /// Waits up to `secs` for the stack to drain, then kills `controllers`; whether it drained.
-fn drain_then_kill(f: &Fixture, controllers: &mut [Child], secs: u64) -> bool {
+fn drain_then_kill(f: &Fixture, controllers: &mut [KilledOnDrop], secs: u64) -> bool {
     let drained = eventually(secs, || {
         f.store.stack_count(0, StackState::Waiting).unwrap() == 0
     });

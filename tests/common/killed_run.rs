@@ -41,16 +41,17 @@ pub fn kill_send_qoh_when(
     cart: CartId,
     reached: impl FnMut() -> bool,
 ) -> bool {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "send_qoh_child", "--nocapture"])
-        .env(SEND_CHILD, format!("{}|{cart}", db.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = super::KilledOnDrop(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "send_qoh_child", "--nocapture"])
+            .env(SEND_CHILD, format!("{}|{cart}", db.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let reached = eventually(30, reached);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     reached
 }
 

@@ -114,6 +114,31 @@ impl Drop for Arrival<'_> {
     }
 }
 
+/// A child process killed and reaped when dropped: however the test holding it ends (a failed
+/// assertion too), a process that runs until stopped (a controller) does not outlive the test,
+/// still writing to its store and holding the run's output pipes open.
+pub struct KilledOnDrop(pub Child);
+
+impl std::ops::Deref for KilledOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KilledOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs `cmd` to its end and gives back its output, as `Command::output` (stdin closed,
 /// stdout and stderr read); kills it and fails the test naming `what` if it has not ended
 /// within [`PATIENCE`].
