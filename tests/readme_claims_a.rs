@@ -1,0 +1,270 @@
+//! README "Concepts" (from "Store" to "The stack controller"): the sentences an integrator
+//! writes a host from that no other test asserted. Each test quotes the sentence it checks.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::*;
+use inventory_sync::emulator::Emulator;
+use inventory_sync::{ErrorKind, Reason, StackState, Store};
+use serde_json::{json, Value};
+
+/// An `http_json` cart named `name` on `url`, with `extra` keys merged in.
+fn http_cart(name: &str, url: &str, extra: Value) -> Value {
+    let mut spec = json!({
+        "name": name, "adapter": "http_json", "url": url,
+        "capabilities": {"send": true, "get": true, "realtime": "attribute"},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    spec
+}
+
+/// The cart's listing, as `carts_json` gives it.
+fn listed(store: &Store, name: &str) -> Value {
+    let all: Vec<Value> = serde_json::from_str(&store.carts_json().unwrap()).unwrap();
+    all.into_iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("cart {name:?} is not listed"))
+}
+
+/// Saves `spec`, which must be refused as an invalid argument naming `needle`, and leaves
+/// the carts as they were.
+#[track_caller]
+fn refused_cart(store: &Store, spec: &Value, needle: &str) {
+    let before = store.carts_json().unwrap();
+    let err = store.upsert_cart_json(&spec.to_string()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{spec}: {err}");
+    assert!(err.message().contains(needle), "{spec}: {err}");
+    assert_eq!(store.carts_json().unwrap(), before, "{spec} changed the carts");
+}
+
+/// README: "`max_items_to_send` (default 50)" and "Every built-in adapter also takes
+/// `timeout_ms` (100 to 600000, default 30000); `max_items_to_send` is 1 to 10000, a name at
+/// most 200 bytes." (and `read_lag_ms` "(0 to 3,600,000)"). Each bound is taken and the
+/// number past it refused, naming the setting.
+#[test]
+fn a_carts_numbers_and_name_are_taken_up_to_their_documented_bounds() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let s = &f.store;
+    let url = e.url();
+    let id = s
+        .upsert_cart_json(&http_cart("Web", &url, json!({})).to_string())
+        .unwrap();
+    assert_eq!(s.cart(id).unwrap().max_items_to_send, 50, "the default");
+    for (key, ok, bad) in [
+        ("max_items_to_send", [1, 10_000], [0, 10_001]),
+        ("timeout_ms", [100, 600_000], [99, 600_001]),
+        ("read_lag_ms", [0, 3_600_000], [-1, 3_600_001]),
+    ] {
+        for n in ok {
+            let saved = s
+                .upsert_cart_json(&http_cart("Web", &url, json!({ key: n })).to_string())
+                .unwrap_or_else(|e| panic!("{key} {n}: {e}"));
+            let info = s.cart(saved).unwrap().info();
+            let kept = info.get(key).unwrap_or(&info["settings"][key]);
+            assert_eq!(kept, &json!(n), "{key} {n}: {info}");
+        }
+        for n in bad {
+            refused_cart(s, &http_cart("Web", &url, json!({ key: n })), key);
+        }
+    }
+    // 200 bytes, whether 200 ASCII letters or 100 two-byte letters.
+    for name in ["n".repeat(200), "é".repeat(100)] {
+        let other = format!("{url}{}/", name.len() + name.chars().count());
+        s.upsert_cart_json(&http_cart(&name, &other, json!({})).to_string())
+            .unwrap_or_else(|e| panic!("a name of 200 bytes: {e}"));
+    }
+    for name in ["n".repeat(201), "é".repeat(101)] {
+        refused_cart(
+            s,
+            &http_cart(&name, &format!("{url}x/"), json!({})),
+            "200 bytes",
+        );
+    }
+}
+
+/// README: "Whole numbers in the JSON may be written as doubles (`25.0`, `-0`), as .NET and
+/// JavaScript hosts write them; a fraction or text is refused." (A cart's numbers: the item's
+/// are asserted in `bad_input.rs`.)
+#[test]
+fn a_carts_number_given_as_a_fraction_or_as_text_is_refused() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let s = &f.store;
+    let url = e.url();
+    let id = s
+        .upsert_cart_json(&http_cart("Web", &url, json!({"read_lag_ms": -0.0})).to_string())
+        .unwrap();
+    assert_eq!(s.cart(id).unwrap().info()["settings"]["read_lag_ms"], 0);
+    for key in ["max_items_to_send", "timeout_ms", "read_lag_ms"] {
+        refused_cart(s, &http_cart("Web", &url, json!({ key: 250.5 })), key);
+        refused_cart(s, &http_cart("Web", &url, json!({ key: "250" })), key);
+    }
+}
+
+/// README: "An update replaces every setting: a key left out goes back to its default, and
+/// `realtime` left out of `capabilities` is `none`, which switches the cart's real-time sync
+/// off". After such an update a sale queues nothing for the cart.
+#[test]
+fn a_cart_update_leaving_keys_out_puts_them_back_to_their_defaults() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let s = &f.store;
+    let first = http_cart(
+        "Web",
+        &e.url(),
+        json!({"max_items_to_send": 7, "retains_basket": true, "timeout_ms": 9000}),
+    );
+    let id = s.upsert_cart_json(&first.to_string()).unwrap();
+    s.set_cart_sync(id, true).unwrap();
+    let cart = s.cart(id).unwrap();
+    assert_eq!(
+        (cart.max_items_to_send, cart.retains_basket, cart.sync_on),
+        (7, true, true)
+    );
+    let update = json!({
+        "name": "Web", "adapter": "http_json", "url": e.url(),
+        "capabilities": {"send": true, "get": true},
+    });
+    assert_eq!(s.upsert_cart_json(&update.to_string()).unwrap(), id);
+    let cart = s.cart(id).unwrap();
+    assert_eq!(
+        (cart.max_items_to_send, cart.retains_basket, cart.sync_on),
+        (50, false, false),
+        "every key left out is back to its default"
+    );
+    assert_eq!(cart.capabilities.realtime, None, "realtime left out is none");
+    let info = listed(s, "Web");
+    assert_eq!(info["capabilities"]["realtime"], "none", "{info}");
+    assert!(info["settings"].get("timeout_ms").is_none(), "{info}");
+    item(s, "X", 10);
+    adjust(s, "X", -1, Reason::PosSale);
+    assert_eq!(
+        s.stack_count(0, StackState::Waiting).unwrap(),
+        0,
+        "a sale queues nothing for a cart whose real-time sync is off"
+    );
+}
+
+/// README: "`capabilities` left out altogether is, for a built-in platform adapter (Shopify,
+/// WooCommerce, BigCommerce, Medusa), send, get and real-time at `attribute` (what the
+/// platforms can do), and is required for `http_json` and a host's adapter."
+#[test]
+fn capabilities_left_out_are_the_platforms_own_or_refused() {
+    let f = store();
+    let s = &f.store;
+    let platforms = [
+        json!({"name": "S", "adapter": "shopify", "url": "https://s.example/",
+               "token": "shpat_1", "location_id": "1"}),
+        json!({"name": "W", "adapter": "woocommerce", "url": "https://w.example/",
+               "consumer_key": "ck_1", "consumer_secret": "cs_1"}),
+        json!({"name": "B", "adapter": "bigcommerce", "url": "https://b.example/",
+               "token": "bc_1"}),
+        json!({"name": "M", "adapter": "medusa", "url": "https://m.example/",
+               "api_key": "sk_1", "location_id": "sloc_1"}),
+    ];
+    for spec in &platforms {
+        let id = s
+            .upsert_cart_json(&spec.to_string())
+            .unwrap_or_else(|e| panic!("{spec}: {e}"));
+        let info = s.cart(id).unwrap().info();
+        assert_eq!(
+            info["capabilities"],
+            json!({"send": true, "get": true, "realtime": "attribute"}),
+            "{spec}"
+        );
+    }
+    refused_cart(
+        s,
+        &json!({"name": "H", "adapter": "http_json", "url": "https://h.example/"}),
+        "capabilities",
+    );
+    s.register_adapter("erp", |_| panic!("not built by an upsert"));
+    let before = s.carts_json().unwrap();
+    let err = s
+        .upsert_cart_json(r#"{"name":"E","adapter":"erp","url":"https://e.example/"}"#)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("capabilities"), "{err}");
+    assert_eq!(s.carts_json().unwrap(), before);
+}
+
+/// README: "A new cart starts with *Synchronize Inventory* off (`set_cart_sync`)." A sale
+/// made before the box is ticked queues nothing for it; one made after does.
+#[test]
+fn a_new_cart_starts_with_synchronize_inventory_off() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let s = &f.store;
+    let id = s
+        .upsert_cart_json(&http_cart("Web", &e.url(), json!({})).to_string())
+        .unwrap();
+    assert!(!s.cart(id).unwrap().sync_on);
+    assert_eq!(listed(s, "Web")["sync"], false);
+    item(s, "X", 10);
+    adjust(s, "X", -1, Reason::PosSale);
+    assert!(records(s, id).is_empty(), "queued before the box was ticked");
+    s.set_cart_sync(id, true).unwrap();
+    adjust(s, "X", -2, Reason::PosSale);
+    assert_eq!(records(s, id), [("X".to_owned(), -2)]);
+}
+
+/// README: "Secrets may be given as `env:NAME` and never come back out of a listing [...]:
+/// the built-in adapters' `token`, `consumer_secret`, `api_key` and `password`, and a custom
+/// adapter's `key` or any key of its ending in `_key`, `-key`, `secret`, `token`, `password`,
+/// `passwd`, `passphrase` or `apikey` (`-` and `_` aside), in any case (but WooCommerce's
+/// `consumer_key`, the user half of its credentials); a listing says `<key>_set` instead".
+#[test]
+fn a_listing_says_key_set_for_every_kind_of_secret_and_shows_the_rest() {
+    let f = store();
+    let s = &f.store;
+    s.register_adapter("erp", |_| panic!("not built by an upsert"));
+    let secrets = [
+        "client_secret",
+        "access_token",
+        "Private_Key",
+        "x-api-key",
+        "ApiKey",
+        "api_key",
+        "db_passwd",
+        "Signing-Secret",
+        "PASSWORD",
+        "gpg_pass_phrase",
+        "KEY",
+    ];
+    let mut spec = json!({"name": "ERP", "adapter": "erp", "url": "https://erp.example/",
+                          "username": "shop", "monkey": "banana", "keys": "shown",
+                          "consumer_key": "ck_user",
+                          "capabilities": {"send": true, "get": true, "realtime": "none"}});
+    for (i, k) in secrets.iter().enumerate() {
+        spec[*k] = json!(format!("HIDDEN{i}VALUE"));
+    }
+    s.upsert_cart_json(&spec.to_string()).unwrap();
+    let woo = json!({"name": "Woo", "adapter": "woocommerce", "url": "https://w.example/",
+                     "consumer_key": "ck_user2", "consumer_secret": "HIDDENWOO"});
+    s.upsert_cart_json(&woo.to_string()).unwrap();
+    let all = s.carts_json().unwrap();
+    assert!(!all.contains("HIDDEN"), "a secret came back out: {all}");
+    let erp = &listed(s, "ERP")["settings"];
+    for k in secrets {
+        assert_eq!(erp[format!("{k}_set")], true, "{k}: {erp}");
+        assert!(erp.get(k).is_none(), "{k}: {erp}");
+    }
+    for (k, v) in [
+        ("username", "shop"),
+        ("monkey", "banana"),
+        ("keys", "shown"),
+        ("consumer_key", "ck_user"),
+    ] {
+        assert_eq!(erp[k], v, "{k} is no secret: {erp}");
+    }
+    let woo = &listed(s, "Woo")["settings"];
+    assert_eq!(
+        (&woo["consumer_key"], &woo["consumer_secret_set"]),
+        (&json!("ck_user2"), &json!(true)),
+        "{woo}"
+    );
+}
