@@ -268,3 +268,98 @@ fn a_listing_says_key_set_for_every_kind_of_secret_and_shows_the_rest() {
         "{woo}"
     );
 }
+
+/// README: "`upsert_item_json` creates an item with its initial QOH — that is initialisation
+/// and queues nothing" and "Every change writes a ledger row (who, why, origin cart, host
+/// reference): `ledger_json`, newest first, of one SKU [...] or all."
+#[test]
+fn an_opening_count_queues_nothing_and_each_change_is_in_the_ledger_with_who_and_why() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let s = &f.store;
+    s.set_param("Workstation", "TILL-1").unwrap();
+    let web = cart(s, &e, "Web", "attribute");
+    let other = cart(s, &Emulator::start().unwrap(), "Other", "attribute");
+    item(s, "X", 10);
+    item(s, "Y", 4);
+    assert_eq!(s.item_qoh("X").unwrap(), 10);
+    assert!(
+        records(s, web).is_empty() && records(s, other).is_empty(),
+        "an opening count is no change to send"
+    );
+    s.adjust_qoh(
+        &inventory_sync::Adjustment::new(
+            "X",
+            inventory_sync::Delta::new(-2).unwrap(),
+            Reason::OrderImport,
+        )
+        .origin_cart(web)
+        .host_ref("ORD-1001/1"),
+    )
+    .unwrap();
+    adjust(s, "Y", 3, Reason::Receiving);
+    adjust(s, "X", 5, Reason::Receiving);
+    let ledger = |filter: Option<&str>| -> Vec<Value> {
+        serde_json::from_str(&s.ledger_json(filter).unwrap()).unwrap()
+    };
+    let x = ledger(Some(r#"{"sku":"X"}"#));
+    let deltas: Vec<_> = x.iter().map(|r| r["delta"].as_i64().unwrap()).collect();
+    assert_eq!(deltas, [5, -2], "X's changes, newest first: {x:?}");
+    let order = &x[1];
+    assert_eq!(
+        (
+            &order["workstation"],
+            &order["reason_name"],
+            &order["origin_cart_id"],
+            &order["host_ref"],
+            &order["qoh_after"],
+        ),
+        (
+            &json!("TILL-1"),
+            &json!(Reason::OrderImport.name()),
+            &json!(web),
+            &json!("ORD-1001/1"),
+            &json!(8),
+        ),
+        "{order}"
+    );
+    let all: Vec<_> = ledger(None)
+        .iter()
+        .map(|r| (r["sku"].as_str().unwrap().to_owned(), r["delta"].as_i64().unwrap()))
+        .collect();
+    let changes = [("X", 5), ("Y", 3), ("X", -2)].map(|(k, d)| (k.to_owned(), d));
+    assert_eq!(
+        all.iter().filter(|r| changes.contains(r)).cloned().collect::<Vec<_>>(),
+        changes,
+        "every SKU's changes, newest first: {all:?}"
+    );
+}
+
+/// README: "A host may open a transaction (`begin`/`commit`/`rollback`): [...] the stack
+/// controller (on its own connection) sees nothing until commit." Another handle (the
+/// controller's view) finds no record of a sale made inside it; a rolled-back sale never
+/// reaches the cart, a committed one does.
+#[test]
+fn the_controller_sees_nothing_of_a_host_transaction_until_it_commits() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let s = &f.store;
+    let web = cart(s, &e, "Web", "attribute");
+    item(s, "X", 10);
+    e.set_qoh("X", 10);
+    let controller = f.reopen();
+    s.begin().unwrap();
+    adjust(s, "X", -1, Reason::PosSale);
+    assert_eq!(records(s, web).len(), 1, "the host sees its own sale");
+    assert!(records(&controller, web).is_empty(), "seen before commit");
+    s.rollback().unwrap();
+    drain(&controller);
+    assert_eq!(e.qoh("X"), Some(10), "a rolled-back sale reached the cart");
+    s.begin().unwrap();
+    adjust(s, "X", -3, Reason::PosSale);
+    assert!(records(&controller, web).is_empty(), "seen before commit");
+    s.commit().unwrap();
+    assert_eq!(records(&controller, web), [("X".to_owned(), -3)]);
+    drain(&controller);
+    assert_eq!(e.qoh("X"), Some(7));
+}
