@@ -3,9 +3,10 @@
 #![cfg(feature = "emulator")]
 
 mod common;
+mod platform;
 
 use common::*;
-use inventory_sync::emulator::Emulator;
+use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::{ErrorKind, Reason, StackState, Store};
 use serde_json::{json, Value};
 
@@ -362,4 +363,79 @@ fn the_controller_sees_nothing_of_a_host_transaction_until_it_commits() {
     assert_eq!(records(&controller, web), [("X".to_owned(), -3)]);
     drain(&controller);
     assert_eq!(e.qoh("X"), Some(7));
+}
+
+/// README: "401/403 pause the cart [...] (refused on a later request of a call, after an
+/// earlier one was applied, they count no attempt either: the changes not sent wait a
+/// minute, and the cart's next request meets the refusal and pauses it)". Shopify sends one
+/// change more than a request carries in two requests; the second is answered 401.
+#[test]
+fn credentials_refused_on_a_later_request_count_no_attempt_and_wait_a_minute() {
+    let f = platform::fixture(Mode::Shopify);
+    let s = &f.store;
+    let cart = f.cart(500);
+    let per_request = inventory_sync::adapter::shopify::MAX_MUTATIONS_PER_REQUEST;
+    let skus: Vec<String> = (0..=per_request).map(|i| format!("T{i:03}")).collect();
+    for sku in &skus {
+        f.item(sku, 10);
+        f.emu.set_qoh(sku, 10);
+    }
+    s.set_cart_sync(cart, true).unwrap();
+    f.emu.set_shopify_budget(100_000.0, 10_000.0);
+    for sku in &skus {
+        platform::adjust(s, sku, -1);
+    }
+    assert_eq!(s.run_stack(None).unwrap().sent, skus.len(), "ids learnt");
+    for sku in &skus {
+        platform::adjust(s, sku, -1);
+    }
+    f.emu.inject(Fault::Delay { ms: 0, count: 1 });
+    f.emu.inject(Fault::Status {
+        status: 401,
+        count: 1,
+        retry_after: None,
+    });
+    let before = now_ms();
+    let report = s.run_stack(None).unwrap();
+    let after = now_ms();
+    assert_eq!(report.sent, per_request, "{report}");
+    let waiting = f.records(cart);
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let rec = &waiting[0];
+    assert_eq!((&rec["state"], &rec["attempts"]), (&json!("pending"), &json!(0)), "{rec}");
+    let next = rec["next_attempt_at"].as_i64().unwrap();
+    assert!(
+        (before + 60_000..=after + 60_000).contains(&next),
+        "due a minute after the pass, not at {}: {rec}",
+        next - before
+    );
+    assert_eq!(f.emu.qoh(&skus[per_request]), Some(9), "not sent");
+    // The whole cart waits that minute (a sale made meanwhile too), as for a rate limit.
+    platform::adjust(s, &skus[0], -1);
+    let asked = f.emu.requests();
+    let report = s.run_stack(None).unwrap();
+    assert_eq!((f.emu.requests(), report.sent), (asked, 0), "{report}");
+    // The minute passes (moved back in the file: nothing sleeps). The cart's next request
+    // meets the refusal, which pauses it, counting no attempt.
+    rusqlite::Connection::open(f.dir.path().join("store.db"))
+        .unwrap()
+        .execute_batch(
+            "UPDATE carts SET backoff_until = 0, rate_limited_until = 0;
+             UPDATE send_groups SET next_attempt_at = 0;",
+        )
+        .unwrap();
+    f.emu.inject(Fault::Status {
+        status: 401,
+        count: 1,
+        retry_after: None,
+    });
+    let report = s.run_stack(None).unwrap();
+    assert!(f.emu.requests() > asked, "the cart was asked: {report}");
+    let error = report.carts[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("paused"), "{report}");
+    assert!(
+        f.records(cart).iter().all(|r| r["attempts"] == 0),
+        "{:?}",
+        f.records(cart)
+    );
 }
