@@ -38,7 +38,11 @@ fn refused_cart(store: &Store, spec: &Value, needle: &str) {
     let err = store.upsert_cart_json(&spec.to_string()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{spec}: {err}");
     assert!(err.message().contains(needle), "{spec}: {err}");
-    assert_eq!(store.carts_json().unwrap(), before, "{spec} changed the carts");
+    assert_eq!(
+        store.carts_json().unwrap(),
+        before,
+        "{spec} changed the carts"
+    );
 }
 
 /// README: "`max_items_to_send` (default 50)" and "Every built-in adapter also takes
@@ -137,7 +141,10 @@ fn a_cart_update_leaving_keys_out_puts_them_back_to_their_defaults() {
         (50, false, false),
         "every key left out is back to its default"
     );
-    assert_eq!(cart.capabilities.realtime, None, "realtime left out is none");
+    assert_eq!(
+        cart.capabilities.realtime, None,
+        "realtime left out is none"
+    );
     let info = listed(s, "Web");
     assert_eq!(info["capabilities"]["realtime"], "none", "{info}");
     assert!(info["settings"].get("timeout_ms").is_none(), "{info}");
@@ -207,7 +214,10 @@ fn a_new_cart_starts_with_synchronize_inventory_off() {
     assert_eq!(listed(s, "Web")["sync"], false);
     item(s, "X", 10);
     adjust(s, "X", -1, Reason::PosSale);
-    assert!(records(s, id).is_empty(), "queued before the box was ticked");
+    assert!(
+        records(s, id).is_empty(),
+        "queued before the box was ticked"
+    );
     s.set_cart_sync(id, true).unwrap();
     adjust(s, "X", -2, Reason::PosSale);
     assert_eq!(records(s, id), [("X".to_owned(), -2)]);
@@ -326,11 +336,19 @@ fn an_opening_count_queues_nothing_and_each_change_is_in_the_ledger_with_who_and
     );
     let all: Vec<_> = ledger(None)
         .iter()
-        .map(|r| (r["sku"].as_str().unwrap().to_owned(), r["delta"].as_i64().unwrap()))
+        .map(|r| {
+            (
+                r["sku"].as_str().unwrap().to_owned(),
+                r["delta"].as_i64().unwrap(),
+            )
+        })
         .collect();
     let changes = [("X", 5), ("Y", 3), ("X", -2)].map(|(k, d)| (k.to_owned(), d));
     assert_eq!(
-        all.iter().filter(|r| changes.contains(r)).cloned().collect::<Vec<_>>(),
+        all.iter()
+            .filter(|r| changes.contains(r))
+            .cloned()
+            .collect::<Vec<_>>(),
         changes,
         "every SKU's changes, newest first: {all:?}"
     );
@@ -402,7 +420,11 @@ fn credentials_refused_on_a_later_request_count_no_attempt_and_wait_a_minute() {
     let waiting = f.records(cart);
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     let rec = &waiting[0];
-    assert_eq!((&rec["state"], &rec["attempts"]), (&json!("pending"), &json!(0)), "{rec}");
+    assert_eq!(
+        (&rec["state"], &rec["attempts"]),
+        (&json!("pending"), &json!(0)),
+        "{rec}"
+    );
     let next = rec["next_attempt_at"].as_i64().unwrap();
     assert!(
         (before + 60_000..=after + 60_000).contains(&next),
@@ -438,4 +460,47 @@ fn credentials_refused_on_a_later_request_count_no_attempt_and_wait_a_minute() {
         "{:?}",
         f.records(cart)
     );
+}
+
+/// README: "The status's `last_error_kind` (from 2026-12-05) tells a status bar a pass that
+/// met the store busy (`busy`: [...]) from one the owner must see (`database`)." The busy
+/// kind is asserted in `controller.rs`; here a pass whose write the file itself refuses (an
+/// owner's trigger standing in for a store failure).
+#[test]
+fn a_pass_the_store_file_failed_is_told_as_a_database_error() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let s = &f.store;
+    cart(s, &e, "Web", "attribute");
+    item(s, "K", 10);
+    e.set_qoh("K", 10);
+    adjust(s, "K", -1, Reason::PosSale);
+    let file = rusqlite::Connection::open(f.dir.path().join("store.db")).unwrap();
+    file.execute_batch(
+        "CREATE TRIGGER no_beat_in BEFORE INSERT ON heartbeats
+             BEGIN SELECT RAISE(ABORT, 'the disk refused the write'); END;
+         CREATE TRIGGER no_beat_up BEFORE UPDATE ON heartbeats
+             BEGIN SELECT RAISE(ABORT, 'the disk refused the write'); END;",
+    )
+    .unwrap();
+    s.start_controller(std::time::Duration::from_millis(5))
+        .unwrap();
+    wait_for("a failed pass", || {
+        s.controller_status().last_error.is_some()
+    });
+    let status = s.controller_status();
+    assert_eq!(
+        status.last_error_kind,
+        Some(ErrorKind::Database),
+        "{status:?}"
+    );
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["last_error_kind"], "database", "{json}");
+    file.execute_batch("DROP TRIGGER no_beat_in; DROP TRIGGER no_beat_up;")
+        .unwrap();
+    wait_for("the sale sent", || e.qoh("K") == Some(9));
+    wait_for("the error cleared", || {
+        s.controller_status().last_error_kind.is_none()
+    });
+    s.stop_controller();
 }
