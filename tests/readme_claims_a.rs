@@ -226,8 +226,9 @@ fn a_new_cart_starts_with_synchronize_inventory_off() {
 /// README: "Secrets may be given as `env:NAME` and never come back out of a listing [...]:
 /// the built-in adapters' `token`, `consumer_secret`, `api_key` and `password`, and a custom
 /// adapter's `key` or any key of its ending in `_key`, `-key`, `secret`, `token`, `password`,
-/// `passwd`, `passphrase` or `apikey` (`-` and `_` aside), in any case (but WooCommerce's
-/// `consumer_key`, the user half of its credentials); a listing says `<key>_set` instead".
+/// `passwd`, `passphrase` or `apikey` (`-` and `_` aside), in any case (but `consumer_key`, of
+/// any adapter, a host's own too: WooCommerce's is the user half of its credentials); a
+/// listing says `<key>_set` instead".
 #[test]
 fn a_listing_says_key_set_for_every_kind_of_secret_and_shows_the_rest() {
     let f = store();
@@ -384,8 +385,8 @@ fn the_controller_sees_nothing_of_a_host_transaction_until_it_commits() {
 }
 
 /// README: "401/403 pause the cart [...] (refused on a later request of a call, after an
-/// earlier one was applied, they count no attempt either: the changes not sent wait a
-/// minute, and the cart's next request meets the refusal and pauses it)". Shopify sends one
+/// earlier one was applied, they count no attempt either: the cart waits a minute, its other
+/// changes too, and its next request then meets the refusal and pauses it)". Shopify sends one
 /// change more than a request carries in two requests; the second is answered 401.
 #[test]
 fn credentials_refused_on_a_later_request_count_no_attempt_and_wait_a_minute() {
