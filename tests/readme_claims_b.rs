@@ -446,3 +446,97 @@ fn a_cart_whose_adapter_is_not_registered_on_a_reopened_handle_keeps_its_changes
     assert_eq!(shop.get("MUG"), 9);
     assert!(stack(&reopened, None).is_empty());
 }
+
+/// README, `invsync`: "**`qoh`** prints an item's QOH; for a product with variants, the sum
+/// of theirs, and for each cart tracking stock per SKU, the sum of what the variants publish
+/// (none below 0, less buffers, within caps)." The command prints no figure per cart: stdout
+/// is the one number a script reads, the store's total, and stderr says how a cart tracking
+/// stock per SKU arrives at its own (the README sentence is reported as misleading; this
+/// pins what the command does).
+#[test]
+fn qoh_of_a_product_prints_the_stores_total_alone_beside_a_per_sku_cart_with_a_buffer() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    f.store
+        .upsert_item_json(r#"{"sku":"TEE","description":"T-shirt"}"#)
+        .unwrap();
+    variant(&f.store, "TEE-S", "TEE", 5);
+    variant(&f.store, "TEE-M", "TEE", 8);
+    let web = cart(&f.store, &e, "Web", "sku");
+    f.store
+        .set_web_fields(web, "TEE-M", r#"{"buffer":3}"#)
+        .unwrap();
+    let db = f.dir.path().join("store.db");
+    let out = invsync(&["qoh", db.to_str().unwrap(), "TEE"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "13\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("sum of their 2 QOH") && err.contains("less its buffer"),
+        "{err}"
+    );
+    // No figure for the cart (it would publish 5 + 5 = 10).
+    assert!(!err.contains("Web") && !err.contains("10"), "{err}");
+}
+
+/// README, Manual sync: "Get QOH's report is `{updated, created, unchanged, unknown:[skus],
+/// not_applied:[{sku, why}], cancelled, updated_items:[{sku, before, after}],
+/// updated_items_left_out, created_items:[{sku, qoh}], created_items_left_out,
+/// unknown_left_out, not_applied_left_out, error?, undescribed?}`", and, earlier, records held
+/// in doubt are counted "in the `uncertain` of the Send QOH, Get QOH or drift repair report
+/// that held them". A host parses these keys: each is there (`error` and `undescribed` only
+/// when they say something), and `uncertain` too, which the README's list of keys leaves out.
+#[test]
+fn a_get_qoh_report_as_a_host_reads_it_holds_the_documented_keys() {
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let web = cart(&f.store, &e, "Web", "none");
+    item(&f.store, "MUG", 10);
+    e.set_qoh("MUG", 7);
+    e.set_qoh("NEW", 4);
+    e.set_qoh("CAP", 1);
+    let options = inventory_sync::GetOptions {
+        force: false,
+        create_new: false,
+    };
+    f.store.get_qoh(web, options, None).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&f.store.last_report().unwrap()).unwrap();
+    let mut keys: Vec<&str> = report
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let mut documented = vec![
+        "updated",
+        "created",
+        "unchanged",
+        "unknown",
+        "not_applied",
+        "cancelled",
+        "updated_items",
+        "updated_items_left_out",
+        "created_items",
+        "created_items_left_out",
+        "unknown_left_out",
+        "not_applied_left_out",
+        "uncertain",
+    ];
+    documented.sort_unstable();
+    assert_eq!(keys, documented, "{report}");
+    assert_eq!(report["updated"], 1, "{report}");
+    assert_eq!(
+        report["updated_items"],
+        serde_json::json!([{"sku": "MUG", "before": 10, "after": 7}])
+    );
+    let mut unknown: Vec<&str> = report["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    unknown.sort_unstable();
+    assert_eq!(unknown, ["CAP", "NEW"], "{report}");
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), 7);
+}
