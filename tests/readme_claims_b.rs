@@ -540,3 +540,101 @@ fn a_get_qoh_report_as_a_host_reads_it_holds_the_documented_keys() {
     assert_eq!(unknown, ["CAP", "NEW"], "{report}");
     assert_eq!(f.store.item_qoh("MUG").unwrap(), 7);
 }
+
+/// README, Conventions in one breath: "Progress callbacks run on the calling thread; a
+/// non-zero return cancels (`INVSYNC_CANCELLED`, with the partial report)." A VBA or
+/// WinForms host updates its form from the callback, which only the thread that made the
+/// call may do.
+#[test]
+fn a_send_qohs_progress_callback_runs_on_the_thread_that_called_it() {
+    use ffi_text::c;
+    use inventory_sync::ffi::*;
+    use std::ffi::c_void;
+    use std::thread::ThreadId;
+    struct Seen {
+        threads: Vec<ThreadId>,
+        cancel_at: usize,
+    }
+    unsafe extern "C" fn progress(user: *mut c_void, _done: i32, _total: i32) -> i32 {
+        // SAFETY: `user` is the `Seen` the test passed, alive for the call.
+        let seen = unsafe { &mut *user.cast::<Seen>() };
+        seen.threads.push(std::thread::current().id());
+        i32::from(seen.threads.len() == seen.cancel_at)
+    }
+    let f = store();
+    let e = Emulator::start().unwrap();
+    let web = cart_with(&f.store, &e, "Web", "none", 50);
+    for n in 0..120 {
+        item(&f.store, &format!("SKU-{n:03}"), n);
+        e.set_qoh(&format!("SKU-{n:03}"), 0);
+    }
+    let path = f.dir.path().join("store.db");
+    let caller = std::thread::spawn(move || {
+        let path = c(path.to_str().unwrap());
+        let mut s: *mut InvsyncStore = std::ptr::null_mut();
+        let mut all = Seen {
+            threads: Vec::new(),
+            cancel_at: 0,
+        };
+        let mut cancelled = Seen {
+            threads: Vec::new(),
+            cancel_at: 1,
+        };
+        let mut needed = 0;
+        // SAFETY: valid strings, live out pointers and a `user` alive for each call; the
+        // handle is closed last.
+        let (whole, stopped, report) = unsafe {
+            assert_eq!(invsync_store_open(path.as_ptr(), &mut s), INVSYNC_OK);
+            let whole = invsync_send_qoh(
+                s,
+                web as i32,
+                0,
+                Some(progress),
+                (&mut all as *mut Seen).cast(),
+                std::ptr::null_mut(),
+                0,
+                &mut needed,
+            );
+            let stopped = invsync_send_qoh(
+                s,
+                web as i32,
+                0,
+                Some(progress),
+                (&mut cancelled as *mut Seen).cast(),
+                std::ptr::null_mut(),
+                0,
+                &mut needed,
+            );
+            let mut buf = vec![0u8; needed.max(1) as usize];
+            assert_eq!(
+                invsync_last_report(s, buf.as_mut_ptr().cast(), needed, std::ptr::null_mut()),
+                INVSYNC_OK
+            );
+            buf.truncate(needed as usize - 1);
+            invsync_store_close(s);
+            (whole, stopped, String::from_utf8(buf).unwrap())
+        };
+        (
+            std::thread::current().id(),
+            whole,
+            all.threads,
+            stopped,
+            cancelled.threads,
+            report,
+        )
+    });
+    let (me, whole, all, stopped, cancelled, report) = caller.join().unwrap();
+    assert_eq!(whole, INVSYNC_OK);
+    assert_eq!(e.qoh("SKU-119"), Some(119), "the whole run set every count");
+    assert!(all.len() >= 3, "three batches of 50 and fewer: {all:?}");
+    assert!(all.iter().all(|t| *t == me), "{all:?} beside {me:?}");
+    assert_ne!(me, std::thread::current().id());
+    assert_eq!(stopped, INVSYNC_CANCELLED);
+    assert_eq!(cancelled, vec![me]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["cancelled"], true, "{report}");
+    assert_eq!(
+        report["sent"], 50,
+        "the first batch went before the cancel: {report}"
+    );
+}
