@@ -447,12 +447,11 @@ fn a_cart_whose_adapter_is_not_registered_on_a_reopened_handle_keeps_its_changes
     assert!(stack(&reopened, None).is_empty());
 }
 
-/// README, `invsync`: "**`qoh`** prints an item's QOH; for a product with variants, the sum
-/// of theirs, and for each cart tracking stock per SKU, the sum of what the variants publish
-/// (none below 0, less buffers, within caps)." The command prints no figure per cart: stdout
-/// is the one number a script reads, the store's total, and stderr says how a cart tracking
-/// stock per SKU arrives at its own (the README sentence is reported as misleading; this
-/// pins what the command does).
+/// README, `invsync`: "**`qoh`** prints an item's QOH (one number on stdout, for scripts);
+/// for a product with variants, the sum of theirs, and stderr adds that a cart tracking stock
+/// per SKU shows the sum of what each variant publishes (none below 0, less buffers, within
+/// caps)." The command prints no figure per cart (until 2026-12-05 the README read as if it
+/// printed each such cart's sum).
 #[test]
 fn qoh_of_a_product_prints_the_stores_total_alone_beside_a_per_sku_cart_with_a_buffer() {
     let f = store();
@@ -482,10 +481,9 @@ fn qoh_of_a_product_prints_the_stores_total_alone_beside_a_per_sku_cart_with_a_b
 /// README, Manual sync: "Get QOH's report is `{updated, created, unchanged, unknown:[skus],
 /// not_applied:[{sku, why}], cancelled, updated_items:[{sku, before, after}],
 /// updated_items_left_out, created_items:[{sku, qoh}], created_items_left_out,
-/// unknown_left_out, not_applied_left_out, error?, undescribed?}`", and, earlier, records held
-/// in doubt are counted "in the `uncertain` of the Send QOH, Get QOH or drift repair report
-/// that held them". A host parses these keys: each is there (`error` and `undescribed` only
-/// when they say something), and `uncertain` too, which the README's list of keys leaves out.
+/// unknown_left_out, not_applied_left_out, uncertain, error?, undescribed?}`". A host parses
+/// these keys: each is there (`error` and `undescribed` only when they say something;
+/// `uncertain` was missing from the README's list until 2026-12-05).
 #[test]
 fn a_get_qoh_report_as_a_host_reads_it_holds_the_documented_keys() {
     let f = store();
