@@ -24,10 +24,15 @@ fn import_setup(items: &[(&str, i64)], name: &str) -> (Fixture, String, std::pat
     (f, db, csv)
 }
 
-fn invsync(args: &[&str]) -> Output {
-    output_for(
-        Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
-        &format!("`invsync {}`", args.join(" ")),
+/// An `invsync controller` process on `db`, passing every 20 ms, its stdout piped.
+fn controller_every_20ms(db: &std::path::Path) -> KilledOnDrop {
+    KilledOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_invsync"))
+            .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
     )
 }
 
@@ -464,7 +469,6 @@ TEE-M,5,Receiving,PO-7
 /// cart's updates.
 #[test]
 fn the_controller_outlives_its_output_going_away() {
-    use std::process::Stdio;
     use std::time::{Duration, Instant};
     let f = store();
     let e = inventory_sync::emulator::Emulator::start().unwrap();
@@ -472,14 +476,7 @@ fn the_controller_outlives_its_output_going_away() {
     item(&f.store, "TEE-M", 10);
     e.set_qoh("TEE-M", 10);
     let db = f.dir.path().join("store.db");
-    let mut child = KilledOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_invsync"))
-            .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = controller_every_20ms(&db);
     drop(child.stdout.take());
     let mut sent = |qoh: i64| {
         adjust(&f.store, "TEE-M", -1, inventory_sync::Reason::PosSale);
@@ -939,7 +936,6 @@ fn init_never_opens_an_existing_store_through_a_uri() {
 #[test]
 fn the_controller_does_not_report_every_attempt_on_a_rate_limited_cart() {
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::process::Stdio;
     use std::time::Duration;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -971,14 +967,7 @@ fn the_controller_does_not_report_every_attempt_on_a_rate_limited_cart() {
     item(&f.store, "MUG", 10);
     adjust(&f.store, "MUG", -1, inventory_sync::Reason::PosSale);
     let db = f.dir.path().join("store.db");
-    let mut child = KilledOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_invsync"))
-            .args(["controller", db.to_str().unwrap(), "--interval-ms", "20"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = controller_every_20ms(&db);
     let stdout = child.stdout.take().unwrap();
     // Ten attempts answered, then stop the controller and read all it wrote.
     for _ in 0..10 {

@@ -13,17 +13,10 @@ use controller_cli::quickstart;
 use common::*;
 use inventory_sync::emulator::{Emulator, Fault, Mode};
 use inventory_sync::{CartId, Reason, SendOptions};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// A credential the tests give carts; it must be in no output.
 const SECRET: &str = "tok-SECRET-9c41e7d2";
-
-fn invsync(args: &[&str]) -> Output {
-    output_for(
-        Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
-        &format!("`invsync {}`", args.join(" ")),
-    )
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -11,14 +11,7 @@ use common::*;
 use controller_cli::controller_says;
 use inventory_sync::emulator::Emulator;
 use inventory_sync::Reason;
-use std::process::{Command, Output};
-
-fn invsync(args: &[&str]) -> Output {
-    output_for(
-        Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
-        &format!("`invsync {}`", args.join(" ")),
-    )
-}
+use std::process::Output;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -13,13 +13,6 @@ use inventory_sync::emulator::{Emulator, Fault};
 use inventory_sync::Reason;
 use std::process::{Command, Output, Stdio};
 
-fn invsync(args: &[&str]) -> Output {
-    output_for(
-        Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
-        &format!("`invsync {}`", args.join(" ")),
-    )
-}
-
 /// `invsync args` with its standard output on a full disk.
 fn invsync_to_a_full_disk(args: &[&str]) -> Output {
     let full = std::fs::OpenOptions::new()
@@ -132,24 +125,15 @@ fn retry_max_below_retry_base_is_taken_in_either_order_and_caps_each_wait() {
 /// each".
 #[test]
 fn the_conformance_check_runs_eleven_checks_and_prints_one_line_each() {
-    use inventory_sync::adapter::conformance::{check, CheckOptions, TestCart};
+    use inventory_sync::adapter::conformance::{check, CheckOptions};
     use inventory_sync::adapter::http_json::HttpJsonAdapter;
-    struct Loopback(Emulator);
-    impl TestCart for Loopback {
-        fn put(&self, sku: &str, count: i64) -> Result<(), String> {
-            self.0.set_qoh(sku, count);
-            Ok(())
-        }
-        fn count(&self, sku: &str) -> Result<Option<i64>, String> {
-            Ok(self.0.qoh(sku))
-        }
-    }
     const TOKEN: &str = "Readme-Claims-T0ken";
-    let cart = Loopback(Emulator::start().unwrap());
-    cart.0.set_token(Some(TOKEN));
+    // The emulator is a test cart itself (the library's `impl TestCart for Emulator`).
+    let cart = Emulator::start().unwrap();
+    cart.set_token(Some(TOKEN));
     let token = Some(inventory_sync::secret::Secret::new(TOKEN));
     let adapter =
-        HttpJsonAdapter::new(&cart.0.url(), token, std::time::Duration::from_secs(10)).unwrap();
+        HttpJsonAdapter::new(&cart.url(), token, std::time::Duration::from_secs(10)).unwrap();
     let options = CheckOptions {
         secrets: vec![TOKEN.into()],
         ..Default::default()

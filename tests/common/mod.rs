@@ -821,3 +821,11 @@ pub fn queued_deltas(store: &Store, carts: &[CartId]) -> Vec<Vec<i64>> {
         .map(|&c| records(store, c).into_iter().map(|(_, d)| d).collect())
         .collect()
 }
+
+/// Runs the `invsync` command with `args` to its end (bounded: [`output_for`]).
+pub fn invsync(args: &[&str]) -> std::process::Output {
+    output_for(
+        std::process::Command::new(env!("CARGO_BIN_EXE_invsync")).args(args),
+        &format!("`invsync {}`", args.join(" ")),
+    )
+}
