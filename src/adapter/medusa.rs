@@ -44,7 +44,7 @@
 //!
 //! Medusa's admin API has no relative stock change and no compare-and-set, so the adapter
 //! reports [`UpdateMode::Absolute`] and a real-time delta is: read the levels (one `GET` per
-//! [`MAX_BATCH`] items), add the delta to `stocked_quantity`, write them with the batch
+//! [`LOOKUP_VALUES`] items), add the delta to `stocked_quantity`, write them with the batch
 //! endpoint, and verify by the levels its answer shows (an item it leaves out is read back). A change Medusa records between our read and our write
 //! is overwritten: that window is the time of one request, well under a second on loopback.
 //! Placing an order changes only `reserved_quantity`, which we do not write; but a
@@ -114,6 +114,13 @@ use std::time::Duration;
 /// Items per lookup and per batch write (Medusa names no limit; this keeps URLs and
 /// transactions small).
 pub const MAX_BATCH: usize = 100;
+/// Values of one `sku[]` or `id[]` filter in a lookup. Express 4.22.0 and 4.22.1 (a Medusa 2
+/// installed from December 2025 to May 2026 keeps them in its lockfile) parse a query with qs
+/// 6.14.1 or later, whose `arrayLimit` of 20 caps `sku[]=…` too: past it the list becomes an
+/// object, which Medusa's validator refuses (400). Until 2026-12-05 a lookup named up to
+/// [`MAX_BATCH`] values, and a call of more than 20 SKUs was refused whole: every sale of the
+/// batch bypassed, the units sold left on the shop (Express 4.22.2 raised the cap to 1000).
+const LOOKUP_VALUES: usize = 20;
 /// What a lookup read of one item: found (`Ok(Some)`), unknown (`Ok(None)`), or not to be
 /// sent now (`Err`, the change's outcome): held only padded on more than one item, or not
 /// found exactly where the listing that padded SKUs are looked for in could not be read.
@@ -602,16 +609,17 @@ impl MedusaAdapter {
         unreachable!("the loop returns")
     }
 
-    /// Inventory items by `field` (`id` or `sku`), in lookups of at most [`MAX_BATCH`]. The ids
-    /// found are cached by SKU.
+    /// Inventory items by `field` (`id` or `sku`), in lookups of at most [`LOOKUP_VALUES`]. The
+    /// ids found are cached by SKU.
     fn lookup(&self, field: &str, values: &[&str]) -> std::result::Result<Vec<Found>, CartError> {
         let mut out = Vec::new();
-        for chunk in values.chunks(MAX_BATCH) {
+        for chunk in values.chunks(LOOKUP_VALUES) {
             let mut url = self.url("admin/inventory-items");
             {
                 let mut q = url.query_pairs_mut();
+                let name = format!("{field}[]");
                 for v in chunk {
-                    q.append_pair(&format!("{field}[]"), v);
+                    q.append_pair(&name, v);
                 }
                 q.append_pair("fields", FIELDS);
                 q.append_pair("limit", &chunk.len().to_string());
@@ -748,7 +756,7 @@ impl MedusaAdapter {
     /// ([`common::PaddedIndex`]): a call that finds every SKU exactly never reads it, and an
     /// unknown SKU costs it at most once per [`common::PADDED_INDEX_TTL`]. An item found in the
     /// index is read again by its id (its count now, which a delta is added to; one read per
-    /// [`MAX_BATCH`] such items), and kept only if its SKU trimmed is still the one asked; it
+    /// [`LOOKUP_VALUES`] such items), and kept only if its SKU trimmed is still the one asked; it
     /// is written by that id. It is not cached by SKU: each call looks the SKU up exactly
     /// first, so an exact item made since takes over.
     ///
