@@ -236,7 +236,10 @@ fn answer(
                 json!({"created": [], "updated": updated, "deleted": []}).to_string(),
             )
         }
-        _ => (404, json!({"type": "not_found", "message": "Not found"}).to_string()),
+        _ => (
+            404,
+            json!({"type": "not_found", "message": "Not found"}).to_string(),
+        ),
     }
 }
 
@@ -312,4 +315,29 @@ fn a_call_of_more_than_twenty_skus_reaches_medusa_each_once() {
         assert_eq!(medusa.stocked(id), 4, "{sku}");
     }
     assert_eq!(medusa.refused_lookups(), 0);
+}
+
+/// A sale of a SKU holding a comma (`TEE,RED`, which Medusa takes as a SKU) sent alone
+/// reaches its item. Looked up as `sku[]=TEE,RED`, Medusa read the one value as the list TEE
+/// and RED, and the sale failed as an unknown SKU (bypassed) while Get QOH, which lists the
+/// inventory, took the item's count.
+#[test]
+fn a_sku_holding_a_comma_is_found_when_it_is_looked_up_alone() {
+    let medusa = Medusa::start(&[
+        ("iitem_a", "TEE,RED", 10),
+        ("iitem_b", "TEE", 5),
+        ("iitem_c", "RED", 7),
+    ]);
+    let a = adapter(&medusa.url);
+    let outcomes = a.apply_deltas(&[sale(0, "TEE,RED")]).expect("sale");
+    assert!(
+        matches!(outcomes[0], SendOutcome::Applied { qoh: Some(9) }),
+        "{:?}",
+        outcomes[0]
+    );
+    assert_eq!(medusa.stocked("iitem_a"), 9);
+    assert_eq!(
+        (medusa.stocked("iitem_b"), medusa.stocked("iitem_c")),
+        (5, 7)
+    );
 }

@@ -611,6 +611,11 @@ impl MedusaAdapter {
 
     /// Inventory items by `field` (`id` or `sku`), in lookups of at most [`LOOKUP_VALUES`]. The
     /// ids found are cached by SKU.
+    ///
+    /// Each value goes as its own `{field}[]`, and a lookup of one value names it twice:
+    /// Medusa's `normalizeQuery` splits an array of one string on commas (its way of taking a
+    /// list in one value), so `sku[]=TEE,RED` alone asked for TEE and RED, and a SKU holding a
+    /// comma was never found (its changes failed as unknown while Get QOH took its count).
     fn lookup(&self, field: &str, values: &[&str]) -> std::result::Result<Vec<Found>, CartError> {
         let mut out = Vec::new();
         for chunk in values.chunks(LOOKUP_VALUES) {
@@ -620,6 +625,9 @@ impl MedusaAdapter {
                 let name = format!("{field}[]");
                 for v in chunk {
                     q.append_pair(&name, v);
+                }
+                if let [one] = chunk {
+                    q.append_pair(&name, one);
                 }
                 q.append_pair("fields", FIELDS);
                 q.append_pair("limit", &chunk.len().to_string());
