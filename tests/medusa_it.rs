@@ -413,6 +413,132 @@ mod real {
         assert_eq!(f.admin.level(m).0, 7, "nothing written");
     }
 
+    /// The SKUs of [`many_skus`]: 24 plain and one holding a comma.
+    const MANY: usize = 25;
+
+    fn many_sku(i: usize) -> String {
+        match i {
+            24 => "IT-MANY,24".to_owned(),
+            _ => format!("IT-MANY-{i:02}"),
+        }
+    }
+
+    /// Levels (stocked, reserved, available) at the test location of the items whose SKU
+    /// starts with `IT-MANY`, by SKU, read through Medusa's free-text search (`q`), not its
+    /// `sku` filter, which the adapter under test uses.
+    fn many_levels(admin: &Admin) -> std::collections::HashMap<String, (i64, i64, i64)> {
+        let v = admin.call(
+            reqwest::Method::GET,
+            "admin/inventory-items?q=IT-MANY&fields=id,sku,*location_levels&limit=200",
+            None,
+        );
+        let mut out = std::collections::HashMap::new();
+        for item in v["inventory_items"].as_array().unwrap() {
+            let Some(l) = item["location_levels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["location_id"] == admin.location.as_str())
+            else {
+                continue;
+            };
+            let n = |k: &str| l[k].as_f64().unwrap() as i64;
+            out.insert(
+                item["sku"].as_str().unwrap().to_owned(),
+                (
+                    n("stocked_quantity"),
+                    n("reserved_quantity"),
+                    n("available_quantity"),
+                ),
+            );
+        }
+        out
+    }
+
+    /// A product of [`MANY`] variants stocked at the test location (made once a Medusa: the
+    /// tests share it).
+    fn many_skus(admin: &Admin) -> Vec<String> {
+        let skus: Vec<String> = (0..MANY).map(many_sku).collect();
+        if many_levels(admin).len() == MANY {
+            return skus;
+        }
+        let variants: Vec<Value> = skus
+            .iter()
+            .enumerate()
+            .map(|(i, sku)| {
+                json!({"title": format!("Many {i}"), "sku": sku, "manage_inventory": true,
+                    "options": {"Number": i.to_string()},
+                    "prices": [{"currency_code": "usd", "amount": 10}]})
+            })
+            .collect();
+        let values: Vec<String> = (0..MANY).map(|i| i.to_string()).collect();
+        admin.call(
+            reqwest::Method::POST,
+            "admin/products",
+            Some(json!({"title": "IT Many", "status": "published",
+                "options": [{"title": "Number", "values": values}],
+                "variants": variants})),
+        );
+        let v = admin.call(
+            reqwest::Method::GET,
+            "admin/inventory-items?q=IT-MANY&fields=id,sku&limit=200",
+            None,
+        );
+        for item in v["inventory_items"].as_array().unwrap() {
+            let id = item["id"].as_str().unwrap();
+            admin.call(
+                reqwest::Method::POST,
+                &format!("admin/inventory-items/{id}/location-levels"),
+                Some(json!({"location_id": admin.location, "stocked_quantity": 10})),
+            );
+        }
+        assert_eq!(many_levels(admin).len(), MANY, "the product was made");
+        skus
+    }
+
+    /// A call of more SKUs than a query may list (Express 4.22.0–4.22.1 cap one at 20) and a
+    /// SKU holding a comma (Medusa reads a lone value as a comma-separated list) each reach
+    /// their own items: Send QOH of 25 items in one batch, then real-time sales of 22 items
+    /// at once and of the comma SKU alone.
+    #[test]
+    fn many_skus_at_once_and_a_sku_with_a_comma_reach_their_items() {
+        let f = fixture();
+        let skus = many_skus(&f.admin);
+        for sku in &skus {
+            f.item(sku, 5);
+        }
+        let mut spec = cart_json("env:MEDUSA_PASSWORD");
+        spec["max_items_to_send"] = 50.into();
+        let cart = f.store.upsert_cart_json(&spec.to_string()).unwrap();
+        let report = f
+            .store
+            .send_qoh(cart, SendOptions { force: true }, None)
+            .unwrap();
+        assert_eq!((report.sent, report.failed), (MANY, 0), "{report:?}");
+        let levels = many_levels(&f.admin);
+        for sku in &skus {
+            assert_eq!(levels[sku], (5, 0, 5), "{sku}");
+        }
+        f.store.set_cart_sync(cart, true).unwrap();
+        for sku in &skus[..22] {
+            f.adjust(sku, -1);
+        }
+        f.drain();
+        assert!(f.records(cart).is_empty(), "{:?}", f.records(cart));
+        f.adjust(&skus[24], -2);
+        f.drain();
+        assert!(f.records(cart).is_empty(), "{:?}", f.records(cart));
+        let levels = many_levels(&f.admin);
+        for (i, sku) in skus.iter().enumerate() {
+            let want = match i {
+                0..=21 => 4,
+                24 => 3,
+                _ => 5,
+            };
+            assert_eq!(levels[sku], (want, 0, want), "{sku}");
+        }
+    }
+
     #[test]
     fn unknown_sku_ends_with_a_clear_last_response() {
         let f = fixture();
