@@ -78,8 +78,12 @@ pub struct SendReport {
     /// because a stalled controller sent them to a cart without keys. Added 2026-12-05:
     /// before, only the failures' text and the stack listing told.
     pub uncertain: usize,
-    /// Why it stopped before the end, when the cart failed after it had taken some counts
-    /// (the call still returns the report; before any, the call fails instead).
+    /// Why it stopped before the end (the cart unreachable, refusing the credentials, or
+    /// asking a wait of more than a minute), when an earlier request of the run had reached
+    /// the cart, even one whose items it refused: the call still returns the report, whose
+    /// counts and `failures` say what was done; when none had, the call fails instead.
+    /// (Until 2026-12-05 this said "after it had taken some counts": a cart that refused the
+    /// first batch's items and then went away returns a report with nothing sent.)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -192,8 +196,10 @@ pub struct GetReport {
     /// counts and settles them); their items are in `not_applied`. Added 2026-12-05: before,
     /// the report did not count them.
     pub uncertain: usize,
-    /// Why it stopped before the end, when the cart failed after some pages were applied
-    /// (the call still returns the report; before any, the call fails instead).
+    /// Why it stopped before the end, when the cart failed after its first page was read:
+    /// nothing was applied then (a count is applied once the whole listing is read), and the
+    /// call still returns the report; on the first page, the call fails instead. (Until
+    /// 2026-12-05 this said "after some pages were applied", which none is: run Get QOH again.)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// With `create_new`, where the cart failed to say what the items it would create are
