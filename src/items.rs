@@ -142,7 +142,8 @@ impl Adjustment {
         self.host_ref.as_deref().map(str::trim)
     }
     /// What [`Store::adjust_qoh`] refuses of the change itself, before it reads the store: a
-    /// SKU that is empty or too long, a host reference not of 1 to 255 bytes. A caller
+    /// SKU that is empty, longer than 255 bytes or holds a control character, a host reference
+    /// not of 1 to 255 bytes (both trimmed), each [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument). A caller
     /// applying many changes one by one (an import) checks them all first, so that a bad one
     /// is found before the first is applied.
     pub fn check(&self) -> Result<()> {
@@ -1172,7 +1173,9 @@ impl Store {
         Ok(self.item(sku)?.qoh)
     }
 
-    /// Items as a JSON array; filter `{"sku_prefix"?, "parent_sku"?, "limit"?}`.
+    /// Items as a JSON array, by SKU; filter `{"sku_prefix"?, "parent_sku"?, "limit"?}`, the
+    /// `limit` 1 to 1,000,000, and 1,000 when left out: a store of more items lists its first
+    /// 1,000 unless the filter asks for more.
     pub fn items_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["sku_prefix", "parent_sku", "limit"])?;
         let prefix = filter_str(&f, "sku_prefix")?.unwrap_or("");
@@ -1349,7 +1352,9 @@ impl Store {
     }
 
     /// QOH changes as a JSON array (sku, delta, qoh_after, reason, origin_cart_id, host_ref,
-    /// workstation, created_at); filter `{"sku"?, "limit"?}`, newest first.
+    /// workstation, created_at); filter `{"sku"?, "limit"?}`, newest first. The `limit` is 1 to
+    /// 1,000,000, and 1,000 when left out: the newest 1,000 changes unless the filter asks for
+    /// more.
     pub fn ledger_json(&self, filter_json: Option<&str>) -> Result<String> {
         let f = parse_filter(filter_json, &["sku", "limit"])?;
         let limit = filter_limit(&f)?;

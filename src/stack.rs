@@ -835,7 +835,9 @@ impl Store {
     /// state` (times in Unix milliseconds), oldest first. A waiting record's `next_attempt_at`
     /// is at least the end of its cart's pause (refused credentials, an outage's back-off, a
     /// wait the cart asked for) or of a manual run's hold, while one lasts. Filter `{"cart_id"?, "state"?,
-    /// "limit"?}` with `state` 1 (or `"pending"`) waiting, 2 (`"bypassed"`), 3 (`"uncertain"`).
+    /// "limit"?}` with `state` 1 (or `"pending"`) waiting, 2 (`"bypassed"`), 3 (`"uncertain"`),
+    /// and `limit` 1 to 1,000,000: 1,000 when left out, so a backlog past that lists its oldest
+    /// 1,000 unless the filter asks for more ([`Store::stack_count`] counts them all).
     ///
     /// Each record's `state` is `"pending"` or, while a controller sends it, `"leased"` (both
     /// [`StackState::Waiting`], which the filter also takes as `"waiting"`), `"bypassed"` or
