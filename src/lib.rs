@@ -27,9 +27,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every call returns [`Result`]: an error whose kind [`ErrorKind::is_retryable`] may be made
-//! again later as it was; the others need the input, the store's state or the owner to
-//! change first.
+//! Every call that can fail returns [`Result`] (a few that cannot, such as
+//! [`Store::stop_controller`] or [`Store::controller_status`], return their value alone): an
+//! error whose kind [`ErrorKind::is_retryable`] may be made again later as it was; the others
+//! need the input, the store's state or the owner to change first.
 
 pub mod adapter;
 pub mod carts;

@@ -451,8 +451,10 @@ pub trait CartAdapter: Send + Sync {
     /// Read one page of the cart's counts, starting at `cursor` (`None` = the first page).
     ///
     /// `limit` (500 today) is a hint: a page may hold more or fewer. The cursor is yours and
-    /// opaque to the library; a cursor that comes back again, or 10,000 empty pages in a row,
-    /// ends the run with an error (Get QOH applies no count of a listing it did not read to its end). SKUs are the order
+    /// opaque to the library; a cursor that comes back again, 10,000 empty pages in a row, or
+    /// 100 pages in a row each naming a next one but listing only SKUs listed before (a cart
+    /// that ignores the cursor), ends the run with an error (Get QOH applies no count of a
+    /// listing it did not read to its end). SKUs are the order
     /// manager's, matched exactly (case counts) after trimming blanks (where a cart lists
     /// both " P" and "P", the preflight and the drift report keep " P" apart); a SKU listed
     /// twice (or padded and not) is applied by Get QOH at neither place, and listed. A count that would take the item's
