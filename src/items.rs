@@ -1345,7 +1345,10 @@ impl Store {
     /// [`Store::adjust_qoh`] would skip as a duplicate. A reference that names another change
     /// (another SKU, delta, reason or origin cart: an order number two carts share, a host
     /// keying by order without its line) is refused, here as there: skipped as seen before,
-    /// that change would be lost without a word.
+    /// that change would be lost without a word. So is the same change asked with
+    /// [`Adjustment::send_to_web`] otherwise than it was made: skipped, a change made without
+    /// the carts and retried to reach them would never reach them (Send QOH brings the carts
+    /// to the store's count, whichever was meant).
     pub fn seen_before(&self, adjustment: &Adjustment) -> Result<bool> {
         let sku = adjustment.checked_sku()?;
         self.read(|c| seen_before(c, adjustment, sku))

@@ -413,3 +413,89 @@ fn open_options_defaults_and_a_workstation_checked_before_the_file_is_made() {
     assert_eq!(s.workstation(), "Till 2");
     assert_eq!(s.param("Workstation").unwrap(), "Till 2");
 }
+
+/// `Store::seen_before`: "A reference that names another change (another SKU, delta, reason
+/// or origin cart ...) is refused, here as there", and (added to its doc by this audit) the
+/// same change asked with `send_to_web` otherwise than it was made.
+#[test]
+fn seen_before_refuses_a_reference_naming_another_change() {
+    let f = store();
+    item(&f.store, "A", 5);
+    item(&f.store, "B", 5);
+    let sale = |sku: &str, n: i64| {
+        Adjustment::new(sku, Delta::new(n).unwrap(), Reason::PosSale).host_ref("ORD-9/1")
+    };
+    f.store.adjust_qoh(&sale("A", -1).send_to_web(false)).unwrap();
+    assert!(f.store.seen_before(&sale("A", -1).send_to_web(false)).unwrap());
+    let others = [
+        sale("B", -1).send_to_web(false),
+        sale("A", -2).send_to_web(false),
+        Adjustment::new("A", Delta::new(-1).unwrap(), Reason::OrderImport)
+            .host_ref("ORD-9/1")
+            .send_to_web(false),
+        sale("A", -1),
+    ];
+    for a in &others {
+        let e = f.store.seen_before(a).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Refused, "{a:?}: {e}");
+        assert_eq!(
+            f.store.adjust_qoh(a).unwrap_err().kind(),
+            ErrorKind::Refused,
+            "{a:?}"
+        );
+    }
+    assert_eq!(f.store.item_qoh("A").unwrap(), 4);
+    assert_eq!(f.store.item_qoh("B").unwrap(), 5);
+}
+
+/// `Store`: "A `Store` may be shared between threads (`&Store` is `Sync`); calls on one handle
+/// are serialised on its connection": changes made at once from several threads through one
+/// handle are each applied once.
+#[test]
+fn one_store_handle_is_shared_between_threads() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let f = store();
+    shareable(&f.store);
+    item(&f.store, "A", 1000);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..25 {
+                    adjust(&f.store, "A", -1, Reason::PosSale);
+                }
+            });
+        }
+    });
+    assert_eq!(f.store.item_qoh("A").unwrap(), 900);
+    let ledger: Vec<Value> = serde_json::from_str(&f.store.ledger_json(None).unwrap()).unwrap();
+    assert_eq!(ledger.len(), 100);
+}
+
+/// `Store::last_report`: "The report of this thread's last run, send, get or preflight on this
+/// handle (JSON); `None` when it made none yet, or its last one failed before it had done
+/// anything to report (an unreachable cart ...): never an earlier call's".
+#[test]
+fn last_report_is_this_threads_and_this_handles_and_never_an_earlier_calls() {
+    let f = store();
+    item(&f.store, "A", 3);
+    let shop = Arc::new(Mem::default());
+    shop.set("A", 0);
+    let c = custom_cart(&f.store, "mem", shop.clone(), None, None);
+    assert_eq!(f.store.last_report(), None, "none made yet");
+    let report = f.store.send_qoh(c, SendOptions::default(), None).unwrap();
+    assert_eq!(report.sent, 1);
+    let kept: Value = serde_json::from_str(&f.store.last_report().unwrap()).unwrap();
+    assert_eq!(kept["sent"], 1);
+    std::thread::scope(|s| {
+        s.spawn(|| assert_eq!(f.store.last_report(), None, "another thread's"));
+    });
+    assert_eq!(f.reopen().last_report(), None, "another handle's");
+    // A call that fails before it did anything leaves no report, not the send's.
+    let gone = Arc::new(RefusesThenGone {
+        calls: AtomicUsize::new(0),
+        gone_at_once: true,
+    });
+    let g = custom_cart(&f.store, "gone", gone, None, None);
+    f.store.send_qoh(g, SendOptions::default(), None).unwrap_err();
+    assert_eq!(f.store.last_report(), None);
+}
