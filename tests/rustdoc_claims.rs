@@ -499,3 +499,72 @@ fn last_report_is_this_threads_and_this_handles_and_never_an_earlier_calls() {
     f.store.send_qoh(g, SendOptions::default(), None).unwrap_err();
     assert_eq!(f.store.last_report(), None);
 }
+
+/// `Store::start_controller`: "Refused when one runs already on this handle";
+/// `Store::stop_controller`: "a no-op when none runs", and once stopped
+/// `Store::controller_status` is "the last one's"; a start after a stop runs again.
+#[test]
+fn a_second_background_controller_is_refused_and_a_stopped_ones_status_stays() {
+    let f = store();
+    f.store.stop_controller();
+    let idle = f.store.controller_status();
+    assert!(!idle.running && idle.passes == 0, "{idle:?}");
+    let shop = Arc::new(Mem::default());
+    shop.set("A", 5);
+    let c = custom_cart(&f.store, "mem", shop.clone(), Some("attribute"), None);
+    f.store.set_cart_sync(c, true).unwrap();
+    item(&f.store, "A", 5);
+    adjust(&f.store, "A", -1, Reason::PosSale);
+    let interval = std::time::Duration::from_millis(20);
+    f.store.start_controller(interval).unwrap();
+    let e = f.store.start_controller(interval).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+    wait_for("the background controller to send the sale", || {
+        f.store.stack_count(0, StackState::Waiting).unwrap() == 0
+    });
+    wait_for("a pass to be counted", || f.store.controller_status().passes > 0);
+    f.store.stop_controller();
+    let stopped = f.store.controller_status();
+    assert!(!stopped.running, "{stopped:?}");
+    assert!(stopped.passes > 0 && stopped.last_report.is_some(), "{stopped:?}");
+    assert_eq!(shop.get("A"), 4);
+    f.store.start_controller(interval).unwrap();
+    assert!(f.store.controller_status().running);
+    f.store.stop_controller();
+}
+
+/// A cart listing fixed counts, for Get QOH.
+struct Lists(Vec<(String, i64)>);
+
+impl CartAdapter for Lists {
+    takes_no_deltas!();
+    fn set_quantities(&self, _: &[QuantitySet]) -> Result<Vec<SendOutcome>, CartError> {
+        Err(CartError::Rejected("not in this test".into()))
+    }
+    fn fetch_quantities(&self, _: Option<&str>, _: u32) -> Result<QuantityPage, CartError> {
+        Ok(QuantityPage {
+            items: self.0.clone(),
+            next_cursor: None,
+        })
+    }
+}
+
+/// `CartAdapter::fetch_quantities`: "A count that would take the item's QOH outside 32 bits is
+/// listed as not applied" (the rest of the listing is applied).
+#[test]
+fn get_qoh_lists_a_count_past_32_bits_as_not_applied() {
+    let f = store();
+    item(&f.store, "A", 10);
+    item(&f.store, "B", 10);
+    let huge = i64::from(i32::MAX) + 100;
+    let shop = Arc::new(Lists(vec![("A".into(), huge), ("B".into(), 4)]));
+    let c = custom_cart(&f.store, "lists", shop, None, None);
+    let report = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
+    assert_eq!(f.store.item_qoh("A").unwrap(), 10, "{report:?}");
+    assert!(
+        report.not_applied.iter().any(|n| n.sku == "A"),
+        "{report:?}"
+    );
+    assert_eq!(report.updated, 1, "B is applied: {report:?}");
+    assert_ne!(f.store.item_qoh("B").unwrap(), 10);
+}
