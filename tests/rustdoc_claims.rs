@@ -158,7 +158,14 @@ fn secret_keys_are_told_by_the_documented_rule() {
     ] {
         assert!(is_secret_key(k), "{k}");
     }
-    for k in ["consumer_key", "url", "location_id", "keys", "monkey", "tokens"] {
+    for k in [
+        "consumer_key",
+        "url",
+        "location_id",
+        "keys",
+        "monkey",
+        "tokens",
+    ] {
         assert!(!is_secret_key(k), "{k}");
     }
 }
@@ -309,7 +316,10 @@ fn get_qoh_stopped_after_a_page_returns_its_report_and_has_applied_nothing() {
     });
     let c = custom_cart(&f.store, "paged", shop.clone(), None, None);
     let report = f.store.get_qoh(c, GetOptions::default(), None).unwrap();
-    let why = report.error.clone().expect("the report says why it stopped");
+    let why = report
+        .error
+        .clone()
+        .expect("the report says why it stopped");
     assert!(why.contains("nothing was applied"), "{why}");
     assert_eq!((report.updated, report.unchanged), (0, 0), "{report:?}");
     assert_eq!(f.store.item_qoh("A").unwrap(), 10, "page 1 was not applied");
@@ -365,7 +375,10 @@ fn send_qoh_stopped_after_the_cart_answered_returns_its_report() {
     assert_eq!(report.sent, 0, "{report:?}");
     assert!(report.error.is_some(), "{report:?}");
     assert_eq!(report.failures.len(), 1, "{report:?}");
-    assert!(report.failures[0].message.contains("no product"), "{report:?}");
+    assert!(
+        report.failures[0].message.contains("no product"),
+        "{report:?}"
+    );
     // A cart no request reached: an error of the call, the kind a retry may cure.
     let f2 = store();
     item(&f2.store, "A", 3);
@@ -425,8 +438,13 @@ fn seen_before_refuses_a_reference_naming_another_change() {
     let sale = |sku: &str, n: i64| {
         Adjustment::new(sku, Delta::new(n).unwrap(), Reason::PosSale).host_ref("ORD-9/1")
     };
-    f.store.adjust_qoh(&sale("A", -1).send_to_web(false)).unwrap();
-    assert!(f.store.seen_before(&sale("A", -1).send_to_web(false)).unwrap());
+    f.store
+        .adjust_qoh(&sale("A", -1).send_to_web(false))
+        .unwrap();
+    assert!(f
+        .store
+        .seen_before(&sale("A", -1).send_to_web(false))
+        .unwrap());
     let others = [
         sale("B", -1).send_to_web(false),
         sale("A", -2).send_to_web(false),
@@ -496,7 +514,9 @@ fn last_report_is_this_threads_and_this_handles_and_never_an_earlier_calls() {
         gone_at_once: true,
     });
     let g = custom_cart(&f.store, "gone", gone, None, None);
-    f.store.send_qoh(g, SendOptions::default(), None).unwrap_err();
+    f.store
+        .send_qoh(g, SendOptions::default(), None)
+        .unwrap_err();
     assert_eq!(f.store.last_report(), None);
 }
 
@@ -522,11 +542,16 @@ fn a_second_background_controller_is_refused_and_a_stopped_ones_status_stays() {
     wait_for("the background controller to send the sale", || {
         f.store.stack_count(0, StackState::Waiting).unwrap() == 0
     });
-    wait_for("a pass to be counted", || f.store.controller_status().passes > 0);
+    wait_for("a pass to be counted", || {
+        f.store.controller_status().passes > 0
+    });
     f.store.stop_controller();
     let stopped = f.store.controller_status();
     assert!(!stopped.running, "{stopped:?}");
-    assert!(stopped.passes > 0 && stopped.last_report.is_some(), "{stopped:?}");
+    assert!(
+        stopped.passes > 0 && stopped.last_report.is_some(),
+        "{stopped:?}"
+    );
     assert_eq!(shop.get("A"), 4);
     f.store.start_controller(interval).unwrap();
     assert!(f.store.controller_status().running);
@@ -567,4 +592,10 @@ fn get_qoh_lists_a_count_past_32_bits_as_not_applied() {
     );
     assert_eq!(report.updated, 1, "B is applied: {report:?}");
     assert_ne!(f.store.item_qoh("B").unwrap(), 10);
+    // `Reason::Other`: "Anything else, including a pull from a cart (Get QOH)"; `get_qoh`: "as
+    // a QOH change from that cart".
+    let ledger: Vec<Value> =
+        serde_json::from_str(&f.store.ledger_json(Some(r#"{"sku":"B"}"#)).unwrap()).unwrap();
+    assert_eq!(ledger[0]["reason"], Reason::Other.code(), "{ledger:?}");
+    assert_eq!(ledger[0]["origin_cart_id"], c, "{ledger:?}");
 }
