@@ -2,6 +2,38 @@
 //! truth audit of the doc comments, 2026-12-05): each test quotes the promise and names the
 //! item it is made on. Where the audit found a doc comment promising other than the code does
 //! and the code was right, the comment was corrected and the test asserts the corrected text.
+//!
+//! Promises checked and where each is asserted (`file::test`, or `here` for this file):
+//! - `ErrorKind::is_retryable`: rust_trial, here (every kind); its JSON names: here.
+//! - `Delta::new` bounds: bad_input, rust_trial, here. `Reason`/`StackState::from_code`: here.
+//! - `Adjustment::check`, `host_ref` trimmed, `seen_before` refusals: here; `send_to_web` with
+//!   `host_ref` retries: rules (send_to_web section); refusals inside a host transaction:
+//!   bad_input::every_refused_adjustment_inside_a_host_transaction_leaves_the_rest_of_it_intact.
+//! - `Store::open_with` refusals: bad_input (memory, `cache=shared`, `nolock`, `mode=ro`);
+//!   `OpenOptions` defaults and its workstation check: here.
+//! - `Store` shared between threads: here; `begin`/`commit`, network calls refused, the
+//!   controller not seeing the transaction: bad_input::a_host_transaction_*.
+//! - `last_report`: here, dotnet_trial (a refused call). Listing limits and order: here
+//!   (`stack_list_json`'s bad limit: bad_input).
+//! - `stack_retry`/`stack_discard` kinds, `stack_history_count` refusal: here; with a Send
+//!   QOH's count in doubt: killed_count_idle_cart, record_ids; `prune_stack_history`:
+//!   year_of_trading, controller; `retire_cart`/`delete_cart`: retire_cart, bad_input.
+//! - `start_controller`/`hold_shared_lock_between_passes` intervals: rust_trial, controller;
+//!   a second start refused, a stopped one's status: here; `last_error_kind`: controller,
+//!   readme_claims_a.
+//! - `is_secret_key`, `Cart::setting`/`level`/`info`/`config_version`: here; a new cart's
+//!   box off, an update keeping it: readme_claims_a, level_switch_review.
+//! - `SendReport::error`, `GetReport::error` (both corrected): here, rules (Get QOH pages).
+//! - `Progress`: rules (rule7_progress_callback_cancels_between_batches and the Get QOH
+//!   callbacks), rust_trial, readme_claims_b; report caps of 1,000: report_bounds,
+//!   report_lists, mutation_audit_s36.
+//! - `fetch_quantities`: pages that never end, rules::a_cart_whose_pages_never_end_*;
+//!   negative counts, rules::rule8_get_qoh_takes_padded_skus_and_negative_counts_as_they_are;
+//!   past 32 bits: here. `read_lag`: read_lag; `describe`: describe_on_demand;
+//!   `begin_manual_run`: drift_repair and the platform adapter tests.
+//! - `SendOutcome`/`CartError` as the controller reads them (`Retry` with and without a
+//!   wait, `RateLimited`, `Unauthorized`'s pause, `Rejected`'s bypass, `Ambiguous` per
+//!   `UpdateMode`): controller, adapter_contract, fault_matrix, http_edges, conformance.
 
 #[macro_use]
 mod common;

@@ -240,7 +240,8 @@ pub enum SendOutcome {
         qoh: Option<i64>,
     },
     /// Try again later. With `after`, the cart asked to wait (a rate limit): the record waits
-    /// that long and, as for a 429 (rule 10), no attempt is counted; without, the try counts
+    /// that long (at least a second: a wait of 0 would be asked again at once) and, as for a
+    /// 429 (rule 10), no attempt is counted; without, the try counts
     /// as an attempt and the record backs off. It means the change was not applied: one that
     /// may have been is [`SendOutcome::Uncertain`]. A delta to a cart without keys would
     /// otherwise be applied twice; for a set (Send QOH), the waiting records its count
