@@ -13,8 +13,10 @@
  *   256 bytes). NULL only where a function says optional.
  * - Text out is (char *buf, int32_t len, int32_t *needed): *needed (bytes including the NUL)
  *   is written, when needed is not NULL, whenever the call has its text, also when the buffer
- *   is too small (a call that fails before it has any leaves it); buf = NULL with len = 0 only asks the size and
- *   returns INVSYNC_OK; a buffer too small returns INVSYNC_BUFFER_TOO_SMALL and nothing is
+ *   is too small (a call that fails before it has any leaves it, and so does one given a bad
+ *   buffer: len < 0 is INVSYNC_INVALID_ARGUMENT, buf = NULL with len > 0
+ *   INVSYNC_NULL_POINTER); buf = NULL with len = 0 only asks the size and returns
+ *   INVSYNC_OK; a buffer too small returns INVSYNC_BUFFER_TOO_SMALL and nothing is
  *   written to buf. Calls that do work (run, send, get) do it whatever the buffer; read their
  *   report again with invsync_last_report().
  * - Other out parameters are written only on success.
@@ -207,9 +209,11 @@ int32_t INVSYNC_CALL invsync_abi_version(void);
  * Copies the calling thread's last failure message (empty when no call failed yet) into
  * `buf`. It names the function and what was at fault and never contains a secret.
  *
- * Buffers: `needed` (bytes with the NUL) is written when not NULL; `buf = NULL, len = 0` asks
- * the size; a too-small buffer gets nothing and the call returns
- * `INVSYNC_BUFFER_TOO_SMALL`. This call never replaces the message it reads.
+ * Buffers: `needed` (bytes with the NUL) is written when not NULL, unless the buffer is
+ * refused (`len` negative: `INVSYNC_INVALID_ARGUMENT`; `buf` NULL with `len` not 0:
+ * `INVSYNC_NULL_POINTER`), which leaves it; `buf = NULL, len = 0` asks the size; a
+ * too-small buffer gets nothing and the call returns `INVSYNC_BUFFER_TOO_SMALL`. This call
+ * never replaces the message it reads, even when it fails.
  *
  * # Safety
  * `buf` is NULL or writable for `len` bytes; `needed` is NULL or writable.

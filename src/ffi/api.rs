@@ -21,9 +21,11 @@ pub extern "C" fn invsync_abi_version() -> i32 {
 /// Copies the calling thread's last failure message (empty when no call failed yet) into
 /// `buf`. It names the function and what was at fault and never contains a secret.
 ///
-/// Buffers: `needed` (bytes with the NUL) is written when not NULL; `buf = NULL, len = 0` asks
-/// the size; a too-small buffer gets nothing and the call returns
-/// `INVSYNC_BUFFER_TOO_SMALL`. This call never replaces the message it reads.
+/// Buffers: `needed` (bytes with the NUL) is written when not NULL, unless the buffer is
+/// refused (`len` negative: `INVSYNC_INVALID_ARGUMENT`; `buf` NULL with `len` not 0:
+/// `INVSYNC_NULL_POINTER`), which leaves it; `buf = NULL, len = 0` asks the size; a
+/// too-small buffer gets nothing and the call returns `INVSYNC_BUFFER_TOO_SMALL`. This call
+/// never replaces the message it reads, even when it fails.
 ///
 /// # Safety
 /// `buf` is NULL or writable for `len` bytes; `needed` is NULL or writable.
