@@ -341,7 +341,8 @@ int32_t INVSYNC_CALL invsync_cart_save(invsync_store *store,
 
 /**
  * Ticks (`on` = 1) or clears (`on` = 0) a cart's *Synchronize Inventory* box; any other
- * value is `INVSYNC_INVALID_ARGUMENT`. Queuing for the cart starts at once.
+ * value is `INVSYNC_INVALID_ARGUMENT`. Queuing for the cart starts at once. Ticking it for a
+ * cart without real-time sync (`capabilities.realtime` `none`) is `INVSYNC_REFUSED`.
  * Where the call makes real-time changes start going to a cart a manual run holds, and that
  * is owed a correction (what a Get QOH or an imported order left it counting), it is
  * `INVSYNC_BUSY` and changes nothing.
@@ -414,8 +415,9 @@ int32_t INVSYNC_CALL invsync_cart_retire(invsync_store *store, int32_t cart_id, 
 int32_t INVSYNC_CALL invsync_item_upsert(invsync_store *store, const char *item_json);
 
 /**
- * Copies items as a JSON array into `buf`. `filter_json` is optional (NULL: the first 1000
- * items): `{"sku_prefix"?, "parent_sku"?, "limit"?}`.
+ * Copies items as a JSON array into `buf`, by SKU. `filter_json` is optional (NULL: the first
+ * 1000 items): `{"sku_prefix"?, "parent_sku"?, "limit"?}` (`limit` 1 to 1000000; 1000 when
+ * not given).
  *
  * Buffers: as `invsync_last_error`. NULL: `store` required; `filter_json` optional. Thread
  * safety: any thread.
@@ -530,7 +532,8 @@ int32_t INVSYNC_CALL invsync_item_qoh(invsync_store *store, const char *sku, int
 /**
  * Copies QOH changes (newest first) as a JSON array into `buf`: sku, delta, qoh_after,
  * reason, origin_cart_id, host_ref, workstation, created_at (Unix ms). `filter_json` is
- * optional: `{"sku"?, "limit"?}`.
+ * optional: `{"sku"?, "limit"?}` (`limit` 1 to 1000000; without one, NULL included, the
+ * newest 1000 only).
  *
  * Buffers: as `invsync_last_error`. NULL: `store` required; `filter_json` optional. Thread
  * safety: any thread.
@@ -605,7 +608,7 @@ int32_t INVSYNC_CALL invsync_stack_count(invsync_store *store, int32_t cart_id, 
  * (times as Unix milliseconds; a waiting record's `next_attempt_at` is at least the end of
  * its cart's pause or a manual run's hold, while one lasts). `filter_json` is optional: `{"cart_id"?, "state"?, "limit"?}`,
  * `state` 1 waiting, 2 bypassed, 3 uncertain, or the name a record shows (`"pending"`, `"bypassed"`,
- * `"uncertain"`).
+ * `"uncertain"`); `limit` 1 to 1000000 (without one, NULL included, the oldest 1000 only).
  *
  * Buffers: as `invsync_last_error`. NULL: `store` required; `filter_json` optional. Thread
  * safety: any thread.
@@ -659,9 +662,9 @@ int32_t INVSYNC_CALL invsync_stack_discard(invsync_store *store, int32_t record_
  * this one sent nothing, and `remaining` still counts what waits. `INVSYNC_REFUSED` inside a
  * host transaction.
  *
- * Buffers: as `invsync_last_error` (`buf = NULL, len = 0, needed = NULL` runs without a
- * report). NULL: `store` required. Thread safety: any thread; the call blocks while it talks
- * to the carts.
+ * Buffers: as `invsync_last_error` (`buf = NULL, len = 0, needed = NULL` runs without
+ * copying the report, which is kept for `invsync_last_report` all the same). NULL: `store`
+ * required. Thread safety: any thread; the call blocks while it talks to the carts.
  *
  * # Safety
  * `store` is NULL or a live handle; `buf` is NULL or writable for `len` bytes; `needed` is
@@ -675,7 +678,9 @@ int32_t INVSYNC_CALL invsync_stack_run(invsync_store *store,
 
 /**
  * Starts the stack controller on a background thread of this handle, a pass every
- * `interval_ms` (1 to 3600000). `INVSYNC_REFUSED` when one runs already.
+ * `interval_ms` (1 to 3600000). `INVSYNC_REFUSED` when one runs already, and inside a host
+ * transaction while one stopped in it (`invsync_controller_stop`) still ends: commit or roll
+ * back first.
  *
  * NULL: `store` required. Thread safety: any thread; the controller uses its own connection
  * and never calls back into the host.
