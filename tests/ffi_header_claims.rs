@@ -671,6 +671,13 @@ mod with_a_cart {
         Web { f, emu, cart }
     }
 
+    /// `invsync_emulator_stop`: "NULL is a no-op".
+    #[test]
+    fn stopping_a_null_emulator_is_a_no_op() {
+        // SAFETY: NULL is allowed.
+        unsafe { invsync_emulator_stop(ptr::null_mut()) };
+    }
+
     /// `invsync_cart_upsert`: "A new cart starts with *Synchronize Inventory* off", and
     /// ticking it for a cart without real-time sync is refused.
     #[test]
