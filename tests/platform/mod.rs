@@ -401,6 +401,14 @@ pub fn read_request<R: std::io::BufRead>(reader: &mut R) -> Option<(String, Vec<
 /// headers name a `content-type` or a `content-length` of their own (a proxy's page, a body
 /// cut short).
 pub fn serve(mut answer: impl FnMut(&str, &str, &str) -> Reply + Send + 'static) -> String {
+    serve_or_drop(move |method, target, body| Some(answer(method, target, body)))
+}
+
+/// [`serve`], where an answer of `None` closes the connection without a word (an answer lost
+/// on the way: nothing tells the client whether the request was acted on).
+pub fn serve_or_drop(
+    mut answer: impl FnMut(&str, &str, &str) -> Option<Reply> + Send + 'static,
+) -> String {
     use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -415,7 +423,10 @@ pub fn serve(mut answer: impl FnMut(&str, &str, &str) -> Reply + Send + 'static)
             let mut parts = first.split_whitespace();
             let method = parts.next().unwrap_or("").to_owned();
             let target = parts.next().unwrap_or("").to_owned();
-            let (status, headers, json) = answer(&method, &target, &body);
+            let Some((status, headers, json)) = answer(&method, &target, &body) else {
+                let _ = reader.into_inner().shutdown(std::net::Shutdown::Both);
+                continue;
+            };
             let mut out = format!("HTTP/1.1 {status} X\r\n");
             for (name, value) in [
                 ("content-type", "application/json".to_owned()),
