@@ -10,6 +10,7 @@
 mod platform;
 
 use inventory_sync::emulator::Mode;
+use platform::medusa_fake::Medusa;
 use platform::*;
 use serde_json::{json, Value};
 
@@ -107,62 +108,29 @@ fn an_over_long_name_is_cut_not_refused() {
 
 /// Medusa: an inventory item is named from its variant's product `title` and its own
 /// `title`, with the variant's option values (each with its option's `title`) as attributes,
-/// which Medusa answers only when the listing asks for the item's `variants` (as this fake
-/// shop does); a product's only variant made without options is named by its product.
+/// which Medusa answers only when the listing asks for the item's `variants` (as the shared
+/// stand-in does); a product's only variant made without options is named by its product.
 #[test]
 fn medusa_new_products_carry_their_titles_and_options() {
     let dir = tempfile::tempdir().unwrap();
     let store = inventory_sync::Store::open(dir.path().join("store.db")).unwrap();
-    let url = serve(move |method, target, _body| {
-        let path = target.split('?').next().unwrap_or("");
-        let query = target.split_once('?').map_or("", |(_, q)| q);
-        let asks_variants = query.contains("variants.product.title")
-            && query.contains("variants.options.option.title");
-        let level = |id: &str, stocked: i64| {
-            json!([{"id": format!("ilev_{id}"), "inventory_item_id": id,
-                    "location_id": MEDUSA_LOCATION,
-                    "stocked_quantity": stocked, "reserved_quantity": 0}])
-        };
-        let with = |mut item: Value, variants: Value| {
-            if asks_variants {
-                item["variants"] = variants;
-            }
-            item
-        };
-        match (method, path) {
-            ("GET", p) if p == format!("/admin/stock-locations/{MEDUSA_LOCATION}") => (
-                200,
-                vec![],
-                json!({"stock_location": {"id": MEDUSA_LOCATION}}).to_string(),
-            ),
-            ("GET", "/admin/inventory-items") => (
-                200,
-                vec![],
-                json!({"inventory_items": [
-                    with(json!({"id": "iitem_1", "sku": "TEE-M", "title": "M / Red",
-                                "location_levels": level("iitem_1", 4)}),
-                         json!([{"title": "M / Red", "product": {"title": "T-shirt"},
-                                 "options": [
-                                     {"value": "M", "option": {"title": "Size"}},
-                                     {"value": "Red", "option": {"title": "Colour"}}]}])),
-                    with(json!({"id": "iitem_2", "sku": "MUG", "title": "Default variant",
-                                "location_levels": level("iitem_2", 7)}),
-                         json!([{"title": "Default variant", "product": {"title": "Mug"},
-                                 "options": [{"value": "Default option value",
-                                              "option": {"title": "Default option"}}]}])),
-                ], "count": 2, "offset": 0, "limit": 50})
-                .to_string(),
-            ),
-            _ => (404, vec![], r#"{"message":"not found"}"#.into()),
-        }
-    });
-    let cart = store
-        .upsert_cart_json(
-            &json!({"name": "Medusa", "adapter": "medusa", "url": url,
-                    "api_key": MEDUSA_KEY, "location_id": MEDUSA_LOCATION})
-            .to_string(),
-        )
-        .unwrap();
+    let m = Medusa::start(&[("iitem_1", "TEE-M", 4), ("iitem_2", "MUG", 7)]);
+    m.describe(
+        "iitem_1",
+        "M / Red",
+        json!([{"title": "M / Red", "product": {"title": "T-shirt"},
+                "options": [
+                    {"value": "M", "option": {"title": "Size"}},
+                    {"value": "Red", "option": {"title": "Colour"}}]}]),
+    );
+    m.describe(
+        "iitem_2",
+        "Default variant",
+        json!([{"title": "Default variant", "product": {"title": "Mug"},
+                "options": [{"value": "Default option value",
+                             "option": {"title": "Default option"}}]}]),
+    );
+    let cart = store.upsert_cart_json(&m.cart_json().to_string()).unwrap();
     let options = inventory_sync::GetOptions {
         force: true,
         create_new: true,
