@@ -1,6 +1,6 @@
-//! The Medusa adapter through the store, against a loopback stand-in for Medusa v2's admin
-//! API (the inventory-items list, the location-levels batch, one stock location, email and
-//! password login), with faults queued per request: answers lost or refused, a write applied
+//! The Medusa adapter through the store, against the shared loopback stand-in for Medusa v2's
+//! admin API (`platform::medusa_fake`: the inventory-items list, the location-levels batch,
+//! one stock location, email and password login), with faults queued per request: answers lost or refused, a write applied
 //! and answered otherwise, a key revoked, items deleted or created while Get QOH pages. `tests/medusa_it.rs` runs a real Medusa
 //! where one can be installed; these run everywhere.
 #![cfg(feature = "emulator")]
@@ -15,360 +15,35 @@ use inventory_sync::secret::Secret;
 use inventory_sync::{
     Adjustment, CartId, Delta, GetOptions, Reason, SendOptions, StackState, Store,
 };
+use platform::medusa_fake::{Asked, Fault, Medusa, WriteAnswer};
 use platform::scripted::Scripted;
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use platform::MEDUSA_LOCATION as LOCATION;
+use serde_json::json;
 use std::time::Duration;
 
-/// The stock location the stand-in has.
-const LOCATION: &str = "sloc_main";
-
-#[derive(Clone, Copy, Debug)]
-enum Fault {
-    /// Read the next GET of inventory items and close the connection without an answer
-    /// (nothing changes).
-    DropGet,
-    /// Answer the next POST with this status and body (nothing applied).
-    PostAnswer(u16, &'static str),
-    /// Apply the next batch POST, then answer it with this status and body (a router in front
-    /// of Medusa that gave up after forwarding the request: Heroku's answers 503).
-    ApplyThen(u16, &'static str),
-    /// Apply the next batch POST, then change each level it wrote by this many units (a
-    /// fulfilment landing right after it), then answer with this status and body.
-    ApplyChangeThen(i64, u16, &'static str),
-    /// Apply the next batch POST; then this many units of each item it wrote are shipped (a
-    /// fulfilment: stocked and reserved fall alike), and where the flag is set Medusa's undo
-    /// then writes back the stocked count read before the write (erasing the shipment's
-    /// change); then answer with this status and body.
-    ApplyFulfilThen(i64, bool, u16, &'static str),
-    /// Apply the next batch POST and answer it; from then on every admin request is 401 (the
-    /// secret API key was revoked meanwhile).
-    RevokeAfterPost,
-    /// After the next unfiltered list page is served, delete this inventory item (the owner
-    /// deletes a product while Get QOH pages).
-    DeleteAfterPage(&'static str),
-    /// After every unfiltered list page, create an inventory item (a product import running):
-    /// its id sorts after every other, as Medusa's do (they sort by creation).
-    GrowAfterEveryPage,
+/// A cart on `m` at `location`, its real-time sync on.
+fn medusa_cart(m: &Medusa, store: &Store, location: &str) -> CartId {
+    medusa_cart_sending(m, store, location, 50)
 }
 
-#[derive(Default)]
-struct State {
-    /// Item id → (SKU, its level at LOCATION as (stocked, reserved)).
-    items: BTreeMap<String, (String, Option<(i64, i64)>)>,
-    /// Levels the batch endpoint created at other locations, as Medusa's batch workflow does
-    /// (it does not check that a location exists): (item id, location) → stocked.
-    elsewhere: BTreeMap<(String, String), i64>,
-    faults: VecDeque<Fault>,
-    /// Writes answered (batch POSTs, and POSTs a fault answered).
-    posts: usize,
-    /// Whether the API key was revoked: every admin request is 401.
-    revoked: bool,
+/// The same, sending batches of up to `max` records.
+fn medusa_cart_sending(m: &Medusa, store: &Store, location: &str, max: u32) -> CartId {
+    let mut json = m.cart_json();
+    json["location_id"] = json!(location);
+    json["max_items_to_send"] = json!(max);
+    let id = store.upsert_cart_json(&json.to_string()).unwrap();
+    store.set_cart_sync(id, true).unwrap();
+    id
 }
 
-struct Medusa {
-    url: String,
-    state: Arc<Mutex<State>>,
+/// A batch write applied, then answered `status` with `body`.
+fn apply_then(status: u16, body: &str) -> Fault {
+    Fault::Answer(WriteAnswer::applied(status, body))
 }
 
-impl Medusa {
-    fn start() -> Medusa {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let state = shared.clone();
-                std::thread::spawn(move || serve(conn, &state));
-            }
-        });
-        Medusa { url, state }
-    }
-
-    fn add(&self, id: &str, sku: &str, stocked: i64) {
-        self.add_held(id, sku, stocked, 0);
-    }
-
-    fn add_held(&self, id: &str, sku: &str, stocked: i64, reserved: i64) {
-        let mut s = self.state.lock().unwrap();
-        s.items
-            .insert(id.into(), (sku.into(), Some((stocked, reserved))));
-    }
-
-    fn reserved(&self, id: &str) -> Option<i64> {
-        self.state.lock().unwrap().items[id].1.map(|l| l.1)
-    }
-
-    /// The owner gives item `id` another SKU.
-    fn rename(&self, id: &str, sku: &str) {
-        self.state.lock().unwrap().items.get_mut(id).unwrap().0 = sku.into();
-    }
-
-    fn stocked(&self, id: &str) -> Option<i64> {
-        self.state.lock().unwrap().items[id].1.map(|l| l.0)
-    }
-
-    fn fault(&self, f: Fault) {
-        self.state.lock().unwrap().faults.push_back(f);
-    }
-
-    fn posts(&self) -> usize {
-        self.state.lock().unwrap().posts
-    }
-
-    fn set_stocked(&self, id: &str, stocked: i64) {
-        let mut s = self.state.lock().unwrap();
-        let e = s.items.get_mut(id).unwrap();
-        e.1 = Some((stocked, e.1.map_or(0, |l| l.1)));
-    }
-
-    /// A cart on this backend at `location`, its real-time sync on.
-    fn cart(&self, store: &Store, location: &str) -> CartId {
-        self.cart_sending(store, location, 50)
-    }
-
-    /// The same, sending batches of up to `max` records.
-    fn cart_sending(&self, store: &Store, location: &str, max: u32) -> CartId {
-        let id = store
-            .upsert_cart_json(
-                &json!({"name": "Medusa", "adapter": "medusa", "url": self.url,
-                        "api_key": "sk_test_secret_1234", "location_id": location,
-                        "max_items_to_send": max})
-                .to_string(),
-            )
-            .unwrap();
-        store.set_cart_sync(id, true).unwrap();
-        id
-    }
-}
-
-fn serve(conn: TcpStream, state: &Mutex<State>) {
-    let mut out = conn.try_clone().unwrap();
-    let mut reader = BufReader::new(conn);
-    while let Some((method, target, body)) = read_request(&mut reader) {
-        let answer = answer(&mut state.lock().unwrap(), &method, &target, &body);
-        let Some((status, body)) = answer else {
-            let _ = out.shutdown(std::net::Shutdown::Both);
-            return;
-        };
-        let head = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            body.len()
-        );
-        if out.write_all(head.as_bytes()).is_err() || out.write_all(body.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-/// (method, target, body) of the next request on a keep-alive connection.
-fn read_request(r: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
-    let mut line = String::new();
-    if r.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((n, v)) = h.split_once(':') {
-            if n.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().ok()?;
-            }
-        }
-    }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some((method, target, body))
-}
-
-/// A query's value, percent-decoded.
-fn decoded(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn level(id: &str, location: &str, stocked: i64, reserved: i64) -> Value {
-    json!({"id": format!("ilev_{id}"), "inventory_item_id": id, "location_id": location,
-           "stocked_quantity": stocked, "reserved_quantity": reserved,
-           "incoming_quantity": 0, "available_quantity": stocked - reserved})
-}
-
-/// The answer to one request; `None` closes the connection without one.
-fn answer(st: &mut State, method: &str, target: &str, body: &[u8]) -> Option<(u16, String)> {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if st.revoked && path.starts_with("/admin/") {
-        let refused = json!({"type": "unauthorized", "message": "Unauthorized"});
-        return Some((401, refused.to_string()));
-    }
-    match (method, st.faults.front().copied()) {
-        ("GET", Some(Fault::DropGet)) if path == "/admin/inventory-items" => {
-            st.faults.pop_front();
-            return None;
-        }
-        ("POST", Some(Fault::PostAnswer(status, body))) => {
-            st.faults.pop_front();
-            st.posts += 1;
-            return Some((status, body.to_owned()));
-        }
-        _ => {}
-    }
-    let not_found = || {
-        Some((
-            404,
-            json!({"type": "not_found", "message": "Not found"}).to_string(),
-        ))
-    };
-    match (method, path) {
-        ("POST", "/auth/user/emailpass") => Some((200, json!({"token": "jwt-1"}).to_string())),
-        ("GET", p) if p.starts_with("/admin/stock-locations/") => {
-            let id = &p["/admin/stock-locations/".len()..];
-            if id != LOCATION {
-                return not_found();
-            }
-            Some((200, json!({"stock_location": {"id": id}}).to_string()))
-        }
-        ("GET", "/admin/inventory-items") => {
-            let (mut ids, mut skus) = (Vec::new(), Vec::new());
-            let (mut offset, mut limit) = (0usize, 50usize);
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let (n, v) = (decoded(n), decoded(v));
-                match n.as_str() {
-                    "id[]" | "id" => ids.push(v),
-                    "sku[]" | "sku" => skus.push(v),
-                    "offset" => offset = v.parse().unwrap(),
-                    "limit" => limit = v.parse().unwrap(),
-                    _ => {}
-                }
-            }
-            let all: Vec<Value> = st
-                .items
-                .iter()
-                .filter(|(id, (sku, _))| {
-                    (ids.is_empty() || ids.contains(id)) && (skus.is_empty() || skus.contains(sku))
-                })
-                .map(|(id, (sku, l))| {
-                    let levels: Vec<Value> =
-                        l.iter().map(|(s, r)| level(id, LOCATION, *s, *r)).collect();
-                    json!({"id": id, "sku": sku, "location_levels": levels})
-                })
-                .collect();
-            let count = all.len();
-            let page: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
-            if ids.is_empty() && skus.is_empty() {
-                match st.faults.front().copied() {
-                    Some(Fault::DeleteAfterPage(id)) => {
-                        st.faults.pop_front();
-                        st.items.remove(id);
-                    }
-                    Some(Fault::GrowAfterEveryPage) => {
-                        let n = st.items.len();
-                        let id = format!("iitem_z{n:05}");
-                        st.items.insert(id, (format!("NEW-{n}"), Some((1, 0))));
-                    }
-                    _ => {}
-                }
-            }
-            let answer = json!({"inventory_items": page, "count": count, "offset": offset,
-                                "limit": limit});
-            Some((200, answer.to_string()))
-        }
-        ("POST", "/admin/inventory-items/location-levels/batch") => {
-            st.posts += 1;
-            let b: Value = serde_json::from_slice(body).unwrap();
-            let (mut created, mut updated) = (Vec::new(), Vec::new());
-            for (part, out) in [("create", &mut created), ("update", &mut updated)] {
-                for u in b[part].as_array().into_iter().flatten() {
-                    let id = u["inventory_item_id"].as_str().unwrap().to_owned();
-                    let stocked = u["stocked_quantity"].as_i64().unwrap();
-                    let location = u["location_id"].as_str().unwrap().to_owned();
-                    if location != LOCATION {
-                        st.elsewhere.insert((id.clone(), location.clone()), stocked);
-                        out.push(level(&id, &location, stocked, 0));
-                        continue;
-                    }
-                    let entry = st.items.get_mut(&id).unwrap();
-                    let (before, reserved) = entry.1.unwrap_or((0, 0));
-                    entry.1 = Some((stocked, reserved));
-                    // As a real Medusa 2 answers: the stocked count written beside the
-                    // available count from before the write.
-                    let mut written = level(&id, LOCATION, stocked, reserved);
-                    written["available_quantity"] = json!(before - reserved);
-                    out.push(written);
-                }
-            }
-            let answer = json!({"created": created, "updated": updated, "deleted": []});
-            match st.faults.front().copied() {
-                Some(Fault::ApplyThen(status, body)) => {
-                    st.faults.pop_front();
-                    Some((status, body.to_owned()))
-                }
-                Some(Fault::ApplyFulfilThen(units, undo, status, body)) => {
-                    st.faults.pop_front();
-                    for l in created.iter().chain(&updated) {
-                        let id = l["inventory_item_id"].as_str().unwrap();
-                        let before = l["available_quantity"].as_i64().unwrap()
-                            + l["reserved_quantity"].as_i64().unwrap();
-                        if let Some((_, Some((stocked, reserved)))) = st.items.get_mut(id) {
-                            *stocked -= units;
-                            *reserved -= units;
-                            if undo {
-                                *stocked = before;
-                            }
-                        }
-                    }
-                    Some((status, body.to_owned()))
-                }
-                Some(Fault::ApplyChangeThen(change, status, body)) => {
-                    st.faults.pop_front();
-                    for l in created.iter().chain(&updated) {
-                        let id = l["inventory_item_id"].as_str().unwrap();
-                        if let Some((_, Some((stocked, _)))) = st.items.get_mut(id) {
-                            *stocked += change;
-                        }
-                    }
-                    Some((status, body.to_owned()))
-                }
-                Some(Fault::RevokeAfterPost) => {
-                    st.faults.pop_front();
-                    st.revoked = true;
-                    Some((200, answer.to_string()))
-                }
-                _ => Some((200, answer.to_string())),
-            }
-        }
-        _ => not_found(),
-    }
+/// A POST answered `status` with `body`, nothing applied.
+fn post_answer(status: u16, body: &str) -> Fault {
+    Fault::Answer(WriteAnswer::not_applied(status, body))
 }
 
 /// The owner moves a SKU to a new inventory item, renaming the old one's (a product made
@@ -378,21 +53,18 @@ fn answer(st: &mut State, method: &str, target: &str, body: &[u8]) -> Option<(u1
 #[test]
 fn a_sale_of_a_sku_moved_to_another_inventory_item_goes_to_that_item() {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add("iitem_1", "TEE", 10);
-    m.cart(&f.store, LOCATION);
+    medusa_cart(&m, &f.store, LOCATION);
     item(&f.store, "TEE", 10);
     adjust(&f.store, "TEE", -1, Reason::PosSale);
     drain(&f.store);
-    assert_eq!(m.stocked("iitem_1"), Some(9));
+    assert_eq!(m.stocked("iitem_1"), 9);
     m.rename("iitem_1", "TEE-OLD");
     m.add("iitem_2", "TEE", 9);
     adjust(&f.store, "TEE", -1, Reason::PosSale);
     drain(&f.store);
-    assert_eq!(
-        (m.stocked("iitem_1"), m.stocked("iitem_2")),
-        (Some(9), Some(8))
-    );
+    assert_eq!((m.stocked("iitem_1"), m.stocked("iitem_2")), (9, 8));
 }
 
 /// A lost answer to the read that comes before a delta's write changed nothing: the batch
@@ -400,17 +72,17 @@ fn a_sale_of_a_sku_moved_to_another_inventory_item_goes_to_that_item() {
 #[test]
 fn a_lost_answer_to_the_read_before_a_write_is_tried_again_not_uncertain() {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add("iitem_1", "TEE-M", 10);
     m.add("iitem_2", "TEE-L", 10);
-    let cart = m.cart(&f.store, LOCATION);
+    let cart = medusa_cart(&m, &f.store, LOCATION);
     item(&f.store, "TEE-M", 10);
     item(&f.store, "TEE-L", 10);
     adjust(&f.store, "TEE-M", -1, Reason::PosSale);
     adjust(&f.store, "TEE-L", -2, Reason::PosSale);
-    m.fault(Fault::DropGet);
+    m.fault(Fault::DropRead);
     f.store.run_stack(None).unwrap();
-    assert_eq!(m.posts(), 0, "no write reached Medusa");
+    assert_eq!(m.asked(Asked::Write), 0, "no write reached Medusa");
     assert_eq!(
         f.store.stack_count(cart, StackState::Uncertain).unwrap(),
         0,
@@ -418,10 +90,7 @@ fn a_lost_answer_to_the_read_before_a_write_is_tried_again_not_uncertain() {
         stack(&f.store, None)
     );
     drain(&f.store);
-    assert_eq!(
-        (m.stocked("iitem_1"), m.stocked("iitem_2")),
-        (Some(9), Some(8))
-    );
+    assert_eq!((m.stocked("iitem_1"), m.stocked("iitem_2")), (9, 8));
 }
 
 /// Send QOH whose reads lose their answers three times wrote nothing: the sale waiting for
@@ -429,17 +98,17 @@ fn a_lost_answer_to_the_read_before_a_write_is_tried_again_not_uncertain() {
 #[test]
 fn send_qoh_whose_reads_get_no_answer_keeps_the_waiting_sale() {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add("iitem_1", "TEE-M", 10);
-    let cart = m.cart(&f.store, LOCATION);
+    let cart = medusa_cart(&m, &f.store, LOCATION);
     item(&f.store, "TEE-M", 10);
     adjust(&f.store, "TEE-M", -3, Reason::PosSale);
     for _ in 0..3 {
-        m.fault(Fault::DropGet);
+        m.fault(Fault::DropRead);
     }
     let r = f.store.send_qoh(cart, SendOptions { force: true }, None);
-    m.state.lock().unwrap().faults.clear();
-    assert_eq!(m.posts(), 0, "Medusa was never written: {r:?}");
+    m.clear_faults();
+    assert_eq!(m.asked(Asked::Write), 0, "Medusa was never written: {r:?}");
     assert_eq!(
         f.store.stack_count(cart, StackState::Waiting).unwrap(),
         1,
@@ -447,7 +116,7 @@ fn send_qoh_whose_reads_get_no_answer_keeps_the_waiting_sale() {
         stack(&f.store, None)
     );
     drain(&f.store);
-    assert_eq!(m.stocked("iitem_1"), Some(7));
+    assert_eq!(m.stocked("iitem_1"), 7);
 }
 
 /// A `location_id` Medusa does not have (a typo, a deleted location): Send QOH writes
@@ -457,10 +126,10 @@ fn send_qoh_whose_reads_get_no_answer_keeps_the_waiting_sale() {
 #[test]
 fn a_stock_location_medusa_does_not_have_is_named_and_nothing_is_written_there() {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add("iitem_1", "TEE-M", 4);
     item(&f.store, "TEE-M", 10);
-    let cart = m.cart(&f.store, "sloc_typo");
+    let cart = medusa_cart(&m, &f.store, "sloc_typo");
     adjust(&f.store, "TEE-M", -1, Reason::PosSale);
     let e = f
         .store
@@ -483,13 +152,12 @@ fn a_stock_location_medusa_does_not_have_is_named_and_nothing_is_written_there()
                 .is_some_and(|r| r.contains("sloc_typo")),
         "{records:#?}"
     );
-    let st = m.state.lock().unwrap();
+    let elsewhere = m.shop().elsewhere.clone();
     assert!(
-        st.elsewhere.is_empty() && st.posts == 0,
-        "{:?}",
-        st.elsewhere
+        elsewhere.is_empty() && m.asked(Asked::Write) == 0,
+        "{elsewhere:?}"
     );
-    assert_eq!(st.items["iitem_1"].1, Some((4, 0)));
+    assert_eq!((m.stocked("iitem_1"), m.reserved("iitem_1")), (4, 0));
 }
 
 /// A maintenance page answering the login (200, no token) is an outage: the sale waits and
@@ -497,7 +165,7 @@ fn a_stock_location_medusa_does_not_have_is_named_and_nothing_is_written_there()
 #[test]
 fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add("iitem_1", "TEE-M", 10);
     let cart = f
         .store
@@ -511,7 +179,7 @@ fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
     f.store.set_cart_sync(cart, true).unwrap();
     item(&f.store, "TEE-M", 10);
     adjust(&f.store, "TEE-M", -1, Reason::PosSale);
-    m.fault(Fault::PostAnswer(200, "<html>We'll be right back</html>"));
+    m.fault(post_answer(200, "<html>We'll be right back</html>"));
     f.store.run_stack(None).unwrap();
     assert_eq!(
         f.store.stack_count(cart, StackState::Bypassed).unwrap(),
@@ -520,7 +188,7 @@ fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
         stack(&f.store, None)
     );
     drain(&f.store);
-    assert_eq!(m.stocked("iitem_1"), Some(9));
+    assert_eq!(m.stocked("iitem_1"), 9);
 }
 
 /// Medusa with TEE-M (inventory item `iitem_1`) stocked 10 with `held` reserved, a store in
@@ -528,9 +196,9 @@ fn a_maintenance_page_at_login_is_an_outage_not_a_refusal() {
 /// return).
 fn tee_with_change(held: i64, delta: i64) -> (Fixture, Medusa, CartId) {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add_held("iitem_1", "TEE-M", 10, held);
-    let cart = m.cart(&f.store, LOCATION);
+    let cart = medusa_cart(&m, &f.store, LOCATION);
     item(&f.store, "TEE-M", 10);
     let reason = if delta > 0 {
         Reason::Return
@@ -549,18 +217,13 @@ fn tee_with_change(held: i64, delta: i64) -> (Fixture, Medusa, CartId) {
 #[test]
 fn a_routers_503_after_a_forwarded_write_leaves_the_sale_uncertain() {
     let (f, m, cart) = tee_with_change(0, -1);
-    m.fault(Fault::ApplyThen(
+    m.fault(apply_then(
         503,
         "<!DOCTYPE html><html><head><title>Application Error</title></head></html>",
     ));
     drain(&f.store);
-    assert_eq!(
-        m.stocked("iitem_1"),
-        Some(9),
-        "{:#?}",
-        stack(&f.store, None)
-    );
-    assert_eq!(m.posts(), 1, "written once");
+    assert_eq!(m.stocked("iitem_1"), 9, "{:#?}", stack(&f.store, None));
+    assert_eq!(m.asked(Asked::Write), 1, "written once");
     assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 1);
 }
 
@@ -582,30 +245,21 @@ const MEDUSA_500: &str =
 #[test]
 fn medusas_own_500_to_a_write_is_settled_by_reading_the_level_back() {
     // (faults, stocked at the end, writes, uncertain at the end)
-    let cases: [(&[Fault], i64, usize, i64); 4] = [
-        (&[Fault::ApplyThen(500, MEDUSA_500)], 9, 1, 0),
-        (&[Fault::PostAnswer(500, MEDUSA_500)], 9, 2, 0),
-        (&[Fault::ApplyChangeThen(-2, 500, MEDUSA_500)], 7, 1, 1),
-        (
-            &[Fault::ApplyThen(500, MEDUSA_500), Fault::DropGet],
-            9,
-            1,
-            1,
-        ),
+    let cases: [(Vec<Fault>, i64, usize, i64); 4] = [
+        (vec![apply_then(500, MEDUSA_500)], 9, 1, 0),
+        (vec![post_answer(500, MEDUSA_500)], 9, 2, 0),
+        (vec![Fault::ApplyChangeThen(-2, 500, MEDUSA_500)], 7, 1, 1),
+        (vec![apply_then(500, MEDUSA_500), Fault::DropRead], 9, 1, 1),
     ];
     for (faults, stocked, writes, uncertain) in cases {
         let (f, m, cart) = tee_with_change(0, -1);
-        for fault in faults {
-            m.fault(*fault);
+        for fault in &faults {
+            m.fault(fault.clone());
         }
         drain(&f.store);
         let records = stack(&f.store, None);
-        assert_eq!(
-            m.stocked("iitem_1"),
-            Some(stocked),
-            "{faults:?}: {records:#?}"
-        );
-        assert_eq!(m.posts(), writes, "{faults:?}: {records:#?}");
+        assert_eq!(m.stocked("iitem_1"), stocked, "{faults:?}: {records:#?}");
+        assert_eq!(m.asked(Asked::Write), writes, "{faults:?}: {records:#?}");
         assert_eq!(
             f.store.stack_count(cart, StackState::Uncertain).unwrap(),
             uncertain,
@@ -638,8 +292,12 @@ fn a_fulfilment_in_the_window_of_a_500_is_not_read_as_nothing_applied() {
         m.fault(Fault::ApplyFulfilThen(1, undo, 500, MEDUSA_500));
         drain(&f.store);
         let records = stack(&f.store, None);
-        assert_eq!(m.reserved("iitem_1"), Some(2), "the fulfilment landed");
-        assert_eq!(m.posts(), 1, "{delta} {undo}: written once: {records:#?}");
+        assert_eq!(m.reserved("iitem_1"), 2, "the fulfilment landed");
+        assert_eq!(
+            m.asked(Asked::Write),
+            1,
+            "{delta} {undo}: written once: {records:#?}"
+        );
         assert_eq!(
             f.store.stack_count(cart, StackState::Uncertain).unwrap(),
             1,
@@ -653,27 +311,23 @@ fn a_fulfilment_in_the_window_of_a_500_is_not_read_as_nothing_applied() {
 #[test]
 fn a_500_in_a_call_of_two_requests_settles_each_item() {
     for (fault, posts) in [
-        (Fault::ApplyThen(500, MEDUSA_500), 2),
-        (Fault::PostAnswer(500, MEDUSA_500), 3),
+        (apply_then(500, MEDUSA_500), 2),
+        (post_answer(500, MEDUSA_500), 3),
     ] {
         let f = store();
-        let m = Medusa::start();
-        let cart = m.cart_sending(&f.store, LOCATION, 150);
+        let m = Medusa::start(&[]);
+        let cart = medusa_cart_sending(&m, &f.store, LOCATION, 150);
         for n in 0..150 {
             m.add(&format!("iitem_{n:03}"), &format!("SKU-{n:03}"), 10);
             item(&f.store, &format!("SKU-{n:03}"), 10);
             adjust(&f.store, &format!("SKU-{n:03}"), -1, Reason::PosSale);
         }
-        m.fault(fault);
+        m.fault(fault.clone());
         drain(&f.store);
         for n in 0..150 {
-            assert_eq!(
-                m.stocked(&format!("iitem_{n:03}")),
-                Some(9),
-                "{fault:?} item {n}"
-            );
+            assert_eq!(m.stocked(&format!("iitem_{n:03}")), 9, "{fault:?} item {n}");
         }
-        assert_eq!(m.posts(), posts, "{fault:?}");
+        assert_eq!(m.asked(Asked::Write), posts, "{fault:?}");
         assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 0);
     }
 }
@@ -686,19 +340,19 @@ fn a_500_in_a_call_of_two_requests_settles_each_item() {
 #[test]
 fn a_key_revoked_between_two_writes_counts_no_attempt_and_leaves_nothing_in_doubt() {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     for i in 0..150 {
         m.add(&format!("iitem_{i:03}"), &format!("SKU-{i:03}"), 10);
         item(&f.store, &format!("SKU-{i:03}"), 10);
     }
-    let cart = m.cart_sending(&f.store, LOCATION, 150);
+    let cart = medusa_cart_sending(&m, &f.store, LOCATION, 150);
     for i in 0..150 {
         adjust(&f.store, &format!("SKU-{i:03}"), -1, Reason::PosSale);
     }
-    m.fault(Fault::RevokeAfterPost);
+    m.fault(Fault::RevokeAfterWrite);
     f.store.run_stack(None).unwrap();
-    assert_eq!(m.posts(), 1, "one write landed");
-    assert_eq!(m.stocked("iitem_000"), Some(9));
+    assert_eq!(m.asked(Asked::Write), 1, "one write landed");
+    assert_eq!(m.stocked("iitem_000"), 9);
     assert_eq!(f.store.stack_count(cart, StackState::Uncertain).unwrap(), 0);
     let records = stack(&f.store, Some(&format!(r#"{{"cart_id":{cart}}}"#)));
     assert_eq!(records.len(), 50, "the first 100 applied: {records:#?}");
@@ -715,7 +369,7 @@ fn a_key_revoked_between_two_writes_counts_no_attempt_and_leaves_nothing_in_doub
 /// real-time changes do not go to: a Get QOH's.
 fn catalogue(n: usize) -> (Fixture, Medusa, CartId) {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     for i in 0..n {
         m.add(&format!("iitem_{i:03}"), &format!("SKU-{i:03}"), 10);
         item(&f.store, &format!("SKU-{i:03}"), 10);
@@ -748,7 +402,7 @@ fn forced_get(f: &Fixture, cart: CartId) -> inventory_sync::GetReport {
 fn get_qoh_reads_every_item_while_one_is_deleted_between_pages() {
     let (f, m, cart) = catalogue(202);
     m.set_stocked("iitem_200", 7);
-    m.fault(Fault::DeleteAfterPage("iitem_000"));
+    m.delete_while_listed("iitem_000");
     let report = forced_get(&f, cart);
     assert_eq!(f.store.item_qoh("SKU-200").unwrap(), 7, "{report:?}");
     assert_eq!(
@@ -766,7 +420,7 @@ fn get_qoh_reads_every_item_while_one_is_deleted_between_pages() {
 fn get_qoh_finishes_while_items_are_created() {
     let (f, m, cart) = catalogue(450);
     m.set_stocked("iitem_300", 7);
-    m.fault(Fault::GrowAfterEveryPage);
+    m.grow_while_listed();
     let report = forced_get(&f, cart);
     assert_eq!(report.error.as_deref(), None, "{report:?}");
     assert_eq!(f.store.item_qoh("SKU-300").unwrap(), 7, "{report:?}");
@@ -783,14 +437,14 @@ fn a_sale_refused_below_zero_goes_again_with_the_correction_that_follows_it() {
     let f = store();
     f.store.set_param("RetryBaseMs", "600000").unwrap();
     f.store.set_param("RetryMaxMs", "600000").unwrap();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add("iitem_w", "W", 10);
     item(&f.store, "W", 10);
-    let cart = m.cart(&f.store, LOCATION);
+    let cart = medusa_cart(&m, &f.store, LOCATION);
     m.set_stocked("iitem_w", 2);
     adjust(&f.store, "W", -5, Reason::PosSale);
     drain(&f.store);
-    assert_eq!(m.stocked("iitem_w"), Some(2), "nothing written");
+    assert_eq!(m.stocked("iitem_w"), 2, "nothing written");
     // Its back-off over when the order is imported.
     rusqlite::Connection::open(f.store.path())
         .unwrap()
@@ -808,7 +462,7 @@ fn a_sale_refused_below_zero_goes_again_with_the_correction_that_follows_it() {
             m.stocked("iitem_w"),
             f.store.stack_count(cart, StackState::Bypassed).unwrap()
         ),
-        (Some(0), 0),
+        (0, 0),
         "{:?}",
         stack(&f.store, None)
     );
@@ -820,11 +474,11 @@ fn a_sale_refused_below_zero_goes_again_with_the_correction_that_follows_it() {
 #[test]
 fn two_changes_of_one_inventory_item_in_one_call_both_reach_it() {
     let f = store();
-    let m = Medusa::start();
+    let m = Medusa::start(&[]);
     m.add("iitem_w", "W", 10);
     item(&f.store, "W", 10);
     item(&f.store, "W-OLD", 10);
-    let cart = m.cart(&f.store, LOCATION);
+    let cart = medusa_cart(&m, &f.store, LOCATION);
     f.store
         .set_web_fields(cart, "W-OLD", r#"{"remote_ref":"iitem_w"}"#)
         .unwrap();
@@ -833,7 +487,7 @@ fn two_changes_of_one_inventory_item_in_one_call_both_reach_it() {
     adjust(&f.store, "W", -1, Reason::PosSale);
     adjust(&f.store, "W-OLD", -2, Reason::PosSale);
     drain(&f.store);
-    assert_eq!(m.stocked("iitem_w"), Some(7), "{:?}", stack(&f.store, None));
+    assert_eq!(m.stocked("iitem_w"), 7, "{:?}", stack(&f.store, None));
     assert_eq!(f.store.stack_count(cart, StackState::Waiting).unwrap(), 0);
 }
 
@@ -846,11 +500,11 @@ fn a_send_qoh_sets_one_inventory_item_once() {
     // W-OLD's 9 replaced W's 2, both reported sent).
     for max in [50, 1] {
         let f = store();
-        let m = Medusa::start();
+        let m = Medusa::start(&[]);
         m.add("iitem_w", "W", 0);
         item(&f.store, "W", 2);
         item(&f.store, "W-OLD", 9);
-        let cart = m.cart_sending(&f.store, LOCATION, max);
+        let cart = medusa_cart_sending(&m, &f.store, LOCATION, max);
         f.store.set_cart_sync(cart, false).unwrap();
         f.store
             .set_web_fields(cart, "W-OLD", r#"{"remote_ref":"iitem_w"}"#)
@@ -862,7 +516,7 @@ fn a_send_qoh_sets_one_inventory_item_once() {
         assert_eq!((r.sent, r.failed), (1, 1), "{max}: {r:?}");
         assert_eq!(r.failures[0].sku, "W-OLD", "{r:?}");
         assert!(r.failures[0].message.contains("item W's"), "{r:?}");
-        assert_eq!(m.stocked("iitem_w"), Some(2), "{max}");
+        assert_eq!(m.stocked("iitem_w"), 2, "{max}");
     }
 }
 
