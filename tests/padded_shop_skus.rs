@@ -109,8 +109,10 @@ fn a_bigcommerce_sku_on_two_products_lands_on_no_wrong_one() {
 
 // ---------------------------------------------------------------------------------------
 // Medusa, on the shared loopback stand-in for its admin API (`platform::medusa_fake`):
-// `sku[]` and `id[]` compare exactly (as PostgreSQL does), `q` finds the text anywhere in a
-// SKU, case aside, and the location-levels batch writes stocked counts.
+// `sku[]` and `id[]` compare exactly (as PostgreSQL does), read as Medusa 2 on Express
+// 4.22.1 reads them (more than 20 values refused 400, a lone value split on commas), `q`
+// finds the text anywhere in a SKU, case aside, and the location-levels batch writes stocked
+// counts. The request counts below are today's, lookups of 20 SKUs at most.
 
 /// A store on its own, with `items`, SynchQOH on and no back-off (the fixture's, without an
 /// emulator).
