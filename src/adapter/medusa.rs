@@ -44,7 +44,7 @@
 //!
 //! Medusa's admin API has no relative stock change and no compare-and-set, so the adapter
 //! reports [`UpdateMode::Absolute`] and a real-time delta is: read the levels (one `GET` per
-//! [`LOOKUP_VALUES`] items), add the delta to `stocked_quantity`, write them with the batch
+//! 20 items, as Express 4.22.0–4.22.1 take no more values of one query key), add the delta to `stocked_quantity`, write them with the batch
 //! endpoint, and verify by the levels its answer shows (an item it leaves out is read back). A change Medusa records between our read and our write
 //! is overwritten: that window is the time of one request, well under a second on loopback.
 //! Placing an order changes only `reserved_quantity`, which we do not write; but a
