@@ -4,6 +4,8 @@
 //! limit and order, parameters of one handle only, a host transaction refusing every call that
 //! talks to a cart, and the controller's and the stack run's documented outcomes.
 
+mod documented;
+
 use inventory_sync::ffi::*;
 use std::ffi::{c_char, c_void, CString};
 use std::ptr;
@@ -335,16 +337,7 @@ fn closing_null_is_a_no_op() {
 #[test]
 fn parameters_have_their_defaults_a_bad_value_changes_nothing_and_two_are_the_handles() {
     let f = Fx::new();
-    for (name, default) in [
-        ("SynchQOH", "false"),
-        ("BypassAfterAttempts", "10"),
-        ("RetryBaseMs", "1000"),
-        ("RetryMaxMs", "300000"),
-        ("LeaseMs", "60000"),
-        ("StackMode", "local"),
-        ("StackHistoryDays", "90"),
-        ("PassIntervalMs", "0"),
-    ] {
+    for &(name, default) in documented::PARAM_DEFAULTS {
         assert_eq!(f.param(name), default, "{name}");
     }
     assert!(!f.param("Workstation").is_empty());
@@ -501,18 +494,7 @@ fn listings_keep_their_documented_order_and_default_limit() {
     assert!(recs
         .windows(2)
         .all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64()));
-    for key in [
-        "id",
-        "cart_id",
-        "sku",
-        "delta",
-        "reason",
-        "created_at",
-        "attempts",
-        "next_attempt_at",
-        "last_response",
-        "state",
-    ] {
+    for key in documented::STACK_LIST_KEYS {
         assert!(recs[0].get(key).is_some(), "stack key {key}: {}", recs[0]);
     }
     assert_eq!(list(stack, Some(r#"{"state":1}"#)), recs);

@@ -6,6 +6,7 @@
 
 #[macro_use]
 mod common;
+mod documented;
 mod ffi_text;
 
 use common::*;
@@ -44,16 +45,7 @@ fn stderr(out: &Output) -> String {
 fn a_new_store_has_the_documented_parameter_defaults_and_refuses_what_it_does_not_know() {
     let dir = tempfile::tempdir().unwrap();
     let store = inventory_sync::Store::open(dir.path().join("store.db")).unwrap();
-    for (name, default) in [
-        ("SynchQOH", "false"),
-        ("BypassAfterAttempts", "10"),
-        ("RetryBaseMs", "1000"),
-        ("RetryMaxMs", "300000"),
-        ("LeaseMs", "60000"),
-        ("StackMode", "local"),
-        ("StackHistoryDays", "90"),
-        ("PassIntervalMs", "0"),
-    ] {
+    for &(name, default) in documented::PARAM_DEFAULTS {
         assert_eq!(store.param(name).unwrap(), default, "{name}");
     }
     let s = store.settings().unwrap();

@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod common;
+mod documented;
 
 use common::*;
 use inventory_sync::adapter::{
@@ -715,18 +716,7 @@ fn rule12_the_stack_listing_shows_the_troubleshooting_columns() {
     item(&f.store, "L", 2);
     adjust(&f.store, "L", 3, Reason::Receiving);
     let r = &stack(&f.store, None)[0];
-    for key in [
-        "id",
-        "cart_id",
-        "sku",
-        "delta",
-        "reason",
-        "created_at",
-        "attempts",
-        "next_attempt_at",
-        "last_response",
-        "state",
-    ] {
+    for key in documented::STACK_LIST_KEYS {
         assert!(r.get(key).is_some(), "missing {key} in {r}");
     }
     assert_eq!(
