@@ -36,7 +36,8 @@
  *   convention, named by INVSYNC_CALL (__cdecl on 32-bit Windows, where a host built with
  *   MSVC /Gz or /Gr would otherwise take them as stdcall or fastcall; empty elsewhere).
  *   Declare a progress callback INVSYNC_CALL too. 32-bit Windows (VBA): each function f also
- *   exists as f_std, stdcall, same parameters; see bindings/vba.
+ *   exists as f_std, stdcall, same parameters (but the test-only emulator functions); see
+ *   bindings/vba.
  * - Functions under INVSYNC_EMULATOR are for tests only (a loopback cart) and exist only in a
  *   library built with the cargo feature "emulator".
  */
