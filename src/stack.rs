@@ -496,7 +496,7 @@ impl SqliteStack {
     /// Opens its own connection to the store file at `path`, which must exist.
     pub fn open(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
         let conn = store::connect_existing(path, options)?;
-        let close_after_work = shares_page_cache(&conn)?;
+        let close_after_work = sql::shares_page_cache(&conn)?;
         Ok(SqliteStack {
             conn: Mutex::new(Some(conn)),
             path: path.to_owned(),
@@ -553,18 +553,6 @@ impl SqliteStack {
         self.wait_out_busy
             .store(wait, std::sync::atomic::Ordering::Relaxed);
     }
-}
-
-/// Whether this build of SQLite keeps one page cache for every connection of the process (its
-/// memory management compiled in, as libsqlite3-sys does unless `LIBSQLITE3_FLAGS` says
-/// otherwise).
-fn shares_page_cache(c: &Connection) -> Result<bool> {
-    Ok(c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_compile_options
-                        WHERE compile_options = 'ENABLE_MEMORY_MANAGEMENT')",
-        [],
-        |r| r.get(0),
-    )?)
 }
 
 fn lease_on(c: &Connection, n: &NextLease<'_>, now: i64) -> Result<Lease> {

@@ -3649,6 +3649,18 @@ pub(crate) fn shared_lock_release(c: &Connection, holder: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether this build of SQLite keeps one page cache for every connection of the process (its
+/// memory management compiled in, as libsqlite3-sys does unless `LIBSQLITE3_FLAGS` says
+/// otherwise). (In `src/stack.rs` until 2026-12-05: the one SQL outside this module, which
+/// DESIGN §5 keeps here, for the PostgreSQL backend to follow.)
+pub(crate) fn shares_page_cache(c: &Connection) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_compile_options
+                        WHERE compile_options = 'ENABLE_MEMORY_MANAGEMENT')",
+        [],
+        |r| r.get(0),
+    )?)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
