@@ -13,17 +13,40 @@
 //!                        │  sent without a key and no answer: cannot be re-sent blindly
 //!                        └──────────────────────────────────────────────▶ uncertain
 //!   pending ── Send QOH reads the item's absolute count ───────────────▶ superseded (leaves)
+//!   pending ── a refused change and the item's later ones cancel out ──▶ netted (leaves)
+//!   pending / bypassed ── may be on the cart, and only its key would tell ─▶ uncertain
 //!   bypassed / uncertain ── operator retry ─▶ pending;  ── discard ─▶ leaves
 //! ```
+//!
+//! The line before the operator's holds back, for the owner to check the cart, a change that
+//! may already be on it where a re-send could not be told from it: the cart's adapter is
+//! replaced (the new one does not know the old one's keys), a lease of a send to a cart
+//! without keys lapsed before its answer was settled, or a Send QOH ended before it recorded
+//! whether the cart took a count that included the change (changes that cancel out there
+//! leave as superseded instead).
+//!
+//! [`transition`] is the one place that decides what a *send's result* does to its group.
+//! The other moves are not decided there (a departure from DESIGN §7's "enforced in one
+//! place", since the state machine was written): the operator's retry and discard, Send
+//! QOH's superseding and the holds of the line above are written by the storage module
+//! (`store::sql`) where the event happens, in the transaction of what caused it.
 //!
 //! Records are sent in *send groups*: on first lease, the pending records of one (cart, item,
 //! workstation) become one group with a random idempotency key and their net change, saved
 //! before the first attempt; every retry re-sends exactly that payload under that key, and
-//! records that arrive later form a new group. A group's outcome settles all its members.
+//! records that arrive later form a new group. Departures from DESIGN §4: a group is per
+//! workstation too (a local controller sends only its own workstation's records, and a
+//! shared one groups one workstation's changes of an item only up to another's made between
+//! them, so each cart gets an item's changes in the order they were made); the first attempts
+//! of a lease are saved as one batch row with a random key and a random 48-bit salt, each
+//! item's key derived from them (the batch key's last 12 hex digits replaced by the item's
+//! id XOR the salt: as random as a key of its own, never repeated by a row id or a restored
+//! backup), and an item gets a group row of its own only if its send fails; and a change a
+//! cart without keys refused as it stands goes again with the item's changes made since,
+//! netted in ([`Verdict::Refused`]). A group's outcome settles all its members.
 //! "Leased" is a group holding a live lease token; a result is settled only under the token
 //! that leased it, so a controller whose lease expired (crashed, or merely slow) cannot
-//! overwrite what the next controller did. [`transition`] is the one place that decides a
-//! group's next state.
+//! overwrite what the next controller did.
 
 use crate::carts::{Cart, CartId};
 use crate::error::{Error, Result};
