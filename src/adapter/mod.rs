@@ -2,7 +2,15 @@
 //!
 //! An adapter owns the HTTP (or other) details of one cart and nothing else: it never retries
 //! on its own and never touches the store. The stack controller owns retries, back-off, leases
-//! and bookkeeping; manual sync owns batching.
+//! and bookkeeping; manual sync owns batching. Within one call a built-in adapter sends again
+//! only what the cart answered it did not process, never a write whose answer was lost: a
+//! request refused as too large (413) goes again in smaller parts (below), and a Shopify
+//! change Shopify answers that an earlier attempt under its key failed
+//! (`PREVIOUS_ATTEMPT_FAILED`: nothing applied under it) goes again at once under the key's
+//! next generation. (DESIGN §8 says adapters "never retry on their own"; these two apply nothing
+//! twice and spare the item an attempt.)
+//! A built-in adapter may also wait before a request to stay within the cart's published
+//! budget (Shopify's cost, BigCommerce's quota): pacing, not a retry.
 //!
 //! # The contract of a call
 //!
