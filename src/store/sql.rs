@@ -3661,6 +3661,7 @@ pub(crate) fn shares_page_cache(c: &Connection) -> Result<bool> {
         |r| r.get(0),
     )?)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
