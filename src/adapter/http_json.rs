@@ -11,7 +11,7 @@
 //!   results with `applied`, `conflict` (with the current `qoh`), `unknown_sku`, `rejected`.
 //! - 429 with `Retry-After` (seconds) and 5xx mean "try later"; 401/403 pause the cart; any
 //!   other 4xx is permanent for the batch, but 408, 421 and 425, which say the request was not
-//!   processed and may be sent again (counted as attempts, as a 5xx).
+//!   processed and may be sent again, are "try later" too (counted as attempts, as a 5xx).
 //! - A `sku` is the store's, compared exactly: case, accents and every character count. A
 //!   server that looks SKUs up under a collation that ignores case or accents (MySQL's
 //!   default, `utf8mb4_0900_ai_ci` or WordPress's `utf8mb4_unicode_ci`) must compare them
@@ -20,6 +20,34 @@
 //!   whose sales would both land on one product, and whose Send QOH counts would both be set
 //!   there, the last one winning. The conformance check's checks of unknown SKUs try it
 //!   (from 2026-12-05).
+//!
+//! # Where this adapter departs from §9a's letter
+//!
+//! Each toward not losing a change, nor applying one twice; a plugin written to §9a's letter
+//! works with all of them (`tests/http_json_protocol_audit.rs` holds the adapter to §9a
+//! against a cart written from §9a alone). What the failure table below adds to §9a's status
+//! rules is listed there.
+//! - `{url}` gets a trailing `/` when it has none, and the first page is asked without a
+//!   `cursor` (`qoh?limit=N`); each next page with exactly the `next_cursor` the last gave.
+//!   Get QOH asks `limit=500`; a plugin may serve fewer (its own page size) and name a
+//!   `next_cursor`.
+//! - A page must end the listing with `next_cursor: null`. A *full* page (as many items as
+//!   `limit` asked) without the field, or with `""`, is refused as malformed (it may have
+//!   more behind it); a shorter page, or one longer than asked, without it or with `""` is
+//!   the last.
+//! - A `next_cursor` must differ from every one the listing gave before: one that comes
+//!   back (a constant "scroll id") stops Get QOH, the drift report and the preflight with
+//!   "the cart's pages do not end", as do 10,000 empty pages in a row, or 100 pages in a row
+//!   listing only SKUs listed before ([`CartAdapter::fetch_quantities`]).
+//! - A write's result matched to no key sent: an adjustment is sent again under its key; a
+//!   count is in doubt ([`SendOutcome::Uncertain`]). A `conflict` without the current `qoh`
+//!   is taken as not set ([`SendOutcome::Retry`]). An adjustment's status outside the protocol is sent again under its key
+//!   (bypassed after the attempts); a set's is in doubt.
+//! - A 429's wait is at least a second (`Retry-After: 0` at a window's edge would otherwise
+//!   have every pass ask again at once); one without `Retry-After` waits the back-off. Neither
+//!   counts an attempt (rule 10).
+//! - Counts written as text or with a zero fraction (`"6"`, `"6.0000"`, `6.0`) are read;
+//!   JSON after a byte-order mark or PHP notices is read.
 //!
 //! # Why `duplicate` counts as applied
 //!

@@ -25,6 +25,12 @@
 //!   last SKU of the previous page; `limit` defaults to 100 and is capped at 1000.
 //! - With a token set ([`Emulator::set_token`]), a request without
 //!   `Authorization: Bearer <token>` answers 401.
+//!
+//! It is more lenient than §9a on what it is sent, so it does not prove the adapter's requests
+//! exact: it takes a `GET qoh` without `limit` (100), a set without `expected` (as null), a
+//! body without `Content-Type: application/json`, and the `Bearer` scheme in any letter case
+//! with spaces around the token. `tests/http_json_protocol_audit.rs` checks the requests
+//! against a cart written from §9a alone.
 
 mod bigcommerce;
 mod shopify;
