@@ -5,6 +5,8 @@
 //! controller, Send QOH, Get QOH) where the statement is about what happens to a change; on
 //! the adapter alone where it is about one answer.
 
+mod platform;
+
 use inventory_sync::adapter::http_json::HttpJsonAdapter;
 use inventory_sync::adapter::{CartAdapter, QuantitySet, SendOutcome};
 use inventory_sync::{Adjustment, CartId, Delta, GetOptions, Reason, SendOptions, Store};
@@ -143,7 +145,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let (n, v) = p.split_once('=').unwrap_or((p, ""));
-                (form_decode(n), form_decode(v))
+                (platform::form_decode(n), platform::form_decode(v))
             })
             .collect(),
         headers,
@@ -180,25 +182,6 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(answer.as_bytes());
     let _ = stream.flush();
-}
-
-/// `application/x-www-form-urlencoded` decoding, as a plugin's framework does it.
-fn form_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
 }
 
 /// §9a, literally.

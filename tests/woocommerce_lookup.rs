@@ -197,29 +197,12 @@ struct FakeShop {
     log: Log,
 }
 
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
 fn param(target: &str, name: &str) -> Option<String> {
     let query = target.split_once('?')?.1;
-    query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(decode))
+    query.split('&').find_map(|kv| {
+        kv.strip_prefix(&format!("{name}="))
+            .map(platform::form_decode)
+    })
 }
 
 fn entry_json(e: &Entry, cat: &[Entry]) -> Value {

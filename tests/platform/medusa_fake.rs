@@ -331,23 +331,6 @@ impl Medusa {
     }
 }
 
-fn decoded(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
 /// A query string as qs parses it: each field's values, `sku` and `sku[]` alike.
 struct Params(BTreeMap<String, Vec<String>>);
 
@@ -367,9 +350,9 @@ impl Params {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let n = decoded(n);
+            let n = super::form_decode(n);
             let n = n.strip_suffix("[]").unwrap_or(&n).to_owned();
-            out.entry(n).or_default().push(decoded(v));
+            out.entry(n).or_default().push(super::form_decode(v));
         }
         Params(out)
     }

@@ -366,6 +366,26 @@ pub fn send_qoh_sets_one_record_once(mode: Mode) {
 /// A fake shop's answer: (status, extra headers, JSON body).
 pub type Reply = (u16, Vec<(String, String)>, String);
 
+/// A query string's name or value decoded as `application/x-www-form-urlencoded` (`+` a space,
+/// `%XX` a byte), as a cart's web framework reads it.
+pub fn form_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 3 <= b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
 /// Reads one HTTP/1.1 request from `reader`: its request line (empty when the client sent
 /// none) and its body, as long as its `Content-Length` says. `None` when no request line came.
 pub fn read_request<R: std::io::BufRead>(reader: &mut R) -> Option<(String, Vec<u8>)> {
