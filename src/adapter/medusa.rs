@@ -44,9 +44,11 @@
 //!
 //! Medusa's admin API has no relative stock change and no compare-and-set, so the adapter
 //! reports [`UpdateMode::Absolute`] and a real-time delta is: read the levels (one `GET` per
-//! 20 items, as Express 4.22.0–4.22.1 take no more values of one query key), add the delta to `stocked_quantity`, write them with the batch
-//! endpoint, and verify by the levels its answer shows (an item it leaves out is read back). A change Medusa records between our read and our write
-//! is overwritten: that window is the time of one request, well under a second on loopback.
+//! 20 items, as Express 4.22.0–4.22.1 take no more values of one query key), add the delta to
+//! `stocked_quantity`, write them with the batch endpoint, and verify by the levels its answer
+//! shows (an item it leaves out is read back). A change Medusa records between our read and
+//! our write is overwritten: that window is the time of one request, well under a second on
+//! loopback.
 //! Placing an order changes only `reserved_quantity`, which we do not write; but a
 //! fulfilment takes the shipped units off `stocked_quantity` and drops their reservation
 //! (core-flows' create-fulfillment runs `adjustInventoryLevelsStep`), and a received return
@@ -111,8 +113,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-/// Items per lookup and per batch write (Medusa names no limit; this keeps URLs and
-/// transactions small).
+/// Items per batch write (Medusa names no limit; this keeps transactions small). Lookups name
+/// at most 20 SKUs or ids a request (the module docs say why).
 pub const MAX_BATCH: usize = 100;
 /// Values of one `sku[]` or `id[]` filter in a lookup. Express 4.22.0 and 4.22.1 (a Medusa 2
 /// installed from December 2025 to May 2026 keeps them in its lockfile) parse a query with qs
