@@ -1,7 +1,7 @@
 //! The [`CartAdapter`] trait: how the library talks to one web cart.
 //!
-//! An adapter owns the HTTP (or other) details of one cart and nothing else: it never retries
-//! on its own and never touches the store. The stack controller owns retries, back-off, leases
+//! An adapter owns the HTTP (or other) details of one cart and nothing else: it leaves
+//! retries to the controller (but for the two sends again below) and never touches the store. The stack controller owns retries, back-off, leases
 //! and bookkeeping; manual sync owns batching. Within one call a built-in adapter sends again
 //! only what the cart answered it did not process, never a write whose answer was lost: a
 //! request refused as too large (413) goes again in smaller parts (below), and a Shopify
