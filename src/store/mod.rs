@@ -1191,6 +1191,34 @@ mod tests {
         }
     }
 
+    /// `Durability::Full` syncs every commit (`synchronous=FULL`) on the host's connection and
+    /// on the one the stack controller opens with the same options (a settle is a commit
+    /// too); the default syncs at checkpoints only (`NORMAL`). Nothing else can see the
+    /// setting: it is the connection's own.
+    #[test]
+    fn durability_full_syncs_every_commit_on_every_connection_the_options_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let synchronous = |c: &rusqlite::Connection| -> i64 {
+            c.pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap()
+        };
+        for (durability, want) in [(super::Durability::Full, 2), (super::Durability::Normal, 1)] {
+            let path = dir.path().join(format!("{durability:?}.db"));
+            let options = super::OpenOptions {
+                durability,
+                ..Default::default()
+            };
+            let store = super::Store::open_with(&path, options.clone()).unwrap();
+            assert_eq!(
+                synchronous(&store.inner.conn.lock()),
+                want,
+                "{durability:?}"
+            );
+            let controller_side = super::connect_existing(&path, &options).unwrap();
+            assert_eq!(synchronous(&controller_side), want, "{durability:?}");
+        }
+    }
+
     /// A store's WAL is checkpointed after 4 MiB of pages, whatever its page size: at the
     /// 1 KiB pages of a new file SQLite's default (1,000 pages) checkpointed four times as
     /// often, and every QOH change committed alone paid for it.
