@@ -350,8 +350,9 @@ impl<S: WebStack> Drop for StackController<S> {
 
 impl<S: WebStack> StackController<S> {
     /// A controller for `stack`, sending as `workstation`: a name the `Workstation` parameter
-    /// takes (1 to 128 characters, no control characters or bidirectional overrides, as it is
-    /// printed in the controller's log and the stack view), else `InvalidArgument`.
+    /// takes (1 to 128 characters, no control characters, line separators or bidirectional
+    /// overrides, as it is printed in the controller's log and the stack view), else
+    /// `InvalidArgument`.
     pub fn new(stack: S, adapters: Arc<AdapterRegistry>, workstation: String) -> Result<Self> {
         let workstation = crate::params::check_workstation(&workstation)?;
         Ok(StackController {
