@@ -5,11 +5,12 @@
 //! controller, Send QOH, Get QOH) where the statement is about what happens to a change; on
 //! the adapter alone where it is about one answer.
 
+mod common;
 mod platform;
 
 use inventory_sync::adapter::http_json::HttpJsonAdapter;
 use inventory_sync::adapter::{CartAdapter, QuantitySet, SendOutcome};
-use inventory_sync::{Adjustment, CartId, Delta, GetOptions, Reason, SendOptions, Store};
+use inventory_sync::{Adjustment, CartId, Delta, Reason, SendOptions, Store};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -374,16 +375,7 @@ fn every_request_is_as_section_9a_writes_it() {
     f.store
         .send_qoh(c, SendOptions { force: true }, None)
         .unwrap();
-    f.store
-        .get_qoh(
-            c,
-            GetOptions {
-                force: true,
-                create_new: false,
-            },
-            None,
-        )
-        .unwrap();
+    common::forced_get(&f.store, c);
     let log = web.log();
     let paths: HashSet<&str> = log.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
@@ -472,17 +464,7 @@ fn get_qoh_follows_the_plugins_own_cursor_until_null() {
     web.s().page_size = 2;
     let f = store(&skus.iter().map(|s| (*s, 1)).collect::<Vec<_>>());
     let c = cart(&f, &web, None);
-    let r = f
-        .store
-        .get_qoh(
-            c,
-            GetOptions {
-                force: true,
-                create_new: false,
-            },
-            None,
-        )
-        .unwrap();
+    let r = common::forced_get(&f.store, c);
     assert_eq!(r.updated, 5, "{r:?}");
     for s in skus {
         assert_eq!(f.store.item_qoh(s).unwrap(), 7, "{s}");

@@ -12,9 +12,7 @@ use common::*;
 use inventory_sync::adapter::medusa::{MedusaAdapter, MedusaAuth};
 use inventory_sync::adapter::{CartAdapter, DeltaSend, QuantitySet, SendOutcome};
 use inventory_sync::secret::Secret;
-use inventory_sync::{
-    Adjustment, CartId, Delta, GetOptions, Reason, SendOptions, StackState, Store,
-};
+use inventory_sync::{Adjustment, CartId, Delta, Reason, SendOptions, StackState, Store};
 use platform::medusa_fake::{Asked, Fault, Medusa, WriteAnswer};
 use platform::scripted::Scripted;
 use platform::MEDUSA_LOCATION as LOCATION;
@@ -385,14 +383,6 @@ fn catalogue(n: usize) -> (Fixture, Medusa, CartId) {
     (f, m, cart)
 }
 
-fn forced_get(f: &Fixture, cart: CartId) -> inventory_sync::GetReport {
-    let force = GetOptions {
-        force: true,
-        create_new: false,
-    };
-    f.store.get_qoh(cart, force, None).unwrap()
-}
-
 /// Get QOH pages Medusa's inventory items by offset (200 a page, ordered by id). The owner
 /// deletes the first item while the first page is being applied: every later item moves a
 /// place up. The item that opens the second page, sold down from 10 to 7 there, is read all
@@ -403,7 +393,7 @@ fn get_qoh_reads_every_item_while_one_is_deleted_between_pages() {
     let (f, m, cart) = catalogue(202);
     m.set_stocked("iitem_200", 7);
     m.delete_while_listed("iitem_000");
-    let report = forced_get(&f, cart);
+    let report = forced_get(&f.store, cart);
     assert_eq!(f.store.item_qoh("SKU-200").unwrap(), 7, "{report:?}");
     assert_eq!(
         (report.updated, report.error.as_deref()),
@@ -421,7 +411,7 @@ fn get_qoh_finishes_while_items_are_created() {
     let (f, m, cart) = catalogue(450);
     m.set_stocked("iitem_300", 7);
     m.grow_while_listed();
-    let report = forced_get(&f, cart);
+    let report = forced_get(&f.store, cart);
     assert_eq!(report.error.as_deref(), None, "{report:?}");
     assert_eq!(f.store.item_qoh("SKU-300").unwrap(), 7, "{report:?}");
 }

@@ -65,15 +65,6 @@ fn expected(store: &inventory_sync::Store, cart: i64, sku: &str, level_sku: bool
     Some(wf.published(it.qoh))
 }
 
-/// A forced Get QOH of `cart`: a trade made there, read back.
-fn forced_get(store: &inventory_sync::Store, cart: i64) -> inventory_sync::GetReport {
-    let forced = inventory_sync::GetOptions {
-        force: true,
-        create_new: false,
-    };
-    store.get_qoh(cart, forced, None).unwrap()
-}
-
 /// A cart in memory: with keys on even seeds, without on odd ones (where a change it refuses
 /// goes again with the item's later ones, netted).
 fn mem(seed: u64) -> Arc<Mem> {

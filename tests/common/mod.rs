@@ -829,3 +829,16 @@ pub fn invsync(args: &[&str]) -> std::process::Output {
         &format!("`invsync {}`", args.join(" ")),
     )
 }
+
+/// A forced Get QOH of `cart` (run while real-time sync is on), creating no items: what a
+/// test reads a cart's counts back with.
+pub fn forced_get(
+    store: &inventory_sync::Store,
+    cart: inventory_sync::CartId,
+) -> inventory_sync::GetReport {
+    let forced = inventory_sync::GetOptions {
+        force: true,
+        create_new: false,
+    };
+    store.get_qoh(cart, forced, None).unwrap()
+}
