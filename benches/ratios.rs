@@ -666,11 +666,11 @@ impl Bench {
             });
             let (report, c) = timed(|| store.run_stack(None).unwrap());
             assert_eq!(report.sent, n);
-            if best.map_or(true, |(be, bc)| e + c < be + bc) {
+            if best.is_none_or(|(be, bc)| e + c < be + bc) {
                 best = Some((e, c));
             }
             if let Some(r) = run(n, "wal") {
-                if wal.as_ref().map_or(true, |w| r.0 > w.0) {
+                if wal.as_ref().is_none_or(|w| r.0 > w.0) {
                     wal = Some(r);
                 }
             }

@@ -819,7 +819,7 @@ impl Store {
             }
             // (Before a change that may stop real-time changes going to it.)
             sql::targets_mark_shown(c)?;
-            let resumes = old.as_ref().map_or(true, |old| {
+            let resumes = old.as_ref().is_none_or(|old| {
                 old.adapter != spec.adapter
                     || !adapter_settings(&old.config).eq(adapter_settings(&spec.config))
             });

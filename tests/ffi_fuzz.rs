@@ -64,9 +64,8 @@ fn edge_cases() -> Vec<Vec<u8>> {
         b"\x01\x02\x1b[31m".to_vec(),
     ];
     v.push(
-        std::iter::repeat(b'[')
-            .take(5000)
-            .chain(std::iter::repeat(b']').take(5000))
+        std::iter::repeat_n(b'[', 5000)
+            .chain(std::iter::repeat_n(b']', 5000))
             .collect(),
     );
     v

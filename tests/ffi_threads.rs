@@ -18,7 +18,7 @@ fn one_handle_serves_several_threads_and_messages_stay_per_thread() {
     unsafe {
         assert_eq!(invsync_store_open(path.as_ptr(), &mut store), INVSYNC_OK);
         assert_eq!(
-            invsync_item_upsert(store, b"{\"sku\":\"A\",\"qoh\":0}\0".as_ptr().cast()),
+            invsync_item_upsert(store, c"{\"sku\":\"A\",\"qoh\":0}".as_ptr()),
             INVSYNC_OK
         );
     }
@@ -32,7 +32,7 @@ fn one_handle_serves_several_threads_and_messages_stay_per_thread() {
                     // SAFETY: the handle stays open until every thread is joined.
                     unsafe {
                         assert_eq!(
-                            invsync_adjust_qoh(store, b"A\0".as_ptr().cast(), 1, 1, 0, 0),
+                            invsync_adjust_qoh(store, c"A".as_ptr(), 1, 1, 0, 0),
                             INVSYNC_OK
                         );
                         let mut q = 0;
@@ -58,10 +58,7 @@ fn one_handle_serves_several_threads_and_messages_stay_per_thread() {
     let mut q = 0;
     // SAFETY: the handle is still open; closed once after.
     unsafe {
-        assert_eq!(
-            invsync_item_qoh(store, b"A\0".as_ptr().cast(), &mut q),
-            INVSYNC_OK
-        );
+        assert_eq!(invsync_item_qoh(store, c"A".as_ptr(), &mut q), INVSYNC_OK);
         invsync_store_close(store);
     }
     assert_eq!(q, 100);

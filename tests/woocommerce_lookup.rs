@@ -249,7 +249,7 @@ fn answer(
     };
     let include: Option<Vec<u64>> =
         param(target, "include").map(|v| v.split(',').map(|i| i.parse().unwrap()).collect());
-    let included = |e: &Entry| include.as_ref().map_or(true, |ids| ids.contains(&e.id));
+    let included = |e: &Entry| include.as_ref().is_none_or(|ids| ids.contains(&e.id));
     match (method, parts.as_slice()) {
         ("GET", ["products"]) => {
             let skus: Option<Vec<String>> = param(target, "sku")

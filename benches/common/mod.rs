@@ -98,7 +98,7 @@ pub fn items(store: &Store, n: usize, qoh: i64) {
 
 /// The delta of adjustment `i`: -1, +1, -1, … so counts stay near where they started.
 pub fn delta(i: usize) -> i64 {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         -1
     } else {
         1

@@ -1454,7 +1454,7 @@ impl BigCommerceAdapter {
             listing
                 .items
                 .into_iter()
-                .filter(|i| i.id.as_ref().map_or(true, |id| listed.insert(id.clone())))
+                .filter(|i| i.id.as_ref().is_none_or(|id| listed.insert(id.clone())))
                 .collect()
         };
         let items: Vec<(String, i64)> = kept.into_iter().map(|i| (i.sku, i.count)).collect();
@@ -1463,7 +1463,7 @@ impl BigCommerceAdapter {
             listing
                 .unreadable
                 .into_iter()
-                .filter(|(id, _, _)| id.as_ref().map_or(true, |id| listed.insert(id.clone())))
+                .filter(|(id, _, _)| id.as_ref().is_none_or(|id| listed.insert(id.clone())))
                 .map(|(_, sku, why)| (sku, why))
                 .collect()
         };

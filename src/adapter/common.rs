@@ -24,7 +24,7 @@ pub(crate) fn base_url(url: &str, what: &str) -> Result<Url> {
             base.scheme()
         )));
     }
-    if base.host_str().map_or(true, str::is_empty) {
+    if base.host_str().is_none_or(str::is_empty) {
         return Err(Error::invalid(format!("{what} url has no host")));
     }
     if base.password().is_some() || !base.username().is_empty() {
@@ -961,7 +961,7 @@ impl<T> PaddedListing<T> {
         let Some(trimmed) = unpadded(sku) else {
             return;
         };
-        if id.map_or(true, |id| self.seen.insert(id.to_owned())) {
+        if id.is_none_or(|id| self.seen.insert(id.to_owned())) {
             self.index
                 .entry(trimmed.to_owned())
                 .or_default()

@@ -818,7 +818,7 @@ impl WooCommerceAdapter {
                 }
                 let stale = match ids.contains_key(*sku) {
                     true => twice.get(*sku).is_some_and(|until| *until <= now),
-                    false => !absent.get(*sku).is_some_and(|until| *until > now),
+                    false => absent.get(*sku).is_none_or(|until| *until <= now),
                 };
                 if stale {
                     wanted.push(sku);
@@ -868,7 +868,7 @@ impl WooCommerceAdapter {
                 .filter(|(_, ((sku, given), r))| {
                     r.is_some_and(|r| {
                         given.and_then(parse_ref).is_none()
-                            && seen.get(&r).map_or(true, |(now, _)| now != sku)
+                            && seen.get(&r).is_none_or(|(now, _)| now != sku)
                     })
                 })
                 .map(|(i, _)| i)
@@ -1995,7 +1995,7 @@ impl WooCommerceAdapter {
                     .filter(|(i, r, pooled)| {
                         !pooled
                             && !by_ref(*i)
-                            && seen.get(r).map_or(true, |(now, _)| *now != deltas[*i].sku)
+                            && seen.get(r).is_none_or(|(now, _)| *now != deltas[*i].sku)
                     })
                     .copied()
                     .collect();

@@ -913,7 +913,7 @@ fn pause_notes(
     let stack = SqliteStack::open(store.path(), &inventory_sync::OpenOptions::default())?;
     let now = now_ms();
     let mut notes = Vec::new();
-    for cart in carts.iter().filter(|c| only.map_or(true, |o| o.id == c.id)) {
+    for cart in carts.iter().filter(|c| only.is_none_or(|o| o.id == c.id)) {
         let held = stack.held_until(cart.id)?;
         let state = stack.cart_state(cart.id)?;
         if held <= now && state.backoff_until <= now {

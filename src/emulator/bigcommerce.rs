@@ -386,11 +386,11 @@ fn items(cart: &mut Cart, request: &Request) -> Answer {
     let counts = cart.bigcommerce.as_read(&cart.items);
     let list: Vec<String> = counts
         .keys()
-        .filter(|s| skus.as_ref().map_or(true, |f| f.contains(s)))
+        .filter(|s| skus.as_ref().is_none_or(|f| f.contains(s)))
         .filter(|s| {
-            variants.as_ref().map_or(true, |v| {
-                cart.ids.get(s.as_str()).is_some_and(|id| v.contains(id))
-            })
+            variants
+                .as_ref()
+                .is_none_or(|v| cart.ids.get(s.as_str()).is_some_and(|id| v.contains(id)))
         })
         .cloned()
         .collect();
@@ -463,7 +463,7 @@ fn products(cart: &Cart, request: &Request) -> Answer {
         .filter(|(sku, _)| {
             cart.items.contains_key(*sku) || cart.parents.values().any(|p| p == *sku)
         })
-        .filter(|(_, id)| ids.as_ref().map_or(true, |ids| ids.contains(*id)))
+        .filter(|(_, id)| ids.as_ref().is_none_or(|ids| ids.contains(*id)))
         .map(|(sku, id)| (*id, sku.as_str()))
         .collect();
     list.sort();

@@ -774,13 +774,13 @@ fn read(cart: &mut Cart, variables: &Map<String, Value>, first: i64) -> Result<V
     let mut skus: Vec<String> = cart
         .items
         .keys()
-        .filter(|s| after.as_ref().map_or(true, |a| s.as_str() > a.as_str()))
+        .filter(|s| after.as_ref().is_none_or(|a| s.as_str() > a.as_str()))
         // Shopify's search ignores case (`sku:"tee-m"` finds `TEE-M`): the adapter must
         // take only the SKU it asked for.
         .filter(|s| {
-            filter.as_ref().map_or(true, |f| {
-                f.iter().any(|x| x.to_lowercase() == s.to_lowercase())
-            })
+            filter
+                .as_ref()
+                .is_none_or(|f| f.iter().any(|x| x.to_lowercase() == s.to_lowercase()))
         })
         .cloned()
         .collect();

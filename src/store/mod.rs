@@ -205,7 +205,7 @@ fn configure(
     conn.busy_timeout(check_busy_timeout(options.busy_timeout)?)?;
     // SQLite opens a file it may not write read-only without a word, and every sale would
     // then fail with "attempt to write a readonly database", naming no file.
-    if conn.is_readonly(rusqlite::DatabaseName::Main)? {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
         return Err(Error::refused(format!(
             "store file {} can only be read (its permissions, or a read-only disk or share); \
              inventory_sync writes every QOH change to it",

@@ -2442,11 +2442,11 @@ fn batch_items_leave(
          WHERE b.id = ?1 AND s.group_id = b.id AND s.item_id = CAST(j.key AS INTEGER)",
         )?
         .execute(params![b, pairs, outcome, now, item_key_prefix(key), salt])?;
-    let held: usize = c
+    let held: i64 = c
         .prepare_cached("SELECT COUNT(*) FROM stack WHERE group_id = ?1")?
         .query_row([b], |r| r.get(0))?;
     stack_high_raise(c)?;
-    if logged == held {
+    if logged as i64 == held {
         c.prepare_cached("DELETE FROM stack WHERE group_id = ?1")?
             .execute([b])?;
     } else {

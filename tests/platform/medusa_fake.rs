@@ -423,17 +423,15 @@ impl ItemsQuery {
     }
 
     fn matches(&self, id: &str, sku: &str) -> bool {
-        self.ids
-            .as_ref()
-            .map_or(true, |f| f.iter().any(|i| i == id))
+        self.ids.as_ref().is_none_or(|f| f.iter().any(|i| i == id))
             && self
                 .skus
                 .as_ref()
-                .map_or(true, |f| f.iter().any(|s| s == sku))
+                .is_none_or(|f| f.iter().any(|s| s == sku))
             && self
                 .q
                 .as_ref()
-                .map_or(true, |q| sku.to_lowercase().contains(q))
+                .is_none_or(|q| sku.to_lowercase().contains(q))
     }
 
     /// Whether `fields` asks for the item's variants with their product's and options'
