@@ -2,13 +2,14 @@
 //! against the same transaction with nothing else open; and beside a controller that keeps
 //! its connection after the pass, as every controller did before 2026-12-01.
 //!
-//! It matters where SQLite is built with its memory management (libsqlite3-sys's default: one
-//! page cache for every connection of the process), which this repository's
-//! `.cargo/config.toml` turns off. To measure that build, as a Rust application that depends on
-//! the crate without setting `LIBSQLITE3_FLAGS` gets it:
+//! It matters where SQLite is built with its memory management (one page cache for every
+//! connection of the process: libsqlite3-sys's default up to 0.38, which a Rust application
+//! depending on the crate got until 2026-12-05; 0.39 on leaves it off, as this repository's
+//! `.cargo/config.toml` does). To measure that build:
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=target/shared LIBSQLITE3_FLAGS="" cargo bench --bench idle_controller
+//! CARGO_TARGET_DIR=target/shared LIBSQLITE3_FLAGS="-DSQLITE_ENABLE_MEMORY_MANAGEMENT" \
+//!     cargo bench --bench idle_controller
 //! ```
 
 mod common;
@@ -231,7 +232,7 @@ fn main() {
         "SQLite's page cache: {}; the host's next tx of {TX} adjust_qoh after a drain, median of \
          {ROUNDS} processes a side:",
         if shared {
-            "shared by all connections (libsqlite3-sys's default build)"
+            "shared by all connections (SQLITE_ENABLE_MEMORY_MANAGEMENT)"
         } else {
             "one per connection"
         }
