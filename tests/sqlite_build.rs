@@ -4,7 +4,7 @@
 //! Every store runs in WAL mode with several connections to one file (the host's, the
 //! controller's, other workstations' and their controllers'), each checkpointing as it
 //! commits. Those are the conditions of SQLite's WAL-reset bug (SQLite 3.7.0 to 3.51.2,
-//! fixed in 3.51.3 of 2026-03-13; <https://sqlite.org/wal.html#walresetbug>): a checkpoint
+//! fixed in 3.51.3; <https://sqlite.org/wal.html#walresetbug>): a checkpoint
 //! racing another connection's commit that resets the WAL can corrupt the file or lose
 //! committed transactions, here a sale's QOH change and the web-stack records written with it.
 //! Until 2026-12-05 the library bundled SQLite 3.46.0 (rusqlite 0.32). The race needs timing

@@ -281,7 +281,7 @@ fn configure(
     // Plans made without the values bound: SQLite 3.54 plans a join through a partial index
     // by the value bound, then prepares the statement again whenever that parameter changes,
     // which four of the drain's statements did at every lease (the drain at half its rate).
-    // Results never depend on it; the plans our statements are written for never did.
+    // What a statement returns never depends on it, only how fast.
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
