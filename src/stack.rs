@@ -755,8 +755,8 @@ impl WebStack for SqliteStack {
         })
     }
     /// Closes the connection where SQLite shares one page cache among every connection of the
-    /// process (built with its memory management: libsqlite3-sys's default, so any Rust
-    /// application that does not set `LIBSQLITE3_FLAGS` as the README says). There, a
+    /// process (built with its memory management: libsqlite3-sys's default up to 0.38, and a
+    /// build that asks for it with `LIBSQLITE3_FLAGS`; the crate needs 0.40). There, a
     /// controller idle with a full cache made the host's next transaction read the file again
     /// and again; closing frees this connection's pages and no one else's (`PRAGMA
     /// shrink_memory` would empty every connection's). The next use opens it again. Elsewhere

@@ -3650,8 +3650,8 @@ pub(crate) fn shared_lock_release(c: &Connection, holder: &str) -> Result<()> {
 }
 
 /// Whether this build of SQLite keeps one page cache for every connection of the process (its
-/// memory management compiled in, as libsqlite3-sys does unless `LIBSQLITE3_FLAGS` says
-/// otherwise). (In `src/stack.rs` until 2026-12-05: the one SQL outside this module, which
+/// memory management compiled in: libsqlite3-sys's default up to 0.38, and a build that asks
+/// for it with `LIBSQLITE3_FLAGS`). (In `src/stack.rs` until 2026-12-05: the one SQL outside this module, which
 /// DESIGN §5 keeps here, for the PostgreSQL backend to follow.)
 pub(crate) fn shares_page_cache(c: &Connection) -> Result<bool> {
     Ok(c.query_row(
