@@ -446,12 +446,10 @@ pub(crate) fn parse_cart_json(json: &str, custom_adapter: bool) -> Result<CartSp
             *v = Value::from(n);
         }
     }
-    let name = match map.get("name") {
-        // Measured as kept: a name of 200 bytes pasted with a trailing space was refused as
-        // longer than 200 bytes (until 2026-12-05).
-        Some(Value::String(s)) if !s.trim().is_empty() && s.trim().len() <= 200 => {
-            s.trim().to_owned()
-        }
+    // Measured as kept: a name of 200 bytes pasted with a trailing space was refused as
+    // longer than 200 bytes (until 2026-12-05).
+    let name = match map.get("name").and_then(Value::as_str).map(str::trim) {
+        Some(s) if !s.is_empty() && s.len() <= 200 => s.to_owned(),
         _ => {
             return Err(Error::invalid(
                 "cart JSON: name must be a non-empty string of at most 200 bytes",
