@@ -229,6 +229,9 @@ int32_t INVSYNC_CALL invsync_last_error(char *buf, int32_t len, int32_t *needed)
  * `cache=shared` (whose locks SQLite does not wait on), `nolock=1` or a VFS without locks
  * (two writers would overwrite each other's changes), or `mode=ro` or `immutable=1` (the
  * store is written to). `mode=rwc` is left out (the file is created where missing).
+ * `INVSYNC_REFUSED` (from 2026-12-05) while another machine has the file open, that machine
+ * named in the message: a store is for one machine's processes (the file `<path>-machine`
+ * beside it says whose; see the README's Store section).
  *
  * NULL: `path` and `out` are required. Thread safety: any thread; the new handle may be used
  * from several threads (see the conventions at the top of this header).

@@ -508,6 +508,9 @@ pub struct SqliteStack {
     close_after_work: bool,
     /// See [`SqliteStack::wait_out_busy`].
     wait_out_busy: std::sync::atomic::AtomicBool,
+    /// Keeps other machines off the file while the stack is open, its connection closed
+    /// between passes or not.
+    _machine: Option<std::sync::Arc<store::MachineHold>>,
 }
 
 impl SqliteStack {
@@ -519,8 +522,10 @@ impl SqliteStack {
     /// Opens its own connection to the store file at `path`, which must exist.
     pub fn open(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
         let conn = store::connect_existing(path, options)?;
+        let machine = store::hold_machine(&conn)?;
         let close_after_work = sql::shares_page_cache(&conn)?;
         Ok(SqliteStack {
+            _machine: machine,
             conn: Mutex::new(Some(conn)),
             path: path.to_owned(),
             options: options.clone(),

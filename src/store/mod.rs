@@ -1,6 +1,7 @@
 //! Opening a store file, its connection and transactions. SQL lives in this module only
 //! ([`sql`] and [`schema`]); the domain modules call the functions of [`sql`].
 
+mod machine;
 pub(crate) mod schema;
 pub(crate) mod sql;
 
@@ -98,6 +99,9 @@ pub(crate) struct Inner {
     host_tx_serial: AtomicU64,
     /// What the last QOH change on this handle read (see [`Store::change_reads`]).
     change_reads: Mutex<Option<KeptReads>>,
+    /// Keeps other machines off the file while this handle is open ([`machine`]); dropped
+    /// last, after the connection.
+    _machine: Option<Arc<machine::MachineHold>>,
 }
 
 /// What a QOH change reads that nothing but other writes change, kept from one change on a
@@ -144,6 +148,13 @@ pub(crate) fn connect_existing(path: &Path, options: &OpenOptions) -> Result<Con
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     configure(Connection::open_with_flags(path, flags), path, options)
+}
+
+pub(crate) use machine::MachineHold;
+
+/// Holds the machine lock of the store file `conn` has open ([`machine`]).
+pub(crate) fn hold_machine(conn: &Connection) -> Result<Option<Arc<MachineHold>>> {
+    machine::hold(Path::new(conn.path().unwrap_or_default()))
 }
 
 /// `timeout` as SQLite takes it: whole milliseconds up to `i32::MAX` (24.8 days).
@@ -337,6 +348,10 @@ impl Store {
     /// or a VFS without locks (two writers would overwrite each other's changes), or
     /// `immutable=1` or `mode=ro` (the store is written to). `mode=rwc` is left out: a store is
     /// created where missing, as for a plain path.
+    ///
+    /// A store another machine has open is [`crate::ErrorKind::Refused`], naming that machine:
+    /// a store is for one machine's processes, as the README's Store section explains. The
+    /// handle keeps other machines off the file until it is dropped.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Store> {
         const MUST_BE_A_FILE: &str = "a store must be a file: the stack controller and manual \
              runs open their own connections to it, and an in-memory or temporary database is \
@@ -372,7 +387,7 @@ impl Store {
             Some(uri) if uri.starts_with("file:") => PathBuf::from(absolute_uri(uri, cwd()?)),
             _ => cwd()?.join(path),
         };
-        let opened = || -> Result<Connection> {
+        let opened = || -> Result<(Connection, Option<Arc<MachineHold>>)> {
             let mut conn = connect(&path, &options)?;
             // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary
             // database.
@@ -387,13 +402,15 @@ impl Store {
                     path.display()
                 )));
             }
+            // Before the first write: another machine's process may have the file.
+            let machine = hold_machine(&conn)?;
             schema::migrate(&mut conn)?;
-            Ok(conn)
+            Ok((conn, machine))
         };
         // SQLite's own errors name no file ("file is not a database"): a host that opens
         // several, or an `invsync import` given its arguments the wrong way round, is told
         // which.
-        let conn = opened().map_err(|e| {
+        let (conn, machine) = opened().map_err(|e| {
             let named = path.display().to_string();
             // SQLite's word for a missing folder, a folder this user may not write to, and
             // a path that is a folder: the owner is told where to look.
@@ -427,6 +444,7 @@ impl Store {
                 cart_waits: Mutex::new(std::collections::HashMap::new()),
                 host_tx_serial: AtomicU64::new(0),
                 change_reads: Mutex::new(None),
+                _machine: machine,
             }),
         })
     }

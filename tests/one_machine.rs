@@ -1,0 +1,135 @@
+//! One machine per store file: a store another machine has open is refused, naming that
+//! machine, and changes nothing; one that machine closed (or left by crashing) opens.
+//!
+//! The tests play the other machine as its process would: the lock file beside the store,
+//! named under the exclusive lock, then held shared. Only the machine's name differs from
+//! this one's, which no test can change.
+
+mod ffi_text;
+use ffi_text::*;
+use inventory_sync::{ErrorKind, Store};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+fn lock_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-machine");
+    PathBuf::from(name)
+}
+
+/// Another machine's process with the store open: its lock file names it and is held.
+fn other_machine_opens(db: &Path, name: &str) -> File {
+    let mut f = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_file(db))
+        .unwrap();
+    f.lock().unwrap();
+    f.set_len(0).unwrap();
+    f.write_all(format!("{name}\n").as_bytes()).unwrap();
+    f.unlock().unwrap();
+    f.lock_shared().unwrap();
+    f
+}
+
+/// What another machine opening the store now would find: `None` when no process holds the
+/// store, else the name the lock file gives.
+fn holder_seen_from_another_machine(db: &Path) -> Option<String> {
+    let mut f = File::options().read(true).open(lock_file(db)).unwrap();
+    match f.try_lock() {
+        Ok(()) => None,
+        Err(std::fs::TryLockError::WouldBlock) => {
+            f.lock_shared().unwrap();
+            let mut name = String::new();
+            f.seek(SeekFrom::Start(0)).unwrap();
+            f.read_to_string(&mut name).unwrap();
+            Some(name.trim().to_owned())
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+fn store_with_an_item(db: &Path) {
+    let store = Store::open(db).unwrap();
+    store.upsert_item_json(r#"{"sku":"TEE","qoh":7}"#).unwrap();
+}
+
+#[test]
+fn a_store_another_machine_has_open_is_refused_naming_it_and_opens_once_it_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    store_with_an_item(&db);
+
+    let other = other_machine_opens(&db, "BACKOFFICE-PC");
+    let Err(e) = Store::open(&db) else {
+        panic!("opened while another machine has it open");
+    };
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+    for said in [
+        "machine BACKOFFICE-PC",
+        &db.display().to_string(),
+        "network share",
+    ] {
+        assert!(e.message().contains(said), "{said:?} not in: {e}");
+    }
+
+    // Through the C ABI: the status for what the store's state forbids, and the same words.
+    let path = c(db.to_str().unwrap());
+    let mut handle = std::ptr::null_mut();
+    // SAFETY: a valid C string and a live out pointer.
+    let status = unsafe { inventory_sync::ffi::invsync_store_open(path.as_ptr(), &mut handle) };
+    assert_eq!(status, inventory_sync::ffi::INVSYNC_REFUSED);
+    assert!(handle.is_null());
+    assert!(
+        last_error().contains("machine BACKOFFICE-PC"),
+        "{}",
+        last_error()
+    );
+
+    // That machine closes it: this one opens it, unchanged, and now holds it.
+    drop(other);
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.item_qoh("TEE").unwrap(), 7);
+    let mine = holder_seen_from_another_machine(&db).expect("held while open");
+    assert_ne!(mine, "BACKOFFICE-PC");
+    assert!(!mine.is_empty());
+}
+
+#[test]
+fn the_store_stays_held_until_the_last_handle_and_controller_of_the_process_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    let first = Store::open(&db).unwrap();
+    let second = Store::open(&db).unwrap();
+    first
+        .start_controller(std::time::Duration::from_secs(3600))
+        .unwrap();
+    assert!(holder_seen_from_another_machine(&db).is_some());
+    drop(first);
+    assert!(
+        holder_seen_from_another_machine(&db).is_some(),
+        "given back while a handle of the process still has the store open"
+    );
+    // Handles of this machine open beside it, as a till's and the back office's processes
+    // do: the lock file names this machine.
+    let third = Store::open(&db).unwrap();
+    drop(second);
+    assert!(holder_seen_from_another_machine(&db).is_some());
+    drop(third);
+    assert_eq!(holder_seen_from_another_machine(&db), None);
+}
+
+#[test]
+fn a_name_left_by_a_machine_that_no_longer_has_the_store_open_holds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    store_with_an_item(&db);
+    // It crashed, or lost the share: the name stays, the lock went with its process.
+    drop(other_machine_opens(&db, "OLD-PC"));
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.item_qoh("TEE").unwrap(), 7);
+    assert_ne!(holder_seen_from_another_machine(&db).unwrap(), "OLD-PC");
+}
