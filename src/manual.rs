@@ -615,7 +615,10 @@ impl CartHold<'_> {
                 let mut conn = None;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                     if conn.is_none() {
-                        conn = crate::store::connect_existing(&path, &options).ok();
+                        // Its handle keeps the machine lock.
+                        conn = crate::store::connect_existing(&path, &options)
+                            .ok()
+                            .map(|(c, _)| c);
                     }
                     if let Some(c) = &conn {
                         // From when the write lock was had: a host transaction may have

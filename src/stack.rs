@@ -510,7 +510,7 @@ pub struct SqliteStack {
     wait_out_busy: std::sync::atomic::AtomicBool,
     /// Keeps other machines off the file while the stack is open, its connection closed
     /// between passes or not.
-    _machine: Option<std::sync::Arc<store::MachineHold>>,
+    _machine: Option<store::MachineHold>,
 }
 
 impl SqliteStack {
@@ -521,8 +521,7 @@ impl SqliteStack {
 
     /// Opens its own connection to the store file at `path`, which must exist.
     pub fn open(path: &Path, options: &store::OpenOptions) -> Result<SqliteStack> {
-        let conn = store::connect_existing(path, options)?;
-        let machine = store::hold_machine(&conn)?;
+        let (conn, machine) = store::connect_existing(path, options)?;
         let close_after_work = sql::shares_page_cache(&conn)?;
         Ok(SqliteStack {
             _machine: machine,
@@ -551,7 +550,8 @@ impl SqliteStack {
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut slot = self.conn.lock();
         if slot.is_none() {
-            *slot = Some(store::connect_existing(&self.path, &self.options)?);
+            // The stack keeps its share of the machine lock from its opening.
+            *slot = Some(store::connect_existing(&self.path, &self.options)?.0);
         }
         f(slot.as_ref().expect("opened above"))
     }

@@ -108,6 +108,16 @@ fn the_store_stays_held_until_the_last_handle_and_controller_of_the_process_clos
         .start_controller(std::time::Duration::from_secs(3600))
         .unwrap();
     assert!(holder_seen_from_another_machine(&db).is_some());
+    // One descriptor of the lock file for the process: where NFS emulates the lock with
+    // POSIX locks, closing any second one would give the process's lock back.
+    if cfg!(target_os = "linux") {
+        let lock = std::fs::canonicalize(lock_file(&db)).unwrap();
+        let open = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter(|fd| std::fs::read_link(fd.as_ref().unwrap().path()).is_ok_and(|t| t == lock))
+            .count();
+        assert_eq!(open, 1, "descriptors of the lock file in this process");
+    }
     drop(first);
     assert!(
         holder_seen_from_another_machine(&db).is_some(),
@@ -132,4 +142,25 @@ fn a_name_left_by_a_machine_that_no_longer_has_the_store_open_holds_nothing() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.item_qoh("TEE").unwrap(), 7);
     assert_ne!(holder_seen_from_another_machine(&db).unwrap(), "OLD-PC");
+}
+
+/// The lock is taken before SQLite reads the file: what SQLite would read is another
+/// machine's to write (here a file SQLite cannot read at all is refused for the machine, not
+/// for its content).
+#[test]
+fn the_machine_is_checked_before_the_store_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    std::fs::write(&db, vec![b'x'; 4096]).unwrap();
+    let other = other_machine_opens(&db, "BACKOFFICE-PC");
+    let Err(e) = Store::open(&db) else {
+        panic!("opened while another machine has it open");
+    };
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+    assert!(e.message().contains("machine BACKOFFICE-PC"), "{e}");
+    drop(other);
+    let Err(e) = Store::open(&db) else {
+        panic!("a file that is not a database opened");
+    };
+    assert!(!e.message().contains("BACKOFFICE-PC"), "{e}");
 }

@@ -6,31 +6,38 @@
 //! shared lock on that file while it uses the store; a process of another machine finds the
 //! lock held under a name not its own and is refused, told which machine has the store.
 //!
-//! The lock is the operating system's (`LockFileEx` on Windows, which holds across a share
-//! between machines as Access's own `.laccdb` locks do; `flock` elsewhere), so it goes with
-//! the process: a machine that crashed or lost the share holds nothing. The name is written
-//! only under the exclusive lock, taken when no process holds the file, so while any process
-//! holds it the name is that process's machine's. Where the file cannot be made or locked
-//! (a folder that takes no new files, a file system without locks) or this machine has no
-//! name to give, the store opens as before, unguarded.
+//! The lock is the operating system's (`LockFileEx` on Windows, which the file server holds
+//! across machines as it holds Access's own `.laccdb` locks; `flock` elsewhere, which NFS
+//! and CIFS (Linux 5.5 on) turn into byte-range locks the server holds), so it goes with the
+//! process: a machine that crashed holds nothing once its system, or the file server for a
+//! machine that lost the share, lets its locks go. The name is written only under the
+//! exclusive lock, taken when no process holds the file, so while any process holds it the
+//! name is that process's machine's. The lock is taken before SQLite reads the store.
+//!
+//! Where the file cannot be made, written or locked (a folder this user may not create files
+//! in, a share mounted without locks, as Linux's `nobrl` or NFS's `nolock`) or this machine
+//! has no name to give, the store opens as before, unguarded: the guard refuses only what it
+//! knows to be another machine.
 
 use crate::{Error, ErrorKind, Result};
 use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// This process's hold on a store's machine lock: the lock is given back when the last
-/// handle, controller or stack of the process holding it is dropped. One per file and
-/// process, since where `flock` is emulated with POSIX locks (NFS), closing any descriptor
-/// of the file would give back every lock the process holds on it.
+/// A share of this process's hold on a store's machine lock. The process opens the lock file
+/// once however many handles, controllers and runs use the store, and closes it when the
+/// last share is dropped, under [`HOLDS`]'s lock: where `flock` is emulated with POSIX locks
+/// (NFS), closing any descriptor of the file gives back every lock the process holds on it,
+/// so a second descriptor, or a new one opened while the last was closing, would lose it.
+#[derive(Debug)]
 pub(crate) struct MachineHold {
-    _file: File,
+    path: PathBuf,
 }
 
-/// The holds of this process, by lock file.
-static HOLDS: Mutex<Vec<(PathBuf, Weak<MachineHold>)>> = Mutex::new(Vec::new());
+/// The lock files this process holds, with how many shares of each are out.
+static HOLDS: Mutex<Vec<(PathBuf, File, usize)>> = Mutex::new(Vec::new());
 
 /// How long an open waits for another process's moment of writing its machine's name.
 const NAMING_WAIT: Duration = Duration::from_secs(5);
@@ -44,38 +51,48 @@ pub(crate) fn lock_file(db: &Path) -> PathBuf {
 
 /// Holds the machine lock of the store file `db` for this process, or says which machine
 /// has the store (`Refused`). `None`: the store is unguarded (see the module docs).
-pub(crate) fn hold(db: &Path) -> Result<Option<Arc<MachineHold>>> {
-    let Some(me) = machine_name() else {
+pub(crate) fn hold(db: &Path) -> Result<Option<MachineHold>> {
+    // No file (`:memory:`): refused as such by the caller.
+    let Some(me) = machine_name().filter(|_| !db.as_os_str().is_empty()) else {
         return Ok(None);
     };
     let path = lock_file(db);
     let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
-    holds.retain(|(_, h)| h.strong_count() > 0);
-    if let Some(held) = holds
-        .iter()
-        .find(|(p, _)| *p == path)
-        .and_then(|(_, h)| h.upgrade())
-    {
-        return Ok(Some(held));
+    if let Some((_, _, shares)) = holds.iter_mut().find(|(p, _, _)| *p == path) {
+        *shares += 1;
+        return Ok(Some(MachineHold { path }));
     }
     let Some(file) = take(db, &path, &me)? else {
         return Ok(None);
     };
-    let held = Arc::new(MachineHold { _file: file });
-    holds.push((path, Arc::downgrade(&held)));
-    Ok(Some(held))
+    holds.push((path.clone(), file, 1));
+    Ok(Some(MachineHold { path }))
+}
+
+impl Drop for MachineHold {
+    fn drop(&mut self) {
+        let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = holds.iter().position(|(p, _, _)| *p == self.path) {
+            holds[at].2 -= 1;
+            if holds[at].2 == 0 {
+                let (_, file, _) = holds.swap_remove(at);
+                // Given back at once: Windows may keep a lock a while after its handle closes.
+                let _ = file.unlock();
+            }
+        }
+    }
 }
 
 /// The lock file at `path`, held shared under this machine's name `me`; `None` where it
-/// cannot be made or locked.
+/// cannot be made, written or locked.
 fn take(db: &Path, path: &Path, me: &str) -> Result<Option<File>> {
-    let Ok(mut file) = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-    else {
+    let mut options = File::options();
+    options.read(true).write(true).create(true).truncate(false);
+    // Every user of the machine may open the store (a terminal server's sessions): so may
+    // they the lock file, whoever made it (the umask still applies).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o666);
+    let Ok(mut file) = options.open(path) else {
         return Ok(None);
     };
     // Held by no process: the store is this machine's from now on.
@@ -115,12 +132,13 @@ fn take(db: &Path, path: &Path, me: &str) -> Result<Option<File>> {
             Err(TryLockError::Error(_)) => return Ok(None),
         }
     }
-    let mut holder = String::new();
-    if file.seek(SeekFrom::Start(0)).is_err() || file.read_to_string(&mut holder).is_err() {
+    let mut holder = Vec::new();
+    if file.seek(SeekFrom::Start(0)).is_err() || file.read_to_end(&mut holder).is_err() {
         return Ok(None);
     }
+    let holder = String::from_utf8_lossy(&holder);
     let holder = holder.trim();
-    if holder == me {
+    if holder.eq_ignore_ascii_case(me) {
         return Ok(Some(file));
     }
     let holder = match holder {
@@ -138,8 +156,9 @@ fn take(db: &Path, path: &Path, me: &str) -> Result<Option<File>> {
 }
 
 /// This machine's name, as the operating system gives it to every process (not a process's
-/// own `HOSTNAME`, which a shell may set to anything): Windows' `COMPUTERNAME`, elsewhere the
-/// kernel's host name.
+/// own `HOSTNAME`, which a shell may set to anything): Windows' `COMPUTERNAME` (a host that
+/// starts this process with an environment of its own without it leaves the store
+/// unguarded), elsewhere the kernel's host name.
 fn machine_name() -> Option<String> {
     let raw = if cfg!(windows) {
         std::env::var("COMPUTERNAME").ok()

@@ -101,7 +101,7 @@ pub(crate) struct Inner {
     change_reads: Mutex<Option<KeptReads>>,
     /// Keeps other machines off the file while this handle is open ([`machine`]); dropped
     /// last, after the connection.
-    _machine: Option<Arc<machine::MachineHold>>,
+    _machine: Option<MachineHold>,
 }
 
 /// What a QOH change reads that nothing but other writes change, kept from one change on a
@@ -135,14 +135,22 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Opens a connection with the pragmas every connection to a store uses.
-pub(crate) fn connect(path: &Path, options: &OpenOptions) -> Result<Connection> {
+/// Opens a connection with the pragmas every connection to a store uses, and this process's
+/// share of the store's machine lock ([`machine`]), taken before the connection reads it:
+/// kept by whatever keeps the store open (a handle, a stack), dropped where one already does.
+pub(crate) fn connect(
+    path: &Path,
+    options: &OpenOptions,
+) -> Result<(Connection, Option<MachineHold>)> {
     configure(Connection::open(path), path, options)
 }
 
 /// [`connect`] to a store file that must exist already: a connection opened again later
 /// (the controller's) must not leave an empty file where a moved store was.
-pub(crate) fn connect_existing(path: &Path, options: &OpenOptions) -> Result<Connection> {
+pub(crate) fn connect_existing(
+    path: &Path,
+    options: &OpenOptions,
+) -> Result<(Connection, Option<MachineHold>)> {
     use rusqlite::OpenFlags;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_URI
@@ -151,11 +159,6 @@ pub(crate) fn connect_existing(path: &Path, options: &OpenOptions) -> Result<Con
 }
 
 pub(crate) use machine::MachineHold;
-
-/// Holds the machine lock of the store file `conn` has open ([`machine`]).
-pub(crate) fn hold_machine(conn: &Connection) -> Result<Option<Arc<MachineHold>>> {
-    machine::hold(Path::new(conn.path().unwrap_or_default()))
-}
 
 /// `timeout` as SQLite takes it: whole milliseconds up to `i32::MAX` (24.8 days).
 fn check_busy_timeout(timeout: Duration) -> Result<Duration> {
@@ -206,13 +209,15 @@ fn configure(
     conn: rusqlite::Result<Connection>,
     path: &Path,
     options: &OpenOptions,
-) -> Result<Connection> {
+) -> Result<(Connection, Option<MachineHold>)> {
     let conn = conn.map_err(|e| {
         Error::new(
             crate::ErrorKind::Database,
             format!("cannot open store file {}: {e}", path.display()),
         )
     })?;
+    // Before SQLite reads the file: another machine's process may have it open.
+    let machine = machine::hold(Path::new(conn.path().unwrap_or_default()))?;
     conn.busy_timeout(check_busy_timeout(options.busy_timeout)?)?;
     // SQLite opens a file it may not write read-only without a word, and every sale would
     // then fail with "attempt to write a readonly database", naming no file.
@@ -297,7 +302,7 @@ fn configure(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )?;
-    Ok(conn)
+    Ok((conn, machine))
 }
 
 /// The host name, used as the default workstation name: as the `Workstation` parameter
@@ -387,8 +392,8 @@ impl Store {
             Some(uri) if uri.starts_with("file:") => PathBuf::from(absolute_uri(uri, cwd()?)),
             _ => cwd()?.join(path),
         };
-        let opened = || -> Result<(Connection, Option<Arc<MachineHold>>)> {
-            let mut conn = connect(&path, &options)?;
+        let opened = || -> Result<(Connection, Option<MachineHold>)> {
+            let (mut conn, machine) = connect(&path, &options)?;
             // SQLite names no file for `:memory:`, `file:…?mode=memory` or a temporary
             // database.
             let no_file: bool = conn.query_row(
@@ -402,8 +407,6 @@ impl Store {
                     path.display()
                 )));
             }
-            // Before the first write: another machine's process may have the file.
-            let machine = hold_machine(&conn)?;
             schema::migrate(&mut conn)?;
             Ok((conn, machine))
         };
@@ -1231,8 +1234,12 @@ mod tests {
         let path = dir.path().join("store.db");
         drop(crate::Store::open(&path).unwrap());
         for conn in [
-            super::connect(&path, &super::OpenOptions::default()).unwrap(),
-            super::connect_existing(&path, &super::OpenOptions::default()).unwrap(),
+            super::connect(&path, &super::OpenOptions::default())
+                .unwrap()
+                .0,
+            super::connect_existing(&path, &super::OpenOptions::default())
+                .unwrap()
+                .0,
         ] {
             // The shape of the lease's and the settle's reads of a batch's records.
             let mut st = conn
@@ -1276,7 +1283,7 @@ mod tests {
                 want,
                 "{durability:?}"
             );
-            let controller_side = super::connect_existing(&path, &options).unwrap();
+            let (controller_side, _) = super::connect_existing(&path, &options).unwrap();
             assert_eq!(synchronous(&controller_side), want, "{durability:?}");
         }
     }
