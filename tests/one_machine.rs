@@ -1,11 +1,14 @@
 //! One machine per store file: a store another machine has open is refused, naming that
 //! machine, and changes nothing; one that machine closed (or left by crashing) opens.
 //!
-//! The tests play the other machine as its process would: the lock file beside the store,
-//! named under the exclusive lock, then held shared. Only the machine's name differs from
-//! this one's, which no test can change.
+//! Most tests play the other machine as its process would: the lock file beside the store,
+//! named under the exclusive lock, then held shared. The last two run the `invsync` command
+//! as another machine's process, in a UTS namespace of its own (`unshare -u`), where the
+//! kernel's host name is another PC's: the library on both sides, one file.
 
 mod ffi_text;
+#[path = "common/waits.rs"]
+mod waits;
 use ffi_text::*;
 use inventory_sync::{ErrorKind, Store};
 use std::fs::File;
@@ -18,8 +21,19 @@ fn lock_file(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Another machine's process with the store open, until dropped.
+struct OtherMachine(File);
+
+impl Drop for OtherMachine {
+    /// Unlocked, not only closed: a child another test forks meanwhile holds a copy of the
+    /// descriptor, and the lock with it, until it execs.
+    fn drop(&mut self) {
+        self.0.unlock().unwrap();
+    }
+}
+
 /// Another machine's process with the store open: its lock file names it and is held.
-fn other_machine_opens(db: &Path, name: &str) -> File {
+fn other_machine_opens(db: &Path, name: &str) -> OtherMachine {
     let mut f = File::options()
         .read(true)
         .write(true)
@@ -32,7 +46,7 @@ fn other_machine_opens(db: &Path, name: &str) -> File {
     f.write_all(format!("{name}\n").as_bytes()).unwrap();
     f.unlock().unwrap();
     f.lock_shared().unwrap();
-    f
+    OtherMachine(f)
 }
 
 /// What another machine opening the store now would find: `None` when no process holds the
@@ -40,12 +54,16 @@ fn other_machine_opens(db: &Path, name: &str) -> File {
 fn holder_seen_from_another_machine(db: &Path) -> Option<String> {
     let mut f = File::options().read(true).open(lock_file(db)).unwrap();
     match f.try_lock() {
-        Ok(()) => None,
+        Ok(()) => {
+            f.unlock().unwrap();
+            None
+        }
         Err(std::fs::TryLockError::WouldBlock) => {
             f.lock_shared().unwrap();
             let mut name = String::new();
             f.seek(SeekFrom::Start(0)).unwrap();
             f.read_to_string(&mut name).unwrap();
+            f.unlock().unwrap();
             Some(name.trim().to_owned())
         }
         Err(e) => panic!("{e:?}"),
@@ -163,4 +181,98 @@ fn the_machine_is_checked_before_the_store_is_read() {
         panic!("a file that is not a database opened");
     };
     assert!(!e.message().contains("BACKOFFICE-PC"), "{e}");
+}
+
+/// `invsync args` as a process of the machine `name`: its own host name, the same files.
+#[cfg(target_os = "linux")]
+fn invsync_on_machine(name: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-u", "sh", "-c", "hostname \"$0\" && exec \"$@\"", name])
+        .arg(env!("CARGO_BIN_EXE_invsync"))
+        .args(args);
+    cmd
+}
+
+#[cfg(target_os = "linux")]
+fn this_machine() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn invsync_on_another_machine_is_refused_while_this_one_has_the_store_then_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    let store = Store::open(&db).unwrap();
+    store.upsert_item_json(r#"{"sku":"TEE","qoh":7}"#).unwrap();
+    let db = db.to_str().unwrap();
+
+    let qoh = || {
+        let mut cmd = invsync_on_machine("OTHER-PC", &["qoh", db, "TEE"]);
+        waits::output_for(&mut cmd, "invsync qoh on OTHER-PC")
+    };
+    let out = qoh();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let this = format!("is open on machine {}", this_machine());
+    assert!(said.contains(&this), "{this:?} not in: {said}");
+
+    drop(store);
+    let out = qoh();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains('7'));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_controller_running_on_another_machine_keeps_this_one_off_until_it_stops() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    store_with_an_item(&db);
+    let mut controller = invsync_on_machine(
+        "BACKOFFICE-PC",
+        &[
+            "controller",
+            db.to_str().unwrap(),
+            "--interval-ms",
+            "3600000",
+        ],
+    )
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    /// Stops the other machine's controller however the test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut started = String::new();
+    std::io::BufReader::new(controller.stdout.take().unwrap())
+        .read_line(&mut started)
+        .unwrap();
+    let controller = Killed(controller);
+    assert!(started.contains("controller started"), "{started:?}");
+
+    let Err(e) = Store::open(&db) else {
+        panic!("opened while a controller on another machine has it open");
+    };
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+    assert!(e.message().contains("machine BACKOFFICE-PC"), "{e}");
+
+    drop(controller);
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.item_qoh("TEE").unwrap(), 7);
 }

@@ -141,6 +141,9 @@ fn take(db: &Path, path: &Path, me: &str) -> Result<Option<File>> {
     if holder.eq_ignore_ascii_case(me) {
         return Ok(Some(file));
     }
+    // Given back at once, not at the close: a child the host forks meanwhile would hold it
+    // until it execs.
+    let _ = file.unlock();
     let holder = match holder {
         "" => "another machine".to_owned(),
         name => format!("machine {name}"),
