@@ -43,7 +43,7 @@ static HOLDS: Mutex<Vec<(PathBuf, File, usize)>> = Mutex::new(Vec::new());
 const NAMING_WAIT: Duration = Duration::from_secs(5);
 
 /// The lock file of the store file `db`.
-pub(crate) fn lock_file(db: &Path) -> PathBuf {
+fn lock_file(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push("-machine");
     PathBuf::from(name)
@@ -53,15 +53,18 @@ pub(crate) fn lock_file(db: &Path) -> PathBuf {
 /// has the store (`Refused`). `None`: the store is unguarded (see the module docs).
 pub(crate) fn hold(db: &Path) -> Result<Option<MachineHold>> {
     // No file (`:memory:`): refused as such by the caller.
-    let Some(me) = machine_name().filter(|_| !db.as_os_str().is_empty()) else {
+    if db.as_os_str().is_empty() {
         return Ok(None);
-    };
+    }
     let path = lock_file(db);
     let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, _, shares)) = holds.iter_mut().find(|(p, _, _)| *p == path) {
         *shares += 1;
         return Ok(Some(MachineHold { path }));
     }
+    let Some(me) = machine_name() else {
+        return Ok(None);
+    };
     let Some(file) = take(db, &path, &me)? else {
         return Ok(None);
     };
