@@ -276,3 +276,26 @@ fn a_controller_running_on_another_machine_keeps_this_one_off_until_it_stops() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.item_qoh("TEE").unwrap(), 7);
 }
+
+/// A process frozen between its two locks (naming its machine under the exclusive one) keeps
+/// the store's openers waiting a moment, not for ever: `Busy`, naming the lock file, and the
+/// store opens once that process goes.
+#[test]
+fn a_process_stuck_naming_its_machine_makes_an_open_busy_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    store_with_an_item(&db);
+    let stuck = File::options()
+        .read(true)
+        .write(true)
+        .open(lock_file(&db))
+        .unwrap();
+    stuck.lock().unwrap();
+    let Err(e) = Store::open(&db) else {
+        panic!("opened while another process held the lock file exclusively");
+    };
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.message().contains("shop.db-machine"), "{e}");
+    stuck.unlock().unwrap();
+    assert_eq!(Store::open(&db).unwrap().item_qoh("TEE").unwrap(), 7);
+}
