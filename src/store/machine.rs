@@ -164,8 +164,9 @@ fn take(db: &Path, path: &Path, me: &str) -> Result<Option<File>> {
 /// This machine's name, as the operating system gives it to every process (not a process's
 /// own `HOSTNAME`, which a shell may set to anything): Windows' `COMPUTERNAME` (a host that
 /// starts this process with an environment of its own without it leaves the store
-/// unguarded), elsewhere the kernel's host name.
-fn machine_name() -> Option<String> {
+/// unguarded), elsewhere the kernel's host name. Also the default workstation name's last
+/// resort ([`super::host_name`]).
+pub(super) fn machine_name() -> Option<String> {
     let raw = if cfg!(windows) {
         std::env::var("COMPUTERNAME").ok()
     } else {

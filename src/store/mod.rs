@@ -307,16 +307,17 @@ fn configure(
 
 /// The host name, used as the default workstation name: as the `Workstation` parameter
 /// takes one (its control characters left out, at most 128 characters), since the host did
-/// not choose it and is not to be refused for it.
+/// not choose it and is not to be refused for it. A process's own `COMPUTERNAME` or
+/// `HOSTNAME` first (a shell may name a till's session so), else the machine's name.
 fn host_name() -> String {
     let from_env = std::env::var("COMPUTERNAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .ok();
-    from_env
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .and_then(|s| plain_name(&s))
-        .unwrap_or_else(|| "workstation".to_owned())
+    match from_env {
+        Some(name) => plain_name(&name),
+        None => machine::machine_name(),
+    }
+    .unwrap_or_else(|| "workstation".to_owned())
 }
 
 /// Whether `c` has no place in a name, or a cart's answer, printed in reports and logs: a
