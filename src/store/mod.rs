@@ -216,7 +216,8 @@ fn configure(
             format!("cannot open store file {}: {e}", path.display()),
         )
     })?;
-    // Before SQLite reads the file: another machine's process may have it open.
+    // Before SQLite reads the file: another machine's process may have it open. Named by
+    // SQLite's full path, so that every spelling of the file shares the process's one hold.
     let machine = machine::hold(Path::new(conn.path().unwrap_or_default()))?;
     conn.busy_timeout(check_busy_timeout(options.busy_timeout)?)?;
     // SQLite opens a file it may not write read-only without a word, and every sale would
