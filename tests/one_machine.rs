@@ -70,6 +70,15 @@ fn holder_seen_from_another_machine(db: &Path) -> Option<String> {
     }
 }
 
+/// How many descriptors of `file` this process has open (Linux).
+fn descriptors_of(file: &Path) -> usize {
+    let file = std::fs::canonicalize(file).unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter(|fd| std::fs::read_link(fd.as_ref().unwrap().path()).is_ok_and(|t| t == file))
+        .count()
+}
+
 fn store_with_an_item(db: &Path) {
     let store = Store::open(db).unwrap();
     store.upsert_item_json(r#"{"sku":"TEE","qoh":7}"#).unwrap();
@@ -138,13 +147,7 @@ fn the_store_stays_held_until_the_last_handle_and_controller_of_the_process_clos
     assert!(holder_seen_from_another_machine(&db).is_some());
     // One descriptor of the lock file for the process: where NFS emulates the lock with
     // POSIX locks, closing any second one would give the process's lock back.
-    let descriptors = || {
-        let lock = std::fs::canonicalize(lock_file(&db)).unwrap();
-        std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .filter(|fd| std::fs::read_link(fd.as_ref().unwrap().path()).is_ok_and(|t| t == lock))
-            .count()
-    };
+    let descriptors = || descriptors_of(&lock_file(&db));
     if cfg!(target_os = "linux") {
         assert_eq!(
             descriptors(),
@@ -170,6 +173,31 @@ fn the_store_stays_held_until_the_last_handle_and_controller_of_the_process_clos
     drop(second);
     assert!(holder_seen_from_another_machine(&db).is_some());
     drop(third);
+    assert_eq!(holder_seen_from_another_machine(&db), None);
+}
+
+/// A host's threads opening one store at the same moment (a till's and a report's) still
+/// make one descriptor of its lock file.
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_opening_a_store_at_once_share_one_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    store_with_an_item(&db);
+    let start = std::sync::Barrier::new(8);
+    let stores: Vec<Store> = std::thread::scope(|s| {
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    Store::open(&db).unwrap()
+                })
+            })
+            .collect();
+        opens.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(descriptors_of(&lock_file(&db)), 1);
+    drop(stores);
     assert_eq!(holder_seen_from_another_machine(&db), None);
 }
 
@@ -314,7 +342,26 @@ fn a_process_stuck_naming_its_machine_makes_an_open_busy_instead_of_hanging() {
         .open(lock_file(&db))
         .unwrap();
     stuck.lock().unwrap();
-    let Err(e) = Store::open(&db) else {
+    // The process's other store, open before and after: its handles come and go while
+    // that open waits (a till closing its handle is not held up by another store's wait).
+    let till = dir.path().join("till.db");
+    let till_store = Store::open(&till).unwrap();
+    let waiting = std::thread::spawn({
+        let db = db.clone();
+        move || Store::open(&db).map(drop)
+    });
+    if cfg!(target_os = "linux") {
+        waits::wait_for("the open to wait on the lock file", || {
+            descriptors_of(&lock_file(&db)) == 2
+        });
+        drop(Store::open(&till).unwrap());
+        drop(till_store);
+        assert!(
+            !waiting.is_finished(),
+            "the other store's handles waited for this open to give up"
+        );
+    }
+    let Err(e) = waiting.join().unwrap() else {
         panic!("opened while another process held the lock file exclusively");
     };
     assert_eq!(e.kind(), ErrorKind::Busy, "{e}");

@@ -39,6 +39,12 @@ pub(crate) struct MachineHold {
 /// The lock files this process holds, with how many shares of each are out.
 static HOLDS: Mutex<Vec<(PathBuf, File, usize)>> = Mutex::new(Vec::new());
 
+/// Held while a lock file not yet in [`HOLDS`] is taken, which may wait out another
+/// process's naming: so that two threads taking the same file make one descriptor, while
+/// [`HOLDS`] stays free for the process's stores already held (their opens and closes, a
+/// controller's end) during that wait.
+static TAKING: Mutex<()> = Mutex::new(());
+
 /// How long an open waits for another process's moment of writing its machine's name.
 const NAMING_WAIT: Duration = Duration::from_secs(5);
 
@@ -57,9 +63,17 @@ pub(crate) fn hold(db: &Path) -> Result<Option<MachineHold>> {
         return Ok(None);
     }
     let path = lock_file(db);
-    let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, _, shares)) = holds.iter_mut().find(|(p, _, _)| *p == path) {
-        *shares += 1;
+    let share = |path: &PathBuf| {
+        let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
+        let held = holds.iter_mut().find(|(p, _, _)| p == path);
+        held.map(|(_, _, shares)| *shares += 1).is_some()
+    };
+    if share(&path) {
+        return Ok(Some(MachineHold { path }));
+    }
+    let _taking = TAKING.lock().unwrap_or_else(|e| e.into_inner());
+    // Taken by another thread while this one waited its turn.
+    if share(&path) {
         return Ok(Some(MachineHold { path }));
     }
     let Some(me) = machine_name() else {
@@ -68,6 +82,7 @@ pub(crate) fn hold(db: &Path) -> Result<Option<MachineHold>> {
     let Some(file) = take(db, &path, &me)? else {
         return Ok(None);
     };
+    let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
     holds.push((path.clone(), file, 1));
     Ok(Some(MachineHold { path }))
 }
