@@ -113,6 +113,21 @@ fn another_programs_database_with_a_user_version_is_refused_untouched() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Nothing new beside them: no lock file naming this machine, no WAL.
+    assert_eq!(
+        names_in(dir.path()),
+        ["accounts3.db", "accounts42.db", "accounts7.db"]
+    );
+}
+
+/// The names of the files in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// A refused option changes nothing: no new file at a mistyped path, and no older file
@@ -207,6 +222,8 @@ fn opening_a_file_that_is_no_database_names_it() {
         e.kind(),
         e.message()
     );
+    // Left as it was found, with nothing beside it (a `lines.csv-machine` was, 2026-12-05).
+    assert_eq!(names_in(dir.path()), ["lines.csv"]);
 }
 
 /// An index the owner put on the ledger (a report by date in Access) survives the upgrade

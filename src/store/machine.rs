@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(crate) struct MachineHold {
     path: PathBuf,
+    /// Whether this share's open made the lock file (it was not there before).
+    made: bool,
 }
 
 /// The lock files this process holds, with how many shares of each are out.
@@ -69,22 +71,51 @@ pub(crate) fn hold(db: &Path) -> Result<Option<MachineHold>> {
         held.map(|(_, _, shares)| *shares += 1).is_some()
     };
     if share(&path) {
-        return Ok(Some(MachineHold { path }));
+        return Ok(Some(MachineHold { path, made: false }));
     }
     let _taking = TAKING.lock().unwrap_or_else(|e| e.into_inner());
     // Taken by another thread while this one waited its turn.
     if share(&path) {
-        return Ok(Some(MachineHold { path }));
+        return Ok(Some(MachineHold { path, made: false }));
     }
     let Some(me) = machine_name() else {
         return Ok(None);
     };
-    let Some(file) = take(db, &path, &me)? else {
+    let Some((file, made)) = take(db, &path, &me)? else {
         return Ok(None);
     };
     let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
     holds.push((path.clone(), file, 1));
-    Ok(Some(MachineHold { path }))
+    Ok(Some(MachineHold { path, made }))
+}
+
+impl MachineHold {
+    /// Gives the hold back, and removes the lock file if this share's open made it and no
+    /// other process or handle holds it: for a file the open then refused (another program's,
+    /// or one this build may not open), which is to be left as it was found, with nothing
+    /// new beside it.
+    pub(crate) fn discard_made(mut self) {
+        if !self.made {
+            return;
+        }
+        // No thread of this process opens the file meanwhile.
+        let _taking = TAKING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut holds = HOLDS.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(at) = holds.iter().position(|(p, _, _)| *p == self.path) else {
+            return;
+        };
+        if holds[at].2 > 1 {
+            return;
+        }
+        let (_, file, _) = holds.swap_remove(at);
+        let path = std::mem::take(&mut self.path);
+        let _ = file.unlock();
+        // The exclusive lock: no other process holds the file.
+        if file.try_lock().is_ok() {
+            let _ = std::fs::remove_file(&path);
+            let _ = file.unlock();
+        }
+    }
 }
 
 impl Drop for MachineHold {
@@ -101,16 +132,20 @@ impl Drop for MachineHold {
     }
 }
 
-/// The lock file at `path`, held shared under this machine's name `me`; `None` where it
-/// cannot be made, written or locked.
-fn take(db: &Path, path: &Path, me: &str) -> Result<Option<File>> {
+/// The lock file at `path`, held shared under this machine's name `me`, and whether this
+/// call made it; `None` where it cannot be made, written or locked.
+fn take(db: &Path, path: &Path, me: &str) -> Result<Option<(File, bool)>> {
     let mut options = File::options();
     options.read(true).write(true).create(true).truncate(false);
     // Every user of the machine may open the store (a terminal server's sessions): so may
     // they the lock file, whoever made it (the umask still applies).
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o666);
-    let Ok(mut file) = options.open(path) else {
+    let made = options.clone().create_new(true).open(path);
+    let Ok((mut file, made)) = made
+        .map(|f| (f, true))
+        .or_else(|_| options.open(path).map(|f| (f, false)))
+    else {
         return Ok(None);
     };
     // Held by no process: the store is this machine's from now on.
@@ -157,7 +192,7 @@ fn take(db: &Path, path: &Path, me: &str) -> Result<Option<File>> {
     let holder = String::from_utf8_lossy(&holder);
     let holder = holder.trim();
     if holder.eq_ignore_ascii_case(me) {
-        return Ok(Some(file));
+        return Ok(Some((file, made)));
     }
     // Given back at once, not at the close: a child the host forks meanwhile would hold it
     // until it execs.

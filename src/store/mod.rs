@@ -219,6 +219,22 @@ fn configure(
     // Before SQLite reads the file: another machine's process may have it open. Named by
     // SQLite's full path, so that every spelling of the file shares the process's one hold.
     let machine = machine::hold(Path::new(conn.path().unwrap_or_default()))?;
+    match prepare(&conn, path, options) {
+        Ok(()) => Ok((conn, machine)),
+        // Refused (not a store, or one this build may not open): nothing left beside it.
+        Err(e) => {
+            drop(conn);
+            if let Some(m) = machine {
+                m.discard_made();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Checks that the file `conn` has open is a store this build may open (or an empty file,
+/// to become one), and sets the connection's pragmas: before anything writes to the file.
+fn prepare(conn: &Connection, path: &Path, options: &OpenOptions) -> Result<()> {
     conn.busy_timeout(check_busy_timeout(options.busy_timeout)?)?;
     // SQLite opens a file it may not write read-only without a word, and every sale would
     // then fail with "attempt to write a readonly database", naming no file.
@@ -303,7 +319,7 @@ fn configure(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )?;
-    Ok((conn, machine))
+    Ok(())
 }
 
 /// The host name, used as the default workstation name: as the `Workstation` parameter
