@@ -5,6 +5,7 @@
 #   3. the header check against a pinned cbindgen
 #   4. the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   5. the .NET wrapper's suite and the order manager's trial (DotnetTrial.cs) under mono
+#   6. the README's C and C# examples compile (the C one runs)
 # (.ci/fuzz.sh runs the cargo fuzz targets, ffi_strings among them; `cargo test` always runs
 # the stable 20k-case property test over the same entry points, tests/ffi_fuzz.rs.)
 # Exits non-zero on any failure; the last line says which steps passed.
@@ -87,9 +88,40 @@ else
     fail ".NET trial does not compile"
 fi
 
+# The README's C and C# examples, as a host would paste them: they compile against the header
+# and the wrapper (the C one is also run on a fresh store: it fails there, as the item is not
+# defined, and says why). A host's own names in the C# one (its form's controls, the form's
+# Store) are declared around it.
+step "README examples compile"
+readme_block() { awk -v lang="$1" '$0 == "```" lang {f=1; next} f && /^```/ {exit} f' README.md; }
+readme_block c > "$out/readme_example.c"
+if gcc -std=c11 -Wall -Wextra -Werror -Wpedantic -Iinclude "$out/readme_example.c" \
+        -L"$lib" -linventory_sync -Wl,-rpath,"$lib" -o "$out/readme_example"; then
+    ( cd "$out" && rm -f store.db* && ./readme_example 2>&1 | grep -q 'TEE-M' ) \
+        || fail "README's C example does not say which item it could not adjust"
+    rm -f "$out"/store.db*
+else
+    fail "README's C example does not compile"
+fi
+{
+    readme_block csharp | grep '^using [A-Za-z.]*;'
+    echo 'class Box { public string Text = ""; public int Value; }'
+    echo 'static class MessageBox { public static void Show(string s) { Console.WriteLine(s); } }'
+    echo 'class Form { Box skuBox = new Box(), descriptionBox = new Box(), bar = new Box();'
+    echo '  Store formStore = null;'
+    echo '  async Task Example() {'
+    readme_block csharp | grep -v '^using [A-Za-z.]*;'
+    echo '  }'
+    echo '  static void Main() {}'
+    echo '}'
+} > "$out/ReadmeExample.cs"
+mcs -langversion:7.2 -warnaserror+ -nowarn:169,219,414,649 -out:"$out/ReadmeExample.exe" \
+        bindings/dotnet/InventorySync.cs "$out/ReadmeExample.cs" \
+    || fail "README's C# example does not compile"
+
 echo
 if [ ${#failures[@]} -eq 0 ]; then
-    echo "ffi: all steps passed (build, header, C suite under ASan+UBSan, .NET suite under mono)"
+    echo "ffi: all steps passed (build, header, C suite under ASan+UBSan, .NET suite under mono, README examples)"
     exit 0
 fi
 echo "ffi: ${#failures[@]} step(s) failed: ${failures[*]}"
