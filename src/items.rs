@@ -59,6 +59,10 @@ impl Reason {
     }
 }
 
+/// The 32-bit range a QOH and a change of it are kept in (a VBA `Long`), as an owner reads it
+/// in an error.
+pub(crate) const RANGE: &str = "-2,147,483,648 to 2,147,483,647";
+
 /// A checked change of QOH: never 0, and within the 32-bit range a host can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delta(i64);
@@ -71,7 +75,8 @@ impl Delta {
         }
         if n < i32::MIN as i64 || n > i32::MAX as i64 {
             return Err(Error::invalid(format!(
-                "delta {n} is outside the 32-bit range"
+                "delta {n} is outside the 32-bit range ({})",
+                RANGE
             )));
         }
         Ok(Delta(n))
@@ -507,7 +512,7 @@ fn parse_item_json(json: &str) -> Result<ItemSpec> {
                 .filter(|n| (i32::MIN as i64..=i32::MAX as i64).contains(n))
                 .ok_or_else(|| {
                     Error::invalid(format!(
-                        "item {sku:?}: qoh must be a whole number in the 32-bit range"
+                        "item {sku:?}: qoh must be a whole number in the 32-bit range ({RANGE})"
                     ))
                 })?,
         ),
@@ -981,7 +986,7 @@ pub(crate) fn apply_change(
     let new_qoh = item.qoh + delta;
     if new_qoh < i32::MIN as i64 || new_qoh > i32::MAX as i64 {
         return Err(Error::invalid(format!(
-            "item {:?}: QOH {} {:+} leaves the 32-bit range",
+            "item {:?}: QOH {} {:+} leaves the 32-bit range ({RANGE})",
             item.sku, item.qoh, delta
         )));
     }

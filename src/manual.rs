@@ -4019,7 +4019,8 @@ fn apply_pulled(
                     Err(e) => format!("not created: {}", e.message()),
                     Ok(_) => format!(
                         "not created: the cart's count {count} is outside the 32-bit range \
-                         a QOH is kept in"
+                         a QOH is kept in ({})",
+                        crate::items::RANGE
                     ),
                 },
             }),

@@ -63,10 +63,20 @@ fn an_import_with_a_bad_line_changes_nothing_and_names_the_line() {
         ("MUG,-1,2", "line 3", "unknown SKU"),
         ("SHIRT,-1,2", "line 3", "variants"),
         ("CAP,x,2", "line 3", "not a number"),
+        // A number past any range is said to be out of it, with the range, not "not a number".
+        (
+            "CAP,-99999999999999999999,2",
+            "line 3",
+            "out of range (-2,147,483,648 to 2,147,483,647)",
+        ),
         ("CAP,-1,2,ref,99", "line 3", "cart 99"),
         ("\"CAP,-1", "line 3", "not closed"),
         // Only the lines together take CAP out of the range the store keeps.
-        ("CAP,2147483000,4\nCAP,1000,4", "line 4", "32-bit range"),
+        (
+            "CAP,2147483000,4\nCAP,1000,4",
+            "line 4",
+            "32-bit range (-2,147,483,648 to 2,147,483,647)",
+        ),
         // Refused by the store only when applied, after the lines before it.
         (
             long_ref.as_str(),
@@ -1232,7 +1242,7 @@ fn an_import_whose_summary_cannot_be_written_succeeds_and_says_so() {
 }
 
 /// `invsync stack` lists the oldest 1,000 records unless asked for more, and says on stderr
-/// when more wait (it said nothing: an operator took 1,000 for the whole backlog).
+/// when there are more (it said nothing: an operator took 1,000 for the whole backlog).
 #[test]
 fn the_stack_command_says_when_more_records_wait_than_it_lists() {
     let f = store();
@@ -1258,7 +1268,7 @@ fn the_stack_command_says_when_more_records_wait_than_it_lists() {
         let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
         (
             records.len(),
-            String::from_utf8_lossy(&out.stderr).contains("more wait"),
+            String::from_utf8_lossy(&out.stderr).contains("there are more"),
         )
     };
     assert_eq!(listed(&[]), (1000, true));
@@ -1306,7 +1316,7 @@ fn the_stack_view_counts_what_it_leaves_out_and_finds_a_state_or_a_cart() {
     };
     let said = shown(&["--limit", "1"]);
     assert!(
-        said.ends_with("1 record: 1 pending\nin the whole stack: 3 records: 2 waiting, 1 bypassed, 0 uncertain\n"),
+        said.ends_with("1 record: 1 pending\nin the whole stack: 3 records: 2 pending, 1 bypassed, 0 uncertain\n"),
         "{said}"
     );
     let said = shown(&["--state", "bypassed"]);
@@ -1320,8 +1330,17 @@ fn the_stack_view_counts_what_it_leaves_out_and_finds_a_state_or_a_cart() {
     // By name in any case, or by id; the totals are the cart's.
     let outlet_only = shown(&["--cart", "outlet", "--state", "pending"]);
     assert!(
-        outlet_only.contains("in Outlet's records: 2 records: 2 waiting, 0 bypassed"),
+        outlet_only.contains("in Outlet's records: 2 records: 2 pending, 0 bypassed"),
         "{outlet_only}"
+    );
+    // Nothing of a state asked for: said so, with the cart's totals, not "the web stack is
+    // empty" over records of other states.
+    let none = shown(&["--cart", "outlet", "--state", "uncertain"]);
+    assert!(
+        none.starts_with(
+            "no uncertain records of Outlet\nin Outlet's records: 2 records: 2 pending"
+        ),
+        "{none}"
     );
     assert!(!outlet_only.contains("Shop"), "{outlet_only}");
     // The whole list, nothing left out: no second line.
@@ -1364,7 +1383,15 @@ fn the_qoh_of_a_product_with_variants_is_their_total() {
     let db = f.dir.path().join("store.db");
     let out = invsync(&["qoh", db.to_str().unwrap(), "TEE"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "13\n");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("sum of their 2 QOH"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("13 is the sum of its 2 variants' QOH"));
+    // One variant: its QOH, not "the sum of their 1".
+    f.store
+        .upsert_item_json(r#"{"sku":"CAP","description":"Cap"}"#)
+        .unwrap();
+    variant(&f.store, "CAP-L", "CAP", 4);
+    let out = invsync(&["qoh", db.to_str().unwrap(), "CAP"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "4\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4 is its variant's QOH"));
 }
 
 /// `invsync stack` is read by a store owner: each record on a line under a heading, its cart

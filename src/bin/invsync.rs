@@ -24,9 +24,10 @@
 //!   troubleshooting view: the oldest N records (1,000 unless given, at most 999,999) as a
 //!   table (carts by name, times in UTC, each cart's last answer), of cart C only (its name or
 //!   id) and in state S only (`pending`, `bypassed` or `uncertain`) when given, then how many
-//!   are in each state; when the table leaves records out (more wait, or another state), a
-//!   line counts the stack's records (of cart C) in each state, and stderr says when more
-//!   wait; `--json` prints them as `stack_list_json` gives them (times in Unix milliseconds).
+//!   are in each state; when the table leaves records out (more records, or another state), a
+//!   line counts the stack's records (of cart C) in each state, and stderr says when there
+//!   are more; an empty list of cart C or state S says so, not that the stack is empty;
+//!   `--json` prints them as `stack_list_json` gives them (times in Unix milliseconds).
 //!   Stderr also names each paused cart (of cart C): until when (UTC), why (the cause the
 //!   controller stored) and what to do; stdout is the same whether a cart is paused or not.
 //! - `invsync retry STORE RECORD [--checked]` sends a bypassed or uncertain record (by the
@@ -644,7 +645,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         Some("stack") => {
-            // One under the library's largest list, so that one more can tell whether more wait.
+            // One under the library's largest list, so that one more can tell whether there are more.
             let limit = number_option(args, "--limit", 999_999, 1000)?;
             let state = match option(args, "--state")? {
                 None => None,
@@ -662,7 +663,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 None => None,
                 Some(asked) => Some(find_cart(&carts, asked)?),
             };
-            // One more than asked for tells whether more wait.
+            // One more than asked for tells whether there are more.
             let mut filter = serde_json::json!({"limit": limit + 1});
             if let Some(c) = cart {
                 filter["cart_id"] = c.id.into();
@@ -681,7 +682,16 @@ fn run(args: &[String]) -> Result<(), Failure> {
             } else {
                 let names: HashMap<i64, String> =
                     carts.iter().map(|c| (c.id, c.name.clone())).collect();
-                let mut text = stack_table(&records, &names);
+                let mut text = match (records.is_empty(), state, cart) {
+                    // Not "the web stack is empty": records of other states or carts may wait.
+                    (true, Some(_), _) | (true, _, Some(_)) => format!(
+                        "no {}records{}\n",
+                        state.map(|s| format!("{s} ")).unwrap_or_default(),
+                        cart.map(|c| format!(" of {}", printable(&c.name)))
+                            .unwrap_or_default()
+                    ),
+                    _ => stack_table(&records, &names),
+                };
                 // What the list leaves out, counted: a record bypassed behind a day's backlog
                 // (past --limit), or in a state not asked for, was nowhere on the screen.
                 if more || state.is_some() {
@@ -708,7 +718,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
             if more {
                 warn(&format!(
-                    "invsync: the oldest {limit} record{} listed; more wait \
+                    "invsync: the oldest {limit} record{} listed; there are more \
                      (--limit N lists up to 999999)\n",
                     if limit == 1 { " is" } else { "s are" }
                 ));
@@ -781,12 +791,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     serde_json::from_str(&store.items_json(Some(&filter.to_string()))?)
                         .expect("the library lists items as a JSON array");
                 let total: i64 = variants.iter().filter_map(|v| v["qoh"].as_i64()).sum();
+                let whose = match variants.len() {
+                    1 => "its variant's QOH".to_owned(),
+                    n => format!("the sum of its {n} variants' QOH"),
+                };
                 warn(&format!(
-                    "invsync: {} has variants: {total} is the sum of their {} QOH (a cart \
-                     tracking stock per SKU shows the sum of what each publishes: none below \
-                     0, less its buffer, within its cap)\n",
-                    item.sku,
-                    variants.len()
+                    "invsync: {} has variants: {total} is {whose} (a cart tracking stock per \
+                     SKU shows the sum of what each publishes: none below 0, less its buffer, \
+                     within its cap)\n",
+                    item.sku
                 ));
                 total
             } else {
@@ -1293,7 +1306,8 @@ fn stack_totals(store: &Store, cart: Option<&inventory_sync::Cart>) -> Result<St
     let mut each = Vec::new();
     let mut all = 0;
     for (state, name) in [
-        (Waiting, "waiting"),
+        // As the table and `--state` name them.
+        (Waiting, "pending"),
         (Bypassed, "bypassed"),
         (Uncertain, "uncertain"),
     ] {
@@ -1324,6 +1338,9 @@ struct Line {
 }
 
 /// Why an import file is refused when its changes were imported before.
+/// The 32-bit range of a QOH and a change of it, as the library's errors give it.
+const RANGE: &str = "-2,147,483,648 to 2,147,483,647";
+
 const IMPORTED_BEFORE: &str = "these changes were imported before (this file, or one with the \
      same lines, in any order): if they are new changes, run the import again with --again; a \
      host_ref on each line (the order and its line) lets a file run again skip what it applied";
@@ -1443,8 +1460,16 @@ fn reason_of(field: &str) -> inventory_sync::Result<Reason> {
 fn parse_line(line: &str) -> inventory_sync::Result<Line> {
     let f = fields(line)?;
     let num = |i: usize, what: &str| -> inventory_sync::Result<i64> {
-        f[i].parse()
-            .map_err(|_| invalid(format!("{what} {:?} is not a number", f[i])))
+        f[i].parse().map_err(|_| {
+            // Digits past what any field takes: out of range, not "not a number".
+            let digits = f[i].strip_prefix(['-', '+']).unwrap_or(&f[i]);
+            let why = match !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                true if what == "delta" => format!("is out of range ({RANGE})"),
+                true => "is out of range".to_owned(),
+                false => "is not a number".to_owned(),
+            };
+            invalid(format!("{what} {:?} {why}", f[i]))
+        })
     };
     if f.len() < 2 || f.len() > 5 {
         // A spreadsheet in a language whose decimal mark is a comma saves "CSV" with
@@ -1532,7 +1557,7 @@ fn check_line(
     let after = *now + line.delta;
     if !(i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&after) {
         return Err(invalid(format!(
-            "item {:?}: QOH {now} {:+} leaves the 32-bit range",
+            "item {:?}: QOH {now} {:+} leaves the 32-bit range ({RANGE})",
             item.sku, line.delta
         )));
     }
