@@ -13,7 +13,9 @@
 //! with `--send` it also makes one stack pass, sending what waits. It changes no count.
 
 use inventory_sync::emulator::Emulator;
-use inventory_sync::{Adjustment, CartId, Delta, Reason, SendOptions, StackState, Store};
+use inventory_sync::{
+    AdjustOutcome, Adjustment, CartId, Delta, Reason, SendOptions, StackState, Store,
+};
 
 /// `--config FILE` and `--send`, each at most once. Anything else is refused: a mistyped
 /// `--sned` ignored sent nothing, and `--confg FILE` ran the demo instead, without a word.
@@ -112,27 +114,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         store.set_cart_sync(id, true)?;
     }
 
-    // A day's changes.
-    let change = |sku: &str, delta: i64, reason: Reason| -> inventory_sync::Result<()> {
-        store.adjust_qoh(&Adjustment::new(sku, Delta::new(delta)?, reason))?;
+    // A day's changes, each said as it is made: what changed, and how many carts it queued for.
+    println!(
+        "\nthe day's changes (each queued, in its own transaction, for the carts it changes):"
+    );
+    let said = |what: &str, outcome: AdjustOutcome| match outcome {
+        AdjustOutcome::Applied { qoh, queued } => {
+            println!("  {what:<44} QOH now {qoh:>3}, queued for {queued} cart(s)")
+        }
+        AdjustOutcome::Duplicate => println!("  {what:<44} seen before: nothing changed"),
+    };
+    let change = |sku: &str, delta: i64, reason: Reason, why: &str| -> inventory_sync::Result<()> {
+        let outcome = store.adjust_qoh(&Adjustment::new(sku, Delta::new(delta)?, reason))?;
+        said(&format!("{sku} {delta:+} ({why})"), outcome);
         Ok(())
     };
-    change("MUG", -2, Reason::Adjustment)?; // two found broken
-    change("TEE-M", -1, Reason::PosSale)?; // sold at the counter
-    change("CAP", 10, Reason::Receiving)?; // a purchase order arrived
-                                           // An order imported from Shop A: Shop A already took the stock off, so it is not sent there.
+    change("MUG", -2, Reason::Adjustment, "two found broken")?;
+    change("TEE-M", -1, Reason::PosSale, "sold at the counter")?;
+    change("CAP", 10, Reason::Receiving, "a purchase order arrived")?;
+    // An order imported from Shop A: Shop A already took the stock off, so it is not sent there.
     emulators[1].set_qoh("TEE-L", emulators[1].qoh("TEE-L").unwrap_or(0) - 2);
-    store.adjust_qoh(
-        &Adjustment::new("TEE-L", Delta::new(-2)?, Reason::OrderImport)
+    let import = || {
+        Adjustment::new("TEE-L", Delta::new(-2).expect("not 0"), Reason::OrderImport)
             .origin_cart(ids[1].0)
-            .host_ref("A-1001/1"),
-    )?;
+            .host_ref("A-1001/1")
+    };
+    said(
+        "TEE-L -2 (order A-1001 imported from Shop A)",
+        store.adjust_qoh(&import())?,
+    );
     // The host retries the import after a crash: the same reference is a no-op.
-    store.adjust_qoh(
-        &Adjustment::new("TEE-L", Delta::new(-2)?, Reason::OrderImport)
-            .origin_cart(ids[1].0)
-            .host_ref("A-1001/1"),
-    )?;
+    said(
+        "TEE-L -2 (the same order, imported again)",
+        store.adjust_qoh(&import())?,
+    );
 
     println!(
         "\nweb stack before the drain: {} records waiting",

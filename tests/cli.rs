@@ -569,6 +569,46 @@ fn a_bad_workstation_name_is_bad_usage() {
     }
 }
 
+/// The quickstart's demo (the README's first command) says what each of the day's changes did
+/// before it drains them: the order imported from Shop A goes to the two other carts only, the
+/// same order imported again changes nothing, and every cart ends in step. It showed only
+/// "11 records waiting", and a reader could not tell why Shop A was sent 3 and Shop B 4.
+#[test]
+fn the_quickstart_demo_says_what_each_change_queued_and_ends_in_step() {
+    let out = output_for(&mut Command::new(quickstart()), "the quickstart demo");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |start: &str| {
+        said.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start:?} in:\n{said}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        line("MUG -2").ends_with("QOH now 10, queued for 3 cart(s)"),
+        "{said}"
+    );
+    assert!(
+        line("TEE-L -2 (order").ends_with("QOH now 1, queued for 2 cart(s)"),
+        "{said}"
+    );
+    assert!(
+        line("TEE-L -2 (the same").ends_with("seen before: nothing changed"),
+        "{said}"
+    );
+    assert!(line("stack controller:").starts_with("stack controller: 11 records sent"));
+    assert_eq!(
+        line("every cart agrees"),
+        "every cart agrees with the order manager: yes"
+    );
+}
+
 /// The quickstart pointed at a store owner's own file (README, `--config`): a mistyped store
 /// path creates nothing; a cart the store has keeps its stored settings (a file that leaves
 /// out `realtime` does not switch its real-time sync off); what waits on the stack is counted,
