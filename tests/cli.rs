@@ -1542,7 +1542,9 @@ fn an_operator_retries_or_discards_a_bypassed_record_from_the_command_line() {
     emu.fail_sku("MUG", "refused");
     emu.fail_sku("CAP", "refused");
     adjust(&f.store, "MUG", -1, Reason::PosSale);
+    // Two sales of CAP: sent together, as one, and set aside together.
     adjust(&f.store, "CAP", -1, Reason::PosSale);
+    adjust(&f.store, "CAP", -2, Reason::PosSale);
     f.store.run_stack(None).unwrap();
     adjust(&f.store, "PEN", -1, Reason::PosSale);
     let id = |sku: &str| {
@@ -1553,6 +1555,12 @@ fn an_operator_retries_or_discards_a_bypassed_record_from_the_command_line() {
             .unwrap()
     };
     let (mug, cap, pen) = (id("MUG"), id("CAP"), id("PEN"));
+    let second_cap = stack(&f.store, None)
+        .iter()
+        .filter(|r| r["sku"] == "CAP")
+        .map(|r| r["id"].to_string())
+        .nth(1)
+        .unwrap();
     let db = f.dir.path().join("store.db");
     let db = db.to_str().unwrap();
     for (args, code) in [
@@ -1570,16 +1578,29 @@ fn an_operator_retries_or_discards_a_bypassed_record_from_the_command_line() {
     emu.unfail_sku("MUG");
     let out = invsync(&["retry", db, &mug]);
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("record {mug},")));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with(&format!("record {mug} will be sent again")),
+        "{out:?}"
+    );
+    // The record that goes with the one asked for is named: "and the records sent with it"
+    // left the owner to find which.
     let out = invsync(&["discard", db, &cap]);
     assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(&format!(
+            "record {cap}, and record {second_cap} (CAP -2) sent with it, discarded: the cart was \
+             not told"
+        )),
+        "{out:?}"
+    );
     drain(&f.store);
     assert_eq!(
         (emu.qoh("MUG"), emu.qoh("CAP"), emu.qoh("PEN")),
         (Some(3), Some(4), Some(3))
     );
     assert!(stack(&f.store, None).is_empty());
-    assert_eq!(f.store.stack_history_count("discarded").unwrap(), 1);
+    assert_eq!(f.store.stack_history_count("discarded").unwrap(), 2);
 }
 
 /// An uncertain record (a WooCommerce sale whose answer was lost: the cart has it) retried

@@ -753,6 +753,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 };
                 Failure::Lib(inventory_sync::Error::new(e.kind(), message))
             };
+            // The records that go with it (its send group) are named: "and the records sent
+            // with it" left the owner to find which.
+            let before = set_aside(&store)?;
             let done = if action == "retry" {
                 if !options.contains(&"--checked") {
                     refuse_unchecked_retry(&store, record, path)?;
@@ -768,9 +771,18 @@ fn run(args: &[String]) -> Result<(), Failure> {
                  manager sets it)"
                     .to_owned()
             };
-            report_done(&format!(
-                "record {record}, and the records sent with it, {done}\n"
-            ));
+            let after = set_aside(&store)?;
+            let with_it: Vec<&str> = before
+                .iter()
+                .filter(|(id, _)| **id != record && !after.contains_key(id))
+                .map(|(_, said)| said.as_str())
+                .collect();
+            let which = match with_it.as_slice() {
+                [] => format!("record {record}"),
+                [one] => format!("record {record}, and {one} sent with it,"),
+                more => format!("record {record}, and {} sent with it,", more.join(", ")),
+            };
+            report_done(&format!("{which} {done}\n"));
             Ok(())
         }
         Some("qoh") => {
@@ -1139,6 +1151,29 @@ fn columns(text: &str) -> usize {
             _ => 1,
         })
         .sum()
+}
+
+/// The records set aside (bypassed or uncertain), by number, each as `record N (SKU +D)`.
+fn set_aside(store: &Store) -> Result<std::collections::BTreeMap<i64, String>, Failure> {
+    let mut set_aside = std::collections::BTreeMap::new();
+    for state in ["bypassed", "uncertain"] {
+        let filter = serde_json::json!({"state": state, "limit": 1_000_000});
+        let records: Vec<serde_json::Value> =
+            serde_json::from_str(&store.stack_list_json(Some(&filter.to_string()))?)
+                .expect("the library lists records as a JSON array");
+        for r in records {
+            set_aside.insert(
+                r["id"].as_i64().unwrap_or_default(),
+                format!(
+                    "record {} ({} {:+})",
+                    r["id"],
+                    printable(r["sku"].as_str().unwrap_or_default()),
+                    r["delta"].as_i64().unwrap_or_default()
+                ),
+            );
+        }
+    }
+    Ok(set_aside)
 }
 
 /// The stack's records as a table an operator reads: one line each, oldest first, under a
