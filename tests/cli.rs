@@ -154,6 +154,45 @@ fn an_import_line_whose_reference_was_used_for_another_change_refuses_the_file()
     );
 }
 
+/// An import that takes an item below 0 (orders for stock the store had not counted in) is
+/// applied, as a sale at the counter would be, and says so on stderr, naming each such item
+/// and its QOH: it was applied without a word, the carts shown 0.
+#[test]
+fn an_import_that_takes_an_item_below_0_says_so() {
+    let (f, db, csv) = import_setup(&[("MUG", 13), ("CAP", 10), ("PEN", 1)], "orders.csv");
+    let (db, csv_s) = (db.as_str(), csv.to_str().unwrap());
+    std::fs::write(
+        &csv,
+        "MUG,-100,3,SO-1
+CAP,-2,3,SO-2
+PEN,-3,3,SO-3
+PEN,1,3,SO-4
+",
+    )
+    .unwrap();
+    let out = invsync(&["import", db, csv_s]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("below 0 after this import: MUG at -87, PEN at -1 ("),
+        "{stderr}"
+    );
+    assert_eq!(f.store.item_qoh("MUG").unwrap(), -87);
+    // Nothing below 0: nothing said.
+    std::fs::write(
+        &csv,
+        "CAP,-1,3,SO-5
+",
+    )
+    .unwrap();
+    let out = invsync(&["import", db, csv_s]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("below 0"),
+        "{out:?}"
+    );
+}
+
 /// A file run again after an item it sold was deleted (discontinued) skips that line, seen
 /// before, as `adjust_qoh` does, and applies the new orders in it: until the review of
 /// 2026-12-02 the line was refused for its unknown SKU, and with it the whole file.

@@ -589,8 +589,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let mut lines = Vec::with_capacity(parsed.len());
             for (n, l) in parsed {
                 check_line(&store, &l, &mut qoh).map_err(|e| at(n, e))?;
-                lines.push((n, l.adjustment));
+                lines.push((n, l.adjustment, l.sku));
             }
+            // Each SKU's QOH after its last line applied.
+            let mut after: std::collections::BTreeMap<String, i64> = Default::default();
             // One transaction: a file stopped part way (a store busy past its timeout, a
             // crash, a full disk) applies nothing, so it can be run again whole, lines without
             // a host reference too.
@@ -604,10 +606,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
                         lines[k].1 = lines[k].1.clone().host_ref(reference);
                     }
                 }
-                for (n, adj) in &lines {
+                for (n, adj, sku) in &lines {
                     match store.adjust_qoh(adj) {
                         Ok(inventory_sync::AdjustOutcome::Duplicate) => skipped += 1,
-                        Ok(_) => applied += 1,
+                        Ok(inventory_sync::AdjustOutcome::Applied { qoh, .. }) => {
+                            applied += 1;
+                            after.insert(sku.clone(), qoh);
+                        }
                         Err(e) => {
                             return Err(inventory_sync::Error::new(
                                 e.kind(),
@@ -633,6 +638,20 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 counted(applied, "change"),
                 counted(skipped, "change")
             ));
+            // Taken, as an order manager takes a sale of stock it has not counted in; but not
+            // without a word: the owner counts the shelf.
+            let below: Vec<String> = after
+                .iter()
+                .filter(|(_, qoh)| **qoh < 0)
+                .map(|(sku, qoh)| format!("{} at {qoh}", printable(sku)))
+                .collect();
+            if !below.is_empty() {
+                warn(&format!(
+                    "invsync: below 0 after this import: {} (more went out than the store \
+                     had: count the shelf and adjust it; carts are shown 0, never less)\n",
+                    below.join(", ")
+                ));
+            }
             if applied > 0 {
                 if let Some(why) = not_queued_why(&store) {
                     warn(&format!(
