@@ -1253,8 +1253,19 @@ fn a_malformed_sku_argument_is_bad_usage_and_an_unknown_one_is_not() {
             "{sku:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
+        // The command's own usage, not all nine lines after a one-line mistake.
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("\nusage: invsync qoh STORE SKU ("), "{said}");
+        assert!(!said.contains("invsync controller"), "{said}");
     }
+    // A command that is none: every command's.
+    let out = invsync(&["frob", db]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("invsync controller") && said.contains("invsync qoh"),
+        "{said}"
+    );
     let unknown = invsync(&["qoh", db, "NOPE"]);
     assert_eq!(unknown.status.code(), Some(1));
 }

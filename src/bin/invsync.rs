@@ -73,6 +73,27 @@ const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workst
        invsync init STORE
        invsync help | --version";
 
+/// The usage of the command a mistake was made in, where it is one (the whole usage after
+/// each one-line mistake buried it), else the whole usage.
+fn usage_of(command: Option<&String>) -> String {
+    let line = USAGE.lines().map(str::trim_start).find(|l| {
+        let l = l.strip_prefix("usage: ").unwrap_or(l);
+        command.is_some_and(|c| {
+            l.strip_prefix("invsync ").is_some_and(|rest| {
+                rest.strip_prefix(c.as_str())
+                    .is_some_and(|r| r.starts_with(' '))
+            })
+        })
+    });
+    match line {
+        Some(l) => format!(
+            "usage: {} (`invsync help` lists every command)",
+            l.strip_prefix("usage: ").unwrap_or(l)
+        ),
+        None => USAGE.to_owned(),
+    }
+}
+
 /// What `help` adds to the usage: what each command is for, and what is not done here. The
 /// usage alone named commands an owner new to them could not tell apart (`run` or
 /// `controller`?), and nothing said where Send QOH, Get QOH or a new cart were.
@@ -152,7 +173,7 @@ fn main() -> ExitCode {
     match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(m)) => {
-            warn(&format!("invsync: {m}\n{USAGE}\n"));
+            warn(&format!("invsync: {m}\n{}\n", usage_of(args.first())));
             ExitCode::from(2)
         }
         Err(Failure::Lib(e)) => {
