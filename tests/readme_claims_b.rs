@@ -447,7 +447,7 @@ fn qoh_of_a_product_prints_the_stores_total_alone_beside_a_per_sku_cart_with_a_b
     assert_eq!(String::from_utf8_lossy(&out.stdout), "13\n");
     let err = stderr(&out);
     assert!(
-        err.contains("sum of their 2 QOH") && err.contains("less its buffer"),
+        err.contains("sum of its 2 variants' QOH") && err.contains("less its buffer"),
         "{err}"
     );
     // No figure for the cart (it would publish 5 + 5 = 10).
