@@ -531,6 +531,10 @@ fn a_store_file_storing_text_as_utf16_is_refused() {
         .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
         .unwrap();
     assert_eq!(tables, 1, "the file was changed");
+    assert!(
+        !dir.path().join("utf16.db-machine").exists(),
+        "a lock file was left beside it"
+    );
 }
 
 /// Another program's database opened by mistake (tables, no schema version of ours) is

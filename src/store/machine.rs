@@ -91,9 +91,9 @@ pub(crate) fn hold(db: &Path) -> Result<Option<MachineHold>> {
 
 impl MachineHold {
     /// Gives the hold back, and removes the lock file if this share's open made it and no
-    /// other process or handle holds it: for a file the open then refused (another program's,
-    /// or one this build may not open), which is to be left as it was found, with nothing
-    /// new beside it.
+    /// other process or handle holds it: for a file the open found to be no store (not a
+    /// database, another program's), which is to be left as it was found, with nothing new
+    /// beside it.
     pub(crate) fn discard_made(mut self) {
         if !self.made {
             return;

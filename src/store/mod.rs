@@ -219,46 +219,58 @@ fn configure(
     // Before SQLite reads the file: another machine's process may have it open. Named by
     // SQLite's full path, so that every spelling of the file shares the process's one hold.
     let machine = machine::hold(Path::new(conn.path().unwrap_or_default()))?;
-    match prepare(&conn, path, options) {
-        Ok(()) => Ok((conn, machine)),
-        // Refused (not a store, or one this build may not open): nothing left beside it.
-        Err(e) => {
+    conn.busy_timeout(check_busy_timeout(options.busy_timeout)?)?;
+    let empty = match found(&conn, path)? {
+        Found::Empty => true,
+        Found::Store => false,
+        // Left as it was found, with no lock file beside it. Only a file that is no store:
+        // a process of this machine opening it at this moment may keep a hold on the lock
+        // file removed, which another machine would not see; that process is refused too,
+        // and lets it go at once. (A store refused, newer or only readable, keeps the file.)
+        Found::NoStore(why) => {
             drop(conn);
             if let Some(m) = machine {
                 m.discard_made();
             }
-            Err(e)
+            return Err(why);
         }
-    }
+    };
+    prepare(&conn, path, options, empty)?;
+    Ok((conn, machine))
 }
 
-/// Checks that the file `conn` has open is a store this build may open (or an empty file,
-/// to become one), and sets the connection's pragmas: before anything writes to the file.
-fn prepare(conn: &Connection, path: &Path, options: &OpenOptions) -> Result<()> {
-    conn.busy_timeout(check_busy_timeout(options.busy_timeout)?)?;
-    // SQLite opens a file it may not write read-only without a word, and every sale would
-    // then fail with "attempt to write a readonly database", naming no file.
-    if conn.is_readonly(rusqlite::MAIN_DB)? {
-        return Err(Error::refused(format!(
-            "store file {} can only be read (its permissions, or a read-only disk or share); \
-             inventory_sync writes every QOH change to it",
-            path.display()
-        )));
-    }
+/// What a file opened as a store turns out to be, read before anything writes to it.
+enum Found {
+    /// A new file (no tables, no schema version): it becomes a store.
+    Empty,
+    /// A store this build may open.
+    Store,
+    /// No store at all, and why: not a database, or another program's.
+    NoStore(Error),
+}
+
+/// What the file `conn` has open is: another program's database, or a newer build's store
+/// (an error), is refused before anything here writes to it, since switching it to WAL alone
+/// would outlive the refusal. A store has a schema version and the tables every version has;
+/// a file with neither is new.
+fn found(conn: &Connection, path: &Path) -> Result<Found> {
     // The statements assume text stored as UTF-8 (an item search bounds SKUs by byte 0xFF,
     // which UTF-8 never holds). A file this library creates is; one another program created
     // as UTF-16 is refused rather than misread.
-    let encoding: String = conn.query_row("PRAGMA encoding", [], |r| r.get(0))?;
+    let encoding: String = match conn.query_row("PRAGMA encoding", [], |r| r.get(0)) {
+        Ok(encoding) => encoding,
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
+            return Ok(Found::NoStore(e.into()))
+        }
+        Err(e) => return Err(e.into()),
+    };
     if encoding != "UTF-8" {
-        return Err(Error::refused(format!(
+        return Ok(Found::NoStore(Error::refused(format!(
             "store file {} stores text as {encoding}; inventory_sync stores it as UTF-8 \
              (let Store::open create the file)",
             path.display()
-        )));
+        ))));
     }
-    // Another program's database, or a newer build's store, is refused before anything here
-    // writes to it: switching it to WAL alone would outlive the refusal. A store has a schema
-    // version and the tables every version has; a file with neither is new.
     let (version, empty, ours): (i64, bool, i64) = conn.query_row(
         "SELECT (SELECT user_version FROM pragma_user_version),
                 NOT EXISTS (SELECT 1 FROM sqlite_master),
@@ -272,7 +284,7 @@ fn prepare(conn: &Connection, path: &Path, options: &OpenOptions) -> Result<()> 
         schema::check_not_newer(version)?;
     }
     if !(empty && version == 0 || version > 0 && ours == 5) {
-        return Err(Error::refused(format!(
+        return Ok(Found::NoStore(Error::refused(format!(
             "{} is a database of another program (it has {}, not the tables of an \
              inventory_sync store); it was left untouched",
             path.display(),
@@ -281,6 +293,21 @@ fn prepare(conn: &Connection, path: &Path, options: &OpenOptions) -> Result<()> 
                 (false, 0) => "tables but no inventory_sync schema version".into(),
                 (false, _) => format!("schema version {version}"),
             }
+        ))));
+    }
+    Ok(if empty { Found::Empty } else { Found::Store })
+}
+
+/// Refuses a store file this process may only read, and sets the connection's pragmas
+/// (`empty`: a new file, given its page size first).
+fn prepare(conn: &Connection, path: &Path, options: &OpenOptions, empty: bool) -> Result<()> {
+    // SQLite opens a file it may not write read-only without a word, and every sale would
+    // then fail with "attempt to write a readonly database", naming no file.
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(Error::refused(format!(
+            "store file {} can only be read (its permissions, or a read-only disk or share); \
+             inventory_sync writes every QOH change to it",
+            path.display()
         )));
     }
     if empty {
