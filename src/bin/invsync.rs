@@ -1412,10 +1412,10 @@ struct Line {
     adjustment: Adjustment,
 }
 
-/// Why an import file is refused when its changes were imported before.
 /// The 32-bit range of a QOH and a change of it, as the library's errors give it.
 const RANGE: &str = "-2,147,483,648 to 2,147,483,647";
 
+/// Why an import file is refused when its changes were imported before.
 const IMPORTED_BEFORE: &str = "these changes were imported before (this file, or one with the \
      same lines, in any order): if they are new changes, run the import again with --again; a \
      host_ref on each line (the order and its line) lets a file run again skip what it applied";
