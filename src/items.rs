@@ -75,8 +75,7 @@ impl Delta {
         }
         if n < i32::MIN as i64 || n > i32::MAX as i64 {
             return Err(Error::invalid(format!(
-                "delta {n} is outside the 32-bit range ({})",
-                RANGE
+                "delta {n} is outside the 32-bit range ({RANGE})"
             )));
         }
         Ok(Delta(n))
