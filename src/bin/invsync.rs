@@ -76,20 +76,13 @@ const USAGE: &str = "usage: invsync controller STORE [--interval-ms N] [--workst
 /// The usage of the command a mistake was made in, where it is one (the whole usage after
 /// each one-line mistake buried it), else the whole usage.
 fn usage_of(command: Option<&String>) -> String {
-    let line = USAGE.lines().map(str::trim_start).find(|l| {
-        let l = l.strip_prefix("usage: ").unwrap_or(l);
-        command.is_some_and(|c| {
-            l.strip_prefix("invsync ").is_some_and(|rest| {
-                rest.strip_prefix(c.as_str())
-                    .is_some_and(|r| r.starts_with(' '))
-            })
-        })
-    });
+    let wanted = command.map(|c| format!("invsync {c} "));
+    let line = USAGE
+        .lines()
+        .map(|l| l.trim_start().trim_start_matches("usage: "))
+        .find(|l| wanted.as_deref().is_some_and(|w| l.starts_with(w)));
     match line {
-        Some(l) => format!(
-            "usage: {} (`invsync help` lists every command)",
-            l.strip_prefix("usage: ").unwrap_or(l)
-        ),
+        Some(l) => format!("usage: {l} (`invsync help` lists every command)"),
         None => USAGE.to_owned(),
     }
 }
